@@ -1,0 +1,26 @@
+//! `latch-core`: the sign-in domain of Latch.
+//!
+//! This crate owns the rules of Clerk's sign-in flow and knows nothing about HTTP,
+//! databases or wire formats. Everything it needs from the outside world comes in
+//! through the traits in [`ports`], held as `Arc<dyn Port>`; the adapters that
+//! implement them live in other crates.
+//!
+//! - [`model`]: domain types built by parsing (identifiers, passwords), the user,
+//!   client, session and the sign-in state machine, and the instance settings.
+//! - [`ports`]: one trait per outbound dependency, each with its contract.
+//! - [`service`]: the use cases the inbound adapters call.
+//! - [`error`]: the one error type of the core, carrying the Clerk code it becomes.
+//! - [`password`]: argon2id hashing on a bounded blocking pool.
+//!
+//! Invariant: no dependency on warp, rusqlite, redis, reqwest, lettre or
+//! tokio-postgres; CI checks this with `cargo tree`.
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod model;
+pub mod password;
+pub mod ports;
+pub mod service;
+
+pub use error::{Error, ErrorCode, ErrorKind};

@@ -1,0 +1,15 @@
+//! A client: one browser or device.
+
+use super::{ClientId, SessionId, SignInId, Timestamp};
+
+/// A browser or device. Its token is a bearer secret held by the device; only its
+/// SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub token_hash: String,
+    pub sign_in_id: Option<SignInId>,
+    pub last_active_session_id: Option<SessionId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

@@ -1,0 +1,26 @@
+//! Domain types. Invalid values cannot be built: every type with rules has a
+//! `parse` constructor.
+
+mod client;
+mod identifiers;
+mod ids;
+mod password;
+mod session;
+mod settings;
+mod sign_in;
+mod time;
+mod user;
+
+pub use client::Client;
+pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
+pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id};
+pub use password::Password;
+pub use session::{Session, SessionStatus};
+pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
+pub use sign_in::{
+    AfterFirstFactor,
+    Factor, SignIn, SignInStatus, Strategy, Verification, VerificationStatus, supported_first_factors,
+    supported_identifiers,
+};
+pub use time::{Duration, Timestamp};
+pub use user::{IdentificationRecord, NewUser, User, UserPatch};

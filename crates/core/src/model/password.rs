@@ -1,0 +1,58 @@
+//! A new password, checked against the instance rules before it is hashed.
+
+use crate::error::{Error, ErrorCode, ErrorKind};
+
+/// A password that meets the length rules. Never logged, never stored in clear.
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl Password {
+    /// bcrypt-era limit that Clerk keeps: longer inputs are refused, not truncated.
+    pub const MAX_BYTES: usize = 72;
+
+    pub fn parse(raw: &str, min_chars: usize) -> Result<Self, Error> {
+        if raw.len() > Self::MAX_BYTES {
+            return Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::FormPasswordSizeInBytesExceeded,
+                "Passwords may not exceed 72 bytes.",
+                format!("Passwords may not exceed {} bytes. Please choose a shorter password.", Self::MAX_BYTES),
+            )
+            .param("password"));
+        }
+        if raw.chars().count() < min_chars {
+            return Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::FormPasswordLengthTooShort,
+                "Passwords must be 8 characters or more.",
+                format!("Passwords must be {min_chars} characters or more."),
+            )
+            .param("password"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_rules() {
+        assert_eq!(Password::parse("short", 8).unwrap_err().code, ErrorCode::FormPasswordLengthTooShort);
+        assert_eq!(Password::parse(&"x".repeat(73), 8).unwrap_err().code, ErrorCode::FormPasswordSizeInBytesExceeded);
+        // 8 characters of 3 bytes each pass; 25 of them exceed 72 bytes.
+        assert!(Password::parse(&"€".repeat(8), 8).is_ok());
+        assert!(Password::parse(&"€".repeat(25), 8).is_err());
+        assert_eq!(Password::parse("correct horse", 8).unwrap().expose(), "correct horse");
+    }
+}

@@ -1,0 +1,103 @@
+//! Instance settings: Clerk's "User & authentication" page as a value.
+
+use super::{Duration, IdentifierKind, Strategy};
+
+/// Development instances allow test identities and dev browsers; production
+/// instances do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Which identifiers may name an account at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentifierSettings {
+    pub email_address: bool,
+    pub phone_number: bool,
+    pub username: bool,
+}
+
+impl IdentifierSettings {
+    pub fn allows(&self, kind: IdentifierKind) -> bool {
+        match kind {
+            IdentifierKind::EmailAddress => self.email_address,
+            IdentifierKind::PhoneNumber => self.phone_number,
+            IdentifierKind::Username => self.username,
+        }
+    }
+}
+
+/// Which verification strategies are turned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrategySettings {
+    pub password: bool,
+    pub email_code: bool,
+    pub phone_code: bool,
+    pub totp: bool,
+    pub backup_code: bool,
+    /// Enabled OAuth providers, by name (`google`, `github`, `custom_acme`, ...).
+    pub oauth_providers: Vec<String>,
+}
+
+impl StrategySettings {
+    /// Whether the instance accepts this strategy at all.
+    pub fn allows(&self, strategy: &Strategy) -> bool {
+        match strategy {
+            Strategy::Password => self.password,
+            Strategy::EmailCode => self.email_code,
+            Strategy::PhoneCode => self.phone_code,
+            Strategy::Totp => self.totp,
+            Strategy::BackupCode => self.backup_code,
+            Strategy::OAuth(provider) => self.oauth_providers.iter().any(|p| p == provider),
+            Strategy::ResetPasswordEmailCode => self.password && self.email_code,
+            Strategy::ResetPasswordPhoneCode => self.password && self.phone_code,
+            Strategy::EmailLink | Strategy::Passkey | Strategy::Ticket => false,
+        }
+    }
+}
+
+/// Everything an instance decides about sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSettings {
+    pub environment: Environment,
+    pub identifiers: IdentifierSettings,
+    pub strategies: StrategySettings,
+    pub password_min_length: usize,
+    /// How long a session lives from its creation.
+    pub session_lifetime: Duration,
+    /// How long a session token (JWT) lives.
+    pub session_token_lifetime: Duration,
+    /// How long an unfinished sign-in lives before it is abandoned.
+    pub sign_in_lifetime: Duration,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Development,
+            identifiers: IdentifierSettings { email_address: true, phone_number: true, username: true },
+            strategies: StrategySettings {
+                password: true,
+                email_code: false,
+                phone_code: false,
+                totp: false,
+                backup_code: false,
+                oauth_providers: Vec::new(),
+            },
+            password_min_length: 8,
+            session_lifetime: Duration::days(7),
+            session_token_lifetime: Duration::seconds(60),
+            sign_in_lifetime: Duration::days(1),
+        }
+    }
+}

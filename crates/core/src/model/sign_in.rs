@@ -1,0 +1,462 @@
+//! The sign-in state machine.
+//!
+//! `needs_identifier -> needs_first_factor -> (needs_second_factor) -> complete`,
+//! or `abandoned` once its lifetime passes. Transitions are methods that check
+//! the current state and either move to the next one or return a typed error.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClientId, IdentifierKind, InstanceSettings, SessionId, SignInId, Timestamp, User, UserId};
+use crate::error::{Error, ErrorCode, ErrorKind};
+
+/// Every sign-in verification strategy Clerk names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Strategy {
+    Password,
+    EmailCode,
+    PhoneCode,
+    EmailLink,
+    ResetPasswordEmailCode,
+    ResetPasswordPhoneCode,
+    Passkey,
+    Ticket,
+    Totp,
+    BackupCode,
+    /// `oauth_<provider>`, e.g. `oauth_google` or `oauth_custom_acme`.
+    OAuth(String),
+}
+
+impl Strategy {
+    /// Reads a strategy name; `None` when Clerk has no such strategy.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "password" => Self::Password,
+            "email_code" => Self::EmailCode,
+            "phone_code" => Self::PhoneCode,
+            "email_link" => Self::EmailLink,
+            "reset_password_email_code" => Self::ResetPasswordEmailCode,
+            "reset_password_phone_code" => Self::ResetPasswordPhoneCode,
+            "passkey" => Self::Passkey,
+            "ticket" => Self::Ticket,
+            "totp" => Self::Totp,
+            "backup_code" => Self::BackupCode,
+            other => {
+                let provider = other.strip_prefix("oauth_")?;
+                let valid = !provider.is_empty()
+                    && provider.len() <= 64
+                    && provider.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !valid {
+                    return None;
+                }
+                Self::OAuth(provider.to_owned())
+            }
+        })
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Self::OAuth(provider) => format!("oauth_{provider}"),
+            other => other.static_name().to_owned(),
+        }
+    }
+
+    fn static_name(&self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::EmailCode => "email_code",
+            Self::PhoneCode => "phone_code",
+            Self::EmailLink => "email_link",
+            Self::ResetPasswordEmailCode => "reset_password_email_code",
+            Self::ResetPasswordPhoneCode => "reset_password_phone_code",
+            Self::Passkey => "passkey",
+            Self::Ticket => "ticket",
+            Self::Totp => "totp",
+            Self::BackupCode => "backup_code",
+            Self::OAuth(_) => "oauth",
+        }
+    }
+
+    /// Whether this strategy can pass the first factor.
+    pub fn is_first_factor(&self) -> bool {
+        !matches!(self, Self::Totp | Self::BackupCode)
+    }
+
+    /// Whether this strategy can pass the second factor.
+    pub fn is_second_factor(&self) -> bool {
+        matches!(self, Self::PhoneCode | Self::Totp | Self::BackupCode | Self::EmailCode)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerificationStatus {
+    Unverified,
+    Verified,
+    Failed,
+    Expired,
+    Transferable,
+}
+
+impl VerificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unverified => "unverified",
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Transferable => "transferable",
+        }
+    }
+}
+
+/// One factor of a sign-in: its strategy, status and attempt count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub strategy: Strategy,
+    pub status: VerificationStatus,
+    pub attempts: u32,
+    pub expire_at: Option<Timestamp>,
+}
+
+/// A factor the identified user can use, as listed in `supported_*_factors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factor {
+    pub strategy: Strategy,
+    pub safe_identifier: Option<String>,
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub primary: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInStatus {
+    NeedsIdentifier,
+    NeedsFirstFactor,
+    NeedsSecondFactor,
+    NeedsNewPassword,
+    Complete,
+    Abandoned,
+}
+
+impl SignInStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NeedsIdentifier => "needs_identifier",
+            Self::NeedsFirstFactor => "needs_first_factor",
+            Self::NeedsSecondFactor => "needs_second_factor",
+            Self::NeedsNewPassword => "needs_new_password",
+            Self::Complete => "complete",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A sign-in attempt on one client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub id: SignInId,
+    pub client_id: ClientId,
+    status: SignInStatus,
+    /// The identifier as the user gave it, normalised.
+    pub identifier: Option<String>,
+    pub user_id: Option<UserId>,
+    pub first_factor_verification: Option<Verification>,
+    pub second_factor_verification: Option<Verification>,
+    pub first_factor_verified_at: Option<Timestamp>,
+    pub created_session_id: Option<SessionId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub abandon_at: Timestamp,
+}
+
+/// What passing a first factor leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFirstFactor {
+    NeedsSecondFactor,
+    ReadyToComplete,
+}
+
+impl SignIn {
+    /// A fresh sign-in that waits for an identifier.
+    pub fn new(id: SignInId, client_id: ClientId, now: Timestamp, settings: &InstanceSettings) -> Self {
+        Self {
+            id,
+            client_id,
+            status: SignInStatus::NeedsIdentifier,
+            identifier: None,
+            user_id: None,
+            first_factor_verification: None,
+            second_factor_verification: None,
+            first_factor_verified_at: None,
+            created_session_id: None,
+            created_at: now,
+            updated_at: now,
+            abandon_at: now.plus(settings.sign_in_lifetime),
+        }
+    }
+
+    /// The status at `now`: an unfinished sign-in past its lifetime is abandoned.
+    pub fn status_at(&self, now: Timestamp) -> SignInStatus {
+        if self.status != SignInStatus::Complete && now >= self.abandon_at { SignInStatus::Abandoned } else { self.status }
+    }
+
+    /// Names the user this sign-in is for.
+    pub fn identify(&mut self, identifier: String, user: &User, now: Timestamp) -> Result<(), Error> {
+        self.expect_status(now, &[SignInStatus::NeedsIdentifier, SignInStatus::NeedsFirstFactor])?;
+        self.identifier = Some(identifier);
+        self.user_id = Some(user.id.clone());
+        self.first_factor_verification = None;
+        self.status = SignInStatus::NeedsFirstFactor;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Checks that a first-factor attempt may happen now and returns the user it is for.
+    pub fn ready_for_first_factor(&self, now: Timestamp) -> Result<&UserId, Error> {
+        self.expect_status(now, &[SignInStatus::NeedsFirstFactor])?;
+        self.user_id.as_ref().ok_or_else(|| Error::internal("identified sign-in without user"))
+    }
+
+    /// Records a failed first-factor attempt.
+    pub fn first_factor_failed(&mut self, strategy: Strategy, now: Timestamp) {
+        let attempts = match &self.first_factor_verification {
+            Some(v) if v.strategy == strategy => v.attempts + 1,
+            _ => 1,
+        };
+        self.first_factor_verification =
+            Some(Verification { strategy, status: VerificationStatus::Unverified, attempts, expire_at: None });
+        self.updated_at = now;
+    }
+
+    /// Records a passed first factor; the sign-in then needs a second factor or a session.
+    pub fn first_factor_passed(&mut self, strategy: Strategy, needs_second_factor: bool, now: Timestamp) -> AfterFirstFactor {
+        let attempts = match &self.first_factor_verification {
+            Some(v) if v.strategy == strategy => v.attempts + 1,
+            _ => 1,
+        };
+        self.first_factor_verification =
+            Some(Verification { strategy, status: VerificationStatus::Verified, attempts, expire_at: None });
+        self.first_factor_verified_at = Some(now);
+        self.updated_at = now;
+        if needs_second_factor {
+            self.status = SignInStatus::NeedsSecondFactor;
+            AfterFirstFactor::NeedsSecondFactor
+        } else {
+            AfterFirstFactor::ReadyToComplete
+        }
+    }
+
+    /// Marks the sign-in complete with the session it created.
+    pub fn complete(&mut self, session_id: SessionId, now: Timestamp) {
+        self.status = SignInStatus::Complete;
+        self.created_session_id = Some(session_id);
+        self.updated_at = now;
+    }
+
+    fn expect_status(&self, now: Timestamp, allowed: &[SignInStatus]) -> Result<(), Error> {
+        let status = self.status_at(now);
+        if allowed.contains(&status) {
+            return Ok(());
+        }
+        Err(match status {
+            SignInStatus::Abandoned => Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::VerificationExpired,
+                "This sign-in has expired",
+                "This sign-in attempt was abandoned. Please start a new sign-in.",
+            ),
+            SignInStatus::NeedsIdentifier => Error::param_nil("identifier"),
+            other => Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::FormParamValueInvalid,
+                "is invalid",
+                format!("This sign-in cannot take this step while its status is {}.", other.as_str()),
+            ),
+        })
+    }
+}
+
+/// The identifiers the instance accepts at sign-in, in Clerk's order.
+pub fn supported_identifiers(settings: &InstanceSettings) -> Vec<IdentifierKind> {
+    [IdentifierKind::EmailAddress, IdentifierKind::PhoneNumber, IdentifierKind::Username]
+        .into_iter()
+        .filter(|k| settings.identifiers.allows(*k))
+        .collect()
+}
+
+/// The first factors `user` can pass on this instance.
+pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<Factor> {
+    let mut factors = Vec::new();
+    if settings.strategies.password && user.has_password() {
+        factors.push(Factor {
+            strategy: Strategy::Password,
+            safe_identifier: None,
+            email_address_id: None,
+            phone_number_id: None,
+            primary: None,
+        });
+    }
+    if settings.strategies.email_code {
+        for email in &user.email_addresses {
+            factors.push(Factor {
+                strategy: Strategy::EmailCode,
+                safe_identifier: Some(mask_email(&email.value)),
+                email_address_id: Some(email.id.clone()),
+                phone_number_id: None,
+                primary: Some(user.primary_email_address_id.as_deref() == Some(email.id.as_str())),
+            });
+        }
+    }
+    if settings.strategies.phone_code {
+        for phone in user.phone_numbers.iter().filter(|p| !p.reserved_for_second_factor) {
+            factors.push(Factor {
+                strategy: Strategy::PhoneCode,
+                safe_identifier: Some(mask_phone(&phone.value)),
+                email_address_id: None,
+                phone_number_id: Some(phone.id.clone()),
+                primary: Some(user.primary_phone_number_id.as_deref() == Some(phone.id.as_str())),
+            });
+        }
+    }
+    factors
+}
+
+/// `alice@example.com` -> `a***e@example.com`.
+fn mask_email(email: &str) -> String {
+    let Some((local, domain)) = email.split_once('@') else { return "***".to_owned() };
+    let mut chars = local.chars();
+    let first = chars.next().unwrap_or('*');
+    match chars.last() {
+        Some(last) if local.chars().count() > 2 => format!("{first}***{last}@{domain}"),
+        _ => format!("{first}***@{domain}"),
+    }
+}
+
+/// `+15555550100` -> `+1*******0100`.
+fn mask_phone(phone: &str) -> String {
+    let n = phone.chars().count();
+    phone.chars().enumerate().map(|(i, c)| if i < 2 || i + 4 >= n { c } else { '*' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Duration, IdentificationRecord};
+
+    fn user() -> User {
+        User {
+            id: UserId("user_1".into()),
+            email_addresses: vec![IdentificationRecord {
+                id: "idn_1".into(),
+                value: "alice@example.com".into(),
+                verified: true,
+                reserved_for_second_factor: false,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            }],
+            phone_numbers: vec![],
+            primary_email_address_id: Some("idn_1".into()),
+            primary_phone_number_id: None,
+            username: None,
+            password_digest: Some("$argon2id$...".into()),
+            first_name: None,
+            last_name: None,
+            external_id: None,
+            public_metadata: serde_json::json!({}),
+            private_metadata: serde_json::json!({}),
+            unsafe_metadata: serde_json::json!({}),
+            banned: false,
+            last_sign_in_at: None,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    fn sign_in(now: i64) -> SignIn {
+        SignIn::new(SignInId("sia_1".into()), ClientId("client_1".into()), Timestamp(now), &InstanceSettings::default())
+    }
+
+    #[test]
+    fn every_clerk_strategy_round_trips() {
+        for name in [
+            "password",
+            "email_code",
+            "phone_code",
+            "email_link",
+            "reset_password_email_code",
+            "reset_password_phone_code",
+            "passkey",
+            "ticket",
+            "totp",
+            "backup_code",
+            "oauth_google",
+            "oauth_custom_acme",
+        ] {
+            assert_eq!(Strategy::parse(name).map(|s| s.name()).as_deref(), Some(name));
+        }
+        for bad in ["", "oauth_", "oauth_Google", "pass word", "oauth_a/b"] {
+            assert_eq!(Strategy::parse(bad), None, "{bad}");
+        }
+        assert!(Strategy::Totp.is_second_factor() && !Strategy::Totp.is_first_factor());
+    }
+
+    #[test]
+    fn happy_path_without_second_factor() {
+        let mut s = sign_in(0);
+        assert_eq!(s.status_at(Timestamp(0)), SignInStatus::NeedsIdentifier);
+        assert_eq!(s.ready_for_first_factor(Timestamp(1)).unwrap_err().code, ErrorCode::FormParamNil);
+        s.identify("alice@example.com".into(), &user(), Timestamp(1)).unwrap();
+        assert_eq!(s.status_at(Timestamp(1)), SignInStatus::NeedsFirstFactor);
+        assert_eq!(s.ready_for_first_factor(Timestamp(2)).unwrap().as_str(), "user_1");
+        s.first_factor_failed(Strategy::Password, Timestamp(2));
+        assert_eq!(s.first_factor_verification.as_ref().unwrap().attempts, 1);
+        let next = s.first_factor_passed(Strategy::Password, false, Timestamp(3));
+        assert_eq!(next, AfterFirstFactor::ReadyToComplete);
+        let v = s.first_factor_verification.as_ref().unwrap();
+        assert_eq!((v.status, v.attempts), (VerificationStatus::Verified, 2));
+        s.complete(SessionId("sess_1".into()), Timestamp(4));
+        assert_eq!(s.status_at(Timestamp(i64::MAX)), SignInStatus::Complete);
+        assert!(s.ready_for_first_factor(Timestamp(5)).is_err());
+    }
+
+    #[test]
+    fn second_factor_is_required_when_the_user_has_one() {
+        let mut s = sign_in(0);
+        s.identify("alice".into(), &user(), Timestamp(1)).unwrap();
+        assert_eq!(s.first_factor_passed(Strategy::Password, true, Timestamp(2)), AfterFirstFactor::NeedsSecondFactor);
+        assert_eq!(s.status_at(Timestamp(2)), SignInStatus::NeedsSecondFactor);
+        assert!(s.ready_for_first_factor(Timestamp(2)).is_err());
+    }
+
+    #[test]
+    fn unfinished_sign_ins_are_abandoned() {
+        let mut s = sign_in(0);
+        let later = Timestamp(0).plus(Duration::days(1));
+        assert_eq!(s.status_at(later), SignInStatus::Abandoned);
+        let err = s.identify("alice".into(), &user(), later).unwrap_err();
+        assert_eq!(err.code, ErrorCode::VerificationExpired);
+    }
+
+    #[test]
+    fn factors_follow_user_and_settings() {
+        let mut settings = InstanceSettings::default();
+        let u = user();
+        let f = supported_first_factors(&u, &settings);
+        assert_eq!(f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(), ["password"]);
+        settings.strategies.email_code = true;
+        let f = supported_first_factors(&u, &settings);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1].safe_identifier.as_deref(), Some("a***e@example.com"));
+        assert_eq!(f[1].primary, Some(true));
+        let no_password = User { password_digest: None, ..u };
+        settings.strategies.email_code = false;
+        assert!(supported_first_factors(&no_password, &settings).is_empty());
+        settings.identifiers.phone_number = false;
+        assert_eq!(supported_identifiers(&settings), [IdentifierKind::EmailAddress, IdentifierKind::Username]);
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_phone("+15555550100"), "+1******0100");
+        assert_eq!(mask_email("ab@x.io"), "a***@x.io");
+    }
+}

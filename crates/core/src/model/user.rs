@@ -1,0 +1,95 @@
+//! Users and their identifications.
+
+use super::{EmailAddress, PhoneNumber, Timestamp, UserId, Username};
+
+/// An email address or phone number attached to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentificationRecord {
+    pub id: String,
+    /// The normalised value (lower-cased email, E.164 phone number).
+    pub value: String,
+    pub verified: bool,
+    /// Phone numbers only: kept for the second factor, not for signing in.
+    pub reserved_for_second_factor: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub email_addresses: Vec<IdentificationRecord>,
+    pub phone_numbers: Vec<IdentificationRecord>,
+    pub primary_email_address_id: Option<String>,
+    pub primary_phone_number_id: Option<String>,
+    pub username: Option<Username>,
+    /// argon2id PHC string; `None` when the user has no password.
+    pub password_digest: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub external_id: Option<String>,
+    pub public_metadata: serde_json::Value,
+    pub private_metadata: serde_json::Value,
+    pub unsafe_metadata: serde_json::Value,
+    pub banned: bool,
+    pub last_sign_in_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl User {
+    pub fn has_password(&self) -> bool {
+        self.password_digest.is_some()
+    }
+
+    /// Two-factor is on when the user has a second factor; none exists yet, so
+    /// this reads the phone numbers reserved for it.
+    pub fn two_factor_enabled(&self) -> bool {
+        self.phone_numbers.iter().any(|p| p.reserved_for_second_factor)
+    }
+
+    pub fn email(&self, email: &EmailAddress) -> Option<&IdentificationRecord> {
+        self.email_addresses.iter().find(|e| e.value == email.as_str())
+    }
+
+    pub fn phone(&self, phone: &PhoneNumber) -> Option<&IdentificationRecord> {
+        self.phone_numbers.iter().find(|p| p.value == phone.as_str())
+    }
+
+    pub fn primary_email(&self) -> Option<&IdentificationRecord> {
+        let id = self.primary_email_address_id.as_deref()?;
+        self.email_addresses.iter().find(|e| e.id == id)
+    }
+}
+
+/// The validated content of a new user, before ids are assigned.
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub email_addresses: Vec<EmailAddress>,
+    pub phone_numbers: Vec<PhoneNumber>,
+    pub username: Option<Username>,
+    pub password_digest: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub external_id: Option<String>,
+    pub public_metadata: Option<serde_json::Value>,
+    pub private_metadata: Option<serde_json::Value>,
+    pub unsafe_metadata: Option<serde_json::Value>,
+}
+
+/// A partial update; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub username: Option<Option<String>>,
+    pub password: Option<String>,
+    pub skip_password_checks: bool,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+    pub primary_email_address_id: Option<String>,
+    pub primary_phone_number_id: Option<String>,
+    pub public_metadata: Option<serde_json::Value>,
+    pub private_metadata: Option<serde_json::Value>,
+    pub unsafe_metadata: Option<serde_json::Value>,
+}

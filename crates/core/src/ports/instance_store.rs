@@ -1,0 +1,19 @@
+//! Instance-wide secrets and settings that are generated once and kept.
+
+use async_trait::async_trait;
+use mockall::automock;
+
+use crate::error::StoreError;
+
+/// A small key-value store for instance material such as the secret key and the
+/// token signing key.
+#[automock]
+#[async_trait]
+pub trait InstanceStore: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores `value` under `key` unless a value is there already, and returns
+    /// the value that is stored afterwards. Two replicas racing MUST end with the
+    /// same value.
+    async fn get_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
+}

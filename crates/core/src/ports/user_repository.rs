@@ -1,0 +1,52 @@
+//! Durable storage of users.
+
+use async_trait::async_trait;
+use mockall::automock;
+
+use crate::error::StoreError;
+use crate::model::{Identifier, User, UserId};
+
+/// Filters for listing users; empty vectors do not filter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserQuery {
+    pub user_ids: Vec<String>,
+    pub email_addresses: Vec<String>,
+    pub phone_numbers: Vec<String>,
+    pub usernames: Vec<String>,
+    pub external_ids: Vec<String>,
+    /// Newest first unless set.
+    pub oldest_first: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// Users with their email addresses and phone numbers, stored as one aggregate.
+#[automock]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user. MUST fail with `StoreError::Duplicate(kind)` and store
+    /// nothing if any of its email addresses, phone numbers or its username
+    /// belongs to another user.
+    async fn insert(&self, user: &User) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Finds the user an identifier names. Phone numbers reserved for the second
+    /// factor MUST NOT match.
+    async fn find_by_identifier(&self, identifier: &Identifier) -> Result<Option<User>, StoreError>;
+
+    /// Replaces the stored user with `user`, identifications included, atomically.
+    /// MUST fail with `Duplicate` (changing nothing) on a taken identifier and
+    /// with `NotFound` if the user does not exist.
+    async fn update(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Deletes the user, its identifications and its sessions. Returns whether
+    /// it existed.
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError>;
+
+    /// Users matching `query`, newest first, paginated.
+    async fn list(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
+
+    /// How many users match `query`, ignoring pagination.
+    async fn count(&self, query: &UserQuery) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,165 @@
+//! Clients: resolving the device behind a request, and its snapshot.
+
+use super::{Latch, token_hash};
+use crate::error::Error;
+use crate::model::{
+    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User, new_id,
+};
+
+/// A sign-in together with the user it identified, as of `now`.
+#[derive(Debug, Clone)]
+pub struct SignInView {
+    pub sign_in: SignIn,
+    pub status: SignInStatus,
+    pub user: Option<User>,
+}
+
+/// A session with its user, as of `now`.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub session: Session,
+    pub status: SessionStatus,
+    pub user: User,
+}
+
+/// Everything Clerk shows of a client: its current sign-in and its active sessions.
+#[derive(Debug, Clone)]
+pub struct ClientSnapshot {
+    pub client: Client,
+    pub sign_in: Option<SignInView>,
+    pub sessions: Vec<SessionView>,
+    pub now: Timestamp,
+}
+
+/// The result of a client-scoped use case: its own response, the client as it
+/// stands afterwards, and the client's new token when it was created or rotated.
+#[derive(Debug, Clone)]
+pub struct Outcome<T> {
+    pub response: T,
+    pub client: Option<ClientSnapshot>,
+    pub new_token: Option<String>,
+}
+
+impl Latch {
+    /// The client a token names, if any. Unknown tokens name no client.
+    pub async fn find_client(&self, token: Option<&str>) -> Result<Option<Client>, Error> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
+        Ok(self.ports.clients.find_client_by_token_hash(&token_hash(token)).await?)
+    }
+
+    /// The client a token names, or a new one with a new token.
+    pub(crate) async fn find_or_create_client(&self, token: Option<&str>) -> Result<(Client, Option<String>), Error> {
+        if let Some(client) = self.find_client(token).await? {
+            return Ok((client, None));
+        }
+        let (client, token) = self.insert_new_client().await?;
+        Ok((client, Some(token)))
+    }
+
+    async fn insert_new_client(&self) -> Result<(Client, String), Error> {
+        let now = self.ports.clock.now();
+        let token = self.new_token();
+        let client = Client {
+            id: ClientId(new_id(IdPrefix::Client, &*self.ports.random)),
+            token_hash: token_hash(&token),
+            sign_in_id: None,
+            last_active_session_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.clients.insert_client(&client).await?;
+        Ok((client, token))
+    }
+
+    /// `GET /v1/client`: the current client, or none.
+    pub async fn get_client(&self, token: Option<&str>) -> Result<Option<ClientSnapshot>, Error> {
+        match self.find_client(token).await? {
+            Some(client) => Ok(Some(self.snapshot(client).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// `PUT`/`POST /v1/client`: a brand-new client with its own token.
+    pub async fn create_client(&self) -> Result<Outcome<ClientSnapshot>, Error> {
+        let (client, token) = self.insert_new_client().await?;
+        let snapshot = self.snapshot(client).await?;
+        Ok(Outcome { response: snapshot.clone(), client: Some(snapshot), new_token: Some(token) })
+    }
+
+    /// `POST /v1/dev_browser`: a development browser is a client reached through
+    /// the `__clerk_db_jwt` parameter; returns its token.
+    pub async fn create_dev_browser(&self) -> Result<String, Error> {
+        Ok(self.insert_new_client().await?.1)
+    }
+
+    /// `DELETE /v1/client`: ends every session of the client and forgets it.
+    pub async fn delete_client(&self, token: Option<&str>) -> Result<Outcome<Option<ClientSnapshot>>, Error> {
+        let Some(client) = self.find_client(token).await? else {
+            return Ok(Outcome { response: None, client: None, new_token: None });
+        };
+        self.end_sessions_of(&client, SessionStatus::Ended).await?;
+        if let Some(id) = &client.sign_in_id {
+            self.ports.sign_ins.delete(id).await?;
+        }
+        self.ports.clients.delete_client(&client.id).await?;
+        let now = self.ports.clock.now();
+        let emptied = Client { sign_in_id: None, last_active_session_id: None, updated_at: now, ..client };
+        let snapshot = ClientSnapshot { client: emptied, sign_in: None, sessions: Vec::new(), now };
+        Ok(Outcome { response: Some(snapshot), client: None, new_token: None })
+    }
+
+    /// Moves every active session of the client to `status`.
+    pub(crate) async fn end_sessions_of(&self, client: &Client, status: SessionStatus) -> Result<(), Error> {
+        let now = self.ports.clock.now();
+        for mut session in self.ports.clients.sessions_of_client(&client.id).await? {
+            if session.is_active(now) {
+                session.status = status;
+                session.updated_at = now;
+                self.ports.clients.update_session(&session).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The client with its current sign-in and active sessions, as of now.
+    pub async fn snapshot(&self, client: Client) -> Result<ClientSnapshot, Error> {
+        let now = self.ports.clock.now();
+        let sign_in = match &client.sign_in_id {
+            Some(id) => match self.ports.sign_ins.get(id).await? {
+                Some(sign_in) => Some(self.sign_in_view(sign_in, now).await?),
+                None => None,
+            },
+            None => None,
+        };
+        let mut sessions = Vec::new();
+        for session in self.ports.clients.sessions_of_client(&client.id).await? {
+            if !session.is_active(now) {
+                continue;
+            }
+            // A session whose user was deleted is gone with it.
+            if let Some(user) = self.ports.users.get(&session.user_id).await? {
+                sessions.push(SessionView { status: session.status_at(now), session, user });
+            }
+        }
+        Ok(ClientSnapshot { client, sign_in, sessions, now })
+    }
+
+    pub(crate) async fn sign_in_view(&self, sign_in: SignIn, now: Timestamp) -> Result<SignInView, Error> {
+        let user = match &sign_in.user_id {
+            Some(id) => self.ports.users.get(id).await?,
+            None => None,
+        };
+        Ok(SignInView { status: sign_in.status_at(now), sign_in, user })
+    }
+
+    /// The client that must own a resource; a missing client owns nothing.
+    pub(crate) async fn require_client(&self, token: Option<&str>, what: &str) -> Result<Client, Error> {
+        self.find_client(token).await?.ok_or_else(|| Error::not_found(what))
+    }
+
+    /// Wraps a response with the fresh client snapshot.
+    pub(crate) async fn outcome<T>(&self, response: T, client: Client, new_token: Option<String>) -> Result<Outcome<T>, Error> {
+        let snapshot = self.snapshot(client).await?;
+        Ok(Outcome { response, client: Some(snapshot), new_token })
+    }
+}

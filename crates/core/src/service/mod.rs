@@ -1,0 +1,82 @@
+//! Use cases. [`Latch`] holds the ports and the instance settings; its methods
+//! are grouped by resource in the submodules and are what inbound adapters call.
+
+mod clients;
+mod sessions;
+mod sign_ins;
+mod users;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
+pub use sessions::{SessionTokenClaims, SessionsPage};
+pub use sign_ins::{AttemptFirstFactor, CreateSignIn};
+pub use users::{CreateUser, UsersPage};
+
+use crate::model::InstanceSettings;
+use crate::ports::{Clock, ClientRepository, InstanceStore, PasswordHasher, Random, SignInStore, UserRepository};
+
+/// The outbound ports the use cases need.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub clients: Arc<dyn ClientRepository>,
+    pub sign_ins: Arc<dyn SignInStore>,
+    pub instance: Arc<dyn InstanceStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+/// The application: ports plus settings, and every use case as a method.
+#[derive(Clone)]
+pub struct Latch {
+    ports: Ports,
+    settings: Arc<InstanceSettings>,
+}
+
+impl Latch {
+    pub fn new(ports: Ports, settings: InstanceSettings) -> Self {
+        Self { ports, settings: Arc::new(settings) }
+    }
+
+    pub fn settings(&self) -> &InstanceSettings {
+        &self.settings
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    /// A new 256-bit client token, hex encoded.
+    fn new_token(&self) -> String {
+        let mut bytes = [0u8; 32];
+        self.ports.random.fill(&mut bytes);
+        hex(&bytes)
+    }
+}
+
+/// SHA-256 of a client token, hex encoded: what the client repository stores.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// Clamps a requested page size to Clerk's bounds (default 10, at most 500).
+fn page_limit(requested: Option<u32>) -> u32 {
+    requested.unwrap_or(10).clamp(1, 500)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -1,0 +1,212 @@
+//! Sessions: the client's own (touch, end, remove, tokens) and the Backend
+//! API's (list, read, revoke).
+
+use super::{ClientSnapshot, Latch, Outcome, SessionView, page_limit};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{Client, Session, SessionId, SessionStatus, Timestamp, User};
+use crate::ports::SessionQuery;
+
+/// What a session token says, before the wire adds issuer and audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTokenClaims {
+    pub session_id: SessionId,
+    pub user_id: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Minutes since the first and the second factor passed; -1 for none.
+    pub factor_ages_minutes: [i64; 2],
+}
+
+/// One page of sessions and the total across pages.
+#[derive(Debug, Clone)]
+pub struct SessionsPage {
+    pub sessions: Vec<SessionView>,
+    pub total_count: u64,
+}
+
+impl Latch {
+    /// `POST /v1/client/sessions/{id}/touch`: marks the session the client's
+    /// active one and records activity.
+    pub async fn touch_session(&self, token: Option<&str>, id: &str) -> Result<Outcome<SessionView>, Error> {
+        let (mut client, mut session, user) = self.client_session(token, id).await?;
+        let now = self.ports.clock.now();
+        if !session.is_active(now) {
+            return Err(inactive_session());
+        }
+        session.last_active_at = now;
+        session.updated_at = now;
+        self.ports.clients.update_session(&session).await?;
+        client.last_active_session_id = Some(session.id.clone());
+        client.updated_at = now;
+        self.ports.clients.update_client(&client).await?;
+        let view = SessionView { status: session.status_at(now), session, user };
+        self.outcome(view, client, None).await
+    }
+
+    /// `POST /v1/client/sessions/{id}/end` (`Ended`) and `/remove` (`Removed`).
+    pub async fn close_session(&self, token: Option<&str>, id: &str, status: SessionStatus) -> Result<Outcome<SessionView>, Error> {
+        let (mut client, mut session, user) = self.client_session(token, id).await?;
+        let now = self.ports.clock.now();
+        if session.is_active(now) {
+            session.status = status;
+            session.updated_at = now;
+            self.ports.clients.update_session(&session).await?;
+        }
+        if client.last_active_session_id.as_ref() == Some(&session.id) {
+            client.last_active_session_id = None;
+            client.updated_at = now;
+            self.ports.clients.update_client(&client).await?;
+        }
+        let view = SessionView { status: session.status_at(now), session, user };
+        self.outcome(view, client, None).await
+    }
+
+    /// `DELETE /v1/client/sessions`: signs the client out of every session.
+    pub async fn end_all_sessions(&self, token: Option<&str>) -> Result<Outcome<ClientSnapshot>, Error> {
+        let mut client = self.require_client(token, "client").await?;
+        self.end_sessions_of(&client, SessionStatus::Ended).await?;
+        client.last_active_session_id = None;
+        client.updated_at = self.ports.clock.now();
+        self.ports.clients.update_client(&client).await?;
+        let snapshot = self.snapshot(client).await?;
+        Ok(Outcome { response: snapshot.clone(), client: Some(snapshot), new_token: None })
+    }
+
+    /// `POST /v1/client/sessions/{id}/tokens`: the claims of a fresh session
+    /// token. Only an active session of this client gets one.
+    pub async fn session_token(&self, token: Option<&str>, id: &str) -> Result<SessionTokenClaims, Error> {
+        let (_, session, user) = self.client_session(token, id).await?;
+        let now = self.ports.clock.now();
+        if !session.is_active(now) {
+            return Err(inactive_session());
+        }
+        let age = |at: Timestamp| now.since(at).0 / 60_000;
+        Ok(SessionTokenClaims {
+            session_id: session.id,
+            user_id: user.id.0,
+            issued_at: now,
+            expires_at: now.plus(self.settings.session_token_lifetime),
+            factor_ages_minutes: [age(session.first_factor_verified_at), session.second_factor_verified_at.map_or(-1, age)],
+        })
+    }
+
+    /// `GET /v1/sessions` (Backend API): filtered by user or client.
+    pub async fn list_sessions(&self, mut query: SessionQuery, limit: Option<u32>) -> Result<SessionsPage, Error> {
+        if query.user_id.is_none() && query.client_id.is_none() {
+            return Err(Error::param_nil("user_id"));
+        }
+        query.limit = page_limit(limit);
+        let now = self.ports.clock.now();
+        let total_count = self.ports.clients.count_sessions(&query).await?;
+        let mut sessions = Vec::new();
+        for session in self.ports.clients.list_sessions(&query).await? {
+            if let Some(user) = self.ports.users.get(&session.user_id).await? {
+                sessions.push(SessionView { status: session.status_at(now), session, user });
+            }
+        }
+        Ok(SessionsPage { sessions, total_count })
+    }
+
+    /// `GET /v1/sessions/{id}` (Backend API).
+    pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
+        let (session, user) = self.session_with_user(id).await?;
+        Ok(SessionView { status: session.status_at(self.ports.clock.now()), session, user })
+    }
+
+    /// `POST /v1/sessions/{id}/revoke` (Backend API): an active session becomes
+    /// revoked and mints no more tokens; others are returned as they are.
+    pub async fn revoke_session(&self, id: &str) -> Result<SessionView, Error> {
+        let (mut session, user) = self.session_with_user(id).await?;
+        let now = self.ports.clock.now();
+        if session.is_active(now) {
+            session.status = SessionStatus::Revoked;
+            session.updated_at = now;
+            self.ports.clients.update_session(&session).await?;
+        }
+        Ok(SessionView { status: session.status_at(now), session, user })
+    }
+
+    async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {
+        let session = self.ports.clients.get_session(&SessionId(id.to_owned())).await?.ok_or_else(|| Error::not_found("session"))?;
+        let user = self.ports.users.get(&session.user_id).await?.ok_or_else(|| Error::not_found("session"))?;
+        Ok((session, user))
+    }
+
+    /// A session of the requesting client, with its user; other clients'
+    /// sessions do not exist for it.
+    async fn client_session(&self, token: Option<&str>, id: &str) -> Result<(Client, Session, User), Error> {
+        let client = self.require_client(token, "session").await?;
+        let (session, user) = self.session_with_user(id).await?;
+        if session.client_id != client.id {
+            return Err(Error::not_found("session"));
+        }
+        Ok((client, session, user))
+    }
+}
+
+fn inactive_session() -> Error {
+    Error::new(
+        ErrorKind::Unauthenticated,
+        ErrorCode::AuthenticationInvalid,
+        "Session is not active",
+        "This session has ended, was revoked or expired. Please sign in again.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::model::{ClientId, UserId};
+    use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
+
+    fn mocks_with(status: SessionStatus, owner: &str) -> Mocks {
+        let mut m = Mocks::new();
+        m.clients.expect_find_client_by_token_hash().returning(|_| Ok(Some(client())));
+        let owner = ClientId(owner.to_owned());
+        m.clients.expect_get_session().returning(move |_| Ok(Some(Session { client_id: owner.clone(), ..session(status) })));
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m
+    }
+
+    #[tokio::test]
+    async fn active_sessions_mint_claims_with_factor_ages() {
+        let claims = mocks_with(SessionStatus::Active, "client_1").latch().session_token(Some(TOKEN), "sess_1").await.unwrap();
+        assert_eq!(claims.user_id, "user_1");
+        assert_eq!(claims.issued_at, NOW);
+        assert_eq!(claims.expires_at, Timestamp(NOW.0 + 60_000));
+        assert_eq!(claims.factor_ages_minutes, [5, -1]);
+    }
+
+    #[tokio::test]
+    async fn ended_revoked_removed_and_expired_sessions_mint_nothing() {
+        for status in [SessionStatus::Ended, SessionStatus::Revoked, SessionStatus::Removed, SessionStatus::Expired] {
+            let err = mocks_with(status, "client_1").latch().session_token(Some(TOKEN), "sess_1").await.unwrap_err();
+            assert_eq!((err.kind, err.code), (ErrorKind::Unauthenticated, ErrorCode::AuthenticationInvalid), "{status:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_clients_session_is_not_found() {
+        let err = mocks_with(SessionStatus::Active, "client_2").latch().session_token(Some(TOKEN), "sess_1").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+        let err = mocks_with(SessionStatus::Active, "client_1").latch().session_token(None, "sess_1").await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+    }
+
+    #[tokio::test]
+    async fn revoking_an_active_session_stores_revoked() {
+        let mut m = mocks_with(SessionStatus::Active, "client_1");
+        m.clients.expect_update_session().withf(|s| s.status == SessionStatus::Revoked).times(1).returning(|_| Ok(()));
+        let view = m.latch().revoke_session("sess_1").await.unwrap();
+        assert_eq!(view.status, SessionStatus::Revoked);
+        assert_eq!(view.user.id, UserId("user_1".into()));
+    }
+
+    #[tokio::test]
+    async fn listing_sessions_needs_a_user_or_client() {
+        let err = Mocks::new().latch().list_sessions(SessionQuery::default(), None).await.unwrap_err();
+        assert_eq!((err.code, err.param_name.as_deref()), (ErrorCode::FormParamNil, Some("user_id")));
+    }
+}

@@ -1,0 +1,253 @@
+//! Sign-ins: create, read, and the first factor.
+
+use super::{Latch, SignInView, Outcome, token_hash};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{
+    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Session, SessionId, SessionStatus, SignIn, SignInId,
+    Strategy, User, new_id,
+};
+
+/// `POST /v1/client/sign_ins`.
+#[derive(Debug, Default, Clone)]
+pub struct CreateSignIn {
+    pub identifier: Option<String>,
+    pub strategy: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
+#[derive(Debug, Default, Clone)]
+pub struct AttemptFirstFactor {
+    pub strategy: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Latch {
+    /// Starts a sign-in on the client (creating the client if needed). With an
+    /// identifier the sign-in is identified; with `strategy=password` and a
+    /// password too, the first factor is attempted in the same call. On any
+    /// error nothing is stored.
+    pub async fn create_sign_in(&self, token: Option<&str>, params: CreateSignIn) -> Result<Outcome<SignInView>, Error> {
+        let strategy = match params.strategy.as_deref().filter(|s| !s.is_empty()) {
+            Some(raw) => Some(self.first_factor_strategy(raw)?),
+            None => None,
+        };
+        let password = match &strategy {
+            None => None,
+            Some(Strategy::Password) => {
+                if params.identifier.as_deref().is_none_or(str::is_empty) {
+                    return Err(Error::param_nil("identifier"));
+                }
+                Some(params.password.clone().ok_or_else(|| Error::param_nil("password"))?)
+            }
+            Some(other) => return Err(not_yet_supported(other)),
+        };
+        let identified = match params.identifier.as_deref().filter(|s| !s.is_empty()) {
+            Some(raw) => match self.lookup_identifier(raw).await {
+                Ok(found) => Some(found),
+                Err(err) => {
+                    // An unknown account costs what a known one does.
+                    if let Some(password) = &password {
+                        self.ports.hasher.verify(password, None).await?;
+                    }
+                    return Err(err);
+                }
+            },
+            None => None,
+        };
+        // The password is checked before anything is written, so a wrong one
+        // leaves no client and no sign-in behind.
+        if let (Some(password), Some((_, user))) = (&password, &identified) {
+            self.check_password(user, password).await?;
+        }
+
+        let now = self.ports.clock.now();
+        let (mut client, mut new_token) = self.find_or_create_client(token).await?;
+        let mut sign_in = SignIn::new(SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)), client.id.clone(), now, &self.settings);
+        if let Some((normalised, user)) = &identified {
+            sign_in.identify(normalised.clone(), user, now)?;
+            if password.is_some() {
+                if let Some(rotated) = self.pass_first_factor(&mut sign_in, &mut client, user, Strategy::Password).await? {
+                    new_token = Some(rotated);
+                }
+            }
+        }
+
+        self.ports.sign_ins.put(&sign_in).await?;
+        client.sign_in_id = (sign_in.created_session_id.is_none()).then(|| sign_in.id.clone());
+        client.updated_at = now;
+        self.ports.clients.update_client(&client).await?;
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, client, new_token).await
+    }
+
+    /// `GET /v1/client/sign_ins/{id}`.
+    pub async fn get_sign_in(&self, token: Option<&str>, id: &str) -> Result<Outcome<SignInView>, Error> {
+        let client = self.require_client(token, "sign in").await?;
+        let sign_in = self.owned_sign_in(&client, id).await?;
+        let view = self.sign_in_view(sign_in, self.ports.clock.now()).await?;
+        self.outcome(view, client, None).await
+    }
+
+    /// Attempts the first factor. A wrong password counts an attempt and
+    /// changes nothing else.
+    pub async fn attempt_first_factor(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: AttemptFirstFactor,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let mut client = self.require_client(token, "sign in").await?;
+        let mut sign_in = self.owned_sign_in(&client, id).await?;
+        let strategy = self.first_factor_strategy(params.strategy.as_deref().ok_or_else(|| Error::param_nil("strategy"))?)?;
+        let now = self.ports.clock.now();
+        let user_id = sign_in.ready_for_first_factor(now)?.clone();
+        let user = self.ports.users.get(&user_id).await?.ok_or_else(Error::identifier_not_found)?;
+        let new_token = match strategy {
+            Strategy::Password => {
+                let password = params.password.ok_or_else(|| Error::param_nil("password"))?;
+                if let Err(err) = self.check_password(&user, &password).await {
+                    if err.code == ErrorCode::FormPasswordIncorrect {
+                        sign_in.first_factor_failed(Strategy::Password, now);
+                        self.ports.sign_ins.put(&sign_in).await?;
+                    }
+                    return Err(err);
+                }
+                self.pass_first_factor(&mut sign_in, &mut client, &user, Strategy::Password).await?
+            }
+            other => return Err(not_yet_supported(&other)),
+        };
+        self.ports.sign_ins.put(&sign_in).await?;
+        if sign_in.created_session_id.is_some() {
+            client.sign_in_id = None;
+            client.updated_at = now;
+            self.ports.clients.update_client(&client).await?;
+        }
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, client, new_token).await
+    }
+
+    /// Reads a first-factor strategy and checks that the instance allows it.
+    fn first_factor_strategy(&self, raw: &str) -> Result<Strategy, Error> {
+        let strategy = Strategy::parse(raw)
+            .filter(Strategy::is_first_factor)
+            .ok_or_else(|| Error::param_value_invalid("strategy", format!("`{}` is not a valid first factor strategy.", truncate(raw))))?;
+        if !self.settings.strategies.allows(&strategy) {
+            return Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::StrategyForUserInvalid,
+                "Invalid verification strategy",
+                format!("The verification strategy `{}` is not enabled on this instance.", strategy.name()),
+            )
+            .param("strategy"));
+        }
+        Ok(strategy)
+    }
+
+    /// Parses an identifier, checks the instance accepts its kind, and finds the user.
+    async fn lookup_identifier(&self, raw: &str) -> Result<(String, User), Error> {
+        let identifier = Identifier::parse(raw)?;
+        if !self.settings.identifiers.allows(identifier.kind()) {
+            return Err(Error::param_value_invalid(
+                "identifier",
+                format!("Signing in with a {} is not enabled on this instance.", identifier.kind().as_str().replace('_', " ")),
+            ));
+        }
+        let user = self.ports.users.find_by_identifier(&identifier).await?.ok_or_else(Error::identifier_not_found)?;
+        Ok((identifier.as_str().to_owned(), user))
+    }
+
+    /// Verifies the password at full cost whatever the user has, then answers.
+    async fn check_password(&self, user: &User, password: &str) -> Result<(), Error> {
+        let digest = user.password_digest.clone().filter(|_| self.settings.strategies.password);
+        let has_digest = digest.is_some();
+        let matched = self.ports.hasher.verify(password, digest).await?;
+        if !has_digest {
+            return Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::StrategyForUserInvalid,
+                "Invalid verification strategy",
+                "This account has no password. Please use another sign-in method.",
+            )
+            .param("strategy"));
+        }
+        if !matched {
+            tracing::info!(user = %user.id, "wrong password");
+            return Err(Error::password_incorrect());
+        }
+        Ok(())
+    }
+
+    /// Marks the first factor passed and, when no second factor is needed,
+    /// creates the session and rotates the client token. Returns the new token.
+    async fn pass_first_factor(
+        &self,
+        sign_in: &mut SignIn,
+        client: &mut Client,
+        user: &User,
+        strategy: Strategy,
+    ) -> Result<Option<String>, Error> {
+        let now = self.ports.clock.now();
+        match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now) {
+            AfterFirstFactor::NeedsSecondFactor => Ok(None),
+            AfterFirstFactor::ReadyToComplete => {
+                let session = Session {
+                    id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
+                    client_id: client.id.clone(),
+                    user_id: user.id.clone(),
+                    status: SessionStatus::Active,
+                    last_active_at: now,
+                    expire_at: now.plus(self.settings.session_lifetime),
+                    first_factor_verified_at: sign_in.first_factor_verified_at.unwrap_or(now),
+                    second_factor_verified_at: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                let token = self.new_token();
+                client.token_hash = token_hash(&token);
+                client.last_active_session_id = Some(session.id.clone());
+                client.sign_in_id = None;
+                client.updated_at = now;
+                self.ports.clients.insert_session(&session, client).await?;
+                sign_in.complete(session.id.clone(), now);
+                let mut signed_in = user.clone();
+                signed_in.last_sign_in_at = Some(now);
+                signed_in.updated_at = now;
+                if let Err(err) = self.ports.users.update(&signed_in).await {
+                    // The session exists; a stale last_sign_in_at is not worth failing for.
+                    tracing::warn!(user = %user.id, error = %err, "could not record last sign-in");
+                }
+                Ok(Some(token))
+            }
+        }
+    }
+
+    /// The sign-in with this id if it belongs to `client`; another client's
+    /// sign-in does not exist for this one.
+    async fn owned_sign_in(&self, client: &Client, id: &str) -> Result<SignIn, Error> {
+        let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
+        sign_in.filter(|s| same_client(&s.client_id, &client.id)).ok_or_else(|| Error::not_found("sign in"))
+    }
+}
+
+fn same_client(a: &ClientId, b: &ClientId) -> bool {
+    a == b
+}
+
+fn not_yet_supported(strategy: &Strategy) -> Error {
+    Error::new(
+        ErrorKind::Unprocessable,
+        ErrorCode::StrategyNotSupported,
+        "Verification strategy not supported",
+        format!("The verification strategy `{}` is not supported by this server yet.", strategy.name()),
+    )
+    .param("strategy")
+}
+
+/// Keeps echoed input short.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Mocked ports for use-case tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::{Latch, Ports, token_hash};
+use crate::model::{
+    Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus, Timestamp, User,
+    UserId,
+};
+use crate::ports::{
+    MockClientRepository, MockClock, MockInstanceStore, MockPasswordHasher, MockRandom, MockSignInStore,
+    MockUserRepository,
+};
+
+pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
+pub const TOKEN: &str = "token-of-client-1";
+
+/// Mocks for every port; tests set expectations, then call [`Mocks::latch`].
+pub struct Mocks {
+    pub users: MockUserRepository,
+    pub clients: MockClientRepository,
+    pub sign_ins: MockSignInStore,
+    pub instance: MockInstanceStore,
+    pub hasher: MockPasswordHasher,
+    pub settings: InstanceSettings,
+}
+
+impl Mocks {
+    pub fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            clients: MockClientRepository::new(),
+            sign_ins: MockSignInStore::new(),
+            instance: MockInstanceStore::new(),
+            hasher: MockPasswordHasher::new(),
+            settings: InstanceSettings::default(),
+        }
+    }
+
+    pub fn latch(self) -> Latch {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        let mut random = MockRandom::new();
+        let counter = AtomicU8::new(0);
+        random.expect_fill().returning(move |buf| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            buf.iter_mut().enumerate().for_each(|(i, b)| *b = n.wrapping_add(i as u8));
+        });
+        Latch::new(
+            Ports {
+                users: Arc::new(self.users),
+                clients: Arc::new(self.clients),
+                sign_ins: Arc::new(self.sign_ins),
+                instance: Arc::new(self.instance),
+                hasher: Arc::new(self.hasher),
+                clock: Arc::new(clock),
+                random: Arc::new(random),
+            },
+            self.settings,
+        )
+    }
+}
+
+pub fn user() -> User {
+    User {
+        id: UserId("user_1".into()),
+        email_addresses: vec![IdentificationRecord {
+            id: "idn_1".into(),
+            value: "alice@example.com".into(),
+            verified: true,
+            reserved_for_second_factor: false,
+            created_at: NOW,
+            updated_at: NOW,
+        }],
+        phone_numbers: vec![],
+        primary_email_address_id: Some("idn_1".into()),
+        primary_phone_number_id: None,
+        username: None,
+        password_digest: Some("$argon2id$digest".into()),
+        first_name: None,
+        last_name: None,
+        external_id: None,
+        public_metadata: serde_json::json!({}),
+        private_metadata: serde_json::json!({}),
+        unsafe_metadata: serde_json::json!({}),
+        banned: false,
+        last_sign_in_at: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+pub fn client() -> Client {
+    Client {
+        id: ClientId("client_1".into()),
+        token_hash: token_hash(TOKEN),
+        sign_in_id: None,
+        last_active_session_id: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+pub fn session(status: SessionStatus) -> Session {
+    Session {
+        id: SessionId("sess_1".into()),
+        client_id: ClientId("client_1".into()),
+        user_id: UserId("user_1".into()),
+        status,
+        last_active_at: NOW,
+        expire_at: Timestamp(NOW.0 + 1_000_000),
+        first_factor_verified_at: Timestamp(NOW.0 - 5 * 60_000),
+        second_factor_verified_at: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}

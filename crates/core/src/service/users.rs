@@ -1,0 +1,209 @@
+//! Users through the Backend API.
+
+use super::{Latch, page_limit};
+use crate::error::Error;
+use crate::model::{
+    EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Timestamp, User, UserId, UserPatch,
+    Username, new_id,
+};
+use crate::ports::UserQuery;
+
+/// `POST /v1/users`.
+#[derive(Debug, Default, Clone)]
+pub struct CreateUser {
+    pub email_addresses: Vec<String>,
+    pub phone_numbers: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// An existing argon2 PHC string to import instead of a password.
+    pub password_digest: Option<String>,
+    pub password_hasher: Option<String>,
+    pub skip_password_checks: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub external_id: Option<String>,
+    pub public_metadata: Option<serde_json::Value>,
+    pub private_metadata: Option<serde_json::Value>,
+    pub unsafe_metadata: Option<serde_json::Value>,
+}
+
+/// One page of users.
+#[derive(Debug, Clone)]
+pub struct UsersPage {
+    pub users: Vec<User>,
+}
+
+const NAME_MAX_CHARS: usize = 256;
+
+impl Latch {
+    /// Creates a user. Emails and phone numbers given here count as verified;
+    /// the first of each is primary.
+    pub async fn create_user(&self, params: CreateUser) -> Result<User, Error> {
+        let now = self.ports.clock.now();
+        let emails = dedup(params.email_addresses.iter().map(|e| EmailAddress::parse(e).map(|e| e.as_str().to_owned())))?;
+        let phones = dedup(params.phone_numbers.iter().map(|p| PhoneNumber::parse(p).map(|p| p.as_str().to_owned())))?;
+        let username = params.username.as_deref().map(Username::parse).transpose()?;
+        if emails.is_empty() && phones.is_empty() && username.is_none() {
+            return Err(Error::param_nil("email_address"));
+        }
+        let password_digest = match (&params.password, &params.password_digest) {
+            (Some(_), Some(_)) => {
+                return Err(Error::param_value_invalid("password_digest", "Give either password or password_digest, not both."));
+            }
+            (Some(password), None) => Some(self.hash_new_password(password, params.skip_password_checks).await?),
+            (None, Some(digest)) => Some(imported_digest(digest, params.password_hasher.as_deref())?),
+            (None, None) => None,
+        };
+        let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
+        let phone_numbers = self.records(IdPrefix::PhoneNumber, phones, now);
+        let user = User {
+            id: UserId(new_id(IdPrefix::User, &*self.ports.random)),
+            primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
+            primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
+            email_addresses,
+            phone_numbers,
+            username,
+            password_digest,
+            first_name: name(params.first_name, "first_name")?,
+            last_name: name(params.last_name, "last_name")?,
+            external_id: name(params.external_id, "external_id")?,
+            public_metadata: metadata(params.public_metadata, "public_metadata")?,
+            private_metadata: metadata(params.private_metadata, "private_metadata")?,
+            unsafe_metadata: metadata(params.unsafe_metadata, "unsafe_metadata")?,
+            banned: false,
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.users.insert(&user).await?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<User, Error> {
+        self.ports.users.get(&UserId(id.to_owned())).await?.ok_or_else(|| Error::not_found("user"))
+    }
+
+    /// `GET /v1/users`: newest first, `limit` 1..=500 (default 10).
+    pub async fn list_users(&self, mut query: UserQuery, limit: Option<u32>) -> Result<UsersPage, Error> {
+        query.limit = page_limit(limit);
+        query.email_addresses = query.email_addresses.iter().map(|e| e.trim().to_lowercase()).collect();
+        query.usernames = query.usernames.iter().map(|u| u.trim().to_lowercase()).collect();
+        Ok(UsersPage { users: self.ports.users.list(&query).await? })
+    }
+
+    pub async fn count_users(&self, query: UserQuery) -> Result<u64, Error> {
+        Ok(self.ports.users.count(&query).await?)
+    }
+
+    /// `PATCH /v1/users/{id}`.
+    pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
+        let mut user = self.get_user(id).await?;
+        if let Some(username) = patch.username {
+            user.username = username.as_deref().filter(|u| !u.is_empty()).map(Username::parse).transpose()?;
+        }
+        if let Some(password) = &patch.password {
+            user.password_digest = Some(self.hash_new_password(password, patch.skip_password_checks).await?);
+        }
+        if let Some(v) = patch.first_name {
+            user.first_name = name(v, "first_name")?;
+        }
+        if let Some(v) = patch.last_name {
+            user.last_name = name(v, "last_name")?;
+        }
+        if let Some(v) = patch.external_id {
+            user.external_id = name(v, "external_id")?;
+        }
+        if let Some(id) = patch.primary_email_address_id {
+            if !user.email_addresses.iter().any(|e| e.id == id) {
+                return Err(Error::param_value_invalid("primary_email_address_id", "No such email address on this user."));
+            }
+            user.primary_email_address_id = Some(id);
+        }
+        if let Some(id) = patch.primary_phone_number_id {
+            if !user.phone_numbers.iter().any(|p| p.id == id) {
+                return Err(Error::param_value_invalid("primary_phone_number_id", "No such phone number on this user."));
+            }
+            user.primary_phone_number_id = Some(id);
+        }
+        if let Some(v) = patch.public_metadata {
+            user.public_metadata = metadata(Some(v), "public_metadata")?;
+        }
+        if let Some(v) = patch.private_metadata {
+            user.private_metadata = metadata(Some(v), "private_metadata")?;
+        }
+        if let Some(v) = patch.unsafe_metadata {
+            user.unsafe_metadata = metadata(Some(v), "unsafe_metadata")?;
+        }
+        user.updated_at = self.ports.clock.now();
+        self.ports.users.update(&user).await?;
+        Ok(user)
+    }
+
+    /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
+    pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
+        if self.ports.users.delete(&UserId(id.to_owned())).await? { Ok(()) } else { Err(Error::not_found("user")) }
+    }
+
+    async fn hash_new_password(&self, raw: &str, skip_checks: bool) -> Result<String, Error> {
+        let min = if skip_checks { 1 } else { self.settings.password_min_length };
+        let password = Password::parse(raw, min)?;
+        self.ports.hasher.hash(&password).await
+    }
+
+    fn records(&self, prefix: IdPrefix, values: Vec<String>, now: Timestamp) -> Vec<IdentificationRecord> {
+        values
+            .into_iter()
+            .map(|value| IdentificationRecord {
+                id: new_id(prefix, &*self.ports.random),
+                value,
+                verified: true,
+                reserved_for_second_factor: false,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect()
+    }
+}
+
+fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        let value = value?;
+        if !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+fn name(value: Option<String>, param: &str) -> Result<Option<String>, Error> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() > NAME_MAX_CHARS => {
+            Err(Error::param_format_invalid(param, format!("{param} must be at most {NAME_MAX_CHARS} characters.")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Metadata must be a JSON object of at most 8 KiB, as in Clerk.
+fn metadata(value: Option<serde_json::Value>, param: &str) -> Result<serde_json::Value, Error> {
+    let value = value.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+    if !value.is_object() {
+        return Err(Error::param_format_invalid(param, format!("{param} must be a JSON object.")));
+    }
+    if value.to_string().len() > 8 * 1024 {
+        return Err(Error::param_format_invalid(param, format!("{param} must be at most 8 KiB.")));
+    }
+    Ok(value)
+}
+
+/// Accepts argon2 PHC strings only: the hasher verifies those without rehashing.
+fn imported_digest(digest: &str, hasher: Option<&str>) -> Result<String, Error> {
+    match hasher {
+        Some("argon2id") | Some("argon2i") => {}
+        Some(_) => return Err(Error::param_value_invalid("password_hasher", "Supported password hashers: argon2id, argon2i.")),
+        None => return Err(Error::param_nil("password_hasher")),
+    }
+    let ok = (digest.starts_with("$argon2id$") || digest.starts_with("$argon2i$")) && digest.len() <= 512;
+    if ok { Ok(digest.to_owned()) } else { Err(Error::param_format_invalid("password_digest", "password_digest is not a valid argon2 PHC string.")) }
+}
