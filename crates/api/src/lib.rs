@@ -1,1 +1,243 @@
+//! `latch-api`: the inbound HTTP adapter. Clerk's Frontend API (what clerk-js
+//! calls for one browser or device), Clerk's Backend API (what a server with the
+//! secret key calls), the JWKS and a health check, served by warp.
+//!
+//! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
+//! - [`fapi`], [`bapi`]: the handlers, routed by path.
+//! - [`render`]: Clerk's JSON shapes.
+//! - [`keys`]: the signing key, session tokens and the JWKS.
+//!
+//! Invariant: wire formats live here and nowhere else; handlers call the use
+//! cases of `latch_core::service::Latch` and never reach storage directly.
 
+#![forbid(unsafe_code)]
+#![recursion_limit = "256"]
+
+pub mod bapi;
+pub mod fapi;
+pub mod http;
+pub mod keys;
+pub mod render;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+
+use latch_core::ports::{OsRandom, Random};
+use latch_core::service::Latch;
+use latch_core::{Error, ErrorCode, ErrorKind};
+
+pub use keys::SigningKeys;
+
+use crate::fapi::ClientAuth;
+use crate::http::{ApiRequest, ApiResponse};
+
+/// What the HTTP layer needs to know beyond the use cases.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The Backend API secret key (`sk_test_...` / `sk_live_...`).
+    pub secret_key: String,
+    /// The `iss` claim of session tokens: the Frontend API's public URL.
+    pub issuer: String,
+    /// Exact origins (`scheme://host[:port]`) allowed to call with credentials.
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Marks the `__client` cookie `Secure`; on whenever the site is served over HTTPS.
+    pub secure_cookies: bool,
+    /// Lifetime of the `__client` cookie in seconds.
+    pub cookie_max_age_secs: i64,
+    /// Shown as the environment's id.
+    pub instance_id: String,
+}
+
+impl ApiConfig {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
+    }
+
+    pub fn client_cookie(&self, token: &str) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", fapi::CLIENT_COOKIE, self.cookie_max_age_secs)
+    }
+
+    pub fn clear_client_cookie(&self) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", fapi::CLIENT_COOKIE)
+    }
+}
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub latch: Latch,
+    pub keys: Arc<SigningKeys>,
+    pub config: Arc<ApiConfig>,
+    random: Arc<dyn Random>,
+}
+
+impl ApiState {
+    pub fn new(latch: Latch, keys: SigningKeys, config: ApiConfig) -> Self {
+        Self { latch, keys: Arc::new(keys), config: Arc::new(config), random: Arc::new(OsRandom) }
+    }
+
+    fn trace_id(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The whole API as one warp filter.
+pub fn routes(state: ApiState) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let raw_query = warp::query::raw().map(Some).or(warp::any().map(|| None)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(raw_query)
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .then(move |method, path: warp::path::FullPath, query, headers, remote, body| {
+            let state = state.clone();
+            async move { handle(state, method, path.as_str().to_owned(), query, headers, remote, body).await }
+        })
+        .recover(|_| async { Ok::<_, Infallible>(ApiResponse::error(&Error::internal("rejection"), "").into_warp()) })
+        .unify()
+}
+
+/// Serves `routes(state)` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+}
+
+async fn handle<S, B>(
+    state: ApiState,
+    method: Method,
+    path: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    body: S,
+) -> warp::reply::Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let started = Instant::now();
+    let trace_id = state.trace_id();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let method_name = method.clone();
+    let response = if method == Method::OPTIONS {
+        ApiResponse::empty(StatusCode::NO_CONTENT)
+    } else {
+        match read_body(&headers, body, state.config.max_body_bytes).await {
+            Ok(bytes) => match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
+                Ok(req) => dispatch(&state, &req, &trace_id).await,
+                Err(err) => ApiResponse::error(&err, &trace_id),
+            },
+            Err(err) => ApiResponse::error(&err, &trace_id),
+        }
+    };
+    let response = cors(&state.config, origin.as_deref(), response);
+    let status = response.status;
+    if status.is_server_error() {
+        tracing::error!(method = %method_name, %path, status = status.as_u16(), %trace_id, "request failed");
+    } else {
+        tracing::info!(method = %method_name, %path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    }
+    response.into_warp()
+}
+
+async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
+    let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        ["healthz"] => return health(state, trace_id).await,
+        [".well-known", "jwks.json"] => return ApiResponse::ok(state.keys.jwks()),
+        _ => {}
+    }
+    if let Some(result) = fapi::handle(state, req, &segs).await {
+        let auth = ClientAuth::of(req);
+        return match result {
+            Ok(reply) => fapi_response(state, &auth, reply),
+            Err(err) => ApiResponse::error(&err, trace_id),
+        };
+    }
+    if let Some(result) = bapi::handle(state, req, &segs).await {
+        return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
+    }
+    ApiResponse::error(&Error::new(ErrorKind::NotFound, ErrorCode::ResourceNotFound, "not found", "There is no resource at this path."), trace_id)
+}
+
+fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply) -> ApiResponse {
+    let response = std::mem::replace(&mut reply.response, ApiResponse::empty(StatusCode::OK));
+    fapi::attach_token(state, auth, &reply, response)
+}
+
+async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {
+    match state.latch.ports().instance.get("health").await {
+        Ok(_) => ApiResponse::ok(json!({ "status": "ok" })),
+        Err(err) => ApiResponse::error(&Error::from(err), trace_id),
+    }
+}
+
+/// Reads the body up to `limit` bytes; more is 413 whatever Content-Length says.
+async fn read_body<S, B>(headers: &HeaderMap, body: S, limit: usize) -> Result<Bytes, Error>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let too_large = || {
+        Error::new(
+            ErrorKind::PayloadTooLarge,
+            ErrorCode::RequestBodyTooLarge,
+            "Request body too large",
+            format!("The request body may not exceed {limit} bytes."),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut buf = BytesMut::new();
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| Error::param_format_invalid("body", "The request body could not be read."))?;
+        if buf.len() + chunk.remaining() > limit {
+            return Err(too_large());
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            buf.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Credentialed CORS for the configured origins only.
+fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> ApiResponse {
+    let Some(origin) = origin.filter(|o| config.allows_origin(o)) else { return response };
+    let h = &mut response.headers;
+    let set = |h: &mut HeaderMap, name: header::HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+    set(h, header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type, x-requested-with");
+    set(h, header::ACCESS_CONTROL_EXPOSE_HEADERS, "authorization, clerk-db-jwt, retry-after");
+    set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}

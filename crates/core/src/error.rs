@@ -16,6 +16,10 @@ pub enum ErrorKind {
     Forbidden,
     /// The request conflicts with the current state (409).
     Conflict,
+    /// The request body is over the size limit (413).
+    PayloadTooLarge,
+    /// The path exists but not with this method (405).
+    MethodNotAllowed,
     /// Too many requests; retry after this many seconds (429).
     TooManyRequests { retry_after_secs: u64 },
     /// A dependency is down (503).
@@ -46,6 +50,9 @@ pub enum ErrorCode {
     AuthenticationInvalid,
     ClientNotFound,
     UserLocked,
+    DevBrowserUnauthenticated,
+    RequestBodyTooLarge,
+    MethodNotAllowed,
     Internal,
     ServiceUnavailable,
 }
@@ -73,6 +80,9 @@ impl ErrorCode {
             Self::AuthenticationInvalid => "authentication_invalid",
             Self::ClientNotFound => "client_not_found",
             Self::UserLocked => "user_locked",
+            Self::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
+            Self::RequestBodyTooLarge => "request_body_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal_clerk_error",
             Self::ServiceUnavailable => "service_unavailable",
         }

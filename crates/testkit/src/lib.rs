@@ -1,1 +1,25 @@
+//! `latch-testkit`: what every Latch adapter is tested with.
+//!
+//! - Port contract tests, written once and run against every adapter that
+//!   implements the port: [`user_repository_contract`],
+//!   [`client_repository_contract`], [`sign_in_store_contract`],
+//!   [`instance_store_contract`]. Each takes a fresh, empty store (one call, one
+//!   store) and panics with a message naming the broken rule.
+//! - [`fixtures`]: builders for test data with fixed ids and timestamps.
+//!
+//! Depends on `latch-core` only among Latch crates; adapters take it as a
+//! dev-dependency. It is test code: assertions and panics are its job.
 
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client_repository;
+pub mod fixtures;
+mod instance_store;
+mod sign_in_store;
+mod user_repository;
+
+pub use client_repository::client_repository_contract;
+pub use instance_store::instance_store_contract;
+pub use sign_in_store::sign_in_store_contract;
+pub use user_repository::user_repository_contract;

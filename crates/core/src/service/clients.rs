@@ -20,6 +20,7 @@ pub struct SessionView {
     pub session: Session,
     pub status: SessionStatus,
     pub user: User,
+    pub now: Timestamp,
 }
 
 /// Everything Clerk shows of a client: its current sign-in and its active sessions.
@@ -138,7 +139,7 @@ impl Latch {
             }
             // A session whose user was deleted is gone with it.
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView { status: session.status_at(now), session, user });
+                sessions.push(SessionView { status: session.status_at(now), session, user, now });
             }
         }
         Ok(ClientSnapshot { client, sign_in, sessions, now })

@@ -39,7 +39,7 @@ impl Latch {
         client.last_active_session_id = Some(session.id.clone());
         client.updated_at = now;
         self.ports.clients.update_client(&client).await?;
-        let view = SessionView { status: session.status_at(now), session, user };
+        let view = SessionView { status: session.status_at(now), session, user, now };
         self.outcome(view, client, None).await
     }
 
@@ -57,7 +57,7 @@ impl Latch {
             client.updated_at = now;
             self.ports.clients.update_client(&client).await?;
         }
-        let view = SessionView { status: session.status_at(now), session, user };
+        let view = SessionView { status: session.status_at(now), session, user, now };
         self.outcome(view, client, None).await
     }
 
@@ -101,7 +101,7 @@ impl Latch {
         let mut sessions = Vec::new();
         for session in self.ports.clients.list_sessions(&query).await? {
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView { status: session.status_at(now), session, user });
+                sessions.push(SessionView { status: session.status_at(now), session, user, now });
             }
         }
         Ok(SessionsPage { sessions, total_count })
@@ -110,7 +110,8 @@ impl Latch {
     /// `GET /v1/sessions/{id}` (Backend API).
     pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
-        Ok(SessionView { status: session.status_at(self.ports.clock.now()), session, user })
+        let now = self.ports.clock.now();
+        Ok(SessionView { status: session.status_at(now), session, user, now })
     }
 
     /// `POST /v1/sessions/{id}/revoke` (Backend API): an active session becomes
@@ -123,7 +124,7 @@ impl Latch {
             session.updated_at = now;
             self.ports.clients.update_session(&session).await?;
         }
-        Ok(SessionView { status: session.status_at(now), session, user })
+        Ok(SessionView { status: session.status_at(now), session, user, now })
     }
 
     async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {

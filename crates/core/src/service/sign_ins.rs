@@ -127,6 +127,33 @@ impl Latch {
         self.outcome(view, client, new_token).await
     }
 
+    /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`. Password needs no
+    /// preparation; the strategies that do arrive with their own issues.
+    pub async fn prepare_first_factor(&self, token: Option<&str>, id: &str, strategy: Option<&str>) -> Result<Outcome<SignInView>, Error> {
+        let client = self.require_client(token, "sign in").await?;
+        let sign_in = self.owned_sign_in(&client, id).await?;
+        let strategy = self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
+        sign_in.ready_for_first_factor(self.ports.clock.now())?;
+        match strategy {
+            Strategy::Password => Err(Error::param_value_invalid("strategy", "The password strategy needs no preparation: attempt it directly.")),
+            other => Err(not_yet_supported(&other)),
+        }
+    }
+
+    /// Second factors: modelled, answered clearly until their strategies land.
+    pub async fn second_factor_step(&self, token: Option<&str>, id: &str, strategy: Option<&str>) -> Result<Outcome<SignInView>, Error> {
+        let client = self.require_client(token, "sign in").await?;
+        let sign_in = self.owned_sign_in(&client, id).await?;
+        let raw = strategy.ok_or_else(|| Error::param_nil("strategy"))?;
+        let strategy = Strategy::parse(raw)
+            .filter(Strategy::is_second_factor)
+            .ok_or_else(|| Error::param_value_invalid("strategy", format!("`{}` is not a valid second factor strategy.", truncate(raw))))?;
+        if sign_in.status_at(self.ports.clock.now()) != crate::model::SignInStatus::NeedsSecondFactor {
+            return Err(Error::param_value_invalid("strategy", "This sign-in does not need a second factor."));
+        }
+        Err(not_yet_supported(&strategy))
+    }
+
     /// Reads a first-factor strategy and checks that the instance allows it.
     fn first_factor_strategy(&self, raw: &str) -> Result<Strategy, Error> {
         let strategy = Strategy::parse(raw)

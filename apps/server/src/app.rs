@@ -1,0 +1,100 @@
+//! Wiring: builds the adapters the settings name and hands them to the core.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::Engine as _;
+
+use latch_api::{ApiConfig, ApiState, SigningKeys};
+use latch_core::model::{Environment, IdPrefix, new_id};
+use latch_core::password::Argon2Hasher;
+use latch_core::ports::{InstanceStore, OsRandom, Random, SystemClock};
+use latch_core::service::{Latch, Ports};
+use latch_sqlite::{SqliteConfig, SqliteStore};
+
+use crate::settings::Settings;
+
+/// The opened storage and the instance keys.
+pub struct App {
+    pub settings: Settings,
+    pub store: SqliteStore,
+    pub secret_key: String,
+}
+
+impl App {
+    /// Opens the database (applying migrations) and resolves the secret key.
+    pub async fn open(settings: Settings) -> anyhow::Result<Self> {
+        let path = settings.database.path.clone();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("database.path: cannot create {}", dir.display()))?;
+        }
+        let config = SqliteConfig {
+            readers: settings.database.readers,
+            busy_timeout: std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+        };
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
+            .await?
+            .map_err(|e| anyhow::anyhow!("database.path: cannot open {}: {e}", settings.database.path.display()))?;
+        let secret_key = resolve_secret_key(&settings, &store).await?;
+        Ok(Self { settings, store, secret_key })
+    }
+
+    /// `pk_test_`/`pk_live_` + base64(`host$`), as Clerk's SDKs parse it.
+    pub fn publishable_key(&self) -> anyhow::Result<String> {
+        let prefix = match self.settings.environment()? {
+            Environment::Development => "pk_test_",
+            Environment::Production => "pk_live_",
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}$", self.settings.instance.frontend_host));
+        Ok(format!("{prefix}{encoded}"))
+    }
+
+    /// The use cases over this app's adapters.
+    pub fn latch(&self) -> anyhow::Result<Latch> {
+        let random: Arc<dyn Random> = Arc::new(OsRandom);
+        let store = Arc::new(self.store.clone());
+        let hasher = Argon2Hasher::new(self.settings.argon2(), self.settings.hash_workers(), random.clone())
+            .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+        let ports = Ports {
+            users: store.clone(),
+            clients: store.clone(),
+            sign_ins: store.clone(),
+            instance: store,
+            hasher: Arc::new(hasher),
+            clock: Arc::new(SystemClock),
+            random,
+        };
+        Ok(Latch::new(ports, self.settings.instance_settings()?))
+    }
+
+    /// The HTTP state: use cases, signing key and API configuration.
+    pub async fn api_state(&self) -> anyhow::Result<ApiState> {
+        let keys = SigningKeys::load_or_create(&self.store).await.map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
+        let s = &self.settings;
+        let config = ApiConfig {
+            secret_key: self.secret_key.clone(),
+            issuer: s.issuer(),
+            allowed_origins: s.server.allowed_origins.clone(),
+            max_body_bytes: s.server.max_body_bytes,
+            secure_cookies: s.server.secure_cookies,
+            cookie_max_age_secs: s.sign_in.session_lifetime_secs,
+            instance_id: format!("ins_{}", &keys.kid()[4..]),
+        };
+        Ok(ApiState::new(self.latch()?, keys, config))
+    }
+}
+
+/// The configured secret key, or the one stored for this environment, or a new one.
+async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow::Result<String> {
+    if !settings.instance.secret_key.is_empty() {
+        return Ok(settings.instance.secret_key.clone());
+    }
+    let (name, prefix) = match settings.environment()? {
+        Environment::Development => ("secret_key_development", "sk_test_"),
+        Environment::Production => ("secret_key_production", "sk_live_"),
+    };
+    // 27 base62 characters from the CSPRNG, twice: about 320 bits.
+    let random = OsRandom;
+    let fresh = format!("{prefix}{}{}", &new_id(IdPrefix::User, &random)[5..], &new_id(IdPrefix::User, &random)[5..]);
+    store.get_or_insert(name, &fresh).await.map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
+}

@@ -1,0 +1,236 @@
+//! The typed configuration: embedded defaults, then `--config FILE`, then
+//! `LATCH_<SECTION>__<KEY>` environment variables. Validated once at start;
+//! a bad value stops start-up with a message naming its key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use latch_core::model::{self, Duration, IdentifierSettings, InstanceSettings, StrategySettings};
+use latch_core::password::Argon2Settings;
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub instance: InstanceSection,
+    pub sign_in: SignInSection,
+    pub password: PasswordSection,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub addr: String,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub secure_cookies: bool,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub readers: usize,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSection {
+    pub environment: String,
+    pub frontend_host: String,
+    pub issuer: String,
+    pub secret_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInSection {
+    pub email_address: bool,
+    pub phone_number: bool,
+    pub username: bool,
+    pub password: bool,
+    pub password_min_length: usize,
+    pub session_lifetime_secs: i64,
+    pub session_token_lifetime_secs: i64,
+    pub sign_in_lifetime_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSection {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub hash_workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: String,
+}
+
+impl Settings {
+    /// Reads the layers and validates the result.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("LATCH")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("server.allowed_origins")
+                .try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        self.environment()?;
+        if !self.instance.frontend_host.contains('.') || self.instance.frontend_host.contains(['/', ':', ' ', '$']) {
+            bail!("instance.frontend_host must be a host name with a dot, such as clerk.example.com");
+        }
+        for origin in &self.server.allowed_origins {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.trim_end_matches('/').ends_with("://");
+            if !ok || origin.ends_with('/') {
+                bail!("server.allowed_origins: {origin:?} is not an origin like https://app.example.com");
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            bail!("server.max_body_bytes must be at least 1024");
+        }
+        if self.database.readers == 0 {
+            bail!("database.readers must be at least 1");
+        }
+        let lifetimes = [
+            ("sign_in.session_lifetime_secs", self.sign_in.session_lifetime_secs),
+            ("sign_in.session_token_lifetime_secs", self.sign_in.session_token_lifetime_secs),
+            ("sign_in.sign_in_lifetime_secs", self.sign_in.sign_in_lifetime_secs),
+        ];
+        for (key, value) in lifetimes {
+            if value <= 0 {
+                bail!("{key} must be positive");
+            }
+        }
+        if !(1..=72).contains(&self.sign_in.password_min_length) {
+            bail!("sign_in.password_min_length must be between 1 and 72");
+        }
+        if !(self.sign_in.email_address || self.sign_in.phone_number || self.sign_in.username) {
+            bail!("sign_in: at least one of email_address, phone_number, username must be on");
+        }
+        if self.password.argon2_memory_kib < 8 * self.password.argon2_parallelism.max(1)
+            || self.password.argon2_iterations == 0
+            || self.password.argon2_parallelism == 0
+        {
+            bail!("password: argon2 parameters are out of range");
+        }
+        let secret = &self.instance.secret_key;
+        if !secret.is_empty() && !(secret.starts_with("sk_test_") || secret.starts_with("sk_live_")) {
+            bail!("instance.secret_key must start with sk_test_ or sk_live_");
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            bail!("log.format must be \"text\" or \"json\"");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.addr.parse().with_context(|| format!("server.addr: {:?} is not an address like 127.0.0.1:3210", self.server.addr))
+    }
+
+    pub fn environment(&self) -> anyhow::Result<model::Environment> {
+        match self.instance.environment.as_str() {
+            "development" => Ok(model::Environment::Development),
+            "production" => Ok(model::Environment::Production),
+            other => bail!("instance.environment: {other:?} must be \"development\" or \"production\""),
+        }
+    }
+
+    pub fn instance_settings(&self) -> anyhow::Result<InstanceSettings> {
+        let s = &self.sign_in;
+        Ok(InstanceSettings {
+            environment: self.environment()?,
+            identifiers: IdentifierSettings { email_address: s.email_address, phone_number: s.phone_number, username: s.username },
+            strategies: StrategySettings {
+                password: s.password,
+                email_code: false,
+                phone_code: false,
+                totp: false,
+                backup_code: false,
+                oauth_providers: Vec::new(),
+            },
+            password_min_length: s.password_min_length,
+            session_lifetime: Duration::seconds(s.session_lifetime_secs),
+            session_token_lifetime: Duration::seconds(s.session_token_lifetime_secs),
+            sign_in_lifetime: Duration::seconds(s.sign_in_lifetime_secs),
+        })
+    }
+
+    pub fn argon2(&self) -> Argon2Settings {
+        Argon2Settings {
+            memory_kib: self.password.argon2_memory_kib,
+            iterations: self.password.argon2_iterations,
+            parallelism: self.password.argon2_parallelism,
+        }
+    }
+
+    pub fn hash_workers(&self) -> usize {
+        match self.password.hash_workers {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        }
+    }
+
+    pub fn issuer(&self) -> String {
+        if self.instance.issuer.is_empty() { format!("https://{}", self.instance.frontend_host) } else { self.instance.issuer.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.instance_settings().unwrap(), InstanceSettings::default());
+        assert_eq!(s.issuer(), "https://clerk.latch.localhost");
+    }
+
+    #[test]
+    fn overlays_in_the_repo_are_valid() {
+        for overlay in ["development", "production", "test"] {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config").join(format!("{overlay}.toml"));
+            Settings::load(Some(&path)).unwrap();
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! [`ClientRepository`]: clients and their sessions.
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId};
+use latch_core::ports::{ClientRepository, SessionQuery};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::SqliteStore;
+use crate::error::DbError;
+
+macro_rules! client_columns {
+    () => {
+        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
+         second_factor_verified_at, created_at, updated_at"
+    };
+}
+
+const UPDATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, sign_in_id = ?3, last_active_session_id = ?4, \
+     created_at = ?5, updated_at = ?6 WHERE id = ?1";
+
+const INSERT_SESSION: &str =
+    concat!("INSERT INTO sessions (", session_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+
+const UPDATE_SESSION: &str = "UPDATE sessions SET client_id = ?2, user_id = ?3, status = ?4, last_active_at = ?5, \
+     expire_at = ?6, first_factor_verified_at = ?7, second_factor_verified_at = ?8, created_at = ?9, \
+     updated_at = ?10 WHERE id = ?1";
+
+#[async_trait]
+impl ClientRepository for SqliteStore {
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.pool
+            .write(move |tx| {
+                let sql = concat!("INSERT INTO clients (", client_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                write_client_row(tx, sql, &client)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let id = id.clone();
+        self.pool
+            .read(move |tx| {
+                let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+                Ok(tx.prepare_cached(sql)?.query_row([id.as_str()], client_from_row).optional()?)
+            })
+            .await
+    }
+
+    async fn find_client_by_token_hash(&self, token_hash: &str) -> Result<Option<Client>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.pool
+            .read(move |tx| {
+                // Only the current hash is stored, so a rotated-out token cannot match.
+                let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE token_hash = ?1");
+                Ok(tx.prepare_cached(sql)?.query_row([token_hash.as_str()], client_from_row).optional()?)
+            })
+            .await
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.pool.write(move |tx| update_client_row(tx, &client)).await
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                // Only sessions still active become `removed`; an ended, revoked or
+                // expired session keeps the status that says how it finished.
+                tx.prepare_cached("UPDATE sessions SET status = ?2 WHERE client_id = ?1 AND status = ?3")?.execute(
+                    params![id.as_str(), SessionStatus::Removed.as_str(), SessionStatus::Active.as_str()],
+                )?;
+                tx.prepare_cached("DELETE FROM clients WHERE id = ?1")?.execute([id.as_str()])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_session(&self, session: &Session, client: &Client) -> Result<(), StoreError> {
+        let session = session.clone();
+        let client = client.clone();
+        self.pool
+            .write(move |tx| {
+                write_session_row(tx, INSERT_SESSION, &session)?;
+                // A missing client fails the whole transaction: both or neither.
+                update_client_row(tx, &client)
+            })
+            .await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let id = id.clone();
+        self.pool
+            .read(move |tx| {
+                let sql = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?1");
+                Ok(tx.prepare_cached(sql)?.query_row([id.as_str()], session_from_row).optional()?)
+            })
+            .await
+    }
+
+    async fn update_session(&self, session: &Session) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.pool
+            .write(move |tx| {
+                if write_session_row(tx, UPDATE_SESSION, &session)? == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
+        let client_id = client_id.clone();
+        self.pool
+            .read(move |tx| {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE client_id = ?1 ORDER BY created_at ASC, id ASC"
+                );
+                Ok(tx
+                    .prepare_cached(sql)?
+                    .query_map([client_id.as_str()], session_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
+        let query = query.clone();
+        self.pool
+            .read(move |tx| {
+                let (filter, mut values) = session_filter(&query);
+                let sql = format!(
+                    concat!(
+                        "SELECT ",
+                        session_columns!(),
+                        " FROM sessions{} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+                    ),
+                    filter
+                );
+                // LIMIT -1 is SQLite for "no limit"; a zero limit means the caller set none.
+                values.push(Value::Integer(if query.limit == 0 { -1 } else { i64::from(query.limit) }));
+                values.push(Value::Integer(i64::from(query.offset)));
+                Ok(tx.prepare_cached(&sql)?.query_map(params_from_iter(values), session_from_row)?.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn count_sessions(&self, query: &SessionQuery) -> Result<u64, StoreError> {
+        let query = query.clone();
+        self.pool
+            .read(move |tx| {
+                let (filter, values) = session_filter(&query);
+                let sql = format!("SELECT COUNT(*) FROM sessions{filter}");
+                let count: i64 = tx.prepare_cached(&sql)?.query_row(params_from_iter(values), |row| row.get(0))?;
+                Ok(u64::try_from(count).unwrap_or_default())
+            })
+            .await
+    }
+}
+
+fn write_client_row(conn: &Connection, sql: &str, client: &Client) -> Result<usize, DbError> {
+    Ok(conn.prepare_cached(sql)?.execute(params![
+        client.id.as_str(),
+        client.token_hash,
+        client.sign_in_id.as_ref().map(SignInId::as_str),
+        client.last_active_session_id.as_ref().map(SessionId::as_str),
+        client.created_at.0,
+        client.updated_at.0,
+    ])?)
+}
+
+fn update_client_row(conn: &Connection, client: &Client) -> Result<(), DbError> {
+    if write_client_row(conn, UPDATE_CLIENT, client)? == 0 {
+        return Err(StoreError::NotFound.into());
+    }
+    Ok(())
+}
+
+fn write_session_row(conn: &Connection, sql: &str, session: &Session) -> Result<usize, DbError> {
+    Ok(conn.prepare_cached(sql)?.execute(params![
+        session.id.as_str(),
+        session.client_id.as_str(),
+        session.user_id.as_str(),
+        session.status.as_str(),
+        session.last_active_at.0,
+        session.expire_at.0,
+        session.first_factor_verified_at.0,
+        session.second_factor_verified_at.map(|t| t.0),
+        session.created_at.0,
+        session.updated_at.0,
+    ])?)
+}
+
+fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
+    Ok(Client {
+        id: ClientId(row.get(0)?),
+        token_hash: row.get(1)?,
+        sign_in_id: row.get::<_, Option<String>>(2)?.map(SignInId),
+        last_active_session_id: row.get::<_, Option<String>>(3)?.map(SessionId),
+        created_at: Timestamp(row.get(4)?),
+        updated_at: Timestamp(row.get(5)?),
+    })
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    let status: String = row.get(3)?;
+    let status = SessionStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(3, Type::Text, format!("unknown session status {status:?}").into())
+    })?;
+    Ok(Session {
+        id: SessionId(row.get(0)?),
+        client_id: ClientId(row.get(1)?),
+        user_id: UserId(row.get(2)?),
+        status,
+        last_active_at: Timestamp(row.get(4)?),
+        expire_at: Timestamp(row.get(5)?),
+        first_factor_verified_at: Timestamp(row.get(6)?),
+        second_factor_verified_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
+        created_at: Timestamp(row.get(8)?),
+        updated_at: Timestamp(row.get(9)?),
+    })
+}
+
+/// The `WHERE` clause of a [`SessionQuery`] and its parameters.
+fn session_filter(query: &SessionQuery) -> (String, Vec<Value>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(user_id) = &query.user_id {
+        clauses.push("user_id = ?");
+        values.push(Value::Text(user_id.clone()));
+    }
+    if let Some(client_id) = &query.client_id {
+        clauses.push("client_id = ?");
+        values.push(Value::Text(client_id.clone()));
+    }
+    if let Some(status) = query.status {
+        clauses.push("status = ?");
+        values.push(Value::Text(status.as_str().to_owned()));
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    (filter, values)
+}

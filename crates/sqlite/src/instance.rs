@@ -1,0 +1,36 @@
+//! [`InstanceStore`]: a key-value table whose values, once written, stay.
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::ports::InstanceStore;
+use rusqlite::{OptionalExtension, params};
+
+use crate::SqliteStore;
+
+#[async_trait]
+impl InstanceStore for SqliteStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_owned();
+        self.pool
+            .read(move |tx| {
+                Ok(tx
+                    .prepare_cached("SELECT value FROM instance WHERE key = ?1")?
+                    .query_row([key.as_str()], |row| row.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn get_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        // One immediate transaction: another process sharing the file either
+        // committed first (and its value is read back) or waits for this one.
+        self.pool
+            .write(move |tx| {
+                tx.prepare_cached("INSERT INTO instance (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")?
+                    .execute(params![key.as_str(), value.as_str()])?;
+                Ok(tx.prepare_cached("SELECT value FROM instance WHERE key = ?1")?.query_row([key.as_str()], |row| row.get(0))?)
+            })
+            .await
+    }
+}

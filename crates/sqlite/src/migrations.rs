@@ -1,0 +1,41 @@
+//! Schema migrations: numbered SQL files, applied in order, the version kept in
+//! `PRAGMA user_version`.
+
+use latch_core::error::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::DbError;
+
+/// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit one
+/// that has shipped.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub(crate) fn latest() -> u32 {
+    u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX)
+}
+
+/// Brings the database to [`latest`] in one immediate transaction, so two
+/// processes starting together cannot both apply a migration. Returns the
+/// version afterwards.
+pub(crate) fn apply(conn: &mut Connection) -> Result<u32, DbError> {
+    let target = latest();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: u32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current > target {
+        return Err(StoreError::Other(format!(
+            "database schema version {current} is newer than this build supports ({target})"
+        ))
+        .into());
+    }
+    if current == target {
+        return Ok(current);
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(version = index + 1, "applied sqlite migration");
+    }
+    tx.pragma_update(None, "user_version", target)?;
+    tx.commit()?;
+    Ok(target)
+}

@@ -1,0 +1,141 @@
+//! Connections: one writer behind an async mutex, a few readers behind a
+//! semaphore. Every use runs on tokio's blocking pool; waiting for a connection
+//! happens on the async side, so queued callers hold no blocking thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use latch_core::error::StoreError;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
+
+use crate::SqliteConfig;
+use crate::error::DbError;
+
+/// Enough for every statement text the adapter builds, filter variants included.
+const STATEMENT_CACHE_CAPACITY: usize = 128;
+
+pub(crate) struct Pool {
+    path: PathBuf,
+    config: SqliteConfig,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// Idle readers. A permit of `reader_permits` entitles its holder to one.
+    readers: Mutex<Vec<Connection>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+impl Pool {
+    /// Opens the writer (applying migrations first) and the readers.
+    pub(crate) fn open(path: &Path, config: SqliteConfig) -> Result<Self, StoreError> {
+        let mut writer = open_writer(path, &config)?;
+        crate::migrations::apply(&mut writer)?;
+        let reader_count = config.readers.max(1);
+        let readers = (0..reader_count).map(|_| open_reader(path, &config)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            path: path.to_owned(),
+            config,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Mutex::new(readers),
+            reader_permits: Arc::new(Semaphore::new(reader_count)),
+        })
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot) on a reader.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.reader_permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("sqlite reader pool is closed".to_owned()))?;
+        let pool = Arc::clone(self);
+        blocking(move || {
+            let _permit = permit;
+            let mut conn = match pool.take_reader() {
+                Some(conn) => conn,
+                // A reader is lost only if a closure panicked while holding it.
+                None => open_reader(&pool.path, &pool.config)?,
+            };
+            let result = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let value = f(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            pool.return_reader(conn);
+            result
+        })
+        .await
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer and commits;
+    /// an error rolls everything back.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let mut conn = Arc::clone(&self.writer).lock_owned().await;
+        blocking(move || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    fn take_reader(&self) -> Option<Connection> {
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+    }
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, DbError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(join) => Err(StoreError::Other(format!("sqlite task failed: {join}"))),
+    }
+}
+
+/// A read-write connection in WAL mode. Used by the pool's writer and by
+/// [`crate::migrate`].
+pub(crate) fn open_writer(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn, config)?;
+    // WAL is a property of the file: set once by the writer, readers inherit it.
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Other(format!("sqlite refused WAL journal mode (got {mode})")).into());
+    }
+    Ok(conn)
+}
+
+fn open_reader(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    configure(&conn, config)?;
+    // Readers must never write: a bug that tries fails loudly instead of
+    // racing the writer.
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, config: &SqliteConfig) -> Result<(), DbError> {
+    conn.busy_timeout(config.busy_timeout)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    Ok(())
+}

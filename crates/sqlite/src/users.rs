@@ -1,0 +1,340 @@
+//! [`UserRepository`]: a user row plus its email addresses and phone numbers,
+//! written and read as one aggregate.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{IdentificationRecord, Identifier, Timestamp, User, UserId, Username};
+use latch_core::ports::{UserQuery, UserRepository};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::SqliteStore;
+use crate::error::DbError;
+
+/// The `users` columns in the order [`user_from_row`] reads and
+/// [`write_user_row`] binds them.
+macro_rules! user_columns {
+    () => {
+        "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
+         primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
+         created_at, updated_at"
+    };
+}
+
+const INSERT_USER: &str = concat!(
+    "INSERT INTO users (",
+    user_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+);
+
+const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
+     external_id = ?6, primary_email_address_id = ?7, primary_phone_number_id = ?8, public_metadata = ?9, \
+     private_metadata = ?10, unsafe_metadata = ?11, banned = ?12, last_sign_in_at = ?13, created_at = ?14, \
+     updated_at = ?15 WHERE id = ?1";
+
+const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
+
+/// The two identification tables, which share one shape.
+#[derive(Debug, Clone, Copy)]
+enum Identifications {
+    Email,
+    Phone,
+}
+
+impl Identifications {
+    const BOTH: [Self; 2] = [Self::Email, Self::Phone];
+
+    fn of(self, user: &User) -> &[IdentificationRecord] {
+        match self {
+            Self::Email => &user.email_addresses,
+            Self::Phone => &user.phone_numbers,
+        }
+    }
+
+    fn of_mut(self, user: &mut User) -> &mut Vec<IdentificationRecord> {
+        match self {
+            Self::Email => &mut user.email_addresses,
+            Self::Phone => &mut user.phone_numbers,
+        }
+    }
+
+    fn delete_of_user(self) -> &'static str {
+        match self {
+            Self::Email => "DELETE FROM email_addresses WHERE user_id = ?1",
+            Self::Phone => "DELETE FROM phone_numbers WHERE user_id = ?1",
+        }
+    }
+
+    fn insert(self) -> &'static str {
+        match self {
+            Self::Email => {
+                "INSERT INTO email_addresses (id, user_id, value, verified, reserved_for_second_factor, position, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            }
+            Self::Phone => {
+                "INSERT INTO phone_numbers (id, user_id, value, verified, reserved_for_second_factor, position, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            }
+        }
+    }
+
+    /// Records of the users whose ids are in the JSON array `?1`, in order.
+    fn select_of_users(self) -> &'static str {
+        match self {
+            Self::Email => {
+                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
+                 FROM email_addresses WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
+            }
+            Self::Phone => {
+                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
+                 FROM phone_numbers WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserRepository for SqliteStore {
+    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.pool
+            .write(move |tx| {
+                write_user_row(tx, INSERT_USER, &user)?;
+                insert_identifications(tx, &user)
+            })
+            .await
+    }
+
+    async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let id = id.clone();
+        self.pool.read(move |tx| load_user(tx, id.as_str())).await
+    }
+
+    async fn find_by_identifier(&self, identifier: &Identifier) -> Result<Option<User>, StoreError> {
+        let identifier = identifier.clone();
+        self.pool
+            .read(move |tx| {
+                let sql = match &identifier {
+                    Identifier::Email(_) => "SELECT user_id FROM email_addresses WHERE value = ?1",
+                    // Numbers kept for the second factor do not name an account.
+                    Identifier::Phone(_) => {
+                        "SELECT user_id FROM phone_numbers WHERE value = ?1 AND reserved_for_second_factor = 0"
+                    }
+                    Identifier::Username(_) => "SELECT id FROM users WHERE username = ?1",
+                };
+                let user_id: Option<String> =
+                    tx.prepare_cached(sql)?.query_row([identifier.as_str()], |row| row.get(0)).optional()?;
+                match user_id {
+                    Some(id) => load_user(tx, &id),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn update(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.pool
+            .write(move |tx| {
+                if write_user_row(tx, UPDATE_USER, &user)? == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                // Delete and re-insert rather than upsert by id: an update may move a
+                // value between two of the user's own records, which an upsert would
+                // refuse as a duplicate halfway through.
+                for table in Identifications::BOTH {
+                    tx.prepare_cached(table.delete_of_user())?.execute([user.id.as_str()])?;
+                }
+                insert_identifications(tx, &user)
+            })
+            .await
+    }
+
+    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        // Identifications and sessions go with the row (ON DELETE CASCADE).
+        self.pool
+            .write(move |tx| Ok(tx.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([id.as_str()])? > 0))
+            .await
+    }
+
+    async fn list(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let query = query.clone();
+        self.pool
+            .read(move |tx| {
+                let (filter, mut values) = user_filter(&query)?;
+                let direction = if query.oldest_first { "ASC" } else { "DESC" };
+                let sql = format!(
+                    concat!("SELECT ", user_columns!(), " FROM users{} ORDER BY created_at {}, id {} LIMIT ? OFFSET ?"),
+                    filter, direction, direction
+                );
+                // LIMIT -1 is SQLite for "no limit"; a zero limit means the caller set none.
+                values.push(Value::Integer(if query.limit == 0 { -1 } else { i64::from(query.limit) }));
+                values.push(Value::Integer(i64::from(query.offset)));
+                let mut users = tx
+                    .prepare_cached(&sql)?
+                    .query_map(params_from_iter(values), user_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                attach_identifications(tx, &mut users)?;
+                Ok(users)
+            })
+            .await
+    }
+
+    async fn count(&self, query: &UserQuery) -> Result<u64, StoreError> {
+        let query = query.clone();
+        self.pool
+            .read(move |tx| {
+                let (filter, values) = user_filter(&query)?;
+                let sql = format!("SELECT COUNT(*) FROM users{filter}");
+                let count: i64 = tx.prepare_cached(&sql)?.query_row(params_from_iter(values), |row| row.get(0))?;
+                Ok(u64::try_from(count).unwrap_or_default())
+            })
+            .await
+    }
+}
+
+/// Binds `user` to [`INSERT_USER`] or [`UPDATE_USER`]; returns the rows changed.
+fn write_user_row(conn: &Connection, sql: &str, user: &User) -> Result<usize, DbError> {
+    let changed = conn.prepare_cached(sql)?.execute(params![
+        user.id.as_str(),
+        user.username.as_ref().map(Username::as_str),
+        user.password_digest,
+        user.first_name,
+        user.last_name,
+        user.external_id,
+        user.primary_email_address_id,
+        user.primary_phone_number_id,
+        serde_json::to_string(&user.public_metadata)?,
+        serde_json::to_string(&user.private_metadata)?,
+        serde_json::to_string(&user.unsafe_metadata)?,
+        user.banned,
+        user.last_sign_in_at.map(|t| t.0),
+        user.created_at.0,
+        user.updated_at.0,
+    ])?;
+    Ok(changed)
+}
+
+fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError> {
+    for table in Identifications::BOTH {
+        let mut insert = conn.prepare_cached(table.insert())?;
+        for (position, record) in table.of(user).iter().enumerate() {
+            insert.execute(params![
+                record.id,
+                user.id.as_str(),
+                record.value,
+                record.verified,
+                record.reserved_for_second_factor,
+                i64::try_from(position).unwrap_or(i64::MAX),
+                record.created_at.0,
+                record.updated_at.0,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
+    let Some(user) = conn.prepare_cached(SELECT_USER)?.query_row([id], user_from_row).optional()? else {
+        return Ok(None);
+    };
+    let mut users = [user];
+    attach_identifications(conn, &mut users)?;
+    let [user] = users;
+    Ok(Some(user))
+}
+
+/// Fills the identifications of `users` with one query per table, whatever
+/// their number.
+fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids)?;
+    let index: HashMap<String, usize> = users.iter().enumerate().map(|(i, u)| (u.id.0.clone(), i)).collect();
+    for table in Identifications::BOTH {
+        let mut stmt = conn.prepare_cached(table.select_of_users())?;
+        let mut rows = stmt.query([&ids])?;
+        while let Some(row) = rows.next()? {
+            let user_id: String = row.get(0)?;
+            let record = IdentificationRecord {
+                id: row.get(1)?,
+                value: row.get(2)?,
+                verified: row.get(3)?,
+                reserved_for_second_factor: row.get(4)?,
+                created_at: Timestamp(row.get(5)?),
+                updated_at: Timestamp(row.get(6)?),
+            };
+            if let Some(&i) = index.get(&user_id) {
+                table.of_mut(&mut users[i]).push(record);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A user row without its identifications, which [`attach_identifications`] adds.
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let username = match row.get::<_, Option<String>>(1)? {
+        Some(raw) => Some(Username::parse(&raw).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?),
+        None => None,
+    };
+    Ok(User {
+        id: UserId(row.get(0)?),
+        email_addresses: Vec::new(),
+        phone_numbers: Vec::new(),
+        primary_email_address_id: row.get(6)?,
+        primary_phone_number_id: row.get(7)?,
+        username,
+        password_digest: row.get(2)?,
+        first_name: row.get(3)?,
+        last_name: row.get(4)?,
+        external_id: row.get(5)?,
+        public_metadata: json_column(row, 8)?,
+        private_metadata: json_column(row, 9)?,
+        unsafe_metadata: json_column(row, 10)?,
+        banned: row.get(11)?,
+        last_sign_in_at: row.get::<_, Option<i64>>(12)?.map(Timestamp),
+        created_at: Timestamp(row.get(13)?),
+        updated_at: Timestamp(row.get(14)?),
+    })
+}
+
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+/// The `WHERE` clause of a [`UserQuery`] and its parameters: each non-empty list
+/// is one condition (any of its values), and the conditions all apply. Lists are
+/// bound as one JSON array each, so the statement text depends only on which
+/// lists are set and stays cacheable.
+fn user_filter(query: &UserQuery) -> Result<(String, Vec<Value>), DbError> {
+    let conditions: [(&[String], &str); 5] = [
+        (&query.user_ids, "id IN (SELECT value FROM json_each(?))"),
+        (
+            &query.email_addresses,
+            "id IN (SELECT user_id FROM email_addresses WHERE value IN (SELECT value FROM json_each(?)))",
+        ),
+        (
+            &query.phone_numbers,
+            "id IN (SELECT user_id FROM phone_numbers WHERE value IN (SELECT value FROM json_each(?)))",
+        ),
+        (&query.usernames, "username IN (SELECT value FROM json_each(?))"),
+        (&query.external_ids, "external_id IN (SELECT value FROM json_each(?))"),
+    ];
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    for (list, clause) in conditions {
+        if !list.is_empty() {
+            clauses.push(clause);
+            values.push(Value::Text(serde_json::to_string(list)?));
+        }
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    Ok((filter, values))
+}
