@@ -165,10 +165,12 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     }
     if let Some(result) = fapi::handle(state, req, &segs).await {
         let auth = ClientAuth::of(req);
-        return match result {
-            Ok(reply) => fapi_response(state, &auth, reply),
-            Err(err) => ApiResponse::error(&err, trace_id),
-        };
+        let reply = result.unwrap_or_else(|err| fapi::FapiReply {
+            response: ApiResponse::error(&err, trace_id),
+            new_token: None,
+            client_gone: false,
+        });
+        return fapi_response(state, &auth, reply);
     }
     if let Some(result) = bapi::handle(state, req, &segs).await {
         return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId};
+use latch_core::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
+};
 use latch_core::ports::{ClientRepository, SessionQuery};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -26,8 +28,11 @@ macro_rules! session_columns {
 const UPDATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, sign_in_id = ?3, last_active_session_id = ?4, \
      created_at = ?5, updated_at = ?6 WHERE id = ?1";
 
-const INSERT_SESSION: &str =
-    concat!("INSERT INTO sessions (", session_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (",
+    session_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
 
 const UPDATE_SESSION: &str = "UPDATE sessions SET client_id = ?2, user_id = ?3, status = ?4, last_active_at = ?5, \
      expire_at = ?6, first_factor_verified_at = ?7, second_factor_verified_at = ?8, created_at = ?9, \
@@ -39,7 +44,11 @@ impl ClientRepository for SqliteStore {
         let client = client.clone();
         self.pool
             .write(move |tx| {
-                let sql = concat!("INSERT INTO clients (", client_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                let sql = concat!(
+                    "INSERT INTO clients (",
+                    client_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                );
                 write_client_row(tx, sql, &client)?;
                 Ok(())
             })
@@ -51,25 +60,40 @@ impl ClientRepository for SqliteStore {
         self.pool
             .read(move |tx| {
                 let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
-                Ok(tx.prepare_cached(sql)?.query_row([id.as_str()], client_from_row).optional()?)
+                Ok(tx
+                    .prepare_cached(sql)?
+                    .query_row([id.as_str()], client_from_row)
+                    .optional()?)
             })
             .await
     }
 
-    async fn find_client_by_token_hash(&self, token_hash: &str) -> Result<Option<Client>, StoreError> {
+    async fn find_client_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Client>, StoreError> {
         let token_hash = token_hash.to_owned();
         self.pool
             .read(move |tx| {
                 // Only the current hash is stored, so a rotated-out token cannot match.
-                let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE token_hash = ?1");
-                Ok(tx.prepare_cached(sql)?.query_row([token_hash.as_str()], client_from_row).optional()?)
+                let sql = concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM clients WHERE token_hash = ?1"
+                );
+                Ok(tx
+                    .prepare_cached(sql)?
+                    .query_row([token_hash.as_str()], client_from_row)
+                    .optional()?)
             })
             .await
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
         let client = client.clone();
-        self.pool.write(move |tx| update_client_row(tx, &client)).await
+        self.pool
+            .write(move |tx| update_client_row(tx, &client))
+            .await
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
@@ -78,10 +102,16 @@ impl ClientRepository for SqliteStore {
             .write(move |tx| {
                 // Only sessions still active become `removed`; an ended, revoked or
                 // expired session keeps the status that says how it finished.
-                tx.prepare_cached("UPDATE sessions SET status = ?2 WHERE client_id = ?1 AND status = ?3")?.execute(
-                    params![id.as_str(), SessionStatus::Removed.as_str(), SessionStatus::Active.as_str()],
-                )?;
-                tx.prepare_cached("DELETE FROM clients WHERE id = ?1")?.execute([id.as_str()])?;
+                tx.prepare_cached(
+                    "UPDATE sessions SET status = ?2 WHERE client_id = ?1 AND status = ?3",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    SessionStatus::Removed.as_str(),
+                    SessionStatus::Active.as_str()
+                ])?;
+                tx.prepare_cached("DELETE FROM clients WHERE id = ?1")?
+                    .execute([id.as_str()])?;
                 Ok(())
             })
             .await
@@ -103,8 +133,15 @@ impl ClientRepository for SqliteStore {
         let id = id.clone();
         self.pool
             .read(move |tx| {
-                let sql = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?1");
-                Ok(tx.prepare_cached(sql)?.query_row([id.as_str()], session_from_row).optional()?)
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = ?1"
+                );
+                Ok(tx
+                    .prepare_cached(sql)?
+                    .query_row([id.as_str()], session_from_row)
+                    .optional()?)
             })
             .await
     }
@@ -152,9 +189,16 @@ impl ClientRepository for SqliteStore {
                     filter
                 );
                 // LIMIT -1 is SQLite for "no limit"; a zero limit means the caller set none.
-                values.push(Value::Integer(if query.limit == 0 { -1 } else { i64::from(query.limit) }));
+                values.push(Value::Integer(if query.limit == 0 {
+                    -1
+                } else {
+                    i64::from(query.limit)
+                }));
                 values.push(Value::Integer(i64::from(query.offset)));
-                Ok(tx.prepare_cached(&sql)?.query_map(params_from_iter(values), session_from_row)?.collect::<Result<Vec<_>, _>>()?)
+                Ok(tx
+                    .prepare_cached(&sql)?
+                    .query_map(params_from_iter(values), session_from_row)?
+                    .collect::<Result<Vec<_>, _>>()?)
             })
             .await
     }
@@ -165,7 +209,9 @@ impl ClientRepository for SqliteStore {
             .read(move |tx| {
                 let (filter, values) = session_filter(&query);
                 let sql = format!("SELECT COUNT(*) FROM sessions{filter}");
-                let count: i64 = tx.prepare_cached(&sql)?.query_row(params_from_iter(values), |row| row.get(0))?;
+                let count: i64 = tx
+                    .prepare_cached(&sql)?
+                    .query_row(params_from_iter(values), |row| row.get(0))?;
                 Ok(u64::try_from(count).unwrap_or_default())
             })
             .await
@@ -177,7 +223,10 @@ fn write_client_row(conn: &Connection, sql: &str, client: &Client) -> Result<usi
         client.id.as_str(),
         client.token_hash,
         client.sign_in_id.as_ref().map(SignInId::as_str),
-        client.last_active_session_id.as_ref().map(SessionId::as_str),
+        client
+            .last_active_session_id
+            .as_ref()
+            .map(SessionId::as_str),
         client.created_at.0,
         client.updated_at.0,
     ])?)
@@ -219,7 +268,11 @@ fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     let status: String = row.get(3)?;
     let status = SessionStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(3, Type::Text, format!("unknown session status {status:?}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            Type::Text,
+            format!("unknown session status {status:?}").into(),
+        )
     })?;
     Ok(Session {
         id: SessionId(row.get(0)?),
@@ -251,6 +304,10 @@ fn session_filter(query: &SessionQuery) -> (String, Vec<Value>) {
         clauses.push("status = ?");
         values.push(Value::Text(status.as_str().to_owned()));
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     (filter, values)
 }

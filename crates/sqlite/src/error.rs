@@ -29,8 +29,12 @@ impl From<DbError> for StoreError {
 fn from_sqlite(err: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, message) = &err {
         match failure.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Unavailable(err.to_string()),
-            ErrorCode::ConstraintViolation if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return StoreError::Unavailable(err.to_string());
+            }
+            ErrorCode::ConstraintViolation
+                if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
                 if let Some(kind) = message.as_deref().and_then(taken_identifier) {
                     return StoreError::Duplicate(kind);
                 }
@@ -60,10 +64,22 @@ mod tests {
 
     #[test]
     fn unique_messages_name_the_identifier() {
-        assert_eq!(taken_identifier("UNIQUE constraint failed: email_addresses.value"), Some(IdentifierKind::EmailAddress));
-        assert_eq!(taken_identifier("UNIQUE constraint failed: phone_numbers.value"), Some(IdentifierKind::PhoneNumber));
-        assert_eq!(taken_identifier("UNIQUE constraint failed: users.username"), Some(IdentifierKind::Username));
-        assert_eq!(taken_identifier("UNIQUE constraint failed: clients.token_hash"), None);
+        assert_eq!(
+            taken_identifier("UNIQUE constraint failed: email_addresses.value"),
+            Some(IdentifierKind::EmailAddress)
+        );
+        assert_eq!(
+            taken_identifier("UNIQUE constraint failed: phone_numbers.value"),
+            Some(IdentifierKind::PhoneNumber)
+        );
+        assert_eq!(
+            taken_identifier("UNIQUE constraint failed: users.username"),
+            Some(IdentifierKind::Username)
+        );
+        assert_eq!(
+            taken_identifier("UNIQUE constraint failed: clients.token_hash"),
+            None
+        );
         assert_eq!(taken_identifier("UNIQUE constraint failed: users.id"), None);
     }
 }

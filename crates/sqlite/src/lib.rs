@@ -55,7 +55,10 @@ pub struct SqliteConfig {
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        Self { readers: 4, busy_timeout: Duration::from_secs(5) }
+        Self {
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -77,7 +80,9 @@ impl SqliteStore {
     /// migrations. Blocks while it does: call it at start-up, before serving.
     /// The parent directory must exist.
     pub fn open(path: &Path, config: SqliteConfig) -> Result<Self, StoreError> {
-        Ok(Self { pool: Arc::new(pool::Pool::open(path, config)?) })
+        Ok(Self {
+            pool: Arc::new(pool::Pool::open(path, config)?),
+        })
     }
 }
 

@@ -30,7 +30,9 @@ impl Pool {
         let mut writer = open_writer(path, &config)?;
         crate::migrations::apply(&mut writer)?;
         let reader_count = config.readers.max(1);
-        let readers = (0..reader_count).map(|_| open_reader(path, &config)).collect::<Result<Vec<_>, _>>()?;
+        let readers = (0..reader_count)
+            .map(|_| open_reader(path, &config))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             path: path.to_owned(),
             config,
@@ -88,11 +90,17 @@ impl Pool {
     }
 
     fn take_reader(&self) -> Option<Connection> {
-        self.readers.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
     }
 
     fn return_reader(&self, conn: Connection) {
-        self.readers.lock().unwrap_or_else(PoisonError::into_inner).push(conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
     }
 }
 
@@ -112,19 +120,27 @@ where
 pub(crate) fn open_writer(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn, config)?;
     // WAL is a property of the file: set once by the writer, readers inherit it.
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Other(format!("sqlite refused WAL journal mode (got {mode})")).into());
+        return Err(
+            StoreError::Other(format!("sqlite refused WAL journal mode (got {mode})")).into(),
+        );
     }
     Ok(conn)
 }
 
 fn open_reader(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     configure(&conn, config)?;
     // Readers must never write: a bug that tries fails loudly instead of
     // racing the writer.

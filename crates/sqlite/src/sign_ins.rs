@@ -12,8 +12,13 @@ use crate::SqliteStore;
 #[async_trait]
 impl SignInStore for SqliteStore {
     async fn put(&self, sign_in: &SignIn) -> Result<(), StoreError> {
-        let data = serde_json::to_string(sign_in).map_err(|e| StoreError::Other(format!("cannot serialise sign-in: {e}")))?;
-        let (id, client_id, abandon_at) = (sign_in.id.clone(), sign_in.client_id.clone(), sign_in.abandon_at);
+        let data = serde_json::to_string(sign_in)
+            .map_err(|e| StoreError::Other(format!("cannot serialise sign-in: {e}")))?;
+        let (id, client_id, abandon_at) = (
+            sign_in.id.clone(),
+            sign_in.client_id.clone(),
+            sign_in.abandon_at,
+        );
         self.pool
             .write(move |tx| {
                 tx.prepare_cached(
@@ -47,7 +52,8 @@ impl SignInStore for SqliteStore {
         let id = id.clone();
         self.pool
             .write(move |tx| {
-                tx.prepare_cached("DELETE FROM sign_ins WHERE id = ?1")?.execute([id.as_str()])?;
+                tx.prepare_cached("DELETE FROM sign_ins WHERE id = ?1")?
+                    .execute([id.as_str()])?;
                 Ok(())
             })
             .await
@@ -56,7 +62,9 @@ impl SignInStore for SqliteStore {
     async fn purge_abandoned(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.pool
             .write(move |tx| {
-                let purged = tx.prepare_cached("DELETE FROM sign_ins WHERE abandon_at < ?1")?.execute([now.0])?;
+                let purged = tx
+                    .prepare_cached("DELETE FROM sign_ins WHERE abandon_at < ?1")?
+                    .execute([now.0])?;
                 Ok(u64::try_from(purged).unwrap_or(u64::MAX))
             })
             .await

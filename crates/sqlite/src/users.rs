@@ -112,7 +112,10 @@ impl UserRepository for SqliteStore {
         self.pool.read(move |tx| load_user(tx, id.as_str())).await
     }
 
-    async fn find_by_identifier(&self, identifier: &Identifier) -> Result<Option<User>, StoreError> {
+    async fn find_by_identifier(
+        &self,
+        identifier: &Identifier,
+    ) -> Result<Option<User>, StoreError> {
         let identifier = identifier.clone();
         self.pool
             .read(move |tx| {
@@ -145,7 +148,8 @@ impl UserRepository for SqliteStore {
                 // value between two of the user's own records, which an upsert would
                 // refuse as a duplicate halfway through.
                 for table in Identifications::BOTH {
-                    tx.prepare_cached(table.delete_of_user())?.execute([user.id.as_str()])?;
+                    tx.prepare_cached(table.delete_of_user())?
+                        .execute([user.id.as_str()])?;
                 }
                 insert_identifications(tx, &user)
             })
@@ -156,7 +160,12 @@ impl UserRepository for SqliteStore {
         let id = id.clone();
         // Identifications and sessions go with the row (ON DELETE CASCADE).
         self.pool
-            .write(move |tx| Ok(tx.prepare_cached("DELETE FROM users WHERE id = ?1")?.execute([id.as_str()])? > 0))
+            .write(move |tx| {
+                Ok(tx
+                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id.as_str()])?
+                    > 0)
+            })
             .await
     }
 
@@ -167,11 +176,19 @@ impl UserRepository for SqliteStore {
                 let (filter, mut values) = user_filter(&query)?;
                 let direction = if query.oldest_first { "ASC" } else { "DESC" };
                 let sql = format!(
-                    concat!("SELECT ", user_columns!(), " FROM users{} ORDER BY created_at {}, id {} LIMIT ? OFFSET ?"),
+                    concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users{} ORDER BY created_at {}, id {} LIMIT ? OFFSET ?"
+                    ),
                     filter, direction, direction
                 );
                 // LIMIT -1 is SQLite for "no limit"; a zero limit means the caller set none.
-                values.push(Value::Integer(if query.limit == 0 { -1 } else { i64::from(query.limit) }));
+                values.push(Value::Integer(if query.limit == 0 {
+                    -1
+                } else {
+                    i64::from(query.limit)
+                }));
                 values.push(Value::Integer(i64::from(query.offset)));
                 let mut users = tx
                     .prepare_cached(&sql)?
@@ -189,7 +206,9 @@ impl UserRepository for SqliteStore {
             .read(move |tx| {
                 let (filter, values) = user_filter(&query)?;
                 let sql = format!("SELECT COUNT(*) FROM users{filter}");
-                let count: i64 = tx.prepare_cached(&sql)?.query_row(params_from_iter(values), |row| row.get(0))?;
+                let count: i64 = tx
+                    .prepare_cached(&sql)?
+                    .query_row(params_from_iter(values), |row| row.get(0))?;
                 Ok(u64::try_from(count).unwrap_or_default())
             })
             .await
@@ -238,7 +257,11 @@ fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError>
 }
 
 fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
-    let Some(user) = conn.prepare_cached(SELECT_USER)?.query_row([id], user_from_row).optional()? else {
+    let Some(user) = conn
+        .prepare_cached(SELECT_USER)?
+        .query_row([id], user_from_row)
+        .optional()?
+    else {
         return Ok(None);
     };
     let mut users = [user];
@@ -255,7 +278,11 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
     }
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let ids = serde_json::to_string(&ids)?;
-    let index: HashMap<String, usize> = users.iter().enumerate().map(|(i, u)| (u.id.0.clone(), i)).collect();
+    let index: HashMap<String, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.0.clone(), i))
+        .collect();
     for table in Identifications::BOTH {
         let mut stmt = conn.prepare_cached(table.select_of_users())?;
         let mut rows = stmt.query([&ids])?;
@@ -279,10 +306,11 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
 
 /// A user row without its identifications, which [`attach_identifications`] adds.
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let username = match row.get::<_, Option<String>>(1)? {
-        Some(raw) => Some(Username::parse(&raw).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?),
-        None => None,
-    };
+    let username = row
+        .get::<_, Option<String>>(1)?
+        .map(|raw| Username::parse(&raw))
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
     Ok(User {
         id: UserId(row.get(0)?),
         email_addresses: Vec::new(),
@@ -306,7 +334,8 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 
 fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
 }
 
 /// The `WHERE` clause of a [`UserQuery`] and its parameters: each non-empty list
@@ -324,8 +353,14 @@ fn user_filter(query: &UserQuery) -> Result<(String, Vec<Value>), DbError> {
             &query.phone_numbers,
             "id IN (SELECT user_id FROM phone_numbers WHERE value IN (SELECT value FROM json_each(?)))",
         ),
-        (&query.usernames, "username IN (SELECT value FROM json_each(?))"),
-        (&query.external_ids, "external_id IN (SELECT value FROM json_each(?))"),
+        (
+            &query.usernames,
+            "username IN (SELECT value FROM json_each(?))",
+        ),
+        (
+            &query.external_ids,
+            "external_id IN (SELECT value FROM json_each(?))",
+        ),
     ];
     let mut clauses = Vec::new();
     let mut values = Vec::new();
@@ -335,6 +370,10 @@ fn user_filter(query: &UserQuery) -> Result<(String, Vec<Value>), DbError> {
             values.push(Value::Text(serde_json::to_string(list)?));
         }
     }
-    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     Ok((filter, values))
 }

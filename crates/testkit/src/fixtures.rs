@@ -5,8 +5,8 @@
 //! usernames.
 
 use latch_core::model::{
-    Client, ClientId, EmailAddress, IdentificationRecord, InstanceSettings, PhoneNumber, Session, SessionId,
-    SessionStatus, SignIn, SignInId, Timestamp, User, UserId, Username,
+    Client, ClientId, EmailAddress, IdentificationRecord, InstanceSettings, PhoneNumber, Session,
+    SessionId, SessionStatus, SignIn, SignInId, Timestamp, User, UserId, Username,
 };
 use serde_json::json;
 
@@ -46,7 +46,14 @@ pub fn user(id: &str, email: &str) -> User {
 /// A user with every field set: two email addresses, a sign-in phone number and
 /// one reserved for the second factor, a username, a password digest, names,
 /// an external id and metadata.
-pub fn full_user(id: &str, email: &str, second_email: &str, phone: &str, second_factor_phone: &str, username: &str) -> User {
+pub fn full_user(
+    id: &str,
+    email: &str,
+    second_email: &str,
+    phone: &str,
+    second_factor_phone: &str,
+    username: &str,
+) -> User {
     let mut user = user(id, email);
     user.email_addresses.push(IdentificationRecord {
         verified: false,
@@ -54,12 +61,16 @@ pub fn full_user(id: &str, email: &str, second_email: &str, phone: &str, second_
     });
     let phone = phone_number(&format!("idn_{id}_phone"), phone);
     user.primary_phone_number_id = Some(phone.id.clone());
-    user.phone_numbers = vec![phone, IdentificationRecord {
-        reserved_for_second_factor: true,
-        ..phone_number(&format!("idn_{id}_phone_2fa"), second_factor_phone)
-    }];
+    user.phone_numbers = vec![
+        phone,
+        IdentificationRecord {
+            reserved_for_second_factor: true,
+            ..phone_number(&format!("idn_{id}_phone_2fa"), second_factor_phone)
+        },
+    ];
     user.username = Some(self::username(username));
-    user.password_digest = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_owned());
+    user.password_digest =
+        Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".to_owned());
     user.first_name = Some("Ada".to_owned());
     user.last_name = Some("Lovelace".to_owned());
     user.external_id = Some(format!("ext_{id}"));
@@ -136,5 +147,10 @@ pub fn session(id: &str, client_id: &str, user_id: &str, created_at: Timestamp) 
 
 /// A fresh sign-in on `client_id`, started at [`T0`] with the default lifetime.
 pub fn sign_in(id: &str, client_id: &str) -> SignIn {
-    SignIn::new(SignInId(id.to_owned()), ClientId(client_id.to_owned()), T0, &InstanceSettings::default())
+    SignIn::new(
+        SignInId(id.to_owned()),
+        ClientId(client_id.to_owned()),
+        T0,
+        &InstanceSettings::default(),
+    )
 }

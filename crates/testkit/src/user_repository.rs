@@ -31,11 +31,25 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
 }
 
 fn alice() -> User {
-    fixtures::full_user("user_alice", "Alice@Example.com", "alice.work@example.com", "+1 555 555 0100", "+15555550199", "Alice_01")
+    fixtures::full_user(
+        "user_alice",
+        "Alice@Example.com",
+        "alice.work@example.com",
+        "+1 555 555 0100",
+        "+15555550199",
+        "Alice_01",
+    )
 }
 
 fn bob() -> User {
-    fixtures::full_user("user_bob", "bob@example.com", "bob.work@example.com", "+15555550200", "+15555550299", "bob_02")
+    fixtures::full_user(
+        "user_bob",
+        "bob@example.com",
+        "bob.work@example.com",
+        "+15555550200",
+        "+15555550299",
+        "bob_02",
+    )
 }
 
 fn identifier(raw: &str) -> Identifier {
@@ -51,7 +65,9 @@ fn ids(users: &[User]) -> Vec<&str> {
 }
 
 async fn find(repo: &dyn UserRepository, raw: &str) -> Option<User> {
-    repo.find_by_identifier(&identifier(raw)).await.expect("find_by_identifier succeeds")
+    repo.find_by_identifier(&identifier(raw))
+        .await
+        .expect("find_by_identifier succeeds")
 }
 
 async fn get(repo: &dyn UserRepository, id: &str) -> Option<User> {
@@ -59,7 +75,9 @@ async fn get(repo: &dyn UserRepository, id: &str) -> Option<User> {
 }
 
 async fn count_all(repo: &dyn UserRepository) -> u64 {
-    repo.count(&UserQuery::default()).await.expect("count succeeds")
+    repo.count(&UserQuery::default())
+        .await
+        .expect("count succeeds")
 }
 
 async fn empty_store(repo: &dyn UserRepository) {
@@ -67,11 +85,30 @@ async fn empty_store(repo: &dyn UserRepository) {
     for raw in ["alice@example.com", "+15555550100", "alice_01"] {
         assert_eq!(find(repo, raw).await, None, "find {raw} on an empty store");
     }
-    assert_eq!(repo.list(&UserQuery { limit: 10, ..UserQuery::default() }).await, Ok(vec![]));
+    assert_eq!(
+        repo.list(&UserQuery {
+            limit: 10,
+            ..UserQuery::default()
+        })
+        .await,
+        Ok(vec![])
+    );
     assert_eq!(count_all(repo).await, 0);
-    assert_eq!(repo.delete(&uid("user_alice")).await, Ok(false), "delete of an unknown user");
-    assert_eq!(repo.update(&alice()).await, Err(StoreError::NotFound), "update of an unknown user");
-    assert_eq!(get(repo, "user_alice").await, None, "a failed update stores nothing");
+    assert_eq!(
+        repo.delete(&uid("user_alice")).await,
+        Ok(false),
+        "delete of an unknown user"
+    );
+    assert_eq!(
+        repo.update(&alice()).await,
+        Err(StoreError::NotFound),
+        "update of an unknown user"
+    );
+    assert_eq!(
+        get(repo, "user_alice").await,
+        None,
+        "a failed update stores nothing"
+    );
 }
 
 /// Five users; the store is empty before and after.
@@ -82,11 +119,17 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
         u.updated_at = at(created);
         u.username = Some(fixtures::username(&format!("list_user_{n}")));
         u.external_id = Some(format!("ext_list_{n}"));
-        u.phone_numbers = vec![fixtures::phone_number(&format!("idn_list_phone_{n}"), &format!("+1555555100{n}"))];
+        u.phone_numbers = vec![fixtures::phone_number(
+            &format!("idn_list_phone_{n}"),
+            &format!("+1555555100{n}"),
+        )];
         u
     };
     let mut u2 = make(2, 2);
-    u2.email_addresses.push(fixtures::email_address("idn_list_2_second", "list2.second@example.com"));
+    u2.email_addresses.push(fixtures::email_address(
+        "idn_list_2_second",
+        "list2.second@example.com",
+    ));
     // u3 and u4 share a creation instant: the id breaks the tie.
     let users = [make(1, 1), u2, make(3, 3), make(4, 3), make(5, 5)];
     // Inserted out of order, so the store must sort.
@@ -94,43 +137,120 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
         repo.insert(&users[i]).await.expect("insert list user");
     }
 
-    let all = UserQuery { limit: 100, ..UserQuery::default() };
+    let all = UserQuery {
+        limit: 100,
+        ..UserQuery::default()
+    };
     let listed = repo.list(&all).await.unwrap();
-    assert_eq!(ids(&listed), ["user_list_5", "user_list_4", "user_list_3", "user_list_2", "user_list_1"], "newest first, ties by id descending");
-    assert_eq!(listed[3], users[1], "listed users carry all their identifications");
-    let oldest = repo.list(&UserQuery { oldest_first: true, ..all.clone() }).await.unwrap();
-    assert_eq!(ids(&oldest), ["user_list_1", "user_list_2", "user_list_3", "user_list_4", "user_list_5"], "oldest first");
+    assert_eq!(
+        ids(&listed),
+        [
+            "user_list_5",
+            "user_list_4",
+            "user_list_3",
+            "user_list_2",
+            "user_list_1"
+        ],
+        "newest first, ties by id descending"
+    );
+    assert_eq!(
+        listed[3], users[1],
+        "listed users carry all their identifications"
+    );
+    let oldest = repo
+        .list(&UserQuery {
+            oldest_first: true,
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&oldest),
+        [
+            "user_list_1",
+            "user_list_2",
+            "user_list_3",
+            "user_list_4",
+            "user_list_5"
+        ],
+        "oldest first"
+    );
     assert_eq!(repo.count(&all).await, Ok(5));
 
-    let page = |limit, offset| UserQuery { limit, offset, ..UserQuery::default() };
-    assert_eq!(ids(&repo.list(&page(2, 0)).await.unwrap()), ["user_list_5", "user_list_4"]);
-    assert_eq!(ids(&repo.list(&page(2, 2)).await.unwrap()), ["user_list_3", "user_list_2"]);
+    let page = |limit, offset| UserQuery {
+        limit,
+        offset,
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(&repo.list(&page(2, 0)).await.unwrap()),
+        ["user_list_5", "user_list_4"]
+    );
+    assert_eq!(
+        ids(&repo.list(&page(2, 2)).await.unwrap()),
+        ["user_list_3", "user_list_2"]
+    );
     assert_eq!(ids(&repo.list(&page(2, 4)).await.unwrap()), ["user_list_1"]);
-    assert!(repo.list(&page(2, 10)).await.unwrap().is_empty(), "offset past the end");
-    let oldest_page = UserQuery { oldest_first: true, ..page(2, 1) };
-    assert_eq!(ids(&repo.list(&oldest_page).await.unwrap()), ["user_list_2", "user_list_3"]);
-    assert_eq!(repo.count(&page(2, 4)).await, Ok(5), "count ignores pagination");
+    assert!(
+        repo.list(&page(2, 10)).await.unwrap().is_empty(),
+        "offset past the end"
+    );
+    let oldest_page = UserQuery {
+        oldest_first: true,
+        ..page(2, 1)
+    };
+    assert_eq!(
+        ids(&repo.list(&oldest_page).await.unwrap()),
+        ["user_list_2", "user_list_3"]
+    );
+    assert_eq!(
+        repo.count(&page(2, 4)).await,
+        Ok(5),
+        "count ignores pagination"
+    );
 
     let strings = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
     let cases: Vec<(&str, UserQuery, Vec<&str>)> = vec![
-        ("user_ids", UserQuery { user_ids: strings(&["user_list_1", "user_list_3", "user_nobody"]), ..all.clone() }, vec![
-            "user_list_3",
-            "user_list_1",
-        ]),
+        (
+            "user_ids",
+            UserQuery {
+                user_ids: strings(&["user_list_1", "user_list_3", "user_nobody"]),
+                ..all.clone()
+            },
+            vec!["user_list_3", "user_list_1"],
+        ),
         (
             "email_addresses (any of the user's)",
-            UserQuery { email_addresses: strings(&["list2.second@example.com", "list5@example.com"]), ..all.clone() },
+            UserQuery {
+                email_addresses: strings(&["list2.second@example.com", "list5@example.com"]),
+                ..all.clone()
+            },
             vec!["user_list_5", "user_list_2"],
         ),
-        ("phone_numbers", UserQuery { phone_numbers: strings(&["+15555551001"]), ..all.clone() }, vec!["user_list_1"]),
-        ("usernames", UserQuery { usernames: strings(&["list_user_1", "list_user_3"]), ..all.clone() }, vec![
-            "user_list_3",
-            "user_list_1",
-        ]),
-        ("external_ids", UserQuery { external_ids: strings(&["ext_list_2", "ext_list_4"]), ..all.clone() }, vec![
-            "user_list_4",
-            "user_list_2",
-        ]),
+        (
+            "phone_numbers",
+            UserQuery {
+                phone_numbers: strings(&["+15555551001"]),
+                ..all.clone()
+            },
+            vec!["user_list_1"],
+        ),
+        (
+            "usernames",
+            UserQuery {
+                usernames: strings(&["list_user_1", "list_user_3"]),
+                ..all.clone()
+            },
+            vec!["user_list_3", "user_list_1"],
+        ),
+        (
+            "external_ids",
+            UserQuery {
+                external_ids: strings(&["ext_list_2", "ext_list_4"]),
+                ..all.clone()
+            },
+            vec!["user_list_4", "user_list_2"],
+        ),
         (
             "lists combine with AND",
             UserQuery {
@@ -142,17 +262,45 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
         ),
         (
             "disjoint lists match nothing",
-            UserQuery { user_ids: strings(&["user_list_2"]), usernames: strings(&["list_user_1"]), ..all.clone() },
+            UserQuery {
+                user_ids: strings(&["user_list_2"]),
+                usernames: strings(&["list_user_1"]),
+                ..all.clone()
+            },
             vec![],
         ),
-        ("unknown values match nothing", UserQuery { email_addresses: strings(&["nobody@example.com"]), ..all.clone() }, vec![]),
+        (
+            "unknown values match nothing",
+            UserQuery {
+                email_addresses: strings(&["nobody@example.com"]),
+                ..all.clone()
+            },
+            vec![],
+        ),
     ];
     for (name, query, expected) in cases {
-        assert_eq!(ids(&repo.list(&query).await.unwrap()), expected, "list filtered by {name}");
-        assert_eq!(repo.count(&query).await, Ok(expected.len() as u64), "count filtered by {name}");
+        assert_eq!(
+            ids(&repo.list(&query).await.unwrap()),
+            expected,
+            "list filtered by {name}"
+        );
+        assert_eq!(
+            repo.count(&query).await,
+            Ok(expected.len() as u64),
+            "count filtered by {name}"
+        );
     }
-    let filtered_page = UserQuery { usernames: strings(&["list_user_1", "list_user_3", "list_user_5"]), limit: 1, offset: 1, ..UserQuery::default() };
-    assert_eq!(ids(&repo.list(&filtered_page).await.unwrap()), ["user_list_3"], "filters and pagination together");
+    let filtered_page = UserQuery {
+        usernames: strings(&["list_user_1", "list_user_3", "list_user_5"]),
+        limit: 1,
+        offset: 1,
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        ids(&repo.list(&filtered_page).await.unwrap()),
+        ["user_list_3"],
+        "filters and pagination together"
+    );
     assert_eq!(repo.count(&filtered_page).await, Ok(3));
 
     for user in &users {
@@ -164,17 +312,42 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
 async fn insert_get_and_find(repo: &dyn UserRepository) {
     let alice = alice();
     repo.insert(&alice).await.expect("insert alice");
-    assert_eq!(get(repo, "user_alice").await, Some(alice.clone()), "get returns the whole aggregate as inserted");
+    assert_eq!(
+        get(repo, "user_alice").await,
+        Some(alice.clone()),
+        "get returns the whole aggregate as inserted"
+    );
 
-    for raw in ["alice@example.com", "ALICE@EXAMPLE.COM", "  Alice@Example.com ", "alice.work@example.com"] {
-        assert_eq!(find(repo, raw).await.as_ref(), Some(&alice), "find by email {raw:?}");
+    for raw in [
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+        "  Alice@Example.com ",
+        "alice.work@example.com",
+    ] {
+        assert_eq!(
+            find(repo, raw).await.as_ref(),
+            Some(&alice),
+            "find by email {raw:?}"
+        );
     }
     for raw in ["+15555550100", "+1 (555) 555-0100"] {
-        assert_eq!(find(repo, raw).await.as_ref(), Some(&alice), "find by phone {raw:?}");
+        assert_eq!(
+            find(repo, raw).await.as_ref(),
+            Some(&alice),
+            "find by phone {raw:?}"
+        );
     }
-    assert_eq!(find(repo, "+15555550199").await, None, "a phone number reserved for the second factor names no account");
+    assert_eq!(
+        find(repo, "+15555550199").await,
+        None,
+        "a phone number reserved for the second factor names no account"
+    );
     for raw in ["alice_01", "ALICE_01"] {
-        assert_eq!(find(repo, raw).await.as_ref(), Some(&alice), "find by username {raw:?}");
+        assert_eq!(
+            find(repo, raw).await.as_ref(),
+            Some(&alice),
+            "find by username {raw:?}"
+        );
     }
     for raw in ["nobody@example.com", "+15555550999", "nobody"] {
         assert_eq!(find(repo, raw).await, None, "find {raw:?}");
@@ -186,35 +359,83 @@ async fn duplicates_store_nothing(repo: &dyn UserRepository) {
     let carol = || fixtures::user("user_carol", "carol@example.com");
     let mut cases: Vec<(&str, User, IdentifierKind)> = Vec::new();
 
-    cases.push(("alice's email", fixtures::user("user_carol", "ALICE@example.com"), IdentifierKind::EmailAddress));
+    cases.push((
+        "alice's email",
+        fixtures::user("user_carol", "ALICE@example.com"),
+        IdentifierKind::EmailAddress,
+    ));
     let mut second_email = carol();
-    second_email.email_addresses.push(fixtures::email_address("idn_carol_2", "alice.work@example.com"));
-    cases.push(("alice's second email", second_email, IdentifierKind::EmailAddress));
+    second_email.email_addresses.push(fixtures::email_address(
+        "idn_carol_2",
+        "alice.work@example.com",
+    ));
+    cases.push((
+        "alice's second email",
+        second_email,
+        IdentifierKind::EmailAddress,
+    ));
     let mut phone = carol();
-    phone.phone_numbers.push(fixtures::phone_number("idn_carol_phone", "+15555550100"));
+    phone
+        .phone_numbers
+        .push(fixtures::phone_number("idn_carol_phone", "+15555550100"));
     cases.push(("alice's phone", phone, IdentifierKind::PhoneNumber));
     let mut reserved_phone = carol();
-    reserved_phone.phone_numbers.push(fixtures::phone_number("idn_carol_phone", "+15555550199"));
-    cases.push(("alice's second-factor phone", reserved_phone, IdentifierKind::PhoneNumber));
+    reserved_phone
+        .phone_numbers
+        .push(fixtures::phone_number("idn_carol_phone", "+15555550199"));
+    cases.push((
+        "alice's second-factor phone",
+        reserved_phone,
+        IdentifierKind::PhoneNumber,
+    ));
     let mut username = carol();
     username.username = Some(fixtures::username("ALICE_01"));
     cases.push(("alice's username", username, IdentifierKind::Username));
 
     for (what, candidate, kind) in cases {
-        assert_eq!(repo.insert(&candidate).await, Err(StoreError::Duplicate(kind)), "insert with {what}");
-        assert_eq!(get(repo, "user_carol").await, None, "insert with {what} stores no user");
-        assert_eq!(find(repo, "carol@example.com").await, None, "insert with {what} stores no identification");
-        assert_eq!(count_all(repo).await, 1, "insert with {what} stores nothing");
+        assert_eq!(
+            repo.insert(&candidate).await,
+            Err(StoreError::Duplicate(kind)),
+            "insert with {what}"
+        );
+        assert_eq!(
+            get(repo, "user_carol").await,
+            None,
+            "insert with {what} stores no user"
+        );
+        assert_eq!(
+            find(repo, "carol@example.com").await,
+            None,
+            "insert with {what} stores no identification"
+        );
+        assert_eq!(
+            count_all(repo).await,
+            1,
+            "insert with {what} stores nothing"
+        );
     }
-    assert_eq!(get(repo, "user_alice").await, Some(alice()), "refused inserts leave alice alone");
+    assert_eq!(
+        get(repo, "user_alice").await,
+        Some(alice()),
+        "refused inserts leave alice alone"
+    );
 
     let same_id = fixtures::user("user_alice", "other@example.com");
-    assert!(repo.insert(&same_id).await.is_err(), "insert with an existing user id fails");
-    assert_eq!(get(repo, "user_alice").await, Some(alice()), "and leaves the stored user alone");
+    assert!(
+        repo.insert(&same_id).await.is_err(),
+        "insert with an existing user id fails"
+    );
+    assert_eq!(
+        get(repo, "user_alice").await,
+        Some(alice()),
+        "and leaves the stored user alone"
+    );
     assert_eq!(find(repo, "other@example.com").await, None);
 
     repo.insert(&bob()).await.expect("insert bob");
-    repo.insert(&carol()).await.expect("carol's own identifiers are free");
+    repo.insert(&carol())
+        .await
+        .expect("carol's own identifiers are free");
     assert_eq!(count_all(repo).await, 3);
 }
 
@@ -225,7 +446,10 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     let mut kept = before.email_addresses[0].clone();
     kept.verified = false;
     kept.updated_at = at(2_000);
-    after.email_addresses = vec![fixtures::email_address("idn_user_alice_email_3", "alice@new.example.com"), kept];
+    after.email_addresses = vec![
+        fixtures::email_address("idn_user_alice_email_3", "alice@new.example.com"),
+        kept,
+    ];
     // The sign-in phone becomes second-factor only; the old second-factor phone goes.
     let mut phone = before.phone_numbers[0].clone();
     phone.reserved_for_second_factor = true;
@@ -242,27 +466,62 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     after.updated_at = at(2_000);
 
     repo.update(&after).await.expect("update alice");
-    assert_eq!(get(repo, "user_alice").await, Some(after.clone()), "update replaces the whole aggregate");
-    assert_eq!(find(repo, "alice.work@example.com").await, None, "a removed email no longer matches");
-    assert_eq!(find(repo, "alice@new.example.com").await, Some(after.clone()), "an added email matches");
-    assert_eq!(find(repo, "alice@example.com").await, Some(after.clone()), "a kept email still matches");
-    assert_eq!(find(repo, "alice_01").await, None, "the old username no longer matches");
-    assert_eq!(find(repo, "alice_02").await, Some(after.clone()), "the new username matches");
-    assert_eq!(find(repo, "+15555550100").await, None, "a phone now reserved for the second factor no longer matches");
+    assert_eq!(
+        get(repo, "user_alice").await,
+        Some(after.clone()),
+        "update replaces the whole aggregate"
+    );
+    assert_eq!(
+        find(repo, "alice.work@example.com").await,
+        None,
+        "a removed email no longer matches"
+    );
+    assert_eq!(
+        find(repo, "alice@new.example.com").await,
+        Some(after.clone()),
+        "an added email matches"
+    );
+    assert_eq!(
+        find(repo, "alice@example.com").await,
+        Some(after.clone()),
+        "a kept email still matches"
+    );
+    assert_eq!(
+        find(repo, "alice_01").await,
+        None,
+        "the old username no longer matches"
+    );
+    assert_eq!(
+        find(repo, "alice_02").await,
+        Some(after.clone()),
+        "the new username matches"
+    );
+    assert_eq!(
+        find(repo, "+15555550100").await,
+        None,
+        "a phone now reserved for the second factor no longer matches"
+    );
 
     // Removed identifiers are free for others.
     let mut dave = fixtures::user("user_dave", "alice.work@example.com");
     dave.phone_numbers = vec![fixtures::phone_number("idn_dave_phone", "+15555550199")];
     dave.username = Some(fixtures::username("alice_01"));
-    repo.insert(&dave).await.expect("identifiers removed from alice can be taken");
+    repo.insert(&dave)
+        .await
+        .expect("identifiers removed from alice can be taken");
     assert_eq!(repo.delete(&dave.id).await, Ok(true));
 
     // Values may move between the user's own records in one update.
     let mut swapped = after.clone();
-    let (first, second) = (swapped.email_addresses[0].value.clone(), swapped.email_addresses[1].value.clone());
+    let (first, second) = (
+        swapped.email_addresses[0].value.clone(),
+        swapped.email_addresses[1].value.clone(),
+    );
     swapped.email_addresses[0].value = second;
     swapped.email_addresses[1].value = first;
-    repo.update(&swapped).await.expect("swap two of alice's own email values");
+    repo.update(&swapped)
+        .await
+        .expect("swap two of alice's own email values");
     assert_eq!(get(repo, "user_alice").await, Some(swapped.clone()));
 
     // Restore alice as the following steps expect her.
@@ -270,9 +529,17 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     assert_eq!(get(repo, "user_alice").await, Some(alice()));
 
     let ghost = fixtures::user("user_ghost", "ghost@example.com");
-    assert_eq!(repo.update(&ghost).await, Err(StoreError::NotFound), "update of an unknown user");
+    assert_eq!(
+        repo.update(&ghost).await,
+        Err(StoreError::NotFound),
+        "update of an unknown user"
+    );
     assert_eq!(get(repo, "user_ghost").await, None);
-    assert_eq!(find(repo, "ghost@example.com").await, None, "a failed update stores no identification");
+    assert_eq!(
+        find(repo, "ghost@example.com").await,
+        None,
+        "a failed update stores no identification"
+    );
 }
 
 async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepository) {
@@ -281,14 +548,31 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
     let mut cases: Vec<(&str, User, IdentifierKind)> = Vec::new();
 
     let mut added_email = before.clone();
-    added_email.email_addresses.push(fixtures::email_address("idn_alice_taken", "BOB@example.com"));
-    cases.push(("an added email that is bob's", added_email, IdentifierKind::EmailAddress));
+    added_email.email_addresses.push(fixtures::email_address(
+        "idn_alice_taken",
+        "BOB@example.com",
+    ));
+    cases.push((
+        "an added email that is bob's",
+        added_email,
+        IdentifierKind::EmailAddress,
+    ));
     let mut changed_email = before.clone();
     changed_email.email_addresses[1].value = "bob.work@example.com".to_owned();
-    cases.push(("an email record changed to bob's", changed_email, IdentifierKind::EmailAddress));
+    cases.push((
+        "an email record changed to bob's",
+        changed_email,
+        IdentifierKind::EmailAddress,
+    ));
     let mut phone = before.clone();
-    phone.phone_numbers.push(fixtures::phone_number("idn_alice_taken", "+15555550299"));
-    cases.push(("bob's second-factor phone", phone, IdentifierKind::PhoneNumber));
+    phone
+        .phone_numbers
+        .push(fixtures::phone_number("idn_alice_taken", "+15555550299"));
+    cases.push((
+        "bob's second-factor phone",
+        phone,
+        IdentifierKind::PhoneNumber,
+    ));
     let mut username = before.clone();
     username.username = Some(fixtures::username("bob_02"));
     cases.push(("bob's username", username, IdentifierKind::Username));
@@ -297,26 +581,56 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
         // Other changes ride along, and must not land either.
         candidate.first_name = Some("Changed".to_owned());
         candidate.updated_at = at(3_000);
-        assert_eq!(repo.update(&candidate).await, Err(StoreError::Duplicate(kind)), "update with {what}");
-        assert_eq!(get(repo, "user_alice").await, Some(before.clone()), "update with {what} changes nothing");
-        assert_eq!(get(repo, "user_bob").await, Some(bob.clone()), "update with {what} leaves bob alone");
-        assert_eq!(find(repo, "alice.work@example.com").await, Some(before.clone()));
+        assert_eq!(
+            repo.update(&candidate).await,
+            Err(StoreError::Duplicate(kind)),
+            "update with {what}"
+        );
+        assert_eq!(
+            get(repo, "user_alice").await,
+            Some(before.clone()),
+            "update with {what} changes nothing"
+        );
+        assert_eq!(
+            get(repo, "user_bob").await,
+            Some(bob.clone()),
+            "update with {what} leaves bob alone"
+        );
+        assert_eq!(
+            find(repo, "alice.work@example.com").await,
+            Some(before.clone())
+        );
     }
 }
 
 async fn delete_frees_identifiers(repo: &dyn UserRepository) {
     let count = count_all(repo).await;
-    assert_eq!(repo.delete(&uid("user_alice")).await, Ok(true), "delete of an existing user");
+    assert_eq!(
+        repo.delete(&uid("user_alice")).await,
+        Ok(true),
+        "delete of an existing user"
+    );
     assert_eq!(get(repo, "user_alice").await, None);
-    for raw in ["alice@example.com", "alice.work@example.com", "+15555550100", "alice_01"] {
+    for raw in [
+        "alice@example.com",
+        "alice.work@example.com",
+        "+15555550100",
+        "alice_01",
+    ] {
         assert_eq!(find(repo, raw).await, None, "{raw} is gone with alice");
     }
-    assert_eq!(repo.delete(&uid("user_alice")).await, Ok(false), "a second delete finds nothing");
+    assert_eq!(
+        repo.delete(&uid("user_alice")).await,
+        Ok(false),
+        "a second delete finds nothing"
+    );
     assert_eq!(count_all(repo).await, count - 1);
     assert_eq!(get(repo, "user_bob").await, Some(bob()), "other users stay");
 
     let mut heir = alice();
     heir.id = uid("user_heir");
-    repo.insert(&heir).await.expect("a deleted user's identifiers (and identification ids) can be reused");
+    repo.insert(&heir)
+        .await
+        .expect("a deleted user's identifiers (and identification ids) can be reused");
     assert_eq!(find(repo, "alice_01").await, Some(heir));
 }

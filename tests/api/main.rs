@@ -1,0 +1,12 @@
+//! The HTTP API in-process: every route and its error cases, through warp's
+//! test client, on a real SQLite file in a fresh temporary directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod backend;
+mod client;
+mod robustness;
+mod sessions;
+mod sign_ins;

@@ -1,0 +1,146 @@
+//! `TestApp`: the real router over a real SQLite file.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::Value;
+use warp::Filter;
+use warp::http::{HeaderMap, StatusCode};
+
+use latch_api::{ApiConfig, ApiState, SigningKeys};
+use latch_core::model::InstanceSettings;
+use latch_core::password::{Argon2Hasher, Argon2Settings};
+use latch_core::ports::{OsRandom, SystemClock};
+use latch_core::service::{Latch, Ports};
+use latch_sqlite::{SqliteConfig, SqliteStore};
+
+pub const SECRET: &str = "sk_test_api_tests_secret_key";
+pub const ORIGIN: &str = "http://localhost:3000";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    state: ApiState,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `(code, param_name)` of the first error.
+    pub fn error(&self) -> (String, Option<String>) {
+        let e = &self.body["errors"][0];
+        (e["code"].as_str().unwrap_or_default().to_owned(), e["meta"]["param_name"].as_str().map(str::to_owned))
+    }
+
+    /// The native client token the server echoed.
+    pub fn token(&self) -> String {
+        self.header("authorization").expect("authorization header").to_owned()
+    }
+
+    pub fn assert_error(&self, status: u16, code: &str, param: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.error(), (code.to_owned(), param.map(str::to_owned)), "{}", self.body);
+        assert!(self.body["errors"][0]["long_message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(InstanceSettings::default()).await
+    }
+
+    pub async fn with(settings: InstanceSettings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap());
+        // Light argon2 parameters keep the suite quick; costs are measured by the bench.
+        let hasher = Argon2Hasher::new(Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 }, 2, Arc::new(OsRandom)).unwrap();
+        let ports = Ports {
+            users: store.clone(),
+            clients: store.clone(),
+            sign_ins: store.clone(),
+            instance: store.clone(),
+            hasher: Arc::new(hasher),
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+        };
+        let keys = SigningKeys::load_or_create(&*store).await.unwrap();
+        let config = ApiConfig {
+            secret_key: SECRET.into(),
+            issuer: "https://clerk.latch.test".into(),
+            allowed_origins: vec![ORIGIN.into()],
+            max_body_bytes: 16 * 1024,
+            secure_cookies: false,
+            cookie_max_age_secs: 3600,
+            instance_id: "ins_test".into(),
+        };
+        Self { state: ApiState::new(Latch::new(ports, settings), keys, config), _dir: dir }
+    }
+
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, String)>) -> Resp {
+        let mut req = warp::test::request().method(method).path(path).remote_addr("127.0.0.1:40000".parse().unwrap());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some((content_type, body)) = body {
+            req = req.header("content-type", content_type).body(body);
+        }
+        let filter = latch_api::routes(self.state.clone()).map(|r| r);
+        let res = req.reply(&filter).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = if res.body().is_empty() { Value::Null } else { serde_json::from_slice(res.body()).expect("JSON body") };
+        if !res.body().is_empty() {
+            assert_eq!(headers.get("content-type").unwrap(), "application/json");
+        }
+        Resp { status, headers, body }
+    }
+
+    /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
+    pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{sep}_is_native=1&__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0");
+        let body = (!form.is_empty()).then(|| ("application/x-www-form-urlencoded", serde_urlencoded::to_string(form).unwrap()));
+        self.request(method, &path, &[("authorization", token)], body).await
+    }
+
+    /// A Backend API call with the secret key and a JSON body.
+    pub async fn bapi(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let auth = format!("Bearer {SECRET}");
+        self.request(method, path, &[("authorization", &auth)], body.map(|b| ("application/json", b.to_string()))).await
+    }
+
+    /// Creates a user through the Backend API and returns its id.
+    pub async fn user(&self, email: &str, username: Option<&str>) -> String {
+        let mut body = serde_json::json!({ "email_address": [email], "password": PASSWORD });
+        if let Some(u) = username {
+            body["username"] = u.into();
+        }
+        let res = self.bapi("POST", "/v1/users", Some(body)).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in with identifier + password in one call; returns (token, session id).
+    pub async fn sign_in(&self, identifier: &str) -> (String, String) {
+        let res = self
+            .fapi("POST", "/v1/client/sign_ins", "", &[("strategy", "password"), ("identifier", identifier), ("password", PASSWORD)])
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.body["response"]["status"], "complete");
+        (res.token(), res.body["response"]["created_session_id"].as_str().unwrap().to_owned())
+    }
+}
+
+/// The claims of a JWT, unverified.
+pub fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
