@@ -1,1 +1,8 @@
-//! placeholder
+//! The real `latch` binary, end to end: configuration, admin commands,
+//! restarts, shutdown, and Clerk's own SDKs driving it (`tests/conformance`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod binary;
+mod conformance;
+mod support;
