@@ -7,8 +7,14 @@ use crate::support::{SECRET, TestApp};
 #[tokio::test]
 async fn the_secret_key_is_required() {
     let app = TestApp::new().await;
-    for auth in [None, Some("Bearer sk_test_wrong"), Some(SECRET), Some("Bearer ")] {
-        let headers: Vec<(&str, &str)> = auth.map(|a| vec![("authorization", a)]).unwrap_or_default();
+    for auth in [
+        None,
+        Some("Bearer sk_test_wrong"),
+        Some(SECRET),
+        Some("Bearer "),
+    ] {
+        let headers: Vec<(&str, &str)> =
+            auth.map(|a| vec![("authorization", a)]).unwrap_or_default();
         let res = app.request("GET", "/v1/users", &headers, None).await;
         res.assert_error(401, "authentication_invalid", None);
     }
@@ -49,28 +55,80 @@ async fn create_read_update_delete_users() {
     assert_eq!(u["private_metadata"], json!({ "note": 1 }));
     assert!(u.get("password_digest").is_none() && !created.body.to_string().contains("argon2"));
 
-    assert_eq!(app.bapi("GET", &format!("/v1/users/{id}"), None).await.body["id"], id.as_str());
-    let listed = app.bapi("GET", "/v1/users?email_address=PAT@example.com&limit=5", None).await;
+    assert_eq!(
+        app.bapi("GET", &format!("/v1/users/{id}"), None).await.body["id"],
+        id.as_str()
+    );
+    let listed = app
+        .bapi(
+            "GET",
+            "/v1/users?email_address=PAT@example.com&limit=5",
+            None,
+        )
+        .await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
-    assert_eq!(app.bapi("GET", "/v1/users/count", None).await.body, json!({ "object": "total_count", "total_count": 1 }));
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body,
+        json!({ "object": "total_count", "total_count": 1 })
+    );
 
-    let patched = app.bapi("PATCH", &format!("/v1/users/{id}"), Some(json!({ "first_name": "Patricia", "username": null }))).await;
+    let patched = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/users/{id}"),
+            Some(json!({ "first_name": "Patricia", "username": null })),
+        )
+        .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["first_name"], "Patricia");
     assert!(patched.body["username"].is_null());
     let second_email = created.body["email_addresses"][1]["id"].clone();
-    let primary = app.bapi("PATCH", &format!("/v1/users/{id}"), Some(json!({ "primary_email_address_id": second_email }))).await;
+    let primary = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/users/{id}"),
+            Some(json!({ "primary_email_address_id": second_email })),
+        )
+        .await;
     assert_eq!(primary.body["primary_email_address_id"], second_email);
-    app.bapi("PATCH", &format!("/v1/users/{id}"), Some(json!({ "primary_email_address_id": "idn_nope" })))
-        .await
-        .assert_error(422, "form_param_value_invalid", Some("primary_email_address_id"));
+    app.bapi(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        Some(json!({ "primary_email_address_id": "idn_nope" })),
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_value_invalid",
+        Some("primary_email_address_id"),
+    );
 
     let deleted = app.bapi("DELETE", &format!("/v1/users/{id}"), None).await;
-    assert_eq!(deleted.body, json!({ "object": "user", "id": id, "deleted": true }));
-    app.bapi("GET", &format!("/v1/users/{id}"), None).await.assert_error(404, "resource_not_found", None);
-    app.bapi("DELETE", &format!("/v1/users/{id}"), None).await.assert_error(404, "resource_not_found", None);
-    app.bapi("PATCH", &format!("/v1/users/{id}"), Some(json!({ "first_name": "x" }))).await.assert_error(404, "resource_not_found", None);
-    let after = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "pat@example.com")]).await;
+    assert_eq!(
+        deleted.body,
+        json!({ "object": "user", "id": id, "deleted": true })
+    );
+    app.bapi("GET", &format!("/v1/users/{id}"), None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+    app.bapi("DELETE", &format!("/v1/users/{id}"), None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+    app.bapi(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        Some(json!({ "first_name": "x" })),
+    )
+    .await
+    .assert_error(404, "resource_not_found", None);
+    let after = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "pat@example.com")],
+        )
+        .await;
     after.assert_error(422, "form_identifier_not_found", Some("identifier"));
 }
 
@@ -82,27 +140,78 @@ async fn duplicates_and_bad_values_are_refused_and_store_nothing() {
         let app = &app;
         async move { app.bapi("POST", "/v1/users", Some(body)).await }
     };
-    post(json!({ "email_address": ["QUINN@example.com"] })).await.assert_error(422, "form_identifier_exists", Some("email_address"));
-    post(json!({ "email_address": ["other@example.com"], "username": "QUINN" })).await.assert_error(422, "form_identifier_exists", Some("username"));
-    post(json!({ "email_address": ["x@example.com"], "password": "short" })).await.assert_error(422, "form_password_length_too_short", Some("password"));
-    post(json!({ "email_address": ["x@example.com"], "password": "x".repeat(73) })).await.assert_error(422, "form_password_size_in_bytes_exceeded", Some("password"));
-    post(json!({ "email_address": ["not-an-email"] })).await.assert_error(422, "form_param_format_invalid", Some("email_address"));
-    post(json!({ "phone_number": ["5555550100"] })).await.assert_error(422, "form_param_format_invalid", Some("phone_number"));
-    post(json!({ "username": "a b c d" })).await.assert_error(422, "form_param_format_invalid", Some("username"));
-    post(json!({})).await.assert_error(422, "form_param_nil", Some("email_address"));
-    post(json!({ "email_address": "y@example.com", "public_metadata": [1] })).await.assert_error(422, "form_param_format_invalid", Some("public_metadata"));
-    post(json!({ "email_address": [1] })).await.assert_error(422, "form_param_format_invalid", Some("email_address"));
-    let skip = post(json!({ "email_address": ["z@example.com"], "password": "short", "skip_password_checks": true })).await;
-    assert_eq!(skip.status, 200, "skip_password_checks allows a short password");
-    assert_eq!(app.bapi("GET", "/v1/users/count", None).await.body["total_count"], 2);
-
-    let taken = app.bapi("GET", "/v1/users?username=quinn", None).await.body[0]["id"].as_str().unwrap().to_owned();
-    let other = skip.body["id"].as_str().unwrap().to_owned();
-    app.bapi("PATCH", &format!("/v1/users/{other}"), Some(json!({ "username": "quinn" })))
+    post(json!({ "email_address": ["QUINN@example.com"] }))
+        .await
+        .assert_error(422, "form_identifier_exists", Some("email_address"));
+    post(json!({ "email_address": ["other@example.com"], "username": "QUINN" }))
         .await
         .assert_error(422, "form_identifier_exists", Some("username"));
-    assert!(app.bapi("GET", &format!("/v1/users/{other}"), None).await.body["username"].is_null());
-    assert_eq!(app.bapi("GET", &format!("/v1/users/{taken}"), None).await.body["username"], "quinn");
+    post(json!({ "email_address": ["x@example.com"], "password": "short" }))
+        .await
+        .assert_error(422, "form_password_length_too_short", Some("password"));
+    post(json!({ "email_address": ["x@example.com"], "password": "x".repeat(73) }))
+        .await
+        .assert_error(
+            422,
+            "form_password_size_in_bytes_exceeded",
+            Some("password"),
+        );
+    post(json!({ "email_address": ["not-an-email"] }))
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("email_address"));
+    post(json!({ "phone_number": ["5555550100"] }))
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("phone_number"));
+    post(json!({ "username": "a b c d" })).await.assert_error(
+        422,
+        "form_param_format_invalid",
+        Some("username"),
+    );
+    post(json!({}))
+        .await
+        .assert_error(422, "form_param_nil", Some("email_address"));
+    post(json!({ "email_address": "y@example.com", "public_metadata": [1] }))
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("public_metadata"));
+    post(json!({ "email_address": [1] })).await.assert_error(
+        422,
+        "form_param_format_invalid",
+        Some("email_address"),
+    );
+    let skip = post(json!({ "email_address": ["z@example.com"], "password": "short", "skip_password_checks": true })).await;
+    assert_eq!(
+        skip.status, 200,
+        "skip_password_checks allows a short password"
+    );
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
+        2
+    );
+
+    let taken = app.bapi("GET", "/v1/users?username=quinn", None).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = skip.body["id"].as_str().unwrap().to_owned();
+    app.bapi(
+        "PATCH",
+        &format!("/v1/users/{other}"),
+        Some(json!({ "username": "quinn" })),
+    )
+    .await
+    .assert_error(422, "form_identifier_exists", Some("username"));
+    assert!(
+        app.bapi("GET", &format!("/v1/users/{other}"), None)
+            .await
+            .body["username"]
+            .is_null()
+    );
+    assert_eq!(
+        app.bapi("GET", &format!("/v1/users/{taken}"), None)
+            .await
+            .body["username"],
+        "quinn"
+    );
 }
 
 #[tokio::test]
@@ -112,11 +221,29 @@ async fn listing_orders_and_paginates() {
         app.user(&format!("user{i}@example.com"), None).await;
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    let page = app.bapi("GET", "/v1/users?limit=2&offset=1", None).await.body;
-    let emails: Vec<&str> = page.as_array().unwrap().iter().map(|u| u["email_addresses"][0]["email_address"].as_str().unwrap()).collect();
+    let page = app
+        .bapi("GET", "/v1/users?limit=2&offset=1", None)
+        .await
+        .body;
+    let emails: Vec<&str> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email_addresses"][0]["email_address"].as_str().unwrap())
+        .collect();
     assert_eq!(emails, ["user3@example.com", "user2@example.com"]);
-    let oldest = app.bapi("GET", "/v1/users?order_by=%2Bcreated_at&limit=1", None).await.body;
-    assert_eq!(oldest[0]["email_addresses"][0]["email_address"], "user0@example.com");
-    app.bapi("GET", "/v1/users?limit=abc", None).await.assert_error(422, "form_param_format_invalid", Some("limit"));
-    app.bapi("GET", "/v1/users?order_by=name", None).await.assert_error(422, "form_param_value_invalid", Some("order_by"));
+    let oldest = app
+        .bapi("GET", "/v1/users?order_by=%2Bcreated_at&limit=1", None)
+        .await
+        .body;
+    assert_eq!(
+        oldest[0]["email_addresses"][0]["email_address"],
+        "user0@example.com"
+    );
+    app.bapi("GET", "/v1/users?limit=abc", None)
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("limit"));
+    app.bapi("GET", "/v1/users?order_by=name", None)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("order_by"));
 }

@@ -18,8 +18,14 @@ async fn environment_reflects_the_instance_settings() {
         assert_eq!(attrs["email_address"]["used_for_first_factor"], true);
         assert_eq!(attrs["username"]["enabled"], false);
         assert_eq!(attrs["password"]["enabled"], true);
-        assert_eq!(res.body["user_settings"]["password_settings"]["min_length"], 12);
-        assert_eq!(res.body["display_config"]["instance_environment_type"], "development");
+        assert_eq!(
+            res.body["user_settings"]["password_settings"]["min_length"],
+            12
+        );
+        assert_eq!(
+            res.body["display_config"]["instance_environment_type"],
+            "development"
+        );
         assert!(res.body.get("commerce_settings").is_none());
     }
 }
@@ -58,7 +64,9 @@ async fn client_lifecycle_in_native_mode() {
 async fn method_override_travels_as_post() {
     let app = TestApp::new().await;
     let token = app.fapi("PUT", "/v1/client", "", &[]).await.token();
-    let res = app.fapi("POST", "/v1/client?_method=DELETE", &token, &[]).await;
+    let res = app
+        .fapi("POST", "/v1/client?_method=DELETE", &token, &[])
+        .await;
     assert_eq!(res.status, 200);
     assert!(res.body["client"].is_null());
     let bad = app.fapi("POST", "/v1/client?_method=TRACE", "", &[]).await;
@@ -71,16 +79,24 @@ async fn cookie_mode_sets_and_rotates_an_http_only_client_cookie() {
     app.user("carol@example.com", None).await;
     let body = serde_urlencoded::to_string([("identifier", "carol@example.com")]).unwrap();
     let res = app
-        .request("POST", "/v1/client/sign_ins", &[("origin", ORIGIN)], Some(("application/x-www-form-urlencoded", body)))
+        .request(
+            "POST",
+            "/v1/client/sign_ins",
+            &[("origin", ORIGIN)],
+            Some(("application/x-www-form-urlencoded", body)),
+        )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let cookie = res.header("set-cookie").unwrap().to_owned();
     assert!(cookie.starts_with("__client="));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
     let pair = cookie.split(';').next().unwrap().to_owned();
     let sign_in = res.body["response"]["id"].as_str().unwrap().to_owned();
 
-    let attempt = serde_urlencoded::to_string([("strategy", "password"), ("password", PASSWORD)]).unwrap();
+    let attempt =
+        serde_urlencoded::to_string([("strategy", "password"), ("password", PASSWORD)]).unwrap();
     let done = app
         .request(
             "POST",
@@ -90,32 +106,84 @@ async fn cookie_mode_sets_and_rotates_an_http_only_client_cookie() {
         )
         .await;
     assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
-    let rotated = done.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
-    assert_ne!(rotated, pair, "completing a sign-in rotates the client token");
+    let rotated = done
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        rotated, pair,
+        "completing a sign-in rotates the client token"
+    );
     assert_eq!(done.header("access-control-allow-origin"), Some(ORIGIN));
-    assert_eq!(done.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        done.header("access-control-allow-credentials"),
+        Some("true")
+    );
 
-    let with_new = app.request("GET", "/v1/client", &[("cookie", &rotated)], None).await;
-    assert_eq!(with_new.body["client"]["sessions"].as_array().unwrap().len(), 1);
-    let with_old = app.request("GET", "/v1/client", &[("cookie", &pair)], None).await;
-    assert!(with_old.body["client"].is_null(), "the old token no longer works");
+    let with_new = app
+        .request("GET", "/v1/client", &[("cookie", &rotated)], None)
+        .await;
+    assert_eq!(
+        with_new.body["client"]["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let with_old = app
+        .request("GET", "/v1/client", &[("cookie", &pair)], None)
+        .await;
+    assert!(
+        with_old.body["client"].is_null(),
+        "the old token no longer works"
+    );
 
-    let gone = app.request("DELETE", "/v1/client", &[("cookie", &rotated)], None).await;
+    let gone = app
+        .request("DELETE", "/v1/client", &[("cookie", &rotated)], None)
+        .await;
     assert!(gone.header("set-cookie").unwrap().contains("Max-Age=0"));
 }
 
 #[tokio::test]
 async fn cors_is_for_configured_origins_only() {
     let app = TestApp::new().await;
-    let ok = app.request("GET", "/v1/environment", &[("origin", ORIGIN)], None).await;
+    let ok = app
+        .request("GET", "/v1/environment", &[("origin", ORIGIN)], None)
+        .await;
     assert_eq!(ok.header("access-control-allow-origin"), Some(ORIGIN));
-    assert!(ok.header("access-control-expose-headers").unwrap().contains("clerk-db-jwt"));
-    let other = app.request("GET", "/v1/environment", &[("origin", "https://evil.example")], None).await;
+    assert!(
+        ok.header("access-control-expose-headers")
+            .unwrap()
+            .contains("clerk-db-jwt")
+    );
+    let other = app
+        .request(
+            "GET",
+            "/v1/environment",
+            &[("origin", "https://evil.example")],
+            None,
+        )
+        .await;
     assert_eq!(other.header("access-control-allow-origin"), None);
     assert_eq!(other.header("access-control-allow-credentials"), None);
-    let preflight = app.request("OPTIONS", "/v1/client/sign_ins", &[("origin", ORIGIN)], None).await;
+    let preflight = app
+        .request(
+            "OPTIONS",
+            "/v1/client/sign_ins",
+            &[("origin", ORIGIN)],
+            None,
+        )
+        .await;
     assert_eq!(preflight.status, 204);
-    assert!(preflight.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
 }
 
 #[tokio::test]
@@ -126,29 +194,75 @@ async fn dev_browser_identifies_the_client_and_rotates_with_a_header() {
     assert_eq!(db.status, 200);
     let jwt = db.body["id"].as_str().unwrap().to_owned();
 
-    let client = app.request("GET", &format!("/v1/client?__clerk_db_jwt={jwt}"), &[], None).await;
+    let client = app
+        .request(
+            "GET",
+            &format!("/v1/client?__clerk_db_jwt={jwt}"),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(client.status, 200);
-    assert!(client.body["client"]["id"].as_str().unwrap().starts_with("client_"));
+    assert!(
+        client.body["client"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("client_")
+    );
 
-    let form = serde_urlencoded::to_string([("strategy", "password"), ("identifier", "dave"), ("password", PASSWORD)]).unwrap();
+    let form = serde_urlencoded::to_string([
+        ("strategy", "password"),
+        ("identifier", "dave"),
+        ("password", PASSWORD),
+    ])
+    .unwrap();
     let done = app
-        .request("POST", &format!("/v1/client/sign_ins?__clerk_db_jwt={jwt}"), &[], Some(("application/x-www-form-urlencoded", form)))
+        .request(
+            "POST",
+            &format!("/v1/client/sign_ins?__clerk_db_jwt={jwt}"),
+            &[],
+            Some(("application/x-www-form-urlencoded", form)),
+        )
         .await;
     assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
     let rotated = done.header("clerk-db-jwt").unwrap().to_owned();
     assert_ne!(rotated, jwt);
-    let after = app.request("GET", &format!("/v1/client?__clerk_db_jwt={rotated}"), &[], None).await;
-    assert_eq!(after.body["client"]["sessions"].as_array().unwrap().len(), 1);
+    let after = app
+        .request(
+            "GET",
+            &format!("/v1/client?__clerk_db_jwt={rotated}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        after.body["client"]["sessions"].as_array().unwrap().len(),
+        1
+    );
 
-    let stale = app.request("GET", &format!("/v1/client?__clerk_db_jwt={jwt}"), &[], None).await;
+    let stale = app
+        .request(
+            "GET",
+            &format!("/v1/client?__clerk_db_jwt={jwt}"),
+            &[],
+            None,
+        )
+        .await;
     stale.assert_error(401, "dev_browser_unauthenticated", None);
 }
 
 #[tokio::test]
 async fn production_has_no_dev_browser() {
-    let app = TestApp::with(InstanceSettings { environment: Environment::Production, ..Default::default() }).await;
+    let app = TestApp::with(InstanceSettings {
+        environment: Environment::Production,
+        ..Default::default()
+    })
+    .await;
     let res = app.request("POST", "/v1/dev_browser", &[], None).await;
     res.assert_error(404, "resource_not_found", None);
     let env = app.request("GET", "/v1/environment", &[], None).await;
-    assert_eq!(env.body["display_config"]["instance_environment_type"], "production");
+    assert_eq!(
+        env.body["display_config"]["instance_environment_type"],
+        "production"
+    );
 }

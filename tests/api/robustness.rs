@@ -5,11 +5,21 @@ use crate::support::{SECRET, TestApp};
 #[tokio::test]
 async fn unknown_routes_and_methods() {
     let app = TestApp::new().await;
-    app.request("GET", "/nope", &[], None).await.assert_error(404, "resource_not_found", None);
-    app.request("GET", "/v1/client/unknown", &[], None).await.assert_error(404, "resource_not_found", None);
-    app.request("DELETE", "/v1/environment", &[], None).await.assert_error(405, "method_not_allowed", None);
-    app.fapi("GET", "/v1/client/sign_ins", "", &[]).await.assert_error(405, "method_not_allowed", None);
-    app.bapi("PUT", "/v1/users", None).await.assert_error(405, "method_not_allowed", None);
+    app.request("GET", "/nope", &[], None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+    app.request("GET", "/v1/client/unknown", &[], None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+    app.request("DELETE", "/v1/environment", &[], None)
+        .await
+        .assert_error(405, "method_not_allowed", None);
+    app.fapi("GET", "/v1/client/sign_ins", "", &[])
+        .await
+        .assert_error(405, "method_not_allowed", None);
+    app.bapi("PUT", "/v1/users", None)
+        .await
+        .assert_error(405, "method_not_allowed", None);
     let health = app.request("GET", "/healthz", &[], None).await;
     assert_eq!(health.status, 200);
     assert_eq!(health.body["status"], "ok");
@@ -19,14 +29,38 @@ async fn unknown_routes_and_methods() {
 async fn oversized_and_malformed_bodies() {
     let app = TestApp::new().await;
     let big = format!("identifier={}", "a".repeat(20 * 1024));
-    let res = app.request("POST", "/v1/client/sign_ins?_is_native=1", &[], Some(("application/x-www-form-urlencoded", big))).await;
+    let res = app
+        .request(
+            "POST",
+            "/v1/client/sign_ins?_is_native=1",
+            &[],
+            Some(("application/x-www-form-urlencoded", big)),
+        )
+        .await;
     res.assert_error(413, "request_body_too_large", None);
     let auth = format!("Bearer {SECRET}");
-    let res = app.request("POST", "/v1/users", &[("authorization", &auth)], Some(("application/json", "{not json".into()))).await;
+    let res = app
+        .request(
+            "POST",
+            "/v1/users",
+            &[("authorization", &auth)],
+            Some(("application/json", "{not json".into())),
+        )
+        .await;
     res.assert_error(422, "form_param_format_invalid", Some("body"));
-    let res = app.request("POST", "/v1/users", &[("authorization", &auth)], Some(("application/json", "[1,2]".into()))).await;
+    let res = app
+        .request(
+            "POST",
+            "/v1/users",
+            &[("authorization", &auth)],
+            Some(("application/json", "[1,2]".into())),
+        )
+        .await;
     res.assert_error(422, "form_param_format_invalid", Some("body"));
-    assert_eq!(app.bapi("GET", "/v1/users/count", None).await.body["total_count"], 0);
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -34,32 +68,90 @@ async fn hostile_inputs_never_produce_a_server_error() {
     let app = TestApp::new().await;
     app.user("rita@example.com", Some("rita")).await;
     let nasty = [
-        "", "\0", "%00", "' OR 1=1 --", "rita\u{0}", "😀@example.com", "+", "+1", "@", "a@b.c@d", "\u{202e}rita",
-        &"x".repeat(5000), "rita@example.com\r\nX-Injected: 1", "%", "%zz",
+        "",
+        "\0",
+        "%00",
+        "' OR 1=1 --",
+        "rita\u{0}",
+        "😀@example.com",
+        "+",
+        "+1",
+        "@",
+        "a@b.c@d",
+        "\u{202e}rita",
+        &"x".repeat(5000),
+        "rita@example.com\r\nX-Injected: 1",
+        "%",
+        "%zz",
     ];
     for value in nasty {
         for field in ["identifier", "password", "strategy"] {
-            let res = app.fapi("POST", "/v1/client/sign_ins", "", &[(field, value)]).await;
-            assert!(res.status.is_client_error() || res.status.is_success(), "{field}={value:?}: {}", res.status);
+            let res = app
+                .fapi("POST", "/v1/client/sign_ins", "", &[(field, value)])
+                .await;
+            assert!(
+                res.status.is_client_error() || res.status.is_success(),
+                "{field}={value:?}: {}",
+                res.status
+            );
         }
         if value.is_empty() {
             continue;
         }
-        let res = app.fapi("GET", &format!("/v1/client/sign_ins/{}", urlencode(value)), "", &[]).await;
+        let res = app
+            .fapi(
+                "GET",
+                &format!("/v1/client/sign_ins/{}", urlencode(value)),
+                "",
+                &[],
+            )
+            .await;
         assert!(res.status.is_client_error(), "{value:?}: {}", res.status);
-        let res = app.bapi("GET", &format!("/v1/users/{}", urlencode(value)), None).await;
+        let res = app
+            .bapi("GET", &format!("/v1/users/{}", urlencode(value)), None)
+            .await;
         assert!(res.status.is_client_error(), "{value:?}: {}", res.status);
-        let res = app.bapi("POST", "/v1/users", Some(serde_json::json!({ "email_address": [value], "username": value }))).await;
+        let res = app
+            .bapi(
+                "POST",
+                "/v1/users",
+                Some(serde_json::json!({ "email_address": [value], "username": value })),
+            )
+            .await;
         assert!(res.status.is_client_error(), "{value:?}: {}", res.status);
     }
-    let raw_bodies = ["a=%ZZ", "&&&==", "identifier", "identifier[]=a&identifier[]=b", "\u{0}\u{1}"];
+    let raw_bodies = [
+        "a=%ZZ",
+        "&&&==",
+        "identifier",
+        "identifier[]=a&identifier[]=b",
+        "\u{0}\u{1}",
+    ];
     for body in raw_bodies {
-        let res = app.request("POST", "/v1/client/sign_ins?_is_native=1", &[], Some(("application/x-www-form-urlencoded", body.into()))).await;
+        let res = app
+            .request(
+                "POST",
+                "/v1/client/sign_ins?_is_native=1",
+                &[],
+                Some(("application/x-www-form-urlencoded", body.into())),
+            )
+            .await;
         assert!(!res.status.is_server_error(), "{body:?}: {}", res.status);
     }
-    assert_eq!(app.bapi("GET", "/v1/users/count", None).await.body["total_count"], 1);
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
+        1
+    );
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

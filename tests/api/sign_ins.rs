@@ -8,35 +8,79 @@ use crate::support::{PASSWORD, TestApp};
 async fn identifier_then_password() {
     let app = TestApp::new().await;
     let user_id = app.user("Erin@Example.com", Some("erin")).await;
-    let res = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "ERIN@example.com")]).await;
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "ERIN@example.com")],
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let si = &res.body["response"];
     assert_eq!(si["object"], "sign_in_attempt");
     assert_eq!(si["status"], "needs_first_factor");
     assert_eq!(si["identifier"], "erin@example.com");
-    assert_eq!(si["supported_first_factors"], serde_json::json!([{ "strategy": "password" }]));
-    assert_eq!(si["supported_identifiers"], serde_json::json!(["email_address", "phone_number", "username"]));
+    assert_eq!(
+        si["supported_first_factors"],
+        serde_json::json!([{ "strategy": "password" }])
+    );
+    assert_eq!(
+        si["supported_identifiers"],
+        serde_json::json!(["email_address", "phone_number", "username"])
+    );
     assert!(si["first_factor_verification"].is_null());
     assert!(si["abandon_at"].as_i64().unwrap() > 0);
     let token = res.token();
     let id = si["id"].as_str().unwrap().to_owned();
-    assert_eq!(res.body["client"]["sign_in"]["id"], id.as_str(), "the client carries its current sign-in");
+    assert_eq!(
+        res.body["client"]["sign_in"]["id"],
+        id.as_str(),
+        "the client carries its current sign-in"
+    );
 
-    let read = app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[]).await;
+    let read = app
+        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
+        .await;
     assert_eq!(read.body["response"]["status"], "needs_first_factor");
 
     let path = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
-    let wrong = app.fapi("POST", &path, &token, &[("strategy", "password"), ("password", "not the password")]).await;
+    let wrong = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[("strategy", "password"), ("password", "not the password")],
+        )
+        .await;
     wrong.assert_error(422, "form_password_incorrect", Some("password"));
-    let counted = app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[]).await;
-    assert_eq!(counted.body["response"]["first_factor_verification"]["attempts"], 1);
-    assert_eq!(counted.body["response"]["first_factor_verification"]["status"], "unverified");
+    let counted = app
+        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
+        .await;
+    assert_eq!(
+        counted.body["response"]["first_factor_verification"]["attempts"],
+        1
+    );
+    assert_eq!(
+        counted.body["response"]["first_factor_verification"]["status"],
+        "unverified"
+    );
 
-    let right = app.fapi("POST", &path, &token, &[("strategy", "password"), ("password", PASSWORD)]).await;
+    let right = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[("strategy", "password"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(right.status, 200, "{}", right.body);
     let si = &right.body["response"];
     assert_eq!(si["status"], "complete");
-    assert_eq!(si["first_factor_verification"]["object"], "verification_password");
+    assert_eq!(
+        si["first_factor_verification"]["object"],
+        "verification_password"
+    );
     assert_eq!(si["first_factor_verification"]["status"], "verified");
     let session_id = si["created_session_id"].as_str().unwrap();
     let client = &right.body["client"];
@@ -45,9 +89,20 @@ async fn identifier_then_password() {
     assert_eq!(client["sessions"][0]["status"], "active");
     assert_eq!(client["sessions"][0]["user"]["id"], user_id.as_str());
     assert!(client["sign_in"].is_null());
-    assert_ne!(right.token(), token, "the client token rotates with a new session");
+    assert_ne!(
+        right.token(),
+        token,
+        "the client token rotates with a new session"
+    );
 
-    let again = app.fapi("POST", &path, &right.token(), &[("strategy", "password"), ("password", PASSWORD)]).await;
+    let again = app
+        .fapi(
+            "POST",
+            &path,
+            &right.token(),
+            &[("strategy", "password"), ("password", PASSWORD)],
+        )
+        .await;
     again.assert_error(422, "form_param_value_invalid", None);
 }
 
@@ -77,21 +132,56 @@ async fn error_cases_are_clerk_errors_and_change_nothing() {
         let app = &app;
         async move { app.fapi("POST", "/v1/client/sign_ins", "", &form).await }
     };
-    post(vec![("identifier", "nobody@example.com")]).await.assert_error(422, "form_identifier_not_found", Some("identifier"));
-    post(vec![("strategy", "password"), ("identifier", "nobody@example.com"), ("password", "whatever1")])
+    post(vec![("identifier", "nobody@example.com")])
         .await
         .assert_error(422, "form_identifier_not_found", Some("identifier"));
-    let wrong = post(vec![("strategy", "password"), ("identifier", "gina"), ("password", "wrong password")]).await;
+    post(vec![
+        ("strategy", "password"),
+        ("identifier", "nobody@example.com"),
+        ("password", "whatever1"),
+    ])
+    .await
+    .assert_error(422, "form_identifier_not_found", Some("identifier"));
+    let wrong = post(vec![
+        ("strategy", "password"),
+        ("identifier", "gina"),
+        ("password", "wrong password"),
+    ])
+    .await;
     wrong.assert_error(422, "form_password_incorrect", Some("password"));
-    assert_eq!(wrong.header("authorization"), Some(""), "no client was created");
-    post(vec![("strategy", "password"), ("identifier", "gina")]).await.assert_error(422, "form_param_nil", Some("password"));
-    post(vec![("strategy", "password"), ("password", "x")]).await.assert_error(422, "form_param_nil", Some("identifier"));
-    post(vec![("identifier", "not an identifier")]).await.assert_error(422, "form_param_format_invalid", Some("identifier"));
-    post(vec![("identifier", "a@b")]).await.assert_error(422, "form_param_format_invalid", Some("identifier"));
-    post(vec![("strategy", "smoke_signal"), ("identifier", "gina")]).await.assert_error(422, "form_param_value_invalid", Some("strategy"));
-    post(vec![("strategy", "totp"), ("identifier", "gina")]).await.assert_error(422, "form_param_value_invalid", Some("strategy"));
-    post(vec![("strategy", "email_code"), ("identifier", "gina")]).await.assert_error(422, "strategy_for_user_invalid", Some("strategy"));
-    post(vec![("strategy", "oauth_google")]).await.assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+    assert_eq!(
+        wrong.header("authorization"),
+        Some(""),
+        "no client was created"
+    );
+    post(vec![("strategy", "password"), ("identifier", "gina")])
+        .await
+        .assert_error(422, "form_param_nil", Some("password"));
+    post(vec![("strategy", "password"), ("password", "x")])
+        .await
+        .assert_error(422, "form_param_nil", Some("identifier"));
+    post(vec![("identifier", "not an identifier")])
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("identifier"));
+    post(vec![("identifier", "a@b")]).await.assert_error(
+        422,
+        "form_param_format_invalid",
+        Some("identifier"),
+    );
+    post(vec![("strategy", "smoke_signal"), ("identifier", "gina")])
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("strategy"));
+    post(vec![("strategy", "totp"), ("identifier", "gina")])
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("strategy"));
+    post(vec![("strategy", "email_code"), ("identifier", "gina")])
+        .await
+        .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+    post(vec![("strategy", "oauth_google")]).await.assert_error(
+        422,
+        "strategy_for_user_invalid",
+        Some("strategy"),
+    );
     let count = app.bapi("GET", "/v1/sessions?user_id=none", None).await;
     assert_eq!(count.body, serde_json::json!([]));
 }
@@ -102,18 +192,49 @@ async fn strategies_not_yet_built_answer_clearly_when_enabled() {
     settings.strategies.email_code = true;
     let app = TestApp::with(settings).await;
     app.user("hank@example.com", None).await;
-    let res = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "hank@example.com")]).await;
-    let factors = res.body["response"]["supported_first_factors"].as_array().unwrap().clone();
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "hank@example.com")],
+        )
+        .await;
+    let factors = res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(factors.len(), 2);
     assert_eq!(factors[1]["strategy"], "email_code");
     assert_eq!(factors[1]["safe_identifier"], "h***k@example.com");
     let id = res.body["response"]["id"].as_str().unwrap().to_owned();
     let token = res.token();
-    let prepare = app.fapi("POST", &format!("/v1/client/sign_ins/{id}/prepare_first_factor"), &token, &[("strategy", "email_code")]).await;
+    let prepare = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            &token,
+            &[("strategy", "email_code")],
+        )
+        .await;
     prepare.assert_error(422, "strategy_not_supported", Some("strategy"));
-    let password_prepare = app.fapi("POST", &format!("/v1/client/sign_ins/{id}/prepare_first_factor"), &token, &[("strategy", "password")]).await;
+    let password_prepare = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            &token,
+            &[("strategy", "password")],
+        )
+        .await;
     password_prepare.assert_error(422, "form_param_value_invalid", Some("strategy"));
-    let second = app.fapi("POST", &format!("/v1/client/sign_ins/{id}/prepare_second_factor"), &token, &[("strategy", "totp")]).await;
+    let second = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_second_factor"),
+            &token,
+            &[("strategy", "totp")],
+        )
+        .await;
     second.assert_error(422, "form_param_value_invalid", Some("strategy"));
 }
 
@@ -123,37 +244,97 @@ async fn disabled_identifiers_are_refused() {
     settings.identifiers.username = false;
     let app = TestApp::with(settings).await;
     app.user("ivan@example.com", Some("ivan")).await;
-    let res = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "ivan")]).await;
+    let res = app
+        .fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "ivan")])
+        .await;
     res.assert_error(422, "form_param_value_invalid", Some("identifier"));
-    let ok = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "ivan@example.com")]).await;
-    assert_eq!(ok.body["response"]["supported_identifiers"], serde_json::json!(["email_address", "phone_number"]));
+    let ok = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "ivan@example.com")],
+        )
+        .await;
+    assert_eq!(
+        ok.body["response"]["supported_identifiers"],
+        serde_json::json!(["email_address", "phone_number"])
+    );
 }
 
 #[tokio::test]
 async fn another_clients_sign_in_is_not_found() {
     let app = TestApp::new().await;
     app.user("judy@example.com", None).await;
-    let mine = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "judy@example.com")]).await;
+    let mine = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "judy@example.com")],
+        )
+        .await;
     let id = mine.body["response"]["id"].as_str().unwrap().to_owned();
     let other = app.fapi("PUT", "/v1/client", "", &[]).await.token();
-    app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), &other, &[]).await.assert_error(404, "resource_not_found", None);
-    app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), "", &[]).await.assert_error(404, "resource_not_found", None);
+    app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), &other, &[])
+        .await
+        .assert_error(404, "resource_not_found", None);
+    app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), "", &[])
+        .await
+        .assert_error(404, "resource_not_found", None);
     let attempt = app
-        .fapi("POST", &format!("/v1/client/sign_ins/{id}/attempt_first_factor"), &other, &[("strategy", "password"), ("password", PASSWORD)])
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            &other,
+            &[("strategy", "password"), ("password", PASSWORD)],
+        )
         .await;
     attempt.assert_error(404, "resource_not_found", None);
-    app.fapi("GET", "/v1/client/sign_ins/sia_doesnotexist", &mine.token(), &[]).await.assert_error(404, "resource_not_found", None);
+    app.fapi(
+        "GET",
+        "/v1/client/sign_ins/sia_doesnotexist",
+        &mine.token(),
+        &[],
+    )
+    .await
+    .assert_error(404, "resource_not_found", None);
 }
 
 #[tokio::test]
 async fn users_without_a_password_cannot_use_it() {
     let app = TestApp::new().await;
-    let res = app.bapi("POST", "/v1/users", Some(serde_json::json!({ "email_address": ["kim@example.com"] }))).await;
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({ "email_address": ["kim@example.com"] })),
+        )
+        .await;
     assert_eq!(res.body["password_enabled"], false);
-    let si = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "kim@example.com")]).await;
-    assert_eq!(si.body["response"]["supported_first_factors"], serde_json::json!([]));
+    let si = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "kim@example.com")],
+        )
+        .await;
+    assert_eq!(
+        si.body["response"]["supported_first_factors"],
+        serde_json::json!([])
+    );
     let one_call = app
-        .fapi("POST", "/v1/client/sign_ins", "", &[("strategy", "password"), ("identifier", "kim@example.com"), ("password", "anything1")])
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[
+                ("strategy", "password"),
+                ("identifier", "kim@example.com"),
+                ("password", "anything1"),
+            ],
+        )
         .await;
     one_call.assert_error(422, "strategy_for_user_invalid", Some("strategy"));
 }

@@ -37,18 +37,32 @@ impl Resp {
     /// `(code, param_name)` of the first error.
     pub fn error(&self) -> (String, Option<String>) {
         let e = &self.body["errors"][0];
-        (e["code"].as_str().unwrap_or_default().to_owned(), e["meta"]["param_name"].as_str().map(str::to_owned))
+        (
+            e["code"].as_str().unwrap_or_default().to_owned(),
+            e["meta"]["param_name"].as_str().map(str::to_owned),
+        )
     }
 
     /// The native client token the server echoed.
     pub fn token(&self) -> String {
-        self.header("authorization").expect("authorization header").to_owned()
+        self.header("authorization")
+            .expect("authorization header")
+            .to_owned()
     }
 
     pub fn assert_error(&self, status: u16, code: &str, param: Option<&str>) {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        assert_eq!(self.error(), (code.to_owned(), param.map(str::to_owned)), "{}", self.body);
-        assert!(self.body["errors"][0]["long_message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            self.error(),
+            (code.to_owned(), param.map(str::to_owned)),
+            "{}",
+            self.body
+        );
+        assert!(
+            self.body["errors"][0]["long_message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
 }
 
@@ -59,9 +73,20 @@ impl TestApp {
 
     pub async fn with(settings: InstanceSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap(),
+        );
         // Light argon2 parameters keep the suite quick; costs are measured by the bench.
-        let hasher = Argon2Hasher::new(Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 }, 2, Arc::new(OsRandom)).unwrap();
+        let hasher = Argon2Hasher::new(
+            Argon2Settings {
+                memory_kib: 256,
+                iterations: 1,
+                parallelism: 1,
+            },
+            2,
+            Arc::new(OsRandom),
+        )
+        .unwrap();
         let ports = Ports {
             users: store.clone(),
             clients: store.clone(),
@@ -81,11 +106,23 @@ impl TestApp {
             cookie_max_age_secs: 3600,
             instance_id: "ins_test".into(),
         };
-        Self { state: ApiState::new(Latch::new(ports, settings), keys, config), _dir: dir }
+        Self {
+            state: ApiState::new(Latch::new(ports, settings), keys, config),
+            _dir: dir,
+        }
     }
 
-    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, String)>) -> Resp {
-        let mut req = warp::test::request().method(method).path(path).remote_addr("127.0.0.1:40000".parse().unwrap());
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Resp {
+        let mut req = warp::test::request()
+            .method(method)
+            .path(path)
+            .remote_addr("127.0.0.1:40000".parse().unwrap());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -96,25 +133,47 @@ impl TestApp {
         let res = req.reply(&filter).await;
         let status = res.status();
         let headers = res.headers().clone();
-        let body = if res.body().is_empty() { Value::Null } else { serde_json::from_slice(res.body()).expect("JSON body") };
+        let body = if res.body().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(res.body()).expect("JSON body")
+        };
         if !res.body().is_empty() {
             assert_eq!(headers.get("content-type").unwrap(), "application/json");
         }
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
     pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let path = format!("{path}{sep}_is_native=1&__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0");
-        let body = (!form.is_empty()).then(|| ("application/x-www-form-urlencoded", serde_urlencoded::to_string(form).unwrap()));
-        self.request(method, &path, &[("authorization", token)], body).await
+        let path = format!(
+            "{path}{sep}_is_native=1&__clerk_api_version=2026-08-20&_clerk_js_version=6.40.0"
+        );
+        let body = (!form.is_empty()).then(|| {
+            (
+                "application/x-www-form-urlencoded",
+                serde_urlencoded::to_string(form).unwrap(),
+            )
+        });
+        self.request(method, &path, &[("authorization", token)], body)
+            .await
     }
 
     /// A Backend API call with the secret key and a JSON body.
     pub async fn bapi(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
         let auth = format!("Bearer {SECRET}");
-        self.request(method, path, &[("authorization", &auth)], body.map(|b| ("application/json", b.to_string()))).await
+        self.request(
+            method,
+            path,
+            &[("authorization", &auth)],
+            body.map(|b| ("application/json", b.to_string())),
+        )
+        .await
     }
 
     /// Creates a user through the Backend API and returns its id.
@@ -131,16 +190,36 @@ impl TestApp {
     /// Signs in with identifier + password in one call; returns (token, session id).
     pub async fn sign_in(&self, identifier: &str) -> (String, String) {
         let res = self
-            .fapi("POST", "/v1/client/sign_ins", "", &[("strategy", "password"), ("identifier", identifier), ("password", PASSWORD)])
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[
+                    ("strategy", "password"),
+                    ("identifier", identifier),
+                    ("password", PASSWORD),
+                ],
+            )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         assert_eq!(res.body["response"]["status"], "complete");
-        (res.token(), res.body["response"]["created_session_id"].as_str().unwrap().to_owned())
+        (
+            res.token(),
+            res.body["response"]["created_session_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
     }
 }
 
 /// The claims of a JWT, unverified.
 pub fn jwt_claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }

@@ -10,9 +10,18 @@ fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
     let mut cmd = latch(dir);
     cmd.envs(env.iter().copied()).arg("keys");
     let out = run(&mut cmd);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    let get = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_owned();
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .to_owned()
+    };
     (get("LATCH_PUBLISHABLE_KEY="), get("LATCH_SECRET_KEY="))
 }
 
@@ -20,12 +29,28 @@ fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
 fn keys_are_generated_once_and_match_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (pk, sk) = keys(dir.path(), &[]);
-    assert_eq!(pk, "pk_test_Y2xlcmsubGF0Y2gubG9jYWxob3N0JA==", "base64 of clerk.latch.localhost$");
+    assert_eq!(
+        pk, "pk_test_Y2xlcmsubGF0Y2gubG9jYWxob3N0JA==",
+        "base64 of clerk.latch.localhost$"
+    );
     assert!(sk.starts_with("sk_test_") && sk.len() > 40);
-    assert_eq!(keys(dir.path(), &[]).1, sk, "the stored secret key is reused");
-    let (pk_live, sk_live) = keys(dir.path(), &[("LATCH_INSTANCE__ENVIRONMENT", "production"), ("LATCH_INSTANCE__FRONTEND_HOST", "clerk.example.com")]);
+    assert_eq!(
+        keys(dir.path(), &[]).1,
+        sk,
+        "the stored secret key is reused"
+    );
+    let (pk_live, sk_live) = keys(
+        dir.path(),
+        &[
+            ("LATCH_INSTANCE__ENVIRONMENT", "production"),
+            ("LATCH_INSTANCE__FRONTEND_HOST", "clerk.example.com"),
+        ],
+    );
     assert!(pk_live.starts_with("pk_live_") && sk_live.starts_with("sk_live_"));
-    let (_, configured) = keys(dir.path(), &[("LATCH_INSTANCE__SECRET_KEY", "sk_test_configured")]);
+    let (_, configured) = keys(
+        dir.path(),
+        &[("LATCH_INSTANCE__SECRET_KEY", "sk_test_configured")],
+    );
     assert_eq!(configured, "sk_test_configured");
 }
 
@@ -34,11 +59,27 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("LATCH_SERVER__ADDR", "not-an-address", "server.addr"),
-        ("LATCH_INSTANCE__ENVIRONMENT", "staging", "instance.environment"),
+        (
+            "LATCH_INSTANCE__ENVIRONMENT",
+            "staging",
+            "instance.environment",
+        ),
         ("LATCH_SERVER__MAX_BODY_BYTES", "lots", "max_body_bytes"),
-        ("LATCH_SIGN_IN__SESSION_LIFETIME_SECS", "-5", "sign_in.session_lifetime_secs"),
-        ("LATCH_SERVER__ALLOWED_ORIGINS", "localhost:3000", "server.allowed_origins"),
-        ("LATCH_INSTANCE__FRONTEND_HOST", "localhost", "instance.frontend_host"),
+        (
+            "LATCH_SIGN_IN__SESSION_LIFETIME_SECS",
+            "-5",
+            "sign_in.session_lifetime_secs",
+        ),
+        (
+            "LATCH_SERVER__ALLOWED_ORIGINS",
+            "localhost:3000",
+            "server.allowed_origins",
+        ),
+        (
+            "LATCH_INSTANCE__FRONTEND_HOST",
+            "localhost",
+            "instance.frontend_host",
+        ),
         ("LATCH_SERVER__TYPO", "1", "typo"),
     ];
     for (var, value, key) in cases {
@@ -47,7 +88,10 @@ fn bad_configuration_stops_start_up_naming_the_key() {
         let out = run(&mut cmd);
         assert!(!out.status.success(), "{var}={value} must stop start-up");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(key), "{var}={value}: the message names {key}: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{var}={value}: the message names {key}: {stderr}"
+        );
     }
     let mut cmd = latch(dir.path());
     let out = run(cmd.args(["--config", "/nonexistent/latch.toml", "serve"]));
@@ -62,10 +106,19 @@ fn a_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
     let mut cmd = latch(dir.path());
     let out = run(cmd.args(["--config", file.to_str().unwrap(), "keys"]));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("LATCH_SECRET_KEY=sk_test_from_file"), "{text}");
+    assert!(
+        text.contains("LATCH_SECRET_KEY=sk_test_from_file"),
+        "{text}"
+    );
     let mut cmd = latch(dir.path());
-    let out = run(cmd.env("LATCH_INSTANCE__SECRET_KEY", "sk_test_from_env").args(["--config", file.to_str().unwrap(), "keys"]));
-    assert!(String::from_utf8(out.stdout).unwrap().contains("LATCH_SECRET_KEY=sk_test_from_env"));
+    let out = run(cmd
+        .env("LATCH_INSTANCE__SECRET_KEY", "sk_test_from_env")
+        .args(["--config", file.to_str().unwrap(), "keys"]));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("LATCH_SECRET_KEY=sk_test_from_env")
+    );
 }
 
 #[test]
@@ -74,9 +127,26 @@ fn migrate_and_user_create_commands() {
     let out = run(latch(dir.path()).arg("migrate"));
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema version"));
-    let out = run(latch(dir.path()).args(["user", "create", "--email", "cli@example.com", "--username", "cli_user", "--password", "a long password"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).trim().starts_with("user_"));
+    let out = run(latch(dir.path()).args([
+        "user",
+        "create",
+        "--email",
+        "cli@example.com",
+        "--username",
+        "cli_user",
+        "--password",
+        "a long password",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .starts_with("user_")
+    );
     let again = run(latch(dir.path()).args(["user", "create", "--email", "CLI@example.com"]));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
@@ -91,13 +161,38 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
     let addr = server.addr();
     let (status, _, body) = http(&addr, "GET", "/healthz", &[], "");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
-    let (status, _, _) = http(&addr, "POST", "/v1/users", &[("authorization", &bearer), ("content-type", "application/json")], r#"{"email_address":["sam@example.com"],"password":"sam's password"}"#);
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        "/v1/users",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        r#"{"email_address":["sam@example.com"],"password":"sam's password"}"#,
+    );
     assert_eq!(status, 200);
     let form = "strategy=password&identifier=sam%40example.com&password=sam%27s+password";
-    let (status, head, body) = http(&addr, "POST", "/v1/client/sign_ins?_is_native=1", &[("authorization", ""), ("content-type", "application/x-www-form-urlencoded")], form);
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/v1/client/sign_ins?_is_native=1",
+        &[
+            ("authorization", ""),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form,
+    );
     assert_eq!(status, 200, "{body}");
-    let token = head.lines().find_map(|l| l.strip_prefix("authorization: ")).unwrap().to_owned();
-    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"].as_str().unwrap().to_owned();
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .unwrap()
+        .to_owned();
+    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, _, jwks_before) = http(&addr, "GET", "/.well-known/jwks.json", &[], "");
     let status = server.terminate(Duration::from_secs(15));
     assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
@@ -106,7 +201,16 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
     let addr = server.addr();
     let (_, _, jwks_after) = http(&addr, "GET", "/.well-known/jwks.json", &[], "");
     assert_eq!(jwks_before, jwks_after, "the signing key is persisted");
-    let (status, _, body) = http(&addr, "POST", &format!("/v1/client/sessions/{sid}/tokens?_is_native=1"), &[("authorization", &token)], "");
-    assert_eq!(status, 200, "the session and client survive the restart: {body}");
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/v1/client/sessions/{sid}/tokens?_is_native=1"),
+        &[("authorization", &token)],
+        "",
+    );
+    assert_eq!(
+        status, 200,
+        "the session and client survive the restart: {body}"
+    );
     assert!(body.contains("\"jwt\""));
 }

@@ -26,7 +26,8 @@ impl App {
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
         let path = settings.database.path.clone();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("database.path: cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("database.path: cannot create {}", dir.display()))?;
         }
         let config = SqliteConfig {
             readers: settings.database.readers,
@@ -34,9 +35,18 @@ impl App {
         };
         let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
             .await?
-            .map_err(|e| anyhow::anyhow!("database.path: cannot open {}: {e}", settings.database.path.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "database.path: cannot open {}: {e}",
+                    settings.database.path.display()
+                )
+            })?;
         let secret_key = resolve_secret_key(&settings, &store).await?;
-        Ok(Self { settings, store, secret_key })
+        Ok(Self {
+            settings,
+            store,
+            secret_key,
+        })
     }
 
     /// `pk_test_`/`pk_live_` + base64(`host$`), as Clerk's SDKs parse it.
@@ -45,7 +55,8 @@ impl App {
             Environment::Development => "pk_test_",
             Environment::Production => "pk_live_",
         };
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}$", self.settings.instance.frontend_host));
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}$", self.settings.instance.frontend_host));
         Ok(format!("{prefix}{encoded}"))
     }
 
@@ -53,8 +64,12 @@ impl App {
     pub fn latch(&self) -> anyhow::Result<Latch> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let store = Arc::new(self.store.clone());
-        let hasher = Argon2Hasher::new(self.settings.argon2(), self.settings.hash_workers(), random.clone())
-            .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+        let hasher = Argon2Hasher::new(
+            self.settings.argon2(),
+            self.settings.hash_workers(),
+            random.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
         let ports = Ports {
             users: store.clone(),
             clients: store.clone(),
@@ -69,7 +84,9 @@ impl App {
 
     /// The HTTP state: use cases, signing key and API configuration.
     pub async fn api_state(&self) -> anyhow::Result<ApiState> {
-        let keys = SigningKeys::load_or_create(&self.store).await.map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
+        let keys = SigningKeys::load_or_create(&self.store)
+            .await
+            .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
         let s = &self.settings;
         let config = ApiConfig {
             secret_key: self.secret_key.clone(),
@@ -95,6 +112,13 @@ async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow:
     };
     // 27 base62 characters from the CSPRNG, twice: about 320 bits.
     let random = OsRandom;
-    let fresh = format!("{prefix}{}{}", &new_id(IdPrefix::User, &random)[5..], &new_id(IdPrefix::User, &random)[5..]);
-    store.get_or_insert(name, &fresh).await.map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
+    let fresh = format!(
+        "{prefix}{}{}",
+        &new_id(IdPrefix::User, &random)[5..],
+        &new_id(IdPrefix::User, &random)[5..]
+    );
+    store
+        .get_or_insert(name, &fresh)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
 }

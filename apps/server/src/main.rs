@@ -63,19 +63,29 @@ async fn run() -> anyhow::Result<()> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let version = tokio::task::spawn_blocking(move || latch_sqlite::migrate(&path)).await??;
-            println!("database {} is at schema version {version}", settings.database.path.display());
+            let version =
+                tokio::task::spawn_blocking(move || latch_sqlite::migrate(&path)).await??;
+            println!(
+                "database {} is at schema version {version}",
+                settings.database.path.display()
+            );
             Ok(())
         }
-        Some("user") if args.get(1).map(String::as_str) == Some("create") => create_user(settings, &args[2..]).await,
+        Some("user") if args.get(1).map(String::as_str) == Some("create") => {
+            create_user(settings, &args[2..]).await
+        }
         Some(other) => bail!("unknown command {other:?}\n{USAGE}"),
     }
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&settings.log.level).with_context(|| format!("log.level: {:?} is not a valid filter", settings.log.level))?;
+    let filter = EnvFilter::try_new(&settings.log.level)
+        .with_context(|| format!("log.level: {:?} is not a valid filter", settings.log.level))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if settings.log.format == "json" {
         builder.json().init();
     } else {
@@ -89,7 +99,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let grace = std::time::Duration::from_secs(settings.server.shutdown_grace_secs);
     let app = App::open(settings).await?;
     let state = app.api_state().await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("server.addr: cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("server.addr: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, environment = %app.settings.instance.environment, "latch listening");
     // One line on stdout that scripts and tests wait for.
@@ -133,7 +145,10 @@ async fn create_user(settings: Settings, args: &[String]) -> anyhow::Result<()> 
     let mut params = CreateUser::default();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value\n{USAGE}"))?.clone();
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?
+            .clone();
         match flag.as_str() {
             "--email" => params.email_addresses.push(value),
             "--phone" => params.phone_numbers.push(value),
@@ -145,7 +160,11 @@ async fn create_user(settings: Settings, args: &[String]) -> anyhow::Result<()> 
         }
     }
     let app = App::open(settings).await?;
-    let user = app.latch()?.create_user(params).await.map_err(|e| anyhow::anyhow!("{}", e.long_message))?;
+    let user = app
+        .latch()?
+        .create_user(params)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.long_message))?;
     println!("{}", user.id);
     Ok(())
 }

@@ -109,13 +109,20 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         self.environment()?;
-        if !self.instance.frontend_host.contains('.') || self.instance.frontend_host.contains(['/', ':', ' ', '$']) {
-            bail!("instance.frontend_host must be a host name with a dot, such as clerk.example.com");
+        if !self.instance.frontend_host.contains('.')
+            || self.instance.frontend_host.contains(['/', ':', ' ', '$'])
+        {
+            bail!(
+                "instance.frontend_host must be a host name with a dot, such as clerk.example.com"
+            );
         }
         for origin in &self.server.allowed_origins {
-            let ok = (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.trim_end_matches('/').ends_with("://");
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.trim_end_matches('/').ends_with("://");
             if !ok || origin.ends_with('/') {
-                bail!("server.allowed_origins: {origin:?} is not an origin like https://app.example.com");
+                bail!(
+                    "server.allowed_origins: {origin:?} is not an origin like https://app.example.com"
+                );
             }
         }
         if self.server.max_body_bytes < 1024 {
@@ -125,9 +132,18 @@ impl Settings {
             bail!("database.readers must be at least 1");
         }
         let lifetimes = [
-            ("sign_in.session_lifetime_secs", self.sign_in.session_lifetime_secs),
-            ("sign_in.session_token_lifetime_secs", self.sign_in.session_token_lifetime_secs),
-            ("sign_in.sign_in_lifetime_secs", self.sign_in.sign_in_lifetime_secs),
+            (
+                "sign_in.session_lifetime_secs",
+                self.sign_in.session_lifetime_secs,
+            ),
+            (
+                "sign_in.session_token_lifetime_secs",
+                self.sign_in.session_token_lifetime_secs,
+            ),
+            (
+                "sign_in.sign_in_lifetime_secs",
+                self.sign_in.sign_in_lifetime_secs,
+            ),
         ];
         for (key, value) in lifetimes {
             if value <= 0 {
@@ -147,7 +163,8 @@ impl Settings {
             bail!("password: argon2 parameters are out of range");
         }
         let secret = &self.instance.secret_key;
-        if !secret.is_empty() && !(secret.starts_with("sk_test_") || secret.starts_with("sk_live_")) {
+        if !(secret.is_empty() || secret.starts_with("sk_test_") || secret.starts_with("sk_live_"))
+        {
             bail!("instance.secret_key must start with sk_test_ or sk_live_");
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
@@ -157,14 +174,21 @@ impl Settings {
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server.addr.parse().with_context(|| format!("server.addr: {:?} is not an address like 127.0.0.1:3210", self.server.addr))
+        self.server.addr.parse().with_context(|| {
+            format!(
+                "server.addr: {:?} is not an address like 127.0.0.1:3210",
+                self.server.addr
+            )
+        })
     }
 
     pub fn environment(&self) -> anyhow::Result<model::Environment> {
         match self.instance.environment.as_str() {
             "development" => Ok(model::Environment::Development),
             "production" => Ok(model::Environment::Production),
-            other => bail!("instance.environment: {other:?} must be \"development\" or \"production\""),
+            other => {
+                bail!("instance.environment: {other:?} must be \"development\" or \"production\"")
+            }
         }
     }
 
@@ -172,7 +196,11 @@ impl Settings {
         let s = &self.sign_in;
         Ok(InstanceSettings {
             environment: self.environment()?,
-            identifiers: IdentifierSettings { email_address: s.email_address, phone_number: s.phone_number, username: s.username },
+            identifiers: IdentifierSettings {
+                email_address: s.email_address,
+                phone_number: s.phone_number,
+                username: s.username,
+            },
             strategies: StrategySettings {
                 password: s.password,
                 email_code: false,
@@ -198,13 +226,19 @@ impl Settings {
 
     pub fn hash_workers(&self) -> usize {
         match self.password.hash_workers {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             n => n,
         }
     }
 
     pub fn issuer(&self) -> String {
-        if self.instance.issuer.is_empty() { format!("https://{}", self.instance.frontend_host) } else { self.instance.issuer.clone() }
+        if self.instance.issuer.is_empty() {
+            format!("https://{}", self.instance.frontend_host)
+        } else {
+            self.instance.issuer.clone()
+        }
     }
 }
 
@@ -229,7 +263,9 @@ mod tests {
     #[test]
     fn overlays_in_the_repo_are_valid() {
         for overlay in ["development", "production", "test"] {
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config").join(format!("{overlay}.toml"));
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../config")
+                .join(format!("{overlay}.toml"));
             Settings::load(Some(&path)).unwrap();
         }
     }

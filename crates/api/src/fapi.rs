@@ -35,12 +35,21 @@ impl ClientAuth {
         if matches!(req.query_param("_is_native"), Some("1") | Some("true")) {
             let raw = req.header("authorization").unwrap_or("");
             let raw = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
-            return Self { channel: Channel::Native, token: nonempty(raw) };
+            return Self {
+                channel: Channel::Native,
+                token: nonempty(raw),
+            };
         }
         if let Some(db) = req.query_param("__clerk_db_jwt") {
-            return Self { channel: Channel::DevBrowser, token: nonempty(db) };
+            return Self {
+                channel: Channel::DevBrowser,
+                token: nonempty(db),
+            };
         }
-        Self { channel: Channel::Cookie, token: req.cookie(CLIENT_COOKIE).and_then(nonempty) }
+        Self {
+            channel: Channel::Cookie,
+            token: req.cookie(CLIENT_COOKIE).and_then(nonempty),
+        }
     }
 
     fn token(&self) -> Option<&str> {
@@ -59,17 +68,28 @@ pub struct FapiReply {
 
 impl FapiReply {
     fn ok(body: Value) -> Self {
-        Self { response: ApiResponse::ok(body), new_token: None, client_gone: false }
+        Self {
+            response: ApiResponse::ok(body),
+            new_token: None,
+            client_gone: false,
+        }
     }
 }
 
 /// Routes a Frontend API request; `None` when no route has this path.
-pub async fn handle(state: &ApiState, req: &ApiRequest, segs: &[&str]) -> Option<Result<FapiReply, Error>> {
+pub async fn handle(
+    state: &ApiState,
+    req: &ApiRequest,
+    segs: &[&str],
+) -> Option<Result<FapiReply, Error>> {
     let auth = ClientAuth::of(req);
     let m = &req.method;
     let result = match segs {
         ["v1", "environment"] => match *m {
-            Method::GET | Method::PATCH => Ok(FapiReply::ok(render::environment(state.latch.settings(), &state.config.instance_id))),
+            Method::GET | Method::PATCH => Ok(FapiReply::ok(render::environment(
+                state.latch.settings(),
+                &state.config.instance_id,
+            ))),
             _ => Err(method_not_allowed()),
         },
         ["v1", "dev_browser"] => match *m {
@@ -87,7 +107,12 @@ pub async fn handle(state: &ApiState, req: &ApiRequest, segs: &[&str]) -> Option
     Some(result)
 }
 
-async fn client_routes(state: &ApiState, req: &ApiRequest, auth: &ClientAuth, rest: &[&str]) -> Option<Result<FapiReply, Error>> {
+async fn client_routes(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+    rest: &[&str],
+) -> Option<Result<FapiReply, Error>> {
     let latch = &state.latch;
     let token = auth.token();
     let m = req.method.clone();
@@ -96,24 +121,39 @@ async fn client_routes(state: &ApiState, req: &ApiRequest, auth: &ClientAuth, re
             let client = snapshot.map(|s| render::client(&s, latch.settings()));
             FapiReply::ok(json!({ "response": client, "client": client }))
         }),
-        (Method::PUT | Method::POST, []) => latch.create_client().await.map(|o| wrap(state, o, |s| render::client(s, latch.settings()))),
+        (Method::PUT | Method::POST, []) => latch
+            .create_client()
+            .await
+            .map(|o| wrap(state, o, |s| render::client(s, latch.settings()))),
         (Method::DELETE, []) => latch.delete_client(token).await.map(|o| {
-            let response = o.response.as_ref().map(|s| render::client(s, latch.settings()));
-            FapiReply { response: ApiResponse::ok(json!({ "response": response, "client": null })), new_token: None, client_gone: true }
+            let response = o
+                .response
+                .as_ref()
+                .map(|s| render::client(s, latch.settings()));
+            FapiReply {
+                response: ApiResponse::ok(json!({ "response": response, "client": null })),
+                new_token: None,
+                client_gone: true,
+            }
         }),
         (_, []) => Err(method_not_allowed()),
 
         (Method::POST, ["sign_ins"]) => match create_sign_in_params(req) {
-            Ok(params) => latch.create_sign_in(token, params).await.map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings()))),
+            Ok(params) => latch
+                .create_sign_in(token, params)
+                .await
+                .map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings()))),
             Err(err) => Err(err),
         },
-        (Method::GET, ["sign_ins", id]) => {
-            latch.get_sign_in(token, id).await.map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings())))
-        }
+        (Method::GET, ["sign_ins", id]) => latch
+            .get_sign_in(token, id)
+            .await
+            .map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings()))),
         (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => match attempt_params(req) {
-            Ok(params) => {
-                latch.attempt_first_factor(token, id, params).await.map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings())))
-            }
+            Ok(params) => latch
+                .attempt_first_factor(token, id, params)
+                .await
+                .map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings()))),
             Err(err) => Err(err),
         },
         (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => match req.param("strategy") {
@@ -123,7 +163,14 @@ async fn client_routes(state: &ApiState, req: &ApiRequest, auth: &ClientAuth, re
                 .map(|o| wrap(state, o, |v| render::sign_in(v, latch.settings()))),
             Err(err) => Err(err),
         },
-        (Method::POST, ["sign_ins", id, "prepare_second_factor" | "attempt_second_factor"]) => match req.param("strategy") {
+        (
+            Method::POST,
+            [
+                "sign_ins",
+                id,
+                "prepare_second_factor" | "attempt_second_factor",
+            ],
+        ) => match req.param("strategy") {
             Ok(strategy) => latch
                 .second_factor_step(token, id, strategy.as_deref())
                 .await
@@ -132,19 +179,29 @@ async fn client_routes(state: &ApiState, req: &ApiRequest, auth: &ClientAuth, re
         },
         (_, ["sign_ins", ..]) if known_sign_in_path(rest) => Err(method_not_allowed()),
 
-        (Method::DELETE, ["sessions"]) => {
-            latch.end_all_sessions(token).await.map(|o| wrap(state, o, |s| render::client(s, latch.settings())))
-        }
-        (Method::POST, ["sessions", id, "touch"]) => latch.touch_session(token, id).await.map(|o| wrap(state, o, render::session_fapi)),
-        (Method::POST, ["sessions", id, "end"]) => {
-            latch.close_session(token, id, SessionStatus::Ended).await.map(|o| wrap(state, o, render::session_fapi))
-        }
-        (Method::POST, ["sessions", id, "remove"]) => {
-            latch.close_session(token, id, SessionStatus::Removed).await.map(|o| wrap(state, o, render::session_fapi))
-        }
+        (Method::DELETE, ["sessions"]) => latch
+            .end_all_sessions(token)
+            .await
+            .map(|o| wrap(state, o, |s| render::client(s, latch.settings()))),
+        (Method::POST, ["sessions", id, "touch"]) => latch
+            .touch_session(token, id)
+            .await
+            .map(|o| wrap(state, o, render::session_fapi)),
+        (Method::POST, ["sessions", id, "end"]) => latch
+            .close_session(token, id, SessionStatus::Ended)
+            .await
+            .map(|o| wrap(state, o, render::session_fapi)),
+        (Method::POST, ["sessions", id, "remove"]) => latch
+            .close_session(token, id, SessionStatus::Removed)
+            .await
+            .map(|o| wrap(state, o, render::session_fapi)),
         (Method::POST, ["sessions", id, "tokens"]) => session_token(state, req, token, id).await,
-        (Method::POST, ["sessions", _, "tokens", _template]) => Err(Error::not_found("JWT template")),
-        (_, ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => Err(method_not_allowed()),
+        (Method::POST, ["sessions", _, "tokens", _template]) => {
+            Err(Error::not_found("JWT template"))
+        }
+        (_, ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
+            Err(method_not_allowed())
+        }
         _ => return None,
     })
 }
@@ -154,32 +211,64 @@ fn known_sign_in_path(rest: &[&str]) -> bool {
         rest,
         ["sign_ins"]
             | ["sign_ins", _]
-            | ["sign_ins", _, "attempt_first_factor" | "prepare_first_factor" | "prepare_second_factor" | "attempt_second_factor"]
+            | [
+                "sign_ins",
+                _,
+                "attempt_first_factor"
+                    | "prepare_first_factor"
+                    | "prepare_second_factor"
+                    | "attempt_second_factor"
+            ]
     )
 }
 
 /// `{ "response": ..., "client": ... }` with the client as it is now.
-fn wrap<T>(state: &ApiState, outcome: Outcome<T>, render_response: impl FnOnce(&T) -> Value) -> FapiReply {
-    let client = outcome.client.as_ref().map(|s| render::client(s, state.latch.settings()));
+fn wrap<T>(
+    state: &ApiState,
+    outcome: Outcome<T>,
+    render_response: impl FnOnce(&T) -> Value,
+) -> FapiReply {
+    let client = outcome
+        .client
+        .as_ref()
+        .map(|s| render::client(s, state.latch.settings()));
     FapiReply {
-        response: ApiResponse::ok(json!({ "response": render_response(&outcome.response), "client": client })),
+        response: ApiResponse::ok(
+            json!({ "response": render_response(&outcome.response), "client": client }),
+        ),
         new_token: outcome.new_token,
         client_gone: false,
     }
 }
 
 fn create_sign_in_params(req: &ApiRequest) -> Result<CreateSignIn, Error> {
-    Ok(CreateSignIn { identifier: req.param("identifier")?, strategy: req.param("strategy")?, password: req.param("password")? })
+    Ok(CreateSignIn {
+        identifier: req.param("identifier")?,
+        strategy: req.param("strategy")?,
+        password: req.param("password")?,
+    })
 }
 
 fn attempt_params(req: &ApiRequest) -> Result<AttemptFirstFactor, Error> {
-    Ok(AttemptFirstFactor { strategy: req.param("strategy")?, password: req.param("password")? })
+    Ok(AttemptFirstFactor {
+        strategy: req.param("strategy")?,
+        password: req.param("password")?,
+    })
 }
 
-async fn session_token(state: &ApiState, req: &ApiRequest, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+async fn session_token(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, Error> {
     let claims = state.latch.session_token(token, id).await?;
-    let azp = req.header("origin").filter(|o| state.config.allows_origin(o));
-    let jwt = state.keys.session_token(&claims, &state.config.issuer, azp)?;
+    let azp = req
+        .header("origin")
+        .filter(|o| state.config.allows_origin(o));
+    let jwt = state
+        .keys
+        .session_token(&claims, &state.config.issuer, azp)?;
     // Clerk answers this one unwrapped.
     Ok(FapiReply::ok(json!({ "object": "token", "jwt": jwt })))
 }
@@ -190,7 +279,11 @@ async fn dev_browser(state: &ApiState) -> Result<FapiReply, Error> {
     }
     let token = state.latch.create_dev_browser().await?;
     let body = json!({ "object": "dev_browser", "id": token, "token": token });
-    Ok(FapiReply { response: ApiResponse::ok(body), new_token: None, client_gone: false })
+    Ok(FapiReply {
+        response: ApiResponse::ok(body),
+        new_token: None,
+        client_gone: false,
+    })
 }
 
 /// A development browser whose token names no client must start over; clerk-js
@@ -211,26 +304,43 @@ async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Er
 }
 
 pub fn method_not_allowed() -> Error {
-    Error::new(ErrorKind::MethodNotAllowed, ErrorCode::MethodNotAllowed, "Method not allowed", "This resource does not support this method.")
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        ErrorCode::MethodNotAllowed,
+        "Method not allowed",
+        "This resource does not support this method.",
+    )
 }
 
 /// Attaches the client token the way the request carried it.
-pub fn attach_token(state: &ApiState, auth: &ClientAuth, reply: &FapiReply, mut response: ApiResponse) -> ApiResponse {
-    let current = reply.new_token.as_deref().or(if reply.client_gone { None } else { auth.token() });
+pub fn attach_token(
+    state: &ApiState,
+    auth: &ClientAuth,
+    reply: &FapiReply,
+    mut response: ApiResponse,
+) -> ApiResponse {
+    let current = reply.new_token.as_deref().or(if reply.client_gone {
+        None
+    } else {
+        auth.token()
+    });
     match auth.channel {
         Channel::Native => {
             response = response.with_header(header::AUTHORIZATION, current.unwrap_or(""));
         }
         Channel::DevBrowser => {
             if let Some(token) = &reply.new_token {
-                response = response.with_header(header::HeaderName::from_static("clerk-db-jwt"), token);
+                response =
+                    response.with_header(header::HeaderName::from_static("clerk-db-jwt"), token);
             }
         }
         Channel::Cookie => {
             if let Some(token) = &reply.new_token {
-                response = response.with_header(header::SET_COOKIE, &state.config.client_cookie(token));
+                response =
+                    response.with_header(header::SET_COOKIE, &state.config.client_cookie(token));
             } else if reply.client_gone {
-                response = response.with_header(header::SET_COOKIE, &state.config.clear_client_cookie());
+                response =
+                    response.with_header(header::SET_COOKIE, &state.config.clear_client_cookie());
             }
         }
     }

@@ -36,7 +36,9 @@ impl ApiRequest {
         remote: Option<SocketAddr>,
     ) -> Result<Self, Error> {
         let query: Vec<(String, String)> = match raw_query.as_deref() {
-            Some(q) => serde_urlencoded::from_str(q).map_err(|_| Error::param_format_invalid("query", "The query string is malformed."))?,
+            Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
+                Error::param_format_invalid("query", "The query string is malformed.")
+            })?,
             None => Vec::new(),
         };
         // Browsers and clerk-js send PATCH/PUT/DELETE as POST with `_method`.
@@ -46,22 +48,41 @@ impl ApiRequest {
                 "PUT" => Method::PUT,
                 "DELETE" => Method::DELETE,
                 "POST" => Method::POST,
-                _ => return Err(Error::param_value_invalid("_method", "_method must be PATCH, PUT or DELETE.")),
+                _ => {
+                    return Err(Error::param_value_invalid(
+                        "_method",
+                        "_method must be PATCH, PUT or DELETE.",
+                    ));
+                }
             },
             (m, _) => m,
         };
         let body = parse_body(&headers, &body)?;
-        Ok(Self { method, path, query, headers, body, remote })
+        Ok(Self {
+            method,
+            path,
+            query,
+            headers,
+            body,
+            remote,
+        })
     }
 
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeated query parameter (`k=a&k=b` or `k[]=a&k[]=b`).
     pub fn query_all(&self, name: &str) -> Vec<String> {
         let bracketed = format!("{name}[]");
-        self.query.iter().filter(|(k, _)| k == name || *k == bracketed).map(|(_, v)| v.clone()).collect()
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name || *k == bracketed)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -69,23 +90,34 @@ impl ApiRequest {
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name).then_some(v)
+            })
     }
 
     /// A body parameter as a string: a form field, or a JSON string, number or bool.
     pub fn param(&self, name: &str) -> Result<Option<String>, Error> {
         match &self.body {
             Body::Empty => Ok(None),
-            Body::Form(fields) => Ok(fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())),
+            Body::Form(fields) => Ok(fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())),
             Body::Json(doc) => match doc.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
                 Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-                Some(_) => Err(Error::param_format_invalid(name, format!("{name} must be a string."))),
+                Some(_) => Err(Error::param_format_invalid(
+                    name,
+                    format!("{name} must be a string."),
+                )),
             },
         }
     }
@@ -96,16 +128,30 @@ impl ApiRequest {
             Body::Empty => Ok(Vec::new()),
             Body::Form(fields) => {
                 let bracketed = format!("{name}[]");
-                Ok(fields.iter().filter(|(k, _)| k == name || *k == bracketed).map(|(_, v)| v.clone()).collect())
+                Ok(fields
+                    .iter()
+                    .filter(|(k, _)| k == name || *k == bracketed)
+                    .map(|(_, v)| v.clone())
+                    .collect())
             }
             Body::Json(doc) => match doc.get(name) {
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(Value::String(s)) => Ok(vec![s.clone()]),
                 Some(Value::Array(items)) => items
                     .iter()
-                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| Error::param_format_invalid(name, format!("{name} must be a list of strings."))))
+                    .map(|v| {
+                        v.as_str().map(str::to_owned).ok_or_else(|| {
+                            Error::param_format_invalid(
+                                name,
+                                format!("{name} must be a list of strings."),
+                            )
+                        })
+                    })
                     .collect(),
-                Some(_) => Err(Error::param_format_invalid(name, format!("{name} must be a list of strings."))),
+                Some(_) => Err(Error::param_format_invalid(
+                    name,
+                    format!("{name} must be a list of strings."),
+                )),
             },
         }
     }
@@ -115,13 +161,17 @@ impl ApiRequest {
             None | Some("") => Ok(None),
             Some("true") | Some("1") => Ok(Some(true)),
             Some("false") | Some("0") => Ok(Some(false)),
-            Some(_) => Err(Error::param_format_invalid(name, format!("{name} must be true or false."))),
+            Some(_) => Err(Error::param_format_invalid(
+                name,
+                format!("{name} must be true or false."),
+            )),
         }
     }
 
     /// A JSON object parameter (metadata); form bodies carry it as JSON text.
     pub fn param_object(&self, name: &str) -> Result<Option<Value>, Error> {
-        let invalid = || Error::param_format_invalid(name, format!("{name} must be a JSON object."));
+        let invalid =
+            || Error::param_format_invalid(name, format!("{name} must be a JSON object."));
         match &self.body {
             Body::Json(doc) => match doc.get(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -130,7 +180,11 @@ impl ApiRequest {
             },
             _ => match self.param(name)? {
                 None => Ok(None),
-                Some(text) => serde_json::from_str::<Value>(&text).ok().filter(Value::is_object).map(Some).ok_or_else(invalid),
+                Some(text) => serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .filter(Value::is_object)
+                    .map(Some)
+                    .ok_or_else(invalid),
             },
         }
     }
@@ -150,16 +204,27 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body::Empty);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
-        let doc: Value = serde_json::from_slice(body).map_err(|_| Error::param_format_invalid("body", "The request body is not valid JSON."))?;
+        let doc: Value = serde_json::from_slice(body).map_err(|_| {
+            Error::param_format_invalid("body", "The request body is not valid JSON.")
+        })?;
         if !doc.is_object() {
-            return Err(Error::param_format_invalid("body", "The request body must be a JSON object."));
+            return Err(Error::param_format_invalid(
+                "body",
+                "The request body must be a JSON object.",
+            ));
         }
         Ok(Body::Json(doc))
     } else {
         // clerk-js sends forms; a missing content type is read as a form too.
-        let fields = serde_urlencoded::from_bytes(body).map_err(|_| Error::param_format_invalid("body", "The request body is not a valid form."))?;
+        let fields = serde_urlencoded::from_bytes(body).map_err(|_| {
+            Error::param_format_invalid("body", "The request body is not a valid form.")
+        })?;
         Ok(Body::Form(fields))
     }
 }
@@ -173,7 +238,11 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json(status: StatusCode, body: Value) -> Self {
-        Self { status, body: Some(body), headers: HeaderMap::new() }
+        Self {
+            status,
+            body: Some(body),
+            headers: HeaderMap::new(),
+        }
     }
 
     pub fn ok(body: Value) -> Self {
@@ -181,7 +250,11 @@ impl ApiResponse {
     }
 
     pub fn empty(status: StatusCode) -> Self {
-        Self { status, body: None, headers: HeaderMap::new() }
+        Self {
+            status,
+            body: None,
+            headers: HeaderMap::new(),
+        }
     }
 
     pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
@@ -204,7 +277,10 @@ impl ApiResponse {
             meta.insert("param_name".into(), Value::String(param.clone()));
         }
         entry["meta"] = Value::Object(meta);
-        let mut resp = Self::json(status, json!({ "errors": [entry], "clerk_trace_id": trace_id }));
+        let mut resp = Self::json(
+            status,
+            json!({ "errors": [entry], "clerk_trace_id": trace_id }),
+        );
         if let ErrorKind::TooManyRequests { retry_after_secs } = err.kind {
             resp = resp.with_header(header::RETRY_AFTER, &retry_after_secs.to_string());
         }
@@ -216,7 +292,10 @@ impl ApiResponse {
             Some(body) => {
                 let mut r = warp::reply::Response::new(body.to_string().into());
                 // @clerk/backend parses only an exact `application/json`.
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 r
             }
             None => warp::reply::Response::new(Default::default()),

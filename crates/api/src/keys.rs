@@ -42,17 +42,30 @@ impl SigningKeys {
     }
 
     pub fn from_pem(pem: &str) -> Result<Self, Error> {
-        let rsa = Rsa::private_key_from_pem(pem.as_bytes()).map_err(|_| Error::internal("signing key PEM"))?;
+        let rsa = Rsa::private_key_from_pem(pem.as_bytes())
+            .map_err(|_| Error::internal("signing key PEM"))?;
         let n = B64.encode(rsa.n().to_vec());
         let e = B64.encode(rsa.e().to_vec());
-        let public_der = rsa.public_key_to_der().map_err(|_| Error::internal("public key DER"))?;
-        let public_pem = String::from_utf8(rsa.public_key_to_pem().map_err(|_| Error::internal("public key PEM"))?)
-            .map_err(|_| Error::internal("public key PEM"))?;
+        let public_der = rsa
+            .public_key_to_der()
+            .map_err(|_| Error::internal("public key DER"))?;
+        let public_pem = String::from_utf8(
+            rsa.public_key_to_pem()
+                .map_err(|_| Error::internal("public key PEM"))?,
+        )
+        .map_err(|_| Error::internal("public key PEM"))?;
         let kid = format!("ins_{}", &B64.encode(Sha256::digest(&public_der))[..27]);
         let private = PKey::from_rsa(rsa).map_err(|_| Error::internal("signing key"))?;
-        let header_b64 = B64.encode(json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }).to_string());
+        let header_b64 =
+            B64.encode(json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }).to_string());
         let jwk = json!({ "use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256", "n": n, "e": e });
-        Ok(Self { kid, private, jwk, public_pem, header_b64 })
+        Ok(Self {
+            kid,
+            private,
+            jwk,
+            public_pem,
+            header_b64,
+        })
     }
 
     pub fn kid(&self) -> &str {
@@ -71,7 +84,12 @@ impl SigningKeys {
 
     /// A session token with Clerk's claims: `azp` (when the request had an
     /// origin), `exp`, `fva`, `iat`, `iss`, `nbf`, `sid`, `sub`, `v`.
-    pub fn session_token(&self, claims: &SessionTokenClaims, issuer: &str, azp: Option<&str>) -> Result<String, Error> {
+    pub fn session_token(
+        &self,
+        claims: &SessionTokenClaims,
+        issuer: &str,
+        azp: Option<&str>,
+    ) -> Result<String, Error> {
         let iat = claims.issued_at.secs();
         let mut payload = json!({
             "exp": claims.expires_at.secs(),
@@ -88,16 +106,23 @@ impl SigningKeys {
             payload["azp"] = Value::String(azp.to_owned());
         }
         let signing_input = format!("{}.{}", self.header_b64, B64.encode(payload.to_string()));
-        let mut signer = Signer::new(MessageDigest::sha256(), &self.private).map_err(|_| Error::internal("signer"))?;
-        signer.update(signing_input.as_bytes()).map_err(|_| Error::internal("signer"))?;
-        let signature = signer.sign_to_vec().map_err(|_| Error::internal("signer"))?;
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.private)
+            .map_err(|_| Error::internal("signer"))?;
+        signer
+            .update(signing_input.as_bytes())
+            .map_err(|_| Error::internal("signer"))?;
+        let signature = signer
+            .sign_to_vec()
+            .map_err(|_| Error::internal("signer"))?;
         Ok(format!("{signing_input}.{}", B64.encode(signature)))
     }
 }
 
 fn generate_pem() -> Result<String, Error> {
     let rsa = Rsa::generate(2048).map_err(|_| Error::internal("RSA key generation"))?;
-    let pem = rsa.private_key_to_pem().map_err(|_| Error::internal("RSA key PEM"))?;
+    let pem = rsa
+        .private_key_to_pem()
+        .map_err(|_| Error::internal("RSA key PEM"))?;
     String::from_utf8(pem).map_err(|_| Error::internal("RSA key PEM"))
 }
 
@@ -119,24 +144,45 @@ mod tests {
             expires_at: Timestamp(1_700_000_060_000),
             factor_ages_minutes: [0, -1],
         };
-        let jwt = keys.session_token(&claims, "https://latch.example", Some("http://localhost:3000")).unwrap();
+        let jwt = keys
+            .session_token(
+                &claims,
+                "https://latch.example",
+                Some("http://localhost:3000"),
+            )
+            .unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["kid"], keys.kid());
         let payload: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
-        let mut names: Vec<&str> = payload.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = payload
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         names.sort();
-        assert_eq!(names, ["azp", "exp", "fva", "iat", "iss", "nbf", "sid", "sub", "v"]);
-        assert_eq!(payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(), 60);
+        assert_eq!(
+            names,
+            ["azp", "exp", "fva", "iat", "iss", "nbf", "sid", "sub", "v"]
+        );
+        assert_eq!(
+            payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(),
+            60
+        );
         let public = PKey::public_key_from_pem(keys.public_pem().as_bytes()).unwrap();
         let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
-        verifier.update(format!("{}.{}", parts[0], parts[1]).as_bytes()).unwrap();
+        verifier
+            .update(format!("{}.{}", parts[0], parts[1]).as_bytes())
+            .unwrap();
         assert!(verifier.verify(&B64.decode(parts[2]).unwrap()).unwrap());
         // A tampered payload does not verify.
         let mut verifier = Verifier::new(MessageDigest::sha256(), &public).unwrap();
-        verifier.update(format!("{}.{}x", parts[0], parts[1]).as_bytes()).unwrap();
+        verifier
+            .update(format!("{}.{}x", parts[0], parts[1]).as_bytes())
+            .unwrap();
         assert!(!verifier.verify(&B64.decode(parts[2]).unwrap()).unwrap());
         let jwk = &keys.jwks()["keys"][0];
         assert_eq!(jwk["e"], "AQAB");

@@ -66,12 +66,19 @@ impl ApiConfig {
 
     pub fn client_cookie(&self, token: &str) -> String {
         let secure = if self.secure_cookies { "; Secure" } else { "" };
-        format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", fapi::CLIENT_COOKIE, self.cookie_max_age_secs)
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            fapi::CLIENT_COOKIE,
+            self.cookie_max_age_secs
+        )
     }
 
     pub fn clear_client_cookie(&self) -> String {
         let secure = if self.secure_cookies { "; Secure" } else { "" };
-        format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", fapi::CLIENT_COOKIE)
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+            fapi::CLIENT_COOKIE
+        )
     }
 }
 
@@ -86,7 +93,12 @@ pub struct ApiState {
 
 impl ApiState {
     pub fn new(latch: Latch, keys: SigningKeys, config: ApiConfig) -> Self {
-        Self { latch, keys: Arc::new(keys), config: Arc::new(config), random: Arc::new(OsRandom) }
+        Self {
+            latch,
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            random: Arc::new(OsRandom),
+        }
     }
 
     fn trace_id(&self) -> String {
@@ -97,25 +109,54 @@ impl ApiState {
 }
 
 /// The whole API as one warp filter.
-pub fn routes(state: ApiState) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let raw_query = warp::query::raw().map(Some).or(warp::any().map(|| None)).unify();
+pub fn routes(
+    state: ApiState,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static
+{
+    let raw_query = warp::query::raw()
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify();
     warp::method()
         .and(warp::path::full())
         .and(raw_query)
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method, path: warp::path::FullPath, query, headers, remote, body| {
-            let state = state.clone();
-            async move { handle(state, method, path.as_str().to_owned(), query, headers, remote, body).await }
+        .then(
+            move |method, path: warp::path::FullPath, query, headers, remote, body| {
+                let state = state.clone();
+                async move {
+                    handle(
+                        state,
+                        method,
+                        path.as_str().to_owned(),
+                        query,
+                        headers,
+                        remote,
+                        body,
+                    )
+                    .await
+                }
+            },
+        )
+        .recover(|_| async {
+            Ok::<_, Infallible>(ApiResponse::error(&Error::internal("rejection"), "").into_warp())
         })
-        .recover(|_| async { Ok::<_, Infallible>(ApiResponse::error(&Error::internal("rejection"), "").into_warp()) })
         .unify()
 }
 
 /// Serves `routes(state)` on `listener` until `shutdown` resolves, then drains.
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: impl Future<Output = ()> + Send + 'static) {
-    warp::serve(routes(state)).incoming(listener).graceful(shutdown).run().await;
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(state))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
 }
 
 async fn handle<S, B>(
@@ -133,16 +174,21 @@ where
 {
     let started = Instant::now();
     let trace_id = state.trace_id();
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let method_name = method.clone();
     let response = if method == Method::OPTIONS {
         ApiResponse::empty(StatusCode::NO_CONTENT)
     } else {
         match read_body(&headers, body, state.config.max_body_bytes).await {
-            Ok(bytes) => match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
-                Ok(req) => dispatch(&state, &req, &trace_id).await,
-                Err(err) => ApiResponse::error(&err, &trace_id),
-            },
+            Ok(bytes) => {
+                match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
+                    Ok(req) => dispatch(&state, &req, &trace_id).await,
+                    Err(err) => ApiResponse::error(&err, &trace_id),
+                }
+            }
             Err(err) => ApiResponse::error(&err, &trace_id),
         }
     };
@@ -175,7 +221,15 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     if let Some(result) = bapi::handle(state, req, &segs).await {
         return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
     }
-    ApiResponse::error(&Error::new(ErrorKind::NotFound, ErrorCode::ResourceNotFound, "not found", "There is no resource at this path."), trace_id)
+    ApiResponse::error(
+        &Error::new(
+            ErrorKind::NotFound,
+            ErrorCode::ResourceNotFound,
+            "not found",
+            "There is no resource at this path.",
+        ),
+        trace_id,
+    )
 }
 
 fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply) -> ApiResponse {
@@ -204,14 +258,19 @@ where
             format!("The request body may not exceed {limit} bytes."),
         )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut buf = BytesMut::new();
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|_| Error::param_format_invalid("body", "The request body could not be read."))?;
+        let mut chunk = chunk.map_err(|_| {
+            Error::param_format_invalid("body", "The request body could not be read.")
+        })?;
         if buf.len() + chunk.remaining() > limit {
             return Err(too_large());
         }
@@ -227,7 +286,9 @@ where
 
 /// Credentialed CORS for the configured origins only.
 fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> ApiResponse {
-    let Some(origin) = origin.filter(|o| config.allows_origin(o)) else { return response };
+    let Some(origin) = origin.filter(|o| config.allows_origin(o)) else {
+        return response;
+    };
     let h = &mut response.headers;
     let set = |h: &mut HeaderMap, name: header::HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -236,9 +297,21 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
     };
     set(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
-    set(h, header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-    set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type, x-requested-with");
-    set(h, header::ACCESS_CONTROL_EXPOSE_HEADERS, "authorization, clerk-db-jwt, retry-after");
+    set(
+        h,
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    );
+    set(
+        h,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "authorization, content-type, x-requested-with",
+    );
+    set(
+        h,
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        "authorization, clerk-db-jwt, retry-after",
+    );
     set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     response

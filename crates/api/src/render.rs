@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    Factor, IdentificationRecord, InstanceSettings, Strategy, User, Verification, supported_first_factors,
-    supported_identifiers,
+    Factor, IdentificationRecord, InstanceSettings, Strategy, User, Verification,
+    supported_first_factors, supported_identifiers,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -36,7 +36,10 @@ pub fn sign_in(view: &SignInView, settings: &InstanceSettings) -> Value {
     let s = &view.sign_in;
     let (first_factors, user_data) = match &view.user {
         Some(user) => (
-            supported_first_factors(user, settings).iter().map(factor).collect::<Vec<_>>(),
+            supported_first_factors(user, settings)
+                .iter()
+                .map(factor)
+                .collect::<Vec<_>>(),
             json!({
                 "first_name": user.first_name,
                 "last_name": user.last_name,
@@ -83,9 +86,10 @@ fn factor(f: &Factor) -> Value {
 fn verification(v: &Verification) -> Value {
     let object = match &v.strategy {
         Strategy::Password => "verification_password",
-        Strategy::EmailCode | Strategy::PhoneCode | Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode => {
-            "verification_otp"
-        }
+        Strategy::EmailCode
+        | Strategy::PhoneCode
+        | Strategy::ResetPasswordEmailCode
+        | Strategy::ResetPasswordPhoneCode => "verification_otp",
         Strategy::EmailLink => "verification_link",
         Strategy::Passkey => "verification_passkey",
         Strategy::Ticket => "verification_ticket",
@@ -106,7 +110,10 @@ fn verification(v: &Verification) -> Value {
 pub fn session_fapi(view: &SessionView) -> Value {
     let s = &view.session;
     let u = &view.user;
-    let identifier = u.primary_email().map(|e| e.value.clone()).or_else(|| u.username.as_ref().map(|n| n.as_str().to_owned()));
+    let identifier = u
+        .primary_email()
+        .map(|e| e.value.clone())
+        .or_else(|| u.username.as_ref().map(|n| n.as_str().to_owned()));
     json!({
         "object": "session",
         "id": s.id.as_str(),
@@ -268,8 +275,11 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
             json!({ "enabled": true, "required": false, "authenticatable": true, "block_email_subaddresses": false, "strategy": strategy, "not_selectable": false, "deprecated": false, "name": provider, "logo_url": null }),
         );
     }
-    let identification_strategies: Vec<&str> =
-        supported_identifiers(settings).iter().map(|k| k.as_str()).chain(st.password.then_some("password")).collect();
+    let identification_strategies: Vec<&str> = supported_identifiers(settings)
+        .iter()
+        .map(|k| k.as_str())
+        .chain(st.password.then_some("password"))
+        .collect();
     json!({
         "object": "environment",
         "id": instance_id,

@@ -101,8 +101,19 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: ErrorKind, code: ErrorCode, message: &str, long_message: impl Into<String>) -> Self {
-        Self { kind, code, message: message.to_owned(), long_message: long_message.into(), param_name: None }
+    pub fn new(
+        kind: ErrorKind,
+        code: ErrorCode,
+        message: &str,
+        long_message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.to_owned(),
+            long_message: long_message.into(),
+            param_name: None,
+        }
     }
 
     /// Names the request parameter the error is about.
@@ -112,19 +123,42 @@ impl Error {
     }
 
     pub fn param_nil(name: &str) -> Self {
-        Self::new(ErrorKind::Unprocessable, ErrorCode::FormParamNil, "is missing", format!("{name} must be included.")).param(name)
+        Self::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamNil,
+            "is missing",
+            format!("{name} must be included."),
+        )
+        .param(name)
     }
 
     pub fn param_format_invalid(name: &str, why: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Unprocessable, ErrorCode::FormParamFormatInvalid, "is invalid", why).param(name)
+        Self::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamFormatInvalid,
+            "is invalid",
+            why,
+        )
+        .param(name)
     }
 
     pub fn param_value_invalid(name: &str, why: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Unprocessable, ErrorCode::FormParamValueInvalid, "is invalid", why).param(name)
+        Self::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamValueInvalid,
+            "is invalid",
+            why,
+        )
+        .param(name)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorKind::NotFound, ErrorCode::ResourceNotFound, "not found", format!("The requested {what} was not found."))
+        Self::new(
+            ErrorKind::NotFound,
+            ErrorCode::ResourceNotFound,
+            "not found",
+            format!("The requested {what} was not found."),
+        )
     }
 
     pub fn identifier_not_found() -> Self {
@@ -158,7 +192,12 @@ impl Error {
     }
 
     pub fn internal(context: &str) -> Self {
-        Self::new(ErrorKind::Internal, ErrorCode::Internal, "Oops, an unexpected error occurred", format!("An internal error occurred ({context})."))
+        Self::new(
+            ErrorKind::Internal,
+            ErrorCode::Internal,
+            "Oops, an unexpected error occurred",
+            format!("An internal error occurred ({context})."),
+        )
     }
 
     pub fn unavailable() -> Self {

@@ -22,7 +22,11 @@ pub struct Argon2Settings {
 impl Default for Argon2Settings {
     /// OWASP's first recommended argon2id setting.
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -38,9 +42,18 @@ pub struct Argon2Hasher {
 }
 
 impl Argon2Hasher {
-    pub fn new(settings: Argon2Settings, workers: usize, random: Arc<dyn Random>) -> Result<Self, Error> {
-        let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
-            .map_err(|_| Error::internal("argon2 parameters"))?;
+    pub fn new(
+        settings: Argon2Settings,
+        workers: usize,
+        random: Arc<dyn Random>,
+    ) -> Result<Self, Error> {
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(|_| Error::internal("argon2 parameters"))?;
         let mut hasher = Self {
             params,
             permits: Arc::new(Semaphore::new(workers.max(1))),
@@ -49,13 +62,23 @@ impl Argon2Hasher {
         };
         let mut pepper = [0u8; 24];
         hasher.random.fill(&mut pepper);
-        hasher.dummy_digest = hash_blocking(&hasher.params, &hex(&pepper), &salt(&*hasher.random)?)?;
+        hasher.dummy_digest =
+            hash_blocking(&hasher.params, &hex(&pepper), &salt(&*hasher.random)?)?;
         Ok(hasher)
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-        let _permit = self.permits.acquire().await.map_err(|_| Error::internal("hash pool closed"))?;
-        tokio::task::spawn_blocking(job).await.map_err(|_| Error::internal("hash task"))
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("hash pool closed"))?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| Error::internal("hash task"))
     }
 }
 
@@ -86,7 +109,8 @@ impl PasswordHasher for Argon2Hasher {
         let params = self.params.clone();
         let salt = salt(&*self.random)?;
         let password = password.expose().to_owned();
-        self.run(move || hash_blocking(&params, &password, &salt)).await?
+        self.run(move || hash_blocking(&params, &password, &salt))
+            .await?
     }
 
     async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
@@ -96,10 +120,14 @@ impl PasswordHasher for Argon2Hasher {
         let params = self.params.clone();
         let matched = self
             .run(move || {
-                let Ok(parsed) = PasswordHash::new(&digest) else { return false };
+                let Ok(parsed) = PasswordHash::new(&digest) else {
+                    return false;
+                };
                 // Digests carry their own parameters; the default ones only
                 // matter for hashing.
-                argon2(&params).verify_password(password.as_bytes(), &parsed).is_ok()
+                argon2(&params)
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
             })
             .await?;
         Ok(real && matched)
@@ -113,7 +141,11 @@ mod tests {
 
     fn hasher() -> Argon2Hasher {
         // Small parameters keep the unit test quick; production uses the defaults.
-        let settings = Argon2Settings { memory_kib: 64, iterations: 1, parallelism: 1 };
+        let settings = Argon2Settings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
         Argon2Hasher::new(settings, 2, Arc::new(OsRandom)).unwrap()
     }
 
@@ -123,9 +155,21 @@ mod tests {
         let pw = Password::parse("correct horse battery", 8).unwrap();
         let digest = h.hash(&pw).await.unwrap();
         assert!(digest.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(h.verify("correct horse battery", Some(digest.clone())).await.unwrap());
-        assert!(!h.verify("correct horse batterx", Some(digest.clone())).await.unwrap());
-        assert!(!h.verify("anything", Some("not a phc string".into())).await.unwrap());
+        assert!(
+            h.verify("correct horse battery", Some(digest.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("correct horse batterx", Some(digest.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("anything", Some("not a phc string".into()))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -137,6 +181,13 @@ mod tests {
 
     #[test]
     fn default_parameters_are_owasp() {
-        assert_eq!(Argon2Settings::default(), Argon2Settings { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            Argon2Settings::default(),
+            Argon2Settings {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
     }
 }

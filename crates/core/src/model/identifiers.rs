@@ -37,7 +37,12 @@ impl EmailAddress {
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let value = raw.trim().to_lowercase();
-        let invalid = || Error::param_format_invalid("email_address", "email_address must be a valid email address.");
+        let invalid = || {
+            Error::param_format_invalid(
+                "email_address",
+                "email_address must be a valid email address.",
+            )
+        };
         if value.is_empty() || value.len() > Self::MAX_LEN {
             return Err(invalid());
         }
@@ -47,7 +52,9 @@ impl EmailAddress {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|l| {
@@ -57,7 +64,11 @@ impl EmailAddress {
                     && !l.ends_with('-')
                     && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
-        if local_ok && domain_ok { Ok(Self(value)) } else { Err(invalid()) }
+        if local_ok && domain_ok {
+            Ok(Self(value))
+        } else {
+            Err(invalid())
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -72,7 +83,10 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let invalid = || {
-            Error::param_format_invalid("phone_number", "phone_number must be a valid phone number in E.164 format (+ and country code).")
+            Error::param_format_invalid(
+                "phone_number",
+                "phone_number must be a valid phone number in E.164 format (+ and country code).",
+            )
         };
         let trimmed = raw.trim();
         let rest = trimmed.strip_prefix('+').ok_or_else(invalid)?;
@@ -112,10 +126,17 @@ impl Username {
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&n) {
             return Err(Error::param_format_invalid(
                 "username",
-                format!("username must be between {} and {} characters long.", Self::MIN_LEN, Self::MAX_LEN),
+                format!(
+                    "username must be between {} and {} characters long.",
+                    Self::MIN_LEN,
+                    Self::MAX_LEN
+                ),
             ));
         }
-        if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(Error::param_format_invalid(
                 "username",
                 "username can only contain letters, numbers, '_' and '-'.",
@@ -184,7 +205,18 @@ mod tests {
 
     #[test]
     fn bad_emails_are_refused() {
-        for bad in ["", "a", "a@", "@b.com", "a@b", "a b@c.com", "a@-b.com", "a..b@c.com", "a@b..com", ".a@b.com"] {
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.com",
+            "a@b",
+            "a b@c.com",
+            "a@-b.com",
+            "a..b@c.com",
+            "a@b..com",
+            ".a@b.com",
+        ] {
             let err = EmailAddress::parse(bad).unwrap_err();
             assert_eq!(err.code, crate::ErrorCode::FormParamFormatInvalid, "{bad}");
             assert_eq!(err.param_name.as_deref(), Some("email_address"));
@@ -195,8 +227,18 @@ mod tests {
 
     #[test]
     fn phone_numbers_are_e164() {
-        assert_eq!(PhoneNumber::parse("+1 (555) 555-0100").unwrap().as_str(), "+15555550100");
-        for bad in ["15555550100", "+", "+0123456789", "+1234567", "+1234567890123456", "+1555abc0100"] {
+        assert_eq!(
+            PhoneNumber::parse("+1 (555) 555-0100").unwrap().as_str(),
+            "+15555550100"
+        );
+        for bad in [
+            "15555550100",
+            "+",
+            "+0123456789",
+            "+1234567",
+            "+1234567890123456",
+            "+1555abc0100",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
     }
@@ -212,9 +254,21 @@ mod tests {
 
     #[test]
     fn identifiers_are_classified() {
-        assert_eq!(Identifier::parse("A@B.co").unwrap().kind(), IdentifierKind::EmailAddress);
-        assert_eq!(Identifier::parse("+15555550100").unwrap().kind(), IdentifierKind::PhoneNumber);
-        assert_eq!(Identifier::parse("alice").unwrap().kind(), IdentifierKind::Username);
-        assert_eq!(Identifier::parse("x").unwrap_err().param_name.as_deref(), Some("identifier"));
+        assert_eq!(
+            Identifier::parse("A@B.co").unwrap().kind(),
+            IdentifierKind::EmailAddress
+        );
+        assert_eq!(
+            Identifier::parse("+15555550100").unwrap().kind(),
+            IdentifierKind::PhoneNumber
+        );
+        assert_eq!(
+            Identifier::parse("alice").unwrap().kind(),
+            IdentifierKind::Username
+        );
+        assert_eq!(
+            Identifier::parse("x").unwrap_err().param_name.as_deref(),
+            Some("identifier")
+        );
     }
 }

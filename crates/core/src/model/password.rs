@@ -21,7 +21,10 @@ impl Password {
                 ErrorKind::Unprocessable,
                 ErrorCode::FormPasswordSizeInBytesExceeded,
                 "Passwords may not exceed 72 bytes.",
-                format!("Passwords may not exceed {} bytes. Please choose a shorter password.", Self::MAX_BYTES),
+                format!(
+                    "Passwords may not exceed {} bytes. Please choose a shorter password.",
+                    Self::MAX_BYTES
+                ),
             )
             .param("password"));
         }
@@ -48,11 +51,20 @@ mod tests {
 
     #[test]
     fn length_rules() {
-        assert_eq!(Password::parse("short", 8).unwrap_err().code, ErrorCode::FormPasswordLengthTooShort);
-        assert_eq!(Password::parse(&"x".repeat(73), 8).unwrap_err().code, ErrorCode::FormPasswordSizeInBytesExceeded);
+        assert_eq!(
+            Password::parse("short", 8).unwrap_err().code,
+            ErrorCode::FormPasswordLengthTooShort
+        );
+        assert_eq!(
+            Password::parse(&"x".repeat(73), 8).unwrap_err().code,
+            ErrorCode::FormPasswordSizeInBytesExceeded
+        );
         // 8 characters of 3 bytes each pass; 25 of them exceed 72 bytes.
         assert!(Password::parse(&"€".repeat(8), 8).is_ok());
         assert!(Password::parse(&"€".repeat(25), 8).is_err());
-        assert_eq!(Password::parse("correct horse", 8).unwrap().expose(), "correct horse");
+        assert_eq!(
+            Password::parse("correct horse", 8).unwrap().expose(),
+            "correct horse"
+        );
     }
 }

@@ -53,7 +53,11 @@ pub struct Session {
 impl Session {
     /// The status at `now`: an active session past its lifetime is expired.
     pub fn status_at(&self, now: Timestamp) -> SessionStatus {
-        if self.status == SessionStatus::Active && now >= self.expire_at { SessionStatus::Expired } else { self.status }
+        if self.status == SessionStatus::Active && now >= self.expire_at {
+            SessionStatus::Expired
+        } else {
+            self.status
+        }
     }
 
     pub fn is_active(&self, now: Timestamp) -> bool {
@@ -81,7 +85,10 @@ mod tests {
         };
         assert!(s.is_active(Timestamp(999)));
         assert_eq!(s.status_at(Timestamp(1000)), SessionStatus::Expired);
-        let ended = Session { status: SessionStatus::Ended, ..s };
+        let ended = Session {
+            status: SessionStatus::Ended,
+            ..s
+        };
         assert_eq!(ended.status_at(Timestamp(5000)), SessionStatus::Ended);
     }
 }

@@ -85,7 +85,11 @@ impl Default for InstanceSettings {
     fn default() -> Self {
         Self {
             environment: Environment::Development,
-            identifiers: IdentifierSettings { email_address: true, phone_number: true, username: true },
+            identifiers: IdentifierSettings {
+                email_address: true,
+                phone_number: true,
+                username: true,
+            },
             strategies: StrategySettings {
                 password: true,
                 email_code: false,

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, IdentifierKind, InstanceSettings, SessionId, SignInId, Timestamp, User, UserId};
+use super::{
+    ClientId, IdentifierKind, InstanceSettings, SessionId, SignInId, Timestamp, User, UserId,
+};
 use crate::error::{Error, ErrorCode, ErrorKind};
 
 /// Every sign-in verification strategy Clerk names.
@@ -44,7 +46,9 @@ impl Strategy {
                 let provider = other.strip_prefix("oauth_")?;
                 let valid = !provider.is_empty()
                     && provider.len() <= 64
-                    && provider.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    && provider
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
                 if !valid {
                     return None;
                 }
@@ -83,7 +87,10 @@ impl Strategy {
 
     /// Whether this strategy can pass the second factor.
     pub fn is_second_factor(&self) -> bool {
-        matches!(self, Self::PhoneCode | Self::Totp | Self::BackupCode | Self::EmailCode)
+        matches!(
+            self,
+            Self::PhoneCode | Self::Totp | Self::BackupCode | Self::EmailCode
+        )
     }
 }
 
@@ -177,7 +184,12 @@ pub enum AfterFirstFactor {
 
 impl SignIn {
     /// A fresh sign-in that waits for an identifier.
-    pub fn new(id: SignInId, client_id: ClientId, now: Timestamp, settings: &InstanceSettings) -> Self {
+    pub fn new(
+        id: SignInId,
+        client_id: ClientId,
+        now: Timestamp,
+        settings: &InstanceSettings,
+    ) -> Self {
         Self {
             id,
             client_id,
@@ -196,12 +208,27 @@ impl SignIn {
 
     /// The status at `now`: an unfinished sign-in past its lifetime is abandoned.
     pub fn status_at(&self, now: Timestamp) -> SignInStatus {
-        if self.status != SignInStatus::Complete && now >= self.abandon_at { SignInStatus::Abandoned } else { self.status }
+        if self.status != SignInStatus::Complete && now >= self.abandon_at {
+            SignInStatus::Abandoned
+        } else {
+            self.status
+        }
     }
 
     /// Names the user this sign-in is for.
-    pub fn identify(&mut self, identifier: String, user: &User, now: Timestamp) -> Result<(), Error> {
-        self.expect_status(now, &[SignInStatus::NeedsIdentifier, SignInStatus::NeedsFirstFactor])?;
+    pub fn identify(
+        &mut self,
+        identifier: String,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.expect_status(
+            now,
+            &[
+                SignInStatus::NeedsIdentifier,
+                SignInStatus::NeedsFirstFactor,
+            ],
+        )?;
         self.identifier = Some(identifier);
         self.user_id = Some(user.id.clone());
         self.first_factor_verification = None;
@@ -213,7 +240,9 @@ impl SignIn {
     /// Checks that a first-factor attempt may happen now and returns the user it is for.
     pub fn ready_for_first_factor(&self, now: Timestamp) -> Result<&UserId, Error> {
         self.expect_status(now, &[SignInStatus::NeedsFirstFactor])?;
-        self.user_id.as_ref().ok_or_else(|| Error::internal("identified sign-in without user"))
+        self.user_id
+            .as_ref()
+            .ok_or_else(|| Error::internal("identified sign-in without user"))
     }
 
     /// Records a failed first-factor attempt.
@@ -222,19 +251,32 @@ impl SignIn {
             Some(v) if v.strategy == strategy => v.attempts + 1,
             _ => 1,
         };
-        self.first_factor_verification =
-            Some(Verification { strategy, status: VerificationStatus::Unverified, attempts, expire_at: None });
+        self.first_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts,
+            expire_at: None,
+        });
         self.updated_at = now;
     }
 
     /// Records a passed first factor; the sign-in then needs a second factor or a session.
-    pub fn first_factor_passed(&mut self, strategy: Strategy, needs_second_factor: bool, now: Timestamp) -> AfterFirstFactor {
+    pub fn first_factor_passed(
+        &mut self,
+        strategy: Strategy,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> AfterFirstFactor {
         let attempts = match &self.first_factor_verification {
             Some(v) if v.strategy == strategy => v.attempts + 1,
             _ => 1,
         };
-        self.first_factor_verification =
-            Some(Verification { strategy, status: VerificationStatus::Verified, attempts, expire_at: None });
+        self.first_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Verified,
+            attempts,
+            expire_at: None,
+        });
         self.first_factor_verified_at = Some(now);
         self.updated_at = now;
         if needs_second_factor {
@@ -269,7 +311,10 @@ impl SignIn {
                 ErrorKind::Unprocessable,
                 ErrorCode::FormParamValueInvalid,
                 "is invalid",
-                format!("This sign-in cannot take this step while its status is {}.", other.as_str()),
+                format!(
+                    "This sign-in cannot take this step while its status is {}.",
+                    other.as_str()
+                ),
             ),
         })
     }
@@ -277,10 +322,14 @@ impl SignIn {
 
 /// The identifiers the instance accepts at sign-in, in Clerk's order.
 pub fn supported_identifiers(settings: &InstanceSettings) -> Vec<IdentifierKind> {
-    [IdentifierKind::EmailAddress, IdentifierKind::PhoneNumber, IdentifierKind::Username]
-        .into_iter()
-        .filter(|k| settings.identifiers.allows(*k))
-        .collect()
+    [
+        IdentifierKind::EmailAddress,
+        IdentifierKind::PhoneNumber,
+        IdentifierKind::Username,
+    ]
+    .into_iter()
+    .filter(|k| settings.identifiers.allows(*k))
+    .collect()
 }
 
 /// The first factors `user` can pass on this instance.
@@ -307,7 +356,11 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
         }
     }
     if settings.strategies.phone_code {
-        for phone in user.phone_numbers.iter().filter(|p| !p.reserved_for_second_factor) {
+        for phone in user
+            .phone_numbers
+            .iter()
+            .filter(|p| !p.reserved_for_second_factor)
+        {
             factors.push(Factor {
                 strategy: Strategy::PhoneCode,
                 safe_identifier: Some(mask_phone(&phone.value)),
@@ -322,7 +375,9 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
 
 /// `alice@example.com` -> `a***e@example.com`.
 fn mask_email(email: &str) -> String {
-    let Some((local, domain)) = email.split_once('@') else { return "***".to_owned() };
+    let Some((local, domain)) = email.split_once('@') else {
+        return "***".to_owned();
+    };
     let mut chars = local.chars();
     let first = chars.next().unwrap_or('*');
     match chars.last() {
@@ -334,7 +389,11 @@ fn mask_email(email: &str) -> String {
 /// `+15555550100` -> `+1*******0100`.
 fn mask_phone(phone: &str) -> String {
     let n = phone.chars().count();
-    phone.chars().enumerate().map(|(i, c)| if i < 2 || i + 4 >= n { c } else { '*' }).collect()
+    phone
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 2 || i + 4 >= n { c } else { '*' })
+        .collect()
 }
 
 #[cfg(test)]
@@ -372,7 +431,12 @@ mod tests {
     }
 
     fn sign_in(now: i64) -> SignIn {
-        SignIn::new(SignInId("sia_1".into()), ClientId("client_1".into()), Timestamp(now), &InstanceSettings::default())
+        SignIn::new(
+            SignInId("sia_1".into()),
+            ClientId("client_1".into()),
+            Timestamp(now),
+            &InstanceSettings::default(),
+        )
     }
 
     #[test]
@@ -391,7 +455,10 @@ mod tests {
             "oauth_google",
             "oauth_custom_acme",
         ] {
-            assert_eq!(Strategy::parse(name).map(|s| s.name()).as_deref(), Some(name));
+            assert_eq!(
+                Strategy::parse(name).map(|s| s.name()).as_deref(),
+                Some(name)
+            );
         }
         for bad in ["", "oauth_", "oauth_Google", "pass word", "oauth_a/b"] {
             assert_eq!(Strategy::parse(bad), None, "{bad}");
@@ -403,10 +470,17 @@ mod tests {
     fn happy_path_without_second_factor() {
         let mut s = sign_in(0);
         assert_eq!(s.status_at(Timestamp(0)), SignInStatus::NeedsIdentifier);
-        assert_eq!(s.ready_for_first_factor(Timestamp(1)).unwrap_err().code, ErrorCode::FormParamNil);
-        s.identify("alice@example.com".into(), &user(), Timestamp(1)).unwrap();
+        assert_eq!(
+            s.ready_for_first_factor(Timestamp(1)).unwrap_err().code,
+            ErrorCode::FormParamNil
+        );
+        s.identify("alice@example.com".into(), &user(), Timestamp(1))
+            .unwrap();
         assert_eq!(s.status_at(Timestamp(1)), SignInStatus::NeedsFirstFactor);
-        assert_eq!(s.ready_for_first_factor(Timestamp(2)).unwrap().as_str(), "user_1");
+        assert_eq!(
+            s.ready_for_first_factor(Timestamp(2)).unwrap().as_str(),
+            "user_1"
+        );
         s.first_factor_failed(Strategy::Password, Timestamp(2));
         assert_eq!(s.first_factor_verification.as_ref().unwrap().attempts, 1);
         let next = s.first_factor_passed(Strategy::Password, false, Timestamp(3));
@@ -422,7 +496,10 @@ mod tests {
     fn second_factor_is_required_when_the_user_has_one() {
         let mut s = sign_in(0);
         s.identify("alice".into(), &user(), Timestamp(1)).unwrap();
-        assert_eq!(s.first_factor_passed(Strategy::Password, true, Timestamp(2)), AfterFirstFactor::NeedsSecondFactor);
+        assert_eq!(
+            s.first_factor_passed(Strategy::Password, true, Timestamp(2)),
+            AfterFirstFactor::NeedsSecondFactor
+        );
         assert_eq!(s.status_at(Timestamp(2)), SignInStatus::NeedsSecondFactor);
         assert!(s.ready_for_first_factor(Timestamp(2)).is_err());
     }
@@ -441,17 +518,26 @@ mod tests {
         let mut settings = InstanceSettings::default();
         let u = user();
         let f = supported_first_factors(&u, &settings);
-        assert_eq!(f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(), ["password"]);
+        assert_eq!(
+            f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(),
+            ["password"]
+        );
         settings.strategies.email_code = true;
         let f = supported_first_factors(&u, &settings);
         assert_eq!(f.len(), 2);
         assert_eq!(f[1].safe_identifier.as_deref(), Some("a***e@example.com"));
         assert_eq!(f[1].primary, Some(true));
-        let no_password = User { password_digest: None, ..u };
+        let no_password = User {
+            password_digest: None,
+            ..u
+        };
         settings.strategies.email_code = false;
         assert!(supported_first_factors(&no_password, &settings).is_empty());
         settings.identifiers.phone_number = false;
-        assert_eq!(supported_identifiers(&settings), [IdentifierKind::EmailAddress, IdentifierKind::Username]);
+        assert_eq!(
+            supported_identifiers(&settings),
+            [IdentifierKind::EmailAddress, IdentifierKind::Username]
+        );
     }
 
     #[test]

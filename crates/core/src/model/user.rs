@@ -46,15 +46,21 @@ impl User {
     /// Two-factor is on when the user has a second factor; none exists yet, so
     /// this reads the phone numbers reserved for it.
     pub fn two_factor_enabled(&self) -> bool {
-        self.phone_numbers.iter().any(|p| p.reserved_for_second_factor)
+        self.phone_numbers
+            .iter()
+            .any(|p| p.reserved_for_second_factor)
     }
 
     pub fn email(&self, email: &EmailAddress) -> Option<&IdentificationRecord> {
-        self.email_addresses.iter().find(|e| e.value == email.as_str())
+        self.email_addresses
+            .iter()
+            .find(|e| e.value == email.as_str())
     }
 
     pub fn phone(&self, phone: &PhoneNumber) -> Option<&IdentificationRecord> {
-        self.phone_numbers.iter().find(|p| p.value == phone.as_str())
+        self.phone_numbers
+            .iter()
+            .find(|p| p.value == phone.as_str())
     }
 
     pub fn primary_email(&self) -> Option<&IdentificationRecord> {

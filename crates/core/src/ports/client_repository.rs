@@ -27,7 +27,10 @@ pub trait ClientRepository: Send + Sync {
 
     /// Finds the client whose current token has this SHA-256 (hex). Earlier
     /// tokens of a rotated client MUST NOT match.
-    async fn find_client_by_token_hash(&self, token_hash: &str) -> Result<Option<Client>, StoreError>;
+    async fn find_client_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Client>, StoreError>;
 
     /// Replaces the stored client. MUST fail with `NotFound` if it does not exist.
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;

@@ -2,16 +2,16 @@
 //! per port; each states the contract every adapter MUST keep, and each has a
 //! contract test in `latch-testkit`.
 
-mod clock;
 mod client_repository;
+mod clock;
 mod instance_store;
 mod password_hasher;
 mod random;
 mod sign_in_store;
 mod user_repository;
 
-pub use clock::{Clock, MockClock, SystemClock};
 pub use client_repository::{ClientRepository, MockClientRepository, SessionQuery};
+pub use clock::{Clock, MockClock, SystemClock};
 pub use instance_store::{InstanceStore, MockInstanceStore};
 pub use password_hasher::{MockPasswordHasher, PasswordHasher};
 pub use random::{MockRandom, OsRandom, Random};

@@ -33,7 +33,8 @@ pub trait UserRepository: Send + Sync {
 
     /// Finds the user an identifier names. Phone numbers reserved for the second
     /// factor MUST NOT match.
-    async fn find_by_identifier(&self, identifier: &Identifier) -> Result<Option<User>, StoreError>;
+    async fn find_by_identifier(&self, identifier: &Identifier)
+    -> Result<Option<User>, StoreError>;
 
     /// Replaces the stored user with `user`, identifications included, atomically.
     /// MUST fail with `Duplicate` (changing nothing) on a taken identifier and

@@ -3,7 +3,8 @@
 use super::{Latch, token_hash};
 use crate::error::Error;
 use crate::model::{
-    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User, new_id,
+    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
+    new_id,
 };
 
 /// A sign-in together with the user it identified, as of `now`.
@@ -44,12 +45,21 @@ pub struct Outcome<T> {
 impl Latch {
     /// The client a token names, if any. Unknown tokens name no client.
     pub async fn find_client(&self, token: Option<&str>) -> Result<Option<Client>, Error> {
-        let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
-        Ok(self.ports.clients.find_client_by_token_hash(&token_hash(token)).await?)
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .ports
+            .clients
+            .find_client_by_token_hash(&token_hash(token))
+            .await?)
     }
 
     /// The client a token names, or a new one with a new token.
-    pub(crate) async fn find_or_create_client(&self, token: Option<&str>) -> Result<(Client, Option<String>), Error> {
+    pub(crate) async fn find_or_create_client(
+        &self,
+        token: Option<&str>,
+    ) -> Result<(Client, Option<String>), Error> {
         if let Some(client) = self.find_client(token).await? {
             return Ok((client, None));
         }
@@ -84,7 +94,11 @@ impl Latch {
     pub async fn create_client(&self) -> Result<Outcome<ClientSnapshot>, Error> {
         let (client, token) = self.insert_new_client().await?;
         let snapshot = self.snapshot(client).await?;
-        Ok(Outcome { response: snapshot.clone(), client: Some(snapshot), new_token: Some(token) })
+        Ok(Outcome {
+            response: snapshot.clone(),
+            client: Some(snapshot),
+            new_token: Some(token),
+        })
     }
 
     /// `POST /v1/dev_browser`: a development browser is a client reached through
@@ -94,9 +108,16 @@ impl Latch {
     }
 
     /// `DELETE /v1/client`: ends every session of the client and forgets it.
-    pub async fn delete_client(&self, token: Option<&str>) -> Result<Outcome<Option<ClientSnapshot>>, Error> {
+    pub async fn delete_client(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Outcome<Option<ClientSnapshot>>, Error> {
         let Some(client) = self.find_client(token).await? else {
-            return Ok(Outcome { response: None, client: None, new_token: None });
+            return Ok(Outcome {
+                response: None,
+                client: None,
+                new_token: None,
+            });
         };
         self.end_sessions_of(&client, SessionStatus::Ended).await?;
         if let Some(id) = &client.sign_in_id {
@@ -104,13 +125,31 @@ impl Latch {
         }
         self.ports.clients.delete_client(&client.id).await?;
         let now = self.ports.clock.now();
-        let emptied = Client { sign_in_id: None, last_active_session_id: None, updated_at: now, ..client };
-        let snapshot = ClientSnapshot { client: emptied, sign_in: None, sessions: Vec::new(), now };
-        Ok(Outcome { response: Some(snapshot), client: None, new_token: None })
+        let emptied = Client {
+            sign_in_id: None,
+            last_active_session_id: None,
+            updated_at: now,
+            ..client
+        };
+        let snapshot = ClientSnapshot {
+            client: emptied,
+            sign_in: None,
+            sessions: Vec::new(),
+            now,
+        };
+        Ok(Outcome {
+            response: Some(snapshot),
+            client: None,
+            new_token: None,
+        })
     }
 
     /// Moves every active session of the client to `status`.
-    pub(crate) async fn end_sessions_of(&self, client: &Client, status: SessionStatus) -> Result<(), Error> {
+    pub(crate) async fn end_sessions_of(
+        &self,
+        client: &Client,
+        status: SessionStatus,
+    ) -> Result<(), Error> {
         let now = self.ports.clock.now();
         for mut session in self.ports.clients.sessions_of_client(&client.id).await? {
             if session.is_active(now) {
@@ -139,28 +178,61 @@ impl Latch {
             }
             // A session whose user was deleted is gone with it.
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView { status: session.status_at(now), session, user, now });
+                sessions.push(SessionView {
+                    status: session.status_at(now),
+                    session,
+                    user,
+                    now,
+                });
             }
         }
-        Ok(ClientSnapshot { client, sign_in, sessions, now })
+        Ok(ClientSnapshot {
+            client,
+            sign_in,
+            sessions,
+            now,
+        })
     }
 
-    pub(crate) async fn sign_in_view(&self, sign_in: SignIn, now: Timestamp) -> Result<SignInView, Error> {
+    pub(crate) async fn sign_in_view(
+        &self,
+        sign_in: SignIn,
+        now: Timestamp,
+    ) -> Result<SignInView, Error> {
         let user = match &sign_in.user_id {
             Some(id) => self.ports.users.get(id).await?,
             None => None,
         };
-        Ok(SignInView { status: sign_in.status_at(now), sign_in, user })
+        Ok(SignInView {
+            status: sign_in.status_at(now),
+            sign_in,
+            user,
+        })
     }
 
     /// The client that must own a resource; a missing client owns nothing.
-    pub(crate) async fn require_client(&self, token: Option<&str>, what: &str) -> Result<Client, Error> {
-        self.find_client(token).await?.ok_or_else(|| Error::not_found(what))
+    pub(crate) async fn require_client(
+        &self,
+        token: Option<&str>,
+        what: &str,
+    ) -> Result<Client, Error> {
+        self.find_client(token)
+            .await?
+            .ok_or_else(|| Error::not_found(what))
     }
 
     /// Wraps a response with the fresh client snapshot.
-    pub(crate) async fn outcome<T>(&self, response: T, client: Client, new_token: Option<String>) -> Result<Outcome<T>, Error> {
+    pub(crate) async fn outcome<T>(
+        &self,
+        response: T,
+        client: Client,
+        new_token: Option<String>,
+    ) -> Result<Outcome<T>, Error> {
         let snapshot = self.snapshot(client).await?;
-        Ok(Outcome { response, client: Some(snapshot), new_token })
+        Ok(Outcome {
+            response,
+            client: Some(snapshot),
+            new_token,
+        })
     }
 }

@@ -16,7 +16,9 @@ pub use sign_ins::{AttemptFirstFactor, CreateSignIn};
 pub use users::{CreateUser, UsersPage};
 
 use crate::model::InstanceSettings;
-use crate::ports::{Clock, ClientRepository, InstanceStore, PasswordHasher, Random, SignInStore, UserRepository};
+use crate::ports::{
+    ClientRepository, Clock, InstanceStore, PasswordHasher, Random, SignInStore, UserRepository,
+};
 
 /// The outbound ports the use cases need.
 #[derive(Clone)]
@@ -39,7 +41,10 @@ pub struct Latch {
 
 impl Latch {
     pub fn new(ports: Ports, settings: InstanceSettings) -> Self {
-        Self { ports, settings: Arc::new(settings) }
+        Self {
+            ports,
+            settings: Arc::new(settings),
+        }
     }
 
     pub fn settings(&self) -> &InstanceSettings {

@@ -27,7 +27,11 @@ pub struct SessionsPage {
 impl Latch {
     /// `POST /v1/client/sessions/{id}/touch`: marks the session the client's
     /// active one and records activity.
-    pub async fn touch_session(&self, token: Option<&str>, id: &str) -> Result<Outcome<SessionView>, Error> {
+    pub async fn touch_session(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Outcome<SessionView>, Error> {
         let (mut client, mut session, user) = self.client_session(token, id).await?;
         let now = self.ports.clock.now();
         if !session.is_active(now) {
@@ -39,12 +43,22 @@ impl Latch {
         client.last_active_session_id = Some(session.id.clone());
         client.updated_at = now;
         self.ports.clients.update_client(&client).await?;
-        let view = SessionView { status: session.status_at(now), session, user, now };
+        let view = SessionView {
+            status: session.status_at(now),
+            session,
+            user,
+            now,
+        };
         self.outcome(view, client, None).await
     }
 
     /// `POST /v1/client/sessions/{id}/end` (`Ended`) and `/remove` (`Removed`).
-    pub async fn close_session(&self, token: Option<&str>, id: &str, status: SessionStatus) -> Result<Outcome<SessionView>, Error> {
+    pub async fn close_session(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        status: SessionStatus,
+    ) -> Result<Outcome<SessionView>, Error> {
         let (mut client, mut session, user) = self.client_session(token, id).await?;
         let now = self.ports.clock.now();
         if session.is_active(now) {
@@ -57,24 +71,40 @@ impl Latch {
             client.updated_at = now;
             self.ports.clients.update_client(&client).await?;
         }
-        let view = SessionView { status: session.status_at(now), session, user, now };
+        let view = SessionView {
+            status: session.status_at(now),
+            session,
+            user,
+            now,
+        };
         self.outcome(view, client, None).await
     }
 
     /// `DELETE /v1/client/sessions`: signs the client out of every session.
-    pub async fn end_all_sessions(&self, token: Option<&str>) -> Result<Outcome<ClientSnapshot>, Error> {
+    pub async fn end_all_sessions(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Outcome<ClientSnapshot>, Error> {
         let mut client = self.require_client(token, "client").await?;
         self.end_sessions_of(&client, SessionStatus::Ended).await?;
         client.last_active_session_id = None;
         client.updated_at = self.ports.clock.now();
         self.ports.clients.update_client(&client).await?;
         let snapshot = self.snapshot(client).await?;
-        Ok(Outcome { response: snapshot.clone(), client: Some(snapshot), new_token: None })
+        Ok(Outcome {
+            response: snapshot.clone(),
+            client: Some(snapshot),
+            new_token: None,
+        })
     }
 
     /// `POST /v1/client/sessions/{id}/tokens`: the claims of a fresh session
     /// token. Only an active session of this client gets one.
-    pub async fn session_token(&self, token: Option<&str>, id: &str) -> Result<SessionTokenClaims, Error> {
+    pub async fn session_token(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<SessionTokenClaims, Error> {
         let (_, session, user) = self.client_session(token, id).await?;
         let now = self.ports.clock.now();
         if !session.is_active(now) {
@@ -86,12 +116,19 @@ impl Latch {
             user_id: user.id.0,
             issued_at: now,
             expires_at: now.plus(self.settings.session_token_lifetime),
-            factor_ages_minutes: [age(session.first_factor_verified_at), session.second_factor_verified_at.map_or(-1, age)],
+            factor_ages_minutes: [
+                age(session.first_factor_verified_at),
+                session.second_factor_verified_at.map_or(-1, age),
+            ],
         })
     }
 
     /// `GET /v1/sessions` (Backend API): filtered by user or client.
-    pub async fn list_sessions(&self, mut query: SessionQuery, limit: Option<u32>) -> Result<SessionsPage, Error> {
+    pub async fn list_sessions(
+        &self,
+        mut query: SessionQuery,
+        limit: Option<u32>,
+    ) -> Result<SessionsPage, Error> {
         if query.user_id.is_none() && query.client_id.is_none() {
             return Err(Error::param_nil("user_id"));
         }
@@ -101,17 +138,30 @@ impl Latch {
         let mut sessions = Vec::new();
         for session in self.ports.clients.list_sessions(&query).await? {
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView { status: session.status_at(now), session, user, now });
+                sessions.push(SessionView {
+                    status: session.status_at(now),
+                    session,
+                    user,
+                    now,
+                });
             }
         }
-        Ok(SessionsPage { sessions, total_count })
+        Ok(SessionsPage {
+            sessions,
+            total_count,
+        })
     }
 
     /// `GET /v1/sessions/{id}` (Backend API).
     pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
         let now = self.ports.clock.now();
-        Ok(SessionView { status: session.status_at(now), session, user, now })
+        Ok(SessionView {
+            status: session.status_at(now),
+            session,
+            user,
+            now,
+        })
     }
 
     /// `POST /v1/sessions/{id}/revoke` (Backend API): an active session becomes
@@ -124,18 +174,37 @@ impl Latch {
             session.updated_at = now;
             self.ports.clients.update_session(&session).await?;
         }
-        Ok(SessionView { status: session.status_at(now), session, user, now })
+        Ok(SessionView {
+            status: session.status_at(now),
+            session,
+            user,
+            now,
+        })
     }
 
     async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {
-        let session = self.ports.clients.get_session(&SessionId(id.to_owned())).await?.ok_or_else(|| Error::not_found("session"))?;
-        let user = self.ports.users.get(&session.user_id).await?.ok_or_else(|| Error::not_found("session"))?;
+        let session = self
+            .ports
+            .clients
+            .get_session(&SessionId(id.to_owned()))
+            .await?
+            .ok_or_else(|| Error::not_found("session"))?;
+        let user = self
+            .ports
+            .users
+            .get(&session.user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("session"))?;
         Ok((session, user))
     }
 
     /// A session of the requesting client, with its user; other clients'
     /// sessions do not exist for it.
-    async fn client_session(&self, token: Option<&str>, id: &str) -> Result<(Client, Session, User), Error> {
+    async fn client_session(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(Client, Session, User), Error> {
         let client = self.require_client(token, "session").await?;
         let (session, user) = self.session_with_user(id).await?;
         if session.client_id != client.id {
@@ -164,16 +233,27 @@ mod tests {
 
     fn mocks_with(status: SessionStatus, owner: &str) -> Mocks {
         let mut m = Mocks::new();
-        m.clients.expect_find_client_by_token_hash().returning(|_| Ok(Some(client())));
+        m.clients
+            .expect_find_client_by_token_hash()
+            .returning(|_| Ok(Some(client())));
         let owner = ClientId(owner.to_owned());
-        m.clients.expect_get_session().returning(move |_| Ok(Some(Session { client_id: owner.clone(), ..session(status) })));
+        m.clients.expect_get_session().returning(move |_| {
+            Ok(Some(Session {
+                client_id: owner.clone(),
+                ..session(status)
+            }))
+        });
         m.users.expect_get().returning(|_| Ok(Some(user())));
         m
     }
 
     #[tokio::test]
     async fn active_sessions_mint_claims_with_factor_ages() {
-        let claims = mocks_with(SessionStatus::Active, "client_1").latch().session_token(Some(TOKEN), "sess_1").await.unwrap();
+        let claims = mocks_with(SessionStatus::Active, "client_1")
+            .latch()
+            .session_token(Some(TOKEN), "sess_1")
+            .await
+            .unwrap();
         assert_eq!(claims.user_id, "user_1");
         assert_eq!(claims.issued_at, NOW);
         assert_eq!(claims.expires_at, Timestamp(NOW.0 + 60_000));
@@ -182,24 +262,49 @@ mod tests {
 
     #[tokio::test]
     async fn ended_revoked_removed_and_expired_sessions_mint_nothing() {
-        for status in [SessionStatus::Ended, SessionStatus::Revoked, SessionStatus::Removed, SessionStatus::Expired] {
-            let err = mocks_with(status, "client_1").latch().session_token(Some(TOKEN), "sess_1").await.unwrap_err();
-            assert_eq!((err.kind, err.code), (ErrorKind::Unauthenticated, ErrorCode::AuthenticationInvalid), "{status:?}");
+        for status in [
+            SessionStatus::Ended,
+            SessionStatus::Revoked,
+            SessionStatus::Removed,
+            SessionStatus::Expired,
+        ] {
+            let err = mocks_with(status, "client_1")
+                .latch()
+                .session_token(Some(TOKEN), "sess_1")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (err.kind, err.code),
+                (ErrorKind::Unauthenticated, ErrorCode::AuthenticationInvalid),
+                "{status:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn another_clients_session_is_not_found() {
-        let err = mocks_with(SessionStatus::Active, "client_2").latch().session_token(Some(TOKEN), "sess_1").await.unwrap_err();
+        let err = mocks_with(SessionStatus::Active, "client_2")
+            .latch()
+            .session_token(Some(TOKEN), "sess_1")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::ResourceNotFound);
-        let err = mocks_with(SessionStatus::Active, "client_1").latch().session_token(None, "sess_1").await.unwrap_err();
+        let err = mocks_with(SessionStatus::Active, "client_1")
+            .latch()
+            .session_token(None, "sess_1")
+            .await
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::ResourceNotFound);
     }
 
     #[tokio::test]
     async fn revoking_an_active_session_stores_revoked() {
         let mut m = mocks_with(SessionStatus::Active, "client_1");
-        m.clients.expect_update_session().withf(|s| s.status == SessionStatus::Revoked).times(1).returning(|_| Ok(()));
+        m.clients
+            .expect_update_session()
+            .withf(|s| s.status == SessionStatus::Revoked)
+            .times(1)
+            .returning(|_| Ok(()));
         let view = m.latch().revoke_session("sess_1").await.unwrap();
         assert_eq!(view.status, SessionStatus::Revoked);
         assert_eq!(view.user.id, UserId("user_1".into()));
@@ -207,7 +312,14 @@ mod tests {
 
     #[tokio::test]
     async fn listing_sessions_needs_a_user_or_client() {
-        let err = Mocks::new().latch().list_sessions(SessionQuery::default(), None).await.unwrap_err();
-        assert_eq!((err.code, err.param_name.as_deref()), (ErrorCode::FormParamNil, Some("user_id")));
+        let err = Mocks::new()
+            .latch()
+            .list_sessions(SessionQuery::default(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.param_name.as_deref()),
+            (ErrorCode::FormParamNil, Some("user_id"))
+        );
     }
 }

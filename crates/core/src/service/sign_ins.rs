@@ -1,10 +1,10 @@
 //! Sign-ins: create, read, and the first factor.
 
-use super::{Latch, SignInView, Outcome, token_hash};
+use super::{Latch, Outcome, SignInView, token_hash};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{
-    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Session, SessionId, SessionStatus, SignIn, SignInId,
-    Strategy, User, new_id,
+    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Session, SessionId, SessionStatus,
+    SignIn, SignInId, Strategy, User, new_id,
 };
 
 /// `POST /v1/client/sign_ins`.
@@ -27,7 +27,11 @@ impl Latch {
     /// identifier the sign-in is identified; with `strategy=password` and a
     /// password too, the first factor is attempted in the same call. On any
     /// error nothing is stored.
-    pub async fn create_sign_in(&self, token: Option<&str>, params: CreateSignIn) -> Result<Outcome<SignInView>, Error> {
+    pub async fn create_sign_in(
+        &self,
+        token: Option<&str>,
+        params: CreateSignIn,
+    ) -> Result<Outcome<SignInView>, Error> {
         let strategy = match params.strategy.as_deref().filter(|s| !s.is_empty()) {
             Some(raw) => Some(self.first_factor_strategy(raw)?),
             None => None,
@@ -38,7 +42,12 @@ impl Latch {
                 if params.identifier.as_deref().is_none_or(str::is_empty) {
                     return Err(Error::param_nil("identifier"));
                 }
-                Some(params.password.clone().ok_or_else(|| Error::param_nil("password"))?)
+                Some(
+                    params
+                        .password
+                        .clone()
+                        .ok_or_else(|| Error::param_nil("password"))?,
+                )
             }
             Some(other) => return Err(not_yet_supported(other)),
         };
@@ -63,13 +72,20 @@ impl Latch {
 
         let now = self.ports.clock.now();
         let (mut client, mut new_token) = self.find_or_create_client(token).await?;
-        let mut sign_in = SignIn::new(SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)), client.id.clone(), now, &self.settings);
+        let mut sign_in = SignIn::new(
+            SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
+            client.id.clone(),
+            now,
+            &self.settings,
+        );
         if let Some((normalised, user)) = &identified {
             sign_in.identify(normalised.clone(), user, now)?;
-            if password.is_some() {
-                if let Some(rotated) = self.pass_first_factor(&mut sign_in, &mut client, user, Strategy::Password).await? {
-                    new_token = Some(rotated);
-                }
+            if password.is_some()
+                && let Some(rotated) = self
+                    .pass_first_factor(&mut sign_in, &mut client, user, Strategy::Password)
+                    .await?
+            {
+                new_token = Some(rotated);
             }
         }
 
@@ -82,7 +98,11 @@ impl Latch {
     }
 
     /// `GET /v1/client/sign_ins/{id}`.
-    pub async fn get_sign_in(&self, token: Option<&str>, id: &str) -> Result<Outcome<SignInView>, Error> {
+    pub async fn get_sign_in(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Outcome<SignInView>, Error> {
         let client = self.require_client(token, "sign in").await?;
         let sign_in = self.owned_sign_in(&client, id).await?;
         let view = self.sign_in_view(sign_in, self.ports.clock.now()).await?;
@@ -99,13 +119,25 @@ impl Latch {
     ) -> Result<Outcome<SignInView>, Error> {
         let mut client = self.require_client(token, "sign in").await?;
         let mut sign_in = self.owned_sign_in(&client, id).await?;
-        let strategy = self.first_factor_strategy(params.strategy.as_deref().ok_or_else(|| Error::param_nil("strategy"))?)?;
+        let strategy = self.first_factor_strategy(
+            params
+                .strategy
+                .as_deref()
+                .ok_or_else(|| Error::param_nil("strategy"))?,
+        )?;
         let now = self.ports.clock.now();
         let user_id = sign_in.ready_for_first_factor(now)?.clone();
-        let user = self.ports.users.get(&user_id).await?.ok_or_else(Error::identifier_not_found)?;
+        let user = self
+            .ports
+            .users
+            .get(&user_id)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
         let new_token = match strategy {
             Strategy::Password => {
-                let password = params.password.ok_or_else(|| Error::param_nil("password"))?;
+                let password = params
+                    .password
+                    .ok_or_else(|| Error::param_nil("password"))?;
                 if let Err(err) = self.check_password(&user, &password).await {
                     if err.code == ErrorCode::FormPasswordIncorrect {
                         sign_in.first_factor_failed(Strategy::Password, now);
@@ -113,7 +145,8 @@ impl Latch {
                     }
                     return Err(err);
                 }
-                self.pass_first_factor(&mut sign_in, &mut client, &user, Strategy::Password).await?
+                self.pass_first_factor(&mut sign_in, &mut client, &user, Strategy::Password)
+                    .await?
             }
             other => return Err(not_yet_supported(&other)),
         };
@@ -129,27 +162,51 @@ impl Latch {
 
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`. Password needs no
     /// preparation; the strategies that do arrive with their own issues.
-    pub async fn prepare_first_factor(&self, token: Option<&str>, id: &str, strategy: Option<&str>) -> Result<Outcome<SignInView>, Error> {
+    pub async fn prepare_first_factor(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        strategy: Option<&str>,
+    ) -> Result<Outcome<SignInView>, Error> {
         let client = self.require_client(token, "sign in").await?;
         let sign_in = self.owned_sign_in(&client, id).await?;
-        let strategy = self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
+        let strategy =
+            self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
         sign_in.ready_for_first_factor(self.ports.clock.now())?;
         match strategy {
-            Strategy::Password => Err(Error::param_value_invalid("strategy", "The password strategy needs no preparation: attempt it directly.")),
+            Strategy::Password => Err(Error::param_value_invalid(
+                "strategy",
+                "The password strategy needs no preparation: attempt it directly.",
+            )),
             other => Err(not_yet_supported(&other)),
         }
     }
 
     /// Second factors: modelled, answered clearly until their strategies land.
-    pub async fn second_factor_step(&self, token: Option<&str>, id: &str, strategy: Option<&str>) -> Result<Outcome<SignInView>, Error> {
+    pub async fn second_factor_step(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        strategy: Option<&str>,
+    ) -> Result<Outcome<SignInView>, Error> {
         let client = self.require_client(token, "sign in").await?;
         let sign_in = self.owned_sign_in(&client, id).await?;
         let raw = strategy.ok_or_else(|| Error::param_nil("strategy"))?;
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_second_factor)
-            .ok_or_else(|| Error::param_value_invalid("strategy", format!("`{}` is not a valid second factor strategy.", truncate(raw))))?;
-        if sign_in.status_at(self.ports.clock.now()) != crate::model::SignInStatus::NeedsSecondFactor {
-            return Err(Error::param_value_invalid("strategy", "This sign-in does not need a second factor."));
+            .ok_or_else(|| {
+                Error::param_value_invalid(
+                    "strategy",
+                    format!("`{}` is not a valid second factor strategy.", truncate(raw)),
+                )
+            })?;
+        if sign_in.status_at(self.ports.clock.now())
+            != crate::model::SignInStatus::NeedsSecondFactor
+        {
+            return Err(Error::param_value_invalid(
+                "strategy",
+                "This sign-in does not need a second factor.",
+            ));
         }
         Err(not_yet_supported(&strategy))
     }
@@ -158,13 +215,21 @@ impl Latch {
     fn first_factor_strategy(&self, raw: &str) -> Result<Strategy, Error> {
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_first_factor)
-            .ok_or_else(|| Error::param_value_invalid("strategy", format!("`{}` is not a valid first factor strategy.", truncate(raw))))?;
+            .ok_or_else(|| {
+                Error::param_value_invalid(
+                    "strategy",
+                    format!("`{}` is not a valid first factor strategy.", truncate(raw)),
+                )
+            })?;
         if !self.settings.strategies.allows(&strategy) {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
                 ErrorCode::StrategyForUserInvalid,
                 "Invalid verification strategy",
-                format!("The verification strategy `{}` is not enabled on this instance.", strategy.name()),
+                format!(
+                    "The verification strategy `{}` is not enabled on this instance.",
+                    strategy.name()
+                ),
             )
             .param("strategy"));
         }
@@ -177,16 +242,27 @@ impl Latch {
         if !self.settings.identifiers.allows(identifier.kind()) {
             return Err(Error::param_value_invalid(
                 "identifier",
-                format!("Signing in with a {} is not enabled on this instance.", identifier.kind().as_str().replace('_', " ")),
+                format!(
+                    "Signing in with a {} is not enabled on this instance.",
+                    identifier.kind().as_str().replace('_', " ")
+                ),
             ));
         }
-        let user = self.ports.users.find_by_identifier(&identifier).await?.ok_or_else(Error::identifier_not_found)?;
+        let user = self
+            .ports
+            .users
+            .find_by_identifier(&identifier)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
         Ok((identifier.as_str().to_owned(), user))
     }
 
     /// Verifies the password at full cost whatever the user has, then answers.
     async fn check_password(&self, user: &User, password: &str) -> Result<(), Error> {
-        let digest = user.password_digest.clone().filter(|_| self.settings.strategies.password);
+        let digest = user
+            .password_digest
+            .clone()
+            .filter(|_| self.settings.strategies.password);
         let has_digest = digest.is_some();
         let matched = self.ports.hasher.verify(password, digest).await?;
         if !has_digest {
@@ -253,7 +329,9 @@ impl Latch {
     /// sign-in does not exist for this one.
     async fn owned_sign_in(&self, client: &Client, id: &str) -> Result<SignIn, Error> {
         let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
-        sign_in.filter(|s| same_client(&s.client_id, &client.id)).ok_or_else(|| Error::not_found("sign in"))
+        sign_in
+            .filter(|s| same_client(&s.client_id, &client.id))
+            .ok_or_else(|| Error::not_found("sign in"))
     }
 }
 
@@ -266,7 +344,10 @@ fn not_yet_supported(strategy: &Strategy) -> Error {
         ErrorKind::Unprocessable,
         ErrorCode::StrategyNotSupported,
         "Verification strategy not supported",
-        format!("The verification strategy `{}` is not supported by this server yet.", strategy.name()),
+        format!(
+            "The verification strategy `{}` is not supported by this server yet.",
+            strategy.name()
+        ),
     )
     .param("strategy")
 }

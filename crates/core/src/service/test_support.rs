@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::{Latch, Ports, token_hash};
 use crate::model::{
-    Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus, Timestamp, User,
-    UserId,
+    Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus,
+    Timestamp, User, UserId,
 };
 use crate::ports::{
-    MockClientRepository, MockClock, MockInstanceStore, MockPasswordHasher, MockRandom, MockSignInStore,
-    MockUserRepository,
+    MockClientRepository, MockClock, MockInstanceStore, MockPasswordHasher, MockRandom,
+    MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -45,7 +45,9 @@ impl Mocks {
         let counter = AtomicU8::new(0);
         random.expect_fill().returning(move |buf| {
             let n = counter.fetch_add(1, Ordering::Relaxed);
-            buf.iter_mut().enumerate().for_each(|(i, b)| *b = n.wrapping_add(i as u8));
+            buf.iter_mut()
+                .enumerate()
+                .for_each(|(i, b)| *b = n.wrapping_add(i as u8));
         });
         Latch::new(
             Ports {

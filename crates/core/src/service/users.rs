@@ -3,8 +3,8 @@
 use super::{Latch, page_limit};
 use crate::error::Error;
 use crate::model::{
-    EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Timestamp, User, UserId, UserPatch,
-    Username, new_id,
+    EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Timestamp, User, UserId,
+    UserPatch, Username, new_id,
 };
 use crate::ports::UserQuery;
 
@@ -40,18 +40,40 @@ impl Latch {
     /// the first of each is primary.
     pub async fn create_user(&self, params: CreateUser) -> Result<User, Error> {
         let now = self.ports.clock.now();
-        let emails = dedup(params.email_addresses.iter().map(|e| EmailAddress::parse(e).map(|e| e.as_str().to_owned())))?;
-        let phones = dedup(params.phone_numbers.iter().map(|p| PhoneNumber::parse(p).map(|p| p.as_str().to_owned())))?;
-        let username = params.username.as_deref().map(Username::parse).transpose()?;
+        let emails = dedup(
+            params
+                .email_addresses
+                .iter()
+                .map(|e| EmailAddress::parse(e).map(|e| e.as_str().to_owned())),
+        )?;
+        let phones = dedup(
+            params
+                .phone_numbers
+                .iter()
+                .map(|p| PhoneNumber::parse(p).map(|p| p.as_str().to_owned())),
+        )?;
+        let username = params
+            .username
+            .as_deref()
+            .map(Username::parse)
+            .transpose()?;
         if emails.is_empty() && phones.is_empty() && username.is_none() {
             return Err(Error::param_nil("email_address"));
         }
         let password_digest = match (&params.password, &params.password_digest) {
             (Some(_), Some(_)) => {
-                return Err(Error::param_value_invalid("password_digest", "Give either password or password_digest, not both."));
+                return Err(Error::param_value_invalid(
+                    "password_digest",
+                    "Give either password or password_digest, not both.",
+                ));
             }
-            (Some(password), None) => Some(self.hash_new_password(password, params.skip_password_checks).await?),
-            (None, Some(digest)) => Some(imported_digest(digest, params.password_hasher.as_deref())?),
+            (Some(password), None) => Some(
+                self.hash_new_password(password, params.skip_password_checks)
+                    .await?,
+            ),
+            (None, Some(digest)) => {
+                Some(imported_digest(digest, params.password_hasher.as_deref())?)
+            }
             (None, None) => None,
         };
         let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
@@ -80,18 +102,48 @@ impl Latch {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<User, Error> {
-        self.ports.users.get(&UserId(id.to_owned())).await?.ok_or_else(|| Error::not_found("user"))
+        self.ports
+            .users
+            .get(&UserId(id.to_owned()))
+            .await?
+            .ok_or_else(|| Error::not_found("user"))
     }
 
     /// `GET /v1/users`: newest first, `limit` 1..=500 (default 10).
-    pub async fn list_users(&self, mut query: UserQuery, limit: Option<u32>) -> Result<UsersPage, Error> {
+    pub async fn list_users(
+        &self,
+        mut query: UserQuery,
+        limit: Option<u32>,
+    ) -> Result<UsersPage, Error> {
         query.limit = page_limit(limit);
-        query.email_addresses = query.email_addresses.iter().map(|e| e.trim().to_lowercase()).collect();
-        query.usernames = query.usernames.iter().map(|u| u.trim().to_lowercase()).collect();
-        Ok(UsersPage { users: self.ports.users.list(&query).await? })
+        query.email_addresses = query
+            .email_addresses
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+        query.usernames = query
+            .usernames
+            .iter()
+            .map(|u| u.trim().to_lowercase())
+            .collect();
+        query.phone_numbers = normalised_phones(&query.phone_numbers);
+        Ok(UsersPage {
+            users: self.ports.users.list(&query).await?,
+        })
     }
 
-    pub async fn count_users(&self, query: UserQuery) -> Result<u64, Error> {
+    pub async fn count_users(&self, mut query: UserQuery) -> Result<u64, Error> {
+        query.email_addresses = query
+            .email_addresses
+            .iter()
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+        query.usernames = query
+            .usernames
+            .iter()
+            .map(|u| u.trim().to_lowercase())
+            .collect();
+        query.phone_numbers = normalised_phones(&query.phone_numbers);
         Ok(self.ports.users.count(&query).await?)
     }
 
@@ -99,10 +151,17 @@ impl Latch {
     pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
         let mut user = self.get_user(id).await?;
         if let Some(username) = patch.username {
-            user.username = username.as_deref().filter(|u| !u.is_empty()).map(Username::parse).transpose()?;
+            user.username = username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(Username::parse)
+                .transpose()?;
         }
         if let Some(password) = &patch.password {
-            user.password_digest = Some(self.hash_new_password(password, patch.skip_password_checks).await?);
+            user.password_digest = Some(
+                self.hash_new_password(password, patch.skip_password_checks)
+                    .await?,
+            );
         }
         if let Some(v) = patch.first_name {
             user.first_name = name(v, "first_name")?;
@@ -115,13 +174,19 @@ impl Latch {
         }
         if let Some(id) = patch.primary_email_address_id {
             if !user.email_addresses.iter().any(|e| e.id == id) {
-                return Err(Error::param_value_invalid("primary_email_address_id", "No such email address on this user."));
+                return Err(Error::param_value_invalid(
+                    "primary_email_address_id",
+                    "No such email address on this user.",
+                ));
             }
             user.primary_email_address_id = Some(id);
         }
         if let Some(id) = patch.primary_phone_number_id {
             if !user.phone_numbers.iter().any(|p| p.id == id) {
-                return Err(Error::param_value_invalid("primary_phone_number_id", "No such phone number on this user."));
+                return Err(Error::param_value_invalid(
+                    "primary_phone_number_id",
+                    "No such phone number on this user.",
+                ));
             }
             user.primary_phone_number_id = Some(id);
         }
@@ -141,16 +206,29 @@ impl Latch {
 
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
-        if self.ports.users.delete(&UserId(id.to_owned())).await? { Ok(()) } else { Err(Error::not_found("user")) }
+        if self.ports.users.delete(&UserId(id.to_owned())).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found("user"))
+        }
     }
 
     async fn hash_new_password(&self, raw: &str, skip_checks: bool) -> Result<String, Error> {
-        let min = if skip_checks { 1 } else { self.settings.password_min_length };
+        let min = if skip_checks {
+            1
+        } else {
+            self.settings.password_min_length
+        };
         let password = Password::parse(raw, min)?;
         self.ports.hasher.hash(&password).await
     }
 
-    fn records(&self, prefix: IdPrefix, values: Vec<String>, now: Timestamp) -> Vec<IdentificationRecord> {
+    fn records(
+        &self,
+        prefix: IdPrefix,
+        values: Vec<String>,
+        now: Timestamp,
+    ) -> Vec<IdentificationRecord> {
         values
             .into_iter()
             .map(|value| IdentificationRecord {
@@ -163,6 +241,17 @@ impl Latch {
             })
             .collect()
     }
+}
+
+/// Phone filters in E.164 where they parse; others are kept and match nothing.
+fn normalised_phones(raw: &[String]) -> Vec<String> {
+    raw.iter()
+        .map(|p| {
+            PhoneNumber::parse(p)
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|_| p.clone())
+        })
+        .collect()
 }
 
 fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<String>, Error> {
@@ -178,9 +267,10 @@ fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<Stri
 
 fn name(value: Option<String>, param: &str) -> Result<Option<String>, Error> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-        Some(v) if v.chars().count() > NAME_MAX_CHARS => {
-            Err(Error::param_format_invalid(param, format!("{param} must be at most {NAME_MAX_CHARS} characters.")))
-        }
+        Some(v) if v.chars().count() > NAME_MAX_CHARS => Err(Error::param_format_invalid(
+            param,
+            format!("{param} must be at most {NAME_MAX_CHARS} characters."),
+        )),
         other => Ok(other),
     }
 }
@@ -189,10 +279,16 @@ fn name(value: Option<String>, param: &str) -> Result<Option<String>, Error> {
 fn metadata(value: Option<serde_json::Value>, param: &str) -> Result<serde_json::Value, Error> {
     let value = value.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
     if !value.is_object() {
-        return Err(Error::param_format_invalid(param, format!("{param} must be a JSON object.")));
+        return Err(Error::param_format_invalid(
+            param,
+            format!("{param} must be a JSON object."),
+        ));
     }
     if value.to_string().len() > 8 * 1024 {
-        return Err(Error::param_format_invalid(param, format!("{param} must be at most 8 KiB.")));
+        return Err(Error::param_format_invalid(
+            param,
+            format!("{param} must be at most 8 KiB."),
+        ));
     }
     Ok(value)
 }
@@ -201,9 +297,22 @@ fn metadata(value: Option<serde_json::Value>, param: &str) -> Result<serde_json:
 fn imported_digest(digest: &str, hasher: Option<&str>) -> Result<String, Error> {
     match hasher {
         Some("argon2id") | Some("argon2i") => {}
-        Some(_) => return Err(Error::param_value_invalid("password_hasher", "Supported password hashers: argon2id, argon2i.")),
+        Some(_) => {
+            return Err(Error::param_value_invalid(
+                "password_hasher",
+                "Supported password hashers: argon2id, argon2i.",
+            ));
+        }
         None => return Err(Error::param_nil("password_hasher")),
     }
-    let ok = (digest.starts_with("$argon2id$") || digest.starts_with("$argon2i$")) && digest.len() <= 512;
-    if ok { Ok(digest.to_owned()) } else { Err(Error::param_format_invalid("password_digest", "password_digest is not a valid argon2 PHC string.")) }
+    let ok = (digest.starts_with("$argon2id$") || digest.starts_with("$argon2i$"))
+        && digest.len() <= 512;
+    if ok {
+        Ok(digest.to_owned())
+    } else {
+        Err(Error::param_format_invalid(
+            "password_digest",
+            "password_digest is not a valid argon2 PHC string.",
+        ))
+    }
 }

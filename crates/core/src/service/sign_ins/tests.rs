@@ -18,10 +18,18 @@ fn password_params(identifier: &str, password: &str) -> CreateSignIn {
 async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
     let mut m = Mocks::new();
     m.users.expect_find_by_identifier().returning(|_| Ok(None));
-    m.hasher.expect_verify().with(eq("pw-123456"), eq(None)).times(1).returning(|_, _| Ok(false));
+    m.hasher
+        .expect_verify()
+        .with(eq("pw-123456"), eq(None))
+        .times(1)
+        .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_put().never();
-    let err = m.latch().create_sign_in(None, password_params("nobody@example.com", "pw-123456")).await.unwrap_err();
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("nobody@example.com", "pw-123456"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::FormIdentifierNotFound);
     assert_eq!(err.param_name.as_deref(), Some("identifier"));
 }
@@ -29,27 +37,47 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
 #[tokio::test]
 async fn wrong_password_writes_nothing() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| Ok(Some(user())));
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
     m.hasher
         .expect_verify()
-        .with(eq("wrong-password"), eq(Some("$argon2id$digest".to_owned())))
+        .with(
+            eq("wrong-password"),
+            eq(Some("$argon2id$digest".to_owned())),
+        )
         .times(1)
         .returning(|_, _| Ok(false));
     m.clients.expect_find_client_by_token_hash().never();
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_put().never();
-    let err = m.latch().create_sign_in(Some(TOKEN), password_params("Alice@Example.com", "wrong-password")).await.unwrap_err();
+    let err = m
+        .latch()
+        .create_sign_in(
+            Some(TOKEN),
+            password_params("Alice@Example.com", "wrong-password"),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::FormPasswordIncorrect);
 }
 
 #[tokio::test]
 async fn right_password_creates_a_session_and_rotates_the_token() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| Ok(Some(user())));
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
     m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.users.expect_update().withf(|u| u.last_sign_in_at == Some(NOW)).times(1).returning(|_| Ok(()));
+    m.users
+        .expect_update()
+        .withf(|u| u.last_sign_in_at == Some(NOW))
+        .times(1)
+        .returning(|_| Ok(()));
     m.hasher.expect_verify().returning(|_, _| Ok(true));
-    m.clients.expect_find_client_by_token_hash().returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
     m.clients
         .expect_insert_session()
         .withf(|s, c| {
@@ -61,9 +89,22 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.clients.expect_update_client().returning(|_| Ok(()));
-    m.clients.expect_sessions_of_client().returning(|_| Ok(vec![session(SessionStatus::Active)]));
-    m.sign_ins.expect_put().withf(|s| s.created_session_id.is_some()).times(1).returning(|_| Ok(()));
-    let out = m.latch().create_sign_in(Some(TOKEN), password_params("alice@example.com", "right-password")).await.unwrap();
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+    m.sign_ins
+        .expect_put()
+        .withf(|s| s.created_session_id.is_some())
+        .times(1)
+        .returning(|_| Ok(()));
+    let out = m
+        .latch()
+        .create_sign_in(
+            Some(TOKEN),
+            password_params("alice@example.com", "right-password"),
+        )
+        .await
+        .unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
     let new_token = out.new_token.expect("rotated token");
     assert_ne!(new_token, TOKEN);
@@ -76,23 +117,45 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
 #[tokio::test]
 async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| Ok(Some(user())));
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
     m.users.expect_get().returning(|_| Ok(Some(user())));
     m.hasher.expect_verify().never();
-    m.clients.expect_insert_client().times(1).returning(|_| Ok(()));
-    m.clients.expect_update_client().withf(|c| c.sign_in_id.is_some()).times(1).returning(|_| Ok(()));
-    m.clients.expect_sessions_of_client().returning(|_| Ok(vec![]));
+    m.clients
+        .expect_insert_client()
+        .times(1)
+        .returning(|_| Ok(()));
+    m.clients
+        .expect_update_client()
+        .withf(|c| c.sign_in_id.is_some())
+        .times(1)
+        .returning(|_| Ok(()));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
     m.sign_ins.expect_put().times(1).returning(|_| Ok(()));
     let stored = std::sync::Arc::new(std::sync::Mutex::new(None));
     let s2 = stored.clone();
-    m.sign_ins.expect_get().returning(move |_| Ok(s2.lock().unwrap().clone()));
+    m.sign_ins
+        .expect_get()
+        .returning(move |_| Ok(s2.lock().unwrap().clone()));
     let latch = m.latch();
     let out = latch
-        .create_sign_in(None, CreateSignIn { identifier: Some("alice@example.com".into()), ..Default::default() })
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                identifier: Some("alice@example.com".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
-    assert_eq!(out.response.sign_in.identifier.as_deref(), Some("alice@example.com"));
+    assert_eq!(
+        out.response.sign_in.identifier.as_deref(),
+        Some("alice@example.com")
+    );
     assert!(out.new_token.is_some(), "a new client gets a token");
 }
 
@@ -102,17 +165,45 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
     m.users.expect_find_by_identifier().never();
     let latch = m.latch();
     let err = latch
-        .create_sign_in(None, CreateSignIn { strategy: Some("email_code".into()), identifier: Some("a@b.co".into()), ..Default::default() })
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("email_code".into()),
+                identifier: Some("a@b.co".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
     let err = latch
-        .create_sign_in(None, CreateSignIn { strategy: Some("carrier_pigeon".into()), ..Default::default() })
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("carrier_pigeon".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
-    assert_eq!((err.code, err.param_name.as_deref()), (ErrorCode::FormParamValueInvalid, Some("strategy")));
-    let err = latch.create_sign_in(None, CreateSignIn { strategy: Some("password".into()), ..Default::default() }).await.unwrap_err();
-    assert_eq!((err.code, err.param_name.as_deref()), (ErrorCode::FormParamNil, Some("identifier")));
+    assert_eq!(
+        (err.code, err.param_name.as_deref()),
+        (ErrorCode::FormParamValueInvalid, Some("strategy"))
+    );
+    let err = latch
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("password".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code, err.param_name.as_deref()),
+        (ErrorCode::FormParamNil, Some("identifier"))
+    );
 }
 
 #[tokio::test]
@@ -121,7 +212,14 @@ async fn enabled_but_unimplemented_strategies_answer_clearly() {
     m.settings.strategies.email_code = true;
     let err = m
         .latch()
-        .create_sign_in(None, CreateSignIn { strategy: Some("email_code".into()), identifier: Some("a@b.co".into()), ..Default::default() })
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("email_code".into()),
+                identifier: Some("a@b.co".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyNotSupported);
@@ -131,17 +229,33 @@ async fn enabled_but_unimplemented_strategies_answer_clearly() {
 #[tokio::test]
 async fn a_sign_in_of_another_client_does_not_exist() {
     let mut m = Mocks::new();
-    m.clients.expect_find_client_by_token_hash().returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
     m.sign_ins.expect_get().returning(|_| {
-        let mut s = SignIn::new(SignInId("sia_x".into()), ClientId("client_other".into()), NOW, &Default::default());
+        let mut s = SignIn::new(
+            SignInId("sia_x".into()),
+            ClientId("client_other".into()),
+            NOW,
+            &Default::default(),
+        );
         s.identify("alice".into(), &user(), NOW).unwrap();
         Ok(Some(s))
     });
     m.hasher.expect_verify().never();
     let latch = m.latch();
-    let params = AttemptFirstFactor { strategy: Some("password".into()), password: Some("x".into()) };
-    let err = latch.attempt_first_factor(Some(TOKEN), "sia_x", params).await.unwrap_err();
-    assert_eq!((err.kind, err.code), (ErrorKind::NotFound, ErrorCode::ResourceNotFound));
+    let params = AttemptFirstFactor {
+        strategy: Some("password".into()),
+        password: Some("x".into()),
+    };
+    let err = latch
+        .attempt_first_factor(Some(TOKEN), "sia_x", params)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code),
+        (ErrorKind::NotFound, ErrorCode::ResourceNotFound)
+    );
     let err = latch.get_sign_in(Some(TOKEN), "sia_x").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::ResourceNotFound);
 }
@@ -149,9 +263,16 @@ async fn a_sign_in_of_another_client_does_not_exist() {
 #[tokio::test]
 async fn wrong_password_on_attempt_counts_the_attempt() {
     let mut m = Mocks::new();
-    m.clients.expect_find_client_by_token_hash().returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
     m.sign_ins.expect_get().returning(|_| {
-        let mut s = SignIn::new(SignInId("sia_1".into()), ClientId("client_1".into()), NOW, &Default::default());
+        let mut s = SignIn::new(
+            SignInId("sia_1".into()),
+            ClientId("client_1".into()),
+            NOW,
+            &Default::default(),
+        );
         s.identify("alice".into(), &user(), NOW).unwrap();
         Ok(Some(s))
     });
@@ -161,22 +282,44 @@ async fn wrong_password_on_attempt_counts_the_attempt() {
         .expect_put()
         .withf(|s| {
             let v = s.first_factor_verification.as_ref().unwrap();
-            v.attempts == 1 && v.strategy == Strategy::Password && s.status_at(NOW) == SignInStatus::NeedsFirstFactor
+            v.attempts == 1
+                && v.strategy == Strategy::Password
+                && s.status_at(NOW) == SignInStatus::NeedsFirstFactor
         })
         .times(1)
         .returning(|_| Ok(()));
     m.clients.expect_insert_session().never();
-    let params = AttemptFirstFactor { strategy: Some("password".into()), password: Some("nope-nope".into()) };
-    let err = m.latch().attempt_first_factor(Some(TOKEN), "sia_1", params).await.unwrap_err();
+    let params = AttemptFirstFactor {
+        strategy: Some("password".into()),
+        password: Some("nope-nope".into()),
+    };
+    let err = m
+        .latch()
+        .attempt_first_factor(Some(TOKEN), "sia_1", params)
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::FormPasswordIncorrect);
 }
 
 #[tokio::test]
 async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| Ok(Some(User { password_digest: None, ..user() })));
-    m.hasher.expect_verify().with(eq("whatever1"), eq(None)).times(1).returning(|_, _| Ok(false));
+    m.users.expect_find_by_identifier().returning(|_| {
+        Ok(Some(User {
+            password_digest: None,
+            ..user()
+        }))
+    });
+    m.hasher
+        .expect_verify()
+        .with(eq("whatever1"), eq(None))
+        .times(1)
+        .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
-    let err = m.latch().create_sign_in(None, password_params("alice@example.com", "whatever1")).await.unwrap_err();
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("alice@example.com", "whatever1"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
 }
