@@ -72,6 +72,10 @@ impl Latch {
 
         let now = self.ports.clock.now();
         let (mut client, mut new_token) = self.find_or_create_client(token).await?;
+        // A client has at most one current sign-in: a new one replaces it.
+        if let Some(previous) = client.sign_in_id.take() {
+            self.ports.sign_ins.delete(&previous).await?;
+        }
         let mut sign_in = SignIn::new(
             SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
             client.id.clone(),
