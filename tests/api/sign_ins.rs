@@ -343,11 +343,35 @@ async fn users_without_a_password_cannot_use_it() {
 async fn a_new_sign_in_replaces_the_clients_current_one() {
     let app = TestApp::new().await;
     app.user("lou@example.com", None).await;
-    let first = app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "lou@example.com")]).await;
+    let first = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "lou@example.com")],
+        )
+        .await;
     let token = first.token();
     let first_id = first.body["response"]["id"].as_str().unwrap().to_owned();
-    let second = app.fapi("POST", "/v1/client/sign_ins", &token, &[("identifier", "lou@example.com")]).await;
+    let second = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            &token,
+            &[("identifier", "lou@example.com")],
+        )
+        .await;
     assert_eq!(second.token(), token, "same client");
-    assert_eq!(second.body["client"]["sign_in"]["id"], second.body["response"]["id"]);
-    app.fapi("GET", &format!("/v1/client/sign_ins/{first_id}"), &token, &[]).await.assert_error(404, "resource_not_found", None);
+    assert_eq!(
+        second.body["client"]["sign_in"]["id"],
+        second.body["response"]["id"]
+    );
+    app.fapi(
+        "GET",
+        &format!("/v1/client/sign_ins/{first_id}"),
+        &token,
+        &[],
+    )
+    .await
+    .assert_error(404, "resource_not_found", None);
 }

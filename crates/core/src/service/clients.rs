@@ -146,7 +146,11 @@ impl Latch {
 
     /// Drops sign-ins past their lifetime; returns how many. Run periodically.
     pub async fn purge_abandoned_sign_ins(&self) -> Result<u64, Error> {
-        Ok(self.ports.sign_ins.purge_abandoned(self.ports.clock.now()).await?)
+        Ok(self
+            .ports
+            .sign_ins
+            .purge_abandoned(self.ports.clock.now())
+            .await?)
     }
 
     /// Moves every active session of the client to `status`.

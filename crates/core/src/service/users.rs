@@ -116,34 +116,14 @@ impl Latch {
         limit: Option<u32>,
     ) -> Result<UsersPage, Error> {
         query.limit = page_limit(limit);
-        query.email_addresses = query
-            .email_addresses
-            .iter()
-            .map(|e| e.trim().to_lowercase())
-            .collect();
-        query.usernames = query
-            .usernames
-            .iter()
-            .map(|u| u.trim().to_lowercase())
-            .collect();
-        query.phone_numbers = normalised_phones(&query.phone_numbers);
+        let query = normalised(query);
         Ok(UsersPage {
             users: self.ports.users.list(&query).await?,
         })
     }
 
-    pub async fn count_users(&self, mut query: UserQuery) -> Result<u64, Error> {
-        query.email_addresses = query
-            .email_addresses
-            .iter()
-            .map(|e| e.trim().to_lowercase())
-            .collect();
-        query.usernames = query
-            .usernames
-            .iter()
-            .map(|u| u.trim().to_lowercase())
-            .collect();
-        query.phone_numbers = normalised_phones(&query.phone_numbers);
+    pub async fn count_users(&self, query: UserQuery) -> Result<u64, Error> {
+        let query = normalised(query);
         Ok(self.ports.users.count(&query).await?)
     }
 
@@ -243,15 +223,27 @@ impl Latch {
     }
 }
 
-/// Phone filters in E.164 where they parse; others are kept and match nothing.
-fn normalised_phones(raw: &[String]) -> Vec<String> {
-    raw.iter()
+/// Filters in the stored form: emails and usernames lower-cased, phone numbers
+/// in E.164 where they parse (others are kept and match nothing).
+fn normalised(mut query: UserQuery) -> UserQuery {
+    let lower = |values: &[String]| {
+        values
+            .iter()
+            .map(|v| v.trim().to_lowercase())
+            .collect::<Vec<_>>()
+    };
+    query.email_addresses = lower(&query.email_addresses);
+    query.usernames = lower(&query.usernames);
+    query.phone_numbers = query
+        .phone_numbers
+        .iter()
         .map(|p| {
             PhoneNumber::parse(p)
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|_| p.clone())
         })
-        .collect()
+        .collect();
+    query
 }
 
 fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<String>, Error> {
