@@ -375,3 +375,27 @@ async fn a_new_sign_in_replaces_the_clients_current_one() {
     .await
     .assert_error(404, "resource_not_found", None);
 }
+
+#[tokio::test]
+async fn a_password_without_a_strategy_is_the_password_strategy() {
+    let app = TestApp::new().await;
+    app.user("max@example.com", None).await;
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "max@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
+    let wrong = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "max@example.com"), ("password", "nope nope")],
+        )
+        .await;
+    wrong.assert_error(422, "form_password_incorrect", Some("password"));
+}

@@ -98,10 +98,15 @@ impl Settings {
                 .with_list_parse_key("server.allowed_origins")
                 .try_parsing(true),
         );
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .and_then(Config::try_deserialize)
             .context("invalid configuration")?;
+        // An empty variable (LATCH_SERVER__ALLOWED_ORIGINS=) means no origins.
+        settings
+            .server
+            .allowed_origins
+            .retain(|o| !o.trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }

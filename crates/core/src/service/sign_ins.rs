@@ -32,8 +32,10 @@ impl Latch {
         token: Option<&str>,
         params: CreateSignIn,
     ) -> Result<Outcome<SignInView>, Error> {
+        // A password without a strategy is the password strategy, as in Clerk.
         let strategy = match params.strategy.as_deref().filter(|s| !s.is_empty()) {
             Some(raw) => Some(self.first_factor_strategy(raw)?),
+            None if params.password.is_some() => Some(self.first_factor_strategy("password")?),
             None => None,
         };
         let password = match &strategy {

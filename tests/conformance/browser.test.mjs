@@ -1,0 +1,145 @@
+// clerk-js's browser bundle in headless Chromium, against a production instance:
+// the client travels in latch's HttpOnly `__client` cookie, cross-origin with CORS.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { backendClient, jwtClaims, newUserParams, startLatch } from './harness.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const DIST = fileURLToPath(new URL('./node_modules/@clerk/clerk-js/dist/', import.meta.url));
+
+let pageServer, pageOrigin, latch, browser, page, user, params;
+const pageConfig = {};
+const blocked = [];
+
+/** Serves the test page and clerk-js's dist folder (the bundle loads chunks next to itself). */
+function startPageServer() {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(`<!doctype html><html><head><title>latch conformance</title>
+<script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
+  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script></head><body></body></html>`);
+    }
+    const m = /^\/clerk\/([\w.-]+\.js)$/.exec(path);
+    if (m) {
+      try {
+        const body = await readFile(DIST + m[1]);
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        return res.end(body);
+      } catch {}
+    }
+    res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run tests/conformance/setup.sh as root`);
+  pageServer = await startPageServer();
+  pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+  latch = await startLatch({ environment: 'production', allowedOrigins: [pageOrigin] });
+  Object.assign(pageConfig, { publishableKey: latch.publishableKey, proxyUrl: latch.url });
+
+  params = newUserParams();
+  user = await backendClient(latch).users.createUser(params);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const context = await browser.newContext();
+  // Nothing may leave the machine: refuse every request that is not to 127.0.0.1.
+  await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
+    blocked.push(route.request().url());
+    return route.abort();
+  });
+  page = await context.newPage();
+  page.on('pageerror', (err) => console.error('[page error]', err));
+});
+
+after(async () => {
+  await browser?.close();
+  await latch?.stop();
+  pageServer?.close();
+});
+
+async function loadClerk() {
+  await page.goto(pageOrigin);
+  return page.evaluate(async () => {
+    await window.Clerk.load({ telemetry: false });
+    return { loaded: window.Clerk.loaded, sessionId: window.Clerk.session?.id ?? null };
+  });
+}
+
+test('the browser bundle loads against a production instance', async () => {
+  assert.match(latch.publishableKey, /^pk_live_/);
+  const state = await loadClerk();
+  assert.deepEqual(state, { loaded: true, sessionId: null });
+});
+
+let signedIn;
+
+test('sign in with email and password, setActive, getToken', async () => {
+  signedIn = await page.evaluate(async ({ identifier, password }) => {
+    const signIn = await window.Clerk.client.signIn.create({ strategy: 'password', identifier, password });
+    await window.Clerk.setActive({ session: signIn.createdSessionId });
+    const token = await window.Clerk.session.getToken();
+    return { status: signIn.status, sessionId: signIn.createdSessionId, activeId: window.Clerk.session?.id, token };
+  }, { identifier: params.emailAddress[0], password: params.password });
+
+  assert.equal(signedIn.status, 'complete');
+  assert.match(signedIn.sessionId ?? '', /^sess_/);
+  assert.equal(signedIn.activeId, signedIn.sessionId);
+  const claims = jwtClaims(signedIn.token);
+  assert.equal(claims.sub, user.id);
+  assert.equal(claims.sid, signedIn.sessionId);
+});
+
+test('latch keeps the client in an HttpOnly __client cookie', async () => {
+  const cookies = await page.context().cookies(latch.url);
+  const client = cookies.find((c) => c.name === '__client');
+  assert.ok(client, `cookies: ${cookies.map((c) => c.name).join(', ')}`);
+  assert.equal(client.httpOnly, true);
+  assert.equal(client.sameSite, 'Lax');
+  assert.equal(await page.evaluate(() => document.cookie.includes('__client=')), false);
+});
+
+test('after a reload the session is restored from the cookie', async () => {
+  const state = await loadClerk();
+  assert.deepEqual(state, { loaded: true, sessionId: signedIn.sessionId });
+});
+
+test('signOut ends the session, also after a reload', async () => {
+  // A callback instead of the default redirect keeps the page in place.
+  const sessionId = await page.evaluate(async () => {
+    await window.Clerk.signOut(() => {});
+    return window.Clerk.session?.id ?? null;
+  });
+  assert.equal(sessionId, null);
+  assert.deepEqual(await loadClerk(), { loaded: true, sessionId: null });
+  const { data } = await backendClient(latch).sessions.getSessionList({ userId: user.id });
+  assert.notEqual(data.find((s) => s.id === signedIn.sessionId)?.status, 'active');
+});
+
+test('wrong password surfaces form_password_incorrect in the page', async () => {
+  const err = await page.evaluate(async ({ identifier }) => {
+    try {
+      await window.Clerk.client.signIn.create({ strategy: 'password', identifier, password: 'not-the-password' });
+      return null;
+    } catch (e) {
+      return { code: e.errors?.[0]?.code, status: e.status };
+    }
+  }, { identifier: params.emailAddress[0] });
+  assert.deepEqual(err, { code: 'form_password_incorrect', status: 422 });
+});
+
+test('the page reached no other host', () => {
+  assert.deepEqual(blocked, []);
+});

@@ -1,0 +1,163 @@
+// Shared helpers for the conformance suite: run the latch binary, build Clerk SDK
+// clients pointed at it, and small assertion helpers.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { createClerkClient } from '@clerk/backend';
+
+const STARTUP_TIMEOUT_MS = 30_000;
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+function latchBin() {
+  const bin = process.env.LATCH_BIN;
+  if (!bin) {
+    throw new Error('LATCH_BIN is not set: point it at the latch binary, e.g. LATCH_BIN=/work/main/target/debug/latch');
+  }
+  try {
+    accessSync(bin, constants.X_OK);
+  } catch {
+    throw new Error(`LATCH_BIN=${bin} is not an executable file`);
+  }
+  return bin;
+}
+
+/**
+ * Starts `latch serve` on a random loopback port with a fresh database.
+ * Returns { url, publishableKey, secretKey, stop() }; stop() resolves to the exit code.
+ */
+export async function startLatch({ environment = 'development', allowedOrigins = [] } = {}) {
+  const bin = latchBin();
+  const dir = await mkdtemp(join(tmpdir(), 'latch-conformance-'));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_')));
+  Object.assign(env, {
+    LATCH_SERVER__ADDR: '127.0.0.1:0',
+    LATCH_DATABASE__PATH: join(dir, 'latch.db'),
+    LATCH_INSTANCE__ENVIRONMENT: environment,
+    LATCH_LOG__LEVEL: 'warn',
+  });
+  if (allowedOrigins.length) env.LATCH_SERVER__ALLOWED_ORIGINS = allowedOrigins.join(',');
+
+  let child, exited;
+  const killOnExit = () => child?.kill('SIGKILL');
+  async function stop() {
+    process.off('exit', killOnExit);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+    return exited;
+  }
+
+  try {
+    const { stdout } = await promisify(execFile)(bin, ['keys'], { env, timeout: STARTUP_TIMEOUT_MS });
+    const keys = Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
+    const prefix = environment === 'production' ? 'live' : 'test';
+    assert.match(keys.LATCH_PUBLISHABLE_KEY ?? '', new RegExp(`^pk_${prefix}_`), `latch keys printed: ${stdout}`);
+    assert.match(keys.LATCH_SECRET_KEY ?? '', new RegExp(`^sk_${prefix}_`), `latch keys printed: ${stdout}`);
+
+    child = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    process.once('exit', killOnExit);
+    exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('latch did not print its listening line in time')), STARTUP_TIMEOUT_MS);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const m = /^latch listening on (http:\/\/\S+)$/.exec(line.trim());
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1].replace(/\/$/, ''));
+        }
+      });
+      exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`latch serve exited early (${code})`));
+      });
+    });
+    return { url, publishableKey: keys.LATCH_PUBLISHABLE_KEY, secretKey: keys.LATCH_SECRET_KEY, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** @clerk/backend client talking to latch's Backend API. */
+export function backendClient(latch) {
+  return createClerkClient({ secretKey: latch.secretKey, apiUrl: latch.url });
+}
+
+/**
+ * A loaded headless clerk-js instance in native mode: the client token travels in the
+ * `authorization` header with `_is_native=1`, as Clerk's mobile SDKs do. clerk-js keeps
+ * module-level state, so use one instance per test file.
+ */
+export async function loadNodeClerk(latch) {
+  // clerk-js creates a BroadcastChannel at import; unref it so the process can exit.
+  const RealBroadcastChannel = globalThis.BroadcastChannel;
+  globalThis.BroadcastChannel = class extends RealBroadcastChannel {
+    constructor(name) {
+      super(name);
+      this.unref();
+    }
+  };
+  const { Clerk } = await import('@clerk/clerk-js');
+  const clerk = new Clerk(latch.publishableKey, { proxyUrl: latch.url });
+  let clientToken = '';
+  clerk.__internal_onBeforeRequest((request) => {
+    assert.equal(request.url.origin, latch.url, `clerk-js tried to reach ${request.url}`);
+    request.url.searchParams.set('_is_native', '1');
+    request.headers.set('authorization', clientToken);
+  });
+  clerk.__internal_onAfterResponse((_request, response) => {
+    const token = response?.headers.get('authorization');
+    if (token) clientToken = token;
+  });
+  await clerk.load({ standardBrowser: false, telemetry: false });
+  // signOut() touches `window` once the request has succeeded.
+  globalThis.window ??= globalThis;
+  return clerk;
+}
+
+/** The JWK latch serves at GET /v1/jwks, as a PEM public key. */
+export async function publicKeyPem(latch) {
+  const res = await fetch(`${latch.url}/v1/jwks`, { headers: { authorization: `Bearer ${latch.secretKey}` } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  const { keys } = await res.json();
+  assert.equal(keys.length, 1);
+  return createPublicKey({ key: keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+}
+
+/** A fresh user's createUser params. */
+export function newUserParams() {
+  const tag = randomBytes(5).toString('hex');
+  return {
+    emailAddress: [`user-${tag}@example.com`],
+    username: `user_${tag}`,
+    password: `pw-${randomBytes(12).toString('base64url')}`,
+  };
+}
+
+/** Awaits a rejection that is a ClerkAPIResponseError with this code and status. */
+export async function rejectsWithCode(promise, code, status = 422) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.clerkError, true, `expected a ClerkAPIResponseError, got ${err}`);
+    assert.equal(err.errors?.[0]?.code, code);
+    assert.equal(err.status, status);
+    return true;
+  });
+}
+
+/** The claims of a JWT, without verifying it. */
+export function jwtClaims(jwt) {
+  const parts = jwt.split('.');
+  assert.equal(parts.length, 3, 'not a JWT');
+  return JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+}
