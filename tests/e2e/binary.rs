@@ -214,3 +214,85 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
     );
     assert!(body.contains("\"jwt\""));
 }
+
+#[test]
+fn sessions_expire_after_the_configured_lifetime_and_logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, sk) = keys(dir.path(), &[]);
+    let mut cmd = latch(dir.path());
+    cmd.env("LATCH_SIGN_IN__SESSION_LIFETIME_SECS", "1")
+        .env("LATCH_LOG__FORMAT", "json")
+        .env("LATCH_LOG__LEVEL", "info");
+    let mut server = Server::start(cmd);
+    let addr = server.addr();
+    let bearer = format!("Bearer {sk}");
+    http(
+        &addr,
+        "POST",
+        "/v1/users",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        r#"{"username":"brief","password":"brief password"}"#,
+    );
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/v1/client/sign_ins?_is_native=1",
+        &[
+            ("authorization", ""),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "identifier=brief&password=brief+password",
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .unwrap()
+        .to_owned();
+    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mint = |addr: &str| {
+        http(
+            addr,
+            "POST",
+            &format!("/v1/client/sessions/{sid}/tokens?_is_native=1"),
+            &[("authorization", &token)],
+            "",
+        )
+        .0
+    };
+    assert_eq!(mint(&addr), 200);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(mint(&addr), 401, "an expired session mints no token");
+    let (_, _, session) = http(
+        &addr,
+        "GET",
+        &format!("/v1/sessions/{sid}"),
+        &[("authorization", &bearer)],
+        "",
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&session).unwrap()["status"],
+        "expired"
+    );
+
+    assert!(server.terminate(Duration::from_secs(15)).success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(server.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in lines {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["fields"].is_object(),
+            "{line}"
+        );
+        assert!(!line.contains(&token), "client tokens never reach the logs");
+    }
+}
