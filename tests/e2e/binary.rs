@@ -25,6 +25,46 @@ fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
     (get("LATCH_PUBLISHABLE_KEY="), get("LATCH_SECRET_KEY="))
 }
 
+/// Creates a user through the Backend API.
+fn create_user(addr: &str, bearer: &str, json: &str) {
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/v1/users",
+        &[
+            ("authorization", bearer),
+            ("content-type", "application/json"),
+        ],
+        json,
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A one-call password sign-in in native mode; returns (client token, session id).
+fn sign_in(addr: &str, form: &str) -> (String, String) {
+    let (status, head, body) = http(
+        addr,
+        "POST",
+        "/v1/client/sign_ins?_is_native=1",
+        &[
+            ("authorization", ""),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form,
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .unwrap()
+        .to_owned();
+    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (token, sid)
+}
+
 #[test]
 fn keys_are_generated_once_and_match_the_environment() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,38 +201,15 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
     let addr = server.addr();
     let (status, _, body) = http(&addr, "GET", "/healthz", &[], "");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
-    let (status, _, _) = http(
+    create_user(
         &addr,
-        "POST",
-        "/v1/users",
-        &[
-            ("authorization", &bearer),
-            ("content-type", "application/json"),
-        ],
+        &bearer,
         r#"{"email_address":["sam@example.com"],"password":"sam's password"}"#,
     );
-    assert_eq!(status, 200);
-    let form = "strategy=password&identifier=sam%40example.com&password=sam%27s+password";
-    let (status, head, body) = http(
+    let (token, sid) = sign_in(
         &addr,
-        "POST",
-        "/v1/client/sign_ins?_is_native=1",
-        &[
-            ("authorization", ""),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
-        form,
+        "strategy=password&identifier=sam%40example.com&password=sam%27s+password",
     );
-    assert_eq!(status, 200, "{body}");
-    let token = head
-        .lines()
-        .find_map(|l| l.strip_prefix("authorization: "))
-        .unwrap()
-        .to_owned();
-    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let (_, _, jwks_before) = http(&addr, "GET", "/.well-known/jwks.json", &[], "");
     let status = server.terminate(Duration::from_secs(15));
     assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
@@ -226,36 +243,12 @@ fn sessions_expire_after_the_configured_lifetime_and_logs_can_be_json() {
     let mut server = Server::start(cmd);
     let addr = server.addr();
     let bearer = format!("Bearer {sk}");
-    http(
+    create_user(
         &addr,
-        "POST",
-        "/v1/users",
-        &[
-            ("authorization", &bearer),
-            ("content-type", "application/json"),
-        ],
+        &bearer,
         r#"{"username":"brief","password":"brief password"}"#,
     );
-    let (status, head, body) = http(
-        &addr,
-        "POST",
-        "/v1/client/sign_ins?_is_native=1",
-        &[
-            ("authorization", ""),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
-        "identifier=brief&password=brief+password",
-    );
-    assert_eq!(status, 200, "{body}");
-    let token = head
-        .lines()
-        .find_map(|l| l.strip_prefix("authorization: "))
-        .unwrap()
-        .to_owned();
-    let sid = serde_json::from_str::<Value>(&body).unwrap()["response"]["created_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (token, sid) = sign_in(&addr, "identifier=brief&password=brief+password");
     let mint = |addr: &str| {
         http(
             addr,

@@ -3,8 +3,8 @@
 use super::{Latch, Outcome, SignInView, token_hash};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{
-    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Session, SessionId, SessionStatus,
-    SignIn, SignInId, Strategy, User, new_id,
+    AfterFirstFactor, Client, IdPrefix, Identifier, Session, SessionId, SessionStatus, SignIn,
+    SignInId, Strategy, User, new_id,
 };
 
 /// `POST /v1/client/sign_ins`.
@@ -109,8 +109,7 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<Outcome<SignInView>, Error> {
-        let client = self.require_client(token, "sign in").await?;
-        let sign_in = self.owned_sign_in(&client, id).await?;
+        let (client, sign_in) = self.client_sign_in(token, id).await?;
         let view = self.sign_in_view(sign_in, self.ports.clock.now()).await?;
         self.outcome(view, client, None).await
     }
@@ -123,8 +122,7 @@ impl Latch {
         id: &str,
         params: AttemptFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let mut client = self.require_client(token, "sign in").await?;
-        let mut sign_in = self.owned_sign_in(&client, id).await?;
+        let (mut client, mut sign_in) = self.client_sign_in(token, id).await?;
         let strategy = self.first_factor_strategy(
             params
                 .strategy
@@ -174,8 +172,7 @@ impl Latch {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<Outcome<SignInView>, Error> {
-        let client = self.require_client(token, "sign in").await?;
-        let sign_in = self.owned_sign_in(&client, id).await?;
+        let (_, sign_in) = self.client_sign_in(token, id).await?;
         let strategy =
             self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
         sign_in.ready_for_first_factor(self.ports.clock.now())?;
@@ -195,8 +192,7 @@ impl Latch {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<Outcome<SignInView>, Error> {
-        let client = self.require_client(token, "sign in").await?;
-        let sign_in = self.owned_sign_in(&client, id).await?;
+        let (_, sign_in) = self.client_sign_in(token, id).await?;
         let raw = strategy.ok_or_else(|| Error::param_nil("strategy"))?;
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_second_factor)
@@ -331,18 +327,20 @@ impl Latch {
         }
     }
 
-    /// The sign-in with this id if it belongs to `client`; another client's
-    /// sign-in does not exist for this one.
-    async fn owned_sign_in(&self, client: &Client, id: &str) -> Result<SignIn, Error> {
+    /// The requesting client and its sign-in with this id; another client's
+    /// sign-in does not exist for it.
+    async fn client_sign_in(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(Client, SignIn), Error> {
+        let client = self.require_client(token, "sign in").await?;
         let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
-        sign_in
-            .filter(|s| same_client(&s.client_id, &client.id))
-            .ok_or_else(|| Error::not_found("sign in"))
+        let sign_in = sign_in
+            .filter(|s| s.client_id == client.id)
+            .ok_or_else(|| Error::not_found("sign in"))?;
+        Ok((client, sign_in))
     }
-}
-
-fn same_client(a: &ClientId, b: &ClientId) -> bool {
-    a == b
 }
 
 fn not_yet_supported(strategy: &Strategy) -> Error {

@@ -3,7 +3,7 @@
 use mockall::predicate::eq;
 
 use super::*;
-use crate::model::{SignInStatus, Strategy};
+use crate::model::{ClientId, SignInStatus, Strategy};
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
