@@ -308,3 +308,187 @@ fn imported_digest(digest: &str, hasher: Option<&str>) -> Result<String, Error> 
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorCode, StoreError};
+    use crate::model::IdentifierKind;
+    use crate::service::test_support::{Mocks, user};
+
+    fn params(email: &str) -> CreateUser {
+        CreateUser {
+            email_addresses: vec![email.into()],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn creating_a_user_normalises_and_hashes_once() {
+        let mut m = Mocks::new();
+        m.hasher
+            .expect_hash()
+            .times(1)
+            .returning(|_| Ok("$argon2id$new".into()));
+        m.users
+            .expect_insert()
+            .withf(|u| {
+                u.email_addresses.len() == 1
+                    && u.email_addresses[0].value == "ann@example.com"
+                    && u.email_addresses[0].verified
+                    && u.primary_email_address_id.as_deref()
+                        == Some(u.email_addresses[0].id.as_str())
+                    && u.password_digest.as_deref() == Some("$argon2id$new")
+                    && u.public_metadata == serde_json::json!({})
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let params = CreateUser {
+            email_addresses: vec!["Ann@Example.com".into(), "ann@example.com".into()],
+            password: Some("long enough".into()),
+            ..Default::default()
+        };
+        let user = m.latch().create_user(params).await.unwrap();
+        assert!(user.id.as_str().starts_with("user_"));
+    }
+
+    #[tokio::test]
+    async fn invalid_users_are_refused_before_hashing_or_storing() {
+        let mut m = Mocks::new();
+        m.hasher.expect_hash().never();
+        m.users.expect_insert().never();
+        let latch = m.latch();
+        let err = latch.create_user(CreateUser::default()).await.unwrap_err();
+        assert_eq!(
+            (err.code, err.param_name.as_deref()),
+            (ErrorCode::FormParamNil, Some("email_address"))
+        );
+        let err = latch
+            .create_user(CreateUser {
+                password: Some("short".into()),
+                ..params("a@b.co")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::FormPasswordLengthTooShort);
+        let both = CreateUser {
+            password: Some("long enough".into()),
+            password_digest: Some("$argon2id$x".into()),
+            ..params("a@b.co")
+        };
+        assert_eq!(
+            latch.create_user(both).await.unwrap_err().code,
+            ErrorCode::FormParamValueInvalid
+        );
+        let digest = CreateUser {
+            password_digest: Some("$2b$10$bcrypt".into()),
+            password_hasher: Some("argon2id".into()),
+            ..params("a@b.co")
+        };
+        assert_eq!(
+            latch.create_user(digest).await.unwrap_err().code,
+            ErrorCode::FormParamFormatInvalid
+        );
+        let metadata = CreateUser {
+            public_metadata: Some(serde_json::json!("text")),
+            ..params("a@b.co")
+        };
+        assert_eq!(
+            latch
+                .create_user(metadata)
+                .await
+                .unwrap_err()
+                .param_name
+                .as_deref(),
+            Some("public_metadata")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_identifier_is_form_identifier_exists() {
+        let mut m = Mocks::new();
+        m.users
+            .expect_insert()
+            .returning(|_| Err(StoreError::Duplicate(IdentifierKind::Username)));
+        let err = m
+            .latch()
+            .create_user(CreateUser {
+                username: Some("taken".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.param_name.as_deref()),
+            (ErrorCode::FormIdentifierExists, Some("username"))
+        );
+    }
+
+    #[tokio::test]
+    async fn imported_argon2_digests_are_kept_as_they_are() {
+        let mut m = Mocks::new();
+        m.hasher.expect_hash().never();
+        m.users
+            .expect_insert()
+            .withf(|u| {
+                u.password_digest.as_deref() == Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA")
+            })
+            .returning(|_| Ok(()));
+        let params = CreateUser {
+            password_digest: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into()),
+            password_hasher: Some("argon2id".into()),
+            ..params("b@b.co")
+        };
+        assert!(m.latch().create_user(params).await.unwrap().has_password());
+    }
+
+    #[tokio::test]
+    async fn updates_apply_only_what_is_given() {
+        let mut m = Mocks::new();
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m.hasher
+            .expect_hash()
+            .times(1)
+            .returning(|_| Ok("$argon2id$changed".into()));
+        m.users
+            .expect_update()
+            .withf(|u| {
+                u.first_name.as_deref() == Some("Alice")
+                    && u.last_name.is_none()
+                    && u.password_digest.as_deref() == Some("$argon2id$changed")
+                    && u.email_addresses == user().email_addresses
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let patch = UserPatch {
+            first_name: Some(Some(" Alice ".into())),
+            password: Some("a new password".into()),
+            ..Default::default()
+        };
+        m.latch().update_user("user_1", patch).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unknown_users_are_not_found() {
+        let mut m = Mocks::new();
+        m.users.expect_get().returning(|_| Ok(None));
+        m.users.expect_delete().returning(|_| Ok(false));
+        let latch = m.latch();
+        assert_eq!(
+            latch.get_user("user_x").await.unwrap_err().code,
+            ErrorCode::ResourceNotFound
+        );
+        assert_eq!(
+            latch
+                .update_user("user_x", UserPatch::default())
+                .await
+                .unwrap_err()
+                .code,
+            ErrorCode::ResourceNotFound
+        );
+        assert_eq!(
+            latch.delete_user("user_x").await.unwrap_err().code,
+            ErrorCode::ResourceNotFound
+        );
+    }
+}
