@@ -266,3 +266,94 @@ async fn production_has_no_dev_browser() {
         "production"
     );
 }
+
+#[tokio::test]
+async fn cookie_requests_that_change_state_must_come_from_an_allowed_origin() {
+    let app = TestApp::new().await;
+    app.user("una@example.com", None).await;
+    let form = || {
+        Some((
+            "application/x-www-form-urlencoded",
+            "identifier=una%40example.com".to_owned(),
+        ))
+    };
+    let evil = app
+        .request(
+            "POST",
+            "/v1/client/sign_ins",
+            &[("origin", "https://evil.example")],
+            form(),
+        )
+        .await;
+    evil.assert_error(403, "origin_invalid", None);
+    assert!(evil.header("set-cookie").is_none(), "nothing was created");
+    // The API's own origin and the configured ones are fine; so is no Origin at all.
+    let own = app
+        .request(
+            "POST",
+            "/v1/client/sign_ins",
+            &[("origin", "http://latch.test"), ("host", "latch.test")],
+            form(),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(
+        app.request("POST", "/v1/client/sign_ins", &[("origin", ORIGIN)], form())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.request("POST", "/v1/client/sign_ins", &[], form())
+            .await
+            .status,
+        200
+    );
+    // Reads and native requests carry no ambient credential and are not checked.
+    assert_eq!(
+        app.request(
+            "GET",
+            "/v1/client",
+            &[("origin", "https://evil.example")],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let native = app
+        .request(
+            "POST",
+            "/v1/client/sign_ins?_is_native=1",
+            &[("origin", "https://evil.example"), ("authorization", "")],
+            form(),
+        )
+        .await;
+    assert_eq!(native.status, 200);
+}
+
+#[tokio::test]
+async fn production_ignores_dev_browser_tokens_in_urls() {
+    let app = TestApp::with(InstanceSettings {
+        environment: Environment::Production,
+        ..Default::default()
+    })
+    .await;
+    let dev = TestApp::new().await;
+    let jwt = dev.request("POST", "/v1/dev_browser", &[], None).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Whatever the parameter holds, production reads only the cookie.
+    let res = app
+        .request(
+            "GET",
+            &format!("/v1/client?__clerk_db_jwt={jwt}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(res.body["client"].is_null());
+    assert!(res.header("clerk-db-jwt").is_none());
+}

@@ -89,26 +89,48 @@ async fn tokens_are_rs256_jwts_with_clerks_claims_verifiable_by_the_jwks() {
     )
     .await
     .assert_error(404, "resource_not_found", None);
+
+    // Without an allowed origin (native apps, servers) `azp` names the Frontend API.
+    let native = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sessions/{sid}/tokens"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        jwt_claims(native.body["jwt"].as_str().unwrap())["azp"],
+        "https://clerk.latch.test"
+    );
 }
 
 #[tokio::test]
 async fn touch_end_remove_and_sign_out() {
     let app = TestApp::new().await;
     app.user("mia@example.com", None).await;
+    app.user("mia.work@example.com", None).await;
     let (token, first) = app.sign_in("mia@example.com").await;
-    // A second sign-in on the same client: a second session.
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            &token,
-            &[
+    let sign_in_as = |identifier: &'static str, token: String| {
+        let app = &app;
+        async move {
+            let form = [
                 ("strategy", "password"),
-                ("identifier", "mia@example.com"),
+                ("identifier", identifier),
                 ("password", crate::support::PASSWORD),
-            ],
-        )
-        .await;
+            ];
+            app.fapi("POST", "/v1/client/sign_ins", &token, &form).await
+        }
+    };
+    // The same user again on this client: refused, naming the session.
+    let again = sign_in_as("mia@example.com", token.clone()).await;
+    again.assert_error(400, "identifier_already_signed_in", None);
+    assert_eq!(
+        again.body["errors"][0]["meta"]["session_id"],
+        first.as_str()
+    );
+    // Another user on the same client: a second session.
+    let res = sign_in_as("mia.work@example.com", token.clone()).await;
     let token = res.token();
     let second = res.body["response"]["created_session_id"]
         .as_str()

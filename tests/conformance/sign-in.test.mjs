@@ -67,6 +67,8 @@ test('setActive makes the session current and getToken returns a JWT', async () 
   const claims = jwtClaims(jwt);
   assert.equal(claims.sub, user.id);
   assert.equal(claims.sid, sessionId);
+  assert.deepEqual(Object.keys(claims).sort(), ['azp', 'exp', 'fva', 'iat', 'iss', 'nbf', 'sid', 'sub', 'v']);
+  assert.equal(claims.exp - claims.iat, 60);
 });
 
 test('verifyToken accepts the token through the JWKS endpoint', async () => {

@@ -89,9 +89,12 @@ fn keys_are_generated_once_and_match_the_environment() {
     assert!(pk_live.starts_with("pk_live_") && sk_live.starts_with("sk_live_"));
     let (_, configured) = keys(
         dir.path(),
-        &[("LATCH_INSTANCE__SECRET_KEY", "sk_test_configured")],
+        &[(
+            "LATCH_INSTANCE__SECRET_KEY",
+            "sk_test_configured0123456789abcdefghij",
+        )],
     );
-    assert_eq!(configured, "sk_test_configured");
+    assert_eq!(configured, "sk_test_configured0123456789abcdefghij");
 }
 
 #[test]
@@ -121,6 +124,17 @@ fn bad_configuration_stops_start_up_naming_the_key() {
             "instance.frontend_host",
         ),
         ("LATCH_SERVER__TYPO", "1", "typo"),
+        ("LATCH_SIGNIN__PASSWORD", "false", "signin"),
+        (
+            "LATCH_SIGN_IN__SESSION_LIFETIME_SECS",
+            "9223372036854775807",
+            "sign_in.session_lifetime_secs",
+        ),
+        (
+            "LATCH_INSTANCE__SECRET_KEY",
+            "sk_test_",
+            "instance.secret_key",
+        ),
     ];
     for (var, value, key) in cases {
         let mut cmd = latch(dir.path());
@@ -142,22 +156,25 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 fn a_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("custom.toml");
-    std::fs::write(&file, "[instance]\nfrontend_host = \"auth.from-file.example\"\nsecret_key = \"sk_test_from_file\"\n").unwrap();
+    std::fs::write(&file, "[instance]\nfrontend_host = \"auth.from-file.example\"\nsecret_key = \"sk_test_from_file_0123456789abcdefghij\"\n").unwrap();
     let mut cmd = latch(dir.path());
     let out = run(cmd.args(["--config", file.to_str().unwrap(), "keys"]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("LATCH_SECRET_KEY=sk_test_from_file"),
+        text.contains("LATCH_SECRET_KEY=sk_test_from_file_0123456789abcdefghij"),
         "{text}"
     );
     let mut cmd = latch(dir.path());
     let out = run(cmd
-        .env("LATCH_INSTANCE__SECRET_KEY", "sk_test_from_env")
+        .env(
+            "LATCH_INSTANCE__SECRET_KEY",
+            "sk_test_from_env_0123456789abcdefghijkl",
+        )
         .args(["--config", file.to_str().unwrap(), "keys"]));
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
-            .contains("LATCH_SECRET_KEY=sk_test_from_env")
+            .contains("LATCH_SECRET_KEY=sk_test_from_env_0123456789abcdefghijkl")
     );
 }
 

@@ -19,8 +19,28 @@ pub fn latch(dir: &Path) -> Command {
     cmd
 }
 
+/// Runs a command that must finish by itself; a server that unexpectedly
+/// starts serving is killed after 30 s instead of hanging the test.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("latch runs")
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("latch runs");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(output) => output.expect("latch runs"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("latch did not exit within 30 s");
+        }
+    }
 }
 
 /// A running server; killed when dropped.

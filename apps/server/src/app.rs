@@ -6,7 +6,7 @@ use anyhow::Context;
 use base64::Engine as _;
 
 use latch_api::{ApiConfig, ApiState, SigningKeys};
-use latch_core::model::{Environment, IdPrefix, new_id};
+use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{InstanceStore, OsRandom, Random, SystemClock};
 use latch_core::service::{Latch, Ports};
@@ -110,13 +110,8 @@ async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow:
         Environment::Development => ("secret_key_development", "sk_test_"),
         Environment::Production => ("secret_key_production", "sk_live_"),
     };
-    // 27 base62 characters from the CSPRNG, twice: about 320 bits.
-    let random = OsRandom;
-    let fresh = format!(
-        "{prefix}{}{}",
-        &new_id(IdPrefix::User, &random)[5..],
-        &new_id(IdPrefix::User, &random)[5..]
-    );
+    // 48 base62 characters from the CSPRNG: about 285 bits.
+    let fresh = format!("{prefix}{}", random_base62(48, &OsRandom));
     store
         .get_or_insert(name, &fresh)
         .await

@@ -15,6 +15,7 @@ use latch_core::password::Argon2Settings;
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -136,23 +137,27 @@ impl Settings {
         if self.database.readers == 0 {
             bail!("database.readers must be at least 1");
         }
+        const DAY: i64 = 86_400;
         let lifetimes = [
             (
                 "sign_in.session_lifetime_secs",
                 self.sign_in.session_lifetime_secs,
+                3650 * DAY,
             ),
             (
                 "sign_in.session_token_lifetime_secs",
                 self.sign_in.session_token_lifetime_secs,
+                DAY,
             ),
             (
                 "sign_in.sign_in_lifetime_secs",
                 self.sign_in.sign_in_lifetime_secs,
+                30 * DAY,
             ),
         ];
-        for (key, value) in lifetimes {
-            if value <= 0 {
-                bail!("{key} must be positive");
+        for (key, value, max) in lifetimes {
+            if !(1..=max).contains(&value) {
+                bail!("{key} must be between 1 and {max}");
             }
         }
         if !(1..=72).contains(&self.sign_in.password_min_length) {
@@ -162,8 +167,9 @@ impl Settings {
             bail!("sign_in: at least one of email_address, phone_number, username must be on");
         }
         if self.password.argon2_memory_kib < 8 * self.password.argon2_parallelism.max(1)
-            || self.password.argon2_iterations == 0
-            || self.password.argon2_parallelism == 0
+            || self.password.argon2_memory_kib > latch_core::password::MAX_IMPORTED_MEMORY_KIB
+            || !(1..=64).contains(&self.password.argon2_iterations)
+            || !(1..=16).contains(&self.password.argon2_parallelism)
         {
             bail!("password: argon2 parameters are out of range");
         }
@@ -171,6 +177,11 @@ impl Settings {
         if !(secret.is_empty() || secret.starts_with("sk_test_") || secret.starts_with("sk_live_"))
         {
             bail!("instance.secret_key must start with sk_test_ or sk_live_");
+        }
+        if !secret.is_empty() && secret.len() < 8 + 24 {
+            bail!(
+                "instance.secret_key is too short: use at least 24 random characters after the prefix"
+            );
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             bail!("log.format must be \"text\" or \"json\"");

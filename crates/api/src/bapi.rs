@@ -201,6 +201,7 @@ async fn list_sessions(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse
             .filter(|s| !s.is_empty())
             .map(str::to_owned),
         status,
+        now: Default::default(),
         limit: 0,
         offset: number(req, "offset")?.unwrap_or(0),
     };

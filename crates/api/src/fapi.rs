@@ -30,7 +30,9 @@ pub struct ClientAuth {
 }
 
 impl ClientAuth {
-    pub fn of(req: &ApiRequest) -> Self {
+    /// Reads the client token; `__clerk_db_jwt` counts only when `dev_browsers`
+    /// is on (development instances), so production tokens never ride in URLs.
+    pub fn of(req: &ApiRequest, dev_browsers: bool) -> Self {
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         if matches!(req.query_param("_is_native"), Some("1") | Some("true")) {
             let raw = req.header("authorization").unwrap_or("");
@@ -40,7 +42,7 @@ impl ClientAuth {
                 token: nonempty(raw),
             };
         }
-        if let Some(db) = req.query_param("__clerk_db_jwt") {
+        if let Some(db) = req.query_param("__clerk_db_jwt").filter(|_| dev_browsers) {
             return Self {
                 channel: Channel::DevBrowser,
                 token: nonempty(db),
@@ -80,9 +82,9 @@ impl FapiReply {
 pub async fn handle(
     state: &ApiState,
     req: &ApiRequest,
+    auth: &ClientAuth,
     segs: &[&str],
 ) -> Option<Result<FapiReply, Error>> {
-    let auth = ClientAuth::of(req);
     let m = &req.method;
     let result = match segs {
         ["v1", "environment"] => match *m {
@@ -97,10 +99,13 @@ pub async fn handle(
             _ => Err(method_not_allowed()),
         },
         _ if segs.first() == Some(&"v1") && segs.get(1) == Some(&"client") => {
-            if let Err(err) = check_dev_browser(state, &auth).await {
+            if let Err(err) = check_origin(state, req, auth) {
                 return Some(Err(err));
             }
-            client_routes(state, req, &auth, &segs[2..]).await?
+            if let Err(err) = check_dev_browser(state, auth).await {
+                return Some(Err(err));
+            }
+            client_routes(state, req, auth, &segs[2..]).await?
         }
         _ => return None,
     };
@@ -263,9 +268,12 @@ async fn session_token(
     id: &str,
 ) -> Result<FapiReply, Error> {
     let claims = state.latch.session_token(token, id).await?;
+    // The page that asked, when it is one we serve; otherwise (native apps,
+    // servers) the Frontend API itself.
     let azp = req
         .header("origin")
-        .filter(|o| state.config.allows_origin(o));
+        .filter(|o| state.config.allows_origin(o))
+        .unwrap_or(&state.config.issuer);
     let jwt = state
         .keys
         .session_token(&claims, &state.config.issuer, azp)?;
@@ -284,6 +292,32 @@ async fn dev_browser(state: &ApiState) -> Result<FapiReply, Error> {
         new_token: None,
         client_gone: false,
     })
+}
+
+/// The `__client` cookie travels with any request the browser makes, so a
+/// page on another origin could act with it: cookie requests that change
+/// state must come from an allowed origin or from the API's own.
+fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), Error> {
+    if auth.channel != Channel::Cookie || req.method == Method::GET {
+        return Ok(());
+    }
+    let Some(origin) = req.header("origin") else {
+        return Ok(());
+    };
+    let own = req.header("host").is_some_and(|host| {
+        origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host)
+    });
+    if own || state.config.allows_origin(origin) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Forbidden,
+        ErrorCode::OriginInvalid,
+        "Origin not allowed",
+        "Requests with the client cookie must come from an allowed origin (server.allowed_origins).",
+    ))
 }
 
 /// A development browser whose token names no client must start over; clerk-js

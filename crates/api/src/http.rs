@@ -276,6 +276,9 @@ impl ApiResponse {
         if let Some(param) = &err.param_name {
             meta.insert("param_name".into(), Value::String(param.clone()));
         }
+        for (key, value) in &err.meta {
+            meta.insert((*key).to_owned(), value.clone());
+        }
         entry["meta"] = Value::Object(meta);
         let mut resp = Self::json(
             status,
@@ -312,6 +315,7 @@ impl ApiResponse {
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,

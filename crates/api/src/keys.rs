@@ -82,16 +82,17 @@ impl SigningKeys {
         json!({ "keys": [self.jwk] })
     }
 
-    /// A session token with Clerk's claims: `azp` (when the request had an
-    /// origin), `exp`, `fva`, `iat`, `iss`, `nbf`, `sid`, `sub`, `v`.
+    /// A session token with Clerk's claims: `azp`, `exp`, `fva`, `iat`, `iss`,
+    /// `nbf`, `sid`, `sub`, `v`.
     pub fn session_token(
         &self,
         claims: &SessionTokenClaims,
         issuer: &str,
-        azp: Option<&str>,
+        azp: &str,
     ) -> Result<String, Error> {
         let iat = claims.issued_at.secs();
-        let mut payload = json!({
+        let payload = json!({
+            "azp": azp,
             "exp": claims.expires_at.secs(),
             "fva": claims.factor_ages_minutes,
             "iat": iat,
@@ -102,9 +103,6 @@ impl SigningKeys {
             "sub": claims.user_id,
             "v": 2,
         });
-        if let Some(azp) = azp {
-            payload["azp"] = Value::String(azp.to_owned());
-        }
         let signing_input = format!("{}.{}", self.header_b64, B64.encode(payload.to_string()));
         let mut signer = Signer::new(MessageDigest::sha256(), &self.private)
             .map_err(|_| Error::internal("signer"))?;
@@ -145,11 +143,7 @@ mod tests {
             factor_ages_minutes: [0, -1],
         };
         let jwt = keys
-            .session_token(
-                &claims,
-                "https://latch.example",
-                Some("http://localhost:3000"),
-            )
+            .session_token(&claims, "https://latch.example", "http://localhost:3000")
             .unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);

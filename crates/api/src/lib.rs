@@ -31,6 +31,7 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
+use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
 use latch_core::service::Latch;
 use latch_core::{Error, ErrorCode, ErrorKind};
@@ -209,8 +210,9 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         [".well-known", "jwks.json"] => return ApiResponse::ok(state.keys.jwks()),
         _ => {}
     }
-    if let Some(result) = fapi::handle(state, req, &segs).await {
-        let auth = ClientAuth::of(req);
+    let dev_browsers = state.latch.settings().environment == Environment::Development;
+    let auth = ClientAuth::of(req, dev_browsers);
+    if let Some(result) = fapi::handle(state, req, &auth, &segs).await {
         let reply = result.unwrap_or_else(|err| fapi::FapiReply {
             response: ApiResponse::error(&err, trace_id),
             new_token: None,
@@ -238,9 +240,9 @@ fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply
 }
 
 async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {
-    match state.latch.ports().instance.get("health").await {
-        Ok(_) => ApiResponse::ok(json!({ "status": "ok" })),
-        Err(err) => ApiResponse::error(&Error::from(err), trace_id),
+    match state.latch.health().await {
+        Ok(()) => ApiResponse::ok(json!({ "status": "ok" })),
+        Err(err) => ApiResponse::error(&err, trace_id),
     }
 }
 
@@ -286,6 +288,10 @@ where
 
 /// Credentialed CORS for the configured origins only.
 fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> ApiResponse {
+    // Answers differ by origin, so caches must key on it.
+    response
+        .headers
+        .append(header::VARY, HeaderValue::from_static("Origin"));
     let Some(origin) = origin.filter(|o| config.allows_origin(o)) else {
         return response;
     };
@@ -313,6 +319,5 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
         "authorization, clerk-db-jwt, retry-after",
     );
     set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
     response
 }

@@ -8,6 +8,8 @@ use std::fmt;
 pub enum ErrorKind {
     /// The request was understood but its content is refused (422).
     Unprocessable,
+    /// The request cannot apply to the resource's current state (400).
+    BadRequest,
     /// The resource does not exist or is not the caller's (404).
     NotFound,
     /// The caller is not authenticated (401).
@@ -51,6 +53,9 @@ pub enum ErrorCode {
     ClientNotFound,
     UserLocked,
     DevBrowserUnauthenticated,
+    Conflict,
+    IdentifierAlreadySignedIn,
+    OriginInvalid,
     RequestBodyTooLarge,
     MethodNotAllowed,
     Internal,
@@ -81,6 +86,9 @@ impl ErrorCode {
             Self::ClientNotFound => "client_not_found",
             Self::UserLocked => "user_locked",
             Self::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
+            Self::Conflict => "conflict",
+            Self::IdentifierAlreadySignedIn => "identifier_already_signed_in",
+            Self::OriginInvalid => "origin_invalid",
             Self::RequestBodyTooLarge => "request_body_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal_clerk_error",
@@ -91,13 +99,15 @@ impl ErrorCode {
 
 /// An error of a use case: a kind, a Clerk code, a short and a long message, and
 /// the parameter it concerns, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     pub kind: ErrorKind,
     pub code: ErrorCode,
     pub message: String,
     pub long_message: String,
     pub param_name: Option<String>,
+    /// Further `meta` entries (e.g. `session_id`).
+    pub meta: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Error {
@@ -113,12 +123,19 @@ impl Error {
             message: message.to_owned(),
             long_message: long_message.into(),
             param_name: None,
+            meta: Vec::new(),
         }
     }
 
     /// Names the request parameter the error is about.
     pub fn param(mut self, name: &str) -> Self {
         self.param_name = Some(name.to_owned());
+        self
+    }
+
+    /// Adds a `meta` entry.
+    pub fn with_meta(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.meta.push((key, value.into()));
         self
     }
 
@@ -227,6 +244,9 @@ pub enum StoreError {
     /// The record to change does not exist.
     #[error("not found")]
     NotFound,
+    /// Another request changed the record first (a lost compare-and-set).
+    #[error("conflict")]
+    Conflict,
     /// The store cannot be reached or timed out.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -240,6 +260,12 @@ impl From<StoreError> for Error {
         match err {
             StoreError::Duplicate(kind) => Error::identifier_exists(kind.param_name()),
             StoreError::NotFound => Error::not_found("resource"),
+            StoreError::Conflict => Error::new(
+                ErrorKind::Conflict,
+                ErrorCode::Conflict,
+                "Conflict",
+                "Another request changed this resource at the same time. Please retry.",
+            ),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "store unavailable");
                 Error::unavailable()

@@ -1,11 +1,20 @@
-//! argon2id password hashing on the blocking pool, behind a bound.
+//! argon2id password hashing on a small pool of dedicated threads.
+//!
+//! Each worker keeps its argon2 block memory (19 MiB at the default cost) for
+//! its whole life, so hashing allocates nothing per request and the process
+//! holds `workers x memory` for hashing, however many requests come. A request
+//! first takes a permit (one per worker) on the async side; the permit travels
+//! with the job and is released when the hash is done, so requests that give up
+//! while waiting cost nothing and the pool is never oversubscribed.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
+use subtle::ConstantTimeEq;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::error::Error;
 use crate::model::Password;
@@ -30,18 +39,34 @@ impl Default for Argon2Settings {
     }
 }
 
-/// argon2id hasher. At most `workers` hashes run at once, each on tokio's
-/// blocking pool, so password checks never stall the runtime's threads and
-/// never oversubscribe the CPU.
+/// The largest memory cost accepted in an imported digest (256 MiB): verifying
+/// one costs a temporary buffer of that size.
+pub const MAX_IMPORTED_MEMORY_KIB: u32 = 262_144;
+
+const OUTPUT_LEN: usize = 32;
+const SALT_LEN: usize = 16;
+
+type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+struct Job {
+    work: Work,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// argon2id hasher over dedicated worker threads.
 pub struct Argon2Hasher {
+    settings: Argon2Settings,
     params: Params,
+    jobs: mpsc::Sender<Job>,
     permits: Arc<Semaphore>,
     random: Arc<dyn Random>,
-    /// Verified against when there is no real digest, so unknown users cost the same.
+    /// Verified against when there is no usable digest, so unknown users and
+    /// users without a password cost the same as real ones.
     dummy_digest: String,
 }
 
 impl Argon2Hasher {
+    /// Starts `workers` hashing threads (at least one).
     pub fn new(
         settings: Argon2Settings,
         workers: usize,
@@ -51,86 +76,222 @@ impl Argon2Hasher {
             settings.memory_kib,
             settings.iterations,
             settings.parallelism,
-            None,
+            Some(OUTPUT_LEN),
         )
         .map_err(|_| Error::internal("argon2 parameters"))?;
-        let mut hasher = Self {
-            params,
-            permits: Arc::new(Semaphore::new(workers.max(1))),
-            random,
-            dummy_digest: String::new(),
-        };
+        let workers = workers.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers {
+            let queue = Arc::clone(&queue);
+            let blocks = params.block_count();
+            std::thread::Builder::new()
+                .name(format!("latch-argon2-{i}"))
+                .spawn(move || worker(&queue, blocks))
+                .map_err(|_| Error::internal("argon2 worker thread"))?;
+        }
         let mut pepper = [0u8; 24];
-        hasher.random.fill(&mut pepper);
-        hasher.dummy_digest =
-            hash_blocking(&hasher.params, &hex(&pepper), &salt(&*hasher.random)?)?;
-        Ok(hasher)
+        random.fill(&mut pepper);
+        let dummy_salt = salt_bytes(&*random);
+        let dummy_digest = phc(
+            &params,
+            &dummy_salt,
+            &hash_with(&params, &pepper, &dummy_salt, &mut Vec::new())?,
+        )?;
+        Ok(Self {
+            settings,
+            params,
+            jobs,
+            permits: Arc::new(Semaphore::new(workers)),
+            random,
+            dummy_digest,
+        })
     }
 
+    /// Runs `f` on a worker with that worker's block memory.
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| Error::internal("hash pool closed"))?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|_| Error::internal("hash task"))
+        let (done, result) = oneshot::channel();
+        let work: Work = Box::new(move |memory| {
+            let _ = done.send(f(memory));
+        });
+        self.jobs
+            .send(Job {
+                work,
+                _permit: permit,
+            })
+            .map_err(|_| Error::internal("hash pool stopped"))?;
+        result.await.map_err(|_| Error::internal("hash job lost"))
+    }
+
+    fn is_current(&self, hash: &PasswordHash<'_>) -> bool {
+        let Ok(params) = Params::try_from(hash) else {
+            return false;
+        };
+        hash.algorithm == Algorithm::Argon2id.ident()
+            && hash.version == Some(Version::V0x13.into())
+            && params.m_cost() == self.settings.memory_kib
+            && params.t_cost() == self.settings.iterations
+            && params.p_cost() == self.settings.parallelism
     }
 }
 
-fn argon2(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+fn worker(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
+    let mut memory = vec![Block::default(); blocks];
+    loop {
+        // The lock is held only while waiting for the next job.
+        let next = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => (job.work)(&mut memory),
+            Err(_) => return,
+        }
+    }
 }
 
-fn salt(random: &dyn Random) -> Result<SaltString, Error> {
-    let mut bytes = [0u8; 16];
+fn salt_bytes(random: &dyn Random) -> [u8; SALT_LEN] {
+    let mut bytes = [0u8; SALT_LEN];
     random.fill(&mut bytes);
-    SaltString::encode_b64(&bytes).map_err(|_| Error::internal("salt"))
+    bytes
 }
 
-fn hash_blocking(params: &Params, password: &str, salt: &SaltString) -> Result<String, Error> {
-    argon2(params)
-        .hash_password(password.as_bytes(), salt)
-        .map(|h| h.to_string())
-        .map_err(|_| Error::internal("argon2 hash"))
+/// argon2 of `password` with `params`, reusing `memory` when it is big enough.
+fn hash_with(
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    memory: &mut Vec<Block>,
+) -> Result<Vec<u8>, Error> {
+    let mut out = vec![0u8; params.output_len().unwrap_or(OUTPUT_LEN)];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    if memory.len() >= params.block_count() {
+        argon2.hash_password_into_with_memory(password, salt, &mut out, memory.as_mut_slice())
+    } else {
+        // A digest with a larger cost than the instance's: a one-off buffer.
+        argon2.hash_password_into(password, salt, &mut out)
+    }
+    .map_err(|_| Error::internal("argon2 hash"))?;
+    Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The PHC string `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
+fn phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String, Error> {
+    let salt = SaltString::encode_b64(salt).map_err(|_| Error::internal("salt"))?;
+    let hash =
+        argon2::password_hash::Output::new(hash).map_err(|_| Error::internal("argon2 output"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        salt.as_str(),
+        hash
+    ))
+}
+
+/// What a stored digest says: algorithm, parameters, salt and expected hash.
+struct Stored {
+    algorithm: Algorithm,
+    params: Params,
+    salt: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+fn parse_stored(digest: &str) -> Option<Stored> {
+    let hash = PasswordHash::new(digest).ok()?;
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    if hash.version.is_some_and(|v| v != u32::from(Version::V0x13)) {
+        return None;
+    }
+    let expected = hash.hash?.as_bytes().to_vec();
+    let base = Params::try_from(&hash).ok()?;
+    if base.m_cost() > MAX_IMPORTED_MEMORY_KIB {
+        return None;
+    }
+    let params = Params::new(
+        base.m_cost(),
+        base.t_cost(),
+        base.p_cost(),
+        Some(expected.len()),
+    )
+    .ok()?;
+    let mut salt = [0u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt).ok()?.to_vec();
+    if salt.len() < argon2::MIN_SALT_LEN {
+        return None;
+    }
+    Some(Stored {
+        algorithm,
+        params,
+        salt,
+        expected,
+    })
+}
+
+/// Checks a digest to import: an argon2 PHC string this hasher can verify.
+pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
+    match parse_stored(digest) {
+        Some(stored) if stored.algorithm != Algorithm::Argon2d => Ok(()),
+        Some(_) => Err("argon2d digests are not accepted; use argon2id or argon2i."),
+        None => {
+            Err("password_digest is not a valid argon2 PHC string (memory cost at most 256 MiB).")
+        }
+    }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<String, Error> {
         let params = self.params.clone();
-        let salt = salt(&*self.random)?;
+        let salt = salt_bytes(&*self.random);
         let password = password.expose().to_owned();
-        self.run(move || hash_blocking(&params, &password, &salt))
-            .await?
+        let out = self
+            .run(move |memory| hash_with(&params, password.as_bytes(), &salt, memory))
+            .await??;
+        phc(&self.params, &salt, &out)
+    }
+
+    fn needs_rehash(&self, digest: &str) -> bool {
+        PasswordHash::new(digest).is_ok_and(|hash| !self.is_current(&hash))
     }
 
     async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
-        let real = digest.is_some();
-        let digest = digest.unwrap_or_else(|| self.dummy_digest.clone());
+        let real = digest.as_deref().and_then(parse_stored);
+        let usable = real.is_some();
+        // No digest, or one that does not parse: pay for the dummy instead.
+        let stored = match real {
+            Some(stored) => stored,
+            None => {
+                parse_stored(&self.dummy_digest).ok_or_else(|| Error::internal("dummy digest"))?
+            }
+        };
         let password = password.to_owned();
-        let params = self.params.clone();
         let matched = self
-            .run(move || {
-                let Ok(parsed) = PasswordHash::new(&digest) else {
-                    return false;
+            .run(move |memory| {
+                let argon2 = Argon2::new(stored.algorithm, Version::V0x13, stored.params.clone());
+                let mut out = vec![0u8; stored.expected.len()];
+                let ok = if memory.len() >= stored.params.block_count() {
+                    argon2.hash_password_into_with_memory(
+                        password.as_bytes(),
+                        &stored.salt,
+                        &mut out,
+                        memory.as_mut_slice(),
+                    )
+                } else {
+                    argon2.hash_password_into(password.as_bytes(), &stored.salt, &mut out)
                 };
-                // Digests carry their own parameters; the default ones only
-                // matter for hashing.
-                argon2(&params)
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
+                ok.is_ok() && bool::from(out.ct_eq(&stored.expected))
             })
             .await?;
-        Ok(real && matched)
+        Ok(usable && matched)
     }
 }
 
@@ -138,20 +299,21 @@ impl PasswordHasher for Argon2Hasher {
 mod tests {
     use super::*;
     use crate::ports::OsRandom;
+    use argon2::PasswordVerifier;
 
-    fn hasher() -> Argon2Hasher {
-        // Small parameters keep the unit test quick; production uses the defaults.
-        let settings = Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        };
+    const LIGHT: Argon2Settings = Argon2Settings {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn hasher(settings: Argon2Settings) -> Argon2Hasher {
         Argon2Hasher::new(settings, 2, Arc::new(OsRandom)).unwrap()
     }
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
-        let h = hasher();
+        let h = hasher(LIGHT);
         let pw = Password::parse("correct horse battery", 8).unwrap();
         let digest = h.hash(&pw).await.unwrap();
         assert!(digest.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
@@ -170,13 +332,78 @@ mod tests {
                 .await
                 .unwrap()
         );
+        assert!(
+            !h.verify("anything", Some("$argon2id$garbage".into()))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn digests_are_standard_phc_strings_both_ways() {
+        // Our digest verifies with the argon2 crate's own verifier...
+        let h = hasher(LIGHT);
+        let digest = h
+            .hash(&Password::parse("interop password", 8).unwrap())
+            .await
+            .unwrap();
+        let parsed = PasswordHash::new(&digest).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"interop password", &parsed)
+                .is_ok()
+        );
+        // ...and a digest made elsewhere (argon2i, other costs) verifies here.
+        use argon2::password_hash::PasswordHasher as _;
+        let params = Params::new(32, 3, 1, None).unwrap();
+        let foreign = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
+            .hash_password(
+                b"imported one",
+                &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+            )
+            .unwrap()
+            .to_string();
+        assert!(
+            h.verify("imported one", Some(foreign.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("imported two", Some(foreign.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(h.needs_rehash(&foreign));
+        assert!(!h.needs_rehash(&digest));
+        assert!(validate_imported_digest(&foreign).is_ok());
+        assert!(validate_imported_digest("$argon2id$v=19$m=64,t=1,p=1$bad").is_err());
+        assert!(validate_imported_digest("$2b$10$abcdefghijklmnopqrstuv").is_err());
     }
 
     #[tokio::test]
     async fn no_digest_never_verifies() {
-        let h = hasher();
+        let h = hasher(LIGHT);
         assert!(!h.verify("", None).await.unwrap());
         assert!(!h.verify("whatever", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_hashes_share_the_pool() {
+        let h = Arc::new(hasher(LIGHT));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let h = Arc::clone(&h);
+                tokio::spawn(async move {
+                    let pw = Password::parse(&format!("password number {i}"), 8).unwrap();
+                    let digest = h.hash(&pw).await.unwrap();
+                    h.verify(pw.expose(), Some(digest)).await.unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+        assert_eq!(h.permits.available_permits(), 2, "every permit came back");
     }
 
     #[test]

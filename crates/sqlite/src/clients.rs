@@ -25,18 +25,15 @@ macro_rules! session_columns {
     };
 }
 
-const UPDATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, sign_in_id = ?3, last_active_session_id = ?4, \
-     created_at = ?5, updated_at = ?6 WHERE id = ?1";
-
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
     session_columns!(),
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
 );
 
-const UPDATE_SESSION: &str = "UPDATE sessions SET client_id = ?2, user_id = ?3, status = ?4, last_active_at = ?5, \
-     expire_at = ?6, first_factor_verified_at = ?7, second_factor_verified_at = ?8, created_at = ?9, \
-     updated_at = ?10 WHERE id = ?1";
+/// What [`ClientRepository::insert_session`] does to the session's client.
+const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_session_id = ?3, sign_in_id = NULL, \
+     updated_at = ?4 WHERE id = ?1";
 
 #[async_trait]
 impl ClientRepository for SqliteStore {
@@ -89,10 +86,45 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+    async fn set_current_sign_in(
+        &self,
+        client: &ClientId,
+        sign_in: Option<SignInId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let client = client.clone();
         self.pool
-            .write(move |tx| update_client_row(tx, &client))
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        client.as_str(),
+                        sign_in.as_ref().map(SignInId::as_str),
+                        at.0
+                    ])?;
+                found(changed)
+            })
+            .await
+    }
+
+    async fn set_last_active_session(
+        &self,
+        client: &ClientId,
+        session: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE clients SET last_active_session_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![client.as_str(), session.as_ref().map(SessionId::as_str), at.0])?;
+                found(changed)
+            })
             .await
     }
 
@@ -117,14 +149,27 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
-    async fn insert_session(&self, session: &Session, client: &Client) -> Result<(), StoreError> {
+    async fn insert_session(
+        &self,
+        session: &Session,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError> {
         let session = session.clone();
-        let client = client.clone();
+        let new_token_hash = new_token_hash.to_owned();
         self.pool
             .write(move |tx| {
+                // The client first: if it is missing, the error rolls back before
+                // anything is written. A failing session insert rolls back the
+                // rotation in turn, so it is both or neither.
+                let changed = tx.prepare_cached(ROTATE_CLIENT)?.execute(params![
+                    session.client_id.as_str(),
+                    new_token_hash,
+                    session.id.as_str(),
+                    session.created_at.0,
+                ])?;
+                found(changed)?;
                 write_session_row(tx, INSERT_SESSION, &session)?;
-                // A missing client fails the whole transaction: both or neither.
-                update_client_row(tx, &client)
+                Ok(())
             })
             .await
     }
@@ -146,14 +191,54 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
-    async fn update_session(&self, session: &Session) -> Result<(), StoreError> {
-        let session = session.clone();
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let id = id.clone();
         self.pool
             .write(move |tx| {
-                if write_session_row(tx, UPDATE_SESSION, &session)? == 0 {
-                    return Err(StoreError::NotFound.into());
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE sessions SET last_active_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![id.as_str(), at.0])?;
+                found(changed)
+            })
+            .await
+    }
+
+    async fn end_session(
+        &self,
+        id: &SessionId,
+        status: SessionStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                // The status test is in the UPDATE itself, so of two requests ending
+                // one session only the first changes it; the other sees 0 rows.
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = ?4",
+                    )?
+                    .execute(params![
+                        id.as_str(),
+                        status.as_str(),
+                        at.0,
+                        SessionStatus::Active.as_str()
+                    ])?;
+                if changed > 0 {
+                    return Ok(true);
                 }
-                Ok(())
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
+                    .query_row([id.as_str()], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if exists {
+                    Ok(false)
+                } else {
+                    Err(StoreError::NotFound.into())
+                }
             })
             .await
     }
@@ -232,8 +317,9 @@ fn write_client_row(conn: &Connection, sql: &str, client: &Client) -> Result<usi
     ])?)
 }
 
-fn update_client_row(conn: &Connection, client: &Client) -> Result<(), DbError> {
-    if write_client_row(conn, UPDATE_CLIENT, client)? == 0 {
+/// `Ok` if an `UPDATE` by id changed its row, `NotFound` if there was none.
+fn found(changed: usize) -> Result<(), DbError> {
+    if changed == 0 {
         return Err(StoreError::NotFound.into());
     }
     Ok(())
@@ -300,9 +386,25 @@ fn session_filter(query: &SessionQuery) -> (String, Vec<Value>) {
         clauses.push("client_id = ?");
         values.push(Value::Text(client_id.clone()));
     }
-    if let Some(status) = query.status {
-        clauses.push("status = ?");
-        values.push(Value::Text(status.as_str().to_owned()));
+    // The effective status at `now`, as `Session::status_at` computes it: an
+    // active session is expired from its `expire_at` on.
+    match query.status {
+        None => {}
+        Some(SessionStatus::Active) => {
+            clauses.push("(status = ? AND expire_at > ?)");
+            values.push(status_value(SessionStatus::Active));
+            values.push(Value::Integer(query.now.0));
+        }
+        Some(SessionStatus::Expired) => {
+            clauses.push("(status = ? OR (status = ? AND expire_at <= ?))");
+            values.push(status_value(SessionStatus::Expired));
+            values.push(status_value(SessionStatus::Active));
+            values.push(Value::Integer(query.now.0));
+        }
+        Some(status) => {
+            clauses.push("status = ?");
+            values.push(status_value(status));
+        }
     }
     let filter = if clauses.is_empty() {
         String::new()
@@ -310,4 +412,8 @@ fn session_filter(query: &SessionQuery) -> (String, Vec<Value>) {
         format!(" WHERE {}", clauses.join(" AND "))
     };
     (filter, values)
+}
+
+fn status_value(status: SessionStatus) -> Value {
+    Value::Text(status.as_str().to_owned())
 }

@@ -21,6 +21,11 @@
 //! - Every write is one `BEGIN IMMEDIATE` transaction, so a write touching several
 //!   rows (a user and its identifications, a session and its client) is atomic, and
 //!   every read of an aggregate sees one snapshot.
+//! - Writes are as narrow as the ports ask: a single-column change is one
+//!   `UPDATE` of that column, and every conditional change (ending an active
+//!   session, a sign-in's compare-and-set on its version, a password digest
+//!   upgrade) tests its condition in the `UPDATE`'s `WHERE`, never in a read
+//!   before it, so racing requests cannot undo each other.
 //! - Values are stored as the domain normalised them (lower-cased email, E.164
 //!   phone, lower-cased username): plain `UNIQUE` columns are therefore the
 //!   case-insensitive uniqueness the ports ask for.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{IdentificationRecord, Identifier, Timestamp, User, UserId, Username};
-use latch_core::ports::{UserQuery, UserRepository};
+use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -152,6 +152,34 @@ impl UserRepository for SqliteStore {
                         .execute([user.id.as_str()])?;
                 }
                 insert_identifications(tx, &user)
+            })
+            .await
+    }
+
+    async fn record_sign_in(
+        &self,
+        id: &UserId,
+        at: Timestamp,
+        upgrade: Option<DigestUpgrade>,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached("UPDATE users SET last_sign_in_at = ?2, updated_at = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_str(), at.0])?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                if let Some(upgrade) = upgrade {
+                    // Compared in the UPDATE: a digest an admin set since the
+                    // password verified stays, and a NULL digest never matches.
+                    tx.prepare_cached(
+                        "UPDATE users SET password_digest = ?3 WHERE id = ?1 AND password_digest = ?2",
+                    )?
+                    .execute(params![id.as_str(), upgrade.old, upgrade.new])?;
+                }
+                Ok(())
             })
             .await
     }

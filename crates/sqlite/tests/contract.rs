@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latch_core::error::StoreError;
-use latch_core::model::{ClientId, Identifier, SessionId, SignInId, UserId};
+use latch_core::model::{Client, ClientId, Identifier, SessionId, SignInId, UserId};
 use latch_core::ports::{ClientRepository, InstanceStore, SignInStore, UserQuery, UserRepository};
 use latch_sqlite::{SqliteConfig, SqliteStore, migrate, schema_version};
 use latch_testkit::fixtures::{self, at};
@@ -109,6 +109,40 @@ fn migrations_are_idempotent() {
     assert!(schema_version() >= 1);
 }
 
+/// A file at schema version 1 (before sign-ins had versions) migrates: the
+/// sign-ins it held, in a JSON shape the new `SignIn` cannot read, are dropped;
+/// everything else stays and the new sign-ins work.
+#[tokio::test]
+async fn a_version_1_file_migrates() {
+    let db = TestDb::new();
+    {
+        let raw = db.raw();
+        raw.execute_batch(include_str!("../migrations/0001_init.sql"))
+            .unwrap();
+        raw.pragma_update(None, "user_version", 1).unwrap();
+        raw.execute_batch(
+            r#"INSERT INTO clients VALUES ('client_1', 'hash_1', 'sia_old', NULL, 1, 2);
+               INSERT INTO sign_ins VALUES ('sia_old', 'client_1', 9999999999999,
+                 '{"id":"sia_old","client_id":"client_1","status":"NeedsIdentifier"}');"#,
+        )
+        .unwrap();
+    }
+    let store = db.open();
+    assert_eq!(user_version(&db.raw()), schema_version());
+    assert_eq!(
+        SignInStore::get(&*store, &SignInId("sia_old".into())).await,
+        Ok(None),
+        "a version 1 sign-in is dropped, not served as an error"
+    );
+    let client = store
+        .get_client(&ClientId("client_1".into()))
+        .await
+        .unwrap()
+        .expect("clients survive the migration");
+    assert_eq!(client.token_hash, "hash_1");
+    latch_testkit::sign_in_store_contract(store).await;
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let db = TestDb::new();
@@ -153,8 +187,12 @@ async fn data_survives_reopening() {
         "user_one",
     );
     let session = fixtures::session("sess_1", "client_1", "user_1", at(10));
-    let client = fixtures::client("client_1", 2);
-    let sign_in = fixtures::sign_in("sia_1", "client_1");
+    let client = Client {
+        last_active_session_id: Some(session.id.clone()),
+        updated_at: session.created_at,
+        ..fixtures::client("client_1", 2)
+    };
+    let mut sign_in = fixtures::sign_in("sia_1", "client_1");
     {
         let store = db.open();
         UserRepository::insert(&*store, &user).await.unwrap();
@@ -162,8 +200,14 @@ async fn data_survives_reopening() {
             .insert_client(&fixtures::client("client_1", 1))
             .await
             .unwrap();
-        store.insert_session(&session, &client).await.unwrap();
-        store.put(&sign_in).await.unwrap();
+        store
+            .insert_session(&session, &fixtures::token_hash(2))
+            .await
+            .unwrap();
+        SignInStore::insert(&*store, &sign_in).await.unwrap();
+        sign_in.updated_at = at(20);
+        let expected = sign_in.next_version();
+        store.replace(&sign_in, expected).await.unwrap();
         store.get_or_insert("secret_key", "sk_1").await.unwrap();
     }
     let store = db.open();
@@ -203,6 +247,9 @@ async fn concurrent_writers_do_not_fail() {
     let db = TestDb::new();
     let first = db.open();
     let second = db.open();
+    SignInStore::insert(&*first, &fixtures::sign_in("sia_shared", "client_shared"))
+        .await
+        .unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..64u64 {
         let store = if i % 2 == 0 {
@@ -224,11 +271,21 @@ async fn concurrent_writers_do_not_fail() {
             let session =
                 fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
             store
-                .insert_session(&session, &fixtures::client(&client_id, i * 2 + 1))
+                .insert_session(&session, &fixtures::token_hash(i * 2 + 1))
                 .await?;
-            store
-                .put(&fixtures::sign_in(&format!("sia_{i}"), &client_id))
-                .await?;
+            let mut sign_in = fixtures::sign_in(&format!("sia_{i}"), &client_id);
+            SignInStore::insert(&*store, &sign_in).await?;
+            // Both stores compare-and-set one sign-in: exactly one wins.
+            let mut shared = fixtures::sign_in("sia_shared", "client_shared");
+            shared.updated_at = at(i as i64);
+            let expected = shared.next_version();
+            match store.replace(&shared, expected).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+            sign_in.updated_at = at(1);
+            let expected = sign_in.next_version();
+            store.replace(&sign_in, expected).await?;
             store.get_or_insert("shared", &format!("v{i}")).await?;
             // Reads interleave with the writes.
             UserRepository::count(&*store, &UserQuery::default()).await?;
@@ -243,6 +300,15 @@ async fn concurrent_writers_do_not_fail() {
         Ok(64)
     );
     assert_eq!(second.count_sessions(&Default::default()).await, Ok(64));
+    let shared = SignInStore::get(&*second, &SignInId("sia_shared".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shared.version(),
+        1,
+        "one compare-and-set from version 0 won, across stores"
+    );
     let shared = InstanceStore::get(&*first, "shared").await.unwrap();
     assert_eq!(
         InstanceStore::get(&*second, "shared").await.unwrap(),

@@ -3,39 +3,55 @@
 use std::sync::Arc;
 
 use latch_core::error::StoreError;
-use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, UserId};
+use latch_core::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
+};
 use latch_core::ports::{ClientRepository, SessionQuery, UserRepository};
 
 use crate::fixtures::{self, at, token_hash};
+
+/// How many tasks race in the concurrency checks.
+const RACERS: u64 = 16;
+
+/// A session's lifetime in [`fixtures::session`].
+const WEEK: i64 = 7 * 86_400_000;
 
 /// Runs the whole [`ClientRepository`] contract against `clients`; `users` is
 /// the user repository of the same storage (sessions belong to users, and
 /// deleting a user deletes its sessions). Both must be fresh and empty.
 ///
-/// Covers: client round trips and lookup by token hash, rotation (an earlier
-/// hash never matches), `update_*` failing with `NotFound`, `insert_session`
-/// storing the session and the client together or neither (a missing client
-/// fails it with `NotFound`), `sessions_of_client` oldest first, `list_sessions`
-/// and `count_sessions` by user, client and status, newest first and paginated,
-/// `delete_client` keeping the sessions with the active ones marked `removed`,
-/// and user deletion taking the user's sessions along.
+/// Covers: client round trips and lookup by token hash; the narrow writes
+/// (`set_current_sign_in`, `set_last_active_session`, `touch_session` change
+/// only their columns, so a stale write after a rotation cannot bring an old
+/// token hash back) and their `NotFound`; `insert_session` storing the session
+/// and rotating the client's token, last active session, sign-in and
+/// `updated_at` together or neither (a missing client is `NotFound`, a taken
+/// session id rotates nothing), an earlier hash never matching again;
+/// `end_session` moving a session only out of `active`, once; `sessions_of_client`
+/// oldest first; `list_sessions` and `count_sessions` by user, client and
+/// effective status at `now`, newest first and paginated; `delete_client`
+/// keeping the sessions with the active ones marked `removed`; user deletion
+/// taking the user's sessions along; and many tasks racing on one client and
+/// one session without undoing each other.
 pub async fn client_repository_contract(
     clients: Arc<dyn ClientRepository>,
     users: Arc<dyn UserRepository>,
 ) {
-    let clients = &*clients;
-    empty_store(clients).await;
+    empty_store(&*clients).await;
     for (id, email) in [("user_a", "a@example.com"), ("user_b", "b@example.com")] {
         users
             .insert(&fixtures::user(id, email))
             .await
             .expect("insert session owner");
     }
-    clients_and_token_rotation(clients).await;
-    let sessions = insert_session_is_atomic(clients).await;
-    list_and_count(clients, &sessions).await;
-    delete_client_marks_sessions_removed(clients, &sessions).await;
-    deleting_a_user_deletes_its_sessions(clients, &*users, &sessions).await;
+    clients_and_narrow_writes(&*clients).await;
+    let sessions = insert_session_rotates_the_token(&*clients).await;
+    let sessions = touch_and_end_sessions(&*clients, sessions).await;
+    list_and_count(&*clients, &sessions).await;
+    delete_client_marks_sessions_removed(&*clients, &sessions).await;
+    deleting_a_user_deletes_its_sessions(&*clients, &*users, &sessions).await;
+    a_stored_expired_status_stays_expired(&*clients).await;
+    racing_writes_do_not_undo_each_other(&clients).await;
 }
 
 fn cid(id: &str) -> ClientId {
@@ -46,8 +62,21 @@ fn sid(id: &str) -> SessionId {
     SessionId(id.to_owned())
 }
 
+fn sia(id: &str) -> SignInId {
+    SignInId(id.to_owned())
+}
+
 fn ids(sessions: &[Session]) -> Vec<&str> {
     sessions.iter().map(|s| s.id.as_str()).collect()
+}
+
+/// Every session at `now`, at most 100.
+fn all_at(now: Timestamp) -> SessionQuery {
+    SessionQuery {
+        now,
+        limit: 100,
+        ..SessionQuery::default()
+    }
 }
 
 async fn get_client(clients: &dyn ClientRepository, id: &str) -> Option<Client> {
@@ -76,41 +105,50 @@ async fn empty_store(clients: &dyn ClientRepository) {
     assert_eq!(by_hash(clients, 1).await, None);
     assert_eq!(
         clients
-            .update_client(&fixtures::client("client_1", 1))
+            .set_current_sign_in(&cid("client_1"), Some(sia("sia_1")), at(1))
             .await,
         Err(StoreError::NotFound),
-        "update of an unknown client"
+        "set_current_sign_in of an unknown client"
+    );
+    assert_eq!(
+        clients
+            .set_last_active_session(&cid("client_1"), None, at(1))
+            .await,
+        Err(StoreError::NotFound),
+        "set_last_active_session of an unknown client"
     );
     assert_eq!(
         get_client(clients, "client_1").await,
         None,
-        "a failed update stores nothing"
+        "a failed set stores nothing"
     );
     assert_eq!(get_session(clients, "sess_1").await, None);
-    let session = fixtures::session("sess_1", "client_1", "user_a", at(0));
     assert_eq!(
-        clients.update_session(&session).await,
+        clients.touch_session(&sid("sess_1"), at(1)).await,
         Err(StoreError::NotFound),
-        "update of an unknown session"
+        "touch of an unknown session"
+    );
+    assert_eq!(
+        clients
+            .end_session(&sid("sess_1"), SessionStatus::Ended, at(1))
+            .await,
+        Err(StoreError::NotFound),
+        "end of an unknown session"
     );
     assert_eq!(
         get_session(clients, "sess_1").await,
         None,
-        "a failed update stores nothing"
+        "a failed touch or end stores nothing"
     );
     assert_eq!(
         clients.sessions_of_client(&cid("client_1")).await,
         Ok(vec![])
     );
-    let all = SessionQuery {
-        limit: 100,
-        ..SessionQuery::default()
-    };
-    assert_eq!(clients.list_sessions(&all).await, Ok(vec![]));
-    assert_eq!(clients.count_sessions(&all).await, Ok(0));
+    assert_eq!(clients.list_sessions(&all_at(at(0))).await, Ok(vec![]));
+    assert_eq!(clients.count_sessions(&all_at(at(0))).await, Ok(0));
 }
 
-async fn clients_and_token_rotation(clients: &dyn ClientRepository) {
+async fn clients_and_narrow_writes(clients: &dyn ClientRepository) {
     let c1 = fixtures::client("client_1", 1);
     clients.insert_client(&c1).await.expect("insert client_1");
     assert_eq!(get_client(clients, "client_1").await, Some(c1.clone()));
@@ -125,39 +163,59 @@ async fn clients_and_token_rotation(clients: &dyn ClientRepository) {
         "an unknown hash matches nothing"
     );
 
-    let rotated = Client {
-        token_hash: token_hash(2),
-        sign_in_id: Some(SignInId("sia_1".to_owned())),
-        last_active_session_id: Some(sid("sess_gone")),
+    clients
+        .set_current_sign_in(&c1.id, Some(sia("sia_1")), at(10))
+        .await
+        .expect("set client_1's sign-in");
+    let with_sign_in = Client {
+        sign_in_id: Some(sia("sia_1")),
         updated_at: at(10),
         ..c1.clone()
     };
-    clients
-        .update_client(&rotated)
-        .await
-        .expect("rotate client_1");
     assert_eq!(
-        by_hash(clients, 1).await,
-        None,
-        "a rotated-out token hash MUST NOT match"
+        get_client(clients, "client_1").await,
+        Some(with_sign_in.clone()),
+        "set_current_sign_in changes the sign-in and updated_at only"
     );
-    assert_eq!(by_hash(clients, 2).await, Some(rotated.clone()));
-    assert_eq!(get_client(clients, "client_1").await, Some(rotated.clone()));
 
+    clients
+        .set_last_active_session(&c1.id, Some(sid("sess_gone")), at(20))
+        .await
+        .expect("set client_1's last active session");
+    let with_session = Client {
+        last_active_session_id: Some(sid("sess_gone")),
+        updated_at: at(20),
+        ..with_sign_in
+    };
+    assert_eq!(
+        get_client(clients, "client_1").await,
+        Some(with_session.clone()),
+        "set_last_active_session changes the session and updated_at only"
+    );
+
+    clients
+        .set_current_sign_in(&c1.id, None, at(30))
+        .await
+        .expect("clear client_1's sign-in");
+    clients
+        .set_last_active_session(&c1.id, None, at(40))
+        .await
+        .expect("clear client_1's last active session");
     let cleared = Client {
         sign_in_id: None,
         last_active_session_id: None,
-        updated_at: at(20),
-        ..rotated
+        updated_at: at(40),
+        ..with_session
     };
-    clients
-        .update_client(&cleared)
-        .await
-        .expect("clear client_1's sign-in");
     assert_eq!(
         get_client(clients, "client_1").await,
         Some(cleared.clone()),
         "optional fields can be cleared"
+    );
+    assert_eq!(
+        by_hash(clients, 1).await,
+        Some(cleared.clone()),
+        "narrow writes keep the token hash"
     );
 
     let c2 = fixtures::client("client_2", 3);
@@ -168,24 +226,32 @@ async fn clients_and_token_rotation(clients: &dyn ClientRepository) {
         Some(cleared),
         "clients are independent"
     );
+    let mut clash = fixtures::client("client_3", 1);
+    clash.created_at = at(50);
+    assert!(
+        clients.insert_client(&clash).await.is_err(),
+        "a token hash belongs to one client"
+    );
+    assert_eq!(get_client(clients, "client_3").await, None);
 }
 
 /// Stores five sessions through `insert_session` and returns them as stored:
-/// on client_1: s1 (user_a, t100), s3 (user_a, t200, ended), s2 (user_b, t300);
-/// on client_2: s4 (user_b, t150), s5 (user_a, t250, revoked).
-async fn insert_session_is_atomic(clients: &dyn ClientRepository) -> Vec<Session> {
+/// on client_1: s1 (user_a, t100), s3 (user_a, t200), s2 (user_b, t300);
+/// on client_2: s4 (user_b, t150), s5 (user_a, t250). All active.
+async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec<Session> {
     let mut token = 10;
     let mut insert = async |session: &Session| {
         token += 1;
-        let mut client = get_client(clients, session.client_id.as_str())
+        let before = get_client(clients, session.client_id.as_str())
             .await
             .expect("client exists");
-        let old_hash = client.token_hash.clone();
-        client.token_hash = token_hash(token);
-        client.last_active_session_id = Some(session.id.clone());
-        client.updated_at = session.created_at;
+        // A sign-in in progress, which the new session ends.
         clients
-            .insert_session(session, &client)
+            .set_current_sign_in(&before.id, Some(sia("sia_pending")), at(90))
+            .await
+            .expect("set the sign-in in progress");
+        clients
+            .insert_session(session, &token_hash(token))
             .await
             .expect("insert_session");
         assert_eq!(
@@ -193,18 +259,25 @@ async fn insert_session_is_atomic(clients: &dyn ClientRepository) -> Vec<Session
             Some(session),
             "the session is stored"
         );
+        let after = Client {
+            token_hash: token_hash(token),
+            sign_in_id: None,
+            last_active_session_id: Some(session.id.clone()),
+            updated_at: session.created_at,
+            ..before.clone()
+        };
         assert_eq!(
-            get_client(clients, client.id.as_str()).await,
-            Some(client.clone()),
-            "the client is updated"
+            get_client(clients, after.id.as_str()).await,
+            Some(after.clone()),
+            "the client's token, sign-in, last active session and updated_at change, nothing else"
         );
         assert_eq!(
             by_hash(clients, token).await,
-            Some(client.clone()),
+            Some(after.clone()),
             "the new token hash matches"
         );
         assert_eq!(
-            clients.find_client_by_token_hash(&old_hash).await,
+            clients.find_client_by_token_hash(&before.token_hash).await,
             Ok(None),
             "the old token hash no longer matches"
         );
@@ -222,14 +295,45 @@ async fn insert_session_is_atomic(clients: &dyn ClientRepository) -> Vec<Session
         insert(session).await;
     }
 
-    // Both or neither: the client does not exist, so the session is not stored.
-    let orphan = fixtures::session("sess_orphan", "client_missing", "user_a", at(400));
-    let missing = Client {
-        last_active_session_id: Some(orphan.id.clone()),
-        ..fixtures::client("client_missing", 5)
+    // Writers that read the client before the last rotation come late: they
+    // set their column and cannot bring an earlier token back.
+    let rotated = get_client(clients, "client_1").await.expect("client_1");
+    clients
+        .set_current_sign_in(&rotated.id, Some(sia("sia_late")), at(500))
+        .await
+        .expect("a late set_current_sign_in");
+    clients
+        .set_last_active_session(&rotated.id, Some(s1.id.clone()), at(510))
+        .await
+        .expect("a late set_last_active_session");
+    let expected = Client {
+        sign_in_id: Some(sia("sia_late")),
+        last_active_session_id: Some(s1.id.clone()),
+        updated_at: at(510),
+        ..rotated.clone()
     };
     assert_eq!(
-        clients.insert_session(&orphan, &missing).await,
+        get_client(clients, "client_1").await,
+        Some(expected.clone())
+    );
+    // client_1 went through tokens 1, 11, 12 and 13; client_2 through 3, 14 and 15.
+    for token in 1..=token {
+        let owner = by_hash(clients, token).await.map(|c| c.id);
+        let current = match token {
+            13 => Some(cid("client_1")),
+            15 => Some(cid("client_2")),
+            _ => None,
+        };
+        assert_eq!(
+            owner, current,
+            "only a current token hash matches ({token})"
+        );
+    }
+
+    // Both or neither, one way: the client does not exist, so no session.
+    let orphan = fixtures::session("sess_orphan", "client_missing", "user_a", at(400));
+    assert_eq!(
+        clients.insert_session(&orphan, &token_hash(5)).await,
         Err(StoreError::NotFound),
         "insert_session with a missing client"
     );
@@ -245,6 +349,28 @@ async fn insert_session_is_atomic(clients: &dyn ClientRepository) -> Vec<Session
     );
     assert_eq!(by_hash(clients, 5).await, None);
 
+    // The other way: the session cannot be stored (its id is taken), so the
+    // client keeps its token, sign-in and last active session.
+    let taken = fixtures::session("sess_1", "client_1", "user_b", at(600));
+    assert!(
+        clients
+            .insert_session(&taken, &token_hash(6))
+            .await
+            .is_err(),
+        "insert_session with a taken session id fails"
+    );
+    assert_eq!(
+        get_client(clients, "client_1").await,
+        Some(expected),
+        "a failed insert_session rotates nothing"
+    );
+    assert_eq!(by_hash(clients, 6).await, None);
+    assert_eq!(
+        get_session(clients, "sess_1").await,
+        Some(s1.clone()),
+        "and leaves the stored session alone"
+    );
+
     assert_eq!(
         ids(&clients.sessions_of_client(&cid("client_1")).await.unwrap()),
         ["sess_1", "sess_3", "sess_2"],
@@ -258,83 +384,211 @@ async fn insert_session_is_atomic(clients: &dyn ClientRepository) -> Vec<Session
         clients.sessions_of_client(&cid("client_missing")).await,
         Ok(vec![])
     );
+    vec![s1, s2, s3, s4, s5]
+}
 
+/// Ends sess_3 and revokes sess_5, touching them around it; returns the five
+/// sessions as stored afterwards.
+async fn touch_and_end_sessions(
+    clients: &dyn ClientRepository,
+    sessions: Vec<Session>,
+) -> Vec<Session> {
+    let [s1, s2, s3, s4, s5]: [Session; 5] = sessions.try_into().expect("five sessions");
+
+    assert_eq!(
+        clients
+            .end_session(&s3.id, SessionStatus::Ended, at(400))
+            .await,
+        Ok(true),
+        "end an active session"
+    );
     let s3 = Session {
         status: SessionStatus::Ended,
         updated_at: at(400),
         ..s3
     };
-    clients.update_session(&s3).await.expect("end sess_3");
     assert_eq!(
         get_session(clients, "sess_3").await,
         Some(s3.clone()),
-        "update_session replaces the session"
+        "end_session changes the status and updated_at only"
     );
+    assert_eq!(
+        clients
+            .end_session(&s3.id, SessionStatus::Revoked, at(401))
+            .await,
+        Ok(false),
+        "a session ends once"
+    );
+    assert_eq!(
+        get_session(clients, "sess_3").await,
+        Some(s3.clone()),
+        "a second end keeps the first status"
+    );
+
+    clients
+        .touch_session(&s5.id, at(260))
+        .await
+        .expect("touch sess_5");
     let s5 = Session {
-        status: SessionStatus::Revoked,
         last_active_at: at(260),
-        updated_at: at(410),
+        updated_at: at(260),
         ..s5
     };
-    clients.update_session(&s5).await.expect("revoke sess_5");
+    assert_eq!(
+        get_session(clients, "sess_5").await,
+        Some(s5.clone()),
+        "touch_session changes last_active_at and updated_at only"
+    );
+    assert_eq!(
+        clients
+            .end_session(&s5.id, SessionStatus::Revoked, at(410))
+            .await,
+        Ok(true),
+        "revoke an active session"
+    );
+    // A request that read sess_5 while it was active records its activity late.
+    clients
+        .touch_session(&s5.id, at(420))
+        .await
+        .expect("touch a revoked session");
+    let s5 = Session {
+        status: SessionStatus::Revoked,
+        last_active_at: at(420),
+        updated_at: at(420),
+        ..s5
+    };
+    assert_eq!(
+        get_session(clients, "sess_5").await,
+        Some(s5.clone()),
+        "a touch after a revoke leaves the session revoked"
+    );
+    assert_eq!(
+        clients
+            .end_session(&s5.id, SessionStatus::Ended, at(430))
+            .await,
+        Ok(false),
+        "a revoked session does not end"
+    );
     assert_eq!(get_session(clients, "sess_5").await, Some(s5.clone()));
 
     vec![s1, s2, s3, s4, s5]
 }
 
 async fn list_and_count(clients: &dyn ClientRepository, stored: &[Session]) {
-    let query =
-        |user: Option<&str>, client: Option<&str>, status: Option<SessionStatus>| SessionQuery {
-            user_id: user.map(str::to_owned),
-            client_id: client.map(str::to_owned),
-            status,
-            limit: 100,
-            offset: 0,
-        };
+    let now = at(1_000);
+    let query = |user: Option<&str>,
+                 client: Option<&str>,
+                 status: Option<SessionStatus>,
+                 now: Timestamp| SessionQuery {
+        user_id: user.map(str::to_owned),
+        client_id: client.map(str::to_owned),
+        status,
+        now,
+        limit: 100,
+        offset: 0,
+    };
+    use SessionStatus::{Active, Ended, Expired, Revoked};
+    // s1 expires at WEEK + 100, s4 at WEEK + 150, s2 at WEEK + 300.
     let cases: Vec<(&str, SessionQuery, Vec<&str>)> = vec![
         (
             "nothing",
-            query(None, None, None),
+            query(None, None, None, now),
             vec!["sess_2", "sess_5", "sess_3", "sess_4", "sess_1"],
         ),
         (
             "user",
-            query(Some("user_a"), None, None),
+            query(Some("user_a"), None, None, now),
             vec!["sess_5", "sess_3", "sess_1"],
         ),
         (
             "client",
-            query(None, Some("client_1"), None),
+            query(None, Some("client_1"), None, now),
             vec!["sess_2", "sess_3", "sess_1"],
         ),
         (
-            "status",
-            query(None, None, Some(SessionStatus::Active)),
+            "status active",
+            query(None, None, Some(Active), now),
             vec!["sess_2", "sess_4", "sess_1"],
         ),
         (
+            "status ended",
+            query(None, None, Some(Ended), now),
+            vec!["sess_3"],
+        ),
+        (
+            "status revoked",
+            query(None, None, Some(Revoked), now),
+            vec!["sess_5"],
+        ),
+        (
+            "status expired, before any expiry",
+            query(None, None, Some(Expired), now),
+            vec![],
+        ),
+        (
             "user and client",
-            query(Some("user_a"), Some("client_1"), None),
+            query(Some("user_a"), Some("client_1"), None, now),
             vec!["sess_3", "sess_1"],
         ),
         (
             "user, client and status",
-            query(
-                Some("user_a"),
-                Some("client_1"),
-                Some(SessionStatus::Active),
-            ),
+            query(Some("user_a"), Some("client_1"), Some(Active), now),
             vec!["sess_1"],
         ),
         (
             "an unmatched status",
-            query(Some("user_b"), None, Some(SessionStatus::Revoked)),
+            query(Some("user_b"), None, Some(Revoked), now),
             vec![],
         ),
         (
             "an unknown user",
-            query(Some("user_nobody"), None, None),
+            query(Some("user_nobody"), None, None, now),
             vec![],
+        ),
+        (
+            "status active, an instant before sess_1 expires",
+            query(None, None, Some(Active), at(WEEK + 99)),
+            vec!["sess_2", "sess_4", "sess_1"],
+        ),
+        (
+            "status active, at sess_1's expire_at",
+            query(None, None, Some(Active), at(WEEK + 100)),
+            vec!["sess_2", "sess_4"],
+        ),
+        (
+            "status expired, at sess_1's expire_at",
+            query(None, None, Some(Expired), at(WEEK + 100)),
+            vec!["sess_1"],
+        ),
+        (
+            "status active, after two expiries",
+            query(None, None, Some(Active), at(WEEK + 200)),
+            vec!["sess_2"],
+        ),
+        (
+            "status expired, after two expiries",
+            query(None, None, Some(Expired), at(WEEK + 200)),
+            vec!["sess_4", "sess_1"],
+        ),
+        (
+            "status expired and user, after two expiries",
+            query(Some("user_b"), None, Some(Expired), at(WEEK + 200)),
+            vec!["sess_4"],
+        ),
+        (
+            "status ended, long after: an ended session never becomes expired",
+            query(None, None, Some(Ended), at(10 * WEEK)),
+            vec!["sess_3"],
+        ),
+        (
+            "status expired, long after",
+            query(None, None, Some(Expired), at(10 * WEEK)),
+            vec!["sess_2", "sess_4", "sess_1"],
+        ),
+        (
+            "no status, long after: now filters nothing by itself",
+            query(None, None, None, at(10 * WEEK)),
+            vec!["sess_2", "sess_5", "sess_3", "sess_4", "sess_1"],
         ),
     ];
     for (name, q, expected) in cases {
@@ -349,10 +603,7 @@ async fn list_and_count(clients: &dyn ClientRepository, stored: &[Session]) {
             "count_sessions by {name}"
         );
     }
-    let listed = clients
-        .list_sessions(&query(None, None, None))
-        .await
-        .unwrap();
+    let listed = clients.list_sessions(&all_at(now)).await.unwrap();
     for session in stored {
         assert!(
             listed.contains(session),
@@ -360,8 +611,17 @@ async fn list_and_count(clients: &dyn ClientRepository, stored: &[Session]) {
             session.id
         );
     }
+    let expired = clients
+        .list_sessions(&query(None, None, Some(Expired), at(10 * WEEK)))
+        .await
+        .unwrap();
+    assert!(
+        expired.iter().all(|s| s.status == Active),
+        "the effective status filters; the stored one is returned"
+    );
 
     let page = SessionQuery {
+        now,
         limit: 2,
         offset: 1,
         ..SessionQuery::default()
@@ -378,14 +638,26 @@ async fn list_and_count(clients: &dyn ClientRepository, stored: &[Session]) {
     let page = SessionQuery {
         limit: 1,
         offset: 2,
-        ..query(Some("user_a"), None, None)
+        ..query(Some("user_a"), None, None, now)
     };
     assert_eq!(
         ids(&clients.list_sessions(&page).await.unwrap()),
         ["sess_1"]
     );
     assert_eq!(clients.count_sessions(&page).await, Ok(3));
+    let page = SessionQuery {
+        limit: 1,
+        offset: 1,
+        ..query(None, None, Some(Active), at(WEEK + 100))
+    };
+    assert_eq!(
+        ids(&clients.list_sessions(&page).await.unwrap()),
+        ["sess_4"],
+        "the status filter and pagination together"
+    );
+    assert_eq!(clients.count_sessions(&page).await, Ok(2));
     let past_end = SessionQuery {
+        now,
         limit: 2,
         offset: 5,
         ..SessionQuery::default()
@@ -433,23 +705,52 @@ async fn delete_client_marks_sessions_removed(clients: &dyn ClientRepository, st
                 session.id
             );
         } else {
-            assert_ne!(
-                session.status,
-                SessionStatus::Active,
-                "{} does not come back to life",
+            assert_eq!(
+                session.status, before.status,
+                "{} keeps the status that says how it finished",
                 session.id
             );
         }
     }
     let removed = SessionQuery {
         status: Some(SessionStatus::Removed),
-        limit: 100,
-        ..SessionQuery::default()
+        ..all_at(at(1_000))
     };
     assert_eq!(
         ids(&clients.list_sessions(&removed).await.unwrap()),
         ["sess_2", "sess_1"]
     );
+    assert_eq!(
+        clients
+            .end_session(&sid("sess_1"), SessionStatus::Ended, at(2_000))
+            .await,
+        Ok(false),
+        "a removed session does not end"
+    );
+
+    // Writes racing the deletion find no client, and store nothing.
+    assert_eq!(
+        clients
+            .set_current_sign_in(&cid("client_1"), Some(sia("sia_late")), at(2_000))
+            .await,
+        Err(StoreError::NotFound),
+        "set_current_sign_in of a deleted client"
+    );
+    assert_eq!(
+        clients
+            .set_last_active_session(&cid("client_1"), Some(sid("sess_1")), at(2_000))
+            .await,
+        Err(StoreError::NotFound),
+        "set_last_active_session of a deleted client"
+    );
+    let late = fixtures::session("sess_late", "client_1", "user_a", at(2_000));
+    assert_eq!(
+        clients.insert_session(&late, &token_hash(7)).await,
+        Err(StoreError::NotFound),
+        "insert_session on a deleted client"
+    );
+    assert_eq!(get_session(clients, "sess_late").await, None);
+    assert_eq!(get_client(clients, "client_1").await, None);
 
     let other = clients.sessions_of_client(&cid("client_2")).await.unwrap();
     let expected: Vec<&Session> = stored
@@ -485,8 +786,7 @@ async fn deleting_a_user_deletes_its_sessions(
     );
     let by_b = SessionQuery {
         user_id: Some("user_b".to_owned()),
-        limit: 100,
-        ..SessionQuery::default()
+        ..all_at(at(1_000))
     };
     assert_eq!(clients.list_sessions(&by_b).await, Ok(vec![]));
     assert_eq!(clients.count_sessions(&by_b).await, Ok(0));
@@ -496,12 +796,181 @@ async fn deleting_a_user_deletes_its_sessions(
         Ok(vec![s5.clone()]),
         "user_a's sessions stay"
     );
-    let all = SessionQuery {
-        limit: 100,
-        ..SessionQuery::default()
-    };
     assert_eq!(
-        ids(&clients.list_sessions(&all).await.unwrap()),
+        ids(&clients.list_sessions(&all_at(at(1_000))).await.unwrap()),
         ["sess_5", "sess_3", "sess_1"]
+    );
+}
+
+/// A session stored as `expired` is expired at any `now`, even before its
+/// `expire_at`.
+async fn a_stored_expired_status_stays_expired(clients: &dyn ClientRepository) {
+    clients
+        .insert_client(&fixtures::client("client_4", 40))
+        .await
+        .expect("insert client_4");
+    let session = Session {
+        status: SessionStatus::Expired,
+        ..fixtures::session("sess_expired", "client_4", "user_a", at(700))
+    };
+    clients
+        .insert_session(&session, &token_hash(41))
+        .await
+        .expect("insert an expired session");
+    let on_client_4 = |status: SessionStatus, now: Timestamp| SessionQuery {
+        client_id: Some("client_4".to_owned()),
+        status: Some(status),
+        ..all_at(now)
+    };
+    for now in [at(0), at(700), at(10 * WEEK)] {
+        assert_eq!(
+            clients
+                .list_sessions(&on_client_4(SessionStatus::Expired, now))
+                .await,
+            Ok(vec![session.clone()]),
+            "stored expired is expired at {now:?}"
+        );
+        assert_eq!(
+            clients
+                .count_sessions(&on_client_4(SessionStatus::Active, now))
+                .await,
+            Ok(0),
+            "stored expired is never active ({now:?})"
+        );
+    }
+    assert_eq!(
+        clients
+            .end_session(&session.id, SessionStatus::Ended, at(800))
+            .await,
+        Ok(false),
+        "an expired session does not end"
+    );
+}
+
+/// Many tasks on one client and one session at once: the token hash and the
+/// last active session always come from the same `insert_session`, no session
+/// is lost, and exactly one of the racing `end_session` calls wins.
+async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository>) {
+    const FIRST_TOKEN: u64 = 1_000;
+    clients
+        .insert_client(&fixtures::client("client_race", FIRST_TOKEN))
+        .await
+        .expect("insert client_race");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let repo = Arc::clone(clients);
+        tasks.spawn(async move {
+            let session = fixtures::session(
+                &format!("sess_race_{i}"),
+                "client_race",
+                "user_a",
+                at(10_000 + i as i64),
+            );
+            repo.insert_session(&session, &token_hash(FIRST_TOKEN + 1 + i))
+                .await
+        });
+        let repo = Arc::clone(clients);
+        tasks.spawn(async move {
+            repo.set_current_sign_in(
+                &cid("client_race"),
+                Some(sia(&format!("sia_race_{i}"))),
+                at(20_000 + i as i64),
+            )
+            .await
+        });
+    }
+    for result in tasks.join_all().await {
+        assert_eq!(result, Ok(()), "every racing write succeeds");
+    }
+
+    let client = get_client(&**clients, "client_race")
+        .await
+        .expect("client_race exists");
+    let winner = (0..RACERS)
+        .find(|i| client.token_hash == token_hash(FIRST_TOKEN + 1 + i))
+        .expect("the token hash is one an insert_session set");
+    assert_eq!(
+        client.last_active_session_id,
+        Some(sid(&format!("sess_race_{winner}"))),
+        "the last active session comes from the same insert_session as the token"
+    );
+    assert!(
+        client.sign_in_id.is_none()
+            || (0..RACERS).any(|i| client.sign_in_id == Some(sia(&format!("sia_race_{i}")))),
+        "the sign-in is one a racing write set"
+    );
+    for token in FIRST_TOKEN..=FIRST_TOKEN + RACERS {
+        let owner = by_hash(&**clients, token).await;
+        if token == FIRST_TOKEN + 1 + winner {
+            assert_eq!(owner, Some(client.clone()));
+        } else {
+            assert_eq!(
+                owner, None,
+                "an overwritten token hash ({token}) MUST NOT match"
+            );
+        }
+    }
+    let stored = clients
+        .sessions_of_client(&cid("client_race"))
+        .await
+        .unwrap();
+    assert_eq!(stored.len() as u64, RACERS, "no racing session is lost");
+
+    // Sign-out, removal and revocation of one session race with its touches.
+    let target = sid("sess_race_0");
+    let before = get_session(&**clients, "sess_race_0")
+        .await
+        .expect("sess_race_0");
+    let statuses = [
+        SessionStatus::Ended,
+        SessionStatus::Removed,
+        SessionStatus::Revoked,
+    ];
+    let mut ends = tokio::task::JoinSet::new();
+    let mut touches = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let (repo, id) = (Arc::clone(clients), target.clone());
+        let status = statuses[i as usize % statuses.len()];
+        ends.spawn(async move {
+            let ended = repo.end_session(&id, status, at(30_000 + i as i64)).await;
+            (status, ended)
+        });
+        let (repo, id) = (Arc::clone(clients), target.clone());
+        touches.spawn(async move { repo.touch_session(&id, at(40_000 + i as i64)).await });
+    }
+    let ends = ends.join_all().await;
+    for touched in touches.join_all().await {
+        assert_eq!(touched, Ok(()), "every racing touch succeeds");
+    }
+    let winners: Vec<SessionStatus> = ends
+        .iter()
+        .filter_map(|(status, ended)| match ended {
+            Ok(true) => Some(*status),
+            Ok(false) => None,
+            Err(e) => panic!("a racing end_session failed: {e}"),
+        })
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of {RACERS} racing end_session calls ends the session"
+    );
+    let after = get_session(&**clients, "sess_race_0")
+        .await
+        .expect("sess_race_0");
+    assert_eq!(
+        after.status, winners[0],
+        "the session keeps the winner's status; touches do not revive it"
+    );
+    assert_eq!(
+        Session {
+            status: before.status,
+            last_active_at: before.last_active_at,
+            updated_at: before.updated_at,
+            ..after
+        },
+        before,
+        "racing ends and touches change nothing else"
     );
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use latch_core::error::StoreError;
 use latch_core::model::{Identifier, IdentifierKind, User, UserId};
-use latch_core::ports::{UserQuery, UserRepository};
+use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
 use serde_json::json;
 
 use crate::fixtures::{self, at};
@@ -17,9 +17,12 @@ use crate::fixtures::{self, at};
 /// phone numbers reserved for the second factor never matching), duplicates of
 /// each kind refused with the right kind and nothing stored, `update` replacing
 /// identifications atomically (a taken identifier changes nothing; values may
-/// move between the user's own records), `delete` freeing identifiers, and
-/// `list`/`count` filters, order and pagination.
+/// move between the user's own records), `delete` freeing identifiers,
+/// `list`/`count` filters, order and pagination, and `record_sign_in` setting
+/// only the sign-in time (and `updated_at`), upgrading the digest only while it
+/// still is the one the caller verified, also when many sign-ins race.
 pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
+    record_sign_in_is_narrow(&repo).await;
     let repo = &*repo;
     empty_store(repo).await;
     list_filters_order_and_pagination(repo).await;
@@ -633,4 +636,143 @@ async fn delete_frees_identifiers(repo: &dyn UserRepository) {
         .await
         .expect("a deleted user's identifiers (and identification ids) can be reused");
     assert_eq!(find(repo, "alice_01").await, Some(heir));
+}
+
+/// Leaves the store empty, as it found it.
+async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
+    let upgrade = |old: &str, new: &str| {
+        Some(DigestUpgrade {
+            old: old.to_owned(),
+            new: new.to_owned(),
+        })
+    };
+    assert_eq!(
+        repo.record_sign_in(&uid("user_erin"), at(100), None).await,
+        Err(StoreError::NotFound),
+        "record_sign_in of an unknown user"
+    );
+    assert_eq!(
+        repo.record_sign_in(&uid("user_erin"), at(100), upgrade("a", "b"))
+            .await,
+        Err(StoreError::NotFound),
+        "record_sign_in with an upgrade of an unknown user"
+    );
+    assert_eq!(get(&**repo, "user_erin").await, None, "and stores nothing");
+
+    let erin = fixtures::full_user(
+        "user_erin",
+        "erin@example.com",
+        "erin.work@example.com",
+        "+15555550300",
+        "+15555550399",
+        "erin_05",
+    );
+    let weak = erin
+        .password_digest
+        .clone()
+        .expect("full_user has a password");
+    repo.insert(&erin).await.expect("insert erin");
+
+    let mut expected = erin.clone();
+    expected.last_sign_in_at = Some(at(5_000));
+    expected.updated_at = at(5_000);
+    repo.record_sign_in(&erin.id, at(5_000), None)
+        .await
+        .expect("record a sign-in");
+    assert_eq!(
+        get(&**repo, "user_erin").await,
+        Some(expected.clone()),
+        "record_sign_in sets last_sign_in_at and updated_at, nothing else"
+    );
+
+    let strong = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$c3Ryb25nZXI".to_owned();
+    repo.record_sign_in(&erin.id, at(6_000), upgrade(&weak, &strong))
+        .await
+        .expect("record a sign-in with an upgrade");
+    expected.password_digest = Some(strong.clone());
+    expected.last_sign_in_at = Some(at(6_000));
+    expected.updated_at = at(6_000);
+    assert_eq!(
+        get(&**repo, "user_erin").await,
+        Some(expected.clone()),
+        "the upgrade replaces the digest it names"
+    );
+
+    // An admin sets a new password between verification and recording.
+    let admin = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$YWRtaW4".to_owned();
+    expected.password_digest = Some(admin.clone());
+    expected.first_name = Some("Erin".to_owned());
+    expected.updated_at = at(6_500);
+    repo.update(&expected).await.expect("admin update");
+    repo.record_sign_in(&erin.id, at(7_000), upgrade(&strong, "$argon2id$late"))
+        .await
+        .expect("a sign-in with a stale upgrade is still recorded");
+    expected.last_sign_in_at = Some(at(7_000));
+    expected.updated_at = at(7_000);
+    assert_eq!(
+        get(&**repo, "user_erin").await,
+        Some(expected.clone()),
+        "an upgrade of a digest changed meanwhile is ignored; the sign-in is recorded"
+    );
+
+    let mut frank = fixtures::user("user_frank", "frank@example.com");
+    frank.last_sign_in_at = Some(at(1));
+    repo.insert(&frank)
+        .await
+        .expect("insert frank, no password");
+    repo.record_sign_in(&frank.id, at(8_000), upgrade("", "$argon2id$new"))
+        .await
+        .expect("record a sign-in of a user without a password");
+    frank.last_sign_in_at = Some(at(8_000));
+    frank.updated_at = at(8_000);
+    assert_eq!(
+        get(&**repo, "user_frank").await,
+        Some(frank.clone()),
+        "an upgrade never gives a password to a user without one"
+    );
+    assert_eq!(
+        get(&**repo, "user_erin").await,
+        Some(expected.clone()),
+        "other users stay"
+    );
+
+    // Many sign-ins of erin race, each upgrading the digest it verified.
+    let mut tasks = tokio::task::JoinSet::new();
+    let candidates: Vec<String> = (0..16).map(|i| format!("$argon2id$race{i}")).collect();
+    for (i, new) in candidates.iter().enumerate() {
+        let (repo, old, new) = (Arc::clone(repo), admin.clone(), new.clone());
+        tasks.spawn(async move {
+            repo.record_sign_in(&uid("user_erin"), at(9_000 + i as i64), upgrade(&old, &new))
+                .await
+        });
+    }
+    for result in tasks.join_all().await {
+        assert_eq!(result, Ok(()), "every racing sign-in is recorded");
+    }
+    let raced = get(&**repo, "user_erin").await.expect("erin is there");
+    let digest = raced.password_digest.clone().unwrap_or_default();
+    assert!(
+        candidates.contains(&digest),
+        "one racing upgrade lands whole, got {digest:?}"
+    );
+    let last = raced.last_sign_in_at.expect("a sign-in time");
+    assert!(
+        (at(9_000)..at(9_016)).contains(&last) && raced.updated_at == last,
+        "one racing sign-in's time lands whole"
+    );
+    assert_eq!(
+        User {
+            password_digest: expected.password_digest.clone(),
+            last_sign_in_at: expected.last_sign_in_at,
+            updated_at: expected.updated_at,
+            ..raced
+        },
+        expected,
+        "racing sign-ins change nothing else"
+    );
+
+    for id in ["user_erin", "user_frank"] {
+        assert_eq!(repo.delete(&uid(id)).await, Ok(true));
+    }
+    assert_eq!(count_all(&**repo).await, 0);
 }

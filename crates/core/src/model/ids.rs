@@ -36,15 +36,27 @@ impl IdPrefix {
 
 /// A fresh random identifier with the given prefix.
 pub fn new_id(prefix: IdPrefix, random: &dyn Random) -> String {
-    let mut bytes = [0u8; ID_CHARS];
-    random.fill(&mut bytes);
     let mut out = String::with_capacity(prefix.as_str().len() + 1 + ID_CHARS);
     out.push_str(prefix.as_str());
     out.push('_');
-    for b in bytes {
-        // Ids name resources, they grant nothing: the slight bias of 256 % 62 is
-        // harmless here. Secrets (tokens, codes) are encoded elsewhere.
-        out.push(ALPHABET[usize::from(b) % ALPHABET.len()] as char);
+    out.push_str(&random_base62(ID_CHARS, random));
+    out
+}
+
+/// `len` characters drawn uniformly from `[0-9A-Za-z]`.
+pub fn random_base62(len: usize, random: &dyn Random) -> String {
+    // Bytes at or above 248 (= 4 * 62) are dropped so every character is
+    // equally likely.
+    let mut out = String::with_capacity(len);
+    let mut bytes = [0u8; 32];
+    while out.len() < len {
+        random.fill(&mut bytes);
+        for b in bytes.iter().filter(|b| **b < 248) {
+            if out.len() == len {
+                break;
+            }
+            out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+        }
     }
     out
 }
@@ -85,3 +97,34 @@ id_type!(
     /// Identifies a sign-in attempt (`sia_...`).
     SignInId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OsRandom;
+
+    #[test]
+    fn ids_have_the_prefix_and_27_base62_characters() {
+        let id = new_id(IdPrefix::User, &OsRandom);
+        let (prefix, rest) = id.split_once('_').unwrap();
+        assert_eq!(prefix, "user");
+        assert_eq!(rest.len(), 27);
+        assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(new_id(IdPrefix::User, &OsRandom), id);
+    }
+
+    #[test]
+    fn base62_draws_cover_the_alphabet_evenly() {
+        let sample = random_base62(62_000, &OsRandom);
+        let mut counts = std::collections::HashMap::new();
+        for c in sample.chars() {
+            *counts.entry(c).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 62);
+        // Expected 1000 each; a biased mapping would skew the first 8 letters by ~25 %.
+        assert!(
+            counts.values().all(|n| (800..1200).contains(n)),
+            "{counts:?}"
+        );
+    }
+}

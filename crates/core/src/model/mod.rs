@@ -13,7 +13,7 @@ mod user;
 
 pub use client::Client;
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
-pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id};
+pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
 pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};

@@ -157,22 +157,28 @@ impl SignInStatus {
     }
 }
 
-/// A sign-in attempt on one client.
+/// A sign-in attempt on one client. Its state changes only through the
+/// transition methods, each of which checks the current state first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {
     pub id: SignInId,
     pub client_id: ClientId,
     status: SignInStatus,
     /// The identifier as the user gave it, normalised.
-    pub identifier: Option<String>,
-    pub user_id: Option<UserId>,
-    pub first_factor_verification: Option<Verification>,
-    pub second_factor_verification: Option<Verification>,
-    pub first_factor_verified_at: Option<Timestamp>,
-    pub created_session_id: Option<SessionId>,
+    identifier: Option<String>,
+    user_id: Option<UserId>,
+    first_factor_verification: Option<Verification>,
+    second_factor_verification: Option<Verification>,
+    first_factor_verified_at: Option<Timestamp>,
+    second_factor_verified_at: Option<Timestamp>,
+    /// Set when the first factor passes for a user with two-factor on.
+    second_factor_required: bool,
+    created_session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub abandon_at: Timestamp,
+    /// Bumped by every stored change; the flow store compares it.
+    version: u64,
 }
 
 /// What passing a first factor leads to.
@@ -199,11 +205,47 @@ impl SignIn {
             first_factor_verification: None,
             second_factor_verification: None,
             first_factor_verified_at: None,
+            second_factor_verified_at: None,
+            second_factor_required: false,
             created_session_id: None,
             created_at: now,
             updated_at: now,
             abandon_at: now.plus(settings.sign_in_lifetime),
+            version: 0,
         }
+    }
+
+    pub fn identifier(&self) -> Option<&str> {
+        self.identifier.as_deref()
+    }
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.user_id.as_ref()
+    }
+    pub fn first_factor_verification(&self) -> Option<&Verification> {
+        self.first_factor_verification.as_ref()
+    }
+    pub fn second_factor_verification(&self) -> Option<&Verification> {
+        self.second_factor_verification.as_ref()
+    }
+    pub fn first_factor_verified_at(&self) -> Option<Timestamp> {
+        self.first_factor_verified_at
+    }
+    pub fn second_factor_verified_at(&self) -> Option<Timestamp> {
+        self.second_factor_verified_at
+    }
+    pub fn created_session_id(&self) -> Option<&SessionId> {
+        self.created_session_id.as_ref()
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Marks a change about to be stored; returns the version the store must
+    /// still hold for the change to apply.
+    pub fn next_version(&mut self) -> u64 {
+        let expected = self.version;
+        self.version += 1;
+        expected
     }
 
     /// The status at `now`: an unfinished sign-in past its lifetime is abandoned.
@@ -237,7 +279,7 @@ impl SignIn {
         Ok(())
     }
 
-    /// Checks that a first-factor attempt may happen now and returns the user it is for.
+    /// Checks that a first-factor step may happen now and returns the user it is for.
     pub fn ready_for_first_factor(&self, now: Timestamp) -> Result<&UserId, Error> {
         self.expect_status(now, &[SignInStatus::NeedsFirstFactor])?;
         self.user_id
@@ -245,12 +287,18 @@ impl SignIn {
             .ok_or_else(|| Error::internal("identified sign-in without user"))
     }
 
+    /// Checks that a second-factor step may happen now and returns the user it is for.
+    pub fn ready_for_second_factor(&self, now: Timestamp) -> Result<&UserId, Error> {
+        self.expect_status(now, &[SignInStatus::NeedsSecondFactor])?;
+        self.user_id
+            .as_ref()
+            .ok_or_else(|| Error::internal("identified sign-in without user"))
+    }
+
     /// Records a failed first-factor attempt.
-    pub fn first_factor_failed(&mut self, strategy: Strategy, now: Timestamp) {
-        let attempts = match &self.first_factor_verification {
-            Some(v) if v.strategy == strategy => v.attempts + 1,
-            _ => 1,
-        };
+    pub fn first_factor_failed(&mut self, strategy: Strategy, now: Timestamp) -> Result<(), Error> {
+        self.ready_for_first_factor(now)?;
+        let attempts = attempts_after(self.first_factor_verification.as_ref(), &strategy);
         self.first_factor_verification = Some(Verification {
             strategy,
             status: VerificationStatus::Unverified,
@@ -258,19 +306,19 @@ impl SignIn {
             expire_at: None,
         });
         self.updated_at = now;
+        Ok(())
     }
 
-    /// Records a passed first factor; the sign-in then needs a second factor or a session.
+    /// Records a passed first factor; the sign-in then needs a second factor or
+    /// is ready to complete.
     pub fn first_factor_passed(
         &mut self,
         strategy: Strategy,
         needs_second_factor: bool,
         now: Timestamp,
-    ) -> AfterFirstFactor {
-        let attempts = match &self.first_factor_verification {
-            Some(v) if v.strategy == strategy => v.attempts + 1,
-            _ => 1,
-        };
+    ) -> Result<AfterFirstFactor, Error> {
+        self.ready_for_first_factor(now)?;
+        let attempts = attempts_after(self.first_factor_verification.as_ref(), &strategy);
         self.first_factor_verification = Some(Verification {
             strategy,
             status: VerificationStatus::Verified,
@@ -278,20 +326,62 @@ impl SignIn {
             expire_at: None,
         });
         self.first_factor_verified_at = Some(now);
+        self.second_factor_required = needs_second_factor;
         self.updated_at = now;
         if needs_second_factor {
             self.status = SignInStatus::NeedsSecondFactor;
-            AfterFirstFactor::NeedsSecondFactor
+            Ok(AfterFirstFactor::NeedsSecondFactor)
         } else {
-            AfterFirstFactor::ReadyToComplete
+            Ok(AfterFirstFactor::ReadyToComplete)
         }
     }
 
-    /// Marks the sign-in complete with the session it created.
-    pub fn complete(&mut self, session_id: SessionId, now: Timestamp) {
+    /// Records a passed second factor; the sign-in is then ready to complete.
+    pub fn second_factor_passed(
+        &mut self,
+        strategy: Strategy,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.ready_for_second_factor(now)?;
+        let attempts = attempts_after(self.second_factor_verification.as_ref(), &strategy);
+        self.second_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Verified,
+            attempts,
+            expire_at: None,
+        });
+        self.second_factor_verified_at = Some(now);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Whether every required factor has passed and no session exists yet.
+    pub fn is_ready_to_complete(&self, now: Timestamp) -> bool {
+        let verified =
+            |v: Option<&Verification>| v.is_some_and(|v| v.status == VerificationStatus::Verified);
+        let status = self.status_at(now);
+        let first = verified(self.first_factor_verification.as_ref());
+        let second =
+            !self.second_factor_required || verified(self.second_factor_verification.as_ref());
+        matches!(
+            status,
+            SignInStatus::NeedsFirstFactor | SignInStatus::NeedsSecondFactor
+        ) && first
+            && second
+    }
+
+    /// Marks the sign-in complete with the session it creates.
+    pub fn complete(&mut self, session_id: SessionId, now: Timestamp) -> Result<(), Error> {
+        if !self.is_ready_to_complete(now) {
+            return Err(self
+                .expect_status(now, &[])
+                .err()
+                .unwrap_or_else(|| Error::internal("sign-in not ready")));
+        }
         self.status = SignInStatus::Complete;
         self.created_session_id = Some(session_id);
         self.updated_at = now;
+        Ok(())
     }
 
     fn expect_status(&self, now: Timestamp, allowed: &[SignInStatus]) -> Result<(), Error> {
@@ -317,6 +407,13 @@ impl SignIn {
                 ),
             ),
         })
+    }
+}
+
+fn attempts_after(previous: Option<&Verification>, strategy: &Strategy) -> u32 {
+    match previous {
+        Some(v) if &v.strategy == strategy => v.attempts.saturating_add(1),
+        _ => 1,
     }
 }
 
@@ -481,13 +578,31 @@ mod tests {
             s.ready_for_first_factor(Timestamp(2)).unwrap().as_str(),
             "user_1"
         );
-        s.first_factor_failed(Strategy::Password, Timestamp(2));
-        assert_eq!(s.first_factor_verification.as_ref().unwrap().attempts, 1);
-        let next = s.first_factor_passed(Strategy::Password, false, Timestamp(3));
+        assert!(
+            s.complete(SessionId("sess_0".into()), Timestamp(2))
+                .is_err(),
+            "no factor passed yet"
+        );
+        s.first_factor_failed(Strategy::Password, Timestamp(2))
+            .unwrap();
+        assert_eq!(s.first_factor_verification().unwrap().attempts, 1);
+        let next = s
+            .first_factor_passed(Strategy::Password, false, Timestamp(3))
+            .unwrap();
         assert_eq!(next, AfterFirstFactor::ReadyToComplete);
-        let v = s.first_factor_verification.as_ref().unwrap();
+        let v = s.first_factor_verification().unwrap();
         assert_eq!((v.status, v.attempts), (VerificationStatus::Verified, 2));
-        s.complete(SessionId("sess_1".into()), Timestamp(4));
+        s.complete(SessionId("sess_1".into()), Timestamp(4))
+            .unwrap();
+        assert!(
+            s.complete(SessionId("sess_2".into()), Timestamp(5))
+                .is_err(),
+            "a sign-in completes once"
+        );
+        assert!(
+            s.first_factor_passed(Strategy::Password, false, Timestamp(5))
+                .is_err()
+        );
         assert_eq!(s.status_at(Timestamp(i64::MAX)), SignInStatus::Complete);
         assert!(s.ready_for_first_factor(Timestamp(5)).is_err());
     }
@@ -496,12 +611,34 @@ mod tests {
     fn second_factor_is_required_when_the_user_has_one() {
         let mut s = sign_in(0);
         s.identify("alice".into(), &user(), Timestamp(1)).unwrap();
-        assert_eq!(
-            s.first_factor_passed(Strategy::Password, true, Timestamp(2)),
-            AfterFirstFactor::NeedsSecondFactor
-        );
+        let next = s
+            .first_factor_passed(Strategy::Password, true, Timestamp(2))
+            .unwrap();
+        assert_eq!(next, AfterFirstFactor::NeedsSecondFactor);
         assert_eq!(s.status_at(Timestamp(2)), SignInStatus::NeedsSecondFactor);
         assert!(s.ready_for_first_factor(Timestamp(2)).is_err());
+        assert!(!s.is_ready_to_complete(Timestamp(2)));
+        assert!(
+            s.complete(SessionId("sess_1".into()), Timestamp(2))
+                .is_err(),
+            "no session before the second factor"
+        );
+        s.second_factor_passed(Strategy::Totp, Timestamp(3))
+            .unwrap();
+        assert!(s.is_ready_to_complete(Timestamp(3)));
+        s.complete(SessionId("sess_1".into()), Timestamp(3))
+            .unwrap();
+        assert_eq!(s.status_at(Timestamp(3)), SignInStatus::Complete);
+        assert_eq!(s.second_factor_verified_at(), Some(Timestamp(3)));
+    }
+
+    #[test]
+    fn every_stored_change_bumps_the_version() {
+        let mut s = sign_in(0);
+        assert_eq!(s.version(), 0);
+        assert_eq!(s.next_version(), 0);
+        assert_eq!(s.next_version(), 1);
+        assert_eq!(s.version(), 2);
     }
 
     #[test]

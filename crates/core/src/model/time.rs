@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub i64);
 
 /// A span of time in milliseconds.
@@ -12,13 +14,13 @@ pub struct Duration(pub i64);
 
 impl Duration {
     pub const fn seconds(s: i64) -> Self {
-        Self(s * 1000)
+        Self(s.saturating_mul(1000))
     }
     pub const fn minutes(m: i64) -> Self {
-        Self(m * 60_000)
+        Self(m.saturating_mul(60_000))
     }
     pub const fn days(d: i64) -> Self {
-        Self(d * 86_400_000)
+        Self(d.saturating_mul(86_400_000))
     }
     pub fn as_secs(self) -> i64 {
         self.0 / 1000

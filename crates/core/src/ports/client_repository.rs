@@ -1,24 +1,32 @@
 //! Durable storage of clients and their sessions.
+//!
+//! Writes are narrow on purpose: each one changes only the columns its use
+//! case owns, so two requests racing on one client or session cannot undo each
+//! other (a sign-out cannot bring back a rotated token, a touch cannot revive a
+//! revoked session).
 
 use async_trait::async_trait;
+#[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Client, ClientId, Session, SessionId, SessionStatus};
+use crate::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
 
 /// Filters for listing sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionQuery {
     pub user_id: Option<String>,
     pub client_id: Option<String>,
-    /// Matches the stored status.
+    /// The effective status at `now`: `Active` means stored active and not
+    /// past `expire_at`; `Expired` means stored expired or active but past it.
     pub status: Option<SessionStatus>,
+    pub now: Timestamp,
     pub limit: u32,
     pub offset: u32,
 }
 
 /// Clients (devices) and the sessions they hold.
-#[automock]
+#[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait ClientRepository: Send + Sync {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
@@ -32,20 +40,52 @@ pub trait ClientRepository: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<Client>, StoreError>;
 
-    /// Replaces the stored client. MUST fail with `NotFound` if it does not exist.
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Sets the client's current sign-in (or none) and `updated_at`, nothing
+    /// else. MUST fail with `NotFound` if the client does not exist.
+    async fn set_current_sign_in(
+        &self,
+        client: &ClientId,
+        sign_in: Option<SignInId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
 
-    /// Deletes the client; its sessions stay, marked `removed`.
+    /// Sets the client's last active session (or none) and `updated_at`,
+    /// nothing else. MUST fail with `NotFound` if the client does not exist.
+    async fn set_last_active_session(
+        &self,
+        client: &ClientId,
+        session: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the client; its sessions stay, the active ones marked `removed`.
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError>;
 
-    /// Stores a new session and the updated client (new token, last active
-    /// session) in one atomic step: both or neither.
-    async fn insert_session(&self, session: &Session, client: &Client) -> Result<(), StoreError>;
+    /// In one atomic step: stores the new session, and on its client sets the
+    /// token hash to `new_token_hash`, the last active session to this one, the
+    /// current sign-in to none and `updated_at`. Both or neither; MUST fail
+    /// with `NotFound` (storing nothing) if the client does not exist.
+    async fn insert_session(
+        &self,
+        session: &Session,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError>;
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
 
-    /// Replaces the stored session. MUST fail with `NotFound` if it does not exist.
-    async fn update_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Records activity: sets `last_active_at` and `updated_at` only. MUST fail
+    /// with `NotFound` if the session does not exist.
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Moves the session to `status` (`Ended`, `Removed`, `Revoked`) if and only
+    /// if its stored status is `Active`, in one atomic step; returns whether it
+    /// changed. MUST fail with `NotFound` if the session does not exist.
+    async fn end_session(
+        &self,
+        id: &SessionId,
+        status: SessionStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// The sessions of one client, oldest first.
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError>;

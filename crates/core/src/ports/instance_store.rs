@@ -1,13 +1,14 @@
 //! Instance-wide secrets and settings that are generated once and kept.
 
 use async_trait::async_trait;
+#[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
 use crate::error::StoreError;
 
 /// A small key-value store for instance material such as the secret key and the
 /// token signing key.
-#[automock]
+#[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait InstanceStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;

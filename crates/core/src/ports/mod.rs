@@ -1,6 +1,7 @@
 //! Ports: the traits through which the core reaches the outside world. One file
 //! per port; each states the contract every adapter MUST keep, and each has a
-//! contract test in `latch-testkit`.
+//! contract test in `latch-testkit`. Mocks (`MockX`) exist in tests and with
+//! the `mocks` feature.
 
 mod client_repository;
 mod clock;
@@ -10,10 +11,17 @@ mod random;
 mod sign_in_store;
 mod user_repository;
 
-pub use client_repository::{ClientRepository, MockClientRepository, SessionQuery};
-pub use clock::{Clock, MockClock, SystemClock};
-pub use instance_store::{InstanceStore, MockInstanceStore};
-pub use password_hasher::{MockPasswordHasher, PasswordHasher};
-pub use random::{MockRandom, OsRandom, Random};
-pub use sign_in_store::{MockSignInStore, SignInStore};
-pub use user_repository::{MockUserRepository, UserQuery, UserRepository};
+pub use client_repository::{ClientRepository, SessionQuery};
+pub use clock::{Clock, SystemClock};
+pub use instance_store::InstanceStore;
+pub use password_hasher::PasswordHasher;
+pub use random::{OsRandom, Random};
+pub use sign_in_store::SignInStore;
+pub use user_repository::{DigestUpgrade, UserQuery, UserRepository};
+
+#[cfg(any(test, feature = "mocks"))]
+pub use {
+    client_repository::MockClientRepository, clock::MockClock, instance_store::MockInstanceStore,
+    password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
+    user_repository::MockUserRepository,
+};

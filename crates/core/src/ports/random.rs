@@ -1,9 +1,10 @@
 //! Randomness for ids, tokens and codes.
 
+#[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
 /// A source of random bytes. Adapters used outside tests MUST be a CSPRNG.
-#[automock]
+#[cfg_attr(any(test, feature = "mocks"), automock)]
 pub trait Random: Send + Sync {
     fn fill(&self, buf: &mut [u8]);
 }

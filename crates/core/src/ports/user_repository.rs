@@ -1,10 +1,11 @@
 //! Durable storage of users.
 
 use async_trait::async_trait;
+#[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Identifier, User, UserId};
+use crate::model::{Identifier, Timestamp, User, UserId};
 
 /// Filters for listing users; empty vectors do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,8 +21,15 @@ pub struct UserQuery {
     pub offset: u32,
 }
 
+/// A stronger digest to store in place of a weaker one that just verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestUpgrade {
+    pub old: String,
+    pub new: String,
+}
+
 /// Users with their email addresses and phone numbers, stored as one aggregate.
-#[automock]
+#[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Stores a new user. MUST fail with `StoreError::Duplicate(kind)` and store
@@ -40,6 +48,16 @@ pub trait UserRepository: Send + Sync {
     /// MUST fail with `Duplicate` (changing nothing) on a taken identifier and
     /// with `NotFound` if the user does not exist.
     async fn update(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Records a sign-in: sets `last_sign_in_at` (and `updated_at`) only, and,
+    /// with `upgrade`, replaces the password digest if and only if it still
+    /// equals `upgrade.old`. MUST fail with `NotFound` if the user does not exist.
+    async fn record_sign_in(
+        &self,
+        id: &UserId,
+        at: Timestamp,
+        upgrade: Option<DigestUpgrade>,
+    ) -> Result<(), StoreError>;
 
     /// Deletes the user, its identifications and its sessions. Returns whether
     /// it existed.

@@ -107,7 +107,7 @@ impl Latch {
         Ok(self.insert_new_client().await?.1)
     }
 
-    /// `DELETE /v1/client`: ends every session of the client and forgets it.
+    /// `DELETE /v1/client`: forgets the client; its active sessions are removed.
     pub async fn delete_client(
         &self,
         token: Option<&str>,
@@ -119,11 +119,10 @@ impl Latch {
                 new_token: None,
             });
         };
-        self.end_sessions_of(&client, SessionStatus::Ended).await?;
+        self.ports.clients.delete_client(&client.id).await?;
         if let Some(id) = &client.sign_in_id {
             self.ports.sign_ins.delete(id).await?;
         }
-        self.ports.clients.delete_client(&client.id).await?;
         let now = self.ports.clock.now();
         let emptied = Client {
             sign_in_id: None,
@@ -160,11 +159,12 @@ impl Latch {
         status: SessionStatus,
     ) -> Result<(), Error> {
         let now = self.ports.clock.now();
-        for mut session in self.ports.clients.sessions_of_client(&client.id).await? {
+        for session in self.ports.clients.sessions_of_client(&client.id).await? {
             if session.is_active(now) {
-                session.status = status;
-                session.updated_at = now;
-                self.ports.clients.update_session(&session).await?;
+                self.ports
+                    .clients
+                    .end_session(&session.id, status, now)
+                    .await?;
             }
         }
         Ok(())
@@ -208,7 +208,7 @@ impl Latch {
         sign_in: SignIn,
         now: Timestamp,
     ) -> Result<SignInView, Error> {
-        let user = match &sign_in.user_id {
+        let user = match sign_in.user_id() {
             Some(id) => self.ports.users.get(id).await?,
             None => None,
         };
@@ -230,17 +230,20 @@ impl Latch {
             .ok_or_else(|| Error::not_found(what))
     }
 
-    /// Wraps a response with the fresh client snapshot.
+    /// Wraps a response with the client as it is now, read afresh.
     pub(crate) async fn outcome<T>(
         &self,
         response: T,
-        client: Client,
+        client: &ClientId,
         new_token: Option<String>,
     ) -> Result<Outcome<T>, Error> {
-        let snapshot = self.snapshot(client).await?;
+        let client = match self.ports.clients.get_client(client).await? {
+            Some(client) => Some(self.snapshot(client).await?),
+            None => None,
+        };
         Ok(Outcome {
             response,
-            client: Some(snapshot),
+            client,
             new_token,
         })
     }

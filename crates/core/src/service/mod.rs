@@ -15,6 +15,7 @@ pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn};
 pub use users::{CreateUser, UsersPage};
 
+use crate::error::Error;
 use crate::model::InstanceSettings;
 use crate::ports::{
     ClientRepository, Clock, InstanceStore, PasswordHasher, Random, SignInStore, UserRepository,
@@ -51,8 +52,10 @@ impl Latch {
         &self.settings
     }
 
-    pub fn ports(&self) -> &Ports {
-        &self.ports
+    /// Whether storage answers; for health checks.
+    pub async fn health(&self) -> Result<(), Error> {
+        self.ports.instance.get("health").await?;
+        Ok(())
     }
 
     /// A new 256-bit client token, hex encoded.

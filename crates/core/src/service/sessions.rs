@@ -32,24 +32,25 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<Outcome<SessionView>, Error> {
-        let (mut client, mut session, user) = self.client_session(token, id).await?;
+        let (client, mut session, user) = self.client_session(token, id).await?;
         let now = self.ports.clock.now();
         if !session.is_active(now) {
             return Err(inactive_session());
         }
+        self.ports.clients.touch_session(&session.id, now).await?;
+        self.ports
+            .clients
+            .set_last_active_session(&client.id, Some(session.id.clone()), now)
+            .await?;
         session.last_active_at = now;
         session.updated_at = now;
-        self.ports.clients.update_session(&session).await?;
-        client.last_active_session_id = Some(session.id.clone());
-        client.updated_at = now;
-        self.ports.clients.update_client(&client).await?;
         let view = SessionView {
             status: session.status_at(now),
             session,
             user,
             now,
         };
-        self.outcome(view, client, None).await
+        self.outcome(view, &client.id, None).await
     }
 
     /// `POST /v1/client/sessions/{id}/end` (`Ended`) and `/remove` (`Removed`).
@@ -59,17 +60,14 @@ impl Latch {
         id: &str,
         status: SessionStatus,
     ) -> Result<Outcome<SessionView>, Error> {
-        let (mut client, mut session, user) = self.client_session(token, id).await?;
+        let (client, session, user) = self.client_session(token, id).await?;
         let now = self.ports.clock.now();
-        if session.is_active(now) {
-            session.status = status;
-            session.updated_at = now;
-            self.ports.clients.update_session(&session).await?;
-        }
+        let session = self.end_session(session, status, now).await?;
         if client.last_active_session_id.as_ref() == Some(&session.id) {
-            client.last_active_session_id = None;
-            client.updated_at = now;
-            self.ports.clients.update_client(&client).await?;
+            self.ports
+                .clients
+                .set_last_active_session(&client.id, None, now)
+                .await?;
         }
         let view = SessionView {
             status: session.status_at(now),
@@ -77,7 +75,7 @@ impl Latch {
             user,
             now,
         };
-        self.outcome(view, client, None).await
+        self.outcome(view, &client.id, None).await
     }
 
     /// `DELETE /v1/client/sessions`: signs the client out of every session.
@@ -85,16 +83,47 @@ impl Latch {
         &self,
         token: Option<&str>,
     ) -> Result<Outcome<ClientSnapshot>, Error> {
-        let mut client = self.require_client(token, "client").await?;
+        let client = self.require_client(token, "client").await?;
         self.end_sessions_of(&client, SessionStatus::Ended).await?;
-        client.last_active_session_id = None;
-        client.updated_at = self.ports.clock.now();
-        self.ports.clients.update_client(&client).await?;
-        let snapshot = self.snapshot(client).await?;
+        self.ports
+            .clients
+            .set_last_active_session(&client.id, None, self.ports.clock.now())
+            .await?;
+        let outcome = self.outcome((), &client.id, None).await?;
+        let snapshot = outcome.client.ok_or_else(|| Error::not_found("client"))?;
         Ok(Outcome {
             response: snapshot.clone(),
             client: Some(snapshot),
             new_token: None,
+        })
+    }
+
+    /// Moves an active session to `status` and returns it as stored afterwards
+    /// (a session another request ended first keeps that request's status).
+    async fn end_session(
+        &self,
+        session: Session,
+        status: SessionStatus,
+        now: Timestamp,
+    ) -> Result<Session, Error> {
+        if !session.is_active(now)
+            || !self
+                .ports
+                .clients
+                .end_session(&session.id, status, now)
+                .await?
+        {
+            return Ok(self
+                .ports
+                .clients
+                .get_session(&session.id)
+                .await?
+                .unwrap_or(session));
+        }
+        Ok(Session {
+            status,
+            updated_at: now,
+            ..session
         })
     }
 
@@ -134,6 +163,7 @@ impl Latch {
         }
         query.limit = page_limit(limit);
         let now = self.ports.clock.now();
+        query.now = now;
         let total_count = self.ports.clients.count_sessions(&query).await?;
         let mut sessions = Vec::new();
         for session in self.ports.clients.list_sessions(&query).await? {
@@ -167,13 +197,11 @@ impl Latch {
     /// `POST /v1/sessions/{id}/revoke` (Backend API): an active session becomes
     /// revoked and mints no more tokens; others are returned as they are.
     pub async fn revoke_session(&self, id: &str) -> Result<SessionView, Error> {
-        let (mut session, user) = self.session_with_user(id).await?;
+        let (session, user) = self.session_with_user(id).await?;
         let now = self.ports.clock.now();
-        if session.is_active(now) {
-            session.status = SessionStatus::Revoked;
-            session.updated_at = now;
-            self.ports.clients.update_session(&session).await?;
-        }
+        let session = self
+            .end_session(session, SessionStatus::Revoked, now)
+            .await?;
         Ok(SessionView {
             status: session.status_at(now),
             session,
@@ -301,10 +329,10 @@ mod tests {
     async fn revoking_an_active_session_stores_revoked() {
         let mut m = mocks_with(SessionStatus::Active, "client_1");
         m.clients
-            .expect_update_session()
-            .withf(|s| s.status == SessionStatus::Revoked)
+            .expect_end_session()
+            .withf(|_, status, _| *status == SessionStatus::Revoked)
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(true));
         let view = m.latch().revoke_session("sess_1").await.unwrap();
         assert_eq!(view.status, SessionStatus::Revoked);
         assert_eq!(view.user.id, UserId("user_1".into()));

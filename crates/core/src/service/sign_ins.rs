@@ -1,11 +1,12 @@
 //! Sign-ins: create, read, and the first factor.
 
 use super::{Latch, Outcome, SignInView, token_hash};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
 use crate::model::{
-    AfterFirstFactor, Client, IdPrefix, Identifier, Session, SessionId, SessionStatus, SignIn,
-    SignInId, Strategy, User, new_id,
+    AfterFirstFactor, Client, IdPrefix, Identifier, Password, Session, SessionId, SessionStatus,
+    SignIn, SignInId, Strategy, User, new_id,
 };
+use crate::ports::DigestUpgrade;
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Default, Clone)]
@@ -73,10 +74,9 @@ impl Latch {
         }
 
         let now = self.ports.clock.now();
-        let (mut client, mut new_token) = self.find_or_create_client(token).await?;
-        // A client has at most one current sign-in: a new one replaces it.
-        if let Some(previous) = client.sign_in_id.take() {
-            self.ports.sign_ins.delete(&previous).await?;
+        let (client, mut new_token) = self.find_or_create_client(token).await?;
+        if let Some((_, user)) = &identified {
+            self.refuse_if_signed_in(&client, user).await?;
         }
         let mut sign_in = SignIn::new(
             SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
@@ -84,23 +84,34 @@ impl Latch {
             now,
             &self.settings,
         );
+        let mut session = None;
         if let Some((normalised, user)) = &identified {
             sign_in.identify(normalised.clone(), user, now)?;
-            if password.is_some()
-                && let Some(rotated) = self
-                    .pass_first_factor(&mut sign_in, &mut client, user, Strategy::Password)
-                    .await?
-            {
-                new_token = Some(rotated);
+            if password.is_some() {
+                session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
             }
         }
-
-        self.ports.sign_ins.put(&sign_in).await?;
-        client.sign_in_id = (sign_in.created_session_id.is_none()).then(|| sign_in.id.clone());
-        client.updated_at = now;
-        self.ports.clients.update_client(&client).await?;
+        self.ports.sign_ins.insert(&sign_in).await?;
+        match (&session, &identified) {
+            (Some(session), Some((_, user))) => {
+                new_token = Some(
+                    self.start_session(session, user, password.as_deref())
+                        .await?,
+                );
+            }
+            _ => {
+                self.ports
+                    .clients
+                    .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
+                    .await?
+            }
+        }
+        // A client has at most one current sign-in: the new one replaced it.
+        if let Some(previous) = &client.sign_in_id {
+            self.ports.sign_ins.delete(previous).await?;
+        }
         let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, client, new_token).await
+        self.outcome(view, &client.id, new_token).await
     }
 
     /// `GET /v1/client/sign_ins/{id}`.
@@ -111,7 +122,7 @@ impl Latch {
     ) -> Result<Outcome<SignInView>, Error> {
         let (client, sign_in) = self.client_sign_in(token, id).await?;
         let view = self.sign_in_view(sign_in, self.ports.clock.now()).await?;
-        self.outcome(view, client, None).await
+        self.outcome(view, &client.id, None).await
     }
 
     /// Attempts the first factor. A wrong password counts an attempt and
@@ -122,7 +133,7 @@ impl Latch {
         id: &str,
         params: AttemptFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (mut client, mut sign_in) = self.client_sign_in(token, id).await?;
+        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
         let strategy = self.first_factor_strategy(
             params
                 .strategy
@@ -144,24 +155,27 @@ impl Latch {
                     .ok_or_else(|| Error::param_nil("password"))?;
                 if let Err(err) = self.check_password(&user, &password).await {
                     if err.code == ErrorCode::FormPasswordIncorrect {
-                        sign_in.first_factor_failed(Strategy::Password, now);
-                        self.ports.sign_ins.put(&sign_in).await?;
+                        self.count_failed_attempt(sign_in, Strategy::Password)
+                            .await?;
                     }
                     return Err(err);
                 }
-                self.pass_first_factor(&mut sign_in, &mut client, &user, Strategy::Password)
-                    .await?
+                match self.pass_first_factor(&mut sign_in, &user, Strategy::Password)? {
+                    Some(session) => {
+                        // Only the request that wins the compare-and-set creates the session.
+                        self.replace_sign_in(&mut sign_in).await?;
+                        Some(self.start_session(&session, &user, Some(&password)).await?)
+                    }
+                    None => {
+                        self.replace_sign_in(&mut sign_in).await?;
+                        None
+                    }
+                }
             }
             other => return Err(not_yet_supported(&other)),
         };
-        self.ports.sign_ins.put(&sign_in).await?;
-        if sign_in.created_session_id.is_some() {
-            client.sign_in_id = None;
-            client.updated_at = now;
-            self.ports.clients.update_client(&client).await?;
-        }
         let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, client, new_token).await
+        self.outcome(view, &client.id, new_token).await
     }
 
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`. Password needs no
@@ -283,47 +297,122 @@ impl Latch {
         Ok(())
     }
 
-    /// Marks the first factor passed and, when no second factor is needed,
-    /// creates the session and rotates the client token. Returns the new token.
-    async fn pass_first_factor(
+    /// In memory: marks the first factor passed and, when no second factor is
+    /// needed, completes the sign-in with a new session, returned to be stored.
+    fn pass_first_factor(
         &self,
         sign_in: &mut SignIn,
-        client: &mut Client,
         user: &User,
         strategy: Strategy,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Session>, Error> {
         let now = self.ports.clock.now();
-        match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now) {
+        match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => Ok(None),
             AfterFirstFactor::ReadyToComplete => {
                 let session = Session {
                     id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
-                    client_id: client.id.clone(),
+                    client_id: sign_in.client_id.clone(),
                     user_id: user.id.clone(),
                     status: SessionStatus::Active,
                     last_active_at: now,
                     expire_at: now.plus(self.settings.session_lifetime),
-                    first_factor_verified_at: sign_in.first_factor_verified_at.unwrap_or(now),
-                    second_factor_verified_at: None,
+                    first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
+                    second_factor_verified_at: sign_in.second_factor_verified_at(),
                     created_at: now,
                     updated_at: now,
                 };
-                let token = self.new_token();
-                client.token_hash = token_hash(&token);
-                client.last_active_session_id = Some(session.id.clone());
-                client.sign_in_id = None;
-                client.updated_at = now;
-                self.ports.clients.insert_session(&session, client).await?;
-                sign_in.complete(session.id.clone(), now);
-                let mut signed_in = user.clone();
-                signed_in.last_sign_in_at = Some(now);
-                signed_in.updated_at = now;
-                if let Err(err) = self.ports.users.update(&signed_in).await {
-                    // The session exists; a stale last_sign_in_at is not worth failing for.
-                    tracing::warn!(user = %user.id, error = %err, "could not record last sign-in");
-                }
-                Ok(Some(token))
+                sign_in.complete(session.id.clone(), now)?;
+                Ok(Some(session))
             }
+        }
+    }
+
+    /// Stores the session, rotates the client's token in the same step, and
+    /// records the sign-in on the user (upgrading a weak password digest).
+    /// Returns the client's new token.
+    async fn start_session(
+        &self,
+        session: &Session,
+        user: &User,
+        password: Option<&str>,
+    ) -> Result<String, Error> {
+        let token = self.new_token();
+        self.ports
+            .clients
+            .insert_session(session, &token_hash(&token))
+            .await?;
+        let upgrade = match (password, &user.password_digest) {
+            (Some(password), Some(old)) if self.ports.hasher.needs_rehash(old) => {
+                match Password::parse(password, 1) {
+                    Ok(password) => Some(DigestUpgrade {
+                        old: old.clone(),
+                        new: self.ports.hasher.hash(&password).await?,
+                    }),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Err(err) = self
+            .ports
+            .users
+            .record_sign_in(&user.id, session.created_at, upgrade)
+            .await
+        {
+            // The session exists; a stale last_sign_in_at is not worth failing for.
+            tracing::warn!(user = %user.id, error = %err, "could not record the sign-in");
+        }
+        Ok(token)
+    }
+
+    /// Counts a failed attempt, retrying when another attempt raced this one so
+    /// that no failure goes uncounted.
+    async fn count_failed_attempt(
+        &self,
+        mut sign_in: SignIn,
+        strategy: Strategy,
+    ) -> Result<(), Error> {
+        // Each lost race means another attempt was stored: bounded by the racers.
+        for _ in 0..32 {
+            sign_in.first_factor_failed(strategy.clone(), self.ports.clock.now())?;
+            let expected = sign_in.next_version();
+            match self.ports.sign_ins.replace(&sign_in, expected).await {
+                Err(StoreError::Conflict) => {
+                    sign_in = self
+                        .ports
+                        .sign_ins
+                        .get(&sign_in.id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("sign in"))?;
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Stores a changed sign-in if no other request changed it first.
+    async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
+        let expected = sign_in.next_version();
+        Ok(self.ports.sign_ins.replace(sign_in, expected).await?)
+    }
+
+    /// A user already signed in on this client cannot sign in there again.
+    async fn refuse_if_signed_in(&self, client: &Client, user: &User) -> Result<(), Error> {
+        let now = self.ports.clock.now();
+        let sessions = self.ports.clients.sessions_of_client(&client.id).await?;
+        match sessions
+            .iter()
+            .find(|s| s.user_id == user.id && s.is_active(now))
+        {
+            Some(session) => Err(Error::new(
+                ErrorKind::BadRequest,
+                ErrorCode::IdentifierAlreadySignedIn,
+                "You're already signed in",
+                "This account is already signed in on this device.",
+            )
+            .with_meta("session_id", session.id.as_str())),
+            None => Ok(()),
         }
     }
 

@@ -3,7 +3,8 @@
 use mockall::predicate::eq;
 
 use super::*;
-use crate::model::{ClientId, SignInStatus, Strategy};
+use crate::error::StoreError;
+use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy};
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
@@ -24,7 +25,7 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
         .times(1)
         .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
-    m.sign_ins.expect_put().never();
+    m.sign_ins.expect_insert().never();
     let err = m
         .latch()
         .create_sign_in(None, password_params("nobody@example.com", "pw-123456"))
@@ -50,7 +51,7 @@ async fn wrong_password_writes_nothing() {
         .returning(|_, _| Ok(false));
     m.clients.expect_find_client_by_token_hash().never();
     m.clients.expect_insert_client().never();
-    m.sign_ins.expect_put().never();
+    m.sign_ins.expect_insert().never();
     let err = m
         .latch()
         .create_sign_in(
@@ -70,31 +71,44 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .returning(|_| Ok(Some(user())));
     m.users.expect_get().returning(|_| Ok(Some(user())));
     m.users
-        .expect_update()
-        .withf(|u| u.last_sign_in_at == Some(NOW))
+        .expect_record_sign_in()
+        .withf(|id, at, upgrade| id.as_str() == "user_1" && *at == NOW && upgrade.is_none())
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _, _| Ok(()));
     m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.hasher.expect_needs_rehash().return_const(false);
     m.clients
         .expect_find_client_by_token_hash()
         .returning(|_| Ok(Some(client())));
     m.clients
         .expect_insert_session()
-        .withf(|s, c| {
+        .withf(|s, new_hash| {
             s.status == SessionStatus::Active
                 && s.user_id.as_str() == "user_1"
-                && c.last_active_session_id.as_ref() == Some(&s.id)
-                && c.token_hash != client().token_hash
+                && new_hash != client().token_hash
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    m.clients.expect_update_client().returning(|_| Ok(()));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+    m.clients.expect_set_current_sign_in().never();
+    m.clients.expect_get_client().returning(|_| {
+        Ok(Some(Client {
+            last_active_session_id: Some(SessionId("sess_1".into())),
+            ..client()
+        }))
+    });
+    // Before: no session (so no "already signed in"); after: the new one.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    m.clients.expect_sessions_of_client().returning(move |_| {
+        let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        Ok(if first {
+            vec![]
+        } else {
+            vec![session(SessionStatus::Active)]
+        })
+    });
     m.sign_ins
-        .expect_put()
-        .withf(|s| s.created_session_id.is_some())
+        .expect_insert()
+        .withf(|s| s.created_session_id().is_some() && s.status_at(NOW) == SignInStatus::Complete)
         .times(1)
         .returning(|_| Ok(()));
     let out = m
@@ -112,6 +126,75 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
     let snapshot = out.client.unwrap();
     assert!(snapshot.client.sign_in_id.is_none());
     assert_eq!(snapshot.sessions.len(), 1);
+    assert_eq!(
+        snapshot.client.last_active_session_id,
+        Some(SessionId("sess_1".into()))
+    );
+}
+
+#[tokio::test]
+async fn the_same_user_cannot_sign_in_twice_on_one_client() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+    m.clients.expect_insert_session().never();
+    m.sign_ins.expect_insert().never();
+    let err = m
+        .latch()
+        .create_sign_in(
+            Some(TOKEN),
+            password_params("alice@example.com", "right-password"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code),
+        (ErrorKind::BadRequest, ErrorCode::IdentifierAlreadySignedIn)
+    );
+    assert_eq!(err.meta, vec![("session_id", serde_json::json!("sess_1"))]);
+}
+
+#[tokio::test]
+async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.hasher.expect_needs_rehash().return_const(true);
+    m.hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok("$argon2id$strong".into()));
+    m.users
+        .expect_record_sign_in()
+        .withf(|_, _, upgrade| {
+            upgrade
+                .as_ref()
+                .is_some_and(|u| u.old == "$argon2id$digest" && u.new == "$argon2id$strong")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.clients.expect_insert_client().returning(|_| Ok(()));
+    m.clients.expect_insert_session().returning(|_, _| Ok(()));
+    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.sign_ins.expect_insert().returning(|_| Ok(()));
+    m.latch()
+        .create_sign_in(None, password_params("alice@example.com", "right-password"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -127,19 +210,17 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .times(1)
         .returning(|_| Ok(()));
     m.clients
-        .expect_update_client()
-        .withf(|c| c.sign_in_id.is_some())
-        .times(1)
-        .returning(|_| Ok(()));
-    m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
-    m.sign_ins.expect_put().times(1).returning(|_| Ok(()));
-    let stored = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let s2 = stored.clone();
-    m.sign_ins
-        .expect_get()
-        .returning(move |_| Ok(s2.lock().unwrap().clone()));
+    m.clients
+        .expect_set_current_sign_in()
+        .withf(|_, s, _| s.is_some())
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.clients
+        .expect_get_client()
+        .returning(|_| Ok(Some(client())));
+    m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
     let latch = m.latch();
     let out = latch
         .create_sign_in(
@@ -152,10 +233,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .await
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
-    assert_eq!(
-        out.response.sign_in.identifier.as_deref(),
-        Some("alice@example.com")
-    );
+    assert_eq!(out.response.sign_in.identifier(), Some("alice@example.com"));
     assert!(out.new_token.is_some(), "a new client gets a token");
 }
 
@@ -260,34 +338,47 @@ async fn a_sign_in_of_another_client_does_not_exist() {
     assert_eq!(err.code, ErrorCode::ResourceNotFound);
 }
 
+fn identified_sign_in() -> SignIn {
+    let mut s = SignIn::new(
+        SignInId("sia_1".into()),
+        ClientId("client_1".into()),
+        NOW,
+        &Default::default(),
+    );
+    s.identify("alice".into(), &user(), NOW).unwrap();
+    s
+}
+
 #[tokio::test]
-async fn wrong_password_on_attempt_counts_the_attempt() {
+async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
     m.clients
         .expect_find_client_by_token_hash()
         .returning(|_| Ok(Some(client())));
-    m.sign_ins.expect_get().returning(|_| {
-        let mut s = SignIn::new(
-            SignInId("sia_1".into()),
-            ClientId("client_1".into()),
-            NOW,
-            &Default::default(),
-        );
-        s.identify("alice".into(), &user(), NOW).unwrap();
-        Ok(Some(s))
-    });
+    m.sign_ins
+        .expect_get()
+        .returning(|_| Ok(Some(identified_sign_in())));
     m.users.expect_get().returning(|_| Ok(Some(user())));
     m.hasher.expect_verify().returning(|_, _| Ok(false));
+    // The first write loses a race; the retry re-reads and counts again.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
     m.sign_ins
-        .expect_put()
-        .withf(|s| {
-            let v = s.first_factor_verification.as_ref().unwrap();
+        .expect_replace()
+        .withf(|s, expected| {
+            let v = s.first_factor_verification().unwrap();
             v.attempts == 1
                 && v.strategy == Strategy::Password
-                && s.status_at(NOW) == SignInStatus::NeedsFirstFactor
+                && *expected == 0
+                && s.version() == 1
         })
-        .times(1)
-        .returning(|_| Ok(()));
+        .times(2)
+        .returning(move |_, _| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(())
+            }
+        });
     m.clients.expect_insert_session().never();
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
@@ -299,6 +390,36 @@ async fn wrong_password_on_attempt_counts_the_attempt() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::FormPasswordIncorrect);
+}
+
+#[tokio::test]
+async fn only_the_attempt_that_wins_the_race_creates_a_session() {
+    let mut m = Mocks::new();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.sign_ins
+        .expect_get()
+        .returning(|_| Ok(Some(identified_sign_in())));
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.sign_ins
+        .expect_replace()
+        .returning(|_, _| Err(StoreError::Conflict));
+    m.clients.expect_insert_session().never();
+    let params = AttemptFirstFactor {
+        strategy: Some("password".into()),
+        password: Some("right".into()),
+    };
+    let err = m
+        .latch()
+        .attempt_first_factor(Some(TOKEN), "sia_1", params)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code),
+        (ErrorKind::Conflict, ErrorCode::Conflict)
+    );
 }
 
 #[tokio::test]

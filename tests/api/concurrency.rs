@@ -1,0 +1,250 @@
+//! Requests racing on one sign-in, client, session or user: the outcome is
+//! always one a sequential order could give.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::support::{PASSWORD, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_in_completes_once_however_many_attempts_race() {
+    let app = Arc::new(TestApp::new().await);
+    let user = app.user("race@example.com", None).await;
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "race@example.com")],
+        )
+        .await;
+    let token = res.token();
+    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+    let mut set = JoinSet::new();
+    for _ in 0..8 {
+        let (app, token, id) = (Arc::clone(&app), token.clone(), id.clone());
+        set.spawn(async move {
+            let path = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
+            app.fapi(
+                "POST",
+                &path,
+                &token,
+                &[("strategy", "password"), ("password", PASSWORD)],
+            )
+            .await
+        });
+    }
+    let mut completed = 0;
+    while let Some(res) = set.join_next().await {
+        let res = res.unwrap();
+        match res.status.as_u16() {
+            200 => completed += 1,
+            // Losers see the conflict, the completed sign-in, or (once the winner
+            // rotated the client token) no client at all.
+            404 | 409 | 422 => {}
+            other => panic!("unexpected {other}: {}", res.body),
+        }
+    }
+    assert_eq!(completed, 1, "exactly one attempt completes the sign-in");
+    let sessions = app
+        .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
+        .await;
+    assert_eq!(
+        sessions.body.as_array().unwrap().len(),
+        1,
+        "one sign-in, one session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_attempts_racing_are_all_counted() {
+    let app = Arc::new(TestApp::new().await);
+    app.user("count@example.com", None).await;
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "count@example.com")],
+        )
+        .await;
+    let token = res.token();
+    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+    let mut set = JoinSet::new();
+    for _ in 0..6 {
+        let (app, token, id) = (Arc::clone(&app), token.clone(), id.clone());
+        set.spawn(async move {
+            let path = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
+            app.fapi(
+                "POST",
+                &path,
+                &token,
+                &[("strategy", "password"), ("password", "wrong password")],
+            )
+            .await
+            .status
+        });
+    }
+    while let Some(status) = set.join_next().await {
+        assert_eq!(status.unwrap(), 422);
+    }
+    let read = app
+        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
+        .await;
+    assert_eq!(
+        read.body["response"]["first_factor_verification"]["attempts"],
+        6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_out_while_a_sign_in_completes_never_revives_the_old_token() {
+    let app = Arc::new(TestApp::new().await);
+    app.user("rot@example.com", None).await;
+    for _ in 0..10 {
+        let res = app
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[("identifier", "rot@example.com")],
+            )
+            .await;
+        let old = res.token();
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        let attempt = {
+            let (app, old, id) = (Arc::clone(&app), old.clone(), id.clone());
+            tokio::spawn(async move {
+                let path = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
+                app.fapi(
+                    "POST",
+                    &path,
+                    &old,
+                    &[("strategy", "password"), ("password", PASSWORD)],
+                )
+                .await
+            })
+        };
+        let sign_out = {
+            let (app, old) = (Arc::clone(&app), old.clone());
+            tokio::spawn(async move {
+                app.fapi("POST", "/v1/client/sessions?_method=DELETE", &old, &[])
+                    .await
+            })
+        };
+        let done = attempt.await.unwrap();
+        sign_out.await.unwrap();
+        assert_eq!(done.status, 200, "{}", done.body);
+        let new = done.token();
+        assert!(
+            app.fapi("GET", "/v1/client", &old, &[]).await.body["client"].is_null(),
+            "the old token is dead"
+        );
+        assert!(
+            !app.fapi("GET", "/v1/client", &new, &[]).await.body["client"].is_null(),
+            "the new token works"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_changed_during_a_sign_in_stays_changed() {
+    let app = Arc::new(TestApp::new().await);
+    let user = app.user("pw@example.com", None).await;
+    for round in 0..5 {
+        let old = if round == 0 {
+            PASSWORD.to_owned()
+        } else {
+            format!("new password {}", round - 1)
+        };
+        let new = format!("new password {round}");
+        let sign_in = {
+            let (app, old) = (Arc::clone(&app), old.clone());
+            tokio::spawn(async move {
+                app.fapi(
+                    "POST",
+                    "/v1/client/sign_ins",
+                    "",
+                    &[("identifier", "pw@example.com"), ("password", &old)],
+                )
+                .await
+            })
+        };
+        let patch = app
+            .bapi(
+                "PATCH",
+                &format!("/v1/users/{user}"),
+                Some(json!({ "password": new })),
+            )
+            .await;
+        assert_eq!(patch.status, 200);
+        sign_in.await.unwrap();
+        let with_new = app
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[("identifier", "pw@example.com"), ("password", &new)],
+            )
+            .await;
+        assert_eq!(
+            with_new.status, 200,
+            "round {round}: the admin's new password works: {}",
+            with_new.body
+        );
+        let with_old = app
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[("identifier", "pw@example.com"), ("password", &old)],
+            )
+            .await;
+        with_old.assert_error(422, "form_password_incorrect", Some("password"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_touch_racing_a_revoke_leaves_the_session_revoked() {
+    let app = Arc::new(TestApp::new().await);
+    app.user("rev@example.com", None).await;
+    for _ in 0..10 {
+        let (token, sid) = app.sign_in("rev@example.com").await;
+        let touch = {
+            let (app, token, sid) = (Arc::clone(&app), token.clone(), sid.clone());
+            tokio::spawn(async move {
+                app.fapi(
+                    "POST",
+                    &format!("/v1/client/sessions/{sid}/touch"),
+                    &token,
+                    &[],
+                )
+                .await
+            })
+        };
+        let revoke = app
+            .bapi("POST", &format!("/v1/sessions/{sid}/revoke"), None)
+            .await;
+        assert_eq!(revoke.body["status"], "revoked");
+        touch.await.unwrap();
+        assert_eq!(
+            app.bapi("GET", &format!("/v1/sessions/{sid}"), None)
+                .await
+                .body["status"],
+            "revoked"
+        );
+        app.fapi(
+            "POST",
+            &format!("/v1/client/sessions/{sid}/tokens"),
+            &token,
+            &[],
+        )
+        .await
+        .assert_error(401, "authentication_invalid", None);
+        // Sign out so the next round can sign the same user in on a new client.
+        app.fapi("POST", "/v1/client/sessions?_method=DELETE", &token, &[])
+            .await;
+    }
+}
