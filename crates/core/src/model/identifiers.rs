@@ -1,11 +1,9 @@
 //! The three identifiers a user signs in with, each built by parsing.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::Error;
 
 /// Which kind of identifier a value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdentifierKind {
     EmailAddress,
     PhoneNumber,
@@ -29,7 +27,7 @@ impl IdentifierKind {
 }
 
 /// An email address, trimmed and lower-cased, so comparisons are case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
@@ -77,7 +75,7 @@ impl EmailAddress {
 }
 
 /// A phone number in E.164: `+` then 8 to 15 digits, the first not zero.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
@@ -113,7 +111,7 @@ impl PhoneNumber {
 }
 
 /// A username: 4 to 64 characters of letters, digits, `_` and `-`, lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
