@@ -1,0 +1,62 @@
+//! `/v1/sessions`.
+
+use serde_json::{Value, json};
+
+use latch_core::Error;
+use latch_core::model::SessionStatus;
+use latch_core::ports::SessionQuery;
+
+use super::number;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{ApiState, render};
+
+/// `GET /v1/sessions/{id}`.
+pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(render::session_bapi(
+        &state.latch.get_session(id).await?,
+    )))
+}
+
+/// `POST /v1/sessions/{id}/revoke`.
+pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(render::session_bapi(
+        &state.latch.revoke_session(id).await?,
+    )))
+}
+
+/// `GET /v1/sessions`: a bare array, or `{ data, total_count }` with `paginated=true`.
+pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    let status = match req.query_param("status").filter(|s| !s.is_empty()) {
+        Some(raw) => Some(
+            SessionStatus::parse(raw)
+                .ok_or_else(|| Error::param_value_invalid("status", "Unknown session status."))?,
+        ),
+        None => None,
+    };
+    let query = SessionQuery {
+        user_id: req
+            .query_param("user_id")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        client_id: req
+            .query_param("client_id")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        status,
+        now: Default::default(),
+        limit: 0,
+        offset: number(req, "offset")?.unwrap_or(0),
+    };
+    let page = state
+        .latch
+        .list_sessions(query, number(req, "limit")?)
+        .await?;
+    let data: Vec<Value> = page.sessions.iter().map(render::session_bapi).collect();
+    if req.query_param("paginated") == Some("true") {
+        Ok(ApiResponse::ok(
+            json!({ "data": data, "total_count": page.total_count }),
+        ))
+    } else {
+        Ok(ApiResponse::ok(Value::Array(data)))
+    }
+}

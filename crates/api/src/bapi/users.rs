@@ -1,0 +1,127 @@
+//! `/v1/users`.
+
+use serde_json::{Value, json};
+
+use latch_core::Error;
+use latch_core::model::{User, UserPatch};
+use latch_core::ports::UserQuery;
+use latch_core::service::CreateUser;
+
+use super::number;
+use crate::ApiState;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::render::{self, Audience};
+
+fn user_json(user: &User) -> Value {
+    render::user(user, Audience::Backend)
+}
+
+/// `POST /v1/users`.
+pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    let user = state.latch.create_user(create_user_params(req)?).await?;
+    Ok(ApiResponse::ok(user_json(&user)))
+}
+
+/// `GET /v1/users`: a bare array.
+pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    let (query, limit) = user_query(req)?;
+    let page = state.latch.list_users(query, limit).await?;
+    Ok(ApiResponse::ok(Value::Array(
+        page.users.iter().map(user_json).collect(),
+    )))
+}
+
+/// `GET /v1/users/count`.
+pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+    let (query, _) = user_query(req)?;
+    let n = state.latch.count_users(query).await?;
+    Ok(ApiResponse::ok(
+        json!({ "object": "total_count", "total_count": n }),
+    ))
+}
+
+/// `GET /v1/users/{id}`.
+pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(user_json(&state.latch.get_user(id).await?)))
+}
+
+/// `PATCH /v1/users/{id}`.
+pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, Error> {
+    let user = state.latch.update_user(id, user_patch(req)?).await?;
+    Ok(ApiResponse::ok(user_json(&user)))
+}
+
+/// `DELETE /v1/users/{id}`.
+pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    state.latch.delete_user(id).await?;
+    Ok(ApiResponse::ok(
+        json!({ "object": "user", "id": id, "deleted": true }),
+    ))
+}
+
+fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
+    Ok(CreateUser {
+        email_addresses: req.param_list("email_address")?,
+        phone_numbers: req.param_list("phone_number")?,
+        username: req.param("username")?,
+        password: req.param("password")?,
+        password_digest: req.param("password_digest")?,
+        password_hasher: req.param("password_hasher")?,
+        skip_password_checks: req.param_bool("skip_password_checks")?.unwrap_or(false),
+        first_name: req.param("first_name")?,
+        last_name: req.param("last_name")?,
+        external_id: req.param("external_id")?,
+        public_metadata: req.param_object("public_metadata")?,
+        private_metadata: req.param_object("private_metadata")?,
+        unsafe_metadata: req.param_object("unsafe_metadata")?,
+    })
+}
+
+fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
+    // A present key with `null` clears the field; an absent key keeps it.
+    let clearable = |name: &str| -> Result<Option<Option<String>>, Error> {
+        if req.has_param(name) {
+            Ok(Some(req.param(name)?))
+        } else {
+            Ok(None)
+        }
+    };
+    Ok(UserPatch {
+        username: clearable("username")?,
+        password: req.param("password")?,
+        skip_password_checks: req.param_bool("skip_password_checks")?.unwrap_or(false),
+        first_name: clearable("first_name")?,
+        last_name: clearable("last_name")?,
+        external_id: clearable("external_id")?,
+        primary_email_address_id: req.param("primary_email_address_id")?,
+        primary_phone_number_id: req.param("primary_phone_number_id")?,
+        public_metadata: req.param_object("public_metadata")?,
+        private_metadata: req.param_object("private_metadata")?,
+        unsafe_metadata: req.param_object("unsafe_metadata")?,
+    })
+}
+
+fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), Error> {
+    let order = req.query_param("order_by").unwrap_or("-created_at");
+    let oldest_first = match order {
+        "-created_at" => false,
+        "+created_at" | "created_at" => true,
+        _ => {
+            return Err(Error::param_value_invalid(
+                "order_by",
+                "order_by must be -created_at or +created_at.",
+            ));
+        }
+    };
+    let query = UserQuery {
+        user_ids: req.query_all("user_id"),
+        email_addresses: req.query_all("email_address"),
+        phone_numbers: req.query_all("phone_number"),
+        usernames: req.query_all("username"),
+        external_ids: req.query_all("external_id"),
+        oldest_first,
+        limit: 0,
+        offset: number(req, "offset")?.unwrap_or(0),
+    };
+    Ok((query, number(req, "limit")?))
+}

@@ -1,0 +1,40 @@
+//! `/v1/client`: the device itself.
+
+use serde_json::json;
+
+use latch_core::Error;
+
+use super::{FapiReply, wrap};
+use crate::http::ApiResponse;
+use crate::{ApiState, render};
+
+/// `GET /v1/client`: the client, or `null` for none.
+pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+    let snapshot = state.latch.get_client(token).await?;
+    let client = snapshot.map(|s| render::client(&s, state.latch.settings()));
+    Ok(FapiReply::ok(
+        json!({ "response": client, "client": client }),
+    ))
+}
+
+/// `PUT`/`POST /v1/client`: a new client with its own token.
+pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
+    let outcome = state.latch.create_client().await?;
+    Ok(wrap(state, outcome, |s| {
+        render::client(s, state.latch.settings())
+    }))
+}
+
+/// `DELETE /v1/client`: the client is forgotten, and so is its token.
+pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+    let outcome = state.latch.delete_client(token).await?;
+    let response = outcome
+        .response
+        .as_ref()
+        .map(|s| render::client(s, state.latch.settings()));
+    Ok(FapiReply {
+        response: ApiResponse::ok(json!({ "response": response, "client": null })),
+        new_token: None,
+        client_gone: true,
+    })
+}

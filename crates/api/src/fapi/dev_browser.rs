@@ -1,0 +1,21 @@
+//! `/v1/dev_browser`: development browsers that carry their client in URLs.
+
+use serde_json::json;
+
+use latch_core::Error;
+use latch_core::model::Environment;
+
+use super::FapiReply;
+use crate::ApiState;
+
+/// `POST /v1/dev_browser`: a new client whose token clerk-js then appends as
+/// `__clerk_db_jwt`. Development instances only.
+pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
+    if state.latch.settings().environment != Environment::Development {
+        return Err(Error::not_found("dev browser"));
+    }
+    let token = state.latch.create_dev_browser().await?;
+    Ok(FapiReply::ok(
+        json!({ "object": "dev_browser", "id": token, "token": token }),
+    ))
+}

@@ -1,0 +1,269 @@
+//! The Frontend API: what clerk-js calls on behalf of one browser or device.
+//! This module routes and carries the client token; the handlers live in one
+//! module per Clerk resource.
+
+mod client;
+mod dev_browser;
+mod environment;
+mod sessions;
+mod sign_ins;
+
+use serde_json::{Value, json};
+use warp::http::{Method, header};
+
+use latch_core::service::Outcome;
+use latch_core::{Error, ErrorCode, ErrorKind};
+
+use crate::http::{ApiRequest, ApiResponse};
+use crate::{ApiState, render};
+
+/// How the request named its client, and so how the answer must carry a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// `?_is_native=1` with the raw token in `authorization`, echoed back.
+    Native,
+    /// Development browsers: `?__clerk_db_jwt=TOKEN`, rotated with `Clerk-Db-Jwt`.
+    DevBrowser,
+    /// Browsers: the HttpOnly `__client` cookie.
+    Cookie,
+}
+
+pub const CLIENT_COOKIE: &str = "__client";
+
+/// The client token of a request and the channel it came through.
+pub struct ClientAuth {
+    pub channel: Channel,
+    pub token: Option<String>,
+}
+
+impl ClientAuth {
+    /// Reads the client token; `__clerk_db_jwt` counts only when `dev_browsers`
+    /// is on (development instances), so production tokens never ride in URLs.
+    pub fn of(req: &ApiRequest, dev_browsers: bool) -> Self {
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        if matches!(req.query_param("_is_native"), Some("1") | Some("true")) {
+            let raw = req.header("authorization").unwrap_or("");
+            let raw = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
+            return Self {
+                channel: Channel::Native,
+                token: nonempty(raw),
+            };
+        }
+        if let Some(db) = req.query_param("__clerk_db_jwt").filter(|_| dev_browsers) {
+            return Self {
+                channel: Channel::DevBrowser,
+                token: nonempty(db),
+            };
+        }
+        Self {
+            channel: Channel::Cookie,
+            token: req.cookie(CLIENT_COOKIE).and_then(nonempty),
+        }
+    }
+
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+/// A Frontend API answer before the client token is attached.
+pub struct FapiReply {
+    pub response: ApiResponse,
+    /// A token the device must use from now on.
+    pub new_token: Option<String>,
+    /// The client is gone: forget its token.
+    pub client_gone: bool,
+}
+
+impl FapiReply {
+    pub(crate) fn ok(body: Value) -> Self {
+        Self {
+            response: ApiResponse::ok(body),
+            new_token: None,
+            client_gone: false,
+        }
+    }
+}
+
+/// Routes a Frontend API request; `None` when no route has this path.
+pub async fn handle(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+    segs: &[&str],
+) -> Option<Result<FapiReply, Error>> {
+    let m = &req.method;
+    let token = auth.token();
+    let result = match (m.clone(), segs) {
+        (Method::GET | Method::PATCH, ["v1", "environment"]) => environment::read(state),
+        (Method::POST, ["v1", "dev_browser"]) => dev_browser::create(state).await,
+        (_, ["v1", "environment" | "dev_browser"]) => Err(method_not_allowed()),
+        (_, ["v1", "client", rest @ ..]) => {
+            if let Err(err) = check_origin(state, req, auth) {
+                return Some(Err(err));
+            }
+            if let Err(err) = check_dev_browser(state, auth).await {
+                return Some(Err(err));
+            }
+            match (m.clone(), rest) {
+                (Method::GET, []) => client::read(state, token).await,
+                (Method::PUT | Method::POST, []) => client::create(state).await,
+                (Method::DELETE, []) => client::delete(state, token).await,
+                (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, token).await,
+                (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
+                (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
+                    sign_ins::prepare_first_factor(state, req, token, id).await
+                }
+                (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
+                    sign_ins::attempt_first_factor(state, req, token, id).await
+                }
+                (
+                    Method::POST,
+                    [
+                        "sign_ins",
+                        id,
+                        "prepare_second_factor" | "attempt_second_factor",
+                    ],
+                ) => sign_ins::second_factor(state, req, token, id).await,
+                (Method::DELETE, ["sessions"]) => sessions::end_all(state, token).await,
+                (Method::POST, ["sessions", id, "touch"]) => {
+                    sessions::touch(state, token, id).await
+                }
+                (Method::POST, ["sessions", id, "end"]) => sessions::end(state, token, id).await,
+                (Method::POST, ["sessions", id, "remove"]) => {
+                    sessions::remove(state, token, id).await
+                }
+                (Method::POST, ["sessions", id, "tokens"]) => {
+                    sessions::tokens(state, req, token, id).await
+                }
+                (Method::POST, ["sessions", _, "tokens", _template]) => {
+                    Err(Error::not_found("JWT template"))
+                }
+                (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
+                    Err(method_not_allowed())
+                }
+                (_, ["sign_ins"] | ["sign_ins", _])
+                | (
+                    _,
+                    [
+                        "sign_ins",
+                        _,
+                        "attempt_first_factor"
+                        | "prepare_first_factor"
+                        | "prepare_second_factor"
+                        | "attempt_second_factor",
+                    ],
+                ) => Err(method_not_allowed()),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(result)
+}
+
+/// `{ "response": ..., "client": ... }` with the client as it is now.
+fn wrap<T>(
+    state: &ApiState,
+    outcome: Outcome<T>,
+    render_response: impl FnOnce(&T) -> Value,
+) -> FapiReply {
+    let client = outcome
+        .client
+        .as_ref()
+        .map(|s| render::client(s, state.latch.settings()));
+    FapiReply {
+        response: ApiResponse::ok(
+            json!({ "response": render_response(&outcome.response), "client": client }),
+        ),
+        new_token: outcome.new_token,
+        client_gone: false,
+    }
+}
+
+/// The `__client` cookie travels with any request the browser makes, so a
+/// page on another origin could act with it: cookie requests that change
+/// state must come from an allowed origin or from the API's own.
+fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), Error> {
+    if auth.channel != Channel::Cookie || req.method == Method::GET {
+        return Ok(());
+    }
+    let Some(origin) = req.header("origin") else {
+        return Ok(());
+    };
+    let own = req.header("host").is_some_and(|host| {
+        origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host)
+    });
+    if own || state.config.allows_origin(origin) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Forbidden,
+        ErrorCode::OriginInvalid,
+        "Origin not allowed",
+        "Requests with the client cookie must come from an allowed origin (server.allowed_origins).",
+    ))
+}
+
+/// A development browser whose token names no client must start over; clerk-js
+/// does so on this error.
+async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Error> {
+    if auth.channel != Channel::DevBrowser {
+        return Ok(());
+    }
+    if state.latch.find_client(auth.token()).await?.is_some() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Unauthenticated,
+        ErrorCode::DevBrowserUnauthenticated,
+        "Unable to authenticate the development browser",
+        "The development browser token is unknown or expired. Create a new one with POST /v1/dev_browser.",
+    ))
+}
+
+pub fn method_not_allowed() -> Error {
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        ErrorCode::MethodNotAllowed,
+        "Method not allowed",
+        "This resource does not support this method.",
+    )
+}
+
+/// Attaches the client token the way the request carried it.
+pub fn attach_token(
+    state: &ApiState,
+    auth: &ClientAuth,
+    reply: &FapiReply,
+    mut response: ApiResponse,
+) -> ApiResponse {
+    let current = reply.new_token.as_deref().or(if reply.client_gone {
+        None
+    } else {
+        auth.token()
+    });
+    match auth.channel {
+        Channel::Native => {
+            response = response.with_header(header::AUTHORIZATION, current.unwrap_or(""));
+        }
+        Channel::DevBrowser => {
+            if let Some(token) = &reply.new_token {
+                response =
+                    response.with_header(header::HeaderName::from_static("clerk-db-jwt"), token);
+            }
+        }
+        Channel::Cookie => {
+            if let Some(token) = &reply.new_token {
+                response =
+                    response.with_header(header::SET_COOKIE, &state.config.client_cookie(token));
+            } else if reply.client_gone {
+                response =
+                    response.with_header(header::SET_COOKIE, &state.config.clear_client_cookie());
+            }
+        }
+    }
+    response
+}

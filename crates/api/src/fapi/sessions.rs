@@ -1,0 +1,72 @@
+//! `/v1/client/sessions`: the client's sessions and their tokens.
+
+use serde_json::json;
+
+use latch_core::Error;
+use latch_core::model::SessionStatus;
+
+use super::{FapiReply, wrap};
+use crate::http::ApiRequest;
+use crate::{ApiState, render};
+
+/// `POST /v1/client/sessions/{id}/touch` (`setActive`).
+pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+    Ok(wrap(
+        state,
+        state.latch.touch_session(token, id).await?,
+        render::session_fapi,
+    ))
+}
+
+/// `POST /v1/client/sessions/{id}/end`.
+pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+    Ok(wrap(
+        state,
+        state
+            .latch
+            .close_session(token, id, SessionStatus::Ended)
+            .await?,
+        render::session_fapi,
+    ))
+}
+
+/// `POST /v1/client/sessions/{id}/remove`.
+pub async fn remove(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+    Ok(wrap(
+        state,
+        state
+            .latch
+            .close_session(token, id, SessionStatus::Removed)
+            .await?,
+        render::session_fapi,
+    ))
+}
+
+/// `DELETE /v1/client/sessions` (`signOut`).
+pub async fn end_all(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+    let outcome = state.latch.end_all_sessions(token).await?;
+    Ok(wrap(state, outcome, |s| {
+        render::client(s, state.latch.settings())
+    }))
+}
+
+/// `POST /v1/client/sessions/{id}/tokens` (`getToken`): answered unwrapped,
+/// as Clerk does.
+pub async fn tokens(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let claims = state.latch.session_token(token, id).await?;
+    // The page that asked, when it is one we serve; otherwise (native apps,
+    // servers) the Frontend API itself.
+    let azp = req
+        .header("origin")
+        .filter(|o| state.config.allows_origin(o))
+        .unwrap_or(&state.config.issuer);
+    let jwt = state
+        .keys
+        .session_token(&claims, &state.config.issuer, azp)?;
+    Ok(FapiReply::ok(json!({ "object": "token", "jwt": jwt })))
+}

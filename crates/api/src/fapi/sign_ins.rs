@@ -1,0 +1,87 @@
+//! `/v1/client/sign_ins`: sign-in attempts and their factors.
+
+use latch_core::Error;
+use latch_core::service::{AttemptFirstFactor, CreateSignIn, Outcome, SignInView};
+
+use super::{FapiReply, wrap};
+use crate::http::ApiRequest;
+use crate::{ApiState, render};
+
+fn reply(state: &ApiState, outcome: Outcome<SignInView>) -> FapiReply {
+    wrap(state, outcome, |v| {
+        render::sign_in(v, state.latch.settings())
+    })
+}
+
+/// `POST /v1/client/sign_ins`.
+pub async fn create(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let params = CreateSignIn {
+        identifier: req.param("identifier")?,
+        strategy: req.param("strategy")?,
+        password: req.param("password")?,
+    };
+    Ok(reply(
+        state,
+        state.latch.create_sign_in(token, params).await?,
+    ))
+}
+
+/// `GET /v1/client/sign_ins/{id}`.
+pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+    Ok(reply(state, state.latch.get_sign_in(token, id).await?))
+}
+
+/// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
+pub async fn prepare_first_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let strategy = req.param("strategy")?;
+    Ok(reply(
+        state,
+        state
+            .latch
+            .prepare_first_factor(token, id, strategy.as_deref())
+            .await?,
+    ))
+}
+
+/// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
+pub async fn attempt_first_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let params = AttemptFirstFactor {
+        strategy: req.param("strategy")?,
+        password: req.param("password")?,
+    };
+    Ok(reply(
+        state,
+        state.latch.attempt_first_factor(token, id, params).await?,
+    ))
+}
+
+/// `POST /v1/client/sign_ins/{id}/prepare_second_factor` and `/attempt_second_factor`.
+pub async fn second_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let strategy = req.param("strategy")?;
+    Ok(reply(
+        state,
+        state
+            .latch
+            .second_factor_step(token, id, strategy.as_deref())
+            .await?,
+    ))
+}
