@@ -14,7 +14,7 @@ use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use subtle::ConstantTimeEq;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::Error;
 use crate::model::Password;
@@ -48,16 +48,11 @@ const SALT_LEN: usize = 16;
 
 type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
-struct Job {
-    work: Work,
-    _permit: OwnedSemaphorePermit,
-}
-
 /// argon2id hasher over dedicated worker threads.
 pub struct Argon2Hasher {
     settings: Argon2Settings,
     params: Params,
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Work>,
     permits: Arc<Semaphore>,
     random: Arc<dyn Random>,
     /// Verified against when there is no usable digest, so unknown users and
@@ -80,7 +75,7 @@ impl Argon2Hasher {
         )
         .map_err(|_| Error::internal("argon2 parameters"))?;
         let workers = workers.max(1);
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Work>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..workers {
             let queue = Arc::clone(&queue);
@@ -119,13 +114,14 @@ impl Argon2Hasher {
             .map_err(|_| Error::internal("hash pool closed"))?;
         let (done, result) = oneshot::channel();
         let work: Work = Box::new(move |memory| {
-            let _ = done.send(f(memory));
+            let out = f(memory);
+            // Free the slot before answering, so a caller that sees the answer
+            // also sees the permit back.
+            drop(permit);
+            let _ = done.send(out);
         });
         self.jobs
-            .send(Job {
-                work,
-                _permit: permit,
-            })
+            .send(work)
             .map_err(|_| Error::internal("hash pool stopped"))?;
         result.await.map_err(|_| Error::internal("hash job lost"))
     }
@@ -142,7 +138,7 @@ impl Argon2Hasher {
     }
 }
 
-fn worker(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
+fn worker(queue: &Mutex<mpsc::Receiver<Work>>, blocks: usize) {
     let mut memory = vec![Block::default(); blocks];
     loop {
         // The lock is held only while waiting for the next job.
@@ -151,7 +147,12 @@ fn worker(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
             Err(_) => return,
         };
         match next {
-            Ok(job) => (job.work)(&mut memory),
+            Ok(work) => {
+                // A panic fails that one request (its answer channel closes)
+                // and keeps the worker.
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut memory)));
+            }
             Err(_) => return,
         }
     }
@@ -404,6 +405,23 @@ mod tests {
             assert!(t.await.unwrap());
         }
         assert_eq!(h.permits.available_permits(), 2, "every permit came back");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_runs_on_the_workers_never_on_the_runtime() {
+        let h = hasher(LIGHT);
+        let runtime_thread = std::thread::current().id();
+        let (thread, name) = h
+            .run(|_| {
+                (
+                    std::thread::current().id(),
+                    std::thread::current().name().map(str::to_owned),
+                )
+            })
+            .await
+            .unwrap();
+        assert_ne!(thread, runtime_thread);
+        assert!(name.is_some_and(|n| n.starts_with("latch-argon2-")));
     }
 
     #[test]
