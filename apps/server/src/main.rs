@@ -111,10 +111,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             every.tick().await;
-            match latch.purge_abandoned_sign_ins().await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "abandoned sign-ins removed"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "purging abandoned sign-ins failed"),
+            match latch.purge_stale().await {
+                Ok((0, 0)) => {}
+                Ok((sign_ins, clients)) => {
+                    tracing::info!(sign_ins, clients, "stale sign-ins and idle clients removed")
+                }
+                Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
             }
         }
     });

@@ -128,6 +128,25 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
+    async fn purge_idle_clients(
+        &self,
+        idle_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.pool
+            .write(move |tx| {
+                let purged = tx
+                    .prepare_cached(
+                        "DELETE FROM clients WHERE updated_at < ?1 AND NOT EXISTS (
+                             SELECT 1 FROM sessions s
+                             WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > ?2)",
+                    )?
+                    .execute([idle_before.0, now.0])?;
+                Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+            })
+            .await
+    }
+
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
         let id = id.clone();
         self.pool

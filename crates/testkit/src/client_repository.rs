@@ -52,6 +52,61 @@ pub async fn client_repository_contract(
     deleting_a_user_deletes_its_sessions(&*clients, &*users, &sessions).await;
     a_stored_expired_status_stays_expired(&*clients).await;
     racing_writes_do_not_undo_each_other(&clients).await;
+    idle_clients_are_purged_unless_signed_in(&*clients).await;
+}
+
+/// `purge_idle_clients` takes clients idle since before the cut-off that hold
+/// no session active at `now`; their sessions stay.
+async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository) {
+    const DAY: i64 = 86_400_000;
+    clients
+        .insert_client(&fixtures::client("idle_anon", 9001))
+        .await
+        .expect("insert idle client");
+    clients
+        .insert_client(&fixtures::client("idle_signed_in", 9002))
+        .await
+        .expect("insert signed-in client");
+    let recent = Client {
+        updated_at: at(2 * DAY),
+        ..fixtures::client("recent", 9003)
+    };
+    clients
+        .insert_client(&recent)
+        .await
+        .expect("insert recent client");
+    let session = fixtures::session("sess_idle", "idle_signed_in", "user_a", fixtures::T0);
+    clients
+        .insert_session(&session, &fixtures::token_hash(9004))
+        .await
+        .expect("insert session");
+
+    let purged = clients
+        .purge_idle_clients(at(DAY), at(DAY))
+        .await
+        .expect("purge");
+    assert!(purged >= 1, "the idle anonymous client is purged");
+    assert!(get_client(clients, "idle_anon").await.is_none());
+    assert!(
+        get_client(clients, "idle_signed_in").await.is_some(),
+        "an active session keeps its client"
+    );
+    assert!(
+        get_client(clients, "recent").await.is_some(),
+        "a recently changed client stays"
+    );
+
+    // Ten days on, the session has expired and both clients are idle.
+    clients
+        .purge_idle_clients(at(10 * DAY), at(10 * DAY))
+        .await
+        .expect("purge");
+    assert!(get_client(clients, "idle_signed_in").await.is_none());
+    assert!(get_client(clients, "recent").await.is_none());
+    assert!(
+        get_session(clients, "sess_idle").await.is_some(),
+        "sessions outlive their purged client"
+    );
 }
 
 fn cid(id: &str) -> ClientId {

@@ -58,6 +58,14 @@ pub trait ClientRepository: Send + Sync {
         at: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Deletes clients last changed before `idle_before` that hold no session
+    /// active at `now` (their sessions stay); returns how many.
+    async fn purge_idle_clients(
+        &self,
+        idle_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
     /// Deletes the client; its sessions stay, the active ones marked `removed`.
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError>;
 

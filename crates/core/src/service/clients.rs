@@ -143,13 +143,19 @@ impl Latch {
         })
     }
 
-    /// Drops sign-ins past their lifetime; returns how many. Run periodically.
-    pub async fn purge_abandoned_sign_ins(&self) -> Result<u64, Error> {
-        Ok(self
+    /// Housekeeping, run periodically: drops sign-ins past their lifetime and
+    /// clients idle for as long that hold no active session (anonymous
+    /// visitors would otherwise pile up). Returns how many of each.
+    pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
+        let now = self.ports.clock.now();
+        let sign_ins = self.ports.sign_ins.purge_abandoned(now).await?;
+        let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
+        let clients = self
             .ports
-            .sign_ins
-            .purge_abandoned(self.ports.clock.now())
-            .await?)
+            .clients
+            .purge_idle_clients(idle_before, now)
+            .await?;
+        Ok((sign_ins, clients))
     }
 
     /// Moves every active session of the client to `status`.
