@@ -101,6 +101,7 @@ impl TestApp {
             secret_key: SECRET.into(),
             issuer: "https://clerk.latch.test".into(),
             allowed_origins: vec![ORIGIN.into()],
+            allow_loopback_origins: false,
             max_body_bytes: 16 * 1024,
             secure_cookies: false,
             cookie_max_age_secs: 3600,

@@ -1,65 +1,22 @@
 // clerk-js's browser bundle in headless Chromium, against a production instance:
 // the client travels in latch's HttpOnly `__client` cookie, cross-origin with CORS.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { backendClient, jwtClaims, newUserParams, startLatch } from './harness.mjs';
+import { backendClient, jwtClaims, launchBrowser, newUserParams, startLatch, startPageServer } from './harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const DIST = fileURLToPath(new URL('./node_modules/@clerk/clerk-js/dist/', import.meta.url));
-
-let pageServer, pageOrigin, latch, browser, page, user, params;
+let pageServer, pageOrigin, latch, browser, page, user, params, blocked;
 const pageConfig = {};
-const blocked = [];
-
-/** Serves the test page and clerk-js's dist folder (the bundle loads chunks next to itself). */
-function startPageServer() {
-  const server = createServer(async (req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(`<!doctype html><html><head><title>latch conformance</title>
-<script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
-  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script></head><body></body></html>`);
-    }
-    const m = /^\/clerk\/([\w.-]+\.js)$/.exec(path);
-    if (m) {
-      try {
-        const body = await readFile(DIST + m[1]);
-        res.writeHead(200, { 'content-type': 'text/javascript' });
-        return res.end(body);
-      } catch {}
-    }
-    res.writeHead(404).end();
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run tests/conformance/setup.sh as root`);
-  pageServer = await startPageServer();
-  pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+  ({ server: pageServer, origin: pageOrigin } = await startPageServer(pageConfig));
   latch = await startLatch({ environment: 'production', allowedOrigins: [pageOrigin] });
   Object.assign(pageConfig, { publishableKey: latch.publishableKey, proxyUrl: latch.url });
 
   params = newUserParams();
   user = await backendClient(latch).users.createUser(params);
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext();
-  // Nothing may leave the machine: refuse every request that is not to 127.0.0.1.
-  await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
-    blocked.push(route.request().url());
-    return route.abort();
-  });
+  let context;
+  ({ browser, context, blocked } = await launchBrowser());
   page = await context.newPage();
   page.on('pageerror', (err) => console.error('[page error]', err));
 });

@@ -3,13 +3,16 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClerkClient } from '@clerk/backend';
+import { chromium } from 'playwright-core';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 const SHUTDOWN_TIMEOUT_MS = 15_000;
@@ -29,9 +32,10 @@ function latchBin() {
 
 /**
  * Starts `latch serve` on a random loopback port with a fresh database.
+ * `frontendHost` sets the host encoded in the publishable key (instance.frontend_host).
  * Returns { url, publishableKey, secretKey, stop() }; stop() resolves to the exit code.
  */
-export async function startLatch({ environment = 'development', allowedOrigins = [] } = {}) {
+export async function startLatch({ environment = 'development', allowedOrigins = [], frontendHost } = {}) {
   const bin = latchBin();
   const dir = await mkdtemp(join(tmpdir(), 'latch-conformance-'));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_')));
@@ -42,6 +46,7 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     LATCH_LOG__LEVEL: 'warn',
   });
   if (allowedOrigins.length) env.LATCH_SERVER__ALLOWED_ORIGINS = allowedOrigins.join(',');
+  if (frontendHost) env.LATCH_INSTANCE__FRONTEND_HOST = frontendHost;
 
   let child, exited;
   const killOnExit = () => child?.kill('SIGKILL');
@@ -123,6 +128,59 @@ export async function loadNodeClerk(latch) {
   // signOut() touches `window` once the request has succeeded.
   globalThis.window ??= globalThis;
   return clerk;
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const CLERK_DIST = fileURLToPath(new URL('./node_modules/@clerk/clerk-js/dist/', import.meta.url));
+
+/**
+ * Serves the test page on a random loopback port, and clerk-js's dist folder under
+ * /clerk/ (the bundle loads chunks next to itself). The page loads clerk.browser.js with
+ * `pageConfig.publishableKey` and `pageConfig.proxyUrl`, read at each request, so the
+ * page's origin can be known before latch starts. Returns { server, origin }.
+ */
+export async function startPageServer(pageConfig) {
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(`<!doctype html><html><head><title>latch conformance</title>
+<script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
+  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script></head><body></body></html>`);
+    }
+    const m = /^\/clerk\/([\w.-]+\.js)$/.exec(path);
+    if (m) {
+      try {
+        const body = await readFile(CLERK_DIST + m[1]);
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        return res.end(body);
+      } catch {}
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+/**
+ * Headless Chromium with one context whose requests to any host but 127.0.0.1 are
+ * refused and listed in `blocked`. Returns { browser, context, blocked }.
+ */
+export async function launchBrowser() {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run tests/conformance/setup.sh as root`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const context = await browser.newContext();
+  // Nothing may leave the machine.
+  const blocked = [];
+  await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
+    blocked.push(route.request().url());
+    return route.abort();
+  });
+  return { browser, context, blocked };
 }
 
 /** The JWK latch serves at GET /v1/jwks, as a PEM public key. */

@@ -306,3 +306,38 @@ fn sessions_expire_after_the_configured_lifetime_and_logs_can_be_json() {
         assert!(!line.contains(&token), "client tokens never reach the logs");
     }
 }
+
+#[test]
+fn development_instances_allow_local_origins_and_production_does_not() {
+    for (environment, allowed) in [("development", true), ("production", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = latch(dir.path());
+        cmd.env("LATCH_INSTANCE__ENVIRONMENT", environment);
+        let server = Server::start(cmd);
+        let (status, head, _) = http(
+            &server.addr(),
+            "GET",
+            "/v1/environment",
+            &[("origin", "http://localhost:4321")],
+            "",
+        );
+        assert_eq!(status, 200);
+        let allowed_origin = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("access-control-allow-origin: http://localhost:4321"));
+        assert_eq!(allowed_origin, allowed, "{environment}: {head}");
+        let (_, head, _) = http(
+            &server.addr(),
+            "GET",
+            "/v1/environment",
+            &[("origin", "http://localhost.evil.example")],
+            "",
+        );
+        assert!(
+            !head
+                .to_ascii_lowercase()
+                .contains("access-control-allow-origin"),
+            "{environment}: {head}"
+        );
+    }
+}

@@ -92,6 +92,7 @@ impl App {
             secret_key: self.secret_key.clone(),
             issuer: s.issuer(),
             allowed_origins: s.server.allowed_origins.clone(),
+            allow_loopback_origins: s.environment()? == Environment::Development,
             max_body_bytes: s.server.max_body_bytes,
             secure_cookies: s.server.secure_cookies,
             cookie_max_age_secs: s.sign_in.session_lifetime_secs,

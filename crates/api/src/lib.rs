@@ -50,6 +50,9 @@ pub struct ApiConfig {
     pub issuer: String,
     /// Exact origins (`scheme://host[:port]`) allowed to call with credentials.
     pub allowed_origins: Vec<String>,
+    /// Also allow any `http(s)://localhost`, `127.0.0.1` or `[::1]` origin, on
+    /// any port: on for development instances, as local apps move ports.
+    pub allow_loopback_origins: bool,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Marks the `__client` cookie `Secure`; on whenever the site is served over HTTPS.
@@ -63,6 +66,7 @@ pub struct ApiConfig {
 impl ApiConfig {
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|o| o == origin)
+            || (self.allow_loopback_origins && is_loopback_origin(origin))
     }
 
     pub fn client_cookie(&self, token: &str) -> String {
@@ -320,4 +324,64 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
     );
     set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
     response
+}
+
+/// `http(s)://localhost[:port]`, `127.0.0.1` or `[::1]`, and nothing else.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port))
+                if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
+            {
+                host
+            }
+            _ => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) if is_port(port) => host,
+            Some(_) => return false,
+            None => authority,
+        },
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1")
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_origin;
+
+    #[test]
+    fn loopback_origins_are_exactly_the_local_ones() {
+        for ok in [
+            "http://localhost",
+            "http://localhost:3000",
+            "https://127.0.0.1:8443",
+            "http://[::1]:5173",
+            "http://[::1]",
+        ] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "http://evil.example/localhost",
+            "localhost:3000",
+            "http://localhost:30a0",
+            "http://[::1].evil",
+            "http://user@localhost",
+            "null",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
 }
