@@ -24,6 +24,18 @@ pub struct SessionView {
     pub now: Timestamp,
 }
 
+impl SessionView {
+    /// The session as of `now`.
+    pub fn at(session: Session, user: User, now: Timestamp) -> Self {
+        Self {
+            status: session.status_at(now),
+            session,
+            user,
+            now,
+        }
+    }
+}
+
 /// Everything Clerk shows of a client: its current sign-in and its active sessions.
 #[derive(Debug, Clone)]
 pub struct ClientSnapshot {
@@ -193,12 +205,7 @@ impl Latch {
             }
             // A session whose user was deleted is gone with it.
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView {
-                    status: session.status_at(now),
-                    session,
-                    user,
-                    now,
-                });
+                sessions.push(SessionView::at(session, user, now));
             }
         }
         Ok(ClientSnapshot {

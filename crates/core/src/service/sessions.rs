@@ -44,12 +44,7 @@ impl Latch {
             .await?;
         session.last_active_at = now;
         session.updated_at = now;
-        let view = SessionView {
-            status: session.status_at(now),
-            session,
-            user,
-            now,
-        };
+        let view = SessionView::at(session, user, now);
         self.outcome(view, &client.id, None).await
     }
 
@@ -69,12 +64,7 @@ impl Latch {
                 .set_last_active_session(&client.id, None, now)
                 .await?;
         }
-        let view = SessionView {
-            status: session.status_at(now),
-            session,
-            user,
-            now,
-        };
+        let view = SessionView::at(session, user, now);
         self.outcome(view, &client.id, None).await
     }
 
@@ -168,12 +158,7 @@ impl Latch {
         let mut sessions = Vec::new();
         for session in self.ports.clients.list_sessions(&query).await? {
             if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView {
-                    status: session.status_at(now),
-                    session,
-                    user,
-                    now,
-                });
+                sessions.push(SessionView::at(session, user, now));
             }
         }
         Ok(SessionsPage {
@@ -186,12 +171,7 @@ impl Latch {
     pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
         let now = self.ports.clock.now();
-        Ok(SessionView {
-            status: session.status_at(now),
-            session,
-            user,
-            now,
-        })
+        Ok(SessionView::at(session, user, now))
     }
 
     /// `POST /v1/sessions/{id}/revoke` (Backend API): an active session becomes
@@ -202,12 +182,7 @@ impl Latch {
         let session = self
             .end_session(session, SessionStatus::Revoked, now)
             .await?;
-        Ok(SessionView {
-            status: session.status_at(now),
-            session,
-            user,
-            now,
-        })
+        Ok(SessionView::at(session, user, now))
     }
 
     async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {
