@@ -112,7 +112,8 @@ pub fn session_fapi(view: &SessionView) -> Value {
     let u = &view.user;
     let identifier = u
         .primary_email()
-        .map(|e| e.value.clone())
+        .or(u.primary_phone())
+        .map(|record| record.value.clone())
         .or_else(|| u.username.as_ref().map(|n| n.as_str().to_owned()));
     json!({
         "object": "session",

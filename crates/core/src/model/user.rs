@@ -67,6 +67,11 @@ impl User {
         let id = self.primary_email_address_id.as_deref()?;
         self.email_addresses.iter().find(|e| e.id == id)
     }
+
+    pub fn primary_phone(&self) -> Option<&IdentificationRecord> {
+        let id = self.primary_phone_number_id.as_deref()?;
+        self.phone_numbers.iter().find(|p| p.id == id)
+    }
 }
 
 /// The validated content of a new user, before ids are assigned.
