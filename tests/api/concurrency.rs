@@ -36,18 +36,26 @@ async fn a_sign_in_completes_once_however_many_attempts_race() {
             .await
         });
     }
-    let mut completed = 0;
+    let mut rotated = 0;
     while let Some(res) = set.join_next().await {
         let res = res.unwrap();
         match res.status.as_u16() {
-            200 => completed += 1,
-            // Losers see the conflict, the completed sign-in, or (once the winner
-            // rotated the client token) no client at all.
-            404 | 409 | 422 => {}
+            // The winner, and losers that found the sign-in complete: all see
+            // it complete, and only the winner gets a new token.
+            200 => {
+                assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
+                rotated += usize::from(res.header("authorization").is_some());
+            }
+            // Losers that lost the race outright, found the user signed in
+            // already, or came after the winner rotated the client token away.
+            400 | 404 | 409 | 422 => assert!(res.header("authorization").is_none()),
             other => panic!("unexpected {other}: {}", res.body),
         }
     }
-    assert_eq!(completed, 1, "exactly one attempt completes the sign-in");
+    assert_eq!(
+        rotated, 1,
+        "exactly one attempt completes the sign-in and rotates the token"
+    );
     let sessions = app
         .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
         .await;
@@ -247,4 +255,57 @@ async fn a_touch_racing_a_revoke_leaves_the_session_revoked() {
         app.fapi("POST", "/v1/client/sessions?_method=DELETE", &token, &[])
             .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_sign_ins_on_one_client_never_double_a_session_or_hand_out_dead_tokens() {
+    let app = Arc::new(TestApp::new().await);
+    let user = app.user("twice@example.com", None).await;
+    for _ in 0..5 {
+        let token = app.fapi("PUT", "/v1/client", "", &[]).await.token();
+        let mut set = JoinSet::new();
+        for _ in 0..3 {
+            let (app, token) = (Arc::clone(&app), token.clone());
+            set.spawn(async move {
+                let form = [("identifier", "twice@example.com"), ("password", PASSWORD)];
+                app.fapi("POST", "/v1/client/sign_ins", &token, &form).await
+            });
+        }
+        let mut issued = Vec::new();
+        while let Some(res) = set.join_next().await {
+            let res = res.unwrap();
+            assert!(
+                matches!(res.status.as_u16(), 200 | 400 | 409),
+                "{}: {}",
+                res.status,
+                res.body
+            );
+            if let Some(new) = res.header("authorization") {
+                issued.push(new.to_owned());
+            }
+        }
+        // Requests that came after the rotation present an unknown token and
+        // get a client of their own; no client ever holds two sessions of the
+        // user, and every token handed out works.
+        assert!(!issued.is_empty());
+        for token in &issued {
+            let client = app.fapi("GET", "/v1/client", token, &[]).await;
+            assert_eq!(
+                client.body["client"]["sessions"].as_array().unwrap().len(),
+                1,
+                "{}",
+                client.body
+            );
+            app.fapi("POST", "/v1/client/sessions?_method=DELETE", token, &[])
+                .await;
+        }
+    }
+    let active = app
+        .bapi(
+            "GET",
+            &format!("/v1/sessions?user_id={user}&status=active"),
+            None,
+        )
+        .await;
+    assert_eq!(active.body, json!([]));
 }

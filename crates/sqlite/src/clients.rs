@@ -33,7 +33,7 @@ const INSERT_SESSION: &str = concat!(
 
 /// What [`ClientRepository::insert_session`] does to the session's client.
 const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_session_id = ?3, sign_in_id = NULL, \
-     updated_at = ?4 WHERE id = ?1";
+     updated_at = ?4 WHERE id = ?1 AND token_hash = ?5";
 
 #[async_trait]
 impl ClientRepository for SqliteStore {
@@ -171,22 +171,38 @@ impl ClientRepository for SqliteStore {
     async fn insert_session(
         &self,
         session: &Session,
+        expected_token_hash: &str,
         new_token_hash: &str,
     ) -> Result<(), StoreError> {
         let session = session.clone();
-        let new_token_hash = new_token_hash.to_owned();
+        let (expected, new_token_hash) =
+            (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
             .write(move |tx| {
-                // The client first: if it is missing, the error rolls back before
-                // anything is written. A failing session insert rolls back the
-                // rotation in turn, so it is both or neither.
+                // The client first, and only if its token is still the one the
+                // caller presented: a missing client or a lost race rolls back
+                // before anything is written. A failing session insert rolls back
+                // the rotation in turn, so it is both or neither.
                 let changed = tx.prepare_cached(ROTATE_CLIENT)?.execute(params![
                     session.client_id.as_str(),
                     new_token_hash,
                     session.id.as_str(),
                     session.created_at.0,
+                    expected,
                 ])?;
-                found(changed)?;
+                if changed == 0 {
+                    let exists = tx
+                        .prepare_cached("SELECT 1 FROM clients WHERE id = ?1")?
+                        .query_row([session.client_id.as_str()], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    return Err(if exists {
+                        StoreError::Conflict
+                    } else {
+                        StoreError::NotFound
+                    }
+                    .into());
+                }
                 write_session_row(tx, INSERT_SESSION, &session)?;
                 Ok(())
             })

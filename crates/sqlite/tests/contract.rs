@@ -201,7 +201,7 @@ async fn data_survives_reopening() {
             .await
             .unwrap();
         store
-            .insert_session(&session, &fixtures::token_hash(2))
+            .insert_session(&session, &fixtures::token_hash(1), &fixtures::token_hash(2))
             .await
             .unwrap();
         SignInStore::insert(&*store, &sign_in).await.unwrap();
@@ -271,7 +271,11 @@ async fn concurrent_writers_do_not_fail() {
             let session =
                 fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
             store
-                .insert_session(&session, &fixtures::token_hash(i * 2 + 1))
+                .insert_session(
+                    &session,
+                    &fixtures::token_hash(i * 2),
+                    &fixtures::token_hash(i * 2 + 1),
+                )
                 .await?;
             let mut sign_in = fixtures::sign_in(&format!("sia_{i}"), &client_id);
             SignInStore::insert(&*store, &sign_in).await?;

@@ -77,7 +77,11 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
         .expect("insert recent client");
     let session = fixtures::session("sess_idle", "idle_signed_in", "user_a", fixtures::T0);
     clients
-        .insert_session(&session, &fixtures::token_hash(9004))
+        .insert_session(
+            &session,
+            &fixtures::token_hash(9002),
+            &fixtures::token_hash(9004),
+        )
         .await
         .expect("insert session");
 
@@ -306,7 +310,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
             .await
             .expect("set the sign-in in progress");
         clients
-            .insert_session(session, &token_hash(token))
+            .insert_session(session, &before.token_hash, &token_hash(token))
             .await
             .expect("insert_session");
         assert_eq!(
@@ -388,7 +392,9 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     // Both or neither, one way: the client does not exist, so no session.
     let orphan = fixtures::session("sess_orphan", "client_missing", "user_a", at(400));
     assert_eq!(
-        clients.insert_session(&orphan, &token_hash(5)).await,
+        clients
+            .insert_session(&orphan, &token_hash(4), &token_hash(5))
+            .await,
         Err(StoreError::NotFound),
         "insert_session with a missing client"
     );
@@ -409,7 +415,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let taken = fixtures::session("sess_1", "client_1", "user_b", at(600));
     assert!(
         clients
-            .insert_session(&taken, &token_hash(6))
+            .insert_session(&taken, &expected.token_hash, &token_hash(6))
             .await
             .is_err(),
         "insert_session with a taken session id fails"
@@ -420,6 +426,26 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
         "a failed insert_session rotates nothing"
     );
     assert_eq!(by_hash(clients, 6).await, None);
+
+    // A rotation from a token that is no longer current loses: nothing changes.
+    let stale = fixtures::session("sess_stale", "client_1", "user_b", at(650));
+    assert_eq!(
+        clients
+            .insert_session(&stale, &token_hash(3), &token_hash(8))
+            .await,
+        Err(StoreError::Conflict),
+        "insert_session with a stale token hash"
+    );
+    assert_eq!(
+        get_session(clients, "sess_stale").await,
+        None,
+        "a lost rotation stores no session"
+    );
+    assert_eq!(
+        by_hash(clients, 8).await,
+        None,
+        "a lost rotation sets no token"
+    );
     assert_eq!(
         get_session(clients, "sess_1").await,
         Some(s1.clone()),
@@ -800,7 +826,9 @@ async fn delete_client_marks_sessions_removed(clients: &dyn ClientRepository, st
     );
     let late = fixtures::session("sess_late", "client_1", "user_a", at(2_000));
     assert_eq!(
-        clients.insert_session(&late, &token_hash(7)).await,
+        clients
+            .insert_session(&late, &token_hash(6), &token_hash(7))
+            .await,
         Err(StoreError::NotFound),
         "insert_session on a deleted client"
     );
@@ -869,7 +897,7 @@ async fn a_stored_expired_status_stays_expired(clients: &dyn ClientRepository) {
         ..fixtures::session("sess_expired", "client_4", "user_a", at(700))
     };
     clients
-        .insert_session(&session, &token_hash(41))
+        .insert_session(&session, &token_hash(40), &token_hash(41))
         .await
         .expect("insert an expired session");
     let on_client_4 = |status: SessionStatus, now: Timestamp| SessionQuery {
@@ -922,8 +950,13 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
                 "user_a",
                 at(10_000 + i as i64),
             );
-            repo.insert_session(&session, &token_hash(FIRST_TOKEN + 1 + i))
-                .await
+            // Every racer presents the same current token: one may rotate it.
+            repo.insert_session(
+                &session,
+                &token_hash(FIRST_TOKEN),
+                &token_hash(FIRST_TOKEN + 1 + i),
+            )
+            .await
         });
         let repo = Arc::clone(clients);
         tasks.spawn(async move {
@@ -935,8 +968,18 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
             .await
         });
     }
-    for result in tasks.join_all().await {
-        assert_eq!(result, Ok(()), "every racing write succeeds");
+    let results = tasks.join_all().await;
+    let won = results.iter().filter(|r| r.is_ok()).count() as u64;
+    assert_eq!(
+        won,
+        RACERS + 1,
+        "every sign-in write and exactly one rotation succeed"
+    );
+    for result in &results {
+        assert!(
+            matches!(result, Ok(()) | Err(StoreError::Conflict)),
+            "{result:?}"
+        );
     }
 
     let client = get_client(&**clients, "client_race")
@@ -970,13 +1013,18 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
         .sessions_of_client(&cid("client_race"))
         .await
         .unwrap();
-    assert_eq!(stored.len() as u64, RACERS, "no racing session is lost");
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the rotation that won stored its session"
+    );
+    let winner_session = format!("sess_race_{winner}");
 
     // Sign-out, removal and revocation of one session race with its touches.
-    let target = sid("sess_race_0");
-    let before = get_session(&**clients, "sess_race_0")
+    let target = sid(&winner_session);
+    let before = get_session(&**clients, &winner_session)
         .await
-        .expect("sess_race_0");
+        .expect("the winning session");
     let statuses = [
         SessionStatus::Ended,
         SessionStatus::Removed,
@@ -1011,9 +1059,9 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
         1,
         "exactly one of {RACERS} racing end_session calls ends the session"
     );
-    let after = get_session(&**clients, "sess_race_0")
+    let after = get_session(&**clients, &winner_session)
         .await
-        .expect("sess_race_0");
+        .expect("the winning session");
     assert_eq!(
         after.status, winners[0],
         "the session keeps the winner's status; touches do not revive it"

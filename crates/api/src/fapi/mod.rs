@@ -240,14 +240,15 @@ pub fn attach_token(
     reply: &FapiReply,
     mut response: ApiResponse,
 ) -> ApiResponse {
-    let current = reply.new_token.as_deref().or(if reply.client_gone {
-        None
-    } else {
-        auth.token()
-    });
     match auth.channel {
+        // Only a new token, or "" for a forgotten client, is sent: echoing the
+        // presented one could hand back a token a racing request just rotated.
         Channel::Native => {
-            response = response.with_header(header::AUTHORIZATION, current.unwrap_or(""));
+            if let Some(token) = &reply.new_token {
+                response = response.with_header(header::AUTHORIZATION, token);
+            } else if reply.client_gone {
+                response = response.with_header(header::AUTHORIZATION, "");
+            }
         }
         Channel::DevBrowser => {
             if let Some(token) = &reply.new_token {

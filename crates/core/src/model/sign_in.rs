@@ -240,6 +240,11 @@ impl SignIn {
         self.version
     }
 
+    /// Takes the version of a copy read later, to write this state back over it.
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
     /// Marks a change about to be stored; returns the version the store must
     /// still hold for the change to apply.
     pub fn next_version(&mut self) -> u64 {

@@ -71,11 +71,14 @@ pub trait ClientRepository: Send + Sync {
 
     /// In one atomic step: stores the new session, and on its client sets the
     /// token hash to `new_token_hash`, the last active session to this one, the
-    /// current sign-in to none and `updated_at`. Both or neither; MUST fail
-    /// with `NotFound` (storing nothing) if the client does not exist.
+    /// current sign-in to none and `updated_at`. Both or neither. The rotation
+    /// is a compare-and-set: it MUST fail with `Conflict` (storing nothing) if
+    /// the client's token hash is no longer `expected_token_hash` (another
+    /// request rotated it first), and with `NotFound` if the client is gone.
     async fn insert_session(
         &self,
         session: &Session,
+        expected_token_hash: &str,
         new_token_hash: &str,
     ) -> Result<(), StoreError>;
 

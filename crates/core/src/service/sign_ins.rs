@@ -3,8 +3,8 @@
 use super::{Latch, Outcome, SignInView, token_hash};
 use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
 use crate::model::{
-    AfterFirstFactor, Client, IdPrefix, Identifier, Password, Session, SessionId, SessionStatus,
-    SignIn, SignInId, Strategy, User, new_id,
+    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Password, Session, SessionId,
+    SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
 use crate::ports::DigestUpgrade;
 
@@ -91,15 +91,20 @@ impl Latch {
                 session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
             }
         }
-        self.ports.sign_ins.insert(&sign_in).await?;
         match (&session, &identified) {
             (Some(session), Some((_, user))) => {
                 new_token = Some(
-                    self.start_session(session, user, password.as_deref())
+                    self.start_session(session, user, password.as_deref(), &client.token_hash)
                         .await?,
                 );
+                // The session and the token exist: the device must get them even
+                // if keeping the finished sign-in fails.
+                if let Err(err) = self.ports.sign_ins.insert(&sign_in).await {
+                    tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
+                }
             }
             _ => {
+                self.ports.sign_ins.insert(&sign_in).await?;
                 self.ports
                     .clients
                     .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
@@ -148,6 +153,7 @@ impl Latch {
             .get(&user_id)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
+        self.refuse_if_signed_in(&client, &user).await?;
         let new_token = match strategy {
             Strategy::Password => {
                 let password = params
@@ -160,16 +166,34 @@ impl Latch {
                     }
                     return Err(err);
                 }
-                match self.pass_first_factor(&mut sign_in, &user, Strategy::Password)? {
+                let before = sign_in.clone();
+                let session = self.pass_first_factor(&mut sign_in, &user, Strategy::Password)?;
+                // Only the request that wins the compare-and-set goes on; a loser
+                // whose rival completed the sign-in answers with that result.
+                if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+                    return self
+                        .after_lost_race(err, &client.id, &sign_in.id, now)
+                        .await;
+                }
+                match session {
                     Some(session) => {
-                        // Only the request that wins the compare-and-set creates the session.
-                        self.replace_sign_in(&mut sign_in).await?;
-                        Some(self.start_session(&session, &user, Some(&password)).await?)
+                        match self
+                            .start_session(&session, &user, Some(&password), &client.token_hash)
+                            .await
+                        {
+                            Ok(token) => Some(token),
+                            Err(err) => {
+                                // No session: the sign-in goes back to where it was.
+                                let mut restored = before;
+                                restored.set_version(sign_in.version());
+                                if let Err(undo) = self.replace_sign_in(&mut restored).await {
+                                    tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
+                                }
+                                return Err(err);
+                            }
+                        }
                     }
-                    None => {
-                        self.replace_sign_in(&mut sign_in).await?;
-                        None
-                    }
+                    None => None,
                 }
             }
             other => return Err(not_yet_supported(&other)),
@@ -335,21 +359,18 @@ impl Latch {
         session: &Session,
         user: &User,
         password: Option<&str>,
+        presented_token_hash: &str,
     ) -> Result<String, Error> {
         let token = self.new_token();
+        // Rotates only the token this request presented: of two requests racing
+        // on one client, one rotates and the other gets `Conflict`.
         self.ports
             .clients
-            .insert_session(session, &token_hash(&token))
+            .insert_session(session, presented_token_hash, &token_hash(&token))
             .await?;
         let upgrade = match (password, &user.password_digest) {
             (Some(password), Some(old)) if self.ports.hasher.needs_rehash(old) => {
-                match Password::parse(password, 1) {
-                    Ok(password) => Some(DigestUpgrade {
-                        old: old.clone(),
-                        new: self.ports.hasher.hash(&password).await?,
-                    }),
-                    Err(_) => None,
-                }
+                self.stronger_digest(password, old).await
             }
             _ => None,
         };
@@ -363,6 +384,40 @@ impl Latch {
             tracing::warn!(user = %user.id, error = %err, "could not record the sign-in");
         }
         Ok(token)
+    }
+
+    /// A digest with today's parameters for a password that just verified
+    /// against a weaker one; `None` (logged) if hashing fails.
+    async fn stronger_digest(&self, password: &str, old: &str) -> Option<DigestUpgrade> {
+        let password = Password::parse(password, 1).ok()?;
+        match self.ports.hasher.hash(&password).await {
+            Ok(new) => Some(DigestUpgrade {
+                old: old.to_owned(),
+                new,
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not upgrade a password digest");
+                None
+            }
+        }
+    }
+
+    /// After losing the compare-and-set on a sign-in: if a racing request
+    /// completed it, answer with that; otherwise report the conflict.
+    async fn after_lost_race(
+        &self,
+        err: Error,
+        client: &ClientId,
+        id: &SignInId,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        match self.ports.sign_ins.get(id).await? {
+            Some(current) if current.status_at(now) == SignInStatus::Complete => {
+                let view = self.sign_in_view(current, now).await?;
+                self.outcome(view, client, None).await
+            }
+            _ => Err(err),
+        }
     }
 
     /// Counts a failed attempt, retrying when another attempt raced this one so

@@ -82,13 +82,14 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .returning(|_| Ok(Some(client())));
     m.clients
         .expect_insert_session()
-        .withf(|s, new_hash| {
+        .withf(|s, expected, new_hash| {
             s.status == SessionStatus::Active
                 && s.user_id.as_str() == "user_1"
+                && *expected == client().token_hash
                 && new_hash != client().token_hash
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     m.clients.expect_set_current_sign_in().never();
     m.clients.expect_get_client().returning(|_| {
         Ok(Some(Client {
@@ -185,7 +186,9 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.clients.expect_insert_client().returning(|_| Ok(()));
-    m.clients.expect_insert_session().returning(|_, _| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .returning(|_, _, _| Ok(()));
     m.clients.expect_get_client().returning(|_| Ok(None));
     m.clients
         .expect_sessions_of_client()
@@ -353,6 +356,9 @@ fn identified_sign_in() -> SignIn {
 async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
     m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.clients
         .expect_find_client_by_token_hash()
         .returning(|_| Ok(Some(client())));
     m.sign_ins
@@ -395,6 +401,9 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
 #[tokio::test]
 async fn only_the_attempt_that_wins_the_race_creates_a_session() {
     let mut m = Mocks::new();
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
     m.clients
         .expect_find_client_by_token_hash()
         .returning(|_| Ok(Some(client())));
@@ -443,4 +452,49 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+}
+
+#[tokio::test]
+async fn a_lost_token_rotation_puts_the_sign_in_back() {
+    let mut m = Mocks::new();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.sign_ins
+        .expect_get()
+        .returning(|_| Ok(Some(identified_sign_in())));
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.clients
+        .expect_insert_session()
+        .returning(|_, _, _| Err(StoreError::Conflict));
+    let mut seq = mockall::Sequence::new();
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, expected| s.status_at(NOW) == SignInStatus::Complete && *expected == 0)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, expected| {
+            s.status_at(NOW) == SignInStatus::NeedsFirstFactor && *expected == 1 && s.version() == 2
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    m.users.expect_record_sign_in().never();
+    let params = AttemptFirstFactor {
+        strategy: Some("password".into()),
+        password: Some("right".into()),
+    };
+    let err = m
+        .latch()
+        .attempt_first_factor(Some(TOKEN), "sia_1", params)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Conflict);
 }
