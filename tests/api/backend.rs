@@ -19,6 +19,14 @@ async fn the_secret_key_is_required() {
         res.assert_error(401, "authentication_invalid", None);
     }
     assert_eq!(app.bapi("GET", "/v1/users", None).await.status, 200);
+    let lower = format!("bearer {SECRET}");
+    assert_eq!(
+        app.request("GET", "/v1/users", &[("authorization", &lower)], None)
+            .await
+            .status,
+        200,
+        "the scheme is case-insensitive"
+    );
 }
 
 #[tokio::test]
@@ -240,6 +248,12 @@ async fn listing_orders_and_paginates() {
         oldest[0]["email_addresses"][0]["email_address"],
         "user0@example.com"
     );
+    app.bapi("GET", "/v1/users?limit=0", None)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("limit"));
+    app.bapi("GET", "/v1/users?limit=501", None)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("limit"));
     app.bapi("GET", "/v1/users?limit=abc", None)
         .await
         .assert_error(422, "form_param_format_invalid", Some("limit"));

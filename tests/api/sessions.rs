@@ -268,6 +268,20 @@ async fn revoked_sessions_mint_no_token() {
         .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
         .await;
     assert_eq!(bare.body[0]["status"], "revoked");
+    for status in ["abandoned", "pending"] {
+        let none = app
+            .bapi(
+                "GET",
+                &format!("/v1/sessions?user_id={user}&status={status}&paginated=true"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            none.body,
+            serde_json::json!({ "data": [], "total_count": 0 }),
+            "{status}"
+        );
+    }
     app.bapi("GET", "/v1/sessions", None).await.assert_error(
         422,
         "form_param_nil",

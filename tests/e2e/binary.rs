@@ -95,6 +95,12 @@ fn keys_are_generated_once_and_match_the_environment() {
         )],
     );
     assert_eq!(configured, "sk_test_configured0123456789abcdefghij");
+    // The lines `latch keys` prints can be exported without upsetting the config.
+    let exported = [
+        ("LATCH_SECRET_KEY", sk.as_str()),
+        ("LATCH_PUBLISHABLE_KEY", "pk_test_x"),
+    ];
+    assert_eq!(keys(dir.path(), &exported).1, sk);
 }
 
 #[test]
@@ -125,6 +131,12 @@ fn bad_configuration_stops_start_up_naming_the_key() {
         ),
         ("LATCH_SERVER__TYPO", "1", "typo"),
         ("LATCH_SIGNIN__PASSWORD", "false", "signin"),
+        (
+            "LATCH_PASSWORD__ARGON2_ITERATIONS",
+            "0",
+            "password.argon2_iterations",
+        ),
+        ("LATCH_INSTANCE__ISSUER", "notaurl", "instance.issuer"),
         (
             "LATCH_SIGN_IN__SESSION_LIFETIME_SECS",
             "9223372036854775807",

@@ -91,13 +91,20 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
+        // Only LATCH_<SECTION>__<KEY> variables are configuration; others that
+        // share the prefix (such as the LATCH_SECRET_KEY line `latch keys`
+        // prints) are left alone.
+        let variables: config::Map<String, String> = std::env::vars()
+            .filter(|(name, _)| name.starts_with("LATCH_") && name.contains("__"))
+            .collect();
         builder = builder.add_source(
             Environment::with_prefix("LATCH")
                 .prefix_separator("_")
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("server.allowed_origins")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(variables)),
         );
         let mut settings: Settings = builder
             .build()
@@ -166,12 +173,28 @@ impl Settings {
         if !(self.sign_in.email_address || self.sign_in.phone_number || self.sign_in.username) {
             bail!("sign_in: at least one of email_address, phone_number, username must be on");
         }
-        if self.password.argon2_memory_kib < 8 * self.password.argon2_parallelism.max(1)
-            || self.password.argon2_memory_kib > latch_core::password::MAX_IMPORTED_MEMORY_KIB
-            || !(1..=64).contains(&self.password.argon2_iterations)
-            || !(1..=16).contains(&self.password.argon2_parallelism)
+        let p = &self.password;
+        if !(1..=16).contains(&p.argon2_parallelism) {
+            bail!("password.argon2_parallelism must be between 1 and 16");
+        }
+        if !(8 * p.argon2_parallelism..=latch_core::password::MAX_IMPORTED_MEMORY_KIB)
+            .contains(&p.argon2_memory_kib)
         {
-            bail!("password: argon2 parameters are out of range");
+            bail!("password.argon2_memory_kib must be between 8 x parallelism and 262144");
+        }
+        if !(1..=64).contains(&p.argon2_iterations) {
+            bail!("password.argon2_iterations must be between 1 and 64");
+        }
+        if p.hash_workers > 256 {
+            bail!("password.hash_workers must be at most 256 (0 means one per CPU)");
+        }
+        let issuer = &self.instance.issuer;
+        if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.ends_with('/')
+        {
+            bail!(
+                "instance.issuer must be a URL like https://clerk.example.com (no trailing slash), or empty"
+            );
         }
         let secret = &self.instance.secret_key;
         if !(secret.is_empty() || secret.starts_with("sk_test_") || secret.starts_with("sk_live_"))

@@ -43,6 +43,11 @@ impl Default for Argon2Settings {
 /// one costs a temporary buffer of that size.
 pub const MAX_IMPORTED_MEMORY_KIB: u32 = 262_144;
 
+/// The most memory x iterations (KiB) accepted in an imported digest, or
+/// stored at all unless the instance's own cost is higher: about 13 times the
+/// default cost.
+pub const MAX_IMPORTED_WORK: u64 = 524_288;
+
 const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
 
@@ -206,7 +211,7 @@ struct Stored {
     expected: Vec<u8>,
 }
 
-fn parse_stored(digest: &str) -> Option<Stored> {
+fn parse_stored(digest: &str, max_work: u64) -> Option<Stored> {
     let hash = PasswordHash::new(digest).ok()?;
     let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
     if hash.version.is_some_and(|v| v != u32::from(Version::V0x13)) {
@@ -214,7 +219,9 @@ fn parse_stored(digest: &str) -> Option<Stored> {
     }
     let expected = hash.hash?.as_bytes().to_vec();
     let base = Params::try_from(&hash).ok()?;
-    if base.m_cost() > MAX_IMPORTED_MEMORY_KIB {
+    // A digest's cost is set by whoever made it: bound it, so one imported
+    // account cannot hold a hashing worker for long.
+    if base.m_cost() > MAX_IMPORTED_MEMORY_KIB || work_of(&base) > max_work {
         return None;
     }
     let params = Params::new(
@@ -237,14 +244,20 @@ fn parse_stored(digest: &str) -> Option<Stored> {
     })
 }
 
+/// Memory x iterations, the cost of one verification.
+fn work_of(params: &Params) -> u64 {
+    u64::from(params.m_cost()) * u64::from(params.t_cost())
+}
+
 /// Checks a digest to import: an argon2 PHC string this hasher can verify.
 pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
-    match parse_stored(digest) {
+    match parse_stored(digest, MAX_IMPORTED_WORK) {
         Some(stored) if stored.algorithm != Algorithm::Argon2d => Ok(()),
         Some(_) => Err("argon2d digests are not accepted; use argon2id or argon2i."),
-        None => {
-            Err("password_digest is not a valid argon2 PHC string (memory cost at most 256 MiB).")
-        }
+        None => Err(
+            "password_digest is not a valid argon2 PHC string within the accepted cost \
+             (memory at most 262144 KiB, memory x iterations at most 524288).",
+        ),
     }
 }
 
@@ -265,14 +278,14 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
-        let real = digest.as_deref().and_then(parse_stored);
+        let max_work = MAX_IMPORTED_WORK.max(work_of(&self.params));
+        let real = digest.as_deref().and_then(|d| parse_stored(d, max_work));
         let usable = real.is_some();
         // No digest, or one that does not parse: pay for the dummy instead.
         let stored = match real {
             Some(stored) => stored,
-            None => {
-                parse_stored(&self.dummy_digest).ok_or_else(|| Error::internal("dummy digest"))?
-            }
+            None => parse_stored(&self.dummy_digest, max_work)
+                .ok_or_else(|| Error::internal("dummy digest"))?,
         };
         let password = password.to_owned();
         let matched = self
@@ -379,6 +392,20 @@ mod tests {
         assert!(validate_imported_digest(&foreign).is_ok());
         assert!(validate_imported_digest("$argon2id$v=19$m=64,t=1,p=1$bad").is_err());
         assert!(validate_imported_digest("$2b$10$abcdefghijklmnopqrstuv").is_err());
+        // Too costly to verify: refused at import, and unusable if stored anyway.
+        let slow = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 100, 1, None).unwrap(),
+        )
+        .hash_password(
+            b"slow one",
+            &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(validate_imported_digest(&slow).is_err());
+        assert!(!h.verify("slow one", Some(slow)).await.unwrap());
     }
 
     #[tokio::test]

@@ -53,7 +53,9 @@ pub async fn handle(
 fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Error> {
     let given = req
         .header("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
         .unwrap_or("");
     let expected = state.config.secret_key.as_bytes();
     if bool::from(given.as_bytes().ct_eq(expected)) {

@@ -27,6 +27,8 @@ pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 /// `GET /v1/sessions`: a bare array, or `{ data, total_count }` with `paginated=true`.
 pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
     let status = match req.query_param("status").filter(|s| !s.is_empty()) {
+        // Statuses Clerk knows that no Latch session ever has: nothing matches.
+        Some("abandoned" | "pending" | "replaced") => return Ok(sessions_page(req, Vec::new(), 0)),
         Some(raw) => Some(
             SessionStatus::parse(raw)
                 .ok_or_else(|| Error::param_value_invalid("status", "Unknown session status."))?,
@@ -52,11 +54,14 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
         .list_sessions(query, number(req, "limit")?)
         .await?;
     let data: Vec<Value> = page.sessions.iter().map(render::session_bapi).collect();
+    Ok(sessions_page(req, data, page.total_count))
+}
+
+/// A bare array, or `{ data, total_count }` when the caller asked for pages.
+fn sessions_page(req: &ApiRequest, data: Vec<Value>, total_count: u64) -> ApiResponse {
     if req.query_param("paginated") == Some("true") {
-        Ok(ApiResponse::ok(
-            json!({ "data": data, "total_count": page.total_count }),
-        ))
+        ApiResponse::ok(json!({ "data": data, "total_count": total_count }))
     } else {
-        Ok(ApiResponse::ok(Value::Array(data)))
+        ApiResponse::ok(Value::Array(data))
     }
 }

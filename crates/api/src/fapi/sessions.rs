@@ -59,12 +59,9 @@ pub async fn tokens(
     id: &str,
 ) -> Result<FapiReply, Error> {
     let claims = state.latch.session_token(token, id).await?;
-    // The page that asked, when it is one we serve; otherwise (native apps,
-    // servers) the Frontend API itself.
-    let azp = req
-        .header("origin")
-        .filter(|o| state.config.allows_origin(o))
-        .unwrap_or(&state.config.issuer);
+    // The page that asked (a verifier's `authorizedParties` checks it), or the
+    // Frontend API itself for native apps and servers, which send no Origin.
+    let azp = req.header("origin").unwrap_or(&state.config.issuer);
     let jwt = state
         .keys
         .session_token(&claims, &state.config.issuer, azp)?;

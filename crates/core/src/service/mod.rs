@@ -81,9 +81,15 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Clamps a requested page size to Clerk's bounds (default 10, at most 500).
-fn page_limit(requested: Option<u32>) -> u32 {
-    requested.unwrap_or(10).clamp(1, 500)
+/// A requested page size within Clerk's bounds (default 10, 1 to 500).
+fn page_limit(requested: Option<u32>) -> Result<u32, Error> {
+    match requested.unwrap_or(10) {
+        limit @ 1..=500 => Ok(limit),
+        _ => Err(Error::param_value_invalid(
+            "limit",
+            "limit must be between 1 and 500.",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ impl Latch {
         if query.user_id.is_none() && query.client_id.is_none() {
             return Err(Error::param_nil("user_id"));
         }
-        query.limit = page_limit(limit);
+        query.limit = page_limit(limit)?;
         let now = self.ports.clock.now();
         query.now = now;
         let total_count = self.ports.clients.count_sessions(&query).await?;

@@ -122,7 +122,7 @@ impl Latch {
         mut query: UserQuery,
         limit: Option<u32>,
     ) -> Result<UsersPage, Error> {
-        query.limit = page_limit(limit);
+        query.limit = page_limit(limit)?;
         let query = normalised(query);
         Ok(UsersPage {
             users: self.ports.users.list(&query).await?,
