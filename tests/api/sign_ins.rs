@@ -54,6 +54,11 @@ async fn identifier_then_password() {
         )
         .await;
     wrong.assert_error(422, "form_password_incorrect", Some("password"));
+    // The error carries the client as it now stands, the counted attempt included.
+    assert_eq!(
+        wrong.body["meta"]["client"]["sign_in"]["first_factor_verification"]["attempts"],
+        1
+    );
     let counted = app
         .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
         .await;

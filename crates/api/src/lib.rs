@@ -217,11 +217,14 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     let dev_browsers = state.latch.settings().environment == Environment::Development;
     let auth = ClientAuth::of(req, dev_browsers);
     if let Some(result) = fapi::handle(state, req, &auth, &segs).await {
-        let reply = result.unwrap_or_else(|err| fapi::FapiReply {
-            response: ApiResponse::error(&err, trace_id),
-            new_token: None,
-            client_gone: false,
-        });
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(err) => fapi::FapiReply {
+                response: fapi_error(state, &auth, &err, trace_id).await,
+                new_token: None,
+                client_gone: false,
+            },
+        };
         return fapi_response(state, &auth, reply);
     }
     if let Some(result) = bapi::handle(state, req, &segs).await {
@@ -236,6 +239,25 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         ),
         trace_id,
     )
+}
+
+/// A Frontend API error carries the client as it stands in `meta.client`, as
+/// Clerk's does: clerk-js refreshes its client from it (a failed attempt, for
+/// one, changes the sign-in).
+async fn fapi_error(
+    state: &ApiState,
+    auth: &ClientAuth,
+    err: &Error,
+    trace_id: &str,
+) -> ApiResponse {
+    let mut response = ApiResponse::error(err, trace_id);
+    if let (Some(body), Ok(Some(snapshot))) = (
+        response.body.as_mut(),
+        state.latch.get_client(auth.token.as_deref()).await,
+    ) {
+        body["meta"] = json!({ "client": render::client(&snapshot, state.latch.settings()) });
+    }
+    response
 }
 
 fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply) -> ApiResponse {
