@@ -309,3 +309,53 @@ async fn racing_sign_ins_on_one_client_never_double_a_session_or_hand_out_dead_t
         .await;
     assert_eq!(active.body, json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_user_updates_all_land() {
+    let app = Arc::new(TestApp::new().await);
+    let user = app.user("patch@example.com", None).await;
+    for round in 0..5 {
+        let new_password = format!("round {round} password");
+        let bodies = [
+            json!({ "password": new_password }),
+            json!({ "first_name": format!("First {round}") }),
+            json!({ "public_metadata": { "round": round } }),
+            json!({ "last_name": format!("Last {round}") }),
+        ];
+        let mut set = JoinSet::new();
+        for body in bodies {
+            let (app, user) = (Arc::clone(&app), user.clone());
+            set.spawn(async move {
+                app.bapi("PATCH", &format!("/v1/users/{user}"), Some(body))
+                    .await
+                    .status
+            });
+        }
+        while let Some(status) = set.join_next().await {
+            assert_eq!(status.unwrap(), 200);
+        }
+        let stored = app
+            .bapi("GET", &format!("/v1/users/{user}"), None)
+            .await
+            .body;
+        assert_eq!(stored["first_name"], format!("First {round}"));
+        assert_eq!(stored["last_name"], format!("Last {round}"));
+        assert_eq!(stored["public_metadata"], json!({ "round": round }));
+        let signed_in = app
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[
+                    ("identifier", "patch@example.com"),
+                    ("password", &new_password),
+                ],
+            )
+            .await;
+        assert_eq!(
+            signed_in.status, 200,
+            "round {round}: the new password landed: {}",
+            signed_in.body
+        );
+    }
+}

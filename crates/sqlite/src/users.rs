@@ -14,7 +14,7 @@ use crate::SqliteStore;
 use crate::error::DbError;
 
 /// The `users` columns in the order [`user_from_row`] reads and
-/// [`write_user_row`] binds them.
+/// [`user_values`] lists them.
 macro_rules! user_columns {
     () => {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
@@ -32,7 +32,7 @@ const INSERT_USER: &str = concat!(
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
      external_id = ?6, primary_email_address_id = ?7, primary_phone_number_id = ?8, public_metadata = ?9, \
      private_metadata = ?10, unsafe_metadata = ?11, banned = ?12, last_sign_in_at = ?13, created_at = ?14, \
-     updated_at = ?15 WHERE id = ?1";
+     updated_at = ?15 WHERE id = ?1 AND updated_at = ?16";
 
 const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 
@@ -101,7 +101,8 @@ impl UserRepository for SqliteStore {
         let user = user.clone();
         self.pool
             .write(move |tx| {
-                write_user_row(tx, INSERT_USER, &user)?;
+                tx.prepare_cached(INSERT_USER)?
+                    .execute(params_from_iter(user_values(&user)?))?;
                 insert_identifications(tx, &user)
             })
             .await
@@ -137,12 +138,29 @@ impl UserRepository for SqliteStore {
             .await
     }
 
-    async fn update(&self, user: &User) -> Result<(), StoreError> {
+    async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError> {
         let user = user.clone();
         self.pool
             .write(move |tx| {
-                if write_user_row(tx, UPDATE_USER, &user)? == 0 {
-                    return Err(StoreError::NotFound.into());
+                // The compare-and-set is in the UPDATE itself.
+                let mut values = user_values(&user)?;
+                values.push(Value::Integer(expected_updated_at.0));
+                if tx
+                    .prepare_cached(UPDATE_USER)?
+                    .execute(params_from_iter(values))?
+                    == 0
+                {
+                    let exists = tx
+                        .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+                        .query_row([user.id.as_str()], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    return Err(if exists {
+                        StoreError::Conflict
+                    } else {
+                        StoreError::NotFound
+                    }
+                    .into());
                 }
                 // Delete and re-insert rather than upsert by id: an update may move a
                 // value between two of the user's own records, which an upsert would
@@ -166,7 +184,11 @@ impl UserRepository for SqliteStore {
         self.pool
             .write(move |tx| {
                 let changed = tx
-                    .prepare_cached("UPDATE users SET last_sign_in_at = ?2, updated_at = ?2 WHERE id = ?1")?
+                    // updated_at only moves forward, so a compare-and-set update
+                    // that read the user before this sees it changed.
+                    .prepare_cached(
+                        "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1) WHERE id = ?1",
+                    )?
                     .execute(params![id.as_str(), at.0])?;
                 if changed == 0 {
                     return Err(StoreError::NotFound.into());
@@ -243,26 +265,28 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// Binds `user` to [`INSERT_USER`] or [`UPDATE_USER`]; returns the rows changed.
-fn write_user_row(conn: &Connection, sql: &str, user: &User) -> Result<usize, DbError> {
-    let changed = conn.prepare_cached(sql)?.execute(params![
-        user.id.as_str(),
-        user.username.as_ref().map(Username::as_str),
-        user.password_digest,
-        user.first_name,
-        user.last_name,
-        user.external_id,
-        user.primary_email_address_id,
-        user.primary_phone_number_id,
-        serde_json::to_string(&user.public_metadata)?,
-        serde_json::to_string(&user.private_metadata)?,
-        serde_json::to_string(&user.unsafe_metadata)?,
-        user.banned,
-        user.last_sign_in_at.map(|t| t.0),
-        user.created_at.0,
-        user.updated_at.0,
-    ])?;
-    Ok(changed)
+/// The values of `user` in [`user_columns`] order, for [`INSERT_USER`] and
+/// [`UPDATE_USER`].
+fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
+    let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Text(s.to_owned()));
+    Ok(vec![
+        Value::Text(user.id.as_str().to_owned()),
+        text(user.username.as_ref().map(Username::as_str)),
+        text(user.password_digest.as_deref()),
+        text(user.first_name.as_deref()),
+        text(user.last_name.as_deref()),
+        text(user.external_id.as_deref()),
+        text(user.primary_email_address_id.as_deref()),
+        text(user.primary_phone_number_id.as_deref()),
+        Value::Text(serde_json::to_string(&user.public_metadata)?),
+        Value::Text(serde_json::to_string(&user.private_metadata)?),
+        Value::Text(serde_json::to_string(&user.unsafe_metadata)?),
+        Value::Integer(i64::from(user.banned)),
+        user.last_sign_in_at
+            .map_or(Value::Null, |t| Value::Integer(t.0)),
+        Value::Integer(user.created_at.0),
+        Value::Integer(user.updated_at.0),
+    ])
 }
 
 fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError> {

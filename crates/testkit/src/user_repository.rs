@@ -103,7 +103,7 @@ async fn empty_store(repo: &dyn UserRepository) {
         "delete of an unknown user"
     );
     assert_eq!(
-        repo.update(&alice()).await,
+        repo.update(&alice(), alice().updated_at).await,
         Err(StoreError::NotFound),
         "update of an unknown user"
     );
@@ -468,7 +468,20 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     after.last_sign_in_at = Some(at(2_000));
     after.updated_at = at(2_000);
 
-    repo.update(&after).await.expect("update alice");
+    // A write that read an older state loses, changing nothing.
+    assert_eq!(
+        repo.update(&after, at(-1)).await,
+        Err(StoreError::Conflict),
+        "update from a stale read"
+    );
+    assert_eq!(
+        get(repo, "user_alice").await,
+        Some(before.clone()),
+        "a lost update changes nothing"
+    );
+    repo.update(&after, before.updated_at)
+        .await
+        .expect("update alice");
     assert_eq!(
         get(repo, "user_alice").await,
         Some(after.clone()),
@@ -522,18 +535,20 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     );
     swapped.email_addresses[0].value = second;
     swapped.email_addresses[1].value = first;
-    repo.update(&swapped)
+    repo.update(&swapped, after.updated_at)
         .await
         .expect("swap two of alice's own email values");
     assert_eq!(get(repo, "user_alice").await, Some(swapped.clone()));
 
     // Restore alice as the following steps expect her.
-    repo.update(&alice()).await.expect("restore alice");
+    repo.update(&alice(), swapped.updated_at)
+        .await
+        .expect("restore alice");
     assert_eq!(get(repo, "user_alice").await, Some(alice()));
 
     let ghost = fixtures::user("user_ghost", "ghost@example.com");
     assert_eq!(
-        repo.update(&ghost).await,
+        repo.update(&ghost, ghost.updated_at).await,
         Err(StoreError::NotFound),
         "update of an unknown user"
     );
@@ -585,7 +600,7 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
         candidate.first_name = Some("Changed".to_owned());
         candidate.updated_at = at(3_000);
         assert_eq!(
-            repo.update(&candidate).await,
+            repo.update(&candidate, before.updated_at).await,
             Err(StoreError::Duplicate(kind)),
             "update with {what}"
         );
@@ -702,8 +717,9 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
     let admin = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$YWRtaW4".to_owned();
     expected.password_digest = Some(admin.clone());
     expected.first_name = Some("Erin".to_owned());
+    let read_at = expected.updated_at;
     expected.updated_at = at(6_500);
-    repo.update(&expected).await.expect("admin update");
+    repo.update(&expected, read_at).await.expect("admin update");
     repo.record_sign_in(&erin.id, at(7_000), upgrade(&strong, "$argon2id$late"))
         .await
         .expect("a sign-in with a stale upgrade is still recorded");
@@ -714,6 +730,24 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
         Some(expected.clone()),
         "an upgrade of a digest changed meanwhile is ignored; the sign-in is recorded"
     );
+
+    // A sign-in recorded in the same millisecond still moves updated_at on, so
+    // an admin update that read erin before it loses instead of undoing it.
+    let read_before = get(&**repo, "user_erin").await.expect("erin").updated_at;
+    repo.record_sign_in(&erin.id, at(7_000), None)
+        .await
+        .expect("a second sign-in in the same millisecond");
+    let stored = get(&**repo, "user_erin").await.expect("erin");
+    assert!(stored.updated_at > read_before, "updated_at moves forward");
+    let stale = User {
+        first_name: Some("Stale".to_owned()),
+        ..expected.clone()
+    };
+    assert_eq!(
+        repo.update(&stale, read_before).await,
+        Err(StoreError::Conflict)
+    );
+    expected.updated_at = stored.updated_at;
 
     let mut frank = fixtures::user("user_frank", "frank@example.com");
     frank.last_sign_in_at = Some(at(1));
@@ -757,8 +791,8 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
     );
     let last = raced.last_sign_in_at.expect("a sign-in time");
     assert!(
-        (at(9_000)..at(9_016)).contains(&last) && raced.updated_at == last,
-        "one racing sign-in's time lands whole"
+        (at(9_000)..at(9_016)).contains(&last) && raced.updated_at >= last,
+        "one racing sign-in's time lands whole, and updated_at never moves back"
     );
     assert_eq!(
         User {

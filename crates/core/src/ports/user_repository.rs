@@ -44,12 +44,16 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_identifier(&self, identifier: &Identifier)
     -> Result<Option<User>, StoreError>;
 
-    /// Replaces the stored user with `user`, identifications included, atomically.
-    /// MUST fail with `Duplicate` (changing nothing) on a taken identifier and
-    /// with `NotFound` if the user does not exist.
-    async fn update(&self, user: &User) -> Result<(), StoreError>;
+    /// Replaces the stored user with `user`, identifications included,
+    /// atomically, if and only if the stored `updated_at` is still
+    /// `expected_updated_at` (a compare-and-set: callers make every write's
+    /// `updated_at` later than the one it replaces). MUST fail, changing
+    /// nothing, with `Conflict` when another write came first, `Duplicate` on a
+    /// taken identifier, and `NotFound` if the user does not exist.
+    async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError>;
 
-    /// Records a sign-in: sets `last_sign_in_at` (and `updated_at`) only, and,
+    /// Records a sign-in: sets `last_sign_in_at` and moves `updated_at` past
+    /// its stored value (to `at`, or one millisecond later than it was), and,
     /// with `upgrade`, replaces the password digest if and only if it still
     /// equals `upgrade.old`. MUST fail with `NotFound` if the user does not exist.
     async fn record_sign_in(

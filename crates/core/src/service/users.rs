@@ -1,7 +1,7 @@
 //! Users through the Backend API.
 
 use super::{Latch, page_limit};
-use crate::error::Error;
+use crate::error::{Error, StoreError};
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Timestamp, User, UserId,
     UserPatch, Username, new_id,
@@ -134,61 +134,33 @@ impl Latch {
         Ok(self.ports.users.count(&query).await?)
     }
 
-    /// `PATCH /v1/users/{id}`.
+    /// `PATCH /v1/users/{id}`: applies only what the patch names, on the user as
+    /// stored at the moment of writing, so concurrent updates and sign-ins are
+    /// never undone.
     pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
-        let mut user = self.get_user(id).await?;
-        if let Some(username) = patch.username {
-            user.username = username
-                .as_deref()
-                .filter(|u| !u.is_empty())
-                .map(Username::parse)
-                .transpose()?;
-        }
-        if let Some(password) = &patch.password {
-            user.password_digest = Some(
+        let mut stored = self.get_user(id).await?;
+        // Checked before the one costly step, which is done once whatever the retries.
+        apply_patch(stored.clone(), &patch)?;
+        let new_digest = match &patch.password {
+            Some(password) => Some(
                 self.hash_new_password(password, patch.skip_password_checks)
                     .await?,
-            );
-        }
-        if let Some(v) = patch.first_name {
-            user.first_name = name(v, "first_name")?;
-        }
-        if let Some(v) = patch.last_name {
-            user.last_name = name(v, "last_name")?;
-        }
-        if let Some(v) = patch.external_id {
-            user.external_id = name(v, "external_id")?;
-        }
-        if let Some(id) = patch.primary_email_address_id {
-            if !user.email_addresses.iter().any(|e| e.id == id) {
-                return Err(Error::param_value_invalid(
-                    "primary_email_address_id",
-                    "No such email address on this user.",
-                ));
+            ),
+            None => None,
+        };
+        for _ in 0..16 {
+            let read_at = stored.updated_at;
+            let mut user = apply_patch(stored, &patch)?;
+            if let Some(digest) = &new_digest {
+                user.password_digest = Some(digest.clone());
             }
-            user.primary_email_address_id = Some(id);
-        }
-        if let Some(id) = patch.primary_phone_number_id {
-            if !user.phone_numbers.iter().any(|p| p.id == id) {
-                return Err(Error::param_value_invalid(
-                    "primary_phone_number_id",
-                    "No such phone number on this user.",
-                ));
+            user.updated_at = Timestamp(self.ports.clock.now().0.max(read_at.0 + 1));
+            match self.ports.users.update(&user, read_at).await {
+                Err(StoreError::Conflict) => stored = self.get_user(id).await?,
+                other => return other.map(|()| user).map_err(Error::from),
             }
-            user.primary_phone_number_id = Some(id);
         }
-        if let Some(v) = patch.public_metadata {
-            user.public_metadata = metadata(Some(v), "public_metadata")?;
-        }
-        if let Some(v) = patch.private_metadata {
-            user.private_metadata = metadata(Some(v), "private_metadata")?;
-        }
-        if let Some(v) = patch.unsafe_metadata {
-            user.unsafe_metadata = metadata(Some(v), "unsafe_metadata")?;
-        }
-        user.updated_at = self.ports.clock.now();
-        self.ports.users.update(&user).await?;
-        Ok(user)
+        Err(StoreError::Conflict.into())
     }
 
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
@@ -228,6 +200,54 @@ impl Latch {
             })
             .collect()
     }
+}
+
+/// The patch applied to `user` in memory, the password excepted.
+fn apply_patch(mut user: User, patch: &UserPatch) -> Result<User, Error> {
+    if let Some(username) = &patch.username {
+        user.username = username
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(Username::parse)
+            .transpose()?;
+    }
+    if let Some(v) = &patch.first_name {
+        user.first_name = name(v.clone(), "first_name")?;
+    }
+    if let Some(v) = &patch.last_name {
+        user.last_name = name(v.clone(), "last_name")?;
+    }
+    if let Some(v) = &patch.external_id {
+        user.external_id = name(v.clone(), "external_id")?;
+    }
+    if let Some(id) = &patch.primary_email_address_id {
+        if !user.email_addresses.iter().any(|e| &e.id == id) {
+            return Err(Error::param_value_invalid(
+                "primary_email_address_id",
+                "No such email address on this user.",
+            ));
+        }
+        user.primary_email_address_id = Some(id.clone());
+    }
+    if let Some(id) = &patch.primary_phone_number_id {
+        if !user.phone_numbers.iter().any(|p| &p.id == id) {
+            return Err(Error::param_value_invalid(
+                "primary_phone_number_id",
+                "No such phone number on this user.",
+            ));
+        }
+        user.primary_phone_number_id = Some(id.clone());
+    }
+    if let Some(v) = &patch.public_metadata {
+        user.public_metadata = metadata(Some(v.clone()), "public_metadata")?;
+    }
+    if let Some(v) = &patch.private_metadata {
+        user.private_metadata = metadata(Some(v.clone()), "private_metadata")?;
+    }
+    if let Some(v) = &patch.unsafe_metadata {
+        user.unsafe_metadata = metadata(Some(v.clone()), "unsafe_metadata")?;
+    }
+    Ok(user)
 }
 
 /// Filters in the stored form: emails and usernames lower-cased, phone numbers
@@ -320,7 +340,8 @@ mod tests {
     use super::*;
     use crate::error::{ErrorCode, StoreError};
     use crate::model::IdentifierKind;
-    use crate::service::test_support::{Mocks, user};
+    use crate::model::Timestamp;
+    use crate::service::test_support::{Mocks, NOW, user};
 
     fn params(email: &str) -> CreateUser {
         CreateUser {
@@ -456,29 +477,65 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn updates_apply_only_what_is_given() {
+    async fn updates_apply_only_what_is_given_and_retry_a_lost_race_without_rehashing() {
         let mut m = Mocks::new();
-        m.users.expect_get().returning(|_| Ok(Some(user())));
+        // The second read sees a sign-in recorded meanwhile.
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        m.users.expect_get().returning(move |_| {
+            let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut u = user();
+            if n > 0 {
+                u.last_sign_in_at = Some(Timestamp(NOW.0 + 5));
+                u.updated_at = Timestamp(NOW.0 + 5);
+            }
+            Ok(Some(u))
+        });
         m.hasher
             .expect_hash()
             .times(1)
             .returning(|_| Ok("$argon2id$changed".into()));
+        let mut seq = mockall::Sequence::new();
         m.users
             .expect_update()
-            .withf(|u| {
-                u.first_name.as_deref() == Some("Alice")
+            .withf(|_, read_at| *read_at == NOW)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(StoreError::Conflict));
+        m.users
+            .expect_update()
+            .withf(|u, read_at| {
+                *read_at == Timestamp(NOW.0 + 5)
+                    && u.updated_at > *read_at
+                    && u.first_name.as_deref() == Some("Alice")
                     && u.last_name.is_none()
                     && u.password_digest.as_deref() == Some("$argon2id$changed")
+                    && u.last_sign_in_at == Some(Timestamp(NOW.0 + 5))
                     && u.email_addresses == user().email_addresses
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
         let patch = UserPatch {
             first_name: Some(Some(" Alice ".into())),
             password: Some("a new password".into()),
             ..Default::default()
         };
         m.latch().update_user("user_1", patch).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_invalid_patch_is_refused_before_hashing() {
+        let mut m = Mocks::new();
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m.hasher.expect_hash().never();
+        m.users.expect_update().never();
+        let patch = UserPatch {
+            username: Some(Some("no spaces allowed".into())),
+            password: Some("a new password".into()),
+            ..Default::default()
+        };
+        let err = m.latch().update_user("user_1", patch).await.unwrap_err();
+        assert_eq!(err.param_name.as_deref(), Some("username"));
     }
 
     #[tokio::test]
