@@ -10,7 +10,7 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::error::DbError;
+use crate::error::{DbError, Table, lost_or_missing, row_exists};
 
 macro_rules! client_columns {
     () => {
@@ -191,17 +191,11 @@ impl ClientRepository for SqliteStore {
                     expected,
                 ])?;
                 if changed == 0 {
-                    let exists = tx
-                        .prepare_cached("SELECT 1 FROM clients WHERE id = ?1")?
-                        .query_row([session.client_id.as_str()], |_| Ok(()))
-                        .optional()?
-                        .is_some();
-                    return Err(if exists {
-                        StoreError::Conflict
-                    } else {
-                        StoreError::NotFound
-                    }
-                    .into());
+                    return Err(lost_or_missing(
+                        tx,
+                        Table::Clients,
+                        session.client_id.as_str(),
+                    ));
                 }
                 write_session_row(tx, INSERT_SESSION, &session)?;
                 Ok(())
@@ -264,12 +258,7 @@ impl ClientRepository for SqliteStore {
                 if changed > 0 {
                     return Ok(true);
                 }
-                let exists = tx
-                    .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
-                    .query_row([id.as_str()], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if exists {
+                if row_exists(tx, Table::Sessions, id.as_str())? {
                     Ok(false)
                 } else {
                     Err(StoreError::NotFound.into())

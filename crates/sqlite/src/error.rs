@@ -83,3 +83,41 @@ mod tests {
         assert_eq!(taken_identifier("UNIQUE constraint failed: users.id"), None);
     }
 }
+
+/// The tables a conditional write can name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Table {
+    Clients,
+    Sessions,
+    SignIns,
+    Users,
+}
+
+/// Whether the row `id` exists in `table`.
+pub(crate) fn row_exists(
+    conn: &rusqlite::Connection,
+    table: Table,
+    id: &str,
+) -> Result<bool, DbError> {
+    let sql = match table {
+        Table::Clients => "SELECT 1 FROM clients WHERE id = ?1",
+        Table::Sessions => "SELECT 1 FROM sessions WHERE id = ?1",
+        Table::SignIns => "SELECT 1 FROM sign_ins WHERE id = ?1",
+        Table::Users => "SELECT 1 FROM users WHERE id = ?1",
+    };
+    Ok(rusqlite::OptionalExtension::optional(
+        conn.prepare_cached(sql)?.query_row([id], |_| Ok(())),
+    )?
+    .is_some())
+}
+
+/// After a compare-and-set write changed nothing: `Conflict` when the row is
+/// there (its condition failed), `NotFound` when it is not. Run in the write's
+/// own transaction, so the row cannot appear or vanish in between.
+pub(crate) fn lost_or_missing(conn: &rusqlite::Connection, table: Table, id: &str) -> DbError {
+    match row_exists(conn, table, id) {
+        Ok(true) => StoreError::Conflict.into(),
+        Ok(false) => StoreError::NotFound.into(),
+        Err(err) => err,
+    }
+}

@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{SignIn, SignInId, Timestamp};
 use latch_core::ports::SignInStore;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
-use crate::error::DbError;
+use crate::error::{Table, lost_or_missing};
 
 /// The columns of one sign-in, ready to bind.
 struct SignInRow {
@@ -38,14 +38,6 @@ impl SignInRow {
 fn column_version(version: u64) -> Result<i64, StoreError> {
     i64::try_from(version)
         .map_err(|_| StoreError::Other(format!("sign-in version {version} does not fit SQLite")))
-}
-
-fn exists(tx: &Transaction<'_>, id: &SignInId) -> Result<bool, DbError> {
-    Ok(tx
-        .prepare_cached("SELECT 1 FROM sign_ins WHERE id = ?1")?
-        .query_row([id.as_str()], |_| Ok(()))
-        .optional()?
-        .is_some())
 }
 
 #[async_trait]
@@ -91,13 +83,7 @@ impl SignInStore for SqliteStore {
                         expected
                     ])?;
                 if changed == 0 {
-                    // Same transaction, so the row cannot appear or vanish in between.
-                    return Err(if exists(tx, &row.id)? {
-                        StoreError::Conflict
-                    } else {
-                        StoreError::NotFound
-                    }
-                    .into());
+                    return Err(lost_or_missing(tx, Table::SignIns, row.id.as_str()));
                 }
                 Ok(())
             })

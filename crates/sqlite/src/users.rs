@@ -11,7 +11,7 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::error::DbError;
+use crate::error::{DbError, Table, lost_or_missing};
 
 /// The `users` columns in the order [`user_from_row`] reads and
 /// [`user_values`] lists them.
@@ -150,17 +150,7 @@ impl UserRepository for SqliteStore {
                     .execute(params_from_iter(values))?
                     == 0
                 {
-                    let exists = tx
-                        .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
-                        .query_row([user.id.as_str()], |_| Ok(()))
-                        .optional()?
-                        .is_some();
-                    return Err(if exists {
-                        StoreError::Conflict
-                    } else {
-                        StoreError::NotFound
-                    }
-                    .into());
+                    return Err(lost_or_missing(tx, Table::Users, user.id.as_str()));
                 }
                 // Delete and re-insert rather than upsert by id: an update may move a
                 // value between two of the user's own records, which an upsert would
