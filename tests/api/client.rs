@@ -191,7 +191,7 @@ async fn cors_is_for_configured_origins_only() {
 }
 
 #[tokio::test]
-async fn dev_browser_identifies_the_client_and_rotates_with_a_header() {
+async fn dev_browser_identifies_the_client_and_keeps_its_token() {
     let app = TestApp::new().await;
     app.user("dave@example.com", Some("dave")).await;
     let db = app.request("POST", "/v1/dev_browser", &[], None).await;
@@ -229,12 +229,12 @@ async fn dev_browser_identifies_the_client_and_rotates_with_a_header() {
         )
         .await;
     assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
-    let rotated = done.header("clerk-db-jwt").unwrap().to_owned();
-    assert_ne!(rotated, jwt);
+    // The dev browser's token is its identity: it stays through the sign-in.
+    assert_eq!(done.header("clerk-db-jwt"), None);
     let after = app
         .request(
             "GET",
-            &format!("/v1/client?__clerk_db_jwt={rotated}"),
+            &format!("/v1/client?__clerk_db_jwt={jwt}"),
             &[],
             None,
         )
@@ -244,6 +244,14 @@ async fn dev_browser_identifies_the_client_and_rotates_with_a_header() {
         1
     );
 
+    // Once its client is deleted the token names nothing: clerk-js starts over.
+    app.request(
+        "DELETE",
+        &format!("/v1/client?__clerk_db_jwt={jwt}"),
+        &[],
+        None,
+    )
+    .await;
     let stale = app
         .request(
             "GET",

@@ -84,7 +84,7 @@ async function getClient(dbJwt) {
   return { status: res.status, body: await res.json() };
 }
 
-let devBrowserToken, rotatedToken, signedIn;
+let devBrowserToken, signedIn;
 
 test('latch keys prints a pk_test_ key for the development host', () => {
   assert.match(latch.publishableKey, /^pk_test_/);
@@ -126,7 +126,7 @@ test('the token names the client; no __client cookie is set', async () => {
   assert.equal(latchCookies.find((c) => c.name === '__client'), undefined);
 });
 
-test('sign in with email and password, setActive, getToken; the token rotates on sign-in', async () => {
+test('sign in with email and password, setActive, getToken; the dev browser keeps its token', async () => {
   const start = calls.length;
   signedIn = await page.evaluate(async ({ identifier, password }) => {
     const signIn = await window.Clerk.client.signIn.create({ strategy: 'password', identifier, password });
@@ -150,27 +150,22 @@ test('sign in with email and password, setActive, getToken; the token rotates on
   const signInCall = log[i];
   assert.equal(signInCall.dbJwt, devBrowserToken);
   assert.equal(signInCall.status, 200);
-  // A new session gets a new token, announced in the Clerk-Db-Jwt response header.
-  assert.ok(signInCall.rotated, `no Clerk-Db-Jwt header on the completed sign-in:\n${summary(log)}`);
-  assert.notEqual(signInCall.rotated, devBrowserToken);
-  rotatedToken = signInCall.rotated;
+  // The dev browser's token is its identity: it stays through the sign-in, so
+  // no Clerk-Db-Jwt rotation is announced and requests in flight keep working.
+  assert.equal(signInCall.rotated, null, `unexpected Clerk-Db-Jwt header:\n${summary(log)}`);
 
   const later = log.slice(i + 1);
   const names = later.map((c) => c.call);
   assert.ok(names.includes(`POST /v1/client/sessions/${signedIn.sessionId}/touch`), summary(log));
   assert.ok(names.includes(`POST /v1/client/sessions/${signedIn.sessionId}/tokens`), summary(log));
   for (const c of later) {
-    assert.equal(c.dbJwt, rotatedToken, `${c.call} did not use the rotated token:\n${summary(log)}`);
+    assert.equal(c.dbJwt, devBrowserToken, `${c.call} did not keep the dev browser token:\n${summary(log)}`);
     assert.equal(c.status, 200, summary(log));
   }
 });
 
-test('the token from before sign-in no longer names the client', async () => {
-  const old = await getClient(devBrowserToken);
-  assert.equal(old.status, 401);
-  assert.equal(old.body.errors?.[0]?.code, 'dev_browser_unauthenticated');
-
-  const current = await getClient(rotatedToken);
+test('the dev browser token names the signed-in client', async () => {
+  const current = await getClient(devBrowserToken);
   assert.equal(current.status, 200);
   assert.deepEqual(current.body.response.sessions.map((s) => s.id), [signedIn.sessionId]);
 });
@@ -178,7 +173,7 @@ test('the token from before sign-in no longer names the client', async () => {
 test('after a reload the session is restored with the persisted token', async () => {
   // clerk-js keeps the token in a cookie of the page's own site, readable by script.
   const pageCookies = await context.cookies(pageOrigin);
-  assert.equal(pageCookies.find((c) => c.name === '__clerk_db_jwt')?.value, rotatedToken);
+  assert.equal(pageCookies.find((c) => c.name === '__clerk_db_jwt')?.value, devBrowserToken);
 
   const start = calls.length;
   assert.deepEqual(await loadClerk(), { loaded: true, sessionId: signedIn.sessionId });
@@ -186,7 +181,7 @@ test('after a reload the session is restored with the persisted token', async ()
   assert.ok(log.length > 0);
   assert.ok(!log.some((c) => c.call === 'POST /v1/dev_browser'), summary(log));
   for (const c of log) {
-    assert.equal(c.dbJwt, rotatedToken, summary(log));
+    assert.equal(c.dbJwt, devBrowserToken, summary(log));
     assert.equal(c.status, 200, summary(log));
   }
 });
@@ -202,7 +197,7 @@ test('signOut ends the session, also after a reload', async () => {
   const log = await callsSince(start);
   const signOut = log.find((c) => c.call === 'DELETE /v1/client/sessions');
   assert.ok(signOut, summary(log));
-  assert.equal(signOut.dbJwt, rotatedToken);
+  assert.equal(signOut.dbJwt, devBrowserToken);
   assert.equal(signOut.status, 200);
 
   assert.deepEqual(await loadClerk(), { loaded: true, sessionId: null });
@@ -224,7 +219,7 @@ test('a token in the page URL is adopted; an unknown one makes clerk-js open a n
   const reopened = log.findLastIndex((c) => c.call === 'POST /v1/dev_browser');
   assert.ok(reopened > rejected, summary(log));
   const fresh = (await log[reopened].res.json()).id;
-  assert.ok(fresh && ![bogus, devBrowserToken, rotatedToken].includes(fresh), summary(log));
+  assert.ok(fresh && ![bogus, devBrowserToken].includes(fresh), summary(log));
   const after = log.slice(reopened + 1);
   assert.ok(after.some((c) => c.call === 'GET /v1/client' && c.status === 200), summary(log));
   for (const c of after) assert.equal(c.dbJwt, fresh, summary(log));

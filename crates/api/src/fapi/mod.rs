@@ -22,7 +22,8 @@ use crate::{ApiState, render};
 pub enum Channel {
     /// `?_is_native=1` with the raw token in `authorization`, echoed back.
     Native,
-    /// Development browsers: `?__clerk_db_jwt=TOKEN`, rotated with `Clerk-Db-Jwt`.
+    /// Development browsers: `?__clerk_db_jwt=TOKEN`, kept through sign-ins; a
+    /// new client is announced with `Clerk-Db-Jwt`.
     DevBrowser,
     /// Browsers: the HttpOnly `__client` cookie.
     Cookie,
@@ -109,13 +110,13 @@ pub async fn handle(
                 (Method::GET, []) => client::read(state, token).await,
                 (Method::PUT | Method::POST, []) => client::create(state).await,
                 (Method::DELETE, []) => client::delete(state, token).await,
-                (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, token).await,
+                (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, auth).await,
                 (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
                 (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
                     sign_ins::prepare_first_factor(state, req, token, id).await
                 }
                 (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
-                    sign_ins::attempt_first_factor(state, req, token, id).await
+                    sign_ins::attempt_first_factor(state, req, auth, id).await
                 }
                 (
                     Method::POST,

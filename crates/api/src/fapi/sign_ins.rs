@@ -3,9 +3,16 @@
 use latch_core::Error;
 use latch_core::service::{AttemptFirstFactor, CreateSignIn, Outcome, SignInView};
 
-use super::{FapiReply, wrap};
+use super::{Channel, ClientAuth, FapiReply, wrap};
 use crate::http::ApiRequest;
 use crate::{ApiState, render};
+
+/// A development browser's token is its identity, carried in every URL: it
+/// stays the same through a sign-in, as Clerk's does, so requests already in
+/// flight with it keep working. Cookie and native tokens rotate.
+fn keeps_token(auth: &ClientAuth) -> bool {
+    auth.channel == Channel::DevBrowser
+}
 
 fn reply(state: &ApiState, outcome: Outcome<SignInView>) -> FapiReply {
     wrap(state, outcome, |v| {
@@ -17,16 +24,17 @@ fn reply(state: &ApiState, outcome: Outcome<SignInView>) -> FapiReply {
 pub async fn create(
     state: &ApiState,
     req: &ApiRequest,
-    token: Option<&str>,
+    auth: &ClientAuth,
 ) -> Result<FapiReply, Error> {
     let params = CreateSignIn {
         identifier: req.param("identifier")?,
         strategy: req.param("strategy")?,
         password: req.param("password")?,
+        keep_token: keeps_token(auth),
     };
     Ok(reply(
         state,
-        state.latch.create_sign_in(token, params).await?,
+        state.latch.create_sign_in(auth.token(), params).await?,
     ))
 }
 
@@ -56,16 +64,20 @@ pub async fn prepare_first_factor(
 pub async fn attempt_first_factor(
     state: &ApiState,
     req: &ApiRequest,
-    token: Option<&str>,
+    auth: &ClientAuth,
     id: &str,
 ) -> Result<FapiReply, Error> {
     let params = AttemptFirstFactor {
         strategy: req.param("strategy")?,
         password: req.param("password")?,
+        keep_token: keeps_token(auth),
     };
     Ok(reply(
         state,
-        state.latch.attempt_first_factor(token, id, params).await?,
+        state
+            .latch
+            .attempt_first_factor(auth.token(), id, params)
+            .await?,
     ))
 }
 

@@ -14,6 +14,9 @@ pub struct CreateSignIn {
     pub identifier: Option<String>,
     pub strategy: Option<String>,
     pub password: Option<String>,
+    /// Keep the device's token when a session starts instead of rotating it:
+    /// for development browsers, whose token is their identity in URLs.
+    pub keep_token: bool,
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -21,6 +24,8 @@ pub struct CreateSignIn {
 pub struct AttemptFirstFactor {
     pub strategy: Option<String>,
     pub password: Option<String>,
+    /// As in [`CreateSignIn::keep_token`].
+    pub keep_token: bool,
 }
 
 impl Latch {
@@ -93,10 +98,15 @@ impl Latch {
         }
         match (&session, &identified) {
             (Some(session), Some((_, user))) => {
-                new_token = Some(
-                    self.start_session(session, user, password.as_deref(), &client.token_hash)
-                        .await?,
-                );
+                new_token = self
+                    .start_session(
+                        session,
+                        user,
+                        password.as_deref(),
+                        &client.token_hash,
+                        params.keep_token,
+                    )
+                    .await?;
                 // The session and the token exist: the device must get them even
                 // if keeping the finished sign-in fails.
                 if let Err(err) = self.ports.sign_ins.insert(&sign_in).await {
@@ -178,10 +188,16 @@ impl Latch {
                 match session {
                     Some(session) => {
                         match self
-                            .start_session(&session, &user, Some(&password), &client.token_hash)
+                            .start_session(
+                                &session,
+                                &user,
+                                Some(&password),
+                                &client.token_hash,
+                                params.keep_token,
+                            )
                             .await
                         {
-                            Ok(token) => Some(token),
+                            Ok(token) => token,
                             Err(err) => {
                                 // No session: the sign-in goes back to where it was.
                                 let mut restored = before;
@@ -351,22 +367,26 @@ impl Latch {
         }
     }
 
-    /// Stores the session, rotates the client's token in the same step, and
-    /// records the sign-in on the user (upgrading a weak password digest).
-    /// Returns the client's new token.
+    /// Stores the session, rotates the client's token in the same step (unless
+    /// `keep_token`), and records the sign-in on the user (upgrading a weak
+    /// password digest). Returns the client's new token, if it has one.
     async fn start_session(
         &self,
         session: &Session,
         user: &User,
         password: Option<&str>,
         presented_token_hash: &str,
-    ) -> Result<String, Error> {
-        let token = self.new_token();
+        keep_token: bool,
+    ) -> Result<Option<String>, Error> {
+        let token = (!keep_token).then(|| self.new_token());
+        let new_hash = token
+            .as_deref()
+            .map_or_else(|| presented_token_hash.to_owned(), token_hash);
         // Rotates only the token this request presented: of two requests racing
         // on one client, one rotates and the other gets `Conflict`.
         self.ports
             .clients
-            .insert_session(session, presented_token_hash, &token_hash(&token))
+            .insert_session(session, presented_token_hash, &new_hash)
             .await?;
         let upgrade = match (password, &user.password_digest) {
             (Some(password), Some(old)) if self.ports.hasher.needs_rehash(old) => {

@@ -12,6 +12,7 @@ fn password_params(identifier: &str, password: &str) -> CreateSignIn {
         identifier: Some(identifier.into()),
         strategy: Some("password".into()),
         password: Some(password.into()),
+        keep_token: false,
     }
 }
 
@@ -328,6 +329,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("x".into()),
+        keep_token: false,
     };
     let err = latch
         .attempt_first_factor(Some(TOKEN), "sia_x", params)
@@ -389,6 +391,7 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("nope-nope".into()),
+        keep_token: false,
     };
     let err = m
         .latch()
@@ -419,6 +422,7 @@ async fn only_the_attempt_that_wins_the_race_creates_a_session() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("right".into()),
+        keep_token: false,
     };
     let err = m
         .latch()
@@ -490,6 +494,7 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("right".into()),
+        keep_token: false,
     };
     let err = m
         .latch()
