@@ -20,7 +20,8 @@ use crate::{ApiState, render};
 /// How the request named its client, and so how the answer must carry a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
-    /// `?_is_native=1` with the raw token in `authorization`, echoed back.
+    /// `?_is_native=1` with the raw token in `authorization`; a new one is sent
+    /// back in the same header.
     Native,
     /// Development browsers: `?__clerk_db_jwt=TOKEN`, kept through sign-ins; a
     /// new client is announced with `Clerk-Db-Jwt`.
