@@ -7,6 +7,7 @@ mod support;
 
 mod backend;
 mod client;
+mod codes;
 mod concurrency;
 mod robustness;
 mod sessions;

@@ -13,6 +13,7 @@ use latch_core::password::{Argon2Hasher, Argon2Settings};
 use latch_core::ports::{OsRandom, SystemClock};
 use latch_core::service::{Latch, Ports};
 use latch_sqlite::{SqliteConfig, SqliteStore};
+use latch_testkit::RecordingCodeSender;
 
 pub const SECRET: &str = "sk_test_api_tests_secret_key";
 pub const ORIGIN: &str = "http://localhost:3000";
@@ -20,6 +21,8 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     state: ApiState,
+    /// Every code the server sent.
+    pub codes: Arc<RecordingCodeSender>,
     _dir: tempfile::TempDir,
 }
 
@@ -87,12 +90,14 @@ impl TestApp {
             Arc::new(OsRandom),
         )
         .unwrap();
+        let codes = Arc::new(RecordingCodeSender::default());
         let ports = Ports {
             users: store.clone(),
             clients: store.clone(),
             sign_ins: store.clone(),
             instance: store.clone(),
             hasher: Arc::new(hasher),
+            codes: codes.clone(),
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
         };
@@ -109,6 +114,7 @@ impl TestApp {
         };
         Self {
             state: ApiState::new(Latch::new(ports, settings), keys, config),
+            codes,
             _dir: dir,
         }
     }

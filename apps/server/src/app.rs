@@ -8,7 +8,7 @@ use base64::Engine as _;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
-use latch_core::ports::{InstanceStore, OsRandom, Random, SystemClock};
+use latch_core::ports::{ConsoleCodeSender, InstanceStore, OsRandom, Random, SystemClock};
 use latch_core::service::{Latch, Ports};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 
@@ -76,6 +76,7 @@ impl App {
             sign_ins: store.clone(),
             instance: store,
             hasher: Arc::new(hasher),
+            codes: Arc::new(ConsoleCodeSender),
             clock: Arc::new(SystemClock),
             random,
         };

@@ -22,7 +22,14 @@ pub struct Settings {
     pub instance: InstanceSection,
     pub sign_in: SignInSection,
     pub password: PasswordSection,
+    pub codes: CodesSection,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodesSection {
+    pub sender: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,10 +66,15 @@ pub struct SignInSection {
     pub phone_number: bool,
     pub username: bool,
     pub password: bool,
+    pub email_code: bool,
+    pub phone_code: bool,
     pub password_min_length: usize,
     pub session_lifetime_secs: i64,
     pub session_token_lifetime_secs: i64,
     pub sign_in_lifetime_secs: i64,
+    pub code_lifetime_secs: i64,
+    pub max_code_attempts: u32,
+    pub code_resend_cooldown_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +173,16 @@ impl Settings {
                 self.sign_in.sign_in_lifetime_secs,
                 30 * DAY,
             ),
+            (
+                "sign_in.code_lifetime_secs",
+                self.sign_in.code_lifetime_secs,
+                DAY,
+            ),
+            (
+                "sign_in.code_resend_cooldown_secs",
+                self.sign_in.code_resend_cooldown_secs,
+                3600,
+            ),
         ];
         for (key, value, max) in lifetimes {
             if !(1..=max).contains(&value) {
@@ -187,6 +209,15 @@ impl Settings {
         }
         if p.hash_workers > 256 {
             bail!("password.hash_workers must be at most 256 (0 means one per CPU)");
+        }
+        if !(1..=10).contains(&self.sign_in.max_code_attempts) {
+            bail!("sign_in.max_code_attempts must be between 1 and 10");
+        }
+        if self.codes.sender != "console" {
+            bail!(
+                "codes.sender: {:?} is not available; use \"console\"",
+                self.codes.sender
+            );
         }
         let issuer = &self.instance.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
@@ -242,8 +273,8 @@ impl Settings {
             },
             strategies: StrategySettings {
                 password: s.password,
-                email_code: false,
-                phone_code: false,
+                email_code: s.email_code,
+                phone_code: s.phone_code,
                 totp: false,
                 backup_code: false,
                 oauth_providers: Vec::new(),
@@ -252,6 +283,9 @@ impl Settings {
             session_lifetime: Duration::seconds(s.session_lifetime_secs),
             session_token_lifetime: Duration::seconds(s.session_token_lifetime_secs),
             sign_in_lifetime: Duration::seconds(s.sign_in_lifetime_secs),
+            code_lifetime: Duration::seconds(s.code_lifetime_secs),
+            max_code_attempts: s.max_code_attempts,
+            code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
         })
     }
 

@@ -6,6 +6,7 @@
 //!   [`instance_store_contract`]. Each takes a fresh, empty store (one call, one
 //!   store) and panics with a message naming the broken rule.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
+//! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
 //!
 //! Depends on `latch-core` only among Latch crates; adapters take it as a
 //! dev-dependency. It is test code: assertions and panics are its job.
@@ -14,12 +15,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client_repository;
+mod codes;
 pub mod fixtures;
 mod instance_store;
 mod sign_in_store;
 mod user_repository;
 
 pub use client_repository::client_repository_contract;
+pub use codes::RecordingCodeSender;
 pub use instance_store::instance_store_contract;
 pub use sign_in_store::sign_in_store_contract;
 pub use user_repository::user_repository_contract;

@@ -1,7 +1,9 @@
 //! `/v1/client/sign_ins`: sign-in attempts and their factors.
 
 use latch_core::Error;
-use latch_core::service::{AttemptFirstFactor, CreateSignIn, Outcome, SignInView};
+use latch_core::service::{
+    AttemptFirstFactor, CreateSignIn, Outcome, PrepareFirstFactor, SignInView,
+};
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
 use crate::http::ApiRequest;
@@ -50,13 +52,14 @@ pub async fn prepare_first_factor(
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, Error> {
-    let strategy = req.param("strategy")?;
+    let params = PrepareFirstFactor {
+        strategy: req.param("strategy")?,
+        email_address_id: req.param("email_address_id")?,
+        phone_number_id: req.param("phone_number_id")?,
+    };
     Ok(reply(
         state,
-        state
-            .latch
-            .prepare_first_factor(token, id, strategy.as_deref())
-            .await?,
+        state.latch.prepare_first_factor(token, id, params).await?,
     ))
 }
 
@@ -70,6 +73,7 @@ pub async fn attempt_first_factor(
     let params = AttemptFirstFactor {
         strategy: req.param("strategy")?,
         password: req.param("password")?,
+        code: req.param("code")?,
         keep_token: keeps_token(auth),
     };
     Ok(reply(

@@ -18,8 +18,8 @@ pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
 pub use sign_in::{
-    AfterFirstFactor, Factor, SignIn, SignInStatus, Strategy, Verification, VerificationStatus,
-    supported_first_factors, supported_identifiers,
+    AfterFirstFactor, CodeAttempt, Factor, SentCode, SignIn, SignInStatus, Strategy, Verification,
+    VerificationStatus, supported_first_factors, supported_identifiers,
 };
 pub use time::{Duration, Timestamp};
 pub use user::{IdentificationRecord, NewUser, User, UserPatch};

@@ -79,6 +79,12 @@ pub struct InstanceSettings {
     pub session_token_lifetime: Duration,
     /// How long an unfinished sign-in lives before it is abandoned.
     pub sign_in_lifetime: Duration,
+    /// How long a one-time code stays valid.
+    pub code_lifetime: Duration,
+    /// Wrong codes allowed before a code is burned.
+    pub max_code_attempts: u32,
+    /// How soon a code may be sent again to the same sign-in.
+    pub code_resend_cooldown: Duration,
 }
 
 impl Default for InstanceSettings {
@@ -92,8 +98,8 @@ impl Default for InstanceSettings {
             },
             strategies: StrategySettings {
                 password: true,
-                email_code: false,
-                phone_code: false,
+                email_code: true,
+                phone_code: true,
                 totp: false,
                 backup_code: false,
                 oauth_providers: Vec::new(),
@@ -102,6 +108,9 @@ impl Default for InstanceSettings {
             session_lifetime: Duration::days(7),
             session_token_lifetime: Duration::seconds(60),
             sign_in_lifetime: Duration::days(1),
+            code_lifetime: Duration::minutes(10),
+            max_code_attempts: 3,
+            code_resend_cooldown: Duration::seconds(30),
         }
     }
 }

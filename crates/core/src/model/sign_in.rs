@@ -122,6 +122,30 @@ pub struct Verification {
     pub status: VerificationStatus,
     pub attempts: u32,
     pub expire_at: Option<Timestamp>,
+    /// The one-time code sent for this verification, while it is usable.
+    #[serde(default)]
+    pub code: Option<SentCode>,
+}
+
+/// A one-time code that was sent: only its digest is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCode {
+    /// SHA-256 of the sign-in id and the code, hex.
+    pub digest: String,
+    /// The email address or phone number record it went to.
+    pub target_id: String,
+    pub sent_at: Timestamp,
+}
+
+/// What a code attempt may go on to compare, once counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeAttempt {
+    /// Compare against this digest.
+    Check(String),
+    /// The code's lifetime is over; the verification is now `expired`.
+    Expired,
+    /// Too many wrong codes; the verification is `failed` until prepared again.
+    Failed,
 }
 
 /// A factor the identified user can use, as listed in `supported_*_factors`.
@@ -300,6 +324,76 @@ impl SignIn {
             .ok_or_else(|| Error::internal("identified sign-in without user"))
     }
 
+    /// A code was sent for the first factor: any earlier code is replaced and
+    /// the attempt count starts again.
+    pub fn first_factor_code_sent(
+        &mut self,
+        strategy: Strategy,
+        code: SentCode,
+        expire_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.ready_for_first_factor(now)?;
+        self.first_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(expire_at),
+            code: Some(code),
+        });
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Counts a code attempt before it is compared, so that no attempt goes
+    /// uncounted: past `max_attempts` the code is burned. Errors when no code
+    /// was prepared for `strategy`.
+    pub fn count_code_attempt(
+        &mut self,
+        strategy: &Strategy,
+        max_attempts: u32,
+        now: Timestamp,
+    ) -> Result<CodeAttempt, Error> {
+        self.ready_for_first_factor(now)?;
+        let not_prepared = || {
+            Error::param_value_invalid(
+                "strategy",
+                format!("Prepare the {} verification first.", strategy.name()),
+            )
+        };
+        let v = self
+            .first_factor_verification
+            .as_mut()
+            .filter(|v| &v.strategy == strategy)
+            .ok_or_else(not_prepared)?;
+        match v.status {
+            VerificationStatus::Failed => return Ok(CodeAttempt::Failed),
+            VerificationStatus::Expired => return Ok(CodeAttempt::Expired),
+            _ => {}
+        }
+        let Some(code) = v.code.clone() else {
+            return Err(not_prepared());
+        };
+        self.updated_at = now;
+        if v.expire_at.is_some_and(|at| now >= at) {
+            v.status = VerificationStatus::Expired;
+            v.code = None;
+            return Ok(CodeAttempt::Expired);
+        }
+        v.attempts = v.attempts.saturating_add(1);
+        if v.attempts > max_attempts {
+            v.status = VerificationStatus::Failed;
+            v.code = None;
+            return Ok(CodeAttempt::Failed);
+        }
+        if v.attempts == max_attempts {
+            // This is the last try: whatever its outcome, the code is spent.
+            v.code = None;
+            v.status = VerificationStatus::Failed;
+        }
+        Ok(CodeAttempt::Check(code.digest))
+    }
+
     /// Records a failed first-factor attempt.
     pub fn first_factor_failed(&mut self, strategy: Strategy, now: Timestamp) -> Result<(), Error> {
         self.ready_for_first_factor(now)?;
@@ -309,6 +403,7 @@ impl SignIn {
             status: VerificationStatus::Unverified,
             attempts,
             expire_at: None,
+            code: None,
         });
         self.updated_at = now;
         Ok(())
@@ -323,12 +418,18 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<AfterFirstFactor, Error> {
         self.ready_for_first_factor(now)?;
-        let attempts = attempts_after(self.first_factor_verification.as_ref(), &strategy);
+        // A code attempt was counted before it was compared; a password is
+        // counted here.
+        let (attempts, expire_at) = match &self.first_factor_verification {
+            Some(v) if v.strategy == strategy && v.expire_at.is_some() => (v.attempts, v.expire_at),
+            previous => (attempts_after(previous.as_ref(), &strategy), None),
+        };
         self.first_factor_verification = Some(Verification {
             strategy,
             status: VerificationStatus::Verified,
             attempts,
-            expire_at: None,
+            expire_at,
+            code: None,
         });
         self.first_factor_verified_at = Some(now);
         self.second_factor_required = needs_second_factor;
@@ -354,6 +455,7 @@ impl SignIn {
             status: VerificationStatus::Verified,
             attempts,
             expire_at: None,
+            code: None,
         });
         self.second_factor_verified_at = Some(now);
         self.updated_at = now;
@@ -638,6 +740,88 @@ mod tests {
     }
 
     #[test]
+    fn codes_expire_are_counted_before_comparing_and_burn_at_the_limit() {
+        let mut s = sign_in(0);
+        s.identify("alice@example.com".into(), &user(), Timestamp(1))
+            .unwrap();
+        let sent = |at: i64| SentCode {
+            digest: "d".into(),
+            target_id: "idn_1".into(),
+            sent_at: Timestamp(at),
+        };
+        assert!(
+            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(2))
+                .is_err(),
+            "nothing prepared"
+        );
+        s.first_factor_code_sent(
+            Strategy::EmailCode,
+            sent(2),
+            Timestamp(600_002),
+            Timestamp(2),
+        )
+        .unwrap();
+        for attempt in 1..=2 {
+            assert_eq!(
+                s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+                    .unwrap(),
+                CodeAttempt::Check("d".into())
+            );
+            assert_eq!(s.first_factor_verification().unwrap().attempts, attempt);
+        }
+        // The third try may still be compared, but it spends the code.
+        assert_eq!(
+            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+                .unwrap(),
+            CodeAttempt::Check("d".into())
+        );
+        assert_eq!(
+            s.first_factor_verification().unwrap().status,
+            VerificationStatus::Failed
+        );
+        assert_eq!(
+            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+                .unwrap(),
+            CodeAttempt::Failed
+        );
+        // Preparing again replaces the code and starts the count again.
+        s.first_factor_code_sent(
+            Strategy::EmailCode,
+            sent(20),
+            Timestamp(600_020),
+            Timestamp(20),
+        )
+        .unwrap();
+        assert_eq!(s.first_factor_verification().unwrap().attempts, 0);
+        assert_eq!(
+            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(600_020))
+                .unwrap(),
+            CodeAttempt::Expired
+        );
+        assert_eq!(
+            s.first_factor_verification().unwrap().status,
+            VerificationStatus::Expired
+        );
+        // A passed code keeps its count.
+        s.first_factor_code_sent(
+            Strategy::EmailCode,
+            sent(30),
+            Timestamp(600_030),
+            Timestamp(30),
+        )
+        .unwrap();
+        s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(31))
+            .unwrap();
+        s.first_factor_passed(Strategy::EmailCode, false, Timestamp(32))
+            .unwrap();
+        let v = s.first_factor_verification().unwrap();
+        assert_eq!(
+            (v.status, v.attempts, v.code.is_none()),
+            (VerificationStatus::Verified, 1, true)
+        );
+    }
+
+    #[test]
     fn every_stored_change_bumps_the_version() {
         let mut s = sign_in(0);
         assert_eq!(s.version(), 0);
@@ -658,6 +842,8 @@ mod tests {
     #[test]
     fn factors_follow_user_and_settings() {
         let mut settings = InstanceSettings::default();
+        settings.strategies.email_code = false;
+        settings.strategies.phone_code = false;
         let u = user();
         let f = supported_first_factors(&u, &settings);
         assert_eq!(

@@ -5,6 +5,7 @@
 
 mod client_repository;
 mod clock;
+mod code_sender;
 mod instance_store;
 mod password_hasher;
 mod random;
@@ -13,6 +14,9 @@ mod user_repository;
 
 pub use client_repository::{ClientRepository, SessionQuery};
 pub use clock::{Clock, SystemClock};
+pub use code_sender::{
+    CodeDestination, CodeMessage, CodePurpose, CodeSender, ConsoleCodeSender, SendError,
+};
 pub use instance_store::InstanceStore;
 pub use password_hasher::PasswordHasher;
 pub use random::{OsRandom, Random};
@@ -21,7 +25,7 @@ pub use user_repository::{DigestUpgrade, UserQuery, UserRepository};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use {
-    client_repository::MockClientRepository, clock::MockClock, instance_store::MockInstanceStore,
-    password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
-    user_repository::MockUserRepository,
+    client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
+    instance_store::MockInstanceStore, password_hasher::MockPasswordHasher, random::MockRandom,
+    sign_in_store::MockSignInStore, user_repository::MockUserRepository,
 };

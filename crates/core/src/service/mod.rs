@@ -2,6 +2,7 @@
 //! are grouped by resource in the submodules and are what inbound adapters call.
 
 mod clients;
+mod codes;
 mod sessions;
 mod sign_ins;
 mod users;
@@ -12,13 +13,14 @@ use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
 pub use sessions::{SessionTokenClaims, SessionsPage};
-pub use sign_ins::{AttemptFirstFactor, CreateSignIn};
+pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor};
 pub use users::{CreateUser, UsersPage};
 
 use crate::error::Error;
 use crate::model::InstanceSettings;
 use crate::ports::{
-    ClientRepository, Clock, InstanceStore, PasswordHasher, Random, SignInStore, UserRepository,
+    ClientRepository, Clock, CodeSender, InstanceStore, PasswordHasher, Random, SignInStore,
+    UserRepository,
 };
 
 /// The outbound ports the use cases need.
@@ -29,6 +31,7 @@ pub struct Ports {
     pub sign_ins: Arc<dyn SignInStore>,
     pub instance: Arc<dyn InstanceStore>,
     pub hasher: Arc<dyn PasswordHasher>,
+    pub codes: Arc<dyn CodeSender>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
 }

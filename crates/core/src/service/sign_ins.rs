@@ -19,11 +19,20 @@ pub struct CreateSignIn {
     pub keep_token: bool,
 }
 
+/// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
+#[derive(Debug, Default, Clone)]
+pub struct PrepareFirstFactor {
+    pub strategy: Option<String>,
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+}
+
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
 #[derive(Debug, Default, Clone)]
 pub struct AttemptFirstFactor {
     pub strategy: Option<String>,
     pub password: Option<String>,
+    pub code: Option<String>,
     /// As in [`CreateSignIn::keep_token`].
     pub keep_token: bool,
 }
@@ -56,6 +65,13 @@ impl Latch {
                         .clone()
                         .ok_or_else(|| Error::param_nil("password"))?,
                 )
+            }
+            // A code strategy with an identifier sends the code at once.
+            Some(Strategy::EmailCode | Strategy::PhoneCode) => {
+                if params.identifier.as_deref().is_none_or(str::is_empty) {
+                    return Err(Error::param_nil("identifier"));
+                }
+                None
             }
             Some(other) => return Err(not_yet_supported(other)),
         };
@@ -92,8 +108,15 @@ impl Latch {
         let mut session = None;
         if let Some((normalised, user)) = &identified {
             sign_in.identify(normalised.clone(), user, now)?;
-            if password.is_some() {
-                session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
+            match &strategy {
+                Some(Strategy::Password) => {
+                    session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
+                }
+                Some(code @ (Strategy::EmailCode | Strategy::PhoneCode)) => {
+                    self.send_first_factor_code(&mut sign_in, user, code.clone(), None, now)
+                        .await?;
+                }
+                _ => {}
             }
         }
         match (&session, &identified) {
@@ -164,7 +187,8 @@ impl Latch {
             .await?
             .ok_or_else(Error::identifier_not_found)?;
         self.refuse_if_signed_in(&client, &user).await?;
-        let new_token = match strategy {
+        // The factor is checked first; what follows is the same for every strategy.
+        let password = match &strategy {
             Strategy::Password => {
                 let password = params
                     .password
@@ -176,67 +200,93 @@ impl Latch {
                     }
                     return Err(err);
                 }
-                let before = sign_in.clone();
-                let session = self.pass_first_factor(&mut sign_in, &user, Strategy::Password)?;
-                // Only the request that wins the compare-and-set goes on; a loser
-                // whose rival completed the sign-in answers with that result.
-                if let Err(err) = self.replace_sign_in(&mut sign_in).await {
-                    return self
-                        .after_lost_race(err, &client.id, &sign_in.id, now)
-                        .await;
-                }
-                match session {
-                    Some(session) => {
-                        match self
-                            .start_session(
-                                &session,
-                                &user,
-                                Some(&password),
-                                &client.token_hash,
-                                params.keep_token,
-                            )
-                            .await
-                        {
-                            Ok(token) => token,
-                            Err(err) => {
-                                // No session: the sign-in goes back to where it was.
-                                let mut restored = before;
-                                restored.set_version(sign_in.version());
-                                if let Err(undo) = self.replace_sign_in(&mut restored).await {
-                                    tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
-                                }
-                                return Err(err);
-                            }
+                Some(password)
+            }
+            Strategy::EmailCode | Strategy::PhoneCode => {
+                self.check_first_factor_code(&mut sign_in, &strategy, params.code)
+                    .await?;
+                None
+            }
+            other => return Err(not_yet_supported(other)),
+        };
+        let before = sign_in.clone();
+        let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
+        // Only the request that wins the compare-and-set goes on; a loser
+        // whose rival completed the sign-in answers with that result.
+        if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+            return self
+                .after_lost_race(err, &client.id, &sign_in.id, now)
+                .await;
+        }
+        let new_token = match session {
+            Some(session) => {
+                match self
+                    .start_session(
+                        &session,
+                        &user,
+                        password.as_deref(),
+                        &client.token_hash,
+                        params.keep_token,
+                    )
+                    .await
+                {
+                    Ok(token) => token,
+                    Err(err) => {
+                        // No session: the sign-in goes back to where it was.
+                        let mut restored = before;
+                        restored.set_version(sign_in.version());
+                        if let Err(undo) = self.replace_sign_in(&mut restored).await {
+                            tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
                         }
+                        return Err(err);
                     }
-                    None => None,
                 }
             }
-            other => return Err(not_yet_supported(&other)),
+            None => None,
         };
         let view = self.sign_in_view(sign_in, now).await?;
         self.outcome(view, &client.id, new_token).await
     }
 
-    /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`. Password needs no
-    /// preparation; the strategies that do arrive with their own issues.
+    /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`: sends a code for
+    /// `email_code` and `phone_code`; password needs no preparation.
     pub async fn prepare_first_factor(
         &self,
         token: Option<&str>,
         id: &str,
-        strategy: Option<&str>,
+        params: PrepareFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (_, sign_in) = self.client_sign_in(token, id).await?;
-        let strategy =
-            self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
-        sign_in.ready_for_first_factor(self.ports.clock.now())?;
-        match strategy {
-            Strategy::Password => Err(Error::param_value_invalid(
-                "strategy",
-                "The password strategy needs no preparation: attempt it directly.",
-            )),
-            other => Err(not_yet_supported(&other)),
-        }
+        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
+        let strategy = self.first_factor_strategy(
+            params
+                .strategy
+                .as_deref()
+                .ok_or_else(|| Error::param_nil("strategy"))?,
+        )?;
+        let now = self.ports.clock.now();
+        let user_id = sign_in.ready_for_first_factor(now)?.clone();
+        let user = self
+            .ports
+            .users
+            .get(&user_id)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
+        let target = match strategy {
+            Strategy::Password => {
+                return Err(Error::param_value_invalid(
+                    "strategy",
+                    "The password strategy needs no preparation: attempt it directly.",
+                ));
+            }
+            Strategy::EmailCode => params.email_address_id,
+            Strategy::PhoneCode => params.phone_number_id,
+            other => return Err(not_yet_supported(&other)),
+        };
+        self.send_first_factor_code(&mut sign_in, &user, strategy, target.as_deref(), now)
+            .await?;
+        self.replace_sign_in(&mut sign_in).await?;
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, &client.id, None).await
     }
 
     /// Second factors: modelled, answered clearly until their strategies land.
@@ -467,7 +517,7 @@ impl Latch {
     }
 
     /// Stores a changed sign-in if no other request changed it first.
-    async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
+    pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
         let expected = sign_in.next_version();
         Ok(self.ports.sign_ins.replace(sign_in, expected).await?)
     }

@@ -9,8 +9,8 @@ use crate::model::{
     Timestamp, User, UserId,
 };
 use crate::ports::{
-    MockClientRepository, MockClock, MockInstanceStore, MockPasswordHasher, MockRandom,
-    MockSignInStore, MockUserRepository,
+    MockClientRepository, MockClock, MockCodeSender, MockInstanceStore, MockPasswordHasher,
+    MockRandom, MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -23,6 +23,7 @@ pub struct Mocks {
     pub sign_ins: MockSignInStore,
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
+    pub codes: MockCodeSender,
     pub settings: InstanceSettings,
 }
 
@@ -34,6 +35,7 @@ impl Mocks {
             sign_ins: MockSignInStore::new(),
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
+            codes: MockCodeSender::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -56,6 +58,7 @@ impl Mocks {
                 sign_ins: Arc::new(self.sign_ins),
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
+                codes: Arc::new(self.codes),
                 clock: Arc::new(clock),
                 random: Arc::new(random),
             },

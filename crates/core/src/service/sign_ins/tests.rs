@@ -244,6 +244,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
 #[tokio::test]
 async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
     let mut m = Mocks::new();
+    m.settings.strategies.email_code = false;
     m.users.expect_find_by_identifier().never();
     let latch = m.latch();
     let err = latch
@@ -291,21 +292,20 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
 #[tokio::test]
 async fn enabled_but_unimplemented_strategies_answer_clearly() {
     let mut m = Mocks::new();
-    m.settings.strategies.email_code = true;
+    m.settings.strategies.oauth_providers = vec!["google".into()];
     let err = m
         .latch()
         .create_sign_in(
             None,
             CreateSignIn {
-                strategy: Some("email_code".into()),
-                identifier: Some("a@b.co".into()),
+                strategy: Some("oauth_google".into()),
                 ..Default::default()
             },
         )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyNotSupported);
-    assert!(err.long_message.contains("email_code"));
+    assert!(err.long_message.contains("oauth_google"));
 }
 
 #[tokio::test]
@@ -329,6 +329,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("x".into()),
+        code: None,
         keep_token: false,
     };
     let err = latch
@@ -391,6 +392,7 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("nope-nope".into()),
+        code: None,
         keep_token: false,
     };
     let err = m
@@ -422,6 +424,7 @@ async fn only_the_attempt_that_wins_the_race_creates_a_session() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("right".into()),
+        code: None,
         keep_token: false,
     };
     let err = m
@@ -494,6 +497,7 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("right".into()),
+        code: None,
         keep_token: false,
     };
     let err = m

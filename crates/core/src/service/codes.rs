@@ -1,0 +1,258 @@
+//! One-time codes for the first factor: choosing where a code goes, sending
+//! it, and checking an attempt.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Latch, hex};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{CodeAttempt, Environment, SentCode, SignIn, Strategy, Timestamp, User};
+use crate::ports::{CodeDestination, CodeMessage, CodePurpose, Random};
+
+/// The code a development instance accepts for its test identities.
+const TEST_CODE: &str = "424242";
+
+impl Latch {
+    /// Sends a new code for `strategy` to one of the user's addresses and
+    /// records its digest on the sign-in (in memory; the caller stores it).
+    pub(crate) async fn send_first_factor_code(
+        &self,
+        sign_in: &mut SignIn,
+        user: &User,
+        strategy: Strategy,
+        target_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let (target_id, destination) = code_target(sign_in, user, &strategy, target_id)?;
+        if let Some(previous) = sign_in
+            .first_factor_verification()
+            .filter(|v| v.strategy == strategy)
+            && let Some(code) = &previous.code
+        {
+            let ready_at = code.sent_at.plus(self.settings.code_resend_cooldown);
+            if now < ready_at {
+                let retry_after_secs =
+                    u64::try_from((ready_at.since(now).0 + 999) / 1000).unwrap_or(1);
+                return Err(Error::new(
+                    ErrorKind::TooManyRequests { retry_after_secs },
+                    ErrorCode::TooManyRequests,
+                    "Too many requests",
+                    format!(
+                        "A code was just sent. Please wait {retry_after_secs} seconds before asking for another."
+                    ),
+                ));
+            }
+        }
+        let test_identity =
+            self.settings.environment == Environment::Development && is_test_identity(&destination);
+        let code = if test_identity {
+            TEST_CODE.to_owned()
+        } else {
+            six_digits(&*self.ports.random)
+        };
+        if !test_identity {
+            let message = CodeMessage {
+                destination,
+                code: code.clone(),
+                purpose: CodePurpose::SignIn,
+                expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
+            };
+            // A code that never left is never valid: nothing is recorded.
+            self.ports.codes.send(&message).await.map_err(|err| {
+                tracing::warn!(error = %err, strategy = %strategy.name(), "one-time code not delivered");
+                Error::new(
+                    ErrorKind::Unavailable,
+                    ErrorCode::CodeDeliveryFailed,
+                    "The code could not be sent",
+                    "The code could not be delivered. Please try again shortly.",
+                )
+            })?;
+        }
+        let sent = SentCode {
+            digest: code_digest(sign_in, &code),
+            target_id,
+            sent_at: now,
+        };
+        sign_in.first_factor_code_sent(strategy, sent, now.plus(self.settings.code_lifetime), now)
+    }
+
+    /// Counts the attempt on the stored sign-in first, then compares the code
+    /// in constant time.
+    pub(crate) async fn check_first_factor_code(
+        &self,
+        sign_in: &mut SignIn,
+        strategy: &Strategy,
+        code: Option<String>,
+    ) -> Result<(), Error> {
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let now = self.ports.clock.now();
+        let outcome = sign_in.count_code_attempt(strategy, self.settings.max_code_attempts, now)?;
+        self.replace_sign_in(sign_in).await?;
+        match outcome {
+            CodeAttempt::Expired => Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::VerificationExpired,
+                "This code has expired",
+                "This verification code has expired. Please request a new one.",
+            )
+            .param("code")),
+            CodeAttempt::Failed => Err(Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::VerificationFailed,
+                "Too many failed attempts",
+                "Too many incorrect codes were entered. Please request a new code.",
+            )
+            .param("code")),
+            CodeAttempt::Check(expected) => {
+                if bool::from(
+                    code_digest(sign_in, code.trim())
+                        .as_bytes()
+                        .ct_eq(expected.as_bytes()),
+                ) {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Unprocessable,
+                        ErrorCode::FormCodeIncorrect,
+                        "Incorrect code",
+                        "The code you entered is incorrect.",
+                    )
+                    .param("code"))
+                }
+            }
+        }
+    }
+}
+
+/// The address record a code for `strategy` goes to: the one named, or the
+/// one the sign-in was identified with, or the primary one. It must be the
+/// user's; phone numbers kept for the second factor are not first factors.
+fn code_target(
+    sign_in: &SignIn,
+    user: &User,
+    strategy: &Strategy,
+    named: Option<&str>,
+) -> Result<(String, CodeDestination), Error> {
+    let (records, param, primary) = match strategy {
+        Strategy::EmailCode => (
+            &user.email_addresses,
+            "email_address_id",
+            user.primary_email_address_id.as_deref(),
+        ),
+        Strategy::PhoneCode => (
+            &user.phone_numbers,
+            "phone_number_id",
+            user.primary_phone_number_id.as_deref(),
+        ),
+        _ => return Err(Error::internal("code strategy")),
+    };
+    let usable = |r: &&crate::model::IdentificationRecord| !r.reserved_for_second_factor;
+    let record = match named.filter(|n| !n.is_empty()) {
+        Some(id) => records.iter().filter(usable).find(|r| r.id == id),
+        None => records
+            .iter()
+            .filter(usable)
+            .find(|r| Some(r.value.as_str()) == sign_in.identifier())
+            .or_else(|| {
+                records
+                    .iter()
+                    .filter(usable)
+                    .find(|r| Some(r.id.as_str()) == primary)
+            })
+            .or_else(|| records.iter().find(usable)),
+    }
+    .ok_or_else(|| {
+        Error::param_value_invalid(
+            param,
+            format!("{param} does not name one of this account's addresses."),
+        )
+        .param(param)
+    })?;
+    let destination = match strategy {
+        Strategy::EmailCode => CodeDestination::Email(record.value.clone()),
+        _ => CodeDestination::Sms(record.value.clone()),
+    };
+    Ok((record.id.clone(), destination))
+}
+
+/// Development test identities: emails containing `+clerk_test` and phone
+/// numbers `+1 XXX 555 0100` to `0199`.
+fn is_test_identity(destination: &CodeDestination) -> bool {
+    match destination {
+        CodeDestination::Email(address) => address.contains("+clerk_test"),
+        CodeDestination::Sms(number) => {
+            let digits = number.as_bytes();
+            number.len() == 12
+                && number.starts_with("+1")
+                && &digits[5..8] == b"555"
+                && &digits[8..10] == b"01"
+        }
+    }
+}
+
+/// Six decimal digits, each uniform (bytes of 250 and above are redrawn).
+fn six_digits(random: &dyn Random) -> String {
+    let mut out = String::with_capacity(6);
+    let mut bytes = [0u8; 16];
+    while out.len() < 6 {
+        random.fill(&mut bytes);
+        for b in bytes.iter().filter(|b| **b < 250) {
+            if out.len() < 6 {
+                out.push(char::from(b'0' + b % 10));
+            }
+        }
+    }
+    out
+}
+
+/// Codes are kept as SHA-256 of the sign-in id and the code.
+fn code_digest(sign_in: &SignIn, code: &str) -> String {
+    hex(&Sha256::digest(format!("{}:{code}", sign_in.id).as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OsRandom;
+
+    #[test]
+    fn codes_are_six_uniform_digits() {
+        let mut counts = [0u32; 10];
+        for _ in 0..2000 {
+            let code = six_digits(&OsRandom);
+            assert_eq!(code.len(), 6);
+            for c in code.bytes() {
+                counts[usize::from(c - b'0')] += 1;
+            }
+        }
+        // 1200 expected per digit.
+        assert!(
+            counts.iter().all(|n| (1000..1400).contains(n)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn test_identities() {
+        assert!(is_test_identity(&CodeDestination::Email(
+            "jane+clerk_test@example.com".into()
+        )));
+        assert!(!is_test_identity(&CodeDestination::Email(
+            "jane@example.com".into()
+        )));
+        assert!(is_test_identity(&CodeDestination::Sms(
+            "+12015550100".into()
+        )));
+        assert!(is_test_identity(&CodeDestination::Sms(
+            "+12015550199".into()
+        )));
+        assert!(!is_test_identity(&CodeDestination::Sms(
+            "+12015550200".into()
+        )));
+        assert!(!is_test_identity(&CodeDestination::Sms(
+            "+442015550100".into()
+        )));
+    }
+}
