@@ -9,6 +9,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod lockout;
 mod robustness;
 mod sessions;
 mod sign_ins;

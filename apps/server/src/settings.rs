@@ -75,6 +75,8 @@ pub struct SignInSection {
     pub code_lifetime_secs: i64,
     pub max_code_attempts: u32,
     pub code_resend_cooldown_secs: i64,
+    pub lockout_attempts: u32,
+    pub lockout_duration_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +185,11 @@ impl Settings {
                 self.sign_in.code_resend_cooldown_secs,
                 3600,
             ),
+            (
+                "sign_in.lockout_duration_secs",
+                self.sign_in.lockout_duration_secs,
+                30 * DAY,
+            ),
         ];
         for (key, value, max) in lifetimes {
             if !(1..=max).contains(&value) {
@@ -209,6 +216,9 @@ impl Settings {
         }
         if p.hash_workers > 256 {
             bail!("password.hash_workers must be at most 256 (0 means one per CPU)");
+        }
+        if self.sign_in.lockout_attempts > 1000 {
+            bail!("sign_in.lockout_attempts must be at most 1000 (0 turns lockout off)");
         }
         if !(1..=10).contains(&self.sign_in.max_code_attempts) {
             bail!("sign_in.max_code_attempts must be between 1 and 10");
@@ -286,6 +296,8 @@ impl Settings {
             code_lifetime: Duration::seconds(s.code_lifetime_secs),
             max_code_attempts: s.max_code_attempts,
             code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
+            lockout_attempts: s.lockout_attempts,
+            lockout_duration: Duration::seconds(s.lockout_duration_secs),
         })
     }
 

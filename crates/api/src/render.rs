@@ -165,6 +165,7 @@ pub fn session_bapi(view: &SessionView) -> Value {
 }
 
 pub fn user(u: &User, audience: Audience) -> Value {
+    let lockout = u.lockout_at(wall_clock());
     let mut out = json!({
         "object": "user",
         "id": u.id.as_str(),
@@ -197,9 +198,9 @@ pub fn user(u: &User, audience: Audience) -> Value {
         "organization_memberships": [],
         "last_sign_in_at": u.last_sign_in_at.map(|t| t.millis()),
         "banned": u.banned,
-        "locked": false,
+        "locked": lockout.is_some(),
         "deprovisioned": false,
-        "lockout_expires_in_seconds": null,
+        "lockout_expires_in_seconds": lockout.flatten().map(|d| (d.0 + 999) / 1000),
         "verification_attempts_remaining": null,
         "delete_self_enabled": false,
         "create_organization_enabled": false,
@@ -385,4 +386,10 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
         "organization_settings": { "enabled": false },
         "maintenance_mode": false,
     })
+}
+
+/// Now, for the few read-only views that depend on it.
+fn wall_clock() -> latch_core::model::Timestamp {
+    use latch_core::ports::Clock as _;
+    latch_core::ports::SystemClock.now()
 }

@@ -11,6 +11,7 @@ use crate::error::DbError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_sign_in_versions.sql"),
+    include_str!("../migrations/0003_lockout.sql"),
 ];
 
 /// The schema version this build writes.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{IdentificationRecord, Identifier, Timestamp, User, UserId, Username};
+use latch_core::model::{
+    Duration, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
+};
 use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -19,14 +21,14 @@ macro_rules! user_columns {
     () => {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
          primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at"
+         created_at, updated_at, locked_until"
     };
 }
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
 );
 
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
@@ -101,8 +103,13 @@ impl UserRepository for SqliteStore {
         let user = user.clone();
         self.pool
             .write(move |tx| {
+                let mut values = user_values(&user)?;
+                values.push(
+                    user.locked_until
+                        .map_or(Value::Null, |t| Value::Integer(t.0)),
+                );
                 tx.prepare_cached(INSERT_USER)?
-                    .execute(params_from_iter(user_values(&user)?))?;
+                    .execute(params_from_iter(values))?;
                 insert_identifications(tx, &user)
             })
             .await
@@ -177,7 +184,8 @@ impl UserRepository for SqliteStore {
                     // updated_at only moves forward, so a compare-and-set update
                     // that read the user before this sees it changed.
                     .prepare_cached(
-                        "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1) WHERE id = ?1",
+                        "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1), \
+                         failed_attempts = 0 WHERE id = ?1",
                     )?
                     .execute(params![id.as_str(), at.0])?;
                 if changed == 0 {
@@ -190,6 +198,56 @@ impl UserRepository for SqliteStore {
                         "UPDATE users SET password_digest = ?3 WHERE id = ?1 AND password_digest = ?2",
                     )?
                     .execute(params![id.as_str(), upgrade.old, upgrade.new])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record_failed_attempt(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+        max_attempts: u32,
+        lock_for: Duration,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                // One statement counts and locks: racing failures are all counted.
+                let until = now.plus(lock_for);
+                tx.prepare_cached(
+                    "UPDATE users SET
+                         locked_until = CASE WHEN failed_attempts + 1 >= ?3 THEN ?4 ELSE locked_until END,
+                         failed_attempts = CASE WHEN failed_attempts + 1 >= ?3 THEN 0 ELSE failed_attempts + 1 END
+                     WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
+                )?
+                .execute(params![id.as_str(), now.0, max_attempts, until.0])?;
+                let locked_until: Option<Option<i64>> = tx
+                    .prepare_cached("SELECT locked_until FROM users WHERE id = ?1")?
+                    .query_row([id.as_str()], |row| row.get(0))
+                    .optional()?;
+                let locked_until = locked_until.ok_or(StoreError::NotFound)?;
+                Ok(locked_until.map(Timestamp).filter(|t| *t > now))
+            })
+            .await
+    }
+
+    async fn set_lock(
+        &self,
+        id: &UserId,
+        locked_until: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE users SET locked_until = ?2, failed_attempts = 0 WHERE id = ?1",
+                    )?
+                    .execute(params![id.as_str(), locked_until.map(|t| t.0)])?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound.into());
                 }
                 Ok(())
             })
@@ -255,8 +313,9 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// The values of `user` in [`user_columns`] order, for [`INSERT_USER`] and
-/// [`UPDATE_USER`].
+/// The values of `user` in [`user_columns`] order up to `updated_at`, for
+/// [`INSERT_USER`] (which adds `locked_until`) and [`UPDATE_USER`] (which never
+/// writes the lockout columns).
 fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
     let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Text(s.to_owned()));
     Ok(vec![
@@ -371,6 +430,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         last_sign_in_at: row.get::<_, Option<i64>>(12)?.map(Timestamp),
         created_at: Timestamp(row.get(13)?),
         updated_at: Timestamp(row.get(14)?),
+        locked_until: row.get::<_, Option<i64>>(15)?.map(Timestamp),
     })
 }
 

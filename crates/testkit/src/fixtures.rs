@@ -37,6 +37,7 @@ pub fn user(id: &str, email: &str) -> User {
         private_metadata: json!({}),
         unsafe_metadata: json!({}),
         banned: false,
+        locked_until: None,
         last_sign_in_at: None,
         created_at: T0,
         updated_at: T0,

@@ -31,6 +31,72 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     update_replaces_the_aggregate(repo).await;
     update_with_a_taken_identifier_changes_nothing(repo).await;
     delete_frees_identifiers(repo).await;
+    lockout_counts_every_failure_and_locks(repo).await;
+}
+
+/// `record_failed_attempt` counts atomically and locks at the limit;
+/// `set_lock` locks and unlocks; a recorded sign-in clears the count; updates
+/// never touch the lock.
+async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
+    const MINUTE: i64 = 60_000;
+    let lock_for = latch_core::model::Duration(60 * MINUTE);
+    let gail = fixtures::user("user_gail", "gail@example.com");
+    repo.insert(&gail).await.expect("insert gail");
+    let fail = |n: i64| repo.record_failed_attempt(&gail.id, at(n), 3, lock_for);
+    assert_eq!(fail(1).await, Ok(None));
+    assert_eq!(fail(2).await, Ok(None));
+    // A sign-in in between clears the count.
+    repo.record_sign_in(&gail.id, at(3), None)
+        .await
+        .expect("record a sign-in");
+    assert_eq!(fail(4).await, Ok(None));
+    assert_eq!(fail(5).await, Ok(None));
+    assert_eq!(
+        fail(6).await,
+        Ok(Some(at(6 + 60 * MINUTE))),
+        "the third failure in a row locks"
+    );
+    assert_eq!(
+        get(repo, "user_gail").await.unwrap().locked_until,
+        Some(at(6 + 60 * MINUTE))
+    );
+    // While locked nothing more is counted, and an update leaves the lock alone.
+    assert_eq!(fail(7).await, Ok(Some(at(6 + 60 * MINUTE))));
+    let stored = get(repo, "user_gail").await.unwrap();
+    let changed = User {
+        first_name: Some("Gail".into()),
+        locked_until: None,
+        updated_at: at(8),
+        ..stored.clone()
+    };
+    repo.update(&changed, stored.updated_at)
+        .await
+        .expect("update gail");
+    assert_eq!(
+        get(repo, "user_gail").await.unwrap().locked_until,
+        Some(at(6 + 60 * MINUTE))
+    );
+    // Once the lock is over the count starts from zero.
+    assert_eq!(fail(7 + 60 * MINUTE).await, Ok(None));
+    repo.set_lock(&gail.id, None).await.expect("unlock");
+    assert_eq!(get(repo, "user_gail").await.unwrap().locked_until, None);
+    repo.set_lock(&gail.id, Some(latch_core::model::Timestamp::FOREVER))
+        .await
+        .expect("lock");
+    assert_eq!(
+        get(repo, "user_gail").await.unwrap().locked_until,
+        Some(latch_core::model::Timestamp::FOREVER)
+    );
+    assert_eq!(
+        repo.set_lock(&uid("user_nobody"), None).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        repo.record_failed_attempt(&uid("user_nobody"), at(1), 3, lock_for)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(repo.delete(&gail.id).await, Ok(true));
 }
 
 fn alice() -> User {

@@ -23,6 +23,7 @@ pub async fn handle(
         segs,
         ["v1", "users"]
             | ["v1", "users", _]
+            | ["v1", "users", _, "lock" | "unlock"]
             | ["v1", "sessions"]
             | ["v1", "sessions", _]
             | ["v1", "sessions", _, "revoke"]
@@ -41,6 +42,8 @@ pub async fn handle(
         (Method::GET, ["v1", "users", id]) => users::read(state, id).await,
         (Method::PATCH, ["v1", "users", id]) => users::update(state, req, id).await,
         (Method::DELETE, ["v1", "users", id]) => users::delete(state, id).await,
+        (Method::POST, ["v1", "users", id, "lock"]) => users::lock(state, id).await,
+        (Method::POST, ["v1", "users", id, "unlock"]) => users::unlock(state, id).await,
         (Method::GET, ["v1", "sessions"]) => sessions::list(state, req).await,
         (Method::GET, ["v1", "sessions", id]) => sessions::read(state, id).await,
         (Method::POST, ["v1", "sessions", id, "revoke"]) => sessions::revoke(state, id).await,

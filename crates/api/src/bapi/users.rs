@@ -51,6 +51,20 @@ pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiR
     Ok(ApiResponse::ok(user_json(&user)))
 }
 
+/// `POST /v1/users/{id}/lock`.
+pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(user_json(
+        &state.latch.lock_user(id).await?,
+    )))
+}
+
+/// `POST /v1/users/{id}/unlock`.
+pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(user_json(
+        &state.latch.unlock_user(id).await?,
+    )))
+}
+
 /// `DELETE /v1/users/{id}`.
 pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     state.latch.delete_user(id).await?;

@@ -85,6 +85,11 @@ pub struct InstanceSettings {
     pub max_code_attempts: u32,
     /// How soon a code may be sent again to the same sign-in.
     pub code_resend_cooldown: Duration,
+    /// Failed factor attempts (passwords, codes) that lock a user; 0 turns
+    /// lockout off.
+    pub lockout_attempts: u32,
+    /// How long a lockout lasts.
+    pub lockout_duration: Duration,
 }
 
 impl Default for InstanceSettings {
@@ -111,6 +116,8 @@ impl Default for InstanceSettings {
             code_lifetime: Duration::minutes(10),
             max_code_attempts: 3,
             code_resend_cooldown: Duration::seconds(30),
+            lockout_attempts: 10,
+            lockout_duration: Duration::minutes(60),
         }
     }
 }

@@ -628,6 +628,7 @@ mod tests {
             private_metadata: serde_json::json!({}),
             unsafe_metadata: serde_json::json!({}),
             banned: false,
+            locked_until: None,
             last_sign_in_at: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),

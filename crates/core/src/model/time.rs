@@ -28,6 +28,9 @@ impl Duration {
 }
 
 impl Timestamp {
+    /// An instant that never comes: an admin lock.
+    pub const FOREVER: Timestamp = Timestamp(i64::MAX);
+
     pub fn millis(self) -> i64 {
         self.0
     }

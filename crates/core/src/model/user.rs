@@ -33,6 +33,9 @@ pub struct User {
     pub private_metadata: serde_json::Value,
     pub unsafe_metadata: serde_json::Value,
     pub banned: bool,
+    /// Until when the user is locked out; `Timestamp::FOREVER` for an admin
+    /// lock. Written only by the lockout ports, never by updates.
+    pub locked_until: Option<Timestamp>,
     pub last_sign_in_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -61,6 +64,13 @@ impl User {
         self.phone_numbers
             .iter()
             .find(|p| p.value == phone.as_str())
+    }
+
+    /// The remaining lockout at `now`: `None` when not locked, `Some(None)`
+    /// when locked until unlocked, `Some(Some(d))` when it ends in `d`.
+    pub fn lockout_at(&self, now: Timestamp) -> Option<Option<super::Duration>> {
+        let until = self.locked_until.filter(|until| *until > now)?;
+        Some((until != Timestamp::FOREVER).then(|| until.since(now)))
     }
 
     pub fn primary_email(&self) -> Option<&IdentificationRecord> {

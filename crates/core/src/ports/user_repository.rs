@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Identifier, Timestamp, User, UserId};
+use crate::model::{Duration, Identifier, Timestamp, User, UserId};
 
 /// Filters for listing users; empty vectors do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -52,7 +52,7 @@ pub trait UserRepository: Send + Sync {
     /// taken identifier, and `NotFound` if the user does not exist.
     async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError>;
 
-    /// Records a sign-in: sets `last_sign_in_at` and moves `updated_at` past
+    /// Records a sign-in: clears the failure count, sets `last_sign_in_at` and moves `updated_at` past
     /// its stored value (to `at`, or one millisecond later than it was), and,
     /// with `upgrade`, replaces the password digest if and only if it still
     /// equals `upgrade.old`. MUST fail with `NotFound` if the user does not exist.
@@ -61,6 +61,26 @@ pub trait UserRepository: Send + Sync {
         id: &UserId,
         at: Timestamp,
         upgrade: Option<DigestUpgrade>,
+    ) -> Result<(), StoreError>;
+
+    /// Counts a failed factor attempt, atomically: unless the user is locked
+    /// at `now`, the count goes up, and reaching `max_attempts` locks the user
+    /// until `now + lock_for` and starts the count again. Returns the lock in
+    /// force afterwards, if any. MUST fail with `NotFound` for an unknown user.
+    async fn record_failed_attempt(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+        max_attempts: u32,
+        lock_for: Duration,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Sets or lifts (`None`) a lock and clears the failure count. MUST fail
+    /// with `NotFound` for an unknown user.
+    async fn set_lock(
+        &self,
+        id: &UserId,
+        locked_until: Option<Timestamp>,
     ) -> Result<(), StoreError>;
 
     /// Deletes the user, its identifications and its sessions. Returns whether

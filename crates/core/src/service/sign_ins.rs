@@ -88,10 +88,19 @@ impl Latch {
             },
             None => None,
         };
+        // No factor is evaluated for a locked user.
+        if let (Some(_), Some((_, user))) = (&strategy, &identified) {
+            self.refuse_if_locked(user)?;
+        }
         // The password is checked before anything is written, so a wrong one
-        // leaves no client and no sign-in behind.
-        if let (Some(password), Some((_, user))) = (&password, &identified) {
-            self.check_password(user, password).await?;
+        // leaves no client and no sign-in behind (only the lockout count).
+        if let (Some(password), Some((_, user))) = (&password, &identified)
+            && let Err(err) = self.check_password(user, password).await
+        {
+            if err.code == ErrorCode::FormPasswordIncorrect {
+                self.count_user_failure(user).await;
+            }
+            return Err(err);
         }
 
         let now = self.ports.clock.now();
@@ -188,6 +197,7 @@ impl Latch {
             .ok_or_else(Error::identifier_not_found)?;
         self.refuse_if_signed_in(&client, &user).await?;
         // The factor is checked first; what follows is the same for every strategy.
+        self.refuse_if_locked(&user)?;
         let password = match &strategy {
             Strategy::Password => {
                 let password = params
@@ -195,6 +205,7 @@ impl Latch {
                     .ok_or_else(|| Error::param_nil("password"))?;
                 if let Err(err) = self.check_password(&user, &password).await {
                     if err.code == ErrorCode::FormPasswordIncorrect {
+                        self.count_user_failure(&user).await;
                         self.count_failed_attempt(sign_in, Strategy::Password)
                             .await?;
                     }
@@ -203,8 +214,15 @@ impl Latch {
                 Some(password)
             }
             Strategy::EmailCode | Strategy::PhoneCode => {
-                self.check_first_factor_code(&mut sign_in, &strategy, params.code)
-                    .await?;
+                if let Err(err) = self
+                    .check_first_factor_code(&mut sign_in, &strategy, params.code)
+                    .await
+                {
+                    if err.code == ErrorCode::FormCodeIncorrect {
+                        self.count_user_failure(&user).await;
+                    }
+                    return Err(err);
+                }
                 None
             }
             other => return Err(not_yet_supported(other)),
@@ -271,6 +289,7 @@ impl Latch {
             .get(&user_id)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
+        self.refuse_if_locked(&user)?;
         let target = match strategy {
             Strategy::Password => {
                 return Err(Error::param_value_invalid(
@@ -522,6 +541,42 @@ impl Latch {
         Ok(self.ports.sign_ins.replace(sign_in, expected).await?)
     }
 
+    /// No factor is even evaluated while the user is locked.
+    fn refuse_if_locked(&self, user: &User) -> Result<(), Error> {
+        match user.lockout_at(self.ports.clock.now()) {
+            None => Ok(()),
+            Some(remaining) => Err(user_locked(remaining)),
+        }
+    }
+
+    /// Counts a wrong password or code against the user; enough of them lock
+    /// the account. A failure to count is logged: the answer stays the same.
+    async fn count_user_failure(&self, user: &User) {
+        if self.settings.lockout_attempts == 0 {
+            return;
+        }
+        let now = self.ports.clock.now();
+        let counted = self
+            .ports
+            .users
+            .record_failed_attempt(
+                &user.id,
+                now,
+                self.settings.lockout_attempts,
+                self.settings.lockout_duration,
+            )
+            .await;
+        match counted {
+            Ok(Some(until)) => {
+                tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts")
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(user = %user.id, error = %err, "could not count a failed attempt")
+            }
+        }
+    }
+
     /// A user already signed in on this client cannot sign in there again.
     async fn refuse_if_signed_in(&self, client: &Client, user: &User) -> Result<(), Error> {
         let now = self.ports.clock.now();
@@ -577,3 +632,17 @@ fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// `403 user_locked`, with the seconds left (`null` for a lock without end).
+pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
+    Error::new(
+        ErrorKind::Forbidden,
+        ErrorCode::UserLocked,
+        "Account locked",
+        "Your account is locked after too many failed attempts. Please try again later.",
+    )
+    .with_meta(
+        "lockout_expires_in_seconds",
+        remaining.map(|d| (d.0 + 999) / 1000),
+    )
+}

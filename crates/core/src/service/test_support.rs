@@ -90,6 +90,7 @@ pub fn user() -> User {
         private_metadata: serde_json::json!({}),
         unsafe_metadata: serde_json::json!({}),
         banned: false,
+        locked_until: None,
         last_sign_in_at: None,
         created_at: NOW,
         updated_at: NOW,

@@ -100,6 +100,7 @@ impl Latch {
             private_metadata,
             unsafe_metadata,
             banned: false,
+            locked_until: None,
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
@@ -161,6 +162,31 @@ impl Latch {
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// `POST /v1/users/{id}/lock`: locked until unlocked.
+    pub async fn lock_user(&self, id: &str) -> Result<User, Error> {
+        self.set_lock(id, Some(Timestamp::FOREVER)).await
+    }
+
+    /// `POST /v1/users/{id}/unlock`: lifts any lock and clears the failure count.
+    pub async fn unlock_user(&self, id: &str) -> Result<User, Error> {
+        self.set_lock(id, None).await
+    }
+
+    async fn set_lock(&self, id: &str, until: Option<Timestamp>) -> Result<User, Error> {
+        match self
+            .ports
+            .users
+            .set_lock(&UserId(id.to_owned()), until)
+            .await
+        {
+            Err(StoreError::NotFound) => Err(Error::not_found("user")),
+            other => {
+                other?;
+                self.get_user(id).await
+            }
+        }
     }
 
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.

@@ -39,6 +39,12 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
 #[tokio::test]
 async fn wrong_password_writes_nothing() {
     let mut m = Mocks::new();
+    // The failure counts toward the user's lockout, once.
+    m.users
+        .expect_record_failed_attempt()
+        .withf(|id, _, max, _| id.as_str() == "user_1" && *max == 10)
+        .times(1)
+        .returning(|_, _, _, _| Ok(None));
     m.users
         .expect_find_by_identifier()
         .returning(|_| Ok(Some(user())));
@@ -358,6 +364,12 @@ fn identified_sign_in() -> SignIn {
 #[tokio::test]
 async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
+    // The failure counts toward the user's lockout, once.
+    m.users
+        .expect_record_failed_attempt()
+        .withf(|id, _, max, _| id.as_str() == "user_1" && *max == 10)
+        .times(1)
+        .returning(|_, _, _, _| Ok(None));
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
@@ -506,4 +518,31 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
+}
+
+#[tokio::test]
+async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_identifier().returning(|_| {
+        Ok(Some(User {
+            locked_until: Some(crate::model::Timestamp(NOW.0 + 90_500)),
+            ..user()
+        }))
+    });
+    m.hasher.expect_verify().never();
+    m.users.expect_record_failed_attempt().never();
+    m.clients.expect_insert_client().never();
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("alice@example.com", "right-password"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code),
+        (ErrorKind::Forbidden, ErrorCode::UserLocked)
+    );
+    assert_eq!(
+        err.meta,
+        vec![("lockout_expires_in_seconds", serde_json::json!(91))]
+    );
 }
