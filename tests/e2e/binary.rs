@@ -137,6 +137,7 @@ fn bad_configuration_stops_start_up_naming_the_key() {
             "password.argon2_iterations",
         ),
         ("LATCH_INSTANCE__ISSUER", "notaurl", "instance.issuer"),
+        ("LATCH_CODES__SENDER", "pigeon", "codes.sender"),
         (
             "LATCH_SIGN_IN__SESSION_LIFETIME_SECS",
             "9223372036854775807",
@@ -352,4 +353,95 @@ fn development_instances_allow_local_origins_and_production_does_not() {
             "{environment}: {head}"
         );
     }
+}
+
+/// A one-request-at-a-time HTTP receiver: the bodies it was sent arrive on the channel.
+fn code_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/codes", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Ok(doc) = serde_json::from_slice(&body) {
+                let _ = tx.send(doc);
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn email_codes_travel_through_the_http_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = code_receiver();
+    let (_, sk) = keys(dir.path(), &[]);
+    let mut cmd = latch(dir.path());
+    cmd.env("LATCH_CODES__SENDER", "http")
+        .env("LATCH_CODES__HTTP_URL", &url)
+        .env("LATCH_CODES__HTTP_SECRET", "a shared secret of some length");
+    let server = Server::start(cmd);
+    let addr = server.addr();
+    create_user(
+        &addr,
+        &format!("Bearer {sk}"),
+        r#"{"email_address":["cody@example.com"]}"#,
+    );
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/v1/client/sign_ins?_is_native=1",
+        &[
+            ("authorization", ""),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "identifier=cody%40example.com&strategy=email_code",
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .unwrap()
+        .to_owned();
+    let id = serde_json::from_str::<Value>(&body).unwrap()["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the receiver got the code");
+    assert_eq!(message["to"], "cody@example.com");
+    let code = message["code"].as_str().unwrap();
+    let form = format!("strategy=email_code&code={code}");
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor?_is_native=1"),
+        &[
+            ("authorization", &token),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["response"]["status"],
+        "complete"
+    );
 }

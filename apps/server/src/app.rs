@@ -8,8 +8,11 @@ use base64::Engine as _;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
-use latch_core::ports::{ConsoleCodeSender, InstanceStore, OsRandom, Random, SystemClock};
+use latch_core::ports::{
+    CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random, SystemClock,
+};
 use latch_core::service::{Latch, Ports};
+use latch_http::{HttpCodeSender, HttpFormat};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 
 use crate::settings::Settings;
@@ -76,11 +79,36 @@ impl App {
             sign_ins: store.clone(),
             instance: store,
             hasher: Arc::new(hasher),
-            codes: Arc::new(ConsoleCodeSender),
+            codes: self.code_sender()?,
             clock: Arc::new(SystemClock),
             random,
         };
         Ok(Latch::new(ports, self.settings.instance_settings()?))
+    }
+
+    /// The code sender the settings name.
+    fn code_sender(&self) -> anyhow::Result<Arc<dyn CodeSender>> {
+        let c = &self.settings.codes;
+        Ok(match c.sender.as_str() {
+            "http" => {
+                let format = match c.http_format.as_str() {
+                    "twilio" => HttpFormat::Twilio {
+                        account_sid: c.twilio_account_sid.clone(),
+                        auth_token: c.twilio_auth_token.clone(),
+                        from: c.twilio_from.clone(),
+                    },
+                    _ => HttpFormat::Json {
+                        secret: c.http_secret.clone(),
+                    },
+                };
+                let timeout = std::time::Duration::from_secs(c.http_timeout_secs);
+                Arc::new(
+                    HttpCodeSender::new(c.http_url.clone(), format, timeout)
+                        .map_err(|e| anyhow::anyhow!("codes: {e}"))?,
+                )
+            }
+            _ => Arc::new(ConsoleCodeSender),
+        })
     }
 
     /// The HTTP state: use cases, signing key and API configuration.

@@ -30,6 +30,13 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct CodesSection {
     pub sender: String,
+    pub http_url: String,
+    pub http_format: String,
+    pub http_secret: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: String,
+    pub twilio_from: String,
+    pub http_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,11 +230,32 @@ impl Settings {
         if !(1..=10).contains(&self.sign_in.max_code_attempts) {
             bail!("sign_in.max_code_attempts must be between 1 and 10");
         }
-        if self.codes.sender != "console" {
-            bail!(
-                "codes.sender: {:?} is not available; use \"console\"",
-                self.codes.sender
-            );
+        let c = &self.codes;
+        match c.sender.as_str() {
+            "console" => {}
+            "http" => {
+                if !(c.http_url.starts_with("http://") || c.http_url.starts_with("https://")) {
+                    bail!("codes.http_url must be an http(s) URL when codes.sender is \"http\"");
+                }
+                match c.http_format.as_str() {
+                    "json" if c.http_secret.len() >= 16 => {}
+                    "json" => bail!(
+                        "codes.http_secret must be at least 16 characters (it signs every message)"
+                    ),
+                    "twilio"
+                        if !(c.twilio_account_sid.is_empty()
+                            || c.twilio_auth_token.is_empty()
+                            || c.twilio_from.is_empty()) => {}
+                    "twilio" => bail!(
+                        "codes.twilio_account_sid, codes.twilio_auth_token and codes.twilio_from are needed for the twilio format"
+                    ),
+                    other => bail!("codes.http_format: {other:?} must be \"json\" or \"twilio\""),
+                }
+                if !(1..=60).contains(&c.http_timeout_secs) {
+                    bail!("codes.http_timeout_secs must be between 1 and 60");
+                }
+            }
+            other => bail!("codes.sender: {other:?} must be \"console\" or \"http\""),
         }
         let issuer = &self.instance.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
