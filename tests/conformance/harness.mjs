@@ -35,7 +35,7 @@ function latchBin() {
  * `frontendHost` sets the host encoded in the publishable key (instance.frontend_host).
  * Returns { url, publishableKey, secretKey, stop() }; stop() resolves to the exit code.
  */
-export async function startLatch({ environment = 'development', allowedOrigins = [], frontendHost } = {}) {
+export async function startLatch({ environment = 'development', allowedOrigins = [], frontendHost, env: extraEnv = {} } = {}) {
   const bin = latchBin();
   const dir = await mkdtemp(join(tmpdir(), 'latch-conformance-'));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_')));
@@ -47,6 +47,7 @@ export async function startLatch({ environment = 'development', allowedOrigins =
   });
   if (allowedOrigins.length) env.LATCH_SERVER__ALLOWED_ORIGINS = allowedOrigins.join(',');
   if (frontendHost) env.LATCH_INSTANCE__FRONTEND_HOST = frontendHost;
+  Object.assign(env, extraEnv);
 
   let child, exited;
   const killOnExit = () => child?.kill('SIGKILL');
@@ -218,4 +219,36 @@ export function jwtClaims(jwt) {
   const parts = jwt.split('.');
   assert.equal(parts.length, 3, 'not a JWT');
   return JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+}
+
+/**
+ * A loopback HTTP receiver for latch's `http` code sender: collects the JSON
+ * messages it is sent. Returns { url, nextCode(to), close() }.
+ */
+export async function startCodeReceiver() {
+  const { createServer } = await import('node:http');
+  const messages = [];
+  const waiting = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      messages.push(JSON.parse(body));
+      res.writeHead(200).end();
+      waiting.splice(0).forEach((wake) => wake());
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}/codes`;
+  /** The next code sent to `to` (waits up to 10 s). */
+  async function nextCode(to) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const i = messages.findIndex((m) => m.to === to);
+      if (i >= 0) return messages.splice(i, 1)[0].code;
+      assert.ok(Date.now() < deadline, `no code was sent to ${to}`);
+      await new Promise((resolve) => { waiting.push(resolve); setTimeout(resolve, 200); });
+    }
+  }
+  return { url, nextCode, close: () => new Promise((resolve) => server.close(resolve)) };
 }
