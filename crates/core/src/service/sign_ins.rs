@@ -180,24 +180,11 @@ impl Latch {
         id: &str,
         params: AttemptFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
-        let strategy = self.first_factor_strategy(
-            params
-                .strategy
-                .as_deref()
-                .ok_or_else(|| Error::param_nil("strategy"))?,
-        )?;
-        let now = self.ports.clock.now();
-        let user_id = sign_in.ready_for_first_factor(now)?.clone();
-        let user = self
-            .ports
-            .users
-            .get(&user_id)
-            .await?
-            .ok_or_else(Error::identifier_not_found)?;
+        let (client, mut sign_in, strategy, user, now) = self
+            .first_factor_step(token, id, params.strategy.as_deref())
+            .await?;
         self.refuse_if_signed_in(&client, &user).await?;
         // The factor is checked first; what follows is the same for every strategy.
-        self.refuse_if_locked(&user)?;
         let password = match &strategy {
             Strategy::Password => {
                 let password = params
@@ -274,22 +261,9 @@ impl Latch {
         id: &str,
         params: PrepareFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
-        let strategy = self.first_factor_strategy(
-            params
-                .strategy
-                .as_deref()
-                .ok_or_else(|| Error::param_nil("strategy"))?,
-        )?;
-        let now = self.ports.clock.now();
-        let user_id = sign_in.ready_for_first_factor(now)?.clone();
-        let user = self
-            .ports
-            .users
-            .get(&user_id)
-            .await?
-            .ok_or_else(Error::identifier_not_found)?;
-        self.refuse_if_locked(&user)?;
+        let (client, mut sign_in, strategy, user, now) = self
+            .first_factor_step(token, id, params.strategy.as_deref())
+            .await?;
         let target = match strategy {
             Strategy::Password => {
                 return Err(Error::param_value_invalid(
@@ -539,6 +513,29 @@ impl Latch {
     pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
         let expected = sign_in.next_version();
         Ok(self.ports.sign_ins.replace(sign_in, expected).await?)
+    }
+
+    /// What every first-factor step starts with: the client's sign-in, ready
+    /// for a first factor; the strategy, allowed; and its user, not locked.
+    async fn first_factor_step(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        strategy: Option<&str>,
+    ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
+        let (client, sign_in) = self.client_sign_in(token, id).await?;
+        let strategy =
+            self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
+        let now = self.ports.clock.now();
+        let user_id = sign_in.ready_for_first_factor(now)?.clone();
+        let user = self
+            .ports
+            .users
+            .get(&user_id)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
+        self.refuse_if_locked(&user)?;
+        Ok((client, sign_in, strategy, user, now))
     }
 
     /// No factor is even evaluated while the user is locked.
