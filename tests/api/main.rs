@@ -10,6 +10,7 @@ mod client;
 mod codes;
 mod concurrency;
 mod lockout;
+mod reset;
 mod robustness;
 mod sessions;
 mod sign_ins;

@@ -73,3 +73,22 @@ test('a locked user is user_locked', async () => {
   const unlocked = await backend.users.unlockUser(user.id);
   assert.equal(unlocked.locked, false);
 });
+
+test('password reset by email code: needs_new_password, then resetPassword completes', async () => {
+  const email = params.emailAddress[0];
+  let signIn = await clerk.client.signIn.create({ strategy: 'reset_password_email_code', identifier: email });
+  const code = await receiver.nextCode(email);
+  signIn = await signIn.attemptFirstFactor({ strategy: 'reset_password_email_code', code });
+  assert.equal(signIn.status, 'needs_new_password');
+  const newPassword = `${params.password}-new`;
+  signIn = await signIn.resetPassword({ password: newPassword, signOutOfOtherSessions: true });
+  assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+  assert.equal(clerk.user?.id, user.id);
+  await clerk.signOut();
+  // The new password works; the old one does not.
+  await rejectsWithCode(clerk.client.signIn.create({ identifier: email, password: params.password }), 'form_password_incorrect');
+  const again = await clerk.client.signIn.create({ identifier: email, password: newPassword });
+  assert.equal(again.status, 'complete');
+  params.password = newPassword;
+});

@@ -119,6 +119,9 @@ pub async fn handle(
                 (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
                     sign_ins::attempt_first_factor(state, req, auth, id).await
                 }
+                (Method::POST, ["sign_ins", id, "reset_password"]) => {
+                    sign_ins::reset_password(state, req, auth, id).await
+                }
                 (
                     Method::POST,
                     [
@@ -151,6 +154,7 @@ pub async fn handle(
                         "sign_ins",
                         _,
                         "attempt_first_factor"
+                        | "reset_password"
                         | "prepare_first_factor"
                         | "prepare_second_factor"
                         | "attempt_second_factor",

@@ -2,7 +2,7 @@
 
 use latch_core::Error;
 use latch_core::service::{
-    AttemptFirstFactor, CreateSignIn, Outcome, PrepareFirstFactor, SignInView,
+    AttemptFirstFactor, CreateSignIn, Outcome, PrepareFirstFactor, ResetPassword, SignInView,
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
@@ -99,5 +99,25 @@ pub async fn second_factor(
             .latch
             .second_factor_step(token, id, strategy.as_deref())
             .await?,
+    ))
+}
+
+/// `POST /v1/client/sign_ins/{id}/reset_password`.
+pub async fn reset_password(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let params = ResetPassword {
+        password: req.param("password")?,
+        sign_out_of_other_sessions: req
+            .param_bool("sign_out_of_other_sessions")?
+            .unwrap_or(false),
+        keep_token: keeps_token(auth),
+    };
+    Ok(reply(
+        state,
+        state.latch.reset_password(auth.token(), id, params).await?,
     ))
 }

@@ -197,6 +197,9 @@ pub struct SignIn {
     second_factor_verified_at: Option<Timestamp>,
     /// Set when the first factor passes for a user with two-factor on.
     second_factor_required: bool,
+    /// Set when a reset code passed, until the new password is set.
+    #[serde(default)]
+    awaiting_new_password: bool,
     created_session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -231,6 +234,7 @@ impl SignIn {
             first_factor_verified_at: None,
             second_factor_verified_at: None,
             second_factor_required: false,
+            awaiting_new_password: false,
             created_session_id: None,
             created_at: now,
             updated_at: now,
@@ -442,6 +446,47 @@ impl SignIn {
         }
     }
 
+    /// A reset code passed: the sign-in now needs a new password.
+    pub fn reset_code_passed(&mut self, strategy: Strategy, now: Timestamp) -> Result<(), Error> {
+        self.first_factor_passed(strategy, false, now)?;
+        self.status = SignInStatus::NeedsNewPassword;
+        self.awaiting_new_password = true;
+        Ok(())
+    }
+
+    /// Checks that a new password may be set now and returns the user it is for.
+    pub fn ready_for_new_password(&self, now: Timestamp) -> Result<&UserId, Error> {
+        self.expect_status(now, &[SignInStatus::NeedsNewPassword])?;
+        if !self.awaiting_new_password {
+            return Err(Error::param_value_invalid(
+                "password",
+                "The new password is already set.",
+            ));
+        }
+        self.user_id
+            .as_ref()
+            .ok_or_else(|| Error::internal("identified sign-in without user"))
+    }
+
+    /// The new password is stored: the sign-in needs the second factor or is
+    /// ready to complete.
+    pub fn new_password_set(
+        &mut self,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> Result<AfterFirstFactor, Error> {
+        self.ready_for_new_password(now)?;
+        self.awaiting_new_password = false;
+        self.second_factor_required = needs_second_factor;
+        self.updated_at = now;
+        if needs_second_factor {
+            self.status = SignInStatus::NeedsSecondFactor;
+            Ok(AfterFirstFactor::NeedsSecondFactor)
+        } else {
+            Ok(AfterFirstFactor::ReadyToComplete)
+        }
+    }
+
     /// Records a passed second factor; the sign-in is then ready to complete.
     pub fn second_factor_passed(
         &mut self,
@@ -472,9 +517,12 @@ impl SignIn {
             !self.second_factor_required || verified(self.second_factor_verification.as_ref());
         matches!(
             status,
-            SignInStatus::NeedsFirstFactor | SignInStatus::NeedsSecondFactor
+            SignInStatus::NeedsFirstFactor
+                | SignInStatus::NeedsSecondFactor
+                | SignInStatus::NeedsNewPassword
         ) && first
             && second
+            && !self.awaiting_new_password
     }
 
     /// Marks the sign-in complete with the session it creates.
@@ -548,30 +596,42 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
             primary: None,
         });
     }
-    if settings.strategies.email_code {
-        for email in &user.email_addresses {
-            factors.push(Factor {
-                strategy: Strategy::EmailCode,
-                safe_identifier: Some(mask_email(&email.value)),
-                email_address_id: Some(email.id.clone()),
-                phone_number_id: None,
-                primary: Some(user.primary_email_address_id.as_deref() == Some(email.id.as_str())),
-            });
-        }
-    }
-    if settings.strategies.phone_code {
-        for phone in user
-            .phone_numbers
+    let email_factor = |strategy: Strategy, email: &crate::model::IdentificationRecord| Factor {
+        strategy,
+        safe_identifier: Some(mask_email(&email.value)),
+        email_address_id: Some(email.id.clone()),
+        phone_number_id: None,
+        primary: Some(user.primary_email_address_id.as_deref() == Some(email.id.as_str())),
+    };
+    let phone_factor = |strategy: Strategy, phone: &crate::model::IdentificationRecord| Factor {
+        strategy,
+        safe_identifier: Some(mask_phone(&phone.value)),
+        email_address_id: None,
+        phone_number_id: Some(phone.id.clone()),
+        primary: Some(user.primary_phone_number_id.as_deref() == Some(phone.id.as_str())),
+    };
+    let phones = || {
+        user.phone_numbers
             .iter()
             .filter(|p| !p.reserved_for_second_factor)
-        {
-            factors.push(Factor {
-                strategy: Strategy::PhoneCode,
-                safe_identifier: Some(mask_phone(&phone.value)),
-                email_address_id: None,
-                phone_number_id: Some(phone.id.clone()),
-                primary: Some(user.primary_phone_number_id.as_deref() == Some(phone.id.as_str())),
-            });
+    };
+    for (strategy, for_emails) in [
+        (Strategy::EmailCode, true),
+        (Strategy::PhoneCode, false),
+        (Strategy::ResetPasswordEmailCode, true),
+        (Strategy::ResetPasswordPhoneCode, false),
+    ] {
+        if !settings.strategies.allows(&strategy) {
+            continue;
+        }
+        if for_emails {
+            factors.extend(
+                user.email_addresses
+                    .iter()
+                    .map(|e| email_factor(strategy.clone(), e)),
+            );
+        } else {
+            factors.extend(phones().map(|p| phone_factor(strategy.clone(), p)));
         }
     }
     factors
@@ -823,6 +883,46 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_needs_its_code_then_a_new_password_before_completing() {
+        let mut s = sign_in(0);
+        s.identify("alice".into(), &user(), Timestamp(1)).unwrap();
+        assert!(
+            s.ready_for_new_password(Timestamp(1)).is_err(),
+            "no code passed yet"
+        );
+        s.reset_code_passed(Strategy::ResetPasswordEmailCode, Timestamp(2))
+            .unwrap();
+        assert_eq!(s.status_at(Timestamp(2)), SignInStatus::NeedsNewPassword);
+        assert!(
+            !s.is_ready_to_complete(Timestamp(2)),
+            "not before the new password"
+        );
+        assert!(
+            s.complete(SessionId("sess_1".into()), Timestamp(2))
+                .is_err()
+        );
+        assert_eq!(
+            s.new_password_set(false, Timestamp(3)).unwrap(),
+            AfterFirstFactor::ReadyToComplete
+        );
+        assert!(s.new_password_set(false, Timestamp(3)).is_err(), "set once");
+        s.complete(SessionId("sess_1".into()), Timestamp(4))
+            .unwrap();
+        assert_eq!(s.status_at(Timestamp(4)), SignInStatus::Complete);
+        // With two-factor on, the second factor comes next.
+        let mut t = sign_in(0);
+        t.identify("alice".into(), &user(), Timestamp(1)).unwrap();
+        t.reset_code_passed(Strategy::ResetPasswordPhoneCode, Timestamp(2))
+            .unwrap();
+        assert_eq!(
+            t.new_password_set(true, Timestamp(3)).unwrap(),
+            AfterFirstFactor::NeedsSecondFactor
+        );
+        assert_eq!(t.status_at(Timestamp(3)), SignInStatus::NeedsSecondFactor);
+        assert!(!t.is_ready_to_complete(Timestamp(3)));
+    }
+
+    #[test]
     fn every_stored_change_bumps_the_version() {
         let mut s = sign_in(0);
         assert_eq!(s.version(), 0);
@@ -853,7 +953,11 @@ mod tests {
         );
         settings.strategies.email_code = true;
         let f = supported_first_factors(&u, &settings);
-        assert_eq!(f.len(), 2);
+        // With email codes on, a password user can also reset it by email code.
+        assert_eq!(
+            f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(),
+            ["password", "email_code", "reset_password_email_code"]
+        );
         assert_eq!(f[1].safe_identifier.as_deref(), Some("a***e@example.com"));
         assert_eq!(f[1].primary, Some(true));
         let no_password = User {

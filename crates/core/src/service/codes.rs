@@ -54,7 +54,12 @@ impl Latch {
             let message = CodeMessage {
                 destination,
                 code: code.clone(),
-                purpose: CodePurpose::SignIn,
+                purpose: match strategy {
+                    Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode => {
+                        CodePurpose::ResetPassword
+                    }
+                    _ => CodePurpose::SignIn,
+                },
                 expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
             };
             // A code that never left is never valid: nothing is recorded.
@@ -136,12 +141,12 @@ fn code_target(
     named: Option<&str>,
 ) -> Result<(String, CodeDestination), Error> {
     let (records, param, primary) = match strategy {
-        Strategy::EmailCode => (
+        Strategy::EmailCode | Strategy::ResetPasswordEmailCode => (
             &user.email_addresses,
             "email_address_id",
             user.primary_email_address_id.as_deref(),
         ),
-        Strategy::PhoneCode => (
+        Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode => (
             &user.phone_numbers,
             "phone_number_id",
             user.primary_phone_number_id.as_deref(),
@@ -171,7 +176,9 @@ fn code_target(
         .param(param)
     })?;
     let destination = match strategy {
-        Strategy::EmailCode => CodeDestination::Email(record.value.clone()),
+        Strategy::EmailCode | Strategy::ResetPasswordEmailCode => {
+            CodeDestination::Email(record.value.clone())
+        }
         _ => CodeDestination::Sms(record.value.clone()),
     };
     Ok((record.id.clone(), destination))

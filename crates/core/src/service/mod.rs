@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
 pub use sessions::{SessionTokenClaims, SessionsPage};
-pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor};
+pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
 pub use users::{CreateUser, UsersPage};
 
 use crate::error::Error;

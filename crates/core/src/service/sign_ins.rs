@@ -6,7 +6,7 @@ use crate::model::{
     AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Password, Session, SessionId,
     SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
-use crate::ports::DigestUpgrade;
+use crate::ports::{DigestUpgrade, SessionQuery};
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Default, Clone)]
@@ -25,6 +25,15 @@ pub struct PrepareFirstFactor {
     pub strategy: Option<String>,
     pub email_address_id: Option<String>,
     pub phone_number_id: Option<String>,
+}
+
+/// `POST /v1/client/sign_ins/{id}/reset_password`.
+#[derive(Debug, Default, Clone)]
+pub struct ResetPassword {
+    pub password: Option<String>,
+    pub sign_out_of_other_sessions: bool,
+    /// As in [`CreateSignIn::keep_token`].
+    pub keep_token: bool,
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -67,7 +76,12 @@ impl Latch {
                 )
             }
             // A code strategy with an identifier sends the code at once.
-            Some(Strategy::EmailCode | Strategy::PhoneCode) => {
+            Some(
+                Strategy::EmailCode
+                | Strategy::PhoneCode
+                | Strategy::ResetPasswordEmailCode
+                | Strategy::ResetPasswordPhoneCode,
+            ) => {
                 if params.identifier.as_deref().is_none_or(str::is_empty) {
                     return Err(Error::param_nil("identifier"));
                 }
@@ -121,7 +135,12 @@ impl Latch {
                 Some(Strategy::Password) => {
                     session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
                 }
-                Some(code @ (Strategy::EmailCode | Strategy::PhoneCode)) => {
+                Some(
+                    code @ (Strategy::EmailCode
+                    | Strategy::PhoneCode
+                    | Strategy::ResetPasswordEmailCode
+                    | Strategy::ResetPasswordPhoneCode),
+                ) => {
                     self.send_first_factor_code(&mut sign_in, user, code.clone(), None, now)
                         .await?;
                 }
@@ -200,7 +219,10 @@ impl Latch {
                 }
                 Some(password)
             }
-            Strategy::EmailCode | Strategy::PhoneCode => {
+            Strategy::EmailCode
+            | Strategy::PhoneCode
+            | Strategy::ResetPasswordEmailCode
+            | Strategy::ResetPasswordPhoneCode => {
                 if let Err(err) = self
                     .check_first_factor_code(&mut sign_in, &strategy, params.code)
                     .await
@@ -214,6 +236,20 @@ impl Latch {
             }
             other => return Err(not_yet_supported(other)),
         };
+        if matches!(
+            strategy,
+            Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
+        ) {
+            // A reset code proves the user; the new password comes next.
+            sign_in.reset_code_passed(strategy, now)?;
+            if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+                return self
+                    .after_lost_race(err, &client.id, &sign_in.id, now)
+                    .await;
+            }
+            let view = self.sign_in_view(sign_in, now).await?;
+            return self.outcome(view, &client.id, None).await;
+        }
         let before = sign_in.clone();
         let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
         // Only the request that wins the compare-and-set goes on; a loser
@@ -271,8 +307,8 @@ impl Latch {
                     "The password strategy needs no preparation: attempt it directly.",
                 ));
             }
-            Strategy::EmailCode => params.email_address_id,
-            Strategy::PhoneCode => params.phone_number_id,
+            Strategy::EmailCode | Strategy::ResetPasswordEmailCode => params.email_address_id,
+            Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode => params.phone_number_id,
             other => return Err(not_yet_supported(&other)),
         };
         self.send_first_factor_code(&mut sign_in, &user, strategy, target.as_deref(), now)
@@ -280,6 +316,64 @@ impl Latch {
         self.replace_sign_in(&mut sign_in).await?;
         let view = self.sign_in_view(sign_in, now).await?;
         self.outcome(view, &client.id, None).await
+    }
+
+    /// `POST /v1/client/sign_ins/{id}/reset_password`: sets the new password
+    /// (same rules as any password), optionally signs the user out of every
+    /// other session, and completes the sign-in (or asks for the second factor).
+    pub async fn reset_password(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: ResetPassword,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
+        let now = self.ports.clock.now();
+        let user_id = sign_in.ready_for_new_password(now)?.clone();
+        let password = params
+            .password
+            .ok_or_else(|| Error::param_nil("password"))?;
+        let patch = crate::model::UserPatch {
+            password: Some(password),
+            ..Default::default()
+        };
+        let user = self.update_user(user_id.as_str(), patch).await?;
+        if params.sign_out_of_other_sessions {
+            let query = SessionQuery {
+                user_id: Some(user.id.0.clone()),
+                status: Some(SessionStatus::Active),
+                now,
+                limit: 500,
+                ..Default::default()
+            };
+            for session in self.ports.clients.list_sessions(&query).await? {
+                self.ports
+                    .clients
+                    .end_session(&session.id, SessionStatus::Revoked, now)
+                    .await?;
+            }
+        }
+        let session = match sign_in.new_password_set(user.two_factor_enabled(), now)? {
+            AfterFirstFactor::NeedsSecondFactor => None,
+            AfterFirstFactor::ReadyToComplete => Some(self.new_session(&sign_in, &user, now)?),
+        };
+        if let Some(session) = &session {
+            sign_in.complete(session.id.clone(), now)?;
+        }
+        if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+            return self
+                .after_lost_race(err, &client.id, &sign_in.id, now)
+                .await;
+        }
+        let new_token = match &session {
+            Some(session) => {
+                self.start_session(session, &user, None, &client.token_hash, params.keep_token)
+                    .await?
+            }
+            None => None,
+        };
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, &client.id, new_token).await
     }
 
     /// Second factors: modelled, answered clearly until their strategies land.
@@ -392,22 +486,27 @@ impl Latch {
         match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => Ok(None),
             AfterFirstFactor::ReadyToComplete => {
-                let session = Session {
-                    id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
-                    client_id: sign_in.client_id.clone(),
-                    user_id: user.id.clone(),
-                    status: SessionStatus::Active,
-                    last_active_at: now,
-                    expire_at: now.plus(self.settings.session_lifetime),
-                    first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
-                    second_factor_verified_at: sign_in.second_factor_verified_at(),
-                    created_at: now,
-                    updated_at: now,
-                };
+                let session = self.new_session(sign_in, user, now)?;
                 sign_in.complete(session.id.clone(), now)?;
                 Ok(Some(session))
             }
         }
+    }
+
+    /// The session a sign-in that passed its factors becomes (not yet stored).
+    fn new_session(&self, sign_in: &SignIn, user: &User, now: Timestamp) -> Result<Session, Error> {
+        Ok(Session {
+            id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
+            client_id: sign_in.client_id.clone(),
+            user_id: user.id.clone(),
+            status: SessionStatus::Active,
+            last_active_at: now,
+            expire_at: now.plus(self.settings.session_lifetime),
+            first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
+            second_factor_verified_at: sign_in.second_factor_verified_at(),
+            created_at: now,
+            updated_at: now,
+        })
     }
 
     /// Stores the session, rotates the client's token in the same step (unless

@@ -1,0 +1,192 @@
+//! Password reset by email or SMS code.
+
+use crate::support::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn reset_by_email_code_sets_the_password_and_completes() {
+    let app = TestApp::new().await;
+    let user = app.user("rex@example.com", None).await;
+    // Another device is signed in; the reset signs it out.
+    let (other_token, other_session) = app.sign_in("rex@example.com").await;
+
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "rex@example.com")],
+        )
+        .await;
+    let (token, id) = (
+        res.token(),
+        res.body["response"]["id"].as_str().unwrap().to_owned(),
+    );
+    let factors = res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let reset = factors
+        .iter()
+        .find(|f| f["strategy"] == "reset_password_email_code")
+        .expect("a reset factor");
+    let email_id = reset["email_address_id"].as_str().unwrap();
+    let prepared = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            &token,
+            &[
+                ("strategy", "reset_password_email_code"),
+                ("email_address_id", email_id),
+            ],
+        )
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let code = app.codes.last_code_to("rex@example.com").unwrap();
+    let verified = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            &token,
+            &[("strategy", "reset_password_email_code"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(
+        verified.body["response"]["status"], "needs_new_password",
+        "{}",
+        verified.body
+    );
+    assert!(
+        verified.body["response"]["created_session_id"].is_null(),
+        "no session before the new password"
+    );
+
+    let path = format!("/v1/client/sign_ins/{id}/reset_password");
+    app.fapi("POST", &path, &token, &[("password", "short")])
+        .await
+        .assert_error(422, "form_password_length_too_short", Some("password"));
+    app.fapi("POST", &path, &token, &[]).await.assert_error(
+        422,
+        "form_param_nil",
+        Some("password"),
+    );
+    let done = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[
+                ("password", "a brand new password"),
+                ("sign_out_of_other_sessions", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
+    assert!(
+        done.body["response"]["created_session_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sess_")
+    );
+    assert!(
+        done.header("authorization").is_some(),
+        "the new session rotates the token"
+    );
+    // Once set, the password cannot be set again through this sign-in.
+    app.fapi(
+        "POST",
+        &path,
+        &done.token(),
+        &[("password", "yet another password")],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", None);
+
+    let other = app
+        .bapi("GET", &format!("/v1/sessions/{other_session}"), None)
+        .await;
+    assert_eq!(
+        other.body["status"], "revoked",
+        "other sessions are signed out"
+    );
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sessions/{other_session}/tokens"),
+        &other_token,
+        &[],
+    )
+    .await
+    .assert_error(401, "authentication_invalid", None);
+    let old = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "rex@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    old.assert_error(422, "form_password_incorrect", Some("password"));
+    let new = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[
+                ("identifier", "rex@example.com"),
+                ("password", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(new.status, 200, "{}", new.body);
+    assert_eq!(
+        app.bapi("GET", &format!("/v1/users/{user}"), None)
+            .await
+            .body["password_enabled"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_needs_a_verified_reset_code() {
+    let app = TestApp::new().await;
+    app.user("ria@example.com", None).await;
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[("identifier", "ria@example.com")],
+        )
+        .await;
+    let (token, id) = (
+        res.token(),
+        res.body["response"]["id"].as_str().unwrap().to_owned(),
+    );
+    let reset = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/reset_password"),
+            &token,
+            &[("password", "a brand new password")],
+        )
+        .await;
+    reset.assert_error(422, "form_param_value_invalid", None);
+    // A sign-in code is not a reset code.
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        &token,
+        &[("strategy", "email_code")],
+    )
+    .await;
+    let code = app.codes.last_code_to("ria@example.com").unwrap();
+    let wrong_kind = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            &token,
+            &[("strategy", "reset_password_email_code"), ("code", &code)],
+        )
+        .await;
+    wrong_kind.assert_error(422, "form_param_value_invalid", Some("strategy"));
+}
