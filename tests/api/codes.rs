@@ -5,21 +5,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Resp, TestApp};
 
-/// Creates a user and a sign-in identified by `identifier`; returns (token, sign-in id, response).
-async fn identified(app: &TestApp, identifier: &str) -> (String, String, Resp) {
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", identifier)],
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
-    (res.token(), id, res)
-}
-
 fn factor<'a>(res: &'a Resp, strategy: &str) -> &'a Value {
     res.body["response"]["supported_first_factors"]
         .as_array()
@@ -40,7 +25,7 @@ async fn user_with_phone(app: &TestApp, email: &str, phone: &str) {
 async fn email_code_sign_in() {
     let app = TestApp::new().await;
     user_with_phone(&app, "ola@example.com", "+15555550123").await;
-    let (token, id, res) = identified(&app, "ola@example.com").await;
+    let (token, id, res) = app.identify("ola@example.com").await;
     let email = factor(&res, "email_code");
     assert_eq!(email["safe_identifier"], "o***a@example.com");
     assert_eq!(email["primary"], true);
@@ -150,7 +135,7 @@ async fn wrong_codes_count_and_burn_the_code() {
     };
     let app = TestApp::with(settings).await;
     app.user("quin@example.com", None).await;
-    let (token, id, _) = identified(&app, "quin@example.com").await;
+    let (token, id, _) = app.identify("quin@example.com").await;
     let prepare_path = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
     let prepare = || app.fapi("POST", &prepare_path, &token, &[("strategy", "email_code")]);
     let attempt = |code: String| {
@@ -197,7 +182,7 @@ async fn wrong_codes_count_and_burn_the_code() {
 async fn a_resend_within_the_cooldown_is_429_with_retry_after() {
     let app = TestApp::new().await;
     app.user("rae@example.com", None).await;
-    let (token, id, _) = identified(&app, "rae@example.com").await;
+    let (token, id, _) = app.identify("rae@example.com").await;
     let path = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
     assert_eq!(
         app.fapi("POST", &path, &token, &[("strategy", "email_code")])
@@ -222,7 +207,7 @@ async fn expired_codes_are_refused() {
     };
     let app = TestApp::with(settings).await;
     app.user("sal@example.com", None).await;
-    let (token, id, _) = identified(&app, "sal@example.com").await;
+    let (token, id, _) = app.identify("sal@example.com").await;
     app.fapi(
         "POST",
         &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
@@ -255,12 +240,12 @@ async fn codes_go_only_to_the_users_own_addresses() {
     let app = TestApp::new().await;
     app.user("tom@example.com", None).await;
     app.user("eve@example.com", None).await;
-    let (_, _, eve) = identified(&app, "eve@example.com").await;
+    let (_, _, eve) = app.identify("eve@example.com").await;
     let eves_email = factor(&eve, "email_code")["email_address_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (token, id, _) = identified(&app, "tom@example.com").await;
+    let (token, id, _) = app.identify("tom@example.com").await;
     let res = app
         .fapi(
             "POST",
@@ -298,7 +283,7 @@ async fn codes_go_only_to_the_users_own_addresses() {
 async fn a_failed_delivery_leaves_no_valid_code() {
     let app = TestApp::new().await;
     app.user("uma@example.com", None).await;
-    let (token, id, _) = identified(&app, "uma@example.com").await;
+    let (token, id, _) = app.identify("uma@example.com").await;
     app.codes.fail(true);
     let res = app
         .fapi(
@@ -391,7 +376,7 @@ async fn disabled_code_strategies_are_refused_and_hidden() {
     settings.strategies.email_code = false;
     let app = TestApp::with(settings).await;
     app.user("val@example.com", None).await;
-    let (token, id, res) = identified(&app, "val@example.com").await;
+    let (token, id, res) = app.identify("val@example.com").await;
     let strategies: Vec<&str> = res.body["response"]["supported_first_factors"]
         .as_array()
         .unwrap()

@@ -9,18 +9,7 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
     // Another device is signed in; the reset signs it out.
     let (other_token, other_session) = app.sign_in("rex@example.com").await;
 
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "rex@example.com")],
-        )
-        .await;
-    let (token, id) = (
-        res.token(),
-        res.body["response"]["id"].as_str().unwrap().to_owned(),
-    );
+    let (token, id, res) = app.identify("rex@example.com").await;
     let factors = res.body["response"]["supported_first_factors"]
         .as_array()
         .unwrap()
@@ -150,18 +139,7 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
 async fn a_new_password_needs_a_verified_reset_code() {
     let app = TestApp::new().await;
     app.user("ria@example.com", None).await;
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "ria@example.com")],
-        )
-        .await;
-    let (token, id) = (
-        res.token(),
-        res.body["response"]["id"].as_str().unwrap().to_owned(),
-    );
+    let (token, id, _) = app.identify("ria@example.com").await;
     let reset = app
         .fapi(
             "POST",

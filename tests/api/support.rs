@@ -194,6 +194,22 @@ impl TestApp {
         res.body["id"].as_str().unwrap().to_owned()
     }
 
+    /// A sign-in on a new client identified by `identifier`; returns
+    /// (client token, sign-in id, response).
+    pub async fn identify(&self, identifier: &str) -> (String, String, Resp) {
+        let res = self
+            .fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[("identifier", identifier)],
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        (res.token(), id, res)
+    }
+
     /// Signs in with identifier + password in one call; returns (token, session id).
     pub async fn sign_in(&self, identifier: &str) -> (String, String) {
         let res = self

@@ -7,7 +7,7 @@ use latch_core::model::{
 };
 use latch_core::ports::{ClientRepository, SessionQuery};
 use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, Table, lost_or_missing, row_exists};
@@ -53,36 +53,22 @@ impl ClientRepository for SqliteStore {
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let id = id.clone();
-        self.pool
-            .read(move |tx| {
-                let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
-                Ok(tx
-                    .prepare_cached(sql)?
-                    .query_row([id.as_str()], client_from_row)
-                    .optional()?)
-            })
-            .await
+        let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+        self.pool.read_one(sql, id.0.clone(), client_from_row).await
     }
 
     async fn find_client_by_token_hash(
         &self,
         token_hash: &str,
     ) -> Result<Option<Client>, StoreError> {
-        let token_hash = token_hash.to_owned();
+        // Only the current hash is stored, so a rotated-out token cannot match.
+        let sql = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE token_hash = ?1"
+        );
         self.pool
-            .read(move |tx| {
-                // Only the current hash is stored, so a rotated-out token cannot match.
-                let sql = concat!(
-                    "SELECT ",
-                    client_columns!(),
-                    " FROM clients WHERE token_hash = ?1"
-                );
-                Ok(tx
-                    .prepare_cached(sql)?
-                    .query_row([token_hash.as_str()], client_from_row)
-                    .optional()?)
-            })
+            .read_one(sql, token_hash.to_owned(), client_from_row)
             .await
     }
 
@@ -204,19 +190,13 @@ impl ClientRepository for SqliteStore {
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
-        let id = id.clone();
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = ?1"
+        );
         self.pool
-            .read(move |tx| {
-                let sql = concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM sessions WHERE id = ?1"
-                );
-                Ok(tx
-                    .prepare_cached(sql)?
-                    .query_row([id.as_str()], session_from_row)
-                    .optional()?)
-            })
+            .read_one(sql, id.0.clone(), session_from_row)
             .await
     }
 

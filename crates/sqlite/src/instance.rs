@@ -3,21 +3,19 @@
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::ports::InstanceStore;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use crate::SqliteStore;
 
 #[async_trait]
 impl InstanceStore for SqliteStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let key = key.to_owned();
         self.pool
-            .read(move |tx| {
-                Ok(tx
-                    .prepare_cached("SELECT value FROM instance WHERE key = ?1")?
-                    .query_row([key.as_str()], |row| row.get(0))
-                    .optional()?)
-            })
+            .read_one(
+                "SELECT value FROM instance WHERE key = ?1",
+                key.to_owned(),
+                |row| row.get(0),
+            )
             .await
     }
 

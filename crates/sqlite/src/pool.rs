@@ -72,6 +72,21 @@ impl Pool {
         .await
     }
 
+    /// The one row `sql` names by its single parameter `key`, mapped by `row`.
+    pub(crate) async fn read_one<T: Send + 'static>(
+        self: &Arc<Self>,
+        sql: &'static str,
+        key: String,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read(move |tx| {
+            Ok(rusqlite::OptionalExtension::optional(
+                tx.prepare_cached(sql)?.query_row([key.as_str()], row),
+            )?)
+        })
+        .await
+    }
+
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer and commits;
     /// an error rolls everything back.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>

@@ -17,7 +17,6 @@ pub enum IdPrefix {
     SignIn,
     EmailAddress,
     PhoneNumber,
-    Password,
 }
 
 impl IdPrefix {
@@ -29,7 +28,6 @@ impl IdPrefix {
             Self::SignIn => "sia",
             Self::EmailAddress => "idn",
             Self::PhoneNumber => "idn",
-            Self::Password => "pwd",
         }
     }
 }
