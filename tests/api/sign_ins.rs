@@ -186,7 +186,7 @@ async fn error_cases_are_clerk_errors_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn strategies_not_yet_built_answer_clearly() {
+async fn steps_out_of_order_answer_clearly() {
     let app = TestApp::new().await;
     app.user("hank@example.com", None).await;
     let res = app
@@ -216,7 +216,14 @@ async fn strategies_not_yet_built_answer_clearly() {
             &[("strategy", "totp")],
         )
         .await;
-    second.assert_error(422, "form_param_value_invalid", Some("strategy"));
+    // A second factor before the first is a step this status cannot take.
+    second.assert_error(422, "form_param_value_invalid", None);
+    assert!(
+        second.body["errors"][0]["long_message"]
+            .as_str()
+            .unwrap()
+            .contains("needs_first_factor")
+    );
 }
 
 #[tokio::test]

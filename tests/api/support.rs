@@ -100,6 +100,7 @@ impl TestApp {
             codes: codes.clone(),
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
+            secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
         };
         let keys = SigningKeys::load_or_create(&*store).await.unwrap();
         let config = ApiConfig {

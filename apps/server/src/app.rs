@@ -11,6 +11,7 @@ use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
     CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random, SystemClock,
 };
+use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, Ports};
 use latch_http::{HttpCodeSender, HttpFormat};
 use latch_sqlite::{SqliteConfig, SqliteStore};
@@ -22,6 +23,7 @@ pub struct App {
     pub settings: Settings,
     pub store: SqliteStore,
     pub secret_key: String,
+    pub secrets: Arc<SecretBox>,
 }
 
 impl App {
@@ -45,10 +47,12 @@ impl App {
                 )
             })?;
         let secret_key = resolve_secret_key(&settings, &store).await?;
+        let secrets = Arc::new(resolve_encryption_key(&settings, &store).await?);
         Ok(Self {
             settings,
             store,
             secret_key,
+            secrets,
         })
     }
 
@@ -82,6 +86,7 @@ impl App {
             codes: self.code_sender()?,
             clock: Arc::new(SystemClock),
             random,
+            secrets: self.secrets.clone(),
         };
         Ok(Latch::new(ports, self.settings.instance_settings()?))
     }
@@ -129,6 +134,23 @@ impl App {
         };
         Ok(ApiState::new(self.latch()?, keys, config))
     }
+}
+
+/// The configured encryption key, or the one stored, or a new one.
+async fn resolve_encryption_key(
+    settings: &Settings,
+    store: &SqliteStore,
+) -> anyhow::Result<SecretBox> {
+    let configured = &settings.instance.encryption_key;
+    let key = if configured.is_empty() {
+        store
+            .get_or_insert("encryption_key", &SecretBox::generate_key(&OsRandom))
+            .await
+            .map_err(|e| anyhow::anyhow!("storing the encryption key: {e}"))?
+    } else {
+        configured.clone()
+    };
+    SecretBox::from_base64(&key).map_err(|why| anyhow::anyhow!("instance.encryption_key: {why}"))
 }
 
 /// The configured secret key, or the one stored for this environment, or a new one.

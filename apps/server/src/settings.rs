@@ -64,6 +64,7 @@ pub struct InstanceSection {
     pub frontend_host: String,
     pub issuer: String,
     pub secret_key: String,
+    pub encryption_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +76,9 @@ pub struct SignInSection {
     pub password: bool,
     pub email_code: bool,
     pub phone_code: bool,
+    pub totp: bool,
+    pub backup_code: bool,
+    pub email_code_second_factor: bool,
     pub password_min_length: usize,
     pub session_lifetime_secs: i64,
     pub session_token_lifetime_secs: i64,
@@ -275,6 +279,12 @@ impl Settings {
                 "instance.secret_key is too short: use at least 24 random characters after the prefix"
             );
         }
+        let key = &self.instance.encryption_key;
+        if !key.is_empty()
+            && let Err(why) = latch_core::secrets::SecretBox::from_base64(key)
+        {
+            bail!("instance.encryption_key: {why}; `openssl rand -base64 32` makes one");
+        }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             bail!("log.format must be \"text\" or \"json\"");
         }
@@ -313,8 +323,9 @@ impl Settings {
                 password: s.password,
                 email_code: s.email_code,
                 phone_code: s.phone_code,
-                totp: false,
-                backup_code: false,
+                totp: s.totp,
+                backup_code: s.backup_code,
+                email_code_second_factor: s.email_code_second_factor,
                 oauth_providers: Vec::new(),
             },
             password_min_length: s.password_min_length,

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    Factor, IdentificationRecord, InstanceSettings, Strategy, User, Verification,
-    supported_first_factors, supported_identifiers,
+    Factor, IdentificationRecord, InstanceSettings, SignInStatus, Strategy, User, Verification,
+    supported_first_factors, supported_identifiers, supported_second_factors,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -34,6 +34,18 @@ pub fn client(snapshot: &ClientSnapshot, settings: &InstanceSettings) -> Value {
 
 pub fn sign_in(view: &SignInView, settings: &InstanceSettings) -> Value {
     let s = &view.sign_in;
+    let second_factors = match (&view.user, view.status) {
+        (Some(user), SignInStatus::NeedsSecondFactor) => {
+            let first = s.first_factor_verification().map(|v| &v.strategy);
+            Value::Array(
+                supported_second_factors(user, settings, first)
+                    .iter()
+                    .map(factor)
+                    .collect(),
+            )
+        }
+        _ => Value::Null,
+    };
     let (first_factors, user_data) = match &view.user {
         Some(user) => (
             supported_first_factors(user, settings)
@@ -55,7 +67,7 @@ pub fn sign_in(view: &SignInView, settings: &InstanceSettings) -> Value {
         "status": view.status.as_str(),
         "supported_identifiers": supported_identifiers(settings).iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "supported_first_factors": first_factors,
-        "supported_second_factors": null,
+        "supported_second_factors": second_factors,
         "first_factor_verification": s.first_factor_verification().map(verification),
         "second_factor_verification": s.second_factor_verification().map(verification),
         "identifier": s.identifier(),
@@ -79,6 +91,9 @@ fn factor(f: &Factor) -> Value {
     }
     if let Some(v) = f.primary {
         out["primary"] = json!(v);
+    }
+    if let Some(v) = f.default {
+        out["default"] = json!(v);
     }
     out
 }
@@ -182,13 +197,13 @@ pub fn user(u: &User, audience: Audience) -> Value {
         "public_metadata": u.public_metadata,
         "unsafe_metadata": u.unsafe_metadata,
         "email_addresses": u.email_addresses.iter().map(|e| identification(e, "email_address")).collect::<Vec<_>>(),
-        "phone_numbers": u.phone_numbers.iter().map(|p| identification(p, "phone_number")).collect::<Vec<_>>(),
+        "phone_numbers": u.phone_numbers.iter().map(|p| phone_number(u, p)).collect::<Vec<_>>(),
         "web3_wallets": [],
         "passkeys": [],
         "password_enabled": u.has_password(),
         "two_factor_enabled": u.two_factor_enabled(),
-        "totp_enabled": false,
-        "backup_code_enabled": false,
+        "totp_enabled": u.totp_enabled(),
+        "backup_code_enabled": u.backup_code_enabled(),
         "mfa_enabled_at": null,
         "mfa_disabled_at": null,
         "password_last_updated_at": null,
@@ -213,6 +228,16 @@ pub fn user(u: &User, audience: Audience) -> Value {
     if audience == Audience::Backend {
         out["private_metadata"] = u.private_metadata.clone();
     }
+    out
+}
+
+/// A phone number of `user`, with whether it is the default second factor.
+pub fn phone_number(user: &User, r: &IdentificationRecord) -> Value {
+    let mut out = identification(r, "phone_number");
+    out["default_second_factor"] = json!(
+        user.default_second_factor_phone()
+            .is_some_and(|d| d.id == r.id)
+    );
     out
 }
 
@@ -248,19 +273,21 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
     let ids = &settings.identifiers;
     let st = &settings.strategies;
     let on = |b: bool| if b { "on" } else { "off" };
-    let attribute = |enabled: bool, first_factor: bool, first_factors: Vec<&str>| {
-        json!({
-            "enabled": enabled,
-            "required": false,
-            "used_for_first_factor": enabled && first_factor,
-            "first_factors": if enabled { first_factors } else { Vec::new() },
-            "used_for_second_factor": false,
-            "second_factors": [],
-            "verifications": [],
-            "verify_at_sign_up": false,
-            "immutable": false,
-        })
-    };
+    let attribute =
+        |enabled: bool, first_factor: bool, first_factors: Vec<&str>, second_factors: Vec<&str>| {
+            let second_factors = if enabled { second_factors } else { Vec::new() };
+            json!({
+                "enabled": enabled,
+                "required": false,
+                "used_for_first_factor": enabled && first_factor,
+                "first_factors": if enabled { first_factors } else { Vec::new() },
+                "used_for_second_factor": !second_factors.is_empty(),
+                "second_factors": second_factors,
+                "verifications": [],
+                "verify_at_sign_up": false,
+                "immutable": false,
+            })
+        };
     let mut email_factors = Vec::new();
     if st.email_code {
         email_factors.push("email_code");
@@ -269,6 +296,20 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
     if st.phone_code {
         phone_factors.push("phone_code");
     }
+    let email_second: Vec<&str> = (st.email_code && st.email_code_second_factor)
+        .then_some("email_code")
+        .into_iter()
+        .collect();
+    let phone_second: Vec<&str> = st.phone_code.then_some("phone_code").into_iter().collect();
+    let second_factors: Vec<&str> = [
+        (st.phone_code, "phone_code"),
+        (st.totp, "totp"),
+        (st.backup_code, "backup_code"),
+        (st.email_code && st.email_code_second_factor, "email_code"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
     let mut social = serde_json::Map::new();
     for provider in &st.oauth_providers {
         let strategy = format!("oauth_{provider}");
@@ -297,7 +338,7 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
             "identification_requirements": [],
             "identification_strategies": identification_strategies,
             "first_factors": [],
-            "second_factors": [],
+            "second_factors": second_factors,
             "email_address_verification_strategies": [],
             "single_session_mode": false,
             "enhanced_email_deliverability": false,
@@ -323,17 +364,17 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
         },
         "user_settings": {
             "attributes": {
-                "email_address": attribute(ids.email_address, true, email_factors),
-                "phone_number": attribute(ids.phone_number, true, phone_factors),
-                "username": attribute(ids.username, true, Vec::new()),
-                "web3_wallet": attribute(false, false, Vec::new()),
-                "first_name": attribute(true, false, Vec::new()),
-                "last_name": attribute(true, false, Vec::new()),
-                "password": attribute(st.password, false, Vec::new()),
-                "authenticator_app": attribute(st.totp, false, Vec::new()),
-                "ticket": attribute(false, false, Vec::new()),
-                "backup_code": attribute(st.backup_code, false, Vec::new()),
-                "passkey": attribute(false, false, Vec::new()),
+                "email_address": attribute(ids.email_address, true, email_factors, email_second),
+                "phone_number": attribute(ids.phone_number, true, phone_factors, phone_second),
+                "username": attribute(ids.username, true, Vec::new(), Vec::new()),
+                "web3_wallet": attribute(false, false, Vec::new(), Vec::new()),
+                "first_name": attribute(true, false, Vec::new(), Vec::new()),
+                "last_name": attribute(true, false, Vec::new(), Vec::new()),
+                "password": attribute(st.password, false, Vec::new(), Vec::new()),
+                "authenticator_app": attribute(st.totp, false, Vec::new(), vec!["totp"]),
+                "ticket": attribute(false, false, Vec::new(), Vec::new()),
+                "backup_code": attribute(st.backup_code, false, Vec::new(), vec!["backup_code"]),
+                "passkey": attribute(false, false, Vec::new(), Vec::new()),
             },
             "social": social,
             "saml": { "enabled": false },
@@ -376,7 +417,11 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
             },
             "actions": { "delete_self": false, "create_organization": false, "create_organizations_limit": false },
             "attack_protection": {
-                "user_lockout": { "enabled": false, "max_attempts": 0, "duration_in_minutes": 0 },
+                "user_lockout": {
+                    "enabled": settings.lockout_attempts > 0,
+                    "max_attempts": settings.lockout_attempts,
+                    "duration_in_minutes": settings.lockout_duration.as_secs() / 60,
+                },
                 "pii": { "enabled": false },
                 "email_link": { "require_same_client": false },
                 "enumeration_protection": { "enabled": false },

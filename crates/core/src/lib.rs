@@ -21,6 +21,7 @@ pub mod error;
 pub mod model;
 pub mod password;
 pub mod ports;
+pub mod secrets;
 pub mod service;
 
 pub use error::{Error, ErrorCode, ErrorKind};

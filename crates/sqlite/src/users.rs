@@ -21,20 +21,20 @@ macro_rules! user_columns {
     () => {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
          primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at, locked_until"
+         created_at, updated_at, totp_secret, locked_until, totp_last_step"
     };
 }
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
 );
 
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
      external_id = ?6, primary_email_address_id = ?7, primary_phone_number_id = ?8, public_metadata = ?9, \
      private_metadata = ?10, unsafe_metadata = ?11, banned = ?12, last_sign_in_at = ?13, created_at = ?14, \
-     updated_at = ?15 WHERE id = ?1 AND updated_at = ?16";
+     updated_at = ?15, totp_secret = ?16 WHERE id = ?1 AND updated_at = ?17";
 
 const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 
@@ -108,9 +108,11 @@ impl UserRepository for SqliteStore {
                     user.locked_until
                         .map_or(Value::Null, |t| Value::Integer(t.0)),
                 );
+                values.push(user.totp_last_step.map_or(Value::Null, Value::Integer));
                 tx.prepare_cached(INSERT_USER)?
                     .execute(params_from_iter(values))?;
-                insert_identifications(tx, &user)
+                insert_identifications(tx, &user)?;
+                insert_backup_codes(tx, &user)
             })
             .await
     }
@@ -145,6 +147,25 @@ impl UserRepository for SqliteStore {
             .await
     }
 
+    async fn find_by_identification_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.pool
+            .read(move |tx| {
+                let user_id: Option<String> = tx
+                    .prepare_cached(
+                        "SELECT user_id FROM email_addresses WHERE id = ?1 \
+                         UNION ALL SELECT user_id FROM phone_numbers WHERE id = ?1",
+                    )?
+                    .query_row([id.as_str()], |row| row.get(0))
+                    .optional()?;
+                match user_id {
+                    Some(user_id) => load_user(tx, &user_id),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
     async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError> {
         let user = user.clone();
         self.pool
@@ -166,7 +187,10 @@ impl UserRepository for SqliteStore {
                     tx.prepare_cached(table.delete_of_user())?
                         .execute([user.id.as_str()])?;
                 }
-                insert_identifications(tx, &user)
+                insert_identifications(tx, &user)?;
+                tx.prepare_cached("DELETE FROM backup_codes WHERE user_id = ?1")?
+                    .execute([user.id.as_str()])?;
+                insert_backup_codes(tx, &user)
             })
             .await
     }
@@ -254,6 +278,51 @@ impl UserRepository for SqliteStore {
             .await
     }
 
+    async fn use_totp_step(&self, id: &UserId, step: i64) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                // The comparison is in the UPDATE: of two racing uses, one changes the row.
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE users SET totp_last_step = ?2 \
+                         WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+                    )?
+                    .execute(params![id.as_str(), step])?;
+                if changed == 0 {
+                    user_must_exist(tx, &id)?;
+                }
+                Ok(changed == 1)
+            })
+            .await
+    }
+
+    async fn consume_backup_code(
+        &self,
+        id: &UserId,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        let digest = digest.to_owned();
+        self.pool
+            .write(move |tx| {
+                let deleted = tx
+                    .prepare_cached("DELETE FROM backup_codes WHERE user_id = ?1 AND digest = ?2")?
+                    .execute(params![id.as_str(), digest])?;
+                if deleted == 0 {
+                    user_must_exist(tx, &id)?;
+                    return Ok(false);
+                }
+                tx.prepare_cached(
+                    "UPDATE users SET updated_at = MAX(?2, updated_at + 1) WHERE id = ?1",
+                )?
+                .execute(params![id.as_str(), now.0])?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
         let id = id.clone();
         // Identifications and sessions go with the row (ON DELETE CASCADE).
@@ -293,6 +362,7 @@ impl UserRepository for SqliteStore {
                     .query_map(params_from_iter(values), user_from_row)?
                     .collect::<Result<Vec<_>, _>>()?;
                 attach_identifications(tx, &mut users)?;
+                attach_backup_codes(tx, &mut users)?;
                 Ok(users)
             })
             .await
@@ -313,9 +383,9 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// The values of `user` in [`user_columns`] order up to `updated_at`, for
-/// [`INSERT_USER`] (which adds `locked_until`) and [`UPDATE_USER`] (which never
-/// writes the lockout columns).
+/// The values of `user` in [`user_columns`] order up to `totp_secret`, for
+/// [`INSERT_USER`] (which adds `locked_until` and `totp_last_step`) and
+/// [`UPDATE_USER`] (which never writes those).
 fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
     let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Text(s.to_owned()));
     Ok(vec![
@@ -335,7 +405,52 @@ fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
             .map_or(Value::Null, |t| Value::Integer(t.0)),
         Value::Integer(user.created_at.0),
         Value::Integer(user.updated_at.0),
+        text(user.totp_secret.as_deref()),
     ])
+}
+
+fn insert_backup_codes(conn: &Connection, user: &User) -> Result<(), DbError> {
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO backup_codes (user_id, digest) VALUES (?1, ?2)")?;
+    for digest in &user.backup_codes {
+        insert.execute(params![user.id.as_str(), digest])?;
+    }
+    Ok(())
+}
+
+/// Fills the backup code digests of `users` with one query.
+fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids)?;
+    let index: HashMap<String, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.0.clone(), i))
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, digest FROM backup_codes WHERE user_id IN (SELECT value FROM json_each(?1)) \
+         ORDER BY user_id, digest",
+    )?;
+    let mut rows = stmt.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        let user_id: String = row.get(0)?;
+        if let Some(&i) = index.get(&user_id) {
+            users[i].backup_codes.push(row.get(1)?);
+        }
+    }
+    Ok(())
+}
+
+/// `NotFound` unless the user exists.
+fn user_must_exist(conn: &Connection, id: &UserId) -> Result<(), DbError> {
+    let found = conn
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+        .query_row([id.as_str()], |_| Ok(()))
+        .optional()?;
+    found.ok_or_else(|| StoreError::NotFound.into())
 }
 
 fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError> {
@@ -367,6 +482,7 @@ fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
     };
     let mut users = [user];
     attach_identifications(conn, &mut users)?;
+    attach_backup_codes(conn, &mut users)?;
     let [user] = users;
     Ok(Some(user))
 }
@@ -430,7 +546,10 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         last_sign_in_at: row.get::<_, Option<i64>>(12)?.map(Timestamp),
         created_at: Timestamp(row.get(13)?),
         updated_at: Timestamp(row.get(14)?),
-        locked_until: row.get::<_, Option<i64>>(15)?.map(Timestamp),
+        totp_secret: row.get(15)?,
+        locked_until: row.get::<_, Option<i64>>(16)?.map(Timestamp),
+        totp_last_step: row.get(17)?,
+        backup_codes: Vec::new(),
     })
 }
 

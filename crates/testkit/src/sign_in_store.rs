@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use latch_core::error::StoreError;
-use latch_core::model::{Duration, SessionId, SignIn, SignInId, SignInStatus, Strategy, Timestamp};
+use latch_core::model::{
+    Duration, FactorSlot, SessionId, SignIn, SignInId, SignInStatus, Strategy, Timestamp,
+};
 use latch_core::ports::SignInStore;
 
 use crate::fixtures::{self, at};
@@ -97,10 +99,18 @@ async fn insert_and_replace_through_every_state(store: &dyn SignInStore) {
     change(store, &mut sign_in, |s| {
         s.identify("alice@example.com".to_owned(), &user, at(10))
             .expect("identify");
-        s.first_factor_failed(Strategy::OAuth("custom_acme".to_owned()), at(11))
-            .expect("first factor fails");
-        s.first_factor_failed(Strategy::OAuth("custom_acme".to_owned()), at(12))
-            .expect("first factor fails again");
+        s.factor_failed(
+            FactorSlot::First,
+            Strategy::OAuth("custom_acme".to_owned()),
+            at(11),
+        )
+        .expect("first factor fails");
+        s.factor_failed(
+            FactorSlot::First,
+            Strategy::OAuth("custom_acme".to_owned()),
+            at(12),
+        )
+        .expect("first factor fails again");
     })
     .await
     .expect("replace with the stored version");

@@ -20,9 +20,13 @@ use crate::fixtures::{self, at};
 /// move between the user's own records), `delete` freeing identifiers,
 /// `list`/`count` filters, order and pagination, and `record_sign_in` setting
 /// only the sign-in time (and `updated_at`), upgrading the digest only while it
-/// still is the one the caller verified, also when many sign-ins race.
+/// still is the one the caller verified, also when many sign-ins race; the
+/// second-factor state (a sealed TOTP secret and backup code digests) round
+/// trips, each TOTP step and each backup code is accepted once even when
+/// uses race, and updates never rewind the last TOTP step.
 pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     record_sign_in_is_narrow(&repo).await;
+    second_factor_state(&repo).await;
     let repo = &*repo;
     empty_store(repo).await;
     list_filters_order_and_pagination(repo).await;
@@ -97,6 +101,121 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
         Err(StoreError::NotFound)
     );
     assert_eq!(repo.delete(&gail.id).await, Ok(true));
+}
+
+/// TOTP steps and backup codes are used once; updates keep the last step and
+/// replace the codes; a used code makes an older snapshot's update conflict.
+async fn second_factor_state(repo: &Arc<dyn UserRepository>) {
+    let mut hana = fixtures::user("user_hana", "hana@example.com");
+    hana.totp_secret = Some("v1.sealed".into());
+    hana.backup_codes = vec!["digest_a".into(), "digest_b".into(), "digest_c".into()];
+    repo.insert(&hana).await.expect("insert hana");
+    let stored = get(&**repo, "user_hana").await.expect("hana");
+    assert_eq!(stored.totp_secret.as_deref(), Some("v1.sealed"));
+    let mut codes = stored.backup_codes.clone();
+    codes.sort();
+    assert_eq!(codes, ["digest_a", "digest_b", "digest_c"]);
+    let email_id = stored.email_addresses[0].id.clone();
+    assert_eq!(
+        repo.find_by_identification_id(&email_id)
+            .await
+            .expect("find by id")
+            .map(|u| u.id),
+        Some(hana.id.clone())
+    );
+    assert_eq!(repo.find_by_identification_id("idn_nobody").await, Ok(None));
+
+    // Each step once, and never one older than the last.
+    assert_eq!(repo.use_totp_step(&hana.id, 100).await, Ok(true));
+    assert_eq!(repo.use_totp_step(&hana.id, 100).await, Ok(false));
+    assert_eq!(repo.use_totp_step(&hana.id, 99).await, Ok(false));
+    assert_eq!(repo.use_totp_step(&hana.id, 101).await, Ok(true));
+    assert_eq!(
+        repo.use_totp_step(&uid("user_nobody"), 1).await,
+        Err(StoreError::NotFound)
+    );
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let repo = Arc::clone(repo);
+            let id = hana.id.clone();
+            tokio::spawn(async move { repo.use_totp_step(&id, 102).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for racer in racers {
+        if racer.await.expect("join").expect("use step") {
+            accepted += 1;
+        }
+    }
+    assert_eq!(
+        accepted, 1,
+        "one of eight racing uses of a step is accepted"
+    );
+
+    // An update (from any snapshot) leaves the last step alone.
+    let stored = get(&**repo, "user_hana").await.expect("hana");
+    assert_eq!(stored.totp_last_step, Some(102));
+    let changed = User {
+        totp_last_step: None,
+        backup_codes: vec!["digest_a".into(), "digest_b".into(), "digest_d".into()],
+        updated_at: latch_core::model::Timestamp(stored.updated_at.0 + 1),
+        ..stored.clone()
+    };
+    repo.update(&changed, stored.updated_at)
+        .await
+        .expect("update hana");
+    let stored = get(&**repo, "user_hana").await.expect("hana");
+    assert_eq!(stored.totp_last_step, Some(102));
+    let mut codes = stored.backup_codes.clone();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["digest_a", "digest_b", "digest_d"],
+        "update replaces the codes"
+    );
+
+    // A code works once, also when its uses race.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let repo = Arc::clone(repo);
+            let id = hana.id.clone();
+            tokio::spawn(async move { repo.consume_backup_code(&id, "digest_a", at(5)).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for racer in racers {
+        if racer.await.expect("join").expect("consume") {
+            accepted += 1;
+        }
+    }
+    assert_eq!(
+        accepted, 1,
+        "one of eight racing uses of a code is accepted"
+    );
+    assert_eq!(
+        repo.consume_backup_code(&hana.id, "digest_zzz", at(5))
+            .await,
+        Ok(false)
+    );
+    assert_eq!(
+        repo.consume_backup_code(&uid("user_nobody"), "digest_a", at(5))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    // Using a code moved updated_at on: an update from before it conflicts
+    // instead of bringing the code back.
+    let after = get(&**repo, "user_hana").await.expect("hana");
+    assert!(after.updated_at > stored.updated_at);
+    assert_eq!(after.backup_codes.len(), 2);
+    let stale = User {
+        updated_at: latch_core::model::Timestamp(after.updated_at.0 + 1),
+        ..stored.clone()
+    };
+    assert_eq!(
+        repo.update(&stale, stored.updated_at).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(repo.delete(&hana.id).await, Ok(true));
 }
 
 fn alice() -> User {

@@ -23,7 +23,13 @@ pub async fn handle(
         segs,
         ["v1", "users"]
             | ["v1", "users", _]
-            | ["v1", "users", _, "lock" | "unlock"]
+            | [
+                "v1",
+                "users",
+                _,
+                "lock" | "unlock" | "mfa" | "totp" | "backup_code"
+            ]
+            | ["v1", "phone_numbers", _]
             | ["v1", "sessions"]
             | ["v1", "sessions", _]
             | ["v1", "sessions", _, "revoke"]
@@ -44,6 +50,15 @@ pub async fn handle(
         (Method::DELETE, ["v1", "users", id]) => users::delete(state, id).await,
         (Method::POST, ["v1", "users", id, "lock"]) => users::lock(state, id).await,
         (Method::POST, ["v1", "users", id, "unlock"]) => users::unlock(state, id).await,
+        (Method::DELETE, ["v1", "users", id, "mfa"]) => users::disable_mfa(state, id).await,
+        (Method::DELETE, ["v1", "users", id, "totp"]) => users::delete_totp(state, id).await,
+        (Method::DELETE, ["v1", "users", id, "backup_code"]) => {
+            users::delete_backup_codes(state, id).await
+        }
+        (Method::GET, ["v1", "phone_numbers", id]) => users::read_phone_number(state, id).await,
+        (Method::PATCH, ["v1", "phone_numbers", id]) => {
+            users::update_phone_number(state, req, id).await
+        }
         (Method::GET, ["v1", "sessions"]) => sessions::list(state, req).await,
         (Method::GET, ["v1", "sessions", id]) => sessions::read(state, id).await,
         (Method::POST, ["v1", "sessions", id, "revoke"]) => sessions::revoke(state, id).await,

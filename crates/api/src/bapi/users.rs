@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use latch_core::Error;
 use latch_core::model::{User, UserPatch};
 use latch_core::ports::UserQuery;
-use latch_core::service::CreateUser;
+use latch_core::service::{CreateUser, PhoneNumberPatch};
 
 use super::number;
 use crate::ApiState;
@@ -73,6 +73,45 @@ pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     ))
 }
 
+/// `DELETE /v1/users/{id}/mfa`.
+pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    let user = state.latch.disable_mfa(id).await?;
+    Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
+}
+
+/// `DELETE /v1/users/{id}/totp`.
+pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    let user = state.latch.delete_totp(id).await?;
+    Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
+}
+
+/// `DELETE /v1/users/{id}/backup_code`.
+pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    let user = state.latch.delete_backup_codes(id).await?;
+    Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
+}
+
+/// `GET /v1/phone_numbers/{id}`.
+pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    let (user, record) = state.latch.get_phone_number(id).await?;
+    Ok(ApiResponse::ok(render::phone_number(&user, &record)))
+}
+
+/// `PATCH /v1/phone_numbers/{id}`.
+pub async fn update_phone_number(
+    state: &ApiState,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, Error> {
+    let patch = PhoneNumberPatch {
+        verified: req.param_bool("verified")?,
+        primary: req.param_bool("primary")?,
+        reserved_for_second_factor: req.param_bool("reserved_for_second_factor")?,
+    };
+    let (user, record) = state.latch.update_phone_number(id, patch).await?;
+    Ok(ApiResponse::ok(render::phone_number(&user, &record)))
+}
+
 fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
     Ok(CreateUser {
         email_addresses: req.param_list("email_address")?,
@@ -88,6 +127,8 @@ fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
         public_metadata: req.param_object("public_metadata")?,
         private_metadata: req.param_object("private_metadata")?,
         unsafe_metadata: req.param_object("unsafe_metadata")?,
+        totp_secret: req.param("totp_secret")?,
+        backup_codes: req.param_list("backup_codes")?,
     })
 }
 
@@ -112,6 +153,12 @@ fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
         public_metadata: req.param_object("public_metadata")?,
         private_metadata: req.param_object("private_metadata")?,
         unsafe_metadata: req.param_object("unsafe_metadata")?,
+        totp_secret: clearable("totp_secret")?,
+        backup_codes: if req.has_param("backup_codes") || req.has_param("backup_codes[]") {
+            Some(req.param_list("backup_codes")?)
+        } else {
+            None
+        },
     })
 }
 

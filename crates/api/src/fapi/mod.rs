@@ -122,14 +122,12 @@ pub async fn handle(
                 (Method::POST, ["sign_ins", id, "reset_password"]) => {
                     sign_ins::reset_password(state, req, auth, id).await
                 }
-                (
-                    Method::POST,
-                    [
-                        "sign_ins",
-                        id,
-                        "prepare_second_factor" | "attempt_second_factor",
-                    ],
-                ) => sign_ins::second_factor(state, req, token, id).await,
+                (Method::POST, ["sign_ins", id, "prepare_second_factor"]) => {
+                    sign_ins::prepare_second_factor(state, req, token, id).await
+                }
+                (Method::POST, ["sign_ins", id, "attempt_second_factor"]) => {
+                    sign_ins::attempt_second_factor(state, req, auth, id).await
+                }
                 (Method::DELETE, ["sessions"]) => sessions::end_all(state, token).await,
                 (Method::POST, ["sessions", id, "touch"]) => {
                     sessions::touch(state, token, id).await

@@ -2,7 +2,8 @@
 
 use latch_core::Error;
 use latch_core::service::{
-    AttemptFirstFactor, CreateSignIn, Outcome, PrepareFirstFactor, ResetPassword, SignInView,
+    AttemptFirstFactor, AttemptSecondFactor, CreateSignIn, Outcome, PrepareFirstFactor,
+    PrepareSecondFactor, ResetPassword, SignInView,
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
@@ -85,19 +86,41 @@ pub async fn attempt_first_factor(
     ))
 }
 
-/// `POST /v1/client/sign_ins/{id}/prepare_second_factor` and `/attempt_second_factor`.
-pub async fn second_factor(
+/// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
+pub async fn prepare_second_factor(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, Error> {
-    let strategy = req.param("strategy")?;
+    let params = PrepareSecondFactor {
+        strategy: req.param("strategy")?,
+        phone_number_id: req.param("phone_number_id")?,
+        email_address_id: req.param("email_address_id")?,
+    };
+    Ok(reply(
+        state,
+        state.latch.prepare_second_factor(token, id, params).await?,
+    ))
+}
+
+/// `POST /v1/client/sign_ins/{id}/attempt_second_factor`.
+pub async fn attempt_second_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+    id: &str,
+) -> Result<FapiReply, Error> {
+    let params = AttemptSecondFactor {
+        strategy: req.param("strategy")?,
+        code: req.param("code")?,
+        keep_token: keeps_token(auth),
+    };
     Ok(reply(
         state,
         state
             .latch
-            .second_factor_step(token, id, strategy.as_deref())
+            .attempt_second_factor(auth.token(), id, params)
             .await?,
     ))
 }

@@ -1,6 +1,7 @@
 //! Domain types. Invalid values cannot be built: every type with rules has a
 //! `parse` constructor.
 
+mod backup_codes;
 mod client;
 mod identifiers;
 mod ids;
@@ -9,8 +10,12 @@ mod session;
 mod settings;
 mod sign_in;
 mod time;
+mod totp;
 mod user;
 
+pub use backup_codes::{
+    BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code, parse_backup_codes,
+};
 pub use client::Client;
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
@@ -18,8 +23,10 @@ pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
 pub use sign_in::{
-    AfterFirstFactor, CodeAttempt, Factor, SentCode, SignIn, SignInStatus, Strategy, Verification,
-    VerificationStatus, supported_first_factors, supported_identifiers,
+    AfterFirstFactor, CodeAttempt, Factor, FactorSlot, SentCode, SignIn, SignInStatus, Strategy,
+    Verification, VerificationStatus, supported_first_factors, supported_identifiers,
+    supported_second_factors,
 };
 pub use time::{Duration, Timestamp};
+pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
 pub use user::{IdentificationRecord, NewUser, User, UserPatch};

@@ -45,6 +45,8 @@ pub struct StrategySettings {
     pub phone_code: bool,
     pub totp: bool,
     pub backup_code: bool,
+    /// Whether an email code may serve as a second factor.
+    pub email_code_second_factor: bool,
     /// Enabled OAuth providers, by name (`google`, `github`, `custom_acme`, ...).
     pub oauth_providers: Vec<String>,
 }
@@ -105,8 +107,9 @@ impl Default for InstanceSettings {
                 password: true,
                 email_code: true,
                 phone_code: true,
-                totp: false,
-                backup_code: false,
+                totp: true,
+                backup_code: true,
+                email_code_second_factor: false,
                 oauth_providers: Vec::new(),
             },
             password_min_length: 8,

@@ -156,6 +156,8 @@ pub struct Factor {
     pub email_address_id: Option<String>,
     pub phone_number_id: Option<String>,
     pub primary: Option<bool>,
+    /// Second factors: whether this is the one the user gets by default.
+    pub default: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +208,13 @@ pub struct SignIn {
     pub abandon_at: Timestamp,
     /// Bumped by every stored change; the flow store compares it.
     version: u64,
+}
+
+/// Which of a sign-in's two factors a step is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorSlot {
+    First,
+    Second,
 }
 
 /// What passing a first factor leads to.
@@ -328,17 +337,41 @@ impl SignIn {
             .ok_or_else(|| Error::internal("identified sign-in without user"))
     }
 
-    /// A code was sent for the first factor: any earlier code is replaced and
-    /// the attempt count starts again.
-    pub fn first_factor_code_sent(
+    /// Checks that a step for `slot` may happen now and returns the user it is for.
+    pub fn ready_for(&self, slot: FactorSlot, now: Timestamp) -> Result<&UserId, Error> {
+        match slot {
+            FactorSlot::First => self.ready_for_first_factor(now),
+            FactorSlot::Second => self.ready_for_second_factor(now),
+        }
+    }
+
+    /// The verification of `slot`, if any step was taken for it.
+    pub fn verification(&self, slot: FactorSlot) -> Option<&Verification> {
+        match slot {
+            FactorSlot::First => self.first_factor_verification.as_ref(),
+            FactorSlot::Second => self.second_factor_verification.as_ref(),
+        }
+    }
+
+    fn verification_slot(&mut self, slot: FactorSlot) -> &mut Option<Verification> {
+        match slot {
+            FactorSlot::First => &mut self.first_factor_verification,
+            FactorSlot::Second => &mut self.second_factor_verification,
+        }
+    }
+
+    /// A code was sent for `slot`: any earlier code is replaced and the
+    /// attempt count starts again.
+    pub fn code_sent(
         &mut self,
+        slot: FactorSlot,
         strategy: Strategy,
         code: SentCode,
         expire_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), Error> {
-        self.ready_for_first_factor(now)?;
-        self.first_factor_verification = Some(Verification {
+        self.ready_for(slot, now)?;
+        *self.verification_slot(slot) = Some(Verification {
             strategy,
             status: VerificationStatus::Unverified,
             attempts: 0,
@@ -354,11 +387,12 @@ impl SignIn {
     /// was prepared for `strategy`.
     pub fn count_code_attempt(
         &mut self,
+        slot: FactorSlot,
         strategy: &Strategy,
         max_attempts: u32,
         now: Timestamp,
     ) -> Result<CodeAttempt, Error> {
-        self.ready_for_first_factor(now)?;
+        self.ready_for(slot, now)?;
         let not_prepared = || {
             Error::param_value_invalid(
                 "strategy",
@@ -366,7 +400,7 @@ impl SignIn {
             )
         };
         let v = self
-            .first_factor_verification
+            .verification_slot(slot)
             .as_mut()
             .filter(|v| &v.strategy == strategy)
             .ok_or_else(not_prepared)?;
@@ -378,31 +412,40 @@ impl SignIn {
         let Some(code) = v.code.clone() else {
             return Err(not_prepared());
         };
-        self.updated_at = now;
-        if v.expire_at.is_some_and(|at| now >= at) {
+        let outcome = if v.expire_at.is_some_and(|at| now >= at) {
             v.status = VerificationStatus::Expired;
             v.code = None;
-            return Ok(CodeAttempt::Expired);
-        }
-        v.attempts = v.attempts.saturating_add(1);
-        if v.attempts > max_attempts {
-            v.status = VerificationStatus::Failed;
-            v.code = None;
-            return Ok(CodeAttempt::Failed);
-        }
-        if v.attempts == max_attempts {
-            // This is the last try: whatever its outcome, the code is spent.
-            v.code = None;
-            v.status = VerificationStatus::Failed;
-        }
-        Ok(CodeAttempt::Check(code.digest))
+            CodeAttempt::Expired
+        } else {
+            v.attempts = v.attempts.saturating_add(1);
+            if v.attempts > max_attempts {
+                v.status = VerificationStatus::Failed;
+                v.code = None;
+                CodeAttempt::Failed
+            } else {
+                if v.attempts == max_attempts {
+                    // This is the last try: whatever its outcome, the code is spent.
+                    v.code = None;
+                    v.status = VerificationStatus::Failed;
+                }
+                CodeAttempt::Check(code.digest)
+            }
+        };
+        self.updated_at = now;
+        Ok(outcome)
     }
 
-    /// Records a failed first-factor attempt.
-    pub fn first_factor_failed(&mut self, strategy: Strategy, now: Timestamp) -> Result<(), Error> {
-        self.ready_for_first_factor(now)?;
-        let attempts = attempts_after(self.first_factor_verification.as_ref(), &strategy);
-        self.first_factor_verification = Some(Verification {
+    /// Records a failed attempt at `slot` (a password, TOTP or backup code;
+    /// code attempts are counted by [`count_code_attempt`](Self::count_code_attempt)).
+    pub fn factor_failed(
+        &mut self,
+        slot: FactorSlot,
+        strategy: Strategy,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.ready_for(slot, now)?;
+        let attempts = attempts_after(self.verification(slot), &strategy);
+        *self.verification_slot(slot) = Some(Verification {
             strategy,
             status: VerificationStatus::Unverified,
             attempts,
@@ -411,6 +454,23 @@ impl SignIn {
         });
         self.updated_at = now;
         Ok(())
+    }
+
+    /// Marks `slot` verified by `strategy`, keeping a code's attempt count.
+    fn mark_verified(&mut self, slot: FactorSlot, strategy: Strategy) {
+        let (attempts, expire_at) = match self.verification(slot) {
+            // A code attempt was counted before it was compared; anything else
+            // is counted here.
+            Some(v) if v.strategy == strategy && v.expire_at.is_some() => (v.attempts, v.expire_at),
+            previous => (attempts_after(previous, &strategy), None),
+        };
+        *self.verification_slot(slot) = Some(Verification {
+            strategy,
+            status: VerificationStatus::Verified,
+            attempts,
+            expire_at,
+            code: None,
+        });
     }
 
     /// Records a passed first factor; the sign-in then needs a second factor or
@@ -422,19 +482,7 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<AfterFirstFactor, Error> {
         self.ready_for_first_factor(now)?;
-        // A code attempt was counted before it was compared; a password is
-        // counted here.
-        let (attempts, expire_at) = match &self.first_factor_verification {
-            Some(v) if v.strategy == strategy && v.expire_at.is_some() => (v.attempts, v.expire_at),
-            previous => (attempts_after(previous.as_ref(), &strategy), None),
-        };
-        self.first_factor_verification = Some(Verification {
-            strategy,
-            status: VerificationStatus::Verified,
-            attempts,
-            expire_at,
-            code: None,
-        });
+        self.mark_verified(FactorSlot::First, strategy);
         self.first_factor_verified_at = Some(now);
         self.second_factor_required = needs_second_factor;
         self.updated_at = now;
@@ -494,14 +542,7 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<(), Error> {
         self.ready_for_second_factor(now)?;
-        let attempts = attempts_after(self.second_factor_verification.as_ref(), &strategy);
-        self.second_factor_verification = Some(Verification {
-            strategy,
-            status: VerificationStatus::Verified,
-            attempts,
-            expire_at: None,
-            code: None,
-        });
+        self.mark_verified(FactorSlot::Second, strategy);
         self.second_factor_verified_at = Some(now);
         self.updated_at = now;
         Ok(())
@@ -594,6 +635,7 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
             email_address_id: None,
             phone_number_id: None,
             primary: None,
+            default: None,
         });
     }
     let email_factor = |strategy: Strategy, email: &crate::model::IdentificationRecord| Factor {
@@ -602,6 +644,7 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
         email_address_id: Some(email.id.clone()),
         phone_number_id: None,
         primary: Some(user.primary_email_address_id.as_deref() == Some(email.id.as_str())),
+        default: None,
     };
     let phone_factor = |strategy: Strategy, phone: &crate::model::IdentificationRecord| Factor {
         strategy,
@@ -609,6 +652,7 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
         email_address_id: None,
         phone_number_id: Some(phone.id.clone()),
         primary: Some(user.primary_phone_number_id.as_deref() == Some(phone.id.as_str())),
+        default: None,
     };
     let phones = || {
         user.phone_numbers
@@ -633,6 +677,65 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
         } else {
             factors.extend(phones().map(|p| phone_factor(strategy.clone(), p)));
         }
+    }
+    factors
+}
+
+/// The second factors `user` can pass on this instance after passing the
+/// first factor with `first`. An email code is a second factor only where
+/// the instance turns it on, and never after an email-borne first factor.
+pub fn supported_second_factors(
+    user: &User,
+    settings: &InstanceSettings,
+    first: Option<&Strategy>,
+) -> Vec<Factor> {
+    let mut factors = Vec::new();
+    if settings.strategies.phone_code {
+        let default_phone = user.default_second_factor_phone().map(|p| p.id.as_str());
+        factors.extend(
+            user.phone_numbers
+                .iter()
+                .filter(|p| p.reserved_for_second_factor)
+                .map(|p| Factor {
+                    strategy: Strategy::PhoneCode,
+                    safe_identifier: Some(mask_phone(&p.value)),
+                    email_address_id: None,
+                    phone_number_id: Some(p.id.clone()),
+                    primary: Some(user.primary_phone_number_id.as_deref() == Some(p.id.as_str())),
+                    default: Some(default_phone == Some(p.id.as_str())),
+                }),
+        );
+    }
+    let bare = |strategy: Strategy| Factor {
+        strategy,
+        safe_identifier: None,
+        email_address_id: None,
+        phone_number_id: None,
+        primary: None,
+        default: None,
+    };
+    if settings.strategies.totp && user.totp_enabled() {
+        factors.push(bare(Strategy::Totp));
+    }
+    if settings.strategies.backup_code && user.backup_code_enabled() {
+        factors.push(bare(Strategy::BackupCode));
+    }
+    let email_first = matches!(
+        first,
+        Some(Strategy::EmailCode | Strategy::EmailLink | Strategy::ResetPasswordEmailCode)
+    );
+    if settings.strategies.email_code
+        && settings.strategies.email_code_second_factor
+        && !email_first
+    {
+        factors.extend(user.email_addresses.iter().map(|e| Factor {
+            strategy: Strategy::EmailCode,
+            safe_identifier: Some(mask_email(&e.value)),
+            email_address_id: Some(e.id.clone()),
+            phone_number_id: None,
+            primary: Some(user.primary_email_address_id.as_deref() == Some(e.id.as_str())),
+            default: None,
+        }));
     }
     factors
 }
@@ -689,6 +792,9 @@ mod tests {
             unsafe_metadata: serde_json::json!({}),
             banned: false,
             locked_until: None,
+            totp_secret: None,
+            totp_last_step: None,
+            backup_codes: Vec::new(),
             last_sign_in_at: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
@@ -751,7 +857,7 @@ mod tests {
                 .is_err(),
             "no factor passed yet"
         );
-        s.first_factor_failed(Strategy::Password, Timestamp(2))
+        s.factor_failed(FactorSlot::First, Strategy::Password, Timestamp(2))
             .unwrap();
         assert_eq!(s.first_factor_verification().unwrap().attempts, 1);
         let next = s
@@ -811,11 +917,12 @@ mod tests {
             sent_at: Timestamp(at),
         };
         assert!(
-            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(2))
+            s.count_code_attempt(FactorSlot::First, &Strategy::EmailCode, 3, Timestamp(2))
                 .is_err(),
             "nothing prepared"
         );
-        s.first_factor_code_sent(
+        s.code_sent(
+            FactorSlot::First,
             Strategy::EmailCode,
             sent(2),
             Timestamp(600_002),
@@ -824,7 +931,7 @@ mod tests {
         .unwrap();
         for attempt in 1..=2 {
             assert_eq!(
-                s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+                s.count_code_attempt(FactorSlot::First, &Strategy::EmailCode, 3, Timestamp(10))
                     .unwrap(),
                 CodeAttempt::Check("d".into())
             );
@@ -832,7 +939,7 @@ mod tests {
         }
         // The third try may still be compared, but it spends the code.
         assert_eq!(
-            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+            s.count_code_attempt(FactorSlot::First, &Strategy::EmailCode, 3, Timestamp(10))
                 .unwrap(),
             CodeAttempt::Check("d".into())
         );
@@ -841,12 +948,13 @@ mod tests {
             VerificationStatus::Failed
         );
         assert_eq!(
-            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(10))
+            s.count_code_attempt(FactorSlot::First, &Strategy::EmailCode, 3, Timestamp(10))
                 .unwrap(),
             CodeAttempt::Failed
         );
         // Preparing again replaces the code and starts the count again.
-        s.first_factor_code_sent(
+        s.code_sent(
+            FactorSlot::First,
             Strategy::EmailCode,
             sent(20),
             Timestamp(600_020),
@@ -855,8 +963,13 @@ mod tests {
         .unwrap();
         assert_eq!(s.first_factor_verification().unwrap().attempts, 0);
         assert_eq!(
-            s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(600_020))
-                .unwrap(),
+            s.count_code_attempt(
+                FactorSlot::First,
+                &Strategy::EmailCode,
+                3,
+                Timestamp(600_020)
+            )
+            .unwrap(),
             CodeAttempt::Expired
         );
         assert_eq!(
@@ -864,14 +977,15 @@ mod tests {
             VerificationStatus::Expired
         );
         // A passed code keeps its count.
-        s.first_factor_code_sent(
+        s.code_sent(
+            FactorSlot::First,
             Strategy::EmailCode,
             sent(30),
             Timestamp(600_030),
             Timestamp(30),
         )
         .unwrap();
-        s.count_code_attempt(&Strategy::EmailCode, 3, Timestamp(31))
+        s.count_code_attempt(FactorSlot::First, &Strategy::EmailCode, 3, Timestamp(31))
             .unwrap();
         s.first_factor_passed(Strategy::EmailCode, false, Timestamp(32))
             .unwrap();

@@ -36,6 +36,14 @@ pub struct User {
     /// Until when the user is locked out; `Timestamp::FOREVER` for an admin
     /// lock. Written only by the lockout ports, never by updates.
     pub locked_until: Option<Timestamp>,
+    /// The TOTP secret, sealed with the instance's encryption key and bound
+    /// to this user's id; `None` when TOTP is off.
+    pub totp_secret: Option<String>,
+    /// The last TOTP time step whose code was accepted. Written only by
+    /// `UserRepository::use_totp_step`, never by updates.
+    pub totp_last_step: Option<i64>,
+    /// Keyed digests of the unused backup codes.
+    pub backup_codes: Vec<String>,
     pub last_sign_in_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -46,12 +54,35 @@ impl User {
         self.password_digest.is_some()
     }
 
-    /// Two-factor is on when the user has a second factor; none exists yet, so
-    /// this reads the phone numbers reserved for it.
+    /// Two-factor is on when the user has any second factor: TOTP, backup
+    /// codes, or a phone number reserved for it.
     pub fn two_factor_enabled(&self) -> bool {
-        self.phone_numbers
+        self.totp_enabled()
+            || self.backup_code_enabled()
+            || self
+                .phone_numbers
+                .iter()
+                .any(|p| p.reserved_for_second_factor)
+    }
+
+    pub fn totp_enabled(&self) -> bool {
+        self.totp_secret.is_some()
+    }
+
+    pub fn backup_code_enabled(&self) -> bool {
+        !self.backup_codes.is_empty()
+    }
+
+    /// The phone number a second-factor code goes to unless another is named:
+    /// the primary number if it is reserved, else the first reserved one.
+    pub fn default_second_factor_phone(&self) -> Option<&IdentificationRecord> {
+        let mut reserved = self
+            .phone_numbers
             .iter()
-            .any(|p| p.reserved_for_second_factor)
+            .filter(|p| p.reserved_for_second_factor);
+        self.primary_phone()
+            .filter(|p| p.reserved_for_second_factor)
+            .or_else(|| reserved.next())
     }
 
     pub fn email(&self, email: &EmailAddress) -> Option<&IdentificationRecord> {
@@ -113,4 +144,8 @@ pub struct UserPatch {
     pub public_metadata: Option<serde_json::Value>,
     pub private_metadata: Option<serde_json::Value>,
     pub unsafe_metadata: Option<serde_json::Value>,
+    /// A TOTP secret in base32; `Some(None)` turns TOTP off.
+    pub totp_secret: Option<Option<String>>,
+    /// Plain backup codes replacing the current ones; an empty list removes them.
+    pub backup_codes: Option<Vec<String>>,
 }

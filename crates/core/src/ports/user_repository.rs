@@ -44,7 +44,10 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_identifier(&self, identifier: &Identifier)
     -> Result<Option<User>, StoreError>;
 
-    /// Replaces the stored user with `user`, identifications included,
+    /// The user holding the email address or phone number record with this id.
+    async fn find_by_identification_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Replaces the stored user with `user`, identifications and backup codes included,
     /// atomically, if and only if the stored `updated_at` is still
     /// `expected_updated_at` (a compare-and-set: callers make every write's
     /// `updated_at` later than the one it replaces). MUST fail, changing
@@ -82,6 +85,24 @@ pub trait UserRepository: Send + Sync {
         id: &UserId,
         locked_until: Option<Timestamp>,
     ) -> Result<(), StoreError>;
+
+    /// Records that the TOTP code of time step `step` was accepted,
+    /// atomically: returns true if and only if no code of this step or a later
+    /// one was accepted before, so that each code works once. MUST fail with
+    /// `NotFound` for an unknown user.
+    async fn use_totp_step(&self, id: &UserId, step: i64) -> Result<bool, StoreError>;
+
+    /// Removes the backup code with this digest, atomically, and moves
+    /// `updated_at` past its stored value (to `now`, or one millisecond later
+    /// than it was) so that an update read before sees a conflict. Returns
+    /// whether the code was there: of racing uses of one code exactly one
+    /// gets `true`.
+    async fn consume_backup_code(
+        &self,
+        id: &UserId,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the user, its identifications and its sessions. Returns whether
     /// it existed.

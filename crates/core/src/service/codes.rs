@@ -1,12 +1,14 @@
-//! One-time codes for the first factor: choosing where a code goes, sending
-//! it, and checking an attempt.
+//! One-time codes for either factor: choosing where a code goes, sending it,
+//! and checking an attempt.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Latch, hex};
 use crate::error::{Error, ErrorCode, ErrorKind};
-use crate::model::{CodeAttempt, Environment, SentCode, SignIn, Strategy, Timestamp, User};
+use crate::model::{
+    CodeAttempt, Environment, FactorSlot, SentCode, SignIn, Strategy, Timestamp, User,
+};
 use crate::ports::{CodeDestination, CodeMessage, CodePurpose, Random};
 
 /// The code a development instance accepts for its test identities.
@@ -14,18 +16,20 @@ const TEST_CODE: &str = "424242";
 
 impl Latch {
     /// Sends a new code for `strategy` to one of the user's addresses and
-    /// records its digest on the sign-in (in memory; the caller stores it).
-    pub(crate) async fn send_first_factor_code(
+    /// records its digest on the sign-in's `slot` (in memory; the caller
+    /// stores it).
+    pub(crate) async fn send_code(
         &self,
+        slot: FactorSlot,
         sign_in: &mut SignIn,
         user: &User,
         strategy: Strategy,
         target_id: Option<&str>,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let (target_id, destination) = code_target(sign_in, user, &strategy, target_id)?;
+        let (target_id, destination) = code_target(slot, sign_in, user, &strategy, target_id)?;
         if let Some(previous) = sign_in
-            .first_factor_verification()
+            .verification(slot)
             .filter(|v| v.strategy == strategy)
             && let Some(code) = &previous.code
         {
@@ -78,13 +82,20 @@ impl Latch {
             target_id,
             sent_at: now,
         };
-        sign_in.first_factor_code_sent(strategy, sent, now.plus(self.settings.code_lifetime), now)
+        sign_in.code_sent(
+            slot,
+            strategy,
+            sent,
+            now.plus(self.settings.code_lifetime),
+            now,
+        )
     }
 
     /// Counts the attempt on the stored sign-in first, then compares the code
     /// in constant time.
-    pub(crate) async fn check_first_factor_code(
+    pub(crate) async fn check_code(
         &self,
+        slot: FactorSlot,
         sign_in: &mut SignIn,
         strategy: &Strategy,
         code: Option<String>,
@@ -93,7 +104,8 @@ impl Latch {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::param_nil("code"))?;
         let now = self.ports.clock.now();
-        let outcome = sign_in.count_code_attempt(strategy, self.settings.max_code_attempts, now)?;
+        let outcome =
+            sign_in.count_code_attempt(slot, strategy, self.settings.max_code_attempts, now)?;
         self.replace_sign_in(sign_in).await?;
         match outcome {
             CodeAttempt::Expired => Err(Error::new(
@@ -118,23 +130,30 @@ impl Latch {
                 ) {
                     Ok(())
                 } else {
-                    Err(Error::new(
-                        ErrorKind::Unprocessable,
-                        ErrorCode::FormCodeIncorrect,
-                        "Incorrect code",
-                        "The code you entered is incorrect.",
-                    )
-                    .param("code"))
+                    Err(code_incorrect())
                 }
             }
         }
     }
 }
 
+/// `422 form_code_incorrect`.
+pub(crate) fn code_incorrect() -> Error {
+    Error::new(
+        ErrorKind::Unprocessable,
+        ErrorCode::FormCodeIncorrect,
+        "Incorrect code",
+        "The code you entered is incorrect.",
+    )
+    .param("code")
+}
+
 /// The address record a code for `strategy` goes to: the one named, or the
 /// one the sign-in was identified with, or the primary one. It must be the
-/// user's; phone numbers kept for the second factor are not first factors.
+/// user's. Phone numbers kept for the second factor take only second-factor
+/// codes, and they are the only numbers that do.
 fn code_target(
+    slot: FactorSlot,
     sign_in: &SignIn,
     user: &User,
     strategy: &Strategy,
@@ -153,9 +172,16 @@ fn code_target(
         ),
         _ => return Err(Error::internal("code strategy")),
     };
-    let usable = |r: &&crate::model::IdentificationRecord| !r.reserved_for_second_factor;
+    let is_phone = matches!(
+        strategy,
+        Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode
+    );
+    let usable = |r: &&crate::model::IdentificationRecord| {
+        !is_phone || r.reserved_for_second_factor == (slot == FactorSlot::Second)
+    };
     let record = match named.filter(|n| !n.is_empty()) {
         Some(id) => records.iter().filter(usable).find(|r| r.id == id),
+        None if slot == FactorSlot::Second && is_phone => user.default_second_factor_phone(),
         None => records
             .iter()
             .filter(usable)

@@ -3,6 +3,7 @@
 
 mod clients;
 mod codes;
+mod second_factors;
 mod sessions;
 mod sign_ins;
 mod users;
@@ -12,9 +13,10 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
+pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
-pub use users::{CreateUser, UsersPage};
+pub use users::{CreateUser, PhoneNumberPatch, UsersPage};
 
 use crate::error::Error;
 use crate::model::InstanceSettings;
@@ -22,6 +24,7 @@ use crate::ports::{
     ClientRepository, Clock, CodeSender, InstanceStore, PasswordHasher, Random, SignInStore,
     UserRepository,
 };
+use crate::secrets::SecretBox;
 
 /// The outbound ports the use cases need.
 #[derive(Clone)]
@@ -34,6 +37,8 @@ pub struct Ports {
     pub codes: Arc<dyn CodeSender>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Seals TOTP secrets and digests backup codes with the instance's key.
+    pub secrets: Arc<SecretBox>,
 }
 
 /// The application: ports plus settings, and every use case as a method.
@@ -74,7 +79,7 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

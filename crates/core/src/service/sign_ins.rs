@@ -3,8 +3,8 @@
 use super::{Latch, Outcome, SignInView, token_hash};
 use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
 use crate::model::{
-    AfterFirstFactor, Client, ClientId, IdPrefix, Identifier, Password, Session, SessionId,
-    SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
+    AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
+    SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
 use crate::ports::{DigestUpgrade, SessionQuery};
 
@@ -141,8 +141,15 @@ impl Latch {
                     | Strategy::ResetPasswordEmailCode
                     | Strategy::ResetPasswordPhoneCode),
                 ) => {
-                    self.send_first_factor_code(&mut sign_in, user, code.clone(), None, now)
-                        .await?;
+                    self.send_code(
+                        FactorSlot::First,
+                        &mut sign_in,
+                        user,
+                        code.clone(),
+                        None,
+                        now,
+                    )
+                    .await?;
                 }
                 _ => {}
             }
@@ -212,7 +219,7 @@ impl Latch {
                 if let Err(err) = self.check_password(&user, &password).await {
                     if err.code == ErrorCode::FormPasswordIncorrect {
                         self.count_user_failure(&user).await;
-                        self.count_failed_attempt(sign_in, Strategy::Password)
+                        self.count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
                             .await?;
                     }
                     return Err(err);
@@ -224,7 +231,7 @@ impl Latch {
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => {
                 if let Err(err) = self
-                    .check_first_factor_code(&mut sign_in, &strategy, params.code)
+                    .check_code(FactorSlot::First, &mut sign_in, &strategy, params.code)
                     .await
                 {
                     if err.code == ErrorCode::FormCodeIncorrect {
@@ -252,29 +259,47 @@ impl Latch {
         }
         let before = sign_in.clone();
         let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
-        // Only the request that wins the compare-and-set goes on; a loser
-        // whose rival completed the sign-in answers with that result.
+        let step = PassedStep {
+            client: &client,
+            before,
+            session,
+            user: &user,
+            password: password.as_deref(),
+            keep_token: params.keep_token,
+        };
+        self.finish_step(sign_in, step, now).await
+    }
+
+    /// After a factor passed (in memory): stores the sign-in if no other
+    /// request changed it first, then starts the session it completed with,
+    /// if any. A loser of the race whose rival completed the sign-in answers
+    /// with that result; if the session cannot start, the sign-in goes back
+    /// to where it was.
+    pub(super) async fn finish_step(
+        &self,
+        mut sign_in: SignIn,
+        step: PassedStep<'_>,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let client_id = &step.client.id;
         if let Err(err) = self.replace_sign_in(&mut sign_in).await {
-            return self
-                .after_lost_race(err, &client.id, &sign_in.id, now)
-                .await;
+            return self.after_lost_race(err, client_id, &sign_in.id, now).await;
         }
-        let new_token = match session {
+        let new_token = match step.session {
             Some(session) => {
                 match self
                     .start_session(
                         &session,
-                        &user,
-                        password.as_deref(),
-                        &client.token_hash,
-                        params.keep_token,
+                        step.user,
+                        step.password,
+                        &step.client.token_hash,
+                        step.keep_token,
                     )
                     .await
                 {
                     Ok(token) => token,
                     Err(err) => {
-                        // No session: the sign-in goes back to where it was.
-                        let mut restored = before;
+                        let mut restored = step.before;
                         restored.set_version(sign_in.version());
                         if let Err(undo) = self.replace_sign_in(&mut restored).await {
                             tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
@@ -286,7 +311,7 @@ impl Latch {
             None => None,
         };
         let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, &client.id, new_token).await
+        self.outcome(view, client_id, new_token).await
     }
 
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`: sends a code for
@@ -311,8 +336,15 @@ impl Latch {
             Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode => params.phone_number_id,
             other => return Err(not_yet_supported(&other)),
         };
-        self.send_first_factor_code(&mut sign_in, &user, strategy, target.as_deref(), now)
-            .await?;
+        self.send_code(
+            FactorSlot::First,
+            &mut sign_in,
+            &user,
+            strategy,
+            target.as_deref(),
+            now,
+        )
+        .await?;
         self.replace_sign_in(&mut sign_in).await?;
         let view = self.sign_in_view(sign_in, now).await?;
         self.outcome(view, &client.id, None).await
@@ -374,34 +406,6 @@ impl Latch {
         };
         let view = self.sign_in_view(sign_in, now).await?;
         self.outcome(view, &client.id, new_token).await
-    }
-
-    /// Second factors: modelled, answered clearly until their strategies land.
-    pub async fn second_factor_step(
-        &self,
-        token: Option<&str>,
-        id: &str,
-        strategy: Option<&str>,
-    ) -> Result<Outcome<SignInView>, Error> {
-        let (_, sign_in) = self.client_sign_in(token, id).await?;
-        let raw = strategy.ok_or_else(|| Error::param_nil("strategy"))?;
-        let strategy = Strategy::parse(raw)
-            .filter(Strategy::is_second_factor)
-            .ok_or_else(|| {
-                Error::param_value_invalid(
-                    "strategy",
-                    format!("`{}` is not a valid second factor strategy.", truncate(raw)),
-                )
-            })?;
-        if sign_in.status_at(self.ports.clock.now())
-            != crate::model::SignInStatus::NeedsSecondFactor
-        {
-            return Err(Error::param_value_invalid(
-                "strategy",
-                "This sign-in does not need a second factor.",
-            ));
-        }
-        Err(not_yet_supported(&strategy))
     }
 
     /// Reads a first-factor strategy and checks that the instance allows it.
@@ -494,7 +498,12 @@ impl Latch {
     }
 
     /// The session a sign-in that passed its factors becomes (not yet stored).
-    fn new_session(&self, sign_in: &SignIn, user: &User, now: Timestamp) -> Result<Session, Error> {
+    pub(super) fn new_session(
+        &self,
+        sign_in: &SignIn,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<Session, Error> {
         Ok(Session {
             id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
             client_id: sign_in.client_id.clone(),
@@ -566,7 +575,7 @@ impl Latch {
 
     /// After losing the compare-and-set on a sign-in: if a racing request
     /// completed it, answer with that; otherwise report the conflict.
-    async fn after_lost_race(
+    pub(super) async fn after_lost_race(
         &self,
         err: Error,
         client: &ClientId,
@@ -584,14 +593,15 @@ impl Latch {
 
     /// Counts a failed attempt, retrying when another attempt raced this one so
     /// that no failure goes uncounted.
-    async fn count_failed_attempt(
+    pub(super) async fn count_failed_attempt(
         &self,
+        slot: FactorSlot,
         mut sign_in: SignIn,
         strategy: Strategy,
     ) -> Result<(), Error> {
         // Each lost race means another attempt was stored: bounded by the racers.
         for _ in 0..32 {
-            sign_in.first_factor_failed(strategy.clone(), self.ports.clock.now())?;
+            sign_in.factor_failed(slot, strategy.clone(), self.ports.clock.now())?;
             let expected = sign_in.next_version();
             match self.ports.sign_ins.replace(&sign_in, expected).await {
                 Err(StoreError::Conflict) => {
@@ -638,7 +648,7 @@ impl Latch {
     }
 
     /// No factor is even evaluated while the user is locked.
-    fn refuse_if_locked(&self, user: &User) -> Result<(), Error> {
+    pub(super) fn refuse_if_locked(&self, user: &User) -> Result<(), Error> {
         match user.lockout_at(self.ports.clock.now()) {
             None => Ok(()),
             Some(remaining) => Err(user_locked(remaining)),
@@ -647,7 +657,7 @@ impl Latch {
 
     /// Counts a wrong password or code against the user; enough of them lock
     /// the account. A failure to count is logged: the answer stays the same.
-    async fn count_user_failure(&self, user: &User) {
+    pub(super) async fn count_user_failure(&self, user: &User) {
         if self.settings.lockout_attempts == 0 {
             return;
         }
@@ -674,7 +684,11 @@ impl Latch {
     }
 
     /// A user already signed in on this client cannot sign in there again.
-    async fn refuse_if_signed_in(&self, client: &Client, user: &User) -> Result<(), Error> {
+    pub(super) async fn refuse_if_signed_in(
+        &self,
+        client: &Client,
+        user: &User,
+    ) -> Result<(), Error> {
         let now = self.ports.clock.now();
         let sessions = self.ports.clients.sessions_of_client(&client.id).await?;
         match sessions
@@ -694,7 +708,7 @@ impl Latch {
 
     /// The requesting client and its sign-in with this id; another client's
     /// sign-in does not exist for it.
-    async fn client_sign_in(
+    pub(super) async fn client_sign_in(
         &self,
         token: Option<&str>,
         id: &str,
@@ -708,7 +722,20 @@ impl Latch {
     }
 }
 
-fn not_yet_supported(strategy: &Strategy) -> Error {
+/// What [`Latch::finish_step`] needs besides the sign-in.
+pub(super) struct PassedStep<'a> {
+    pub client: &'a Client,
+    /// The sign-in as it was before the factor passed, to restore.
+    pub before: SignIn,
+    /// The session the sign-in completed with, if it did.
+    pub session: Option<Session>,
+    pub user: &'a User,
+    /// The password that passed, for upgrading a weak digest.
+    pub password: Option<&'a str>,
+    pub keep_token: bool,
+}
+
+pub(super) fn not_yet_supported(strategy: &Strategy) -> Error {
     Error::new(
         ErrorKind::Unprocessable,
         ErrorCode::StrategyNotSupported,
@@ -722,7 +749,7 @@ fn not_yet_supported(strategy: &Strategy) -> Error {
 }
 
 /// Keeps echoed input short.
-fn truncate(s: &str) -> String {
+pub(super) fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
 

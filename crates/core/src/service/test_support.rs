@@ -61,6 +61,7 @@ impl Mocks {
                 codes: Arc::new(self.codes),
                 clock: Arc::new(clock),
                 random: Arc::new(random),
+                secrets: Arc::new(crate::secrets::SecretBox::new(&[7; 32])),
             },
             self.settings,
         )
@@ -91,6 +92,9 @@ pub fn user() -> User {
         unsafe_metadata: serde_json::json!({}),
         banned: false,
         locked_until: None,
+        totp_secret: None,
+        totp_last_step: None,
+        backup_codes: Vec::new(),
         last_sign_in_at: None,
         created_at: NOW,
         updated_at: NOW,

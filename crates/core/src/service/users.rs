@@ -3,8 +3,8 @@
 use super::{Latch, page_limit};
 use crate::error::{Error, StoreError};
 use crate::model::{
-    EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Timestamp, User, UserId,
-    UserPatch, Username, new_id,
+    EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
+    TotpSecret, User, UserId, UserPatch, Username, new_id, parse_backup_codes,
 };
 use crate::ports::UserQuery;
 
@@ -25,6 +25,18 @@ pub struct CreateUser {
     pub public_metadata: Option<serde_json::Value>,
     pub private_metadata: Option<serde_json::Value>,
     pub unsafe_metadata: Option<serde_json::Value>,
+    /// A TOTP secret in base32, to turn TOTP on.
+    pub totp_secret: Option<String>,
+    /// Plain backup codes, to turn backup codes on.
+    pub backup_codes: Vec<String>,
+}
+
+/// `PATCH /v1/phone_numbers/{id}`: `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct PhoneNumberPatch {
+    pub verified: Option<bool>,
+    pub primary: Option<bool>,
+    pub reserved_for_second_factor: Option<bool>,
 }
 
 /// One page of users.
@@ -83,10 +95,13 @@ impl Latch {
             }
             (None, None) => None,
         };
+        let id = UserId(new_id(IdPrefix::User, &*self.ports.random));
+        let totp_secret = self.seal_totp_secret(&id, params.totp_secret.as_deref())?;
+        let backup_codes = self.backup_code_digests(&id, &params.backup_codes)?;
         let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
         let phone_numbers = self.records(IdPrefix::PhoneNumber, phones, now);
         let user = User {
-            id: UserId(new_id(IdPrefix::User, &*self.ports.random)),
+            id,
             primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
             primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
             email_addresses,
@@ -101,6 +116,9 @@ impl Latch {
             unsafe_metadata,
             banned: false,
             locked_until: None,
+            totp_secret,
+            totp_last_step: None,
+            backup_codes,
             last_sign_in_at: None,
             created_at: now,
             updated_at: now,
@@ -139,8 +157,9 @@ impl Latch {
     /// stored at the moment of writing, so concurrent updates and sign-ins are
     /// never undone.
     pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
-        let mut stored = self.get_user(id).await?;
-        // Checked before the one costly step, which is done once whatever the retries.
+        let stored = self.get_user(id).await?;
+        // Checked before the costly or random steps, which are done once
+        // whatever the retries.
         apply_patch(stored.clone(), &patch)?;
         let new_digest = match &patch.password {
             Some(password) => Some(
@@ -149,19 +168,187 @@ impl Latch {
             ),
             None => None,
         };
-        for _ in 0..16 {
-            let read_at = stored.updated_at;
+        let totp_secret = match &patch.totp_secret {
+            Some(secret) => Some(self.seal_totp_secret(&stored.id, secret.as_deref())?),
+            None => None,
+        };
+        let backup_codes = match &patch.backup_codes {
+            Some(codes) => Some(self.backup_code_digests(&stored.id, codes)?),
+            None => None,
+        };
+        self.write_user(stored, |stored| {
             let mut user = apply_patch(stored, &patch)?;
             if let Some(digest) = &new_digest {
                 user.password_digest = Some(digest.clone());
             }
+            if let Some(secret) = &totp_secret {
+                user.totp_secret = secret.clone();
+            }
+            if let Some(codes) = &backup_codes {
+                user.backup_codes = codes.clone();
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// `DELETE /v1/users/{id}/mfa`: TOTP and backup codes go, and phone
+    /// numbers reserved for the second factor become ordinary numbers.
+    pub async fn disable_mfa(&self, id: &str) -> Result<User, Error> {
+        self.write_user(self.get_user(id).await?, |mut user| {
+            user.totp_secret = None;
+            user.backup_codes.clear();
+            for phone in &mut user.phone_numbers {
+                phone.reserved_for_second_factor = false;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// `DELETE /v1/users/{id}/totp`.
+    pub async fn delete_totp(&self, id: &str) -> Result<User, Error> {
+        self.write_user(self.get_user(id).await?, |mut user| {
+            user.totp_secret = None;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// `DELETE /v1/users/{id}/backup_code`.
+    pub async fn delete_backup_codes(&self, id: &str) -> Result<User, Error> {
+        self.write_user(self.get_user(id).await?, |mut user| {
+            user.backup_codes.clear();
+            Ok(user)
+        })
+        .await
+    }
+
+    /// `GET /v1/phone_numbers/{id}`: the phone number and its user.
+    pub async fn get_phone_number(&self, id: &str) -> Result<(User, IdentificationRecord), Error> {
+        let user = self.phone_number_owner(id).await?;
+        let record = phone_record(&user, id)?.clone();
+        Ok((user, record))
+    }
+
+    /// `PATCH /v1/phone_numbers/{id}`: marks it verified, primary, or
+    /// reserved for the second factor (only a verified number can be).
+    pub async fn update_phone_number(
+        &self,
+        id: &str,
+        patch: PhoneNumberPatch,
+    ) -> Result<(User, IdentificationRecord), Error> {
+        let stored = self.phone_number_owner(id).await?;
+        let now = self.ports.clock.now();
+        let user = self
+            .write_user(stored, |mut user| {
+                let record = user
+                    .phone_numbers
+                    .iter_mut()
+                    .find(|p| p.id == id)
+                    .ok_or_else(|| Error::not_found("phone number"))?;
+                if let Some(verified) = patch.verified {
+                    record.verified = verified;
+                }
+                if let Some(reserved) = patch.reserved_for_second_factor {
+                    record.reserved_for_second_factor = reserved;
+                }
+                if record.reserved_for_second_factor && !record.verified {
+                    return Err(Error::param_value_invalid(
+                        "reserved_for_second_factor",
+                        "Only a verified phone number can be reserved for the second factor.",
+                    ));
+                }
+                record.updated_at = now;
+                match patch.primary {
+                    Some(true) => user.primary_phone_number_id = Some(id.to_owned()),
+                    Some(false) if user.primary_phone_number_id.as_deref() == Some(id) => {
+                        return Err(Error::param_value_invalid(
+                            "primary",
+                            "Make another phone number primary instead.",
+                        ));
+                    }
+                    _ => {}
+                }
+                Ok(user)
+            })
+            .await?;
+        let record = phone_record(&user, id)?.clone();
+        Ok((user, record))
+    }
+
+    /// Writes `change(user)` over the stored user with a compare-and-set,
+    /// re-reading and re-applying the change whenever another write came
+    /// first, so that concurrent updates and sign-ins are never undone.
+    async fn write_user(
+        &self,
+        mut stored: User,
+        change: impl Fn(User) -> Result<User, Error>,
+    ) -> Result<User, Error> {
+        for _ in 0..16 {
+            let read_at = stored.updated_at;
+            let id = stored.id.clone();
+            let mut user = change(stored)?;
             user.updated_at = Timestamp(self.ports.clock.now().0.max(read_at.0 + 1));
             match self.ports.users.update(&user, read_at).await {
-                Err(StoreError::Conflict) => stored = self.get_user(id).await?,
+                Err(StoreError::Conflict) => stored = self.get_user(id.as_str()).await?,
+                Err(StoreError::NotFound) => return Err(Error::not_found("user")),
                 other => return other.map(|()| user).map_err(Error::from),
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    async fn phone_number_owner(&self, id: &str) -> Result<User, Error> {
+        self.ports
+            .users
+            .find_by_identification_id(id)
+            .await?
+            .filter(|u| u.phone_numbers.iter().any(|p| p.id == id))
+            .ok_or_else(|| Error::not_found("phone number"))
+    }
+
+    /// A TOTP secret given in base32, sealed for `user`; `None` for none.
+    fn seal_totp_secret(
+        &self,
+        user: &UserId,
+        secret: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let Some(secret) = secret.filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        self.require_strategy(&Strategy::Totp, "totp_secret")?;
+        let secret = TotpSecret::parse_base32(secret)?;
+        let sealed =
+            self.ports
+                .secrets
+                .seal(secret.as_bytes(), user.as_str(), &*self.ports.random)?;
+        Ok(Some(sealed))
+    }
+
+    /// The keyed digests backup codes are kept as.
+    fn backup_code_digests(&self, user: &UserId, codes: &[String]) -> Result<Vec<String>, Error> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.require_strategy(&Strategy::BackupCode, "backup_codes")?;
+        Ok(parse_backup_codes(codes)?
+            .iter()
+            .map(|code| self.ports.secrets.digest(user.as_str(), code))
+            .collect())
+    }
+
+    fn require_strategy(&self, strategy: &Strategy, param: &str) -> Result<(), Error> {
+        if self.settings.strategies.allows(strategy) {
+            return Ok(());
+        }
+        Err(Error::param_value_invalid(
+            param,
+            format!(
+                "The {} strategy is not enabled on this instance.",
+                strategy.name()
+            ),
+        ))
     }
 
     /// `POST /v1/users/{id}/lock`: locked until unlocked.
@@ -228,7 +415,15 @@ impl Latch {
     }
 }
 
-/// The patch applied to `user` in memory, the password excepted.
+fn phone_record<'u>(user: &'u User, id: &str) -> Result<&'u IdentificationRecord, Error> {
+    user.phone_numbers
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| Error::not_found("phone number"))
+}
+
+/// The patch applied to `user` in memory, the password, TOTP secret and
+/// backup codes excepted.
 fn apply_patch(mut user: User, patch: &UserPatch) -> Result<User, Error> {
     if let Some(username) = &patch.username {
         user.username = username

@@ -1,0 +1,212 @@
+//! The second factor of a sign-in: a phone or email code, a TOTP code, or a
+//! backup code. No session exists until it passes.
+
+use super::codes::code_incorrect;
+use super::sign_ins::{PassedStep, not_yet_supported, truncate};
+use super::{Latch, Outcome, SignInView};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{
+    Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
+    supported_second_factors,
+};
+
+/// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
+#[derive(Debug, Default, Clone)]
+pub struct PrepareSecondFactor {
+    pub strategy: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub email_address_id: Option<String>,
+}
+
+/// `POST /v1/client/sign_ins/{id}/attempt_second_factor`.
+#[derive(Debug, Default, Clone)]
+pub struct AttemptSecondFactor {
+    pub strategy: Option<String>,
+    pub code: Option<String>,
+    /// As in [`super::CreateSignIn::keep_token`].
+    pub keep_token: bool,
+}
+
+impl Latch {
+    /// Sends a code for `phone_code` (to a number reserved for the second
+    /// factor) or `email_code`; TOTP and backup codes need no preparation.
+    pub async fn prepare_second_factor(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: PrepareSecondFactor,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let (client, mut sign_in, strategy, user, now) = self
+            .second_factor_step(token, id, params.strategy.as_deref())
+            .await?;
+        let target = match strategy {
+            Strategy::PhoneCode => params.phone_number_id,
+            Strategy::EmailCode => params.email_address_id,
+            other => {
+                return Err(Error::param_value_invalid(
+                    "strategy",
+                    format!(
+                        "The {} strategy needs no preparation: attempt it directly.",
+                        other.name()
+                    ),
+                ));
+            }
+        };
+        self.send_code(
+            FactorSlot::Second,
+            &mut sign_in,
+            &user,
+            strategy,
+            target.as_deref(),
+            now,
+        )
+        .await?;
+        self.replace_sign_in(&mut sign_in).await?;
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, &client.id, None).await
+    }
+
+    /// Checks the second factor and, when it passes, completes the sign-in
+    /// with a new session. A wrong code counts against the sign-in and the
+    /// user's lockout.
+    pub async fn attempt_second_factor(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: AttemptSecondFactor,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let (client, mut sign_in, strategy, user, now) = self
+            .second_factor_step(token, id, params.strategy.as_deref())
+            .await?;
+        self.refuse_if_signed_in(&client, &user).await?;
+        let code = params
+            .code
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let checked = match &strategy {
+            Strategy::PhoneCode | Strategy::EmailCode => {
+                self.check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
+                    .await
+            }
+            Strategy::Totp => self.check_totp(&user, &code, now).await,
+            Strategy::BackupCode => self.check_backup_code(&user, &code, now).await,
+            other => Err(not_yet_supported(other)),
+        };
+        if let Err(err) = checked {
+            if err.code == ErrorCode::FormCodeIncorrect {
+                self.count_user_failure(&user).await;
+                // Code attempts were counted on the sign-in before the comparison.
+                if matches!(strategy, Strategy::Totp | Strategy::BackupCode) {
+                    self.count_failed_attempt(FactorSlot::Second, sign_in, strategy)
+                        .await?;
+                }
+            }
+            return Err(err);
+        }
+        let before = sign_in.clone();
+        sign_in.second_factor_passed(strategy, now)?;
+        let session = self.new_session(&sign_in, &user, now)?;
+        sign_in.complete(session.id.clone(), now)?;
+        let step = PassedStep {
+            client: &client,
+            before,
+            session: Some(session),
+            user: &user,
+            password: None,
+            keep_token: params.keep_token,
+        };
+        self.finish_step(sign_in, step, now).await
+    }
+
+    /// A TOTP code of the current step or one either side, not used before.
+    async fn check_totp(&self, user: &User, code: &str, now: Timestamp) -> Result<(), Error> {
+        let sealed = user
+            .totp_secret
+            .as_deref()
+            .ok_or_else(|| strategy_for_user_invalid(&Strategy::Totp))?;
+        let secret = TotpSecret::from_bytes(self.ports.secrets.open(sealed, user.id.as_str())?);
+        let step = secret.matching_step(code, now).ok_or_else(code_incorrect)?;
+        // Recording the step is the compare-and-set: of two uses of one code,
+        // only the first is accepted.
+        if !self.ports.users.use_totp_step(&user.id, step).await? {
+            tracing::info!(user = %user.id, "a TOTP code was used again");
+            return Err(code_incorrect());
+        }
+        Ok(())
+    }
+
+    /// A backup code the user still has; using it removes it.
+    async fn check_backup_code(
+        &self,
+        user: &User,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let code = normalize_backup_code(code).ok_or_else(code_incorrect)?;
+        let digest = self.ports.secrets.digest(user.id.as_str(), &code);
+        if !self
+            .ports
+            .users
+            .consume_backup_code(&user.id, &digest, now)
+            .await?
+        {
+            return Err(code_incorrect());
+        }
+        tracing::info!(user = %user.id, left = user.backup_codes.len().saturating_sub(1), "backup code used");
+        Ok(())
+    }
+
+    /// What every second-factor step starts with: the client's sign-in,
+    /// waiting for its second factor; the strategy, one this user has on this
+    /// instance; and the user, not locked.
+    async fn second_factor_step(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        strategy: Option<&str>,
+    ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
+        let (client, sign_in) = self.client_sign_in(token, id).await?;
+        let raw = strategy
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::param_nil("strategy"))?;
+        let strategy = Strategy::parse(raw)
+            .filter(Strategy::is_second_factor)
+            .ok_or_else(|| {
+                Error::param_value_invalid(
+                    "strategy",
+                    format!("`{}` is not a valid second factor strategy.", truncate(raw)),
+                )
+            })?;
+        let now = self.ports.clock.now();
+        let user_id = sign_in.ready_for_second_factor(now)?.clone();
+        let user = self
+            .ports
+            .users
+            .get(&user_id)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
+        self.refuse_if_locked(&user)?;
+        let first = sign_in.first_factor_verification().map(|v| &v.strategy);
+        if !supported_second_factors(&user, &self.settings, first)
+            .iter()
+            .any(|f| f.strategy == strategy)
+        {
+            return Err(strategy_for_user_invalid(&strategy));
+        }
+        Ok((client, sign_in, strategy, user, now))
+    }
+}
+
+/// `422 strategy_for_user_invalid`: the strategy is off, or not the user's.
+fn strategy_for_user_invalid(strategy: &Strategy) -> Error {
+    Error::new(
+        ErrorKind::Unprocessable,
+        ErrorCode::StrategyForUserInvalid,
+        "Invalid verification strategy",
+        format!(
+            "The verification strategy `{}` is not available for this account.",
+            strategy.name()
+        ),
+    )
+    .param("strategy")
+}
