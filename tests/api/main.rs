@@ -12,5 +12,6 @@ mod concurrency;
 mod lockout;
 mod reset;
 mod robustness;
+mod second_factors;
 mod sessions;
 mod sign_ins;

@@ -184,6 +184,15 @@ impl TestApp {
         .await
     }
 
+    /// Every byte of the database's files (main file and write-ahead log).
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self._dir.path()).unwrap() {
+            out.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        out
+    }
+
     /// Creates a user through the Backend API and returns its id.
     pub async fn user(&self, email: &str, username: Option<&str>) -> String {
         let mut body = serde_json::json!({ "email_address": [email], "password": PASSWORD });

@@ -1092,4 +1092,123 @@ mod tests {
         assert_eq!(mask_phone("+15555550100"), "+1******0100");
         assert_eq!(mask_email("ab@x.io"), "a***@x.io");
     }
+
+    #[test]
+    fn second_factors_follow_the_user_and_the_instance() {
+        let mut u = user();
+        u.phone_numbers = vec![
+            IdentificationRecord {
+                id: "idn_p1".into(),
+                value: "+15555550100".into(),
+                verified: true,
+                reserved_for_second_factor: false,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            },
+            IdentificationRecord {
+                id: "idn_p2".into(),
+                value: "+15555550123".into(),
+                verified: true,
+                reserved_for_second_factor: true,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            },
+        ];
+        u.totp_secret = Some("v1.sealed".into());
+        u.backup_codes = vec!["digest".into()];
+        assert!(u.two_factor_enabled());
+        let mut settings = InstanceSettings::default();
+        let names = |factors: Vec<Factor>| {
+            factors
+                .iter()
+                .map(|f| f.strategy.name())
+                .collect::<Vec<_>>()
+        };
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(
+            names(factors.clone()),
+            ["phone_code", "totp", "backup_code"]
+        );
+        // Only the reserved number, which is the default, masked.
+        assert_eq!(factors[0].phone_number_id.as_deref(), Some("idn_p2"));
+        assert_eq!(factors[0].default, Some(true));
+        assert_eq!(factors[0].safe_identifier.as_deref(), Some("+1******0123"));
+
+        settings.strategies.email_code_second_factor = true;
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(
+            names(factors),
+            ["phone_code", "totp", "backup_code", "email_code"]
+        );
+        // Never a second email code after an email-borne first factor.
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::EmailCode));
+        assert_eq!(names(factors), ["phone_code", "totp", "backup_code"]);
+
+        settings.strategies.totp = false;
+        settings.strategies.phone_code = false;
+        settings.strategies.email_code_second_factor = false;
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(names(factors), ["backup_code"]);
+
+        // Without any second factor, two-factor is off.
+        let plain = user();
+        assert!(!plain.two_factor_enabled());
+        assert!(supported_second_factors(&plain, &InstanceSettings::default(), None).is_empty());
+    }
+
+    #[test]
+    fn second_factor_codes_count_like_first_factor_codes() {
+        let mut s = sign_in(1);
+        s.identify("alice@example.com".into(), &user(), Timestamp(1))
+            .unwrap();
+        s.first_factor_passed(Strategy::Password, true, Timestamp(2))
+            .unwrap();
+        // No code was prepared for the second factor yet.
+        assert!(
+            s.count_code_attempt(FactorSlot::Second, &Strategy::PhoneCode, 3, Timestamp(3))
+                .is_err()
+        );
+        // A first-factor step is out of order now.
+        assert!(
+            s.code_sent(
+                FactorSlot::First,
+                Strategy::EmailCode,
+                SentCode {
+                    digest: "d".into(),
+                    target_id: "idn_1".into(),
+                    sent_at: Timestamp(3),
+                },
+                Timestamp(600_003),
+                Timestamp(3),
+            )
+            .is_err()
+        );
+        s.code_sent(
+            FactorSlot::Second,
+            Strategy::PhoneCode,
+            SentCode {
+                digest: "d".into(),
+                target_id: "idn_p2".into(),
+                sent_at: Timestamp(3),
+            },
+            Timestamp(600_003),
+            Timestamp(3),
+        )
+        .unwrap();
+        assert_eq!(
+            s.count_code_attempt(FactorSlot::Second, &Strategy::PhoneCode, 3, Timestamp(4))
+                .unwrap(),
+            CodeAttempt::Check("d".into())
+        );
+        assert!(!s.is_ready_to_complete(Timestamp(4)));
+        s.second_factor_passed(Strategy::PhoneCode, Timestamp(5))
+            .unwrap();
+        let v = s.second_factor_verification().unwrap();
+        assert_eq!((v.status, v.attempts), (VerificationStatus::Verified, 1));
+        assert!(s.is_ready_to_complete(Timestamp(5)));
+        assert_eq!(
+            s.first_factor_verification().unwrap().strategy,
+            Strategy::Password
+        );
+    }
 }

@@ -210,3 +210,6 @@ fn strategy_for_user_invalid(strategy: &Strategy) -> Error {
     )
     .param("strategy")
 }
+
+#[cfg(test)]
+mod tests;

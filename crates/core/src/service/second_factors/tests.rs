@@ -1,0 +1,356 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::model::{
+    IdentificationRecord, InstanceSettings, SessionStatus, SignInId, SignInStatus, Timestamp,
+    step_at,
+};
+use crate::ports::{CodeDestination, OsRandom};
+use crate::secrets::SecretBox;
+use crate::service::test_support::{Mocks, NOW, TOKEN, client, user};
+
+/// RFC 6238's SHA-1 test secret.
+const SECRET: &[u8] = b"12345678901234567890";
+
+/// A user with TOTP, two backup codes and a phone number reserved for the
+/// second factor besides an ordinary one; sealed and digested with the key
+/// the mocked `Latch` uses.
+fn mfa_user() -> User {
+    let secrets = SecretBox::new(&[7; 32]);
+    let phone = |id: &str, value: &str, reserved: bool| IdentificationRecord {
+        id: id.into(),
+        value: value.into(),
+        verified: true,
+        reserved_for_second_factor: reserved,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    User {
+        totp_secret: Some(secrets.seal(SECRET, "user_1", &OsRandom).unwrap()),
+        backup_codes: vec![
+            secrets.digest("user_1", "aaaa1111"),
+            secrets.digest("user_1", "bbbb2222"),
+        ],
+        phone_numbers: vec![
+            phone("idn_phone", "+15555550100", false),
+            phone("idn_2fa", "+15555550242", true),
+        ],
+        primary_phone_number_id: Some("idn_phone".into()),
+        ..user()
+    }
+}
+
+/// A sign-in on client 1 whose password passed for `user`.
+fn waiting_sign_in(user: &User) -> SignIn {
+    let settings = InstanceSettings::default();
+    let mut s = SignIn::new(
+        SignInId("sia_1".into()),
+        client().id,
+        Timestamp(NOW.0 - 1000),
+        &settings,
+    );
+    s.identify("alice@example.com".into(), user, Timestamp(NOW.0 - 1000))
+        .unwrap();
+    s.first_factor_passed(Strategy::Password, user.two_factor_enabled(), NOW)
+        .unwrap();
+    assert_eq!(s.status_at(NOW), SignInStatus::NeedsSecondFactor);
+    s
+}
+
+/// Mocks for a step on [`waiting_sign_in`]: the client, its sign-in and the user.
+fn mocks_for(user: User) -> Mocks {
+    let mut m = Mocks::new();
+    let sign_in = waiting_sign_in(&user);
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.sign_ins
+        .expect_get()
+        .returning(move |_| Ok(Some(sign_in.clone())));
+    m.users
+        .expect_get()
+        .returning(move |_| Ok(Some(user.clone())));
+    m
+}
+
+fn attempt(strategy: &str, code: &str) -> AttemptSecondFactor {
+    AttemptSecondFactor {
+        strategy: Some(strategy.into()),
+        code: Some(code.into()),
+        keep_token: false,
+    }
+}
+
+fn totp_now(offset_steps: i64) -> String {
+    TotpSecret::from_bytes(SECRET.to_vec()).code_at_step(step_at(NOW) + offset_steps)
+}
+
+#[tokio::test]
+async fn a_valid_totp_code_completes_with_one_session() {
+    let mut m = mocks_for(mfa_user());
+    m.users
+        .expect_use_totp_step()
+        .withf(|id, step| id.as_str() == "user_1" && *step == step_at(NOW) - 1)
+        .times(1)
+        .returning(|_, _| Ok(true));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| {
+            s.status_at(NOW) == SignInStatus::Complete && s.second_factor_verified_at() == Some(NOW)
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .withf(|s, _, _| {
+            s.status == SessionStatus::Active && s.second_factor_verified_at == Some(NOW)
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.hasher.expect_needs_rehash().return_const(false);
+    let out = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(-1)))
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    assert!(
+        out.new_token.is_some(),
+        "the token rotates with the new session"
+    );
+}
+
+#[tokio::test]
+async fn a_used_totp_code_is_refused_and_counted() {
+    let mut m = mocks_for(mfa_user());
+    m.users.expect_use_totp_step().returning(|_, _| Ok(false));
+    m.users
+        .expect_record_failed_attempt()
+        .times(1)
+        .returning(|_, _, _, _| Ok(None));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| {
+            let v = s.second_factor_verification().unwrap();
+            v.strategy == Strategy::Totp && v.attempts == 1 && s.created_session_id().is_none()
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.clients.expect_insert_session().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::FormCodeIncorrect);
+    assert_eq!(err.param_name.as_deref(), Some("code"));
+}
+
+#[tokio::test]
+async fn totp_codes_outside_the_window_never_reach_the_store() {
+    for offset in [-2, 2, 40] {
+        let mut m = mocks_for(mfa_user());
+        m.users.expect_use_totp_step().never();
+        m.users
+            .expect_record_failed_attempt()
+            .times(1)
+            .returning(|_, _, _, _| Ok(None));
+        m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+        m.clients.expect_insert_session().never();
+        let err = m
+            .latch()
+            .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(offset)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::FormCodeIncorrect, "offset {offset}");
+    }
+}
+
+#[tokio::test]
+async fn backup_codes_are_consumed_by_keyed_digest() {
+    let mut m = mocks_for(mfa_user());
+    let expected = SecretBox::new(&[7; 32]).digest("user_1", "bbbb2222");
+    m.users
+        .expect_consume_backup_code()
+        .withf(move |id, digest, at| id.as_str() == "user_1" && digest == expected && *at == NOW)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    let out = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", " BBBB-2222 "))
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+}
+
+#[tokio::test]
+async fn an_unknown_or_used_backup_code_is_refused_and_counted() {
+    let mut m = mocks_for(mfa_user());
+    m.users
+        .expect_consume_backup_code()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    m.users
+        .expect_record_failed_attempt()
+        .times(1)
+        .returning(|_, _, _, _| Ok(None));
+    m.sign_ins
+        .expect_replace()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.clients.expect_insert_session().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "cccc3333"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::FormCodeIncorrect);
+}
+
+#[tokio::test]
+async fn nothing_is_evaluated_for_a_locked_user() {
+    let locked = User {
+        locked_until: Some(Timestamp(NOW.0 + 60_000)),
+        ..mfa_user()
+    };
+    let mut m = mocks_for(locked);
+    m.users.expect_use_totp_step().never();
+    m.users.expect_consume_backup_code().never();
+    m.users.expect_record_failed_attempt().never();
+    m.sign_ins.expect_replace().never();
+    let latch = m.latch();
+    for (strategy, code) in [("totp", totp_now(0)), ("backup_code", "aaaa1111".into())] {
+        let err = latch
+            .attempt_second_factor(Some(TOKEN), "sia_1", attempt(strategy, &code))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserLocked, "{strategy}");
+    }
+}
+
+#[tokio::test]
+async fn strategies_the_user_or_instance_lacks_are_refused() {
+    // No TOTP on this user.
+    let mut no_totp = mfa_user();
+    no_totp.totp_secret = None;
+    let mut m = mocks_for(no_totp);
+    m.users.expect_use_totp_step().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+    assert_eq!(err.param_name.as_deref(), Some("strategy"));
+
+    // Backup codes turned off on the instance.
+    let mut m = mocks_for(mfa_user());
+    m.settings.strategies.backup_code = false;
+    m.users.expect_consume_backup_code().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "aaaa1111"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+
+    // Email codes are second factors only where the instance says so.
+    let m = mocks_for(mfa_user());
+    let err = m
+        .latch()
+        .prepare_second_factor(
+            Some(TOKEN),
+            "sia_1",
+            PrepareSecondFactor {
+                strategy: Some("email_code".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+
+    // Not a second factor at all.
+    let m = mocks_for(mfa_user());
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("password", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::FormParamValueInvalid);
+}
+
+#[tokio::test]
+async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
+    let mut m = mocks_for(mfa_user());
+    m.codes
+        .expect_send()
+        .withf(|msg| msg.destination == CodeDestination::Sms("+15555550242".into()))
+        .times(1)
+        .returning(|_| Ok(()));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| {
+            let v = s.second_factor_verification().unwrap();
+            v.strategy == Strategy::PhoneCode
+                && v.code.as_ref().is_some_and(|c| c.target_id == "idn_2fa")
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let latch = m.latch();
+    latch
+        .prepare_second_factor(
+            Some(TOKEN),
+            "sia_1",
+            PrepareSecondFactor {
+                strategy: Some("phone_code".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The ordinary number is a first factor, not a second one.
+    let err = latch
+        .prepare_second_factor(
+            Some(TOKEN),
+            "sia_1",
+            PrepareSecondFactor {
+                strategy: Some("phone_code".into()),
+                phone_number_id: Some("idn_phone".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.param_name.as_deref(), Some("phone_number_id"));
+}
+
+#[tokio::test]
+async fn totp_and_backup_codes_need_no_preparation() {
+    let m = mocks_for(mfa_user());
+    let err = m
+        .latch()
+        .prepare_second_factor(
+            Some(TOKEN),
+            "sia_1",
+            PrepareSecondFactor {
+                strategy: Some("totp".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::FormParamValueInvalid);
+    assert_eq!(err.param_name.as_deref(), Some("strategy"));
+}

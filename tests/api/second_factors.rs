@@ -1,0 +1,805 @@
+//! Second factors over HTTP: phone codes to reserved numbers, TOTP, backup
+//! codes and email codes, and the Backend API that turns them on and off.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use latch_core::model::{InstanceSettings, Timestamp, TotpSecret, step_at};
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, Resp, TestApp};
+
+/// RFC 6238's SHA-1 test secret, "12345678901234567890", in base32.
+const TOTP_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+const BACKUP_CODES: [&str; 10] = [
+    "k7m2p9qa", "x3n8v1cd", "h5t6w2ee", "b9r4s7ff", "m1q8z3gg", "c6y2u5hh", "p4j9k1ii", "w8e3d6jj",
+    "n2f7g4kk", "t5h1l8mm",
+];
+
+/// The TOTP code `offset` steps from now.
+fn totp_code(offset: i64) -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    TotpSecret::parse_base32(TOTP_BASE32)
+        .unwrap()
+        .code_at_step(step_at(Timestamp(millis)) + offset)
+}
+
+/// Creates a user with a password and `extra` Backend API fields.
+async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
+    let mut body = json!({ "email_address": [email], "password": PASSWORD });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.bapi("POST", "/v1/users", Some(body)).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body
+}
+
+/// A password sign-in on a new client; returns (token, sign-in id, response).
+async fn password_first(app: &TestApp, identifier: &str) -> (String, String, Resp) {
+    let res = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+    (res.token(), id, res)
+}
+
+async fn second(app: &TestApp, token: &str, id: &str, step: &str, form: &[(&str, &str)]) -> Resp {
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/{step}_second_factor"),
+        token,
+        form,
+    )
+    .await
+}
+
+fn strategies(factors: &Value) -> Vec<&str> {
+    factors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["strategy"].as_str().unwrap())
+        .collect()
+}
+
+/// The sign-in waits for its second factor, with no session yet.
+fn assert_waiting(res: &Resp) {
+    let s = &res.body["response"];
+    assert_eq!(s["status"], "needs_second_factor", "{}", res.body);
+    assert!(s["created_session_id"].is_null());
+    assert_eq!(res.body["client"]["sessions"], json!([]), "no session yet");
+    assert_eq!(s["first_factor_verification"]["status"], "verified");
+}
+
+/// The sign-in completed and its session is on the client.
+fn assert_complete(res: &Resp) -> String {
+    assert_eq!(res.status, 200, "{}", res.body);
+    let s = &res.body["response"];
+    assert_eq!(s["status"], "complete", "{}", res.body);
+    assert_eq!(s["second_factor_verification"]["status"], "verified");
+    let session = s["created_session_id"].as_str().unwrap().to_owned();
+    assert_eq!(res.body["client"]["sessions"][0]["id"], session.as_str());
+    session
+}
+
+#[tokio::test]
+async fn password_then_totp() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "tina@example.com",
+        json!({ "totp_secret": TOTP_BASE32 }),
+    )
+    .await;
+    assert_eq!(user["totp_enabled"], true);
+    assert_eq!(user["two_factor_enabled"], true);
+    assert_eq!(user["backup_code_enabled"], false);
+    assert!(
+        user.get("totp_secret").is_none(),
+        "the secret is never shown"
+    );
+
+    let (token, id, res) = password_first(&app, "tina@example.com").await;
+    assert_waiting(&res);
+    assert_eq!(
+        res.body["response"]["supported_second_factors"],
+        json!([{ "strategy": "totp" }])
+    );
+    // A wrong code is refused and counted; the sign-in still waits.
+    let wrong = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", "000000")],
+    )
+    .await;
+    wrong.assert_error(422, "form_code_incorrect", Some("code"));
+    let current = app
+        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
+        .await;
+    assert_eq!(
+        current.body["response"]["second_factor_verification"]["attempts"],
+        1
+    );
+    assert_eq!(
+        current.body["response"]["second_factor_verification"]["object"],
+        "verification_totp"
+    );
+    // Missing pieces are named.
+    second(&app, &token, &id, "attempt", &[("strategy", "totp")])
+        .await
+        .assert_error(422, "form_param_nil", Some("code"));
+    second(&app, &token, &id, "attempt", &[("code", "123456")])
+        .await
+        .assert_error(422, "form_param_nil", Some("strategy"));
+
+    let code = totp_code(0);
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", &code)],
+    )
+    .await;
+    let session = assert_complete(&done);
+    assert_ne!(done.token(), token, "the token rotates");
+    let age = &done.body["client"]["sessions"][0]["factor_verification_age"];
+    assert_eq!(age[1], 0, "the second factor was just verified: {age}");
+
+    // The same code does not work twice, not even on another device.
+    let (token2, id2, _) = password_first(&app, "tina@example.com").await;
+    second(
+        &app,
+        &token2,
+        &id2,
+        "attempt",
+        &[("strategy", "totp"), ("code", &code)],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    // Nor does a code of a step before the one used.
+    second(
+        &app,
+        &token2,
+        &id2,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(-1))],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    // A code of the next step does (one step of drift).
+    let next = second(
+        &app,
+        &token2,
+        &id2,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(1))],
+    )
+    .await;
+    assert_ne!(assert_complete(&next), session);
+}
+
+#[tokio::test]
+async fn totp_secrets_are_sealed_at_rest() {
+    let app = TestApp::new().await;
+    mfa_user(
+        &app,
+        "sam@example.com",
+        json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
+    )
+    .await;
+    let bytes = app.database_bytes();
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(TOTP_BASE32.as_bytes()));
+    assert!(!contains(b"12345678901234567890"));
+    assert!(!contains(BACKUP_CODES[0].as_bytes()));
+}
+
+#[tokio::test]
+async fn password_then_phone_code_to_a_reserved_number() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "paul@example.com",
+        json!({ "phone_number": ["+15555550242"] }),
+    )
+    .await;
+    assert_eq!(user["two_factor_enabled"], false);
+    let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap().to_owned();
+    let reserved = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/phone_numbers/{phone_id}"),
+            Some(json!({ "reserved_for_second_factor": true })),
+        )
+        .await;
+    assert_eq!(reserved.status, 200, "{}", reserved.body);
+    assert_eq!(reserved.body["object"], "phone_number");
+    assert_eq!(reserved.body["reserved_for_second_factor"], true);
+    assert_eq!(reserved.body["default_second_factor"], true);
+    let read = app
+        .bapi("GET", &format!("/v1/phone_numbers/{phone_id}"), None)
+        .await;
+    assert_eq!(read.body, reserved.body);
+    let user_id = user["id"].as_str().unwrap();
+    let user = app
+        .bapi("GET", &format!("/v1/users/{user_id}"), None)
+        .await
+        .body;
+    assert_eq!(user["two_factor_enabled"], true);
+    // A number kept for the second factor no longer names the account.
+    app.fapi(
+        "POST",
+        "/v1/client/sign_ins",
+        "",
+        &[("identifier", "+15555550242")],
+    )
+    .await
+    .assert_error(422, "form_identifier_not_found", Some("identifier"));
+
+    let (token, id, res) = password_first(&app, "paul@example.com").await;
+    assert_waiting(&res);
+    assert_eq!(
+        res.body["response"]["supported_second_factors"],
+        json!([{
+            "strategy": "phone_code",
+            "phone_number_id": phone_id,
+            "safe_identifier": "+1******0242",
+            "primary": true,
+            "default": true,
+        }])
+    );
+    // A code must be prepared before it is attempted.
+    second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "phone_code"), ("code", "123456")],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("strategy"));
+    let prepared = second(&app, &token, &id, "prepare", &[("strategy", "phone_code")]).await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let v = &prepared.body["response"]["second_factor_verification"];
+    assert_eq!(v["object"], "verification_otp");
+    assert_eq!(v["status"], "unverified");
+    let code = app
+        .codes
+        .last_code_to("+15555550242")
+        .expect("a code was sent");
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "phone_code"), ("code", wrong)],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "phone_code"), ("code", &code)],
+    )
+    .await;
+    assert_complete(&done);
+    // Once complete, no further step is taken.
+    let again = second(
+        &app,
+        &done.token(),
+        &id,
+        "attempt",
+        &[("strategy", "phone_code"), ("code", &code)],
+    )
+    .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+}
+
+#[tokio::test]
+async fn password_then_backup_code() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "bea@example.com",
+        json!({ "backup_codes": BACKUP_CODES }),
+    )
+    .await;
+    assert_eq!(user["backup_code_enabled"], true);
+    assert_eq!(user["two_factor_enabled"], true);
+    let (token, id, res) = password_first(&app, "bea@example.com").await;
+    assert_waiting(&res);
+    assert_eq!(
+        strategies(&res.body["response"]["supported_second_factors"]),
+        ["backup_code"]
+    );
+    second(&app, &token, &id, "prepare", &[("strategy", "backup_code")])
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("strategy"));
+    second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", "zzzzzzzz")],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    // Codes are read without case or dashes.
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", "K7M2-P9QA")],
+    )
+    .await;
+    assert_complete(&done);
+    assert_eq!(
+        done.body["response"]["second_factor_verification"]["object"],
+        "verification_backup_code"
+    );
+    // Used once, gone: the next sign-in cannot use it, but can use another.
+    let (token2, id2, _) = password_first(&app, "bea@example.com").await;
+    second(
+        &app,
+        &token2,
+        &id2,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", "k7m2p9qa")],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    let other = second(
+        &app,
+        &token2,
+        &id2,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", BACKUP_CODES[1])],
+    )
+    .await;
+    assert_complete(&other);
+}
+
+#[tokio::test]
+async fn racing_uses_of_one_backup_code_exactly_one_wins() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "rae@example.com",
+        json!({ "backup_codes": BACKUP_CODES }),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap();
+    for round in 0..3 {
+        let code = BACKUP_CODES[round];
+        let (t1, s1, _) = password_first(&app, "rae@example.com").await;
+        let (t2, s2, _) = password_first(&app, "rae@example.com").await;
+        let form = [("strategy", "backup_code"), ("code", code)];
+        let (a, b) = tokio::join!(
+            second(&app, &t1, &s1, "attempt", &form),
+            second(&app, &t2, &s2, "attempt", &form),
+        );
+        let wins = [&a, &b].iter().filter(|r| r.status == 200).count();
+        assert_eq!(wins, 1, "round {round}: {} / {}", a.body, b.body);
+        let loser = if a.status == 200 { &b } else { &a };
+        loser.assert_error(422, "form_code_incorrect", Some("code"));
+        let sessions = app
+            .bapi(
+                "GET",
+                &format!("/v1/sessions?user_id={user_id}&status=active"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            sessions.body.as_array().unwrap().len(),
+            round + 1,
+            "{}",
+            sessions.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn email_codes_are_second_factors_where_turned_on() {
+    let mut settings = InstanceSettings::default();
+    settings.strategies.email_code_second_factor = true;
+    let app = TestApp::with(settings).await;
+    mfa_user(
+        &app,
+        "eve@example.com",
+        json!({ "totp_secret": TOTP_BASE32 }),
+    )
+    .await;
+    let (token, id, res) = password_first(&app, "eve@example.com").await;
+    assert_eq!(
+        strategies(&res.body["response"]["supported_second_factors"]),
+        ["totp", "email_code"]
+    );
+    let prepared = second(&app, &token, &id, "prepare", &[("strategy", "email_code")]).await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let code = app.codes.last_code_to("eve@example.com").unwrap();
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "email_code"), ("code", &code)],
+    )
+    .await;
+    assert_complete(&done);
+
+    // After an email code as the first factor, an email code is no second factor.
+    let (token, id, _) = app.identify("eve@example.com").await;
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        &token,
+        &[("strategy", "email_code")],
+    )
+    .await;
+    let code = app.codes.last_code_to("eve@example.com").unwrap();
+    let first = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            &token,
+            &[("strategy", "email_code"), ("code", &code)],
+        )
+        .await;
+    assert_waiting(&first);
+    assert_eq!(
+        strategies(&first.body["response"]["supported_second_factors"]),
+        ["totp"]
+    );
+    second(&app, &token, &id, "prepare", &[("strategy", "email_code")])
+        .await
+        .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+}
+
+#[tokio::test]
+async fn second_factor_failures_lock_the_user() {
+    let mut settings = InstanceSettings::default();
+    settings.lockout_attempts = 3;
+    let app = TestApp::with(settings).await;
+    let user = mfa_user(
+        &app,
+        "lou@example.com",
+        json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
+    )
+    .await;
+    let (token, id, _) = password_first(&app, "lou@example.com").await;
+    for (strategy, code) in [
+        ("totp", "000000"),
+        ("backup_code", "nope-nope"),
+        ("totp", "999999"),
+    ] {
+        second(
+            &app,
+            &token,
+            &id,
+            "attempt",
+            &[("strategy", strategy), ("code", code)],
+        )
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
+    }
+    // Locked: not even a right code is looked at.
+    let locked = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(0))],
+    )
+    .await;
+    locked.assert_error(403, "user_locked", None);
+    assert!(
+        locked.body["errors"][0]["meta"]["lockout_expires_in_seconds"]
+            .as_i64()
+            .unwrap()
+            > 3500
+    );
+    let user_id = user["id"].as_str().unwrap();
+    let read = app.bapi("GET", &format!("/v1/users/{user_id}"), None).await;
+    assert_eq!(read.body["locked"], true);
+    // Unlocked, the same sign-in goes on.
+    app.bapi("POST", &format!("/v1/users/{user_id}/unlock"), None)
+        .await;
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(0))],
+    )
+    .await;
+    assert_complete(&done);
+}
+
+#[tokio::test]
+async fn the_backend_api_turns_second_factors_on_and_off() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "max@example.com",
+        json!({ "phone_number": ["+15555550242"] }),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/users/{user_id}");
+
+    let updated = app
+        .bapi(
+            "PATCH",
+            &path,
+            Some(json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES })),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["totp_enabled"], true);
+    assert_eq!(updated.body["backup_code_enabled"], true);
+    app.bapi(
+        "PATCH",
+        &format!("/v1/phone_numbers/{phone_id}"),
+        Some(json!({ "reserved_for_second_factor": true })),
+    )
+    .await;
+    let (_, _, res) = password_first(&app, "max@example.com").await;
+    assert_eq!(
+        strategies(&res.body["response"]["supported_second_factors"]),
+        ["phone_code", "totp", "backup_code"]
+    );
+
+    // One at a time.
+    let off = app.bapi("DELETE", &format!("{path}/totp"), None).await;
+    assert_eq!(off.body, json!({ "user_id": user_id }));
+    let read = app.bapi("GET", &path, None).await.body;
+    assert_eq!(
+        (
+            read["totp_enabled"].clone(),
+            read["two_factor_enabled"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+    app.bapi("DELETE", &format!("{path}/backup_code"), None)
+        .await;
+    assert_eq!(
+        app.bapi("GET", &path, None).await.body["backup_code_enabled"],
+        false
+    );
+
+    // All at once: the reserved number becomes an ordinary one again.
+    app.bapi("PATCH", &path, Some(json!({ "totp_secret": TOTP_BASE32 })))
+        .await;
+    let off = app.bapi("DELETE", &format!("{path}/mfa"), None).await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert_eq!(off.body, json!({ "user_id": user_id }));
+    let read = app.bapi("GET", &path, None).await.body;
+    assert_eq!(read["two_factor_enabled"], false);
+    assert_eq!(read["totp_enabled"], false);
+    assert_eq!(
+        read["phone_numbers"][0]["reserved_for_second_factor"],
+        false
+    );
+    let (_, _, res) = password_first(&app, "max@example.com").await;
+    assert_eq!(res.body["response"]["status"], "complete");
+    assert_eq!(
+        res.body["response"]["supported_second_factors"],
+        Value::Null
+    );
+
+    // totp_secret: null turns TOTP off through an update too.
+    app.bapi("PATCH", &path, Some(json!({ "totp_secret": TOTP_BASE32 })))
+        .await;
+    let cleared = app
+        .bapi("PATCH", &path, Some(json!({ "totp_secret": null })))
+        .await;
+    assert_eq!(cleared.body["totp_enabled"], false);
+
+    for p in [
+        "/v1/users/user_nobody/mfa",
+        "/v1/users/user_nobody/totp",
+        "/v1/users/user_nobody/backup_code",
+    ] {
+        app.bapi("DELETE", p, None)
+            .await
+            .assert_error(404, "resource_not_found", None);
+    }
+    app.bapi("GET", "/v1/phone_numbers/idn_nobody", None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+}
+
+#[tokio::test]
+async fn invalid_second_factor_input_changes_nothing() {
+    let app = TestApp::new().await;
+    let user = mfa_user(
+        &app,
+        "ida@example.com",
+        json!({ "phone_number": ["+15555550242"] }),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap();
+    let email_id = user["email_addresses"][0]["id"].as_str().unwrap();
+    let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap();
+    let path = format!("/v1/users/{user_id}");
+    let before = app.bapi("GET", &path, None).await.body;
+    let cases = [
+        (json!({ "totp_secret": "not base32!" }), "totp_secret"),
+        (json!({ "totp_secret": "JBSWY3DPEHPK3PXP" }), "totp_secret"),
+        (
+            json!({ "backup_codes": ["$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"] }),
+            "backup_codes",
+        ),
+        (json!({ "backup_codes": ["abc"] }), "backup_codes"),
+        (
+            json!({ "totp_secret": TOTP_BASE32, "backup_codes": ["x"] }),
+            "backup_codes",
+        ),
+    ];
+    for (body, param) in cases {
+        let res = app.bapi("PATCH", &path, Some(body.clone())).await;
+        assert_eq!(res.status, 422, "{body}: {}", res.body);
+        assert_eq!(
+            res.error().1.as_deref(),
+            Some(param),
+            "{body}: {}",
+            res.body
+        );
+        let created = app
+            .bapi("POST", "/v1/users", Some(json!({ "email_address": ["new@example.com"], "totp_secret": body["totp_secret"], "backup_codes": body["backup_codes"] })))
+            .await;
+        assert_eq!(created.status, 422, "{body}: {}", created.body);
+    }
+    let app = &app;
+    let patch = |body: Value, id: &str| {
+        let path = format!("/v1/phone_numbers/{id}");
+        async move { app.bapi("PATCH", &path, Some(body)).await }
+    };
+    patch(
+        json!({ "verified": false, "reserved_for_second_factor": true }),
+        phone_id,
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_value_invalid",
+        Some("reserved_for_second_factor"),
+    );
+    patch(
+        json!({ "reserved_for_second_factor": "sometimes" }),
+        phone_id,
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_format_invalid",
+        Some("reserved_for_second_factor"),
+    );
+    patch(json!({ "primary": false }), phone_id)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("primary"));
+    // An email address's id is no phone number.
+    patch(json!({ "reserved_for_second_factor": true }), email_id)
+        .await
+        .assert_error(404, "resource_not_found", None);
+    assert_eq!(app.bapi("GET", &path, None).await.body, before);
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn disabled_second_factors_are_refused_and_not_advertised() {
+    let mut settings = InstanceSettings::default();
+    settings.strategies.totp = false;
+    settings.strategies.backup_code = false;
+    let app = TestApp::with(settings).await;
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(json!({ "email_address": ["off@example.com"], "totp_secret": TOTP_BASE32 })),
+        )
+        .await;
+    res.assert_error(422, "form_param_value_invalid", Some("totp_secret"));
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(json!({ "email_address": ["off@example.com"], "backup_codes": BACKUP_CODES })),
+        )
+        .await;
+    res.assert_error(422, "form_param_value_invalid", Some("backup_codes"));
+    let env = app.fapi("GET", "/v1/environment", "", &[]).await.body;
+    assert_eq!(env["auth_config"]["second_factors"], json!(["phone_code"]));
+    assert_eq!(
+        env["user_settings"]["attributes"]["authenticator_app"]["used_for_second_factor"],
+        false
+    );
+
+    let on = TestApp::new().await;
+    let env = on.fapi("GET", "/v1/environment", "", &[]).await.body;
+    assert_eq!(
+        env["auth_config"]["second_factors"],
+        json!(["phone_code", "totp", "backup_code"])
+    );
+    assert_eq!(
+        env["user_settings"]["attributes"]["authenticator_app"]["second_factors"],
+        json!(["totp"])
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_then_asks_for_the_second_factor() {
+    let app = TestApp::new().await;
+    mfa_user(
+        &app,
+        "ria@example.com",
+        json!({ "totp_secret": TOTP_BASE32 }),
+    )
+    .await;
+    let (token, id, _) = app.identify("ria@example.com").await;
+    let path = |step: &str| format!("/v1/client/sign_ins/{id}/{step}");
+    app.fapi(
+        "POST",
+        &path("prepare_first_factor"),
+        &token,
+        &[("strategy", "reset_password_email_code")],
+    )
+    .await;
+    let code = app.codes.last_code_to("ria@example.com").unwrap();
+    let verified = app
+        .fapi(
+            "POST",
+            &path("attempt_first_factor"),
+            &token,
+            &[("strategy", "reset_password_email_code"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(verified.body["response"]["status"], "needs_new_password");
+    let reset = app
+        .fapi(
+            "POST",
+            &path("reset_password"),
+            &token,
+            &[("password", "a brand new password")],
+        )
+        .await;
+    assert_waiting(&reset);
+    assert_eq!(
+        strategies(&reset.body["response"]["supported_second_factors"]),
+        ["totp"]
+    );
+    let done = second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(0))],
+    )
+    .await;
+    assert_complete(&done);
+}
