@@ -14,9 +14,11 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     bash .ci/check-architecture
 
-# Install what the conformance suite needs (Node packages, Chromium).
+# Install what the tests need: Node packages and Chromium for the conformance
+# suite, aiosmtpd (in a virtualenv) and openssl for the SMTP tests.
 setup:
     bash tests/conformance/setup.sh
+    bash crates/testkit/smtp/setup.sh
 
 # Everything CI runs.
 ci:

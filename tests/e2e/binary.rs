@@ -445,3 +445,94 @@ fn email_codes_travel_through_the_http_sender() {
         "complete"
     );
 }
+
+#[test]
+fn email_codes_travel_through_the_smtp_sender() {
+    use latch_testkit::smtp::{ServerTls, SmtpServer, SmtpServerOptions, TestPki};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate();
+    let smtp = SmtpServer::start(SmtpServerOptions {
+        tls: ServerTls::StartTls,
+        pki: Some(&pki),
+        auth: Some(("latch", "relay password")),
+    });
+    let port = smtp.port().to_string();
+    let ca_file = pki.ca_cert.display().to_string();
+    let env = [
+        ("LATCH_CODES__SENDER", "smtp"),
+        ("LATCH_CODES__SMTP_HOST", "127.0.0.1"),
+        ("LATCH_CODES__SMTP_PORT", port.as_str()),
+        ("LATCH_CODES__SMTP_SECURITY", "starttls"),
+        ("LATCH_CODES__SMTP_CA_FILE", ca_file.as_str()),
+        ("LATCH_CODES__SMTP_USERNAME", "latch"),
+        ("LATCH_CODES__SMTP_PASSWORD", "relay password"),
+        ("LATCH_CODES__SMTP_FROM", "Latch <no-reply@latch.example>"),
+    ];
+
+    // SMTP cannot send SMS: without codes.sms_sender, start-up stops.
+    let mut cmd = latch(dir.path());
+    cmd.envs(env).arg("serve");
+    let out = run(&mut cmd);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("codes.sms_sender"), "{stderr}");
+
+    let (_, sk) = keys(dir.path(), &[]);
+    let mut cmd = latch(dir.path());
+    cmd.envs(env).env("LATCH_CODES__SMS_SENDER", "console");
+    let server = Server::start(cmd);
+    let addr = server.addr();
+    create_user(
+        &addr,
+        &format!("Bearer {sk}"),
+        r#"{"email_address":["mae@example.com"]}"#,
+    );
+    let (status, head, body) = http(
+        &addr,
+        "POST",
+        "/v1/client/sign_ins?_is_native=1",
+        &[
+            ("authorization", ""),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "identifier=mae%40example.com&strategy=email_code",
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .unwrap()
+        .to_owned();
+    let id = serde_json::from_str::<Value>(&body).unwrap()["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mail = smtp.wait_for_message(1, Duration::from_secs(10));
+    assert_eq!(mail.rcpt_tos, ["mae@example.com"]);
+    assert_eq!(mail.mail_from, "no-reply@latch.example");
+    assert!(mail.encrypted, "sent after STARTTLS");
+    assert_eq!(mail.authenticated_as.as_deref(), Some("latch"));
+    let code = mail
+        .subject
+        .strip_prefix("Your sign-in code is ")
+        .unwrap()
+        .to_owned();
+    assert!(mail.body.contains(&code), "{}", mail.body);
+    let form = format!("strategy=email_code&code={code}");
+    let (status, _, body) = http(
+        &addr,
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor?_is_native=1"),
+        &[
+            ("authorization", &token),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        &form,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["response"]["status"],
+        "complete"
+    );
+}

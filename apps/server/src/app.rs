@@ -5,18 +5,21 @@ use std::sync::Arc;
 use anyhow::Context;
 use base64::Engine as _;
 
+use async_trait::async_trait;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
-    CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random, SystemClock,
+    CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random,
+    SendError, SystemClock,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, Ports};
 use latch_http::{HttpCodeSender, HttpFormat};
+use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 
-use crate::settings::Settings;
+use crate::settings::{CodesSection, Settings};
 
 /// The opened storage and the instance keys.
 pub struct App {
@@ -91,29 +94,16 @@ impl App {
         Ok(Latch::new(ports, self.settings.instance_settings()?))
     }
 
-    /// The code sender the settings name.
+    /// The code senders the settings name: `codes.sender`, and
+    /// `codes.sms_sender` for SMS when it names another one.
     fn code_sender(&self) -> anyhow::Result<Arc<dyn CodeSender>> {
         let c = &self.settings.codes;
-        Ok(match c.sender.as_str() {
-            "http" => {
-                let format = match c.http_format.as_str() {
-                    "twilio" => HttpFormat::Twilio {
-                        account_sid: c.twilio_account_sid.clone(),
-                        auth_token: c.twilio_auth_token.clone(),
-                        from: c.twilio_from.clone(),
-                    },
-                    _ => HttpFormat::Json {
-                        secret: c.http_secret.clone(),
-                    },
-                };
-                let timeout = std::time::Duration::from_secs(c.http_timeout_secs);
-                Arc::new(
-                    HttpCodeSender::new(c.http_url.clone(), format, timeout)
-                        .map_err(|e| anyhow::anyhow!("codes: {e}"))?,
-                )
-            }
-            _ => Arc::new(ConsoleCodeSender),
-        })
+        let email = named_code_sender(&c.sender, c)?;
+        if c.sms_sender() == c.sender {
+            return Ok(email);
+        }
+        let sms = named_code_sender(c.sms_sender(), c)?;
+        Ok(Arc::new(CodeRouter { email, sms }))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
@@ -153,6 +143,80 @@ async fn resolve_encryption_key(
     SecretBox::from_base64(&key).map_err(|why| anyhow::anyhow!("instance.encryption_key: {why}"))
 }
 
+/// One code sender, by its name in `[codes]`.
+fn named_code_sender(name: &str, c: &CodesSection) -> anyhow::Result<Arc<dyn CodeSender>> {
+    Ok(match name {
+        "http" => {
+            let format = match c.http_format.as_str() {
+                "twilio" => HttpFormat::Twilio {
+                    account_sid: c.twilio_account_sid.clone(),
+                    auth_token: c.twilio_auth_token.clone(),
+                    from: c.twilio_from.clone(),
+                },
+                _ => HttpFormat::Json {
+                    secret: c.http_secret.clone(),
+                },
+            };
+            let timeout = std::time::Duration::from_secs(c.http_timeout_secs);
+            Arc::new(
+                HttpCodeSender::new(c.http_url.clone(), format, timeout)
+                    .map_err(|e| anyhow::anyhow!("codes: {e}"))?,
+            )
+        }
+        "smtp" => {
+            // Read here: adapters read no files themselves.
+            let extra_root_certificates_pem = match c.smtp_ca_file.as_str() {
+                "" => None,
+                path => Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("codes.smtp_ca_file: cannot read {path}"))?,
+                ),
+            };
+            let credentials = (!c.smtp_username.is_empty()).then(|| SmtpCredentials {
+                username: c.smtp_username.clone(),
+                password: c.smtp_password.clone(),
+            });
+            let config = SmtpConfig {
+                host: c.smtp_host.clone(),
+                port: c.smtp_port,
+                security: SmtpSecurity::parse(&c.smtp_security)
+                    .context("codes.smtp_security is not valid")?,
+                credentials,
+                from: c.smtp_from.clone(),
+                extra_root_certificates_pem,
+                timeout: std::time::Duration::from_secs(c.smtp_timeout_secs),
+                templates: c.smtp_templates(),
+            };
+            Arc::new(SmtpCodeSender::new(config).map_err(|e| {
+                let key = match e {
+                    SmtpConfigError::From(_) => "codes.smtp_from",
+                    SmtpConfigError::Certificates(_) => "codes.smtp_ca_file",
+                    _ => "codes",
+                };
+                anyhow::anyhow!("{key}: {e}")
+            })?)
+        }
+        _ => Arc::new(ConsoleCodeSender),
+    })
+}
+
+/// Hands email codes to one sender and SMS codes to another, so that email
+/// can go by SMTP while SMS goes by HTTP (or to the log).
+struct CodeRouter {
+    email: Arc<dyn CodeSender>,
+    sms: Arc<dyn CodeSender>,
+}
+
+#[async_trait]
+impl CodeSender for CodeRouter {
+    async fn send(&self, message: &CodeMessage) -> Result<(), SendError> {
+        match message.destination {
+            CodeDestination::Email(_) => self.email.send(message).await,
+            CodeDestination::Sms(_) => self.sms.send(message).await,
+        }
+    }
+}
+
 /// The configured secret key, or the one stored for this environment, or a new one.
 async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow::Result<String> {
     if !settings.instance.secret_key.is_empty() {
@@ -168,4 +232,76 @@ async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow:
         .get_or_insert(name, &fresh)
         .await
         .map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use latch_core::ports::CodePurpose;
+    use latch_testkit::RecordingCodeSender;
+
+    use super::*;
+
+    fn message(destination: CodeDestination) -> CodeMessage {
+        CodeMessage {
+            destination,
+            code: "123456".to_owned(),
+            purpose: CodePurpose::SignIn,
+            expires_in_minutes: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_router_sends_email_and_sms_codes_to_their_own_senders() {
+        let email = Arc::new(RecordingCodeSender::default());
+        let sms = Arc::new(RecordingCodeSender::default());
+        let router = CodeRouter {
+            email: email.clone(),
+            sms: sms.clone(),
+        };
+        router
+            .send(&message(CodeDestination::Email("ann@example.com".into())))
+            .await
+            .unwrap();
+        router
+            .send(&message(CodeDestination::Sms("+15550002222".into())))
+            .await
+            .unwrap();
+        assert_eq!(
+            email.last_code_to("ann@example.com").as_deref(),
+            Some("123456")
+        );
+        assert_eq!(email.count(), 1);
+        assert_eq!(sms.last_code_to("+15550002222").as_deref(), Some("123456"));
+        assert_eq!(sms.count(), 1);
+        sms.fail(true);
+        assert!(
+            router
+                .send(&message(CodeDestination::Sms("+15550002222".into())))
+                .await
+                .is_err(),
+            "a failure of the chosen sender is the router's failure"
+        );
+    }
+
+    #[test]
+    fn an_smtp_ca_file_that_cannot_be_read_or_holds_no_certificate_is_named() {
+        let mut codes = Settings::load(None).unwrap().codes;
+        codes.smtp_host = "smtp.example.com".to_owned();
+        codes.smtp_from = "no-reply@example.com".to_owned();
+        codes.smtp_ca_file = "/nonexistent/ca.pem".to_owned();
+        let error = named_code_sender("smtp", &codes).err().unwrap();
+        assert!(error.to_string().contains("codes.smtp_ca_file"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        codes.smtp_ca_file = path.display().to_string();
+        let error = named_code_sender("smtp", &codes).err().unwrap();
+        assert!(error.to_string().contains("codes.smtp_ca_file"), "{error}");
+        codes.smtp_ca_file = String::new();
+        codes.smtp_from = "not a mailbox".to_owned();
+        let error = named_code_sender("smtp", &codes).err().unwrap();
+        assert!(error.to_string().contains("codes.smtp_from"), "{error}");
+    }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use latch_core::model::{self, Duration, IdentifierSettings, InstanceSettings, StrategySettings};
 use latch_core::password::Argon2Settings;
+use latch_smtp::{EmailTemplates, SmtpConfigError, SmtpSecurity};
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
@@ -37,6 +38,40 @@ pub struct CodesSection {
     pub twilio_auth_token: String,
     pub twilio_from: String,
     pub http_timeout_secs: u64,
+    pub sms_sender: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_from: String,
+    pub smtp_ca_file: String,
+    pub smtp_timeout_secs: u64,
+    pub smtp_sign_in_subject: String,
+    pub smtp_sign_in_body: String,
+    pub smtp_reset_password_subject: String,
+    pub smtp_reset_password_body: String,
+}
+
+impl CodesSection {
+    /// The sender for SMS codes: `sms_sender`, or `sender` when it is empty.
+    pub fn sms_sender(&self) -> &str {
+        if self.sms_sender.is_empty() {
+            &self.sender
+        } else {
+            &self.sms_sender
+        }
+    }
+
+    /// The four `smtp_*` message templates.
+    pub fn smtp_templates(&self) -> EmailTemplates {
+        EmailTemplates {
+            sign_in_subject: self.smtp_sign_in_subject.clone(),
+            sign_in_body: self.smtp_sign_in_body.clone(),
+            reset_password_subject: self.smtp_reset_password_subject.clone(),
+            reset_password_body: self.smtp_reset_password_body.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,30 +271,80 @@ impl Settings {
         }
         let c = &self.codes;
         match c.sender.as_str() {
-            "console" => {}
-            "http" => {
-                if !(c.http_url.starts_with("http://") || c.http_url.starts_with("https://")) {
-                    bail!("codes.http_url must be an http(s) URL when codes.sender is \"http\"");
-                }
-                match c.http_format.as_str() {
-                    "json" if c.http_secret.len() >= 16 => {}
-                    "json" => bail!(
-                        "codes.http_secret must be at least 16 characters (it signs every message)"
-                    ),
-                    "twilio"
-                        if !(c.twilio_account_sid.is_empty()
-                            || c.twilio_auth_token.is_empty()
-                            || c.twilio_from.is_empty()) => {}
-                    "twilio" => bail!(
-                        "codes.twilio_account_sid, codes.twilio_auth_token and codes.twilio_from are needed for the twilio format"
-                    ),
-                    other => bail!("codes.http_format: {other:?} must be \"json\" or \"twilio\""),
-                }
-                if !(1..=60).contains(&c.http_timeout_secs) {
-                    bail!("codes.http_timeout_secs must be between 1 and 60");
-                }
+            "console" | "http" | "smtp" => {}
+            other => bail!("codes.sender: {other:?} must be \"console\", \"http\" or \"smtp\""),
+        }
+        match c.sms_sender() {
+            "console" | "http" => {}
+            "smtp" if c.sms_sender.is_empty() => bail!(
+                "codes.sms_sender must be \"console\" or \"http\" when codes.sender is \"smtp\": SMTP cannot send SMS"
+            ),
+            other => bail!(
+                "codes.sms_sender: {other:?} must be \"console\" or \"http\", or empty for the same as codes.sender"
+            ),
+        }
+        if c.sender == "http" || c.sms_sender() == "http" {
+            if !(c.http_url.starts_with("http://") || c.http_url.starts_with("https://")) {
+                bail!("codes.http_url must be an http(s) URL when the \"http\" sender is used");
             }
-            other => bail!("codes.sender: {other:?} must be \"console\" or \"http\""),
+            match c.http_format.as_str() {
+                "json" if c.http_secret.len() >= 16 => {}
+                "json" => bail!(
+                    "codes.http_secret must be at least 16 characters (it signs every message)"
+                ),
+                "twilio"
+                    if !(c.twilio_account_sid.is_empty()
+                        || c.twilio_auth_token.is_empty()
+                        || c.twilio_from.is_empty()) => {}
+                "twilio" => bail!(
+                    "codes.twilio_account_sid, codes.twilio_auth_token and codes.twilio_from are needed for the twilio format"
+                ),
+                other => bail!("codes.http_format: {other:?} must be \"json\" or \"twilio\""),
+            }
+            if !(1..=60).contains(&c.http_timeout_secs) {
+                bail!("codes.http_timeout_secs must be between 1 and 60");
+            }
+        }
+        if c.sender == "smtp" {
+            if c.smtp_host.trim().is_empty() {
+                bail!("codes.smtp_host must be set when codes.sender is \"smtp\"");
+            }
+            if c.smtp_port == 0 {
+                bail!("codes.smtp_port must be between 1 and 65535");
+            }
+            let Some(security) = SmtpSecurity::parse(&c.smtp_security) else {
+                bail!(
+                    "codes.smtp_security: {:?} must be \"starttls\", \"tls\" or \"plain\"",
+                    c.smtp_security
+                );
+            };
+            if c.smtp_username.is_empty() != c.smtp_password.is_empty() {
+                bail!(
+                    "codes.smtp_username and codes.smtp_password must both be set, or both empty"
+                );
+            }
+            if !c.smtp_username.is_empty()
+                && security == SmtpSecurity::Plain
+                && !latch_smtp::is_loopback(&c.smtp_host)
+            {
+                bail!(
+                    "codes.smtp_security: \"plain\" would send the SMTP password unencrypted to {:?}; use \"starttls\" or \"tls\" (plain AUTH is allowed only to a loopback host)",
+                    c.smtp_host
+                );
+            }
+            if c.smtp_from.trim().is_empty() {
+                bail!("codes.smtp_from must be set when codes.sender is \"smtp\"");
+            }
+            if !(1..=120).contains(&c.smtp_timeout_secs) {
+                bail!("codes.smtp_timeout_secs must be between 1 and 120");
+            }
+            match c.smtp_templates().validate() {
+                Ok(()) => {}
+                Err(SmtpConfigError::Template(name, problem)) => {
+                    bail!("codes.smtp_{name} {problem}")
+                }
+                Err(other) => bail!("codes: {other}"),
+            }
         }
         let issuer = &self.instance.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
@@ -382,6 +467,96 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.instance_settings().unwrap(), InstanceSettings::default());
         assert_eq!(s.issuer(), "https://clerk.latch.localhost");
+    }
+
+    /// The message of the error that the defaults, changed by `edit`, stop at.
+    fn codes_error(edit: impl FnOnce(&mut CodesSection)) -> String {
+        let mut s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .unwrap();
+        edit(&mut s.codes);
+        match s.validate() {
+            Ok(()) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn smtp(c: &mut CodesSection) {
+        c.sender = "smtp".into();
+        c.sms_sender = "console".into();
+        c.smtp_host = "smtp.example.com".into();
+        c.smtp_from = "Latch <no-reply@example.com>".into();
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_naming_their_keys() {
+        assert_eq!(codes_error(smtp), "");
+        type Edit = fn(&mut CodesSection);
+        let cases: [(Edit, &str); 10] = [
+            (|c| c.sms_sender = String::new(), "codes.sms_sender must be"),
+            (|c| c.sms_sender = "smtp".into(), "codes.sms_sender"),
+            (|c| c.smtp_host = String::new(), "codes.smtp_host"),
+            (|c| c.smtp_port = 0, "codes.smtp_port"),
+            (|c| c.smtp_security = "ssl".into(), "codes.smtp_security"),
+            (|c| c.smtp_username = "latch".into(), "codes.smtp_username"),
+            (|c| c.smtp_from = " ".into(), "codes.smtp_from"),
+            (|c| c.smtp_timeout_secs = 0, "codes.smtp_timeout_secs"),
+            (
+                |c| c.smtp_reset_password_body = "no code here".into(),
+                "codes.smtp_reset_password_body must contain {code}",
+            ),
+            (
+                |c| c.smtp_sign_in_subject = "two\nlines".into(),
+                "codes.smtp_sign_in_subject must be one line",
+            ),
+        ];
+        for (edit, key) in cases {
+            let message = codes_error(|c| {
+                smtp(c);
+                edit(c);
+            });
+            assert!(message.contains(key), "{key}: {message}");
+        }
+        // AUTH without TLS only to this machine.
+        let plain_auth = |host: &'static str| {
+            move |c: &mut CodesSection| {
+                smtp(c);
+                c.smtp_host = host.into();
+                c.smtp_security = "plain".into();
+                c.smtp_username = "latch".into();
+                c.smtp_password = "secret".into();
+            }
+        };
+        assert!(codes_error(plain_auth("smtp.example.com")).contains("codes.smtp_security"));
+        assert_eq!(codes_error(plain_auth("127.0.0.1")), "");
+        assert_eq!(codes_error(plain_auth("localhost")), "");
+    }
+
+    #[test]
+    fn sms_sender_may_differ_from_sender_and_its_settings_are_checked() {
+        assert_eq!(codes_error(|c| c.sms_sender = "console".into()), "");
+        // SMS by HTTP needs the HTTP settings even when email goes elsewhere.
+        let message = codes_error(|c| {
+            smtp(c);
+            c.sms_sender = "http".into();
+        });
+        assert!(message.contains("codes.http_url"), "{message}");
+        let message = codes_error(|c| c.sms_sender = "pigeon".into());
+        assert!(message.contains("codes.sms_sender"), "{message}");
+        let message = codes_error(|c| c.sender = "pigeon".into());
+        assert!(message.contains("codes.sender"), "{message}");
+    }
+
+    #[test]
+    fn the_default_smtp_templates_are_the_adapters_defaults() {
+        let s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .unwrap();
+        assert_eq!(s.codes.smtp_templates(), EmailTemplates::default());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   store) and panics with a message naming the broken rule.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
+//! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by
+//!   `smtp/setup.sh`) and a private CA for its TLS modes.
 //!
 //! Depends on `latch-core` only among Latch crates; adapters take it as a
 //! dev-dependency. It is test code: assertions and panics are its job.
@@ -19,6 +21,7 @@ mod codes;
 pub mod fixtures;
 mod instance_store;
 mod sign_in_store;
+pub mod smtp;
 mod user_repository;
 
 pub use client_repository::client_repository_contract;
