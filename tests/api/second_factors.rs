@@ -390,8 +390,7 @@ async fn racing_uses_of_one_backup_code_exactly_one_wins() {
     )
     .await;
     let user_id = user["id"].as_str().unwrap();
-    for round in 0..3 {
-        let code = BACKUP_CODES[round];
+    for (round, code) in BACKUP_CODES.iter().copied().enumerate().take(3) {
         let (t1, s1, _) = password_first(&app, "rae@example.com").await;
         let (t2, s2, _) = password_first(&app, "rae@example.com").await;
         let form = [("strategy", "backup_code"), ("code", code)];
@@ -478,8 +477,10 @@ async fn email_codes_are_second_factors_where_turned_on() {
 
 #[tokio::test]
 async fn second_factor_failures_lock_the_user() {
-    let mut settings = InstanceSettings::default();
-    settings.lockout_attempts = 3;
+    let settings = InstanceSettings {
+        lockout_attempts: 3,
+        ..InstanceSettings::default()
+    };
     let app = TestApp::with(settings).await;
     let user = mfa_user(
         &app,
