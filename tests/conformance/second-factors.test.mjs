@@ -1,0 +1,142 @@
+// Two-factor sign-ins with clerk-js (Node, native mode): a password first,
+// then a phone code (read from what latch's `http` sender delivered), a TOTP
+// code computed here, or a backup code; the factors are turned on and off
+// with @clerk/backend.
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import {
+  backendClient, loadNodeClerk, newUserParams, rejectsWithCode, startCodeReceiver, startLatch,
+} from './harness.mjs';
+
+let latch, receiver, backend, clerk;
+
+before(async () => {
+  receiver = await startCodeReceiver();
+  latch = await startLatch({
+    env: {
+      LATCH_CODES__SENDER: 'http',
+      LATCH_CODES__HTTP_URL: receiver.url,
+      LATCH_CODES__HTTP_SECRET: 'conformance shared secret',
+    },
+  });
+  backend = backendClient(latch);
+  clerk = await loadNodeClerk(latch);
+});
+
+after(async () => {
+  await latch?.stop();
+  await receiver?.close();
+});
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** 20 random bytes as base32, as an authenticator app would be given. */
+function newTotpSecret() {
+  let bits = '';
+  for (const byte of randomBytes(20)) bits += byte.toString(2).padStart(8, '0');
+  let out = '';
+  for (let i = 0; i < bits.length; i += 5) out += BASE32[parseInt(bits.slice(i, i + 5), 2)];
+  return out;
+}
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret` for `step`. */
+function totp(secret, step) {
+  let bits = '';
+  for (const c of secret) bits += BASE32.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+const currentStep = () => Math.floor(Date.now() / 30_000);
+
+/** Signs in with the password; the sign-in then waits for its second factor. */
+async function passwordFirst(params) {
+  const signIn = await clerk.client.signIn.create({
+    identifier: params.emailAddress[0], password: params.password,
+  });
+  assert.equal(signIn.status, 'needs_second_factor');
+  assert.equal(signIn.createdSessionId, null);
+  assert.equal(clerk.client.sessions.length, 0, 'no session before the second factor');
+  return signIn;
+}
+
+async function finish(signIn, userId) {
+  assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+  assert.equal(clerk.user?.id, userId);
+  assert.equal(clerk.user?.twoFactorEnabled, true);
+  await clerk.signOut();
+}
+
+test('password, then a phone code to a number reserved for the second factor', async () => {
+  const params = newUserParams();
+  const phone = '+15550007799';
+  const user = await backend.users.createUser({ ...params, phoneNumber: [phone] });
+  const reserved = await backend.phoneNumbers.updatePhoneNumber(user.phoneNumbers[0].id, {
+    reservedForSecondFactor: true,
+  });
+  assert.equal(reserved.reservedForSecondFactor, true);
+  assert.equal((await backend.users.getUser(user.id)).twoFactorEnabled, true);
+
+  const signIn = await passwordFirst(params);
+  const factor = signIn.supportedSecondFactors.find((f) => f.strategy === 'phone_code');
+  assert.equal(factor?.phoneNumberId, reserved.id);
+  await signIn.prepareSecondFactor({ strategy: 'phone_code', phoneNumberId: factor.phoneNumberId });
+  const code = await receiver.nextCode(phone);
+  const wrong = code === '000000' ? '111111' : '000000';
+  await rejectsWithCode(signIn.attemptSecondFactor({ strategy: 'phone_code', code: wrong }), 'form_code_incorrect');
+  await finish(await clerk.client.signIn.attemptSecondFactor({ strategy: 'phone_code', code }), user.id);
+});
+
+test('password, then a TOTP code; a code works once', async () => {
+  const params = newUserParams();
+  const secret = newTotpSecret();
+  const user = await backend.users.createUser({ ...params, totpSecret: secret });
+  assert.equal(user.totpEnabled, true);
+  assert.equal(user.twoFactorEnabled, true);
+
+  const signIn = await passwordFirst(params);
+  assert.deepEqual(signIn.supportedSecondFactors.map((f) => f.strategy), ['totp']);
+  const code = totp(secret, currentStep());
+  await finish(await signIn.attemptSecondFactor({ strategy: 'totp', code }), user.id);
+
+  const again = await passwordFirst(params);
+  await rejectsWithCode(again.attemptSecondFactor({ strategy: 'totp', code }), 'form_code_incorrect');
+  await finish(await again.attemptSecondFactor({ strategy: 'totp', code: totp(secret, currentStep() + 1) }), user.id);
+});
+
+test('password, then a backup code; each code works once', async () => {
+  const params = newUserParams();
+  const codes = Array.from({ length: 10 }, () => randomBytes(4).toString('hex'));
+  const user = await backend.users.createUser({ ...params, backupCodes: codes });
+  assert.equal(user.backupCodeEnabled, true);
+
+  const signIn = await passwordFirst(params);
+  assert.deepEqual(signIn.supportedSecondFactors.map((f) => f.strategy), ['backup_code']);
+  await finish(await signIn.attemptSecondFactor({ strategy: 'backup_code', code: codes[3] }), user.id);
+
+  const again = await passwordFirst(params);
+  await rejectsWithCode(again.attemptSecondFactor({ strategy: 'backup_code', code: codes[3] }), 'form_code_incorrect');
+  await finish(await again.attemptSecondFactor({ strategy: 'backup_code', code: codes[4] }), user.id);
+});
+
+test('turning two-factor off through the Backend API', async () => {
+  const params = newUserParams();
+  const user = await backend.users.createUser({ ...params, totpSecret: newTotpSecret(), backupCodes: ['abcd1234efgh'] });
+  await backend.users.disableUserMFA(user.id);
+  const off = await backend.users.getUser(user.id);
+  assert.equal(off.twoFactorEnabled, false);
+  assert.equal(off.totpEnabled, false);
+  assert.equal(off.backupCodeEnabled, false);
+  const signIn = await clerk.client.signIn.create({
+    identifier: params.emailAddress[0], password: params.password,
+  });
+  assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+  await clerk.signOut();
+});
