@@ -804,3 +804,224 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
     .await;
     assert_complete(&done);
 }
+
+/// The TOTP code of a base32 secret, `offset` steps from now.
+fn totp_code_of(secret: &str, offset: i64) -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    TotpSecret::parse_base32(secret)
+        .unwrap()
+        .code_at_step(step_at(Timestamp(millis)) + offset)
+}
+
+#[tokio::test]
+async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
+    let app = TestApp::new().await;
+    let user_id = app.user("nia@example.com", None).await;
+    let (token, session) = app.sign_in("nia@example.com").await;
+    let me = |method: &'static str, path: &'static str, form: Vec<(&'static str, String)>| {
+        let token = token.clone();
+        let session = session.clone();
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.fapi(
+                method,
+                &format!("/v1/me{path}?_clerk_session_id={session}"),
+                &token,
+                &form,
+            )
+            .await
+        }
+    };
+
+    let read = me("GET", "", vec![]).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["response"]["id"], user_id.as_str());
+    assert!(read.body["response"].get("private_metadata").is_none());
+
+    let created = me("POST", "/totp", vec![]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let totp = &created.body["response"];
+    assert_eq!(totp["object"], "totp");
+    assert_eq!(totp["verified"], false);
+    let secret = totp["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    let uri = totp["uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Latch:nia%40example.com?secret="),
+        "{uri}"
+    );
+    assert!(uri.contains(&secret));
+    // Not on until verified: sign-ins still need only the password.
+    let user = app
+        .bapi("GET", &format!("/v1/users/{user_id}"), None)
+        .await
+        .body;
+    assert_eq!(user["totp_enabled"], false);
+
+    me(
+        "POST",
+        "/totp/attempt_verification",
+        vec![("code", "000000".into())],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    me("POST", "/totp/attempt_verification", vec![])
+        .await
+        .assert_error(422, "form_param_nil", Some("code"));
+    let code = totp_code_of(&secret, 0);
+    let verified = me(
+        "POST",
+        "/totp/attempt_verification",
+        vec![("code", code.clone())],
+    )
+    .await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert_eq!(verified.body["response"]["verified"], true);
+    assert!(
+        verified.body["response"]["secret"].is_null(),
+        "shown only once"
+    );
+    let backup: Vec<String> = verified.body["response"]["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        backup.len(),
+        10,
+        "a first set of backup codes comes with it"
+    );
+    let user = app
+        .bapi("GET", &format!("/v1/users/{user_id}"), None)
+        .await
+        .body;
+    assert_eq!(user["totp_enabled"], true);
+    assert_eq!(user["backup_code_enabled"], true);
+    assert_eq!(user["two_factor_enabled"], true);
+    me("POST", "/totp", vec![])
+        .await
+        .assert_error(400, "totp_already_enabled", None);
+
+    // The next sign-in asks for the second factor; the enrolment code is spent.
+    let (t2, s2, res) = password_first(&app, "nia@example.com").await;
+    assert_waiting(&res);
+    second(
+        &app,
+        &t2,
+        &s2,
+        "attempt",
+        &[("strategy", "totp"), ("code", &code)],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    let done = second(
+        &app,
+        &t2,
+        &s2,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", &backup[0])],
+    )
+    .await;
+    assert_complete(&done);
+
+    // A new set replaces the old one.
+    let fresh = me("POST", "/backup_codes", vec![]).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(fresh.body["response"]["object"], "backup_code");
+    let fresh: Vec<String> = fresh.body["response"]["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    let (t3, s3, _) = password_first(&app, "nia@example.com").await;
+    second(
+        &app,
+        &t3,
+        &s3,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", &backup[1])],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    let done = second(
+        &app,
+        &t3,
+        &s3,
+        "attempt",
+        &[("strategy", "backup_code"), ("code", &fresh[0])],
+    )
+    .await;
+    assert_complete(&done);
+
+    // Removing the app.
+    let removed = me("DELETE", "/totp", vec![]).await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(removed.body["response"]["deleted"], true);
+    let user = app
+        .bapi("GET", &format!("/v1/users/{user_id}"), None)
+        .await
+        .body;
+    assert_eq!(user["totp_enabled"], false);
+    me("DELETE", "/totp", vec![])
+        .await
+        .assert_error(404, "resource_not_found", None);
+}
+
+#[tokio::test]
+async fn only_a_signed_in_user_manages_their_second_factors() {
+    let app = TestApp::new().await;
+    app.user("oz@example.com", None).await;
+    app.user("pat@example.com", None).await;
+    // No client, or a client without a session.
+    app.fapi("POST", "/v1/me/totp", "", &[]).await.assert_error(
+        401,
+        "authentication_invalid",
+        None,
+    );
+    let (token, _, _) = app.identify("oz@example.com").await;
+    app.fapi("POST", "/v1/me/backup_codes", &token, &[])
+        .await
+        .assert_error(401, "authentication_invalid", None);
+    // Another client's session is not this client's.
+    let (oz_token, oz_session) = app.sign_in("oz@example.com").await;
+    let (pat_token, _) = app.sign_in("pat@example.com").await;
+    app.fapi(
+        "POST",
+        &format!("/v1/me/totp?_clerk_session_id={oz_session}"),
+        &pat_token,
+        &[],
+    )
+    .await
+    .assert_error(401, "authentication_invalid", None);
+    // An ended session is no longer signed in.
+    app.bapi("POST", &format!("/v1/sessions/{oz_session}/revoke"), None)
+        .await;
+    app.fapi(
+        "POST",
+        &format!("/v1/me/totp?_clerk_session_id={oz_session}"),
+        &oz_token,
+        &[],
+    )
+    .await
+    .assert_error(401, "authentication_invalid", None);
+    app.fapi("PUT", "/v1/me/totp", &pat_token, &[])
+        .await
+        .assert_error(405, "method_not_allowed", None);
+
+    // Turned off on the instance.
+    let mut settings = InstanceSettings::default();
+    settings.strategies.totp = false;
+    let off = TestApp::with(settings).await;
+    off.user("quin@example.com", None).await;
+    let (token, _) = off.sign_in("quin@example.com").await;
+    off.fapi("POST", "/v1/me/totp", &token, &[])
+        .await
+        .assert_error(403, "feature_not_enabled", None);
+}

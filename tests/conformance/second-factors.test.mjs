@@ -140,3 +140,36 @@ test('turning two-factor off through the Backend API', async () => {
   await clerk.setActive({ session: signIn.createdSessionId });
   await clerk.signOut();
 });
+
+test('a signed-in user enrols an authenticator app and backup codes with clerk-js', async () => {
+  const params = newUserParams();
+  const user = await backend.users.createUser(params);
+  const signIn = await clerk.client.signIn.create({ identifier: params.emailAddress[0], password: params.password });
+  assert.equal(signIn.status, 'complete');
+  await clerk.setActive({ session: signIn.createdSessionId });
+
+  const created = await clerk.user.createTOTP();
+  assert.equal(created.verified, false);
+  assert.match(created.uri, /^otpauth:\/\/totp\//);
+  const verified = await clerk.user.verifyTOTP({ code: totp(created.secret, currentStep()) });
+  assert.equal(verified.verified, true);
+  assert.equal(verified.backupCodes.length, 10);
+  const fresh = await clerk.user.createBackupCode();
+  assert.equal(fresh.codes.length, 10);
+  const on = await backend.users.getUser(user.id);
+  assert.equal(on.totpEnabled, true);
+  assert.equal(on.backupCodeEnabled, true);
+  await clerk.signOut();
+
+  // The earlier set was replaced; the fresh one works.
+  const next = await passwordFirst(params);
+  assert.deepEqual(next.supportedSecondFactors.map((f) => f.strategy), ['totp', 'backup_code']);
+  await rejectsWithCode(next.attemptSecondFactor({ strategy: 'backup_code', code: verified.backupCodes[0] }), 'form_code_incorrect');
+  const done = await next.attemptSecondFactor({ strategy: 'backup_code', code: fresh.codes[0] });
+  assert.equal(done.status, 'complete');
+  await clerk.setActive({ session: done.createdSessionId });
+  const removed = await clerk.user.disableTOTP();
+  assert.equal(removed.deleted, true);
+  assert.equal((await backend.users.getUser(user.id)).totpEnabled, false);
+  await clerk.signOut();
+});

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Internal,
     ServiceUnavailable,
+    FeatureNotEnabled,
+    TotpAlreadyEnabled,
 }
 
 impl ErrorCode {
@@ -91,6 +93,8 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal_clerk_error",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::FeatureNotEnabled => "feature_not_enabled",
+            Self::TotpAlreadyEnabled => "totp_already_enabled",
         }
     }
 }

@@ -3,6 +3,8 @@
 -- time step whose code was accepted (updates of the user never write it).
 -- Backup codes are kept as keyed digests, one row each, deleted when used.
 ALTER TABLE users ADD COLUMN totp_secret TEXT;
+-- A secret being enrolled, sealed the same way, until a code from it is verified.
+ALTER TABLE users ADD COLUMN totp_pending_secret TEXT;
 ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
 
 CREATE TABLE backup_codes (

@@ -21,20 +21,20 @@ macro_rules! user_columns {
     () => {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
          primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at, totp_secret, locked_until, totp_last_step"
+         created_at, updated_at, totp_secret, totp_pending_secret, locked_until, totp_last_step"
     };
 }
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
 );
 
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
      external_id = ?6, primary_email_address_id = ?7, primary_phone_number_id = ?8, public_metadata = ?9, \
      private_metadata = ?10, unsafe_metadata = ?11, banned = ?12, last_sign_in_at = ?13, created_at = ?14, \
-     updated_at = ?15, totp_secret = ?16 WHERE id = ?1 AND updated_at = ?17";
+     updated_at = ?15, totp_secret = ?16, totp_pending_secret = ?17 WHERE id = ?1 AND updated_at = ?18";
 
 const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 
@@ -383,7 +383,7 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// The values of `user` in [`user_columns`] order up to `totp_secret`, for
+/// The values of `user` in [`user_columns`] order up to `totp_pending_secret`, for
 /// [`INSERT_USER`] (which adds `locked_until` and `totp_last_step`) and
 /// [`UPDATE_USER`] (which never writes those).
 fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
@@ -406,6 +406,7 @@ fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
         Value::Integer(user.created_at.0),
         Value::Integer(user.updated_at.0),
         text(user.totp_secret.as_deref()),
+        text(user.totp_pending_secret.as_deref()),
     ])
 }
 
@@ -547,8 +548,9 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: Timestamp(row.get(13)?),
         updated_at: Timestamp(row.get(14)?),
         totp_secret: row.get(15)?,
-        locked_until: row.get::<_, Option<i64>>(16)?.map(Timestamp),
-        totp_last_step: row.get(17)?,
+        totp_pending_secret: row.get(16)?,
+        locked_until: row.get::<_, Option<i64>>(17)?.map(Timestamp),
+        totp_last_step: row.get(18)?,
         backup_codes: Vec::new(),
     })
 }

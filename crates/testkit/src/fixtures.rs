@@ -39,6 +39,7 @@ pub fn user(id: &str, email: &str) -> User {
         banned: false,
         locked_until: None,
         totp_secret: None,
+        totp_pending_secret: None,
         totp_last_step: None,
         backup_codes: Vec::new(),
         last_sign_in_at: None,

@@ -108,10 +108,12 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
 async fn second_factor_state(repo: &Arc<dyn UserRepository>) {
     let mut hana = fixtures::user("user_hana", "hana@example.com");
     hana.totp_secret = Some("v1.sealed".into());
+    hana.totp_pending_secret = Some("v1.pending".into());
     hana.backup_codes = vec!["digest_a".into(), "digest_b".into(), "digest_c".into()];
     repo.insert(&hana).await.expect("insert hana");
     let stored = get(&**repo, "user_hana").await.expect("hana");
     assert_eq!(stored.totp_secret.as_deref(), Some("v1.sealed"));
+    assert_eq!(stored.totp_pending_secret.as_deref(), Some("v1.pending"));
     let mut codes = stored.backup_codes.clone();
     codes.sort();
     assert_eq!(codes, ["digest_a", "digest_b", "digest_c"]);

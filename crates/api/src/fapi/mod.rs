@@ -5,6 +5,7 @@
 mod client;
 mod dev_browser;
 mod environment;
+mod me;
 mod sessions;
 mod sign_ins;
 
@@ -100,6 +101,29 @@ pub async fn handle(
         (Method::GET | Method::PATCH, ["v1", "environment"]) => environment::read(state),
         (Method::POST, ["v1", "dev_browser"]) => dev_browser::create(state).await,
         (_, ["v1", "environment" | "dev_browser"]) => Err(method_not_allowed()),
+        (_, ["v1", "me", rest @ ..]) => {
+            if let Err(err) = check_origin(state, req, auth) {
+                return Some(Err(err));
+            }
+            if let Err(err) = check_dev_browser(state, auth).await {
+                return Some(Err(err));
+            }
+            match (m.clone(), rest) {
+                (Method::GET, []) => me::read(state, req, token).await,
+                (Method::POST, ["totp"]) => me::create_totp(state, req, token).await,
+                (Method::DELETE, ["totp"]) => me::delete_totp(state, req, token).await,
+                (Method::POST, ["totp", "attempt_verification"]) => {
+                    me::verify_totp(state, req, token).await
+                }
+                (Method::POST, ["backup_codes"]) => {
+                    me::create_backup_codes(state, req, token).await
+                }
+                (_, [] | ["totp"] | ["totp", "attempt_verification"] | ["backup_codes"]) => {
+                    Err(method_not_allowed())
+                }
+                _ => return None,
+            }
+        }
         (_, ["v1", "client", rest @ ..]) => {
             if let Err(err) = check_origin(state, req, auth) {
                 return Some(Err(err));

@@ -793,6 +793,7 @@ mod tests {
             banned: false,
             locked_until: None,
             totp_secret: None,
+            totp_pending_secret: None,
             totp_last_step: None,
             backup_codes: Vec::new(),
             last_sign_in_at: None,

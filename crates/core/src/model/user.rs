@@ -39,6 +39,9 @@ pub struct User {
     /// The TOTP secret, sealed with the instance's encryption key and bound
     /// to this user's id; `None` when TOTP is off.
     pub totp_secret: Option<String>,
+    /// A TOTP secret the user is enrolling, sealed like `totp_secret`: it
+    /// becomes `totp_secret` once a code from it is verified.
+    pub totp_pending_secret: Option<String>,
     /// The last TOTP time step whose code was accepted. Written only by
     /// `UserRepository::use_totp_step`, never by updates.
     pub totp_last_step: Option<i64>,

@@ -3,6 +3,7 @@
 
 mod clients;
 mod codes;
+mod me;
 mod second_factors;
 mod sessions;
 mod sign_ins;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
+pub use me::{BackupCodesView, TotpView};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};

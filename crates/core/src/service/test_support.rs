@@ -93,6 +93,7 @@ pub fn user() -> User {
         banned: false,
         locked_until: None,
         totp_secret: None,
+        totp_pending_secret: None,
         totp_last_step: None,
         backup_codes: Vec::new(),
         last_sign_in_at: None,

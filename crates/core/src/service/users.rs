@@ -117,6 +117,7 @@ impl Latch {
             banned: false,
             locked_until: None,
             totp_secret,
+            totp_pending_secret: None,
             totp_last_step: None,
             backup_codes,
             last_sign_in_at: None,
@@ -197,6 +198,7 @@ impl Latch {
     pub async fn disable_mfa(&self, id: &str) -> Result<User, Error> {
         self.write_user(self.get_user(id).await?, |mut user| {
             user.totp_secret = None;
+            user.totp_pending_secret = None;
             user.backup_codes.clear();
             for phone in &mut user.phone_numbers {
                 phone.reserved_for_second_factor = false;
@@ -210,6 +212,7 @@ impl Latch {
     pub async fn delete_totp(&self, id: &str) -> Result<User, Error> {
         self.write_user(self.get_user(id).await?, |mut user| {
             user.totp_secret = None;
+            user.totp_pending_secret = None;
             Ok(user)
         })
         .await
@@ -280,7 +283,7 @@ impl Latch {
     /// Writes `change(user)` over the stored user with a compare-and-set,
     /// re-reading and re-applying the change whenever another write came
     /// first, so that concurrent updates and sign-ins are never undone.
-    async fn write_user(
+    pub(super) async fn write_user(
         &self,
         mut stored: User,
         change: impl Fn(User) -> Result<User, Error>,
@@ -327,7 +330,11 @@ impl Latch {
     }
 
     /// The keyed digests backup codes are kept as.
-    fn backup_code_digests(&self, user: &UserId, codes: &[String]) -> Result<Vec<String>, Error> {
+    pub(super) fn backup_code_digests(
+        &self,
+        user: &UserId,
+        codes: &[String],
+    ) -> Result<Vec<String>, Error> {
         if codes.is_empty() {
             return Ok(Vec::new());
         }

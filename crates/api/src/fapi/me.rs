@@ -1,0 +1,114 @@
+//! `/v1/me`: the signed-in user's own second factors. The session is the one
+//! `_clerk_session_id` names, or the client's last active one.
+
+use serde_json::{Value, json};
+
+use latch_core::Error;
+use latch_core::model::User;
+use latch_core::service::{BackupCodesView, TotpView};
+
+use super::{FapiReply, wrap};
+use crate::ApiState;
+use crate::http::ApiRequest;
+use crate::render::{self, Audience};
+
+fn session_id(req: &ApiRequest) -> Option<&str> {
+    req.query_param("_clerk_session_id")
+}
+
+fn user_json(user: &User) -> Value {
+    render::user(user, Audience::Frontend)
+}
+
+/// `GET /v1/me`.
+pub async fn read(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let outcome = state.latch.get_me(token, session_id(req)).await?;
+    Ok(wrap(state, outcome, user_json))
+}
+
+/// `POST /v1/me/totp`.
+pub async fn create_totp(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let outcome = state.latch.create_totp(token, session_id(req)).await?;
+    Ok(wrap(state, outcome, totp_json))
+}
+
+/// `POST /v1/me/totp/attempt_verification`.
+pub async fn verify_totp(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let outcome = state
+        .latch
+        .verify_totp(token, session_id(req), req.param("code")?)
+        .await?;
+    Ok(wrap(state, outcome, totp_json))
+}
+
+/// `DELETE /v1/me/totp`.
+pub async fn delete_totp(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let outcome = state.latch.delete_own_totp(token, session_id(req)).await?;
+    Ok(wrap(
+        state,
+        outcome,
+        |user| json!({ "object": "totp", "id": totp_id(user), "deleted": true }),
+    ))
+}
+
+/// `POST /v1/me/backup_codes`.
+pub async fn create_backup_codes(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, Error> {
+    let outcome = state
+        .latch
+        .create_backup_codes(token, session_id(req))
+        .await?;
+    Ok(wrap(state, outcome, |v: &BackupCodesView| {
+        json!({
+            "object": "backup_code",
+            "id": format!("bc_{}", id_suffix(&v.user)),
+            "codes": v.codes,
+            "created_at": v.user.updated_at.millis(),
+            "updated_at": v.user.updated_at.millis(),
+        })
+    }))
+}
+
+fn totp_json(v: &TotpView) -> Value {
+    json!({
+        "object": "totp",
+        "id": totp_id(&v.user),
+        "secret": v.secret,
+        "uri": v.uri,
+        "verified": v.verified,
+        "backup_codes": v.backup_codes,
+        "created_at": v.user.updated_at.millis(),
+        "updated_at": v.user.updated_at.millis(),
+    })
+}
+
+/// A user has at most one TOTP: its id follows the user's.
+fn totp_id(user: &User) -> String {
+    format!("totp_{}", id_suffix(user))
+}
+
+fn id_suffix(user: &User) -> &str {
+    user.id
+        .as_str()
+        .split_once('_')
+        .map_or(user.id.as_str(), |(_, rest)| rest)
+}

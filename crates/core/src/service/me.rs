@@ -1,0 +1,274 @@
+//! `/v1/me`: a signed-in user turning on their own second factors: enrolling
+//! an authenticator app (TOTP) and getting a fresh set of backup codes.
+
+use super::{Latch, Outcome};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{Client, SessionId, Strategy, TotpSecret, User, generate_backup_codes};
+
+/// The issuer shown in authenticator apps.
+const TOTP_ISSUER: &str = "Latch";
+
+/// A TOTP enrolment as `/v1/me/totp` shows it. The secret and URI are shown
+/// only when it is created; backup codes only when verifying it made them.
+#[derive(Debug, Clone)]
+pub struct TotpView {
+    pub user: User,
+    pub secret: Option<String>,
+    pub uri: Option<String>,
+    pub verified: bool,
+    pub backup_codes: Option<Vec<String>>,
+}
+
+/// A fresh set of backup codes, shown once.
+#[derive(Debug, Clone)]
+pub struct BackupCodesView {
+    pub user: User,
+    pub codes: Vec<String>,
+}
+
+impl Latch {
+    /// `GET /v1/me`: the user of the client's session.
+    pub async fn get_me(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<Outcome<User>, Error> {
+        let (client, user) = self.me(token, session_id).await?;
+        self.outcome(user, &client.id, None).await
+    }
+
+    /// `POST /v1/me/totp`: a new secret to add to an authenticator app. It
+    /// takes effect once a code from it is verified.
+    pub async fn create_totp(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<Outcome<TotpView>, Error> {
+        self.require_feature(&Strategy::Totp)?;
+        let (client, user) = self.me(token, session_id).await?;
+        if user.totp_enabled() {
+            return Err(Error::new(
+                ErrorKind::BadRequest,
+                ErrorCode::TotpAlreadyEnabled,
+                "TOTP already enabled",
+                "An authenticator app is already set up. Remove it before adding another.",
+            ));
+        }
+        let secret = TotpSecret::generate(&*self.ports.random);
+        let sealed =
+            self.ports
+                .secrets
+                .seal(secret.as_bytes(), user.id.as_str(), &*self.ports.random)?;
+        let user = self
+            .write_user(user, |mut user| {
+                user.totp_pending_secret = Some(sealed.clone());
+                Ok(user)
+            })
+            .await?;
+        let encoded = secret.to_base32();
+        let view = TotpView {
+            uri: Some(otpauth_uri(&account_label(&user), &encoded)),
+            secret: Some(encoded),
+            verified: false,
+            backup_codes: None,
+            user,
+        };
+        self.outcome(view, &client.id, None).await
+    }
+
+    /// `POST /v1/me/totp/attempt_verification`: a code from the new secret
+    /// turns TOTP on. Users without backup codes get a first set with it.
+    pub async fn verify_totp(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        code: Option<String>,
+    ) -> Result<Outcome<TotpView>, Error> {
+        self.require_feature(&Strategy::Totp)?;
+        let (client, user) = self.me(token, session_id).await?;
+        let code = code
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let sealed = user
+            .totp_pending_secret
+            .clone()
+            .ok_or_else(|| Error::not_found("totp"))?;
+        let secret = TotpSecret::from_bytes(self.ports.secrets.open(&sealed, user.id.as_str())?);
+        let now = self.ports.clock.now();
+        let step = secret
+            .matching_step(&code, now)
+            .ok_or_else(super::codes::code_incorrect)?;
+        let new_codes = (self.settings.strategies.backup_code && !user.backup_code_enabled())
+            .then(|| generate_backup_codes(&*self.ports.random));
+        let digests = match &new_codes {
+            Some(codes) => Some(self.backup_code_digests(&user.id, codes)?),
+            None => None,
+        };
+        let user = self
+            .write_user(user, |mut user| {
+                // Only the secret that was verified is turned on.
+                if user.totp_pending_secret.as_deref() != Some(sealed.as_str()) {
+                    return Err(Error::not_found("totp"));
+                }
+                user.totp_secret = user.totp_pending_secret.take();
+                if let Some(digests) = &digests {
+                    user.backup_codes = digests.clone();
+                }
+                Ok(user)
+            })
+            .await?;
+        // The code that proved the enrolment is spent: it cannot also sign in.
+        self.ports.users.use_totp_step(&user.id, step).await?;
+        let view = TotpView {
+            user,
+            secret: None,
+            uri: None,
+            verified: true,
+            backup_codes: new_codes,
+        };
+        self.outcome(view, &client.id, None).await
+    }
+
+    /// `DELETE /v1/me/totp`: removes the authenticator app (and any
+    /// enrolment in progress).
+    pub async fn delete_own_totp(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<Outcome<User>, Error> {
+        let (client, user) = self.me(token, session_id).await?;
+        if user.totp_secret.is_none() && user.totp_pending_secret.is_none() {
+            return Err(Error::not_found("totp"));
+        }
+        let user = self
+            .write_user(user, |mut user| {
+                user.totp_secret = None;
+                user.totp_pending_secret = None;
+                Ok(user)
+            })
+            .await?;
+        self.outcome(user, &client.id, None).await
+    }
+
+    /// `POST /v1/me/backup_codes`: ten new codes replace any earlier ones.
+    pub async fn create_backup_codes(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<Outcome<BackupCodesView>, Error> {
+        self.require_feature(&Strategy::BackupCode)?;
+        let (client, user) = self.me(token, session_id).await?;
+        let codes = generate_backup_codes(&*self.ports.random);
+        let digests = self.backup_code_digests(&user.id, &codes)?;
+        let user = self
+            .write_user(user, |mut user| {
+                user.backup_codes = digests.clone();
+                Ok(user)
+            })
+            .await?;
+        let view = BackupCodesView { user, codes };
+        self.outcome(view, &client.id, None).await
+    }
+
+    /// The client and the user of its session named `session_id` (or of its
+    /// last active session), which must be active.
+    async fn me(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<(Client, User), Error> {
+        let signed_out = || {
+            Error::new(
+                ErrorKind::Unauthenticated,
+                ErrorCode::AuthenticationInvalid,
+                "Not signed in",
+                "You need to be signed in to do this.",
+            )
+        };
+        let client = self.find_client(token).await?.ok_or_else(signed_out)?;
+        let wanted = match session_id.filter(|s| !s.is_empty()) {
+            Some(id) => SessionId(id.to_owned()),
+            None => client
+                .last_active_session_id
+                .clone()
+                .ok_or_else(signed_out)?,
+        };
+        let now = self.ports.clock.now();
+        let session = self
+            .ports
+            .clients
+            .sessions_of_client(&client.id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == wanted && s.is_active(now))
+            .ok_or_else(signed_out)?;
+        let user = self
+            .ports
+            .users
+            .get(&session.user_id)
+            .await?
+            .ok_or_else(signed_out)?;
+        Ok((client, user))
+    }
+
+    fn require_feature(&self, strategy: &Strategy) -> Result<(), Error> {
+        if self.settings.strategies.allows(strategy) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Forbidden,
+            ErrorCode::FeatureNotEnabled,
+            "Not enabled",
+            format!(
+                "The {} second factor is not enabled on this instance.",
+                strategy.name()
+            ),
+        ))
+    }
+}
+
+/// What an authenticator app lists the account as.
+fn account_label(user: &User) -> String {
+    user.primary_email()
+        .or(user.primary_phone())
+        .map(|r| r.value.clone())
+        .or_else(|| user.username.as_ref().map(|u| u.as_str().to_owned()))
+        .unwrap_or_else(|| user.id.as_str().to_owned())
+}
+
+/// The `otpauth://` URI authenticator apps read (usually from a QR code).
+fn otpauth_uri(account: &str, secret: &str) -> String {
+    format!(
+        "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
+        issuer = percent_encode(TOTP_ISSUER),
+        account = percent_encode(account),
+    )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn otpauth_uris_encode_the_account() {
+        assert_eq!(
+            otpauth_uri("jo+x@example.com", "ABC"),
+            "otpauth://totp/Latch:jo%2Bx%40example.com?secret=ABC&issuer=Latch&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+}
