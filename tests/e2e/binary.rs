@@ -148,6 +148,11 @@ fn bad_configuration_stops_start_up_naming_the_key() {
             "sk_test_",
             "instance.secret_key",
         ),
+        (
+            "LATCH_INSTANCE__ENCRYPTION_KEY",
+            "c2hvcnQ",
+            "instance.encryption_key",
+        ),
     ];
     for (var, value, key) in cases {
         let mut cmd = latch(dir.path());
@@ -260,6 +265,84 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
         "the session and client survive the restart: {body}"
     );
     assert!(body.contains("\"jwt\""));
+}
+
+/// A native-mode Frontend API call; returns (status, the client token the
+/// server sent, if any, and the JSON body).
+fn native(addr: &str, path: &str, token: &str, form: &str) -> (u16, Option<String>, Value) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, head, body) = http(
+        addr,
+        "POST",
+        &format!("{path}{sep}_is_native=1"),
+        &[
+            ("authorization", token),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        form,
+    );
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: "))
+        .map(str::to_owned);
+    (status, token, serde_json::from_str(&body).unwrap())
+}
+
+#[test]
+fn second_factors_survive_a_restart_with_the_generated_encryption_key() {
+    const TOTP_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let dir = tempfile::tempdir().unwrap();
+    let (_, sk) = keys(dir.path(), &[]);
+    let bearer = format!("Bearer {sk}");
+    let mut server = Server::start(latch(dir.path()));
+    create_user(
+        &server.addr(),
+        &bearer,
+        &format!(
+            r#"{{"email_address":["mo@example.com"],"password":"mo's password","totp_secret":"{TOTP_BASE32}","backup_codes":["first-code-1","second-code-2"]}}"#
+        ),
+    );
+    assert!(server.terminate(Duration::from_secs(15)).success());
+
+    let server = Server::start(latch(dir.path()));
+    let addr = server.addr();
+    let password = "strategy=password&identifier=mo%40example.com&password=mo%27s+password";
+    let second = |step_form: String| {
+        let (status, token, body) = native(&addr, "/v1/client/sign_ins", "", password);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["response"]["status"], "needs_second_factor");
+        let id = body["response"]["id"].as_str().unwrap().to_owned();
+        native(
+            &addr,
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &token.unwrap(),
+            &step_form,
+        )
+    };
+    let (status, _, body) = second("strategy=backup_code&code=first-code-1".into());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["status"], "complete");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let code = latch_core::model::TotpSecret::parse_base32(TOTP_BASE32)
+        .unwrap()
+        .code_at_step(latch_core::model::step_at(latch_core::model::Timestamp(
+            now,
+        )));
+    let (status, _, body) = second(format!("strategy=totp&code={code}"));
+    assert_eq!(
+        status, 200,
+        "the sealed secret opens after a restart: {body}"
+    );
+    assert_eq!(body["response"]["status"], "complete");
+    // The key is in the database, not the secret.
+    let db = std::fs::read(dir.path().join("latch.db")).unwrap();
+    assert!(
+        !db.windows(TOTP_BASE32.len())
+            .any(|w| w == TOTP_BASE32.as_bytes())
+    );
 }
 
 #[test]
