@@ -263,6 +263,106 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::model::{Client, SessionStatus, step_at};
+    use crate::ports::OsRandom;
+    use crate::secrets::SecretBox;
+    use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
+
+    const SECRET: &[u8] = b"12345678901234567890";
+
+    /// A signed-in client whose user is enrolling `SECRET`.
+    fn enrolling() -> Mocks {
+        let mut m = Mocks::new();
+        m.clients.expect_find_client_by_token_hash().returning(|_| {
+            Ok(Some(Client {
+                last_active_session_id: Some(SessionId("sess_1".into())),
+                ..client()
+            }))
+        });
+        m.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+        m.clients.expect_get_client().returning(|_| Ok(None));
+        let pending = SecretBox::new(&[7; 32])
+            .seal(SECRET, "user_1", &OsRandom)
+            .unwrap();
+        m.users.expect_get().returning(move |_| {
+            Ok(Some(User {
+                totp_pending_secret: Some(pending.clone()),
+                ..user()
+            }))
+        });
+        m
+    }
+
+    fn code(offset: i64) -> Option<String> {
+        Some(TotpSecret::from_bytes(SECRET.to_vec()).code_at_step(step_at(NOW) + offset))
+    }
+
+    #[tokio::test]
+    async fn a_verified_code_turns_totp_on_and_is_spent() {
+        let mut m = enrolling();
+        m.users
+            .expect_update()
+            .withf(|u, expected| {
+                u.totp_secret.is_some()
+                    && u.totp_pending_secret.is_none()
+                    && u.backup_codes.len() == 10
+                    && *expected == NOW
+                    && u.updated_at > NOW
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        m.users
+            .expect_use_totp_step()
+            .withf(|_, step| *step == step_at(NOW) + 1)
+            .times(1)
+            .returning(|_, _| Ok(true));
+        let out = m
+            .latch()
+            .verify_totp(Some(TOKEN), None, code(1))
+            .await
+            .unwrap();
+        assert!(out.response.verified);
+        assert_eq!(out.response.backup_codes.map(|c| c.len()), Some(10));
+        assert!(out.response.secret.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_code_changes_nothing() {
+        for wrong in [code(2), code(-2), Some("abcdef".into())] {
+            let mut m = enrolling();
+            m.users.expect_update().never();
+            m.users.expect_use_totp_step().never();
+            let err = m
+                .latch()
+                .verify_totp(Some(TOKEN), None, wrong)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, ErrorCode::FormCodeIncorrect);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_that_ended_manages_nothing() {
+        let mut m = Mocks::new();
+        m.clients.expect_find_client_by_token_hash().returning(|_| {
+            Ok(Some(Client {
+                last_active_session_id: Some(SessionId("sess_1".into())),
+                ..client()
+            }))
+        });
+        m.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![session(SessionStatus::Revoked)]));
+        m.users.expect_update().never();
+        let err = m
+            .latch()
+            .create_backup_codes(Some(TOKEN), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::AuthenticationInvalid);
+    }
 
     #[test]
     fn otpauth_uris_encode_the_account() {
