@@ -7,6 +7,7 @@ mod client_repository;
 mod clock;
 mod code_sender;
 mod instance_store;
+mod oauth_provider;
 mod password_hasher;
 mod random;
 mod sign_in_store;
@@ -18,6 +19,9 @@ pub use code_sender::{
     CodeDestination, CodeMessage, CodePurpose, CodeSender, ConsoleCodeSender, SendError,
 };
 pub use instance_store::InstanceStore;
+pub use oauth_provider::{
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+};
 pub use password_hasher::PasswordHasher;
 pub use random::{OsRandom, Random};
 pub use sign_in_store::SignInStore;
@@ -26,6 +30,7 @@ pub use user_repository::{DigestUpgrade, UserQuery, UserRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
-    instance_store::MockInstanceStore, password_hasher::MockPasswordHasher, random::MockRandom,
-    sign_in_store::MockSignInStore, user_repository::MockUserRepository,
+    instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
+    password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
+    user_repository::MockUserRepository,
 };
