@@ -38,6 +38,13 @@ fn from_sqlite(err: rusqlite::Error) -> StoreError {
                 if let Some(kind) = message.as_deref().and_then(taken_identifier) {
                     return StoreError::Duplicate(kind);
                 }
+                // An external account another user linked first.
+                if message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("external_accounts.provider"))
+                {
+                    return StoreError::Conflict;
+                }
             }
             _ => {}
         }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_sign_in_versions.sql"),
     include_str!("../migrations/0003_lockout.sql"),
     include_str!("../migrations/0004_second_factors.sql"),
+    include_str!("../migrations/0005_external_accounts.sql"),
 ];
 
 /// The schema version this build writes.

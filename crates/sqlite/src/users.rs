@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Duration, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
+    Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
 use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
 use rusqlite::types::{Type, Value};
@@ -112,7 +112,8 @@ impl UserRepository for SqliteStore {
                 tx.prepare_cached(INSERT_USER)?
                     .execute(params_from_iter(values))?;
                 insert_identifications(tx, &user)?;
-                insert_backup_codes(tx, &user)
+                insert_backup_codes(tx, &user)?;
+                insert_external_accounts(tx, &user)
             })
             .await
     }
@@ -141,6 +142,28 @@ impl UserRepository for SqliteStore {
                     tx.prepare_cached(sql)?.query_row([identifier.as_str()], |row| row.get(0)).optional()?;
                 match user_id {
                     Some(id) => load_user(tx, &id),
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn find_by_external_account(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let (provider, subject) = (provider.to_owned(), subject.to_owned());
+        self.pool
+            .read(move |tx| {
+                let user_id: Option<String> = tx
+                    .prepare_cached(
+                        "SELECT user_id FROM external_accounts WHERE provider = ?1 AND subject = ?2",
+                    )?
+                    .query_row([provider.as_str(), subject.as_str()], |row| row.get(0))
+                    .optional()?;
+                match user_id {
+                    Some(user_id) => load_user(tx, &user_id),
                     None => Ok(None),
                 }
             })
@@ -190,7 +213,10 @@ impl UserRepository for SqliteStore {
                 insert_identifications(tx, &user)?;
                 tx.prepare_cached("DELETE FROM backup_codes WHERE user_id = ?1")?
                     .execute([user.id.as_str()])?;
-                insert_backup_codes(tx, &user)
+                insert_backup_codes(tx, &user)?;
+                tx.prepare_cached("DELETE FROM external_accounts WHERE user_id = ?1")?
+                    .execute([user.id.as_str()])?;
+                insert_external_accounts(tx, &user)
             })
             .await
     }
@@ -363,6 +389,7 @@ impl UserRepository for SqliteStore {
                     .collect::<Result<Vec<_>, _>>()?;
                 attach_identifications(tx, &mut users)?;
                 attach_backup_codes(tx, &mut users)?;
+                attach_external_accounts(tx, &mut users)?;
                 Ok(users)
             })
             .await
@@ -445,6 +472,72 @@ fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbEr
     Ok(())
 }
 
+fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO external_accounts (id, user_id, provider, subject, email, email_verified, first_name, \
+         last_name, username, avatar_url, position, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    for (position, a) in user.external_accounts.iter().enumerate() {
+        insert.execute(params![
+            a.id,
+            user.id.as_str(),
+            a.provider,
+            a.subject,
+            a.email,
+            a.email_verified,
+            a.first_name,
+            a.last_name,
+            a.username,
+            a.avatar_url,
+            i64::try_from(position).unwrap_or(i64::MAX),
+            a.created_at.0,
+            a.updated_at.0,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Fills the external accounts of `users` with one query.
+fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids)?;
+    let index: HashMap<String, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.0.clone(), i))
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
+         avatar_url, created_at, updated_at FROM external_accounts \
+         WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position",
+    )?;
+    let mut rows = stmt.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        let user_id: String = row.get(0)?;
+        let account = ExternalAccount {
+            id: row.get(1)?,
+            provider: row.get(2)?,
+            subject: row.get(3)?,
+            email: row.get(4)?,
+            email_verified: row.get(5)?,
+            first_name: row.get(6)?,
+            last_name: row.get(7)?,
+            username: row.get(8)?,
+            avatar_url: row.get(9)?,
+            created_at: Timestamp(row.get(10)?),
+            updated_at: Timestamp(row.get(11)?),
+        };
+        if let Some(&i) = index.get(&user_id) {
+            users[i].external_accounts.push(account);
+        }
+    }
+    Ok(())
+}
+
 /// `NotFound` unless the user exists.
 fn user_must_exist(conn: &Connection, id: &UserId) -> Result<(), DbError> {
     let found = conn
@@ -484,6 +577,7 @@ fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
     let mut users = [user];
     attach_identifications(conn, &mut users)?;
     attach_backup_codes(conn, &mut users)?;
+    attach_external_accounts(conn, &mut users)?;
     let [user] = users;
     Ok(Some(user))
 }
@@ -536,6 +630,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         primary_email_address_id: row.get(6)?,
         primary_phone_number_id: row.get(7)?,
         username,
+        external_accounts: Vec::new(),
         password_digest: row.get(2)?,
         first_name: row.get(3)?,
         last_name: row.get(4)?,

@@ -29,6 +29,7 @@ pub fn user(id: &str, email: &str) -> User {
         phone_numbers: Vec::new(),
         primary_phone_number_id: None,
         username: None,
+        external_accounts: Vec::new(),
         password_digest: None,
         first_name: None,
         last_name: None,

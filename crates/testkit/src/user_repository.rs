@@ -27,6 +27,7 @@ use crate::fixtures::{self, at};
 pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     record_sign_in_is_narrow(&repo).await;
     second_factor_state(&repo).await;
+    external_accounts_link_once(&*repo).await;
     let repo = &*repo;
     empty_store(repo).await;
     list_filters_order_and_pagination(repo).await;
@@ -101,6 +102,81 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
         Err(StoreError::NotFound)
     );
     assert_eq!(repo.delete(&gail.id).await, Ok(true));
+}
+
+fn external(id: &str, provider: &str, subject: &str) -> latch_core::model::ExternalAccount {
+    latch_core::model::ExternalAccount {
+        id: id.into(),
+        provider: provider.into(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@{provider}.example")),
+        email_verified: true,
+        first_name: Some("Ext".into()),
+        last_name: None,
+        username: Some(subject.into()),
+        avatar_url: Some("https://img.example/a.png".into()),
+        created_at: at(1),
+        updated_at: at(2),
+    }
+}
+
+/// External accounts round trip in order, find their user, follow updates,
+/// link to one user only, and go with their user.
+async fn external_accounts_link_once(repo: &dyn UserRepository) {
+    let mut ivy = fixtures::user("user_ivy", "ivy@example.com");
+    ivy.external_accounts = vec![
+        external("eac_1", "github", "1001"),
+        external("eac_2", "google", "g-1001"),
+    ];
+    repo.insert(&ivy).await.expect("insert ivy");
+    let stored = get(repo, "user_ivy").await.expect("ivy");
+    assert_eq!(stored.external_accounts, ivy.external_accounts);
+    let found = |provider: &'static str, subject: &'static str| async move {
+        repo.find_by_external_account(provider, subject)
+            .await
+            .expect("find")
+            .map(|u| u.id.0)
+    };
+    assert_eq!(found("github", "1001").await.as_deref(), Some("user_ivy"));
+    assert_eq!(found("google", "g-1001").await.as_deref(), Some("user_ivy"));
+    assert_eq!(
+        found("google", "1001").await,
+        None,
+        "subjects are per provider"
+    );
+
+    // Another user cannot hold the same provider account.
+    let mut jon = fixtures::user("user_jon", "jon@example.com");
+    jon.external_accounts = vec![external("eac_3", "github", "1001")];
+    assert_eq!(repo.insert(&jon).await, Err(StoreError::Conflict));
+    assert_eq!(get(repo, "user_jon").await, None, "nothing stored");
+    jon.external_accounts = vec![external("eac_3", "github", "2002")];
+    repo.insert(&jon).await.expect("insert jon");
+    let stored_jon = get(repo, "user_jon").await.expect("jon");
+    let stealing = User {
+        external_accounts: vec![external("eac_4", "google", "g-1001")],
+        updated_at: latch_core::model::Timestamp(stored_jon.updated_at.0 + 1),
+        ..stored_jon.clone()
+    };
+    assert_eq!(
+        repo.update(&stealing, stored_jon.updated_at).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(get(repo, "user_jon").await.unwrap(), stored_jon);
+
+    // Updates replace the list; deleting the user frees its accounts.
+    let unlinked = User {
+        external_accounts: vec![external("eac_2", "google", "g-1001")],
+        updated_at: latch_core::model::Timestamp(stored.updated_at.0 + 1),
+        ..stored.clone()
+    };
+    repo.update(&unlinked, stored.updated_at)
+        .await
+        .expect("update ivy");
+    assert_eq!(found("github", "1001").await, None);
+    assert_eq!(repo.delete(&ivy.id).await, Ok(true));
+    assert_eq!(found("google", "g-1001").await, None);
+    assert_eq!(repo.delete(&jon.id).await, Ok(true));
 }
 
 /// TOTP steps and backup codes are used once; updates keep the last step and

@@ -29,4 +29,4 @@ pub use sign_in::{
 };
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
-pub use user::{IdentificationRecord, NewUser, User, UserPatch};
+pub use user::{ExternalAccount, IdentificationRecord, NewUser, User, UserPatch};

@@ -783,6 +783,7 @@ mod tests {
             primary_email_address_id: Some("idn_1".into()),
             primary_phone_number_id: None,
             username: None,
+            external_accounts: Vec::new(),
             password_digest: Some("$argon2id$...".into()),
             first_name: None,
             last_name: None,

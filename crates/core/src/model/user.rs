@@ -15,6 +15,24 @@ pub struct IdentificationRecord {
     pub updated_at: Timestamp,
 }
 
+/// An account at an identity provider, linked to a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalAccount {
+    pub id: String,
+    /// The provider's name as in `oauth_<provider>`, e.g. `google`.
+    pub provider: String,
+    /// The provider's stable id for the account.
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -24,6 +42,8 @@ pub struct User {
     pub primary_email_address_id: Option<String>,
     pub primary_phone_number_id: Option<String>,
     pub username: Option<Username>,
+    /// Accounts at identity providers that sign this user in.
+    pub external_accounts: Vec<ExternalAccount>,
     /// argon2id PHC string; `None` when the user has no password.
     pub password_digest: Option<String>,
     pub first_name: Option<String>,
@@ -105,6 +125,12 @@ impl User {
     pub fn lockout_at(&self, now: Timestamp) -> Option<Option<super::Duration>> {
         let until = self.locked_until.filter(|until| *until > now)?;
         Some((until != Timestamp::FOREVER).then(|| until.since(now)))
+    }
+
+    pub fn external_account(&self, provider: &str, subject: &str) -> Option<&ExternalAccount> {
+        self.external_accounts
+            .iter()
+            .find(|a| a.provider == provider && a.subject == subject)
     }
 
     pub fn primary_email(&self) -> Option<&IdentificationRecord> {

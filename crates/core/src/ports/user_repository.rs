@@ -34,7 +34,8 @@ pub struct DigestUpgrade {
 pub trait UserRepository: Send + Sync {
     /// Stores a new user. MUST fail with `StoreError::Duplicate(kind)` and store
     /// nothing if any of its email addresses, phone numbers or its username
-    /// belongs to another user.
+    /// belongs to another user, and with `Conflict` if one of its external
+    /// accounts is linked to another user (`update` likewise).
     async fn insert(&self, user: &User) -> Result<(), StoreError>;
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError>;
@@ -44,10 +45,18 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_identifier(&self, identifier: &Identifier)
     -> Result<Option<User>, StoreError>;
 
+    /// The user an account at `provider` with this subject is linked to.
+    async fn find_by_external_account(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<User>, StoreError>;
+
     /// The user holding the email address or phone number record with this id.
     async fn find_by_identification_id(&self, id: &str) -> Result<Option<User>, StoreError>;
 
-    /// Replaces the stored user with `user`, identifications and backup codes included,
+    /// Replaces the stored user with `user`, identifications, backup codes and
+    /// external accounts included,
     /// atomically, if and only if the stored `updated_at` is still
     /// `expected_updated_at` (a compare-and-set: callers make every write's
     /// `updated_at` later than the one it replaces). MUST fail, changing

@@ -107,6 +107,7 @@ impl Latch {
             email_addresses,
             phone_numbers,
             username,
+            external_accounts: Vec::new(),
             password_digest,
             first_name,
             last_name,
