@@ -101,6 +101,7 @@ impl TestApp {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
+            oauth: Default::default(),
         };
         let keys = SigningKeys::load_or_create(&*store).await.unwrap();
         let config = ApiConfig {

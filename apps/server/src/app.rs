@@ -14,7 +14,7 @@ use latch_core::ports::{
     SendError, SystemClock,
 };
 use latch_core::secrets::SecretBox;
-use latch_core::service::{Latch, Ports};
+use latch_core::service::{Latch, OAuthProviders, Ports};
 use latch_http::{HttpCodeSender, HttpFormat};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
@@ -90,6 +90,7 @@ impl App {
             clock: Arc::new(SystemClock),
             random,
             secrets: self.secrets.clone(),
+            oauth: OAuthProviders::default(),
         };
         Ok(Latch::new(ports, self.settings.instance_settings()?))
     }

@@ -24,7 +24,16 @@ pub struct Settings {
     pub sign_in: SignInSection,
     pub password: PasswordSection,
     pub codes: CodesSection,
+    pub oauth: OAuthSection,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSection {
+    pub callback_url: String,
+    pub flow_lifetime_secs: i64,
+    pub link_verified_emails: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +355,18 @@ impl Settings {
                 Err(other) => bail!("codes: {other}"),
             }
         }
+        let callback = &self.oauth.callback_url;
+        if !(callback.is_empty()
+            || callback.starts_with("https://")
+            || callback.starts_with("http://"))
+        {
+            bail!(
+                "oauth.callback_url must be an http(s) URL ending in /v1/oauth_callback, or empty"
+            );
+        }
+        if !(60..=3600).contains(&self.oauth.flow_lifetime_secs) {
+            bail!("oauth.flow_lifetime_secs must be between 60 and 3600");
+        }
         let issuer = &self.instance.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
             || issuer.ends_with('/')
@@ -422,6 +443,10 @@ impl Settings {
             code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
             lockout_attempts: s.lockout_attempts,
             lockout_duration: Duration::seconds(s.lockout_duration_secs),
+            redirect_origins: self.server.allowed_origins.clone(),
+            oauth_callback_url: self.oauth_callback_url(),
+            oauth_flow_lifetime: Duration::seconds(self.oauth.flow_lifetime_secs),
+            oauth_link_verified_emails: self.oauth.link_verified_emails,
         })
     }
 
@@ -439,6 +464,15 @@ impl Settings {
                 .map(|n| n.get())
                 .unwrap_or(1),
             n => n,
+        }
+    }
+
+    /// Latch's OAuth callback as browsers reach it.
+    pub fn oauth_callback_url(&self) -> String {
+        if self.oauth.callback_url.is_empty() {
+            format!("{}/v1/oauth_callback", self.issuer())
+        } else {
+            self.oauth.callback_url.clone()
         }
     }
 

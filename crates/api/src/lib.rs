@@ -33,7 +33,7 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
-use latch_core::service::Latch;
+use latch_core::service::{Latch, OAuthCallback};
 use latch_core::{Error, ErrorCode, ErrorKind};
 
 pub use keys::SigningKeys;
@@ -212,6 +212,7 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     match segs.as_slice() {
         ["healthz"] => return health(state, trace_id).await,
         [".well-known", "jwks.json"] => return ApiResponse::ok(state.keys.jwks()),
+        ["v1", "oauth_callback"] => return oauth_callback(state, req, trace_id).await,
         _ => {}
     }
     let dev_browsers = state.latch.settings().environment == Environment::Development;
@@ -239,6 +240,39 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         ),
         trace_id,
     )
+}
+
+/// `GET`/`POST /v1/oauth_callback` (providers answer with a redirect, or a
+/// form POST for `response_mode=form_post`): 303 to where the sign-in goes
+/// next, or a Clerk error when the state names no waiting sign-in.
+async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
+    if req.method != warp::http::Method::GET && req.method != warp::http::Method::POST {
+        return ApiResponse::error(&fapi::method_not_allowed(), trace_id);
+    }
+    // Query parameters, or the form body of a POST.
+    let param = |name: &str| -> Result<Option<String>, Error> {
+        match req.query_param(name) {
+            Some(v) => Ok(Some(v.to_owned())),
+            None => req.param(name),
+        }
+    };
+    let params = (|| -> Result<OAuthCallback, Error> {
+        Ok(OAuthCallback {
+            state: param("state")?,
+            code: param("code")?,
+            error: param("error")?,
+        })
+    })();
+    let result = match params {
+        Ok(params) => state.latch.oauth_callback(params).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(redirect) => ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
+            .with_header(warp::http::header::LOCATION, &redirect.location)
+            .with_header(warp::http::header::CACHE_CONTROL, "no-store"),
+        Err(err) => ApiResponse::error(&err, trace_id),
+    }
 }
 
 /// A Frontend API error carries the client as it stands in `meta.client`, as

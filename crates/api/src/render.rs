@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    Factor, IdentificationRecord, InstanceSettings, SignInStatus, Strategy, User, Verification,
-    supported_first_factors, supported_identifiers, supported_second_factors,
+    ExternalAccount, Factor, IdentificationRecord, InstanceSettings, SignInStatus, Strategy, User,
+    Verification, supported_first_factors, supported_identifiers, supported_second_factors,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -112,13 +112,25 @@ fn verification(v: &Verification) -> Value {
         Strategy::BackupCode => "verification_backup_code",
         Strategy::OAuth(_) => "verification_oauth",
     };
-    json!({
+    let mut out = json!({
         "object": object,
         "status": v.status.as_str(),
         "strategy": v.strategy.name(),
         "attempts": v.attempts,
         "expire_at": v.expire_at.map(|t| t.millis()),
-    })
+    });
+    if let Strategy::OAuth(_) = v.strategy {
+        out["external_verification_redirect_url"] = json!(v.external_url);
+    }
+    if let Some(e) = &v.error {
+        out["error"] = json!({
+            "code": e.code,
+            "message": e.message,
+            "long_message": e.long_message,
+            "meta": {},
+        });
+    }
+    out
 }
 
 /// A session as the Frontend API shows it, with its user.
@@ -207,7 +219,7 @@ pub fn user(u: &User, audience: Audience) -> Value {
         "mfa_enabled_at": null,
         "mfa_disabled_at": null,
         "password_last_updated_at": null,
-        "external_accounts": [],
+        "external_accounts": u.external_accounts.iter().map(external_account).collect::<Vec<_>>(),
         "saml_accounts": [],
         "enterprise_accounts": [],
         "organization_memberships": [],
@@ -229,6 +241,37 @@ pub fn user(u: &User, audience: Audience) -> Value {
         out["private_metadata"] = u.private_metadata.clone();
     }
     out
+}
+
+/// An account at an identity provider, as Clerk shows it.
+fn external_account(a: &ExternalAccount) -> Value {
+    json!({
+        "object": "external_account",
+        "id": a.id,
+        "provider": format!("oauth_{}", a.provider),
+        "identification_id": a.id,
+        "provider_user_id": a.subject,
+        "approved_scopes": "",
+        "email_address": a.email.clone().unwrap_or_default(),
+        "email_address_verified": a.email_verified,
+        "first_name": a.first_name.clone().unwrap_or_default(),
+        "last_name": a.last_name.clone().unwrap_or_default(),
+        "avatar_url": a.avatar_url.clone().unwrap_or_default(),
+        "image_url": a.avatar_url.clone().unwrap_or_default(),
+        "username": a.username,
+        "phone_number": null,
+        "public_metadata": {},
+        "label": null,
+        "verification": {
+            "object": "verification_oauth",
+            "status": "verified",
+            "strategy": format!("oauth_{}", a.provider),
+            "attempts": null,
+            "expire_at": null,
+        },
+        "created_at": a.created_at.millis(),
+        "updated_at": a.updated_at.millis(),
+    })
 }
 
 /// A phone number of `user`, with whether it is the default second factor.

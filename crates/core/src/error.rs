@@ -61,6 +61,13 @@ pub enum ErrorCode {
     ServiceUnavailable,
     FeatureNotEnabled,
     TotpAlreadyEnabled,
+    OAuthAccessDenied,
+    OAuthProviderError,
+    OAuthTokenExchangeError,
+    OAuthProviderUnavailable,
+    OAuthStateInvalid,
+    ExternalAccountNotFound,
+    ExternalAccountMismatch,
 }
 
 impl ErrorCode {
@@ -95,6 +102,13 @@ impl ErrorCode {
             Self::ServiceUnavailable => "service_unavailable",
             Self::FeatureNotEnabled => "feature_not_enabled",
             Self::TotpAlreadyEnabled => "totp_already_enabled",
+            Self::OAuthAccessDenied => "oauth_access_denied",
+            Self::OAuthProviderError => "oauth_provider_error",
+            Self::OAuthTokenExchangeError => "oauth_token_exchange_error",
+            Self::OAuthProviderUnavailable => "oauth_provider_unavailable",
+            Self::OAuthStateInvalid => "oauth_state_invalid",
+            Self::ExternalAccountNotFound => "external_account_not_found",
+            Self::ExternalAccountMismatch => "external_account_mismatch",
         }
     }
 }

@@ -33,6 +33,8 @@ pub async fn create(
         identifier: req.param("identifier")?,
         strategy: req.param("strategy")?,
         password: req.param("password")?,
+        redirect_url: req.param("redirect_url")?,
+        action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         keep_token: keeps_token(auth),
     };
     Ok(reply(
@@ -57,6 +59,8 @@ pub async fn prepare_first_factor(
         strategy: req.param("strategy")?,
         email_address_id: req.param("email_address_id")?,
         phone_number_id: req.param("phone_number_id")?,
+        redirect_url: req.param("redirect_url")?,
+        action_complete_redirect_url: req.param("action_complete_redirect_url")?,
     };
     Ok(reply(
         state,

@@ -17,6 +17,7 @@ pub enum IdPrefix {
     SignIn,
     EmailAddress,
     PhoneNumber,
+    ExternalAccount,
 }
 
 impl IdPrefix {
@@ -28,6 +29,7 @@ impl IdPrefix {
             Self::SignIn => "sia",
             Self::EmailAddress => "idn",
             Self::PhoneNumber => "idn",
+            Self::ExternalAccount => "eac",
         }
     }
 }

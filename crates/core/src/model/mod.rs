@@ -23,9 +23,9 @@ pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
 pub use sign_in::{
-    AfterFirstFactor, CodeAttempt, Factor, FactorSlot, SentCode, SignIn, SignInStatus, Strategy,
-    Verification, VerificationStatus, supported_first_factors, supported_identifiers,
-    supported_second_factors,
+    AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthFlow, OAuthStateError, SentCode,
+    SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,
+    supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};

@@ -92,6 +92,17 @@ pub struct InstanceSettings {
     pub lockout_attempts: u32,
     /// How long a lockout lasts.
     pub lockout_duration: Duration,
+    /// Browser origins (`scheme://host[:port]`) an OAuth flow may send the
+    /// user back to. Development instances also allow loopback hosts.
+    pub redirect_origins: Vec<String>,
+    /// Latch's OAuth callback (`.../v1/oauth_callback`), as registered with
+    /// the providers.
+    pub oauth_callback_url: String,
+    /// How long a started OAuth flow waits for its callback.
+    pub oauth_flow_lifetime: Duration,
+    /// Link a provider account to the one user who has its email address,
+    /// when the provider says it verified that address.
+    pub oauth_link_verified_emails: bool,
 }
 
 impl Default for InstanceSettings {
@@ -121,6 +132,10 @@ impl Default for InstanceSettings {
             code_resend_cooldown: Duration::seconds(30),
             lockout_attempts: 10,
             lockout_duration: Duration::minutes(60),
+            redirect_origins: Vec::new(),
+            oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),
+            oauth_flow_lifetime: Duration::minutes(10),
+            oauth_link_verified_emails: true,
         }
     }
 }

@@ -125,6 +125,44 @@ pub struct Verification {
     /// The one-time code sent for this verification, while it is usable.
     #[serde(default)]
     pub code: Option<SentCode>,
+    /// OAuth: the provider URL the user must visit, until the callback.
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// Why the verification failed or cannot go on, as shown to the client.
+    #[serde(default)]
+    pub error: Option<VerificationError>,
+}
+
+/// An error kept on a verification (Clerk shows it as `verification.error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationError {
+    pub code: String,
+    pub message: String,
+    pub long_message: String,
+}
+
+/// An OAuth first factor in progress: what the callback needs, kept with
+/// the sign-in until one callback uses it or it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthFlow {
+    /// SHA-256 (hex) of the secret part of `state`.
+    pub state_digest: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+    /// Where the callback sends the browser.
+    pub redirect_url: String,
+    /// Where the callback sends the browser once the sign-in is complete.
+    pub action_complete_redirect_url: Option<String>,
+    pub expire_at: Timestamp,
+}
+
+/// Why a callback's `state` was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthStateError {
+    /// No flow waits: never started, already used, or another state.
+    Unknown,
+    /// The flow's time is over; it is gone now. Carries its redirect URL.
+    Expired(String),
 }
 
 /// A one-time code that was sent: only its digest is kept.
@@ -202,6 +240,9 @@ pub struct SignIn {
     /// Set when a reset code passed, until the new password is set.
     #[serde(default)]
     awaiting_new_password: bool,
+    /// An OAuth redirect waiting for its callback.
+    #[serde(default)]
+    oauth: Option<OAuthFlow>,
     created_session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -244,6 +285,7 @@ impl SignIn {
             second_factor_verified_at: None,
             second_factor_required: false,
             awaiting_new_password: false,
+            oauth: None,
             created_session_id: None,
             created_at: now,
             updated_at: now,
@@ -377,6 +419,8 @@ impl SignIn {
             attempts: 0,
             expire_at: Some(expire_at),
             code: Some(code),
+            external_url: None,
+            error: None,
         });
         self.updated_at = now;
         Ok(())
@@ -451,6 +495,8 @@ impl SignIn {
             attempts,
             expire_at: None,
             code: None,
+            external_url: None,
+            error: None,
         });
         self.updated_at = now;
         Ok(())
@@ -470,6 +516,8 @@ impl SignIn {
             attempts,
             expire_at,
             code: None,
+            external_url: None,
+            error: None,
         });
     }
 
@@ -492,6 +540,122 @@ impl SignIn {
         } else {
             Ok(AfterFirstFactor::ReadyToComplete)
         }
+    }
+
+    /// An OAuth redirect was prepared: the first factor waits for the
+    /// provider's callback. A sign-in not yet identified stays so until the
+    /// provider names its user.
+    pub fn oauth_started(
+        &mut self,
+        strategy: Strategy,
+        flow: OAuthFlow,
+        external_url: String,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.expect_status(
+            now,
+            &[
+                SignInStatus::NeedsIdentifier,
+                SignInStatus::NeedsFirstFactor,
+            ],
+        )?;
+        self.first_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(flow.expire_at),
+            code: None,
+            external_url: Some(external_url),
+            error: None,
+        });
+        self.oauth = Some(flow);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Takes the waiting OAuth flow if `state_digest` is its state's, in
+    /// constant time. Single use: afterwards no flow waits (the caller stores
+    /// the sign-in with a compare-and-set, so one of racing callbacks wins).
+    pub fn take_oauth_flow(
+        &mut self,
+        state_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthFlow, OAuthStateError> {
+        let matches = self.oauth.as_ref().is_some_and(|flow| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                flow.state_digest.as_bytes(),
+                state_digest.as_bytes(),
+            ))
+        });
+        if !matches {
+            return Err(OAuthStateError::Unknown);
+        }
+        let flow = self.oauth.take().ok_or(OAuthStateError::Unknown)?;
+        self.updated_at = now;
+        if now >= flow.expire_at {
+            if let Some(v) = self.first_factor_verification.as_mut() {
+                v.status = VerificationStatus::Expired;
+                v.external_url = None;
+            }
+            return Err(OAuthStateError::Expired(flow.redirect_url));
+        }
+        Ok(flow)
+    }
+
+    /// The provider vouched for `user`: it is this sign-in's user and its
+    /// OAuth first factor passed. Fails, changing nothing, if the sign-in was
+    /// identified as another user.
+    pub fn oauth_passed(
+        &mut self,
+        user: &User,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> Result<AfterFirstFactor, Error> {
+        if self.user_id.as_ref().is_some_and(|id| *id != user.id) {
+            return Err(Error::param_value_invalid(
+                "strategy",
+                "The account at the provider belongs to another user than this sign-in's.",
+            ));
+        }
+        let strategy = self
+            .first_factor_verification
+            .as_ref()
+            .map(|v| v.strategy.clone())
+            .filter(|s| matches!(s, Strategy::OAuth(_)))
+            .ok_or_else(|| Error::internal("OAuth callback without an OAuth verification"))?;
+        self.expect_status(
+            now,
+            &[
+                SignInStatus::NeedsIdentifier,
+                SignInStatus::NeedsFirstFactor,
+            ],
+        )?;
+        self.user_id = Some(user.id.clone());
+        self.status = SignInStatus::NeedsFirstFactor;
+        self.first_factor_passed(strategy, needs_second_factor, now)
+    }
+
+    /// The OAuth first factor ended without a user: `Failed`, or
+    /// `Transferable` (no account yet: a sign-up may take it over).
+    pub fn oauth_ended(
+        &mut self,
+        status: VerificationStatus,
+        error: VerificationError,
+        now: Timestamp,
+    ) {
+        self.oauth = None;
+        if let Some(v) = self.first_factor_verification.as_mut() {
+            v.status = status;
+            v.external_url = None;
+            v.error = Some(error);
+        }
+        self.updated_at = now;
+    }
+
+    /// Where the waiting OAuth flow sends the browser, for a callback that
+    /// cannot go on.
+    pub fn oauth_flow(&self) -> Option<&OAuthFlow> {
+        self.oauth.as_ref()
     }
 
     /// A reset code passed: the sign-in now needs a new password.
@@ -678,6 +842,20 @@ pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<
             factors.extend(phones().map(|p| phone_factor(strategy.clone(), p)));
         }
     }
+    factors.extend(
+        settings
+            .strategies
+            .oauth_providers
+            .iter()
+            .map(|provider| Factor {
+                strategy: Strategy::OAuth(provider.clone()),
+                safe_identifier: None,
+                email_address_id: None,
+                phone_number_id: None,
+                primary: None,
+                default: None,
+            }),
+    );
     factors
 }
 

@@ -4,6 +4,7 @@
 mod clients;
 mod codes;
 mod me;
+mod oauth;
 mod second_factors;
 mod sessions;
 mod sign_ins;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
 pub use me::{BackupCodesView, TotpView};
+pub use oauth::{CallbackRedirect, OAuthCallback, OAuthProviders};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
@@ -41,6 +43,8 @@ pub struct Ports {
     pub random: Arc<dyn Random>,
     /// Seals TOTP secrets and digests backup codes with the instance's key.
     pub secrets: Arc<SecretBox>,
+    /// The identity providers OAuth strategies go to.
+    pub oauth: OAuthProviders,
 }
 
 /// The application: ports plus settings, and every use case as a method.

@@ -14,6 +14,10 @@ pub struct CreateSignIn {
     pub identifier: Option<String>,
     pub strategy: Option<String>,
     pub password: Option<String>,
+    /// OAuth: where the provider's callback sends the browser.
+    pub redirect_url: Option<String>,
+    /// OAuth: where the callback sends the browser once the sign-in is complete.
+    pub action_complete_redirect_url: Option<String>,
     /// Keep the device's token when a session starts instead of rotating it:
     /// for development browsers, whose token is their identity in URLs.
     pub keep_token: bool,
@@ -25,6 +29,9 @@ pub struct PrepareFirstFactor {
     pub strategy: Option<String>,
     pub email_address_id: Option<String>,
     pub phone_number_id: Option<String>,
+    /// OAuth, as in [`CreateSignIn`].
+    pub redirect_url: Option<String>,
+    pub action_complete_redirect_url: Option<String>,
 }
 
 /// `POST /v1/client/sign_ins/{id}/reset_password`.
@@ -85,6 +92,15 @@ impl Latch {
                 if params.identifier.as_deref().is_none_or(str::is_empty) {
                     return Err(Error::param_nil("identifier"));
                 }
+                None
+            }
+            // OAuth needs no identifier: the provider names the user.
+            Some(oauth @ Strategy::OAuth(_)) => {
+                self.check_oauth_start(
+                    oauth,
+                    params.redirect_url.as_deref(),
+                    params.action_complete_redirect_url.as_deref(),
+                )?;
                 None
             }
             Some(other) => return Err(not_yet_supported(other)),
@@ -153,6 +169,16 @@ impl Latch {
                 }
                 _ => {}
             }
+        }
+        if let Some(oauth @ Strategy::OAuth(_)) = &strategy {
+            self.start_oauth(
+                &mut sign_in,
+                oauth.clone(),
+                params.redirect_url.clone(),
+                params.action_complete_redirect_url.clone(),
+                now,
+            )
+            .await?;
         }
         match (&session, &identified) {
             (Some(session), Some((_, user))) => {
@@ -334,6 +360,19 @@ impl Latch {
             }
             Strategy::EmailCode | Strategy::ResetPasswordEmailCode => params.email_address_id,
             Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode => params.phone_number_id,
+            oauth @ Strategy::OAuth(_) => {
+                self.start_oauth(
+                    &mut sign_in,
+                    oauth,
+                    params.redirect_url,
+                    params.action_complete_redirect_url,
+                    now,
+                )
+                .await?;
+                self.replace_sign_in(&mut sign_in).await?;
+                let view = self.sign_in_view(sign_in, now).await?;
+                return self.outcome(view, &client.id, None).await;
+            }
             other => return Err(not_yet_supported(&other)),
         };
         self.send_code(

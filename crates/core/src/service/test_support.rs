@@ -62,6 +62,7 @@ impl Mocks {
                 clock: Arc::new(clock),
                 random: Arc::new(random),
                 secrets: Arc::new(crate::secrets::SecretBox::new(&[7; 32])),
+                oauth: Default::default(),
             },
             self.settings,
         )

@@ -12,7 +12,7 @@ fn password_params(identifier: &str, password: &str) -> CreateSignIn {
         identifier: Some(identifier.into()),
         strategy: Some("password".into()),
         password: Some(password.into()),
-        keep_token: false,
+        ..Default::default()
     }
 }
 
@@ -296,22 +296,27 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
 }
 
 #[tokio::test]
-async fn enabled_but_unimplemented_strategies_answer_clearly() {
+async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
     let mut m = Mocks::new();
+    // Turned on in the settings, but no provider is configured for it.
     m.settings.strategies.oauth_providers = vec!["google".into()];
+    m.clients.expect_insert_client().never();
+    m.sign_ins.expect_insert().never();
     let err = m
         .latch()
         .create_sign_in(
             None,
             CreateSignIn {
                 strategy: Some("oauth_google".into()),
+                redirect_url: Some("http://localhost:3000/sso".into()),
                 ..Default::default()
             },
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::StrategyNotSupported);
-    assert!(err.long_message.contains("oauth_google"));
+    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+    assert_eq!(err.param_name.as_deref(), Some("strategy"));
+    assert!(err.long_message.contains("google"));
 }
 
 #[tokio::test]

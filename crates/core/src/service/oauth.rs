@@ -1,0 +1,590 @@
+//! OAuth first factors: the redirect to the provider, and the callback that
+//! turns what the provider vouches for into this sign-in's user.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use super::sign_ins::PassedStep;
+use super::{Latch, hex};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::{
+    AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthFlow,
+    OAuthStateError, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
+    VerificationStatus, new_id,
+};
+use crate::ports::{
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+};
+
+/// The configured identity providers, by name.
+#[derive(Clone, Default)]
+pub struct OAuthProviders {
+    by_name: HashMap<String, Arc<dyn OAuthProvider>>,
+}
+
+impl OAuthProviders {
+    pub fn new(providers: Vec<Arc<dyn OAuthProvider>>) -> Self {
+        Self {
+            by_name: providers.into_iter().map(|p| (p.name(), p)).collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
+        self.by_name.get(name)
+    }
+
+    /// The providers' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// What the provider sends back to `/v1/oauth_callback`.
+#[derive(Debug, Default, Clone)]
+pub struct OAuthCallback {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Where the callback sends the browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRedirect {
+    pub location: String,
+}
+
+impl Latch {
+    /// Checks what starting an OAuth flow needs before anything is written:
+    /// the provider, and redirect URLs on allowed origins.
+    pub(crate) fn check_oauth_start(
+        &self,
+        strategy: &Strategy,
+        redirect_url: Option<&str>,
+        action_complete_redirect_url: Option<&str>,
+    ) -> Result<(), Error> {
+        let Strategy::OAuth(name) = strategy else {
+            return Ok(());
+        };
+        self.oauth_provider(name)?;
+        let redirect_url = redirect_url
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::param_nil("redirect_url"))?;
+        self.check_redirect_url(redirect_url, "redirect_url")?;
+        if let Some(url) = action_complete_redirect_url.filter(|u| !u.is_empty()) {
+            self.check_redirect_url(url, "action_complete_redirect_url")?;
+        }
+        Ok(())
+    }
+
+    /// Starts an OAuth first factor on `sign_in` (in memory; the caller
+    /// stores it): a random, single-use state bound to this sign-in, a PKCE
+    /// verifier and a nonce, and the provider's authorize URL.
+    pub(crate) async fn start_oauth(
+        &self,
+        sign_in: &mut SignIn,
+        strategy: Strategy,
+        redirect_url: Option<String>,
+        action_complete_redirect_url: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let Strategy::OAuth(name) = &strategy else {
+            return Err(Error::internal("OAuth start for another strategy"));
+        };
+        let provider = self.oauth_provider(name)?;
+        let redirect_url = redirect_url
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::param_nil("redirect_url"))?;
+        self.check_redirect_url(&redirect_url, "redirect_url")?;
+        let action_complete_redirect_url = action_complete_redirect_url.filter(|u| !u.is_empty());
+        if let Some(url) = &action_complete_redirect_url {
+            self.check_redirect_url(url, "action_complete_redirect_url")?;
+        }
+        let secret = self.random_token(32);
+        let flow = OAuthFlow {
+            state_digest: digest(&secret),
+            pkce_verifier: self.random_token(48),
+            nonce: self.random_token(24),
+            redirect_url,
+            action_complete_redirect_url,
+            expire_at: now.plus(self.settings.oauth_flow_lifetime),
+        };
+        let request = AuthorizationRequest {
+            state: format!("{}.{secret}", sign_in.id),
+            pkce_verifier: flow.pkce_verifier.clone(),
+            nonce: flow.nonce.clone(),
+            redirect_uri: self.settings.oauth_callback_url.clone(),
+        };
+        let url = provider
+            .authorize_url(&request)
+            .await
+            .map_err(|err| provider_error(&strategy, &err))?;
+        sign_in.oauth_started(strategy, flow, url, now)
+    }
+
+    /// `GET`/`POST /v1/oauth_callback`: checks the state, exchanges the code
+    /// and finds the user; the sign-in completes, asks for its second factor,
+    /// becomes transferable (no such user) or fails. A callback whose state
+    /// names no waiting flow is an error; every other outcome is a redirect.
+    pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
+        let state = params
+            .state
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::param_nil("state"))?;
+        let (sign_in_id, secret) = state.split_once('.').ok_or_else(state_invalid)?;
+        let mut sign_in = self
+            .ports
+            .sign_ins
+            .get(&SignInId(sign_in_id.to_owned()))
+            .await?
+            .ok_or_else(state_invalid)?;
+        let now = self.ports.clock.now();
+        let flow = match sign_in.take_oauth_flow(&digest(secret), now) {
+            Ok(flow) => flow,
+            Err(OAuthStateError::Unknown) => return Err(state_invalid()),
+            Err(OAuthStateError::Expired(redirect_url)) => {
+                // Stored so that the expired flow cannot be tried again.
+                self.replace_sign_in(&mut sign_in)
+                    .await
+                    .map_err(|_| state_invalid())?;
+                return Ok(CallbackRedirect {
+                    location: redirect_url,
+                });
+            }
+        };
+        // Storing the taken flow is the compare-and-set that makes the state
+        // single use: of racing callbacks, one gets here.
+        self.replace_sign_in(&mut sign_in)
+            .await
+            .map_err(|_| state_invalid())?;
+        let back = CallbackRedirect {
+            location: flow.redirect_url.clone(),
+        };
+        let strategy = match sign_in.first_factor_verification().map(|v| &v.strategy) {
+            Some(s @ Strategy::OAuth(_)) => s.clone(),
+            _ => return Err(state_invalid()),
+        };
+        match self.callback_user(&sign_in, &strategy, &flow, params).await {
+            Ok(user) => {
+                match self
+                    .complete_oauth(sign_in.clone(), &user, &flow, now)
+                    .await
+                {
+                    Ok(location) => Ok(CallbackRedirect { location }),
+                    Err(err) => {
+                        self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                            .await;
+                        Ok(back)
+                    }
+                }
+            }
+            Err((status, err)) => {
+                self.end_oauth(sign_in, status, &err).await;
+                Ok(back)
+            }
+        }
+    }
+
+    /// Who the callback is for: the provider's identity, mapped to a user.
+    async fn callback_user(
+        &self,
+        sign_in: &SignIn,
+        strategy: &Strategy,
+        flow: &OAuthFlow,
+        params: OAuthCallback,
+    ) -> Result<User, (VerificationStatus, Error)> {
+        let failed = |err: Error| (VerificationStatus::Failed, err);
+        let Strategy::OAuth(name) = strategy else {
+            return Err(failed(Error::internal(
+                "OAuth callback for another strategy",
+            )));
+        };
+        if let Some(error) = params.error.filter(|e| !e.is_empty()) {
+            tracing::info!(provider = %name, error = %truncate(&error), "the provider answered with an error");
+            return Err(failed(if error == "access_denied" {
+                oauth_error(
+                    ErrorCode::OAuthAccessDenied,
+                    "Access denied",
+                    "You did not allow this application to use your account at the provider.",
+                )
+            } else {
+                oauth_error(
+                    ErrorCode::OAuthProviderError,
+                    "The provider refused",
+                    "The identity provider refused the sign-in. Please try again.",
+                )
+            }));
+        }
+        let code = params
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| failed(Error::param_nil("code")))?;
+        let provider = self.oauth_provider(name).map_err(failed)?;
+        let exchange = CodeExchange {
+            code,
+            pkce_verifier: flow.pkce_verifier.clone(),
+            nonce: flow.nonce.clone(),
+            redirect_uri: self.settings.oauth_callback_url.clone(),
+        };
+        let identity = provider
+            .exchange(&exchange)
+            .await
+            .map_err(|err| failed(provider_error(strategy, &err)))?;
+        let identified = sign_in.user_id();
+        let user = match self
+            .ports
+            .users
+            .find_by_external_account(name, &identity.subject)
+            .await
+            .map_err(|e| failed(e.into()))?
+        {
+            Some(user) => user,
+            None => {
+                let Some(user) = self
+                    .user_by_verified_email(&identity)
+                    .await
+                    .map_err(failed)?
+                else {
+                    return Err((
+                        VerificationStatus::Transferable,
+                        external_account_not_found(),
+                    ));
+                };
+                // An identified sign-in links nothing for another user.
+                if identified.is_some_and(|id| *id != user.id) {
+                    return Err(failed(mismatch()));
+                }
+                return self.link(user, name, &identity).await.map_err(failed);
+            }
+        };
+        if identified.is_some_and(|id| *id != user.id) {
+            return Err(failed(mismatch()));
+        }
+        self.refresh_external_account(user, name, &identity)
+            .await
+            .map_err(failed)
+    }
+
+    /// The one user with this email address, if the provider verified it and
+    /// the instance links by email.
+    async fn user_by_verified_email(
+        &self,
+        identity: &ExternalIdentity,
+    ) -> Result<Option<User>, Error> {
+        if !self.settings.oauth_link_verified_emails || !identity.email_verified {
+            return Ok(None);
+        }
+        let Some(email) = identity.email.as_deref() else {
+            return Ok(None);
+        };
+        let Ok(identifier) = Identifier::parse(email) else {
+            return Ok(None);
+        };
+        if !matches!(identifier, Identifier::Email(_)) {
+            return Ok(None);
+        }
+        Ok(self.ports.users.find_by_identifier(&identifier).await?)
+    }
+
+    /// Links the provider account to `user`.
+    async fn link(
+        &self,
+        user: User,
+        provider: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<User, Error> {
+        let now = self.ports.clock.now();
+        let account = ExternalAccount {
+            id: new_id(IdPrefix::ExternalAccount, &*self.ports.random),
+            provider: provider.to_owned(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            first_name: identity.first_name.clone(),
+            last_name: identity.last_name.clone(),
+            username: identity.username.clone(),
+            avatar_url: identity.avatar_url.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        tracing::info!(user = %user.id, provider, "linked an external account by its verified email");
+        self.write_user(user, |mut user| {
+            if user.external_account(provider, &account.subject).is_none() {
+                user.external_accounts.push(account.clone());
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Keeps the linked account's profile as the provider last reported it.
+    async fn refresh_external_account(
+        &self,
+        user: User,
+        provider: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<User, Error> {
+        let unchanged = user
+            .external_account(provider, &identity.subject)
+            .is_some_and(|a| {
+                a.email == identity.email
+                    && a.email_verified == identity.email_verified
+                    && a.first_name == identity.first_name
+                    && a.last_name == identity.last_name
+                    && a.username == identity.username
+                    && a.avatar_url == identity.avatar_url
+            });
+        if unchanged {
+            return Ok(user);
+        }
+        let now = self.ports.clock.now();
+        self.write_user(user, |mut user| {
+            if let Some(a) = user
+                .external_accounts
+                .iter_mut()
+                .find(|a| a.provider == provider && a.subject == identity.subject)
+            {
+                a.email = identity.email.clone();
+                a.email_verified = identity.email_verified;
+                a.first_name = identity.first_name.clone();
+                a.last_name = identity.last_name.clone();
+                a.username = identity.username.clone();
+                a.avatar_url = identity.avatar_url.clone();
+                a.updated_at = now;
+            }
+            Ok(user)
+        })
+        .await
+    }
+
+    /// The provider named `user`: the first factor passes, and the sign-in
+    /// completes with a session on its client (whose token stays: the
+    /// browser at the callback need not be the device holding it) or waits
+    /// for the second factor. Returns where to send the browser.
+    async fn complete_oauth(
+        &self,
+        mut sign_in: SignIn,
+        user: &User,
+        flow: &OAuthFlow,
+        now: Timestamp,
+    ) -> Result<String, Error> {
+        self.refuse_if_locked(user)?;
+        let client = self
+            .ports
+            .clients
+            .get_client(&sign_in.client_id)
+            .await?
+            .ok_or_else(|| Error::not_found("client"))?;
+        self.refuse_if_signed_in(&client, user).await?;
+        let before = sign_in.clone();
+        let session = match sign_in.oauth_passed(user, user.two_factor_enabled(), now)? {
+            AfterFirstFactor::NeedsSecondFactor => None,
+            AfterFirstFactor::ReadyToComplete => {
+                let session = self.new_session(&sign_in, user, now)?;
+                sign_in.complete(session.id.clone(), now)?;
+                Some(session)
+            }
+        };
+        let complete = session.is_some();
+        let step = PassedStep {
+            client: &client,
+            before,
+            session,
+            user,
+            password: None,
+            keep_token: true,
+        };
+        self.finish_step(sign_in, step, now).await?;
+        Ok(match (complete, &flow.action_complete_redirect_url) {
+            (true, Some(url)) => url.clone(),
+            _ => flow.redirect_url.clone(),
+        })
+    }
+
+    /// Records how the OAuth factor ended; a failure to store it is logged
+    /// (the browser is sent back either way, and the state is spent).
+    async fn end_oauth(&self, mut sign_in: SignIn, status: VerificationStatus, err: &Error) {
+        tracing::info!(sign_in = %sign_in.id, code = err.code.as_str(), "OAuth sign-in did not complete");
+        let error = VerificationError {
+            code: err.code.as_str().to_owned(),
+            message: err.message.clone(),
+            long_message: err.long_message.clone(),
+        };
+        sign_in.oauth_ended(status, error, self.ports.clock.now());
+        if let Err(store) = self.replace_sign_in(&mut sign_in).await {
+            tracing::warn!(sign_in = %sign_in.id, error = %store, "could not record the OAuth outcome");
+        }
+    }
+
+    fn oauth_provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, Error> {
+        self.ports
+            .oauth
+            .get(name)
+            .filter(|_| {
+                self.settings
+                    .strategies
+                    .allows(&Strategy::OAuth(name.to_owned()))
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unprocessable,
+                    ErrorCode::StrategyForUserInvalid,
+                    "Invalid verification strategy",
+                    format!(
+                        "The provider `{}` is not enabled on this instance.",
+                        truncate(name)
+                    ),
+                )
+                .param("strategy")
+            })
+    }
+
+    /// A redirect target must be an http(s) URL on an allowed origin (on a
+    /// development instance, loopback hosts too): no open redirects.
+    fn check_redirect_url(&self, url: &str, param: &str) -> Result<(), Error> {
+        let invalid = || {
+            Error::param_value_invalid(
+                param,
+                format!("{param} must be an http(s) URL on an origin this instance allows."),
+            )
+        };
+        let origin = origin_of(url).ok_or_else(invalid)?;
+        let allowed = self.settings.redirect_origins.contains(&origin)
+            || (self.settings.environment == Environment::Development && is_loopback(&origin));
+        if allowed { Ok(()) } else { Err(invalid()) }
+    }
+
+    /// `bytes` random bytes, base64url: state secrets, verifiers, nonces.
+    fn random_token(&self, bytes: usize) -> String {
+        let mut buf = vec![0u8; bytes];
+        self.ports.random.fill(&mut buf);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+}
+
+fn digest(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None`
+/// for anything else (relative, other schemes, user info, odd characters).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let valid = !authority.is_empty()
+        && !authority.contains('@')
+        && !authority.contains('\\')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    valid.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn is_loopback(origin: &str) -> bool {
+    let host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => host,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn oauth_error(code: ErrorCode, message: &str, long_message: &str) -> Error {
+    Error::new(ErrorKind::Unprocessable, code, message, long_message)
+}
+
+fn provider_error(strategy: &Strategy, err: &OAuthError) -> Error {
+    tracing::warn!(strategy = %strategy.name(), error = %err, "OAuth provider step failed");
+    match err {
+        OAuthError::Rejected(_) => oauth_error(
+            ErrorCode::OAuthTokenExchangeError,
+            "The provider's answer was refused",
+            "The identity provider's answer could not be verified. Please try again.",
+        ),
+        OAuthError::Unavailable(_) => Error::new(
+            ErrorKind::Unavailable,
+            ErrorCode::OAuthProviderUnavailable,
+            "The provider is unavailable",
+            "The identity provider could not be reached. Please try again shortly.",
+        ),
+    }
+}
+
+fn external_account_not_found() -> Error {
+    oauth_error(
+        ErrorCode::ExternalAccountNotFound,
+        "The external account was not found.",
+        "No account is linked to this identity yet.",
+    )
+}
+
+fn mismatch() -> Error {
+    oauth_error(
+        ErrorCode::ExternalAccountMismatch,
+        "Another account",
+        "The account at the provider belongs to another user than the one signing in.",
+    )
+}
+
+fn state_invalid() -> Error {
+    Error::new(
+        ErrorKind::BadRequest,
+        ErrorCode::OAuthStateInvalid,
+        "Invalid OAuth state",
+        "This sign-in link is unknown, was already used or has expired. Please start again.",
+    )
+    .param("state")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn origins_of_redirect_urls() {
+        assert_eq!(
+            origin_of("https://App.example.com/sso?x=1").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin_of("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            origin_of("HTTPS://a.b#frag").as_deref(),
+            Some("https://a.b")
+        );
+        for bad in [
+            "/relative",
+            "javascript:alert(1)",
+            "https://evil.example@app.example.com/",
+            "https://app.example.com\\@evil.example",
+            "ftp://app.example.com",
+            "https://",
+            "//evil.example",
+        ] {
+            assert_eq!(origin_of(bad), None, "{bad}");
+        }
+        assert!(is_loopback("http://localhost:3000"));
+        assert!(is_loopback("http://127.0.0.1"));
+        assert!(is_loopback("http://[::1]:8080"));
+        assert!(!is_loopback("http://localhost.evil.example"));
+        assert!(!is_loopback("http://127.0.0.1.evil.example"));
+    }
+}
