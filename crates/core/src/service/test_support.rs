@@ -9,8 +9,8 @@ use crate::model::{
     Timestamp, User, UserId,
 };
 use crate::ports::{
-    MockClientRepository, MockClock, MockCodeSender, MockInstanceStore, MockPasswordHasher,
-    MockRandom, MockSignInStore, MockUserRepository,
+    MockClientRepository, MockClock, MockCodeSender, MockInstanceStore, MockOAuthProvider,
+    MockPasswordHasher, MockRandom, MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -24,6 +24,8 @@ pub struct Mocks {
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
     pub codes: MockCodeSender,
+    /// Identity providers, each answering to its `name()`.
+    pub oauth: Vec<MockOAuthProvider>,
     pub settings: InstanceSettings,
 }
 
@@ -36,6 +38,7 @@ impl Mocks {
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
             codes: MockCodeSender::new(),
+            oauth: Vec::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -62,7 +65,12 @@ impl Mocks {
                 clock: Arc::new(clock),
                 random: Arc::new(random),
                 secrets: Arc::new(crate::secrets::SecretBox::new(&[7; 32])),
-                oauth: Default::default(),
+                oauth: super::OAuthProviders::new(
+                    self.oauth
+                        .into_iter()
+                        .map(|p| Arc::new(p) as Arc<dyn crate::ports::OAuthProvider>)
+                        .collect(),
+                ),
             },
             self.settings,
         )

@@ -1,0 +1,443 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
+use crate::ports::MockOAuthProvider;
+use crate::service::CreateSignIn;
+use crate::service::test_support::{Mocks, NOW, client, user};
+
+const SECRET: &str = "the-state-secret";
+const BACK: &str = "http://localhost:3000/sso-callback";
+const DONE: &str = "http://localhost:3000/home";
+
+/// A provider named `github` whose exchange answers `identity`.
+fn github(identity: Result<ExternalIdentity, OAuthError>) -> MockOAuthProvider {
+    let mut p = MockOAuthProvider::new();
+    p.expect_name().return_const("github".to_owned());
+    p.expect_exchange().returning(move |_| identity.clone());
+    p
+}
+
+fn identity(email_verified: bool) -> ExternalIdentity {
+    ExternalIdentity {
+        subject: "1001".into(),
+        email: Some("alice@example.com".into()),
+        email_verified,
+        first_name: Some("Alice".into()),
+        ..Default::default()
+    }
+}
+
+/// Mocks with the github provider turned on.
+fn mocks(identity: Result<ExternalIdentity, OAuthError>) -> Mocks {
+    let mut m = Mocks::new();
+    m.settings.strategies.oauth_providers = vec!["github".into()];
+    m.oauth.push(github(identity));
+    m
+}
+
+/// A sign-in on client 1 waiting for github's callback with [`SECRET`],
+/// identified as `identified` if given.
+fn waiting(identified: Option<&User>, expire_at: Timestamp) -> SignIn {
+    let settings = InstanceSettings::default();
+    let mut s = SignIn::new(
+        SignInId("sia_1".into()),
+        ClientId("client_1".into()),
+        Timestamp(NOW.0 - 1000),
+        &settings,
+    );
+    if let Some(u) = identified {
+        s.identify("alice@example.com".into(), u, Timestamp(NOW.0 - 1000))
+            .unwrap();
+    }
+    let flow = OAuthFlow {
+        state_digest: digest(SECRET),
+        pkce_verifier: "v".repeat(64),
+        nonce: "n".into(),
+        redirect_url: BACK.into(),
+        action_complete_redirect_url: Some(DONE.into()),
+        expire_at,
+    };
+    s.oauth_started(
+        Strategy::OAuth("github".into()),
+        flow,
+        "https://idp/authorize".into(),
+        Timestamp(NOW.0 - 1000),
+    )
+    .unwrap();
+    s
+}
+
+fn callback(secret: &str) -> OAuthCallback {
+    OAuthCallback {
+        state: Some(format!("sia_1.{secret}")),
+        code: Some("the-code".into()),
+        error: None,
+    }
+}
+
+fn serve(m: &mut Mocks, sign_in: SignIn) {
+    m.sign_ins
+        .expect_get()
+        .returning(move |_| Ok(Some(sign_in.clone())));
+}
+
+/// Every stored sign-in has its state spent; each is either the flow just
+/// taken (still unverified) or the outcome, which must satisfy `check` (the
+/// outcome always changes the verification's status).
+fn expect_outcome(m: &mut Mocks, check: impl Fn(&SignIn) -> bool + Send + 'static) {
+    m.sign_ins
+        .expect_replace()
+        .withf(move |s, _| {
+            let taken = verification_is(s, VerificationStatus::Unverified, None);
+            s.oauth_flow().is_none() && (taken || check(s))
+        })
+        // The taken flow, then the outcome.
+        .times(2)
+        .returning(|_, _| Ok(()));
+}
+
+fn verification_is(s: &SignIn, status: VerificationStatus, code: Option<&str>) -> bool {
+    let v = s.first_factor_verification().unwrap();
+    v.status == status && v.error.as_ref().map(|e| e.code.as_str()) == code
+}
+
+#[tokio::test]
+async fn starting_binds_a_single_use_state_pkce_and_nonce_to_the_sign_in() {
+    let mut m = Mocks::new();
+    m.settings.strategies.oauth_providers = vec!["github".into()];
+    let mut p = MockOAuthProvider::new();
+    p.expect_name().return_const("github".to_owned());
+    p.expect_authorize_url()
+        .withf(|r| {
+            let (id, secret) = r.state.split_once('.').unwrap();
+            id.starts_with("sia_")
+                && secret.len() >= 40
+                && (43..=128).contains(&r.pkce_verifier.len())
+                && r.nonce.len() >= 16
+                && r.redirect_uri == "https://clerk.latch.localhost/v1/oauth_callback"
+        })
+        .times(1)
+        .returning(|r| Ok(format!("https://idp.example/authorize?state={}", r.state)));
+    m.oauth.push(p);
+    m.clients
+        .expect_insert_client()
+        .times(1)
+        .returning(|_| Ok(()));
+    m.clients
+        .expect_set_current_sign_in()
+        .returning(|_, _, _| Ok(()));
+    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.sign_ins
+        .expect_insert()
+        .withf(|s| {
+            let v = s.first_factor_verification().unwrap();
+            let flow = s.oauth_flow().unwrap();
+            v.status == VerificationStatus::Unverified
+                && v.external_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://idp.example/authorize?state=sia_"))
+                && flow.redirect_url == BACK
+                && flow.expire_at == NOW.plus(Duration::minutes(10))
+                && s.user_id().is_none()
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let out = m
+        .latch()
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("oauth_github".into()),
+                redirect_url: Some(BACK.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::NeedsIdentifier);
+}
+
+#[tokio::test]
+async fn redirect_urls_off_the_allow_list_are_refused_before_any_write() {
+    for (url, done) in [
+        ("https://evil.example/cb", None),
+        ("javascript:alert(1)", None),
+        (BACK, Some("https://evil.example/home")),
+    ] {
+        let mut m = mocks(Ok(identity(true)));
+        m.clients.expect_insert_client().never();
+        m.sign_ins.expect_insert().never();
+        let err = m
+            .latch()
+            .create_sign_in(
+                None,
+                CreateSignIn {
+                    strategy: Some("oauth_github".into()),
+                    redirect_url: Some(url.into()),
+                    action_complete_redirect_url: done.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::FormParamValueInvalid, "{url}");
+    }
+    // Production allows only the configured origins.
+    let mut m = mocks(Ok(identity(true)));
+    m.settings.environment = Environment::Production;
+    m.settings.redirect_origins = vec!["https://app.example.com".into()];
+    m.clients.expect_insert_client().never();
+    let err = m
+        .latch()
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                strategy: Some("oauth_github".into()),
+                redirect_url: Some(BACK.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.param_name.as_deref(), Some("redirect_url"));
+}
+
+#[tokio::test]
+async fn a_state_that_is_unknown_missing_or_of_another_sign_in_is_refused() {
+    for params in [
+        callback("another-secret"),
+        OAuthCallback {
+            state: Some("sia_1".into()),
+            ..callback(SECRET)
+        },
+        OAuthCallback {
+            state: None,
+            ..callback(SECRET)
+        },
+    ] {
+        let mut m = mocks(Ok(identity(true)));
+        serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+        m.sign_ins.expect_replace().never();
+        let err = m.latch().oauth_callback(params).await.unwrap_err();
+        assert!(
+            matches!(
+                err.code,
+                ErrorCode::OAuthStateInvalid | ErrorCode::FormParamNil
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.param_name.as_deref(), Some("state"));
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_state_loses_the_compare_and_set() {
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    // Another callback used the state first: the stored version moved on.
+    m.sign_ins
+        .expect_replace()
+        .returning(|_, _| Err(crate::error::StoreError::Conflict));
+    m.users.expect_find_by_external_account().never();
+    let err = m
+        .latch()
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OAuthStateInvalid);
+}
+
+#[tokio::test]
+async fn an_expired_flow_ends_and_sends_the_browser_back() {
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, Timestamp(NOW.0 - 1)));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| {
+            s.oauth_flow().is_none() && verification_is(s, VerificationStatus::Expired, None)
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.users.expect_find_by_external_account().never();
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, BACK);
+}
+
+#[tokio::test]
+async fn provider_errors_fail_the_verification() {
+    // The user said no at the provider.
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    expect_outcome(&mut m, |s| {
+        verification_is(s, VerificationStatus::Failed, Some("oauth_access_denied"))
+    });
+    let denied = OAuthCallback {
+        code: None,
+        error: Some("access_denied".into()),
+        ..callback(SECRET)
+    };
+    assert_eq!(
+        m.latch().oauth_callback(denied).await.unwrap().location,
+        BACK
+    );
+
+    // The code or the id_token did not pass; the provider is down.
+    for (err, code) in [
+        (
+            OAuthError::Rejected("bad code".into()),
+            "oauth_token_exchange_error",
+        ),
+        (
+            OAuthError::Unavailable("timeout".into()),
+            "oauth_provider_unavailable",
+        ),
+    ] {
+        let mut m = mocks(Err(err));
+        serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+        expect_outcome(&mut m, move |s| {
+            verification_is(s, VerificationStatus::Failed, Some(code))
+        });
+        m.users.expect_find_by_external_account().never();
+        let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+        assert_eq!(out.location, BACK);
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_email_links_nothing_and_leaves_the_verification_transferable() {
+    let mut m = mocks(Ok(identity(false)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+    m.users.expect_find_by_identifier().never();
+    m.users.expect_update().never();
+    expect_outcome(&mut m, |s| {
+        verification_is(
+            s,
+            VerificationStatus::Transferable,
+            Some("external_account_not_found"),
+        ) && s.user_id().is_none()
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, BACK);
+}
+
+#[tokio::test]
+async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.users
+        .expect_update()
+        .withf(|u, _| {
+            u.external_accounts.len() == 1
+                && u.external_accounts[0].provider == "github"
+                && u.external_accounts[0].subject == "1001"
+                && u.external_accounts[0].id.starts_with("eac_")
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.clients
+        .expect_get_client()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    // The session joins the client without rotating its token.
+    m.clients
+        .expect_insert_session()
+        .withf(|s, expected, new| {
+            s.user_id == UserId("user_1".into())
+                && *expected == client().token_hash
+                && *new == client().token_hash
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    expect_outcome(&mut m, |s| {
+        s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, DONE, "complete: the action-complete URL");
+}
+
+#[tokio::test]
+async fn an_identified_sign_in_fails_for_another_users_account() {
+    let other = User {
+        id: UserId("user_2".into()),
+        ..user()
+    };
+    let mut m = mocks(Ok(identity(true)));
+    serve(
+        &mut m,
+        waiting(Some(&other), NOW.plus(Duration::minutes(5))),
+    );
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.users.expect_update().never();
+    m.clients.expect_insert_session().never();
+    expect_outcome(&mut m, |s| {
+        verification_is(
+            s,
+            VerificationStatus::Failed,
+            Some("external_account_mismatch"),
+        ) && s.user_id() == Some(&UserId("user_2".into()))
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, BACK);
+}
+
+#[tokio::test]
+async fn a_user_with_two_factor_on_gets_no_session_yet() {
+    let linked = User {
+        external_accounts: vec![ExternalAccount {
+            id: "eac_1".into(),
+            provider: "github".into(),
+            subject: "1001".into(),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            first_name: Some("Alice".into()),
+            last_name: None,
+            username: None,
+            avatar_url: None,
+            created_at: NOW,
+            updated_at: NOW,
+        }],
+        backup_codes: vec!["digest".into()],
+        ..user()
+    };
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.users
+        .expect_find_by_external_account()
+        .returning(move |_, _| Ok(Some(linked.clone())));
+    // Nothing changed at the provider: the account is not rewritten.
+    m.users.expect_update().never();
+    m.clients
+        .expect_get_client()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.clients.expect_insert_session().never();
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    expect_outcome(&mut m, |s| {
+        s.status_at(NOW) == SignInStatus::NeedsSecondFactor
+            && s.created_session_id().is_none()
+            && verification_is(s, VerificationStatus::Verified, None)
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
+}
