@@ -30,6 +30,7 @@ pub async fn handle(
                 "lock" | "unlock" | "mfa" | "totp" | "backup_code"
             ]
             | ["v1", "phone_numbers", _]
+            | ["v1", "users", _, "external_accounts", _]
             | ["v1", "sessions"]
             | ["v1", "sessions", _]
             | ["v1", "sessions", _, "revoke"]
@@ -54,6 +55,9 @@ pub async fn handle(
         (Method::DELETE, ["v1", "users", id, "totp"]) => users::delete_totp(state, id).await,
         (Method::DELETE, ["v1", "users", id, "backup_code"]) => {
             users::delete_backup_codes(state, id).await
+        }
+        (Method::DELETE, ["v1", "users", id, "external_accounts", account]) => {
+            users::delete_external_account(state, id, account).await
         }
         (Method::GET, ["v1", "phone_numbers", id]) => users::read_phone_number(state, id).await,
         (Method::PATCH, ["v1", "phone_numbers", id]) => {

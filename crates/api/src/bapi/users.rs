@@ -91,6 +91,18 @@ pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiRespon
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
+/// `DELETE /v1/users/{id}/external_accounts/{account}`.
+pub async fn delete_external_account(
+    state: &ApiState,
+    id: &str,
+    account: &str,
+) -> Result<ApiResponse, Error> {
+    state.latch.delete_external_account(id, account).await?;
+    Ok(ApiResponse::ok(
+        json!({ "object": "external_account", "id": account, "deleted": true }),
+    ))
+}
+
 /// `GET /v1/phone_numbers/{id}`.
 pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     let (user, record) = state.latch.get_phone_number(id).await?;

@@ -228,6 +228,21 @@ impl Latch {
         .await
     }
 
+    /// `DELETE /v1/users/{id}/external_accounts/{account}`: the provider
+    /// account no longer signs this user in.
+    pub async fn delete_external_account(&self, id: &str, account: &str) -> Result<(), Error> {
+        let user = self.get_user(id).await?;
+        if !user.external_accounts.iter().any(|a| a.id == account) {
+            return Err(Error::not_found("external account"));
+        }
+        self.write_user(user, |mut user| {
+            user.external_accounts.retain(|a| a.id != account);
+            Ok(user)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// `GET /v1/phone_numbers/{id}`: the phone number and its user.
     pub async fn get_phone_number(&self, id: &str) -> Result<(User, IdentificationRecord), Error> {
         let user = self.phone_number_owner(id).await?;
