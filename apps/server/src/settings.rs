@@ -34,6 +34,58 @@ pub struct OAuthSection {
     pub callback_url: String,
     pub flow_lifetime_secs: i64,
     pub link_verified_emails: bool,
+    /// `[oauth.providers.<name>]`: each turns on `oauth_<name>`.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, ProviderSection>,
+}
+
+/// One identity provider. Only `client_id` is required; the rest default to
+/// the preset `kind` names (by default the provider's own name, or `oidc`
+/// for `custom_*` providers, which need `issuer_url`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    #[serde(default)]
+    pub kind: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    /// Space-separated; empty: the preset's.
+    #[serde(default)]
+    pub scopes: String,
+    #[serde(default)]
+    pub issuer_url: String,
+    #[serde(default)]
+    pub authorize_url: String,
+    #[serde(default)]
+    pub token_url: String,
+    #[serde(default)]
+    pub api_base_url: String,
+    /// Sign in with Apple: the key that signs client secrets, instead of a
+    /// `client_secret`.
+    #[serde(default)]
+    pub apple_team_id: String,
+    #[serde(default)]
+    pub apple_key_id: String,
+    #[serde(default)]
+    pub apple_private_key_file: String,
+    #[serde(default = "default_provider_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_provider_timeout() -> u64 {
+    10
+}
+
+impl ProviderSection {
+    /// The preset (or `oidc`) this provider uses.
+    pub fn kind_name<'a>(&'a self, name: &'a str) -> &'a str {
+        match self.kind.as_str() {
+            "" if name.starts_with("custom_") => "oidc",
+            "" => name,
+            kind => kind,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -367,6 +419,26 @@ impl Settings {
         if !(60..=3600).contains(&self.oauth.flow_lifetime_secs) {
             bail!("oauth.flow_lifetime_secs must be between 60 and 3600");
         }
+        for (name, p) in &self.oauth.providers {
+            let key = format!("oauth.providers.{name}");
+            let valid_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid_name {
+                bail!("{key}: provider names are lower-case letters, digits and _");
+            }
+            if p.client_id.trim().is_empty() {
+                bail!("{key}.client_id is required");
+            }
+            if p.kind_name(name) == "oidc" && p.issuer_url.is_empty() {
+                bail!("{key}.issuer_url is required for an OpenID Connect provider");
+            }
+            if !(1..=60).contains(&p.timeout_secs) {
+                bail!("{key}.timeout_secs must be between 1 and 60");
+            }
+        }
         let issuer = &self.instance.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://"))
             || issuer.ends_with('/')
@@ -426,13 +498,13 @@ impl Settings {
                 username: s.username,
             },
             strategies: StrategySettings {
+                oauth_providers: self.oauth.providers.keys().cloned().collect(),
                 password: s.password,
                 email_code: s.email_code,
                 phone_code: s.phone_code,
                 totp: s.totp,
                 backup_code: s.backup_code,
                 email_code_second_factor: s.email_code_second_factor,
-                oauth_providers: Vec::new(),
             },
             password_min_length: s.password_min_length,
             session_lifetime: Duration::seconds(s.session_lifetime_secs),
