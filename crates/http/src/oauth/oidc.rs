@@ -55,9 +55,11 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 /// Which `iss` an id_token may carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum IssuerRule {
-    /// Exactly the discovered issuer, or one of these aliases. Discovery
-    /// must come from the configured issuer (trailing `/` aside).
-    Exact { aliases: Vec<String> },
+    /// Exactly the discovered issuer, which must be the configured one
+    /// (trailing `/` aside). (Google's documented scheme-less
+    /// `accounts.google.com` is not accepted: `openidconnect` reads `iss` as
+    /// a URL. Google's code flow issues `https://accounts.google.com`.)
+    Exact,
     /// Microsoft's multi-tenant endpoints (`common`, `organizations`)
     /// publish the issuer `https://login.microsoftonline.com/{tenantid}/v2.0`:
     /// the token's `iss` must be that template with `{tenantid}` replaced by
@@ -73,7 +75,7 @@ impl IssuerRule {
     /// Whether discovery from `configured` may publish `discovered`.
     fn accepts_discovered(&self, configured: &Url, discovered: &str) -> bool {
         match self {
-            Self::Exact { .. } => {
+            Self::Exact => {
                 configured.as_str().trim_end_matches('/') == discovered.trim_end_matches('/')
             }
             Self::MicrosoftTenant => {
@@ -90,7 +92,7 @@ impl IssuerRule {
     /// may carry `iss` (and, for Microsoft, `tid`).
     fn accepts_token(&self, discovered: &str, iss: &str, tid: Option<&str>) -> bool {
         match self {
-            Self::Exact { aliases } => iss == discovered || aliases.iter().any(|a| a == iss),
+            Self::Exact => iss == discovered,
             Self::MicrosoftTenant if discovered.contains(TENANT_PLACEHOLDER) => {
                 tid.is_some_and(|tid| {
                     is_tenant_id(tid) && iss == discovered.replace(TENANT_PLACEHOLDER, tid)
@@ -148,15 +150,11 @@ struct Preset {
 
 fn preset(kind: ProviderKind) -> Preset {
     const OIDC_SCOPES: &[&str] = &["openid", "email", "profile"];
-    let exact = || IssuerRule::Exact { aliases: vec![] };
     match kind {
         ProviderKind::Google => Preset {
             issuer: "https://accounts.google.com",
             scopes: OIDC_SCOPES,
-            // Google documents both forms of its issuer in id_tokens.
-            rule: IssuerRule::Exact {
-                aliases: vec!["accounts.google.com".to_owned()],
-            },
+            rule: IssuerRule::Exact,
             authorize_params: &[],
         },
         ProviderKind::Microsoft => Preset {
@@ -168,19 +166,19 @@ fn preset(kind: ProviderKind) -> Preset {
         ProviderKind::GitLab => Preset {
             issuer: "https://gitlab.com",
             scopes: OIDC_SCOPES,
-            rule: exact(),
+            rule: IssuerRule::Exact,
             authorize_params: &[],
         },
         ProviderKind::LinkedInOidc => Preset {
             issuer: "https://www.linkedin.com/oauth",
             scopes: OIDC_SCOPES,
-            rule: exact(),
+            rule: IssuerRule::Exact,
             authorize_params: &[],
         },
         ProviderKind::Apple => Preset {
             issuer: "https://appleid.apple.com",
             scopes: &["openid", "email", "name"],
-            rule: exact(),
+            rule: IssuerRule::Exact,
             // Apple requires form_post whenever name or email is asked for:
             // the callback arrives as a POST.
             authorize_params: &[("response_mode", "form_post")],
@@ -188,7 +186,7 @@ fn preset(kind: ProviderKind) -> Preset {
         _ => Preset {
             issuer: "",
             scopes: OIDC_SCOPES,
-            rule: exact(),
+            rule: IssuerRule::Exact,
             authorize_params: &[],
         },
     }
@@ -374,8 +372,8 @@ impl OidcProvider {
         // key exists even if an HMAC algorithm slipped through.
         IdTokenVerifier::new_public_client(
             ClientId::new(self.client_id.clone()),
-            // The `iss` check is done by `IssuerRule`, which knows aliases
-            // and Microsoft's template; the library's would refuse them.
+            // The `iss` check is done by `IssuerRule`, which knows
+            // Microsoft's template; the library's would refuse it.
             IssuerUrl::from_url(self.issuer.clone()),
             discovered.jwks.clone(),
         )
@@ -594,7 +592,14 @@ impl OAuthProvider for OidcProvider {
             }
             other => other,
         }
-        .map_err(|e| OAuthError::Rejected(format!("id_token refused: {e}")))?;
+        .map_err(|e| {
+            OAuthError::Rejected(match e {
+                ClaimsVerificationError::SignatureVerification(why) => {
+                    format!("id_token refused: signature: {why}")
+                }
+                other => format!("id_token refused: {other}"),
+            })
+        })?;
         self.check_party_and_issuer(&discovered, &claims)?;
 
         let mut identity = identity(&claims);
@@ -655,21 +660,16 @@ mod tests {
     }
 
     #[test]
-    fn exact_issuers_allow_only_their_aliases() {
-        let rule = IssuerRule::Exact {
-            aliases: vec!["accounts.google.com".into()],
-        };
+    fn exact_issuers_are_the_configured_one() {
+        let rule = IssuerRule::Exact;
         let configured = Url::parse("https://accounts.google.com").unwrap();
         assert!(rule.accepts_discovered(&configured, "https://accounts.google.com"));
         assert!(rule.accepts_discovered(&configured, "https://accounts.google.com/"));
         assert!(!rule.accepts_discovered(&configured, "https://accounts.google.com.evil"));
-        assert!(rule.accepts_token("https://accounts.google.com", "accounts.google.com", None));
-        assert!(rule.accepts_token(
-            "https://accounts.google.com",
-            "https://accounts.google.com",
-            None
-        ));
-        assert!(!rule.accepts_token("https://accounts.google.com", "https://evil", None));
+        let google = "https://accounts.google.com";
+        assert!(rule.accepts_token(google, google, None));
+        assert!(!rule.accepts_token(google, "https://accounts.google.com/", None));
+        assert!(!rule.accepts_token(google, "https://evil.example.com", Some("x")));
     }
 
     #[test]
