@@ -9,6 +9,10 @@
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
 //! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by
 //!   `smtp/setup.sh`) and a private CA for its TLS modes.
+//! - [`oauth`]: identity providers on loopback for the OAuth adapters: a
+//!   GitHub-style OAuth 2.0 provider, an OpenID Connect issuer that serves
+//!   crafted id_tokens, and a certified OpenID Connect provider
+//!   (`oidc-provider` under Node, installed by `oidc/setup.sh`).
 //!
 //! Depends on `latch-core` only among Latch crates; adapters take it as a
 //! dev-dependency. It is test code: assertions and panics are its job.
@@ -20,6 +24,7 @@ mod client_repository;
 mod codes;
 pub mod fixtures;
 mod instance_store;
+pub mod oauth;
 mod sign_in_store;
 pub mod smtp;
 mod user_repository;
