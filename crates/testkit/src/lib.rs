@@ -3,8 +3,9 @@
 //! - Port contract tests, written once and run against every adapter that
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
-//!   [`instance_store_contract`]. Each takes a fresh, empty store (one call, one
-//!   store) and panics with a message naming the broken rule.
+//!   [`instance_store_contract`] and [`oauth::oauth_provider_contract`]. Each
+//!   store contract takes a fresh, empty store (one call, one store); each
+//!   panics with a message naming the broken rule.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
 //! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by

@@ -7,6 +7,7 @@
 
 mod certified;
 mod config;
+mod contract;
 mod github;
 mod id_token;
 mod presets;

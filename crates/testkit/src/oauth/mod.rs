@@ -10,14 +10,18 @@
 //!   `oidc-provider` npm package under Node), installed by `oidc/setup.sh`.
 //! - [`sign_in`]: the browser's part between the authorize URL and the
 //!   callback.
+//! - [`oauth_provider_contract`]: the `OAuthProvider` port's contract, for
+//!   an adapter wired to one of these providers.
 
 mod browser;
+mod contract;
 mod github_like;
 mod node_oidc;
 mod oidc_issuer;
 mod server;
 
 pub use browser::{Callback, Stopped, sign_in};
+pub use contract::{OAuthContract, oauth_provider_contract};
 pub use github_like::{AuthorizeRecord, ErrorStyle, GitHubLikeProvider, OAuthUser, TokenEndpoint};
 pub use node_oidc::{NodeOidcOptions, NodeOidcProvider, OidcAccount, install_oidc_provider};
 pub use oidc_issuer::{Signing, TestOidcIssuer, TokenReply, TokenRequest};

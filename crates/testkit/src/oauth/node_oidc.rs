@@ -78,8 +78,8 @@ impl OidcAccount {
 /// How the provider is started.
 #[derive(Debug, Clone)]
 pub struct NodeOidcOptions {
-    /// The client's only registered redirect URI.
-    pub redirect_uri: String,
+    /// The client's registered redirect URIs.
+    pub redirect_uris: Vec<String>,
     pub accounts: Vec<OidcAccount>,
     /// `RS256`, `PS256`, `ES256` or `EdDSA`.
     pub id_token_alg: &'static str,
@@ -93,7 +93,7 @@ pub struct NodeOidcOptions {
 impl NodeOidcOptions {
     pub fn new(redirect_uri: &str, accounts: Vec<OidcAccount>) -> Self {
         Self {
-            redirect_uri: redirect_uri.to_owned(),
+            redirect_uris: vec![redirect_uri.to_owned()],
             accounts,
             id_token_alg: "RS256",
             token_endpoint_auth_method: "client_secret_basic",
@@ -122,7 +122,7 @@ impl NodeOidcProvider {
         let settings = json!({
             "clientId": client_id,
             "clientSecret": client_secret,
-            "redirectUris": [options.redirect_uri],
+            "redirectUris": options.redirect_uris,
             "accounts": options.accounts.iter().map(OidcAccount::to_json).collect::<Vec<_>>(),
             "idTokenAlg": options.id_token_alg,
             "tokenEndpointAuthMethod": options.token_endpoint_auth_method,
