@@ -40,9 +40,19 @@
 //! Apple answers the callback with a form POST (`response_mode=form_post`,
 //! which the Apple preset's authorize URL carries) and sends the user's name
 //! only in that POST's `user` field, never in the id_token: this adapter
-//! returns Apple identities without names. Microsoft's `email` claim is not
-//! verified by Microsoft, and no `email_verified` comes with it, so it is
-//! reported unverified.
+//! returns Apple identities without names. Apple's client secret is a JWT:
+//! with `ClientSecret::AppleKey` a fresh one (ES256, five minutes, `iss` the
+//! team id, `sub` the client id, `aud` the issuer) is signed for each token
+//! request; `ClientSecret::Shared` takes one made elsewhere, which stops
+//! working when it expires (at most six months).
+//!
+//! Microsoft's multi-tenant issuers (`common`, `organizations`) publish
+//! `https://login.microsoftonline.com/{tenantid}/v2.0` as their issuer: an
+//! id_token is accepted only if its `iss` is exactly that with `{tenantid}`
+//! replaced by the token's own `tid` claim, which must be a GUID. Any tenant
+//! can sign in that way; configure a tenant's own issuer URL to allow that
+//! tenant only. Microsoft's `email` claim is not verified by Microsoft, and
+//! no `email_verified` comes with it, so it is reported unverified.
 
 #![forbid(unsafe_code)]
 
