@@ -15,10 +15,12 @@ lint:
     bash .ci/check-architecture
 
 # Install what the tests need: Node packages and Chromium for the conformance
-# suite, aiosmtpd (in a virtualenv) and openssl for the SMTP tests.
+# suite, aiosmtpd (in a virtualenv) and openssl for the SMTP tests, and
+# oidc-provider for the OAuth tests.
 setup:
     bash tests/conformance/setup.sh
     bash crates/testkit/smtp/setup.sh
+    bash crates/testkit/oidc/setup.sh
 
 # Everything CI runs.
 ci:

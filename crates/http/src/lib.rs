@@ -1,14 +1,67 @@
 //! `latch-http`: outbound adapters over HTTP (reqwest).
 //!
-//! [`HttpCodeSender`] implements the core's `CodeSender` port by POSTing each
-//! one-time code to a configured URL, so any email or SMS provider can be
-//! bridged: either as a JSON message signed with HMAC-SHA256, or in the
-//! Twilio Messages API's form format for SMS.
+//! - [`HttpCodeSender`] implements the core's `CodeSender` port by POSTing
+//!   each one-time code to a configured URL, so any email or SMS provider can
+//!   be bridged: either as a JSON message signed with HMAC-SHA256, or in the
+//!   Twilio Messages API's form format for SMS.
+//! - [`oauth`] implements the core's `OAuthProvider` port: OpenID Connect
+//!   providers by discovery ([`OidcProvider`]) and OAuth 2.0 providers with a
+//!   known user API ([`OAuth2Provider`]), built from a [`ProviderConfig`] by
+//!   [`oauth::provider`].
 //!
 //! Invariant: depends on `latch-core` only among Latch crates; redirects are
 //! never followed and every request has a timeout.
+//!
+//! # Enabling an OAuth provider
+//!
+//! The app builds one [`ProviderConfig`] per provider and calls
+//! [`oauth::provider`], which checks it and returns an
+//! `Arc<dyn OAuthProvider>`; nothing is fetched until the first sign-in.
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `name` | the strategy suffix: `oauth_<name>`; `[a-z0-9_]{1,64}` |
+//! | `kind` | [`ProviderKind`]: `oidc` (any OpenID Connect issuer), or a preset: `google`, `microsoft`, `gitlab`, `linkedin_oidc`, `apple`, `github`, `facebook`, `twitter` (or `x`), `discord` |
+//! | `client_id` | as registered with the provider |
+//! | `client_secret` | [`ClientSecret`]: `None` (public client), `Shared(secret)`, or for Apple `AppleKey { team_id, key_id, private_key_pem }` |
+//! | `scopes` | replaces the preset's; OpenID Connect always gets `openid` |
+//! | `issuer_url` | OpenID Connect issuer; required for `oidc`, replaces a preset's |
+//! | `authorize_url`, `token_url` | replace the preset's or the discovered endpoint |
+//! | `api_base_url` | OAuth 2.0 presets: the user API's base |
+//! | `userinfo` | OpenID Connect: ask userinfo for a missing email (default on) |
+//! | `timeout` | bound on each request to the provider (default 10 s) |
+//!
+//! Every URL must be https, or http on a loopback host, so a test can point
+//! any preset at a server on `127.0.0.1`. A preset's default scopes:
+//! `openid email profile` (Apple: `openid email name`), GitHub
+//! `read:user user:email`, Facebook `email public_profile`, X
+//! `users.read tweet.read`, Discord `identify email`.
+//!
+//! Apple answers the callback with a form POST (`response_mode=form_post`,
+//! which the Apple preset's authorize URL carries) and sends the user's name
+//! only in that POST's `user` field, never in the id_token: this adapter
+//! returns Apple identities without names. Apple's client secret is a JWT:
+//! with `ClientSecret::AppleKey` a fresh one (ES256, five minutes, `iss` the
+//! team id, `sub` the client id, `aud` the issuer) is signed for each token
+//! request; `ClientSecret::Shared` takes one made elsewhere, which stops
+//! working when it expires (at most six months).
+//!
+//! Microsoft's multi-tenant issuers (`common`, `organizations`) publish
+//! `https://login.microsoftonline.com/{tenantid}/v2.0` as their issuer: an
+//! id_token is accepted only if its `iss` is exactly that with `{tenantid}`
+//! replaced by the token's own `tid` claim, which must be a GUID. Any tenant
+//! can sign in that way; configure a tenant's own issuer URL to allow that
+//! tenant only. Microsoft's `email` claim is not verified by Microsoft, and
+//! no `email_verified` comes with it, so it is reported unverified.
 
 #![forbid(unsafe_code)]
+
+pub mod oauth;
+
+pub use oauth::{
+    AppleClientKey, ClientSecret, ConfigError, OAuth2Provider, OidcProvider, ProviderConfig,
+    ProviderKind,
+};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

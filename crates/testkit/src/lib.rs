@@ -3,12 +3,17 @@
 //! - Port contract tests, written once and run against every adapter that
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
-//!   [`instance_store_contract`]. Each takes a fresh, empty store (one call, one
-//!   store) and panics with a message naming the broken rule.
+//!   [`instance_store_contract`] and [`oauth::oauth_provider_contract`]. Each
+//!   store contract takes a fresh, empty store (one call, one store); each
+//!   panics with a message naming the broken rule.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
 //! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by
 //!   `smtp/setup.sh`) and a private CA for its TLS modes.
+//! - [`oauth`]: identity providers on loopback for the OAuth adapters: a
+//!   GitHub-style OAuth 2.0 provider, an OpenID Connect issuer that serves
+//!   crafted id_tokens, and a certified OpenID Connect provider
+//!   (`oidc-provider` under Node, installed by `oidc/setup.sh`).
 //!
 //! Depends on `latch-core` only among Latch crates; adapters take it as a
 //! dev-dependency. It is test code: assertions and panics are its job.
@@ -20,6 +25,7 @@ mod client_repository;
 mod codes;
 pub mod fixtures;
 mod instance_store;
+pub mod oauth;
 mod sign_in_store;
 pub mod smtp;
 mod user_repository;
