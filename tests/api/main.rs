@@ -10,6 +10,7 @@ mod client;
 mod codes;
 mod concurrency;
 mod lockout;
+mod oauth;
 mod reset;
 mod robustness;
 mod second_factors;

@@ -18,6 +18,8 @@ use latch_testkit::RecordingCodeSender;
 pub const SECRET: &str = "sk_test_api_tests_secret_key";
 pub const ORIGIN: &str = "http://localhost:3000";
 pub const PASSWORD: &str = "correct horse battery";
+/// The OAuth callback URL the test apps register with providers.
+pub const CALLBACK: &str = "https://clerk.latch.test/v1/oauth_callback";
 
 pub struct TestApp {
     state: ApiState,
@@ -75,6 +77,17 @@ impl TestApp {
     }
 
     pub async fn with(settings: InstanceSettings) -> Self {
+        Self::with_oauth(settings, Vec::new()).await
+    }
+
+    /// An app whose settings turn on these identity providers, with its
+    /// OAuth callback at [`CALLBACK`].
+    pub async fn with_oauth(
+        mut settings: InstanceSettings,
+        providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
+    ) -> Self {
+        settings.strategies.oauth_providers = providers.iter().map(|p| p.name()).collect();
+        settings.oauth_callback_url = CALLBACK.into();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap(),
@@ -101,7 +114,7 @@ impl TestApp {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
-            oauth: Default::default(),
+            oauth: latch_core::service::OAuthProviders::new(providers),
         };
         let keys = SigningKeys::load_or_create(&*store).await.unwrap();
         let config = ApiConfig {

@@ -15,6 +15,7 @@ use latch_core::ports::{
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
+use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
@@ -90,9 +91,45 @@ impl App {
             clock: Arc::new(SystemClock),
             random,
             secrets: self.secrets.clone(),
-            oauth: OAuthProviders::default(),
+            oauth: self.oauth_providers()?,
         };
         Ok(Latch::new(ports, self.settings.instance_settings()?))
+    }
+
+    /// The identity providers of `[oauth.providers.*]`. Nothing is fetched
+    /// yet: OpenID Connect discovery happens on first use.
+    fn oauth_providers(&self) -> anyhow::Result<OAuthProviders> {
+        let nonempty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        let mut providers = Vec::new();
+        for (name, p) in &self.settings.oauth.providers {
+            let key = format!("oauth.providers.{name}");
+            let kind: ProviderKind = p
+                .kind_name(name)
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{key}.kind: {e}"))?;
+            let mut config = ProviderConfig::new(name.as_str(), kind, p.client_id.trim());
+            config.client_secret = if p.apple_private_key_file.is_empty() {
+                ClientSecret::Shared(p.client_secret.clone())
+            } else {
+                let path = &p.apple_private_key_file;
+                ClientSecret::AppleKey(AppleClientKey {
+                    team_id: p.apple_team_id.clone(),
+                    key_id: p.apple_key_id.clone(),
+                    private_key_pem: std::fs::read_to_string(path).with_context(|| {
+                        format!("{key}.apple_private_key_file: cannot read {path}")
+                    })?,
+                })
+            };
+            config.scopes =
+                nonempty(&p.scopes).map(|s| s.split_whitespace().map(str::to_owned).collect());
+            config.issuer_url = nonempty(&p.issuer_url);
+            config.authorize_url = nonempty(&p.authorize_url);
+            config.token_url = nonempty(&p.token_url);
+            config.api_base_url = nonempty(&p.api_base_url);
+            config.timeout = std::time::Duration::from_secs(p.timeout_secs);
+            providers.push(oauth::provider(&config).map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
+        }
+        Ok(OAuthProviders::new(providers))
     }
 
     /// The code senders the settings name: `codes.sender`, and
