@@ -21,3 +21,6 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# The OpenID Connect provider the OAuth test starts (oidc-provider).
+bash ../../crates/testkit/oidc/setup.sh
