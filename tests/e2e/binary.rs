@@ -153,6 +153,18 @@ fn bad_configuration_stops_start_up_naming_the_key() {
             "c2hvcnQ",
             "instance.encryption_key",
         ),
+        // An OpenID Connect provider without its issuer.
+        (
+            "LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_ID",
+            "acme-client",
+            "oauth.providers.custom_acme.issuer_url",
+        ),
+        // A preset that needs a client secret.
+        (
+            "LATCH_OAUTH__PROVIDERS__GITHUB__CLIENT_ID",
+            "gh-client",
+            "oauth.providers.github",
+        ),
     ];
     for (var, value, key) in cases {
         let mut cmd = latch(dir.path());
