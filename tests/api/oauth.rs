@@ -311,7 +311,8 @@ async fn callbacks_without_a_waiting_flow_are_refused() {
     callback(&app, "?code=x&state=sia_nobody.secret")
         .await
         .assert_error(400, "oauth_state_invalid", Some("state"));
-    // The real one still works afterwards, once; by POST too (form_post).
+    // The real one still works afterwards, once; by POST too (form_post),
+    // which comes back as a GET first (no cookie came with it).
     let form: Vec<(String, String)> = query_b
         .trim_start_matches('?')
         .split('&')
@@ -327,6 +328,9 @@ async fn callbacks_without_a_waiting_flow_are_refused() {
             Some(("application/x-www-form-urlencoded", body)),
         )
         .await;
+    let again = location(&res).to_owned();
+    assert!(again.starts_with("/v1/oauth_callback?"), "{again}");
+    let res = app.request("GET", &again, &[], None).await;
     assert_eq!(location(&res), DONE);
 }
 
@@ -478,4 +482,110 @@ async fn enabled_providers_are_advertised_and_accounts_can_be_unlinked() {
         .await
         .body;
     assert_eq!(user["external_accounts"], json!([]));
+}
+
+/// Starts an OAuth sign-in as a browser does (the `__client` cookie);
+/// returns (the cookie header, sign-in id, provider URL).
+async fn start_in_browser(app: &TestApp) -> (String, String, String) {
+    let body = serde_urlencoded::to_string([
+        ("strategy", "oauth_github"),
+        ("redirect_url", BACK),
+        ("action_complete_redirect_url", DONE),
+    ])
+    .unwrap();
+    let res = app
+        .request(
+            "POST",
+            "/v1/client/sign_ins",
+            &[],
+            Some(("application/x-www-form-urlencoded", body)),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let cookie = res
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let v = &res.body["response"]["first_factor_verification"];
+    (
+        cookie,
+        res.body["response"]["id"].as_str().unwrap().to_owned(),
+        v["external_verification_redirect_url"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_browser_flow_completes_only_in_the_browser_that_started_it() {
+    let Setup { app, idp } = setup(InstanceSettings::default()).await;
+    app.user("alice@example.com", None).await;
+
+    // Sent a stranger's link, the victim's browser (without that cookie)
+    // completes nothing on the stranger's client.
+    let (stranger_cookie, id, url) = start_in_browser(&app).await;
+    let query = approve(&idp, &url, "alice").await;
+    assert_eq!(location(&callback(&app, &query).await), BACK);
+    let state = app
+        .request(
+            "GET",
+            &format!("/v1/client/sign_ins/{id}"),
+            &[("cookie", &stranger_cookie)],
+            None,
+        )
+        .await;
+    let v = &state.body["response"]["first_factor_verification"];
+    assert_eq!(v["status"], "failed", "{}", state.body);
+    assert_eq!(v["error"]["code"], "oauth_client_mismatch");
+    assert_eq!(state.body["client"]["sessions"], json!([]));
+
+    // The browser that started it completes it.
+    let (cookie, id, url) = start_in_browser(&app).await;
+    let query = approve(&idp, &url, "alice").await;
+    let res = app
+        .request(
+            "GET",
+            &format!("/v1/oauth_callback{query}"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(location(&res), DONE);
+    let state = app
+        .request(
+            "GET",
+            &format!("/v1/client/sign_ins/{id}"),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        state.body["response"]["status"], "complete",
+        "{}",
+        state.body
+    );
+
+    // A form POST from the provider's site arrives without the cookie: it is
+    // sent back as a GET, which the browser makes with its cookie.
+    let (_, _, url) = start_in_browser(&app).await;
+    let query = approve(&idp, &url, "alice").await;
+    let form = query.trim_start_matches('?').to_owned();
+    let res = app
+        .request(
+            "POST",
+            "/v1/oauth_callback",
+            &[],
+            Some(("application/x-www-form-urlencoded", form)),
+        )
+        .await;
+    let again = location(&res);
+    assert!(again.starts_with("/v1/oauth_callback?"), "{again}");
+    assert!(
+        again.contains("state=") && again.contains("code="),
+        "{again}"
+    );
 }

@@ -249,6 +249,30 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
     if req.method != warp::http::Method::GET && req.method != warp::http::Method::POST {
         return ApiResponse::error(&fapi::method_not_allowed(), trace_id);
     }
+    let cookie_token = req
+        .cookie(fapi::CLIENT_COOKIE)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    // A provider's form POST comes from its own site, so the browser leaves
+    // out the SameSite=Lax client cookie: send it back here as a GET (a
+    // top-level navigation, which carries the cookie) once.
+    if req.method == warp::http::Method::POST && cookie_token.is_none() {
+        let mut pairs = Vec::new();
+        for name in ["state", "code", "error"] {
+            match req.param(name) {
+                Ok(Some(value)) => pairs.push((name, value)),
+                Ok(None) => {}
+                Err(err) => return ApiResponse::error(&err, trace_id),
+            }
+        }
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        return ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
+            .with_header(
+                warp::http::header::LOCATION,
+                &format!("/v1/oauth_callback?{query}"),
+            )
+            .with_header(warp::http::header::CACHE_CONTROL, "no-store");
+    }
     // Query parameters, or the form body of a POST.
     let param = |name: &str| -> Result<Option<String>, Error> {
         match req.query_param(name) {
@@ -261,6 +285,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
             state: param("state")?,
             code: param("code")?,
             error: param("error")?,
+            cookie_token: cookie_token.clone(),
         })
     })();
     let result = match params {

@@ -68,6 +68,7 @@ pub enum ErrorCode {
     OAuthStateInvalid,
     ExternalAccountNotFound,
     ExternalAccountMismatch,
+    OAuthClientMismatch,
 }
 
 impl ErrorCode {
@@ -109,6 +110,7 @@ impl ErrorCode {
             Self::OAuthStateInvalid => "oauth_state_invalid",
             Self::ExternalAccountNotFound => "external_account_not_found",
             Self::ExternalAccountMismatch => "external_account_mismatch",
+            Self::OAuthClientMismatch => "oauth_client_mismatch",
         }
     }
 }

@@ -138,7 +138,7 @@ pub async fn handle(
                 (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, auth).await,
                 (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
                 (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
-                    sign_ins::prepare_first_factor(state, req, token, id).await
+                    sign_ins::prepare_first_factor(state, req, auth, id).await
                 }
                 (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
                     sign_ins::attempt_first_factor(state, req, auth, id).await

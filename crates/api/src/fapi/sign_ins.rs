@@ -35,6 +35,7 @@ pub async fn create(
         password: req.param("password")?,
         redirect_url: req.param("redirect_url")?,
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
+        bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: keeps_token(auth),
     };
     Ok(reply(
@@ -52,15 +53,17 @@ pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<Fap
 pub async fn prepare_first_factor(
     state: &ApiState,
     req: &ApiRequest,
-    token: Option<&str>,
+    auth: &ClientAuth,
     id: &str,
 ) -> Result<FapiReply, Error> {
+    let token = auth.token();
     let params = PrepareFirstFactor {
         strategy: req.param("strategy")?,
         email_address_id: req.param("email_address_id")?,
         phone_number_id: req.param("phone_number_id")?,
         redirect_url: req.param("redirect_url")?,
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
+        bind_oauth_to_cookie: auth.channel == Channel::Cookie,
     };
     Ok(reply(
         state,

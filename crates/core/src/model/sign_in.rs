@@ -154,6 +154,12 @@ pub struct OAuthFlow {
     /// Where the callback sends the browser once the sign-in is complete.
     pub action_complete_redirect_url: Option<String>,
     pub expire_at: Timestamp,
+    /// For browsers that name their client by cookie: the SHA-256 of the
+    /// client token that started the flow. The callback must come from a
+    /// browser holding it, so that a victim sent to the provider with an
+    /// attacker's link cannot sign in on the attacker's client.
+    #[serde(default)]
+    pub client_binding: Option<String>,
 }
 
 /// Why a callback's `state` was not accepted.

@@ -51,6 +51,8 @@ pub struct OAuthCallback {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+    /// The client token the browser's cookie carries, if any.
+    pub cookie_token: Option<String>,
 }
 
 /// Where the callback sends the browser.
@@ -91,6 +93,7 @@ impl Latch {
         strategy: Strategy,
         redirect_url: Option<String>,
         action_complete_redirect_url: Option<String>,
+        client_binding: Option<String>,
         now: Timestamp,
     ) -> Result<(), Error> {
         let Strategy::OAuth(name) = &strategy else {
@@ -113,6 +116,7 @@ impl Latch {
             redirect_url,
             action_complete_redirect_url,
             expire_at: now.plus(self.settings.oauth_flow_lifetime),
+            client_binding,
         };
         let request = AuthorizationRequest {
             state: format!("{}.{secret}", sign_in.id),
@@ -166,6 +170,26 @@ impl Latch {
         let back = CallbackRedirect {
             location: flow.redirect_url.clone(),
         };
+        // A flow a cookie browser started finishes only in that browser.
+        if let Some(binding) = &flow.client_binding {
+            let presented = params.cookie_token.as_deref().map(super::token_hash);
+            let same = presented.is_some_and(|h| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    h.as_bytes(),
+                    binding.as_bytes(),
+                ))
+            });
+            if !same {
+                let err = oauth_error(
+                    ErrorCode::OAuthClientMismatch,
+                    "Another browser",
+                    "This sign-in was started in another browser. Please start it again here.",
+                );
+                self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                    .await;
+                return Ok(back);
+            }
+        }
         let strategy = match sign_in.first_factor_verification().map(|v| &v.strategy) {
             Some(s @ Strategy::OAuth(_)) => s.clone(),
             _ => return Err(state_invalid()),

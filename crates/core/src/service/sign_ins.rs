@@ -18,6 +18,9 @@ pub struct CreateSignIn {
     pub redirect_url: Option<String>,
     /// OAuth: where the callback sends the browser once the sign-in is complete.
     pub action_complete_redirect_url: Option<String>,
+    /// OAuth: the client token travels in a cookie, so the callback must come
+    /// with the same cookie.
+    pub bind_oauth_to_cookie: bool,
     /// Keep the device's token when a session starts instead of rotating it:
     /// for development browsers, whose token is their identity in URLs.
     pub keep_token: bool,
@@ -32,6 +35,7 @@ pub struct PrepareFirstFactor {
     /// OAuth, as in [`CreateSignIn`].
     pub redirect_url: Option<String>,
     pub action_complete_redirect_url: Option<String>,
+    pub bind_oauth_to_cookie: bool,
 }
 
 /// `POST /v1/client/sign_ins/{id}/reset_password`.
@@ -171,11 +175,17 @@ impl Latch {
             }
         }
         if let Some(oauth @ Strategy::OAuth(_)) = &strategy {
+            let binding = params.bind_oauth_to_cookie.then(|| {
+                new_token
+                    .as_deref()
+                    .map_or_else(|| client.token_hash.clone(), token_hash)
+            });
             self.start_oauth(
                 &mut sign_in,
                 oauth.clone(),
                 params.redirect_url.clone(),
                 params.action_complete_redirect_url.clone(),
+                binding,
                 now,
             )
             .await?;
@@ -361,11 +371,15 @@ impl Latch {
             Strategy::EmailCode | Strategy::ResetPasswordEmailCode => params.email_address_id,
             Strategy::PhoneCode | Strategy::ResetPasswordPhoneCode => params.phone_number_id,
             oauth @ Strategy::OAuth(_) => {
+                let binding = params
+                    .bind_oauth_to_cookie
+                    .then(|| client.token_hash.clone());
                 self.start_oauth(
                     &mut sign_in,
                     oauth,
                     params.redirect_url,
                     params.action_complete_redirect_url,
+                    binding,
                     now,
                 )
                 .await?;

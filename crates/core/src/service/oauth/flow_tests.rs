@@ -57,6 +57,7 @@ fn waiting(identified: Option<&User>, expire_at: Timestamp) -> SignIn {
         redirect_url: BACK.into(),
         action_complete_redirect_url: Some(DONE.into()),
         expire_at,
+        client_binding: None,
     };
     s.oauth_started(
         Strategy::OAuth("github".into()),
@@ -73,6 +74,7 @@ fn callback(secret: &str) -> OAuthCallback {
         state: Some(format!("sia_1.{secret}")),
         code: Some("the-code".into()),
         error: None,
+        cookie_token: None,
     }
 }
 
@@ -440,4 +442,63 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
     });
     let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
+}
+
+/// [`waiting`], started by a cookie browser holding client 1's token.
+fn waiting_in_browser() -> SignIn {
+    let mut s = waiting(None, NOW.plus(Duration::minutes(5)));
+    let mut flow = s.oauth_flow().unwrap().clone();
+    flow.client_binding = Some(crate::service::token_hash(
+        crate::service::test_support::TOKEN,
+    ));
+    s.oauth_started(
+        Strategy::OAuth("github".into()),
+        flow,
+        "https://idp/authorize".into(),
+        NOW,
+    )
+    .unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
+    for cookie in [None, Some("another-browsers-token")] {
+        let mut m = Mocks::new();
+        m.settings.strategies.oauth_providers = vec!["github".into()];
+        let mut p = MockOAuthProvider::new();
+        p.expect_name().return_const("github".to_owned());
+        // The attacker's link is spent without asking the provider anything.
+        p.expect_exchange().never();
+        m.oauth.push(p);
+        serve(&mut m, waiting_in_browser());
+        m.clients.expect_insert_session().never();
+        expect_outcome(&mut m, |s| {
+            verification_is(s, VerificationStatus::Failed, Some("oauth_client_mismatch"))
+        });
+        let params = OAuthCallback {
+            cookie_token: cookie.map(str::to_owned),
+            ..callback(SECRET)
+        };
+        let out = m.latch().oauth_callback(params).await.unwrap();
+        assert_eq!(out.location, BACK);
+    }
+    // The browser that started it goes on to the provider's answer.
+    let mut m = mocks(Ok(identity(false)));
+    serve(&mut m, waiting_in_browser());
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+    expect_outcome(&mut m, |s| {
+        verification_is(
+            s,
+            VerificationStatus::Transferable,
+            Some("external_account_not_found"),
+        )
+    });
+    let params = OAuthCallback {
+        cookie_token: Some(crate::service::test_support::TOKEN.to_owned()),
+        ..callback(SECRET)
+    };
+    m.latch().oauth_callback(params).await.unwrap();
 }
