@@ -95,6 +95,35 @@ fn location(res: &Resp) -> &str {
     res.header("location").unwrap()
 }
 
+/// The nonce a callback put on the redirect URL for an app (not a cookie
+/// browser) to claim its sign-in with.
+fn nonce_of(location: &str) -> String {
+    let (back, nonce) = location
+        .split_once("?rotating_token_nonce=")
+        .unwrap_or_else(|| panic!("no nonce in {location}"));
+    assert_eq!(back, BACK);
+    nonce.to_owned()
+}
+
+/// The app claims its callback as clerk-js does: it reloads the sign-in with
+/// the nonce. Returns the client's token afterwards and the reloaded state.
+async fn claim(app: &TestApp, token: &str, id: &str, location: &str) -> (String, Value) {
+    let nonce = nonce_of(location);
+    let res = app
+        .fapi(
+            "GET",
+            &format!("/v1/client/sign_ins/{id}?rotating_token_nonce={nonce}"),
+            token,
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let token = res
+        .header("authorization")
+        .map_or_else(|| token.to_owned(), str::to_owned);
+    (token, res.body)
+}
+
 async fn sign_in_state(app: &TestApp, token: &str, id: &str) -> Value {
     let res = app
         .fapi("GET", &format!("/v1/client/sign_ins/{id}"), token, &[])
@@ -124,8 +153,34 @@ async fn a_linked_or_verified_email_user_signs_in_through_the_callback() {
     );
 
     let res = callback(&app, &query).await;
-    assert_eq!(location(&res), DONE);
-    let state = sign_in_state(&app, &token, &id).await;
+    let landing = location(&res).to_owned();
+    // The callback signs nobody in: the nonce goes to this browser, and only
+    // the client that started the flow can use it.
+    let waiting = sign_in_state(&app, &token, &id).await;
+    assert_eq!(waiting["response"]["status"], "needs_identifier");
+    assert_eq!(waiting["client"]["sessions"], json!([]));
+    let (stranger, _, _) = start(&app, None).await;
+    app.fapi(
+        "GET",
+        &format!(
+            "/v1/client/sign_ins/{id}?rotating_token_nonce={}",
+            nonce_of(&landing)
+        ),
+        &stranger,
+        &[],
+    )
+    .await
+    .assert_error(400, "oauth_state_invalid", Some("rotating_token_nonce"));
+    app.fapi(
+        "GET",
+        &format!("/v1/client/sign_ins/{id}?rotating_token_nonce=guessed"),
+        &token,
+        &[],
+    )
+    .await
+    .assert_error(400, "oauth_state_invalid", Some("rotating_token_nonce"));
+    let (new_token, state) = claim(&app, &token, &id, &landing).await;
+    assert_ne!(new_token, token, "the token rotates with the session");
     assert_eq!(state["response"]["status"], "complete", "{state}");
     let session = state["response"]["created_session_id"].as_str().unwrap();
     assert_eq!(state["client"]["sessions"][0]["id"], session);
@@ -157,8 +212,8 @@ async fn a_linked_or_verified_email_user_signs_in_through_the_callback() {
     });
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
-    assert_eq!(location(&callback(&app, &query).await), DONE);
-    let state = sign_in_state(&app, &token, &id).await;
+    let landing = location(&callback(&app, &query).await).to_owned();
+    let (_, state) = claim(&app, &token, &id, &landing).await;
     assert_eq!(state["response"]["status"], "complete");
     let user = app
         .bapi("GET", &format!("/v1/users/{user_id}"), None)
@@ -331,7 +386,7 @@ async fn callbacks_without_a_waiting_flow_are_refused() {
     let again = location(&res).to_owned();
     assert!(again.starts_with("/v1/oauth_callback?"), "{again}");
     let res = app.request("GET", &again, &[], None).await;
-    assert_eq!(location(&res), DONE);
+    nonce_of(location(&res));
 }
 
 #[tokio::test]
@@ -419,12 +474,8 @@ async fn two_factor_users_finish_with_their_second_factor() {
     assert_eq!(res.status, 200, "{}", res.body);
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
-    assert_eq!(
-        location(&callback(&app, &query).await),
-        BACK,
-        "not complete yet"
-    );
-    let state = sign_in_state(&app, &token, &id).await;
+    let landing = location(&callback(&app, &query).await).to_owned();
+    let (token, state) = claim(&app, &token, &id, &landing).await;
     assert_eq!(
         state["response"]["status"], "needs_second_factor",
         "{state}"
@@ -555,11 +606,21 @@ async fn a_browser_flow_completes_only_in_the_browser_that_started_it() {
         )
         .await;
     assert_eq!(location(&res), DONE);
+    // The client's token rotated with the session: the browser gets it on
+    // the redirect, and the old cookie no longer names the client.
+    let rotated = res
+        .header("set-cookie")
+        .expect("a new __client cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(rotated, cookie);
     let state = app
         .request(
             "GET",
             &format!("/v1/client/sign_ins/{id}"),
-            &[("cookie", &cookie)],
+            &[("cookie", &rotated)],
             None,
         )
         .await;
@@ -568,6 +629,10 @@ async fn a_browser_flow_completes_only_in_the_browser_that_started_it() {
         "{}",
         state.body
     );
+    let old = app
+        .request("GET", "/v1/client", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(old.body["response"], Value::Null, "{}", old.body);
 
     // A form POST from the provider's site arrives without the cookie: it is
     // sent back as a GET, which the browser makes with its cookie.

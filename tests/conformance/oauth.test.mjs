@@ -1,8 +1,8 @@
 // OAuth sign-in with clerk-js (Node, native mode) against a real OpenID
 // Connect provider (the certified `oidc-provider` package, started here):
 // clerk-js creates the sign-in, the test plays the browser through the
-// provider's login and consent pages and lands on latch's callback, and
-// clerk-js then sees the sign-in complete.
+// provider's login and consent pages to latch's callback, and clerk-js claims
+// the sign-in with the nonce the callback returned and sees it complete.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -132,13 +132,20 @@ test('OAuth sign-in through the provider login and consent completes', async () 
   assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
   assert.ok(authorize.searchParams.get('nonce'));
 
-  // The provider sends the browser to latch's callback, which sends it on.
+  // The provider sends the browser to latch's callback, which sends it back
+  // to the app with a nonce; the app claims its sign-in with it, as clerk-js's
+  // redirect callback does (an app's client is no browser cookie the
+  // callback could check).
   const landing = await browse(authorize.href, 'ada', `${latch.url}/v1/oauth_callback`);
   const res = await fetch(landing, { redirect: 'manual' });
   assert.equal(res.status, 303);
-  assert.equal(res.headers.get('location'), DONE);
+  const back = new URL(res.headers.get('location'));
+  assert.equal(`${back.origin}${back.pathname}`, BACK);
+  const nonce = back.searchParams.get('rotating_token_nonce');
+  assert.ok(nonce);
+  assert.equal((await clerk.client.signIn.reload()).status, 'needs_identifier', 'nothing without the nonce');
 
-  const done = await clerk.client.signIn.reload();
+  const done = await clerk.client.signIn.reload({ rotatingTokenNonce: nonce });
   assert.equal(done.status, 'complete');
   await clerk.setActive({ session: done.createdSessionId });
   assert.equal(clerk.user?.id, user.id);

@@ -293,9 +293,18 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         Err(err) => Err(err),
     };
     match result {
-        Ok(redirect) => ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
-            .with_header(warp::http::header::LOCATION, &redirect.location)
-            .with_header(warp::http::header::CACHE_CONTROL, "no-store"),
+        Ok(redirect) => {
+            let response = ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
+                .with_header(warp::http::header::LOCATION, &redirect.location)
+                .with_header(warp::http::header::CACHE_CONTROL, "no-store");
+            // A browser that completed its sign-in here gets its new token.
+            match &redirect.new_token {
+                Some(token) => {
+                    response.with_header(header::SET_COOKIE, &state.config.client_cookie(token))
+                }
+                None => response,
+            }
+        }
         Err(err) => ApiResponse::error(&err, trace_id),
     }
 }

@@ -131,63 +131,93 @@ pub async fn handle(
             if let Err(err) = check_dev_browser(state, auth).await {
                 return Some(Err(err));
             }
-            match (m.clone(), rest) {
-                (Method::GET, []) => client::read(state, token).await,
-                (Method::PUT | Method::POST, []) => client::create(state).await,
-                (Method::DELETE, []) => client::delete(state, token).await,
-                (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, auth).await,
-                (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
-                (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
-                    sign_ins::prepare_first_factor(state, req, auth, id).await
+            // A client claiming its OAuth callback (clerk-js reloads with the
+            // nonce the callback sent to its redirect URL) goes on with the
+            // token that claim gave it.
+            let mut claimed = None;
+            if let Some(nonce) = req
+                .query_param("rotating_token_nonce")
+                .filter(|n| !n.is_empty())
+            {
+                match state
+                    .latch
+                    .claim_oauth(token, nonce, auth.channel == Channel::DevBrowser)
+                    .await
+                {
+                    Ok(new_token) => claimed = new_token,
+                    Err(err) => return Some(Err(err)),
                 }
-                (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
-                    sign_ins::attempt_first_factor(state, req, auth, id).await
-                }
-                (Method::POST, ["sign_ins", id, "reset_password"]) => {
-                    sign_ins::reset_password(state, req, auth, id).await
-                }
-                (Method::POST, ["sign_ins", id, "prepare_second_factor"]) => {
-                    sign_ins::prepare_second_factor(state, req, token, id).await
-                }
-                (Method::POST, ["sign_ins", id, "attempt_second_factor"]) => {
-                    sign_ins::attempt_second_factor(state, req, auth, id).await
-                }
-                (Method::DELETE, ["sessions"]) => sessions::end_all(state, token).await,
-                (Method::POST, ["sessions", id, "touch"]) => {
-                    sessions::touch(state, token, id).await
-                }
-                (Method::POST, ["sessions", id, "end"]) => sessions::end(state, token, id).await,
-                (Method::POST, ["sessions", id, "remove"]) => {
-                    sessions::remove(state, token, id).await
-                }
-                (Method::POST, ["sessions", id, "tokens"]) => {
-                    sessions::tokens(state, req, token, id).await
-                }
-                (Method::POST, ["sessions", _, "tokens", _template]) => {
-                    Err(Error::not_found("JWT template"))
-                }
-                (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
-                    Err(method_not_allowed())
-                }
-                (_, ["sign_ins"] | ["sign_ins", _])
-                | (
-                    _,
-                    [
-                        "sign_ins",
-                        _,
-                        "attempt_first_factor"
-                        | "reset_password"
-                        | "prepare_first_factor"
-                        | "prepare_second_factor"
-                        | "attempt_second_factor",
-                    ],
-                ) => Err(method_not_allowed()),
-                _ => return None,
             }
+            let token = claimed.as_deref().or(token);
+            let result = client_route(state, req, auth, token, m, rest).await?;
+            result.map(|mut reply| {
+                if reply.new_token.is_none() {
+                    reply.new_token = claimed;
+                }
+                reply
+            })
         }
         _ => return None,
     };
     Some(result)
+}
+
+/// The routes under `/v1/client`.
+async fn client_route(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+    token: Option<&str>,
+    m: &Method,
+    rest: &[&str],
+) -> Option<Result<FapiReply, Error>> {
+    Some(match (m.clone(), rest) {
+        (Method::GET, []) => client::read(state, token).await,
+        (Method::PUT | Method::POST, []) => client::create(state).await,
+        (Method::DELETE, []) => client::delete(state, token).await,
+        (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, auth).await,
+        (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
+        (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
+            sign_ins::prepare_first_factor(state, req, auth, id).await
+        }
+        (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
+            sign_ins::attempt_first_factor(state, req, auth, id).await
+        }
+        (Method::POST, ["sign_ins", id, "reset_password"]) => {
+            sign_ins::reset_password(state, req, auth, id).await
+        }
+        (Method::POST, ["sign_ins", id, "prepare_second_factor"]) => {
+            sign_ins::prepare_second_factor(state, req, token, id).await
+        }
+        (Method::POST, ["sign_ins", id, "attempt_second_factor"]) => {
+            sign_ins::attempt_second_factor(state, req, auth, id).await
+        }
+        (Method::DELETE, ["sessions"]) => sessions::end_all(state, token).await,
+        (Method::POST, ["sessions", id, "touch"]) => sessions::touch(state, token, id).await,
+        (Method::POST, ["sessions", id, "end"]) => sessions::end(state, token, id).await,
+        (Method::POST, ["sessions", id, "remove"]) => sessions::remove(state, token, id).await,
+        (Method::POST, ["sessions", id, "tokens"]) => sessions::tokens(state, req, token, id).await,
+        (Method::POST, ["sessions", _, "tokens", _template]) => {
+            Err(Error::not_found("JWT template"))
+        }
+        (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
+            Err(method_not_allowed())
+        }
+        (_, ["sign_ins"] | ["sign_ins", _])
+        | (
+            _,
+            [
+                "sign_ins",
+                _,
+                "attempt_first_factor"
+                | "reset_password"
+                | "prepare_first_factor"
+                | "prepare_second_factor"
+                | "attempt_second_factor",
+            ],
+        ) => Err(method_not_allowed()),
+        _ => return None,
+    })
 }
 
 /// `{ "response": ..., "client": ... }` with the client as it is now.

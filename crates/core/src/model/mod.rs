@@ -23,8 +23,8 @@ pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
 pub use sign_in::{
-    AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthFlow, OAuthStateError, SentCode,
-    SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,
+    AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
+    SentCode, SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub use time::{Duration, Timestamp};

@@ -162,6 +162,19 @@ pub struct OAuthFlow {
     pub client_binding: Option<String>,
 }
 
+/// An OAuth first factor the provider vouched for, in a flow no browser
+/// cookie binds: it counts only once the client that started the flow
+/// presents the nonce the callback handed to `redirect_url`. So a stranger
+/// who sends someone their own authorize link gains nothing: the nonce goes
+/// to that person's browser, not to the stranger's client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClaim {
+    /// SHA-256 (hex) of the nonce.
+    pub nonce_digest: String,
+    pub user_id: UserId,
+    pub expire_at: Timestamp,
+}
+
 /// Why a callback's `state` was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OAuthStateError {
@@ -249,6 +262,9 @@ pub struct SignIn {
     /// An OAuth redirect waiting for its callback.
     #[serde(default)]
     oauth: Option<OAuthFlow>,
+    /// An OAuth callback waiting for its client to claim it.
+    #[serde(default)]
+    oauth_claim: Option<OAuthClaim>,
     created_session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -292,6 +308,7 @@ impl SignIn {
             second_factor_required: false,
             awaiting_new_password: false,
             oauth: None,
+            oauth_claim: None,
             created_session_id: None,
             created_at: now,
             updated_at: now,
@@ -641,6 +658,43 @@ impl SignIn {
         self.first_factor_passed(strategy, needs_second_factor, now)
     }
 
+    /// The provider vouched for a user; the client must now claim it with
+    /// the nonce whose digest `claim` holds.
+    pub fn oauth_awaiting_claim(&mut self, claim: OAuthClaim, now: Timestamp) {
+        if let Some(v) = self.first_factor_verification.as_mut() {
+            v.external_url = None;
+        }
+        self.oauth_claim = Some(claim);
+        self.updated_at = now;
+    }
+
+    /// Takes the waiting claim if `nonce_digest` is its nonce's, in constant
+    /// time, and returns the user it is for. Single use, like the state.
+    pub fn take_oauth_claim(
+        &mut self,
+        nonce_digest: &str,
+        now: Timestamp,
+    ) -> Result<UserId, OAuthStateError> {
+        let matches = self.oauth_claim.as_ref().is_some_and(|claim| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                claim.nonce_digest.as_bytes(),
+                nonce_digest.as_bytes(),
+            ))
+        });
+        if !matches {
+            return Err(OAuthStateError::Unknown);
+        }
+        let claim = self.oauth_claim.take().ok_or(OAuthStateError::Unknown)?;
+        self.updated_at = now;
+        if now >= claim.expire_at {
+            if let Some(v) = self.first_factor_verification.as_mut() {
+                v.status = VerificationStatus::Expired;
+            }
+            return Err(OAuthStateError::Expired(String::new()));
+        }
+        Ok(claim.user_id)
+    }
+
     /// The OAuth first factor ended without a user: `Failed`, or
     /// `Transferable` (no account yet: a sign-up may take it over).
     pub fn oauth_ended(
@@ -650,6 +704,7 @@ impl SignIn {
         now: Timestamp,
     ) {
         self.oauth = None;
+        self.oauth_claim = None;
         if let Some(v) = self.first_factor_verification.as_mut() {
             v.status = status;
             v.external_url = None;

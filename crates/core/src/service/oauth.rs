@@ -12,7 +12,7 @@ use super::sign_ins::PassedStep;
 use super::{Latch, hex};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{
-    AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthFlow,
+    AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
     OAuthStateError, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
     VerificationStatus, new_id,
 };
@@ -55,11 +55,16 @@ pub struct OAuthCallback {
     pub cookie_token: Option<String>,
 }
 
-/// Where the callback sends the browser.
+/// Where the callback sends the browser, and the client token a cookie
+/// browser holds from now on when its sign-in completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRedirect {
     pub location: String,
+    pub new_token: Option<String>,
 }
+
+/// How long a client has to claim an OAuth callback.
+const CLAIM_LIFETIME: crate::model::Duration = crate::model::Duration::minutes(5);
 
 impl Latch {
     /// Checks what starting an OAuth flow needs before anything is written:
@@ -159,6 +164,7 @@ impl Latch {
                     .map_err(|_| state_invalid())?;
                 return Ok(CallbackRedirect {
                     location: redirect_url,
+                    new_token: None,
                 });
             }
         };
@@ -169,6 +175,7 @@ impl Latch {
             .map_err(|_| state_invalid())?;
         let back = CallbackRedirect {
             location: flow.redirect_url.clone(),
+            new_token: None,
         };
         // A flow a cookie browser started finishes only in that browser.
         if let Some(binding) = &flow.client_binding {
@@ -194,23 +201,99 @@ impl Latch {
             Some(s @ Strategy::OAuth(_)) => s.clone(),
             _ => return Err(state_invalid()),
         };
-        match self.callback_user(&sign_in, &strategy, &flow, params).await {
-            Ok(user) => {
-                match self
-                    .complete_oauth(sign_in.clone(), &user, &flow, now)
-                    .await
-                {
-                    Ok(location) => Ok(CallbackRedirect { location }),
-                    Err(err) => {
-                        self.end_oauth(sign_in, VerificationStatus::Failed, &err)
-                            .await;
-                        Ok(back)
-                    }
-                }
-            }
+        let user = match self.callback_user(&sign_in, &strategy, &flow, params).await {
+            Ok(user) => user,
             Err((status, err)) => {
                 self.end_oauth(sign_in, status, &err).await;
+                return Ok(back);
+            }
+        };
+        if flow.client_binding.is_none() {
+            // No cookie binds the flow to a browser: the client that started
+            // it claims the result with a nonce only this browser gets.
+            let nonce = self.random_token(32);
+            sign_in.oauth_awaiting_claim(
+                OAuthClaim {
+                    nonce_digest: digest(&nonce),
+                    user_id: user.id.clone(),
+                    expire_at: now.plus(CLAIM_LIFETIME),
+                },
+                now,
+            );
+            if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+                tracing::warn!(sign_in = %sign_in.id, error = %err, "could not record an OAuth claim");
+                return Ok(back);
+            }
+            return Ok(CallbackRedirect {
+                location: with_query(&flow.redirect_url, "rotating_token_nonce", &nonce),
+                new_token: None,
+            });
+        }
+        // The browser holding the client completes it here; its token rotates.
+        match self
+            .complete_oauth(sign_in.clone(), &user, false, now)
+            .await
+        {
+            Ok((complete, new_token)) => Ok(CallbackRedirect {
+                location: match (complete, &flow.action_complete_redirect_url) {
+                    (true, Some(url)) => url.clone(),
+                    _ => flow.redirect_url.clone(),
+                },
+                new_token,
+            }),
+            Err(err) => {
+                self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                    .await;
                 Ok(back)
+            }
+        }
+    }
+
+    /// A client claims the OAuth callback of its current sign-in with the
+    /// nonce the callback sent to its `redirect_url` (`rotating_token_nonce`):
+    /// the first factor passes, and the sign-in completes or asks for the
+    /// second factor. Returns the client's new token if it rotated.
+    pub async fn claim_oauth(
+        &self,
+        token: Option<&str>,
+        nonce: &str,
+        keep_token: bool,
+    ) -> Result<Option<String>, Error> {
+        let invalid = || state_invalid().param("rotating_token_nonce");
+        let client = self.find_client(token).await?.ok_or_else(invalid)?;
+        let sign_in_id = client.sign_in_id.clone().ok_or_else(invalid)?;
+        let mut sign_in = self
+            .ports
+            .sign_ins
+            .get(&sign_in_id)
+            .await?
+            .filter(|s| s.client_id == client.id)
+            .ok_or_else(invalid)?;
+        let now = self.ports.clock.now();
+        let user_id = match sign_in.take_oauth_claim(&digest(nonce), now) {
+            Ok(user_id) => user_id,
+            Err(OAuthStateError::Unknown) => return Err(invalid()),
+            Err(OAuthStateError::Expired(_)) => {
+                self.replace_sign_in(&mut sign_in)
+                    .await
+                    .map_err(|_| invalid())?;
+                return Err(invalid());
+            }
+        };
+        // The claim is single use: of racing claims, one stores this.
+        self.replace_sign_in(&mut sign_in)
+            .await
+            .map_err(|_| invalid())?;
+        let user = self.ports.users.get(&user_id).await?.ok_or_else(invalid)?;
+        match self
+            .complete_oauth(sign_in.clone(), &user, keep_token, now)
+            .await
+        {
+            Ok((_, new_token)) => Ok(new_token),
+            Err(err) => {
+                self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                    .await;
+                Err(err)
             }
         }
     }
@@ -387,17 +470,17 @@ impl Latch {
         .await
     }
 
-    /// The provider named `user`: the first factor passes, and the sign-in
-    /// completes with a session on its client (whose token stays: the
-    /// browser at the callback need not be the device holding it) or waits
-    /// for the second factor. Returns where to send the browser.
+    /// The provider named `user`, for the client holding the sign-in: the
+    /// first factor passes, and the sign-in completes with a session on that
+    /// client (rotating its token unless `keep_token`) or waits for the
+    /// second factor. Returns whether it completed, and the new token.
     async fn complete_oauth(
         &self,
         mut sign_in: SignIn,
         user: &User,
-        flow: &OAuthFlow,
+        keep_token: bool,
         now: Timestamp,
-    ) -> Result<String, Error> {
+    ) -> Result<(bool, Option<String>), Error> {
         self.refuse_if_locked(user)?;
         let client = self
             .ports
@@ -422,13 +505,10 @@ impl Latch {
             session,
             user,
             password: None,
-            keep_token: true,
+            keep_token,
         };
-        self.finish_step(sign_in, step, now).await?;
-        Ok(match (complete, &flow.action_complete_redirect_url) {
-            (true, Some(url)) => url.clone(),
-            _ => flow.redirect_url.clone(),
-        })
+        let outcome = self.finish_step(sign_in, step, now).await?;
+        Ok((complete, outcome.new_token))
     }
 
     /// Records how the OAuth factor ended; a failure to store it is logged
@@ -489,6 +569,21 @@ impl Latch {
         let mut buf = vec![0u8; bytes];
         self.ports.random.fill(&mut buf);
         URL_SAFE_NO_PAD.encode(buf)
+    }
+}
+
+/// `url` with `name=value` added to its query (before any fragment); both
+/// are URL-safe already (a name and a base64url nonce).
+fn with_query(url: &str, name: &str, value: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let pair = format!("{name}={value}");
+    match fragment {
+        Some(f) => format!("{base}{sep}{pair}#{f}"),
+        None => format!("{base}{sep}{pair}"),
     }
 }
 

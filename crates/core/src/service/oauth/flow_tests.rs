@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::model::Client;
 use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
@@ -329,7 +330,7 @@ async fn an_unverified_email_links_nothing_and_leaves_the_verification_transfera
 #[tokio::test]
 async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    serve(&mut m, waiting_in_browser());
     m.users
         .expect_find_by_external_account()
         .returning(|_, _| Ok(None));
@@ -352,13 +353,13 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
-    // The session joins the client without rotating its token.
+    // The session joins the client, whose token rotates.
     m.clients
         .expect_insert_session()
         .withf(|s, expected, new| {
             s.user_id == UserId("user_1".into())
                 && *expected == client().token_hash
-                && *new == client().token_hash
+                && *new != client().token_hash
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -367,8 +368,9 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m.latch().oauth_callback(in_browser()).await.unwrap();
     assert_eq!(out.location, DONE, "complete: the action-complete URL");
+    assert!(out.new_token.is_some(), "the browser gets its new token");
 }
 
 #[tokio::test]
@@ -421,7 +423,7 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
         ..user()
     };
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    serve(&mut m, waiting_in_browser());
     m.users
         .expect_find_by_external_account()
         .returning(move |_, _| Ok(Some(linked.clone())));
@@ -440,8 +442,16 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
             && s.created_session_id().is_none()
             && verification_is(s, VerificationStatus::Verified, None)
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m.latch().oauth_callback(in_browser()).await.unwrap();
     assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
+}
+
+/// The callback as client 1's browser makes it, with its cookie.
+fn in_browser() -> OAuthCallback {
+    OAuthCallback {
+        cookie_token: Some(crate::service::test_support::TOKEN.to_owned()),
+        ..callback(SECRET)
+    }
 }
 
 /// [`waiting`], started by a cookie browser holding client 1's token.
@@ -501,4 +511,80 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
         ..callback(SECRET)
     };
     m.latch().oauth_callback(params).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(Some(user())));
+    m.users.expect_update().returning(|_, _| Ok(()));
+    // Nothing is signed in at the callback.
+    m.clients.expect_insert_session().never();
+    let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::<SignIn>::new()));
+    let sink = stored.clone();
+    m.sign_ins.expect_replace().returning(move |s, _| {
+        sink.lock().unwrap().push(s.clone());
+        Ok(())
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let (back, nonce) = out.location.split_once("?rotating_token_nonce=").unwrap();
+    assert_eq!(back, BACK);
+    assert!(nonce.len() >= 40);
+    assert!(out.new_token.is_none());
+    let waiting_claim = stored.lock().unwrap().last().unwrap().clone();
+    assert!(waiting_claim.created_session_id().is_none());
+    assert_eq!(
+        waiting_claim.first_factor_verification().unwrap().status,
+        VerificationStatus::Unverified
+    );
+
+    // Another nonce claims nothing; the right one, from the client, completes.
+    let claim = |nonce: String| {
+        let mut m = Mocks::new();
+        let sign_in = waiting_claim.clone();
+        m.sign_ins
+            .expect_get()
+            .returning(move |_| Ok(Some(sign_in.clone())));
+        m.clients.expect_find_client_by_token_hash().returning(|_| {
+            Ok(Some(Client {
+                sign_in_id: Some(SignInId("sia_1".into())),
+                ..client()
+            }))
+        });
+        (m, nonce)
+    };
+    let (mut m, wrong) = claim("not-the-nonce".into());
+    m.sign_ins.expect_replace().never();
+    let err = m
+        .latch()
+        .claim_oauth(Some(crate::service::test_support::TOKEN), &wrong, false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OAuthStateInvalid);
+    assert_eq!(err.param_name.as_deref(), Some("rotating_token_nonce"));
+
+    let (mut m, right) = claim(nonce.to_owned());
+    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.clients
+        .expect_get_client()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.clients
+        .expect_insert_session()
+        .withf(|_, expected, new| *expected == client().token_hash && *new != client().token_hash)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    let token = m
+        .latch()
+        .claim_oauth(Some(crate::service::test_support::TOKEN), &right, false)
+        .await
+        .unwrap();
+    assert!(token.is_some(), "the claiming client's token rotates");
 }
