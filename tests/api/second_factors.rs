@@ -523,9 +523,20 @@ async fn second_factor_failures_lock_the_user() {
     let user_id = user["id"].as_str().unwrap();
     let read = app.bapi("GET", &format!("/v1/users/{user_id}"), None).await;
     assert_eq!(read.body["locked"], true);
-    // Unlocked, the same sign-in goes on.
+    // Unlocked: this sign-in spent its attempts (TOTP and backup codes share
+    // them), so the right code is not even looked at; a new sign-in works.
     app.bapi("POST", &format!("/v1/users/{user_id}/unlock"), None)
         .await;
+    second(
+        &app,
+        &token,
+        &id,
+        "attempt",
+        &[("strategy", "totp"), ("code", &totp_code(0))],
+    )
+    .await
+    .assert_error(422, "verification_failed", Some("code"));
+    let (token, id, _) = password_first(&app, "lou@example.com").await;
     let done = second(
         &app,
         &token,
@@ -1024,4 +1035,60 @@ async fn only_a_signed_in_user_manages_their_second_factors() {
     off.fapi("POST", "/v1/me/totp", &token, &[])
         .await
         .assert_error(403, "feature_not_enabled", None);
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
+    let app = TestApp::new().await;
+    mfa_user(
+        &app,
+        "gus@example.com",
+        json!({ "totp_secret": TOTP_BASE32 }),
+    )
+    .await;
+    let (token, id, _) = password_first(&app, "gus@example.com").await;
+    let guess = |code: &'static str| {
+        let (app, token, id) = (&app, &token, &id);
+        async move {
+            second(
+                app,
+                token,
+                id,
+                "attempt",
+                &[("strategy", "totp"), ("code", code)],
+            )
+            .await
+        }
+    };
+    let all = tokio::join!(
+        guess("000001"),
+        guess("000002"),
+        guess("000003"),
+        guess("000004"),
+        guess("000005"),
+        guess("000006"),
+    );
+    let all = [all.0, all.1, all.2, all.3, all.4, all.5];
+    let evaluated = all
+        .iter()
+        .filter(|r| r.error().0 == "form_code_incorrect")
+        .count();
+    assert!(evaluated <= 3, "{evaluated} guesses were evaluated");
+    for r in &all {
+        assert!(
+            ["form_code_incorrect", "verification_failed", "conflict"]
+                .contains(&r.error().0.as_str()),
+            "{}",
+            r.body
+        );
+    }
+    let state = app
+        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
+        .await;
+    assert!(
+        state.body["response"]["second_factor_verification"]["attempts"]
+            .as_u64()
+            .unwrap()
+            <= 3
+    );
 }

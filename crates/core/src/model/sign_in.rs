@@ -525,12 +525,50 @@ impl SignIn {
         Ok(())
     }
 
-    /// Marks `slot` verified by `strategy`, keeping a code's attempt count.
+    /// Reserves one attempt at `strategy` for `slot` before it is evaluated
+    /// (for TOTP and backup codes; one-time codes have
+    /// [`count_code_attempt`](Self::count_code_attempt)). Returns false, and
+    /// changes nothing, when `max_attempts` were already made: the sign-in
+    /// must start again.
+    pub fn reserve_attempt(
+        &mut self,
+        slot: FactorSlot,
+        strategy: &Strategy,
+        max_attempts: u32,
+        now: Timestamp,
+    ) -> Result<bool, Error> {
+        self.ready_for(slot, now)?;
+        // TOTP and backup codes share one count, so switching between them
+        // does not start it again.
+        let made = match self.verification(slot) {
+            Some(v) if matches!(v.strategy, Strategy::Totp | Strategy::BackupCode) => v.attempts,
+            _ => 0,
+        };
+        if made >= max_attempts {
+            return Ok(false);
+        }
+        *self.verification_slot(slot) = Some(Verification {
+            strategy: strategy.clone(),
+            status: VerificationStatus::Unverified,
+            attempts: made + 1,
+            expire_at: None,
+            code: None,
+            external_url: None,
+            error: None,
+        });
+        self.updated_at = now;
+        Ok(true)
+    }
+
+    /// Marks `slot` verified by `strategy`, keeping the count of an attempt
+    /// that was counted before it was evaluated.
     fn mark_verified(&mut self, slot: FactorSlot, strategy: Strategy) {
+        let reserved = matches!(strategy, Strategy::Totp | Strategy::BackupCode);
         let (attempts, expire_at) = match self.verification(slot) {
-            // A code attempt was counted before it was compared; anything else
-            // is counted here.
+            // A code attempt was counted before it was compared, as is a TOTP
+            // or backup code attempt; anything else is counted here.
             Some(v) if v.strategy == strategy && v.expire_at.is_some() => (v.attempts, v.expire_at),
+            Some(v) if v.strategy == strategy && reserved && v.attempts > 0 => (v.attempts, None),
             previous => (attempts_after(previous, &strategy), None),
         };
         *self.verification_slot(slot) = Some(Verification {

@@ -83,6 +83,26 @@ impl Latch {
             .code
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| Error::param_nil("code"))?;
+        if matches!(strategy, Strategy::Totp | Strategy::BackupCode) {
+            // Each attempt is counted on the sign-in before it is evaluated,
+            // with a compare-and-set, so parallel guesses cannot exceed the
+            // limit; past it the sign-in must start again.
+            if !sign_in.reserve_attempt(
+                FactorSlot::Second,
+                &strategy,
+                self.settings.max_code_attempts,
+                now,
+            )? {
+                return Err(Error::new(
+                    ErrorKind::Unprocessable,
+                    ErrorCode::VerificationFailed,
+                    "Too many failed attempts",
+                    "Too many incorrect codes were entered. Please sign in again.",
+                )
+                .param("code"));
+            }
+            self.replace_sign_in(&mut sign_in).await?;
+        }
         let checked = match &strategy {
             Strategy::PhoneCode | Strategy::EmailCode => {
                 self.check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
@@ -95,14 +115,17 @@ impl Latch {
         if let Err(err) = checked {
             if err.code == ErrorCode::FormCodeIncorrect {
                 self.count_user_failure(&user).await;
-                // Code attempts were counted on the sign-in before the comparison.
-                if matches!(strategy, Strategy::Totp | Strategy::BackupCode) {
-                    self.count_failed_attempt(FactorSlot::Second, sign_in, strategy)
-                        .await?;
-                }
             }
             return Err(err);
         }
+        // A lock that landed while this attempt was evaluated still holds.
+        let current = self
+            .ports
+            .users
+            .get(&user.id)
+            .await?
+            .ok_or_else(Error::identifier_not_found)?;
+        self.refuse_if_locked(&current)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
         let session = self.new_session(&sign_in, &user, now)?;

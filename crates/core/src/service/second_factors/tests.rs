@@ -3,7 +3,7 @@
 use super::*;
 use crate::model::{
     IdentificationRecord, InstanceSettings, SessionStatus, SignInId, SignInStatus, Timestamp,
-    step_at,
+    VerificationStatus, step_at,
 };
 use crate::ports::{CodeDestination, OsRandom};
 use crate::secrets::SecretBox;
@@ -97,10 +97,23 @@ async fn a_valid_totp_code_completes_with_one_session() {
         .withf(|id, step| id.as_str() == "user_1" && *step == step_at(NOW) - 1)
         .times(1)
         .returning(|_, _| Ok(true));
+    // The attempt is counted first, then the completed sign-in stored.
     m.sign_ins
         .expect_replace()
         .withf(|s, _| {
-            s.status_at(NOW) == SignInStatus::Complete && s.second_factor_verified_at() == Some(NOW)
+            let v = s.second_factor_verification().unwrap();
+            v.attempts == 1
+                && v.status == VerificationStatus::Unverified
+                && s.status_at(NOW) == SignInStatus::NeedsSecondFactor
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| {
+            s.status_at(NOW) == SignInStatus::Complete
+                && s.second_factor_verified_at() == Some(NOW)
+                && s.second_factor_verification().unwrap().attempts == 1
         })
         .times(1)
         .returning(|_, _| Ok(()));
@@ -353,4 +366,78 @@ async fn totp_and_backup_codes_need_no_preparation() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::FormParamValueInvalid);
     assert_eq!(err.param_name.as_deref(), Some("strategy"));
+}
+
+#[tokio::test]
+async fn past_the_attempt_limit_no_code_is_evaluated() {
+    let user = mfa_user();
+    let mut spent = waiting_sign_in(&user);
+    for _ in 0..3 {
+        assert!(
+            spent
+                .reserve_attempt(FactorSlot::Second, &Strategy::Totp, 3, NOW)
+                .unwrap()
+        );
+    }
+    assert!(
+        !spent
+            .reserve_attempt(FactorSlot::Second, &Strategy::Totp, 3, NOW)
+            .unwrap()
+    );
+    let mut m = Mocks::new();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.sign_ins
+        .expect_get()
+        .returning(move |_| Ok(Some(spent.clone())));
+    m.users
+        .expect_get()
+        .returning(move |_| Ok(Some(user.clone())));
+    m.users.expect_use_totp_step().never();
+    m.sign_ins.expect_replace().never();
+    m.clients.expect_insert_session().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::VerificationFailed);
+}
+
+#[tokio::test]
+async fn a_lock_that_lands_during_the_check_still_holds() {
+    let mut m = Mocks::new();
+    let user = mfa_user();
+    let sign_in = waiting_sign_in(&user);
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.sign_ins
+        .expect_get()
+        .returning(move |_| Ok(Some(sign_in.clone())));
+    // Unlocked when the attempt starts, locked by the time the code passed.
+    let reads = std::sync::atomic::AtomicUsize::new(0);
+    m.users.expect_get().returning(move |_| {
+        let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(User {
+            locked_until: (n > 0).then_some(Timestamp(NOW.0 + 60_000)),
+            ..mfa_user()
+        }))
+    });
+    m.users.expect_use_totp_step().returning(|_, _| Ok(true));
+    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.clients.expect_insert_session().never();
+    let err = m
+        .latch()
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::UserLocked);
 }
