@@ -694,11 +694,7 @@ async fn invalid_second_factor_input_changes_nothing() {
         phone_id,
     )
     .await
-    .assert_error(
-        422,
-        "form_param_value_invalid",
-        Some("reserved_for_second_factor"),
-    );
+    .assert_error(422, "form_param_value_invalid", Some("verified"));
     patch(
         json!({ "reserved_for_second_factor": "sometimes" }),
         phone_id,
@@ -1091,4 +1087,38 @@ async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
             .unwrap()
             <= 3
     );
+}
+
+#[tokio::test]
+async fn numbers_are_reserved_for_the_second_factor_only_where_phone_codes_are_on() {
+    let settings = InstanceSettings {
+        strategies: latch_core::model::StrategySettings {
+            phone_code: false,
+            ..InstanceSettings::default().strategies
+        },
+        ..InstanceSettings::default()
+    };
+    let app = TestApp::with(settings).await;
+    let user = mfa_user(
+        &app,
+        "pip@example.com",
+        json!({ "phone_number": ["+15555550242"] }),
+    )
+    .await;
+    let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap();
+    app.bapi(
+        "PATCH",
+        &format!("/v1/phone_numbers/{phone_id}"),
+        Some(json!({ "reserved_for_second_factor": true })),
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_value_invalid",
+        Some("reserved_for_second_factor"),
+    );
+    let read = app
+        .bapi("GET", &format!("/v1/phone_numbers/{phone_id}"), None)
+        .await;
+    assert_eq!(read.body["reserved_for_second_factor"], false);
 }

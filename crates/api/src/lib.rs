@@ -269,7 +269,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         return ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
             .with_header(
                 warp::http::header::LOCATION,
-                &format!("/v1/oauth_callback?{query}"),
+                &format!("{}?{query}", state.latch.settings().oauth_callback_url),
             )
             .with_header(warp::http::header::CACHE_CONTROL, "no-store");
     }

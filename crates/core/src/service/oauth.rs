@@ -363,10 +363,12 @@ impl Latch {
                         external_account_not_found(),
                     ));
                 };
-                // An identified sign-in links nothing for another user.
+                // An identified sign-in links nothing for another user, and
+                // nothing is linked to a locked user.
                 if identified.is_some_and(|id| *id != user.id) {
                     return Err(failed(mismatch()));
                 }
+                self.refuse_if_locked(&user).map_err(failed)?;
                 return self.link(user, name, &identity).await.map_err(failed);
             }
         };
@@ -558,6 +560,10 @@ impl Latch {
                 format!("{param} must be an http(s) URL on an origin this instance allows."),
             )
         };
+        // Visible ASCII only: what goes into a Location header as it is.
+        if url.len() > 2048 || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid());
+        }
         let origin = origin_of(url).ok_or_else(invalid)?;
         let allowed = self.settings.redirect_origins.contains(&origin)
             || (self.settings.environment == Environment::Development && is_loopback(&origin));

@@ -185,6 +185,8 @@ impl Latch {
             }
             if let Some(secret) = &totp_secret {
                 user.totp_secret = secret.clone();
+                // An enrolment in progress is replaced too.
+                user.totp_pending_secret = None;
             }
             if let Some(codes) = &backup_codes {
                 user.backup_codes = codes.clone();
@@ -257,6 +259,9 @@ impl Latch {
         id: &str,
         patch: PhoneNumberPatch,
     ) -> Result<(User, IdentificationRecord), Error> {
+        if patch.reserved_for_second_factor == Some(true) {
+            self.require_strategy(&Strategy::PhoneCode, "reserved_for_second_factor")?;
+        }
         let stored = self.phone_number_owner(id).await?;
         let now = self.ports.clock.now();
         let user = self
@@ -273,8 +278,13 @@ impl Latch {
                     record.reserved_for_second_factor = reserved;
                 }
                 if record.reserved_for_second_factor && !record.verified {
+                    let param = if patch.verified == Some(false) {
+                        "verified"
+                    } else {
+                        "reserved_for_second_factor"
+                    };
                     return Err(Error::param_value_invalid(
-                        "reserved_for_second_factor",
+                        param,
                         "Only a verified phone number can be reserved for the second factor.",
                     ));
                 }
