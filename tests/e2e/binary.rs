@@ -349,6 +349,17 @@ fn second_factors_survive_a_restart_with_the_generated_encryption_key() {
         "the sealed secret opens after a restart: {body}"
     );
     assert_eq!(body["response"]["status"], "complete");
+    // Another key would make them unusable: start-up refuses it.
+    drop(server);
+    let mut cmd = latch(dir.path());
+    cmd.env(
+        "LATCH_INSTANCE__ENCRYPTION_KEY",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .arg("serve");
+    let out = run(&mut cmd);
+    assert!(!out.status.success(), "another key must stop start-up");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("instance.encryption_key"));
     // The key is in the database, not the secret.
     let db = std::fs::read(dir.path().join("latch.db")).unwrap();
     assert!(

@@ -171,6 +171,11 @@ async fn resolve_encryption_key(
 ) -> anyhow::Result<SecretBox> {
     let configured = &settings.instance.encryption_key;
     let key = if configured.is_empty() {
+        if settings.environment()? == Environment::Production {
+            tracing::warn!(
+                "instance.encryption_key is not set: the key that seals second factors is kept in the database itself"
+            );
+        }
         store
             .get_or_insert("encryption_key", &SecretBox::generate_key(&OsRandom))
             .await
@@ -178,7 +183,21 @@ async fn resolve_encryption_key(
     } else {
         configured.clone()
     };
-    SecretBox::from_base64(&key).map_err(|why| anyhow::anyhow!("instance.encryption_key: {why}"))
+    let secrets = SecretBox::from_base64(&key)
+        .map_err(|why| anyhow::anyhow!("instance.encryption_key: {why}"))?;
+    // A digest of a constant under the key, kept from the first start: another
+    // key would make every TOTP secret and backup code unusable.
+    let check = secrets.digest("latch/key-check", "v1");
+    let stored = store
+        .get_or_insert("encryption_key_check", &check)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the encryption key check: {e}"))?;
+    if stored != check {
+        anyhow::bail!(
+            "instance.encryption_key is not the key this database's second factors were sealed with; configure that key again"
+        );
+    }
+    Ok(secrets)
 }
 
 /// One code sender, by its name in `[codes]`.
