@@ -259,6 +259,9 @@ pub enum StoreError {
     /// A unique identifier (email address, phone number, username) is taken.
     #[error("duplicate {0:?}")]
     Duplicate(crate::model::IdentifierKind),
+    /// An external account (provider and subject) is linked to another user.
+    #[error("external account linked to another user")]
+    ExternalAccountTaken,
     /// The record to change does not exist.
     #[error("not found")]
     NotFound,
@@ -277,6 +280,12 @@ impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Duplicate(kind) => Error::identifier_exists(kind.param_name()),
+            StoreError::ExternalAccountTaken => Error::new(
+                ErrorKind::Unprocessable,
+                ErrorCode::ExternalAccountMismatch,
+                "Another account",
+                "This account at the provider is linked to another user.",
+            ),
             StoreError::NotFound => Error::not_found("resource"),
             StoreError::Conflict => Error::new(
                 ErrorKind::Conflict,

@@ -43,7 +43,7 @@ fn from_sqlite(err: rusqlite::Error) -> StoreError {
                     .as_deref()
                     .is_some_and(|m| m.contains("external_accounts.provider"))
                 {
-                    return StoreError::Conflict;
+                    return StoreError::ExternalAccountTaken;
                 }
             }
             _ => {}

@@ -148,7 +148,10 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
     // Another user cannot hold the same provider account.
     let mut jon = fixtures::user("user_jon", "jon@example.com");
     jon.external_accounts = vec![external("eac_3", "github", "1001")];
-    assert_eq!(repo.insert(&jon).await, Err(StoreError::Conflict));
+    assert_eq!(
+        repo.insert(&jon).await,
+        Err(StoreError::ExternalAccountTaken)
+    );
     assert_eq!(get(repo, "user_jon").await, None, "nothing stored");
     jon.external_accounts = vec![external("eac_3", "github", "2002")];
     repo.insert(&jon).await.expect("insert jon");
@@ -160,7 +163,7 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
     };
     assert_eq!(
         repo.update(&stealing, stored_jon.updated_at).await,
-        Err(StoreError::Conflict)
+        Err(StoreError::ExternalAccountTaken)
     );
     assert_eq!(get(repo, "user_jon").await.unwrap(), stored_jon);
 

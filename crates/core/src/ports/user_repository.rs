@@ -34,8 +34,8 @@ pub struct DigestUpgrade {
 pub trait UserRepository: Send + Sync {
     /// Stores a new user. MUST fail with `StoreError::Duplicate(kind)` and store
     /// nothing if any of its email addresses, phone numbers or its username
-    /// belongs to another user, and with `Conflict` if one of its external
-    /// accounts is linked to another user (`update` likewise).
+    /// belongs to another user, and with `ExternalAccountTaken` if one of its
+    /// external accounts is linked to another user (`update` likewise).
     async fn insert(&self, user: &User) -> Result<(), StoreError>;
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError>;
