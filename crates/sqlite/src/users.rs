@@ -451,13 +451,7 @@ fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbEr
     if users.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let ids = serde_json::to_string(&ids)?;
-    let index: HashMap<String, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.id.0.clone(), i))
-        .collect();
+    let (ids, index) = users_by_id(users)?;
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, digest FROM backup_codes WHERE user_id IN (SELECT value FROM json_each(?1)) \
          ORDER BY user_id, digest",
@@ -503,13 +497,7 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
     if users.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let ids = serde_json::to_string(&ids)?;
-    let index: HashMap<String, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.id.0.clone(), i))
-        .collect();
+    let (ids, index) = users_by_id(users)?;
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
          avatar_url, created_at, updated_at FROM external_accounts \
@@ -536,6 +524,18 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The users' ids as a JSON array (bound to `json_each`), and each id's
+/// position in `users`: what the `attach_*` functions fill by.
+fn users_by_id(users: &[User]) -> Result<(String, HashMap<String, usize>), DbError> {
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let index = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id.0.clone(), i))
+        .collect();
+    Ok((serde_json::to_string(&ids)?, index))
 }
 
 /// `NotFound` unless the user exists.
@@ -588,13 +588,7 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
     if users.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let ids = serde_json::to_string(&ids)?;
-    let index: HashMap<String, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.id.0.clone(), i))
-        .collect();
+    let (ids, index) = users_by_id(users)?;
     for table in Identifications::BOTH {
         let mut stmt = conn.prepare_cached(table.select_of_users())?;
         let mut rows = stmt.query([&ids])?;
