@@ -20,6 +20,7 @@ lint:
 setup:
     bash tests/conformance/setup.sh
     bash crates/testkit/smtp/setup.sh
+    bash .ci/services
     bash crates/testkit/oidc/setup.sh
 
 # Everything CI runs.

@@ -153,6 +153,13 @@ fn bad_configuration_stops_start_up_naming_the_key() {
             "c2hvcnQ",
             "instance.encryption_key",
         ),
+        (
+            "LATCH_STORAGE__FLOW_STORE",
+            "memcached",
+            "storage.flow_store",
+        ),
+        // A flow store that cannot be reached.
+        ("LATCH_STORAGE__FLOW_STORE", "redis", "storage.redis_url"),
         // An OpenID Connect provider without its issuer.
         (
             "LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_ID",
@@ -168,6 +175,9 @@ fn bad_configuration_stops_start_up_naming_the_key() {
     ];
     for (var, value, key) in cases {
         let mut cmd = latch(dir.path());
+        // Redis cases point at a port where nothing listens.
+        cmd.env("LATCH_STORAGE__REDIS_URL", "redis://127.0.0.1:1")
+            .env("LATCH_STORAGE__REDIS_TIMEOUT_MS", "500");
         cmd.env(var, value).arg("serve");
         let out = run(&mut cmd);
         assert!(!out.status.success(), "{var}={value} must stop start-up");
@@ -641,4 +651,46 @@ fn email_codes_travel_through_the_smtp_sender() {
         serde_json::from_str::<Value>(&body).unwrap()["response"]["status"],
         "complete"
     );
+}
+
+#[test]
+fn with_redis_as_the_flow_store_any_replica_serves_any_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("latch-e2e:{}:", std::process::id());
+    let redis = [
+        ("LATCH_STORAGE__FLOW_STORE", "redis"),
+        ("LATCH_STORAGE__REDIS_URL", "redis://127.0.0.1:6379"),
+        ("LATCH_STORAGE__REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let (_, sk) = keys(dir.path(), &redis);
+    let bearer = format!("Bearer {sk}");
+    let replica = || {
+        let mut cmd = latch(dir.path());
+        cmd.envs(redis.iter().copied());
+        Server::start(cmd)
+    };
+    let (a, b) = (replica(), replica());
+    create_user(
+        &a.addr(),
+        &bearer,
+        r#"{"email_address":["rio@example.com"],"password":"rio's password"}"#,
+    );
+    // Identified on replica A...
+    let (status, token, body) = native(
+        &a.addr(),
+        "/v1/client/sign_ins",
+        "",
+        "identifier=rio%40example.com",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = body["response"]["id"].as_str().unwrap().to_owned();
+    // ...and finished on replica B.
+    let (status, _, body) = native(
+        &b.addr(),
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        &token.unwrap(),
+        "strategy=password&password=rio%27s+password",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["status"], "complete");
 }

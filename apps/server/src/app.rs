@@ -11,12 +11,13 @@ use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
     CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random,
-    SendError, SystemClock,
+    SendError, SignInStore, SystemClock,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
+use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 
@@ -28,6 +29,8 @@ pub struct App {
     pub store: SqliteStore,
     pub secret_key: String,
     pub secrets: Arc<SecretBox>,
+    /// Where sign-ins in progress live.
+    pub flow: Arc<dyn SignInStore>,
 }
 
 impl App {
@@ -52,11 +55,13 @@ impl App {
             })?;
         let secret_key = resolve_secret_key(&settings, &store).await?;
         let secrets = Arc::new(resolve_encryption_key(&settings, &store).await?);
+        let flow = flow_store(&settings, &store).await?;
         Ok(Self {
             settings,
             store,
             secret_key,
             secrets,
+            flow,
         })
     }
 
@@ -84,7 +89,7 @@ impl App {
         let ports = Ports {
             users: store.clone(),
             clients: store.clone(),
-            sign_ins: store.clone(),
+            sign_ins: self.flow.clone(),
             instance: store,
             hasher: Arc::new(hasher),
             codes: self.code_sender()?,
@@ -162,6 +167,26 @@ impl App {
         };
         Ok(ApiState::new(self.latch()?, keys, config))
     }
+}
+
+/// The flow store the settings name: the SQLite database, or Redis.
+async fn flow_store(
+    settings: &Settings,
+    store: &SqliteStore,
+) -> anyhow::Result<Arc<dyn SignInStore>> {
+    let s = &settings.storage;
+    if s.flow_store != "redis" {
+        return Ok(Arc::new(store.clone()));
+    }
+    let config = RedisConfig {
+        url: s.redis_url.clone(),
+        key_prefix: s.redis_key_prefix.clone(),
+        timeout: std::time::Duration::from_millis(s.redis_timeout_ms),
+    };
+    let redis = RedisSignInStore::connect(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("storage.redis_url: {e}"))?;
+    Ok(Arc::new(redis))
 }
 
 /// The configured encryption key, or the one stored, or a new one.

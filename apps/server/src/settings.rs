@@ -20,6 +20,7 @@ const DEFAULTS: &str = include_str!("../../../config/default.toml");
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub storage: StorageSection,
     pub instance: InstanceSection,
     pub sign_in: SignInSection,
     pub password: PasswordSection,
@@ -86,6 +87,16 @@ impl ProviderSection {
             kind => kind,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Where sign-ins in progress live: "sqlite" or "redis".
+    pub flow_store: String,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+    pub redis_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -406,6 +417,22 @@ impl Settings {
                 }
                 Err(other) => bail!("codes: {other}"),
             }
+        }
+        let st = &self.storage;
+        match st.flow_store.as_str() {
+            "sqlite" => {}
+            "redis" => {
+                if !(st.redis_url.starts_with("redis://") || st.redis_url.starts_with("rediss://"))
+                {
+                    bail!(
+                        "storage.redis_url must be a redis:// or rediss:// URL when storage.flow_store is \"redis\""
+                    );
+                }
+                if !(100..=60_000).contains(&st.redis_timeout_ms) {
+                    bail!("storage.redis_timeout_ms must be between 100 and 60000");
+                }
+            }
+            other => bail!("storage.flow_store: {other:?} must be \"sqlite\" or \"redis\""),
         }
         let callback = &self.oauth.callback_url;
         if !(callback.is_empty()

@@ -1,0 +1,264 @@
+//! `latch-redis`: the flow store ([`SignInStore`]) on Redis, so that every
+//! replica serves every step of a sign-in.
+//!
+//! Each sign-in is a hash `<prefix>sign_in:<id>` with its version (`v`) and
+//! JSON document (`d`), and a member of the sorted set
+//! `<prefix>sign_ins_by_abandon_at` scored by its `abandon_at` for purging.
+//! Every write is one Lua script, so the compare-and-set of
+//! [`SignInStore::replace`] is atomic across replicas. Keys expire a retention
+//! period after the sign-in is abandoned (or after being written, for
+//! sign-ins whose time is already over), so nothing outlives its use even
+//! without purging. The prefix lets several instances share one Redis.
+//!
+//! Invariants: depends on `latch-core` only among Latch crates; every command
+//! is bounded by the configured timeout, and a Redis that cannot be reached
+//! is `StoreError::Unavailable`.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{SignIn, SignInId, Timestamp};
+use latch_core::ports::SignInStore;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+/// How long a sign-in is kept after it is abandoned (or after a write, when
+/// its time is already over), so its outcome can still be read.
+const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+const INSERT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+return 1
+";
+
+const REPLACE: &str = r"
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[6])
+return 1
+";
+
+const DELETE: &str = r"
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+";
+
+/// Deletes the sign-ins abandoned before ARGV[2] (their keys are ARGV[1]
+/// followed by the id); returns how many still existed.
+const PURGE: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+local n = 0
+for _, id in ipairs(ids) do
+  n = n + redis.call('DEL', ARGV[1] .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return n
+";
+
+/// Where the flow store lives.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` (or `rediss://` for TLS).
+    pub url: String,
+    /// Put before every key, e.g. `latch:` or `latch:staging:`.
+    pub key_prefix: String,
+    /// The bound on connecting and on each command.
+    pub timeout: Duration,
+}
+
+/// The flow store. Cheap to clone: clones share one reconnecting connection.
+#[derive(Clone)]
+pub struct RedisSignInStore {
+    conn: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    insert: Script,
+    replace: Script,
+    delete: Script,
+    purge: Script,
+}
+
+impl std::fmt::Debug for RedisSignInStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSignInStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSignInStore {
+    /// Connects; the connection is re-established by itself after a failure.
+    pub async fn connect(config: &RedisConfig) -> Result<Self, StoreError> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| StoreError::Other(format!("redis URL: {e}")))?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(config.timeout)
+            .set_response_timeout(config.timeout)
+            .set_number_of_retries(1);
+        let conn = tokio::time::timeout(
+            config.timeout,
+            ConnectionManager::new_with_config(client, manager),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("redis: connecting timed out".into()))?
+        .map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            prefix: config.key_prefix.clone(),
+            timeout: config.timeout,
+            insert: Script::new(INSERT),
+            replace: Script::new(REPLACE),
+            delete: Script::new(DELETE),
+            purge: Script::new(PURGE),
+        })
+    }
+
+    fn key(&self, id: &SignInId) -> String {
+        format!("{}sign_in:{}", self.prefix, id.as_str())
+    }
+
+    fn index(&self) -> String {
+        format!("{}sign_ins_by_abandon_at", self.prefix)
+    }
+
+    /// Runs a command within the timeout.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| StoreError::Unavailable("redis: command timed out".into()))?
+            .map_err(unavailable)
+    }
+}
+
+/// Milliseconds the key of `sign_in` lives from now: until it is abandoned,
+/// plus the retention period.
+fn ttl_millis(sign_in: &SignIn, now: Timestamp) -> i64 {
+    let retention = i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
+    sign_in
+        .abandon_at
+        .0
+        .saturating_sub(now.0)
+        .max(0)
+        .saturating_add(retention)
+}
+
+fn wall_clock() -> Timestamp {
+    use latch_core::ports::Clock as _;
+    latch_core::ports::SystemClock.now()
+}
+
+fn document(sign_in: &SignIn) -> Result<String, StoreError> {
+    serde_json::to_string(sign_in)
+        .map_err(|e| StoreError::Other(format!("cannot serialise sign-in: {e}")))
+}
+
+fn unavailable(err: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {err}"))
+}
+
+#[async_trait]
+impl SignInStore for RedisSignInStore {
+    async fn insert(&self, sign_in: &SignIn) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.insert.prepare_invoke();
+        call.key(self.key(&sign_in.id))
+            .key(self.index())
+            .arg(sign_in.version())
+            .arg(document(sign_in)?)
+            .arg(sign_in.abandon_at.0)
+            .arg(ttl_millis(sign_in, wall_clock()))
+            .arg(sign_in.id.as_str());
+        let stored: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        if stored == 1 {
+            Ok(())
+        } else {
+            // Ids are random: a clash is a bug, not a race to win.
+            Err(StoreError::Other(format!("sign-in {} exists", sign_in.id)))
+        }
+    }
+
+    async fn replace(&self, sign_in: &SignIn, expected_version: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.replace.prepare_invoke();
+        call.key(self.key(&sign_in.id))
+            .key(self.index())
+            .arg(expected_version)
+            .arg(sign_in.version())
+            .arg(document(sign_in)?)
+            .arg(sign_in.abandon_at.0)
+            .arg(ttl_millis(sign_in, wall_clock()))
+            .arg(sign_in.id.as_str());
+        match self.bounded(call.invoke_async::<i64>(&mut conn)).await? {
+            1 => Ok(()),
+            0 => Err(StoreError::Conflict),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get(&self, id: &SignInId) -> Result<Option<SignIn>, StoreError> {
+        let mut conn = self.conn.clone();
+        let data: Option<String> = self.bounded(conn.hget(self.key(id), "d")).await?;
+        data.map(|d| {
+            serde_json::from_str(&d)
+                .map_err(|e| StoreError::Other(format!("stored sign-in {id} is unreadable: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn delete(&self, id: &SignInId) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.delete.prepare_invoke();
+        call.key(self.key(id)).key(self.index()).arg(id.as_str());
+        let _: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn purge_abandoned(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.purge.prepare_invoke();
+        call.key(self.index())
+            .arg(format!("{}sign_in:", self.prefix))
+            .arg(now.0);
+        let purged: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        Ok(u64::try_from(purged).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use latch_core::model::{ClientId, InstanceSettings};
+
+    #[test]
+    fn keys_live_until_abandoned_and_a_day_more() {
+        let now = Timestamp(1_000_000);
+        let mut s = SignIn::new(
+            SignInId("sia_1".into()),
+            ClientId("client_1".into()),
+            now,
+            &InstanceSettings::default(),
+        );
+        let day = 24 * 60 * 60 * 1000;
+        assert_eq!(
+            ttl_millis(&s, now),
+            day + day,
+            "a fresh sign-in lives a day"
+        );
+        s.abandon_at = Timestamp(now.0 - 5);
+        assert_eq!(ttl_millis(&s, now), day, "an abandoned one is kept a day");
+    }
+}

@@ -1,0 +1,72 @@
+//! The flow store's contract, on the Redis the machine runs at 127.0.0.1:6379
+//! (`.ci/run` starts it if it is down), under a key prefix of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latch_core::error::StoreError;
+use latch_core::model::SignInId;
+use latch_core::ports::SignInStore;
+use latch_redis::{RedisConfig, RedisSignInStore};
+use latch_testkit::sign_in_store_contract;
+
+fn prefix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("latch-test:{tag}:")
+}
+
+fn config(url: &str) -> RedisConfig {
+    RedisConfig {
+        url: url.into(),
+        key_prefix: prefix(),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+#[tokio::test]
+async fn sign_in_store_contract_on_redis() {
+    let store = RedisSignInStore::connect(&config("redis://127.0.0.1:6379"))
+        .await
+        .expect("Redis runs on 127.0.0.1:6379");
+    sign_in_store_contract(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn prefixes_keep_instances_apart() {
+    let a = RedisSignInStore::connect(&config("redis://127.0.0.1:6379"))
+        .await
+        .unwrap();
+    let b = RedisSignInStore::connect(&config("redis://127.0.0.1:6379"))
+        .await
+        .unwrap();
+    let sign_in = latch_testkit::fixtures::sign_in("sia_shared", "client_1");
+    a.insert(&sign_in).await.unwrap();
+    assert_eq!(
+        a.get(&SignInId("sia_shared".into())).await.unwrap(),
+        Some(sign_in.clone())
+    );
+    assert_eq!(b.get(&SignInId("sia_shared".into())).await.unwrap(), None);
+    b.insert(&sign_in)
+        .await
+        .expect("the same id under another prefix");
+    a.delete(&sign_in.id).await.unwrap();
+    b.delete(&sign_in.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_unavailable_within_the_timeout() {
+    // Nothing listens on port 1.
+    let started = std::time::Instant::now();
+    let err = RedisSignInStore::connect(&RedisConfig {
+        timeout: Duration::from_millis(500),
+        ..config("redis://127.0.0.1:1")
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
