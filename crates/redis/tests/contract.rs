@@ -20,6 +20,7 @@ fn prefix() -> String {
 }
 
 fn config(url: &str) -> RedisConfig {
+    latch_testkit::services::ensure_redis();
     RedisConfig {
         url: url.into(),
         key_prefix: prefix(),

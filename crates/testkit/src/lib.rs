@@ -26,6 +26,7 @@ mod codes;
 pub mod fixtures;
 mod instance_store;
 pub mod oauth;
+pub mod services;
 mod sign_in_store;
 pub mod smtp;
 mod user_repository;
