@@ -96,23 +96,17 @@ fn unavailable(code: &SqlState) -> bool {
 
 /// The tables a conditional write can name.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)]
 pub(crate) enum Table {
-    Clients,
-    Sessions,
     Users,
 }
 
 /// Whether the row `id` exists in `table`.
-#[allow(dead_code)]
 pub(crate) async fn row_exists(
     tx: &deadpool_postgres::Transaction<'_>,
     table: Table,
     id: &str,
 ) -> Result<bool, DbError> {
     let sql = match table {
-        Table::Clients => "SELECT 1 FROM clients WHERE id = $1",
-        Table::Sessions => "SELECT 1 FROM sessions WHERE id = $1",
         Table::Users => "SELECT 1 FROM users WHERE id = $1",
     };
     let stmt = tx.prepare_cached(sql).await?;
@@ -121,7 +115,6 @@ pub(crate) async fn row_exists(
 
 /// After a compare-and-set write changed nothing: `Conflict` when the row is
 /// there (its condition failed), `NotFound` when it is not.
-#[allow(dead_code)]
 pub(crate) async fn lost_or_missing(
     tx: &deadpool_postgres::Transaction<'_>,
     table: Table,

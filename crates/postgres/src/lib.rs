@@ -1,14 +1,14 @@
 //! `latch-postgres`: Latch's durable repositories on PostgreSQL, for
 //! deployments that run several replicas against one database.
 //!
-//! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`] and
-//! [`InstanceStore`] from `latch-core`; the app holds it once and hands out
+//! [`PostgresStore`] implements [`UserRepository`] and [`InstanceStore`] from
+//! `latch-core`; the app holds it once and hands out
 //! `Arc<dyn Port>` clones. Sign-ins stay in the flow store (memory, Redis).
 //!
 //! - `migrations`: numbered SQL files in `migrations/`, tracked in the
 //!   `latch_schema_migrations` table and applied by [`PostgresStore::connect`]
 //!   under an advisory lock, so replicas starting together apply each once.
-//! - `users`, `clients`, `instance`: one module per port.
+//! - `users`, `instance`: one module per port.
 //! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
 //!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
 //!   `ExternalAccountTaken`, connection failures and timeouts ->
@@ -35,14 +35,17 @@
 mod error;
 mod instance;
 mod migrations;
+mod users;
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
+};
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::InstanceStore;
-use tokio_postgres::NoTls;
+use latch_core::ports::{InstanceStore, UserRepository};
+use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::error::DbError;
 
@@ -140,6 +143,17 @@ impl PostgresStore {
     async fn client(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// A read-only transaction on one snapshot, so an aggregate read in several
+/// queries is consistent with itself.
+async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, DbError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
 }
 
 /// The schema version this build of the adapter migrates to.

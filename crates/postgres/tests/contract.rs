@@ -86,6 +86,24 @@ async fn instance_store_contract() {
     latch_testkit::instance_store_contract(db.open().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_repository_contract() {
+    let db = TestDb::new().await;
+    latch_testkit::user_repository_contract(db.open().await).await;
+}
+
+#[tokio::test]
+async fn user_repository_contract_with_a_single_connection() {
+    let db = TestDb::new().await;
+    let store = PostgresStore::connect(&PostgresConfig {
+        pool_size: 1,
+        ..db.config()
+    })
+    .await
+    .unwrap();
+    latch_testkit::user_repository_contract(Arc::new(store)).await;
+}
+
 // PostgreSQL specifics.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
