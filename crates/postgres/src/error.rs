@@ -97,6 +97,8 @@ fn unavailable(code: &SqlState) -> bool {
 /// The tables a conditional write can name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Table {
+    Clients,
+    Sessions,
     Users,
 }
 
@@ -107,6 +109,8 @@ pub(crate) async fn row_exists(
     id: &str,
 ) -> Result<bool, DbError> {
     let sql = match table {
+        Table::Clients => "SELECT 1 FROM clients WHERE id = $1",
+        Table::Sessions => "SELECT 1 FROM sessions WHERE id = $1",
         Table::Users => "SELECT 1 FROM users WHERE id = $1",
     };
     let stmt = tx.prepare_cached(sql).await?;

@@ -1,14 +1,14 @@
 //! `latch-postgres`: Latch's durable repositories on PostgreSQL, for
 //! deployments that run several replicas against one database.
 //!
-//! [`PostgresStore`] implements [`UserRepository`] and [`InstanceStore`] from
-//! `latch-core`; the app holds it once and hands out
+//! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`] and
+//! [`InstanceStore`] from `latch-core`; the app holds it once and hands out
 //! `Arc<dyn Port>` clones. Sign-ins stay in the flow store (memory, Redis).
 //!
 //! - `migrations`: numbered SQL files in `migrations/`, tracked in the
 //!   `latch_schema_migrations` table and applied by [`PostgresStore::connect`]
 //!   under an advisory lock, so replicas starting together apply each once.
-//! - `users`, `instance`: one module per port.
+//! - `users`, `clients`, `instance`: one module per port.
 //! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
 //!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
 //!   `ExternalAccountTaken`, connection failures and timeouts ->
@@ -32,6 +32,7 @@
 
 #![forbid(unsafe_code)]
 
+mod clients;
 mod error;
 mod instance;
 mod migrations;
@@ -44,7 +45,7 @@ use deadpool_postgres::{
 };
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::{InstanceStore, UserRepository};
+use latch_core::ports::{ClientRepository, InstanceStore, UserRepository};
 use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::error::DbError;

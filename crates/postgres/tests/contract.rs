@@ -92,6 +92,13 @@ async fn user_repository_contract() {
     latch_testkit::user_repository_contract(db.open().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_repository_contract() {
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    latch_testkit::client_repository_contract(store.clone(), store).await;
+}
+
 #[tokio::test]
 async fn user_repository_contract_with_a_single_connection() {
     let db = TestDb::new().await;
