@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latch_core::error::StoreError;
-use latch_core::ports::InstanceStore;
+use latch_core::model::{Duration as Lock, UserId};
+use latch_core::ports::{ClientRepository, InstanceStore, UserQuery, UserRepository};
 use latch_postgres::{PostgresConfig, PostgresStore, schema_version};
+use latch_testkit::fixtures::{self, at};
 use tokio_postgres::NoTls;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
@@ -206,4 +208,96 @@ async fn a_statement_past_its_timeout_is_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(3));
     tx.rollback().await.unwrap();
     assert_eq!(store.get_or_insert("k", "v").await, Ok("v".to_owned()));
+}
+
+/// Two stores on one database, as two replicas would be, write at once:
+/// nothing fails but lost compare-and-sets, exactly one of the racing
+/// updates of one user wins, every failed attempt is counted, and both agree
+/// on instance values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_write_concurrently() {
+    let db = TestDb::new().await;
+    let first = db.open().await;
+    let second = db.open().await;
+    let shared = fixtures::user("user_shared", "shared@example.com");
+    UserRepository::insert(&*first, &shared).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..32u64 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let user_id = format!("user_{i}");
+            let client_id = format!("client_{i}");
+            UserRepository::insert(
+                &*store,
+                &fixtures::user(&user_id, &format!("u{i}@example.com")),
+            )
+            .await?;
+            store
+                .insert_client(&fixtures::client(&client_id, i * 2))
+                .await?;
+            let session =
+                fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
+            store
+                .insert_session(
+                    &session,
+                    &fixtures::token_hash(i * 2),
+                    &fixtures::token_hash(i * 2 + 1),
+                )
+                .await?;
+            // Every task updates the shared user from the same read: one wins.
+            let mut changed = shared.clone();
+            changed.first_name = Some(format!("name {i}"));
+            changed.updated_at = at(shared.updated_at.0 + 1 + i as i64);
+            let won = match store.update(&changed, shared.updated_at).await {
+                Ok(()) => true,
+                Err(StoreError::Conflict) => false,
+                Err(e) => return Err(e),
+            };
+            store
+                .record_failed_attempt(&shared.id, at(0), 1000, Lock::seconds(60))
+                .await?;
+            store.get_or_insert("shared", &format!("v{i}")).await?;
+            UserRepository::count(&*store, &UserQuery::default()).await?;
+            Ok::<_, StoreError>(won)
+        });
+    }
+    let results = tasks.join_all().await;
+    let wins = results
+        .iter()
+        .map(|r| r.clone().unwrap())
+        .filter(|won| *won)
+        .count();
+    assert_eq!(wins, 1, "one compare-and-set from the same read won");
+    assert_eq!(
+        UserRepository::count(&*first, &UserQuery::default()).await,
+        Ok(33)
+    );
+    assert_eq!(second.count_sessions(&Default::default()).await, Ok(32));
+    let failures: i64 = db
+        .raw()
+        .await
+        .query_one(
+            "SELECT failed_attempts FROM users WHERE id = $1",
+            &[&"user_shared"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failures, 32, "every racing failure is counted");
+    let value = InstanceStore::get(&*first, "shared").await.unwrap();
+    assert!(value.is_some());
+    assert_eq!(InstanceStore::get(&*second, "shared").await.unwrap(), value);
+    assert!(
+        UserRepository::get(&*second, &UserId("user_shared".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .first_name
+            .is_some()
+    );
 }
