@@ -1,0 +1,477 @@
+//! [`ClientRepository`]: clients and their sessions.
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
+};
+use latch_core::ports::{ClientRepository, SessionQuery};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::PostgresStore;
+use crate::error::{DbError, Table, lost_or_missing, row_exists};
+
+macro_rules! client_columns {
+    () => {
+        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
+    };
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
+         second_factor_verified_at, created_at, updated_at"
+    };
+}
+
+const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (",
+    session_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// What [`ClientRepository::insert_session`] does to the session's client.
+const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = $2, last_active_session_id = $3, sign_in_id = NULL, \
+     updated_at = $4 WHERE id = $1 AND token_hash = $5";
+
+#[async_trait]
+impl ClientRepository for PostgresStore {
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db
+                .prepare_cached(concat!(
+                    "INSERT INTO clients (",
+                    client_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .await?;
+            db.execute(
+                &stmt,
+                &[
+                    &client.id.as_str(),
+                    &client.token_hash,
+                    &client.sign_in_id.as_ref().map(SignInId::as_str),
+                    &client
+                        .last_active_session_id
+                        .as_ref()
+                        .map(SessionId::as_str),
+                    &client.created_at.0,
+                    &client.updated_at.0,
+                ],
+            )
+            .await?;
+            Ok::<_, DbError>(())
+        };
+        Ok(run.await?)
+    }
+
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.one_client(
+            concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1"),
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn find_client_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<Client>, StoreError> {
+        // Only the current hash is stored, so a rotated-out token cannot match.
+        self.one_client(
+            concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM clients WHERE token_hash = $1"
+            ),
+            token_hash,
+        )
+        .await
+    }
+
+    async fn set_current_sign_in(
+        &self,
+        client: &ClientId,
+        sign_in: Option<SignInId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sign_in = sign_in.as_ref().map(SignInId::as_str);
+        self.change(
+            "UPDATE clients SET sign_in_id = $2, updated_at = $3 WHERE id = $1",
+            &[&client.as_str(), &sign_in, &at.0],
+        )
+        .await
+    }
+
+    async fn set_last_active_session(
+        &self,
+        client: &ClientId,
+        session: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let session = session.as_ref().map(SessionId::as_str);
+        self.change(
+            "UPDATE clients SET last_active_session_id = $2, updated_at = $3 WHERE id = $1",
+            &[&client.as_str(), &session, &at.0],
+        )
+        .await
+    }
+
+    async fn purge_idle_clients(
+        &self,
+        idle_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            // One statement: a client a concurrent sign-in is rotating is locked
+            // by it, and re-checked against its new `updated_at` once free.
+            let stmt = db
+                .prepare_cached(
+                    "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS (
+                         SELECT 1 FROM sessions s
+                         WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > $2)",
+                )
+                .await?;
+            Ok::<_, DbError>(db.execute(&stmt, &[&idle_before.0, &now.0]).await?)
+        };
+        Ok(run.await?)
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
+        let run = async {
+            let mut db = self.client().await?;
+            let tx = db.transaction().await?;
+            // Only sessions still active become `removed`; an ended, revoked or
+            // expired session keeps the status that says how it finished.
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE sessions SET status = $2 WHERE client_id = $1 AND status = $3",
+                )
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &id.as_str(),
+                    &SessionStatus::Removed.as_str(),
+                    &SessionStatus::Active.as_str(),
+                ],
+            )
+            .await?;
+            let stmt = tx
+                .prepare_cached("DELETE FROM clients WHERE id = $1")
+                .await?;
+            tx.execute(&stmt, &[&id.as_str()]).await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        };
+        Ok(run.await?)
+    }
+
+    async fn insert_session(
+        &self,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let run = async {
+            let mut db = self.client().await?;
+            let tx = db.transaction().await?;
+            // The client first, and only if its token is still the one the
+            // caller presented: a missing client or a lost race rolls back
+            // before anything is written. A failing session insert rolls back
+            // the rotation in turn, so it is both or neither.
+            let stmt = tx.prepare_cached(ROTATE_CLIENT).await?;
+            let changed = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &session.client_id.as_str(),
+                        &new_token_hash,
+                        &session.id.as_str(),
+                        &session.created_at.0,
+                        &expected_token_hash,
+                    ],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(lost_or_missing(&tx, Table::Clients, session.client_id.as_str()).await);
+            }
+            let stmt = tx.prepare_cached(INSERT_SESSION).await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &session.id.as_str(),
+                    &session.client_id.as_str(),
+                    &session.user_id.as_str(),
+                    &session.status.as_str(),
+                    &session.last_active_at.0,
+                    &session.expire_at.0,
+                    &session.first_factor_verified_at.0,
+                    &session.second_factor_verified_at.map(|t| t.0),
+                    &session.created_at.0,
+                    &session.updated_at.0,
+                ],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        };
+        Ok(run.await?)
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1"
+                ))
+                .await?;
+            db.query_opt(&stmt, &[&id.as_str()])
+                .await?
+                .as_ref()
+                .map(session_from_row)
+                .transpose()
+        };
+        Ok(run.await?)
+    }
+
+    async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.change(
+            "UPDATE sessions SET last_active_at = $2, updated_at = $2 WHERE id = $1",
+            &[&id.as_str(), &at.0],
+        )
+        .await
+    }
+
+    async fn end_session(
+        &self,
+        id: &SessionId,
+        status: SessionStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let run = async {
+            let mut db = self.client().await?;
+            let tx = db.transaction().await?;
+            // The status test is in the UPDATE itself, so of two requests ending
+            // one session only the first changes it; the other, blocked on the
+            // row, re-checks it and sees 0 rows.
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE sessions SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4",
+                )
+                .await?;
+            let changed = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &id.as_str(),
+                        &status.as_str(),
+                        &at.0,
+                        &SessionStatus::Active.as_str(),
+                    ],
+                )
+                .await?;
+            let ended = if changed > 0 {
+                true
+            } else if row_exists(&tx, Table::Sessions, id.as_str()).await? {
+                false
+            } else {
+                return Err(StoreError::NotFound.into());
+            };
+            tx.commit().await?;
+            Ok::<_, DbError>(ended)
+        };
+        Ok(run.await?)
+    }
+
+    async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
+        self.sessions(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE client_id = $1 ORDER BY created_at ASC, id ASC"
+            ),
+            &[&client_id.as_str()],
+        )
+        .await
+    }
+
+    async fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError> {
+        // A zero limit means the caller set none; LIMIT NULL is no limit.
+        let limit = (query.limit > 0).then(|| i64::from(query.limit));
+        let offset = i64::from(query.offset);
+        let (filter, mut params) = session_filter(query);
+        params.push(&limit);
+        params.push(&offset);
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions{} ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}"
+            ),
+            filter,
+            params.len() - 1,
+            params.len()
+        );
+        self.sessions(&sql, &params).await
+    }
+
+    async fn count_sessions(&self, query: &SessionQuery) -> Result<u64, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let (filter, params) = session_filter(query);
+            let stmt = db
+                .prepare_cached(&format!("SELECT COUNT(*) FROM sessions{filter}"))
+                .await?;
+            let count: i64 = db.query_one(&stmt, &params).await?.try_get(0)?;
+            Ok::<_, DbError>(u64::try_from(count).unwrap_or_default())
+        };
+        Ok(run.await?)
+    }
+}
+
+impl PostgresStore {
+    async fn one_client(&self, sql: &str, key: &str) -> Result<Option<Client>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db.prepare_cached(sql).await?;
+            db.query_opt(&stmt, &[&key])
+                .await?
+                .as_ref()
+                .map(client_from_row)
+                .transpose()
+        };
+        Ok(run.await?)
+    }
+
+    /// Runs an `UPDATE` by id: `NotFound` if it changed no row.
+    async fn change(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<(), StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db.prepare_cached(sql).await?;
+            if db.execute(&stmt, params).await? == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok::<_, DbError>(())
+        };
+        Ok(run.await?)
+    }
+
+    async fn sessions(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Session>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db.prepare_cached(sql).await?;
+            db.query(&stmt, params)
+                .await?
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<Vec<_>, DbError>>()
+        };
+        Ok(run.await?)
+    }
+}
+
+fn client_from_row(row: &Row) -> Result<Client, DbError> {
+    Ok(Client {
+        id: ClientId(row.try_get(0)?),
+        token_hash: row.try_get(1)?,
+        sign_in_id: row.try_get::<_, Option<String>>(2)?.map(SignInId),
+        last_active_session_id: row.try_get::<_, Option<String>>(3)?.map(SessionId),
+        created_at: Timestamp(row.try_get(4)?),
+        updated_at: Timestamp(row.try_get(5)?),
+    })
+}
+
+fn session_from_row(row: &Row) -> Result<Session, DbError> {
+    let status: String = row.try_get(3)?;
+    let status = SessionStatus::parse(&status)
+        .ok_or_else(|| StoreError::Other(format!("unknown session status {status:?}")))?;
+    Ok(Session {
+        id: SessionId(row.try_get(0)?),
+        client_id: ClientId(row.try_get(1)?),
+        user_id: UserId(row.try_get(2)?),
+        status,
+        last_active_at: Timestamp(row.try_get(4)?),
+        expire_at: Timestamp(row.try_get(5)?),
+        first_factor_verified_at: Timestamp(row.try_get(6)?),
+        second_factor_verified_at: row.try_get::<_, Option<i64>>(7)?.map(Timestamp),
+        created_at: Timestamp(row.try_get(8)?),
+        updated_at: Timestamp(row.try_get(9)?),
+    })
+}
+
+/// The `WHERE` clause of a [`SessionQuery`] and its parameters.
+fn session_filter(query: &SessionQuery) -> (String, Vec<&(dyn ToSql + Sync)>) {
+    let mut clauses = Vec::new();
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    if let Some(user_id) = &query.user_id {
+        params.push(user_id);
+        clauses.push(format!("user_id = ${}", params.len()));
+    }
+    if let Some(client_id) = &query.client_id {
+        params.push(client_id);
+        clauses.push(format!("client_id = ${}", params.len()));
+    }
+    // The effective status at `now`, as `Session::status_at` computes it: an
+    // active session is expired from its `expire_at` on.
+    match query.status {
+        None => {}
+        Some(SessionStatus::Active) => {
+            params.push(&ACTIVE);
+            params.push(&query.now.0);
+            clauses.push(format!(
+                "(status = ${} AND expire_at > ${})",
+                params.len() - 1,
+                params.len()
+            ));
+        }
+        Some(SessionStatus::Expired) => {
+            params.push(&EXPIRED);
+            params.push(&ACTIVE);
+            params.push(&query.now.0);
+            clauses.push(format!(
+                "(status = ${} OR (status = ${} AND expire_at <= ${}))",
+                params.len() - 2,
+                params.len() - 1,
+                params.len()
+            ));
+        }
+        Some(status) => {
+            params.push(status_name(status));
+            clauses.push(format!("status = ${}", params.len()));
+        }
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (filter, params)
+}
+
+const ACTIVE: &str = "active";
+const EXPIRED: &str = "expired";
+const ENDED: &str = "ended";
+const REMOVED: &str = "removed";
+const REVOKED: &str = "revoked";
+
+/// The stored name of `status` as a parameter that outlives the query.
+fn status_name(status: SessionStatus) -> &'static &'static str {
+    match status {
+        SessionStatus::Active => &ACTIVE,
+        SessionStatus::Expired => &EXPIRED,
+        SessionStatus::Ended => &ENDED,
+        SessionStatus::Removed => &REMOVED,
+        SessionStatus::Revoked => &REVOKED,
+    }
+}

@@ -1,0 +1,163 @@
+//! `latch-postgres`: Latch's durable repositories on PostgreSQL, for
+//! deployments that run several replicas against one database.
+//!
+//! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`] and
+//! [`InstanceStore`] from `latch-core`; the app holds it once and hands out
+//! `Arc<dyn Port>` clones. Sign-ins stay in the flow store (memory, Redis).
+//!
+//! - `migrations`: numbered SQL files in `migrations/`, tracked in the
+//!   `latch_schema_migrations` table and applied by [`PostgresStore::connect`]
+//!   under an advisory lock, so replicas starting together apply each once.
+//! - `users`, `clients`, `instance`: one module per port.
+//! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
+//!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
+//!   `ExternalAccountTaken`, connection failures and timeouts ->
+//!   `Unavailable`, the rest `Other`).
+//!
+//! Invariants:
+//! - Depends on `latch-core` only among Latch crates; never on another adapter.
+//! - Every connection has a bounded connect timeout and a `statement_timeout`;
+//!   waiting for a pooled connection is bounded too. Past any of them the
+//!   port answers `Unavailable`.
+//! - A write touching several rows (a user and its identifications, backup
+//!   codes and external accounts; a session and its client) is one
+//!   transaction; an aggregate read is one repeatable-read snapshot.
+//! - Every conditional change (a compare-and-set on `updated_at` or a token
+//!   hash, ending an active session, a TOTP step, a digest upgrade) tests its
+//!   condition in the `UPDATE`'s `WHERE`, never in a read before it. Under
+//!   read committed a blocked `UPDATE` re-checks its `WHERE` against the row
+//!   that won, so racing requests cannot undo each other.
+//! - Values are stored as the domain normalised them, so plain `UNIQUE`
+//!   columns are the case-insensitive uniqueness the ports ask for.
+
+#![forbid(unsafe_code)]
+
+mod clients;
+mod error;
+mod instance;
+mod migrations;
+mod users;
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use latch_core::error::StoreError;
+#[cfg(doc)]
+use latch_core::ports::{ClientRepository, InstanceStore, UserRepository};
+use tokio_postgres::{IsolationLevel, NoTls};
+
+use crate::error::DbError;
+
+/// Where and how to reach PostgreSQL; the app builds it from its settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// A libpq-style URL or key-value string, e.g.
+    /// `postgres://latch@db.internal:5432/latch`.
+    pub url: String,
+    /// Connections kept open at most (at least 1).
+    pub pool_size: usize,
+    /// How long opening a connection, or waiting for a free one, may take.
+    pub connect_timeout: Duration,
+    /// How long one statement may run (`statement_timeout`), lock waits included.
+    pub statement_timeout: Duration,
+}
+
+impl PostgresConfig {
+    /// A configuration for `url` with the defaults of a small deployment.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PostgresConfig")
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Latch's durable repositories on one PostgreSQL database. Cloning is cheap
+/// and shares the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database and applies pending migrations; fails with
+    /// `Unavailable` if the database cannot be reached within
+    /// `connect_timeout`.
+    pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let mut pg: tokio_postgres::Config = config
+            .url
+            .parse()
+            .map_err(|e| StoreError::Other(format!("invalid PostgreSQL URL: {e}")))?;
+        pg.connect_timeout(config.connect_timeout);
+        let timeout = format!(
+            "-c statement_timeout={}",
+            config.statement_timeout.as_millis().max(1)
+        );
+        let options = match pg.get_options() {
+            Some(existing) if !existing.is_empty() => format!("{existing} {timeout}"),
+            _ => timeout,
+        };
+        pg.options(options);
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
+        let store = Self { pool };
+        let mut client = store.client().await?;
+        migrations::apply(&mut client).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<Object, DbError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// A read-only transaction on one snapshot, so an aggregate read in several
+/// queries is consistent with itself.
+async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, DbError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
+/// The schema version this build of the adapter migrates to.
+pub fn schema_version() -> u32 {
+    migrations::latest()
+}

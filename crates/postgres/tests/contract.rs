@@ -1,0 +1,303 @@
+//! The port contracts from `latch-testkit`, run against `PostgresStore` on the
+//! machine's PostgreSQL (127.0.0.1:5432, user `postgres`), each test in a
+//! database of its own that is dropped afterwards; and what only PostgreSQL
+//! has: migrations shared by replicas, an unreachable server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latch_core::error::StoreError;
+use latch_core::model::{Duration as Lock, UserId};
+use latch_core::ports::{ClientRepository, InstanceStore, UserQuery, UserRepository};
+use latch_postgres::{PostgresConfig, PostgresStore, schema_version};
+use latch_testkit::fixtures::{self, at};
+use tokio_postgres::NoTls;
+
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A fresh database, dropped (even after a failed assertion) on drop.
+struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        let name = format!("latch_test_{}", u64::from_le_bytes(bytes));
+        admin(&format!("CREATE DATABASE {name}")).await;
+        Self { name }
+    }
+
+    fn config(&self) -> PostgresConfig {
+        PostgresConfig {
+            pool_size: 4,
+            ..PostgresConfig::new(format!("{SERVER}/{}", self.name))
+        }
+    }
+
+    async fn open(&self) -> Arc<PostgresStore> {
+        Arc::new(PostgresStore::connect(&self.config()).await.unwrap())
+    }
+
+    async fn raw(&self) -> tokio_postgres::Client {
+        connect(&format!("{SERVER}/{}", self.name)).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop runs outside any async context we could await in: a thread
+        // with its own runtime does the work and is joined.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(admin(&sql));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop the test database");
+        }
+    }
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+async fn admin(sql: &str) {
+    connect(&format!("{SERVER}/postgres"))
+        .await
+        .batch_execute(sql)
+        .await
+        .unwrap();
+}
+
+// The port contracts.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_store_contract() {
+    let db = TestDb::new().await;
+    latch_testkit::instance_store_contract(db.open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_repository_contract() {
+    let db = TestDb::new().await;
+    latch_testkit::user_repository_contract(db.open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_repository_contract() {
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    latch_testkit::client_repository_contract(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn user_repository_contract_with_a_single_connection() {
+    let db = TestDb::new().await;
+    let store = PostgresStore::connect(&PostgresConfig {
+        pool_size: 1,
+        ..db.config()
+    })
+    .await
+    .unwrap();
+    latch_testkit::user_repository_contract(Arc::new(store)).await;
+}
+
+// PostgreSQL specifics.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_together_migrate_once() {
+    let db = TestDb::new().await;
+    let config = db.config();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let config = config.clone();
+        tasks.spawn(async move { PostgresStore::connect(&config).await.map(drop) });
+    }
+    for result in tasks.join_all().await {
+        assert_eq!(result, Ok(()));
+    }
+    let rows = db
+        .raw()
+        .await
+        .query(
+            "SELECT version FROM latch_schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap();
+    let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        versions,
+        (1..=i64::from(schema_version())).collect::<Vec<_>>()
+    );
+    // Connecting again applies nothing and keeps the data.
+    let store = db.open().await;
+    store.get_or_insert("secret_key", "sk_1").await.unwrap();
+    let store = db.open().await;
+    assert_eq!(
+        InstanceStore::get(&*store, "secret_key").await,
+        Ok(Some("sk_1".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let db = TestDb::new().await;
+    drop(db.open().await);
+    db.raw()
+        .await
+        .execute(
+            "INSERT INTO latch_schema_migrations (version) VALUES ($1)",
+            &[&(i64::from(schema_version()) + 1)],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        PostgresStore::connect(&db.config()).await,
+        Err(StoreError::Other(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_within_the_timeout() {
+    let config = PostgresConfig {
+        connect_timeout: Duration::from_secs(2),
+        ..PostgresConfig::new("postgres://postgres@127.0.0.1:1/postgres")
+    };
+    let started = Instant::now();
+    let result = PostgresStore::connect(&config).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "got {result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+/// A statement blocked past `statement_timeout` (here by a lock another
+/// connection holds) is `Unavailable`, not a generic failure.
+#[tokio::test]
+async fn a_statement_past_its_timeout_is_unavailable() {
+    let db = TestDb::new().await;
+    let config = PostgresConfig {
+        statement_timeout: Duration::from_millis(200),
+        ..db.config()
+    };
+    let store = PostgresStore::connect(&config).await.unwrap();
+    let mut blocker = db.raw().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE instance IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let result = store.get_or_insert("k", "v").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "got {result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    tx.rollback().await.unwrap();
+    assert_eq!(store.get_or_insert("k", "v").await, Ok("v".to_owned()));
+}
+
+/// Two stores on one database, as two replicas would be, write at once:
+/// nothing fails but lost compare-and-sets, exactly one of the racing
+/// updates of one user wins, every failed attempt is counted, and both agree
+/// on instance values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_write_concurrently() {
+    let db = TestDb::new().await;
+    let first = db.open().await;
+    let second = db.open().await;
+    let shared = fixtures::user("user_shared", "shared@example.com");
+    UserRepository::insert(&*first, &shared).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..32u64 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            let user_id = format!("user_{i}");
+            let client_id = format!("client_{i}");
+            UserRepository::insert(
+                &*store,
+                &fixtures::user(&user_id, &format!("u{i}@example.com")),
+            )
+            .await?;
+            store
+                .insert_client(&fixtures::client(&client_id, i * 2))
+                .await?;
+            let session =
+                fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
+            store
+                .insert_session(
+                    &session,
+                    &fixtures::token_hash(i * 2),
+                    &fixtures::token_hash(i * 2 + 1),
+                )
+                .await?;
+            // Every task updates the shared user from the same read: one wins.
+            let mut changed = shared.clone();
+            changed.first_name = Some(format!("name {i}"));
+            changed.updated_at = at(shared.updated_at.0 + 1 + i as i64);
+            let won = match store.update(&changed, shared.updated_at).await {
+                Ok(()) => true,
+                Err(StoreError::Conflict) => false,
+                Err(e) => return Err(e),
+            };
+            store
+                .record_failed_attempt(&shared.id, at(0), 1000, Lock::seconds(60))
+                .await?;
+            store.get_or_insert("shared", &format!("v{i}")).await?;
+            UserRepository::count(&*store, &UserQuery::default()).await?;
+            Ok::<_, StoreError>(won)
+        });
+    }
+    let results = tasks.join_all().await;
+    let wins = results
+        .iter()
+        .map(|r| r.clone().unwrap())
+        .filter(|won| *won)
+        .count();
+    assert_eq!(wins, 1, "one compare-and-set from the same read won");
+    assert_eq!(
+        UserRepository::count(&*first, &UserQuery::default()).await,
+        Ok(33)
+    );
+    assert_eq!(second.count_sessions(&Default::default()).await, Ok(32));
+    let failures: i64 = db
+        .raw()
+        .await
+        .query_one(
+            "SELECT failed_attempts FROM users WHERE id = $1",
+            &[&"user_shared"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failures, 32, "every racing failure is counted");
+    let value = InstanceStore::get(&*first, "shared").await.unwrap();
+    assert!(value.is_some());
+    assert_eq!(InstanceStore::get(&*second, "shared").await.unwrap(), value);
+    assert!(
+        UserRepository::get(&*second, &UserId("user_shared".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .first_name
+            .is_some()
+    );
+}
