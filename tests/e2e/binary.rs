@@ -655,7 +655,7 @@ fn email_codes_travel_through_the_smtp_sender() {
 
 #[test]
 fn with_redis_as_the_flow_store_any_replica_serves_any_step() {
-    latch_testkit::services::ensure_redis();
+    latch_testkit::services::ensure_services();
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("latch-e2e:{}:", std::process::id());
     let redis = [

@@ -24,6 +24,7 @@ struct TestDb {
 
 impl TestDb {
     async fn new() -> Self {
+        latch_testkit::services::ensure_services();
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).unwrap();
         let name = format!("latch_test_{}", u64::from_le_bytes(bytes));

@@ -20,7 +20,7 @@ fn prefix() -> String {
 }
 
 fn config(url: &str) -> RedisConfig {
-    latch_testkit::services::ensure_redis();
+    latch_testkit::services::ensure_services();
     RedisConfig {
         url: url.into(),
         key_prefix: prefix(),

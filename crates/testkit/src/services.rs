@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Once;
 
-/// Makes sure Redis answers on 127.0.0.1:6379.
-pub fn ensure_redis() {
+/// Makes sure Redis answers on 127.0.0.1:6379 and PostgreSQL on
+/// 127.0.0.1:5432.
+pub fn ensure_services() {
     static STARTED: Once = Once::new();
     STARTED.call_once(|| {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/services");
@@ -15,6 +16,9 @@ pub fn ensure_redis() {
             .arg(script)
             .status()
             .expect("bash runs");
-        assert!(status.success(), ".ci/services could not start Redis");
+        assert!(
+            status.success(),
+            ".ci/services could not start the services"
+        );
     });
 }
