@@ -695,3 +695,97 @@ fn with_redis_as_the_flow_store_any_replica_serves_any_step() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"]["status"], "complete");
 }
+
+/// Runs SQL as `postgres` on the machine's PostgreSQL.
+fn psql(sql: &str) {
+    let out = run(std::process::Command::new("psql").args([
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn replicas_sharing_postgres_and_redis_serve_one_sign_in() {
+    latch_testkit::services::ensure_services();
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("latch_e2e_{}", std::process::id());
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let prefix = format!("latch-e2e-pg:{}:", std::process::id());
+    let env = [
+        ("LATCH_STORAGE__DURABLE", "postgres"),
+        ("LATCH_STORAGE__POSTGRES_URL", url.as_str()),
+        ("LATCH_STORAGE__FLOW_STORE", "redis"),
+        ("LATCH_STORAGE__REDIS_URL", "redis://127.0.0.1:6379"),
+        ("LATCH_STORAGE__REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let mut migrate = latch(dir.path());
+    migrate.envs(env.iter().copied()).arg("migrate");
+    let out = run(&mut migrate);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, sk) = keys(dir.path(), &env);
+    let bearer = format!("Bearer {sk}");
+    let replica = || {
+        let mut cmd = latch(dir.path());
+        cmd.envs(env.iter().copied());
+        Server::start(cmd)
+    };
+    let (a, b) = (replica(), replica());
+    // The secret key and signing key are shared through PostgreSQL.
+    let (_, sk_again) = keys(dir.path(), &env);
+    assert_eq!(sk, sk_again);
+    create_user(
+        &a.addr(),
+        &bearer,
+        r#"{"email_address":["pia@example.com"],"password":"pia's password"}"#,
+    );
+    let (status, token, body) = native(
+        &b.addr(),
+        "/v1/client/sign_ins",
+        "",
+        "identifier=pia%40example.com",
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = body["response"]["id"].as_str().unwrap().to_owned();
+    let (status, token, body) = native(
+        &a.addr(),
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        &token.unwrap(),
+        "strategy=password&password=pia%27s+password",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["status"], "complete");
+    let session = body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A session started through A mints tokens on B.
+    let (status, _, body) = native(
+        &b.addr(),
+        &format!("/v1/client/sessions/{session}/tokens"),
+        &token.unwrap(),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body["jwt"].is_string());
+    drop((a, b));
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

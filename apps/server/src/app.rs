@@ -10,13 +10,14 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
-    CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, InstanceStore, OsRandom, Random,
-    SendError, SignInStore, SystemClock,
+    ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, InstanceStore,
+    OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
+use latch_postgres::{PostgresConfig, PostgresStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
@@ -26,7 +27,8 @@ use crate::settings::{CodesSection, Settings};
 /// The opened storage and the instance keys.
 pub struct App {
     pub settings: Settings,
-    pub store: SqliteStore,
+    /// Users, clients and sessions, and instance material.
+    pub durable: Durable,
     pub secret_key: String,
     pub secrets: Arc<SecretBox>,
     /// Where sign-ins in progress live.
@@ -36,29 +38,13 @@ pub struct App {
 impl App {
     /// Opens the database (applying migrations) and resolves the secret key.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let path = settings.database.path.clone();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("database.path: cannot create {}", dir.display()))?;
-        }
-        let config = SqliteConfig {
-            readers: settings.database.readers,
-            busy_timeout: std::time::Duration::from_millis(settings.database.busy_timeout_ms),
-        };
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
-            .await?
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "database.path: cannot open {}: {e}",
-                    settings.database.path.display()
-                )
-            })?;
-        let secret_key = resolve_secret_key(&settings, &store).await?;
-        let secrets = Arc::new(resolve_encryption_key(&settings, &store).await?);
-        let flow = flow_store(&settings, &store).await?;
+        let (durable, sqlite) = open_durable(&settings).await?;
+        let secret_key = resolve_secret_key(&settings, &*durable.instance).await?;
+        let secrets = Arc::new(resolve_encryption_key(&settings, &*durable.instance).await?);
+        let flow = flow_store(&settings, sqlite).await?;
         Ok(Self {
             settings,
-            store,
+            durable,
             secret_key,
             secrets,
             flow,
@@ -79,7 +65,6 @@ impl App {
     /// The use cases over this app's adapters.
     pub fn latch(&self) -> anyhow::Result<Latch> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let store = Arc::new(self.store.clone());
         let hasher = Argon2Hasher::new(
             self.settings.argon2(),
             self.settings.hash_workers(),
@@ -87,10 +72,10 @@ impl App {
         )
         .map_err(|e| anyhow::anyhow!("password: {e}"))?;
         let ports = Ports {
-            users: store.clone(),
-            clients: store.clone(),
+            users: self.durable.users.clone(),
+            clients: self.durable.clients.clone(),
             sign_ins: self.flow.clone(),
-            instance: store,
+            instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
             codes: self.code_sender()?,
             clock: Arc::new(SystemClock),
@@ -151,7 +136,7 @@ impl App {
 
     /// The HTTP state: use cases, signing key and API configuration.
     pub async fn api_state(&self) -> anyhow::Result<ApiState> {
-        let keys = SigningKeys::load_or_create(&self.store)
+        let keys = SigningKeys::load_or_create(&*self.durable.instance)
             .await
             .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
         let s = &self.settings;
@@ -169,14 +154,77 @@ impl App {
     }
 }
 
+/// The durable stores the settings name.
+#[derive(Clone)]
+pub struct Durable {
+    pub users: Arc<dyn UserRepository>,
+    pub clients: Arc<dyn ClientRepository>,
+    pub instance: Arc<dyn InstanceStore>,
+}
+
+/// Opens the durable store (applying migrations): the SQLite file, or
+/// PostgreSQL. Returns the SQLite store too when it is the one, for a flow
+/// store kept beside it.
+pub async fn open_durable(settings: &Settings) -> anyhow::Result<(Durable, Option<SqliteStore>)> {
+    if settings.storage.durable == "postgres" {
+        let s = &settings.storage;
+        let config = PostgresConfig {
+            pool_size: s.postgres_pool_size,
+            connect_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
+            ..PostgresConfig::new(s.postgres_url.clone())
+        };
+        let store = Arc::new(
+            PostgresStore::connect(&config)
+                .await
+                .map_err(|e| anyhow::anyhow!("storage.postgres_url: {e}"))?,
+        );
+        let durable = Durable {
+            users: store.clone(),
+            clients: store.clone(),
+            instance: store,
+        };
+        return Ok((durable, None));
+    }
+    let path = settings.database.path.clone();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("database.path: cannot create {}", dir.display()))?;
+    }
+    let config = SqliteConfig {
+        readers: settings.database.readers,
+        busy_timeout: std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+    };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
+        .await?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "database.path: cannot open {}: {e}",
+                settings.database.path.display()
+            )
+        })?;
+    let shared = Arc::new(store.clone());
+    let durable = Durable {
+        users: shared.clone(),
+        clients: shared.clone(),
+        instance: shared,
+    };
+    Ok((durable, Some(store)))
+}
+
 /// The flow store the settings name: the SQLite database, or Redis.
 async fn flow_store(
     settings: &Settings,
-    store: &SqliteStore,
+    sqlite: Option<SqliteStore>,
 ) -> anyhow::Result<Arc<dyn SignInStore>> {
     let s = &settings.storage;
     if s.flow_store != "redis" {
-        return Ok(Arc::new(store.clone()));
+        let store = sqlite.ok_or_else(|| {
+            anyhow::anyhow!(
+                "storage.flow_store must be \"redis\" when storage.durable is \"postgres\""
+            )
+        })?;
+        return Ok(Arc::new(store));
     }
     let config = RedisConfig {
         url: s.redis_url.clone(),
@@ -192,7 +240,7 @@ async fn flow_store(
 /// The configured encryption key, or the one stored, or a new one.
 async fn resolve_encryption_key(
     settings: &Settings,
-    store: &SqliteStore,
+    store: &dyn InstanceStore,
 ) -> anyhow::Result<SecretBox> {
     let configured = &settings.instance.encryption_key;
     let key = if configured.is_empty() {
@@ -300,7 +348,10 @@ impl CodeSender for CodeRouter {
 }
 
 /// The configured secret key, or the one stored for this environment, or a new one.
-async fn resolve_secret_key(settings: &Settings, store: &SqliteStore) -> anyhow::Result<String> {
+async fn resolve_secret_key(
+    settings: &Settings,
+    store: &dyn InstanceStore,
+) -> anyhow::Result<String> {
     if !settings.instance.secret_key.is_empty() {
         return Ok(settings.instance.secret_key.clone());
     }

@@ -58,6 +58,12 @@ async fn run() -> anyhow::Result<()> {
             println!("LATCH_SECRET_KEY={}", app.secret_key);
             Ok(())
         }
+        Some("migrate") if settings.storage.durable == "postgres" => {
+            // Connecting applies PostgreSQL's migrations.
+            app::open_durable(&settings).await?;
+            println!("the PostgreSQL database at storage.postgres_url is at the latest schema");
+            Ok(())
+        }
         Some("migrate") => {
             let path = settings.database.path.clone();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

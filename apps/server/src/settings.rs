@@ -92,6 +92,11 @@ impl ProviderSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
+    /// Where users, clients and sessions live: "sqlite" or "postgres".
+    pub durable: String,
+    pub postgres_url: String,
+    pub postgres_pool_size: usize,
+    pub postgres_timeout_ms: u64,
     /// Where sign-ins in progress live: "sqlite" or "redis".
     pub flow_store: String,
     pub redis_url: String,
@@ -419,6 +424,30 @@ impl Settings {
             }
         }
         let st = &self.storage;
+        match st.durable.as_str() {
+            "sqlite" => {}
+            "postgres" => {
+                if !(st.postgres_url.starts_with("postgres://")
+                    || st.postgres_url.starts_with("postgresql://"))
+                {
+                    bail!(
+                        "storage.postgres_url must be a postgres:// URL when storage.durable is \"postgres\""
+                    );
+                }
+                if st.flow_store != "redis" {
+                    bail!(
+                        "storage.flow_store must be \"redis\" when storage.durable is \"postgres\""
+                    );
+                }
+                if !(1..=512).contains(&st.postgres_pool_size) {
+                    bail!("storage.postgres_pool_size must be between 1 and 512");
+                }
+                if !(100..=60_000).contains(&st.postgres_timeout_ms) {
+                    bail!("storage.postgres_timeout_ms must be between 100 and 60000");
+                }
+            }
+            other => bail!("storage.durable: {other:?} must be \"sqlite\" or \"postgres\""),
+        }
         match st.flow_store.as_str() {
             "sqlite" => {}
             "redis" => {
