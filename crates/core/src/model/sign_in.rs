@@ -751,8 +751,7 @@ impl SignIn {
         self.updated_at = now;
     }
 
-    /// Where the waiting OAuth flow sends the browser, for a callback that
-    /// cannot go on.
+    /// The OAuth flow waiting for its callback, if any.
     pub fn oauth_flow(&self) -> Option<&OAuthFlow> {
         self.oauth.as_ref()
     }

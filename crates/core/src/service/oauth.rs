@@ -36,13 +36,6 @@ impl OAuthProviders {
     pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
         self.by_name.get(name)
     }
-
-    /// The providers' names, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
-        names.sort();
-        names
-    }
 }
 
 /// What the provider sends back to `/v1/oauth_callback`.

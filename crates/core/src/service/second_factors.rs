@@ -61,9 +61,7 @@ impl Latch {
             now,
         )
         .await?;
-        self.replace_sign_in(&mut sign_in).await?;
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, &client.id, None).await
+        self.store_and_show(sign_in, &client.id, now).await
     }
 
     /// Checks the second factor and, when it passes, completes the sign-in

@@ -383,9 +383,7 @@ impl Latch {
                     now,
                 )
                 .await?;
-                self.replace_sign_in(&mut sign_in).await?;
-                let view = self.sign_in_view(sign_in, now).await?;
-                return self.outcome(view, &client.id, None).await;
+                return self.store_and_show(sign_in, &client.id, now).await;
             }
             other => return Err(not_yet_supported(&other)),
         };
@@ -398,9 +396,7 @@ impl Latch {
             now,
         )
         .await?;
-        self.replace_sign_in(&mut sign_in).await?;
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, &client.id, None).await
+        self.store_and_show(sign_in, &client.id, now).await
     }
 
     /// `POST /v1/client/sign_ins/{id}/reset_password`: sets the new password
@@ -669,6 +665,19 @@ impl Latch {
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// Stores a changed sign-in (compare-and-set) and answers with it and
+    /// its client.
+    pub(super) async fn store_and_show(
+        &self,
+        mut sign_in: SignIn,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        self.replace_sign_in(&mut sign_in).await?;
+        let view = self.sign_in_view(sign_in, now).await?;
+        self.outcome(view, client, None).await
     }
 
     /// Stores a changed sign-in if no other request changed it first.
