@@ -11,6 +11,7 @@ mod codes;
 mod concurrency;
 mod lockout;
 mod oauth;
+mod rate_limits;
 mod reset;
 mod robustness;
 mod second_factors;

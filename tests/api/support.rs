@@ -81,8 +81,22 @@ impl TestApp {
     }
 
     /// An app whose settings turn on these identity providers, with its
-    /// OAuth callback at [`CALLBACK`].
+    /// OAuth callback at [`CALLBACK`]. Every request comes from one address,
+    /// so rate limits are off here; [`TestApp::with_rate_limits`] keeps them.
     pub async fn with_oauth(
+        mut settings: InstanceSettings,
+        providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
+    ) -> Self {
+        settings.rate_limits = latch_core::model::RateLimitSettings::OFF;
+        Self::build(settings, providers).await
+    }
+
+    /// An app that enforces `settings.rate_limits`; its proxy is 10.0.0.0/8.
+    pub async fn with_rate_limits(settings: InstanceSettings) -> Self {
+        Self::build(settings, Vec::new()).await
+    }
+
+    async fn build(
         mut settings: InstanceSettings,
         providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
     ) -> Self {
@@ -108,6 +122,7 @@ impl TestApp {
             users: store.clone(),
             clients: store.clone(),
             sign_ins: store.clone(),
+            counters: store.clone(),
             instance: store.clone(),
             hasher: Arc::new(hasher),
             codes: codes.clone(),
@@ -126,6 +141,7 @@ impl TestApp {
             secure_cookies: false,
             cookie_max_age_secs: 3600,
             instance_id: "ins_test".into(),
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
         };
         Self {
             state: ApiState::new(Latch::new(ports, settings), keys, config),
@@ -141,10 +157,23 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<(&str, String)>,
     ) -> Resp {
+        self.request_from("127.0.0.1:40000", method, path, headers, body)
+            .await
+    }
+
+    /// A request whose socket peer is `remote` (`ip:port`).
+    pub async fn request_from(
+        &self,
+        remote: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Resp {
         let mut req = warp::test::request()
             .method(method)
             .path(path)
-            .remote_addr("127.0.0.1:40000".parse().unwrap());
+            .remote_addr(remote.parse().unwrap());
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

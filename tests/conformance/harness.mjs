@@ -44,6 +44,12 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     LATCH_DATABASE__PATH: join(dir, 'latch.db'),
     LATCH_INSTANCE__ENVIRONMENT: environment,
     LATCH_LOG__LEVEL: 'warn',
+    // Every request comes from 127.0.0.1: per-IP limits would throttle the
+    // suite itself. The Rust suites test the limits.
+    LATCH_RATE_LIMITS__CREATE_SIGN_IN: '0',
+    LATCH_RATE_LIMITS__ATTEMPT: '0',
+    LATCH_RATE_LIMITS__PREPARE: '0',
+    LATCH_RATE_LIMITS__CODES_PER_DESTINATION: '0',
   });
   if (allowedOrigins.length) env.LATCH_SERVER__ALLOWED_ORIGINS = allowedOrigins.join(',');
   if (frontendHost) env.LATCH_INSTANCE__FRONTEND_HOST = frontendHost;

@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_latch");
 
+/// Every request of these tests comes from 127.0.0.1, so per-IP rate limits
+/// are off unless a test turns them on (a later `env` wins).
+pub const NO_RATE_LIMITS: [(&str, &str); 4] = [
+    ("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "0"),
+    ("LATCH_RATE_LIMITS__ATTEMPT", "0"),
+    ("LATCH_RATE_LIMITS__PREPARE", "0"),
+    ("LATCH_RATE_LIMITS__CODES_PER_DESTINATION", "0"),
+];
+
 /// A `latch` command with a fresh database in `dir` and the test overlay.
 pub fn latch(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
@@ -15,6 +24,7 @@ pub fn latch(dir: &Path) -> Command {
         .env("LATCH_SERVER__ADDR", "127.0.0.1:0")
         .env("LATCH_DATABASE__PATH", dir.join("latch.db"))
         .env("LATCH_LOG__LEVEL", "warn")
+        .envs(NO_RATE_LIMITS)
         .current_dir(dir);
     cmd
 }

@@ -10,8 +10,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
-    ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, InstanceStore,
-    OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
+    ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, Counters,
+    InstanceStore, OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
@@ -31,8 +31,8 @@ pub struct App {
     pub durable: Durable,
     pub secret_key: String,
     pub secrets: Arc<SecretBox>,
-    /// Where sign-ins in progress live.
-    pub flow: Arc<dyn SignInStore>,
+    /// Where sign-ins in progress and rate-limit counters live.
+    pub flow: Flow,
 }
 
 impl App {
@@ -74,7 +74,8 @@ impl App {
         let ports = Ports {
             users: self.durable.users.clone(),
             clients: self.durable.clients.clone(),
-            sign_ins: self.flow.clone(),
+            sign_ins: self.flow.sign_ins.clone(),
+            counters: self.flow.counters.clone(),
             instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
             codes: self.code_sender()?,
@@ -149,6 +150,7 @@ impl App {
             secure_cookies: s.server.secure_cookies,
             cookie_max_age_secs: s.sign_in.session_lifetime_secs,
             instance_id: format!("ins_{}", &keys.kid()[4..]),
+            trusted_proxies: s.trusted_proxies()?,
         };
         Ok(ApiState::new(self.latch()?, keys, config))
     }
@@ -212,11 +214,26 @@ pub async fn open_durable(settings: &Settings) -> anyhow::Result<(Durable, Optio
     Ok((durable, Some(store)))
 }
 
+/// The short-lived state: sign-ins in progress and rate-limit counters,
+/// kept in one store.
+#[derive(Clone)]
+pub struct Flow {
+    pub sign_ins: Arc<dyn SignInStore>,
+    pub counters: Arc<dyn Counters>,
+}
+
+impl Flow {
+    fn of<S: SignInStore + Counters + 'static>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            sign_ins: store.clone(),
+            counters: store,
+        }
+    }
+}
+
 /// The flow store the settings name: the SQLite database, or Redis.
-async fn flow_store(
-    settings: &Settings,
-    sqlite: Option<SqliteStore>,
-) -> anyhow::Result<Arc<dyn SignInStore>> {
+async fn flow_store(settings: &Settings, sqlite: Option<SqliteStore>) -> anyhow::Result<Flow> {
     let s = &settings.storage;
     if s.flow_store != "redis" {
         let store = sqlite.ok_or_else(|| {
@@ -224,7 +241,7 @@ async fn flow_store(
                 "storage.flow_store must be \"redis\" when storage.durable is \"postgres\""
             )
         })?;
-        return Ok(Arc::new(store));
+        return Ok(Flow::of(store));
     }
     let config = RedisConfig {
         url: s.redis_url.clone(),
@@ -234,7 +251,7 @@ async fn flow_store(
     let redis = RedisSignInStore::connect(&config)
         .await
         .map_err(|e| anyhow::anyhow!("storage.redis_url: {e}"))?;
-    Ok(Arc::new(redis))
+    Ok(Flow::of(redis))
 }
 
 /// The configured encryption key, or the one stored, or a new one.

@@ -26,7 +26,37 @@ pub struct Settings {
     pub password: PasswordSection,
     pub codes: CodesSection,
     pub oauth: OAuthSection,
+    pub rate_limits: RateLimitsSection,
     pub log: LogSettings,
+}
+
+/// `[rate_limits]`: requests per window; 0 requests turns a limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsSection {
+    pub create_sign_in: u32,
+    pub create_sign_in_window_secs: i64,
+    pub attempt: u32,
+    pub attempt_window_secs: i64,
+    pub prepare: u32,
+    pub prepare_window_secs: i64,
+    pub codes_per_destination: u32,
+    pub codes_per_destination_window_secs: i64,
+}
+
+impl RateLimitsSection {
+    fn limits(&self) -> model::RateLimitSettings {
+        let limit = |requests, secs| model::RateLimit::per_seconds(requests, secs);
+        model::RateLimitSettings {
+            create_sign_in: limit(self.create_sign_in, self.create_sign_in_window_secs),
+            attempt: limit(self.attempt, self.attempt_window_secs),
+            prepare: limit(self.prepare, self.prepare_window_secs),
+            codes_per_destination: limit(
+                self.codes_per_destination,
+                self.codes_per_destination_window_secs,
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +186,7 @@ impl CodesSection {
 pub struct ServerSettings {
     pub addr: String,
     pub allowed_origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
     pub shutdown_grace_secs: u64,
@@ -240,6 +271,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("server.allowed_origins")
+                .with_list_parse_key("server.trusted_proxies")
                 .try_parsing(true)
                 .source(Some(variables)),
         );
@@ -251,6 +283,10 @@ impl Settings {
         settings
             .server
             .allowed_origins
+            .retain(|o| !o.trim().is_empty());
+        settings
+            .server
+            .trusted_proxies
             .retain(|o| !o.trim().is_empty());
         settings.validate()?;
         Ok(settings)
@@ -319,6 +355,24 @@ impl Settings {
                 bail!("{key} must be between 1 and {max}");
             }
         }
+        let r = &self.rate_limits;
+        for (key, value) in [
+            (
+                "rate_limits.create_sign_in_window_secs",
+                r.create_sign_in_window_secs,
+            ),
+            ("rate_limits.attempt_window_secs", r.attempt_window_secs),
+            ("rate_limits.prepare_window_secs", r.prepare_window_secs),
+            (
+                "rate_limits.codes_per_destination_window_secs",
+                r.codes_per_destination_window_secs,
+            ),
+        ] {
+            if !(1..=DAY).contains(&value) {
+                bail!("{key} must be between 1 and {DAY}");
+            }
+        }
+        self.trusted_proxies()?;
         if !(1..=72).contains(&self.sign_in.password_min_length) {
             bail!("sign_in.password_min_length must be between 1 and 72");
         }
@@ -575,7 +629,20 @@ impl Settings {
             oauth_callback_url: self.oauth_callback_url(),
             oauth_flow_lifetime: Duration::seconds(self.oauth.flow_lifetime_secs),
             oauth_link_verified_emails: self.oauth.link_verified_emails,
+            rate_limits: self.rate_limits.limits(),
         })
+    }
+
+    /// `server.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<latch_api::client_ip::IpNet>> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
+            .collect()
     }
 
     pub fn argon2(&self) -> Argon2Settings {

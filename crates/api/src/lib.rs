@@ -14,6 +14,7 @@
 #![recursion_limit = "256"]
 
 pub mod bapi;
+pub mod client_ip;
 pub mod fapi;
 pub mod http;
 pub mod keys;
@@ -61,6 +62,9 @@ pub struct ApiConfig {
     pub cookie_max_age_secs: i64,
     /// Shown as the environment's id.
     pub instance_id: String,
+    /// Proxies whose `X-Forwarded-For` names the client (load balancers the
+    /// operator runs); any other peer is the client itself.
+    pub trusted_proxies: Vec<client_ip::IpNet>,
 }
 
 impl ApiConfig {

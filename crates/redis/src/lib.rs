@@ -10,6 +10,11 @@
 //! sign-ins whose time is already over), so nothing outlives its use even
 //! without purging. The prefix lets several instances share one Redis.
 //!
+//! It also keeps the rate-limit [`Counters`]: each is a key
+//! `<prefix>counter:<name>` raised by one script that increments it and, on
+//! the window's first hit, sets its expiry to the window, so a count and its
+//! window are one atomic step on Redis's clock, whichever replica asks.
+//!
 //! Invariants: depends on `latch-core` only among Latch crates; every command
 //! is bounded by the configured timeout, and a Redis that cannot be reached
 //! is `StoreError::Unavailable`.
@@ -20,8 +25,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{SignIn, SignInId, Timestamp};
-use latch_core::ports::SignInStore;
+use latch_core::model::{Duration as Span, SignIn, SignInId, Timestamp};
+use latch_core::ports::{Counters, SignInStore, WindowCount};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
@@ -64,6 +69,18 @@ end
 return n
 ";
 
+/// Adds a hit to KEYS[1]; a key without expiry (its window's first hit)
+/// gets ARGV[1] ms. Returns the count and the window's remaining ms.
+const HIT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+";
+
 /// Where the flow store lives.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
@@ -85,6 +102,7 @@ pub struct RedisSignInStore {
     replace: Script,
     delete: Script,
     purge: Script,
+    hit: Script,
 }
 
 impl std::fmt::Debug for RedisSignInStore {
@@ -119,6 +137,7 @@ impl RedisSignInStore {
             replace: Script::new(REPLACE),
             delete: Script::new(DELETE),
             purge: Script::new(PURGE),
+            hit: Script::new(HIT),
         })
     }
 
@@ -233,6 +252,31 @@ impl SignInStore for RedisSignInStore {
             .arg(now.0);
         let purged: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
         Ok(u64::try_from(purged).unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Counters for RedisSignInStore {
+    async fn hit(
+        &self,
+        key: &str,
+        window: Span,
+        _now: Timestamp,
+    ) -> Result<WindowCount, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.hit.prepare_invoke();
+        call.key(format!("{}counter:{key}", self.prefix))
+            .arg(window.0.max(1));
+        let (count, ttl): (i64, i64) = self.bounded(call.invoke_async(&mut conn)).await?;
+        Ok(WindowCount {
+            count: u64::try_from(count).unwrap_or_default(),
+            resets_in: Span(ttl.max(0)),
+        })
+    }
+
+    async fn purge_expired(&self, _now: Timestamp) -> Result<u64, StoreError> {
+        // Counters expire by themselves.
+        Ok(0)
     }
 }
 

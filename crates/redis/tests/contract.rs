@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use latch_core::error::StoreError;
 use latch_core::model::SignInId;
-use latch_core::ports::SignInStore;
+use latch_core::ports::{Counters, SignInStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_testkit::sign_in_store_contract;
 
@@ -34,6 +34,36 @@ async fn sign_in_store_contract_on_redis() {
         .await
         .expect("Redis runs on 127.0.0.1:6379");
     sign_in_store_contract(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_contract_on_redis_through_two_connections() {
+    let config = config("redis://127.0.0.1:6379");
+    let a = RedisSignInStore::connect(&config).await.unwrap();
+    let b = RedisSignInStore::connect(&config).await.unwrap();
+    latch_testkit::counters_contract(Arc::new(a), Arc::new(b)).await;
+}
+
+#[tokio::test]
+async fn counters_expire_in_redis_with_their_window() {
+    let config = config("redis://127.0.0.1:6379");
+    let store = RedisSignInStore::connect(&config).await.unwrap();
+    let window = latch_core::model::Duration::seconds(10);
+    store
+        .hit("ttl", window, latch_testkit::fixtures::at(0))
+        .await
+        .unwrap();
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{}counter:ttl", config.key_prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= 10_000,
+        "the key lives as long as its window: {ttl}"
+    );
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod clients;
+mod counters;
 mod error;
 mod instance;
 mod migrations;

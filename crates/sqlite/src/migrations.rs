@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_lockout.sql"),
     include_str!("../migrations/0004_second_factors.sql"),
     include_str!("../migrations/0005_external_accounts.sql"),
+    include_str!("../migrations/0006_counters.sql"),
 ];
 
 /// The schema version this build writes.

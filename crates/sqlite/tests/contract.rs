@@ -56,6 +56,12 @@ async fn client_repository_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_contract_with_two_processes_worth_of_connections() {
+    let db = TestDb::new();
+    latch_testkit::counters_contract(db.open(), db.open()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_store_contract() {
     let db = TestDb::new();
     latch_testkit::sign_in_store_contract(db.open()).await;

@@ -3,7 +3,7 @@
 //! - Port contract tests, written once and run against every adapter that
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
-//!   [`instance_store_contract`] and [`oauth::oauth_provider_contract`]. Each
+//!   [`instance_store_contract`], [`counters_contract`] and [`oauth::oauth_provider_contract`]. Each
 //!   store contract takes a fresh, empty store (one call, one store); each
 //!   panics with a message naming the broken rule.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
@@ -23,6 +23,7 @@
 
 mod client_repository;
 mod codes;
+mod counters;
 pub mod fixtures;
 mod instance_store;
 pub mod oauth;
@@ -33,6 +34,7 @@ mod user_repository;
 
 pub use client_repository::client_repository_contract;
 pub use codes::RecordingCodeSender;
+pub use counters::counters_contract;
 pub use instance_store::instance_store_contract;
 pub use sign_in_store::sign_in_store_contract;
 pub use user_repository::user_repository_contract;

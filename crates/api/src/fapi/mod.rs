@@ -12,9 +12,10 @@ mod sign_ins;
 use serde_json::{Value, json};
 use warp::http::{Method, header};
 
-use latch_core::service::Outcome;
+use latch_core::service::{Outcome, Throttled};
 use latch_core::{Error, ErrorCode, ErrorKind};
 
+use crate::client_ip::client_ip;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::{ApiState, render};
 
@@ -171,6 +172,32 @@ async fn client_route(
     m: &Method,
     rest: &[&str],
 ) -> Option<Result<FapiReply, Error>> {
+    let throttled = match (m.clone(), rest) {
+        (Method::POST, ["sign_ins"]) => Some(Throttled::CreateSignIn),
+        (
+            Method::POST,
+            [
+                "sign_ins",
+                _,
+                "attempt_first_factor" | "attempt_second_factor" | "reset_password",
+            ],
+        ) => Some(Throttled::Attempt),
+        (
+            Method::POST,
+            [
+                "sign_ins",
+                _,
+                "prepare_first_factor" | "prepare_second_factor",
+            ],
+        ) => Some(Throttled::Prepare),
+        _ => None,
+    };
+    if let Some(what) = throttled {
+        let ip = client_ip(req, &state.config.trusted_proxies);
+        if let Err(err) = state.latch.throttle(what, ip).await {
+            return Some(Err(err));
+        }
+    }
     Some(match (m.clone(), rest) {
         (Method::GET, []) => client::read(state, token).await,
         (Method::PUT | Method::POST, []) => client::create(state).await,

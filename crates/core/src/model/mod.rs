@@ -21,7 +21,10 @@ pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Use
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
 pub use password::Password;
 pub use session::{Session, SessionStatus};
-pub use settings::{Environment, IdentifierSettings, InstanceSettings, StrategySettings};
+pub use settings::{
+    Environment, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
+    StrategySettings,
+};
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
     SentCode, SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,

@@ -68,6 +68,68 @@ impl StrategySettings {
     }
 }
 
+/// At most `requests` per `window` for one subject; `requests = 0` turns
+/// the limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    pub const OFF: Self = Self {
+        requests: 0,
+        window: Duration(0),
+    };
+
+    pub const fn per_seconds(requests: u32, seconds: i64) -> Self {
+        Self {
+            requests,
+            window: Duration::seconds(seconds),
+        }
+    }
+
+    pub fn is_on(self) -> bool {
+        self.requests > 0 && self.window.0 > 0
+    }
+}
+
+/// Request rate limits, counted through the `Counters` port, so that every
+/// replica sharing a store shares the counts. The IP limits follow Clerk's
+/// published Frontend API limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `POST /v1/client/sign_ins`, per client IP.
+    pub create_sign_in: RateLimit,
+    /// `attempt_first_factor`, `attempt_second_factor` and `reset_password`
+    /// together, per client IP.
+    pub attempt: RateLimit,
+    /// `prepare_first_factor` and `prepare_second_factor`, per client IP.
+    pub prepare: RateLimit,
+    /// Codes sent to one email address or phone number, from any client.
+    pub codes_per_destination: RateLimit,
+}
+
+impl RateLimitSettings {
+    pub const OFF: Self = Self {
+        create_sign_in: RateLimit::OFF,
+        attempt: RateLimit::OFF,
+        prepare: RateLimit::OFF,
+        codes_per_destination: RateLimit::OFF,
+    };
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            create_sign_in: RateLimit::per_seconds(5, 10),
+            attempt: RateLimit::per_seconds(3, 10),
+            prepare: RateLimit::per_seconds(5, 10),
+            codes_per_destination: RateLimit::per_seconds(5, 600),
+        }
+    }
+}
+
 /// Everything an instance decides about sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceSettings {
@@ -103,6 +165,7 @@ pub struct InstanceSettings {
     /// Link a provider account to the one user who has its email address,
     /// when the provider says it verified that address.
     pub oauth_link_verified_emails: bool,
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for InstanceSettings {
@@ -136,6 +199,7 @@ impl Default for InstanceSettings {
             oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),
             oauth_flow_lifetime: Duration::minutes(10),
             oauth_link_verified_emails: true,
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod client_repository;
 mod clock;
 mod code_sender;
+mod counters;
 mod instance_store;
 mod oauth_provider;
 mod password_hasher;
@@ -18,6 +19,7 @@ pub use clock::{Clock, SystemClock};
 pub use code_sender::{
     CodeDestination, CodeMessage, CodePurpose, CodeSender, ConsoleCodeSender, SendError,
 };
+pub use counters::{Counters, WindowCount};
 pub use instance_store::InstanceStore;
 pub use oauth_provider::{
     AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
@@ -30,7 +32,7 @@ pub use user_repository::{DigestUpgrade, UserQuery, UserRepository};
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
-    instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
+    counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
     password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
     user_repository::MockUserRepository,
 };

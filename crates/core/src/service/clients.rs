@@ -161,6 +161,7 @@ impl Latch {
     pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
         let now = self.ports.clock.now();
         let sign_ins = self.ports.sign_ins.purge_abandoned(now).await?;
+        self.ports.counters.purge_expired(now).await?;
         let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
         let clients = self
             .ports

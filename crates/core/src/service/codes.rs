@@ -47,6 +47,7 @@ impl Latch {
                 ));
             }
         }
+        self.throttle_destination(&destination).await?;
         let test_identity =
             self.settings.environment == Environment::Development && is_test_identity(&destination);
         let code = if test_identity {

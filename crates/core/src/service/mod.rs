@@ -5,6 +5,7 @@ mod clients;
 mod codes;
 mod me;
 mod oauth;
+mod rate_limits;
 mod second_factors;
 mod sessions;
 mod sign_ins;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
 pub use me::{BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuthCallback, OAuthProviders};
+pub use rate_limits::Throttled;
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
@@ -25,8 +27,8 @@ pub use users::{CreateUser, PhoneNumberPatch, UsersPage};
 use crate::error::Error;
 use crate::model::InstanceSettings;
 use crate::ports::{
-    ClientRepository, Clock, CodeSender, InstanceStore, PasswordHasher, Random, SignInStore,
-    UserRepository,
+    ClientRepository, Clock, CodeSender, Counters, InstanceStore, PasswordHasher, Random,
+    SignInStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -36,6 +38,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub sign_ins: Arc<dyn SignInStore>,
+    /// Rate-limit counters; kept with the flow store.
+    pub counters: Arc<dyn Counters>,
     pub instance: Arc<dyn InstanceStore>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub codes: Arc<dyn CodeSender>,

@@ -9,8 +9,8 @@ use crate::model::{
     Timestamp, User, UserId,
 };
 use crate::ports::{
-    MockClientRepository, MockClock, MockCodeSender, MockInstanceStore, MockOAuthProvider,
-    MockPasswordHasher, MockRandom, MockSignInStore, MockUserRepository,
+    MockClientRepository, MockClock, MockCodeSender, MockCounters, MockInstanceStore,
+    MockOAuthProvider, MockPasswordHasher, MockRandom, MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -24,6 +24,8 @@ pub struct Mocks {
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
     pub codes: MockCodeSender,
+    /// Rate-limit counters; by default every hit is the window's first.
+    pub counters: MockCounters,
     /// Identity providers, each answering to its `name()`.
     pub oauth: Vec<MockOAuthProvider>,
     pub settings: InstanceSettings,
@@ -38,6 +40,7 @@ impl Mocks {
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
             codes: MockCodeSender::new(),
+            counters: first_hits(),
             oauth: Vec::new(),
             settings: InstanceSettings::default(),
         }
@@ -62,6 +65,7 @@ impl Mocks {
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
                 codes: Arc::new(self.codes),
+                counters: Arc::new(self.counters),
                 clock: Arc::new(clock),
                 random: Arc::new(random),
                 secrets: Arc::new(crate::secrets::SecretBox::new(&[7; 32])),
@@ -75,6 +79,19 @@ impl Mocks {
             self.settings,
         )
     }
+}
+
+/// Counters whose every hit is the first of a fresh window.
+pub fn first_hits() -> MockCounters {
+    let mut counters = MockCounters::new();
+    counters.expect_hit().returning(|_, window, _| {
+        Ok(crate::ports::WindowCount {
+            count: 1,
+            resets_in: window,
+        })
+    });
+    counters.expect_purge_expired().returning(|_| Ok(0));
+    counters
 }
 
 pub fn user() -> User {

@@ -1,0 +1,201 @@
+//! Rate limits: requests counted per client IP and codes per destination,
+//! through the [`Counters`](crate::ports::Counters) port so that every
+//! replica sharing a store shares the counts.
+
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+
+use super::{Latch, hex};
+use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::RateLimit;
+use crate::ports::CodeDestination;
+
+/// What a per-IP limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// Creating a sign-in.
+    CreateSignIn,
+    /// Attempting a factor or resetting a password.
+    Attempt,
+    /// Asking for a code or starting an OAuth flow.
+    Prepare,
+}
+
+impl Throttled {
+    fn name(self) -> &'static str {
+        match self {
+            Self::CreateSignIn => "create_sign_in",
+            Self::Attempt => "attempt",
+            Self::Prepare => "prepare",
+        }
+    }
+}
+
+impl Latch {
+    /// Counts a request from `ip` against its per-IP limit; refuses it with
+    /// 429 once the window's allowance is spent. Requests whose address is
+    /// unknown share one allowance.
+    pub async fn throttle(&self, what: Throttled, ip: Option<IpAddr>) -> Result<(), Error> {
+        let limits = &self.settings.rate_limits;
+        let limit = match what {
+            Throttled::CreateSignIn => limits.create_sign_in,
+            Throttled::Attempt => limits.attempt,
+            Throttled::Prepare => limits.prepare,
+        };
+        let subject = ip.map_or_else(|| "unknown".to_owned(), ip_subject);
+        self.count(limit, &format!("rl:{}:{subject}", what.name()))
+            .await
+    }
+
+    /// Counts a code about to be sent to `destination`, whichever client asks.
+    pub(crate) async fn throttle_destination(
+        &self,
+        destination: &CodeDestination,
+    ) -> Result<(), Error> {
+        let address = match destination {
+            CodeDestination::Email(email) => format!("email:{}", email.to_lowercase()),
+            CodeDestination::Sms(phone) => format!("sms:{phone}"),
+        };
+        // The key names the address only by a digest: counters are not a
+        // directory of who signs in.
+        let digest = hex(&Sha256::digest(address.as_bytes())[..16]);
+        self.count(
+            self.settings.rate_limits.codes_per_destination,
+            &format!("rl:codes:{digest}"),
+        )
+        .await
+    }
+
+    async fn count(&self, limit: RateLimit, key: &str) -> Result<(), Error> {
+        if !limit.is_on() {
+            return Ok(());
+        }
+        let now = self.ports.clock.now();
+        let hit = self.ports.counters.hit(key, limit.window, now).await?;
+        if hit.count <= u64::from(limit.requests) {
+            return Ok(());
+        }
+        let retry_after_secs = u64::try_from((hit.resets_in.0 + 999) / 1000)
+            .unwrap_or(1)
+            .max(1);
+        Err(Error::new(
+            ErrorKind::TooManyRequests { retry_after_secs },
+            ErrorCode::TooManyRequests,
+            "Too many requests",
+            format!("Too many requests. Please try again in {retry_after_secs} seconds."),
+        ))
+    }
+}
+
+/// The subject an address is counted as: an IPv4 address, or an IPv6
+/// address's /64 network, since one host is routinely given a whole /64.
+fn ip_subject(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::model::{Duration, RateLimitSettings};
+    use crate::ports::{MockCounters, WindowCount};
+    use crate::service::test_support::Mocks;
+
+    #[test]
+    fn ipv6_hosts_of_one_network_share_a_subject_and_mapped_ipv4_is_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_subject(a), ip_subject(b));
+        assert_ne!(ip_subject(a), ip_subject(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(ip_subject(mapped), "192.0.2.7");
+    }
+
+    fn counters_at(count: u64) -> MockCounters {
+        let mut counters = MockCounters::new();
+        counters
+            .expect_hit()
+            .withf(|key, window, _| {
+                key == "rl:attempt:192.0.2.7" && *window == Duration::seconds(10)
+            })
+            .returning(move |_, _, _| {
+                Ok(WindowCount {
+                    count,
+                    resets_in: Duration(2_500),
+                })
+            });
+        counters
+    }
+
+    #[tokio::test]
+    async fn requests_within_the_allowance_pass_and_the_next_waits_for_the_window() {
+        let ip = Some("192.0.2.7".parse().unwrap());
+        let mut mocks = Mocks::new();
+        mocks.counters = counters_at(3);
+        assert!(mocks.latch().throttle(Throttled::Attempt, ip).await.is_ok());
+        let mut mocks = Mocks::new();
+        mocks.counters = counters_at(4);
+        let err = mocks
+            .latch()
+            .throttle(Throttled::Attempt, ip)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.kind,
+            ErrorKind::TooManyRequests {
+                retry_after_secs: 3
+            }
+        );
+        assert_eq!(err.code, ErrorCode::TooManyRequests);
+    }
+
+    #[tokio::test]
+    async fn a_limit_turned_off_counts_nothing() {
+        let mut mocks = Mocks::new();
+        mocks.counters = MockCounters::new(); // any hit would panic
+        mocks.settings.rate_limits = RateLimitSettings::OFF;
+        let latch = mocks.latch();
+        for what in [
+            Throttled::CreateSignIn,
+            Throttled::Attempt,
+            Throttled::Prepare,
+        ] {
+            assert!(latch.throttle(what, None).await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn codes_are_counted_per_address_whatever_its_case_and_never_by_name() {
+        let mut counters = MockCounters::new();
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&keys);
+        counters.expect_hit().returning(move |key, _, _| {
+            seen.lock().unwrap().push(key.to_owned());
+            Ok(WindowCount {
+                count: 1,
+                resets_in: Duration(1),
+            })
+        });
+        let mut mocks = Mocks::new();
+        mocks.counters = counters;
+        let latch = mocks.latch();
+        for email in ["Ann@Example.com", "ann@example.com"] {
+            latch
+                .throttle_destination(&CodeDestination::Email(email.into()))
+                .await
+                .unwrap();
+        }
+        let keys = keys.lock().unwrap();
+        assert_eq!(keys[0], keys[1]);
+        assert!(keys[0].starts_with("rl:codes:") && !keys[0].contains("ann"));
+    }
+}
