@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,11 @@ function latchBin() {
   return bin;
 }
 
+// LATCH_* variables of the caller's (LATCH_BIN among them) would be read as settings.
+function envWithoutLatch() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_')));
+}
+
 /**
  * Starts `latch serve` on a random loopback port with a fresh database.
  * `frontendHost` sets the host encoded in the publishable key (instance.frontend_host).
@@ -38,7 +43,7 @@ function latchBin() {
 export async function startLatch({ environment = 'development', allowedOrigins = [], frontendHost, env: extraEnv = {} } = {}) {
   const bin = latchBin();
   const dir = await mkdtemp(join(tmpdir(), 'latch-conformance-'));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_')));
+  const env = envWithoutLatch();
   Object.assign(env, {
     LATCH_SERVER__ADDR: '127.0.0.1:0',
     LATCH_DATABASE__PATH: join(dir, 'latch.db'),
@@ -98,6 +103,90 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     await stop();
     throw err;
   }
+}
+
+const psql = (sql) => promisify(execFile)('psql', [
+  '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql,
+], { timeout: STARTUP_TIMEOUT_MS });
+const redisCli = (...args) => promisify(execFile)('redis-cli', ['-h', '127.0.0.1', ...args], { timeout: STARTUP_TIMEOUT_MS });
+
+/**
+ * Starts `replicas` latch servers sharing a fresh PostgreSQL database and a Redis key
+ * prefix, behind a proxy on a random loopback port that sends each request to the next
+ * replica in turn, as a load balancer without session affinity would. Returns
+ * { url, publishableKey, secretKey, replicas, served, log, stop() }: `url` is the proxy's,
+ * `replicas` the replicas' own URLs, `served[i]` how many requests replica i answered,
+ * `log` one { method, path, replica } per proxied request. stop() also drops the database
+ * and deletes the Redis keys.
+ */
+export async function startCluster({ replicas: count = 3 } = {}) {
+  const tag = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  const database = `latch_conformance_${tag}`;
+  const redisPrefix = `latch-conformance:${tag}:`;
+  const env = {
+    LATCH_STORAGE__DURABLE: 'postgres',
+    LATCH_STORAGE__POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
+    LATCH_STORAGE__FLOW_STORE: 'redis',
+    LATCH_STORAGE__REDIS_URL: 'redis://127.0.0.1:6379',
+    LATCH_STORAGE__REDIS_KEY_PREFIX: redisPrefix,
+  };
+  const nodes = [];
+  const served = [];
+  const log = [];
+  // Its own agent, so stop() can drop the kept-alive connections before the replicas
+  // shut down.
+  const agent = new Agent({ keepAlive: true });
+  let next = 0;
+  const proxy = createServer((req, res) => {
+    const replica = next++ % nodes.length;
+    log.push({ method: req.method, path: req.url, replica });
+    const upstream = request(`${nodes[replica].url}${req.url}`, { method: req.method, headers: req.headers, agent }, (reply) => {
+      served[replica]++;
+      res.writeHead(reply.statusCode, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', (err) => (res.headersSent ? res.destroy(err) : res.writeHead(502).end(String(err))));
+    req.pipe(upstream);
+  });
+  async function stop() {
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(() => resolve()));
+    agent.destroy();
+    await Promise.all(nodes.map((node) => node.stop()));
+    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    // Redis is shared by other runs, and latch's sign-in index there does not expire.
+    const keys = (await redisCli('--scan', '--pattern', `${redisPrefix}*`)).stdout.split('\n').filter(Boolean);
+    if (keys.length) await redisCli('del', ...keys);
+  }
+
+  await psql(`CREATE DATABASE ${database}`);
+  try {
+    await promisify(execFile)(latchBin(), ['migrate'], { env: { ...envWithoutLatch(), ...env }, timeout: STARTUP_TIMEOUT_MS });
+    // Started together, as an orchestrator would: the keys are created once, by
+    // whichever replica is first, and read back by the others.
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startLatch({ env })));
+    for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const node of nodes) {
+      assert.equal(node.secretKey, nodes[0].secretKey, 'latch keys printed another secret key for a replica');
+      assert.equal(node.publishableKey, nodes[0].publishableKey, 'latch keys printed another publishable key for a replica');
+    }
+    served.push(...nodes.map(() => 0));
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    publishableKey: nodes[0].publishableKey,
+    secretKey: nodes[0].secretKey,
+    replicas: nodes.map((node) => node.url),
+    served,
+    log,
+    stop,
+  };
 }
 
 /** @clerk/backend client talking to latch's Backend API. */

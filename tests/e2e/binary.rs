@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{Server, http, latch, run};
 
-fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
+pub(crate) fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
     let mut cmd = latch(dir);
     cmd.envs(env.iter().copied()).arg("keys");
     let out = run(&mut cmd);
@@ -26,7 +26,7 @@ fn keys(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
 }
 
 /// Creates a user through the Backend API.
-fn create_user(addr: &str, bearer: &str, json: &str) {
+pub(crate) fn create_user(addr: &str, bearer: &str, json: &str) {
     let (status, _, body) = http(
         addr,
         "POST",
@@ -291,7 +291,12 @@ fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
 
 /// A native-mode Frontend API call; returns (status, the client token the
 /// server sent, if any, and the JSON body).
-fn native(addr: &str, path: &str, token: &str, form: &str) -> (u16, Option<String>, Value) {
+pub(crate) fn native(
+    addr: &str,
+    path: &str,
+    token: &str,
+    form: &str,
+) -> (u16, Option<String>, Value) {
     let sep = if path.contains('?') { '&' } else { '?' };
     let (status, head, body) = http(
         addr,
@@ -472,7 +477,7 @@ fn development_instances_allow_local_origins_and_production_does_not() {
 }
 
 /// A one-request-at-a-time HTTP receiver: the bodies it was sent arrive on the channel.
-fn code_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+pub(crate) fn code_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
     use std::io::{BufRead, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/codes", listener.local_addr().unwrap());
@@ -697,7 +702,7 @@ fn with_redis_as_the_flow_store_any_replica_serves_any_step() {
 }
 
 /// Runs SQL as `postgres` on the machine's PostgreSQL.
-fn psql(sql: &str) {
+pub(crate) fn psql(sql: &str) {
     let out = run(std::process::Command::new("psql").args([
         "-h",
         "127.0.0.1",

@@ -64,7 +64,7 @@ impl ClientRepository for PostgresStore {
             .await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
@@ -137,7 +137,7 @@ impl ClientRepository for PostgresStore {
                 .await?;
             Ok::<_, DbError>(db.execute(&stmt, &[&idle_before.0, &now.0]).await?)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
@@ -167,7 +167,7 @@ impl ClientRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn insert_session(
@@ -219,7 +219,7 @@ impl ClientRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
@@ -238,7 +238,7 @@ impl ClientRepository for PostgresStore {
                 .map(session_from_row)
                 .transpose()
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
@@ -287,7 +287,7 @@ impl ClientRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(ended)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
@@ -332,7 +332,7 @@ impl ClientRepository for PostgresStore {
             let count: i64 = db.query_one(&stmt, &params).await?.try_get(0)?;
             Ok::<_, DbError>(u64::try_from(count).unwrap_or_default())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 }
 
@@ -347,7 +347,7 @@ impl PostgresStore {
                 .map(client_from_row)
                 .transpose()
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     /// Runs an `UPDATE` by id: `NotFound` if it changed no row.
@@ -360,7 +360,7 @@ impl PostgresStore {
             }
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn sessions(
@@ -377,7 +377,7 @@ impl PostgresStore {
                 .map(session_from_row)
                 .collect::<Result<Vec<_>, DbError>>()
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 }
 

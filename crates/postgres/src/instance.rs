@@ -18,7 +18,7 @@ impl InstanceStore for PostgresStore {
             let row = client.query_opt(&stmt, &[&key]).await?;
             Ok::<_, DbError>(row.map(|row| row.try_get(0)).transpose()?)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn get_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
@@ -35,6 +35,6 @@ impl InstanceStore for PostgresStore {
             let row = client.query_one(&stmt, &[&key, &value]).await?;
             Ok::<_, DbError>(row.try_get(0)?)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 }

@@ -92,6 +92,8 @@ impl std::fmt::Debug for PostgresConfig {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The most one port operation may take.
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -134,7 +136,10 @@ impl PostgresStore {
             .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| StoreError::Other(format!("cannot build the connection pool: {e}")))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            deadline: config.connect_timeout + config.statement_timeout,
+        };
         let mut client = store.client().await?;
         migrations::apply(&mut client).await?;
         Ok(store)
@@ -143,6 +148,23 @@ impl PostgresStore {
     /// A pooled connection.
     async fn client(&self) -> Result<Object, DbError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Runs one port operation within its deadline, so a server that stops
+    /// answering without closing its connections (a stopped process, a
+    /// network partition) holds a request no longer than a connection wait
+    /// plus one statement.
+    async fn bounded<T>(
+        &self,
+        run: impl std::future::Future<Output = Result<T, DbError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.deadline, run).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "postgres: no answer within {} ms",
+                self.deadline.as_millis()
+            ))),
+        }
     }
 }
 

@@ -139,7 +139,7 @@ impl UserRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -148,7 +148,7 @@ impl UserRepository for PostgresStore {
             let tx = crate::read_transaction(&mut client).await?;
             load_user(&tx, id.as_str()).await
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn find_by_identifier(
@@ -243,7 +243,7 @@ impl UserRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn record_sign_in(
@@ -280,7 +280,7 @@ impl UserRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn record_failed_attempt(
@@ -323,7 +323,7 @@ impl UserRepository for PostgresStore {
             let locked_until: Option<i64> = row.try_get(0)?;
             Ok::<_, DbError>(locked_until.map(Timestamp).filter(|t| *t > now))
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn set_lock(
@@ -346,7 +346,7 @@ impl UserRepository for PostgresStore {
             }
             Ok::<_, DbError>(())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn use_totp_step(&self, id: &UserId, step: i64) -> Result<bool, StoreError> {
@@ -367,7 +367,7 @@ impl UserRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(changed == 1)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn consume_backup_code(
@@ -396,7 +396,7 @@ impl UserRepository for PostgresStore {
             tx.commit().await?;
             Ok::<_, DbError>(true)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
@@ -409,7 +409,7 @@ impl UserRepository for PostgresStore {
                 .await?;
             Ok::<_, DbError>(client.execute(&stmt, &[&id.as_str()]).await? > 0)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn list(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
@@ -445,7 +445,7 @@ impl UserRepository for PostgresStore {
             attach_parts(&tx, &mut users).await?;
             Ok::<_, DbError>(users)
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 
     async fn count(&self, query: &UserQuery) -> Result<u64, StoreError> {
@@ -458,7 +458,7 @@ impl UserRepository for PostgresStore {
             let count: i64 = client.query_one(&stmt, &params).await?.try_get(0)?;
             Ok::<_, DbError>(u64::try_from(count).unwrap_or_default())
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 }
 
@@ -482,7 +482,7 @@ impl PostgresStore {
                 None => Ok(None),
             }
         };
-        Ok(run.await?)
+        self.bounded(run).await
     }
 }
 

@@ -79,6 +79,14 @@ impl Latch {
         Ok((client, Some(token)))
     }
 
+    /// Deletes a client this request created and could not finish; a
+    /// failure is logged, as the idle-client purge removes it later anyway.
+    pub(crate) async fn forget_client(&self, id: &ClientId) {
+        if let Err(err) = self.ports.clients.delete_client(id).await {
+            tracing::warn!(client = %id, error = %err, "could not remove an unfinished client");
+        }
+    }
+
     async fn insert_new_client(&self) -> Result<(Client, String), Error> {
         let now = self.ports.clock.now();
         let token = self.new_token();

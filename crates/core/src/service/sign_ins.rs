@@ -138,89 +138,100 @@ impl Latch {
         }
 
         let now = self.ports.clock.now();
-        let (client, mut new_token) = self.find_or_create_client(token).await?;
-        if let Some((_, user)) = &identified {
-            self.refuse_if_signed_in(&client, user).await?;
-        }
-        let mut sign_in = SignIn::new(
-            SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
-            client.id.clone(),
-            now,
-            &self.settings,
-        );
-        let mut session = None;
-        if let Some((normalised, user)) = &identified {
-            sign_in.identify(normalised.clone(), user, now)?;
-            match &strategy {
-                Some(Strategy::Password) => {
-                    session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
-                }
-                Some(
-                    code @ (Strategy::EmailCode
-                    | Strategy::PhoneCode
-                    | Strategy::ResetPasswordEmailCode
-                    | Strategy::ResetPasswordPhoneCode),
-                ) => {
-                    self.send_code(
-                        FactorSlot::First,
-                        &mut sign_in,
-                        user,
-                        code.clone(),
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
-                _ => {}
+        let (client, new_token) = self.find_or_create_client(token).await?;
+        let created = new_token.is_some().then(|| client.id.clone());
+        let result = async move {
+            let mut new_token = new_token;
+            if let Some((_, user)) = &identified {
+                self.refuse_if_signed_in(&client, user).await?;
             }
-        }
-        if let Some(oauth @ Strategy::OAuth(_)) = &strategy {
-            let binding = params.bind_oauth_to_cookie.then(|| {
-                new_token
-                    .as_deref()
-                    .map_or_else(|| client.token_hash.clone(), token_hash)
-            });
-            self.start_oauth(
-                &mut sign_in,
-                oauth.clone(),
-                params.redirect_url.clone(),
-                params.action_complete_redirect_url.clone(),
-                binding,
+            let mut sign_in = SignIn::new(
+                SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
+                client.id.clone(),
                 now,
-            )
-            .await?;
-        }
-        match (&session, &identified) {
-            (Some(session), Some((_, user))) => {
-                new_token = self
-                    .start_session(
-                        session,
-                        user,
-                        password.as_deref(),
-                        &client.token_hash,
-                        params.keep_token,
-                    )
-                    .await?;
-                // The session and the token exist: the device must get them even
-                // if keeping the finished sign-in fails.
-                if let Err(err) = self.ports.sign_ins.insert(&sign_in).await {
-                    tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
+                &self.settings,
+            );
+            let mut session = None;
+            if let Some((normalised, user)) = &identified {
+                sign_in.identify(normalised.clone(), user, now)?;
+                match &strategy {
+                    Some(Strategy::Password) => {
+                        session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
+                    }
+                    Some(
+                        code @ (Strategy::EmailCode
+                        | Strategy::PhoneCode
+                        | Strategy::ResetPasswordEmailCode
+                        | Strategy::ResetPasswordPhoneCode),
+                    ) => {
+                        self.send_code(
+                            FactorSlot::First,
+                            &mut sign_in,
+                            user,
+                            code.clone(),
+                            None,
+                            now,
+                        )
+                        .await?;
+                    }
+                    _ => {}
                 }
             }
-            _ => {
-                self.ports.sign_ins.insert(&sign_in).await?;
-                self.ports
-                    .clients
-                    .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
-                    .await?
+            if let Some(oauth @ Strategy::OAuth(_)) = &strategy {
+                let binding = params.bind_oauth_to_cookie.then(|| {
+                    new_token
+                        .as_deref()
+                        .map_or_else(|| client.token_hash.clone(), token_hash)
+                });
+                self.start_oauth(
+                    &mut sign_in,
+                    oauth.clone(),
+                    params.redirect_url.clone(),
+                    params.action_complete_redirect_url.clone(),
+                    binding,
+                    now,
+                )
+                .await?;
             }
+            match (&session, &identified) {
+                (Some(session), Some((_, user))) => {
+                    new_token = self
+                        .start_session(
+                            session,
+                            user,
+                            password.as_deref(),
+                            &client.token_hash,
+                            params.keep_token,
+                        )
+                        .await?;
+                    // The session and the token exist: the device must get them even
+                    // if keeping the finished sign-in fails.
+                    if let Err(err) = self.ports.sign_ins.insert(&sign_in).await {
+                        tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
+                    }
+                }
+                _ => {
+                    self.ports.sign_ins.insert(&sign_in).await?;
+                    self.ports
+                        .clients
+                        .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
+                        .await?
+                }
+            }
+            // A client has at most one current sign-in: the new one replaced it.
+            if let Some(previous) = &client.sign_in_id {
+                self.ports.sign_ins.delete(previous).await?;
+            }
+            let view = self.sign_in_view(sign_in, now).await?;
+            self.outcome(view, &client.id, new_token).await
         }
-        // A client has at most one current sign-in: the new one replaced it.
-        if let Some(previous) = &client.sign_in_id {
-            self.ports.sign_ins.delete(previous).await?;
+        .await;
+        // A client made for this request goes again if the sign-in could not
+        // be stored (a flow store that is down), so nothing half-made stays.
+        if let (Err(_), Some(id)) = (&result, created) {
+            self.forget_client(&id).await;
         }
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, &client.id, new_token).await
+        result
     }
 
     /// `GET /v1/client/sign_ins/{id}`.

@@ -248,6 +248,47 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
 }
 
 #[tokio::test]
+async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.sign_ins
+        .expect_insert()
+        .returning(|_| Err(StoreError::Unavailable("redis: connection refused".into())));
+    let inserted = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&inserted);
+    m.clients
+        .expect_insert_client()
+        .times(1)
+        .returning(move |c| {
+            *seen.lock().unwrap() = Some(c.id.clone());
+            Ok(())
+        });
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    let deleted = std::sync::Arc::clone(&inserted);
+    m.clients
+        .expect_delete_client()
+        .times(1)
+        .withf(move |id| deleted.lock().unwrap().as_ref() == Some(id))
+        .returning(|_| Ok(()));
+    let err = m
+        .latch()
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                identifier: Some("alice@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, crate::error::ErrorKind::Unavailable);
+}
+
+#[tokio::test]
 async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
     let mut m = Mocks::new();
     m.settings.strategies.email_code = false;
