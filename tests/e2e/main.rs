@@ -6,5 +6,6 @@
 mod binary;
 mod cluster;
 mod conformance;
+mod faults;
 mod replicas;
 mod support;
