@@ -7,5 +7,7 @@ mod binary;
 mod cluster;
 mod conformance;
 mod faults;
+mod postgres_tls;
+mod private;
 mod replicas;
 mod support;

@@ -17,7 +17,7 @@ use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
-use latch_postgres::{PostgresConfig, PostgresStore};
+use latch_postgres::{PostgresConfig, PostgresStore, PostgresTls};
 use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
 use latch_sqlite::{SqliteConfig, SqliteStore};
@@ -174,6 +174,13 @@ pub async fn open_durable(settings: &Settings) -> anyhow::Result<(Durable, Optio
             pool_size: s.postgres_pool_size,
             connect_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
             statement_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
+            tls: match s.postgres_tls.as_str() {
+                "verify" => PostgresTls::Verify {
+                    ca_file: (!s.postgres_ca_file.is_empty())
+                        .then(|| s.postgres_ca_file.clone().into()),
+                },
+                _ => PostgresTls::Disable,
+            },
             ..PostgresConfig::new(s.postgres_url.clone())
         };
         let store = Arc::new(

@@ -127,6 +127,9 @@ pub struct StorageSection {
     pub postgres_url: String,
     pub postgres_pool_size: usize,
     pub postgres_timeout_ms: u64,
+    /// "disable" or "verify".
+    pub postgres_tls: String,
+    pub postgres_ca_file: String,
     /// Where sign-ins in progress live: "sqlite" or "redis".
     pub flow_store: String,
     pub redis_url: String,
@@ -499,16 +502,31 @@ impl Settings {
                 if !(100..=60_000).contains(&st.postgres_timeout_ms) {
                     bail!("storage.postgres_timeout_ms must be between 100 and 60000");
                 }
+                match st.postgres_tls.as_str() {
+                    "disable" => {}
+                    "verify" => {
+                        if !st.postgres_ca_file.is_empty()
+                            && !Path::new(&st.postgres_ca_file).is_file()
+                        {
+                            bail!(
+                                "storage.postgres_ca_file: {} is not a file",
+                                st.postgres_ca_file
+                            );
+                        }
+                    }
+                    other => {
+                        bail!("storage.postgres_tls: {other:?} must be \"disable\" or \"verify\"")
+                    }
+                }
             }
             other => bail!("storage.durable: {other:?} must be \"sqlite\" or \"postgres\""),
         }
         match st.flow_store.as_str() {
             "sqlite" => {}
             "redis" => {
-                if !(st.redis_url.starts_with("redis://") || st.redis_url.starts_with("rediss://"))
-                {
+                if !st.redis_url.starts_with("redis://") {
                     bail!(
-                        "storage.redis_url must be a redis:// or rediss:// URL when storage.flow_store is \"redis\""
+                        "storage.redis_url must be a redis:// URL when storage.flow_store is \"redis\" (TLS to Redis is not built in: reach it on a private network)"
                     );
                 }
                 if !(100..=60_000).contains(&st.redis_timeout_ms) {
@@ -710,6 +728,53 @@ mod tests {
             Ok(()) => String::new(),
             Err(e) => e.to_string(),
         }
+    }
+
+    /// The message the defaults, changed by `edit`, stop at ("" if none).
+    fn error_with(edit: impl FnOnce(&mut Settings)) -> String {
+        let mut s: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(Config::try_deserialize)
+            .unwrap();
+        edit(&mut s);
+        s.validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn storage_tls_rate_limits_and_proxies_are_checked_naming_their_keys() {
+        let postgres = |s: &mut Settings| {
+            s.storage.durable = "postgres".into();
+            s.storage.flow_store = "redis".into();
+        };
+        assert_eq!(error_with(postgres), "");
+        let e = error_with(|s| {
+            postgres(s);
+            s.storage.postgres_tls = "prefer".into();
+        });
+        assert!(e.contains("storage.postgres_tls"), "{e}");
+        let e = error_with(|s| {
+            postgres(s);
+            s.storage.postgres_tls = "verify".into();
+            s.storage.postgres_ca_file = "/nonexistent/ca.pem".into();
+        });
+        assert!(e.contains("storage.postgres_ca_file"), "{e}");
+        let e = error_with(|s| {
+            postgres(s);
+            s.storage.redis_url = "rediss://cache.internal:6380".into();
+        });
+        assert!(e.contains("storage.redis_url"), "{e}");
+        let e = error_with(|s| s.rate_limits.prepare_window_secs = 0);
+        assert!(e.contains("rate_limits.prepare_window_secs"), "{e}");
+        let e = error_with(|s| s.server.trusted_proxies = vec!["10.0.0.0/33".into()]);
+        assert!(e.contains("server.trusted_proxies"), "{e}");
+        assert_eq!(
+            error_with(|s| s.server.trusted_proxies = vec!["10.0.0.0/8".into(), "fd00::/8".into()]),
+            ""
+        );
     }
 
     fn smtp(c: &mut CodesSection) {

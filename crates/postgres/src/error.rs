@@ -45,9 +45,9 @@ fn from_postgres(err: &tokio_postgres::Error) -> StoreError {
         // or a value did not convert (a bug, not an outage).
         let io = std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>());
         return if err.is_closed() || io {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable(with_causes(err))
         } else {
-            StoreError::Other(err.to_string())
+            StoreError::Other(with_causes(err))
         };
     };
     let code = db.code();
@@ -72,6 +72,22 @@ fn from_postgres(err: &tokio_postgres::Error) -> StoreError {
         return StoreError::Unavailable(err.to_string());
     }
     StoreError::Other(err.to_string())
+}
+
+/// The error and its causes, which say what went wrong (a TLS handshake
+/// error names the certificate problem only in its source).
+fn with_causes(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Codes that say the database cannot serve now, rather than that the

@@ -17,8 +17,11 @@
 //! Invariants:
 //! - Depends on `latch-core` only among Latch crates; never on another adapter.
 //! - Every connection has a bounded connect timeout and a `statement_timeout`;
-//!   waiting for a pooled connection is bounded too. Past any of them the
-//!   port answers `Unavailable`.
+//!   waiting for a pooled connection is bounded too, and so is each port
+//!   operation as a whole. Past any of them the port answers `Unavailable`.
+//! - [`PostgresTls::Verify`] never falls back to plain TCP: the server must
+//!   speak TLS with a certificate that chains to a trusted root and names
+//!   the host connected to.
 //! - A write touching several rows (a user and its identifications, backup
 //!   codes and external accounts; a session and its client) is one
 //!   transaction; an aggregate read is one repeatable-read snapshot.
@@ -46,6 +49,7 @@ use deadpool_postgres::{
 use latch_core::error::StoreError;
 #[cfg(doc)]
 use latch_core::ports::{ClientRepository, InstanceStore, UserRepository};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::error::DbError;
@@ -62,6 +66,19 @@ pub struct PostgresConfig {
     pub connect_timeout: Duration,
     /// How long one statement may run (`statement_timeout`), lock waits included.
     pub statement_timeout: Duration,
+    pub tls: PostgresTls,
+}
+
+/// Whether connections are encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostgresTls {
+    /// Plain TCP, for a database on loopback or a private network. Any
+    /// `sslmode` in the URL is overridden.
+    Disable,
+    /// TLS required, the server's certificate verified against the system's
+    /// roots and, if given, the CA certificates in this PEM file, and its
+    /// name checked against the host connected to.
+    Verify { ca_file: Option<std::path::PathBuf> },
 }
 
 impl PostgresConfig {
@@ -72,6 +89,7 @@ impl PostgresConfig {
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            tls: PostgresTls::Disable,
         }
     }
 }
@@ -83,6 +101,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -121,13 +140,19 @@ impl PostgresStore {
             _ => timeout,
         };
         pg.options(options);
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &config.tls {
+            PostgresTls::Disable => {
+                pg.ssl_mode(SslMode::Disable);
+                Manager::from_config(pg, NoTls, manager_config)
+            }
+            PostgresTls::Verify { ca_file } => {
+                pg.ssl_mode(SslMode::Require);
+                Manager::from_config(pg, tls_connector(ca_file.as_deref())?, manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -166,6 +191,25 @@ impl PostgresStore {
             ))),
         }
     }
+}
+
+/// OpenSSL with peer and host-name verification (its defaults for a client
+/// connector), TLS 1.2 at least, trusting the system's roots and `ca_file`.
+fn tls_connector(
+    ca_file: Option<&std::path::Path>,
+) -> Result<postgres_openssl::MakeTlsConnector, StoreError> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVersion};
+    let tls_error = |e: openssl::error::ErrorStack| StoreError::Other(format!("TLS setup: {e}"));
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_error)?;
+    builder
+        .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(tls_error)?;
+    if let Some(path) = ca_file {
+        builder.set_ca_file(path).map_err(|e| {
+            StoreError::Other(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+    }
+    Ok(postgres_openssl::MakeTlsConnector::new(builder.build()))
 }
 
 /// A read-only transaction on one snapshot, so an aggregate read in several

@@ -84,7 +84,7 @@ return {n, ttl}
 /// Where the flow store lives.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// `redis://host:port/db` (or `rediss://` for TLS).
+    /// `redis://host:port/db` (plain TCP; TLS is not built in).
     pub url: String,
     /// Put before every key, e.g. `latch:` or `latch:staging:`.
     pub key_prefix: String,
