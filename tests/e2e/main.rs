@@ -10,4 +10,5 @@ mod faults;
 mod postgres_tls;
 mod private;
 mod replicas;
+mod round_trips;
 mod support;

@@ -109,8 +109,8 @@ impl PrivatePostgres {
     }
 
     /// Initialises a cluster in a fresh directory; `settings` may put files
-    /// there and returns extra server settings.
-    fn start_with(settings: impl FnOnce(&std::path::Path) -> String) -> Self {
+    /// there and returns extra server settings (`-c name=value ...`).
+    pub fn start_with(settings: impl FnOnce(&std::path::Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings(dir.path());
         let owned = run(Command::new("chown")

@@ -218,6 +218,14 @@ fn rate_limits_are_one_allowance_for_all_replicas() {
     );
 }
 
+/// Each answer's status and error code, for failure messages.
+fn summary(answers: &[(u16, Value)]) -> Vec<(u16, String)> {
+    answers
+        .iter()
+        .map(|(s, b)| (*s, error_code(b).to_owned()))
+        .collect()
+}
+
 /// Runs `n` requests at once, spread round-robin over the replicas; returns
 /// each (status, body).
 fn at_once(
@@ -270,7 +278,7 @@ fn fifty_concurrent_wrong_attempts_over_three_replicas_evaluate_at_most_the_limi
         .filter(|(_, b)| error_code(b) == "form_password_incorrect")
         .count();
     let throttled = answers.iter().filter(|(s, _)| *s == 429).count();
-    assert_eq!((checked, throttled), (3, 47), "{answers:?}");
+    assert_eq!((checked, throttled), (3, 47), "{:?}", summary(&answers));
     assert_eq!(
         cluster.sql("SELECT failed_attempts FROM users WHERE id IN (SELECT user_id FROM email_addresses WHERE value = 'pat@example.com')"),
         "3",
@@ -279,11 +287,58 @@ fn fifty_concurrent_wrong_attempts_over_three_replicas_evaluate_at_most_the_limi
 }
 
 #[test]
-fn fifty_concurrent_wrong_codes_over_three_replicas_check_at_most_the_limit() {
+fn fifty_concurrent_guesses_from_anywhere_check_exactly_the_lockout_allowance() {
+    // No per-IP limit here, as for guesses spread over many addresses: the
+    // lockout alone bounds what is checked.
     let cluster = Cluster::start(
         &Shared::machine(),
         3,
-        &[("LATCH_SIGN_IN__MAX_CODE_ATTEMPTS", "3")],
+        &[("LATCH_SIGN_IN__LOCKOUT_ATTEMPTS", "5")],
+    );
+    create_user(&cluster, "gus@example.com");
+    let answers = at_once(&cluster, 50, |addr| {
+        let (status, _, body) = crate::binary::native(
+            addr,
+            "/v1/client/sign_ins",
+            "",
+            "strategy=password&identifier=gus%40example.com&password=a+guess",
+        );
+        (status, body)
+    });
+    let checked = answers
+        .iter()
+        .filter(|(_, b)| error_code(b) == "form_password_incorrect")
+        .count();
+    assert_eq!(checked, 5, "{:?}", summary(&answers));
+    assert!(
+        answers.iter().all(|(s, b)| *s == 422
+            || (*s, error_code(b)) == (403, "user_locked")
+            || (*s, error_code(b)) == (429, "too_many_requests")),
+        "{answers:?}"
+    );
+    let (status, _, body) = cluster.fapi(
+        1,
+        "/v1/client/sign_ins",
+        "",
+        &format!("strategy=password&identifier=gus%40example.com&password={PASSWORD_FORM}"),
+    );
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "user_locked"),
+        "the five failures locked the account: {body}"
+    );
+}
+
+#[test]
+fn fifty_concurrent_wrong_codes_over_three_replicas_check_at_most_the_limit() {
+    // Lockout out of the way: the sign-in's own code limit is under test.
+    let cluster = Cluster::start(
+        &Shared::machine(),
+        3,
+        &[
+            ("LATCH_SIGN_IN__MAX_CODE_ATTEMPTS", "3"),
+            ("LATCH_SIGN_IN__LOCKOUT_ATTEMPTS", "100"),
+        ],
     );
     create_user(&cluster, "cat+clerk_test@example.com");
     let (token, id, _) = identify(
@@ -300,19 +355,24 @@ fn fifty_concurrent_wrong_codes_over_three_replicas_check_at_most_the_limit() {
         );
         (status, body)
     });
-    assert!(answers.iter().all(|(s, _)| *s != 200), "{answers:?}");
+    assert!(
+        answers.iter().all(|(s, _)| *s != 200),
+        "{:?}",
+        summary(&answers)
+    );
     let checked = answers
         .iter()
         .filter(|(_, b)| error_code(b) == "form_code_incorrect")
         .count();
-    // The rest lost the race for the sign-in's attempt count, or came after
+    // The rest lost the race for the sign-in's attempt count or came after
     // the code was spent: refused without being compared.
     assert!(
         answers.iter().all(|(_, b)| matches!(
             error_code(b),
             "form_code_incorrect" | "conflict" | "verification_failed"
         )),
-        "{answers:?}"
+        "{:?}",
+        summary(&answers)
     );
     assert!((1..=3).contains(&checked), "{checked} codes were checked");
     let (status, _, body) = crate::support::http(

@@ -24,7 +24,8 @@
 //!   the host connected to.
 //! - A write touching several rows (a user and its identifications, backup
 //!   codes and external accounts; a session and its client) is one
-//!   transaction; an aggregate read is one repeatable-read snapshot.
+//!   transaction; an aggregate read is one statement, so one snapshot and one
+//!   round trip.
 //! - Every conditional change (a compare-and-set on `updated_at` or a token
 //!   hash, ending an active session, a TOTP step, a digest upgrade) tests its
 //!   condition in the `UPDATE`'s `WHERE`, never in a read before it. Under
@@ -43,14 +44,12 @@ mod users;
 
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use latch_core::error::StoreError;
 #[cfg(doc)]
 use latch_core::ports::{ClientRepository, InstanceStore, UserRepository};
+use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::error::DbError;
 
@@ -210,17 +209,6 @@ fn tls_connector(
         })?;
     }
     Ok(postgres_openssl::MakeTlsConnector::new(builder.build()))
-}
-
-/// A read-only transaction on one snapshot, so an aggregate read in several
-/// queries is consistent with itself.
-async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, DbError> {
-    Ok(client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?)
 }
 
 /// The schema version this build of the adapter migrates to.

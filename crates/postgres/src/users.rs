@@ -1,15 +1,13 @@
 //! [`UserRepository`]: a user row plus its email addresses, phone numbers,
 //! backup codes and external accounts, written and read as one aggregate.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
 use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
-use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
+use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -38,7 +36,28 @@ const UPDATE_USER: &str = "UPDATE users SET username = $2, password_digest = $3,
      private_metadata = $10, unsafe_metadata = $11, banned = $12, last_sign_in_at = $13, created_at = $14, \
      updated_at = $15, totp_secret = $16, totp_pending_secret = $17 WHERE id = $1 AND updated_at = $18";
 
-const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+/// A user with all its parts in one statement, so in one snapshot and one
+/// round trip: the user's columns, then its email addresses, phone numbers,
+/// backup code digests and external accounts as JSON arrays, in order.
+macro_rules! user_aggregate {
+    () => {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", (SELECT COALESCE(json_agg(json_build_array(id, value, verified, reserved_for_second_factor, \
+             created_at, updated_at) ORDER BY position), '[]')::text FROM email_addresses WHERE user_id = users.id), \
+             (SELECT COALESCE(json_agg(json_build_array(id, value, verified, reserved_for_second_factor, \
+             created_at, updated_at) ORDER BY position), '[]')::text FROM phone_numbers WHERE user_id = users.id), \
+             (SELECT COALESCE(json_agg(digest ORDER BY digest), '[]')::text FROM backup_codes WHERE user_id = users.id), \
+             (SELECT COALESCE(json_agg(json_build_array(id, provider, subject, email, email_verified, first_name, \
+             last_name, username, avatar_url, created_at, updated_at) ORDER BY position), '[]')::text \
+             FROM external_accounts WHERE user_id = users.id) \
+             FROM users"
+        )
+    };
+}
+
+const SELECT_USER: &str = concat!(user_aggregate!(), " WHERE id = $1");
 
 /// The two identification tables, which share one shape.
 #[derive(Debug, Clone, Copy)]
@@ -54,13 +73,6 @@ impl Identifications {
         match self {
             Self::Email => &user.email_addresses,
             Self::Phone => &user.phone_numbers,
-        }
-    }
-
-    fn of_mut(self, user: &mut User) -> &mut Vec<IdentificationRecord> {
-        match self {
-            Self::Email => &mut user.email_addresses,
-            Self::Phone => &mut user.phone_numbers,
         }
     }
 
@@ -80,20 +92,6 @@ impl Identifications {
             Self::Phone => {
                 "INSERT INTO phone_numbers (id, user_id, value, verified, reserved_for_second_factor, position, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            }
-        }
-    }
-
-    /// Records of the users whose ids are in the array `$1`, in order.
-    fn select_of_users(self) -> &'static str {
-        match self {
-            Self::Email => {
-                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
-                 FROM email_addresses WHERE user_id = ANY($1) ORDER BY user_id, position"
-            }
-            Self::Phone => {
-                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
-                 FROM phone_numbers WHERE user_id = ANY($1) ORDER BY user_id, position"
             }
         }
     }
@@ -144,9 +142,14 @@ impl UserRepository for PostgresStore {
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let run = async {
-            let mut client = self.client().await?;
-            let tx = crate::read_transaction(&mut client).await?;
-            load_user(&tx, id.as_str()).await
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(SELECT_USER).await?;
+            client
+                .query_opt(&stmt, &[&id.as_str()])
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
         };
         self.bounded(run).await
     }
@@ -283,9 +286,47 @@ impl UserRepository for PostgresStore {
         self.bounded(run).await
     }
 
-    async fn record_failed_attempt(
+    async fn take_attempt(
         &self,
         id: &UserId,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<AttemptSlot, StoreError> {
+        let run = async {
+            let client = self.client().await?;
+            // The condition and the count are one UPDATE (a blocked one
+            // re-checks its WHERE against the row the other wrote). The outer
+            // SELECT sees the row as it was, which is enough for its lock.
+            let stmt = client
+                .prepare_cached(
+                    "WITH taken AS (
+                         UPDATE users SET failed_attempts = failed_attempts + 1
+                         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
+                           AND failed_attempts < $3::BIGINT
+                         RETURNING 1
+                     )
+                     SELECT EXISTS (SELECT 1 FROM taken), locked_until FROM users WHERE id = $1",
+                )
+                .await?;
+            let row = client
+                .query_opt(&stmt, &[&id.as_str(), &now.0, &i64::from(max_attempts)])
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let taken: bool = row.try_get(0)?;
+            let locked_until: Option<i64> = row.try_get(1)?;
+            Ok::<_, DbError>(match locked_until {
+                _ if taken => AttemptSlot::Granted,
+                Some(until) if until > now.0 => AttemptSlot::Locked(Timestamp(until)),
+                _ => AttemptSlot::Exhausted,
+            })
+        };
+        self.bounded(run).await
+    }
+
+    async fn settle_attempt(
+        &self,
+        id: &UserId,
+        failed: bool,
         now: Timestamp,
         max_attempts: u32,
         lock_for: Duration,
@@ -293,30 +334,37 @@ impl UserRepository for PostgresStore {
         let run = async {
             let client = self.client().await?;
             let until = now.plus(lock_for);
-            // One statement counts and locks: racing failures are all counted
-            // (a blocked UPDATE re-reads the row the other one wrote). The
-            // outer SELECT reads the row as the UPDATE left it, or as it is
-            // when the user is locked and the UPDATE changed nothing.
+            // One UPDATE keeps or gives back the attempt and locks at the
+            // limit; the outer SELECT reads the row as the UPDATE left it, or
+            // as it is when the user is locked and nothing changed.
             let stmt = client
                 .prepare_cached(
-                    "WITH counted AS (
+                    "WITH settled AS (
                          UPDATE users SET
-                             locked_until = CASE WHEN failed_attempts + 1 >= $3::BIGINT THEN $4::BIGINT
-                                            ELSE locked_until END,
-                             failed_attempts = CASE WHEN failed_attempts + 1 >= $3::BIGINT THEN 0
-                                               ELSE failed_attempts + 1 END
+                             locked_until = CASE WHEN $5 AND failed_attempts >= $3::BIGINT
+                                            THEN $4::BIGINT ELSE locked_until END,
+                             failed_attempts = CASE
+                                 WHEN NOT $5 THEN GREATEST(failed_attempts - 1, 0)
+                                 WHEN failed_attempts >= $3::BIGINT THEN 0
+                                 ELSE failed_attempts END
                          WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
                          RETURNING locked_until
                      )
-                     SELECT locked_until FROM counted
+                     SELECT locked_until FROM settled
                      UNION ALL
-                     SELECT locked_until FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM counted)",
+                     SELECT locked_until FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM settled)",
                 )
                 .await?;
             let row = client
                 .query_opt(
                     &stmt,
-                    &[&id.as_str(), &now.0, &i64::from(max_attempts), &until.0],
+                    &[
+                        &id.as_str(),
+                        &now.0,
+                        &i64::from(max_attempts),
+                        &until.0,
+                        &failed,
+                    ],
                 )
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -414,8 +462,7 @@ impl UserRepository for PostgresStore {
 
     async fn list(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
         let run = async {
-            let mut client = self.client().await?;
-            let tx = crate::read_transaction(&mut client).await?;
+            let client = self.client().await?;
             // A zero limit means the caller set none; LIMIT NULL is no limit.
             let limit = (query.limit > 0).then(|| i64::from(query.limit));
             let offset = i64::from(query.offset);
@@ -425,9 +472,8 @@ impl UserRepository for PostgresStore {
             let direction = if query.oldest_first { "ASC" } else { "DESC" };
             let sql = format!(
                 concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users{} ORDER BY created_at {}, id {} LIMIT ${} OFFSET ${}"
+                    user_aggregate!(),
+                    "{} ORDER BY created_at {}, id {} LIMIT ${} OFFSET ${}"
                 ),
                 filter,
                 direction,
@@ -435,15 +481,13 @@ impl UserRepository for PostgresStore {
                 params.len() - 1,
                 params.len()
             );
-            let stmt = tx.prepare_cached(&sql).await?;
-            let mut users = tx
+            let stmt = client.prepare_cached(&sql).await?;
+            client
                 .query(&stmt, &params)
                 .await?
                 .iter()
                 .map(user_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            attach_parts(&tx, &mut users).await?;
-            Ok::<_, DbError>(users)
+                .collect::<Result<Vec<_>, _>>()
         };
         self.bounded(run).await
     }
@@ -464,23 +508,26 @@ impl UserRepository for PostgresStore {
 
 impl PostgresStore {
     /// The user whose id the one-column query `sql` returns, if any, read
-    /// with its parts in one snapshot.
+    /// with its parts in the same statement.
     async fn find_by(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<User>, StoreError> {
         let run = async {
-            let mut client = self.client().await?;
-            let tx = crate::read_transaction(&mut client).await?;
-            let stmt = tx.prepare_cached(sql).await?;
-            match tx.query_opt(&stmt, params).await? {
-                Some(row) => {
-                    let user_id: String = row.try_get(0)?;
-                    load_user(&tx, &user_id).await
-                }
-                None => Ok(None),
-            }
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(&format!(
+                    concat!(user_aggregate!(), " WHERE id IN ({})"),
+                    sql
+                ))
+                .await?;
+            client
+                .query_opt(&stmt, params)
+                .await?
+                .as_ref()
+                .map(user_from_row)
+                .transpose()
         };
         self.bounded(run).await
     }
@@ -560,86 +607,6 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
     Ok(())
 }
 
-async fn load_user(tx: &Transaction<'_>, id: &str) -> Result<Option<User>, DbError> {
-    let stmt = tx.prepare_cached(SELECT_USER).await?;
-    let Some(row) = tx.query_opt(&stmt, &[&id]).await? else {
-        return Ok(None);
-    };
-    let mut users = [user_from_row(&row)?];
-    attach_parts(tx, &mut users).await?;
-    let [user] = users;
-    Ok(Some(user))
-}
-
-/// Fills the identifications, backup codes and external accounts of `users`
-/// with one query per table, whatever their number.
-async fn attach_parts(tx: &Transaction<'_>, users: &mut [User]) -> Result<(), DbError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = users.iter().map(|u| u.id.0.clone()).collect();
-    let index: HashMap<String, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.clone(), i))
-        .collect();
-    for table in Identifications::BOTH {
-        let stmt = tx.prepare_cached(table.select_of_users()).await?;
-        for row in tx.query(&stmt, &[&ids]).await? {
-            let user_id: String = row.try_get(0)?;
-            let record = IdentificationRecord {
-                id: row.try_get(1)?,
-                value: row.try_get(2)?,
-                verified: row.try_get(3)?,
-                reserved_for_second_factor: row.try_get(4)?,
-                created_at: Timestamp(row.try_get(5)?),
-                updated_at: Timestamp(row.try_get(6)?),
-            };
-            if let Some(&i) = index.get(&user_id) {
-                table.of_mut(&mut users[i]).push(record);
-            }
-        }
-    }
-    let stmt = tx
-        .prepare_cached(
-            "SELECT user_id, digest FROM backup_codes WHERE user_id = ANY($1) ORDER BY user_id, digest",
-        )
-        .await?;
-    for row in tx.query(&stmt, &[&ids]).await? {
-        let user_id: String = row.try_get(0)?;
-        if let Some(&i) = index.get(&user_id) {
-            users[i].backup_codes.push(row.try_get(1)?);
-        }
-    }
-    let stmt = tx
-        .prepare_cached(
-            "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
-             avatar_url, created_at, updated_at FROM external_accounts \
-             WHERE user_id = ANY($1) ORDER BY user_id, position",
-        )
-        .await?;
-    for row in tx.query(&stmt, &[&ids]).await? {
-        let user_id: String = row.try_get(0)?;
-        let account = ExternalAccount {
-            id: row.try_get(1)?,
-            provider: row.try_get(2)?,
-            subject: row.try_get(3)?,
-            email: row.try_get(4)?,
-            email_verified: row.try_get(5)?,
-            first_name: row.try_get(6)?,
-            last_name: row.try_get(7)?,
-            username: row.try_get(8)?,
-            avatar_url: row.try_get(9)?,
-            created_at: Timestamp(row.try_get(10)?),
-            updated_at: Timestamp(row.try_get(11)?),
-        };
-        if let Some(&i) = index.get(&user_id) {
-            users[i].external_accounts.push(account);
-        }
-    }
-    Ok(())
-}
-
 /// `NotFound` unless the user exists.
 async fn user_must_exist(tx: &Transaction<'_>, id: &UserId) -> Result<(), DbError> {
     let stmt = tx
@@ -651,8 +618,71 @@ async fn user_must_exist(tx: &Transaction<'_>, id: &UserId) -> Result<(), DbErro
     }
 }
 
-/// A user row without its parts, which [`attach_parts`] adds.
+/// A row of `user_aggregate!`: the user's columns, then its parts as JSON.
 fn user_from_row(row: &Row) -> Result<User, DbError> {
+    let identifications = |index: usize| -> Result<Vec<IdentificationRecord>, DbError> {
+        let text: String = row.try_get(index)?;
+        let rows: Vec<(String, String, bool, bool, i64, i64)> = serde_json::from_str(&text)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, value, verified, reserved_for_second_factor, created_at, updated_at)| {
+                    IdentificationRecord {
+                        id,
+                        value,
+                        verified,
+                        reserved_for_second_factor,
+                        created_at: Timestamp(created_at),
+                        updated_at: Timestamp(updated_at),
+                    }
+                },
+            )
+            .collect())
+    };
+    type AccountRow = (
+        String,
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+    );
+    let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(22)?)?;
+    let external_accounts = accounts
+        .into_iter()
+        .map(
+            |(
+                id,
+                provider,
+                subject,
+                email,
+                email_verified,
+                first_name,
+                last_name,
+                username,
+                avatar_url,
+                created_at,
+                updated_at,
+            )| ExternalAccount {
+                id,
+                provider,
+                subject,
+                email,
+                email_verified,
+                first_name,
+                last_name,
+                username,
+                avatar_url,
+                created_at: Timestamp(created_at),
+                updated_at: Timestamp(updated_at),
+            },
+        )
+        .collect();
     let username = row
         .try_get::<_, Option<String>>(1)?
         .map(|raw| Username::parse(&raw))
@@ -660,12 +690,12 @@ fn user_from_row(row: &Row) -> Result<User, DbError> {
         .map_err(|e| StoreError::Other(format!("stored username is invalid: {e}")))?;
     Ok(User {
         id: UserId(row.try_get(0)?),
-        email_addresses: Vec::new(),
-        phone_numbers: Vec::new(),
+        email_addresses: identifications(19)?,
+        phone_numbers: identifications(20)?,
         primary_email_address_id: row.try_get(6)?,
         primary_phone_number_id: row.try_get(7)?,
         username,
-        external_accounts: Vec::new(),
+        external_accounts,
         password_digest: row.try_get(2)?,
         first_name: row.try_get(3)?,
         last_name: row.try_get(4)?,
@@ -681,7 +711,7 @@ fn user_from_row(row: &Row) -> Result<User, DbError> {
         totp_pending_secret: row.try_get(16)?,
         locked_until: row.try_get::<_, Option<i64>>(17)?.map(Timestamp),
         totp_last_step: row.try_get(18)?,
-        backup_codes: Vec::new(),
+        backup_codes: serde_json::from_str(&row.try_get::<_, String>(21)?)?,
     })
 }
 

@@ -259,8 +259,9 @@ async fn replicas_write_concurrently() {
                 Err(StoreError::Conflict) => false,
                 Err(e) => return Err(e),
             };
+            store.take_attempt(&shared.id, at(0), 1000).await?;
             store
-                .record_failed_attempt(&shared.id, at(0), 1000, Lock::seconds(60))
+                .settle_attempt(&shared.id, true, at(0), 1000, Lock::seconds(60))
                 .await?;
             store.get_or_insert("shared", &format!("v{i}")).await?;
             UserRepository::count(&*store, &UserQuery::default()).await?;

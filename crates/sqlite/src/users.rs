@@ -8,7 +8,7 @@ use latch_core::error::StoreError;
 use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
-use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
+use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -254,9 +254,43 @@ impl UserRepository for SqliteStore {
             .await
     }
 
-    async fn record_failed_attempt(
+    async fn take_attempt(
         &self,
         id: &UserId,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<AttemptSlot, StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                // The condition and the count are one statement: racing
+                // attempts each see the count the one before left.
+                let taken = tx
+                    .prepare_cached(
+                        "UPDATE users SET failed_attempts = failed_attempts + 1
+                         WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)
+                           AND failed_attempts < ?3",
+                    )?
+                    .execute(params![id.as_str(), now.0, max_attempts])?;
+                if taken == 1 {
+                    return Ok(AttemptSlot::Granted);
+                }
+                let locked_until: Option<Option<i64>> = tx
+                    .prepare_cached("SELECT locked_until FROM users WHERE id = ?1")?
+                    .query_row([id.as_str()], |row| row.get(0))
+                    .optional()?;
+                match locked_until.ok_or(StoreError::NotFound)? {
+                    Some(until) if until > now.0 => Ok(AttemptSlot::Locked(Timestamp(until))),
+                    _ => Ok(AttemptSlot::Exhausted),
+                }
+            })
+            .await
+    }
+
+    async fn settle_attempt(
+        &self,
+        id: &UserId,
+        failed: bool,
         now: Timestamp,
         max_attempts: u32,
         lock_for: Duration,
@@ -264,15 +298,17 @@ impl UserRepository for SqliteStore {
         let id = id.clone();
         self.pool
             .write(move |tx| {
-                // One statement counts and locks: racing failures are all counted.
                 let until = now.plus(lock_for);
                 tx.prepare_cached(
                     "UPDATE users SET
-                         locked_until = CASE WHEN failed_attempts + 1 >= ?3 THEN ?4 ELSE locked_until END,
-                         failed_attempts = CASE WHEN failed_attempts + 1 >= ?3 THEN 0 ELSE failed_attempts + 1 END
+                         locked_until = CASE WHEN ?5 AND failed_attempts >= ?3 THEN ?4 ELSE locked_until END,
+                         failed_attempts = CASE
+                             WHEN NOT ?5 THEN MAX(failed_attempts - 1, 0)
+                             WHEN failed_attempts >= ?3 THEN 0
+                             ELSE failed_attempts END
                      WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
                 )?
-                .execute(params![id.as_str(), now.0, max_attempts, until.0])?;
+                .execute(params![id.as_str(), now.0, max_attempts, until.0, failed])?;
                 let locked_until: Option<Option<i64>> = tx
                     .prepare_cached("SELECT locked_until FROM users WHERE id = ?1")?
                     .query_row([id.as_str()], |row| row.get(0))

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use latch_core::error::StoreError;
 use latch_core::model::{Identifier, IdentifierKind, User, UserId};
-use latch_core::ports::{DigestUpgrade, UserQuery, UserRepository};
+use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use serde_json::json;
 
 use crate::fixtures::{self, at};
@@ -28,6 +28,7 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     record_sign_in_is_narrow(&repo).await;
     second_factor_state(&repo).await;
     external_accounts_link_once(&*repo).await;
+    lockout_counts_every_failure_and_locks(&repo).await;
     let repo = &*repo;
     empty_store(repo).await;
     list_filters_order_and_pagination(repo).await;
@@ -36,20 +37,31 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     update_replaces_the_aggregate(repo).await;
     update_with_a_taken_identifier_changes_nothing(repo).await;
     delete_frees_identifiers(repo).await;
-    lockout_counts_every_failure_and_locks(repo).await;
 }
 
-/// `record_failed_attempt` counts atomically and locks at the limit;
-/// `set_lock` locks and unlocks; a recorded sign-in clears the count; updates
-/// never touch the lock.
-async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
+/// `take_attempt` counts before a check and refuses past the limit;
+/// `settle_attempt` keeps a failure (locking at the limit) or gives a success
+/// back; `set_lock` locks and unlocks; a recorded sign-in clears the count;
+/// updates never touch the lock.
+async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) {
     const MINUTE: i64 = 60_000;
     let lock_for = latch_core::model::Duration(60 * MINUTE);
     let gail = fixtures::user("user_gail", "gail@example.com");
     repo.insert(&gail).await.expect("insert gail");
-    let fail = |n: i64| repo.record_failed_attempt(&gail.id, at(n), 3, lock_for);
+    let id = &gail.id;
+    let attempt = |n: i64, failed: bool| async move {
+        assert_eq!(
+            repo.take_attempt(id, at(n), 3).await,
+            Ok(AttemptSlot::Granted)
+        );
+        repo.settle_attempt(id, failed, at(n), 3, lock_for).await
+    };
+    let fail = |n: i64| attempt(n, true);
+    let succeed = |n: i64| attempt(n, false);
     assert_eq!(fail(1).await, Ok(None));
     assert_eq!(fail(2).await, Ok(None));
+    // A success gives its attempt back, so the next failure is the third.
+    assert_eq!(succeed(3).await, Ok(None));
     // A sign-in in between clears the count.
     repo.record_sign_in(&gail.id, at(3), None)
         .await
@@ -62,12 +74,21 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
         "the third failure in a row locks"
     );
     assert_eq!(
-        get(repo, "user_gail").await.unwrap().locked_until,
+        get(&**repo, "user_gail").await.unwrap().locked_until,
         Some(at(6 + 60 * MINUTE))
     );
-    // While locked nothing more is counted, and an update leaves the lock alone.
-    assert_eq!(fail(7).await, Ok(Some(at(6 + 60 * MINUTE))));
-    let stored = get(repo, "user_gail").await.unwrap();
+    // While locked nothing is taken or counted, and an update leaves the
+    // lock alone.
+    assert_eq!(
+        repo.take_attempt(&gail.id, at(7), 3).await,
+        Ok(AttemptSlot::Locked(at(6 + 60 * MINUTE)))
+    );
+    assert_eq!(
+        repo.settle_attempt(&gail.id, true, at(7), 3, lock_for)
+            .await,
+        Ok(Some(at(6 + 60 * MINUTE)))
+    );
+    let stored = get(&**repo, "user_gail").await.unwrap();
     let changed = User {
         first_name: Some("Gail".into()),
         locked_until: None,
@@ -78,18 +99,54 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
         .await
         .expect("update gail");
     assert_eq!(
-        get(repo, "user_gail").await.unwrap().locked_until,
+        get(&**repo, "user_gail").await.unwrap().locked_until,
         Some(at(6 + 60 * MINUTE))
     );
     // Once the lock is over the count starts from zero.
     assert_eq!(fail(7 + 60 * MINUTE).await, Ok(None));
     repo.set_lock(&gail.id, None).await.expect("unlock");
-    assert_eq!(get(repo, "user_gail").await.unwrap().locked_until, None);
+    assert_eq!(get(&**repo, "user_gail").await.unwrap().locked_until, None);
+
+    // Racing attempts: exactly the limit is granted, the rest find every
+    // attempt taken; the granted failures then lock once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let repo = Arc::clone(repo);
+        let id = gail.id.clone();
+        tasks.spawn(async move { repo.take_attempt(&id, at(9), 3).await });
+    }
+    let slots: Vec<AttemptSlot> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .map(|r| r.expect("take an attempt"))
+        .collect();
+    let granted = slots.iter().filter(|s| **s == AttemptSlot::Granted).count();
+    assert_eq!(granted, 3, "racing takes: {slots:?}");
+    assert!(
+        slots
+            .iter()
+            .all(|s| matches!(s, AttemptSlot::Granted | AttemptSlot::Exhausted))
+    );
+    let mut locks = Vec::new();
+    for _ in 0..granted {
+        locks.push(
+            repo.settle_attempt(&gail.id, true, at(10), 3, lock_for)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        locks,
+        vec![Some(at(10 + 60 * MINUTE)); 3],
+        "the first settled failure at the limit locks; the others find the lock"
+    );
+
     repo.set_lock(&gail.id, Some(latch_core::model::Timestamp::FOREVER))
         .await
         .expect("lock");
     assert_eq!(
-        get(repo, "user_gail").await.unwrap().locked_until,
+        get(&**repo, "user_gail").await.unwrap().locked_until,
         Some(latch_core::model::Timestamp::FOREVER)
     );
     assert_eq!(
@@ -97,7 +154,11 @@ async fn lockout_counts_every_failure_and_locks(repo: &dyn UserRepository) {
         Err(StoreError::NotFound)
     );
     assert_eq!(
-        repo.record_failed_attempt(&uid("user_nobody"), at(1), 3, lock_for)
+        repo.take_attempt(&uid("user_nobody"), at(1), 3).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        repo.settle_attempt(&uid("user_nobody"), true, at(1), 3, lock_for)
             .await,
         Err(StoreError::NotFound)
     );

@@ -27,7 +27,7 @@ pub use oauth_provider::{
 pub use password_hasher::PasswordHasher;
 pub use random::{OsRandom, Random};
 pub use sign_in_store::SignInStore;
-pub use user_repository::{DigestUpgrade, UserQuery, UserRepository};
+pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use {

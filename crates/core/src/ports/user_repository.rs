@@ -7,6 +7,17 @@ use mockall::automock;
 use crate::error::StoreError;
 use crate::model::{Duration, Identifier, Timestamp, User, UserId};
 
+/// What [`UserRepository::take_attempt`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptSlot {
+    /// The attempt is counted; check the factor, then settle it.
+    Granted,
+    /// The user is locked until then: check nothing.
+    Locked(Timestamp),
+    /// Every allowed attempt is taken by checks still in progress.
+    Exhausted,
+}
+
 /// Filters for listing users; empty vectors do not filter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserQuery {
@@ -75,13 +86,31 @@ pub trait UserRepository: Send + Sync {
         upgrade: Option<DigestUpgrade>,
     ) -> Result<(), StoreError>;
 
-    /// Counts a failed factor attempt, atomically: unless the user is locked
-    /// at `now`, the count goes up, and reaching `max_attempts` locks the user
-    /// until `now + lock_for` and starts the count again. Returns the lock in
-    /// force afterwards, if any. MUST fail with `NotFound` for an unknown user.
-    async fn record_failed_attempt(
+    /// Takes one of the user's attempts before a factor is checked,
+    /// atomically: unless the user is locked at `now`, and if fewer than
+    /// `max_attempts` are taken (failures kept plus checks in progress), the
+    /// count goes up by one and the attempt is `Granted`. So of any number of
+    /// concurrent attempts on any replica, at most `max_attempts` are checked
+    /// before a lock. MUST fail with `NotFound` for an unknown user.
+    async fn take_attempt(
         &self,
         id: &UserId,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<AttemptSlot, StoreError>;
+
+    /// Settles an attempt [`take_attempt`](Self::take_attempt) granted,
+    /// atomically: a failure keeps it, and if `max_attempts` are taken the
+    /// user is locked until `now + lock_for` and the count starts again; a
+    /// success gives it back. Attempts still being checked count as failures
+    /// until they settle, so racing guesses lock no later than the same
+    /// guesses one after another. Nothing changes while the user is locked.
+    /// Returns the lock in force afterwards, if any. MUST fail with
+    /// `NotFound` for an unknown user.
+    async fn settle_attempt(
+        &self,
+        id: &UserId,
+        failed: bool,
         now: Timestamp,
         max_attempts: u32,
         lock_for: Duration,

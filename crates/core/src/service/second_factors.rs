@@ -101,21 +101,18 @@ impl Latch {
             }
             self.replace_sign_in(&mut sign_in).await?;
         }
-        let checked = match &strategy {
-            Strategy::PhoneCode | Strategy::EmailCode => {
-                self.check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
-                    .await
+        let check = async {
+            match &strategy {
+                Strategy::PhoneCode | Strategy::EmailCode => {
+                    self.check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
+                        .await
+                }
+                Strategy::Totp => self.check_totp(&user, &code, now).await,
+                Strategy::BackupCode => self.check_backup_code(&user, &code, now).await,
+                other => Err(not_yet_supported(other)),
             }
-            Strategy::Totp => self.check_totp(&user, &code, now).await,
-            Strategy::BackupCode => self.check_backup_code(&user, &code, now).await,
-            other => Err(not_yet_supported(other)),
         };
-        if let Err(err) = checked {
-            if err.code == ErrorCode::FormCodeIncorrect {
-                self.count_user_failure(&user).await;
-            }
-            return Err(err);
-        }
+        self.guarded(&user, check).await?;
         // A lock that landed while this attempt was evaluated still holds.
         let current = self
             .ports

@@ -6,7 +6,7 @@ use crate::model::{
     AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
     SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
-use crate::ports::{DigestUpgrade, SessionQuery};
+use crate::ports::{AttemptSlot, DigestUpgrade, SessionQuery};
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Default, Clone)]
@@ -128,13 +128,9 @@ impl Latch {
         }
         // The password is checked before anything is written, so a wrong one
         // leaves no client and no sign-in behind (only the lockout count).
-        if let (Some(password), Some((_, user))) = (&password, &identified)
-            && let Err(err) = self.check_password(user, password).await
-        {
-            if err.code == ErrorCode::FormPasswordIncorrect {
-                self.count_user_failure(user).await;
-            }
-            return Err(err);
+        if let (Some(password), Some((_, user))) = (&password, &identified) {
+            self.guarded(user, self.check_password(user, password))
+                .await?;
         }
 
         let now = self.ports.clock.now();
@@ -263,9 +259,11 @@ impl Latch {
                 let password = params
                     .password
                     .ok_or_else(|| Error::param_nil("password"))?;
-                if let Err(err) = self.check_password(&user, &password).await {
+                if let Err(err) = self
+                    .guarded(&user, self.check_password(&user, &password))
+                    .await
+                {
                     if err.code == ErrorCode::FormPasswordIncorrect {
-                        self.count_user_failure(&user).await;
                         self.count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
                             .await?;
                     }
@@ -277,15 +275,11 @@ impl Latch {
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => {
-                if let Err(err) = self
-                    .check_code(FactorSlot::First, &mut sign_in, &strategy, params.code)
-                    .await
-                {
-                    if err.code == ErrorCode::FormCodeIncorrect {
-                        self.count_user_failure(&user).await;
-                    }
-                    return Err(err);
-                }
+                self.guarded(
+                    &user,
+                    self.check_code(FactorSlot::First, &mut sign_in, &strategy, params.code),
+                )
+                .await?;
                 None
             }
             other => return Err(not_yet_supported(other)),
@@ -728,32 +722,61 @@ impl Latch {
         }
     }
 
-    /// Counts a wrong password or code against the user; enough of them lock
-    /// the account. A failure to count is logged: the answer stays the same.
-    pub(super) async fn count_user_failure(&self, user: &User) {
-        if self.settings.lockout_attempts == 0 {
-            return;
+    /// Checks a factor of `user` on one of the attempts lockout allows:
+    /// the attempt is taken before `check` runs and settled after it, so
+    /// concurrent guesses on any replica check at most the allowed number,
+    /// a wrong password or code counts toward the lock, and anything else
+    /// gives the attempt back.
+    pub(super) async fn guarded<T>(
+        &self,
+        user: &User,
+        check: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let max = self.settings.lockout_attempts;
+        if max == 0 {
+            return check.await;
         }
         let now = self.ports.clock.now();
-        let counted = self
+        match self.ports.users.take_attempt(&user.id, now, max).await? {
+            AttemptSlot::Granted => {}
+            AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
+            AttemptSlot::Exhausted => {
+                return Err(Error::new(
+                    ErrorKind::TooManyRequests {
+                        retry_after_secs: 1,
+                    },
+                    ErrorCode::TooManyRequests,
+                    "Too many requests",
+                    "Other attempts for this account are being checked. Please try again in a moment.",
+                ));
+            }
+        }
+        let result = check.await;
+        let failed = matches!(
+            &result,
+            Err(err) if matches!(err.code, ErrorCode::FormPasswordIncorrect | ErrorCode::FormCodeIncorrect)
+        );
+        let settled = self
             .ports
             .users
-            .record_failed_attempt(
+            .settle_attempt(
                 &user.id,
-                now,
-                self.settings.lockout_attempts,
+                failed,
+                self.ports.clock.now(),
+                max,
                 self.settings.lockout_duration,
             )
             .await;
-        match counted {
-            Ok(Some(until)) => {
+        match settled {
+            Ok(Some(until)) if failed => {
                 tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts")
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(err) => {
-                tracing::warn!(user = %user.id, error = %err, "could not count a failed attempt")
+                tracing::warn!(user = %user.id, error = %err, "could not settle a factor attempt")
             }
         }
+        result
     }
 
     /// A user already signed in on this client cannot sign in there again.

@@ -46,7 +46,16 @@ impl Mocks {
         }
     }
 
-    pub fn latch(self) -> Latch {
+    /// The use cases over these mocks. Lockout attempts are granted and
+    /// settled without a lock unless a test expected otherwise first (the
+    /// earliest matching expectation answers).
+    pub fn latch(mut self) -> Latch {
+        self.users
+            .expect_take_attempt()
+            .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Granted));
+        self.users
+            .expect_settle_attempt()
+            .returning(|_, _, _, _, _| Ok(None));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         let mut random = MockRandom::new();

@@ -143,9 +143,10 @@ async fn a_used_totp_code_is_refused_and_counted() {
     let mut m = mocks_for(mfa_user());
     m.users.expect_use_totp_step().returning(|_, _| Ok(false));
     m.users
-        .expect_record_failed_attempt()
+        .expect_settle_attempt()
+        .withf(|_, failed, _, _, _| *failed)
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     m.sign_ins
         .expect_replace()
         .withf(|s, _| {
@@ -170,9 +171,10 @@ async fn totp_codes_outside_the_window_never_reach_the_store() {
         let mut m = mocks_for(mfa_user());
         m.users.expect_use_totp_step().never();
         m.users
-            .expect_record_failed_attempt()
+            .expect_settle_attempt()
+            .withf(|_, failed, _, _, _| *failed)
             .times(1)
-            .returning(|_, _, _, _| Ok(None));
+            .returning(|_, _, _, _, _| Ok(None));
         m.sign_ins.expect_replace().returning(|_, _| Ok(()));
         m.clients.expect_insert_session().never();
         let err = m
@@ -215,9 +217,10 @@ async fn an_unknown_or_used_backup_code_is_refused_and_counted() {
         .times(1)
         .returning(|_, _, _| Ok(false));
     m.users
-        .expect_record_failed_attempt()
+        .expect_settle_attempt()
+        .withf(|_, failed, _, _, _| *failed)
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     m.sign_ins
         .expect_replace()
         .times(1)
@@ -240,7 +243,7 @@ async fn nothing_is_evaluated_for_a_locked_user() {
     let mut m = mocks_for(locked);
     m.users.expect_use_totp_step().never();
     m.users.expect_consume_backup_code().never();
-    m.users.expect_record_failed_attempt().never();
+    m.users.expect_take_attempt().never();
     m.sign_ins.expect_replace().never();
     let latch = m.latch();
     for (strategy, code) in [("totp", totp_now(0)), ("backup_code", "aaaa1111".into())] {

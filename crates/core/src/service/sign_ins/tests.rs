@@ -4,7 +4,7 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::error::StoreError;
-use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy};
+use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy, Timestamp};
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
@@ -41,10 +41,10 @@ async fn wrong_password_writes_nothing() {
     let mut m = Mocks::new();
     // The failure counts toward the user's lockout, once.
     m.users
-        .expect_record_failed_attempt()
-        .withf(|id, _, max, _| id.as_str() == "user_1" && *max == 10)
+        .expect_settle_attempt()
+        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     m.users
         .expect_find_by_identifier()
         .returning(|_| Ok(Some(user())));
@@ -248,6 +248,68 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
 }
 
 #[tokio::test]
+async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.users
+        .expect_take_attempt()
+        .withf(|id, at, max| id.as_str() == "user_1" && *at == NOW && *max == 10)
+        .times(1)
+        .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Exhausted));
+    m.users.expect_settle_attempt().never();
+    m.hasher.expect_verify().never();
+    m.clients.expect_insert_client().never();
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("alice@example.com", "a-guess"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::TooManyRequests);
+}
+
+#[tokio::test]
+async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.users
+        .expect_take_attempt()
+        .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
+    m.hasher.expect_verify().never();
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("alice@example.com", "a-guess"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::UserLocked);
+}
+
+#[tokio::test]
+async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_identifier()
+        .returning(|_| Ok(Some(user())));
+    m.hasher
+        .expect_verify()
+        .returning(|_, _| Err(Error::internal("the hash pool is gone")));
+    m.users
+        .expect_settle_attempt()
+        .withf(|_, failed, _, _, _| !*failed)
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(None));
+    let err = m
+        .latch()
+        .create_sign_in(None, password_params("alice@example.com", "right-password"))
+        .await
+        .unwrap_err();
+    assert_ne!(err.code, ErrorCode::FormPasswordIncorrect);
+}
+
+#[tokio::test]
 async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
     let mut m = Mocks::new();
     m.users
@@ -412,10 +474,10 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
     // The failure counts toward the user's lockout, once.
     m.users
-        .expect_record_failed_attempt()
-        .withf(|id, _, max, _| id.as_str() == "user_1" && *max == 10)
+        .expect_settle_attempt()
+        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
         .times(1)
-        .returning(|_, _, _, _| Ok(None));
+        .returning(|_, _, _, _, _| Ok(None));
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
@@ -576,7 +638,7 @@ async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
         }))
     });
     m.hasher.expect_verify().never();
-    m.users.expect_record_failed_attempt().never();
+    m.users.expect_take_attempt().never();
     m.clients.expect_insert_client().never();
     let err = m
         .latch()
