@@ -473,6 +473,29 @@ fn development_instances_allow_local_origins_and_production_does_not() {
                 .contains("access-control-allow-origin"),
             "{environment}: {head}"
         );
+        // Production cookies are Secure, and browsers are told to keep to
+        // HTTPS, even with server.secure_cookies left off.
+        let (_, head, _) = http(&server.addr(), "POST", "/v1/client", &[], "");
+        let lower = head.to_ascii_lowercase();
+        let cookie = lower
+            .lines()
+            .find(|l| l.starts_with("set-cookie: __client="))
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            cookie.contains("httponly") && cookie.contains("samesite=lax"),
+            "{head}"
+        );
+        assert_eq!(
+            cookie.contains("; secure"),
+            !allowed,
+            "{environment}: {cookie}"
+        );
+        assert_eq!(
+            lower.contains("strict-transport-security: max-age="),
+            !allowed,
+            "{environment}: {head}"
+        );
     }
 }
 

@@ -147,7 +147,9 @@ impl App {
             allowed_origins: s.server.allowed_origins.clone(),
             allow_loopback_origins: s.environment()? == Environment::Development,
             max_body_bytes: s.server.max_body_bytes,
-            secure_cookies: s.server.secure_cookies,
+            // Production cookies are Secure whatever the setting: a browser
+            // only ever reaches a production instance over HTTPS.
+            secure_cookies: s.server.secure_cookies || s.environment()? == Environment::Production,
             cookie_max_age_secs: s.sign_in.session_lifetime_secs,
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.trusted_proxies()?,

@@ -19,6 +19,20 @@ pub struct ApiRequest {
     pub remote: Option<SocketAddr>,
 }
 
+/// The longest value one parameter may have. Identifiers, passwords and codes
+/// have tighter limits of their own; this one bounds every other field.
+pub const MAX_PARAM_BYTES: usize = 4096;
+
+fn check_size(name: &str, value: &str) -> Result<(), Error> {
+    if value.len() > MAX_PARAM_BYTES {
+        return Err(Error::param_value_invalid(
+            name,
+            format!("{name} must be at most {MAX_PARAM_BYTES} bytes long."),
+        ));
+    }
+    Ok(())
+}
+
 /// A request body: form fields, a JSON document, or nothing.
 pub enum Body {
     Empty,
@@ -101,8 +115,17 @@ impl ApiRequest {
             })
     }
 
-    /// A body parameter as a string: a form field, or a JSON string, number or bool.
+    /// A body parameter as a string: a form field, or a JSON string, number
+    /// or bool, at most [`MAX_PARAM_BYTES`] long.
     pub fn param(&self, name: &str) -> Result<Option<String>, Error> {
+        let value = self.raw_param(name)?;
+        if let Some(v) = &value {
+            check_size(name, v)?;
+        }
+        Ok(value)
+    }
+
+    fn raw_param(&self, name: &str) -> Result<Option<String>, Error> {
         match &self.body {
             Body::Empty => Ok(None),
             Body::Form(fields) => Ok(fields
@@ -122,8 +145,17 @@ impl ApiRequest {
         }
     }
 
-    /// A parameter that may be a string or a list of strings.
+    /// A parameter that may be a string or a list of strings, each at most
+    /// [`MAX_PARAM_BYTES`] long.
     pub fn param_list(&self, name: &str) -> Result<Vec<String>, Error> {
+        let values = self.raw_param_list(name)?;
+        for v in &values {
+            check_size(name, v)?;
+        }
+        Ok(values)
+    }
+
+    fn raw_param_list(&self, name: &str) -> Result<Vec<String>, Error> {
         match &self.body {
             Body::Empty => Ok(Vec::new()),
             Body::Form(fields) => {

@@ -201,7 +201,10 @@ where
             Err(err) => ApiResponse::error(&err, &trace_id),
         }
     };
-    let response = cors(&state.config, origin.as_deref(), response);
+    let response = security_headers(
+        &state.config,
+        cors(&state.config, origin.as_deref(), response),
+    );
     let status = response.status;
     if status.is_server_error() {
         tracing::error!(method = %method_name, %path, status = status.as_u16(), %trace_id, "request failed");
@@ -417,6 +420,35 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
         "authorization, clerk-db-jwt, retry-after",
     );
     set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
+    response
+}
+
+/// Headers every answer carries: the API serves JSON and redirects only, so
+/// nothing may be sniffed, framed, cached along the way or leak its URL (an
+/// OAuth callback carries a code and a state) as a referrer; over HTTPS,
+/// browsers are told to stay on it.
+fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiResponse {
+    let h = &mut response.headers;
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if config.secure_cookies {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     response
 }
 
