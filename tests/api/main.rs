@@ -9,6 +9,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod enumeration;
 mod lockout;
 mod oauth;
 mod rate_limits;

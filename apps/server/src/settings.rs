@@ -234,6 +234,7 @@ pub struct SignInSection {
     pub code_resend_cooldown_secs: i64,
     pub lockout_attempts: u32,
     pub lockout_duration_secs: i64,
+    pub enumeration_protection: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -643,6 +644,7 @@ impl Settings {
             code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
             lockout_attempts: s.lockout_attempts,
             lockout_duration: Duration::seconds(s.lockout_duration_secs),
+            enumeration_protection: s.enumeration_protection,
             redirect_origins: self.server.allowed_origins.clone(),
             oauth_callback_url: self.oauth_callback_url(),
             oauth_flow_lifetime: Duration::seconds(self.oauth.flow_lifetime_secs),

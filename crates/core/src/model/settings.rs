@@ -154,6 +154,9 @@ pub struct InstanceSettings {
     pub lockout_attempts: u32,
     /// How long a lockout lasts.
     pub lockout_duration: Duration,
+    /// Enumeration protection: an identifier that names no account gets a
+    /// sign-in like any other, which fails at the factor as a wrong one does.
+    pub enumeration_protection: bool,
     /// Browser origins (`scheme://host[:port]`) an OAuth flow may send the
     /// user back to. Development instances also allow loopback hosts.
     pub redirect_origins: Vec<String>,
@@ -195,6 +198,7 @@ impl Default for InstanceSettings {
             code_resend_cooldown: Duration::seconds(30),
             lockout_attempts: 10,
             lockout_duration: Duration::minutes(60),
+            enumeration_protection: false,
             redirect_origins: Vec::new(),
             oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),
             oauth_flow_lifetime: Duration::minutes(10),

@@ -265,6 +265,10 @@ pub struct SignIn {
     /// An OAuth callback waiting for its client to claim it.
     #[serde(default)]
     oauth_claim: Option<OAuthClaim>,
+    /// Identified by an identifier that names no account, under enumeration
+    /// protection: it looks like any other and can never pass a factor.
+    #[serde(default)]
+    phantom: bool,
     created_session_id: Option<SessionId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -309,6 +313,7 @@ impl SignIn {
             awaiting_new_password: false,
             oauth: None,
             oauth_claim: None,
+            phantom: false,
             created_session_id: None,
             created_at: now,
             updated_at: now,
@@ -380,10 +385,29 @@ impl SignIn {
         )?;
         self.identifier = Some(identifier);
         self.user_id = Some(user.id.clone());
+        self.phantom = false;
         self.first_factor_verification = None;
         self.status = SignInStatus::NeedsFirstFactor;
         self.updated_at = now;
         Ok(())
+    }
+
+    /// Names an identifier that has no account, for a sign-in that must look
+    /// like a real one: `user` is the stand-in shown in its place.
+    pub fn identify_phantom(
+        &mut self,
+        identifier: String,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.identify(identifier, user, now)?;
+        self.phantom = true;
+        Ok(())
+    }
+
+    /// Whether the identifier names no account (see [`Self::identify_phantom`]).
+    pub fn is_phantom(&self) -> bool {
+        self.phantom
     }
 
     /// Checks that a first-factor step may happen now and returns the user it is for.
@@ -591,6 +615,11 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<AfterFirstFactor, Error> {
         self.ready_for_first_factor(now)?;
+        if self.phantom {
+            // Unreachable by design (no factor of a stand-in can match);
+            // kept so that no path can ever sign one in.
+            return Err(Error::internal("a phantom sign-in cannot pass a factor"));
+        }
         self.mark_verified(FactorSlot::First, strategy);
         self.first_factor_verified_at = Some(now);
         self.second_factor_required = needs_second_factor;

@@ -230,15 +230,27 @@ impl Latch {
         sign_in: SignIn,
         now: Timestamp,
     ) -> Result<SignInView, Error> {
-        let user = match sign_in.user_id() {
-            Some(id) => self.ports.users.get(id).await?,
-            None => None,
-        };
+        let user = self.user_of(&sign_in).await?;
         Ok(SignInView {
             status: sign_in.status_at(now),
             sign_in,
             user,
         })
+    }
+
+    /// The user a sign-in is for: the stored one, or for a sign-in whose
+    /// identifier names no account, its stand-in.
+    pub(crate) async fn user_of(&self, sign_in: &SignIn) -> Result<Option<User>, Error> {
+        if sign_in.is_phantom() {
+            let identifier = sign_in
+                .identifier()
+                .ok_or_else(|| Error::internal("phantom sign-in without identifier"))?;
+            return Ok(Some(self.phantom_user(identifier).await?));
+        }
+        match sign_in.user_id() {
+            Some(id) => Ok(self.ports.users.get(id).await?),
+            None => Ok(None),
+        }
     }
 
     /// The client that must own a resource; a missing client owns nothing.

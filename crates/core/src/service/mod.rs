@@ -5,6 +5,7 @@ mod clients;
 mod codes;
 mod me;
 mod oauth;
+mod phantoms;
 mod rate_limits;
 mod second_factors;
 mod sessions;
@@ -56,6 +57,8 @@ pub struct Ports {
 pub struct Latch {
     ports: Ports,
     settings: Arc<InstanceSettings>,
+    /// See `phantoms`: made on first use.
+    phantom_digest: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl Latch {
@@ -63,6 +66,7 @@ impl Latch {
         Self {
             ports,
             settings: Arc::new(settings),
+            phantom_digest: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 

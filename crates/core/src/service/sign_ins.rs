@@ -109,9 +109,13 @@ impl Latch {
             }
             Some(other) => return Err(not_yet_supported(other)),
         };
+        let mut phantom = false;
         let identified = match params.identifier.as_deref().filter(|s| !s.is_empty()) {
             Some(raw) => match self.lookup_identifier(raw).await {
-                Ok(found) => Some(found),
+                Ok((normalised, user, is_phantom)) => {
+                    phantom = is_phantom;
+                    Some((normalised, user))
+                }
                 Err(err) => {
                     // An unknown account costs what a known one does.
                     if let Some(password) = &password {
@@ -149,7 +153,11 @@ impl Latch {
             );
             let mut session = None;
             if let Some((normalised, user)) = &identified {
-                sign_in.identify(normalised.clone(), user, now)?;
+                if phantom {
+                    sign_in.identify_phantom(normalised.clone(), user, now)?;
+                } else {
+                    sign_in.identify(normalised.clone(), user, now)?;
+                }
                 match &strategy {
                     Some(Strategy::Password) => {
                         session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
@@ -488,7 +496,9 @@ impl Latch {
     }
 
     /// Parses an identifier, checks the instance accepts its kind, and finds the user.
-    async fn lookup_identifier(&self, raw: &str) -> Result<(String, User), Error> {
+    /// The normalised identifier and its user; under enumeration protection
+    /// an identifier with no account gets its stand-in (the flag is set).
+    async fn lookup_identifier(&self, raw: &str) -> Result<(String, User, bool), Error> {
         let identifier = Identifier::parse(raw)?;
         if !self.settings.identifiers.allows(identifier.kind()) {
             return Err(Error::param_value_invalid(
@@ -499,13 +509,15 @@ impl Latch {
                 ),
             ));
         }
-        let user = self
-            .ports
-            .users
-            .find_by_identifier(&identifier)
-            .await?
-            .ok_or_else(Error::identifier_not_found)?;
-        Ok((identifier.as_str().to_owned(), user))
+        let user = self.ports.users.find_by_identifier(&identifier).await?;
+        match user {
+            Some(user) => Ok((identifier.as_str().to_owned(), user, false)),
+            None if self.settings.enumeration_protection => {
+                let user = self.phantom_user(identifier.as_str()).await?;
+                Ok((identifier.as_str().to_owned(), user, true))
+            }
+            None => Err(Error::identifier_not_found()),
+        }
     }
 
     /// Verifies the password at full cost whatever the user has, then answers.
@@ -516,6 +528,11 @@ impl Latch {
             .filter(|_| self.settings.strategies.password);
         let has_digest = digest.is_some();
         let matched = self.ports.hasher.verify(password, digest).await?;
+        if !has_digest && self.settings.enumeration_protection && self.settings.strategies.password
+        {
+            // Whether an account has a password is the account's business.
+            return Err(Error::password_incorrect());
+        }
         if !has_digest {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
@@ -703,11 +720,9 @@ impl Latch {
         let strategy =
             self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
         let now = self.ports.clock.now();
-        let user_id = sign_in.ready_for_first_factor(now)?.clone();
+        sign_in.ready_for_first_factor(now)?;
         let user = self
-            .ports
-            .users
-            .get(&user_id)
+            .user_of(&sign_in)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
         self.refuse_if_locked(&user)?;
@@ -737,7 +752,13 @@ impl Latch {
             return check.await;
         }
         let now = self.ports.clock.now();
-        match self.ports.users.take_attempt(&user.id, now, max).await? {
+        let taken = match self.ports.users.take_attempt(&user.id, now, max).await {
+            // A stand-in has no account to count on; the store still did
+            // the work, so its check costs what a real one does.
+            Err(StoreError::NotFound) => AttemptSlot::Granted,
+            other => other?,
+        };
+        match taken {
             AttemptSlot::Granted => {}
             AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
             AttemptSlot::Exhausted => {
@@ -771,7 +792,7 @@ impl Latch {
             Ok(Some(until)) if failed => {
                 tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts")
             }
-            Ok(_) => {}
+            Ok(_) | Err(StoreError::NotFound) => {}
             Err(err) => {
                 tracing::warn!(user = %user.id, error = %err, "could not settle a factor attempt")
             }

@@ -1,0 +1,123 @@
+//! Enumeration protection. With `enumeration_protection` on, an identifier
+//! that names no account is given a stand-in user, derived from the
+//! identifier under the instance's key, so that the sign-in looks like a
+//! real one (the same factors, the same ids on every request) and fails at
+//! its factor as a wrong password or code does: the stand-in's password
+//! digest is of a secret nobody knows, and its codes are never sent.
+
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use super::Latch;
+use crate::error::Error;
+use crate::model::{
+    IdPrefix, IdentificationRecord, Identifier, Password, Timestamp, User, UserId, new_id,
+};
+use crate::ports::Random;
+
+impl Latch {
+    /// The stand-in for `identifier` (normalised), the same on every call
+    /// and every replica sharing the instance's key.
+    pub(crate) async fn phantom_user(&self, identifier: &str) -> Result<User, Error> {
+        let parsed = Identifier::parse(identifier)?;
+        let seed = self.ports.secrets.digest("phantom-user", identifier);
+        let ids = SeededRandom::new(&seed);
+        let user_id = new_id(IdPrefix::User, &ids);
+        let record = |prefix| IdentificationRecord {
+            id: new_id(prefix, &ids),
+            value: identifier.to_owned(),
+            verified: true,
+            reserved_for_second_factor: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        };
+        let mut user = User {
+            id: UserId(user_id),
+            email_addresses: Vec::new(),
+            phone_numbers: Vec::new(),
+            primary_email_address_id: None,
+            primary_phone_number_id: None,
+            username: None,
+            external_accounts: Vec::new(),
+            password_digest: Some(self.phantom_digest().await?),
+            first_name: None,
+            last_name: None,
+            external_id: None,
+            public_metadata: serde_json::json!({}),
+            private_metadata: serde_json::json!({}),
+            unsafe_metadata: serde_json::json!({}),
+            banned: false,
+            locked_until: None,
+            totp_secret: None,
+            totp_pending_secret: None,
+            totp_last_step: None,
+            backup_codes: Vec::new(),
+            last_sign_in_at: None,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        };
+        match parsed {
+            Identifier::Email(_) => {
+                let email = record(IdPrefix::EmailAddress);
+                user.primary_email_address_id = Some(email.id.clone());
+                user.email_addresses.push(email);
+            }
+            Identifier::Phone(_) => {
+                let phone = record(IdPrefix::PhoneNumber);
+                user.primary_phone_number_id = Some(phone.id.clone());
+                user.phone_numbers.push(phone);
+            }
+            Identifier::Username(username) => user.username = Some(username),
+        }
+        Ok(user)
+    }
+
+    /// A digest with today's parameters of a password nobody knows, made
+    /// once per process: checking a password against it costs what checking
+    /// a real one does.
+    async fn phantom_digest(&self) -> Result<String, Error> {
+        self.phantom_digest
+            .get_or_try_init(|| async {
+                let mut secret = [0u8; 32];
+                self.ports.random.fill(&mut secret);
+                let password = Password::parse(&super::hex(&secret), 1)?;
+                self.ports.hasher.hash(&password).await
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// A deterministic stream of bytes from a seed (SHA-256 in counter mode),
+/// for ids that must come out the same from the same identifier.
+struct SeededRandom {
+    seed: Vec<u8>,
+    counter: Mutex<u64>,
+}
+
+impl SeededRandom {
+    fn new(seed: &str) -> Self {
+        Self {
+            seed: seed.as_bytes().to_vec(),
+            counter: Mutex::new(0),
+        }
+    }
+}
+
+impl Random for SeededRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        let mut counter = self
+            .counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for chunk in buf.chunks_mut(32) {
+            let block = Sha256::new()
+                .chain_update(&self.seed)
+                .chain_update(counter.to_be_bytes())
+                .finalize();
+            chunk.copy_from_slice(&block[..chunk.len()]);
+            *counter += 1;
+        }
+    }
+}

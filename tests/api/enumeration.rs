@@ -1,0 +1,270 @@
+//! Enumeration protection (`enumeration_protection`): an identifier that
+//! names no account answers exactly as one that does, up to the failed
+//! factor; nothing is sent to it and nothing can sign it in.
+
+use latch_core::model::InstanceSettings;
+use serde_json::{Map, Value};
+
+use crate::support::{PASSWORD, Resp, TestApp};
+
+fn protected() -> InstanceSettings {
+    InstanceSettings {
+        enumeration_protection: true,
+        ..InstanceSettings::default()
+    }
+}
+
+/// The body with what differs between any two sign-ins blanked out: ids,
+/// times, trace ids and the identifier itself. What is left must match.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, v) in map {
+                let blank = key == "id"
+                    || key.ends_with("_id")
+                    || key.ends_with("_at")
+                    || key == "identifier"
+                    || key == "safe_identifier";
+                if key == "clerk_trace_id" {
+                    continue;
+                }
+                let v = if blank && !v.is_null() {
+                    Value::String("…".into())
+                } else {
+                    shape(v)
+                };
+                out.insert(key.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        other => other.clone(),
+    }
+}
+
+fn same(known: &Resp, unknown: &Resp) {
+    assert_eq!(
+        known.status, unknown.status,
+        "{}\n{}",
+        known.body, unknown.body
+    );
+    assert_eq!(
+        shape(&known.body),
+        shape(&unknown.body),
+        "known:   {}\nunknown: {}",
+        known.body,
+        unknown.body
+    );
+}
+
+async fn identify(app: &TestApp, identifier: &str) -> Resp {
+    app.fapi(
+        "POST",
+        "/v1/client/sign_ins",
+        "",
+        &[("identifier", identifier)],
+    )
+    .await
+}
+
+fn factor_id(res: &Resp, strategy: &str, field: &str) -> String {
+    res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["strategy"] == strategy)
+        .unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_unknown_identifier_gets_a_sign_in_shaped_like_a_known_one() {
+    let app = TestApp::with(protected()).await;
+    // Each real account has the one identifier compared; a username stand-in
+    // offers the password only, as an account with no email address does.
+    app.user("kim@example.com", None).await;
+    for identification in [
+        serde_json::json!({ "phone_number": ["+15550001111"], "password": PASSWORD }),
+        serde_json::json!({ "username": "kimberly", "password": PASSWORD }),
+    ] {
+        let res = app.bapi("POST", "/v1/users", Some(identification)).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    for (known, unknown) in [
+        ("kim@example.com", "nobody@example.com"),
+        ("+15550001111", "+15550002222"),
+        ("kimberly", "nobody_here"),
+    ] {
+        let k = identify(&app, known).await;
+        let u = identify(&app, unknown).await;
+        assert_eq!(k.status, 200, "{}", k.body);
+        same(&k, &u);
+        assert_eq!(u.body["response"]["identifier"], unknown);
+    }
+    // The stand-in's ids are the same every time, as a real account's are.
+    let first = identify(&app, "nobody@example.com").await;
+    let again = identify(&app, "nobody@example.com").await;
+    assert_eq!(
+        factor_id(&first, "email_code", "email_address_id"),
+        factor_id(&again, "email_code", "email_address_id")
+    );
+    // Without protection the answer is Clerk's usual one.
+    let open = TestApp::new().await;
+    identify(&open, "nobody@example.com").await.assert_error(
+        422,
+        "form_identifier_not_found",
+        Some("identifier"),
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_reads_the_same_for_an_unknown_identifier() {
+    let app = TestApp::with(protected()).await;
+    app.user("kim@example.com", None).await;
+    let one_call = |identifier: &'static str| {
+        let app = &app;
+        async move {
+            app.fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[
+                    ("strategy", "password"),
+                    ("identifier", identifier),
+                    ("password", "not the password"),
+                ],
+            )
+            .await
+        }
+    };
+    let k = one_call("kim@example.com").await;
+    let u = one_call("nobody@example.com").await;
+    k.assert_error(422, "form_password_incorrect", Some("password"));
+    same(&k, &u);
+    // In two steps as well.
+    let mut answers = Vec::new();
+    for identifier in ["kim@example.com", "nobody@example.com"] {
+        let res = identify(&app, identifier).await;
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        answers.push(
+            app.fapi(
+                "POST",
+                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+                &res.token(),
+                &[("strategy", "password"), ("password", "not the password")],
+            )
+            .await,
+        );
+    }
+    answers[0].assert_error(422, "form_password_incorrect", Some("password"));
+    same(&answers[0], &answers[1]);
+    // Nobody signs in as the stand-in, whatever password is tried.
+    let u = app
+        .fapi(
+            "POST",
+            "/v1/client/sign_ins",
+            "",
+            &[
+                ("strategy", "password"),
+                ("identifier", "nobody@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    u.assert_error(422, "form_password_incorrect", Some("password"));
+    assert_eq!(
+        app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_an_unknown_identifier_answers_the_same_and_goes_nowhere() {
+    let app = TestApp::with(protected()).await;
+    app.user("kim@example.com", None).await;
+    let mut prepared = Vec::new();
+    let mut attempts = Vec::new();
+    for identifier in ["kim@example.com", "nobody@example.com"] {
+        let res = identify(&app, identifier).await;
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        let email_id = factor_id(&res, "email_code", "email_address_id");
+        let token = res.token();
+        prepared.push(
+            app.fapi(
+                "POST",
+                &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+                &token,
+                &[("strategy", "email_code"), ("email_address_id", &email_id)],
+            )
+            .await,
+        );
+        attempts.push(
+            app.fapi(
+                "POST",
+                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+                &token,
+                &[("strategy", "email_code"), ("code", "000000")],
+            )
+            .await,
+        );
+    }
+    assert_eq!(prepared[0].status, 200, "{}", prepared[0].body);
+    same(&prepared[0], &prepared[1]);
+    assert_eq!(app.codes.count(), 1, "only the real account got a code");
+    attempts[0].assert_error(422, "form_code_incorrect", Some("code"));
+    same(&attempts[0], &attempts[1]);
+}
+
+#[tokio::test]
+async fn a_test_identity_with_no_account_cannot_pass_with_the_test_code() {
+    let app = TestApp::with(protected()).await;
+    let res = identify(&app, "ghost+clerk_test@example.com").await;
+    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+    let email_id = factor_id(&res, "email_code", "email_address_id");
+    let token = res.token();
+    let prepared = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            &token,
+            &[("strategy", "email_code"), ("email_address_id", &email_id)],
+        )
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        &token,
+        &[("strategy", "email_code"), ("code", "424242")],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_answers_as_a_wrong_password_does() {
+    let app = TestApp::with(protected()).await;
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({ "email_address": ["oauth.only@example.com"] })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    app.fapi(
+        "POST",
+        "/v1/client/sign_ins",
+        "",
+        &[
+            ("strategy", "password"),
+            ("identifier", "oauth.only@example.com"),
+            ("password", "a guess at it"),
+        ],
+    )
+    .await
+    .assert_error(422, "form_password_incorrect", Some("password"));
+}
