@@ -5,6 +5,7 @@
 
 mod support;
 
+mod attacks;
 mod backend;
 mod client;
 mod codes;

@@ -12,12 +12,12 @@ use crate::support::{CALLBACK, Resp, TestApp};
 const BACK: &str = "http://localhost:3000/sso-callback";
 const DONE: &str = "http://localhost:3000/home";
 
-struct Setup {
-    app: TestApp,
-    idp: GitHubLikeProvider,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) idp: GitHubLikeProvider,
 }
 
-async fn setup(settings: InstanceSettings) -> Setup {
+pub(crate) async fn setup(settings: InstanceSettings) -> Setup {
     let idp = GitHubLikeProvider::start([
         OAuthUser::new(1001, "alice")
             .with_name("Alice Liddell")

@@ -26,7 +26,16 @@ impl IdentifierKind {
     }
 }
 
-/// An email address, trimmed and lower-cased, so comparisons are case-insensitive.
+/// Compatibility-normalised (NFKC), trimmed and lower-cased: the one form
+/// under which an identifier is stored and looked up, so that full-width,
+/// ligature or other look-alike spellings name the same account.
+fn canonical(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    raw.nfkc().collect::<String>().trim().to_lowercase()
+}
+
+/// An email address in its canonical form (see `canonical`), so comparisons
+/// are case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
@@ -34,7 +43,7 @@ impl EmailAddress {
     pub const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let value = raw.trim().to_lowercase();
+        let value = canonical(raw);
         let invalid = || {
             Error::param_format_invalid(
                 "email_address",
@@ -86,8 +95,8 @@ impl PhoneNumber {
                 "phone_number must be a valid phone number in E.164 format (+ and country code).",
             )
         };
-        let trimmed = raw.trim();
-        let rest = trimmed.strip_prefix('+').ok_or_else(invalid)?;
+        let value = canonical(raw);
+        let rest = value.strip_prefix('+').ok_or_else(invalid)?;
         let mut digits = String::with_capacity(16);
         for c in rest.chars() {
             match c {
@@ -119,7 +128,7 @@ impl Username {
     pub const MAX_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let value = raw.trim().to_lowercase();
+        let value = canonical(raw);
         let n = value.chars().count();
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&n) {
             return Err(Error::param_format_invalid(
@@ -160,7 +169,8 @@ impl Identifier {
     /// Reads a sign-in identifier: an `@` makes it an email address, a leading `+`
     /// a phone number, anything else a username. Errors name `identifier`.
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let trimmed = raw.trim();
+        let canonical = canonical(raw);
+        let trimmed = canonical.as_str();
         let parsed = if trimmed.contains('@') {
             EmailAddress::parse(trimmed).map(Self::Email)
         } else if trimmed.starts_with('+') {
@@ -199,6 +209,23 @@ mod tests {
     fn email_is_lower_cased_and_trimmed() {
         let e = EmailAddress::parse("  Alice.Smith+tag@Example.COM ").unwrap();
         assert_eq!(e.as_str(), "alice.smith+tag@example.com");
+    }
+
+    #[test]
+    fn look_alike_spellings_are_one_identifier() {
+        // Full-width letters and signs, and the Kelvin sign, fold to ASCII.
+        let fancy = EmailAddress::parse("\u{FF21}nn\u{FF20}\u{212A}ey.example").unwrap();
+        assert_eq!(fancy, EmailAddress::parse("ann@key.example").unwrap());
+        assert_eq!(
+            Username::parse("\u{FF41}nn_lee").unwrap(),
+            Username::parse("ANN_LEE").unwrap()
+        );
+        assert_eq!(
+            Identifier::parse("\u{FF0B}1 415 555 0100").unwrap(),
+            Identifier::parse("+14155550100").unwrap()
+        );
+        // A look-alike that is another letter stays another identifier.
+        assert!(EmailAddress::parse("\u{0430}nn@key.example").is_err());
     }
 
     #[test]

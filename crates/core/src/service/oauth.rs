@@ -373,8 +373,8 @@ impl Latch {
             .map_err(failed)
     }
 
-    /// The one user with this email address, if the provider verified it and
-    /// the instance links by email.
+    /// The one user with this email address, if the provider verified it,
+    /// the user did too, and the instance links by email.
     async fn user_by_verified_email(
         &self,
         identity: &ExternalIdentity,
@@ -388,10 +388,14 @@ impl Latch {
         let Ok(identifier) = Identifier::parse(email) else {
             return Ok(None);
         };
-        if !matches!(identifier, Identifier::Email(_)) {
+        let Identifier::Email(address) = &identifier else {
             return Ok(None);
-        }
-        Ok(self.ports.users.find_by_identifier(&identifier).await?)
+        };
+        // Both sides must have verified the address: an account someone
+        // registered with an address they never proved does not capture the
+        // provider account of whoever owns it.
+        let user = self.ports.users.find_by_identifier(&identifier).await?;
+        Ok(user.filter(|u| u.email(address).is_some_and(|e| e.verified)))
     }
 
     /// Links the provider account to `user`.

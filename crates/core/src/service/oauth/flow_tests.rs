@@ -328,6 +328,32 @@ async fn an_unverified_email_links_nothing_and_leaves_the_verification_transfera
 }
 
 #[tokio::test]
+async fn an_account_with_the_email_unverified_does_not_capture_the_provider_account() {
+    let mut m = mocks(Ok(identity(true)));
+    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+    m.users.expect_find_by_identifier().returning(|_| {
+        let mut squatter = user();
+        for email in &mut squatter.email_addresses {
+            email.verified = false;
+        }
+        Ok(Some(squatter))
+    });
+    m.users.expect_update().never();
+    expect_outcome(&mut m, |s| {
+        verification_is(
+            s,
+            VerificationStatus::Transferable,
+            Some("external_account_not_found"),
+        ) && s.user_id().is_none()
+    });
+    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    assert_eq!(out.location, BACK);
+}
+
+#[tokio::test]
 async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     let mut m = mocks(Ok(identity(true)));
     serve(&mut m, waiting_in_browser());
