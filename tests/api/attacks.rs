@@ -276,3 +276,46 @@ async fn redirect_url_tricks_are_refused() {
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
+
+#[tokio::test]
+async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
+    let app = std::sync::Arc::new(TestApp::with(settings(|_| {})).await);
+    let user = app.user("ann@example.com", None).await;
+    let (token, id, res) = app.identify("ann@example.com").await;
+    let email_id = first_factor(&res, "email_code", "email_address_id");
+    let prepared = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            &token,
+            &[("strategy", "email_code"), ("email_address_id", &email_id)],
+        )
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let code = app.codes.last_code_to("ann@example.com").unwrap();
+    let mut tabs = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (app, token, id, code) = (app.clone(), token.clone(), id.clone(), code.clone());
+        tabs.spawn(async move {
+            app.fapi(
+                "POST",
+                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+                &token,
+                &[("strategy", "email_code"), ("code", &code)],
+            )
+            .await
+            .status
+            .as_u16()
+        });
+    }
+    let statuses = tabs.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let sessions = app
+        .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
+        .await;
+    assert_eq!(sessions.body.as_array().map(Vec::len), Some(1));
+}

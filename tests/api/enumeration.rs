@@ -268,3 +268,44 @@ async fn an_account_without_a_password_answers_as_a_wrong_password_does() {
     .await
     .assert_error(422, "form_password_incorrect", Some("password"));
 }
+
+#[tokio::test]
+async fn an_unknown_identifier_locks_after_as_many_failures_as_an_account() {
+    let app = TestApp::with(InstanceSettings {
+        lockout_attempts: 3,
+        ..protected()
+    })
+    .await;
+    app.user("kim@example.com", None).await;
+    let guess = |identifier: &'static str| {
+        let app = &app;
+        async move {
+            app.fapi(
+                "POST",
+                "/v1/client/sign_ins",
+                "",
+                &[
+                    ("strategy", "password"),
+                    ("identifier", identifier),
+                    ("password", "a wrong guess"),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        let k = guess("kim@example.com").await;
+        let u = guess("nobody@example.com").await;
+        k.assert_error(422, "form_password_incorrect", Some("password"));
+        same(&k, &u);
+    }
+    let k = guess("kim@example.com").await;
+    let u = guess("nobody@example.com").await;
+    for locked in [&k, &u] {
+        locked.assert_error(403, "user_locked", None);
+        let left = locked.body["errors"][0]["meta"]["lockout_expires_in_seconds"]
+            .as_i64()
+            .unwrap();
+        assert!((3590..=3600).contains(&left), "{}", locked.body);
+    }
+}

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::model::{
     IdPrefix, IdentificationRecord, Identifier, Password, Timestamp, User, UserId, new_id,
 };
-use crate::ports::Random;
+use crate::ports::{AttemptSlot, Random};
 
 impl Latch {
     /// The stand-in for `identifier` (normalised), the same on every call
@@ -71,6 +71,31 @@ impl Latch {
             Identifier::Username(username) => user.username = Some(username),
         }
         Ok(user)
+    }
+
+    /// Counts an attempt on a stand-in, so that it locks as an account does:
+    /// its guesses are all wrong, so after `max` of them in a lockout period
+    /// it answers as a locked account until the period ends.
+    pub(crate) async fn phantom_attempt(
+        &self,
+        user: &User,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<AttemptSlot, Error> {
+        let hit = self
+            .ports
+            .counters
+            .hit(
+                &format!("phantom-lockout:{}", user.id),
+                self.settings.lockout_duration,
+                now,
+            )
+            .await?;
+        if hit.count > u64::from(max) {
+            Ok(AttemptSlot::Locked(now.plus(hit.resets_in)))
+        } else {
+            Ok(AttemptSlot::Granted)
+        }
     }
 
     /// A digest with today's parameters of a password nobody knows, made

@@ -753,9 +753,10 @@ impl Latch {
         }
         let now = self.ports.clock.now();
         let taken = match self.ports.users.take_attempt(&user.id, now, max).await {
-            // A stand-in has no account to count on; the store still did
-            // the work, so its check costs what a real one does.
-            Err(StoreError::NotFound) => AttemptSlot::Granted,
+            // A stand-in has no account row (the store still did the work,
+            // so its check costs what a real one does): it locks like one,
+            // on a counter.
+            Err(StoreError::NotFound) => self.phantom_attempt(user, max, now).await?,
             other => other?,
         };
         match taken {
