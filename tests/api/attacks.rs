@@ -319,3 +319,46 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
         .await;
     assert_eq!(sessions.body.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_ban_is_revealed_only_to_whoever_knows_the_password() {
+    let app = TestApp::with(settings(|_| {})).await;
+    let banned = app.user("ben@example.com", None).await;
+    app.user("bob@example.com", None).await;
+    let (token, session) = app.sign_in("ben@example.com").await;
+    let res = app
+        .bapi("POST", &format!("/v1/users/{banned}/ban"), None)
+        .await;
+    assert_eq!(res.body["banned"], true, "{}", res.body);
+    // The ban revoked the session it had.
+    app.fapi(
+        "POST",
+        &format!("/v1/client/sessions/{session}/tokens"),
+        &token,
+        &[],
+    )
+    .await
+    .assert_error(401, "authentication_invalid", None);
+    // A wrong password reads as for anyone else.
+    let ben = password_from(&app, "192.0.2.1:1", "ben@example.com", "a guess").await;
+    let bob = password_from(&app, "192.0.2.1:1", "bob@example.com", "a guess").await;
+    ben.assert_error(422, "form_password_incorrect", Some("password"));
+    assert_eq!(ben.body["errors"], bob.body["errors"]);
+    // Only the right password learns of the ban, and gets no session.
+    password_from(&app, "192.0.2.1:1", "ben@example.com", PASSWORD)
+        .await
+        .assert_error(403, "user_banned", None);
+    let sessions = app
+        .bapi(
+            "GET",
+            &format!("/v1/sessions?user_id={banned}&status=active"),
+            None,
+        )
+        .await;
+    assert_eq!(sessions.body.as_array().map(Vec::len), Some(0));
+    // Unbanned, the user signs in again.
+    app.bapi("POST", &format!("/v1/users/{banned}/unban"), None)
+        .await;
+    let res = password_from(&app, "192.0.2.1:1", "ben@example.com", PASSWORD).await;
+    assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
+}

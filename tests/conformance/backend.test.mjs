@@ -86,6 +86,30 @@ test('getSessionList lists the session; revokeSession revokes it', async () => {
   assert.ok(!clerk.client.sessions.some((s) => s.id === sessionId), 'revoked session left the client');
 });
 
+test('banUser revokes the sessions and stops sign-ins; unbanUser lets them back', async () => {
+  const params = newUserParams();
+  const user = await backend.users.createUser(params);
+  const sessionId = await signInAndActivate(params);
+
+  const banned = await backend.users.banUser(user.id);
+  assert.equal(banned.banned, true);
+  const { data } = await backend.sessions.getSessionList({ userId: user.id });
+  assert.equal(data.find((s) => s.id === sessionId)?.status, 'revoked');
+  await clerk.client.reload();
+  await rejectsWithCode(
+    clerk.client.signIn.create({ strategy: 'password', identifier: params.emailAddress[0], password: params.password }),
+    'user_banned',
+    403,
+  );
+
+  const unbanned = await backend.users.unbanUser(user.id);
+  assert.equal(unbanned.banned, false);
+  const signIn = await clerk.client.signIn.create({
+    strategy: 'password', identifier: params.emailAddress[0], password: params.password,
+  });
+  assert.equal(signIn.status, 'complete');
+});
+
 test('deleteUser removes the user; signing in with its email then fails', async () => {
   const params = newUserParams();
   const user = await backend.users.createUser(params);

@@ -27,7 +27,7 @@ pub async fn handle(
                 "v1",
                 "users",
                 _,
-                "lock" | "unlock" | "mfa" | "totp" | "backup_code"
+                "lock" | "unlock" | "ban" | "unban" | "mfa" | "totp" | "backup_code"
             ]
             | ["v1", "phone_numbers", _]
             | ["v1", "users", _, "external_accounts", _]
@@ -51,6 +51,8 @@ pub async fn handle(
         (Method::DELETE, ["v1", "users", id]) => users::delete(state, id).await,
         (Method::POST, ["v1", "users", id, "lock"]) => users::lock(state, id).await,
         (Method::POST, ["v1", "users", id, "unlock"]) => users::unlock(state, id).await,
+        (Method::POST, ["v1", "users", id, "ban"]) => users::ban(state, id).await,
+        (Method::POST, ["v1", "users", id, "unban"]) => users::unban(state, id).await,
         (Method::DELETE, ["v1", "users", id, "mfa"]) => users::disable_mfa(state, id).await,
         (Method::DELETE, ["v1", "users", id, "totp"]) => users::delete_totp(state, id).await,
         (Method::DELETE, ["v1", "users", id, "backup_code"]) => {

@@ -65,6 +65,18 @@ pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     )))
 }
 
+/// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
+pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(user_json(&state.latch.ban_user(id).await?)))
+}
+
+/// `POST /v1/users/{id}/unban`.
+pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+    Ok(ApiResponse::ok(user_json(
+        &state.latch.unban_user(id).await?,
+    )))
+}
+
 /// `DELETE /v1/users/{id}`.
 pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     state.latch.delete_user(id).await?;

@@ -481,6 +481,7 @@ impl Latch {
         now: Timestamp,
     ) -> Result<(bool, Option<String>), Error> {
         self.refuse_if_locked(user)?;
+        super::sign_ins::refuse_if_banned(user)?;
         let client = self
             .ports
             .clients

@@ -6,7 +6,7 @@ use crate::model::{
     AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
     SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
-use crate::ports::{AttemptSlot, DigestUpgrade, SessionQuery};
+use crate::ports::{AttemptSlot, DigestUpgrade};
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Default, Clone)]
@@ -297,6 +297,7 @@ impl Latch {
             Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
         ) {
             // A reset code proves the user; the new password comes next.
+            refuse_if_banned(&user)?;
             sign_in.reset_code_passed(strategy, now)?;
             if let Err(err) = self.replace_sign_in(&mut sign_in).await {
                 return self
@@ -433,19 +434,7 @@ impl Latch {
         };
         let user = self.update_user(user_id.as_str(), patch).await?;
         if params.sign_out_of_other_sessions {
-            let query = SessionQuery {
-                user_id: Some(user.id.0.clone()),
-                status: Some(SessionStatus::Active),
-                now,
-                limit: 500,
-                ..Default::default()
-            };
-            for session in self.ports.clients.list_sessions(&query).await? {
-                self.ports
-                    .clients
-                    .end_session(&session.id, SessionStatus::Revoked, now)
-                    .await?;
-            }
+            self.revoke_sessions_of(&user.id).await?;
         }
         let session = match sign_in.new_password_set(user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => None,
@@ -557,6 +546,7 @@ impl Latch {
         user: &User,
         strategy: Strategy,
     ) -> Result<Option<Session>, Error> {
+        refuse_if_banned(user)?;
         let now = self.ports.clock.now();
         match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => Ok(None),
@@ -875,6 +865,20 @@ pub(super) fn truncate(s: &str) -> String {
 mod tests;
 
 /// `403 user_locked`, with the seconds left (`null` for a lock without end).
+/// A banned user is told so only once a factor has passed: until then a
+/// banned account answers as any other does.
+pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
+    if user.banned {
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            ErrorCode::UserBanned,
+            "Account banned",
+            "This account is banned and cannot sign in.",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
     Error::new(
         ErrorKind::Forbidden,

@@ -394,6 +394,57 @@ impl Latch {
         self.set_lock(id, None).await
     }
 
+    /// `POST /v1/users/{id}/ban`: the user can no longer sign in, and every
+    /// session it has is revoked.
+    pub async fn ban_user(&self, id: &str) -> Result<User, Error> {
+        let user = self
+            .write_user(self.get_user(id).await?, |mut user| {
+                user.banned = true;
+                Ok(user)
+            })
+            .await?;
+        self.revoke_sessions_of(&user.id).await?;
+        Ok(user)
+    }
+
+    /// `POST /v1/users/{id}/unban`.
+    pub async fn unban_user(&self, id: &str) -> Result<User, Error> {
+        self.write_user(self.get_user(id).await?, |mut user| {
+            user.banned = false;
+            Ok(user)
+        })
+        .await
+    }
+
+    /// Revokes every active session of the user.
+    pub(crate) async fn revoke_sessions_of(&self, user: &UserId) -> Result<(), Error> {
+        let now = self.ports.clock.now();
+        let query = crate::ports::SessionQuery {
+            user_id: Some(user.0.clone()),
+            status: Some(crate::model::SessionStatus::Active),
+            now,
+            limit: 500,
+            ..Default::default()
+        };
+        // Pages of active sessions until none is left; bounded, as every
+        // round ends what it read.
+        for _ in 0..64 {
+            let active = self.ports.clients.list_sessions(&query).await?;
+            if active.is_empty() {
+                return Ok(());
+            }
+            for session in active {
+                self.ports
+                    .clients
+                    .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
+                    .await?;
+            }
+        }
+        Err(Error::internal(
+            "sessions kept appearing while they were revoked",
+        ))
+    }
+
     async fn set_lock(&self, id: &str, until: Option<Timestamp>) -> Result<User, Error> {
         match self
             .ports
