@@ -362,3 +362,35 @@ async fn a_ban_is_revealed_only_to_whoever_knows_the_password() {
     let res = password_from(&app, "192.0.2.1:1", "ben@example.com", PASSWORD).await;
     assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
 }
+
+#[tokio::test]
+async fn a_flood_of_unknown_identifiers_gets_429_before_any_hash() {
+    // Clerk's default: 5 sign-ins per 10 s from one address.
+    let app = TestApp::with_rate_limits(InstanceSettings::default()).await;
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let res = password_from(
+            &app,
+            "198.51.100.66:5000",
+            &format!("nobody{i}@example.com"),
+            "a guess",
+        )
+        .await;
+        statuses.push((res.status.as_u16(), res.error().0));
+    }
+    let refused = statuses.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!(refused, 15, "{statuses:?}");
+    assert!(
+        statuses[..5]
+            .iter()
+            .all(|(s, code)| *s == 422 && code == "form_identifier_not_found"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.hasher
+            .verifies
+            .load(std::sync::atomic::Ordering::SeqCst),
+        5,
+        "the refused sign-ins never reached the hasher"
+    );
+}

@@ -21,8 +21,41 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The OAuth callback URL the test apps register with providers.
 pub const CALLBACK: &str = "https://clerk.latch.test/v1/oauth_callback";
 
+/// The app's password hasher, counting what it is asked to do.
+pub struct CountingHasher {
+    inner: Argon2Hasher,
+    /// Passwords verified (against a digest or, for unknown users, a dummy).
+    pub verifies: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl latch_core::ports::PasswordHasher for CountingHasher {
+    async fn hash(
+        &self,
+        password: &latch_core::model::Password,
+    ) -> Result<String, latch_core::Error> {
+        self.inner.hash(password).await
+    }
+
+    fn needs_rehash(&self, digest: &str) -> bool {
+        self.inner.needs_rehash(digest)
+    }
+
+    async fn verify(
+        &self,
+        password: &str,
+        digest: Option<String>,
+    ) -> Result<bool, latch_core::Error> {
+        self.verifies
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify(password, digest).await
+    }
+}
+
 pub struct TestApp {
     state: ApiState,
+    /// The password hasher, with its count of verifications.
+    pub hasher: Arc<CountingHasher>,
     /// Every code the server sent.
     pub codes: Arc<RecordingCodeSender>,
     _dir: tempfile::TempDir,
@@ -117,6 +150,10 @@ impl TestApp {
             Arc::new(OsRandom),
         )
         .unwrap();
+        let hasher = Arc::new(CountingHasher {
+            inner: hasher,
+            verifies: std::sync::atomic::AtomicUsize::new(0),
+        });
         let codes = Arc::new(RecordingCodeSender::default());
         let ports = Ports {
             users: store.clone(),
@@ -124,7 +161,7 @@ impl TestApp {
             sign_ins: store.clone(),
             counters: store.clone(),
             instance: store.clone(),
-            hasher: Arc::new(hasher),
+            hasher: hasher.clone(),
             codes: codes.clone(),
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
@@ -146,6 +183,7 @@ impl TestApp {
         Self {
             state: ApiState::new(Latch::new(ports, settings), keys, config),
             codes,
+            hasher,
             _dir: dir,
         }
     }
