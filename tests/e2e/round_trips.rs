@@ -160,17 +160,17 @@ fn round_trips_per_request_stay_as_documented() {
         (
             "POST /v1/client/sign_ins (identifier + password)",
             one_step_cost,
-            (16, 2),
+            (13, 2),
         ),
         (
             "POST /v1/client/sign_ins (identifier only)",
             create_cost,
-            (8, 3),
+            (7, 3),
         ),
         (
             "POST .../attempt_first_factor (password)",
             attempt_cost,
-            (16, 3),
+            (14, 3),
         ),
         ("POST /v1/client/sessions/{id}/tokens", mint_cost, (3, 0)),
         ("GET /v1/client (signed in)", client_cost, (3, 0)),

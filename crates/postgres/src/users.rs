@@ -256,31 +256,32 @@ impl UserRepository for PostgresStore {
         upgrade: Option<DigestUpgrade>,
     ) -> Result<(), StoreError> {
         let run = async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            // updated_at only moves forward, so a compare-and-set update that
-            // read the user before this sees it changed.
-            let stmt = tx
+            let client = self.client().await?;
+            // One statement, so no transaction: updated_at only moves
+            // forward, so a compare-and-set update that read the user before
+            // this sees it changed; the digest is replaced only while it is
+            // the one that verified (an admin's new one stays, and NULL never
+            // matches).
+            let stmt = client
                 .prepare_cached(
                     "UPDATE users SET last_sign_in_at = $2, \
-                     updated_at = GREATEST($2::BIGINT, updated_at + 1), failed_attempts = 0 WHERE id = $1",
+                     updated_at = GREATEST($2::BIGINT, updated_at + 1), failed_attempts = 0, \
+                     password_digest = CASE WHEN $3::TEXT IS NOT NULL AND password_digest = $3 \
+                                            THEN $4 ELSE password_digest END \
+                     WHERE id = $1",
                 )
                 .await?;
-            if tx.execute(&stmt, &[&id.as_str(), &at.0]).await? == 0 {
+            let (old, new) = match &upgrade {
+                Some(u) => (Some(u.old.as_str()), Some(u.new.as_str())),
+                None => (None, None),
+            };
+            if client
+                .execute(&stmt, &[&id.as_str(), &at.0, &old, &new])
+                .await?
+                == 0
+            {
                 return Err(StoreError::NotFound.into());
             }
-            if let Some(upgrade) = upgrade {
-                // Compared in the UPDATE: a digest an admin set since the
-                // password verified stays, and a NULL digest never matches.
-                let stmt = tx
-                    .prepare_cached(
-                        "UPDATE users SET password_digest = $3 WHERE id = $1 AND password_digest = $2",
-                    )
-                    .await?;
-                tx.execute(&stmt, &[&id.as_str(), &upgrade.old, &upgrade.new])
-                    .await?;
-            }
-            tx.commit().await?;
             Ok::<_, DbError>(())
         };
         self.bounded(run).await

@@ -140,9 +140,11 @@ impl Latch {
         let now = self.ports.clock.now();
         let (client, new_token) = self.find_or_create_client(token).await?;
         let created = new_token.is_some().then(|| client.id.clone());
+        let is_new = created.is_some();
         let result = async move {
             let mut new_token = new_token;
-            if let Some((_, user)) = &identified {
+            // A client made for this request has no sessions to look at.
+            if let (Some((_, user)), false) = (&identified, is_new) {
                 self.refuse_if_signed_in(&client, user).await?;
             }
             let mut sign_in = SignIn::new(
