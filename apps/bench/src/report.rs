@@ -59,6 +59,8 @@ pub struct Report {
     pub warmup: f64,
     pub threads: usize,
     pub commit: String,
+    /// LATCH_* settings passed on to latch from the environment.
+    pub overrides: Vec<String>,
     pub latch_single_ms: f64,
     pub ceiling: f64,
     pub node: Option<NodeArgon2>,
@@ -105,6 +107,10 @@ impl Report {
             warmup: opts.warmup,
             threads: opts.threads,
             commit: command_line("git", &["rev-parse", "--short", "HEAD"]),
+            overrides: crate::server::passed_on()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
             latch_single_ms: f64::NAN,
             ceiling: f64::NAN,
             node: None,
@@ -118,18 +124,29 @@ impl Report {
         }
     }
 
-    fn load_row(out: &mut String, name: &str, c: usize, unit: &str, s: &Summary, notes: &str) {
+    /// A load row; `per` names one step, for latch's CPU per step (None when
+    /// latch did other work in the same window).
+    fn load_row(
+        out: &mut String,
+        name: &str,
+        c: usize,
+        unit: &str,
+        s: &Summary,
+        per: Option<&str>,
+        notes: &str,
+    ) {
         let mut notes = notes.to_owned();
-        if !notes.is_empty() {
-            notes.push_str("; ");
+        if let Some(per) = per {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            // 100% of a core for a second is 10^6 µs.
+            let _ = write!(
+                notes,
+                "latch CPU {:.0} µs per {per}",
+                s.server_cpu * 1e4 / s.rate
+            );
         }
-        // 100% of a core for a second is 10^6 µs.
-        let _ = write!(
-            notes,
-            "latch CPU {:.0} µs per {}",
-            s.server_cpu * 1e4 / s.rate,
-            unit.trim_end_matches("/s").trim_end_matches('s')
-        );
         if s.errors > 0 {
             let _ = write!(notes, "; **{} errors**", s.errors);
         }
@@ -138,6 +155,15 @@ impl Report {
             "| {name} | {c} | {:.0} {unit} | {:.2} ms | {:.2} ms | {:.0}% / {:.0}% / {:.0}% | {notes} |",
             s.rate, s.p50, s.p99, s.server_cpu, s.bench_cpu, s.other_cpu
         );
+    }
+
+    /// "x% of the argon2 ceiling", when the ceiling was measured.
+    fn of_ceiling(&self, rate: f64) -> String {
+        if self.ceiling.is_finite() {
+            format!("{:.1}% of the argon2 ceiling", 100.0 * rate / self.ceiling)
+        } else {
+            String::new()
+        }
     }
 
     pub fn markdown(&self) -> String {
@@ -156,6 +182,13 @@ impl Report {
             self.threads,
             self.total_secs
         );
+        if !self.overrides.is_empty() {
+            let _ = writeln!(
+                out,
+                "latch settings from the environment: `{}`.\n",
+                self.overrides.join("`, `")
+            );
+        }
         let _ = writeln!(
             out,
             "| benchmark | concurrency | throughput | p50 | p99 | CPU latch / generator / other | notes |"
@@ -201,10 +234,8 @@ impl Report {
                 *c,
                 "req/s",
                 s,
-                &format!(
-                    "{:.0}% of the argon2 ceiling",
-                    100.0 * s.rate / self.ceiling
-                ),
+                Some("sign-in"),
+                &self.of_ceiling(s.rate),
             );
         }
         if let Some(s) = &self.get_alone {
@@ -214,6 +245,7 @@ impl Report {
                 GET_CONCURRENCY,
                 "req/s",
                 s,
+                Some("request"),
                 "",
             );
         }
@@ -224,10 +256,14 @@ impl Report {
                 GET_CONCURRENCY,
                 "req/s",
                 g,
+                None,
                 &format!(
-                    "sign-ins meanwhile: {:.1} req/s ({:.0}% of the ceiling), p99 {:.0} ms",
+                    "sign-ins meanwhile: {:.1} req/s{}, p99 {:.0} ms",
                     s.rate,
-                    100.0 * s.rate / self.ceiling,
+                    match self.of_ceiling(s.rate) {
+                        r if r.is_empty() => r,
+                        r => format!(" ({r})"),
+                    },
                     s.p99
                 ),
             );
@@ -239,6 +275,7 @@ impl Report {
                 MINT_CONCURRENCY,
                 "tokens/s",
                 s,
+                Some("token"),
                 "one signed-in client per virtual user",
             );
         }
@@ -249,6 +286,7 @@ impl Report {
                 EMAIL_CODE_CONCURRENCY,
                 "flows/s",
                 s,
+                Some("flow"),
                 "latency of the whole flow (3 requests)",
             );
         }
@@ -286,12 +324,12 @@ impl Report {
             let _ = writeln!(out, "| {target} | {measured} | {verdict} |");
         };
         match self.password.iter().find(|(c, _)| *c == 32) {
-            Some((_, s)) => {
+            Some((_, s)) if self.ceiling.is_finite() => {
                 let ratio = s.rate / self.ceiling;
                 row(
                     "password sign-in at c=32 ≥ 90% of the argon2 ceiling",
                     format!(
-                        "{:.1} req/s / {:.1} hashes/s = {:.0}%",
+                        "{:.1} req/s / {:.1} hashes/s = {:.1}%",
                         s.rate,
                         self.ceiling,
                         100.0 * ratio
@@ -299,10 +337,10 @@ impl Report {
                     Some(ratio >= 0.9),
                 );
             }
-            None => row("password sign-in at c=32", "-".into(), None),
+            _ => row("password sign-in at c=32", "-".into(), None),
         }
         match &self.node {
-            Some(node) => row(
+            Some(node) if self.latch_single_ms.is_finite() => row(
                 "argon2id time per hash no slower than @node-rs/argon2",
                 format!(
                     "{:.2} ms vs {:.2} ms ({:+.1}%); all cores {:.1} vs {:.1} hashes/s",
@@ -314,7 +352,7 @@ impl Report {
                 ),
                 Some(self.latch_single_ms <= node.single_ms),
             ),
-            None => row("argon2id vs @node-rs/argon2", "-".into(), None),
+            _ => row("argon2id vs @node-rs/argon2", "-".into(), None),
         }
         match &self.get_alone {
             Some(s) => row(

@@ -29,9 +29,10 @@ fn command(bin: &Path, dir: &Path) -> Command {
         .env("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "0")
         .env("LATCH_RATE_LIMITS__ATTEMPT", "0")
         .env("LATCH_RATE_LIMITS__PREPARE", "0")
-        .env("LATCH_RATE_LIMITS__CODES_PER_DESTINATION", "0")
-        .current_dir(dir)
-        .kill_on_drop(true);
+        .env("LATCH_RATE_LIMITS__CODES_PER_DESTINATION", "0");
+    // Settings given to the bench (e.g. LATCH_PASSWORD__HASH_WORKERS=1) reach
+    // latch too, except where it listens and keeps its database.
+    cmd.envs(passed_on()).current_dir(dir).kill_on_drop(true);
     cmd
 }
 
@@ -130,6 +131,20 @@ impl Latch {
             }
         }
     }
+}
+
+/// The LATCH_* variables of this process that latch gets too (all but
+/// where it listens and keeps its database).
+pub fn passed_on() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("LATCH_")
+                && !matches!(
+                    name.as_str(),
+                    "LATCH_SERVER__ADDR" | "LATCH_DATABASE__PATH" | "LATCH_SECRET_KEY"
+                )
+        })
+        .collect()
 }
 
 /// The `latch` binary beside this one (both built by `cargo build --release`).
