@@ -84,8 +84,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
 impl Options {
     fn parse() -> Result<Self> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let exe_dir = server::sibling_binary("latch")?;
-        let target = exe_dir
+        let default_latch = server::sibling_binary("latch")?;
+        let target = default_latch
             .parent()
             .and_then(|release| release.parent())
             .map(|t| t.to_path_buf())
@@ -97,7 +97,7 @@ impl Options {
             sessions: env_or("BENCH_SESSIONS", 100_000)?,
             hashes: env_or("BENCH_HASHES", 20)?,
             threads: env_or("BENCH_THREADS", cpus)?,
-            latch: env_or("BENCH_LATCH", exe_dir)?,
+            latch: env_or("BENCH_LATCH", default_latch)?,
             node_dir: env_or("BENCH_NODE_DIR", PathBuf::from("bench/node"))?,
             out: env_or("BENCH_OUT", target.join("bench/results.md"))?,
             only: env_or("BENCH_ONLY", String::from(ROWS))?
