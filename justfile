@@ -26,3 +26,12 @@ setup:
 # Everything CI runs.
 ci:
     bash .ci/run
+
+# Release builds, then latch on a fresh temporary database under loopback
+# load; writes target/bench/results.md too. `just bench --quick` is a short
+# run; `just bench --help` lists the knobs (also BENCH_* variables).
+# Benchmarks (see BENCHMARKS.md): prints medians over runs.
+bench *ARGS:
+    cargo build --release --bin latch --bin latch-bench
+    test -d bench/node/node_modules || (cd bench/node && npm ci --no-audit --no-fund)
+    "${CARGO_TARGET_DIR:-target}/release/latch-bench" {{ARGS}}

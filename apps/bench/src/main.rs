@@ -1,0 +1,434 @@
+//! `latch-bench`: the benchmark behind `just bench` (BENCHMARKS.md says what
+//! each row measures).
+//!
+//! It measures the argon2id ceiling in this process and with @node-rs/argon2
+//! in Node, then starts the release `latch` on a fresh temporary database,
+//! seeds users through the Backend API, drives closed-loop load over
+//! loopback, stops it, and prints medians over runs as a markdown table (also
+//! written to `<target>/bench/results.md`).
+
+#![forbid(unsafe_code)]
+
+mod hashing;
+mod http;
+mod load;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::load::{Outcome, Window};
+use crate::report::{Report, Summary};
+use crate::scenarios::{EmailCodeFlow, GetClient, MintToken, PasswordSignIn};
+use crate::server::Latch;
+
+const USAGE: &str = "\
+usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N]
+                   [--threads N] [--latch PATH] [--node-dir DIR] [--out FILE]
+                   [--only ROWS] [--quick] [--skip-node]
+
+  --runs N       runs per row, medians reported (BENCH_RUNS, default 3)
+  --secs S       measured seconds per run (BENCH_SECS, default 5)
+  --warmup S     warm-up seconds before each run (BENCH_WARMUP_SECS, default 1)
+  --sessions N   sessions created for the memory row (BENCH_SESSIONS, default 100000)
+  --hashes N     sequential hashes per single-thread run (BENCH_HASHES, default 20)
+  --threads N    the generator's tokio worker threads (BENCH_THREADS, default: CPUs)
+  --latch PATH   the latch binary (BENCH_LATCH, default: beside this binary)
+  --node-dir DIR the @node-rs/argon2 folder (BENCH_NODE_DIR, default bench/node)
+  --out FILE     the markdown results (BENCH_OUT, default <target>/bench/results.md)
+  --only ROWS    a comma-separated subset of argon2,node,load,memory (BENCH_ONLY, default all)
+  --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
+  --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)";
+
+/// Password users seeded (each costs one hash at creation).
+const PASSWORD_USERS: usize = 32;
+/// Test identities seeded (no hash); every email-code flow uses one.
+const TEST_USERS: usize = 1000;
+const PASSWORD_CONCURRENCY: [usize; 3] = [1, 8, 32];
+const GET_CONCURRENCY: usize = 64;
+/// Password sign-ins running beside GET /v1/client to keep the hash pool busy.
+const BACKGROUND_SIGN_INS: usize = 8;
+const MINT_CONCURRENCY: usize = 32;
+const EMAIL_CODE_CONCURRENCY: usize = 16;
+/// The groups of rows, in the order they run.
+const ROWS: &str = "argon2,node,load,memory";
+
+pub struct Options {
+    pub runs: usize,
+    pub secs: f64,
+    pub warmup: f64,
+    pub sessions: usize,
+    pub hashes: usize,
+    pub threads: usize,
+    pub latch: PathBuf,
+    pub node_dir: PathBuf,
+    pub out: PathBuf,
+    pub only: Vec<String>,
+    pub cpus: usize,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value")),
+        _ => Ok(default),
+    }
+}
+
+impl Options {
+    fn parse() -> Result<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let default_latch = server::sibling_binary("latch")?;
+        let target = default_latch
+            .parent()
+            .and_then(|release| release.parent())
+            .map(|t| t.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("target"));
+        let mut o = Self {
+            runs: env_or("BENCH_RUNS", 3)?,
+            secs: env_or("BENCH_SECS", 5.0)?,
+            warmup: env_or("BENCH_WARMUP_SECS", 1.0)?,
+            sessions: env_or("BENCH_SESSIONS", 100_000)?,
+            hashes: env_or("BENCH_HASHES", 20)?,
+            threads: env_or("BENCH_THREADS", cpus)?,
+            latch: env_or("BENCH_LATCH", default_latch)?,
+            node_dir: env_or("BENCH_NODE_DIR", PathBuf::from("bench/node"))?,
+            out: env_or("BENCH_OUT", target.join("bench/results.md"))?,
+            only: env_or("BENCH_ONLY", String::from(ROWS))?
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect(),
+            cpus,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value =
+                |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--runs" => o.runs = value("--runs")?.parse()?,
+                "--secs" => o.secs = value("--secs")?.parse()?,
+                "--warmup" => o.warmup = value("--warmup")?.parse()?,
+                "--sessions" => o.sessions = value("--sessions")?.parse()?,
+                "--hashes" => o.hashes = value("--hashes")?.parse()?,
+                "--threads" => o.threads = value("--threads")?.parse()?,
+                "--latch" => o.latch = value("--latch")?.into(),
+                "--node-dir" => o.node_dir = value("--node-dir")?.into(),
+                "--out" => o.out = value("--out")?.into(),
+                "--skip-node" => o.only.retain(|r| r != "node"),
+                "--only" => {
+                    o.only = value("--only")?
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .collect()
+                }
+                "--quick" => {
+                    o.runs = 1;
+                    o.secs = 2.0;
+                    o.warmup = 0.5;
+                    o.sessions = 10_000;
+                    o.hashes = 5;
+                }
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        if let Some(bad) = o.only.iter().find(|r| !ROWS.split(',').any(|k| k == *r)) {
+            bail!("--only: unknown rows {bad:?}\n{USAGE}");
+        }
+        if std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| !v.is_empty() && v != "0") {
+            o.only.retain(|r| r != "node");
+        }
+        if o.runs == 0 || o.secs <= 0.0 || o.warmup < 0.0 || o.threads == 0 {
+            bail!("runs, secs and threads must be positive\n{USAGE}");
+        }
+        Ok(o)
+    }
+
+    fn wants(&self, rows: &str) -> bool {
+        self.only.iter().any(|r| r == rows)
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            warmup: Duration::from_secs_f64(self.warmup),
+            measure: Duration::from_secs_f64(self.secs),
+        }
+    }
+}
+
+fn main() {
+    if let Err(err) = start() {
+        eprintln!("latch-bench: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn start() -> Result<()> {
+    let opts = Options::parse()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.threads)
+        .enable_all()
+        .build()?
+        .block_on(run(opts))
+}
+
+async fn run(opts: Options) -> Result<()> {
+    let started = Instant::now();
+    let mut report = Report::new(&opts);
+    if opts.wants("argon2") {
+        latch_hash_rows(&opts, &mut report).await?;
+    }
+    if opts.wants("node") {
+        node_hash_rows(&opts, &mut report).await?;
+    }
+    if opts.wants("load") {
+        load_rows(&opts, &mut report).await?;
+    }
+    if opts.wants("memory") {
+        memory_row(&opts, &mut report).await?;
+    }
+    report.total_secs = started.elapsed().as_secs_f64();
+    let text = report.markdown();
+    println!("\n{text}");
+    if let Some(dir) = opts.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&opts.out, &text).with_context(|| format!("writing {}", opts.out.display()))?;
+    eprintln!("written to {}", opts.out.display());
+    Ok(())
+}
+
+fn progress(what: &str) {
+    eprintln!("[bench] {what}");
+}
+
+async fn latch_hash_rows(opts: &Options, report: &mut Report) -> Result<()> {
+    let mut single = Vec::new();
+    let mut ceiling = Vec::new();
+    for run in 1..=opts.runs {
+        let ms = hashing::median_ms(&hashing::latch_single(opts.hashes).await?);
+        let rate = hashing::latch_ceiling(opts.cpus, opts.secs).await?;
+        progress(&format!(
+            "argon2 latch-core run {run}/{}: {ms:.1} ms/hash single, {rate:.1} hashes/s on {} workers",
+            opts.runs, opts.cpus
+        ));
+        single.push(ms);
+        ceiling.push(rate);
+    }
+    report.latch_single_ms = load::median(&single);
+    report.ceiling = load::median(&ceiling);
+    Ok(())
+}
+
+async fn node_hash_rows(opts: &Options, report: &mut Report) -> Result<()> {
+    let version = hashing::node_package_version(&opts.node_dir)?;
+    let mut single = Vec::new();
+    let mut pool = Vec::new();
+    for run in 1..=opts.runs {
+        let ms = hashing::median_ms(&hashing::node_single(&opts.node_dir, opts.hashes).await?);
+        let rate = hashing::node_pool(&opts.node_dir, opts.cpus, opts.secs).await?;
+        progress(&format!(
+            "argon2 @node-rs/argon2 run {run}/{}: {ms:.1} ms/hash single, {rate:.1} hashes/s on {} threads",
+            opts.runs, opts.cpus
+        ));
+        single.push(ms);
+        pool.push(rate);
+    }
+    report.node = Some(report::NodeArgon2 {
+        version,
+        single_ms: load::median(&single),
+        pool: load::median(&pool),
+    });
+    Ok(())
+}
+
+fn log_outcome(what: &str, run: usize, runs: usize, o: &Outcome) {
+    progress(&format!(
+        "{what} run {run}/{runs}: {:.0}/s p50 {:.2} ms p99 {:.2} ms, CPU latch {:.0}% generator {:.0}% machine {:.0}%{}",
+        o.rate(),
+        o.quantile_ms(0.5),
+        o.quantile_ms(0.99),
+        o.cpu.server,
+        o.cpu.bench,
+        o.cpu.machine,
+        if o.errors > 0 {
+            format!(
+                ", {} errors (first: {})",
+                o.errors,
+                o.first_error.as_deref().unwrap_or("")
+            )
+        } else {
+            String::new()
+        }
+    ));
+}
+
+async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
+    let window = opts.window();
+    progress(&format!("starting {}", opts.latch.display()));
+    let latch = Latch::start(&opts.latch).await?;
+    let (addr, pid) = (latch.addr, latch.pid);
+    let users = scenarios::password_users(PASSWORD_USERS);
+    let emails = Arc::new(scenarios::test_identities(TEST_USERS));
+    progress(&format!(
+        "seeding {PASSWORD_USERS} password users and {TEST_USERS} test identities"
+    ));
+    let bodies = users
+        .iter()
+        .map(|u| serde_json::json!({"email_address": [u.email], "password": u.password}))
+        .collect();
+    scenarios::seed(addr, &latch.secret_key, bodies, opts.cpus).await?;
+    let bodies = emails
+        .iter()
+        .map(|e| serde_json::json!({"email_address": [e]}))
+        .collect();
+    scenarios::seed(addr, &latch.secret_key, bodies, 8).await?;
+    // One of each flow, checked in full, before any load.
+    let mut conn = http::Conn::open(addr).await?;
+    scenarios::password_sign_in(&mut conn, &users[0]).await?;
+    let clients = scenarios::sign_in_many(
+        addr,
+        Arc::clone(&emails),
+        GET_CONCURRENCY.max(MINT_CONCURRENCY),
+        8,
+        true,
+    )
+    .await?;
+    scenarios::check_signed_in(&mut conn, &clients[0]).await?;
+
+    for c in PASSWORD_CONCURRENCY {
+        let name = format!("password sign-in c={c}");
+        let mut outs = Vec::new();
+        for run in 1..=opts.runs {
+            let o = load::run(PasswordSignIn::vus(addr, &users, c).await?, window, pid).await?;
+            log_outcome(&name, run, opts.runs, &o);
+            outs.push(o);
+        }
+        report.password.push((c, Summary::of(&outs)));
+    }
+
+    let name = format!("GET /v1/client c={GET_CONCURRENCY}");
+    let mut outs = Vec::new();
+    for run in 1..=opts.runs {
+        let o = load::run(
+            GetClient::vus(addr, &clients[..GET_CONCURRENCY]).await?,
+            window,
+            pid,
+        )
+        .await?;
+        log_outcome(&name, run, opts.runs, &o);
+        outs.push(o);
+    }
+    report.get_alone = Some(Summary::of(&outs));
+
+    let mut gets = Vec::new();
+    let mut sign_ins = Vec::new();
+    for run in 1..=opts.runs {
+        let (g, s) = load::run_pair(
+            GetClient::vus(addr, &clients[..GET_CONCURRENCY]).await?,
+            PasswordSignIn::vus(addr, &users, BACKGROUND_SIGN_INS).await?,
+            window,
+            pid,
+        )
+        .await?;
+        log_outcome(
+            &format!("{name} + password sign-ins c={BACKGROUND_SIGN_INS}"),
+            run,
+            opts.runs,
+            &g,
+        );
+        progress(&format!(
+            "  password sign-ins meanwhile: {:.0}/s p50 {:.2} ms p99 {:.2} ms",
+            s.rate(),
+            s.quantile_ms(0.5),
+            s.quantile_ms(0.99)
+        ));
+        gets.push(g);
+        sign_ins.push(s);
+    }
+    report.get_saturated = Some((Summary::of(&gets), Summary::of(&sign_ins)));
+
+    let name = format!("session token mint c={MINT_CONCURRENCY}");
+    let mut outs = Vec::new();
+    for run in 1..=opts.runs {
+        let o = load::run(
+            MintToken::vus(addr, &clients[..MINT_CONCURRENCY]).await?,
+            window,
+            pid,
+        )
+        .await?;
+        log_outcome(&name, run, opts.runs, &o);
+        outs.push(o);
+    }
+    report.mint = Some(Summary::of(&outs));
+
+    let name = format!("email-code sign-in flow c={EMAIL_CODE_CONCURRENCY}");
+    let mut outs = Vec::new();
+    for run in 1..=opts.runs {
+        let o = load::run(
+            EmailCodeFlow::vus(addr, Arc::clone(&emails), EMAIL_CODE_CONCURRENCY).await?,
+            window,
+            pid,
+        )
+        .await?;
+        log_outcome(&name, run, opts.runs, &o);
+        outs.push(o);
+    }
+    report.email_code = Some(Summary::of(&outs));
+
+    progress("stopping latch");
+    latch.stop().await
+}
+
+async fn memory_row(opts: &Options, report: &mut Report) -> Result<()> {
+    progress(&format!(
+        "memory: a fresh latch, {} sessions by email code",
+        opts.sessions
+    ));
+    let latch = Latch::start(&opts.latch).await?;
+    let emails = Arc::new(scenarios::test_identities(TEST_USERS));
+    let bodies = emails
+        .iter()
+        .map(|e| serde_json::json!({"email_address": [e]}))
+        .collect();
+    scenarios::seed(latch.addr, &latch.secret_key, bodies, 8).await?;
+    let (rss_before, _) = latch.memory_kib()?;
+    let t = Instant::now();
+    scenarios::sign_in_many(
+        latch.addr,
+        emails,
+        opts.sessions,
+        EMAIL_CODE_CONCURRENCY,
+        false,
+    )
+    .await?;
+    let secs = t.elapsed().as_secs_f64();
+    let (rss, hwm) = latch.memory_kib()?;
+    let db = latch.database_bytes();
+    progress(&format!(
+        "memory: {} sessions in {secs:.1} s; VmRSS {:.1} MiB (peak {:.1}, {:.1} before); database {:.1} MiB",
+        opts.sessions,
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0,
+        rss_before as f64 / 1024.0,
+        db as f64 / 1048576.0
+    ));
+    report.memory = Some(report::Memory {
+        sessions: opts.sessions,
+        secs,
+        rss_before_kib: rss_before,
+        rss_kib: rss,
+        hwm_kib: hwm,
+        database_bytes: db,
+    });
+    latch.stop().await
+}

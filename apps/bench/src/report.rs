@@ -1,0 +1,399 @@
+//! Medians over runs, as a markdown table and a list of targets.
+
+use std::fmt::Write as _;
+
+use crate::load::{Outcome, median};
+use crate::{
+    BACKGROUND_SIGN_INS, EMAIL_CODE_CONCURRENCY, GET_CONCURRENCY, MINT_CONCURRENCY, Options,
+};
+
+/// Medians over the runs of one row.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub server_cpu: f64,
+    pub bench_cpu: f64,
+    /// What the rest of the machine used meanwhile (neither latch nor the generator).
+    pub other_cpu: f64,
+    pub errors: u64,
+}
+
+impl Summary {
+    pub fn of(outs: &[Outcome]) -> Self {
+        let m = |f: &dyn Fn(&Outcome) -> f64| median(&outs.iter().map(f).collect::<Vec<_>>());
+        Self {
+            rate: m(&|o| o.rate()),
+            p50: m(&|o| o.quantile_ms(0.5)),
+            p99: m(&|o| o.quantile_ms(0.99)),
+            server_cpu: m(&|o| o.cpu.server),
+            bench_cpu: m(&|o| o.cpu.bench),
+            other_cpu: m(&|o| (o.cpu.machine - o.cpu.server - o.cpu.bench).max(0.0)),
+            errors: outs.iter().map(|o| o.errors).sum(),
+        }
+    }
+}
+
+pub struct NodeArgon2 {
+    pub version: String,
+    pub single_ms: f64,
+    pub pool: f64,
+}
+
+pub struct Memory {
+    pub sessions: usize,
+    pub secs: f64,
+    pub rss_before_kib: u64,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    pub database_bytes: u64,
+}
+
+pub struct Report {
+    pub date: String,
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub runs: usize,
+    pub secs: f64,
+    pub warmup: f64,
+    pub threads: usize,
+    pub commit: String,
+    /// LATCH_* settings passed on to latch from the environment.
+    pub overrides: Vec<String>,
+    pub latch_single_ms: f64,
+    pub ceiling: f64,
+    pub node: Option<NodeArgon2>,
+    pub password: Vec<(usize, Summary)>,
+    pub get_alone: Option<Summary>,
+    pub get_saturated: Option<(Summary, Summary)>,
+    pub mint: Option<Summary>,
+    pub email_code: Option<Summary>,
+    pub memory: Option<Memory>,
+    pub total_secs: f64,
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+impl Report {
+    pub fn new(opts: &Options) -> Self {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_else(|| "?".into());
+        Self {
+            date: command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            cpu_model,
+            cpus: opts.cpus,
+            runs: opts.runs,
+            secs: opts.secs,
+            warmup: opts.warmup,
+            threads: opts.threads,
+            commit: command_line("git", &["rev-parse", "--short", "HEAD"]),
+            overrides: crate::server::passed_on()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            latch_single_ms: f64::NAN,
+            ceiling: f64::NAN,
+            node: None,
+            password: Vec::new(),
+            get_alone: None,
+            get_saturated: None,
+            mint: None,
+            email_code: None,
+            memory: None,
+            total_secs: 0.0,
+        }
+    }
+
+    /// A load row; `per` names one step, for latch's CPU per step (None when
+    /// latch did other work in the same window).
+    fn load_row(
+        out: &mut String,
+        name: &str,
+        c: usize,
+        unit: &str,
+        s: &Summary,
+        per: Option<&str>,
+        notes: &str,
+    ) {
+        let mut notes = notes.to_owned();
+        if let Some(per) = per {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            // 100% of a core for a second is 10^6 µs.
+            let _ = write!(
+                notes,
+                "latch CPU {:.0} µs per {per}",
+                s.server_cpu * 1e4 / s.rate
+            );
+        }
+        if s.errors > 0 {
+            let _ = write!(notes, "; **{} errors**", s.errors);
+        }
+        let _ = writeln!(
+            out,
+            "| {name} | {c} | {:.0} {unit} | {:.2} ms | {:.2} ms | {:.0}% / {:.0}% / {:.0}% | {notes} |",
+            s.rate, s.p50, s.p99, s.server_cpu, s.bench_cpu, s.other_cpu
+        );
+    }
+
+    /// "x% of the argon2 ceiling", when the ceiling was measured.
+    fn of_ceiling(&self, rate: f64) -> String {
+        if self.ceiling.is_finite() {
+            format!("{:.1}% of the argon2 ceiling", 100.0 * rate / self.ceiling)
+        } else {
+            String::new()
+        }
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Measured {} on {} ({} CPUs), commit {}: medians over {} run(s) of {} s after {} s of warm-up; \
+             generator on {} tokio threads; total {:.0} s.\n",
+            self.date,
+            self.cpu_model,
+            self.cpus,
+            self.commit,
+            self.runs,
+            self.secs,
+            self.warmup,
+            self.threads,
+            self.total_secs
+        );
+        if !self.overrides.is_empty() {
+            let _ = writeln!(
+                out,
+                "latch settings from the environment: `{}`.\n",
+                self.overrides.join("`, `")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| benchmark | concurrency | throughput | p50 | p99 | CPU latch / generator / other | notes |"
+        );
+        let _ = writeln!(out, "| --- | --: | --: | --: | --: | --: | --- |");
+        let cores = self.cpus;
+        if self.ceiling.is_finite() {
+            let _ = writeln!(
+                out,
+                "| argon2id, latch-core `Argon2Hasher`, 1 worker | 1 | {:.1} hashes/s | {:.2} ms/hash | | | m=19456 KiB, t=2, p=1; median time per hash |",
+                1000.0 / self.latch_single_ms,
+                self.latch_single_ms
+            );
+            let _ = writeln!(
+                out,
+                "| argon2id ceiling, latch-core `Argon2Hasher`, {cores} workers | {} | {:.1} hashes/s | | | | verifications, as a sign-in does; the ceiling below |",
+                2 * cores,
+                self.ceiling
+            );
+        }
+        if let Some(node) = &self.node {
+            let ratio = |what: &str, r: f64| {
+                if r.is_finite() {
+                    format!("latch-core / node {what}: {r:.2}")
+                } else {
+                    String::new()
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| argon2id, @node-rs/argon2 {} `hashSync` | 1 | {:.1} hashes/s | {:.2} ms/hash | | | {} |",
+                node.version,
+                1000.0 / node.single_ms,
+                node.single_ms,
+                ratio("time per hash", self.latch_single_ms / node.single_ms)
+            );
+            let _ = writeln!(
+                out,
+                "| argon2id, @node-rs/argon2 {} async `hash`, {cores} libuv threads | {} | {:.1} hashes/s | | | | {} |",
+                node.version,
+                2 * cores,
+                node.pool,
+                ratio("hashes/s", self.ceiling / node.pool)
+            );
+        }
+        for (c, s) in &self.password {
+            Self::load_row(
+                &mut out,
+                "password sign-in",
+                *c,
+                "req/s",
+                s,
+                Some("sign-in"),
+                &self.of_ceiling(s.rate),
+            );
+        }
+        if let Some(s) = &self.get_alone {
+            Self::load_row(
+                &mut out,
+                "signed-in `GET /v1/client`",
+                GET_CONCURRENCY,
+                "req/s",
+                s,
+                Some("request"),
+                "",
+            );
+        }
+        if let Some((g, s)) = &self.get_saturated {
+            Self::load_row(
+                &mut out,
+                &format!("signed-in `GET /v1/client` + password sign-ins c={BACKGROUND_SIGN_INS}"),
+                GET_CONCURRENCY,
+                "req/s",
+                g,
+                None,
+                &format!(
+                    "sign-ins meanwhile: {:.1} req/s{}, p99 {:.0} ms",
+                    s.rate,
+                    match self.of_ceiling(s.rate) {
+                        r if r.is_empty() => r,
+                        r => format!(" ({r})"),
+                    },
+                    s.p99
+                ),
+            );
+        }
+        if let Some(s) = &self.mint {
+            Self::load_row(
+                &mut out,
+                "session token mint",
+                MINT_CONCURRENCY,
+                "tokens/s",
+                s,
+                Some("token"),
+                "one signed-in client per virtual user",
+            );
+        }
+        if let Some(s) = &self.email_code {
+            Self::load_row(
+                &mut out,
+                "email-code sign-in (create, prepare, attempt)",
+                EMAIL_CODE_CONCURRENCY,
+                "flows/s",
+                s,
+                Some("flow"),
+                "latency of the whole flow (3 requests)",
+            );
+        }
+        if let Some(m) = &self.memory {
+            let _ = writeln!(
+                out,
+                "| server RSS after {} sessions | {EMAIL_CODE_CONCURRENCY} | {:.0} flows/s | | | | **VmRSS {:.1} MiB** (peak {:.1} MiB; {:.1} MiB before); created in {:.1} s; database {:.1} MiB; one run |",
+                m.sessions,
+                m.sessions as f64 / m.secs,
+                mib(m.rss_kib),
+                mib(m.hwm_kib),
+                mib(m.rss_before_kib),
+                m.secs,
+                m.database_bytes as f64 / 1048576.0
+            );
+        }
+        let _ = write!(
+            out,
+            "\nCPU: medians over the measured windows, in percent of one core ({cores} cores, so {}% is all of it): \
+             latch, this generator, and everything else on the machine meanwhile (from /proc/stat).\n\n",
+            100 * cores
+        );
+        out.push_str(&self.targets());
+        out
+    }
+
+    fn targets(&self) -> String {
+        let mut out = String::from("| target | measured | verdict |\n| --- | --- | --- |\n");
+        let mut row = |target: &str, measured: String, pass: Option<bool>| {
+            let verdict = match pass {
+                Some(true) => "pass",
+                Some(false) => "**miss**",
+                None => "not measured",
+            };
+            let _ = writeln!(out, "| {target} | {measured} | {verdict} |");
+        };
+        match self.password.iter().find(|(c, _)| *c == 32) {
+            Some((_, s)) if self.ceiling.is_finite() => {
+                let ratio = s.rate / self.ceiling;
+                row(
+                    "password sign-in at c=32 ≥ 90% of the argon2 ceiling",
+                    format!(
+                        "{:.1} req/s / {:.1} hashes/s = {:.1}%",
+                        s.rate,
+                        self.ceiling,
+                        100.0 * ratio
+                    ),
+                    Some(ratio >= 0.9),
+                );
+            }
+            _ => row("password sign-in at c=32", "-".into(), None),
+        }
+        match &self.node {
+            Some(node) if self.latch_single_ms.is_finite() => row(
+                "argon2id time per hash no slower than @node-rs/argon2",
+                format!(
+                    "{:.2} ms vs {:.2} ms ({:+.1}%); all cores {:.1} vs {:.1} hashes/s",
+                    self.latch_single_ms,
+                    node.single_ms,
+                    100.0 * (self.latch_single_ms / node.single_ms - 1.0),
+                    self.ceiling,
+                    node.pool
+                ),
+                Some(self.latch_single_ms <= node.single_ms),
+            ),
+            _ => row("argon2id vs @node-rs/argon2", "-".into(), None),
+        }
+        match &self.get_alone {
+            Some(s) => row(
+                "GET /v1/client at c=64 ≥ 15,000 req/s with p99 < 10 ms",
+                format!("{:.0} req/s, p99 {:.2} ms", s.rate, s.p99),
+                Some(s.rate >= 15_000.0 && s.p99 < 10.0),
+            ),
+            None => row("GET /v1/client at c=64", "-".into(), None),
+        }
+        match &self.get_saturated {
+            Some((g, _)) => row(
+                "GET /v1/client p99 < 25 ms while the hash pool is saturated",
+                format!("p99 {:.2} ms ({:.0} req/s)", g.p99, g.rate),
+                Some(g.p99 < 25.0),
+            ),
+            None => row("GET /v1/client under hashing", "-".into(), None),
+        }
+        match &self.mint {
+            Some(s) => row(
+                "session token mint ≥ 3,000/s",
+                format!("{:.0} tokens/s", s.rate),
+                Some(s.rate >= 3000.0),
+            ),
+            None => row("session token mint", "-".into(), None),
+        }
+        match &self.memory {
+            Some(m) => row(
+                &format!("RSS ≤ 150 MB with {} sessions", m.sessions),
+                format!("{:.1} MiB", mib(m.rss_kib)),
+                // 150 MB read as 150 MiB would be looser; use 150 x 10^6 bytes.
+                Some(m.rss_kib * 1024 <= 150_000_000),
+            ),
+            None => row("RSS with 100,000 sessions", "-".into(), None),
+        }
+        out
+    }
+}
