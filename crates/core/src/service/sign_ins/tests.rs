@@ -247,12 +247,18 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     assert!(out.new_token.is_some(), "a new client gets a token");
 }
 
-#[tokio::test]
-async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
+/// Mocks in which alice@example.com names `user()`.
+fn alice_exists() -> Mocks {
     let mut m = Mocks::new();
     m.users
         .expect_find_by_identifier()
         .returning(|_| Ok(Some(user())));
+    m
+}
+
+#[tokio::test]
+async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
+    let mut m = alice_exists();
     m.users
         .expect_take_attempt()
         .withf(|id, at, max| id.as_str() == "user_1" && *at == NOW && *max == 10)
@@ -271,10 +277,7 @@ async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
 
 #[tokio::test]
 async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
-    let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
+    let mut m = alice_exists();
     m.users
         .expect_take_attempt()
         .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
@@ -289,10 +292,7 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
 
 #[tokio::test]
 async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
-    let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
+    let mut m = alice_exists();
     m.hasher
         .expect_verify()
         .returning(|_, _| Err(Error::internal("the hash pool is gone")));
@@ -311,10 +311,7 @@ async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
 
 #[tokio::test]
 async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
-    let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
+    let mut m = alice_exists();
     m.sign_ins
         .expect_insert()
         .returning(|_| Err(StoreError::Unavailable("redis: connection refused".into())));
