@@ -265,6 +265,8 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, Error> {
 pub struct ApiResponse {
     pub status: StatusCode,
     pub body: Option<Value>,
+    /// A JSON body serialised already; sent instead of `body` when set.
+    pub text: Option<String>,
     pub headers: HeaderMap,
 }
 
@@ -273,6 +275,18 @@ impl ApiResponse {
         Self {
             status,
             body: Some(body),
+            text: None,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// A JSON body given as text, for answers assembled from parts that
+    /// were serialised once.
+    pub fn json_text(status: StatusCode, text: String) -> Self {
+        Self {
+            status,
+            body: None,
+            text: Some(text),
             headers: HeaderMap::new(),
         }
     }
@@ -285,6 +299,7 @@ impl ApiResponse {
         Self {
             status,
             body: None,
+            text: None,
             headers: HeaderMap::new(),
         }
     }
@@ -323,9 +338,10 @@ impl ApiResponse {
     }
 
     pub fn into_warp(self) -> warp::reply::Response {
-        let mut response = match self.body {
-            Some(body) => {
-                let mut r = warp::reply::Response::new(body.to_string().into());
+        let text = self.text.or_else(|| self.body.map(|b| b.to_string()));
+        let mut response = match text {
+            Some(text) => {
+                let mut r = warp::reply::Response::new(text.into());
                 // @clerk/backend parses only an exact `application/json`.
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,

@@ -11,10 +11,19 @@ use crate::{ApiState, render};
 /// `GET /v1/client`: the client, or `null` for none.
 pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
     let snapshot = state.latch.get_client(token).await?;
-    let client = snapshot.map(|s| render::client(&s, state.latch.settings()));
-    Ok(FapiReply::ok(
-        json!({ "response": client, "client": client }),
-    ))
+    // The client is the response too: rendered and serialised once.
+    let client = match snapshot {
+        Some(s) => render::client(&s, state.latch.settings()).to_string(),
+        None => "null".to_owned(),
+    };
+    Ok(FapiReply {
+        response: ApiResponse::json_text(
+            warp::http::StatusCode::OK,
+            format!(r#"{{"response":{client},"client":{client}}}"#),
+        ),
+        new_token: None,
+        client_gone: false,
+    })
 }
 
 /// `PUT`/`POST /v1/client`: a new client with its own token.

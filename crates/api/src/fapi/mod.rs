@@ -9,7 +9,7 @@ mod me;
 mod sessions;
 mod sign_ins;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use warp::http::{Method, header};
 
 use latch_core::service::{Outcome, Throttled};
@@ -257,10 +257,12 @@ fn wrap<T>(
         .client
         .as_ref()
         .map(|s| render::client(s, state.latch.settings()));
+    // Moved into place: `json!` would copy both trees.
+    let mut body = serde_json::Map::with_capacity(2);
+    body.insert("response".into(), render_response(&outcome.response));
+    body.insert("client".into(), client.unwrap_or(Value::Null));
     FapiReply {
-        response: ApiResponse::ok(
-            json!({ "response": render_response(&outcome.response), "client": client }),
-        ),
+        response: ApiResponse::ok(Value::Object(body)),
         new_token: outcome.new_token,
         client_gone: false,
     }
