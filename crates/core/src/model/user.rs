@@ -73,6 +73,36 @@ pub struct User {
 }
 
 impl User {
+    /// A user with `id` and nothing else: no identifications, no password,
+    /// empty metadata, created and updated at `at`.
+    pub fn blank(id: UserId, at: Timestamp) -> Self {
+        Self {
+            id,
+            email_addresses: Vec::new(),
+            phone_numbers: Vec::new(),
+            primary_email_address_id: None,
+            primary_phone_number_id: None,
+            username: None,
+            external_accounts: Vec::new(),
+            password_digest: None,
+            first_name: None,
+            last_name: None,
+            external_id: None,
+            public_metadata: serde_json::json!({}),
+            private_metadata: serde_json::json!({}),
+            unsafe_metadata: serde_json::json!({}),
+            banned: false,
+            locked_until: None,
+            totp_secret: None,
+            totp_pending_secret: None,
+            totp_last_step: None,
+            backup_codes: Vec::new(),
+            last_sign_in_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     pub fn has_password(&self) -> bool {
         self.password_digest.is_some()
     }

@@ -33,29 +33,8 @@ impl Latch {
             updated_at: Timestamp(0),
         };
         let mut user = User {
-            id: UserId(user_id),
-            email_addresses: Vec::new(),
-            phone_numbers: Vec::new(),
-            primary_email_address_id: None,
-            primary_phone_number_id: None,
-            username: None,
-            external_accounts: Vec::new(),
             password_digest: Some(self.phantom_digest().await?),
-            first_name: None,
-            last_name: None,
-            external_id: None,
-            public_metadata: serde_json::json!({}),
-            private_metadata: serde_json::json!({}),
-            unsafe_metadata: serde_json::json!({}),
-            banned: false,
-            locked_until: None,
-            totp_secret: None,
-            totp_pending_secret: None,
-            totp_last_step: None,
-            backup_codes: Vec::new(),
-            last_sign_in_at: None,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
+            ..User::blank(UserId(user_id), Timestamp(0))
         };
         match parsed {
             Identifier::Email(_) => {

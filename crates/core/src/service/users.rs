@@ -101,13 +101,11 @@ impl Latch {
         let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
         let phone_numbers = self.records(IdPrefix::PhoneNumber, phones, now);
         let user = User {
-            id,
             primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
             primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
             email_addresses,
             phone_numbers,
             username,
-            external_accounts: Vec::new(),
             password_digest,
             first_name,
             last_name,
@@ -115,15 +113,9 @@ impl Latch {
             public_metadata,
             private_metadata,
             unsafe_metadata,
-            banned: false,
-            locked_until: None,
             totp_secret,
-            totp_pending_secret: None,
-            totp_last_step: None,
             backup_codes,
-            last_sign_in_at: None,
-            created_at: now,
-            updated_at: now,
+            ..User::blank(id, now)
         };
         self.ports.users.insert(&user).await?;
         Ok(user)
