@@ -1,8 +1,12 @@
 //! argon2id password hashing on a small pool of dedicated threads.
 //!
-//! Each worker keeps its argon2 block memory (19 MiB at the default cost) for
-//! its whole life, so hashing allocates nothing per request and the process
-//! holds `workers x memory` for hashing, however many requests come. A request
+//! The computation is `argon2-rust`'s SIMD implementation (the instruction set
+//! is chosen at run time); PHC strings are read and written with the `argon2`
+//! crate's `password-hash` types, so digests are the standard encoding both
+//! ways. Each worker keeps its argon2 block memory (19 MiB at the default
+//! cost) for its whole life, wiped after every hash, so hashing allocates
+//! nothing per request and the process holds `workers x memory` for hashing,
+//! however many requests come. A request
 //! first takes a permit (one per worker) on the async side; the permit travels
 //! with the job and is released when the hash is done, so requests that give up
 //! while waiting cost nothing and the pool is never oversubscribed.
@@ -11,7 +15,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Params, Version};
 use async_trait::async_trait;
 use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, oneshot};
@@ -51,12 +55,70 @@ pub const MAX_IMPORTED_WORK: u64 = 524_288;
 const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
 
-type Work = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+type Work = Box<dyn FnOnce(&mut Engine) + Send>;
+
+/// One worker's argon2: a hasher whose arena is sized for the instance's
+/// cost once, at start-up, and reused by every job on that worker.
+struct Engine {
+    hasher: argon2_rust::Hasher,
+}
+
+impl Engine {
+    fn new(own: argon2_rust::Argon2) -> Result<Self, Error> {
+        let mut hasher = own.hasher();
+        hasher
+            .reserve()
+            .map_err(|_| Error::internal("argon2 block memory"))?;
+        Ok(Self { hasher })
+    }
+
+    /// The raw argon2 output of `password` under `config` into `out`. A
+    /// digest costlier than the arena (an imported one) gets a one-off
+    /// buffer, so no worker keeps more than the instance's cost.
+    fn derive(
+        &mut self,
+        config: &argon2_rust::Argon2,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), Error> {
+        let done = if config.params().memory_blocks() as usize <= self.hasher.reserved_blocks() {
+            self.hasher.set_argon2(*config);
+            self.hasher.hash_into(password, salt, out)
+        } else {
+            config.hash_into(password, salt, out)
+        };
+        done.map_err(|_| Error::internal("argon2 hash"))
+    }
+}
+
+/// The argon2 computation for an algorithm and cost, or None for parameters
+/// it refuses.
+fn config(algorithm: Algorithm, params: &Params, output_len: usize) -> Option<argon2_rust::Argon2> {
+    let algorithm = match algorithm {
+        Algorithm::Argon2d => argon2_rust::Algorithm::Argon2d,
+        Algorithm::Argon2i => argon2_rust::Algorithm::Argon2i,
+        Algorithm::Argon2id => argon2_rust::Algorithm::Argon2id,
+    };
+    let params = argon2_rust::Params::builder()
+        .memory(argon2_rust::params::Memory::kib(u64::from(params.m_cost())))
+        .passes(params.t_cost())
+        .lanes(params.p_cost())
+        .tag_len(argon2_rust::params::TagLen::bytes(output_len as u64))
+        .build()
+        .ok()?;
+    Some(argon2_rust::Argon2::new(
+        algorithm,
+        argon2_rust::Version::V0x13,
+        params,
+    ))
+}
 
 /// argon2id hasher over dedicated worker threads.
 pub struct Argon2Hasher {
     settings: Argon2Settings,
     params: Params,
+    own: argon2_rust::Argon2,
     jobs: mpsc::Sender<Work>,
     permits: Arc<Semaphore>,
     random: Arc<dyn Random>,
@@ -79,28 +141,31 @@ impl Argon2Hasher {
             Some(OUTPUT_LEN),
         )
         .map_err(|_| Error::internal("argon2 parameters"))?;
+        let own = config(Algorithm::Argon2id, &params, OUTPUT_LEN)
+            .ok_or_else(|| Error::internal("argon2 parameters"))?;
         let workers = workers.max(1);
         let (jobs, queue) = mpsc::channel::<Work>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..workers {
             let queue = Arc::clone(&queue);
-            let blocks = params.block_count();
+            // Sized here, so a cost that does not fit fails start-up.
+            let engine = Engine::new(own)?;
             std::thread::Builder::new()
                 .name(format!("latch-argon2-{i}"))
-                .spawn(move || worker(&queue, blocks))
+                .spawn(move || worker(&queue, engine))
                 .map_err(|_| Error::internal("argon2 worker thread"))?;
         }
         let mut pepper = [0u8; 24];
         random.fill(&mut pepper);
         let dummy_salt = salt_bytes(&*random);
-        let dummy_digest = phc(
-            &params,
-            &dummy_salt,
-            &hash_with(&params, &pepper, &dummy_salt, &mut Vec::new())?,
-        )?;
+        let mut dummy = [0u8; OUTPUT_LEN];
+        own.hash_into(&pepper, &dummy_salt, &mut dummy)
+            .map_err(|_| Error::internal("argon2 hash"))?;
+        let dummy_digest = phc(&params, &dummy_salt, &dummy)?;
         Ok(Self {
             settings,
             params,
+            own,
             jobs,
             permits: Arc::new(Semaphore::new(workers)),
             random,
@@ -108,18 +173,18 @@ impl Argon2Hasher {
         })
     }
 
-    /// Runs `f` on a worker with that worker's block memory.
+    /// Runs `f` on a worker with that worker's argon2 engine.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+        f: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| Error::internal("hash pool closed"))?;
         let (done, result) = oneshot::channel();
-        let work: Work = Box::new(move |memory| {
-            let out = f(memory);
+        let work: Work = Box::new(move |engine| {
+            let out = f(engine);
             // Free the slot before answering, so a caller that sees the answer
             // also sees the permit back.
             drop(permit);
@@ -143,8 +208,7 @@ impl Argon2Hasher {
     }
 }
 
-fn worker(queue: &Mutex<mpsc::Receiver<Work>>, blocks: usize) {
-    let mut memory = vec![Block::default(); blocks];
+fn worker(queue: &Mutex<mpsc::Receiver<Work>>, mut engine: Engine) {
     loop {
         // The lock is held only while waiting for the next job.
         let next = match queue.lock() {
@@ -156,7 +220,7 @@ fn worker(queue: &Mutex<mpsc::Receiver<Work>>, blocks: usize) {
                 // A panic fails that one request (its answer channel closes)
                 // and keeps the worker.
                 let _ =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut memory)));
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut engine)));
             }
             Err(_) => return,
         }
@@ -167,25 +231,6 @@ fn salt_bytes(random: &dyn Random) -> [u8; SALT_LEN] {
     let mut bytes = [0u8; SALT_LEN];
     random.fill(&mut bytes);
     bytes
-}
-
-/// argon2 of `password` with `params`, reusing `memory` when it is big enough.
-fn hash_with(
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-    memory: &mut Vec<Block>,
-) -> Result<Vec<u8>, Error> {
-    let mut out = vec![0u8; params.output_len().unwrap_or(OUTPUT_LEN)];
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    if memory.len() >= params.block_count() {
-        argon2.hash_password_into_with_memory(password, salt, &mut out, memory.as_mut_slice())
-    } else {
-        // A digest with a larger cost than the instance's: a one-off buffer.
-        argon2.hash_password_into(password, salt, &mut out)
-    }
-    .map_err(|_| Error::internal("argon2 hash"))?;
-    Ok(out)
 }
 
 /// The PHC string `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
@@ -206,7 +251,7 @@ fn phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String, Error> {
 /// What a stored digest says: algorithm, parameters, salt and expected hash.
 struct Stored {
     algorithm: Algorithm,
-    params: Params,
+    config: argon2_rust::Argon2,
     salt: Vec<u8>,
     expected: Vec<u8>,
 }
@@ -224,13 +269,7 @@ fn parse_stored(digest: &str, max_work: u64) -> Option<Stored> {
     if base.m_cost() > MAX_IMPORTED_MEMORY_KIB || work_of(&base) > max_work {
         return None;
     }
-    let params = Params::new(
-        base.m_cost(),
-        base.t_cost(),
-        base.p_cost(),
-        Some(expected.len()),
-    )
-    .ok()?;
+    let config = config(algorithm, &base, expected.len())?;
     let mut salt = [0u8; 64];
     let salt = hash.salt?.decode_b64(&mut salt).ok()?.to_vec();
     if salt.len() < argon2::MIN_SALT_LEN {
@@ -238,7 +277,7 @@ fn parse_stored(digest: &str, max_work: u64) -> Option<Stored> {
     }
     Some(Stored {
         algorithm,
-        params,
+        config,
         salt,
         expected,
     })
@@ -264,11 +303,16 @@ pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<String, Error> {
-        let params = self.params.clone();
+        let own = self.own;
         let salt = salt_bytes(&*self.random);
         let password = password.expose().to_owned();
         let out = self
-            .run(move |memory| hash_with(&params, password.as_bytes(), &salt, memory))
+            .run(move |engine| {
+                let mut out = [0u8; OUTPUT_LEN];
+                engine
+                    .derive(&own, password.as_bytes(), &salt, &mut out)
+                    .map(|()| out)
+            })
             .await??;
         phc(&self.params, &salt, &out)
     }
@@ -289,19 +333,9 @@ impl PasswordHasher for Argon2Hasher {
         };
         let password = password.to_owned();
         let matched = self
-            .run(move |memory| {
-                let argon2 = Argon2::new(stored.algorithm, Version::V0x13, stored.params.clone());
+            .run(move |engine| {
                 let mut out = vec![0u8; stored.expected.len()];
-                let ok = if memory.len() >= stored.params.block_count() {
-                    argon2.hash_password_into_with_memory(
-                        password.as_bytes(),
-                        &stored.salt,
-                        &mut out,
-                        memory.as_mut_slice(),
-                    )
-                } else {
-                    argon2.hash_password_into(password.as_bytes(), &stored.salt, &mut out)
-                };
+                let ok = engine.derive(&stored.config, password.as_bytes(), &stored.salt, &mut out);
                 ok.is_ok() && bool::from(out.ct_eq(&stored.expected))
             })
             .await?;
@@ -313,7 +347,7 @@ impl PasswordHasher for Argon2Hasher {
 mod tests {
     use super::*;
     use crate::ports::OsRandom;
-    use argon2::PasswordVerifier;
+    use argon2::{Argon2, PasswordVerifier};
 
     const LIGHT: Argon2Settings = Argon2Settings {
         memory_kib: 64,
@@ -406,6 +440,45 @@ mod tests {
         .to_string();
         assert!(validate_imported_digest(&slow).is_err());
         assert!(!h.verify("slow one", Some(slow)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_simd_engine_agrees_with_the_argon2_crate_and_keeps_its_arena() {
+        // The same bytes as the RustCrypto implementation for every variant,
+        // several lanes, odd memory sizes and output lengths, including costs
+        // below, at and above the worker's arena (which then stays its size).
+        let h = hasher(LIGHT);
+        let arena = h.run(|e| e.hasher.reserved_blocks()).await.unwrap();
+        assert_eq!(arena, 64);
+        let cases = [
+            (Algorithm::Argon2id, 64, 1, 1, 32),
+            (Algorithm::Argon2id, 32, 3, 4, 32),
+            (Algorithm::Argon2id, 200, 2, 2, 16),
+            (Algorithm::Argon2i, 64, 2, 1, 64),
+            (Algorithm::Argon2d, 40, 1, 3, 20),
+            (Algorithm::Argon2id, 1000, 1, 1, 32),
+        ];
+        for (i, (algorithm, m, t, p, len)) in cases.into_iter().enumerate() {
+            let params = Params::new(m, t, p, Some(len)).unwrap();
+            let password = format!("password {i}");
+            let salt = b"saltsaltsalt0123";
+            let mut theirs = vec![0u8; len];
+            Argon2::new(algorithm, Version::V0x13, params.clone())
+                .hash_password_into(password.as_bytes(), salt, &mut theirs)
+                .unwrap();
+            let config = config(algorithm, &params, len).unwrap();
+            let ours = h
+                .run(move |e| {
+                    let mut out = vec![0u8; len];
+                    e.derive(&config, password.as_bytes(), salt, &mut out)
+                        .map(|()| out)
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(ours, theirs, "case {i}: {algorithm:?} m={m} t={t} p={p}");
+        }
+        assert_eq!(h.run(|e| e.hasher.reserved_blocks()).await.unwrap(), arena);
     }
 
     #[tokio::test]
