@@ -5,7 +5,7 @@ use latch_core::error::StoreError;
 use latch_core::model::{
     Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
 };
-use latch_core::ports::{ClientRepository, SessionQuery};
+use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -286,6 +286,69 @@ impl ClientRepository for PostgresStore {
             };
             tx.commit().await?;
             Ok::<_, DbError>(ended)
+        };
+        self.bounded(run).await
+    }
+
+    async fn find_client_with_sessions(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let find = db
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM clients WHERE token_hash = $1"
+                ))
+                .await?;
+            let Some(client) = db
+                .query_opt(&find, &[&token_hash])
+                .await?
+                .as_ref()
+                .map(client_from_row)
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let active = db
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE client_id = $1 AND status = $2 AND expire_at > $3 \
+                     ORDER BY created_at ASC, id ASC"
+                ))
+                .await?;
+            let sessions = db
+                .query(
+                    &active,
+                    &[&client.id.as_str(), &SessionStatus::Active.as_str(), &now.0],
+                )
+                .await?
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<Vec<_>, DbError>>()?;
+            let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
+            let users = if ids.is_empty() {
+                Vec::new()
+            } else {
+                let select = db.prepare_cached(crate::users::SELECT_USERS).await?;
+                db.query(&select, &[&ids])
+                    .await?
+                    .iter()
+                    .map(crate::users::user_from_row)
+                    .collect::<Result<Vec<_>, DbError>>()?
+            };
+            let sessions = sessions
+                .into_iter()
+                .filter_map(|session| {
+                    let user = users.iter().find(|u| u.id == session.user_id)?;
+                    Some((session, user.clone()))
+                })
+                .collect();
+            Ok::<_, DbError>(Some(ClientWithSessions { client, sessions }))
         };
         self.bounded(run).await
     }

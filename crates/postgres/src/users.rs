@@ -59,6 +59,9 @@ macro_rules! user_aggregate {
 
 const SELECT_USER: &str = concat!(user_aggregate!(), " WHERE id = $1");
 
+/// The users among the ids in `$1` (a text array), each with all its parts.
+pub(crate) const SELECT_USERS: &str = concat!(user_aggregate!(), " WHERE id = ANY($1)");
+
 /// The two identification tables, which share one shape.
 #[derive(Debug, Clone, Copy)]
 enum Identifications {
@@ -620,7 +623,7 @@ async fn user_must_exist(tx: &Transaction<'_>, id: &UserId) -> Result<(), DbErro
 }
 
 /// A row of `user_aggregate!`: the user's columns, then its parts as JSON.
-fn user_from_row(row: &Row) -> Result<User, DbError> {
+pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
     let identifications = |index: usize| -> Result<Vec<IdentificationRecord>, DbError> {
         let text: String = row.try_get(index)?;
         let rows: Vec<(String, String, bool, bool, i64, i64)> = serde_json::from_str(&text)?;

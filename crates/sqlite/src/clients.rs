@@ -5,9 +5,9 @@ use latch_core::error::StoreError;
 use latch_core::model::{
     Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
 };
-use latch_core::ports::{ClientRepository, SessionQuery};
+use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, Table, lost_or_missing, row_exists};
@@ -243,6 +243,53 @@ impl ClientRepository for SqliteStore {
                 } else {
                     Err(StoreError::NotFound.into())
                 }
+            })
+            .await
+    }
+
+    async fn find_client_with_sessions(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.pool
+            .read(move |tx| {
+                let find = concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM clients WHERE token_hash = ?1"
+                );
+                let Some(client) = tx
+                    .prepare_cached(find)?
+                    .query_row([token_hash.as_str()], client_from_row)
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let active = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE client_id = ?1 AND status = ?2 AND expire_at > ?3 \
+                     ORDER BY created_at ASC, id ASC"
+                );
+                let sessions = tx
+                    .prepare_cached(active)?
+                    .query_map(
+                        params![client.id.as_str(), SessionStatus::Active.as_str(), now.0],
+                        session_from_row,
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
+                let users = crate::users::load_users(tx, &ids)?;
+                let sessions = sessions
+                    .into_iter()
+                    .filter_map(|session| {
+                        let user = users.iter().find(|u| u.id == session.user_id)?;
+                        Some((session, user.clone()))
+                    })
+                    .collect();
+                Ok(Some(ClientWithSessions { client, sessions }))
             })
             .await
     }

@@ -28,7 +28,8 @@ const WEEK: i64 = 7 * 86_400_000;
 /// `updated_at` together or neither (a missing client is `NotFound`, a taken
 /// session id rotates nothing), an earlier hash never matching again;
 /// `end_session` moving a session only out of `active`, once; `sessions_of_client`
-/// oldest first; `list_sessions` and `count_sessions` by user, client and
+/// oldest first; `find_client_with_sessions` giving the client with exactly its
+/// sessions active at `now`, oldest first, each with its user as stored; `list_sessions` and `count_sessions` by user, client and
 /// effective status at `now`, newest first and paginated; `delete_client`
 /// keeping the sessions with the active ones marked `removed`; user deletion
 /// taking the user's sessions along; and many tasks racing on one client and
@@ -53,6 +54,98 @@ pub async fn client_repository_contract(
     a_stored_expired_status_stays_expired(&*clients).await;
     racing_writes_do_not_undo_each_other(&clients).await;
     idle_clients_are_purged_unless_signed_in(&*clients).await;
+    a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
+}
+
+/// `find_client_with_sessions`: by the current token hash only, with the
+/// client's sessions active at `now` (not ended, not past `expire_at`), oldest
+/// first, each with its user exactly as the user repository reads it.
+async fn a_client_with_its_active_sessions_and_users(
+    clients: &dyn ClientRepository,
+    users: &dyn UserRepository,
+) {
+    let view = |token: u64, now: Timestamp| async move {
+        clients
+            .find_client_with_sessions(&token_hash(token), now)
+            .await
+    };
+    clients
+        .insert_client(&fixtures::client("view_client", 7001))
+        .await
+        .expect("insert view client");
+    let none = view(7001, at(5)).await.expect("client without sessions");
+    assert_eq!(
+        none.map(|found| (found.client, found.sessions.len())),
+        Some((fixtures::client("view_client", 7001), 0)),
+        "a client without sessions"
+    );
+    for (id, email) in [
+        ("view_a", "view.a@example.com"),
+        ("view_b", "view.b@example.com"),
+    ] {
+        users
+            .insert(&fixtures::user(id, email))
+            .await
+            .expect("insert view user");
+    }
+    let first = fixtures::session("view_1", "view_client", "view_a", at(10));
+    let second = fixtures::session("view_2", "view_client", "view_b", at(20));
+    let third = fixtures::session("view_3", "view_client", "view_a", at(30));
+    let mut token = 7001;
+    for session in [&first, &second, &third] {
+        clients
+            .insert_session(session, &token_hash(token), &token_hash(token + 1))
+            .await
+            .expect("insert view session");
+        token += 1;
+    }
+    // Another client's session is not this client's.
+    clients
+        .insert_client(&fixtures::client("view_other", 7200))
+        .await
+        .expect("insert another client");
+    let other = fixtures::session("view_other_1", "view_other", "view_b", at(15));
+    clients
+        .insert_session(&other, &token_hash(7200), &token_hash(7201))
+        .await
+        .expect("insert a session of another client");
+    assert!(
+        clients
+            .end_session(&second.id, SessionStatus::Ended, at(40))
+            .await
+            .expect("end view_2")
+    );
+    let user_a = users.get(&UserId("view_a".into())).await.unwrap();
+    let user_a = user_a.expect("view_a");
+
+    let found = view(token, at(50))
+        .await
+        .expect("find_client_with_sessions")
+        .expect("the current token finds the client");
+    assert_eq!(Some(found.client), get_client(clients, "view_client").await);
+    assert_eq!(
+        found.sessions,
+        vec![
+            (first.clone(), user_a.clone()),
+            (third.clone(), user_a.clone())
+        ],
+        "the active sessions, oldest first, each with its user; ended ones left out"
+    );
+    // From its expire_at on, a stored-active session is not active.
+    let later = view(token, first.expire_at).await.unwrap().unwrap();
+    assert_eq!(later.sessions, vec![(third.clone(), user_a)]);
+    assert_eq!(
+        view(token, third.expire_at)
+            .await
+            .unwrap()
+            .unwrap()
+            .sessions,
+        vec![]
+    );
+    // Earlier tokens and unknown ones find nothing.
+    assert_eq!(view(7001, at(50)).await, Ok(None));
+    assert_eq!(view(token - 1, at(50)).await, Ok(None));
+    assert_eq!(view(99_999, at(50)).await, Ok(None));
 }
 
 /// `purge_idle_clients` takes clients idle since before the cut-off that hold

@@ -10,7 +10,18 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
+use crate::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, User,
+};
+
+/// A client with the sessions it holds that are active at some moment, each
+/// with its user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientWithSessions {
+    pub client: Client,
+    /// Oldest first.
+    pub sessions: Vec<(Session, User)>,
+}
 
 /// Filters for listing sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -97,6 +108,17 @@ pub trait ClientRepository: Send + Sync {
         status: SessionStatus,
         at: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// The client whose current token has this SHA-256 (hex), as
+    /// [`Self::find_client_by_token_hash`] finds it, with its sessions active
+    /// at `now` (stored active, `expire_at` after `now`), each with its user; a
+    /// session whose user is gone is left out. One consistent read where the
+    /// store allows: what `GET /v1/client` shows.
+    async fn find_client_with_sessions(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError>;
 
     /// The sessions of one client, oldest first.
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError>;

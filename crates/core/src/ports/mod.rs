@@ -14,7 +14,7 @@ mod random;
 mod sign_in_store;
 mod user_repository;
 
-pub use client_repository::{ClientRepository, SessionQuery};
+pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
 pub use clock::{Clock, SystemClock};
 pub use code_sender::{
     CodeDestination, CodeMessage, CodePurpose, CodeSender, ConsoleCodeSender, SendError,

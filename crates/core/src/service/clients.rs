@@ -102,12 +102,34 @@ impl Latch {
         Ok((client, token))
     }
 
-    /// `GET /v1/client`: the current client, or none.
+    /// `GET /v1/client`: the current client, or none. The client and its
+    /// sessions with their users are one read of the repository.
     pub async fn get_client(&self, token: Option<&str>) -> Result<Option<ClientSnapshot>, Error> {
-        match self.find_client(token).await? {
-            Some(client) => Ok(Some(self.snapshot(client).await?)),
-            None => Ok(None),
-        }
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let now = self.ports.clock.now();
+        let Some(found) = self
+            .ports
+            .clients
+            .find_client_with_sessions(&token_hash(token), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let sign_in = self.current_sign_in(&found.client, now).await?;
+        let sessions = found
+            .sessions
+            .into_iter()
+            .filter(|(session, _)| session.is_active(now))
+            .map(|(session, user)| SessionView::at(session, user, now))
+            .collect();
+        Ok(Some(ClientSnapshot {
+            client: found.client,
+            sign_in,
+            sessions,
+            now,
+        }))
     }
 
     /// `PUT`/`POST /v1/client`: a brand-new client with its own token.
@@ -200,13 +222,7 @@ impl Latch {
     /// The client with its current sign-in and active sessions, as of now.
     pub async fn snapshot(&self, client: Client) -> Result<ClientSnapshot, Error> {
         let now = self.ports.clock.now();
-        let sign_in = match &client.sign_in_id {
-            Some(id) => match self.ports.sign_ins.get(id).await? {
-                Some(sign_in) => Some(self.sign_in_view(sign_in, now).await?),
-                None => None,
-            },
-            None => None,
-        };
+        let sign_in = self.current_sign_in(&client, now).await?;
         let mut sessions = Vec::new();
         for session in self.ports.clients.sessions_of_client(&client.id).await? {
             if !session.is_active(now) {
@@ -223,6 +239,21 @@ impl Latch {
             sessions,
             now,
         })
+    }
+
+    /// The client's current sign-in, if it still exists.
+    async fn current_sign_in(
+        &self,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<Option<SignInView>, Error> {
+        let Some(id) = &client.sign_in_id else {
+            return Ok(None);
+        };
+        match self.ports.sign_ins.get(id).await? {
+            Some(sign_in) => Ok(Some(self.sign_in_view(sign_in, now).await?)),
+            None => Ok(None),
+        }
     }
 
     pub(crate) async fn sign_in_view(
