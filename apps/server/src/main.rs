@@ -24,6 +24,9 @@ use latch_core::service::CreateUser;
 use crate::app::App;
 use crate::settings::Settings;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: latch [--config FILE] [serve | keys | migrate | user create --email E [--phone P] [--username U] [--password PW]]";
 
 #[tokio::main]
