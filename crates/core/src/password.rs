@@ -6,10 +6,11 @@
 //! ways. Each worker keeps its argon2 block memory (19 MiB at the default
 //! cost) for its whole life, wiped after every hash, so hashing allocates
 //! nothing per request and the process holds `workers x memory` for hashing,
-//! however many requests come. A request
-//! first takes a permit (one per worker) on the async side; the permit travels
-//! with the job and is released when the hash is done, so requests that give up
-//! while waiting cost nothing and the pool is never oversubscribed.
+//! however many requests come. Jobs wait in one queue that the workers take
+//! from in turn, so a worker goes straight from one hash to the next without a
+//! round trip through the async side; a job whose caller has gone (a request
+//! that gave up while waiting) is dropped unrun, so it costs nothing. There
+//! are never more hashes running than workers.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Params, Version};
 use async_trait::async_trait;
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::Error;
 use crate::model::Password;
@@ -120,7 +121,6 @@ pub struct Argon2Hasher {
     params: Params,
     own: argon2_rust::Argon2,
     jobs: mpsc::Sender<Work>,
-    permits: Arc<Semaphore>,
     random: Arc<dyn Random>,
     /// Verified against when there is no usable digest, so unknown users and
     /// users without a password cost the same as real ones.
@@ -167,7 +167,6 @@ impl Argon2Hasher {
             params,
             own,
             jobs,
-            permits: Arc::new(Semaphore::new(workers)),
             random,
             dummy_digest,
         })
@@ -178,17 +177,12 @@ impl Argon2Hasher {
         &self,
         f: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("hash pool closed"))?;
         let (done, result) = oneshot::channel();
         let work: Work = Box::new(move |engine| {
-            let out = f(engine);
-            // Free the slot before answering, so a caller that sees the answer
-            // also sees the permit back.
-            drop(permit);
-            let _ = done.send(out);
+            if done.is_closed() {
+                return;
+            }
+            let _ = done.send(f(engine));
         });
         self.jobs
             .send(work)
@@ -504,7 +498,42 @@ mod tests {
         for t in tasks {
             assert!(t.await.unwrap());
         }
-        assert_eq!(h.permits.available_permits(), 2, "every permit came back");
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_gave_up_is_never_run() {
+        let h = Argon2Hasher::new(LIGHT, 1, Arc::new(OsRandom)).unwrap();
+        let h = Arc::new(h);
+        // Hold the only worker until released.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let h = Arc::clone(&h);
+            tokio::spawn(async move {
+                h.run(move |_| {
+                    let _ = started_tx.send(());
+                    hold.recv().is_ok()
+                })
+                .await
+            })
+        };
+        while started.try_recv().is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        // Queue a job behind it, then give up on it.
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            h.run(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the queued job was still waiting");
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        // A job queued after the abandoned one runs, so the queue moved past it.
+        assert_eq!(h.run(|_| 7).await.unwrap(), 7);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[tokio::test(flavor = "current_thread")]

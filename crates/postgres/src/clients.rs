@@ -295,62 +295,22 @@ impl ClientRepository for PostgresStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ClientWithSessions>, StoreError> {
-        let run = async {
-            let db = self.client().await?;
-            let find = db
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    client_columns!(),
-                    " FROM clients WHERE token_hash = $1"
-                ))
-                .await?;
-            let Some(client) = db
-                .query_opt(&find, &[&token_hash])
-                .await?
-                .as_ref()
-                .map(client_from_row)
-                .transpose()?
-            else {
-                return Ok(None);
-            };
-            let active = db
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM sessions WHERE client_id = $1 AND status = $2 AND expire_at > $3 \
-                     ORDER BY created_at ASC, id ASC"
-                ))
-                .await?;
-            let sessions = db
-                .query(
-                    &active,
-                    &[&client.id.as_str(), &SessionStatus::Active.as_str(), &now.0],
-                )
-                .await?
-                .iter()
-                .map(session_from_row)
-                .collect::<Result<Vec<_>, DbError>>()?;
-            let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
-            let users = if ids.is_empty() {
-                Vec::new()
-            } else {
-                let select = db.prepare_cached(crate::users::SELECT_USERS).await?;
-                db.query(&select, &[&ids])
-                    .await?
-                    .iter()
-                    .map(crate::users::user_from_row)
-                    .collect::<Result<Vec<_>, DbError>>()?
-            };
-            let sessions = sessions
-                .into_iter()
-                .filter_map(|session| {
-                    let user = users.iter().find(|u| u.id == session.user_id)?;
-                    Some((session, user.clone()))
-                })
-                .collect();
-            Ok::<_, DbError>(Some(ClientWithSessions { client, sessions }))
-        };
-        self.bounded(run).await
+        // Only the current hash is stored, so a rotated-out token cannot match.
+        let find = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE token_hash = $1"
+        );
+        self.client_with_sessions(find, token_hash, now).await
+    }
+
+    async fn get_client_with_sessions(
+        &self,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError> {
+        let find = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1");
+        self.client_with_sessions(find, id.as_str(), now).await
     }
 
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
@@ -400,6 +360,66 @@ impl ClientRepository for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The client `find` (one parameter, `key`) selects, with its sessions
+    /// active at `now` and their users: three statements.
+    async fn client_with_sessions(
+        &self,
+        find: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let find = db.prepare_cached(find).await?;
+            let Some(client) = db
+                .query_opt(&find, &[&key])
+                .await?
+                .as_ref()
+                .map(client_from_row)
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let active = db
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE client_id = $1 AND status = $2 AND expire_at > $3 \
+                     ORDER BY created_at ASC, id ASC"
+                ))
+                .await?;
+            let sessions = db
+                .query(
+                    &active,
+                    &[&client.id.as_str(), &SessionStatus::Active.as_str(), &now.0],
+                )
+                .await?
+                .iter()
+                .map(session_from_row)
+                .collect::<Result<Vec<_>, DbError>>()?;
+            let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
+            let users = if ids.is_empty() {
+                Vec::new()
+            } else {
+                let select = db.prepare_cached(crate::users::SELECT_USERS).await?;
+                db.query(&select, &[&ids])
+                    .await?
+                    .iter()
+                    .map(crate::users::user_from_row)
+                    .collect::<Result<Vec<_>, DbError>>()?
+            };
+            let sessions = sessions
+                .into_iter()
+                .filter_map(|session| {
+                    let user = users.iter().find(|u| u.id == session.user_id)?;
+                    Some((session, user.clone()))
+                })
+                .collect();
+            Ok::<_, DbError>(Some(ClientWithSessions { client, sessions }))
+        };
+        self.bounded(run).await
+    }
+
     async fn one_client(&self, sql: &str, key: &str) -> Result<Option<Client>, StoreError> {
         let run = async {
             let db = self.client().await?;

@@ -252,45 +252,27 @@ impl ClientRepository for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ClientWithSessions>, StoreError> {
+        // Only the current hash is stored, so a rotated-out token cannot match.
+        let sql = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE token_hash = ?1"
+        );
         let token_hash = token_hash.to_owned();
         self.pool
-            .read(move |tx| {
-                let find = concat!(
-                    "SELECT ",
-                    client_columns!(),
-                    " FROM clients WHERE token_hash = ?1"
-                );
-                let Some(client) = tx
-                    .prepare_cached(find)?
-                    .query_row([token_hash.as_str()], client_from_row)
-                    .optional()?
-                else {
-                    return Ok(None);
-                };
-                let active = concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM sessions WHERE client_id = ?1 AND status = ?2 AND expire_at > ?3 \
-                     ORDER BY created_at ASC, id ASC"
-                );
-                let sessions = tx
-                    .prepare_cached(active)?
-                    .query_map(
-                        params![client.id.as_str(), SessionStatus::Active.as_str(), now.0],
-                        session_from_row,
-                    )?
-                    .collect::<Result<Vec<_>, _>>()?;
-                let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
-                let users = crate::users::load_users(tx, &ids)?;
-                let sessions = sessions
-                    .into_iter()
-                    .filter_map(|session| {
-                        let user = users.iter().find(|u| u.id == session.user_id)?;
-                        Some((session, user.clone()))
-                    })
-                    .collect();
-                Ok(Some(ClientWithSessions { client, sessions }))
-            })
+            .read(move |tx| client_with_sessions(tx, sql, &token_hash, now))
+            .await
+    }
+
+    async fn get_client_with_sessions(
+        &self,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError> {
+        let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+        let id = id.clone();
+        self.pool
+            .read(move |tx| client_with_sessions(tx, sql, id.as_str(), now))
             .await
     }
 
@@ -389,6 +371,46 @@ fn write_session_row(conn: &Connection, sql: &str, session: &Session) -> Result<
         session.created_at.0,
         session.updated_at.0,
     ])?)
+}
+
+/// The client `find` (one parameter, `key`) selects, with its sessions active
+/// at `now` and their users, in the caller's read transaction.
+fn client_with_sessions(
+    conn: &Connection,
+    find: &str,
+    key: &str,
+    now: Timestamp,
+) -> Result<Option<ClientWithSessions>, DbError> {
+    let Some(client) = conn
+        .prepare_cached(find)?
+        .query_row([key], client_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let active = concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE client_id = ?1 AND status = ?2 AND expire_at > ?3 \
+         ORDER BY created_at ASC, id ASC"
+    );
+    let sessions = conn
+        .prepare_cached(active)?
+        .query_map(
+            params![client.id.as_str(), SessionStatus::Active.as_str(), now.0],
+            session_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
+    let users = crate::users::load_users(conn, &ids)?;
+    let sessions = sessions
+        .into_iter()
+        .filter_map(|session| {
+            let user = users.iter().find(|u| u.id == session.user_id)?;
+            Some((session, user.clone()))
+        })
+        .collect();
+    Ok(Some(ClientWithSessions { client, sessions }))
 }
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {

@@ -57,7 +57,7 @@ pub async fn client_repository_contract(
     a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
 }
 
-/// `find_client_with_sessions`: by the current token hash only, with the
+/// `find_client_with_sessions` (and `get_client_with_sessions`, by id): by the current token hash only, with the
 /// client's sessions active at `now` (not ended, not past `expire_at`), oldest
 /// first, each with its user exactly as the user repository reads it.
 async fn a_client_with_its_active_sessions_and_users(
@@ -141,6 +141,20 @@ async fn a_client_with_its_active_sessions_and_users(
             .unwrap()
             .sessions,
         vec![]
+    );
+    // By id: the same view.
+    assert_eq!(
+        clients
+            .get_client_with_sessions(&cid("view_client"), at(50))
+            .await,
+        view(token, at(50)).await,
+        "get_client_with_sessions is the same read by id"
+    );
+    assert_eq!(
+        clients
+            .get_client_with_sessions(&cid("view_missing"), at(50))
+            .await,
+        Ok(None)
     );
     // Earlier tokens and unknown ones find nothing.
     assert_eq!(view(7001, at(50)).await, Ok(None));

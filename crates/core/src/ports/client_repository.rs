@@ -120,6 +120,13 @@ pub trait ClientRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<ClientWithSessions>, StoreError>;
 
+    /// [`Self::find_client_with_sessions`] for the client with this id.
+    async fn get_client_with_sessions(
+        &self,
+        id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, StoreError>;
+
     /// The sessions of one client, oldest first.
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError>;
 

@@ -6,6 +6,7 @@ use crate::model::{
     Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
     new_id,
 };
+use crate::ports::ClientWithSessions;
 
 /// A sign-in together with the user it identified, as of `now`.
 #[derive(Debug, Clone)]
@@ -109,27 +110,43 @@ impl Latch {
             return Ok(None);
         };
         let now = self.ports.clock.now();
-        let Some(found) = self
+        match self
             .ports
             .clients
             .find_client_with_sessions(&token_hash(token), now)
             .await?
-        else {
-            return Ok(None);
+        {
+            Some(found) => Ok(Some(self.snapshot_of(found, now, None).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The snapshot of a client read with its sessions. `known` is the
+    /// client's current sign-in when the caller already holds it.
+    async fn snapshot_of(
+        &self,
+        found: ClientWithSessions,
+        now: Timestamp,
+        known: Option<&SignInView>,
+    ) -> Result<ClientSnapshot, Error> {
+        let sign_in = match known {
+            Some(view) if found.client.sign_in_id.as_ref() == Some(&view.sign_in.id) => {
+                Some(view.clone())
+            }
+            _ => self.current_sign_in(&found.client, now).await?,
         };
-        let sign_in = self.current_sign_in(&found.client, now).await?;
         let sessions = found
             .sessions
             .into_iter()
             .filter(|(session, _)| session.is_active(now))
             .map(|(session, user)| SessionView::at(session, user, now))
             .collect();
-        Ok(Some(ClientSnapshot {
+        Ok(ClientSnapshot {
             client: found.client,
             sign_in,
             sessions,
             now,
-        }))
+        })
     }
 
     /// `PUT`/`POST /v1/client`: a brand-new client with its own token.
@@ -295,19 +312,73 @@ impl Latch {
             .ok_or_else(|| Error::not_found(what))
     }
 
-    /// Wraps a response with the client as it is now, read afresh.
+    /// Wraps a response with the client as it is now, read afresh (the
+    /// client, its sessions and their users in one read).
     pub(crate) async fn outcome<T>(
         &self,
         response: T,
         client: &ClientId,
         new_token: Option<String>,
     ) -> Result<Outcome<T>, Error> {
-        let client = match self.ports.clients.get_client(client).await? {
-            Some(client) => Some(self.snapshot(client).await?),
+        let now = self.ports.clock.now();
+        let client = match self
+            .ports
+            .clients
+            .get_client_with_sessions(client, now)
+            .await?
+        {
+            Some(found) => Some(self.snapshot_of(found, now, None).await?),
             None => None,
         };
         Ok(Outcome {
             response,
+            client,
+            new_token,
+        })
+    }
+
+    /// A sign-in as of `now`, wrapped with its client as it is now. The
+    /// client is read with its sessions and their users; the sign-in's user
+    /// is taken from there when one of those sessions is theirs, and the
+    /// client's current sign-in is this one when it is.
+    pub(crate) async fn sign_in_outcome(
+        &self,
+        sign_in: SignIn,
+        client: &ClientId,
+        new_token: Option<String>,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let found = self
+            .ports
+            .clients
+            .get_client_with_sessions(client, self.ports.clock.now())
+            .await?;
+        let read_with_client = match (&found, sign_in.user_id()) {
+            (Some(found), Some(id)) if !sign_in.is_phantom() => found
+                .sessions
+                .iter()
+                .find(|(_, user)| &user.id == id)
+                .map(|(_, user)| user.clone()),
+            _ => None,
+        };
+        let user = match read_with_client {
+            Some(user) => Some(user),
+            None => self.user_of(&sign_in).await?,
+        };
+        let view = SignInView {
+            status: sign_in.status_at(now),
+            sign_in,
+            user,
+        };
+        let client = match found {
+            Some(found) => {
+                let now = self.ports.clock.now();
+                Some(self.snapshot_of(found, now, Some(&view)).await?)
+            }
+            None => None,
+        };
+        Ok(Outcome {
+            response: view,
             client,
             new_token,
         })

@@ -282,7 +282,9 @@ mod tests {
         m.clients
             .expect_sessions_of_client()
             .returning(|_| Ok(vec![session(SessionStatus::Active)]));
-        m.clients.expect_get_client().returning(|_| Ok(None));
+        m.clients
+            .expect_get_client_with_sessions()
+            .returning(|_, _| Ok(None));
         let pending = SecretBox::new(&[7; 32])
             .seal(SECRET, "user_1", &OsRandom)
             .unwrap();

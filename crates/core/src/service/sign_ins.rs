@@ -228,8 +228,7 @@ impl Latch {
             if let Some(previous) = &client.sign_in_id {
                 self.ports.sign_ins.delete(previous).await?;
             }
-            let view = self.sign_in_view(sign_in, now).await?;
-            self.outcome(view, &client.id, new_token).await
+            self.sign_in_outcome(sign_in, &client.id, new_token, now).await
         }
         .await;
         // A client made for this request goes again if the sign-in could not
@@ -247,8 +246,8 @@ impl Latch {
         id: &str,
     ) -> Result<Outcome<SignInView>, Error> {
         let (client, sign_in) = self.client_sign_in(token, id).await?;
-        let view = self.sign_in_view(sign_in, self.ports.clock.now()).await?;
-        self.outcome(view, &client.id, None).await
+        self.sign_in_outcome(sign_in, &client.id, None, self.ports.clock.now())
+            .await
     }
 
     /// Attempts the first factor. A wrong password counts an attempt and
@@ -306,8 +305,7 @@ impl Latch {
                     .after_lost_race(err, &client.id, &sign_in.id, now)
                     .await;
             }
-            let view = self.sign_in_view(sign_in, now).await?;
-            return self.outcome(view, &client.id, None).await;
+            return self.sign_in_outcome(sign_in, &client.id, None, now).await;
         }
         let before = sign_in.clone();
         let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
@@ -362,8 +360,8 @@ impl Latch {
             }
             None => None,
         };
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, client_id, new_token).await
+        self.sign_in_outcome(sign_in, client_id, new_token, now)
+            .await
     }
 
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`: sends a code for
@@ -457,8 +455,8 @@ impl Latch {
             }
             None => None,
         };
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, &client.id, new_token).await
+        self.sign_in_outcome(sign_in, &client.id, new_token, now)
+            .await
     }
 
     /// Reads a first-factor strategy and checks that the instance allows it.
@@ -647,8 +645,7 @@ impl Latch {
     ) -> Result<Outcome<SignInView>, Error> {
         match self.ports.sign_ins.get(id).await? {
             Some(current) if current.status_at(now) == SignInStatus::Complete => {
-                let view = self.sign_in_view(current, now).await?;
-                self.outcome(view, client, None).await
+                self.sign_in_outcome(current, client, None, now).await
             }
             _ => Err(err),
         }
@@ -690,8 +687,7 @@ impl Latch {
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
         self.replace_sign_in(&mut sign_in).await?;
-        let view = self.sign_in_view(sign_in, now).await?;
-        self.outcome(view, client, None).await
+        self.sign_in_outcome(sign_in, client, None, now).await
     }
 
     /// Stores a changed sign-in if no other request changed it first.

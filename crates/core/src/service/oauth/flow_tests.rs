@@ -3,6 +3,7 @@
 use super::*;
 use crate::model::Client;
 use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
+use crate::ports::ClientWithSessions;
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
 use crate::service::test_support::{Mocks, NOW, client, user};
@@ -130,7 +131,9 @@ async fn starting_binds_a_single_use_state_pkce_and_nonce_to_the_sign_in() {
     m.clients
         .expect_set_current_sign_in()
         .returning(|_, _, _| Ok(()));
-    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| Ok(None));
     m.sign_ins
         .expect_insert()
         .withf(|s| {
@@ -374,6 +377,14 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: client(),
+                sessions: vec![],
+            }))
+        });
+    m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));
     m.clients
@@ -455,6 +466,14 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
         .returning(move |_, _| Ok(Some(linked.clone())));
     // Nothing changed at the provider: the account is not rewritten.
     m.users.expect_update().never();
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: client(),
+                sessions: vec![],
+            }))
+        });
     m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));
@@ -594,6 +613,14 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
 
     let (mut m, right) = claim(nonce.to_owned());
     m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: client(),
+                sessions: vec![],
+            }))
+        });
     m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));

@@ -67,7 +67,9 @@ fn mocks_for(user: User) -> Mocks {
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
-    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| Ok(None));
     m.sign_ins
         .expect_get()
         .returning(move |_| Ok(Some(sign_in.clone())));

@@ -5,6 +5,7 @@ use mockall::predicate::eq;
 use super::*;
 use crate::error::StoreError;
 use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy, Timestamp};
+use crate::ports::ClientWithSessions;
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
@@ -98,22 +99,24 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.clients.expect_set_current_sign_in().never();
-    m.clients.expect_get_client().returning(|_| {
-        Ok(Some(Client {
-            last_active_session_id: Some(SessionId("sess_1".into())),
-            ..client()
-        }))
-    });
-    // Before: no session (so no "already signed in"); after: the new one.
-    let calls = std::sync::atomic::AtomicUsize::new(0);
-    m.clients.expect_sessions_of_client().returning(move |_| {
-        let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
-        Ok(if first {
-            vec![]
-        } else {
-            vec![session(SessionStatus::Active)]
-        })
-    });
+    // Before: no session (so no "already signed in"); after: the new one,
+    // read with the client and its user.
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: Client {
+                    last_active_session_id: Some(SessionId("sess_1".into())),
+                    ..client()
+                },
+                sessions: vec![(session(SessionStatus::Active), user())],
+            }))
+        });
+    // The sign-in's user comes with its session: no separate read.
+    m.users.expect_get().never();
     m.sign_ins
         .expect_insert()
         .withf(|s| s.created_session_id().is_some() && s.status_at(NOW) == SignInStatus::Complete)
@@ -196,7 +199,9 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
     m.clients
         .expect_insert_session()
         .returning(|_, _, _| Ok(()));
-    m.clients.expect_get_client().returning(|_| Ok(None));
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| Ok(None));
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
@@ -228,8 +233,13 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.clients
-        .expect_get_client()
-        .returning(|_| Ok(Some(client())));
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: client(),
+                sessions: vec![],
+            }))
+        });
     m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
     let latch = m.latch();
     let out = latch
