@@ -160,17 +160,17 @@ fn round_trips_per_request_stay_as_documented() {
         (
             "POST /v1/client/sign_ins (identifier + password)",
             one_step_cost,
-            (13, 2),
+            (12, 2),
         ),
         (
             "POST /v1/client/sign_ins (identifier only)",
             create_cost,
-            (7, 3),
+            (6, 2),
         ),
         (
             "POST .../attempt_first_factor (password)",
             attempt_cost,
-            (14, 3),
+            (13, 3),
         ),
         ("POST /v1/client/sessions/{id}/tokens", mint_cost, (3, 0)),
         ("GET /v1/client (signed in)", client_cost, (3, 0)),
