@@ -408,14 +408,7 @@ impl PostgresStore {
                     .map(crate::users::user_from_row)
                     .collect::<Result<Vec<_>, DbError>>()?
             };
-            let sessions = sessions
-                .into_iter()
-                .filter_map(|session| {
-                    let user = users.iter().find(|u| u.id == session.user_id)?;
-                    Some((session, user.clone()))
-                })
-                .collect();
-            Ok::<_, DbError>(Some(ClientWithSessions { client, sessions }))
+            Ok::<_, DbError>(Some(ClientWithSessions::pair(client, sessions, &users)))
         };
         self.bounded(run).await
     }

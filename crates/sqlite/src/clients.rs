@@ -403,14 +403,7 @@ fn client_with_sessions(
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
     let users = crate::users::load_users(conn, &ids)?;
-    let sessions = sessions
-        .into_iter()
-        .filter_map(|session| {
-            let user = users.iter().find(|u| u.id == session.user_id)?;
-            Some((session, user.clone()))
-        })
-        .collect();
-    Ok(Some(ClientWithSessions { client, sessions }))
+    Ok(Some(ClientWithSessions::pair(client, sessions, &users)))
 }
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {

@@ -23,6 +23,21 @@ pub struct ClientWithSessions {
     pub sessions: Vec<(Session, User)>,
 }
 
+impl ClientWithSessions {
+    /// Pairs each of `sessions` (kept in order) with its user from `users`;
+    /// a session whose user is not among them is left out.
+    pub fn pair(client: Client, sessions: Vec<Session>, users: &[User]) -> Self {
+        let sessions = sessions
+            .into_iter()
+            .filter_map(|session| {
+                let user = users.iter().find(|u| u.id == session.user_id)?;
+                Some((session, user.clone()))
+            })
+            .collect();
+        Self { client, sessions }
+    }
+}
+
 /// Filters for listing sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionQuery {
