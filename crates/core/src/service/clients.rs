@@ -152,7 +152,13 @@ impl Latch {
     /// `PUT`/`POST /v1/client`: a brand-new client with its own token.
     pub async fn create_client(&self) -> Result<Outcome<ClientSnapshot>, Error> {
         let (client, token) = self.insert_new_client().await?;
-        let snapshot = self.snapshot(client).await?;
+        // Just made: no sign-in and no sessions to read.
+        let snapshot = ClientSnapshot {
+            now: client.created_at,
+            client,
+            sign_in: None,
+            sessions: Vec::new(),
+        };
         Ok(Outcome {
             response: snapshot.clone(),
             client: Some(snapshot),
@@ -234,28 +240,6 @@ impl Latch {
             }
         }
         Ok(())
-    }
-
-    /// The client with its current sign-in and active sessions, as of now.
-    pub async fn snapshot(&self, client: Client) -> Result<ClientSnapshot, Error> {
-        let now = self.ports.clock.now();
-        let sign_in = self.current_sign_in(&client, now).await?;
-        let mut sessions = Vec::new();
-        for session in self.ports.clients.sessions_of_client(&client.id).await? {
-            if !session.is_active(now) {
-                continue;
-            }
-            // A session whose user was deleted is gone with it.
-            if let Some(user) = self.ports.users.get(&session.user_id).await? {
-                sessions.push(SessionView::at(session, user, now));
-            }
-        }
-        Ok(ClientSnapshot {
-            client,
-            sign_in,
-            sessions,
-            now,
-        })
     }
 
     /// The client's current sign-in, if it still exists.

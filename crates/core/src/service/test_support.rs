@@ -9,8 +9,9 @@ use crate::model::{
     Timestamp, User, UserId,
 };
 use crate::ports::{
-    MockClientRepository, MockClock, MockCodeSender, MockCounters, MockInstanceStore,
-    MockOAuthProvider, MockPasswordHasher, MockRandom, MockSignInStore, MockUserRepository,
+    ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
+    MockInstanceStore, MockOAuthProvider, MockPasswordHasher, MockRandom, MockSignInStore,
+    MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -135,6 +136,14 @@ pub fn user() -> User {
         last_sign_in_at: None,
         created_at: NOW,
         updated_at: NOW,
+    }
+}
+
+/// [`client`] as read with its sessions, of which it has none.
+pub fn client_without_sessions() -> ClientWithSessions {
+    ClientWithSessions {
+        client: client(),
+        sessions: vec![],
     }
 }
 

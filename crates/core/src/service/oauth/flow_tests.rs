@@ -3,10 +3,9 @@
 use super::*;
 use crate::model::Client;
 use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
-use crate::ports::ClientWithSessions;
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
-use crate::service::test_support::{Mocks, NOW, client, user};
+use crate::service::test_support::{Mocks, NOW, client, client_without_sessions, user};
 
 const SECRET: &str = "the-state-secret";
 const BACK: &str = "http://localhost:3000/sso-callback";
@@ -378,12 +377,7 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
         .returning(|_, _| Ok(()));
     m.clients
         .expect_get_client_with_sessions()
-        .returning(|_, _| {
-            Ok(Some(ClientWithSessions {
-                client: client(),
-                sessions: vec![],
-            }))
-        });
+        .returning(|_, _| Ok(Some(client_without_sessions())));
     m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));
@@ -468,12 +462,7 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
     m.users.expect_update().never();
     m.clients
         .expect_get_client_with_sessions()
-        .returning(|_, _| {
-            Ok(Some(ClientWithSessions {
-                client: client(),
-                sessions: vec![],
-            }))
-        });
+        .returning(|_, _| Ok(Some(client_without_sessions())));
     m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));
@@ -615,12 +604,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     m.users.expect_get().returning(|_| Ok(Some(user())));
     m.clients
         .expect_get_client_with_sessions()
-        .returning(|_, _| {
-            Ok(Some(ClientWithSessions {
-                client: client(),
-                sessions: vec![],
-            }))
-        });
+        .returning(|_, _| Ok(Some(client_without_sessions())));
     m.clients
         .expect_get_client()
         .returning(|_| Ok(Some(client())));

@@ -6,7 +6,9 @@ use super::*;
 use crate::error::StoreError;
 use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy, Timestamp};
 use crate::ports::ClientWithSessions;
-use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
+use crate::service::test_support::{
+    Mocks, NOW, TOKEN, client, client_without_sessions, session, user,
+};
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
     CreateSignIn {
@@ -234,12 +236,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .returning(|_, _, _| Ok(()));
     m.clients
         .expect_get_client_with_sessions()
-        .returning(|_, _| {
-            Ok(Some(ClientWithSessions {
-                client: client(),
-                sessions: vec![],
-            }))
-        });
+        .returning(|_, _| Ok(Some(client_without_sessions())));
     m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
     let latch = m.latch();
     let out = latch
