@@ -11,7 +11,7 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::InstanceSettings;
 use latch_core::password::{Argon2Hasher, Argon2Settings};
 use latch_core::ports::{OsRandom, SystemClock};
-use latch_core::service::{Latch, Ports};
+use latch_core::service::{Ports, Services};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 use latch_testkit::RecordingCodeSender;
 
@@ -181,7 +181,7 @@ impl TestApp {
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
         };
         Self {
-            state: ApiState::new(Latch::new(ports, settings), keys, config),
+            state: ApiState::new(Services::new(ports, settings), keys, config),
             codes,
             hasher,
             _dir: dir,

@@ -14,7 +14,7 @@ use latch_core::ports::{
     InstanceStore, OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
 };
 use latch_core::secrets::SecretBox;
-use latch_core::service::{Latch, OAuthProviders, Ports};
+use latch_core::service::{OAuthProviders, Ports, Services};
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
 use latch_postgres::{PostgresConfig, PostgresStore, PostgresTls};
@@ -63,7 +63,7 @@ impl App {
     }
 
     /// The use cases over this app's adapters.
-    pub fn latch(&self) -> anyhow::Result<Latch> {
+    pub fn services(&self) -> anyhow::Result<Services> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let hasher = Argon2Hasher::new(
             self.settings.argon2(),
@@ -84,7 +84,7 @@ impl App {
             secrets: self.secrets.clone(),
             oauth: self.oauth_providers()?,
         };
-        Ok(Latch::new(ports, self.settings.instance_settings()?))
+        Ok(Services::new(ports, self.settings.instance_settings()?))
     }
 
     /// The identity providers of `[oauth.providers.*]`. Nothing is fetched
@@ -154,7 +154,7 @@ impl App {
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.trusted_proxies()?,
         };
-        Ok(ApiState::new(self.latch()?, keys, config))
+        Ok(ApiState::new(self.services()?, keys, config))
     }
 }
 

@@ -115,12 +115,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(addr = %local, environment = %app.settings.instance.environment, "latch listening");
     // One line on stdout that scripts and tests wait for.
     println!("latch listening on http://{local}");
-    let latch = state.latch.clone();
+    let maintenance = state.services.maintenance.clone();
     let purge = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             every.tick().await;
-            match latch.purge_stale().await {
+            match maintenance.purge_stale().await {
                 Ok((0, 0)) => {}
                 Ok((sign_ins, clients)) => {
                     tracing::info!(sign_ins, clients, "stale sign-ins and idle clients removed")
@@ -185,7 +185,8 @@ async fn create_user(settings: Settings, args: &[String]) -> anyhow::Result<()> 
     }
     let app = App::open(settings).await?;
     let user = app
-        .latch()?
+        .services()?
+        .users
         .create_user(params)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.long_message))?;

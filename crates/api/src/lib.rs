@@ -7,8 +7,9 @@
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //!
-//! Invariant: wire formats live here and nowhere else; handlers call the use
-//! cases of `latch_core::service::Latch` and never reach storage directly.
+//! Invariant: wire formats live here and nowhere else; handlers call the
+//! service of `latch_core::service::Services` their resource belongs to and
+//! never reach storage directly.
 
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
@@ -34,7 +35,7 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
-use latch_core::service::{Latch, OAuthCallback};
+use latch_core::service::{OAuthCallback, Services};
 use latch_core::{Error, ErrorCode, ErrorKind};
 
 pub use keys::SigningKeys;
@@ -94,16 +95,17 @@ impl ApiConfig {
 /// Everything a request handler can reach.
 #[derive(Clone)]
 pub struct ApiState {
-    pub latch: Latch,
+    /// The use cases, one service per resource.
+    pub services: Services,
     pub keys: Arc<SigningKeys>,
     pub config: Arc<ApiConfig>,
     random: Arc<dyn Random>,
 }
 
 impl ApiState {
-    pub fn new(latch: Latch, keys: SigningKeys, config: ApiConfig) -> Self {
+    pub fn new(services: Services, keys: SigningKeys, config: ApiConfig) -> Self {
         Self {
-            latch,
+            services,
             keys: Arc::new(keys),
             config: Arc::new(config),
             random: Arc::new(OsRandom),
@@ -222,7 +224,7 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         ["v1", "oauth_callback"] => return oauth_callback(state, req, trace_id).await,
         _ => {}
     }
-    let dev_browsers = state.latch.settings().environment == Environment::Development;
+    let dev_browsers = state.services.settings().environment == Environment::Development;
     let auth = ClientAuth::of(req, dev_browsers);
     if let Some(result) = fapi::handle(state, req, &auth, &segs).await {
         let reply = match result {
@@ -276,7 +278,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         return ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
             .with_header(
                 warp::http::header::LOCATION,
-                &format!("{}?{query}", state.latch.settings().oauth_callback_url),
+                &format!("{}?{query}", state.services.settings().oauth_callback_url),
             )
             .with_header(warp::http::header::CACHE_CONTROL, "no-store");
     }
@@ -296,7 +298,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         })
     })();
     let result = match params {
-        Ok(params) => state.latch.oauth_callback(params).await,
+        Ok(params) => state.services.oauth.oauth_callback(params).await,
         Err(err) => Err(err),
     };
     match result {
@@ -328,9 +330,13 @@ async fn fapi_error(
     let mut response = ApiResponse::error(err, trace_id);
     if let (Some(body), Ok(Some(snapshot))) = (
         response.body.as_mut(),
-        state.latch.get_client(auth.token.as_deref()).await,
+        state
+            .services
+            .clients
+            .get_client(auth.token.as_deref())
+            .await,
     ) {
-        body["meta"] = json!({ "client": render::client(&snapshot, state.latch.settings()) });
+        body["meta"] = json!({ "client": render::client(&snapshot, state.services.settings()) });
     }
     response
 }
@@ -341,7 +347,7 @@ fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply
 }
 
 async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {
-    match state.latch.health().await {
+    match state.services.maintenance.health().await {
         Ok(()) => ApiResponse::ok(json!({ "status": "ok" })),
         Err(err) => ApiResponse::error(&err, trace_id),
     }

@@ -13,14 +13,14 @@ use crate::{ApiState, render};
 /// `GET /v1/sessions/{id}`.
 pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(render::session_bapi(
-        &state.latch.get_session(id).await?,
+        &state.services.sessions.get_session(id).await?,
     )))
 }
 
 /// `POST /v1/sessions/{id}/revoke`.
 pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(render::session_bapi(
-        &state.latch.revoke_session(id).await?,
+        &state.services.sessions.revoke_session(id).await?,
     )))
 }
 
@@ -50,7 +50,8 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
         offset: number(req, "offset")?.unwrap_or(0),
     };
     let page = state
-        .latch
+        .services
+        .sessions
         .list_sessions(query, number(req, "limit")?)
         .await?;
     let data: Vec<Value> = page.sessions.iter().map(render::session_bapi).collect();

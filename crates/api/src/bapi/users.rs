@@ -18,14 +18,18 @@ fn user_json(user: &User) -> Value {
 
 /// `POST /v1/users`.
 pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
-    let user = state.latch.create_user(create_user_params(req)?).await?;
+    let user = state
+        .services
+        .users
+        .create_user(create_user_params(req)?)
+        .await?;
     Ok(ApiResponse::ok(user_json(&user)))
 }
 
 /// `GET /v1/users`: a bare array.
 pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
     let (query, limit) = user_query(req)?;
-    let page = state.latch.list_users(query, limit).await?;
+    let page = state.services.users.list_users(query, limit).await?;
     Ok(ApiResponse::ok(Value::Array(
         page.users.iter().map(user_json).collect(),
     )))
@@ -34,7 +38,7 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
 /// `GET /v1/users/count`.
 pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
     let (query, _) = user_query(req)?;
-    let n = state.latch.count_users(query).await?;
+    let n = state.services.users.count_users(query).await?;
     Ok(ApiResponse::ok(
         json!({ "object": "total_count", "total_count": n }),
     ))
@@ -42,44 +46,52 @@ pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Er
 
 /// `GET /v1/users/{id}`.
 pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    Ok(ApiResponse::ok(user_json(&state.latch.get_user(id).await?)))
+    Ok(ApiResponse::ok(user_json(
+        &state.services.users.get_user(id).await?,
+    )))
 }
 
 /// `PATCH /v1/users/{id}`.
 pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, Error> {
-    let user = state.latch.update_user(id, user_patch(req)?).await?;
+    let user = state
+        .services
+        .users
+        .update_user(id, user_patch(req)?)
+        .await?;
     Ok(ApiResponse::ok(user_json(&user)))
 }
 
 /// `POST /v1/users/{id}/lock`.
 pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
-        &state.latch.lock_user(id).await?,
+        &state.services.users.lock_user(id).await?,
     )))
 }
 
 /// `POST /v1/users/{id}/unlock`.
 pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
-        &state.latch.unlock_user(id).await?,
+        &state.services.users.unlock_user(id).await?,
     )))
 }
 
 /// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
 pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    Ok(ApiResponse::ok(user_json(&state.latch.ban_user(id).await?)))
+    Ok(ApiResponse::ok(user_json(
+        &state.services.users.ban_user(id).await?,
+    )))
 }
 
 /// `POST /v1/users/{id}/unban`.
 pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
-        &state.latch.unban_user(id).await?,
+        &state.services.users.unban_user(id).await?,
     )))
 }
 
 /// `DELETE /v1/users/{id}`.
 pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    state.latch.delete_user(id).await?;
+    state.services.users.delete_user(id).await?;
     Ok(ApiResponse::ok(
         json!({ "object": "user", "id": id, "deleted": true }),
     ))
@@ -87,19 +99,19 @@ pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 
 /// `DELETE /v1/users/{id}/mfa`.
 pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    let user = state.latch.disable_mfa(id).await?;
+    let user = state.services.users.disable_mfa(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/totp`.
 pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    let user = state.latch.delete_totp(id).await?;
+    let user = state.services.users.delete_totp(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/backup_code`.
 pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    let user = state.latch.delete_backup_codes(id).await?;
+    let user = state.services.users.delete_backup_codes(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
@@ -109,7 +121,11 @@ pub async fn delete_external_account(
     id: &str,
     account: &str,
 ) -> Result<ApiResponse, Error> {
-    state.latch.delete_external_account(id, account).await?;
+    state
+        .services
+        .users
+        .delete_external_account(id, account)
+        .await?;
     Ok(ApiResponse::ok(
         json!({ "object": "external_account", "id": account, "deleted": true }),
     ))
@@ -117,7 +133,7 @@ pub async fn delete_external_account(
 
 /// `GET /v1/phone_numbers/{id}`.
 pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    let (user, record) = state.latch.get_phone_number(id).await?;
+    let (user, record) = state.services.users.get_phone_number(id).await?;
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
 
@@ -132,7 +148,7 @@ pub async fn update_phone_number(
         primary: req.param_bool("primary")?,
         reserved_for_second_factor: req.param_bool("reserved_for_second_factor")?,
     };
-    let (user, record) = state.latch.update_phone_number(id, patch).await?;
+    let (user, record) = state.services.users.update_phone_number(id, patch).await?;
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
 

@@ -10,10 +10,10 @@ use crate::{ApiState, render};
 
 /// `GET /v1/client`: the client, or `null` for none.
 pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
-    let snapshot = state.latch.get_client(token).await?;
+    let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
     let client = match snapshot {
-        Some(s) => render::client(&s, state.latch.settings()).to_string(),
+        Some(s) => render::client(&s, state.services.settings()).to_string(),
         None => "null".to_owned(),
     };
     Ok(FapiReply {
@@ -28,19 +28,19 @@ pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Er
 
 /// `PUT`/`POST /v1/client`: a new client with its own token.
 pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
-    let outcome = state.latch.create_client().await?;
+    let outcome = state.services.clients.create_client().await?;
     Ok(wrap(state, outcome, |s| {
-        render::client(s, state.latch.settings())
+        render::client(s, state.services.settings())
     }))
 }
 
 /// `DELETE /v1/client`: the client is forgotten, and so is its token.
 pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
-    let outcome = state.latch.delete_client(token).await?;
+    let outcome = state.services.clients.delete_client(token).await?;
     let response = outcome
         .response
         .as_ref()
-        .map(|s| render::client(s, state.latch.settings()));
+        .map(|s| render::client(s, state.services.settings()));
     Ok(FapiReply {
         response: ApiResponse::ok(json!({ "response": response, "client": null })),
         new_token: None,

@@ -11,10 +11,10 @@ use crate::ApiState;
 /// `POST /v1/dev_browser`: a new client whose token clerk-js then appends as
 /// `__clerk_db_jwt`. Development instances only.
 pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
-    if state.latch.settings().environment != Environment::Development {
+    if state.services.settings().environment != Environment::Development {
         return Err(Error::not_found("dev browser"));
     }
-    let token = state.latch.create_dev_browser().await?;
+    let token = state.services.clients.create_dev_browser().await?;
     Ok(FapiReply::ok(
         json!({ "object": "dev_browser", "id": token, "token": token }),
     ))

@@ -8,7 +8,7 @@ use crate::{ApiState, render};
 /// `GET`/`PATCH /v1/environment` (development browsers send PATCH).
 pub fn read(state: &ApiState) -> Result<FapiReply, Error> {
     Ok(FapiReply::ok(render::environment(
-        state.latch.settings(),
+        state.services.settings(),
         &state.config.instance_id,
     )))
 }

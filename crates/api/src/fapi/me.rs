@@ -26,7 +26,11 @@ pub async fn read(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, Error> {
-    let outcome = state.latch.get_me(token, session_id(req)).await?;
+    let outcome = state
+        .services
+        .account
+        .get_me(token, session_id(req))
+        .await?;
     Ok(wrap(state, outcome, user_json))
 }
 
@@ -36,7 +40,11 @@ pub async fn create_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, Error> {
-    let outcome = state.latch.create_totp(token, session_id(req)).await?;
+    let outcome = state
+        .services
+        .account
+        .create_totp(token, session_id(req))
+        .await?;
     Ok(wrap(state, outcome, totp_json))
 }
 
@@ -47,7 +55,8 @@ pub async fn verify_totp(
     token: Option<&str>,
 ) -> Result<FapiReply, Error> {
     let outcome = state
-        .latch
+        .services
+        .account
         .verify_totp(token, session_id(req), req.param("code")?)
         .await?;
     Ok(wrap(state, outcome, totp_json))
@@ -59,7 +68,11 @@ pub async fn delete_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, Error> {
-    let outcome = state.latch.delete_own_totp(token, session_id(req)).await?;
+    let outcome = state
+        .services
+        .account
+        .delete_own_totp(token, session_id(req))
+        .await?;
     Ok(wrap(
         state,
         outcome,
@@ -74,7 +87,8 @@ pub async fn create_backup_codes(
     token: Option<&str>,
 ) -> Result<FapiReply, Error> {
     let outcome = state
-        .latch
+        .services
+        .account
         .create_backup_codes(token, session_id(req))
         .await?;
     Ok(wrap(state, outcome, |v: &BackupCodesView| {

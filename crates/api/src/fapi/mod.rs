@@ -141,7 +141,8 @@ pub async fn handle(
                 .filter(|n| !n.is_empty())
             {
                 match state
-                    .latch
+                    .services
+                    .oauth
                     .claim_oauth(token, nonce, auth.channel == Channel::DevBrowser)
                     .await
                 {
@@ -194,7 +195,7 @@ async fn client_route(
     };
     if let Some(what) = throttled {
         let ip = client_ip(req, &state.config.trusted_proxies);
-        if let Err(err) = state.latch.throttle(what, ip).await {
+        if let Err(err) = state.services.rate_limits.throttle(what, ip).await {
             return Some(Err(err));
         }
     }
@@ -256,7 +257,7 @@ fn wrap<T>(
     let client = outcome
         .client
         .as_ref()
-        .map(|s| render::client(s, state.latch.settings()));
+        .map(|s| render::client(s, state.services.settings()));
     // Moved into place: `json!` would copy both trees.
     let mut body = serde_json::Map::with_capacity(2);
     body.insert("response".into(), render_response(&outcome.response));
@@ -300,7 +301,13 @@ async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Er
     if auth.channel != Channel::DevBrowser {
         return Ok(());
     }
-    if state.latch.find_client(auth.token()).await?.is_some() {
+    if state
+        .services
+        .clients
+        .find_client(auth.token())
+        .await?
+        .is_some()
+    {
         return Ok(());
     }
     Err(Error::new(

@@ -13,7 +13,7 @@ use crate::{ApiState, render};
 pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
     Ok(wrap(
         state,
-        state.latch.touch_session(token, id).await?,
+        state.services.sessions.touch_session(token, id).await?,
         render::session_fapi,
     ))
 }
@@ -23,7 +23,8 @@ pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<Fapi
     Ok(wrap(
         state,
         state
-            .latch
+            .services
+            .sessions
             .close_session(token, id, SessionStatus::Ended)
             .await?,
         render::session_fapi,
@@ -35,7 +36,8 @@ pub async fn remove(state: &ApiState, token: Option<&str>, id: &str) -> Result<F
     Ok(wrap(
         state,
         state
-            .latch
+            .services
+            .sessions
             .close_session(token, id, SessionStatus::Removed)
             .await?,
         render::session_fapi,
@@ -44,9 +46,9 @@ pub async fn remove(state: &ApiState, token: Option<&str>, id: &str) -> Result<F
 
 /// `DELETE /v1/client/sessions` (`signOut`).
 pub async fn end_all(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
-    let outcome = state.latch.end_all_sessions(token).await?;
+    let outcome = state.services.sessions.end_all_sessions(token).await?;
     Ok(wrap(state, outcome, |s| {
-        render::client(s, state.latch.settings())
+        render::client(s, state.services.settings())
     }))
 }
 
@@ -58,7 +60,7 @@ pub async fn tokens(
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, Error> {
-    let claims = state.latch.session_token(token, id).await?;
+    let claims = state.services.sessions.session_token(token, id).await?;
     // The page that asked (a verifier's `authorizedParties` checks it), or the
     // Frontend API itself for native apps and servers, which send no Origin.
     let azp = req.header("origin").unwrap_or(&state.config.issuer);

@@ -19,7 +19,7 @@ fn keeps_token(auth: &ClientAuth) -> bool {
 
 fn reply(state: &ApiState, outcome: Outcome<SignInView>) -> FapiReply {
     wrap(state, outcome, |v| {
-        render::sign_in(v, state.latch.settings())
+        render::sign_in(v, state.services.settings())
     })
 }
 
@@ -40,13 +40,20 @@ pub async fn create(
     };
     Ok(reply(
         state,
-        state.latch.create_sign_in(auth.token(), params).await?,
+        state
+            .services
+            .sign_ins
+            .create_sign_in(auth.token(), params)
+            .await?,
     ))
 }
 
 /// `GET /v1/client/sign_ins/{id}`.
 pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
-    Ok(reply(state, state.latch.get_sign_in(token, id).await?))
+    Ok(reply(
+        state,
+        state.services.sign_ins.get_sign_in(token, id).await?,
+    ))
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -67,7 +74,11 @@ pub async fn prepare_first_factor(
     };
     Ok(reply(
         state,
-        state.latch.prepare_first_factor(token, id, params).await?,
+        state
+            .services
+            .sign_ins
+            .prepare_first_factor(token, id, params)
+            .await?,
     ))
 }
 
@@ -87,7 +98,8 @@ pub async fn attempt_first_factor(
     Ok(reply(
         state,
         state
-            .latch
+            .services
+            .sign_ins
             .attempt_first_factor(auth.token(), id, params)
             .await?,
     ))
@@ -107,7 +119,11 @@ pub async fn prepare_second_factor(
     };
     Ok(reply(
         state,
-        state.latch.prepare_second_factor(token, id, params).await?,
+        state
+            .services
+            .sign_ins
+            .prepare_second_factor(token, id, params)
+            .await?,
     ))
 }
 
@@ -126,7 +142,8 @@ pub async fn attempt_second_factor(
     Ok(reply(
         state,
         state
-            .latch
+            .services
+            .sign_ins
             .attempt_second_factor(auth.token(), id, params)
             .await?,
     ))
@@ -148,6 +165,10 @@ pub async fn reset_password(
     };
     Ok(reply(
         state,
-        state.latch.reset_password(auth.token(), id, params).await?,
+        state
+            .services
+            .sign_ins
+            .reset_password(auth.token(), id, params)
+            .await?,
     ))
 }

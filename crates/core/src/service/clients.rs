@@ -1,12 +1,18 @@
 //! Clients: resolving the device behind a request, and its snapshot.
 
-use super::{Latch, token_hash};
+use std::sync::Arc;
+
+use super::{Phantoms, new_token, token_hash};
 use crate::error::Error;
+use crate::model::InstanceSettings;
 use crate::model::{
     Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
     new_id,
 };
-use crate::ports::ClientWithSessions;
+use crate::ports::{
+    ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
+    UserRepository,
+};
 
 /// A sign-in together with the user it identified, as of `now`.
 #[derive(Debug, Clone)]
@@ -55,15 +61,62 @@ pub struct Outcome<T> {
     pub new_token: Option<String>,
 }
 
-impl Latch {
+/// The device behind a request: finding, creating and forgetting clients,
+/// and what every client-scoped answer carries (the client with its current
+/// sign-in and active sessions). Other services build their answers here.
+#[derive(Clone)]
+pub struct Clients {
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    /// For the user of a sign-in whose identifier names no account.
+    pub(super) phantoms: Phantoms,
+}
+
+/// Housekeeping and health: what runs beside the requests.
+#[derive(Clone)]
+pub struct Maintenance {
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) counters: Arc<dyn Counters>,
+    pub(super) instance: Arc<dyn InstanceStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl Maintenance {
+    /// Whether storage answers; for health checks.
+    pub async fn health(&self) -> Result<(), Error> {
+        self.instance.get("health").await?;
+        Ok(())
+    }
+
+    /// Housekeeping, run periodically: drops sign-ins past their lifetime and
+    /// clients idle for as long that hold no active session (anonymous
+    /// visitors would otherwise pile up). Returns how many of each.
+    pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
+        let now = self.clock.now();
+        let sign_ins = self.sign_ins.purge_abandoned(now).await?;
+        self.counters.purge_expired(now).await?;
+        let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
+        let clients = self
+            .client_repo
+            .purge_idle_clients(idle_before, now)
+            .await?;
+        Ok((sign_ins, clients))
+    }
+}
+
+impl Clients {
     /// The client a token names, if any. Unknown tokens name no client.
     pub async fn find_client(&self, token: Option<&str>) -> Result<Option<Client>, Error> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
         Ok(self
-            .ports
-            .clients
+            .client_repo
             .find_client_by_token_hash(&token_hash(token))
             .await?)
     }
@@ -83,23 +136,23 @@ impl Latch {
     /// Deletes a client this request created and could not finish; a
     /// failure is logged, as the idle-client purge removes it later anyway.
     pub(crate) async fn forget_client(&self, id: &ClientId) {
-        if let Err(err) = self.ports.clients.delete_client(id).await {
+        if let Err(err) = self.client_repo.delete_client(id).await {
             tracing::warn!(client = %id, error = %err, "could not remove an unfinished client");
         }
     }
 
     async fn insert_new_client(&self) -> Result<(Client, String), Error> {
-        let now = self.ports.clock.now();
-        let token = self.new_token();
+        let now = self.clock.now();
+        let token = new_token(&*self.random);
         let client = Client {
-            id: ClientId(new_id(IdPrefix::Client, &*self.ports.random)),
+            id: ClientId(new_id(IdPrefix::Client, &*self.random)),
             token_hash: token_hash(&token),
             sign_in_id: None,
             last_active_session_id: None,
             created_at: now,
             updated_at: now,
         };
-        self.ports.clients.insert_client(&client).await?;
+        self.client_repo.insert_client(&client).await?;
         Ok((client, token))
     }
 
@@ -109,10 +162,9 @@ impl Latch {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         match self
-            .ports
-            .clients
+            .client_repo
             .find_client_with_sessions(&token_hash(token), now)
             .await?
         {
@@ -184,11 +236,11 @@ impl Latch {
                 new_token: None,
             });
         };
-        self.ports.clients.delete_client(&client.id).await?;
+        self.client_repo.delete_client(&client.id).await?;
         if let Some(id) = &client.sign_in_id {
-            self.ports.sign_ins.delete(id).await?;
+            self.sign_ins.delete(id).await?;
         }
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let emptied = Client {
             sign_in_id: None,
             last_active_session_id: None,
@@ -208,33 +260,16 @@ impl Latch {
         })
     }
 
-    /// Housekeeping, run periodically: drops sign-ins past their lifetime and
-    /// clients idle for as long that hold no active session (anonymous
-    /// visitors would otherwise pile up). Returns how many of each.
-    pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
-        let now = self.ports.clock.now();
-        let sign_ins = self.ports.sign_ins.purge_abandoned(now).await?;
-        self.ports.counters.purge_expired(now).await?;
-        let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
-        let clients = self
-            .ports
-            .clients
-            .purge_idle_clients(idle_before, now)
-            .await?;
-        Ok((sign_ins, clients))
-    }
-
     /// Moves every active session of the client to `status`.
     pub(crate) async fn end_sessions_of(
         &self,
         client: &Client,
         status: SessionStatus,
     ) -> Result<(), Error> {
-        let now = self.ports.clock.now();
-        for session in self.ports.clients.sessions_of_client(&client.id).await? {
+        let now = self.clock.now();
+        for session in self.client_repo.sessions_of_client(&client.id).await? {
             if session.is_active(now) {
-                self.ports
-                    .clients
+                self.client_repo
                     .end_session(&session.id, status, now)
                     .await?;
             }
@@ -251,7 +286,7 @@ impl Latch {
         let Some(id) = &client.sign_in_id else {
             return Ok(None);
         };
-        match self.ports.sign_ins.get(id).await? {
+        match self.sign_ins.get(id).await? {
             Some(sign_in) => Ok(Some(self.sign_in_view(sign_in, now).await?)),
             None => Ok(None),
         }
@@ -277,10 +312,10 @@ impl Latch {
             let identifier = sign_in
                 .identifier()
                 .ok_or_else(|| Error::internal("phantom sign-in without identifier"))?;
-            return Ok(Some(self.phantom_user(identifier).await?));
+            return Ok(Some(self.phantoms.phantom_user(identifier).await?));
         }
         match sign_in.user_id() {
-            Some(id) => Ok(self.ports.users.get(id).await?),
+            Some(id) => Ok(self.users.get(id).await?),
             None => Ok(None),
         }
     }
@@ -304,10 +339,9 @@ impl Latch {
         client: &ClientId,
         new_token: Option<String>,
     ) -> Result<Outcome<T>, Error> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let client = match self
-            .ports
-            .clients
+            .client_repo
             .get_client_with_sessions(client, now)
             .await?
         {
@@ -333,9 +367,8 @@ impl Latch {
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
         let found = self
-            .ports
-            .clients
-            .get_client_with_sessions(client, self.ports.clock.now())
+            .client_repo
+            .get_client_with_sessions(client, self.clock.now())
             .await?;
         let read_with_client = match (&found, sign_in.user_id()) {
             (Some(found), Some(id)) if !sign_in.is_phantom() => found
@@ -356,7 +389,7 @@ impl Latch {
         };
         let client = match found {
             Some(found) => {
-                let now = self.ports.clock.now();
+                let now = self.clock.now();
                 Some(self.snapshot_of(found, now, Some(&view)).await?)
             }
             None => None,

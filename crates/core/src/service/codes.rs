@@ -1,20 +1,35 @@
 //! One-time codes for either factor: choosing where a code goes, sending it,
 //! and checking an attempt.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Latch, hex};
+use super::{Clients, RateLimits, hex};
 use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::InstanceSettings;
 use crate::model::{
     CodeAttempt, Environment, FactorSlot, SentCode, SignIn, Strategy, Timestamp, User,
 };
-use crate::ports::{CodeDestination, CodeMessage, CodePurpose, Random};
+use crate::ports::{Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender, Random};
 
 /// The code a development instance accepts for its test identities.
 const TEST_CODE: &str = "424242";
 
-impl Latch {
+/// One-time codes on a sign-in: where they go, sending them (within the
+/// per-destination limit), and checking an attempt.
+#[derive(Clone)]
+pub(crate) struct Codes {
+    pub(super) sender: Arc<dyn CodeSender>,
+    pub(super) clients: Clients,
+    pub(super) rate_limits: RateLimits,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl Codes {
     /// Sends a new code for `strategy` to one of the user's addresses and
     /// records its digest on the sign-in's `slot` (in memory; the caller
     /// stores it).
@@ -47,19 +62,19 @@ impl Latch {
                 ));
             }
         }
-        self.throttle_destination(&destination).await?;
+        self.rate_limits.throttle_destination(&destination).await?;
         let test_identity =
             self.settings.environment == Environment::Development && is_test_identity(&destination);
         let code = if sign_in.is_phantom() {
             // No one receives it, and no six digits can match it (not even
             // a test identity's).
             let mut secret = [0u8; 32];
-            self.ports.random.fill(&mut secret);
+            self.random.fill(&mut secret);
             hex(&secret)
         } else if test_identity {
             TEST_CODE.to_owned()
         } else {
-            six_digits(&*self.ports.random)
+            six_digits(&*self.random)
         };
         if !test_identity && !sign_in.is_phantom() {
             let message = CodeMessage {
@@ -74,7 +89,7 @@ impl Latch {
                 expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
             };
             // A code that never left is never valid: nothing is recorded.
-            self.ports.codes.send(&message).await.map_err(|err| {
+            self.sender.send(&message).await.map_err(|err| {
                 tracing::warn!(error = %err, strategy = %strategy.name(), "one-time code not delivered");
                 Error::new(
                     ErrorKind::Unavailable,
@@ -110,10 +125,10 @@ impl Latch {
         let code = code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::param_nil("code"))?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let outcome =
             sign_in.count_code_attempt(slot, strategy, self.settings.max_code_attempts, now)?;
-        self.replace_sign_in(sign_in).await?;
+        self.clients.replace_sign_in(sign_in).await?;
         match outcome {
             CodeAttempt::Expired => Err(Error::new(
                 ErrorKind::Unprocessable,

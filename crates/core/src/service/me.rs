@@ -1,9 +1,29 @@
 //! `/v1/me`: a signed-in user turning on their own second factors: enrolling
 //! an authenticator app (TOTP) and getting a fresh set of backup codes.
 
-use super::{Latch, Outcome};
+use std::sync::Arc;
+
+use super::{Clients, Outcome, Users};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{Client, SessionId, Strategy, TotpSecret, User, generate_backup_codes};
+
+use crate::model::InstanceSettings;
+use crate::ports::{ClientRepository, Clock, Random, UserRepository};
+use crate::secrets::SecretBox;
+
+/// The signed-in user's own account (`/v1/me`).
+#[derive(Clone)]
+pub struct Account {
+    pub(super) clients: Clients,
+    /// The writes of a user, shared with the Backend API's.
+    pub(super) user_admin: Users,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) secrets: Arc<SecretBox>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
 
 /// The issuer shown in authenticator apps.
 const TOTP_ISSUER: &str = "Latch";
@@ -26,7 +46,7 @@ pub struct BackupCodesView {
     pub codes: Vec<String>,
 }
 
-impl Latch {
+impl Account {
     /// `GET /v1/me`: the user of the client's session.
     pub async fn get_me(
         &self,
@@ -34,7 +54,7 @@ impl Latch {
         session_id: Option<&str>,
     ) -> Result<Outcome<User>, Error> {
         let (client, user) = self.me(token, session_id).await?;
-        self.outcome(user, &client.id, None).await
+        self.clients.outcome(user, &client.id, None).await
     }
 
     /// `POST /v1/me/totp`: a new secret to add to an authenticator app. It
@@ -54,12 +74,12 @@ impl Latch {
                 "An authenticator app is already set up. Remove it before adding another.",
             ));
         }
-        let secret = TotpSecret::generate(&*self.ports.random);
-        let sealed =
-            self.ports
-                .secrets
-                .seal(secret.as_bytes(), user.id.as_str(), &*self.ports.random)?;
+        let secret = TotpSecret::generate(&*self.random);
+        let sealed = self
+            .secrets
+            .seal(secret.as_bytes(), user.id.as_str(), &*self.random)?;
         let user = self
+            .user_admin
             .write_user(user, |mut user| {
                 user.totp_pending_secret = Some(sealed.clone());
                 Ok(user)
@@ -73,7 +93,7 @@ impl Latch {
             backup_codes: None,
             user,
         };
-        self.outcome(view, &client.id, None).await
+        self.clients.outcome(view, &client.id, None).await
     }
 
     /// `POST /v1/me/totp/attempt_verification`: a code from the new secret
@@ -93,18 +113,19 @@ impl Latch {
             .totp_pending_secret
             .clone()
             .ok_or_else(|| Error::not_found("totp"))?;
-        let secret = TotpSecret::from_bytes(self.ports.secrets.open(&sealed, user.id.as_str())?);
-        let now = self.ports.clock.now();
+        let secret = TotpSecret::from_bytes(self.secrets.open(&sealed, user.id.as_str())?);
+        let now = self.clock.now();
         let step = secret
             .matching_step(&code, now)
             .ok_or_else(super::codes::code_incorrect)?;
         let new_codes = (self.settings.strategies.backup_code && !user.backup_code_enabled())
-            .then(|| generate_backup_codes(&*self.ports.random));
+            .then(|| generate_backup_codes(&*self.random));
         let digests = match &new_codes {
-            Some(codes) => Some(self.backup_code_digests(&user.id, codes)?),
+            Some(codes) => Some(self.user_admin.backup_code_digests(&user.id, codes)?),
             None => None,
         };
         let user = self
+            .user_admin
             .write_user(user, |mut user| {
                 // Only the secret that was verified is turned on.
                 if user.totp_pending_secret.as_deref() != Some(sealed.as_str()) {
@@ -118,7 +139,7 @@ impl Latch {
             })
             .await?;
         // The code that proved the enrolment is spent: it cannot also sign in.
-        self.ports.users.use_totp_step(&user.id, step).await?;
+        self.users.use_totp_step(&user.id, step).await?;
         let view = TotpView {
             user,
             secret: None,
@@ -126,7 +147,7 @@ impl Latch {
             verified: true,
             backup_codes: new_codes,
         };
-        self.outcome(view, &client.id, None).await
+        self.clients.outcome(view, &client.id, None).await
     }
 
     /// `DELETE /v1/me/totp`: removes the authenticator app (and any
@@ -141,13 +162,14 @@ impl Latch {
             return Err(Error::not_found("totp"));
         }
         let user = self
+            .user_admin
             .write_user(user, |mut user| {
                 user.totp_secret = None;
                 user.totp_pending_secret = None;
                 Ok(user)
             })
             .await?;
-        self.outcome(user, &client.id, None).await
+        self.clients.outcome(user, &client.id, None).await
     }
 
     /// `POST /v1/me/backup_codes`: ten new codes replace any earlier ones.
@@ -158,16 +180,17 @@ impl Latch {
     ) -> Result<Outcome<BackupCodesView>, Error> {
         self.require_feature(&Strategy::BackupCode)?;
         let (client, user) = self.me(token, session_id).await?;
-        let codes = generate_backup_codes(&*self.ports.random);
-        let digests = self.backup_code_digests(&user.id, &codes)?;
+        let codes = generate_backup_codes(&*self.random);
+        let digests = self.user_admin.backup_code_digests(&user.id, &codes)?;
         let user = self
+            .user_admin
             .write_user(user, |mut user| {
                 user.backup_codes = digests.clone();
                 Ok(user)
             })
             .await?;
         let view = BackupCodesView { user, codes };
-        self.outcome(view, &client.id, None).await
+        self.clients.outcome(view, &client.id, None).await
     }
 
     /// The client and the user of its session named `session_id` (or of its
@@ -185,7 +208,11 @@ impl Latch {
                 "You need to be signed in to do this.",
             )
         };
-        let client = self.find_client(token).await?.ok_or_else(signed_out)?;
+        let client = self
+            .clients
+            .find_client(token)
+            .await?
+            .ok_or_else(signed_out)?;
         let wanted = match session_id.filter(|s| !s.is_empty()) {
             Some(id) => SessionId(id.to_owned()),
             None => client
@@ -193,17 +220,15 @@ impl Latch {
                 .clone()
                 .ok_or_else(signed_out)?,
         };
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let session = self
-            .ports
-            .clients
+            .client_repo
             .sessions_of_client(&client.id)
             .await?
             .into_iter()
             .find(|s| s.id == wanted && s.is_active(now))
             .ok_or_else(signed_out)?;
         let user = self
-            .ports
             .users
             .get(&session.user_id)
             .await?
@@ -321,7 +346,8 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(true));
         let out = m
-            .latch()
+            .services()
+            .account
             .verify_totp(Some(TOKEN), None, code(1))
             .await
             .unwrap();
@@ -337,7 +363,8 @@ mod tests {
             m.users.expect_update().never();
             m.users.expect_use_totp_step().never();
             let err = m
-                .latch()
+                .services()
+                .account
                 .verify_totp(Some(TOKEN), None, wrong)
                 .await
                 .unwrap_err();
@@ -359,7 +386,8 @@ mod tests {
             .returning(|_| Ok(vec![session(SessionStatus::Revoked)]));
         m.users.expect_update().never();
         let err = m
-            .latch()
+            .services()
+            .account
             .create_backup_codes(Some(TOKEN), None)
             .await
             .unwrap_err();

@@ -1,5 +1,7 @@
-//! Use cases. [`Latch`] holds the ports and the instance settings; its methods
-//! are grouped by resource in the submodules and are what inbound adapters call.
+//! Use cases, grouped in one service per resource ([`Services`] holds them
+//! all). A service holds only the ports it uses and is what inbound adapters
+//! call; the shared steps of a sign-in (storing a step, starting a session,
+//! lockout, codes, stand-ins) are crate-private parts the services compose.
 
 mod clients;
 mod codes;
@@ -16,14 +18,18 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
-pub use me::{BackupCodesView, TotpView};
-pub use oauth::{CallbackRedirect, OAuthCallback, OAuthProviders};
-pub use rate_limits::Throttled;
+pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
+pub use me::{Account, BackupCodesView, TotpView};
+pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
+pub use rate_limits::{RateLimits, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
-pub use sessions::{SessionTokenClaims, SessionsPage};
-pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
-pub use users::{CreateUser, PhoneNumberPatch, UsersPage};
+pub use sessions::{SessionTokenClaims, Sessions, SessionsPage};
+pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword, SignIns};
+pub use users::{CreateUser, PhoneNumberPatch, Users, UsersPage};
+
+use codes::Codes;
+use phantoms::Phantoms;
+use sign_ins::{Lockout, Steps};
 
 use crate::error::Error;
 use crate::model::InstanceSettings;
@@ -33,7 +39,8 @@ use crate::ports::{
 };
 use crate::secrets::SecretBox;
 
-/// The outbound ports the use cases need.
+/// The outbound ports the use cases need: what the binary wires, and what
+/// [`Services::new`] hands each service a part of.
 #[derive(Clone)]
 pub struct Ports {
     pub users: Arc<dyn UserRepository>,
@@ -52,40 +59,179 @@ pub struct Ports {
     pub oauth: OAuthProviders,
 }
 
-/// The application: ports plus settings, and every use case as a method.
+/// Every use case, one service per resource. Each service holds only the
+/// ports (and the other services) it uses; inbound adapters hold this and
+/// call the service a request is about.
 #[derive(Clone)]
-pub struct Latch {
-    ports: Ports,
+pub struct Services {
+    /// The device behind a request: `/v1/client`, development browsers.
+    pub clients: Clients,
+    /// Sign-ins and their factors.
+    pub sign_ins: SignIns,
+    /// OAuth callbacks and the claim of their result.
+    pub oauth: OAuth,
+    /// Sessions: the client's own and the Backend API's.
+    pub sessions: Sessions,
+    /// The Backend API's users.
+    pub users: Users,
+    /// The signed-in user's own account (`/v1/me`).
+    pub account: Account,
+    /// Per-IP rate limits.
+    pub rate_limits: RateLimits,
+    /// Housekeeping and health.
+    pub maintenance: Maintenance,
     settings: Arc<InstanceSettings>,
-    /// See `phantoms`: made on first use.
-    phantom_digest: Arc<tokio::sync::OnceCell<String>>,
 }
 
-impl Latch {
+impl Services {
+    /// Builds every service over `ports`, under `settings`.
     pub fn new(ports: Ports, settings: InstanceSettings) -> Self {
+        let settings = Arc::new(settings);
+        let Ports {
+            users,
+            clients,
+            sign_ins,
+            counters,
+            instance,
+            hasher,
+            codes,
+            clock,
+            random,
+            secrets,
+            oauth,
+        } = ports;
+        let phantoms = Phantoms::new(
+            secrets.clone(),
+            hasher.clone(),
+            random.clone(),
+            counters.clone(),
+            settings.clone(),
+        );
+        let rate_limits = RateLimits {
+            counters: counters.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+        };
+        let client_service = Clients {
+            client_repo: clients.clone(),
+            sign_ins: sign_ins.clone(),
+            users: users.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            phantoms: phantoms.clone(),
+        };
+        let user_service = Users {
+            users: users.clone(),
+            client_repo: clients.clone(),
+            hasher: hasher.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let lockout = Lockout {
+            users: users.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            phantoms: phantoms.clone(),
+        };
+        let steps = Steps {
+            clients: client_service.clone(),
+            client_repo: clients.clone(),
+            sign_ins: sign_ins.clone(),
+            users: users.clone(),
+            hasher: hasher.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let code_service = Codes {
+            sender: codes,
+            clients: client_service.clone(),
+            rate_limits: rate_limits.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let oauth_service = OAuth {
+            providers: oauth,
+            clients: client_service.clone(),
+            steps: steps.clone(),
+            lockout: lockout.clone(),
+            user_admin: user_service.clone(),
+            users: users.clone(),
+            sign_ins: sign_ins.clone(),
+            client_repo: clients.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let sign_in_service = SignIns {
+            clients: client_service.clone(),
+            steps: steps.clone(),
+            lockout: lockout.clone(),
+            codes: code_service,
+            oauth: oauth_service.clone(),
+            phantoms,
+            user_admin: user_service.clone(),
+            users: users.clone(),
+            client_repo: clients.clone(),
+            sign_ins: sign_ins.clone(),
+            hasher,
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let session_service = Sessions {
+            clients: client_service.clone(),
+            client_repo: clients.clone(),
+            users: users.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+        };
+        let account = Account {
+            clients: client_service.clone(),
+            user_admin: user_service.clone(),
+            client_repo: clients.clone(),
+            users,
+            secrets,
+            clock: clock.clone(),
+            random,
+            settings: settings.clone(),
+        };
+        let maintenance = Maintenance {
+            client_repo: clients,
+            sign_ins,
+            counters,
+            instance,
+            clock,
+            settings: settings.clone(),
+        };
         Self {
-            ports,
-            settings: Arc::new(settings),
-            phantom_digest: Arc::new(tokio::sync::OnceCell::new()),
+            clients: client_service,
+            sign_ins: sign_in_service,
+            oauth: oauth_service,
+            sessions: session_service,
+            users: user_service,
+            account,
+            rate_limits,
+            maintenance,
+            settings,
         }
     }
 
+    /// The instance settings every service runs under.
     pub fn settings(&self) -> &InstanceSettings {
         &self.settings
     }
+}
 
-    /// Whether storage answers; for health checks.
-    pub async fn health(&self) -> Result<(), Error> {
-        self.ports.instance.get("health").await?;
-        Ok(())
-    }
-
-    /// A new 256-bit client token, hex encoded.
-    fn new_token(&self) -> String {
-        let mut bytes = [0u8; 32];
-        self.ports.random.fill(&mut bytes);
-        hex(&bytes)
-    }
+/// A new 256-bit client token, hex encoded.
+fn new_token(random: &dyn Random) -> String {
+    let mut bytes = [0u8; 32];
+    random.fill(&mut bytes);
+    hex(&bytes)
 }
 
 /// SHA-256 of a client token, hex encoded: what the client repository stores.

@@ -9,15 +9,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::sign_ins::PassedStep;
-use super::{Latch, hex};
+use super::{Clients, Lockout, Steps, Users, hex};
 use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
     OAuthStateError, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
     VerificationStatus, new_id,
 };
 use crate::ports::{
-    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+    AuthorizationRequest, ClientRepository, Clock, CodeExchange, ExternalIdentity, OAuthError,
+    OAuthProvider, Random, SignInStore, UserRepository,
 };
 
 /// The configured identity providers, by name.
@@ -59,7 +61,25 @@ pub struct CallbackRedirect {
 /// How long a client has to claim an OAuth callback.
 const CLAIM_LIFETIME: crate::model::Duration = crate::model::Duration::minutes(5);
 
-impl Latch {
+/// OAuth first factors: the start (for [`SignIns`](super::SignIns)), the
+/// provider's callback, and the client's claim of its result.
+#[derive(Clone)]
+pub struct OAuth {
+    pub(super) providers: OAuthProviders,
+    pub(super) clients: Clients,
+    pub(super) steps: Steps,
+    pub(super) lockout: Lockout,
+    /// Linking and refreshing external accounts.
+    pub(super) user_admin: Users,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl OAuth {
     /// Checks what starting an OAuth flow needs before anything is written:
     /// the provider, and redirect URLs on allowed origins.
     pub(crate) fn check_oauth_start(
@@ -141,18 +161,18 @@ impl Latch {
             .ok_or_else(|| Error::param_nil("state"))?;
         let (sign_in_id, secret) = state.split_once('.').ok_or_else(state_invalid)?;
         let mut sign_in = self
-            .ports
             .sign_ins
             .get(&SignInId(sign_in_id.to_owned()))
             .await?
             .ok_or_else(state_invalid)?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let flow = match sign_in.take_oauth_flow(&digest(secret), now) {
             Ok(flow) => flow,
             Err(OAuthStateError::Unknown) => return Err(state_invalid()),
             Err(OAuthStateError::Expired(redirect_url)) => {
                 // Stored so that the expired flow cannot be tried again.
-                self.replace_sign_in(&mut sign_in)
+                self.clients
+                    .replace_sign_in(&mut sign_in)
                     .await
                     .map_err(|_| state_invalid())?;
                 return Ok(CallbackRedirect {
@@ -163,7 +183,8 @@ impl Latch {
         };
         // Storing the taken flow is the compare-and-set that makes the state
         // single use: of racing callbacks, one gets here.
-        self.replace_sign_in(&mut sign_in)
+        self.clients
+            .replace_sign_in(&mut sign_in)
             .await
             .map_err(|_| state_invalid())?;
         let back = CallbackRedirect {
@@ -213,7 +234,7 @@ impl Latch {
                 },
                 now,
             );
-            if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+            if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
                 tracing::warn!(sign_in = %sign_in.id, error = %err, "could not record an OAuth claim");
                 return Ok(back);
             }
@@ -253,31 +274,32 @@ impl Latch {
         keep_token: bool,
     ) -> Result<Option<String>, Error> {
         let invalid = || state_invalid().param("rotating_token_nonce");
-        let client = self.find_client(token).await?.ok_or_else(invalid)?;
+        let client = self.clients.find_client(token).await?.ok_or_else(invalid)?;
         let sign_in_id = client.sign_in_id.clone().ok_or_else(invalid)?;
         let mut sign_in = self
-            .ports
             .sign_ins
             .get(&sign_in_id)
             .await?
             .filter(|s| s.client_id == client.id)
             .ok_or_else(invalid)?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let user_id = match sign_in.take_oauth_claim(&digest(nonce), now) {
             Ok(user_id) => user_id,
             Err(OAuthStateError::Unknown) => return Err(invalid()),
             Err(OAuthStateError::Expired(_)) => {
-                self.replace_sign_in(&mut sign_in)
+                self.clients
+                    .replace_sign_in(&mut sign_in)
                     .await
                     .map_err(|_| invalid())?;
                 return Err(invalid());
             }
         };
         // The claim is single use: of racing claims, one stores this.
-        self.replace_sign_in(&mut sign_in)
+        self.clients
+            .replace_sign_in(&mut sign_in)
             .await
             .map_err(|_| invalid())?;
-        let user = self.ports.users.get(&user_id).await?.ok_or_else(invalid)?;
+        let user = self.users.get(&user_id).await?.ok_or_else(invalid)?;
         match self
             .complete_oauth(sign_in.clone(), &user, keep_token, now)
             .await
@@ -338,7 +360,6 @@ impl Latch {
             .map_err(|err| failed(provider_error(strategy, &err)))?;
         let identified = sign_in.user_id();
         let user = match self
-            .ports
             .users
             .find_by_external_account(name, &identity.subject)
             .await
@@ -361,7 +382,7 @@ impl Latch {
                 if identified.is_some_and(|id| *id != user.id) {
                     return Err(failed(mismatch()));
                 }
-                self.refuse_if_locked(&user).map_err(failed)?;
+                self.lockout.refuse_if_locked(&user).map_err(failed)?;
                 return self.link(user, name, &identity).await.map_err(failed);
             }
         };
@@ -394,7 +415,7 @@ impl Latch {
         // Both sides must have verified the address: an account someone
         // registered with an address they never proved does not capture the
         // provider account of whoever owns it.
-        let user = self.ports.users.find_by_identifier(&identifier).await?;
+        let user = self.users.find_by_identifier(&identifier).await?;
         Ok(user.filter(|u| u.email(address).is_some_and(|e| e.verified)))
     }
 
@@ -405,9 +426,9 @@ impl Latch {
         provider: &str,
         identity: &ExternalIdentity,
     ) -> Result<User, Error> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let account = ExternalAccount {
-            id: new_id(IdPrefix::ExternalAccount, &*self.ports.random),
+            id: new_id(IdPrefix::ExternalAccount, &*self.random),
             provider: provider.to_owned(),
             subject: identity.subject.clone(),
             email: identity.email.clone(),
@@ -420,13 +441,14 @@ impl Latch {
             updated_at: now,
         };
         tracing::info!(user = %user.id, provider, "linked an external account by its verified email");
-        self.write_user(user, |mut user| {
-            if user.external_account(provider, &account.subject).is_none() {
-                user.external_accounts.push(account.clone());
-            }
-            Ok(user)
-        })
-        .await
+        self.user_admin
+            .write_user(user, |mut user| {
+                if user.external_account(provider, &account.subject).is_none() {
+                    user.external_accounts.push(account.clone());
+                }
+                Ok(user)
+            })
+            .await
     }
 
     /// Keeps the linked account's profile as the provider last reported it.
@@ -449,24 +471,25 @@ impl Latch {
         if unchanged {
             return Ok(user);
         }
-        let now = self.ports.clock.now();
-        self.write_user(user, |mut user| {
-            if let Some(a) = user
-                .external_accounts
-                .iter_mut()
-                .find(|a| a.provider == provider && a.subject == identity.subject)
-            {
-                a.email = identity.email.clone();
-                a.email_verified = identity.email_verified;
-                a.first_name = identity.first_name.clone();
-                a.last_name = identity.last_name.clone();
-                a.username = identity.username.clone();
-                a.avatar_url = identity.avatar_url.clone();
-                a.updated_at = now;
-            }
-            Ok(user)
-        })
-        .await
+        let now = self.clock.now();
+        self.user_admin
+            .write_user(user, |mut user| {
+                if let Some(a) = user
+                    .external_accounts
+                    .iter_mut()
+                    .find(|a| a.provider == provider && a.subject == identity.subject)
+                {
+                    a.email = identity.email.clone();
+                    a.email_verified = identity.email_verified;
+                    a.first_name = identity.first_name.clone();
+                    a.last_name = identity.last_name.clone();
+                    a.username = identity.username.clone();
+                    a.avatar_url = identity.avatar_url.clone();
+                    a.updated_at = now;
+                }
+                Ok(user)
+            })
+            .await
     }
 
     /// The provider named `user`, for the client holding the sign-in: the
@@ -480,20 +503,19 @@ impl Latch {
         keep_token: bool,
         now: Timestamp,
     ) -> Result<(bool, Option<String>), Error> {
-        self.refuse_if_locked(user)?;
+        self.lockout.refuse_if_locked(user)?;
         super::sign_ins::refuse_if_banned(user)?;
         let client = self
-            .ports
-            .clients
+            .client_repo
             .get_client(&sign_in.client_id)
             .await?
             .ok_or_else(|| Error::not_found("client"))?;
-        self.refuse_if_signed_in(&client, user).await?;
+        self.clients.refuse_if_signed_in(&client, user).await?;
         let before = sign_in.clone();
         let session = match sign_in.oauth_passed(user, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => None,
             AfterFirstFactor::ReadyToComplete => {
-                let session = self.new_session(&sign_in, user, now)?;
+                let session = self.steps.new_session(&sign_in, user, now)?;
                 sign_in.complete(session.id.clone(), now)?;
                 Some(session)
             }
@@ -507,7 +529,7 @@ impl Latch {
             password: None,
             keep_token,
         };
-        let outcome = self.finish_step(sign_in, step, now).await?;
+        let outcome = self.steps.finish_step(sign_in, step, now).await?;
         Ok((complete, outcome.new_token))
     }
 
@@ -520,15 +542,14 @@ impl Latch {
             message: err.message.clone(),
             long_message: err.long_message.clone(),
         };
-        sign_in.oauth_ended(status, error, self.ports.clock.now());
-        if let Err(store) = self.replace_sign_in(&mut sign_in).await {
+        sign_in.oauth_ended(status, error, self.clock.now());
+        if let Err(store) = self.clients.replace_sign_in(&mut sign_in).await {
             tracing::warn!(sign_in = %sign_in.id, error = %store, "could not record the OAuth outcome");
         }
     }
 
     fn oauth_provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, Error> {
-        self.ports
-            .oauth
+        self.providers
             .get(name)
             .filter(|_| {
                 self.settings
@@ -571,7 +592,7 @@ impl Latch {
     /// `bytes` random bytes, base64url: state secrets, verifiers, nonces.
     fn random_token(&self, bytes: usize) -> String {
         let mut buf = vec![0u8; bytes];
-        self.ports.random.fill(&mut buf);
+        self.random.fill(&mut buf);
         URL_SAFE_NO_PAD.encode(buf)
     }
 }

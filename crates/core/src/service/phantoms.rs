@@ -5,23 +5,53 @@
 //! its factor as a wrong password or code does: the stand-in's password
 //! digest is of a secret nobody knows, and its codes are never sent.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::Latch;
 use crate::error::Error;
+use crate::model::InstanceSettings;
 use crate::model::{
     IdPrefix, IdentificationRecord, Identifier, Password, Timestamp, User, UserId, new_id,
 };
-use crate::ports::{AttemptSlot, Random};
+use crate::ports::{AttemptSlot, Counters, PasswordHasher, Random};
+use crate::secrets::SecretBox;
 
-impl Latch {
+/// The stand-ins of enumeration protection, and their lockout.
+#[derive(Clone)]
+pub(crate) struct Phantoms {
+    secrets: Arc<SecretBox>,
+    hasher: Arc<dyn PasswordHasher>,
+    random: Arc<dyn Random>,
+    counters: Arc<dyn Counters>,
+    settings: Arc<InstanceSettings>,
+    /// See [`Phantoms::phantom_digest`]: made on first use.
+    digest: Arc<tokio::sync::OnceCell<String>>,
+}
+
+impl Phantoms {
+    pub(crate) fn new(
+        secrets: Arc<SecretBox>,
+        hasher: Arc<dyn PasswordHasher>,
+        random: Arc<dyn Random>,
+        counters: Arc<dyn Counters>,
+        settings: Arc<InstanceSettings>,
+    ) -> Self {
+        Self {
+            secrets,
+            hasher,
+            random,
+            counters,
+            settings,
+            digest: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
     /// The stand-in for `identifier` (normalised), the same on every call
     /// and every replica sharing the instance's key.
     pub(crate) async fn phantom_user(&self, identifier: &str) -> Result<User, Error> {
         let parsed = Identifier::parse(identifier)?;
-        let seed = self.ports.secrets.digest("phantom-user", identifier);
+        let seed = self.secrets.digest("phantom-user", identifier);
         let ids = SeededRandom::new(&seed);
         let user_id = new_id(IdPrefix::User, &ids);
         let record = |prefix| IdentificationRecord {
@@ -62,7 +92,6 @@ impl Latch {
         now: Timestamp,
     ) -> Result<AttemptSlot, Error> {
         let hit = self
-            .ports
             .counters
             .hit(
                 &format!("phantom-lockout:{}", user.id),
@@ -81,12 +110,12 @@ impl Latch {
     /// once per process: checking a password against it costs what checking
     /// a real one does.
     async fn phantom_digest(&self) -> Result<String, Error> {
-        self.phantom_digest
+        self.digest
             .get_or_try_init(|| async {
                 let mut secret = [0u8; 32];
-                self.ports.random.fill(&mut secret);
+                self.random.fill(&mut secret);
                 let password = Password::parse(&super::hex(&secret), 1)?;
-                self.ports.hasher.hash(&password).await
+                self.hasher.hash(&password).await
             })
             .await
             .cloned()

@@ -3,13 +3,14 @@
 //! replica sharing a store shares the counts.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{Latch, hex};
+use super::hex;
 use crate::error::{Error, ErrorCode, ErrorKind};
-use crate::model::RateLimit;
-use crate::ports::CodeDestination;
+use crate::model::{InstanceSettings, RateLimit};
+use crate::ports::{Clock, CodeDestination, Counters};
 
 /// What a per-IP limit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,15 @@ impl Throttled {
     }
 }
 
-impl Latch {
+/// Rate limits per client IP and per code destination.
+#[derive(Clone)]
+pub struct RateLimits {
+    pub(super) counters: Arc<dyn Counters>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl RateLimits {
     /// Counts a request from `ip` against its per-IP limit; refuses it with
     /// 429 once the window's allowance is spent. Requests whose address is
     /// unknown share one allowance.
@@ -71,8 +80,8 @@ impl Latch {
         if !limit.is_on() {
             return Ok(());
         }
-        let now = self.ports.clock.now();
-        let hit = self.ports.counters.hit(key, limit.window, now).await?;
+        let now = self.clock.now();
+        let hit = self.counters.hit(key, limit.window, now).await?;
         if hit.count <= u64::from(limit.requests) {
             return Ok(());
         }
@@ -141,11 +150,19 @@ mod tests {
         let ip = Some("192.0.2.7".parse().unwrap());
         let mut mocks = Mocks::new();
         mocks.counters = counters_at(3);
-        assert!(mocks.latch().throttle(Throttled::Attempt, ip).await.is_ok());
+        assert!(
+            mocks
+                .services()
+                .rate_limits
+                .throttle(Throttled::Attempt, ip)
+                .await
+                .is_ok()
+        );
         let mut mocks = Mocks::new();
         mocks.counters = counters_at(4);
         let err = mocks
-            .latch()
+            .services()
+            .rate_limits
             .throttle(Throttled::Attempt, ip)
             .await
             .unwrap_err();
@@ -163,13 +180,13 @@ mod tests {
         let mut mocks = Mocks::new();
         mocks.counters = MockCounters::new(); // any hit would panic
         mocks.settings.rate_limits = RateLimitSettings::OFF;
-        let latch = mocks.latch();
+        let latch = mocks.services();
         for what in [
             Throttled::CreateSignIn,
             Throttled::Attempt,
             Throttled::Prepare,
         ] {
-            assert!(latch.throttle(what, None).await.is_ok());
+            assert!(latch.rate_limits.throttle(what, None).await.is_ok());
         }
     }
 
@@ -187,9 +204,10 @@ mod tests {
         });
         let mut mocks = Mocks::new();
         mocks.counters = counters;
-        let latch = mocks.latch();
+        let latch = mocks.services();
         for email in ["Ann@Example.com", "ann@example.com"] {
             latch
+                .rate_limits
                 .throttle_destination(&CodeDestination::Email(email.into()))
                 .await
                 .unwrap();

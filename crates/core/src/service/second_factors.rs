@@ -3,7 +3,7 @@
 
 use super::codes::code_incorrect;
 use super::sign_ins::{PassedStep, not_yet_supported, truncate};
-use super::{Latch, Outcome, SignInView};
+use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{
     Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
@@ -27,7 +27,7 @@ pub struct AttemptSecondFactor {
     pub keep_token: bool,
 }
 
-impl Latch {
+impl SignIns {
     /// Sends a code for `phone_code` (to a number reserved for the second
     /// factor) or `email_code`; TOTP and backup codes need no preparation.
     pub async fn prepare_second_factor(
@@ -52,16 +52,17 @@ impl Latch {
                 ));
             }
         };
-        self.send_code(
-            FactorSlot::Second,
-            &mut sign_in,
-            &user,
-            strategy,
-            target.as_deref(),
-            now,
-        )
-        .await?;
-        self.store_and_show(sign_in, &client.id, now).await
+        self.codes
+            .send_code(
+                FactorSlot::Second,
+                &mut sign_in,
+                &user,
+                strategy,
+                target.as_deref(),
+                now,
+            )
+            .await?;
+        self.steps.store_and_show(sign_in, &client.id, now).await
     }
 
     /// Checks the second factor and, when it passes, completes the sign-in
@@ -76,7 +77,7 @@ impl Latch {
         let (client, mut sign_in, strategy, user, now) = self
             .second_factor_step(token, id, params.strategy.as_deref())
             .await?;
-        self.refuse_if_signed_in(&client, &user).await?;
+        self.clients.refuse_if_signed_in(&client, &user).await?;
         let code = params
             .code
             .filter(|c| !c.trim().is_empty())
@@ -99,12 +100,13 @@ impl Latch {
                 )
                 .param("code"));
             }
-            self.replace_sign_in(&mut sign_in).await?;
+            self.clients.replace_sign_in(&mut sign_in).await?;
         }
         let check = async {
             match &strategy {
                 Strategy::PhoneCode | Strategy::EmailCode => {
-                    self.check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
+                    self.codes
+                        .check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
                         .await
                 }
                 Strategy::Totp => self.check_totp(&user, &code, now).await,
@@ -112,18 +114,17 @@ impl Latch {
                 other => Err(not_yet_supported(other)),
             }
         };
-        self.guarded(&user, check).await?;
+        self.lockout.guarded(&user, check).await?;
         // A lock that landed while this attempt was evaluated still holds.
         let current = self
-            .ports
             .users
             .get(&user.id)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
-        self.refuse_if_locked(&current)?;
+        self.lockout.refuse_if_locked(&current)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
-        let session = self.new_session(&sign_in, &user, now)?;
+        let session = self.steps.new_session(&sign_in, &user, now)?;
         sign_in.complete(session.id.clone(), now)?;
         let step = PassedStep {
             client: &client,
@@ -133,7 +134,7 @@ impl Latch {
             password: None,
             keep_token: params.keep_token,
         };
-        self.finish_step(sign_in, step, now).await
+        self.steps.finish_step(sign_in, step, now).await
     }
 
     /// A TOTP code of the current step or one either side, not used before.
@@ -142,11 +143,11 @@ impl Latch {
             .totp_secret
             .as_deref()
             .ok_or_else(|| strategy_for_user_invalid(&Strategy::Totp))?;
-        let secret = TotpSecret::from_bytes(self.ports.secrets.open(sealed, user.id.as_str())?);
+        let secret = TotpSecret::from_bytes(self.secrets.open(sealed, user.id.as_str())?);
         let step = secret.matching_step(code, now).ok_or_else(code_incorrect)?;
         // Recording the step is the compare-and-set: of two uses of one code,
         // only the first is accepted.
-        if !self.ports.users.use_totp_step(&user.id, step).await? {
+        if !self.users.use_totp_step(&user.id, step).await? {
             tracing::info!(user = %user.id, "a TOTP code was used again");
             return Err(code_incorrect());
         }
@@ -161,9 +162,8 @@ impl Latch {
         now: Timestamp,
     ) -> Result<(), Error> {
         let code = normalize_backup_code(code).ok_or_else(code_incorrect)?;
-        let digest = self.ports.secrets.digest(user.id.as_str(), &code);
+        let digest = self.secrets.digest(user.id.as_str(), &code);
         if !self
-            .ports
             .users
             .consume_backup_code(&user.id, &digest, now)
             .await?
@@ -183,7 +183,7 @@ impl Latch {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.client_sign_in(token, id).await?;
+        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
         let raw = strategy
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::param_nil("strategy"))?;
@@ -195,15 +195,14 @@ impl Latch {
                     format!("`{}` is not a valid second factor strategy.", truncate(raw)),
                 )
             })?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let user_id = sign_in.ready_for_second_factor(now)?.clone();
         let user = self
-            .ports
             .users
             .get(&user_id)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
-        self.refuse_if_locked(&user)?;
+        self.lockout.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);
         if !supported_second_factors(&user, &self.settings, first)
             .iter()

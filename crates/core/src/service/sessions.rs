@@ -1,10 +1,13 @@
 //! Sessions: the client's own (touch, end, remove, tokens) and the Backend
 //! API's (list, read, revoke).
 
-use super::{ClientSnapshot, Latch, Outcome, SessionView, page_limit};
+use std::sync::Arc;
+
+use super::{ClientSnapshot, Clients, Outcome, SessionView, page_limit};
 use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::model::InstanceSettings;
 use crate::model::{Client, Session, SessionId, SessionStatus, Timestamp, User};
-use crate::ports::SessionQuery;
+use crate::ports::{ClientRepository, Clock, SessionQuery, UserRepository};
 
 /// What a session token says, before the wire adds issuer and audience.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +27,18 @@ pub struct SessionsPage {
     pub total_count: u64,
 }
 
-impl Latch {
+/// Sessions: the client's own (touch, end, remove, tokens) and the Backend
+/// API's (list, read, revoke).
+#[derive(Clone)]
+pub struct Sessions {
+    pub(super) clients: Clients,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl Sessions {
     /// `POST /v1/client/sessions/{id}/touch`: marks the session the client's
     /// active one and records activity.
     pub async fn touch_session(
@@ -33,19 +47,18 @@ impl Latch {
         id: &str,
     ) -> Result<Outcome<SessionView>, Error> {
         let (client, mut session, user) = self.client_session(token, id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         if !session.is_active(now) {
             return Err(inactive_session());
         }
-        self.ports.clients.touch_session(&session.id, now).await?;
-        self.ports
-            .clients
+        self.client_repo.touch_session(&session.id, now).await?;
+        self.client_repo
             .set_last_active_session(&client.id, Some(session.id.clone()), now)
             .await?;
         session.last_active_at = now;
         session.updated_at = now;
         let view = SessionView::at(session, user, now);
-        self.outcome(view, &client.id, None).await
+        self.clients.outcome(view, &client.id, None).await
     }
 
     /// `POST /v1/client/sessions/{id}/end` (`Ended`) and `/remove` (`Removed`).
@@ -56,16 +69,15 @@ impl Latch {
         status: SessionStatus,
     ) -> Result<Outcome<SessionView>, Error> {
         let (client, session, user) = self.client_session(token, id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let session = self.end_session(session, status, now).await?;
         if client.last_active_session_id.as_ref() == Some(&session.id) {
-            self.ports
-                .clients
+            self.client_repo
                 .set_last_active_session(&client.id, None, now)
                 .await?;
         }
         let view = SessionView::at(session, user, now);
-        self.outcome(view, &client.id, None).await
+        self.clients.outcome(view, &client.id, None).await
     }
 
     /// `DELETE /v1/client/sessions`: signs the client out of every session.
@@ -73,13 +85,14 @@ impl Latch {
         &self,
         token: Option<&str>,
     ) -> Result<Outcome<ClientSnapshot>, Error> {
-        let client = self.require_client(token, "client").await?;
-        self.end_sessions_of(&client, SessionStatus::Ended).await?;
-        self.ports
-            .clients
-            .set_last_active_session(&client.id, None, self.ports.clock.now())
+        let client = self.clients.require_client(token, "client").await?;
+        self.clients
+            .end_sessions_of(&client, SessionStatus::Ended)
             .await?;
-        let outcome = self.outcome((), &client.id, None).await?;
+        self.client_repo
+            .set_last_active_session(&client.id, None, self.clock.now())
+            .await?;
+        let outcome = self.clients.outcome((), &client.id, None).await?;
         let snapshot = outcome.client.ok_or_else(|| Error::not_found("client"))?;
         Ok(Outcome {
             response: snapshot.clone(),
@@ -98,14 +111,12 @@ impl Latch {
     ) -> Result<Session, Error> {
         if !session.is_active(now)
             || !self
-                .ports
-                .clients
+                .client_repo
                 .end_session(&session.id, status, now)
                 .await?
         {
             return Ok(self
-                .ports
-                .clients
+                .client_repo
                 .get_session(&session.id)
                 .await?
                 .unwrap_or(session));
@@ -125,7 +136,7 @@ impl Latch {
         id: &str,
     ) -> Result<SessionTokenClaims, Error> {
         let (_, session, user) = self.client_session(token, id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         if !session.is_active(now) {
             return Err(inactive_session());
         }
@@ -152,12 +163,12 @@ impl Latch {
             return Err(Error::param_nil("user_id"));
         }
         query.limit = page_limit(limit)?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         query.now = now;
-        let total_count = self.ports.clients.count_sessions(&query).await?;
+        let total_count = self.client_repo.count_sessions(&query).await?;
         let mut sessions = Vec::new();
-        for session in self.ports.clients.list_sessions(&query).await? {
-            if let Some(user) = self.ports.users.get(&session.user_id).await? {
+        for session in self.client_repo.list_sessions(&query).await? {
+            if let Some(user) = self.users.get(&session.user_id).await? {
                 sessions.push(SessionView::at(session, user, now));
             }
         }
@@ -170,7 +181,7 @@ impl Latch {
     /// `GET /v1/sessions/{id}` (Backend API).
     pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         Ok(SessionView::at(session, user, now))
     }
 
@@ -178,7 +189,7 @@ impl Latch {
     /// revoked and mints no more tokens; others are returned as they are.
     pub async fn revoke_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let session = self
             .end_session(session, SessionStatus::Revoked, now)
             .await?;
@@ -187,13 +198,11 @@ impl Latch {
 
     async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {
         let session = self
-            .ports
-            .clients
+            .client_repo
             .get_session(&SessionId(id.to_owned()))
             .await?
             .ok_or_else(|| Error::not_found("session"))?;
         let user = self
-            .ports
             .users
             .get(&session.user_id)
             .await?
@@ -208,7 +217,7 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<(Client, Session, User), Error> {
-        let client = self.require_client(token, "session").await?;
+        let client = self.clients.require_client(token, "session").await?;
         let (session, user) = self.session_with_user(id).await?;
         if session.client_id != client.id {
             return Err(Error::not_found("session"));
@@ -253,7 +262,8 @@ mod tests {
     #[tokio::test]
     async fn active_sessions_mint_claims_with_factor_ages() {
         let claims = mocks_with(SessionStatus::Active, "client_1")
-            .latch()
+            .services()
+            .sessions
             .session_token(Some(TOKEN), "sess_1")
             .await
             .unwrap();
@@ -272,7 +282,8 @@ mod tests {
             SessionStatus::Expired,
         ] {
             let err = mocks_with(status, "client_1")
-                .latch()
+                .services()
+                .sessions
                 .session_token(Some(TOKEN), "sess_1")
                 .await
                 .unwrap_err();
@@ -287,13 +298,15 @@ mod tests {
     #[tokio::test]
     async fn another_clients_session_is_not_found() {
         let err = mocks_with(SessionStatus::Active, "client_2")
-            .latch()
+            .services()
+            .sessions
             .session_token(Some(TOKEN), "sess_1")
             .await
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::ResourceNotFound);
         let err = mocks_with(SessionStatus::Active, "client_1")
-            .latch()
+            .services()
+            .sessions
             .session_token(None, "sess_1")
             .await
             .unwrap_err();
@@ -308,7 +321,12 @@ mod tests {
             .withf(|_, status, _| *status == SessionStatus::Revoked)
             .times(1)
             .returning(|_, _, _| Ok(true));
-        let view = m.latch().revoke_session("sess_1").await.unwrap();
+        let view = m
+            .services()
+            .sessions
+            .revoke_session("sess_1")
+            .await
+            .unwrap();
         assert_eq!(view.status, SessionStatus::Revoked);
         assert_eq!(view.user.id, UserId("user_1".into()));
     }
@@ -316,7 +334,8 @@ mod tests {
     #[tokio::test]
     async fn listing_sessions_needs_a_user_or_client() {
         let err = Mocks::new()
-            .latch()
+            .services()
+            .sessions
             .list_sessions(SessionQuery::default(), None)
             .await
             .unwrap_err();

@@ -1,12 +1,65 @@
 //! Sign-ins: create, read, and the first factor.
 
-use super::{Latch, Outcome, SignInView, token_hash};
+use std::sync::Arc;
+
+use super::{Clients, Codes, OAuth, Outcome, Phantoms, SignInView, Users, new_token, token_hash};
 use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
+use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
     SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
 };
-use crate::ports::{AttemptSlot, DigestUpgrade};
+use crate::ports::{
+    AttemptSlot, ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore,
+    UserRepository,
+};
+use crate::secrets::SecretBox;
+
+/// Sign-ins and their factors: `/v1/client/sign_ins/...`.
+#[derive(Clone)]
+pub struct SignIns {
+    pub(super) clients: Clients,
+    pub(super) steps: Steps,
+    pub(super) lockout: Lockout,
+    pub(super) codes: Codes,
+    /// Starting an OAuth first factor.
+    pub(super) oauth: OAuth,
+    pub(super) phantoms: Phantoms,
+    /// Setting a new password after a reset.
+    pub(super) user_admin: Users,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) secrets: Arc<SecretBox>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+/// What every step of a sign-in shares once its factor passed: storing it
+/// against racing requests, counting failures, and starting the session.
+#[derive(Clone)]
+pub(crate) struct Steps {
+    pub(super) clients: Clients,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+/// Lockout: no factor is checked for a locked user, and every check takes
+/// one of the attempts the user has left.
+#[derive(Clone)]
+pub(crate) struct Lockout {
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) phantoms: Phantoms,
+}
 
 /// `POST /v1/client/sign_ins`.
 #[derive(Debug, Default, Clone)]
@@ -57,7 +110,7 @@ pub struct AttemptFirstFactor {
     pub keep_token: bool,
 }
 
-impl Latch {
+impl SignIns {
     /// Starts a sign-in on the client (creating the client if needed). With an
     /// identifier the sign-in is identified; with `strategy=password` and a
     /// password too, the first factor is attempted in the same call. On any
@@ -100,7 +153,7 @@ impl Latch {
             }
             // OAuth needs no identifier: the provider names the user.
             Some(oauth @ Strategy::OAuth(_)) => {
-                self.check_oauth_start(
+                self.oauth.check_oauth_start(
                     oauth,
                     params.redirect_url.as_deref(),
                     params.action_complete_redirect_url.as_deref(),
@@ -119,7 +172,7 @@ impl Latch {
                 Err(err) => {
                     // An unknown account costs what a known one does.
                     if let Some(password) = &password {
-                        self.ports.hasher.verify(password, None).await?;
+                        self.hasher.verify(password, None).await?;
                     }
                     return Err(err);
                 }
@@ -128,27 +181,28 @@ impl Latch {
         };
         // No factor is evaluated for a locked user.
         if let (Some(_), Some((_, user))) = (&strategy, &identified) {
-            self.refuse_if_locked(user)?;
+            self.lockout.refuse_if_locked(user)?;
         }
         // The password is checked before anything is written, so a wrong one
         // leaves no client and no sign-in behind (only the lockout count).
         if let (Some(password), Some((_, user))) = (&password, &identified) {
-            self.guarded(user, self.check_password(user, password))
+            self.lockout
+                .guarded(user, self.check_password(user, password))
                 .await?;
         }
 
-        let now = self.ports.clock.now();
-        let (client, new_token) = self.find_or_create_client(token).await?;
+        let now = self.clock.now();
+        let (client, new_token) = self.clients.find_or_create_client(token).await?;
         let created = new_token.is_some().then(|| client.id.clone());
         let is_new = created.is_some();
         let result = async move {
             let mut new_token = new_token;
             // A client made for this request has no sessions to look at.
             if let (Some((_, user)), false) = (&identified, is_new) {
-                self.refuse_if_signed_in(&client, user).await?;
+                self.clients.refuse_if_signed_in(&client, user).await?;
             }
             let mut sign_in = SignIn::new(
-                SignInId(new_id(IdPrefix::SignIn, &*self.ports.random)),
+                SignInId(new_id(IdPrefix::SignIn, &*self.random)),
                 client.id.clone(),
                 now,
                 &self.settings,
@@ -170,7 +224,7 @@ impl Latch {
                         | Strategy::ResetPasswordEmailCode
                         | Strategy::ResetPasswordPhoneCode),
                     ) => {
-                        self.send_code(
+                        self.codes.send_code(
                             FactorSlot::First,
                             &mut sign_in,
                             user,
@@ -189,7 +243,7 @@ impl Latch {
                         .as_deref()
                         .map_or_else(|| client.token_hash.clone(), token_hash)
                 });
-                self.start_oauth(
+                self.oauth.start_oauth(
                     &mut sign_in,
                     oauth.clone(),
                     params.redirect_url.clone(),
@@ -202,7 +256,7 @@ impl Latch {
             match (&session, &identified) {
                 (Some(session), Some((_, user))) => {
                     new_token = self
-                        .start_session(
+                        .steps.start_session(
                             session,
                             user,
                             password.as_deref(),
@@ -212,29 +266,29 @@ impl Latch {
                         .await?;
                     // The session and the token exist: the device must get them even
                     // if keeping the finished sign-in fails.
-                    if let Err(err) = self.ports.sign_ins.insert(&sign_in).await {
+                    if let Err(err) = self.sign_ins.insert(&sign_in).await {
                         tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
                     }
                 }
                 _ => {
-                    self.ports.sign_ins.insert(&sign_in).await?;
-                    self.ports
-                        .clients
+                    self.sign_ins.insert(&sign_in).await?;
+                    self
+                        .client_repo
                         .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
                         .await?
                 }
             }
             // A client has at most one current sign-in: the new one replaced it.
             if let Some(previous) = &client.sign_in_id {
-                self.ports.sign_ins.delete(previous).await?;
+                self.sign_ins.delete(previous).await?;
             }
-            self.sign_in_outcome(sign_in, &client.id, new_token, now).await
+            self.clients.sign_in_outcome(sign_in, &client.id, new_token, now).await
         }
         .await;
         // A client made for this request goes again if the sign-in could not
         // be stored (a flow store that is down), so nothing half-made stays.
         if let (Err(_), Some(id)) = (&result, created) {
-            self.forget_client(&id).await;
+            self.clients.forget_client(&id).await;
         }
         result
     }
@@ -245,8 +299,9 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, sign_in) = self.client_sign_in(token, id).await?;
-        self.sign_in_outcome(sign_in, &client.id, None, self.ports.clock.now())
+        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
+        self.clients
+            .sign_in_outcome(sign_in, &client.id, None, self.clock.now())
             .await
     }
 
@@ -261,7 +316,7 @@ impl Latch {
         let (client, mut sign_in, strategy, user, now) = self
             .first_factor_step(token, id, params.strategy.as_deref())
             .await?;
-        self.refuse_if_signed_in(&client, &user).await?;
+        self.clients.refuse_if_signed_in(&client, &user).await?;
         // The factor is checked first; what follows is the same for every strategy.
         let password = match &strategy {
             Strategy::Password => {
@@ -269,11 +324,13 @@ impl Latch {
                     .password
                     .ok_or_else(|| Error::param_nil("password"))?;
                 if let Err(err) = self
+                    .lockout
                     .guarded(&user, self.check_password(&user, &password))
                     .await
                 {
                     if err.code == ErrorCode::FormPasswordIncorrect {
-                        self.count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
+                        self.steps
+                            .count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
                             .await?;
                     }
                     return Err(err);
@@ -284,11 +341,17 @@ impl Latch {
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => {
-                self.guarded(
-                    &user,
-                    self.check_code(FactorSlot::First, &mut sign_in, &strategy, params.code),
-                )
-                .await?;
+                self.lockout
+                    .guarded(
+                        &user,
+                        self.codes.check_code(
+                            FactorSlot::First,
+                            &mut sign_in,
+                            &strategy,
+                            params.code,
+                        ),
+                    )
+                    .await?;
                 None
             }
             other => return Err(not_yet_supported(other)),
@@ -300,12 +363,16 @@ impl Latch {
             // A reset code proves the user; the new password comes next.
             refuse_if_banned(&user)?;
             sign_in.reset_code_passed(strategy, now)?;
-            if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+            if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
                 return self
+                    .steps
                     .after_lost_race(err, &client.id, &sign_in.id, now)
                     .await;
             }
-            return self.sign_in_outcome(sign_in, &client.id, None, now).await;
+            return self
+                .clients
+                .sign_in_outcome(sign_in, &client.id, None, now)
+                .await;
         }
         let before = sign_in.clone();
         let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
@@ -317,9 +384,11 @@ impl Latch {
             password: password.as_deref(),
             keep_token: params.keep_token,
         };
-        self.finish_step(sign_in, step, now).await
+        self.steps.finish_step(sign_in, step, now).await
     }
+}
 
+impl Steps {
     /// After a factor passed (in memory): stores the sign-in if no other
     /// request changed it first, then starts the session it completed with,
     /// if any. A loser of the race whose rival completed the sign-in answers
@@ -332,7 +401,7 @@ impl Latch {
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
         let client_id = &step.client.id;
-        if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+        if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
             return self.after_lost_race(err, client_id, &sign_in.id, now).await;
         }
         let new_token = match step.session {
@@ -351,7 +420,7 @@ impl Latch {
                     Err(err) => {
                         let mut restored = step.before;
                         restored.set_version(sign_in.version());
-                        if let Err(undo) = self.replace_sign_in(&mut restored).await {
+                        if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
                             tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
                         }
                         return Err(err);
@@ -360,10 +429,13 @@ impl Latch {
             }
             None => None,
         };
-        self.sign_in_outcome(sign_in, client_id, new_token, now)
+        self.clients
+            .sign_in_outcome(sign_in, client_id, new_token, now)
             .await
     }
+}
 
+impl SignIns {
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`: sends a code for
     /// `email_code` and `phone_code`; password needs no preparation.
     pub async fn prepare_first_factor(
@@ -388,29 +460,31 @@ impl Latch {
                 let binding = params
                     .bind_oauth_to_cookie
                     .then(|| client.token_hash.clone());
-                self.start_oauth(
-                    &mut sign_in,
-                    oauth,
-                    params.redirect_url,
-                    params.action_complete_redirect_url,
-                    binding,
-                    now,
-                )
-                .await?;
-                return self.store_and_show(sign_in, &client.id, now).await;
+                self.oauth
+                    .start_oauth(
+                        &mut sign_in,
+                        oauth,
+                        params.redirect_url,
+                        params.action_complete_redirect_url,
+                        binding,
+                        now,
+                    )
+                    .await?;
+                return self.steps.store_and_show(sign_in, &client.id, now).await;
             }
             other => return Err(not_yet_supported(&other)),
         };
-        self.send_code(
-            FactorSlot::First,
-            &mut sign_in,
-            &user,
-            strategy,
-            target.as_deref(),
-            now,
-        )
-        .await?;
-        self.store_and_show(sign_in, &client.id, now).await
+        self.codes
+            .send_code(
+                FactorSlot::First,
+                &mut sign_in,
+                &user,
+                strategy,
+                target.as_deref(),
+                now,
+            )
+            .await?;
+        self.steps.store_and_show(sign_in, &client.id, now).await
     }
 
     /// `POST /v1/client/sign_ins/{id}/reset_password`: sets the new password
@@ -422,8 +496,8 @@ impl Latch {
         id: &str,
         params: ResetPassword,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in) = self.client_sign_in(token, id).await?;
-        let now = self.ports.clock.now();
+        let (client, mut sign_in) = self.clients.client_sign_in(token, id).await?;
+        let now = self.clock.now();
         let user_id = sign_in.ready_for_new_password(now)?.clone();
         let password = params
             .password
@@ -432,30 +506,35 @@ impl Latch {
             password: Some(password),
             ..Default::default()
         };
-        let user = self.update_user(user_id.as_str(), patch).await?;
+        let user = self.user_admin.update_user(user_id.as_str(), patch).await?;
         if params.sign_out_of_other_sessions {
-            self.revoke_sessions_of(&user.id).await?;
+            self.user_admin.revoke_sessions_of(&user.id).await?;
         }
         let session = match sign_in.new_password_set(user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => None,
-            AfterFirstFactor::ReadyToComplete => Some(self.new_session(&sign_in, &user, now)?),
+            AfterFirstFactor::ReadyToComplete => {
+                Some(self.steps.new_session(&sign_in, &user, now)?)
+            }
         };
         if let Some(session) = &session {
             sign_in.complete(session.id.clone(), now)?;
         }
-        if let Err(err) = self.replace_sign_in(&mut sign_in).await {
+        if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
             return self
+                .steps
                 .after_lost_race(err, &client.id, &sign_in.id, now)
                 .await;
         }
         let new_token = match &session {
             Some(session) => {
-                self.start_session(session, &user, None, &client.token_hash, params.keep_token)
+                self.steps
+                    .start_session(session, &user, None, &client.token_hash, params.keep_token)
                     .await?
             }
             None => None,
         };
-        self.sign_in_outcome(sign_in, &client.id, new_token, now)
+        self.clients
+            .sign_in_outcome(sign_in, &client.id, new_token, now)
             .await
     }
 
@@ -498,11 +577,11 @@ impl Latch {
                 ),
             ));
         }
-        let user = self.ports.users.find_by_identifier(&identifier).await?;
+        let user = self.users.find_by_identifier(&identifier).await?;
         match user {
             Some(user) => Ok((identifier.as_str().to_owned(), user, false)),
             None if self.settings.enumeration_protection => {
-                let user = self.phantom_user(identifier.as_str()).await?;
+                let user = self.phantoms.phantom_user(identifier.as_str()).await?;
                 Ok((identifier.as_str().to_owned(), user, true))
             }
             None => Err(Error::identifier_not_found()),
@@ -516,7 +595,7 @@ impl Latch {
             .clone()
             .filter(|_| self.settings.strategies.password);
         let has_digest = digest.is_some();
-        let matched = self.ports.hasher.verify(password, digest).await?;
+        let matched = self.hasher.verify(password, digest).await?;
         if !has_digest && self.settings.enumeration_protection && self.settings.strategies.password
         {
             // Whether an account has a password is the account's business.
@@ -547,17 +626,19 @@ impl Latch {
         strategy: Strategy,
     ) -> Result<Option<Session>, Error> {
         refuse_if_banned(user)?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => Ok(None),
             AfterFirstFactor::ReadyToComplete => {
-                let session = self.new_session(sign_in, user, now)?;
+                let session = self.steps.new_session(sign_in, user, now)?;
                 sign_in.complete(session.id.clone(), now)?;
                 Ok(Some(session))
             }
         }
     }
+}
 
+impl Steps {
     /// The session a sign-in that passed its factors becomes (not yet stored).
     pub(super) fn new_session(
         &self,
@@ -566,7 +647,7 @@ impl Latch {
         now: Timestamp,
     ) -> Result<Session, Error> {
         Ok(Session {
-            id: SessionId(new_id(IdPrefix::Session, &*self.ports.random)),
+            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
             client_id: sign_in.client_id.clone(),
             user_id: user.id.clone(),
             status: SessionStatus::Active,
@@ -590,24 +671,22 @@ impl Latch {
         presented_token_hash: &str,
         keep_token: bool,
     ) -> Result<Option<String>, Error> {
-        let token = (!keep_token).then(|| self.new_token());
+        let token = (!keep_token).then(|| new_token(&*self.random));
         let new_hash = token
             .as_deref()
             .map_or_else(|| presented_token_hash.to_owned(), token_hash);
         // Rotates only the token this request presented: of two requests racing
         // on one client, one rotates and the other gets `Conflict`.
-        self.ports
-            .clients
+        self.client_repo
             .insert_session(session, presented_token_hash, &new_hash)
             .await?;
         let upgrade = match (password, &user.password_digest) {
-            (Some(password), Some(old)) if self.ports.hasher.needs_rehash(old) => {
+            (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
                 self.stronger_digest(password, old).await
             }
             _ => None,
         };
         if let Err(err) = self
-            .ports
             .users
             .record_sign_in(&user.id, session.created_at, upgrade)
             .await
@@ -622,7 +701,7 @@ impl Latch {
     /// against a weaker one; `None` (logged) if hashing fails.
     async fn stronger_digest(&self, password: &str, old: &str) -> Option<DigestUpgrade> {
         let password = Password::parse(password, 1).ok()?;
-        match self.ports.hasher.hash(&password).await {
+        match self.hasher.hash(&password).await {
             Ok(new) => Some(DigestUpgrade {
                 old: old.to_owned(),
                 new,
@@ -643,9 +722,11 @@ impl Latch {
         id: &SignInId,
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
-        match self.ports.sign_ins.get(id).await? {
+        match self.sign_ins.get(id).await? {
             Some(current) if current.status_at(now) == SignInStatus::Complete => {
-                self.sign_in_outcome(current, client, None, now).await
+                self.clients
+                    .sign_in_outcome(current, client, None, now)
+                    .await
             }
             _ => Err(err),
         }
@@ -661,12 +742,11 @@ impl Latch {
     ) -> Result<(), Error> {
         // Each lost race means another attempt was stored: bounded by the racers.
         for _ in 0..32 {
-            sign_in.factor_failed(slot, strategy.clone(), self.ports.clock.now())?;
+            sign_in.factor_failed(slot, strategy.clone(), self.clock.now())?;
             let expected = sign_in.next_version();
-            match self.ports.sign_ins.replace(&sign_in, expected).await {
+            match self.sign_ins.replace(&sign_in, expected).await {
                 Err(StoreError::Conflict) => {
                     sign_in = self
-                        .ports
                         .sign_ins
                         .get(&sign_in.id)
                         .await?
@@ -686,16 +766,22 @@ impl Latch {
         client: &ClientId,
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
-        self.replace_sign_in(&mut sign_in).await?;
-        self.sign_in_outcome(sign_in, client, None, now).await
+        self.clients.replace_sign_in(&mut sign_in).await?;
+        self.clients
+            .sign_in_outcome(sign_in, client, None, now)
+            .await
     }
+}
 
+impl Clients {
     /// Stores a changed sign-in if no other request changed it first.
     pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
         let expected = sign_in.next_version();
-        Ok(self.ports.sign_ins.replace(sign_in, expected).await?)
+        Ok(self.sign_ins.replace(sign_in, expected).await?)
     }
+}
 
+impl SignIns {
     /// What every first-factor step starts with: the client's sign-in, ready
     /// for a first factor; the strategy, allowed; and its user, not locked.
     async fn first_factor_step(
@@ -704,22 +790,25 @@ impl Latch {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.client_sign_in(token, id).await?;
+        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
         let strategy =
             self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         sign_in.ready_for_first_factor(now)?;
         let user = self
+            .clients
             .user_of(&sign_in)
             .await?
             .ok_or_else(Error::identifier_not_found)?;
-        self.refuse_if_locked(&user)?;
+        self.lockout.refuse_if_locked(&user)?;
         Ok((client, sign_in, strategy, user, now))
     }
+}
 
+impl Lockout {
     /// No factor is even evaluated while the user is locked.
     pub(super) fn refuse_if_locked(&self, user: &User) -> Result<(), Error> {
-        match user.lockout_at(self.ports.clock.now()) {
+        match user.lockout_at(self.clock.now()) {
             None => Ok(()),
             Some(remaining) => Err(user_locked(remaining)),
         }
@@ -739,12 +828,12 @@ impl Latch {
         if max == 0 {
             return check.await;
         }
-        let now = self.ports.clock.now();
-        let taken = match self.ports.users.take_attempt(&user.id, now, max).await {
+        let now = self.clock.now();
+        let taken = match self.users.take_attempt(&user.id, now, max).await {
             // A stand-in has no account row (the store still did the work,
             // so its check costs what a real one does): it locks like one,
             // on a counter.
-            Err(StoreError::NotFound) => self.phantom_attempt(user, max, now).await?,
+            Err(StoreError::NotFound) => self.phantoms.phantom_attempt(user, max, now).await?,
             other => other?,
         };
         match taken {
@@ -767,12 +856,11 @@ impl Latch {
             Err(err) if matches!(err.code, ErrorCode::FormPasswordIncorrect | ErrorCode::FormCodeIncorrect)
         );
         let settled = self
-            .ports
             .users
             .settle_attempt(
                 &user.id,
                 failed,
-                self.ports.clock.now(),
+                self.clock.now(),
                 max,
                 self.settings.lockout_duration,
             )
@@ -788,15 +876,17 @@ impl Latch {
         }
         result
     }
+}
 
+impl Clients {
     /// A user already signed in on this client cannot sign in there again.
     pub(super) async fn refuse_if_signed_in(
         &self,
         client: &Client,
         user: &User,
     ) -> Result<(), Error> {
-        let now = self.ports.clock.now();
-        let sessions = self.ports.clients.sessions_of_client(&client.id).await?;
+        let now = self.clock.now();
+        let sessions = self.client_repo.sessions_of_client(&client.id).await?;
         match sessions
             .iter()
             .find(|s| s.user_id == user.id && s.is_active(now))
@@ -820,7 +910,7 @@ impl Latch {
         id: &str,
     ) -> Result<(Client, SignIn), Error> {
         let client = self.require_client(token, "sign in").await?;
-        let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
+        let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
         let sign_in = sign_in
             .filter(|s| s.client_id == client.id)
             .ok_or_else(|| Error::not_found("sign in"))?;
@@ -828,7 +918,7 @@ impl Latch {
     }
 }
 
-/// What [`Latch::finish_step`] needs besides the sign-in.
+/// What [`Steps::finish_step`] needs besides the sign-in.
 pub(super) struct PassedStep<'a> {
     pub client: &'a Client,
     /// The sign-in as it was before the factor passed, to restore.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::{Latch, Ports, token_hash};
+use super::{Ports, Services, token_hash};
 use crate::model::{
     Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus,
     Timestamp, User, UserId,
@@ -17,7 +17,7 @@ use crate::ports::{
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
 pub const TOKEN: &str = "token-of-client-1";
 
-/// Mocks for every port; tests set expectations, then call [`Mocks::latch`].
+/// Mocks for every port; tests set expectations, then call [`Mocks::services`].
 pub struct Mocks {
     pub users: MockUserRepository,
     pub clients: MockClientRepository,
@@ -50,7 +50,7 @@ impl Mocks {
     /// The use cases over these mocks. Lockout attempts are granted and
     /// settled without a lock unless a test expected otherwise first (the
     /// earliest matching expectation answers).
-    pub fn latch(mut self) -> Latch {
+    pub fn services(mut self) -> Services {
         self.users
             .expect_take_attempt()
             .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Granted));
@@ -67,7 +67,7 @@ impl Mocks {
                 .enumerate()
                 .for_each(|(i, b)| *b = n.wrapping_add(i as u8));
         });
-        Latch::new(
+        Services::new(
             Ports {
                 users: Arc::new(self.users),
                 clients: Arc::new(self.clients),

@@ -1,12 +1,28 @@
 //! Users through the Backend API.
 
-use super::{Latch, page_limit};
+use std::sync::Arc;
+
+use super::page_limit;
 use crate::error::{Error, StoreError};
+use crate::model::InstanceSettings;
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
     TotpSecret, User, UserId, UserPatch, Username, new_id, parse_backup_codes,
 };
-use crate::ports::UserQuery;
+use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, UserQuery, UserRepository};
+use crate::secrets::SecretBox;
+
+/// The Backend API's users, and the writes of a user other services share.
+#[derive(Clone)]
+pub struct Users {
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) secrets: Arc<SecretBox>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
 
 /// `POST /v1/users`.
 #[derive(Debug, Default, Clone)]
@@ -47,11 +63,11 @@ pub struct UsersPage {
 
 const NAME_MAX_CHARS: usize = 256;
 
-impl Latch {
+impl Users {
     /// Creates a user. Emails and phone numbers given here count as verified;
     /// the first of each is primary.
     pub async fn create_user(&self, params: CreateUser) -> Result<User, Error> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let emails = dedup(
             params
                 .email_addresses
@@ -95,7 +111,7 @@ impl Latch {
             }
             (None, None) => None,
         };
-        let id = UserId(new_id(IdPrefix::User, &*self.ports.random));
+        let id = UserId(new_id(IdPrefix::User, &*self.random));
         let totp_secret = self.seal_totp_secret(&id, params.totp_secret.as_deref())?;
         let backup_codes = self.backup_code_digests(&id, &params.backup_codes)?;
         let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
@@ -117,13 +133,12 @@ impl Latch {
             backup_codes,
             ..User::blank(id, now)
         };
-        self.ports.users.insert(&user).await?;
+        self.users.insert(&user).await?;
         Ok(user)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<User, Error> {
-        self.ports
-            .users
+        self.users
             .get(&UserId(id.to_owned()))
             .await?
             .ok_or_else(|| Error::not_found("user"))
@@ -138,13 +153,13 @@ impl Latch {
         query.limit = page_limit(limit)?;
         let query = normalised(query);
         Ok(UsersPage {
-            users: self.ports.users.list(&query).await?,
+            users: self.users.list(&query).await?,
         })
     }
 
     pub async fn count_users(&self, query: UserQuery) -> Result<u64, Error> {
         let query = normalised(query);
-        Ok(self.ports.users.count(&query).await?)
+        Ok(self.users.count(&query).await?)
     }
 
     /// `PATCH /v1/users/{id}`: applies only what the patch names, on the user as
@@ -255,7 +270,7 @@ impl Latch {
             self.require_strategy(&Strategy::PhoneCode, "reserved_for_second_factor")?;
         }
         let stored = self.phone_number_owner(id).await?;
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let user = self
             .write_user(stored, |mut user| {
                 let record = user
@@ -310,8 +325,8 @@ impl Latch {
             let read_at = stored.updated_at;
             let id = stored.id.clone();
             let mut user = change(stored)?;
-            user.updated_at = Timestamp(self.ports.clock.now().0.max(read_at.0 + 1));
-            match self.ports.users.update(&user, read_at).await {
+            user.updated_at = Timestamp(self.clock.now().0.max(read_at.0 + 1));
+            match self.users.update(&user, read_at).await {
                 Err(StoreError::Conflict) => stored = self.get_user(id.as_str()).await?,
                 Err(StoreError::NotFound) => return Err(Error::not_found("user")),
                 other => return other.map(|()| user).map_err(Error::from),
@@ -321,8 +336,7 @@ impl Latch {
     }
 
     async fn phone_number_owner(&self, id: &str) -> Result<User, Error> {
-        self.ports
-            .users
+        self.users
             .find_by_identification_id(id)
             .await?
             .filter(|u| u.phone_numbers.iter().any(|p| p.id == id))
@@ -340,10 +354,9 @@ impl Latch {
         };
         self.require_strategy(&Strategy::Totp, "totp_secret")?;
         let secret = TotpSecret::parse_base32(secret)?;
-        let sealed =
-            self.ports
-                .secrets
-                .seal(secret.as_bytes(), user.as_str(), &*self.ports.random)?;
+        let sealed = self
+            .secrets
+            .seal(secret.as_bytes(), user.as_str(), &*self.random)?;
         Ok(Some(sealed))
     }
 
@@ -359,7 +372,7 @@ impl Latch {
         self.require_strategy(&Strategy::BackupCode, "backup_codes")?;
         Ok(parse_backup_codes(codes)?
             .iter()
-            .map(|code| self.ports.secrets.digest(user.as_str(), code))
+            .map(|code| self.secrets.digest(user.as_str(), code))
             .collect())
     }
 
@@ -410,7 +423,7 @@ impl Latch {
 
     /// Revokes every active session of the user.
     pub(crate) async fn revoke_sessions_of(&self, user: &UserId) -> Result<(), Error> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let query = crate::ports::SessionQuery {
             user_id: Some(user.0.clone()),
             status: Some(crate::model::SessionStatus::Active),
@@ -421,13 +434,12 @@ impl Latch {
         // Pages of active sessions until none is left; bounded, as every
         // round ends what it read.
         for _ in 0..64 {
-            let active = self.ports.clients.list_sessions(&query).await?;
+            let active = self.client_repo.list_sessions(&query).await?;
             if active.is_empty() {
                 return Ok(());
             }
             for session in active {
-                self.ports
-                    .clients
+                self.client_repo
                     .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
                     .await?;
             }
@@ -438,12 +450,7 @@ impl Latch {
     }
 
     async fn set_lock(&self, id: &str, until: Option<Timestamp>) -> Result<User, Error> {
-        match self
-            .ports
-            .users
-            .set_lock(&UserId(id.to_owned()), until)
-            .await
-        {
+        match self.users.set_lock(&UserId(id.to_owned()), until).await {
             Err(StoreError::NotFound) => Err(Error::not_found("user")),
             other => {
                 other?;
@@ -454,7 +461,7 @@ impl Latch {
 
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
-        if self.ports.users.delete(&UserId(id.to_owned())).await? {
+        if self.users.delete(&UserId(id.to_owned())).await? {
             Ok(())
         } else {
             Err(Error::not_found("user"))
@@ -468,7 +475,7 @@ impl Latch {
             self.settings.password_min_length
         };
         let password = Password::parse(raw, min)?;
-        self.ports.hasher.hash(&password).await
+        self.hasher.hash(&password).await
     }
 
     fn records(
@@ -480,7 +487,7 @@ impl Latch {
         values
             .into_iter()
             .map(|value| IdentificationRecord {
-                id: new_id(prefix, &*self.ports.random),
+                id: new_id(prefix, &*self.random),
                 value,
                 verified: true,
                 reserved_for_second_factor: false,
@@ -672,7 +679,7 @@ mod tests {
             password: Some("long enough".into()),
             ..Default::default()
         };
-        let user = m.latch().create_user(params).await.unwrap();
+        let user = m.services().users.create_user(params).await.unwrap();
         assert!(user.id.as_str().starts_with("user_"));
     }
 
@@ -681,13 +688,18 @@ mod tests {
         let mut m = Mocks::new();
         m.hasher.expect_hash().never();
         m.users.expect_insert().never();
-        let latch = m.latch();
-        let err = latch.create_user(CreateUser::default()).await.unwrap_err();
+        let latch = m.services();
+        let err = latch
+            .users
+            .create_user(CreateUser::default())
+            .await
+            .unwrap_err();
         assert_eq!(
             (err.code, err.param_name.as_deref()),
             (ErrorCode::FormParamNil, Some("email_address"))
         );
         let err = latch
+            .users
             .create_user(CreateUser {
                 password: Some("short".into()),
                 ..params("a@b.co")
@@ -701,7 +713,7 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.create_user(both).await.unwrap_err().code,
+            latch.users.create_user(both).await.unwrap_err().code,
             ErrorCode::FormParamValueInvalid
         );
         let digest = CreateUser {
@@ -710,7 +722,7 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.create_user(digest).await.unwrap_err().code,
+            latch.users.create_user(digest).await.unwrap_err().code,
             ErrorCode::FormParamFormatInvalid
         );
         let metadata = CreateUser {
@@ -719,6 +731,7 @@ mod tests {
         };
         assert_eq!(
             latch
+                .users
                 .create_user(metadata)
                 .await
                 .unwrap_err()
@@ -735,7 +748,8 @@ mod tests {
             .expect_insert()
             .returning(|_| Err(StoreError::Duplicate(IdentifierKind::Username)));
         let err = m
-            .latch()
+            .services()
+            .users
             .create_user(CreateUser {
                 username: Some("taken".into()),
                 ..Default::default()
@@ -770,7 +784,14 @@ mod tests {
             password_hasher: Some("argon2id".into()),
             ..params("b@b.co")
         };
-        assert!(m.latch().create_user(params).await.unwrap().has_password());
+        assert!(
+            m.services()
+                .users
+                .create_user(params)
+                .await
+                .unwrap()
+                .has_password()
+        );
     }
 
     #[tokio::test]
@@ -817,7 +838,11 @@ mod tests {
             password: Some("a new password".into()),
             ..Default::default()
         };
-        m.latch().update_user("user_1", patch).await.unwrap();
+        m.services()
+            .users
+            .update_user("user_1", patch)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -831,7 +856,12 @@ mod tests {
             password: Some("a new password".into()),
             ..Default::default()
         };
-        let err = m.latch().update_user("user_1", patch).await.unwrap_err();
+        let err = m
+            .services()
+            .users
+            .update_user("user_1", patch)
+            .await
+            .unwrap_err();
         assert_eq!(err.param_name.as_deref(), Some("username"));
     }
 
@@ -840,13 +870,14 @@ mod tests {
         let mut m = Mocks::new();
         m.users.expect_get().returning(|_| Ok(None));
         m.users.expect_delete().returning(|_| Ok(false));
-        let latch = m.latch();
+        let latch = m.services();
         assert_eq!(
-            latch.get_user("user_x").await.unwrap_err().code,
+            latch.users.get_user("user_x").await.unwrap_err().code,
             ErrorCode::ResourceNotFound
         );
         assert_eq!(
             latch
+                .users
                 .update_user("user_x", UserPatch::default())
                 .await
                 .unwrap_err()
@@ -854,7 +885,7 @@ mod tests {
             ErrorCode::ResourceNotFound
         );
         assert_eq!(
-            latch.delete_user("user_x").await.unwrap_err().code,
+            latch.users.delete_user("user_x").await.unwrap_err().code,
             ErrorCode::ResourceNotFound
         );
     }

@@ -149,7 +149,8 @@ async fn starting_binds_a_single_use_state_pkce_and_nonce_to_the_sign_in() {
         .times(1)
         .returning(|_| Ok(()));
     let out = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -174,7 +175,8 @@ async fn redirect_urls_off_the_allow_list_are_refused_before_any_write() {
         m.clients.expect_insert_client().never();
         m.sign_ins.expect_insert().never();
         let err = m
-            .latch()
+            .services()
+            .sign_ins
             .create_sign_in(
                 None,
                 CreateSignIn {
@@ -194,7 +196,8 @@ async fn redirect_urls_off_the_allow_list_are_refused_before_any_write() {
     m.settings.redirect_origins = vec!["https://app.example.com".into()];
     m.clients.expect_insert_client().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -224,7 +227,7 @@ async fn a_state_that_is_unknown_missing_or_of_another_sign_in_is_refused() {
         let mut m = mocks(Ok(identity(true)));
         serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
         m.sign_ins.expect_replace().never();
-        let err = m.latch().oauth_callback(params).await.unwrap_err();
+        let err = m.services().oauth.oauth_callback(params).await.unwrap_err();
         assert!(
             matches!(
                 err.code,
@@ -246,7 +249,8 @@ async fn a_replayed_state_loses_the_compare_and_set() {
         .returning(|_, _| Err(crate::error::StoreError::Conflict));
     m.users.expect_find_by_external_account().never();
     let err = m
-        .latch()
+        .services()
+        .oauth
         .oauth_callback(callback(SECRET))
         .await
         .unwrap_err();
@@ -265,7 +269,12 @@ async fn an_expired_flow_ends_and_sends_the_browser_back() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.users.expect_find_by_external_account().never();
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -283,7 +292,12 @@ async fn provider_errors_fail_the_verification() {
         ..callback(SECRET)
     };
     assert_eq!(
-        m.latch().oauth_callback(denied).await.unwrap().location,
+        m.services()
+            .oauth
+            .oauth_callback(denied)
+            .await
+            .unwrap()
+            .location,
         BACK
     );
 
@@ -304,7 +318,12 @@ async fn provider_errors_fail_the_verification() {
             verification_is(s, VerificationStatus::Failed, Some(code))
         });
         m.users.expect_find_by_external_account().never();
-        let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+        let out = m
+            .services()
+            .oauth
+            .oauth_callback(callback(SECRET))
+            .await
+            .unwrap();
         assert_eq!(out.location, BACK);
     }
 }
@@ -325,7 +344,12 @@ async fn an_unverified_email_links_nothing_and_leaves_the_verification_transfera
             Some("external_account_not_found"),
         ) && s.user_id().is_none()
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -351,7 +375,12 @@ async fn an_account_with_the_email_unverified_does_not_capture_the_provider_acco
             Some("external_account_not_found"),
         ) && s.user_id().is_none()
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -399,7 +428,12 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
     });
-    let out = m.latch().oauth_callback(in_browser()).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(in_browser())
+        .await
+        .unwrap();
     assert_eq!(out.location, DONE, "complete: the action-complete URL");
     assert!(out.new_token.is_some(), "the browser gets its new token");
 }
@@ -430,7 +464,12 @@ async fn an_identified_sign_in_fails_for_another_users_account() {
             Some("external_account_mismatch"),
         ) && s.user_id() == Some(&UserId("user_2".into()))
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -476,7 +515,12 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
             && s.created_session_id().is_none()
             && verification_is(s, VerificationStatus::Verified, None)
     });
-    let out = m.latch().oauth_callback(in_browser()).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(in_browser())
+        .await
+        .unwrap();
     assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
 }
 
@@ -524,7 +568,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
             cookie_token: cookie.map(str::to_owned),
             ..callback(SECRET)
         };
-        let out = m.latch().oauth_callback(params).await.unwrap();
+        let out = m.services().oauth.oauth_callback(params).await.unwrap();
         assert_eq!(out.location, BACK);
     }
     // The browser that started it goes on to the provider's answer.
@@ -544,7 +588,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
         cookie_token: Some(crate::service::test_support::TOKEN.to_owned()),
         ..callback(SECRET)
     };
-    m.latch().oauth_callback(params).await.unwrap();
+    m.services().oauth.oauth_callback(params).await.unwrap();
 }
 
 #[tokio::test]
@@ -563,7 +607,12 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
         sink.lock().unwrap().push(s.clone());
         Ok(())
     });
-    let out = m.latch().oauth_callback(callback(SECRET)).await.unwrap();
+    let out = m
+        .services()
+        .oauth
+        .oauth_callback(callback(SECRET))
+        .await
+        .unwrap();
     let (back, nonce) = out.location.split_once("?rotating_token_nonce=").unwrap();
     assert_eq!(back, BACK);
     assert!(nonce.len() >= 40);
@@ -593,7 +642,8 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     let (mut m, wrong) = claim("not-the-nonce".into());
     m.sign_ins.expect_replace().never();
     let err = m
-        .latch()
+        .services()
+        .oauth
         .claim_oauth(Some(crate::service::test_support::TOKEN), &wrong, false)
         .await
         .unwrap_err();
@@ -619,7 +669,8 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
     m.sign_ins.expect_replace().returning(|_, _| Ok(()));
     let token = m
-        .latch()
+        .services()
+        .oauth
         .claim_oauth(Some(crate::service::test_support::TOKEN), &right, false)
         .await
         .unwrap();

@@ -129,7 +129,8 @@ async fn a_valid_totp_code_completes_with_one_session() {
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
     m.hasher.expect_needs_rehash().return_const(false);
     let out = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(-1)))
         .await
         .unwrap();
@@ -159,7 +160,8 @@ async fn a_used_totp_code_is_refused_and_counted() {
         .returning(|_, _| Ok(()));
     m.clients.expect_insert_session().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
         .await
         .unwrap_err();
@@ -180,7 +182,8 @@ async fn totp_codes_outside_the_window_never_reach_the_store() {
         m.sign_ins.expect_replace().returning(|_, _| Ok(()));
         m.clients.expect_insert_session().never();
         let err = m
-            .latch()
+            .services()
+            .sign_ins
             .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(offset)))
             .await
             .unwrap_err();
@@ -204,7 +207,8 @@ async fn backup_codes_are_consumed_by_keyed_digest() {
         .returning(|_, _, _| Ok(()));
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
     let out = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", " BBBB-2222 "))
         .await
         .unwrap();
@@ -229,7 +233,8 @@ async fn an_unknown_or_used_backup_code_is_refused_and_counted() {
         .returning(|_, _| Ok(()));
     m.clients.expect_insert_session().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "cccc3333"))
         .await
         .unwrap_err();
@@ -247,9 +252,10 @@ async fn nothing_is_evaluated_for_a_locked_user() {
     m.users.expect_consume_backup_code().never();
     m.users.expect_take_attempt().never();
     m.sign_ins.expect_replace().never();
-    let latch = m.latch();
+    let latch = m.services();
     for (strategy, code) in [("totp", totp_now(0)), ("backup_code", "aaaa1111".into())] {
         let err = latch
+            .sign_ins
             .attempt_second_factor(Some(TOKEN), "sia_1", attempt(strategy, &code))
             .await
             .unwrap_err();
@@ -265,7 +271,8 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
     let mut m = mocks_for(no_totp);
     m.users.expect_use_totp_step().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
         .await
         .unwrap_err();
@@ -277,7 +284,8 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
     m.settings.strategies.backup_code = false;
     m.users.expect_consume_backup_code().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "aaaa1111"))
         .await
         .unwrap_err();
@@ -286,7 +294,8 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
     // Email codes are second factors only where the instance says so.
     let m = mocks_for(mfa_user());
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .prepare_second_factor(
             Some(TOKEN),
             "sia_1",
@@ -302,7 +311,8 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
     // Not a second factor at all.
     let m = mocks_for(mfa_user());
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("password", "x"))
         .await
         .unwrap_err();
@@ -326,8 +336,9 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let latch = m.latch();
+    let latch = m.services();
     latch
+        .sign_ins
         .prepare_second_factor(
             Some(TOKEN),
             "sia_1",
@@ -340,6 +351,7 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
         .unwrap();
     // The ordinary number is a first factor, not a second one.
     let err = latch
+        .sign_ins
         .prepare_second_factor(
             Some(TOKEN),
             "sia_1",
@@ -358,7 +370,8 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
 async fn totp_and_backup_codes_need_no_preparation() {
     let m = mocks_for(mfa_user());
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .prepare_second_factor(
             Some(TOKEN),
             "sia_1",
@@ -406,7 +419,8 @@ async fn past_the_attempt_limit_no_code_is_evaluated() {
     m.sign_ins.expect_replace().never();
     m.clients.expect_insert_session().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
         .await
         .unwrap_err();
@@ -440,7 +454,8 @@ async fn a_lock_that_lands_during_the_check_still_holds() {
     m.sign_ins.expect_replace().returning(|_, _| Ok(()));
     m.clients.expect_insert_session().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
         .await
         .unwrap_err();

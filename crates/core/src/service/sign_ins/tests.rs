@@ -31,7 +31,8 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("nobody@example.com", "pw-123456"))
         .await
         .unwrap_err();
@@ -63,7 +64,8 @@ async fn wrong_password_writes_nothing() {
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             Some(TOKEN),
             password_params("Alice@Example.com", "wrong-password"),
@@ -125,7 +127,8 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .times(1)
         .returning(|_| Ok(()));
     let out = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             Some(TOKEN),
             password_params("alice@example.com", "right-password"),
@@ -161,7 +164,8 @@ async fn the_same_user_cannot_sign_in_twice_on_one_client() {
     m.clients.expect_insert_session().never();
     m.sign_ins.expect_insert().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             Some(TOKEN),
             password_params("alice@example.com", "right-password"),
@@ -208,7 +212,8 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
     m.sign_ins.expect_insert().returning(|_| Ok(()));
-    m.latch()
+    m.services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "right-password"))
         .await
         .unwrap();
@@ -238,8 +243,9 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(Some(client_without_sessions())));
     m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
-    let latch = m.latch();
+    let latch = m.services();
     let out = latch
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -275,7 +281,8 @@ async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
     m.hasher.expect_verify().never();
     m.clients.expect_insert_client().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "a-guess"))
         .await
         .unwrap_err();
@@ -290,7 +297,8 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
         .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
     m.hasher.expect_verify().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "a-guess"))
         .await
         .unwrap_err();
@@ -309,7 +317,8 @@ async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
         .times(1)
         .returning(|_, _, _, _, _| Ok(None));
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "right-password"))
         .await
         .unwrap_err();
@@ -341,7 +350,8 @@ async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
         .withf(move |id| deleted.lock().unwrap().as_ref() == Some(id))
         .returning(|_| Ok(()));
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -359,8 +369,9 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
     let mut m = Mocks::new();
     m.settings.strategies.email_code = false;
     m.users.expect_find_by_identifier().never();
-    let latch = m.latch();
+    let latch = m.services();
     let err = latch
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -373,6 +384,7 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
     let err = latch
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -387,6 +399,7 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         (ErrorCode::FormParamValueInvalid, Some("strategy"))
     );
     let err = latch
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -410,7 +423,8 @@ async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(
             None,
             CreateSignIn {
@@ -443,7 +457,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         Ok(Some(s))
     });
     m.hasher.expect_verify().never();
-    let latch = m.latch();
+    let latch = m.services();
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("x".into()),
@@ -451,6 +465,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         keep_token: false,
     };
     let err = latch
+        .sign_ins
         .attempt_first_factor(Some(TOKEN), "sia_x", params)
         .await
         .unwrap_err();
@@ -458,7 +473,11 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         (err.kind, err.code),
         (ErrorKind::NotFound, ErrorCode::ResourceNotFound)
     );
-    let err = latch.get_sign_in(Some(TOKEN), "sia_x").await.unwrap_err();
+    let err = latch
+        .sign_ins
+        .get_sign_in(Some(TOKEN), "sia_x")
+        .await
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::ResourceNotFound);
 }
 
@@ -520,7 +539,8 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
         keep_token: false,
     };
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
@@ -552,7 +572,8 @@ async fn only_the_attempt_that_wins_the_race_creates_a_session() {
         keep_token: false,
     };
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
@@ -578,7 +599,8 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
         .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "whatever1"))
         .await
         .unwrap_err();
@@ -625,7 +647,8 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         keep_token: false,
     };
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
@@ -645,7 +668,8 @@ async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
     m.users.expect_take_attempt().never();
     m.clients.expect_insert_client().never();
     let err = m
-        .latch()
+        .services()
+        .sign_ins
         .create_sign_in(None, password_params("alice@example.com", "right-password"))
         .await
         .unwrap_err();
