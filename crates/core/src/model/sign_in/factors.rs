@@ -1,0 +1,290 @@
+//! The offering policy: which identifiers and factors a sign-in lists for a
+//! user on this instance, and how their targets are masked for display.
+
+use super::Strategy;
+use crate::model::{IdentificationRecord, IdentifierKind, InstanceSettings, User};
+
+/// A factor the identified user can use, as listed in `supported_*_factors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factor {
+    pub strategy: Strategy,
+    pub safe_identifier: Option<String>,
+    pub email_address_id: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub primary: Option<bool>,
+    /// Second factors: whether this is the one the user gets by default.
+    pub default: Option<bool>,
+}
+
+/// The identifiers the instance accepts at sign-in, in Clerk's order.
+pub fn supported_identifiers(settings: &InstanceSettings) -> Vec<IdentifierKind> {
+    [
+        IdentifierKind::EmailAddress,
+        IdentifierKind::PhoneNumber,
+        IdentifierKind::Username,
+    ]
+    .into_iter()
+    .filter(|k| settings.identifiers.allows(*k))
+    .collect()
+}
+
+/// The first factors `user` can pass on this instance.
+pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<Factor> {
+    let mut factors = Vec::new();
+    if settings.strategies.password && user.has_password() {
+        factors.push(Factor {
+            strategy: Strategy::Password,
+            safe_identifier: None,
+            email_address_id: None,
+            phone_number_id: None,
+            primary: None,
+            default: None,
+        });
+    }
+    let email_factor = |strategy: Strategy, email: &IdentificationRecord| Factor {
+        strategy,
+        safe_identifier: Some(mask_email(&email.value)),
+        email_address_id: Some(email.id.clone()),
+        phone_number_id: None,
+        primary: Some(user.primary_email_address_id.as_deref() == Some(email.id.as_str())),
+        default: None,
+    };
+    let phone_factor = |strategy: Strategy, phone: &IdentificationRecord| Factor {
+        strategy,
+        safe_identifier: Some(mask_phone(&phone.value)),
+        email_address_id: None,
+        phone_number_id: Some(phone.id.clone()),
+        primary: Some(user.primary_phone_number_id.as_deref() == Some(phone.id.as_str())),
+        default: None,
+    };
+    let phones = || {
+        user.phone_numbers
+            .iter()
+            .filter(|p| !p.reserved_for_second_factor)
+    };
+    for (strategy, for_emails) in [
+        (Strategy::EmailCode, true),
+        (Strategy::PhoneCode, false),
+        (Strategy::ResetPasswordEmailCode, true),
+        (Strategy::ResetPasswordPhoneCode, false),
+    ] {
+        if !settings.strategies.allows(&strategy) {
+            continue;
+        }
+        if for_emails {
+            factors.extend(
+                user.email_addresses
+                    .iter()
+                    .map(|e| email_factor(strategy.clone(), e)),
+            );
+        } else {
+            factors.extend(phones().map(|p| phone_factor(strategy.clone(), p)));
+        }
+    }
+    factors.extend(
+        settings
+            .strategies
+            .oauth_providers
+            .iter()
+            .map(|provider| Factor {
+                strategy: Strategy::OAuth(provider.clone()),
+                safe_identifier: None,
+                email_address_id: None,
+                phone_number_id: None,
+                primary: None,
+                default: None,
+            }),
+    );
+    factors
+}
+
+/// The second factors `user` can pass on this instance after passing the
+/// first factor with `first`. An email code is a second factor only where
+/// the instance turns it on, and never after an email-borne first factor.
+pub fn supported_second_factors(
+    user: &User,
+    settings: &InstanceSettings,
+    first: Option<&Strategy>,
+) -> Vec<Factor> {
+    let mut factors = Vec::new();
+    if settings.strategies.phone_code {
+        let default_phone = user.default_second_factor_phone().map(|p| p.id.as_str());
+        factors.extend(
+            user.phone_numbers
+                .iter()
+                .filter(|p| p.reserved_for_second_factor)
+                .map(|p| Factor {
+                    strategy: Strategy::PhoneCode,
+                    safe_identifier: Some(mask_phone(&p.value)),
+                    email_address_id: None,
+                    phone_number_id: Some(p.id.clone()),
+                    primary: Some(user.primary_phone_number_id.as_deref() == Some(p.id.as_str())),
+                    default: Some(default_phone == Some(p.id.as_str())),
+                }),
+        );
+    }
+    let bare = |strategy: Strategy| Factor {
+        strategy,
+        safe_identifier: None,
+        email_address_id: None,
+        phone_number_id: None,
+        primary: None,
+        default: None,
+    };
+    if settings.strategies.totp && user.totp_enabled() {
+        factors.push(bare(Strategy::Totp));
+    }
+    if settings.strategies.backup_code && user.backup_code_enabled() {
+        factors.push(bare(Strategy::BackupCode));
+    }
+    let email_first = matches!(
+        first,
+        Some(Strategy::EmailCode | Strategy::EmailLink | Strategy::ResetPasswordEmailCode)
+    );
+    if settings.strategies.email_code
+        && settings.strategies.email_code_second_factor
+        && !email_first
+    {
+        factors.extend(user.email_addresses.iter().map(|e| Factor {
+            strategy: Strategy::EmailCode,
+            safe_identifier: Some(mask_email(&e.value)),
+            email_address_id: Some(e.id.clone()),
+            phone_number_id: None,
+            primary: Some(user.primary_email_address_id.as_deref() == Some(e.id.as_str())),
+            default: None,
+        }));
+    }
+    factors
+}
+
+/// `alice@example.com` -> `a***e@example.com`.
+fn mask_email(email: &str) -> String {
+    let Some((local, domain)) = email.split_once('@') else {
+        return "***".to_owned();
+    };
+    let mut chars = local.chars();
+    let first = chars.next().unwrap_or('*');
+    match chars.last() {
+        Some(last) if local.chars().count() > 2 => format!("{first}***{last}@{domain}"),
+        _ => format!("{first}***@{domain}"),
+    }
+}
+
+/// `+15555550100` -> `+1*******0100`.
+fn mask_phone(phone: &str) -> String {
+    let n = phone.chars().count();
+    phone
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < 2 || i + 4 >= n { c } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Timestamp;
+    use crate::model::sign_in::fixtures::user;
+
+    #[test]
+    fn factors_follow_user_and_settings() {
+        let mut settings = InstanceSettings::default();
+        settings.strategies.email_code = false;
+        settings.strategies.phone_code = false;
+        let u = user();
+        let f = supported_first_factors(&u, &settings);
+        assert_eq!(
+            f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(),
+            ["password"]
+        );
+        settings.strategies.email_code = true;
+        let f = supported_first_factors(&u, &settings);
+        // With email codes on, a password user can also reset it by email code.
+        assert_eq!(
+            f.iter().map(|f| f.strategy.name()).collect::<Vec<_>>(),
+            ["password", "email_code", "reset_password_email_code"]
+        );
+        assert_eq!(f[1].safe_identifier.as_deref(), Some("a***e@example.com"));
+        assert_eq!(f[1].primary, Some(true));
+        let no_password = User {
+            password_digest: None,
+            ..u
+        };
+        settings.strategies.email_code = false;
+        assert!(supported_first_factors(&no_password, &settings).is_empty());
+        settings.identifiers.phone_number = false;
+        assert_eq!(
+            supported_identifiers(&settings),
+            [IdentifierKind::EmailAddress, IdentifierKind::Username]
+        );
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_phone("+15555550100"), "+1******0100");
+        assert_eq!(mask_email("ab@x.io"), "a***@x.io");
+    }
+
+    #[test]
+    fn second_factors_follow_the_user_and_the_instance() {
+        let mut u = user();
+        u.phone_numbers = vec![
+            IdentificationRecord {
+                id: "idn_p1".into(),
+                value: "+15555550100".into(),
+                verified: true,
+                reserved_for_second_factor: false,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            },
+            IdentificationRecord {
+                id: "idn_p2".into(),
+                value: "+15555550123".into(),
+                verified: true,
+                reserved_for_second_factor: true,
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+            },
+        ];
+        u.totp_secret = Some("v1.sealed".into());
+        u.backup_codes = vec!["digest".into()];
+        assert!(u.two_factor_enabled());
+        let mut settings = InstanceSettings::default();
+        let names = |factors: Vec<Factor>| {
+            factors
+                .iter()
+                .map(|f| f.strategy.name())
+                .collect::<Vec<_>>()
+        };
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(
+            names(factors.clone()),
+            ["phone_code", "totp", "backup_code"]
+        );
+        // Only the reserved number, which is the default, masked.
+        assert_eq!(factors[0].phone_number_id.as_deref(), Some("idn_p2"));
+        assert_eq!(factors[0].default, Some(true));
+        assert_eq!(factors[0].safe_identifier.as_deref(), Some("+1******0123"));
+
+        settings.strategies.email_code_second_factor = true;
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(
+            names(factors),
+            ["phone_code", "totp", "backup_code", "email_code"]
+        );
+        // Never a second email code after an email-borne first factor.
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::EmailCode));
+        assert_eq!(names(factors), ["phone_code", "totp", "backup_code"]);
+
+        settings.strategies.totp = false;
+        settings.strategies.phone_code = false;
+        settings.strategies.email_code_second_factor = false;
+        let factors = supported_second_factors(&u, &settings, Some(&Strategy::Password));
+        assert_eq!(names(factors), ["backup_code"]);
+
+        // Without any second factor, two-factor is off.
+        let plain = user();
+        assert!(!plain.two_factor_enabled());
+        assert!(supported_second_factors(&plain, &InstanceSettings::default(), None).is_empty());
+    }
+}

@@ -1,0 +1,209 @@
+//! OAuth flow records kept with a sign-in (the redirect waiting for its
+//! callback, the claim waiting for its client) and the transitions that use them.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AfterFirstFactor, SignIn, SignInStatus, Strategy, Verification, VerificationError,
+    VerificationStatus,
+};
+use crate::error::Error;
+use crate::model::{Timestamp, User, UserId};
+
+/// An OAuth first factor in progress: what the callback needs, kept with
+/// the sign-in until one callback uses it or it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthFlow {
+    /// SHA-256 (hex) of the secret part of `state`.
+    pub state_digest: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+    /// Where the callback sends the browser.
+    pub redirect_url: String,
+    /// Where the callback sends the browser once the sign-in is complete.
+    pub action_complete_redirect_url: Option<String>,
+    pub expire_at: Timestamp,
+    /// For browsers that name their client by cookie: the SHA-256 of the
+    /// client token that started the flow. The callback must come from a
+    /// browser holding it, so that a victim sent to the provider with an
+    /// attacker's link cannot sign in on the attacker's client.
+    #[serde(default)]
+    pub client_binding: Option<String>,
+}
+
+/// An OAuth first factor the provider vouched for, in a flow no browser
+/// cookie binds: it counts only once the client that started the flow
+/// presents the nonce the callback handed to `redirect_url`. So a stranger
+/// who sends someone their own authorize link gains nothing: the nonce goes
+/// to that person's browser, not to the stranger's client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClaim {
+    /// SHA-256 (hex) of the nonce.
+    pub nonce_digest: String,
+    pub user_id: UserId,
+    pub expire_at: Timestamp,
+}
+
+/// Why a callback's `state` was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthStateError {
+    /// No flow waits: never started, already used, or another state.
+    Unknown,
+    /// The flow's time is over; it is gone now. Carries its redirect URL.
+    Expired(String),
+}
+
+impl SignIn {
+    /// An OAuth redirect was prepared: the first factor waits for the
+    /// provider's callback. A sign-in not yet identified stays so until the
+    /// provider names its user.
+    pub fn oauth_started(
+        &mut self,
+        strategy: Strategy,
+        flow: OAuthFlow,
+        external_url: String,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.expect_status(
+            now,
+            &[
+                SignInStatus::NeedsIdentifier,
+                SignInStatus::NeedsFirstFactor,
+            ],
+        )?;
+        self.first_factor_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(flow.expire_at),
+            code: None,
+            external_url: Some(external_url),
+            error: None,
+        });
+        self.oauth = Some(flow);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Takes the waiting OAuth flow if `state_digest` is its state's, in
+    /// constant time. Single use: afterwards no flow waits (the caller stores
+    /// the sign-in with a compare-and-set, so one of racing callbacks wins).
+    pub fn take_oauth_flow(
+        &mut self,
+        state_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthFlow, OAuthStateError> {
+        let matches = self.oauth.as_ref().is_some_and(|flow| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                flow.state_digest.as_bytes(),
+                state_digest.as_bytes(),
+            ))
+        });
+        if !matches {
+            return Err(OAuthStateError::Unknown);
+        }
+        let flow = self.oauth.take().ok_or(OAuthStateError::Unknown)?;
+        self.updated_at = now;
+        if now >= flow.expire_at {
+            if let Some(v) = self.first_factor_verification.as_mut() {
+                v.status = VerificationStatus::Expired;
+                v.external_url = None;
+            }
+            return Err(OAuthStateError::Expired(flow.redirect_url));
+        }
+        Ok(flow)
+    }
+
+    /// The provider vouched for `user`: it is this sign-in's user and its
+    /// OAuth first factor passed. Fails, changing nothing, if the sign-in was
+    /// identified as another user.
+    pub fn oauth_passed(
+        &mut self,
+        user: &User,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> Result<AfterFirstFactor, Error> {
+        if self.user_id.as_ref().is_some_and(|id| *id != user.id) {
+            return Err(Error::param_value_invalid(
+                "strategy",
+                "The account at the provider belongs to another user than this sign-in's.",
+            ));
+        }
+        let strategy = self
+            .first_factor_verification
+            .as_ref()
+            .map(|v| v.strategy.clone())
+            .filter(|s| matches!(s, Strategy::OAuth(_)))
+            .ok_or_else(|| Error::internal("OAuth callback without an OAuth verification"))?;
+        self.expect_status(
+            now,
+            &[
+                SignInStatus::NeedsIdentifier,
+                SignInStatus::NeedsFirstFactor,
+            ],
+        )?;
+        self.user_id = Some(user.id.clone());
+        self.status = SignInStatus::NeedsFirstFactor;
+        self.first_factor_passed(strategy, needs_second_factor, now)
+    }
+
+    /// The provider vouched for a user; the client must now claim it with
+    /// the nonce whose digest `claim` holds.
+    pub fn oauth_awaiting_claim(&mut self, claim: OAuthClaim, now: Timestamp) {
+        if let Some(v) = self.first_factor_verification.as_mut() {
+            v.external_url = None;
+        }
+        self.oauth_claim = Some(claim);
+        self.updated_at = now;
+    }
+
+    /// Takes the waiting claim if `nonce_digest` is its nonce's, in constant
+    /// time, and returns the user it is for. Single use, like the state.
+    pub fn take_oauth_claim(
+        &mut self,
+        nonce_digest: &str,
+        now: Timestamp,
+    ) -> Result<UserId, OAuthStateError> {
+        let matches = self.oauth_claim.as_ref().is_some_and(|claim| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                claim.nonce_digest.as_bytes(),
+                nonce_digest.as_bytes(),
+            ))
+        });
+        if !matches {
+            return Err(OAuthStateError::Unknown);
+        }
+        let claim = self.oauth_claim.take().ok_or(OAuthStateError::Unknown)?;
+        self.updated_at = now;
+        if now >= claim.expire_at {
+            if let Some(v) = self.first_factor_verification.as_mut() {
+                v.status = VerificationStatus::Expired;
+            }
+            return Err(OAuthStateError::Expired(String::new()));
+        }
+        Ok(claim.user_id)
+    }
+
+    /// The OAuth first factor ended without a user: `Failed`, or
+    /// `Transferable` (no account yet: a sign-up may take it over).
+    pub fn oauth_ended(
+        &mut self,
+        status: VerificationStatus,
+        error: VerificationError,
+        now: Timestamp,
+    ) {
+        self.oauth = None;
+        self.oauth_claim = None;
+        if let Some(v) = self.first_factor_verification.as_mut() {
+            v.status = status;
+            v.external_url = None;
+            v.error = Some(error);
+        }
+        self.updated_at = now;
+    }
+
+    /// The OAuth flow waiting for its callback, if any.
+    pub fn oauth_flow(&self) -> Option<&OAuthFlow> {
+        self.oauth.as_ref()
+    }
+}
