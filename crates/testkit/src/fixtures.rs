@@ -23,29 +23,9 @@ pub fn at(millis: i64) -> Timestamp {
 pub fn user(id: &str, email: &str) -> User {
     let email = email_address(&format!("idn_{id}_email"), email);
     User {
-        id: UserId(id.to_owned()),
         primary_email_address_id: Some(email.id.clone()),
         email_addresses: vec![email],
-        phone_numbers: Vec::new(),
-        primary_phone_number_id: None,
-        username: None,
-        external_accounts: Vec::new(),
-        password_digest: None,
-        first_name: None,
-        last_name: None,
-        external_id: None,
-        public_metadata: json!({}),
-        private_metadata: json!({}),
-        unsafe_metadata: json!({}),
-        banned: false,
-        locked_until: None,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        backup_codes: Vec::new(),
-        last_sign_in_at: None,
-        created_at: T0,
-        updated_at: T0,
+        ..User::blank(UserId(id.to_owned()), T0)
     }
 }
 
