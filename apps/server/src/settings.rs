@@ -377,8 +377,9 @@ impl Settings {
             }
         }
         self.trusted_proxies()?;
-        if !(1..=72).contains(&self.sign_in.password_min_length) {
-            bail!("sign_in.password_min_length must be between 1 and 72");
+        let most = latch_core::model::Password::MAX_BYTES;
+        if !(1..=most).contains(&self.sign_in.password_min_length) {
+            bail!("sign_in.password_min_length must be between 1 and {most}");
         }
         if !(self.sign_in.email_address || self.sign_in.phone_number || self.sign_in.username) {
             bail!("sign_in: at least one of email_address, phone_number, username must be on");
@@ -390,7 +391,10 @@ impl Settings {
         if !(8 * p.argon2_parallelism..=latch_core::password::MAX_IMPORTED_MEMORY_KIB)
             .contains(&p.argon2_memory_kib)
         {
-            bail!("password.argon2_memory_kib must be between 8 x parallelism and 262144");
+            bail!(
+                "password.argon2_memory_kib must be between 8 x parallelism and {}",
+                latch_core::password::MAX_IMPORTED_MEMORY_KIB
+            );
         }
         if !(1..=64).contains(&p.argon2_iterations) {
             bail!("password.argon2_iterations must be between 1 and 64");
@@ -460,7 +464,7 @@ impl Settings {
             }
             if !c.smtp_username.is_empty()
                 && security == SmtpSecurity::Plain
-                && !latch_smtp::is_loopback(&c.smtp_host)
+                && !latch_core::model::is_loopback_host(&c.smtp_host)
             {
                 bail!(
                     "codes.smtp_security: \"plain\" would send the SMTP password unencrypted to {:?}; use \"starttls\" or \"tls\" (plain AUTH is allowed only to a loopback host)",
@@ -550,12 +554,7 @@ impl Settings {
         }
         for (name, p) in &self.oauth.providers {
             let key = format!("oauth.providers.{name}");
-            let valid_name = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !valid_name {
+            if !latch_core::model::Strategy::is_provider_name(name) {
                 bail!("{key}: provider names are lower-case letters, digits and _");
             }
             if p.client_id.trim().is_empty() {

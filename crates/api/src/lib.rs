@@ -33,7 +33,7 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use latch_core::model::Environment;
+use latch_core::model::{Environment, is_loopback_origin};
 use latch_core::ports::{OsRandom, Random};
 use latch_core::service::{OAuthCallback, Services};
 use latch_core::{Error, ErrorCode, ErrorKind};
@@ -456,64 +456,4 @@ fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiRespons
         );
     }
     response
-}
-
-/// `http(s)://localhost[:port]`, `127.0.0.1` or `[::1]`, and nothing else.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(authority) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((host, port))
-                if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
-            {
-                host
-            }
-            _ => return false,
-        },
-        None => match authority.split_once(':') {
-            Some((host, port)) if is_port(port) => host,
-            Some(_) => return false,
-            None => authority,
-        },
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "::1")
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_origin;
-
-    #[test]
-    fn loopback_origins_are_exactly_the_local_ones() {
-        for ok in [
-            "http://localhost",
-            "http://localhost:3000",
-            "https://127.0.0.1:8443",
-            "http://[::1]:5173",
-            "http://[::1]",
-        ] {
-            assert!(is_loopback_origin(ok), "{ok}");
-        }
-        for bad in [
-            "http://localhost.evil.example",
-            "http://127.0.0.1.evil.example:80",
-            "http://evil.example/localhost",
-            "localhost:3000",
-            "http://localhost:30a0",
-            "http://[::1].evil",
-            "http://user@localhost",
-            "null",
-        ] {
-            assert!(!is_loopback_origin(bad), "{bad}");
-        }
-    }
 }

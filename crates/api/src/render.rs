@@ -3,8 +3,9 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    ExternalAccount, Factor, IdentificationRecord, InstanceSettings, SignInStatus, Strategy, User,
-    Verification, supported_first_factors, supported_identifiers, supported_second_factors,
+    ExternalAccount, Factor, IdentificationRecord, InstanceSettings, Password, SignInStatus,
+    Strategy, User, Username, Verification, supported_first_factors, supported_identifiers,
+    supported_second_factors,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -442,7 +443,7 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
                 "disable_hibp": true,
                 "disable_password_reverification": true,
                 "min_length": settings.password_min_length,
-                "max_length": 72,
+                "max_length": Password::MAX_BYTES,
                 "require_special_char": false,
                 "require_numbers": false,
                 "require_uppercase": false,
@@ -453,8 +454,8 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
                 "allowed_special_characters": "",
             },
             "username_settings": {
-                "min_length": 4,
-                "max_length": 64,
+                "min_length": Username::MIN_LEN,
+                "max_length": Username::MAX_LEN,
                 "allow_extended_special_characters": false,
                 "allow_numeric_usernames": true,
             },

@@ -6,24 +6,12 @@ use latch_core::model::{
     Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
 };
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
+use latch_sql::{client_columns, session_columns};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::{DbError, Table, lost_or_missing, row_exists};
-
-macro_rules! client_columns {
-    () => {
-        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
-    };
-}
-
-macro_rules! session_columns {
-    () => {
-        "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
-         second_factor_verified_at, created_at, updated_at"
-    };
-}
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -470,8 +458,7 @@ fn client_from_row(row: &Row) -> Result<Client, DbError> {
 
 fn session_from_row(row: &Row) -> Result<Session, DbError> {
     let status: String = row.try_get(3)?;
-    let status = SessionStatus::parse(&status)
-        .ok_or_else(|| StoreError::Other(format!("unknown session status {status:?}")))?;
+    let status = latch_sql::rows::session_status(&status)?;
     Ok(Session {
         id: SessionId(row.try_get(0)?),
         client_id: ClientId(row.try_get(1)?),

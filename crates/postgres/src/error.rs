@@ -2,7 +2,6 @@
 
 use deadpool_postgres::PoolError;
 use latch_core::error::StoreError;
-use latch_core::model::IdentifierKind;
 use tokio_postgres::error::SqlState;
 
 /// What the adapter's internals return, so `?` works on PostgreSQL, pool,
@@ -51,22 +50,10 @@ fn from_postgres(err: &tokio_postgres::Error) -> StoreError {
         };
     };
     let code = db.code();
-    if *code == SqlState::UNIQUE_VIOLATION {
-        match db.constraint() {
-            Some("email_addresses_value_unique") => {
-                return StoreError::Duplicate(IdentifierKind::EmailAddress);
-            }
-            Some("phone_numbers_value_unique") => {
-                return StoreError::Duplicate(IdentifierKind::PhoneNumber);
-            }
-            Some("users_username_unique") => {
-                return StoreError::Duplicate(IdentifierKind::Username);
-            }
-            Some("external_accounts_provider_subject_unique") => {
-                return StoreError::ExternalAccountTaken;
-            }
-            _ => {}
-        }
+    if *code == SqlState::UNIQUE_VIOLATION
+        && let Some(taken) = db.constraint().and_then(latch_sql::unique::by_constraint)
+    {
+        return taken;
     }
     if unavailable(code) {
         return StoreError::Unavailable(err.to_string());

@@ -8,20 +8,13 @@ use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+use latch_sql::rows::{UserRow, metadata};
+use latch_sql::user_columns;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::{DbError, Table, lost_or_missing};
-
-/// The `users` columns in the order [`user_from_row`] reads them.
-macro_rules! user_columns {
-    () => {
-        "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
-         primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at, totp_secret, totp_pending_secret, locked_until, totp_last_step"
-    };
-}
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -537,15 +530,6 @@ impl PostgresStore {
     }
 }
 
-/// The three metadata columns as JSON text.
-fn metadata(user: &User) -> Result<[String; 3], DbError> {
-    Ok([
-        serde_json::to_string(&user.public_metadata)?,
-        serde_json::to_string(&user.private_metadata)?,
-        serde_json::to_string(&user.unsafe_metadata)?,
-    ])
-}
-
 fn position(index: usize) -> i64 {
     i64::try_from(index).unwrap_or(i64::MAX)
 }
@@ -687,41 +671,34 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
             },
         )
         .collect();
-    let username = row
-        .try_get::<_, Option<String>>(1)?
-        .map(|raw| Username::parse(&raw))
-        .transpose()
-        .map_err(|e| StoreError::Other(format!("stored username is invalid: {e}")))?;
-    Ok(User {
-        id: UserId(row.try_get(0)?),
-        email_addresses: identifications(19)?,
-        phone_numbers: identifications(20)?,
-        primary_email_address_id: row.try_get(6)?,
-        primary_phone_number_id: row.try_get(7)?,
-        username,
-        external_accounts,
+    let row_values = UserRow {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
         password_digest: row.try_get(2)?,
         first_name: row.try_get(3)?,
         last_name: row.try_get(4)?,
         external_id: row.try_get(5)?,
-        public_metadata: json_column(row, 8)?,
-        private_metadata: json_column(row, 9)?,
-        unsafe_metadata: json_column(row, 10)?,
+        primary_email_address_id: row.try_get(6)?,
+        primary_phone_number_id: row.try_get(7)?,
+        public_metadata: row.try_get(8)?,
+        private_metadata: row.try_get(9)?,
+        unsafe_metadata: row.try_get(10)?,
         banned: row.try_get(11)?,
-        last_sign_in_at: row.try_get::<_, Option<i64>>(12)?.map(Timestamp),
-        created_at: Timestamp(row.try_get(13)?),
-        updated_at: Timestamp(row.try_get(14)?),
+        last_sign_in_at: row.try_get(12)?,
+        created_at: row.try_get(13)?,
+        updated_at: row.try_get(14)?,
         totp_secret: row.try_get(15)?,
         totp_pending_secret: row.try_get(16)?,
-        locked_until: row.try_get::<_, Option<i64>>(17)?.map(Timestamp),
+        locked_until: row.try_get(17)?,
         totp_last_step: row.try_get(18)?,
+    };
+    Ok(User {
+        email_addresses: identifications(19)?,
+        phone_numbers: identifications(20)?,
+        external_accounts,
         backup_codes: serde_json::from_str(&row.try_get::<_, String>(21)?)?,
+        ..row_values.into_user()?
     })
-}
-
-fn json_column(row: &Row, index: usize) -> Result<serde_json::Value, DbError> {
-    let text: String = row.try_get(index)?;
-    Ok(serde_json::from_str(&text)?)
 }
 
 /// The `WHERE` clause of a [`UserQuery`] and its parameters: each non-empty

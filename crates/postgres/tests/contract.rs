@@ -231,25 +231,7 @@ async fn replicas_write_concurrently() {
         };
         let shared = shared.clone();
         tasks.spawn(async move {
-            let user_id = format!("user_{i}");
-            let client_id = format!("client_{i}");
-            UserRepository::insert(
-                &*store,
-                &fixtures::user(&user_id, &format!("u{i}@example.com")),
-            )
-            .await?;
-            store
-                .insert_client(&fixtures::client(&client_id, i * 2))
-                .await?;
-            let session =
-                fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
-            store
-                .insert_session(
-                    &session,
-                    &fixtures::token_hash(i * 2),
-                    &fixtures::token_hash(i * 2 + 1),
-                )
-                .await?;
+            fixtures::insert_numbered_session(&*store, i).await?;
             // Every task updates the shared user from the same read: one wins.
             let mut changed = shared.clone();
             changed.first_name = Some(format!("name {i}"));

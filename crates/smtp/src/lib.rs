@@ -16,7 +16,6 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +25,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use latch_core::model::is_loopback_host;
 use latch_core::ports::{CodeDestination, CodeMessage, CodePurpose, CodeSender, SendError};
 
 /// How the connection to the SMTP server is protected.
@@ -139,13 +139,6 @@ pub fn render(template: &str, code: &str, minutes: i64) -> String {
     out
 }
 
-/// Whether `host` names this machine: `localhost` or a loopback address.
-pub fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Everything the sender needs; the app builds it from its settings.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
@@ -212,7 +205,7 @@ impl SmtpCodeSender {
             .map_err(|_| SmtpConfigError::From(config.from.clone()))?;
         if config.credentials.is_some()
             && config.security == SmtpSecurity::Plain
-            && !is_loopback(&config.host)
+            && !is_loopback_host(&config.host)
         {
             return Err(SmtpConfigError::AuthWithoutTls(config.host));
         }
@@ -385,23 +378,6 @@ mod tests {
             error(c),
             SmtpConfigError::Template("sign_in_subject", "must be one line")
         );
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        for host in [
-            "localhost",
-            "LOCALHOST",
-            "127.0.0.1",
-            "127.8.9.10",
-            "::1",
-            "[::1]",
-        ] {
-            assert!(is_loopback(host), "{host}");
-        }
-        for host in ["smtp.example.com", "10.0.0.1", "localhost.example.com", ""] {
-            assert!(!is_loopback(host), "{host}");
-        }
     }
 
     #[test]

@@ -6,24 +6,12 @@ use latch_core::model::{
     Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
 };
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
+use latch_sql::{client_columns, session_columns};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, Table, lost_or_missing, row_exists};
-
-macro_rules! client_columns {
-    () => {
-        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
-    };
-}
-
-macro_rules! session_columns {
-    () => {
-        "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
-         second_factor_verified_at, created_at, updated_at"
-    };
-}
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -419,13 +407,8 @@ fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     let status: String = row.get(3)?;
-    let status = SessionStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            Type::Text,
-            format!("unknown session status {status:?}").into(),
-        )
-    })?;
+    let status = latch_sql::rows::session_status(&status)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, Type::Text, Box::new(e)))?;
     Ok(Session {
         id: SessionId(row.get(0)?),
         client_id: ClientId(row.get(1)?),

@@ -9,21 +9,13 @@ use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+use latch_sql::rows::UserRow;
+use latch_sql::user_columns;
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, Table, lost_or_missing};
-
-/// The `users` columns in the order [`user_from_row`] reads and
-/// [`user_values`] lists them.
-macro_rules! user_columns {
-    () => {
-        "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
-         primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at, totp_secret, totp_pending_secret, locked_until, totp_last_step"
-    };
-}
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -446,10 +438,11 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// The values of `user` in [`user_columns`] order up to `totp_pending_secret`, for
+/// The values of `user` in `user_columns!` order up to `totp_pending_secret`, for
 /// [`INSERT_USER`] (which adds `locked_until` and `totp_last_step`) and
 /// [`UPDATE_USER`] (which never writes those).
 fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
+    let [public, private, unsafe_] = latch_sql::rows::metadata(user)?;
     let text = |v: Option<&str>| v.map_or(Value::Null, |s| Value::Text(s.to_owned()));
     Ok(vec![
         Value::Text(user.id.as_str().to_owned()),
@@ -460,9 +453,9 @@ fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
         text(user.external_id.as_deref()),
         text(user.primary_email_address_id.as_deref()),
         text(user.primary_phone_number_id.as_deref()),
-        Value::Text(serde_json::to_string(&user.public_metadata)?),
-        Value::Text(serde_json::to_string(&user.private_metadata)?),
-        Value::Text(serde_json::to_string(&user.unsafe_metadata)?),
+        Value::Text(public),
+        Value::Text(private),
+        Value::Text(unsafe_),
         Value::Integer(i64::from(user.banned)),
         user.last_sign_in_at
             .map_or(Value::Null, |t| Value::Integer(t.0)),
@@ -670,42 +663,29 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
 
 /// A user row without its identifications, which [`attach_identifications`] adds.
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let username = row
-        .get::<_, Option<String>>(1)?
-        .map(|raw| Username::parse(&raw))
-        .transpose()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e)))?;
-    Ok(User {
-        id: UserId(row.get(0)?),
-        email_addresses: Vec::new(),
-        phone_numbers: Vec::new(),
-        primary_email_address_id: row.get(6)?,
-        primary_phone_number_id: row.get(7)?,
-        username,
-        external_accounts: Vec::new(),
+    UserRow {
+        id: row.get(0)?,
+        username: row.get(1)?,
         password_digest: row.get(2)?,
         first_name: row.get(3)?,
         last_name: row.get(4)?,
         external_id: row.get(5)?,
-        public_metadata: json_column(row, 8)?,
-        private_metadata: json_column(row, 9)?,
-        unsafe_metadata: json_column(row, 10)?,
+        primary_email_address_id: row.get(6)?,
+        primary_phone_number_id: row.get(7)?,
+        public_metadata: row.get(8)?,
+        private_metadata: row.get(9)?,
+        unsafe_metadata: row.get(10)?,
         banned: row.get(11)?,
-        last_sign_in_at: row.get::<_, Option<i64>>(12)?.map(Timestamp),
-        created_at: Timestamp(row.get(13)?),
-        updated_at: Timestamp(row.get(14)?),
+        last_sign_in_at: row.get(12)?,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
         totp_secret: row.get(15)?,
         totp_pending_secret: row.get(16)?,
-        locked_until: row.get::<_, Option<i64>>(17)?.map(Timestamp),
+        locked_until: row.get(17)?,
         totp_last_step: row.get(18)?,
-        backup_codes: Vec::new(),
-    })
-}
-
-fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+    }
+    .into_user()
+    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))
 }
 
 /// The `WHERE` clause of a [`UserQuery`] and its parameters: each non-empty list

@@ -264,25 +264,8 @@ async fn concurrent_writers_do_not_fail() {
             second.clone()
         };
         tasks.spawn(async move {
-            let user_id = format!("user_{i}");
+            fixtures::insert_numbered_session(&*store, i).await?;
             let client_id = format!("client_{i}");
-            UserRepository::insert(
-                &*store,
-                &fixtures::user(&user_id, &format!("u{i}@example.com")),
-            )
-            .await?;
-            store
-                .insert_client(&fixtures::client(&client_id, i * 2))
-                .await?;
-            let session =
-                fixtures::session(&format!("sess_{i}"), &client_id, &user_id, at(i as i64));
-            store
-                .insert_session(
-                    &session,
-                    &fixtures::token_hash(i * 2),
-                    &fixtures::token_hash(i * 2 + 1),
-                )
-                .await?;
             let mut sign_in = fixtures::sign_in(&format!("sia_{i}"), &client_id);
             SignInStore::insert(&*store, &sign_in).await?;
             // Both stores compare-and-set one sign-in: exactly one wins.

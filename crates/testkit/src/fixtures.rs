@@ -4,10 +4,12 @@
 //! the domain would store: lower-cased emails, E.164 phone numbers, lower-cased
 //! usernames.
 
+use latch_core::error::StoreError;
 use latch_core::model::{
     Client, ClientId, EmailAddress, IdentificationRecord, InstanceSettings, PhoneNumber, Session,
     SessionId, SessionStatus, SignIn, SignInId, Timestamp, User, UserId, Username,
 };
+use latch_core::ports::{ClientRepository, UserRepository};
 use serde_json::json;
 
 /// The instant every fixture is built at (2023-11-14T22:13:20Z).
@@ -23,29 +25,9 @@ pub fn at(millis: i64) -> Timestamp {
 pub fn user(id: &str, email: &str) -> User {
     let email = email_address(&format!("idn_{id}_email"), email);
     User {
-        id: UserId(id.to_owned()),
         primary_email_address_id: Some(email.id.clone()),
         email_addresses: vec![email],
-        phone_numbers: Vec::new(),
-        primary_phone_number_id: None,
-        username: None,
-        external_accounts: Vec::new(),
-        password_digest: None,
-        first_name: None,
-        last_name: None,
-        external_id: None,
-        public_metadata: json!({}),
-        private_metadata: json!({}),
-        unsafe_metadata: json!({}),
-        banned: false,
-        locked_until: None,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        backup_codes: Vec::new(),
-        last_sign_in_at: None,
-        created_at: T0,
-        updated_at: T0,
+        ..User::blank(UserId(id.to_owned()), T0)
     }
 }
 
@@ -159,4 +141,22 @@ pub fn sign_in(id: &str, client_id: &str) -> SignIn {
         T0,
         &InstanceSettings::default(),
     )
+}
+
+/// Stores user `user_<n>` (email `u<n>@example.com`), client `client_<n>` and
+/// its session `sess_<n>` started at `at(n)`: the per-task write of tests that
+/// race many writers on one store.
+pub async fn insert_numbered_session<S>(store: &S, n: u64) -> Result<(), StoreError>
+where
+    S: UserRepository + ClientRepository + ?Sized,
+{
+    let user_id = format!("user_{n}");
+    let client_id = format!("client_{n}");
+    UserRepository::insert(store, &user(&user_id, &format!("u{n}@example.com"))).await?;
+    store.insert_client(&client(&client_id, n * 2)).await?;
+    let millis = i64::try_from(n).unwrap_or(i64::MAX);
+    let session = session(&format!("sess_{n}"), &client_id, &user_id, at(millis));
+    store
+        .insert_session(&session, &token_hash(n * 2), &token_hash(n * 2 + 1))
+        .await
 }

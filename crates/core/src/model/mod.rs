@@ -5,10 +5,12 @@ mod backup_codes;
 mod client;
 mod identifiers;
 mod ids;
+mod net;
 mod password;
 mod session;
 mod settings;
 mod sign_in;
+mod text;
 mod time;
 mod totp;
 mod user;
@@ -19,6 +21,7 @@ pub use backup_codes::{
 pub use client::Client;
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
+pub use net::{is_loopback_host, is_loopback_origin};
 pub use password::Password;
 pub use session::{Session, SessionStatus};
 pub use settings::{
@@ -30,6 +33,7 @@ pub use sign_in::{
     SentCode, SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
+pub use text::{ECHO_MAX_CHARS, truncate};
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
 pub use user::{ExternalAccount, IdentificationRecord, NewUser, User, UserPatch};

@@ -15,7 +15,7 @@ use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
     OAuthStateError, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
-    VerificationStatus, new_id,
+    VerificationStatus, is_loopback_origin, new_id, truncate,
 };
 use crate::ports::{
     AuthorizationRequest, ClientRepository, Clock, CodeExchange, ExternalIdentity, OAuthError,
@@ -585,7 +585,8 @@ impl OAuth {
         }
         let origin = origin_of(url).ok_or_else(invalid)?;
         let allowed = self.settings.redirect_origins.contains(&origin)
-            || (self.settings.environment == Environment::Development && is_loopback(&origin));
+            || (self.settings.environment == Environment::Development
+                && is_loopback_origin(&origin));
         if allowed { Ok(()) } else { Err(invalid()) }
     }
 
@@ -632,19 +633,6 @@ fn origin_of(url: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
     valid.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
-}
-
-fn is_loopback(origin: &str) -> bool {
-    let host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
-        _ => host,
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 fn oauth_error(code: ErrorCode, message: &str, long_message: &str) -> Error {
@@ -728,10 +716,10 @@ mod tests {
         ] {
             assert_eq!(origin_of(bad), None, "{bad}");
         }
-        assert!(is_loopback("http://localhost:3000"));
-        assert!(is_loopback("http://127.0.0.1"));
-        assert!(is_loopback("http://[::1]:8080"));
-        assert!(!is_loopback("http://localhost.evil.example"));
-        assert!(!is_loopback("http://127.0.0.1.evil.example"));
+        assert!(is_loopback_origin("http://localhost:3000"));
+        assert!(is_loopback_origin("http://127.0.0.1"));
+        assert!(is_loopback_origin("http://[::1]:8080"));
+        assert!(!is_loopback_origin("http://localhost.evil.example"));
+        assert!(!is_loopback_origin("http://127.0.0.1.evil.example"));
     }
 }

@@ -944,10 +944,7 @@ pub(super) fn not_yet_supported(strategy: &Strategy) -> Error {
     .param("strategy")
 }
 
-/// Keeps echoed input short.
-pub(super) fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
+pub(super) use crate::model::truncate;
 
 #[cfg(test)]
 mod tests;

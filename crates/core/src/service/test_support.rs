@@ -106,7 +106,6 @@ pub fn first_hits() -> MockCounters {
 
 pub fn user() -> User {
     User {
-        id: UserId("user_1".into()),
         email_addresses: vec![IdentificationRecord {
             id: "idn_1".into(),
             value: "alice@example.com".into(),
@@ -115,27 +114,9 @@ pub fn user() -> User {
             created_at: NOW,
             updated_at: NOW,
         }],
-        phone_numbers: vec![],
         primary_email_address_id: Some("idn_1".into()),
-        primary_phone_number_id: None,
-        username: None,
-        external_accounts: Vec::new(),
         password_digest: Some("$argon2id$digest".into()),
-        first_name: None,
-        last_name: None,
-        external_id: None,
-        public_metadata: serde_json::json!({}),
-        private_metadata: serde_json::json!({}),
-        unsafe_metadata: serde_json::json!({}),
-        banned: false,
-        locked_until: None,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: None,
-        backup_codes: Vec::new(),
-        last_sign_in_at: None,
-        created_at: NOW,
-        updated_at: NOW,
+        ..User::blank(UserId("user_1".into()), NOW)
     }
 }
 

@@ -230,12 +230,7 @@ pub enum ConfigError {
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if valid {
+    if latch_core::model::Strategy::is_provider_name(name) {
         Ok(())
     } else {
         Err(ConfigError::InvalidName(name.to_owned()))

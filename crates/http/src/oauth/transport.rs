@@ -237,11 +237,11 @@ pub(crate) fn oauth_error_code(body: &[u8]) -> Option<String> {
 }
 
 /// Provider-sent text as it may appear in a log line: printable ASCII,
-/// at most 64 characters.
+/// at most as many characters as any echoed input.
 pub(crate) fn log_safe(text: &str) -> String {
     text.chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(64)
+        .take(latch_core::model::ECHO_MAX_CHARS)
         .collect()
 }
 

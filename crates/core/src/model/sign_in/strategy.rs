@@ -36,17 +36,25 @@ impl Strategy {
             "backup_code" => Self::BackupCode,
             other => {
                 let provider = other.strip_prefix("oauth_")?;
-                let valid = !provider.is_empty()
-                    && provider.len() <= 64
-                    && provider
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                if !valid {
+                if !Self::is_provider_name(provider) {
                     return None;
                 }
                 Self::OAuth(provider.to_owned())
             }
         })
+    }
+
+    /// The longest OAuth provider name, the part after `oauth_`.
+    pub const PROVIDER_NAME_MAX_LEN: usize = 64;
+
+    /// Whether `name` may name an OAuth provider: 1 to 64 lower-case ASCII
+    /// letters, digits and `_`.
+    pub fn is_provider_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= Self::PROVIDER_NAME_MAX_LEN
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     }
 
     pub fn name(&self) -> String {

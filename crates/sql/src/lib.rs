@@ -1,0 +1,59 @@
+//! `latch-sql`: what the SQLite and PostgreSQL adapters share.
+//!
+//! Both adapters store the same tables with the same columns; only the SQL
+//! dialect (placeholders, JSON and array functions) and the driver differ.
+//! What does not depend on either lives here, written once:
+//!
+//! - the column lists, as macros that expand to string literals so each
+//!   adapter can `concat!` them into its own statements ([`user_columns!`],
+//!   [`client_columns!`], [`session_columns!`]);
+//! - [`rows`]: turning a row's plain stored values into domain types and back;
+//! - [`unique`]: which unique key's violation means which [`StoreError`].
+//!
+//! Invariant: depends on `latch-core` and `serde_json` only; no SQL driver,
+//! no placeholder syntax, nothing that runs a statement. The adapters depend
+//! on this crate, never on each other.
+//!
+//! [`StoreError`]: latch_core::error::StoreError
+
+#![forbid(unsafe_code)]
+
+pub mod rows;
+pub mod unique;
+
+/// The `users` columns, in the order the adapters read and write them.
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
+         primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
+         created_at, updated_at, totp_secret, totp_pending_secret, locked_until, totp_last_step"
+    };
+}
+
+/// The `clients` columns, in the order the adapters read and write them.
+#[macro_export]
+macro_rules! client_columns {
+    () => {
+        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
+    };
+}
+
+/// The `sessions` columns, in the order the adapters read and write them.
+#[macro_export]
+macro_rules! session_columns {
+    () => {
+        "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
+         second_factor_verified_at, created_at, updated_at"
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn column_lists_have_one_name_per_field() {
+        assert_eq!(user_columns!().split(", ").count(), 19);
+        assert_eq!(client_columns!().split(", ").count(), 6);
+        assert_eq!(session_columns!().split(", ").count(), 10);
+    }
+}
