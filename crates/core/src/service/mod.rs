@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 pub use clients::{ClientSnapshot, Outcome, SessionView, SignInView};
 pub use me::{BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuthCallback, OAuthProviders};
-pub use rate_limits::Throttled;
+pub use rate_limits::{Step, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword};
