@@ -3,7 +3,9 @@
 //! secret key calls), the JWKS and a health check, served by warp.
 //!
 //! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
-//! - [`fapi`], [`bapi`]: the handlers, routed by path.
+//! - [`routes`]: the route table every request is matched against, with
+//!   each route's surface, client channels and rate-limited step.
+//! - [`fapi`], [`bapi`]: the handlers, by Clerk resource.
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //!
@@ -20,6 +22,7 @@ pub mod fapi;
 pub mod http;
 pub mod keys;
 pub mod render;
+pub mod routes;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -33,7 +36,7 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use latch_core::model::{Environment, is_loopback_origin};
+use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
 use latch_core::service::{OAuthCallback, Services};
 use latch_core::{Error, ErrorCode, ErrorKind};
@@ -42,6 +45,7 @@ pub use keys::SigningKeys;
 
 use crate::fapi::ClientAuth;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::routes::{Ctx, Found, Guard, Handler, Surface};
 
 /// What the HTTP layer needs to know beyond the use cases.
 #[derive(Debug, Clone)]
@@ -217,29 +221,130 @@ where
 }
 
 async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
-    let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
-    match segs.as_slice() {
-        ["healthz"] => return health(state, trace_id).await,
-        [".well-known", "jwks.json"] => return ApiResponse::ok(state.keys.jwks()),
-        ["v1", "oauth_callback"] => return oauth_callback(state, req, trace_id).await,
-        _ => {}
+    let segments = routes::segments(&req.path);
+    let found = routes::find(&req.method, &segments);
+    let guard = Guard::of(&segments);
+    let response = match &found {
+        Found::Route(route, _) => match route.surface() {
+            Surface::Frontend => frontend(state, req, &found, guard, trace_id).await,
+            Surface::Backend => backend(state, req, &found, trace_id).await,
+            Surface::Public => public(state, req, &found, trace_id).await,
+        },
+        Found::WrongMethod { surface, .. } => match surface {
+            Surface::Frontend => frontend(state, req, &found, guard, trace_id).await,
+            Surface::Backend => backend(state, req, &found, trace_id).await,
+            Surface::Public => public(state, req, &found, trace_id).await,
+        },
+        // Unknown paths under a guarded prefix are checked before their 404.
+        Found::NotFound if guard != Guard::Open => {
+            frontend(state, req, &found, guard, trace_id).await
+        }
+        Found::NotFound => not_found(trace_id),
+    };
+    match &found {
+        Found::WrongMethod { allow, .. } if response.status == StatusCode::METHOD_NOT_ALLOWED => {
+            response.with_header(header::ALLOW, allow)
+        }
+        _ => response,
     }
+}
+
+/// A Frontend API request: errors carry the client, answers carry its token.
+async fn frontend(
+    state: &ApiState,
+    req: &ApiRequest,
+    found: &Found<'_>,
+    guard: Guard,
+    trace_id: &str,
+) -> ApiResponse {
     let dev_browsers = state.services.settings().environment == Environment::Development;
-    let auth = ClientAuth::of(req, dev_browsers);
-    if let Some(result) = fapi::handle(state, req, &auth, &segs).await {
-        let reply = match result {
-            Ok(reply) => reply,
-            Err(err) => fapi::FapiReply {
-                response: fapi_error(state, &auth, &err, trace_id).await,
-                new_token: None,
-                client_gone: false,
+    let mut auth = ClientAuth::of(req, dev_browsers);
+    if let Found::Route(route, _) = found
+        && !route.channels.accepts(auth.channel)
+    {
+        auth.token = None;
+    }
+    let reply = match fapi::run(state, req, &auth, guard, found, trace_id).await {
+        None => return not_found(trace_id),
+        Some(Ok(reply)) => reply,
+        Some(Err(err)) => fapi::FapiReply {
+            response: fapi_error(state, &auth, &err, trace_id).await,
+            new_token: None,
+            client_gone: false,
+        },
+    };
+    fapi_response(state, &auth, reply)
+}
+
+/// A Backend API request: a known path authenticates before anything else.
+async fn backend(
+    state: &ApiState,
+    req: &ApiRequest,
+    found: &Found<'_>,
+    trace_id: &str,
+) -> ApiResponse {
+    let result = match bapi::authenticate(state, req) {
+        Err(err) => Err(err),
+        Ok(()) => match found {
+            Found::Route(route, params) => match route.handler {
+                Handler::Backend(handler) => {
+                    let auth = no_client();
+                    let ctx = Ctx {
+                        state,
+                        req,
+                        auth: &auth,
+                        token: None,
+                        trace_id,
+                        params,
+                    };
+                    handler(&ctx).await
+                }
+                Handler::Frontend(_) | Handler::Public(_) => return not_found(trace_id),
             },
-        };
-        return fapi_response(state, &auth, reply);
+            Found::WrongMethod { .. } => Err(fapi::method_not_allowed()),
+            Found::NotFound => return not_found(trace_id),
+        },
+    };
+    result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id))
+}
+
+/// Health, the JWKS and OAuth callbacks: no client token, no secret key.
+async fn public(
+    state: &ApiState,
+    req: &ApiRequest,
+    found: &Found<'_>,
+    trace_id: &str,
+) -> ApiResponse {
+    match found {
+        Found::Route(route, params) => match route.handler {
+            Handler::Public(handler) => {
+                let auth = no_client();
+                let ctx = Ctx {
+                    state,
+                    req,
+                    auth: &auth,
+                    token: None,
+                    trace_id,
+                    params,
+                };
+                handler(&ctx).await
+            }
+            Handler::Frontend(_) | Handler::Backend(_) => not_found(trace_id),
+        },
+        Found::WrongMethod { .. } => ApiResponse::error(&fapi::method_not_allowed(), trace_id),
+        Found::NotFound => not_found(trace_id),
     }
-    if let Some(result) = bapi::handle(state, req, &segs).await {
-        return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
+}
+
+/// What Backend API and public handlers are given for a client: none.
+fn no_client() -> ClientAuth {
+    ClientAuth {
+        channel: fapi::Channel::Cookie,
+        token: None,
     }
+}
+
+fn not_found(trace_id: &str) -> ApiResponse {
     ApiResponse::error(
         &Error::new(
             ErrorKind::NotFound,
@@ -255,9 +360,6 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
 /// form POST for `response_mode=form_post`): 303 to where the sign-in goes
 /// next, or a Clerk error when the state names no waiting sign-in.
 async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
-    if req.method != warp::http::Method::GET && req.method != warp::http::Method::POST {
-        return ApiResponse::error(&fapi::method_not_allowed(), trace_id);
-    }
     let cookie_token = req
         .cookie(fapi::CLIENT_COOKIE)
         .filter(|t| !t.is_empty())
@@ -456,4 +558,64 @@ fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiRespons
         );
     }
     response
+}
+
+/// `http(s)://localhost[:port]`, `127.0.0.1` or `[::1]`, and nothing else.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port))
+                if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
+            {
+                host
+            }
+            _ => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) if is_port(port) => host,
+            Some(_) => return false,
+            None => authority,
+        },
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1")
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_origin;
+
+    #[test]
+    fn loopback_origins_are_exactly_the_local_ones() {
+        for ok in [
+            "http://localhost",
+            "http://localhost:3000",
+            "https://127.0.0.1:8443",
+            "http://[::1]:5173",
+            "http://[::1]",
+        ] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "http://evil.example/localhost",
+            "localhost:3000",
+            "http://localhost:30a0",
+            "http://[::1].evil",
+            "http://user@localhost",
+            "null",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
 }

@@ -1,22 +1,24 @@
 //! The Frontend API: what clerk-js calls on behalf of one browser or device.
-//! This module routes and carries the client token; the handlers live in one
+//! This module runs a request the route table matched (guards, rate-limit
+//! step, handler) and carries the client token; the handlers live in one
 //! module per Clerk resource.
 
-mod client;
-mod dev_browser;
-mod environment;
-mod me;
-mod sessions;
-mod sign_ins;
+pub(crate) mod client;
+pub(crate) mod dev_browser;
+pub(crate) mod environment;
+pub(crate) mod me;
+pub(crate) mod sessions;
+pub(crate) mod sign_ins;
 
 use serde_json::Value;
 use warp::http::{Method, header};
 
-use latch_core::service::{Outcome, Throttled};
+use latch_core::service::Outcome;
 use latch_core::{Error, ErrorCode, ErrorKind};
 
 use crate::client_ip::client_ip;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::routes::{Ctx, Found, Guard, Handler};
 use crate::{ApiState, render};
 
 /// How the request named its client, and so how the answer must carry a token.
@@ -89,163 +91,72 @@ impl FapiReply {
     }
 }
 
-/// Routes a Frontend API request; `None` when no route has this path.
-pub async fn handle(
+/// Runs a Frontend API request: the guard of its path (known route or not),
+/// then the route's step and its handler; `None` when no route has the path.
+pub(crate) async fn run(
     state: &ApiState,
     req: &ApiRequest,
     auth: &ClientAuth,
-    segs: &[&str],
+    guard: Guard,
+    found: &Found<'_>,
+    trace_id: &str,
 ) -> Option<Result<FapiReply, Error>> {
-    let m = &req.method;
-    let token = auth.token();
-    let result = match (m.clone(), segs) {
-        (Method::GET | Method::PATCH, ["v1", "environment"]) => environment::read(state),
-        (Method::POST, ["v1", "dev_browser"]) => dev_browser::create(state).await,
-        (_, ["v1", "environment" | "dev_browser"]) => Err(method_not_allowed()),
-        (_, ["v1", "me", rest @ ..]) => {
-            if let Err(err) = check_origin(state, req, auth) {
-                return Some(Err(err));
-            }
-            if let Err(err) = check_dev_browser(state, auth).await {
-                return Some(Err(err));
-            }
-            match (m.clone(), rest) {
-                (Method::GET, []) => me::read(state, req, token).await,
-                (Method::POST, ["totp"]) => me::create_totp(state, req, token).await,
-                (Method::DELETE, ["totp"]) => me::delete_totp(state, req, token).await,
-                (Method::POST, ["totp", "attempt_verification"]) => {
-                    me::verify_totp(state, req, token).await
-                }
-                (Method::POST, ["backup_codes"]) => {
-                    me::create_backup_codes(state, req, token).await
-                }
-                (_, [] | ["totp"] | ["totp", "attempt_verification"] | ["backup_codes"]) => {
-                    Err(method_not_allowed())
-                }
-                _ => return None,
-            }
+    if guard != Guard::Open {
+        if let Err(err) = check_origin(state, req, auth) {
+            return Some(Err(err));
         }
-        (_, ["v1", "client", rest @ ..]) => {
-            if let Err(err) = check_origin(state, req, auth) {
-                return Some(Err(err));
-            }
-            if let Err(err) = check_dev_browser(state, auth).await {
-                return Some(Err(err));
-            }
-            // A client claiming its OAuth callback (clerk-js reloads with the
-            // nonce the callback sent to its redirect URL) goes on with the
-            // token that claim gave it.
-            let mut claimed = None;
-            if let Some(nonce) = req
-                .query_param("rotating_token_nonce")
-                .filter(|n| !n.is_empty())
-            {
-                match state
-                    .services
-                    .oauth
-                    .claim_oauth(token, nonce, auth.channel == Channel::DevBrowser)
-                    .await
-                {
-                    Ok(new_token) => claimed = new_token,
-                    Err(err) => return Some(Err(err)),
-                }
-            }
-            let token = claimed.as_deref().or(token);
-            let result = client_route(state, req, auth, token, m, rest).await?;
-            result.map(|mut reply| {
-                if reply.new_token.is_none() {
-                    reply.new_token = claimed;
-                }
-                reply
-            })
-        }
-        _ => return None,
-    };
-    Some(result)
-}
-
-/// The routes under `/v1/client`.
-async fn client_route(
-    state: &ApiState,
-    req: &ApiRequest,
-    auth: &ClientAuth,
-    token: Option<&str>,
-    m: &Method,
-    rest: &[&str],
-) -> Option<Result<FapiReply, Error>> {
-    let throttled = match (m.clone(), rest) {
-        (Method::POST, ["sign_ins"]) => Some(Throttled::CreateSignIn),
-        (
-            Method::POST,
-            [
-                "sign_ins",
-                _,
-                "attempt_first_factor" | "attempt_second_factor" | "reset_password",
-            ],
-        ) => Some(Throttled::Attempt),
-        (
-            Method::POST,
-            [
-                "sign_ins",
-                _,
-                "prepare_first_factor" | "prepare_second_factor",
-            ],
-        ) => Some(Throttled::Prepare),
-        _ => None,
-    };
-    if let Some(what) = throttled {
-        let ip = client_ip(req, &state.config.trusted_proxies);
-        if let Err(err) = state.services.rate_limits.throttle(what, ip).await {
+        if let Err(err) = check_dev_browser(state, auth).await {
             return Some(Err(err));
         }
     }
-    Some(match (m.clone(), rest) {
-        (Method::GET, []) => client::read(state, token).await,
-        (Method::PUT | Method::POST, []) => client::create(state).await,
-        (Method::DELETE, []) => client::delete(state, token).await,
-        (Method::POST, ["sign_ins"]) => sign_ins::create(state, req, auth).await,
-        (Method::GET, ["sign_ins", id]) => sign_ins::read(state, token, id).await,
-        (Method::POST, ["sign_ins", id, "prepare_first_factor"]) => {
-            sign_ins::prepare_first_factor(state, req, auth, id).await
+    // A client claiming its OAuth callback (clerk-js reloads with the nonce
+    // the callback sent to its redirect URL) goes on with the token that
+    // claim gave it.
+    let mut claimed = None;
+    if guard == Guard::Client
+        && let Some(nonce) = req
+            .query_param("rotating_token_nonce")
+            .filter(|n| !n.is_empty())
+    {
+        match state
+            .services
+            .oauth
+            .claim_oauth(auth.token(), nonce, auth.channel == Channel::DevBrowser)
+            .await
+        {
+            Ok(new_token) => claimed = new_token,
+            Err(err) => return Some(Err(err)),
         }
-        (Method::POST, ["sign_ins", id, "attempt_first_factor"]) => {
-            sign_ins::attempt_first_factor(state, req, auth, id).await
+    }
+    let (route, params) = match found {
+        Found::Route(route, params) => (*route, params),
+        Found::WrongMethod { .. } => return Some(Err(method_not_allowed())),
+        Found::NotFound => return None,
+    };
+    let Handler::Frontend(handler) = route.handler else {
+        return None;
+    };
+    if let Some(step) = route.step {
+        let ip = client_ip(req, &state.config.trusted_proxies);
+        if let Err(err) = state.services.rate_limits.throttle(step, ip).await {
+            return Some(Err(err));
         }
-        (Method::POST, ["sign_ins", id, "reset_password"]) => {
-            sign_ins::reset_password(state, req, auth, id).await
+    }
+    let ctx = Ctx {
+        state,
+        req,
+        auth,
+        token: claimed.as_deref().or(auth.token()),
+        trace_id,
+        params,
+    };
+    let result = handler(&ctx).await;
+    Some(result.map(|mut reply| {
+        if reply.new_token.is_none() {
+            reply.new_token = claimed;
         }
-        (Method::POST, ["sign_ins", id, "prepare_second_factor"]) => {
-            sign_ins::prepare_second_factor(state, req, token, id).await
-        }
-        (Method::POST, ["sign_ins", id, "attempt_second_factor"]) => {
-            sign_ins::attempt_second_factor(state, req, auth, id).await
-        }
-        (Method::DELETE, ["sessions"]) => sessions::end_all(state, token).await,
-        (Method::POST, ["sessions", id, "touch"]) => sessions::touch(state, token, id).await,
-        (Method::POST, ["sessions", id, "end"]) => sessions::end(state, token, id).await,
-        (Method::POST, ["sessions", id, "remove"]) => sessions::remove(state, token, id).await,
-        (Method::POST, ["sessions", id, "tokens"]) => sessions::tokens(state, req, token, id).await,
-        (Method::POST, ["sessions", _, "tokens", _template]) => {
-            Err(Error::not_found("JWT template"))
-        }
-        (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
-            Err(method_not_allowed())
-        }
-        (_, ["sign_ins"] | ["sign_ins", _])
-        | (
-            _,
-            [
-                "sign_ins",
-                _,
-                "attempt_first_factor"
-                | "reset_password"
-                | "prepare_first_factor"
-                | "prepare_second_factor"
-                | "attempt_second_factor",
-            ],
-        ) => Err(method_not_allowed()),
-        _ => return None,
-    })
+        reply
+    }))
 }
 
 /// `{ "response": ..., "client": ... }` with the client as it is now.

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use me::{Account, BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
-pub use rate_limits::{RateLimits, Throttled};
+pub use rate_limits::{RateLimits, Step, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, Sessions, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword, SignIns};

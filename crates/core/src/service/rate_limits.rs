@@ -1,6 +1,7 @@
 //! Rate limits: requests counted per client IP and codes per destination,
 //! through the [`Counters`](crate::ports::Counters) port so that every
-//! replica sharing a store shares the counts.
+//! replica sharing a store shares the counts. Which per-IP limit a request
+//! counts against is decided here, from the [`Step`] the API names.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,8 +13,64 @@ use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::model::{InstanceSettings, RateLimit};
 use crate::ports::{Clock, CodeDestination, Counters};
 
-/// What a per-IP limit counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A step of the sign-in flow a request takes; inbound adapters name it, and
+/// the core decides which limit, if any, it counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Creating a sign-in (`POST /v1/client/sign_ins`).
+    CreateSignIn,
+    /// Asking for a first factor's code or starting an OAuth flow.
+    PrepareFirstFactor,
+    /// Giving a password, a code or a ticket for the first factor.
+    AttemptFirstFactor,
+    /// Setting a new password after a reset code.
+    ResetPassword,
+    /// Asking for a second factor's code.
+    PrepareSecondFactor,
+    /// Giving a second factor.
+    AttemptSecondFactor,
+}
+
+impl Step {
+    /// Every step, for adapters and tests that list them.
+    pub const ALL: [Step; 6] = [
+        Step::CreateSignIn,
+        Step::PrepareFirstFactor,
+        Step::AttemptFirstFactor,
+        Step::ResetPassword,
+        Step::PrepareSecondFactor,
+        Step::AttemptSecondFactor,
+    ];
+
+    /// The per-IP limit this step counts against; `None` when it is not counted.
+    pub const fn limit(self) -> Option<Throttled> {
+        // Everything that checks a secret shares one allowance, so guesses
+        // cannot be spread over the password, the codes and a reset.
+        Some(match self {
+            Step::CreateSignIn => Throttled::CreateSignIn,
+            Step::AttemptFirstFactor | Step::AttemptSecondFactor | Step::ResetPassword => {
+                Throttled::Attempt
+            }
+            Step::PrepareFirstFactor | Step::PrepareSecondFactor => Throttled::Prepare,
+        })
+    }
+
+    /// The step's name in `snake_case`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Step::CreateSignIn => "create_sign_in",
+            Step::PrepareFirstFactor => "prepare_first_factor",
+            Step::AttemptFirstFactor => "attempt_first_factor",
+            Step::ResetPassword => "reset_password",
+            Step::PrepareSecondFactor => "prepare_second_factor",
+            Step::AttemptSecondFactor => "attempt_second_factor",
+        }
+    }
+}
+
+/// What a per-IP limit counts: each is one allowance in the instance's
+/// rate-limit settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Throttled {
     /// Creating a sign-in.
     CreateSignIn,
@@ -24,7 +81,8 @@ pub enum Throttled {
 }
 
 impl Throttled {
-    fn name(self) -> &'static str {
+    /// The limit's name, as its counters' keys and the settings spell it.
+    pub const fn name(self) -> &'static str {
         match self {
             Self::CreateSignIn => "create_sign_in",
             Self::Attempt => "attempt",
@@ -42,10 +100,13 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Counts a request from `ip` against its per-IP limit; refuses it with
-    /// 429 once the window's allowance is spent. Requests whose address is
-    /// unknown share one allowance.
-    pub async fn throttle(&self, what: Throttled, ip: Option<IpAddr>) -> Result<(), Error> {
+    /// Counts a request taking `step` from `ip` against the step's per-IP
+    /// limit; refuses it with 429 once the window's allowance is spent.
+    /// Requests whose address is unknown share one allowance.
+    pub async fn throttle(&self, step: Step, ip: Option<IpAddr>) -> Result<(), Error> {
+        let Some(what) = step.limit() else {
+            return Ok(());
+        };
         let limits = &self.settings.rate_limits;
         let limit = match what {
             Throttled::CreateSignIn => limits.create_sign_in,
@@ -154,7 +215,7 @@ mod tests {
             mocks
                 .services()
                 .rate_limits
-                .throttle(Throttled::Attempt, ip)
+                .throttle(Step::AttemptFirstFactor, ip)
                 .await
                 .is_ok()
         );
@@ -163,7 +224,7 @@ mod tests {
         let err = mocks
             .services()
             .rate_limits
-            .throttle(Throttled::Attempt, ip)
+            .throttle(Step::ResetPassword, ip)
             .await
             .unwrap_err();
         assert_eq!(
@@ -175,18 +236,30 @@ mod tests {
         assert_eq!(err.code, ErrorCode::TooManyRequests);
     }
 
+    #[test]
+    fn secrets_share_the_attempt_allowance_and_code_requests_the_prepare_one() {
+        let limits: Vec<_> = Step::ALL.iter().map(|s| (s.name(), s.limit())).collect();
+        assert_eq!(
+            limits,
+            [
+                ("create_sign_in", Some(Throttled::CreateSignIn)),
+                ("prepare_first_factor", Some(Throttled::Prepare)),
+                ("attempt_first_factor", Some(Throttled::Attempt)),
+                ("reset_password", Some(Throttled::Attempt)),
+                ("prepare_second_factor", Some(Throttled::Prepare)),
+                ("attempt_second_factor", Some(Throttled::Attempt)),
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn a_limit_turned_off_counts_nothing() {
         let mut mocks = Mocks::new();
         mocks.counters = MockCounters::new(); // any hit would panic
         mocks.settings.rate_limits = RateLimitSettings::OFF;
         let latch = mocks.services();
-        for what in [
-            Throttled::CreateSignIn,
-            Throttled::Attempt,
-            Throttled::Prepare,
-        ] {
-            assert!(latch.rate_limits.throttle(what, None).await.is_ok());
+        for step in Step::ALL {
+            assert!(latch.rate_limits.throttle(step, None).await.is_ok());
         }
     }
 
