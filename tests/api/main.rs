@@ -16,6 +16,7 @@ mod oauth;
 mod rate_limits;
 mod reset;
 mod robustness;
+mod routes;
 mod second_factors;
 mod sessions;
 mod sign_ins;

@@ -224,22 +224,13 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     let segments = routes::segments(&req.path);
     let found = routes::find(&req.method, &segments);
     let guard = Guard::of(&segments);
-    let response = match &found {
-        Found::Route(route, _) => match route.surface() {
-            Surface::Frontend => frontend(state, req, &found, guard, trace_id).await,
-            Surface::Backend => backend(state, req, &found, trace_id).await,
-            Surface::Public => public(state, req, &found, trace_id).await,
-        },
-        Found::WrongMethod { surface, .. } => match surface {
-            Surface::Frontend => frontend(state, req, &found, guard, trace_id).await,
-            Surface::Backend => backend(state, req, &found, trace_id).await,
-            Surface::Public => public(state, req, &found, trace_id).await,
-        },
+    let response = match (found.surface(), guard) {
+        (Some(Surface::Frontend), _) => frontend(state, req, &found, guard, trace_id).await,
+        (Some(Surface::Backend), _) => backend(state, req, &found, trace_id).await,
+        (Some(Surface::Public), _) => public(state, req, &found, trace_id).await,
         // Unknown paths under a guarded prefix are checked before their 404.
-        Found::NotFound if guard != Guard::Open => {
-            frontend(state, req, &found, guard, trace_id).await
-        }
-        Found::NotFound => not_found(trace_id),
+        (None, Guard::Me | Guard::Client) => frontend(state, req, &found, guard, trace_id).await,
+        (None, Guard::Open) => not_found(trace_id),
     };
     match &found {
         Found::WrongMethod { allow, .. } if response.status == StatusCode::METHOD_NOT_ALLOWED => {

@@ -18,7 +18,9 @@ use latch_core::Error;
 use latch_core::service::{Step, Throttled};
 
 use crate::ApiState;
+use crate::bapi::{sessions as bapi_sessions, users};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
+use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins};
 use crate::http::{ApiRequest, ApiResponse};
 
 /// Which API a route belongs to, and so how it is authenticated and answered.
@@ -259,6 +261,17 @@ pub enum Found<'p> {
     NotFound,
 }
 
+impl Found<'_> {
+    /// The surface of the path's routes; `None` when no route has the path.
+    pub fn surface(&self) -> Option<Surface> {
+        match self {
+            Found::Route(route, _) => Some(route.surface()),
+            Found::WrongMethod { surface, .. } => Some(*surface),
+            Found::NotFound => None,
+        }
+    }
+}
+
 /// The non-empty segments of a path.
 pub fn segments(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
@@ -358,18 +371,18 @@ const fn public(
 }
 
 const GET: Method = Method::GET;
+const HEAD: Method = Method::HEAD;
 const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
 const PATCH: Method = Method::PATCH;
 const DELETE: Method = Method::DELETE;
 
-use crate::bapi::{sessions as bapi_sessions, users};
-use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins};
-
 #[rustfmt::skip]
 static ROUTES: &[Route] = &[
     // Public
     public(GET, "/healthz", Channels::NONE, |c| Box::pin(crate::health(c.state, c.trace_id))),
+    // Load balancers may probe with HEAD.
+    public(HEAD, "/healthz", Channels::NONE, |c| Box::pin(crate::health(c.state, c.trace_id))),
     public(GET, "/.well-known/jwks.json", Channels::NONE, |c| Box::pin(jwks(c.state))),
     public(GET, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     public(POST, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
