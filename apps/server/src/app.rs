@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use base64::Engine as _;
 
 use async_trait::async_trait;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
-use latch_core::model::{Environment, random_base62};
+use latch_core::model::Environment;
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
     ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, Counters,
@@ -51,15 +50,12 @@ impl App {
         })
     }
 
-    /// `pk_test_`/`pk_live_` + base64(`host$`), as Clerk's SDKs parse it.
+    /// The publishable key Clerk's SDKs are given.
     pub fn publishable_key(&self) -> anyhow::Result<String> {
-        let prefix = match self.settings.environment()? {
-            Environment::Development => "pk_test_",
-            Environment::Production => "pk_live_",
-        };
-        let encoded = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}$", self.settings.instance.frontend_host));
-        Ok(format!("{prefix}{encoded}"))
+        Ok(latch_api::api_keys::publishable_key(
+            self.settings.environment()?,
+            &self.settings.instance.frontend_host,
+        ))
     }
 
     /// The use cases over this app's adapters.
@@ -381,14 +377,7 @@ async fn resolve_secret_key(
     if !settings.instance.secret_key.is_empty() {
         return Ok(settings.instance.secret_key.clone());
     }
-    let (name, prefix) = match settings.environment()? {
-        Environment::Development => ("secret_key_development", "sk_test_"),
-        Environment::Production => ("secret_key_production", "sk_live_"),
-    };
-    // 48 base62 characters from the CSPRNG: about 285 bits.
-    let fresh = format!("{prefix}{}", random_base62(48, &OsRandom));
-    store
-        .get_or_insert(name, &fresh)
+    latch_api::api_keys::load_or_create_secret_key(store, settings.environment()?, &OsRandom)
         .await
         .map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
 }

@@ -115,20 +115,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(addr = %local, environment = %app.settings.instance.environment, "latch listening");
     // One line on stdout that scripts and tests wait for.
     println!("latch listening on http://{local}");
-    let latch = state.latch.clone();
-    let purge = tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            match latch.purge_stale().await {
-                Ok((0, 0)) => {}
-                Ok((sign_ins, clients)) => {
-                    tracing::info!(sign_ins, clients, "stale sign-ins and idle clients removed")
-                }
-                Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
-            }
-        }
-    });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(latch_api::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -136,7 +122,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());
-    purge.abort();
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!("requests still in flight after the grace period were dropped");
     }
