@@ -18,6 +18,7 @@ pub const DEFAULTS: &str = include_str!("../../../../config/default.toml");
 /// Replaces a secret's text in `latch config`'s output.
 pub const REDACTED: &str = "<redacted>";
 
+/// Every section, as layered.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
@@ -47,6 +48,7 @@ pub struct RateLimitsSection {
     pub codes_per_destination_window_secs: i64,
 }
 
+/// `[oauth]`: the callback, the flow's lifetime, linking, and the providers.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthSection {
@@ -107,6 +109,7 @@ impl ProviderSection {
     }
 }
 
+/// `[storage]`: the durable and flow stores and their connections.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
@@ -125,6 +128,7 @@ pub struct StorageSection {
     pub redis_timeout_ms: u64,
 }
 
+/// `[codes]`: the code senders and their settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodesSection {
@@ -163,6 +167,7 @@ impl CodesSection {
     }
 }
 
+/// `[server]`: listening, origins, proxies, bodies, cookies, shutdown.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
@@ -174,6 +179,7 @@ pub struct ServerSection {
     pub shutdown_grace_secs: u64,
 }
 
+/// `[database]`: the SQLite file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSection {
@@ -182,6 +188,7 @@ pub struct DatabaseSection {
     pub busy_timeout_ms: u64,
 }
 
+/// `[instance]`: environment, host, issuer and keys.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceSection {
@@ -192,6 +199,7 @@ pub struct InstanceSection {
     pub encryption_key: String,
 }
 
+/// `[sign_in]`: identifiers, strategies, lifetimes, lockout, enumeration protection.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInSection {
@@ -216,6 +224,7 @@ pub struct SignInSection {
     pub enumeration_protection: bool,
 }
 
+/// `[password]`: argon2id cost and hash workers.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSection {
@@ -225,6 +234,7 @@ pub struct PasswordSection {
     pub hash_workers: usize,
 }
 
+/// `[log]`: filter and format.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
