@@ -249,6 +249,188 @@ fn migrate_and_user_create_commands() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
 }
 
+/// stdout and stderr of a command that must succeed.
+fn succeed(cmd: &mut std::process::Command) -> (String, String) {
+    let out = run(cmd);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn routes_prints_the_route_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listing, _) = succeed(latch(dir.path()).arg("routes"));
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(
+        lines.len(),
+        latch_api::routes::table().len() + 1,
+        "a header and one line per route: {listing}"
+    );
+    for route in latch_api::routes::table() {
+        assert!(
+            lines.contains(&route.to_string().trim_end()),
+            "latch routes lists {route}: {listing}"
+        );
+    }
+    let attempt = lines
+        .iter()
+        .find(|l| l.contains("/v1/client/sign_ins/{id}/attempt_first_factor"))
+        .expect("the first-factor attempt is listed");
+    assert!(attempt.contains("POST"), "{attempt}");
+    assert!(attempt.contains("attempt"), "names its limit: {attempt}");
+    assert!(
+        !dir.path().join("latch.db").exists(),
+        "listing routes opens no database"
+    );
+}
+
+#[test]
+fn help_describes_every_command_and_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let (help, _) = succeed(latch(dir.path()).arg("--help"));
+    for command in ["serve", "keys", "migrate", "config", "routes", "user"] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{command} "))),
+            "latch --help lists {command}: {help}"
+        );
+    }
+    assert!(help.contains("--config <FILE>"), "{help}");
+    for command in ["serve", "keys", "migrate", "config", "routes"] {
+        let (help, _) = succeed(latch(dir.path()).args([command, "--help"]));
+        assert!(
+            help.contains(&format!("Usage: latch {command}")),
+            "{command}: {help}"
+        );
+    }
+    let (help, _) = succeed(latch(dir.path()).args(["user", "create", "--help"]));
+    for option in [
+        "--email <EMAIL>",
+        "--phone <PHONE>",
+        "--username",
+        "--password",
+        "--first-name",
+        "--last-name",
+        "--config <FILE>",
+    ] {
+        assert!(
+            help.contains(option),
+            "user create --help shows {option}: {help}"
+        );
+    }
+    assert!(
+        !dir.path().join("latch.db").exists(),
+        "asking for help opens no database"
+    );
+}
+
+#[test]
+fn unknown_commands_and_options_fail_with_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["frobnicate"][..],
+        &["serve", "--port", "80"],
+        &["--verbose"],
+        &["user", "delete"],
+        &["user", "create", "--nickname", "x"],
+    ] {
+        let out = run(latch(dir.path()).args(args));
+        assert!(!out.status.success(), "{args:?} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("error:"), "{args:?}: {stderr}");
+        assert!(stderr.contains("Usage: latch"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn config_prints_the_effective_values_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    std::fs::write(
+        &file,
+        "[instance]\nfrontend_host = \"auth.from-file.example\"\n",
+    )
+    .unwrap();
+    let secrets = [
+        (
+            "LATCH_INSTANCE__SECRET_KEY",
+            "sk_test_envsecret0123456789abcdefghij",
+            "envsecret",
+        ),
+        (
+            "LATCH_INSTANCE__ENCRYPTION_KEY",
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=",
+            "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ",
+        ),
+        (
+            "LATCH_CODES__SMTP_PASSWORD",
+            "smtp-pass-word",
+            "smtp-pass-word",
+        ),
+        (
+            "LATCH_CODES__HTTP_SECRET",
+            "http-secret-0123456789",
+            "http-secret",
+        ),
+        (
+            "LATCH_STORAGE__POSTGRES_URL",
+            "postgres://latch:db-pass-word@db.internal:5432/latch",
+            "db-pass-word",
+        ),
+        (
+            "LATCH_OAUTH__PROVIDERS__GITHUB__CLIENT_SECRET",
+            "gh-client-secret",
+            "gh-client-secret",
+        ),
+    ];
+    let mut cmd = latch(dir.path());
+    cmd.args(["--config", file.to_str().unwrap(), "config"])
+        .env("LATCH_CODES__SMTP_USERNAME", "mailer")
+        .env("LATCH_OAUTH__PROVIDERS__GITHUB__CLIENT_ID", "gh-client")
+        .env("LATCH_SERVER__MAX_BODY_BYTES", "70000");
+    for (var, value, _) in secrets {
+        cmd.env(var, value);
+    }
+    let (printed, _) = succeed(&mut cmd);
+    for (var, _, text) in secrets {
+        assert!(!printed.contains(text), "{var} is printed: {printed}");
+    }
+    assert!(printed.contains("secret_key = \"<redacted>\""), "{printed}");
+    assert!(
+        printed.contains("smtp_password = \"<redacted>\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("client_secret = \"<redacted>\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("postgres://latch:<redacted>@db.internal:5432/latch"),
+        "{printed}"
+    );
+    // Values from every layer: the file, the environment and the defaults.
+    for line in [
+        "frontend_host = \"auth.from-file.example\"",
+        "max_body_bytes = 70000",
+        "smtp_username = \"mailer\"",
+        "client_id = \"gh-client\"",
+        "addr = \"127.0.0.1:0\"",
+        "[oauth.providers.github]",
+        "argon2_iterations = 2",
+    ] {
+        assert!(printed.lines().any(|l| l == line), "{line}: {printed}");
+    }
+    // A bad value stops it too, naming the key.
+    let out = run(latch(dir.path())
+        .env("LATCH_CODES__SENDER", "pigeon")
+        .arg("config"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("codes.sender"));
+}
+
 #[test]
 fn signing_key_and_sessions_survive_a_restart_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();

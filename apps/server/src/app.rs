@@ -1,13 +1,14 @@
 //! Wiring: builds the adapters the settings name and hands them to the core.
+//! Every choice of the settings is matched exhaustively: a new kind of store
+//! or sender is a compile error here until it is wired.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use base64::Engine as _;
-
 use async_trait::async_trait;
+
 use latch_api::{ApiConfig, ApiState, SigningKeys};
-use latch_core::model::{Environment, random_base62};
+use latch_core::model::Environment;
 use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
     ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, Counters,
@@ -15,14 +16,17 @@ use latch_core::ports::{
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
-use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
-use latch_http::{HttpCodeSender, HttpFormat};
-use latch_postgres::{PostgresConfig, PostgresStore, PostgresTls};
+use latch_http::HttpCodeSender;
+use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig};
+use latch_postgres::{PostgresConfig, PostgresStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
-use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
+use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 
-use crate::settings::{CodesSection, Settings};
+use crate::settings::{
+    Codes, EmailDelivery, FlowStore, HttpSender, OAuthProvider, Postgres, PostgresTls,
+    ProviderSecret, Redis, Settings, SmsDelivery, SmtpSender, Sqlite, Storage,
+};
 
 /// The opened storage and the instance keys.
 pub struct App {
@@ -36,12 +40,11 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the database (applying migrations) and resolves the secret key.
+    /// Opens the stores (applying migrations) and resolves the instance keys.
     pub async fn open(settings: Settings) -> anyhow::Result<Self> {
-        let (durable, sqlite) = open_durable(&settings).await?;
+        let (durable, flow) = open_storage(&settings.storage).await?;
         let secret_key = resolve_secret_key(&settings, &*durable.instance).await?;
         let secrets = Arc::new(resolve_encryption_key(&settings, &*durable.instance).await?);
-        let flow = flow_store(&settings, sqlite).await?;
         Ok(Self {
             settings,
             durable,
@@ -51,26 +54,18 @@ impl App {
         })
     }
 
-    /// `pk_test_`/`pk_live_` + base64(`host$`), as Clerk's SDKs parse it.
-    pub fn publishable_key(&self) -> anyhow::Result<String> {
-        let prefix = match self.settings.environment()? {
-            Environment::Development => "pk_test_",
-            Environment::Production => "pk_live_",
-        };
-        let encoded = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}$", self.settings.instance.frontend_host));
-        Ok(format!("{prefix}{encoded}"))
+    /// The publishable key Clerk's SDKs are given.
+    pub fn publishable_key(&self) -> String {
+        let instance = &self.settings.instance;
+        latch_api::api_keys::publishable_key(instance.environment, &instance.frontend_host)
     }
 
     /// The use cases over this app's adapters.
     pub fn services(&self) -> anyhow::Result<Services> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let hasher = Argon2Hasher::new(
-            self.settings.argon2(),
-            self.settings.hash_workers(),
-            random.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+        let hashing = &self.settings.hashing;
+        let hasher = Argon2Hasher::new(hashing.argon2, hashing.workers(), random.clone())
+            .map_err(|e| anyhow::anyhow!("password: {e}"))?;
         let ports = Ports {
             users: self.durable.users.clone(),
             clients: self.durable.clients.clone(),
@@ -78,61 +73,13 @@ impl App {
             counters: self.flow.counters.clone(),
             instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
-            codes: self.code_sender()?,
+            codes: code_sender(&self.settings.codes)?,
             clock: Arc::new(SystemClock),
             random,
             secrets: self.secrets.clone(),
-            oauth: self.oauth_providers()?,
+            oauth: oauth_providers(&self.settings.oauth_providers)?,
         };
-        Ok(Services::new(ports, self.settings.instance_settings()?))
-    }
-
-    /// The identity providers of `[oauth.providers.*]`. Nothing is fetched
-    /// yet: OpenID Connect discovery happens on first use.
-    fn oauth_providers(&self) -> anyhow::Result<OAuthProviders> {
-        let nonempty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
-        let mut providers = Vec::new();
-        for (name, p) in &self.settings.oauth.providers {
-            let key = format!("oauth.providers.{name}");
-            let kind: ProviderKind = p
-                .kind_name(name)
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{key}.kind: {e}"))?;
-            let mut config = ProviderConfig::new(name.as_str(), kind, p.client_id.trim());
-            config.client_secret = if p.apple_private_key_file.is_empty() {
-                ClientSecret::Shared(p.client_secret.clone())
-            } else {
-                let path = &p.apple_private_key_file;
-                ClientSecret::AppleKey(AppleClientKey {
-                    team_id: p.apple_team_id.clone(),
-                    key_id: p.apple_key_id.clone(),
-                    private_key_pem: std::fs::read_to_string(path).with_context(|| {
-                        format!("{key}.apple_private_key_file: cannot read {path}")
-                    })?,
-                })
-            };
-            config.scopes =
-                nonempty(&p.scopes).map(|s| s.split_whitespace().map(str::to_owned).collect());
-            config.issuer_url = nonempty(&p.issuer_url);
-            config.authorize_url = nonempty(&p.authorize_url);
-            config.token_url = nonempty(&p.token_url);
-            config.api_base_url = nonempty(&p.api_base_url);
-            config.timeout = std::time::Duration::from_secs(p.timeout_secs);
-            providers.push(oauth::provider(&config).map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
-        }
-        Ok(OAuthProviders::new(providers))
-    }
-
-    /// The code senders the settings name: `codes.sender`, and
-    /// `codes.sms_sender` for SMS when it names another one.
-    fn code_sender(&self) -> anyhow::Result<Arc<dyn CodeSender>> {
-        let c = &self.settings.codes;
-        let email = named_code_sender(&c.sender, c)?;
-        if c.sms_sender() == c.sender {
-            return Ok(email);
-        }
-        let sms = named_code_sender(c.sms_sender(), c)?;
-        Ok(Arc::new(CodeRouter { email, sms }))
+        Ok(Services::new(ports, self.settings.policy.clone()))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
@@ -141,21 +88,60 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
         let s = &self.settings;
+        let production = match s.instance.environment {
+            Environment::Development => false,
+            Environment::Production => true,
+        };
         let config = ApiConfig {
             secret_key: self.secret_key.clone(),
-            issuer: s.issuer(),
+            issuer: s.instance.issuer.clone(),
             allowed_origins: s.server.allowed_origins.clone(),
-            allow_loopback_origins: s.environment()? == Environment::Development,
+            allow_loopback_origins: !production,
             max_body_bytes: s.server.max_body_bytes,
             // Production cookies are Secure whatever the setting: a browser
             // only ever reaches a production instance over HTTPS.
-            secure_cookies: s.server.secure_cookies || s.environment()? == Environment::Production,
-            cookie_max_age_secs: s.sign_in.session_lifetime_secs,
+            secure_cookies: s.server.secure_cookies || production,
+            cookie_max_age_secs: s.policy.session_lifetime.as_secs(),
             instance_id: format!("ins_{}", &keys.kid()[4..]),
-            trusted_proxies: s.trusted_proxies()?,
+            trusted_proxies: s.server.trusted_proxies.clone(),
         };
         Ok(ApiState::new(self.services()?, keys, config))
     }
+}
+
+/// The identity providers of `[oauth.providers.*]`. Nothing is fetched
+/// yet: OpenID Connect discovery happens on first use.
+fn oauth_providers(providers: &[OAuthProvider]) -> anyhow::Result<OAuthProviders> {
+    let mut built = Vec::with_capacity(providers.len());
+    for p in providers {
+        let key = format!("oauth.providers.{}", p.name);
+        let mut config = ProviderConfig::new(p.name.as_str(), p.kind, p.client_id.as_str());
+        config.client_secret = match &p.secret {
+            ProviderSecret::Shared(secret) => ClientSecret::Shared(secret.clone()),
+            ProviderSecret::AppleKey {
+                team_id,
+                key_id,
+                private_key_file,
+            } => ClientSecret::AppleKey(AppleClientKey {
+                team_id: team_id.clone(),
+                key_id: key_id.clone(),
+                private_key_pem: std::fs::read_to_string(private_key_file).with_context(|| {
+                    format!(
+                        "{key}.apple_private_key_file: cannot read {}",
+                        private_key_file.display()
+                    )
+                })?,
+            }),
+        };
+        config.scopes = p.scopes.clone();
+        config.issuer_url = p.issuer_url.clone();
+        config.authorize_url = p.authorize_url.clone();
+        config.token_url = p.token_url.clone();
+        config.api_base_url = p.api_base_url.clone();
+        config.timeout = p.timeout;
+        built.push(oauth::provider(&config).map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
+    }
+    Ok(OAuthProviders::new(built))
 }
 
 /// The durable stores the settings name.
@@ -166,61 +152,15 @@ pub struct Durable {
     pub instance: Arc<dyn InstanceStore>,
 }
 
-/// Opens the durable store (applying migrations): the SQLite file, or
-/// PostgreSQL. Returns the SQLite store too when it is the one, for a flow
-/// store kept beside it.
-pub async fn open_durable(settings: &Settings) -> anyhow::Result<(Durable, Option<SqliteStore>)> {
-    if settings.storage.durable == "postgres" {
-        let s = &settings.storage;
-        let config = PostgresConfig {
-            pool_size: s.postgres_pool_size,
-            connect_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
-            statement_timeout: std::time::Duration::from_millis(s.postgres_timeout_ms),
-            tls: match s.postgres_tls.as_str() {
-                "verify" => PostgresTls::Verify {
-                    ca_file: (!s.postgres_ca_file.is_empty())
-                        .then(|| s.postgres_ca_file.clone().into()),
-                },
-                _ => PostgresTls::Disable,
-            },
-            ..PostgresConfig::new(s.postgres_url.clone())
-        };
-        let store = Arc::new(
-            PostgresStore::connect(&config)
-                .await
-                .map_err(|e| anyhow::anyhow!("storage.postgres_url: {e}"))?,
-        );
-        let durable = Durable {
+impl Durable {
+    fn of<S: UserRepository + ClientRepository + InstanceStore + 'static>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
             users: store.clone(),
             clients: store.clone(),
             instance: store,
-        };
-        return Ok((durable, None));
+        }
     }
-    let path = settings.database.path.clone();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("database.path: cannot create {}", dir.display()))?;
-    }
-    let config = SqliteConfig {
-        readers: settings.database.readers,
-        busy_timeout: std::time::Duration::from_millis(settings.database.busy_timeout_ms),
-    };
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
-        .await?
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "database.path: cannot open {}: {e}",
-                settings.database.path.display()
-            )
-        })?;
-    let shared = Arc::new(store.clone());
-    let durable = Durable {
-        users: shared.clone(),
-        clients: shared.clone(),
-        instance: shared,
-    };
-    Ok((durable, Some(store)))
 }
 
 /// The short-lived state: sign-ins in progress and rate-limit counters,
@@ -241,26 +181,101 @@ impl Flow {
     }
 }
 
-/// The flow store the settings name: the SQLite database, or Redis.
-async fn flow_store(settings: &Settings, sqlite: Option<SqliteStore>) -> anyhow::Result<Flow> {
-    let s = &settings.storage;
-    if s.flow_store != "redis" {
-        let store = sqlite.ok_or_else(|| {
-            anyhow::anyhow!(
-                "storage.flow_store must be \"redis\" when storage.durable is \"postgres\""
-            )
-        })?;
-        return Ok(Flow::of(store));
+/// Opens the durable store (applying migrations) and the flow store beside it.
+pub async fn open_storage(storage: &Storage) -> anyhow::Result<(Durable, Flow)> {
+    match storage {
+        Storage::Sqlite { database, flow } => {
+            let store = open_sqlite(database).await?;
+            let flow = match flow {
+                FlowStore::Sqlite => Flow::of(store.clone()),
+                FlowStore::Redis(redis) => Flow::of(connect_redis(redis).await?),
+            };
+            Ok((Durable::of(store), flow))
+        }
+        Storage::Postgres { database, flow } => {
+            let store = connect_postgres(database).await?;
+            let flow = Flow::of(connect_redis(flow).await?);
+            Ok((Durable::of(store), flow))
+        }
     }
-    let config = RedisConfig {
-        url: s.redis_url.clone(),
-        key_prefix: s.redis_key_prefix.clone(),
-        timeout: std::time::Duration::from_millis(s.redis_timeout_ms),
+}
+
+/// Brings the durable store to the latest schema; says where it is.
+pub async fn migrate(storage: &Storage) -> anyhow::Result<String> {
+    match storage {
+        Storage::Sqlite { database, .. } => {
+            let path = database.path.clone();
+            create_parent_dir(&path)?;
+            let version =
+                tokio::task::spawn_blocking(move || latch_sqlite::migrate(&path)).await??;
+            Ok(format!(
+                "database {} is at schema version {version}",
+                database.path.display()
+            ))
+        }
+        Storage::Postgres { database, .. } => {
+            // Connecting applies PostgreSQL's migrations.
+            connect_postgres(database).await?;
+            Ok(
+                "the PostgreSQL database at storage.postgres_url is at the latest schema"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+fn create_parent_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("database.path: cannot create {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+async fn open_sqlite(database: &Sqlite) -> anyhow::Result<SqliteStore> {
+    create_parent_dir(&database.path)?;
+    let config = SqliteConfig {
+        readers: database.readers,
+        busy_timeout: database.busy_timeout,
     };
-    let redis = RedisSignInStore::connect(&config)
+    let path = database.path.clone();
+    tokio::task::spawn_blocking(move || SqliteStore::open(&path, config))
+        .await?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "database.path: cannot open {}: {e}",
+                database.path.display()
+            )
+        })
+}
+
+async fn connect_postgres(database: &Postgres) -> anyhow::Result<PostgresStore> {
+    let config = PostgresConfig {
+        pool_size: database.pool_size,
+        connect_timeout: database.timeout,
+        statement_timeout: database.timeout,
+        tls: match &database.tls {
+            PostgresTls::Disable => latch_postgres::PostgresTls::Disable,
+            PostgresTls::Verify { ca_file } => latch_postgres::PostgresTls::Verify {
+                ca_file: ca_file.clone(),
+            },
+        },
+        ..PostgresConfig::new(database.url.clone())
+    };
+    PostgresStore::connect(&config)
         .await
-        .map_err(|e| anyhow::anyhow!("storage.redis_url: {e}"))?;
-    Ok(Flow::of(redis))
+        .map_err(|e| anyhow::anyhow!("storage.postgres_url: {e}"))
+}
+
+async fn connect_redis(redis: &Redis) -> anyhow::Result<RedisSignInStore> {
+    let config = RedisConfig {
+        url: redis.url.clone(),
+        key_prefix: redis.key_prefix.clone(),
+        timeout: redis.timeout,
+    };
+    RedisSignInStore::connect(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("storage.redis_url: {e}"))
 }
 
 /// The configured encryption key, or the one stored, or a new one.
@@ -268,19 +283,19 @@ async fn resolve_encryption_key(
     settings: &Settings,
     store: &dyn InstanceStore,
 ) -> anyhow::Result<SecretBox> {
-    let configured = &settings.instance.encryption_key;
-    let key = if configured.is_empty() {
-        if settings.environment()? == Environment::Production {
-            tracing::warn!(
-                "instance.encryption_key is not set: the key that seals second factors is kept in the database itself"
-            );
+    let key = match &settings.instance.encryption_key {
+        Some(configured) => configured.clone(),
+        None => {
+            if settings.instance.environment == Environment::Production {
+                tracing::warn!(
+                    "instance.encryption_key is not set: the key that seals second factors is kept in the database itself"
+                );
+            }
+            store
+                .get_or_insert("encryption_key", &SecretBox::generate_key(&OsRandom))
+                .await
+                .map_err(|e| anyhow::anyhow!("storing the encryption key: {e}"))?
         }
-        store
-            .get_or_insert("encryption_key", &SecretBox::generate_key(&OsRandom))
-            .await
-            .map_err(|e| anyhow::anyhow!("storing the encryption key: {e}"))?
-    } else {
-        configured.clone()
     };
     let secrets = SecretBox::from_base64(&key)
         .map_err(|why| anyhow::anyhow!("instance.encryption_key: {why}"))?;
@@ -299,61 +314,83 @@ async fn resolve_encryption_key(
     Ok(secrets)
 }
 
-/// One code sender, by its name in `[codes]`.
-fn named_code_sender(name: &str, c: &CodesSection) -> anyhow::Result<Arc<dyn CodeSender>> {
-    Ok(match name {
-        "http" => {
-            let format = match c.http_format.as_str() {
-                "twilio" => HttpFormat::Twilio {
-                    account_sid: c.twilio_account_sid.clone(),
-                    auth_token: c.twilio_auth_token.clone(),
-                    from: c.twilio_from.clone(),
-                },
-                _ => HttpFormat::Json {
-                    secret: c.http_secret.clone(),
-                },
-            };
-            let timeout = std::time::Duration::from_secs(c.http_timeout_secs);
-            Arc::new(
-                HttpCodeSender::new(c.http_url.clone(), format, timeout)
-                    .map_err(|e| anyhow::anyhow!("codes: {e}"))?,
-            )
+/// The configured secret key, or the one stored for this environment, or a new one.
+async fn resolve_secret_key(
+    settings: &Settings,
+    store: &dyn InstanceStore,
+) -> anyhow::Result<String> {
+    match &settings.instance.secret_key {
+        Some(configured) => Ok(configured.clone()),
+        None => latch_api::api_keys::load_or_create_secret_key(
+            store,
+            settings.instance.environment,
+            &OsRandom,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the secret key: {e}")),
+    }
+}
+
+/// The code senders of `[codes]`: one for both routes when they are the
+/// same, otherwise a router between the two.
+fn code_sender(codes: &Codes) -> anyhow::Result<Arc<dyn CodeSender>> {
+    let email: Arc<dyn CodeSender> = match &codes.email {
+        EmailDelivery::Console => Arc::new(ConsoleCodeSender),
+        EmailDelivery::Http(http) => http_code_sender(http)?,
+        EmailDelivery::Smtp(smtp) => smtp_code_sender(smtp)?,
+    };
+    let sms: Arc<dyn CodeSender> = match (&codes.sms, &codes.email) {
+        // Both routes read the same keys: one sender serves both.
+        (SmsDelivery::Console, EmailDelivery::Console)
+        | (SmsDelivery::Http(_), EmailDelivery::Http(_)) => return Ok(email),
+        (SmsDelivery::Console, EmailDelivery::Http(_) | EmailDelivery::Smtp(_)) => {
+            Arc::new(ConsoleCodeSender)
         }
-        "smtp" => {
-            // Read here: adapters read no files themselves.
-            let extra_root_certificates_pem = match c.smtp_ca_file.as_str() {
-                "" => None,
-                path => Some(
-                    std::fs::read(path)
-                        .with_context(|| format!("codes.smtp_ca_file: cannot read {path}"))?,
-                ),
-            };
-            let credentials = (!c.smtp_username.is_empty()).then(|| SmtpCredentials {
-                username: c.smtp_username.clone(),
-                password: c.smtp_password.clone(),
-            });
-            let config = SmtpConfig {
-                host: c.smtp_host.clone(),
-                port: c.smtp_port,
-                security: SmtpSecurity::parse(&c.smtp_security)
-                    .context("codes.smtp_security is not valid")?,
-                credentials,
-                from: c.smtp_from.clone(),
-                extra_root_certificates_pem,
-                timeout: std::time::Duration::from_secs(c.smtp_timeout_secs),
-                templates: c.smtp_templates(),
-            };
-            Arc::new(SmtpCodeSender::new(config).map_err(|e| {
-                let key = match e {
-                    SmtpConfigError::From(_) => "codes.smtp_from",
-                    SmtpConfigError::Certificates(_) => "codes.smtp_ca_file",
-                    _ => "codes",
-                };
-                anyhow::anyhow!("{key}: {e}")
-            })?)
+        (SmsDelivery::Http(http), EmailDelivery::Console | EmailDelivery::Smtp(_)) => {
+            http_code_sender(http)?
         }
-        _ => Arc::new(ConsoleCodeSender),
-    })
+    };
+    Ok(Arc::new(CodeRouter { email, sms }))
+}
+
+fn http_code_sender(http: &HttpSender) -> anyhow::Result<Arc<dyn CodeSender>> {
+    let sender = HttpCodeSender::new(http.url.clone(), http.format.clone(), http.timeout)
+        .map_err(|e| anyhow::anyhow!("codes: {e}"))?;
+    Ok(Arc::new(sender))
+}
+
+fn smtp_code_sender(smtp: &SmtpSender) -> anyhow::Result<Arc<dyn CodeSender>> {
+    // Read here: adapters read no files themselves.
+    let extra_root_certificates_pem = match &smtp.ca_file {
+        None => None,
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("codes.smtp_ca_file: cannot read {}", path.display()))?,
+        ),
+    };
+    let config = SmtpConfig {
+        host: smtp.host.clone(),
+        port: smtp.port,
+        security: smtp.security,
+        credentials: smtp.credentials.clone(),
+        from: smtp.from.clone(),
+        extra_root_certificates_pem,
+        timeout: smtp.timeout,
+        templates: smtp.templates.clone(),
+    };
+    let sender = SmtpCodeSender::new(config).map_err(|e| {
+        let key = match e {
+            SmtpConfigError::From(_) => "codes.smtp_from",
+            SmtpConfigError::Certificates(_) => "codes.smtp_ca_file",
+            SmtpConfigError::EmptyHost
+            | SmtpConfigError::ZeroPort
+            | SmtpConfigError::ZeroTimeout
+            | SmtpConfigError::AuthWithoutTls(_)
+            | SmtpConfigError::Template(..) => "codes",
+        };
+        anyhow::anyhow!("{key}: {e}")
+    })?;
+    Ok(Arc::new(sender))
 }
 
 /// Hands email codes to one sender and SMS codes to another, so that email
@@ -373,32 +410,14 @@ impl CodeSender for CodeRouter {
     }
 }
 
-/// The configured secret key, or the one stored for this environment, or a new one.
-async fn resolve_secret_key(
-    settings: &Settings,
-    store: &dyn InstanceStore,
-) -> anyhow::Result<String> {
-    if !settings.instance.secret_key.is_empty() {
-        return Ok(settings.instance.secret_key.clone());
-    }
-    let (name, prefix) = match settings.environment()? {
-        Environment::Development => ("secret_key_development", "sk_test_"),
-        Environment::Production => ("secret_key_production", "sk_live_"),
-    };
-    // 48 base62 characters from the CSPRNG: about 285 bits.
-    let fresh = format!("{prefix}{}", random_base62(48, &OsRandom));
-    store
-        .get_or_insert(name, &fresh)
-        .await
-        .map_err(|e| anyhow::anyhow!("storing the secret key: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use latch_core::ports::CodePurpose;
     use latch_testkit::RecordingCodeSender;
+
+    use crate::settings::raw::{CodesSection, RawSettings};
 
     use super::*;
 
@@ -446,21 +465,28 @@ mod tests {
 
     #[test]
     fn an_smtp_ca_file_that_cannot_be_read_or_holds_no_certificate_is_named() {
-        let mut codes = Settings::load(None).unwrap().codes;
+        let mut codes = RawSettings::defaults().unwrap().codes;
+        codes.sms_sender = "console".to_owned();
         codes.smtp_host = "smtp.example.com".to_owned();
         codes.smtp_from = "no-reply@example.com".to_owned();
         codes.smtp_ca_file = "/nonexistent/ca.pem".to_owned();
-        let error = named_code_sender("smtp", &codes).err().unwrap();
-        assert!(error.to_string().contains("codes.smtp_ca_file"), "{error}");
+        let error = smtp_error(&codes);
+        assert!(error.contains("codes.smtp_ca_file"), "{error}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate").unwrap();
         codes.smtp_ca_file = path.display().to_string();
-        let error = named_code_sender("smtp", &codes).err().unwrap();
-        assert!(error.to_string().contains("codes.smtp_ca_file"), "{error}");
+        let error = smtp_error(&codes);
+        assert!(error.contains("codes.smtp_ca_file"), "{error}");
         codes.smtp_ca_file = String::new();
         codes.smtp_from = "not a mailbox".to_owned();
-        let error = named_code_sender("smtp", &codes).err().unwrap();
-        assert!(error.to_string().contains("codes.smtp_from"), "{error}");
+        let error = smtp_error(&codes);
+        assert!(error.contains("codes.smtp_from"), "{error}");
+    }
+
+    /// The error building the SMTP sender of `codes` stops at.
+    fn smtp_error(codes: &CodesSection) -> String {
+        let smtp = SmtpSender::try_from(codes).unwrap();
+        smtp_code_sender(&smtp).err().unwrap().to_string()
     }
 }

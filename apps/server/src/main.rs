@@ -1,134 +1,91 @@
-//! `latch`: the Latch server and its admin commands.
-//!
-//! ```text
-//! latch [--config FILE] [serve]            serve the Frontend and Backend APIs
-//! latch [--config FILE] keys               print the publishable and secret keys
-//! latch [--config FILE] migrate            apply database migrations
-//! latch [--config FILE] user create --email E [--phone P] [--username U] [--password PW]
-//! ```
-//!
-//! This crate only wires: settings in, adapters built, the API served.
+//! `latch`: the Latch server and its admin commands (`latch --help` lists
+//! them). This crate only wires: settings in, adapters built, the API served.
 
 #![forbid(unsafe_code)]
 
 mod app;
+mod cli;
 mod settings;
 
-use std::path::PathBuf;
-
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use latch_core::service::CreateUser;
 
 use crate::app::App;
-use crate::settings::Settings;
+use crate::cli::{Cli, Command, CreateUserArgs, UserCommand};
+use crate::settings::{Log, LogFormat, RawSettings, Settings};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: latch [--config FILE] [serve | keys | migrate | user create --email E [--phone P] [--username U] [--password PW]]";
-
 #[tokio::main]
 async fn main() {
-    if let Err(err) = run().await {
+    // Bad arguments print clap's message and exit with its status (2).
+    let cli = Cli::parse();
+    if let Err(err) = run(cli).await {
         eprintln!("latch: {err:#}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> anyhow::Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut config_file = None;
-    if let Some(i) = args.iter().position(|a| a == "--config") {
-        if i + 1 >= args.len() {
-            bail!("--config needs a file\n{USAGE}");
-        }
-        config_file = Some(PathBuf::from(args.remove(i + 1)));
-        args.remove(i);
-    }
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    let settings = Settings::load(config_file.as_deref())?;
-    init_logging(&settings)?;
-    match args.first().map(String::as_str) {
-        None | Some("serve") => serve(settings).await,
-        Some("keys") => {
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let raw = RawSettings::load(cli.config.as_deref())?;
+    let settings = Settings::try_from(&raw)?;
+    init_logging(&settings.log)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Keys => {
             let app = App::open(settings).await?;
-            println!("LATCH_PUBLISHABLE_KEY={}", app.publishable_key()?);
+            println!("LATCH_PUBLISHABLE_KEY={}", app.publishable_key());
             println!("LATCH_SECRET_KEY={}", app.secret_key);
             Ok(())
         }
-        Some("migrate") if settings.storage.durable == "postgres" => {
-            // Connecting applies PostgreSQL's migrations.
-            app::open_durable(&settings).await?;
-            println!("the PostgreSQL database at storage.postgres_url is at the latest schema");
+        Command::Migrate => {
+            println!("{}", app::migrate(&settings.storage).await?);
             Ok(())
         }
-        Some("migrate") => {
-            let path = settings.database.path.clone();
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            let version =
-                tokio::task::spawn_blocking(move || latch_sqlite::migrate(&path)).await??;
-            println!(
-                "database {} is at schema version {version}",
-                settings.database.path.display()
-            );
+        Command::Config => {
+            let text = toml::to_string(&raw.redacted()).context("printing the configuration")?;
+            print!("{text}");
             Ok(())
         }
-        Some("user") if args.get(1).map(String::as_str) == Some("create") => {
-            create_user(settings, &args[2..]).await
+        Command::Routes => {
+            print!("{}", latch_api::routes::listing());
+            Ok(())
         }
-        Some(other) => bail!("unknown command {other:?}\n{USAGE}"),
+        Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
     }
 }
 
-fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&settings.log.level)
-        .with_context(|| format!("log.level: {:?} is not a valid filter", settings.log.level))?;
+fn init_logging(log: &Log) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&log.level)
+        .with_context(|| format!("log.level: {:?} is not a valid filter", log.level))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    if settings.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+    match log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
     Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let addr = settings.listen_addr()?;
-    let grace = std::time::Duration::from_secs(settings.server.shutdown_grace_secs);
+    let addr = settings.server.addr;
+    let grace = settings.server.shutdown_grace;
     let app = App::open(settings).await?;
     let state = app.api_state().await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("server.addr: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, environment = %app.settings.instance.environment, "latch listening");
+    tracing::info!(addr = %local, environment = %app.settings.instance.environment.as_str(), "latch listening");
     // One line on stdout that scripts and tests wait for.
     println!("latch listening on http://{local}");
-    let maintenance = state.services.maintenance.clone();
-    let purge = tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            match maintenance.purge_stale().await {
-                Ok((0, 0)) => {}
-                Ok((sign_ins, clients)) => {
-                    tracing::info!(sign_ins, clients, "stale sign-ins and idle clients removed")
-                }
-                Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
-            }
-        }
-    });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(latch_api::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -136,7 +93,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());
-    purge.abort();
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!("requests still in flight after the grace period were dropped");
     }
@@ -165,24 +121,16 @@ async fn shutdown_signal() {
     }
 }
 
-async fn create_user(settings: Settings, args: &[String]) -> anyhow::Result<()> {
-    let mut params = CreateUser::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?
-            .clone();
-        match flag.as_str() {
-            "--email" => params.email_addresses.push(value),
-            "--phone" => params.phone_numbers.push(value),
-            "--username" => params.username = Some(value),
-            "--password" => params.password = Some(value),
-            "--first-name" => params.first_name = Some(value),
-            "--last-name" => params.last_name = Some(value),
-            other => bail!("unknown option {other:?}\n{USAGE}"),
-        }
-    }
+async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result<()> {
+    let params = CreateUser {
+        email_addresses: args.email,
+        phone_numbers: args.phone,
+        username: args.username,
+        password: args.password,
+        first_name: args.first_name,
+        last_name: args.last_name,
+        ..CreateUser::default()
+    };
     let app = App::open(settings).await?;
     let user = app
         .services()?

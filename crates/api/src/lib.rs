@@ -8,6 +8,8 @@
 //! - [`fapi`], [`bapi`]: the handlers, by Clerk resource.
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
+//! - [`api_keys`]: the publishable and secret keys' formats.
+//! - [`jobs`]: background housekeeping, run by [`serve`] beside the requests.
 //!
 //! Invariant: wire formats live here and nowhere else; handlers call the
 //! service of `latch_core::service::Services` their resource belongs to and
@@ -16,10 +18,12 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod api_keys;
 pub mod bapi;
 pub mod client_ip;
 pub mod fapi;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod render;
 pub mod routes;
@@ -161,17 +165,28 @@ pub fn routes(
         .unify()
 }
 
-/// Serves `routes(state)` on `listener` until `shutdown` resolves, then drains.
+/// Serves `routes(state)` on `listener`, with the background [`jobs`]
+/// running beside it, until `shutdown` resolves; then stops the jobs and
+/// drains the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let purge = tokio::spawn(jobs::purge_stale(
+        state.services.maintenance.clone(),
+        jobs::PURGE_INTERVAL,
+    ));
+    let stop_jobs = purge.abort_handle();
     warp::serve(routes(state))
         .incoming(listener)
-        .graceful(shutdown)
+        .graceful(async move {
+            shutdown.await;
+            stop_jobs.abort();
+        })
         .run()
         .await;
+    purge.abort();
 }
 
 async fn handle<S, B>(

@@ -1,0 +1,145 @@
+//! The command line, declared with clap: `latch [--config FILE] [COMMAND]`.
+//! A new command is one more variant of [`Command`] and one more arm where
+//! `main` matches it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Latch: an authentication server that speaks Clerk's Frontend and Backend
+/// APIs.
+///
+/// Configuration comes from the embedded defaults, then `--config FILE`,
+/// then `LATCH_<SECTION>__<KEY>` environment variables (for example
+/// LATCH_SERVER__ADDR=0.0.0.0:8080). A bad value stops every command with a
+/// message naming its key.
+#[derive(Debug, Parser)]
+#[command(name = "latch", version)]
+pub struct Cli {
+    /// A TOML file of settings layered over the embedded defaults
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do; `serve` when none is given
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Frontend and Backend APIs (the default); stops gracefully on
+    /// SIGTERM or Ctrl-C
+    Serve,
+    /// Print the publishable and secret keys to give Clerk's SDKs (the secret
+    /// key is generated and stored on first use unless configured)
+    Keys,
+    /// Apply database migrations (they are also applied at start)
+    Migrate,
+    /// Print the effective configuration as TOML, every secret redacted
+    Config,
+    /// Print every HTTP route: method, path, surface, the client channels it
+    /// accepts and the rate limit it counts against
+    Routes,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `latch user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print its id
+    Create(CreateUserArgs),
+}
+
+/// The new user's identifiers, password and names.
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// An email address; repeat for several
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Vec<String>,
+    /// A phone number in E.164 form (+15550001111); repeat for several
+    #[arg(long, value_name = "PHONE")]
+    pub phone: Vec<String>,
+    /// A username
+    #[arg(long, value_name = "USERNAME")]
+    pub username: Option<String>,
+    /// A password (it is hashed; prefer a user's own reset for real accounts)
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// The first name
+    #[arg(long, value_name = "NAME")]
+    pub first_name: Option<String>,
+    /// The last name
+    #[arg(long, value_name = "NAME")]
+    pub last_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_means_serve_and_config_is_global() {
+        let cli = Cli::try_parse_from(["latch"]).ok();
+        assert!(matches!(
+            cli,
+            Some(Cli {
+                command: None,
+                config: None
+            })
+        ));
+        let cli = Cli::try_parse_from(["latch", "keys", "--config", "a.toml"]).ok();
+        assert!(matches!(
+            cli,
+            Some(Cli { command: Some(Command::Keys), config: Some(ref f) }) if f.as_os_str() == "a.toml"
+        ));
+    }
+
+    #[test]
+    fn user_create_takes_repeated_emails_and_phones() {
+        let cli = Cli::try_parse_from([
+            "latch",
+            "user",
+            "create",
+            "--email",
+            "a@example.com",
+            "--email",
+            "b@example.com",
+            "--phone",
+            "+15550001111",
+            "--username",
+            "ann",
+            "--first-name",
+            "Ann",
+        ])
+        .ok();
+        let Some(Cli {
+            command: Some(Command::User(UserCommand::Create(args))),
+            ..
+        }) = cli
+        else {
+            panic!("user create parses");
+        };
+        assert_eq!(args.email, ["a@example.com", "b@example.com"]);
+        assert_eq!(args.phone, ["+15550001111"]);
+        assert_eq!(args.username.as_deref(), Some("ann"));
+        assert_eq!(args.first_name.as_deref(), Some("Ann"));
+        assert_eq!(args.password, None);
+    }
+
+    #[test]
+    fn unknown_commands_and_options_are_refused() {
+        assert!(Cli::try_parse_from(["latch", "frobnicate"]).is_err());
+        assert!(Cli::try_parse_from(["latch", "serve", "--port", "1"]).is_err());
+        assert!(Cli::try_parse_from(["latch", "user", "create", "--nickname", "x"]).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! The configuration: embedded defaults, then `--config FILE`, then
+//! `LATCH_<SECTION>__<KEY>` environment variables ([`raw`]), parsed section
+//! by section into types in which a bad combination cannot be written. A bad
+//! value stops start-up with a message naming its key.
+
+pub mod codes;
+pub mod oauth;
+pub mod raw;
+pub mod server;
+pub mod sign_in;
+pub mod storage;
+
+use latch_core::model::InstanceSettings;
+
+pub use self::codes::{Codes, EmailDelivery, HttpSender, SmsDelivery, SmtpSender};
+pub use self::oauth::{OAuthProvider, ProviderSecret};
+pub use self::raw::RawSettings;
+pub use self::server::{Hashing, Instance, Log, LogFormat, Server};
+pub use self::storage::{FlowStore, Postgres, PostgresTls, Redis, Sqlite, Storage};
+
+/// The validated configuration. Not `Debug`: it holds secrets.
+#[derive(Clone)]
+pub struct Settings {
+    pub server: Server,
+    pub instance: Instance,
+    pub storage: Storage,
+    pub codes: Codes,
+    pub hashing: Hashing,
+    pub oauth_providers: Vec<OAuthProvider>,
+    /// The core's rules for this instance.
+    pub policy: InstanceSettings,
+    pub log: Log,
+}
+
+impl Settings {
+    /// Reads the layers and parses the result.
+    #[cfg(test)]
+    pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        Self::try_from(&RawSettings::load(file)?)
+    }
+}
+
+impl TryFrom<&RawSettings> for Settings {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: &RawSettings) -> anyhow::Result<Self> {
+        let server = Server::try_from(&raw.server)?;
+        let instance = Instance::try_from(&raw.instance)?;
+        let policy = sign_in::instance_settings(
+            &raw.sign_in,
+            &raw.rate_limits,
+            &raw.oauth,
+            instance.environment,
+            &instance.issuer,
+            &server.allowed_origins,
+        )?;
+        Ok(Self {
+            hashing: Hashing::try_from(&raw.password)?,
+            codes: Codes::try_from(&raw.codes)?,
+            storage: storage::parse(&raw.storage, &raw.database)?,
+            oauth_providers: oauth::parse_providers(&raw.oauth.providers)?,
+            log: Log::try_from(&raw.log)?,
+            server,
+            instance,
+            policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! Background jobs the server runs beside its requests: housekeeping on an
+//! interval, for as long as it serves.
+
+use std::future::Future;
+use std::time::Duration;
+
+use latch_core::service::Maintenance;
+
+/// How often stale sign-ins and idle clients are removed.
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Removes stale sign-ins and idle clients now and then every `every`; never
+/// returns, so its task is aborted when serving stops.
+pub async fn purge_stale(maintenance: Maintenance, every: Duration) {
+    run_every(every, || purge_once(&maintenance)).await
+}
+
+/// One round of [`purge_stale`]. A failed round is logged and the next one
+/// tries again.
+pub async fn purge_once(maintenance: &Maintenance) {
+    match maintenance.purge_stale().await {
+        Ok((0, 0)) => {}
+        Ok((sign_ins, clients)) => {
+            tracing::info!(sign_ins, clients, "stale sign-ins and idle clients removed")
+        }
+        Err(err) => tracing::warn!(error = %err, "housekeeping failed"),
+    }
+}
+
+/// Runs `job` at once and then every `every`, one round at a time (a slow
+/// round delays the next rather than overlapping it); never returns.
+pub async fn run_every<F, Fut>(every: Duration, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        job().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A job counting its rounds, run every `every`.
+    fn counting(every: Duration) -> (Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let task = tokio::spawn(run_every(every, move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        (rounds, task)
+    }
+
+    /// Waits (at most 5 s) until `rounds` reaches `n`.
+    async fn reaches(rounds: &AtomicUsize, n: usize) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while rounds.load(Ordering::SeqCst) < n {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn the_first_round_runs_at_once() {
+        let (rounds, task) = counting(Duration::from_secs(3600));
+        assert!(reaches(&rounds, 1).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(rounds.load(Ordering::SeqCst), 1, "the next waits an hour");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn rounds_repeat_on_the_interval_until_the_task_is_aborted() {
+        let (rounds, task) = counting(Duration::from_millis(10));
+        assert!(reaches(&rounds, 3).await);
+        task.abort();
+        assert!(task.await.is_err_and(|e| e.is_cancelled()));
+        let stopped = rounds.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            rounds.load(Ordering::SeqCst),
+            stopped,
+            "no round after abort"
+        );
+    }
+}
