@@ -8,15 +8,15 @@ use base64::Engine as _;
 use async_trait::async_trait;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::{Environment, random_base62};
-use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
-    ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, Counters,
-    InstanceStore, OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
+    ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Random,
+    SendError, SignInStore, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{Latch, OAuthProviders, Ports};
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig, ProviderKind};
 use latch_http::{HttpCodeSender, HttpFormat};
+use latch_os::{Argon2Hasher, ConsoleCodeSender, OsRandom, SystemClock};
 use latch_postgres::{PostgresConfig, PostgresStore, PostgresTls};
 use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError, SmtpCredentials, SmtpSecurity};
@@ -154,7 +154,13 @@ impl App {
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.trusted_proxies()?,
         };
-        Ok(ApiState::new(self.latch()?, keys, config))
+        Ok(ApiState::new(
+            self.latch()?,
+            keys,
+            config,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        ))
     }
 }
 

@@ -33,7 +33,8 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use latch_core::model::Environment;
-use latch_core::ports::{OsRandom, Random};
+use latch_core::model::Timestamp;
+use latch_core::ports::{Clock, Random};
 use latch_core::service::{Latch, OAuthCallback};
 use latch_core::{Error, ErrorCode, ErrorKind};
 
@@ -97,17 +98,33 @@ pub struct ApiState {
     pub latch: Latch,
     pub keys: Arc<SigningKeys>,
     pub config: Arc<ApiConfig>,
+    /// The clock the use cases read, so views agree with them on "now".
+    clock: Arc<dyn Clock>,
+    /// Trace ids.
     random: Arc<dyn Random>,
 }
 
 impl ApiState {
-    pub fn new(latch: Latch, keys: SigningKeys, config: ApiConfig) -> Self {
+    /// `clock` and `random` are the ones the use cases' ports hold.
+    pub fn new(
+        latch: Latch,
+        keys: SigningKeys,
+        config: ApiConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
         Self {
             latch,
             keys: Arc::new(keys),
             config: Arc::new(config),
-            random: Arc::new(OsRandom),
+            clock,
+            random,
         }
+    }
+
+    /// Now, on the use cases' clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     fn trace_id(&self) -> String {

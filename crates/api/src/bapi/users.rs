@@ -12,14 +12,14 @@ use crate::ApiState;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::render::{self, Audience};
 
-fn user_json(user: &User) -> Value {
-    render::user(user, Audience::Backend)
+fn user_json(state: &ApiState, user: &User) -> Value {
+    render::user(user, Audience::Backend, state.now())
 }
 
 /// `POST /v1/users`.
 pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
     let user = state.latch.create_user(create_user_params(req)?).await?;
-    Ok(ApiResponse::ok(user_json(&user)))
+    Ok(ApiResponse::ok(user_json(state, &user)))
 }
 
 /// `GET /v1/users`: a bare array.
@@ -27,7 +27,7 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
     let (query, limit) = user_query(req)?;
     let page = state.latch.list_users(query, limit).await?;
     Ok(ApiResponse::ok(Value::Array(
-        page.users.iter().map(user_json).collect(),
+        page.users.iter().map(|u| user_json(state, u)).collect(),
     )))
 }
 
@@ -42,18 +42,22 @@ pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Er
 
 /// `GET /v1/users/{id}`.
 pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    Ok(ApiResponse::ok(user_json(&state.latch.get_user(id).await?)))
+    Ok(ApiResponse::ok(user_json(
+        state,
+        &state.latch.get_user(id).await?,
+    )))
 }
 
 /// `PATCH /v1/users/{id}`.
 pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, Error> {
     let user = state.latch.update_user(id, user_patch(req)?).await?;
-    Ok(ApiResponse::ok(user_json(&user)))
+    Ok(ApiResponse::ok(user_json(state, &user)))
 }
 
 /// `POST /v1/users/{id}/lock`.
 pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.latch.lock_user(id).await?,
     )))
 }
@@ -61,18 +65,23 @@ pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 /// `POST /v1/users/{id}/unlock`.
 pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.latch.unlock_user(id).await?,
     )))
 }
 
 /// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
 pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
-    Ok(ApiResponse::ok(user_json(&state.latch.ban_user(id).await?)))
+    Ok(ApiResponse::ok(user_json(
+        state,
+        &state.latch.ban_user(id).await?,
+    )))
 }
 
 /// `POST /v1/users/{id}/unban`.
 pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.latch.unban_user(id).await?,
     )))
 }
