@@ -211,7 +211,7 @@ async fn an_abandoned_sign_in_cannot_be_resumed() {
     .await;
     app.user("ann@example.com", None).await;
     let (token, id, _) = app.identify("ann@example.com").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.clock.advance(Duration::from_millis(400));
     let res = app
         .fapi(
             "POST",

@@ -227,7 +227,7 @@ async fn listing_orders_and_paginates() {
     let app = TestApp::new().await;
     for i in 0..5 {
         app.user(&format!("user{i}@example.com"), None).await;
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        app.clock.advance(std::time::Duration::from_millis(2));
     }
     let page = app
         .bapi("GET", "/v1/users?limit=2&offset=1", None)

@@ -216,7 +216,7 @@ async fn expired_codes_are_refused() {
     )
     .await;
     let code = app.codes.last_code_to("sal@example.com").unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.clock.advance(std::time::Duration::from_millis(20));
     let res = app
         .fapi(
             "POST",

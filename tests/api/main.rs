@@ -11,6 +11,7 @@ mod client;
 mod codes;
 mod concurrency;
 mod enumeration;
+mod expiry;
 mod lockout;
 mod oauth;
 mod rate_limits;

@@ -402,7 +402,7 @@ async fn an_expired_flow_is_not_accepted() {
     app.user("alice@example.com", None).await;
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    app.clock.advance(std::time::Duration::from_millis(400));
     assert_eq!(location(&callback(&app, &query).await), BACK);
     let state = sign_in_state(&app, &token, &id).await;
     assert_eq!(

@@ -1,9 +1,8 @@
 //! Second factors over HTTP: phone codes to reserved numbers, TOTP, backup
 //! codes and email codes, and the Backend API that turns them on and off.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use latch_core::model::{InstanceSettings, Timestamp, TotpSecret, step_at};
+use latch_core::model::{InstanceSettings, TotpSecret, step_at};
+use latch_core::ports::Clock as _;
 use serde_json::{Value, json};
 
 use crate::support::{PASSWORD, Resp, TestApp};
@@ -16,15 +15,11 @@ const BACKUP_CODES: [&str; 10] = [
     "n2f7g4kk", "t5h1l8mm",
 ];
 
-/// The TOTP code `offset` steps from now.
-fn totp_code(offset: i64) -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+/// The TOTP code `offset` steps from the app's now.
+fn totp_code(app: &TestApp, offset: i64) -> String {
     TotpSecret::parse_base32(TOTP_BASE32)
         .unwrap()
-        .code_at_step(step_at(Timestamp(millis)) + offset)
+        .code_at_step(step_at(app.clock.now()) + offset)
 }
 
 /// Creates a user with a password and `extra` Backend API fields.
@@ -148,7 +143,7 @@ async fn password_then_totp() {
         .await
         .assert_error(422, "form_param_nil", Some("strategy"));
 
-    let code = totp_code(0);
+    let code = totp_code(&app, 0);
     let done = second(
         &app,
         &token,
@@ -179,7 +174,7 @@ async fn password_then_totp() {
         &token2,
         &id2,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(-1))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, -1))],
     )
     .await
     .assert_error(422, "form_code_incorrect", Some("code"));
@@ -189,7 +184,7 @@ async fn password_then_totp() {
         &token2,
         &id2,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(1))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, 1))],
     )
     .await;
     assert_ne!(assert_complete(&next), session);
@@ -510,7 +505,7 @@ async fn second_factor_failures_lock_the_user() {
         &token,
         &id,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(0))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
     )
     .await;
     locked.assert_error(403, "user_locked", None);
@@ -532,7 +527,7 @@ async fn second_factor_failures_lock_the_user() {
         &token,
         &id,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(0))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
     )
     .await
     .assert_error(422, "verification_failed", Some("code"));
@@ -542,7 +537,7 @@ async fn second_factor_failures_lock_the_user() {
         &token,
         &id,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(0))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
     )
     .await;
     assert_complete(&done);
@@ -806,21 +801,17 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
         &token,
         &id,
         "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(0))],
+        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
     )
     .await;
     assert_complete(&done);
 }
 
-/// The TOTP code of a base32 secret, `offset` steps from now.
-fn totp_code_of(secret: &str, offset: i64) -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+/// The TOTP code of a base32 secret, `offset` steps from the app's now.
+fn totp_code_of(app: &TestApp, secret: &str, offset: i64) -> String {
     TotpSecret::parse_base32(secret)
         .unwrap()
-        .code_at_step(step_at(Timestamp(millis)) + offset)
+        .code_at_step(step_at(app.clock.now()) + offset)
 }
 
 #[tokio::test]
@@ -879,7 +870,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
     me("POST", "/totp/attempt_verification", vec![])
         .await
         .assert_error(422, "form_param_nil", Some("code"));
-    let code = totp_code_of(&secret, 0);
+    let code = totp_code_of(&app, &secret, 0);
     let verified = me(
         "POST",
         "/totp/attempt_verification",

@@ -9,11 +9,11 @@ use warp::http::{HeaderMap, StatusCode};
 
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::InstanceSettings;
-use latch_core::password::{Argon2Hasher, Argon2Settings};
-use latch_core::ports::{OsRandom, SystemClock};
+use latch_core::password::Argon2Settings;
 use latch_core::service::{Ports, Services};
+use latch_os::{Argon2Hasher, OsRandom};
 use latch_sqlite::{SqliteConfig, SqliteStore};
-use latch_testkit::RecordingCodeSender;
+use latch_testkit::{ManualClock, RecordingCodeSender};
 
 pub const SECRET: &str = "sk_test_api_tests_secret_key";
 pub const ORIGIN: &str = "http://localhost:3000";
@@ -58,6 +58,8 @@ pub struct TestApp {
     pub hasher: Arc<CountingHasher>,
     /// Every code the server sent.
     pub codes: Arc<RecordingCodeSender>,
+    /// The app's clock: it stands still until a test moves it.
+    pub clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -155,6 +157,8 @@ impl TestApp {
             verifies: std::sync::atomic::AtomicUsize::new(0),
         });
         let codes = Arc::new(RecordingCodeSender::default());
+        let clock = Arc::new(ManualClock::new());
+        let random: Arc<dyn latch_core::ports::Random> = Arc::new(OsRandom);
         let ports = Ports {
             users: store.clone(),
             clients: store.clone(),
@@ -163,8 +167,8 @@ impl TestApp {
             instance: store.clone(),
             hasher: hasher.clone(),
             codes: codes.clone(),
-            clock: Arc::new(SystemClock),
-            random: Arc::new(OsRandom),
+            clock: clock.clone(),
+            random: random.clone(),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
             oauth: latch_core::service::OAuthProviders::new(providers),
         };
@@ -181,8 +185,15 @@ impl TestApp {
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
         };
         Self {
-            state: ApiState::new(Services::new(ports, settings), keys, config),
+            state: ApiState::new(
+                Services::new(ports, settings),
+                keys,
+                config,
+                clock.clone(),
+                random,
+            ),
             codes,
+            clock,
             hasher,
             _dir: dir,
         }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use latch_core::model::Password;
-use latch_core::password::{Argon2Hasher, Argon2Settings};
-use latch_core::ports::{OsRandom, PasswordHasher};
+use latch_core::password::Argon2Settings;
+use latch_core::ports::PasswordHasher;
+use latch_os::{Argon2Hasher, OsRandom};
 
 use crate::load::median;
 

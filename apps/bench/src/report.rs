@@ -198,13 +198,13 @@ impl Report {
         if self.ceiling.is_finite() {
             let _ = writeln!(
                 out,
-                "| argon2id, latch-core `Argon2Hasher`, 1 worker | 1 | {:.1} hashes/s | {:.2} ms/hash | | | m=19456 KiB, t=2, p=1; median time per hash |",
+                "| argon2id, latch-os `Argon2Hasher`, 1 worker | 1 | {:.1} hashes/s | {:.2} ms/hash | | | m=19456 KiB, t=2, p=1; median time per hash |",
                 1000.0 / self.latch_single_ms,
                 self.latch_single_ms
             );
             let _ = writeln!(
                 out,
-                "| argon2id ceiling, latch-core `Argon2Hasher`, {cores} workers | {} | {:.1} hashes/s | | | | verifications, as a sign-in does; the ceiling below |",
+                "| argon2id ceiling, latch-os `Argon2Hasher`, {cores} workers | {} | {:.1} hashes/s | | | | verifications, as a sign-in does; the ceiling below |",
                 2 * cores,
                 self.ceiling
             );

@@ -9,15 +9,15 @@ use async_trait::async_trait;
 
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
-use latch_core::password::Argon2Hasher;
 use latch_core::ports::{
-    ClientRepository, CodeDestination, CodeMessage, CodeSender, ConsoleCodeSender, Counters,
-    InstanceStore, OsRandom, Random, SendError, SignInStore, SystemClock, UserRepository,
+    ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Random,
+    SendError, SignInStore, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
 use latch_http::HttpCodeSender;
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig};
+use latch_os::{Argon2Hasher, ConsoleCodeSender, OsRandom, SystemClock};
 use latch_postgres::{PostgresConfig, PostgresStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
 use latch_smtp::{SmtpCodeSender, SmtpConfig, SmtpConfigError};
@@ -105,7 +105,13 @@ impl App {
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.server.trusted_proxies.clone(),
         };
-        Ok(ApiState::new(self.services()?, keys, config))
+        Ok(ApiState::new(
+            self.services()?,
+            keys,
+            config,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        ))
     }
 }
 

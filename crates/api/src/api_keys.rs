@@ -66,9 +66,21 @@ pub async fn load_or_create_secret_key(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use latch_core::ports::OsRandom;
+    use std::sync::atomic::{AtomicU8, Ordering};
 
     use super::*;
+
+    /// Bytes that differ on every call, enough to tell two keys apart.
+    struct Counting(AtomicU8);
+
+    impl Random for Counting {
+        fn fill(&self, buf: &mut [u8]) {
+            let n = self.0.fetch_add(1, Ordering::Relaxed);
+            buf.iter_mut()
+                .enumerate()
+                .for_each(|(i, b)| *b = n.wrapping_mul(31).wrapping_add(i as u8));
+        }
+    }
 
     #[test]
     fn publishable_keys_encode_the_host_with_a_dollar_and_decode_back() {
@@ -103,8 +115,9 @@ mod tests {
 
     #[test]
     fn secret_keys_carry_the_environment_prefix_and_48_random_characters() {
-        let dev = generate_secret_key(Environment::Development, &OsRandom);
-        let live = generate_secret_key(Environment::Production, &OsRandom);
+        let random = Counting(AtomicU8::new(0));
+        let dev = generate_secret_key(Environment::Development, &random);
+        let live = generate_secret_key(Environment::Production, &random);
         for (key, prefix) in [(&dev, "sk_test_"), (&live, "sk_live_")] {
             let rest = key.strip_prefix(prefix).unwrap();
             assert_eq!(rest.len(), 48, "{key}");

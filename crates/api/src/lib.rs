@@ -41,7 +41,8 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use latch_core::model::Environment;
-use latch_core::ports::{OsRandom, Random};
+use latch_core::model::Timestamp;
+use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 use latch_core::{Error, ErrorCode, ErrorKind};
 
@@ -107,17 +108,33 @@ pub struct ApiState {
     pub services: Services,
     pub keys: Arc<SigningKeys>,
     pub config: Arc<ApiConfig>,
+    /// The clock the use cases read, so views agree with them on "now".
+    clock: Arc<dyn Clock>,
+    /// Trace ids.
     random: Arc<dyn Random>,
 }
 
 impl ApiState {
-    pub fn new(services: Services, keys: SigningKeys, config: ApiConfig) -> Self {
+    /// `clock` and `random` are the ones the use cases' ports hold.
+    pub fn new(
+        services: Services,
+        keys: SigningKeys,
+        config: ApiConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> Self {
         Self {
             services,
             keys: Arc::new(keys),
             config: Arc::new(config),
-            random: Arc::new(OsRandom),
+            clock,
+            random,
         }
+    }
+
+    /// Now, on the use cases' clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     fn trace_id(&self) -> String {

@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use latch_core::model::{
     ExternalAccount, Factor, IdentificationRecord, InstanceSettings, Password, SignInStatus,
-    Strategy, User, Username, Verification, supported_first_factors, supported_identifiers,
-    supported_second_factors,
+    Strategy, Timestamp, User, Username, Verification, supported_first_factors,
+    supported_identifiers, supported_second_factors,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -154,7 +154,7 @@ pub fn session_fapi(view: &SessionView) -> Value {
         "last_active_organization_id": null,
         "actor": null,
         "tasks": null,
-        "user": user(u, Audience::Frontend),
+        "user": user(u, Audience::Frontend, view.now),
         "public_user_data": {
             "first_name": u.first_name,
             "last_name": u.last_name,
@@ -192,8 +192,9 @@ pub fn session_bapi(view: &SessionView) -> Value {
     })
 }
 
-pub fn user(u: &User, audience: Audience) -> Value {
-    let lockout = u.lockout_at(wall_clock());
+/// `now` decides whether the user shows as locked out.
+pub fn user(u: &User, audience: Audience, now: Timestamp) -> Value {
+    let lockout = u.lockout_at(now);
     let mut out = json!({
         "object": "user",
         "id": u.id.as_str(),
@@ -475,10 +476,4 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
         "organization_settings": { "enabled": false },
         "maintenance_mode": false,
     })
-}
-
-/// Now, for the few read-only views that depend on it.
-fn wall_clock() -> latch_core::model::Timestamp {
-    use latch_core::ports::Clock as _;
-    latch_core::ports::SystemClock.now()
 }

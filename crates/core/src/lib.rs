@@ -10,10 +10,13 @@
 //! - [`ports`]: one trait per outbound dependency, each with its contract.
 //! - [`service`]: the use cases the inbound adapters call.
 //! - [`error`]: the one error type of the core, carrying the Clerk code it becomes.
-//! - [`password`]: argon2id hashing on a bounded blocking pool.
+//! - [`password`]: the rules of argon2 digests (parameters, PHC strings,
+//!   imports, rehashing); the hashing runs in an adapter.
 //!
-//! Invariant: no dependency on warp, rusqlite, redis, reqwest, lettre or
-//! tokio-postgres; CI checks this with `cargo tree`.
+//! Invariants: no dependency on warp, rusqlite, redis, reqwest, lettre or
+//! tokio-postgres; and no I/O of its own: no threads, no reading of the wall
+//! clock, no OS randomness (those come through [`ports`], from `latch-os`).
+//! CI checks both (`.ci/check-architecture`).
 
 #![forbid(unsafe_code)]
 

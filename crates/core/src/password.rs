@@ -1,29 +1,15 @@
-//! argon2id password hashing on a small pool of dedicated threads.
+//! The rules of stored password digests: argon2id cost parameters, what a PHC
+//! string says, which digests may be imported and which need rehashing.
 //!
-//! The computation is `argon2-rust`'s SIMD implementation (the instruction set
-//! is chosen at run time); PHC strings are read and written with the `argon2`
-//! crate's `password-hash` types, so digests are the standard encoding both
-//! ways. Each worker keeps its argon2 block memory (19 MiB at the default
-//! cost) for its whole life, wiped after every hash, so hashing allocates
-//! nothing per request and the process holds `workers x memory` for hashing,
-//! however many requests come. Jobs wait in one queue that the workers take
-//! from in turn, so a worker goes straight from one hash to the next without a
-//! round trip through the async side; a job whose caller has gone (a request
-//! that gave up while waiting) is dropped unrun, so it costs nothing. There
-//! are never more hashes running than workers.
-
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+//! Pure: the hashing itself (threads, memory arenas, the argon2 computation)
+//! is an adapter behind the [`PasswordHasher`](crate::ports::PasswordHasher)
+//! port. PHC strings are read and written with the `argon2` crate's
+//! `password-hash` types, so digests are the standard encoding both ways.
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Params, Version};
-use async_trait::async_trait;
-use subtle::ConstantTimeEq;
-use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::model::Password;
-use crate::ports::{PasswordHasher, Random};
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +30,37 @@ impl Default for Argon2Settings {
     }
 }
 
+impl Argon2Settings {
+    /// These settings as argon2 parameters with a `output_len`-byte hash.
+    pub fn params(&self, output_len: usize) -> Result<Params, Error> {
+        Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(output_len),
+        )
+        .map_err(|_| Error::internal("argon2 parameters"))
+    }
+
+    /// Whether `digest` is an argon2id v1.3 PHC string at exactly this cost;
+    /// a valid digest that is not should be rehashed at the next sign-in.
+    pub fn is_current(&self, digest: &PasswordHash<'_>) -> bool {
+        let Ok(params) = Params::try_from(digest) else {
+            return false;
+        };
+        digest.algorithm == Algorithm::Argon2id.ident()
+            && digest.version == Some(Version::V0x13.into())
+            && params.m_cost() == self.memory_kib
+            && params.t_cost() == self.iterations
+            && params.p_cost() == self.parallelism
+    }
+
+    /// Whether `digest` is a PHC string made at another cost or algorithm.
+    pub fn needs_rehash(&self, digest: &str) -> bool {
+        PasswordHash::new(digest).is_ok_and(|hash| !self.is_current(&hash))
+    }
+}
+
 /// The largest memory cost accepted in an imported digest (256 MiB): verifying
 /// one costs a temporary buffer of that size.
 pub const MAX_IMPORTED_MEMORY_KIB: u32 = 262_144;
@@ -53,182 +70,58 @@ pub const MAX_IMPORTED_MEMORY_KIB: u32 = 262_144;
 /// default cost.
 pub const MAX_IMPORTED_WORK: u64 = 524_288;
 
-const OUTPUT_LEN: usize = 32;
-const SALT_LEN: usize = 16;
-
-type Work = Box<dyn FnOnce(&mut Engine) + Send>;
-
-/// One worker's argon2: a hasher whose arena is sized for the instance's
-/// cost once, at start-up, and reused by every job on that worker.
-struct Engine {
-    hasher: argon2_rust::Hasher,
+/// What a stored digest says: algorithm, parameters (with the hash's length),
+/// salt and expected hash.
+#[derive(Debug, Clone)]
+pub struct StoredDigest {
+    pub algorithm: Algorithm,
+    pub params: Params,
+    pub salt: Vec<u8>,
+    pub expected: Vec<u8>,
 }
 
-impl Engine {
-    fn new(own: argon2_rust::Argon2) -> Result<Self, Error> {
-        let mut hasher = own.hasher();
-        hasher
-            .reserve()
-            .map_err(|_| Error::internal("argon2 block memory"))?;
-        Ok(Self { hasher })
+/// Reads an argon2 PHC string (v1.3) whose cost is within `max_work` and
+/// [`MAX_IMPORTED_MEMORY_KIB`]; None for anything else.
+pub fn parse_digest(digest: &str, max_work: u64) -> Option<StoredDigest> {
+    let hash = PasswordHash::new(digest).ok()?;
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    if hash.version.is_some_and(|v| v != u32::from(Version::V0x13)) {
+        return None;
     }
-
-    /// The raw argon2 output of `password` under `config` into `out`. A
-    /// digest costlier than the arena (an imported one) gets a one-off
-    /// buffer, so no worker keeps more than the instance's cost.
-    fn derive(
-        &mut self,
-        config: &argon2_rust::Argon2,
-        password: &[u8],
-        salt: &[u8],
-        out: &mut [u8],
-    ) -> Result<(), Error> {
-        let done = if config.params().memory_blocks() as usize <= self.hasher.reserved_blocks() {
-            self.hasher.set_argon2(*config);
-            self.hasher.hash_into(password, salt, out)
-        } else {
-            config.hash_into(password, salt, out)
-        };
-        done.map_err(|_| Error::internal("argon2 hash"))
+    let expected = hash.hash?.as_bytes().to_vec();
+    let base = Params::try_from(&hash).ok()?;
+    // A digest's cost is set by whoever made it: bound it, so one imported
+    // account cannot hold a hashing worker for long.
+    if base.m_cost() > MAX_IMPORTED_MEMORY_KIB || work_of(&base) > max_work {
+        return None;
     }
-}
-
-/// The argon2 computation for an algorithm and cost, or None for parameters
-/// it refuses.
-fn config(algorithm: Algorithm, params: &Params, output_len: usize) -> Option<argon2_rust::Argon2> {
-    let algorithm = match algorithm {
-        Algorithm::Argon2d => argon2_rust::Algorithm::Argon2d,
-        Algorithm::Argon2i => argon2_rust::Algorithm::Argon2i,
-        Algorithm::Argon2id => argon2_rust::Algorithm::Argon2id,
-    };
-    let params = argon2_rust::Params::builder()
-        .memory(argon2_rust::params::Memory::kib(u64::from(params.m_cost())))
-        .passes(params.t_cost())
-        .lanes(params.p_cost())
-        .tag_len(argon2_rust::params::TagLen::bytes(output_len as u64))
-        .build()
-        .ok()?;
-    Some(argon2_rust::Argon2::new(
+    let params = Params::new(
+        base.m_cost(),
+        base.t_cost(),
+        base.p_cost(),
+        Some(expected.len()),
+    )
+    .ok()?;
+    let mut salt = [0u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt).ok()?.to_vec();
+    if salt.len() < argon2::MIN_SALT_LEN {
+        return None;
+    }
+    Some(StoredDigest {
         algorithm,
-        argon2_rust::Version::V0x13,
         params,
-    ))
+        salt,
+        expected,
+    })
 }
 
-/// argon2id hasher over dedicated worker threads.
-pub struct Argon2Hasher {
-    settings: Argon2Settings,
-    params: Params,
-    own: argon2_rust::Argon2,
-    jobs: mpsc::Sender<Work>,
-    random: Arc<dyn Random>,
-    /// Verified against when there is no usable digest, so unknown users and
-    /// users without a password cost the same as real ones.
-    dummy_digest: String,
-}
-
-impl Argon2Hasher {
-    /// Starts `workers` hashing threads (at least one).
-    pub fn new(
-        settings: Argon2Settings,
-        workers: usize,
-        random: Arc<dyn Random>,
-    ) -> Result<Self, Error> {
-        let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
-            Some(OUTPUT_LEN),
-        )
-        .map_err(|_| Error::internal("argon2 parameters"))?;
-        let own = config(Algorithm::Argon2id, &params, OUTPUT_LEN)
-            .ok_or_else(|| Error::internal("argon2 parameters"))?;
-        let workers = workers.max(1);
-        let (jobs, queue) = mpsc::channel::<Work>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..workers {
-            let queue = Arc::clone(&queue);
-            // Sized here, so a cost that does not fit fails start-up.
-            let engine = Engine::new(own)?;
-            std::thread::Builder::new()
-                .name(format!("latch-argon2-{i}"))
-                .spawn(move || worker(&queue, engine))
-                .map_err(|_| Error::internal("argon2 worker thread"))?;
-        }
-        let mut pepper = [0u8; 24];
-        random.fill(&mut pepper);
-        let dummy_salt = salt_bytes(&*random);
-        let mut dummy = [0u8; OUTPUT_LEN];
-        own.hash_into(&pepper, &dummy_salt, &mut dummy)
-            .map_err(|_| Error::internal("argon2 hash"))?;
-        let dummy_digest = phc(&params, &dummy_salt, &dummy)?;
-        Ok(Self {
-            settings,
-            params,
-            own,
-            jobs,
-            random,
-            dummy_digest,
-        })
-    }
-
-    /// Runs `f` on a worker with that worker's argon2 engine.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Engine) -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let (done, result) = oneshot::channel();
-        let work: Work = Box::new(move |engine| {
-            if done.is_closed() {
-                return;
-            }
-            let _ = done.send(f(engine));
-        });
-        self.jobs
-            .send(work)
-            .map_err(|_| Error::internal("hash pool stopped"))?;
-        result.await.map_err(|_| Error::internal("hash job lost"))
-    }
-
-    fn is_current(&self, hash: &PasswordHash<'_>) -> bool {
-        let Ok(params) = Params::try_from(hash) else {
-            return false;
-        };
-        hash.algorithm == Algorithm::Argon2id.ident()
-            && hash.version == Some(Version::V0x13.into())
-            && params.m_cost() == self.settings.memory_kib
-            && params.t_cost() == self.settings.iterations
-            && params.p_cost() == self.settings.parallelism
-    }
-}
-
-fn worker(queue: &Mutex<mpsc::Receiver<Work>>, mut engine: Engine) {
-    loop {
-        // The lock is held only while waiting for the next job.
-        let next = match queue.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        match next {
-            Ok(work) => {
-                // A panic fails that one request (its answer channel closes)
-                // and keeps the worker.
-                let _ =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut engine)));
-            }
-            Err(_) => return,
-        }
-    }
-}
-
-fn salt_bytes(random: &dyn Random) -> [u8; SALT_LEN] {
-    let mut bytes = [0u8; SALT_LEN];
-    random.fill(&mut bytes);
-    bytes
+/// Memory x iterations, the cost of one verification.
+pub fn work_of(params: &Params) -> u64 {
+    u64::from(params.m_cost()) * u64::from(params.t_cost())
 }
 
 /// The PHC string `$argon2id$v=19$m=..,t=..,p=..$salt$hash`.
-fn phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String, Error> {
+pub fn argon2id_phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String, Error> {
     let salt = SaltString::encode_b64(salt).map_err(|_| Error::internal("salt"))?;
     let hash =
         argon2::password_hash::Output::new(hash).map_err(|_| Error::internal("argon2 output"))?;
@@ -242,49 +135,9 @@ fn phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String, Error> {
     ))
 }
 
-/// What a stored digest says: algorithm, parameters, salt and expected hash.
-struct Stored {
-    algorithm: Algorithm,
-    config: argon2_rust::Argon2,
-    salt: Vec<u8>,
-    expected: Vec<u8>,
-}
-
-fn parse_stored(digest: &str, max_work: u64) -> Option<Stored> {
-    let hash = PasswordHash::new(digest).ok()?;
-    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
-    if hash.version.is_some_and(|v| v != u32::from(Version::V0x13)) {
-        return None;
-    }
-    let expected = hash.hash?.as_bytes().to_vec();
-    let base = Params::try_from(&hash).ok()?;
-    // A digest's cost is set by whoever made it: bound it, so one imported
-    // account cannot hold a hashing worker for long.
-    if base.m_cost() > MAX_IMPORTED_MEMORY_KIB || work_of(&base) > max_work {
-        return None;
-    }
-    let config = config(algorithm, &base, expected.len())?;
-    let mut salt = [0u8; 64];
-    let salt = hash.salt?.decode_b64(&mut salt).ok()?.to_vec();
-    if salt.len() < argon2::MIN_SALT_LEN {
-        return None;
-    }
-    Some(Stored {
-        algorithm,
-        config,
-        salt,
-        expected,
-    })
-}
-
-/// Memory x iterations, the cost of one verification.
-fn work_of(params: &Params) -> u64 {
-    u64::from(params.m_cost()) * u64::from(params.t_cost())
-}
-
 /// Checks a digest to import: an argon2 PHC string this hasher can verify.
 pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
-    match parse_stored(digest, MAX_IMPORTED_WORK) {
+    match parse_digest(digest, MAX_IMPORTED_WORK) {
         Some(stored) if stored.algorithm != Algorithm::Argon2d => Ok(()),
         Some(_) => Err("argon2d digests are not accepted; use argon2id or argon2i."),
         None => Err(
@@ -294,263 +147,24 @@ pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
     }
 }
 
-#[async_trait]
-impl PasswordHasher for Argon2Hasher {
-    async fn hash(&self, password: &Password) -> Result<String, Error> {
-        let own = self.own;
-        let salt = salt_bytes(&*self.random);
-        let password = password.expose().to_owned();
-        let out = self
-            .run(move |engine| {
-                let mut out = [0u8; OUTPUT_LEN];
-                engine
-                    .derive(&own, password.as_bytes(), &salt, &mut out)
-                    .map(|()| out)
-            })
-            .await??;
-        phc(&self.params, &salt, &out)
-    }
-
-    fn needs_rehash(&self, digest: &str) -> bool {
-        PasswordHash::new(digest).is_ok_and(|hash| !self.is_current(&hash))
-    }
-
-    async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
-        let max_work = MAX_IMPORTED_WORK.max(work_of(&self.params));
-        let real = digest.as_deref().and_then(|d| parse_stored(d, max_work));
-        let usable = real.is_some();
-        // No digest, or one that does not parse: pay for the dummy instead.
-        let stored = match real {
-            Some(stored) => stored,
-            None => parse_stored(&self.dummy_digest, max_work)
-                .ok_or_else(|| Error::internal("dummy digest"))?,
-        };
-        let password = password.to_owned();
-        let matched = self
-            .run(move |engine| {
-                let mut out = vec![0u8; stored.expected.len()];
-                let ok = engine.derive(&stored.config, password.as_bytes(), &stored.salt, &mut out);
-                ok.is_ok() && bool::from(out.ct_eq(&stored.expected))
-            })
-            .await?;
-        Ok(usable && matched)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
-    use argon2::{Argon2, PasswordVerifier};
+    use argon2::Argon2;
+    use argon2::password_hash::PasswordHasher as _;
 
-    const LIGHT: Argon2Settings = Argon2Settings {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
-
-    fn hasher(settings: Argon2Settings) -> Argon2Hasher {
-        Argon2Hasher::new(settings, 2, Arc::new(OsRandom)).unwrap()
-    }
-
-    #[tokio::test]
-    async fn hashes_verify_and_wrong_passwords_do_not() {
-        let h = hasher(LIGHT);
-        let pw = Password::parse("correct horse battery", 8).unwrap();
-        let digest = h.hash(&pw).await.unwrap();
-        assert!(digest.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(
-            h.verify("correct horse battery", Some(digest.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify("correct horse batterx", Some(digest.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify("anything", Some("not a phc string".into()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify("anything", Some("$argon2id$garbage".into()))
-                .await
-                .unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn digests_are_standard_phc_strings_both_ways() {
-        // Our digest verifies with the argon2 crate's own verifier...
-        let h = hasher(LIGHT);
-        let digest = h
-            .hash(&Password::parse("interop password", 8).unwrap())
-            .await
-            .unwrap();
-        let parsed = PasswordHash::new(&digest).unwrap();
-        assert!(
-            Argon2::default()
-                .verify_password(b"interop password", &parsed)
-                .is_ok()
-        );
-        // ...and a digest made elsewhere (argon2i, other costs) verifies here.
-        use argon2::password_hash::PasswordHasher as _;
-        let params = Params::new(32, 3, 1, None).unwrap();
-        let foreign = Argon2::new(Algorithm::Argon2i, Version::V0x13, params)
-            .hash_password(
-                b"imported one",
-                &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
-            )
-            .unwrap()
-            .to_string();
-        assert!(
-            h.verify("imported one", Some(foreign.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify("imported two", Some(foreign.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(h.needs_rehash(&foreign));
-        assert!(!h.needs_rehash(&digest));
-        assert!(validate_imported_digest(&foreign).is_ok());
-        assert!(validate_imported_digest("$argon2id$v=19$m=64,t=1,p=1$bad").is_err());
-        assert!(validate_imported_digest("$2b$10$abcdefghijklmnopqrstuv").is_err());
-        // Too costly to verify: refused at import, and unusable if stored anyway.
-        let slow = Argon2::new(
-            Algorithm::Argon2id,
+    fn digest(algorithm: Algorithm, m: u32, t: u32, p: u32) -> String {
+        Argon2::new(
+            algorithm,
             Version::V0x13,
-            Params::new(8192, 100, 1, None).unwrap(),
+            Params::new(m, t, p, None).unwrap(),
         )
         .hash_password(
-            b"slow one",
+            b"some password",
             &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
         )
         .unwrap()
-        .to_string();
-        assert!(validate_imported_digest(&slow).is_err());
-        assert!(!h.verify("slow one", Some(slow)).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn the_simd_engine_agrees_with_the_argon2_crate_and_keeps_its_arena() {
-        // The same bytes as the RustCrypto implementation for every variant,
-        // several lanes, odd memory sizes and output lengths, including costs
-        // below, at and above the worker's arena (which then stays its size).
-        let h = hasher(LIGHT);
-        let arena = h.run(|e| e.hasher.reserved_blocks()).await.unwrap();
-        assert_eq!(arena, 64);
-        let cases = [
-            (Algorithm::Argon2id, 64, 1, 1, 32),
-            (Algorithm::Argon2id, 32, 3, 4, 32),
-            (Algorithm::Argon2id, 200, 2, 2, 16),
-            (Algorithm::Argon2i, 64, 2, 1, 64),
-            (Algorithm::Argon2d, 40, 1, 3, 20),
-            (Algorithm::Argon2id, 1000, 1, 1, 32),
-        ];
-        for (i, (algorithm, m, t, p, len)) in cases.into_iter().enumerate() {
-            let params = Params::new(m, t, p, Some(len)).unwrap();
-            let password = format!("password {i}");
-            let salt = b"saltsaltsalt0123";
-            let mut theirs = vec![0u8; len];
-            Argon2::new(algorithm, Version::V0x13, params.clone())
-                .hash_password_into(password.as_bytes(), salt, &mut theirs)
-                .unwrap();
-            let config = config(algorithm, &params, len).unwrap();
-            let ours = h
-                .run(move |e| {
-                    let mut out = vec![0u8; len];
-                    e.derive(&config, password.as_bytes(), salt, &mut out)
-                        .map(|()| out)
-                })
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(ours, theirs, "case {i}: {algorithm:?} m={m} t={t} p={p}");
-        }
-        assert_eq!(h.run(|e| e.hasher.reserved_blocks()).await.unwrap(), arena);
-    }
-
-    #[tokio::test]
-    async fn no_digest_never_verifies() {
-        let h = hasher(LIGHT);
-        assert!(!h.verify("", None).await.unwrap());
-        assert!(!h.verify("whatever", None).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn many_concurrent_hashes_share_the_pool() {
-        let h = Arc::new(hasher(LIGHT));
-        let tasks: Vec<_> = (0..32)
-            .map(|i| {
-                let h = Arc::clone(&h);
-                tokio::spawn(async move {
-                    let pw = Password::parse(&format!("password number {i}"), 8).unwrap();
-                    let digest = h.hash(&pw).await.unwrap();
-                    h.verify(pw.expose(), Some(digest)).await.unwrap()
-                })
-            })
-            .collect();
-        for t in tasks {
-            assert!(t.await.unwrap());
-        }
-    }
-
-    #[tokio::test]
-    async fn a_job_whose_caller_gave_up_is_never_run() {
-        let h = Argon2Hasher::new(LIGHT, 1, Arc::new(OsRandom)).unwrap();
-        let h = Arc::new(h);
-        // Hold the only worker until released.
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
-        let busy = {
-            let h = Arc::clone(&h);
-            tokio::spawn(async move {
-                h.run(move |_| {
-                    let _ = started_tx.send(());
-                    hold.recv().is_ok()
-                })
-                .await
-            })
-        };
-        while started.try_recv().is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-        // Queue a job behind it, then give up on it.
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = Arc::clone(&ran);
-        let gave_up = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            h.run(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst)),
-        )
-        .await;
-        assert!(gave_up.is_err(), "the queued job was still waiting");
-        release.send(()).unwrap();
-        assert!(busy.await.unwrap().unwrap());
-        // A job queued after the abandoned one runs, so the queue moved past it.
-        assert_eq!(h.run(|_| 7).await.unwrap(), 7);
-        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn hashing_runs_on_the_workers_never_on_the_runtime() {
-        let h = hasher(LIGHT);
-        let runtime_thread = std::thread::current().id();
-        let (thread, name) = h
-            .run(|_| {
-                (
-                    std::thread::current().id(),
-                    std::thread::current().name().map(str::to_owned),
-                )
-            })
-            .await
-            .unwrap();
-        assert_ne!(thread, runtime_thread);
-        assert!(name.is_some_and(|n| n.starts_with("latch-argon2-")));
+        .to_string()
     }
 
     #[test]
@@ -563,5 +177,61 @@ mod tests {
                 parallelism: 1
             }
         );
+    }
+
+    #[test]
+    fn imports_argon2id_and_argon2i_within_the_cost_bound_only() {
+        assert!(validate_imported_digest(&digest(Algorithm::Argon2i, 32, 3, 1)).is_ok());
+        assert!(validate_imported_digest(&digest(Algorithm::Argon2id, 64, 1, 1)).is_ok());
+        assert!(validate_imported_digest(&digest(Algorithm::Argon2d, 64, 1, 1)).is_err());
+        assert!(validate_imported_digest(&digest(Algorithm::Argon2id, 8192, 100, 1)).is_err());
+        assert!(validate_imported_digest("$argon2id$v=19$m=64,t=1,p=1$bad").is_err());
+        assert!(validate_imported_digest("$2b$10$abcdefghijklmnopqrstuv").is_err());
+    }
+
+    #[test]
+    fn a_parsed_digest_keeps_its_cost_salt_and_hash_length() {
+        let stored =
+            parse_digest(&digest(Algorithm::Argon2i, 32, 3, 1), MAX_IMPORTED_WORK).unwrap();
+        assert_eq!(stored.algorithm, Algorithm::Argon2i);
+        assert_eq!(
+            (
+                stored.params.m_cost(),
+                stored.params.t_cost(),
+                stored.params.p_cost()
+            ),
+            (32, 3, 1)
+        );
+        assert_eq!(stored.params.output_len(), Some(32));
+        assert_eq!(stored.salt, b"0123456789abcdef");
+        assert_eq!(stored.expected.len(), 32);
+        // A higher ceiling admits what the default one refuses.
+        let slow = digest(Algorithm::Argon2id, 8192, 100, 1);
+        assert!(parse_digest(&slow, MAX_IMPORTED_WORK).is_none());
+        assert!(parse_digest(&slow, 819_200).is_some());
+    }
+
+    #[test]
+    fn only_argon2id_at_the_instance_cost_is_current() {
+        let own = Argon2Settings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        assert!(!own.needs_rehash(&digest(Algorithm::Argon2id, 64, 1, 1)));
+        assert!(own.needs_rehash(&digest(Algorithm::Argon2id, 64, 2, 1)));
+        assert!(own.needs_rehash(&digest(Algorithm::Argon2i, 64, 1, 1)));
+        // Not a PHC string at all: nothing to rehash (it never verifies).
+        assert!(!own.needs_rehash("not a phc string"));
+    }
+
+    #[test]
+    fn phc_strings_round_trip() {
+        let params = Argon2Settings::default().params(32).unwrap();
+        let phc = argon2id_phc(&params, b"saltsaltsalt0123", &[7u8; 32]).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let stored = parse_digest(&phc, MAX_IMPORTED_WORK).unwrap();
+        assert_eq!(stored.salt, b"saltsaltsalt0123");
+        assert_eq!(stored.expected, vec![7u8; 32]);
     }
 }

@@ -173,9 +173,14 @@ fn ttl_millis(sign_in: &SignIn, now: Timestamp) -> i64 {
         .saturating_add(retention)
 }
 
+/// Redis expires keys on its own real clock, so their lifetimes are reckoned
+/// from the wall clock too.
 fn wall_clock() -> Timestamp {
-    use latch_core::ports::Clock as _;
-    latch_core::ports::SystemClock.now()
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
 fn document(sign_in: &SignIn) -> Result<String, StoreError> {

@@ -6,6 +6,7 @@
 //!   [`instance_store_contract`], [`counters_contract`] and [`oauth::oauth_provider_contract`]. Each
 //!   store contract takes a fresh, empty store (one call, one store); each
 //!   panics with a message naming the broken rule.
+//! - [`ManualClock`]: a clock tests move forward instead of sleeping.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
 //! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by
@@ -22,6 +23,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client_repository;
+mod clock;
 mod codes;
 mod counters;
 pub mod fixtures;
@@ -33,6 +35,7 @@ pub mod smtp;
 mod user_repository;
 
 pub use client_repository::client_repository_contract;
+pub use clock::ManualClock;
 pub use codes::RecordingCodeSender;
 pub use counters::counters_contract;
 pub use instance_store::instance_store_contract;

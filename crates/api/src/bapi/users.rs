@@ -12,8 +12,8 @@ use crate::ApiState;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::render::{self, Audience};
 
-fn user_json(user: &User) -> Value {
-    render::user(user, Audience::Backend)
+fn user_json(state: &ApiState, user: &User) -> Value {
+    render::user(user, Audience::Backend, state.now())
 }
 
 /// `POST /v1/users`.
@@ -23,7 +23,7 @@ pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, E
         .users
         .create_user(create_user_params(req)?)
         .await?;
-    Ok(ApiResponse::ok(user_json(&user)))
+    Ok(ApiResponse::ok(user_json(state, &user)))
 }
 
 /// `GET /v1/users`: a bare array.
@@ -31,7 +31,7 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
     let (query, limit) = user_query(req)?;
     let page = state.services.users.list_users(query, limit).await?;
     Ok(ApiResponse::ok(Value::Array(
-        page.users.iter().map(user_json).collect(),
+        page.users.iter().map(|u| user_json(state, u)).collect(),
     )))
 }
 
@@ -47,6 +47,7 @@ pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Er
 /// `GET /v1/users/{id}`.
 pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.services.users.get_user(id).await?,
     )))
 }
@@ -58,12 +59,13 @@ pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiR
         .users
         .update_user(id, user_patch(req)?)
         .await?;
-    Ok(ApiResponse::ok(user_json(&user)))
+    Ok(ApiResponse::ok(user_json(state, &user)))
 }
 
 /// `POST /v1/users/{id}/lock`.
 pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.services.users.lock_user(id).await?,
     )))
 }
@@ -71,6 +73,7 @@ pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 /// `POST /v1/users/{id}/unlock`.
 pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.services.users.unlock_user(id).await?,
     )))
 }
@@ -78,6 +81,7 @@ pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 /// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
 pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.services.users.ban_user(id).await?,
     )))
 }
@@ -85,6 +89,7 @@ pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 /// `POST /v1/users/{id}/unban`.
 pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
     Ok(ApiResponse::ok(user_json(
+        state,
         &state.services.users.unban_user(id).await?,
     )))
 }

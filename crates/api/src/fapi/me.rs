@@ -16,8 +16,8 @@ fn session_id(req: &ApiRequest) -> Option<&str> {
     req.query_param("_clerk_session_id")
 }
 
-fn user_json(user: &User) -> Value {
-    render::user(user, Audience::Frontend)
+fn user_json(state: &ApiState, user: &User) -> Value {
+    render::user(user, Audience::Frontend, state.now())
 }
 
 /// `GET /v1/me`.
@@ -31,7 +31,7 @@ pub async fn read(
         .account
         .get_me(token, session_id(req))
         .await?;
-    Ok(wrap(state, outcome, user_json))
+    Ok(wrap(state, outcome, |u| user_json(state, u)))
 }
 
 /// `POST /v1/me/totp`.

@@ -88,11 +88,11 @@ pub fn parse_backup_codes(codes: &[String]) -> Result<Vec<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
+    use crate::ports::FreshRandom;
 
     #[test]
     fn generated_sets_are_ten_distinct_codes_of_eight_symbols() {
-        let codes = generate_backup_codes(&OsRandom);
+        let codes = generate_backup_codes(&FreshRandom);
         assert_eq!(codes.len(), 10);
         for code in &codes {
             assert_eq!(code.len(), 8);
@@ -109,7 +109,7 @@ mod tests {
     fn generated_symbols_are_uniform() {
         let mut counts = [0u32; 36];
         for _ in 0..200 {
-            for code in generate_backup_codes(&OsRandom) {
+            for code in generate_backup_codes(&FreshRandom) {
                 for b in code.bytes() {
                     counts[ALPHABET.iter().position(|a| *a == b).unwrap()] += 1;
                 }

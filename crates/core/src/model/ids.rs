@@ -101,21 +101,21 @@ id_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
+    use crate::ports::FreshRandom;
 
     #[test]
     fn ids_have_the_prefix_and_27_base62_characters() {
-        let id = new_id(IdPrefix::User, &OsRandom);
+        let id = new_id(IdPrefix::User, &FreshRandom);
         let (prefix, rest) = id.split_once('_').unwrap();
         assert_eq!(prefix, "user");
         assert_eq!(rest.len(), 27);
         assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(new_id(IdPrefix::User, &OsRandom), id);
+        assert_ne!(new_id(IdPrefix::User, &FreshRandom), id);
     }
 
     #[test]
     fn base62_draws_cover_the_alphabet_evenly() {
-        let sample = random_base62(62_000, &OsRandom);
+        let sample = random_base62(62_000, &FreshRandom);
         let mut counts = std::collections::HashMap::new();
         for c in sample.chars() {
             *counts.entry(c).or_insert(0u32) += 1;

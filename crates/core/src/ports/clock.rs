@@ -11,17 +11,3 @@ use crate::model::Timestamp;
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
-
-/// The system's wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
-        Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
-    }
-}

@@ -39,26 +39,3 @@ pub struct SendError(pub String);
 pub trait CodeSender: Send + Sync {
     async fn send(&self, message: &CodeMessage) -> Result<(), SendError>;
 }
-
-/// The embedded default: writes each message to the log, for development.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ConsoleCodeSender;
-
-#[async_trait]
-impl CodeSender for ConsoleCodeSender {
-    async fn send(&self, message: &CodeMessage) -> Result<(), SendError> {
-        let to = match &message.destination {
-            CodeDestination::Email(address) => address.as_str(),
-            CodeDestination::Sms(number) => number.as_str(),
-        };
-        tracing::info!(
-            target: "latch::codes",
-            to,
-            code = %message.code,
-            purpose = ?message.purpose,
-            expires_in_minutes = message.expires_in_minutes,
-            "one-time code (console sender)"
-        );
-        Ok(())
-    }
-}

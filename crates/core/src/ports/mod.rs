@@ -15,20 +15,20 @@ mod sign_in_store;
 mod user_repository;
 
 pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
-pub use clock::{Clock, SystemClock};
-pub use code_sender::{
-    CodeDestination, CodeMessage, CodePurpose, CodeSender, ConsoleCodeSender, SendError,
-};
+pub use clock::Clock;
+pub use code_sender::{CodeDestination, CodeMessage, CodePurpose, CodeSender, SendError};
 pub use counters::{Counters, WindowCount};
 pub use instance_store::InstanceStore;
 pub use oauth_provider::{
     AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
 };
 pub use password_hasher::PasswordHasher;
-pub use random::{OsRandom, Random};
+pub use random::Random;
 pub use sign_in_store::SignInStore;
 pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 
+#[cfg(test)]
+pub(crate) use random::FreshRandom;
 #[cfg(any(test, feature = "mocks"))]
 pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,

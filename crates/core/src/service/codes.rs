@@ -270,13 +270,13 @@ fn code_digest(sign_in: &SignIn, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRandom;
+    use crate::ports::FreshRandom;
 
     #[test]
     fn codes_are_six_uniform_digits() {
         let mut counts = [0u32; 10];
         for _ in 0..2000 {
-            let code = six_digits(&OsRandom);
+            let code = six_digits(&FreshRandom);
             assert_eq!(code.len(), 6);
             for c in code.bytes() {
                 counts[usize::from(c - b'0')] += 1;

@@ -289,7 +289,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Client, SessionStatus, step_at};
-    use crate::ports::OsRandom;
+    use crate::ports::FreshRandom;
     use crate::secrets::SecretBox;
     use crate::service::test_support::{Mocks, NOW, TOKEN, client, session, user};
 
@@ -311,7 +311,7 @@ mod tests {
             .expect_get_client_with_sessions()
             .returning(|_, _| Ok(None));
         let pending = SecretBox::new(&[7; 32])
-            .seal(SECRET, "user_1", &OsRandom)
+            .seal(SECRET, "user_1", &FreshRandom)
             .unwrap();
         m.users.expect_get().returning(move |_| {
             Ok(Some(User {

@@ -5,7 +5,7 @@ use crate::model::{
     IdentificationRecord, InstanceSettings, SessionStatus, SignInId, SignInStatus, Timestamp,
     VerificationStatus, step_at,
 };
-use crate::ports::{CodeDestination, OsRandom};
+use crate::ports::{CodeDestination, FreshRandom};
 use crate::secrets::SecretBox;
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, user};
 
@@ -26,7 +26,7 @@ fn mfa_user() -> User {
         updated_at: NOW,
     };
     User {
-        totp_secret: Some(secrets.seal(SECRET, "user_1", &OsRandom).unwrap()),
+        totp_secret: Some(secrets.seal(SECRET, "user_1", &FreshRandom).unwrap()),
         backup_codes: vec![
             secrets.digest("user_1", "aaaa1111"),
             secrets.digest("user_1", "bbbb2222"),
