@@ -188,7 +188,7 @@ async fn create_user(settings: Settings, args: &[String]) -> anyhow::Result<()> 
         .latch()?
         .create_user(params)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.long_message))?;
+        .map_err(|e| anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message))?;
     println!("{}", user.id);
     Ok(())
 }

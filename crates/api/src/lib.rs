@@ -2,6 +2,7 @@
 //! calls for one browser or device), Clerk's Backend API (what a server with the
 //! secret key calls), the JWKS and a health check, served by warp.
 //!
+//! - [`error`]: Clerk's error envelope and the one table from the core's errors to it.
 //! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
 //! - [`fapi`], [`bapi`]: the handlers, routed by path.
 //! - [`render`]: Clerk's JSON shapes.
@@ -15,6 +16,7 @@
 
 pub mod bapi;
 pub mod client_ip;
+pub mod error;
 pub mod fapi;
 pub mod http;
 pub mod keys;
@@ -32,10 +34,10 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
+use crate::error::{ApiError, ErrorCode, ErrorKind};
 use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
 use latch_core::service::{Latch, OAuthCallback};
-use latch_core::{Error, ErrorCode, ErrorKind};
 
 pub use keys::SigningKeys;
 
@@ -150,7 +152,9 @@ pub fn routes(
             },
         )
         .recover(|_| async {
-            Ok::<_, Infallible>(ApiResponse::error(&Error::internal("rejection"), "").into_warp())
+            Ok::<_, Infallible>(
+                ApiResponse::error(&ApiError::internal("rejection"), "").into_warp(),
+            )
         })
         .unify()
 }
@@ -239,7 +243,7 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
     }
     ApiResponse::error(
-        &Error::new(
+        &ApiError::new(
             ErrorKind::NotFound,
             ErrorCode::ResourceNotFound,
             "not found",
@@ -281,13 +285,13 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
             .with_header(warp::http::header::CACHE_CONTROL, "no-store");
     }
     // Query parameters, or the form body of a POST.
-    let param = |name: &str| -> Result<Option<String>, Error> {
+    let param = |name: &str| -> Result<Option<String>, ApiError> {
         match req.query_param(name) {
             Some(v) => Ok(Some(v.to_owned())),
             None => req.param(name),
         }
     };
-    let params = (|| -> Result<OAuthCallback, Error> {
+    let params = (|| -> Result<OAuthCallback, ApiError> {
         Ok(OAuthCallback {
             state: param("state")?,
             code: param("code")?,
@@ -296,7 +300,11 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         })
     })();
     let result = match params {
-        Ok(params) => state.latch.oauth_callback(params).await,
+        Ok(params) => state
+            .latch
+            .oauth_callback(params)
+            .await
+            .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match result {
@@ -312,7 +320,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
                 None => response,
             }
         }
-        Err(err) => ApiResponse::error(&err, trace_id),
+        Err(err) => ApiResponse::error(&err.into(), trace_id),
     }
 }
 
@@ -322,7 +330,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
 async fn fapi_error(
     state: &ApiState,
     auth: &ClientAuth,
-    err: &Error,
+    err: &ApiError,
     trace_id: &str,
 ) -> ApiResponse {
     let mut response = ApiResponse::error(err, trace_id);
@@ -343,18 +351,18 @@ fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply
 async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {
     match state.latch.health().await {
         Ok(()) => ApiResponse::ok(json!({ "status": "ok" })),
-        Err(err) => ApiResponse::error(&err, trace_id),
+        Err(err) => ApiResponse::error(&err.into(), trace_id),
     }
 }
 
 /// Reads the body up to `limit` bytes; more is 413 whatever Content-Length says.
-async fn read_body<S, B>(headers: &HeaderMap, body: S, limit: usize) -> Result<Bytes, Error>
+async fn read_body<S, B>(headers: &HeaderMap, body: S, limit: usize) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
     let too_large = || {
-        Error::new(
+        ApiError::new(
             ErrorKind::PayloadTooLarge,
             ErrorCode::RequestBodyTooLarge,
             "Request body too large",
@@ -372,7 +380,7 @@ where
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|_| {
-            Error::param_format_invalid("body", "The request body could not be read.")
+            ApiError::param_format_invalid("body", "The request body could not be read.")
         })?;
         if buf.len() + chunk.remaining() > limit {
             return Err(too_large());

@@ -7,7 +7,7 @@ mod users;
 use subtle::ConstantTimeEq;
 use warp::http::Method;
 
-use latch_core::{Error, ErrorCode, ErrorKind};
+use crate::error::{ApiError, ErrorCode, ErrorKind};
 
 use crate::ApiState;
 use crate::fapi::method_not_allowed;
@@ -18,7 +18,7 @@ pub async fn handle(
     state: &ApiState,
     req: &ApiRequest,
     segs: &[&str],
-) -> Option<Result<ApiResponse, Error>> {
+) -> Option<Result<ApiResponse, ApiError>> {
     let known = matches!(
         segs,
         ["v1", "users"]
@@ -74,7 +74,7 @@ pub async fn handle(
 }
 
 /// `Authorization: Bearer <secret key>`, compared in constant time.
-fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Error> {
+fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), ApiError> {
     let given = req
         .header("authorization")
         .and_then(|h| h.split_once(' '))
@@ -85,7 +85,7 @@ fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Error> {
     if bool::from(given.as_bytes().ct_eq(expected)) {
         return Ok(());
     }
-    Err(Error::new(
+    Err(ApiError::new(
         ErrorKind::Unauthenticated,
         ErrorCode::AuthenticationInvalid,
         "Invalid authentication",
@@ -94,12 +94,15 @@ fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Error> {
 }
 
 /// A non-negative integer query parameter (`limit`, `offset`).
-pub(crate) fn number(req: &ApiRequest, name: &str) -> Result<Option<u32>, Error> {
+pub(crate) fn number(req: &ApiRequest, name: &str) -> Result<Option<u32>, ApiError> {
     req.query_param(name)
         .filter(|v| !v.is_empty())
         .map(|v| {
             v.parse::<u32>().map_err(|_| {
-                Error::param_format_invalid(name, format!("{name} must be a non-negative integer."))
+                ApiError::param_format_invalid(
+                    name,
+                    format!("{name} must be a non-negative integer."),
+                )
             })
         })
         .transpose()

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::{User, UserPatch};
 use latch_core::ports::UserQuery;
 use latch_core::service::{CreateUser, PhoneNumberPatch};
@@ -17,13 +17,13 @@ fn user_json(user: &User) -> Value {
 }
 
 /// `POST /v1/users`.
-pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let user = state.latch.create_user(create_user_params(req)?).await?;
     Ok(ApiResponse::ok(user_json(&user)))
 }
 
 /// `GET /v1/users`: a bare array.
-pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let (query, limit) = user_query(req)?;
     let page = state.latch.list_users(query, limit).await?;
     Ok(ApiResponse::ok(Value::Array(
@@ -32,7 +32,7 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
 }
 
 /// `GET /v1/users/count`.
-pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let (query, _) = user_query(req)?;
     let n = state.latch.count_users(query).await?;
     Ok(ApiResponse::ok(
@@ -41,44 +41,44 @@ pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Er
 }
 
 /// `GET /v1/users/{id}`.
-pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(&state.latch.get_user(id).await?)))
 }
 
 /// `PATCH /v1/users/{id}`.
-pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, Error> {
+pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.latch.update_user(id, user_patch(req)?).await?;
     Ok(ApiResponse::ok(user_json(&user)))
 }
 
 /// `POST /v1/users/{id}/lock`.
-pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         &state.latch.lock_user(id).await?,
     )))
 }
 
 /// `POST /v1/users/{id}/unlock`.
-pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         &state.latch.unlock_user(id).await?,
     )))
 }
 
 /// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
-pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(&state.latch.ban_user(id).await?)))
 }
 
 /// `POST /v1/users/{id}/unban`.
-pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         &state.latch.unban_user(id).await?,
     )))
 }
 
 /// `DELETE /v1/users/{id}`.
-pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     state.latch.delete_user(id).await?;
     Ok(ApiResponse::ok(
         json!({ "object": "user", "id": id, "deleted": true }),
@@ -86,19 +86,19 @@ pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `DELETE /v1/users/{id}/mfa`.
-pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.latch.disable_mfa(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/totp`.
-pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.latch.delete_totp(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/backup_code`.
-pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.latch.delete_backup_codes(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
@@ -108,7 +108,7 @@ pub async fn delete_external_account(
     state: &ApiState,
     id: &str,
     account: &str,
-) -> Result<ApiResponse, Error> {
+) -> Result<ApiResponse, ApiError> {
     state.latch.delete_external_account(id, account).await?;
     Ok(ApiResponse::ok(
         json!({ "object": "external_account", "id": account, "deleted": true }),
@@ -116,7 +116,7 @@ pub async fn delete_external_account(
 }
 
 /// `GET /v1/phone_numbers/{id}`.
-pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let (user, record) = state.latch.get_phone_number(id).await?;
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
@@ -126,7 +126,7 @@ pub async fn update_phone_number(
     state: &ApiState,
     req: &ApiRequest,
     id: &str,
-) -> Result<ApiResponse, Error> {
+) -> Result<ApiResponse, ApiError> {
     let patch = PhoneNumberPatch {
         verified: req.param_bool("verified")?,
         primary: req.param_bool("primary")?,
@@ -136,7 +136,7 @@ pub async fn update_phone_number(
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
 
-fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
+fn create_user_params(req: &ApiRequest) -> Result<CreateUser, ApiError> {
     Ok(CreateUser {
         email_addresses: req.param_list("email_address")?,
         phone_numbers: req.param_list("phone_number")?,
@@ -156,9 +156,9 @@ fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
     })
 }
 
-fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
+fn user_patch(req: &ApiRequest) -> Result<UserPatch, ApiError> {
     // A present key with `null` clears the field; an absent key keeps it.
-    let clearable = |name: &str| -> Result<Option<Option<String>>, Error> {
+    let clearable = |name: &str| -> Result<Option<Option<String>>, ApiError> {
         if req.has_param(name) {
             Ok(Some(req.param(name)?))
         } else {
@@ -186,13 +186,13 @@ fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
     })
 }
 
-fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), Error> {
+fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), ApiError> {
     let order = req.query_param("order_by").unwrap_or("-created_at");
     let oldest_first = match order {
         "-created_at" => false,
         "+created_at" | "created_at" => true,
         _ => {
-            return Err(Error::param_value_invalid(
+            return Err(ApiError::param_value_invalid(
                 "order_by",
                 "order_by must be -created_at or +created_at.",
             ));

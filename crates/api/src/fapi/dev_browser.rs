@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::Environment;
 
 use super::FapiReply;
@@ -10,9 +10,9 @@ use crate::ApiState;
 
 /// `POST /v1/dev_browser`: a new client whose token clerk-js then appends as
 /// `__clerk_db_jwt`. Development instances only.
-pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
+pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
     if state.latch.settings().environment != Environment::Development {
-        return Err(Error::not_found("dev browser"));
+        return Err(ApiError::not_found("dev browser"));
     }
     let token = state.latch.create_dev_browser().await?;
     Ok(FapiReply::ok(

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::User;
 use latch_core::service::{BackupCodesView, TotpView};
 
@@ -25,7 +25,7 @@ pub async fn read(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state.latch.get_me(token, session_id(req)).await?;
     Ok(wrap(state, outcome, user_json))
 }
@@ -35,7 +35,7 @@ pub async fn create_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state.latch.create_totp(token, session_id(req)).await?;
     Ok(wrap(state, outcome, totp_json))
 }
@@ -45,7 +45,7 @@ pub async fn verify_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .latch
         .verify_totp(token, session_id(req), req.param("code")?)
@@ -58,7 +58,7 @@ pub async fn delete_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state.latch.delete_own_totp(token, session_id(req)).await?;
     Ok(wrap(
         state,
@@ -72,7 +72,7 @@ pub async fn create_backup_codes(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .latch
         .create_backup_codes(token, session_id(req))

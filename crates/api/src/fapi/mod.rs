@@ -12,8 +12,8 @@ mod sign_ins;
 use serde_json::Value;
 use warp::http::{Method, header};
 
+use crate::error::{ApiError, ErrorCode, ErrorKind};
 use latch_core::service::{Outcome, Throttled};
-use latch_core::{Error, ErrorCode, ErrorKind};
 
 use crate::client_ip::client_ip;
 use crate::http::{ApiRequest, ApiResponse};
@@ -95,7 +95,7 @@ pub async fn handle(
     req: &ApiRequest,
     auth: &ClientAuth,
     segs: &[&str],
-) -> Option<Result<FapiReply, Error>> {
+) -> Option<Result<FapiReply, ApiError>> {
     let m = &req.method;
     let token = auth.token();
     let result = match (m.clone(), segs) {
@@ -146,7 +146,7 @@ pub async fn handle(
                     .await
                 {
                     Ok(new_token) => claimed = new_token,
-                    Err(err) => return Some(Err(err)),
+                    Err(err) => return Some(Err(err.into())),
                 }
             }
             let token = claimed.as_deref().or(token);
@@ -171,7 +171,7 @@ async fn client_route(
     token: Option<&str>,
     m: &Method,
     rest: &[&str],
-) -> Option<Result<FapiReply, Error>> {
+) -> Option<Result<FapiReply, ApiError>> {
     let throttled = match (m.clone(), rest) {
         (Method::POST, ["sign_ins"]) => Some(Throttled::CreateSignIn),
         (
@@ -195,7 +195,7 @@ async fn client_route(
     if let Some(what) = throttled {
         let ip = client_ip(req, &state.config.trusted_proxies);
         if let Err(err) = state.latch.throttle(what, ip).await {
-            return Some(Err(err));
+            return Some(Err(err.into()));
         }
     }
     Some(match (m.clone(), rest) {
@@ -225,7 +225,7 @@ async fn client_route(
         (Method::POST, ["sessions", id, "remove"]) => sessions::remove(state, token, id).await,
         (Method::POST, ["sessions", id, "tokens"]) => sessions::tokens(state, req, token, id).await,
         (Method::POST, ["sessions", _, "tokens", _template]) => {
-            Err(Error::not_found("JWT template"))
+            Err(ApiError::not_found("JWT template"))
         }
         (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
             Err(method_not_allowed())
@@ -271,7 +271,7 @@ fn wrap<T>(
 /// The `__client` cookie travels with any request the browser makes, so a
 /// page on another origin could act with it: cookie requests that change
 /// state must come from an allowed origin or from the API's own.
-fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), Error> {
+fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), ApiError> {
     if auth.channel != Channel::Cookie || req.method == Method::GET {
         return Ok(());
     }
@@ -286,7 +286,7 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
     if own || state.config.allows_origin(origin) {
         return Ok(());
     }
-    Err(Error::new(
+    Err(ApiError::new(
         ErrorKind::Forbidden,
         ErrorCode::OriginInvalid,
         "Origin not allowed",
@@ -296,14 +296,14 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
 
 /// A development browser whose token names no client must start over; clerk-js
 /// does so on this error.
-async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Error> {
+async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), ApiError> {
     if auth.channel != Channel::DevBrowser {
         return Ok(());
     }
     if state.latch.find_client(auth.token()).await?.is_some() {
         return Ok(());
     }
-    Err(Error::new(
+    Err(ApiError::new(
         ErrorKind::Unauthenticated,
         ErrorCode::DevBrowserUnauthenticated,
         "Unable to authenticate the development browser",
@@ -311,8 +311,8 @@ async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Er
     ))
 }
 
-pub fn method_not_allowed() -> Error {
-    Error::new(
+pub fn method_not_allowed() -> ApiError {
+    ApiError::new(
         ErrorKind::MethodNotAllowed,
         ErrorCode::MethodNotAllowed,
         "Method not allowed",

@@ -1,7 +1,7 @@
 //! Clients: resolving the device behind a request, and its snapshot.
 
 use super::{Latch, token_hash};
-use crate::error::Error;
+use crate::error::{Error, Resource};
 use crate::model::{
     Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
     new_id,
@@ -289,11 +289,9 @@ impl Latch {
     pub(crate) async fn require_client(
         &self,
         token: Option<&str>,
-        what: &str,
+        what: Resource,
     ) -> Result<Client, Error> {
-        self.find_client(token)
-            .await?
-            .ok_or_else(|| Error::not_found(what))
+        self.find_client(token).await?.ok_or(Error::NotFound(what))
     }
 
     /// Wraps a response with the client as it is now, read afresh (the

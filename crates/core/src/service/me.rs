@@ -2,7 +2,7 @@
 //! an authenticator app (TOTP) and getting a fresh set of backup codes.
 
 use super::{Latch, Outcome};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Resource};
 use crate::model::{Client, SessionId, Strategy, TotpSecret, User, generate_backup_codes};
 
 /// The issuer shown in authenticator apps.
@@ -47,12 +47,7 @@ impl Latch {
         self.require_feature(&Strategy::Totp)?;
         let (client, user) = self.me(token, session_id).await?;
         if user.totp_enabled() {
-            return Err(Error::new(
-                ErrorKind::BadRequest,
-                ErrorCode::TotpAlreadyEnabled,
-                "TOTP already enabled",
-                "An authenticator app is already set up. Remove it before adding another.",
-            ));
+            return Err(Error::TotpAlreadyEnabled);
         }
         let secret = TotpSecret::generate(&*self.ports.random);
         let sealed =
@@ -92,7 +87,7 @@ impl Latch {
         let sealed = user
             .totp_pending_secret
             .clone()
-            .ok_or_else(|| Error::not_found("totp"))?;
+            .ok_or_else(|| Error::NotFound(Resource::Totp))?;
         let secret = TotpSecret::from_bytes(self.ports.secrets.open(&sealed, user.id.as_str())?);
         let now = self.ports.clock.now();
         let step = secret
@@ -108,7 +103,7 @@ impl Latch {
             .write_user(user, |mut user| {
                 // Only the secret that was verified is turned on.
                 if user.totp_pending_secret.as_deref() != Some(sealed.as_str()) {
-                    return Err(Error::not_found("totp"));
+                    return Err(Error::NotFound(Resource::Totp));
                 }
                 user.totp_secret = user.totp_pending_secret.take();
                 if let Some(digests) = &digests {
@@ -138,7 +133,7 @@ impl Latch {
     ) -> Result<Outcome<User>, Error> {
         let (client, user) = self.me(token, session_id).await?;
         if user.totp_secret.is_none() && user.totp_pending_secret.is_none() {
-            return Err(Error::not_found("totp"));
+            return Err(Error::NotFound(Resource::Totp));
         }
         let user = self
             .write_user(user, |mut user| {
@@ -177,14 +172,7 @@ impl Latch {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<(Client, User), Error> {
-        let signed_out = || {
-            Error::new(
-                ErrorKind::Unauthenticated,
-                ErrorCode::AuthenticationInvalid,
-                "Not signed in",
-                "You need to be signed in to do this.",
-            )
-        };
+        let signed_out = || Error::NotSignedIn;
         let client = self.find_client(token).await?.ok_or_else(signed_out)?;
         let wanted = match session_id.filter(|s| !s.is_empty()) {
             Some(id) => SessionId(id.to_owned()),
@@ -215,15 +203,7 @@ impl Latch {
         if self.settings.strategies.allows(strategy) {
             return Ok(());
         }
-        Err(Error::new(
-            ErrorKind::Forbidden,
-            ErrorCode::FeatureNotEnabled,
-            "Not enabled",
-            format!(
-                "The {} second factor is not enabled on this instance.",
-                strategy.name()
-            ),
-        ))
+        Err(Error::SecondFactorNotEnabled(strategy.clone()))
     }
 }
 
@@ -341,7 +321,7 @@ mod tests {
                 .verify_totp(Some(TOKEN), None, wrong)
                 .await
                 .unwrap_err();
-            assert_eq!(err.code, ErrorCode::FormCodeIncorrect);
+            assert!(matches!(err, Error::CodeIncorrect));
         }
     }
 
@@ -363,7 +343,7 @@ mod tests {
             .create_backup_codes(Some(TOKEN), None)
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::AuthenticationInvalid);
+        assert!(matches!(err, Error::NotSignedIn | Error::SessionInactive));
     }
 
     #[test]

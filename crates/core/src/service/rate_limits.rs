@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use sha2::{Digest, Sha256};
 
 use super::{Latch, hex};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::Error;
 use crate::model::RateLimit;
 use crate::ports::CodeDestination;
 
@@ -79,12 +79,7 @@ impl Latch {
         let retry_after_secs = u64::try_from((hit.resets_in.0 + 999) / 1000)
             .unwrap_or(1)
             .max(1);
-        Err(Error::new(
-            ErrorKind::TooManyRequests { retry_after_secs },
-            ErrorCode::TooManyRequests,
-            "Too many requests",
-            format!("Too many requests. Please try again in {retry_after_secs} seconds."),
-        ))
+        Err(Error::Throttled { retry_after_secs })
     }
 }
 
@@ -150,12 +145,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            err.kind,
-            ErrorKind::TooManyRequests {
+            err,
+            Error::Throttled {
                 retry_after_secs: 3
             }
         );
-        assert_eq!(err.code, ErrorCode::TooManyRequests);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use super::codes::code_incorrect;
 use super::sign_ins::{PassedStep, not_yet_supported, truncate};
 use super::{Latch, Outcome, SignInView};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Problem};
 use crate::model::{
     Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
     supported_second_factors,
@@ -43,12 +43,9 @@ impl Latch {
             Strategy::PhoneCode => params.phone_number_id,
             Strategy::EmailCode => params.email_address_id,
             other => {
-                return Err(Error::param_value_invalid(
+                return Err(Error::invalid(
                     "strategy",
-                    format!(
-                        "The {} strategy needs no preparation: attempt it directly.",
-                        other.name()
-                    ),
+                    Problem::NeedsNoPreparation(other.clone()),
                 ));
             }
         };
@@ -91,13 +88,7 @@ impl Latch {
                 self.settings.max_code_attempts,
                 now,
             )? {
-                return Err(Error::new(
-                    ErrorKind::Unprocessable,
-                    ErrorCode::VerificationFailed,
-                    "Too many failed attempts",
-                    "Too many incorrect codes were entered. Please sign in again.",
-                )
-                .param("code"));
+                return Err(Error::SecondFactorAttemptsExhausted);
             }
             self.replace_sign_in(&mut sign_in).await?;
         }
@@ -119,7 +110,7 @@ impl Latch {
             .users
             .get(&user.id)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.refuse_if_locked(&current)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
@@ -189,12 +180,7 @@ impl Latch {
             .ok_or_else(|| Error::param_nil("strategy"))?;
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_second_factor)
-            .ok_or_else(|| {
-                Error::param_value_invalid(
-                    "strategy",
-                    format!("`{}` is not a valid second factor strategy.", truncate(raw)),
-                )
-            })?;
+            .ok_or_else(|| Error::invalid("strategy", Problem::NotSecondFactor(truncate(raw))))?;
         let now = self.ports.clock.now();
         let user_id = sign_in.ready_for_second_factor(now)?.clone();
         let user = self
@@ -202,7 +188,7 @@ impl Latch {
             .users
             .get(&user_id)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);
         if !supported_second_factors(&user, &self.settings, first)
@@ -217,16 +203,7 @@ impl Latch {
 
 /// `422 strategy_for_user_invalid`: the strategy is off, or not the user's.
 fn strategy_for_user_invalid(strategy: &Strategy) -> Error {
-    Error::new(
-        ErrorKind::Unprocessable,
-        ErrorCode::StrategyForUserInvalid,
-        "Invalid verification strategy",
-        format!(
-            "The verification strategy `{}` is not available for this account.",
-            strategy.name()
-        ),
-    )
-    .param("strategy")
+    Error::StrategyNotForUser(strategy.clone())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! API's (list, read, revoke).
 
 use super::{ClientSnapshot, Latch, Outcome, SessionView, page_limit};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Resource};
 use crate::model::{Client, Session, SessionId, SessionStatus, Timestamp, User};
 use crate::ports::SessionQuery;
 
@@ -73,14 +73,16 @@ impl Latch {
         &self,
         token: Option<&str>,
     ) -> Result<Outcome<ClientSnapshot>, Error> {
-        let client = self.require_client(token, "client").await?;
+        let client = self.require_client(token, Resource::Client).await?;
         self.end_sessions_of(&client, SessionStatus::Ended).await?;
         self.ports
             .clients
             .set_last_active_session(&client.id, None, self.ports.clock.now())
             .await?;
         let outcome = self.outcome((), &client.id, None).await?;
-        let snapshot = outcome.client.ok_or_else(|| Error::not_found("client"))?;
+        let snapshot = outcome
+            .client
+            .ok_or_else(|| Error::NotFound(Resource::Client))?;
         Ok(Outcome {
             response: snapshot.clone(),
             client: Some(snapshot),
@@ -191,13 +193,13 @@ impl Latch {
             .clients
             .get_session(&SessionId(id.to_owned()))
             .await?
-            .ok_or_else(|| Error::not_found("session"))?;
+            .ok_or_else(|| Error::NotFound(Resource::Session))?;
         let user = self
             .ports
             .users
             .get(&session.user_id)
             .await?
-            .ok_or_else(|| Error::not_found("session"))?;
+            .ok_or_else(|| Error::NotFound(Resource::Session))?;
         Ok((session, user))
     }
 
@@ -208,22 +210,17 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<(Client, Session, User), Error> {
-        let client = self.require_client(token, "session").await?;
+        let client = self.require_client(token, Resource::Session).await?;
         let (session, user) = self.session_with_user(id).await?;
         if session.client_id != client.id {
-            return Err(Error::not_found("session"));
+            return Err(Error::NotFound(Resource::Session));
         }
         Ok((client, session, user))
     }
 }
 
 fn inactive_session() -> Error {
-    Error::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::AuthenticationInvalid,
-        "Session is not active",
-        "This session has ended, was revoked or expired. Please sign in again.",
-    )
+    Error::SessionInactive
 }
 
 #[cfg(test)]
@@ -276,11 +273,7 @@ mod tests {
                 .session_token(Some(TOKEN), "sess_1")
                 .await
                 .unwrap_err();
-            assert_eq!(
-                (err.kind, err.code),
-                (ErrorKind::Unauthenticated, ErrorCode::AuthenticationInvalid),
-                "{status:?}"
-            );
+            assert_eq!(err, Error::SessionInactive, "{status:?}");
         }
     }
 
@@ -291,13 +284,13 @@ mod tests {
             .session_token(Some(TOKEN), "sess_1")
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+        assert!(matches!(err, Error::NotFound(_)));
         let err = mocks_with(SessionStatus::Active, "client_1")
             .latch()
             .session_token(None, "sess_1")
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+        assert!(matches!(err, Error::NotFound(_)));
     }
 
     #[tokio::test]
@@ -320,9 +313,6 @@ mod tests {
             .list_sessions(SessionQuery::default(), None)
             .await
             .unwrap_err();
-        assert_eq!(
-            (err.code, err.param_name.as_deref()),
-            (ErrorCode::FormParamNil, Some("user_id"))
-        );
+        assert_eq!(err, Error::param_nil("user_id"));
     }
 }

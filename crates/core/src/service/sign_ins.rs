@@ -1,7 +1,7 @@
 //! Sign-ins: create, read, and the first factor.
 
 use super::{Latch, Outcome, SignInView, token_hash};
-use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
+use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
     SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
@@ -272,7 +272,7 @@ impl Latch {
                     .guarded(&user, self.check_password(&user, &password))
                     .await
                 {
-                    if err.code == ErrorCode::FormPasswordIncorrect {
+                    if err == Error::PasswordIncorrect {
                         self.count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
                             .await?;
                     }
@@ -377,9 +377,9 @@ impl Latch {
             .await?;
         let target = match strategy {
             Strategy::Password => {
-                return Err(Error::param_value_invalid(
+                return Err(Error::invalid(
                     "strategy",
-                    "The password strategy needs no preparation: attempt it directly.",
+                    Problem::NeedsNoPreparation(Strategy::Password),
                 ));
             }
             Strategy::EmailCode | Strategy::ResetPasswordEmailCode => params.email_address_id,
@@ -463,23 +463,9 @@ impl Latch {
     fn first_factor_strategy(&self, raw: &str) -> Result<Strategy, Error> {
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_first_factor)
-            .ok_or_else(|| {
-                Error::param_value_invalid(
-                    "strategy",
-                    format!("`{}` is not a valid first factor strategy.", truncate(raw)),
-                )
-            })?;
+            .ok_or_else(|| Error::invalid("strategy", Problem::NotFirstFactor(truncate(raw))))?;
         if !self.settings.strategies.allows(&strategy) {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::StrategyForUserInvalid,
-                "Invalid verification strategy",
-                format!(
-                    "The verification strategy `{}` is not enabled on this instance.",
-                    strategy.name()
-                ),
-            )
-            .param("strategy"));
+            return Err(Error::StrategyNotEnabled(strategy));
         }
         Ok(strategy)
     }
@@ -490,12 +476,9 @@ impl Latch {
     async fn lookup_identifier(&self, raw: &str) -> Result<(String, User, bool), Error> {
         let identifier = Identifier::parse(raw)?;
         if !self.settings.identifiers.allows(identifier.kind()) {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "identifier",
-                format!(
-                    "Signing in with a {} is not enabled on this instance.",
-                    identifier.kind().as_str().replace('_', " ")
-                ),
+                Problem::IdentifierNotEnabled(identifier.kind()),
             ));
         }
         let user = self.ports.users.find_by_identifier(&identifier).await?;
@@ -505,7 +488,7 @@ impl Latch {
                 let user = self.phantom_user(identifier.as_str()).await?;
                 Ok((identifier.as_str().to_owned(), user, true))
             }
-            None => Err(Error::identifier_not_found()),
+            None => Err(Error::IdentifierNotFound),
         }
     }
 
@@ -520,20 +503,14 @@ impl Latch {
         if !has_digest && self.settings.enumeration_protection && self.settings.strategies.password
         {
             // Whether an account has a password is the account's business.
-            return Err(Error::password_incorrect());
+            return Err(Error::PasswordIncorrect);
         }
         if !has_digest {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::StrategyForUserInvalid,
-                "Invalid verification strategy",
-                "This account has no password. Please use another sign-in method.",
-            )
-            .param("strategy"));
+            return Err(Error::NoPassword);
         }
         if !matched {
             tracing::info!(user = %user.id, "wrong password");
-            return Err(Error::password_incorrect());
+            return Err(Error::PasswordIncorrect);
         }
         Ok(())
     }
@@ -670,7 +647,7 @@ impl Latch {
                         .sign_ins
                         .get(&sign_in.id)
                         .await?
-                        .ok_or_else(|| Error::not_found("sign in"))?;
+                        .ok_or_else(|| Error::NotFound(Resource::SignIn))?;
                 }
                 other => return Ok(other?),
             }
@@ -712,7 +689,7 @@ impl Latch {
         let user = self
             .user_of(&sign_in)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.refuse_if_locked(&user)?;
         Ok((client, sign_in, strategy, user, now))
     }
@@ -751,20 +728,13 @@ impl Latch {
             AttemptSlot::Granted => {}
             AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
             AttemptSlot::Exhausted => {
-                return Err(Error::new(
-                    ErrorKind::TooManyRequests {
-                        retry_after_secs: 1,
-                    },
-                    ErrorCode::TooManyRequests,
-                    "Too many requests",
-                    "Other attempts for this account are being checked. Please try again in a moment.",
-                ));
+                return Err(Error::AccountBusy);
             }
         }
         let result = check.await;
         let failed = matches!(
             &result,
-            Err(err) if matches!(err.code, ErrorCode::FormPasswordIncorrect | ErrorCode::FormCodeIncorrect)
+            Err(Error::PasswordIncorrect | Error::CodeIncorrect)
         );
         let settled = self
             .ports
@@ -801,13 +771,9 @@ impl Latch {
             .iter()
             .find(|s| s.user_id == user.id && s.is_active(now))
         {
-            Some(session) => Err(Error::new(
-                ErrorKind::BadRequest,
-                ErrorCode::IdentifierAlreadySignedIn,
-                "You're already signed in",
-                "This account is already signed in on this device.",
-            )
-            .with_meta("session_id", session.id.as_str())),
+            Some(session) => Err(Error::AlreadySignedIn {
+                session_id: session.id.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -819,11 +785,11 @@ impl Latch {
         token: Option<&str>,
         id: &str,
     ) -> Result<(Client, SignIn), Error> {
-        let client = self.require_client(token, "sign in").await?;
+        let client = self.require_client(token, Resource::SignIn).await?;
         let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
         let sign_in = sign_in
             .filter(|s| s.client_id == client.id)
-            .ok_or_else(|| Error::not_found("sign in"))?;
+            .ok_or_else(|| Error::NotFound(Resource::SignIn))?;
         Ok((client, sign_in))
     }
 }
@@ -842,16 +808,7 @@ pub(super) struct PassedStep<'a> {
 }
 
 pub(super) fn not_yet_supported(strategy: &Strategy) -> Error {
-    Error::new(
-        ErrorKind::Unprocessable,
-        ErrorCode::StrategyNotSupported,
-        "Verification strategy not supported",
-        format!(
-            "The verification strategy `{}` is not supported by this server yet.",
-            strategy.name()
-        ),
-    )
-    .param("strategy")
+    Error::StrategyNotSupported(strategy.clone())
 }
 
 /// Keeps echoed input short.
@@ -867,25 +824,13 @@ mod tests;
 /// banned account answers as any other does.
 pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
     if user.banned {
-        return Err(Error::new(
-            ErrorKind::Forbidden,
-            ErrorCode::UserBanned,
-            "Account banned",
-            "This account is banned and cannot sign in.",
-        ));
+        return Err(Error::UserBanned);
     }
     Ok(())
 }
 
 pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
-    Error::new(
-        ErrorKind::Forbidden,
-        ErrorCode::UserLocked,
-        "Account locked",
-        "Your account is locked after too many failed attempts. Please try again later.",
-    )
-    .with_meta(
-        "lockout_expires_in_seconds",
-        remaining.map(|d| (d.0 + 999) / 1000),
-    )
+    Error::UserLocked {
+        expires_in_secs: remaining.map(|d| (d.0 + 999) / 1000),
+    }
 }
