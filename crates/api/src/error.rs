@@ -589,3 +589,284 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         Problem::PrimaryPhoneReserved => value("Make another phone number primary instead.".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use latch_core::model::{IdentifierKind, SessionId, SignInStatus};
+
+    use super::*;
+
+    /// One of every domain error, with every problem of a refused parameter.
+    fn every_error() -> Vec<Error> {
+        let s = || Strategy::EmailCode;
+        let problems = vec![
+            Problem::NotEmailAddress,
+            Problem::NotE164,
+            Problem::UsernameLength { min: 4, max: 64 },
+            Problem::UsernameCharacters,
+            Problem::TooLong { max_chars: 256 },
+            Problem::TooLarge { max_kib: 8 },
+            Problem::NotJsonObject,
+            Problem::OutOfRange { min: 1, max: 500 },
+            Problem::OriginNotAllowed,
+            Problem::TooManyBackupCodes { max: 100 },
+            Problem::HashedBackupCodes,
+            Problem::BackupCodeLength { min: 8, max: 64 },
+            Problem::NotBase32,
+            Problem::TotpSecretSize,
+            Problem::UnknownPasswordHasher,
+            Problem::PasswordAndDigest,
+            Problem::DigestTooLong,
+            Problem::Argon2dDigest,
+            Problem::DigestNotAccepted,
+            Problem::NotFirstFactor("x".into()),
+            Problem::NotSecondFactor("x".into()),
+            Problem::NeedsNoPreparation(s()),
+            Problem::NotPrepared(s()),
+            Problem::StrategyNotEnabled(s()),
+            Problem::IdentifierNotEnabled(IdentifierKind::PhoneNumber),
+            Problem::NewPasswordAlreadySet,
+            Problem::ProviderAccountOfAnotherUser,
+            Problem::NotAccountAddress,
+            Problem::NoSuchEmailAddress,
+            Problem::NoSuchPhoneNumber,
+            Problem::UnverifiedSecondFactorPhone,
+            Problem::PrimaryPhoneReserved,
+        ];
+        let mut errors: Vec<Error> = problems
+            .into_iter()
+            .map(|problem| Error::invalid("field", problem))
+            .collect();
+        errors.extend([
+            Error::param_nil("field"),
+            Error::IdentifierNotFound,
+            Error::IdentifierTaken(IdentifierKind::Username),
+            Error::PasswordIncorrect,
+            Error::PasswordTooShort { min_chars: 8 },
+            Error::PasswordTooLong { max_bytes: 72 },
+            Error::CodeIncorrect,
+            Error::CodeExpired,
+            Error::CodeAttemptsExhausted,
+            Error::SecondFactorAttemptsExhausted,
+            Error::SignInAbandoned,
+            Error::StepNotAllowed {
+                status: SignInStatus::Complete,
+            },
+            Error::StrategyNotEnabled(s()),
+            Error::ProviderNotEnabled("acme".into()),
+            Error::NoPassword,
+            Error::StrategyNotForUser(s()),
+            Error::StrategyNotSupported(Strategy::Passkey),
+            Error::SecondFactorNotEnabled(Strategy::Totp),
+            Error::TotpAlreadyEnabled,
+            Error::UserBanned,
+            Error::UserLocked {
+                expires_in_secs: Some(91),
+            },
+            Error::AlreadySignedIn {
+                session_id: SessionId("sess_1".into()),
+            },
+            Error::NotSignedIn,
+            Error::SessionInactive,
+            Error::NotFound(Resource::Client),
+            Error::NotFound(Resource::Session),
+            Error::NotFound(Resource::SignIn),
+            Error::NotFound(Resource::User),
+            Error::NotFound(Resource::PhoneNumber),
+            Error::NotFound(Resource::Totp),
+            Error::NotFound(Resource::ExternalAccount),
+            Error::NotFound(Resource::Record),
+            Error::ExternalAccountTaken,
+            Error::ExternalAccountNotFound,
+            Error::ExternalAccountMismatch,
+            Error::OAuthClientMismatch,
+            Error::OAuthAccessDenied,
+            Error::OAuthProviderError,
+            Error::OAuthAnswerRefused,
+            Error::OAuthProviderUnavailable,
+            Error::oauth_state_invalid("state"),
+            Error::Conflict,
+            Error::Throttled {
+                retry_after_secs: 3,
+            },
+            Error::AccountBusy,
+            Error::CodeRecentlySent {
+                retry_after_secs: 30,
+            },
+            Error::CodeDeliveryFailed,
+            Error::Unavailable,
+            Error::internal("test"),
+        ]);
+        errors
+    }
+
+    /// Which variant an error is; no wildcard arm, so a new variant fails to
+    /// compile here until `every_error` and the table cover it.
+    fn variant(err: &Error) -> &'static str {
+        match err {
+            Error::MissingParam(_) => "MissingParam",
+            Error::InvalidParam { problem, .. } => problem_variant(problem),
+            Error::IdentifierNotFound => "IdentifierNotFound",
+            Error::IdentifierTaken(_) => "IdentifierTaken",
+            Error::PasswordIncorrect => "PasswordIncorrect",
+            Error::PasswordTooShort { .. } => "PasswordTooShort",
+            Error::PasswordTooLong { .. } => "PasswordTooLong",
+            Error::CodeIncorrect => "CodeIncorrect",
+            Error::CodeExpired => "CodeExpired",
+            Error::CodeAttemptsExhausted => "CodeAttemptsExhausted",
+            Error::SecondFactorAttemptsExhausted => "SecondFactorAttemptsExhausted",
+            Error::SignInAbandoned => "SignInAbandoned",
+            Error::StepNotAllowed { .. } => "StepNotAllowed",
+            Error::StrategyNotEnabled(_) => "StrategyNotEnabled",
+            Error::ProviderNotEnabled(_) => "ProviderNotEnabled",
+            Error::NoPassword => "NoPassword",
+            Error::StrategyNotForUser(_) => "StrategyNotForUser",
+            Error::StrategyNotSupported(_) => "StrategyNotSupported",
+            Error::SecondFactorNotEnabled(_) => "SecondFactorNotEnabled",
+            Error::TotpAlreadyEnabled => "TotpAlreadyEnabled",
+            Error::UserBanned => "UserBanned",
+            Error::UserLocked { .. } => "UserLocked",
+            Error::AlreadySignedIn { .. } => "AlreadySignedIn",
+            Error::NotSignedIn => "NotSignedIn",
+            Error::SessionInactive => "SessionInactive",
+            Error::NotFound(_) => "NotFound",
+            Error::ExternalAccountTaken => "ExternalAccountTaken",
+            Error::ExternalAccountNotFound => "ExternalAccountNotFound",
+            Error::ExternalAccountMismatch => "ExternalAccountMismatch",
+            Error::OAuthClientMismatch => "OAuthClientMismatch",
+            Error::OAuthAccessDenied => "OAuthAccessDenied",
+            Error::OAuthProviderError => "OAuthProviderError",
+            Error::OAuthAnswerRefused => "OAuthAnswerRefused",
+            Error::OAuthProviderUnavailable => "OAuthProviderUnavailable",
+            Error::OAuthStateInvalid { .. } => "OAuthStateInvalid",
+            Error::Conflict => "Conflict",
+            Error::Throttled { .. } => "Throttled",
+            Error::AccountBusy => "AccountBusy",
+            Error::CodeRecentlySent { .. } => "CodeRecentlySent",
+            Error::CodeDeliveryFailed => "CodeDeliveryFailed",
+            Error::Unavailable => "Unavailable",
+            Error::Internal(_) => "Internal",
+        }
+    }
+
+    fn problem_variant(problem: &Problem) -> &'static str {
+        match problem {
+            Problem::NotEmailAddress => "NotEmailAddress",
+            Problem::NotE164 => "NotE164",
+            Problem::UsernameLength { .. } => "UsernameLength",
+            Problem::UsernameCharacters => "UsernameCharacters",
+            Problem::TooLong { .. } => "TooLong",
+            Problem::TooLarge { .. } => "TooLarge",
+            Problem::NotJsonObject => "NotJsonObject",
+            Problem::OutOfRange { .. } => "OutOfRange",
+            Problem::OriginNotAllowed => "OriginNotAllowed",
+            Problem::TooManyBackupCodes { .. } => "TooManyBackupCodes",
+            Problem::HashedBackupCodes => "HashedBackupCodes",
+            Problem::BackupCodeLength { .. } => "BackupCodeLength",
+            Problem::NotBase32 => "NotBase32",
+            Problem::TotpSecretSize => "TotpSecretSize",
+            Problem::UnknownPasswordHasher => "UnknownPasswordHasher",
+            Problem::PasswordAndDigest => "PasswordAndDigest",
+            Problem::DigestTooLong => "DigestTooLong",
+            Problem::Argon2dDigest => "Argon2dDigest",
+            Problem::DigestNotAccepted => "DigestNotAccepted",
+            Problem::NotFirstFactor(_) => "NotFirstFactor",
+            Problem::NotSecondFactor(_) => "NotSecondFactor",
+            Problem::NeedsNoPreparation(_) => "NeedsNoPreparation",
+            Problem::NotPrepared(_) => "NotPrepared",
+            Problem::StrategyNotEnabled(_) => "Problem::StrategyNotEnabled",
+            Problem::IdentifierNotEnabled(_) => "IdentifierNotEnabled",
+            Problem::NewPasswordAlreadySet => "NewPasswordAlreadySet",
+            Problem::ProviderAccountOfAnotherUser => "ProviderAccountOfAnotherUser",
+            Problem::NotAccountAddress => "NotAccountAddress",
+            Problem::NoSuchEmailAddress => "NoSuchEmailAddress",
+            Problem::NoSuchPhoneNumber => "NoSuchPhoneNumber",
+            Problem::UnverifiedSecondFactorPhone => "UnverifiedSecondFactorPhone",
+            Problem::PrimaryPhoneReserved => "PrimaryPhoneReserved",
+        }
+    }
+
+    #[test]
+    fn the_table_covers_every_domain_error_and_problem() {
+        let errors = every_error();
+        let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
+        // 41 variants besides InvalidParam, plus 32 problems.
+        assert_eq!(seen.len(), 41 + 32, "{seen:?}");
+    }
+
+    #[test]
+    fn no_domain_error_has_an_empty_text() {
+        for err in every_error() {
+            let wire = ApiError::from(err.clone());
+            assert!(!wire.long_message.is_empty(), "{err:?}");
+            assert!(!wire.message.is_empty(), "{err:?}");
+            assert!(!wire.code.as_str().is_empty(), "{err:?}");
+            // Whatever parameter the core names is the one the client is told.
+            assert_eq!(wire.param_name.as_deref(), err.param(), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn data_reaches_the_wire() {
+        let locked = ApiError::from(Error::UserLocked {
+            expires_in_secs: Some(91),
+        });
+        assert_eq!(
+            (locked.kind, locked.code),
+            (ErrorKind::Forbidden, ErrorCode::UserLocked)
+        );
+        assert_eq!(
+            locked.meta,
+            vec![("lockout_expires_in_seconds", serde_json::json!(91))]
+        );
+        let forever = ApiError::from(Error::UserLocked {
+            expires_in_secs: None,
+        });
+        assert_eq!(
+            forever.meta,
+            vec![("lockout_expires_in_seconds", Value::Null)]
+        );
+        let signed_in = ApiError::from(Error::AlreadySignedIn {
+            session_id: SessionId("sess_1".into()),
+        });
+        assert_eq!(signed_in.kind, ErrorKind::BadRequest);
+        assert_eq!(
+            signed_in.meta,
+            vec![("session_id", serde_json::json!("sess_1"))]
+        );
+        let throttled = ApiError::from(Error::Throttled {
+            retry_after_secs: 3,
+        });
+        assert_eq!(
+            throttled.kind,
+            ErrorKind::TooManyRequests {
+                retry_after_secs: 3
+            }
+        );
+        assert_eq!(
+            throttled.long_message,
+            "Too many requests. Please try again in 3 seconds."
+        );
+        let name = ApiError::from(Error::invalid(
+            "first_name",
+            Problem::TooLong { max_chars: 256 },
+        ));
+        assert_eq!(name.code, ErrorCode::FormParamFormatInvalid);
+        assert_eq!(
+            name.long_message,
+            "first_name must be at most 256 characters."
+        );
+        let taken = ApiError::from(Error::IdentifierTaken(IdentifierKind::EmailAddress));
+        assert_eq!(
+            taken.long_message,
+            "That email_address is taken. Please try another."
+        );
+        let missing = ApiError::from(Error::param_nil("code"));
+        assert_eq!(
+            (missing.code, missing.long_message.as_str()),
+            (ErrorCode::FormParamNil, "code must be included.")
+        );
+    }
+}

@@ -220,7 +220,9 @@ impl Error {
             | Self::OAuthStateInvalid { param } => Some(param),
             Self::IdentifierNotFound => Some("identifier"),
             Self::IdentifierTaken(kind) => Some(kind.param_name()),
-            Self::PasswordIncorrect | Self::PasswordTooShort { .. } => Some("password"),
+            Self::PasswordIncorrect
+            | Self::PasswordTooShort { .. }
+            | Self::PasswordTooLong { .. } => Some("password"),
             Self::CodeIncorrect
             | Self::CodeExpired
             | Self::CodeAttemptsExhausted
