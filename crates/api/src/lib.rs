@@ -320,7 +320,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
                 None => response,
             }
         }
-        Err(err) => ApiResponse::error(&err.into(), trace_id),
+        Err(err) => ApiResponse::error(&err, trace_id),
     }
 }
 

@@ -87,7 +87,7 @@ impl Latch {
         let sealed = user
             .totp_pending_secret
             .clone()
-            .ok_or_else(|| Error::NotFound(Resource::Totp))?;
+            .ok_or(Error::NotFound(Resource::Totp))?;
         let secret = TotpSecret::from_bytes(self.ports.secrets.open(&sealed, user.id.as_str())?);
         let now = self.ports.clock.now();
         let step = secret

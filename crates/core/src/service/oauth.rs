@@ -475,7 +475,7 @@ impl Latch {
             .clients
             .get_client(&sign_in.client_id)
             .await?
-            .ok_or_else(|| Error::NotFound(Resource::Client))?;
+            .ok_or(Error::NotFound(Resource::Client))?;
         self.refuse_if_signed_in(&client, user).await?;
         let before = sign_in.clone();
         let session = match sign_in.oauth_passed(user, user.two_factor_enabled(), now)? {

@@ -80,9 +80,7 @@ impl Latch {
             .set_last_active_session(&client.id, None, self.ports.clock.now())
             .await?;
         let outcome = self.outcome((), &client.id, None).await?;
-        let snapshot = outcome
-            .client
-            .ok_or_else(|| Error::NotFound(Resource::Client))?;
+        let snapshot = outcome.client.ok_or(Error::NotFound(Resource::Client))?;
         Ok(Outcome {
             response: snapshot.clone(),
             client: Some(snapshot),
@@ -193,13 +191,13 @@ impl Latch {
             .clients
             .get_session(&SessionId(id.to_owned()))
             .await?
-            .ok_or_else(|| Error::NotFound(Resource::Session))?;
+            .ok_or(Error::NotFound(Resource::Session))?;
         let user = self
             .ports
             .users
             .get(&session.user_id)
             .await?
-            .ok_or_else(|| Error::NotFound(Resource::Session))?;
+            .ok_or(Error::NotFound(Resource::Session))?;
         Ok((session, user))
     }
 

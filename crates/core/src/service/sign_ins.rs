@@ -647,7 +647,7 @@ impl Latch {
                         .sign_ins
                         .get(&sign_in.id)
                         .await?
-                        .ok_or_else(|| Error::NotFound(Resource::SignIn))?;
+                        .ok_or(Error::NotFound(Resource::SignIn))?;
                 }
                 other => return Ok(other?),
             }
@@ -789,7 +789,7 @@ impl Latch {
         let sign_in = self.ports.sign_ins.get(&SignInId(id.to_owned())).await?;
         let sign_in = sign_in
             .filter(|s| s.client_id == client.id)
-            .ok_or_else(|| Error::NotFound(Resource::SignIn))?;
+            .ok_or(Error::NotFound(Resource::SignIn))?;
         Ok((client, sign_in))
     }
 }

@@ -126,7 +126,7 @@ impl Latch {
             .users
             .get(&UserId(id.to_owned()))
             .await?
-            .ok_or_else(|| Error::NotFound(Resource::User))
+            .ok_or(Error::NotFound(Resource::User))
     }
 
     /// `GET /v1/users`: newest first, `limit` 1..=500 (default 10).
@@ -262,7 +262,7 @@ impl Latch {
                     .phone_numbers
                     .iter_mut()
                     .find(|p| p.id == id)
-                    .ok_or_else(|| Error::NotFound(Resource::PhoneNumber))?;
+                    .ok_or(Error::NotFound(Resource::PhoneNumber))?;
                 if let Some(verified) = patch.verified {
                     record.verified = verified;
                 }
@@ -320,7 +320,7 @@ impl Latch {
             .find_by_identification_id(id)
             .await?
             .filter(|u| u.phone_numbers.iter().any(|p| p.id == id))
-            .ok_or_else(|| Error::NotFound(Resource::PhoneNumber))
+            .ok_or(Error::NotFound(Resource::PhoneNumber))
     }
 
     /// A TOTP secret given in base32, sealed for `user`; `None` for none.
@@ -486,7 +486,7 @@ fn phone_record<'u>(user: &'u User, id: &str) -> Result<&'u IdentificationRecord
     user.phone_numbers
         .iter()
         .find(|p| p.id == id)
-        .ok_or_else(|| Error::NotFound(Resource::PhoneNumber))
+        .ok_or(Error::NotFound(Resource::PhoneNumber))
 }
 
 /// The patch applied to `user` in memory, the password, TOTP secret and
