@@ -227,6 +227,71 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Errors only the HTTP edge raises: no use case is involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeError {
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+    /// No route has this path.
+    NoRoute,
+    /// A cookie-carrying request from an origin the instance does not allow.
+    OriginInvalid,
+    /// A development browser token that names no client.
+    DevBrowserUnauthenticated,
+    /// A Backend API call without the right secret key.
+    SecretKeyInvalid,
+    /// A request body over this many bytes.
+    BodyTooLarge { limit: usize },
+    /// A resource the edge itself does not serve (named for the message).
+    NotServed(&'static str),
+}
+
+impl From<EdgeError> for ApiError {
+    fn from(err: EdgeError) -> Self {
+        use ErrorCode as C;
+        use ErrorKind as K;
+        match err {
+            EdgeError::MethodNotAllowed => Self::new(
+                K::MethodNotAllowed,
+                C::MethodNotAllowed,
+                "Method not allowed",
+                "This resource does not support this method.",
+            ),
+            EdgeError::NoRoute => Self::new(
+                K::NotFound,
+                C::ResourceNotFound,
+                "not found",
+                "There is no resource at this path.",
+            ),
+            EdgeError::OriginInvalid => Self::new(
+                K::Forbidden,
+                C::OriginInvalid,
+                "Origin not allowed",
+                "Requests with the client cookie must come from an allowed origin (server.allowed_origins).",
+            ),
+            EdgeError::DevBrowserUnauthenticated => Self::new(
+                K::Unauthenticated,
+                C::DevBrowserUnauthenticated,
+                "Unable to authenticate the development browser",
+                "The development browser token is unknown or expired. Create a new one with POST /v1/dev_browser.",
+            ),
+            EdgeError::SecretKeyInvalid => Self::new(
+                K::Unauthenticated,
+                C::AuthenticationInvalid,
+                "Invalid authentication",
+                "The secret key in the Authorization header is missing or invalid.",
+            ),
+            EdgeError::BodyTooLarge { limit } => Self::new(
+                K::PayloadTooLarge,
+                C::RequestBodyTooLarge,
+                "Request body too large",
+                format!("The request body may not exceed {limit} bytes."),
+            ),
+            EdgeError::NotServed(what) => Self::not_found(what),
+        }
+    }
+}
+
 /// The one mapping from the core's errors to Clerk's wire errors.
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
@@ -805,6 +870,30 @@ mod tests {
             assert!(!wire.code.as_str().is_empty(), "{err:?}");
             // Whatever parameter the core names is the one the client is told.
             assert_eq!(wire.param_name.as_deref(), err.param(), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn edge_errors_have_texts_and_their_statuses() {
+        for (err, kind) in [
+            (EdgeError::MethodNotAllowed, ErrorKind::MethodNotAllowed),
+            (EdgeError::NoRoute, ErrorKind::NotFound),
+            (EdgeError::OriginInvalid, ErrorKind::Forbidden),
+            (
+                EdgeError::DevBrowserUnauthenticated,
+                ErrorKind::Unauthenticated,
+            ),
+            (EdgeError::SecretKeyInvalid, ErrorKind::Unauthenticated),
+            (
+                EdgeError::BodyTooLarge { limit: 1024 },
+                ErrorKind::PayloadTooLarge,
+            ),
+            (EdgeError::NotServed("JWT template"), ErrorKind::NotFound),
+        ] {
+            let wire = ApiError::from(err.clone());
+            assert_eq!(wire.kind, kind, "{err:?}");
+            assert!(!wire.long_message.is_empty(), "{err:?}");
+            assert!(!wire.message.is_empty(), "{err:?}");
         }
     }
 

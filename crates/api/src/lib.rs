@@ -34,7 +34,7 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use crate::error::{ApiError, ErrorCode, ErrorKind};
+use crate::error::{ApiError, EdgeError};
 use latch_core::model::Environment;
 use latch_core::ports::{OsRandom, Random};
 use latch_core::service::{Latch, OAuthCallback};
@@ -242,15 +242,7 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     if let Some(result) = bapi::handle(state, req, &segs).await {
         return result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
     }
-    ApiResponse::error(
-        &ApiError::new(
-            ErrorKind::NotFound,
-            ErrorCode::ResourceNotFound,
-            "not found",
-            "There is no resource at this path.",
-        ),
-        trace_id,
-    )
+    ApiResponse::error(&EdgeError::NoRoute.into(), trace_id)
 }
 
 /// `GET`/`POST /v1/oauth_callback` (providers answer with a redirect, or a
@@ -361,14 +353,7 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
-    let too_large = || {
-        ApiError::new(
-            ErrorKind::PayloadTooLarge,
-            ErrorCode::RequestBodyTooLarge,
-            "Request body too large",
-            format!("The request body may not exceed {limit} bytes."),
-        )
-    };
+    let too_large = || ApiError::from(EdgeError::BodyTooLarge { limit });
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

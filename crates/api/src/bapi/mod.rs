@@ -7,7 +7,7 @@ mod users;
 use subtle::ConstantTimeEq;
 use warp::http::Method;
 
-use crate::error::{ApiError, ErrorCode, ErrorKind};
+use crate::error::{ApiError, EdgeError};
 
 use crate::ApiState;
 use crate::fapi::method_not_allowed;
@@ -85,12 +85,7 @@ fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), ApiError> {
     if bool::from(given.as_bytes().ct_eq(expected)) {
         return Ok(());
     }
-    Err(ApiError::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::AuthenticationInvalid,
-        "Invalid authentication",
-        "The secret key in the Authorization header is missing or invalid.",
-    ))
+    Err(EdgeError::SecretKeyInvalid.into())
 }
 
 /// A non-negative integer query parameter (`limit`, `offset`).

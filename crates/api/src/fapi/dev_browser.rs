@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, EdgeError};
 use latch_core::model::Environment;
 
 use super::FapiReply;
@@ -12,7 +12,7 @@ use crate::ApiState;
 /// `__clerk_db_jwt`. Development instances only.
 pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
     if state.latch.settings().environment != Environment::Development {
-        return Err(ApiError::not_found("dev browser"));
+        return Err(EdgeError::NotServed("dev browser").into());
     }
     let token = state.latch.create_dev_browser().await?;
     Ok(FapiReply::ok(

@@ -12,7 +12,7 @@ mod sign_ins;
 use serde_json::Value;
 use warp::http::{Method, header};
 
-use crate::error::{ApiError, ErrorCode, ErrorKind};
+use crate::error::{ApiError, EdgeError};
 use latch_core::service::{Outcome, Throttled};
 
 use crate::client_ip::client_ip;
@@ -225,7 +225,7 @@ async fn client_route(
         (Method::POST, ["sessions", id, "remove"]) => sessions::remove(state, token, id).await,
         (Method::POST, ["sessions", id, "tokens"]) => sessions::tokens(state, req, token, id).await,
         (Method::POST, ["sessions", _, "tokens", _template]) => {
-            Err(ApiError::not_found("JWT template"))
+            Err(EdgeError::NotServed("JWT template").into())
         }
         (_, [] | ["sessions"] | ["sessions", _, "touch" | "end" | "remove" | "tokens"]) => {
             Err(method_not_allowed())
@@ -286,12 +286,7 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
     if own || state.config.allows_origin(origin) {
         return Ok(());
     }
-    Err(ApiError::new(
-        ErrorKind::Forbidden,
-        ErrorCode::OriginInvalid,
-        "Origin not allowed",
-        "Requests with the client cookie must come from an allowed origin (server.allowed_origins).",
-    ))
+    Err(EdgeError::OriginInvalid.into())
 }
 
 /// A development browser whose token names no client must start over; clerk-js
@@ -303,21 +298,11 @@ async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Ap
     if state.latch.find_client(auth.token()).await?.is_some() {
         return Ok(());
     }
-    Err(ApiError::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::DevBrowserUnauthenticated,
-        "Unable to authenticate the development browser",
-        "The development browser token is unknown or expired. Create a new one with POST /v1/dev_browser.",
-    ))
+    Err(EdgeError::DevBrowserUnauthenticated.into())
 }
 
 pub fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        ErrorKind::MethodNotAllowed,
-        ErrorCode::MethodNotAllowed,
-        "Method not allowed",
-        "This resource does not support this method.",
-    )
+    EdgeError::MethodNotAllowed.into()
 }
 
 /// Attaches the client token the way the request carried it.
