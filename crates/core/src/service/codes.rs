@@ -120,7 +120,7 @@ impl Latch {
     }
 }
 
-/// `422 form_code_incorrect`.
+/// The code does not match.
 pub(crate) fn code_incorrect() -> Error {
     Error::CodeIncorrect
 }

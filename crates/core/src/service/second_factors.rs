@@ -201,7 +201,7 @@ impl Latch {
     }
 }
 
-/// `422 strategy_for_user_invalid`: the strategy is off, or not the user's.
+/// The strategy is off, or not the user's.
 fn strategy_for_user_invalid(strategy: &Strategy) -> Error {
     Error::StrategyNotForUser(strategy.clone())
 }

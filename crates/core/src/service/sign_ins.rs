@@ -819,7 +819,6 @@ pub(super) fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests;
 
-/// `403 user_locked`, with the seconds left (`null` for a lock without end).
 /// A banned user is told so only once a factor has passed: until then a
 /// banned account answers as any other does.
 pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
@@ -829,6 +828,7 @@ pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
     Ok(())
 }
 
+/// The account is locked, with the seconds left (none for a lock without end).
 pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
     Error::UserLocked {
         expires_in_secs: remaining.map(|d| (d.0 + 999) / 1000),
