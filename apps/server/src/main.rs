@@ -137,7 +137,7 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result
         .users
         .create_user(params)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.long_message))?;
+        .map_err(|e| anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message))?;
     println!("{}", user.id);
     Ok(())
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use latch_core::{Error, ErrorKind};
+use crate::error::{ApiError, ErrorKind};
 
 /// A parsed request: the effective method (after `_method`), the path, query
 /// and body parameters, and the headers.
@@ -23,9 +23,9 @@ pub struct ApiRequest {
 /// have tighter limits of their own; this one bounds every other field.
 pub const MAX_PARAM_BYTES: usize = 4096;
 
-fn check_size(name: &str, value: &str) -> Result<(), Error> {
+fn check_size(name: &str, value: &str) -> Result<(), ApiError> {
     if value.len() > MAX_PARAM_BYTES {
-        return Err(Error::param_value_invalid(
+        return Err(ApiError::param_value_invalid(
             name,
             format!("{name} must be at most {MAX_PARAM_BYTES} bytes long."),
         ));
@@ -48,10 +48,10 @@ impl ApiRequest {
         headers: HeaderMap,
         body: Bytes,
         remote: Option<SocketAddr>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ApiError> {
         let query: Vec<(String, String)> = match raw_query.as_deref() {
             Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
-                Error::param_format_invalid("query", "The query string is malformed.")
+                ApiError::param_format_invalid("query", "The query string is malformed.")
             })?,
             None => Vec::new(),
         };
@@ -63,7 +63,7 @@ impl ApiRequest {
                 "DELETE" => Method::DELETE,
                 "POST" => Method::POST,
                 _ => {
-                    return Err(Error::param_value_invalid(
+                    return Err(ApiError::param_value_invalid(
                         "_method",
                         "_method must be PATCH, PUT or DELETE.",
                     ));
@@ -117,7 +117,7 @@ impl ApiRequest {
 
     /// A body parameter as a string: a form field, or a JSON string, number
     /// or bool, at most [`MAX_PARAM_BYTES`] long.
-    pub fn param(&self, name: &str) -> Result<Option<String>, Error> {
+    pub fn param(&self, name: &str) -> Result<Option<String>, ApiError> {
         let value = self.raw_param(name)?;
         if let Some(v) = &value {
             check_size(name, v)?;
@@ -125,7 +125,7 @@ impl ApiRequest {
         Ok(value)
     }
 
-    fn raw_param(&self, name: &str) -> Result<Option<String>, Error> {
+    fn raw_param(&self, name: &str) -> Result<Option<String>, ApiError> {
         match &self.body {
             Body::Empty => Ok(None),
             Body::Form(fields) => Ok(fields
@@ -137,7 +137,7 @@ impl ApiRequest {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
                 Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-                Some(_) => Err(Error::param_format_invalid(
+                Some(_) => Err(ApiError::param_format_invalid(
                     name,
                     format!("{name} must be a string."),
                 )),
@@ -147,7 +147,7 @@ impl ApiRequest {
 
     /// A parameter that may be a string or a list of strings, each at most
     /// [`MAX_PARAM_BYTES`] long.
-    pub fn param_list(&self, name: &str) -> Result<Vec<String>, Error> {
+    pub fn param_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
         let values = self.raw_param_list(name)?;
         for v in &values {
             check_size(name, v)?;
@@ -155,7 +155,7 @@ impl ApiRequest {
         Ok(values)
     }
 
-    fn raw_param_list(&self, name: &str) -> Result<Vec<String>, Error> {
+    fn raw_param_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
         match &self.body {
             Body::Empty => Ok(Vec::new()),
             Body::Form(fields) => {
@@ -173,14 +173,14 @@ impl ApiRequest {
                     .iter()
                     .map(|v| {
                         v.as_str().map(str::to_owned).ok_or_else(|| {
-                            Error::param_format_invalid(
+                            ApiError::param_format_invalid(
                                 name,
                                 format!("{name} must be a list of strings."),
                             )
                         })
                     })
                     .collect(),
-                Some(_) => Err(Error::param_format_invalid(
+                Some(_) => Err(ApiError::param_format_invalid(
                     name,
                     format!("{name} must be a list of strings."),
                 )),
@@ -188,12 +188,12 @@ impl ApiRequest {
         }
     }
 
-    pub fn param_bool(&self, name: &str) -> Result<Option<bool>, Error> {
+    pub fn param_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.param(name)?.as_deref() {
             None | Some("") => Ok(None),
             Some("true") | Some("1") => Ok(Some(true)),
             Some("false") | Some("0") => Ok(Some(false)),
-            Some(_) => Err(Error::param_format_invalid(
+            Some(_) => Err(ApiError::param_format_invalid(
                 name,
                 format!("{name} must be true or false."),
             )),
@@ -201,9 +201,9 @@ impl ApiRequest {
     }
 
     /// A JSON object parameter (metadata); form bodies carry it as JSON text.
-    pub fn param_object(&self, name: &str) -> Result<Option<Value>, Error> {
+    pub fn param_object(&self, name: &str) -> Result<Option<Value>, ApiError> {
         let invalid =
-            || Error::param_format_invalid(name, format!("{name} must be a JSON object."));
+            || ApiError::param_format_invalid(name, format!("{name} must be a JSON object."));
         match &self.body {
             Body::Json(doc) => match doc.get(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -232,7 +232,7 @@ impl ApiRequest {
     }
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, Error> {
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body::Empty);
     }
@@ -243,10 +243,10 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, Error> {
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
         let doc: Value = serde_json::from_slice(body).map_err(|_| {
-            Error::param_format_invalid("body", "The request body is not valid JSON.")
+            ApiError::param_format_invalid("body", "The request body is not valid JSON.")
         })?;
         if !doc.is_object() {
-            return Err(Error::param_format_invalid(
+            return Err(ApiError::param_format_invalid(
                 "body",
                 "The request body must be a JSON object.",
             ));
@@ -255,7 +255,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, Error> {
     } else {
         // clerk-js sends forms; a missing content type is read as a form too.
         let fields = serde_urlencoded::from_bytes(body).map_err(|_| {
-            Error::param_format_invalid("body", "The request body is not a valid form.")
+            ApiError::param_format_invalid("body", "The request body is not a valid form.")
         })?;
         Ok(Body::Form(fields))
     }
@@ -312,7 +312,7 @@ impl ApiResponse {
     }
 
     /// Clerk's error envelope.
-    pub fn error(err: &Error, trace_id: &str) -> Self {
+    pub fn error(err: &ApiError, trace_id: &str) -> Self {
         let status = status_of(err.kind);
         let mut entry = json!({
             "code": err.code.as_str(),

@@ -2,6 +2,7 @@
 //! calls for one browser or device), Clerk's Backend API (what a server with the
 //! secret key calls), the JWKS and a health check, served by warp.
 //!
+//! - [`error`]: Clerk's error envelope and the one table from the core's errors to it.
 //! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
 //! - [`routes`]: the route table every request is matched against, with
 //!   each route's surface, client channels and rate-limited step.
@@ -21,6 +22,7 @@
 pub mod api_keys;
 pub mod bapi;
 pub mod client_ip;
+pub mod error;
 pub mod fapi;
 pub mod http;
 pub mod jobs;
@@ -40,11 +42,11 @@ use serde_json::json;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
+use crate::error::{ApiError, EdgeError};
 use latch_core::model::Environment;
 use latch_core::model::Timestamp;
 use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
-use latch_core::{Error, ErrorCode, ErrorKind};
 
 pub use keys::SigningKeys;
 
@@ -177,7 +179,9 @@ pub fn routes(
             },
         )
         .recover(|_| async {
-            Ok::<_, Infallible>(ApiResponse::error(&Error::internal("rejection"), "").into_warp())
+            Ok::<_, Infallible>(
+                ApiResponse::error(&ApiError::internal("rejection"), "").into_warp(),
+            )
         })
         .unify()
 }
@@ -368,15 +372,7 @@ fn no_client() -> ClientAuth {
 }
 
 fn not_found(trace_id: &str) -> ApiResponse {
-    ApiResponse::error(
-        &Error::new(
-            ErrorKind::NotFound,
-            ErrorCode::ResourceNotFound,
-            "not found",
-            "There is no resource at this path.",
-        ),
-        trace_id,
-    )
+    ApiResponse::error(&EdgeError::NoRoute.into(), trace_id)
 }
 
 /// `GET`/`POST /v1/oauth_callback` (providers answer with a redirect, or a
@@ -408,13 +404,13 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
             .with_header(warp::http::header::CACHE_CONTROL, "no-store");
     }
     // Query parameters, or the form body of a POST.
-    let param = |name: &str| -> Result<Option<String>, Error> {
+    let param = |name: &str| -> Result<Option<String>, ApiError> {
         match req.query_param(name) {
             Some(v) => Ok(Some(v.to_owned())),
             None => req.param(name),
         }
     };
-    let params = (|| -> Result<OAuthCallback, Error> {
+    let params = (|| -> Result<OAuthCallback, ApiError> {
         Ok(OAuthCallback {
             state: param("state")?,
             code: param("code")?,
@@ -423,7 +419,12 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
         })
     })();
     let result = match params {
-        Ok(params) => state.services.oauth.oauth_callback(params).await,
+        Ok(params) => state
+            .services
+            .oauth
+            .oauth_callback(params)
+            .await
+            .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match result {
@@ -449,7 +450,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
 async fn fapi_error(
     state: &ApiState,
     auth: &ClientAuth,
-    err: &Error,
+    err: &ApiError,
     trace_id: &str,
 ) -> ApiResponse {
     let mut response = ApiResponse::error(err, trace_id);
@@ -474,24 +475,17 @@ fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply
 async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {
     match state.services.maintenance.health().await {
         Ok(()) => ApiResponse::ok(json!({ "status": "ok" })),
-        Err(err) => ApiResponse::error(&err, trace_id),
+        Err(err) => ApiResponse::error(&err.into(), trace_id),
     }
 }
 
 /// Reads the body up to `limit` bytes; more is 413 whatever Content-Length says.
-async fn read_body<S, B>(headers: &HeaderMap, body: S, limit: usize) -> Result<Bytes, Error>
+async fn read_body<S, B>(headers: &HeaderMap, body: S, limit: usize) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
-    let too_large = || {
-        Error::new(
-            ErrorKind::PayloadTooLarge,
-            ErrorCode::RequestBodyTooLarge,
-            "Request body too large",
-            format!("The request body may not exceed {limit} bytes."),
-        )
-    };
+    let too_large = || ApiError::from(EdgeError::BodyTooLarge { limit });
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -503,7 +497,7 @@ where
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|_| {
-            Error::param_format_invalid("body", "The request body could not be read.")
+            ApiError::param_format_invalid("body", "The request body could not be read.")
         })?;
         if buf.len() + chunk.remaining() > limit {
             return Err(too_large());

@@ -124,8 +124,9 @@ fn verification(v: &Verification) -> Value {
         out["external_verification_redirect_url"] = json!(v.external_url);
     }
     if let Some(e) = &v.error {
+        let e = crate::error::ApiError::from(e.clone());
         out["error"] = json!({
-            "code": e.code,
+            "code": e.code.as_str(),
             "message": e.message,
             "long_message": e.long_message,
             "meta": {},

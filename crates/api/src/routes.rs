@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use warp::http::Method;
 
-use latch_core::Error;
+use crate::error::{ApiError, EdgeError};
 use latch_core::service::{Step, Throttled};
 
 use crate::ApiState;
@@ -154,8 +154,8 @@ impl Ctx<'_> {
 /// A route's handler; its kind is the route's surface.
 #[derive(Clone, Copy)]
 pub(crate) enum Handler {
-    Frontend(for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<FapiReply, Error>>),
-    Backend(for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<ApiResponse, Error>>),
+    Frontend(for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<FapiReply, ApiError>>),
+    Backend(for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<ApiResponse, ApiError>>),
     Public(for<'a> fn(&'a Ctx<'a>) -> Pending<'a, ApiResponse>),
 }
 
@@ -330,7 +330,7 @@ const fn frontend(
     method: Method,
     path: &'static str,
     step: Option<Step>,
-    handler: for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<FapiReply, Error>>,
+    handler: for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<FapiReply, ApiError>>,
 ) -> Route {
     Route {
         method,
@@ -344,7 +344,7 @@ const fn frontend(
 const fn backend(
     method: Method,
     path: &'static str,
-    handler: for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<ApiResponse, Error>>,
+    handler: for<'a> fn(&'a Ctx<'a>) -> Pending<'a, Result<ApiResponse, ApiError>>,
 ) -> Route {
     Route {
         method,
@@ -412,7 +412,7 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sessions/{id}/remove", None, |c| Box::pin(sessions::remove(c.state, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/tokens", None, |c| Box::pin(sessions::tokens(c.state, c.req, c.token, c.param("id")))),
     // JWT templates are not supported: every template is unknown.
-    frontend(POST, "/v1/client/sessions/{id}/tokens/{template}", None, |_| Box::pin(ready(Err(Error::not_found("JWT template"))))),
+    frontend(POST, "/v1/client/sessions/{id}/tokens/{template}", None, |_| Box::pin(ready(Err(EdgeError::NotServed("JWT template").into())))),
     // Backend API
     backend(POST, "/v1/users", |c| Box::pin(users::create(c.state, c.req))),
     backend(GET, "/v1/users", |c| Box::pin(users::list(c.state, c.req))),

@@ -1,255 +1,260 @@
-//! The core's error type. Each error names the Clerk error code and the kind of
-//! failure; `latch-api` alone turns the kind into an HTTP status.
+//! The core's errors: what went wrong, with its data (which parameter, which
+//! limit, how long a lock lasts, which session). They name no wire code, no
+//! HTTP status and carry no text for end users; `latch-api` holds the one
+//! table that turns each into Clerk's error envelope.
 
+use std::borrow::Cow;
 use std::fmt;
 
-/// What went wrong, in the terms an HTTP adapter needs to pick a status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The request was understood but its content is refused (422).
-    Unprocessable,
-    /// The request cannot apply to the resource's current state (400).
-    BadRequest,
-    /// The resource does not exist or is not the caller's (404).
-    NotFound,
-    /// The caller is not authenticated (401).
-    Unauthenticated,
-    /// The caller may not do this (403).
-    Forbidden,
-    /// The request conflicts with the current state (409).
-    Conflict,
-    /// The request body is over the size limit (413).
-    PayloadTooLarge,
-    /// The path exists but not with this method (405).
-    MethodNotAllowed,
-    /// Too many requests; retry after this many seconds (429).
-    TooManyRequests { retry_after_secs: u64 },
-    /// A dependency is down (503).
-    Unavailable,
-    /// A bug or an unexpected adapter failure (500).
-    Internal,
-}
+use serde::{Deserialize, Serialize};
 
-/// Clerk's error codes, as the SDKs know them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    FormIdentifierNotFound,
-    FormIdentifierExists,
-    FormPasswordIncorrect,
-    FormPasswordLengthTooShort,
-    FormPasswordSizeInBytesExceeded,
-    FormParamNil,
-    FormParamFormatInvalid,
-    FormParamValueInvalid,
-    StrategyForUserInvalid,
-    StrategyNotSupported,
-    VerificationExpired,
-    VerificationFailed,
-    ResourceNotFound,
-    AuthenticationInvalid,
-    UserLocked,
-    UserBanned,
-    DevBrowserUnauthenticated,
-    Conflict,
-    FormCodeIncorrect,
-    TooManyRequests,
-    CodeDeliveryFailed,
-    IdentifierAlreadySignedIn,
-    OriginInvalid,
-    RequestBodyTooLarge,
-    MethodNotAllowed,
-    Internal,
-    ServiceUnavailable,
-    FeatureNotEnabled,
+use crate::model::{IdentifierKind, SessionId, SignInStatus, Strategy};
+
+/// A request parameter, by the name the API gives it. (A `Cow` so that an
+/// error kept on a stored verification reads back.)
+pub type Param = Cow<'static, str>;
+
+/// An error of a use case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Error {
+    /// A required parameter is absent.
+    MissingParam(Param),
+    /// A parameter is present but refused, for `problem`.
+    InvalidParam { param: Param, problem: Problem },
+    /// The identifier names no account.
+    IdentifierNotFound,
+    /// The identifier (email address, phone number, username) is taken.
+    IdentifierTaken(IdentifierKind),
+    /// The password does not match.
+    PasswordIncorrect,
+    /// A new password is shorter than the instance allows.
+    PasswordTooShort { min_chars: usize },
+    /// A new password is longer than argon2 takes whole.
+    PasswordTooLong { max_bytes: usize },
+    /// A one-time, TOTP or backup code does not match.
+    CodeIncorrect,
+    /// The one-time code's lifetime is over.
+    CodeExpired,
+    /// Too many wrong one-time codes: a new one must be prepared.
+    CodeAttemptsExhausted,
+    /// Too many wrong second-factor codes: the sign-in must start again.
+    SecondFactorAttemptsExhausted,
+    /// The sign-in's lifetime is over.
+    SignInAbandoned,
+    /// The sign-in cannot take this step in its current status.
+    StepNotAllowed { status: SignInStatus },
+    /// The strategy is turned off on this instance.
+    StrategyNotEnabled(Strategy),
+    /// The OAuth provider (name as given, truncated) is not enabled.
+    ProviderNotEnabled(String),
+    /// The password strategy was asked for an account without a password.
+    NoPassword,
+    /// The strategy is not one this account can use here.
+    StrategyNotForUser(Strategy),
+    /// Clerk has the strategy but this server does not implement it.
+    StrategyNotSupported(Strategy),
+    /// The second factor is turned off on this instance.
+    SecondFactorNotEnabled(Strategy),
+    /// The account already has an authenticator app.
     TotpAlreadyEnabled,
-    OAuthAccessDenied,
-    OAuthProviderError,
-    OAuthTokenExchangeError,
-    OAuthProviderUnavailable,
-    OAuthStateInvalid,
+    /// The account is banned.
+    UserBanned,
+    /// The account is locked; the lock ends in this many seconds, if known.
+    UserLocked { expires_in_secs: Option<i64> },
+    /// The identified account already has this session on the client.
+    AlreadySignedIn { session_id: SessionId },
+    /// No signed-in session makes the request.
+    NotSignedIn,
+    /// The session has ended, was revoked or expired.
+    SessionInactive,
+    /// The resource does not exist or is not the caller's.
+    NotFound(Resource),
+    /// The account at the provider is linked to another user.
+    ExternalAccountTaken,
+    /// No account is linked to the identity the provider returned.
     ExternalAccountNotFound,
+    /// The provider's account is another user's than the one signing in.
     ExternalAccountMismatch,
+    /// OAuth: the callback or claim came from another client than the flow's.
     OAuthClientMismatch,
+    /// OAuth: the user refused consent at the provider.
+    OAuthAccessDenied,
+    /// OAuth: the provider reported an error on the callback.
+    OAuthProviderError,
+    /// OAuth: the provider's answer could not be verified.
+    OAuthAnswerRefused,
+    /// OAuth: the provider could not be reached.
+    OAuthProviderUnavailable,
+    /// OAuth: the state (or nonce, named by `param`) is unknown, used or expired.
+    OAuthStateInvalid { param: Param },
+    /// Another request changed the resource first.
+    Conflict,
+    /// A rate limit was hit; retry after this many seconds.
+    Throttled { retry_after_secs: u64 },
+    /// Other attempts for the same account are being checked right now.
+    AccountBusy,
+    /// A code was sent moments ago; another may be asked for after this wait.
+    CodeRecentlySent { retry_after_secs: u64 },
+    /// The code sender failed.
+    CodeDeliveryFailed,
+    /// A storage dependency is down.
+    Unavailable,
+    /// A bug or an unexpected adapter failure; the context is for logs.
+    Internal(Cow<'static, str>),
 }
 
-impl ErrorCode {
-    /// The code as it travels on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FormIdentifierNotFound => "form_identifier_not_found",
-            Self::FormIdentifierExists => "form_identifier_exists",
-            Self::FormPasswordIncorrect => "form_password_incorrect",
-            Self::FormPasswordLengthTooShort => "form_password_length_too_short",
-            Self::FormPasswordSizeInBytesExceeded => "form_password_size_in_bytes_exceeded",
-            Self::FormParamNil => "form_param_nil",
-            Self::FormParamFormatInvalid => "form_param_format_invalid",
-            Self::FormParamValueInvalid => "form_param_value_invalid",
-            Self::StrategyForUserInvalid => "strategy_for_user_invalid",
-            Self::StrategyNotSupported => "strategy_not_supported",
-            Self::VerificationExpired => "verification_expired",
-            Self::VerificationFailed => "verification_failed",
-            Self::ResourceNotFound => "resource_not_found",
-            Self::AuthenticationInvalid => "authentication_invalid",
-            Self::UserLocked => "user_locked",
-            Self::UserBanned => "user_banned",
-            Self::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
-            Self::Conflict => "conflict",
-            Self::FormCodeIncorrect => "form_code_incorrect",
-            Self::TooManyRequests => "too_many_requests",
-            Self::CodeDeliveryFailed => "code_delivery_failed",
-            Self::IdentifierAlreadySignedIn => "identifier_already_signed_in",
-            Self::OriginInvalid => "origin_invalid",
-            Self::RequestBodyTooLarge => "request_body_too_large",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Internal => "internal_clerk_error",
-            Self::ServiceUnavailable => "service_unavailable",
-            Self::FeatureNotEnabled => "feature_not_enabled",
-            Self::TotpAlreadyEnabled => "totp_already_enabled",
-            Self::OAuthAccessDenied => "oauth_access_denied",
-            Self::OAuthProviderError => "oauth_provider_error",
-            Self::OAuthTokenExchangeError => "oauth_token_exchange_error",
-            Self::OAuthProviderUnavailable => "oauth_provider_unavailable",
-            Self::OAuthStateInvalid => "oauth_state_invalid",
-            Self::ExternalAccountNotFound => "external_account_not_found",
-            Self::ExternalAccountMismatch => "external_account_mismatch",
-            Self::OAuthClientMismatch => "oauth_client_mismatch",
-        }
-    }
+/// Why a parameter's value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Problem {
+    /// Not an email address.
+    NotEmailAddress,
+    /// Not a phone number in E.164.
+    NotE164,
+    /// A username outside these lengths.
+    UsernameLength { min: usize, max: usize },
+    /// A username with other characters than letters, digits, `_` and `-`.
+    UsernameCharacters,
+    /// More characters than allowed.
+    TooLong { max_chars: usize },
+    /// More than this many KiB.
+    TooLarge { max_kib: usize },
+    /// Not a JSON object.
+    NotJsonObject,
+    /// A number outside these bounds.
+    OutOfRange { min: u64, max: u64 },
+    /// Not an http(s) URL on an origin the instance allows.
+    OriginNotAllowed,
+    /// More backup codes than allowed.
+    TooManyBackupCodes { max: usize },
+    /// Backup codes given as bcrypt digests.
+    HashedBackupCodes,
+    /// A backup code outside these lengths, or with invisible characters.
+    BackupCodeLength { min: usize, max: usize },
+    /// A TOTP secret with characters outside base32.
+    NotBase32,
+    /// A TOTP secret outside the accepted sizes.
+    TotpSecretSize,
+    /// A password hasher other than argon2id and argon2i.
+    UnknownPasswordHasher,
+    /// Both a password and a password digest were given.
+    PasswordAndDigest,
+    /// A password digest longer than accepted.
+    DigestTooLong,
+    /// An argon2d digest.
+    Argon2dDigest,
+    /// Not an argon2 PHC string within the accepted cost.
+    DigestNotAccepted,
+    /// The strategy is not a first factor (the name as given, truncated).
+    NotFirstFactor(String),
+    /// The strategy is not a second factor (the name as given, truncated).
+    NotSecondFactor(String),
+    /// The strategy needs no prepare step.
+    NeedsNoPreparation(Strategy),
+    /// The strategy was not prepared before this attempt.
+    NotPrepared(Strategy),
+    /// The strategy is turned off on this instance.
+    StrategyNotEnabled(Strategy),
+    /// Identifiers of this kind are turned off on this instance.
+    IdentifierNotEnabled(IdentifierKind),
+    /// The new password was already set.
+    NewPasswordAlreadySet,
+    /// The account at the provider is another user than the sign-in's.
+    ProviderAccountOfAnotherUser,
+    /// The id names none of the account's addresses.
+    NotAccountAddress,
+    /// No such email address on the user.
+    NoSuchEmailAddress,
+    /// No such phone number on the user.
+    NoSuchPhoneNumber,
+    /// Only a verified phone number can be reserved for the second factor.
+    UnverifiedSecondFactorPhone,
+    /// The primary phone number cannot be reserved for the second factor.
+    PrimaryPhoneReserved,
 }
 
-/// An error of a use case: a kind, a Clerk code, a short and a long message, and
-/// the parameter it concerns, if any.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub code: ErrorCode,
-    pub message: String,
-    pub long_message: String,
-    pub param_name: Option<String>,
-    /// Further `meta` entries (e.g. `session_id`).
-    pub meta: Vec<(&'static str, serde_json::Value)>,
+/// What was not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resource {
+    Client,
+    Session,
+    SignIn,
+    User,
+    PhoneNumber,
+    Totp,
+    ExternalAccount,
+    /// A record a store reported missing.
+    Record,
 }
 
 impl Error {
-    pub fn new(
-        kind: ErrorKind,
-        code: ErrorCode,
-        message: &str,
-        long_message: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            code,
-            message: message.to_owned(),
-            long_message: long_message.into(),
-            param_name: None,
-            meta: Vec::new(),
+    /// A required parameter is absent.
+    pub fn param_nil(param: &'static str) -> Self {
+        Self::MissingParam(Cow::Borrowed(param))
+    }
+
+    /// `param` is refused for `problem`.
+    pub fn invalid(param: &'static str, problem: Problem) -> Self {
+        Self::InvalidParam {
+            param: Cow::Borrowed(param),
+            problem,
         }
     }
 
-    /// Names the request parameter the error is about.
-    pub fn param(mut self, name: &str) -> Self {
-        self.param_name = Some(name.to_owned());
-        self
+    /// The OAuth state (or the nonce named `param`) is unknown, used or expired.
+    pub fn oauth_state_invalid(param: &'static str) -> Self {
+        Self::OAuthStateInvalid {
+            param: Cow::Borrowed(param),
+        }
     }
 
-    /// Adds a `meta` entry.
-    pub fn with_meta(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
-        self.meta.push((key, value.into()));
-        self
+    /// A bug or an unexpected adapter failure.
+    pub fn internal(context: &'static str) -> Self {
+        Self::Internal(Cow::Borrowed(context))
     }
 
-    pub fn param_nil(name: &str) -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormParamNil,
-            "is missing",
-            format!("{name} must be included."),
-        )
-        .param(name)
+    /// The parameter the error is about, if any.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Self::MissingParam(param)
+            | Self::InvalidParam { param, .. }
+            | Self::OAuthStateInvalid { param } => Some(param),
+            Self::IdentifierNotFound => Some("identifier"),
+            Self::IdentifierTaken(kind) => Some(kind.param_name()),
+            Self::PasswordIncorrect
+            | Self::PasswordTooShort { .. }
+            | Self::PasswordTooLong { .. } => Some("password"),
+            Self::CodeIncorrect
+            | Self::CodeExpired
+            | Self::CodeAttemptsExhausted
+            | Self::SecondFactorAttemptsExhausted => Some("code"),
+            Self::NoPassword
+            | Self::StrategyNotForUser(_)
+            | Self::StrategyNotEnabled(_)
+            | Self::ProviderNotEnabled(_)
+            | Self::StrategyNotSupported(_) => Some("strategy"),
+            _ => None,
+        }
     }
 
-    pub fn param_format_invalid(name: &str, why: impl Into<String>) -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormParamFormatInvalid,
-            "is invalid",
-            why,
-        )
-        .param(name)
-    }
-
-    pub fn param_value_invalid(name: &str, why: impl Into<String>) -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormParamValueInvalid,
-            "is invalid",
-            why,
-        )
-        .param(name)
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        Self::new(
-            ErrorKind::NotFound,
-            ErrorCode::ResourceNotFound,
-            "not found",
-            format!("The requested {what} was not found."),
-        )
-    }
-
-    pub fn identifier_not_found() -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormIdentifierNotFound,
-            "Couldn't find your account.",
-            "Couldn't find your account.",
-        )
-        .param("identifier")
-    }
-
-    pub fn password_incorrect() -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormPasswordIncorrect,
-            "Password is incorrect. Try again, or use another method.",
-            "Password is incorrect. Try again, or use another method.",
-        )
-        .param("password")
-    }
-
-    pub fn identifier_exists(param: &str) -> Self {
-        Self::new(
-            ErrorKind::Unprocessable,
-            ErrorCode::FormIdentifierExists,
-            "That identifier is taken. Please try another.",
-            format!("That {param} is taken. Please try another."),
-        )
-        .param(param)
-    }
-
-    pub fn internal(context: &str) -> Self {
-        Self::new(
-            ErrorKind::Internal,
-            ErrorCode::Internal,
-            "Oops, an unexpected error occurred",
-            format!("An internal error occurred ({context})."),
-        )
-    }
-
-    pub fn unavailable() -> Self {
-        Self::new(
-            ErrorKind::Unavailable,
-            ErrorCode::ServiceUnavailable,
-            "Service unavailable",
-            "A storage dependency is unavailable. Please try again shortly.",
-        )
+    /// The same error about another parameter (for an input parsed under
+    /// one name and given under another).
+    pub fn for_param(self, name: &'static str) -> Self {
+        match self {
+            Self::MissingParam(_) => Self::param_nil(name),
+            Self::InvalidParam { problem, .. } => Self::invalid(name, problem),
+            other => other,
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.long_message)
+        match self {
+            Self::InvalidParam { param, problem } => write!(f, "invalid {param}: {problem:?}"),
+            Self::MissingParam(param) => write!(f, "missing {param}"),
+            Self::Internal(context) => write!(f, "internal error ({context})"),
+            other => write!(f, "{other:?}"),
+        }
     }
 }
 
@@ -281,23 +286,13 @@ pub enum StoreError {
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Duplicate(kind) => Error::identifier_exists(kind.param_name()),
-            StoreError::ExternalAccountTaken => Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::ExternalAccountMismatch,
-                "Another account",
-                "This account at the provider is linked to another user.",
-            ),
-            StoreError::NotFound => Error::not_found("resource"),
-            StoreError::Conflict => Error::new(
-                ErrorKind::Conflict,
-                ErrorCode::Conflict,
-                "Conflict",
-                "Another request changed this resource at the same time. Please retry.",
-            ),
+            StoreError::Duplicate(kind) => Error::IdentifierTaken(kind),
+            StoreError::ExternalAccountTaken => Error::ExternalAccountTaken,
+            StoreError::NotFound => Error::NotFound(Resource::Record),
+            StoreError::Conflict => Error::Conflict,
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "store unavailable");
-                Error::unavailable()
+                Error::Unavailable
             }
             StoreError::Other(detail) => {
                 tracing::error!(%detail, "store failure");

@@ -9,7 +9,7 @@
 //!   client, session and the sign-in state machine, and the instance settings.
 //! - [`ports`]: one trait per outbound dependency, each with its contract.
 //! - [`service`]: the use cases the inbound adapters call.
-//! - [`error`]: the one error type of the core, carrying the Clerk code it becomes.
+//! - [`error`]: the core's typed errors: what went wrong and its data, no wire codes.
 //! - [`password`]: the rules of argon2 digests (parameters, PHC strings,
 //!   imports, rehashing); the hashing runs in an adapter.
 //!
@@ -27,4 +27,4 @@ pub mod ports;
 pub mod secrets;
 pub mod service;
 
-pub use error::{Error, ErrorCode, ErrorKind};
+pub use error::{Error, Param, Problem, Resource};

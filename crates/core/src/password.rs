@@ -136,14 +136,11 @@ pub fn argon2id_phc(params: &Params, salt: &[u8], hash: &[u8]) -> Result<String,
 }
 
 /// Checks a digest to import: an argon2 PHC string this hasher can verify.
-pub fn validate_imported_digest(digest: &str) -> Result<(), &'static str> {
+pub fn validate_imported_digest(digest: &str) -> Result<(), crate::error::Problem> {
     match parse_digest(digest, MAX_IMPORTED_WORK) {
         Some(stored) if stored.algorithm != Algorithm::Argon2d => Ok(()),
-        Some(_) => Err("argon2d digests are not accepted; use argon2id or argon2i."),
-        None => Err(
-            "password_digest is not a valid argon2 PHC string within the accepted cost \
-             (memory at most 262144 KiB, memory x iterations at most 524288).",
-        ),
+        Some(_) => Err(crate::error::Problem::Argon2dDigest),
+        None => Err(crate::error::Problem::DigestNotAccepted),
     }
 }
 

@@ -7,13 +7,13 @@ pub(crate) mod users;
 
 use subtle::ConstantTimeEq;
 
-use latch_core::{Error, ErrorCode, ErrorKind};
+use crate::error::{ApiError, EdgeError};
 
 use crate::ApiState;
 use crate::http::ApiRequest;
 
 /// `Authorization: Bearer <secret key>`, compared in constant time.
-pub(crate) fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Error> {
+pub(crate) fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), ApiError> {
     let given = req
         .header("authorization")
         .and_then(|h| h.split_once(' '))
@@ -24,21 +24,19 @@ pub(crate) fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Err
     if bool::from(given.as_bytes().ct_eq(expected)) {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::AuthenticationInvalid,
-        "Invalid authentication",
-        "The secret key in the Authorization header is missing or invalid.",
-    ))
+    Err(EdgeError::SecretKeyInvalid.into())
 }
 
 /// A non-negative integer query parameter (`limit`, `offset`).
-pub(crate) fn number(req: &ApiRequest, name: &str) -> Result<Option<u32>, Error> {
+pub(crate) fn number(req: &ApiRequest, name: &str) -> Result<Option<u32>, ApiError> {
     req.query_param(name)
         .filter(|v| !v.is_empty())
         .map(|v| {
             v.parse::<u32>().map_err(|_| {
-                Error::param_format_invalid(name, format!("{name} must be a non-negative integer."))
+                ApiError::param_format_invalid(
+                    name,
+                    format!("{name} must be a non-negative integer."),
+                )
             })
         })
         .transpose()

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::SessionStatus;
 use latch_core::ports::SessionQuery;
 
@@ -11,28 +11,29 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::{ApiState, render};
 
 /// `GET /v1/sessions/{id}`.
-pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(render::session_bapi(
         &state.services.sessions.get_session(id).await?,
     )))
 }
 
 /// `POST /v1/sessions/{id}/revoke`.
-pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(render::session_bapi(
         &state.services.sessions.revoke_session(id).await?,
     )))
 }
 
 /// `GET /v1/sessions`: a bare array, or `{ data, total_count }` with `paginated=true`.
-pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let status = match req.query_param("status").filter(|s| !s.is_empty()) {
         // Statuses Clerk knows that no Latch session ever has: nothing matches.
         Some("abandoned" | "pending" | "replaced") => return Ok(sessions_page(req, Vec::new(), 0)),
-        Some(raw) => Some(
-            SessionStatus::parse(raw)
-                .ok_or_else(|| Error::param_value_invalid("status", "Unknown session status."))?,
-        ),
+        Some(raw) => {
+            Some(SessionStatus::parse(raw).ok_or_else(|| {
+                ApiError::param_value_invalid("status", "Unknown session status.")
+            })?)
+        }
         None => None,
     };
     let query = SessionQuery {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::{User, UserPatch};
 use latch_core::ports::UserQuery;
 use latch_core::service::{CreateUser, PhoneNumberPatch};
@@ -17,7 +17,7 @@ fn user_json(state: &ApiState, user: &User) -> Value {
 }
 
 /// `POST /v1/users`.
-pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let user = state
         .services
         .users
@@ -27,7 +27,7 @@ pub async fn create(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, E
 }
 
 /// `GET /v1/users`: a bare array.
-pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let (query, limit) = user_query(req)?;
     let page = state.services.users.list_users(query, limit).await?;
     Ok(ApiResponse::ok(Value::Array(
@@ -36,7 +36,7 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Err
 }
 
 /// `GET /v1/users/count`.
-pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Error> {
+pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let (query, _) = user_query(req)?;
     let n = state.services.users.count_users(query).await?;
     Ok(ApiResponse::ok(
@@ -45,7 +45,7 @@ pub async fn count(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Er
 }
 
 /// `GET /v1/users/{id}`.
-pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         state,
         &state.services.users.get_user(id).await?,
@@ -53,7 +53,7 @@ pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `PATCH /v1/users/{id}`.
-pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, Error> {
+pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state
         .services
         .users
@@ -63,7 +63,7 @@ pub async fn update(state: &ApiState, req: &ApiRequest, id: &str) -> Result<ApiR
 }
 
 /// `POST /v1/users/{id}/lock`.
-pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         state,
         &state.services.users.lock_user(id).await?,
@@ -71,7 +71,7 @@ pub async fn lock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `POST /v1/users/{id}/unlock`.
-pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         state,
         &state.services.users.unlock_user(id).await?,
@@ -79,7 +79,7 @@ pub async fn unlock(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `POST /v1/users/{id}/ban`: no more sign-ins, every session revoked.
-pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         state,
         &state.services.users.ban_user(id).await?,
@@ -87,7 +87,7 @@ pub async fn ban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `POST /v1/users/{id}/unban`.
-pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     Ok(ApiResponse::ok(user_json(
         state,
         &state.services.users.unban_user(id).await?,
@@ -95,7 +95,7 @@ pub async fn unban(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `DELETE /v1/users/{id}`.
-pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     state.services.users.delete_user(id).await?;
     Ok(ApiResponse::ok(
         json!({ "object": "user", "id": id, "deleted": true }),
@@ -103,19 +103,19 @@ pub async fn delete(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
 }
 
 /// `DELETE /v1/users/{id}/mfa`.
-pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn disable_mfa(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.services.users.disable_mfa(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/totp`.
-pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete_totp(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.services.users.delete_totp(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
 
 /// `DELETE /v1/users/{id}/backup_code`.
-pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn delete_backup_codes(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let user = state.services.users.delete_backup_codes(id).await?;
     Ok(ApiResponse::ok(json!({ "user_id": user.id.as_str() })))
 }
@@ -125,7 +125,7 @@ pub async fn delete_external_account(
     state: &ApiState,
     id: &str,
     account: &str,
-) -> Result<ApiResponse, Error> {
+) -> Result<ApiResponse, ApiError> {
     state
         .services
         .users
@@ -137,7 +137,7 @@ pub async fn delete_external_account(
 }
 
 /// `GET /v1/phone_numbers/{id}`.
-pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, Error> {
+pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let (user, record) = state.services.users.get_phone_number(id).await?;
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
@@ -147,7 +147,7 @@ pub async fn update_phone_number(
     state: &ApiState,
     req: &ApiRequest,
     id: &str,
-) -> Result<ApiResponse, Error> {
+) -> Result<ApiResponse, ApiError> {
     let patch = PhoneNumberPatch {
         verified: req.param_bool("verified")?,
         primary: req.param_bool("primary")?,
@@ -157,7 +157,7 @@ pub async fn update_phone_number(
     Ok(ApiResponse::ok(render::phone_number(&user, &record)))
 }
 
-fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
+fn create_user_params(req: &ApiRequest) -> Result<CreateUser, ApiError> {
     Ok(CreateUser {
         email_addresses: req.param_list("email_address")?,
         phone_numbers: req.param_list("phone_number")?,
@@ -177,9 +177,9 @@ fn create_user_params(req: &ApiRequest) -> Result<CreateUser, Error> {
     })
 }
 
-fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
+fn user_patch(req: &ApiRequest) -> Result<UserPatch, ApiError> {
     // A present key with `null` clears the field; an absent key keeps it.
-    let clearable = |name: &str| -> Result<Option<Option<String>>, Error> {
+    let clearable = |name: &str| -> Result<Option<Option<String>>, ApiError> {
         if req.has_param(name) {
             Ok(Some(req.param(name)?))
         } else {
@@ -207,13 +207,13 @@ fn user_patch(req: &ApiRequest) -> Result<UserPatch, Error> {
     })
 }
 
-fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), Error> {
+fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), ApiError> {
     let order = req.query_param("order_by").unwrap_or("-created_at");
     let oldest_first = match order {
         "-created_at" => false,
         "+created_at" | "created_at" => true,
         _ => {
-            return Err(Error::param_value_invalid(
+            return Err(ApiError::param_value_invalid(
                 "order_by",
                 "order_by must be -created_at or +created_at.",
             ));

@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use latch_core::Error;
+use crate::error::ApiError;
 
 use super::{FapiReply, wrap};
 use crate::http::ApiResponse;
 use crate::{ApiState, render};
 
 /// `GET /v1/client`: the client, or `null` for none.
-pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
     let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
     let client = match snapshot {
@@ -27,7 +27,7 @@ pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Er
 }
 
 /// `PUT`/`POST /v1/client`: a new client with its own token.
-pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
+pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
     let outcome = state.services.clients.create_client().await?;
     Ok(wrap(state, outcome, |s| {
         render::client(s, state.services.settings())
@@ -35,7 +35,7 @@ pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
 }
 
 /// `DELETE /v1/client`: the client is forgotten, and so is its token.
-pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
     let outcome = state.services.clients.delete_client(token).await?;
     let response = outcome
         .response

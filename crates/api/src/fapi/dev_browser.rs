@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use latch_core::Error;
+use crate::error::{ApiError, EdgeError};
 use latch_core::model::Environment;
 
 use super::FapiReply;
@@ -10,9 +10,9 @@ use crate::ApiState;
 
 /// `POST /v1/dev_browser`: a new client whose token clerk-js then appends as
 /// `__clerk_db_jwt`. Development instances only.
-pub async fn create(state: &ApiState) -> Result<FapiReply, Error> {
+pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
     if state.services.settings().environment != Environment::Development {
-        return Err(Error::not_found("dev browser"));
+        return Err(EdgeError::NotServed("dev browser").into());
     }
     let token = state.services.clients.create_dev_browser().await?;
     Ok(FapiReply::ok(

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::User;
 use latch_core::service::{BackupCodesView, TotpView};
 
@@ -25,7 +25,7 @@ pub async fn read(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .services
         .account
@@ -39,7 +39,7 @@ pub async fn create_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .services
         .account
@@ -53,7 +53,7 @@ pub async fn verify_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .services
         .account
@@ -67,7 +67,7 @@ pub async fn delete_totp(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .services
         .account
@@ -85,7 +85,7 @@ pub async fn create_backup_codes(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let outcome = state
         .services
         .account

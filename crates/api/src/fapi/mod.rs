@@ -13,8 +13,8 @@ pub(crate) mod sign_ins;
 use serde_json::Value;
 use warp::http::{Method, header};
 
+use crate::error::{ApiError, EdgeError};
 use latch_core::service::Outcome;
-use latch_core::{Error, ErrorCode, ErrorKind};
 
 use crate::client_ip::client_ip;
 use crate::http::{ApiRequest, ApiResponse};
@@ -100,7 +100,7 @@ pub(crate) async fn run(
     guard: Guard,
     found: &Found<'_>,
     trace_id: &str,
-) -> Option<Result<FapiReply, Error>> {
+) -> Option<Result<FapiReply, ApiError>> {
     if guard != Guard::Open {
         if let Err(err) = check_origin(state, req, auth) {
             return Some(Err(err));
@@ -125,7 +125,7 @@ pub(crate) async fn run(
             .await
         {
             Ok(new_token) => claimed = new_token,
-            Err(err) => return Some(Err(err)),
+            Err(err) => return Some(Err(err.into())),
         }
     }
     let (route, params) = match found {
@@ -139,7 +139,7 @@ pub(crate) async fn run(
     if let Some(step) = route.step {
         let ip = client_ip(req, &state.config.trusted_proxies);
         if let Err(err) = state.services.rate_limits.throttle(step, ip).await {
-            return Some(Err(err));
+            return Some(Err(err.into()));
         }
     }
     let ctx = Ctx {
@@ -183,7 +183,7 @@ fn wrap<T>(
 /// The `__client` cookie travels with any request the browser makes, so a
 /// page on another origin could act with it: cookie requests that change
 /// state must come from an allowed origin or from the API's own.
-fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), Error> {
+fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result<(), ApiError> {
     if auth.channel != Channel::Cookie || req.method == Method::GET {
         return Ok(());
     }
@@ -198,17 +198,12 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
     if own || state.config.allows_origin(origin) {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::Forbidden,
-        ErrorCode::OriginInvalid,
-        "Origin not allowed",
-        "Requests with the client cookie must come from an allowed origin (server.allowed_origins).",
-    ))
+    Err(EdgeError::OriginInvalid.into())
 }
 
 /// A development browser whose token names no client must start over; clerk-js
 /// does so on this error.
-async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Error> {
+async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), ApiError> {
     if auth.channel != Channel::DevBrowser {
         return Ok(());
     }
@@ -221,21 +216,11 @@ async fn check_dev_browser(state: &ApiState, auth: &ClientAuth) -> Result<(), Er
     {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::DevBrowserUnauthenticated,
-        "Unable to authenticate the development browser",
-        "The development browser token is unknown or expired. Create a new one with POST /v1/dev_browser.",
-    ))
+    Err(EdgeError::DevBrowserUnauthenticated.into())
 }
 
-pub fn method_not_allowed() -> Error {
-    Error::new(
-        ErrorKind::MethodNotAllowed,
-        ErrorCode::MethodNotAllowed,
-        "Method not allowed",
-        "This resource does not support this method.",
-    )
+pub fn method_not_allowed() -> ApiError {
+    EdgeError::MethodNotAllowed.into()
 }
 
 /// Attaches the client token the way the request carried it.

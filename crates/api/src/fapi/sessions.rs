@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::model::SessionStatus;
 
 use super::{FapiReply, wrap};
@@ -10,7 +10,7 @@ use crate::http::ApiRequest;
 use crate::{ApiState, render};
 
 /// `POST /v1/client/sessions/{id}/touch` (`setActive`).
-pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
     Ok(wrap(
         state,
         state.services.sessions.touch_session(token, id).await?,
@@ -19,7 +19,7 @@ pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<Fa
 }
 
 /// `POST /v1/client/sessions/{id}/end`.
-pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
     Ok(wrap(
         state,
         state
@@ -32,7 +32,11 @@ pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<Fapi
 }
 
 /// `POST /v1/client/sessions/{id}/remove`.
-pub async fn remove(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+pub async fn remove(
+    state: &ApiState,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
     Ok(wrap(
         state,
         state
@@ -45,7 +49,7 @@ pub async fn remove(state: &ApiState, token: Option<&str>, id: &str) -> Result<F
 }
 
 /// `DELETE /v1/client/sessions` (`signOut`).
-pub async fn end_all(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Error> {
+pub async fn end_all(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
     let outcome = state.services.sessions.end_all_sessions(token).await?;
     Ok(wrap(state, outcome, |s| {
         render::client(s, state.services.settings())
@@ -59,7 +63,7 @@ pub async fn tokens(
     req: &ApiRequest,
     token: Option<&str>,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let claims = state.services.sessions.session_token(token, id).await?;
     // The page that asked (a verifier's `authorizedParties` checks it), or the
     // Frontend API itself for native apps and servers, which send no Origin.

@@ -1,6 +1,6 @@
 //! `/v1/client/sign_ins`: sign-in attempts and their factors.
 
-use latch_core::Error;
+use crate::error::ApiError;
 use latch_core::service::{
     AttemptFirstFactor, AttemptSecondFactor, CreateSignIn, Outcome, PrepareFirstFactor,
     PrepareSecondFactor, ResetPassword, SignInView,
@@ -28,7 +28,7 @@ pub async fn create(
     state: &ApiState,
     req: &ApiRequest,
     auth: &ClientAuth,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let params = CreateSignIn {
         identifier: req.param("identifier")?,
         strategy: req.param("strategy")?,
@@ -49,7 +49,7 @@ pub async fn create(
 }
 
 /// `GET /v1/client/sign_ins/{id}`.
-pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, Error> {
+pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
     Ok(reply(
         state,
         state.services.sign_ins.get_sign_in(token, id).await?,
@@ -62,7 +62,7 @@ pub async fn prepare_first_factor(
     req: &ApiRequest,
     auth: &ClientAuth,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let token = auth.token();
     let params = PrepareFirstFactor {
         strategy: req.param("strategy")?,
@@ -88,7 +88,7 @@ pub async fn attempt_first_factor(
     req: &ApiRequest,
     auth: &ClientAuth,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let params = AttemptFirstFactor {
         strategy: req.param("strategy")?,
         password: req.param("password")?,
@@ -111,7 +111,7 @@ pub async fn prepare_second_factor(
     req: &ApiRequest,
     token: Option<&str>,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let params = PrepareSecondFactor {
         strategy: req.param("strategy")?,
         phone_number_id: req.param("phone_number_id")?,
@@ -133,7 +133,7 @@ pub async fn attempt_second_factor(
     req: &ApiRequest,
     auth: &ClientAuth,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let params = AttemptSecondFactor {
         strategy: req.param("strategy")?,
         code: req.param("code")?,
@@ -155,7 +155,7 @@ pub async fn reset_password(
     req: &ApiRequest,
     auth: &ClientAuth,
     id: &str,
-) -> Result<FapiReply, Error> {
+) -> Result<FapiReply, ApiError> {
     let params = ResetPassword {
         password: req.param("password")?,
         sign_out_of_other_sessions: req

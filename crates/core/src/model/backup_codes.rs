@@ -1,7 +1,7 @@
 //! Backup codes: single-use second factors, handed to the user once and kept
 //! only as keyed digests.
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::ports::Random;
 
 /// How many codes a fresh set holds.
@@ -57,25 +57,23 @@ pub fn normalize_backup_code(input: &str) -> Option<String> {
 pub fn parse_backup_codes(codes: &[String]) -> Result<Vec<String>, Error> {
     const PARAM: &str = "backup_codes";
     if codes.len() > MAX_IMPORTED {
-        return Err(Error::param_value_invalid(
+        return Err(Error::invalid(
             PARAM,
-            format!("At most {MAX_IMPORTED} backup codes can be given."),
+            Problem::TooManyBackupCodes { max: MAX_IMPORTED },
         ));
     }
     let mut out: Vec<String> = Vec::with_capacity(codes.len());
     for raw in codes {
         if raw.starts_with("$2") {
-            return Err(Error::param_format_invalid(
-                PARAM,
-                "Backup codes must be given in plain form; bcrypt digests are not accepted.",
-            ));
+            return Err(Error::invalid(PARAM, Problem::HashedBackupCodes));
         }
         let code = normalize_backup_code(raw).ok_or_else(|| {
-            Error::param_format_invalid(
+            Error::invalid(
                 PARAM,
-                format!(
-                    "Each backup code must be {MIN_LEN} to {MAX_LEN} visible ASCII characters."
-                ),
+                Problem::BackupCodeLength {
+                    min: MIN_LEN,
+                    max: MAX_LEN,
+                },
             )
         })?;
         if !out.contains(&code) {
@@ -140,7 +138,7 @@ mod tests {
             .unwrap();
         assert_eq!(codes, vec!["aaaa1111", "bbbb2222"]);
         let bcrypt = parse_backup_codes(&["$2a$10$abcdefghijklmnopqrstuv".into()]).unwrap_err();
-        assert_eq!(bcrypt.param_name.as_deref(), Some("backup_codes"));
+        assert_eq!(bcrypt.param(), Some("backup_codes"));
         assert!(parse_backup_codes(&["abc".into()]).is_err());
         assert!(parse_backup_codes(&vec!["abcdefgh".to_owned(); 101]).is_err());
         assert_eq!(parse_backup_codes(&[]).unwrap(), Vec::<String>::new());

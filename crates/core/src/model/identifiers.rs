@@ -1,9 +1,9 @@
 //! The three identifiers a user signs in with, each built by parsing.
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 
 /// Which kind of identifier a value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum IdentifierKind {
     EmailAddress,
     PhoneNumber,
@@ -44,12 +44,7 @@ impl EmailAddress {
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let value = canonical(raw);
-        let invalid = || {
-            Error::param_format_invalid(
-                "email_address",
-                "email_address must be a valid email address.",
-            )
-        };
+        let invalid = || Error::invalid("email_address", Problem::NotEmailAddress);
         if value.is_empty() || value.len() > Self::MAX_LEN {
             return Err(invalid());
         }
@@ -89,12 +84,7 @@ pub struct PhoneNumber(String);
 
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let invalid = || {
-            Error::param_format_invalid(
-                "phone_number",
-                "phone_number must be a valid phone number in E.164 format (+ and country code).",
-            )
-        };
+        let invalid = || Error::invalid("phone_number", Problem::NotE164);
         let value = canonical(raw);
         let rest = value.strip_prefix('+').ok_or_else(invalid)?;
         let mut digits = String::with_capacity(16);
@@ -131,23 +121,19 @@ impl Username {
         let value = canonical(raw);
         let n = value.chars().count();
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&n) {
-            return Err(Error::param_format_invalid(
+            return Err(Error::invalid(
                 "username",
-                format!(
-                    "username must be between {} and {} characters long.",
-                    Self::MIN_LEN,
-                    Self::MAX_LEN
-                ),
+                Problem::UsernameLength {
+                    min: Self::MIN_LEN,
+                    max: Self::MAX_LEN,
+                },
             ));
         }
         if !value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(Error::param_format_invalid(
-                "username",
-                "username can only contain letters, numbers, '_' and '-'.",
-            ));
+            return Err(Error::invalid("username", Problem::UsernameCharacters));
         }
         Ok(Self(value))
     }
@@ -178,10 +164,7 @@ impl Identifier {
         } else {
             Username::parse(trimmed).map(Self::Username)
         };
-        parsed.map_err(|mut e| {
-            e.param_name = Some("identifier".to_owned());
-            e
-        })
+        parsed.map_err(|e| e.for_param("identifier"))
     }
 
     pub fn kind(&self) -> IdentifierKind {
@@ -243,8 +226,8 @@ mod tests {
             ".a@b.com",
         ] {
             let err = EmailAddress::parse(bad).unwrap_err();
-            assert_eq!(err.code, crate::ErrorCode::FormParamFormatInvalid, "{bad}");
-            assert_eq!(err.param_name.as_deref(), Some("email_address"));
+            assert!(matches!(err, crate::Error::InvalidParam { .. }), "{bad}");
+            assert_eq!(err.param(), Some("email_address"));
         }
         let long = format!("{}@example.com", "a".repeat(65));
         assert!(EmailAddress::parse(&long).is_err());
@@ -292,7 +275,7 @@ mod tests {
             IdentifierKind::Username
         );
         assert_eq!(
-            Identifier::parse("x").unwrap_err().param_name.as_deref(),
+            Identifier::parse("x").unwrap_err().param(),
             Some("identifier")
         );
     }

@@ -1,6 +1,6 @@
 //! A new password, checked against the instance rules before it is hashed.
 
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::Error;
 
 /// A password that meets the length rules. Never logged, never stored in clear.
 pub struct Password(String);
@@ -17,25 +17,12 @@ impl Password {
 
     pub fn parse(raw: &str, min_chars: usize) -> Result<Self, Error> {
         if raw.len() > Self::MAX_BYTES {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::FormPasswordSizeInBytesExceeded,
-                "Passwords may not exceed 72 bytes.",
-                format!(
-                    "Passwords may not exceed {} bytes. Please choose a shorter password.",
-                    Self::MAX_BYTES
-                ),
-            )
-            .param("password"));
+            return Err(Error::PasswordTooLong {
+                max_bytes: Self::MAX_BYTES,
+            });
         }
         if raw.chars().count() < min_chars {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::FormPasswordLengthTooShort,
-                "Passwords must be 8 characters or more.",
-                format!("Passwords must be {min_chars} characters or more."),
-            )
-            .param("password"));
+            return Err(Error::PasswordTooShort { min_chars });
         }
         Ok(Self(raw.to_owned()))
     }
@@ -51,14 +38,14 @@ mod tests {
 
     #[test]
     fn length_rules() {
-        assert_eq!(
-            Password::parse("short", 8).unwrap_err().code,
-            ErrorCode::FormPasswordLengthTooShort
-        );
-        assert_eq!(
-            Password::parse(&"x".repeat(73), 8).unwrap_err().code,
-            ErrorCode::FormPasswordSizeInBytesExceeded
-        );
+        assert!(matches!(
+            Password::parse("short", 8).unwrap_err(),
+            Error::PasswordTooShort { .. }
+        ));
+        assert!(matches!(
+            Password::parse(&"x".repeat(73), 8).unwrap_err(),
+            Error::PasswordTooLong { .. }
+        ));
         // 8 characters of 3 bytes each pass; 25 of them exceed 72 bytes.
         assert!(Password::parse(&"€".repeat(8), 8).is_ok());
         assert!(Password::parse(&"€".repeat(25), 8).is_err());

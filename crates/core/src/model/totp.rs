@@ -6,7 +6,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use super::Timestamp;
-use crate::error::Error;
+use crate::error::{Error, Problem};
 
 /// Seconds per time step.
 pub const TOTP_PERIOD_SECS: i64 = 30;
@@ -32,7 +32,7 @@ impl TotpSecret {
     /// Reads a secret written in base32 (RFC 4648; case, spaces and padding
     /// ignored), as authenticator apps show it.
     pub fn parse_base32(input: &str) -> Result<Self, Error> {
-        let invalid = |why: &str| Error::param_format_invalid("totp_secret", why);
+        let invalid = |problem: Problem| Error::invalid("totp_secret", problem);
         let mut bytes = Vec::with_capacity(input.len() * 5 / 8);
         let (mut buffer, mut bits) = (0u32, 0u32);
         for c in input.chars().filter(|c| !c.is_whitespace() && *c != '=') {
@@ -40,9 +40,7 @@ impl TotpSecret {
                 u @ 'A'..='Z' => u as u32 - 'A' as u32,
                 d @ '2'..='7' => d as u32 - '2' as u32 + 26,
                 _ => {
-                    return Err(invalid(
-                        "totp_secret must be base32 (letters A-Z and digits 2-7).",
-                    ));
+                    return Err(invalid(Problem::NotBase32));
                 }
             };
             buffer = (buffer << 5) | value;
@@ -54,9 +52,7 @@ impl TotpSecret {
             }
         }
         if !(MIN_SECRET_BYTES..=MAX_SECRET_BYTES).contains(&bytes.len()) {
-            return Err(invalid(
-                "totp_secret must encode between 128 and 1024 bits (26 to 205 base32 characters).",
-            ));
+            return Err(invalid(Problem::TotpSecretSize));
         }
         Ok(Self(bytes))
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{Phantoms, new_token, token_hash};
-use crate::error::Error;
+use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
     Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
@@ -324,11 +324,9 @@ impl Clients {
     pub(crate) async fn require_client(
         &self,
         token: Option<&str>,
-        what: &str,
+        what: Resource,
     ) -> Result<Client, Error> {
-        self.find_client(token)
-            .await?
-            .ok_or_else(|| Error::not_found(what))
+        self.find_client(token).await?.ok_or(Error::NotFound(what))
     }
 
     /// Wraps a response with the client as it is now, read afresh (the

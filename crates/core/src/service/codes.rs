@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Clients, RateLimits, hex};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
     CodeAttempt, Environment, FactorSlot, SentCode, SignIn, Strategy, Timestamp, User,
@@ -52,14 +52,7 @@ impl Codes {
             if now < ready_at {
                 let retry_after_secs =
                     u64::try_from((ready_at.since(now).0 + 999) / 1000).unwrap_or(1);
-                return Err(Error::new(
-                    ErrorKind::TooManyRequests { retry_after_secs },
-                    ErrorCode::TooManyRequests,
-                    "Too many requests",
-                    format!(
-                        "A code was just sent. Please wait {retry_after_secs} seconds before asking for another."
-                    ),
-                ));
+                return Err(Error::CodeRecentlySent { retry_after_secs });
             }
         }
         self.rate_limits.throttle_destination(&destination).await?;
@@ -91,12 +84,7 @@ impl Codes {
             // A code that never left is never valid: nothing is recorded.
             self.sender.send(&message).await.map_err(|err| {
                 tracing::warn!(error = %err, strategy = %strategy.name(), "one-time code not delivered");
-                Error::new(
-                    ErrorKind::Unavailable,
-                    ErrorCode::CodeDeliveryFailed,
-                    "The code could not be sent",
-                    "The code could not be delivered. Please try again shortly.",
-                )
+                Error::CodeDeliveryFailed
             })?;
         }
         let sent = SentCode {
@@ -130,20 +118,8 @@ impl Codes {
             sign_in.count_code_attempt(slot, strategy, self.settings.max_code_attempts, now)?;
         self.clients.replace_sign_in(sign_in).await?;
         match outcome {
-            CodeAttempt::Expired => Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::VerificationExpired,
-                "This code has expired",
-                "This verification code has expired. Please request a new one.",
-            )
-            .param("code")),
-            CodeAttempt::Failed => Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::VerificationFailed,
-                "Too many failed attempts",
-                "Too many incorrect codes were entered. Please request a new code.",
-            )
-            .param("code")),
+            CodeAttempt::Expired => Err(Error::CodeExpired),
+            CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
             CodeAttempt::Check(expected) => {
                 if bool::from(
                     code_digest(sign_in, code.trim())
@@ -159,15 +135,9 @@ impl Codes {
     }
 }
 
-/// `422 form_code_incorrect`.
+/// The code does not match.
 pub(crate) fn code_incorrect() -> Error {
-    Error::new(
-        ErrorKind::Unprocessable,
-        ErrorCode::FormCodeIncorrect,
-        "Incorrect code",
-        "The code you entered is incorrect.",
-    )
-    .param("code")
+    Error::CodeIncorrect
 }
 
 /// The address record a code for `strategy` goes to: the one named, or the
@@ -216,13 +186,7 @@ fn code_target(
             })
             .or_else(|| records.iter().find(usable)),
     }
-    .ok_or_else(|| {
-        Error::param_value_invalid(
-            param,
-            format!("{param} does not name one of this account's addresses."),
-        )
-        .param(param)
-    })?;
+    .ok_or_else(|| Error::invalid(param, Problem::NotAccountAddress))?;
     let destination = match strategy {
         Strategy::EmailCode | Strategy::ResetPasswordEmailCode => {
             CodeDestination::Email(record.value.clone())

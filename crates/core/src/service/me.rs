@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Clients, Outcome, Users};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Resource};
 use crate::model::{Client, SessionId, Strategy, TotpSecret, User, generate_backup_codes};
 
 use crate::model::InstanceSettings;
@@ -67,12 +67,7 @@ impl Account {
         self.require_feature(&Strategy::Totp)?;
         let (client, user) = self.me(token, session_id).await?;
         if user.totp_enabled() {
-            return Err(Error::new(
-                ErrorKind::BadRequest,
-                ErrorCode::TotpAlreadyEnabled,
-                "TOTP already enabled",
-                "An authenticator app is already set up. Remove it before adding another.",
-            ));
+            return Err(Error::TotpAlreadyEnabled);
         }
         let secret = TotpSecret::generate(&*self.random);
         let sealed = self
@@ -112,7 +107,7 @@ impl Account {
         let sealed = user
             .totp_pending_secret
             .clone()
-            .ok_or_else(|| Error::not_found("totp"))?;
+            .ok_or(Error::NotFound(Resource::Totp))?;
         let secret = TotpSecret::from_bytes(self.secrets.open(&sealed, user.id.as_str())?);
         let now = self.clock.now();
         let step = secret
@@ -129,7 +124,7 @@ impl Account {
             .write_user(user, |mut user| {
                 // Only the secret that was verified is turned on.
                 if user.totp_pending_secret.as_deref() != Some(sealed.as_str()) {
-                    return Err(Error::not_found("totp"));
+                    return Err(Error::NotFound(Resource::Totp));
                 }
                 user.totp_secret = user.totp_pending_secret.take();
                 if let Some(digests) = &digests {
@@ -159,7 +154,7 @@ impl Account {
     ) -> Result<Outcome<User>, Error> {
         let (client, user) = self.me(token, session_id).await?;
         if user.totp_secret.is_none() && user.totp_pending_secret.is_none() {
-            return Err(Error::not_found("totp"));
+            return Err(Error::NotFound(Resource::Totp));
         }
         let user = self
             .user_admin
@@ -200,14 +195,7 @@ impl Account {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<(Client, User), Error> {
-        let signed_out = || {
-            Error::new(
-                ErrorKind::Unauthenticated,
-                ErrorCode::AuthenticationInvalid,
-                "Not signed in",
-                "You need to be signed in to do this.",
-            )
-        };
+        let signed_out = || Error::NotSignedIn;
         let client = self
             .clients
             .find_client(token)
@@ -240,15 +228,7 @@ impl Account {
         if self.settings.strategies.allows(strategy) {
             return Ok(());
         }
-        Err(Error::new(
-            ErrorKind::Forbidden,
-            ErrorCode::FeatureNotEnabled,
-            "Not enabled",
-            format!(
-                "The {} second factor is not enabled on this instance.",
-                strategy.name()
-            ),
-        ))
+        Err(Error::SecondFactorNotEnabled(strategy.clone()))
     }
 }
 
@@ -368,7 +348,7 @@ mod tests {
                 .verify_totp(Some(TOKEN), None, wrong)
                 .await
                 .unwrap_err();
-            assert_eq!(err.code, ErrorCode::FormCodeIncorrect);
+            assert!(matches!(err, Error::CodeIncorrect));
         }
     }
 
@@ -391,7 +371,7 @@ mod tests {
             .create_backup_codes(Some(TOKEN), None)
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::AuthenticationInvalid);
+        assert!(matches!(err, Error::NotSignedIn | Error::SessionInactive));
     }
 
     #[test]

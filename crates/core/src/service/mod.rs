@@ -31,7 +31,7 @@ use codes::Codes;
 use phantoms::Phantoms;
 use sign_ins::{Lockout, Steps};
 
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
     ClientRepository, Clock, CodeSender, Counters, InstanceStore, PasswordHasher, Random,
@@ -253,9 +253,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn page_limit(requested: Option<u32>) -> Result<u32, Error> {
     match requested.unwrap_or(10) {
         limit @ 1..=500 => Ok(limit),
-        _ => Err(Error::param_value_invalid(
+        _ => Err(Error::invalid(
             "limit",
-            "limit must be between 1 and 500.",
+            Problem::OutOfRange { min: 1, max: 500 },
         )),
     }
 }

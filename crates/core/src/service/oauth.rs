@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::sign_ins::PassedStep;
 use super::{Clients, Lockout, Steps, Users, hex};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Problem, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
@@ -201,11 +201,7 @@ impl OAuth {
                 ))
             });
             if !same {
-                let err = oauth_error(
-                    ErrorCode::OAuthClientMismatch,
-                    "Another browser",
-                    "This sign-in was started in another browser. Please start it again here.",
-                );
+                let err = Error::OAuthClientMismatch;
                 self.end_oauth(sign_in, VerificationStatus::Failed, &err)
                     .await;
                 return Ok(back);
@@ -273,7 +269,7 @@ impl OAuth {
         nonce: &str,
         keep_token: bool,
     ) -> Result<Option<String>, Error> {
-        let invalid = || state_invalid().param("rotating_token_nonce");
+        let invalid = || Error::oauth_state_invalid("rotating_token_nonce");
         let client = self.clients.find_client(token).await?.ok_or_else(invalid)?;
         let sign_in_id = client.sign_in_id.clone().ok_or_else(invalid)?;
         let mut sign_in = self
@@ -330,17 +326,9 @@ impl OAuth {
         if let Some(error) = params.error.filter(|e| !e.is_empty()) {
             tracing::info!(provider = %name, error = %truncate(&error), "the provider answered with an error");
             return Err(failed(if error == "access_denied" {
-                oauth_error(
-                    ErrorCode::OAuthAccessDenied,
-                    "Access denied",
-                    "You did not allow this application to use your account at the provider.",
-                )
+                Error::OAuthAccessDenied
             } else {
-                oauth_error(
-                    ErrorCode::OAuthProviderError,
-                    "The provider refused",
-                    "The identity provider refused the sign-in. Please try again.",
-                )
+                Error::OAuthProviderError
             }));
         }
         let code = params
@@ -374,20 +362,20 @@ impl OAuth {
                 else {
                     return Err((
                         VerificationStatus::Transferable,
-                        external_account_not_found(),
+                        Error::ExternalAccountNotFound,
                     ));
                 };
                 // An identified sign-in links nothing for another user, and
                 // nothing is linked to a locked user.
                 if identified.is_some_and(|id| *id != user.id) {
-                    return Err(failed(mismatch()));
+                    return Err(failed(Error::ExternalAccountMismatch));
                 }
                 self.lockout.refuse_if_locked(&user).map_err(failed)?;
                 return self.link(user, name, &identity).await.map_err(failed);
             }
         };
         if identified.is_some_and(|id| *id != user.id) {
-            return Err(failed(mismatch()));
+            return Err(failed(Error::ExternalAccountMismatch));
         }
         self.refresh_external_account(user, name, &identity)
             .await
@@ -509,7 +497,7 @@ impl OAuth {
             .client_repo
             .get_client(&sign_in.client_id)
             .await?
-            .ok_or_else(|| Error::not_found("client"))?;
+            .ok_or(Error::NotFound(Resource::Client))?;
         self.clients.refuse_if_signed_in(&client, user).await?;
         let before = sign_in.clone();
         let session = match sign_in.oauth_passed(user, user.two_factor_enabled(), now)? {
@@ -536,12 +524,8 @@ impl OAuth {
     /// Records how the OAuth factor ended; a failure to store it is logged
     /// (the browser is sent back either way, and the state is spent).
     async fn end_oauth(&self, mut sign_in: SignIn, status: VerificationStatus, err: &Error) {
-        tracing::info!(sign_in = %sign_in.id, code = err.code.as_str(), "OAuth sign-in did not complete");
-        let error = VerificationError {
-            code: err.code.as_str().to_owned(),
-            message: err.message.clone(),
-            long_message: err.long_message.clone(),
-        };
+        tracing::info!(sign_in = %sign_in.id, error = %err, "OAuth sign-in did not complete");
+        let error: VerificationError = err.clone();
         sign_in.oauth_ended(status, error, self.clock.now());
         if let Err(store) = self.clients.replace_sign_in(&mut sign_in).await {
             tracing::warn!(sign_in = %sign_in.id, error = %store, "could not record the OAuth outcome");
@@ -556,29 +540,13 @@ impl OAuth {
                     .strategies
                     .allows(&Strategy::OAuth(name.to_owned()))
             })
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Unprocessable,
-                    ErrorCode::StrategyForUserInvalid,
-                    "Invalid verification strategy",
-                    format!(
-                        "The provider `{}` is not enabled on this instance.",
-                        truncate(name)
-                    ),
-                )
-                .param("strategy")
-            })
+            .ok_or_else(|| Error::ProviderNotEnabled(truncate(name)))
     }
 
     /// A redirect target must be an http(s) URL on an allowed origin (on a
     /// development instance, loopback hosts too): no open redirects.
-    fn check_redirect_url(&self, url: &str, param: &str) -> Result<(), Error> {
-        let invalid = || {
-            Error::param_value_invalid(
-                param,
-                format!("{param} must be an http(s) URL on an origin this instance allows."),
-            )
-        };
+    fn check_redirect_url(&self, url: &str, param: &'static str) -> Result<(), Error> {
+        let invalid = || Error::invalid(param, Problem::OriginNotAllowed);
         // Visible ASCII only: what goes into a Location header as it is.
         if url.len() > 2048 || !url.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(invalid());
@@ -635,51 +603,16 @@ fn origin_of(url: &str) -> Option<String> {
     valid.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
-fn oauth_error(code: ErrorCode, message: &str, long_message: &str) -> Error {
-    Error::new(ErrorKind::Unprocessable, code, message, long_message)
-}
-
 fn provider_error(strategy: &Strategy, err: &OAuthError) -> Error {
     tracing::warn!(strategy = %strategy.name(), error = %err, "OAuth provider step failed");
     match err {
-        OAuthError::Rejected(_) => oauth_error(
-            ErrorCode::OAuthTokenExchangeError,
-            "The provider's answer was refused",
-            "The identity provider's answer could not be verified. Please try again.",
-        ),
-        OAuthError::Unavailable(_) => Error::new(
-            ErrorKind::Unavailable,
-            ErrorCode::OAuthProviderUnavailable,
-            "The provider is unavailable",
-            "The identity provider could not be reached. Please try again shortly.",
-        ),
+        OAuthError::Rejected(_) => Error::OAuthAnswerRefused,
+        OAuthError::Unavailable(_) => Error::OAuthProviderUnavailable,
     }
 }
 
-fn external_account_not_found() -> Error {
-    oauth_error(
-        ErrorCode::ExternalAccountNotFound,
-        "The external account was not found.",
-        "No account is linked to this identity yet.",
-    )
-}
-
-fn mismatch() -> Error {
-    oauth_error(
-        ErrorCode::ExternalAccountMismatch,
-        "Another account",
-        "The account at the provider belongs to another user than the one signing in.",
-    )
-}
-
 fn state_invalid() -> Error {
-    Error::new(
-        ErrorKind::BadRequest,
-        ErrorCode::OAuthStateInvalid,
-        "Invalid OAuth state",
-        "This sign-in link is unknown, was already used or has expired. Please start again.",
-    )
-    .param("state")
+    Error::oauth_state_invalid("state")
 }
 
 #[cfg(test)]

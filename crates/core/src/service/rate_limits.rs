@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::hex;
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::Error;
 use crate::model::{InstanceSettings, RateLimit};
 use crate::ports::{Clock, CodeDestination, Counters};
 
@@ -149,12 +149,7 @@ impl RateLimits {
         let retry_after_secs = u64::try_from((hit.resets_in.0 + 999) / 1000)
             .unwrap_or(1)
             .max(1);
-        Err(Error::new(
-            ErrorKind::TooManyRequests { retry_after_secs },
-            ErrorCode::TooManyRequests,
-            "Too many requests",
-            format!("Too many requests. Please try again in {retry_after_secs} seconds."),
-        ))
+        Err(Error::Throttled { retry_after_secs })
     }
 }
 
@@ -228,12 +223,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            err.kind,
-            ErrorKind::TooManyRequests {
+            err,
+            Error::Throttled {
                 retry_after_secs: 3
             }
         );
-        assert_eq!(err.code, ErrorCode::TooManyRequests);
     }
 
     #[test]

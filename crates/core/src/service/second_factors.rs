@@ -4,7 +4,7 @@
 use super::codes::code_incorrect;
 use super::sign_ins::{PassedStep, not_yet_supported, truncate};
 use super::{Outcome, SignInView, SignIns};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Problem};
 use crate::model::{
     Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
     supported_second_factors,
@@ -43,12 +43,9 @@ impl SignIns {
             Strategy::PhoneCode => params.phone_number_id,
             Strategy::EmailCode => params.email_address_id,
             other => {
-                return Err(Error::param_value_invalid(
+                return Err(Error::invalid(
                     "strategy",
-                    format!(
-                        "The {} strategy needs no preparation: attempt it directly.",
-                        other.name()
-                    ),
+                    Problem::NeedsNoPreparation(other.clone()),
                 ));
             }
         };
@@ -92,13 +89,7 @@ impl SignIns {
                 self.settings.max_code_attempts,
                 now,
             )? {
-                return Err(Error::new(
-                    ErrorKind::Unprocessable,
-                    ErrorCode::VerificationFailed,
-                    "Too many failed attempts",
-                    "Too many incorrect codes were entered. Please sign in again.",
-                )
-                .param("code"));
+                return Err(Error::SecondFactorAttemptsExhausted);
             }
             self.clients.replace_sign_in(&mut sign_in).await?;
         }
@@ -120,7 +111,7 @@ impl SignIns {
             .users
             .get(&user.id)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.lockout.refuse_if_locked(&current)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
@@ -189,19 +180,14 @@ impl SignIns {
             .ok_or_else(|| Error::param_nil("strategy"))?;
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_second_factor)
-            .ok_or_else(|| {
-                Error::param_value_invalid(
-                    "strategy",
-                    format!("`{}` is not a valid second factor strategy.", truncate(raw)),
-                )
-            })?;
+            .ok_or_else(|| Error::invalid("strategy", Problem::NotSecondFactor(truncate(raw))))?;
         let now = self.clock.now();
         let user_id = sign_in.ready_for_second_factor(now)?.clone();
         let user = self
             .users
             .get(&user_id)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.lockout.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);
         if !supported_second_factors(&user, &self.settings, first)
@@ -214,18 +200,9 @@ impl SignIns {
     }
 }
 
-/// `422 strategy_for_user_invalid`: the strategy is off, or not the user's.
+/// The strategy is off, or not the user's.
 fn strategy_for_user_invalid(strategy: &Strategy) -> Error {
-    Error::new(
-        ErrorKind::Unprocessable,
-        ErrorCode::StrategyForUserInvalid,
-        "Invalid verification strategy",
-        format!(
-            "The verification strategy `{}` is not available for this account.",
-            strategy.name()
-        ),
-    )
-    .param("strategy")
+    Error::StrategyNotForUser(strategy.clone())
 }
 
 #[cfg(test)]

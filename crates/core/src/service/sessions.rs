@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{ClientSnapshot, Clients, Outcome, SessionView, page_limit};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{Client, Session, SessionId, SessionStatus, Timestamp, User};
 use crate::ports::{ClientRepository, Clock, SessionQuery, UserRepository};
@@ -85,7 +85,7 @@ impl Sessions {
         &self,
         token: Option<&str>,
     ) -> Result<Outcome<ClientSnapshot>, Error> {
-        let client = self.clients.require_client(token, "client").await?;
+        let client = self.clients.require_client(token, Resource::Client).await?;
         self.clients
             .end_sessions_of(&client, SessionStatus::Ended)
             .await?;
@@ -93,7 +93,7 @@ impl Sessions {
             .set_last_active_session(&client.id, None, self.clock.now())
             .await?;
         let outcome = self.clients.outcome((), &client.id, None).await?;
-        let snapshot = outcome.client.ok_or_else(|| Error::not_found("client"))?;
+        let snapshot = outcome.client.ok_or(Error::NotFound(Resource::Client))?;
         Ok(Outcome {
             response: snapshot.clone(),
             client: Some(snapshot),
@@ -201,12 +201,12 @@ impl Sessions {
             .client_repo
             .get_session(&SessionId(id.to_owned()))
             .await?
-            .ok_or_else(|| Error::not_found("session"))?;
+            .ok_or(Error::NotFound(Resource::Session))?;
         let user = self
             .users
             .get(&session.user_id)
             .await?
-            .ok_or_else(|| Error::not_found("session"))?;
+            .ok_or(Error::NotFound(Resource::Session))?;
         Ok((session, user))
     }
 
@@ -217,22 +217,20 @@ impl Sessions {
         token: Option<&str>,
         id: &str,
     ) -> Result<(Client, Session, User), Error> {
-        let client = self.clients.require_client(token, "session").await?;
+        let client = self
+            .clients
+            .require_client(token, Resource::Session)
+            .await?;
         let (session, user) = self.session_with_user(id).await?;
         if session.client_id != client.id {
-            return Err(Error::not_found("session"));
+            return Err(Error::NotFound(Resource::Session));
         }
         Ok((client, session, user))
     }
 }
 
 fn inactive_session() -> Error {
-    Error::new(
-        ErrorKind::Unauthenticated,
-        ErrorCode::AuthenticationInvalid,
-        "Session is not active",
-        "This session has ended, was revoked or expired. Please sign in again.",
-    )
+    Error::SessionInactive
 }
 
 #[cfg(test)]
@@ -287,11 +285,7 @@ mod tests {
                 .session_token(Some(TOKEN), "sess_1")
                 .await
                 .unwrap_err();
-            assert_eq!(
-                (err.kind, err.code),
-                (ErrorKind::Unauthenticated, ErrorCode::AuthenticationInvalid),
-                "{status:?}"
-            );
+            assert_eq!(err, Error::SessionInactive, "{status:?}");
         }
     }
 
@@ -303,14 +297,14 @@ mod tests {
             .session_token(Some(TOKEN), "sess_1")
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+        assert!(matches!(err, Error::NotFound(_)));
         let err = mocks_with(SessionStatus::Active, "client_1")
             .services()
             .sessions
             .session_token(None, "sess_1")
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::ResourceNotFound);
+        assert!(matches!(err, Error::NotFound(_)));
     }
 
     #[tokio::test]
@@ -339,9 +333,6 @@ mod tests {
             .list_sessions(SessionQuery::default(), None)
             .await
             .unwrap_err();
-        assert_eq!(
-            (err.code, err.param_name.as_deref()),
-            (ErrorCode::FormParamNil, Some("user_id"))
-        );
+        assert_eq!(err, Error::param_nil("user_id"));
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{Clients, Codes, OAuth, Outcome, Phantoms, SignInView, Users, new_token, token_hash};
-use crate::error::{Error, ErrorCode, ErrorKind, StoreError};
+use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
@@ -328,7 +328,7 @@ impl SignIns {
                     .guarded(&user, self.check_password(&user, &password))
                     .await
                 {
-                    if err.code == ErrorCode::FormPasswordIncorrect {
+                    if err == Error::PasswordIncorrect {
                         self.steps
                             .count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
                             .await?;
@@ -449,9 +449,9 @@ impl SignIns {
             .await?;
         let target = match strategy {
             Strategy::Password => {
-                return Err(Error::param_value_invalid(
+                return Err(Error::invalid(
                     "strategy",
-                    "The password strategy needs no preparation: attempt it directly.",
+                    Problem::NeedsNoPreparation(Strategy::Password),
                 ));
             }
             Strategy::EmailCode | Strategy::ResetPasswordEmailCode => params.email_address_id,
@@ -542,23 +542,9 @@ impl SignIns {
     fn first_factor_strategy(&self, raw: &str) -> Result<Strategy, Error> {
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_first_factor)
-            .ok_or_else(|| {
-                Error::param_value_invalid(
-                    "strategy",
-                    format!("`{}` is not a valid first factor strategy.", truncate(raw)),
-                )
-            })?;
+            .ok_or_else(|| Error::invalid("strategy", Problem::NotFirstFactor(truncate(raw))))?;
         if !self.settings.strategies.allows(&strategy) {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::StrategyForUserInvalid,
-                "Invalid verification strategy",
-                format!(
-                    "The verification strategy `{}` is not enabled on this instance.",
-                    strategy.name()
-                ),
-            )
-            .param("strategy"));
+            return Err(Error::StrategyNotEnabled(strategy));
         }
         Ok(strategy)
     }
@@ -569,12 +555,9 @@ impl SignIns {
     async fn lookup_identifier(&self, raw: &str) -> Result<(String, User, bool), Error> {
         let identifier = Identifier::parse(raw)?;
         if !self.settings.identifiers.allows(identifier.kind()) {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "identifier",
-                format!(
-                    "Signing in with a {} is not enabled on this instance.",
-                    identifier.kind().as_str().replace('_', " ")
-                ),
+                Problem::IdentifierNotEnabled(identifier.kind()),
             ));
         }
         let user = self.users.find_by_identifier(&identifier).await?;
@@ -584,7 +567,7 @@ impl SignIns {
                 let user = self.phantoms.phantom_user(identifier.as_str()).await?;
                 Ok((identifier.as_str().to_owned(), user, true))
             }
-            None => Err(Error::identifier_not_found()),
+            None => Err(Error::IdentifierNotFound),
         }
     }
 
@@ -599,20 +582,14 @@ impl SignIns {
         if !has_digest && self.settings.enumeration_protection && self.settings.strategies.password
         {
             // Whether an account has a password is the account's business.
-            return Err(Error::password_incorrect());
+            return Err(Error::PasswordIncorrect);
         }
         if !has_digest {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::StrategyForUserInvalid,
-                "Invalid verification strategy",
-                "This account has no password. Please use another sign-in method.",
-            )
-            .param("strategy"));
+            return Err(Error::NoPassword);
         }
         if !matched {
             tracing::info!(user = %user.id, "wrong password");
-            return Err(Error::password_incorrect());
+            return Err(Error::PasswordIncorrect);
         }
         Ok(())
     }
@@ -750,7 +727,7 @@ impl Steps {
                         .sign_ins
                         .get(&sign_in.id)
                         .await?
-                        .ok_or_else(|| Error::not_found("sign in"))?;
+                        .ok_or(Error::NotFound(Resource::SignIn))?;
                 }
                 other => return Ok(other?),
             }
@@ -799,7 +776,7 @@ impl SignIns {
             .clients
             .user_of(&sign_in)
             .await?
-            .ok_or_else(Error::identifier_not_found)?;
+            .ok_or(Error::IdentifierNotFound)?;
         self.lockout.refuse_if_locked(&user)?;
         Ok((client, sign_in, strategy, user, now))
     }
@@ -840,20 +817,13 @@ impl Lockout {
             AttemptSlot::Granted => {}
             AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
             AttemptSlot::Exhausted => {
-                return Err(Error::new(
-                    ErrorKind::TooManyRequests {
-                        retry_after_secs: 1,
-                    },
-                    ErrorCode::TooManyRequests,
-                    "Too many requests",
-                    "Other attempts for this account are being checked. Please try again in a moment.",
-                ));
+                return Err(Error::AccountBusy);
             }
         }
         let result = check.await;
         let failed = matches!(
             &result,
-            Err(err) if matches!(err.code, ErrorCode::FormPasswordIncorrect | ErrorCode::FormCodeIncorrect)
+            Err(Error::PasswordIncorrect | Error::CodeIncorrect)
         );
         let settled = self
             .users
@@ -891,13 +861,9 @@ impl Clients {
             .iter()
             .find(|s| s.user_id == user.id && s.is_active(now))
         {
-            Some(session) => Err(Error::new(
-                ErrorKind::BadRequest,
-                ErrorCode::IdentifierAlreadySignedIn,
-                "You're already signed in",
-                "This account is already signed in on this device.",
-            )
-            .with_meta("session_id", session.id.as_str())),
+            Some(session) => Err(Error::AlreadySignedIn {
+                session_id: session.id.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -909,11 +875,11 @@ impl Clients {
         token: Option<&str>,
         id: &str,
     ) -> Result<(Client, SignIn), Error> {
-        let client = self.require_client(token, "sign in").await?;
+        let client = self.require_client(token, Resource::SignIn).await?;
         let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
         let sign_in = sign_in
             .filter(|s| s.client_id == client.id)
-            .ok_or_else(|| Error::not_found("sign in"))?;
+            .ok_or(Error::NotFound(Resource::SignIn))?;
         Ok((client, sign_in))
     }
 }
@@ -932,16 +898,7 @@ pub(super) struct PassedStep<'a> {
 }
 
 pub(super) fn not_yet_supported(strategy: &Strategy) -> Error {
-    Error::new(
-        ErrorKind::Unprocessable,
-        ErrorCode::StrategyNotSupported,
-        "Verification strategy not supported",
-        format!(
-            "The verification strategy `{}` is not supported by this server yet.",
-            strategy.name()
-        ),
-    )
-    .param("strategy")
+    Error::StrategyNotSupported(strategy.clone())
 }
 
 pub(super) use crate::model::truncate;
@@ -949,30 +906,18 @@ pub(super) use crate::model::truncate;
 #[cfg(test)]
 mod tests;
 
-/// `403 user_locked`, with the seconds left (`null` for a lock without end).
 /// A banned user is told so only once a factor has passed: until then a
 /// banned account answers as any other does.
 pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
     if user.banned {
-        return Err(Error::new(
-            ErrorKind::Forbidden,
-            ErrorCode::UserBanned,
-            "Account banned",
-            "This account is banned and cannot sign in.",
-        ));
+        return Err(Error::UserBanned);
     }
     Ok(())
 }
 
+/// The account is locked, with the seconds left (none for a lock without end).
 pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
-    Error::new(
-        ErrorKind::Forbidden,
-        ErrorCode::UserLocked,
-        "Account locked",
-        "Your account is locked after too many failed attempts. Please try again later.",
-    )
-    .with_meta(
-        "lockout_expires_in_seconds",
-        remaining.map(|d| (d.0 + 999) / 1000),
-    )
+    Error::UserLocked {
+        expires_in_secs: remaining.map(|d| (d.0 + 999) / 1000),
+    }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::page_limit;
-use crate::error::{Error, StoreError};
+use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::InstanceSettings;
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
@@ -97,9 +97,9 @@ impl Users {
         let unsafe_metadata = metadata(params.unsafe_metadata, "unsafe_metadata")?;
         let password_digest = match (&params.password, &params.password_digest) {
             (Some(_), Some(_)) => {
-                return Err(Error::param_value_invalid(
+                return Err(Error::invalid(
                     "password_digest",
-                    "Give either password or password_digest, not both.",
+                    Problem::PasswordAndDigest,
                 ));
             }
             (Some(password), None) => Some(
@@ -141,7 +141,7 @@ impl Users {
         self.users
             .get(&UserId(id.to_owned()))
             .await?
-            .ok_or_else(|| Error::not_found("user"))
+            .ok_or(Error::NotFound(Resource::User))
     }
 
     /// `GET /v1/users`: newest first, `limit` 1..=500 (default 10).
@@ -242,7 +242,7 @@ impl Users {
     pub async fn delete_external_account(&self, id: &str, account: &str) -> Result<(), Error> {
         let user = self.get_user(id).await?;
         if !user.external_accounts.iter().any(|a| a.id == account) {
-            return Err(Error::not_found("external account"));
+            return Err(Error::NotFound(Resource::ExternalAccount));
         }
         self.write_user(user, |mut user| {
             user.external_accounts.retain(|a| a.id != account);
@@ -277,7 +277,7 @@ impl Users {
                     .phone_numbers
                     .iter_mut()
                     .find(|p| p.id == id)
-                    .ok_or_else(|| Error::not_found("phone number"))?;
+                    .ok_or(Error::NotFound(Resource::PhoneNumber))?;
                 if let Some(verified) = patch.verified {
                     record.verified = verified;
                 }
@@ -290,19 +290,13 @@ impl Users {
                     } else {
                         "reserved_for_second_factor"
                     };
-                    return Err(Error::param_value_invalid(
-                        param,
-                        "Only a verified phone number can be reserved for the second factor.",
-                    ));
+                    return Err(Error::invalid(param, Problem::UnverifiedSecondFactorPhone));
                 }
                 record.updated_at = now;
                 match patch.primary {
                     Some(true) => user.primary_phone_number_id = Some(id.to_owned()),
                     Some(false) if user.primary_phone_number_id.as_deref() == Some(id) => {
-                        return Err(Error::param_value_invalid(
-                            "primary",
-                            "Make another phone number primary instead.",
-                        ));
+                        return Err(Error::invalid("primary", Problem::PrimaryPhoneReserved));
                     }
                     _ => {}
                 }
@@ -328,7 +322,7 @@ impl Users {
             user.updated_at = Timestamp(self.clock.now().0.max(read_at.0 + 1));
             match self.users.update(&user, read_at).await {
                 Err(StoreError::Conflict) => stored = self.get_user(id.as_str()).await?,
-                Err(StoreError::NotFound) => return Err(Error::not_found("user")),
+                Err(StoreError::NotFound) => return Err(Error::NotFound(Resource::User)),
                 other => return other.map(|()| user).map_err(Error::from),
             }
         }
@@ -340,7 +334,7 @@ impl Users {
             .find_by_identification_id(id)
             .await?
             .filter(|u| u.phone_numbers.iter().any(|p| p.id == id))
-            .ok_or_else(|| Error::not_found("phone number"))
+            .ok_or(Error::NotFound(Resource::PhoneNumber))
     }
 
     /// A TOTP secret given in base32, sealed for `user`; `None` for none.
@@ -376,16 +370,13 @@ impl Users {
             .collect())
     }
 
-    fn require_strategy(&self, strategy: &Strategy, param: &str) -> Result<(), Error> {
+    fn require_strategy(&self, strategy: &Strategy, param: &'static str) -> Result<(), Error> {
         if self.settings.strategies.allows(strategy) {
             return Ok(());
         }
-        Err(Error::param_value_invalid(
+        Err(Error::invalid(
             param,
-            format!(
-                "The {} strategy is not enabled on this instance.",
-                strategy.name()
-            ),
+            Problem::StrategyNotEnabled(strategy.clone()),
         ))
     }
 
@@ -451,7 +442,7 @@ impl Users {
 
     async fn set_lock(&self, id: &str, until: Option<Timestamp>) -> Result<User, Error> {
         match self.users.set_lock(&UserId(id.to_owned()), until).await {
-            Err(StoreError::NotFound) => Err(Error::not_found("user")),
+            Err(StoreError::NotFound) => Err(Error::NotFound(Resource::User)),
             other => {
                 other?;
                 self.get_user(id).await
@@ -464,7 +455,7 @@ impl Users {
         if self.users.delete(&UserId(id.to_owned())).await? {
             Ok(())
         } else {
-            Err(Error::not_found("user"))
+            Err(Error::NotFound(Resource::User))
         }
     }
 
@@ -502,7 +493,7 @@ fn phone_record<'u>(user: &'u User, id: &str) -> Result<&'u IdentificationRecord
     user.phone_numbers
         .iter()
         .find(|p| p.id == id)
-        .ok_or_else(|| Error::not_found("phone number"))
+        .ok_or(Error::NotFound(Resource::PhoneNumber))
 }
 
 /// The patch applied to `user` in memory, the password, TOTP secret and
@@ -526,18 +517,18 @@ fn apply_patch(mut user: User, patch: &UserPatch) -> Result<User, Error> {
     }
     if let Some(id) = &patch.primary_email_address_id {
         if !user.email_addresses.iter().any(|e| &e.id == id) {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "primary_email_address_id",
-                "No such email address on this user.",
+                Problem::NoSuchEmailAddress,
             ));
         }
         user.primary_email_address_id = Some(id.clone());
     }
     if let Some(id) = &patch.primary_phone_number_id {
         if !user.phone_numbers.iter().any(|p| &p.id == id) {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "primary_phone_number_id",
-                "No such phone number on this user.",
+                Problem::NoSuchPhoneNumber,
             ));
         }
         user.primary_phone_number_id = Some(id.clone());
@@ -588,30 +579,29 @@ fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<Stri
     Ok(out)
 }
 
-fn name(value: Option<String>, param: &str) -> Result<Option<String>, Error> {
+fn name(value: Option<String>, param: &'static str) -> Result<Option<String>, Error> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-        Some(v) if v.chars().count() > NAME_MAX_CHARS => Err(Error::param_format_invalid(
+        Some(v) if v.chars().count() > NAME_MAX_CHARS => Err(Error::invalid(
             param,
-            format!("{param} must be at most {NAME_MAX_CHARS} characters."),
+            Problem::TooLong {
+                max_chars: NAME_MAX_CHARS,
+            },
         )),
         other => Ok(other),
     }
 }
 
 /// Metadata must be a JSON object of at most 8 KiB, as in Clerk.
-fn metadata(value: Option<serde_json::Value>, param: &str) -> Result<serde_json::Value, Error> {
+fn metadata(
+    value: Option<serde_json::Value>,
+    param: &'static str,
+) -> Result<serde_json::Value, Error> {
     let value = value.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
     if !value.is_object() {
-        return Err(Error::param_format_invalid(
-            param,
-            format!("{param} must be a JSON object."),
-        ));
+        return Err(Error::invalid(param, Problem::NotJsonObject));
     }
     if value.to_string().len() > 8 * 1024 {
-        return Err(Error::param_format_invalid(
-            param,
-            format!("{param} must be at most 8 KiB."),
-        ));
+        return Err(Error::invalid(param, Problem::TooLarge { max_kib: 8 }));
     }
     Ok(value)
 }
@@ -621,28 +611,25 @@ fn imported_digest(digest: &str, hasher: Option<&str>) -> Result<String, Error> 
     match hasher {
         Some("argon2id") | Some("argon2i") => {}
         Some(_) => {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "password_hasher",
-                "Supported password hashers: argon2id, argon2i.",
+                Problem::UnknownPasswordHasher,
             ));
         }
         None => return Err(Error::param_nil("password_hasher")),
     }
     if digest.len() > 512 {
-        return Err(Error::param_format_invalid(
-            "password_digest",
-            "password_digest is too long.",
-        ));
+        return Err(Error::invalid("password_digest", Problem::DigestTooLong));
     }
     crate::password::validate_imported_digest(digest)
         .map(|()| digest.to_owned())
-        .map_err(|why| Error::param_format_invalid("password_digest", why))
+        .map_err(|problem| Error::invalid("password_digest", problem))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ErrorCode, StoreError};
+    use crate::error::StoreError;
     use crate::model::IdentifierKind;
     use crate::model::Timestamp;
     use crate::service::test_support::{Mocks, NOW, user};
@@ -694,10 +681,7 @@ mod tests {
             .create_user(CreateUser::default())
             .await
             .unwrap_err();
-        assert_eq!(
-            (err.code, err.param_name.as_deref()),
-            (ErrorCode::FormParamNil, Some("email_address"))
-        );
+        assert_eq!(err, Error::param_nil("email_address"));
         let err = latch
             .users
             .create_user(CreateUser {
@@ -706,15 +690,15 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!(err.code, ErrorCode::FormPasswordLengthTooShort);
+        assert!(matches!(err, Error::PasswordTooShort { .. }));
         let both = CreateUser {
             password: Some("long enough".into()),
             password_digest: Some("$argon2id$x".into()),
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.users.create_user(both).await.unwrap_err().code,
-            ErrorCode::FormParamValueInvalid
+            latch.users.create_user(both).await.unwrap_err(),
+            Error::invalid("password_digest", Problem::PasswordAndDigest)
         );
         let digest = CreateUser {
             password_digest: Some("$2b$10$bcrypt".into()),
@@ -722,21 +706,15 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.users.create_user(digest).await.unwrap_err().code,
-            ErrorCode::FormParamFormatInvalid
+            latch.users.create_user(digest).await.unwrap_err(),
+            Error::invalid("password_digest", Problem::DigestNotAccepted)
         );
         let metadata = CreateUser {
             public_metadata: Some(serde_json::json!("text")),
             ..params("a@b.co")
         };
         assert_eq!(
-            latch
-                .users
-                .create_user(metadata)
-                .await
-                .unwrap_err()
-                .param_name
-                .as_deref(),
+            latch.users.create_user(metadata).await.unwrap_err().param(),
             Some("public_metadata")
         );
     }
@@ -756,10 +734,8 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert_eq!(
-            (err.code, err.param_name.as_deref()),
-            (ErrorCode::FormIdentifierExists, Some("username"))
-        );
+        assert_eq!(err, Error::IdentifierTaken(IdentifierKind::Username));
+        assert_eq!(err.param(), Some("username"));
     }
 
     #[tokio::test]
@@ -862,7 +838,7 @@ mod tests {
             .update_user("user_1", patch)
             .await
             .unwrap_err();
-        assert_eq!(err.param_name.as_deref(), Some("username"));
+        assert_eq!(err.param(), Some("username"));
     }
 
     #[tokio::test]
@@ -872,21 +848,20 @@ mod tests {
         m.users.expect_delete().returning(|_| Ok(false));
         let latch = m.services();
         assert_eq!(
-            latch.users.get_user("user_x").await.unwrap_err().code,
-            ErrorCode::ResourceNotFound
+            latch.users.get_user("user_x").await.unwrap_err(),
+            Error::NotFound(Resource::User)
         );
-        assert_eq!(
+        assert!(matches!(
             latch
                 .users
                 .update_user("user_x", UserPatch::default())
                 .await
-                .unwrap_err()
-                .code,
-            ErrorCode::ResourceNotFound
-        );
-        assert_eq!(
-            latch.users.delete_user("user_x").await.unwrap_err().code,
-            ErrorCode::ResourceNotFound
-        );
+                .unwrap_err(),
+            Error::NotFound(_)
+        ));
+        assert!(matches!(
+            latch.users.delete_user("user_x").await.unwrap_err(),
+            Error::NotFound(_)
+        ));
     }
 }

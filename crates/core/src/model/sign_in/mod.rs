@@ -28,7 +28,7 @@ pub use verification::{
 };
 
 use super::{ClientId, InstanceSettings, SessionId, SignInId, Timestamp, User, UserId};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignInStatus {
@@ -300,10 +300,7 @@ impl SignIn {
     pub fn ready_for_new_password(&self, now: Timestamp) -> Result<&UserId, Error> {
         self.expect_status(now, &[SignInStatus::NeedsNewPassword])?;
         if !self.awaiting_new_password {
-            return Err(Error::param_value_invalid(
-                "password",
-                "The new password is already set.",
-            ));
+            return Err(Error::invalid("password", Problem::NewPasswordAlreadySet));
         }
         self.user_id
             .as_ref()
@@ -380,22 +377,9 @@ impl SignIn {
             return Ok(());
         }
         Err(match status {
-            SignInStatus::Abandoned => Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::VerificationExpired,
-                "This sign-in has expired",
-                "This sign-in attempt was abandoned. Please start a new sign-in.",
-            ),
+            SignInStatus::Abandoned => Error::SignInAbandoned,
             SignInStatus::NeedsIdentifier => Error::param_nil("identifier"),
-            other => Error::new(
-                ErrorKind::Unprocessable,
-                ErrorCode::FormParamValueInvalid,
-                "is invalid",
-                format!(
-                    "This sign-in cannot take this step while its status is {}.",
-                    other.as_str()
-                ),
-            ),
+            status => Error::StepNotAllowed { status },
         })
     }
 }
@@ -411,8 +395,8 @@ mod tests {
         let mut s = sign_in(0);
         assert_eq!(s.status_at(Timestamp(0)), SignInStatus::NeedsIdentifier);
         assert_eq!(
-            s.ready_for_first_factor(Timestamp(1)).unwrap_err().code,
-            ErrorCode::FormParamNil
+            s.ready_for_first_factor(Timestamp(1)).unwrap_err(),
+            Error::param_nil("identifier")
         );
         s.identify("alice@example.com".into(), &user(), Timestamp(1))
             .unwrap();
@@ -530,6 +514,6 @@ mod tests {
         let later = Timestamp(0).plus(Duration::days(1));
         assert_eq!(s.status_at(later), SignInStatus::Abandoned);
         let err = s.identify("alice".into(), &user(), later).unwrap_err();
-        assert_eq!(err.code, ErrorCode::VerificationExpired);
+        assert_eq!(err, Error::SignInAbandoned);
     }
 }

@@ -7,7 +7,7 @@ use super::{
     AfterFirstFactor, SignIn, SignInStatus, Strategy, Verification, VerificationError,
     VerificationStatus,
 };
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::model::{Timestamp, User, UserId};
 
 /// An OAuth first factor in progress: what the callback needs, kept with
@@ -124,9 +124,9 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<AfterFirstFactor, Error> {
         if self.user_id.as_ref().is_some_and(|id| *id != user.id) {
-            return Err(Error::param_value_invalid(
+            return Err(Error::invalid(
                 "strategy",
-                "The account at the provider belongs to another user than this sign-in's.",
+                Problem::ProviderAccountOfAnotherUser,
             ));
         }
         let strategy = self

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{FactorSlot, SignIn, Strategy};
-use crate::error::Error;
+use crate::error::{Error, Problem};
 use crate::model::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,13 +46,9 @@ pub struct Verification {
     pub error: Option<VerificationError>,
 }
 
-/// An error kept on a verification (Clerk shows it as `verification.error`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerificationError {
-    pub code: String,
-    pub message: String,
-    pub long_message: String,
-}
+/// Why a verification failed or cannot go on (Clerk shows it as
+/// `verification.error`): a domain error, turned into wire text by the API.
+pub type VerificationError = Error;
 
 /// A one-time code that was sent: only its digest is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +107,7 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<CodeAttempt, Error> {
         self.ready_for(slot, now)?;
-        let not_prepared = || {
-            Error::param_value_invalid(
-                "strategy",
-                format!("Prepare the {} verification first.", strategy.name()),
-            )
-        };
+        let not_prepared = || Error::invalid("strategy", Problem::NotPrepared(strategy.clone()));
         let v = self
             .verification_slot(slot)
             .as_mut()

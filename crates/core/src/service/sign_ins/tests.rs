@@ -36,8 +36,8 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
         .create_sign_in(None, password_params("nobody@example.com", "pw-123456"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::FormIdentifierNotFound);
-    assert_eq!(err.param_name.as_deref(), Some("identifier"));
+    assert!(matches!(err, Error::IdentifierNotFound));
+    assert_eq!(err.param(), Some("identifier"));
 }
 
 #[tokio::test]
@@ -72,7 +72,7 @@ async fn wrong_password_writes_nothing() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::FormPasswordIncorrect);
+    assert!(matches!(err, Error::PasswordIncorrect));
 }
 
 #[tokio::test]
@@ -173,10 +173,11 @@ async fn the_same_user_cannot_sign_in_twice_on_one_client() {
         .await
         .unwrap_err();
     assert_eq!(
-        (err.kind, err.code),
-        (ErrorKind::BadRequest, ErrorCode::IdentifierAlreadySignedIn)
+        err,
+        Error::AlreadySignedIn {
+            session_id: SessionId("sess_1".into())
+        }
     );
-    assert_eq!(err.meta, vec![("session_id", serde_json::json!("sess_1"))]);
 }
 
 #[tokio::test]
@@ -286,7 +287,10 @@ async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
         .create_sign_in(None, password_params("alice@example.com", "a-guess"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::TooManyRequests);
+    assert!(matches!(
+        err,
+        Error::Throttled { .. } | Error::AccountBusy | Error::CodeRecentlySent { .. }
+    ));
 }
 
 #[tokio::test]
@@ -302,7 +306,7 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
         .create_sign_in(None, password_params("alice@example.com", "a-guess"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::UserLocked);
+    assert!(matches!(err, Error::UserLocked { .. }));
 }
 
 #[tokio::test]
@@ -322,7 +326,7 @@ async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
         .create_sign_in(None, password_params("alice@example.com", "right-password"))
         .await
         .unwrap_err();
-    assert_ne!(err.code, ErrorCode::FormPasswordIncorrect);
+    assert!(!matches!(err, Error::PasswordIncorrect));
 }
 
 #[tokio::test]
@@ -361,7 +365,7 @@ async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.kind, crate::error::ErrorKind::Unavailable);
+    assert_eq!(err, Error::Unavailable);
 }
 
 #[tokio::test]
@@ -382,7 +386,13 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+    assert!(matches!(
+        err,
+        Error::StrategyNotEnabled(_)
+            | Error::NoPassword
+            | Error::StrategyNotForUser(_)
+            | Error::ProviderNotEnabled(_)
+    ));
     let err = latch
         .sign_ins
         .create_sign_in(
@@ -394,10 +404,8 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        (err.code, err.param_name.as_deref()),
-        (ErrorCode::FormParamValueInvalid, Some("strategy"))
-    );
+    assert!(matches!(err, Error::InvalidParam { .. }), "{err:?}");
+    assert_eq!(err.param(), Some("strategy"));
     let err = latch
         .sign_ins
         .create_sign_in(
@@ -409,10 +417,7 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        (err.code, err.param_name.as_deref()),
-        (ErrorCode::FormParamNil, Some("identifier"))
-    );
+    assert_eq!(err, Error::param_nil("identifier"));
 }
 
 #[tokio::test]
@@ -435,9 +440,11 @@ async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
-    assert_eq!(err.param_name.as_deref(), Some("strategy"));
-    assert!(err.long_message.contains("google"));
+    assert!(
+        matches!(&err, Error::ProviderNotEnabled(name) if name.contains("google")),
+        "{err:?}"
+    );
+    assert_eq!(err.param(), Some("strategy"));
 }
 
 #[tokio::test]
@@ -469,16 +476,13 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         .attempt_first_factor(Some(TOKEN), "sia_x", params)
         .await
         .unwrap_err();
-    assert_eq!(
-        (err.kind, err.code),
-        (ErrorKind::NotFound, ErrorCode::ResourceNotFound)
-    );
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     let err = latch
         .sign_ins
         .get_sign_in(Some(TOKEN), "sia_x")
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::ResourceNotFound);
+    assert!(matches!(err, Error::NotFound(_)));
 }
 
 fn identified_sign_in() -> SignIn {
@@ -544,7 +548,7 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::FormPasswordIncorrect);
+    assert!(matches!(err, Error::PasswordIncorrect));
 }
 
 #[tokio::test]
@@ -577,10 +581,7 @@ async fn only_the_attempt_that_wins_the_race_creates_a_session() {
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
-    assert_eq!(
-        (err.kind, err.code),
-        (ErrorKind::Conflict, ErrorCode::Conflict)
-    );
+    assert_eq!(err, Error::Conflict);
 }
 
 #[tokio::test]
@@ -604,7 +605,13 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
         .create_sign_in(None, password_params("alice@example.com", "whatever1"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::StrategyForUserInvalid);
+    assert!(matches!(
+        err,
+        Error::StrategyNotEnabled(_)
+            | Error::NoPassword
+            | Error::StrategyNotForUser(_)
+            | Error::ProviderNotEnabled(_)
+    ));
 }
 
 #[tokio::test]
@@ -652,7 +659,7 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         .attempt_first_factor(Some(TOKEN), "sia_1", params)
         .await
         .unwrap_err();
-    assert_eq!(err.code, ErrorCode::Conflict);
+    assert!(matches!(err, Error::Conflict));
 }
 
 #[tokio::test]
@@ -674,11 +681,9 @@ async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
         .await
         .unwrap_err();
     assert_eq!(
-        (err.kind, err.code),
-        (ErrorKind::Forbidden, ErrorCode::UserLocked)
-    );
-    assert_eq!(
-        err.meta,
-        vec![("lockout_expires_in_seconds", serde_json::json!(91))]
+        err,
+        Error::UserLocked {
+            expires_in_secs: Some(91)
+        }
     );
 }
