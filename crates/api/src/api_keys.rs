@@ -78,7 +78,7 @@ mod tests {
             let n = self.0.fetch_add(1, Ordering::Relaxed);
             buf.iter_mut()
                 .enumerate()
-                .for_each(|(i, b)| *b = n.wrapping_mul(31).wrapping_add(i as u8));
+                .for_each(|(i, b)| *b = n.wrapping_mul(7).wrapping_add(i as u8));
         }
     }
 

@@ -6,8 +6,8 @@ use super::{Phantoms, new_token, token_hash};
 use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
-    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInStatus, Timestamp, User,
-    new_id,
+    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus, Timestamp,
+    User, new_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
@@ -397,5 +397,49 @@ impl Clients {
             client,
             new_token,
         })
+    }
+}
+
+impl Clients {
+    /// Stores a changed sign-in if no other request changed it first.
+    pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
+        let expected = sign_in.next_version();
+        Ok(self.sign_ins.replace(sign_in, expected).await?)
+    }
+}
+
+impl Clients {
+    /// A user already signed in on this client cannot sign in there again.
+    pub(super) async fn refuse_if_signed_in(
+        &self,
+        client: &Client,
+        user: &User,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let sessions = self.client_repo.sessions_of_client(&client.id).await?;
+        match sessions
+            .iter()
+            .find(|s| s.user_id == user.id && s.is_active(now))
+        {
+            Some(session) => Err(Error::AlreadySignedIn {
+                session_id: session.id.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The requesting client and its sign-in with this id; another client's
+    /// sign-in does not exist for it.
+    pub(super) async fn client_sign_in(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(Client, SignIn), Error> {
+        let client = self.require_client(token, Resource::SignIn).await?;
+        let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
+        let sign_in = sign_in
+            .filter(|s| s.client_id == client.id)
+            .ok_or(Error::NotFound(Resource::SignIn))?;
+        Ok((client, sign_in))
     }
 }

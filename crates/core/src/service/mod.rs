@@ -5,6 +5,7 @@
 
 mod clients;
 mod codes;
+mod lockout;
 mod me;
 mod oauth;
 mod phantoms;
@@ -12,6 +13,7 @@ mod rate_limits;
 mod second_factors;
 mod sessions;
 mod sign_ins;
+mod steps;
 mod users;
 
 use std::sync::Arc;
@@ -28,8 +30,9 @@ pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPa
 pub use users::{CreateUser, PhoneNumberPatch, Users, UsersPage};
 
 use codes::Codes;
+use lockout::Lockout;
 use phantoms::Phantoms;
-use sign_ins::{Lockout, Steps};
+use steps::Steps;
 
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;

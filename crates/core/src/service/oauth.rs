@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::sign_ins::PassedStep;
+use super::steps::PassedStep;
 use super::{Clients, Lockout, Steps, Users, hex};
 use crate::error::{Error, Problem, Resource};
 use crate::model::InstanceSettings;
@@ -492,7 +492,7 @@ impl OAuth {
         now: Timestamp,
     ) -> Result<(bool, Option<String>), Error> {
         self.lockout.refuse_if_locked(user)?;
-        super::sign_ins::refuse_if_banned(user)?;
+        super::lockout::refuse_if_banned(user)?;
         let client = self
             .client_repo
             .get_client(&sign_in.client_id)

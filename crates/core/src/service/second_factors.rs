@@ -2,7 +2,8 @@
 //! backup code. No session exists until it passes.
 
 use super::codes::code_incorrect;
-use super::sign_ins::{PassedStep, not_yet_supported, truncate};
+use super::sign_ins::{not_yet_supported, truncate};
+use super::steps::PassedStep;
 use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{

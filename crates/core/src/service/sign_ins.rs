@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
-use super::{Clients, Codes, OAuth, Outcome, Phantoms, SignInView, Users, new_token, token_hash};
-use crate::error::{Error, Problem, Resource, StoreError};
+use super::lockout::refuse_if_banned;
+use super::steps::PassedStep;
+use super::{
+    Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users, token_hash,
+};
+use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
-    AfterFirstFactor, Client, ClientId, FactorSlot, IdPrefix, Identifier, Password, Session,
-    SessionId, SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
+    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionStatus, SignIn,
+    SignInId, Strategy, Timestamp, User, new_id,
 };
-use crate::ports::{
-    AttemptSlot, ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore,
-    UserRepository,
-};
+use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, SignInStore, UserRepository};
 use crate::secrets::SecretBox;
 
 /// Sign-ins and their factors: `/v1/client/sign_ins/...`.
@@ -35,30 +36,6 @@ pub struct SignIns {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
     pub(super) settings: Arc<InstanceSettings>,
-}
-
-/// What every step of a sign-in shares once its factor passed: storing it
-/// against racing requests, counting failures, and starting the session.
-#[derive(Clone)]
-pub(crate) struct Steps {
-    pub(super) clients: Clients,
-    pub(super) client_repo: Arc<dyn ClientRepository>,
-    pub(super) sign_ins: Arc<dyn SignInStore>,
-    pub(super) users: Arc<dyn UserRepository>,
-    pub(super) hasher: Arc<dyn PasswordHasher>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
-}
-
-/// Lockout: no factor is checked for a locked user, and every check takes
-/// one of the attempts the user has left.
-#[derive(Clone)]
-pub(crate) struct Lockout {
-    pub(super) users: Arc<dyn UserRepository>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) settings: Arc<InstanceSettings>,
-    pub(super) phantoms: Phantoms,
 }
 
 /// `POST /v1/client/sign_ins`.
@@ -388,53 +365,6 @@ impl SignIns {
     }
 }
 
-impl Steps {
-    /// After a factor passed (in memory): stores the sign-in if no other
-    /// request changed it first, then starts the session it completed with,
-    /// if any. A loser of the race whose rival completed the sign-in answers
-    /// with that result; if the session cannot start, the sign-in goes back
-    /// to where it was.
-    pub(super) async fn finish_step(
-        &self,
-        mut sign_in: SignIn,
-        step: PassedStep<'_>,
-        now: Timestamp,
-    ) -> Result<Outcome<SignInView>, Error> {
-        let client_id = &step.client.id;
-        if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
-            return self.after_lost_race(err, client_id, &sign_in.id, now).await;
-        }
-        let new_token = match step.session {
-            Some(session) => {
-                match self
-                    .start_session(
-                        &session,
-                        step.user,
-                        step.password,
-                        &step.client.token_hash,
-                        step.keep_token,
-                    )
-                    .await
-                {
-                    Ok(token) => token,
-                    Err(err) => {
-                        let mut restored = step.before;
-                        restored.set_version(sign_in.version());
-                        if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
-                            tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
-                        }
-                        return Err(err);
-                    }
-                }
-            }
-            None => None,
-        };
-        self.clients
-            .sign_in_outcome(sign_in, client_id, new_token, now)
-            .await
-    }
-}
-
 impl SignIns {
     /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`: sends a code for
     /// `email_code` and `phone_code`; password needs no preparation.
@@ -615,149 +545,6 @@ impl SignIns {
     }
 }
 
-impl Steps {
-    /// The session a sign-in that passed its factors becomes (not yet stored).
-    pub(super) fn new_session(
-        &self,
-        sign_in: &SignIn,
-        user: &User,
-        now: Timestamp,
-    ) -> Result<Session, Error> {
-        Ok(Session {
-            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
-            client_id: sign_in.client_id.clone(),
-            user_id: user.id.clone(),
-            status: SessionStatus::Active,
-            last_active_at: now,
-            expire_at: now.plus(self.settings.session_lifetime),
-            first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
-            second_factor_verified_at: sign_in.second_factor_verified_at(),
-            created_at: now,
-            updated_at: now,
-        })
-    }
-
-    /// Stores the session, rotates the client's token in the same step (unless
-    /// `keep_token`), and records the sign-in on the user (upgrading a weak
-    /// password digest). Returns the client's new token, if it has one.
-    async fn start_session(
-        &self,
-        session: &Session,
-        user: &User,
-        password: Option<&str>,
-        presented_token_hash: &str,
-        keep_token: bool,
-    ) -> Result<Option<String>, Error> {
-        let token = (!keep_token).then(|| new_token(&*self.random));
-        let new_hash = token
-            .as_deref()
-            .map_or_else(|| presented_token_hash.to_owned(), token_hash);
-        // Rotates only the token this request presented: of two requests racing
-        // on one client, one rotates and the other gets `Conflict`.
-        self.client_repo
-            .insert_session(session, presented_token_hash, &new_hash)
-            .await?;
-        let upgrade = match (password, &user.password_digest) {
-            (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
-                self.stronger_digest(password, old).await
-            }
-            _ => None,
-        };
-        if let Err(err) = self
-            .users
-            .record_sign_in(&user.id, session.created_at, upgrade)
-            .await
-        {
-            // The session exists; a stale last_sign_in_at is not worth failing for.
-            tracing::warn!(user = %user.id, error = %err, "could not record the sign-in");
-        }
-        Ok(token)
-    }
-
-    /// A digest with today's parameters for a password that just verified
-    /// against a weaker one; `None` (logged) if hashing fails.
-    async fn stronger_digest(&self, password: &str, old: &str) -> Option<DigestUpgrade> {
-        let password = Password::parse(password, 1).ok()?;
-        match self.hasher.hash(&password).await {
-            Ok(new) => Some(DigestUpgrade {
-                old: old.to_owned(),
-                new,
-            }),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not upgrade a password digest");
-                None
-            }
-        }
-    }
-
-    /// After losing the compare-and-set on a sign-in: if a racing request
-    /// completed it, answer with that; otherwise report the conflict.
-    pub(super) async fn after_lost_race(
-        &self,
-        err: Error,
-        client: &ClientId,
-        id: &SignInId,
-        now: Timestamp,
-    ) -> Result<Outcome<SignInView>, Error> {
-        match self.sign_ins.get(id).await? {
-            Some(current) if current.status_at(now) == SignInStatus::Complete => {
-                self.clients
-                    .sign_in_outcome(current, client, None, now)
-                    .await
-            }
-            _ => Err(err),
-        }
-    }
-
-    /// Counts a failed attempt, retrying when another attempt raced this one so
-    /// that no failure goes uncounted.
-    pub(super) async fn count_failed_attempt(
-        &self,
-        slot: FactorSlot,
-        mut sign_in: SignIn,
-        strategy: Strategy,
-    ) -> Result<(), Error> {
-        // Each lost race means another attempt was stored: bounded by the racers.
-        for _ in 0..32 {
-            sign_in.factor_failed(slot, strategy.clone(), self.clock.now())?;
-            let expected = sign_in.next_version();
-            match self.sign_ins.replace(&sign_in, expected).await {
-                Err(StoreError::Conflict) => {
-                    sign_in = self
-                        .sign_ins
-                        .get(&sign_in.id)
-                        .await?
-                        .ok_or(Error::NotFound(Resource::SignIn))?;
-                }
-                other => return Ok(other?),
-            }
-        }
-        Err(StoreError::Conflict.into())
-    }
-
-    /// Stores a changed sign-in (compare-and-set) and answers with it and
-    /// its client.
-    pub(super) async fn store_and_show(
-        &self,
-        mut sign_in: SignIn,
-        client: &ClientId,
-        now: Timestamp,
-    ) -> Result<Outcome<SignInView>, Error> {
-        self.clients.replace_sign_in(&mut sign_in).await?;
-        self.clients
-            .sign_in_outcome(sign_in, client, None, now)
-            .await
-    }
-}
-
-impl Clients {
-    /// Stores a changed sign-in if no other request changed it first.
-    pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
-        let expected = sign_in.next_version();
-        Ok(self.sign_ins.replace(sign_in, expected).await?)
-    }
-}
-
 impl SignIns {
     /// What every first-factor step starts with: the client's sign-in, ready
     /// for a first factor; the strategy, allowed; and its user, not locked.
@@ -782,121 +569,6 @@ impl SignIns {
     }
 }
 
-impl Lockout {
-    /// No factor is even evaluated while the user is locked.
-    pub(super) fn refuse_if_locked(&self, user: &User) -> Result<(), Error> {
-        match user.lockout_at(self.clock.now()) {
-            None => Ok(()),
-            Some(remaining) => Err(user_locked(remaining)),
-        }
-    }
-
-    /// Checks a factor of `user` on one of the attempts lockout allows:
-    /// the attempt is taken before `check` runs and settled after it, so
-    /// concurrent guesses on any replica check at most the allowed number,
-    /// a wrong password or code counts toward the lock, and anything else
-    /// gives the attempt back.
-    pub(super) async fn guarded<T>(
-        &self,
-        user: &User,
-        check: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        let max = self.settings.lockout_attempts;
-        if max == 0 {
-            return check.await;
-        }
-        let now = self.clock.now();
-        let taken = match self.users.take_attempt(&user.id, now, max).await {
-            // A stand-in has no account row (the store still did the work,
-            // so its check costs what a real one does): it locks like one,
-            // on a counter.
-            Err(StoreError::NotFound) => self.phantoms.phantom_attempt(user, max, now).await?,
-            other => other?,
-        };
-        match taken {
-            AttemptSlot::Granted => {}
-            AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
-            AttemptSlot::Exhausted => {
-                return Err(Error::AccountBusy);
-            }
-        }
-        let result = check.await;
-        let failed = matches!(
-            &result,
-            Err(Error::PasswordIncorrect | Error::CodeIncorrect)
-        );
-        let settled = self
-            .users
-            .settle_attempt(
-                &user.id,
-                failed,
-                self.clock.now(),
-                max,
-                self.settings.lockout_duration,
-            )
-            .await;
-        match settled {
-            Ok(Some(until)) if failed => {
-                tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts")
-            }
-            Ok(_) | Err(StoreError::NotFound) => {}
-            Err(err) => {
-                tracing::warn!(user = %user.id, error = %err, "could not settle a factor attempt")
-            }
-        }
-        result
-    }
-}
-
-impl Clients {
-    /// A user already signed in on this client cannot sign in there again.
-    pub(super) async fn refuse_if_signed_in(
-        &self,
-        client: &Client,
-        user: &User,
-    ) -> Result<(), Error> {
-        let now = self.clock.now();
-        let sessions = self.client_repo.sessions_of_client(&client.id).await?;
-        match sessions
-            .iter()
-            .find(|s| s.user_id == user.id && s.is_active(now))
-        {
-            Some(session) => Err(Error::AlreadySignedIn {
-                session_id: session.id.clone(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// The requesting client and its sign-in with this id; another client's
-    /// sign-in does not exist for it.
-    pub(super) async fn client_sign_in(
-        &self,
-        token: Option<&str>,
-        id: &str,
-    ) -> Result<(Client, SignIn), Error> {
-        let client = self.require_client(token, Resource::SignIn).await?;
-        let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
-        let sign_in = sign_in
-            .filter(|s| s.client_id == client.id)
-            .ok_or(Error::NotFound(Resource::SignIn))?;
-        Ok((client, sign_in))
-    }
-}
-
-/// What [`Steps::finish_step`] needs besides the sign-in.
-pub(super) struct PassedStep<'a> {
-    pub client: &'a Client,
-    /// The sign-in as it was before the factor passed, to restore.
-    pub before: SignIn,
-    /// The session the sign-in completed with, if it did.
-    pub session: Option<Session>,
-    pub user: &'a User,
-    /// The password that passed, for upgrading a weak digest.
-    pub password: Option<&'a str>,
-    pub keep_token: bool,
-}
-
 pub(super) fn not_yet_supported(strategy: &Strategy) -> Error {
     Error::StrategyNotSupported(strategy.clone())
 }
@@ -905,19 +577,3 @@ pub(super) use crate::model::truncate;
 
 #[cfg(test)]
 mod tests;
-
-/// A banned user is told so only once a factor has passed: until then a
-/// banned account answers as any other does.
-pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
-    if user.banned {
-        return Err(Error::UserBanned);
-    }
-    Ok(())
-}
-
-/// The account is locked, with the seconds left (none for a lock without end).
-pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
-    Error::UserLocked {
-        expires_in_secs: remaining.map(|d| (d.0 + 999) / 1000),
-    }
-}

@@ -1,0 +1,224 @@
+//! What every step of a sign-in shares once its factor passed: storing the
+//! sign-in against racing requests, counting failed attempts, and starting
+//! the session it completed with (rotating the client's token).
+
+use std::sync::Arc;
+
+use super::{Clients, Outcome, SignInView, new_token, token_hash};
+use crate::error::{Error, Resource, StoreError};
+use crate::model::{
+    Client, ClientId, FactorSlot, IdPrefix, InstanceSettings, Password, Session, SessionId,
+    SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
+};
+use crate::ports::{
+    ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
+};
+
+/// What every step of a sign-in shares once its factor passed: storing it
+/// against racing requests, counting failures, and starting the session.
+#[derive(Clone)]
+pub(crate) struct Steps {
+    pub(super) clients: Clients,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+impl Steps {
+    /// After a factor passed (in memory): stores the sign-in if no other
+    /// request changed it first, then starts the session it completed with,
+    /// if any. A loser of the race whose rival completed the sign-in answers
+    /// with that result; if the session cannot start, the sign-in goes back
+    /// to where it was.
+    pub(super) async fn finish_step(
+        &self,
+        mut sign_in: SignIn,
+        step: PassedStep<'_>,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let client_id = &step.client.id;
+        if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
+            return self.after_lost_race(err, client_id, &sign_in.id, now).await;
+        }
+        let new_token = match step.session {
+            Some(session) => {
+                match self
+                    .start_session(
+                        &session,
+                        step.user,
+                        step.password,
+                        &step.client.token_hash,
+                        step.keep_token,
+                    )
+                    .await
+                {
+                    Ok(token) => token,
+                    Err(err) => {
+                        let mut restored = step.before;
+                        restored.set_version(sign_in.version());
+                        if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
+                            tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+            None => None,
+        };
+        self.clients
+            .sign_in_outcome(sign_in, client_id, new_token, now)
+            .await
+    }
+}
+
+impl Steps {
+    /// The session a sign-in that passed its factors becomes (not yet stored).
+    pub(super) fn new_session(
+        &self,
+        sign_in: &SignIn,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<Session, Error> {
+        Ok(Session {
+            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
+            client_id: sign_in.client_id.clone(),
+            user_id: user.id.clone(),
+            status: SessionStatus::Active,
+            last_active_at: now,
+            expire_at: now.plus(self.settings.session_lifetime),
+            first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
+            second_factor_verified_at: sign_in.second_factor_verified_at(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Stores the session, rotates the client's token in the same step (unless
+    /// `keep_token`), and records the sign-in on the user (upgrading a weak
+    /// password digest). Returns the client's new token, if it has one.
+    pub(super) async fn start_session(
+        &self,
+        session: &Session,
+        user: &User,
+        password: Option<&str>,
+        presented_token_hash: &str,
+        keep_token: bool,
+    ) -> Result<Option<String>, Error> {
+        let token = (!keep_token).then(|| new_token(&*self.random));
+        let new_hash = token
+            .as_deref()
+            .map_or_else(|| presented_token_hash.to_owned(), token_hash);
+        // Rotates only the token this request presented: of two requests racing
+        // on one client, one rotates and the other gets `Conflict`.
+        self.client_repo
+            .insert_session(session, presented_token_hash, &new_hash)
+            .await?;
+        let upgrade = match (password, &user.password_digest) {
+            (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
+                self.stronger_digest(password, old).await
+            }
+            _ => None,
+        };
+        if let Err(err) = self
+            .users
+            .record_sign_in(&user.id, session.created_at, upgrade)
+            .await
+        {
+            // The session exists; a stale last_sign_in_at is not worth failing for.
+            tracing::warn!(user = %user.id, error = %err, "could not record the sign-in");
+        }
+        Ok(token)
+    }
+
+    /// A digest with today's parameters for a password that just verified
+    /// against a weaker one; `None` (logged) if hashing fails.
+    async fn stronger_digest(&self, password: &str, old: &str) -> Option<DigestUpgrade> {
+        let password = Password::parse(password, 1).ok()?;
+        match self.hasher.hash(&password).await {
+            Ok(new) => Some(DigestUpgrade {
+                old: old.to_owned(),
+                new,
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not upgrade a password digest");
+                None
+            }
+        }
+    }
+
+    /// After losing the compare-and-set on a sign-in: if a racing request
+    /// completed it, answer with that; otherwise report the conflict.
+    pub(super) async fn after_lost_race(
+        &self,
+        err: Error,
+        client: &ClientId,
+        id: &SignInId,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        match self.sign_ins.get(id).await? {
+            Some(current) if current.status_at(now) == SignInStatus::Complete => {
+                self.clients
+                    .sign_in_outcome(current, client, None, now)
+                    .await
+            }
+            _ => Err(err),
+        }
+    }
+
+    /// Counts a failed attempt, retrying when another attempt raced this one so
+    /// that no failure goes uncounted.
+    pub(super) async fn count_failed_attempt(
+        &self,
+        slot: FactorSlot,
+        mut sign_in: SignIn,
+        strategy: Strategy,
+    ) -> Result<(), Error> {
+        // Each lost race means another attempt was stored: bounded by the racers.
+        for _ in 0..32 {
+            sign_in.factor_failed(slot, strategy.clone(), self.clock.now())?;
+            let expected = sign_in.next_version();
+            match self.sign_ins.replace(&sign_in, expected).await {
+                Err(StoreError::Conflict) => {
+                    sign_in = self
+                        .sign_ins
+                        .get(&sign_in.id)
+                        .await?
+                        .ok_or(Error::NotFound(Resource::SignIn))?;
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// Stores a changed sign-in (compare-and-set) and answers with it and
+    /// its client.
+    pub(super) async fn store_and_show(
+        &self,
+        mut sign_in: SignIn,
+        client: &ClientId,
+        now: Timestamp,
+    ) -> Result<Outcome<SignInView>, Error> {
+        self.clients.replace_sign_in(&mut sign_in).await?;
+        self.clients
+            .sign_in_outcome(sign_in, client, None, now)
+            .await
+    }
+}
+
+/// What [`Steps::finish_step`] needs besides the sign-in.
+pub(super) struct PassedStep<'a> {
+    pub client: &'a Client,
+    /// The sign-in as it was before the factor passed, to restore.
+    pub before: SignIn,
+    /// The session the sign-in completed with, if it did.
+    pub session: Option<Session>,
+    pub user: &'a User,
+    /// The password that passed, for upgrading a weak digest.
+    pub password: Option<&'a str>,
+    pub keep_token: bool,
+}
