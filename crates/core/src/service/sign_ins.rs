@@ -10,8 +10,8 @@ use super::{
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
-    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionStatus, SignIn,
-    SignInId, Strategy, Timestamp, User, new_id,
+    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SignIn, SignInId,
+    Strategy, Timestamp, User, new_id,
 };
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, SignInStore, UserRepository};
 use crate::secrets::SecretBox;
