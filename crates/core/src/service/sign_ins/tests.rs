@@ -4,7 +4,7 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::error::StoreError;
-use crate::model::{Client, ClientId, SessionId, SignInStatus, Strategy, Timestamp};
+use crate::model::{Client, ClientId, SessionId, SessionStatus, SignInStatus, Strategy, Timestamp};
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
     Mocks, NOW, TOKEN, client, client_without_sessions, session, user,
