@@ -38,25 +38,6 @@ async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
     res.body
 }
 
-/// A password sign-in on a new client; returns (token, sign-in id, response).
-async fn password_first(app: &TestApp, identifier: &str) -> (String, String, Resp) {
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "password"),
-                ("identifier", identifier),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
-    (res.token(), id, res)
-}
-
 async fn second(app: &TestApp, token: &str, id: &str, step: &str, form: &[(&str, &str)]) -> Resp {
     app.fapi(
         "POST",
@@ -113,7 +94,7 @@ async fn password_then_totp() {
         "the secret is never shown"
     );
 
-    let (token, id, res) = password_first(&app, "tina@example.com").await;
+    let (token, id, res) = app.password_sign_in("tina@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -163,7 +144,7 @@ async fn password_then_totp() {
     assert_eq!(age[1], 0, "the second factor was just verified: {age}");
 
     // The same code does not work twice, not even on another device.
-    let (token2, id2, _) = password_first(&app, "tina@example.com").await;
+    let (token2, id2, _) = app.password_sign_in("tina@example.com").await;
     second(
         &app,
         &token2,
@@ -253,7 +234,7 @@ async fn password_then_phone_code_to_a_reserved_number() {
     .await
     .assert_error(422, "form_identifier_not_found", Some("identifier"));
 
-    let (token, id, res) = password_first(&app, "paul@example.com").await;
+    let (token, id, res) = app.password_sign_in("paul@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -326,7 +307,7 @@ async fn password_then_backup_code() {
     .await;
     assert_eq!(user["backup_code_enabled"], true);
     assert_eq!(user["two_factor_enabled"], true);
-    let (token, id, res) = password_first(&app, "bea@example.com").await;
+    let (token, id, res) = app.password_sign_in("bea@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
@@ -359,7 +340,7 @@ async fn password_then_backup_code() {
         "verification_backup_code"
     );
     // Used once, gone: the next sign-in cannot use it, but can use another.
-    let (token2, id2, _) = password_first(&app, "bea@example.com").await;
+    let (token2, id2, _) = app.password_sign_in("bea@example.com").await;
     second(
         &app,
         &token2,
@@ -391,8 +372,8 @@ async fn racing_uses_of_one_backup_code_exactly_one_wins() {
     .await;
     let user_id = user["id"].as_str().unwrap();
     for (round, code) in BACKUP_CODES.iter().copied().enumerate().take(3) {
-        let (t1, s1, _) = password_first(&app, "rae@example.com").await;
-        let (t2, s2, _) = password_first(&app, "rae@example.com").await;
+        let (t1, s1, _) = app.password_sign_in("rae@example.com").await;
+        let (t2, s2, _) = app.password_sign_in("rae@example.com").await;
         let form = [("strategy", "backup_code"), ("code", code)];
         let (a, b) = tokio::join!(
             second(&app, &t1, &s1, "attempt", &form),
@@ -429,7 +410,7 @@ async fn email_codes_are_second_factors_where_turned_on() {
         json!({ "totp_secret": TOTP_BASE32 }),
     )
     .await;
-    let (token, id, res) = password_first(&app, "eve@example.com").await;
+    let (token, id, res) = app.password_sign_in("eve@example.com").await;
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
         ["totp", "email_code"]
@@ -488,7 +469,7 @@ async fn second_factor_failures_lock_the_user() {
         json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
     )
     .await;
-    let (token, id, _) = password_first(&app, "lou@example.com").await;
+    let (token, id, _) = app.password_sign_in("lou@example.com").await;
     for (strategy, code) in [
         ("totp", "000000"),
         ("backup_code", "nope-nope"),
@@ -536,7 +517,7 @@ async fn second_factor_failures_lock_the_user() {
     )
     .await
     .assert_error(422, "verification_failed", Some("code"));
-    let (token, id, _) = password_first(&app, "lou@example.com").await;
+    let (token, id, _) = app.password_sign_in("lou@example.com").await;
     let done = second(
         &app,
         &token,
@@ -577,7 +558,7 @@ async fn the_backend_api_turns_second_factors_on_and_off() {
         Some(json!({ "reserved_for_second_factor": true })),
     )
     .await;
-    let (_, _, res) = password_first(&app, "max@example.com").await;
+    let (_, _, res) = app.password_sign_in("max@example.com").await;
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
         ["phone_code", "totp", "backup_code"]
@@ -614,7 +595,7 @@ async fn the_backend_api_turns_second_factors_on_and_off() {
         read["phone_numbers"][0]["reserved_for_second_factor"],
         false
     );
-    let (_, _, res) = password_first(&app, "max@example.com").await;
+    let (_, _, res) = app.password_sign_in("max@example.com").await;
     assert_eq!(res.body["response"]["status"], "complete");
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -915,7 +896,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         .assert_error(400, "totp_already_enabled", None);
 
     // The next sign-in asks for the second factor; the enrolment code is spent.
-    let (t2, s2, res) = password_first(&app, "nia@example.com").await;
+    let (t2, s2, res) = app.password_sign_in("nia@example.com").await;
     assert_waiting(&res);
     second(
         &app,
@@ -947,7 +928,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(fresh.len(), 10);
-    let (t3, s3, _) = password_first(&app, "nia@example.com").await;
+    let (t3, s3, _) = app.password_sign_in("nia@example.com").await;
     second(
         &app,
         &t3,
@@ -1042,7 +1023,7 @@ async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
         json!({ "totp_secret": TOTP_BASE32 }),
     )
     .await;
-    let (token, id, _) = password_first(&app, "gus@example.com").await;
+    let (token, id, _) = app.password_sign_in("gus@example.com").await;
     let guess = |code: &'static str| {
         let (app, token, id) = (&app, &token, &id);
         async move {

@@ -301,8 +301,9 @@ impl TestApp {
         (res.token(), id, res)
     }
 
-    /// Signs in with identifier + password in one call; returns (token, session id).
-    pub async fn sign_in(&self, identifier: &str) -> (String, String) {
+    /// A password sign-in on a new client, whatever its outcome; returns
+    /// (client token, sign-in id, response).
+    pub async fn password_sign_in(&self, identifier: &str) -> (String, String, Resp) {
         let res = self
             .fapi(
                 "POST",
@@ -316,9 +317,16 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        (res.token(), id, res)
+    }
+
+    /// Signs in with identifier + password in one call; returns (token, session id).
+    pub async fn sign_in(&self, identifier: &str) -> (String, String) {
+        let (token, _, res) = self.password_sign_in(identifier).await;
         assert_eq!(res.body["response"]["status"], "complete");
         (
-            res.token(),
+            token,
             res.body["response"]["created_session_id"]
                 .as_str()
                 .unwrap()
