@@ -130,9 +130,7 @@ async fn code_spamming_is_throttled_alike_for_accounts_and_non_accounts() {
     for email in ["ann@example.com", "nobody@example.com"] {
         let mut statuses = Vec::new();
         for _ in 0..3 {
-            let res = app
-                .fapi("POST", "/v1/client/sign_ins", "", &[("identifier", email)])
-                .await;
+            let res = app.new_sign_in(&[("identifier", email)]).await;
             let id = res.body["response"]["id"].as_str().unwrap().to_owned();
             let email_id = first_factor(&res, "email_code", "email_address_id");
             let prepared = app
@@ -254,25 +252,15 @@ async fn redirect_url_tricks_are_refused() {
         "https://good.example%2F@evil.example/",
     ] {
         let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("strategy", "oauth_github"), ("redirect_url", url)],
-            )
+            .new_sign_in(&[("strategy", "oauth_github"), ("redirect_url", url)])
             .await;
         res.assert_error(422, "form_param_value_invalid", Some("redirect_url"));
     }
     let ok = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "oauth_github"),
-                ("redirect_url", "https://good.example/sso-callback"),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "oauth_github"),
+            ("redirect_url", "https://good.example/sso-callback"),
+        ])
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }

@@ -96,15 +96,10 @@ async fn phone_numbers_identify_and_receive_codes() {
     let app = TestApp::new().await;
     user_with_phone(&app, "pia@example.com", "+15550001234").await;
     let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "+1 555 000 1234"),
-                ("strategy", "phone_code"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "+1 555 000 1234"),
+            ("strategy", "phone_code"),
+        ])
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(
@@ -312,12 +307,7 @@ async fn development_test_identities_send_nothing_and_take_424242() {
         ("+12015550142", "phone_code"),
     ] {
         let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", identifier), ("strategy", strategy)],
-            )
+            .new_sign_in(&[("identifier", identifier), ("strategy", strategy)])
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         let id = res.body["response"]["id"].as_str().unwrap();
@@ -341,15 +331,10 @@ async fn development_test_identities_send_nothing_and_take_424242() {
     .await;
     user_with_phone(&prod, "jane+clerk_test@example.com", "+12015550142").await;
     let res = prod
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "jane+clerk_test@example.com"),
-                ("strategy", "email_code"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "jane+clerk_test@example.com"),
+            ("strategy", "email_code"),
+        ])
         .await;
     assert_eq!(prod.codes.count(), 1);
     let sent = prod

@@ -59,13 +59,7 @@ fn same(known: &Resp, unknown: &Resp) {
 }
 
 async fn identify(app: &TestApp, identifier: &str) -> Resp {
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("identifier", identifier)],
-    )
-    .await
+    app.new_sign_in(&[("identifier", identifier)]).await
 }
 
 fn factor_id(res: &Resp, strategy: &str, field: &str) -> String {
@@ -127,16 +121,11 @@ async fn a_wrong_password_reads_the_same_for_an_unknown_identifier() {
     let one_call = |identifier: &'static str| {
         let app = &app;
         async move {
-            app.fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", "not the password"),
-                ],
-            )
+            app.new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", "not the password"),
+            ])
             .await
         }
     };
@@ -163,16 +152,11 @@ async fn a_wrong_password_reads_the_same_for_an_unknown_identifier() {
     same(&answers[0], &answers[1]);
     // Nobody signs in as the stand-in, whatever password is tried.
     let u = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "password"),
-                ("identifier", "nobody@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "nobody@example.com"),
+            ("password", PASSWORD),
+        ])
         .await;
     u.assert_error(422, "form_password_incorrect", Some("password"));
     assert_eq!(
@@ -255,16 +239,11 @@ async fn an_account_without_a_password_answers_as_a_wrong_password_does() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[
-            ("strategy", "password"),
-            ("identifier", "oauth.only@example.com"),
-            ("password", "a guess at it"),
-        ],
-    )
+    app.new_sign_in(&[
+        ("strategy", "password"),
+        ("identifier", "oauth.only@example.com"),
+        ("password", "a guess at it"),
+    ])
     .await
     .assert_error(422, "form_password_incorrect", Some("password"));
 }
@@ -280,16 +259,11 @@ async fn an_unknown_identifier_locks_after_as_many_failures_as_an_account() {
     let guess = |identifier: &'static str| {
         let app = &app;
         async move {
-            app.fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", "a wrong guess"),
-                ],
-            )
+            app.new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", "a wrong guess"),
+            ])
             .await
         }
     };

@@ -107,24 +107,14 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
     .await
     .assert_error(401, "authentication_invalid", None);
     let old = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "rex@example.com"), ("password", PASSWORD)],
-        )
+        .new_sign_in(&[("identifier", "rex@example.com"), ("password", PASSWORD)])
         .await;
     old.assert_error(422, "form_password_incorrect", Some("password"));
     let new = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "rex@example.com"),
-                ("password", "a brand new password"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "rex@example.com"),
+            ("password", "a brand new password"),
+        ])
         .await;
     assert_eq!(new.status, 200, "{}", new.body);
     assert_eq!(

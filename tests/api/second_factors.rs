@@ -225,14 +225,9 @@ async fn password_then_phone_code_to_a_reserved_number() {
         .body;
     assert_eq!(user["two_factor_enabled"], true);
     // A number kept for the second factor no longer names the account.
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("identifier", "+15555550242")],
-    )
-    .await
-    .assert_error(422, "form_identifier_not_found", Some("identifier"));
+    app.new_sign_in(&[("identifier", "+15555550242")])
+        .await
+        .assert_error(422, "form_identifier_not_found", Some("identifier"));
 
     let (token, id, res) = app.password_sign_in("paul@example.com").await;
     assert_waiting(&res);

@@ -237,6 +237,11 @@ impl TestApp {
         }
     }
 
+    /// `POST /v1/client/sign_ins` with `form` and no client yet.
+    pub async fn new_sign_in(&self, form: &[(&str, &str)]) -> Resp {
+        self.fapi("POST", "/v1/client/sign_ins", "", form).await
+    }
+
     /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
     pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -288,14 +293,7 @@ impl TestApp {
     /// A sign-in on a new client identified by `identifier`; returns
     /// (client token, sign-in id, response).
     pub async fn identify(&self, identifier: &str) -> (String, String, Resp) {
-        let res = self
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", identifier)],
-            )
-            .await;
+        let res = self.new_sign_in(&[("identifier", identifier)]).await;
         assert_eq!(res.status, 200, "{}", res.body);
         let id = res.body["response"]["id"].as_str().unwrap().to_owned();
         (res.token(), id, res)
@@ -305,16 +303,11 @@ impl TestApp {
     /// (client token, sign-in id, response).
     pub async fn password_sign_in(&self, identifier: &str) -> (String, String, Resp) {
         let res = self
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", PASSWORD),
-                ],
-            )
+            .new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", PASSWORD),
+            ])
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         let id = res.body["response"]["id"].as_str().unwrap().to_owned();
