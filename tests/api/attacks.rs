@@ -211,10 +211,10 @@ async fn an_abandoned_sign_in_cannot_be_resumed() {
     let (token, id, _) = app.identify("ann@example.com").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let res = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "password"), ("password", PASSWORD)],
         )
         .await;
@@ -272,10 +272,10 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
     let (token, id, res) = app.identify("ann@example.com").await;
     let email_id = first_factor(&res, "email_code", "email_address_id");
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code"), ("email_address_id", &email_id)],
         )
         .await;
@@ -285,10 +285,10 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
     for _ in 0..8 {
         let (app, token, id, code) = (app.clone(), token.clone(), id.clone(), code.clone());
         tabs.spawn(async move {
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "attempt_first_factor",
                 &[("strategy", "email_code"), ("code", &code)],
             )
             .await

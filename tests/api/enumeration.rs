@@ -177,19 +177,19 @@ async fn a_code_for_an_unknown_identifier_answers_the_same_and_goes_nowhere() {
         let email_id = factor_id(&res, "email_code", "email_address_id");
         let token = res.token();
         prepared.push(
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "prepare_first_factor",
                 &[("strategy", "email_code"), ("email_address_id", &email_id)],
             )
             .await,
         );
         attempts.push(
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "attempt_first_factor",
                 &[("strategy", "email_code"), ("code", "000000")],
             )
             .await,
@@ -210,18 +210,18 @@ async fn a_test_identity_with_no_account_cannot_pass_with_the_test_code() {
     let email_id = factor_id(&res, "email_code", "email_address_id");
     let token = res.token();
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code"), ("email_address_id", &email_id)],
         )
         .await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "attempt_first_factor",
         &[("strategy", "email_code"), ("code", "424242")],
     )
     .await

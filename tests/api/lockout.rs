@@ -62,18 +62,18 @@ async fn failed_attempts_lock_the_user_and_nothing_is_evaluated_while_locked() {
         (res, token)
     };
     let id = res.body["response"]["id"].as_str().unwrap();
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await
     .assert_error(403, "user_locked", None);
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+    app.sign_in_step(
         &token,
+        id,
+        "attempt_first_factor",
         &[("strategy", "password"), ("password", PASSWORD)],
     )
     .await

@@ -478,10 +478,10 @@ async fn two_factor_users_finish_with_their_second_factor() {
     );
     assert_eq!(state["client"]["sessions"], json!([]));
     let done = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_second_factor",
             &[("strategy", "backup_code"), ("code", "abcd1234efgh")],
         )
         .await;

@@ -425,19 +425,19 @@ async fn email_codes_are_second_factors_where_turned_on() {
 
     // After an email code as the first factor, an email code is no second factor.
     let (token, id, _) = app.identify("eve@example.com").await;
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await;
     let code = app.codes.last_code_to("eve@example.com").unwrap();
     let first = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "email_code"), ("code", &code)],
         )
         .await;

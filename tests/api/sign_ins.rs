@@ -186,19 +186,19 @@ async fn steps_out_of_order_answer_clearly() {
     let id = res.body["response"]["id"].as_str().unwrap().to_owned();
     let token = res.token();
     let password_prepare = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "password")],
         )
         .await;
     password_prepare.assert_error(422, "form_param_value_invalid", Some("strategy"));
     let second = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_second_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_second_factor",
             &[("strategy", "totp")],
         )
         .await;
@@ -241,10 +241,10 @@ async fn another_clients_sign_in_is_not_found() {
         .await
         .assert_error(404, "resource_not_found", None);
     let attempt = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &other,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "password"), ("password", PASSWORD)],
         )
         .await;

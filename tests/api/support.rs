@@ -242,6 +242,23 @@ impl TestApp {
         self.fapi("POST", "/v1/client/sign_ins", "", form).await
     }
 
+    /// `POST /v1/client/sign_ins/{id}/{step}` with `form` on the client of `token`.
+    pub async fn sign_in_step(
+        &self,
+        token: &str,
+        id: &str,
+        step: &str,
+        form: &[(&str, &str)],
+    ) -> Resp {
+        self.fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/{step}"),
+            token,
+            form,
+        )
+        .await
+    }
+
     /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
     pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
         let sep = if path.contains('?') { '&' } else { '?' };
