@@ -130,9 +130,7 @@ async fn code_spamming_is_throttled_alike_for_accounts_and_non_accounts() {
     for email in ["ann@example.com", "nobody@example.com"] {
         let mut statuses = Vec::new();
         for _ in 0..3 {
-            let res = app
-                .fapi("POST", "/v1/client/sign_ins", "", &[("identifier", email)])
-                .await;
+            let res = app.new_sign_in(&[("identifier", email)]).await;
             let id = res.body["response"]["id"].as_str().unwrap().to_owned();
             let email_id = first_factor(&res, "email_code", "email_address_id");
             let prepared = app
@@ -213,10 +211,10 @@ async fn an_abandoned_sign_in_cannot_be_resumed() {
     let (token, id, _) = app.identify("ann@example.com").await;
     app.clock.advance(Duration::from_millis(400));
     let res = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "password"), ("password", PASSWORD)],
         )
         .await;
@@ -254,25 +252,15 @@ async fn redirect_url_tricks_are_refused() {
         "https://good.example%2F@evil.example/",
     ] {
         let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("strategy", "oauth_github"), ("redirect_url", url)],
-            )
+            .new_sign_in(&[("strategy", "oauth_github"), ("redirect_url", url)])
             .await;
         res.assert_error(422, "form_param_value_invalid", Some("redirect_url"));
     }
     let ok = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "oauth_github"),
-                ("redirect_url", "https://good.example/sso-callback"),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "oauth_github"),
+            ("redirect_url", "https://good.example/sso-callback"),
+        ])
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
@@ -284,10 +272,10 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
     let (token, id, res) = app.identify("ann@example.com").await;
     let email_id = first_factor(&res, "email_code", "email_address_id");
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code"), ("email_address_id", &email_id)],
         )
         .await;
@@ -297,10 +285,10 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
     for _ in 0..8 {
         let (app, token, id, code) = (app.clone(), token.clone(), id.clone(), code.clone());
         tabs.spawn(async move {
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "attempt_first_factor",
                 &[("strategy", "email_code"), ("code", &code)],
             )
             .await

@@ -129,14 +129,7 @@ async fn create_read_update_delete_users() {
     )
     .await
     .assert_error(404, "resource_not_found", None);
-    let after = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "pat@example.com")],
-        )
-        .await;
+    let after = app.new_sign_in(&[("identifier", "pat@example.com")]).await;
     after.assert_error(422, "form_identifier_not_found", Some("identifier"));
 }
 

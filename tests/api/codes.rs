@@ -34,10 +34,10 @@ async fn email_code_sign_in() {
     let email_id = email["email_address_id"].as_str().unwrap().to_owned();
 
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code"), ("email_address_id", &email_id)],
         )
         .await;
@@ -67,10 +67,10 @@ async fn email_code_sign_in() {
     );
 
     let done = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "email_code"), ("code", &code)],
         )
         .await;
@@ -96,15 +96,10 @@ async fn phone_numbers_identify_and_receive_codes() {
     let app = TestApp::new().await;
     user_with_phone(&app, "pia@example.com", "+15550001234").await;
     let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "+1 555 000 1234"),
-                ("strategy", "phone_code"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "+1 555 000 1234"),
+            ("strategy", "phone_code"),
+        ])
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(
@@ -141,10 +136,10 @@ async fn wrong_codes_count_and_burn_the_code() {
     let attempt = |code: String| {
         let (app, token, id) = (&app, token.clone(), id.clone());
         async move {
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "attempt_first_factor",
                 &[("strategy", "email_code"), ("code", &code)],
             )
             .await
@@ -208,20 +203,20 @@ async fn expired_codes_are_refused() {
     let app = TestApp::with(settings).await;
     app.user("sal@example.com", None).await;
     let (token, id, _) = app.identify("sal@example.com").await;
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await;
     let code = app.codes.last_code_to("sal@example.com").unwrap();
     app.clock.advance(std::time::Duration::from_millis(20));
     let res = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "email_code"), ("code", &code)],
         )
         .await;
@@ -247,10 +242,10 @@ async fn codes_go_only_to_the_users_own_addresses() {
         .to_owned();
     let (token, id, _) = app.identify("tom@example.com").await;
     let res = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[
                 ("strategy", "email_code"),
                 ("email_address_id", &eves_email),
@@ -260,19 +255,19 @@ async fn codes_go_only_to_the_users_own_addresses() {
     res.assert_error(422, "form_param_value_invalid", Some("email_address_id"));
     assert_eq!(app.codes.count(), 0);
     let phone = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "phone_code")],
         )
         .await;
     phone.assert_error(422, "form_param_value_invalid", Some("phone_number_id"));
     let missing = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "email_code"), ("code", "123456")],
         )
         .await;
@@ -286,10 +281,10 @@ async fn a_failed_delivery_leaves_no_valid_code() {
     let (token, id, _) = app.identify("uma@example.com").await;
     app.codes.fail(true);
     let res = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code")],
         )
         .await;
@@ -312,12 +307,7 @@ async fn development_test_identities_send_nothing_and_take_424242() {
         ("+12015550142", "phone_code"),
     ] {
         let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", identifier), ("strategy", strategy)],
-            )
+            .new_sign_in(&[("identifier", identifier), ("strategy", strategy)])
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         let id = res.body["response"]["id"].as_str().unwrap();
@@ -341,15 +331,10 @@ async fn development_test_identities_send_nothing_and_take_424242() {
     .await;
     user_with_phone(&prod, "jane+clerk_test@example.com", "+12015550142").await;
     let res = prod
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "jane+clerk_test@example.com"),
-                ("strategy", "email_code"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "jane+clerk_test@example.com"),
+            ("strategy", "email_code"),
+        ])
         .await;
     assert_eq!(prod.codes.count(), 1);
     let sent = prod
@@ -385,10 +370,10 @@ async fn disabled_code_strategies_are_refused_and_hidden() {
         .collect();
     assert_eq!(strategies, ["password"]);
     let prep = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code")],
         )
         .await;

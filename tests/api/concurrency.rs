@@ -12,14 +12,7 @@ use crate::support::{PASSWORD, TestApp};
 async fn a_sign_in_completes_once_however_many_attempts_race() {
     let app = Arc::new(TestApp::new().await);
     let user = app.user("race@example.com", None).await;
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "race@example.com")],
-        )
-        .await;
+    let res = app.new_sign_in(&[("identifier", "race@example.com")]).await;
     let token = res.token();
     let id = res.body["response"]["id"].as_str().unwrap().to_owned();
     let mut set = JoinSet::new();
@@ -71,12 +64,7 @@ async fn wrong_attempts_racing_are_all_counted() {
     let app = Arc::new(TestApp::new().await);
     app.user("count@example.com", None).await;
     let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "count@example.com")],
-        )
+        .new_sign_in(&[("identifier", "count@example.com")])
         .await;
     let token = res.token();
     let id = res.body["response"]["id"].as_str().unwrap().to_owned();
@@ -112,14 +100,7 @@ async fn signing_out_while_a_sign_in_completes_never_revives_the_old_token() {
     let app = Arc::new(TestApp::new().await);
     app.user("rot@example.com", None).await;
     for _ in 0..10 {
-        let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", "rot@example.com")],
-            )
-            .await;
+        let res = app.new_sign_in(&[("identifier", "rot@example.com")]).await;
         let old = res.token();
         let id = res.body["response"]["id"].as_str().unwrap().to_owned();
         let attempt = {
@@ -171,13 +152,8 @@ async fn a_password_changed_during_a_sign_in_stays_changed() {
         let sign_in = {
             let (app, old) = (Arc::clone(&app), old.clone());
             tokio::spawn(async move {
-                app.fapi(
-                    "POST",
-                    "/v1/client/sign_ins",
-                    "",
-                    &[("identifier", "pw@example.com"), ("password", &old)],
-                )
-                .await
+                app.new_sign_in(&[("identifier", "pw@example.com"), ("password", &old)])
+                    .await
             })
         };
         let patch = app
@@ -190,12 +166,7 @@ async fn a_password_changed_during_a_sign_in_stays_changed() {
         assert_eq!(patch.status, 200);
         sign_in.await.unwrap();
         let with_new = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", "pw@example.com"), ("password", &new)],
-            )
+            .new_sign_in(&[("identifier", "pw@example.com"), ("password", &new)])
             .await;
         assert_eq!(
             with_new.status, 200,
@@ -203,12 +174,7 @@ async fn a_password_changed_during_a_sign_in_stays_changed() {
             with_new.body
         );
         let with_old = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", "pw@example.com"), ("password", &old)],
-            )
+            .new_sign_in(&[("identifier", "pw@example.com"), ("password", &old)])
             .await;
         with_old.assert_error(422, "form_password_incorrect", Some("password"));
     }
@@ -342,15 +308,10 @@ async fn concurrent_user_updates_all_land() {
         assert_eq!(stored["last_name"], format!("Last {round}"));
         assert_eq!(stored["public_metadata"], json!({ "round": round }));
         let signed_in = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("identifier", "patch@example.com"),
-                    ("password", &new_password),
-                ],
-            )
+            .new_sign_in(&[
+                ("identifier", "patch@example.com"),
+                ("password", &new_password),
+            ])
             .await;
         assert_eq!(
             signed_in.status, 200,

@@ -59,13 +59,7 @@ fn same(known: &Resp, unknown: &Resp) {
 }
 
 async fn identify(app: &TestApp, identifier: &str) -> Resp {
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("identifier", identifier)],
-    )
-    .await
+    app.new_sign_in(&[("identifier", identifier)]).await
 }
 
 fn factor_id(res: &Resp, strategy: &str, field: &str) -> String {
@@ -127,16 +121,11 @@ async fn a_wrong_password_reads_the_same_for_an_unknown_identifier() {
     let one_call = |identifier: &'static str| {
         let app = &app;
         async move {
-            app.fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", "not the password"),
-                ],
-            )
+            app.new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", "not the password"),
+            ])
             .await
         }
     };
@@ -163,16 +152,11 @@ async fn a_wrong_password_reads_the_same_for_an_unknown_identifier() {
     same(&answers[0], &answers[1]);
     // Nobody signs in as the stand-in, whatever password is tried.
     let u = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "password"),
-                ("identifier", "nobody@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "nobody@example.com"),
+            ("password", PASSWORD),
+        ])
         .await;
     u.assert_error(422, "form_password_incorrect", Some("password"));
     assert_eq!(
@@ -193,19 +177,19 @@ async fn a_code_for_an_unknown_identifier_answers_the_same_and_goes_nowhere() {
         let email_id = factor_id(&res, "email_code", "email_address_id");
         let token = res.token();
         prepared.push(
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "prepare_first_factor",
                 &[("strategy", "email_code"), ("email_address_id", &email_id)],
             )
             .await,
         );
         attempts.push(
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "attempt_first_factor",
                 &[("strategy", "email_code"), ("code", "000000")],
             )
             .await,
@@ -226,18 +210,18 @@ async fn a_test_identity_with_no_account_cannot_pass_with_the_test_code() {
     let email_id = factor_id(&res, "email_code", "email_address_id");
     let token = res.token();
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "email_code"), ("email_address_id", &email_id)],
         )
         .await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "attempt_first_factor",
         &[("strategy", "email_code"), ("code", "424242")],
     )
     .await
@@ -255,16 +239,11 @@ async fn an_account_without_a_password_answers_as_a_wrong_password_does() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[
-            ("strategy", "password"),
-            ("identifier", "oauth.only@example.com"),
-            ("password", "a guess at it"),
-        ],
-    )
+    app.new_sign_in(&[
+        ("strategy", "password"),
+        ("identifier", "oauth.only@example.com"),
+        ("password", "a guess at it"),
+    ])
     .await
     .assert_error(422, "form_password_incorrect", Some("password"));
 }
@@ -280,16 +259,11 @@ async fn an_unknown_identifier_locks_after_as_many_failures_as_an_account() {
     let guess = |identifier: &'static str| {
         let app = &app;
         async move {
-            app.fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", "a wrong guess"),
-                ],
-            )
+            app.new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", "a wrong guess"),
+            ])
             .await
         }
     };

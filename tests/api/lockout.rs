@@ -6,13 +6,8 @@ use serde_json::json;
 use crate::support::{PASSWORD, TestApp};
 
 async fn sign_in_with(app: &TestApp, password: &str) -> crate::support::Resp {
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("identifier", "lou@example.com"), ("password", password)],
-    )
-    .await
+    app.new_sign_in(&[("identifier", "lou@example.com"), ("password", password)])
+        .await
 }
 
 #[tokio::test]
@@ -62,30 +57,23 @@ async fn failed_attempts_lock_the_user_and_nothing_is_evaluated_while_locked() {
     assert!(shown["lockout_expires_in_seconds"].as_i64().unwrap() > 3500);
     // A two-step sign-in and a code are refused too.
     let (res, token) = {
-        let res = app
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", "lou@example.com")],
-            )
-            .await;
+        let res = app.new_sign_in(&[("identifier", "lou@example.com")]).await;
         let token = res.token();
         (res, token)
     };
     let id = res.body["response"]["id"].as_str().unwrap();
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await
     .assert_error(403, "user_locked", None);
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+    app.sign_in_step(
         &token,
+        id,
+        "attempt_first_factor",
         &[("strategy", "password"), ("password", PASSWORD)],
     )
     .await
@@ -114,15 +102,10 @@ async fn wrong_codes_count_toward_the_lockout() {
     let app = TestApp::with(settings).await;
     app.user("lou@example.com", None).await;
     let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "lou@example.com"),
-                ("strategy", "email_code"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "lou@example.com"),
+            ("strategy", "email_code"),
+        ])
         .await;
     let (token, id) = (
         res.token(),

@@ -48,7 +48,7 @@ async fn start(app: &TestApp, identifier: Option<&str>) -> (String, String, Stri
     if let Some(id) = identifier {
         form.push(("identifier", id));
     }
-    let res = app.fapi("POST", "/v1/client/sign_ins", "", &form).await;
+    let res = app.new_sign_in(&form).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let v = &res.body["response"]["first_factor_verification"];
     assert_eq!(v["object"], "verification_oauth");
@@ -437,32 +437,22 @@ async fn redirects_off_the_allow_list_are_refused() {
         ];
         form.retain(|(k, _)| *k != field);
         form.push((field, url));
-        let res = app.fapi("POST", "/v1/client/sign_ins", "", &form).await;
+        let res = app.new_sign_in(&form).await;
         res.assert_error(422, "form_param_value_invalid", Some(field));
         assert!(res.header("authorization").is_none(), "no client was made");
     }
     let ok = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "oauth_github"),
-                ("redirect_url", "https://app.example.com/sso"),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "oauth_github"),
+            ("redirect_url", "https://app.example.com/sso"),
+        ])
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     // A provider that is not configured.
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[
-            ("strategy", "oauth_google"),
-            ("redirect_url", "https://app.example.com/sso"),
-        ],
-    )
+    app.new_sign_in(&[
+        ("strategy", "oauth_google"),
+        ("redirect_url", "https://app.example.com/sso"),
+    ])
     .await
     .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
 }
@@ -488,10 +478,10 @@ async fn two_factor_users_finish_with_their_second_factor() {
     );
     assert_eq!(state["client"]["sessions"], json!([]));
     let done = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_second_factor",
             &[("strategy", "backup_code"), ("code", "abcd1234efgh")],
         )
         .await;

@@ -152,10 +152,10 @@ async fn codes_to_one_address_are_limited_whichever_client_asks() {
             .unwrap()
             .to_owned();
         last = Some(
-            app.fapi(
-                "POST",
-                &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+            app.sign_in_step(
                 &token,
+                &id,
+                "prepare_first_factor",
                 &[("strategy", "email_code"), ("email_address_id", &email_id)],
             )
             .await,

@@ -20,10 +20,10 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
         .expect("a reset factor");
     let email_id = reset["email_address_id"].as_str().unwrap();
     let prepared = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[
                 ("strategy", "reset_password_email_code"),
                 ("email_address_id", email_id),
@@ -33,10 +33,10 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
     assert_eq!(prepared.status, 200, "{}", prepared.body);
     let code = app.codes.last_code_to("rex@example.com").unwrap();
     let verified = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "reset_password_email_code"), ("code", &code)],
         )
         .await;
@@ -107,24 +107,14 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
     .await
     .assert_error(401, "authentication_invalid", None);
     let old = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "rex@example.com"), ("password", PASSWORD)],
-        )
+        .new_sign_in(&[("identifier", "rex@example.com"), ("password", PASSWORD)])
         .await;
     old.assert_error(422, "form_password_incorrect", Some("password"));
     let new = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("identifier", "rex@example.com"),
-                ("password", "a brand new password"),
-            ],
-        )
+        .new_sign_in(&[
+            ("identifier", "rex@example.com"),
+            ("password", "a brand new password"),
+        ])
         .await;
     assert_eq!(new.status, 200, "{}", new.body);
     assert_eq!(
@@ -141,28 +131,28 @@ async fn a_new_password_needs_a_verified_reset_code() {
     app.user("ria@example.com", None).await;
     let (token, id, _) = app.identify("ria@example.com").await;
     let reset = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/reset_password"),
+        .sign_in_step(
             &token,
+            &id,
+            "reset_password",
             &[("password", "a brand new password")],
         )
         .await;
     reset.assert_error(422, "form_param_value_invalid", None);
     // A sign-in code is not a reset code.
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await;
     let code = app.codes.last_code_to("ria@example.com").unwrap();
     let wrong_kind = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "reset_password_email_code"), ("code", &code)],
         )
         .await;

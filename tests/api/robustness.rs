@@ -31,8 +31,7 @@ async fn every_answer_carries_the_security_headers() {
     let answers = [
         app.request("GET", "/v1/environment", &[], None).await,
         app.request("GET", "/nope", &[], None).await,
-        app.fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "x")])
-            .await,
+        app.new_sign_in(&[("identifier", "x")]).await,
         app.bapi("GET", "/v1/users", None).await,
     ];
     for res in answers {
@@ -68,14 +67,9 @@ async fn an_overlong_field_is_refused_naming_it_and_changes_nothing() {
         app.bapi("GET", "/v1/users/count", None).await.body["total_count"],
         0
     );
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("strategy", "oauth_google"), ("redirect_url", &long)],
-    )
-    .await
-    .assert_error(422, "form_param_value_invalid", Some("redirect_url"));
+    app.new_sign_in(&[("strategy", "oauth_google"), ("redirect_url", &long)])
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("redirect_url"));
     // At the limit, the field is read (and here judged on its own rules).
     let res = app
         .bapi(
@@ -148,9 +142,7 @@ async fn hostile_inputs_never_produce_a_server_error() {
     ];
     for value in nasty {
         for field in ["identifier", "password", "strategy"] {
-            let res = app
-                .fapi("POST", "/v1/client/sign_ins", "", &[(field, value)])
-                .await;
+            let res = app.new_sign_in(&[(field, value)]).await;
             assert!(
                 res.status.is_client_error() || res.status.is_success(),
                 "{field}={value:?}: {}",

@@ -33,25 +33,6 @@ async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
     res.body
 }
 
-/// A password sign-in on a new client; returns (token, sign-in id, response).
-async fn password_first(app: &TestApp, identifier: &str) -> (String, String, Resp) {
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "password"),
-                ("identifier", identifier),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let id = res.body["response"]["id"].as_str().unwrap().to_owned();
-    (res.token(), id, res)
-}
-
 async fn second(app: &TestApp, token: &str, id: &str, step: &str, form: &[(&str, &str)]) -> Resp {
     app.fapi(
         "POST",
@@ -108,7 +89,7 @@ async fn password_then_totp() {
         "the secret is never shown"
     );
 
-    let (token, id, res) = password_first(&app, "tina@example.com").await;
+    let (token, id, res) = app.password_sign_in("tina@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -158,7 +139,7 @@ async fn password_then_totp() {
     assert_eq!(age[1], 0, "the second factor was just verified: {age}");
 
     // The same code does not work twice, not even on another device.
-    let (token2, id2, _) = password_first(&app, "tina@example.com").await;
+    let (token2, id2, _) = app.password_sign_in("tina@example.com").await;
     second(
         &app,
         &token2,
@@ -239,16 +220,11 @@ async fn password_then_phone_code_to_a_reserved_number() {
         .body;
     assert_eq!(user["two_factor_enabled"], true);
     // A number kept for the second factor no longer names the account.
-    app.fapi(
-        "POST",
-        "/v1/client/sign_ins",
-        "",
-        &[("identifier", "+15555550242")],
-    )
-    .await
-    .assert_error(422, "form_identifier_not_found", Some("identifier"));
+    app.new_sign_in(&[("identifier", "+15555550242")])
+        .await
+        .assert_error(422, "form_identifier_not_found", Some("identifier"));
 
-    let (token, id, res) = password_first(&app, "paul@example.com").await;
+    let (token, id, res) = app.password_sign_in("paul@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -321,7 +297,7 @@ async fn password_then_backup_code() {
     .await;
     assert_eq!(user["backup_code_enabled"], true);
     assert_eq!(user["two_factor_enabled"], true);
-    let (token, id, res) = password_first(&app, "bea@example.com").await;
+    let (token, id, res) = app.password_sign_in("bea@example.com").await;
     assert_waiting(&res);
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
@@ -354,7 +330,7 @@ async fn password_then_backup_code() {
         "verification_backup_code"
     );
     // Used once, gone: the next sign-in cannot use it, but can use another.
-    let (token2, id2, _) = password_first(&app, "bea@example.com").await;
+    let (token2, id2, _) = app.password_sign_in("bea@example.com").await;
     second(
         &app,
         &token2,
@@ -386,8 +362,8 @@ async fn racing_uses_of_one_backup_code_exactly_one_wins() {
     .await;
     let user_id = user["id"].as_str().unwrap();
     for (round, code) in BACKUP_CODES.iter().copied().enumerate().take(3) {
-        let (t1, s1, _) = password_first(&app, "rae@example.com").await;
-        let (t2, s2, _) = password_first(&app, "rae@example.com").await;
+        let (t1, s1, _) = app.password_sign_in("rae@example.com").await;
+        let (t2, s2, _) = app.password_sign_in("rae@example.com").await;
         let form = [("strategy", "backup_code"), ("code", code)];
         let (a, b) = tokio::join!(
             second(&app, &t1, &s1, "attempt", &form),
@@ -424,7 +400,7 @@ async fn email_codes_are_second_factors_where_turned_on() {
         json!({ "totp_secret": TOTP_BASE32 }),
     )
     .await;
-    let (token, id, res) = password_first(&app, "eve@example.com").await;
+    let (token, id, res) = app.password_sign_in("eve@example.com").await;
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
         ["totp", "email_code"]
@@ -444,19 +420,19 @@ async fn email_codes_are_second_factors_where_turned_on() {
 
     // After an email code as the first factor, an email code is no second factor.
     let (token, id, _) = app.identify("eve@example.com").await;
-    app.fapi(
-        "POST",
-        &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+    app.sign_in_step(
         &token,
+        &id,
+        "prepare_first_factor",
         &[("strategy", "email_code")],
     )
     .await;
     let code = app.codes.last_code_to("eve@example.com").unwrap();
     let first = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "email_code"), ("code", &code)],
         )
         .await;
@@ -483,7 +459,7 @@ async fn second_factor_failures_lock_the_user() {
         json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
     )
     .await;
-    let (token, id, _) = password_first(&app, "lou@example.com").await;
+    let (token, id, _) = app.password_sign_in("lou@example.com").await;
     for (strategy, code) in [
         ("totp", "000000"),
         ("backup_code", "nope-nope"),
@@ -531,7 +507,7 @@ async fn second_factor_failures_lock_the_user() {
     )
     .await
     .assert_error(422, "verification_failed", Some("code"));
-    let (token, id, _) = password_first(&app, "lou@example.com").await;
+    let (token, id, _) = app.password_sign_in("lou@example.com").await;
     let done = second(
         &app,
         &token,
@@ -572,7 +548,7 @@ async fn the_backend_api_turns_second_factors_on_and_off() {
         Some(json!({ "reserved_for_second_factor": true })),
     )
     .await;
-    let (_, _, res) = password_first(&app, "max@example.com").await;
+    let (_, _, res) = app.password_sign_in("max@example.com").await;
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
         ["phone_code", "totp", "backup_code"]
@@ -609,7 +585,7 @@ async fn the_backend_api_turns_second_factors_on_and_off() {
         read["phone_numbers"][0]["reserved_for_second_factor"],
         false
     );
-    let (_, _, res) = password_first(&app, "max@example.com").await;
+    let (_, _, res) = app.password_sign_in("max@example.com").await;
     assert_eq!(res.body["response"]["status"], "complete");
     assert_eq!(
         res.body["response"]["supported_second_factors"],
@@ -906,7 +882,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         .assert_error(400, "totp_already_enabled", None);
 
     // The next sign-in asks for the second factor; the enrolment code is spent.
-    let (t2, s2, res) = password_first(&app, "nia@example.com").await;
+    let (t2, s2, res) = app.password_sign_in("nia@example.com").await;
     assert_waiting(&res);
     second(
         &app,
@@ -938,7 +914,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(fresh.len(), 10);
-    let (t3, s3, _) = password_first(&app, "nia@example.com").await;
+    let (t3, s3, _) = app.password_sign_in("nia@example.com").await;
     second(
         &app,
         &t3,
@@ -1033,7 +1009,7 @@ async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
         json!({ "totp_secret": TOTP_BASE32 }),
     )
     .await;
-    let (token, id, _) = password_first(&app, "gus@example.com").await;
+    let (token, id, _) = app.password_sign_in("gus@example.com").await;
     let guess = |code: &'static str| {
         let (app, token, id) = (&app, &token, &id);
         async move {

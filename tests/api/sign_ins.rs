@@ -8,14 +8,7 @@ use crate::support::{PASSWORD, TestApp};
 async fn identifier_then_password() {
     let app = TestApp::new().await;
     let user_id = app.user("Erin@Example.com", Some("erin")).await;
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "ERIN@example.com")],
-        )
-        .await;
+    let res = app.new_sign_in(&[("identifier", "ERIN@example.com")]).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let si = &res.body["response"];
     assert_eq!(si["object"], "sign_in_attempt");
@@ -136,7 +129,7 @@ async fn error_cases_are_clerk_errors_and_change_nothing() {
     app.user("gina@example.com", Some("gina")).await;
     let post = |form: Vec<(&'static str, &'static str)>| {
         let app = &app;
-        async move { app.fapi("POST", "/v1/client/sign_ins", "", &form).await }
+        async move { app.new_sign_in(&form).await }
     };
     post(vec![("identifier", "nobody@example.com")])
         .await
@@ -189,30 +182,23 @@ async fn error_cases_are_clerk_errors_and_change_nothing() {
 async fn steps_out_of_order_answer_clearly() {
     let app = TestApp::new().await;
     app.user("hank@example.com", None).await;
-    let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "hank@example.com")],
-        )
-        .await;
+    let res = app.new_sign_in(&[("identifier", "hank@example.com")]).await;
     let id = res.body["response"]["id"].as_str().unwrap().to_owned();
     let token = res.token();
     let password_prepare = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_first_factor",
             &[("strategy", "password")],
         )
         .await;
     password_prepare.assert_error(422, "form_param_value_invalid", Some("strategy"));
     let second = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_second_factor"),
+        .sign_in_step(
             &token,
+            &id,
+            "prepare_second_factor",
             &[("strategy", "totp")],
         )
         .await;
@@ -232,18 +218,9 @@ async fn disabled_identifiers_are_refused() {
     settings.identifiers.username = false;
     let app = TestApp::with(settings).await;
     app.user("ivan@example.com", Some("ivan")).await;
-    let res = app
-        .fapi("POST", "/v1/client/sign_ins", "", &[("identifier", "ivan")])
-        .await;
+    let res = app.new_sign_in(&[("identifier", "ivan")]).await;
     res.assert_error(422, "form_param_value_invalid", Some("identifier"));
-    let ok = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "ivan@example.com")],
-        )
-        .await;
+    let ok = app.new_sign_in(&[("identifier", "ivan@example.com")]).await;
     assert_eq!(
         ok.body["response"]["supported_identifiers"],
         serde_json::json!(["email_address", "phone_number"])
@@ -254,14 +231,7 @@ async fn disabled_identifiers_are_refused() {
 async fn another_clients_sign_in_is_not_found() {
     let app = TestApp::new().await;
     app.user("judy@example.com", None).await;
-    let mine = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "judy@example.com")],
-        )
-        .await;
+    let mine = app.new_sign_in(&[("identifier", "judy@example.com")]).await;
     let id = mine.body["response"]["id"].as_str().unwrap().to_owned();
     let other = app.fapi("PUT", "/v1/client", "", &[]).await.token();
     app.fapi("GET", &format!("/v1/client/sign_ins/{id}"), &other, &[])
@@ -271,10 +241,10 @@ async fn another_clients_sign_in_is_not_found() {
         .await
         .assert_error(404, "resource_not_found", None);
     let attempt = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
+        .sign_in_step(
             &other,
+            &id,
+            "attempt_first_factor",
             &[("strategy", "password"), ("password", PASSWORD)],
         )
         .await;
@@ -300,14 +270,7 @@ async fn users_without_a_password_cannot_use_it() {
         )
         .await;
     assert_eq!(res.body["password_enabled"], false);
-    let si = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "kim@example.com")],
-        )
-        .await;
+    let si = app.new_sign_in(&[("identifier", "kim@example.com")]).await;
     let factors = si.body["response"]["supported_first_factors"]
         .as_array()
         .unwrap()
@@ -317,16 +280,11 @@ async fn users_without_a_password_cannot_use_it() {
         "no password factor: {factors:?}"
     );
     let one_call = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[
-                ("strategy", "password"),
-                ("identifier", "kim@example.com"),
-                ("password", "anything1"),
-            ],
-        )
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "kim@example.com"),
+            ("password", "anything1"),
+        ])
         .await;
     one_call.assert_error(422, "strategy_for_user_invalid", Some("strategy"));
 }
@@ -335,14 +293,7 @@ async fn users_without_a_password_cannot_use_it() {
 async fn a_new_sign_in_replaces_the_clients_current_one() {
     let app = TestApp::new().await;
     app.user("lou@example.com", None).await;
-    let first = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "lou@example.com")],
-        )
-        .await;
+    let first = app.new_sign_in(&[("identifier", "lou@example.com")]).await;
     let token = first.token();
     let first_id = first.body["response"]["id"].as_str().unwrap().to_owned();
     let second = app
@@ -378,21 +329,11 @@ async fn a_password_without_a_strategy_is_the_password_strategy() {
     let app = TestApp::new().await;
     app.user("max@example.com", None).await;
     let res = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "max@example.com"), ("password", PASSWORD)],
-        )
+        .new_sign_in(&[("identifier", "max@example.com"), ("password", PASSWORD)])
         .await;
     assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
     let wrong = app
-        .fapi(
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "max@example.com"), ("password", "nope nope")],
-        )
+        .new_sign_in(&[("identifier", "max@example.com"), ("password", "nope nope")])
         .await;
     wrong.assert_error(422, "form_password_incorrect", Some("password"));
 }

@@ -248,6 +248,28 @@ impl TestApp {
         }
     }
 
+    /// `POST /v1/client/sign_ins` with `form` and no client yet.
+    pub async fn new_sign_in(&self, form: &[(&str, &str)]) -> Resp {
+        self.fapi("POST", "/v1/client/sign_ins", "", form).await
+    }
+
+    /// `POST /v1/client/sign_ins/{id}/{step}` with `form` on the client of `token`.
+    pub async fn sign_in_step(
+        &self,
+        token: &str,
+        id: &str,
+        step: &str,
+        form: &[(&str, &str)],
+    ) -> Resp {
+        self.fapi(
+            "POST",
+            &format!("/v1/client/sign_ins/{id}/{step}"),
+            token,
+            form,
+        )
+        .await
+    }
+
     /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
     pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -299,13 +321,21 @@ impl TestApp {
     /// A sign-in on a new client identified by `identifier`; returns
     /// (client token, sign-in id, response).
     pub async fn identify(&self, identifier: &str) -> (String, String, Resp) {
+        let res = self.new_sign_in(&[("identifier", identifier)]).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let id = res.body["response"]["id"].as_str().unwrap().to_owned();
+        (res.token(), id, res)
+    }
+
+    /// A password sign-in on a new client, whatever its outcome; returns
+    /// (client token, sign-in id, response).
+    pub async fn password_sign_in(&self, identifier: &str) -> (String, String, Resp) {
         let res = self
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[("identifier", identifier)],
-            )
+            .new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", identifier),
+                ("password", PASSWORD),
+            ])
             .await;
         assert_eq!(res.status, 200, "{}", res.body);
         let id = res.body["response"]["id"].as_str().unwrap().to_owned();
@@ -314,22 +344,10 @@ impl TestApp {
 
     /// Signs in with identifier + password in one call; returns (token, session id).
     pub async fn sign_in(&self, identifier: &str) -> (String, String) {
-        let res = self
-            .fapi(
-                "POST",
-                "/v1/client/sign_ins",
-                "",
-                &[
-                    ("strategy", "password"),
-                    ("identifier", identifier),
-                    ("password", PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(res.status, 200, "{}", res.body);
+        let (token, _, res) = self.password_sign_in(identifier).await;
         assert_eq!(res.body["response"]["status"], "complete");
         (
-            res.token(),
+            token,
             res.body["response"]["created_session_id"]
                 .as_str()
                 .unwrap()

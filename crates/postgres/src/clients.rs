@@ -2,16 +2,14 @@
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
-};
+use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use latch_sql::{client_columns, session_columns};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
-use crate::error::{DbError, Table, lost_or_missing, row_exists};
+use crate::error::{DbError, PostgresColumns, Table, lost_or_missing, row_exists};
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -446,31 +444,11 @@ impl PostgresStore {
 }
 
 fn client_from_row(row: &Row) -> Result<Client, DbError> {
-    Ok(Client {
-        id: ClientId(row.try_get(0)?),
-        token_hash: row.try_get(1)?,
-        sign_in_id: row.try_get::<_, Option<String>>(2)?.map(SignInId),
-        last_active_session_id: row.try_get::<_, Option<String>>(3)?.map(SessionId),
-        created_at: Timestamp(row.try_get(4)?),
-        updated_at: Timestamp(row.try_get(5)?),
-    })
+    latch_sql::rows::client(&PostgresColumns(row))
 }
 
 fn session_from_row(row: &Row) -> Result<Session, DbError> {
-    let status: String = row.try_get(3)?;
-    let status = latch_sql::rows::session_status(&status)?;
-    Ok(Session {
-        id: SessionId(row.try_get(0)?),
-        client_id: ClientId(row.try_get(1)?),
-        user_id: UserId(row.try_get(2)?),
-        status,
-        last_active_at: Timestamp(row.try_get(4)?),
-        expire_at: Timestamp(row.try_get(5)?),
-        first_factor_verified_at: Timestamp(row.try_get(6)?),
-        second_factor_verified_at: row.try_get::<_, Option<i64>>(7)?.map(Timestamp),
-        created_at: Timestamp(row.try_get(8)?),
-        updated_at: Timestamp(row.try_get(9)?),
-    })
+    latch_sql::rows::session(&PostgresColumns(row))
 }
 
 /// The `WHERE` clause of a [`SessionQuery`] and its parameters.

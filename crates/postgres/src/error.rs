@@ -133,3 +133,34 @@ pub(crate) async fn lost_or_missing(
         Err(err) => err,
     }
 }
+
+/// A tokio-postgres row as the shared row shapes read it.
+pub(crate) struct PostgresColumns<'a>(pub &'a tokio_postgres::Row);
+
+impl latch_sql::rows::Columns for PostgresColumns<'_> {
+    type Error = DbError;
+
+    fn text(&self, index: usize) -> Result<String, DbError> {
+        Ok(self.0.try_get(index)?)
+    }
+
+    fn optional_text(&self, index: usize) -> Result<Option<String>, DbError> {
+        Ok(self.0.try_get(index)?)
+    }
+
+    fn integer(&self, index: usize) -> Result<i64, DbError> {
+        Ok(self.0.try_get(index)?)
+    }
+
+    fn optional_integer(&self, index: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.0.try_get(index)?)
+    }
+
+    fn flag(&self, index: usize) -> Result<bool, DbError> {
+        Ok(self.0.try_get(index)?)
+    }
+
+    fn invalid(&self, _index: usize, why: StoreError) -> DbError {
+        DbError::Store(why)
+    }
+}

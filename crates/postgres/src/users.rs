@@ -8,13 +8,13 @@ use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
-use latch_sql::rows::{UserRow, metadata};
+use latch_sql::rows::metadata;
 use latch_sql::user_columns;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
-use crate::error::{DbError, Table, lost_or_missing};
+use crate::error::{DbError, PostgresColumns, Table, lost_or_missing};
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -671,33 +671,12 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
             },
         )
         .collect();
-    let row_values = UserRow {
-        id: row.try_get(0)?,
-        username: row.try_get(1)?,
-        password_digest: row.try_get(2)?,
-        first_name: row.try_get(3)?,
-        last_name: row.try_get(4)?,
-        external_id: row.try_get(5)?,
-        primary_email_address_id: row.try_get(6)?,
-        primary_phone_number_id: row.try_get(7)?,
-        public_metadata: row.try_get(8)?,
-        private_metadata: row.try_get(9)?,
-        unsafe_metadata: row.try_get(10)?,
-        banned: row.try_get(11)?,
-        last_sign_in_at: row.try_get(12)?,
-        created_at: row.try_get(13)?,
-        updated_at: row.try_get(14)?,
-        totp_secret: row.try_get(15)?,
-        totp_pending_secret: row.try_get(16)?,
-        locked_until: row.try_get(17)?,
-        totp_last_step: row.try_get(18)?,
-    };
     Ok(User {
         email_addresses: identifications(19)?,
         phone_numbers: identifications(20)?,
         external_accounts,
         backup_codes: serde_json::from_str(&row.try_get::<_, String>(21)?)?,
-        ..row_values.into_user()?
+        ..latch_sql::rows::user(&PostgresColumns(row))?
     })
 }
 

@@ -7,7 +7,9 @@
 //! - the column lists, as macros that expand to string literals so each
 //!   adapter can `concat!` them into its own statements ([`user_columns!`],
 //!   [`client_columns!`], [`session_columns!`]);
-//! - [`rows`]: turning a row's plain stored values into domain types and back;
+//! - [`rows`]: reading clients, sessions and users from a row's columns
+//!   (each adapter implements [`rows::Columns`] for its driver's row once),
+//!   and the stored form of user metadata;
 //! - [`unique`]: which unique key's violation means which [`StoreError`].
 //!
 //! Invariant: depends on `latch-core` and `serde_json` only; no SQL driver,

@@ -2,16 +2,14 @@
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
-};
+use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use latch_sql::{client_columns, session_columns};
-use rusqlite::types::{Type, Value};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::error::{DbError, Table, lost_or_missing, row_exists};
+use crate::error::{DbError, SqliteColumns, Table, lost_or_missing, row_exists};
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -395,32 +393,11 @@ fn client_with_sessions(
 }
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
-    Ok(Client {
-        id: ClientId(row.get(0)?),
-        token_hash: row.get(1)?,
-        sign_in_id: row.get::<_, Option<String>>(2)?.map(SignInId),
-        last_active_session_id: row.get::<_, Option<String>>(3)?.map(SessionId),
-        created_at: Timestamp(row.get(4)?),
-        updated_at: Timestamp(row.get(5)?),
-    })
+    latch_sql::rows::client(&SqliteColumns(row))
 }
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
-    let status: String = row.get(3)?;
-    let status = latch_sql::rows::session_status(&status)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, Type::Text, Box::new(e)))?;
-    Ok(Session {
-        id: SessionId(row.get(0)?),
-        client_id: ClientId(row.get(1)?),
-        user_id: UserId(row.get(2)?),
-        status,
-        last_active_at: Timestamp(row.get(4)?),
-        expire_at: Timestamp(row.get(5)?),
-        first_factor_verified_at: Timestamp(row.get(6)?),
-        second_factor_verified_at: row.get::<_, Option<i64>>(7)?.map(Timestamp),
-        created_at: Timestamp(row.get(8)?),
-        updated_at: Timestamp(row.get(9)?),
-    })
+    latch_sql::rows::session(&SqliteColumns(row))
 }
 
 /// The `WHERE` clause of a [`SessionQuery`] and its parameters.

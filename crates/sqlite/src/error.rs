@@ -87,3 +87,34 @@ pub(crate) fn lost_or_missing(conn: &rusqlite::Connection, table: Table, id: &st
         Err(err) => err,
     }
 }
+
+/// A rusqlite row as the shared row shapes read it.
+pub(crate) struct SqliteColumns<'a, 'b>(pub &'a rusqlite::Row<'b>);
+
+impl latch_sql::rows::Columns for SqliteColumns<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, index: usize) -> rusqlite::Result<String> {
+        self.0.get(index)
+    }
+
+    fn optional_text(&self, index: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(index)
+    }
+
+    fn integer(&self, index: usize) -> rusqlite::Result<i64> {
+        self.0.get(index)
+    }
+
+    fn optional_integer(&self, index: usize) -> rusqlite::Result<Option<i64>> {
+        self.0.get(index)
+    }
+
+    fn flag(&self, index: usize) -> rusqlite::Result<bool> {
+        self.0.get(index)
+    }
+
+    fn invalid(&self, index: usize, why: StoreError) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(why))
+    }
+}

@@ -9,13 +9,12 @@ use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
-use latch_sql::rows::UserRow;
 use latch_sql::user_columns;
-use rusqlite::types::{Type, Value};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
-use crate::error::{DbError, Table, lost_or_missing};
+use crate::error::{DbError, SqliteColumns, Table, lost_or_missing};
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -663,29 +662,7 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
 
 /// A user row without its identifications, which [`attach_identifications`] adds.
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    UserRow {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        password_digest: row.get(2)?,
-        first_name: row.get(3)?,
-        last_name: row.get(4)?,
-        external_id: row.get(5)?,
-        primary_email_address_id: row.get(6)?,
-        primary_phone_number_id: row.get(7)?,
-        public_metadata: row.get(8)?,
-        private_metadata: row.get(9)?,
-        unsafe_metadata: row.get(10)?,
-        banned: row.get(11)?,
-        last_sign_in_at: row.get(12)?,
-        created_at: row.get(13)?,
-        updated_at: row.get(14)?,
-        totp_secret: row.get(15)?,
-        totp_pending_secret: row.get(16)?,
-        locked_until: row.get(17)?,
-        totp_last_step: row.get(18)?,
-    }
-    .into_user()
-    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))
+    latch_sql::rows::user(&SqliteColumns(row))
 }
 
 /// The `WHERE` clause of a [`UserQuery`] and its parameters: each non-empty list

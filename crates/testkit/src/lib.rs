@@ -29,6 +29,7 @@ mod counters;
 pub mod fixtures;
 mod instance_store;
 pub mod oauth;
+mod process;
 pub mod services;
 mod sign_in_store;
 pub mod smtp;

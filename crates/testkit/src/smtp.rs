@@ -8,13 +8,13 @@
 //!
 //! Blocking by design: a test starts the server, sends, then reads what came.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, ChildStdin, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::process::spawn_listening;
 
 fn smtp_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp")
@@ -140,29 +140,7 @@ impl SmtpServer {
         if let Some((user, password)) = options.auth {
             cmd.arg("--auth").arg(format!("{user}:{password}"));
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the SMTP test server starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("listening ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(port)) => port,
-            _ => {
-                let _ = child.kill();
-                panic!("the SMTP test server did not report its port");
-            }
-        };
+        let (child, stdin, port) = spawn_listening(&mut cmd, "the SMTP test server");
         Self {
             child,
             _stdin: stdin,

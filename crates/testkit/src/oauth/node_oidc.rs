@@ -7,15 +7,13 @@
 //! package's development login page (any password; the login is the
 //! account's `sub`) and its consent page.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Child, ChildStdin, Command};
 
 use serde_json::json;
 
 use super::server::random_token;
+use crate::process::spawn_listening;
 
 fn oidc_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
@@ -128,32 +126,13 @@ impl NodeOidcProvider {
             "tokenEndpointAuthMethod": options.token_endpoint_auth_method,
             "claimsInIdToken": options.claims_in_id_token,
         });
-        let mut child = Command::new("node")
-            .arg(oidc_dir().join("provider.mjs"))
-            .arg(settings.to_string())
-            .current_dir(oidc_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node starts (Node.js 20 or newer is needed)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line.strip_prefix("listening ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(port)) => port,
-            _ => {
-                let _ = child.kill();
-                panic!("the OpenID Connect test provider did not report its port");
-            }
-        };
+        let (child, stdin, port) = spawn_listening(
+            Command::new("node")
+                .arg(oidc_dir().join("provider.mjs"))
+                .arg(settings.to_string())
+                .current_dir(oidc_dir()),
+            "the OpenID Connect test provider (Node.js 20 or newer)",
+        );
         Self {
             child,
             _stdin: stdin,
