@@ -43,8 +43,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use crate::error::{ApiError, EdgeError};
-use latch_core::model::Environment;
-use latch_core::model::Timestamp;
+use latch_core::model::{Environment, Timestamp, is_loopback_origin};
 use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
@@ -315,16 +314,7 @@ async fn backend(
         Ok(()) => match found {
             Found::Route(route, params) => match route.handler {
                 Handler::Backend(handler) => {
-                    let auth = no_client();
-                    let ctx = Ctx {
-                        state,
-                        req,
-                        auth: &auth,
-                        token: None,
-                        trace_id,
-                        params,
-                    };
-                    handler(&ctx).await
+                    handler(&Ctx::without_client(state, req, trace_id, params)).await
                 }
                 Handler::Frontend(_) | Handler::Public(_) => return not_found(trace_id),
             },
@@ -345,29 +335,12 @@ async fn public(
     match found {
         Found::Route(route, params) => match route.handler {
             Handler::Public(handler) => {
-                let auth = no_client();
-                let ctx = Ctx {
-                    state,
-                    req,
-                    auth: &auth,
-                    token: None,
-                    trace_id,
-                    params,
-                };
-                handler(&ctx).await
+                handler(&Ctx::without_client(state, req, trace_id, params)).await
             }
             Handler::Frontend(_) | Handler::Backend(_) => not_found(trace_id),
         },
         Found::WrongMethod { .. } => ApiResponse::error(&fapi::method_not_allowed(), trace_id),
         Found::NotFound => not_found(trace_id),
-    }
-}
-
-/// What Backend API and public handlers are given for a client: none.
-fn no_client() -> ClientAuth {
-    ClientAuth {
-        channel: fapi::Channel::Cookie,
-        token: None,
     }
 }
 
@@ -575,64 +548,4 @@ fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiRespons
         );
     }
     response
-}
-
-/// `http(s)://localhost[:port]`, `127.0.0.1` or `[::1]`, and nothing else.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(authority) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((host, port))
-                if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
-            {
-                host
-            }
-            _ => return false,
-        },
-        None => match authority.split_once(':') {
-            Some((host, port)) if is_port(port) => host,
-            Some(_) => return false,
-            None => authority,
-        },
-    };
-    matches!(host, "localhost" | "127.0.0.1" | "::1")
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_origin;
-
-    #[test]
-    fn loopback_origins_are_exactly_the_local_ones() {
-        for ok in [
-            "http://localhost",
-            "http://localhost:3000",
-            "https://127.0.0.1:8443",
-            "http://[::1]:5173",
-            "http://[::1]",
-        ] {
-            assert!(is_loopback_origin(ok), "{ok}");
-        }
-        for bad in [
-            "http://localhost.evil.example",
-            "http://127.0.0.1.evil.example:80",
-            "http://evil.example/localhost",
-            "localhost:3000",
-            "http://localhost:30a0",
-            "http://[::1].evil",
-            "http://user@localhost",
-            "null",
-        ] {
-            assert!(!is_loopback_origin(bad), "{bad}");
-        }
-    }
 }

@@ -14,11 +14,11 @@ use std::pin::Pin;
 
 use warp::http::Method;
 
-use crate::error::{ApiError, EdgeError};
 use latch_core::service::{Step, Throttled};
 
 use crate::ApiState;
 use crate::bapi::{sessions as bapi_sessions, users};
+use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
 use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins};
 use crate::http::{ApiRequest, ApiResponse};
@@ -142,6 +142,31 @@ pub(crate) struct Ctx<'a> {
     pub token: Option<&'a str>,
     pub trace_id: &'a str,
     pub params: &'a Params<'a>,
+}
+
+/// What Backend API and public handlers are given for a client: none.
+static NO_CLIENT: ClientAuth = ClientAuth {
+    channel: Channel::Cookie,
+    token: None,
+};
+
+impl<'a> Ctx<'a> {
+    /// A context for a handler that takes no client (Backend API, public).
+    pub fn without_client(
+        state: &'a ApiState,
+        req: &'a ApiRequest,
+        trace_id: &'a str,
+        params: &'a Params<'a>,
+    ) -> Self {
+        Self {
+            state,
+            req,
+            auth: &NO_CLIENT,
+            token: None,
+            trace_id,
+            params,
+        }
+    }
 }
 
 impl Ctx<'_> {

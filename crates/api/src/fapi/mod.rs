@@ -13,10 +13,10 @@ pub(crate) mod sign_ins;
 use serde_json::Value;
 use warp::http::{Method, header};
 
-use crate::error::{ApiError, EdgeError};
 use latch_core::service::Outcome;
 
 use crate::client_ip::client_ip;
+use crate::error::{ApiError, EdgeError};
 use crate::http::{ApiRequest, ApiResponse};
 use crate::routes::{Ctx, Found, Guard, Handler};
 use crate::{ApiState, render};
