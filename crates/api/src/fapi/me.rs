@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use latch_core::Error;
 use latch_core::model::User;
-use latch_core::service::{BackupCodesView, TotpView};
+use latch_core::service::{BackupCodesView, Outcome, TotpView};
 
 use super::{FapiReply, wrap};
 use crate::ApiState;
@@ -14,6 +15,16 @@ use crate::render::{self, Audience};
 
 fn session_id(req: &ApiRequest) -> Option<&str> {
     req.query_param("_clerk_session_id")
+}
+
+/// Every `/v1/me` handler answers the same way: the use case's error as the
+/// API's, or its outcome wrapped with the client.
+fn reply<T>(
+    state: &ApiState,
+    result: Result<Outcome<T>, Error>,
+    render_response: impl FnOnce(&T) -> Value,
+) -> Result<FapiReply, ApiError> {
+    Ok(wrap(state, result?, render_response))
 }
 
 fn user_json(state: &ApiState, user: &User) -> Value {
@@ -26,12 +37,10 @@ pub async fn read(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let outcome = state
-        .services
-        .account
-        .get_me(token, session_id(req))
-        .await?;
-    Ok(wrap(state, outcome, |u| user_json(state, u)))
+    let account = &state.services.account;
+    reply(state, account.get_me(token, session_id(req)).await, |u| {
+        user_json(state, u)
+    })
 }
 
 /// `POST /v1/me/totp`.
@@ -40,12 +49,12 @@ pub async fn create_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let outcome = state
-        .services
-        .account
-        .create_totp(token, session_id(req))
-        .await?;
-    Ok(wrap(state, outcome, totp_json))
+    let account = &state.services.account;
+    reply(
+        state,
+        account.create_totp(token, session_id(req)).await,
+        totp_json,
+    )
 }
 
 /// `POST /v1/me/totp/attempt_verification`.
@@ -54,12 +63,14 @@ pub async fn verify_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let outcome = state
-        .services
-        .account
-        .verify_totp(token, session_id(req), req.param("code")?)
-        .await?;
-    Ok(wrap(state, outcome, totp_json))
+    let account = &state.services.account;
+    reply(
+        state,
+        account
+            .verify_totp(token, session_id(req), req.param("code")?)
+            .await,
+        totp_json,
+    )
 }
 
 /// `DELETE /v1/me/totp`.
@@ -68,16 +79,12 @@ pub async fn delete_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let outcome = state
-        .services
-        .account
-        .delete_own_totp(token, session_id(req))
-        .await?;
-    Ok(wrap(
+    let account = &state.services.account;
+    reply(
         state,
-        outcome,
+        account.delete_own_totp(token, session_id(req)).await,
         |user| json!({ "object": "totp", "id": totp_id(user), "deleted": true }),
-    ))
+    )
 }
 
 /// `POST /v1/me/backup_codes`.
@@ -86,12 +93,9 @@ pub async fn create_backup_codes(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let outcome = state
-        .services
-        .account
-        .create_backup_codes(token, session_id(req))
-        .await?;
-    Ok(wrap(state, outcome, |v: &BackupCodesView| {
+    let account = &state.services.account;
+    let result = account.create_backup_codes(token, session_id(req)).await;
+    reply(state, result, |v: &BackupCodesView| {
         json!({
             "object": "backup_code",
             "id": format!("bc_{}", id_suffix(&v.user)),
@@ -99,7 +103,7 @@ pub async fn create_backup_codes(
             "created_at": v.user.updated_at.millis(),
             "updated_at": v.user.updated_at.millis(),
         })
-    }))
+    })
 }
 
 fn totp_json(v: &TotpView) -> Value {

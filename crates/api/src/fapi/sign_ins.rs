@@ -1,6 +1,7 @@
 //! `/v1/client/sign_ins`: sign-in attempts and their factors.
 
 use crate::error::ApiError;
+use latch_core::Error;
 use latch_core::service::{
     AttemptFirstFactor, AttemptSecondFactor, CreateSignIn, Outcome, PrepareFirstFactor,
     PrepareSecondFactor, ResetPassword, SignInView,
@@ -17,10 +18,15 @@ fn keeps_token(auth: &ClientAuth) -> bool {
     auth.channel == Channel::DevBrowser
 }
 
-fn reply(state: &ApiState, outcome: Outcome<SignInView>) -> FapiReply {
-    wrap(state, outcome, |v| {
+/// Every sign-in handler answers the same way: the use case's error as the
+/// API's, or the sign-in rendered and wrapped with the client.
+fn reply(
+    state: &ApiState,
+    result: Result<Outcome<SignInView>, Error>,
+) -> Result<FapiReply, ApiError> {
+    Ok(wrap(state, result?, |v| {
         render::sign_in(v, state.services.settings())
-    })
+    }))
 }
 
 /// `POST /v1/client/sign_ins`.
@@ -38,22 +44,13 @@ pub async fn create(
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: keeps_token(auth),
     };
-    Ok(reply(
-        state,
-        state
-            .services
-            .sign_ins
-            .create_sign_in(auth.token(), params)
-            .await?,
-    ))
+    let sign_ins = &state.services.sign_ins;
+    reply(state, sign_ins.create_sign_in(auth.token(), params).await)
 }
 
 /// `GET /v1/client/sign_ins/{id}`.
 pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
-    Ok(reply(
-        state,
-        state.services.sign_ins.get_sign_in(token, id).await?,
-    ))
+    reply(state, state.services.sign_ins.get_sign_in(token, id).await)
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -72,14 +69,11 @@ pub async fn prepare_first_factor(
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
     };
-    Ok(reply(
+    let sign_ins = &state.services.sign_ins;
+    reply(
         state,
-        state
-            .services
-            .sign_ins
-            .prepare_first_factor(token, id, params)
-            .await?,
-    ))
+        sign_ins.prepare_first_factor(token, id, params).await,
+    )
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -95,14 +89,13 @@ pub async fn attempt_first_factor(
         code: req.param("code")?,
         keep_token: keeps_token(auth),
     };
-    Ok(reply(
+    let sign_ins = &state.services.sign_ins;
+    reply(
         state,
-        state
-            .services
-            .sign_ins
+        sign_ins
             .attempt_first_factor(auth.token(), id, params)
-            .await?,
-    ))
+            .await,
+    )
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
@@ -117,14 +110,11 @@ pub async fn prepare_second_factor(
         phone_number_id: req.param("phone_number_id")?,
         email_address_id: req.param("email_address_id")?,
     };
-    Ok(reply(
+    let sign_ins = &state.services.sign_ins;
+    reply(
         state,
-        state
-            .services
-            .sign_ins
-            .prepare_second_factor(token, id, params)
-            .await?,
-    ))
+        sign_ins.prepare_second_factor(token, id, params).await,
+    )
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_second_factor`.
@@ -139,14 +129,13 @@ pub async fn attempt_second_factor(
         code: req.param("code")?,
         keep_token: keeps_token(auth),
     };
-    Ok(reply(
+    let sign_ins = &state.services.sign_ins;
+    reply(
         state,
-        state
-            .services
-            .sign_ins
+        sign_ins
             .attempt_second_factor(auth.token(), id, params)
-            .await?,
-    ))
+            .await,
+    )
 }
 
 /// `POST /v1/client/sign_ins/{id}/reset_password`.
@@ -163,12 +152,9 @@ pub async fn reset_password(
             .unwrap_or(false),
         keep_token: keeps_token(auth),
     };
-    Ok(reply(
+    let sign_ins = &state.services.sign_ins;
+    reply(
         state,
-        state
-            .services
-            .sign_ins
-            .reset_password(auth.token(), id, params)
-            .await?,
-    ))
+        sign_ins.reset_password(auth.token(), id, params).await,
+    )
 }
