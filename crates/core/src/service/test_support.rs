@@ -1,12 +1,15 @@
-//! Mocked ports for use-case tests.
+//! Mocked ports for use-case tests, and the few scripts most tests share, so
+//! that a test's own expectations are the rule it states.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::{Ports, Services, token_hash};
+use crate::error::Error;
 use crate::model::{
     Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus,
-    Timestamp, User, UserId,
+    SignIn, SignInId, Strategy, Timestamp, User, UserId,
 };
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
@@ -89,6 +92,117 @@ impl Mocks {
             self.settings,
         )
     }
+}
+
+/// Scripts of the ports most tests need, each answering every call of its
+/// kind. A test that wants a call to answer otherwise (or never happen) sets
+/// that expectation before the script: the earliest match answers.
+impl Mocks {
+    /// The client [`TOKEN`] names is [`client`], with no sessions yet.
+    pub fn client_found(&mut self) -> &mut Self {
+        self.clients
+            .expect_find_client_by_token_hash()
+            .returning(|_| Ok(Some(client())));
+        self.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![]));
+        self
+    }
+
+    /// A client with this sign-in: [`Mocks::client_found`], whose sign-in
+    /// reads answer `sign_in`.
+    pub fn client_with_sign_in(&mut self, sign_in: SignIn) -> &mut Self {
+        self.client_found().sign_in_stored(sign_in)
+    }
+
+    /// Every sign-in read answers `sign_in`.
+    pub fn sign_in_stored(&mut self, sign_in: SignIn) -> &mut Self {
+        self.sign_ins
+            .expect_get()
+            .returning(move |_| Ok(Some(sign_in.clone())));
+        self
+    }
+
+    /// Every user read by id answers `user`.
+    pub fn user_stored(&mut self, user: User) -> &mut Self {
+        self.users
+            .expect_get()
+            .returning(move |_| Ok(Some(user.clone())));
+        self
+    }
+
+    /// Every identifier names `user`.
+    pub fn identifier_names(&mut self, user: User) -> &mut Self {
+        self.users
+            .expect_find_by_identifier()
+            .returning(move |_| Ok(Some(user.clone())));
+        self
+    }
+
+    /// The hasher finds every password `right` (or every one wrong).
+    pub fn passwords_match(&mut self, right: bool) -> &mut Self {
+        self.hasher.expect_verify().returning(move |_, _| Ok(right));
+        self
+    }
+
+    /// The client as read back after a step: [`client`], without sessions.
+    pub fn client_reads_back(&mut self) -> &mut Self {
+        self.clients
+            .expect_get_client_with_sessions()
+            .returning(|_, _| Ok(Some(client_without_sessions())));
+        self.clients
+            .expect_get_client()
+            .returning(|_| Ok(Some(client())));
+        self.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![]));
+        self
+    }
+
+    /// The store accepts every replace of a sign-in.
+    pub fn replaces_accepted(&mut self) -> &mut Self {
+        self.sign_ins.expect_replace().returning(|_, _| Ok(()));
+        self
+    }
+}
+
+/// A sign-in on client 1 that identified `user` as alice, at [`NOW`].
+pub fn identified_sign_in(user: &User) -> SignIn {
+    let mut s = SignIn::new(
+        SignInId("sia_1".into()),
+        ClientId("client_1".into()),
+        NOW,
+        &Default::default(),
+    );
+    s.identify("alice".into(), user, NOW).unwrap();
+    s
+}
+
+/// A sign-in on client 1 whose password passed for `user` just now.
+pub fn passed_first_factor(user: &User) -> SignIn {
+    let settings = InstanceSettings::default();
+    let mut s = SignIn::new(
+        SignInId("sia_1".into()),
+        client().id,
+        Timestamp(NOW.0 - 1000),
+        &settings,
+    );
+    s.identify("alice@example.com".into(), user, Timestamp(NOW.0 - 1000))
+        .unwrap();
+    s.first_factor_passed(Strategy::Password, user.two_factor_enabled(), NOW)
+        .unwrap();
+    s
+}
+
+/// Whether `err` refuses a strategy the instance or the user lacks.
+pub fn refuses_strategy(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::StrategyNotEnabled(_)
+            | Error::NoPassword
+            | Error::StrategyNotForUser(_)
+            | Error::ProviderNotEnabled(_)
+    )
 }
 
 /// Counters whose every hit is the first of a fresh window.

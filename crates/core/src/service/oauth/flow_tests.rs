@@ -5,7 +5,7 @@ use crate::model::Client;
 use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
-use crate::service::test_support::{Mocks, NOW, client, client_without_sessions, user};
+use crate::service::test_support::{Mocks, NOW, TOKEN, client, user};
 
 const SECRET: &str = "the-state-secret";
 const BACK: &str = "http://localhost:3000/sso-callback";
@@ -79,10 +79,30 @@ fn callback(secret: &str) -> OAuthCallback {
     }
 }
 
-fn serve(m: &mut Mocks, sign_in: SignIn) {
-    m.sign_ins
-        .expect_get()
-        .returning(move |_| Ok(Some(sign_in.clone())));
+/// [`waiting`] for five more minutes, not identified yet.
+fn fresh() -> SignIn {
+    waiting(None, NOW.plus(Duration::minutes(5)))
+}
+
+/// The provider's account is linked to no user.
+fn unlinked(m: &mut Mocks) {
+    m.users
+        .expect_find_by_external_account()
+        .returning(|_, _| Ok(None));
+}
+
+/// Lands `params` at the callback over the mocks.
+async fn land(m: Mocks, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
+    m.services().oauth.oauth_callback(params).await
+}
+
+/// Starts a github sign-in that comes back to `redirect_url`.
+fn start(redirect_url: &str) -> CreateSignIn {
+    CreateSignIn {
+        strategy: Some("oauth_github".into()),
+        redirect_url: Some(redirect_url.into()),
+        ..Default::default()
+    }
 }
 
 /// Every stored sign-in has its state spent; each is either the flow just
@@ -151,14 +171,7 @@ async fn starting_binds_a_single_use_state_pkce_and_nonce_to_the_sign_in() {
     let out = m
         .services()
         .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("oauth_github".into()),
-                redirect_url: Some(BACK.into()),
-                ..Default::default()
-            },
-        )
+        .create_sign_in(None, start(BACK))
         .await
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::NeedsIdentifier);
@@ -204,14 +217,7 @@ async fn redirect_urls_off_the_allow_list_are_refused_before_any_write() {
     let err = m
         .services()
         .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("oauth_github".into()),
-                redirect_url: Some(BACK.into()),
-                ..Default::default()
-            },
-        )
+        .create_sign_in(None, start(BACK))
         .await
         .unwrap_err();
     assert_eq!(err.param(), Some("redirect_url"));
@@ -231,9 +237,9 @@ async fn a_state_that_is_unknown_missing_or_of_another_sign_in_is_refused() {
         },
     ] {
         let mut m = mocks(Ok(identity(true)));
-        serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+        m.sign_in_stored(fresh());
         m.sign_ins.expect_replace().never();
-        let err = m.services().oauth.oauth_callback(params).await.unwrap_err();
+        let err = land(m, params).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -248,25 +254,20 @@ async fn a_state_that_is_unknown_missing_or_of_another_sign_in_is_refused() {
 #[tokio::test]
 async fn a_replayed_state_loses_the_compare_and_set() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.sign_in_stored(fresh());
     // Another callback used the state first: the stored version moved on.
     m.sign_ins
         .expect_replace()
         .returning(|_, _| Err(crate::error::StoreError::Conflict));
     m.users.expect_find_by_external_account().never();
-    let err = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap_err();
+    let err = land(m, callback(SECRET)).await.unwrap_err();
     assert!(matches!(err, Error::OAuthStateInvalid { .. }));
 }
 
 #[tokio::test]
 async fn an_expired_flow_ends_and_sends_the_browser_back() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, Timestamp(NOW.0 - 1)));
+    m.sign_in_stored(waiting(None, Timestamp(NOW.0 - 1)));
     m.sign_ins
         .expect_replace()
         .withf(|s, _| {
@@ -275,12 +276,7 @@ async fn an_expired_flow_ends_and_sends_the_browser_back() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.users.expect_find_by_external_account().never();
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap();
+    let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -288,7 +284,7 @@ async fn an_expired_flow_ends_and_sends_the_browser_back() {
 async fn provider_errors_fail_the_verification() {
     // The user said no at the provider.
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.sign_in_stored(fresh());
     expect_outcome(&mut m, |s| {
         verification_is(
             s,
@@ -323,17 +319,12 @@ async fn provider_errors_fail_the_verification() {
         ),
     ] {
         let mut m = mocks(Err(err));
-        serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+        m.sign_in_stored(fresh());
         expect_outcome(&mut m, move |s| {
             verification_is(s, VerificationStatus::Failed, Some(code.clone()))
         });
         m.users.expect_find_by_external_account().never();
-        let out = m
-            .services()
-            .oauth
-            .oauth_callback(callback(SECRET))
-            .await
-            .unwrap();
+        let out = land(m, callback(SECRET)).await.unwrap();
         assert_eq!(out.location, BACK);
     }
 }
@@ -341,10 +332,8 @@ async fn provider_errors_fail_the_verification() {
 #[tokio::test]
 async fn an_unverified_email_links_nothing_and_leaves_the_verification_transferable() {
     let mut m = mocks(Ok(identity(false)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
-    m.users
-        .expect_find_by_external_account()
-        .returning(|_, _| Ok(None));
+    m.sign_in_stored(fresh());
+    unlinked(&mut m);
     m.users.expect_find_by_identifier().never();
     m.users.expect_update().never();
     expect_outcome(&mut m, |s| {
@@ -354,22 +343,15 @@ async fn an_unverified_email_links_nothing_and_leaves_the_verification_transfera
             Some(Error::ExternalAccountNotFound),
         ) && s.user_id().is_none()
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap();
+    let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
 
 #[tokio::test]
 async fn an_account_with_the_email_unverified_does_not_capture_the_provider_account() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
-    m.users
-        .expect_find_by_external_account()
-        .returning(|_, _| Ok(None));
+    m.sign_in_stored(fresh());
+    unlinked(&mut m);
     m.users.expect_find_by_identifier().returning(|_| {
         let mut squatter = user();
         for email in &mut squatter.email_addresses {
@@ -385,22 +367,15 @@ async fn an_account_with_the_email_unverified_does_not_capture_the_provider_acco
             Some(Error::ExternalAccountNotFound),
         ) && s.user_id().is_none()
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap();
+    let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
 
 #[tokio::test]
 async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting_in_browser());
-    m.users
-        .expect_find_by_external_account()
-        .returning(|_, _| Ok(None));
+    m.sign_in_stored(waiting_in_browser());
+    unlinked(&mut m);
     m.users
         .expect_find_by_identifier()
         .returning(|_| Ok(Some(user())));
@@ -414,15 +389,7 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    m.clients
-        .expect_get_client_with_sessions()
-        .returning(|_, _| Ok(Some(client_without_sessions())));
-    m.clients
-        .expect_get_client()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
+    m.client_reads_back();
     // The session joins the client, whose token rotates.
     m.clients
         .expect_insert_session()
@@ -438,12 +405,7 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(in_browser())
-        .await
-        .unwrap();
+    let out = land(m, in_browser()).await.unwrap();
     assert_eq!(out.location, DONE, "complete: the action-complete URL");
     assert!(out.new_token.is_some(), "the browser gets its new token");
 }
@@ -455,13 +417,8 @@ async fn an_identified_sign_in_fails_for_another_users_account() {
         ..user()
     };
     let mut m = mocks(Ok(identity(true)));
-    serve(
-        &mut m,
-        waiting(Some(&other), NOW.plus(Duration::minutes(5))),
-    );
-    m.users
-        .expect_find_by_external_account()
-        .returning(|_, _| Ok(None));
+    m.sign_in_stored(waiting(Some(&other), NOW.plus(Duration::minutes(5))));
+    unlinked(&mut m);
     m.users
         .expect_find_by_identifier()
         .returning(|_| Ok(Some(user())));
@@ -474,12 +431,7 @@ async fn an_identified_sign_in_fails_for_another_users_account() {
             Some(Error::ExternalAccountMismatch),
         ) && s.user_id() == Some(&UserId("user_2".into()))
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap();
+    let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
 
@@ -503,21 +455,13 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
         ..user()
     };
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting_in_browser());
+    m.sign_in_stored(waiting_in_browser());
     m.users
         .expect_find_by_external_account()
         .returning(move |_, _| Ok(Some(linked.clone())));
     // Nothing changed at the provider: the account is not rewritten.
     m.users.expect_update().never();
-    m.clients
-        .expect_get_client_with_sessions()
-        .returning(|_, _| Ok(Some(client_without_sessions())));
-    m.clients
-        .expect_get_client()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
+    m.client_reads_back();
     m.clients.expect_insert_session().never();
     m.users.expect_get().returning(|_| Ok(Some(user())));
     expect_outcome(&mut m, |s| {
@@ -525,19 +469,14 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
             && s.created_session_id().is_none()
             && verification_is(s, VerificationStatus::Verified, None)
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(in_browser())
-        .await
-        .unwrap();
+    let out = land(m, in_browser()).await.unwrap();
     assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
 }
 
 /// The callback as client 1's browser makes it, with its cookie.
 fn in_browser() -> OAuthCallback {
     OAuthCallback {
-        cookie_token: Some(crate::service::test_support::TOKEN.to_owned()),
+        cookie_token: Some(TOKEN.to_owned()),
         ..callback(SECRET)
     }
 }
@@ -546,9 +485,7 @@ fn in_browser() -> OAuthCallback {
 fn waiting_in_browser() -> SignIn {
     let mut s = waiting(None, NOW.plus(Duration::minutes(5)));
     let mut flow = s.oauth_flow().unwrap().clone();
-    flow.client_binding = Some(crate::service::token_hash(
-        crate::service::test_support::TOKEN,
-    ));
+    flow.client_binding = Some(crate::service::token_hash(TOKEN));
     s.oauth_started(
         Strategy::OAuth("github".into()),
         flow,
@@ -569,7 +506,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
         // The attacker's link is spent without asking the provider anything.
         p.expect_exchange().never();
         m.oauth.push(p);
-        serve(&mut m, waiting_in_browser());
+        m.sign_in_stored(waiting_in_browser());
         m.clients.expect_insert_session().never();
         expect_outcome(&mut m, |s| {
             verification_is(
@@ -582,15 +519,13 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
             cookie_token: cookie.map(str::to_owned),
             ..callback(SECRET)
         };
-        let out = m.services().oauth.oauth_callback(params).await.unwrap();
+        let out = land(m, params).await.unwrap();
         assert_eq!(out.location, BACK);
     }
     // The browser that started it goes on to the provider's answer.
     let mut m = mocks(Ok(identity(false)));
-    serve(&mut m, waiting_in_browser());
-    m.users
-        .expect_find_by_external_account()
-        .returning(|_, _| Ok(None));
+    m.sign_in_stored(waiting_in_browser());
+    unlinked(&mut m);
     expect_outcome(&mut m, |s| {
         verification_is(
             s,
@@ -599,7 +534,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
         )
     });
     let params = OAuthCallback {
-        cookie_token: Some(crate::service::test_support::TOKEN.to_owned()),
+        cookie_token: Some(TOKEN.to_owned()),
         ..callback(SECRET)
     };
     m.services().oauth.oauth_callback(params).await.unwrap();
@@ -608,7 +543,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
 #[tokio::test]
 async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     let mut m = mocks(Ok(identity(true)));
-    serve(&mut m, waiting(None, NOW.plus(Duration::minutes(5))));
+    m.sign_in_stored(fresh());
     m.users
         .expect_find_by_external_account()
         .returning(|_, _| Ok(Some(user())));
@@ -621,12 +556,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
         sink.lock().unwrap().push(s.clone());
         Ok(())
     });
-    let out = m
-        .services()
-        .oauth
-        .oauth_callback(callback(SECRET))
-        .await
-        .unwrap();
+    let out = land(m, callback(SECRET)).await.unwrap();
     let (back, nonce) = out.location.split_once("?rotating_token_nonce=").unwrap();
     assert_eq!(back, BACK);
     assert!(nonce.len() >= 40);
@@ -658,7 +588,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     let err = m
         .services()
         .oauth
-        .claim_oauth(Some(crate::service::test_support::TOKEN), &wrong, false)
+        .claim_oauth(Some(TOKEN), &wrong, false)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::OAuthStateInvalid { .. }));
@@ -666,26 +596,18 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
 
     let (mut m, right) = claim(nonce.to_owned());
     m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.clients
-        .expect_get_client_with_sessions()
-        .returning(|_, _| Ok(Some(client_without_sessions())));
-    m.clients
-        .expect_get_client()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
+    m.client_reads_back();
     m.clients
         .expect_insert_session()
         .withf(|_, expected, new| *expected == client().token_hash && *new != client().token_hash)
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
-    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.replaces_accepted();
     let token = m
         .services()
         .oauth
-        .claim_oauth(Some(crate::service::test_support::TOKEN), &right, false)
+        .claim_oauth(Some(TOKEN), &right, false)
         .await
         .unwrap();
     assert!(token.is_some(), "the claiming client's token rotates");

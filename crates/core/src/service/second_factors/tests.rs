@@ -2,12 +2,13 @@
 
 use super::*;
 use crate::model::{
-    IdentificationRecord, InstanceSettings, SessionStatus, SignInId, SignInStatus, Timestamp,
-    VerificationStatus, step_at,
+    IdentificationRecord, SessionStatus, SignInStatus, Timestamp, VerificationStatus, step_at,
 };
 use crate::ports::{CodeDestination, FreshRandom};
 use crate::secrets::SecretBox;
-use crate::service::test_support::{Mocks, NOW, TOKEN, client, user};
+use crate::service::test_support::{
+    Mocks, NOW, TOKEN, passed_first_factor, refuses_strategy, user,
+};
 
 /// RFC 6238's SHA-1 test secret.
 const SECRET: &[u8] = b"12345678901234567890";
@@ -40,19 +41,10 @@ fn mfa_user() -> User {
     }
 }
 
-/// A sign-in on client 1 whose password passed for `user`.
+/// A sign-in on client 1 whose password passed for `user`, which has a
+/// second factor.
 fn waiting_sign_in(user: &User) -> SignIn {
-    let settings = InstanceSettings::default();
-    let mut s = SignIn::new(
-        SignInId("sia_1".into()),
-        client().id,
-        Timestamp(NOW.0 - 1000),
-        &settings,
-    );
-    s.identify("alice@example.com".into(), user, Timestamp(NOW.0 - 1000))
-        .unwrap();
-    s.first_factor_passed(Strategy::Password, user.two_factor_enabled(), NOW)
-        .unwrap();
+    let s = passed_first_factor(user);
     assert_eq!(s.status_at(NOW), SignInStatus::NeedsSecondFactor);
     s
 }
@@ -60,23 +52,28 @@ fn waiting_sign_in(user: &User) -> SignIn {
 /// Mocks for a step on [`waiting_sign_in`]: the client, its sign-in and the user.
 fn mocks_for(user: User) -> Mocks {
     let mut m = Mocks::new();
-    let sign_in = waiting_sign_in(&user);
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
+    m.client_with_sign_in(waiting_sign_in(&user))
+        .user_stored(user);
     m.clients
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(None));
-    m.sign_ins
-        .expect_get()
-        .returning(move |_| Ok(Some(sign_in.clone())));
-    m.users
-        .expect_get()
-        .returning(move |_| Ok(Some(user.clone())));
     m
+}
+
+/// Attempts `code` as a second factor of `strategy` on client 1's `sia_1`.
+async fn attempt_code(m: Mocks, strategy: &str, code: &str) -> Result<Outcome<SignInView>, Error> {
+    m.services()
+        .sign_ins
+        .attempt_second_factor(Some(TOKEN), "sia_1", attempt(strategy, code))
+        .await
+}
+
+/// Prepares a second factor of `strategy` on client 1's `sia_1`.
+fn prepare(strategy: &str) -> PrepareSecondFactor {
+    PrepareSecondFactor {
+        strategy: Some(strategy.into()),
+        ..Default::default()
+    }
 }
 
 fn attempt(strategy: &str, code: &str) -> AttemptSecondFactor {
@@ -128,12 +125,7 @@ async fn a_valid_totp_code_completes_with_one_session() {
         .returning(|_, _, _| Ok(()));
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
     m.hasher.expect_needs_rehash().return_const(false);
-    let out = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(-1)))
-        .await
-        .unwrap();
+    let out = attempt_code(m, "totp", &totp_now(-1)).await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
     assert!(
         out.new_token.is_some(),
@@ -159,12 +151,7 @@ async fn a_used_totp_code_is_refused_and_counted() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.clients.expect_insert_session().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
-        .await
-        .unwrap_err();
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
     assert!(matches!(err, Error::CodeIncorrect));
     assert_eq!(err.param(), Some("code"));
 }
@@ -179,7 +166,7 @@ async fn totp_codes_outside_the_window_never_reach_the_store() {
             .withf(|_, failed, _, _, _| *failed)
             .times(1)
             .returning(|_, _, _, _, _| Ok(None));
-        m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+        m.replaces_accepted();
         m.clients.expect_insert_session().never();
         let err = m
             .services()
@@ -200,18 +187,13 @@ async fn backup_codes_are_consumed_by_keyed_digest() {
         .withf(move |id, digest, at| id.as_str() == "user_1" && digest == expected && *at == NOW)
         .times(1)
         .returning(|_, _, _| Ok(true));
-    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.replaces_accepted();
     m.clients
         .expect_insert_session()
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
-    let out = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", " BBBB-2222 "))
-        .await
-        .unwrap();
+    let out = attempt_code(m, "backup_code", " BBBB-2222 ").await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
 }
 
@@ -232,10 +214,7 @@ async fn an_unknown_or_used_backup_code_is_refused_and_counted() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.clients.expect_insert_session().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "cccc3333"))
+    let err = attempt_code(m, "backup_code", "cccc3333")
         .await
         .unwrap_err();
     assert!(matches!(err, Error::CodeIncorrect));
@@ -270,70 +249,32 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
     no_totp.totp_secret = None;
     let mut m = mocks_for(no_totp);
     m.users.expect_use_totp_step().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::StrategyNotEnabled(_)
-            | Error::NoPassword
-            | Error::StrategyNotForUser(_)
-            | Error::ProviderNotEnabled(_)
-    ));
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
+    assert!(refuses_strategy(&err));
     assert_eq!(err.param(), Some("strategy"));
 
     // Backup codes turned off on the instance.
     let mut m = mocks_for(mfa_user());
     m.settings.strategies.backup_code = false;
     m.users.expect_consume_backup_code().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("backup_code", "aaaa1111"))
+    let err = attempt_code(m, "backup_code", "aaaa1111")
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::StrategyNotEnabled(_)
-            | Error::NoPassword
-            | Error::StrategyNotForUser(_)
-            | Error::ProviderNotEnabled(_)
-    ));
+    assert!(refuses_strategy(&err));
 
     // Email codes are second factors only where the instance says so.
     let m = mocks_for(mfa_user());
     let err = m
         .services()
         .sign_ins
-        .prepare_second_factor(
-            Some(TOKEN),
-            "sia_1",
-            PrepareSecondFactor {
-                strategy: Some("email_code".into()),
-                ..Default::default()
-            },
-        )
+        .prepare_second_factor(Some(TOKEN), "sia_1", prepare("email_code"))
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::StrategyNotEnabled(_)
-            | Error::NoPassword
-            | Error::StrategyNotForUser(_)
-            | Error::ProviderNotEnabled(_)
-    ));
+    assert!(refuses_strategy(&err));
 
     // Not a second factor at all.
     let m = mocks_for(mfa_user());
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("password", "x"))
-        .await
-        .unwrap_err();
+    let err = attempt_code(m, "password", "x").await.unwrap_err();
     assert!(matches!(
         err,
         Error::InvalidParam { .. } | Error::StepNotAllowed { .. }
@@ -360,14 +301,7 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
     let latch = m.services();
     latch
         .sign_ins
-        .prepare_second_factor(
-            Some(TOKEN),
-            "sia_1",
-            PrepareSecondFactor {
-                strategy: Some("phone_code".into()),
-                ..Default::default()
-            },
-        )
+        .prepare_second_factor(Some(TOKEN), "sia_1", prepare("phone_code"))
         .await
         .unwrap();
     // The ordinary number is a first factor, not a second one.
@@ -393,14 +327,7 @@ async fn totp_and_backup_codes_need_no_preparation() {
     let err = m
         .services()
         .sign_ins
-        .prepare_second_factor(
-            Some(TOKEN),
-            "sia_1",
-            PrepareSecondFactor {
-                strategy: Some("totp".into()),
-                ..Default::default()
-            },
-        )
+        .prepare_second_factor(Some(TOKEN), "sia_1", prepare("totp"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -427,27 +354,11 @@ async fn past_the_attempt_limit_no_code_is_evaluated() {
             .unwrap()
     );
     let mut m = Mocks::new();
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
-    m.sign_ins
-        .expect_get()
-        .returning(move |_| Ok(Some(spent.clone())));
-    m.users
-        .expect_get()
-        .returning(move |_| Ok(Some(user.clone())));
+    m.client_with_sign_in(spent).user_stored(user);
     m.users.expect_use_totp_step().never();
     m.sign_ins.expect_replace().never();
     m.clients.expect_insert_session().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
-        .await
-        .unwrap_err();
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
     assert!(matches!(
         err,
         Error::CodeAttemptsExhausted | Error::SecondFactorAttemptsExhausted
@@ -457,17 +368,7 @@ async fn past_the_attempt_limit_no_code_is_evaluated() {
 #[tokio::test]
 async fn a_lock_that_lands_during_the_check_still_holds() {
     let mut m = Mocks::new();
-    let user = mfa_user();
-    let sign_in = waiting_sign_in(&user);
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
-    m.sign_ins
-        .expect_get()
-        .returning(move |_| Ok(Some(sign_in.clone())));
+    m.client_with_sign_in(waiting_sign_in(&mfa_user()));
     // Unlocked when the attempt starts, locked by the time the code passed.
     let reads = std::sync::atomic::AtomicUsize::new(0);
     m.users.expect_get().returning(move |_| {
@@ -478,13 +379,8 @@ async fn a_lock_that_lands_during_the_check_still_holds() {
         }))
     });
     m.users.expect_use_totp_step().returning(|_, _| Ok(true));
-    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.replaces_accepted();
     m.clients.expect_insert_session().never();
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_second_factor(Some(TOKEN), "sia_1", attempt("totp", &totp_now(0)))
-        .await
-        .unwrap_err();
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
     assert!(matches!(err, Error::UserLocked { .. }));
 }

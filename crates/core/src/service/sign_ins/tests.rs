@@ -7,7 +7,8 @@ use crate::error::StoreError;
 use crate::model::{Client, ClientId, SessionId, SessionStatus, SignInStatus, Strategy, Timestamp};
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
-    Mocks, NOW, TOKEN, client, client_without_sessions, session, user,
+    Mocks, NOW, TOKEN, client, client_without_sessions, identified_sign_in, refuses_strategy,
+    session, user,
 };
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
@@ -17,6 +18,42 @@ fn password_params(identifier: &str, password: &str) -> CreateSignIn {
         password: Some(password.into()),
         ..Default::default()
     }
+}
+
+/// A sign-in that names `identifier` and nothing else.
+fn identifier_only(identifier: &str) -> CreateSignIn {
+    CreateSignIn {
+        identifier: Some(identifier.into()),
+        ..Default::default()
+    }
+}
+
+/// [`password_params`] for alice@example.com.
+fn alice(password: &str) -> CreateSignIn {
+    password_params("alice@example.com", password)
+}
+
+/// Creates a sign-in over the mocks.
+async fn create(
+    m: Mocks,
+    token: Option<&str>,
+    params: CreateSignIn,
+) -> Result<Outcome<SignInView>, Error> {
+    m.services().sign_ins.create_sign_in(token, params).await
+}
+
+/// Attempts `password` as the first factor of client 1's sign-in `sia_1`.
+async fn attempt_password(m: Mocks, password: &str) -> Result<Outcome<SignInView>, Error> {
+    let params = AttemptFirstFactor {
+        strategy: Some("password".into()),
+        password: Some(password.into()),
+        code: None,
+        keep_token: false,
+    };
+    m.services()
+        .sign_ins
+        .attempt_first_factor(Some(TOKEN), "sia_1", params)
+        .await
 }
 
 #[tokio::test]
@@ -30,10 +67,7 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
         .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("nobody@example.com", "pw-123456"))
+    let err = create(m, None, password_params("nobody@example.com", "pw-123456"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::IdentifierNotFound));
@@ -49,9 +83,7 @@ async fn wrong_password_writes_nothing() {
         .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
         .times(1)
         .returning(|_, _, _, _, _| Ok(None));
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
+    m.identifier_names(user());
     m.hasher
         .expect_verify()
         .with(
@@ -63,35 +95,29 @@ async fn wrong_password_writes_nothing() {
     m.clients.expect_find_client_by_token_hash().never();
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(
-            Some(TOKEN),
-            password_params("Alice@Example.com", "wrong-password"),
-        )
-        .await
-        .unwrap_err();
+    let err = create(
+        m,
+        Some(TOKEN),
+        password_params("Alice@Example.com", "wrong-password"),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::PasswordIncorrect));
 }
 
 #[tokio::test]
 async fn right_password_creates_a_session_and_rotates_the_token() {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.identifier_names(user()).user_stored(user());
     m.users
         .expect_record_sign_in()
         .withf(|id, at, upgrade| id.as_str() == "user_1" && *at == NOW && upgrade.is_none())
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.passwords_match(true);
     m.hasher.expect_needs_rehash().return_const(false);
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
+    // Before: no session (so no "already signed in").
+    m.client_found();
     m.clients
         .expect_insert_session()
         .withf(|s, expected, new_hash| {
@@ -103,11 +129,7 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     m.clients.expect_set_current_sign_in().never();
-    // Before: no session (so no "already signed in"); after: the new one,
-    // read with the client and its user.
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
+    // After: the new one, read with the client and its user.
     m.clients
         .expect_get_client_with_sessions()
         .returning(|_, _| {
@@ -126,13 +148,7 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .withf(|s| s.created_session_id().is_some() && s.status_at(NOW) == SignInStatus::Complete)
         .times(1)
         .returning(|_| Ok(()));
-    let out = m
-        .services()
-        .sign_ins
-        .create_sign_in(
-            Some(TOKEN),
-            password_params("alice@example.com", "right-password"),
-        )
+    let out = create(m, Some(TOKEN), alice("right-password"))
         .await
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
@@ -151,10 +167,7 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
 #[tokio::test]
 async fn the_same_user_cannot_sign_in_twice_on_one_client() {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.identifier_names(user()).passwords_match(true);
     m.clients
         .expect_find_client_by_token_hash()
         .returning(|_| Ok(Some(client())));
@@ -163,13 +176,7 @@ async fn the_same_user_cannot_sign_in_twice_on_one_client() {
         .returning(|_| Ok(vec![session(SessionStatus::Active)]));
     m.clients.expect_insert_session().never();
     m.sign_ins.expect_insert().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(
-            Some(TOKEN),
-            password_params("alice@example.com", "right-password"),
-        )
+    let err = create(m, Some(TOKEN), alice("right-password"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -183,11 +190,9 @@ async fn the_same_user_cannot_sign_in_twice_on_one_client() {
 #[tokio::test]
 async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.identifier_names(user())
+        .user_stored(user())
+        .passwords_match(true);
     m.hasher.expect_needs_rehash().return_const(true);
     m.hasher
         .expect_hash()
@@ -213,20 +218,13 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
     m.sign_ins.expect_insert().returning(|_| Ok(()));
-    m.services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "right-password"))
-        .await
-        .unwrap();
+    create(m, None, alice("right-password")).await.unwrap();
 }
 
 #[tokio::test]
 async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
+    m.identifier_names(user()).user_stored(user());
     m.hasher.expect_verify().never();
     m.clients
         .expect_insert_client()
@@ -247,13 +245,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     let latch = m.services();
     let out = latch
         .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                identifier: Some("alice@example.com".into()),
-                ..Default::default()
-            },
-        )
+        .create_sign_in(None, identifier_only("alice@example.com"))
         .await
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
@@ -264,9 +256,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
 /// Mocks in which alice@example.com names `user()`.
 fn alice_exists() -> Mocks {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_identifier()
-        .returning(|_| Ok(Some(user())));
+    m.identifier_names(user());
     m
 }
 
@@ -281,12 +271,7 @@ async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
     m.users.expect_settle_attempt().never();
     m.hasher.expect_verify().never();
     m.clients.expect_insert_client().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "a-guess"))
-        .await
-        .unwrap_err();
+    let err = create(m, None, alice("a-guess")).await.unwrap_err();
     assert!(matches!(
         err,
         Error::Throttled { .. } | Error::AccountBusy | Error::CodeRecentlySent { .. }
@@ -300,12 +285,7 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
         .expect_take_attempt()
         .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
     m.hasher.expect_verify().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "a-guess"))
-        .await
-        .unwrap_err();
+    let err = create(m, None, alice("a-guess")).await.unwrap_err();
     assert!(matches!(err, Error::UserLocked { .. }));
 }
 
@@ -320,12 +300,7 @@ async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
         .withf(|_, failed, _, _, _| !*failed)
         .times(1)
         .returning(|_, _, _, _, _| Ok(None));
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "right-password"))
-        .await
-        .unwrap_err();
+    let err = create(m, None, alice("right-password")).await.unwrap_err();
     assert!(!matches!(err, Error::PasswordIncorrect));
 }
 
@@ -353,16 +328,7 @@ async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
         .times(1)
         .withf(move |id| deleted.lock().unwrap().as_ref() == Some(id))
         .returning(|_| Ok(()));
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                identifier: Some("alice@example.com".into()),
-                ..Default::default()
-            },
-        )
+    let err = create(m, None, identifier_only("alice@example.com"))
         .await
         .unwrap_err();
     assert_eq!(err, Error::Unavailable);
@@ -386,13 +352,7 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::StrategyNotEnabled(_)
-            | Error::NoPassword
-            | Error::StrategyNotForUser(_)
-            | Error::ProviderNotEnabled(_)
-    ));
+    assert!(refuses_strategy(&err));
     let err = latch
         .sign_ins
         .create_sign_in(
@@ -427,19 +387,17 @@ async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
     m.settings.strategies.oauth_providers = vec!["google".into()];
     m.clients.expect_insert_client().never();
     m.sign_ins.expect_insert().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("oauth_google".into()),
-                redirect_url: Some("http://localhost:3000/sso".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let err = create(
+        m,
+        None,
+        CreateSignIn {
+            strategy: Some("oauth_google".into()),
+            redirect_url: Some("http://localhost:3000/sso".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&err, Error::ProviderNotEnabled(name) if name.contains("google")),
         "{err:?}"
@@ -485,17 +443,6 @@ async fn a_sign_in_of_another_client_does_not_exist() {
     assert!(matches!(err, Error::NotFound(_)));
 }
 
-fn identified_sign_in() -> SignIn {
-    let mut s = SignIn::new(
-        SignInId("sia_1".into()),
-        ClientId("client_1".into()),
-        NOW,
-        &Default::default(),
-    );
-    s.identify("alice".into(), &user(), NOW).unwrap();
-    s
-}
-
 #[tokio::test]
 async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
@@ -505,17 +452,9 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
         .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
         .times(1)
         .returning(|_, _, _, _, _| Ok(None));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.sign_ins
-        .expect_get()
-        .returning(|_| Ok(Some(identified_sign_in())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| Ok(false));
+    m.client_with_sign_in(identified_sign_in(&user()))
+        .user_stored(user())
+        .passwords_match(false);
     // The first write loses a race; the retry re-reads and counts again.
     let calls = std::sync::atomic::AtomicUsize::new(0);
     m.sign_ins
@@ -536,51 +475,21 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
             }
         });
     m.clients.expect_insert_session().never();
-    let params = AttemptFirstFactor {
-        strategy: Some("password".into()),
-        password: Some("nope-nope".into()),
-        code: None,
-        keep_token: false,
-    };
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_first_factor(Some(TOKEN), "sia_1", params)
-        .await
-        .unwrap_err();
+    let err = attempt_password(m, "nope-nope").await.unwrap_err();
     assert!(matches!(err, Error::PasswordIncorrect));
 }
 
 #[tokio::test]
 async fn only_the_attempt_that_wins_the_race_creates_a_session() {
     let mut m = Mocks::new();
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.sign_ins
-        .expect_get()
-        .returning(|_| Ok(Some(identified_sign_in())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.client_with_sign_in(identified_sign_in(&user()))
+        .user_stored(user())
+        .passwords_match(true);
     m.sign_ins
         .expect_replace()
         .returning(|_, _| Err(StoreError::Conflict));
     m.clients.expect_insert_session().never();
-    let params = AttemptFirstFactor {
-        strategy: Some("password".into()),
-        password: Some("right".into()),
-        code: None,
-        keep_token: false,
-    };
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_first_factor(Some(TOKEN), "sia_1", params)
-        .await
-        .unwrap_err();
+    let err = attempt_password(m, "right").await.unwrap_err();
     assert_eq!(err, Error::Conflict);
 }
 
@@ -599,35 +508,16 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
         .times(1)
         .returning(|_, _| Ok(false));
     m.clients.expect_insert_client().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "whatever1"))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::StrategyNotEnabled(_)
-            | Error::NoPassword
-            | Error::StrategyNotForUser(_)
-            | Error::ProviderNotEnabled(_)
-    ));
+    let err = create(m, None, alice("whatever1")).await.unwrap_err();
+    assert!(refuses_strategy(&err));
 }
 
 #[tokio::test]
 async fn a_lost_token_rotation_puts_the_sign_in_back() {
     let mut m = Mocks::new();
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
-    m.clients
-        .expect_sessions_of_client()
-        .returning(|_| Ok(vec![]));
-    m.sign_ins
-        .expect_get()
-        .returning(|_| Ok(Some(identified_sign_in())));
-    m.users.expect_get().returning(|_| Ok(Some(user())));
-    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.client_with_sign_in(identified_sign_in(&user()))
+        .user_stored(user())
+        .passwords_match(true);
     m.clients
         .expect_insert_session()
         .returning(|_, _, _| Err(StoreError::Conflict));
@@ -647,18 +537,7 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
     m.users.expect_record_sign_in().never();
-    let params = AttemptFirstFactor {
-        strategy: Some("password".into()),
-        password: Some("right".into()),
-        code: None,
-        keep_token: false,
-    };
-    let err = m
-        .services()
-        .sign_ins
-        .attempt_first_factor(Some(TOKEN), "sia_1", params)
-        .await
-        .unwrap_err();
+    let err = attempt_password(m, "right").await.unwrap_err();
     assert!(matches!(err, Error::Conflict));
 }
 
@@ -674,12 +553,7 @@ async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
     m.hasher.expect_verify().never();
     m.users.expect_take_attempt().never();
     m.clients.expect_insert_client().never();
-    let err = m
-        .services()
-        .sign_ins
-        .create_sign_in(None, password_params("alice@example.com", "right-password"))
-        .await
-        .unwrap_err();
+    let err = create(m, None, alice("right-password")).await.unwrap_err();
     assert_eq!(
         err,
         Error::UserLocked {
