@@ -159,6 +159,17 @@ impl Mocks {
         self
     }
 
+    /// The attempt fails, and that failure counts toward the user's lockout
+    /// exactly once.
+    pub fn one_failure_counted(&mut self) -> &mut Self {
+        self.users
+            .expect_settle_attempt()
+            .withf(|_, failed, _, _, _| *failed)
+            .times(1)
+            .returning(|_, _, _, _, _| Ok(None));
+        self
+    }
+
     /// The store accepts every replace of a sign-in.
     pub fn replaces_accepted(&mut self) -> &mut Self {
         self.sign_ins.expect_replace().returning(|_, _| Ok(()));

@@ -120,6 +120,16 @@ fn expect_outcome(m: &mut Mocks, check: impl Fn(&SignIn) -> bool + Send + 'stati
         .returning(|_, _| Ok(()));
 }
 
+/// The provider's account is linked to no one: the verification waits to be
+/// transferred to a sign-up.
+fn transferable(s: &SignIn) -> bool {
+    verification_is(
+        s,
+        VerificationStatus::Transferable,
+        Some(Error::ExternalAccountNotFound),
+    )
+}
+
 fn verification_is(s: &SignIn, status: VerificationStatus, error: Option<Error>) -> bool {
     let v = s.first_factor_verification().unwrap();
     v.status == status && v.error == error
@@ -336,13 +346,7 @@ async fn an_unverified_email_links_nothing_and_leaves_the_verification_transfera
     unlinked(&mut m);
     m.users.expect_find_by_identifier().never();
     m.users.expect_update().never();
-    expect_outcome(&mut m, |s| {
-        verification_is(
-            s,
-            VerificationStatus::Transferable,
-            Some(Error::ExternalAccountNotFound),
-        ) && s.user_id().is_none()
-    });
+    expect_outcome(&mut m, |s| transferable(s) && s.user_id().is_none());
     let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
@@ -360,13 +364,7 @@ async fn an_account_with_the_email_unverified_does_not_capture_the_provider_acco
         Ok(Some(squatter))
     });
     m.users.expect_update().never();
-    expect_outcome(&mut m, |s| {
-        verification_is(
-            s,
-            VerificationStatus::Transferable,
-            Some(Error::ExternalAccountNotFound),
-        ) && s.user_id().is_none()
-    });
+    expect_outcome(&mut m, |s| transferable(s) && s.user_id().is_none());
     let out = land(m, callback(SECRET)).await.unwrap();
     assert_eq!(out.location, BACK);
 }
@@ -526,13 +524,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
     let mut m = mocks(Ok(identity(false)));
     m.sign_in_stored(waiting_in_browser());
     unlinked(&mut m);
-    expect_outcome(&mut m, |s| {
-        verification_is(
-            s,
-            VerificationStatus::Transferable,
-            Some(Error::ExternalAccountNotFound),
-        )
-    });
+    expect_outcome(&mut m, |s| transferable(s));
     let params = OAuthCallback {
         cookie_token: Some(TOKEN.to_owned()),
         ..callback(SECRET)

@@ -137,11 +137,7 @@ async fn a_valid_totp_code_completes_with_one_session() {
 async fn a_used_totp_code_is_refused_and_counted() {
     let mut m = mocks_for(mfa_user());
     m.users.expect_use_totp_step().returning(|_, _| Ok(false));
-    m.users
-        .expect_settle_attempt()
-        .withf(|_, failed, _, _, _| *failed)
-        .times(1)
-        .returning(|_, _, _, _, _| Ok(None));
+    m.one_failure_counted();
     m.sign_ins
         .expect_replace()
         .withf(|s, _| {
@@ -161,11 +157,7 @@ async fn totp_codes_outside_the_window_never_reach_the_store() {
     for offset in [-2, 2, 40] {
         let mut m = mocks_for(mfa_user());
         m.users.expect_use_totp_step().never();
-        m.users
-            .expect_settle_attempt()
-            .withf(|_, failed, _, _, _| *failed)
-            .times(1)
-            .returning(|_, _, _, _, _| Ok(None));
+        m.one_failure_counted();
         m.replaces_accepted();
         m.clients.expect_insert_session().never();
         let err = m
@@ -204,11 +196,7 @@ async fn an_unknown_or_used_backup_code_is_refused_and_counted() {
         .expect_consume_backup_code()
         .times(1)
         .returning(|_, _, _| Ok(false));
-    m.users
-        .expect_settle_attempt()
-        .withf(|_, failed, _, _, _| *failed)
-        .times(1)
-        .returning(|_, _, _, _, _| Ok(None));
+    m.one_failure_counted();
     m.sign_ins
         .expect_replace()
         .times(1)

@@ -20,6 +20,14 @@ fn password_params(identifier: &str, password: &str) -> CreateSignIn {
     }
 }
 
+/// A sign-in that names `strategy` and nothing else.
+fn strategy_only(strategy: &str) -> CreateSignIn {
+    CreateSignIn {
+        strategy: Some(strategy.into()),
+        ..Default::default()
+    }
+}
+
 /// A sign-in that names `identifier` and nothing else.
 fn identifier_only(identifier: &str) -> CreateSignIn {
     CreateSignIn {
@@ -31,6 +39,15 @@ fn identifier_only(identifier: &str) -> CreateSignIn {
 /// [`password_params`] for alice@example.com.
 fn alice(password: &str) -> CreateSignIn {
     password_params("alice@example.com", password)
+}
+
+/// The failure counts toward user_1's lockout (of ten), once.
+fn alices_failure_counted(m: &mut Mocks) {
+    m.users
+        .expect_settle_attempt()
+        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(None));
 }
 
 /// Creates a sign-in over the mocks.
@@ -77,12 +94,7 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
 #[tokio::test]
 async fn wrong_password_writes_nothing() {
     let mut m = Mocks::new();
-    // The failure counts toward the user's lockout, once.
-    m.users
-        .expect_settle_attempt()
-        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
-        .times(1)
-        .returning(|_, _, _, _, _| Ok(None));
+    alices_failure_counted(&mut m);
     m.identifier_names(user());
     m.hasher
         .expect_verify()
@@ -339,44 +351,18 @@ async fn disabled_and_unknown_strategies_are_refused_before_any_lookup() {
     let mut m = Mocks::new();
     m.settings.strategies.email_code = false;
     m.users.expect_find_by_identifier().never();
-    let latch = m.services();
-    let err = latch
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("email_code".into()),
-                identifier: Some("a@b.co".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let services = m.services();
+    let refused = |params| services.sign_ins.create_sign_in(None, params);
+    let email_code = CreateSignIn {
+        identifier: Some("a@b.co".into()),
+        ..strategy_only("email_code")
+    };
+    let err = refused(email_code).await.unwrap_err();
     assert!(refuses_strategy(&err));
-    let err = latch
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("carrier_pigeon".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let err = refused(strategy_only("carrier_pigeon")).await.unwrap_err();
     assert!(matches!(err, Error::InvalidParam { .. }), "{err:?}");
     assert_eq!(err.param(), Some("strategy"));
-    let err = latch
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                strategy: Some("password".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let err = refused(strategy_only("password")).await.unwrap_err();
     assert_eq!(err, Error::param_nil("identifier"));
 }
 
@@ -446,12 +432,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
 #[tokio::test]
 async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     let mut m = Mocks::new();
-    // The failure counts toward the user's lockout, once.
-    m.users
-        .expect_settle_attempt()
-        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && *failed && *max == 10)
-        .times(1)
-        .returning(|_, _, _, _, _| Ok(None));
+    alices_failure_counted(&mut m);
     m.client_with_sign_in(identified_sign_in(&user()))
         .user_stored(user())
         .passwords_match(false);
