@@ -524,7 +524,7 @@ async fn a_flow_a_browser_started_finishes_only_in_that_browser() {
     let mut m = mocks(Ok(identity(false)));
     m.sign_in_stored(waiting_in_browser());
     unlinked(&mut m);
-    expect_outcome(&mut m, |s| transferable(s));
+    expect_outcome(&mut m, transferable);
     let params = OAuthCallback {
         cookie_token: Some(TOKEN.to_owned()),
         ..callback(SECRET)
