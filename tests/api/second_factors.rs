@@ -33,6 +33,27 @@ async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
     res.body
 }
 
+/// A user with [`TOTP_BASE32`] as their authenticator app.
+async fn totp_user(app: &TestApp, email: &str) -> Value {
+    mfa_user(app, email, json!({ "totp_secret": TOTP_BASE32 })).await
+}
+
+/// A user with [`BACKUP_CODES`].
+async fn backup_user(app: &TestApp, email: &str) -> Value {
+    mfa_user(app, email, json!({ "backup_codes": BACKUP_CODES })).await
+}
+
+/// A user with both [`TOTP_BASE32`] and [`BACKUP_CODES`].
+async fn totp_and_backup_user(app: &TestApp, email: &str) -> Value {
+    let extra = json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES });
+    mfa_user(app, email, extra).await
+}
+
+/// A user whose phone number +15555550242 is their second factor.
+async fn phone_user(app: &TestApp, email: &str) -> Value {
+    mfa_user(app, email, json!({ "phone_number": ["+15555550242"] })).await
+}
+
 async fn second(app: &TestApp, token: &str, id: &str, step: &str, form: &[(&str, &str)]) -> Resp {
     app.fapi(
         "POST",
@@ -41,6 +62,17 @@ async fn second(app: &TestApp, token: &str, id: &str, step: &str, form: &[(&str,
         form,
     )
     .await
+}
+
+/// Prepares the sign-in's second factor of `strategy`.
+async fn prepare(app: &TestApp, token: &str, id: &str, strategy: &str) -> Resp {
+    second(app, token, id, "prepare", &[("strategy", strategy)]).await
+}
+
+/// Attempts `code` as the sign-in's second factor of `strategy`.
+async fn attempt(app: &TestApp, token: &str, id: &str, strategy: &str, code: &str) -> Resp {
+    let form = [("strategy", strategy), ("code", code)];
+    second(app, token, id, "attempt", &form).await
 }
 
 fn strategies(factors: &Value) -> Vec<&str> {
@@ -75,12 +107,7 @@ fn assert_complete(res: &Resp) -> String {
 #[tokio::test]
 async fn password_then_totp() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "tina@example.com",
-        json!({ "totp_secret": TOTP_BASE32 }),
-    )
-    .await;
+    let user = totp_user(&app, "tina@example.com").await;
     assert_eq!(user["totp_enabled"], true);
     assert_eq!(user["two_factor_enabled"], true);
     assert_eq!(user["backup_code_enabled"], false);
@@ -96,14 +123,7 @@ async fn password_then_totp() {
         json!([{ "strategy": "totp" }])
     );
     // A wrong code is refused and counted; the sign-in still waits.
-    let wrong = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", "000000")],
-    )
-    .await;
+    let wrong = attempt(&app, &token, &id, "totp", "000000").await;
     wrong.assert_error(422, "form_code_incorrect", Some("code"));
     let current = app
         .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
@@ -125,14 +145,7 @@ async fn password_then_totp() {
         .assert_error(422, "form_param_nil", Some("strategy"));
 
     let code = totp_code(&app, 0);
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", &code)],
-    )
-    .await;
+    let done = attempt(&app, &token, &id, "totp", &code).await;
     let session = assert_complete(&done);
     assert_ne!(done.token(), token, "the token rotates");
     let age = &done.body["client"]["sessions"][0]["factor_verification_age"];
@@ -140,46 +153,22 @@ async fn password_then_totp() {
 
     // The same code does not work twice, not even on another device.
     let (token2, id2, _) = app.password_sign_in("tina@example.com").await;
-    second(
-        &app,
-        &token2,
-        &id2,
-        "attempt",
-        &[("strategy", "totp"), ("code", &code)],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
+    attempt(&app, &token2, &id2, "totp", &code)
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
     // Nor does a code of a step before the one used.
-    second(
-        &app,
-        &token2,
-        &id2,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, -1))],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
+    attempt(&app, &token2, &id2, "totp", &totp_code(&app, -1))
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
     // A code of the next step does (one step of drift).
-    let next = second(
-        &app,
-        &token2,
-        &id2,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, 1))],
-    )
-    .await;
+    let next = attempt(&app, &token2, &id2, "totp", &totp_code(&app, 1)).await;
     assert_ne!(assert_complete(&next), session);
 }
 
 #[tokio::test]
 async fn totp_secrets_are_sealed_at_rest() {
     let app = TestApp::new().await;
-    mfa_user(
-        &app,
-        "sam@example.com",
-        json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
-    )
-    .await;
+    totp_and_backup_user(&app, "sam@example.com").await;
     let bytes = app.database_bytes();
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     assert!(!contains(TOTP_BASE32.as_bytes()));
@@ -190,12 +179,7 @@ async fn totp_secrets_are_sealed_at_rest() {
 #[tokio::test]
 async fn password_then_phone_code_to_a_reserved_number() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "paul@example.com",
-        json!({ "phone_number": ["+15555550242"] }),
-    )
-    .await;
+    let user = phone_user(&app, "paul@example.com").await;
     assert_eq!(user["two_factor_enabled"], false);
     let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap().to_owned();
     let reserved = app
@@ -237,16 +221,10 @@ async fn password_then_phone_code_to_a_reserved_number() {
         }])
     );
     // A code must be prepared before it is attempted.
-    second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "phone_code"), ("code", "123456")],
-    )
-    .await
-    .assert_error(422, "form_param_value_invalid", Some("strategy"));
-    let prepared = second(&app, &token, &id, "prepare", &[("strategy", "phone_code")]).await;
+    attempt(&app, &token, &id, "phone_code", "123456")
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("strategy"));
+    let prepared = prepare(&app, &token, &id, "phone_code").await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
     let v = &prepared.body["response"]["second_factor_verification"];
     assert_eq!(v["object"], "verification_otp");
@@ -256,45 +234,20 @@ async fn password_then_phone_code_to_a_reserved_number() {
         .last_code_to("+15555550242")
         .expect("a code was sent");
     let wrong = if code == "111111" { "222222" } else { "111111" };
-    second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "phone_code"), ("code", wrong)],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "phone_code"), ("code", &code)],
-    )
-    .await;
+    attempt(&app, &token, &id, "phone_code", wrong)
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
+    let done = attempt(&app, &token, &id, "phone_code", &code).await;
     assert_complete(&done);
     // Once complete, no further step is taken.
-    let again = second(
-        &app,
-        &done.token(),
-        &id,
-        "attempt",
-        &[("strategy", "phone_code"), ("code", &code)],
-    )
-    .await;
+    let again = attempt(&app, &done.token(), &id, "phone_code", &code).await;
     assert_eq!(again.status, 422, "{}", again.body);
 }
 
 #[tokio::test]
 async fn password_then_backup_code() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "bea@example.com",
-        json!({ "backup_codes": BACKUP_CODES }),
-    )
-    .await;
+    let user = backup_user(&app, "bea@example.com").await;
     assert_eq!(user["backup_code_enabled"], true);
     assert_eq!(user["two_factor_enabled"], true);
     let (token, id, res) = app.password_sign_in("bea@example.com").await;
@@ -303,27 +256,14 @@ async fn password_then_backup_code() {
         strategies(&res.body["response"]["supported_second_factors"]),
         ["backup_code"]
     );
-    second(&app, &token, &id, "prepare", &[("strategy", "backup_code")])
+    prepare(&app, &token, &id, "backup_code")
         .await
         .assert_error(422, "form_param_value_invalid", Some("strategy"));
-    second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", "zzzzzzzz")],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
+    attempt(&app, &token, &id, "backup_code", "zzzzzzzz")
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
     // Codes are read without case or dashes.
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", "K7M2-P9QA")],
-    )
-    .await;
+    let done = attempt(&app, &token, &id, "backup_code", "K7M2-P9QA").await;
     assert_complete(&done);
     assert_eq!(
         done.body["response"]["second_factor_verification"]["object"],
@@ -331,35 +271,17 @@ async fn password_then_backup_code() {
     );
     // Used once, gone: the next sign-in cannot use it, but can use another.
     let (token2, id2, _) = app.password_sign_in("bea@example.com").await;
-    second(
-        &app,
-        &token2,
-        &id2,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", "k7m2p9qa")],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
-    let other = second(
-        &app,
-        &token2,
-        &id2,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", BACKUP_CODES[1])],
-    )
-    .await;
+    attempt(&app, &token2, &id2, "backup_code", "k7m2p9qa")
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
+    let other = attempt(&app, &token2, &id2, "backup_code", BACKUP_CODES[1]).await;
     assert_complete(&other);
 }
 
 #[tokio::test]
 async fn racing_uses_of_one_backup_code_exactly_one_wins() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "rae@example.com",
-        json!({ "backup_codes": BACKUP_CODES }),
-    )
-    .await;
+    let user = backup_user(&app, "rae@example.com").await;
     let user_id = user["id"].as_str().unwrap();
     for (round, code) in BACKUP_CODES.iter().copied().enumerate().take(3) {
         let (t1, s1, _) = app.password_sign_in("rae@example.com").await;
@@ -394,28 +316,16 @@ async fn email_codes_are_second_factors_where_turned_on() {
     let mut settings = InstanceSettings::default();
     settings.strategies.email_code_second_factor = true;
     let app = TestApp::with(settings).await;
-    mfa_user(
-        &app,
-        "eve@example.com",
-        json!({ "totp_secret": TOTP_BASE32 }),
-    )
-    .await;
+    totp_user(&app, "eve@example.com").await;
     let (token, id, res) = app.password_sign_in("eve@example.com").await;
     assert_eq!(
         strategies(&res.body["response"]["supported_second_factors"]),
         ["totp", "email_code"]
     );
-    let prepared = second(&app, &token, &id, "prepare", &[("strategy", "email_code")]).await;
+    let prepared = prepare(&app, &token, &id, "email_code").await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
     let code = app.codes.last_code_to("eve@example.com").unwrap();
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "email_code"), ("code", &code)],
-    )
-    .await;
+    let done = attempt(&app, &token, &id, "email_code", &code).await;
     assert_complete(&done);
 
     // After an email code as the first factor, an email code is no second factor.
@@ -441,9 +351,11 @@ async fn email_codes_are_second_factors_where_turned_on() {
         strategies(&first.body["response"]["supported_second_factors"]),
         ["totp"]
     );
-    second(&app, &token, &id, "prepare", &[("strategy", "email_code")])
-        .await
-        .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+    prepare(&app, &token, &id, "email_code").await.assert_error(
+        422,
+        "strategy_for_user_invalid",
+        Some("strategy"),
+    );
 }
 
 #[tokio::test]
@@ -453,37 +365,19 @@ async fn second_factor_failures_lock_the_user() {
         ..InstanceSettings::default()
     };
     let app = TestApp::with(settings).await;
-    let user = mfa_user(
-        &app,
-        "lou@example.com",
-        json!({ "totp_secret": TOTP_BASE32, "backup_codes": BACKUP_CODES }),
-    )
-    .await;
+    let user = totp_and_backup_user(&app, "lou@example.com").await;
     let (token, id, _) = app.password_sign_in("lou@example.com").await;
     for (strategy, code) in [
         ("totp", "000000"),
         ("backup_code", "nope-nope"),
         ("totp", "999999"),
     ] {
-        second(
-            &app,
-            &token,
-            &id,
-            "attempt",
-            &[("strategy", strategy), ("code", code)],
-        )
-        .await
-        .assert_error(422, "form_code_incorrect", Some("code"));
+        attempt(&app, &token, &id, strategy, code)
+            .await
+            .assert_error(422, "form_code_incorrect", Some("code"));
     }
     // Locked: not even a right code is looked at.
-    let locked = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
-    )
-    .await;
+    let locked = attempt(&app, &token, &id, "totp", &totp_code(&app, 0)).await;
     locked.assert_error(403, "user_locked", None);
     assert!(
         locked.body["errors"][0]["meta"]["lockout_expires_in_seconds"]
@@ -498,36 +392,18 @@ async fn second_factor_failures_lock_the_user() {
     // them), so the right code is not even looked at; a new sign-in works.
     app.bapi("POST", &format!("/v1/users/{user_id}/unlock"), None)
         .await;
-    second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
-    )
-    .await
-    .assert_error(422, "verification_failed", Some("code"));
+    attempt(&app, &token, &id, "totp", &totp_code(&app, 0))
+        .await
+        .assert_error(422, "verification_failed", Some("code"));
     let (token, id, _) = app.password_sign_in("lou@example.com").await;
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
-    )
-    .await;
+    let done = attempt(&app, &token, &id, "totp", &totp_code(&app, 0)).await;
     assert_complete(&done);
 }
 
 #[tokio::test]
 async fn the_backend_api_turns_second_factors_on_and_off() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "max@example.com",
-        json!({ "phone_number": ["+15555550242"] }),
-    )
-    .await;
+    let user = phone_user(&app, "max@example.com").await;
     let user_id = user["id"].as_str().unwrap().to_owned();
     let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/users/{user_id}");
@@ -617,12 +493,7 @@ async fn the_backend_api_turns_second_factors_on_and_off() {
 #[tokio::test]
 async fn invalid_second_factor_input_changes_nothing() {
     let app = TestApp::new().await;
-    let user = mfa_user(
-        &app,
-        "ida@example.com",
-        json!({ "phone_number": ["+15555550242"] }),
-    )
-    .await;
+    let user = phone_user(&app, "ida@example.com").await;
     let user_id = user["id"].as_str().unwrap();
     let email_id = user["email_addresses"][0]["id"].as_str().unwrap();
     let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap();
@@ -734,12 +605,7 @@ async fn disabled_second_factors_are_refused_and_not_advertised() {
 #[tokio::test]
 async fn a_password_reset_then_asks_for_the_second_factor() {
     let app = TestApp::new().await;
-    mfa_user(
-        &app,
-        "ria@example.com",
-        json!({ "totp_secret": TOTP_BASE32 }),
-    )
-    .await;
+    totp_user(&app, "ria@example.com").await;
     let (token, id, _) = app.identify("ria@example.com").await;
     let path = |step: &str| format!("/v1/client/sign_ins/{id}/{step}");
     app.fapi(
@@ -772,14 +638,7 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
         strategies(&reset.body["response"]["supported_second_factors"]),
         ["totp"]
     );
-    let done = second(
-        &app,
-        &token,
-        &id,
-        "attempt",
-        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
-    )
-    .await;
+    let done = attempt(&app, &token, &id, "totp", &totp_code(&app, 0)).await;
     assert_complete(&done);
 }
 
@@ -884,23 +743,12 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
     // The next sign-in asks for the second factor; the enrolment code is spent.
     let (t2, s2, res) = app.password_sign_in("nia@example.com").await;
     assert_waiting(&res);
-    second(
-        &app,
-        &t2,
-        &s2,
-        "attempt",
-        &[("strategy", "totp"), ("code", &code)],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
-    let done = second(
-        &app,
-        &t2,
-        &s2,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", &backup[0])],
-    )
-    .await;
+    attempt(&app, &t2, &s2, "totp", &code).await.assert_error(
+        422,
+        "form_code_incorrect",
+        Some("code"),
+    );
+    let done = attempt(&app, &t2, &s2, "backup_code", &backup[0]).await;
     assert_complete(&done);
 
     // A new set replaces the old one.
@@ -915,23 +763,10 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         .collect();
     assert_eq!(fresh.len(), 10);
     let (t3, s3, _) = app.password_sign_in("nia@example.com").await;
-    second(
-        &app,
-        &t3,
-        &s3,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", &backup[1])],
-    )
-    .await
-    .assert_error(422, "form_code_incorrect", Some("code"));
-    let done = second(
-        &app,
-        &t3,
-        &s3,
-        "attempt",
-        &[("strategy", "backup_code"), ("code", &fresh[0])],
-    )
-    .await;
+    attempt(&app, &t3, &s3, "backup_code", &backup[1])
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
+    let done = attempt(&app, &t3, &s3, "backup_code", &fresh[0]).await;
     assert_complete(&done);
 
     // Removing the app.
@@ -1003,25 +838,11 @@ async fn only_a_signed_in_user_manages_their_second_factors() {
 #[tokio::test]
 async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
     let app = TestApp::new().await;
-    mfa_user(
-        &app,
-        "gus@example.com",
-        json!({ "totp_secret": TOTP_BASE32 }),
-    )
-    .await;
+    totp_user(&app, "gus@example.com").await;
     let (token, id, _) = app.password_sign_in("gus@example.com").await;
     let guess = |code: &'static str| {
         let (app, token, id) = (&app, &token, &id);
-        async move {
-            second(
-                app,
-                token,
-                id,
-                "attempt",
-                &[("strategy", "totp"), ("code", code)],
-            )
-            .await
-        }
+        async move { attempt(app, token, id, "totp", code).await }
     };
     let all = tokio::join!(
         guess("000001"),
@@ -1066,12 +887,7 @@ async fn numbers_are_reserved_for_the_second_factor_only_where_phone_codes_are_o
         ..InstanceSettings::default()
     };
     let app = TestApp::with(settings).await;
-    let user = mfa_user(
-        &app,
-        "pip@example.com",
-        json!({ "phone_number": ["+15555550242"] }),
-    )
-    .await;
+    let user = phone_user(&app, "pip@example.com").await;
     let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap();
     app.bapi(
         "PATCH",
