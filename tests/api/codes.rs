@@ -34,11 +34,11 @@ async fn email_code_sign_in() {
     let email_id = email["email_address_id"].as_str().unwrap().to_owned();
 
     let prepared = app
-        .sign_in_step(
+        .prepare_first_factor(
             &token,
             &id,
-            "prepare_first_factor",
-            &[("strategy", "email_code"), ("email_address_id", &email_id)],
+            "email_code",
+            &[("email_address_id", &email_id)],
         )
         .await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
@@ -67,12 +67,7 @@ async fn email_code_sign_in() {
     );
 
     let done = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, "email_code", &code)
         .await;
     assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
     assert_eq!(
@@ -136,13 +131,8 @@ async fn wrong_codes_count_and_burn_the_code() {
     let attempt = |code: String| {
         let (app, token, id) = (&app, token.clone(), id.clone());
         async move {
-            app.sign_in_step(
-                &token,
-                &id,
-                "attempt_first_factor",
-                &[("strategy", "email_code"), ("code", &code)],
-            )
-            .await
+            app.attempt_first_factor_code(&token, &id, "email_code", &code)
+                .await
         }
     };
     assert_eq!(prepare().await.status, 200);
@@ -203,27 +193,15 @@ async fn expired_codes_are_refused() {
     let app = TestApp::with(settings).await;
     app.user("sal@example.com", None).await;
     let (token, id, _) = app.identify("sal@example.com").await;
-    app.sign_in_step(
-        &token,
-        &id,
-        "prepare_first_factor",
-        &[("strategy", "email_code")],
-    )
-    .await;
+    app.prepare_first_factor(&token, &id, "email_code", &[])
+        .await;
     let code = app.codes.last_code_to("sal@example.com").unwrap();
     app.clock.advance(std::time::Duration::from_millis(20));
     let res = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, "email_code", &code)
         .await;
     res.assert_error(422, "verification_expired", Some("code"));
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(
         read.body["response"]["first_factor_verification"]["status"],
         "expired"
@@ -242,34 +220,21 @@ async fn codes_go_only_to_the_users_own_addresses() {
         .to_owned();
     let (token, id, _) = app.identify("tom@example.com").await;
     let res = app
-        .sign_in_step(
+        .prepare_first_factor(
             &token,
             &id,
-            "prepare_first_factor",
-            &[
-                ("strategy", "email_code"),
-                ("email_address_id", &eves_email),
-            ],
+            "email_code",
+            &[("email_address_id", &eves_email)],
         )
         .await;
     res.assert_error(422, "form_param_value_invalid", Some("email_address_id"));
     assert_eq!(app.codes.count(), 0);
     let phone = app
-        .sign_in_step(
-            &token,
-            &id,
-            "prepare_first_factor",
-            &[("strategy", "phone_code")],
-        )
+        .prepare_first_factor(&token, &id, "phone_code", &[])
         .await;
     phone.assert_error(422, "form_param_value_invalid", Some("phone_number_id"));
     let missing = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "email_code"), ("code", "123456")],
-        )
+        .attempt_first_factor_code(&token, &id, "email_code", "123456")
         .await;
     missing.assert_error(422, "form_param_value_invalid", Some("strategy"));
 }
@@ -281,17 +246,10 @@ async fn a_failed_delivery_leaves_no_valid_code() {
     let (token, id, _) = app.identify("uma@example.com").await;
     app.codes.fail(true);
     let res = app
-        .sign_in_step(
-            &token,
-            &id,
-            "prepare_first_factor",
-            &[("strategy", "email_code")],
-        )
+        .prepare_first_factor(&token, &id, "email_code", &[])
         .await;
     res.assert_error(503, "code_delivery_failed", None);
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert!(
         read.body["response"]["first_factor_verification"].is_null(),
         "no code was recorded"
@@ -370,12 +328,7 @@ async fn disabled_code_strategies_are_refused_and_hidden() {
         .collect();
     assert_eq!(strategies, ["password"]);
     let prep = app
-        .sign_in_step(
-            &token,
-            &id,
-            "prepare_first_factor",
-            &[("strategy", "email_code")],
-        )
+        .prepare_first_factor(&token, &id, "email_code", &[])
         .await;
     prep.assert_error(422, "strategy_for_user_invalid", Some("strategy"));
     let env = app.fapi("GET", "/v1/environment", "", &[]).await;

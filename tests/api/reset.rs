@@ -20,25 +20,17 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
         .expect("a reset factor");
     let email_id = reset["email_address_id"].as_str().unwrap();
     let prepared = app
-        .sign_in_step(
+        .prepare_first_factor(
             &token,
             &id,
-            "prepare_first_factor",
-            &[
-                ("strategy", "reset_password_email_code"),
-                ("email_address_id", email_id),
-            ],
+            "reset_password_email_code",
+            &[("email_address_id", email_id)],
         )
         .await;
     assert_eq!(prepared.status, 200, "{}", prepared.body);
     let code = app.codes.last_code_to("rex@example.com").unwrap();
     let verified = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "reset_password_email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, "reset_password_email_code", &code)
         .await;
     assert_eq!(
         verified.body["response"]["status"], "needs_new_password",
@@ -117,12 +109,7 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
         ])
         .await;
     assert_eq!(new.status, 200, "{}", new.body);
-    assert_eq!(
-        app.bapi("GET", &format!("/v1/users/{user}"), None)
-            .await
-            .body["password_enabled"],
-        true
-    );
+    assert_eq!(app.user_json(&user).await["password_enabled"], true);
 }
 
 #[tokio::test]
@@ -140,21 +127,11 @@ async fn a_new_password_needs_a_verified_reset_code() {
         .await;
     reset.assert_error(422, "form_param_value_invalid", None);
     // A sign-in code is not a reset code.
-    app.sign_in_step(
-        &token,
-        &id,
-        "prepare_first_factor",
-        &[("strategy", "email_code")],
-    )
-    .await;
+    app.prepare_first_factor(&token, &id, "email_code", &[])
+        .await;
     let code = app.codes.last_code_to("ria@example.com").unwrap();
     let wrong_kind = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "reset_password_email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, "reset_password_email_code", &code)
         .await;
     wrong_kind.assert_error(422, "form_param_value_invalid", Some("strategy"));
 }

@@ -125,9 +125,7 @@ async fn password_then_totp() {
     // A wrong code is refused and counted; the sign-in still waits.
     let wrong = attempt(&app, &token, &id, "totp", "000000").await;
     wrong.assert_error(422, "form_code_incorrect", Some("code"));
-    let current = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let current = app.read_sign_in(&token, &id).await;
     assert_eq!(
         current.body["response"]["second_factor_verification"]["attempts"],
         1
@@ -198,10 +196,7 @@ async fn password_then_phone_code_to_a_reserved_number() {
         .await;
     assert_eq!(read.body, reserved.body);
     let user_id = user["id"].as_str().unwrap();
-    let user = app
-        .bapi("GET", &format!("/v1/users/{user_id}"), None)
-        .await
-        .body;
+    let user = app.user_json(&user_id).await;
     assert_eq!(user["two_factor_enabled"], true);
     // A number kept for the second factor no longer names the account.
     app.new_sign_in(&[("identifier", "+15555550242")])
@@ -330,21 +325,11 @@ async fn email_codes_are_second_factors_where_turned_on() {
 
     // After an email code as the first factor, an email code is no second factor.
     let (token, id, _) = app.identify("eve@example.com").await;
-    app.sign_in_step(
-        &token,
-        &id,
-        "prepare_first_factor",
-        &[("strategy", "email_code")],
-    )
-    .await;
+    app.prepare_first_factor(&token, &id, "email_code", &[])
+        .await;
     let code = app.codes.last_code_to("eve@example.com").unwrap();
     let first = app
-        .sign_in_step(
-            &token,
-            &id,
-            "attempt_first_factor",
-            &[("strategy", "email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, "email_code", &code)
         .await;
     assert_waiting(&first);
     assert_eq!(
@@ -689,10 +674,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
     );
     assert!(uri.contains(&secret));
     // Not on until verified: sign-ins still need only the password.
-    let user = app
-        .bapi("GET", &format!("/v1/users/{user_id}"), None)
-        .await
-        .body;
+    let user = app.user_json(&user_id).await;
     assert_eq!(user["totp_enabled"], false);
 
     me(
@@ -729,10 +711,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         10,
         "a first set of backup codes comes with it"
     );
-    let user = app
-        .bapi("GET", &format!("/v1/users/{user_id}"), None)
-        .await
-        .body;
+    let user = app.user_json(&user_id).await;
     assert_eq!(user["totp_enabled"], true);
     assert_eq!(user["backup_code_enabled"], true);
     assert_eq!(user["two_factor_enabled"], true);
@@ -773,10 +752,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
     let removed = me("DELETE", "/totp", vec![]).await;
     assert_eq!(removed.status, 200, "{}", removed.body);
     assert_eq!(removed.body["response"]["deleted"], true);
-    let user = app
-        .bapi("GET", &format!("/v1/users/{user_id}"), None)
-        .await
-        .body;
+    let user = app.user_json(&user_id).await;
     assert_eq!(user["totp_enabled"], false);
     me("DELETE", "/totp", vec![])
         .await
@@ -866,9 +842,7 @@ async fn parallel_guesses_cannot_exceed_the_attempt_limit() {
             r.body
         );
     }
-    let state = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let state = app.read_sign_in(&token, &id).await;
     assert!(
         state.body["response"]["second_factor_verification"]["attempts"]
             .as_u64()

@@ -270,6 +270,45 @@ impl TestApp {
         .await
     }
 
+    /// `prepare_first_factor` of `strategy`, with `extra` fields, on a sign-in.
+    pub async fn prepare_first_factor(
+        &self,
+        token: &str,
+        id: &str,
+        strategy: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut form = vec![("strategy", strategy)];
+        form.extend_from_slice(extra);
+        self.sign_in_step(token, id, "prepare_first_factor", &form)
+            .await
+    }
+
+    /// `attempt_first_factor` of `strategy` with `code` on a sign-in.
+    pub async fn attempt_first_factor_code(
+        &self,
+        token: &str,
+        id: &str,
+        strategy: &str,
+        code: &str,
+    ) -> Resp {
+        let form = [("strategy", strategy), ("code", code)];
+        self.sign_in_step(token, id, "attempt_first_factor", &form)
+            .await
+    }
+
+    /// `GET /v1/client/sign_ins/{id}` on the client of `token`.
+    pub async fn read_sign_in(&self, token: &str, id: &str) -> Resp {
+        let path = format!("/v1/client/sign_ins/{id}");
+        self.fapi("GET", &path, token, &[]).await
+    }
+
+    /// The user `id` as the Backend API shows it.
+    pub async fn user_json(&self, id: &str) -> Value {
+        let path = format!("/v1/users/{id}");
+        self.bapi("GET", &path, None).await.body
+    }
+
     /// A Frontend API call in native mode (`_is_native=1` + raw `authorization`).
     pub async fn fapi(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Resp {
         let sep = if path.contains('?') { '&' } else { '?' };
