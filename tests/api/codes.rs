@@ -107,12 +107,7 @@ async fn phone_numbers_identify_and_receive_codes() {
         .expect("an SMS was sent");
     let id = res.body["response"]["id"].as_str().unwrap();
     let done = app
-        .fapi(
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/attempt_first_factor"),
-            &res.token(),
-            &[("strategy", "phone_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&res.token(), id, "phone_code", &code)
         .await;
     assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
 }
@@ -126,8 +121,7 @@ async fn wrong_codes_count_and_burn_the_code() {
     let app = TestApp::with(settings).await;
     app.user("quin@example.com", None).await;
     let (token, id, _) = app.identify("quin@example.com").await;
-    let prepare_path = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
-    let prepare = || app.fapi("POST", &prepare_path, &token, &[("strategy", "email_code")]);
+    let prepare = || app.prepare_first_factor(&token, &id, "email_code", &[]);
     let attempt = |code: String| {
         let (app, token, id) = (&app, token.clone(), id.clone());
         async move {
@@ -168,16 +162,9 @@ async fn a_resend_within_the_cooldown_is_429_with_retry_after() {
     let app = TestApp::new().await;
     app.user("rae@example.com", None).await;
     let (token, id, _) = app.identify("rae@example.com").await;
-    let path = format!("/v1/client/sign_ins/{id}/prepare_first_factor");
-    assert_eq!(
-        app.fapi("POST", &path, &token, &[("strategy", "email_code")])
-            .await
-            .status,
-        200
-    );
-    let again = app
-        .fapi("POST", &path, &token, &[("strategy", "email_code")])
-        .await;
+    let send = || app.prepare_first_factor(&token, &id, "email_code", &[]);
+    assert_eq!(send().await.status, 200);
+    let again = send().await;
     again.assert_error(429, "too_many_requests", None);
     let retry: u64 = again.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
