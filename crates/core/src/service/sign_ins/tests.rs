@@ -265,6 +265,14 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     assert!(out.new_token.is_some(), "a new client gets a token");
 }
 
+/// Mocks in which client 1's sign-in `sia_1` identified alice, who is stored.
+fn identified() -> Mocks {
+    let mut m = Mocks::new();
+    m.client_with_sign_in(identified_sign_in(&user()))
+        .user_stored(user());
+    m
+}
+
 /// Mocks in which alice@example.com names `user()`.
 fn alice_exists() -> Mocks {
     let mut m = Mocks::new();
@@ -431,11 +439,9 @@ async fn a_sign_in_of_another_client_does_not_exist() {
 
 #[tokio::test]
 async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
-    let mut m = Mocks::new();
+    let mut m = identified();
     alices_failure_counted(&mut m);
-    m.client_with_sign_in(identified_sign_in(&user()))
-        .user_stored(user())
-        .passwords_match(false);
+    m.passwords_match(false);
     // The first write loses a race; the retry re-reads and counts again.
     let calls = std::sync::atomic::AtomicUsize::new(0);
     m.sign_ins
@@ -462,10 +468,8 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
 
 #[tokio::test]
 async fn only_the_attempt_that_wins_the_race_creates_a_session() {
-    let mut m = Mocks::new();
-    m.client_with_sign_in(identified_sign_in(&user()))
-        .user_stored(user())
-        .passwords_match(true);
+    let mut m = identified();
+    m.passwords_match(true);
     m.sign_ins
         .expect_replace()
         .returning(|_, _| Err(StoreError::Conflict));
@@ -477,11 +481,9 @@ async fn only_the_attempt_that_wins_the_race_creates_a_session() {
 #[tokio::test]
 async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| {
-        Ok(Some(User {
-            password_digest: None,
-            ..user()
-        }))
+    m.identifier_names(User {
+        password_digest: None,
+        ..user()
     });
     m.hasher
         .expect_verify()
@@ -495,10 +497,8 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
 
 #[tokio::test]
 async fn a_lost_token_rotation_puts_the_sign_in_back() {
-    let mut m = Mocks::new();
-    m.client_with_sign_in(identified_sign_in(&user()))
-        .user_stored(user())
-        .passwords_match(true);
+    let mut m = identified();
+    m.passwords_match(true);
     m.clients
         .expect_insert_session()
         .returning(|_, _, _| Err(StoreError::Conflict));
@@ -525,11 +525,9 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
 #[tokio::test]
 async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
     let mut m = Mocks::new();
-    m.users.expect_find_by_identifier().returning(|_| {
-        Ok(Some(User {
-            locked_until: Some(crate::model::Timestamp(NOW.0 + 90_500)),
-            ..user()
-        }))
+    m.identifier_names(User {
+        locked_until: Some(crate::model::Timestamp(NOW.0 + 90_500)),
+        ..user()
     });
     m.hasher.expect_verify().never();
     m.users.expect_take_attempt().never();
