@@ -16,7 +16,7 @@ fn factor<'a>(res: &'a Resp, strategy: &str) -> &'a Value {
 
 async fn user_with_phone(app: &TestApp, email: &str, phone: &str) {
     let res = app
-        .bapi("POST", "/v1/users", Some(json!({ "email_address": [email], "phone_number": [phone], "password": "a long password" })))
+        .post_user(json!({ "email_address": [email], "phone_number": [phone], "password": "a long password" }))
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
 }

@@ -15,11 +15,9 @@ const BACKUP_CODES: [&str; 10] = [
     "n2f7g4kk", "t5h1l8mm",
 ];
 
-/// The TOTP code `offset` steps from the app's now.
+/// The TOTP code of [`TOTP_BASE32`] `offset` steps from the app's now.
 fn totp_code(app: &TestApp, offset: i64) -> String {
-    TotpSecret::parse_base32(TOTP_BASE32)
-        .unwrap()
-        .code_at_step(step_at(app.clock.now()) + offset)
+    totp_code_of(app, TOTP_BASE32, offset)
 }
 
 /// Creates a user with a password and `extra` Backend API fields.
@@ -28,7 +26,7 @@ async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let res = app.bapi("POST", "/v1/users", Some(body)).await;
+    let res = app.post_user(body).await;
     assert_eq!(res.status, 200, "{}", res.body);
     res.body
 }
@@ -507,7 +505,7 @@ async fn invalid_second_factor_input_changes_nothing() {
             res.body
         );
         let created = app
-            .bapi("POST", "/v1/users", Some(json!({ "email_address": ["new@example.com"], "totp_secret": body["totp_secret"], "backup_codes": body["backup_codes"] })))
+            .post_user(json!({ "email_address": ["new@example.com"], "totp_secret": body["totp_secret"], "backup_codes": body["backup_codes"] }))
             .await;
         assert_eq!(created.status, 422, "{body}: {}", created.body);
     }
@@ -553,19 +551,11 @@ async fn disabled_second_factors_are_refused_and_not_advertised() {
     settings.strategies.backup_code = false;
     let app = TestApp::with(settings).await;
     let res = app
-        .bapi(
-            "POST",
-            "/v1/users",
-            Some(json!({ "email_address": ["off@example.com"], "totp_secret": TOTP_BASE32 })),
-        )
+        .post_user(json!({ "email_address": ["off@example.com"], "totp_secret": TOTP_BASE32 }))
         .await;
     res.assert_error(422, "form_param_value_invalid", Some("totp_secret"));
     let res = app
-        .bapi(
-            "POST",
-            "/v1/users",
-            Some(json!({ "email_address": ["off@example.com"], "backup_codes": BACKUP_CODES })),
-        )
+        .post_user(json!({ "email_address": ["off@example.com"], "backup_codes": BACKUP_CODES }))
         .await;
     res.assert_error(422, "form_param_value_invalid", Some("backup_codes"));
     let env = app.fapi("GET", "/v1/environment", "", &[]).await.body;
@@ -592,31 +582,16 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
     let app = TestApp::new().await;
     totp_user(&app, "ria@example.com").await;
     let (token, id, _) = app.identify("ria@example.com").await;
-    let path = |step: &str| format!("/v1/client/sign_ins/{id}/{step}");
-    app.fapi(
-        "POST",
-        &path("prepare_first_factor"),
-        &token,
-        &[("strategy", "reset_password_email_code")],
-    )
-    .await;
+    let strategy = "reset_password_email_code";
+    app.prepare_first_factor(&token, &id, strategy, &[]).await;
     let code = app.codes.last_code_to("ria@example.com").unwrap();
     let verified = app
-        .fapi(
-            "POST",
-            &path("attempt_first_factor"),
-            &token,
-            &[("strategy", "reset_password_email_code"), ("code", &code)],
-        )
+        .attempt_first_factor_code(&token, &id, strategy, &code)
         .await;
     assert_eq!(verified.body["response"]["status"], "needs_new_password");
+    let new_password = [("password", "a brand new password")];
     let reset = app
-        .fapi(
-            "POST",
-            &path("reset_password"),
-            &token,
-            &[("password", "a brand new password")],
-        )
+        .sign_in_step(&token, &id, "reset_password", &new_password)
         .await;
     assert_waiting(&reset);
     assert_eq!(
@@ -625,6 +600,16 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
     );
     let done = attempt(&app, &token, &id, "totp", &totp_code(&app, 0)).await;
     assert_complete(&done);
+}
+
+/// The strings of a JSON array.
+fn strings(array: &Value) -> Vec<String> {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The TOTP code of a base32 secret, `offset` steps from the app's now.
@@ -700,12 +685,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
         verified.body["response"]["secret"].is_null(),
         "shown only once"
     );
-    let backup: Vec<String> = verified.body["response"]["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let backup = strings(&verified.body["response"]["backup_codes"]);
     assert_eq!(
         backup.len(),
         10,
@@ -734,12 +714,7 @@ async fn users_enrol_an_authenticator_app_and_get_backup_codes() {
     let fresh = me("POST", "/backup_codes", vec![]).await;
     assert_eq!(fresh.status, 200, "{}", fresh.body);
     assert_eq!(fresh.body["response"]["object"], "backup_code");
-    let fresh: Vec<String> = fresh.body["response"]["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let fresh = strings(&fresh.body["response"]["codes"]);
     assert_eq!(fresh.len(), 10);
     let (t3, s3, _) = app.password_sign_in("nia@example.com").await;
     attempt(&app, &t3, &s3, "backup_code", &backup[1])

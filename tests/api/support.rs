@@ -346,13 +346,18 @@ impl TestApp {
         out
     }
 
+    /// `POST /v1/users` with `body`.
+    pub async fn post_user(&self, body: Value) -> Resp {
+        self.bapi("POST", "/v1/users", Some(body)).await
+    }
+
     /// Creates a user through the Backend API and returns its id.
     pub async fn user(&self, email: &str, username: Option<&str>) -> String {
         let mut body = serde_json::json!({ "email_address": [email], "password": PASSWORD });
         if let Some(u) = username {
             body["username"] = u.into();
         }
-        let res = self.bapi("POST", "/v1/users", Some(body)).await;
+        let res = self.post_user(body).await;
         assert_eq!(res.status, 200, "{}", res.body);
         res.body["id"].as_str().unwrap().to_owned()
     }
