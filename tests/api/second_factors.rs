@@ -194,7 +194,7 @@ async fn password_then_phone_code_to_a_reserved_number() {
         .await;
     assert_eq!(read.body, reserved.body);
     let user_id = user["id"].as_str().unwrap();
-    let user = app.user_json(&user_id).await;
+    let user = app.user_json(user_id).await;
     assert_eq!(user["two_factor_enabled"], true);
     // A number kept for the second factor no longer names the account.
     app.new_sign_in(&[("identifier", "+15555550242")])
