@@ -177,27 +177,26 @@ impl Mocks {
     }
 }
 
+/// Sign-in `sia_1` of client 1, started `at` with the default settings.
+pub fn sign_in_started(at: Timestamp) -> SignIn {
+    SignIn::new(
+        SignInId("sia_1".into()),
+        client().id,
+        at,
+        &InstanceSettings::default(),
+    )
+}
+
 /// A sign-in on client 1 that identified `user` as alice, at [`NOW`].
 pub fn identified_sign_in(user: &User) -> SignIn {
-    let mut s = SignIn::new(
-        SignInId("sia_1".into()),
-        ClientId("client_1".into()),
-        NOW,
-        &Default::default(),
-    );
+    let mut s = sign_in_started(NOW);
     s.identify("alice".into(), user, NOW).unwrap();
     s
 }
 
 /// A sign-in on client 1 whose password passed for `user` just now.
 pub fn passed_first_factor(user: &User) -> SignIn {
-    let settings = InstanceSettings::default();
-    let mut s = SignIn::new(
-        SignInId("sia_1".into()),
-        client().id,
-        Timestamp(NOW.0 - 1000),
-        &settings,
-    );
+    let mut s = sign_in_started(Timestamp(NOW.0 - 1000));
     s.identify("alice@example.com".into(), user, Timestamp(NOW.0 - 1000))
         .unwrap();
     s.first_factor_passed(Strategy::Password, user.two_factor_enabled(), NOW)

@@ -2,10 +2,10 @@
 
 use super::*;
 use crate::model::Client;
-use crate::model::{ClientId, Duration, InstanceSettings, SignInStatus, UserId};
+use crate::model::{Duration, SignInStatus, UserId};
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
-use crate::service::test_support::{Mocks, NOW, TOKEN, client, user};
+use crate::service::test_support::{Mocks, NOW, TOKEN, client, sign_in_started, user};
 
 const SECRET: &str = "the-state-secret";
 const BACK: &str = "http://localhost:3000/sso-callback";
@@ -40,13 +40,7 @@ fn mocks(identity: Result<ExternalIdentity, OAuthError>) -> Mocks {
 /// A sign-in on client 1 waiting for github's callback with [`SECRET`],
 /// identified as `identified` if given.
 fn waiting(identified: Option<&User>, expire_at: Timestamp) -> SignIn {
-    let settings = InstanceSettings::default();
-    let mut s = SignIn::new(
-        SignInId("sia_1".into()),
-        ClientId("client_1".into()),
-        Timestamp(NOW.0 - 1000),
-        &settings,
-    );
+    let mut s = sign_in_started(Timestamp(NOW.0 - 1000));
     if let Some(u) = identified {
         s.identify("alice@example.com".into(), u, Timestamp(NOW.0 - 1000))
             .unwrap();
