@@ -1,34 +1,36 @@
 //! `/v1/me`: the signed-in user's own second factors. The session is the one
 //! `_clerk_session_id` names, or the client's last active one.
 
+use std::future::Future;
+
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::model::User;
-use latch_core::service::{BackupCodesView, Outcome, TotpView};
+use latch_core::service::{Account, BackupCodesView, Outcome, TotpView};
 
 use super::{FapiReply, wrap};
 use crate::ApiState;
 use crate::http::ApiRequest;
 use crate::render::{self, Audience};
 
-fn session_id(req: &ApiRequest) -> Option<&str> {
-    req.query_param("_clerk_session_id")
-}
-
-/// Every `/v1/me` handler answers the same way: the use case's error as the
-/// API's, or its outcome wrapped with the client.
-fn reply<T>(
-    state: &ApiState,
-    result: Result<Outcome<T>, Error>,
+/// The parse-call-wrap shape every `/v1/me` handler shares: `call` runs with
+/// the request's client token and session; its error becomes the API's, its
+/// outcome is rendered with `render_response` and wrapped with the client.
+async fn on_me<'a, T, F>(
+    state: &'a ApiState,
+    req: &'a ApiRequest,
+    token: Option<&'a str>,
+    call: impl FnOnce(&'a Account, Option<&'a str>, Option<&'a str>) -> F,
     render_response: impl FnOnce(&T) -> Value,
-) -> Result<FapiReply, ApiError> {
-    Ok(wrap(state, result?, render_response))
-}
-
-fn user_json(state: &ApiState, user: &User) -> Value {
-    render::user(user, Audience::Frontend, state.now())
+) -> Result<FapiReply, ApiError>
+where
+    F: Future<Output = Result<Outcome<T>, Error>>,
+{
+    let session_id = req.query_param("_clerk_session_id");
+    let outcome = call(&state.services.account, token, session_id).await?;
+    Ok(wrap(state, outcome, render_response))
 }
 
 /// `GET /v1/me`.
@@ -37,10 +39,10 @@ pub async fn read(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let account = &state.services.account;
-    reply(state, account.get_me(token, session_id(req)).await, |u| {
-        user_json(state, u)
+    on_me(state, req, token, Account::get_me, |user| {
+        render::user(user, Audience::Frontend, state.now())
     })
+    .await
 }
 
 /// `POST /v1/me/totp`.
@@ -49,12 +51,7 @@ pub async fn create_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let account = &state.services.account;
-    reply(
-        state,
-        account.create_totp(token, session_id(req)).await,
-        totp_json,
-    )
+    on_me(state, req, token, Account::create_totp, totp_json).await
 }
 
 /// `POST /v1/me/totp/attempt_verification`.
@@ -63,14 +60,15 @@ pub async fn verify_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let account = &state.services.account;
-    reply(
+    let code = req.param("code")?;
+    on_me(
         state,
-        account
-            .verify_totp(token, session_id(req), req.param("code")?)
-            .await,
+        req,
+        token,
+        |account, token, session| account.verify_totp(token, session, code),
         totp_json,
     )
+    .await
 }
 
 /// `DELETE /v1/me/totp`.
@@ -79,12 +77,14 @@ pub async fn delete_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let account = &state.services.account;
-    reply(
+    on_me(
         state,
-        account.delete_own_totp(token, session_id(req)).await,
+        req,
+        token,
+        Account::delete_own_totp,
         |user| json!({ "object": "totp", "id": totp_id(user), "deleted": true }),
     )
+    .await
 }
 
 /// `POST /v1/me/backup_codes`.
@@ -93,16 +93,23 @@ pub async fn create_backup_codes(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let account = &state.services.account;
-    let result = account.create_backup_codes(token, session_id(req)).await;
-    reply(state, result, |v: &BackupCodesView| {
-        json!({
-            "object": "backup_code",
-            "id": format!("bc_{}", id_suffix(&v.user)),
-            "codes": v.codes,
-            "created_at": v.user.updated_at.millis(),
-            "updated_at": v.user.updated_at.millis(),
-        })
+    on_me(
+        state,
+        req,
+        token,
+        Account::create_backup_codes,
+        backup_codes_json,
+    )
+    .await
+}
+
+fn backup_codes_json(v: &BackupCodesView) -> Value {
+    json!({
+        "object": "backup_code",
+        "id": format!("bc_{}", id_suffix(&v.user)),
+        "codes": v.codes,
+        "created_at": v.user.updated_at.millis(),
+        "updated_at": v.user.updated_at.millis(),
     })
 }
 
