@@ -77,14 +77,7 @@ pub async fn delete_totp(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    on_me(
-        state,
-        req,
-        token,
-        Account::delete_own_totp,
-        |user| json!({ "object": "totp", "id": totp_id(user), "deleted": true }),
-    )
-    .await
+    on_me(state, req, token, Account::delete_own_totp, totp_deleted).await
 }
 
 /// `POST /v1/me/backup_codes`.
@@ -93,17 +86,14 @@ pub async fn create_backup_codes(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    on_me(
-        state,
-        req,
-        token,
-        Account::create_backup_codes,
-        backup_codes_json,
-    )
-    .await
+    on_me(state, req, token, Account::create_backup_codes, codes_json).await
 }
 
-fn backup_codes_json(v: &BackupCodesView) -> Value {
+fn totp_deleted(user: &User) -> Value {
+    json!({ "object": "totp", "id": totp_id(user), "deleted": true })
+}
+
+fn codes_json(v: &BackupCodesView) -> Value {
     json!({
         "object": "backup_code",
         "id": format!("bc_{}", id_suffix(&v.user)),

@@ -1,10 +1,12 @@
 //! `/v1/client/sign_ins`: sign-in attempts and their factors.
 
+use std::future::Future;
+
 use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::service::{
     AttemptFirstFactor, AttemptSecondFactor, CreateSignIn, Outcome, PrepareFirstFactor,
-    PrepareSecondFactor, ResetPassword, SignInView,
+    PrepareSecondFactor, ResetPassword, SignInView, SignIns,
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
@@ -18,13 +20,18 @@ fn keeps_token(auth: &ClientAuth) -> bool {
     auth.channel == Channel::DevBrowser
 }
 
-/// Every sign-in handler answers the same way: the use case's error as the
-/// API's, or the sign-in rendered and wrapped with the client.
-fn reply(
-    state: &ApiState,
-    result: Result<Outcome<SignInView>, Error>,
-) -> Result<FapiReply, ApiError> {
-    Ok(wrap(state, result?, |v| {
+/// The call-wrap shape every sign-in handler shares: `call` runs on the
+/// sign-in use cases; its error becomes the API's, the sign-in it returns is
+/// rendered and wrapped with the client.
+async fn on_sign_ins<'a, F>(
+    state: &'a ApiState,
+    call: impl FnOnce(&'a SignIns) -> F,
+) -> Result<FapiReply, ApiError>
+where
+    F: Future<Output = Result<Outcome<SignInView>, Error>>,
+{
+    let outcome = call(&state.services.sign_ins).await?;
+    Ok(wrap(state, outcome, |v| {
         render::sign_in(v, state.services.settings())
     }))
 }
@@ -44,13 +51,12 @@ pub async fn create(
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: keeps_token(auth),
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(state, sign_ins.create_sign_in(auth.token(), params).await)
+    on_sign_ins(state, |s| s.create_sign_in(auth.token(), params)).await
 }
 
 /// `GET /v1/client/sign_ins/{id}`.
 pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
-    reply(state, state.services.sign_ins.get_sign_in(token, id).await)
+    on_sign_ins(state, |s| s.get_sign_in(token, id)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -60,7 +66,6 @@ pub async fn prepare_first_factor(
     auth: &ClientAuth,
     id: &str,
 ) -> Result<FapiReply, ApiError> {
-    let token = auth.token();
     let params = PrepareFirstFactor {
         strategy: req.param("strategy")?,
         email_address_id: req.param("email_address_id")?,
@@ -69,11 +74,7 @@ pub async fn prepare_first_factor(
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(
-        state,
-        sign_ins.prepare_first_factor(token, id, params).await,
-    )
+    on_sign_ins(state, |s| s.prepare_first_factor(auth.token(), id, params)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -89,13 +90,7 @@ pub async fn attempt_first_factor(
         code: req.param("code")?,
         keep_token: keeps_token(auth),
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(
-        state,
-        sign_ins
-            .attempt_first_factor(auth.token(), id, params)
-            .await,
-    )
+    on_sign_ins(state, |s| s.attempt_first_factor(auth.token(), id, params)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
@@ -110,11 +105,7 @@ pub async fn prepare_second_factor(
         phone_number_id: req.param("phone_number_id")?,
         email_address_id: req.param("email_address_id")?,
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(
-        state,
-        sign_ins.prepare_second_factor(token, id, params).await,
-    )
+    on_sign_ins(state, |s| s.prepare_second_factor(token, id, params)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_second_factor`.
@@ -129,13 +120,7 @@ pub async fn attempt_second_factor(
         code: req.param("code")?,
         keep_token: keeps_token(auth),
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(
-        state,
-        sign_ins
-            .attempt_second_factor(auth.token(), id, params)
-            .await,
-    )
+    on_sign_ins(state, |s| s.attempt_second_factor(auth.token(), id, params)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/reset_password`.
@@ -152,9 +137,5 @@ pub async fn reset_password(
             .unwrap_or(false),
         keep_token: keeps_token(auth),
     };
-    let sign_ins = &state.services.sign_ins;
-    reply(
-        state,
-        sign_ins.reset_password(auth.token(), id, params).await,
-    )
+    on_sign_ins(state, |s| s.reset_password(auth.token(), id, params)).await
 }
