@@ -170,6 +170,21 @@ impl Mocks {
         self
     }
 
+    /// Neither a client nor a sign-in may be written.
+    pub fn nothing_created(&mut self) -> &mut Self {
+        self.clients.expect_insert_client().never();
+        self.sign_ins.expect_insert().never();
+        self
+    }
+
+    /// Every completed sign-in is recorded on its user.
+    pub fn sign_ins_recorded(&mut self) -> &mut Self {
+        self.users
+            .expect_record_sign_in()
+            .returning(|_, _, _| Ok(()));
+        self
+    }
+
     /// The store accepts every replace of a sign-in.
     pub fn replaces_accepted(&mut self) -> &mut Self {
         self.sign_ins.expect_replace().returning(|_, _| Ok(()));

@@ -189,8 +189,7 @@ async fn redirect_urls_off_the_allow_list_are_refused_before_any_write() {
         (BACK, Some("https://evil.example/home")),
     ] {
         let mut m = mocks(Ok(identity(true)));
-        m.clients.expect_insert_client().never();
-        m.sign_ins.expect_insert().never();
+        m.nothing_created();
         let err = m
             .services()
             .sign_ins
@@ -392,7 +391,7 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.sign_ins_recorded();
     m.users.expect_get().returning(|_| Ok(Some(user())));
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
@@ -588,8 +587,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
         .withf(|_, expected, new| *expected == client().token_hash && *new != client().token_hash)
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
-    m.replaces_accepted();
+    m.sign_ins_recorded().replaces_accepted();
     let token = m
         .services()
         .oauth

@@ -123,7 +123,7 @@ async fn a_valid_totp_code_completes_with_one_session() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.sign_ins_recorded();
     m.hasher.expect_needs_rehash().return_const(false);
     let out = attempt_code(m, "totp", &totp_now(-1)).await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
@@ -184,7 +184,7 @@ async fn backup_codes_are_consumed_by_keyed_digest() {
         .expect_insert_session()
         .times(1)
         .returning(|_, _, _| Ok(()));
-    m.users.expect_record_sign_in().returning(|_, _, _| Ok(()));
+    m.sign_ins_recorded();
     let out = attempt_code(m, "backup_code", " BBBB-2222 ").await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
 }

@@ -82,8 +82,7 @@ async fn unknown_identifier_pays_a_dummy_verify_and_writes_nothing() {
         .with(eq("pw-123456"), eq(None))
         .times(1)
         .returning(|_, _| Ok(false));
-    m.clients.expect_insert_client().never();
-    m.sign_ins.expect_insert().never();
+    m.nothing_created();
     let err = create(m, None, password_params("nobody@example.com", "pw-123456"))
         .await
         .unwrap_err();
@@ -105,8 +104,7 @@ async fn wrong_password_writes_nothing() {
         .times(1)
         .returning(|_, _| Ok(false));
     m.clients.expect_find_client_by_token_hash().never();
-    m.clients.expect_insert_client().never();
-    m.sign_ins.expect_insert().never();
+    m.nothing_created();
     let err = create(
         m,
         Some(TOKEN),
@@ -379,8 +377,7 @@ async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
     let mut m = Mocks::new();
     // Turned on in the settings, but no provider is configured for it.
     m.settings.strategies.oauth_providers = vec!["google".into()];
-    m.clients.expect_insert_client().never();
-    m.sign_ins.expect_insert().never();
+    m.nothing_created();
     let err = create(
         m,
         None,
