@@ -105,8 +105,9 @@ impl ApiConfig {
 /// Everything a request handler can reach.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The use cases, one service per resource.
-    pub services: Services,
+    /// The use cases, one service per resource. Behind one `Arc`: the state
+    /// is cloned for every request, and the services hold many ports.
+    pub services: Arc<Services>,
     pub keys: Arc<SigningKeys>,
     pub config: Arc<ApiConfig>,
     /// The clock the use cases read, so views agree with them on "now".
@@ -125,7 +126,7 @@ impl ApiState {
         random: Arc<dyn Random>,
     ) -> Self {
         Self {
-            services,
+            services: Arc::new(services),
             keys: Arc::new(keys),
             config: Arc::new(config),
             clock,
