@@ -251,9 +251,9 @@ mod tests {
         let mut mocks = Mocks::new();
         mocks.counters = MockCounters::new(); // any hit would panic
         mocks.settings.rate_limits = RateLimitSettings::OFF;
-        let latch = mocks.services();
+        let services = mocks.services();
         for step in Step::ALL {
-            assert!(latch.rate_limits.throttle(step, None).await.is_ok());
+            assert!(services.rate_limits.throttle(step, None).await.is_ok());
         }
     }
 
@@ -271,9 +271,9 @@ mod tests {
         });
         let mut mocks = Mocks::new();
         mocks.counters = counters;
-        let latch = mocks.services();
+        let services = mocks.services();
         for email in ["Ann@Example.com", "ann@example.com"] {
-            latch
+            services
                 .rate_limits
                 .throttle_destination(&CodeDestination::Email(email.into()))
                 .await

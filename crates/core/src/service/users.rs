@@ -675,14 +675,14 @@ mod tests {
         let mut m = Mocks::new();
         m.hasher.expect_hash().never();
         m.users.expect_insert().never();
-        let latch = m.services();
-        let err = latch
+        let services = m.services();
+        let err = services
             .users
             .create_user(CreateUser::default())
             .await
             .unwrap_err();
         assert_eq!(err, Error::param_nil("email_address"));
-        let err = latch
+        let err = services
             .users
             .create_user(CreateUser {
                 password: Some("short".into()),
@@ -697,7 +697,7 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.users.create_user(both).await.unwrap_err(),
+            services.users.create_user(both).await.unwrap_err(),
             Error::invalid("password_digest", Problem::PasswordAndDigest)
         );
         let digest = CreateUser {
@@ -706,7 +706,7 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.users.create_user(digest).await.unwrap_err(),
+            services.users.create_user(digest).await.unwrap_err(),
             Error::invalid("password_digest", Problem::DigestNotAccepted)
         );
         let metadata = CreateUser {
@@ -714,7 +714,12 @@ mod tests {
             ..params("a@b.co")
         };
         assert_eq!(
-            latch.users.create_user(metadata).await.unwrap_err().param(),
+            services
+                .users
+                .create_user(metadata)
+                .await
+                .unwrap_err()
+                .param(),
             Some("public_metadata")
         );
     }
@@ -846,13 +851,13 @@ mod tests {
         let mut m = Mocks::new();
         m.users.expect_get().returning(|_| Ok(None));
         m.users.expect_delete().returning(|_| Ok(false));
-        let latch = m.services();
+        let services = m.services();
         assert_eq!(
-            latch.users.get_user("user_x").await.unwrap_err(),
+            services.users.get_user("user_x").await.unwrap_err(),
             Error::NotFound(Resource::User)
         );
         assert!(matches!(
-            latch
+            services
                 .users
                 .update_user("user_x", UserPatch::default())
                 .await
@@ -860,7 +865,7 @@ mod tests {
             Error::NotFound(_)
         ));
         assert!(matches!(
-            latch.users.delete_user("user_x").await.unwrap_err(),
+            services.users.delete_user("user_x").await.unwrap_err(),
             Error::NotFound(_)
         ));
     }

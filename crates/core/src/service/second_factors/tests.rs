@@ -219,9 +219,9 @@ async fn nothing_is_evaluated_for_a_locked_user() {
     m.users.expect_consume_backup_code().never();
     m.users.expect_take_attempt().never();
     m.sign_ins.expect_replace().never();
-    let latch = m.services();
+    let services = m.services();
     for (strategy, code) in [("totp", totp_now(0)), ("backup_code", "aaaa1111".into())] {
-        let err = latch
+        let err = services
             .sign_ins
             .attempt_second_factor(Some(TOKEN), "sia_1", attempt(strategy, &code))
             .await
@@ -286,14 +286,14 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
-    let latch = m.services();
-    latch
+    let services = m.services();
+    services
         .sign_ins
         .prepare_second_factor(Some(TOKEN), "sia_1", prepare("phone_code"))
         .await
         .unwrap();
     // The ordinary number is a first factor, not a second one.
-    let err = latch
+    let err = services
         .sign_ins
         .prepare_second_factor(
             Some(TOKEN),

@@ -252,8 +252,8 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(Some(client_without_sessions())));
     m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
-    let latch = m.services();
-    let out = latch
+    let services = m.services();
+    let out = services
         .sign_ins
         .create_sign_in(None, identifier_only("alice@example.com"))
         .await
@@ -413,20 +413,20 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         Ok(Some(s))
     });
     m.hasher.expect_verify().never();
-    let latch = m.services();
+    let services = m.services();
     let params = AttemptFirstFactor {
         strategy: Some("password".into()),
         password: Some("x".into()),
         code: None,
         keep_token: false,
     };
-    let err = latch
+    let err = services
         .sign_ins
         .attempt_first_factor(Some(TOKEN), "sia_x", params)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
-    let err = latch
+    let err = services
         .sign_ins
         .get_sign_in(Some(TOKEN), "sia_x")
         .await
