@@ -224,9 +224,7 @@ async fn an_abandoned_sign_in_cannot_be_resumed() {
             .as_array()
             .is_none_or(Vec::is_empty)
     );
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(
         read.body["response"]["status"], "abandoned",
         "{}",

@@ -86,9 +86,7 @@ async fn wrong_attempts_racing_are_all_counted() {
     while let Some(status) = set.join_next().await {
         assert_eq!(status.unwrap(), 422);
     }
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(
         read.body["response"]["first_factor_verification"]["attempts"],
         6

@@ -82,9 +82,7 @@ async fn a_sign_in_is_abandoned_after_its_lifetime() {
     app.clock.advance(DAY + SECOND);
     let res = attempt(&app, &token, &id, &password).await;
     assert_eq!(res.status, 422, "{}", res.body);
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(
         read.body["response"]["status"], "abandoned",
         "{}",

@@ -125,9 +125,7 @@ async fn attempts_share_one_allowance_and_the_refused_one_changes_nothing() {
         )
         .await;
     assert_throttled(&res, 10);
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(read.body["response"]["status"], "needs_first_factor");
 }
 

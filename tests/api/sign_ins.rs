@@ -33,9 +33,7 @@ async fn identifier_then_password() {
         "the client carries its current sign-in"
     );
 
-    let read = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let read = app.read_sign_in(&token, &id).await;
     assert_eq!(read.body["response"]["status"], "needs_first_factor");
 
     let path = format!("/v1/client/sign_ins/{id}/attempt_first_factor");
@@ -53,9 +51,7 @@ async fn identifier_then_password() {
         wrong.body["meta"]["client"]["sign_in"]["first_factor_verification"]["attempts"],
         1
     );
-    let counted = app
-        .fapi("GET", &format!("/v1/client/sign_ins/{id}"), &token, &[])
-        .await;
+    let counted = app.read_sign_in(&token, &id).await;
     assert_eq!(
         counted.body["response"]["first_factor_verification"]["attempts"],
         1
