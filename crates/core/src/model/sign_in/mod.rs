@@ -278,13 +278,23 @@ impl SignIn {
         }
         self.mark_verified(FactorSlot::First, strategy);
         self.first_factor_verified_at = Some(now);
+        Ok(self.after_first_factor(needs_second_factor, now))
+    }
+
+    /// Where a sign-in goes once its first factor (or a reset's new
+    /// password) is done: on to the second factor, or ready to complete.
+    fn after_first_factor(
+        &mut self,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> AfterFirstFactor {
         self.second_factor_required = needs_second_factor;
         self.updated_at = now;
         if needs_second_factor {
             self.status = SignInStatus::NeedsSecondFactor;
-            Ok(AfterFirstFactor::NeedsSecondFactor)
+            AfterFirstFactor::NeedsSecondFactor
         } else {
-            Ok(AfterFirstFactor::ReadyToComplete)
+            AfterFirstFactor::ReadyToComplete
         }
     }
 
@@ -316,14 +326,7 @@ impl SignIn {
     ) -> Result<AfterFirstFactor, Error> {
         self.ready_for_new_password(now)?;
         self.awaiting_new_password = false;
-        self.second_factor_required = needs_second_factor;
-        self.updated_at = now;
-        if needs_second_factor {
-            self.status = SignInStatus::NeedsSecondFactor;
-            Ok(AfterFirstFactor::NeedsSecondFactor)
-        } else {
-            Ok(AfterFirstFactor::ReadyToComplete)
-        }
+        Ok(self.after_first_factor(needs_second_factor, now))
     }
 
     /// Records a passed second factor; the sign-in is then ready to complete.
