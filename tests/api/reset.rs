@@ -41,8 +41,21 @@ async fn reset_by_email_code_sets_the_password_and_completes() {
         verified.body["response"]["created_session_id"].is_null(),
         "no session before the new password"
     );
-
+    // The code proved the user: the client's token rotated, and the one from
+    // before (a planted one, say) no longer reaches the sign-in.
+    let stale = token;
+    let token = verified.token();
+    assert_ne!(token, stale, "the token rotates when the code passes");
     let path = format!("/v1/client/sign_ins/{id}/reset_password");
+    app.fapi(
+        "POST",
+        &path,
+        &stale,
+        &[("password", "another-long-password-1")],
+    )
+    .await
+    .assert_error(404, "resource_not_found", None);
+
     app.fapi("POST", &path, &token, &[("password", "short")])
         .await
         .assert_error(422, "form_password_length_too_short", Some("password"));

@@ -16,7 +16,7 @@ const BACKUP_CODES: [&str; 10] = [
 ];
 
 /// The TOTP code of [`TOTP_BASE32`] `offset` steps from the app's now.
-fn totp_code(app: &TestApp, offset: i64) -> String {
+pub(crate) fn totp_code(app: &TestApp, offset: i64) -> String {
     totp_code_of(app, TOTP_BASE32, offset)
 }
 
@@ -32,7 +32,7 @@ async fn mfa_user(app: &TestApp, email: &str, extra: Value) -> Value {
 }
 
 /// A user with [`TOTP_BASE32`] as their authenticator app.
-async fn totp_user(app: &TestApp, email: &str) -> Value {
+pub(crate) async fn totp_user(app: &TestApp, email: &str) -> Value {
     mfa_user(app, email, json!({ "totp_secret": TOTP_BASE32 })).await
 }
 
@@ -68,7 +68,13 @@ async fn prepare(app: &TestApp, token: &str, id: &str, strategy: &str) -> Resp {
 }
 
 /// Attempts `code` as the sign-in's second factor of `strategy`.
-async fn attempt(app: &TestApp, token: &str, id: &str, strategy: &str, code: &str) -> Resp {
+pub(crate) async fn attempt(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    strategy: &str,
+    code: &str,
+) -> Resp {
     let form = [("strategy", strategy), ("code", code)];
     second(app, token, id, "attempt", &form).await
 }
@@ -83,7 +89,7 @@ fn strategies(factors: &Value) -> Vec<&str> {
 }
 
 /// The sign-in waits for its second factor, with no session yet.
-fn assert_waiting(res: &Resp) {
+pub(crate) fn assert_waiting(res: &Resp) {
     let s = &res.body["response"];
     assert_eq!(s["status"], "needs_second_factor", "{}", res.body);
     assert!(s["created_session_id"].is_null());
@@ -92,7 +98,7 @@ fn assert_waiting(res: &Resp) {
 }
 
 /// The sign-in completed and its session is on the client.
-fn assert_complete(res: &Resp) -> String {
+pub(crate) fn assert_complete(res: &Resp) -> String {
     assert_eq!(res.status, 200, "{}", res.body);
     let s = &res.body["response"];
     assert_eq!(s["status"], "complete", "{}", res.body);
@@ -334,6 +340,7 @@ async fn email_codes_are_second_factors_where_turned_on() {
         strategies(&first.body["response"]["supported_second_factors"]),
         ["totp"]
     );
+    let token = first.token();
     prepare(&app, &token, &id, "email_code").await.assert_error(
         422,
         "strategy_for_user_invalid",
@@ -589,6 +596,7 @@ async fn a_password_reset_then_asks_for_the_second_factor() {
         .attempt_first_factor_code(&token, &id, strategy, &code)
         .await;
     assert_eq!(verified.body["response"]["status"], "needs_new_password");
+    let token = verified.token();
     let new_password = [("password", "a brand new password")];
     let reset = app
         .sign_in_step(&token, &id, "reset_password", &new_password)

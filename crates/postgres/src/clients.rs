@@ -77,6 +77,42 @@ impl ClientRepository for PostgresStore {
         .await
     }
 
+    async fn rotate_token(
+        &self,
+        client: &ClientId,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let run = async {
+            let mut db = self.client().await?;
+            let tx = db.transaction().await?;
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE clients SET token_hash = $2, updated_at = $3 \
+                     WHERE id = $1 AND token_hash = $4",
+                )
+                .await?;
+            let changed = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &client.as_str(),
+                        &new_token_hash,
+                        &at.0,
+                        &expected_token_hash,
+                    ],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(lost_or_missing(&tx, Table::Clients, client.as_str()).await);
+            }
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        };
+        self.bounded(run).await
+    }
+
     async fn set_current_sign_in(
         &self,
         client: &ClientId,

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
+    Duration, ExternalAccount, IdentificationRecord, Identifier, Standing, Timestamp, User, UserId,
+    Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use latch_sql::rows::metadata;
@@ -250,7 +251,7 @@ impl UserRepository for PostgresStore {
         id: &UserId,
         at: Timestamp,
         upgrade: Option<DigestUpgrade>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Standing, StoreError> {
         let run = async {
             let client = self.client().await?;
             // One statement, so no transaction: updated_at only moves
@@ -264,21 +265,24 @@ impl UserRepository for PostgresStore {
                      updated_at = GREATEST($2::BIGINT, updated_at + 1), failed_attempts = 0, \
                      password_digest = CASE WHEN $3::TEXT IS NOT NULL AND password_digest = $3 \
                                             THEN $4 ELSE password_digest END \
-                     WHERE id = $1",
+                     WHERE id = $1 RETURNING banned, locked_until",
                 )
                 .await?;
             let (old, new) = match &upgrade {
                 Some(u) => (Some(u.old.as_str()), Some(u.new.as_str())),
                 None => (None, None),
             };
-            if client
-                .execute(&stmt, &[&id.as_str(), &at.0, &old, &new])
+            // A ban or lock written before this waits for, or is waited for
+            // by, this row's lock: what it returns is the standing after both.
+            let row = client
+                .query_opt(&stmt, &[&id.as_str(), &at.0, &old, &new])
                 .await?
-                == 0
-            {
-                return Err(StoreError::NotFound.into());
-            }
-            Ok::<_, DbError>(())
+                .ok_or(StoreError::NotFound)?;
+            let locked_until: Option<i64> = row.try_get(1)?;
+            Ok::<_, DbError>(Standing {
+                banned: row.try_get(0)?,
+                locked_until: locked_until.map(Timestamp),
+            })
         };
         self.bounded(run).await
     }

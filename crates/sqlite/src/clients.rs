@@ -58,6 +58,34 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
+    async fn rotate_token(
+        &self,
+        client: &ClientId,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (client, expected, new) = (
+            client.clone(),
+            expected_token_hash.to_owned(),
+            new_token_hash.to_owned(),
+        );
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE clients SET token_hash = ?2, updated_at = ?3 \
+                         WHERE id = ?1 AND token_hash = ?4",
+                    )?
+                    .execute(params![client.as_str(), new, at.0, expected])?;
+                if changed == 0 {
+                    return Err(lost_or_missing(tx, Table::Clients, client.as_str()));
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn set_current_sign_in(
         &self,
         client: &ClientId,

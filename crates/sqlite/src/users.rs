@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Duration, ExternalAccount, IdentificationRecord, Identifier, Timestamp, User, UserId, Username,
+    Duration, ExternalAccount, IdentificationRecord, Identifier, Standing, Timestamp, User, UserId,
+    Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use latch_sql::user_columns;
@@ -217,21 +218,25 @@ impl UserRepository for SqliteStore {
         id: &UserId,
         at: Timestamp,
         upgrade: Option<DigestUpgrade>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Standing, StoreError> {
         let id = id.clone();
         self.pool
             .write(move |tx| {
-                let changed = tx
+                let standing = tx
                     // updated_at only moves forward, so a compare-and-set update
                     // that read the user before this sees it changed.
                     .prepare_cached(
                         "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1), \
-                         failed_attempts = 0 WHERE id = ?1",
+                         failed_attempts = 0 WHERE id = ?1 RETURNING banned, locked_until",
                     )?
-                    .execute(params![id.as_str(), at.0])?;
-                if changed == 0 {
-                    return Err(StoreError::NotFound.into());
-                }
+                    .query_row(params![id.as_str(), at.0], |row| {
+                        Ok(Standing {
+                            banned: row.get(0)?,
+                            locked_until: row.get::<_, Option<i64>>(1)?.map(Timestamp),
+                        })
+                    })
+                    .optional()?
+                    .ok_or(StoreError::NotFound)?;
                 if let Some(upgrade) = upgrade {
                     // Compared in the UPDATE: a digest an admin set since the
                     // password verified stays, and a NULL digest never matches.
@@ -240,7 +245,7 @@ impl UserRepository for SqliteStore {
                     )?
                     .execute(params![id.as_str(), upgrade.old, upgrade.new])?;
                 }
-                Ok(())
+                Ok(standing)
             })
             .await
     }

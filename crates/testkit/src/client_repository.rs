@@ -55,6 +55,63 @@ pub async fn client_repository_contract(
     racing_writes_do_not_undo_each_other(&clients).await;
     idle_clients_are_purged_unless_signed_in(&*clients).await;
     a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
+    rotate_token_is_a_compare_and_set(&*clients).await;
+}
+
+/// `rotate_token` replaces the token hash and `updated_at` only, and only
+/// while the hash is the one expected: a stale hash is a `Conflict`, an
+/// unknown client `NotFound`, and neither writes anything.
+async fn rotate_token_is_a_compare_and_set(clients: &dyn ClientRepository) {
+    let client = Client {
+        sign_in_id: Some(sia("sia_rot")),
+        ..fixtures::client("client_rot", 9100)
+    };
+    clients
+        .insert_client(&client)
+        .await
+        .expect("insert client_rot");
+    clients
+        .rotate_token(&client.id, &token_hash(9100), &token_hash(9101), at(900))
+        .await
+        .expect("rotate");
+    let rotated = Client {
+        token_hash: token_hash(9101),
+        updated_at: at(900),
+        ..client.clone()
+    };
+    assert_eq!(
+        get_client(clients, "client_rot").await,
+        Some(rotated.clone()),
+        "the token hash and updated_at change, nothing else"
+    );
+    assert_eq!(
+        by_hash(clients, 9100).await,
+        None,
+        "the old token finds nothing"
+    );
+    assert_eq!(
+        clients
+            .rotate_token(&client.id, &token_hash(9100), &token_hash(9102), at(950))
+            .await,
+        Err(StoreError::Conflict),
+        "a rotation from a token already rotated away loses"
+    );
+    assert_eq!(
+        clients
+            .rotate_token(&cid("client_gone"), &token_hash(1), &token_hash(2), at(950))
+            .await,
+        Err(StoreError::NotFound),
+        "an unknown client"
+    );
+    assert_eq!(
+        get_client(clients, "client_rot").await,
+        Some(rotated),
+        "and neither changed anything"
+    );
+    clients
+        .delete_client(&client.id)
+        .await
+        .expect("delete client_rot");
 }
 
 /// `find_client_with_sessions` (and `get_client_with_sessions`, by id): by the current token hash only, with the

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use latch_core::error::StoreError;
-use latch_core::model::{Identifier, IdentifierKind, User, UserId};
+use latch_core::model::{Identifier, IdentifierKind, Standing, Timestamp, User, UserId};
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use serde_json::json;
 
@@ -26,6 +26,7 @@ use crate::fixtures::{self, at};
 /// uses race, and updates never rewind the last TOTP step.
 pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     record_sign_in_is_narrow(&repo).await;
+    record_sign_in_returns_the_standing(&*repo).await;
     second_factor_state(&repo).await;
     external_accounts_link_once(&*repo).await;
     lockout_counts_every_failure_and_locks(&repo).await;
@@ -37,6 +38,46 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     update_replaces_the_aggregate(repo).await;
     update_with_a_taken_identifier_changes_nothing(repo).await;
     delete_frees_identifiers(repo).await;
+}
+
+/// `record_sign_in` returns the standing the user has as it is recorded: a
+/// lock and a ban stored before it show, and so does their end.
+async fn record_sign_in_returns_the_standing(repo: &dyn UserRepository) {
+    let gwen = fixtures::user("user_gwen", "gwen@example.com");
+    repo.insert(&gwen).await.expect("insert gwen");
+    let id = gwen.id.clone();
+    assert_eq!(
+        repo.record_sign_in(&id, at(100), None).await,
+        Ok(Standing::default()),
+        "a user in good standing"
+    );
+    repo.set_lock(&id, Some(at(50_000))).await.expect("lock");
+    assert_eq!(
+        repo.record_sign_in(&id, at(200), None).await,
+        Ok(Standing {
+            banned: false,
+            locked_until: Some(at(50_000)),
+        }),
+        "a lock shows"
+    );
+    repo.set_lock(&id, Some(Timestamp::FOREVER))
+        .await
+        .expect("lock for good");
+    let mut banned = get(repo, "user_gwen").await.expect("gwen");
+    banned.banned = true;
+    let read_at = banned.updated_at;
+    banned.updated_at = at(300);
+    repo.update(&banned, read_at).await.expect("ban");
+    assert_eq!(
+        repo.record_sign_in(&id, at(400), None).await,
+        Ok(Standing {
+            banned: true,
+            locked_until: Some(Timestamp::FOREVER),
+        }),
+        "a ban and a lock without end show"
+    );
+    repo.set_lock(&id, None).await.expect("unlock");
+    assert!(repo.delete(&id).await.expect("delete gwen"));
 }
 
 /// `take_attempt` counts before a check and refuses past the limit;
@@ -1108,7 +1149,11 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
         });
     }
     for result in tasks.join_all().await {
-        assert_eq!(result, Ok(()), "every racing sign-in is recorded");
+        assert_eq!(
+            result,
+            Ok(Standing::default()),
+            "every racing sign-in is recorded"
+        );
     }
     let raced = get(&**repo, "user_erin").await.expect("erin is there");
     let digest = raced.password_digest.clone().unwrap_or_default();

@@ -36,4 +36,4 @@ pub use sign_in::{
 pub use text::{ECHO_MAX_CHARS, truncate};
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
-pub use user::{ExternalAccount, IdentificationRecord, NewUser, User, UserPatch};
+pub use user::{ExternalAccount, IdentificationRecord, NewUser, Standing, User, UserPatch};

@@ -153,8 +153,15 @@ impl User {
     /// The remaining lockout at `now`: `None` when not locked, `Some(None)`
     /// when locked until unlocked, `Some(Some(d))` when it ends in `d`.
     pub fn lockout_at(&self, now: Timestamp) -> Option<Option<super::Duration>> {
-        let until = self.locked_until.filter(|until| *until > now)?;
-        Some((until != Timestamp::FOREVER).then(|| until.since(now)))
+        self.standing().lockout_at(now)
+    }
+
+    /// Whether the user may be given a session, as this copy of it says.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            banned: self.banned,
+            locked_until: self.locked_until,
+        }
     }
 
     pub fn external_account(&self, provider: &str, subject: &str) -> Option<&ExternalAccount> {
@@ -207,4 +214,20 @@ pub struct UserPatch {
     pub totp_secret: Option<Option<String>>,
     /// Plain backup codes replacing the current ones; an empty list removes them.
     pub backup_codes: Option<Vec<String>>,
+}
+
+/// What decides whether a user may get a session: a ban, and a lock that has
+/// not yet ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub banned: bool,
+    pub locked_until: Option<Timestamp>,
+}
+
+impl Standing {
+    /// The remaining lock at `now`, as [`User::lockout_at`] gives it.
+    pub fn lockout_at(&self, now: Timestamp) -> Option<Option<super::Duration>> {
+        let until = self.locked_until.filter(|until| *until > now)?;
+        Some((until != Timestamp::FOREVER).then(|| until.since(now)))
+    }
 }

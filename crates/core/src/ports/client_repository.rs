@@ -66,6 +66,18 @@ pub trait ClientRepository: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<Client>, StoreError>;
 
+    /// Replaces the client's token hash and sets `updated_at`, nothing else,
+    /// as a compare-and-set: it MUST fail with `Conflict` (storing nothing) if
+    /// the token hash is no longer `expected_token_hash`, and with `NotFound`
+    /// if the client does not exist.
+    async fn rotate_token(
+        &self,
+        client: &ClientId,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// Sets the client's current sign-in (or none) and `updated_at`, nothing
     /// else. MUST fail with `NotFound` if the client does not exist.
     async fn set_current_sign_in(

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Duration, Identifier, Timestamp, User, UserId};
+use crate::model::{Duration, Identifier, Standing, Timestamp, User, UserId};
 
 /// What [`UserRepository::take_attempt`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,13 +78,15 @@ pub trait UserRepository: Send + Sync {
     /// Records a sign-in: clears the failure count, sets `last_sign_in_at` and moves `updated_at` past
     /// its stored value (to `at`, or one millisecond later than it was), and,
     /// with `upgrade`, replaces the password digest if and only if it still
-    /// equals `upgrade.old`. MUST fail with `NotFound` if the user does not exist.
+    /// equals `upgrade.old`. Returns the user's standing as the same write
+    /// left it (read in the write, so a ban or lock stored before it shows).
+    /// MUST fail with `NotFound` if the user does not exist.
     async fn record_sign_in(
         &self,
         id: &UserId,
         at: Timestamp,
         upgrade: Option<DigestUpgrade>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Standing, StoreError>;
 
     /// Takes one of the user's attempts before a factor is checked,
     /// atomically: unless the user is locked at `now`, and if fewer than

@@ -3,7 +3,7 @@
 
 use super::codes::code_incorrect;
 use super::sign_ins::{not_yet_supported, truncate};
-use super::steps::PassedStep;
+use super::steps::{PassedStep, admit};
 use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{
@@ -107,13 +107,14 @@ impl SignIns {
             }
         };
         self.lockout.guarded(&user, check).await?;
-        // A lock that landed while this attempt was evaluated still holds.
+        // A ban or lock that landed while this attempt was evaluated still
+        // holds (the session's start checks again as it records the sign-in).
         let current = self
             .users
             .get(&user.id)
             .await?
             .ok_or(Error::IdentifierNotFound)?;
-        self.lockout.refuse_if_locked(&current)?;
+        admit(current.standing(), now)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
         let session = self.steps.new_session(&sign_in, &user, now)?;

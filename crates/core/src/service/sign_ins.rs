@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::lockout::refuse_if_banned;
-use super::steps::PassedStep;
+use super::steps::{PassedStep, admit};
 use super::{
     Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users, token_hash,
 };
@@ -252,7 +252,16 @@ impl SignIns {
                     self
                         .client_repo
                         .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
-                        .await?
+                        .await?;
+                    // The password passed and the second factor is next: the
+                    // client's token rotates, as for any factor that passes
+                    // (a client made for this request has a fresh one).
+                    if sign_in.first_factor_verified_at().is_some() && !is_new {
+                        new_token = self
+                            .steps
+                            .rotate_token(&client, params.keep_token, now)
+                            .await?;
+                    }
                 }
             }
             // A client has at most one current sign-in: the new one replaced it.
@@ -339,17 +348,17 @@ impl SignIns {
         ) {
             // A reset code proves the user; the new password comes next.
             refuse_if_banned(&user)?;
+            let before = sign_in.clone();
             sign_in.reset_code_passed(strategy, now)?;
-            if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
-                return self
-                    .steps
-                    .after_lost_race(err, &client.id, &sign_in.id, now)
-                    .await;
-            }
-            return self
-                .clients
-                .sign_in_outcome(sign_in, &client.id, None, now)
-                .await;
+            let step = PassedStep {
+                client: &client,
+                before,
+                session: None,
+                user: &user,
+                password: None,
+                keep_token: params.keep_token,
+            };
+            return self.steps.finish_step(sign_in, step, now).await;
         }
         let before = sign_in.clone();
         let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
@@ -436,7 +445,12 @@ impl SignIns {
             password: Some(password),
             ..Default::default()
         };
-        let user = self.user_admin.update_user(user_id.as_str(), patch).await?;
+        // A banned or locked user sets no password and gets no session, however
+        // long the sign-in waited here.
+        let user = self
+            .user_admin
+            .update_user_where(user_id.as_str(), patch, |user| admit(user.standing(), now))
+            .await?;
         if params.sign_out_of_other_sessions {
             self.user_admin.revoke_sessions_of(&user.id).await?;
         }

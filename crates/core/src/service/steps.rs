@@ -1,14 +1,16 @@
 //! What every step of a sign-in shares once its factor passed: storing the
-//! sign-in against racing requests, counting failed attempts, and starting
-//! the session it completed with (rotating the client's token).
+//! sign-in against racing requests, counting failed attempts, rotating the
+//! client's token, and starting the session it completed with, for a user
+//! still admitted to one.
 
 use std::sync::Arc;
 
+use super::lockout::user_locked;
 use super::{Clients, Outcome, SignInView, new_token, token_hash};
 use crate::error::{Error, Resource, StoreError};
 use crate::model::{
     Client, ClientId, FactorSlot, IdPrefix, InstanceSettings, Password, Session, SessionId,
-    SessionStatus, SignIn, SignInId, SignInStatus, Strategy, Timestamp, User, new_id,
+    SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp, User, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
@@ -31,9 +33,10 @@ pub(crate) struct Steps {
 impl Steps {
     /// After a factor passed (in memory): stores the sign-in if no other
     /// request changed it first, then starts the session it completed with,
-    /// if any. A loser of the race whose rival completed the sign-in answers
-    /// with that result; if the session cannot start, the sign-in goes back
-    /// to where it was.
+    /// or, if it did not complete, rotates the client's token. A loser of the
+    /// race whose rival completed the sign-in answers with that result; if the
+    /// session cannot start (or the token rotate), the sign-in goes back to
+    /// where it was.
     pub(super) async fn finish_step(
         &self,
         mut sign_in: SignIn,
@@ -44,30 +47,31 @@ impl Steps {
         if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
             return self.after_lost_race(err, client_id, &sign_in.id, now).await;
         }
-        let new_token = match step.session {
+        let started = match &step.session {
             Some(session) => {
-                match self
-                    .start_session(
-                        &session,
-                        step.user,
-                        step.password,
-                        &step.client.token_hash,
-                        step.keep_token,
-                    )
-                    .await
-                {
-                    Ok(token) => token,
-                    Err(err) => {
-                        let mut restored = step.before;
-                        restored.set_version(sign_in.version());
-                        if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
-                            tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
-                        }
-                        return Err(err);
-                    }
-                }
+                self.start_session(
+                    session,
+                    step.user,
+                    step.password,
+                    &step.client.token_hash,
+                    step.keep_token,
+                )
+                .await
             }
-            None => None,
+            // A factor passed: whoever holds the client's token from before
+            // (one planted in the browser, say) does not hold it after.
+            None => self.rotate_token(step.client, step.keep_token, now).await,
+        };
+        let new_token = match started {
+            Ok(token) => token,
+            Err(err) => {
+                let mut restored = step.before;
+                restored.set_version(sign_in.version());
+                if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
+                    tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
+                }
+                return Err(err);
+            }
         };
         self.clients
             .sign_in_outcome(sign_in, client_id, new_token, now)
@@ -100,6 +104,12 @@ impl Steps {
     /// Stores the session, rotates the client's token in the same step (unless
     /// `keep_token`), and records the sign-in on the user (upgrading a weak
     /// password digest). Returns the client's new token, if it has one.
+    ///
+    /// Every path to a session comes through here, so this is where the
+    /// user's standing is checked: on `user` as this request read it, before
+    /// anything is written, and again on the standing the store returns as it
+    /// records the sign-in. A ban or lock stored before that write ends the
+    /// new session; one stored after it finds the session there to revoke.
     pub(super) async fn start_session(
         &self,
         session: &Session,
@@ -108,6 +118,7 @@ impl Steps {
         presented_token_hash: &str,
         keep_token: bool,
     ) -> Result<Option<String>, Error> {
+        admit(user.standing(), session.created_at)?;
         let token = (!keep_token).then(|| new_token(&*self.random));
         let new_hash = token
             .as_deref()
@@ -123,15 +134,53 @@ impl Steps {
             }
             _ => None,
         };
-        if let Err(err) = self
+        let admitted = match self
             .users
             .record_sign_in(&user.id, session.created_at, upgrade)
             .await
         {
-            // The session exists; a stale last_sign_in_at is not worth failing for.
-            tracing::warn!(user = %user.id, error = %err, "could not record the sign-in");
+            Ok(standing) => admit(standing, session.created_at),
+            // Without the user's standing the session does not stand either.
+            Err(StoreError::NotFound) => Err(Error::IdentifierNotFound),
+            Err(err) => Err(err.into()),
+        };
+        if let Err(refused) = admitted {
+            self.end_refused_session(session).await;
+            return Err(refused);
         }
         Ok(token)
+    }
+
+    /// Ends a session whose user turned out not to be admitted (logged if
+    /// that fails: the next token request checks the session's user too).
+    async fn end_refused_session(&self, session: &Session) {
+        if let Err(err) = self
+            .client_repo
+            .end_session(&session.id, SessionStatus::Revoked, self.clock.now())
+            .await
+        {
+            tracing::warn!(session = %session.id, error = %err, "could not end a session refused at its start");
+        }
+    }
+
+    /// Gives the client a new token in place of the one this request
+    /// presented (unless `keep_token`), as a compare-and-set: of two requests
+    /// racing on one client, one rotates and the other gets `Conflict`.
+    /// Returns the new token, if there is one.
+    pub(super) async fn rotate_token(
+        &self,
+        client: &Client,
+        keep_token: bool,
+        now: Timestamp,
+    ) -> Result<Option<String>, Error> {
+        if keep_token {
+            return Ok(None);
+        }
+        let token = new_token(&*self.random);
+        self.client_repo
+            .rotate_token(&client.id, &client.token_hash, &token_hash(&token), now)
+            .await?;
+        Ok(Some(token))
     }
 
     /// A digest with today's parameters for a password that just verified
@@ -208,6 +257,20 @@ impl Steps {
             .sign_in_outcome(sign_in, client, None, now)
             .await
     }
+}
+
+/// May a user with this standing get a session at `now`: the one rule every
+/// way to a session (a sign-in's last step, a reset password, an OAuth
+/// callback) passes. A banned user may not; a locked one may not until the
+/// lock ends.
+pub(super) fn admit(standing: Standing, now: Timestamp) -> Result<(), Error> {
+    if standing.banned {
+        return Err(Error::UserBanned);
+    }
+    if let Some(remaining) = standing.lockout_at(now) {
+        return Err(user_locked(remaining));
+    }
+    Ok(())
 }
 
 /// What [`Steps::finish_step`] needs besides the sign-in.

@@ -181,7 +181,7 @@ impl Mocks {
     pub fn sign_ins_recorded(&mut self) -> &mut Self {
         self.users
             .expect_record_sign_in()
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _| Ok(crate::model::Standing::default()));
         self
     }
 

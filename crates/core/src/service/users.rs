@@ -166,7 +166,20 @@ impl Users {
     /// stored at the moment of writing, so concurrent updates and sign-ins are
     /// never undone.
     pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
+        self.update_user_where(id, patch, |_| Ok(())).await
+    }
+
+    /// As [`Self::update_user`], only while `guard` accepts the user as
+    /// stored: it runs on every read, so a write that lands in between (a ban,
+    /// say) is seen before the patch is applied.
+    pub(crate) async fn update_user_where(
+        &self,
+        id: &str,
+        patch: UserPatch,
+        guard: impl Fn(&User) -> Result<(), Error>,
+    ) -> Result<User, Error> {
         let stored = self.get_user(id).await?;
+        guard(&stored)?;
         // Checked before the costly or random steps, which are done once
         // whatever the retries.
         apply_patch(stored.clone(), &patch)?;
@@ -186,6 +199,7 @@ impl Users {
             None => None,
         };
         self.write_user(stored, |stored| {
+            guard(&stored)?;
             let mut user = apply_patch(stored, &patch)?;
             if let Some(digest) = &new_digest {
                 user.password_digest = Some(digest.clone());

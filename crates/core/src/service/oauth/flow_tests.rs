@@ -454,6 +454,14 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
     m.users.expect_update().never();
     m.client_reads_back();
     m.clients.expect_insert_session().never();
+    // The factor passed: the browser's client token rotates all the same.
+    m.clients
+        .expect_rotate_token()
+        .withf(|id, expected, new, _| {
+            *id == client().id && *expected == client().token_hash && new != expected
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
     m.users.expect_get().returning(|_| Ok(Some(user())));
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::NeedsSecondFactor
@@ -462,6 +470,10 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
     });
     let out = land(m, in_browser()).await.unwrap();
     assert_eq!(out.location, BACK, "not complete: back to the redirect URL");
+    assert!(
+        out.new_token.is_some(),
+        "the new token goes back to the browser"
+    );
 }
 
 /// The callback as client 1's browser makes it, with its cookie.

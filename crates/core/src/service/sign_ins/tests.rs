@@ -4,7 +4,9 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::error::StoreError;
-use crate::model::{Client, ClientId, SessionId, SessionStatus, SignInStatus, Strategy, Timestamp};
+use crate::model::{
+    Client, ClientId, SessionId, SessionStatus, SignInStatus, Standing, Strategy, Timestamp,
+};
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
     Mocks, NOW, TOKEN, client, client_without_sessions, identified_sign_in, refuses_strategy,
@@ -123,7 +125,7 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
         .expect_record_sign_in()
         .withf(|id, at, upgrade| id.as_str() == "user_1" && *at == NOW && upgrade.is_none())
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _| Ok(Standing::default()));
     m.passwords_match(true);
     m.hasher.expect_needs_rehash().return_const(false);
     // Before: no session (so no "already signed in").
@@ -216,7 +218,7 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
                 .is_some_and(|u| u.old == "$argon2id$digest" && u.new == "$argon2id$strong")
         })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _| Ok(Standing::default()));
     m.clients.expect_insert_client().returning(|_| Ok(()));
     m.clients
         .expect_insert_session()
