@@ -331,8 +331,14 @@ impl ApiResponse {
             status,
             json!({ "errors": [entry], "clerk_trace_id": trace_id }),
         );
-        if let ErrorKind::TooManyRequests { retry_after_secs } = err.kind {
-            resp = resp.with_header(header::RETRY_AFTER, &retry_after_secs.to_string());
+        match err.kind {
+            ErrorKind::TooManyRequests { retry_after_secs } => {
+                resp = resp.with_header(header::RETRY_AFTER, &retry_after_secs.to_string());
+            }
+            // The rest of the body may still be on its way: the connection
+            // cannot carry another request.
+            ErrorKind::RequestTimeout => resp = resp.with_header(header::CONNECTION, "close"),
+            _ => {}
         }
         resp
     }
@@ -369,6 +375,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

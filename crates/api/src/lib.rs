@@ -29,9 +29,9 @@ pub mod jobs;
 pub mod keys;
 pub mod render;
 pub mod routes;
+pub mod serve;
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,6 +48,7 @@ use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
 pub use keys::SigningKeys;
+pub use serve::{ConnectionLimits, serve};
 
 use crate::fapi::ClientAuth;
 use crate::http::{ApiRequest, ApiResponse};
@@ -76,6 +77,8 @@ pub struct ApiConfig {
     /// Proxies whose `X-Forwarded-For` names the client (load balancers the
     /// operator runs); any other peer is the client itself.
     pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// Connections, timeouts and the body deadline.
+    pub connections: ConnectionLimits,
 }
 
 impl ApiConfig {
@@ -160,10 +163,19 @@ pub fn routes(
         .and(raw_query)
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
+        .and(warp::ext::optional::<serve::PeerAddr>())
         .and(warp::body::stream())
         .then(
-            move |method, path: warp::path::FullPath, query, headers, remote, body| {
+            move |method,
+                  path: warp::path::FullPath,
+                  query,
+                  headers,
+                  remote: Option<SocketAddr>,
+                  peer: Option<serve::PeerAddr>,
+                  body| {
                 let state = state.clone();
+                // `serve` names the peer; warp's own server and test client, `remote`.
+                let remote = remote.or(peer.map(|p| p.0));
                 async move {
                     handle(
                         state,
@@ -184,30 +196,6 @@ pub fn routes(
             )
         })
         .unify()
-}
-
-/// Serves `routes(state)` on `listener`, with the background [`jobs`]
-/// running beside it, until `shutdown` resolves; then stops the jobs and
-/// drains the requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: ApiState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let purge = tokio::spawn(jobs::purge_stale(
-        state.services.maintenance.clone(),
-        jobs::PURGE_INTERVAL,
-    ));
-    let stop_jobs = purge.abort_handle();
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            stop_jobs.abort();
-        })
-        .run()
-        .await;
-    purge.abort();
 }
 
 async fn handle<S, B>(
@@ -233,7 +221,12 @@ where
     let response = if method == Method::OPTIONS {
         ApiResponse::empty(StatusCode::NO_CONTENT)
     } else {
-        match read_body(&headers, body, state.config.max_body_bytes).await {
+        let limits = &state.config;
+        let read = read_body(&headers, body, limits.max_body_bytes);
+        match tokio::time::timeout(limits.connections.body_read_timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(EdgeError::BodyTimeout.into()))
+        {
             Ok(bytes) => {
                 match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
                     Ok(req) => dispatch(&state, &req, &trace_id).await,
