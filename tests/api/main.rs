@@ -21,3 +21,4 @@ mod routes;
 mod second_factors;
 mod sessions;
 mod sign_ins;
+mod transport;
