@@ -10,6 +10,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod duplicates;
 mod enumeration;
 mod expiry;
 mod lockout;

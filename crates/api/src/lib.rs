@@ -278,7 +278,10 @@ async fn frontend(
     trace_id: &str,
 ) -> ApiResponse {
     let dev_browsers = state.services.settings().environment == Environment::Development;
-    let mut auth = ClientAuth::of(req, dev_browsers);
+    let mut auth = match ClientAuth::of(req, dev_browsers) {
+        Ok(auth) => auth,
+        Err(err) => return ApiResponse::error(&err, trace_id),
+    };
     if let Found::Route(route, _) = found
         && !route.channels.accepts(auth.channel)
     {
@@ -346,10 +349,10 @@ fn not_found(trace_id: &str) -> ApiResponse {
 /// form POST for `response_mode=form_post`): 303 to where the sign-in goes
 /// next, or a Clerk error when the state names no waiting sign-in.
 async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
-    let cookie_token = req
-        .cookie(fapi::CLIENT_COOKIE)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
+    let cookie_token = match req.cookie(fapi::CLIENT_COOKIE) {
+        Ok(token) => token.filter(|t| !t.is_empty()).map(str::to_owned),
+        Err(err) => return ApiResponse::error(&err, trace_id),
+    };
     // A provider's form POST comes from its own site, so the browser leaves
     // out the SameSite=Lax client cookie: send it back here as a GET (a
     // top-level navigation, which carries the cookie) once.
