@@ -1,6 +1,7 @@
 //! `latch-api`: the inbound HTTP adapter. Clerk's Frontend API (what clerk-js
 //! calls for one browser or device), Clerk's Backend API (what a server with the
-//! secret key calls), the JWKS and a health check, served by warp.
+//! secret key calls), the JWKS and a health check, as warp filters served by
+//! [`serve()`] over HTTP/1.1.
 //!
 //! - [`error`]: Clerk's error envelope and the one table from the core's errors to it.
 //! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
@@ -10,7 +11,9 @@
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //! - [`api_keys`]: the publishable and secret keys' formats.
-//! - [`jobs`]: background housekeeping, run by [`serve`] beside the requests.
+//! - [`serve`](mod@serve): the server loop, its connection cap and its deadlines on slow
+//!   and idle clients.
+//! - [`jobs`]: background housekeeping, run by [`serve()`] beside the requests.
 //!
 //! Invariant: wire formats live here and nowhere else; handlers call the
 //! service of `latch_core::service::Services` their resource belongs to and
