@@ -579,3 +579,88 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn json(text: &str) -> Result<Value, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match parse_body(&headers, &Bytes::copy_from_slice(text.as_bytes()))? {
+            Body::Json(doc) => Ok(doc),
+            _ => Err(ApiError::internal("not JSON")),
+        }
+    }
+
+    fn refused_param(result: Result<Value, ApiError>) -> Option<String> {
+        result.err().and_then(|e| e.param_name)
+    }
+
+    #[test]
+    fn json_documents_read_as_serde_json_reads_them_when_keys_are_distinct() {
+        for text in [
+            r#"{"a":1,"b":[1,-2,3.5,{"a":null}],"c":{"a":true,"d":"x"},"e":18446744073709551615}"#,
+            r#"{"a":{"a":{"a":{}}}}"#,
+            r#"{}"#,
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap_or_default();
+            assert_eq!(json(text).ok(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_refused_wherever_the_object_is() {
+        for (text, key) in [
+            (r#"{"a":1,"a":1}"#, "a"),
+            (r#"{"a":{"b":1,"b":2}}"#, "b"),
+            (r#"{"a":[{"c":1},{"c":1,"c":2}]}"#, "c"),
+        ] {
+            assert_eq!(refused_param(json(text)).as_deref(), Some(key), "{text}");
+        }
+        // Malformed, or nested past serde_json's depth limit: not JSON.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        for text in [r#"{"a":"#, r#"{"a":1}x"#, deep.as_str()] {
+            assert_eq!(refused_param(json(text)).as_deref(), Some("body"), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_list_keys_may_repeat_with_different_values() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let check = |list: &[(&str, &str)]| {
+            refuse_ambiguous(&pairs(list), LIST_BODY_PARAMS, &["tok"])
+                .err()
+                .map(|e| (e.code, e.param_name))
+        };
+        assert_eq!(check(&[("a", "1"), ("b", "1"), ("a", "1")]), None);
+        assert_eq!(
+            check(&[("email_address", "1"), ("email_address", "2")]),
+            None
+        );
+        assert_eq!(check(&[("x[]", "1"), ("x[]", "2")]), None);
+        assert_eq!(
+            check(&[("a", "1"), ("a", "2")]),
+            Some((ErrorCode::FormParamValueInvalid, Some("a".into())))
+        );
+        assert_eq!(
+            check(&[("tok", "1"), ("tok", "2")]),
+            Some((ErrorCode::AuthenticationInvalid, Some("tok".into())))
+        );
+        // A long key is echoed cut short.
+        let long = "k".repeat(500);
+        let refused = check(&[(&long, "1"), (&long, "2")]).and_then(|(_, p)| p);
+        assert_eq!(
+            refused.map(|p| p.len()),
+            Some(latch_core::model::ECHO_MAX_CHARS)
+        );
+    }
+}
