@@ -63,6 +63,19 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// A [`TestApp`] served over TCP; stopped when dropped.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -183,6 +196,7 @@ impl TestApp {
             cookie_max_age_secs: 3600,
             instance_id: "ins_test".into(),
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            connections: latch_api::ConnectionLimits::default(),
         };
         Self {
             state: ApiState::new(
@@ -245,6 +259,26 @@ impl TestApp {
             status,
             headers,
             body,
+        }
+    }
+
+    /// The app served by `latch_api::serve` over real TCP on 127.0.0.1 with
+    /// `limits`; it stops when the returned server is dropped.
+    pub async fn serve(&self, limits: latch_api::ConnectionLimits) -> Served {
+        let mut state = self.state.clone();
+        let mut config = (*state.config).clone();
+        config.connections = limits;
+        state.config = Arc::new(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(latch_api::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Served {
+            addr,
+            _stop: stop,
+            task,
         }
     }
 

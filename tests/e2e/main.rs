@@ -13,3 +13,4 @@ mod private;
 mod replicas;
 mod round_trips;
 mod support;
+mod transport;

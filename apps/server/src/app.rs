@@ -104,6 +104,7 @@ impl App {
             cookie_max_age_secs: s.policy.session_lifetime.as_secs(),
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.server.trusted_proxies.clone(),
+            connections: s.server.connections,
         };
         Ok(ApiState::new(
             self.services()?,

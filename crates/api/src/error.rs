@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Conflict,
     /// The request body is over the size limit (413).
     PayloadTooLarge,
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
     /// The path exists but not with this method (405).
     MethodNotAllowed,
     /// Too many requests; retry after this many seconds (429).
@@ -64,6 +66,7 @@ pub enum ErrorCode {
     IdentifierAlreadySignedIn,
     OriginInvalid,
     RequestBodyTooLarge,
+    RequestTimeout,
     MethodNotAllowed,
     Internal,
     ServiceUnavailable,
@@ -107,6 +110,7 @@ impl ErrorCode {
             Self::IdentifierAlreadySignedIn => "identifier_already_signed_in",
             Self::OriginInvalid => "origin_invalid",
             Self::RequestBodyTooLarge => "request_body_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal_clerk_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -242,6 +246,12 @@ pub enum EdgeError {
     SecretKeyInvalid,
     /// A request body over this many bytes.
     BodyTooLarge { limit: usize },
+    /// A request body that did not arrive within the body read timeout.
+    BodyTimeout,
+    /// A credential given twice with different values (a cookie planted
+    /// from a sibling domain beside the browser's own, say): which one is
+    /// meant cannot be known, so neither is used.
+    AmbiguousCredential(&'static str),
     /// A resource the edge itself does not serve (named for the message).
     NotServed(&'static str),
 }
@@ -287,6 +297,21 @@ impl From<EdgeError> for ApiError {
                 "Request body too large",
                 format!("The request body may not exceed {limit} bytes."),
             ),
+            EdgeError::BodyTimeout => Self::new(
+                K::RequestTimeout,
+                C::RequestTimeout,
+                "Request timeout",
+                "The request body was not received in time.",
+            ),
+            EdgeError::AmbiguousCredential(name) => Self::new(
+                K::Unauthenticated,
+                C::AuthenticationInvalid,
+                "Invalid authentication",
+                format!(
+                    "The request carries {name} more than once, with different values; send it once."
+                ),
+            )
+            .param(name),
             EdgeError::NotServed(what) => Self::not_found(what),
         }
     }
@@ -887,6 +912,11 @@ mod tests {
             (
                 EdgeError::BodyTooLarge { limit: 1024 },
                 ErrorKind::PayloadTooLarge,
+            ),
+            (EdgeError::BodyTimeout, ErrorKind::RequestTimeout),
+            (
+                EdgeError::AmbiguousCredential("__client"),
+                ErrorKind::Unauthenticated,
             ),
             (EdgeError::NotServed("JWT template"), ErrorKind::NotFound),
         ] {

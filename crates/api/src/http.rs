@@ -6,7 +6,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::{ApiError, EdgeError, ErrorKind};
+use latch_core::model::truncate;
 
 /// A parsed request: the effective method (after `_method`), the path, query
 /// and body parameters, and the headers.
@@ -33,6 +34,60 @@ fn check_size(name: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Query parameters that are lists (`k=a&k=b` or `k[]=a&k[]=b`), read with
+/// [`ApiRequest::query_all`]; any other parameter given twice with two
+/// values is refused rather than one of them picked.
+pub const LIST_QUERY_PARAMS: &[&str] = &[
+    "user_id",
+    "email_address",
+    "phone_number",
+    "username",
+    "external_id",
+];
+
+/// Form fields that are lists, read with [`ApiRequest::param_list`].
+pub const LIST_BODY_PARAMS: &[&str] = &["email_address", "phone_number", "backup_codes"];
+
+/// Query parameters that carry a credential: given twice with two values,
+/// the request is not authenticated at all.
+const CREDENTIAL_QUERY_PARAMS: &[&str] = &["__clerk_db_jwt", "rotating_token_nonce"];
+
+/// Headers read as one value; sent twice with two values, which one counts
+/// would be a guess.
+const SINGLE_HEADERS: &[header::HeaderName] = &[header::HOST, header::ORIGIN, header::CONTENT_TYPE];
+
+/// Refuses a key given more than once with different values, unless `lists`
+/// names it (or it ends in `[]`); `credentials` are refused as
+/// unauthenticated.
+fn refuse_ambiguous(
+    pairs: &[(String, String)],
+    lists: &[&str],
+    credentials: &[&'static str],
+) -> Result<(), ApiError> {
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if key.ends_with("[]") || lists.contains(&key.as_str()) {
+            continue;
+        }
+        let twice = pairs[i + 1..].iter().any(|(k, v)| k == key && v != value);
+        if !twice {
+            continue;
+        }
+        if let Some(name) = credentials.iter().find(|c| **c == key) {
+            return Err(EdgeError::AmbiguousCredential(name).into());
+        }
+        return Err(given_twice(key));
+    }
+    Ok(())
+}
+
+fn given_twice(key: &str) -> ApiError {
+    let key = truncate(key);
+    ApiError::param_value_invalid(
+        &key,
+        format!("{key} is given more than once; give it once."),
+    )
+}
+
 /// A request body: form fields, a JSON document, or nothing.
 pub enum Body {
     Empty,
@@ -55,6 +110,8 @@ impl ApiRequest {
             })?,
             None => Vec::new(),
         };
+        refuse_ambiguous(&query, LIST_QUERY_PARAMS, CREDENTIAL_QUERY_PARAMS)?;
+        refuse_ambiguous_headers(&headers)?;
         // Browsers and clerk-js send PATCH/PUT/DELETE as POST with `_method`.
         let method = match (method, query.iter().find(|(k, _)| k == "_method")) {
             (Method::POST, Some((_, m))) => match m.to_ascii_uppercase().as_str() {
@@ -91,6 +148,7 @@ impl ApiRequest {
 
     /// Every value of a repeated query parameter (`k=a&k=b` or `k[]=a&k[]=b`).
     pub fn query_all(&self, name: &str) -> Vec<String> {
+        debug_assert!(LIST_QUERY_PARAMS.contains(&name), "{name} is no list");
         let bracketed = format!("{name}[]");
         self.query
             .iter()
@@ -103,16 +161,27 @@ impl ApiRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
+    /// A cookie's value. A cookie sent twice with two values (one planted
+    /// from a sibling domain or for a narrower path beside the browser's
+    /// own) is refused: neither can be told to be the real one.
+    pub fn cookie(&self, name: &'static str) -> Result<Option<&str>, ApiError> {
+        let mut values = self
+            .headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
-            .find_map(|pair| {
+            .filter_map(|pair| {
                 let (k, v) = pair.trim().split_once('=')?;
                 (k == name).then_some(v)
-            })
+            });
+        let first = values.next();
+        if let Some(first) = first
+            && values.any(|v| v != first)
+        {
+            return Err(EdgeError::AmbiguousCredential(name).into());
+        }
+        Ok(first)
     }
 
     /// A body parameter as a string: a form field, or a JSON string, number
@@ -156,6 +225,7 @@ impl ApiRequest {
     }
 
     fn raw_param_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        debug_assert!(LIST_BODY_PARAMS.contains(&name), "{name} is no list");
         match &self.body {
             Body::Empty => Ok(Vec::new()),
             Body::Form(fields) => {
@@ -232,6 +302,24 @@ impl ApiRequest {
     }
 }
 
+/// A credential header (`authorization`) or one read as a single value,
+/// sent twice with two values, is refused.
+fn refuse_ambiguous_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    let twice = |name: &header::HeaderName| {
+        let mut values = headers.get_all(name).iter();
+        values
+            .next()
+            .is_some_and(|first| values.any(|v| v != first))
+    };
+    if twice(&header::AUTHORIZATION) {
+        return Err(EdgeError::AmbiguousCredential("authorization").into());
+    }
+    match SINGLE_HEADERS.iter().find(|name| twice(name)) {
+        Some(name) => Err(given_twice(name.as_str())),
+        None => Ok(()),
+    }
+}
+
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body::Empty);
@@ -242,8 +330,11 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
-        let doc: Value = serde_json::from_slice(body).map_err(|_| {
-            ApiError::param_format_invalid("body", "The request body is not valid JSON.")
+        let doc = distinct_keys::parse(body).map_err(|err| match err {
+            distinct_keys::Refused::Twice(key) => given_twice(&key),
+            distinct_keys::Refused::Invalid => {
+                ApiError::param_format_invalid("body", "The request body is not valid JSON.")
+            }
         })?;
         if !doc.is_object() {
             return Err(ApiError::param_format_invalid(
@@ -254,10 +345,116 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
         Ok(Body::Json(doc))
     } else {
         // clerk-js sends forms; a missing content type is read as a form too.
-        let fields = serde_urlencoded::from_bytes(body).map_err(|_| {
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
             ApiError::param_format_invalid("body", "The request body is not a valid form.")
         })?;
+        refuse_ambiguous(&fields, LIST_BODY_PARAMS, &[])?;
         Ok(Body::Form(fields))
+    }
+}
+
+/// JSON documents whose objects name each key once: serde_json keeps the
+/// last of two, another parser the first, so a document with both is
+/// refused rather than read one way here and another way elsewhere.
+mod distinct_keys {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub enum Refused {
+        /// This key is in one object twice.
+        Twice(String),
+        Invalid,
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Value, Refused> {
+        let twice = RefCell::new(None);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parsed = Checked(&twice)
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v));
+        match (parsed, twice.into_inner()) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(key)) => Err(Refused::Twice(key)),
+            (Err(_), None) => Err(Refused::Invalid),
+        }
+    }
+
+    /// Builds a `Value`, noting the first key found twice in one object.
+    #[derive(Clone, Copy)]
+    struct Checked<'a>(&'a RefCell<Option<String>>);
+
+    impl<'de> DeserializeSeed<'de> for Checked<'_> {
+        type Value = Value;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Checked<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(self)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(self)?;
+                if object.contains_key(&key) {
+                    let error =
+                        <A::Error as de::Error>::custom(format_args!("{key} is given twice"));
+                    *self.0.borrow_mut() = Some(key);
+                    return Err(error);
+                }
+                object.insert(key, value);
+            }
+            Ok(Value::Object(object))
+        }
     }
 }
 
@@ -331,8 +528,14 @@ impl ApiResponse {
             status,
             json!({ "errors": [entry], "clerk_trace_id": trace_id }),
         );
-        if let ErrorKind::TooManyRequests { retry_after_secs } = err.kind {
-            resp = resp.with_header(header::RETRY_AFTER, &retry_after_secs.to_string());
+        match err.kind {
+            ErrorKind::TooManyRequests { retry_after_secs } => {
+                resp = resp.with_header(header::RETRY_AFTER, &retry_after_secs.to_string());
+            }
+            // The rest of the body may still be on its way: the connection
+            // cannot carry another request.
+            ErrorKind::RequestTimeout => resp = resp.with_header(header::CONNECTION, "close"),
+            _ => {}
         }
         resp
     }
@@ -369,9 +572,95 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn json(text: &str) -> Result<Value, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match parse_body(&headers, &Bytes::copy_from_slice(text.as_bytes()))? {
+            Body::Json(doc) => Ok(doc),
+            _ => Err(ApiError::internal("not JSON")),
+        }
+    }
+
+    fn refused_param(result: Result<Value, ApiError>) -> Option<String> {
+        result.err().and_then(|e| e.param_name)
+    }
+
+    #[test]
+    fn json_documents_read_as_serde_json_reads_them_when_keys_are_distinct() {
+        for text in [
+            r#"{"a":1,"b":[1,-2,3.5,{"a":null}],"c":{"a":true,"d":"x"},"e":18446744073709551615}"#,
+            r#"{"a":{"a":{"a":{}}}}"#,
+            r#"{}"#,
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap_or_default();
+            assert_eq!(json(text).ok(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_refused_wherever_the_object_is() {
+        for (text, key) in [
+            (r#"{"a":1,"a":1}"#, "a"),
+            (r#"{"a":{"b":1,"b":2}}"#, "b"),
+            (r#"{"a":[{"c":1},{"c":1,"c":2}]}"#, "c"),
+        ] {
+            assert_eq!(refused_param(json(text)).as_deref(), Some(key), "{text}");
+        }
+        // Malformed, or nested past serde_json's depth limit: not JSON.
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        for text in [r#"{"a":"#, r#"{"a":1}x"#, deep.as_str()] {
+            assert_eq!(refused_param(json(text)).as_deref(), Some("body"), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_list_keys_may_repeat_with_different_values() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let check = |list: &[(&str, &str)]| {
+            refuse_ambiguous(&pairs(list), LIST_BODY_PARAMS, &["tok"])
+                .err()
+                .map(|e| (e.code, e.param_name))
+        };
+        assert_eq!(check(&[("a", "1"), ("b", "1"), ("a", "1")]), None);
+        assert_eq!(
+            check(&[("email_address", "1"), ("email_address", "2")]),
+            None
+        );
+        assert_eq!(check(&[("x[]", "1"), ("x[]", "2")]), None);
+        assert_eq!(
+            check(&[("a", "1"), ("a", "2")]),
+            Some((ErrorCode::FormParamValueInvalid, Some("a".into())))
+        );
+        assert_eq!(
+            check(&[("tok", "1"), ("tok", "2")]),
+            Some((ErrorCode::AuthenticationInvalid, Some("tok".into())))
+        );
+        // A long key is echoed cut short.
+        let long = "k".repeat(500);
+        let refused = check(&[(&long, "1"), (&long, "2")]).and_then(|(_, p)| p);
+        assert_eq!(
+            refused.map(|p| p.len()),
+            Some(latch_core::model::ECHO_MAX_CHARS)
+        );
     }
 }

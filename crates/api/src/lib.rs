@@ -1,6 +1,7 @@
 //! `latch-api`: the inbound HTTP adapter. Clerk's Frontend API (what clerk-js
 //! calls for one browser or device), Clerk's Backend API (what a server with the
-//! secret key calls), the JWKS and a health check, served by warp.
+//! secret key calls), the JWKS and a health check, as warp filters served by
+//! [`serve()`] over HTTP/1.1.
 //!
 //! - [`error`]: Clerk's error envelope and the one table from the core's errors to it.
 //! - [`http`]: request parsing (`_method`, forms, JSON, cookies) and responses.
@@ -10,7 +11,9 @@
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //! - [`api_keys`]: the publishable and secret keys' formats.
-//! - [`jobs`]: background housekeeping, run by [`serve`] beside the requests.
+//! - [`serve`](mod@serve): the server loop, its connection cap and its deadlines on slow
+//!   and idle clients.
+//! - [`jobs`]: background housekeeping, run by [`serve()`] beside the requests.
 //!
 //! Invariant: wire formats live here and nowhere else; handlers call the
 //! service of `latch_core::service::Services` their resource belongs to and
@@ -29,9 +32,9 @@ pub mod jobs;
 pub mod keys;
 pub mod render;
 pub mod routes;
+pub mod serve;
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,6 +51,7 @@ use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
 pub use keys::SigningKeys;
+pub use serve::{ConnectionLimits, serve};
 
 use crate::fapi::ClientAuth;
 use crate::http::{ApiRequest, ApiResponse};
@@ -76,6 +80,8 @@ pub struct ApiConfig {
     /// Proxies whose `X-Forwarded-For` names the client (load balancers the
     /// operator runs); any other peer is the client itself.
     pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// Connections, timeouts and the body deadline.
+    pub connections: ConnectionLimits,
 }
 
 impl ApiConfig {
@@ -160,10 +166,19 @@ pub fn routes(
         .and(raw_query)
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
+        .and(warp::ext::optional::<serve::PeerAddr>())
         .and(warp::body::stream())
         .then(
-            move |method, path: warp::path::FullPath, query, headers, remote, body| {
+            move |method,
+                  path: warp::path::FullPath,
+                  query,
+                  headers,
+                  remote: Option<SocketAddr>,
+                  peer: Option<serve::PeerAddr>,
+                  body| {
                 let state = state.clone();
+                // `serve` names the peer; warp's own server and test client, `remote`.
+                let remote = remote.or(peer.map(|p| p.0));
                 async move {
                     handle(
                         state,
@@ -184,30 +199,6 @@ pub fn routes(
             )
         })
         .unify()
-}
-
-/// Serves `routes(state)` on `listener`, with the background [`jobs`]
-/// running beside it, until `shutdown` resolves; then stops the jobs and
-/// drains the requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: ApiState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let purge = tokio::spawn(jobs::purge_stale(
-        state.services.maintenance.clone(),
-        jobs::PURGE_INTERVAL,
-    ));
-    let stop_jobs = purge.abort_handle();
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            stop_jobs.abort();
-        })
-        .run()
-        .await;
-    purge.abort();
 }
 
 async fn handle<S, B>(
@@ -233,7 +224,12 @@ where
     let response = if method == Method::OPTIONS {
         ApiResponse::empty(StatusCode::NO_CONTENT)
     } else {
-        match read_body(&headers, body, state.config.max_body_bytes).await {
+        let limits = &state.config;
+        let read = read_body(&headers, body, limits.max_body_bytes);
+        match tokio::time::timeout(limits.connections.body_read_timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(EdgeError::BodyTimeout.into()))
+        {
             Ok(bytes) => {
                 match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
                     Ok(req) => dispatch(&state, &req, &trace_id).await,
@@ -285,7 +281,10 @@ async fn frontend(
     trace_id: &str,
 ) -> ApiResponse {
     let dev_browsers = state.services.settings().environment == Environment::Development;
-    let mut auth = ClientAuth::of(req, dev_browsers);
+    let mut auth = match ClientAuth::of(req, dev_browsers) {
+        Ok(auth) => auth,
+        Err(err) => return ApiResponse::error(&err, trace_id),
+    };
     if let Found::Route(route, _) = found
         && !route.channels.accepts(auth.channel)
     {
@@ -353,10 +352,10 @@ fn not_found(trace_id: &str) -> ApiResponse {
 /// form POST for `response_mode=form_post`): 303 to where the sign-in goes
 /// next, or a Clerk error when the state names no waiting sign-in.
 async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
-    let cookie_token = req
-        .cookie(fapi::CLIENT_COOKIE)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
+    let cookie_token = match req.cookie(fapi::CLIENT_COOKIE) {
+        Ok(token) => token.filter(|t| !t.is_empty()).map(str::to_owned),
+        Err(err) => return ApiResponse::error(&err, trace_id),
+    };
     // A provider's form POST comes from its own site, so the browser leaves
     // out the SameSite=Lax client cookie: send it back here as a GET (a
     // top-level navigation, which carries the cookie) once.

@@ -177,6 +177,10 @@ pub struct ServerSection {
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
     pub shutdown_grace_secs: u64,
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    pub max_connections: usize,
 }
 
 /// `[database]`: the SQLite file.

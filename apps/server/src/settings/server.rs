@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use latch_api::ConnectionLimits;
 use latch_api::client_ip::IpNet;
 use latch_core::model::Environment;
 use latch_core::password::{Argon2Settings, MAX_IMPORTED_MEMORY_KIB};
@@ -24,6 +25,16 @@ pub struct Server {
     pub secure_cookies: bool,
     /// How long requests in flight may finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Connections, head, idle and body timeouts.
+    pub connections: ConnectionLimits,
+}
+
+/// A timeout key in milliseconds, between 100 ms and an hour.
+fn timeout(key: &str, ms: u64) -> anyhow::Result<Duration> {
+    if !(100..=3_600_000).contains(&ms) {
+        bail!("server.{key} must be between 100 and 3600000 (milliseconds)");
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 impl TryFrom<&ServerSection> for Server {
@@ -56,6 +67,15 @@ impl TryFrom<&ServerSection> for Server {
                     .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
             })
             .collect::<anyhow::Result<_>>()?;
+        if !(1..=1_000_000).contains(&s.max_connections) {
+            bail!("server.max_connections must be between 1 and 1000000");
+        }
+        let connections = ConnectionLimits {
+            header_read_timeout: timeout("header_read_timeout_ms", s.header_read_timeout_ms)?,
+            idle_timeout: timeout("idle_timeout_ms", s.idle_timeout_ms)?,
+            body_read_timeout: timeout("body_read_timeout_ms", s.body_read_timeout_ms)?,
+            max_connections: s.max_connections,
+        };
         Ok(Self {
             addr,
             allowed_origins: s.allowed_origins.clone(),
@@ -63,6 +83,7 @@ impl TryFrom<&ServerSection> for Server {
             max_body_bytes: s.max_body_bytes,
             secure_cookies: s.secure_cookies,
             shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+            connections,
         })
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use latch_smtp::EmailTemplates;
 
@@ -514,5 +515,51 @@ fn urls_lose_only_their_passwords() {
         ("not a url", "not a url"),
     ] {
         assert_eq!(raw::redact_url(url), expected);
+    }
+}
+
+#[test]
+fn connection_limits_default_parse_and_bad_ones_are_named() {
+    let s = parse(&defaults());
+    assert_eq!(
+        s.server.connections,
+        latch_api::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    );
+    let mut raw = defaults();
+    raw.server.header_read_timeout_ms = 300;
+    raw.server.idle_timeout_ms = 700;
+    raw.server.body_read_timeout_ms = 500;
+    raw.server.max_connections = 3;
+    let c = parse(&raw).server.connections;
+    assert_eq!(c.header_read_timeout, Duration::from_millis(300));
+    assert_eq!(c.idle_timeout, Duration::from_millis(700));
+    assert_eq!(c.body_read_timeout, Duration::from_millis(500));
+    assert_eq!(c.max_connections, 3);
+
+    type Edit = fn(&mut RawSettings);
+    let cases: [(Edit, &str); 5] = [
+        (
+            |s| s.server.header_read_timeout_ms = 0,
+            "server.header_read_timeout_ms",
+        ),
+        (|s| s.server.idle_timeout_ms = 99, "server.idle_timeout_ms"),
+        (
+            |s| s.server.body_read_timeout_ms = 3_600_001,
+            "server.body_read_timeout_ms",
+        ),
+        (|s| s.server.max_connections = 0, "server.max_connections"),
+        (
+            |s| s.server.max_connections = 2_000_000,
+            "server.max_connections",
+        ),
+    ];
+    for (edit, key) in cases {
+        let e = error_with(edit);
+        assert!(e.contains(key), "{key}: {e}");
     }
 }

@@ -45,26 +45,27 @@ pub struct ClientAuth {
 impl ClientAuth {
     /// Reads the client token; `__clerk_db_jwt` counts only when `dev_browsers`
     /// is on (development instances), so production tokens never ride in URLs.
-    pub fn of(req: &ApiRequest, dev_browsers: bool) -> Self {
+    /// A `__client` cookie sent twice with two values is refused.
+    pub fn of(req: &ApiRequest, dev_browsers: bool) -> Result<Self, ApiError> {
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         if matches!(req.query_param("_is_native"), Some("1") | Some("true")) {
             let raw = req.header("authorization").unwrap_or("");
             let raw = raw.strip_prefix("Bearer ").unwrap_or(raw).trim();
-            return Self {
+            return Ok(Self {
                 channel: Channel::Native,
                 token: nonempty(raw),
-            };
+            });
         }
         if let Some(db) = req.query_param("__clerk_db_jwt").filter(|_| dev_browsers) {
-            return Self {
+            return Ok(Self {
                 channel: Channel::DevBrowser,
                 token: nonempty(db),
-            };
+            });
         }
-        Self {
+        Ok(Self {
             channel: Channel::Cookie,
-            token: req.cookie(CLIENT_COOKIE).and_then(nonempty),
-        }
+            token: req.cookie(CLIENT_COOKIE)?.and_then(nonempty),
+        })
     }
 
     pub(crate) fn token(&self) -> Option<&str> {
@@ -190,10 +191,17 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
     let Some(origin) = req.header("origin") else {
         return Ok(());
     };
+    // The API's own origin: its scheme (HTTPS exactly when cookies are
+    // Secure), host and port. `http://` on the same host is another origin.
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
     let own = req.header("host").is_some_and(|host| {
-        origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority == host)
+        origin.split_once("://").is_some_and(|(s, authority)| {
+            s.eq_ignore_ascii_case(scheme) && authority.eq_ignore_ascii_case(host)
+        })
     });
     if own || state.config.allows_origin(origin) {
         return Ok(());
