@@ -176,6 +176,56 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
     );
 }
 
+/// A ban or lock that lands between this request's read of the user and the
+/// session's start shows in the standing `record_sign_in` returns: the new
+/// session is ended at once and the sign-in is refused.
+#[tokio::test]
+async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
+    let later = Timestamp(NOW.0 + 60_000);
+    for (standing, refused) in [
+        (
+            Standing {
+                banned: true,
+                locked_until: None,
+            },
+            Error::UserBanned,
+        ),
+        (
+            Standing {
+                banned: false,
+                locked_until: Some(later),
+            },
+            Error::UserLocked {
+                expires_in_secs: Some(60),
+            },
+        ),
+    ] {
+        let mut m = Mocks::new();
+        m.identifier_names(user()).user_stored(user());
+        m.users
+            .expect_record_sign_in()
+            .times(1)
+            .returning(move |_, _, _| Ok(standing));
+        m.passwords_match(true);
+        m.hasher.expect_needs_rehash().return_const(false);
+        m.client_found();
+        m.clients
+            .expect_insert_session()
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        m.clients
+            .expect_end_session()
+            .withf(|_, status, _| *status == SessionStatus::Revoked)
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        m.sign_ins.expect_insert().never();
+        let err = create(m, Some(TOKEN), alice("right-password"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, refused);
+    }
+}
+
 #[tokio::test]
 async fn the_same_user_cannot_sign_in_twice_on_one_client() {
     let mut m = Mocks::new();
