@@ -304,8 +304,7 @@ fn mask_phone(phone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timestamp;
-    use crate::model::sign_in::fixtures::user;
+    use crate::model::sign_in::fixtures::{sign_in, user};
 
     #[test]
     fn factors_follow_user_and_settings() {
@@ -337,6 +336,101 @@ mod tests {
         assert_eq!(
             supported_identifiers(&settings),
             [IdentifierKind::EmailAddress, IdentifierKind::Username]
+        );
+    }
+
+    fn record(id: &str, value: &str, verified: bool) -> IdentificationRecord {
+        IdentificationRecord {
+            id: id.into(),
+            value: value.into(),
+            verified,
+            reserved_for_second_factor: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn unverified_addresses_name_nobody_and_are_offered_nowhere() {
+        let mut u = user();
+        u.email_addresses
+            .push(record("idn_2", "alice.old@example.com", false));
+        u.phone_numbers.push(record("idn_3", "+15555550100", false));
+        u.username = Some(crate::model::Username::parse("alice").unwrap());
+        let parse = |raw: &str| Identifier::parse(raw).unwrap();
+        assert!(identifies(&parse("alice@example.com"), &u));
+        assert!(!identifies(&parse("alice.old@example.com"), &u));
+        assert!(!identifies(&parse("+15555550100"), &u));
+        assert!(identifies(&parse("alice"), &u), "a username always names");
+
+        let mut s = sign_in(0);
+        s.identify("alice".into(), &u, Timestamp(1)).unwrap();
+        let settings = InstanceSettings::default();
+        let offered = offered_user(&s, &u, &settings);
+        assert_eq!(offered.email_addresses, vec![u.email_addresses[0].clone()]);
+        assert!(offered.phone_numbers.is_empty());
+        let shown = shown_user(&s, SignInStatus::NeedsFirstFactor, &u, &settings);
+        assert!(
+            shown
+                .first_factors
+                .iter()
+                .all(|f| f.email_address_id.as_deref() != Some("idn_2")
+                    && f.phone_number_id.is_none()),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn under_protection_a_sign_in_shows_only_its_identifier_until_the_first_factor() {
+        let settings = InstanceSettings {
+            enumeration_protection: true,
+            ..InstanceSettings::default()
+        };
+        let mut u = user();
+        u.first_name = Some("Alice".into());
+        u.password_digest = None;
+        u.email_addresses
+            .push(record("idn_2", "alice.work@example.com", true));
+        u.phone_numbers.push(record("idn_3", "+15555550100", true));
+        let mut s = sign_in(0);
+        s.identify("alice.work@example.com".into(), &u, Timestamp(1))
+            .unwrap();
+        let typed = Identifier::parse("alice.work@example.com").unwrap();
+        // Exactly what a stand-in for the address is, ids aside.
+        assert_eq!(
+            offered_user(&s, &u, &settings),
+            identifier_only(u.id.clone(), &typed, Some("idn_2".into()))
+        );
+        let shown = shown_user(&s, SignInStatus::NeedsFirstFactor, &u, &settings);
+        assert_eq!(shown.first_name, None);
+        assert_eq!(
+            shown
+                .first_factors
+                .iter()
+                .map(|f| (f.strategy.name(), f.safe_identifier.clone()))
+                .collect::<Vec<_>>(),
+            [
+                ("password".to_owned(), None),
+                (
+                    "email_code".to_owned(),
+                    Some("a***k@example.com".to_owned())
+                ),
+                (
+                    "reset_password_email_code".to_owned(),
+                    Some("a***k@example.com".to_owned())
+                ),
+            ]
+        );
+        // Once the first factor passes, the account shows itself.
+        s.first_factor_passed(Strategy::EmailCode, false, Timestamp(2))
+            .unwrap();
+        let shown = shown_user(&s, SignInStatus::Complete, &u, &settings);
+        assert_eq!(shown.first_name.as_deref(), Some("Alice"));
+        assert!(
+            shown
+                .first_factors
+                .iter()
+                .any(|f| f.strategy == Strategy::PhoneCode)
         );
     }
 
