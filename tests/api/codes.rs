@@ -324,3 +324,132 @@ async fn disabled_code_strategies_are_refused_and_hidden() {
         json!([])
     );
 }
+
+/// The user `id`'s email address or phone number record with `value`.
+async fn record_id(app: &TestApp, user: &str, value: &str) -> String {
+    let json = app.user_json(user).await;
+    json["email_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(json["phone_numbers"].as_array().unwrap())
+        .find(|r| r["email_address"] == value || r["phone_number"] == value)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn unverified_addresses_are_never_offered_and_take_no_code() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_user(json!({
+            "email_address": ["vera@example.com", "vera.old@example.com"],
+            "phone_number": ["+15550007777"],
+            "username": "verity",
+            "password": "a long password",
+        }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let user = created.body["id"].as_str().unwrap();
+    app.set_verified(user, "vera.old@example.com", false).await;
+    app.set_verified(user, "+15550007777", false).await;
+    let old_email = record_id(&app, user, "vera.old@example.com").await;
+    let phone = record_id(&app, user, "+15550007777").await;
+
+    let (token, id, res) = app.identify("verity").await;
+    let offered: Vec<(&str, &str)> = res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["strategy"].as_str().unwrap(),
+                f["safe_identifier"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            ("password", ""),
+            ("email_code", "v***a@example.com"),
+            ("reset_password_email_code", "v***a@example.com"),
+        ]
+    );
+    // Named explicitly, an unverified address is refused by name.
+    app.prepare_first_factor(
+        &token,
+        &id,
+        "email_code",
+        &[("email_address_id", &old_email)],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("email_address_id"));
+    for named in [vec![("phone_number_id", phone.as_str())], vec![]] {
+        app.prepare_first_factor(&token, &id, "phone_code", &named)
+            .await
+            .assert_error(422, "form_param_value_invalid", Some("phone_number_id"));
+    }
+    assert_eq!(app.codes.count(), 0);
+}
+
+#[tokio::test]
+async fn a_code_asked_without_naming_an_address_goes_to_a_verified_one() {
+    let app = TestApp::new().await;
+    let user = app
+        .post_user(json!({
+            "email_address": ["wren.old@example.com", "wren@example.com"],
+            "username": "wrenfield",
+            "password": "a long password",
+        }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The primary address is the unverified one.
+    app.set_verified(&user, "wren.old@example.com", false).await;
+    let (token, id, _) = app.identify("wrenfield").await;
+    let prepared = app
+        .prepare_first_factor(&token, &id, "email_code", &[])
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    assert!(app.codes.last_code_to("wren.old@example.com").is_none());
+    let code = app.codes.last_code_to("wren@example.com").unwrap();
+    let done = app
+        .attempt_first_factor_code(&token, &id, "email_code", &code)
+        .await;
+    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
+}
+
+#[tokio::test]
+async fn a_code_sent_before_its_address_was_unverified_passes_nothing() {
+    let app = TestApp::new().await;
+    user_with_phone(&app, "xena@example.com", "+15550008888").await;
+    let (token, id, res) = app.identify("xena@example.com").await;
+    let phone = factor(&res, "phone_code")["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prepared = app
+        .prepare_first_factor(&token, &id, "phone_code", &[("phone_number_id", &phone)])
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let code = app.codes.last_code_to("+15550008888").unwrap();
+    let patched = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/phone_numbers/{phone}"),
+            Some(json!({ "verified": false })),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    app.attempt_first_factor_code(&token, &id, "phone_code", &code)
+        .await
+        .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+    let read = app.read_sign_in(&token, &id).await;
+    assert_eq!(read.body["response"]["status"], "needs_first_factor");
+    assert_eq!(read.body["client"]["sessions"], json!([]));
+}

@@ -283,3 +283,281 @@ async fn an_unknown_identifier_locks_after_as_many_failures_as_an_account() {
         assert!((3590..=3600).contains(&left), "{}", locked.body);
     }
 }
+
+/// `value` with what must differ between a real account's answer and a
+/// stand-in's made comparable: every id becomes its prefix and length (the
+/// same kind of id, made the same way), the typed identifier a placeholder,
+/// and trace ids go. Everything else, times included (the clock stands
+/// still), must be equal.
+fn comparable(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, v) in map {
+                if key == "clerk_trace_id" {
+                    continue;
+                }
+                let v = match v {
+                    Value::String(id) if key == "id" || key.ends_with("_id") => {
+                        let prefix = id.split_once('_').map_or("", |(p, _)| p);
+                        Value::String(format!("{prefix}_ ({} chars)", id.len()))
+                    }
+                    Value::String(_) if key == "identifier" => Value::String("typed".into()),
+                    other => comparable(other),
+                };
+                out.insert(key.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(comparable).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The same status, and the same body field by field (see [`comparable`]).
+fn alike(step: &str, real: &Resp, stand_in: &Resp) {
+    assert_eq!(
+        real.status, stand_in.status,
+        "{step}\nreal:     {}\nstand-in: {}",
+        real.body, stand_in.body
+    );
+    assert_eq!(
+        comparable(&real.body),
+        comparable(&stand_in.body),
+        "{step}\nreal:     {}\nstand-in: {}",
+        real.body,
+        stand_in.body
+    );
+}
+
+/// The id of the first listed factor of `strategy` with an address, if any.
+fn listed_target(res: &Resp, strategy: &str) -> Option<(&'static str, String)> {
+    let factor = res.body["response"]["supported_first_factors"]
+        .as_array()?
+        .iter()
+        .find(|f| f["strategy"] == strategy)?;
+    ["email_address_id", "phone_number_id"]
+        .into_iter()
+        .find_map(|param| Some((param, factor[param].as_str()?.to_owned())))
+}
+
+#[tokio::test]
+async fn before_its_first_factor_a_real_account_reads_as_a_stand_in_field_by_field() {
+    let app = TestApp::with(protected()).await;
+    // A name, a phone, two emails, a username, and no password.
+    let created = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({
+                "first_name": "Kim",
+                "last_name": "Real",
+                "email_address": ["kim.work@example.com", "kim.real@example.com"],
+                "phone_number": ["+15550001111"],
+                "username": "kimreal",
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    // Each stand-in's identifier is masked as the real one is.
+    for (kind, real, stand_in, code) in [
+        (
+            "email",
+            "kim.real@example.com",
+            "kim.fool@example.com",
+            Some("email_code"),
+        ),
+        ("phone", "+15550001111", "+15550021111", Some("phone_code")),
+        ("username", "kimreal", "kimfool", None),
+    ] {
+        let (r, s) = (identify(&app, real).await, identify(&app, stand_in).await);
+        assert_eq!(r.status, 200, "{}", r.body);
+        alike(&format!("{kind}: create"), &r, &s);
+        assert_eq!(r.body["response"]["identifier"], real);
+        assert_eq!(s.body["response"]["identifier"], stand_in);
+        let data = &r.body["response"]["user_data"];
+        assert!(
+            data["first_name"].is_null() && data["last_name"].is_null(),
+            "{data}"
+        );
+        let listed = r.body["response"]["supported_first_factors"].clone();
+        assert_eq!(listed[0]["strategy"], "password", "{listed}");
+
+        let (r_token, r_id) = (
+            r.token(),
+            r.body["response"]["id"].as_str().unwrap().to_owned(),
+        );
+        let (s_token, s_id) = (
+            s.token(),
+            s.body["response"]["id"].as_str().unwrap().to_owned(),
+        );
+        if let Some(strategy) = code {
+            let prepare = |token: String, id: String, res: &Resp| {
+                let target = listed_target(res, strategy).unwrap();
+                let app = &app;
+                async move {
+                    app.prepare_first_factor(&token, &id, strategy, &[(target.0, &target.1)])
+                        .await
+                }
+            };
+            let (rp, sp) = (
+                prepare(r_token.clone(), r_id.clone(), &r).await,
+                prepare(s_token.clone(), s_id.clone(), &s).await,
+            );
+            assert_eq!(rp.status, 200, "{}", rp.body);
+            alike(&format!("{kind}: prepare"), &rp, &sp);
+            // The code went to the typed identifier, and only there.
+            assert!(app.codes.last_code_to(real).is_some(), "{kind}");
+            let (rw, sw) = (
+                app.attempt_first_factor_code(&r_token, &r_id, strategy, "000000")
+                    .await,
+                app.attempt_first_factor_code(&s_token, &s_id, strategy, "000000")
+                    .await,
+            );
+            rw.assert_error(422, "form_code_incorrect", Some("code"));
+            alike(&format!("{kind}: wrong code"), &rw, &sw);
+        } else {
+            // Nothing but the password: no address of the account is offered.
+            assert_eq!(listed, serde_json::json!([{ "strategy": "password" }]));
+            let (rp, sp) = (
+                app.prepare_first_factor(&r_token, &r_id, "email_code", &[])
+                    .await,
+                app.prepare_first_factor(&s_token, &s_id, "email_code", &[])
+                    .await,
+            );
+            rp.assert_error(422, "form_param_value_invalid", Some("email_address_id"));
+            alike(&format!("{kind}: prepare"), &rp, &sp);
+        }
+        let wrong = [("strategy", "password"), ("password", "not the password")];
+        let (rw, sw) = (
+            app.sign_in_step(&r_token, &r_id, "attempt_first_factor", &wrong)
+                .await,
+            app.sign_in_step(&s_token, &s_id, "attempt_first_factor", &wrong)
+                .await,
+        );
+        rw.assert_error(422, "form_password_incorrect", Some("password"));
+        alike(&format!("{kind}: wrong password"), &rw, &sw);
+        let (rr, sr) = (
+            app.read_sign_in(&r_token, &r_id).await,
+            app.read_sign_in(&s_token, &s_id).await,
+        );
+        alike(&format!("{kind}: read after"), &rr, &sr);
+    }
+    // Only the two typed addresses ever got a code.
+    assert_eq!(app.codes.count(), 2);
+    assert!(app.codes.last_code_to("kim.work@example.com").is_none());
+}
+
+#[tokio::test]
+async fn once_its_first_factor_passes_the_account_shows_itself() {
+    let mut settings = protected();
+    settings.strategies.email_code_second_factor = true;
+    let app = TestApp::with(settings).await;
+    let created = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({
+                "first_name": "Kim",
+                "email_address": ["kim.real@example.com", "kim.work@example.com"],
+                "password": PASSWORD,
+                "backup_codes": ["k7m2p9qa"],
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let passed = app
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "kim.work@example.com"),
+            ("password", PASSWORD),
+        ])
+        .await;
+    let s = &passed.body["response"];
+    assert_eq!(s["status"], "needs_second_factor", "{}", passed.body);
+    assert_eq!(s["user_data"]["first_name"], "Kim");
+    let emails: Vec<&str> = s["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["strategy"] == "email_code")
+        .map(|f| f["safe_identifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["k***l@example.com", "k***k@example.com"]);
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_is_offered_one_and_guesses_count_toward_its_lock() {
+    let app = TestApp::with(InstanceSettings {
+        lockout_attempts: 3,
+        ..protected()
+    })
+    .await;
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({ "email_address": ["nopass@example.com"] })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let user = res.body["id"].as_str().unwrap().to_owned();
+    let (r, s) = (
+        identify(&app, "nopass@example.com").await,
+        identify(&app, "nopes@example.com").await,
+    );
+    alike("create", &r, &s);
+    assert_eq!(
+        r.body["response"]["supported_first_factors"][0]["strategy"],
+        "password"
+    );
+    let (token, id) = (
+        r.token(),
+        r.body["response"]["id"].as_str().unwrap().to_owned(),
+    );
+    let wrong = [("strategy", "password"), ("password", "a guess at it")];
+    for _ in 0..3 {
+        app.sign_in_step(&token, &id, "attempt_first_factor", &wrong)
+            .await
+            .assert_error(422, "form_password_incorrect", Some("password"));
+    }
+    app.sign_in_step(&token, &id, "attempt_first_factor", &wrong)
+        .await
+        .assert_error(403, "user_locked", None);
+    assert_eq!(app.user_json(&user).await["locked"], true);
+}
+
+#[tokio::test]
+async fn an_unverified_address_answers_as_an_unknown_one() {
+    let app = TestApp::with(protected()).await;
+    let user = app.user("lee@example.com", None).await;
+    app.set_verified(&user, "lee@example.com", false).await;
+    // "lee" and "lone" mask alike.
+    let (r, s) = (
+        identify(&app, "lee@example.com").await,
+        identify(&app, "lone@example.com").await,
+    );
+    alike("create", &r, &s);
+    let (token, id) = (
+        r.token(),
+        r.body["response"]["id"].as_str().unwrap().to_owned(),
+    );
+    let target = listed_target(&r, "email_code").unwrap();
+    let prepared = app
+        .prepare_first_factor(&token, &id, "email_code", &[(target.0, &target.1)])
+        .await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    assert_eq!(
+        app.codes.count(),
+        0,
+        "nothing goes to an unverified address"
+    );
+    // Not even the right password signs in through it.
+    app.new_sign_in(&[
+        ("strategy", "password"),
+        ("identifier", "lee@example.com"),
+        ("password", PASSWORD),
+    ])
+    .await
+    .assert_error(422, "form_password_incorrect", Some("password"));
+}

@@ -260,6 +260,24 @@ async fn an_unverified_email_is_never_linked() {
 }
 
 #[tokio::test]
+async fn an_address_the_account_has_not_verified_links_nothing() {
+    let Setup { app, idp } = setup(InstanceSettings::default()).await;
+    // The provider vouches for the address; the account never proved it.
+    let alice = app.user("alice@example.com", None).await;
+    app.set_verified(&alice, "alice@example.com", false).await;
+    let (token, id, url) = start(&app, None).await;
+    let query = approve(&idp, &url, "alice").await;
+    assert_eq!(location(&callback(&app, &query).await), BACK);
+    let state = sign_in_state(&app, &token, &id).await;
+    assert_eq!(
+        state["response"]["first_factor_verification"]["status"], "transferable",
+        "{state}"
+    );
+    assert_eq!(state["client"]["sessions"], json!([]));
+    assert_eq!(app.user_json(&alice).await["external_accounts"], json!([]));
+}
+
+#[tokio::test]
 async fn an_identified_sign_in_fails_for_another_users_account() {
     let Setup { app, idp } = setup(InstanceSettings::default()).await;
     let alice = app.user("alice@example.com", None).await;

@@ -148,3 +148,41 @@ async fn a_new_password_needs_a_verified_reset_code() {
         .await;
     wrong_kind.assert_error(422, "form_param_value_invalid", Some("strategy"));
 }
+
+#[tokio::test]
+async fn no_reset_code_goes_to_an_unverified_address() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_user(serde_json::json!({
+            "email_address": ["yara@example.com"],
+            "phone_number": ["+15550009999"],
+            "username": "yarrow",
+            "password": PASSWORD,
+        }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let user = created.body["id"].as_str().unwrap();
+    let email = created.body["email_addresses"][0]["id"].as_str().unwrap();
+    let phone = created.body["phone_numbers"][0]["id"].as_str().unwrap();
+    app.set_verified(user, "yara@example.com", false).await;
+    app.set_verified(user, "+15550009999", false).await;
+    let (token, id, res) = app.identify("yarrow").await;
+    let strategies: Vec<&str> = res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(strategies, ["password"], "{}", res.body);
+    for (strategy, param, target) in [
+        ("reset_password_email_code", "email_address_id", email),
+        ("reset_password_phone_code", "phone_number_id", phone),
+    ] {
+        for named in [vec![(param, target)], vec![]] {
+            app.prepare_first_factor(&token, &id, strategy, &named)
+                .await
+                .assert_error(422, "form_param_value_invalid", Some(param));
+        }
+    }
+    assert_eq!(app.codes.count(), 0, "no reset code went anywhere");
+}

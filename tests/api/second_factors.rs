@@ -862,3 +862,74 @@ async fn numbers_are_reserved_for_the_second_factor_only_where_phone_codes_are_o
         .await;
     assert_eq!(read.body["reserved_for_second_factor"], false);
 }
+
+#[tokio::test]
+async fn unverified_addresses_are_no_second_factor() {
+    let mut settings = InstanceSettings::default();
+    settings.strategies.email_code_second_factor = true;
+    let app = TestApp::with(settings).await;
+    let extra = json!({
+        "email_address": ["ewa@example.com", "ewa.old@example.com"],
+        "phone_number": ["+15550006666"],
+        "totp_secret": TOTP_BASE32,
+    });
+    let user = mfa_user(&app, "ewa@example.com", extra).await;
+    let user_id = user["id"].as_str().unwrap();
+    let phone_id = user["phone_numbers"][0]["id"].as_str().unwrap();
+    let reserved = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/phone_numbers/{phone_id}"),
+            Some(json!({ "reserved_for_second_factor": true })),
+        )
+        .await;
+    assert_eq!(reserved.status, 200, "{}", reserved.body);
+
+    // A code goes to the second address while it is verified...
+    let (token, id, res) = app.password_sign_in("ewa@example.com").await;
+    assert_waiting(&res);
+    let old_email = res.body["response"]["supported_second_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["safe_identifier"] == "e***d@example.com")
+        .unwrap()["email_address_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [("strategy", "email_code"), ("email_address_id", &old_email)];
+    let prepared = second(&app, &token, &id, "prepare", &form).await;
+    assert_eq!(prepared.status, 200, "{}", prepared.body);
+    let code = app.codes.last_code_to("ewa.old@example.com").unwrap();
+    // ... then it and the reserved number are no longer verified.
+    app.set_verified(user_id, "ewa.old@example.com", false)
+        .await;
+    app.set_verified(user_id, "+15550006666", false).await;
+
+    attempt(&app, &token, &id, "email_code", &code)
+        .await
+        .assert_error(422, "strategy_for_user_invalid", Some("strategy"));
+    let read = app.read_sign_in(&token, &id).await;
+    assert_waiting(&read);
+    assert_eq!(
+        read.body["response"]["supported_second_factors"],
+        json!([
+            { "strategy": "totp" },
+            {
+                "strategy": "email_code",
+                "email_address_id": user["email_addresses"][0]["id"],
+                "safe_identifier": "e***a@example.com",
+                "primary": true,
+            },
+        ])
+    );
+    prepare(&app, &token, &id, "phone_code").await.assert_error(
+        422,
+        "strategy_for_user_invalid",
+        Some("strategy"),
+    );
+    second(&app, &token, &id, "prepare", &form)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("email_address_id"));
+    assert_eq!(app.codes.count(), 1, "nothing more was sent");
+}

@@ -333,3 +333,169 @@ async fn a_password_without_a_strategy_is_the_password_strategy() {
         .await;
     wrong.assert_error(422, "form_password_incorrect", Some("password"));
 }
+
+/// `(strategy, safe_identifier)` of every first factor a sign-in lists.
+fn listed(res: &crate::support::Resp) -> Vec<(String, String)> {
+    res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["strategy"].as_str().unwrap().to_owned(),
+                f["safe_identifier"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unverified_phone_number_names_nobody_and_signs_nobody_in() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_user(serde_json::json!({
+            "email_address": ["pia@example.com"],
+            "phone_number": ["+15550001234"],
+            "password": PASSWORD,
+        }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let phone_id = created.body["phone_numbers"][0]["id"].as_str().unwrap();
+    // Verified, the number names the account.
+    app.identify("+15550001234").await;
+    let patched = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/phone_numbers/{phone_id}"),
+            Some(serde_json::json!({ "verified": false })),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+
+    // Unverified, it names nobody: every way in answers as for an unknown number.
+    for form in [
+        vec![("identifier", "+15550001234")],
+        vec![
+            ("identifier", "+15550001234"),
+            ("strategy", "password"),
+            ("password", PASSWORD),
+        ],
+        vec![("identifier", "+15550001234"), ("strategy", "phone_code")],
+        vec![
+            ("identifier", "+15550001234"),
+            ("strategy", "reset_password_phone_code"),
+        ],
+    ] {
+        app.new_sign_in(&form).await.assert_error(
+            422,
+            "form_identifier_not_found",
+            Some("identifier"),
+        );
+    }
+    // Nor is it offered, or sent a code, through the account's email.
+    let (token, id, res) = app.identify("pia@example.com").await;
+    assert_eq!(
+        listed(&res),
+        [
+            ("password".to_owned(), String::new()),
+            ("email_code".to_owned(), "p***a@example.com".to_owned()),
+            (
+                "reset_password_email_code".to_owned(),
+                "p***a@example.com".to_owned()
+            ),
+        ]
+    );
+    for strategy in ["phone_code", "reset_password_phone_code"] {
+        app.prepare_first_factor(&token, &id, strategy, &[("phone_number_id", phone_id)])
+            .await
+            .assert_error(422, "form_param_value_invalid", Some("phone_number_id"));
+    }
+    assert_eq!(app.codes.count(), 0, "no code went anywhere");
+    let user = created.body["id"].as_str().unwrap();
+    let sessions = app
+        .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
+        .await;
+    assert_eq!(sessions.body, serde_json::json!([]), "nobody signed in");
+}
+
+#[tokio::test]
+async fn an_unverified_email_address_names_nobody_and_signs_nobody_in() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_user(serde_json::json!({
+            "email_address": ["quinn@example.com", "quinn.old@example.com"],
+            "password": PASSWORD,
+        }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let user = created.body["id"].as_str().unwrap();
+    app.set_verified(user, "quinn.old@example.com", false).await;
+    for form in [
+        vec![("identifier", "quinn.old@example.com")],
+        vec![
+            ("identifier", "quinn.old@example.com"),
+            ("strategy", "password"),
+            ("password", PASSWORD),
+        ],
+        vec![
+            ("identifier", "quinn.old@example.com"),
+            ("strategy", "email_code"),
+        ],
+        vec![
+            ("identifier", "quinn.old@example.com"),
+            ("strategy", "reset_password_email_code"),
+        ],
+    ] {
+        app.new_sign_in(&form).await.assert_error(
+            422,
+            "form_identifier_not_found",
+            Some("identifier"),
+        );
+    }
+    assert_eq!(app.codes.count(), 0);
+    // The verified address still signs in.
+    app.sign_in("quinn@example.com").await;
+}
+
+#[tokio::test]
+async fn an_address_unverified_after_identification_signs_nobody_in() {
+    let app = TestApp::new().await;
+    let created = app
+        .post_user(serde_json::json!({
+            "email_address": ["rhea@example.com"],
+            "phone_number": ["+15550004321"],
+            "password": PASSWORD,
+        }))
+        .await;
+    let phone_id = created.body["phone_numbers"][0]["id"].as_str().unwrap();
+    let (token, id, _) = app.identify("+15550004321").await;
+    app.bapi(
+        "PATCH",
+        &format!("/v1/phone_numbers/{phone_id}"),
+        Some(serde_json::json!({ "verified": false })),
+    )
+    .await;
+    app.sign_in_step(
+        &token,
+        &id,
+        "attempt_first_factor",
+        &[("strategy", "password"), ("password", PASSWORD)],
+    )
+    .await
+    .assert_error(422, "form_identifier_not_found", Some("identifier"));
+    assert_eq!(
+        app.read_sign_in(&token, &id).await.body["response"]["status"],
+        "needs_first_factor"
+    );
+}
+
+#[tokio::test]
+async fn a_username_names_its_account_whatever_its_addresses() {
+    let app = TestApp::new().await;
+    let user = app.user("sol@example.com", Some("solveig")).await;
+    app.set_verified(&user, "sol@example.com", false).await;
+    // A username needs no verification; the unverified address is not offered.
+    let (_, _, res) = app.identify("solveig").await;
+    assert_eq!(listed(&res), [("password".to_owned(), String::new())]);
+    app.sign_in("solveig").await;
+}

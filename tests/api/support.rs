@@ -60,6 +60,8 @@ pub struct TestApp {
     pub codes: Arc<RecordingCodeSender>,
     /// The app's clock: it stands still until a test moves it.
     pub clock: Arc<ManualClock>,
+    /// The app's store, for states no route makes.
+    store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -209,6 +211,7 @@ impl TestApp {
             codes,
             clock,
             hasher,
+            store,
             _dir: dir,
         }
     }
@@ -378,6 +381,28 @@ impl TestApp {
             out.extend(std::fs::read(entry.unwrap().path()).unwrap());
         }
         out
+    }
+
+    /// Marks user `id`'s email address or phone number `value` verified or
+    /// not, in the store: the Backend API has no route for email addresses.
+    pub async fn set_verified(&self, id: &str, value: &str, verified: bool) {
+        use latch_core::ports::UserRepository as _;
+        let mut user = self
+            .store
+            .get(&latch_core::model::UserId(id.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
+        let record = user
+            .email_addresses
+            .iter_mut()
+            .chain(user.phone_numbers.iter_mut())
+            .find(|r| r.value == value)
+            .unwrap();
+        record.verified = verified;
+        let read_at = user.updated_at;
+        user.updated_at = latch_core::model::Timestamp(read_at.0 + 1);
+        self.store.update(&user, read_at).await.unwrap();
     }
 
     /// `POST /v1/users` with `body`.

@@ -3,9 +3,8 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    ExternalAccount, Factor, IdentificationRecord, InstanceSettings, Password, SignInStatus,
-    Strategy, Timestamp, User, Username, Verification, supported_first_factors,
-    supported_identifiers, supported_second_factors,
+    ExternalAccount, Factor, IdentificationRecord, InstanceSettings, Password, Strategy, Timestamp,
+    User, Username, Verification, shown_user, supported_identifiers,
 };
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
@@ -35,32 +34,25 @@ pub fn client(snapshot: &ClientSnapshot, settings: &InstanceSettings) -> Value {
 
 pub fn sign_in(view: &SignInView, settings: &InstanceSettings) -> Value {
     let s = &view.sign_in;
-    let second_factors = match (&view.user, view.status) {
-        (Some(user), SignInStatus::NeedsSecondFactor) => {
-            let first = s.first_factor_verification().map(|v| &v.strategy);
-            Value::Array(
-                supported_second_factors(user, settings, first)
-                    .iter()
-                    .map(factor)
-                    .collect(),
-            )
-        }
-        _ => Value::Null,
-    };
-    let (first_factors, user_data) = match &view.user {
-        Some(user) => (
-            supported_first_factors(user, settings)
-                .iter()
-                .map(factor)
-                .collect::<Vec<_>>(),
+    // Real accounts and stand-ins alike: the one view of a sign-in's user.
+    let shown = view
+        .user
+        .as_ref()
+        .map(|user| shown_user(s, view.status, user, settings));
+    let (first_factors, second_factors, user_data) = match shown {
+        Some(shown) => (
+            shown.first_factors.iter().map(factor).collect::<Vec<_>>(),
+            shown
+                .second_factors
+                .map_or(Value::Null, |f| f.iter().map(factor).collect()),
             json!({
-                "first_name": user.first_name,
-                "last_name": user.last_name,
+                "first_name": shown.first_name,
+                "last_name": shown.last_name,
                 "image_url": "",
                 "has_image": false,
             }),
         ),
-        None => (Vec::new(), Value::Null),
+        None => (Vec::new(), Value::Null, Value::Null),
     };
     json!({
         "object": "sign_in_attempt",

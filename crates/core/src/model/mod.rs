@@ -30,7 +30,8 @@ pub use settings::{
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
-    SentCode, SignIn, SignInStatus, Strategy, Verification, VerificationError, VerificationStatus,
+    SentCode, ShownUser, SignIn, SignInStatus, Strategy, Verification, VerificationError,
+    VerificationStatus, identifier_only, identifies, offered_user, shown_user,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub use text::{ECHO_MAX_CHARS, truncate};

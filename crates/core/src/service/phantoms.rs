@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::model::InstanceSettings;
 use crate::model::{
-    IdPrefix, IdentificationRecord, Identifier, Password, Timestamp, User, UserId, new_id,
+    IdPrefix, Identifier, InstanceSettings, Password, Timestamp, User, UserId, identifier_only,
+    new_id,
 };
 use crate::ports::{AttemptSlot, Counters, PasswordHasher, Random};
 use crate::secrets::SecretBox;
@@ -48,38 +48,23 @@ impl Phantoms {
     }
 
     /// The stand-in for `identifier` (normalised), the same on every call
-    /// and every replica sharing the instance's key.
+    /// and every replica sharing the instance's key. It is what a real
+    /// account shows before its first factor ([`identifier_only`]), with
+    /// ids derived from the identifier and a password nobody knows.
     pub(crate) async fn phantom_user(&self, identifier: &str) -> Result<User, Error> {
         let parsed = Identifier::parse(identifier)?;
         let seed = self.secrets.digest("phantom-user", identifier);
         let ids = SeededRandom::new(&seed);
-        let user_id = new_id(IdPrefix::User, &ids);
-        let record = |prefix| IdentificationRecord {
-            id: new_id(prefix, &ids),
-            value: identifier.to_owned(),
-            verified: true,
-            reserved_for_second_factor: false,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
+        let user_id = UserId(new_id(IdPrefix::User, &ids));
+        let record_id = match parsed {
+            Identifier::Email(_) => Some(new_id(IdPrefix::EmailAddress, &ids)),
+            Identifier::Phone(_) => Some(new_id(IdPrefix::PhoneNumber, &ids)),
+            Identifier::Username(_) => None,
         };
-        let mut user = User {
+        Ok(User {
             password_digest: Some(self.phantom_digest().await?),
-            ..User::blank(UserId(user_id), Timestamp(0))
-        };
-        match parsed {
-            Identifier::Email(_) => {
-                let email = record(IdPrefix::EmailAddress);
-                user.primary_email_address_id = Some(email.id.clone());
-                user.email_addresses.push(email);
-            }
-            Identifier::Phone(_) => {
-                let phone = record(IdPrefix::PhoneNumber);
-                user.primary_phone_number_id = Some(phone.id.clone());
-                user.phone_numbers.push(phone);
-            }
-            Identifier::Username(username) => user.username = Some(username),
-        }
-        Ok(user)
+            ..identifier_only(user_id, &parsed, record_id)
+        })
     }
 
     /// Counts an attempt on a stand-in, so that it locks as an account does:

@@ -8,7 +8,7 @@ use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{
     Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
-    supported_second_factors,
+    offered_user, supported_second_factors,
 };
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
@@ -50,11 +50,12 @@ impl SignIns {
                 ));
             }
         };
+        let offered = offered_user(&sign_in, &user, &self.settings);
         self.codes
             .send_code(
                 FactorSlot::Second,
                 &mut sign_in,
-                &user,
+                &offered,
                 strategy,
                 target.as_deref(),
                 now,
@@ -97,6 +98,12 @@ impl SignIns {
         let check = async {
             match &strategy {
                 Strategy::PhoneCode | Strategy::EmailCode => {
+                    self.refuse_if_target_withdrawn(
+                        FactorSlot::Second,
+                        &sign_in,
+                        &user,
+                        &strategy,
+                    )?;
                     self.codes
                         .check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
                         .await
@@ -192,7 +199,9 @@ impl SignIns {
             .ok_or(Error::IdentifierNotFound)?;
         self.lockout.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);
-        if !supported_second_factors(&user, &self.settings, first)
+        // Only verified addresses are second factors.
+        let offered = offered_user(&sign_in, &user, &self.settings);
+        if !supported_second_factors(&offered, &self.settings, first)
             .iter()
             .any(|f| f.strategy == strategy)
         {

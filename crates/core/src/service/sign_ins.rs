@@ -11,7 +11,7 @@ use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SignIn, SignInId,
-    Strategy, Timestamp, User, new_id,
+    Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, SignInStore, UserRepository};
 use crate::secrets::SecretBox;
@@ -201,10 +201,11 @@ impl SignIns {
                         | Strategy::ResetPasswordEmailCode
                         | Strategy::ResetPasswordPhoneCode),
                     ) => {
+                        let offered = offered_user(&sign_in, user, &self.settings);
                         self.codes.send_code(
                             FactorSlot::First,
                             &mut sign_in,
-                            user,
+                            &offered,
                             code.clone(),
                             None,
                             now,
@@ -327,6 +328,7 @@ impl SignIns {
             | Strategy::PhoneCode
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => {
+                self.refuse_if_target_withdrawn(FactorSlot::First, &sign_in, &user, &strategy)?;
                 self.lockout
                     .guarded(
                         &user,
@@ -413,11 +415,12 @@ impl SignIns {
             }
             other => return Err(not_yet_supported(&other)),
         };
+        let offered = offered_user(&sign_in, &user, &self.settings);
         self.codes
             .send_code(
                 FactorSlot::First,
                 &mut sign_in,
-                &user,
+                &offered,
                 strategy,
                 target.as_deref(),
                 now,
@@ -504,7 +507,13 @@ impl SignIns {
                 Problem::IdentifierNotEnabled(identifier.kind()),
             ));
         }
-        let user = self.users.find_by_identifier(&identifier).await?;
+        // An address that is not verified names nobody: it answers as an
+        // unknown identifier does.
+        let user = self
+            .users
+            .find_by_identifier(&identifier)
+            .await?
+            .filter(|user| identifies(&identifier, user));
         match user {
             Some(user) => Ok((identifier.as_str().to_owned(), user, false)),
             None if self.settings.enumeration_protection => {
@@ -578,8 +587,43 @@ impl SignIns {
             .user_of(&sign_in)
             .await?
             .ok_or(Error::IdentifierNotFound)?;
+        // The identifier must still name the account: an address unverified
+        // since the sign-in was identified signs nobody in.
+        if !sign_in.is_phantom()
+            && let Some(identifier) = sign_in.identifier()
+            && !identifies(&Identifier::parse(identifier)?, &user)
+        {
+            return Err(Error::IdentifierNotFound);
+        }
         self.lockout.refuse_if_locked(&user)?;
         Ok((client, sign_in, strategy, user, now))
+    }
+
+    /// A code counts only while the address it went to is still offered:
+    /// one unverified since it was sent passes nothing.
+    pub(super) fn refuse_if_target_withdrawn(
+        &self,
+        slot: FactorSlot,
+        sign_in: &SignIn,
+        user: &User,
+        strategy: &Strategy,
+    ) -> Result<(), Error> {
+        let Some(target) = sign_in
+            .verification(slot)
+            .filter(|v| &v.strategy == strategy)
+            .and_then(|v| v.code.as_ref())
+            .map(|c| c.target_id.as_str())
+        else {
+            // Nothing sent: the check itself says so.
+            return Ok(());
+        };
+        let offered = offered_user(sign_in, user, &self.settings);
+        let mut records = offered.email_addresses.iter().chain(&offered.phone_numbers);
+        if records.any(|r| r.id == target) {
+            Ok(())
+        } else {
+            Err(Error::StrategyNotForUser(strategy.clone()))
+        }
     }
 }
 

@@ -205,7 +205,7 @@ pub fn sign_in_started(at: Timestamp) -> SignIn {
 /// A sign-in on client 1 that identified `user` as alice, at [`NOW`].
 pub fn identified_sign_in(user: &User) -> SignIn {
     let mut s = sign_in_started(NOW);
-    s.identify("alice".into(), user, NOW).unwrap();
+    s.identify("alice@example.com".into(), user, NOW).unwrap();
     s
 }
 

@@ -1,8 +1,20 @@
 //! The offering policy: which identifiers and factors a sign-in lists for a
 //! user on this instance, and how their targets are masked for display.
+//!
+//! Two rules shape what a sign-in may show and use of the user it names:
+//!
+//! - An email address or phone number that is not verified names nobody
+//!   and receives nothing (Clerk's rule): it does not identify the account
+//!   ([`identifies`]) and is never a factor's target ([`offered_user`]).
+//! - Under enumeration protection, until the first factor passes, a
+//!   sign-in shows only what the typed identifier gives
+//!   ([`identifier_only`]). A stand-in is built by that same function, so a
+//!   real account and a stand-in cannot look different before then.
 
-use super::Strategy;
-use crate::model::{IdentificationRecord, IdentifierKind, InstanceSettings, User};
+use super::{SignIn, SignInStatus, Strategy};
+use crate::model::{
+    IdentificationRecord, Identifier, IdentifierKind, InstanceSettings, Timestamp, User, UserId,
+};
 
 /// A factor the identified user can use, as listed in `supported_*_factors`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +26,113 @@ pub struct Factor {
     pub primary: Option<bool>,
     /// Second factors: whether this is the one the user gets by default.
     pub default: Option<bool>,
+}
+
+/// What a sign-in shows of the user it names (Clerk's `supported_*_factors`
+/// and `user_data`), as [`offered_user`] allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownUser {
+    pub first_factors: Vec<Factor>,
+    /// Listed only while the sign-in waits for its second factor.
+    pub second_factors: Option<Vec<Factor>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// Whether `identifier` names `user` at sign-in: an email address or a
+/// phone number only if it is verified (and a number only if it is not kept
+/// for the second factor); a username always.
+pub fn identifies(identifier: &Identifier, user: &User) -> bool {
+    match identifier {
+        Identifier::Email(address) => user.email(address).is_some_and(|e| e.verified),
+        Identifier::Phone(number) => user
+            .phone(number)
+            .is_some_and(|p| p.verified && !p.reserved_for_second_factor),
+        Identifier::Username(name) => user.username.as_ref() == Some(name),
+    }
+}
+
+/// A user made of what `identifier` gives and nothing else: the id, the
+/// identifier itself (an email address or phone number as the verified
+/// primary record `record_id`, when given) and no name, password or other
+/// address. Before its first factor, a sign-in under enumeration protection
+/// shows a real account as this, and a stand-in is this.
+pub fn identifier_only(id: UserId, identifier: &Identifier, record_id: Option<String>) -> User {
+    let mut user = User::blank(id, Timestamp(0));
+    let record = |id: String| IdentificationRecord {
+        id,
+        value: identifier.as_str().to_owned(),
+        verified: true,
+        reserved_for_second_factor: false,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+    };
+    match identifier {
+        Identifier::Email(_) => {
+            if let Some(id) = record_id {
+                user.primary_email_address_id = Some(id.clone());
+                user.email_addresses.push(record(id));
+            }
+        }
+        Identifier::Phone(_) => {
+            if let Some(id) = record_id {
+                user.primary_phone_number_id = Some(id.clone());
+                user.phone_numbers.push(record(id));
+            }
+        }
+        Identifier::Username(name) => user.username = Some(name.clone()),
+    }
+    user
+}
+
+/// `user` as `sign_in` may show and use it: every factor listed and every
+/// code sent is taken from this. Unverified email addresses and phone
+/// numbers are left out; under enumeration protection, until the first
+/// factor passes, only what the typed identifier gives is left
+/// ([`identifier_only`]).
+pub fn offered_user(sign_in: &SignIn, user: &User, settings: &InstanceSettings) -> User {
+    let hidden = sign_in.first_factor_verified_at().is_none()
+        && (settings.enumeration_protection || sign_in.is_phantom());
+    if hidden {
+        let Some(identifier) = sign_in.identifier().and_then(|i| Identifier::parse(i).ok()) else {
+            return User::blank(user.id.clone(), Timestamp(0));
+        };
+        let record_id = match &identifier {
+            Identifier::Email(address) => user.email(address),
+            Identifier::Phone(number) => {
+                user.phone(number).filter(|p| !p.reserved_for_second_factor)
+            }
+            Identifier::Username(_) => None,
+        }
+        .filter(|r| r.verified)
+        .map(|r| r.id.clone());
+        return identifier_only(user.id.clone(), &identifier, record_id);
+    }
+    let mut offered = user.clone();
+    offered.email_addresses.retain(|e| e.verified);
+    offered.phone_numbers.retain(|p| p.verified);
+    offered
+}
+
+/// What `sign_in`, at `status`, shows of `user`: the one view of a sign-in's
+/// user, for real accounts and stand-ins alike.
+pub fn shown_user(
+    sign_in: &SignIn,
+    status: SignInStatus,
+    user: &User,
+    settings: &InstanceSettings,
+) -> ShownUser {
+    let offered = offered_user(sign_in, user, settings);
+    let second_factors = (status == SignInStatus::NeedsSecondFactor).then(|| {
+        let first = sign_in.first_factor_verification().map(|v| &v.strategy);
+        supported_second_factors(&offered, settings, first)
+    });
+    ShownUser {
+        first_factors: supported_first_factors(&offered, settings),
+        second_factors,
+        first_name: offered.first_name,
+        last_name: offered.last_name,
+    }
 }
 
 /// The identifiers the instance accepts at sign-in, in Clerk's order.
@@ -28,10 +147,12 @@ pub fn supported_identifiers(settings: &InstanceSettings) -> Vec<IdentifierKind>
     .collect()
 }
 
-/// The first factors `user` can pass on this instance.
+/// The first factors `user` can pass on this instance. Under enumeration
+/// protection the password is offered whether or not the account has one
+/// (without one, every password fails as a wrong one does).
 pub fn supported_first_factors(user: &User, settings: &InstanceSettings) -> Vec<Factor> {
     let mut factors = Vec::new();
-    if settings.strategies.password && user.has_password() {
+    if settings.strategies.password && (user.has_password() || settings.enumeration_protection) {
         factors.push(Factor {
             strategy: Strategy::Password,
             safe_identifier: None,
@@ -183,8 +304,7 @@ fn mask_phone(phone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Timestamp;
-    use crate::model::sign_in::fixtures::user;
+    use crate::model::sign_in::fixtures::{sign_in, user};
 
     #[test]
     fn factors_follow_user_and_settings() {
@@ -216,6 +336,101 @@ mod tests {
         assert_eq!(
             supported_identifiers(&settings),
             [IdentifierKind::EmailAddress, IdentifierKind::Username]
+        );
+    }
+
+    fn record(id: &str, value: &str, verified: bool) -> IdentificationRecord {
+        IdentificationRecord {
+            id: id.into(),
+            value: value.into(),
+            verified,
+            reserved_for_second_factor: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn unverified_addresses_name_nobody_and_are_offered_nowhere() {
+        let mut u = user();
+        u.email_addresses
+            .push(record("idn_2", "alice.old@example.com", false));
+        u.phone_numbers.push(record("idn_3", "+15555550100", false));
+        u.username = Some(crate::model::Username::parse("alice").unwrap());
+        let parse = |raw: &str| Identifier::parse(raw).unwrap();
+        assert!(identifies(&parse("alice@example.com"), &u));
+        assert!(!identifies(&parse("alice.old@example.com"), &u));
+        assert!(!identifies(&parse("+15555550100"), &u));
+        assert!(identifies(&parse("alice"), &u), "a username always names");
+
+        let mut s = sign_in(0);
+        s.identify("alice".into(), &u, Timestamp(1)).unwrap();
+        let settings = InstanceSettings::default();
+        let offered = offered_user(&s, &u, &settings);
+        assert_eq!(offered.email_addresses, vec![u.email_addresses[0].clone()]);
+        assert!(offered.phone_numbers.is_empty());
+        let shown = shown_user(&s, SignInStatus::NeedsFirstFactor, &u, &settings);
+        assert!(
+            shown
+                .first_factors
+                .iter()
+                .all(|f| f.email_address_id.as_deref() != Some("idn_2")
+                    && f.phone_number_id.is_none()),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn under_protection_a_sign_in_shows_only_its_identifier_until_the_first_factor() {
+        let settings = InstanceSettings {
+            enumeration_protection: true,
+            ..InstanceSettings::default()
+        };
+        let mut u = user();
+        u.first_name = Some("Alice".into());
+        u.password_digest = None;
+        u.email_addresses
+            .push(record("idn_2", "alice.work@example.com", true));
+        u.phone_numbers.push(record("idn_3", "+15555550100", true));
+        let mut s = sign_in(0);
+        s.identify("alice.work@example.com".into(), &u, Timestamp(1))
+            .unwrap();
+        let typed = Identifier::parse("alice.work@example.com").unwrap();
+        // Exactly what a stand-in for the address is, ids aside.
+        assert_eq!(
+            offered_user(&s, &u, &settings),
+            identifier_only(u.id.clone(), &typed, Some("idn_2".into()))
+        );
+        let shown = shown_user(&s, SignInStatus::NeedsFirstFactor, &u, &settings);
+        assert_eq!(shown.first_name, None);
+        assert_eq!(
+            shown
+                .first_factors
+                .iter()
+                .map(|f| (f.strategy.name(), f.safe_identifier.clone()))
+                .collect::<Vec<_>>(),
+            [
+                ("password".to_owned(), None),
+                (
+                    "email_code".to_owned(),
+                    Some("a***k@example.com".to_owned())
+                ),
+                (
+                    "reset_password_email_code".to_owned(),
+                    Some("a***k@example.com".to_owned())
+                ),
+            ]
+        );
+        // Once the first factor passes, the account shows itself.
+        s.first_factor_passed(Strategy::EmailCode, false, Timestamp(2))
+            .unwrap();
+        let shown = shown_user(&s, SignInStatus::Complete, &u, &settings);
+        assert_eq!(shown.first_name.as_deref(), Some("Alice"));
+        assert!(
+            shown
+                .first_factors
+                .iter()
+                .any(|f| f.strategy == Strategy::PhoneCode)
         );
     }
 

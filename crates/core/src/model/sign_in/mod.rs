@@ -19,7 +19,8 @@ mod verification;
 use serde::{Deserialize, Serialize};
 
 pub use factors::{
-    Factor, supported_first_factors, supported_identifiers, supported_second_factors,
+    Factor, ShownUser, identifier_only, identifies, offered_user, shown_user,
+    supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError};
 pub use strategy::Strategy;
