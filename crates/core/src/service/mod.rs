@@ -107,8 +107,6 @@ impl Services {
             secrets.clone(),
             hasher.clone(),
             random.clone(),
-            counters.clone(),
-            settings.clone(),
         );
         let rate_limits = RateLimits {
             counters: counters.clone(),
@@ -136,7 +134,6 @@ impl Services {
             users: users.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
-            phantoms: phantoms.clone(),
         };
         let steps = Steps {
             clients: client_service.clone(),
@@ -197,13 +194,14 @@ impl Services {
             clients: client_service.clone(),
             user_admin: user_service.clone(),
             client_repo: clients.clone(),
-            users,
+            users: users.clone(),
             secrets,
             clock: clock.clone(),
             random,
             settings: settings.clone(),
         };
         let maintenance = Maintenance {
+            users,
             client_repo: clients,
             sign_ins,
             counters,

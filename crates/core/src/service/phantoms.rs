@@ -10,11 +10,10 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::model::InstanceSettings;
 use crate::model::{
     IdPrefix, IdentificationRecord, Identifier, Password, Timestamp, User, UserId, new_id,
 };
-use crate::ports::{AttemptSlot, Counters, PasswordHasher, Random};
+use crate::ports::{PasswordHasher, Random};
 use crate::secrets::SecretBox;
 
 /// The stand-ins of enumeration protection, and their lockout.
@@ -23,8 +22,6 @@ pub(crate) struct Phantoms {
     secrets: Arc<SecretBox>,
     hasher: Arc<dyn PasswordHasher>,
     random: Arc<dyn Random>,
-    counters: Arc<dyn Counters>,
-    settings: Arc<InstanceSettings>,
     /// See [`Phantoms::phantom_digest`]: made on first use.
     digest: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -34,15 +31,11 @@ impl Phantoms {
         secrets: Arc<SecretBox>,
         hasher: Arc<dyn PasswordHasher>,
         random: Arc<dyn Random>,
-        counters: Arc<dyn Counters>,
-        settings: Arc<InstanceSettings>,
     ) -> Self {
         Self {
             secrets,
             hasher,
             random,
-            counters,
-            settings,
             digest: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
@@ -80,30 +73,6 @@ impl Phantoms {
             Identifier::Username(username) => user.username = Some(username),
         }
         Ok(user)
-    }
-
-    /// Counts an attempt on a stand-in, so that it locks as an account does:
-    /// its guesses are all wrong, so after `max` of them in a lockout period
-    /// it answers as a locked account until the period ends.
-    pub(crate) async fn phantom_attempt(
-        &self,
-        user: &User,
-        max: u32,
-        now: Timestamp,
-    ) -> Result<AttemptSlot, Error> {
-        let hit = self
-            .counters
-            .hit(
-                &format!("phantom-lockout:{}", user.id),
-                self.settings.lockout_duration,
-                now,
-            )
-            .await?;
-        if hit.count > u64::from(max) {
-            Ok(AttemptSlot::Locked(now.plus(hit.resets_in)))
-        } else {
-            Ok(AttemptSlot::Granted)
-        }
     }
 
     /// A digest with today's parameters of a password nobody knows, made
