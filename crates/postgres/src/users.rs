@@ -297,7 +297,9 @@ impl UserRepository for PostgresStore {
             let args: [&(dyn ToSql + Sync); 4] = [&id.as_str(), &now.0, &max, &ends];
             // A user's row in one statement; a stand-in's record, made first
             // if need be, with the same statement on its own table.
-            let stmt = client.prepare_cached(&take_sql(AttemptTable::Users)).await?;
+            let stmt = client
+                .prepare_cached(&take_sql(AttemptTable::Users))
+                .await?;
             let row = match client.query_opt(&stmt, &args).await? {
                 Some(row) => row,
                 None => {

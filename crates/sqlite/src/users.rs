@@ -800,9 +800,16 @@ fn exists(tx: &Connection, table: AttemptTable, id: &UserId) -> Result<bool, DbE
         .is_some())
 }
 
-fn lock_of(tx: &Connection, table: AttemptTable, id: &UserId) -> Result<Option<Timestamp>, DbError> {
+fn lock_of(
+    tx: &Connection,
+    table: AttemptTable,
+    id: &UserId,
+) -> Result<Option<Timestamp>, DbError> {
     let lock: Option<Option<i64>> = tx
-        .prepare_cached(&format!("SELECT locked_until FROM {} WHERE id = ?1", table.name()))?
+        .prepare_cached(&format!(
+            "SELECT locked_until FROM {} WHERE id = ?1",
+            table.name()
+        ))?
         .query_row([id.as_str()], |row| row.get(0))
         .optional()?;
     Ok(lock.flatten().map(Timestamp))

@@ -257,7 +257,9 @@ async fn attempts_follow_one_rule_for_users_and_stand_ins(repo: &Arc<dyn UserRep
 
     // A stand-in's record stays while its window or lock lasts, then goes.
     let gone = || async {
-        repo.settle_attempt(&stand_in, false, at(0), 3, window).await == Err(StoreError::NotFound)
+        repo.settle_attempt(&stand_in, false, at(0), 3, window)
+            .await
+            == Err(StoreError::NotFound)
     };
     assert_eq!(repo.purge_attempt_records(at(0)).await, Ok(0));
     assert!(!gone().await);

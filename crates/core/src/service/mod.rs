@@ -103,11 +103,7 @@ impl Services {
             secrets,
             oauth,
         } = ports;
-        let phantoms = Phantoms::new(
-            secrets.clone(),
-            hasher.clone(),
-            random.clone(),
-        );
+        let phantoms = Phantoms::new(secrets.clone(), hasher.clone(), random.clone());
         let rate_limits = RateLimits {
             counters: counters.clone(),
             clock: clock.clone(),

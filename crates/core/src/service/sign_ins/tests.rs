@@ -284,7 +284,10 @@ async fn with_every_attempt_held_by_checks_in_flight_nothing_is_checked_until_on
     m.users
         .expect_take_attempt()
         .withf(|id, at, max, window| {
-            id.as_str() == "user_1" && *at == NOW && *max == 10 && *window == crate::model::Duration::minutes(60)
+            id.as_str() == "user_1"
+                && *at == NOW
+                && *max == 10
+                && *window == crate::model::Duration::minutes(60)
         })
         .times(2)
         .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Exhausted));
@@ -292,7 +295,10 @@ async fn with_every_attempt_held_by_checks_in_flight_nothing_is_checked_until_on
         .expect_take_attempt()
         .times(1)
         .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Granted));
-    m.hasher.expect_verify().times(1).returning(|_, _| Ok(false));
+    m.hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
     m.users
         .expect_settle_attempt()
         .withf(|_, failed, _, _, _| *failed)
@@ -320,9 +326,7 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
     let mut m = alice_exists();
     m.users
         .expect_take_attempt()
-        .returning(|_, _, _, _| {
-            Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000)))
-        });
+        .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
     m.hasher.expect_verify().never();
     let err = create(m, None, alice("a-guess")).await.unwrap_err();
     assert!(matches!(err, Error::UserLocked { .. }));
