@@ -617,7 +617,8 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         }
         Problem::DigestNotAccepted => format(
             "password_digest is not a valid argon2 PHC string within the accepted cost \
-             (memory at most 262144 KiB, memory x iterations at most 524288)."
+             (memory at most 65536 KiB, at most 10 iterations and 8 lanes, memory x iterations \
+             at most 262144, a hash of 16 to 64 bytes)."
                 .into(),
         ),
         Problem::NotFirstFactor(raw) => {

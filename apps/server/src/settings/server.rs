@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use latch_api::client_ip::IpNet;
 use latch_core::model::Environment;
-use latch_core::password::{Argon2Settings, MAX_IMPORTED_MEMORY_KIB};
+use latch_core::password::{Argon2Settings, MAX_VERIFIED_MEMORY_KIB};
 use latch_core::secrets::SecretBox;
 
 use super::raw::{InstanceSection, LogSection, PasswordSection, ServerSection};
@@ -165,9 +165,9 @@ impl TryFrom<&PasswordSection> for Hashing {
         if !(1..=16).contains(&p.argon2_parallelism) {
             bail!("password.argon2_parallelism must be between 1 and 16");
         }
-        if !(8 * p.argon2_parallelism..=MAX_IMPORTED_MEMORY_KIB).contains(&p.argon2_memory_kib) {
+        if !(8 * p.argon2_parallelism..=MAX_VERIFIED_MEMORY_KIB).contains(&p.argon2_memory_kib) {
             bail!(
-                "password.argon2_memory_kib must be between 8 x parallelism and {MAX_IMPORTED_MEMORY_KIB}"
+                "password.argon2_memory_kib must be between 8 x parallelism and {MAX_VERIFIED_MEMORY_KIB}"
             );
         }
         if !(1..=64).contains(&p.argon2_iterations) {
