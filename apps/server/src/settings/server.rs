@@ -121,6 +121,11 @@ impl TryFrom<&InstanceSection> for Instance {
                 "instance.secret_key is too short: use at least 24 random characters after the prefix"
             );
         }
+        if !secret.is_empty()
+            && let Some(why) = latch_api::api_keys::secret_key_problem(secret, environment)
+        {
+            bail!("instance.secret_key: {why}");
+        }
         let key = &s.encryption_key;
         if !key.is_empty()
             && let Err(why) = SecretBox::from_base64(key)
