@@ -56,6 +56,7 @@ pub enum ErrorCode {
     AuthenticationInvalid,
     UserLocked,
     UserBanned,
+    SessionReverificationRequired,
     DevBrowserUnauthenticated,
     Conflict,
     FormCodeIncorrect,
@@ -99,6 +100,7 @@ impl ErrorCode {
             Self::AuthenticationInvalid => "authentication_invalid",
             Self::UserLocked => "user_locked",
             Self::UserBanned => "user_banned",
+            Self::SessionReverificationRequired => "session_reverification_required",
             Self::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
             Self::Conflict => "conflict",
             Self::FormCodeIncorrect => "form_code_incorrect",
@@ -446,6 +448,25 @@ impl From<Error> for ApiError {
                 "This account is already signed in on this device.",
             )
             .with_meta("session_id", session_id.as_str()),
+            Error::ReverificationRequired {
+                level,
+                after_minutes,
+            } => Self::new(
+                K::Forbidden,
+                C::SessionReverificationRequired,
+                "Additional verification required",
+                "This action needs you to verify your identity again.",
+            )
+            .with_meta(
+                "reverification",
+                serde_json::json!({
+                    "level": match level {
+                        latch_core::error::ReverificationLevel::FirstFactor => "first_factor",
+                        latch_core::error::ReverificationLevel::MultiFactor => "multi_factor",
+                    },
+                    "after_minutes": after_minutes,
+                }),
+            ),
             Error::NotSignedIn => Self::new(
                 K::Unauthenticated,
                 C::AuthenticationInvalid,
@@ -735,6 +756,10 @@ mod tests {
                 session_id: SessionId("sess_1".into()),
             },
             Error::NotSignedIn,
+            Error::ReverificationRequired {
+                level: latch_core::error::ReverificationLevel::MultiFactor,
+                after_minutes: 10,
+            },
             Error::SessionInactive,
             Error::NotFound(Resource::Client),
             Error::NotFound(Resource::Session),
@@ -796,6 +821,7 @@ mod tests {
             Error::UserLocked { .. } => "UserLocked",
             Error::AlreadySignedIn { .. } => "AlreadySignedIn",
             Error::NotSignedIn => "NotSignedIn",
+            Error::ReverificationRequired { .. } => "ReverificationRequired",
             Error::SessionInactive => "SessionInactive",
             Error::NotFound(_) => "NotFound",
             Error::ExternalAccountTaken => "ExternalAccountTaken",
@@ -858,8 +884,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 41 variants besides InvalidParam, plus 32 problems.
-        assert_eq!(seen.len(), 41 + 32, "{seen:?}");
+        // 42 variants besides InvalidParam, plus 32 problems.
+        assert_eq!(seen.len(), 42 + 32, "{seen:?}");
     }
 
     #[test]
