@@ -75,7 +75,7 @@ pub fn secret_key_problem(key: &str, environment: Environment) -> Option<String>
     // Length x log2(alphabet seen): what the key could hold at best.
     let bits = chars.len() as f64 * (distinct.len() as f64).log2();
     let repeated = (1..=chars.len() / 2).any(|period| {
-        chars.len() % period == 0 && chars.chunks(period).all(|c| c == &chars[..period])
+        chars.len().is_multiple_of(period) && chars.chunks(period).all(|c| c == &chars[..period])
     });
     if distinct.len() < 8 || bits < 128.0 || repeated {
         return Some(
