@@ -254,3 +254,131 @@ async fn listing_orders_and_paginates() {
         .await
         .assert_error(422, "form_param_value_invalid", Some("order_by"));
 }
+
+/// An argon2 PHC string of `password` made elsewhere, at this cost.
+fn foreign_digest(
+    algorithm: argon2::Algorithm,
+    (m, t, p): (u32, u32, u32),
+    hash_len: usize,
+    password: &str,
+) -> String {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    argon2::Argon2::new(
+        algorithm,
+        argon2::Version::V0x13,
+        argon2::Params::new(m, t, p, Some(hash_len)).unwrap(),
+    )
+    .hash_password(
+        password.as_bytes(),
+        &SaltString::encode_b64(b"an imported salt").unwrap(),
+    )
+    .unwrap()
+    .to_string()
+}
+
+#[tokio::test]
+async fn imported_digests_above_the_cost_ceiling_are_refused_and_store_nothing() {
+    let app = TestApp::new().await;
+    // Claimed parameters are enough: the ceiling is checked before any hash.
+    let claimed = |variant: &str, m: u32, t: u32, p: u32| {
+        format!(
+            "$argon2{variant}$v=19$m={m},t={t},p={p}$YW4gaW1wb3J0ZWQgc2FsdA$\
+             YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU"
+        )
+    };
+    for (label, digest, hasher) in [
+        ("memory", claimed("id", 65_537, 1, 1), "argon2id"),
+        ("iterations", claimed("id", 1_024, 11, 1), "argon2id"),
+        ("lanes", claimed("id", 1_024, 1, 9), "argon2id"),
+        (
+            "memory x iterations",
+            claimed("id", 65_536, 5, 1),
+            "argon2id",
+        ),
+        (
+            "the review's costlier digest",
+            claimed("id", 65_536, 8, 1),
+            "argon2id",
+        ),
+        (
+            "the review's 255 lanes",
+            claimed("id", 262_144, 2, 255),
+            "argon2id",
+        ),
+        ("argon2i", claimed("i", 65_536, 8, 1), "argon2i"),
+        (
+            "hash length",
+            foreign_digest(argon2::Algorithm::Argon2id, (64, 1, 1), 12, "pw"),
+            "argon2id",
+        ),
+    ] {
+        let res = app
+            .post_user(json!({
+                "email_address": ["imported@example.com"],
+                "password_digest": digest,
+                "password_hasher": hasher,
+            }))
+            .await;
+        assert_eq!(res.status, 422, "{label}: {}", res.body);
+        assert_eq!(
+            res.body["errors"][0]["meta"]["param_name"], "password_digest",
+            "{label}: {}",
+            res.body
+        );
+    }
+    let listed = app.bapi("GET", "/v1/users", None).await;
+    assert_eq!(listed.body, json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn an_imported_digest_not_made_as_today_is_rehashed_at_the_first_sign_in() {
+    let app = TestApp::new().await;
+    // The test app hashes at m=256, t=1, p=1 with 32-byte hashes.
+    let today = "$argon2id$v=19$m=256,t=1,p=1$";
+    for (n, (label, algorithm, cost, hash_len, hasher)) in [
+        (
+            "costlier",
+            argon2::Algorithm::Argon2id,
+            (1_024, 3, 2),
+            32,
+            "argon2id",
+        ),
+        (
+            "argon2i",
+            argon2::Algorithm::Argon2i,
+            (256, 1, 1),
+            32,
+            "argon2i",
+        ),
+        (
+            "another hash length",
+            argon2::Algorithm::Argon2id,
+            (256, 1, 1),
+            64,
+            "argon2id",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let email = format!("imported{n}@example.com");
+        let imported = foreign_digest(algorithm, cost, hash_len, crate::support::PASSWORD);
+        let created = app
+            .post_user(json!({
+                "email_address": [email],
+                "password_digest": imported,
+                "password_hasher": hasher,
+            }))
+            .await;
+        assert_eq!(created.status, 200, "{label}: {}", created.body);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.stored_digest(&id).await, Some(imported.clone()));
+        let (_, _, signed_in) = app.password_sign_in(&email).await;
+        assert_eq!(signed_in.status, 200, "{label}: {}", signed_in.body);
+        let stored = app.stored_digest(&id).await.unwrap();
+        assert!(stored.starts_with(today), "{label}: {stored}");
+        // The new digest is of the same password.
+        let (_, _, again) = app.password_sign_in(&email).await;
+        assert_eq!(again.status, 200, "{label}: {}", again.body);
+    }
+}

@@ -561,3 +561,136 @@ async fn an_unverified_address_answers_as_an_unknown_one() {
     .await
     .assert_error(422, "form_password_incorrect", Some("password"));
 }
+
+/// A wrong password for `identifier`, in a sign-in of its own.
+async fn wrong_guess(app: &TestApp, identifier: &str) -> Resp {
+    app.new_sign_in(&[
+        ("strategy", "password"),
+        ("identifier", identifier),
+        ("password", "a wrong guess"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn failures_are_forgotten_and_locks_last_alike_for_an_account_and_a_stand_in() {
+    let app = TestApp::with(InstanceSettings {
+        lockout_attempts: 3,
+        ..protected()
+    })
+    .await;
+    app.user("kim@example.com", None).await;
+    let both = || async {
+        let k = wrong_guess(&app, "kim@example.com").await;
+        let u = wrong_guess(&app, "nobody@example.com").await;
+        same(&k, &u);
+        k
+    };
+    // Two failures, then the lockout period passes: they are forgotten.
+    for _ in 0..2 {
+        both()
+            .await
+            .assert_error(422, "form_password_incorrect", Some("password"));
+    }
+    app.clock.advance(std::time::Duration::from_secs(61 * 60));
+    for _ in 0..3 {
+        both()
+            .await
+            .assert_error(422, "form_password_incorrect", Some("password"));
+    }
+    // The third failure of the new window locked both, for as long.
+    app.clock.advance(std::time::Duration::from_secs(10 * 60));
+    let locked = both().await;
+    locked.assert_error(403, "user_locked", None);
+    assert_eq!(
+        locked.body["errors"][0]["meta"]["lockout_expires_in_seconds"],
+        50 * 60
+    );
+    // And both end together.
+    app.clock.advance(std::time::Duration::from_secs(50 * 60));
+    both()
+        .await
+        .assert_error(422, "form_password_incorrect", Some("password"));
+}
+
+#[tokio::test]
+async fn a_locked_stand_in_refuses_every_factor_step_as_a_locked_account_does() {
+    let app = TestApp::with(InstanceSettings {
+        lockout_attempts: 2,
+        ..protected()
+    })
+    .await;
+    app.user("kim@example.com", None).await;
+    for _ in 0..2 {
+        same(
+            &wrong_guess(&app, "kim@example.com").await,
+            &wrong_guess(&app, "nobody@example.com").await,
+        );
+    }
+    // A sign-in that names a code strategy at creation.
+    let create = |identifier: &'static str| {
+        let app = &app;
+        async move {
+            app.new_sign_in(&[("identifier", identifier), ("strategy", "email_code")])
+                .await
+        }
+    };
+    let (k, u) = (
+        create("kim@example.com").await,
+        create("nobody@example.com").await,
+    );
+    k.assert_error(403, "user_locked", None);
+    same(&k, &u);
+    // Preparing and attempting a factor of a sign-in made before.
+    let k = identify(&app, "kim@example.com").await;
+    let u = identify(&app, "nobody@example.com").await;
+    same(&k, &u);
+    for (step, form) in [
+        ("prepare_first_factor", vec![("strategy", "email_code")]),
+        (
+            "attempt_first_factor",
+            vec![("strategy", "password"), ("password", PASSWORD)],
+        ),
+    ] {
+        let answer = |res: &Resp| {
+            let (token, id) = (
+                res.token(),
+                res.body["response"]["id"].as_str().unwrap().to_owned(),
+            );
+            let form = form.clone();
+            let app = &app;
+            async move { app.sign_in_step(&token, &id, step, &form).await }
+        };
+        let (ka, ua) = (answer(&k).await, answer(&u).await);
+        ka.assert_error(403, "user_locked", None);
+        same(&ka, &ua);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_wrong_guesses_get_the_same_answers_for_an_account_and_a_stand_in() {
+    use std::sync::atomic::Ordering;
+    let app = std::sync::Arc::new(
+        TestApp::with(InstanceSettings {
+            lockout_attempts: 3,
+            ..protected()
+        })
+        .await,
+    );
+    app.user("kim@example.com", None).await;
+    let mut seen = Vec::new();
+    for identifier in ["kim@example.com", "nobody@example.com"] {
+        let before = app.hasher.verifies.load(Ordering::SeqCst);
+        let answers = crate::lockout::at_once(&app, 20, identifier, "a wrong guess").await;
+        let checked = app.hasher.verifies.load(Ordering::SeqCst) - before;
+        let locked = wrong_guess(&app, identifier).await;
+        locked.assert_error(403, "user_locked", None);
+        seen.push((
+            checked,
+            crate::lockout::outcomes(&answers),
+            shape(&locked.body),
+        ));
+    }
+    assert_eq!(seen[0].0, 3, "the account checks exactly its allowance");
+    assert_eq!(seen[0], seen[1]);
+}

@@ -159,3 +159,119 @@ async fn the_backend_api_locks_until_unlocked() {
         .await
         .assert_error(405, "method_not_allowed", None);
 }
+
+/// `n` password sign-ins for `identifier` at once, each on a client of its
+/// own; their answers, in the order they were started.
+pub(crate) async fn at_once(
+    app: &std::sync::Arc<TestApp>,
+    n: usize,
+    identifier: &'static str,
+    password: &'static str,
+) -> Vec<crate::support::Resp> {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let app = std::sync::Arc::clone(app);
+        set.spawn(async move {
+            let res = app
+                .new_sign_in(&[("identifier", identifier), ("password", password)])
+                .await;
+            (i, res)
+        });
+    }
+    let mut answers: Vec<_> = set.join_all().await;
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, res)| res).collect()
+}
+
+/// (status, code) of each answer, sorted, for comparing outcomes as a whole.
+pub(crate) fn outcomes(answers: &[crate::support::Resp]) -> Vec<(u16, String)> {
+    let mut seen: Vec<(u16, String)> = answers
+        .iter()
+        .map(|res| {
+            let code = res.body["errors"][0]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            (res.status.as_u16(), code)
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_right_passwords_all_sign_in_with_an_allowance_of_three() {
+    let app = std::sync::Arc::new(
+        TestApp::with(InstanceSettings {
+            lockout_attempts: 3,
+            ..Default::default()
+        })
+        .await,
+    );
+    app.user("lou@example.com", None).await;
+    let answers = at_once(&app, 20, "lou@example.com", PASSWORD).await;
+    assert_eq!(
+        outcomes(&answers),
+        vec![(200, String::new()); 20],
+        "checks in flight never refuse a right password"
+    );
+    for res in &answers {
+        assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_wrong_guesses_check_exactly_the_allowance_then_lock() {
+    use std::sync::atomic::Ordering;
+    let app = std::sync::Arc::new(
+        TestApp::with(InstanceSettings {
+            lockout_attempts: 3,
+            ..Default::default()
+        })
+        .await,
+    );
+    app.user("lou@example.com", None).await;
+    let before = app.hasher.verifies.load(Ordering::SeqCst);
+    let answers = at_once(&app, 20, "lou@example.com", "a wrong guess").await;
+    assert_eq!(
+        app.hasher.verifies.load(Ordering::SeqCst) - before,
+        3,
+        "exactly the allowance is checked"
+    );
+    let mut expected = vec![(403, "user_locked".to_owned()); 17];
+    expected.extend(vec![(422, "form_password_incorrect".to_owned()); 3]);
+    expected.sort();
+    assert_eq!(outcomes(&answers), expected);
+    // Locked now for the whole lockout period, even for the right password.
+    let locked = sign_in_with(&app, PASSWORD).await;
+    locked.assert_error(403, "user_locked", None);
+    assert_eq!(
+        locked.body["errors"][0]["meta"]["lockout_expires_in_seconds"],
+        3600
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_right_password_racing_wrong_guesses_signs_in_while_the_account_is_not_locked() {
+    let app = std::sync::Arc::new(
+        TestApp::with(InstanceSettings {
+            lockout_attempts: 3,
+            ..Default::default()
+        })
+        .await,
+    );
+    app.user("lou@example.com", None).await;
+    // Two wrong guesses race ten right passwords: the guesses leave one
+    // attempt, which every right password in turn takes and gives back.
+    let right = {
+        let app = std::sync::Arc::clone(&app);
+        tokio::spawn(async move { at_once(&app, 10, "lou@example.com", PASSWORD).await })
+    };
+    let wrong = at_once(&app, 2, "lou@example.com", "a wrong guess").await;
+    let right = right.await.unwrap();
+    assert_eq!(outcomes(&right), vec![(200, String::new()); 10]);
+    assert_eq!(
+        outcomes(&wrong),
+        vec![(422, "form_password_incorrect".to_owned()); 2]
+    );
+}

@@ -933,3 +933,87 @@ async fn unverified_addresses_are_no_second_factor() {
         .assert_error(422, "form_param_value_invalid", Some("email_address_id"));
     assert_eq!(app.codes.count(), 1, "nothing more was sent");
 }
+
+#[tokio::test]
+async fn new_backup_codes_and_removing_the_app_need_a_recent_verification() {
+    let app = TestApp::new().await;
+    let user = totp_and_backup_user(&app, "rey@example.com").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let (token, id, _) = app.password_sign_in("rey@example.com").await;
+    let done = attempt(&app, &token, &id, "totp", &totp_code(&app, 0)).await;
+    let session = assert_complete(&done);
+    let token = done.token();
+    let me = |method: &'static str, path: &'static str| {
+        let (app, token, session) = (&app, token.clone(), session.clone());
+        async move {
+            app.fapi(
+                method,
+                &format!("/v1/me{path}?_clerk_session_id={session}"),
+                &token,
+                &[],
+            )
+            .await
+        }
+    };
+    // Ten minutes after the sign-in: still recent enough.
+    app.clock.advance(std::time::Duration::from_secs(10 * 60));
+    let fresh = me("POST", "/backup_codes").await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let codes = strings(&fresh.body["response"]["codes"]);
+    // A minute later, both changes are refused with Clerk's error, and
+    // change nothing.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    for (method, path) in [("POST", "/backup_codes"), ("DELETE", "/totp")] {
+        let refused = me(method, path).await;
+        refused.assert_error(403, "session_reverification_required", None);
+        assert_eq!(
+            refused.body["errors"][0]["meta"]["reverification"],
+            json!({ "level": "multi_factor", "after_minutes": 10 }),
+            "{method} {path}"
+        );
+    }
+    let shown = app.user_json(&user_id).await;
+    assert_eq!(
+        (
+            shown["totp_enabled"].clone(),
+            shown["backup_code_enabled"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    let (t2, s2, _) = app.password_sign_in("rey@example.com").await;
+    assert_complete(&attempt(&app, &t2, &s2, "backup_code", &codes[0]).await);
+    // Reading the account needs no reverification.
+    assert_eq!(me("GET", "").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_session_signed_in_with_the_password_alone_reverifies_at_the_first_factor() {
+    let app = TestApp::new().await;
+    app.user("sol@example.com", None).await;
+    let (token, session) = app.sign_in("sol@example.com").await;
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let refused = app
+        .fapi(
+            "POST",
+            &format!("/v1/me/backup_codes?_clerk_session_id={session}"),
+            &token,
+            &[],
+        )
+        .await;
+    refused.assert_error(403, "session_reverification_required", None);
+    assert_eq!(
+        refused.body["errors"][0]["meta"]["reverification"],
+        json!({ "level": "first_factor", "after_minutes": 10 })
+    );
+    // A new sign-in is a fresh verification.
+    let (token, session) = app.sign_in("sol@example.com").await;
+    let fresh = app
+        .fapi(
+            "POST",
+            &format!("/v1/me/backup_codes?_clerk_session_id={session}"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+}

@@ -405,6 +405,18 @@ impl TestApp {
         self.store.update(&user, read_at).await.unwrap();
     }
 
+    /// The password digest stored for user `id`, read from the database
+    /// file through a second store.
+    pub async fn stored_digest(&self, id: &str) -> Option<String> {
+        let store =
+            SqliteStore::open(&self._dir.path().join("latch.db"), SqliteConfig::default()).unwrap();
+        latch_core::ports::UserRepository::get(&store, &latch_core::model::UserId(id.into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .password_digest
+    }
+
     /// `POST /v1/users` with `body`.
     pub async fn post_user(&self, body: Value) -> Resp {
         self.bapi("POST", "/v1/users", Some(body)).await

@@ -193,6 +193,26 @@ fn bad_configuration_stops_start_up_naming_the_key() {
 }
 
 #[test]
+fn production_refuses_to_start_with_a_development_or_weak_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in [
+        "sk_test_n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg".to_owned(),
+        format!("sk_live_{}", "ab".repeat(20)),
+    ] {
+        let mut cmd = latch(dir.path());
+        cmd.env("LATCH_INSTANCE__ENVIRONMENT", "production")
+            .env("LATCH_INSTANCE__FRONTEND_HOST", "clerk.example.com")
+            .env("LATCH_INSTANCE__SECRET_KEY", &key)
+            .arg("serve");
+        let out = run(&mut cmd);
+        assert!(!out.status.success(), "{key} must stop start-up");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("instance.secret_key"), "{key}: {stderr}");
+        assert!(!stderr.contains(&key), "the key is not printed: {stderr}");
+    }
+}
+
+#[test]
 fn a_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("custom.toml");

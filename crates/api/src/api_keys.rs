@@ -46,6 +46,45 @@ pub fn generate_secret_key(environment: Environment, random: &dyn Random) -> Str
     format!("{prefix}{}", random_base62(SECRET_KEY_RANDOM_CHARS, random))
 }
 
+/// The fewest random characters after the prefix of a secret key that a
+/// production instance accepts.
+pub const PRODUCTION_SECRET_KEY_MIN_CHARS: usize = 32;
+
+/// Why a configured secret key must not guard an instance of `environment`,
+/// if it must not. Production refuses a development (`sk_test_`) key and a
+/// key whose random part is short or plainly not random: fewer than
+/// [`PRODUCTION_SECRET_KEY_MIN_CHARS`] characters, fewer than 8 distinct
+/// ones, less than 128 bits by its length and alphabet, or one piece
+/// repeated. A key `latch keys` generates always passes.
+pub fn secret_key_problem(key: &str, environment: Environment) -> Option<String> {
+    if environment != Environment::Production {
+        return None;
+    }
+    let Some(random) = key.strip_prefix("sk_live_") else {
+        return Some("a production instance needs an sk_live_ key, not a development one".into());
+    };
+    let chars: Vec<char> = random.chars().collect();
+    if chars.len() < PRODUCTION_SECRET_KEY_MIN_CHARS {
+        return Some(format!(
+            "a production key needs at least {PRODUCTION_SECRET_KEY_MIN_CHARS} random characters after sk_live_"
+        ));
+    }
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // Length x log2(alphabet seen): what the key could hold at best.
+    let bits = chars.len() as f64 * (distinct.len() as f64).log2();
+    let repeated = (1..=chars.len() / 2).any(|period| {
+        chars.len().is_multiple_of(period) && chars.chunks(period).all(|c| c == &chars[..period])
+    });
+    if distinct.len() < 8 || bits < 128.0 || repeated {
+        return Some(
+            "the production key's random part is not random enough; `latch keys` makes one".into(),
+        );
+    }
+    None
+}
+
 /// The secret key stored for `environment`, or a fresh one stored now. The
 /// first writer wins, so replicas starting together agree on one key.
 pub async fn load_or_create_secret_key(
@@ -111,6 +150,54 @@ mod tests {
         ] {
             assert_eq!(decode_publishable_key(key), None, "{key}");
         }
+    }
+
+    #[test]
+    fn production_refuses_development_short_and_low_entropy_keys() {
+        let live = generate_secret_key(Environment::Production, &Counting(AtomicU8::new(0)));
+        assert_eq!(secret_key_problem(&live, Environment::Production), None);
+        // `openssl rand -hex 32` and -base64 32 (no padding) pass too.
+        let hex = format!(
+            "sk_live_{}",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        );
+        assert_eq!(secret_key_problem(&hex, Environment::Production), None);
+        let b64 = "sk_live_n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg";
+        assert_eq!(secret_key_problem(b64, Environment::Production), None);
+        for (label, key) in [
+            (
+                "a development key",
+                "sk_test_n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg".to_owned(),
+            ),
+            (
+                "short",
+                format!(
+                    "sk_live_{}",
+                    &"n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg"[..31]
+                ),
+            ),
+            ("one character", format!("sk_live_{}", "a".repeat(48))),
+            (
+                "few characters",
+                format!("sk_live_{}", "abcabcabcbbbacca".repeat(3)),
+            ),
+            (
+                "a piece repeated",
+                format!("sk_live_{}", "0123456789abcdefghij".repeat(2)),
+            ),
+            (
+                "no prefix",
+                "n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg".to_owned(),
+            ),
+        ] {
+            assert!(
+                secret_key_problem(&key, Environment::Production).is_some(),
+                "{label}: {key}"
+            );
+        }
+        // Development takes what it is given (its own rules are the settings').
+        let dev = format!("sk_test_{}", "a".repeat(24));
+        assert_eq!(secret_key_problem(&dev, Environment::Development), None);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub enum ErrorCode {
     AuthenticationInvalid,
     UserLocked,
     UserBanned,
+    SessionReverificationRequired,
     DevBrowserUnauthenticated,
     Conflict,
     FormCodeIncorrect,
@@ -102,6 +103,7 @@ impl ErrorCode {
             Self::AuthenticationInvalid => "authentication_invalid",
             Self::UserLocked => "user_locked",
             Self::UserBanned => "user_banned",
+            Self::SessionReverificationRequired => "session_reverification_required",
             Self::DevBrowserUnauthenticated => "dev_browser_unauthenticated",
             Self::Conflict => "conflict",
             Self::FormCodeIncorrect => "form_code_incorrect",
@@ -471,6 +473,25 @@ impl From<Error> for ApiError {
                 "This account is already signed in on this device.",
             )
             .with_meta("session_id", session_id.as_str()),
+            Error::ReverificationRequired {
+                level,
+                after_minutes,
+            } => Self::new(
+                K::Forbidden,
+                C::SessionReverificationRequired,
+                "Additional verification required",
+                "This action needs you to verify your identity again.",
+            )
+            .with_meta(
+                "reverification",
+                serde_json::json!({
+                    "level": match level {
+                        latch_core::error::ReverificationLevel::FirstFactor => "first_factor",
+                        latch_core::error::ReverificationLevel::MultiFactor => "multi_factor",
+                    },
+                    "after_minutes": after_minutes,
+                }),
+            ),
             Error::NotSignedIn => Self::new(
                 K::Unauthenticated,
                 C::AuthenticationInvalid,
@@ -642,7 +663,8 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         }
         Problem::DigestNotAccepted => format(
             "password_digest is not a valid argon2 PHC string within the accepted cost \
-             (memory at most 262144 KiB, memory x iterations at most 524288)."
+             (memory at most 65536 KiB, at most 10 iterations and 8 lanes, memory x iterations \
+             at most 262144, a hash of 16 to 64 bytes)."
                 .into(),
         ),
         Problem::NotFirstFactor(raw) => {
@@ -759,6 +781,10 @@ mod tests {
                 session_id: SessionId("sess_1".into()),
             },
             Error::NotSignedIn,
+            Error::ReverificationRequired {
+                level: latch_core::error::ReverificationLevel::MultiFactor,
+                after_minutes: 10,
+            },
             Error::SessionInactive,
             Error::NotFound(Resource::Client),
             Error::NotFound(Resource::Session),
@@ -820,6 +846,7 @@ mod tests {
             Error::UserLocked { .. } => "UserLocked",
             Error::AlreadySignedIn { .. } => "AlreadySignedIn",
             Error::NotSignedIn => "NotSignedIn",
+            Error::ReverificationRequired { .. } => "ReverificationRequired",
             Error::SessionInactive => "SessionInactive",
             Error::NotFound(_) => "NotFound",
             Error::ExternalAccountTaken => "ExternalAccountTaken",
@@ -882,8 +909,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 41 variants besides InvalidParam, plus 32 problems.
-        assert_eq!(seen.len(), 41 + 32, "{seen:?}");
+        // 42 variants besides InvalidParam, plus 32 problems.
+        assert_eq!(seen.len(), 42 + 32, "{seen:?}");
     }
 
     #[test]

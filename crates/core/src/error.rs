@@ -65,6 +65,12 @@ pub enum Error {
     AlreadySignedIn { session_id: SessionId },
     /// No signed-in session makes the request.
     NotSignedIn,
+    /// The session's factors were verified too long ago for this action:
+    /// it needs a verification at `level` within `after_minutes`.
+    ReverificationRequired {
+        level: ReverificationLevel,
+        after_minutes: i64,
+    },
     /// The session has ended, was revoked or expired.
     SessionInactive,
     /// The resource does not exist or is not the caller's.
@@ -300,4 +306,13 @@ impl From<StoreError> for Error {
             }
         }
     }
+}
+
+/// What a reverification must verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReverificationLevel {
+    /// The first factor (the user has no second one).
+    FirstFactor,
+    /// The first factor and a second one.
+    MultiFactor,
 }

@@ -1,6 +1,9 @@
 //! The wall clock.
 
-use latch_core::model::Timestamp;
+use std::future::Future;
+use std::pin::Pin;
+
+use latch_core::model::{Duration, Timestamp};
 use latch_core::ports::Clock;
 
 /// The system's wall clock.
@@ -16,6 +19,11 @@ impl Clock for SystemClock {
             .unwrap_or_default();
         Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
     }
+
+    fn pause(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let millis = u64::try_from(duration.0).unwrap_or(0);
+        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(millis)))
+    }
 }
 
 #[cfg(test)]
@@ -30,5 +38,12 @@ mod tests {
         assert!(first.0 > 1_735_689_600_000, "{first:?}");
         assert!(first.0 < 4_102_444_800_000, "{first:?}");
         assert!(SystemClock.now() >= first);
+    }
+
+    #[tokio::test]
+    async fn pauses_for_about_the_time_asked() {
+        let started = std::time::Instant::now();
+        SystemClock.pause(Duration(30)).await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(30));
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use latch_core::Error;
 use latch_core::model::Password;
 use latch_core::password::{
-    Argon2Settings, MAX_IMPORTED_WORK, StoredDigest, argon2id_phc, parse_digest, work_of,
+    Argon2Settings, MAX_VERIFIED_WORK, StoredDigest, argon2id_phc, parse_digest, work_of,
 };
 use latch_core::ports::{PasswordHasher, Random};
 
@@ -227,7 +227,7 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
-        let max_work = MAX_IMPORTED_WORK.max(work_of(&self.params));
+        let max_work = MAX_VERIFIED_WORK.max(work_of(&self.params));
         let real = digest.as_deref().and_then(|d| parse_stored(d, max_work));
         let usable = real.is_some();
         // No digest, or one that does not parse: pay for the dummy instead.
@@ -329,6 +329,25 @@ mod tests {
         );
         assert!(h.needs_rehash(&foreign));
         assert!(!h.needs_rehash(&digest));
+        // A costlier argon2id digest verifies, and is rehashed too: a check
+        // against it must come to cost what one against a stand-in does.
+        let costlier = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(128, 2, 2, None).unwrap(),
+        )
+        .hash_password(
+            b"imported one",
+            &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(
+            h.verify("imported one", Some(costlier.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(h.needs_rehash(&costlier));
         assert!(validate_imported_digest(&foreign).is_ok());
         assert!(validate_imported_digest("$argon2id$v=19$m=64,t=1,p=1$bad").is_err());
         assert!(validate_imported_digest("$2b$10$abcdefghijklmnopqrstuv").is_err());

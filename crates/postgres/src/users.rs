@@ -292,27 +292,36 @@ impl UserRepository for PostgresStore {
         id: &UserId,
         now: Timestamp,
         max_attempts: u32,
+        window: Duration,
     ) -> Result<AttemptSlot, StoreError> {
         let run = async {
             let client = self.client().await?;
-            // The condition and the count are one UPDATE (a blocked one
-            // re-checks its WHERE against the row the other wrote). The outer
-            // SELECT sees the row as it was, which is enough for its lock.
+            let ends = now.plus(window).0;
+            let max = i64::from(max_attempts);
+            let args: [&(dyn ToSql + Sync); 4] = [&id.as_str(), &now.0, &max, &ends];
+            // A user's row in one statement; a stand-in's record, made first
+            // if need be, with the same statement on its own table.
             let stmt = client
-                .prepare_cached(
-                    "WITH taken AS (
-                         UPDATE users SET failed_attempts = failed_attempts + 1
-                         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
-                           AND failed_attempts < $3::BIGINT
-                         RETURNING 1
-                     )
-                     SELECT EXISTS (SELECT 1 FROM taken), locked_until FROM users WHERE id = $1",
-                )
+                .prepare_cached(&take_sql(AttemptTable::Users))
                 .await?;
-            let row = client
-                .query_opt(&stmt, &[&id.as_str(), &now.0, &i64::from(max_attempts)])
-                .await?
-                .ok_or(StoreError::NotFound)?;
+            let row = match client.query_opt(&stmt, &args).await? {
+                Some(row) => row,
+                None => {
+                    let make = client
+                        .prepare_cached(
+                            "INSERT INTO attempt_records (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
+                        )
+                        .await?;
+                    client.execute(&make, &[&id.as_str()]).await?;
+                    let stmt = client
+                        .prepare_cached(&take_sql(AttemptTable::Records))
+                        .await?;
+                    client
+                        .query_opt(&stmt, &args)
+                        .await?
+                        .ok_or(StoreError::NotFound)?
+                }
+            };
             let taken: bool = row.try_get(0)?;
             let locked_until: Option<i64> = row.try_get(1)?;
             Ok::<_, DbError>(match locked_until {
@@ -334,43 +343,54 @@ impl UserRepository for PostgresStore {
     ) -> Result<Option<Timestamp>, StoreError> {
         let run = async {
             let client = self.client().await?;
-            let until = now.plus(lock_for);
-            // One UPDATE keeps or gives back the attempt and locks at the
-            // limit; the outer SELECT reads the row as the UPDATE left it, or
-            // as it is when the user is locked and nothing changed.
+            let until = now.plus(lock_for).0;
+            let max = i64::from(max_attempts);
+            let args: [&(dyn ToSql + Sync); 5] = [&id.as_str(), &now.0, &max, &until, &failed];
+            let mut row = None;
+            for table in [AttemptTable::Users, AttemptTable::Records] {
+                let stmt = client.prepare_cached(&settle_sql(table)).await?;
+                row = client.query_opt(&stmt, &args).await?;
+                if row.is_some() {
+                    break;
+                }
+            }
+            let locked_until: Option<i64> = row.ok_or(StoreError::NotFound)?.try_get(0)?;
+            Ok::<_, DbError>(locked_until.map(Timestamp).filter(|t| *t > now))
+        };
+        self.bounded(run).await
+    }
+
+    async fn attempt_lock(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let run = async {
+            let client = self.client().await?;
             let stmt = client
                 .prepare_cached(
-                    "WITH settled AS (
-                         UPDATE users SET
-                             locked_until = CASE WHEN $5 AND failed_attempts >= $3::BIGINT
-                                            THEN $4::BIGINT ELSE locked_until END,
-                             failed_attempts = CASE
-                                 WHEN NOT $5 THEN GREATEST(failed_attempts - 1, 0)
-                                 WHEN failed_attempts >= $3::BIGINT THEN 0
-                                 ELSE failed_attempts END
-                         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
-                         RETURNING locked_until
-                     )
-                     SELECT locked_until FROM settled
-                     UNION ALL
-                     SELECT locked_until FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM settled)",
+                    "SELECT COALESCE(
+                         (SELECT locked_until FROM users WHERE id = $1),
+                         (SELECT locked_until FROM attempt_records WHERE id = $1))",
                 )
                 .await?;
-            let row = client
-                .query_opt(
-                    &stmt,
-                    &[
-                        &id.as_str(),
-                        &now.0,
-                        &i64::from(max_attempts),
-                        &until.0,
-                        &failed,
-                    ],
+            let lock: Option<i64> = client.query_one(&stmt, &[&id.as_str()]).await?.try_get(0)?;
+            Ok::<_, DbError>(lock.map(Timestamp).filter(|t| *t > now))
+        };
+        self.bounded(run).await
+    }
+
+    async fn purge_attempt_records(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let run = async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "DELETE FROM attempt_records
+                     WHERE COALESCE(attempt_window_ends_at, 0) <= $1
+                       AND COALESCE(locked_until, 0) <= $1",
                 )
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let locked_until: Option<i64> = row.try_get(0)?;
-            Ok::<_, DbError>(locked_until.map(Timestamp).filter(|t| *t > now))
+                .await?;
+            Ok::<_, DbError>(client.execute(&stmt, &[&now.0]).await?)
         };
         self.bounded(run).await
     }
@@ -608,6 +628,74 @@ async fn user_must_exist(tx: &Transaction<'_>, id: &UserId) -> Result<(), DbErro
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound.into()),
     }
+}
+
+/// Where an id's attempt record is kept: a user's row, or a record of its own.
+#[derive(Debug, Clone, Copy)]
+enum AttemptTable {
+    Users,
+    Records,
+}
+
+impl AttemptTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Records => "attempt_records",
+        }
+    }
+}
+
+/// [`UserRepository::take_attempt`]'s rule, one statement, the same text on
+/// both tables: $1 id, $2 now, $3 the attempts allowed, $4 when a window
+/// opened now ends. The condition and the count are one `UPDATE` (a blocked
+/// one re-checks its `WHERE` against the row the other wrote); the outer
+/// `SELECT` sees the row as it was, which is enough for its lock. No row:
+/// `$1` has no record in this table.
+fn take_sql(table: AttemptTable) -> String {
+    let stale = "COALESCE(attempt_window_ends_at, 0) <= $2::BIGINT";
+    format!(
+        "WITH taken AS (
+             UPDATE {t} SET
+                 failed_attempts = CASE WHEN {stale} THEN 0 ELSE failed_attempts END,
+                 attempts_in_flight = CASE WHEN {stale} THEN 1 ELSE attempts_in_flight + 1 END,
+                 attempt_window_ends_at = CASE WHEN {stale} THEN $4::BIGINT
+                                               ELSE attempt_window_ends_at END
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
+               AND ({stale} OR failed_attempts + attempts_in_flight < $3::BIGINT)
+             RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM taken), locked_until FROM {t} WHERE id = $1",
+        t = table.name()
+    )
+}
+
+/// [`UserRepository::settle_attempt`]'s rule, one statement, the same text on
+/// both tables: $1 id, $2 now, $3 the attempts allowed, $4 the end of a lock
+/// set now, $5 whether the check failed. The outer `SELECT` reads the row as
+/// the `UPDATE` left it, or as it is when locked and nothing changed. No row:
+/// `$1` has no record in this table.
+fn settle_sql(table: AttemptTable) -> String {
+    let locks = "($5 AND failed_attempts + 1 >= $3::BIGINT)";
+    format!(
+        "WITH settled AS (
+             UPDATE {t} SET
+                 locked_until = CASE WHEN {locks} THEN $4::BIGINT ELSE locked_until END,
+                 failed_attempts = CASE WHEN {locks} THEN 0
+                                        WHEN $5 THEN failed_attempts + 1
+                                        ELSE failed_attempts END,
+                 attempts_in_flight = CASE WHEN {locks} THEN 0
+                                           ELSE GREATEST(attempts_in_flight - 1, 0) END,
+                 attempt_window_ends_at = CASE WHEN {locks} THEN NULL
+                                               ELSE attempt_window_ends_at END
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2::BIGINT)
+             RETURNING locked_until
+         )
+         SELECT locked_until FROM settled
+         UNION ALL
+         SELECT locked_until FROM {t} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM settled)",
+        t = table.name()
+    )
 }
 
 /// A row of `user_aggregate!`: the user's columns, then its parts as JSON.

@@ -241,7 +241,9 @@ async fn replicas_write_concurrently() {
                 Err(StoreError::Conflict) => false,
                 Err(e) => return Err(e),
             };
-            store.take_attempt(&shared.id, at(0), 1000).await?;
+            store
+                .take_attempt(&shared.id, at(0), 1000, Lock::seconds(60))
+                .await?;
             store
                 .settle_attempt(&shared.id, true, at(0), 1000, Lock::seconds(60))
                 .await?;

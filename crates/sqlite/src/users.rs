@@ -255,28 +255,30 @@ impl UserRepository for SqliteStore {
         id: &UserId,
         now: Timestamp,
         max_attempts: u32,
+        window: Duration,
     ) -> Result<AttemptSlot, StoreError> {
         let id = id.clone();
         self.pool
             .write(move |tx| {
-                // The condition and the count are one statement: racing
-                // attempts each see the count the one before left.
-                let taken = tx
-                    .prepare_cached(
-                        "UPDATE users SET failed_attempts = failed_attempts + 1
-                         WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)
-                           AND failed_attempts < ?3",
+                let ends = now.plus(window).0;
+                let args = params![id.as_str(), now.0, max_attempts, ends];
+                // The user's row, or else the stand-in's record, made here:
+                // the same statement on either.
+                let mut table = AttemptTable::Users;
+                let mut taken = tx.prepare_cached(&take_sql(table))?.execute(args)?;
+                if taken == 0 && !exists(tx, table, &id)? {
+                    table = AttemptTable::Records;
+                    tx.prepare_cached(
+                        "INSERT INTO attempt_records (id) VALUES (?1) ON CONFLICT (id) DO NOTHING",
                     )?
-                    .execute(params![id.as_str(), now.0, max_attempts])?;
+                    .execute([id.as_str()])?;
+                    taken = tx.prepare_cached(&take_sql(table))?.execute(args)?;
+                }
                 if taken == 1 {
                     return Ok(AttemptSlot::Granted);
                 }
-                let locked_until: Option<Option<i64>> = tx
-                    .prepare_cached("SELECT locked_until FROM users WHERE id = ?1")?
-                    .query_row([id.as_str()], |row| row.get(0))
-                    .optional()?;
-                match locked_until.ok_or(StoreError::NotFound)? {
-                    Some(until) if until > now.0 => Ok(AttemptSlot::Locked(Timestamp(until))),
+                match lock_of(tx, table, &id)? {
+                    Some(until) if until > now => Ok(AttemptSlot::Locked(until)),
                     _ => Ok(AttemptSlot::Exhausted),
                 }
             })
@@ -295,22 +297,53 @@ impl UserRepository for SqliteStore {
         self.pool
             .write(move |tx| {
                 let until = now.plus(lock_for);
-                tx.prepare_cached(
-                    "UPDATE users SET
-                         locked_until = CASE WHEN ?5 AND failed_attempts >= ?3 THEN ?4 ELSE locked_until END,
-                         failed_attempts = CASE
-                             WHEN NOT ?5 THEN MAX(failed_attempts - 1, 0)
-                             WHEN failed_attempts >= ?3 THEN 0
-                             ELSE failed_attempts END
-                     WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
-                )?
-                .execute(params![id.as_str(), now.0, max_attempts, until.0, failed])?;
-                let locked_until: Option<Option<i64>> = tx
-                    .prepare_cached("SELECT locked_until FROM users WHERE id = ?1")?
+                let args = params![id.as_str(), now.0, max_attempts, until.0, failed];
+                let mut table = AttemptTable::Users;
+                if !exists(tx, table, &id)? {
+                    table = AttemptTable::Records;
+                    if !exists(tx, table, &id)? {
+                        return Err(StoreError::NotFound.into());
+                    }
+                }
+                tx.prepare_cached(&settle_sql(table))?.execute(args)?;
+                Ok(lock_of(tx, table, &id)?.filter(|t| *t > now))
+            })
+            .await
+    }
+
+    async fn attempt_lock(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let id = id.clone();
+        self.pool
+            .read(move |tx| {
+                let lock: Option<Option<i64>> = tx
+                    .prepare_cached(
+                        "SELECT locked_until FROM users WHERE id = ?1
+                         UNION ALL
+                         SELECT locked_until FROM attempt_records WHERE id = ?1
+                         LIMIT 1",
+                    )?
                     .query_row([id.as_str()], |row| row.get(0))
                     .optional()?;
-                let locked_until = locked_until.ok_or(StoreError::NotFound)?;
-                Ok(locked_until.map(Timestamp).filter(|t| *t > now))
+                Ok(lock.flatten().map(Timestamp).filter(|t| *t > now))
+            })
+            .await
+    }
+
+    async fn purge_attempt_records(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.pool
+            .write(move |tx| {
+                let dropped = tx
+                    .prepare_cached(
+                        "DELETE FROM attempt_records
+                         WHERE COALESCE(attempt_window_ends_at, 0) <= ?1
+                           AND COALESCE(locked_until, 0) <= ?1",
+                    )?
+                    .execute([now.0])?;
+                Ok(u64::try_from(dropped).unwrap_or(u64::MAX))
             })
             .await
     }
@@ -708,4 +741,81 @@ fn user_filter(query: &UserQuery) -> Result<(String, Vec<Value>), DbError> {
         format!(" WHERE {}", clauses.join(" AND "))
     };
     Ok((filter, values))
+}
+
+/// Where an id's attempt record is kept: a user's row, or a record of its own.
+#[derive(Debug, Clone, Copy)]
+enum AttemptTable {
+    Users,
+    Records,
+}
+
+impl AttemptTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Records => "attempt_records",
+        }
+    }
+}
+
+/// [`UserRepository::take_attempt`]'s rule, one statement, the same text on
+/// both tables: ?1 id, ?2 now, ?3 the attempts allowed, ?4 when a window
+/// opened now ends. The condition and the count are one statement, so racing
+/// attempts each see the record the one before left. Every `SET` reads the
+/// row as it was.
+fn take_sql(table: AttemptTable) -> String {
+    let stale = "COALESCE(attempt_window_ends_at, 0) <= ?2";
+    format!(
+        "UPDATE {t} SET
+             failed_attempts = CASE WHEN {stale} THEN 0 ELSE failed_attempts END,
+             attempts_in_flight = CASE WHEN {stale} THEN 1 ELSE attempts_in_flight + 1 END,
+             attempt_window_ends_at = CASE WHEN {stale} THEN ?4 ELSE attempt_window_ends_at END
+         WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)
+           AND ({stale} OR failed_attempts + attempts_in_flight < ?3)",
+        t = table.name()
+    )
+}
+
+/// [`UserRepository::settle_attempt`]'s rule, one statement, the same text on
+/// both tables: ?1 id, ?2 now, ?3 the attempts allowed, ?4 the end of a lock
+/// set now, ?5 whether the check failed.
+fn settle_sql(table: AttemptTable) -> String {
+    let locks = "(?5 AND failed_attempts + 1 >= ?3)";
+    format!(
+        "UPDATE {t} SET
+             locked_until = CASE WHEN {locks} THEN ?4 ELSE locked_until END,
+             failed_attempts = CASE WHEN {locks} THEN 0
+                                    WHEN ?5 THEN failed_attempts + 1
+                                    ELSE failed_attempts END,
+             attempts_in_flight = CASE WHEN {locks} THEN 0
+                                       ELSE MAX(attempts_in_flight - 1, 0) END,
+             attempt_window_ends_at = CASE WHEN {locks} THEN NULL
+                                           ELSE attempt_window_ends_at END
+         WHERE id = ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
+        t = table.name()
+    )
+}
+
+fn exists(tx: &Connection, table: AttemptTable, id: &UserId) -> Result<bool, DbError> {
+    Ok(tx
+        .prepare_cached(&format!("SELECT 1 FROM {} WHERE id = ?1", table.name()))?
+        .query_row([id.as_str()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn lock_of(
+    tx: &Connection,
+    table: AttemptTable,
+    id: &UserId,
+) -> Result<Option<Timestamp>, DbError> {
+    let lock: Option<Option<i64>> = tx
+        .prepare_cached(&format!(
+            "SELECT locked_until FROM {} WHERE id = ?1",
+            table.name()
+        ))?
+        .query_row([id.as_str()], |row| row.get(0))
+        .optional()?;
+    Ok(lock.flatten().map(Timestamp))
 }

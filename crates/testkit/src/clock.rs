@@ -59,6 +59,16 @@ impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.lock()
     }
+
+    /// Waits in real time and leaves the clock where it is: what a use case
+    /// waits for is other tasks' work, not an expiry.
+    fn pause(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        let millis = u64::try_from(duration.0).unwrap_or(0);
+        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(millis)))
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     second_factor_state(&repo).await;
     external_accounts_link_once(&*repo).await;
     lockout_counts_every_failure_and_locks(&repo).await;
+    attempts_follow_one_rule_for_users_and_stand_ins(&repo).await;
     let repo = &*repo;
     empty_store(repo).await;
     list_filters_order_and_pagination(repo).await;
@@ -92,7 +93,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     let id = &gail.id;
     let attempt = |n: i64, failed: bool| async move {
         assert_eq!(
-            repo.take_attempt(id, at(n), 3).await,
+            repo.take_attempt(id, at(n), 3, lock_for).await,
             Ok(AttemptSlot::Granted)
         );
         repo.settle_attempt(id, failed, at(n), 3, lock_for).await
@@ -121,7 +122,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     // While locked nothing is taken or counted, and an update leaves the
     // lock alone.
     assert_eq!(
-        repo.take_attempt(&gail.id, at(7), 3).await,
+        repo.take_attempt(&gail.id, at(7), 3, lock_for).await,
         Ok(AttemptSlot::Locked(at(6 + 60 * MINUTE)))
     );
     assert_eq!(
@@ -154,7 +155,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     for _ in 0..16 {
         let repo = Arc::clone(repo);
         let id = gail.id.clone();
-        tasks.spawn(async move { repo.take_attempt(&id, at(9), 3).await });
+        tasks.spawn(async move { repo.take_attempt(&id, at(9), 3, lock_for).await });
     }
     let slots: Vec<AttemptSlot> = tasks
         .join_all()
@@ -179,8 +180,8 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     }
     assert_eq!(
         locks,
-        vec![Some(at(10 + 60 * MINUTE)); 3],
-        "the first settled failure at the limit locks; the others find the lock"
+        vec![None, None, Some(at(10 + 60 * MINUTE))],
+        "the failure that brings the count to the limit locks"
     );
 
     repo.set_lock(&gail.id, Some(latch_core::model::Timestamp::FOREVER))
@@ -194,16 +195,122 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
         repo.set_lock(&uid("user_nobody"), None).await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(
-        repo.take_attempt(&uid("user_nobody"), at(1), 3).await,
-        Err(StoreError::NotFound)
-    );
+    // An attempt never taken on an id with no user has nothing to settle.
     assert_eq!(
         repo.settle_attempt(&uid("user_nobody"), true, at(1), 3, lock_for)
             .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(repo.delete(&gail.id).await, Ok(true));
+}
+
+/// The same attempts on a user's id and on an id that names no user (a
+/// stand-in's) get the same answers: failures are forgotten when their
+/// window ends, the limit locks for the lock's length from the last
+/// failure, checks in flight hold attempts without counting as failures,
+/// and racing takes are granted exactly what is left. A stand-in's record
+/// is purged once its window and lock are over, and no user is touched.
+async fn attempts_follow_one_rule_for_users_and_stand_ins(repo: &Arc<dyn UserRepository>) {
+    const MINUTE: i64 = 60_000;
+    let window = latch_core::model::Duration(60 * MINUTE);
+    let hana = fixtures::user("user_hana", "hana@example.com");
+    repo.insert(&hana).await.expect("insert hana");
+    let stand_in = uid("user_standin_hana");
+    let mut transcripts = Vec::new();
+    for id in [&hana.id, &stand_in] {
+        let mut seen: Vec<String> = Vec::new();
+        let mut note = |what: String| seen.push(what);
+        let take = |n: i64| async move { repo.take_attempt(id, at(n), 3, window).await };
+        let settle = |n: i64, failed: bool| async move {
+            repo.settle_attempt(id, failed, at(n), 3, window).await
+        };
+        // Two failures open a window at 1 ms ...
+        for n in [1, 2] {
+            note(format!("{:?}", take(n).await));
+            note(format!("{:?}", settle(n, true).await));
+        }
+        // ... that one check in flight fills: a fourth waits, with no lock.
+        note(format!("{:?}", take(3).await));
+        note(format!("{:?}", take(3).await));
+        note(format!("{:?}", repo.attempt_lock(id, at(3)).await));
+        note(format!("{:?}", settle(4, false).await));
+        // Within the window the third failure would lock; once it has
+        // ended, both earlier failures are forgotten.
+        let later = 1 + 60 * MINUTE;
+        for n in [later, later + 1] {
+            note(format!("{:?}", take(n).await));
+            note(format!("{:?}", settle(n, true).await));
+        }
+        note(format!("{:?}", take(later + 2).await));
+        note(format!("{:?}", settle(later + 2, true).await));
+        // Locked: nothing is taken, the lock is readable and ends on time.
+        note(format!("{:?}", take(later + 3).await));
+        note(format!("{:?}", repo.attempt_lock(id, at(later + 3)).await));
+        let after = later + 2 + 60 * MINUTE;
+        note(format!("{:?}", repo.attempt_lock(id, at(after)).await));
+        // Racing takes after the lock: exactly the limit is granted.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let repo = Arc::clone(repo);
+            let id = id.clone();
+            tasks.spawn(async move { repo.take_attempt(&id, at(after), 3, window).await });
+        }
+        let granted = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|slot| *slot == Ok(AttemptSlot::Granted))
+            .count();
+        note(format!("granted {granted}"));
+        for _ in 0..3 {
+            note(format!("{:?}", settle(after, false).await));
+        }
+        transcripts.push(seen);
+    }
+    let expected: Vec<String> = [
+        "Ok(Granted)",
+        "Ok(None)",
+        "Ok(Granted)",
+        "Ok(None)",
+        "Ok(Granted)",
+        "Ok(Exhausted)",
+        "Ok(None)",
+        "Ok(None)",
+        "Ok(Granted)",
+        "Ok(None)",
+        "Ok(Granted)",
+        "Ok(None)",
+        "Ok(Granted)",
+        &format!("Ok(Some({:?}))", at(3 + 120 * MINUTE)),
+        &format!("Ok(Locked({:?}))", at(3 + 120 * MINUTE)),
+        &format!("Ok(Some({:?}))", at(3 + 120 * MINUTE)),
+        "Ok(None)",
+        "granted 3",
+        "Ok(None)",
+        "Ok(None)",
+        "Ok(None)",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    assert_eq!(transcripts[0], expected, "a user's attempts");
+    assert_eq!(transcripts[1], expected, "a stand-in's attempts");
+
+    // A stand-in's record stays while its window or lock lasts, then goes.
+    let gone = || async {
+        repo.settle_attempt(&stand_in, false, at(0), 3, window)
+            .await
+            == Err(StoreError::NotFound)
+    };
+    assert_eq!(repo.purge_attempt_records(at(0)).await, Ok(0));
+    assert!(!gone().await);
+    assert_eq!(
+        repo.purge_attempt_records(at(4 + 240 * MINUTE)).await,
+        Ok(1)
+    );
+    assert!(gone().await);
+    assert!(get(&**repo, "user_hana").await.is_some());
+    assert_eq!(repo.delete(&hana.id).await, Ok(true));
 }
 
 fn external(id: &str, provider: &str, subject: &str) -> latch_core::model::ExternalAccount {

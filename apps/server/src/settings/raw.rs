@@ -225,6 +225,7 @@ pub struct SignInSection {
     pub code_resend_cooldown_secs: i64,
     pub lockout_attempts: u32,
     pub lockout_duration_secs: i64,
+    pub reverification_window_secs: i64,
     pub enumeration_protection: bool,
 }
 

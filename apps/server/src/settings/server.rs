@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use latch_api::ConnectionLimits;
 use latch_api::client_ip::IpNet;
 use latch_core::model::Environment;
-use latch_core::password::{Argon2Settings, MAX_IMPORTED_MEMORY_KIB};
+use latch_core::password::{Argon2Settings, MAX_VERIFIED_MEMORY_KIB};
 use latch_core::secrets::SecretBox;
 
 use super::raw::{InstanceSection, LogSection, PasswordSection, ServerSection};
@@ -142,6 +142,11 @@ impl TryFrom<&InstanceSection> for Instance {
                 "instance.secret_key is too short: use at least 24 random characters after the prefix"
             );
         }
+        if !secret.is_empty()
+            && let Some(why) = latch_api::api_keys::secret_key_problem(secret, environment)
+        {
+            bail!("instance.secret_key: {why}");
+        }
         let key = &s.encryption_key;
         if !key.is_empty()
             && let Err(why) = SecretBox::from_base64(key)
@@ -186,9 +191,9 @@ impl TryFrom<&PasswordSection> for Hashing {
         if !(1..=16).contains(&p.argon2_parallelism) {
             bail!("password.argon2_parallelism must be between 1 and 16");
         }
-        if !(8 * p.argon2_parallelism..=MAX_IMPORTED_MEMORY_KIB).contains(&p.argon2_memory_kib) {
+        if !(8 * p.argon2_parallelism..=MAX_VERIFIED_MEMORY_KIB).contains(&p.argon2_memory_kib) {
             bail!(
-                "password.argon2_memory_kib must be between 8 x parallelism and {MAX_IMPORTED_MEMORY_KIB}"
+                "password.argon2_memory_kib must be between 8 x parallelism and {MAX_VERIFIED_MEMORY_KIB}"
             );
         }
         if !(1..=64).contains(&p.argon2_iterations) {

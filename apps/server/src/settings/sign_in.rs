@@ -65,6 +65,7 @@ pub fn instance_settings(
         code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
         lockout_attempts: s.lockout_attempts,
         lockout_duration: Duration::seconds(s.lockout_duration_secs),
+        reverification_window: Duration::seconds(s.reverification_window_secs),
         enumeration_protection: s.enumeration_protection,
         redirect_origins: redirect_origins.to_vec(),
         oauth_callback_url,
@@ -101,6 +102,11 @@ fn check_lifetimes(s: &SignInSection) -> anyhow::Result<()> {
             "sign_in.lockout_duration_secs",
             s.lockout_duration_secs,
             30 * DAY,
+        ),
+        (
+            "sign_in.reverification_window_secs",
+            s.reverification_window_secs,
+            DAY,
         ),
     ];
     for (key, value, max) in lifetimes {

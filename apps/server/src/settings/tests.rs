@@ -563,3 +563,31 @@ fn connection_limits_default_parse_and_bad_ones_are_named() {
         assert!(e.contains(key), "{key}: {e}");
     }
 }
+
+#[test]
+fn production_refuses_a_development_or_weak_secret_key() {
+    let production = |key: &str| {
+        error_with(|s| {
+            s.instance.environment = "production".into();
+            s.instance.frontend_host = "clerk.example.com".into();
+            s.instance.secret_key = key.into();
+        })
+    };
+    for key in [
+        "sk_test_n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg".to_owned(),
+        format!("sk_live_{}", "x".repeat(40)),
+        "sk_live_n4bQgYhMfWWaLqgxVrQFaOTxsr".to_owned(),
+    ] {
+        let e = production(&key);
+        assert!(e.contains("instance.secret_key"), "{key}: {e:?}");
+    }
+    assert_eq!(
+        production("sk_live_n4bQgYhMfWWaLqgxVrQFaOTxsrC4Is0V1sFbDwCgg"),
+        ""
+    );
+    // Development keeps its own, looser rule.
+    assert_eq!(
+        error_with(|s| s.instance.secret_key = "sk_test_configured0123456789abcdefghij".into()),
+        ""
+    );
+}

@@ -154,6 +154,11 @@ pub struct InstanceSettings {
     pub lockout_attempts: u32,
     /// How long a lockout lasts.
     pub lockout_duration: Duration,
+    /// How recently a session's factors must have been verified for a
+    /// sensitive change of its own account (new backup codes, removing the
+    /// authenticator app): the first factor, and the second if the user has
+    /// one.
+    pub reverification_window: Duration,
     /// Enumeration protection: an identifier that names no account gets a
     /// sign-in like any other, which fails at the factor as a wrong one does.
     pub enumeration_protection: bool,
@@ -198,6 +203,7 @@ impl Default for InstanceSettings {
             code_resend_cooldown: Duration::seconds(30),
             lockout_attempts: 10,
             lockout_duration: Duration::minutes(60),
+            reverification_window: Duration::minutes(10),
             enumeration_protection: false,
             redirect_origins: Vec::new(),
             oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),

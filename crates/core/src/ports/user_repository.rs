@@ -14,7 +14,7 @@ pub enum AttemptSlot {
     Granted,
     /// The user is locked until then: check nothing.
     Locked(Timestamp),
-    /// Every allowed attempt is taken by checks still in progress.
+    /// Every attempt left is taken by checks still in flight.
     Exhausted,
 }
 
@@ -88,27 +88,36 @@ pub trait UserRepository: Send + Sync {
         upgrade: Option<DigestUpgrade>,
     ) -> Result<Standing, StoreError>;
 
-    /// Takes one of the user's attempts before a factor is checked,
-    /// atomically: unless the user is locked at `now`, and if fewer than
-    /// `max_attempts` are taken (failures kept plus checks in progress), the
-    /// count goes up by one and the attempt is `Granted`. So of any number of
-    /// concurrent attempts on any replica, at most `max_attempts` are checked
-    /// before a lock. MUST fail with `NotFound` for an unknown user.
+    /// Takes one of the attempts `id` has left before a factor is checked,
+    /// atomically. An id is a user's (the record is kept in the user's row)
+    /// or any other, such as a stand-in's of enumeration protection (the
+    /// record is kept on its own, made by the first take): both follow the
+    /// same rule, with the same numbers.
+    ///
+    /// The record holds the failures of the current window, the checks in
+    /// flight, when the window ends and the lock. Unless locked at `now`:
+    /// if the window has ended (or none is open) a new one of length
+    /// `window` opens at `now` with no failures and this one check in
+    /// flight, and the attempt is `Granted`; else if failures plus checks
+    /// in flight are fewer than `max_attempts`, one more check is in flight
+    /// and the attempt is `Granted`; else `Exhausted`. So of any number of
+    /// concurrent attempts on any replica, at most `max_attempts` are
+    /// checked before a lock.
     async fn take_attempt(
         &self,
         id: &UserId,
         now: Timestamp,
         max_attempts: u32,
+        window: Duration,
     ) -> Result<AttemptSlot, StoreError>;
 
     /// Settles an attempt [`take_attempt`](Self::take_attempt) granted,
-    /// atomically: a failure keeps it, and if `max_attempts` are taken the
-    /// user is locked until `now + lock_for` and the count starts again; a
-    /// success gives it back. Attempts still being checked count as failures
-    /// until they settle, so racing guesses lock no later than the same
-    /// guesses one after another. Nothing changes while the user is locked.
+    /// atomically: the check is no longer in flight; a failure is counted,
+    /// and the one that brings the window's failures to `max_attempts`
+    /// locks `id` until `now + lock_for` and clears the record (failures,
+    /// checks in flight, window). Nothing changes while `id` is locked.
     /// Returns the lock in force afterwards, if any. MUST fail with
-    /// `NotFound` for an unknown user.
+    /// `NotFound` for an id that has neither a user nor a record.
     async fn settle_attempt(
         &self,
         id: &UserId,
@@ -117,6 +126,18 @@ pub trait UserRepository: Send + Sync {
         max_attempts: u32,
         lock_for: Duration,
     ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// The lock on `id`'s attempts in force at `now`, read from its record
+    /// when `id` names no user (a user's lock is `User::locked_until`).
+    async fn attempt_lock(
+        &self,
+        id: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Drops the attempt records of ids that name no user whose window and
+    /// lock both ended before `now`; returns how many.
+    async fn purge_attempt_records(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Sets or lifts (`None`) a lock and clears the failure count. MUST fail
     /// with `NotFound` for an unknown user.

@@ -78,6 +78,7 @@ pub struct Clients {
 /// Housekeeping and health: what runs beside the requests.
 #[derive(Clone)]
 pub struct Maintenance {
+    pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
     pub(super) counters: Arc<dyn Counters>,
@@ -100,6 +101,7 @@ impl Maintenance {
         let now = self.clock.now();
         let sign_ins = self.sign_ins.purge_abandoned(now).await?;
         self.counters.purge_expired(now).await?;
+        self.users.purge_attempt_records(now).await?;
         let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
         let clients = self
             .client_repo

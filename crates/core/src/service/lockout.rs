@@ -1,13 +1,32 @@
 //! Lockout: no factor is checked for a locked user, every password or code
 //! check takes one of the attempts the user has left and settles it after,
 //! and a ban shows only once a factor has passed.
+//!
+//! One rule for accounts and stand-ins alike (the store keeps the same
+//! record for both, see `UserRepository::take_attempt`): failures count in
+//! a window of `lockout_duration` that opens with the first check after the
+//! last one ended, and are forgotten when it ends; the failure that brings
+//! the window's count to `lockout_attempts` locks for `lockout_duration`.
+//! A check takes an attempt before it runs, so at most `lockout_attempts`
+//! guesses are checked per window, however many race on however many
+//! replicas. A check that finds every attempt left held by checks still in
+//! flight waits for them to settle rather than being refused: a right
+//! password is refused only when the account is locked (or, past a bounded
+//! wait, busy).
 
 use std::sync::Arc;
 
-use super::Phantoms;
 use crate::error::{Error, StoreError};
-use crate::model::{InstanceSettings, User};
+use crate::model::{Duration, InstanceSettings, Timestamp, User};
 use crate::ports::{AttemptSlot, Clock, UserRepository};
+
+/// How long a check waits, in all, for checks in flight that hold every
+/// attempt left, before it is answered as busy.
+const WAIT_FOR_SLOT: Duration = Duration(5_000);
+/// The first pause between looks; each one after is twice as long, up to
+/// [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration(5);
+const LONGEST_PAUSE: Duration = Duration(100);
 
 /// Lockout: no factor is checked for a locked user, and every check takes
 /// one of the attempts the user has left.
@@ -16,7 +35,6 @@ pub(crate) struct Lockout {
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: Arc<InstanceSettings>,
-    pub(super) phantoms: Phantoms,
 }
 
 impl Lockout {
@@ -28,11 +46,30 @@ impl Lockout {
         }
     }
 
+    /// [`refuse_if_locked`](Self::refuse_if_locked) for a user who may be a
+    /// stand-in (`stand_in`), whose lock is kept in its attempt record, so
+    /// that a locked stand-in is refused where a locked account is.
+    pub(super) async fn refuse_if_locked_as(
+        &self,
+        user: &User,
+        stand_in: bool,
+    ) -> Result<(), Error> {
+        if !stand_in || self.settings.lockout_attempts == 0 {
+            return self.refuse_if_locked(user);
+        }
+        let now = self.clock.now();
+        match self.users.attempt_lock(&user.id, now).await? {
+            None => Ok(()),
+            Some(until) => Err(locked_until(until, now)),
+        }
+    }
+
     /// Checks a factor of `user` on one of the attempts lockout allows:
     /// the attempt is taken before `check` runs and settled after it, so
     /// concurrent guesses on any replica check at most the allowed number,
     /// a wrong password or code counts toward the lock, and anything else
-    /// gives the attempt back.
+    /// gives the attempt back. While checks in flight hold every attempt
+    /// left, this waits for them (up to [`WAIT_FOR_SLOT`]).
     pub(super) async fn guarded<T>(
         &self,
         user: &User,
@@ -42,19 +79,23 @@ impl Lockout {
         if max == 0 {
             return check.await;
         }
-        let now = self.clock.now();
-        let taken = match self.users.take_attempt(&user.id, now, max).await {
-            // A stand-in has no account row (the store still did the work,
-            // so its check costs what a real one does): it locks like one,
-            // on a counter.
-            Err(StoreError::NotFound) => self.phantoms.phantom_attempt(user, max, now).await?,
-            other => other?,
-        };
-        match taken {
-            AttemptSlot::Granted => {}
-            AttemptSlot::Locked(until) => return Err(user_locked(Some(until.since(now)))),
-            AttemptSlot::Exhausted => {
-                return Err(Error::AccountBusy);
+        let mut waited = Duration(0);
+        let mut pause = FIRST_PAUSE;
+        loop {
+            let now = self.clock.now();
+            let slot = self
+                .users
+                .take_attempt(&user.id, now, max, self.settings.lockout_duration)
+                .await?;
+            match slot {
+                AttemptSlot::Granted => break,
+                AttemptSlot::Locked(until) => return Err(locked_until(until, now)),
+                AttemptSlot::Exhausted if waited.0 < WAIT_FOR_SLOT.0 => {
+                    self.clock.pause(pause).await;
+                    waited = Duration(waited.0 + pause.0);
+                    pause = Duration((pause.0 * 2).min(LONGEST_PAUSE.0));
+                }
+                AttemptSlot::Exhausted => return Err(Error::AccountBusy),
             }
         }
         let result = check.await;
@@ -83,6 +124,11 @@ impl Lockout {
         }
         result
     }
+}
+
+/// The account is locked until `until`, as seen at `now`.
+fn locked_until(until: Timestamp, now: Timestamp) -> Error {
+    user_locked((until != Timestamp::FOREVER).then(|| until.since(now)))
 }
 
 /// A banned user is told so only once a factor has passed: until then a

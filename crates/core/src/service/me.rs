@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use super::{Clients, Outcome, Users};
-use crate::error::{Error, Resource};
-use crate::model::{Client, SessionId, Strategy, TotpSecret, User, generate_backup_codes};
+use crate::error::{Error, Resource, ReverificationLevel};
+use crate::model::{
+    Client, Session, SessionId, Strategy, Timestamp, TotpSecret, User, generate_backup_codes,
+};
 
 use crate::model::InstanceSettings;
 use crate::ports::{ClientRepository, Clock, Random, UserRepository};
@@ -152,10 +154,11 @@ impl Account {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<Outcome<User>, Error> {
-        let (client, user) = self.me(token, session_id).await?;
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
         if user.totp_secret.is_none() && user.totp_pending_secret.is_none() {
             return Err(Error::NotFound(Resource::Totp));
         }
+        self.require_recent_verification(&session)?;
         let user = self
             .user_admin
             .write_user(user, |mut user| {
@@ -174,7 +177,8 @@ impl Account {
         session_id: Option<&str>,
     ) -> Result<Outcome<BackupCodesView>, Error> {
         self.require_feature(&Strategy::BackupCode)?;
-        let (client, user) = self.me(token, session_id).await?;
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
+        self.require_recent_verification(&session)?;
         let codes = generate_backup_codes(&*self.random);
         let digests = self.user_admin.backup_code_digests(&user.id, &codes)?;
         let user = self
@@ -195,6 +199,42 @@ impl Account {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<(Client, User), Error> {
+        let (client, user, _) = self.me_with_session(token, session_id).await?;
+        Ok((client, user))
+    }
+
+    /// A sensitive change needs the session's factors verified within
+    /// `reverification_window`: the first, and the second too when the
+    /// session was signed in with one (the strongest level the user had).
+    fn require_recent_verification(&self, session: &Session) -> Result<(), Error> {
+        let now = self.clock.now();
+        let window = self.settings.reverification_window;
+        let recent = |at: Timestamp| now.since(at).0 <= window.0;
+        let (level, verified) = match session.second_factor_verified_at {
+            Some(second) => (
+                ReverificationLevel::MultiFactor,
+                recent(session.first_factor_verified_at) && recent(second),
+            ),
+            None => (
+                ReverificationLevel::FirstFactor,
+                recent(session.first_factor_verified_at),
+            ),
+        };
+        if verified {
+            return Ok(());
+        }
+        Err(Error::ReverificationRequired {
+            level,
+            after_minutes: window.0 / 60_000,
+        })
+    }
+
+    /// [`me`](Self::me), with the session.
+    async fn me_with_session(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<(Client, User, Session), Error> {
         let signed_out = || Error::NotSignedIn;
         let client = self
             .clients
@@ -221,7 +261,7 @@ impl Account {
             .get(&session.user_id)
             .await?
             .ok_or_else(signed_out)?;
-        Ok((client, user))
+        Ok((client, user, session))
     }
 
     fn require_feature(&self, strategy: &Strategy) -> Result<(), Error> {

@@ -103,13 +103,7 @@ impl Services {
             secrets,
             oauth,
         } = ports;
-        let phantoms = Phantoms::new(
-            secrets.clone(),
-            hasher.clone(),
-            random.clone(),
-            counters.clone(),
-            settings.clone(),
-        );
+        let phantoms = Phantoms::new(secrets.clone(), hasher.clone(), random.clone());
         let rate_limits = RateLimits {
             counters: counters.clone(),
             clock: clock.clone(),
@@ -136,7 +130,6 @@ impl Services {
             users: users.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
-            phantoms: phantoms.clone(),
         };
         let steps = Steps {
             clients: client_service.clone(),
@@ -197,13 +190,14 @@ impl Services {
             clients: client_service.clone(),
             user_admin: user_service.clone(),
             client_repo: clients.clone(),
-            users,
+            users: users.clone(),
             secrets,
             clock: clock.clone(),
             random,
             settings: settings.clone(),
         };
         let maintenance = Maintenance {
+            users,
             client_repo: clients,
             sign_ins,
             counters,

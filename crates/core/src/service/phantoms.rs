@@ -10,21 +10,16 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::model::{
-    IdPrefix, Identifier, InstanceSettings, Password, Timestamp, User, UserId, identifier_only,
-    new_id,
-};
-use crate::ports::{AttemptSlot, Counters, PasswordHasher, Random};
+use crate::model::{IdPrefix, Identifier, Password, User, UserId, identifier_only, new_id};
+use crate::ports::{PasswordHasher, Random};
 use crate::secrets::SecretBox;
 
-/// The stand-ins of enumeration protection, and their lockout.
+/// The stand-ins of enumeration protection.
 #[derive(Clone)]
 pub(crate) struct Phantoms {
     secrets: Arc<SecretBox>,
     hasher: Arc<dyn PasswordHasher>,
     random: Arc<dyn Random>,
-    counters: Arc<dyn Counters>,
-    settings: Arc<InstanceSettings>,
     /// See [`Phantoms::phantom_digest`]: made on first use.
     digest: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -34,15 +29,11 @@ impl Phantoms {
         secrets: Arc<SecretBox>,
         hasher: Arc<dyn PasswordHasher>,
         random: Arc<dyn Random>,
-        counters: Arc<dyn Counters>,
-        settings: Arc<InstanceSettings>,
     ) -> Self {
         Self {
             secrets,
             hasher,
             random,
-            counters,
-            settings,
             digest: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
@@ -65,30 +56,6 @@ impl Phantoms {
             password_digest: Some(self.phantom_digest().await?),
             ..identifier_only(user_id, &parsed, record_id)
         })
-    }
-
-    /// Counts an attempt on a stand-in, so that it locks as an account does:
-    /// its guesses are all wrong, so after `max` of them in a lockout period
-    /// it answers as a locked account until the period ends.
-    pub(crate) async fn phantom_attempt(
-        &self,
-        user: &User,
-        max: u32,
-        now: Timestamp,
-    ) -> Result<AttemptSlot, Error> {
-        let hit = self
-            .counters
-            .hit(
-                &format!("phantom-lockout:{}", user.id),
-                self.settings.lockout_duration,
-                now,
-            )
-            .await?;
-        if hit.count > u64::from(max) {
-            Ok(AttemptSlot::Locked(now.plus(hit.resets_in)))
-        } else {
-            Ok(AttemptSlot::Granted)
-        }
     }
 
     /// A digest with today's parameters of a password nobody knows, made

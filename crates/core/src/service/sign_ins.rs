@@ -158,7 +158,7 @@ impl SignIns {
         };
         // No factor is evaluated for a locked user.
         if let (Some(_), Some((_, user))) = (&strategy, &identified) {
-            self.lockout.refuse_if_locked(user)?;
+            self.lockout.refuse_if_locked_as(user, phantom).await?;
         }
         // The password is checked before anything is written, so a wrong one
         // leaves no client and no sign-in behind (only the lockout count).
@@ -595,7 +595,9 @@ impl SignIns {
         {
             return Err(Error::IdentifierNotFound);
         }
-        self.lockout.refuse_if_locked(&user)?;
+        self.lockout
+            .refuse_if_locked_as(&user, sign_in.is_phantom())
+            .await?;
         Ok((client, sign_in, strategy, user, now))
     }
 

@@ -56,12 +56,15 @@ impl Mocks {
     pub fn services(mut self) -> Services {
         self.users
             .expect_take_attempt()
-            .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Granted));
+            .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Granted));
         self.users
             .expect_settle_attempt()
             .returning(|_, _, _, _, _| Ok(None));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
+        clock
+            .expect_pause()
+            .returning(|_| Box::pin(std::future::ready(())));
         let mut random = MockRandom::new();
         let counter = AtomicU8::new(0);
         random.expect_fill().returning(move |buf| {

@@ -331,21 +331,46 @@ fn alice_exists() -> Mocks {
 }
 
 #[tokio::test]
-async fn with_every_attempt_taken_by_checks_in_progress_nothing_is_checked() {
+async fn with_every_attempt_held_by_checks_in_flight_nothing_is_checked_until_one_settles() {
     let mut m = alice_exists();
     m.users
         .expect_take_attempt()
-        .withf(|id, at, max| id.as_str() == "user_1" && *at == NOW && *max == 10)
+        .withf(|id, at, max, window| {
+            id.as_str() == "user_1"
+                && *at == NOW
+                && *max == 10
+                && *window == crate::model::Duration::minutes(60)
+        })
+        .times(2)
+        .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Exhausted));
+    m.users
+        .expect_take_attempt()
         .times(1)
-        .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Exhausted));
+        .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Granted));
+    m.hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    m.users
+        .expect_settle_attempt()
+        .withf(|_, failed, _, _, _| *failed)
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(None));
+    let err = create(m, None, alice("a-guess")).await.unwrap_err();
+    assert_eq!(err, Error::PasswordIncorrect);
+}
+
+#[tokio::test]
+async fn with_every_attempt_held_for_longer_than_the_wait_nothing_is_checked() {
+    let mut m = alice_exists();
+    m.users
+        .expect_take_attempt()
+        .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Exhausted));
     m.users.expect_settle_attempt().never();
     m.hasher.expect_verify().never();
     m.clients.expect_insert_client().never();
     let err = create(m, None, alice("a-guess")).await.unwrap_err();
-    assert!(matches!(
-        err,
-        Error::Throttled { .. } | Error::AccountBusy | Error::CodeRecentlySent { .. }
-    ));
+    assert_eq!(err, Error::AccountBusy);
 }
 
 #[tokio::test]
@@ -353,7 +378,7 @@ async fn a_lock_found_when_taking_the_attempt_refuses_before_checking() {
     let mut m = alice_exists();
     m.users
         .expect_take_attempt()
-        .returning(|_, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
+        .returning(|_, _, _, _| Ok(crate::ports::AttemptSlot::Locked(Timestamp(NOW.0 + 30_000))));
     m.hasher.expect_verify().never();
     let err = create(m, None, alice("a-guess")).await.unwrap_err();
     assert!(matches!(err, Error::UserLocked { .. }));
