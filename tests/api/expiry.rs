@@ -238,9 +238,11 @@ async fn a_development_browser_never_used_is_removed_after_an_hour_and_starts_ov
     app.clock.advance(2 * SECOND);
     assert_eq!(app.purge().await.1, 1);
     // clerk-js makes a new development browser on this error.
-    app.request("GET", &path, &[], None)
-        .await
-        .assert_error(401, "dev_browser_unauthenticated", None);
+    app.request("GET", &path, &[], None).await.assert_error(
+        401,
+        "dev_browser_unauthenticated",
+        None,
+    );
 }
 
 #[tokio::test]
@@ -266,7 +268,12 @@ async fn a_client_that_held_a_session_outlives_the_unused_client_lifetime() {
     app.user("hal@example.com", None).await;
     let (token, sid) = app.sign_in("hal@example.com").await;
     let ended = app
-        .fapi("POST", &format!("/v1/client/sessions/{sid}/end"), &token, &[])
+        .fapi(
+            "POST",
+            &format!("/v1/client/sessions/{sid}/end"),
+            &token,
+            &[],
+        )
         .await;
     assert_eq!(ended.status, 200, "{}", ended.body);
 

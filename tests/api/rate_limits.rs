@@ -178,7 +178,8 @@ async fn native_from(app: &TestApp, remote: &str, method: &str, path: &str, toke
 /// Past every lifetime, how many clients housekeeping finds to remove: all
 /// there are, when none holds a session.
 async fn clients_made(app: &TestApp) -> u64 {
-    app.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
     app.purge().await.1
 }
 
@@ -197,12 +198,20 @@ async fn creating_clients_is_limited_per_address_and_a_refused_one_is_never_made
     for method in ["POST", "PUT"] {
         let res = native_from(&app, "192.0.2.20:2", method, "/v1/client", "").await;
         assert_throttled(&res, 60);
-        assert_eq!(res.header("authorization"), None, "no token for a refused client");
+        assert_eq!(
+            res.header("authorization"),
+            None,
+            "no token for a refused client"
+        );
     }
     // Another address has its own allowance.
     let other = native_from(&app, "192.0.2.21:1", "POST", "/v1/client", "").await;
     assert_eq!(other.status, 200, "{}", other.body);
-    assert_eq!(clients_made(&app).await, 3, "the refused requests made nothing");
+    assert_eq!(
+        clients_made(&app).await,
+        3,
+        "the refused requests made nothing"
+    );
 }
 
 #[tokio::test]
@@ -211,9 +220,13 @@ async fn development_browsers_share_the_allowance_of_new_clients() {
     let ip = "192.0.2.30:1";
     let res = native_from(&app, ip, "POST", "/v1/client", "").await;
     assert_eq!(res.status, 200, "{}", res.body);
-    let res = app.request_from(ip, "POST", "/v1/dev_browser", &[], None).await;
+    let res = app
+        .request_from(ip, "POST", "/v1/dev_browser", &[], None)
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    let res = app.request_from(ip, "POST", "/v1/dev_browser", &[], None).await;
+    let res = app
+        .request_from(ip, "POST", "/v1/dev_browser", &[], None)
+        .await;
     assert_throttled(&res, 60);
     assert!(res.body.get("token").is_none(), "{}", res.body);
     assert_eq!(clients_made(&app).await, 2);

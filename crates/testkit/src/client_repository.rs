@@ -240,10 +240,7 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
             ..fixtures::client(id, token)
         };
         async move {
-            clients
-                .insert_client(&client)
-                .await
-                .expect("insert client");
+            clients.insert_client(&client).await.expect("insert client");
         }
     };
     insert("unused_old", 11_001, base).await;
@@ -285,7 +282,10 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
         .purge_idle_clients(at(base + 1), at(base + 1), at(base + DAY))
         .await
         .expect("purge");
-    assert_eq!(purged, 2, "the idle clients with a sign-in or a past session");
+    assert_eq!(
+        purged, 2,
+        "the idle clients with a sign-in or a past session"
+    );
     assert!(get_client(&**clients, "unused_new").await.is_some());
 
     // Racing: unused clients, old enough to purge, are given a sign-in while

@@ -8,8 +8,8 @@ use super::{Phantoms, RateLimits, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
-    Client, ClientId, Duration, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus, Timestamp,
-    User, new_id,
+    Client, ClientId, Duration, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus,
+    Timestamp, User, new_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
