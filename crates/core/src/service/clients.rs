@@ -1,8 +1,7 @@
 //! Clients: resolving the device behind a request, and its snapshot.
 
-use std::sync::Arc;
-
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::{Phantoms, RateLimits, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
@@ -473,7 +472,7 @@ mod tests {
     use crate::service::test_support::{Mocks, NOW};
 
     #[tokio::test]
-    async fn unused_clients_are_purged_after_their_own_lifetime_the_others_after_a_sign_ins() {
+    async fn unused_clients_are_purged_after_their_own_lifetime_the_others_after_the_sign_in_lifetime() {
         let mut m = Mocks::new();
         m.settings.sign_in_lifetime = Duration::days(1);
         m.settings.unused_client_lifetime = Duration::minutes(60);
@@ -490,8 +489,8 @@ mod tests {
         assert_eq!(m.services().maintenance.purge_stale().await, Ok((2, 5)));
     }
 
-    /// Counters that count every hit on `rl:create_client:<ip>` and find
-    /// that allowance spent; any other key is a window's first hit.
+    /// Counters that expect one hit, on `ip`'s allowance of new clients,
+    /// and find it spent.
     fn new_clients_spent(ip: &'static str) -> MockCounters {
         let mut counters = MockCounters::new();
         let key = format!("rl:create_client:{ip}");
