@@ -472,7 +472,7 @@ mod tests {
     use crate::service::test_support::{Mocks, NOW};
 
     #[tokio::test]
-    async fn unused_clients_are_purged_after_their_own_lifetime_the_others_after_the_sign_in_lifetime() {
+    async fn unused_clients_are_purged_sooner_than_idle_ones() {
         let mut m = Mocks::new();
         m.settings.sign_in_lifetime = Duration::days(1);
         m.settings.unused_client_lifetime = Duration::minutes(60);
