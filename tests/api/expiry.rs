@@ -197,3 +197,107 @@ async fn a_session_expires_after_its_lifetime() {
         .assert_error(401, "authentication_invalid", None);
     assert_eq!(status().await, "expired");
 }
+
+/// `GET /v1/client` on the client of `token`: its JSON, `null` once it is gone.
+async fn client_of(app: &TestApp, token: &str) -> serde_json::Value {
+    let res = app.fapi("GET", "/v1/client", token, &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body["response"].clone()
+}
+
+#[tokio::test]
+async fn a_client_never_used_is_removed_after_an_hour() {
+    // The default lifetime of an unused client: one hour.
+    let app = TestApp::new().await;
+    let made = app.fapi("POST", "/v1/client", "", &[]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let token = made.token();
+
+    app.clock.advance(HOUR - SECOND);
+    assert_eq!(app.purge().await.1, 0);
+    assert!(client_of(&app, &token).await.is_object());
+
+    app.clock.advance(2 * SECOND);
+    assert_eq!(app.purge().await.1, 1);
+    assert!(client_of(&app, &token).await.is_null());
+}
+
+#[tokio::test]
+async fn a_development_browser_never_used_is_removed_after_an_hour_and_starts_over() {
+    let app = TestApp::new().await;
+    let db = app.request("POST", "/v1/dev_browser", &[], None).await;
+    assert_eq!(db.status, 200, "{}", db.body);
+    let jwt = db.body["token"].as_str().unwrap().to_owned();
+    let path = format!("/v1/client?__clerk_db_jwt={jwt}");
+
+    app.clock.advance(HOUR - SECOND);
+    app.purge().await;
+    let res = app.request("GET", &path, &[], None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    app.clock.advance(2 * SECOND);
+    assert_eq!(app.purge().await.1, 1);
+    // clerk-js makes a new development browser on this error.
+    app.request("GET", &path, &[], None).await.assert_error(
+        401,
+        "dev_browser_unauthenticated",
+        None,
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_started_a_sign_in_lives_as_long_as_the_sign_in() {
+    // The default lifetime of a sign-in: one day.
+    let app = TestApp::new().await;
+    app.user("gus@example.com", None).await;
+    let (token, id, _) = app.identify("gus@example.com").await;
+
+    app.clock.advance(DAY - SECOND);
+    assert_eq!(app.purge().await.1, 0);
+    let client = client_of(&app, &token).await;
+    assert_eq!(client["sign_in"]["id"], id.as_str(), "{client}");
+
+    app.clock.advance(2 * SECOND);
+    assert_eq!(app.purge().await.1, 1);
+    assert!(client_of(&app, &token).await.is_null());
+}
+
+#[tokio::test]
+async fn a_client_that_held_a_session_outlives_the_unused_client_lifetime() {
+    let app = TestApp::new().await;
+    app.user("hal@example.com", None).await;
+    let (token, sid) = app.sign_in("hal@example.com").await;
+    let ended = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sessions/{sid}/end"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+
+    // Signed out, with no active session: it goes with the idle clients, a
+    // day after its last change, not with the unused ones.
+    app.clock.advance(2 * HOUR);
+    assert_eq!(app.purge().await.1, 0);
+    assert!(client_of(&app, &token).await.is_object());
+    app.clock.advance(DAY);
+    assert_eq!(app.purge().await.1, 1);
+    assert!(client_of(&app, &token).await.is_null());
+}
+
+#[tokio::test]
+async fn the_unused_client_lifetime_is_the_instances() {
+    let app = TestApp::with(InstanceSettings {
+        unused_client_lifetime: latch_core::model::Duration::minutes(5),
+        ..InstanceSettings::default()
+    })
+    .await;
+    let token = app.fapi("POST", "/v1/client", "", &[]).await.token();
+    app.clock.advance(5 * MINUTE - SECOND);
+    assert_eq!(app.purge().await.1, 0);
+    app.clock.advance(2 * SECOND);
+    assert_eq!(app.purge().await.1, 1);
+    assert!(client_of(&app, &token).await.is_null());
+}

@@ -162,3 +162,113 @@ async fn codes_to_one_address_are_limited_whichever_client_asks() {
     assert_throttled(&last.unwrap(), 600);
     assert_eq!(app.codes.count(), 2, "the third code was never sent");
 }
+
+/// A native request from `remote` with `token` ("" for none) and no body.
+async fn native_from(app: &TestApp, remote: &str, method: &str, path: &str, token: &str) -> Resp {
+    app.request_from(
+        remote,
+        method,
+        &format!("{path}?_is_native=1"),
+        &[("authorization", token)],
+        None,
+    )
+    .await
+}
+
+/// Past every lifetime, how many clients housekeeping finds to remove: all
+/// there are, when none holds a session.
+async fn clients_made(app: &TestApp) -> u64 {
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    app.purge().await.1
+}
+
+fn new_clients(requests: u32) -> InstanceSettings {
+    only(|l| l.create_client = RateLimit::per_seconds(requests, 60))
+}
+
+#[tokio::test]
+async fn creating_clients_is_limited_per_address_and_a_refused_one_is_never_made() {
+    let app = TestApp::with_rate_limits(new_clients(2)).await;
+    for method in ["POST", "PUT"] {
+        let res = native_from(&app, "192.0.2.20:1", method, "/v1/client", "").await;
+        assert_eq!(res.status, 200, "{method}: {}", res.body);
+        assert!(!res.token().is_empty());
+    }
+    for method in ["POST", "PUT"] {
+        let res = native_from(&app, "192.0.2.20:2", method, "/v1/client", "").await;
+        assert_throttled(&res, 60);
+        assert_eq!(
+            res.header("authorization"),
+            None,
+            "no token for a refused client"
+        );
+    }
+    // Another address has its own allowance.
+    let other = native_from(&app, "192.0.2.21:1", "POST", "/v1/client", "").await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert_eq!(
+        clients_made(&app).await,
+        3,
+        "the refused requests made nothing"
+    );
+}
+
+#[tokio::test]
+async fn development_browsers_share_the_allowance_of_new_clients() {
+    let app = TestApp::with_rate_limits(new_clients(2)).await;
+    let ip = "192.0.2.30:1";
+    let res = native_from(&app, ip, "POST", "/v1/client", "").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .request_from(ip, "POST", "/v1/dev_browser", &[], None)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .request_from(ip, "POST", "/v1/dev_browser", &[], None)
+        .await;
+    assert_throttled(&res, 60);
+    assert!(res.body.get("token").is_none(), "{}", res.body);
+    assert_eq!(clients_made(&app).await, 2);
+}
+
+#[tokio::test]
+async fn a_sign_in_that_has_to_make_its_client_counts_a_new_client() {
+    let app = TestApp::with_rate_limits(new_clients(1)).await;
+    app.user("amy@example.com", None).await;
+    let first = create_from(&app, "192.0.2.40:1", &[]).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let token = first.token();
+    // No token, or one that names no client: each would make a client.
+    for presented in ["", "a token that names no client"] {
+        let res = app
+            .request_from(
+                "192.0.2.40:2",
+                "POST",
+                "/v1/client/sign_ins?_is_native=1",
+                &[("authorization", presented)],
+                Some((
+                    "application/x-www-form-urlencoded",
+                    "identifier=amy%40example.com".into(),
+                )),
+            )
+            .await;
+        assert_throttled(&res, 60);
+        assert_eq!(res.header("authorization"), None);
+    }
+    // The client it has makes no new one: sign-ins on it go on.
+    let again = app
+        .request_from(
+            "192.0.2.40:3",
+            "POST",
+            "/v1/client/sign_ins?_is_native=1",
+            &[("authorization", &token)],
+            Some((
+                "application/x-www-form-urlencoded",
+                "identifier=amy%40example.com".into(),
+            )),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(clients_made(&app).await, 1);
+}

@@ -163,6 +163,7 @@ fn one_a_minute() -> InstanceSettings {
     let one = RateLimit::per_seconds(1, 60);
     InstanceSettings {
         rate_limits: RateLimitSettings {
+            create_client: one,
             create_sign_in: one,
             attempt: one,
             prepare: one,
@@ -208,7 +209,7 @@ async fn every_limited_step_is_throttled_after_its_allowance_and_no_other_route_
             assert_ne!(second.status, 429, "{method} {path}: {}", second.body);
         }
     }
-    assert_eq!(limited, 6);
+    assert_eq!(limited, 9);
 }
 
 #[tokio::test]

@@ -374,6 +374,17 @@ impl TestApp {
         .await
     }
 
+    /// One round of housekeeping at the app's clock, as the server's job
+    /// runs it; returns how many (sign-ins, clients) it removed.
+    pub async fn purge(&self) -> (u64, u64) {
+        self.state
+            .services
+            .maintenance
+            .purge_stale()
+            .await
+            .expect("housekeeping succeeds")
+    }
+
     /// Every byte of the database's files (main file and write-ahead log).
     pub fn database_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();

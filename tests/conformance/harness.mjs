@@ -51,6 +51,7 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     LATCH_LOG__LEVEL: 'warn',
     // Every request comes from 127.0.0.1: per-IP limits would throttle the
     // suite itself. The Rust suites test the limits.
+    LATCH_RATE_LIMITS__CREATE_CLIENT: '0',
     LATCH_RATE_LIMITS__CREATE_SIGN_IN: '0',
     LATCH_RATE_LIMITS__ATTEMPT: '0',
     LATCH_RATE_LIMITS__PREPARE: '0',

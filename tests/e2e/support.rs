@@ -9,7 +9,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_latch");
 
 /// Every request of these tests comes from 127.0.0.1, so per-IP rate limits
 /// are off unless a test turns them on (a later `env` wins).
-pub const NO_RATE_LIMITS: [(&str, &str); 4] = [
+pub const NO_RATE_LIMITS: [(&str, &str); 5] = [
+    ("LATCH_RATE_LIMITS__CREATE_CLIENT", "0"),
     ("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "0"),
     ("LATCH_RATE_LIMITS__ATTEMPT", "0"),
     ("LATCH_RATE_LIMITS__PREPARE", "0"),

@@ -26,6 +26,7 @@ fn command(bin: &Path, dir: &Path) -> Command {
         .env("LATCH_DATABASE__PATH", dir.join("latch.db"))
         .env("LATCH_LOG__LEVEL", "warn")
         // One client IP sends everything: per-IP and per-destination limits off.
+        .env("LATCH_RATE_LIMITS__CREATE_CLIENT", "0")
         .env("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "0")
         .env("LATCH_RATE_LIMITS__ATTEMPT", "0")
         .env("LATCH_RATE_LIMITS__PREPARE", "0")

@@ -144,20 +144,31 @@ impl ClientRepository for PostgresStore {
     async fn purge_idle_clients(
         &self,
         idle_before: Timestamp,
+        unused_before: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let run = async {
             let db = self.client().await?;
             // One statement: a client a concurrent sign-in is rotating is locked
-            // by it, and re-checked against its new `updated_at` once free.
+            // by it, and re-checked against its new `updated_at`, `sign_in_id`
+            // and `last_active_session_id` once free (every write that gives
+            // a client a sign-in or a session moves `updated_at` too). The
+            // first condition is the index's range.
             let stmt = db
                 .prepare_cached(
-                    "DELETE FROM clients WHERE updated_at < $1 AND NOT EXISTS (
+                    "DELETE FROM clients WHERE updated_at < GREATEST($1::BIGINT, $2::BIGINT)
+                     AND (updated_at < $1 OR (
+                         sign_in_id IS NULL AND last_active_session_id IS NULL
+                         AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = clients.id)))
+                     AND NOT EXISTS (
                          SELECT 1 FROM sessions s
-                         WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > $2)",
+                         WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > $3)",
                 )
                 .await?;
-            Ok::<_, DbError>(db.execute(&stmt, &[&idle_before.0, &now.0]).await?)
+            Ok::<_, DbError>(
+                db.execute(&stmt, &[&idle_before.0, &unused_before.0, &now.0])
+                    .await?,
+            )
         };
         self.bounded(run).await
     }

@@ -131,17 +131,24 @@ impl ClientRepository for SqliteStore {
     async fn purge_idle_clients(
         &self,
         idle_before: Timestamp,
+        unused_before: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         self.pool
             .write(move |tx| {
+                // The first condition is the index's range; one write
+                // transaction, so no request changes a client meanwhile.
                 let purged = tx
                     .prepare_cached(
-                        "DELETE FROM clients WHERE updated_at < ?1 AND NOT EXISTS (
+                        "DELETE FROM clients WHERE updated_at < max(?1, ?2)
+                         AND (updated_at < ?1 OR (
+                             sign_in_id IS NULL AND last_active_session_id IS NULL
+                             AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = clients.id)))
+                         AND NOT EXISTS (
                              SELECT 1 FROM sessions s
-                             WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > ?2)",
+                             WHERE s.client_id = clients.id AND s.status = 'active' AND s.expire_at > ?3)",
                     )?
-                    .execute([idle_before.0, now.0])?;
+                    .execute([idle_before.0, unused_before.0, now.0])?;
                 Ok(u64::try_from(purged).unwrap_or(u64::MAX))
             })
             .await

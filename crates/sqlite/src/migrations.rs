@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_external_accounts.sql"),
     include_str!("../migrations/0006_counters.sql"),
     include_str!("../migrations/0007_attempt_windows.sql"),
+    include_str!("../migrations/0008_clients_by_updated_at.sql"),
 ];
 
 /// The schema version this build writes.

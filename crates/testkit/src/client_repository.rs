@@ -33,7 +33,9 @@ const WEEK: i64 = 7 * 86_400_000;
 /// effective status at `now`, newest first and paginated; `delete_client`
 /// keeping the sessions with the active ones marked `removed`; user deletion
 /// taking the user's sessions along; and many tasks racing on one client and
-/// one session without undoing each other.
+/// one session without undoing each other; `purge_idle_clients` taking idle
+/// clients without an active session, and sooner the unused ones (no
+/// sign-in, no session ever), never one a racing write gives a sign-in.
 pub async fn client_repository_contract(
     clients: Arc<dyn ClientRepository>,
     users: Arc<dyn UserRepository>,
@@ -54,6 +56,7 @@ pub async fn client_repository_contract(
     a_stored_expired_status_stays_expired(&*clients).await;
     racing_writes_do_not_undo_each_other(&clients).await;
     idle_clients_are_purged_unless_signed_in(&*clients).await;
+    unused_clients_are_purged_sooner(&clients).await;
     a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
     rotate_token_is_a_compare_and_set(&*clients).await;
 }
@@ -250,7 +253,7 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
         .expect("insert session");
 
     let purged = clients
-        .purge_idle_clients(at(DAY), at(DAY))
+        .purge_idle_clients(at(DAY), at(DAY), at(DAY))
         .await
         .expect("purge");
     assert!(purged >= 1, "the idle anonymous client is purged");
@@ -266,7 +269,7 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
 
     // Ten days on, the session has expired and both clients are idle.
     clients
-        .purge_idle_clients(at(10 * DAY), at(10 * DAY))
+        .purge_idle_clients(at(10 * DAY), at(10 * DAY), at(10 * DAY))
         .await
         .expect("purge");
     assert!(get_client(clients, "idle_signed_in").await.is_none());
@@ -275,6 +278,125 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
         get_session(clients, "sess_idle").await.is_some(),
         "sessions outlive their purged client"
     );
+}
+
+/// `purge_idle_clients` takes an unused client (no current sign-in, no last
+/// active session, no session at all) once it is older than `unused_before`,
+/// while a client that started a sign-in or held a session, even one since
+/// ended, waits for `idle_before`; a client a racing `set_current_sign_in`
+/// gives a sign-in is never taken as unused. Runs after every earlier client
+/// has been purged, at times after theirs.
+async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    let base = 20 * DAY;
+    let insert = |id: &'static str, token: u64, updated: i64| {
+        let client = Client {
+            created_at: at(updated),
+            updated_at: at(updated),
+            ..fixtures::client(id, token)
+        };
+        async move {
+            clients.insert_client(&client).await.expect("insert client");
+        }
+    };
+    insert("unused_old", 11_001, base).await;
+    insert("unused_new", 11_002, base + 2 * HOUR).await;
+    insert("started", 11_003, base).await;
+    clients
+        .set_current_sign_in(&cid("started"), Some(sia("sia_started")), at(base))
+        .await
+        .expect("start a sign-in");
+    // A session that has ended, and the last active session cleared.
+    insert("signed_out", 11_004, base).await;
+    let session = fixtures::session("sess_signed_out", "signed_out", "user_a", at(base));
+    clients
+        .insert_session(&session, &token_hash(11_004), &token_hash(11_005))
+        .await
+        .expect("insert session");
+    clients
+        .end_session(&sid("sess_signed_out"), SessionStatus::Ended, at(base))
+        .await
+        .expect("end session");
+    clients
+        .set_last_active_session(&cid("signed_out"), None, at(base))
+        .await
+        .expect("clear last active session");
+
+    // An hour and a bit on: only the old unused client goes.
+    let now = at(base + HOUR + 1);
+    let purged = clients
+        .purge_idle_clients(at(base - DAY), at(base + 1), now)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1, "only the old unused client is purged");
+    assert!(get_client(&**clients, "unused_old").await.is_none());
+    for id in ["unused_new", "started", "signed_out"] {
+        assert!(get_client(&**clients, id).await.is_some(), "{id} stays");
+    }
+    // A day on, the idle rule takes the others that changed before it.
+    let purged = clients
+        .purge_idle_clients(at(base + 1), at(base + 1), at(base + DAY))
+        .await
+        .expect("purge");
+    assert_eq!(
+        purged, 2,
+        "the idle clients with a sign-in or a past session"
+    );
+    assert!(get_client(&**clients, "unused_new").await.is_some());
+
+    // Racing: unused clients, old enough to purge, are given a sign-in while
+    // the purge runs. Each write that succeeded left its client in place.
+    let race = base + 2 * DAY;
+    for i in 0..RACERS {
+        let client = Client {
+            created_at: at(race),
+            updated_at: at(race),
+            ..fixtures::client(&format!("unused_race_{i}"), 12_000 + i)
+        };
+        clients.insert_client(&client).await.expect("insert racer");
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let repo = Arc::clone(clients);
+        tasks.spawn(async move {
+            let written = repo
+                .set_current_sign_in(
+                    &cid(&format!("unused_race_{i}")),
+                    Some(sia(&format!("sia_unused_race_{i}"))),
+                    at(race + 2 * HOUR),
+                )
+                .await;
+            (Some(i), written.map(|()| 0))
+        });
+        if i % 4 == 0 {
+            let repo = Arc::clone(clients);
+            tasks.spawn(async move {
+                let purged = repo
+                    .purge_idle_clients(at(race - DAY), at(race + HOUR), at(race + HOUR))
+                    .await;
+                (None, purged)
+            });
+        }
+    }
+    for (racer, result) in tasks.join_all().await {
+        let Some(i) = racer else {
+            result.expect("a racing purge succeeds");
+            continue;
+        };
+        let id = format!("unused_race_{i}");
+        match result {
+            Ok(_) => assert_eq!(
+                get_client(&**clients, &id).await.map(|c| c.sign_in_id),
+                Some(Some(sia(&format!("sia_unused_race_{i}")))),
+                "{id} was given a sign-in and must stay"
+            ),
+            Err(err) => {
+                assert_eq!(err, StoreError::NotFound, "{id}");
+                assert!(get_client(&**clients, &id).await.is_none(), "{id}");
+            }
+        }
+    }
 }
 
 fn cid(id: &str) -> ClientId {

@@ -38,6 +38,8 @@ pub struct RawSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsSection {
+    pub create_client: u32,
+    pub create_client_window_secs: i64,
     pub create_sign_in: u32,
     pub create_sign_in_window_secs: i64,
     pub attempt: u32,
@@ -220,6 +222,7 @@ pub struct SignInSection {
     pub session_lifetime_secs: i64,
     pub session_token_lifetime_secs: i64,
     pub sign_in_lifetime_secs: i64,
+    pub unused_client_lifetime_secs: i64,
     pub code_lifetime_secs: i64,
     pub max_code_attempts: u32,
     pub code_resend_cooldown_secs: i64,

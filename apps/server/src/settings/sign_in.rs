@@ -60,6 +60,7 @@ pub fn instance_settings(
         session_lifetime: Duration::seconds(s.session_lifetime_secs),
         session_token_lifetime: Duration::seconds(s.session_token_lifetime_secs),
         sign_in_lifetime: Duration::seconds(s.sign_in_lifetime_secs),
+        unused_client_lifetime: Duration::seconds(s.unused_client_lifetime_secs),
         code_lifetime: Duration::seconds(s.code_lifetime_secs),
         max_code_attempts: s.max_code_attempts,
         code_resend_cooldown: Duration::seconds(s.code_resend_cooldown_secs),
@@ -90,6 +91,11 @@ fn check_lifetimes(s: &SignInSection) -> anyhow::Result<()> {
         (
             "sign_in.sign_in_lifetime_secs",
             s.sign_in_lifetime_secs,
+            30 * DAY,
+        ),
+        (
+            "sign_in.unused_client_lifetime_secs",
+            s.unused_client_lifetime_secs,
             30 * DAY,
         ),
         ("sign_in.code_lifetime_secs", s.code_lifetime_secs, DAY),
@@ -126,6 +132,11 @@ fn parse_rate_limits(r: &RateLimitsSection) -> anyhow::Result<RateLimitSettings>
         Ok(RateLimit::per_seconds(requests, window_secs))
     };
     Ok(RateLimitSettings {
+        create_client: limit(
+            "create_client",
+            r.create_client,
+            r.create_client_window_secs,
+        )?,
         create_sign_in: limit(
             "create_sign_in",
             r.create_sign_in,

@@ -67,6 +67,10 @@ fn storage_tls_rate_limits_and_proxies_are_checked_naming_their_keys() {
     assert!(e.contains("storage.redis_url"), "{e}");
     let e = error_with(|s| s.rate_limits.prepare_window_secs = 0);
     assert!(e.contains("rate_limits.prepare_window_secs"), "{e}");
+    let e = error_with(|s| s.rate_limits.create_client_window_secs = 0);
+    assert!(e.contains("rate_limits.create_client_window_secs"), "{e}");
+    let e = error_with(|s| s.sign_in.unused_client_lifetime_secs = 0);
+    assert!(e.contains("sign_in.unused_client_lifetime_secs"), "{e}");
     let e = error_with(|s| s.server.trusted_proxies = vec!["10.0.0.0/33".into()]);
     assert!(e.contains("server.trusted_proxies"), "{e}");
     assert_eq!(

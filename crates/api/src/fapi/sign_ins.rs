@@ -10,6 +10,7 @@ use latch_core::service::{
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
+use crate::client_ip::client_ip;
 use crate::http::ApiRequest;
 use crate::{ApiState, render};
 
@@ -50,6 +51,7 @@ pub async fn create(
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: keeps_token(auth),
+        client_ip: client_ip(req, &state.config.trusted_proxies),
     };
     on_sign_ins(state, |s| s.create_sign_in(auth.token(), params)).await
 }

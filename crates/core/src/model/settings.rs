@@ -99,6 +99,10 @@ impl RateLimit {
 /// published Frontend API limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitSettings {
+    /// New clients, per client IP: `POST`/`PUT /v1/client`, development
+    /// browsers, and sign-ins started without a client. Clerk publishes no
+    /// such limit; it bounds the rows one address can make.
+    pub create_client: RateLimit,
     /// `POST /v1/client/sign_ins`, per client IP.
     pub create_sign_in: RateLimit,
     /// `attempt_first_factor`, `attempt_second_factor` and `reset_password`
@@ -112,6 +116,7 @@ pub struct RateLimitSettings {
 
 impl RateLimitSettings {
     pub const OFF: Self = Self {
+        create_client: RateLimit::OFF,
         create_sign_in: RateLimit::OFF,
         attempt: RateLimit::OFF,
         prepare: RateLimit::OFF,
@@ -122,6 +127,7 @@ impl RateLimitSettings {
 impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
+            create_client: RateLimit::per_seconds(10, 60),
             create_sign_in: RateLimit::per_seconds(5, 10),
             attempt: RateLimit::per_seconds(3, 10),
             prepare: RateLimit::per_seconds(5, 10),
@@ -141,8 +147,12 @@ pub struct InstanceSettings {
     pub session_lifetime: Duration,
     /// How long a session token (JWT) lives.
     pub session_token_lifetime: Duration,
-    /// How long an unfinished sign-in lives before it is abandoned.
+    /// How long an unfinished sign-in lives before it is abandoned; a client
+    /// idle for as long with no active session is removed.
     pub sign_in_lifetime: Duration,
+    /// How long a client that never started a sign-in nor held a session
+    /// (a bare `POST /v1/client` or development browser) lives unchanged.
+    pub unused_client_lifetime: Duration,
     /// How long a one-time code stays valid.
     pub code_lifetime: Duration,
     /// Wrong codes allowed before a code is burned.
@@ -198,6 +208,7 @@ impl Default for InstanceSettings {
             session_lifetime: Duration::days(7),
             session_token_lifetime: Duration::seconds(60),
             sign_in_lifetime: Duration::days(1),
+            unused_client_lifetime: Duration::minutes(60),
             code_lifetime: Duration::minutes(10),
             max_code_attempts: 3,
             code_resend_cooldown: Duration::seconds(30),

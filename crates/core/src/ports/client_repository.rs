@@ -96,11 +96,16 @@ pub trait ClientRepository: Send + Sync {
         at: Timestamp,
     ) -> Result<(), StoreError>;
 
-    /// Deletes clients last changed before `idle_before` that hold no session
-    /// active at `now` (their sessions stay); returns how many.
+    /// Deletes the clients that hold no session active at `now` and were last
+    /// changed before `idle_before`, or, for a client unused (no current
+    /// sign-in, no last active session and no session at all), before
+    /// `unused_before`; their sessions stay. Returns how many. A client that
+    /// a racing request gives a sign-in or a session MUST NOT be taken as
+    /// unused.
     async fn purge_idle_clients(
         &self,
         idle_before: Timestamp,
+        unused_before: Timestamp,
         now: Timestamp,
     ) -> Result<u64, StoreError>;
 

@@ -1,13 +1,14 @@
 //! Clients: resolving the device behind a request, and its snapshot.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Phantoms, new_token, token_hash};
+use super::{Phantoms, RateLimits, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
-    Client, ClientId, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus, Timestamp,
-    User, new_id,
+    Client, ClientId, Duration, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus,
+    Timestamp, User, new_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
@@ -73,6 +74,8 @@ pub struct Clients {
     pub(super) random: Arc<dyn Random>,
     /// For the user of a sign-in whose identifier names no account.
     pub(super) phantoms: Phantoms,
+    /// New clients made on the way (a sign-in without one) count here.
+    pub(super) rate_limits: RateLimits,
 }
 
 /// Housekeeping and health: what runs beside the requests.
@@ -94,18 +97,24 @@ impl Maintenance {
         Ok(())
     }
 
-    /// Housekeeping, run periodically: drops sign-ins past their lifetime and
+    /// Housekeeping, run periodically: drops sign-ins past their lifetime,
     /// clients idle for as long that hold no active session (anonymous
-    /// visitors would otherwise pile up). Returns how many of each.
+    /// visitors would otherwise pile up), and sooner, clients that were
+    /// never used (no sign-in, no session), which anyone can make for free.
+    /// Returns how many sign-ins and clients.
     pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
         let now = self.clock.now();
         let sign_ins = self.sign_ins.purge_abandoned(now).await?;
         self.counters.purge_expired(now).await?;
         self.users.purge_attempt_records(now).await?;
-        let idle_before = Timestamp(now.0.saturating_sub(self.settings.sign_in_lifetime.0));
+        let before = |lifetime: Duration| Timestamp(now.0.saturating_sub(lifetime.0));
         let clients = self
             .client_repo
-            .purge_idle_clients(idle_before, now)
+            .purge_idle_clients(
+                before(self.settings.sign_in_lifetime),
+                before(self.settings.unused_client_lifetime),
+                now,
+            )
             .await?;
         Ok((sign_ins, clients))
     }
@@ -123,14 +132,21 @@ impl Clients {
             .await?)
     }
 
-    /// The client a token names, or a new one with a new token.
+    /// The client a token names, or a new one with a new token. A new client
+    /// counts against the per-IP allowance of new clients of `ip`, as
+    /// `POST /v1/client` does: a token that names nothing must not be a way
+    /// around it.
     pub(crate) async fn find_or_create_client(
         &self,
         token: Option<&str>,
+        ip: Option<IpAddr>,
     ) -> Result<(Client, Option<String>), Error> {
         if let Some(client) = self.find_client(token).await? {
             return Ok((client, None));
         }
+        self.rate_limits
+            .throttle_limit(Throttled::CreateClient, ip)
+            .await?;
         let (client, token) = self.insert_new_client().await?;
         Ok((client, Some(token)))
     }
@@ -203,7 +219,8 @@ impl Clients {
         })
     }
 
-    /// `PUT`/`POST /v1/client`: a brand-new client with its own token.
+    /// `PUT`/`POST /v1/client`: a brand-new client with its own token. (The
+    /// route's step is counted against the per-IP allowance of new clients.)
     pub async fn create_client(&self) -> Result<Outcome<ClientSnapshot>, Error> {
         let (client, token) = self.insert_new_client().await?;
         // Just made: no sign-in and no sessions to read.
@@ -443,5 +460,108 @@ impl Clients {
             .filter(|s| s.client_id == client.id)
             .ok_or(Error::NotFound(Resource::SignIn))?;
         Ok((client, sign_in))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::model::{Duration, RateLimit};
+    use crate::ports::{MockCounters, WindowCount};
+    use crate::service::CreateSignIn;
+    use crate::service::test_support::{Mocks, NOW};
+
+    #[tokio::test]
+    async fn unused_clients_are_purged_sooner_than_idle_ones() {
+        let mut m = Mocks::new();
+        m.settings.sign_in_lifetime = Duration::days(1);
+        m.settings.unused_client_lifetime = Duration::minutes(60);
+        m.sign_ins.expect_purge_abandoned().returning(|_| Ok(2));
+        m.clients
+            .expect_purge_idle_clients()
+            .withf(|idle_before, unused_before, now| {
+                *idle_before == Timestamp(NOW.0 - 86_400_000)
+                    && *unused_before == Timestamp(NOW.0 - 3_600_000)
+                    && *now == NOW
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(5));
+        assert_eq!(m.services().maintenance.purge_stale().await, Ok((2, 5)));
+    }
+
+    /// Counters that expect one hit, on `ip`'s allowance of new clients,
+    /// and find it spent.
+    fn new_clients_spent(ip: &'static str) -> MockCounters {
+        let mut counters = MockCounters::new();
+        let key = format!("rl:create_client:{ip}");
+        counters
+            .expect_hit()
+            .withf(move |k, window, _| k == key && *window == Duration::seconds(60))
+            .times(1)
+            .returning(|_, _, _| {
+                Ok(WindowCount {
+                    count: 11,
+                    resets_in: Duration::seconds(42),
+                })
+            });
+        counters
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_that_must_create_its_client_counts_a_new_client_and_is_refused_past_the_allowance()
+     {
+        let mut m = Mocks::new();
+        m.settings.rate_limits.create_client = RateLimit::per_seconds(10, 60);
+        m.counters = new_clients_spent("192.0.2.7");
+        // The token names no client: one would be made.
+        m.clients
+            .expect_find_client_by_token_hash()
+            .returning(|_| Ok(None));
+        m.nothing_created();
+        let err = m
+            .services()
+            .sign_ins
+            .create_sign_in(
+                Some("a token that names nothing"),
+                CreateSignIn {
+                    client_ip: Some("192.0.2.7".parse().unwrap()),
+                    ..CreateSignIn::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::Throttled {
+                retry_after_secs: 42
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_on_a_known_client_counts_no_new_client() {
+        let mut m = Mocks::new();
+        m.settings.rate_limits.create_client = RateLimit::per_seconds(10, 60);
+        m.counters = MockCounters::new(); // any hit would fail the test
+        m.client_found().client_reads_back();
+        m.clients.expect_insert_client().never();
+        m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
+        m.clients
+            .expect_set_current_sign_in()
+            .returning(|_, _, _| Ok(()));
+        let created = m
+            .services()
+            .sign_ins
+            .create_sign_in(
+                Some(crate::service::test_support::TOKEN),
+                CreateSignIn {
+                    client_ip: Some("192.0.2.7".parse().unwrap()),
+                    ..CreateSignIn::default()
+                },
+            )
+            .await;
+        assert!(created.is_ok(), "{created:?}");
     }
 }

@@ -116,6 +116,7 @@ impl Services {
             clock: clock.clone(),
             random: random.clone(),
             phantoms: phantoms.clone(),
+            rate_limits: rate_limits.clone(),
         };
         let user_service = Users {
             users: users.clone(),

@@ -13,11 +13,18 @@ use crate::error::Error;
 use crate::model::{InstanceSettings, RateLimit};
 use crate::ports::{Clock, CodeDestination, Counters};
 
-/// A step of the sign-in flow a request takes; inbound adapters name it, and
-/// the core decides which limit, if any, it counts against.
+/// A step a request takes (creating a client, or a step of the sign-in
+/// flow); inbound adapters name it, and the core decides which limit, if
+/// any, it counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
-    /// Creating a sign-in (`POST /v1/client/sign_ins`).
+    /// Creating a client (`POST`/`PUT /v1/client`).
+    CreateClient,
+    /// Creating a development browser, which is a client (`POST /v1/dev_browser`).
+    CreateDevBrowser,
+    /// Creating a sign-in (`POST /v1/client/sign_ins`). A request that names
+    /// no client also creates one, counted apart when it does (see
+    /// [`Throttled::CreateClient`]).
     CreateSignIn,
     /// Asking for a first factor's code or starting an OAuth flow.
     PrepareFirstFactor,
@@ -33,7 +40,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, for adapters and tests that list them.
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 8] = [
+        Step::CreateClient,
+        Step::CreateDevBrowser,
         Step::CreateSignIn,
         Step::PrepareFirstFactor,
         Step::AttemptFirstFactor,
@@ -46,7 +55,10 @@ impl Step {
     pub const fn limit(self) -> Option<Throttled> {
         // Everything that checks a secret shares one allowance, so guesses
         // cannot be spread over the password, the codes and a reset.
+        // Every way of making a client shares one allowance: each is a row
+        // anyone may create without proving anything.
         Some(match self {
+            Step::CreateClient | Step::CreateDevBrowser => Throttled::CreateClient,
             Step::CreateSignIn => Throttled::CreateSignIn,
             Step::AttemptFirstFactor | Step::AttemptSecondFactor | Step::ResetPassword => {
                 Throttled::Attempt
@@ -58,6 +70,8 @@ impl Step {
     /// The step's name in `snake_case`.
     pub const fn name(self) -> &'static str {
         match self {
+            Step::CreateClient => "create_client",
+            Step::CreateDevBrowser => "create_dev_browser",
             Step::CreateSignIn => "create_sign_in",
             Step::PrepareFirstFactor => "prepare_first_factor",
             Step::AttemptFirstFactor => "attempt_first_factor",
@@ -72,6 +86,9 @@ impl Step {
 /// rate-limit settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Throttled {
+    /// Creating a client, however it is made: `/v1/client`, a development
+    /// browser, or a sign-in started without one.
+    CreateClient,
     /// Creating a sign-in.
     CreateSignIn,
     /// Attempting a factor or resetting a password.
@@ -84,6 +101,7 @@ impl Throttled {
     /// The limit's name, as its counters' keys and the settings spell it.
     pub const fn name(self) -> &'static str {
         match self {
+            Self::CreateClient => "create_client",
             Self::CreateSignIn => "create_sign_in",
             Self::Attempt => "attempt",
             Self::Prepare => "prepare",
@@ -104,11 +122,23 @@ impl RateLimits {
     /// limit; refuses it with 429 once the window's allowance is spent.
     /// Requests whose address is unknown share one allowance.
     pub async fn throttle(&self, step: Step, ip: Option<IpAddr>) -> Result<(), Error> {
-        let Some(what) = step.limit() else {
-            return Ok(());
-        };
+        match step.limit() {
+            Some(what) => self.throttle_limit(what, ip).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a request from `ip` against the per-IP limit `what`; for the
+    /// core's own counting, where a step only sometimes does what is limited
+    /// (a sign-in that has to create its client).
+    pub(crate) async fn throttle_limit(
+        &self,
+        what: Throttled,
+        ip: Option<IpAddr>,
+    ) -> Result<(), Error> {
         let limits = &self.settings.rate_limits;
         let limit = match what {
+            Throttled::CreateClient => limits.create_client,
             Throttled::CreateSignIn => limits.create_sign_in,
             Throttled::Attempt => limits.attempt,
             Throttled::Prepare => limits.prepare,
@@ -231,11 +261,13 @@ mod tests {
     }
 
     #[test]
-    fn secrets_share_the_attempt_allowance_and_code_requests_the_prepare_one() {
+    fn secrets_share_the_attempt_allowance_code_requests_the_prepare_one_and_clients_theirs() {
         let limits: Vec<_> = Step::ALL.iter().map(|s| (s.name(), s.limit())).collect();
         assert_eq!(
             limits,
             [
+                ("create_client", Some(Throttled::CreateClient)),
+                ("create_dev_browser", Some(Throttled::CreateClient)),
                 ("create_sign_in", Some(Throttled::CreateSignIn)),
                 ("prepare_first_factor", Some(Throttled::Prepare)),
                 ("attempt_first_factor", Some(Throttled::Attempt)),

@@ -54,6 +54,9 @@ pub struct CreateSignIn {
     /// Keep the device's token when a session starts instead of rotating it:
     /// for development browsers, whose token is their identity in URLs.
     pub keep_token: bool,
+    /// The address the request came from: a client made for the sign-in
+    /// counts against its allowance of new clients.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -169,7 +172,10 @@ impl SignIns {
         }
 
         let now = self.clock.now();
-        let (client, new_token) = self.clients.find_or_create_client(token).await?;
+        let (client, new_token) = self
+            .clients
+            .find_or_create_client(token, params.client_ip)
+            .await?;
         let created = new_token.is_some().then(|| client.id.clone());
         let is_new = created.is_some();
         let result = async move {
