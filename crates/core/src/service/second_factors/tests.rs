@@ -272,9 +272,12 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
 #[tokio::test]
 async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
     let mut m = mocks_for(mfa_user());
-    m.codes
-        .expect_send()
-        .withf(|msg| msg.destination == CodeDestination::Sms("+15555550242".into()))
+    m.outbox
+        .expect_enqueue()
+        .withf(|d| {
+            crate::service::deliveries::tests::queued_code(d).destination
+                == CodeDestination::Sms("+15555550242".into())
+        })
         .times(1)
         .returning(|_| Ok(()));
     m.sign_ins
