@@ -167,6 +167,7 @@ impl TestApp {
             instance: store.clone(),
             hasher: hasher.clone(),
             codes: codes.clone(),
+            outbox: store.clone(),
             clock: clock.clone(),
             random: random.clone(),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),

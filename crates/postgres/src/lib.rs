@@ -40,6 +40,7 @@ mod clients;
 mod error;
 mod instance;
 mod migrations;
+mod outbox;
 mod users;
 
 use std::time::Duration;

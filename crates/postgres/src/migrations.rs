@@ -8,7 +8,10 @@ use crate::error::DbError;
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit one
 /// that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_deliveries.sql"),
+];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006c_6174_6368;

@@ -37,6 +37,7 @@ mod counters;
 mod error;
 mod instance;
 mod migrations;
+mod outbox;
 mod pool;
 mod sign_ins;
 mod users;

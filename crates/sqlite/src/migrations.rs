@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_second_factors.sql"),
     include_str!("../migrations/0005_external_accounts.sql"),
     include_str!("../migrations/0006_counters.sql"),
+    include_str!("../migrations/0007_deliveries.sql"),
 ];
 
 /// The schema version this build writes.

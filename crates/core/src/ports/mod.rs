@@ -37,7 +37,6 @@ pub(crate) use random::FreshRandom;
 pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
     counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
-    outbox::MockOutbox,
-    password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
-    user_repository::MockUserRepository,
+    outbox::MockOutbox, password_hasher::MockPasswordHasher, random::MockRandom,
+    sign_in_store::MockSignInStore, user_repository::MockUserRepository,
 };

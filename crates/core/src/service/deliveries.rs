@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, StoreError};
 use crate::model::{Duration, IdPrefix, Timestamp, new_id};
 use crate::ports::{
-    ClaimedDelivery, Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender,
-    DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox, Random,
+    ClaimedDelivery, Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender, DeliveryCounts,
+    DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox, Random,
 };
 use crate::secrets::SecretBox;
 
@@ -240,11 +240,17 @@ impl Deliveries {
     /// The message sealed in a claimed delivery.
     fn open(&self, delivery: &ClaimedDelivery) -> Result<CodeMessage, String> {
         if delivery.kind != CODE_KIND {
-            return Err(format!("no worker for deliveries of kind {:?}", delivery.kind));
+            return Err(format!(
+                "no worker for deliveries of kind {:?}",
+                delivery.kind
+            ));
         }
         let plain = self
             .secrets
-            .open(&delivery.payload, &seal_context(&delivery.kind, &delivery.id))
+            .open(
+                &delivery.payload,
+                &seal_context(&delivery.kind, &delivery.id),
+            )
             .map_err(|_| "the payload cannot be opened with this instance's key".to_owned())?;
         let payload: CodePayload = serde_json::from_slice(&plain)
             .map_err(|_| "the payload is not a code message".to_owned())?;
@@ -282,7 +288,12 @@ impl Deliveries {
 
     /// Removes delivered and dead deliveries older than the policy keeps.
     pub async fn purge_finished(&self) -> Result<u64, Error> {
-        let before = Timestamp(self.clock.now().0.saturating_sub(self.policy.keep_finished.0));
+        let before = Timestamp(
+            self.clock
+                .now()
+                .0
+                .saturating_sub(self.policy.keep_finished.0),
+        );
         Ok(self.outbox.purge_finished(before).await?)
     }
 }

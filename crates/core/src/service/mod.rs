@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
+pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use me::{Account, BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};

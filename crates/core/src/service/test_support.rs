@@ -13,8 +13,8 @@ use crate::model::{
 };
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
-    MockInstanceStore, MockOAuthProvider, MockOutbox, MockPasswordHasher, MockRandom, MockSignInStore,
-    MockUserRepository,
+    MockInstanceStore, MockOAuthProvider, MockOutbox, MockPasswordHasher, MockRandom,
+    MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);

@@ -85,7 +85,10 @@ async fn a_queued_code_is_sealed_and_opens_only_as_its_own_delivery() {
     assert!(delivery.id.starts_with("dlv_"));
     assert_eq!(delivery.due_at, NOW, "due at once");
     assert_eq!(delivery.expire_at, Some(NOW.plus(Duration::minutes(10))));
-    assert!(!delivery.payload.contains("493817"), "the code is not readable");
+    assert!(
+        !delivery.payload.contains("493817"),
+        "the code is not readable"
+    );
     assert!(!delivery.payload.contains("ann@"), "nor its address");
     assert_eq!(queued_code(&delivery), message(), "it round-trips");
     let mut other = delivery.clone();
@@ -134,16 +137,14 @@ async fn one_round(
     });
     let keep = told.clone();
     let max = delivery.max_attempts;
-    outbox
-        .expect_fail()
-        .returning(move |_, _, _, retry_at, _| {
-            *keep.lock().unwrap() = Some(Told::Fail(retry_at));
-            Ok(if retry_at.is_some() && attempts < max {
-                DeliveryStatus::Pending
-            } else {
-                DeliveryStatus::Dead
-            })
-        });
+    outbox.expect_fail().returning(move |_, _, _, retry_at, _| {
+        *keep.lock().unwrap() = Some(Told::Fail(retry_at));
+        Ok(if retry_at.is_some() && attempts < max {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Dead
+        })
+    });
     let mut sender = MockCodeSender::new();
     let times = usize::from(!expired);
     sender
@@ -152,7 +153,11 @@ async fn one_round(
         .times(times)
         .returning(move |_| sent.clone());
     let round = deliveries(outbox, sender).deliver_due().await.unwrap();
-    let told = told.lock().unwrap().take().expect("the outcome was recorded");
+    let told = told
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the outcome was recorded");
     (round, told)
 }
 
