@@ -10,6 +10,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod deliveries;
 mod enumeration;
 mod expiry;
 mod lockout;

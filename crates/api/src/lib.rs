@@ -198,16 +198,21 @@ pub async fn serve(
         state.services.maintenance.clone(),
         jobs::PURGE_INTERVAL,
     ));
-    let stop_jobs = purge.abort_handle();
+    let deliver = tokio::spawn(jobs::deliver(
+        state.services.deliveries.clone(),
+        jobs::DELIVERY_POLL_INTERVAL,
+    ));
+    let stop_jobs = [purge.abort_handle(), deliver.abort_handle()];
     warp::serve(routes(state))
         .incoming(listener)
         .graceful(async move {
             shutdown.await;
-            stop_jobs.abort();
+            stop_jobs.iter().for_each(tokio::task::AbortHandle::abort);
         })
         .run()
         .await;
     purge.abort();
+    deliver.abort();
 }
 
 async fn handle<S, B>(
