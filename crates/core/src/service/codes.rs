@@ -261,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn code_digests_are_keyed_and_bound_to_their_sign_in() {
+        use sha2::{Digest, Sha256};
+        let sign_in = crate::service::test_support::sign_in_started(crate::model::Timestamp(0));
+        let key = SecretBox::new(&[1; 32]);
+        let digest = code_digest(&key, &sign_in, "123456");
+        assert_eq!(digest, code_digest(&key, &sign_in, "123456"));
+        // What an offline reader of the flow store could brute-force.
+        let plain = hex(&Sha256::digest(format!("{}:123456", sign_in.id).as_bytes()));
+        assert_ne!(digest, plain, "not a plain hash");
+        assert_ne!(
+            digest,
+            code_digest(&SecretBox::new(&[2; 32]), &sign_in, "123456"),
+            "another key makes another digest: it does not verify"
+        );
+        assert_ne!(digest, code_digest(&key, &sign_in, "123457"));
+    }
+
+    #[test]
     fn test_identities() {
         assert!(is_test_identity(&CodeDestination::Email(
             "jane+clerk_test@example.com".into()

@@ -131,6 +131,7 @@ impl Services {
             counters: counters.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
+            secrets: secrets.clone(),
         };
         let client_service = Clients {
             client_repo: clients.clone(),
