@@ -248,13 +248,6 @@ impl Services {
     pub fn settings(&self) -> &InstanceSettings {
         &self.settings
     }
-
-    /// The same services with the outbox retried under `policy`.
-    pub fn with_delivery_policy(mut self, policy: DeliveryPolicy) -> Self {
-        self.deliveries.policy = policy;
-        self.sign_ins.codes.deliveries.policy = policy;
-        self
-    }
 }
 
 /// A new 256-bit client token, hex encoded.
