@@ -10,6 +10,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod deliveries;
 mod duplicates;
 mod enumeration;
 mod expiry;

@@ -10,7 +10,7 @@ use warp::http::{HeaderMap, StatusCode};
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::InstanceSettings;
 use latch_core::password::Argon2Settings;
-use latch_core::service::{Ports, Services};
+use latch_core::service::{Deliveries, DeliveryRound, Ports, Services};
 use latch_os::{Argon2Hasher, OsRandom};
 use latch_sqlite::{SqliteConfig, SqliteStore};
 use latch_testkit::{ManualClock, RecordingCodeSender};
@@ -54,6 +54,10 @@ impl latch_core::ports::PasswordHasher for CountingHasher {
 
 pub struct TestApp {
     state: ApiState,
+    /// Whether every request is followed by a round of the outbox's worker,
+    /// so that codes are in [`TestApp::codes`] when the request returns.
+    auto_deliver: std::sync::atomic::AtomicBool,
+    settings: InstanceSettings,
     /// The password hasher, with its count of verifications.
     pub hasher: Arc<CountingHasher>,
     /// Every code the server sent.
@@ -62,7 +66,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The app's store, for states no route makes.
     store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 /// A [`TestApp`] served over TCP; stopped when dropped.
@@ -147,12 +151,29 @@ impl TestApp {
     }
 
     async fn build(
+        settings: InstanceSettings,
+        providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
+    ) -> Self {
+        Self::build_in(Arc::new(tempfile::tempdir().unwrap()), settings, providers).await
+    }
+
+    /// Another app (another process, as far as the database can tell) on
+    /// this app's database file and instance key, with its own clock
+    /// (starting where this one stands) and code receiver.
+    pub async fn reopen(&self) -> Self {
+        let app = Self::build_in(self._dir.clone(), self.settings.clone(), Vec::new()).await;
+        app.clock.set(latch_core::ports::Clock::now(&*self.clock));
+        app
+    }
+
+    async fn build_in(
+        dir: Arc<tempfile::TempDir>,
         mut settings: InstanceSettings,
         providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
     ) -> Self {
         settings.strategies.oauth_providers = providers.iter().map(|p| p.name()).collect();
         settings.oauth_callback_url = CALLBACK.into();
-        let dir = tempfile::tempdir().unwrap();
+        let kept = settings.clone();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap(),
         );
@@ -182,6 +203,7 @@ impl TestApp {
             instance: store.clone(),
             hasher: hasher.clone(),
             codes: codes.clone(),
+            outbox: store.clone(),
             clock: clock.clone(),
             random: random.clone(),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
@@ -201,6 +223,8 @@ impl TestApp {
             connections: latch_api::ConnectionLimits::default(),
         };
         Self {
+            auto_deliver: std::sync::atomic::AtomicBool::new(true),
+            settings: kept,
             state: ApiState::new(
                 Services::new(ports, settings),
                 keys,
@@ -248,6 +272,9 @@ impl TestApp {
         }
         let filter = latch_api::routes(self.state.clone()).map(|r| r);
         let res = req.reply(&filter).await;
+        if self.auto_deliver.load(std::sync::atomic::Ordering::SeqCst) {
+            self.deliver().await;
+        }
         let status = res.status();
         let headers = res.headers().clone();
         let body = if res.body().is_empty() {
@@ -283,6 +310,23 @@ impl TestApp {
             _stop: stop,
             task,
         }
+    }
+
+    /// One round of the outbox's worker, as the server's job runs it.
+    pub async fn deliver(&self) -> DeliveryRound {
+        self.deliveries().deliver_due().await.unwrap()
+    }
+
+    /// The outbox: its worker and what operators see of it.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.state.services.deliveries
+    }
+
+    /// From now on, requests only queue deliveries; [`TestApp::deliver`]
+    /// (or a worker a test runs) sends them.
+    pub fn deliver_only_when_asked(&self) {
+        self.auto_deliver
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// `POST /v1/client/sign_ins` with `form` and no client yet.

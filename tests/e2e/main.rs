@@ -6,6 +6,7 @@
 mod binary;
 mod cluster;
 mod conformance;
+mod deliveries;
 mod enumeration;
 mod faults;
 mod postgres_tls;

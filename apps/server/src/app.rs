@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
-    ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Random,
-    SendError, SignInStore, UserRepository,
+    ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Outbox,
+    Random, SendError, SignInStore, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -74,6 +74,7 @@ impl App {
             instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
             codes: code_sender(&self.settings.codes)?,
+            outbox: self.durable.outbox.clone(),
             clock: Arc::new(SystemClock),
             random,
             secrets: self.secrets.clone(),
@@ -157,15 +158,20 @@ pub struct Durable {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub instance: Arc<dyn InstanceStore>,
+    /// The delivery queue (one-time codes), beside the users it serves.
+    pub outbox: Arc<dyn Outbox>,
 }
 
 impl Durable {
-    fn of<S: UserRepository + ClientRepository + InstanceStore + 'static>(store: S) -> Self {
+    fn of<S: UserRepository + ClientRepository + InstanceStore + Outbox + 'static>(
+        store: S,
+    ) -> Self {
         let store = Arc::new(store);
         Self {
             users: store.clone(),
             clients: store.clone(),
-            instance: store,
+            instance: store.clone(),
+            outbox: store,
         }
     }
 }

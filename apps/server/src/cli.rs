@@ -44,6 +44,32 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// List the outbox's deliveries (one-time codes): counts, then pending
+    /// and dead ones, newest first, with attempts and the last error (never
+    /// their content)
+    Deliveries(DeliveriesArgs),
+}
+
+/// `latch deliveries`: which deliveries to list.
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// Which deliveries: unfinished (pending and dead), pending, dead,
+    /// delivered or all
+    #[arg(long, value_enum, default_value = "unfinished")]
+    pub status: DeliveryFilter,
+    /// At most this many of each status listed (1 to 1000)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
+/// The statuses `latch deliveries --status` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeliveryFilter {
+    Unfinished,
+    Pending,
+    Dead,
+    Delivered,
+    All,
 }
 
 /// `latch user ...`.
@@ -134,6 +160,28 @@ mod tests {
         assert_eq!(args.username.as_deref(), Some("ann"));
         assert_eq!(args.first_name.as_deref(), Some("Ann"));
         assert_eq!(args.password, None);
+    }
+
+    #[test]
+    fn deliveries_lists_unfinished_ones_unless_told() {
+        let Some(Cli {
+            command: Some(Command::Deliveries(args)),
+            ..
+        }) = Cli::try_parse_from(["latch", "deliveries"]).ok()
+        else {
+            panic!("deliveries parses");
+        };
+        assert_eq!((args.status, args.limit), (DeliveryFilter::Unfinished, 100));
+        let Some(Cli {
+            command: Some(Command::Deliveries(args)),
+            ..
+        }) = Cli::try_parse_from(["latch", "deliveries", "--status", "dead", "--limit", "5"]).ok()
+        else {
+            panic!("deliveries --status dead parses");
+        };
+        assert_eq!((args.status, args.limit), (DeliveryFilter::Dead, 5));
+        assert!(Cli::try_parse_from(["latch", "deliveries", "--status", "lost"]).is_err());
+        assert!(Cli::try_parse_from(["latch", "deliveries", "--limit", "0"]).is_err());
     }
 
     #[test]

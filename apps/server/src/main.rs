@@ -11,10 +11,11 @@ use anyhow::Context;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
+use latch_core::ports::{DeliveryRecord, DeliveryStatus};
 use latch_core::service::CreateUser;
 
 use crate::app::App;
-use crate::cli::{Cli, Command, CreateUserArgs, UserCommand};
+use crate::cli::{Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand};
 use crate::settings::{Log, LogFormat, RawSettings, Settings};
 
 #[global_allocator]
@@ -56,6 +57,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
+        Command::Deliveries(args) => list_deliveries(settings, args).await,
     }
 }
 
@@ -140,4 +142,84 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result
         .map_err(|e| anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message))?;
     println!("{}", user.id);
     Ok(())
+}
+
+/// `latch deliveries`: what the outbox holds, for operators; payloads are
+/// sealed and never shown.
+async fn list_deliveries(settings: Settings, args: DeliveriesArgs) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let deliveries = app.services()?.deliveries;
+    let failed = |e: latch_core::Error| {
+        anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message)
+    };
+    let counts = deliveries.counts().await.map_err(failed)?;
+    println!(
+        "deliveries: {} pending, {} dead, {} delivered",
+        counts.pending, counts.dead, counts.delivered
+    );
+    let statuses: &[Option<DeliveryStatus>] = match args.status {
+        DeliveryFilter::Unfinished => &[Some(DeliveryStatus::Pending), Some(DeliveryStatus::Dead)],
+        DeliveryFilter::Pending => &[Some(DeliveryStatus::Pending)],
+        DeliveryFilter::Dead => &[Some(DeliveryStatus::Dead)],
+        DeliveryFilter::Delivered => &[Some(DeliveryStatus::Delivered)],
+        DeliveryFilter::All => &[None],
+    };
+    let mut listed: Vec<DeliveryRecord> = Vec::new();
+    for status in statuses {
+        listed.extend(deliveries.list(*status, args.limit).await.map_err(failed)?);
+    }
+    listed.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    if listed.is_empty() {
+        return Ok(());
+    }
+    println!("id\tkind\tstatus\tattempts\tcreated_at\tnext_or_last_at\tlast_error");
+    for d in listed {
+        println!(
+            "{}\t{}\t{}\t{}/{}\t{}\t{}\t{}",
+            d.id,
+            d.kind,
+            d.status.as_str(),
+            d.attempts,
+            d.max_attempts,
+            rfc3339(d.created_at.0),
+            rfc3339(d.due_at.0),
+            d.last_error
+                .as_deref()
+                .unwrap_or("-")
+                .replace(['\t', '\n'], " ")
+        );
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+fn rfc3339(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_printed_in_utc() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 }

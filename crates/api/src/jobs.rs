@@ -1,13 +1,59 @@
 //! Background jobs the server runs beside its requests: housekeeping on an
-//! interval, for as long as it serves.
+//! interval, and the outbox's worker, for as long as it serves.
 
 use std::future::Future;
 use std::time::Duration;
 
-use latch_core::service::Maintenance;
+use latch_core::service::{Deliveries, Maintenance};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How often the outbox is looked at when nothing was queued here: for
+/// retries, deliveries queued by a replica that stopped, and leases that
+/// ran out.
+pub const DELIVERY_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The outbox's worker: delivers what is due at once, then whenever this
+/// process queues something or every `poll`; never returns, so its task is
+/// aborted when serving stops. Finished deliveries past their keeping time
+/// are removed every [`PURGE_INTERVAL`].
+pub async fn deliver(deliveries: Deliveries, poll: Duration) {
+    let mut purged_at: Option<tokio::time::Instant> = None;
+    loop {
+        deliver_once(&deliveries).await;
+        if purged_at.is_none_or(|at| at.elapsed() >= PURGE_INTERVAL) {
+            purged_at = Some(tokio::time::Instant::now());
+            match deliveries.purge_finished().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deliveries = n, "finished deliveries removed"),
+                Err(err) => tracing::warn!(error = %err, "removing finished deliveries failed"),
+            }
+        }
+        tokio::select! {
+            () = deliveries.woken() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// One round of [`deliver`]: every due delivery is tried once. Each failed
+/// attempt is logged by the service; a failed round is logged here and the
+/// next one tries again.
+pub async fn deliver_once(deliveries: &Deliveries) {
+    match deliveries.deliver_due().await {
+        Ok(round) if round.dead > 0 => {
+            tracing::warn!(
+                delivered = round.delivered,
+                retrying = round.retrying,
+                dead = round.dead,
+                "deliveries given up on"
+            )
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "delivery round failed"),
+    }
+}
 
 /// Removes stale sign-ins and idle clients now and then every `every`; never
 /// returns, so its task is aborted when serving stops.

@@ -84,6 +84,10 @@ pub async fn serve(
         state.services.maintenance.clone(),
         jobs::PURGE_INTERVAL,
     ));
+    let deliver = tokio::spawn(jobs::deliver(
+        state.services.deliveries.clone(),
+        jobs::DELIVERY_POLL_INTERVAL,
+    ));
     let service = TowerToHyperService::new(warp::service(routes(state)));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -140,6 +144,7 @@ pub async fn serve(
     }
     drop(listener);
     purge.abort();
+    deliver.abort();
     graceful.shutdown().await;
 }
 

@@ -1,14 +1,14 @@
 //! `latch-postgres`: Latch's durable repositories on PostgreSQL, for
 //! deployments that run several replicas against one database.
 //!
-//! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`] and
-//! [`InstanceStore`] from `latch-core`; the app holds it once and hands out
+//! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`],
+//! [`InstanceStore`] and [`Outbox`] from `latch-core`; the app holds it once and hands out
 //! `Arc<dyn Port>` clones. Sign-ins stay in the flow store (memory, Redis).
 //!
 //! - `migrations`: numbered SQL files in `migrations/`, tracked in the
 //!   `latch_schema_migrations` table and applied by [`PostgresStore::connect`]
 //!   under an advisory lock, so replicas starting together apply each once.
-//! - `users`, `clients`, `instance`: one module per port.
+//! - `users`, `clients`, `instance`, `outbox`: one module per port.
 //! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
 //!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
 //!   `ExternalAccountTaken`, connection failures and timeouts ->
@@ -40,6 +40,7 @@ mod clients;
 mod error;
 mod instance;
 mod migrations;
+mod outbox;
 mod users;
 
 use std::time::Duration;
@@ -47,7 +48,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::{ClientRepository, InstanceStore, UserRepository};
+use latch_core::ports::{ClientRepository, InstanceStore, Outbox, UserRepository};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 

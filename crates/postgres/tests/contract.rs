@@ -90,6 +90,23 @@ async fn instance_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_contract_with_two_replicas_worth_of_pools() {
+    let db = TestDb::new().await;
+    latch_testkit::outbox_contract(db.open().await, db.open().await).await;
+    // Delivered and dead deliveries keep no payload.
+    let raw = db.raw().await;
+    let kept: i64 = raw
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE status <> 'pending' AND payload IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_repository_contract() {
     let db = TestDb::new().await;
     latch_testkit::user_repository_contract(db.open().await).await;

@@ -1,15 +1,16 @@
 //! `latch-sqlite`: Latch's embedded storage, every durable port on one SQLite file.
 //!
 //! [`SqliteStore`] implements [`UserRepository`], [`ClientRepository`],
-//! [`SignInStore`] and [`InstanceStore`] from `latch-core`; the app holds it once
-//! and hands out `Arc<dyn Port>` clones.
+//! [`SignInStore`], [`InstanceStore`], `Counters` and [`Outbox`] from
+//! `latch-core`; the app holds it once and hands out `Arc<dyn Port>` clones.
 //!
 //! - `pool`: one writer connection behind an async mutex and
 //!   [`SqliteConfig::readers`] reader connections, so reads never queue behind a
 //!   write. Every rusqlite call runs on tokio's blocking pool.
 //! - `migrations`: numbered SQL files in `migrations/`, tracked with
 //!   `PRAGMA user_version`, applied by [`SqliteStore::open`] and [`migrate`].
-//! - `users`, `clients`, `sign_ins`, `instance`: one module per port.
+//! - `users`, `clients`, `sign_ins`, `instance`, `counters`, `outbox`: one
+//!   module per port.
 //! - `error`: SQLite errors to `StoreError` (busy/locked -> `Unavailable`, a
 //!   taken email/phone/username -> `Duplicate(kind)`, the rest `Other`).
 //!
@@ -37,6 +38,7 @@ mod counters;
 mod error;
 mod instance;
 mod migrations;
+mod outbox;
 mod pool;
 mod sign_ins;
 mod users;
@@ -47,7 +49,7 @@ use std::time::Duration;
 
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::{ClientRepository, InstanceStore, SignInStore, UserRepository};
+use latch_core::ports::{ClientRepository, InstanceStore, Outbox, SignInStore, UserRepository};
 
 /// Tuning of the SQLite adapter; `Default` suits a small deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_counters.sql"),
     include_str!("../migrations/0007_attempt_windows.sql"),
     include_str!("../migrations/0008_clients_by_updated_at.sql"),
+    include_str!("../migrations/0009_deliveries.sql"),
 ];
 
 /// The schema version this build writes.

@@ -73,6 +73,53 @@ async fn instance_store_contract() {
     latch_testkit::instance_store_contract(db.open()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_contract_with_two_processes_worth_of_connections() {
+    let db = TestDb::new();
+    latch_testkit::outbox_contract(db.open(), db.open()).await;
+}
+
+/// The payload column as stored.
+fn stored_payload(db: &TestDb, id: &str) -> Option<String> {
+    db.raw()
+        .query_row("SELECT payload FROM deliveries WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_delivery_payload_is_wiped_once_delivered_or_dead() {
+    use latch_core::ports::{Lease, NewDelivery, Outbox};
+    let db = TestDb::new();
+    let store = db.open();
+    for id in ["dlv_sent", "dlv_dead"] {
+        let new = NewDelivery {
+            id: id.into(),
+            kind: "code".into(),
+            payload: "v1.sealed".into(),
+            max_attempts: 2,
+            due_at: at(0),
+            expire_at: None,
+            created_at: at(0),
+        };
+        store.enqueue(&new).await.unwrap();
+        assert_eq!(stored_payload(&db, id).as_deref(), Some("v1.sealed"));
+    }
+    let lease = Lease {
+        token: "w".into(),
+        until: at(60_000),
+    };
+    assert_eq!(store.claim_due(at(0), &lease, 10).await.unwrap().len(), 2);
+    store.complete("dlv_sent", "w", at(1)).await.unwrap();
+    store
+        .fail("dlv_dead", "w", "refused", None, at(1))
+        .await
+        .unwrap();
+    assert_eq!(stored_payload(&db, "dlv_sent"), None);
+    assert_eq!(stored_payload(&db, "dlv_dead"), None);
+}
+
 #[tokio::test]
 async fn contracts_hold_with_a_single_reader() {
     let db = TestDb::new();

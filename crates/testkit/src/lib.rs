@@ -3,7 +3,7 @@
 //! - Port contract tests, written once and run against every adapter that
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
-//!   [`instance_store_contract`], [`counters_contract`] and [`oauth::oauth_provider_contract`]. Each
+//!   [`instance_store_contract`], [`counters_contract`], [`outbox_contract`] and [`oauth::oauth_provider_contract`]. Each
 //!   store contract takes a fresh, empty store (one call, one store); each
 //!   panics with a message naming the broken rule.
 //! - [`ManualClock`]: a clock tests move forward instead of sleeping.
@@ -29,6 +29,7 @@ mod counters;
 pub mod fixtures;
 mod instance_store;
 pub mod oauth;
+mod outbox;
 mod process;
 pub mod services;
 mod sign_in_store;
@@ -40,5 +41,6 @@ pub use clock::ManualClock;
 pub use codes::RecordingCodeSender;
 pub use counters::counters_contract;
 pub use instance_store::instance_store_contract;
+pub use outbox::outbox_contract;
 pub use sign_in_store::sign_in_store_contract;
 pub use user_repository::user_repository_contract;

@@ -18,6 +18,7 @@ pub enum IdPrefix {
     EmailAddress,
     PhoneNumber,
     ExternalAccount,
+    Delivery,
 }
 
 impl IdPrefix {
@@ -30,6 +31,7 @@ impl IdPrefix {
             Self::EmailAddress => "idn",
             Self::PhoneNumber => "idn",
             Self::ExternalAccount => "eac",
+            Self::Delivery => "dlv",
         }
     }
 }

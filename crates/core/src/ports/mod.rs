@@ -9,6 +9,7 @@ mod code_sender;
 mod counters;
 mod instance_store;
 mod oauth_provider;
+mod outbox;
 mod password_hasher;
 mod random;
 mod sign_in_store;
@@ -22,6 +23,9 @@ pub use instance_store::InstanceStore;
 pub use oauth_provider::{
     AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
 };
+pub use outbox::{
+    ClaimedDelivery, DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox,
+};
 pub use password_hasher::PasswordHasher;
 pub use random::Random;
 pub use sign_in_store::SignInStore;
@@ -33,6 +37,6 @@ pub(crate) use random::FreshRandom;
 pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
     counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
-    password_hasher::MockPasswordHasher, random::MockRandom, sign_in_store::MockSignInStore,
-    user_repository::MockUserRepository,
+    outbox::MockOutbox, password_hasher::MockPasswordHasher, random::MockRandom,
+    sign_in_store::MockSignInStore, user_repository::MockUserRepository,
 };

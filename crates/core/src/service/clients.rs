@@ -479,9 +479,7 @@ mod tests {
         m.settings.sign_in_lifetime = Duration::days(1);
         m.settings.unused_client_lifetime = Duration::minutes(60);
         m.sign_ins.expect_purge_abandoned().returning(|_| Ok(2));
-        m.users
-            .expect_purge_attempt_records()
-            .returning(|_| Ok(0));
+        m.users.expect_purge_attempt_records().returning(|_| Ok(0));
         m.clients
             .expect_purge_idle_clients()
             .withf(|idle_before, unused_before, now| {

@@ -1,27 +1,29 @@
-//! One-time codes for either factor: choosing where a code goes, sending it,
-//! and checking an attempt.
+//! One-time codes for either factor: choosing where a code goes, putting it
+//! on the outbox, and checking an attempt.
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Clients, RateLimits, hex};
+use super::{Clients, Deliveries, RateLimits, hex};
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
     CodeAttempt, Environment, FactorSlot, SentCode, SignIn, Strategy, Timestamp, User,
 };
-use crate::ports::{Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender, Random};
+use crate::ports::{Clock, CodeDestination, CodeMessage, CodePurpose, Random};
+use crate::secrets::SecretBox;
 
 /// The code a development instance accepts for its test identities.
 const TEST_CODE: &str = "424242";
 
-/// One-time codes on a sign-in: where they go, sending them (within the
-/// per-destination limit), and checking an attempt.
+/// One-time codes on a sign-in: where they go, queueing them for delivery
+/// (within the per-destination limit), and checking an attempt.
 #[derive(Clone)]
 pub(crate) struct Codes {
-    pub(super) sender: Arc<dyn CodeSender>,
+    pub(super) deliveries: Deliveries,
+    /// Keys the codes' digests.
+    pub(super) secrets: Arc<SecretBox>,
     pub(super) clients: Clients,
     pub(super) rate_limits: RateLimits,
     pub(super) clock: Arc<dyn Clock>,
@@ -30,9 +32,10 @@ pub(crate) struct Codes {
 }
 
 impl Codes {
-    /// Sends a new code for `strategy` to one of the user's addresses and
+    /// Queues a new code for `strategy` to one of the user's addresses and
     /// records its digest on the sign-in's `slot` (in memory; the caller
-    /// stores it).
+    /// stores it). The request waits for the queue's insert only, never for
+    /// the receiver: the outbox's worker delivers it.
     pub(crate) async fn send_code(
         &self,
         slot: FactorSlot,
@@ -81,14 +84,13 @@ impl Codes {
                 },
                 expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
             };
-            // A code that never left is never valid: nothing is recorded.
-            self.sender.send(&message).await.map_err(|err| {
-                tracing::warn!(error = %err, strategy = %strategy.name(), "one-time code not delivered");
-                Error::CodeDeliveryFailed
-            })?;
+            // A code that was not queued is never valid: nothing is recorded.
+            self.deliveries
+                .enqueue_code(&message, now.plus(self.settings.code_lifetime))
+                .await?;
         }
         let sent = SentCode {
-            digest: code_digest(sign_in, &code),
+            digest: code_digest(&self.secrets, sign_in, &code),
             target_id,
             sent_at: now,
         };
@@ -122,7 +124,7 @@ impl Codes {
             CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
             CodeAttempt::Check(expected) => {
                 if bool::from(
-                    code_digest(sign_in, code.trim())
+                    code_digest(&self.secrets, sign_in, code.trim())
                         .as_bytes()
                         .ct_eq(expected.as_bytes()),
                 ) {
@@ -226,10 +228,15 @@ fn six_digits(random: &dyn Random) -> String {
     out
 }
 
-/// Codes are kept as SHA-256 of the sign-in id and the code.
-fn code_digest(sign_in: &SignIn, code: &str) -> String {
-    hex(&Sha256::digest(format!("{}:{code}", sign_in.id).as_bytes()))
+/// Codes are kept as a digest of the sign-in id and the code keyed with the
+/// instance key: six digits under a plain hash fall to anyone who reads the
+/// flow store, under a key they do not.
+pub(crate) fn code_digest(secrets: &SecretBox, sign_in: &SignIn, code: &str) -> String {
+    secrets.digest(CODE_DIGEST_CONTEXT, &format!("{}:{code}", sign_in.id))
 }
+
+/// The context of codes' keyed digests.
+const CODE_DIGEST_CONTEXT: &str = "sign-in-code";
 
 #[cfg(test)]
 mod tests {
@@ -251,6 +258,24 @@ mod tests {
             counts.iter().all(|n| (1000..1400).contains(n)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn code_digests_are_keyed_and_bound_to_their_sign_in() {
+        use sha2::{Digest, Sha256};
+        let sign_in = crate::service::test_support::sign_in_started(crate::model::Timestamp(0));
+        let key = SecretBox::new(&[1; 32]);
+        let digest = code_digest(&key, &sign_in, "123456");
+        assert_eq!(digest, code_digest(&key, &sign_in, "123456"));
+        // What an offline reader of the flow store could brute-force.
+        let plain = hex(&Sha256::digest(format!("{}:123456", sign_in.id).as_bytes()));
+        assert_ne!(digest, plain, "not a plain hash");
+        assert_ne!(
+            digest,
+            code_digest(&SecretBox::new(&[2; 32]), &sign_in, "123456"),
+            "another key makes another digest: it does not verify"
+        );
+        assert_ne!(digest, code_digest(&key, &sign_in, "123457"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod clients;
 mod codes;
+mod deliveries;
 mod lockout;
 mod me;
 mod oauth;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
+pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use me::{Account, BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};
@@ -37,7 +39,7 @@ use steps::Steps;
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
-    ClientRepository, Clock, CodeSender, Counters, InstanceStore, PasswordHasher, Random,
+    ClientRepository, Clock, CodeSender, Counters, InstanceStore, Outbox, PasswordHasher, Random,
     SignInStore, UserRepository,
 };
 use crate::secrets::SecretBox;
@@ -53,7 +55,10 @@ pub struct Ports {
     pub counters: Arc<dyn Counters>,
     pub instance: Arc<dyn InstanceStore>,
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Sends what the outbox holds (one-time codes), off the request path.
     pub codes: Arc<dyn CodeSender>,
+    /// The durable delivery queue; kept with the durable store.
+    pub outbox: Arc<dyn Outbox>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     /// Seals TOTP secrets and digests backup codes with the instance's key.
@@ -83,6 +88,8 @@ pub struct Services {
     pub rate_limits: RateLimits,
     /// Housekeeping and health.
     pub maintenance: Maintenance,
+    /// The outbox: its worker, and what operators see of it.
+    pub deliveries: Deliveries,
     settings: Arc<InstanceSettings>,
 }
 
@@ -98,16 +105,27 @@ impl Services {
             instance,
             hasher,
             codes,
+            outbox,
             clock,
             random,
             secrets,
             oauth,
         } = ports;
+        let deliveries = Deliveries {
+            outbox,
+            sender: codes,
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            policy: DeliveryPolicy::default(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
         let phantoms = Phantoms::new(secrets.clone(), hasher.clone(), random.clone());
         let rate_limits = RateLimits {
             counters: counters.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
+            secrets: secrets.clone(),
         };
         let client_service = Clients {
             client_repo: clients.clone(),
@@ -143,7 +161,8 @@ impl Services {
             settings: settings.clone(),
         };
         let code_service = Codes {
-            sender: codes,
+            deliveries: deliveries.clone(),
+            secrets: secrets.clone(),
             clients: client_service.clone(),
             rate_limits: rate_limits.clone(),
             clock: clock.clone(),
@@ -215,6 +234,7 @@ impl Services {
             account,
             rate_limits,
             maintenance,
+            deliveries,
             settings,
         }
     }

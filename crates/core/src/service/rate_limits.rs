@@ -6,12 +6,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
-use super::hex;
 use crate::error::Error;
 use crate::model::{InstanceSettings, RateLimit};
 use crate::ports::{Clock, CodeDestination, Counters};
+use crate::secrets::SecretBox;
 
 /// A step a request takes (creating a client, or a step of the sign-in
 /// flow); inbound adapters name it, and the core decides which limit, if
@@ -115,6 +113,8 @@ pub struct RateLimits {
     pub(super) counters: Arc<dyn Counters>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: Arc<InstanceSettings>,
+    /// Keys the digests that name code destinations in counter keys.
+    pub(super) secrets: Arc<SecretBox>,
 }
 
 impl RateLimits {
@@ -157,9 +157,10 @@ impl RateLimits {
             CodeDestination::Email(email) => format!("email:{}", email.to_lowercase()),
             CodeDestination::Sms(phone) => format!("sms:{phone}"),
         };
-        // The key names the address only by a digest: counters are not a
-        // directory of who signs in.
-        let digest = hex(&Sha256::digest(address.as_bytes())[..16]);
+        // The key names the address only by a keyed digest: counters are not
+        // a directory of who signs in, and addresses (a phone number above
+        // all) are too few to hide behind a plain hash.
+        let digest = &self.secrets.digest("rate-limit-destination", &address)[..32];
         self.count(
             self.settings.rate_limits.codes_per_destination,
             &format!("rl:codes:{digest}"),
@@ -291,6 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn codes_are_counted_per_address_whatever_its_case_and_never_by_name() {
+        use sha2::{Digest, Sha256};
         let mut counters = MockCounters::new();
         let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = std::sync::Arc::clone(&keys);
@@ -314,5 +316,11 @@ mod tests {
         let keys = keys.lock().unwrap();
         assert_eq!(keys[0], keys[1]);
         assert!(keys[0].starts_with("rl:codes:") && !keys[0].contains("ann"));
+        // A plain hash of the address would be found by hashing candidates.
+        let plain = super::super::hex(&Sha256::digest(b"email:ann@example.com")[..16]);
+        assert_ne!(keys[0], format!("rl:codes:{plain}"), "the digest is keyed");
+        let under_the_key = crate::secrets::SecretBox::new(&[7; 32])
+            .digest("rate-limit-destination", "email:ann@example.com");
+        assert_eq!(keys[0], format!("rl:codes:{}", &under_the_key[..32]));
     }
 }

@@ -13,8 +13,8 @@ use crate::model::{
 };
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
-    MockInstanceStore, MockOAuthProvider, MockPasswordHasher, MockRandom, MockSignInStore,
-    MockUserRepository,
+    MockInstanceStore, MockOAuthProvider, MockOutbox, MockPasswordHasher, MockRandom,
+    MockSignInStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -28,6 +28,8 @@ pub struct Mocks {
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
     pub codes: MockCodeSender,
+    /// The outbox; by default every enqueue is stored.
+    pub outbox: MockOutbox,
     /// Rate-limit counters; by default every hit is the window's first.
     pub counters: MockCounters,
     /// Identity providers, each answering to its `name()`.
@@ -44,6 +46,7 @@ impl Mocks {
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
             codes: MockCodeSender::new(),
+            outbox: MockOutbox::new(),
             counters: first_hits(),
             oauth: Vec::new(),
             settings: InstanceSettings::default(),
@@ -60,6 +63,7 @@ impl Mocks {
         self.users
             .expect_settle_attempt()
             .returning(|_, _, _, _, _| Ok(None));
+        self.outbox.expect_enqueue().returning(|_| Ok(()));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         clock
@@ -81,6 +85,7 @@ impl Mocks {
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
                 codes: Arc::new(self.codes),
+                outbox: Arc::new(self.outbox),
                 counters: Arc::new(self.counters),
                 clock: Arc::new(clock),
                 random: Arc::new(random),

@@ -270,11 +270,31 @@ async fn strategies_the_user_or_instance_lacks_are_refused() {
 }
 
 #[tokio::test]
+async fn a_code_that_cannot_be_queued_is_never_recorded() {
+    let mut m = mocks_for(mfa_user());
+    m.outbox
+        .expect_enqueue()
+        .times(1)
+        .returning(|_| Err(crate::error::StoreError::Unavailable("down".into())));
+    m.sign_ins.expect_replace().never();
+    let err = m
+        .services()
+        .sign_ins
+        .prepare_second_factor(Some(TOKEN), "sia_1", prepare("phone_code"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Unavailable);
+}
+
+#[tokio::test]
 async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
     let mut m = mocks_for(mfa_user());
-    m.codes
-        .expect_send()
-        .withf(|msg| msg.destination == CodeDestination::Sms("+15555550242".into()))
+    m.outbox
+        .expect_enqueue()
+        .withf(|d| {
+            crate::service::deliveries::tests::queued_code(d).destination
+                == CodeDestination::Sms("+15555550242".into())
+        })
         .times(1)
         .returning(|_| Ok(()));
     m.sign_ins
