@@ -63,7 +63,6 @@ pub enum ErrorCode {
     Conflict,
     FormCodeIncorrect,
     TooManyRequests,
-    CodeDeliveryFailed,
     IdentifierAlreadySignedIn,
     OriginInvalid,
     RequestBodyTooLarge,
@@ -108,7 +107,6 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::FormCodeIncorrect => "form_code_incorrect",
             Self::TooManyRequests => "too_many_requests",
-            Self::CodeDeliveryFailed => "code_delivery_failed",
             Self::IdentifierAlreadySignedIn => "identifier_already_signed_in",
             Self::OriginInvalid => "origin_invalid",
             Self::RequestBodyTooLarge => "request_body_too_large",
@@ -575,12 +573,6 @@ impl From<Error> for ApiError {
                     "A code was just sent. Please wait {retry_after_secs} seconds before asking for another."
                 ),
             ),
-            Error::CodeDeliveryFailed => Self::new(
-                K::Unavailable,
-                C::CodeDeliveryFailed,
-                "The code could not be sent",
-                "The code could not be delivered. Please try again shortly.",
-            ),
             Error::Unavailable => Self::new(
                 K::Unavailable,
                 C::ServiceUnavailable,
@@ -811,7 +803,6 @@ mod tests {
             Error::CodeRecentlySent {
                 retry_after_secs: 30,
             },
-            Error::CodeDeliveryFailed,
             Error::Unavailable,
             Error::internal("test"),
         ]);
@@ -862,7 +853,6 @@ mod tests {
             Error::Throttled { .. } => "Throttled",
             Error::AccountBusy => "AccountBusy",
             Error::CodeRecentlySent { .. } => "CodeRecentlySent",
-            Error::CodeDeliveryFailed => "CodeDeliveryFailed",
             Error::Unavailable => "Unavailable",
             Error::Internal(_) => "Internal",
         }
@@ -909,8 +899,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 42 variants besides InvalidParam, plus 32 problems.
-        assert_eq!(seen.len(), 42 + 32, "{seen:?}");
+        // 41 variants besides InvalidParam, plus 32 problems.
+        assert_eq!(seen.len(), 41 + 32, "{seen:?}");
     }
 
     #[test]

@@ -101,8 +101,6 @@ pub enum Error {
     AccountBusy,
     /// A code was sent moments ago; another may be asked for after this wait.
     CodeRecentlySent { retry_after_secs: u64 },
-    /// The code sender failed.
-    CodeDeliveryFailed,
     /// A storage dependency is down.
     Unavailable,
     /// A bug or an unexpected adapter failure; the context is for logs.
