@@ -36,8 +36,15 @@ fuzz_target!(|data: &[u8]| {
     };
     for name in ["identifier", "password", "strategy", "code", "redirect_url", "_method"] {
         let _ = req.param(name);
-        let _ = req.param_list(name);
         let _ = req.param_bool(name);
+        let _ = req.query_param(name);
+    }
+    // Lists are read only under the names that may repeat.
+    for name in latch_api::http::LIST_BODY_PARAMS {
+        let _ = req.param(name);
+        let _ = req.param_list(name);
+    }
+    for name in latch_api::http::LIST_QUERY_PARAMS {
         let _ = req.query_param(name);
         let _ = req.query_all(name);
     }

@@ -295,15 +295,17 @@ async fn one_code_sent_at_once_from_many_tabs_signs_in_once() {
         });
     }
     let statuses = tabs.join_all().await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
+    // One tab wins; a tab that lost its race to it may answer with the
+    // finished sign-in too, but there is one session whatever the timing.
+    assert!(statuses.contains(&200), "{statuses:?}");
     let sessions = app
         .bapi("GET", &format!("/v1/sessions?user_id={user}"), None)
         .await;
-    assert_eq!(sessions.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        sessions.body.as_array().map(Vec::len),
+        Some(1),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]

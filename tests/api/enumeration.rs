@@ -446,6 +446,54 @@ async fn before_its_first_factor_a_real_account_reads_as_a_stand_in_field_by_fie
     // Only the two typed addresses ever got a code.
     assert_eq!(app.codes.count(), 2);
     assert!(app.codes.last_code_to("kim.work@example.com").is_none());
+
+    // The lockout numbers too, on an account of the same shape that no
+    // other identifier has guessed at: every wrong password up to the lock,
+    // the lock itself (with `lockout_expires_in_seconds`), the lock a while
+    // later, and the first guess once it has ended.
+    let created = app
+        .bapi(
+            "POST",
+            "/v1/users",
+            Some(serde_json::json!({
+                "first_name": "Lee",
+                "last_name": "Real",
+                "email_address": ["lee.real@example.com", "lee.work@example.com"],
+                "phone_number": ["+15550003333"],
+            })),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let allowance = InstanceSettings::default().lockout_attempts;
+    for guess in 1..=allowance + 1 {
+        let (r, s) = (
+            wrong_guess(&app, "lee.real@example.com").await,
+            wrong_guess(&app, "lee.fool@example.com").await,
+        );
+        alike(&format!("lockout: guess {guess}"), &r, &s);
+        if guess > allowance {
+            r.assert_error(403, "user_locked", None);
+            assert!(
+                r.body["errors"][0]["meta"]["lockout_expires_in_seconds"].is_number(),
+                "{}",
+                r.body
+            );
+        }
+    }
+    app.clock.advance(std::time::Duration::from_secs(1800));
+    let (r, s) = (
+        wrong_guess(&app, "lee.real@example.com").await,
+        wrong_guess(&app, "lee.fool@example.com").await,
+    );
+    r.assert_error(403, "user_locked", None);
+    alike("lockout: half-way through the lock", &r, &s);
+    app.clock.advance(std::time::Duration::from_secs(1801));
+    let (r, s) = (
+        wrong_guess(&app, "lee.real@example.com").await,
+        wrong_guess(&app, "lee.fool@example.com").await,
+    );
+    r.assert_error(422, "form_password_incorrect", Some("password"));
+    alike("lockout: after the lock", &r, &s);
 }
 
 #[tokio::test]

@@ -116,9 +116,15 @@ impl Codes {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::param_nil("code"))?;
         let now = self.clock.now();
+        let unchanged = sign_in.clone();
         let outcome =
             sign_in.count_code_attempt(slot, strategy, self.settings.max_code_attempts, now)?;
-        self.clients.replace_sign_in(sign_in).await?;
+        // An attempt on a code already spent or expired changes nothing, so
+        // it writes nothing: it must not make a racing attempt that counted
+        // before it, with the right code, lose its own write.
+        if *sign_in != unchanged {
+            self.clients.replace_sign_in(sign_in).await?;
+        }
         match outcome {
             CodeAttempt::Expired => Err(Error::CodeExpired),
             CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
