@@ -27,7 +27,28 @@ async fn environment_reflects_the_instance_settings() {
             "development"
         );
         assert!(res.body.get("commerce_settings").is_none());
+        assert_eq!(
+            res.body["user_settings"]["attack_protection"]["enumeration_protection"]["enabled"],
+            false
+        );
     }
+}
+
+#[tokio::test]
+async fn environment_says_when_enumeration_protection_is_on() {
+    // @clerk/ui picks its flow by it: it must say what the instance does.
+    let app = TestApp::with(InstanceSettings {
+        enumeration_protection: true,
+        ..InstanceSettings::default()
+    })
+    .await;
+    let res = app.fapi("GET", "/v1/environment", "", &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["user_settings"]["attack_protection"]["enumeration_protection"]["enabled"], true,
+        "{}",
+        res.body["user_settings"]["attack_protection"]
+    );
 }
 
 #[tokio::test]

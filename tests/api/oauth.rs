@@ -10,6 +10,12 @@ use serde_json::{Value, json};
 use crate::support::{CALLBACK, Resp, TestApp};
 
 const BACK: &str = "http://localhost:3000/sso-callback";
+
+/// Where a failed flow sends the browser back to: [`BACK`], saying it failed
+/// and with which error's code, as clerk-js reads them.
+fn failed_back(code: &str) -> String {
+    format!("{BACK}?__clerk_status=failed&__clerk_error_code={code}")
+}
 const DONE: &str = "http://localhost:3000/home";
 
 pub(crate) struct Setup {
@@ -284,7 +290,10 @@ async fn an_identified_sign_in_fails_for_another_users_account() {
     app.user("carol@example.com", None).await;
     let (token, id, url) = start(&app, Some("carol@example.com")).await;
     let query = approve(&idp, &url, "alice").await;
-    assert_eq!(location(&callback(&app, &query).await), BACK);
+    assert_eq!(
+        location(&callback(&app, &query).await),
+        failed_back("external_account_mismatch")
+    );
     let state = sign_in_state(&app, &token, &id).await;
     let v = &state["response"]["first_factor_verification"];
     assert_eq!(v["status"], "failed");
@@ -307,7 +316,10 @@ async fn provider_refusals_and_failures_end_the_verification() {
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
     assert!(query.contains("error=access_denied"), "{query}");
-    assert_eq!(location(&callback(&app, &query).await), BACK);
+    assert_eq!(
+        location(&callback(&app, &query).await),
+        failed_back("oauth_access_denied")
+    );
     let state = sign_in_state(&app, &token, &id).await;
     assert_eq!(
         state["response"]["first_factor_verification"]["status"],
@@ -333,7 +345,7 @@ async fn provider_refusals_and_failures_end_the_verification() {
         let query = approve(&idp, &url, "alice").await;
         assert_eq!(
             location(&callback(&app, &query).await),
-            BACK,
+            failed_back(code),
             "{behaviour:?}"
         );
         let state = sign_in_state(&app, &token, &id).await;
@@ -347,7 +359,10 @@ async fn provider_refusals_and_failures_end_the_verification() {
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
     let forged = replace_param(&query, "code", "forged");
-    assert_eq!(location(&callback(&app, &forged).await), BACK);
+    assert_eq!(
+        location(&callback(&app, &forged).await),
+        failed_back("oauth_token_exchange_error")
+    );
     let state = sign_in_state(&app, &token, &id).await;
     assert_eq!(
         state["response"]["first_factor_verification"]["error"]["code"],
@@ -421,7 +436,10 @@ async fn an_expired_flow_is_not_accepted() {
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
     app.clock.advance(std::time::Duration::from_millis(400));
-    assert_eq!(location(&callback(&app, &query).await), BACK);
+    assert_eq!(
+        location(&callback(&app, &query).await),
+        failed_back("verification_expired")
+    );
     let state = sign_in_state(&app, &token, &id).await;
     assert_eq!(
         state["response"]["first_factor_verification"]["status"],
@@ -594,7 +612,10 @@ async fn a_browser_flow_completes_only_in_the_browser_that_started_it() {
     // completes nothing on the stranger's client.
     let (stranger_cookie, id, url) = start_in_browser(&app).await;
     let query = approve(&idp, &url, "alice").await;
-    assert_eq!(location(&callback(&app, &query).await), BACK);
+    assert_eq!(
+        location(&callback(&app, &query).await),
+        failed_back("oauth_client_mismatch")
+    );
     let state = app
         .request(
             "GET",

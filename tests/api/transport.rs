@@ -325,3 +325,25 @@ async fn too_many_or_too_large_headers_are_refused_with_431() {
     assert_eq!(response(&mut stream).await.0, 200);
     assert_eq!(healthz(server.addr).await, 200);
 }
+
+#[tokio::test]
+async fn a_malformed_request_head_gets_400_not_a_dropped_connection() {
+    let app = TestApp::new().await;
+    let served = app.serve(limits(LONG, LONG, LONG, 16)).await;
+    for head in [
+        // A header line without a colon.
+        "GET /v1/environment HTTP/1.1\r\nHost: localhost\r\nnot a header\r\n\r\n",
+        // A header name with a space in it.
+        "GET /v1/environment HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n",
+        // A request line that is not one.
+        "GARBAGE\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(served.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = until_closed(&mut stream).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{head:?} was answered {answer:?}"
+        );
+    }
+}

@@ -46,7 +46,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use crate::error::{ApiError, EdgeError};
-use latch_core::model::{Environment, Timestamp, is_loopback_origin};
+use latch_core::model::{Environment, Timestamp, is_loopback_origin, with_query};
 use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
@@ -402,8 +402,18 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
     };
     match result {
         Ok(redirect) => {
+            // A failed flow says so on the URL, with its error's code, which
+            // clerk-js reads to show why.
+            let location = match redirect.failure {
+                Some(failure) => {
+                    let code = ApiError::from(failure).code.as_str();
+                    let failed = with_query(&redirect.location, "__clerk_status", "failed");
+                    with_query(&failed, "__clerk_error_code", code)
+                }
+                None => redirect.location.clone(),
+            };
             let response = ApiResponse::empty(warp::http::StatusCode::SEE_OTHER)
-                .with_header(warp::http::header::LOCATION, &redirect.location)
+                .with_header(warp::http::header::LOCATION, &location)
                 .with_header(warp::http::header::CACHE_CONTROL, "no-store");
             // A browser that completed its sign-in here gets its new token.
             match &redirect.new_token {

@@ -462,7 +462,7 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Value {
                 },
                 "pii": { "enabled": false },
                 "email_link": { "require_same_client": false },
-                "enumeration_protection": { "enabled": false },
+                "enumeration_protection": { "enabled": settings.enumeration_protection },
             },
             "passkey_settings": { "allow_autofill": false, "show_sign_in_button": false, "satisfies_second_factor": false },
         },

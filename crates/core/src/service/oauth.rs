@@ -50,12 +50,14 @@ pub struct OAuthCallback {
     pub cookie_token: Option<String>,
 }
 
-/// Where the callback sends the browser, and the client token a cookie
-/// browser holds from now on when its sign-in completed.
+/// Where the callback sends the browser, the client token a cookie browser
+/// holds from now on when its sign-in completed, and why the OAuth factor
+/// failed if it did (the browser's URL says so, for the client to show).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRedirect {
     pub location: String,
     pub new_token: Option<String>,
+    pub failure: Option<Error>,
 }
 
 /// How long a client has to claim an OAuth callback.
@@ -178,6 +180,7 @@ impl OAuth {
                 return Ok(CallbackRedirect {
                     location: redirect_url,
                     new_token: None,
+                    failure: Some(Error::CodeExpired),
                 });
             }
         };
@@ -187,9 +190,11 @@ impl OAuth {
             .replace_sign_in(&mut sign_in)
             .await
             .map_err(|_| state_invalid())?;
-        let back = CallbackRedirect {
+        // Back where the flow began, saying why it failed, if it did.
+        let back = |failure: Option<Error>| CallbackRedirect {
             location: flow.redirect_url.clone(),
             new_token: None,
+            failure,
         };
         // A flow a cookie browser started finishes only in that browser.
         if let Some(binding) = &flow.client_binding {
@@ -204,7 +209,7 @@ impl OAuth {
                 let err = Error::OAuthClientMismatch;
                 self.end_oauth(sign_in, VerificationStatus::Failed, &err)
                     .await;
-                return Ok(back);
+                return Ok(back(Some(err)));
             }
         }
         let strategy = match sign_in.first_factor_verification().map(|v| &v.strategy) {
@@ -215,7 +220,10 @@ impl OAuth {
             Ok(user) => user,
             Err((status, err)) => {
                 self.end_oauth(sign_in, status, &err).await;
-                return Ok(back);
+                // A transferable verification did not fail: the client goes
+                // on to sign the newcomer up.
+                let transferable = status == VerificationStatus::Transferable;
+                return Ok(back((!transferable).then_some(err)));
             }
         };
         if flow.client_binding.is_none() {
@@ -232,11 +240,16 @@ impl OAuth {
             );
             if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
                 tracing::warn!(sign_in = %sign_in.id, error = %err, "could not record an OAuth claim");
-                return Ok(back);
+                return Ok(back(Some(err)));
             }
             return Ok(CallbackRedirect {
-                location: with_query(&flow.redirect_url, "rotating_token_nonce", &nonce),
+                location: crate::model::with_query(
+                    &flow.redirect_url,
+                    "rotating_token_nonce",
+                    &nonce,
+                ),
                 new_token: None,
+                failure: None,
             });
         }
         // The browser holding the client completes it here; its token rotates.
@@ -250,11 +263,12 @@ impl OAuth {
                     _ => flow.redirect_url.clone(),
                 },
                 new_token,
+                failure: None,
             }),
             Err(err) => {
                 self.end_oauth(sign_in, VerificationStatus::Failed, &err)
                     .await;
-                Ok(back)
+                Ok(back(Some(err)))
             }
         }
     }
@@ -563,21 +577,6 @@ impl OAuth {
         let mut buf = vec![0u8; bytes];
         self.random.fill(&mut buf);
         URL_SAFE_NO_PAD.encode(buf)
-    }
-}
-
-/// `url` with `name=value` added to its query (before any fragment); both
-/// are URL-safe already (a name and a base64url nonce).
-fn with_query(url: &str, name: &str, value: &str) -> String {
-    let (base, fragment) = match url.split_once('#') {
-        Some((base, fragment)) => (base, Some(fragment)),
-        None => (url, None),
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let pair = format!("{name}={value}");
-    match fragment {
-        Some(f) => format!("{base}{sep}{pair}#{f}"),
-        None => format!("{base}{sep}{pair}"),
     }
 }
 
