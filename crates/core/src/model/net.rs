@@ -46,6 +46,22 @@ fn is_port(s: &str) -> bool {
     !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `url` with `name=value` added to its query (before any fragment). Both
+/// must be URL-safe already (a parameter name, a base64url nonce, an error
+/// code): nothing is encoded.
+pub fn with_query(url: &str, name: &str, value: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let pair = format!("{name}={value}");
+    match fragment {
+        Some(f) => format!("{base}{sep}{pair}#{f}"),
+        None => format!("{base}{sep}{pair}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,21 +120,5 @@ mod tests {
         ] {
             assert!(!is_loopback_origin(bad), "{bad}");
         }
-    }
-}
-
-/// `url` with `name=value` added to its query (before any fragment). Both
-/// must be URL-safe already (a parameter name, a base64url nonce, an error
-/// code): nothing is encoded.
-pub fn with_query(url: &str, name: &str, value: &str) -> String {
-    let (base, fragment) = match url.split_once('#') {
-        Some((base, fragment)) => (base, Some(fragment)),
-        None => (url, None),
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let pair = format!("{name}={value}");
-    match fragment {
-        Some(f) => format!("{base}{sep}{pair}#{f}"),
-        None => format!("{base}{sep}{pair}"),
     }
 }
