@@ -67,6 +67,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn with_query_adds_a_pair_before_any_fragment() {
+        for (url, expected) in [
+            ("https://a.example/cb", "https://a.example/cb?k=v"),
+            ("https://a.example/cb?x=1", "https://a.example/cb?x=1&k=v"),
+            ("https://a.example/cb#top", "https://a.example/cb?k=v#top"),
+            (
+                "https://a.example/cb?x=1#top",
+                "https://a.example/cb?x=1&k=v#top",
+            ),
+        ] {
+            assert_eq!(with_query(url, "k", "v"), expected, "{url}");
+        }
+    }
+
+    #[test]
     fn loopback_hosts() {
         for host in [
             "localhost",
