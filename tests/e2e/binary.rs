@@ -701,8 +701,22 @@ fn development_instances_allow_local_origins_and_production_does_not() {
     }
 }
 
-/// A one-request-at-a-time HTTP receiver: the bodies it was sent arrive on the channel.
+/// An HTTP code receiver on loopback that answers 200 at once: the bodies
+/// it was sent arrive on the channel.
 pub(crate) fn code_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+    code_receiver_with(
+        std::time::Duration::ZERO,
+        std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200)),
+    )
+}
+
+/// An HTTP code receiver on loopback that waits `delay` before it answers
+/// with the status `answer` holds; every body it was sent arrives on the
+/// channel, whatever it answered.
+pub(crate) fn code_receiver_with(
+    delay: std::time::Duration,
+    answer: std::sync::Arc<std::sync::atomic::AtomicU16>,
+) -> (String, std::sync::mpsc::Receiver<Value>) {
     use std::io::{BufRead, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/codes", listener.local_addr().unwrap());
@@ -710,24 +724,35 @@ pub(crate) fn code_receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
+            let (tx, answer) = (tx.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
                 }
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if let Ok(doc) = serde_json::from_slice(&body) {
-                let _ = tx.send(doc);
-            }
+                std::thread::sleep(delay);
+                let status = answer.load(std::sync::atomic::Ordering::SeqCst);
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                if let Ok(doc) = serde_json::from_slice(&body) {
+                    let _ = tx.send(doc);
+                }
+            });
         }
     });
     (url, rx)

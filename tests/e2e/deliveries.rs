@@ -8,56 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::binary::{create_user, keys, native};
+use crate::binary::{code_receiver_with as slow_receiver, create_user, keys, native};
 use crate::support::{Server, latch, run};
-
-/// An HTTP code receiver on loopback that waits `delay` before it answers
-/// with the status `answer` holds; every body it was sent arrives on the
-/// channel, whatever it answered.
-fn slow_receiver(
-    delay: Duration,
-    answer: Arc<AtomicU16>,
-) -> (String, std::sync::mpsc::Receiver<Value>) {
-    use std::io::{BufRead, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/codes", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (tx, answer) = (tx.clone(), answer.clone());
-            std::thread::spawn(move || {
-                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0u8; length];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                std::thread::sleep(delay);
-                let status = answer.load(Ordering::SeqCst);
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                if let Ok(doc) = serde_json::from_slice(&body) {
-                    let _ = tx.send(doc);
-                }
-            });
-        }
-    });
-    (url, rx)
-}
 
 /// The binary sending codes over HTTP to `url`, with these extra settings.
 fn http_sender(dir: &std::path::Path, url: &str, env: &[(&str, &str)]) -> std::process::Command {
