@@ -64,6 +64,15 @@ impl FromStr for IpNet {
     }
 }
 
+/// Where a request comes from, as a session it starts keeps it: the client's
+/// address (as [`client_ip`] finds it) and its User-Agent.
+pub fn session_origin(req: &ApiRequest, trusted: &[IpNet]) -> latch_core::model::SessionOrigin {
+    latch_core::model::SessionOrigin::of_request(
+        client_ip(req, trusted).map(|ip| ip.to_string()),
+        req.header("user-agent"),
+    )
+}
+
 /// The client address of `req`; `None` when the socket's peer is unknown.
 pub fn client_ip(req: &ApiRequest, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = req.remote?.ip().to_canonical();

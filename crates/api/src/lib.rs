@@ -389,6 +389,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
             code: param("code")?,
             error: param("error")?,
             cookie_token: cookie_token.clone(),
+            origin: client_ip::session_origin(req, &state.config.trusted_proxies),
         })
     })();
     let result = match params {

@@ -14,12 +14,13 @@ use crate::error::{DbError, PostgresColumns, Table, lost_or_missing, row_exists}
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
     session_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 
 /// What [`ClientRepository::insert_session`] does to the session's client.
 const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = $2, last_active_session_id = $3, sign_in_id = NULL, \
-     updated_at = $4 WHERE id = $1 AND token_hash = $5";
+     updated_at = $4, last_authentication_strategy = COALESCE($6, last_authentication_strategy) \
+     WHERE id = $1 AND token_hash = $5";
 
 #[async_trait]
 impl ClientRepository for PostgresStore {
@@ -30,7 +31,7 @@ impl ClientRepository for PostgresStore {
                 .prepare_cached(concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 ))
                 .await?;
             db.execute(
@@ -45,6 +46,7 @@ impl ClientRepository for PostgresStore {
                         .map(SessionId::as_str),
                     &client.created_at.0,
                     &client.updated_at.0,
+                    &client.last_authentication_strategy,
                 ],
             )
             .await?;
@@ -226,6 +228,7 @@ impl ClientRepository for PostgresStore {
                         &session.id.as_str(),
                         &session.created_at.0,
                         &expected_token_hash,
+                        &session.origin.strategy,
                     ],
                 )
                 .await?;
@@ -246,6 +249,9 @@ impl ClientRepository for PostgresStore {
                     &session.second_factor_verified_at.map(|t| t.0),
                     &session.created_at.0,
                     &session.updated_at.0,
+                    &session.origin.strategy,
+                    &session.origin.ip_address,
+                    &session.origin.user_agent,
                 ],
             )
             .await?;

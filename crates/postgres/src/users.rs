@@ -20,15 +20,17 @@ use crate::error::{DbError, PostgresColumns, Table, lost_or_missing};
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+     $20, $21, $22, $23, $24)"
 );
 
-/// Never writes `locked_until`, `failed_attempts` or `totp_last_step`: those
+/// Never writes `locked_until`, `failed_attempts`, `attempt_window_ends_at` or `totp_last_step`: those
 /// belong to the lockout and TOTP operations.
 const UPDATE_USER: &str = "UPDATE users SET username = $2, password_digest = $3, first_name = $4, last_name = $5, \
      external_id = $6, primary_email_address_id = $7, primary_phone_number_id = $8, public_metadata = $9, \
      private_metadata = $10, unsafe_metadata = $11, banned = $12, last_sign_in_at = $13, created_at = $14, \
-     updated_at = $15, totp_secret = $16, totp_pending_secret = $17 WHERE id = $1 AND updated_at = $18";
+     updated_at = $15, totp_secret = $16, totp_pending_secret = $17, password_updated_at = $18, \
+     mfa_enabled_at = $19, mfa_disabled_at = $20 WHERE id = $1 AND updated_at = $21";
 
 /// A user with all its parts in one statement, so in one snapshot and one
 /// round trip: the user's columns, then its email addresses, phone numbers,
@@ -44,7 +46,8 @@ macro_rules! user_aggregate {
              created_at, updated_at) ORDER BY position), '[]')::text FROM phone_numbers WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(digest ORDER BY digest), '[]')::text FROM backup_codes WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(json_build_array(id, provider, subject, email, email_verified, first_name, \
-             last_name, username, avatar_url, created_at, updated_at) ORDER BY position), '[]')::text \
+             last_name, username, avatar_url, created_at, updated_at, approved_scopes) ORDER BY position), \
+             '[]')::text \
              FROM external_accounts WHERE user_id = users.id) \
              FROM users"
         )
@@ -104,6 +107,19 @@ impl UserRepository for PostgresStore {
             let username = user.username.as_ref().map(Username::as_str);
             let last_sign_in_at = user.last_sign_in_at.map(|t| t.0);
             let locked_until = user.locked_until.map(|t| t.0);
+            let [
+                password_updated_at,
+                mfa_enabled_at,
+                mfa_disabled_at,
+                window_ends_at,
+            ] = [
+                user.password_updated_at,
+                user.mfa_enabled_at,
+                user.mfa_disabled_at,
+                user.attempt_window_ends_at,
+            ]
+            .map(|at| at.map(|t| t.0));
+            let failed_attempts = i64::from(user.failed_attempts);
             let stmt = tx.prepare_cached(INSERT_USER).await?;
             tx.execute(
                 &stmt,
@@ -125,8 +141,13 @@ impl UserRepository for PostgresStore {
                     &user.updated_at.0,
                     &user.totp_secret,
                     &user.totp_pending_secret,
+                    &password_updated_at,
+                    &mfa_enabled_at,
+                    &mfa_disabled_at,
                     &locked_until,
                     &user.totp_last_step,
+                    &failed_attempts,
+                    &window_ends_at,
                 ],
             )
             .await?;
@@ -194,6 +215,12 @@ impl UserRepository for PostgresStore {
             let [public, private, unsafe_] = metadata(user)?;
             let username = user.username.as_ref().map(Username::as_str);
             let last_sign_in_at = user.last_sign_in_at.map(|t| t.0);
+            let [password_updated_at, mfa_enabled_at, mfa_disabled_at] = [
+                user.password_updated_at,
+                user.mfa_enabled_at,
+                user.mfa_disabled_at,
+            ]
+            .map(|at| at.map(|t| t.0));
             let id = user.id.as_str();
             // The compare-and-set is in the UPDATE itself; it also locks the
             // row, so the rewrite of the parts below cannot interleave with
@@ -220,6 +247,9 @@ impl UserRepository for PostgresStore {
                         &user.updated_at.0,
                         &user.totp_secret,
                         &user.totp_pending_secret,
+                        &password_updated_at,
+                        &mfa_enabled_at,
+                        &mfa_disabled_at,
                         &expected_updated_at.0,
                     ],
                 )
@@ -591,8 +621,8 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
     let stmt = tx
         .prepare_cached(
             "INSERT INTO external_accounts (id, user_id, provider, subject, email, email_verified, first_name, \
-             last_name, username, avatar_url, position, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             last_name, username, avatar_url, position, created_at, updated_at, approved_scopes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .await?;
     for (index, a) in user.external_accounts.iter().enumerate() {
@@ -612,6 +642,7 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
                 &position(index),
                 &a.created_at.0,
                 &a.updated_at.0,
+                &a.approved_scopes,
             ],
         )
         .await?;
@@ -731,8 +762,9 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
         Option<String>,
         i64,
         i64,
+        String,
     );
-    let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(22)?)?;
+    let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(27)?)?;
     let external_accounts = accounts
         .into_iter()
         .map(
@@ -748,6 +780,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
                 avatar_url,
                 created_at,
                 updated_at,
+                approved_scopes,
             )| ExternalAccount {
                 id,
                 provider,
@@ -758,16 +791,17 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
                 last_name,
                 username,
                 avatar_url,
+                approved_scopes,
                 created_at: Timestamp(created_at),
                 updated_at: Timestamp(updated_at),
             },
         )
         .collect();
     Ok(User {
-        email_addresses: identifications(19)?,
-        phone_numbers: identifications(20)?,
+        email_addresses: identifications(24)?,
+        phone_numbers: identifications(25)?,
         external_accounts,
-        backup_codes: serde_json::from_str(&row.try_get::<_, String>(21)?)?,
+        backup_codes: serde_json::from_str(&row.try_get::<_, String>(26)?)?,
         ..latch_sql::rows::user(&PostgresColumns(row))?
     })
 }

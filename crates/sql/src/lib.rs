@@ -29,7 +29,8 @@ macro_rules! user_columns {
     () => {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
          primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
-         created_at, updated_at, totp_secret, totp_pending_secret, locked_until, totp_last_step"
+         created_at, updated_at, totp_secret, totp_pending_secret, password_updated_at, mfa_enabled_at, \
+         mfa_disabled_at, locked_until, totp_last_step, failed_attempts, attempt_window_ends_at"
     };
 }
 
@@ -37,7 +38,7 @@ macro_rules! user_columns {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at"
+        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at, last_authentication_strategy"
     };
 }
 
@@ -46,7 +47,7 @@ macro_rules! client_columns {
 macro_rules! session_columns {
     () => {
         "id, client_id, user_id, status, last_active_at, expire_at, first_factor_verified_at, \
-         second_factor_verified_at, created_at, updated_at"
+         second_factor_verified_at, created_at, updated_at, sign_in_strategy, ip_address, user_agent"
     };
 }
 
@@ -54,8 +55,8 @@ macro_rules! session_columns {
 mod tests {
     #[test]
     fn column_lists_have_one_name_per_field() {
-        assert_eq!(user_columns!().split(", ").count(), 19);
-        assert_eq!(client_columns!().split(", ").count(), 6);
-        assert_eq!(session_columns!().split(", ").count(), 10);
+        assert_eq!(user_columns!().split(", ").count(), 24);
+        assert_eq!(client_columns!().split(", ").count(), 7);
+        assert_eq!(session_columns!().split(", ").count(), 13);
     }
 }

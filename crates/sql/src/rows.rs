@@ -8,8 +8,8 @@
 
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, User, UserId,
-    Username,
+    Client, ClientId, Session, SessionId, SessionOrigin, SessionStatus, SignInId, Timestamp, User,
+    UserId, Username,
 };
 
 /// A row's columns read by position, as a driver reads them.
@@ -34,6 +34,7 @@ pub fn client<C: Columns>(row: &C) -> Result<Client, C::Error> {
         last_active_session_id: row.optional_text(3)?.map(SessionId),
         created_at: Timestamp(row.integer(4)?),
         updated_at: Timestamp(row.integer(5)?),
+        last_authentication_strategy: row.optional_text(6)?,
     })
 }
 
@@ -51,6 +52,11 @@ pub fn session<C: Columns>(row: &C) -> Result<Session, C::Error> {
         second_factor_verified_at: row.optional_integer(7)?.map(Timestamp),
         created_at: Timestamp(row.integer(8)?),
         updated_at: Timestamp(row.integer(9)?),
+        origin: SessionOrigin {
+            strategy: row.optional_text(10)?,
+            ip_address: row.optional_text(11)?,
+            user_agent: row.optional_text(12)?,
+        },
     })
 }
 
@@ -92,8 +98,13 @@ pub fn user<C: Columns>(row: &C) -> Result<User, C::Error> {
         updated_at: Timestamp(row.integer(14)?),
         totp_secret: row.optional_text(15)?,
         totp_pending_secret: row.optional_text(16)?,
-        locked_until: row.optional_integer(17)?.map(Timestamp),
-        totp_last_step: row.optional_integer(18)?,
+        password_updated_at: row.optional_integer(17)?.map(Timestamp),
+        mfa_enabled_at: row.optional_integer(18)?.map(Timestamp),
+        mfa_disabled_at: row.optional_integer(19)?.map(Timestamp),
+        locked_until: row.optional_integer(20)?.map(Timestamp),
+        totp_last_step: row.optional_integer(21)?,
+        failed_attempts: u32::try_from(row.integer(22)?).unwrap_or(0),
+        attempt_window_ends_at: row.optional_integer(23)?.map(Timestamp),
         ..User::blank(UserId(row.text(0)?), Timestamp(row.integer(13)?))
     })
 }
@@ -174,8 +185,13 @@ mod tests {
             json!(2),
             json!("sealed"),
             json!(null),
+            json!(3),
+            json!(4),
+            json!(null),
             json!(9),
             json!(7),
+            json!(2),
+            json!(11),
         ]
     }
 
@@ -198,6 +214,15 @@ mod tests {
         assert_eq!(user.totp_secret.as_deref(), Some("sealed"));
         assert_eq!(user.locked_until, Some(Timestamp(9)));
         assert_eq!(user.totp_last_step, Some(7));
+        assert_eq!(user.password_updated_at, Some(Timestamp(3)));
+        assert_eq!(
+            (user.mfa_enabled_at, user.mfa_disabled_at),
+            (Some(Timestamp(4)), None)
+        );
+        assert_eq!(
+            (user.failed_attempts, user.attempt_window_ends_at),
+            (2, Some(Timestamp(11)))
+        );
         assert!(user.email_addresses.is_empty() && user.backup_codes.is_empty());
         let [public, private, unsafe_] = metadata(&user).unwrap();
         assert_eq!(
@@ -228,8 +253,13 @@ mod tests {
             json!(null),
             json!(1),
             json!(2),
+            json!("oauth_github"),
         ]))
         .unwrap();
+        assert_eq!(
+            client.last_authentication_strategy.as_deref(),
+            Some("oauth_github")
+        );
         assert_eq!(client.token_hash, "hash");
         assert_eq!(client.sign_in_id, Some(SignInId("sia_1".into())));
         assert_eq!(client.last_active_session_id, None);
@@ -248,12 +278,23 @@ mod tests {
             json!(null),
             json!(6),
             json!(7),
+            json!("password"),
+            json!("203.0.113.9"),
+            json!(null),
         ];
         let read = session(&Values(values.clone())).unwrap();
         assert_eq!(read.status, SessionStatus::Revoked);
         assert_eq!(read.last_active_at, Timestamp(3));
         assert_eq!(read.expire_at, Timestamp(4));
         assert_eq!(read.second_factor_verified_at, None);
+        assert_eq!(
+            read.origin,
+            SessionOrigin {
+                strategy: Some("password".into()),
+                ip_address: Some("203.0.113.9".into()),
+                user_agent: None,
+            }
+        );
         values[3] = json!("gone");
         assert_eq!(
             session(&Values(values)).map(|s| s.status),

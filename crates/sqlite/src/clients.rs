@@ -14,12 +14,13 @@ use crate::error::{DbError, SqliteColumns, Table, lost_or_missing, row_exists};
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
     session_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 );
 
 /// What [`ClientRepository::insert_session`] does to the session's client.
 const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_session_id = ?3, sign_in_id = NULL, \
-     updated_at = ?4 WHERE id = ?1 AND token_hash = ?5";
+     updated_at = ?4, last_authentication_strategy = COALESCE(?6, last_authentication_strategy) \
+     WHERE id = ?1 AND token_hash = ?5";
 
 #[async_trait]
 impl ClientRepository for SqliteStore {
@@ -30,7 +31,7 @@ impl ClientRepository for SqliteStore {
                 let sql = concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                 );
                 write_client_row(tx, sql, &client)?;
                 Ok(())
@@ -196,6 +197,7 @@ impl ClientRepository for SqliteStore {
                     session.id.as_str(),
                     session.created_at.0,
                     expected,
+                    session.origin.strategy,
                 ])?;
                 if changed == 0 {
                     return Err(lost_or_missing(
@@ -368,6 +370,7 @@ fn write_client_row(conn: &Connection, sql: &str, client: &Client) -> Result<usi
             .map(SessionId::as_str),
         client.created_at.0,
         client.updated_at.0,
+        client.last_authentication_strategy,
     ])?)
 }
 
@@ -391,6 +394,9 @@ fn write_session_row(conn: &Connection, sql: &str, session: &Session) -> Result<
         session.second_factor_verified_at.map(|t| t.0),
         session.created_at.0,
         session.updated_at.0,
+        session.origin.strategy,
+        session.origin.ip_address,
+        session.origin.user_agent,
     ])?)
 }
 

@@ -20,13 +20,15 @@ use crate::error::{DbError, SqliteColumns, Table, lost_or_missing};
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+     ?20, ?21, ?22, ?23, ?24)"
 );
 
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
      external_id = ?6, primary_email_address_id = ?7, primary_phone_number_id = ?8, public_metadata = ?9, \
      private_metadata = ?10, unsafe_metadata = ?11, banned = ?12, last_sign_in_at = ?13, created_at = ?14, \
-     updated_at = ?15, totp_secret = ?16, totp_pending_secret = ?17 WHERE id = ?1 AND updated_at = ?18";
+     updated_at = ?15, totp_secret = ?16, totp_pending_secret = ?17, password_updated_at = ?18, \
+     mfa_enabled_at = ?19, mfa_disabled_at = ?20 WHERE id = ?1 AND updated_at = ?21";
 
 const SELECT_USER: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 
@@ -96,11 +98,10 @@ impl UserRepository for SqliteStore {
         self.pool
             .write(move |tx| {
                 let mut values = user_values(&user)?;
-                values.push(
-                    user.locked_until
-                        .map_or(Value::Null, |t| Value::Integer(t.0)),
-                );
+                values.push(time(user.locked_until));
                 values.push(user.totp_last_step.map_or(Value::Null, Value::Integer));
+                values.push(Value::Integer(i64::from(user.failed_attempts)));
+                values.push(time(user.attempt_window_ends_at));
                 tx.prepare_cached(INSERT_USER)?
                     .execute(params_from_iter(values))?;
                 insert_identifications(tx, &user)?;
@@ -475,8 +476,8 @@ impl UserRepository for SqliteStore {
     }
 }
 
-/// The values of `user` in `user_columns!` order up to `totp_pending_secret`, for
-/// [`INSERT_USER`] (which adds `locked_until` and `totp_last_step`) and
+/// The values of `user` in `user_columns!` order up to `mfa_disabled_at`, for
+/// [`INSERT_USER`] (which adds the lockout and TOTP step columns) and
 /// [`UPDATE_USER`] (which never writes those).
 fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
     let [public, private, unsafe_] = latch_sql::rows::metadata(user)?;
@@ -494,13 +495,19 @@ fn user_values(user: &User) -> Result<Vec<Value>, DbError> {
         Value::Text(private),
         Value::Text(unsafe_),
         Value::Integer(i64::from(user.banned)),
-        user.last_sign_in_at
-            .map_or(Value::Null, |t| Value::Integer(t.0)),
+        time(user.last_sign_in_at),
         Value::Integer(user.created_at.0),
         Value::Integer(user.updated_at.0),
         text(user.totp_secret.as_deref()),
         text(user.totp_pending_secret.as_deref()),
+        time(user.password_updated_at),
+        time(user.mfa_enabled_at),
+        time(user.mfa_disabled_at),
     ])
+}
+
+fn time(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, |t| Value::Integer(t.0))
 }
 
 fn insert_backup_codes(conn: &Connection, user: &User) -> Result<(), DbError> {
@@ -535,8 +542,8 @@ fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbEr
 fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO external_accounts (id, user_id, provider, subject, email, email_verified, first_name, \
-         last_name, username, avatar_url, position, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         last_name, username, avatar_url, position, created_at, updated_at, approved_scopes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for (position, a) in user.external_accounts.iter().enumerate() {
         insert.execute(params![
@@ -553,6 +560,7 @@ fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbErro
             i64::try_from(position).unwrap_or(i64::MAX),
             a.created_at.0,
             a.updated_at.0,
+            a.approved_scopes,
         ])?;
     }
     Ok(())
@@ -566,7 +574,7 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
     let (ids, index) = users_by_id(users)?;
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
-         avatar_url, created_at, updated_at FROM external_accounts \
+         avatar_url, created_at, updated_at, approved_scopes FROM external_accounts \
          WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position",
     )?;
     let mut rows = stmt.query([&ids])?;
@@ -582,6 +590,7 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
             last_name: row.get(7)?,
             username: row.get(8)?,
             avatar_url: row.get(9)?,
+            approved_scopes: row.get(12)?,
             created_at: Timestamp(row.get(10)?),
             updated_at: Timestamp(row.get(11)?),
         };

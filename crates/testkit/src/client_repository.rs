@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, UserId,
+    Client, ClientId, Session, SessionId, SessionOrigin, SessionStatus, SignInId, Timestamp, UserId,
 };
 use latch_core::ports::{ClientRepository, SessionQuery, UserRepository};
 
@@ -59,6 +59,52 @@ pub async fn client_repository_contract(
     unused_clients_are_purged_sooner(&clients).await;
     a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
     rotate_token_is_a_compare_and_set(&*clients).await;
+    sessions_keep_their_origin(&*clients).await;
+}
+
+/// A session keeps how and where it started, and its client keeps the
+/// strategy of the last sign-in that completed there, also across a later
+/// session that names none.
+async fn sessions_keep_their_origin(clients: &dyn ClientRepository) {
+    clients
+        .insert_client(&fixtures::client("client_origin", 9300))
+        .await
+        .expect("insert client");
+    let first = Session {
+        origin: SessionOrigin {
+            strategy: Some("oauth_github".into()),
+            ip_address: Some("203.0.113.7".into()),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".into()),
+        },
+        ..fixtures::session("sess_origin_1", "client_origin", "user_a", at(9_300))
+    };
+    clients
+        .insert_session(&first, &token_hash(9300), &token_hash(9301))
+        .await
+        .expect("insert the first session");
+    assert_eq!(get_session(clients, "sess_origin_1").await, Some(first));
+    let client = get_client(clients, "client_origin").await.expect("client");
+    assert_eq!(
+        client.last_authentication_strategy.as_deref(),
+        Some("oauth_github")
+    );
+    let second = fixtures::session("sess_origin_2", "client_origin", "user_a", at(9_400));
+    clients
+        .insert_session(&second, &token_hash(9301), &token_hash(9302))
+        .await
+        .expect("insert the second session");
+    assert_eq!(
+        get_session(clients, "sess_origin_2")
+            .await
+            .map(|s| s.origin),
+        Some(SessionOrigin::default())
+    );
+    let client = get_client(clients, "client_origin").await.expect("client");
+    assert_eq!(
+        client.last_authentication_strategy.as_deref(),
+        Some("oauth_github"),
+        "a session with no strategy keeps the last one"
+    );
 }
 
 /// `rotate_token` replaces the token hash and `updated_at` only, and only

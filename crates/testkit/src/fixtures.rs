@@ -111,6 +111,7 @@ pub fn client(id: &str, token: u64) -> Client {
         token_hash: token_hash(token),
         sign_in_id: None,
         last_active_session_id: None,
+        last_authentication_strategy: None,
         created_at: T0,
         updated_at: T0,
     }
@@ -130,6 +131,7 @@ pub fn session(id: &str, client_id: &str, user_id: &str, created_at: Timestamp) 
         second_factor_verified_at: None,
         created_at,
         updated_at: created_at,
+        origin: Default::default(),
     }
 }
 

@@ -39,6 +39,44 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     update_replaces_the_aggregate(repo).await;
     update_with_a_taken_identifier_changes_nothing(repo).await;
     delete_frees_identifiers(repo).await;
+    account_history_round_trips(repo).await;
+}
+
+/// The account's history (when its password and two-factor changed) round
+/// trips through `insert` and `update`, and the lockout window's failures
+/// show on the user as the lockout operations count them.
+async fn account_history_round_trips(repo: &dyn UserRepository) {
+    let stamped = User {
+        password_updated_at: Some(at(10)),
+        mfa_enabled_at: Some(at(11)),
+        mfa_disabled_at: None,
+        ..fixtures::user("user_history", "history@example.com")
+    };
+    repo.insert(&stamped).await.expect("insert");
+    assert_eq!(get(repo, "user_history").await.as_ref(), Some(&stamped));
+    let changed = User {
+        password_updated_at: None,
+        mfa_disabled_at: Some(at(20)),
+        updated_at: at(21),
+        ..stamped.clone()
+    };
+    repo.update(&changed, stamped.updated_at)
+        .await
+        .expect("update");
+    assert_eq!(get(repo, "user_history").await.as_ref(), Some(&changed));
+    let id = changed.id.clone();
+    let window = latch_core::model::Duration::seconds(600);
+    let slot = repo.take_attempt(&id, at(30), 5, window).await;
+    assert_eq!(slot, Ok(AttemptSlot::Granted));
+    repo.settle_attempt(&id, true, at(31), 5, window)
+        .await
+        .expect("settle");
+    let read = get(repo, "user_history").await.expect("user");
+    assert_eq!(
+        (read.failed_attempts, read.attempt_window_ends_at),
+        (1, Some(at(30).plus(window)))
+    );
+    assert_eq!(read.verification_attempts_remaining(at(40), 5), Some(4));
 }
 
 /// `record_sign_in` returns the standing the user has as it is recorded: a
@@ -324,6 +362,7 @@ fn external(id: &str, provider: &str, subject: &str) -> latch_core::model::Exter
         last_name: None,
         username: Some(subject.into()),
         avatar_url: Some("https://img.example/a.png".into()),
+        approved_scopes: "read:user user:email".into(),
         created_at: at(1),
         updated_at: at(2),
     }

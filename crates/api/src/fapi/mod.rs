@@ -122,7 +122,12 @@ pub(crate) async fn run(
         match state
             .services
             .oauth
-            .claim_oauth(auth.token(), nonce, auth.channel == Channel::DevBrowser)
+            .claim_oauth(
+                auth.token(),
+                nonce,
+                auth.channel == Channel::DevBrowser,
+                &crate::client_ip::session_origin(req, &state.config.trusted_proxies),
+            )
             .await
         {
             Ok(new_token) => claimed = new_token,

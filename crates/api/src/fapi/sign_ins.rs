@@ -10,7 +10,7 @@ use latch_core::service::{
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
-use crate::client_ip::client_ip;
+use crate::client_ip::{client_ip, session_origin};
 use crate::http::ApiRequest;
 use crate::{ApiState, render};
 
@@ -51,6 +51,7 @@ pub async fn create(
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: keeps_token(auth),
+        origin: session_origin(req, &state.config.trusted_proxies),
         client_ip: client_ip(req, &state.config.trusted_proxies),
     };
     on_sign_ins(state, |s| s.create_sign_in(auth.token(), params)).await
@@ -91,6 +92,7 @@ pub async fn attempt_first_factor(
         password: req.param("password")?,
         code: req.param("code")?,
         keep_token: keeps_token(auth),
+        origin: session_origin(req, &state.config.trusted_proxies),
     };
     on_sign_ins(state, |s| s.attempt_first_factor(auth.token(), id, params)).await
 }
@@ -121,6 +123,7 @@ pub async fn attempt_second_factor(
         strategy: req.param("strategy")?,
         code: req.param("code")?,
         keep_token: keeps_token(auth),
+        origin: session_origin(req, &state.config.trusted_proxies),
     };
     on_sign_ins(state, |s| s.attempt_second_factor(auth.token(), id, params)).await
 }
@@ -138,6 +141,7 @@ pub async fn reset_password(
             .param_bool("sign_out_of_other_sessions")?
             .unwrap_or(false),
         keep_token: keeps_token(auth),
+        origin: session_origin(req, &state.config.trusted_proxies),
     };
     on_sign_ins(state, |s| s.reset_password(auth.token(), id, params)).await
 }

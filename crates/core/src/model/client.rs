@@ -10,6 +10,8 @@ pub struct Client {
     pub token_hash: String,
     pub sign_in_id: Option<SignInId>,
     pub last_active_session_id: Option<SessionId>,
+    /// The first-factor strategy of the last sign-in that completed here.
+    pub last_authentication_strategy: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

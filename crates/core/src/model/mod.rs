@@ -23,7 +23,7 @@ pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Use
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
 pub use net::{is_loopback_host, is_loopback_origin, with_query};
 pub use password::Password;
-pub use session::{Session, SessionStatus};
+pub use session::{Session, SessionOrigin, SessionStatus};
 pub use settings::{
     Environment, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
     StrategySettings,

@@ -34,6 +34,38 @@ impl SessionStatus {
     }
 }
 
+/// How and where a session started: the first-factor strategy of its
+/// sign-in, and the address and User-Agent of the request that completed
+/// it, as far as they were known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    pub strategy: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionOrigin {
+    /// Longest User-Agent kept; the rest is cut off at a character boundary.
+    pub const MAX_USER_AGENT: usize = 512;
+
+    /// The origin of a request from `ip_address` with `user_agent`; the
+    /// strategy is the sign-in's, filled in as its session is made.
+    pub fn of_request(ip_address: Option<String>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent.filter(|ua| !ua.is_empty()).map(|ua| {
+            let mut end = ua.len().min(Self::MAX_USER_AGENT);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+        Self {
+            strategy: None,
+            ip_address,
+            user_agent,
+        }
+    }
+}
+
 /// A signed-in user on one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -46,6 +78,8 @@ pub struct Session {
     pub expire_at: Timestamp,
     pub first_factor_verified_at: Timestamp,
     pub second_factor_verified_at: Option<Timestamp>,
+    /// How and where the session started.
+    pub origin: SessionOrigin,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -82,6 +116,7 @@ mod tests {
             second_factor_verified_at: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
+            origin: Default::default(),
         };
         assert!(s.is_active(Timestamp(999)));
         assert_eq!(s.status_at(Timestamp(1000)), SessionStatus::Expired);

@@ -29,6 +29,8 @@ pub struct ExternalAccount {
     pub last_name: Option<String>,
     pub username: Option<String>,
     pub avatar_url: Option<String>,
+    /// The scopes the provider granted, space-separated as OAuth writes them.
+    pub approved_scopes: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -68,6 +70,15 @@ pub struct User {
     /// Keyed digests of the unused backup codes.
     pub backup_codes: Vec<String>,
     pub last_sign_in_at: Option<Timestamp>,
+    /// When the password was last set; `None` while the user has none set.
+    pub password_updated_at: Option<Timestamp>,
+    /// When two-factor last turned on, and last turned off.
+    pub mfa_enabled_at: Option<Timestamp>,
+    pub mfa_disabled_at: Option<Timestamp>,
+    /// Failed factor attempts in the lockout window open until
+    /// `attempt_window_ends_at`. Written only by the lockout ports.
+    pub failed_attempts: u32,
+    pub attempt_window_ends_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -98,8 +109,47 @@ impl User {
             totp_last_step: None,
             backup_codes: Vec::new(),
             last_sign_in_at: None,
+            password_updated_at: None,
+            mfa_enabled_at: None,
+            mfa_disabled_at: None,
+            failed_attempts: 0,
+            attempt_window_ends_at: None,
             created_at: at,
             updated_at: at,
+        }
+    }
+
+    /// Factor attempts left before a lockout at `now`, for an instance that
+    /// locks after `max_attempts` failures; `None` when lockout is off. A
+    /// locked user has none left; a closed window counts no failures.
+    pub fn verification_attempts_remaining(
+        &self,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Option<u32> {
+        if max_attempts == 0 {
+            return None;
+        }
+        if self.lockout_at(now).is_some() {
+            return Some(0);
+        }
+        let open = self.attempt_window_ends_at.is_some_and(|end| end > now);
+        let failed = if open { self.failed_attempts } else { 0 };
+        Some(max_attempts.saturating_sub(failed))
+    }
+
+    /// Stamps the history a change from `before` to this user makes at `now`:
+    /// when the password was set, when two-factor turned on or off.
+    pub fn stamp_changes(&mut self, before: &User, now: Timestamp) {
+        if self.password_digest.is_none() {
+            self.password_updated_at = None;
+        } else if self.password_digest != before.password_digest {
+            self.password_updated_at = Some(now);
+        }
+        match (before.two_factor_enabled(), self.two_factor_enabled()) {
+            (false, true) => self.mfa_enabled_at = Some(now),
+            (true, false) => self.mfa_disabled_at = Some(now),
+            _ => {}
         }
     }
 
@@ -229,5 +279,80 @@ impl Standing {
     pub fn lockout_at(&self, now: Timestamp) -> Option<Option<super::Duration>> {
         let until = self.locked_until.filter(|until| *until > now)?;
         Some((until != Timestamp::FOREVER).then(|| until.since(now)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User::blank(UserId("user_1".into()), Timestamp(0))
+    }
+
+    #[test]
+    fn setting_or_changing_a_password_stamps_it_and_removing_it_clears_it() {
+        let before = user();
+        let mut after = User {
+            password_digest: Some("$argon2id$one".into()),
+            ..before.clone()
+        };
+        after.stamp_changes(&before, Timestamp(5));
+        assert_eq!(after.password_updated_at, Some(Timestamp(5)));
+        let mut same = after.clone();
+        same.stamp_changes(&after, Timestamp(9));
+        assert_eq!(same.password_updated_at, Some(Timestamp(5)), "unchanged");
+        let mut removed = User {
+            password_digest: None,
+            ..after.clone()
+        };
+        removed.stamp_changes(&after, Timestamp(12));
+        assert_eq!(removed.password_updated_at, None);
+    }
+
+    #[test]
+    fn two_factor_turning_on_and_off_is_stamped() {
+        let before = user();
+        let mut on = User {
+            totp_secret: Some("sealed".into()),
+            ..before.clone()
+        };
+        on.stamp_changes(&before, Timestamp(3));
+        assert_eq!(
+            (on.mfa_enabled_at, on.mfa_disabled_at),
+            (Some(Timestamp(3)), None)
+        );
+        let mut more = User {
+            backup_codes: vec!["digest".into()],
+            ..on.clone()
+        };
+        more.stamp_changes(&on, Timestamp(4));
+        assert_eq!(more.mfa_enabled_at, Some(Timestamp(3)), "already on");
+        let mut off = User {
+            totp_secret: None,
+            backup_codes: Vec::new(),
+            ..more.clone()
+        };
+        off.stamp_changes(&more, Timestamp(8));
+        assert_eq!(
+            (off.mfa_enabled_at, off.mfa_disabled_at),
+            (Some(Timestamp(3)), Some(Timestamp(8)))
+        );
+    }
+
+    #[test]
+    fn attempts_remaining_count_the_open_window_only() {
+        let mut u = user();
+        assert_eq!(u.verification_attempts_remaining(Timestamp(0), 0), None);
+        assert_eq!(u.verification_attempts_remaining(Timestamp(0), 5), Some(5));
+        u.failed_attempts = 2;
+        u.attempt_window_ends_at = Some(Timestamp(100));
+        assert_eq!(u.verification_attempts_remaining(Timestamp(50), 5), Some(3));
+        assert_eq!(
+            u.verification_attempts_remaining(Timestamp(100), 5),
+            Some(5)
+        );
+        u.locked_until = Some(Timestamp(500));
+        assert_eq!(u.verification_attempts_remaining(Timestamp(50), 5), Some(0));
     }
 }

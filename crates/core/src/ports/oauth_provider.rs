@@ -40,6 +40,8 @@ pub struct ExternalIdentity {
     pub last_name: Option<String>,
     pub username: Option<String>,
     pub avatar_url: Option<String>,
+    /// The scopes the provider granted.
+    pub approved_scopes: Vec<String>,
 }
 
 /// Why a provider step failed; the text is for logs only.

@@ -167,6 +167,7 @@ impl Clients {
             token_hash: token_hash(&token),
             sign_in_id: None,
             last_active_session_id: None,
+            last_authentication_strategy: None,
             created_at: now,
             updated_at: now,
         };

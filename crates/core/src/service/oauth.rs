@@ -14,7 +14,7 @@ use crate::error::{Error, Problem, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
-    OAuthStateError, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
+    OAuthStateError, SessionOrigin, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
     VerificationStatus, is_loopback_origin, new_id, truncate,
 };
 use crate::ports::{
@@ -48,6 +48,8 @@ pub struct OAuthCallback {
     pub error: Option<String>,
     /// The client token the browser's cookie carries, if any.
     pub cookie_token: Option<String>,
+    /// The browser's address and User-Agent, kept on a session it starts.
+    pub origin: SessionOrigin,
 }
 
 /// Where the callback sends the browser, the client token a cookie browser
@@ -156,6 +158,7 @@ impl OAuth {
     /// becomes transferable (no such user) or fails. A callback whose state
     /// names no waiting flow is an error; every other outcome is a redirect.
     pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
+        let origin = params.origin.clone();
         let state = params
             .state
             .clone()
@@ -254,7 +257,7 @@ impl OAuth {
         }
         // The browser holding the client completes it here; its token rotates.
         match self
-            .complete_oauth(sign_in.clone(), &user, false, now)
+            .complete_oauth(sign_in.clone(), &user, false, &origin, now)
             .await
         {
             Ok((complete, new_token)) => Ok(CallbackRedirect {
@@ -282,6 +285,7 @@ impl OAuth {
         token: Option<&str>,
         nonce: &str,
         keep_token: bool,
+        origin: &SessionOrigin,
     ) -> Result<Option<String>, Error> {
         let invalid = || Error::oauth_state_invalid("rotating_token_nonce");
         let client = self.clients.find_client(token).await?.ok_or_else(invalid)?;
@@ -311,7 +315,7 @@ impl OAuth {
             .map_err(|_| invalid())?;
         let user = self.users.get(&user_id).await?.ok_or_else(invalid)?;
         match self
-            .complete_oauth(sign_in.clone(), &user, keep_token, now)
+            .complete_oauth(sign_in.clone(), &user, keep_token, origin, now)
             .await
         {
             Ok((_, new_token)) => Ok(new_token),
@@ -439,6 +443,7 @@ impl OAuth {
             last_name: identity.last_name.clone(),
             username: identity.username.clone(),
             avatar_url: identity.avatar_url.clone(),
+            approved_scopes: identity.approved_scopes.join(" "),
             created_at: now,
             updated_at: now,
         };
@@ -469,6 +474,7 @@ impl OAuth {
                     && a.last_name == identity.last_name
                     && a.username == identity.username
                     && a.avatar_url == identity.avatar_url
+                    && a.approved_scopes == identity.approved_scopes.join(" ")
             });
         if unchanged {
             return Ok(user);
@@ -487,6 +493,7 @@ impl OAuth {
                     a.last_name = identity.last_name.clone();
                     a.username = identity.username.clone();
                     a.avatar_url = identity.avatar_url.clone();
+                    a.approved_scopes = identity.approved_scopes.join(" ");
                     a.updated_at = now;
                 }
                 Ok(user)
@@ -503,6 +510,7 @@ impl OAuth {
         mut sign_in: SignIn,
         user: &User,
         keep_token: bool,
+        origin: &SessionOrigin,
         now: Timestamp,
     ) -> Result<(bool, Option<String>), Error> {
         self.lockout.refuse_if_locked(user)?;
@@ -517,7 +525,7 @@ impl OAuth {
         let session = match sign_in.oauth_passed(user, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => None,
             AfterFirstFactor::ReadyToComplete => {
-                let session = self.steps.new_session(&sign_in, user, now)?;
+                let session = self.steps.new_session(&sign_in, user, origin, now)?;
                 sign_in.complete(session.id.clone(), now)?;
                 Some(session)
             }

@@ -7,8 +7,8 @@ use super::steps::{PassedStep, admit};
 use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{
-    Client, FactorSlot, SignIn, Strategy, Timestamp, TotpSecret, User, normalize_backup_code,
-    offered_user, supported_second_factors,
+    Client, FactorSlot, SessionOrigin, SignIn, Strategy, Timestamp, TotpSecret, User,
+    normalize_backup_code, offered_user, supported_second_factors,
 };
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
@@ -26,6 +26,8 @@ pub struct AttemptSecondFactor {
     pub code: Option<String>,
     /// As in [`super::CreateSignIn::keep_token`].
     pub keep_token: bool,
+    /// As in [`super::CreateSignIn::origin`].
+    pub origin: SessionOrigin,
 }
 
 impl SignIns {
@@ -124,7 +126,9 @@ impl SignIns {
         admit(current.standing(), now)?;
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
-        let session = self.steps.new_session(&sign_in, &user, now)?;
+        let session = self
+            .steps
+            .new_session(&sign_in, &user, &params.origin, now)?;
         sign_in.complete(session.id.clone(), now)?;
         let step = PassedStep {
             client: &client,

@@ -10,8 +10,8 @@ use super::{
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::model::{
-    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SignIn, SignInId,
-    Strategy, Timestamp, User, identifies, new_id, offered_user,
+    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
+    SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, SignInStore, UserRepository};
 use crate::secrets::SecretBox;
@@ -57,6 +57,8 @@ pub struct CreateSignIn {
     /// The address the request came from: a client made for the sign-in
     /// counts against its allowance of new clients.
     pub client_ip: Option<std::net::IpAddr>,
+    /// The request's address and User-Agent, kept on the session it starts.
+    pub origin: SessionOrigin,
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -78,6 +80,8 @@ pub struct ResetPassword {
     pub sign_out_of_other_sessions: bool,
     /// As in [`CreateSignIn::keep_token`].
     pub keep_token: bool,
+    /// As in [`CreateSignIn::origin`].
+    pub origin: SessionOrigin,
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -88,6 +92,8 @@ pub struct AttemptFirstFactor {
     pub code: Option<String>,
     /// As in [`CreateSignIn::keep_token`].
     pub keep_token: bool,
+    /// As in [`CreateSignIn::origin`].
+    pub origin: SessionOrigin,
 }
 
 impl SignIns {
@@ -199,7 +205,7 @@ impl SignIns {
                 }
                 match &strategy {
                     Some(Strategy::Password) => {
-                        session = self.pass_first_factor(&mut sign_in, user, Strategy::Password)?;
+                        session = self.pass_first_factor(&mut sign_in, user, Strategy::Password, &params.origin)?;
                     }
                     Some(
                         code @ (Strategy::EmailCode
@@ -369,7 +375,7 @@ impl SignIns {
             return self.steps.finish_step(sign_in, step, now).await;
         }
         let before = sign_in.clone();
-        let session = self.pass_first_factor(&mut sign_in, &user, strategy)?;
+        let session = self.pass_first_factor(&mut sign_in, &user, strategy, &params.origin)?;
         let step = PassedStep {
             client: &client,
             before,
@@ -466,7 +472,10 @@ impl SignIns {
         let session = match sign_in.new_password_set(user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => None,
             AfterFirstFactor::ReadyToComplete => {
-                Some(self.steps.new_session(&sign_in, &user, now)?)
+                Some(
+                    self.steps
+                        .new_session(&sign_in, &user, &params.origin, now)?,
+                )
             }
         };
         if let Some(session) = &session {
@@ -560,13 +569,14 @@ impl SignIns {
         sign_in: &mut SignIn,
         user: &User,
         strategy: Strategy,
+        origin: &SessionOrigin,
     ) -> Result<Option<Session>, Error> {
         refuse_if_banned(user)?;
         let now = self.clock.now();
         match sign_in.first_factor_passed(strategy, user.two_factor_enabled(), now)? {
             AfterFirstFactor::NeedsSecondFactor => Ok(None),
             AfterFirstFactor::ReadyToComplete => {
-                let session = self.steps.new_session(sign_in, user, now)?;
+                let session = self.steps.new_session(sign_in, user, origin, now)?;
                 sign_in.complete(session.id.clone(), now)?;
                 Ok(Some(session))
             }

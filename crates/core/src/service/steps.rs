@@ -10,7 +10,8 @@ use super::{Clients, Outcome, SignInView, new_token, token_hash};
 use crate::error::{Error, Resource, StoreError};
 use crate::model::{
     Client, ClientId, FactorSlot, IdPrefix, InstanceSettings, Password, Session, SessionId,
-    SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp, User, new_id,
+    SessionOrigin, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp,
+    User, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
@@ -85,8 +86,12 @@ impl Steps {
         &self,
         sign_in: &SignIn,
         user: &User,
+        origin: &SessionOrigin,
         now: Timestamp,
     ) -> Result<Session, Error> {
+        let strategy = sign_in
+            .first_factor_verification()
+            .map(|v| v.strategy.name());
         Ok(Session {
             id: SessionId(new_id(IdPrefix::Session, &*self.random)),
             client_id: sign_in.client_id.clone(),
@@ -98,6 +103,10 @@ impl Steps {
             second_factor_verified_at: sign_in.second_factor_verified_at(),
             created_at: now,
             updated_at: now,
+            origin: SessionOrigin {
+                strategy,
+                ..origin.clone()
+            },
         })
     }
 

@@ -281,6 +281,7 @@ pub fn client() -> Client {
         token_hash: token_hash(TOKEN),
         sign_in_id: None,
         last_active_session_id: None,
+        last_authentication_strategy: None,
         created_at: NOW,
         updated_at: NOW,
     }
@@ -298,5 +299,6 @@ pub fn session(status: SessionStatus) -> Session {
         second_factor_verified_at: None,
         created_at: NOW,
         updated_at: NOW,
+        origin: Default::default(),
     }
 }

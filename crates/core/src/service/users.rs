@@ -116,7 +116,7 @@ impl Users {
         let backup_codes = self.backup_code_digests(&id, &params.backup_codes)?;
         let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
         let phone_numbers = self.records(IdPrefix::PhoneNumber, phones, now);
-        let user = User {
+        let mut user = User {
             primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
             primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
             email_addresses,
@@ -131,8 +131,9 @@ impl Users {
             unsafe_metadata,
             totp_secret,
             backup_codes,
-            ..User::blank(id, now)
+            ..User::blank(id.clone(), now)
         };
+        user.stamp_changes(&User::blank(id, now), now);
         self.users.insert(&user).await?;
         Ok(user)
     }
@@ -332,8 +333,10 @@ impl Users {
         for _ in 0..16 {
             let read_at = stored.updated_at;
             let id = stored.id.clone();
+            let before = stored.clone();
             let mut user = change(stored)?;
             user.updated_at = Timestamp(self.clock.now().0.max(read_at.0 + 1));
+            user.stamp_changes(&before, user.updated_at);
             match self.users.update(&user, read_at).await {
                 Err(StoreError::Conflict) => stored = self.get_user(id.as_str()).await?,
                 Err(StoreError::NotFound) => return Err(Error::NotFound(Resource::User)),

@@ -10,6 +10,8 @@ use oauth2::{
 
 use latch_core::ports::{AuthorizationRequest, CodeExchange, OAuthError};
 
+use oauth2::TokenResponse as _;
+
 use super::transport::{Http, OAuthClient, TokenResponse, token_error};
 
 /// Where and how to run the flow.
@@ -96,6 +98,16 @@ pub(crate) async fn redeem(
         .map_err(token_error)
 }
 
+/// The scopes a token response granted: the ones it names, or, when it
+/// names none, the ones asked for (OAuth 2.0 leaves `scope` out when it
+/// grants exactly what was asked).
+pub(crate) fn granted_scopes(response: &TokenResponse, requested: &[String]) -> Vec<String> {
+    match response.scopes() {
+        Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
+        None => requested.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -164,5 +176,16 @@ mod tests {
         assert!(verifier(&"a".repeat(42)).is_err());
         assert!(verifier(&"a".repeat(129)).is_err());
         assert!(verifier(&format!("{}+", "a".repeat(43))).is_err());
+    }
+
+    #[test]
+    fn granted_scopes_are_the_ones_named_or_else_the_ones_asked() {
+        let requested = vec!["read:user".to_owned(), "user:email".to_owned()];
+        let response = |body: &str| -> TokenResponse { serde_json::from_str(body).unwrap() };
+        let narrowed =
+            response(r#"{"access_token":"a","token_type":"bearer","scope":"read:user"}"#);
+        assert_eq!(granted_scopes(&narrowed, &requested), ["read:user"]);
+        let silent = response(r#"{"access_token":"a","token_type":"bearer"}"#);
+        assert_eq!(granted_scopes(&silent, &requested), requested);
     }
 }

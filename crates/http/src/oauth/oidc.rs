@@ -540,6 +540,7 @@ fn identity(claims: &LatchIdTokenClaims) -> ExternalIdentity {
         last_name: localized(claims.family_name()),
         username: non_empty(claims.preferred_username().map(|u| u.to_string())),
         avatar_url: localized(claims.picture()),
+        approved_scopes: Vec::new(),
     }
 }
 
@@ -614,6 +615,7 @@ impl OAuthProvider for OidcProvider {
             self.fill_from_userinfo(url, access_token, &mut identity)
                 .await?;
         }
+        identity.approved_scopes = code_flow::granted_scopes(&response, &self.scopes);
         Ok(identity)
     }
 }

@@ -140,13 +140,16 @@ impl OAuthProvider for OAuth2Provider {
                 "the token response has an empty access token".into(),
             ));
         }
-        self.profile
+        let mut identity = self
+            .profile
             .identity(
                 &self.http,
                 &self.api_base,
                 access_token,
                 self.secret.shared(),
             )
-            .await
+            .await?;
+        identity.approved_scopes = code_flow::granted_scopes(&response, &self.scopes);
+        Ok(identity)
     }
 }

@@ -152,6 +152,7 @@ async fn github(
         last_name,
         username: non_empty(user.login),
         avatar_url: non_empty(user.avatar_url),
+        approved_scopes: Vec::new(),
     })
 }
 
@@ -232,6 +233,7 @@ async fn facebook(
         last_name: non_empty(user.last_name),
         username: None,
         avatar_url,
+        approved_scopes: Vec::new(),
     })
 }
 
@@ -269,6 +271,7 @@ async fn twitter(
         last_name: None,
         username: non_empty(user.username),
         avatar_url: non_empty(user.profile_image_url),
+        approved_scopes: Vec::new(),
     })
 }
 
@@ -305,6 +308,7 @@ async fn discord(
         username: non_empty(user.username),
         avatar_url,
         subject,
+        approved_scopes: Vec::new(),
     })
 }
 

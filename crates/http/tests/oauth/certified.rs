@@ -63,6 +63,7 @@ fn ann() -> ExternalIdentity {
         last_name: Some("Lee".into()),
         username: Some("ann".into()),
         avatar_url: Some("https://pictures.example.com/ann.png".into()),
+        approved_scopes: vec!["openid".into(), "email".into(), "profile".into()],
     }
 }
 

@@ -104,6 +104,7 @@ async fn a_well_signed_token_gives_the_identity() {
             last_name: Some("Lee".into()),
             username: Some("ann".into()),
             avatar_url: Some("https://pictures.example.com/ann.png".into()),
+            approved_scopes: vec!["openid".into(), "email".into(), "profile".into()],
         }
     );
     let request = &issuer.token_requests()[0];

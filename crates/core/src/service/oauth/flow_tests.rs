@@ -70,6 +70,7 @@ fn callback(secret: &str) -> OAuthCallback {
         code: Some("the-code".into()),
         error: None,
         cookie_token: None,
+        origin: SessionOrigin::default(),
     }
 }
 
@@ -439,6 +440,7 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
             last_name: None,
             username: None,
             avatar_url: None,
+            approved_scopes: String::new(),
             created_at: NOW,
             updated_at: NOW,
         }],
@@ -585,7 +587,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     let err = m
         .services()
         .oauth
-        .claim_oauth(Some(TOKEN), &wrong, false)
+        .claim_oauth(Some(TOKEN), &wrong, false, &SessionOrigin::default())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::OAuthStateInvalid { .. }));
@@ -603,7 +605,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     let token = m
         .services()
         .oauth
-        .claim_oauth(Some(TOKEN), &right, false)
+        .claim_oauth(Some(TOKEN), &right, false, &SessionOrigin::default())
         .await
         .unwrap();
     assert!(token.is_some(), "the claiming client's token rotates");

@@ -81,6 +81,7 @@ fn attempt(strategy: &str, code: &str) -> AttemptSecondFactor {
         strategy: Some(strategy.into()),
         code: Some(code.into()),
         keep_token: false,
+        origin: SessionOrigin::default(),
     }
 }
 

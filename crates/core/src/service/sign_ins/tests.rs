@@ -68,6 +68,7 @@ async fn attempt_password(m: Mocks, password: &str) -> Result<Outcome<SignInView
         password: Some(password.into()),
         code: None,
         keep_token: false,
+        origin: SessionOrigin::default(),
     };
     m.services()
         .sign_ins
@@ -496,6 +497,7 @@ async fn a_sign_in_of_another_client_does_not_exist() {
         password: Some("x".into()),
         code: None,
         keep_token: false,
+        origin: SessionOrigin::default(),
     };
     let err = services
         .sign_ins
