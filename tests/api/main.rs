@@ -6,6 +6,7 @@
 mod support;
 
 mod attacks;
+mod avatars;
 mod backend;
 mod client;
 mod codes;

@@ -462,7 +462,8 @@ mod distinct_keys {
 pub struct ApiResponse {
     pub status: StatusCode,
     pub body: Option<Value>,
-    /// A JSON body serialised already; sent instead of `body` when set.
+    /// A body serialised already, sent instead of `body` when set: JSON,
+    /// unless `headers` names another content type.
     pub text: Option<String>,
     pub headers: HeaderMap,
 }
@@ -485,6 +486,18 @@ impl ApiResponse {
             body: None,
             text: Some(text),
             headers: HeaderMap::new(),
+        }
+    }
+
+    /// A body that is not JSON (a picture), with its content type.
+    pub fn content(status: StatusCode, content_type: &'static str, text: String) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Self {
+            status,
+            body: None,
+            text: Some(text),
+            headers,
         }
     }
 
@@ -546,10 +559,12 @@ impl ApiResponse {
             Some(text) => {
                 let mut r = warp::reply::Response::new(text.into());
                 // @clerk/backend parses only an exact `application/json`.
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
+                if !self.headers.contains_key(header::CONTENT_TYPE) {
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                }
                 r
             }
             None => warp::reply::Response::new(Default::default()),

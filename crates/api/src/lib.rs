@@ -11,6 +11,7 @@
 //! - [`render`]: Clerk's JSON shapes.
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //! - [`api_keys`]: the publishable and secret keys' formats.
+//! - [`avatar`]: the default avatar, drawn from a user's initials, and its URL.
 //! - [`serve`](mod@serve): the server loop, its connection cap and its deadlines on slow
 //!   and idle clients.
 //! - [`jobs`]: background housekeeping, run by [`serve()`] beside the requests.
@@ -23,6 +24,7 @@
 #![recursion_limit = "256"]
 
 pub mod api_keys;
+pub mod avatar;
 pub mod bapi;
 pub mod client_ip;
 pub mod error;
@@ -325,7 +327,8 @@ async fn backend(
     result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id))
 }
 
-/// Health, the JWKS and OAuth callbacks: no client token, no secret key.
+/// Health, the JWKS, default avatars and OAuth callbacks: no client token,
+/// no secret key.
 async fn public(
     state: &ApiState,
     req: &ApiRequest,
@@ -532,10 +535,11 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
     response
 }
 
-/// Headers every answer carries: the API serves JSON and redirects only, so
-/// nothing may be sniffed, framed, cached along the way or leak its URL (an
-/// OAuth callback carries a code and a state) as a referrer; over HTTPS,
-/// browsers are told to stay on it.
+/// Headers every answer carries: the API serves JSON, redirects and a
+/// picture that runs and loads nothing, so nothing may be sniffed, framed,
+/// cached along the way (unless the answer says how, as a default avatar
+/// does) or leak its URL (an OAuth callback carries a code and a state) as a
+/// referrer; over HTTPS, browsers are told to stay on it.
 fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiResponse {
     let h = &mut response.headers;
     for (name, value) in [

@@ -30,7 +30,7 @@ pub enum Surface {
     Frontend,
     /// Clerk's Backend API: a server holding the secret key.
     Backend,
-    /// Anyone: health, the JWKS, identity providers' callbacks.
+    /// Anyone: health, the JWKS, default avatars, identity providers' callbacks.
     Public,
 }
 
@@ -409,6 +409,8 @@ static ROUTES: &[Route] = &[
     // Load balancers may probe with HEAD.
     public(HEAD, "/healthz", Channels::NONE, |c| Box::pin(crate::health(c.state, c.trace_id))),
     public(GET, "/.well-known/jwks.json", Channels::NONE, |c| Box::pin(jwks(c.state))),
+    public(GET, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
+    public(HEAD, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
     public(GET, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     public(POST, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     // Frontend API

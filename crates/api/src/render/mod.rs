@@ -1,5 +1,6 @@
 //! Clerk's JSON shapes for the domain objects. Timestamps are Unix milliseconds.
 
+pub mod activity;
 mod environment;
 
 pub use environment::environment;
