@@ -449,7 +449,8 @@ async fn fapi_error(
             .get_client(auth.token.as_deref())
             .await,
     ) {
-        body["meta"] = json!({ "client": render::client(&snapshot, state.services.settings()) });
+        let client = render::Renderer::new(state).client(&snapshot);
+        body["meta"] = json!({ "client": client });
     }
     response
 }

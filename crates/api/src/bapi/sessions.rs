@@ -7,19 +7,20 @@ use latch_core::model::SessionStatus;
 use latch_core::ports::SessionQuery;
 
 use super::number;
+use crate::ApiState;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::{ApiState, render};
+use crate::render::Renderer;
 
 /// `GET /v1/sessions/{id}`.
 pub async fn read(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
-    Ok(ApiResponse::ok(render::session_bapi(
+    Ok(ApiResponse::ok(Renderer::new(state).backend_session(
         &state.services.sessions.get_session(id).await?,
     )))
 }
 
 /// `POST /v1/sessions/{id}/revoke`.
 pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
-    Ok(ApiResponse::ok(render::session_bapi(
+    Ok(ApiResponse::ok(Renderer::new(state).backend_session(
         &state.services.sessions.revoke_session(id).await?,
     )))
 }
@@ -55,7 +56,8 @@ pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, Api
         .sessions
         .list_sessions(query, number(req, "limit")?)
         .await?;
-    let data: Vec<Value> = page.sessions.iter().map(render::session_bapi).collect();
+    let r = Renderer::new(state);
+    let data: Vec<Value> = page.sessions.iter().map(|v| r.backend_session(v)).collect();
     Ok(sessions_page(req, data, page.total_count))
 }
 

@@ -10,10 +10,10 @@ use latch_core::service::{CreateUser, PhoneNumberPatch};
 use super::number;
 use crate::ApiState;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::render::{self, Audience};
+use crate::render::{Audience, Renderer};
 
 fn user_json(state: &ApiState, user: &User) -> Value {
-    render::user(user, Audience::Backend, state.now())
+    Renderer::new(state).user(user, Audience::Backend, state.now())
 }
 
 /// `POST /v1/users`.
@@ -139,7 +139,9 @@ pub async fn delete_external_account(
 /// `GET /v1/phone_numbers/{id}`.
 pub async fn read_phone_number(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError> {
     let (user, record) = state.services.users.get_phone_number(id).await?;
-    Ok(ApiResponse::ok(render::phone_number(&user, &record)))
+    Ok(ApiResponse::ok(
+        Renderer::new(state).phone_number(&user, &record),
+    ))
 }
 
 /// `PATCH /v1/phone_numbers/{id}`.
@@ -154,7 +156,9 @@ pub async fn update_phone_number(
         reserved_for_second_factor: req.param_bool("reserved_for_second_factor")?,
     };
     let (user, record) = state.services.users.update_phone_number(id, patch).await?;
-    Ok(ApiResponse::ok(render::phone_number(&user, &record)))
+    Ok(ApiResponse::ok(
+        Renderer::new(state).phone_number(&user, &record),
+    ))
 }
 
 fn create_user_params(req: &ApiRequest) -> Result<CreateUser, ApiError> {

@@ -5,15 +5,21 @@ use serde_json::json;
 use crate::error::ApiError;
 
 use super::{FapiReply, wrap};
-use crate::http::ApiResponse;
-use crate::{ApiState, render};
+use crate::ApiState;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::render::Renderer;
 
 /// `GET /v1/client`: the client, or `null` for none.
-pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
+pub async fn read(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    let r = Renderer::for_client(state, req.header("origin"));
     let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
     let client = match snapshot {
-        Some(s) => render::client(&s, state.services.settings()).to_string(),
+        Some(s) => r.client(&s).to_string(),
         None => "null".to_owned(),
     };
     Ok(FapiReply {
@@ -28,19 +34,18 @@ pub async fn read(state: &ApiState, token: Option<&str>) -> Result<FapiReply, Ap
 
 /// `PUT`/`POST /v1/client`: a new client with its own token.
 pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
+    // A new client has no sessions: nothing to mint.
+    let r = Renderer::new(state);
     let outcome = state.services.clients.create_client().await?;
-    Ok(wrap(state, outcome, |s| {
-        render::client(s, state.services.settings())
-    }))
+    Ok(wrap(r, outcome, |s| r.client(s)))
 }
 
 /// `DELETE /v1/client`: the client is forgotten, and so is its token.
 pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
     let outcome = state.services.clients.delete_client(token).await?;
-    let response = outcome
-        .response
-        .as_ref()
-        .map(|s| render::client(s, state.services.settings()));
+    // The client's sessions are gone with it: nothing to mint.
+    let r = Renderer::new(state);
+    let response = outcome.response.as_ref().map(|s| r.client(s));
     Ok(FapiReply {
         response: ApiResponse::ok(json!({ "response": response, "client": null })),
         new_token: None,

@@ -13,7 +13,7 @@ use latch_core::service::{Account, BackupCodesView, Outcome, TotpView};
 use super::{FapiReply, wrap};
 use crate::ApiState;
 use crate::http::ApiRequest;
-use crate::render::{self, Audience};
+use crate::render::{Audience, Renderer};
 
 /// The parse-call-wrap shape every `/v1/me` handler shares: `call` runs with
 /// the request's client token and session; its error becomes the API's, its
@@ -30,7 +30,11 @@ where
 {
     let session_id = req.query_param("_clerk_session_id");
     let outcome = call(&state.services.account, token, session_id).await?;
-    Ok(wrap(state, outcome, render_response))
+    Ok(wrap(
+        Renderer::for_client(state, req.header("origin")),
+        outcome,
+        render_response,
+    ))
 }
 
 /// `GET /v1/me`.
@@ -40,7 +44,7 @@ pub async fn read(
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
     on_me(state, req, token, Account::get_me, |user| {
-        render::user(user, Audience::Frontend, state.now())
+        Renderer::new(state).user(user, Audience::Frontend, state.now())
     })
     .await
 }

@@ -15,11 +15,12 @@ use warp::http::{Method, header};
 
 use latch_core::service::Outcome;
 
+use crate::ApiState;
 use crate::client_ip::client_ip;
 use crate::error::{ApiError, EdgeError};
 use crate::http::{ApiRequest, ApiResponse};
+use crate::render::Renderer;
 use crate::routes::{Ctx, Found, Guard, Handler};
-use crate::{ApiState, render};
 
 /// How the request named its client, and so how the answer must carry a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,14 +168,11 @@ pub(crate) async fn run(
 
 /// `{ "response": ..., "client": ... }` with the client as it is now.
 fn wrap<T>(
-    state: &ApiState,
+    r: Renderer<'_>,
     outcome: Outcome<T>,
     render_response: impl FnOnce(&T) -> Value,
 ) -> FapiReply {
-    let client = outcome
-        .client
-        .as_ref()
-        .map(|s| render::client(s, state.services.settings()));
+    let client = outcome.client.as_ref().map(|s| r.client(s));
     // Moved into place: `json!` would copy both trees.
     let mut body = serde_json::Map::with_capacity(2);
     body.insert("response".into(), render_response(&outcome.response));

@@ -6,54 +6,72 @@ use crate::error::ApiError;
 use latch_core::model::SessionStatus;
 
 use super::{FapiReply, wrap};
+use crate::ApiState;
 use crate::http::ApiRequest;
-use crate::{ApiState, render};
+use crate::render::Renderer;
 
 /// `POST /v1/client/sessions/{id}/touch` (`setActive`).
-pub async fn touch(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
+pub async fn touch(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let r = Renderer::for_client(state, req.header("origin"));
     Ok(wrap(
-        state,
+        r,
         state.services.sessions.touch_session(token, id).await?,
-        render::session_fapi,
+        |s| r.session(s),
     ))
 }
 
 /// `POST /v1/client/sessions/{id}/end`.
-pub async fn end(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
+pub async fn end(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let r = Renderer::for_client(state, req.header("origin"));
     Ok(wrap(
-        state,
+        r,
         state
             .services
             .sessions
             .close_session(token, id, SessionStatus::Ended)
             .await?,
-        render::session_fapi,
+        |s| r.session(s),
     ))
 }
 
 /// `POST /v1/client/sessions/{id}/remove`.
 pub async fn remove(
     state: &ApiState,
+    req: &ApiRequest,
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, ApiError> {
+    let r = Renderer::for_client(state, req.header("origin"));
     Ok(wrap(
-        state,
+        r,
         state
             .services
             .sessions
             .close_session(token, id, SessionStatus::Removed)
             .await?,
-        render::session_fapi,
+        |s| r.session(s),
     ))
 }
 
 /// `DELETE /v1/client/sessions` (`signOut`).
-pub async fn end_all(state: &ApiState, token: Option<&str>) -> Result<FapiReply, ApiError> {
+pub async fn end_all(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    let r = Renderer::for_client(state, req.header("origin"));
     let outcome = state.services.sessions.end_all_sessions(token).await?;
-    Ok(wrap(state, outcome, |s| {
-        render::client(s, state.services.settings())
-    }))
+    Ok(wrap(r, outcome, |s| r.client(s)))
 }
 
 /// `POST /v1/client/sessions/{id}/tokens` (`getToken`): answered unwrapped,

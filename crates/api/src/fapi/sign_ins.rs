@@ -10,9 +10,10 @@ use latch_core::service::{
 };
 
 use super::{Channel, ClientAuth, FapiReply, wrap};
+use crate::ApiState;
 use crate::client_ip::{client_ip, session_origin};
 use crate::http::ApiRequest;
-use crate::{ApiState, render};
+use crate::render::Renderer;
 
 /// A development browser's token is its identity, carried in every URL: it
 /// stays the same through a sign-in, as Clerk's does, so requests already in
@@ -26,15 +27,15 @@ fn keeps_token(auth: &ClientAuth) -> bool {
 /// rendered and wrapped with the client.
 async fn on_sign_ins<'a, F>(
     state: &'a ApiState,
+    req: &'a ApiRequest,
     call: impl FnOnce(&'a SignIns) -> F,
 ) -> Result<FapiReply, ApiError>
 where
     F: Future<Output = Result<Outcome<SignInView>, Error>>,
 {
     let outcome = call(&state.services.sign_ins).await?;
-    Ok(wrap(state, outcome, |v| {
-        render::sign_in(v, state.services.settings())
-    }))
+    let r = Renderer::for_client(state, req.header("origin"));
+    Ok(wrap(r, outcome, |v| r.sign_in(v)))
 }
 
 /// `POST /v1/client/sign_ins`.
@@ -54,12 +55,17 @@ pub async fn create(
         origin: session_origin(req, &state.config.trusted_proxies),
         client_ip: client_ip(req, &state.config.trusted_proxies),
     };
-    on_sign_ins(state, |s| s.create_sign_in(auth.token(), params)).await
+    on_sign_ins(state, req, |s| s.create_sign_in(auth.token(), params)).await
 }
 
 /// `GET /v1/client/sign_ins/{id}`.
-pub async fn read(state: &ApiState, token: Option<&str>, id: &str) -> Result<FapiReply, ApiError> {
-    on_sign_ins(state, |s| s.get_sign_in(token, id)).await
+pub async fn read(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    on_sign_ins(state, req, |s| s.get_sign_in(token, id)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -77,7 +83,10 @@ pub async fn prepare_first_factor(
         action_complete_redirect_url: req.param("action_complete_redirect_url")?,
         bind_oauth_to_cookie: auth.channel == Channel::Cookie,
     };
-    on_sign_ins(state, |s| s.prepare_first_factor(auth.token(), id, params)).await
+    on_sign_ins(state, req, |s| {
+        s.prepare_first_factor(auth.token(), id, params)
+    })
+    .await
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_first_factor`.
@@ -94,7 +103,10 @@ pub async fn attempt_first_factor(
         keep_token: keeps_token(auth),
         origin: session_origin(req, &state.config.trusted_proxies),
     };
-    on_sign_ins(state, |s| s.attempt_first_factor(auth.token(), id, params)).await
+    on_sign_ins(state, req, |s| {
+        s.attempt_first_factor(auth.token(), id, params)
+    })
+    .await
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
@@ -109,7 +121,7 @@ pub async fn prepare_second_factor(
         phone_number_id: req.param("phone_number_id")?,
         email_address_id: req.param("email_address_id")?,
     };
-    on_sign_ins(state, |s| s.prepare_second_factor(token, id, params)).await
+    on_sign_ins(state, req, |s| s.prepare_second_factor(token, id, params)).await
 }
 
 /// `POST /v1/client/sign_ins/{id}/attempt_second_factor`.
@@ -125,7 +137,10 @@ pub async fn attempt_second_factor(
         keep_token: keeps_token(auth),
         origin: session_origin(req, &state.config.trusted_proxies),
     };
-    on_sign_ins(state, |s| s.attempt_second_factor(auth.token(), id, params)).await
+    on_sign_ins(state, req, |s| {
+        s.attempt_second_factor(auth.token(), id, params)
+    })
+    .await
 }
 
 /// `POST /v1/client/sign_ins/{id}/reset_password`.
@@ -143,5 +158,5 @@ pub async fn reset_password(
         keep_token: keeps_token(auth),
         origin: session_origin(req, &state.config.trusted_proxies),
     };
-    on_sign_ins(state, |s| s.reset_password(auth.token(), id, params)).await
+    on_sign_ins(state, req, |s| s.reset_password(auth.token(), id, params)).await
 }

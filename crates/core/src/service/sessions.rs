@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{ClientSnapshot, Clients, Outcome, SessionView, page_limit};
 use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
-use crate::model::{Client, Session, SessionId, SessionStatus, Timestamp, User};
+use crate::model::{Client, Duration, Session, SessionId, SessionStatus, Timestamp, User};
 use crate::ports::{ClientRepository, Clock, SessionQuery, UserRepository};
 
 /// What a session token says, before the wire adds issuer and audience.
@@ -18,6 +18,28 @@ pub struct SessionTokenClaims {
     pub expires_at: Timestamp,
     /// Minutes since the first and the second factor passed; -1 for none.
     pub factor_ages_minutes: [i64; 2],
+}
+
+impl SessionTokenClaims {
+    /// The claims of a token for `view`'s session issued at `view.now`,
+    /// living `lifetime`; `None` unless the session is active then.
+    pub fn of(view: &SessionView, lifetime: Duration) -> Option<Self> {
+        let (session, now) = (&view.session, view.now);
+        if !session.is_active(now) {
+            return None;
+        }
+        let age = |at: Timestamp| now.since(at).0 / 60_000;
+        Some(Self {
+            session_id: session.id.clone(),
+            user_id: view.user.id.0.clone(),
+            issued_at: now,
+            expires_at: now.plus(lifetime),
+            factor_ages_minutes: [
+                age(session.first_factor_verified_at),
+                session.second_factor_verified_at.map_or(-1, age),
+            ],
+        })
+    }
 }
 
 /// One page of sessions and the total across pages.
@@ -136,21 +158,9 @@ impl Sessions {
         id: &str,
     ) -> Result<SessionTokenClaims, Error> {
         let (_, session, user) = self.client_session(token, id).await?;
-        let now = self.clock.now();
-        if !session.is_active(now) {
-            return Err(inactive_session());
-        }
-        let age = |at: Timestamp| now.since(at).0 / 60_000;
-        Ok(SessionTokenClaims {
-            session_id: session.id,
-            user_id: user.id.0,
-            issued_at: now,
-            expires_at: now.plus(self.settings.session_token_lifetime),
-            factor_ages_minutes: [
-                age(session.first_factor_verified_at),
-                session.second_factor_verified_at.map_or(-1, age),
-            ],
-        })
+        let view = SessionView::at(session, user, self.clock.now());
+        SessionTokenClaims::of(&view, self.settings.session_token_lifetime)
+            .ok_or_else(inactive_session)
     }
 
     /// `GET /v1/sessions` (Backend API): filtered by user or client.

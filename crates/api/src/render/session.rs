@@ -1,0 +1,119 @@
+//! A session: as its client sees it (with its user), and as the Backend API
+//! lists it (with where it started).
+
+use serde::Serialize;
+
+use latch_core::service::SessionView;
+
+use super::activity::{Activity, LatestActivity};
+use super::user::{PublicUserData, UserJson};
+use super::{Audience, Renderer};
+
+/// Clerk's `Token`: a session token.
+#[derive(Serialize)]
+pub(super) struct Token {
+    pub object: &'static str,
+    pub jwt: String,
+}
+
+/// Clerk's Frontend API `Session`.
+#[derive(Serialize)]
+pub(super) struct FrontendSession<'a> {
+    object: &'static str,
+    id: &'a str,
+    status: &'static str,
+    expire_at: i64,
+    abandon_at: i64,
+    last_active_at: i64,
+    last_active_token: Option<Token>,
+    last_active_organization_id: Option<&'a str>,
+    actor: Option<()>,
+    tasks: Option<()>,
+    user: UserJson<'a>,
+    public_user_data: PublicUserData<'a>,
+    /// Minutes since the first and the second factor passed; -1 for none.
+    factor_verification_age: [i64; 2],
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> FrontendSession<'a> {
+    /// `with_token`: whether this session carries a fresh token (the client's
+    /// last active session, in the client's own answers).
+    pub(super) fn of(r: &Renderer<'_>, view: &'a SessionView, with_token: bool) -> Self {
+        let (s, u, now) = (&view.session, &view.user, view.now);
+        Self {
+            object: "session",
+            id: s.id.as_str(),
+            status: view.status.as_str(),
+            expire_at: s.expire_at.millis(),
+            abandon_at: s.expire_at.millis(),
+            last_active_at: s.last_active_at.millis(),
+            last_active_token: if with_token { r.token(view) } else { None },
+            last_active_organization_id: None,
+            actor: None,
+            tasks: None,
+            user: UserJson::of(r, u, Audience::Frontend, now),
+            public_user_data: PublicUserData::of(r, u),
+            factor_verification_age: [
+                now.since(s.first_factor_verified_at).0 / 60_000,
+                s.second_factor_verified_at
+                    .map_or(-1, |t| now.since(t).0 / 60_000),
+            ],
+            created_at: s.created_at.millis(),
+            updated_at: s.updated_at.millis(),
+        }
+    }
+}
+
+/// Clerk's Backend API `Session`.
+#[derive(Serialize)]
+pub(super) struct BackendSession<'a> {
+    object: &'static str,
+    id: &'a str,
+    user_id: &'a str,
+    client_id: &'a str,
+    actor: Option<()>,
+    status: &'static str,
+    last_active_organization_id: Option<&'a str>,
+    last_active_at: i64,
+    /// Where the session started; `null` for a session from before Latch
+    /// kept it.
+    latest_activity: Option<LatestActivity<'a>>,
+    expire_at: i64,
+    abandon_at: i64,
+    updated_at: i64,
+    created_at: i64,
+    tasks: Option<()>,
+}
+
+impl<'a> BackendSession<'a> {
+    pub(super) fn of(view: &'a SessionView) -> Self {
+        let s = &view.session;
+        let origin = &s.origin;
+        let known = origin.ip_address.is_some() || origin.user_agent.is_some();
+        Self {
+            object: "session",
+            id: s.id.as_str(),
+            user_id: s.user_id.as_str(),
+            client_id: s.client_id.as_str(),
+            actor: None,
+            status: view.status.as_str(),
+            last_active_organization_id: None,
+            last_active_at: s.last_active_at.millis(),
+            // The session's own id names its one activity: where it started.
+            latest_activity: known.then(|| {
+                LatestActivity::of(&Activity {
+                    id: s.id.as_str(),
+                    ip_address: origin.ip_address.as_deref(),
+                    user_agent: origin.user_agent.as_deref(),
+                })
+            }),
+            expire_at: s.expire_at.millis(),
+            abandon_at: s.expire_at.millis(),
+            updated_at: s.updated_at.millis(),
+            created_at: s.created_at.millis(),
+            tasks: None,
+        }
+    }
+}
