@@ -13,6 +13,7 @@ mod concurrency;
 mod deliveries;
 mod duplicates;
 mod enumeration;
+mod environment;
 mod expiry;
 mod lockout;
 mod oauth;

@@ -16,7 +16,8 @@ use display_config::DisplayConfig;
 use user_settings::UserSettings;
 
 /// The environment: what clerk-js needs to know of the instance before it
-/// signs anyone in.
+/// signs anyone in. `commerce_settings`, optional in the schema, is left
+/// out: Latch has no billing to describe.
 #[derive(Debug, Serialize)]
 pub struct Environment {
     pub auth_config: AuthConfig,
@@ -24,7 +25,6 @@ pub struct Environment {
     pub user_settings: UserSettings,
     pub organization_settings: OrganizationSettings,
     pub fraud_settings: FraudSettings,
-    pub commerce_settings: CommerceSettings,
     pub api_keys_settings: ApiKeysSettings,
     pub protect_config: ProtectConfig,
     pub client_debug_mode: bool,
@@ -74,26 +74,6 @@ pub struct FraudNative {
     pub device_attestation_mode: &'static str,
 }
 
-/// Billing: Latch bills no one.
-#[derive(Debug, Serialize)]
-pub struct CommerceSettings {
-    pub billing: Billing,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Billing {
-    pub stripe_publishable_key: Option<String>,
-    pub free_trial_requires_payment_method: bool,
-    pub user: BillingPayer,
-    pub organization: BillingPayer,
-}
-
-#[derive(Debug, Serialize)]
-pub struct BillingPayer {
-    pub enabled: bool,
-    pub has_paid_plans: bool,
-}
-
 /// API keys issued to users or organizations: not offered.
 #[derive(Debug, Serialize)]
 pub struct ApiKeysSettings {
@@ -133,20 +113,6 @@ pub fn environment(settings: &InstanceSettings, instance_id: &str) -> Environmen
             object: "fraud_settings",
             native: FraudNative {
                 device_attestation_mode: "disabled",
-            },
-        },
-        commerce_settings: CommerceSettings {
-            billing: Billing {
-                stripe_publishable_key: None,
-                free_trial_requires_payment_method: false,
-                user: BillingPayer {
-                    enabled: false,
-                    has_paid_plans: false,
-                },
-                organization: BillingPayer {
-                    enabled: false,
-                    has_paid_plans: false,
-                },
             },
         },
         api_keys_settings: ApiKeysSettings {
