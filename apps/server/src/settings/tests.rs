@@ -519,9 +519,12 @@ fn display_settings_parse_with_their_derived_links() {
     );
 }
 
+/// A change to `[display]`.
+type DisplayEdit = fn(&mut raw::DisplaySection);
+
 #[test]
 fn bad_display_settings_are_refused_naming_their_keys() {
-    let cases: [(&str, fn(&mut raw::DisplaySection)); 9] = [
+    let cases: [(&str, DisplayEdit); 9] = [
         ("display.application_name", |d| {
             d.application_name = " ".into()
         }),
