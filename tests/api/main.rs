@@ -14,6 +14,7 @@ mod concurrency;
 mod deliveries;
 mod duplicates;
 mod enumeration;
+mod environment;
 mod expiry;
 mod lockout;
 mod oauth;

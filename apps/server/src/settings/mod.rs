@@ -4,6 +4,7 @@
 //! value stops start-up with a message naming its key.
 
 pub mod codes;
+pub mod display;
 pub mod oauth;
 pub mod raw;
 pub mod server;
@@ -46,6 +47,7 @@ impl TryFrom<&RawSettings> for Settings {
     fn try_from(raw: &RawSettings) -> anyhow::Result<Self> {
         let server = Server::try_from(&raw.server)?;
         let instance = Instance::try_from(&raw.instance)?;
+        let display = display::display_settings(&raw.display, &raw.oauth.providers)?;
         let policy = sign_in::instance_settings(
             &raw.sign_in,
             &raw.rate_limits,
@@ -53,6 +55,7 @@ impl TryFrom<&RawSettings> for Settings {
             instance.environment,
             &instance.issuer,
             &server.allowed_origins,
+            display,
         )?;
         Ok(Self {
             hashing: Hashing::try_from(&raw.password)?,

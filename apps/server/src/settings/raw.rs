@@ -31,7 +31,33 @@ pub struct RawSettings {
     pub codes: CodesSection,
     pub oauth: OAuthSection,
     pub rate_limits: RateLimitsSection,
+    pub display: DisplaySection,
     pub log: LogSection,
+}
+
+/// `[display]`: the application's name, links and images, as the Frontend
+/// API's environment shows them. Empty optional keys are unset; empty
+/// `after_*` and `logo_link_url` keys are derived from the others.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplaySection {
+    pub application_name: String,
+    pub home_url: String,
+    pub sign_in_url: String,
+    pub sign_up_url: String,
+    pub user_profile_url: String,
+    pub after_sign_in_url: String,
+    pub after_sign_up_url: String,
+    pub after_sign_out_one_url: String,
+    pub after_sign_out_all_url: String,
+    pub after_switch_session_url: String,
+    pub logo_link_url: String,
+    pub logo_image_url: String,
+    pub favicon_image_url: String,
+    pub support_email: String,
+    pub help_url: String,
+    pub privacy_policy_url: String,
+    pub terms_url: String,
 }
 
 /// `[rate_limits]`: requests per window; 0 requests turns a limit off.
@@ -94,6 +120,13 @@ pub struct ProviderSection {
     pub apple_private_key_file: String,
     #[serde(default = "default_provider_timeout")]
     pub timeout_secs: u64,
+    /// The name sign-in pages show; empty: the preset's, or one made from
+    /// the provider's own name.
+    #[serde(default)]
+    pub display_name: String,
+    /// An absolute http(s) URL of the provider's logo; empty: none.
+    #[serde(default)]
+    pub logo_url: String,
 }
 
 fn default_provider_timeout() -> u64 {

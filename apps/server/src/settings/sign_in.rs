@@ -1,11 +1,12 @@
 //! `[sign_in]`, `[rate_limits]` and `[oauth]`'s flow keys: the core's rules
-//! for this instance ([`InstanceSettings`]), with their bounds checked.
+//! for this instance ([`InstanceSettings`]), with their bounds checked; the
+//! display settings come parsed from [`super::display`].
 
 use anyhow::bail;
 
 use latch_core::model::{
-    Duration, Environment, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
-    StrategySettings,
+    DisplaySettings, Duration, Environment, IdentifierSettings, InstanceSettings, RateLimit,
+    RateLimitSettings, StrategySettings,
 };
 
 use super::raw::{OAuthSection, RateLimitsSection, SignInSection};
@@ -20,6 +21,7 @@ pub fn instance_settings(
     environment: Environment,
     issuer: &str,
     redirect_origins: &[String],
+    display: DisplaySettings,
 ) -> anyhow::Result<InstanceSettings> {
     check_lifetimes(s)?;
     let most = latch_core::model::Password::MAX_BYTES;
@@ -73,6 +75,7 @@ pub fn instance_settings(
         oauth_flow_lifetime: Duration::seconds(oauth.flow_lifetime_secs),
         oauth_link_verified_emails: oauth.link_verified_emails,
         rate_limits,
+        display,
     })
 }
 

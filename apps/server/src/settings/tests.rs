@@ -423,6 +423,8 @@ fn oauth_providers_parse_with_their_kind_and_secret() {
         apple_key_id: String::new(),
         apple_private_key_file: String::new(),
         timeout_secs: 10,
+        display_name: String::new(),
+        logo_url: String::new(),
     };
     raw.oauth
         .providers
@@ -455,9 +457,114 @@ fn oauth_providers_parse_with_their_kind_and_secret() {
         ["apple", "custom_acme"]
     );
 
+    // Named by the preset, or by the provider's own name, with no logo.
+    assert_eq!(s.policy.display.provider("apple").name, "Apple");
+    assert_eq!(s.policy.display.oauth_providers["custom_acme"].name, "Acme");
+    assert_eq!(
+        s.policy.display.oauth_providers["custom_acme"].logo_url,
+        None
+    );
+    let mut named = provider("acme");
+    named.display_name = " Acme SSO ".into();
+    named.logo_url = "https://login.acme.example/logo.png".into();
+    raw.oauth.providers.insert("custom_acme".into(), named);
+    let shown = &parse(&raw).policy.display.oauth_providers["custom_acme"];
+    assert_eq!(shown.name, "Acme SSO");
+    assert_eq!(
+        shown.logo_url.as_deref(),
+        Some("https://login.acme.example/logo.png")
+    );
+    let mut bad_logo = provider("acme");
+    bad_logo.logo_url = "logo.png".into();
+    let e = error_with(|s| {
+        s.oauth.providers.insert("custom_acme".into(), bad_logo);
+    });
+    assert!(e.contains("oauth.providers.custom_acme.logo_url"), "{e}");
+
     raw.oauth.providers.insert("myspace".into(), provider("m"));
     let e = error_with(|s| *s = raw.clone());
     assert!(e.contains("oauth.providers.myspace.kind"), "{e}");
+}
+
+#[test]
+fn display_settings_parse_with_their_derived_links() {
+    let s = parse(&defaults()).policy.display;
+    assert_eq!(s, latch_core::model::DisplaySettings::default());
+    let mut raw = defaults();
+    raw.display.application_name = "Acme".into();
+    raw.display.home_url = "https://acme.example".into();
+    raw.display.sign_in_url = "https://acme.example/login".into();
+    raw.display.user_profile_url = "/account".into();
+    raw.display.support_email = "help@acme.example".into();
+    raw.display.logo_image_url = "https://cdn.acme.example/logo.png".into();
+    raw.display.after_sign_up_url = "/welcome".into();
+    let d = parse(&raw).policy.display;
+    assert_eq!(d.application_name, "Acme");
+    assert_eq!(d.user_profile_url, "/account");
+    assert_eq!(d.support_email.as_deref(), Some("help@acme.example"));
+    assert_eq!(
+        d.logo_image_url.as_deref(),
+        Some("https://cdn.acme.example/logo.png")
+    );
+    assert_eq!(d.favicon_image_url, None);
+    // Empty links follow the pages they default to.
+    assert_eq!(d.after_sign_in_url, "https://acme.example");
+    assert_eq!(d.after_sign_up_url, "/welcome");
+    assert_eq!(d.after_switch_session_url, "https://acme.example");
+    assert_eq!(d.logo_link_url, "https://acme.example");
+    assert_eq!(d.after_sign_out_all_url, "https://acme.example/login");
+    assert_eq!(
+        d.after_sign_out_one_url,
+        "https://acme.example/login#/choose"
+    );
+}
+
+/// A change to `[display]`.
+type DisplayEdit = fn(&mut raw::DisplaySection);
+
+#[test]
+fn bad_display_settings_are_refused_naming_their_keys() {
+    let cases: [(&str, DisplayEdit); 9] = [
+        ("display.application_name", |d| {
+            d.application_name = " ".into()
+        }),
+        ("display.home_url", |d| d.home_url = "acme.example".into()),
+        ("display.sign_in_url", |d| {
+            d.sign_in_url = "//evil.example/sign-in".into()
+        }),
+        ("display.sign_up_url", |d| d.sign_up_url = String::new()),
+        ("display.after_sign_in_url", |d| {
+            d.after_sign_in_url = "javascript:alert(1)".into()
+        }),
+        ("display.logo_image_url", |d| {
+            d.logo_image_url = "/logo.png".into()
+        }),
+        ("display.support_email", |d| d.support_email = "help".into()),
+        ("display.terms_url", |d| {
+            d.terms_url = "https://acme.example/a b".into()
+        }),
+        ("display.user_profile_url", |d| {
+            d.user_profile_url = "https://user@evil.example".into()
+        }),
+    ];
+    for (key, edit) in cases {
+        let e = error_with(|s| edit(&mut s.display));
+        assert!(e.starts_with(key), "{key}: {e}");
+        assert!(e.contains("must be"), "{key}: {e}");
+    }
+}
+
+#[test]
+fn the_printed_configuration_shows_the_display_section() {
+    let mut raw = defaults();
+    raw.display.sign_in_url = "https://acme.example/login".into();
+    let printed = toml::to_string(&raw.redacted()).unwrap();
+    assert!(printed.contains("[display]"), "{printed}");
+    assert!(
+        printed.contains("sign_in_url = \"https://acme.example/login\""),
+        "{printed}"
+    );
+    assert!(printed.contains("support_email = \"\""), "{printed}");
 }
 
 #[test]

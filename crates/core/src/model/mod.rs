@@ -25,8 +25,8 @@ pub use net::{is_loopback_host, is_loopback_origin, with_query};
 pub use password::Password;
 pub use session::{Session, SessionOrigin, SessionStatus};
 pub use settings::{
-    Environment, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
-    StrategySettings,
+    DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,
+    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, StrategySettings,
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,

@@ -1,0 +1,334 @@
+//! `user_settings`: each attribute with how it is used and verified, the
+//! OAuth providers, and the password, username and attack-protection rules.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use latch_core::model::{InstanceSettings, Password, Strategy, Username};
+
+/// Clerk's `Client.UserSettings`.
+#[derive(Debug, Serialize)]
+pub struct UserSettings {
+    pub attributes: Attributes,
+    /// By strategy (`oauth_<name>`), the enabled providers.
+    pub social: BTreeMap<String, Social>,
+    pub saml: Enabled,
+    pub enterprise_sso: Enabled,
+    pub sign_in: SignIn,
+    pub sign_up: SignUp,
+    pub restrictions: Restrictions,
+    pub password_settings: PasswordSettings,
+    pub username_settings: UsernameSettings,
+    pub actions: Actions,
+    pub attack_protection: AttackProtection,
+    pub passkey_settings: PasskeySettings,
+}
+
+/// Clerk's `UserSettings.Attributes`.
+#[derive(Debug, Serialize)]
+pub struct Attributes {
+    pub email_address: Attribute,
+    pub phone_number: Attribute,
+    pub username: Attribute,
+    pub web3_wallet: Attribute,
+    pub first_name: Attribute,
+    pub last_name: Attribute,
+    pub password: Attribute,
+    pub authenticator_app: Attribute,
+    pub ticket: Attribute,
+    pub backup_code: Attribute,
+    pub passkey: Attribute,
+}
+
+/// Clerk's `UserSettings.Attribute`.
+#[derive(Debug, Serialize)]
+pub struct Attribute {
+    pub enabled: bool,
+    /// Latch has no sign-up form that could require it.
+    pub required: bool,
+    pub used_for_first_factor: bool,
+    pub first_factors: Vec<&'static str>,
+    pub used_for_second_factor: bool,
+    pub second_factors: Vec<&'static str>,
+    /// How a value of the attribute is verified.
+    pub verifications: Vec<&'static str>,
+    pub verify_at_sign_up: bool,
+    pub immutable: bool,
+}
+
+impl Attribute {
+    /// `enabled`, with its factors and verifications only if it is.
+    fn new(
+        enabled: bool,
+        identifies: bool,
+        first_factors: &[(bool, &'static str)],
+        second_factors: &[(bool, &'static str)],
+        verifications: &[(bool, &'static str)],
+    ) -> Self {
+        let on = |list: &[(bool, &'static str)]| -> Vec<&'static str> {
+            if !enabled {
+                return Vec::new();
+            }
+            list.iter().filter(|(on, _)| *on).map(|(_, s)| *s).collect()
+        };
+        let second_factors = on(second_factors);
+        let verifications = on(verifications);
+        Self {
+            enabled,
+            required: false,
+            used_for_first_factor: enabled && identifies,
+            first_factors: on(first_factors),
+            used_for_second_factor: !second_factors.is_empty(),
+            second_factors,
+            verify_at_sign_up: !verifications.is_empty(),
+            verifications,
+            immutable: false,
+        }
+    }
+
+    fn off() -> Self {
+        Self::new(false, false, &[], &[], &[])
+    }
+}
+
+/// Clerk's `UserSettings.Social`: one enabled OAuth provider.
+#[derive(Debug, Serialize)]
+pub struct Social {
+    pub enabled: bool,
+    pub required: bool,
+    pub authenticatable: bool,
+    pub block_email_subaddresses: bool,
+    pub strategy: String,
+    pub not_selectable: bool,
+    pub deprecated: bool,
+    pub name: String,
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignIn {
+    pub second_factor: SecondFactorRule,
+}
+
+/// Two-factor is each user's choice: never required of all.
+#[derive(Debug, Serialize)]
+pub struct SecondFactorRule {
+    pub required: bool,
+}
+
+/// Sign-ups are restricted: accounts are made through the Backend API.
+#[derive(Debug, Serialize)]
+pub struct SignUp {
+    pub captcha_enabled: bool,
+    pub captcha_widget_type: &'static str,
+    pub custom_action_required: bool,
+    pub progressive: bool,
+    pub mode: &'static str,
+    pub legal_consent_enabled: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Restrictions {
+    pub allowlist: Enabled,
+    pub blocklist: Enabled,
+    pub allowlist_blocklist_disabled_on_sign_in: Enabled,
+    pub block_email_subaddresses: Enabled,
+    pub block_disposable_email_domains: Enabled,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PasswordSettings {
+    /// Passwords are not checked against breach lists.
+    pub disable_hibp: bool,
+    pub disable_password_reverification: bool,
+    pub min_length: usize,
+    pub max_length: usize,
+    pub require_special_char: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub show_zxcvbn: bool,
+    pub min_zxcvbn_strength: u8,
+    pub enforce_hibp_on_sign_in: bool,
+    pub allowed_special_characters: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsernameSettings {
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub allow_extended_special_characters: bool,
+    pub allow_numeric_usernames: bool,
+}
+
+/// What users may do to their own account from clerk-js.
+#[derive(Debug, Serialize)]
+pub struct Actions {
+    pub delete_self: bool,
+    pub create_organization: bool,
+    pub create_organizations_limit: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttackProtection {
+    pub user_lockout: UserLockout,
+    pub pii: Enabled,
+    pub email_link: EmailLink,
+    pub enumeration_protection: Enabled,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserLockout {
+    pub enabled: bool,
+    pub max_attempts: u32,
+    /// The lockout's length, in whole minutes rounded up.
+    pub duration_in_minutes: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmailLink {
+    pub require_same_client: bool,
+}
+
+/// Passkeys are not offered.
+#[derive(Debug, Serialize)]
+pub struct PasskeySettings {
+    pub allow_autofill: bool,
+    pub show_sign_in_button: bool,
+    pub satisfies_second_factor: bool,
+}
+
+const OFF: Enabled = Enabled { enabled: false };
+
+pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
+    let ids = &settings.identifiers;
+    let st = &settings.strategies;
+    let email_second = st.email_code && st.email_code_second_factor;
+    let attributes = Attributes {
+        email_address: Attribute::new(
+            ids.email_address,
+            true,
+            &[(st.email_code, "email_code")],
+            &[(email_second, "email_code")],
+            &[(st.email_code, "email_code")],
+        ),
+        phone_number: Attribute::new(
+            ids.phone_number,
+            true,
+            &[(st.phone_code, "phone_code")],
+            &[(st.phone_code, "phone_code")],
+            &[(st.phone_code, "phone_code")],
+        ),
+        username: Attribute::new(ids.username, true, &[], &[], &[]),
+        web3_wallet: Attribute::off(),
+        first_name: Attribute::new(true, false, &[], &[], &[]),
+        last_name: Attribute::new(true, false, &[], &[], &[]),
+        password: Attribute::new(st.password, false, &[], &[], &[]),
+        authenticator_app: Attribute::new(
+            st.totp,
+            false,
+            &[],
+            &[(true, "totp")],
+            &[(true, "totp")],
+        ),
+        ticket: Attribute::off(),
+        backup_code: Attribute::new(st.backup_code, false, &[], &[(true, "backup_code")], &[]),
+        passkey: Attribute::off(),
+    };
+    let social = settings
+        .strategies
+        .oauth_providers
+        .iter()
+        .map(|provider| {
+            let strategy = Strategy::OAuth(provider.clone()).name();
+            let shown = settings.display.provider(provider);
+            let entry = Social {
+                enabled: true,
+                required: false,
+                authenticatable: true,
+                block_email_subaddresses: false,
+                strategy: strategy.clone(),
+                not_selectable: false,
+                deprecated: false,
+                name: shown.name,
+                logo_url: shown.logo_url,
+            };
+            (strategy, entry)
+        })
+        .collect();
+    let lockout_secs = settings.lockout_duration.as_secs();
+    UserSettings {
+        attributes,
+        social,
+        saml: OFF,
+        enterprise_sso: OFF,
+        sign_in: SignIn {
+            second_factor: SecondFactorRule { required: false },
+        },
+        sign_up: SignUp {
+            captcha_enabled: false,
+            captcha_widget_type: "smart",
+            custom_action_required: false,
+            progressive: true,
+            mode: "restricted",
+            legal_consent_enabled: false,
+        },
+        restrictions: Restrictions {
+            allowlist: OFF,
+            blocklist: OFF,
+            allowlist_blocklist_disabled_on_sign_in: OFF,
+            block_email_subaddresses: OFF,
+            block_disposable_email_domains: OFF,
+        },
+        password_settings: PasswordSettings {
+            disable_hibp: true,
+            disable_password_reverification: true,
+            min_length: settings.password_min_length,
+            max_length: Password::MAX_BYTES,
+            require_special_char: false,
+            require_numbers: false,
+            require_uppercase: false,
+            require_lowercase: false,
+            show_zxcvbn: false,
+            min_zxcvbn_strength: 0,
+            enforce_hibp_on_sign_in: false,
+            allowed_special_characters: "",
+        },
+        username_settings: UsernameSettings {
+            min_length: Some(Username::MIN_LEN),
+            max_length: Some(Username::MAX_LEN),
+            allow_extended_special_characters: false,
+            allow_numeric_usernames: true,
+        },
+        actions: Actions {
+            delete_self: false,
+            create_organization: false,
+            create_organizations_limit: None,
+        },
+        attack_protection: AttackProtection {
+            user_lockout: UserLockout {
+                enabled: settings.lockout_attempts > 0,
+                max_attempts: settings.lockout_attempts,
+                duration_in_minutes: (lockout_secs + 59) / 60,
+            },
+            pii: OFF,
+            email_link: EmailLink {
+                require_same_client: false,
+            },
+            enumeration_protection: Enabled {
+                enabled: settings.enumeration_protection,
+            },
+        },
+        passkey_settings: PasskeySettings {
+            allow_autofill: false,
+            show_sign_in_button: false,
+            satisfies_second_factor: false,
+        },
+    }
+}
