@@ -16,6 +16,7 @@ mod enumeration;
 mod expiry;
 mod lockout;
 mod oauth;
+mod openapi;
 mod rate_limits;
 mod reset;
 mod robustness;
