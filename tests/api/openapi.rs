@@ -395,6 +395,8 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     oauth(&tour, &app, &idp).await;
     backend(&tour, &app).await;
     without_the_secret_key(&tour, &app).await;
+    // Last, as it moves the clock.
+    spent_and_expired(&tour, &app).await;
 
     let (failures, uncovered, unexpected) = report.print();
     assert!(
@@ -799,6 +801,51 @@ async fn first_factors(t: &Tour, app: &TestApp) {
             &reset,
             &token,
             &[("password", "a brand new password")],
+        )
+        .await;
+    assert_eq!(expect(done, 200).body["response"]["status"], "complete");
+
+    // A password reset by SMS code.
+    let identified = expect(
+        t.fapi(app, "POST", sign_ins, "", &[("identifier", "+15550001234")])
+            .await,
+        200,
+    );
+    let (token, id) = (identified.token(), id_of(&identified));
+    let strategy = "reset_password_phone_code";
+    let prepare = format!("{sign_ins}/{id}/prepare_first_factor");
+    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
+    let form = [
+        ("strategy", strategy),
+        ("phone_number_id", phone_id.as_str()),
+    ];
+    expect(t.fapi(app, "POST", &prepare, &token, &form).await, 200);
+    let code = app.codes.last_code_to("+15550001234").unwrap();
+    let passed = expect(
+        t.fapi(
+            app,
+            "POST",
+            &attempt,
+            &token,
+            &[("strategy", strategy), ("code", &code)],
+        )
+        .await,
+        200,
+    );
+    assert_eq!(
+        passed.body["response"]["status"], "needs_new_password",
+        "{}",
+        passed.body
+    );
+    let token = token_after(&passed, &token);
+    let reset = format!("{sign_ins}/{id}/reset_password");
+    let done = t
+        .fapi(
+            app,
+            "POST",
+            &reset,
+            &token,
+            &[("password", "another new password")],
         )
         .await;
     assert_eq!(expect(done, 200).body["response"]["status"], "complete");
@@ -1577,4 +1624,77 @@ async fn without_the_secret_key(t: &Tour, app: &TestApp) {
             .await;
         expect(res, 401);
     }
+}
+
+/// Verifications that failed and expired, and an abandoned sign-in: the
+/// clock moves past code and sign-in lifetimes.
+async fn spent_and_expired(t: &Tour, app: &TestApp) {
+    app.user("eve@example.com", None).await;
+    let sign_ins = "/v1/client/sign_ins";
+    let start_email_code = || async move {
+        let res = expect(
+            t.fapi(
+                app,
+                "POST",
+                sign_ins,
+                "",
+                &[("identifier", "eve@example.com")],
+            )
+            .await,
+            200,
+        );
+        let (token, id) = (res.token(), id_of(&res));
+        let email_id = factor(&res, "supported_first_factors", "email_code")["email_address_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let form = [
+            ("strategy", "email_code"),
+            ("email_address_id", email_id.as_str()),
+        ];
+        let path = format!("{sign_ins}/{id}/prepare_first_factor");
+        expect(t.fapi(app, "POST", &path, &token, &form).await, 200);
+        (token, id)
+    };
+    let wrong = [("strategy", "email_code"), ("code", "000000")];
+
+    // Wrong codes until the code is burnt: the verification has failed.
+    let (token, id) = start_email_code().await;
+    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
+    for _ in 0..4 {
+        expect_error(t.fapi(app, "POST", &attempt, &token, &wrong).await);
+    }
+    let read = expect(
+        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
+            .await,
+        200,
+    );
+    let status = &read.body["response"]["first_factor_verification"]["status"];
+    assert_eq!(status, "failed", "{}", read.body);
+
+    // A code past its lifetime: the verification has expired.
+    let (token, id) = start_email_code().await;
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
+    expect_error(t.fapi(app, "POST", &attempt, &token, &wrong).await);
+    let read = expect(
+        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
+            .await,
+        200,
+    );
+    let status = &read.body["response"]["first_factor_verification"]["status"];
+    assert_eq!(status, "expired", "{}", read.body);
+
+    // A sign-in past its lifetime is abandoned.
+    app.clock.advance(std::time::Duration::from_secs(25 * 3600));
+    let read = expect(
+        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
+            .await,
+        200,
+    );
+    assert_eq!(
+        read.body["response"]["status"], "abandoned",
+        "{}",
+        read.body
+    );
 }
