@@ -18,6 +18,7 @@ mod environment;
 mod expiry;
 mod lockout;
 mod oauth;
+mod openapi;
 mod rate_limits;
 mod reset;
 mod robustness;

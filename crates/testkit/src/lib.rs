@@ -29,6 +29,7 @@ mod counters;
 pub mod fixtures;
 mod instance_store;
 pub mod oauth;
+pub mod openapi;
 mod outbox;
 mod process;
 pub mod services;
