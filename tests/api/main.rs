@@ -28,3 +28,4 @@ mod sessions;
 mod sign_ins;
 mod standing;
 mod transport;
+mod wire;

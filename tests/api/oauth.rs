@@ -206,6 +206,13 @@ async fn a_linked_or_verified_email_user_signs_in_through_the_callback() {
     assert_eq!(account["provider_user_id"], "1001");
     assert_eq!(account["email_address"], "alice@example.com");
     assert_eq!(account["first_name"], "Alice");
+    // The scopes the provider granted, space-separated as Clerk writes them.
+    assert_eq!(account["approved_scopes"], "read:user user:email");
+    // The client remembers how it last signed in (the "last used" badge).
+    assert_eq!(
+        state["client"]["last_authentication_strategy"],
+        "oauth_github"
+    );
 
     // The state is single use.
     callback(&app, &query)

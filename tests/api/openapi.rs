@@ -25,6 +25,16 @@ use crate::support::{CALLBACK, PASSWORD, Resp, SECRET, TestApp};
 const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "Latch's health check for load balancers"),
     (
+        "GET",
+        "/v1/avatars/default.svg",
+        "Latch's default picture, which users' image_url names",
+    ),
+    (
+        "HEAD",
+        "/v1/avatars/default.svg",
+        "Latch's default picture, which users' image_url names",
+    ),
+    (
         "HEAD",
         "/healthz",
         "Latch's health check for load balancers",
@@ -460,6 +470,13 @@ impl Drop for Report<'_> {
 async fn public_and_client(t: &Tour, app: &TestApp) {
     expect(t.request(app, "GET", "/healthz", &[], None).await, 200);
     t.request(app, "HEAD", "/healthz", &[], None).await;
+    let avatar = "/v1/avatars/default.svg?initials=AL";
+    expect(t.request(app, "GET", avatar, &[], None).await, 200);
+    expect(t.request(app, "HEAD", avatar, &[], None).await, 200);
+    // One parameter given twice with two values is refused, as everywhere.
+    let twice = "/v1/avatars/default.svg?initials=A&initials=B";
+    expect(t.request(app, "GET", twice, &[], None).await, 422);
+    expect(t.request(app, "HEAD", twice, &[], None).await, 422);
     expect(
         t.request(app, "GET", "/.well-known/jwks.json", &[], None)
             .await,

@@ -240,6 +240,11 @@ impl TestApp {
         }
     }
 
+    /// The settings the app runs with.
+    pub fn settings(&self) -> &InstanceSettings {
+        &self.settings
+    }
+
     pub async fn request(
         &self,
         method: &str,

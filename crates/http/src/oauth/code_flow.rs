@@ -100,10 +100,16 @@ pub(crate) async fn redeem(
 
 /// The scopes a token response granted: the ones it names, or, when it
 /// names none, the ones asked for (OAuth 2.0 leaves `scope` out when it
-/// grants exactly what was asked).
+/// grants exactly what was asked). GitHub separates them with commas rather
+/// than spaces; both are read.
 pub(crate) fn granted_scopes(response: &TokenResponse, requested: &[String]) -> Vec<String> {
     match response.scopes() {
-        Some(granted) => granted.iter().map(|s| s.to_string()).collect(),
+        Some(granted) => granted
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         None => requested.to_vec(),
     }
 }
@@ -185,6 +191,10 @@ mod tests {
         let narrowed =
             response(r#"{"access_token":"a","token_type":"bearer","scope":"read:user"}"#);
         assert_eq!(granted_scopes(&narrowed, &requested), ["read:user"]);
+        let commas = response(
+            r#"{"access_token":"a","token_type":"bearer","scope":"read:user,user:email"}"#,
+        );
+        assert_eq!(granted_scopes(&commas, &[]), ["read:user", "user:email"]);
         let silent = response(r#"{"access_token":"a","token_type":"bearer"}"#);
         assert_eq!(granted_scopes(&silent, &requested), requested);
     }
