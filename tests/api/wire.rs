@@ -229,8 +229,25 @@ async fn a_session_carries_its_token_its_strategy_and_where_it_started() {
         })
     );
 
-    // An ended session has no token to carry; the strategy stays on the client.
+    // Later answers reuse the token while more than half its life is left.
     let client_token = res.token();
+    let read_token =
+        |res: Resp| res.body["response"]["sessions"][0]["last_active_token"]["jwt"].clone();
+    let first = read_token(app.fapi("GET", "/v1/client", &client_token, &[]).await);
+    // Without an Origin the token is for the Frontend API itself.
+    assert_eq!(jwt_claims(first.as_str().unwrap())["azp"], ISSUER);
+    app.clock.advance(Duration::from_secs(29));
+    let again = read_token(app.fapi("GET", "/v1/client", &client_token, &[]).await);
+    assert_eq!(again, first);
+    app.clock.advance(Duration::from_secs(2));
+    let fresh = read_token(app.fapi("GET", "/v1/client", &client_token, &[]).await);
+    assert_ne!(fresh, first);
+    assert_eq!(
+        jwt_claims(fresh.as_str().unwrap())["iat"].as_i64(),
+        Some(jwt_claims(first.as_str().unwrap())["iat"].as_i64().unwrap() + 31)
+    );
+
+    // An ended session has no token to carry; the strategy stays on the client.
     let ended = app
         .fapi(
             "POST",

@@ -32,6 +32,7 @@ pub mod fapi;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod last_tokens;
 pub mod render;
 pub mod routes;
 pub mod serve;
@@ -118,6 +119,8 @@ pub struct ApiState {
     pub services: Arc<Services>,
     pub keys: Arc<SigningKeys>,
     pub config: Arc<ApiConfig>,
+    /// Tokens client answers carry, reused while fresh.
+    pub last_tokens: Arc<last_tokens::LastTokens>,
     /// The clock the use cases read, so views agree with them on "now".
     clock: Arc<dyn Clock>,
     /// Trace ids.
@@ -137,6 +140,7 @@ impl ApiState {
             services: Arc::new(services),
             keys: Arc::new(keys),
             config: Arc::new(config),
+            last_tokens: Arc::default(),
             clock,
             random,
         }

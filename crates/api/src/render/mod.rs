@@ -24,6 +24,7 @@ use latch_core::model::{IdentificationRecord, User};
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
 use crate::ApiState;
+use crate::last_tokens::Minted;
 
 /// Which API a user is rendered for: the Backend API also shows private
 /// metadata.
@@ -118,12 +119,21 @@ impl<'a> Renderer<'a> {
     fn token(&self, view: &SessionView) -> Option<session::Token> {
         let mint = self.tokens?;
         let claims = latch_core::service::SessionTokenClaims::of(view, mint.lifetime)?;
-        let jwt = mint
-            .state
-            .keys
-            .session_token(&claims, &mint.state.config.issuer, mint.azp)
-            .map_err(|err| tracing::warn!(error = %err, "could not mint last_active_token"))
-            .ok()?;
+        let state = mint.state;
+        let jwt = state
+            .last_tokens
+            .get_or_mint(&view.session.id, mint.azp, view.now, || {
+                let jwt = state
+                    .keys
+                    .session_token(&claims, &state.config.issuer, mint.azp)
+                    .map_err(|err| tracing::warn!(error = %err, "could not mint last_active_token"))
+                    .ok()?;
+                Some(Minted {
+                    jwt,
+                    issued_at: claims.issued_at,
+                    expires_at: claims.expires_at,
+                })
+            })?;
         Some(session::Token {
             object: "token",
             jwt,
