@@ -36,9 +36,8 @@ async fn sign_in_from(app: &TestApp, user_agent: &str, identifier: &str) -> Resp
     .await
 }
 
-#[tokio::test]
-async fn every_picture_is_a_url_that_loads() {
-    let app = TestApp::new().await;
+/// Ada Lovelace, with a password, as the Backend API shows her.
+async fn ada(app: &TestApp) -> Value {
     let res = app
         .post_user(json!({
             "email_address": ["ada@example.com"],
@@ -47,7 +46,14 @@ async fn every_picture_is_a_url_that_loads() {
             "last_name": "Lovelace",
         }))
         .await;
-    let user = res.body;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body
+}
+
+#[tokio::test]
+async fn every_picture_is_a_url_that_loads() {
+    let app = TestApp::new().await;
+    let user = ada(&app).await;
     assert_eq!(user["has_image"], false);
     let url = user["image_url"].as_str().unwrap();
     assert_eq!(url, format!("{ISSUER}/v1/avatars/default.svg?initials=AL"));
@@ -72,14 +78,7 @@ async fn every_picture_is_a_url_that_loads() {
     let mut settings = app.settings().clone();
     settings.enumeration_protection = true;
     let protected = TestApp::with(settings).await;
-    protected
-        .post_user(json!({
-            "email_address": ["ada@example.com"],
-            "password": PASSWORD,
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-        }))
-        .await;
+    ada(&protected).await;
     let silhouette = format!("{ISSUER}/v1/avatars/default.svg");
     for identifier in ["ada@example.com", "nobody@example.com"] {
         let (_, _, identified) = protected.identify(identifier).await;

@@ -14,6 +14,7 @@ use std::pin::Pin;
 
 use warp::http::Method;
 
+use latch_core::model::SessionStatus;
 use latch_core::service::{Step, Throttled};
 
 use crate::ApiState;
@@ -435,8 +436,8 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sign_ins/{id}/attempt_second_factor", Some(Step::AttemptSecondFactor), |c| Box::pin(sign_ins::attempt_second_factor(c.state, c.req, c.auth, c.param("id")))),
     frontend(DELETE, "/v1/client/sessions", None, |c| Box::pin(sessions::end_all(c.state, c.req, c.token))),
     frontend(POST, "/v1/client/sessions/{id}/touch", None, |c| Box::pin(sessions::touch(c.state, c.req, c.token, c.param("id")))),
-    frontend(POST, "/v1/client/sessions/{id}/end", None, |c| Box::pin(sessions::end(c.state, c.req, c.token, c.param("id")))),
-    frontend(POST, "/v1/client/sessions/{id}/remove", None, |c| Box::pin(sessions::remove(c.state, c.req, c.token, c.param("id")))),
+    frontend(POST, "/v1/client/sessions/{id}/end", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Ended))),
+    frontend(POST, "/v1/client/sessions/{id}/remove", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Removed))),
     frontend(POST, "/v1/client/sessions/{id}/tokens", None, |c| Box::pin(sessions::tokens(c.state, c.req, c.token, c.param("id")))),
     // JWT templates are not supported: every template is unknown.
     frontend(POST, "/v1/client/sessions/{id}/tokens/{template}", None, |_| Box::pin(ready(Err(EdgeError::NotServed("JWT template").into())))),

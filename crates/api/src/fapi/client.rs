@@ -15,7 +15,7 @@ pub async fn read(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let r = Renderer::for_client(state, req.header("origin"));
+    let r = Renderer::for_client(state, req);
     let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
     let client = match snapshot {

@@ -17,7 +17,7 @@ pub async fn touch(
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, ApiError> {
-    let r = Renderer::for_client(state, req.header("origin"));
+    let r = Renderer::for_client(state, req);
     Ok(wrap(
         r,
         state.services.sessions.touch_session(token, id).await?,
@@ -25,42 +25,22 @@ pub async fn touch(
     ))
 }
 
-/// `POST /v1/client/sessions/{id}/end`.
-pub async fn end(
+/// `POST /v1/client/sessions/{id}/end` (`Ended`) and `.../remove`
+/// (`Removed`).
+pub async fn close(
     state: &ApiState,
     req: &ApiRequest,
     token: Option<&str>,
     id: &str,
+    status: SessionStatus,
 ) -> Result<FapiReply, ApiError> {
-    let r = Renderer::for_client(state, req.header("origin"));
-    Ok(wrap(
-        r,
-        state
-            .services
-            .sessions
-            .close_session(token, id, SessionStatus::Ended)
-            .await?,
-        |s| r.session(s),
-    ))
-}
-
-/// `POST /v1/client/sessions/{id}/remove`.
-pub async fn remove(
-    state: &ApiState,
-    req: &ApiRequest,
-    token: Option<&str>,
-    id: &str,
-) -> Result<FapiReply, ApiError> {
-    let r = Renderer::for_client(state, req.header("origin"));
-    Ok(wrap(
-        r,
-        state
-            .services
-            .sessions
-            .close_session(token, id, SessionStatus::Removed)
-            .await?,
-        |s| r.session(s),
-    ))
+    let r = Renderer::for_client(state, req);
+    let outcome = state
+        .services
+        .sessions
+        .close_session(token, id, status)
+        .await?;
+    Ok(wrap(r, outcome, |s| r.session(s)))
 }
 
 /// `DELETE /v1/client/sessions` (`signOut`).
@@ -69,7 +49,7 @@ pub async fn end_all(
     req: &ApiRequest,
     token: Option<&str>,
 ) -> Result<FapiReply, ApiError> {
-    let r = Renderer::for_client(state, req.header("origin"));
+    let r = Renderer::for_client(state, req);
     let outcome = state.services.sessions.end_all_sessions(token).await?;
     Ok(wrap(r, outcome, |s| r.client(s)))
 }

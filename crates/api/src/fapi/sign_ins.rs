@@ -34,7 +34,7 @@ where
     F: Future<Output = Result<Outcome<SignInView>, Error>>,
 {
     let outcome = call(&state.services.sign_ins).await?;
-    let r = Renderer::for_client(state, req.header("origin"));
+    let r = Renderer::for_client(state, req);
     Ok(wrap(r, outcome, |v| r.sign_in(v)))
 }
 

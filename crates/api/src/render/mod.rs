@@ -24,6 +24,7 @@ use latch_core::model::{IdentificationRecord, User};
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
 use crate::ApiState;
+use crate::http::ApiRequest;
 use crate::last_tokens::Minted;
 
 /// Which API a user is rendered for: the Backend API also shows private
@@ -67,14 +68,14 @@ impl<'a> Renderer<'a> {
 
     /// A renderer for a client's own Frontend API answer: the client's last
     /// active session carries a fresh token (`last_active_token`), so the
-    /// SDK needs no separate token request. `origin` is the request's
-    /// `Origin` header, if any.
-    pub fn for_client(state: &'a ApiState, origin: Option<&'a str>) -> Self {
+    /// SDK needs no separate token request. The token's `azp` is the
+    /// request's `Origin`, or the Frontend API itself when it has none.
+    pub fn for_client(state: &'a ApiState, req: &'a ApiRequest) -> Self {
         let settings = state.services.settings();
         Self {
             tokens: Some(Minter {
                 state,
-                azp: origin.unwrap_or(&state.config.issuer),
+                azp: req.header("origin").unwrap_or(&state.config.issuer),
                 lifetime: settings.session_token_lifetime,
             }),
             ..Self::new(state)
