@@ -405,6 +405,16 @@ impl From<Error> for ApiError {
                 "This sign-in has expired",
                 "This sign-in attempt was abandoned. Please start a new sign-in.".into(),
             ),
+            Error::SignUpAbandoned => unprocessable(
+                C::VerificationExpired,
+                "This sign-up has expired",
+                "This sign-up attempt was abandoned. Please start a new sign-up.".into(),
+            ),
+            Error::SignUpComplete => unprocessable(
+                C::FormParamValueInvalid,
+                "is invalid",
+                "This sign-up is complete and takes no more steps.".into(),
+            ),
             Error::StepNotAllowed { status } => unprocessable(
                 C::FormParamValueInvalid,
                 "is invalid",
@@ -755,6 +765,8 @@ mod tests {
             Error::CodeAttemptsExhausted,
             Error::SecondFactorAttemptsExhausted,
             Error::SignInAbandoned,
+            Error::SignUpAbandoned,
+            Error::SignUpComplete,
             Error::StepNotAllowed {
                 status: SignInStatus::Complete,
             },
@@ -825,6 +837,8 @@ mod tests {
             Error::CodeAttemptsExhausted => "CodeAttemptsExhausted",
             Error::SecondFactorAttemptsExhausted => "SecondFactorAttemptsExhausted",
             Error::SignInAbandoned => "SignInAbandoned",
+            Error::SignUpAbandoned => "SignUpAbandoned",
+            Error::SignUpComplete => "SignUpComplete",
             Error::StepNotAllowed { .. } => "StepNotAllowed",
             Error::StrategyNotEnabled(_) => "StrategyNotEnabled",
             Error::ProviderNotEnabled(_) => "ProviderNotEnabled",
@@ -899,8 +913,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 41 variants besides InvalidParam, plus 32 problems.
-        assert_eq!(seen.len(), 41 + 32, "{seen:?}");
+        // 43 variants besides InvalidParam, plus 32 problems.
+        assert_eq!(seen.len(), 43 + 32, "{seen:?}");
     }
 
     #[test]

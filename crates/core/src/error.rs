@@ -41,6 +41,10 @@ pub enum Error {
     SecondFactorAttemptsExhausted,
     /// The sign-in's lifetime is over.
     SignInAbandoned,
+    /// The sign-up's lifetime is over.
+    SignUpAbandoned,
+    /// The sign-up is complete: it takes no more steps.
+    SignUpComplete,
     /// The sign-in cannot take this step in its current status.
     StepNotAllowed { status: SignInStatus },
     /// The strategy is turned off on this instance.

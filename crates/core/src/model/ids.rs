@@ -15,6 +15,7 @@ pub enum IdPrefix {
     Client,
     Session,
     SignIn,
+    SignUp,
     EmailAddress,
     PhoneNumber,
     ExternalAccount,
@@ -28,6 +29,7 @@ impl IdPrefix {
             Self::Client => "client",
             Self::Session => "sess",
             Self::SignIn => "sia",
+            Self::SignUp => "sua",
             Self::EmailAddress => "idn",
             Self::PhoneNumber => "idn",
             Self::ExternalAccount => "eac",
@@ -98,6 +100,10 @@ id_type!(
 id_type!(
     /// Identifies a sign-in attempt (`sia_...`).
     SignInId
+);
+id_type!(
+    /// Identifies a sign-up attempt (`sua_...`).
+    SignUpId
 );
 
 #[cfg(test)]

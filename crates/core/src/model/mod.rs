@@ -10,6 +10,7 @@ mod password;
 mod session;
 mod settings;
 mod sign_in;
+mod sign_up;
 mod text;
 mod time;
 mod totp;
@@ -20,7 +21,7 @@ pub use backup_codes::{
 };
 pub use client::Client;
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
-pub use ids::{ClientId, IdPrefix, SessionId, SignInId, UserId, new_id, random_base62};
+pub use ids::{ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, random_base62};
 pub use net::{is_loopback_host, is_loopback_origin, with_query};
 pub use password::Password;
 pub use session::{Session, SessionOrigin, SessionStatus};
@@ -34,6 +35,7 @@ pub use sign_in::{
     VerificationStatus, identifier_only, identifies, offered_user, shown_user,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
+pub use sign_up::{SignUp, SignUpChange, SignUpField, SignUpStatus, Verifiable};
 pub use text::{ECHO_MAX_CHARS, truncate};
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};

@@ -13,6 +13,7 @@ mod outbox;
 mod password_hasher;
 mod random;
 mod sign_in_store;
+mod sign_up_store;
 mod user_repository;
 
 pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
@@ -29,6 +30,7 @@ pub use outbox::{
 pub use password_hasher::PasswordHasher;
 pub use random::Random;
 pub use sign_in_store::SignInStore;
+pub use sign_up_store::SignUpStore;
 pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 
 #[cfg(test)]
@@ -38,5 +40,6 @@ pub use {
     client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
     counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
     outbox::MockOutbox, password_hasher::MockPasswordHasher, random::MockRandom,
-    sign_in_store::MockSignInStore, user_repository::MockUserRepository,
+    sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
+    user_repository::MockUserRepository,
 };

@@ -71,6 +71,60 @@ pub enum CodeAttempt {
     Failed,
 }
 
+impl Verification {
+    /// A code was sent: a fresh verification waiting for it, with no
+    /// attempts yet.
+    pub fn code_sent(strategy: Strategy, code: SentCode, expire_at: Timestamp) -> Self {
+        Self {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(expire_at),
+            code: Some(code),
+            external_url: None,
+            error: None,
+        }
+    }
+
+    /// Counts a code attempt before it is compared, so that no attempt goes
+    /// uncounted: past `max_attempts` the code is burned, and past its
+    /// lifetime it is expired. `None` when no code is waiting.
+    pub fn count_code_attempt(&mut self, max_attempts: u32, now: Timestamp) -> Option<CodeAttempt> {
+        match self.status {
+            VerificationStatus::Failed => return Some(CodeAttempt::Failed),
+            VerificationStatus::Expired => return Some(CodeAttempt::Expired),
+            _ => {}
+        }
+        let code = self.code.clone()?;
+        Some(if self.expire_at.is_some_and(|at| now >= at) {
+            self.status = VerificationStatus::Expired;
+            self.code = None;
+            CodeAttempt::Expired
+        } else {
+            self.attempts = self.attempts.saturating_add(1);
+            if self.attempts > max_attempts {
+                self.status = VerificationStatus::Failed;
+                self.code = None;
+                CodeAttempt::Failed
+            } else {
+                if self.attempts == max_attempts {
+                    // This is the last try: whatever its outcome, the code is spent.
+                    self.code = None;
+                    self.status = VerificationStatus::Failed;
+                }
+                CodeAttempt::Check(code.digest)
+            }
+        })
+    }
+
+    /// The code compared equal: verified, keeping its count and expiry.
+    pub fn code_passed(&mut self) {
+        self.status = VerificationStatus::Verified;
+        self.code = None;
+        self.error = None;
+    }
+}
+
 impl SignIn {
     /// A code was sent for `slot`: any earlier code is replaced and the
     /// attempt count starts again.
@@ -83,15 +137,7 @@ impl SignIn {
         now: Timestamp,
     ) -> Result<(), Error> {
         self.ready_for(slot, now)?;
-        *self.verification_slot(slot) = Some(Verification {
-            strategy,
-            status: VerificationStatus::Unverified,
-            attempts: 0,
-            expire_at: Some(expire_at),
-            code: Some(code),
-            external_url: None,
-            error: None,
-        });
+        *self.verification_slot(slot) = Some(Verification::code_sent(strategy, code, expire_at));
         self.updated_at = now;
         Ok(())
     }
@@ -113,33 +159,9 @@ impl SignIn {
             .as_mut()
             .filter(|v| &v.strategy == strategy)
             .ok_or_else(not_prepared)?;
-        match v.status {
-            VerificationStatus::Failed => return Ok(CodeAttempt::Failed),
-            VerificationStatus::Expired => return Ok(CodeAttempt::Expired),
-            _ => {}
-        }
-        let Some(code) = v.code.clone() else {
-            return Err(not_prepared());
-        };
-        let outcome = if v.expire_at.is_some_and(|at| now >= at) {
-            v.status = VerificationStatus::Expired;
-            v.code = None;
-            CodeAttempt::Expired
-        } else {
-            v.attempts = v.attempts.saturating_add(1);
-            if v.attempts > max_attempts {
-                v.status = VerificationStatus::Failed;
-                v.code = None;
-                CodeAttempt::Failed
-            } else {
-                if v.attempts == max_attempts {
-                    // This is the last try: whatever its outcome, the code is spent.
-                    v.code = None;
-                    v.status = VerificationStatus::Failed;
-                }
-                CodeAttempt::Check(code.digest)
-            }
-        };
+        let outcome = v
+            .count_code_attempt(max_attempts, now)
+            .ok_or_else(not_prepared)?;
         self.updated_at = now;
         Ok(outcome)
     }
