@@ -972,7 +972,7 @@ async fn backend(w: Walk<'_>) {
     let (_, active) = w.app.sign_in("sam@example.com").await;
     let (_, revoked) = w.app.sign_in("sam@example.com").await;
     let session = |sid: &str, rest: &str| format!("/v1/sessions/{sid}{rest}");
-    let listed = |query: &str| format!("/v1/sessions?{query}&user_id={sam}");
+    let of_sam = |query: &str| format!("/v1/sessions?{query}&user_id={sam}");
     let cases = [
         ("POST", session(&revoked, "/revoke"), 200),
         ("POST", session("sess_unknown", "/revoke"), 404),
@@ -980,9 +980,9 @@ async fn backend(w: Walk<'_>) {
         ("GET", session(&revoked, ""), 200),
         ("GET", session("sess_unknown", ""), 404),
         ("GET", format!("/v1/sessions?user_id={sam}"), 200),
-        ("GET", listed("status=active"), 200),
-        ("GET", listed("paginated=true&limit=1"), 200),
-        ("GET", listed("status=sleepy"), 422),
+        ("GET", of_sam("status=active"), 200),
+        ("GET", of_sam("paginated=true&limit=1"), 200),
+        ("GET", of_sam("status=sleepy"), 422),
         ("GET", "/v1/jwks".to_owned(), 200),
         ("DELETE", user.to_owned(), 200),
         ("DELETE", user.to_owned(), 404),
