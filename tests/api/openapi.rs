@@ -21,24 +21,17 @@ use warp::http::Method;
 use crate::second_factors::{totp_code, totp_user};
 use crate::support::{CALLBACK, PASSWORD, Resp, SECRET, TestApp};
 
+const HEALTH: &str = "Latch's health check for load balancers";
+const AVATAR: &str = "Latch's default picture, which users' image_url names";
+const AVATAR_PATH: &str = "/v1/avatars/default.svg";
+const ANYONE: &str = "the instance's settings for anyone";
+
 /// Routes that are Latch's own: Clerk's documents have no such operation.
 const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
-    ("GET", "/healthz", "Latch's health check for load balancers"),
-    (
-        "GET",
-        "/v1/avatars/default.svg",
-        "Latch's default picture, which users' image_url names",
-    ),
-    (
-        "HEAD",
-        "/v1/avatars/default.svg",
-        "Latch's default picture, which users' image_url names",
-    ),
-    (
-        "HEAD",
-        "/healthz",
-        "Latch's health check for load balancers",
-    ),
+    ("GET", "/healthz", HEALTH),
+    ("GET", AVATAR_PATH, AVATAR),
+    ("HEAD", AVATAR_PATH, AVATAR),
+    ("HEAD", "/healthz", HEALTH),
 ];
 
 /// Routes that have no success to drive.
@@ -53,17 +46,14 @@ const NO_ERROR: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "answers whoever asks"),
     ("HEAD", "/healthz", "answers whoever asks"),
     ("GET", "/.well-known/jwks.json", "public keys for anyone"),
-    (
-        "GET",
-        "/v1/environment",
-        "the instance's settings for anyone",
-    ),
-    (
-        "PATCH",
-        "/v1/environment",
-        "the instance's settings for anyone",
-    ),
+    ("GET", "/v1/environment", ANYONE),
+    ("PATCH", "/v1/environment", ANYONE),
 ];
+
+/// Whether `list` names the route `method` `path`.
+fn listed(list: &[(&str, &str, &str)], method: &str, path: &str) -> bool {
+    list.iter().any(|(m, p, _)| *m == method && *p == path)
+}
 
 /// Whether a failure is one of the accepted departures from the documents.
 fn allowed(failure: &Failure) -> bool {
@@ -124,10 +114,13 @@ fn dev_browser(fapi: &Document, body: &Value, head: &str) -> Vec<String> {
         "required": ["id"],
         "properties": { "id": { "type": "string" } },
     });
-    fapi.validate(&schema, body, &allowed)
-        .iter()
-        .map(|f| format!("{head} {f}"))
-        .collect()
+    validate_as(fapi, &schema, body, head)
+}
+
+/// The failures of `body` against `schema`, each under `head`.
+fn validate_as(document: &Document, schema: &Value, body: &Value, head: &str) -> Vec<String> {
+    let failures = document.validate(schema, body, &allowed);
+    failures.iter().map(|f| format!("{head} {f}")).collect()
 }
 
 /// `GET /v1/sessions?paginated=true` answers `{data, total_count}`: that is
@@ -171,41 +164,6 @@ impl Tour {
         });
     }
 
-    /// A Frontend API call in native mode.
-    async fn fapi(
-        &self,
-        app: &TestApp,
-        method: &str,
-        path: &str,
-        token: &str,
-        form: &[(&str, &str)],
-    ) -> Resp {
-        let res = app.fapi(method, path, token, form).await;
-        self.record(method, path, &res);
-        res
-    }
-
-    /// A Backend API call with the secret key.
-    async fn bapi(&self, app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Resp {
-        let res = app.bapi(method, path, body).await;
-        self.record(method, path, &res);
-        res
-    }
-
-    /// Any request, with these headers and body.
-    async fn request(
-        &self,
-        app: &TestApp,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<(&str, String)>,
-    ) -> Resp {
-        let res = app.request(method, path, headers, body).await;
-        self.record(method, path, &res);
-        res
-    }
-
     /// Checks every answer; returns (failures, accepted exceptions).
     fn check(&self) -> (Vec<String>, Vec<String>) {
         let seen = self.seen.lock().unwrap();
@@ -213,10 +171,7 @@ impl Tour {
         let mut accepted = Vec::new();
         let allow = allowed;
         for s in seen.iter() {
-            if NOT_IN_CLERK
-                .iter()
-                .any(|(m, p, _)| *m == s.method && *p == s.template)
-            {
+            if listed(NOT_IN_CLERK, &s.method, s.template) {
                 continue;
             }
             let document = match s.surface {
@@ -229,7 +184,7 @@ impl Tour {
                 continue;
             };
             if is_paginated_sessions_list(s) {
-                failures.extend(paginated_sessions(document, &s.body, &allow, &head));
+                failures.extend(paginated_sessions(document, &s.body, &head));
                 continue;
             }
             if s.template == "/v1/dev_browser" && s.status == 200 {
@@ -269,19 +224,16 @@ impl Tour {
         let mut out = Vec::new();
         for route in table() {
             let method = route.method.as_str();
-            let listed = |list: &[(&str, &str, &str)]| {
-                list.iter()
-                    .any(|(m, p, _)| *m == method && *p == route.path)
-            };
+            let exempt = |list| listed(list, method, route.path);
             let of_route = || {
                 seen.iter()
                     .filter(|s| s.method == method && s.template == route.path)
             };
             // The OAuth callback succeeds with a redirect.
-            if !listed(NO_SUCCESS) && !of_route().any(|s| (200..400).contains(&s.status)) {
+            if !exempt(NO_SUCCESS) && !of_route().any(|s| (200..400).contains(&s.status)) {
                 out.push(format!("{method} {}: no success case", route.path));
             }
-            if !listed(NO_ERROR) && !of_route().any(|s| s.status >= 400) {
+            if !exempt(NO_ERROR) && !of_route().any(|s| s.status >= 400) {
                 out.push(format!("{method} {}: no error case", route.path));
             }
         }
@@ -290,12 +242,7 @@ impl Tour {
 }
 
 /// `{data, total_count}`, each item of `data` a BAPI `Session`.
-fn paginated_sessions(
-    bapi: &Document,
-    body: &Value,
-    allow: &dyn Fn(&Failure) -> bool,
-    head: &str,
-) -> Vec<String> {
+fn paginated_sessions(bapi: &Document, body: &Value, head: &str) -> Vec<String> {
     let page = json!({
         "type": "object",
         "additionalProperties": false,
@@ -305,10 +252,7 @@ fn paginated_sessions(
             "total_count": { "type": "integer", "format": "int64" },
         },
     });
-    bapi.validate(&page, body, allow)
-        .iter()
-        .map(|f| format!("{head} {f}"))
-        .collect()
+    validate_as(bapi, &page, body, head)
 }
 
 /// The last request the tour sent, and the answers whose status was not
@@ -319,26 +263,23 @@ static UNEXPECTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// `res`, after checking its status: the flow went where it should. A
 /// wrong status is kept and reported at the end with everything else.
 fn expect(res: Resp, status: u16) -> Resp {
-    if res.status.as_u16() != status {
-        let last = LAST.lock().unwrap().clone();
-        UNEXPECTED.lock().unwrap().push(format!(
-            "{last}: {} where {status} was expected: {}",
-            res.status.as_u16(),
-            res.body
-        ));
-    }
-    res
+    let went = res.status.as_u16() == status;
+    kept_unless(went, res, &status.to_string())
 }
 
 /// As [`expect`], for an answer that must be an error (4xx).
 fn expect_error(res: Resp) -> Resp {
-    if !res.status.is_client_error() {
+    kept_unless(res.status.is_client_error(), res, "an error")
+}
+
+/// `res`; unless the flow `went` where it should, the answer is kept with
+/// what was `wanted`.
+fn kept_unless(went: bool, res: Resp, wanted: &str) -> Resp {
+    if !went {
         let last = LAST.lock().unwrap().clone();
-        UNEXPECTED.lock().unwrap().push(format!(
-            "{last}: {} where an error was expected: {}",
-            res.status.as_u16(),
-            res.body
-        ));
+        let status = res.status.as_u16();
+        let line = format!("{last}: {status} where {wanted} was expected: {}", res.body);
+        UNEXPECTED.lock().unwrap().push(line);
     }
     res
 }
@@ -352,15 +293,6 @@ fn token_after(res: &Resp, token: &str) -> String {
     res.header("authorization")
         .filter(|t| !t.is_empty())
         .map_or_else(|| token.to_owned(), str::to_owned)
-}
-
-fn factor<'a>(res: &'a Resp, list: &str, strategy: &str) -> &'a Value {
-    res.body["response"][list]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["strategy"] == strategy)
-        .unwrap_or_else(|| panic!("no {strategy} in {}", res.body))
 }
 
 /// An app with two identity providers on one fake GitHub-style server:
@@ -395,16 +327,20 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     // A flow that stops halfway still reports what was seen until then.
     let report = Report(&tour, std::cell::Cell::new(false));
     let (app, idp) = app_with_providers().await;
-    public_and_client(&tour, &app).await;
-    first_factors(&tour, &app).await;
-    second_factors(&tour, &app).await;
-    account(&tour, &app).await;
-    sessions(&tour, &app).await;
-    oauth(&tour, &app, &idp).await;
-    backend(&tour, &app).await;
-    without_the_secret_key(&tour, &app).await;
+    let w = Walk {
+        tour: &tour,
+        app: &app,
+    };
+    public_and_client(w).await;
+    first_factors(w).await;
+    second_factors(w).await;
+    account(w).await;
+    sessions(w).await;
+    oauth(w, &idp).await;
+    backend(w).await;
+    without_the_secret_key(w).await;
     // Last, as it moves the clock.
-    spent_and_expired(&tour, &app).await;
+    spent_and_expired(w).await;
 
     let (failures, uncovered, unexpected) = report.print();
     assert!(
@@ -427,14 +363,15 @@ impl Report<'_> {
         let count = self.0.seen.lock().unwrap().len();
         println!("{count} answers checked against Clerk's OpenAPI documents.");
         println!("Exceptions:");
-        for (m, p, why) in NOT_IN_CLERK {
-            println!("  {m} {p}: not in Clerk's documents ({why})");
-        }
-        for (m, p, why) in NO_SUCCESS {
-            println!("  {m} {p}: no success case ({why})");
-        }
-        for (m, p, why) in NO_ERROR {
-            println!("  {m} {p}: no error case ({why})");
+        let lists = [
+            (NOT_IN_CLERK, "not in Clerk's documents"),
+            (NO_SUCCESS, "no success case"),
+            (NO_ERROR, "no error case"),
+        ];
+        for (list, what) in lists {
+            for (m, p, why) in list {
+                println!("  {m} {p}: {what} ({why})");
+            }
         }
         println!(
             "  GET /v1/sessions?paginated=true: {{data, total_count}}, as @clerk/backend expects"
@@ -466,62 +403,236 @@ impl Drop for Report<'_> {
     }
 }
 
+/// A form body, as field and value pairs.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
+const SIGN_INS: &str = "/v1/client/sign_ins";
+const PREPARE_1: &str = "/prepare_first_factor";
+const ATTEMPT_1: &str = "/attempt_first_factor";
+const PREPARE_2: &str = "/prepare_second_factor";
+const ATTEMPT_2: &str = "/attempt_second_factor";
+const RESET: &str = "/reset_password";
+/// A strategy no sign-in has.
+const PIGEON: Form = &[("strategy", "carrier_pigeon")];
+
+/// The tour on one app: every request is recorded, most with the status
+/// the flow expects of it.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    tour: &'a Tour,
+    app: &'a TestApp,
+}
+
+impl Walk<'_> {
+    /// A Frontend API call in native mode, whatever its status.
+    async fn fapi(self, method: &str, path: &str, token: &str, form: Form<'_>) -> Resp {
+        let res = self.app.fapi(method, path, token, form).await;
+        self.tour.record(method, path, &res);
+        res
+    }
+
+    /// A Frontend API call that must succeed (200).
+    async fn ok(self, method: &str, path: &str, token: &str, form: Form<'_>) -> Resp {
+        expect(self.fapi(method, path, token, form).await, 200)
+    }
+
+    /// A Frontend API call that must fail with `status`.
+    async fn fails(self, method: &str, path: &str, token: &str, form: Form<'_>, status: u16) {
+        expect(self.fapi(method, path, token, form).await, status);
+    }
+
+    /// A Frontend API call that must fail, whatever the error.
+    async fn refused(self, method: &str, path: &str, token: &str, form: Form<'_>) {
+        expect_error(self.fapi(method, path, token, form).await);
+    }
+
+    /// A Backend API call with the secret key that must answer `status`.
+    async fn bapi(self, method: &str, path: &str, body: Option<Value>, status: u16) -> Resp {
+        let res = self.app.bapi(method, path, body).await;
+        self.tour.record(method, path, &res);
+        expect(res, status)
+    }
+
+    /// Any request, with these headers and body, whatever its status.
+    async fn request(
+        self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Resp {
+        let res = self.app.request(method, path, headers, body).await;
+        self.tour.record(method, path, &res);
+        res
+    }
+
+    /// A request with no credential and no body that must answer `status`.
+    async fn plain(self, method: &str, path: &str, status: u16) -> Resp {
+        expect(self.request(method, path, &[], None).await, status)
+    }
+}
+
+/// A sign-in the tour drives on its own client; its token follows each answer.
+struct SignIn<'a> {
+    w: Walk<'a>,
+    token: String,
+    id: String,
+}
+
+impl<'a> SignIn<'a> {
+    /// A sign-in on a new client, started with `form` (200).
+    async fn start(w: Walk<'a>, form: Form<'_>) -> (Self, Resp) {
+        let res = w.ok("POST", SIGN_INS, "", form).await;
+        let (token, id) = (res.token(), id_of(&res));
+        (SignIn { w, token, id }, res)
+    }
+
+    /// A sign-in on a new client identified by `identifier` (200).
+    async fn identify(w: Walk<'a>, identifier: &str) -> (Self, Resp) {
+        Self::start(w, &[("identifier", identifier)]).await
+    }
+
+    /// A sign-in on a new client past the password of `identifier`,
+    /// waiting for a second factor.
+    async fn password_first(w: Walk<'a>, identifier: &str) -> Self {
+        let res = w.fapi("POST", SIGN_INS, "", &password(identifier)).await;
+        assert_status(&res, "needs_second_factor");
+        let (token, id) = (res.token(), id_of(&res));
+        SignIn { w, token, id }
+    }
+
+    /// The path of `step` (`""` for the sign-in itself).
+    fn path(&self, step: &str) -> String {
+        format!("{SIGN_INS}/{}{step}", self.id)
+    }
+
+    /// The sign-in as its client reads it (200).
+    async fn read(&self) -> Resp {
+        self.w.ok("GET", &self.path(""), &self.token, &[]).await
+    }
+
+    /// `step` with `form`, whatever its status.
+    async fn send(&mut self, step: &str, form: Form<'_>) -> Resp {
+        let path = self.path(step);
+        let res = self.w.fapi("POST", &path, &self.token, form).await;
+        self.token = token_after(&res, &self.token);
+        res
+    }
+
+    /// `step` with `form`, which must answer `status`.
+    async fn post(&mut self, step: &str, form: Form<'_>, status: u16) -> Resp {
+        expect(self.send(step, form).await, status)
+    }
+
+    /// `step` with `form`, which must fail, whatever the error.
+    async fn refused(&mut self, step: &str, form: Form<'_>) {
+        expect_error(self.send(step, form).await);
+    }
+
+    /// `step` with `strategy` and `code`, which must answer `status`.
+    async fn code(&mut self, step: &str, strategy: &str, code: &str, status: u16) -> Resp {
+        let form = [("strategy", strategy), ("code", code)];
+        self.post(step, &form, status).await
+    }
+
+    /// `step` with `strategy` and the last code sent to `to` (200).
+    async fn code_sent_to(&mut self, to: &str, step: &str, strategy: &str) -> Resp {
+        let code = self.w.app.codes.last_code_to(to).unwrap();
+        self.code(step, strategy, &code, 200).await
+    }
+
+    /// `step` of a sign-in that does not exist, on this client (404).
+    async fn unknown(&self, step: &str, form: Form<'_>) {
+        let path = format!("{SIGN_INS}/sia_unknown{step}");
+        self.w.fails("POST", &path, &self.token, form, 404).await;
+    }
+
+    /// A password reset up to the new password: `strategy`'s code prepared
+    /// for the factor `factor` names and sent to `to`, then attempted.
+    async fn pass_reset_code(&mut self, strategy: &str, factor: (&str, &str), to: &str) {
+        let form = [("strategy", strategy), factor];
+        self.post(PREPARE_1, &form, 200).await;
+        let passed = self.code_sent_to(to, ATTEMPT_1, strategy).await;
+        assert_status(&passed, "needs_new_password");
+    }
+}
+
+/// A sign-in's form with `identifier` and its password.
+fn password(identifier: &str) -> [(&str, &str); 3] {
+    let strategy = ("strategy", "password");
+    [strategy, ("identifier", identifier), ("password", PASSWORD)]
+}
+
+/// Asserts the status of the sign-in a FAPI answer carries.
+fn assert_status(res: &Resp, status: &str) {
+    assert_eq!(res.body["response"]["status"], status, "{}", res.body);
+}
+
+/// Asserts the status of a sign-in's first factor verification.
+fn assert_verification(res: &Resp, status: &str) {
+    let found = &res.body["response"]["first_factor_verification"]["status"];
+    assert_eq!(found, status, "{}", res.body);
+}
+
+/// The id a FAPI answer's factor `strategy` names in `field`.
+fn factor_id(res: &Resp, strategy: &str, field: &str) -> String {
+    let factors = res.body["response"]["supported_first_factors"].as_array();
+    let found = factors.unwrap().iter().find(|f| f["strategy"] == strategy);
+    let found = found.unwrap_or_else(|| panic!("no {strategy} in {}", res.body));
+    found[field].as_str().unwrap().to_owned()
+}
+
 /// Health, keys, the environment, development browsers and clients.
-async fn public_and_client(t: &Tour, app: &TestApp) {
-    expect(t.request(app, "GET", "/healthz", &[], None).await, 200);
-    t.request(app, "HEAD", "/healthz", &[], None).await;
+async fn public_and_client(w: Walk<'_>) {
+    w.plain("GET", "/healthz", 200).await;
+    w.request("HEAD", "/healthz", &[], None).await;
     let avatar = "/v1/avatars/default.svg?initials=AL";
-    expect(t.request(app, "GET", avatar, &[], None).await, 200);
-    expect(t.request(app, "HEAD", avatar, &[], None).await, 200);
+    w.plain("GET", avatar, 200).await;
+    w.plain("HEAD", avatar, 200).await;
     // One parameter given twice with two values is refused, as everywhere.
     let twice = "/v1/avatars/default.svg?initials=A&initials=B";
-    expect(t.request(app, "GET", twice, &[], None).await, 422);
-    expect(t.request(app, "HEAD", twice, &[], None).await, 422);
-    expect(
-        t.request(app, "GET", "/.well-known/jwks.json", &[], None)
-            .await,
-        200,
-    );
-    expect(t.fapi(app, "GET", "/v1/environment", "", &[]).await, 200);
-    expect(t.fapi(app, "PATCH", "/v1/environment", "", &[]).await, 200);
+    w.plain("GET", twice, 422).await;
+    w.plain("HEAD", twice, 422).await;
+    w.plain("GET", "/.well-known/jwks.json", 200).await;
+    w.ok("GET", "/v1/environment", "", &[]).await;
+    w.ok("PATCH", "/v1/environment", "", &[]).await;
 
     // No client yet, then a new one.
-    expect(t.fapi(app, "GET", "/v1/client", "", &[]).await, 200);
-    let created = expect(t.fapi(app, "POST", "/v1/client", "", &[]).await, 200).token();
-    expect(t.fapi(app, "PUT", "/v1/client", "", &[]).await, 200);
-    expect(t.fapi(app, "GET", "/v1/client", &created, &[]).await, 200);
-    expect(
-        t.fapi(app, "DELETE", "/v1/client", &created, &[]).await,
-        200,
-    );
+    w.ok("GET", "/v1/client", "", &[]).await;
+    let created = w.ok("POST", "/v1/client", "", &[]).await.token();
+    w.ok("PUT", "/v1/client", "", &[]).await;
+    w.ok("GET", "/v1/client", &created, &[]).await;
+    w.ok("DELETE", "/v1/client", &created, &[]).await;
     // Signing out a client that is gone changes nothing, and succeeds.
-    t.fapi(app, "DELETE", "/v1/client", &created, &[]).await;
+    w.fapi("DELETE", "/v1/client", &created, &[]).await;
 
     // A development browser, and its client once deleted.
-    let db = t.request(app, "POST", "/v1/dev_browser", &[], None).await;
-    let jwt = expect(db, 200).body["id"].as_str().unwrap().to_owned();
+    let db = w.plain("POST", "/v1/dev_browser", 200).await;
+    let jwt = db.body["id"].as_str().unwrap();
     let path = format!("/v1/client?__clerk_db_jwt={jwt}");
-    expect(t.request(app, "GET", &path, &[], None).await, 200);
-    expect(t.request(app, "DELETE", &path, &[], None).await, 200);
-    expect(t.request(app, "GET", &path, &[], None).await, 401);
-    expect(t.request(app, "DELETE", &path, &[], None).await, 401);
-    expect(t.request(app, "PUT", &path, &[], None).await, 401);
-    expect(t.request(app, "POST", &path, &[], None).await, 401);
+    for (method, status) in [("GET", 200), ("DELETE", 200), ("GET", 401)] {
+        w.plain(method, &path, status).await;
+    }
+    for method in ["DELETE", "PUT", "POST"] {
+        w.plain(method, &path, 401).await;
+    }
     let production = TestApp::with(InstanceSettings {
         environment: Environment::Production,
         ..Default::default()
     })
     .await;
-    let none = t
-        .request(&production, "POST", "/v1/dev_browser", &[], None)
-        .await;
-    expect(none, 404);
+    let elsewhere = Walk {
+        tour: w.tour,
+        app: &production,
+    };
+    elsewhere.plain("POST", "/v1/dev_browser", 404).await;
 }
 
 /// Sign-ins by password, email code, phone code and a password reset, and
 /// their errors.
-async fn first_factors(t: &Tour, app: &TestApp) {
-    let created = app
+async fn first_factors(w: Walk<'_>) {
+    let created = w
+        .app
         .post_user(json!({
             "email_address": ["ann@example.com"],
             "phone_number": ["+15550001234"],
@@ -532,720 +643,189 @@ async fn first_factors(t: &Tour, app: &TestApp) {
         }))
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
-    let sign_ins = "/v1/client/sign_ins";
+    let (email, phone) = ("ann@example.com", "+15550001234");
 
-    // A sign-in with nothing yet, then identified on the same client.
-    let empty = expect(t.fapi(app, "POST", sign_ins, "", &[]).await, 200);
-    let token = empty.token();
-    let id = id_of(&empty);
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    let unknown = t
-        .fapi(
-            app,
-            "POST",
-            sign_ins,
-            "",
-            &[("identifier", "nobody@example.com")],
-        )
-        .await;
-    assert!(
-        unknown.status.is_success() || unknown.status == 422,
-        "{}",
-        unknown.body
-    );
-    let bad = t
-        .fapi(app, "POST", sign_ins, "", &[("strategy", "carrier_pigeon")])
-        .await;
-    expect(bad, 422);
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/sia_unknown"), &token, &[])
-            .await,
-        404,
-    );
+    // A sign-in with nothing yet; an unknown identifier, strategy and sign-in.
+    let (empty, _) = SignIn::start(w, &[]).await;
+    empty.read().await;
+    let nobody = [("identifier", "nobody@example.com")];
+    let unknown = w.fapi("POST", SIGN_INS, "", &nobody).await;
+    let answer = unknown.status;
+    assert!(answer.is_success() || answer == 422, "{}", unknown.body);
+    w.fails("POST", SIGN_INS, "", PIGEON, 422).await;
+    let missing = format!("{SIGN_INS}/sia_unknown");
+    w.fails("GET", &missing, &empty.token, &[], 404).await;
 
     // Password: wrong, then right.
-    let identified = expect(
-        t.fapi(
-            app,
-            "POST",
-            sign_ins,
-            "",
-            &[("identifier", "ann@example.com")],
-        )
-        .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
+    let (mut s, _) = SignIn::identify(w, email).await;
     let wrong = [("strategy", "password"), ("password", "not the password")];
-    expect(t.fapi(app, "POST", &attempt, &token, &wrong).await, 422);
-    expect(t.fapi(app, "POST", &attempt, &token, &[]).await, 422);
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/sia_unknown/attempt_first_factor"),
-            &token,
-            &wrong,
-        )
-        .await,
-        404,
-    );
+    s.post(ATTEMPT_1, &wrong, 422).await;
+    s.post(ATTEMPT_1, &[], 422).await;
+    s.unknown(ATTEMPT_1, &wrong).await;
     let right = [("strategy", "password"), ("password", PASSWORD)];
-    let done = expect(t.fapi(app, "POST", &attempt, &token, &right).await, 200);
-    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
-    let token = token_after(&done, &token);
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    expect(t.fapi(app, "GET", "/v1/client", &token, &[]).await, 200);
+    assert_status(&s.post(ATTEMPT_1, &right, 200).await, "complete");
+    s.read().await;
+    w.ok("GET", "/v1/client", &s.token, &[]).await;
 
     // Email code: prepared, wrong, right.
-    let identified = expect(
-        t.fapi(app, "POST", sign_ins, "", &[("identifier", "annie")])
-            .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let email_id = factor(&identified, "supported_first_factors", "email_code")["email_address_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let prepare = format!("{sign_ins}/{id}/prepare_first_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", "email_code"), ("email_address_id", &email_id)],
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[
-                ("strategy", "email_code"),
-                ("email_address_id", "idn_unknown"),
-            ],
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", "carrier_pigeon")],
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/sia_unknown/prepare_first_factor"),
-            &token,
-            &[("strategy", "email_code")],
-        )
-        .await,
-        404,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "email_code"), ("code", "000000")],
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    let code = app.codes.last_code_to("ann@example.com").unwrap();
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "email_code"), ("code", &code)],
-        )
-        .await,
-        200,
-    );
+    let (mut s, identified) = SignIn::identify(w, "annie").await;
+    let email_id = factor_id(&identified, "email_code", "email_address_id");
+    let by_email = [("strategy", "email_code"), ("email_address_id", &email_id)];
+    s.post(PREPARE_1, &by_email, 200).await;
+    let elsewhere = [
+        ("strategy", "email_code"),
+        ("email_address_id", "idn_unknown"),
+    ];
+    s.post(PREPARE_1, &elsewhere, 422).await;
+    s.post(PREPARE_1, PIGEON, 422).await;
+    s.unknown(PREPARE_1, &[("strategy", "email_code")]).await;
+    s.code(ATTEMPT_1, "email_code", "000000", 422).await;
+    s.read().await;
+    s.code_sent_to(email, ATTEMPT_1, "email_code").await;
 
     // Phone code, identified by the phone number.
-    let identified = expect(
-        t.fapi(app, "POST", sign_ins, "", &[("identifier", "+15550001234")])
-            .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let phone_id = factor(&identified, "supported_first_factors", "phone_code")["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let prepare = format!("{sign_ins}/{id}/prepare_first_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", "phone_code"), ("phone_number_id", &phone_id)],
-        )
-        .await,
-        200,
-    );
-    let code = app.codes.last_code_to("+15550001234").unwrap();
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "phone_code"), ("code", &code)],
-        )
-        .await,
-        200,
-    );
+    let (mut s, identified) = SignIn::identify(w, phone).await;
+    let phone_id = factor_id(&identified, "phone_code", "phone_number_id");
+    let by_phone = [("strategy", "phone_code"), ("phone_number_id", &phone_id)];
+    s.post(PREPARE_1, &by_phone, 200).await;
+    s.code_sent_to(phone, ATTEMPT_1, "phone_code").await;
 
-    // A password reset by email code.
-    let identified = expect(
-        t.fapi(
-            app,
-            "POST",
-            sign_ins,
-            "",
-            &[("identifier", "ann@example.com")],
-        )
-        .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let reset = format!("{sign_ins}/{id}/reset_password");
+    // A password reset by email code, and its errors.
+    let new_password = [("password", "a brand new password")];
+    let (mut s, _) = SignIn::identify(w, email).await;
     // Not yet: the reset code has not passed.
-    let early = t
-        .fapi(
-            app,
-            "POST",
-            &reset,
-            &token,
-            &[("password", "a brand new password")],
-        )
-        .await;
-    expect_error(early);
-    let prepare = format!("{sign_ins}/{id}/prepare_first_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
-    let strategy = "reset_password_email_code";
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", strategy), ("email_address_id", &email_id)],
-        )
-        .await,
-        200,
-    );
-    let code = app.codes.last_code_to("ann@example.com").unwrap();
-    let passed = expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", strategy), ("code", &code)],
-        )
-        .await,
-        200,
-    );
-    assert_eq!(
-        passed.body["response"]["status"], "needs_new_password",
-        "{}",
-        passed.body
-    );
-    let token = token_after(&passed, &token);
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    expect(
-        t.fapi(app, "POST", &reset, &token, &[("password", "short")])
-            .await,
-        422,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/sia_unknown/reset_password"),
-            &token,
-            &[("password", "a brand new password")],
-        )
-        .await,
-        404,
-    );
-    let done = t
-        .fapi(
-            app,
-            "POST",
-            &reset,
-            &token,
-            &[("password", "a brand new password")],
-        )
-        .await;
-    assert_eq!(expect(done, 200).body["response"]["status"], "complete");
+    s.refused(RESET, &new_password).await;
+    let (strategy, by) = ("reset_password_email_code", "email_address_id");
+    s.pass_reset_code(strategy, (by, &email_id), email).await;
+    s.read().await;
+    s.post(RESET, &[("password", "short")], 422).await;
+    s.unknown(RESET, &new_password).await;
+    assert_status(&s.post(RESET, &new_password, 200).await, "complete");
 
     // A password reset by SMS code.
-    let identified = expect(
-        t.fapi(app, "POST", sign_ins, "", &[("identifier", "+15550001234")])
-            .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let strategy = "reset_password_phone_code";
-    let prepare = format!("{sign_ins}/{id}/prepare_first_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
-    let form = [
-        ("strategy", strategy),
-        ("phone_number_id", phone_id.as_str()),
-    ];
-    expect(t.fapi(app, "POST", &prepare, &token, &form).await, 200);
-    let code = app.codes.last_code_to("+15550001234").unwrap();
-    let passed = expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", strategy), ("code", &code)],
-        )
-        .await,
-        200,
-    );
-    assert_eq!(
-        passed.body["response"]["status"], "needs_new_password",
-        "{}",
-        passed.body
-    );
-    let token = token_after(&passed, &token);
-    let reset = format!("{sign_ins}/{id}/reset_password");
-    let done = t
-        .fapi(
-            app,
-            "POST",
-            &reset,
-            &token,
-            &[("password", "another new password")],
-        )
-        .await;
-    assert_eq!(expect(done, 200).body["response"]["status"], "complete");
+    let (mut s, _) = SignIn::identify(w, phone).await;
+    let (strategy, by) = ("reset_password_phone_code", "phone_number_id");
+    s.pass_reset_code(strategy, (by, &phone_id), phone).await;
+    let another = [("password", "another new password")];
+    assert_status(&s.post(RESET, &another, 200).await, "complete");
 }
 
 /// Second factors: TOTP, backup codes and a phone code, and their errors.
-async fn second_factors(t: &Tour, app: &TestApp) {
-    let sign_ins = "/v1/client/sign_ins";
-    let password_first = |identifier: &'static str| async move {
-        let form = [
-            ("strategy", "password"),
-            ("identifier", identifier),
-            ("password", PASSWORD),
-        ];
-        let res = t.fapi(app, "POST", sign_ins, "", &form).await;
-        assert_eq!(
-            res.body["response"]["status"], "needs_second_factor",
-            "{}",
-            res.body
-        );
-        (res.token(), id_of(&res))
-    };
-
+async fn second_factors(w: Walk<'_>) {
     // TOTP, with backup codes too.
-    let user = totp_user(app, "tina@example.com").await;
-    let user_id = user["id"].as_str().unwrap().to_owned();
+    let user = totp_user(w.app, "tina@example.com").await;
+    let path = format!("/v1/users/{}", user["id"].as_str().unwrap());
     let codes = json!({ "backup_codes": ["k7m2p9qa", "x3n8v1cd", "h5t6w2ee"] });
-    expect(
-        app.bapi("PATCH", &format!("/v1/users/{user_id}"), Some(codes))
-            .await,
-        200,
-    );
-    let (token, id) = password_first("tina@example.com").await;
-    let prepare = format!("{sign_ins}/{id}/prepare_second_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_second_factor");
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    t.fapi(app, "POST", &prepare, &token, &[("strategy", "totp")])
-        .await;
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", "carrier_pigeon")],
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "totp"), ("code", "000000")],
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.fapi(app, "POST", &attempt, &token, &[("strategy", "totp")])
-            .await,
-        422,
-    );
-    expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    let code = totp_code(app, 0);
-    let done = expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "totp"), ("code", &code)],
-        )
-        .await,
-        200,
-    );
-    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/sia_unknown/attempt_second_factor"),
-            &token,
-            &[("strategy", "totp"), ("code", &code)],
-        )
-        .await,
-        404,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/sia_unknown/prepare_second_factor"),
-            &token,
-            &[("strategy", "totp")],
-        )
-        .await,
-        404,
-    );
+    expect(w.app.bapi("PATCH", &path, Some(codes)).await, 200);
+    let mut s = SignIn::password_first(w, "tina@example.com").await;
+    s.read().await;
+    let totp = [("strategy", "totp")];
+    // TOTP has nothing to send: whatever the answer, it is checked.
+    s.send(PREPARE_2, &totp).await;
+    s.post(PREPARE_2, PIGEON, 422).await;
+    s.code(ATTEMPT_2, "totp", "000000", 422).await;
+    s.post(ATTEMPT_2, &totp, 422).await;
+    s.read().await;
+    let code = totp_code(w.app, 0);
+    assert_status(&s.code(ATTEMPT_2, "totp", &code, 200).await, "complete");
+    let right = [("strategy", "totp"), ("code", code.as_str())];
+    s.unknown(ATTEMPT_2, &right).await;
+    s.unknown(PREPARE_2, &totp).await;
 
     // A backup code.
-    let (token, id) = password_first("tina@example.com").await;
-    let attempt = format!("{sign_ins}/{id}/attempt_second_factor");
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "backup_code"), ("code", "zzzzzzzz")],
-        )
-        .await,
-        422,
-    );
-    let done = expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "backup_code"), ("code", "k7m2p9qa")],
-        )
-        .await,
-        200,
-    );
-    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
+    let mut s = SignIn::password_first(w, "tina@example.com").await;
+    s.code(ATTEMPT_2, "backup_code", "zzzzzzzz", 422).await;
+    let done = s.code(ATTEMPT_2, "backup_code", "k7m2p9qa", 200).await;
+    assert_status(&done, "complete");
 
     // A second factor before the first is the wrong state.
-    let identified = expect(
-        t.fapi(
-            app,
-            "POST",
-            sign_ins,
-            "",
-            &[("identifier", "tina@example.com")],
-        )
-        .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
-    let early = t
-        .fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/{id}/prepare_second_factor"),
-            &token,
-            &[("strategy", "totp")],
-        )
-        .await;
-    expect_error(early);
-    let early = t
-        .fapi(
-            app,
-            "POST",
-            &format!("{sign_ins}/{id}/attempt_second_factor"),
-            &token,
-            &[("strategy", "totp"), ("code", "000000")],
-        )
-        .await;
-    expect_error(early);
+    let (mut s, _) = SignIn::identify(w, "tina@example.com").await;
+    s.refused(PREPARE_2, &totp).await;
+    let early = [("strategy", "totp"), ("code", "000000")];
+    s.refused(ATTEMPT_2, &early).await;
 
     // A phone number kept for the second factor.
-    let user = app
-        .post_user(json!({ "email_address": ["paul@example.com"], "phone_number": ["+15555550242"], "password": PASSWORD }))
-        .await;
+    let (email, phone) = ("paul@example.com", "+15555550242");
+    let body = json!({ "email_address": [email], "phone_number": [phone], "password": PASSWORD });
+    let user = w.app.post_user(body).await;
     assert_eq!(user.status, 200, "{}", user.body);
-    let phone_id = user.body["phone_numbers"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone_id = user.body["phone_numbers"][0]["id"].as_str().unwrap();
     let reserve = json!({ "reserved_for_second_factor": true });
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            &format!("/v1/phone_numbers/{phone_id}"),
-            Some(reserve),
-        )
-        .await,
-        200,
-    );
-    let (token, id) = password_first("paul@example.com").await;
-    let prepare = format!("{sign_ins}/{id}/prepare_second_factor");
-    let attempt = format!("{sign_ins}/{id}/attempt_second_factor");
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &prepare,
-            &token,
-            &[("strategy", "phone_code"), ("phone_number_id", &phone_id)],
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "phone_code"), ("code", "000000")],
-        )
-        .await,
-        422,
-    );
-    let code = app.codes.last_code_to("+15555550242").unwrap();
-    let done = expect(
-        t.fapi(
-            app,
-            "POST",
-            &attempt,
-            &token,
-            &[("strategy", "phone_code"), ("code", &code)],
-        )
-        .await,
-        200,
-    );
-    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
+    let number = format!("/v1/phone_numbers/{phone_id}");
+    w.bapi("PATCH", &number, Some(reserve), 200).await;
+    let mut s = SignIn::password_first(w, email).await;
+    let by_phone = [("strategy", "phone_code"), ("phone_number_id", phone_id)];
+    s.post(PREPARE_2, &by_phone, 200).await;
+    s.code(ATTEMPT_2, "phone_code", "000000", 422).await;
+    let done = s.code_sent_to(phone, ATTEMPT_2, "phone_code").await;
+    assert_status(&done, "complete");
 }
 
 /// `/v1/me`: the signed-in user, an authenticator app and backup codes.
-async fn account(t: &Tour, app: &TestApp) {
-    app.user("nia@example.com", Some("nia_n")).await;
-    let (token, session) = app.sign_in("nia@example.com").await;
+async fn account(w: Walk<'_>) {
+    w.app.user("nia@example.com", Some("nia_n")).await;
+    let (token, session) = w.app.sign_in("nia@example.com").await;
     let me = |rest: &str| format!("/v1/me{rest}?_clerk_session_id={session}");
-    expect(t.fapi(app, "GET", &me(""), &token, &[]).await, 200);
-    expect(t.fapi(app, "GET", "/v1/me", "", &[]).await, 401);
-    expect(t.fapi(app, "POST", "/v1/me/totp", "", &[]).await, 401);
-    expect(
-        t.fapi(app, "POST", "/v1/me/backup_codes", "", &[]).await,
-        401,
-    );
-    expect(t.fapi(app, "DELETE", &me("/totp"), &token, &[]).await, 404);
+    w.ok("GET", &me(""), &token, &[]).await;
+    for (method, path) in [("GET", ""), ("POST", "/totp"), ("POST", "/backup_codes")] {
+        let path = format!("/v1/me{path}");
+        w.fails(method, &path, "", &[], 401).await;
+    }
+    w.fails("DELETE", &me("/totp"), &token, &[], 404).await;
 
-    let created = expect(t.fapi(app, "POST", &me("/totp"), &token, &[]).await, 200);
-    let secret = created.body["response"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let created = w.ok("POST", &me("/totp"), &token, &[]).await;
+    let secret = created.body["response"]["secret"].as_str().unwrap();
     let verify = me("/totp/attempt_verification");
-    expect(
-        t.fapi(app, "POST", &verify, &token, &[("code", "000000")])
-            .await,
-        422,
-    );
-    expect(
-        t.fapi(app, "POST", &verify, "", &[("code", "000000")])
-            .await,
-        401,
-    );
-    let code = latch_core::model::TotpSecret::parse_base32(&secret)
-        .unwrap()
-        .code_at_step(latch_core::model::step_at(latch_core::ports::Clock::now(
-            &*app.clock,
-        )));
-    expect(
-        t.fapi(app, "POST", &verify, &token, &[("code", &code)])
-            .await,
-        200,
-    );
-    expect(t.fapi(app, "POST", &me("/totp"), &token, &[]).await, 400);
-    expect(t.fapi(app, "GET", &me(""), &token, &[]).await, 200);
-    expect(
-        t.fapi(app, "POST", &me("/backup_codes"), &token, &[]).await,
-        200,
-    );
-    expect(t.fapi(app, "DELETE", &me("/totp"), &token, &[]).await, 200);
-    expect(t.fapi(app, "DELETE", "/v1/me/totp", "", &[]).await, 401);
+    let wrong = [("code", "000000")];
+    w.fails("POST", &verify, &token, &wrong, 422).await;
+    w.fails("POST", &verify, "", &wrong, 401).await;
+    let now = latch_core::ports::Clock::now(&*w.app.clock);
+    let secret = latch_core::model::TotpSecret::parse_base32(secret).unwrap();
+    let code = secret.code_at_step(latch_core::model::step_at(now));
+    w.ok("POST", &verify, &token, &[("code", &code)]).await;
+    w.fails("POST", &me("/totp"), &token, &[], 400).await;
+    w.ok("GET", &me(""), &token, &[]).await;
+    w.ok("POST", &me("/backup_codes"), &token, &[]).await;
+    w.ok("DELETE", &me("/totp"), &token, &[]).await;
+    w.fails("DELETE", "/v1/me/totp", "", &[], 401).await;
 }
 
 /// `/v1/client/sessions/...`: touch, tokens, end, remove, sign out.
-async fn sessions(t: &Tour, app: &TestApp) {
-    app.user("mia@example.com", None).await;
-    app.user("mia.work@example.com", None).await;
-    let (token, first) = app.sign_in("mia@example.com").await;
-    let form = [
-        ("strategy", "password"),
-        ("identifier", "mia.work@example.com"),
-        ("password", PASSWORD),
-    ];
-    let res = expect(
-        t.fapi(app, "POST", "/v1/client/sign_ins", &token, &form)
-            .await,
-        200,
-    );
+async fn sessions(w: Walk<'_>) {
+    w.app.user("mia@example.com", None).await;
+    w.app.user("mia.work@example.com", None).await;
+    let (token, first) = w.app.sign_in("mia@example.com").await;
+    let first = first.as_str();
+    let work = password("mia.work@example.com");
+    let res = w.ok("POST", SIGN_INS, &token, &work).await;
     let token = token_after(&res, &token);
-    let second = res.body["response"]["created_session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let again = [
-        ("strategy", "password"),
-        ("identifier", "mia@example.com"),
-        ("password", PASSWORD),
-    ];
-    expect(
-        t.fapi(app, "POST", "/v1/client/sign_ins", &token, &again)
-            .await,
-        400,
-    );
+    let second = res.body["response"]["created_session_id"].as_str().unwrap();
+    let again = password("mia@example.com");
+    w.fails("POST", SIGN_INS, &token, &again, 400).await;
+
     let at = |sid: &str, rest: &str| format!("/v1/client/sessions/{sid}/{rest}");
+    let select = [("intent", "select_session")];
+    w.ok("POST", &at(first, "touch"), &token, &select).await;
+    let unknown = "sess_unknown";
+    let cases = [
+        (unknown, "touch", 404),
+        (first, "tokens", 200),
+        (unknown, "tokens", 404),
+        (first, "tokens/custom_template", 404),
+        (first, "end", 200),
+        (first, "tokens", 401),
+        (unknown, "end", 404),
+        (second, "remove", 200),
+        (unknown, "remove", 404),
+    ];
+    for (sid, rest, status) in cases {
+        expect(w.fapi("POST", &at(sid, rest), &token, &[]).await, status);
+    }
+    w.ok("GET", "/v1/client", &token, &[]).await;
 
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &at(&first, "touch"),
-            &token,
-            &[("intent", "select_session")],
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.fapi(app, "POST", &at("sess_unknown", "touch"), &token, &[])
-            .await,
-        404,
-    );
-    expect(
-        t.fapi(app, "POST", &at(&first, "tokens"), &token, &[])
-            .await,
-        200,
-    );
-    expect(
-        t.fapi(app, "POST", &at("sess_unknown", "tokens"), &token, &[])
-            .await,
-        404,
-    );
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &at(&first, "tokens/custom_template"),
-            &token,
-            &[],
-        )
-        .await,
-        404,
-    );
-    expect(
-        t.fapi(app, "POST", &at(&first, "end"), &token, &[]).await,
-        200,
-    );
-    expect(
-        t.fapi(app, "POST", &at(&first, "tokens"), &token, &[])
-            .await,
-        401,
-    );
-    expect(
-        t.fapi(app, "POST", &at("sess_unknown", "end"), &token, &[])
-            .await,
-        404,
-    );
-    expect(
-        t.fapi(app, "POST", &at(&second, "remove"), &token, &[])
-            .await,
-        200,
-    );
-    expect(
-        t.fapi(app, "POST", &at("sess_unknown", "remove"), &token, &[])
-            .await,
-        404,
-    );
-    expect(t.fapi(app, "GET", "/v1/client", &token, &[]).await, 200);
-
-    let (token, _) = app.sign_in("mia@example.com").await;
-    expect(
-        t.fapi(app, "DELETE", "/v1/client/sessions", &token, &[])
-            .await,
-        200,
-    );
-    let none = t.fapi(app, "DELETE", "/v1/client/sessions", "", &[]).await;
-    expect_error(none);
+    let (token, _) = w.app.sign_in("mia@example.com").await;
+    w.ok("DELETE", "/v1/client/sessions", &token, &[]).await;
+    w.refused("DELETE", "/v1/client/sessions", "", &[]).await;
 }
 
 /// The provider's part: approve as `login`; the callback's query.
@@ -1258,149 +838,69 @@ async fn approve(idp: &GitHubLikeProvider, url: &str, login: &str) -> String {
 }
 
 /// OAuth sign-ins through the callback, by a preset and a custom provider.
-async fn oauth(t: &Tour, app: &TestApp, idp: &GitHubLikeProvider) {
+async fn oauth(w: Walk<'_>, idp: &GitHubLikeProvider) {
     let back = "http://localhost:3000/sso-callback";
-    let alice = app.user("alice@example.com", None).await;
+    let alice = w.app.user("alice@example.com", None).await;
     let start = |strategy: &'static str| async move {
         let form = [
             ("strategy", strategy),
             ("redirect_url", back),
             ("action_complete_redirect_url", "http://localhost:3000/home"),
         ];
-        let res = expect(
-            t.fapi(app, "POST", "/v1/client/sign_ins", "", &form).await,
-            200,
-        );
-        let url =
-            res.body["response"]["first_factor_verification"]["external_verification_redirect_url"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        (res.token(), id_of(&res), url)
+        let (s, res) = SignIn::start(w, &form).await;
+        let verification = &res.body["response"]["first_factor_verification"];
+        let url = verification["external_verification_redirect_url"].as_str();
+        (s, url.unwrap().to_owned())
     };
 
     // Linked by the verified email; the app claims the result with the nonce.
-    let (token, id, url) = start("oauth_github").await;
+    let (s, url) = start("oauth_github").await;
     let query = approve(idp, &url, "alice").await;
-    let landed = expect(
-        t.request(app, "GET", &format!("/v1/oauth_callback{query}"), &[], None)
-            .await,
-        303,
-    );
-    let location = landed.header("location").unwrap().to_owned();
-    let nonce = location
-        .split_once("rotating_token_nonce=")
-        .unwrap()
-        .1
-        .to_owned();
-    let path = format!("/v1/client/sign_ins/{id}?rotating_token_nonce={nonce}");
-    let claimed = expect(t.fapi(app, "GET", &path, &token, &[]).await, 200);
-    assert_eq!(
-        claimed.body["response"]["status"], "complete",
-        "{}",
-        claimed.body
-    );
+    let callback = format!("/v1/oauth_callback{query}");
+    let landed = w.plain("GET", &callback, 303).await;
+    let location = landed.header("location").unwrap();
+    let nonce = location.split_once("rotating_token_nonce=").unwrap().1;
+    let path = format!("{}?rotating_token_nonce={nonce}", s.path(""));
+    let claimed = w.ok("GET", &path, &s.token, &[]).await;
+    assert_status(&claimed, "complete");
     // The state is single use; a guessed nonce claims nothing.
-    expect(
-        t.request(app, "GET", &format!("/v1/oauth_callback{query}"), &[], None)
-            .await,
-        400,
-    );
+    w.plain("GET", &callback, 400).await;
     let guessed = "/v1/client/sign_ins/sia_x?rotating_token_nonce=guessed";
-    let res = t.fapi(app, "GET", guessed, &token, &[]).await;
-    expect_error(res);
+    w.refused("GET", guessed, &s.token, &[]).await;
 
     // A provider's form POST: without the cookie it is sent back as a GET,
     // with it the state is checked.
-    let form = query.trim_start_matches('?').to_owned();
-    let urlencoded = "application/x-www-form-urlencoded";
-    let res = t
-        .request(
-            app,
-            "POST",
-            "/v1/oauth_callback",
-            &[],
-            Some((urlencoded, form.clone())),
-        )
-        .await;
-    expect(res, 303);
-    let cookie = format!("__client={token}");
-    let res = t
-        .request(
-            app,
-            "POST",
-            "/v1/oauth_callback",
-            &[("cookie", &cookie)],
-            Some((urlencoded, form)),
-        )
-        .await;
-    expect_error(res);
+    let form = query.trim_start_matches('?');
+    let posted = || Some(("application/x-www-form-urlencoded", form.to_owned()));
+    let to = "/v1/oauth_callback";
+    expect(w.request("POST", to, &[], posted()).await, 303);
+    let cookie = format!("__client={}", s.token);
+    let headers = [("cookie", cookie.as_str())];
+    expect_error(w.request("POST", to, &headers, posted()).await);
 
     // A custom provider with no account yet: the verification is transferable.
-    let (token, id, url) = start("oauth_custom_acme").await;
+    let (s, url) = start("oauth_custom_acme").await;
     let query = approve(idp, &url, "newcomer").await;
-    expect(
-        t.request(app, "GET", &format!("/v1/oauth_callback{query}"), &[], None)
-            .await,
-        303,
-    );
-    let read = expect(
-        t.fapi(
-            app,
-            "GET",
-            &format!("/v1/client/sign_ins/{id}"),
-            &token,
-            &[],
-        )
-        .await,
-        200,
-    );
-    let status = &read.body["response"]["first_factor_verification"]["status"];
-    assert_eq!(status, "transferable", "{}", read.body);
+    let callback = format!("/v1/oauth_callback{query}");
+    w.plain("GET", &callback, 303).await;
+    assert_verification(&s.read().await, "transferable");
 
     // Prepared after identification.
-    let identified = expect(
-        t.fapi(
-            app,
-            "POST",
-            "/v1/client/sign_ins",
-            "",
-            &[("identifier", "alice@example.com")],
-        )
-        .await,
-        200,
-    );
-    let (token, id) = (identified.token(), id_of(&identified));
+    let (mut s, _) = SignIn::identify(w, "alice@example.com").await;
     let form = [("strategy", "oauth_custom_acme"), ("redirect_url", back)];
-    expect(
-        t.fapi(
-            app,
-            "POST",
-            &format!("/v1/client/sign_ins/{id}/prepare_first_factor"),
-            &token,
-            &form,
-        )
-        .await,
-        200,
-    );
+    s.post(PREPARE_1, &form, 200).await;
 
     // The account as the Backend API shows it, then removed.
-    let user = expect(
-        t.bapi(app, "GET", &format!("/v1/users/{alice}"), None)
-            .await,
-        200,
-    );
-    let account = user.body["external_accounts"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let path = format!("/v1/users/{alice}/external_accounts/{account}");
-    expect(t.bapi(app, "DELETE", &path, None).await, 200);
-    expect(t.bapi(app, "DELETE", &path, None).await, 404);
+    let user = format!("/v1/users/{alice}");
+    let found = w.bapi("GET", &user, None, 200).await;
+    let account = found.body["external_accounts"][0]["id"].as_str().unwrap();
+    let path = format!("{user}/external_accounts/{account}");
+    w.bapi("DELETE", &path, None, 200).await;
+    w.bapi("DELETE", &path, None, 404).await;
 }
 
 /// The Backend API's users, phone numbers and sessions.
-async fn backend(t: &Tour, app: &TestApp) {
+async fn backend(w: Walk<'_>) {
     let full = json!({
         "email_address": ["zed@example.com", "zed@work.example"],
         "phone_number": ["+15555550199"],
@@ -1414,303 +914,125 @@ async fn backend(t: &Tour, app: &TestApp) {
         "totp_secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
         "backup_codes": ["k7m2p9qa", "x3n8v1cd"],
     });
-    let created = expect(t.bapi(app, "POST", "/v1/users", Some(full)).await, 200);
-    let id = created.body["id"].as_str().unwrap().to_owned();
-    let phone = created.body["phone_numbers"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    expect(
-        t.bapi(
-            app,
-            "POST",
-            "/v1/users",
-            Some(json!({ "email_address": ["zed@example.com"] })),
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.bapi(
-            app,
-            "POST",
-            "/v1/users",
-            Some(json!({ "email_address": ["not-an-email"] })),
-        )
-        .await,
-        422,
-    );
-
-    expect(t.bapi(app, "GET", "/v1/users", None).await, 200);
-    expect(
-        t.bapi(
-            app,
-            "GET",
-            "/v1/users?email_address=zed@example.com&limit=5",
-            None,
-        )
-        .await,
-        200,
-    );
-    expect(t.bapi(app, "GET", "/v1/users?limit=0", None).await, 422);
-    expect(t.bapi(app, "GET", "/v1/users/count", None).await, 200);
-    let user = format!("/v1/users/{id}");
-    expect(t.bapi(app, "GET", &user, None).await, 200);
-    expect(
-        t.bapi(app, "GET", "/v1/users/user_unknown", None).await,
-        404,
-    );
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            &user,
-            Some(json!({ "first_name": "Zedediah", "username": null })),
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            &user,
-            Some(json!({ "primary_email_address_id": "idn_nope" })),
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            "/v1/users/user_unknown",
-            Some(json!({ "first_name": "x" })),
-        )
-        .await,
-        404,
-    );
-
-    for action in ["lock", "unlock", "ban", "unban"] {
-        expect(
-            t.bapi(app, "POST", &format!("{user}/{action}"), None).await,
-            200,
-        );
-        expect(
-            t.bapi(
-                app,
-                "POST",
-                &format!("/v1/users/user_unknown/{action}"),
-                None,
-            )
-            .await,
-            404,
-        );
+    let created = w.bapi("POST", "/v1/users", Some(full), 200).await;
+    let id = created.body["id"].as_str().unwrap();
+    let phone = created.body["phone_numbers"][0]["id"].as_str().unwrap();
+    let user: &str = &format!("/v1/users/{id}");
+    let taken = json!({ "email_address": ["zed@example.com"] });
+    w.bapi("POST", "/v1/users", Some(taken), 422).await;
+    let invalid = json!({ "email_address": ["not-an-email"] });
+    w.bapi("POST", "/v1/users", Some(invalid), 422).await;
+    let found = "/v1/users?email_address=zed@example.com&limit=5";
+    let unknown = "/v1/users/user_unknown";
+    let reads = [
+        ("/v1/users", 200),
+        (found, 200),
+        ("/v1/users?limit=0", 422),
+        ("/v1/users/count", 200),
+        (user, 200),
+        (unknown, 404),
+    ];
+    for (path, status) in reads {
+        w.bapi("GET", path, None, status).await;
     }
-    for factor in ["totp", "backup_code", "mfa"] {
-        expect(
-            t.bapi(app, "DELETE", &format!("{user}/{factor}"), None)
-                .await,
-            200,
-        );
-        expect(
-            t.bapi(
-                app,
-                "DELETE",
-                &format!("/v1/users/user_unknown/{factor}"),
-                None,
-            )
-            .await,
-            404,
-        );
+    let renamed = json!({ "first_name": "Zedediah", "username": null });
+    w.bapi("PATCH", user, Some(renamed), 200).await;
+    let nope = json!({ "primary_email_address_id": "idn_nope" });
+    w.bapi("PATCH", user, Some(nope), 422).await;
+    let named = json!({ "first_name": "x" });
+    w.bapi("PATCH", unknown, Some(named), 404).await;
+    for (method, actions) in [
+        ("POST", &["lock", "unlock", "ban", "unban"][..]),
+        ("DELETE", &["totp", "backup_code", "mfa"]),
+    ] {
+        for action in actions {
+            w.bapi(method, &format!("{user}/{action}"), None, 200).await;
+            let missing = format!("{unknown}/{action}");
+            w.bapi(method, &missing, None, 404).await;
+        }
     }
 
-    let number = format!("/v1/phone_numbers/{phone}");
-    expect(t.bapi(app, "GET", &number, None).await, 200);
-    expect(
-        t.bapi(app, "GET", "/v1/phone_numbers/idn_unknown", None)
-            .await,
-        404,
-    );
-    expect(
-        t.bapi(app, "PATCH", &number, Some(json!({ "verified": false })))
-            .await,
-        200,
-    );
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            &number,
-            Some(json!({ "verified": "perhaps" })),
-        )
-        .await,
-        422,
-    );
-    expect(
-        t.bapi(
-            app,
-            "PATCH",
-            "/v1/phone_numbers/idn_unknown",
-            Some(json!({ "verified": true })),
-        )
-        .await,
-        404,
-    );
+    // A phone number: read and verified, or not.
+    let number: &str = &format!("/v1/phone_numbers/{phone}");
+    let unknown = "/v1/phone_numbers/idn_unknown";
+    w.bapi("GET", number, None, 200).await;
+    w.bapi("GET", unknown, None, 404).await;
+    let cases = [
+        (number, json!(false), 200),
+        (number, json!("perhaps"), 422),
+        (unknown, json!(true), 404),
+    ];
+    for (path, verified, status) in cases {
+        let body = json!({ "verified": verified });
+        w.bapi("PATCH", path, Some(body), status).await;
+    }
 
     // Sessions: one active, one revoked.
-    let sam = app.user("sam@example.com", None).await;
-    let (_, active) = app.sign_in("sam@example.com").await;
-    let (_, revoked) = app.sign_in("sam@example.com").await;
+    let sam = w.app.user("sam@example.com", None).await;
+    let (_, active) = w.app.sign_in("sam@example.com").await;
+    let (_, revoked) = w.app.sign_in("sam@example.com").await;
     let session = |sid: &str, rest: &str| format!("/v1/sessions/{sid}{rest}");
-    expect(
-        t.bapi(app, "POST", &session(&revoked, "/revoke"), None)
-            .await,
-        200,
-    );
-    expect(
-        t.bapi(app, "POST", &session("sess_unknown", "/revoke"), None)
-            .await,
-        404,
-    );
-    expect(t.bapi(app, "GET", &session(&active, ""), None).await, 200);
-    expect(t.bapi(app, "GET", &session(&revoked, ""), None).await, 200);
-    expect(
-        t.bapi(app, "GET", &session("sess_unknown", ""), None).await,
-        404,
-    );
-    expect(
-        t.bapi(app, "GET", &format!("/v1/sessions?user_id={sam}"), None)
-            .await,
-        200,
-    );
-    expect(
-        t.bapi(
-            app,
-            "GET",
-            &format!("/v1/sessions?status=active&user_id={sam}"),
-            None,
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.bapi(
-            app,
-            "GET",
-            &format!("/v1/sessions?paginated=true&limit=1&user_id={sam}"),
-            None,
-        )
-        .await,
-        200,
-    );
-    expect(
-        t.bapi(
-            app,
-            "GET",
-            &format!("/v1/sessions?status=sleepy&user_id={sam}"),
-            None,
-        )
-        .await,
-        422,
-    );
-    expect(t.bapi(app, "GET", "/v1/jwks", None).await, 200);
-
-    expect(t.bapi(app, "DELETE", &user, None).await, 200);
-    expect(t.bapi(app, "DELETE", &user, None).await, 404);
+    let of_sam = |query: &str| format!("/v1/sessions?{query}&user_id={sam}");
+    let cases = [
+        ("POST", session(&revoked, "/revoke"), 200),
+        ("POST", session("sess_unknown", "/revoke"), 404),
+        ("GET", session(&active, ""), 200),
+        ("GET", session(&revoked, ""), 200),
+        ("GET", session("sess_unknown", ""), 404),
+        ("GET", format!("/v1/sessions?user_id={sam}"), 200),
+        ("GET", of_sam("status=active"), 200),
+        ("GET", of_sam("paginated=true&limit=1"), 200),
+        ("GET", of_sam("status=sleepy"), 422),
+        ("GET", "/v1/jwks".to_owned(), 200),
+        ("DELETE", user.to_owned(), 200),
+        ("DELETE", user.to_owned(), 404),
+    ];
+    for (method, path, status) in cases {
+        w.bapi(method, &path, None, status).await;
+    }
 }
 
 /// Every Backend API route refuses a request without the secret key.
-async fn without_the_secret_key(t: &Tour, app: &TestApp) {
+async fn without_the_secret_key(w: Walk<'_>) {
     let wrong = "Bearer sk_test_wrong";
     assert_ne!(wrong, format!("Bearer {SECRET}"));
     for route in table().iter().filter(|r| r.surface() == Surface::Backend) {
-        let path = route
-            .path
-            .replace("{id}", "x_1")
-            .replace("{account}", "x_2");
-        let res = t
-            .request(
-                app,
-                route.method.as_str(),
-                &path,
-                &[("authorization", wrong)],
-                None,
-            )
-            .await;
-        expect(res, 401);
+        let path = route.path.replace("{id}", "x_1");
+        let path = path.replace("{account}", "x_2");
+        let (method, headers) = (route.method.as_str(), [("authorization", wrong)]);
+        expect(w.request(method, &path, &headers, None).await, 401);
     }
 }
 
 /// Verifications that failed and expired, and an abandoned sign-in: the
 /// clock moves past code and sign-in lifetimes.
-async fn spent_and_expired(t: &Tour, app: &TestApp) {
-    app.user("eve@example.com", None).await;
-    let sign_ins = "/v1/client/sign_ins";
+async fn spent_and_expired(w: Walk<'_>) {
+    w.app.user("eve@example.com", None).await;
     let start_email_code = || async move {
-        let res = expect(
-            t.fapi(
-                app,
-                "POST",
-                sign_ins,
-                "",
-                &[("identifier", "eve@example.com")],
-            )
-            .await,
-            200,
-        );
-        let (token, id) = (res.token(), id_of(&res));
-        let email_id = factor(&res, "supported_first_factors", "email_code")["email_address_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let form = [
-            ("strategy", "email_code"),
-            ("email_address_id", email_id.as_str()),
-        ];
-        let path = format!("{sign_ins}/{id}/prepare_first_factor");
-        expect(t.fapi(app, "POST", &path, &token, &form).await, 200);
-        (token, id)
+        let (mut s, res) = SignIn::identify(w, "eve@example.com").await;
+        let email_id = factor_id(&res, "email_code", "email_address_id");
+        let form = [("strategy", "email_code"), ("email_address_id", &email_id)];
+        s.post(PREPARE_1, &form, 200).await;
+        s
     };
     let wrong = [("strategy", "email_code"), ("code", "000000")];
 
     // Wrong codes until the code is burnt: the verification has failed.
-    let (token, id) = start_email_code().await;
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
+    let mut s = start_email_code().await;
     for _ in 0..4 {
-        expect_error(t.fapi(app, "POST", &attempt, &token, &wrong).await);
+        s.refused(ATTEMPT_1, &wrong).await;
     }
-    let read = expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    let status = &read.body["response"]["first_factor_verification"]["status"];
-    assert_eq!(status, "failed", "{}", read.body);
+    assert_verification(&s.read().await, "failed");
 
     // A code past its lifetime: the verification has expired.
-    let (token, id) = start_email_code().await;
-    app.clock.advance(std::time::Duration::from_secs(11 * 60));
-    let attempt = format!("{sign_ins}/{id}/attempt_first_factor");
-    expect_error(t.fapi(app, "POST", &attempt, &token, &wrong).await);
-    let read = expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    let status = &read.body["response"]["first_factor_verification"]["status"];
-    assert_eq!(status, "expired", "{}", read.body);
+    let mut s = start_email_code().await;
+    w.app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    s.refused(ATTEMPT_1, &wrong).await;
+    assert_verification(&s.read().await, "expired");
 
     // A sign-in past its lifetime is abandoned.
-    app.clock.advance(std::time::Duration::from_secs(25 * 3600));
-    let read = expect(
-        t.fapi(app, "GET", &format!("{sign_ins}/{id}"), &token, &[])
-            .await,
-        200,
-    );
-    assert_eq!(
-        read.body["response"]["status"], "abandoned",
-        "{}",
-        read.body
-    );
+    w.app
+        .clock
+        .advance(std::time::Duration::from_secs(25 * 3600));
+    assert_status(&s.read().await, "abandoned");
 }
