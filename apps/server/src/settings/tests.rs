@@ -751,9 +751,12 @@ fn bad_sign_up_values_are_refused_naming_their_keys() {
     assert!(e.starts_with("sign_up.last_name must be"), "{e}");
 }
 
+/// A change to the configuration.
+type Edit = fn(&mut RawSettings);
+
 #[test]
 fn sign_up_settings_that_cannot_work_stop_start_up_naming_their_keys() {
-    let cases: [(fn(&mut RawSettings), &str); 7] = [
+    let cases: [(Edit, &str); 7] = [
         (
             |s| s.sign_in.email_address = false,
             "sign_up.require_email_address needs sign_in.email_address on",
