@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use latch_core::model::{
-    DisplaySettings, Duration, Environment, InstanceSettings, ProviderDisplay,
+    DisplaySettings, Duration, Environment, InstanceSettings, ProviderDisplay, Requirement,
+    SignUpMode,
 };
 
 use latch_http::oauth::{ClientSecret, ProviderConfig, ProviderKind, provider};
@@ -435,6 +436,130 @@ async fn oauth_providers_show_with_their_names_logos_and_factors() {
     let mut sorted = first.clone();
     sorted.sort_unstable();
     assert_eq!(first, sorted);
+}
+
+/// What `@clerk/ui`'s sign-up form reads of one attribute: enabled,
+/// required, verified at sign-up.
+fn form(attribute: &Value) -> (bool, bool, bool) {
+    let flag = |key: &str| {
+        attribute[key]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{key}: {attribute}"))
+    };
+    (flag("enabled"), flag("required"), flag("verify_at_sign_up"))
+}
+
+#[tokio::test]
+async fn by_default_anyone_signs_up_with_a_verified_email_address_and_a_password() {
+    let env = environment_of(InstanceSettings::default()).await;
+    let us = &env["user_settings"];
+    assert_eq!(
+        us["sign_up"],
+        json!({
+            "captcha_enabled": false,
+            "captcha_widget_type": "smart",
+            "custom_action_required": false,
+            "progressive": true,
+            "mode": "public",
+            "legal_consent_enabled": false,
+        })
+    );
+    let attrs = &us["attributes"];
+    assert_eq!(form(&attrs["email_address"]), (true, true, true));
+    assert_eq!(form(&attrs["password"]), (true, true, false));
+    assert_eq!(form(&attrs["phone_number"]), (true, false, true));
+    assert_eq!(form(&attrs["username"]), (true, false, false));
+    assert_eq!(form(&attrs["first_name"]), (true, false, false));
+    assert_eq!(form(&attrs["last_name"]), (true, false, false));
+    assert_eq!(form(&attrs["authenticator_app"]), (true, false, false));
+    assert_eq!(
+        attrs["email_address"]["verifications"],
+        json!(["email_code"])
+    );
+    assert_eq!(env["auth_config"]["first_name"], "on");
+    assert_eq!(env["auth_config"]["last_name"], "on");
+}
+
+#[tokio::test]
+async fn each_sign_up_setting_shows_in_the_environment() {
+    let restricted = environment_of(settings(|s| s.sign_up.mode = SignUpMode::Restricted)).await;
+    assert_eq!(restricted["user_settings"]["sign_up"]["mode"], "restricted");
+
+    let env = environment_of(settings(|s| {
+        s.sign_up.require_email_address = false;
+        s.sign_up.require_phone_number = true;
+        s.sign_up.require_username = true;
+        s.sign_up.require_password = false;
+        s.sign_up.verify_email_address = false;
+        s.sign_up.first_name = Requirement::Required;
+        s.sign_up.last_name = Requirement::Off;
+        s.sign_up.legal_consent_required = true;
+        s.display.terms_url = Some("https://acme.example/terms".to_owned());
+    }))
+    .await;
+    let us = &env["user_settings"];
+    assert_eq!(us["sign_up"]["legal_consent_enabled"], true);
+    assert_eq!(us["sign_up"]["mode"], "public");
+    let attrs = &us["attributes"];
+    assert_eq!(form(&attrs["email_address"]), (true, false, false));
+    // Not verified at sign-up, but still verifiable by code later.
+    assert_eq!(
+        attrs["email_address"]["verifications"],
+        json!(["email_code"])
+    );
+    assert_eq!(form(&attrs["phone_number"]), (true, true, true));
+    assert_eq!(form(&attrs["username"]), (true, true, false));
+    assert_eq!(form(&attrs["password"]), (true, false, false));
+    assert_eq!(form(&attrs["first_name"]), (true, true, false));
+    assert_eq!(form(&attrs["last_name"]), (false, false, false));
+    assert_eq!(env["auth_config"]["first_name"], "on");
+    assert_eq!(env["auth_config"]["last_name"], "off");
+
+    let unverified_phone =
+        environment_of(settings(|s| s.sign_up.verify_phone_number = false)).await;
+    let phone = &unverified_phone["user_settings"]["attributes"]["phone_number"];
+    assert_eq!(form(phone), (true, false, false));
+    assert_eq!(phone["verifications"], json!(["phone_code"]));
+}
+
+#[tokio::test]
+async fn an_attribute_that_is_off_is_not_required_whatever_sign_up_says() {
+    let env = environment_of(settings(|s| {
+        s.identifiers.email_address = false;
+        s.strategies.password = false;
+        s.sign_up.require_email_address = true;
+        s.sign_up.require_password = true;
+    }))
+    .await;
+    let attrs = &env["user_settings"]["attributes"];
+    assert_eq!(form(&attrs["email_address"]), (false, false, false));
+    assert_eq!(form(&attrs["password"]), (false, false, false));
+    // A code that is off verifies nothing at sign-up.
+    let no_codes = environment_of(settings(|s| s.strategies.email_code = false)).await;
+    assert_eq!(
+        form(&no_codes["user_settings"]["attributes"]["email_address"]),
+        (true, true, false)
+    );
+}
+
+#[tokio::test]
+async fn the_password_rules_show_as_they_are() {
+    let env = environment_of(settings(|s| s.password_min_length = 12)).await;
+    let rules = &env["user_settings"]["password_settings"];
+    assert_eq!(rules["min_length"], 12);
+    assert_eq!(rules["max_length"], 72);
+    // Latch checks no character classes, strength or breach lists.
+    for key in [
+        "require_special_char",
+        "require_numbers",
+        "require_uppercase",
+        "require_lowercase",
+        "show_zxcvbn",
+        "enforce_hibp_on_sign_in",
+    ] {
+        assert_eq!(rules[key], false, "{key}");
+    }
+    assert_eq!(rules["disable_hibp"], true);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod raw;
 pub mod server;
 pub mod sign_in;
+pub mod sign_up;
 pub mod storage;
 
 use latch_core::model::InstanceSettings;
@@ -48,15 +49,17 @@ impl TryFrom<&RawSettings> for Settings {
         let server = Server::try_from(&raw.server)?;
         let instance = Instance::try_from(&raw.instance)?;
         let display = display::display_settings(&raw.display, &raw.oauth.providers)?;
+        let sign_up = sign_up::sign_up_settings(&raw.sign_up)?;
         let policy = sign_in::instance_settings(
             &raw.sign_in,
             &raw.rate_limits,
             &raw.oauth,
-            instance.environment,
-            &instance.issuer,
+            &instance,
             &server.allowed_origins,
             display,
+            sign_up,
         )?;
+        sign_up::check(&policy)?;
         Ok(Self {
             hashing: Hashing::try_from(&raw.password)?,
             codes: Codes::try_from(&raw.codes)?,

@@ -27,6 +27,7 @@ pub struct RawSettings {
     pub storage: StorageSection,
     pub instance: InstanceSection,
     pub sign_in: SignInSection,
+    pub sign_up: SignUpSection,
     pub password: PasswordSection,
     pub codes: CodesSection,
     pub oauth: OAuthSection,
@@ -263,6 +264,26 @@ pub struct SignInSection {
     pub lockout_duration_secs: i64,
     pub reverification_window_secs: i64,
     pub enumeration_protection: bool,
+}
+
+/// `[sign_up]`: the sign-up mode, what a sign-up must give and verify, and
+/// the password rule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpSection {
+    /// "public" or "restricted".
+    pub mode: String,
+    pub require_email_address: bool,
+    pub require_phone_number: bool,
+    pub require_username: bool,
+    pub require_password: bool,
+    /// "off", "optional" or "required".
+    pub first_name: String,
+    pub last_name: String,
+    pub verify_email_address: bool,
+    pub verify_phone_number: bool,
+    pub legal_consent_required: bool,
+    pub password_may_match_identifier: bool,
 }
 
 /// `[password]`: argon2id cost and hash workers.

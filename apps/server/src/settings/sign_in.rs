@@ -1,14 +1,16 @@
 //! `[sign_in]`, `[rate_limits]` and `[oauth]`'s flow keys: the core's rules
 //! for this instance ([`InstanceSettings`]), with their bounds checked; the
-//! display settings come parsed from [`super::display`].
+//! display and sign-up settings come parsed from [`super::display`] and
+//! [`super::sign_up`].
 
 use anyhow::bail;
 
 use latch_core::model::{
-    DisplaySettings, Duration, Environment, IdentifierSettings, InstanceSettings, RateLimit,
-    RateLimitSettings, StrategySettings,
+    DisplaySettings, Duration, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
+    SignUpSettings, StrategySettings,
 };
 
+use super::Instance;
 use super::raw::{OAuthSection, RateLimitsSection, SignInSection};
 
 const DAY: i64 = 86_400;
@@ -18,10 +20,10 @@ pub fn instance_settings(
     s: &SignInSection,
     rate_limits: &RateLimitsSection,
     oauth: &OAuthSection,
-    environment: Environment,
-    issuer: &str,
+    instance: &Instance,
     redirect_origins: &[String],
     display: DisplaySettings,
+    sign_up: SignUpSettings,
 ) -> anyhow::Result<InstanceSettings> {
     check_lifetimes(s)?;
     let most = latch_core::model::Password::MAX_BYTES;
@@ -38,12 +40,12 @@ pub fn instance_settings(
         bail!("sign_in.max_code_attempts must be between 1 and 10");
     }
     let rate_limits = parse_rate_limits(rate_limits)?;
-    let oauth_callback_url = oauth_callback_url(oauth, issuer)?;
+    let oauth_callback_url = oauth_callback_url(oauth, &instance.issuer)?;
     if !(60..=3600).contains(&oauth.flow_lifetime_secs) {
         bail!("oauth.flow_lifetime_secs must be between 60 and 3600");
     }
     Ok(InstanceSettings {
-        environment,
+        environment: instance.environment,
         identifiers: IdentifierSettings {
             email_address: s.email_address,
             phone_number: s.phone_number,
@@ -76,6 +78,7 @@ pub fn instance_settings(
         oauth_link_verified_emails: oauth.link_verified_emails,
         rate_limits,
         display,
+        sign_up,
     })
 }
 

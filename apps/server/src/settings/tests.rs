@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use latch_core::model::{Requirement, SignUpField, SignUpMode, SignUpSettings};
 use latch_smtp::EmailTemplates;
 
 use super::raw::CodesSection;
@@ -700,5 +701,134 @@ fn production_refuses_a_development_or_weak_secret_key() {
     assert_eq!(
         error_with(|s| s.instance.secret_key = "sk_test_configured0123456789abcdefghij".into()),
         ""
+    );
+}
+
+#[test]
+fn sign_up_settings_parse_as_written() {
+    let mut raw = defaults();
+    raw.sign_up.mode = "restricted".into();
+    raw.sign_up.require_email_address = false;
+    raw.sign_up.require_username = true;
+    raw.sign_up.first_name = "required".into();
+    raw.sign_up.last_name = " off ".into();
+    raw.sign_up.verify_phone_number = false;
+    raw.sign_up.legal_consent_required = true;
+    raw.sign_up.password_may_match_identifier = true;
+    raw.display.terms_url = "https://acme.example/terms".into();
+    let s = parse(&raw).policy;
+    assert_eq!(
+        s.sign_up,
+        SignUpSettings {
+            mode: SignUpMode::Restricted,
+            require_email_address: false,
+            require_phone_number: false,
+            require_username: true,
+            require_password: true,
+            first_name: Requirement::Required,
+            last_name: Requirement::Off,
+            verify_email_address: true,
+            verify_phone_number: false,
+            legal_consent_required: true,
+            password_may_match_identifier: true,
+        }
+    );
+    use SignUpField::*;
+    assert_eq!(
+        s.required_fields(),
+        [Username, Password, FirstName, LegalAccepted]
+    );
+    assert_eq!(s.optional_fields(), [EmailAddress, PhoneNumber]);
+}
+
+#[test]
+fn bad_sign_up_values_are_refused_naming_their_keys() {
+    let e = error_with(|s| s.sign_up.mode = "waitlist".into());
+    assert_eq!(e, "sign_up.mode must be \"public\" or \"restricted\"");
+    let e = error_with(|s| s.sign_up.first_name = "yes".into());
+    assert!(e.starts_with("sign_up.first_name must be"), "{e}");
+    let e = error_with(|s| s.sign_up.last_name = String::new());
+    assert!(e.starts_with("sign_up.last_name must be"), "{e}");
+}
+
+/// A change to the configuration.
+type Edit = fn(&mut RawSettings);
+
+#[test]
+fn sign_up_settings_that_cannot_work_stop_start_up_naming_their_keys() {
+    let cases: [(Edit, &str); 7] = [
+        (
+            |s| s.sign_in.email_address = false,
+            "sign_up.require_email_address needs sign_in.email_address on",
+        ),
+        (
+            |s| {
+                s.sign_in.username = false;
+                s.sign_up.require_username = true;
+            },
+            "sign_up.require_username needs sign_in.username on",
+        ),
+        (
+            |s| s.sign_in.password = false,
+            "sign_up.require_password needs sign_in.password on",
+        ),
+        (
+            |s| s.sign_in.email_code = false,
+            "sign_up.verify_email_address needs sign_in.email_code on",
+        ),
+        (
+            |s| s.sign_in.phone_code = false,
+            "sign_up.verify_phone_number needs sign_in.phone_code on",
+        ),
+        (
+            |s| s.sign_up.verify_email_address = false,
+            "sign_up: an account made by a sign-up must be able to sign in",
+        ),
+        (
+            |s| s.sign_up.legal_consent_required = true,
+            "sign_up.legal_consent_required needs display.terms_url or display.privacy_policy_url",
+        ),
+    ];
+    for (edit, message) in cases {
+        let e = error_with(edit);
+        assert!(e.starts_with(message), "{message}: {e}");
+    }
+}
+
+#[test]
+fn sign_up_settings_that_fit_the_rest_start() {
+    // A phone-only instance: no email, no username, no passwords.
+    let e = error_with(|s| {
+        s.sign_in.email_address = false;
+        s.sign_in.username = false;
+        s.sign_in.password = false;
+        s.sign_up.require_email_address = false;
+        s.sign_up.require_password = false;
+        s.sign_up.require_phone_number = true;
+    });
+    assert_eq!(e, "");
+    // A verification is moot while its identifier is off.
+    let e = error_with(|s| {
+        s.sign_in.phone_number = false;
+        s.sign_in.phone_code = false;
+    });
+    assert_eq!(e, "");
+    let e = error_with(|s| {
+        s.sign_up.legal_consent_required = true;
+        s.display.privacy_policy_url = "https://acme.example/privacy".into();
+    });
+    assert_eq!(e, "");
+}
+
+#[test]
+fn the_printed_configuration_shows_the_sign_up_section() {
+    let mut raw = defaults();
+    raw.sign_up.mode = "restricted".into();
+    let printed = toml::to_string(&raw.redacted()).unwrap();
+    assert!(printed.contains("[sign_up]"), "{printed}");
+    assert!(printed.contains("mode = \"restricted\""), "{printed}");
+    assert!(
+        printed.contains("password_may_match_identifier = false"),
+        "{printed}"
     );
 }

@@ -27,7 +27,8 @@ pub use password::Password;
 pub use session::{Session, SessionOrigin, SessionStatus};
 pub use settings::{
     DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,
-    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, StrategySettings,
+    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, Requirement, SignUpField,
+    SignUpMode, SignUpProblem, SignUpSettings, StrategySettings,
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,

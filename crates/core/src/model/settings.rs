@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Duration, EmailAddress, IdentifierKind, Strategy};
+use super::{Duration, EmailAddress, Identifier, IdentifierKind, Strategy};
 
 /// Development instances allow test identities and dev browsers; production
 /// instances do not.
@@ -188,6 +188,8 @@ pub struct InstanceSettings {
     pub rate_limits: RateLimitSettings,
     /// How the instance presents itself to the pages that sign users in.
     pub display: DisplaySettings,
+    /// Who may sign up, and what a sign-up must give.
+    pub sign_up: SignUpSettings,
 }
 
 impl Default for InstanceSettings {
@@ -226,7 +228,294 @@ impl Default for InstanceSettings {
             oauth_link_verified_emails: true,
             rate_limits: RateLimitSettings::default(),
             display: DisplaySettings::default(),
+            sign_up: SignUpSettings::default(),
         }
+    }
+}
+
+/// Who may sign up by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpMode {
+    /// Anyone may sign up.
+    Public,
+    /// Nobody signs up by themselves: accounts are made through the Backend
+    /// API.
+    Restricted,
+}
+
+impl SignUpMode {
+    /// Clerk's name for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// Whether a sign-up asks for a field, and whether it must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Not collected at all.
+    Off,
+    Optional,
+    Required,
+}
+
+/// A field a sign-up may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignUpField {
+    EmailAddress,
+    PhoneNumber,
+    Username,
+    Password,
+    FirstName,
+    LastName,
+    /// Acceptance of the terms of service and privacy policy.
+    LegalAccepted,
+}
+
+impl SignUpField {
+    /// Every field, in the order Clerk lists them.
+    pub const ALL: [Self; 7] = [
+        Self::EmailAddress,
+        Self::PhoneNumber,
+        Self::Username,
+        Self::Password,
+        Self::FirstName,
+        Self::LastName,
+        Self::LegalAccepted,
+    ];
+
+    /// Clerk's name for the field (as in `missing_fields`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailAddress => "email_address",
+            Self::PhoneNumber => "phone_number",
+            Self::Username => "username",
+            Self::Password => "password",
+            Self::FirstName => "first_name",
+            Self::LastName => "last_name",
+            Self::LegalAccepted => "legal_accepted",
+        }
+    }
+
+    /// The field that carries an identifier of this kind.
+    pub fn of_identifier(kind: IdentifierKind) -> Self {
+        match kind {
+            IdentifierKind::EmailAddress => Self::EmailAddress,
+            IdentifierKind::PhoneNumber => Self::PhoneNumber,
+            IdentifierKind::Username => Self::Username,
+        }
+    }
+}
+
+/// What a sign-up needs (Clerk's sign-up settings). Which identifiers and
+/// whether passwords exist at all is decided by [`IdentifierSettings`] and
+/// [`StrategySettings`]: an attribute that is off there is off here,
+/// whatever these say, and [`InstanceSettings::sign_up_problem`] refuses
+/// settings that require it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUpSettings {
+    pub mode: SignUpMode,
+    pub require_email_address: bool,
+    pub require_phone_number: bool,
+    pub require_username: bool,
+    pub require_password: bool,
+    pub first_name: Requirement,
+    pub last_name: Requirement,
+    /// An email address given at sign-up must be verified by a code before
+    /// the account is made.
+    pub verify_email_address: bool,
+    /// A phone number given at sign-up must be verified by a code before the
+    /// account is made.
+    pub verify_phone_number: bool,
+    /// A sign-up must accept the terms of service and privacy policy.
+    pub legal_consent_required: bool,
+    /// Whether a password may be one of the account's identifiers; when it
+    /// may not, [`SignUpSettings::refuses_password`] says which are refused.
+    pub password_may_match_identifier: bool,
+}
+
+impl Default for SignUpSettings {
+    fn default() -> Self {
+        Self {
+            mode: SignUpMode::Public,
+            require_email_address: true,
+            require_phone_number: false,
+            require_username: false,
+            require_password: true,
+            first_name: Requirement::Optional,
+            last_name: Requirement::Optional,
+            verify_email_address: true,
+            verify_phone_number: true,
+            legal_consent_required: false,
+            password_may_match_identifier: false,
+        }
+    }
+}
+
+impl SignUpSettings {
+    /// Whether `password` is refused for an account with `identifiers`: the
+    /// rule is on and the password, compared as identifiers are (trimmed,
+    /// NFKC, lower case), is one of them, an email address's local part, or
+    /// a phone number without its `+`.
+    pub fn refuses_password(&self, password: &str, identifiers: &[Identifier]) -> bool {
+        use unicode_normalization::UnicodeNormalization as _;
+        if self.password_may_match_identifier {
+            return false;
+        }
+        let password = password.nfkc().collect::<String>().trim().to_lowercase();
+        identifiers.iter().any(|identifier| {
+            let value = identifier.as_str();
+            let alias = match identifier {
+                Identifier::Email(_) => value.rsplit_once('@').map(|(local, _)| local),
+                Identifier::Phone(_) => value.strip_prefix('+'),
+                Identifier::Username(_) => None,
+            };
+            password == value || alias == Some(password.as_str())
+        })
+    }
+}
+
+/// A combination of sign-up settings that cannot work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpProblem {
+    /// A required field whose attribute is off (an identifier, or passwords).
+    RequiredButOff(SignUpField),
+    /// Verification at sign-up of an identifier that is on, while the code
+    /// strategy that verifies it (`email_code`, `phone_code`) is off.
+    VerificationWithoutStrategy(IdentifierKind),
+    /// Nothing required guarantees a way to sign in: a verified email
+    /// address or phone number, or a username with a password.
+    NoWayToSignIn,
+    /// Legal consent is required, but there are no terms or privacy policy
+    /// to link to.
+    LegalConsentWithoutTerms,
+}
+
+impl InstanceSettings {
+    /// Whether a sign-up collects `field`, and whether it must.
+    pub fn sign_up_requirement(&self, field: SignUpField) -> Requirement {
+        let su = &self.sign_up;
+        let attribute = |on: bool, required: bool| match (on, required) {
+            (false, _) => Requirement::Off,
+            (true, false) => Requirement::Optional,
+            (true, true) => Requirement::Required,
+        };
+        match field {
+            SignUpField::EmailAddress => {
+                attribute(self.identifiers.email_address, su.require_email_address)
+            }
+            SignUpField::PhoneNumber => {
+                attribute(self.identifiers.phone_number, su.require_phone_number)
+            }
+            SignUpField::Username => attribute(self.identifiers.username, su.require_username),
+            SignUpField::Password => attribute(self.strategies.password, su.require_password),
+            SignUpField::FirstName => su.first_name,
+            SignUpField::LastName => su.last_name,
+            SignUpField::LegalAccepted => attribute(su.legal_consent_required, true),
+        }
+    }
+
+    /// The fields a sign-up must give before it can complete.
+    pub fn required_fields(&self) -> Vec<SignUpField> {
+        self.sign_up_fields(Requirement::Required)
+    }
+
+    /// The fields a sign-up may give but need not.
+    pub fn optional_fields(&self) -> Vec<SignUpField> {
+        self.sign_up_fields(Requirement::Optional)
+    }
+
+    fn sign_up_fields(&self, requirement: Requirement) -> Vec<SignUpField> {
+        SignUpField::ALL
+            .into_iter()
+            .filter(|field| self.sign_up_requirement(*field) == requirement)
+            .collect()
+    }
+
+    /// Whether an identifier of this kind given at sign-up must be verified
+    /// (by a code) before the account is made.
+    pub fn verifies_at_sign_up(&self, kind: IdentifierKind) -> bool {
+        let su = &self.sign_up;
+        match kind {
+            IdentifierKind::EmailAddress => {
+                self.identifiers.email_address
+                    && su.verify_email_address
+                    && self.strategies.email_code
+            }
+            IdentifierKind::PhoneNumber => {
+                self.identifiers.phone_number
+                    && su.verify_phone_number
+                    && self.strategies.phone_code
+            }
+            IdentifierKind::Username => false,
+        }
+    }
+
+    /// The first combination of sign-up settings that cannot work, if any.
+    pub fn sign_up_problem(&self) -> Option<SignUpProblem> {
+        let su = &self.sign_up;
+        let required = [
+            (
+                SignUpField::EmailAddress,
+                su.require_email_address,
+                self.identifiers.email_address,
+            ),
+            (
+                SignUpField::PhoneNumber,
+                su.require_phone_number,
+                self.identifiers.phone_number,
+            ),
+            (
+                SignUpField::Username,
+                su.require_username,
+                self.identifiers.username,
+            ),
+            (
+                SignUpField::Password,
+                su.require_password,
+                self.strategies.password,
+            ),
+        ];
+        if let Some((field, ..)) = required
+            .into_iter()
+            .find(|(_, required, on)| *required && !on)
+        {
+            return Some(SignUpProblem::RequiredButOff(field));
+        }
+        let verified = [
+            (
+                IdentifierKind::EmailAddress,
+                self.identifiers.email_address && su.verify_email_address,
+                self.strategies.email_code,
+            ),
+            (
+                IdentifierKind::PhoneNumber,
+                self.identifiers.phone_number && su.verify_phone_number,
+                self.strategies.phone_code,
+            ),
+        ];
+        if let Some((kind, ..)) = verified.into_iter().find(|(_, verify, on)| *verify && !on) {
+            return Some(SignUpProblem::VerificationWithoutStrategy(kind));
+        }
+        // An unverified address or number names no account at sign-in, so
+        // only a verified one, or a username with a password, is a way in.
+        let way_in = (su.require_email_address
+            && self.verifies_at_sign_up(IdentifierKind::EmailAddress))
+            || (su.require_phone_number && self.verifies_at_sign_up(IdentifierKind::PhoneNumber))
+            || (su.require_username && su.require_password);
+        if !way_in {
+            return Some(SignUpProblem::NoWayToSignIn);
+        }
+        if su.legal_consent_required
+            && self.display.terms_url.is_none()
+            && self.display.privacy_policy_url.is_none()
+        {
+            return Some(SignUpProblem::LegalConsentWithoutTerms);
+        }
+        None
     }
 }
 
@@ -533,6 +822,184 @@ mod tests {
             display.problem().map(|p| p.field),
             Some("oauth_providers.custom_acme.logo_url".to_owned())
         );
+    }
+
+    fn sign_up(edit: impl FnOnce(&mut InstanceSettings)) -> InstanceSettings {
+        let mut settings = InstanceSettings::default();
+        edit(&mut settings);
+        settings
+    }
+
+    #[test]
+    fn by_default_a_public_sign_up_needs_a_verified_email_address_and_a_password() {
+        use SignUpField::*;
+        let settings = InstanceSettings::default();
+        assert_eq!(settings.sign_up.mode, SignUpMode::Public);
+        assert_eq!(settings.required_fields(), [EmailAddress, Password]);
+        assert_eq!(
+            settings.optional_fields(),
+            [PhoneNumber, Username, FirstName, LastName]
+        );
+        assert!(settings.verifies_at_sign_up(IdentifierKind::EmailAddress));
+        assert!(settings.verifies_at_sign_up(IdentifierKind::PhoneNumber));
+        assert!(!settings.verifies_at_sign_up(IdentifierKind::Username));
+        assert_eq!(settings.sign_up_problem(), None);
+        let names: Vec<&str> = SignUpField::ALL.iter().map(|f| f.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "email_address",
+                "phone_number",
+                "username",
+                "password",
+                "first_name",
+                "last_name",
+                "legal_accepted"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_attribute_that_is_off_is_neither_required_nor_collected() {
+        use SignUpField::*;
+        let settings = sign_up(|s| {
+            s.identifiers.phone_number = false;
+            s.sign_up.require_phone_number = true;
+            s.strategies.password = false;
+            s.sign_up.first_name = Requirement::Off;
+            s.sign_up.last_name = Requirement::Required;
+        });
+        assert_eq!(settings.sign_up_requirement(PhoneNumber), Requirement::Off);
+        assert_eq!(settings.required_fields(), [EmailAddress, LastName]);
+        assert_eq!(settings.optional_fields(), [Username]);
+        assert!(!settings.verifies_at_sign_up(IdentifierKind::PhoneNumber));
+        // Requiring what is off is refused, naming the field.
+        assert_eq!(
+            settings.sign_up_problem(),
+            Some(SignUpProblem::RequiredButOff(PhoneNumber))
+        );
+        let no_password = sign_up(|s| s.strategies.password = false);
+        assert_eq!(
+            no_password.sign_up_problem(),
+            Some(SignUpProblem::RequiredButOff(Password))
+        );
+    }
+
+    #[test]
+    fn a_verification_needs_its_code_strategy_unless_its_attribute_is_off() {
+        let settings = sign_up(|s| s.strategies.phone_code = false);
+        assert!(!settings.verifies_at_sign_up(IdentifierKind::PhoneNumber));
+        assert_eq!(
+            settings.sign_up_problem(),
+            Some(SignUpProblem::VerificationWithoutStrategy(
+                IdentifierKind::PhoneNumber
+            ))
+        );
+        let phone_off = sign_up(|s| {
+            s.strategies.phone_code = false;
+            s.identifiers.phone_number = false;
+        });
+        assert_eq!(phone_off.sign_up_problem(), None);
+        let unverified = sign_up(|s| {
+            s.strategies.phone_code = false;
+            s.sign_up.verify_phone_number = false;
+        });
+        assert_eq!(unverified.sign_up_problem(), None);
+    }
+
+    #[test]
+    fn every_account_a_sign_up_makes_has_a_way_to_sign_in() {
+        // An unverified address names no account at sign-in.
+        let unverified_email = sign_up(|s| s.sign_up.verify_email_address = false);
+        assert_eq!(
+            unverified_email.sign_up_problem(),
+            Some(SignUpProblem::NoWayToSignIn)
+        );
+        let nothing_required = sign_up(|s| s.sign_up.require_email_address = false);
+        assert_eq!(
+            nothing_required.sign_up_problem(),
+            Some(SignUpProblem::NoWayToSignIn)
+        );
+        let username_without_password = sign_up(|s| {
+            s.sign_up.require_email_address = false;
+            s.sign_up.require_username = true;
+            s.sign_up.require_password = false;
+        });
+        assert_eq!(
+            username_without_password.sign_up_problem(),
+            Some(SignUpProblem::NoWayToSignIn)
+        );
+        let username_and_password = sign_up(|s| {
+            s.sign_up.require_email_address = false;
+            s.sign_up.require_username = true;
+        });
+        assert_eq!(username_and_password.sign_up_problem(), None);
+        let phone_only = sign_up(|s| {
+            s.identifiers.email_address = false;
+            s.identifiers.username = false;
+            s.strategies.password = false;
+            s.sign_up.require_email_address = false;
+            s.sign_up.require_password = false;
+            s.sign_up.require_phone_number = true;
+        });
+        assert_eq!(phone_only.sign_up_problem(), None);
+        assert_eq!(phone_only.required_fields(), [SignUpField::PhoneNumber]);
+    }
+
+    #[test]
+    fn legal_consent_is_a_required_field_with_terms_to_link_to() {
+        let without_terms = sign_up(|s| s.sign_up.legal_consent_required = true);
+        assert!(
+            without_terms
+                .required_fields()
+                .contains(&SignUpField::LegalAccepted)
+        );
+        assert_eq!(
+            without_terms.sign_up_problem(),
+            Some(SignUpProblem::LegalConsentWithoutTerms)
+        );
+        let with_terms = sign_up(|s| {
+            s.sign_up.legal_consent_required = true;
+            s.display.privacy_policy_url = Some("https://acme.example/privacy".to_owned());
+        });
+        assert_eq!(with_terms.sign_up_problem(), None);
+        assert!(
+            !InstanceSettings::default()
+                .optional_fields()
+                .contains(&SignUpField::LegalAccepted)
+        );
+    }
+
+    #[test]
+    fn a_password_may_not_be_an_identifier_unless_allowed() {
+        let identifiers = [
+            Identifier::parse("Ada.Lovelace@example.com").unwrap(),
+            Identifier::parse("+15555550100").unwrap(),
+            Identifier::parse("ada_l").unwrap(),
+        ];
+        let rules = SignUpSettings::default();
+        for refused in [
+            "ada.lovelace@example.com",
+            " ADA.LOVELACE@EXAMPLE.COM ",
+            "ada.lovelace",
+            "+15555550100",
+            "15555550100",
+            "Ada_L",
+        ] {
+            assert!(rules.refuses_password(refused, &identifiers), "{refused}");
+        }
+        for accepted in ["ada.lovelace1", "correct horse battery", "example.com"] {
+            assert!(
+                !rules.refuses_password(accepted, &identifiers),
+                "{accepted}"
+            );
+        }
+        assert!(!rules.refuses_password("ada_l", &[]));
+        let lenient = SignUpSettings {
+            password_may_match_identifier: true,
+            ..SignUpSettings::default()
+        };
+        assert!(!lenient.refuses_password("ada_l", &identifiers));
     }
 
     #[test]

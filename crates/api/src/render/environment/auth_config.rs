@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use latch_core::model::{Environment, InstanceSettings, Strategy, supported_identifiers};
+use latch_core::model::{
+    Environment, InstanceSettings, Requirement, SignUpField, Strategy, supported_identifiers,
+};
 
 use super::oauth_strategies;
 
@@ -113,8 +115,9 @@ pub fn auth_config(settings: &InstanceSettings, instance_id: &str) -> AuthConfig
     AuthConfig {
         object: "auth_config",
         id: instance_id.to_owned(),
-        first_name: Toggle::On,
-        last_name: Toggle::On,
+        first_name: (settings.sign_up_requirement(SignUpField::FirstName) != Requirement::Off)
+            .into(),
+        last_name: (settings.sign_up_requirement(SignUpField::LastName) != Requirement::Off).into(),
         email_address: ids.email_address.into(),
         phone_number: ids.phone_number.into(),
         username: ids.username.into(),

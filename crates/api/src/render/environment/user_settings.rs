@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use latch_core::model::{InstanceSettings, Password, Strategy, Username};
+use latch_core::model::{
+    IdentifierKind, InstanceSettings, Password, Requirement, SignUpField, Strategy, Username,
+};
 
 /// Clerk's `Client.UserSettings`.
 #[derive(Debug, Serialize)]
@@ -45,7 +47,7 @@ pub struct Attributes {
 #[derive(Debug, Serialize)]
 pub struct Attribute {
     pub enabled: bool,
-    /// Latch has no sign-up form that could require it.
+    /// A sign-up must give it.
     pub required: bool,
     pub used_for_first_factor: bool,
     pub first_factors: Vec<&'static str>,
@@ -53,12 +55,15 @@ pub struct Attribute {
     pub second_factors: Vec<&'static str>,
     /// How a value of the attribute is verified.
     pub verifications: Vec<&'static str>,
+    /// A value given at sign-up is verified (by one of `verifications`)
+    /// before the account is made.
     pub verify_at_sign_up: bool,
     pub immutable: bool,
 }
 
 impl Attribute {
-    /// `enabled`, with its factors and verifications only if it is.
+    /// `enabled`, with its factors and verifications only if it is; not
+    /// required, nor verified at sign-up (see [`Attribute::at_sign_up`]).
     fn new(
         enabled: bool,
         identifies: bool,
@@ -81,10 +86,21 @@ impl Attribute {
             first_factors: on(first_factors),
             used_for_second_factor: !second_factors.is_empty(),
             second_factors,
-            verify_at_sign_up: !verifications.is_empty(),
+            verify_at_sign_up: false,
             verifications,
             immutable: false,
         }
+    }
+
+    /// What a sign-up does with the attribute: `requirement` (off turns the
+    /// attribute off), and whether a value given is verified.
+    fn at_sign_up(mut self, requirement: Requirement, verify: bool) -> Self {
+        if requirement == Requirement::Off {
+            return Self::off();
+        }
+        self.required = requirement == Requirement::Required;
+        self.verify_at_sign_up = verify && !self.verifications.is_empty();
+        self
     }
 
     fn off() -> Self {
@@ -122,13 +138,16 @@ pub struct SecondFactorRule {
     pub required: bool,
 }
 
-/// Sign-ups are restricted: accounts are made through the Backend API.
+/// Who may sign up, and whether they must accept the legal terms. Sign-ups
+/// are progressive: one stays open, listing what it still misses, until
+/// every required field is given.
 #[derive(Debug, Serialize)]
 pub struct SignUp {
     pub captcha_enabled: bool,
     pub captcha_widget_type: &'static str,
     pub custom_action_required: bool,
     pub progressive: bool,
+    /// `public`, or `restricted`: accounts are made through the Backend API.
     pub mode: &'static str,
     pub legal_consent_enabled: bool,
 }
@@ -210,6 +229,7 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
     let ids = &settings.identifiers;
     let st = &settings.strategies;
     let email_second = st.email_code && st.email_code_second_factor;
+    let requirement = |field| settings.sign_up_requirement(field);
     let attributes = Attributes {
         email_address: Attribute::new(
             ids.email_address,
@@ -217,6 +237,10 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
             &[(st.email_code, "email_code")],
             &[(email_second, "email_code")],
             &[(st.email_code, "email_code")],
+        )
+        .at_sign_up(
+            requirement(SignUpField::EmailAddress),
+            settings.verifies_at_sign_up(IdentifierKind::EmailAddress),
         ),
         phone_number: Attribute::new(
             ids.phone_number,
@@ -224,12 +248,20 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
             &[(st.phone_code, "phone_code")],
             &[(st.phone_code, "phone_code")],
             &[(st.phone_code, "phone_code")],
+        )
+        .at_sign_up(
+            requirement(SignUpField::PhoneNumber),
+            settings.verifies_at_sign_up(IdentifierKind::PhoneNumber),
         ),
-        username: Attribute::new(ids.username, true, &[], &[], &[]),
+        username: Attribute::new(ids.username, true, &[], &[], &[])
+            .at_sign_up(requirement(SignUpField::Username), false),
         web3_wallet: Attribute::off(),
-        first_name: Attribute::new(true, false, &[], &[], &[]),
-        last_name: Attribute::new(true, false, &[], &[], &[]),
-        password: Attribute::new(st.password, false, &[], &[], &[]),
+        first_name: Attribute::new(true, false, &[], &[], &[])
+            .at_sign_up(requirement(SignUpField::FirstName), false),
+        last_name: Attribute::new(true, false, &[], &[], &[])
+            .at_sign_up(requirement(SignUpField::LastName), false),
+        password: Attribute::new(st.password, false, &[], &[], &[])
+            .at_sign_up(requirement(SignUpField::Password), false),
         authenticator_app: Attribute::new(
             st.totp,
             false,
@@ -276,8 +308,8 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
             captcha_widget_type: "smart",
             custom_action_required: false,
             progressive: true,
-            mode: "restricted",
-            legal_consent_enabled: false,
+            mode: settings.sign_up.mode.as_str(),
+            legal_consent_enabled: settings.sign_up.legal_consent_required,
         },
         restrictions: Restrictions {
             allowlist: OFF,
