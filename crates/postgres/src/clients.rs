@@ -1,8 +1,11 @@
 //! [`ClientRepository`]: clients and their sessions.
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
-use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
+use latch_core::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
+};
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use latch_sql::{client_columns, session_columns};
 use tokio_postgres::Row;
@@ -19,6 +22,7 @@ const INSERT_SESSION: &str = concat!(
 
 /// What [`ClientRepository::insert_session`] does to the session's client.
 const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = $2, last_active_session_id = $3, sign_in_id = NULL, \
+     sign_up_id = NULL, \
      updated_at = $4, last_authentication_strategy = COALESCE($6, last_authentication_strategy) \
      WHERE id = $1 AND token_hash = $5";
 
@@ -31,7 +35,7 @@ impl ClientRepository for PostgresStore {
                 .prepare_cached(concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 ))
                 .await?;
             db.execute(
@@ -47,6 +51,7 @@ impl ClientRepository for PostgresStore {
                     &client.created_at.0,
                     &client.updated_at.0,
                     &client.last_authentication_strategy,
+                    &client.sign_up_id.as_ref().map(SignUpId::as_str),
                 ],
             )
             .await?;
@@ -129,6 +134,20 @@ impl ClientRepository for PostgresStore {
         .await
     }
 
+    async fn set_current_sign_up(
+        &self,
+        client: &ClientId,
+        sign_up: Option<SignUpId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sign_up = sign_up.as_ref().map(SignUpId::as_str);
+        self.change(
+            "UPDATE clients SET sign_up_id = $2, updated_at = $3 WHERE id = $1",
+            &[&client.as_str(), &sign_up, &at.0],
+        )
+        .await
+    }
+
     async fn set_last_active_session(
         &self,
         client: &ClientId,
@@ -160,7 +179,7 @@ impl ClientRepository for PostgresStore {
                 .prepare_cached(
                     "DELETE FROM clients WHERE updated_at < GREATEST($1::BIGINT, $2::BIGINT)
                      AND (updated_at < $1 OR (
-                         sign_in_id IS NULL AND last_active_session_id IS NULL
+                         sign_in_id IS NULL AND sign_up_id IS NULL AND last_active_session_id IS NULL
                          AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = clients.id)))
                      AND NOT EXISTS (
                          SELECT 1 FROM sessions s
@@ -214,47 +233,27 @@ impl ClientRepository for PostgresStore {
         let run = async {
             let mut db = self.client().await?;
             let tx = db.transaction().await?;
-            // The client first, and only if its token is still the one the
-            // caller presented: a missing client or a lost race rolls back
-            // before anything is written. A failing session insert rolls back
-            // the rotation in turn, so it is both or neither.
-            let stmt = tx.prepare_cached(ROTATE_CLIENT).await?;
-            let changed = tx
-                .execute(
-                    &stmt,
-                    &[
-                        &session.client_id.as_str(),
-                        &new_token_hash,
-                        &session.id.as_str(),
-                        &session.created_at.0,
-                        &expected_token_hash,
-                        &session.origin.strategy,
-                    ],
-                )
-                .await?;
-            if changed == 0 {
-                return Err(lost_or_missing(&tx, Table::Clients, session.client_id.as_str()).await);
-            }
-            let stmt = tx.prepare_cached(INSERT_SESSION).await?;
-            tx.execute(
-                &stmt,
-                &[
-                    &session.id.as_str(),
-                    &session.client_id.as_str(),
-                    &session.user_id.as_str(),
-                    &session.status.as_str(),
-                    &session.last_active_at.0,
-                    &session.expire_at.0,
-                    &session.first_factor_verified_at.0,
-                    &session.second_factor_verified_at.map(|t| t.0),
-                    &session.created_at.0,
-                    &session.updated_at.0,
-                    &session.origin.strategy,
-                    &session.origin.ip_address,
-                    &session.origin.user_agent,
-                ],
-            )
-            .await?;
+            start_session(&tx, session, expected_token_hash, new_token_hash).await?;
+            tx.commit().await?;
+            Ok::<_, DbError>(())
+        };
+        self.bounded(run).await
+    }
+
+    async fn insert_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let run = async {
+            let mut db = self.client().await?;
+            let tx = db.transaction().await?;
+            // A taken identifier fails the insert, and the transaction with
+            // it: no user, no session, no rotation.
+            crate::users::insert_user(&tx, user).await?;
+            start_session(&tx, session, expected_token_hash, new_token_hash).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -568,4 +567,55 @@ fn status_name(status: SessionStatus) -> &'static &'static str {
         SessionStatus::Removed => &REMOVED,
         SessionStatus::Revoked => &REVOKED,
     }
+}
+
+/// Rotates the session's client (only if its token is still `expected`) and
+/// stores the session, in the caller's transaction. The client goes first:
+/// a missing client or a lost race fails before anything is written, and a
+/// failing session insert fails the rotation with it, so it is both or
+/// neither.
+async fn start_session(
+    tx: &Transaction<'_>,
+    session: &Session,
+    expected: &str,
+    new_token_hash: &str,
+) -> Result<(), DbError> {
+    let stmt = tx.prepare_cached(ROTATE_CLIENT).await?;
+    let changed = tx
+        .execute(
+            &stmt,
+            &[
+                &session.client_id.as_str(),
+                &new_token_hash,
+                &session.id.as_str(),
+                &session.created_at.0,
+                &expected,
+                &session.origin.strategy,
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(lost_or_missing(tx, Table::Clients, session.client_id.as_str()).await);
+    }
+    let stmt = tx.prepare_cached(INSERT_SESSION).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &session.id.as_str(),
+            &session.client_id.as_str(),
+            &session.user_id.as_str(),
+            &session.status.as_str(),
+            &session.last_active_at.0,
+            &session.expire_at.0,
+            &session.first_factor_verified_at.0,
+            &session.second_factor_verified_at.map(|t| t.0),
+            &session.created_at.0,
+            &session.updated_at.0,
+            &session.origin.strategy,
+            &session.origin.ip_address,
+            &session.origin.user_agent,
+        ],
+    )
+    .await?;
+    Ok(())
 }

@@ -103,55 +103,7 @@ impl UserRepository for PostgresStore {
         let run = async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            let [public, private, unsafe_] = metadata(user)?;
-            let username = user.username.as_ref().map(Username::as_str);
-            let last_sign_in_at = user.last_sign_in_at.map(|t| t.0);
-            let locked_until = user.locked_until.map(|t| t.0);
-            let [
-                password_updated_at,
-                mfa_enabled_at,
-                mfa_disabled_at,
-                window_ends_at,
-            ] = [
-                user.password_updated_at,
-                user.mfa_enabled_at,
-                user.mfa_disabled_at,
-                user.attempt_window_ends_at,
-            ]
-            .map(|at| at.map(|t| t.0));
-            let failed_attempts = i64::from(user.failed_attempts);
-            let stmt = tx.prepare_cached(INSERT_USER).await?;
-            tx.execute(
-                &stmt,
-                &[
-                    &user.id.as_str(),
-                    &username,
-                    &user.password_digest,
-                    &user.first_name,
-                    &user.last_name,
-                    &user.external_id,
-                    &user.primary_email_address_id,
-                    &user.primary_phone_number_id,
-                    &public,
-                    &private,
-                    &unsafe_,
-                    &user.banned,
-                    &last_sign_in_at,
-                    &user.created_at.0,
-                    &user.updated_at.0,
-                    &user.totp_secret,
-                    &user.totp_pending_secret,
-                    &password_updated_at,
-                    &mfa_enabled_at,
-                    &mfa_disabled_at,
-                    &locked_until,
-                    &user.totp_last_step,
-                    &failed_attempts,
-                    &window_ends_at,
-                ],
-            )
-            .await?;
-            insert_parts(&tx, user).await?;
+            insert_user(&tx, user).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -589,6 +541,59 @@ fn position(index: usize) -> i64 {
 }
 
 /// Inserts the user's identifications, backup codes and external accounts.
+/// Inserts `user` with all its parts, in the caller's transaction.
+pub(crate) async fn insert_user(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> {
+    let [public, private, unsafe_] = metadata(user)?;
+    let username = user.username.as_ref().map(Username::as_str);
+    let last_sign_in_at = user.last_sign_in_at.map(|t| t.0);
+    let locked_until = user.locked_until.map(|t| t.0);
+    let [
+        password_updated_at,
+        mfa_enabled_at,
+        mfa_disabled_at,
+        window_ends_at,
+    ] = [
+        user.password_updated_at,
+        user.mfa_enabled_at,
+        user.mfa_disabled_at,
+        user.attempt_window_ends_at,
+    ]
+    .map(|at| at.map(|t| t.0));
+    let failed_attempts = i64::from(user.failed_attempts);
+    let stmt = tx.prepare_cached(INSERT_USER).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &user.id.as_str(),
+            &username,
+            &user.password_digest,
+            &user.first_name,
+            &user.last_name,
+            &user.external_id,
+            &user.primary_email_address_id,
+            &user.primary_phone_number_id,
+            &public,
+            &private,
+            &unsafe_,
+            &user.banned,
+            &last_sign_in_at,
+            &user.created_at.0,
+            &user.updated_at.0,
+            &user.totp_secret,
+            &user.totp_pending_secret,
+            &password_updated_at,
+            &mfa_enabled_at,
+            &mfa_disabled_at,
+            &locked_until,
+            &user.totp_last_step,
+            &failed_attempts,
+            &window_ends_at,
+        ],
+    )
+    .await?;
+    insert_parts(tx, user).await
+}
+
 async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> {
     let user_id = user.id.as_str();
     for table in Identifications::BOTH {

@@ -38,7 +38,8 @@ macro_rules! user_columns {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at, last_authentication_strategy"
+        "id, token_hash, sign_in_id, last_active_session_id, created_at, updated_at, last_authentication_strategy, \
+         sign_up_id"
     };
 }
 
@@ -56,7 +57,7 @@ mod tests {
     #[test]
     fn column_lists_have_one_name_per_field() {
         assert_eq!(user_columns!().split(", ").count(), 24);
-        assert_eq!(client_columns!().split(", ").count(), 7);
+        assert_eq!(client_columns!().split(", ").count(), 8);
         assert_eq!(session_columns!().split(", ").count(), 13);
     }
 }

@@ -8,8 +8,8 @@
 
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionOrigin, SessionStatus, SignInId, Timestamp, User,
-    UserId, Username,
+    Client, ClientId, Session, SessionId, SessionOrigin, SessionStatus, SignInId, SignUpId,
+    Timestamp, User, UserId, Username,
 };
 
 /// A row's columns read by position, as a driver reads them.
@@ -35,6 +35,7 @@ pub fn client<C: Columns>(row: &C) -> Result<Client, C::Error> {
         created_at: Timestamp(row.integer(4)?),
         updated_at: Timestamp(row.integer(5)?),
         last_authentication_strategy: row.optional_text(6)?,
+        sign_up_id: row.optional_text(7)?.map(SignUpId),
     })
 }
 
@@ -254,6 +255,7 @@ mod tests {
             json!(1),
             json!(2),
             json!("oauth_github"),
+            json!("sua_1"),
         ]))
         .unwrap();
         assert_eq!(
@@ -262,6 +264,7 @@ mod tests {
         );
         assert_eq!(client.token_hash, "hash");
         assert_eq!(client.sign_in_id, Some(SignInId("sia_1".into())));
+        assert_eq!(client.sign_up_id, Some(SignUpId("sua_1".into())));
         assert_eq!(client.last_active_session_id, None);
         assert_eq!(
             (client.created_at, client.updated_at),

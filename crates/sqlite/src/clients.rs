@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp};
+use latch_core::model::{
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
+};
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use latch_sql::{client_columns, session_columns};
 use rusqlite::types::Value;
@@ -19,6 +21,7 @@ const INSERT_SESSION: &str = concat!(
 
 /// What [`ClientRepository::insert_session`] does to the session's client.
 const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_session_id = ?3, sign_in_id = NULL, \
+     sign_up_id = NULL, \
      updated_at = ?4, last_authentication_strategy = COALESCE(?6, last_authentication_strategy) \
      WHERE id = ?1 AND token_hash = ?5";
 
@@ -31,7 +34,7 @@ impl ClientRepository for SqliteStore {
                 let sql = concat!(
                     "INSERT INTO clients (",
                     client_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                 );
                 write_client_row(tx, sql, &client)?;
                 Ok(())
@@ -110,6 +113,29 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
+    async fn set_current_sign_up(
+        &self,
+        client: &ClientId,
+        sign_up: Option<SignUpId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE clients SET sign_up_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        client.as_str(),
+                        sign_up.as_ref().map(SignUpId::as_str),
+                        at.0
+                    ])?;
+                found(changed)
+            })
+            .await
+    }
+
     async fn set_last_active_session(
         &self,
         client: &ClientId,
@@ -143,7 +169,7 @@ impl ClientRepository for SqliteStore {
                     .prepare_cached(
                         "DELETE FROM clients WHERE updated_at < max(?1, ?2)
                          AND (updated_at < ?1 OR (
-                             sign_in_id IS NULL AND last_active_session_id IS NULL
+                             sign_in_id IS NULL AND sign_up_id IS NULL AND last_active_session_id IS NULL
                              AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = clients.id)))
                          AND NOT EXISTS (
                              SELECT 1 FROM sessions s
@@ -186,28 +212,26 @@ impl ClientRepository for SqliteStore {
         let (expected, new_token_hash) =
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
+            .write(move |tx| start_session(tx, &session, &expected, &new_token_hash))
+            .await
+    }
+
+    async fn insert_user_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let (user, session) = (user.clone(), session.clone());
+        let (expected, new_token_hash) =
+            (expected_token_hash.to_owned(), new_token_hash.to_owned());
+        self.pool
             .write(move |tx| {
-                // The client first, and only if its token is still the one the
-                // caller presented: a missing client or a lost race rolls back
-                // before anything is written. A failing session insert rolls back
-                // the rotation in turn, so it is both or neither.
-                let changed = tx.prepare_cached(ROTATE_CLIENT)?.execute(params![
-                    session.client_id.as_str(),
-                    new_token_hash,
-                    session.id.as_str(),
-                    session.created_at.0,
-                    expected,
-                    session.origin.strategy,
-                ])?;
-                if changed == 0 {
-                    return Err(lost_or_missing(
-                        tx,
-                        Table::Clients,
-                        session.client_id.as_str(),
-                    ));
-                }
-                write_session_row(tx, INSERT_SESSION, &session)?;
-                Ok(())
+                // A taken identifier fails the insert, and the transaction
+                // with it: no user, no session, no rotation.
+                crate::users::insert_user(tx, &user)?;
+                start_session(tx, &session, &expected, &new_token_hash)
             })
             .await
     }
@@ -371,6 +395,7 @@ fn write_client_row(conn: &Connection, sql: &str, client: &Client) -> Result<usi
         client.created_at.0,
         client.updated_at.0,
         client.last_authentication_strategy,
+        client.sign_up_id.as_ref().map(SignUpId::as_str),
     ])?)
 }
 
@@ -379,6 +404,36 @@ fn found(changed: usize) -> Result<(), DbError> {
     if changed == 0 {
         return Err(StoreError::NotFound.into());
     }
+    Ok(())
+}
+
+/// Rotates the session's client (only if its token is still `expected`) and
+/// stores the session, in the caller's transaction. The client goes first:
+/// a missing client or a lost race fails before anything is written, and a
+/// failing session insert fails the rotation with it, so it is both or
+/// neither.
+fn start_session(
+    tx: &Connection,
+    session: &Session,
+    expected: &str,
+    new_token_hash: &str,
+) -> Result<(), DbError> {
+    let changed = tx.prepare_cached(ROTATE_CLIENT)?.execute(params![
+        session.client_id.as_str(),
+        new_token_hash,
+        session.id.as_str(),
+        session.created_at.0,
+        expected,
+        session.origin.strategy,
+    ])?;
+    if changed == 0 {
+        return Err(lost_or_missing(
+            tx,
+            Table::Clients,
+            session.client_id.as_str(),
+        ));
+    }
+    write_session_row(tx, INSERT_SESSION, session)?;
     Ok(())
 }
 

@@ -95,20 +95,7 @@ impl Identifications {
 impl UserRepository for SqliteStore {
     async fn insert(&self, user: &User) -> Result<(), StoreError> {
         let user = user.clone();
-        self.pool
-            .write(move |tx| {
-                let mut values = user_values(&user)?;
-                values.push(time(user.locked_until));
-                values.push(user.totp_last_step.map_or(Value::Null, Value::Integer));
-                values.push(Value::Integer(i64::from(user.failed_attempts)));
-                values.push(time(user.attempt_window_ends_at));
-                tx.prepare_cached(INSERT_USER)?
-                    .execute(params_from_iter(values))?;
-                insert_identifications(tx, &user)?;
-                insert_backup_codes(tx, &user)?;
-                insert_external_accounts(tx, &user)
-            })
-            .await
+        self.pool.write(move |tx| insert_user(tx, &user)).await
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -474,6 +461,20 @@ impl UserRepository for SqliteStore {
             })
             .await
     }
+}
+
+/// Inserts `user` with all its parts, in the caller's transaction.
+pub(crate) fn insert_user(tx: &Connection, user: &User) -> Result<(), DbError> {
+    let mut values = user_values(user)?;
+    values.push(time(user.locked_until));
+    values.push(user.totp_last_step.map_or(Value::Null, Value::Integer));
+    values.push(Value::Integer(i64::from(user.failed_attempts)));
+    values.push(time(user.attempt_window_ends_at));
+    tx.prepare_cached(INSERT_USER)?
+        .execute(params_from_iter(values))?;
+    insert_identifications(tx, user)?;
+    insert_backup_codes(tx, user)?;
+    insert_external_accounts(tx, user)
 }
 
 /// The values of `user` in `user_columns!` order up to `mfa_disabled_at`, for

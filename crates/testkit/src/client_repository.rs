@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionOrigin, SessionStatus, SignInId, Timestamp, UserId,
+    Client, ClientId, IdentifierKind, Session, SessionId, SessionOrigin, SessionStatus, SignInId,
+    SignUpId, Timestamp, UserId,
 };
 use latch_core::ports::{ClientRepository, SessionQuery, UserRepository};
 
@@ -60,6 +61,69 @@ pub async fn client_repository_contract(
     a_client_with_its_active_sessions_and_users(&*clients, &*users).await;
     rotate_token_is_a_compare_and_set(&*clients).await;
     sessions_keep_their_origin(&*clients).await;
+    sign_ups_on_clients(&*clients, &*users).await;
+}
+
+/// A client's current sign-up is set and cleared like its sign-in, a new
+/// session ends it, and a sign-up's user and first session are stored
+/// together or not at all.
+async fn sign_ups_on_clients(clients: &dyn ClientRepository, users: &dyn UserRepository) {
+    clients
+        .insert_client(&fixtures::client("client_up", 9500))
+        .await
+        .expect("insert client");
+    assert_eq!(
+        clients
+            .set_current_sign_up(&cid("client_gone"), Some(sua("sua_1")), at(9_500))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    clients
+        .set_current_sign_up(&cid("client_up"), Some(sua("sua_1")), at(9_501))
+        .await
+        .expect("set the sign-up");
+    let client = get_client(clients, "client_up").await.expect("client");
+    assert_eq!(client.sign_up_id, Some(sua("sua_1")));
+    assert_eq!(client.updated_at, at(9_501));
+
+    // A taken email address: nothing is stored, the token does not move.
+    let taken = fixtures::user("user_up_taken", "a@example.com");
+    let session = fixtures::session("sess_up_1", "client_up", "user_up_taken", at(9_502));
+    assert_eq!(
+        clients
+            .insert_user_with_session(&taken, &session, &token_hash(9500), &token_hash(9501))
+            .await,
+        Err(StoreError::Duplicate(IdentifierKind::EmailAddress))
+    );
+    assert_eq!(users.get(&uid("user_up_taken")).await, Ok(None));
+    assert_eq!(get_session(clients, "sess_up_1").await, None);
+    assert_eq!(
+        get_client(clients, "client_up").await.map(|c| c.token_hash),
+        Some(token_hash(9500))
+    );
+
+    // A stale token: the user is not stored either.
+    let user = fixtures::user("user_up", "up@example.com");
+    let session = fixtures::session("sess_up_2", "client_up", "user_up", at(9_503));
+    assert_eq!(
+        clients
+            .insert_user_with_session(&user, &session, &token_hash(1), &token_hash(9502))
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(users.get(&uid("user_up")).await, Ok(None));
+
+    // Both, and the client rotated with its sign-up ended.
+    clients
+        .insert_user_with_session(&user, &session, &token_hash(9500), &token_hash(9502))
+        .await
+        .expect("insert the user with its session");
+    assert_eq!(users.get(&uid("user_up")).await, Ok(Some(user)));
+    assert_eq!(get_session(clients, "sess_up_2").await, Some(session));
+    let client = get_client(clients, "client_up").await.expect("client");
+    assert_eq!(client.token_hash, token_hash(9502));
+    assert_eq!(client.sign_up_id, None);
+    assert_eq!(client.last_active_session_id, Some(sid("sess_up_2")));
 }
 
 /// A session keeps how and where it started, and its client keeps the
@@ -353,6 +417,11 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
         .set_current_sign_in(&cid("started"), Some(sia("sia_started")), at(base))
         .await
         .expect("start a sign-in");
+    insert("signing_up", 11_006, base).await;
+    clients
+        .set_current_sign_up(&cid("signing_up"), Some(sua("sua_started")), at(base))
+        .await
+        .expect("start a sign-up");
     // A session that has ended, and the last active session cleared.
     insert("signed_out", 11_004, base).await;
     let session = fixtures::session("sess_signed_out", "signed_out", "user_a", at(base));
@@ -377,7 +446,7 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
         .expect("purge");
     assert_eq!(purged, 1, "only the old unused client is purged");
     assert!(get_client(&**clients, "unused_old").await.is_none());
-    for id in ["unused_new", "started", "signed_out"] {
+    for id in ["unused_new", "started", "signing_up", "signed_out"] {
         assert!(get_client(&**clients, id).await.is_some(), "{id} stays");
     }
     // A day on, the idle rule takes the others that changed before it.
@@ -386,8 +455,8 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
         .await
         .expect("purge");
     assert_eq!(
-        purged, 2,
-        "the idle clients with a sign-in or a past session"
+        purged, 3,
+        "the idle clients with a sign-in, a sign-up or a past session"
     );
     assert!(get_client(&**clients, "unused_new").await.is_some());
 
@@ -445,12 +514,20 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
     }
 }
 
+fn uid(id: &str) -> UserId {
+    UserId(id.to_owned())
+}
+
 fn cid(id: &str) -> ClientId {
     ClientId(id.to_owned())
 }
 
 fn sid(id: &str) -> SessionId {
     SessionId(id.to_owned())
+}
+
+fn sua(id: &str) -> SignUpId {
+    SignUpId(id.to_owned())
 }
 
 fn sia(id: &str) -> SignInId {

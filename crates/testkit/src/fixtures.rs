@@ -110,6 +110,7 @@ pub fn client(id: &str, token: u64) -> Client {
         id: ClientId(id.to_owned()),
         token_hash: token_hash(token),
         sign_in_id: None,
+        sign_up_id: None,
         last_active_session_id: None,
         last_authentication_strategy: None,
         created_at: T0,

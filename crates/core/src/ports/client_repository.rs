@@ -11,7 +11,7 @@ use mockall::automock;
 
 use crate::error::StoreError;
 use crate::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, Timestamp, User,
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
 };
 
 /// A client with the sessions it holds that are active at some moment, each
@@ -87,6 +87,15 @@ pub trait ClientRepository: Send + Sync {
         at: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Sets the client's current sign-up (or none) and `updated_at`, nothing
+    /// else. MUST fail with `NotFound` if the client does not exist.
+    async fn set_current_sign_up(
+        &self,
+        client: &ClientId,
+        sign_up: Option<SignUpId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// Sets the client's last active session (or none) and `updated_at`,
     /// nothing else. MUST fail with `NotFound` if the client does not exist.
     async fn set_last_active_session(
@@ -114,12 +123,27 @@ pub trait ClientRepository: Send + Sync {
 
     /// In one atomic step: stores the new session, and on its client sets the
     /// token hash to `new_token_hash`, the last active session to this one, the
-    /// current sign-in to none and `updated_at`. Both or neither. The rotation
+    /// current sign-in and sign-up to none, the last authentication strategy
+    /// to the session's (when it names one) and `updated_at`. Both or neither. The rotation
     /// is a compare-and-set: it MUST fail with `Conflict` (storing nothing) if
     /// the client's token hash is no longer `expected_token_hash` (another
     /// request rotated it first), and with `NotFound` if the client is gone.
     async fn insert_session(
         &self,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+    ) -> Result<(), StoreError>;
+
+    /// [`insert_session`](Self::insert_session) for a user that does not
+    /// exist yet: stores `user` (as `UserRepository::insert` does) and its
+    /// first session, and rotates the client, all in one transaction. MUST
+    /// fail storing nothing with `Duplicate(kind)` when one of the user's
+    /// identifiers is taken, and as `insert_session` does when the client's
+    /// token moved or the client is gone.
+    async fn insert_user_with_session(
+        &self,
+        user: &User,
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,

@@ -166,6 +166,7 @@ impl Clients {
             id: ClientId(new_id(IdPrefix::Client, &*self.random)),
             token_hash: token_hash(&token),
             sign_in_id: None,
+            sign_up_id: None,
             last_active_session_id: None,
             last_authentication_strategy: None,
             created_at: now,

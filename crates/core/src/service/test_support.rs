@@ -280,6 +280,7 @@ pub fn client() -> Client {
         id: ClientId("client_1".into()),
         token_hash: token_hash(TOKEN),
         sign_in_id: None,
+        sign_up_id: None,
         last_active_session_id: None,
         last_authentication_strategy: None,
         created_at: NOW,
