@@ -36,7 +36,7 @@ pub use sign_in::{
     VerificationStatus, identifier_only, identifies, offered_user, shown_user,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
-pub use sign_up::{SignUp, SignUpChange, SignUpField, SignUpStatus, Verifiable};
+pub use sign_up::{SignUp, SignUpChange, SignUpStatus, Verifiable};
 pub use text::{ECHO_MAX_CHARS, truncate};
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};

@@ -340,7 +340,9 @@ pub struct SignUpSettings {
 impl Default for SignUpSettings {
     fn default() -> Self {
         Self {
-            mode: SignUpMode::Public,
+            // Self-service sign-up is not served yet: Clerk's components must
+            // not offer it.
+            mode: SignUpMode::Restricted,
             require_email_address: true,
             require_phone_number: false,
             require_username: false,
@@ -831,10 +833,10 @@ mod tests {
     }
 
     #[test]
-    fn by_default_a_public_sign_up_needs_a_verified_email_address_and_a_password() {
+    fn by_default_a_sign_up_needs_a_verified_email_address_and_a_password() {
         use SignUpField::*;
         let settings = InstanceSettings::default();
-        assert_eq!(settings.sign_up.mode, SignUpMode::Public);
+        assert_eq!(settings.sign_up.mode, SignUpMode::Restricted);
         assert_eq!(settings.required_fields(), [EmailAddress, Password]);
         assert_eq!(
             settings.optional_fields(),

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::sign_in::{CodeAttempt, SentCode, Strategy, Verification, VerificationStatus};
-use super::{ClientId, Duration, SessionId, SignUpId, Timestamp, UserId};
+use super::{ClientId, Duration, SessionId, SignUpField, SignUpId, Timestamp, UserId};
 use crate::error::{Error, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,42 +26,6 @@ impl SignUpStatus {
             Self::MissingRequirements => "missing_requirements",
             Self::Complete => "complete",
             Self::Abandoned => "abandoned",
-        }
-    }
-}
-
-/// What a sign-up may gather, by Clerk's field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum SignUpField {
-    EmailAddress,
-    PhoneNumber,
-    Username,
-    Password,
-    FirstName,
-    LastName,
-    LegalAccepted,
-}
-
-impl SignUpField {
-    pub const ALL: [Self; 7] = [
-        Self::EmailAddress,
-        Self::PhoneNumber,
-        Self::Username,
-        Self::Password,
-        Self::FirstName,
-        Self::LastName,
-        Self::LegalAccepted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::EmailAddress => "email_address",
-            Self::PhoneNumber => "phone_number",
-            Self::Username => "username",
-            Self::Password => "password",
-            Self::FirstName => "first_name",
-            Self::LastName => "last_name",
-            Self::LegalAccepted => "legal_accepted",
         }
     }
 }
