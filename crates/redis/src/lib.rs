@@ -1,14 +1,17 @@
-//! `latch-redis`: the flow store ([`SignInStore`]) on Redis, so that every
-//! replica serves every step of a sign-in.
+//! `latch-redis`: the flow store ([`SignInStore`] and [`SignUpStore`]) on
+//! Redis, so that every replica serves every step of a sign-in or a sign-up.
 //!
 //! Each sign-in is a hash `<prefix>sign_in:<id>` with its version (`v`) and
 //! JSON document (`d`), and a member of the sorted set
-//! `<prefix>sign_ins_by_abandon_at` scored by its `abandon_at` for purging.
-//! Every write is one Lua script, so the compare-and-set of
-//! [`SignInStore::replace`] is atomic across replicas. Keys expire a retention
-//! period after the sign-in is abandoned (or after being written, for
-//! sign-ins whose time is already over), so nothing outlives its use even
-//! without purging. The prefix lets several instances share one Redis.
+//! `<prefix>sign_ins_by_abandon_at` scored by its `abandon_at` for purging;
+//! each sign-up likewise under `<prefix>sign_up:<id>` and
+//! `<prefix>sign_ups_by_abandon_at`, so the two kinds never meet, whatever
+//! their ids. Both are kept by the same code, written once over the kind of
+//! flow. Every write is one Lua script, so the compare-and-set of `replace`
+//! is atomic across replicas. Keys expire a retention period after the flow
+//! is abandoned (or after being written, for flows whose time is already
+//! over), so nothing outlives its use even without purging. The prefix lets
+//! several instances share one Redis.
 //!
 //! It also keeps the rate-limit [`Counters`]: each is a key
 //! `<prefix>counter:<name>` raised by one script that increments it and, on
@@ -25,12 +28,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{Duration as Span, SignIn, SignInId, Timestamp};
-use latch_core::ports::{Counters, SignInStore, WindowCount};
+use latch_core::model::{Duration as Span, SignIn, SignInId, SignUp, SignUpId, Timestamp};
+use latch_core::ports::{Counters, SignInStore, SignUpStore, WindowCount};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// How long a sign-in is kept after it is abandoned (or after a write, when
+/// How long a flow is kept after it is abandoned (or after a write, when
 /// its time is already over), so its outcome can still be read.
 const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -57,7 +62,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 ";
 
-/// Deletes the sign-ins abandoned before ARGV[2] (their keys are ARGV[1]
+/// Deletes the flows abandoned before ARGV[2] (their keys are ARGV[1]
 /// followed by the id); returns how many still existed.
 const PURGE: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
@@ -141,14 +146,6 @@ impl RedisSignInStore {
         })
     }
 
-    fn key(&self, id: &SignInId) -> String {
-        format!("{}sign_in:{}", self.prefix, id.as_str())
-    }
-
-    fn index(&self) -> String {
-        format!("{}sign_ins_by_abandon_at", self.prefix)
-    }
-
     /// Runs a command within the timeout.
     async fn bounded<T>(
         &self,
@@ -161,12 +158,11 @@ impl RedisSignInStore {
     }
 }
 
-/// Milliseconds the key of `sign_in` lives from now: until it is abandoned,
-/// plus the retention period.
-fn ttl_millis(sign_in: &SignIn, now: Timestamp) -> i64 {
+/// Milliseconds the key of a flow abandoned at `abandon_at` lives from now:
+/// until then, plus the retention period.
+fn ttl_millis(abandon_at: Timestamp, now: Timestamp) -> i64 {
     let retention = i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
-    sign_in
-        .abandon_at
+    abandon_at
         .0
         .saturating_sub(now.0)
         .max(0)
@@ -183,47 +179,76 @@ fn wall_clock() -> Timestamp {
     Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
-fn document(sign_in: &SignIn) -> Result<String, StoreError> {
-    serde_json::to_string(sign_in)
-        .map_err(|e| StoreError::Other(format!("cannot serialise sign-in: {e}")))
+fn document<F: Flow>(flow: &F) -> Result<String, StoreError> {
+    serde_json::to_string(flow)
+        .map_err(|e| StoreError::Other(format!("cannot serialise {}: {e}", F::NAME)))
 }
 
 fn unavailable(err: redis::RedisError) -> StoreError {
     StoreError::Unavailable(format!("redis: {err}"))
 }
 
-#[async_trait]
-impl SignInStore for RedisSignInStore {
-    async fn insert(&self, sign_in: &SignIn) -> Result<(), StoreError> {
+/// A kind of flow the store keeps, each under keys of its own.
+trait Flow: Serialize + DeserializeOwned + Send + Sync {
+    /// What errors call it: `sign-in`.
+    const NAME: &'static str;
+    /// Each flow's hash is `<prefix><KEY>:<id>`.
+    const KEY: &'static str;
+    /// The sorted set of the kind's ids by `abandon_at`, after the prefix.
+    const INDEX: &'static str;
+
+    fn id(&self) -> &str;
+    fn abandon_at(&self) -> Timestamp;
+    fn version(&self) -> u64;
+}
+
+impl RedisSignInStore {
+    fn key<F: Flow>(&self, id: &str) -> String {
+        format!("{}{}:{id}", self.prefix, F::KEY)
+    }
+
+    fn index<F: Flow>(&self) -> String {
+        format!("{}{}", self.prefix, F::INDEX)
+    }
+
+    async fn insert_flow<F: Flow>(&self, flow: &F) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.insert.prepare_invoke();
-        call.key(self.key(&sign_in.id))
-            .key(self.index())
-            .arg(sign_in.version())
-            .arg(document(sign_in)?)
-            .arg(sign_in.abandon_at.0)
-            .arg(ttl_millis(sign_in, wall_clock()))
-            .arg(sign_in.id.as_str());
+        call.key(self.key::<F>(flow.id()))
+            .key(self.index::<F>())
+            .arg(flow.version())
+            .arg(document(flow)?)
+            .arg(flow.abandon_at().0)
+            .arg(ttl_millis(flow.abandon_at(), wall_clock()))
+            .arg(flow.id());
         let stored: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
         if stored == 1 {
             Ok(())
         } else {
             // Ids are random: a clash is a bug, not a race to win.
-            Err(StoreError::Other(format!("sign-in {} exists", sign_in.id)))
+            Err(StoreError::Other(format!(
+                "{} {} exists",
+                F::NAME,
+                flow.id()
+            )))
         }
     }
 
-    async fn replace(&self, sign_in: &SignIn, expected_version: u64) -> Result<(), StoreError> {
+    async fn replace_flow<F: Flow>(
+        &self,
+        flow: &F,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.replace.prepare_invoke();
-        call.key(self.key(&sign_in.id))
-            .key(self.index())
+        call.key(self.key::<F>(flow.id()))
+            .key(self.index::<F>())
             .arg(expected_version)
-            .arg(sign_in.version())
-            .arg(document(sign_in)?)
-            .arg(sign_in.abandon_at.0)
-            .arg(ttl_millis(sign_in, wall_clock()))
-            .arg(sign_in.id.as_str());
+            .arg(flow.version())
+            .arg(document(flow)?)
+            .arg(flow.abandon_at().0)
+            .arg(ttl_millis(flow.abandon_at(), wall_clock()))
+            .arg(flow.id());
         match self.bounded(call.invoke_async::<i64>(&mut conn)).await? {
             1 => Ok(()),
             0 => Err(StoreError::Conflict),
@@ -231,34 +256,97 @@ impl SignInStore for RedisSignInStore {
         }
     }
 
-    async fn get(&self, id: &SignInId) -> Result<Option<SignIn>, StoreError> {
+    async fn get_flow<F: Flow>(&self, id: &str) -> Result<Option<F>, StoreError> {
         let mut conn = self.conn.clone();
-        let data: Option<String> = self.bounded(conn.hget(self.key(id), "d")).await?;
+        let data: Option<String> = self.bounded(conn.hget(self.key::<F>(id), "d")).await?;
         data.map(|d| {
-            serde_json::from_str(&d)
-                .map_err(|e| StoreError::Other(format!("stored sign-in {id} is unreadable: {e}")))
+            serde_json::from_str(&d).map_err(|e| {
+                StoreError::Other(format!("stored {} {id} is unreadable: {e}", F::NAME))
+            })
         })
         .transpose()
     }
 
-    async fn delete(&self, id: &SignInId) -> Result<(), StoreError> {
+    async fn delete_flow<F: Flow>(&self, id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.delete.prepare_invoke();
-        call.key(self.key(id)).key(self.index()).arg(id.as_str());
+        call.key(self.key::<F>(id)).key(self.index::<F>()).arg(id);
         let _: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
         Ok(())
     }
 
-    async fn purge_abandoned(&self, now: Timestamp) -> Result<u64, StoreError> {
+    async fn purge_flows<F: Flow>(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.purge.prepare_invoke();
-        call.key(self.index())
-            .arg(format!("{}sign_in:", self.prefix))
+        call.key(self.index::<F>())
+            .arg(self.key::<F>(""))
             .arg(now.0);
         let purged: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 }
+
+/// Makes `$flow` a [`Flow`] under the keys `$key` and `$index`, and
+/// implements `$port` for [`RedisSignInStore`] through it.
+macro_rules! flow_store {
+    ($port:ident, $flow:ty, $id:ty, $name:literal, $key:literal, $index:literal) => {
+        impl Flow for $flow {
+            const NAME: &'static str = $name;
+            const KEY: &'static str = $key;
+            const INDEX: &'static str = $index;
+
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+            fn abandon_at(&self) -> Timestamp {
+                self.abandon_at
+            }
+            fn version(&self) -> u64 {
+                <$flow>::version(self)
+            }
+        }
+
+        #[async_trait]
+        impl $port for RedisSignInStore {
+            async fn insert(&self, flow: &$flow) -> Result<(), StoreError> {
+                self.insert_flow(flow).await
+            }
+
+            async fn replace(&self, flow: &$flow, expected_version: u64) -> Result<(), StoreError> {
+                self.replace_flow(flow, expected_version).await
+            }
+
+            async fn get(&self, id: &$id) -> Result<Option<$flow>, StoreError> {
+                self.get_flow(id.as_str()).await
+            }
+
+            async fn delete(&self, id: &$id) -> Result<(), StoreError> {
+                self.delete_flow::<$flow>(id.as_str()).await
+            }
+
+            async fn purge_abandoned(&self, now: Timestamp) -> Result<u64, StoreError> {
+                self.purge_flows::<$flow>(now).await
+            }
+        }
+    };
+}
+
+flow_store!(
+    SignInStore,
+    SignIn,
+    SignInId,
+    "sign-in",
+    "sign_in",
+    "sign_ins_by_abandon_at"
+);
+flow_store!(
+    SignUpStore,
+    SignUp,
+    SignUpId,
+    "sign-up",
+    "sign_up",
+    "sign_ups_by_abandon_at"
+);
 
 #[async_trait]
 impl Counters for RedisSignInStore {
@@ -303,11 +391,15 @@ mod tests {
         );
         let day = 24 * 60 * 60 * 1000;
         assert_eq!(
-            ttl_millis(&s, now),
+            ttl_millis(s.abandon_at, now),
             day + day,
             "a fresh sign-in lives a day"
         );
         s.abandon_at = Timestamp(now.0 - 5);
-        assert_eq!(ttl_millis(&s, now), day, "an abandoned one is kept a day");
+        assert_eq!(
+            ttl_millis(s.abandon_at, now),
+            day,
+            "an abandoned one is kept a day"
+        );
     }
 }

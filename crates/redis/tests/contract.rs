@@ -1,4 +1,5 @@
-//! The flow store's contract, on the Redis the machine runs at 127.0.0.1:6379
+//! The flow store's contracts (sign-ins, sign-ups, both kinds apart,
+//! counters), on the Redis the machine runs at 127.0.0.1:6379
 //! (`.ci/run` starts it if it is down), under a key prefix of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,7 +11,7 @@ use latch_core::error::StoreError;
 use latch_core::model::SignInId;
 use latch_core::ports::{Counters, SignInStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
-use latch_testkit::sign_in_store_contract;
+use latch_testkit::{flow_kinds_apart_contract, sign_in_store_contract, sign_up_store_contract};
 
 fn prefix() -> String {
     let mut bytes = [0u8; 8];
@@ -28,12 +29,28 @@ fn config(url: &str) -> RedisConfig {
     }
 }
 
-#[tokio::test]
-async fn sign_in_store_contract_on_redis() {
+/// A store on the local Redis under a prefix of its own, so it starts empty.
+async fn fresh_store() -> Arc<RedisSignInStore> {
     let store = RedisSignInStore::connect(&config("redis://127.0.0.1:6379"))
         .await
         .expect("Redis runs on 127.0.0.1:6379");
-    sign_in_store_contract(Arc::new(store)).await;
+    Arc::new(store)
+}
+
+#[tokio::test]
+async fn sign_in_store_contract_on_redis() {
+    sign_in_store_contract(fresh_store().await).await;
+}
+
+#[tokio::test]
+async fn sign_up_store_contract_on_redis() {
+    sign_up_store_contract(fresh_store().await).await;
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_ups_are_kept_apart_on_redis() {
+    let store = fresh_store().await;
+    flow_kinds_apart_contract(store.clone(), store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

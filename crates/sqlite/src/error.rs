@@ -56,6 +56,7 @@ pub(crate) enum Table {
     Clients,
     Sessions,
     SignIns,
+    SignUps,
     Users,
 }
 
@@ -69,6 +70,7 @@ pub(crate) fn row_exists(
         Table::Clients => "SELECT 1 FROM clients WHERE id = ?1",
         Table::Sessions => "SELECT 1 FROM sessions WHERE id = ?1",
         Table::SignIns => "SELECT 1 FROM sign_ins WHERE id = ?1",
+        Table::SignUps => "SELECT 1 FROM sign_ups WHERE id = ?1",
         Table::Users => "SELECT 1 FROM users WHERE id = ?1",
     };
     Ok(rusqlite::OptionalExtension::optional(

@@ -1,16 +1,18 @@
 //! `latch-sqlite`: Latch's embedded storage, every durable port on one SQLite file.
 //!
 //! [`SqliteStore`] implements [`UserRepository`], [`ClientRepository`],
-//! [`SignInStore`], [`InstanceStore`], `Counters` and [`Outbox`] from
-//! `latch-core`; the app holds it once and hands out `Arc<dyn Port>` clones.
+//! [`SignInStore`], [`SignUpStore`], [`InstanceStore`], `Counters` and
+//! [`Outbox`] from `latch-core`; the app holds it once and hands out
+//! `Arc<dyn Port>` clones.
 //!
 //! - `pool`: one writer connection behind an async mutex and
 //!   [`SqliteConfig::readers`] reader connections, so reads never queue behind a
 //!   write. Every rusqlite call runs on tokio's blocking pool.
 //! - `migrations`: numbered SQL files in `migrations/`, tracked with
 //!   `PRAGMA user_version`, applied by [`SqliteStore::open`] and [`migrate`].
-//! - `users`, `clients`, `sign_ins`, `instance`, `counters`, `outbox`: one
-//!   module per port.
+//! - `users`, `clients`, `instance`, `counters`, `outbox`: one module per
+//!   port; `flows`: the flow store's two ports (sign-ins and sign-ups), one
+//!   table each, written once over the kind of flow.
 //! - `error`: SQLite errors to `StoreError` (busy/locked -> `Unavailable`, a
 //!   taken email/phone/username -> `Duplicate(kind)`, the rest `Other`).
 //!
@@ -36,11 +38,11 @@
 mod clients;
 mod counters;
 mod error;
+mod flows;
 mod instance;
 mod migrations;
 mod outbox;
 mod pool;
-mod sign_ins;
 mod users;
 
 use std::path::Path;
@@ -49,7 +51,9 @@ use std::time::Duration;
 
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::{ClientRepository, InstanceStore, Outbox, SignInStore, UserRepository};
+use latch_core::ports::{
+    ClientRepository, InstanceStore, Outbox, SignInStore, SignUpStore, UserRepository,
+};
 
 /// Tuning of the SQLite adapter; `Default` suits a small deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_clients_by_updated_at.sql"),
     include_str!("../migrations/0009_deliveries.sql"),
     include_str!("../migrations/0010_account_history.sql"),
+    include_str!("../migrations/0011_sign_ups.sql"),
     include_str!("../migrations/0012_client_sign_ups.sql"),
 ];
 

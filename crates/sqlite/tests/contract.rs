@@ -68,6 +68,19 @@ async fn sign_in_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_store_contract() {
+    let db = TestDb::new();
+    latch_testkit::sign_up_store_contract(db.open()).await;
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_ups_are_kept_apart() {
+    let db = TestDb::new();
+    let store = db.open();
+    latch_testkit::flow_kinds_apart_contract(store.clone(), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_store_contract() {
     let db = TestDb::new();
     latch_testkit::instance_store_contract(db.open()).await;

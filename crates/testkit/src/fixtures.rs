@@ -7,7 +7,8 @@
 use latch_core::error::StoreError;
 use latch_core::model::{
     Client, ClientId, EmailAddress, IdentificationRecord, InstanceSettings, PhoneNumber, Session,
-    SessionId, SessionStatus, SignIn, SignInId, Timestamp, User, UserId, Username,
+    SessionId, SessionStatus, SignIn, SignInId, SignUp, SignUpId, Timestamp, User, UserId,
+    Username,
 };
 use latch_core::ports::{ClientRepository, UserRepository};
 use serde_json::json;
@@ -143,6 +144,17 @@ pub fn sign_in(id: &str, client_id: &str) -> SignIn {
         ClientId(client_id.to_owned()),
         T0,
         &InstanceSettings::default(),
+    )
+}
+
+/// A fresh sign-up `id` on client `client_id`, started at [`T0`] with the
+/// sign-in's default lifetime.
+pub fn sign_up(id: &str, client_id: &str) -> SignUp {
+    SignUp::new(
+        SignUpId(id.to_owned()),
+        ClientId(client_id.to_owned()),
+        T0,
+        InstanceSettings::default().sign_in_lifetime,
     )
 }
 

@@ -3,9 +3,13 @@
 //! - Port contract tests, written once and run against every adapter that
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
-//!   [`instance_store_contract`], [`counters_contract`], [`outbox_contract`] and [`oauth::oauth_provider_contract`]. Each
-//!   store contract takes a fresh, empty store (one call, one store); each
-//!   panics with a message naming the broken rule.
+//!   [`sign_up_store_contract`], [`instance_store_contract`],
+//!   [`counters_contract`], [`outbox_contract`] and
+//!   [`oauth::oauth_provider_contract`]; [`flow_kinds_apart_contract`] for
+//!   a flow store that keeps both sign-ins and sign-ups. The two flow
+//!   contracts share their rules (`flow_store`), written once over the kind
+//!   of flow. Each store contract takes a fresh, empty store (one call, one
+//!   store); each panics with a message naming the broken rule.
 //! - [`ManualClock`]: a clock tests move forward instead of sleeping.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
@@ -27,6 +31,7 @@ mod clock;
 mod codes;
 mod counters;
 pub mod fixtures;
+mod flow_store;
 mod instance_store;
 pub mod oauth;
 pub mod openapi;
@@ -34,6 +39,7 @@ mod outbox;
 mod process;
 pub mod services;
 mod sign_in_store;
+mod sign_up_store;
 pub mod smtp;
 mod user_repository;
 
@@ -41,7 +47,9 @@ pub use client_repository::client_repository_contract;
 pub use clock::ManualClock;
 pub use codes::RecordingCodeSender;
 pub use counters::counters_contract;
+pub use flow_store::flow_kinds_apart_contract;
 pub use instance_store::instance_store_contract;
 pub use outbox::outbox_contract;
 pub use sign_in_store::sign_in_store_contract;
+pub use sign_up_store::sign_up_store_contract;
 pub use user_repository::user_repository_contract;

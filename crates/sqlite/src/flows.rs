@@ -1,0 +1,233 @@
+//! The flow store: [`SignInStore`] and [`SignUpStore`], one table per kind
+//! of flow (`sign_ins`, `sign_ups`) of one shape: each flow as one JSON
+//! document, with its id, client, `abandon_at` and version in columns for
+//! lookups, purging and the compare-and-set of `replace`. The statements are
+//! written once, over [`Flow`]; each port is bound to its table by
+//! `flow_store!`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{SignIn, SignInId, SignUp, SignUpId, Timestamp};
+use latch_core::ports::{SignInStore, SignUpStore};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::SqliteStore;
+use crate::error::{Table, lost_or_missing};
+use crate::pool::Pool;
+
+/// The statements of one flow table.
+struct Statements {
+    insert: &'static str,
+    replace: &'static str,
+    get: &'static str,
+    delete: &'static str,
+    purge: &'static str,
+}
+
+/// The statements on table `$table`, as literals so the statement cache
+/// keeps them.
+macro_rules! statements {
+    ($table:literal) => {
+        Statements {
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (id, client_id, abandon_at, version, data) VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            replace: concat!(
+                "UPDATE ",
+                $table,
+                " SET client_id = ?2, abandon_at = ?3, version = ?4, data = ?5 \
+                 WHERE id = ?1 AND version = ?6"
+            ),
+            get: concat!("SELECT data FROM ", $table, " WHERE id = ?1"),
+            delete: concat!("DELETE FROM ", $table, " WHERE id = ?1"),
+            purge: concat!("DELETE FROM ", $table, " WHERE abandon_at < ?1"),
+        }
+    };
+}
+
+/// A kind of flow kept in a table of its own.
+trait Flow: Serialize + DeserializeOwned + Send + 'static {
+    /// What errors call it: `sign-in`.
+    const NAME: &'static str;
+    const TABLE: Table;
+    const SQL: Statements;
+
+    fn id(&self) -> &str;
+    fn client_id(&self) -> &str;
+    fn abandon_at(&self) -> Timestamp;
+    fn version(&self) -> u64;
+}
+
+/// The columns of one flow, ready to bind.
+struct FlowRow {
+    id: String,
+    client_id: String,
+    abandon_at: i64,
+    version: i64,
+    data: String,
+}
+
+impl FlowRow {
+    fn of<F: Flow>(flow: &F) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: flow.id().to_owned(),
+            client_id: flow.client_id().to_owned(),
+            abandon_at: flow.abandon_at().0,
+            version: column_version::<F>(flow.version())?,
+            data: serde_json::to_string(flow)
+                .map_err(|e| StoreError::Other(format!("cannot serialise {}: {e}", F::NAME)))?,
+        })
+    }
+}
+
+/// SQLite integers are signed; a version past `i64::MAX` would take 2^63
+/// changes to one flow, so refusing it is only a guard.
+fn column_version<F: Flow>(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| {
+        StoreError::Other(format!("{} version {version} does not fit SQLite", F::NAME))
+    })
+}
+
+async fn insert<F: Flow>(pool: &Arc<Pool>, flow: &F) -> Result<(), StoreError> {
+    let row = FlowRow::of(flow)?;
+    // A taken id violates the primary key, which `error` reports as `Other`:
+    // ids are random, so a clash is a bug, not a race to win.
+    pool.write(move |tx| {
+        tx.prepare_cached(F::SQL.insert)?.execute(params![
+            row.id,
+            row.client_id,
+            row.abandon_at,
+            row.version,
+            row.data
+        ])?;
+        Ok(())
+    })
+    .await
+}
+
+async fn replace<F: Flow>(
+    pool: &Arc<Pool>,
+    flow: &F,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let row = FlowRow::of(flow)?;
+    let expected = column_version::<F>(expected_version)?;
+    pool.write(move |tx| {
+        let changed = tx.prepare_cached(F::SQL.replace)?.execute(params![
+            row.id,
+            row.client_id,
+            row.abandon_at,
+            row.version,
+            row.data,
+            expected
+        ])?;
+        if changed == 0 {
+            return Err(lost_or_missing(tx, F::TABLE, &row.id));
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn get<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<Option<F>, StoreError> {
+    let id = id.to_owned();
+    pool.read(move |tx| {
+        let data: Option<String> = tx
+            .prepare_cached(F::SQL.get)?
+            .query_row([&id], |row| row.get(0))
+            .optional()?;
+        match data {
+            Some(data) => Ok(Some(serde_json::from_str(&data)?)),
+            None => Ok(None),
+        }
+    })
+    .await
+}
+
+async fn delete<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<(), StoreError> {
+    let id = id.to_owned();
+    pool.write(move |tx| {
+        tx.prepare_cached(F::SQL.delete)?.execute([&id])?;
+        Ok(())
+    })
+    .await
+}
+
+async fn purge_abandoned<F: Flow>(pool: &Arc<Pool>, now: Timestamp) -> Result<u64, StoreError> {
+    pool.write(move |tx| {
+        let purged = tx.prepare_cached(F::SQL.purge)?.execute([now.0])?;
+        Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+    })
+    .await
+}
+
+/// Makes `$flow` a [`Flow`] kept in `$table` and implements `$port` for
+/// [`SqliteStore`] through it.
+macro_rules! flow_store {
+    ($port:ident, $flow:ty, $id:ty, $name:literal, $table:literal, $variant:ident) => {
+        impl Flow for $flow {
+            const NAME: &'static str = $name;
+            const TABLE: Table = Table::$variant;
+            const SQL: Statements = statements!($table);
+
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+            fn client_id(&self) -> &str {
+                self.client_id.as_str()
+            }
+            fn abandon_at(&self) -> Timestamp {
+                self.abandon_at
+            }
+            fn version(&self) -> u64 {
+                <$flow>::version(self)
+            }
+        }
+
+        #[async_trait]
+        impl $port for SqliteStore {
+            async fn insert(&self, flow: &$flow) -> Result<(), StoreError> {
+                insert(&self.pool, flow).await
+            }
+
+            async fn replace(&self, flow: &$flow, expected_version: u64) -> Result<(), StoreError> {
+                replace(&self.pool, flow, expected_version).await
+            }
+
+            async fn get(&self, id: &$id) -> Result<Option<$flow>, StoreError> {
+                get(&self.pool, id.as_str()).await
+            }
+
+            async fn delete(&self, id: &$id) -> Result<(), StoreError> {
+                delete::<$flow>(&self.pool, id.as_str()).await
+            }
+
+            async fn purge_abandoned(&self, now: Timestamp) -> Result<u64, StoreError> {
+                purge_abandoned::<$flow>(&self.pool, now).await
+            }
+        }
+    };
+}
+
+flow_store!(
+    SignInStore,
+    SignIn,
+    SignInId,
+    "sign-in",
+    "sign_ins",
+    SignIns
+);
+flow_store!(
+    SignUpStore,
+    SignUp,
+    SignUpId,
+    "sign-up",
+    "sign_ups",
+    SignUps
+);
