@@ -2,7 +2,10 @@
 //! interval, and the outbox's worker, for as long as it serves.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use latch_core::service::{Deliveries, Maintenance};
 
@@ -15,10 +18,12 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 pub const DELIVERY_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The outbox's worker: delivers what is due at once, then whenever this
-/// process queues something or every `poll`; never returns, so its task is
-/// aborted when serving stops. Finished deliveries past their keeping time
-/// are removed every [`PURGE_INTERVAL`].
-pub async fn deliver(deliveries: Deliveries, poll: Duration) {
+/// process queues something or every `poll`, until `stop` is notified. A
+/// round under way when it is finishes first, so that every attempt it made
+/// is recorded (a send whose outcome went unrecorded would wait out its
+/// lease before anyone tried again). Finished deliveries past their keeping
+/// time are removed every [`PURGE_INTERVAL`].
+pub async fn deliver(deliveries: Deliveries, poll: Duration, stop: Arc<Notify>) {
     let mut purged_at: Option<tokio::time::Instant> = None;
     loop {
         deliver_once(&deliveries).await;
@@ -33,6 +38,7 @@ pub async fn deliver(deliveries: Deliveries, poll: Duration) {
         tokio::select! {
             () = deliveries.woken() => {}
             () = tokio::time::sleep(poll) => {}
+            () = stop.notified() => return,
         }
     }
 }

@@ -84,9 +84,11 @@ pub async fn serve(
         state.services.maintenance.clone(),
         jobs::PURGE_INTERVAL,
     ));
+    let stop_delivering = Arc::new(Notify::new());
     let deliver = tokio::spawn(jobs::deliver(
         state.services.deliveries.clone(),
         jobs::DELIVERY_POLL_INTERVAL,
+        stop_delivering.clone(),
     ));
     let service = TowerToHyperService::new(warp::service(routes(state)));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -144,8 +146,13 @@ pub async fn serve(
     }
     drop(listener);
     purge.abort();
-    deliver.abort();
-    graceful.shutdown().await;
+    // The worker ends after its round (`notify_one` keeps the permit if it
+    // is mid-round); the caller's grace bounds both waits.
+    stop_delivering.notify_one();
+    let (_, delivered) = tokio::join!(graceful.shutdown(), deliver);
+    if let Err(err) = delivered {
+        tracing::warn!(error = %err, "the delivery worker ended abnormally");
+    }
 }
 
 /// Failing to accept (descriptors exhausted, for one) must not spin.
