@@ -96,20 +96,8 @@ impl ClientRepository for SqliteStore {
         sign_in: Option<SignInId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let client = client.clone();
-        self.pool
-            .write(move |tx| {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        client.as_str(),
-                        sign_in.as_ref().map(SignInId::as_str),
-                        at.0
-                    ])?;
-                found(changed)
-            })
+        let sql = "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1";
+        self.set_on_client(sql, client, sign_in.map(|id| id.0), at)
             .await
     }
 
@@ -119,20 +107,8 @@ impl ClientRepository for SqliteStore {
         sign_up: Option<SignUpId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let client = client.clone();
-        self.pool
-            .write(move |tx| {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE clients SET sign_up_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        client.as_str(),
-                        sign_up.as_ref().map(SignUpId::as_str),
-                        at.0
-                    ])?;
-                found(changed)
-            })
+        let sql = "UPDATE clients SET sign_up_id = ?2, updated_at = ?3 WHERE id = ?1";
+        self.set_on_client(sql, client, sign_up.map(|id| id.0), at)
             .await
     }
 
@@ -142,16 +118,8 @@ impl ClientRepository for SqliteStore {
         session: Option<SessionId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let client = client.clone();
-        self.pool
-            .write(move |tx| {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE clients SET last_active_session_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![client.as_str(), session.as_ref().map(SessionId::as_str), at.0])?;
-                found(changed)
-            })
+        let sql = "UPDATE clients SET last_active_session_id = ?2, updated_at = ?3 WHERE id = ?1";
+        self.set_on_client(sql, client, session.map(|id| id.0), at)
             .await
     }
 
@@ -405,6 +373,28 @@ fn found(changed: usize) -> Result<(), DbError> {
         return Err(StoreError::NotFound.into());
     }
     Ok(())
+}
+
+impl SqliteStore {
+    /// Runs `sql`, an update of one column of the client `?1` to `?2` with
+    /// `updated_at` `?3`; `NotFound` when the client does not exist.
+    async fn set_on_client(
+        &self,
+        sql: &'static str,
+        client: &ClientId,
+        value: Option<String>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = client.clone();
+        self.pool
+            .write(move |tx| {
+                let changed =
+                    tx.prepare_cached(sql)?
+                        .execute(params![client.as_str(), value, at.0])?;
+                found(changed)
+            })
+            .await
+    }
 }
 
 /// Rotates the session's client (only if its token is still `expected`) and
