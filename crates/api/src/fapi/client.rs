@@ -19,7 +19,7 @@ pub async fn read(
     let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
     let client = match snapshot {
-        Some(s) => r.client(&s).to_string(),
+        Some(s) => r.client_text(&s),
         None => "null".to_owned(),
     };
     Ok(FapiReply {

@@ -19,8 +19,8 @@ pub use environment::environment;
 use serde::Serialize;
 use serde_json::Value;
 
-use latch_core::model::{Duration, InstanceSettings, Timestamp};
 use latch_core::model::{IdentificationRecord, User};
+use latch_core::model::{InstanceSettings, Timestamp};
 use latch_core::service::{ClientSnapshot, SessionView, SignInView};
 
 use crate::ApiState;
@@ -35,35 +35,23 @@ pub enum Audience {
     Backend,
 }
 
-/// What rendering needs beyond the domain values: the settings, where the
-/// Frontend API is served (default avatars come from it), and, when the
-/// answer goes to the client that owns its sessions, how to mint the last
-/// active session's token.
+/// What rendering needs beyond the domain values: the state (settings, and
+/// the Frontend API's URL, which default avatars come from) and, when the
+/// answer goes to the client that owns its sessions, the `azp` of the token
+/// its last active session carries.
 #[derive(Clone, Copy)]
 pub struct Renderer<'a> {
-    settings: &'a InstanceSettings,
-    frontend_url: &'a str,
-    tokens: Option<Minter<'a>>,
-}
-
-/// Mints session tokens for a client's own answers.
-#[derive(Clone, Copy)]
-struct Minter<'a> {
     state: &'a ApiState,
-    /// The token's `azp`: the page that asked, or the Frontend API itself.
-    azp: &'a str,
-    lifetime: Duration,
+    /// Set for a client's own answers: the page that asked, or the Frontend
+    /// API itself.
+    azp: Option<&'a str>,
 }
 
 impl<'a> Renderer<'a> {
     /// A renderer that mints no tokens: for the Backend API, and for
     /// answers that carry no sessions.
     pub fn new(state: &'a ApiState) -> Self {
-        Self {
-            settings: state.services.settings(),
-            frontend_url: &state.config.issuer,
-            tokens: None,
-        }
+        Self { state, azp: None }
     }
 
     /// A renderer for a client's own Frontend API answer: the client's last
@@ -71,23 +59,31 @@ impl<'a> Renderer<'a> {
     /// SDK needs no separate token request. The token's `azp` is the
     /// request's `Origin`, or the Frontend API itself when it has none.
     pub fn for_client(state: &'a ApiState, req: &'a ApiRequest) -> Self {
-        let settings = state.services.settings();
+        let azp = req.header("origin").unwrap_or(&state.config.issuer);
         Self {
-            tokens: Some(Minter {
-                state,
-                azp: req.header("origin").unwrap_or(&state.config.issuer),
-                lifetime: settings.session_token_lifetime,
-            }),
-            ..Self::new(state)
+            state,
+            azp: Some(azp),
         }
     }
 
+    /// The Frontend API's public URL.
+    fn frontend_url(&self) -> &'a str {
+        &self.state.config.issuer
+    }
+
     pub fn settings(&self) -> &'a InstanceSettings {
-        self.settings
+        self.state.services.settings()
     }
 
     pub fn client(&self, snapshot: &ClientSnapshot) -> Value {
         to_value(client::Client::of(self, snapshot))
+    }
+
+    /// The client as JSON text, written straight from its shape (no
+    /// intermediate tree): for `GET /v1/client`, the hottest read.
+    pub fn client_text(&self, snapshot: &ClientSnapshot) -> String {
+        serde_json::to_string(&client::Client::of(self, snapshot))
+            .unwrap_or_else(|_| "null".to_owned())
     }
 
     pub fn sign_in(&self, view: &SignInView) -> Value {
@@ -118,15 +114,15 @@ impl<'a> Renderer<'a> {
     /// A session token for `view`, when this renderer mints them and the
     /// session is active.
     fn token(&self, view: &SessionView) -> Option<session::Token> {
-        let mint = self.tokens?;
-        let claims = latch_core::service::SessionTokenClaims::of(view, mint.lifetime)?;
-        let state = mint.state;
+        let (state, azp) = (self.state, self.azp?);
+        let lifetime = self.settings().session_token_lifetime;
+        let claims = latch_core::service::SessionTokenClaims::of(view, lifetime)?;
         let jwt = state
             .last_tokens
-            .get_or_mint(&view.session.id, mint.azp, view.now, || {
+            .get_or_mint(&view.session.id, azp, view.now, || {
                 let jwt = state
                     .keys
-                    .session_token(&claims, &state.config.issuer, mint.azp)
+                    .session_token(&claims, &state.config.issuer, azp)
                     .map_err(|err| tracing::warn!(error = %err, "could not mint last_active_token"))
                     .ok()?;
                 Some(Minted {

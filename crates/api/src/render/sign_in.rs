@@ -34,7 +34,7 @@ impl<'a> SignIn<'a> {
         let shown = view
             .user
             .as_ref()
-            .map(|user| shown_user(s, view.status, user, r.settings));
+            .map(|user| shown_user(s, view.status, user, r.settings()));
         let (first_factors, second_factors, user_data) = match shown {
             Some(shown) => {
                 // Only the shown names: a picture of the account's own would
@@ -64,7 +64,7 @@ impl<'a> SignIn<'a> {
             object: "sign_in_attempt",
             id: s.id.as_str(),
             status: view.status.as_str(),
-            supported_identifiers: supported_identifiers(r.settings)
+            supported_identifiers: supported_identifiers(r.settings())
                 .iter()
                 .map(|k| k.as_str())
                 .collect(),

@@ -66,7 +66,7 @@ impl<'a> UserJson<'a> {
     pub(super) fn of(r: &Renderer<'_>, u: &'a User, audience: Audience, now: Timestamp) -> Self {
         let lockout = u.lockout_at(now);
         let image = Image::of_user(r, u);
-        let max_attempts = r.settings.lockout_attempts;
+        let max_attempts = r.settings().lockout_attempts;
         Self {
             object: "user",
             id: u.id.as_str(),
@@ -158,7 +158,7 @@ impl Image {
         last_name: Option<&str>,
     ) -> Self {
         Self {
-            url: default_avatar_url(r.frontend_url, first_name, last_name),
+            url: default_avatar_url(r.frontend_url(), first_name, last_name),
             has_image: false,
         }
     }
@@ -305,7 +305,7 @@ impl<'a> ExternalAccountJson<'a> {
                 status: "verified",
                 strategy,
                 attempts: None,
-                expire_at: a.updated_at.plus(r.settings.oauth_flow_lifetime).millis(),
+                expire_at: a.updated_at.plus(r.settings().oauth_flow_lifetime).millis(),
             },
             created_at: a.created_at.millis(),
             updated_at: a.updated_at.millis(),
