@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,26 +233,33 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const CLERK_DIST = fileURLToPath(new URL('./node_modules/@clerk/clerk-js/dist/', import.meta.url));
+// @clerk/ui's browser bundle and its chunks, extracted by setup.sh.
+const CLERK_UI_DIST = fileURLToPath(new URL('./vendor/clerk-ui/dist/', import.meta.url));
 
 /**
- * Serves the test page on a random loopback port, and clerk-js's dist folder under
- * /clerk/ (the bundle loads chunks next to itself). The page loads clerk.browser.js with
- * `pageConfig.publishableKey` and `pageConfig.proxyUrl`, read at each request, so the
- * page's origin can be known before latch starts. Returns { server, origin }.
+ * Serves the test page on a random loopback port, clerk-js's dist folder under /clerk/
+ * and @clerk/ui's under /clerk-ui/ (each bundle loads its chunks from next to itself).
+ * The page loads clerk.browser.js with `pageConfig.publishableKey` and
+ * `pageConfig.proxyUrl`, read at each request, so the page's origin can be known before
+ * latch starts. `/ui` is the same page with ui.browser.js too (which sets
+ * `window.__internal_ClerkUICtor`, to be passed as `Clerk.load({ ui: { ClerkUI } })`) and
+ * an empty `<div id="app">` to mount components in. Returns { server, origin }.
  */
 export async function startPageServer(pageConfig) {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    if (path === '/') {
+    if (path === '/' || path === '/ui') {
+      const ui = path === '/ui';
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end(`<!doctype html><html><head><title>latch conformance</title>
 <script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
-  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script></head><body></body></html>`);
+  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script>${ui ? '\n<script src="/clerk-ui/ui.browser.js"></script>' : ''}
+</head><body>${ui ? '<div id="app"></div>' : ''}</body></html>`);
     }
-    const m = /^\/clerk\/([\w.-]+\.js)$/.exec(path);
+    const m = /^\/(clerk|clerk-ui)\/([\w.-]+\.js)$/.exec(path);
     if (m) {
       try {
-        const body = await readFile(CLERK_DIST + m[1]);
+        const body = await readFile((m[1] === 'clerk' ? CLERK_DIST : CLERK_UI_DIST) + m[2]);
         res.writeHead(200, { 'content-type': 'text/javascript' });
         return res.end(body);
       } catch {}
@@ -261,6 +268,37 @@ export async function startPageServer(pageConfig) {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Asserts that setup.sh extracted @clerk/ui's browser bundle. */
+export function assertClerkUiInstalled() {
+  assert.ok(existsSync(CLERK_UI_DIST + 'ui.browser.js'),
+    `${CLERK_UI_DIST}ui.browser.js is missing: run tests/conformance/setup.sh`);
+}
+
+// Where withScreenshotOnFailure writes; LATCH_CONFORMANCE_ARTIFACTS overrides it.
+const ARTIFACTS_DIR = process.env.LATCH_CONFORMANCE_ARTIFACTS
+  ?? fileURLToPath(new URL('../../target/conformance-artifacts/', import.meta.url));
+
+/**
+ * Runs `fn()`; if it throws, saves a full-page screenshot and the page's HTML as
+ * `<artifacts>/<name>.png` and `<artifacts>/<name>.html`, prints their paths, and rethrows.
+ */
+export async function withScreenshotOnFailure(page, name, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    const base = join(ARTIFACTS_DIR, name.replace(/[^\w.-]+/g, '_'));
+    try {
+      await mkdir(ARTIFACTS_DIR, { recursive: true });
+      await page.screenshot({ path: `${base}.png`, fullPage: true, timeout: 10_000 });
+      await writeFile(`${base}.html`, await page.content());
+      console.error(`[artifacts] ${name} failed: ${base}.png, ${base}.html`);
+    } catch (saveErr) {
+      console.error(`[artifacts] ${name} failed, and saving the page to ${base}.* failed too: ${saveErr}`);
+    }
+    throw err;
+  }
 }
 
 /**
