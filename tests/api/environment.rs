@@ -461,7 +461,7 @@ async fn by_default_a_sign_up_needs_a_verified_email_address_and_a_password() {
             "captcha_widget_type": "smart",
             "custom_action_required": false,
             "progressive": true,
-            "mode": "restricted",
+            "mode": "public",
             "legal_consent_enabled": false,
         })
     );

@@ -336,6 +336,7 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     second_factors(w).await;
     account(w).await;
     sessions(w).await;
+    sign_ups(w).await;
     oauth(w, &idp).await;
     backend(w).await;
     without_the_secret_key(w).await;
@@ -626,6 +627,82 @@ async fn public_and_client(w: Walk<'_>) {
         app: &production,
     };
     elsewhere.plain("POST", "/v1/dev_browser", 404).await;
+}
+
+/// Sign-ups: by email and code, by phone and code, an update, and their
+/// errors (a restricted instance's too).
+async fn sign_ups(w: Walk<'_>) {
+    const SIGN_UPS: &str = "/v1/client/sign_ups";
+    let bad = [("email_address", "not an address")];
+    w.fails("POST", SIGN_UPS, "", &bad, 422).await;
+    let res = w
+        .ok(
+            "POST",
+            SIGN_UPS,
+            "",
+            &[("email_address", "una@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let (token, id) = (res.token(), id_of(&res));
+    let path = |step: &str| format!("{SIGN_UPS}/{id}{step}");
+    w.ok("GET", &path(""), &token, &[]).await;
+    w.fails("GET", &format!("{SIGN_UPS}/sua_unknown"), &token, &[], 404)
+        .await;
+    w.ok("PATCH", &path(""), &token, &[("first_name", "Una")])
+        .await;
+    w.fails("PATCH", &path(""), &token, &[("username", "x")], 422)
+        .await;
+    let email = [("strategy", "email_code")];
+    w.fails("POST", &path("/prepare_verification"), &token, PIGEON, 422)
+        .await;
+    w.ok("POST", &path("/prepare_verification"), &token, &email)
+        .await;
+    let wrong = [("strategy", "email_code"), ("code", "000000")];
+    w.refused("POST", &path("/attempt_verification"), &token, &wrong)
+        .await;
+    let code = w.app.codes.last_code_to("una@example.com").unwrap();
+    let right = [("strategy", "email_code"), ("code", code.as_str())];
+    let done = w
+        .ok("POST", &path("/attempt_verification"), &token, &right)
+        .await;
+    assert_eq!(done.body["response"]["status"], "complete", "{}", done.body);
+
+    // A phone number, proved by its code.
+    let res = w
+        .ok(
+            "POST",
+            SIGN_UPS,
+            "",
+            &[
+                ("phone_number", "+14155550987"),
+                ("email_address", "una.p@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let (token, id) = (res.token(), id_of(&res));
+    let prepare = format!("{SIGN_UPS}/{id}/prepare_verification");
+    w.ok("POST", &prepare, &token, &[("strategy", "phone_code")])
+        .await;
+    w.ok("GET", &format!("{SIGN_UPS}/{id}"), &token, &[]).await;
+
+    // No sign-ups at all on a restricted instance.
+    let mut settings = InstanceSettings::default();
+    settings.sign_up.mode = latch_core::model::SignUpMode::Restricted;
+    let restricted = TestApp::with(settings).await;
+    let elsewhere = Walk {
+        tour: w.tour,
+        app: &restricted,
+    };
+    elsewhere
+        .fails(
+            "POST",
+            SIGN_UPS,
+            "",
+            &[("email_address", "una@example.com")],
+            422,
+        )
+        .await;
 }
 
 /// Sign-ins by password, email code, phone code and a password reset, and

@@ -165,6 +165,7 @@ fn one_a_minute() -> InstanceSettings {
         rate_limits: RateLimitSettings {
             create_client: one,
             create_sign_in: one,
+            create_sign_up: one,
             attempt: one,
             prepare: one,
             ..RateLimitSettings::OFF
@@ -209,7 +210,7 @@ async fn every_limited_step_is_throttled_after_its_allowance_and_no_other_route_
             assert_ne!(second.status, 429, "{method} {path}: {}", second.body);
         }
     }
-    assert_eq!(limited, 9);
+    assert_eq!(limited, 13);
 }
 
 #[tokio::test]
@@ -246,4 +247,10 @@ async fn steps_that_check_a_secret_share_one_allowance_and_prepares_another() {
     )
     .await
     .assert_error(429, "too_many_requests", None);
+    // A sign-up's code is guessed and asked for on the same allowances.
+    for step in ["attempt_verification", "prepare_verification"] {
+        from(&app, ip, "POST", &format!("/v1/client/sign_ups/s_x/{step}"))
+            .await
+            .assert_error(429, "too_many_requests", None);
+    }
 }

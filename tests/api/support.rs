@@ -26,6 +26,15 @@ pub struct CountingHasher {
     inner: Argon2Hasher,
     /// Passwords verified (against a digest or, for unknown users, a dummy).
     pub verifies: std::sync::atomic::AtomicUsize,
+    /// New passwords hashed.
+    pub hashed: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingHasher {
+    /// How many new passwords were hashed.
+    pub fn hashes(&self) -> usize {
+        self.hashed.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 #[async_trait::async_trait]
@@ -34,6 +43,8 @@ impl latch_core::ports::PasswordHasher for CountingHasher {
         &self,
         password: &latch_core::model::Password,
     ) -> Result<String, latch_core::Error> {
+        self.hashed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.hash(password).await
     }
 
@@ -191,6 +202,7 @@ impl TestApp {
         let hasher = Arc::new(CountingHasher {
             inner: hasher,
             verifies: std::sync::atomic::AtomicUsize::new(0),
+            hashed: std::sync::atomic::AtomicUsize::new(0),
         });
         let codes = Arc::new(RecordingCodeSender::default());
         let clock = Arc::new(ManualClock::new());
@@ -199,6 +211,7 @@ impl TestApp {
             users: store.clone(),
             clients: store.clone(),
             sign_ins: store.clone(),
+            sign_ups: store.clone(),
             counters: store.clone(),
             instance: store.clone(),
             hasher: hasher.clone(),

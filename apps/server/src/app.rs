@@ -11,7 +11,7 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Outbox,
-    Random, SendError, SignInStore, UserRepository,
+    Random, SendError, SignInStore, SignUpStore, UserRepository,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -70,6 +70,7 @@ impl App {
             users: self.durable.users.clone(),
             clients: self.durable.clients.clone(),
             sign_ins: self.flow.sign_ins.clone(),
+            sign_ups: self.flow.sign_ups.clone(),
             counters: self.flow.counters.clone(),
             instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
@@ -181,14 +182,16 @@ impl Durable {
 #[derive(Clone)]
 pub struct Flow {
     pub sign_ins: Arc<dyn SignInStore>,
+    pub sign_ups: Arc<dyn SignUpStore>,
     pub counters: Arc<dyn Counters>,
 }
 
 impl Flow {
-    fn of<S: SignInStore + Counters + 'static>(store: S) -> Self {
+    fn of<S: SignInStore + SignUpStore + Counters + 'static>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             sign_ins: store.clone(),
+            sign_ups: store.clone(),
             counters: store,
         }
     }

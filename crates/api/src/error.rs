@@ -80,6 +80,9 @@ pub enum ErrorCode {
     ExternalAccountNotFound,
     ExternalAccountMismatch,
     OAuthClientMismatch,
+    SignUpModeRestricted,
+    FormPasswordMatchesIdentifier,
+    FormParamUnknown,
 }
 
 impl ErrorCode {
@@ -124,6 +127,9 @@ impl ErrorCode {
             Self::ExternalAccountNotFound => "external_account_not_found",
             Self::ExternalAccountMismatch => "external_account_mismatch",
             Self::OAuthClientMismatch => "oauth_client_mismatch",
+            Self::SignUpModeRestricted => "sign_up_mode_restricted",
+            Self::FormPasswordMatchesIdentifier => "form_password_matches_identifier",
+            Self::FormParamUnknown => "form_param_unknown",
         }
     }
 }
@@ -415,6 +421,21 @@ impl From<Error> for ApiError {
                 "is invalid",
                 "This sign-up is complete and takes no more steps.".into(),
             ),
+            Error::SignUpRestricted => unprocessable(
+                C::SignUpModeRestricted,
+                "Sign-ups are restricted",
+                "This application does not take new sign-ups. Ask an administrator for an \
+                 account."
+                    .into(),
+            ),
+            Error::PasswordMatchesIdentifier => unprocessable(
+                C::FormPasswordMatchesIdentifier,
+                "Passwords may not be one of your identifiers.",
+                "Your password may not be your email address, phone number or username. Please \
+                 choose another."
+                    .into(),
+            )
+            .param("password"),
             Error::StepNotAllowed { status } => unprocessable(
                 C::FormParamValueInvalid,
                 "is invalid",
@@ -600,6 +621,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Client => "client",
         Resource::Session => "session",
         Resource::SignIn => "sign in",
+        Resource::SignUp => "sign up",
         Resource::User => "user",
         Resource::PhoneNumber => "phone number",
         Resource::Totp => "totp",
@@ -696,6 +718,13 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             "{param} does not name one of this account's addresses."
         )),
         Problem::NoSuchEmailAddress => value("No such email address on this user.".into()),
+        Problem::NotCollected => ApiError::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamUnknown,
+            "is unknown",
+            format!("{param} is not collected at sign-up on this instance."),
+        )
+        .param(param),
         Problem::NoSuchPhoneNumber => value("No such phone number on this user.".into()),
         Problem::UnverifiedSecondFactorPhone => {
             value("Only a verified phone number can be reserved for the second factor.".into())
@@ -748,6 +777,7 @@ mod tests {
             Problem::NoSuchPhoneNumber,
             Problem::UnverifiedSecondFactorPhone,
             Problem::PrimaryPhoneReserved,
+            Problem::NotCollected,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -767,6 +797,8 @@ mod tests {
             Error::SignInAbandoned,
             Error::SignUpAbandoned,
             Error::SignUpComplete,
+            Error::SignUpRestricted,
+            Error::PasswordMatchesIdentifier,
             Error::StepNotAllowed {
                 status: SignInStatus::Complete,
             },
@@ -793,6 +825,7 @@ mod tests {
             Error::NotFound(Resource::Client),
             Error::NotFound(Resource::Session),
             Error::NotFound(Resource::SignIn),
+            Error::NotFound(Resource::SignUp),
             Error::NotFound(Resource::User),
             Error::NotFound(Resource::PhoneNumber),
             Error::NotFound(Resource::Totp),
@@ -839,6 +872,8 @@ mod tests {
             Error::SignInAbandoned => "SignInAbandoned",
             Error::SignUpAbandoned => "SignUpAbandoned",
             Error::SignUpComplete => "SignUpComplete",
+            Error::SignUpRestricted => "SignUpRestricted",
+            Error::PasswordMatchesIdentifier => "PasswordMatchesIdentifier",
             Error::StepNotAllowed { .. } => "StepNotAllowed",
             Error::StrategyNotEnabled(_) => "StrategyNotEnabled",
             Error::ProviderNotEnabled(_) => "ProviderNotEnabled",
@@ -906,6 +941,7 @@ mod tests {
             Problem::NoSuchPhoneNumber => "NoSuchPhoneNumber",
             Problem::UnverifiedSecondFactorPhone => "UnverifiedSecondFactorPhone",
             Problem::PrimaryPhoneReserved => "PrimaryPhoneReserved",
+            Problem::NotCollected => "NotCollected",
         }
     }
 
@@ -913,8 +949,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 43 variants besides InvalidParam, plus 32 problems.
-        assert_eq!(seen.len(), 43 + 32, "{seen:?}");
+        // 45 variants besides InvalidParam, plus 33 problems.
+        assert_eq!(seen.len(), 45 + 33, "{seen:?}");
     }
 
     #[test]

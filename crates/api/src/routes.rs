@@ -21,7 +21,7 @@ use crate::ApiState;
 use crate::bapi::{sessions as bapi_sessions, users};
 use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
-use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins};
+use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins, sign_ups};
 use crate::http::{ApiRequest, ApiResponse};
 
 /// Which API a route belongs to, and so how it is authenticated and answered.
@@ -434,6 +434,11 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sign_ins/{id}/reset_password", Some(Step::ResetPassword), |c| Box::pin(sign_ins::reset_password(c.state, c.req, c.auth, c.param("id")))),
     frontend(POST, "/v1/client/sign_ins/{id}/prepare_second_factor", Some(Step::PrepareSecondFactor), |c| Box::pin(sign_ins::prepare_second_factor(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sign_ins/{id}/attempt_second_factor", Some(Step::AttemptSecondFactor), |c| Box::pin(sign_ins::attempt_second_factor(c.state, c.req, c.auth, c.param("id")))),
+    frontend(POST, "/v1/client/sign_ups", Some(Step::CreateSignUp), |c| Box::pin(sign_ups::create(c.state, c.req, c.auth))),
+    frontend(GET, "/v1/client/sign_ups/{id}", None, |c| Box::pin(sign_ups::read(c.state, c.req, c.token, c.param("id")))),
+    frontend(PATCH, "/v1/client/sign_ups/{id}", Some(Step::UpdateSignUp), |c| Box::pin(sign_ups::update(c.state, c.req, c.auth, c.param("id")))),
+    frontend(POST, "/v1/client/sign_ups/{id}/prepare_verification", Some(Step::PrepareVerification), |c| Box::pin(sign_ups::prepare_verification(c.state, c.req, c.token, c.param("id")))),
+    frontend(POST, "/v1/client/sign_ups/{id}/attempt_verification", Some(Step::AttemptVerification), |c| Box::pin(sign_ups::attempt_verification(c.state, c.req, c.auth, c.param("id")))),
     frontend(DELETE, "/v1/client/sessions", None, |c| Box::pin(sessions::end_all(c.state, c.req, c.token))),
     frontend(POST, "/v1/client/sessions/{id}/touch", None, |c| Box::pin(sessions::touch(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/end", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Ended))),

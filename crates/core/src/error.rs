@@ -45,6 +45,10 @@ pub enum Error {
     SignUpAbandoned,
     /// The sign-up is complete: it takes no more steps.
     SignUpComplete,
+    /// The instance takes no self-service sign-ups.
+    SignUpRestricted,
+    /// A new password is one of the account's identifiers.
+    PasswordMatchesIdentifier,
     /// The sign-in cannot take this step in its current status.
     StepNotAllowed { status: SignInStatus },
     /// The strategy is turned off on this instance.
@@ -178,6 +182,8 @@ pub enum Problem {
     UnverifiedSecondFactorPhone,
     /// The primary phone number cannot be reserved for the second factor.
     PrimaryPhoneReserved,
+    /// A field the instance does not collect at sign-up.
+    NotCollected,
 }
 
 /// What was not found.
@@ -186,6 +192,7 @@ pub enum Resource {
     Client,
     Session,
     SignIn,
+    SignUp,
     User,
     PhoneNumber,
     Totp,
@@ -230,7 +237,8 @@ impl Error {
             Self::IdentifierTaken(kind) => Some(kind.param_name()),
             Self::PasswordIncorrect
             | Self::PasswordTooShort { .. }
-            | Self::PasswordTooLong { .. } => Some("password"),
+            | Self::PasswordTooLong { .. }
+            | Self::PasswordMatchesIdentifier => Some("password"),
             Self::CodeIncorrect
             | Self::CodeExpired
             | Self::CodeAttemptsExhausted

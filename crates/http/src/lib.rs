@@ -118,6 +118,12 @@ fn text(message: &CodeMessage) -> String {
     let what = match message.purpose {
         CodePurpose::SignIn => "sign-in",
         CodePurpose::ResetPassword => "password reset",
+        CodePurpose::SignUp => "verification",
+        CodePurpose::SignUpAttemptNotice => {
+            return "Someone tried to create a new account with this address, which already \
+                    has an account. If that was you, sign in instead."
+                .to_owned();
+        }
     };
     format!(
         "Your {what} code is {}. It expires in {} minutes.",
@@ -149,10 +155,7 @@ impl CodeSender for HttpCodeSender {
                     CodeDestination::Email(a) => ("email", a),
                     CodeDestination::Sms(n) => ("sms", n),
                 };
-                let purpose = match message.purpose {
-                    CodePurpose::SignIn => "sign_in",
-                    CodePurpose::ResetPassword => "reset_password",
-                };
+                let purpose = message.purpose.as_str();
                 let body = json!({
                     "channel": channel,
                     "to": to,

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_deliveries.sql"),
     include_str!("../migrations/0005_account_history.sql"),
     include_str!("../migrations/0006_client_sign_ups.sql"),
+    include_str!("../migrations/0007_legal_acceptance.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

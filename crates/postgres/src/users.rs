@@ -21,7 +21,7 @@ const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-     $20, $21, $22, $23, $24)"
+     $20, $21, $22, $23, $24, $25)"
 );
 
 /// Never writes `locked_until`, `failed_attempts`, `attempt_window_ends_at` or `totp_last_step`: those
@@ -552,11 +552,13 @@ pub(crate) async fn insert_user(tx: &Transaction<'_>, user: &User) -> Result<(),
         mfa_enabled_at,
         mfa_disabled_at,
         window_ends_at,
+        legal_accepted_at,
     ] = [
         user.password_updated_at,
         user.mfa_enabled_at,
         user.mfa_disabled_at,
         user.attempt_window_ends_at,
+        user.legal_accepted_at,
     ]
     .map(|at| at.map(|t| t.0));
     let failed_attempts = i64::from(user.failed_attempts);
@@ -588,6 +590,7 @@ pub(crate) async fn insert_user(tx: &Transaction<'_>, user: &User) -> Result<(),
             &user.totp_last_step,
             &failed_attempts,
             &window_ends_at,
+            &legal_accepted_at,
         ],
     )
     .await?;
@@ -769,7 +772,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
         i64,
         String,
     );
-    let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(27)?)?;
+    let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(28)?)?;
     let external_accounts = accounts
         .into_iter()
         .map(
@@ -803,10 +806,10 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
         )
         .collect();
     Ok(User {
-        email_addresses: identifications(24)?,
-        phone_numbers: identifications(25)?,
+        email_addresses: identifications(25)?,
+        phone_numbers: identifications(26)?,
         external_accounts,
-        backup_codes: serde_json::from_str(&row.try_get::<_, String>(26)?)?,
+        backup_codes: serde_json::from_str(&row.try_get::<_, String>(27)?)?,
         ..latch_sql::rows::user(&PostgresColumns(row))?
     })
 }

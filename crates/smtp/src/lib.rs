@@ -75,6 +75,12 @@ pub struct EmailTemplates {
     pub sign_in_body: String,
     pub reset_password_subject: String,
     pub reset_password_body: String,
+    pub sign_up_subject: String,
+    pub sign_up_body: String,
+    /// Sent in place of a code when someone signs up with an address that
+    /// already has an account: it holds no code.
+    pub sign_up_notice_subject: String,
+    pub sign_up_notice_body: String,
 }
 
 impl Default for EmailTemplates {
@@ -89,6 +95,18 @@ impl Default for EmailTemplates {
                                   minutes.\n\nIf you did not ask to reset your password, you can \
                                   ignore this email: your password has not changed.\n"
                 .to_owned(),
+            sign_up_subject: "Your verification code is {code}".to_owned(),
+            sign_up_body: "Your verification code is {code}. It expires in {minutes} minutes.\n\n\
+                           If you did not try to create an account, you can ignore this email.\n"
+                .to_owned(),
+            sign_up_notice_subject: "Someone tried to create an account with this address"
+                .to_owned(),
+            sign_up_notice_body: "Someone tried to create a new account with this email \
+                                  address, which already has an account.\n\nIf that was \
+                                  you, sign in instead, or reset your password if you forgot \
+                                  it. If it was not you, you can ignore this email: nothing \
+                                  has changed.\n"
+                .to_owned(),
         }
     }
 }
@@ -99,6 +117,8 @@ impl EmailTemplates {
         for (name, subject) in [
             ("sign_in_subject", &self.sign_in_subject),
             ("reset_password_subject", &self.reset_password_subject),
+            ("sign_up_subject", &self.sign_up_subject),
+            ("sign_up_notice_subject", &self.sign_up_notice_subject),
         ] {
             if subject.contains(['\r', '\n']) {
                 return Err(SmtpConfigError::Template(name, "must be one line"));
@@ -107,6 +127,7 @@ impl EmailTemplates {
         for (name, body) in [
             ("sign_in_body", &self.sign_in_body),
             ("reset_password_body", &self.reset_password_body),
+            ("sign_up_body", &self.sign_up_body),
         ] {
             if !body.contains("{code}") {
                 return Err(SmtpConfigError::Template(name, "must contain {code}"));
@@ -240,6 +261,14 @@ impl SmtpCodeSender {
             CodePurpose::ResetPassword => (
                 &self.templates.reset_password_subject,
                 &self.templates.reset_password_body,
+            ),
+            CodePurpose::SignUp => (
+                &self.templates.sign_up_subject,
+                &self.templates.sign_up_body,
+            ),
+            CodePurpose::SignUpAttemptNotice => (
+                &self.templates.sign_up_notice_subject,
+                &self.templates.sign_up_notice_body,
             ),
         };
         let minutes = message.expires_in_minutes;

@@ -103,6 +103,7 @@ async fn password_reset_codes_use_the_reset_templates() {
         sign_in_body: "sign in with {code}".to_owned(),
         reset_password_subject: "Reset ({minutes} min)".to_owned(),
         reset_password_body: "Reset with {code} within {minutes} minutes.".to_owned(),
+        ..EmailTemplates::default()
     };
     let sender = SmtpCodeSender::new(c).unwrap();
     sender

@@ -30,7 +30,8 @@ macro_rules! user_columns {
         "id, username, password_digest, first_name, last_name, external_id, primary_email_address_id, \
          primary_phone_number_id, public_metadata, private_metadata, unsafe_metadata, banned, last_sign_in_at, \
          created_at, updated_at, totp_secret, totp_pending_secret, password_updated_at, mfa_enabled_at, \
-         mfa_disabled_at, locked_until, totp_last_step, failed_attempts, attempt_window_ends_at"
+         mfa_disabled_at, locked_until, totp_last_step, failed_attempts, attempt_window_ends_at, \
+         legal_accepted_at"
     };
 }
 
@@ -56,7 +57,7 @@ macro_rules! session_columns {
 mod tests {
     #[test]
     fn column_lists_have_one_name_per_field() {
-        assert_eq!(user_columns!().split(", ").count(), 24);
+        assert_eq!(user_columns!().split(", ").count(), 25);
         assert_eq!(client_columns!().split(", ").count(), 8);
         assert_eq!(session_columns!().split(", ").count(), 13);
     }

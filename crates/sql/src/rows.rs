@@ -106,6 +106,7 @@ pub fn user<C: Columns>(row: &C) -> Result<User, C::Error> {
         totp_last_step: row.optional_integer(21)?,
         failed_attempts: u32::try_from(row.integer(22)?).unwrap_or(0),
         attempt_window_ends_at: row.optional_integer(23)?.map(Timestamp),
+        legal_accepted_at: row.optional_integer(24)?.map(Timestamp),
         ..User::blank(UserId(row.text(0)?), Timestamp(row.integer(13)?))
     })
 }
@@ -193,6 +194,7 @@ mod tests {
             json!(7),
             json!(2),
             json!(11),
+            json!(12),
         ]
     }
 
@@ -224,6 +226,7 @@ mod tests {
             (user.failed_attempts, user.attempt_window_ends_at),
             (2, Some(Timestamp(11)))
         );
+        assert_eq!(user.legal_accepted_at, Some(Timestamp(12)));
         assert!(user.email_addresses.is_empty() && user.backup_codes.is_empty());
         let [public, private, unsafe_] = metadata(&user).unwrap();
         assert_eq!(

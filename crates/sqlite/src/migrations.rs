@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_account_history.sql"),
     include_str!("../migrations/0011_sign_ups.sql"),
     include_str!("../migrations/0012_client_sign_ups.sql"),
+    include_str!("../migrations/0013_legal_acceptance.sql"),
 ];
 
 /// The schema version this build writes.

@@ -21,7 +21,7 @@ const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-     ?20, ?21, ?22, ?23, ?24)"
+     ?20, ?21, ?22, ?23, ?24, ?25)"
 );
 
 const UPDATE_USER: &str = "UPDATE users SET username = ?2, password_digest = ?3, first_name = ?4, last_name = ?5, \
@@ -470,6 +470,7 @@ pub(crate) fn insert_user(tx: &Connection, user: &User) -> Result<(), DbError> {
     values.push(user.totp_last_step.map_or(Value::Null, Value::Integer));
     values.push(Value::Integer(i64::from(user.failed_attempts)));
     values.push(time(user.attempt_window_ends_at));
+    values.push(time(user.legal_accepted_at));
     tx.prepare_cached(INSERT_USER)?
         .execute(params_from_iter(values))?;
     insert_identifications(tx, user)?;

@@ -25,6 +25,17 @@ impl RecordingCodeSender {
             .map(|m| m.code.clone())
     }
 
+    /// The last message sent to this email address or phone number.
+    pub fn last_message_to(&self, to: &str) -> Option<CodeMessage> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .rev()
+            .find(|m| match &m.destination {
+                CodeDestination::Email(a) | CodeDestination::Sms(a) => a == to,
+            })
+            .cloned()
+    }
+
     /// How many messages were sent.
     pub fn count(&self) -> usize {
         self.sent.lock().unwrap().len()

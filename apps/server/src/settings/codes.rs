@@ -24,7 +24,7 @@ pub struct Codes {
 pub enum EmailDelivery {
     Console,
     Http(HttpSender),
-    Smtp(SmtpSender),
+    Smtp(Box<SmtpSender>),
 }
 
 /// How SMS codes are sent (`codes.sms_sender`, or `codes.sender`).
@@ -94,7 +94,7 @@ impl TryFrom<&CodesSection> for Codes {
         let email = match sender {
             Name::Console => EmailDelivery::Console,
             Name::Http => EmailDelivery::Http(HttpSender::try_from(c)?),
-            Name::Smtp => EmailDelivery::Smtp(SmtpSender::try_from(c)?),
+            Name::Smtp => EmailDelivery::Smtp(Box::new(SmtpSender::try_from(c)?)),
         };
         Ok(Self { email, sms })
     }

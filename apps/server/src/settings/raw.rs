@@ -69,6 +69,8 @@ pub struct RateLimitsSection {
     pub create_client_window_secs: i64,
     pub create_sign_in: u32,
     pub create_sign_in_window_secs: i64,
+    pub create_sign_up: u32,
+    pub create_sign_up_window_secs: i64,
     pub attempt: u32,
     pub attempt_window_secs: i64,
     pub prepare: u32,
@@ -189,6 +191,10 @@ pub struct CodesSection {
     pub smtp_sign_in_body: String,
     pub smtp_reset_password_subject: String,
     pub smtp_reset_password_body: String,
+    pub smtp_sign_up_subject: String,
+    pub smtp_sign_up_body: String,
+    pub smtp_sign_up_notice_subject: String,
+    pub smtp_sign_up_notice_body: String,
 }
 
 impl CodesSection {
@@ -199,6 +205,10 @@ impl CodesSection {
             sign_in_body: self.smtp_sign_in_body.clone(),
             reset_password_subject: self.smtp_reset_password_subject.clone(),
             reset_password_body: self.smtp_reset_password_body.clone(),
+            sign_up_subject: self.smtp_sign_up_subject.clone(),
+            sign_up_body: self.smtp_sign_up_body.clone(),
+            sign_up_notice_subject: self.smtp_sign_up_notice_subject.clone(),
+            sign_up_notice_body: self.smtp_sign_up_notice_body.clone(),
         }
     }
 }

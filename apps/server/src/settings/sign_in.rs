@@ -148,6 +148,11 @@ fn parse_rate_limits(r: &RateLimitsSection) -> anyhow::Result<RateLimitSettings>
             r.create_sign_in,
             r.create_sign_in_window_secs,
         )?,
+        create_sign_up: limit(
+            "create_sign_up",
+            r.create_sign_up,
+            r.create_sign_up_window_secs,
+        )?,
         attempt: limit("attempt", r.attempt, r.attempt_window_secs)?,
         prepare: limit("prepare", r.prepare, r.prepare_window_secs)?,
         codes_per_destination: limit(

@@ -9,6 +9,7 @@ pub(crate) mod environment;
 pub(crate) mod me;
 pub(crate) mod sessions;
 pub(crate) mod sign_ins;
+pub(crate) mod sign_ups;
 
 use serde_json::Value;
 use warp::http::{Method, header};

@@ -18,7 +18,7 @@ use crate::render::Renderer;
 /// A development browser's token is its identity, carried in every URL: it
 /// stays the same through a sign-in, as Clerk's does, so requests already in
 /// flight with it keep working. Cookie and native tokens rotate.
-fn keeps_token(auth: &ClientAuth) -> bool {
+pub(super) fn keeps_token(auth: &ClientAuth) -> bool {
     auth.channel == Channel::DevBrowser
 }
 

@@ -1,4 +1,4 @@
-//! A client: a browser or device, with its sessions and sign-in.
+//! A client: a browser or device, with its sessions, sign-in and sign-up.
 
 use serde::Serialize;
 
@@ -7,6 +7,7 @@ use latch_core::service::ClientSnapshot;
 use super::Renderer;
 use super::session::FrontendSession;
 use super::sign_in::SignIn;
+use super::sign_up::SignUp;
 
 /// Clerk's `Client`.
 #[derive(Serialize)]
@@ -15,7 +16,7 @@ pub(super) struct Client<'a> {
     id: &'a str,
     sessions: Vec<FrontendSession<'a>>,
     sign_in: Option<SignIn<'a>>,
-    sign_up: Option<()>,
+    sign_up: Option<SignUp<'a>>,
     last_active_session_id: Option<&'a str>,
     last_authentication_strategy: Option<&'a str>,
     cookie_expires_at: Option<i64>,
@@ -40,7 +41,7 @@ impl<'a> Client<'a> {
                 })
                 .collect(),
             sign_in: snapshot.sign_in.as_ref().map(|view| SignIn::of(r, view)),
-            sign_up: None,
+            sign_up: snapshot.sign_up.as_ref().map(|view| SignUp::of(r, view)),
             last_active_session_id: last_active.map(|s| s.as_str()),
             last_authentication_strategy: c.last_authentication_strategy.as_deref(),
             cookie_expires_at: None,

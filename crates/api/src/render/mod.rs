@@ -12,6 +12,7 @@ mod client;
 mod environment;
 mod session;
 mod sign_in;
+mod sign_up;
 mod user;
 
 pub use environment::environment;
@@ -21,7 +22,7 @@ use serde_json::Value;
 
 use latch_core::model::{IdentificationRecord, User};
 use latch_core::model::{InstanceSettings, Timestamp};
-use latch_core::service::{ClientSnapshot, SessionView, SignInView};
+use latch_core::service::{ClientSnapshot, SessionView, SignInView, SignUpView};
 
 use crate::ApiState;
 use crate::http::ApiRequest;
@@ -88,6 +89,10 @@ impl<'a> Renderer<'a> {
 
     pub fn sign_in(&self, view: &SignInView) -> Value {
         to_value(sign_in::SignIn::of(self, view))
+    }
+
+    pub fn sign_up(&self, view: &SignUpView) -> Value {
+        to_value(sign_up::SignUp::of(self, view))
     }
 
     /// A session as the Frontend API shows it, with its user (and its

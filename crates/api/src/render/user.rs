@@ -120,7 +120,7 @@ impl<'a> UserJson<'a> {
             create_organization_enabled: false,
             create_organizations_limit: 0,
             last_active_at: millis(u.last_sign_in_at),
-            legal_accepted_at: None,
+            legal_accepted_at: millis(u.legal_accepted_at),
             created_at: u.created_at.millis(),
             updated_at: u.updated_at.millis(),
         }

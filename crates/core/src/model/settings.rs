@@ -107,10 +107,14 @@ pub struct RateLimitSettings {
     pub create_client: RateLimit,
     /// `POST /v1/client/sign_ins`, per client IP.
     pub create_sign_in: RateLimit,
-    /// `attempt_first_factor`, `attempt_second_factor` and `reset_password`
+    /// `POST /v1/client/sign_ups` and `PATCH /v1/client/sign_ups/{id}`
     /// together, per client IP.
+    pub create_sign_up: RateLimit,
+    /// `attempt_first_factor`, `attempt_second_factor`, `reset_password`
+    /// and a sign-up's `attempt_verification` together, per client IP.
     pub attempt: RateLimit,
-    /// `prepare_first_factor` and `prepare_second_factor`, per client IP.
+    /// `prepare_first_factor`, `prepare_second_factor` and a sign-up's
+    /// `prepare_verification` together, per client IP.
     pub prepare: RateLimit,
     /// Codes sent to one email address or phone number, from any client.
     pub codes_per_destination: RateLimit,
@@ -120,6 +124,7 @@ impl RateLimitSettings {
     pub const OFF: Self = Self {
         create_client: RateLimit::OFF,
         create_sign_in: RateLimit::OFF,
+        create_sign_up: RateLimit::OFF,
         attempt: RateLimit::OFF,
         prepare: RateLimit::OFF,
         codes_per_destination: RateLimit::OFF,
@@ -131,6 +136,7 @@ impl Default for RateLimitSettings {
         Self {
             create_client: RateLimit::per_seconds(10, 60),
             create_sign_in: RateLimit::per_seconds(5, 10),
+            create_sign_up: RateLimit::per_seconds(5, 10),
             attempt: RateLimit::per_seconds(3, 10),
             prepare: RateLimit::per_seconds(5, 10),
             codes_per_destination: RateLimit::per_seconds(5, 600),
@@ -340,9 +346,7 @@ pub struct SignUpSettings {
 impl Default for SignUpSettings {
     fn default() -> Self {
         Self {
-            // Self-service sign-up is not served yet: Clerk's components must
-            // not offer it.
-            mode: SignUpMode::Restricted,
+            mode: SignUpMode::Public,
             require_email_address: true,
             require_phone_number: false,
             require_username: false,
@@ -836,7 +840,7 @@ mod tests {
     fn by_default_a_sign_up_needs_a_verified_email_address_and_a_password() {
         use SignUpField::*;
         let settings = InstanceSettings::default();
-        assert_eq!(settings.sign_up.mode, SignUpMode::Restricted);
+        assert_eq!(settings.sign_up.mode, SignUpMode::Public);
         assert_eq!(settings.required_fields(), [EmailAddress, Password]);
         assert_eq!(
             settings.optional_fields(),

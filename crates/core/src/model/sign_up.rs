@@ -76,6 +76,12 @@ pub struct SignUp {
     phone_verification: Option<Verification>,
     created_user_id: Option<UserId>,
     created_session_id: Option<SessionId>,
+    /// Enumeration protection: the addresses this sign-up gave that already
+    /// belong to an account. Such a sign-up answers as any other, but codes
+    /// for those addresses reach nobody (their owner gets a notice instead)
+    /// and it never completes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    taken: Vec<Verifiable>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub abandon_at: Timestamp,
@@ -116,6 +122,7 @@ impl SignUp {
             phone_verification: None,
             created_user_id: None,
             created_session_id: None,
+            taken: Vec::new(),
             created_at: now,
             updated_at: now,
             abandon_at: now.plus(lifetime),
@@ -158,6 +165,24 @@ impl SignUp {
     }
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Whether an address this sign-up gave is an account's (see the field).
+    pub fn is_phantom(&self) -> bool {
+        !self.taken.is_empty()
+    }
+
+    /// Whether `address`, as given, is an account's.
+    pub fn is_taken(&self, address: Verifiable) -> bool {
+        self.taken.contains(&address)
+    }
+
+    /// Records whether `address`, as now given, is an account's.
+    pub fn set_taken(&mut self, address: Verifiable, taken: bool) {
+        self.taken.retain(|a| *a != address);
+        if taken {
+            self.taken.push(address);
+        }
     }
 
     /// Takes the version of a copy read later, to write this state back over it.
@@ -339,6 +364,9 @@ impl SignUp {
         now: Timestamp,
     ) -> Result<(), Error> {
         self.expect_open(now)?;
+        if self.is_phantom() {
+            return Err(Error::internal("a phantom sign-up never completes"));
+        }
         self.status = SignUpStatus::Complete;
         self.created_user_id = Some(user_id);
         self.created_session_id = Some(session_id);
@@ -346,7 +374,8 @@ impl SignUp {
         Ok(())
     }
 
-    fn expect_open(&self, now: Timestamp) -> Result<(), Error> {
+    /// A sign-up takes steps only while it is open.
+    pub fn expect_open(&self, now: Timestamp) -> Result<(), Error> {
         match self.status_at(now) {
             SignUpStatus::MissingRequirements => Ok(()),
             SignUpStatus::Abandoned => Err(Error::SignUpAbandoned),

@@ -79,6 +79,9 @@ pub struct User {
     /// `attempt_window_ends_at`. Written only by the lockout ports.
     pub failed_attempts: u32,
     pub attempt_window_ends_at: Option<Timestamp>,
+    /// When the user accepted the terms of service and privacy policy (at
+    /// sign-up, on an instance that asks).
+    pub legal_accepted_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -114,6 +117,7 @@ impl User {
             mfa_disabled_at: None,
             failed_attempts: 0,
             attempt_window_ends_at: None,
+            legal_accepted_at: None,
             created_at: at,
             updated_at: at,
         }

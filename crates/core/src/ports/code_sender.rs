@@ -16,6 +16,37 @@ pub enum CodeDestination {
 pub enum CodePurpose {
     SignIn,
     ResetPassword,
+    /// Proving an address given at sign-up.
+    SignUp,
+    /// No code: someone tried to sign up with an address that already
+    /// belongs to an account (sent under enumeration protection in place of
+    /// a code; the message's `code` is empty).
+    SignUpAttemptNotice,
+}
+
+impl CodePurpose {
+    /// The purpose's name in `snake_case`, as receivers and stored messages
+    /// spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::ResetPassword => "reset_password",
+            Self::SignUp => "sign_up",
+            Self::SignUpAttemptNotice => "sign_up_attempt_notice",
+        }
+    }
+
+    /// The purpose named by [`CodePurpose::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::SignIn,
+            Self::ResetPassword,
+            Self::SignUp,
+            Self::SignUpAttemptNotice,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+    }
 }
 
 /// One code to deliver.

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Phantoms, RateLimits, Throttled, new_token, token_hash};
+use super::{Phantoms, RateLimits, SignUpView, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
-    UserRepository,
+    SignUpStore, UserRepository,
 };
 
 /// A sign-in together with the user it identified, as of `now`.
@@ -44,11 +44,13 @@ impl SessionView {
     }
 }
 
-/// Everything Clerk shows of a client: its current sign-in and its active sessions.
+/// Everything Clerk shows of a client: its current sign-in and sign-up, and
+/// its active sessions.
 #[derive(Debug, Clone)]
 pub struct ClientSnapshot {
     pub client: Client,
     pub sign_in: Option<SignInView>,
+    pub sign_up: Option<SignUpView>,
     pub sessions: Vec<SessionView>,
     pub now: Timestamp,
 }
@@ -69,6 +71,7 @@ pub struct Outcome<T> {
 pub struct Clients {
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) sign_ups: Arc<dyn SignUpStore>,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
@@ -84,6 +87,7 @@ pub struct Maintenance {
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
+    pub(super) sign_ups: Arc<dyn SignUpStore>,
     pub(super) counters: Arc<dyn Counters>,
     pub(super) instance: Arc<dyn InstanceStore>,
     pub(super) clock: Arc<dyn Clock>,
@@ -97,14 +101,16 @@ impl Maintenance {
         Ok(())
     }
 
-    /// Housekeeping, run periodically: drops sign-ins past their lifetime,
+    /// Housekeeping, run periodically: drops sign-ins and sign-ups past
+    /// their lifetime (an abandoned sign-up leaves nothing behind),
     /// clients idle for as long that hold no active session (anonymous
     /// visitors would otherwise pile up), and sooner, clients that were
     /// never used (no sign-in, no session), which anyone can make for free.
-    /// Returns how many sign-ins and clients.
+    /// Returns how many sign-ins and sign-ups together, and how many clients.
     pub async fn purge_stale(&self) -> Result<(u64, u64), Error> {
         let now = self.clock.now();
-        let sign_ins = self.sign_ins.purge_abandoned(now).await?;
+        let sign_ins =
+            self.sign_ins.purge_abandoned(now).await? + self.sign_ups.purge_abandoned(now).await?;
         self.counters.purge_expired(now).await?;
         self.users.purge_attempt_records(now).await?;
         let before = |lifetime: Duration| Timestamp(now.0.saturating_sub(lifetime.0));
@@ -207,6 +213,7 @@ impl Clients {
             }
             _ => self.current_sign_in(&found.client, now).await?,
         };
+        let sign_up = self.current_sign_up(&found.client, now).await?;
         let sessions = found
             .sessions
             .into_iter()
@@ -216,6 +223,7 @@ impl Clients {
         Ok(ClientSnapshot {
             client: found.client,
             sign_in,
+            sign_up,
             sessions,
             now,
         })
@@ -230,6 +238,7 @@ impl Clients {
             now: client.created_at,
             client,
             sign_in: None,
+            sign_up: None,
             sessions: Vec::new(),
         };
         Ok(Outcome {
@@ -261,9 +270,13 @@ impl Clients {
         if let Some(id) = &client.sign_in_id {
             self.sign_ins.delete(id).await?;
         }
+        if let Some(id) = &client.sign_up_id {
+            self.sign_ups.delete(id).await?;
+        }
         let now = self.clock.now();
         let emptied = Client {
             sign_in_id: None,
+            sign_up_id: None,
             last_active_session_id: None,
             updated_at: now,
             ..client
@@ -271,6 +284,7 @@ impl Clients {
         let snapshot = ClientSnapshot {
             client: emptied,
             sign_in: None,
+            sign_up: None,
             sessions: Vec::new(),
             now,
         };
@@ -311,6 +325,22 @@ impl Clients {
             Some(sign_in) => Ok(Some(self.sign_in_view(sign_in, now).await?)),
             None => Ok(None),
         }
+    }
+
+    /// The client's current sign-up, if it still exists.
+    async fn current_sign_up(
+        &self,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<Option<SignUpView>, Error> {
+        let Some(id) = &client.sign_up_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .sign_ups
+            .get(id)
+            .await?
+            .map(|sign_up| SignUpView::at(sign_up, now)))
     }
 
     pub(crate) async fn sign_in_view(
@@ -481,6 +511,7 @@ mod tests {
         m.settings.sign_in_lifetime = Duration::days(1);
         m.settings.unused_client_lifetime = Duration::minutes(60);
         m.sign_ins.expect_purge_abandoned().returning(|_| Ok(2));
+        m.sign_ups.expect_purge_abandoned().returning(|_| Ok(1));
         m.users.expect_purge_attempt_records().returning(|_| Ok(0));
         m.clients
             .expect_purge_idle_clients()
@@ -491,7 +522,7 @@ mod tests {
             })
             .times(1)
             .returning(|_, _, _| Ok(5));
-        assert_eq!(m.services().maintenance.purge_stale().await, Ok((2, 5)));
+        assert_eq!(m.services().maintenance.purge_stale().await, Ok((3, 5)));
     }
 
     /// Counters that expect one hit, on `ip`'s allowance of new clients,

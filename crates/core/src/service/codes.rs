@@ -46,51 +46,26 @@ impl Codes {
         now: Timestamp,
     ) -> Result<(), Error> {
         let (target_id, destination) = code_target(slot, sign_in, user, &strategy, target_id)?;
-        if let Some(previous) = sign_in
+        let previous = sign_in
             .verification(slot)
             .filter(|v| v.strategy == strategy)
-            && let Some(code) = &previous.code
-        {
-            let ready_at = code.sent_at.plus(self.settings.code_resend_cooldown);
-            if now < ready_at {
-                let retry_after_secs =
-                    u64::try_from((ready_at.since(now).0 + 999) / 1000).unwrap_or(1);
-                return Err(Error::CodeRecentlySent { retry_after_secs });
+            .and_then(|v| v.code.as_ref());
+        self.refuse_if_recently_sent(previous, now)?;
+        let purpose = match strategy {
+            Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode => {
+                CodePurpose::ResetPassword
             }
-        }
-        self.rate_limits.throttle_destination(&destination).await?;
-        let test_identity =
-            self.settings.environment == Environment::Development && is_test_identity(&destination);
-        let code = if sign_in.is_phantom() {
-            // No one receives it, and no six digits can match it (not even
-            // a test identity's).
-            let mut secret = [0u8; 32];
-            self.random.fill(&mut secret);
-            hex(&secret)
-        } else if test_identity {
-            TEST_CODE.to_owned()
-        } else {
-            six_digits(&*self.random)
+            _ => CodePurpose::SignIn,
         };
-        if !test_identity && !sign_in.is_phantom() {
-            let message = CodeMessage {
-                destination,
-                code: code.clone(),
-                purpose: match strategy {
-                    Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode => {
-                        CodePurpose::ResetPassword
-                    }
-                    _ => CodePurpose::SignIn,
-                },
-                expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
-            };
-            // A code that was not queued is never valid: nothing is recorded.
-            self.deliveries
-                .enqueue_code(&message, now.plus(self.settings.code_lifetime))
-                .await?;
-        }
+        // A stand-in's codes reach no one.
+        let recipient = if sign_in.is_phantom() {
+            Recipient::Nobody
+        } else {
+            Recipient::Owner
+        };
+        let code = self.issue(destination, purpose, recipient, now).await?;
         let sent = SentCode {
-            digest: code_digest(&self.secrets, sign_in, &code),
+            digest: code_digest(&self.secrets, sign_in.id.as_str(), &code),
             target_id,
             sent_at: now,
         };
@@ -101,6 +76,71 @@ impl Codes {
             now.plus(self.settings.code_lifetime),
             now,
         )
+    }
+
+    /// A code sent within the resend cool-down of `previous` is refused.
+    pub(crate) fn refuse_if_recently_sent(
+        &self,
+        previous: Option<&SentCode>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        if let Some(code) = previous {
+            let ready_at = code.sent_at.plus(self.settings.code_resend_cooldown);
+            if now < ready_at {
+                let retry_after_secs =
+                    u64::try_from((ready_at.since(now).0 + 999) / 1000).unwrap_or(1);
+                return Err(Error::CodeRecentlySent { retry_after_secs });
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a code for `destination` (within its per-destination limit) and
+    /// queues what `recipient` is to receive; returns the code, which the
+    /// caller records as a digest. A code that was not queued is never
+    /// valid: on an error nothing is to be recorded.
+    pub(crate) async fn issue(
+        &self,
+        destination: CodeDestination,
+        purpose: CodePurpose,
+        recipient: Recipient,
+        now: Timestamp,
+    ) -> Result<String, Error> {
+        self.rate_limits.throttle_destination(&destination).await?;
+        let test_identity =
+            self.settings.environment == Environment::Development && is_test_identity(&destination);
+        let code = match recipient {
+            // No six digits can match it (not even a test identity's).
+            Recipient::Nobody | Recipient::NoticeOnly => {
+                let mut secret = [0u8; 32];
+                self.random.fill(&mut secret);
+                hex(&secret)
+            }
+            Recipient::Owner if test_identity => TEST_CODE.to_owned(),
+            Recipient::Owner => six_digits(&*self.random),
+        };
+        let message = match recipient {
+            Recipient::Nobody => None,
+            Recipient::Owner if test_identity => None,
+            Recipient::Owner => Some(CodeMessage {
+                destination,
+                code: code.clone(),
+                purpose,
+                expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
+            }),
+            Recipient::NoticeOnly => Some(CodeMessage {
+                destination,
+                code: String::new(),
+                purpose: CodePurpose::SignUpAttemptNotice,
+                expires_in_minutes: 0,
+            }),
+        };
+        if let Some(message) = message {
+            self.deliveries
+                .enqueue_code(&message, now.plus(self.settings.code_lifetime))
+                .await?;
+        }
+        Ok(code)
     }
 
     /// Counts the attempt on the stored sign-in first, then compares the code
@@ -128,19 +168,32 @@ impl Codes {
         match outcome {
             CodeAttempt::Expired => Err(Error::CodeExpired),
             CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
-            CodeAttempt::Check(expected) => {
-                if bool::from(
-                    code_digest(&self.secrets, sign_in, code.trim())
-                        .as_bytes()
-                        .ct_eq(expected.as_bytes()),
-                ) {
-                    Ok(())
-                } else {
-                    Err(code_incorrect())
-                }
-            }
+            CodeAttempt::Check(expected) => self.compare(sign_in.id.as_str(), &code, &expected),
         }
     }
+
+    /// Compares a code given for the flow `flow_id` with the digest of the
+    /// one sent, in constant time.
+    pub(crate) fn compare(&self, flow_id: &str, code: &str, expected: &str) -> Result<(), Error> {
+        let given = code_digest(&self.secrets, flow_id, code.trim());
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(())
+        } else {
+            Err(code_incorrect())
+        }
+    }
+}
+
+/// Who receives what [`Codes::issue`] queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recipient {
+    /// The owner of the address: the code itself.
+    Owner,
+    /// No one: a stand-in's code, which nothing can match.
+    Nobody,
+    /// The owner of an address someone tried to sign up with, which is
+    /// already theirs: a notice, and no code (none can match).
+    NoticeOnly,
 }
 
 /// The code does not match.
@@ -234,11 +287,11 @@ fn six_digits(random: &dyn Random) -> String {
     out
 }
 
-/// Codes are kept as a digest of the sign-in id and the code keyed with the
-/// instance key: six digits under a plain hash fall to anyone who reads the
-/// flow store, under a key they do not.
-pub(crate) fn code_digest(secrets: &SecretBox, sign_in: &SignIn, code: &str) -> String {
-    secrets.digest(CODE_DIGEST_CONTEXT, &format!("{}:{code}", sign_in.id))
+/// Codes are kept as a digest of the flow's id (a sign-in's or a sign-up's)
+/// and the code keyed with the instance key: six digits under a plain hash
+/// fall to anyone who reads the flow store, under a key they do not.
+pub(crate) fn code_digest(secrets: &SecretBox, flow_id: &str, code: &str) -> String {
+    secrets.digest(CODE_DIGEST_CONTEXT, &format!("{flow_id}:{code}"))
 }
 
 /// The context of codes' keyed digests.
@@ -271,17 +324,18 @@ mod tests {
         use sha2::{Digest, Sha256};
         let sign_in = crate::service::test_support::sign_in_started(crate::model::Timestamp(0));
         let key = SecretBox::new(&[1; 32]);
-        let digest = code_digest(&key, &sign_in, "123456");
-        assert_eq!(digest, code_digest(&key, &sign_in, "123456"));
+        let id = sign_in.id.as_str();
+        let digest = code_digest(&key, id, "123456");
+        assert_eq!(digest, code_digest(&key, id, "123456"));
         // What an offline reader of the flow store could brute-force.
         let plain = hex(&Sha256::digest(format!("{}:123456", sign_in.id).as_bytes()));
         assert_ne!(digest, plain, "not a plain hash");
         assert_ne!(
             digest,
-            code_digest(&SecretBox::new(&[2; 32]), &sign_in, "123456"),
+            code_digest(&SecretBox::new(&[2; 32]), id, "123456"),
             "another key makes another digest: it does not verify"
         );
-        assert_ne!(digest, code_digest(&key, &sign_in, "123457"));
+        assert_ne!(digest, code_digest(&key, id, "123457"));
     }
 
     #[test]

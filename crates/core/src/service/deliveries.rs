@@ -99,7 +99,12 @@ struct CodePayload {
     email: Option<String>,
     sms: Option<String>,
     code: String,
+    /// Messages queued before purposes had names say only this.
+    #[serde(default)]
     reset_password: bool,
+    /// [`CodePurpose::as_str`].
+    #[serde(default)]
+    purpose: Option<String>,
     expires_in_minutes: i64,
 }
 
@@ -120,6 +125,7 @@ impl Deliveries {
             sms,
             code: message.code.clone(),
             reset_password: message.purpose == CodePurpose::ResetPassword,
+            purpose: Some(message.purpose.as_str().to_owned()),
             expires_in_minutes: message.expires_in_minutes,
         };
         let plain = serde_json::to_vec(&payload).map_err(|_| Error::internal("code payload"))?;
@@ -262,10 +268,11 @@ impl Deliveries {
         Ok(CodeMessage {
             destination,
             code: payload.code,
-            purpose: if payload.reset_password {
-                CodePurpose::ResetPassword
-            } else {
-                CodePurpose::SignIn
+            purpose: match payload.purpose.as_deref() {
+                Some(name) => CodePurpose::parse(name)
+                    .ok_or_else(|| format!("the payload names an unknown purpose {name:?}"))?,
+                None if payload.reset_password => CodePurpose::ResetPassword,
+                None => CodePurpose::SignIn,
             },
             expires_in_minutes: payload.expires_in_minutes,
         })

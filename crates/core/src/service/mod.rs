@@ -14,6 +14,7 @@ mod rate_limits;
 mod second_factors;
 mod sessions;
 mod sign_ins;
+mod sign_ups;
 mod steps;
 mod users;
 
@@ -29,6 +30,10 @@ pub use rate_limits::{RateLimits, Step, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, Sessions, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword, SignIns};
+pub use sign_ups::{
+    AttemptVerification, CreateSignUp, PrepareVerification, SignUpFields, SignUpView, SignUps,
+    UpdateSignUp,
+};
 pub use users::{CreateUser, PhoneNumberPatch, Users, UsersPage};
 
 use codes::Codes;
@@ -40,7 +45,7 @@ use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
     ClientRepository, Clock, CodeSender, Counters, InstanceStore, Outbox, PasswordHasher, Random,
-    SignInStore, UserRepository,
+    SignInStore, SignUpStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -51,6 +56,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub sign_ins: Arc<dyn SignInStore>,
+    /// Sign-ups in progress; kept with the sign-ins.
+    pub sign_ups: Arc<dyn SignUpStore>,
     /// Rate-limit counters; kept with the flow store.
     pub counters: Arc<dyn Counters>,
     pub instance: Arc<dyn InstanceStore>,
@@ -76,6 +83,8 @@ pub struct Services {
     pub clients: Clients,
     /// Sign-ins and their factors.
     pub sign_ins: SignIns,
+    /// Sign-ups and their verifications.
+    pub sign_ups: SignUps,
     /// OAuth callbacks and the claim of their result.
     pub oauth: OAuth,
     /// Sessions: the client's own and the Backend API's.
@@ -101,6 +110,7 @@ impl Services {
             users,
             clients,
             sign_ins,
+            sign_ups,
             counters,
             instance,
             hasher,
@@ -130,6 +140,7 @@ impl Services {
         let client_service = Clients {
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
+            sign_ups: sign_ups.clone(),
             users: users.clone(),
             clock: clock.clone(),
             random: random.clone(),
@@ -160,7 +171,7 @@ impl Services {
             random: random.clone(),
             settings: settings.clone(),
         };
-        let code_service = Codes {
+        let codes = Codes {
             deliveries: deliveries.clone(),
             secrets: secrets.clone(),
             clients: client_service.clone(),
@@ -186,13 +197,25 @@ impl Services {
             clients: client_service.clone(),
             steps: steps.clone(),
             lockout: lockout.clone(),
-            codes: code_service,
+            codes: codes.clone(),
             oauth: oauth_service.clone(),
             phantoms,
             user_admin: user_service.clone(),
             users: users.clone(),
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
+            hasher: hasher.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let sign_up_service = SignUps {
+            clients: client_service.clone(),
+            codes,
+            users: users.clone(),
+            client_repo: clients.clone(),
+            sign_ups: sign_ups.clone(),
             hasher,
             secrets: secrets.clone(),
             clock: clock.clone(),
@@ -220,6 +243,7 @@ impl Services {
             users,
             client_repo: clients,
             sign_ins,
+            sign_ups,
             counters,
             instance,
             clock,
@@ -228,6 +252,7 @@ impl Services {
         Self {
             clients: client_service,
             sign_ins: sign_in_service,
+            sign_ups: sign_up_service,
             oauth: oauth_service,
             sessions: session_service,
             users: user_service,

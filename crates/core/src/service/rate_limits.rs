@@ -34,11 +34,22 @@ pub enum Step {
     PrepareSecondFactor,
     /// Giving a second factor.
     AttemptSecondFactor,
+    /// Creating a sign-up (`POST /v1/client/sign_ups`); a request that
+    /// names no client also creates one, counted apart as for a sign-in.
+    CreateSignUp,
+    /// Changing a sign-up's fields (`PATCH /v1/client/sign_ups/{id}`),
+    /// which checks addresses against the accounts and hashes passwords as
+    /// creating one does.
+    UpdateSignUp,
+    /// Asking for a code that proves a sign-up's address.
+    PrepareVerification,
+    /// Giving that code.
+    AttemptVerification,
 }
 
 impl Step {
     /// Every step, for adapters and tests that list them.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 12] = [
         Step::CreateClient,
         Step::CreateDevBrowser,
         Step::CreateSignIn,
@@ -47,6 +58,10 @@ impl Step {
         Step::ResetPassword,
         Step::PrepareSecondFactor,
         Step::AttemptSecondFactor,
+        Step::CreateSignUp,
+        Step::UpdateSignUp,
+        Step::PrepareVerification,
+        Step::AttemptVerification,
     ];
 
     /// The per-IP limit this step counts against; `None` when it is not counted.
@@ -58,10 +73,14 @@ impl Step {
         Some(match self {
             Step::CreateClient | Step::CreateDevBrowser => Throttled::CreateClient,
             Step::CreateSignIn => Throttled::CreateSignIn,
-            Step::AttemptFirstFactor | Step::AttemptSecondFactor | Step::ResetPassword => {
-                Throttled::Attempt
+            Step::AttemptFirstFactor
+            | Step::AttemptSecondFactor
+            | Step::ResetPassword
+            | Step::AttemptVerification => Throttled::Attempt,
+            Step::PrepareFirstFactor | Step::PrepareSecondFactor | Step::PrepareVerification => {
+                Throttled::Prepare
             }
-            Step::PrepareFirstFactor | Step::PrepareSecondFactor => Throttled::Prepare,
+            Step::CreateSignUp | Step::UpdateSignUp => Throttled::CreateSignUp,
         })
     }
 
@@ -76,6 +95,10 @@ impl Step {
             Step::ResetPassword => "reset_password",
             Step::PrepareSecondFactor => "prepare_second_factor",
             Step::AttemptSecondFactor => "attempt_second_factor",
+            Step::CreateSignUp => "create_sign_up",
+            Step::UpdateSignUp => "update_sign_up",
+            Step::PrepareVerification => "prepare_verification",
+            Step::AttemptVerification => "attempt_verification",
         }
     }
 }
@@ -89,6 +112,8 @@ pub enum Throttled {
     CreateClient,
     /// Creating a sign-in.
     CreateSignIn,
+    /// Creating or changing a sign-up.
+    CreateSignUp,
     /// Attempting a factor or resetting a password.
     Attempt,
     /// Asking for a code or starting an OAuth flow.
@@ -101,6 +126,7 @@ impl Throttled {
         match self {
             Self::CreateClient => "create_client",
             Self::CreateSignIn => "create_sign_in",
+            Self::CreateSignUp => "create_sign_up",
             Self::Attempt => "attempt",
             Self::Prepare => "prepare",
         }
@@ -140,6 +166,7 @@ impl RateLimits {
         let limit = match what {
             Throttled::CreateClient => limits.create_client,
             Throttled::CreateSignIn => limits.create_sign_in,
+            Throttled::CreateSignUp => limits.create_sign_up,
             Throttled::Attempt => limits.attempt,
             Throttled::Prepare => limits.prepare,
         };
@@ -275,6 +302,10 @@ mod tests {
                 ("reset_password", Some(Throttled::Attempt)),
                 ("prepare_second_factor", Some(Throttled::Prepare)),
                 ("attempt_second_factor", Some(Throttled::Attempt)),
+                ("create_sign_up", Some(Throttled::CreateSignUp)),
+                ("update_sign_up", Some(Throttled::CreateSignUp)),
+                ("prepare_verification", Some(Throttled::Prepare)),
+                ("attempt_verification", Some(Throttled::Attempt)),
             ]
         );
     }

@@ -14,7 +14,7 @@ use crate::model::{
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
     MockInstanceStore, MockOAuthProvider, MockOutbox, MockPasswordHasher, MockRandom,
-    MockSignInStore, MockUserRepository,
+    MockSignInStore, MockSignUpStore, MockUserRepository,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -25,6 +25,7 @@ pub struct Mocks {
     pub users: MockUserRepository,
     pub clients: MockClientRepository,
     pub sign_ins: MockSignInStore,
+    pub sign_ups: MockSignUpStore,
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
     pub codes: MockCodeSender,
@@ -43,6 +44,7 @@ impl Mocks {
             users: MockUserRepository::new(),
             clients: MockClientRepository::new(),
             sign_ins: MockSignInStore::new(),
+            sign_ups: MockSignUpStore::new(),
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
             codes: MockCodeSender::new(),
@@ -82,6 +84,7 @@ impl Mocks {
                 users: Arc::new(self.users),
                 clients: Arc::new(self.clients),
                 sign_ins: Arc::new(self.sign_ins),
+                sign_ups: Arc::new(self.sign_ups),
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
                 codes: Arc::new(self.codes),

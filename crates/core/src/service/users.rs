@@ -596,7 +596,7 @@ fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<Stri
     Ok(out)
 }
 
-fn name(value: Option<String>, param: &'static str) -> Result<Option<String>, Error> {
+pub(super) fn name(value: Option<String>, param: &'static str) -> Result<Option<String>, Error> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
         Some(v) if v.chars().count() > NAME_MAX_CHARS => Err(Error::invalid(
             param,
@@ -609,7 +609,7 @@ fn name(value: Option<String>, param: &'static str) -> Result<Option<String>, Er
 }
 
 /// Metadata must be a JSON object of at most 8 KiB, as in Clerk.
-fn metadata(
+pub(super) fn metadata(
     value: Option<serde_json::Value>,
     param: &'static str,
 ) -> Result<serde_json::Value, Error> {

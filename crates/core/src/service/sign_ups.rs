@@ -1,0 +1,661 @@
+//! Sign-ups: a visitor gathers what the instance asks of a new account,
+//! proves the addresses it must by code, and completes by creating the user
+//! and its first session in one step. Until then nothing of it is an
+//! account: its addresses name nobody and are reserved by nobody, so two
+//! sign-ups may race for one address and the store decides which completes.
+
+use std::sync::Arc;
+
+use super::codes::{Recipient, code_digest};
+use super::{Clients, Codes, Outcome, new_token, token_hash};
+use crate::error::{Error, Problem, Resource, StoreError};
+use crate::model::{
+    Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
+    IdentifierKind, InstanceSettings, Password, PhoneNumber, Requirement, SentCode, Session,
+    SessionId, SessionOrigin, SessionStatus, SignUp, SignUpChange, SignUpField, SignUpId,
+    SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable, new_id,
+};
+use crate::ports::{
+    ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignUpStore,
+    UserRepository,
+};
+use crate::secrets::SecretBox;
+
+/// Sign-ups: `/v1/client/sign_ups/...`.
+#[derive(Clone)]
+pub struct SignUps {
+    pub(super) clients: Clients,
+    pub(super) codes: Codes,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) client_repo: Arc<dyn ClientRepository>,
+    pub(super) sign_ups: Arc<dyn SignUpStore>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) secrets: Arc<SecretBox>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    pub(super) settings: Arc<InstanceSettings>,
+}
+
+/// A sign-up as of `now`.
+#[derive(Debug, Clone)]
+pub struct SignUpView {
+    pub sign_up: SignUp,
+    pub status: SignUpStatus,
+}
+
+impl SignUpView {
+    pub fn at(sign_up: SignUp, now: Timestamp) -> Self {
+        Self {
+            status: sign_up.status_at(now),
+            sign_up,
+        }
+    }
+}
+
+/// What a sign-up gathers, as `create` and `update` take it: `None` leaves
+/// a field as it is, an empty string clears it.
+#[derive(Debug, Default, Clone)]
+pub struct SignUpFields {
+    pub email_address: Option<String>,
+    pub phone_number: Option<String>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub password: Option<String>,
+    pub unsafe_metadata: Option<serde_json::Value>,
+    pub legal_accepted: Option<bool>,
+}
+
+/// `POST /v1/client/sign_ups`.
+#[derive(Debug, Default, Clone)]
+pub struct CreateSignUp {
+    pub fields: SignUpFields,
+    pub strategy: Option<String>,
+    /// As in [`super::CreateSignIn::keep_token`].
+    pub keep_token: bool,
+    /// As in [`super::CreateSignIn::client_ip`].
+    pub client_ip: Option<std::net::IpAddr>,
+    /// As in [`super::CreateSignIn::origin`].
+    pub origin: SessionOrigin,
+}
+
+/// `PATCH /v1/client/sign_ups/{id}`.
+#[derive(Debug, Default, Clone)]
+pub struct UpdateSignUp {
+    pub fields: SignUpFields,
+    pub keep_token: bool,
+    pub origin: SessionOrigin,
+}
+
+/// `POST /v1/client/sign_ups/{id}/prepare_verification`.
+#[derive(Debug, Default, Clone)]
+pub struct PrepareVerification {
+    pub strategy: Option<String>,
+}
+
+/// `POST /v1/client/sign_ups/{id}/attempt_verification`.
+#[derive(Debug, Default, Clone)]
+pub struct AttemptVerification {
+    pub strategy: Option<String>,
+    pub code: Option<String>,
+    pub keep_token: bool,
+    pub origin: SessionOrigin,
+}
+
+/// A change read and checked, ready to apply: what an address it gives
+/// turned out to be (an account's or not) goes with it.
+struct CheckedChange {
+    change: SignUpChange,
+    taken: Vec<(Verifiable, bool)>,
+}
+
+impl SignUps {
+    /// Starts a sign-up on the client (creating the client if needed),
+    /// replacing the client's current one. What it gives is checked before
+    /// anything is written; a sign-up that needs nothing more (no address to
+    /// prove) completes at once.
+    pub async fn create_sign_up(
+        &self,
+        token: Option<&str>,
+        params: CreateSignUp,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        self.refuse_if_restricted()?;
+        if let Some(raw) = params.strategy.as_deref().filter(|s| !s.is_empty()) {
+            return Err(match Strategy::parse(raw) {
+                Some(strategy) => Error::StrategyNotSupported(strategy),
+                None => Error::invalid(
+                    "strategy",
+                    Problem::NotFirstFactor(crate::model::truncate(raw)),
+                ),
+            });
+        }
+        let checked = self.check_change(None, params.fields).await?;
+        let now = self.clock.now();
+        let (client, new_token) = self
+            .clients
+            .find_or_create_client(token, params.client_ip)
+            .await?;
+        let created = new_token.is_some().then(|| client.id.clone());
+        let result = async {
+            let mut sign_up = SignUp::new(
+                SignUpId(new_id(IdPrefix::SignUp, &*self.random)),
+                client.id.clone(),
+                now,
+                self.settings.sign_in_lifetime,
+            );
+            apply(&mut sign_up, checked, now)?;
+            self.sign_ups.insert(&sign_up).await?;
+            self.client_repo
+                .set_current_sign_up(&client.id, Some(sign_up.id.clone()), now)
+                .await?;
+            // A client has at most one current sign-up: the new one replaced it.
+            if let Some(previous) = &client.sign_up_id {
+                self.sign_ups.delete(previous).await?;
+            }
+            let step = Finish {
+                client: &client,
+                keep_token: params.keep_token,
+                origin: &params.origin,
+            };
+            let (sign_up, rotated) = self.complete_if_ready(sign_up, &step, now).await?;
+            self.outcome(sign_up, &client.id, rotated.or(new_token), now)
+                .await
+        }
+        .await;
+        if let (Err(_), Some(id)) = (&result, created) {
+            self.clients.forget_client(&id).await;
+        }
+        result
+    }
+
+    /// `GET /v1/client/sign_ups/{id}`.
+    pub async fn get_sign_up(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        let (client, sign_up) = self.client_sign_up(token, id).await?;
+        self.outcome(sign_up, &client.id, None, self.clock.now())
+            .await
+    }
+
+    /// `PATCH /v1/client/sign_ups/{id}`: gives or changes fields; completes
+    /// the sign-up when that was all it needed.
+    pub async fn update_sign_up(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: UpdateSignUp,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        self.refuse_if_restricted()?;
+        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let now = self.clock.now();
+        sign_up.expect_open(now)?;
+        let checked = self.check_change(Some(&sign_up), params.fields).await?;
+        apply(&mut sign_up, checked, now)?;
+        self.replace(&mut sign_up).await?;
+        let step = Finish {
+            client: &client,
+            keep_token: params.keep_token,
+            origin: &params.origin,
+        };
+        let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
+        self.outcome(sign_up, &client.id, new_token, now).await
+    }
+
+    /// `POST .../prepare_verification`: sends a code to the address the
+    /// strategy proves (`email_code`, `phone_code`).
+    pub async fn prepare_verification(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: PrepareVerification,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let address = self.verification_strategy(params.strategy.as_deref())?;
+        let now = self.clock.now();
+        sign_up.expect_open(now)?;
+        let destination = match address {
+            Verifiable::EmailAddress => sign_up
+                .email_address()
+                .map(|a| CodeDestination::Email(a.to_owned())),
+            Verifiable::PhoneNumber => sign_up
+                .phone_number()
+                .map(|n| CodeDestination::Sms(n.to_owned())),
+        }
+        .ok_or_else(|| Error::param_nil(address.field().as_str()))?;
+        let previous = sign_up.verification(address).and_then(|v| v.code.as_ref());
+        self.codes.refuse_if_recently_sent(previous, now)?;
+        let recipient = if sign_up.is_taken(address) {
+            Recipient::NoticeOnly
+        } else {
+            Recipient::Owner
+        };
+        let code = self
+            .codes
+            .issue(destination, CodePurpose::SignUp, recipient, now)
+            .await?;
+        let sent = SentCode {
+            digest: code_digest(&self.secrets, sign_up.id.as_str(), &code),
+            target_id: sign_up.id.as_str().to_owned(),
+            sent_at: now,
+        };
+        sign_up.code_sent(address, sent, now.plus(self.settings.code_lifetime), now)?;
+        self.replace(&mut sign_up).await?;
+        self.outcome(sign_up, &client.id, None, now).await
+    }
+
+    /// `POST .../attempt_verification`: the attempt is counted on the stored
+    /// sign-up before the code is compared; a code that matches proves its
+    /// address, and completes the sign-up when that was all it needed.
+    pub async fn attempt_verification(
+        &self,
+        token: Option<&str>,
+        id: &str,
+        params: AttemptVerification,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let address = self.verification_strategy(params.strategy.as_deref())?;
+        let code = params
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let now = self.clock.now();
+        sign_up.expect_open(now)?;
+        let unchanged = sign_up.clone();
+        let outcome = sign_up.count_code_attempt(address, self.settings.max_code_attempts, now)?;
+        // An attempt on a spent or expired code changes nothing and writes
+        // nothing, so that it cannot make a racing right code lose its write.
+        if sign_up != unchanged {
+            self.replace(&mut sign_up).await?;
+        }
+        match outcome {
+            CodeAttempt::Expired => return Err(Error::CodeExpired),
+            CodeAttempt::Failed => return Err(Error::CodeAttemptsExhausted),
+            CodeAttempt::Check(expected) => {
+                self.codes.compare(sign_up.id.as_str(), &code, &expected)?;
+            }
+        }
+        sign_up.code_passed(address, now)?;
+        self.replace(&mut sign_up).await?;
+        let step = Finish {
+            client: &client,
+            keep_token: params.keep_token,
+            origin: &params.origin,
+        };
+        let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
+        self.outcome(sign_up, &client.id, new_token, now).await
+    }
+}
+
+/// What completing a sign-up needs besides the sign-up.
+struct Finish<'a> {
+    client: &'a Client,
+    keep_token: bool,
+    origin: &'a SessionOrigin,
+}
+
+impl SignUps {
+    /// No self-service sign-up on a restricted instance.
+    fn refuse_if_restricted(&self) -> Result<(), Error> {
+        match self.settings.sign_up.mode {
+            SignUpMode::Public => Ok(()),
+            SignUpMode::Restricted => Err(Error::SignUpRestricted),
+        }
+    }
+
+    /// Reads a verification strategy: `email_code` or `phone_code`, on.
+    fn verification_strategy(&self, raw: Option<&str>) -> Result<Verifiable, Error> {
+        let raw = raw
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::param_nil("strategy"))?;
+        let address = match Strategy::parse(raw) {
+            Some(Strategy::EmailCode) => Verifiable::EmailAddress,
+            Some(Strategy::PhoneCode) => Verifiable::PhoneNumber,
+            Some(other) => return Err(Error::StrategyNotSupported(other)),
+            None => {
+                return Err(Error::invalid(
+                    "strategy",
+                    Problem::NotFirstFactor(crate::model::truncate(raw)),
+                ));
+            }
+        };
+        if !self.settings.strategies.allows(&address.strategy()) {
+            return Err(Error::StrategyNotEnabled(address.strategy()));
+        }
+        Ok(address)
+    }
+
+    /// Reads and checks `fields` against the settings and the sign-up they
+    /// change (if it exists yet): every value parsed, every field one the
+    /// instance collects, addresses checked against the accounts, and the
+    /// password against the rules, hashed (off the runtime's threads) last.
+    async fn check_change(
+        &self,
+        current: Option<&SignUp>,
+        fields: SignUpFields,
+    ) -> Result<CheckedChange, Error> {
+        let collected = |field: SignUpField| -> Result<(), Error> {
+            match self.settings.sign_up_requirement(field) {
+                Requirement::Off => Err(Error::invalid(field.as_str(), Problem::NotCollected)),
+                _ => Ok(()),
+            }
+        };
+        let text = |value: Option<String>| value.map(|v| v.trim().to_owned());
+        let mut change = SignUpChange::default();
+        let mut identifiers = Vec::new();
+        let mut taken = Vec::new();
+        if let Some(raw) = text(fields.email_address) {
+            change.email_address = Some(if raw.is_empty() {
+                None
+            } else {
+                collected(SignUpField::EmailAddress)?;
+                let email = EmailAddress::parse(&raw)?;
+                identifiers.push(Identifier::Email(email.clone()));
+                Some(email.as_str().to_owned())
+            });
+        }
+        if let Some(raw) = text(fields.phone_number) {
+            change.phone_number = Some(if raw.is_empty() {
+                None
+            } else {
+                collected(SignUpField::PhoneNumber)?;
+                let phone = PhoneNumber::parse(&raw)?;
+                identifiers.push(Identifier::Phone(phone.clone()));
+                Some(phone.as_str().to_owned())
+            });
+        }
+        if let Some(raw) = text(fields.username) {
+            change.username = Some(if raw.is_empty() {
+                None
+            } else {
+                collected(SignUpField::Username)?;
+                let username = Username::parse(&raw)?;
+                identifiers.push(Identifier::Username(username.clone()));
+                Some(username.as_str().to_owned())
+            });
+        }
+        for (value, field, slot) in [
+            (
+                fields.first_name,
+                SignUpField::FirstName,
+                &mut change.first_name,
+            ),
+            (
+                fields.last_name,
+                SignUpField::LastName,
+                &mut change.last_name,
+            ),
+        ] {
+            if let Some(raw) = text(value) {
+                if !raw.is_empty() {
+                    collected(field)?;
+                }
+                *slot = Some(super::users::name(Some(raw), field.as_str())?);
+            }
+        }
+        if let Some(metadata) = fields.unsafe_metadata {
+            change.unsafe_metadata =
+                Some(super::users::metadata(Some(metadata), "unsafe_metadata")?);
+        }
+        if let Some(accepted) = fields.legal_accepted {
+            change.legal_accepted = Some(accepted);
+        }
+        // Clerk's forms send the fields they hide as empty strings: an empty
+        // password is no password given.
+        let password = match fields.password.filter(|p| !p.is_empty()) {
+            Some(raw) => {
+                collected(SignUpField::Password)?;
+                Some(Password::parse(&raw, self.settings.password_min_length)?)
+            }
+            None => None,
+        };
+        // Whether each identifier given is an account's: refused, or under
+        // enumeration protection, for an address the sign-up must prove,
+        // accepted as any other and marked (see `SignUp::is_taken`).
+        for identifier in &identifiers {
+            let owner = self.users.find_by_identifier(identifier).await?;
+            let address = match identifier.kind() {
+                IdentifierKind::EmailAddress => Some(Verifiable::EmailAddress),
+                IdentifierKind::PhoneNumber => Some(Verifiable::PhoneNumber),
+                IdentifierKind::Username => None,
+            };
+            match (owner, address) {
+                (Some(_), Some(address))
+                    if self.settings.enumeration_protection
+                        && self.settings.verifies_at_sign_up(identifier.kind()) =>
+                {
+                    taken.push((address, true));
+                }
+                (Some(_), _) => return Err(Error::IdentifierTaken(identifier.kind())),
+                (None, Some(address)) => taken.push((address, false)),
+                (None, None) => {}
+            }
+        }
+        if let Some(password) = password {
+            // The identifiers the account will have: those given now, and
+            // those the sign-up gave before that this change keeps.
+            let kept = current.into_iter().flat_map(|s| {
+                [
+                    (change.email_address.is_none(), s.email_address()),
+                    (change.phone_number.is_none(), s.phone_number()),
+                    (change.username.is_none(), s.username()),
+                ]
+                .into_iter()
+                .filter_map(|(kept, value)| kept.then_some(value).flatten())
+                .filter_map(|value| Identifier::parse(value).ok())
+                .collect::<Vec<_>>()
+            });
+            let all: Vec<Identifier> = identifiers.iter().cloned().chain(kept).collect();
+            if self
+                .settings
+                .sign_up
+                .refuses_password(password.expose(), &all)
+            {
+                return Err(Error::PasswordMatchesIdentifier);
+            }
+            change.password_digest = Some(self.hasher.hash(&password).await?);
+        }
+        Ok(CheckedChange { change, taken })
+    }
+
+    /// The requesting client and its sign-up with this id; another client's
+    /// sign-up does not exist for it.
+    async fn client_sign_up(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(Client, SignUp), Error> {
+        let client = self.clients.require_client(token, Resource::SignUp).await?;
+        let sign_up = self
+            .sign_ups
+            .get(&SignUpId(id.to_owned()))
+            .await?
+            .filter(|s| s.client_id == client.id)
+            .ok_or(Error::NotFound(Resource::SignUp))?;
+        Ok((client, sign_up))
+    }
+
+    /// Stores a changed sign-up if no other request changed it first.
+    async fn replace(&self, sign_up: &mut SignUp) -> Result<(), Error> {
+        let expected = sign_up.next_version();
+        Ok(self.sign_ups.replace(sign_up, expected).await?)
+    }
+
+    /// Completes a stored sign-up that has everything it needs: marks it
+    /// complete (a compare-and-set, so of two racing requests one goes on),
+    /// then creates its user and first session and rotates the client's
+    /// token, in one step of the store. If that step fails (an address
+    /// another sign-up took first, say), the sign-up goes back to where it
+    /// was. Returns the sign-up as it ends and the client's new token.
+    async fn complete_if_ready(
+        &self,
+        mut sign_up: SignUp,
+        finish: &Finish<'_>,
+        now: Timestamp,
+    ) -> Result<(SignUp, Option<String>), Error> {
+        let required = self.settings.required_fields();
+        let verify = self.addresses_to_verify();
+        if sign_up.is_phantom() || !sign_up.is_ready(&required, &verify) {
+            return Ok((sign_up, None));
+        }
+        let before = sign_up.clone();
+        let user = self.new_user(&sign_up, now);
+        let session = self.new_session(&sign_up, &user, finish.origin, now);
+        sign_up.complete(user.id.clone(), session.id.clone(), now)?;
+        if let Err(err) = self.replace(&mut sign_up).await {
+            // A racing request may have completed it: answer with that.
+            return match self.sign_ups.get(&sign_up.id).await? {
+                Some(current) if current.status_at(now) == SignUpStatus::Complete => {
+                    Ok((current, None))
+                }
+                _ => Err(err),
+            };
+        }
+        let token = (!finish.keep_token).then(|| new_token(&*self.random));
+        let new_hash = token
+            .as_deref()
+            .map_or_else(|| finish.client.token_hash.clone(), token_hash);
+        if let Err(err) = self
+            .client_repo
+            .insert_user_with_session(&user, &session, &finish.client.token_hash, &new_hash)
+            .await
+        {
+            let mut restored = before;
+            restored.set_version(sign_up.version());
+            if let Err(undo) = self.replace(&mut restored).await {
+                tracing::warn!(sign_up = %restored.id, error = %undo, "could not restore a sign-up");
+            }
+            return Err(match err {
+                StoreError::Conflict => Error::Conflict,
+                other => other.into(),
+            });
+        }
+        tracing::info!(user = %user.id, sign_up = %sign_up.id, "signed up");
+        Ok((sign_up, token))
+    }
+
+    /// The addresses a sign-up must prove before it completes.
+    fn addresses_to_verify(&self) -> Vec<Verifiable> {
+        [Verifiable::EmailAddress, Verifiable::PhoneNumber]
+            .into_iter()
+            .filter(|a| {
+                self.settings.verifies_at_sign_up(match a {
+                    Verifiable::EmailAddress => IdentifierKind::EmailAddress,
+                    Verifiable::PhoneNumber => IdentifierKind::PhoneNumber,
+                })
+            })
+            .collect()
+    }
+
+    /// The account a complete sign-up becomes (not yet stored). An address
+    /// is verified when the sign-up proved it; one the instance did not ask
+    /// to prove is kept unverified, and names nobody at sign-in until it is.
+    fn new_user(&self, sign_up: &SignUp, now: Timestamp) -> User {
+        let id = UserId(new_id(IdPrefix::User, &*self.random));
+        let record = |prefix: IdPrefix, value: Option<&str>, verified: bool| {
+            value.map(|value| IdentificationRecord {
+                id: new_id(prefix, &*self.random),
+                value: value.to_owned(),
+                verified,
+                reserved_for_second_factor: false,
+                created_at: now,
+                updated_at: now,
+            })
+        };
+        let email = record(
+            IdPrefix::EmailAddress,
+            sign_up.email_address(),
+            sign_up.is_verified(Verifiable::EmailAddress),
+        );
+        let phone = record(
+            IdPrefix::PhoneNumber,
+            sign_up.phone_number(),
+            sign_up.is_verified(Verifiable::PhoneNumber),
+        );
+        let mut user = User {
+            primary_email_address_id: email.as_ref().map(|e| e.id.clone()),
+            primary_phone_number_id: phone.as_ref().map(|p| p.id.clone()),
+            email_addresses: email.into_iter().collect(),
+            phone_numbers: phone.into_iter().collect(),
+            username: sign_up.username().and_then(|u| Username::parse(u).ok()),
+            password_digest: sign_up.password_digest().map(str::to_owned),
+            first_name: sign_up.first_name().map(str::to_owned),
+            last_name: sign_up.last_name().map(str::to_owned),
+            unsafe_metadata: sign_up
+                .unsafe_metadata()
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({})),
+            legal_accepted_at: sign_up.legal_accepted_at(),
+            last_sign_in_at: Some(now),
+            ..User::blank(id.clone(), now)
+        };
+        user.stamp_changes(&User::blank(id, now), now);
+        user
+    }
+
+    /// The first session of the user a sign-up creates (not yet stored).
+    fn new_session(
+        &self,
+        sign_up: &SignUp,
+        user: &User,
+        origin: &SessionOrigin,
+        now: Timestamp,
+    ) -> Session {
+        // The factor the visitor proved, as a sign-in would name it.
+        let strategy = if sign_up.is_verified(Verifiable::EmailAddress) {
+            Strategy::EmailCode
+        } else if sign_up.is_verified(Verifiable::PhoneNumber) {
+            Strategy::PhoneCode
+        } else {
+            Strategy::Password
+        };
+        Session {
+            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
+            client_id: sign_up.client_id.clone(),
+            user_id: user.id.clone(),
+            status: SessionStatus::Active,
+            last_active_at: now,
+            expire_at: now.plus(self.settings.session_lifetime),
+            first_factor_verified_at: now,
+            second_factor_verified_at: None,
+            created_at: now,
+            updated_at: now,
+            origin: SessionOrigin {
+                strategy: Some(strategy.name()),
+                ..origin.clone()
+            },
+        }
+    }
+
+    /// The sign-up as of `now`, wrapped with its client as it is now.
+    async fn outcome(
+        &self,
+        sign_up: SignUp,
+        client: &ClientId,
+        new_token: Option<String>,
+        now: Timestamp,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        self.clients
+            .outcome(SignUpView::at(sign_up, now), client, new_token)
+            .await
+    }
+}
+
+/// Applies a checked change and what it found of the addresses it gives.
+fn apply(sign_up: &mut SignUp, checked: CheckedChange, now: Timestamp) -> Result<(), Error> {
+    sign_up.apply(checked.change, now)?;
+    for (address, taken) in checked.taken {
+        sign_up.set_taken(address, taken);
+    }
+    // An address cleared is nobody's.
+    for address in [Verifiable::EmailAddress, Verifiable::PhoneNumber] {
+        if !sign_up.has(address.field()) {
+            sign_up.set_taken(address, false);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,547 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::error::StoreError;
+use crate::model::{Duration, SignUpMode};
+use crate::ports::{NewDelivery, WindowCount};
+use crate::service::test_support::{Mocks, NOW, TOKEN, client, client_without_sessions, user};
+
+/// A sign-up store that keeps what it is given (one sign-up), comparing
+/// versions as the real ones do.
+fn remembering_store(m: &mut Mocks) -> Arc<Mutex<Option<SignUp>>> {
+    let kept: Arc<Mutex<Option<SignUp>>> = Arc::default();
+    let on_insert = kept.clone();
+    m.sign_ups.expect_insert().returning(move |s| {
+        *on_insert.lock().unwrap() = Some(s.clone());
+        Ok(())
+    });
+    let on_replace = kept.clone();
+    m.sign_ups.expect_replace().returning(move |s, expected| {
+        let mut slot = on_replace.lock().unwrap();
+        match slot.as_ref() {
+            Some(stored) if stored.version() == expected => {
+                *slot = Some(s.clone());
+                Ok(())
+            }
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    });
+    let on_get = kept.clone();
+    m.sign_ups
+        .expect_get()
+        .returning(move |_| Ok(on_get.lock().unwrap().clone()));
+    m.sign_ups.expect_delete().returning(|_| Ok(()));
+    kept
+}
+
+/// A public instance, the client found and read back, and its sign-up kept.
+fn public() -> (Mocks, Arc<Mutex<Option<SignUp>>>) {
+    let mut m = Mocks::new();
+    m.settings.sign_up.mode = SignUpMode::Public;
+    m.client_found().client_reads_back();
+    m.clients
+        .expect_set_current_sign_up()
+        .returning(|_, _, _| Ok(()));
+    m.hasher
+        .expect_hash()
+        .times(..=1)
+        .returning(|_| Ok("$argon2id$new".into()));
+    let kept = remembering_store(&mut m);
+    (m, kept)
+}
+
+fn email_and_password(email: &str, password: &str) -> CreateSignUp {
+    CreateSignUp {
+        fields: SignUpFields {
+            email_address: Some(email.into()),
+            password: Some(password.into()),
+            ..SignUpFields::default()
+        },
+        ..CreateSignUp::default()
+    }
+}
+
+fn nobody_has_it(m: &mut Mocks) {
+    m.users.expect_find_by_identifier().returning(|_| Ok(None));
+}
+
+/// The outbox keeps every message's sealed payload count.
+fn outbox_counted(m: &mut Mocks) -> Arc<Mutex<Vec<NewDelivery>>> {
+    let sent: Arc<Mutex<Vec<NewDelivery>>> = Arc::default();
+    let on_enqueue = sent.clone();
+    m.outbox.expect_enqueue().returning(move |d| {
+        on_enqueue.lock().unwrap().push(d.clone());
+        Ok(())
+    });
+    sent
+}
+
+#[tokio::test]
+async fn a_restricted_instance_takes_no_sign_up_and_writes_nothing() {
+    let mut m = Mocks::new();
+    m.settings.sign_up.mode = SignUpMode::Restricted;
+    m.nothing_created();
+    m.sign_ups.expect_insert().never();
+    m.hasher.expect_hash().never();
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password("ada@example.com", "a long secret"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::SignUpRestricted);
+}
+
+#[tokio::test]
+async fn email_and_password_wait_for_the_code_and_the_user_is_made_only_when_it_passes() {
+    let (mut m, kept) = public();
+    nobody_has_it(&mut m);
+    let sent = outbox_counted(&mut m);
+    let made: Arc<Mutex<Option<(User, Session)>>> = Arc::default();
+    let on_insert = made.clone();
+    m.clients
+        .expect_insert_user_with_session()
+        .times(1)
+        .returning(move |user, session, expected, new| {
+            assert_eq!(expected, token_hash(TOKEN));
+            assert_ne!(new, expected, "the client's token rotates");
+            *on_insert.lock().unwrap() = Some((user.clone(), session.clone()));
+            Ok(())
+        });
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+
+    let created = sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password(" Ada@Example.com ", "a long secret"),
+        )
+        .await
+        .unwrap();
+    let view = &created.response;
+    assert_eq!(view.status, SignUpStatus::MissingRequirements);
+    assert_eq!(view.sign_up.email_address(), Some("ada@example.com"));
+    assert_eq!(view.sign_up.password_digest(), Some("$argon2id$new"));
+    assert!(
+        created.new_token.is_none(),
+        "a known client keeps its token"
+    );
+    assert!(made.lock().unwrap().is_none(), "no user before the code");
+    let id = view.sign_up.id.as_str().to_owned();
+
+    let prepare = PrepareVerification {
+        strategy: Some("email_code".into()),
+    };
+    sign_ups
+        .prepare_verification(Some(TOKEN), &id, prepare.clone())
+        .await
+        .unwrap();
+    assert_eq!(sent.lock().unwrap().len(), 1, "one code queued");
+    // A second code within the cool-down is refused.
+    assert!(matches!(
+        sign_ups
+            .prepare_verification(Some(TOKEN), &id, prepare)
+            .await,
+        Err(Error::CodeRecentlySent { .. })
+    ));
+
+    let attempt = |code: &str| AttemptVerification {
+        strategy: Some("email_code".into()),
+        code: Some(code.into()),
+        ..AttemptVerification::default()
+    };
+    // The code is unknown to the test: what it was sealed with is the
+    // code's digest on the stored sign-up, so a wrong one fails...
+    let err = sign_ups
+        .attempt_verification(Some(TOKEN), &id, attempt("000000"))
+        .await;
+    let stored = kept.lock().unwrap().clone().unwrap();
+    let expected = stored
+        .verification(Verifiable::EmailAddress)
+        .and_then(|v| v.code.clone())
+        .unwrap()
+        .digest;
+    // ...unless 000000 happened to be it.
+    if err.is_ok() {
+        return;
+    }
+    assert_eq!(err.unwrap_err(), Error::CodeIncorrect);
+    assert!(made.lock().unwrap().is_none());
+    // Find the code by its digest, as only the receiver could.
+    let code = (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| code_digest(&crate::secrets::SecretBox::new(&[7; 32]), &id, c) == expected)
+        .unwrap();
+    let done = sign_ups
+        .attempt_verification(Some(TOKEN), &id, attempt(&code))
+        .await
+        .unwrap();
+    assert_eq!(done.response.status, SignUpStatus::Complete);
+    assert!(done.new_token.is_some());
+    let (user, session) = made.lock().unwrap().clone().unwrap();
+    assert_eq!(done.response.sign_up.created_user_id(), Some(&user.id));
+    assert_eq!(
+        done.response.sign_up.created_session_id(),
+        Some(&session.id)
+    );
+    assert_eq!(user.email_addresses.len(), 1);
+    assert!(user.email_addresses[0].verified, "proved by its code");
+    assert_eq!(
+        user.primary_email_address_id.as_deref(),
+        Some(user.email_addresses[0].id.as_str())
+    );
+    assert_eq!(user.password_digest.as_deref(), Some("$argon2id$new"));
+    assert_eq!(session.user_id, user.id);
+    assert_eq!(session.status, SessionStatus::Active);
+    assert_eq!(session.origin.strategy.as_deref(), Some("email_code"));
+    // Complete: no more steps.
+    assert_eq!(
+        sign_ups
+            .attempt_verification(Some(TOKEN), &id, attempt(&code))
+            .await
+            .unwrap_err(),
+        Error::SignUpComplete
+    );
+}
+
+#[tokio::test]
+async fn a_username_and_password_with_nothing_to_prove_completes_at_once() {
+    let (mut m, _kept) = public();
+    m.settings.sign_up.require_email_address = false;
+    m.settings.sign_up.require_username = true;
+    nobody_has_it(&mut m);
+    m.clients
+        .expect_insert_user_with_session()
+        .times(1)
+        .returning(|user, _, _, _| {
+            assert_eq!(user.username.as_ref().map(|u| u.as_str()), Some("ada_l"));
+            assert!(user.email_addresses.is_empty());
+            Ok(())
+        });
+    let created = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            CreateSignUp {
+                fields: SignUpFields {
+                    username: Some("Ada_L".into()),
+                    password: Some("a long secret".into()),
+                    ..SignUpFields::default()
+                },
+                ..CreateSignUp::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.response.status, SignUpStatus::Complete);
+}
+
+#[tokio::test]
+async fn an_identifier_that_is_an_accounts_is_refused_before_hashing() {
+    let (mut m, kept) = public();
+    m.identifier_names(user());
+    m.hasher.checkpoint();
+    m.hasher.expect_hash().never();
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password("alice@example.com", "a long secret"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::IdentifierTaken(IdentifierKind::EmailAddress));
+    assert!(kept.lock().unwrap().is_none(), "nothing stored");
+}
+
+#[tokio::test]
+async fn under_enumeration_protection_a_taken_address_gets_a_notice_and_never_completes() {
+    let (mut m, kept) = public();
+    m.settings.enumeration_protection = true;
+    m.identifier_names(user());
+    let sent = outbox_counted(&mut m);
+    m.clients.expect_insert_user_with_session().never();
+    let services = m.services();
+    let created = services
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password("alice@example.com", "a long secret"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.response.status, SignUpStatus::MissingRequirements);
+    let id = created.response.sign_up.id.as_str().to_owned();
+    services
+        .sign_ups
+        .prepare_verification(
+            Some(TOKEN),
+            &id,
+            PrepareVerification {
+                strategy: Some("email_code".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.lock().unwrap().len(), 1, "the owner is told");
+    // No six digits match what was recorded.
+    let stored = kept.lock().unwrap().clone().unwrap();
+    let digest = stored
+        .verification(Verifiable::EmailAddress)
+        .and_then(|v| v.code.clone())
+        .unwrap()
+        .digest;
+    let key = crate::secrets::SecretBox::new(&[7; 32]);
+    assert!(
+        ["000000", "424242", "123456"]
+            .iter()
+            .all(|c| code_digest(&key, &id, c) != digest)
+    );
+    let err = services
+        .sign_ups
+        .attempt_verification(
+            Some(TOKEN),
+            &id,
+            AttemptVerification {
+                strategy: Some("email_code".into()),
+                code: Some("123456".into()),
+                ..AttemptVerification::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::CodeIncorrect, "as a wrong code answers");
+}
+
+#[tokio::test]
+async fn usernames_are_refused_even_under_enumeration_protection() {
+    let (mut m, _kept) = public();
+    m.settings.enumeration_protection = true;
+    m.settings.sign_up.require_username = true;
+    m.identifier_names(user());
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            CreateSignUp {
+                fields: SignUpFields {
+                    username: Some("alice".into()),
+                    ..SignUpFields::default()
+                },
+                ..CreateSignUp::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::IdentifierTaken(IdentifierKind::Username));
+}
+
+#[tokio::test]
+async fn passwords_are_checked_against_the_rules_and_the_identifiers_before_hashing() {
+    for (password, expected) in [
+        ("short", Error::PasswordTooShort { min_chars: 8 }),
+        ("ada.lovelace", Error::PasswordMatchesIdentifier),
+        ("ADA.LOVELACE@example.com", Error::PasswordMatchesIdentifier),
+    ] {
+        let (mut m, kept) = public();
+        nobody_has_it(&mut m);
+        m.hasher.checkpoint();
+        m.hasher.expect_hash().never();
+        let err = m
+            .services()
+            .sign_ups
+            .create_sign_up(
+                Some(TOKEN),
+                email_and_password("ada.lovelace@example.com", password),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, expected, "{password}");
+        assert!(kept.lock().unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_field_the_instance_does_not_collect_is_refused() {
+    let (mut m, _kept) = public();
+    m.settings.sign_up.first_name = crate::model::Requirement::Off;
+    nobody_has_it(&mut m);
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            CreateSignUp {
+                fields: SignUpFields {
+                    first_name: Some("Ada".into()),
+                    ..SignUpFields::default()
+                },
+                ..CreateSignUp::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::invalid("first_name", Problem::NotCollected));
+}
+
+#[tokio::test]
+async fn losing_the_race_for_an_address_at_completion_is_form_identifier_exists_and_the_sign_up_is_left_as_it_was()
+ {
+    let (mut m, kept) = public();
+    m.settings.sign_up.require_email_address = false;
+    m.settings.sign_up.require_username = true;
+    nobody_has_it(&mut m);
+    m.clients
+        .expect_insert_user_with_session()
+        .times(1)
+        .returning(|_, _, _, _| Err(StoreError::Duplicate(IdentifierKind::Username)));
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            CreateSignUp {
+                fields: SignUpFields {
+                    username: Some("ada_l".into()),
+                    password: Some("a long secret".into()),
+                    ..SignUpFields::default()
+                },
+                ..CreateSignUp::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::IdentifierTaken(IdentifierKind::Username));
+    let stored = kept.lock().unwrap().clone().unwrap();
+    assert_eq!(stored.status_at(NOW), SignUpStatus::MissingRequirements);
+    assert_eq!(stored.created_user_id(), None);
+}
+
+#[tokio::test]
+async fn a_changed_address_loses_its_proof_and_updates_fill_what_is_missing() {
+    let (mut m, _kept) = public();
+    m.settings.sign_up.require_email_address = false;
+    m.settings.sign_up.require_username = true;
+    m.settings.sign_up.last_name = crate::model::Requirement::Required;
+    nobody_has_it(&mut m);
+    m.clients
+        .expect_insert_user_with_session()
+        .times(1)
+        .returning(|user, _, _, _| {
+            assert_eq!(user.last_name.as_deref(), Some("Lovelace"));
+            Ok(())
+        });
+    let services = m.services();
+    let created = services
+        .sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            CreateSignUp {
+                fields: SignUpFields {
+                    username: Some("ada_l".into()),
+                    password: Some("a long secret".into()),
+                    ..SignUpFields::default()
+                },
+                ..CreateSignUp::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created
+            .response
+            .sign_up
+            .missing_fields(&services.settings().required_fields()),
+        [SignUpField::LastName]
+    );
+    let id = created.response.sign_up.id.as_str().to_owned();
+    let updated = services
+        .sign_ups
+        .update_sign_up(
+            Some(TOKEN),
+            &id,
+            UpdateSignUp {
+                fields: SignUpFields {
+                    last_name: Some(" Lovelace ".into()),
+                    ..SignUpFields::default()
+                },
+                ..UpdateSignUp::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.response.status, SignUpStatus::Complete);
+}
+
+#[tokio::test]
+async fn another_clients_sign_up_does_not_exist_for_this_one() {
+    let mut m = Mocks::new();
+    m.client_found();
+    let mut other = SignUp::new(
+        SignUpId("sua_x".into()),
+        ClientId("client_2".into()),
+        NOW,
+        Duration::days(1),
+    );
+    other.set_version(0);
+    m.sign_ups
+        .expect_get()
+        .returning(move |_| Ok(Some(other.clone())));
+    let err = m
+        .services()
+        .sign_ups
+        .get_sign_up(Some(TOKEN), "sua_x")
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::NotFound(Resource::SignUp));
+}
+
+#[tokio::test]
+async fn creating_a_sign_up_without_a_client_counts_a_new_client() {
+    let mut m = Mocks::new();
+    m.settings.sign_up.mode = SignUpMode::Public;
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(None));
+    m.counters.checkpoint();
+    m.counters.expect_hit().times(1).returning(|_, _, _| {
+        Ok(WindowCount {
+            count: 99,
+            resets_in: Duration::seconds(7),
+        })
+    });
+    m.clients.expect_insert_client().never();
+    m.sign_ups.expect_insert().never();
+    nobody_has_it(&mut m);
+    m.hasher
+        .expect_hash()
+        .returning(|_| Ok("$argon2id$new".into()));
+    let err = m
+        .services()
+        .sign_ups
+        .create_sign_up(
+            None,
+            CreateSignUp {
+                client_ip: Some("192.0.2.1".parse().unwrap()),
+                ..email_and_password("ada@example.com", "a long secret")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Throttled {
+            retry_after_secs: 7
+        }
+    );
+    let _ = (client(), client_without_sessions());
+}
