@@ -2,14 +2,18 @@
 // the client travels in latch's HttpOnly `__client` cookie, cross-origin with CORS.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { backendClient, jwtClaims, launchBrowser, newUserParams, startLatch, startPageServer } from './harness.mjs';
+import {
+  backendClient, httpCodeSender, jwtClaims, launchBrowser, newUserParams, signUpInPage, startCodeReceiver,
+  startLatch, startPageServer,
+} from './harness.mjs';
 
-let pageServer, pageOrigin, latch, browser, page, user, params, blocked;
+let pageServer, pageOrigin, latch, receiver, browser, page, user, params, blocked;
 const pageConfig = {};
 
 before(async () => {
   ({ server: pageServer, origin: pageOrigin } = await startPageServer(pageConfig));
-  latch = await startLatch({ environment: 'production', allowedOrigins: [pageOrigin] });
+  receiver = await startCodeReceiver();
+  latch = await startLatch({ environment: 'production', allowedOrigins: [pageOrigin], env: httpCodeSender(receiver) });
   Object.assign(pageConfig, { publishableKey: latch.publishableKey, proxyUrl: latch.url });
 
   params = newUserParams();
@@ -24,6 +28,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await latch?.stop();
+  await receiver?.close();
   pageServer?.close();
 });
 
@@ -95,6 +100,26 @@ test('wrong password surfaces form_password_incorrect in the page', async () => 
     }
   }, { identifier: params.emailAddress[0] });
   assert.deepEqual(err, { code: 'form_password_incorrect', status: 422 });
+});
+
+test('sign up with email, password and an email code, setActive, getToken; kept after a reload', async () => {
+  const email = newUserParams().emailAddress[0];
+  const { started, prepared, done } = await signUpInPage(page, receiver, { emailAddress: email, password: params.password });
+  assert.equal(started.status, 'missing_requirements');
+  assert.deepEqual(started.unverifiedFields, ['email_address']);
+  assert.equal(prepared.emailStrategy, 'email_code');
+  assert.equal(done.status, 'complete');
+  assert.match(done.sessionId ?? '', /^sess_/);
+  assert.equal(done.activeId, done.sessionId);
+  const claims = jwtClaims(done.token);
+  assert.equal(claims.sub, done.userId);
+  assert.equal(claims.sid, done.sessionId);
+
+  const created = await backendClient(latch).users.getUser(done.userId);
+  assert.equal(created.primaryEmailAddress?.emailAddress, email);
+  assert.equal(created.primaryEmailAddress?.verification?.status, 'verified');
+  assert.deepEqual(await loadClerk(), { loaded: true, sessionId: done.sessionId });
+  await page.evaluate(() => window.Clerk.signOut(() => {}));
 });
 
 test('the page reached no other host', () => {

@@ -10,12 +10,15 @@
 // default clerk.latch.localhost included) makes a pk_test_ key use the `__client` cookie.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { backendClient, jwtClaims, launchBrowser, newUserParams, startLatch, startPageServer } from './harness.mjs';
+import {
+  backendClient, httpCodeSender, jwtClaims, launchBrowser, newUserParams, signUpInPage, startCodeReceiver,
+  startLatch, startPageServer,
+} from './harness.mjs';
 
 // Never resolved nor reached: proxyUrl sends every call to latch on 127.0.0.1.
 const FRONTEND_HOST = 'latch-conformance.clerk.accounts.dev';
 
-let pageServer, pageOrigin, latch, browser, context, page, user, params, blocked;
+let pageServer, pageOrigin, latch, receiver, browser, context, page, user, params, blocked;
 const pageConfig = {};
 /** Every request the page sent to latch, in order; see record(). */
 const calls = [];
@@ -52,7 +55,10 @@ before(async () => {
   ({ server: pageServer, origin: pageOrigin } = await startPageServer(pageConfig));
   // The page is on another origin than latch: clerk-js must be able to read the
   // responses (and the Clerk-Db-Jwt header), which takes CORS for the page's origin.
-  latch = await startLatch({ environment: 'development', allowedOrigins: [pageOrigin], frontendHost: FRONTEND_HOST });
+  receiver = await startCodeReceiver();
+  latch = await startLatch({
+    environment: 'development', allowedOrigins: [pageOrigin], frontendHost: FRONTEND_HOST, env: httpCodeSender(receiver),
+  });
   Object.assign(pageConfig, { publishableKey: latch.publishableKey, proxyUrl: latch.url });
 
   params = newUserParams();
@@ -67,6 +73,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await latch?.stop();
+  await receiver?.close();
   pageServer?.close();
 });
 
@@ -205,6 +212,38 @@ test('signOut ends the session, also after a reload', async () => {
   assert.deepEqual(await loadClerk(), { loaded: true, sessionId: null });
   const { data } = await backendClient(latch).sessions.getSessionList({ userId: user.id });
   assert.notEqual(data.find((s) => s.id === signedIn.sessionId)?.status, 'active');
+});
+
+test('sign up with email, password and an email code; every call keeps the dev browser token', async () => {
+  const start = calls.length;
+  const email = newUserParams().emailAddress[0];
+  const { started, prepared, done } = await signUpInPage(page, receiver, { emailAddress: email, password: params.password });
+  assert.equal(started.status, 'missing_requirements');
+  assert.deepEqual(started.unverifiedFields, ['email_address']);
+  assert.equal(prepared.emailStrategy, 'email_code');
+  assert.equal(done.status, 'complete');
+  assert.equal(done.activeId, done.sessionId);
+  const claims = jwtClaims(done.token);
+  assert.equal(claims.sub, done.userId);
+  assert.equal(claims.sid, done.sessionId);
+  assert.equal(claims.azp, pageOrigin);
+
+  const log = await callsSince(start);
+  const names = log.map((c) => c.call);
+  for (const call of [
+    'POST /v1/client/sign_ups',
+    `POST /v1/client/sign_ups/${started.id}/prepare_verification`,
+    `POST /v1/client/sign_ups/${started.id}/attempt_verification`,
+    `POST /v1/client/sessions/${done.sessionId}/touch`,
+  ]) assert.ok(names.includes(call), `${call} missing:\n${summary(log)}`);
+  for (const c of log) {
+    assert.equal(c.dbJwt, devBrowserToken, `${c.call} did not keep the dev browser token:\n${summary(log)}`);
+    assert.equal(c.status, 200, summary(log));
+    assert.equal(c.rotated, null, `unexpected Clerk-Db-Jwt header:\n${summary(log)}`);
+  }
+  assert.deepEqual((await getClient(devBrowserToken)).body.response.sessions.map((s) => s.id), [done.sessionId]);
+  assert.equal((await backendClient(latch).users.getUser(done.userId)).primaryEmailAddress?.verification?.status, 'verified');
+  await page.evaluate(() => window.Clerk.signOut(() => {}));
 });
 
 test('a token in the page URL is adopted; an unknown one makes clerk-js open a new dev browser', async () => {

@@ -53,6 +53,7 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     // suite itself. The Rust suites test the limits.
     LATCH_RATE_LIMITS__CREATE_CLIENT: '0',
     LATCH_RATE_LIMITS__CREATE_SIGN_IN: '0',
+    LATCH_RATE_LIMITS__CREATE_SIGN_UP: '0',
     LATCH_RATE_LIMITS__ATTEMPT: '0',
     LATCH_RATE_LIMITS__PREPARE: '0',
     LATCH_RATE_LIMITS__CODES_PER_DESTINATION: '0',
@@ -112,19 +113,20 @@ const psql = (sql) => promisify(execFile)('psql', [
 const redisCli = (...args) => promisify(execFile)('redis-cli', ['-h', '127.0.0.1', ...args], { timeout: STARTUP_TIMEOUT_MS });
 
 /**
- * Starts `replicas` latch servers sharing a fresh PostgreSQL database and a Redis key
- * prefix, behind a proxy on a random loopback port that sends each request to the next
- * replica in turn, as a load balancer without session affinity would. Returns
+ * Starts `replicas` latch servers sharing a fresh PostgreSQL database, a Redis key prefix
+ * and the settings in `env`, behind a proxy on a random loopback port that sends each
+ * request to the next replica in turn, as a load balancer without session affinity would. Returns
  * { url, publishableKey, secretKey, replicas, served, log, stop() }: `url` is the proxy's,
  * `replicas` the replicas' own URLs, `served[i]` how many requests replica i answered,
  * `log` one { method, path, replica } per proxied request. stop() also drops the database
  * and deletes the Redis keys.
  */
-export async function startCluster({ replicas: count = 3 } = {}) {
+export async function startCluster({ replicas: count = 3, env: extraEnv = {} } = {}) {
   const tag = `${process.pid}_${randomBytes(4).toString('hex')}`;
   const database = `latch_conformance_${tag}`;
   const redisPrefix = `latch-conformance:${tag}:`;
   const env = {
+    ...extraEnv,
     LATCH_STORAGE__DURABLE: 'postgres',
     LATCH_STORAGE__POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
     LATCH_STORAGE__FLOW_STORE: 'redis',
@@ -195,21 +197,33 @@ export function backendClient(latch) {
   return createClerkClient({ secretKey: latch.secretKey, apiUrl: latch.url });
 }
 
+let freshModules = 0;
+
 /**
  * A loaded headless clerk-js instance in native mode: the client token travels in the
  * `authorization` header with `_is_native=1`, as Clerk's mobile SDKs do. clerk-js keeps
- * module-level state, so use one instance per test file.
+ * module-level state (one Client per module), so use one instance per test file, or pass
+ * `fresh: true` to load it from a module instance of its own (a new copy of clerk-js's
+ * self-contained bundle), for a test file that talks to several latches.
  */
-export async function loadNodeClerk(latch) {
+export async function loadNodeClerk(latch, { fresh = false } = {}) {
   // clerk-js creates a BroadcastChannel at import; unref it so the process can exit.
   const RealBroadcastChannel = globalThis.BroadcastChannel;
-  globalThis.BroadcastChannel = class extends RealBroadcastChannel {
-    constructor(name) {
-      super(name);
-      this.unref();
-    }
-  };
-  const { Clerk } = await import('@clerk/clerk-js');
+  if (!RealBroadcastChannel.unrefs) {
+    globalThis.BroadcastChannel = class extends RealBroadcastChannel {
+      static unrefs = true;
+      constructor(name) {
+        super(name);
+        this.unref();
+      }
+    };
+  }
+  // A `window` left by an earlier instance (see below) would make clerk-js load as in a
+  // browser.
+  if (globalThis.window === globalThis) delete globalThis.window;
+  const { Clerk } = await import(fresh
+    ? `${import.meta.resolve('@clerk/clerk-js')}?instance=${++freshModules}`
+    : '@clerk/clerk-js');
   const clerk = new Clerk(latch.publishableKey, { proxyUrl: latch.url });
   let clientToken = '';
   clerk.__internal_onBeforeRequest((request) => {
@@ -385,4 +399,48 @@ export async function startCodeReceiver() {
     }
   }
   return { url, nextCode, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/**
+ * Signs up in the page through `window.Clerk.client.signUp` with an email address and a
+ * password, the email code taken from `receiver`, then makes the new session active.
+ * Returns { started, prepared, done } where `started` is the sign-up after create,
+ * `prepared` after prepareEmailAddressVerification, and `done` { status, userId,
+ * sessionId, activeId, token } after attemptEmailAddressVerification, setActive and
+ * getToken.
+ */
+export async function signUpInPage(page, receiver, { emailAddress, password }) {
+  const { started, prepared } = await page.evaluate(async (params) => {
+    const pick = (s) => ({
+      id: s.id, status: s.status, emailAddress: s.emailAddress, missingFields: s.missingFields,
+      unverifiedFields: s.unverifiedFields, emailVerification: s.verifications.emailAddress.status,
+      emailStrategy: s.verifications.emailAddress.strategy,
+    });
+    const signUp = await window.Clerk.client.signUp.create(params);
+    const started = pick(signUp);
+    const prepared = pick(await signUp.prepareEmailAddressVerification({ strategy: 'email_code' }));
+    return { started, prepared };
+  }, { emailAddress, password });
+  const code = await receiver.nextCode(emailAddress);
+  const done = await page.evaluate(async (code) => {
+    const signUp = await window.Clerk.client.signUp.attemptEmailAddressVerification({ code });
+    await window.Clerk.setActive({ session: signUp.createdSessionId });
+    return {
+      status: signUp.status,
+      userId: signUp.createdUserId,
+      sessionId: signUp.createdSessionId,
+      activeId: window.Clerk.session?.id ?? null,
+      token: await window.Clerk.session.getToken(),
+    };
+  }, code);
+  return { started, prepared, done };
+}
+
+/** latch settings that send codes to `receiver` (startCodeReceiver) through the `http` sender. */
+export function httpCodeSender(receiver) {
+  return {
+    LATCH_CODES__SENDER: 'http',
+    LATCH_CODES__HTTP_URL: receiver.url,
+    LATCH_CODES__HTTP_SECRET: 'conformance shared secret',
+  };
 }

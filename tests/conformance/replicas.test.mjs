@@ -5,22 +5,25 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { verifyToken } from '@clerk/backend';
 import {
-  backendClient, jwtClaims, loadNodeClerk, newUserParams, publicKeyPem, rejectsWithCode, startCluster,
+  backendClient, httpCodeSender, jwtClaims, loadNodeClerk, newUserParams, publicKeyPem, rejectsWithCode,
+  startCluster, startCodeReceiver,
 } from './harness.mjs';
 
 const REPLICAS = 3;
 const TIMEOUT = { timeout: 30_000 };
 
-let cluster, backend, clerk, user, params, testUser, testParams;
+let cluster, receiver, backend, clerk, user, params, testUser, testParams;
 
 before(async () => {
-  cluster = await startCluster({ replicas: REPLICAS });
+  receiver = await startCodeReceiver();
+  cluster = await startCluster({ replicas: REPLICAS, env: httpCodeSender(receiver) });
   backend = backendClient(cluster);
   clerk = await loadNodeClerk(cluster);
 }, { timeout: 90_000 });
 
 after(async () => {
   await cluster?.stop();
+  await receiver?.close();
 }, { timeout: 60_000 });
 
 /** Runs `steps` and returns the replica that served each request it made, in order. */
@@ -127,6 +130,31 @@ test('email code sign-in of a test identity: create, prepare and attempt on thre
   assert.equal(signIn.status, 'complete');
   await clerk.setActive({ session: signIn.createdSessionId });
   assert.equal(clerk.user?.id, testUser.id);
+  await clerk.signOut();
+  assert.equal(clerk.session, null);
+});
+
+test('sign-up by email code: created, prepared and attempted on three replicas', TIMEOUT, async () => {
+  const { emailAddress: [email], password } = newUserParams();
+  const { result: signUp, served } = await replicasServing(async () => {
+    const started = await clerk.client.signUp.create({ emailAddress: email, password });
+    assert.equal(started.status, 'missing_requirements');
+    await started.prepareEmailAddressVerification({ strategy: 'email_code' });
+    const code = await receiver.nextCode(email);
+    return clerk.client.signUp.attemptEmailAddressVerification({ code });
+  });
+  assert.equal(new Set([
+    replicaOf(served, 'POST', /^\/v1\/client\/sign_ups$/),
+    replicaOf(served, 'POST', /^\/v1\/client\/sign_ups\/[^/]+\/prepare_verification$/),
+    replicaOf(served, 'POST', /^\/v1\/client\/sign_ups\/[^/]+\/attempt_verification$/),
+  ]).size, 3);
+  assert.equal(signUp.status, 'complete');
+  await clerk.setActive({ session: signUp.createdSessionId });
+  assert.equal(clerk.user?.id, signUp.createdUserId);
+  assert.equal(jwtClaims(await clerk.session.getToken({ skipCache: true })).sub, signUp.createdUserId);
+  const { result: reads } = await replicasServing(() =>
+    Promise.all(Array.from({ length: REPLICAS }, () => backend.users.getUser(signUp.createdUserId))));
+  for (const read of reads) assert.equal(read.primaryEmailAddress?.verification?.status, 'verified');
   await clerk.signOut();
   assert.equal(clerk.session, null);
 });
