@@ -244,8 +244,14 @@ async fn no_account_yet_leaves_the_verification_transferable() {
     let Setup { app, idp } = setup(InstanceSettings::default()).await;
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "newcomer").await;
-    assert_eq!(location(&callback(&app, &query).await), BACK);
-    let state = sign_in_state(&app, &token, &id).await;
+    let back = callback(&app, &query).await;
+    // Not transferable until the client that started the flow claims it.
+    let before = sign_in_state(&app, &token, &id).await;
+    assert_eq!(
+        before["response"]["first_factor_verification"]["status"],
+        "unverified"
+    );
+    let (_, state) = claim(&app, &token, &id, location(&back)).await;
     let v = &state["response"]["first_factor_verification"];
     assert_eq!(v["status"], "transferable", "{state}");
     assert_eq!(v["error"]["code"], "external_account_not_found");
@@ -259,8 +265,8 @@ async fn an_unverified_email_is_never_linked() {
     let bob = app.user("bob@example.com", None).await;
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "mallory").await;
-    assert_eq!(location(&callback(&app, &query).await), BACK);
-    let state = sign_in_state(&app, &token, &id).await;
+    let back = callback(&app, &query).await;
+    let (_, state) = claim(&app, &token, &id, location(&back)).await;
     assert_eq!(
         state["response"]["first_factor_verification"]["status"],
         "transferable"
@@ -280,8 +286,8 @@ async fn an_address_the_account_has_not_verified_links_nothing() {
     app.set_verified(&alice, "alice@example.com", false).await;
     let (token, id, url) = start(&app, None).await;
     let query = approve(&idp, &url, "alice").await;
-    assert_eq!(location(&callback(&app, &query).await), BACK);
-    let state = sign_in_state(&app, &token, &id).await;
+    let back = callback(&app, &query).await;
+    let (_, state) = claim(&app, &token, &id, location(&back)).await;
     assert_eq!(
         state["response"]["first_factor_verification"]["status"], "transferable",
         "{state}"

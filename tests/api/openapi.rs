@@ -303,6 +303,9 @@ async fn app_with_providers() -> (TestApp, GitHubLikeProvider) {
             .with_name("Alice Liddell")
             .with_email("alice@example.com", true),
         OAuthUser::new(3002, "newcomer").with_email("new@example.com", true),
+        OAuthUser::new(3003, "fresh")
+            .with_name("Fresh Face")
+            .with_email("fresh@example.com", true),
     ]);
     idp.allow_redirect_uri(CALLBACK);
     let providers = ["github", "custom_acme"]
@@ -955,12 +958,83 @@ async fn oauth(w: Walk<'_>, idp: &GitHubLikeProvider) {
     let headers = [("cookie", cookie.as_str())];
     expect_error(w.request("POST", to, &headers, posted()).await);
 
-    // A custom provider with no account yet: the verification is transferable.
+    // A custom provider with no account yet: once claimed, the verification
+    // is transferable, and a sign-up takes the account over.
     let (s, url) = start("oauth_custom_acme").await;
     let query = approve(idp, &url, "newcomer").await;
     let callback = format!("/v1/oauth_callback{query}");
-    w.plain("GET", &callback, 303).await;
-    assert_verification(&s.read().await, "transferable");
+    let landed = w.plain("GET", &callback, 303).await;
+    let nonce = landed
+        .header("location")
+        .unwrap()
+        .split_once("rotating_token_nonce=")
+        .unwrap()
+        .1
+        .to_owned();
+    let claimed = w
+        .ok(
+            "GET",
+            &format!("{}?rotating_token_nonce={nonce}", s.path("")),
+            &s.token,
+            &[],
+        )
+        .await;
+    assert_verification(&claimed, "transferable");
+    let token = token_after(&claimed, &s.token);
+    let transfer = [("transfer", "true")];
+    let signed_up = w.ok("POST", "/v1/client/sign_ups", &token, &transfer).await;
+    assert_eq!(
+        signed_up.body["response"]["status"], "complete",
+        "{}",
+        signed_up.body
+    );
+    // Nothing left to transfer.
+    let token = token_after(&signed_up, &token);
+    w.fails("POST", "/v1/client/sign_ups", &token, &transfer, 422)
+        .await;
+    w.fails("POST", SIGN_INS, &token, &transfer, 422).await;
+
+    // An OAuth sign-up: a new account completes; one that is a user's is
+    // transferable to a sign-in, which completes for that user.
+    let sign_up = |strategy: &'static str| async move {
+        let form = [("strategy", strategy), ("redirect_url", back)];
+        let res = w.ok("POST", "/v1/client/sign_ups", "", &form).await;
+        let v = &res.body["response"]["verifications"]["external_account"];
+        let url = v["external_verification_redirect_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (res.token(), id_of(&res), url)
+    };
+    for (login, status) in [("fresh", "complete"), ("alice", "missing_requirements")] {
+        let (token, id, url) = sign_up("oauth_github").await;
+        let query = approve(idp, &url, login).await;
+        let landed = w
+            .plain("GET", &format!("/v1/oauth_callback{query}"), 303)
+            .await;
+        let nonce = landed
+            .header("location")
+            .unwrap()
+            .split_once("rotating_token_nonce=")
+            .unwrap()
+            .1
+            .to_owned();
+        let path = format!("/v1/client/sign_ups/{id}?rotating_token_nonce={nonce}");
+        let claimed = w.ok("GET", &path, &token, &[]).await;
+        assert_eq!(
+            claimed.body["response"]["status"], status,
+            "{}",
+            claimed.body
+        );
+        if login == "alice" {
+            let v = &claimed.body["response"]["verifications"]["external_account"];
+            assert_eq!(v["status"], "transferable", "{}", claimed.body);
+            assert_eq!(v["error"]["code"], "external_account_exists");
+            let token = token_after(&claimed, &token);
+            let signed_in = w.ok("POST", SIGN_INS, &token, &transfer).await;
+            assert_status(&signed_in, "complete");
+        }
+    }
 
     // Prepared after identification.
     let (mut s, _) = SignIn::identify(w, "alice@example.com").await;

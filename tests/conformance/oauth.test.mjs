@@ -155,13 +155,17 @@ test('OAuth sign-in through the provider login and consent completes', async () 
   await clerk.signOut();
 });
 
-test('an unverified email is not linked: the verification is transferable', async () => {
+test('an unverified email is not linked: once claimed, the verification is transferable', async () => {
   await backend.users.createUser({ ...newUserParams(), emailAddress: ['eve@example.com'] });
   const signIn = await clerk.client.signIn.create({ strategy: 'oauth_custom_acme', redirectUrl: BACK });
   const landing = await browse(signIn.firstFactorVerification.externalVerificationRedirectURL.href, 'eve', `${latch.url}/v1/oauth_callback`);
   const res = await fetch(landing, { redirect: 'manual' });
-  assert.equal(res.headers.get('location'), BACK);
-  const after = await clerk.client.signIn.reload();
+  const back = new URL(res.headers.get('location'));
+  assert.equal(`${back.origin}${back.pathname}`, BACK);
+  // The account is the claiming client's to sign up with, and no other's.
+  assert.equal((await clerk.client.signIn.reload()).firstFactorVerification.status, 'unverified');
+  const nonce = back.searchParams.get('rotating_token_nonce');
+  const after = await clerk.client.signIn.reload({ rotatingTokenNonce: nonce });
   assert.equal(after.firstFactorVerification.status, 'transferable');
   assert.equal(after.firstFactorVerification.error?.code, 'external_account_not_found');
 });

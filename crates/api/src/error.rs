@@ -83,6 +83,7 @@ pub enum ErrorCode {
     SignUpModeRestricted,
     FormPasswordMatchesIdentifier,
     FormParamUnknown,
+    ExternalAccountExists,
 }
 
 impl ErrorCode {
@@ -130,6 +131,7 @@ impl ErrorCode {
             Self::SignUpModeRestricted => "sign_up_mode_restricted",
             Self::FormPasswordMatchesIdentifier => "form_password_matches_identifier",
             Self::FormParamUnknown => "form_param_unknown",
+            Self::ExternalAccountExists => "external_account_exists",
         }
     }
 }
@@ -544,6 +546,12 @@ impl From<Error> for ApiError {
                 "The external account was not found.",
                 "No account is linked to this identity yet.".into(),
             ),
+            Error::ExternalAccountExists => unprocessable(
+                C::ExternalAccountExists,
+                "The external account exists.",
+                "This account at the provider already belongs to a user: sign in with it instead."
+                    .into(),
+            ),
             Error::ExternalAccountMismatch => unprocessable(
                 C::ExternalAccountMismatch,
                 "Another account",
@@ -725,6 +733,11 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             format!("{param} is not collected at sign-up on this instance."),
         )
         .param(param),
+        Problem::NothingToTransfer => value(
+            "There is nothing to transfer: no OAuth sign-in or sign-up of this client ended \
+             transferable."
+                .into(),
+        ),
         Problem::NoSuchPhoneNumber => value("No such phone number on this user.".into()),
         Problem::UnverifiedSecondFactorPhone => {
             value("Only a verified phone number can be reserved for the second factor.".into())
@@ -778,6 +791,7 @@ mod tests {
             Problem::UnverifiedSecondFactorPhone,
             Problem::PrimaryPhoneReserved,
             Problem::NotCollected,
+            Problem::NothingToTransfer,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -833,6 +847,7 @@ mod tests {
             Error::NotFound(Resource::Record),
             Error::ExternalAccountTaken,
             Error::ExternalAccountNotFound,
+            Error::ExternalAccountExists,
             Error::ExternalAccountMismatch,
             Error::OAuthClientMismatch,
             Error::OAuthAccessDenied,
@@ -891,6 +906,7 @@ mod tests {
             Error::NotFound(_) => "NotFound",
             Error::ExternalAccountTaken => "ExternalAccountTaken",
             Error::ExternalAccountNotFound => "ExternalAccountNotFound",
+            Error::ExternalAccountExists => "ExternalAccountExists",
             Error::ExternalAccountMismatch => "ExternalAccountMismatch",
             Error::OAuthClientMismatch => "OAuthClientMismatch",
             Error::OAuthAccessDenied => "OAuthAccessDenied",
@@ -942,6 +958,7 @@ mod tests {
             Problem::UnverifiedSecondFactorPhone => "UnverifiedSecondFactorPhone",
             Problem::PrimaryPhoneReserved => "PrimaryPhoneReserved",
             Problem::NotCollected => "NotCollected",
+            Problem::NothingToTransfer => "NothingToTransfer",
         }
     }
 
@@ -949,8 +966,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 45 variants besides InvalidParam, plus 33 problems.
-        assert_eq!(seen.len(), 45 + 33, "{seen:?}");
+        // 46 variants besides InvalidParam, plus 34 problems.
+        assert_eq!(seen.len(), 46 + 34, "{seen:?}");
     }
 
     #[test]

@@ -402,7 +402,6 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
     let result = match params {
         Ok(params) => state
             .services
-            .oauth
             .oauth_callback(params)
             .await
             .map_err(ApiError::from),

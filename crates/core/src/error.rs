@@ -87,6 +87,9 @@ pub enum Error {
     ExternalAccountTaken,
     /// No account is linked to the identity the provider returned.
     ExternalAccountNotFound,
+    /// The provider account a sign-up proved is already a user's: a sign-in
+    /// may take it over.
+    ExternalAccountExists,
     /// The provider's account is another user's than the one signing in.
     ExternalAccountMismatch,
     /// OAuth: the callback or claim came from another client than the flow's.
@@ -184,6 +187,9 @@ pub enum Problem {
     PrimaryPhoneReserved,
     /// A field the instance does not collect at sign-up.
     NotCollected,
+    /// A transfer with nothing to take over: no OAuth sign-in (or sign-up)
+    /// of this client ended transferable.
+    NothingToTransfer,
 }
 
 /// What was not found.

@@ -123,7 +123,6 @@ pub(crate) async fn run(
     {
         match state
             .services
-            .oauth
             .claim_oauth(
                 auth.token(),
                 nonce,

@@ -54,6 +54,7 @@ pub async fn create(
         keep_token: keeps_token(auth),
         origin: session_origin(req, &state.config.trusted_proxies),
         client_ip: client_ip(req, &state.config.trusted_proxies),
+        transfer: req.param_bool("transfer")?.unwrap_or(false),
     };
     on_sign_ins(state, req, |s| s.create_sign_in(auth.token(), params)).await
 }

@@ -9,7 +9,7 @@ use latch_core::service::{
     SignUps, UpdateSignUp,
 };
 
-use super::{ClientAuth, FapiReply, wrap};
+use super::{Channel, ClientAuth, FapiReply, wrap};
 use crate::ApiState;
 use crate::client_ip::{client_ip, session_origin};
 use crate::http::ApiRequest;
@@ -52,6 +52,10 @@ pub async fn create(
     let params = CreateSignUp {
         fields: fields(req)?,
         strategy: req.param("strategy")?,
+        redirect_url: req.param("redirect_url")?,
+        action_complete_redirect_url: req.param("action_complete_redirect_url")?,
+        bind_oauth_to_cookie: auth.channel == Channel::Cookie,
+        transfer: req.param_bool("transfer")?.unwrap_or(false),
         keep_token: super::sign_ins::keeps_token(auth),
         client_ip: client_ip(req, &state.config.trusted_proxies),
         origin: session_origin(req, &state.config.trusted_proxies),
@@ -78,6 +82,10 @@ pub async fn update(
 ) -> Result<FapiReply, ApiError> {
     let params = UpdateSignUp {
         fields: fields(req)?,
+        strategy: req.param("strategy")?,
+        redirect_url: req.param("redirect_url")?,
+        action_complete_redirect_url: req.param("action_complete_redirect_url")?,
+        bind_oauth_to_cookie: auth.channel == Channel::Cookie,
         keep_token: super::sign_ins::keeps_token(auth),
         origin: session_origin(req, &state.config.trusted_proxies),
     };

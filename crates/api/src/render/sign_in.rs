@@ -121,7 +121,7 @@ impl From<Factor> for FactorJson {
 
 /// Clerk's `Verification` of a sign-in factor, whose object names the kind.
 #[derive(Serialize)]
-struct VerificationJson<'a> {
+pub(super) struct VerificationJson<'a> {
     object: &'static str,
     status: &'static str,
     strategy: String,
@@ -137,7 +137,7 @@ struct VerificationJson<'a> {
 }
 
 impl<'a> VerificationJson<'a> {
-    fn of(v: &'a Verification) -> Self {
+    pub(super) fn of(v: &'a Verification) -> Self {
         let (object, carries_error) = match &v.strategy {
             Strategy::Password => ("verification_password", false),
             Strategy::EmailCode

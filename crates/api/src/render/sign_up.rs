@@ -5,11 +5,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use latch_core::model::{
-    IdentifierKind, SignUp as SignUpModel, SignUpField, Verifiable, VerificationStatus,
+    IdentifierKind, SignUp as SignUpModel, SignUpField, Strategy, Verifiable, VerificationStatus,
 };
 use latch_core::service::SignUpView;
 
 use super::Renderer;
+use super::sign_in::VerificationJson;
 
 /// Clerk's `SignUp` (`sign_up_attempt`).
 #[derive(Serialize)]
@@ -21,7 +22,7 @@ pub(super) struct SignUp<'a> {
     optional_fields: Vec<&'static str>,
     missing_fields: Vec<&'static str>,
     unverified_fields: Vec<&'static str>,
-    verifications: Verifications,
+    verifications: Verifications<'a>,
     username: Option<&'a str>,
     email_address: Option<&'a str>,
     phone_number: Option<&'a str>,
@@ -47,7 +48,7 @@ impl<'a> SignUp<'a> {
         let settings = r.settings();
         let names =
             |fields: Vec<SignUpField>| fields.into_iter().map(SignUpField::as_str).collect();
-        let required = settings.required_fields();
+        let required = s.required_fields(settings);
         let to_verify = to_verify(r);
         Self {
             object: "sign_up_attempt",
@@ -65,7 +66,7 @@ impl<'a> SignUp<'a> {
                 email_address: AddressVerification::of(s, Verifiable::EmailAddress),
                 phone_number: AddressVerification::of(s, Verifiable::PhoneNumber),
                 web3_wallet: None,
-                external_account: None,
+                external_account: s.external_verification().map(VerificationJson::of),
             },
             username: s.username(),
             email_address: s.email_address(),
@@ -104,11 +105,11 @@ fn to_verify(r: &Renderer<'_>) -> Vec<Verifiable> {
 }
 
 #[derive(Serialize)]
-struct Verifications {
+struct Verifications<'a> {
     email_address: Option<AddressVerification>,
     phone_number: Option<AddressVerification>,
     web3_wallet: Option<()>,
-    external_account: Option<()>,
+    external_account: Option<VerificationJson<'a>>,
 }
 
 /// The verification of an address a sign-up gave: what was done, and what
@@ -130,18 +131,30 @@ impl AddressVerification {
     /// the address must be proved).
     fn of(s: &SignUpModel, address: Verifiable) -> Option<Self> {
         let supported = vec![address.strategy().name()];
-        s.verification(address).map(|v| Self {
-            object: "verification_otp",
-            status: v.status.as_str(),
-            strategy: v.strategy.name(),
-            attempts: Some(v.attempts),
-            expire_at: v.expire_at.map(|t| t.millis()),
-            next_action: match v.status {
-                VerificationStatus::Verified => "",
-                VerificationStatus::Unverified if v.code.is_some() => "needs_attempt",
-                _ => "needs_prepare",
+        s.verification(address).map(|v| match &v.strategy {
+            // An email address the provider verified, on an OAuth sign-up.
+            Strategy::OAuth(provider) => Self {
+                object: "verification_from_oauth",
+                status: v.status.as_str(),
+                strategy: format!("from_oauth_{provider}"),
+                attempts: None,
+                expire_at: None,
+                next_action: "",
+                supported_strategies: Vec::new(),
             },
-            supported_strategies: supported,
+            _ => Self {
+                object: "verification_otp",
+                status: v.status.as_str(),
+                strategy: v.strategy.name(),
+                attempts: Some(v.attempts),
+                expire_at: v.expire_at.map(|t| t.millis()),
+                next_action: match v.status {
+                    VerificationStatus::Verified => "",
+                    VerificationStatus::Unverified if v.code.is_some() => "needs_attempt",
+                    _ => "needs_prepare",
+                },
+                supported_strategies: supported,
+            },
         })
     }
 }

@@ -23,6 +23,12 @@ pub enum IdPrefix {
 }
 
 impl IdPrefix {
+    /// Whether `id` has this prefix (and its underscore).
+    pub fn names(self, id: &str) -> bool {
+        id.strip_prefix(self.as_str())
+            .is_some_and(|rest| rest.starts_with('_'))
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",

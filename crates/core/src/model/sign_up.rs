@@ -9,8 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sign_in::{CodeAttempt, SentCode, Strategy, Verification, VerificationStatus};
-use super::{ClientId, Duration, SessionId, SignUpField, SignUpId, Timestamp, UserId};
+use super::sign_in::{
+    CodeAttempt, OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount, SentCode, Strategy,
+    Verification, VerificationError, VerificationStatus, take_claim, take_flow,
+};
+use super::{
+    ClientId, Duration, InstanceSettings, SessionId, SignUpField, SignUpId, Timestamp, UserId,
+};
 use crate::error::{Error, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +87,21 @@ pub struct SignUp {
     /// and it never completes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     taken: Vec<Verifiable>,
+    /// OAuth: the verification of the provider account (`external_account`
+    /// on the wire).
+    #[serde(default)]
+    external_verification: Option<Verification>,
+    /// OAuth: the redirect waiting for its callback.
+    #[serde(default)]
+    oauth: Option<OAuthFlow>,
+    /// OAuth: a callback waiting for its client to claim it.
+    #[serde(default)]
+    oauth_claim: Option<OAuthClaim>,
+    /// OAuth: the provider account the visitor proved, linked to the user
+    /// at completion; or, when it is already a user's, the one a sign-in
+    /// takes over.
+    #[serde(default)]
+    external_account: Option<ProviderAccount>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub abandon_at: Timestamp,
@@ -123,6 +143,10 @@ impl SignUp {
             created_user_id: None,
             created_session_id: None,
             taken: Vec::new(),
+            external_verification: None,
+            oauth: None,
+            oauth_claim: None,
+            external_account: None,
             created_at: now,
             updated_at: now,
             abandon_at: now.plus(lifetime),
@@ -165,6 +189,220 @@ impl SignUp {
     }
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// The verification of the provider account, for OAuth sign-ups.
+    pub fn external_verification(&self) -> Option<&Verification> {
+        self.external_verification.as_ref()
+    }
+
+    /// The provider account the sign-up proved (or that a sign-in may take
+    /// over, when the verification is `transferable`).
+    pub fn external_account(&self) -> Option<&ProviderAccount> {
+        self.external_account.as_ref()
+    }
+
+    /// The fields this sign-up must give under `settings`: a sign-up by a
+    /// provider account needs no password.
+    pub fn required_fields(&self, settings: &InstanceSettings) -> Vec<SignUpField> {
+        let mut required = settings.required_fields();
+        if self.external_account.is_some() {
+            required.retain(|f| *f != SignUpField::Password);
+        }
+        required
+    }
+
+    /// Whether a provider account is in play that has not been proved (an
+    /// OAuth flow under way, failed, or ending in a transfer): such a
+    /// sign-up does not complete.
+    pub fn awaits_provider(&self) -> bool {
+        self.external_verification
+            .as_ref()
+            .is_some_and(|v| v.status != VerificationStatus::Verified)
+    }
+
+    /// An OAuth redirect was prepared: the provider account's verification
+    /// waits for the callback.
+    pub fn oauth_started(
+        &mut self,
+        strategy: Strategy,
+        flow: OAuthFlow,
+        external_url: String,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.expect_open(now)?;
+        self.external_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(flow.expire_at),
+            code: None,
+            external_url: Some(external_url),
+            error: None,
+        });
+        self.external_account = None;
+        self.oauth_claim = None;
+        self.oauth = Some(flow);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Takes the waiting OAuth flow if `state_digest` is its state's (see
+    /// [`take_flow`]); an expired one leaves the verification expired.
+    pub fn take_oauth_flow(
+        &mut self,
+        state_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthFlow, OAuthStateError> {
+        let taken = take_flow(&mut self.oauth, state_digest, now);
+        if !matches!(taken, Err(OAuthStateError::Unknown)) {
+            self.updated_at = now;
+        }
+        if matches!(taken, Err(OAuthStateError::Expired(_)))
+            && let Some(v) = self.external_verification.as_mut()
+        {
+            v.status = VerificationStatus::Expired;
+            v.external_url = None;
+        }
+        taken
+    }
+
+    /// The provider vouched for an account; the client must now claim it
+    /// with the nonce whose digest `claim` holds.
+    pub fn oauth_awaiting_claim(&mut self, claim: OAuthClaim, now: Timestamp) {
+        if let Some(v) = self.external_verification.as_mut() {
+            v.external_url = None;
+        }
+        self.oauth_claim = Some(claim);
+        self.updated_at = now;
+    }
+
+    /// Whether a callback waits for this sign-up's client to claim it.
+    pub fn awaits_claim(&self) -> bool {
+        self.oauth_claim.is_some()
+    }
+
+    /// Takes the waiting claim if `nonce_digest` is its nonce's.
+    pub fn take_oauth_claim(
+        &mut self,
+        nonce_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthClaim, OAuthStateError> {
+        let taken = take_claim(&mut self.oauth_claim, nonce_digest, now);
+        if !matches!(taken, Err(OAuthStateError::Unknown)) {
+            self.updated_at = now;
+        }
+        if matches!(taken, Err(OAuthStateError::Expired(_)))
+            && let Some(v) = self.external_verification.as_mut()
+        {
+            v.status = VerificationStatus::Expired;
+        }
+        taken
+    }
+
+    /// The visitor proved `account` at its provider: it will be the new
+    /// user's. Its email address, when the instance collects one and none
+    /// was given, becomes the sign-up's, proved when the provider verified
+    /// it; its names fill those not given, when `names` are collected.
+    pub fn provider_verified(
+        &mut self,
+        strategy: Strategy,
+        account: ProviderAccount,
+        email: bool,
+        names: bool,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        self.expect_open(now)?;
+        if email
+            && let Some(address) = account.email.clone()
+            && self.email_address.as_ref().is_none_or(|a| *a == address)
+        {
+            if self.email_address.as_deref() != Some(&address) {
+                self.email_verification = None;
+            }
+            self.email_address = Some(address);
+            if account.email_verified {
+                self.email_verification = Some(Verification {
+                    strategy: strategy.clone(),
+                    status: VerificationStatus::Verified,
+                    attempts: 0,
+                    expire_at: None,
+                    code: None,
+                    external_url: None,
+                    error: None,
+                });
+            }
+        }
+        if names {
+            if self.first_name.is_none() {
+                self.first_name = account.first_name.clone();
+            }
+            if self.last_name.is_none() {
+                self.last_name = account.last_name.clone();
+            }
+        }
+        // The flow's end, or for an account taken over, when it was.
+        let expire_at = self
+            .external_verification
+            .as_ref()
+            .and_then(|v| v.expire_at)
+            .unwrap_or(now);
+        self.external_verification = Some(Verification {
+            strategy,
+            status: VerificationStatus::Verified,
+            attempts: 0,
+            expire_at: Some(expire_at),
+            code: None,
+            external_url: None,
+            error: None,
+        });
+        self.oauth = None;
+        self.oauth_claim = None;
+        self.external_account = Some(account);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// The provider account is already a user's: a sign-in takes it over
+    /// (`signIn.create({ transfer: true })`), and the verification says so
+    /// (`transferable`, `external_account_exists`).
+    pub fn transferable_to_sign_in(&mut self, account: ProviderAccount, now: Timestamp) {
+        self.oauth_ended(
+            VerificationStatus::Transferable,
+            Error::ExternalAccountExists,
+            now,
+        );
+        self.external_account = Some(account);
+    }
+
+    /// The provider account a sign-in may take over, while the sign-up is
+    /// open and its verification is `transferable`.
+    pub fn transferable_account(&self, now: Timestamp) -> Option<&ProviderAccount> {
+        let transferable = self
+            .external_verification
+            .as_ref()
+            .is_some_and(|v| v.status == VerificationStatus::Transferable);
+        self.external_account
+            .as_ref()
+            .filter(|_| transferable && self.status_at(now) == SignUpStatus::MissingRequirements)
+    }
+
+    /// The OAuth verification ended without an account to make: `status`
+    /// (failed, expired) and why.
+    pub fn oauth_ended(
+        &mut self,
+        status: VerificationStatus,
+        error: VerificationError,
+        now: Timestamp,
+    ) {
+        self.oauth = None;
+        self.oauth_claim = None;
+        if let Some(v) = self.external_verification.as_mut() {
+            v.status = status;
+            v.external_url = None;
+            v.error = Some(error);
+        }
+        self.updated_at = now;
     }
 
     /// Whether an address this sign-up gave is an account's (see the field).

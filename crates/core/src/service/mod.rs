@@ -204,6 +204,7 @@ impl Services {
             users: users.clone(),
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
+            sign_ups: sign_ups.clone(),
             hasher: hasher.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),
@@ -213,6 +214,8 @@ impl Services {
         let sign_up_service = SignUps {
             clients: client_service.clone(),
             codes,
+            oauth: oauth_service.clone(),
+            sign_ins: sign_ins.clone(),
             users: users.clone(),
             client_repo: clients.clone(),
             sign_ups: sign_ups.clone(),
@@ -262,6 +265,42 @@ impl Services {
             deliveries,
             settings,
         }
+    }
+
+    /// `GET`/`POST /v1/oauth_callback`: the flow the state names is a
+    /// sign-up's or a sign-in's.
+    pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
+        let names_sign_up = params
+            .state
+            .as_deref()
+            .is_some_and(|state| crate::model::IdPrefix::SignUp.names(state));
+        if names_sign_up {
+            self.sign_ups.oauth_callback(params).await
+        } else {
+            self.oauth.oauth_callback(params).await
+        }
+    }
+
+    /// A client claims its OAuth callback (`rotating_token_nonce`): its
+    /// current sign-up's if one waits, else its sign-in's. Returns the
+    /// client's new token if it rotated.
+    pub async fn claim_oauth(
+        &self,
+        token: Option<&str>,
+        nonce: &str,
+        keep_token: bool,
+        origin: &crate::model::SessionOrigin,
+    ) -> Result<Option<String>, Error> {
+        if let Some(new_token) = self
+            .sign_ups
+            .claim_oauth(token, nonce, keep_token, origin)
+            .await?
+        {
+            return Ok(new_token);
+        }
+        self.oauth
+            .claim_oauth(token, nonce, keep_token, origin)
+            .await
     }
 
     /// The instance settings every service runs under.

@@ -13,13 +13,13 @@ use super::{Clients, Lockout, Steps, Users, hex};
 use crate::error::{Error, Problem, Resource};
 use crate::model::InstanceSettings;
 use crate::model::{
-    AfterFirstFactor, Environment, ExternalAccount, IdPrefix, Identifier, OAuthClaim, OAuthFlow,
-    OAuthStateError, SessionOrigin, SignIn, SignInId, Strategy, Timestamp, User, VerificationError,
-    VerificationStatus, is_loopback_origin, new_id, truncate,
+    AfterFirstFactor, Environment, IdPrefix, Identifier, OAuthClaim, OAuthFlow, OAuthStateError,
+    ProviderAccount, SessionOrigin, SignIn, SignInId, Strategy, Timestamp, User, UserId,
+    VerificationError, VerificationStatus, is_loopback_origin, new_id, truncate,
 };
 use crate::ports::{
-    AuthorizationRequest, ClientRepository, Clock, CodeExchange, ExternalIdentity, OAuthError,
-    OAuthProvider, Random, SignInStore, UserRepository,
+    AuthorizationRequest, ClientRepository, Clock, CodeExchange, OAuthError, OAuthProvider, Random,
+    SignInStore, UserRepository,
 };
 
 /// The configured identity providers, by name.
@@ -107,8 +107,7 @@ impl OAuth {
     }
 
     /// Starts an OAuth first factor on `sign_in` (in memory; the caller
-    /// stores it): a random, single-use state bound to this sign-in, a PKCE
-    /// verifier and a nonce, and the provider's authorize URL.
+    /// stores it): see [`OAuth::new_flow`].
     pub(crate) async fn start_oauth(
         &self,
         sign_in: &mut SignIn,
@@ -118,7 +117,32 @@ impl OAuth {
         client_binding: Option<String>,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let Strategy::OAuth(name) = &strategy else {
+        let (flow, url) = self
+            .new_flow(
+                &strategy,
+                sign_in.id.as_str(),
+                redirect_url,
+                action_complete_redirect_url,
+                client_binding,
+                now,
+            )
+            .await?;
+        sign_in.oauth_started(strategy, flow, url, now)
+    }
+
+    /// A new OAuth flow for the sign-in or sign-up `flow_id`: a random,
+    /// single-use state naming that flow, a PKCE verifier and a nonce, and
+    /// the provider's authorize URL.
+    pub(crate) async fn new_flow(
+        &self,
+        strategy: &Strategy,
+        flow_id: &str,
+        redirect_url: Option<String>,
+        action_complete_redirect_url: Option<String>,
+        client_binding: Option<String>,
+        now: Timestamp,
+    ) -> Result<(OAuthFlow, String), Error> {
+        let Strategy::OAuth(name) = strategy else {
             return Err(Error::internal("OAuth start for another strategy"));
         };
         let provider = self.oauth_provider(name)?;
@@ -141,7 +165,7 @@ impl OAuth {
             client_binding,
         };
         let request = AuthorizationRequest {
-            state: format!("{}.{secret}", sign_in.id),
+            state: format!("{flow_id}.{secret}"),
             pkce_verifier: flow.pkce_verifier.clone(),
             nonce: flow.nonce.clone(),
             redirect_uri: self.settings.oauth_callback_url.clone(),
@@ -149,8 +173,8 @@ impl OAuth {
         let url = provider
             .authorize_url(&request)
             .await
-            .map_err(|err| provider_error(&strategy, &err))?;
-        sign_in.oauth_started(strategy, flow, url, now)
+            .map_err(|err| provider_error(strategy, &err))?;
+        Ok((flow, url))
     }
 
     /// `GET`/`POST /v1/oauth_callback`: checks the state, exchanges the code
@@ -219,24 +243,29 @@ impl OAuth {
             Some(s @ Strategy::OAuth(_)) => s.clone(),
             _ => return Err(state_invalid()),
         };
-        let user = match self.callback_user(&sign_in, &strategy, &flow, params).await {
-            Ok(user) => user,
-            Err((status, err)) => {
-                self.end_oauth(sign_in, status, &err).await;
-                // A transferable verification did not fail: the client goes
-                // on to sign the newcomer up.
-                let transferable = status == VerificationStatus::Transferable;
-                return Ok(back((!transferable).then_some(err)));
+        let (user, account) = match self
+            .callback_user(&sign_in, &strategy, &flow, &params)
+            .await
+        {
+            Ok(user) => (Some(user), None),
+            Err(Ended::Transferable(account)) => (None, Some(account)),
+            Err(Ended::Failed(err)) => {
+                self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                    .await;
+                return Ok(back(Some(err)));
             }
         };
         if flow.client_binding.is_none() {
             // No cookie binds the flow to a browser: the client that started
-            // it claims the result with a nonce only this browser gets.
+            // it claims the result with a nonce only this browser gets (a
+            // provider account no user has, too: whoever claims it may sign
+            // it up).
             let nonce = self.random_token(32);
             sign_in.oauth_awaiting_claim(
                 OAuthClaim {
                     nonce_digest: digest(&nonce),
-                    user_id: user.id.clone(),
+                    user_id: user.as_ref().map(|u| u.id.clone()),
+                    account,
                     expire_at: now.plus(CLAIM_LIFETIME),
                 },
                 now,
@@ -255,6 +284,17 @@ impl OAuth {
                 failure: None,
             });
         }
+        let Some(user) = user else {
+            // A provider account no user has: the client goes on to sign
+            // the newcomer up, taking it over.
+            if let Some(account) = account {
+                sign_in.oauth_transferable(account, now);
+                if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
+                    return Ok(back(Some(err)));
+                }
+            }
+            return Ok(back(None));
+        };
         // The browser holding the client completes it here; its token rotates.
         match self
             .complete_oauth(sign_in.clone(), &user, false, &origin, now)
@@ -297,8 +337,8 @@ impl OAuth {
             .filter(|s| s.client_id == client.id)
             .ok_or_else(invalid)?;
         let now = self.clock.now();
-        let user_id = match sign_in.take_oauth_claim(&digest(nonce), now) {
-            Ok(user_id) => user_id,
+        let claim = match sign_in.take_oauth_claim(&digest(nonce), now) {
+            Ok(claim) => claim,
             Err(OAuthStateError::Unknown) => return Err(invalid()),
             Err(OAuthStateError::Expired(_)) => {
                 self.clients
@@ -313,6 +353,14 @@ impl OAuth {
             .replace_sign_in(&mut sign_in)
             .await
             .map_err(|_| invalid())?;
+        let Some(user_id) = claim.user_id else {
+            // The provider named no user: the claimed account waits for a
+            // sign-up to take it over.
+            let account = claim.account.ok_or_else(invalid)?;
+            sign_in.oauth_transferable(account, now);
+            self.clients.replace_sign_in(&mut sign_in).await?;
+            return Ok(None);
+        };
         let user = self.users.get(&user_id).await?.ok_or_else(invalid)?;
         match self
             .complete_oauth(sign_in.clone(), &user, keep_token, origin, now)
@@ -327,33 +375,31 @@ impl OAuth {
         }
     }
 
-    /// Who the callback is for: the provider's identity, mapped to a user.
-    async fn callback_user(
+    /// What the provider vouches for on this callback: the account its code
+    /// exchange names (after an error it reported, nothing).
+    pub(crate) async fn provider_account(
         &self,
-        sign_in: &SignIn,
         strategy: &Strategy,
         flow: &OAuthFlow,
-        params: OAuthCallback,
-    ) -> Result<User, (VerificationStatus, Error)> {
-        let failed = |err: Error| (VerificationStatus::Failed, err);
+        params: &OAuthCallback,
+    ) -> Result<ProviderAccount, Error> {
         let Strategy::OAuth(name) = strategy else {
-            return Err(failed(Error::internal(
-                "OAuth callback for another strategy",
-            )));
+            return Err(Error::internal("OAuth callback for another strategy"));
         };
-        if let Some(error) = params.error.filter(|e| !e.is_empty()) {
-            tracing::info!(provider = %name, error = %truncate(&error), "the provider answered with an error");
-            return Err(failed(if error == "access_denied" {
+        if let Some(error) = params.error.as_deref().filter(|e| !e.is_empty()) {
+            tracing::info!(provider = %name, error = %truncate(error), "the provider answered with an error");
+            return Err(if error == "access_denied" {
                 Error::OAuthAccessDenied
             } else {
                 Error::OAuthProviderError
-            }));
+            });
         }
         let code = params
             .code
+            .clone()
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| failed(Error::param_nil("code")))?;
-        let provider = self.oauth_provider(name).map_err(failed)?;
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let provider = self.oauth_provider(name)?;
         let exchange = CodeExchange {
             code,
             pkce_verifier: flow.pkce_verifier.clone(),
@@ -363,53 +409,93 @@ impl OAuth {
         let identity = provider
             .exchange(&exchange)
             .await
-            .map_err(|err| failed(provider_error(strategy, &err)))?;
-        let identified = sign_in.user_id();
-        let user = match self
+            .map_err(|err| provider_error(strategy, &err))?;
+        Ok(ProviderAccount {
+            provider: name.clone(),
+            subject: identity.subject,
+            email: identity.email,
+            email_verified: identity.email_verified,
+            first_name: identity.first_name,
+            last_name: identity.last_name,
+            username: identity.username,
+            avatar_url: identity.avatar_url,
+            approved_scopes: identity.approved_scopes.join(" "),
+        })
+    }
+
+    /// The user a provider account is: the one it is linked to, or else
+    /// the one user with its email address when both sides verified it and
+    /// the instance links by email. Nothing is written.
+    pub(crate) async fn owner_of(&self, account: &ProviderAccount) -> Result<Option<User>, Error> {
+        if let Some(user) = self
             .users
-            .find_by_external_account(name, &identity.subject)
-            .await
-            .map_err(|e| failed(e.into()))?
+            .find_by_external_account(&account.provider, &account.subject)
+            .await?
         {
-            Some(user) => user,
-            None => {
-                let Some(user) = self
-                    .user_by_verified_email(&identity)
-                    .await
-                    .map_err(failed)?
-                else {
-                    return Err((
-                        VerificationStatus::Transferable,
-                        Error::ExternalAccountNotFound,
-                    ));
-                };
-                // An identified sign-in links nothing for another user, and
-                // nothing is linked to a locked user.
-                if identified.is_some_and(|id| *id != user.id) {
-                    return Err(failed(Error::ExternalAccountMismatch));
-                }
-                self.lockout.refuse_if_locked(&user).map_err(failed)?;
-                return self.link(user, name, &identity).await.map_err(failed);
+            return Ok(Some(user));
+        }
+        self.user_by_verified_email(account).await
+    }
+
+    /// The user a provider account signs in, linked (or its link's profile
+    /// refreshed) as the provider reported it. `identified` is the user a
+    /// sign-in already named, if any: the account must be theirs.
+    pub(crate) async fn sign_in_owner(
+        &self,
+        account: &ProviderAccount,
+        identified: Option<&UserId>,
+    ) -> Result<Option<User>, Error> {
+        let linked = self
+            .users
+            .find_by_external_account(&account.provider, &account.subject)
+            .await?;
+        let Some(user) = linked else {
+            let Some(user) = self.user_by_verified_email(account).await? else {
+                return Ok(None);
+            };
+            // An identified sign-in links nothing for another user, and
+            // nothing is linked to a locked user.
+            if identified.is_some_and(|id| *id != user.id) {
+                return Err(Error::ExternalAccountMismatch);
             }
+            self.lockout.refuse_if_locked(&user)?;
+            return self.link(user, account).await.map(Some);
         };
         if identified.is_some_and(|id| *id != user.id) {
-            return Err(failed(Error::ExternalAccountMismatch));
+            return Err(Error::ExternalAccountMismatch);
         }
-        self.refresh_external_account(user, name, &identity)
+        self.refresh_external_account(user, account).await.map(Some)
+    }
+
+    /// Who the callback is for: the provider's account, mapped to a user.
+    async fn callback_user(
+        &self,
+        sign_in: &SignIn,
+        strategy: &Strategy,
+        flow: &OAuthFlow,
+        params: &OAuthCallback,
+    ) -> Result<User, Ended> {
+        let account = self
+            .provider_account(strategy, flow, params)
             .await
-            .map_err(failed)
+            .map_err(Ended::Failed)?;
+        match self.sign_in_owner(&account, sign_in.user_id()).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(Ended::Transferable(account)),
+            Err(err) => Err(Ended::Failed(err)),
+        }
     }
 
     /// The one user with this email address, if the provider verified it,
     /// the user did too, and the instance links by email.
     async fn user_by_verified_email(
         &self,
-        identity: &ExternalIdentity,
+        account: &ProviderAccount,
     ) -> Result<Option<User>, Error> {
-        if !self.settings.oauth_link_verified_emails || !identity.email_verified {
+        if !self.settings.oauth_link_verified_emails || !account.email_verified {
             return Ok(None);
         }
-        let Some(email) = identity.email.as_deref() else {
+        let Some(email) = account.email.as_deref() else {
             return Ok(None);
         };
         let Ok(identifier) = Identifier::parse(email) else {
@@ -426,32 +512,15 @@ impl OAuth {
     }
 
     /// Links the provider account to `user`.
-    async fn link(
-        &self,
-        user: User,
-        provider: &str,
-        identity: &ExternalIdentity,
-    ) -> Result<User, Error> {
+    async fn link(&self, user: User, account: &ProviderAccount) -> Result<User, Error> {
         let now = self.clock.now();
-        let account = ExternalAccount {
-            id: new_id(IdPrefix::ExternalAccount, &*self.random),
-            provider: provider.to_owned(),
-            subject: identity.subject.clone(),
-            email: identity.email.clone(),
-            email_verified: identity.email_verified,
-            first_name: identity.first_name.clone(),
-            last_name: identity.last_name.clone(),
-            username: identity.username.clone(),
-            avatar_url: identity.avatar_url.clone(),
-            approved_scopes: identity.approved_scopes.join(" "),
-            created_at: now,
-            updated_at: now,
-        };
+        let linked = account.linked(new_id(IdPrefix::ExternalAccount, &*self.random), now);
+        let provider = account.provider.as_str();
         tracing::info!(user = %user.id, provider, "linked an external account by its verified email");
         self.user_admin
             .write_user(user, |mut user| {
-                if user.external_account(provider, &account.subject).is_none() {
-                    user.external_accounts.push(account.clone());
+                if user.external_account(provider, &linked.subject).is_none() {
+                    user.external_accounts.push(linked.clone());
                 }
                 Ok(user)
             })
@@ -462,9 +531,9 @@ impl OAuth {
     async fn refresh_external_account(
         &self,
         user: User,
-        provider: &str,
-        identity: &ExternalIdentity,
+        identity: &ProviderAccount,
     ) -> Result<User, Error> {
+        let provider = identity.provider.as_str();
         let unchanged = user
             .external_account(provider, &identity.subject)
             .is_some_and(|a| {
@@ -474,7 +543,7 @@ impl OAuth {
                     && a.last_name == identity.last_name
                     && a.username == identity.username
                     && a.avatar_url == identity.avatar_url
-                    && a.approved_scopes == identity.approved_scopes.join(" ")
+                    && a.approved_scopes == identity.approved_scopes
             });
         if unchanged {
             return Ok(user);
@@ -493,7 +562,7 @@ impl OAuth {
                     a.last_name = identity.last_name.clone();
                     a.username = identity.username.clone();
                     a.avatar_url = identity.avatar_url.clone();
-                    a.approved_scopes = identity.approved_scopes.join(" ");
+                    a.approved_scopes = identity.approved_scopes.clone();
                     a.updated_at = now;
                 }
                 Ok(user)
@@ -581,14 +650,21 @@ impl OAuth {
     }
 
     /// `bytes` random bytes, base64url: state secrets, verifiers, nonces.
-    fn random_token(&self, bytes: usize) -> String {
+    pub(crate) fn random_token(&self, bytes: usize) -> String {
         let mut buf = vec![0u8; bytes];
         self.random.fill(&mut buf);
         URL_SAFE_NO_PAD.encode(buf)
     }
 }
 
-fn digest(secret: &str) -> String {
+/// How a callback ended without a user to sign in.
+enum Ended {
+    /// No user has the provider account: a sign-up may take it over.
+    Transferable(ProviderAccount),
+    Failed(Error),
+}
+
+pub(crate) fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 

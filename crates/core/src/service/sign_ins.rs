@@ -13,7 +13,9 @@ use crate::model::{
     AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
     SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
-use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, SignInStore, UserRepository};
+use crate::ports::{
+    ClientRepository, Clock, PasswordHasher, Random, SignInStore, SignUpStore, UserRepository,
+};
 use crate::secrets::SecretBox;
 
 /// Sign-ins and their factors: `/v1/client/sign_ins/...`.
@@ -31,6 +33,8 @@ pub struct SignIns {
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
+    /// The sign-up a transfer takes its provider account from.
+    pub(super) sign_ups: Arc<dyn SignUpStore>,
     pub(super) hasher: Arc<dyn PasswordHasher>,
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
@@ -59,6 +63,9 @@ pub struct CreateSignIn {
     pub client_ip: Option<std::net::IpAddr>,
     /// The request's address and User-Agent, kept on the session it starts.
     pub origin: SessionOrigin,
+    /// Sign in the user whose provider account the client's sign-up proved
+    /// (its verification is `transferable`, `external_account_exists`).
+    pub transfer: bool,
 }
 
 /// `POST /v1/client/sign_ins/{id}/prepare_first_factor`.
@@ -106,6 +113,9 @@ impl SignIns {
         token: Option<&str>,
         params: CreateSignIn,
     ) -> Result<Outcome<SignInView>, Error> {
+        if params.transfer {
+            return self.transfer_from_sign_up(token, params).await;
+        }
         // A password without a strategy is the password strategy, as in Clerk.
         let strategy = match params.strategy.as_deref().filter(|s| !s.is_empty()) {
             Some(raw) => Some(self.first_factor_strategy(raw)?),
@@ -585,6 +595,81 @@ impl SignIns {
 }
 
 impl SignIns {
+    /// `signIn.create({ transfer: true })`: the client's sign-up proved a
+    /// provider account that is a user's; that user signs in, the provider's
+    /// word being the first factor, as on an OAuth callback (a second
+    /// factor is still asked for when the user has one).
+    async fn transfer_from_sign_up(
+        &self,
+        token: Option<&str>,
+        params: CreateSignIn,
+    ) -> Result<Outcome<SignInView>, Error> {
+        let nothing = || Error::invalid("transfer", Problem::NothingToTransfer);
+        let client = self.clients.find_client(token).await?.ok_or_else(nothing)?;
+        let now = self.clock.now();
+        let sign_up_id = client.sign_up_id.clone().ok_or_else(nothing)?;
+        let account = self
+            .sign_ups
+            .get(&sign_up_id)
+            .await?
+            .filter(|s| s.client_id == client.id)
+            .and_then(|s| s.transferable_account(now).cloned())
+            .ok_or_else(nothing)?;
+        let user = self
+            .oauth
+            .sign_in_owner(&account, None)
+            .await?
+            .ok_or(Error::ExternalAccountNotFound)?;
+        self.lockout.refuse_if_locked(&user)?;
+        refuse_if_banned(&user)?;
+        self.clients.refuse_if_signed_in(&client, &user).await?;
+        let mut sign_in = SignIn::new(
+            SignInId(new_id(IdPrefix::SignIn, &*self.random)),
+            client.id.clone(),
+            now,
+            &self.settings,
+        );
+        let strategy = Strategy::OAuth(account.provider.clone());
+        let session = match sign_in.transferred(&user, strategy, user.two_factor_enabled(), now)? {
+            AfterFirstFactor::NeedsSecondFactor => None,
+            AfterFirstFactor::ReadyToComplete => {
+                let session = self
+                    .steps
+                    .new_session(&sign_in, &user, &params.origin, now)?;
+                sign_in.complete(session.id.clone(), now)?;
+                Some(session)
+            }
+        };
+        let new_token = match &session {
+            Some(session) => {
+                let token = self
+                    .steps
+                    .start_session(session, &user, None, &client.token_hash, params.keep_token)
+                    .await?;
+                if let Err(err) = self.sign_ins.insert(&sign_in).await {
+                    tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
+                }
+                token
+            }
+            None => {
+                self.sign_ins.insert(&sign_in).await?;
+                self.client_repo
+                    .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
+                    .await?;
+                // The first factor passed: the token rotates.
+                self.steps
+                    .rotate_token(&client, params.keep_token, now)
+                    .await?
+            }
+        };
+        if let Some(previous) = &client.sign_in_id {
+            self.sign_ins.delete(previous).await?;
+        }
+        self.clients
+            .sign_in_outcome(sign_in, &client.id, new_token, now)
+            .await
+    }
+
     /// What every first-factor step starts with: the client's sign-in, ready
     /// for a first factor; the strategy, allowed; and its user, not locked.
     async fn first_factor_step(

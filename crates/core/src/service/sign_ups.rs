@@ -7,17 +7,21 @@
 use std::sync::Arc;
 
 use super::codes::{Recipient, code_digest};
-use super::{Clients, Codes, Outcome, new_token, token_hash};
+use super::oauth::digest;
+use super::{
+    CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new_token, token_hash,
+};
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
-    IdentifierKind, InstanceSettings, Password, PhoneNumber, Requirement, SentCode, Session,
-    SessionId, SessionOrigin, SessionStatus, SignUp, SignUpChange, SignUpField, SignUpId,
-    SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable, new_id,
+    IdentifierKind, InstanceSettings, OAuthClaim, OAuthStateError, Password, PhoneNumber,
+    ProviderAccount, Requirement, SentCode, Session, SessionId, SessionOrigin, SessionStatus,
+    SignUp, SignUpChange, SignUpField, SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp,
+    User, UserId, Username, Verifiable, VerificationStatus, new_id,
 };
 use crate::ports::{
-    ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignUpStore,
-    UserRepository,
+    ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignInStore,
+    SignUpStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -26,6 +30,10 @@ use crate::secrets::SecretBox;
 pub struct SignUps {
     pub(super) clients: Clients,
     pub(super) codes: Codes,
+    /// OAuth sign-ups: the redirect, and what the provider vouches for.
+    pub(super) oauth: OAuth,
+    /// The sign-in a transfer takes its provider account from.
+    pub(super) sign_ins: Arc<dyn SignInStore>,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ups: Arc<dyn SignUpStore>,
@@ -70,7 +78,18 @@ pub struct SignUpFields {
 #[derive(Debug, Default, Clone)]
 pub struct CreateSignUp {
     pub fields: SignUpFields,
+    /// `oauth_<provider>`: the account is proved at the provider.
     pub strategy: Option<String>,
+    /// OAuth: where the provider's callback sends the browser, and where
+    /// once the sign-up is complete.
+    pub redirect_url: Option<String>,
+    pub action_complete_redirect_url: Option<String>,
+    /// OAuth: the client token travels in a cookie, so the callback must
+    /// come with the same cookie.
+    pub bind_oauth_to_cookie: bool,
+    /// Take over the provider account of the client's sign-in, which found
+    /// no user for it (`transferable`).
+    pub transfer: bool,
     /// As in [`super::CreateSignIn::keep_token`].
     pub keep_token: bool,
     /// As in [`super::CreateSignIn::client_ip`].
@@ -83,6 +102,11 @@ pub struct CreateSignUp {
 #[derive(Debug, Default, Clone)]
 pub struct UpdateSignUp {
     pub fields: SignUpFields,
+    /// OAuth, as in [`CreateSignUp`]: a sign-up that goes on at a provider.
+    pub strategy: Option<String>,
+    pub redirect_url: Option<String>,
+    pub action_complete_redirect_url: Option<String>,
+    pub bind_oauth_to_cookie: bool,
     pub keep_token: bool,
     pub origin: SessionOrigin,
 }
@@ -120,15 +144,11 @@ impl SignUps {
         params: CreateSignUp,
     ) -> Result<Outcome<SignUpView>, Error> {
         self.refuse_if_restricted()?;
-        if let Some(raw) = params.strategy.as_deref().filter(|s| !s.is_empty()) {
-            return Err(match Strategy::parse(raw) {
-                Some(strategy) => Error::StrategyNotSupported(strategy),
-                None => Error::invalid(
-                    "strategy",
-                    Problem::NotFirstFactor(crate::model::truncate(raw)),
-                ),
-            });
-        }
+        let oauth = self.oauth_strategy(
+            params.strategy.as_deref(),
+            params.redirect_url.as_deref(),
+            params.action_complete_redirect_url.as_deref(),
+        )?;
         let checked = self.check_change(None, params.fields).await?;
         let now = self.clock.now();
         let (client, new_token) = self
@@ -144,6 +164,26 @@ impl SignUps {
                 self.settings.sign_in_lifetime,
             );
             apply(&mut sign_up, checked, now)?;
+            let transferred = match params.transfer {
+                true => Some(self.take_over_sign_in(&client, &mut sign_up, now).await?),
+                false => None,
+            };
+            if let Some(strategy) = oauth {
+                let binding = params.bind_oauth_to_cookie.then(|| {
+                    new_token
+                        .as_deref()
+                        .map_or_else(|| client.token_hash.clone(), token_hash)
+                });
+                self.start_oauth(
+                    &mut sign_up,
+                    strategy,
+                    &params.redirect_url,
+                    &params.action_complete_redirect_url,
+                    binding,
+                    now,
+                )
+                .await?;
+            }
             self.sign_ups.insert(&sign_up).await?;
             self.client_repo
                 .set_current_sign_up(&client.id, Some(sign_up.id.clone()), now)
@@ -151,6 +191,13 @@ impl SignUps {
             // A client has at most one current sign-up: the new one replaced it.
             if let Some(previous) = &client.sign_up_id {
                 self.sign_ups.delete(previous).await?;
+            }
+            // The sign-in the account came from is done with.
+            if let Some(sign_in) = transferred {
+                self.client_repo
+                    .set_current_sign_in(&client.id, None, now)
+                    .await?;
+                self.sign_ins.delete(&sign_in).await?;
             }
             let step = Finish {
                 client: &client,
@@ -188,11 +235,30 @@ impl SignUps {
         params: UpdateSignUp,
     ) -> Result<Outcome<SignUpView>, Error> {
         self.refuse_if_restricted()?;
+        let oauth = self.oauth_strategy(
+            params.strategy.as_deref(),
+            params.redirect_url.as_deref(),
+            params.action_complete_redirect_url.as_deref(),
+        )?;
         let (client, mut sign_up) = self.client_sign_up(token, id).await?;
         let now = self.clock.now();
         sign_up.expect_open(now)?;
         let checked = self.check_change(Some(&sign_up), params.fields).await?;
         apply(&mut sign_up, checked, now)?;
+        if let Some(strategy) = oauth {
+            let binding = params
+                .bind_oauth_to_cookie
+                .then(|| client.token_hash.clone());
+            self.start_oauth(
+                &mut sign_up,
+                strategy,
+                &params.redirect_url,
+                &params.action_complete_redirect_url,
+                binding,
+                now,
+            )
+            .await?;
+        }
         self.replace(&mut sign_up).await?;
         let step = Finish {
             client: &client,
@@ -285,6 +351,327 @@ impl SignUps {
         };
         let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
         self.outcome(sign_up, &client.id, new_token, now).await
+    }
+}
+
+/// How long a client has to claim an OAuth callback.
+const CLAIM_LIFETIME: crate::model::Duration = crate::model::Duration::minutes(5);
+
+impl SignUps {
+    /// `GET`/`POST /v1/oauth_callback` for a sign-up's flow: checks the
+    /// state, exchanges the code, and takes what the provider vouches for.
+    /// An account no user has proves the sign-up's (which completes if it
+    /// needs nothing more); one that is a user's makes the sign-up
+    /// transferable to a sign-in. A flow no cookie binds waits for its
+    /// client to claim it, as sign-ins do.
+    pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
+        let state_invalid = || Error::oauth_state_invalid("state");
+        let state = params
+            .state
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::param_nil("state"))?;
+        let (id, secret) = state.split_once('.').ok_or_else(state_invalid)?;
+        let mut sign_up = self
+            .sign_ups
+            .get(&SignUpId(id.to_owned()))
+            .await?
+            .ok_or_else(state_invalid)?;
+        let now = self.clock.now();
+        let flow = match sign_up.take_oauth_flow(&digest(secret), now) {
+            Ok(flow) => flow,
+            Err(OAuthStateError::Unknown) => return Err(state_invalid()),
+            Err(OAuthStateError::Expired(redirect_url)) => {
+                self.replace(&mut sign_up)
+                    .await
+                    .map_err(|_| state_invalid())?;
+                return Ok(CallbackRedirect {
+                    location: redirect_url,
+                    new_token: None,
+                    failure: Some(Error::CodeExpired),
+                });
+            }
+        };
+        // Storing the taken flow makes the state single use.
+        self.replace(&mut sign_up)
+            .await
+            .map_err(|_| state_invalid())?;
+        let back = |failure: Option<Error>| CallbackRedirect {
+            location: flow.redirect_url.clone(),
+            new_token: None,
+            failure,
+        };
+        let strategy = match sign_up.external_verification().map(|v| &v.strategy) {
+            Some(s @ Strategy::OAuth(_)) => s.clone(),
+            _ => return Err(state_invalid()),
+        };
+        if let Some(binding) = &flow.client_binding {
+            let presented = params.cookie_token.as_deref().map(token_hash);
+            let same = presented.is_some_and(|h| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    h.as_bytes(),
+                    binding.as_bytes(),
+                ))
+            });
+            if !same {
+                return Ok(back(Some(
+                    self.end_oauth(sign_up, Error::OAuthClientMismatch).await,
+                )));
+            }
+        }
+        let account = match self.oauth.provider_account(&strategy, &flow, &params).await {
+            Ok(account) => account,
+            Err(err) => return Ok(back(Some(self.end_oauth(sign_up, err).await))),
+        };
+        if flow.client_binding.is_none() {
+            // The client that started the flow claims it with a nonce only
+            // this browser gets.
+            let nonce = self.oauth.random_token(32);
+            sign_up.oauth_awaiting_claim(
+                OAuthClaim {
+                    nonce_digest: digest(&nonce),
+                    user_id: None,
+                    account: Some(account),
+                    expire_at: now.plus(CLAIM_LIFETIME),
+                },
+                now,
+            );
+            if let Err(err) = self.replace(&mut sign_up).await {
+                return Ok(back(Some(err)));
+            }
+            return Ok(CallbackRedirect {
+                location: crate::model::with_query(
+                    &flow.redirect_url,
+                    "rotating_token_nonce",
+                    &nonce,
+                ),
+                new_token: None,
+                failure: None,
+            });
+        }
+        let client = match self.client_repo.get_client(&sign_up.client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Ok(back(Some(Error::NotFound(Resource::Client)))),
+            Err(err) => return Ok(back(Some(err.into()))),
+        };
+        let finish = Finish {
+            client: &client,
+            keep_token: false,
+            origin: &params.origin,
+        };
+        match self
+            .provider_proved(sign_up, strategy, account, &finish, now)
+            .await
+        {
+            Ok((done, new_token)) => Ok(CallbackRedirect {
+                location: match (done.status_at(now), &flow.action_complete_redirect_url) {
+                    (SignUpStatus::Complete, Some(url)) => url.clone(),
+                    _ => flow.redirect_url.clone(),
+                },
+                new_token,
+                failure: None,
+            }),
+            Err(err) => Ok(back(Some(err))),
+        }
+    }
+
+    /// A client claims the OAuth callback of its current sign-up with the
+    /// nonce the callback sent to its `redirect_url`. `None` when its
+    /// current sign-up (if any) has no callback waiting: the claim may be a
+    /// sign-in's. Otherwise the client's new token, if it rotated.
+    pub async fn claim_oauth(
+        &self,
+        token: Option<&str>,
+        nonce: &str,
+        keep_token: bool,
+        origin: &SessionOrigin,
+    ) -> Result<Option<Option<String>>, Error> {
+        let invalid = || Error::oauth_state_invalid("rotating_token_nonce");
+        let Some(client) = self.clients.find_client(token).await? else {
+            return Ok(None);
+        };
+        let Some(id) = &client.sign_up_id else {
+            return Ok(None);
+        };
+        let Some(mut sign_up) = self
+            .sign_ups
+            .get(id)
+            .await?
+            .filter(|s| s.client_id == client.id && s.awaits_claim())
+        else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let claim = match sign_up.take_oauth_claim(&digest(nonce), now) {
+            Ok(claim) => claim,
+            Err(OAuthStateError::Unknown) => return Err(invalid()),
+            Err(OAuthStateError::Expired(_)) => {
+                self.replace(&mut sign_up).await.map_err(|_| invalid())?;
+                return Err(invalid());
+            }
+        };
+        // Single use: of racing claims, one stores this.
+        self.replace(&mut sign_up).await.map_err(|_| invalid())?;
+        let account = claim.account.ok_or_else(invalid)?;
+        let strategy = Strategy::OAuth(account.provider.clone());
+        let finish = Finish {
+            client: &client,
+            keep_token,
+            origin,
+        };
+        let (_, new_token) = self
+            .provider_proved(sign_up, strategy, account, &finish, now)
+            .await?;
+        Ok(Some(new_token))
+    }
+
+    /// What the provider vouched for, for a stored sign-up: an account that
+    /// is a user's makes it transferable to a sign-in; one no user has is
+    /// the new user's, and the sign-up completes if it needs nothing more.
+    async fn provider_proved(
+        &self,
+        mut sign_up: SignUp,
+        strategy: Strategy,
+        account: ProviderAccount,
+        finish: &Finish<'_>,
+        now: Timestamp,
+    ) -> Result<(SignUp, Option<String>), Error> {
+        if self.oauth.owner_of(&account).await?.is_some() {
+            sign_up.transferable_to_sign_in(account, now);
+            self.replace(&mut sign_up).await?;
+            return Ok((sign_up, None));
+        }
+        self.take_account(&mut sign_up, strategy, account, now)
+            .await?;
+        self.replace(&mut sign_up).await?;
+        self.complete_if_ready(sign_up, finish, now).await
+    }
+
+    /// Makes `account` the sign-up's (in memory), with its email address
+    /// and names where the instance collects them. An email address that
+    /// is already an account's is not taken: the visitor gives another.
+    async fn take_account(
+        &self,
+        sign_up: &mut SignUp,
+        strategy: Strategy,
+        account: ProviderAccount,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let collects = |field| self.settings.sign_up_requirement(field) != Requirement::Off;
+        let email = match account.email.as_deref().map(EmailAddress::parse) {
+            Some(Ok(address)) if collects(SignUpField::EmailAddress) => self
+                .users
+                .find_by_identifier(&Identifier::Email(address))
+                .await?
+                .is_none(),
+            _ => false,
+        };
+        let names = collects(SignUpField::FirstName) || collects(SignUpField::LastName);
+        let account = ProviderAccount {
+            email: account
+                .email
+                .as_deref()
+                .and_then(|e| EmailAddress::parse(e).ok())
+                .map(|e| e.as_str().to_owned()),
+            ..account
+        };
+        sign_up.provider_verified(strategy, account, email, names, now)?;
+        sign_up.set_taken(Verifiable::EmailAddress, false);
+        Ok(())
+    }
+
+    /// `signUp.create({ transfer: true })`: takes over the provider account
+    /// of the client's sign-in, which found no user for it. Returns that
+    /// sign-in's id, which the caller retires once the sign-up is stored.
+    async fn take_over_sign_in(
+        &self,
+        client: &Client,
+        sign_up: &mut SignUp,
+        now: Timestamp,
+    ) -> Result<crate::model::SignInId, Error> {
+        let nothing = || Error::invalid("transfer", Problem::NothingToTransfer);
+        let sign_in_id = client.sign_in_id.clone().ok_or_else(nothing)?;
+        let sign_in = self
+            .sign_ins
+            .get(&sign_in_id)
+            .await?
+            .filter(|s| s.client_id == client.id)
+            .ok_or_else(nothing)?;
+        let account = sign_in
+            .transferable_account(now)
+            .cloned()
+            .ok_or_else(nothing)?;
+        // Someone may have taken it since.
+        if self.oauth.owner_of(&account).await?.is_some() {
+            return Err(Error::ExternalAccountTaken);
+        }
+        let strategy = Strategy::OAuth(account.provider.clone());
+        self.take_account(sign_up, strategy, account, now).await?;
+        Ok(sign_in_id)
+    }
+
+    /// Records that the OAuth verification failed; returns the error for the
+    /// browser's redirect (a failure to store is logged).
+    async fn end_oauth(&self, mut sign_up: SignUp, err: Error) -> Error {
+        tracing::info!(sign_up = %sign_up.id, error = %err, "OAuth sign-up did not complete");
+        sign_up.oauth_ended(VerificationStatus::Failed, err.clone(), self.clock.now());
+        if let Err(store) = self.replace(&mut sign_up).await {
+            tracing::warn!(sign_up = %sign_up.id, error = %store, "could not record the OAuth outcome");
+        }
+        err
+    }
+
+    /// Reads an OAuth strategy for a sign-up and checks what starting it
+    /// needs; `None` when none is given. Other strategies are not ways to
+    /// sign up here.
+    fn oauth_strategy(
+        &self,
+        raw: Option<&str>,
+        redirect_url: Option<&str>,
+        action_complete_redirect_url: Option<&str>,
+    ) -> Result<Option<Strategy>, Error> {
+        let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        match Strategy::parse(raw) {
+            Some(strategy @ Strategy::OAuth(_)) => {
+                self.oauth.check_oauth_start(
+                    &strategy,
+                    redirect_url,
+                    action_complete_redirect_url,
+                )?;
+                Ok(Some(strategy))
+            }
+            Some(other) => Err(Error::StrategyNotSupported(other)),
+            None => Err(Error::invalid(
+                "strategy",
+                Problem::NotFirstFactor(crate::model::truncate(raw)),
+            )),
+        }
+    }
+
+    /// Starts the OAuth flow of a sign-up (in memory; the caller stores it).
+    async fn start_oauth(
+        &self,
+        sign_up: &mut SignUp,
+        strategy: Strategy,
+        redirect_url: &Option<String>,
+        action_complete_redirect_url: &Option<String>,
+        binding: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        let (flow, url) = self
+            .oauth
+            .new_flow(
+                &strategy,
+                sign_up.id.as_str(),
+                redirect_url.clone(),
+                action_complete_redirect_url.clone(),
+                binding,
+                now,
+            )
+            .await?;
+        sign_up.oauth_started(strategy, flow, url, now)
     }
 }
 
@@ -494,9 +881,12 @@ impl SignUps {
         finish: &Finish<'_>,
         now: Timestamp,
     ) -> Result<(SignUp, Option<String>), Error> {
-        let required = self.settings.required_fields();
+        let required = sign_up.required_fields(&self.settings);
         let verify = self.addresses_to_verify();
-        if sign_up.is_phantom() || !sign_up.is_ready(&required, &verify) {
+        if sign_up.is_phantom()
+            || sign_up.awaits_provider()
+            || !sign_up.is_ready(&required, &verify)
+        {
             return Ok((sign_up, None));
         }
         let before = sign_up.clone();
@@ -587,6 +977,11 @@ impl SignUps {
                 .cloned()
                 .unwrap_or_else(|| serde_json::json!({})),
             legal_accepted_at: sign_up.legal_accepted_at(),
+            external_accounts: sign_up
+                .external_account()
+                .map(|a| a.linked(new_id(IdPrefix::ExternalAccount, &*self.random), now))
+                .into_iter()
+                .collect(),
             last_sign_in_at: Some(now),
             ..User::blank(id.clone(), now)
         };
@@ -603,7 +998,9 @@ impl SignUps {
         now: Timestamp,
     ) -> Session {
         // The factor the visitor proved, as a sign-in would name it.
-        let strategy = if sign_up.is_verified(Verifiable::EmailAddress) {
+        let strategy = if let Some(account) = sign_up.external_account() {
+            Strategy::OAuth(account.provider.clone())
+        } else if sign_up.is_verified(Verifiable::EmailAddress) {
             Strategy::EmailCode
         } else if sign_up.is_verified(Verifiable::PhoneNumber) {
             Strategy::PhoneCode

@@ -22,7 +22,8 @@ pub use factors::{
     Factor, ShownUser, identifier_only, identifies, offered_user, shown_user,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
-pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError};
+pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount};
+pub(crate) use oauth::{take_claim, take_flow};
 pub use strategy::Strategy;
 pub use verification::{
     CodeAttempt, SentCode, Verification, VerificationError, VerificationStatus,
@@ -79,6 +80,10 @@ pub struct SignIn {
     /// An OAuth callback waiting for its client to claim it.
     #[serde(default)]
     oauth_claim: Option<OAuthClaim>,
+    /// The provider account an OAuth factor found no user for, waiting for
+    /// a sign-up to take it over.
+    #[serde(default)]
+    transfer: Option<ProviderAccount>,
     /// Identified by an identifier that names no account, under enumeration
     /// protection: it looks like any other and can never pass a factor.
     #[serde(default)]
@@ -127,6 +132,7 @@ impl SignIn {
             awaiting_new_password: false,
             oauth: None,
             oauth_claim: None,
+            transfer: None,
             phantom: false,
             created_session_id: None,
             created_at: now,

@@ -8,7 +8,44 @@ use super::{
     VerificationStatus,
 };
 use crate::error::{Error, Problem};
-use crate::model::{Timestamp, User, UserId};
+use crate::model::{ExternalAccount, Timestamp, User, UserId};
+
+/// An account at an identity provider as the provider vouched for it, not
+/// (yet) any user's: what a transfer or an OAuth sign-up makes a user of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderAccount {
+    /// The provider's name as in `oauth_<provider>`.
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Space-separated, as OAuth writes scopes.
+    pub approved_scopes: String,
+}
+
+impl ProviderAccount {
+    /// The external account of a user this becomes, with `id`.
+    pub fn linked(&self, id: String, now: Timestamp) -> ExternalAccount {
+        ExternalAccount {
+            id,
+            provider: self.provider.clone(),
+            subject: self.subject.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            username: self.username.clone(),
+            avatar_url: self.avatar_url.clone(),
+            approved_scopes: self.approved_scopes.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
 
 /// An OAuth first factor in progress: what the callback needs, kept with
 /// the sign-in until one callback uses it or it expires.
@@ -40,8 +77,60 @@ pub struct OAuthFlow {
 pub struct OAuthClaim {
     /// SHA-256 (hex) of the nonce.
     pub nonce_digest: String,
-    pub user_id: UserId,
+    /// The user the provider named; `None` when it named no user and
+    /// `account` waits for a sign-up instead.
+    pub user_id: Option<UserId>,
+    /// The provider's account, when it is no user's yet.
+    #[serde(default)]
+    pub account: Option<ProviderAccount>,
     pub expire_at: Timestamp,
+}
+
+/// Takes the flow in `slot` if `state_digest` is its state's, in constant
+/// time: single use, so afterwards no flow waits. An expired flow is gone
+/// too, and answers with its redirect URL.
+pub(crate) fn take_flow(
+    slot: &mut Option<OAuthFlow>,
+    state_digest: &str,
+    now: Timestamp,
+) -> Result<OAuthFlow, OAuthStateError> {
+    let matches = slot.as_ref().is_some_and(|flow| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            flow.state_digest.as_bytes(),
+            state_digest.as_bytes(),
+        ))
+    });
+    if !matches {
+        return Err(OAuthStateError::Unknown);
+    }
+    let flow = slot.take().ok_or(OAuthStateError::Unknown)?;
+    if now >= flow.expire_at {
+        return Err(OAuthStateError::Expired(flow.redirect_url));
+    }
+    Ok(flow)
+}
+
+/// Takes the claim in `slot` if `nonce_digest` is its nonce's, in constant
+/// time; single use, like the state.
+pub(crate) fn take_claim(
+    slot: &mut Option<OAuthClaim>,
+    nonce_digest: &str,
+    now: Timestamp,
+) -> Result<OAuthClaim, OAuthStateError> {
+    let matches = slot.as_ref().is_some_and(|claim| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            claim.nonce_digest.as_bytes(),
+            nonce_digest.as_bytes(),
+        ))
+    });
+    if !matches {
+        return Err(OAuthStateError::Unknown);
+    }
+    let claim = slot.take().ok_or(OAuthStateError::Unknown)?;
+    if now >= claim.expire_at {
+        return Err(OAuthStateError::Expired(String::new()));
+    }
+    Ok(claim)
 }
 
 /// Why a callback's `state` was not accepted.
@@ -93,25 +182,17 @@ impl SignIn {
         state_digest: &str,
         now: Timestamp,
     ) -> Result<OAuthFlow, OAuthStateError> {
-        let matches = self.oauth.as_ref().is_some_and(|flow| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                flow.state_digest.as_bytes(),
-                state_digest.as_bytes(),
-            ))
-        });
-        if !matches {
-            return Err(OAuthStateError::Unknown);
+        let taken = take_flow(&mut self.oauth, state_digest, now);
+        if !matches!(taken, Err(OAuthStateError::Unknown)) {
+            self.updated_at = now;
         }
-        let flow = self.oauth.take().ok_or(OAuthStateError::Unknown)?;
-        self.updated_at = now;
-        if now >= flow.expire_at {
-            if let Some(v) = self.first_factor_verification.as_mut() {
-                v.status = VerificationStatus::Expired;
-                v.external_url = None;
-            }
-            return Err(OAuthStateError::Expired(flow.redirect_url));
+        if matches!(taken, Err(OAuthStateError::Expired(_)))
+            && let Some(v) = self.first_factor_verification.as_mut()
+        {
+            v.status = VerificationStatus::Expired;
+            v.external_url = None;
         }
-        Ok(flow)
+        taken
     }
 
     /// The provider vouched for `user`: it is this sign-in's user and its
@@ -158,30 +239,73 @@ impl SignIn {
     }
 
     /// Takes the waiting claim if `nonce_digest` is its nonce's, in constant
-    /// time, and returns the user it is for. Single use, like the state.
+    /// time. Single use, like the state.
     pub fn take_oauth_claim(
         &mut self,
         nonce_digest: &str,
         now: Timestamp,
-    ) -> Result<UserId, OAuthStateError> {
-        let matches = self.oauth_claim.as_ref().is_some_and(|claim| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                claim.nonce_digest.as_bytes(),
-                nonce_digest.as_bytes(),
-            ))
+    ) -> Result<OAuthClaim, OAuthStateError> {
+        let taken = take_claim(&mut self.oauth_claim, nonce_digest, now);
+        if !matches!(taken, Err(OAuthStateError::Unknown)) {
+            self.updated_at = now;
+        }
+        if matches!(taken, Err(OAuthStateError::Expired(_)))
+            && let Some(v) = self.first_factor_verification.as_mut()
+        {
+            v.status = VerificationStatus::Expired;
+        }
+        taken
+    }
+
+    /// The provider named no user: `account` waits for a sign-up to take it
+    /// over (`signUp.create({ transfer: true })`), and the verification says
+    /// so (`transferable`, `external_account_not_found`).
+    pub fn oauth_transferable(&mut self, account: ProviderAccount, now: Timestamp) {
+        self.oauth_ended(
+            VerificationStatus::Transferable,
+            Error::ExternalAccountNotFound,
+            now,
+        );
+        self.transfer = Some(account);
+    }
+
+    /// The provider account a sign-up may take over, while the sign-in is
+    /// open and its OAuth factor ended transferable.
+    pub fn transferable_account(&self, now: Timestamp) -> Option<&ProviderAccount> {
+        let open = matches!(
+            self.status_at(now),
+            SignInStatus::NeedsIdentifier | SignInStatus::NeedsFirstFactor
+        );
+        let transferable = self
+            .first_factor_verification
+            .as_ref()
+            .is_some_and(|v| v.status == VerificationStatus::Transferable);
+        self.transfer.as_ref().filter(|_| open && transferable)
+    }
+
+    /// A sign-in made for `user` from a sign-up whose provider account is
+    /// theirs (`signIn.create({ transfer: true })`): the provider's word is
+    /// its first factor, as on an OAuth callback.
+    pub fn transferred(
+        &mut self,
+        user: &User,
+        strategy: Strategy,
+        needs_second_factor: bool,
+        now: Timestamp,
+    ) -> Result<AfterFirstFactor, Error> {
+        self.expect_status(now, &[SignInStatus::NeedsIdentifier])?;
+        self.first_factor_verification = Some(Verification {
+            strategy: strategy.clone(),
+            status: VerificationStatus::Unverified,
+            attempts: 0,
+            expire_at: Some(now),
+            code: None,
+            external_url: None,
+            error: None,
         });
-        if !matches {
-            return Err(OAuthStateError::Unknown);
-        }
-        let claim = self.oauth_claim.take().ok_or(OAuthStateError::Unknown)?;
-        self.updated_at = now;
-        if now >= claim.expire_at {
-            if let Some(v) = self.first_factor_verification.as_mut() {
-                v.status = VerificationStatus::Expired;
-            }
-            return Err(OAuthStateError::Expired(String::new()));
-        }
-        Ok(claim.user_id)
+        self.user_id = Some(user.id.clone());
+        self.status = SignInStatus::NeedsFirstFactor;
+        self.first_factor_passed(strategy, needs_second_factor, now)
     }
 
     /// The OAuth first factor ended without a user: `Failed`, or

@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::model::Client;
+use crate::model::{Client, ExternalAccount};
 use crate::model::{Duration, SignInStatus, UserId};
+use crate::ports::ExternalIdentity;
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, sign_in_started, user};
@@ -336,19 +337,39 @@ async fn provider_errors_fail_the_verification() {
 #[tokio::test]
 async fn an_unverified_email_links_nothing_and_leaves_the_verification_transferable() {
     let mut m = mocks(Ok(identity(false)));
-    m.sign_in_stored(fresh());
+    m.sign_in_stored(waiting_in_browser());
     unlinked(&mut m);
     m.users.expect_find_by_identifier().never();
     m.users.expect_update().never();
     expect_outcome(&mut m, |s| transferable(s) && s.user_id().is_none());
-    let out = land(m, callback(SECRET)).await.unwrap();
+    let out = land(m, in_browser()).await.unwrap();
     assert_eq!(out.location, BACK);
+}
+
+#[tokio::test]
+async fn an_account_no_user_has_waits_for_the_claim_of_an_unbound_flow_before_it_is_transferable() {
+    let mut m = mocks(Ok(identity(false)));
+    m.sign_in_stored(fresh());
+    unlinked(&mut m);
+    // Stored with its claim waiting, and not transferable yet: a stranger
+    // who sent someone this flow's link must not get their provider account.
+    expect_outcome(&mut m, |s| {
+        !transferable(s) && s.transferable_account(NOW).is_none() && s.user_id().is_none()
+    });
+    let out = land(m, callback(SECRET)).await.unwrap();
+    assert!(
+        out.location
+            .starts_with(&format!("{BACK}?rotating_token_nonce=")),
+        "{}",
+        out.location
+    );
+    assert_eq!(out.failure, None);
 }
 
 #[tokio::test]
 async fn an_account_with_the_email_unverified_does_not_capture_the_provider_account() {
     let mut m = mocks(Ok(identity(true)));
-    m.sign_in_stored(fresh());
+    m.sign_in_stored(waiting_in_browser());
     unlinked(&mut m);
     m.users.expect_find_by_identifier().returning(|_| {
         let mut squatter = user();
@@ -359,7 +380,7 @@ async fn an_account_with_the_email_unverified_does_not_capture_the_provider_acco
     });
     m.users.expect_update().never();
     expect_outcome(&mut m, |s| transferable(s) && s.user_id().is_none());
-    let out = land(m, callback(SECRET)).await.unwrap();
+    let out = land(m, in_browser()).await.unwrap();
     assert_eq!(out.location, BACK);
 }
 
