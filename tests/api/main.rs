@@ -26,6 +26,7 @@ mod routes;
 mod second_factors;
 mod sessions;
 mod sign_ins;
+mod sign_up_oauth;
 mod sign_ups;
 mod standing;
 mod transport;

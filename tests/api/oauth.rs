@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 
 use crate::support::{CALLBACK, Resp, TestApp};
 
-const BACK: &str = "http://localhost:3000/sso-callback";
+pub(crate) const BACK: &str = "http://localhost:3000/sso-callback";
 
 /// Where a failed flow sends the browser back to: [`BACK`], saying it failed
 /// and with which error's code, as clerk-js reads them.
 fn failed_back(code: &str) -> String {
     format!("{BACK}?__clerk_status=failed&__clerk_error_code={code}")
 }
-const DONE: &str = "http://localhost:3000/home";
+pub(crate) const DONE: &str = "http://localhost:3000/home";
 
 pub(crate) struct Setup {
     pub(crate) app: TestApp,
@@ -45,7 +45,7 @@ pub(crate) async fn setup(settings: InstanceSettings) -> Setup {
 
 /// Starts an OAuth sign-in on a new client; returns (token, sign-in id,
 /// the provider URL).
-async fn start(app: &TestApp, identifier: Option<&str>) -> (String, String, String) {
+pub(crate) async fn start(app: &TestApp, identifier: Option<&str>) -> (String, String, String) {
     let mut form = vec![
         ("strategy", "oauth_github"),
         ("redirect_url", BACK),
@@ -69,7 +69,7 @@ async fn start(app: &TestApp, identifier: Option<&str>) -> (String, String, Stri
 }
 
 /// The provider's part: approve as `login`, and the query Latch's callback gets.
-async fn approve(idp: &GitHubLikeProvider, url: &str, login: &str) -> String {
+pub(crate) async fn approve(idp: &GitHubLikeProvider, url: &str, login: &str) -> String {
     idp.log_in_as(login);
     let callback = sign_in(url, login)
         .await
@@ -91,19 +91,19 @@ fn replace_param(query: &str, name: &str, value: &str) -> String {
     format!("?{}", pairs.join("&"))
 }
 
-async fn callback(app: &TestApp, query: &str) -> Resp {
+pub(crate) async fn callback(app: &TestApp, query: &str) -> Resp {
     app.request("GET", &format!("/v1/oauth_callback{query}"), &[], None)
         .await
 }
 
-fn location(res: &Resp) -> &str {
+pub(crate) fn location(res: &Resp) -> &str {
     assert_eq!(res.status, 303, "{}", res.body);
     res.header("location").unwrap()
 }
 
 /// The nonce a callback put on the redirect URL for an app (not a cookie
 /// browser) to claim its sign-in with.
-fn nonce_of(location: &str) -> String {
+pub(crate) fn nonce_of(location: &str) -> String {
     let (back, nonce) = location
         .split_once("?rotating_token_nonce=")
         .unwrap_or_else(|| panic!("no nonce in {location}"));
@@ -113,7 +113,7 @@ fn nonce_of(location: &str) -> String {
 
 /// The app claims its callback as clerk-js does: it reloads the sign-in with
 /// the nonce. Returns the client's token afterwards and the reloaded state.
-async fn claim(app: &TestApp, token: &str, id: &str, location: &str) -> (String, Value) {
+pub(crate) async fn claim(app: &TestApp, token: &str, id: &str, location: &str) -> (String, Value) {
     let nonce = nonce_of(location);
     let res = app
         .fapi(
@@ -130,7 +130,7 @@ async fn claim(app: &TestApp, token: &str, id: &str, location: &str) -> (String,
     (token, res.body)
 }
 
-async fn sign_in_state(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn sign_in_state(app: &TestApp, token: &str, id: &str) -> Value {
     let res = app
         .fapi("GET", &format!("/v1/client/sign_ins/{id}"), token, &[])
         .await;

@@ -361,7 +361,10 @@ impl From<Error> for ApiError {
             Error::IdentifierTaken(kind) => unprocessable(
                 C::FormIdentifierExists,
                 "That identifier is taken. Please try another.",
-                format!("That {} is taken. Please try another.", kind.param_name()),
+                format!(
+                    "That {} is taken. Please try another.",
+                    kind.param_name().replace('_', " ")
+                ),
             )
             .param(kind.param_name()),
             Error::PasswordIncorrect => unprocessable(
@@ -1064,7 +1067,7 @@ mod tests {
         let taken = ApiError::from(Error::IdentifierTaken(IdentifierKind::EmailAddress));
         assert_eq!(
             taken.long_message,
-            "That email_address is taken. Please try another."
+            "That email address is taken. Please try another."
         );
         let missing = ApiError::from(Error::param_nil("code"));
         assert_eq!(

@@ -62,6 +62,59 @@ pub async fn client_repository_contract(
     rotate_token_is_a_compare_and_set(&*clients).await;
     sessions_keep_their_origin(&*clients).await;
     sign_ups_on_clients(&*clients, &*users).await;
+    racing_sign_ups_make_one_user(&clients, &users).await;
+}
+
+/// Sign-ups on many clients racing to complete with one email address, then
+/// with one username: each identifier ends up on exactly one stored user,
+/// every other racer is refused as a duplicate, and stores nothing.
+async fn racing_sign_ups_make_one_user(
+    clients: &Arc<dyn ClientRepository>,
+    users: &Arc<dyn UserRepository>,
+) {
+    for (round, kind) in [
+        (0_u64, IdentifierKind::EmailAddress),
+        (1, IdentifierKind::Username),
+    ] {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..RACERS {
+            let (clients, n) = (Arc::clone(clients), 40_000 + round * 100 + i);
+            let client = format!("client_signup_race_{n}");
+            clients
+                .insert_client(&fixtures::client(&client, n))
+                .await
+                .expect("insert a racing client");
+            let id = format!("user_signup_race_{n}");
+            let mut user = match kind {
+                IdentifierKind::EmailAddress => fixtures::user(&id, "race@example.com"),
+                _ => fixtures::user(&id, &format!("race{n}@example.com")),
+            };
+            if kind == IdentifierKind::Username {
+                user.username =
+                    Some(latch_core::model::Username::parse("racer").expect("a username"));
+            }
+            let session =
+                fixtures::session(&format!("sess_signup_race_{n}"), &client, &id, at(40_000));
+            tasks.spawn(async move {
+                let stored = clients
+                    .insert_user_with_session(&user, &session, &token_hash(n), &token_hash(n + 50))
+                    .await;
+                (id, stored)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (id, stored) = joined.expect("a racer finishes");
+            match stored {
+                Ok(()) => winners.push(id),
+                Err(err) => {
+                    assert_eq!(err, StoreError::Duplicate(kind), "{id}");
+                    assert_eq!(users.get(&uid(&id)).await, Ok(None), "{id} stored nothing");
+                }
+            }
+        }
+        assert_eq!(winners.len(), 1, "{kind:?}: {winners:?}");
+    }
 }
 
 /// A client's current sign-up is set and cleared like its sign-in, a new

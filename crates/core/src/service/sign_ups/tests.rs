@@ -545,3 +545,173 @@ async fn creating_a_sign_up_without_a_client_counts_a_new_client() {
     );
     let _ = (client(), client_without_sessions());
 }
+
+mod oauth {
+    use super::*;
+    use crate::model::{OAuthFlow, VerificationStatus};
+    use crate::ports::{ExternalIdentity, MockOAuthProvider};
+    use crate::service::OAuthCallback;
+    use crate::service::oauth::digest;
+
+    const SECRET: &str = "the-state-secret";
+    const BACK: &str = "http://localhost:3000/sso-callback";
+    const DONE: &str = "http://localhost:3000/home";
+
+    /// A public instance with the github provider answering as `alice`.
+    fn mocks() -> (Mocks, Arc<Mutex<Option<SignUp>>>) {
+        let (mut m, kept) = public();
+        m.settings.strategies.oauth_providers = vec!["github".into()];
+        let mut github = MockOAuthProvider::new();
+        github.expect_name().return_const("github".to_owned());
+        github.expect_exchange().returning(|_| {
+            Ok(ExternalIdentity {
+                subject: "1001".into(),
+                email: Some("Alice@Example.com".into()),
+                email_verified: true,
+                first_name: Some("Alice".into()),
+                ..Default::default()
+            })
+        });
+        m.oauth.push(github);
+        (m, kept)
+    }
+
+    /// A stored sign-up of client 1 waiting for github's callback, bound to
+    /// the client's cookie when `bound`.
+    fn waiting(kept: &Arc<Mutex<Option<SignUp>>>, bound: bool) {
+        let mut s = SignUp::new(
+            SignUpId("sua_1".into()),
+            client().id,
+            Timestamp(NOW.0 - 1000),
+            Duration::days(1),
+        );
+        let flow = OAuthFlow {
+            state_digest: digest(SECRET),
+            pkce_verifier: "v".repeat(64),
+            nonce: "n".into(),
+            redirect_url: BACK.into(),
+            action_complete_redirect_url: Some(DONE.into()),
+            expire_at: Timestamp(NOW.0 + 60_000),
+            client_binding: bound.then(|| token_hash(TOKEN)),
+        };
+        s.oauth_started(
+            Strategy::OAuth("github".into()),
+            flow,
+            "https://idp/authorize".into(),
+            Timestamp(NOW.0 - 1000),
+        )
+        .unwrap();
+        *kept.lock().unwrap() = Some(s);
+    }
+
+    fn callback(cookie: bool) -> OAuthCallback {
+        OAuthCallback {
+            state: Some(format!("sua_1.{SECRET}")),
+            code: Some("the-code".into()),
+            cookie_token: cookie.then(|| TOKEN.to_owned()),
+            ..OAuthCallback::default()
+        }
+    }
+
+    fn external_status(kept: &Arc<Mutex<Option<SignUp>>>) -> VerificationStatus {
+        kept.lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|s| s.external_verification().map(|v| v.status))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_provider_account_in_the_browser_that_started_it_completes_the_sign_up() {
+        let (mut m, kept) = mocks();
+        waiting(&kept, true);
+        m.users
+            .expect_find_by_external_account()
+            .returning(|_, _| Ok(None));
+        nobody_has_it(&mut m);
+        m.clients
+            .expect_get_client()
+            .returning(|_| Ok(Some(client())));
+        m.clients
+            .expect_insert_user_with_session()
+            .times(1)
+            .returning(|user, session, _, _| {
+                assert_eq!(user.external_accounts.len(), 1);
+                assert_eq!(user.external_accounts[0].subject, "1001");
+                assert!(user.email_addresses[0].verified, "the provider verified it");
+                assert_eq!(user.email_addresses[0].value, "alice@example.com");
+                assert_eq!(user.password_digest, None, "no password asked");
+                assert_eq!(session.origin.strategy.as_deref(), Some("oauth_github"));
+                Ok(())
+            });
+        let out = m.services().oauth_callback(callback(true)).await.unwrap();
+        assert_eq!(out.location, DONE);
+        assert!(out.new_token.is_some(), "the cookie's token rotates");
+        let stored = kept.lock().unwrap().clone().unwrap();
+        assert_eq!(stored.status_at(NOW), SignUpStatus::Complete);
+    }
+
+    #[tokio::test]
+    async fn a_provider_account_that_is_a_users_makes_the_sign_up_transferable_and_no_user() {
+        let (mut m, kept) = mocks();
+        waiting(&kept, true);
+        m.users
+            .expect_find_by_external_account()
+            .returning(|_, _| Ok(Some(user())));
+        m.clients.expect_insert_user_with_session().never();
+        let out = m.services().oauth_callback(callback(true)).await.unwrap();
+        assert_eq!((out.location.as_str(), out.failure), (BACK, None));
+        assert_eq!(external_status(&kept), VerificationStatus::Transferable);
+        let stored = kept.lock().unwrap().clone().unwrap();
+        assert!(stored.transferable_account(NOW).is_some());
+        assert_eq!(stored.email_address(), None, "nothing of the account shows");
+    }
+
+    #[tokio::test]
+    async fn an_unbound_flow_waits_for_its_client_to_claim_it() {
+        let (mut m, kept) = mocks();
+        waiting(&kept, false);
+        m.users.expect_find_by_external_account().never();
+        m.clients.expect_insert_user_with_session().never();
+        let out = m.services().oauth_callback(callback(false)).await.unwrap();
+        assert!(
+            out.location
+                .starts_with(&format!("{BACK}?rotating_token_nonce=")),
+            "{}",
+            out.location
+        );
+        let stored = kept.lock().unwrap().clone().unwrap();
+        assert!(stored.awaits_claim());
+        assert_eq!(
+            stored.external_account(),
+            None,
+            "not the sign-up's before the claim"
+        );
+        assert_eq!(external_status(&kept), VerificationStatus::Unverified);
+    }
+
+    #[tokio::test]
+    async fn a_bound_flow_from_another_browser_fails_and_makes_nothing() {
+        let (mut m, kept) = mocks();
+        waiting(&kept, true);
+        m.clients.expect_insert_user_with_session().never();
+        let out = m.services().oauth_callback(callback(false)).await.unwrap();
+        assert_eq!(out.failure, Some(Error::OAuthClientMismatch));
+        assert_eq!(external_status(&kept), VerificationStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_spent_state_names_no_flow() {
+        let (m, kept) = mocks();
+        waiting(&kept, true);
+        let services = m.services();
+        let wrong = OAuthCallback {
+            state: Some("sua_1.another-secret".into()),
+            ..callback(true)
+        };
+        assert_eq!(
+            services.oauth_callback(wrong).await.unwrap_err(),
+            Error::oauth_state_invalid("state")
+        );
+    }
+}
