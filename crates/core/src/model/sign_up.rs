@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::sign_in::{
-    CodeAttempt, OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount, SentCode, Strategy,
-    Verification, VerificationError, VerificationStatus, take_claim, take_flow,
+    CodeAttempt, OAuthClaim, OAuthFlow, OAuthParts, OAuthStateError, ProviderAccount, SentCode,
+    Strategy, Verification, VerificationError, VerificationStatus,
 };
 use super::{
     ClientId, Duration, InstanceSettings, SessionId, SignUpField, SignUpId, Timestamp, UserId,
@@ -248,33 +248,20 @@ impl SignUp {
     }
 
     /// Takes the waiting OAuth flow if `state_digest` is its state's (see
-    /// [`take_flow`]); an expired one leaves the verification expired.
+    /// [`OAuthParts::take_flow`]); an expired one leaves the verification
+    /// expired.
     pub fn take_oauth_flow(
         &mut self,
         state_digest: &str,
         now: Timestamp,
     ) -> Result<OAuthFlow, OAuthStateError> {
-        let taken = take_flow(&mut self.oauth, state_digest, now);
-        if !matches!(taken, Err(OAuthStateError::Unknown)) {
-            self.updated_at = now;
-        }
-        if matches!(taken, Err(OAuthStateError::Expired(_)))
-            && let Some(v) = self.external_verification.as_mut()
-        {
-            v.status = VerificationStatus::Expired;
-            v.external_url = None;
-        }
-        taken
+        self.oauth_parts().take_flow(state_digest, now)
     }
 
     /// The provider vouched for an account; the client must now claim it
     /// with the nonce whose digest `claim` holds.
     pub fn oauth_awaiting_claim(&mut self, claim: OAuthClaim, now: Timestamp) {
-        if let Some(v) = self.external_verification.as_mut() {
-            v.external_url = None;
-        }
-        self.oauth_claim = Some(claim);
-        self.updated_at = now;
+        self.oauth_parts().await_claim(claim, now);
     }
 
     /// Whether a callback waits for this sign-up's client to claim it.
@@ -288,16 +275,16 @@ impl SignUp {
         nonce_digest: &str,
         now: Timestamp,
     ) -> Result<OAuthClaim, OAuthStateError> {
-        let taken = take_claim(&mut self.oauth_claim, nonce_digest, now);
-        if !matches!(taken, Err(OAuthStateError::Unknown)) {
-            self.updated_at = now;
+        self.oauth_parts().take_claim(nonce_digest, now)
+    }
+
+    fn oauth_parts(&mut self) -> OAuthParts<'_> {
+        OAuthParts {
+            flow: &mut self.oauth,
+            claim: &mut self.oauth_claim,
+            verification: self.external_verification.as_mut(),
+            updated_at: &mut self.updated_at,
         }
-        if matches!(taken, Err(OAuthStateError::Expired(_)))
-            && let Some(v) = self.external_verification.as_mut()
-        {
-            v.status = VerificationStatus::Expired;
-        }
-        taken
     }
 
     /// The visitor proved `account` at its provider: it will be the new

@@ -183,12 +183,7 @@ impl OAuth {
     /// names no waiting flow is an error; every other outcome is a redirect.
     pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
         let origin = params.origin.clone();
-        let state = params
-            .state
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::param_nil("state"))?;
-        let (sign_in_id, secret) = state.split_once('.').ok_or_else(state_invalid)?;
+        let (sign_in_id, secret) = state_parts(params.state.as_deref())?;
         let mut sign_in = self
             .sign_ins
             .get(&SignInId(sign_in_id.to_owned()))
@@ -204,11 +199,7 @@ impl OAuth {
                     .replace_sign_in(&mut sign_in)
                     .await
                     .map_err(|_| state_invalid())?;
-                return Ok(CallbackRedirect {
-                    location: redirect_url,
-                    new_token: None,
-                    failure: Some(Error::CodeExpired),
-                });
+                return Ok(expired(redirect_url));
             }
         };
         // Storing the taken flow is the compare-and-set that makes the state
@@ -224,20 +215,11 @@ impl OAuth {
             failure,
         };
         // A flow a cookie browser started finishes only in that browser.
-        if let Some(binding) = &flow.client_binding {
-            let presented = params.cookie_token.as_deref().map(super::token_hash);
-            let same = presented.is_some_and(|h| {
-                bool::from(subtle::ConstantTimeEq::ct_eq(
-                    h.as_bytes(),
-                    binding.as_bytes(),
-                ))
-            });
-            if !same {
-                let err = Error::OAuthClientMismatch;
-                self.end_oauth(sign_in, VerificationStatus::Failed, &err)
-                    .await;
-                return Ok(back(Some(err)));
-            }
+        if !from_its_browser(&flow, params.cookie_token.as_deref()) {
+            let err = Error::OAuthClientMismatch;
+            self.end_oauth(sign_in, VerificationStatus::Failed, &err)
+                .await;
+            return Ok(back(Some(err)));
         }
         let strategy = match sign_in.first_factor_verification().map(|v| &v.strategy) {
             Some(s @ Strategy::OAuth(_)) => s.clone(),
@@ -260,29 +242,14 @@ impl OAuth {
             // it claims the result with a nonce only this browser gets (a
             // provider account no user has, too: whoever claims it may sign
             // it up).
-            let nonce = self.random_token(32);
-            sign_in.oauth_awaiting_claim(
-                OAuthClaim {
-                    nonce_digest: digest(&nonce),
-                    user_id: user.as_ref().map(|u| u.id.clone()),
-                    account,
-                    expire_at: now.plus(CLAIM_LIFETIME),
-                },
-                now,
-            );
+            let (claim, redirect) =
+                self.claim_for(&flow, user.as_ref().map(|u| u.id.clone()), account, now);
+            sign_in.oauth_awaiting_claim(claim, now);
             if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
                 tracing::warn!(sign_in = %sign_in.id, error = %err, "could not record an OAuth claim");
                 return Ok(back(Some(err)));
             }
-            return Ok(CallbackRedirect {
-                location: crate::model::with_query(
-                    &flow.redirect_url,
-                    "rotating_token_nonce",
-                    &nonce,
-                ),
-                new_token: None,
-                failure: None,
-            });
+            return Ok(redirect);
         }
         let Some(user) = user else {
             // A provider account no user has: the client goes on to sign
@@ -314,6 +281,31 @@ impl OAuth {
                 Ok(back(Some(err)))
             }
         }
+    }
+
+    /// The claim of a callback's result for the client that started `flow`
+    /// (the user the provider named, or the account no user has), and the
+    /// redirect that hands that client the claim's nonce.
+    pub(crate) fn claim_for(
+        &self,
+        flow: &OAuthFlow,
+        user_id: Option<UserId>,
+        account: Option<ProviderAccount>,
+        now: Timestamp,
+    ) -> (OAuthClaim, CallbackRedirect) {
+        let nonce = self.random_token(32);
+        let claim = OAuthClaim {
+            nonce_digest: digest(&nonce),
+            user_id,
+            account,
+            expire_at: now.plus(CLAIM_LIFETIME),
+        };
+        let redirect = CallbackRedirect {
+            location: crate::model::with_query(&flow.redirect_url, "rotating_token_nonce", &nonce),
+            new_token: None,
+            failure: None,
+        };
+        (claim, redirect)
     }
 
     /// A client claims the OAuth callback of its current sign-in with the
@@ -657,6 +649,41 @@ impl OAuth {
     }
 }
 
+/// The flow id and the secret a callback's `state` carries.
+pub(crate) fn state_parts(state: Option<&str>) -> Result<(&str, &str), Error> {
+    state
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::param_nil("state"))?
+        .split_once('.')
+        .ok_or_else(state_invalid)
+}
+
+/// Whether a callback may finish `flow`: one a cookie browser started only
+/// in the browser holding that cookie; any other flow, anywhere (its
+/// result then waits for a claim).
+pub(crate) fn from_its_browser(flow: &OAuthFlow, cookie_token: Option<&str>) -> bool {
+    let Some(binding) = &flow.client_binding else {
+        return true;
+    };
+    cookie_token
+        .map(super::token_hash)
+        .is_some_and(|presented| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                presented.as_bytes(),
+                binding.as_bytes(),
+            ))
+        })
+}
+
+/// Back where an expired flow began, saying so.
+pub(crate) fn expired(redirect_url: String) -> CallbackRedirect {
+    CallbackRedirect {
+        location: redirect_url,
+        new_token: None,
+        failure: Some(Error::CodeExpired),
+    }
+}
+
 /// How a callback ended without a user to sign in.
 enum Ended {
     /// No user has the provider account: a sign-up may take it over.
@@ -694,7 +721,7 @@ fn provider_error(strategy: &Strategy, err: &OAuthError) -> Error {
     }
 }
 
-fn state_invalid() -> Error {
+pub(crate) fn state_invalid() -> Error {
     Error::oauth_state_invalid("state")
 }
 

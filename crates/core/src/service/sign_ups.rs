@@ -7,17 +7,17 @@
 use std::sync::Arc;
 
 use super::codes::{Recipient, code_digest};
-use super::oauth::digest;
+use super::oauth::{digest, expired, from_its_browser, state_invalid, state_parts};
 use super::{
     CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new_token, token_hash,
 };
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
-    IdentifierKind, InstanceSettings, OAuthClaim, OAuthStateError, Password, PhoneNumber,
-    ProviderAccount, Requirement, SentCode, Session, SessionId, SessionOrigin, SessionStatus,
-    SignUp, SignUpChange, SignUpField, SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp,
-    User, UserId, Username, Verifiable, VerificationStatus, new_id,
+    IdentifierKind, InstanceSettings, OAuthStateError, Password, PhoneNumber, ProviderAccount,
+    Requirement, SentCode, Session, SessionId, SessionOrigin, SessionStatus, SignUp, SignUpChange,
+    SignUpField, SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username,
+    Verifiable, VerificationStatus, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignInStore,
@@ -354,9 +354,6 @@ impl SignUps {
     }
 }
 
-/// How long a client has to claim an OAuth callback.
-const CLAIM_LIFETIME: crate::model::Duration = crate::model::Duration::minutes(5);
-
 impl SignUps {
     /// `GET`/`POST /v1/oauth_callback` for a sign-up's flow: checks the
     /// state, exchanges the code, and takes what the provider vouches for.
@@ -365,13 +362,7 @@ impl SignUps {
     /// transferable to a sign-in. A flow no cookie binds waits for its
     /// client to claim it, as sign-ins do.
     pub async fn oauth_callback(&self, params: OAuthCallback) -> Result<CallbackRedirect, Error> {
-        let state_invalid = || Error::oauth_state_invalid("state");
-        let state = params
-            .state
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::param_nil("state"))?;
-        let (id, secret) = state.split_once('.').ok_or_else(state_invalid)?;
+        let (id, secret) = state_parts(params.state.as_deref())?;
         let mut sign_up = self
             .sign_ups
             .get(&SignUpId(id.to_owned()))
@@ -385,11 +376,7 @@ impl SignUps {
                 self.replace(&mut sign_up)
                     .await
                     .map_err(|_| state_invalid())?;
-                return Ok(CallbackRedirect {
-                    location: redirect_url,
-                    new_token: None,
-                    failure: Some(Error::CodeExpired),
-                });
+                return Ok(expired(redirect_url));
             }
         };
         // Storing the taken flow makes the state single use.
@@ -405,19 +392,9 @@ impl SignUps {
             Some(s @ Strategy::OAuth(_)) => s.clone(),
             _ => return Err(state_invalid()),
         };
-        if let Some(binding) = &flow.client_binding {
-            let presented = params.cookie_token.as_deref().map(token_hash);
-            let same = presented.is_some_and(|h| {
-                bool::from(subtle::ConstantTimeEq::ct_eq(
-                    h.as_bytes(),
-                    binding.as_bytes(),
-                ))
-            });
-            if !same {
-                return Ok(back(Some(
-                    self.end_oauth(sign_up, Error::OAuthClientMismatch).await,
-                )));
-            }
+        if !from_its_browser(&flow, params.cookie_token.as_deref()) {
+            let err = self.end_oauth(sign_up, Error::OAuthClientMismatch).await;
+            return Ok(back(Some(err)));
         }
         let account = match self.oauth.provider_account(&strategy, &flow, &params).await {
             Ok(account) => account,
@@ -426,28 +403,12 @@ impl SignUps {
         if flow.client_binding.is_none() {
             // The client that started the flow claims it with a nonce only
             // this browser gets.
-            let nonce = self.oauth.random_token(32);
-            sign_up.oauth_awaiting_claim(
-                OAuthClaim {
-                    nonce_digest: digest(&nonce),
-                    user_id: None,
-                    account: Some(account),
-                    expire_at: now.plus(CLAIM_LIFETIME),
-                },
-                now,
-            );
+            let (claim, redirect) = self.oauth.claim_for(&flow, None, Some(account), now);
+            sign_up.oauth_awaiting_claim(claim, now);
             if let Err(err) = self.replace(&mut sign_up).await {
                 return Ok(back(Some(err)));
             }
-            return Ok(CallbackRedirect {
-                location: crate::model::with_query(
-                    &flow.redirect_url,
-                    "rotating_token_nonce",
-                    &nonce,
-                ),
-                new_token: None,
-                failure: None,
-            });
+            return Ok(redirect);
         }
         let client = match self.client_repo.get_client(&sign_up.client_id).await {
             Ok(Some(client)) => client,

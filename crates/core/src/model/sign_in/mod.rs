@@ -22,8 +22,8 @@ pub use factors::{
     Factor, ShownUser, identifier_only, identifies, offered_user, shown_user,
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
+pub(crate) use oauth::OAuthParts;
 pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount};
-pub(crate) use oauth::{take_claim, take_flow};
 pub use strategy::Strategy;
 pub use verification::{
     CodeAttempt, SentCode, Verification, VerificationError, VerificationStatus,

@@ -86,60 +86,92 @@ pub struct OAuthClaim {
     pub expire_at: Timestamp,
 }
 
-/// Takes the flow in `slot` if `state_digest` is its state's, in constant
-/// time: single use, so afterwards no flow waits. An expired flow is gone
-/// too, and answers with its redirect URL.
-pub(crate) fn take_flow(
-    slot: &mut Option<OAuthFlow>,
-    state_digest: &str,
-    now: Timestamp,
-) -> Result<OAuthFlow, OAuthStateError> {
-    let matches = slot.as_ref().is_some_and(|flow| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            flow.state_digest.as_bytes(),
-            state_digest.as_bytes(),
-        ))
-    });
-    if !matches {
-        return Err(OAuthStateError::Unknown);
-    }
-    let flow = slot.take().ok_or(OAuthStateError::Unknown)?;
-    if now >= flow.expire_at {
-        return Err(OAuthStateError::Expired(flow.redirect_url));
-    }
-    Ok(flow)
-}
-
-/// Takes the claim in `slot` if `nonce_digest` is its nonce's, in constant
-/// time; single use, like the state.
-pub(crate) fn take_claim(
-    slot: &mut Option<OAuthClaim>,
-    nonce_digest: &str,
-    now: Timestamp,
-) -> Result<OAuthClaim, OAuthStateError> {
-    let matches = slot.as_ref().is_some_and(|claim| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            claim.nonce_digest.as_bytes(),
-            nonce_digest.as_bytes(),
-        ))
-    });
-    if !matches {
-        return Err(OAuthStateError::Unknown);
-    }
-    let claim = slot.take().ok_or(OAuthStateError::Unknown)?;
-    if now >= claim.expire_at {
-        return Err(OAuthStateError::Expired(String::new()));
-    }
-    Ok(claim)
-}
-
-/// Why a callback's `state` was not accepted.
+/// Why a callback's `state` (or a claim's nonce) was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OAuthStateError {
     /// No flow waits: never started, already used, or another state.
     Unknown,
     /// The flow's time is over; it is gone now. Carries its redirect URL.
     Expired(String),
+}
+
+/// The OAuth records of a sign-in or a sign-up, and the verification they
+/// settle: what the callback and the claim take, once.
+pub(crate) struct OAuthParts<'a> {
+    pub flow: &'a mut Option<OAuthFlow>,
+    pub claim: &'a mut Option<OAuthClaim>,
+    pub verification: Option<&'a mut Verification>,
+    pub updated_at: &'a mut Timestamp,
+}
+
+impl OAuthParts<'_> {
+    /// Takes the waiting flow if `state_digest` is its state's, in constant
+    /// time. Single use: afterwards no flow waits (the caller stores the
+    /// change with a compare-and-set, so one of racing callbacks wins). An
+    /// expired flow is gone too, its verification expired; the error
+    /// carries its redirect URL.
+    pub(crate) fn take_flow(
+        self,
+        state_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthFlow, OAuthStateError> {
+        let matches = self.flow.as_ref().is_some_and(|flow| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                flow.state_digest.as_bytes(),
+                state_digest.as_bytes(),
+            ))
+        });
+        let flow = self
+            .flow
+            .take_if(|_| matches)
+            .ok_or(OAuthStateError::Unknown)?;
+        *self.updated_at = now;
+        if now >= flow.expire_at {
+            if let Some(v) = self.verification {
+                v.status = VerificationStatus::Expired;
+                v.external_url = None;
+            }
+            return Err(OAuthStateError::Expired(flow.redirect_url));
+        }
+        Ok(flow)
+    }
+
+    /// A callback's result now waits for the client to claim it with the
+    /// nonce whose digest `claim` holds.
+    pub(crate) fn await_claim(self, claim: OAuthClaim, now: Timestamp) {
+        if let Some(v) = self.verification {
+            v.external_url = None;
+        }
+        *self.claim = Some(claim);
+        *self.updated_at = now;
+    }
+
+    /// Takes the waiting claim if `nonce_digest` is its nonce's, in constant
+    /// time; single use, like the state.
+    pub(crate) fn take_claim(
+        self,
+        nonce_digest: &str,
+        now: Timestamp,
+    ) -> Result<OAuthClaim, OAuthStateError> {
+        let matches = self.claim.as_ref().is_some_and(|claim| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                claim.nonce_digest.as_bytes(),
+                nonce_digest.as_bytes(),
+            ))
+        });
+        let claim = self
+            .claim
+            .take_if(|_| matches)
+            .ok_or(OAuthStateError::Unknown)?;
+        *self.updated_at = now;
+        if now >= claim.expire_at {
+            if let Some(v) = self.verification {
+                v.status = VerificationStatus::Expired;
+            }
+            return Err(OAuthStateError::Expired(String::new()));
+        }
+        Ok(claim)
+    }
 }
 
 impl SignIn {
@@ -182,17 +214,7 @@ impl SignIn {
         state_digest: &str,
         now: Timestamp,
     ) -> Result<OAuthFlow, OAuthStateError> {
-        let taken = take_flow(&mut self.oauth, state_digest, now);
-        if !matches!(taken, Err(OAuthStateError::Unknown)) {
-            self.updated_at = now;
-        }
-        if matches!(taken, Err(OAuthStateError::Expired(_)))
-            && let Some(v) = self.first_factor_verification.as_mut()
-        {
-            v.status = VerificationStatus::Expired;
-            v.external_url = None;
-        }
-        taken
+        self.oauth_parts().take_flow(state_digest, now)
     }
 
     /// The provider vouched for `user`: it is this sign-in's user and its
@@ -231,11 +253,7 @@ impl SignIn {
     /// The provider vouched for a user; the client must now claim it with
     /// the nonce whose digest `claim` holds.
     pub fn oauth_awaiting_claim(&mut self, claim: OAuthClaim, now: Timestamp) {
-        if let Some(v) = self.first_factor_verification.as_mut() {
-            v.external_url = None;
-        }
-        self.oauth_claim = Some(claim);
-        self.updated_at = now;
+        self.oauth_parts().await_claim(claim, now);
     }
 
     /// Takes the waiting claim if `nonce_digest` is its nonce's, in constant
@@ -245,16 +263,16 @@ impl SignIn {
         nonce_digest: &str,
         now: Timestamp,
     ) -> Result<OAuthClaim, OAuthStateError> {
-        let taken = take_claim(&mut self.oauth_claim, nonce_digest, now);
-        if !matches!(taken, Err(OAuthStateError::Unknown)) {
-            self.updated_at = now;
+        self.oauth_parts().take_claim(nonce_digest, now)
+    }
+
+    fn oauth_parts(&mut self) -> OAuthParts<'_> {
+        OAuthParts {
+            flow: &mut self.oauth,
+            claim: &mut self.oauth_claim,
+            verification: self.first_factor_verification.as_mut(),
+            updated_at: &mut self.updated_at,
         }
-        if matches!(taken, Err(OAuthStateError::Expired(_)))
-            && let Some(v) = self.first_factor_verification.as_mut()
-        {
-            v.status = VerificationStatus::Expired;
-        }
-        taken
     }
 
     /// The provider named no user: `account` waits for a sign-up to take it
