@@ -693,34 +693,32 @@ impl SignUps {
         let mut change = SignUpChange::default();
         let mut identifiers = Vec::new();
         let mut taken = Vec::new();
-        if let Some(raw) = text(fields.email_address) {
-            change.email_address = Some(if raw.is_empty() {
+        for (value, field, slot) in [
+            (
+                fields.email_address,
+                SignUpField::EmailAddress,
+                &mut change.email_address,
+            ),
+            (
+                fields.phone_number,
+                SignUpField::PhoneNumber,
+                &mut change.phone_number,
+            ),
+            (fields.username, SignUpField::Username, &mut change.username),
+        ] {
+            let Some(raw) = text(value) else { continue };
+            *slot = Some(if raw.is_empty() {
                 None
             } else {
-                collected(SignUpField::EmailAddress)?;
-                let email = EmailAddress::parse(&raw)?;
-                identifiers.push(Identifier::Email(email.clone()));
-                Some(email.as_str().to_owned())
-            });
-        }
-        if let Some(raw) = text(fields.phone_number) {
-            change.phone_number = Some(if raw.is_empty() {
-                None
-            } else {
-                collected(SignUpField::PhoneNumber)?;
-                let phone = PhoneNumber::parse(&raw)?;
-                identifiers.push(Identifier::Phone(phone.clone()));
-                Some(phone.as_str().to_owned())
-            });
-        }
-        if let Some(raw) = text(fields.username) {
-            change.username = Some(if raw.is_empty() {
-                None
-            } else {
-                collected(SignUpField::Username)?;
-                let username = Username::parse(&raw)?;
-                identifiers.push(Identifier::Username(username.clone()));
-                Some(username.as_str().to_owned())
+                collected(field)?;
+                let identifier = match field {
+                    SignUpField::EmailAddress => Identifier::Email(EmailAddress::parse(&raw)?),
+                    SignUpField::PhoneNumber => Identifier::Phone(PhoneNumber::parse(&raw)?),
+                    _ => Identifier::Username(Username::parse(&raw)?),
+                };
+                let value = identifier.as_str().to_owned();
+                identifiers.push(identifier);
+                Some(value)
             });
         }
         for (value, field, slot) in [
