@@ -34,7 +34,7 @@ pub fn user(id: &str, email: &str) -> User {
 
 /// A user with every field set: two email addresses, a sign-in phone number and
 /// one reserved for the second factor, a username, a password digest, names,
-/// an external id and metadata.
+/// an external id, metadata and the time legal terms were accepted.
 pub fn full_user(
     id: &str,
     email: &str,
@@ -68,6 +68,7 @@ pub fn full_user(
     user.unsafe_metadata = json!({ "theme": { "dark": true } });
     user.banned = false;
     user.last_sign_in_at = Some(at(500));
+    user.legal_accepted_at = Some(at(400));
     user.updated_at = at(1_000);
     user
 }
