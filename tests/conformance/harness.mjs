@@ -583,12 +583,13 @@ export async function loginAtProvider(page, issuer, login) {
 }
 
 /**
- * Records the Frontend API requests a page makes to latch: { method, path, body, status }
- * (method from `_method` when clerk-js tunnels it, body as the form's fields).
+ * Records the Frontend API requests a page makes to latch: { method, path, body, status,
+ * error } (method from `_method` when clerk-js tunnels it, body as the form's fields,
+ * error the first of the errors of an answer of 400 and above).
  */
 export function recordFapi(page, latchUrl) {
   const requests = [];
-  page.on('response', (res) => {
+  page.on('response', async (res) => {
     const req = res.request();
     const url = new URL(req.url());
     if (url.origin !== latchUrl) return;
@@ -596,12 +597,19 @@ export function recordFapi(page, latchUrl) {
     try {
       body = Object.fromEntries(new URLSearchParams(req.postData() ?? ''));
     } catch {}
-    requests.push({
+    const entry = {
       method: url.searchParams.get('_method') ?? req.method(),
       path: url.pathname,
       body,
       status: res.status(),
-    });
+      error: null,
+    };
+    requests.push(entry);
+    if (entry.status >= 400) {
+      try {
+        entry.error = (await res.json()).errors?.[0] ?? null;
+      } catch {}
+    }
   });
   return requests;
 }

@@ -5,7 +5,8 @@
 // production instance (the flow bound to the `__client` cookie), really redirected to the
 // provider and back, where `Clerk.handleRedirectCallback` must carry out both transfers by
 // itself: a sign-in by someone with no account becomes a sign-up, a sign-up by someone
-// with an account becomes a sign-in. Last, Clerk's prebuilt <SignUp/> and its social button.
+// with an account becomes a sign-in. Last, Clerk's prebuilt <SignUp/> and its social button
+// (with its default, relative, after-sign-up URL a `todo`: latch refuses it).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -26,6 +27,7 @@ const ACCOUNTS = [
   { sub: 'edsger', email: 'edsger@example.com', email_verified: true, given_name: 'Edsger', family_name: 'Dijkstra' },
   { sub: 'barbara', email: 'barbara@example.com', email_verified: true, given_name: 'Barbara', family_name: 'Liskov' },
   { sub: 'ken', email: 'ken@example.com', email_verified: true, given_name: 'Ken', family_name: 'Thompson' },
+  { sub: 'ken2', email: 'ken2@example.com', email_verified: true, given_name: 'Kenneth', family_name: 'Iverson' },
 ];
 const account = (sub) => ACCOUNTS.find((a) => a.sub === sub);
 
@@ -157,14 +159,17 @@ describe('clerk-js in Chromium (production instance, __client cookie): both tran
     pageServer?.close();
   });
 
-  /** A page in a context of its own (no provider login, no client), its FAPI requests recorded. */
-  async function freshPage() {
+  /**
+   * A page in a context of its own (no provider login, no client), its FAPI requests
+   * recorded; latch's refusals go to `refused` unless `untracked`.
+   */
+  async function freshPage({ untracked = false } = {}) {
     const page = await (await newContext()).newPage();
     page.on('pageerror', (err) => console.error('[page error]', err));
     const fapi = recordFapi(page, latch.url);
     page.on('response', (res) => {
       const url = new URL(res.url());
-      if (url.origin === latch.url && res.status() >= 400) {
+      if (!untracked && url.origin === latch.url && res.status() >= 400) {
         refused.push(`${url.searchParams.get('_method') ?? res.request().method()} ${url.pathname} -> ${res.status()}`);
       }
     });
@@ -327,6 +332,67 @@ describe('clerk-js in Chromium (production instance, __client cookie): both tran
       const user = await backend.users.getUser(state.userId);
       assert.equal(user.externalAccounts[0]?.providerUserId, 'ken');
       assert.equal(transfers(fapi, '/v1/client/sign_ins').length + transfers(fapi, '/v1/client/sign_ups').length, 0);
+    });
+  });
+
+  /**
+   * <SignUp/> mounted on /ui (hash routing) with these props; its Acme button, the
+   * provider's pages as `login`, back to the page. Returns { started, landed, state }:
+   * the sign-up request the button sent, the URL latch's callback sent the browser to,
+   * and who is signed in there once Clerk has loaded.
+   */
+  async function signUpWithButton(page, fapi, props, login) {
+    await page.goto(`${pageOrigin}/ui`);
+    await page.evaluate(async (props) => {
+      await window.Clerk.load({ ui: { ClerkUI: window.__internal_ClerkUICtor }, telemetry: false });
+      window.Clerk.mountSignUp(document.getElementById('app'), props);
+    }, props);
+    await page.getByRole('button', { name: /Acme/ }).click();
+    const left = await page.waitForURL((url) => url.origin === latch.idp.issuer, { timeout: 10_000 }).then(() => true, () => false);
+    const started = fapi.find((r) => r.method === 'POST' && r.path === '/v1/client/sign_ups');
+    assert.ok(left, `the page did not leave for the provider; the sign-up request: ${JSON.stringify(started)}`);
+    assert.equal(started.body.strategy, STRATEGY);
+    // Its sso-callback route (with the after-sign-up URL given as a prop, if any).
+    assert.ok(started.body.redirect_url.startsWith(`${pageOrigin}/ui#/sso-callback`), started.body.redirect_url);
+
+    await loginAtProvider(page, latch.idp.issuer, login);
+    await page.waitForURL((url) => url.origin === pageOrigin, { waitUntil: 'load' });
+    const landed = page.url();
+    const state = await page.evaluate(async () => {
+      await window.Clerk.load({ telemetry: false });
+      return { sessionId: window.Clerk.session?.id ?? null, userId: window.Clerk.user?.id ?? null };
+    });
+    return { started, landed, state };
+  }
+
+  test('<SignUp/>\'s Acme button (an absolute after-sign-up URL): a new person signs up at the provider, back signed in', async () => {
+    assertClerkUiInstalled();
+    const { page, fapi } = await freshPage();
+    await withScreenshotOnFailure(page, 'ui-oauth-sign-up', async () => {
+      const { started, landed, state } = await signUpWithButton(page, fapi, { forceRedirectUrl: `${pageOrigin}/done` }, 'edsger');
+      assert.equal(started.body.action_complete_redirect_url, `${pageOrigin}/done`);
+      assert.equal(landed, `${pageOrigin}/done`);
+      assert.match(state.sessionId ?? '', /^sess_/);
+      const user = await backend.users.getUser(state.userId);
+      assert.equal(user.externalAccounts[0]?.providerUserId, 'edsger');
+      assert.equal(user.primaryEmailAddress?.emailAddress, account('edsger').email);
+      assert.equal(user.primaryEmailAddress?.verification?.status, 'verified');
+    });
+  });
+
+  // <SignUp/> sends `action_complete_redirect_url=/` (its after-sign-up URL, relative by
+  // default); Clerk resolves it against the redirect_url's origin, latch refuses it with
+  // 422 form_param_value_invalid, so the button does nothing.
+  test('<SignUp/>\'s Acme button with its default after-sign-up URL ("/")', {
+    todo: 'latch refuses a relative action_complete_redirect_url (422 form_param_value_invalid)',
+  }, async () => {
+    assertClerkUiInstalled();
+    const { page, fapi } = await freshPage({ untracked: true });
+    await withScreenshotOnFailure(page, 'ui-oauth-sign-up-default-after-url', async () => {
+      const { started, landed, state } = await signUpWithButton(page, fapi, {}, 'ken2');
+      assert.equal(started.body.action_complete_redirect_url, '/');
+      assert.equal(landed, `${pageOrigin}/`);
+      assert.match(state.sessionId ?? '', /^sess_/);
     });
   });
 
