@@ -6,6 +6,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -255,21 +256,15 @@ const CLERK_UI_DIST = fileURLToPath(new URL('./vendor/clerk-ui/dist/', import.me
  * and @clerk/ui's under /clerk-ui/ (each bundle loads its chunks from next to itself).
  * The page loads clerk.browser.js with `pageConfig.publishableKey` and
  * `pageConfig.proxyUrl`, read at each request, so the page's origin can be known before
- * latch starts. `/ui` is the same page with ui.browser.js too (which sets
- * `window.__internal_ClerkUICtor`, to be passed as `Clerk.load({ ui: { ClerkUI } })`) and
- * an empty `<div id="app">` to mount components in. Returns { server, origin }.
+ * latch starts. `/ui` (and any path under `/ui/`) is the same page with ui.browser.js too
+ * (which sets `window.__internal_ClerkUICtor`, to be passed as `Clerk.load({ ui: { ClerkUI
+ * } })`) and an empty `<div id="app">` to mount components in; any other path (such as an
+ * OAuth flow's `/sso-callback` and `/done`) is the page without them. Returns { server,
+ * origin }.
  */
 export async function startPageServer(pageConfig) {
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    if (path === '/' || path === '/ui') {
-      const ui = path === '/ui';
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(`<!doctype html><html><head><title>latch conformance</title>
-<script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
-  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script>${ui ? '\n<script src="/clerk-ui/ui.browser.js"></script>' : ''}
-</head><body>${ui ? '<div id="app"></div>' : ''}</body></html>`);
-    }
     const m = /^\/(clerk|clerk-ui)\/([\w.-]+\.js)$/.exec(path);
     if (m) {
       try {
@@ -278,7 +273,13 @@ export async function startPageServer(pageConfig) {
         return res.end(body);
       } catch {}
     }
-    res.writeHead(404).end();
+    if (m || /^\/(clerk|clerk-ui)\//.test(path) || path === '/favicon.ico') return res.writeHead(404).end();
+    const ui = path === '/ui' || path.startsWith('/ui/');
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    return res.end(`<!doctype html><html><head><title>latch conformance</title>
+<script src="/clerk/clerk.browser.js" data-clerk-publishable-key="${pageConfig.publishableKey}"
+  data-clerk-proxy-url="${pageConfig.proxyUrl}"></script>${ui ? '\n<script src="/clerk-ui/ui.browser.js"></script>' : ''}
+</head><body>${ui ? '<div id="app"></div>' : ''}</body></html>`);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
@@ -322,14 +323,19 @@ export async function withScreenshotOnFailure(page, name, fn) {
 export async function launchBrowser() {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run tests/conformance/setup.sh as root`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext();
   // Nothing may leave the machine.
   const blocked = [];
-  await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
-    blocked.push(route.request().url());
-    return route.abort();
-  });
-  return { browser, context, blocked };
+  /** Another context (no cookies shared with the others), held to the same rule. */
+  async function newContext() {
+    const context = await browser.newContext();
+    await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
+      blocked.push(route.request().url());
+      return route.abort();
+    });
+    return context;
+  }
+  const context = await newContext();
+  return { browser, context, blocked, newContext };
 }
 
 /** The JWK latch serves at GET /v1/jwks, as a PEM public key. */
@@ -443,4 +449,167 @@ export function httpCodeSender(receiver) {
     LATCH_CODES__HTTP_URL: receiver.url,
     LATCH_CODES__HTTP_SECRET: 'conformance shared secret',
   };
+}
+
+/** A port free right now on loopback. */
+export async function freePort() {
+  const server = createNetServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const OIDC_PROVIDER = fileURLToPath(new URL('../../crates/testkit/oidc/provider.mjs', import.meta.url));
+
+/**
+ * Starts a real OpenID Connect provider (`oidc-provider`, installed by
+ * crates/testkit/oidc/setup.sh) with these settings (see provider.mjs); it logs in
+ * whoever names one of `accounts` by its `sub`, with any password. Resolves to
+ * { issuer, stop }.
+ */
+export async function startProvider(settings) {
+  const child = spawn(process.execPath, [OIDC_PROVIDER, JSON.stringify(settings)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('oidc-provider did not start')), 20_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening (\d+)$/.exec(line.trim());
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`oidc-provider exited (${code})`)); });
+  });
+  return { issuer: `http://127.0.0.1:${port}`, stop: () => child.stdin.end() };
+}
+
+/**
+ * A latch with the OpenID Connect provider `custom_acme` (an oidc-provider started
+ * here, which knows `accounts`): latch listens on a port chosen first, so its callback
+ * (`LATCH_OAUTH__CALLBACK_URL`) can be registered with the provider. Other options go to
+ * startLatch. Returns the latch with `idp` ({ issuer, stop }) and `stop()` stopping both.
+ */
+export async function startOAuthLatch({ accounts, env = {}, ...options }) {
+  const port = await freePort();
+  const callback = `http://127.0.0.1:${port}/v1/oauth_callback`;
+  const clientId = `latch-${randomBytes(4).toString('hex')}`;
+  const clientSecret = randomBytes(24).toString('base64url');
+  const idp = await startProvider({ clientId, clientSecret, redirectUris: [callback], accounts });
+  let latch;
+  try {
+    latch = await startLatch({
+      ...options,
+      env: {
+        LATCH_SERVER__ADDR: `127.0.0.1:${port}`,
+        LATCH_OAUTH__CALLBACK_URL: callback,
+        LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__ISSUER_URL: idp.issuer,
+        LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_ID: clientId,
+        LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_SECRET: clientSecret,
+        ...env,
+      },
+    });
+  } catch (err) {
+    idp.stop();
+    throw err;
+  }
+  return {
+    ...latch,
+    idp,
+    async stop() {
+      const code = await latch.stop();
+      idp.stop();
+      return code;
+    },
+  };
+}
+
+/**
+ * What a browser does from the provider's authorize URL, with fetch: follow redirects,
+ * keep cookies, log in as `login` and consent on the provider's pages, until a redirect
+ * leaves for a URL starting with `until`. Returns that URL.
+ */
+export async function browse(start, login, until) {
+  const cookies = new Map();
+  let url = new URL(start);
+  let form = null;
+  for (let step = 0; step < 20; step++) {
+    const headers = { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    const init = form
+      ? { method: 'POST', redirect: 'manual', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() }
+      : { redirect: 'manual', headers };
+    form = null;
+    const res = await fetch(url, init);
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location'), url);
+      if (next.href.startsWith(until)) return next.href;
+      url = next;
+      continue;
+    }
+    const html = await res.text();
+    const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
+    const action = /action="([^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(prompt && action, `an unexpected page at ${url}: ${res.status} ${html.slice(0, 200)}`);
+    url = new URL(action, url);
+    form = prompt === 'login' ? { prompt, login, password: 'any password' } : { prompt };
+  }
+  throw new Error('the provider never sent the browser back');
+}
+
+/**
+ * In a Playwright page on the provider (`issuer`): log in as `login` and consent on
+ * its pages, as a person would, until the page has left the provider.
+ */
+export async function loginAtProvider(page, issuer, login) {
+  for (let step = 0; step < 5; step++) {
+    await page.waitForLoadState('domcontentloaded');
+    if (new URL(page.url()).origin !== issuer) return;
+    const prompt = await page.locator('input[name="prompt"]').getAttribute('value', { timeout: 10_000 });
+    if (prompt === 'login') {
+      await page.locator('input[name="login"]').fill(login);
+      await page.locator('input[name="password"]').fill('any password');
+    }
+    const before = page.url();
+    await Promise.all([
+      page.waitForURL((url) => url.href !== before, { waitUntil: 'domcontentloaded' }),
+      page.locator('button[type="submit"]').first().click(),
+    ]);
+  }
+  assert.notEqual(new URL(page.url()).origin, issuer, `still at the provider: ${page.url()}`);
+}
+
+/**
+ * Records the Frontend API requests a page makes to latch: { method, path, body, status,
+ * error } (method from `_method` when clerk-js tunnels it, body as the form's fields,
+ * error the first of the errors of an answer of 400 and above).
+ */
+export function recordFapi(page, latchUrl) {
+  const requests = [];
+  page.on('response', async (res) => {
+    const req = res.request();
+    const url = new URL(req.url());
+    if (url.origin !== latchUrl) return;
+    let body = {};
+    try {
+      body = Object.fromEntries(new URLSearchParams(req.postData() ?? ''));
+    } catch {}
+    const entry = {
+      method: url.searchParams.get('_method') ?? req.method(),
+      path: url.pathname,
+      body,
+      status: res.status(),
+      error: null,
+    };
+    requests.push(entry);
+    if (entry.status >= 400) {
+      try {
+        entry.error = (await res.json()).errors?.[0] ?? null;
+      } catch {}
+    }
+  });
+  return requests;
 }
