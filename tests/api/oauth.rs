@@ -476,6 +476,9 @@ async fn redirects_off_the_allow_list_are_refused() {
         ("redirect_url", "http://localhost:3000/cb"),
         ("redirect_url", "https://app.example.com.evil.example/cb"),
         ("action_complete_redirect_url", "https://evil.example/done"),
+        // Not paths: a scheme-relative URL and its backslash form.
+        ("action_complete_redirect_url", "//evil.example/done"),
+        ("action_complete_redirect_url", "/\\evil.example/done"),
         // Allowed origin, but not a header-safe URL.
         ("redirect_url", "https://app.example.com/caf\u{e9}"),
         ("redirect_url", "https://app.example.com/a b"),
@@ -489,6 +492,17 @@ async fn redirects_off_the_allow_list_are_refused() {
         let res = app.new_sign_in(&form).await;
         res.assert_error(422, "form_param_value_invalid", Some(field));
         assert!(res.header("authorization").is_none(), "no client was made");
+    }
+    // A path (what Clerk's components send by default) is on the redirect
+    // URL's origin, for sign-ins and sign-ups alike.
+    for path in ["/v1/client/sign_ins", "/v1/client/sign_ups"] {
+        let form = [
+            ("strategy", "oauth_github"),
+            ("redirect_url", "https://app.example.com/sso"),
+            ("action_complete_redirect_url", "/"),
+        ];
+        let res = app.fapi("POST", path, "", &form).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
     }
     let ok = app
         .new_sign_in(&[

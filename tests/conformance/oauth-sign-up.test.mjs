@@ -6,7 +6,7 @@
 // provider and back, where `Clerk.handleRedirectCallback` must carry out both transfers by
 // itself: a sign-in by someone with no account becomes a sign-up, a sign-up by someone
 // with an account becomes a sign-in. Last, Clerk's prebuilt <SignUp/> and its social button
-// (with its default, relative, after-sign-up URL a `todo`: latch refuses it).
+// (also with its default, relative, after-sign-up URL).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -381,11 +381,8 @@ describe('clerk-js in Chromium (production instance, __client cookie): both tran
   });
 
   // <SignUp/> sends `action_complete_redirect_url=/` (its after-sign-up URL, relative by
-  // default); Clerk resolves it against the redirect_url's origin, latch refuses it with
-  // 422 form_param_value_invalid, so the button does nothing.
-  test('<SignUp/>\'s Acme button with its default after-sign-up URL ("/")', {
-    todo: 'latch refuses a relative action_complete_redirect_url (422 form_param_value_invalid)',
-  }, async () => {
+  // default), which latch takes on the redirect_url's origin.
+  test('<SignUp/>\'s Acme button with its default after-sign-up URL ("/")', async () => {
     assertClerkUiInstalled();
     const { page, fapi } = await freshPage({ untracked: true });
     await withScreenshotOnFailure(page, 'ui-oauth-sign-up-default-after-url', async () => {

@@ -101,7 +101,8 @@ impl OAuth {
             .ok_or_else(|| Error::param_nil("redirect_url"))?;
         self.check_redirect_url(redirect_url, "redirect_url")?;
         if let Some(url) = action_complete_redirect_url.filter(|u| !u.is_empty()) {
-            self.check_redirect_url(url, "action_complete_redirect_url")?;
+            let url = on_origin_of(url, redirect_url);
+            self.check_redirect_url(&url, "action_complete_redirect_url")?;
         }
         Ok(())
     }
@@ -150,7 +151,9 @@ impl OAuth {
             .filter(|u| !u.is_empty())
             .ok_or_else(|| Error::param_nil("redirect_url"))?;
         self.check_redirect_url(&redirect_url, "redirect_url")?;
-        let action_complete_redirect_url = action_complete_redirect_url.filter(|u| !u.is_empty());
+        let action_complete_redirect_url = action_complete_redirect_url
+            .filter(|u| !u.is_empty())
+            .map(|url| on_origin_of(&url, &redirect_url));
         if let Some(url) = &action_complete_redirect_url {
             self.check_redirect_url(url, "action_complete_redirect_url")?;
         }
@@ -695,6 +698,17 @@ pub(crate) fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// `url`, or when it is a path (`/home`, as Clerk's components send their
+/// after-sign-in and after-sign-up pages), that path on the origin of
+/// `base`. Anything else is left as it is, for the origin check to judge.
+fn on_origin_of(url: &str, base: &str) -> String {
+    let is_path = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
+    match origin_of(base) {
+        Some(origin) if is_path => format!("{origin}{url}"),
+        _ => url.to_owned(),
+    }
+}
+
 /// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None`
 /// for anything else (relative, other schemes, user info, odd characters).
 fn origin_of(url: &str) -> Option<String> {
@@ -764,5 +778,25 @@ mod tests {
         assert!(is_loopback_origin("http://[::1]:8080"));
         assert!(!is_loopback_origin("http://localhost.evil.example"));
         assert!(!is_loopback_origin("http://127.0.0.1.evil.example"));
+    }
+
+    #[test]
+    fn a_path_after_the_flow_lands_on_the_origin_of_its_redirect_url() {
+        let base = "https://App.example.com/sso-callback?x=1";
+        assert_eq!(on_origin_of("/", base), "https://app.example.com/");
+        assert_eq!(
+            on_origin_of("/home?a=b", base),
+            "https://app.example.com/home?a=b"
+        );
+        // Scheme-relative and backslash forms are not paths: they stay, and
+        // the origin check refuses them.
+        for other in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://elsewhere.example/",
+        ] {
+            assert_eq!(on_origin_of(other, base), other, "{other}");
+        }
+        assert_eq!(on_origin_of("/home", "not a url"), "/home");
     }
 }
