@@ -16,6 +16,7 @@ mod duplicates;
 mod enumeration;
 mod environment;
 mod expiry;
+mod handshake;
 mod lockout;
 mod oauth;
 mod openapi;

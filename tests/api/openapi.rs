@@ -32,6 +32,11 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
     ("GET", AVATAR_PATH, AVATAR),
     ("HEAD", AVATAR_PATH, AVATAR),
     ("HEAD", "/healthz", HEALTH),
+    (
+        "GET",
+        "/v1/clients/handshake_payload",
+        "Clerk's document lists the path with no operation; @clerk/backend reads {directives}",
+    ),
 ];
 
 /// Routes that have no success to drive.
@@ -340,6 +345,7 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     account(w).await;
     sessions(w).await;
     sign_ups(w).await;
+    handshakes(w).await;
     oauth(w, &idp).await;
     backend(w).await;
     without_the_secret_key(w).await;
@@ -630,6 +636,30 @@ async fn public_and_client(w: Walk<'_>) {
         app: &production,
     };
     elsewhere.plain("POST", "/v1/dev_browser", 404).await;
+}
+
+/// The handshake of the server-side SDKs, signed in and out, and the
+/// Backend API's redemption of its nonce.
+async fn handshakes(w: Walk<'_>) {
+    let page = "redirect_url=http%3A%2F%2Flocalhost%3A3000%2Fdashboard";
+    let path = format!("/v1/client/handshake?{page}&format=nonce");
+    w.app.user("hana@example.com", None).await;
+    let (token, _) = w.app.sign_in("hana@example.com").await;
+    let cookie = format!("__client={token}");
+    for headers in [vec![], vec![("cookie", cookie.as_str())]] {
+        let res = expect(w.request("GET", &path, &headers, None).await, 307);
+        let location = res.header("location").unwrap();
+        let nonce = location.split_once("__clerk_handshake_nonce=").unwrap().1;
+        let payload = format!("/v1/clients/handshake_payload?nonce={nonce}");
+        w.bapi("GET", &payload, None, 200).await;
+        w.bapi("GET", &payload, None, 404).await;
+    }
+    w.plain(
+        "GET",
+        "/v1/client/handshake?redirect_url=https%3A%2F%2Fevil.example",
+        422,
+    )
+    .await;
 }
 
 /// Sign-ups: by email and code, by phone and code, an update, and their

@@ -18,6 +18,8 @@ use latch_testkit::{ManualClock, RecordingCodeSender};
 pub const SECRET: &str = "sk_test_api_tests_secret_key";
 pub const ORIGIN: &str = "http://localhost:3000";
 pub const PASSWORD: &str = "correct horse battery";
+/// The publishable key of the test apps: `clerk.latch.test`, development.
+pub const PUBLISHABLE_KEY: &str = "pk_test_Y2xlcmsubGF0Y2gudGVzdCQ";
 /// The OAuth callback URL the test apps register with providers.
 pub const CALLBACK: &str = "https://clerk.latch.test/v1/oauth_callback";
 
@@ -231,6 +233,8 @@ impl TestApp {
             max_body_bytes: 16 * 1024,
             secure_cookies: false,
             cookie_max_age_secs: 3600,
+            cookie_domain: None,
+            publishable_key: PUBLISHABLE_KEY.into(),
             instance_id: "ins_test".into(),
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             connections: latch_api::ConnectionLimits::default(),

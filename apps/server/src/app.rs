@@ -104,6 +104,8 @@ impl App {
             // only ever reaches a production instance over HTTPS.
             secure_cookies: s.server.secure_cookies || production,
             cookie_max_age_secs: s.policy.session_lifetime.as_secs(),
+            cookie_domain: s.server.cookie_domain.clone(),
+            publishable_key: self.publishable_key(),
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.server.trusted_proxies.clone(),
             connections: s.server.connections,

@@ -103,6 +103,12 @@ impl SigningKeys {
             "sub": claims.user_id,
             "v": 2,
         });
+        self.sign(&payload)
+    }
+
+    /// A JWT of `payload`, signed RS256 with the instance key (the header
+    /// names its `kid`, as `/v1/jwks` lists it).
+    pub fn sign(&self, payload: &Value) -> Result<String, Error> {
         let signing_input = format!("{}.{}", self.header_b64, B64.encode(payload.to_string()));
         let mut signer = Signer::new(MessageDigest::sha256(), &self.private)
             .map_err(|_| Error::internal("signer"))?;

@@ -23,6 +23,8 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+mod handshake;
+pub use handshake::cookie_suffix as handshake_cookie_suffix;
 pub mod api_keys;
 pub mod avatar;
 pub mod bapi;
@@ -78,6 +80,12 @@ pub struct ApiConfig {
     pub secure_cookies: bool,
     /// Lifetime of the `__client` cookie in seconds.
     pub cookie_max_age_secs: i64,
+    /// The `Domain` of `__client_uat` on Frontend API answers: the parent
+    /// domain Latch shares with the application, if it does.
+    pub cookie_domain: Option<String>,
+    /// The instance's publishable key, whose digest suffixes the cookie
+    /// names Clerk's SDKs read.
+    pub publishable_key: String,
     /// Shown as the environment's id.
     pub instance_id: String,
     /// Proxies whose `X-Forwarded-For` names the client (load balancers the
@@ -303,6 +311,7 @@ async fn frontend(
             response: fapi_error(state, &auth, &err, trace_id).await,
             new_token: None,
             client_gone: false,
+            client_uat: None,
         },
     };
     fapi_response(state, &auth, reply)
@@ -358,6 +367,13 @@ fn not_found(trace_id: &str) -> ApiResponse {
 /// `GET`/`POST /v1/oauth_callback` (providers answer with a redirect, or a
 /// form POST for `response_mode=form_post`): 303 to where the sign-in goes
 /// next, or a Clerk error when the state names no waiting sign-in.
+/// `GET /v1/client/handshake`; an error is answered, not redirected.
+async fn handshake_route(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
+    handshake::handshake(state, req)
+        .await
+        .unwrap_or_else(|err| ApiResponse::error(&err, trace_id))
+}
+
 async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
     let cookie_token = match req.cookie(fapi::CLIENT_COOKIE) {
         Ok(token) => token.filter(|t| !t.is_empty()).map(str::to_owned),

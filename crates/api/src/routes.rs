@@ -412,6 +412,7 @@ static ROUTES: &[Route] = &[
     public(GET, "/.well-known/jwks.json", Channels::NONE, |c| Box::pin(jwks(c.state))),
     public(GET, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
     public(HEAD, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
+    public(GET, "/v1/client/handshake", Channels::COOKIE, |c| Box::pin(crate::handshake_route(c.state, c.req, c.trace_id))),
     public(GET, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     public(POST, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     // Frontend API
@@ -448,6 +449,7 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sessions/{id}/tokens/{template}", None, |_| Box::pin(ready(Err(EdgeError::NotServed("JWT template").into())))),
     // Backend API
     backend(POST, "/v1/users", |c| Box::pin(users::create(c.state, c.req))),
+    backend(GET, "/v1/clients/handshake_payload", |c| Box::pin(crate::handshake::payload(c.state, c.req))),
     backend(GET, "/v1/users", |c| Box::pin(users::list(c.state, c.req))),
     backend(GET, "/v1/users/count", |c| Box::pin(users::count(c.state, c.req))),
     backend(GET, "/v1/users/{id}", |c| Box::pin(users::read(c.state, c.param("id")))),

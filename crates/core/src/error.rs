@@ -200,6 +200,8 @@ pub enum Resource {
     SignIn,
     SignUp,
     User,
+    /// A handshake nonce.
+    Handshake,
     PhoneNumber,
     Totp,
     ExternalAccount,

@@ -222,6 +222,7 @@ pub struct ServerSection {
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
+    pub cookie_domain: String,
     pub shutdown_grace_secs: u64,
     pub header_read_timeout_ms: u64,
     pub idle_timeout_ms: u64,

@@ -23,6 +23,8 @@ pub struct Server {
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
+    /// The `Domain` of `__client_uat` on Frontend API answers, if any.
+    pub cookie_domain: Option<String>,
     /// How long requests in flight may finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// Connections, head, idle and body timeouts.
@@ -56,6 +58,24 @@ impl TryFrom<&ServerSection> for Server {
                 );
             }
         }
+        let cookie_domain = s
+            .cookie_domain
+            .trim()
+            .trim_start_matches('.')
+            .to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !cookie_domain.is_empty() && !cookie_domain.split('.').all(label_ok) {
+            bail!(
+                "server.cookie_domain: {:?} is not a domain like example.com",
+                s.cookie_domain
+            );
+        }
         if s.max_body_bytes < 1024 {
             bail!("server.max_body_bytes must be at least 1024");
         }
@@ -82,6 +102,7 @@ impl TryFrom<&ServerSection> for Server {
             trusted_proxies,
             max_body_bytes: s.max_body_bytes,
             secure_cookies: s.secure_cookies,
+            cookie_domain: (!cookie_domain.is_empty()).then_some(cookie_domain),
             shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
             connections,
         })

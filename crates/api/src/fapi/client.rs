@@ -18,6 +18,7 @@ pub async fn read(
     let r = Renderer::for_client(state, req);
     let snapshot = state.services.clients.get_client(token).await?;
     // The client is the response too: rendered and serialised once.
+    let client_uat = snapshot.as_ref().map(super::client_uat);
     let client = match snapshot {
         Some(s) => r.client_text(&s),
         None => "null".to_owned(),
@@ -29,6 +30,7 @@ pub async fn read(
         ),
         new_token: None,
         client_gone: false,
+        client_uat,
     })
 }
 
@@ -50,5 +52,6 @@ pub async fn delete(state: &ApiState, token: Option<&str>) -> Result<FapiReply, 
         response: ApiResponse::ok(json!({ "response": response, "client": null })),
         new_token: None,
         client_gone: true,
+        client_uat: None,
     })
 }

@@ -17,5 +17,6 @@ pub fn read(state: &ApiState) -> Result<FapiReply, ApiError> {
         response: ApiResponse::json_text(StatusCode::OK, text),
         new_token: None,
         client_gone: false,
+        client_uat: None,
     })
 }

@@ -82,6 +82,20 @@ pub struct FapiReply {
     pub new_token: Option<String>,
     /// The client is gone: forget its token.
     pub client_gone: bool,
+    /// For browsers: `__client_uat` as this answer leaves the client (see
+    /// [`client_uat`]), when the answer shows the client.
+    pub client_uat: Option<i64>,
+}
+
+/// What `__client_uat` says of a client: when it last changed (Unix
+/// seconds) while it holds an active session, else 0. Never later than a
+/// session token minted for this answer, whose `iat` is now.
+pub(crate) fn client_uat(snapshot: &latch_core::service::ClientSnapshot) -> i64 {
+    if snapshot.sessions.is_empty() {
+        0
+    } else {
+        (snapshot.client.updated_at.millis() / 1000).min(snapshot.now.secs())
+    }
 }
 
 impl FapiReply {
@@ -90,6 +104,7 @@ impl FapiReply {
             response: ApiResponse::ok(body),
             new_token: None,
             client_gone: false,
+            client_uat: None,
         }
     }
 }
@@ -181,6 +196,7 @@ fn wrap<T>(
         response: ApiResponse::ok(Value::Object(body)),
         new_token: outcome.new_token,
         client_gone: false,
+        client_uat: outcome.client.as_ref().map(client_uat),
     }
 }
 
@@ -264,6 +280,18 @@ pub fn attach_token(
             } else if reply.client_gone {
                 response =
                     response.with_header(header::SET_COOKIE, &state.config.clear_client_cookie());
+            }
+            // What the application's server-side SDK reads to know whether
+            // anyone is signed in, as Clerk's Frontend API sets it.
+            let uat = if reply.client_gone {
+                Some(0)
+            } else {
+                reply.client_uat
+            };
+            if let Some(uat) = uat {
+                for cookie in crate::handshake::client_uat_cookies(&state.config, uat) {
+                    response = response.with_header(header::SET_COOKIE, &cookie);
+                }
             }
         }
     }

@@ -22,7 +22,7 @@ pub use backup_codes::{
 pub use client::Client;
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, random_base62};
-pub use net::{is_loopback_host, is_loopback_origin, with_query};
+pub use net::{is_loopback_host, is_loopback_origin, origin_of, with_query};
 pub use password::Password;
 pub use session::{Session, SessionOrigin, SessionStatus};
 pub use settings::{

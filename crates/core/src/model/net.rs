@@ -49,6 +49,24 @@ fn is_port(s: &str) -> bool {
 /// `url` with `name=value` added to its query (before any fragment). Both
 /// must be URL-safe already (a parameter name, a base64url nonce, an error
 /// code): nothing is encoded.
+/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None`
+/// for anything else (relative, other schemes, user info, odd characters).
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let valid = !authority.is_empty()
+        && !authority.contains('@')
+        && !authority.contains('\\')
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    valid.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
 pub fn with_query(url: &str, name: &str, value: &str) -> String {
     let (base, fragment) = match url.split_once('#') {
         Some((base, fragment)) => (base, Some(fragment)),

@@ -6,6 +6,7 @@
 mod clients;
 mod codes;
 mod deliveries;
+mod handshakes;
 mod lockout;
 mod me;
 mod oauth;
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
+pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, Handshakes};
 pub use me::{Account, BackupCodesView, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};
@@ -99,6 +101,8 @@ pub struct Services {
     pub maintenance: Maintenance,
     /// The outbox: its worker, and what operators see of it.
     pub deliveries: Deliveries,
+    /// Handshake nonces, for applications' servers.
+    pub handshakes: Handshakes,
     settings: Arc<InstanceSettings>,
 }
 
@@ -237,10 +241,16 @@ impl Services {
             user_admin: user_service.clone(),
             client_repo: clients.clone(),
             users: users.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+        };
+        let handshakes = Handshakes {
             secrets,
+            counters: counters.clone(),
             clock: clock.clone(),
             random,
-            settings: settings.clone(),
         };
         let maintenance = Maintenance {
             users,
@@ -263,6 +273,7 @@ impl Services {
             rate_limits,
             maintenance,
             deliveries,
+            handshakes,
             settings,
         }
     }

@@ -15,7 +15,7 @@ use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, IdPrefix, Identifier, OAuthClaim, OAuthFlow, OAuthStateError,
     ProviderAccount, SessionOrigin, SignIn, SignInId, Strategy, Timestamp, User, UserId,
-    VerificationError, VerificationStatus, is_loopback_origin, new_id, truncate,
+    VerificationError, VerificationStatus, is_loopback_origin, new_id, origin_of, truncate,
 };
 use crate::ports::{
     AuthorizationRequest, ClientRepository, Clock, CodeExchange, OAuthError, OAuthProvider, Random,
@@ -707,24 +707,6 @@ fn on_origin_of(url: &str, base: &str) -> String {
         Some(origin) if is_path => format!("{origin}{url}"),
         _ => url.to_owned(),
     }
-}
-
-/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None`
-/// for anything else (relative, other schemes, user info, odd characters).
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let valid = !authority.is_empty()
-        && !authority.contains('@')
-        && !authority.contains('\\')
-        && authority
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    valid.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 fn provider_error(strategy: &Strategy, err: &OAuthError) -> Error {
