@@ -14,4 +14,5 @@ mod private;
 mod replicas;
 mod round_trips;
 mod support;
+mod tls;
 mod transport;

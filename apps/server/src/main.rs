@@ -85,13 +85,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("server.addr: cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, environment = %app.settings.instance.environment.as_str(), "latch listening");
+    let scheme = if app.settings.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(addr = %local, scheme, environment = %app.settings.instance.environment.as_str(), "latch listening");
     // One line on stdout that scripts and tests wait for.
-    println!("latch listening on http://{local}");
+    println!("latch listening on {scheme}://{local}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(latch_api::serve(listener, state, async {
+    let stopped = async {
         let _ = stop_rx.await;
-    }));
+    };
+    let server = match app.settings.server.tls.clone() {
+        Some(tls) => tokio::spawn(latch_api::serve_tls(listener, state, tls, stopped)),
+        None => tokio::spawn(latch_api::serve(listener, state, stopped)),
+    };
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());

@@ -38,6 +38,7 @@ pub mod last_tokens;
 pub mod render;
 pub mod routes;
 pub mod serve;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -56,7 +57,7 @@ use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
 pub use keys::SigningKeys;
-pub use serve::{ConnectionLimits, serve};
+pub use serve::{ConnectionLimits, serve, serve_tls};
 
 use crate::fapi::ClientAuth;
 use crate::http::{ApiRequest, ApiResponse};

@@ -30,7 +30,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 use warp::http::{Request, Response};
@@ -79,6 +79,28 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_on(listener, state, None, shutdown).await;
+}
+
+/// As [`serve`], over TLS with `tls` (see [`crate::tls::server_config`]).
+/// The TLS handshake counts against the head deadline: a client that does
+/// not finish it in time is dropped, holding its slot no longer.
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: ApiState,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_on(listener, state, Some(acceptor), shutdown).await;
+}
+
+async fn serve_on(
+    listener: TcpListener,
+    state: ApiState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let limits = state.config.connections;
     let purge = tokio::spawn(jobs::purge_stale(
         state.services.maintenance.clone(),
@@ -114,31 +136,21 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let clock = Arc::new(ConnClock::new());
-        let service = Tracked {
-            inner: service.clone(),
-            clock: clock.clone(),
-            peer,
-        };
-        let io = TokioIo::new(Watched {
-            io: stream,
-            clock: clock.clone(),
-        });
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.max_headers(MAX_HEADERS)
-            .max_header_size(MAX_HEAD_BYTES)
-            // The watchdog keeps the head deadline (see the module's docs).
-            .header_read_timeout(None);
-        let conn = graceful.watch(http.serve_connection(io, service));
+        let service = service.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                result = conn => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, error = %err, "connection ended");
+            match tls {
+                None => connection(stream, service, watcher, peer, &limits).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => connection(stream, service, watcher, peer, &limits).await,
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake too slow"),
                     }
-                }
-                () = watchdog(&clock, &limits) => {
-                    tracing::debug!(%peer, "connection closed: too slow or idle");
                 }
             }
             drop(slot);
@@ -152,6 +164,52 @@ pub async fn serve(
     let (_, delivered) = tokio::join!(graceful.shutdown(), deliver);
     if let Err(err) = delivered {
         tracing::warn!(error = %err, "the delivery worker ended abnormally");
+    }
+}
+
+/// Serves one connection's requests until it ends, or until the watchdog
+/// finds it too slow or idle.
+async fn connection<IO, S, B>(
+    io: IO,
+    service: S,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+    limits: &ConnectionLimits,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let clock = Arc::new(ConnClock::new());
+    let service = Tracked {
+        inner: service,
+        clock: clock.clone(),
+        peer,
+    };
+    let io = TokioIo::new(Watched {
+        io,
+        clock: clock.clone(),
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES)
+        // The watchdog keeps the head deadline (see the module's docs).
+        .header_read_timeout(None);
+    let conn = watcher.watch(http.serve_connection(io, service));
+    tokio::select! {
+        result = conn => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, error = %err, "connection ended");
+            }
+        }
+        () = watchdog(&clock, limits) => {
+            tracing::debug!(%peer, "connection closed: too slow or idle");
+        }
     }
 }
 
@@ -275,13 +333,13 @@ async fn watchdog(clock: &ConnClock, limits: &ConnectionLimits) {
     }
 }
 
-/// The socket, telling the clock when bytes arrive.
-struct Watched {
-    io: TcpStream,
+/// The socket (or its TLS stream), telling the clock when bytes arrive.
+struct Watched<IO> {
+    io: IO,
     clock: Arc<ConnClock>,
 }
 
-impl AsyncRead for Watched {
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -296,7 +354,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -25,6 +25,8 @@ pub struct Server {
     pub secure_cookies: bool,
     /// The `Domain` of `__client_uat` on Frontend API answers, if any.
     pub cookie_domain: Option<String>,
+    /// HTTPS, when a certificate and key are configured.
+    pub tls: Option<std::sync::Arc<latch_api::tls::ServerConfig>>,
     /// How long requests in flight may finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// Connections, head, idle and body timeouts.
@@ -76,6 +78,26 @@ impl TryFrom<&ServerSection> for Server {
                 s.cookie_domain
             );
         }
+        let tls = match (s.tls_cert_file.trim(), s.tls_key_file.trim()) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                bail!(
+                    "server.tls_cert_file and server.tls_key_file go together: set both or neither"
+                )
+            }
+            (cert, key) => {
+                let read = |name: &str, path: &str| {
+                    std::fs::read(path)
+                        .with_context(|| format!("server.{name}: cannot read {path:?}"))
+                };
+                let config = latch_api::tls::server_config(
+                    &read("tls_cert_file", cert)?,
+                    &read("tls_key_file", key)?,
+                )
+                .map_err(|e| anyhow::anyhow!("server.tls_cert_file / tls_key_file: {e}"))?;
+                Some(config)
+            }
+        };
         if s.max_body_bytes < 1024 {
             bail!("server.max_body_bytes must be at least 1024");
         }
@@ -101,7 +123,8 @@ impl TryFrom<&ServerSection> for Server {
             allowed_origins: s.allowed_origins.clone(),
             trusted_proxies,
             max_body_bytes: s.max_body_bytes,
-            secure_cookies: s.secure_cookies,
+            secure_cookies: s.secure_cookies || tls.is_some(),
+            tls,
             cookie_domain: (!cookie_domain.is_empty()).then_some(cookie_domain),
             shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
             connections,
