@@ -24,6 +24,7 @@ mod rate_limits;
 mod reset;
 mod robustness;
 mod routes;
+mod scripts;
 mod second_factors;
 mod sessions;
 mod sign_ins;

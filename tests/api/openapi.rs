@@ -25,6 +25,10 @@ const HEALTH: &str = "Latch's health check for load balancers";
 const AVATAR: &str = "Latch's default picture, which users' image_url names";
 const AVATAR_PATH: &str = "/v1/avatars/default.svg";
 const ANYONE: &str = "the instance's settings for anyone";
+const SCRIPTS: &str =
+    "Clerk's browser bundles, which Clerk's Frontend API serves but its document leaves out";
+const SCRIPTS_PATH: &str = latch_api::scripts::PATH;
+const HOME: &str = "Latch's page for someone who opens the Frontend API's URL in a browser";
 
 /// Routes that are Latch's own: Clerk's documents have no such operation.
 const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
@@ -37,6 +41,10 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
         "/v1/clients/handshake_payload",
         "Clerk's document lists the path with no operation; @clerk/backend reads {directives}",
     ),
+    ("GET", SCRIPTS_PATH, SCRIPTS),
+    ("HEAD", SCRIPTS_PATH, SCRIPTS),
+    ("GET", "/", HOME),
+    ("HEAD", "/", HOME),
 ];
 
 /// Routes that have no success to drive.
@@ -51,6 +59,8 @@ const NO_ERROR: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "answers whoever asks"),
     ("HEAD", "/healthz", "answers whoever asks"),
     ("GET", "/.well-known/jwks.json", "public keys for anyone"),
+    ("GET", "/", "a page for anyone"),
+    ("HEAD", "/", "a page for anyone"),
     ("GET", "/v1/environment", ANYONE),
     ("PATCH", "/v1/environment", ANYONE),
 ];
@@ -604,6 +614,21 @@ async fn public_and_client(w: Walk<'_>) {
     w.plain("GET", twice, 422).await;
     w.plain("HEAD", twice, 422).await;
     w.plain("GET", "/.well-known/jwks.json", 200).await;
+    w.plain("GET", "/", 200).await;
+    w.plain("HEAD", "/", 200).await;
+    // Clerk's bundles: a range, an exact version's chunk, and an unknown version.
+    for method in ["GET", "HEAD"] {
+        w.plain(method, "/npm/@clerk/clerk-js@6/dist/clerk.browser.js", 200)
+            .await;
+        w.plain(
+            method,
+            "/npm/@clerk/ui@1.36.0/dist/signin_ui_58d0c7_1.36.0.js",
+            200,
+        )
+        .await;
+        w.plain(method, "/npm/@clerk/clerk-js@5/dist/clerk.browser.js", 404)
+            .await;
+    }
     w.ok("GET", "/v1/environment", "", &[]).await;
     w.ok("PATCH", "/v1/environment", "", &[]).await;
 

@@ -65,6 +65,13 @@ impl latch_core::ports::PasswordHasher for CountingHasher {
     }
 }
 
+/// Content types whose bodies [`TestApp::request`] reads as text.
+const TEXT_TYPES: &[&str] = &[
+    "image/svg+xml",
+    "text/javascript; charset=utf-8",
+    "text/html; charset=utf-8",
+];
+
 pub struct TestApp {
     state: ApiState,
     /// Whether every request is followed by a round of the outbox's worker,
@@ -299,18 +306,20 @@ impl TestApp {
         }
         let status = res.status();
         let headers = res.headers().clone();
-        // A picture is the one answer that is not JSON: its text is the body.
-        let picture = headers
+        // A picture, a script and the page at `/` are the answers that are
+        // not JSON: their text is the body.
+        let text = headers
             .get("content-type")
-            .is_some_and(|v| v == "image/svg+xml");
+            .is_some_and(|v| TEXT_TYPES.contains(&v.to_str().unwrap_or_default()))
+            && !headers.contains_key("content-encoding");
         let body = if res.body().is_empty() {
             Value::Null
-        } else if picture {
-            Value::String(String::from_utf8(res.body().to_vec()).expect("UTF-8 picture"))
+        } else if text {
+            Value::String(String::from_utf8(res.body().to_vec()).expect("UTF-8 text"))
         } else {
             serde_json::from_slice(res.body()).expect("JSON body")
         };
-        if !res.body().is_empty() && !picture {
+        if !res.body().is_empty() && !text {
             assert_eq!(headers.get("content-type").unwrap(), "application/json");
         }
         Resp {
@@ -318,6 +327,25 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// A public request whose answer is kept as bytes, as it was sent.
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = warp::test::request()
+            .method(method)
+            .path(path)
+            .remote_addr("127.0.0.1:40000".parse().unwrap());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let filter = latch_api::routes(self.state.clone()).map(|r| r);
+        let res = req.reply(&filter).await;
+        (res.status(), res.headers().clone(), res.body().to_vec())
     }
 
     /// The app served by `latch_api::serve` over real TCP on 127.0.0.1 with

@@ -465,6 +465,9 @@ pub struct ApiResponse {
     /// A body serialised already, sent instead of `body` when set: JSON,
     /// unless `headers` names another content type.
     pub text: Option<String>,
+    /// A body of bytes (a script, maybe compressed), sent instead of both;
+    /// `headers` name its content type.
+    pub bytes: Option<Bytes>,
     pub headers: HeaderMap,
 }
 
@@ -474,6 +477,7 @@ impl ApiResponse {
             status,
             body: Some(body),
             text: None,
+            bytes: None,
             headers: HeaderMap::new(),
         }
     }
@@ -485,6 +489,7 @@ impl ApiResponse {
             status,
             body: None,
             text: Some(text),
+            bytes: None,
             headers: HeaderMap::new(),
         }
     }
@@ -497,7 +502,19 @@ impl ApiResponse {
             status,
             body: None,
             text: Some(text),
+            bytes: None,
             headers,
+        }
+    }
+
+    /// A body of bytes; the caller names its content type.
+    pub fn bytes(status: StatusCode, bytes: Bytes) -> Self {
+        Self {
+            status,
+            body: None,
+            text: None,
+            bytes: Some(bytes),
+            headers: HeaderMap::new(),
         }
     }
 
@@ -510,6 +527,7 @@ impl ApiResponse {
             status,
             body: None,
             text: None,
+            bytes: None,
             headers: HeaderMap::new(),
         }
     }
@@ -555,8 +573,9 @@ impl ApiResponse {
 
     pub fn into_warp(self) -> warp::reply::Response {
         let text = self.text.or_else(|| self.body.map(|b| b.to_string()));
-        let mut response = match text {
-            Some(text) => {
+        let mut response = match (self.bytes, text) {
+            (Some(bytes), _) => warp::reply::Response::new(bytes.into()),
+            (None, Some(text)) => {
                 let mut r = warp::reply::Response::new(text.into());
                 // @clerk/backend parses only an exact `application/json`.
                 if !self.headers.contains_key(header::CONTENT_TYPE) {
@@ -567,7 +586,7 @@ impl ApiResponse {
                 }
                 r
             }
-            None => warp::reply::Response::new(Default::default()),
+            (None, None) => warp::reply::Response::new(Default::default()),
         };
         *response.status_mut() = self.status;
         for (name, value) in self.headers.iter() {

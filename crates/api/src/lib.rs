@@ -12,6 +12,9 @@
 //! - [`keys`]: the signing key, session tokens and the JWKS.
 //! - [`api_keys`]: the publishable and secret keys' formats.
 //! - [`avatar`]: the default avatar, drawn from a user's initials, and its URL.
+//! - [`scripts`]: Clerk's browser bundles (clerk-js, the prebuilt screens),
+//!   embedded from `vendor/clerk/`.
+//! - [`home`]: the page at `/`, which says what the server is.
 //! - [`serve`](mod@serve): the server loop, its connection cap and its deadlines on slow
 //!   and idle clients.
 //! - [`jobs`]: background housekeeping, run by [`serve()`] beside the requests.
@@ -31,12 +34,14 @@ pub mod bapi;
 pub mod client_ip;
 pub mod error;
 pub mod fapi;
+pub mod home;
 pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod last_tokens;
 pub mod render;
 pub mod routes;
+pub mod scripts;
 pub mod serve;
 pub mod tls;
 
@@ -341,8 +346,8 @@ async fn backend(
     result.unwrap_or_else(|err| ApiResponse::error(&err, trace_id))
 }
 
-/// Health, the JWKS, default avatars and OAuth callbacks: no client token,
-/// no secret key.
+/// Health, the JWKS, default avatars, Clerk's bundles, the page at `/` and
+/// OAuth callbacks: no client token, no secret key.
 async fn public(
     state: &ApiState,
     req: &ApiRequest,
@@ -520,8 +525,16 @@ where
     Ok(buf.freeze())
 }
 
-/// Credentialed CORS for the configured origins only.
+/// Credentialed CORS for the configured origins only. An answer that
+/// names its own allowed origin (a script, for anyone, without
+/// credentials) keeps it as it is.
 fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> ApiResponse {
+    if response
+        .headers
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        return response;
+    }
     // Answers differ by origin, so caches must key on it.
     response
         .headers
@@ -556,23 +569,28 @@ fn cors(config: &ApiConfig, origin: Option<&str>, mut response: ApiResponse) -> 
     response
 }
 
-/// Headers every answer carries: the API serves JSON, redirects and a
-/// picture that runs and loads nothing, so nothing may be sniffed, framed,
-/// cached along the way (unless the answer says how, as a default avatar
-/// does) or leak its URL (an OAuth callback carries a code and a state) as a
-/// referrer; over HTTPS, browsers are told to stay on it.
+/// Headers every answer carries: the API serves JSON, redirects, a
+/// picture that runs and loads nothing and a page without script, so
+/// nothing may be sniffed, framed, cached along the way (unless the answer
+/// says how, as a default avatar or a script does), run or load anything
+/// (unless the answer's own policy allows one thing more, as the page at
+/// `/` does for its stylesheet) or leak its URL (an OAuth callback carries a
+/// code and a state) as a referrer; over HTTPS, browsers are told to stay on
+/// it.
 fn security_headers(config: &ApiConfig, mut response: ApiResponse) -> ApiResponse {
     let h = &mut response.headers;
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
         (header::REFERRER_POLICY, "no-referrer"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -31,7 +31,8 @@ pub enum Surface {
     Frontend,
     /// Clerk's Backend API: a server holding the secret key.
     Backend,
-    /// Anyone: health, the JWKS, default avatars, identity providers' callbacks.
+    /// Anyone: health, the JWKS, default avatars, Clerk's bundles, the page
+    /// at `/`, identity providers' callbacks.
     Public,
 }
 
@@ -413,6 +414,11 @@ static ROUTES: &[Route] = &[
     public(GET, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
     public(HEAD, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
     public(GET, "/v1/client/handshake", Channels::COOKIE, |c| Box::pin(crate::handshake_route(c.state, c.req, c.trace_id))),
+    // Clerk's browser bundles, as Clerk's Frontend API serves them, and the page at `/`.
+    public(GET, crate::scripts::PATH, Channels::NONE, |c| Box::pin(ready(crate::scripts::serve(c.req, c.param("package"), c.param("file"), c.trace_id)))),
+    public(HEAD, crate::scripts::PATH, Channels::NONE, |c| Box::pin(ready(crate::scripts::serve(c.req, c.param("package"), c.param("file"), c.trace_id)))),
+    public(GET, "/", Channels::NONE, |c| Box::pin(ready(crate::home::page(c.state, c.req)))),
+    public(HEAD, "/", Channels::NONE, |c| Box::pin(ready(crate::home::page(c.state, c.req)))),
     public(GET, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     public(POST, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),
     // Frontend API
@@ -557,10 +563,32 @@ mod tests {
     }
 
     #[test]
+    fn the_root_and_any_file_of_a_bundle_are_routes() {
+        for path in ["/", "", "//"] {
+            assert_eq!(route_of(&find_path(Method::GET, path)).0, "/", "{path:?}");
+        }
+        assert_eq!(
+            route_of(&find_path(
+                Method::HEAD,
+                "/npm/@clerk/clerk-js@6/dist/clerk.browser.js"
+            )),
+            (
+                "/npm/@clerk/{package}/dist/{file}",
+                vec![
+                    ("package", "clerk-js@6".to_owned()),
+                    ("file", "clerk.browser.js".to_owned())
+                ]
+            )
+        );
+    }
+
+    #[test]
     fn unknown_paths_are_not_found_and_known_ones_list_their_methods() {
         for path in [
-            "/",
             "/nope",
+            "/npm/@clerk/clerk-js@6/dist",
+            "/npm/@clerk/clerk-js@6/dist/a/b.js",
+            "/npm/@clerk/clerk-js@6/dist/../../v1/client",
             "/v1/client/unknown",
             "/v1/client/sign_ins/a/b",
             "/v1/users/u/lock/extra",

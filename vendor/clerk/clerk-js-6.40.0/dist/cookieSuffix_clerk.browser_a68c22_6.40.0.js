@@ -1,0 +1,1 @@
+"use strict";(globalThis.rspackChunk_clerk_clerk_js=globalThis.rspackChunk_clerk_clerk_js||[]).push([[811],{8488(){}}]);
