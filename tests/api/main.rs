@@ -17,6 +17,7 @@ mod enumeration;
 mod environment;
 mod expiry;
 mod handshake;
+mod hosted;
 mod lockout;
 mod oauth;
 mod openapi;

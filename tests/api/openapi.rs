@@ -29,6 +29,7 @@ const SCRIPTS: &str =
     "Clerk's browser bundles, which Clerk's Frontend API serves but its document leaves out";
 const SCRIPTS_PATH: &str = latch_api::scripts::PATH;
 const HOME: &str = "Latch's page for someone who opens the Frontend API's URL in a browser";
+const HOSTED: &str = "Latch's hosted pages, as Clerk's Account Portal, which is not an API";
 
 /// Routes that are Latch's own: Clerk's documents have no such operation.
 const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
@@ -45,6 +46,10 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
     ("HEAD", SCRIPTS_PATH, SCRIPTS),
     ("GET", "/", HOME),
     ("HEAD", "/", HOME),
+    ("GET", "/sign-in", HOSTED),
+    ("GET", "/sign-up", HOSTED),
+    ("GET", "/user", HOSTED),
+    ("GET", "/hosted/mount.js", HOSTED),
 ];
 
 /// Routes that have no success to drive.
@@ -61,6 +66,22 @@ const NO_ERROR: &[(&str, &str, &str)] = &[
     ("GET", "/.well-known/jwks.json", "public keys for anyone"),
     ("GET", "/", "a page for anyone"),
     ("HEAD", "/", "a page for anyone"),
+    (
+        "GET",
+        "/sign-in",
+        "a page for anyone; a redirect_url off the allowed origins is dropped",
+    ),
+    (
+        "GET",
+        "/sign-up",
+        "a page for anyone; a redirect_url off the allowed origins is dropped",
+    ),
+    (
+        "GET",
+        "/user",
+        "a page for anyone; signed out, it goes to the sign-in page",
+    ),
+    ("GET", "/hosted/mount.js", "a script for anyone"),
     ("GET", "/v1/environment", ANYONE),
     ("PATCH", "/v1/environment", ANYONE),
 ];
@@ -616,6 +637,9 @@ async fn public_and_client(w: Walk<'_>) {
     w.plain("GET", "/.well-known/jwks.json", 200).await;
     w.plain("GET", "/", 200).await;
     w.plain("HEAD", "/", 200).await;
+    for hosted in ["/sign-in", "/sign-up", "/user", "/hosted/mount.js"] {
+        w.plain("GET", hosted, 200).await;
+    }
     // Clerk's bundles: a range, an exact version's chunk, and an unknown version.
     for method in ["GET", "HEAD"] {
         w.plain(method, "/npm/@clerk/clerk-js@6/dist/clerk.browser.js", 200)

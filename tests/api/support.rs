@@ -242,6 +242,7 @@ impl TestApp {
             cookie_max_age_secs: 3600,
             cookie_domain: None,
             publishable_key: PUBLISHABLE_KEY.into(),
+            tls: false,
             instance_id: "ins_test".into(),
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             connections: latch_api::ConnectionLimits::default(),

@@ -67,12 +67,18 @@ fn latch_serves_https_with_its_certificate_and_secure_cookies() {
     // A client that never finishes the TLS handshake is dropped by the head
     // deadline, holding its slot no longer.
     let mut silent = TcpStream::connect(&addr).unwrap();
-    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let started = std::time::Instant::now();
     let mut buf = [0u8; 16];
     let read = silent.read(&mut buf);
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Plain HTTP on the TLS port gets no answer.
     let mut plain = TcpStream::connect(&addr).unwrap();

@@ -106,6 +106,7 @@ impl App {
             cookie_max_age_secs: s.policy.session_lifetime.as_secs(),
             cookie_domain: s.server.cookie_domain.clone(),
             publishable_key: self.publishable_key(),
+            tls: s.server.tls.is_some(),
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.server.trusted_proxies.clone(),
             connections: s.server.connections,

@@ -73,6 +73,27 @@ pub fn session_origin(req: &ApiRequest, trusted: &[IpNet]) -> latch_core::model:
     )
 }
 
+/// The scheme the browser used to reach Latch: `https` when Latch serves
+/// TLS itself, or when a proxy the operator runs (`trusted_proxies`) says
+/// it took the request over HTTPS (`X-Forwarded-Proto`); else `http`.
+pub fn request_scheme(config: &crate::ApiConfig, req: &ApiRequest) -> &'static str {
+    let trusted = |ip: IpAddr| {
+        config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(ip.to_canonical()))
+    };
+    let proxied_https = req.remote.is_some_and(|peer| trusted(peer.ip()))
+        && req
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    if config.tls || proxied_https {
+        "https"
+    } else {
+        "http"
+    }
+}
+
 /// The client address of `req`; `None` when the socket's peer is unknown.
 pub fn client_ip(req: &ApiRequest, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = req.remote?.ip().to_canonical();

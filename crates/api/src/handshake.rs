@@ -163,7 +163,7 @@ pub(crate) fn client_uat_cookies(config: &crate::ApiConfig, uat: i64) -> Vec<Str
 
 /// Whether the handshake may send the browser to `origin`: one the Frontend
 /// API takes requests from, or one OAuth may redirect to.
-fn allowed(state: &ApiState, origin: &str) -> bool {
+pub(crate) fn allowed(state: &ApiState, origin: &str) -> bool {
     state.config.allows_origin(origin)
         || state
             .services

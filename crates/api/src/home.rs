@@ -90,7 +90,10 @@ pub fn render(environment: &str, url: &str) -> String {
 <li><a href="/.well-known/jwks.json"><code>/.well-known/jwks.json</code></a>: the public keys that session tokens are signed with</li>
 {bundles}<li><a href="/healthz"><code>/healthz</code></a>: the health check</li>
 </ul>
-<p>No sign-in or account pages are hosted here: apps show Clerk's components (sign-in, sign-up, user profile) on their own pages.</p>
+<h2>Hosted pages</h2>
+<ul>
+<li><a href="/sign-in">Sign in</a>, <a href="/sign-up">sign up</a> and <a href="/user">your account</a>: Clerk's prebuilt screens with this instance's settings, for apps without pages of their own (<code>?redirect_url=</code> sends the browser back to an allowed origin)</li>
+</ul>
 <p>Documentation: the README of the Latch repository.</p>
 </main>
 </body>
@@ -100,7 +103,7 @@ pub fn render(environment: &str, url: &str) -> String {
 }
 
 /// `text` as HTML text or attribute value.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -27,6 +27,7 @@
 #![recursion_limit = "256"]
 
 mod handshake;
+mod hosted;
 pub use handshake::cookie_suffix as handshake_cookie_suffix;
 pub mod api_keys;
 pub mod avatar;
@@ -92,6 +93,8 @@ pub struct ApiConfig {
     /// The instance's publishable key, whose digest suffixes the cookie
     /// names Clerk's SDKs read.
     pub publishable_key: String,
+    /// Whether Latch itself serves HTTPS (`server.tls_*`).
+    pub tls: bool,
     /// Shown as the environment's id.
     pub instance_id: String,
     /// Proxies whose `X-Forwarded-For` names the client (load balancers the

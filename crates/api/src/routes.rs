@@ -417,6 +417,10 @@ static ROUTES: &[Route] = &[
     // Clerk's browser bundles, as Clerk's Frontend API serves them, and the page at `/`.
     public(GET, crate::scripts::PATH, Channels::NONE, |c| Box::pin(ready(crate::scripts::serve(c.req, c.param("package"), c.param("file"), c.trace_id)))),
     public(HEAD, crate::scripts::PATH, Channels::NONE, |c| Box::pin(ready(crate::scripts::serve(c.req, c.param("package"), c.param("file"), c.trace_id)))),
+    public(GET, "/sign-in", Channels::NONE, |c| Box::pin(ready(crate::hosted::page(c.state, c.req, crate::hosted::Screen::SignIn)))),
+    public(GET, "/sign-up", Channels::NONE, |c| Box::pin(ready(crate::hosted::page(c.state, c.req, crate::hosted::Screen::SignUp)))),
+    public(GET, "/user", Channels::NONE, |c| Box::pin(ready(crate::hosted::page(c.state, c.req, crate::hosted::Screen::UserProfile)))),
+    public(GET, "/hosted/mount.js", Channels::NONE, |_| Box::pin(ready(crate::hosted::mount_js()))),
     public(GET, "/", Channels::NONE, |c| Box::pin(ready(crate::home::page(c.state, c.req)))),
     public(HEAD, "/", Channels::NONE, |c| Box::pin(ready(crate::home::page(c.state, c.req)))),
     public(GET, "/v1/oauth_callback", Channels::COOKIE, |c| Box::pin(crate::oauth_callback(c.state, c.req, c.trace_id))),

@@ -210,16 +210,16 @@ fn check_origin(state: &ApiState, req: &ApiRequest, auth: &ClientAuth) -> Result
     let Some(origin) = req.header("origin") else {
         return Ok(());
     };
-    // The API's own origin: its scheme (HTTPS exactly when cookies are
-    // Secure), host and port. `http://` on the same host is another origin.
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
+    // The API's own origin (its hosted pages): the scheme the request
+    // came by, or HTTPS when cookies are Secure (behind a proxy that
+    // terminates TLS), with its host and port. Plain `http://` on the same
+    // host is another origin when Latch is reached over HTTPS.
+    let by = crate::client_ip::request_scheme(&state.config, req);
     let own = req.header("host").is_some_and(|host| {
         origin.split_once("://").is_some_and(|(s, authority)| {
-            s.eq_ignore_ascii_case(scheme) && authority.eq_ignore_ascii_case(host)
+            let scheme_ok = s.eq_ignore_ascii_case(by)
+                || (state.config.secure_cookies && s.eq_ignore_ascii_case("https"));
+            scheme_ok && authority.eq_ignore_ascii_case(host)
         })
     });
     if own || state.config.allows_origin(origin) {
