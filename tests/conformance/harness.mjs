@@ -269,7 +269,8 @@ export async function startPageServer(pageConfig) {
     if (m) {
       try {
         const body = await readFile((m[1] === 'clerk' ? CLERK_DIST : CLERK_UI_DIST) + m[2]);
-        res.writeHead(200, { 'content-type': 'text/javascript' });
+        // Pages of other origins (a Next.js application) load them with crossorigin="anonymous".
+        res.writeHead(200, { 'content-type': 'text/javascript', 'access-control-allow-origin': '*' });
         return res.end(body);
       } catch {}
     }

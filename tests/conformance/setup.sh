@@ -22,6 +22,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
+# The Next.js application nextjs.test.mjs builds (next, react, @clerk/nextjs), pinned by its
+# own lockfile.
+if [ ! -f next-app/node_modules/.package-lock.json ] || [ next-app/package-lock.json -nt next-app/node_modules/.package-lock.json ]; then
+  (cd next-app && npm ci --no-audit --no-fund)
+fi
+
 # The OpenID Connect provider the OAuth test starts (oidc-provider).
 bash ../../crates/testkit/oidc/setup.sh
 
