@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  assertClerkUiInstalled, backendClient, freePort, launchBrowser, newUserParams, startLatch,
-  startPageServer, withScreenshotOnFailure,
+  backendClient, freePort, launchBrowser, newUserParams, startLatch, withScreenshotOnFailure,
 } from './harness.mjs';
 
 const APP_DIR = fileURLToPath(new URL('./next-app/', import.meta.url));
@@ -19,7 +18,7 @@ const NEXT_BIN = join(APP_DIR, 'node_modules/next/dist/bin/next');
 const BUILD_TIMEOUT_MS = 600_000;
 const START_TIMEOUT_MS = 60_000;
 
-let pageServer, latch, app, appOrigin, browser, context, page, user, params, blocked;
+let latch, app, appOrigin, browser, context, page, user, params, blocked;
 /** latch's answers to the page: { method, path, status }. */
 const latchCalls = [];
 /** The application's answers to requests whose URL still carries a handshake nonce. */
@@ -76,11 +75,7 @@ async function startApp(port, env) {
 }
 
 before(async () => {
-  assertClerkUiInstalled();
   assert.ok(existsSync(NEXT_BIN), `${NEXT_BIN} is missing: run tests/conformance/setup.sh`);
-  // clerk-js's and @clerk/ui's browser bundles, from the suite's page server.
-  const pages = await startPageServer({});
-  pageServer = pages.server;
   const port = await freePort();
   appOrigin = `http://127.0.0.1:${port}`;
   // latch's own address as its issuer, so the URLs it gives (such as users' default
@@ -103,10 +98,10 @@ before(async () => {
     CLERK_SECRET_KEY: latch.secretKey,
     CLERK_API_URL: latch.url,
     // latch serves http: its Frontend API is reached through the proxy URL (a publishable
-    // key names an https host), and the scripts by their URLs.
+    // key names an https host), and the bundles it serves by their URLs.
     NEXT_PUBLIC_CLERK_PROXY_URL: latch.url,
-    NEXT_PUBLIC_CLERK_JS_URL: `${pages.origin}/clerk/clerk.browser.js`,
-    NEXT_PUBLIC_CLERK_UI_URL: `${pages.origin}/clerk-ui/ui.browser.js`,
+    NEXT_PUBLIC_CLERK_JS_URL: `${latch.url}/npm/@clerk/clerk-js@6/dist/clerk.browser.js`,
+    NEXT_PUBLIC_CLERK_UI_URL: `${latch.url}/npm/@clerk/ui@1/dist/ui.browser.js`,
     NEXT_PUBLIC_CLERK_SIGN_IN_URL: '/sign-in',
     NEXT_PUBLIC_CLERK_TELEMETRY_DISABLED: '1',
     NEXT_TELEMETRY_DISABLED: '1',
@@ -145,7 +140,6 @@ after(async () => {
     if (process.env.LATCH_NEXT_APP_LOG) console.log(app.output());
   }
   await latch?.stop();
-  pageServer?.close();
 });
 
 const pathOf = (url) => new URL(url).pathname;
@@ -203,12 +197,9 @@ test('a reload of the page the handshake came back to stays signed in', async ()
   });
 });
 
-// Marked todo: latch redeems a handshake nonce once, while the page URL keeps it until
-// clerk-js has loaded and stripped it. A reload before that (here: the same URL loaded
-// again) sends the spent nonce; @clerk/backend then gets an error from
-// /v1/clients/handshake_payload, swallows it and treats the visitor as signed out, and
-// auth.protect() sends them to /sign-in.
-test('the URL the handshake came back to, loaded again before clerk-js strips the nonce, stays signed in', { todo: 'a spent nonce signs the page out' }, async () => {
+// The page URL keeps the handshake's nonce until clerk-js has loaded and stripped it: a
+// reload before that (here: the same URL loaded again) redeems the nonce again.
+test('the URL the handshake came back to, loaded again before clerk-js strips the nonce, stays signed in', async () => {
   await context.clearCookies({ name: /^__session/ });
   const before = latchCalls.length;
   await page.goto(`${appOrigin}/dashboard`);
