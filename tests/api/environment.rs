@@ -316,8 +316,12 @@ async fn display_settings_show_as_configured() {
     let d = &default["display_config"];
     assert_eq!(d["application_name"], "Latch");
     assert_eq!(d["home_url"], "/");
-    assert_eq!(d["sign_in_url"], "/sign-in");
-    assert_eq!(d["after_sign_out_one_url"], "/sign-in#/choose");
+    // Latch's hosted pages, unless the application has its own.
+    assert_eq!(d["sign_in_url"], "https://clerk.latch.localhost/sign-in");
+    assert_eq!(
+        d["after_sign_out_one_url"],
+        "https://clerk.latch.localhost/sign-in#/choose"
+    );
     assert_eq!(d["logo_image_url"], Value::Null);
     assert_eq!(d["support_email"], Value::Null);
 

@@ -15,6 +15,7 @@ use super::raw::{DisplaySection, ProviderSection};
 pub fn display_settings(
     d: &DisplaySection,
     providers: &BTreeMap<String, ProviderSection>,
+    issuer: &str,
 ) -> anyhow::Result<DisplaySettings> {
     let or = |value: &str, derived: &str| {
         if value.trim().is_empty() {
@@ -25,7 +26,9 @@ pub fn display_settings(
     };
     let unset_if_empty = |value: &str| (!value.trim().is_empty()).then(|| value.trim().to_owned());
     let home = d.home_url.trim();
-    let sign_in = d.sign_in_url.trim();
+    // An application with no page of its own uses Latch's hosted one.
+    let hosted = |value: &str, page: &str| or(value, &format!("{issuer}{page}"));
+    let sign_in = &hosted(&d.sign_in_url, "/sign-in");
     let chooser = if sign_in.contains('#') {
         sign_in.to_owned()
     } else {
@@ -35,8 +38,8 @@ pub fn display_settings(
         application_name: d.application_name.trim().to_owned(),
         home_url: home.to_owned(),
         sign_in_url: sign_in.to_owned(),
-        sign_up_url: d.sign_up_url.trim().to_owned(),
-        user_profile_url: d.user_profile_url.trim().to_owned(),
+        sign_up_url: hosted(&d.sign_up_url, "/sign-up"),
+        user_profile_url: hosted(&d.user_profile_url, "/user"),
         after_sign_in_url: or(&d.after_sign_in_url, home),
         after_sign_up_url: or(&d.after_sign_up_url, home),
         after_sign_out_one_url: or(&d.after_sign_out_one_url, &chooser),

@@ -48,7 +48,8 @@ impl TryFrom<&RawSettings> for Settings {
     fn try_from(raw: &RawSettings) -> anyhow::Result<Self> {
         let server = Server::try_from(&raw.server)?;
         let instance = Instance::try_from(&raw.instance)?;
-        let display = display::display_settings(&raw.display, &raw.oauth.providers)?;
+        let display =
+            display::display_settings(&raw.display, &raw.oauth.providers, &instance.issuer)?;
         let sign_up = sign_up::sign_up_settings(&raw.sign_up)?;
         let policy = sign_in::instance_settings(
             &raw.sign_in,

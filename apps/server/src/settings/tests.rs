@@ -502,6 +502,8 @@ fn display_settings_parse_with_their_derived_links() {
     let d = parse(&raw).policy.display;
     assert_eq!(d.application_name, "Acme");
     assert_eq!(d.user_profile_url, "/account");
+    // Pages left empty are Latch's hosted ones, at the issuer.
+    assert_eq!(d.sign_up_url, "https://clerk.latch.localhost/sign-up");
     assert_eq!(d.support_email.as_deref(), Some("help@acme.example"));
     assert_eq!(
         d.logo_image_url.as_deref(),
@@ -533,7 +535,7 @@ fn bad_display_settings_are_refused_naming_their_keys() {
         ("display.sign_in_url", |d| {
             d.sign_in_url = "//evil.example/sign-in".into()
         }),
-        ("display.sign_up_url", |d| d.sign_up_url = String::new()),
+        ("display.sign_up_url", |d| d.sign_up_url = "sign-up".into()),
         ("display.after_sign_in_url", |d| {
             d.after_sign_in_url = "javascript:alert(1)".into()
         }),

@@ -742,18 +742,23 @@ fn default_provider_name(provider: &str) -> String {
         .join(" ")
 }
 
+/// Where the default instance (Frontend API at `https://clerk.latch.localhost`)
+/// hosts its pages.
+const HOSTED: &str = "https://clerk.latch.localhost";
+
 impl Default for DisplaySettings {
+    /// The pages are Latch's hosted ones.
     fn default() -> Self {
         Self {
             application_name: "Latch".to_owned(),
             home_url: "/".to_owned(),
-            sign_in_url: "/sign-in".to_owned(),
-            sign_up_url: "/sign-up".to_owned(),
-            user_profile_url: "/user".to_owned(),
+            sign_in_url: format!("{HOSTED}/sign-in"),
+            sign_up_url: format!("{HOSTED}/sign-up"),
+            user_profile_url: format!("{HOSTED}/user"),
             after_sign_in_url: "/".to_owned(),
             after_sign_up_url: "/".to_owned(),
-            after_sign_out_one_url: "/sign-in#/choose".to_owned(),
-            after_sign_out_all_url: "/sign-in".to_owned(),
+            after_sign_out_one_url: format!("{HOSTED}/sign-in#/choose"),
+            after_sign_out_all_url: format!("{HOSTED}/sign-in"),
             after_switch_session_url: "/".to_owned(),
             logo_link_url: "/".to_owned(),
             logo_image_url: None,
