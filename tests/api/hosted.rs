@@ -69,6 +69,12 @@ async fn the_page_goes_back_only_to_an_allowed_origin_and_escapes_what_it_shows(
         allowed.contains(r#"data-redirect-url="http://localhost:3000/done?a=1&amp;b=2""#),
         "{allowed}"
     );
+    // Another of Latch's own pages (as `/user` asks, signed out).
+    let own = page("redirect_url=http%3A%2F%2Fauth.latch.test%2Fuser").await;
+    assert!(
+        own.contains(r#"data-redirect-url="""#),
+        "no Host given: {own}"
+    );
     for refused in [
         "redirect_url=https%3A%2F%2Fevil.example%2F",
         "redirect_url=javascript%3Aalert(1)",

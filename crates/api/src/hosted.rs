@@ -73,10 +73,17 @@ impl Screen {
 /// not on an allowed origin is dropped (the page then goes home after).
 pub(crate) fn page(state: &ApiState, req: &ApiRequest, screen: Screen) -> ApiResponse {
     let settings = state.services.settings();
+    let own = own_origin(state, req);
+    // Back to an allowed origin, or to another of these pages (`/user`
+    // sends a signed-out browser to sign in first).
     let redirect_url = req
         .query_param("redirect_url")
         .filter(|url| url.len() <= 2048 && url.bytes().all(|b| b.is_ascii_graphic()))
-        .filter(|url| origin_of(url).is_some_and(|o| crate::handshake::allowed(state, &o)))
+        .filter(|url| {
+            origin_of(url).is_some_and(|o| {
+                o == own.to_ascii_lowercase() || crate::handshake::allowed(state, &o)
+            })
+        })
         .unwrap_or("");
     let display = &settings.display;
     let home = if display.home_url.is_empty() {
@@ -106,7 +113,7 @@ pub(crate) fn page(state: &ApiState, req: &ApiRequest, screen: Screen) -> ApiRes
         redirect = escape(redirect_url),
         home = escape(home),
         key = escape(&state.config.publishable_key),
-        proxy = escape(&own_origin(state, req)),
+        proxy = escape(&own),
     );
     let mut response = ApiResponse::content(StatusCode::OK, "text/html; charset=utf-8", html);
     response.headers.insert(
