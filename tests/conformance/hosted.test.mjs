@@ -58,6 +58,14 @@ test('the hosted /sign-in signs a user in and sends the browser back to the appl
   });
 });
 
+test('signed in, the hosted /user shows the account', async () => {
+  await withScreenshotOnFailure(page, 'hosted-user', async () => {
+    await page.goto(`${latch.url}/user`);
+    await page.getByText(params.emailAddress[0]).first().waitFor({ timeout: 20_000 });
+    assert.equal(new URL(page.url()).pathname, '/user');
+  });
+});
+
 test('a redirect_url off the allowed origins is not followed', async () => {
   const res = await fetch(`${latch.url}/sign-in?redirect_url=${encodeURIComponent('https://evil.example/')}`);
   const html = await res.text();
