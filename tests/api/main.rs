@@ -5,6 +5,7 @@
 
 mod support;
 
+mod account;
 mod attacks;
 mod avatars;
 mod backend;

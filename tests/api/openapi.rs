@@ -928,6 +928,29 @@ async fn account(w: Walk<'_>) {
     let (token, session) = w.app.sign_in("nia@example.com").await;
     let me = |rest: &str| format!("/v1/me{rest}?_clerk_session_id={session}");
     w.ok("GET", &me(""), &token, &[]).await;
+    w.ok(
+        "PATCH",
+        &me(""),
+        &token,
+        &[
+            ("first_name", "Nia"),
+            ("unsafe_metadata", r#"{"theme":"dark"}"#),
+        ],
+    )
+    .await;
+    w.fails(
+        "PATCH",
+        &me(""),
+        &token,
+        &[("primary_email_address_id", "idn_nobody")],
+        422,
+    )
+    .await;
+    let metadata = [("unsafe_metadata", r#"{"theme":null,"plan":{"tier":"pro"}}"#)];
+    w.ok("PATCH", &me("/metadata"), &token, &metadata).await;
+    let not_an_object = [("unsafe_metadata", "[1]")];
+    w.fails("PATCH", &me("/metadata"), &token, &not_an_object, 422)
+        .await;
     for (method, path) in [("GET", ""), ("POST", "/totp"), ("POST", "/backup_codes")] {
         let path = format!("/v1/me{path}");
         w.fails(method, &path, "", &[], 401).await;

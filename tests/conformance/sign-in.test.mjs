@@ -90,6 +90,16 @@ test('verifyToken rejects a tampered token', async () => {
   await assert.rejects(verifyToken(`${head}.${forged}.${sig}`, { jwtKey: await publicKeyPem(latch) }));
 });
 
+test('user.update changes the signed-in user\'s own profile', async () => {
+  const updated = await clerk.user.update({ firstName: 'Ada', lastName: 'Lovelace', unsafeMetadata: { theme: 'dark' } });
+  assert.equal(updated.firstName, 'Ada');
+  assert.equal(updated.lastName, 'Lovelace');
+  assert.deepEqual(updated.unsafeMetadata, { theme: 'dark' });
+  const seen = await backend.users.getUser(user.id);
+  assert.equal(seen.firstName, 'Ada');
+  assert.deepEqual(seen.unsafeMetadata, { theme: 'dark' });
+});
+
 test('signOut ends the session', async () => {
   await clerk.signOut();
   assert.equal(clerk.session, null);

@@ -430,6 +430,8 @@ static ROUTES: &[Route] = &[
     frontend(PATCH, "/v1/environment", None, |c| Box::pin(ready(environment::read(c.state)))),
     frontend(POST, "/v1/dev_browser", Some(Step::CreateDevBrowser), |c| Box::pin(dev_browser::create(c.state))),
     frontend(GET, "/v1/me", None, |c| Box::pin(me::read(c.state, c.req, c.token))),
+    frontend(PATCH, "/v1/me", None, |c| Box::pin(me::update(c.state, c.req, c.token))),
+    frontend(PATCH, "/v1/me/metadata", None, |c| Box::pin(me::merge_metadata(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/totp", None, |c| Box::pin(me::create_totp(c.state, c.req, c.token))),
     frontend(DELETE, "/v1/me/totp", None, |c| Box::pin(me::delete_totp(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/totp/attempt_verification", None, |c| Box::pin(me::verify_totp(c.state, c.req, c.token))),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::model::User;
-use latch_core::service::{Account, BackupCodesView, Outcome, TotpView};
+use latch_core::service::{Account, BackupCodesView, MePatch, Outcome, TotpView};
 
 use super::{FapiReply, wrap};
 use crate::ApiState;
@@ -46,6 +46,57 @@ pub async fn read(
     on_me(state, req, token, Account::get_me, |user| {
         Renderer::new(state).user(user, Audience::Frontend, state.now())
     })
+    .await
+}
+
+/// `PATCH /v1/me`.
+pub async fn update(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    // A field sent empty clears it (clerk-js sends `null` as an empty string).
+    let clearable = |name: &str| -> Result<Option<Option<String>>, ApiError> {
+        Ok(req
+            .param(name)?
+            .map(|v| (!v.trim().is_empty()).then_some(v)))
+    };
+    let patch = MePatch {
+        username: clearable("username")?,
+        first_name: clearable("first_name")?,
+        last_name: clearable("last_name")?,
+        primary_email_address_id: req
+            .param("primary_email_address_id")?
+            .filter(|v| !v.is_empty()),
+        primary_phone_number_id: req
+            .param("primary_phone_number_id")?
+            .filter(|v| !v.is_empty()),
+        unsafe_metadata: req.param_object("unsafe_metadata")?,
+    };
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.update_me(token, session, patch),
+        |user| Renderer::new(state).user(user, Audience::Frontend, state.now()),
+    )
+    .await
+}
+
+/// `PATCH /v1/me/metadata`.
+pub async fn merge_metadata(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    let patch = req.param_object("unsafe_metadata")?;
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.merge_metadata(token, session, patch),
+        |user| Renderer::new(state).user(user, Audience::Frontend, state.now()),
+    )
     .await
 }
 

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::{Clients, Outcome, Users};
-use crate::error::{Error, Resource, ReverificationLevel};
+use crate::error::{Error, Problem, Resource, ReverificationLevel};
 use crate::model::{
-    Client, Session, SessionId, Strategy, Timestamp, TotpSecret, User, generate_backup_codes,
+    Client, Session, SessionId, Strategy, Timestamp, TotpSecret, User, UserPatch,
+    generate_backup_codes,
 };
 
 use crate::model::InstanceSettings;
@@ -41,6 +42,21 @@ pub struct TotpView {
     pub backup_codes: Option<Vec<String>>,
 }
 
+/// `PATCH /v1/me`: what a user may change of their own profile. `None`
+/// leaves a field; for the names and the username, `Some(None)` clears it.
+#[derive(Debug, Default, Clone)]
+pub struct MePatch {
+    pub username: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    /// Must name one of the user's verified email addresses.
+    pub primary_email_address_id: Option<String>,
+    /// Must name one of the user's verified phone numbers, not one kept for
+    /// the second factor.
+    pub primary_phone_number_id: Option<String>,
+    pub unsafe_metadata: Option<serde_json::Value>,
+}
+
 /// A fresh set of backup codes, shown once.
 #[derive(Debug, Clone)]
 pub struct BackupCodesView {
@@ -56,6 +72,90 @@ impl Account {
         session_id: Option<&str>,
     ) -> Result<Outcome<User>, Error> {
         let (client, user) = self.me(token, session_id).await?;
+        self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// `PATCH /v1/me`: the user's names, username, primary addresses and
+    /// unsafe metadata. A username another user has is
+    /// `form_identifier_exists`; a primary address must be the user's own,
+    /// verified (one kept for the second factor is not a way to sign in).
+    pub async fn update_me(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        patch: MePatch,
+    ) -> Result<Outcome<User>, Error> {
+        let (client, user) = self.me(token, session_id).await?;
+        if matches!(&patch.username, Some(Some(u)) if !u.is_empty())
+            && !self.settings.identifiers.username
+        {
+            return Err(Error::invalid(
+                "username",
+                Problem::IdentifierNotEnabled(crate::model::IdentifierKind::Username),
+            ));
+        }
+        let email = patch.primary_email_address_id.clone();
+        let phone = patch.primary_phone_number_id.clone();
+        let user_patch = UserPatch {
+            username: patch.username,
+            first_name: patch.first_name,
+            last_name: patch.last_name,
+            primary_email_address_id: patch.primary_email_address_id,
+            primary_phone_number_id: patch.primary_phone_number_id,
+            unsafe_metadata: patch.unsafe_metadata,
+            ..UserPatch::default()
+        };
+        let usable = move |u: &User| -> Result<(), Error> {
+            if let Some(id) = &email
+                && !u.email_addresses.iter().any(|e| &e.id == id && e.verified)
+            {
+                return Err(Error::invalid(
+                    "primary_email_address_id",
+                    Problem::NoSuchEmailAddress,
+                ));
+            }
+            if let Some(id) = &phone
+                && !u
+                    .phone_numbers
+                    .iter()
+                    .any(|p| &p.id == id && p.verified && !p.reserved_for_second_factor)
+            {
+                return Err(Error::invalid(
+                    "primary_phone_number_id",
+                    Problem::NoSuchPhoneNumber,
+                ));
+            }
+            Ok(())
+        };
+        let user = self
+            .user_admin
+            .update_user_where(user.id.as_str(), user_patch, usable)
+            .await?;
+        self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// `PATCH /v1/me/metadata`: `unsafe_metadata` deep-merged into the
+    /// user's: objects merge key by key, a `null` removes its key, any other
+    /// value replaces. The result keeps metadata's limits.
+    pub async fn merge_metadata(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        unsafe_metadata: Option<serde_json::Value>,
+    ) -> Result<Outcome<User>, Error> {
+        let patch = unsafe_metadata.ok_or_else(|| Error::param_nil("unsafe_metadata"))?;
+        if !patch.is_object() {
+            return Err(Error::invalid("unsafe_metadata", Problem::NotJsonObject));
+        }
+        let (client, user) = self.me(token, session_id).await?;
+        let user = self
+            .user_admin
+            .write_user(user, |mut user| {
+                let merged = deep_merge(user.unsafe_metadata.clone(), &patch);
+                user.unsafe_metadata = super::users::metadata(Some(merged), "unsafe_metadata")?;
+                Ok(user)
+            })
+            .await?;
         self.clients.outcome(user, &client.id, None).await
     }
 
@@ -301,6 +401,46 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// `patch` merged into `base`, as Clerk merges metadata: objects key by key
+/// (recursively), a `null` removing its key, anything else replacing.
+fn deep_merge(base: serde_json::Value, patch: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (base, patch) {
+        (Value::Object(mut base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    base.remove(key);
+                } else {
+                    let merged = deep_merge(base.remove(key).unwrap_or(Value::Null), value);
+                    base.insert(key.clone(), merged);
+                }
+            }
+            Value::Object(base)
+        }
+        (_, patch) => patch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::deep_merge;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_merges_deeply_and_null_removes() {
+        let base = json!({ "a": 1, "b": { "c": 2, "d": 3 }, "e": [1] });
+        let patch = json!({ "a": null, "b": { "c": 20, "x": true }, "e": [2], "f": "new" });
+        assert_eq!(
+            deep_merge(base, &patch),
+            json!({ "b": { "c": 20, "d": 3, "x": true }, "e": [2], "f": "new" })
+        );
+        assert_eq!(
+            deep_merge(json!("scalar"), &json!({ "k": 1 })),
+            json!({ "k": 1 })
+        );
+    }
 }
 
 #[cfg(test)]

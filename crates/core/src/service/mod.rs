@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
-pub use me::{Account, BackupCodesView, TotpView};
+pub use me::{Account, BackupCodesView, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};

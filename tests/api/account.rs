@@ -1,0 +1,158 @@
+//! The signed-in user's own profile through `PATCH /v1/me`.
+
+use serde_json::json;
+
+use crate::support::{Resp, TestApp};
+
+async fn patch(app: &TestApp, token: &str, session: &str, form: &[(&str, &str)]) -> Resp {
+    let path = format!("/v1/me?_clerk_session_id={session}");
+    app.fapi("PATCH", &path, token, form).await
+}
+
+#[tokio::test]
+async fn a_user_changes_their_names_username_and_unsafe_metadata() {
+    let app = TestApp::new().await;
+    let id = app.user("ada@example.com", Some("ada_l")).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let res = patch(
+        &app,
+        &token,
+        &session,
+        &[
+            ("first_name", " Ada "),
+            ("last_name", "Lovelace"),
+            ("username", "Countess"),
+            ("unsafe_metadata", r#"{"theme":"dark"}"#),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let me = &res.body["response"];
+    assert_eq!(
+        (me["first_name"].as_str(), me["last_name"].as_str()),
+        (Some("Ada"), Some("Lovelace"))
+    );
+    assert_eq!(me["username"], "countess");
+    assert_eq!(me["unsafe_metadata"], json!({ "theme": "dark" }));
+    // The Backend API sees it; an empty value clears a name.
+    assert_eq!(app.user_json(&id).await["username"], "countess");
+    let res = patch(&app, &token, &session, &[("last_name", "")]).await;
+    assert_eq!(res.body["response"]["last_name"], serde_json::Value::Null);
+    assert_eq!(res.body["response"]["first_name"], "Ada", "untouched");
+}
+
+#[tokio::test]
+async fn what_is_not_the_users_own_or_is_taken_is_refused_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada@example.com", Some("ada_l")).await;
+    let bob = app.user("bob@example.com", Some("bob_b")).await;
+    let bobs_email = app.user_json(&bob).await["email_addresses"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (token, session) = app.sign_in("ada@example.com").await;
+    patch(&app, &token, &session, &[("username", "bob_b")])
+        .await
+        .assert_error(422, "form_identifier_exists", Some("username"));
+    patch(
+        &app,
+        &token,
+        &session,
+        &[("primary_email_address_id", &bobs_email)],
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_value_invalid",
+        Some("primary_email_address_id"),
+    );
+    patch(&app, &token, &session, &[("unsafe_metadata", "[1]")])
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("unsafe_metadata"));
+    let user = app.user_json(&ada).await;
+    assert_eq!(user["username"], "ada_l");
+    // Signed out, nothing.
+    let res = app
+        .fapi("PATCH", "/v1/me", "", &[("first_name", "Eve")])
+        .await;
+    assert_eq!(res.status, 401, "{}", res.body);
+}
+
+#[tokio::test]
+async fn an_unverified_address_cannot_become_primary() {
+    let app = TestApp::new().await;
+    let res = app
+        .post_user(json!({
+            "email_address": ["ada@example.com", "ada.work@example.com"],
+            "password": crate::support::PASSWORD,
+        }))
+        .await;
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    app.set_verified(&id, "ada.work@example.com", false).await;
+    let work = app.user_json(&id).await["email_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["email_address"] == "ada.work@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (token, session) = app.sign_in("ada@example.com").await;
+    patch(
+        &app,
+        &token,
+        &session,
+        &[("primary_email_address_id", &work)],
+    )
+    .await
+    .assert_error(
+        422,
+        "form_param_value_invalid",
+        Some("primary_email_address_id"),
+    );
+    app.set_verified(&id, "ada.work@example.com", true).await;
+    let res = patch(
+        &app,
+        &token,
+        &session,
+        &[("primary_email_address_id", &work)],
+    )
+    .await;
+    assert_eq!(
+        res.body["response"]["primary_email_address_id"],
+        work.as_str(),
+        "{}",
+        res.body
+    );
+}
+
+#[tokio::test]
+async fn unsafe_metadata_merges_deeply() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let path = format!("/v1/me/metadata?_clerk_session_id={session}");
+    let first = [(
+        "unsafe_metadata",
+        r#"{"theme":"dark","plan":{"tier":"free","seats":1}}"#,
+    )];
+    let res = app.fapi("PATCH", &path, &token, &first).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let second = [("unsafe_metadata", r#"{"theme":null,"plan":{"tier":"pro"}}"#)];
+    let res = app.fapi("PATCH", &path, &token, &second).await;
+    assert_eq!(
+        res.body["response"]["unsafe_metadata"],
+        json!({ "plan": { "tier": "pro", "seats": 1 } })
+    );
+    app.fapi("PATCH", &path, &token, &[]).await.assert_error(
+        422,
+        "form_param_nil",
+        Some("unsafe_metadata"),
+    );
+    // Too large: refused by name, the metadata as it was.
+    let big = format!(r#"{{"blob":"{}"}}"#, "x".repeat(9000));
+    app.fapi("PATCH", &path, &token, &[("unsafe_metadata", &big)])
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("unsafe_metadata"));
+}
