@@ -156,3 +156,53 @@ async fn unsafe_metadata_merges_deeply() {
         .await
         .assert_error(422, "form_param_value_invalid", Some("unsafe_metadata"));
 }
+
+#[tokio::test]
+async fn a_user_sees_their_sessions_everywhere_and_revokes_a_lost_one() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    app.user("bob@example.com", None).await;
+    let (laptop, laptop_session) = app.sign_in("ada@example.com").await;
+    let (phone, phone_session) = app.sign_in("ada@example.com").await;
+    let (_, bobs) = app.sign_in("bob@example.com").await;
+    let me = |rest: &str| format!("/v1/me{rest}?_clerk_session_id={phone_session}");
+    let res = app.fapi("GET", &me("/sessions/active"), &phone, &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let ids: Vec<&str> = res
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&laptop_session.as_str()) && ids.contains(&phone_session.as_str()));
+    let activity = &res.body[0]["latest_activity"];
+    assert_eq!(activity["object"], "session_activity");
+    assert_eq!(activity["ip_address"], "127.0.0.1");
+
+    // Another user's session does not exist here.
+    let path = format!("/v1/me/sessions/{bobs}/revoke?_clerk_session_id={phone_session}");
+    app.fapi("POST", &path, &phone, &[])
+        .await
+        .assert_error(404, "resource_not_found", None);
+    // The lost laptop's session is revoked: it mints no more tokens.
+    let path = format!("/v1/me/sessions/{laptop_session}/revoke?_clerk_session_id={phone_session}");
+    let res = app.fapi("POST", &path, &phone, &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["response"]["status"], "revoked");
+    let tokens = format!("/v1/client/sessions/{laptop_session}/tokens");
+    assert_ne!(app.fapi("POST", &tokens, &laptop, &[]).await.status, 200);
+    let res = app.fapi("GET", &me("/sessions/active"), &phone, &[]).await;
+    assert_eq!(res.body.as_array().unwrap().len(), 1);
+    // All sessions, revoked ones too.
+    let res = app.fapi("GET", &me("/sessions"), &phone, &[]).await;
+    assert_eq!(res.body.as_array().unwrap().len(), 2, "{}", res.body);
+    // Signed out: nothing.
+    assert_eq!(
+        app.fapi("GET", "/v1/me/sessions/active", "", &[])
+            .await
+            .status,
+        401
+    );
+}

@@ -946,6 +946,27 @@ async fn account(w: Walk<'_>) {
         422,
     )
     .await;
+    for sessions in ["/sessions", "/sessions/active"] {
+        w.ok("GET", &me(sessions), &token, &[]).await;
+        w.fails("GET", &format!("/v1/me{sessions}"), "", &[], 401)
+            .await;
+    }
+    let (_, elsewhere) = w.app.sign_in("nia@example.com").await;
+    w.ok(
+        "POST",
+        &me(&format!("/sessions/{elsewhere}/revoke")),
+        &token,
+        &[],
+    )
+    .await;
+    w.fails(
+        "POST",
+        &me("/sessions/sess_unknown/revoke"),
+        &token,
+        &[],
+        404,
+    )
+    .await;
     let metadata = [("unsafe_metadata", r#"{"theme":null,"plan":{"tier":"pro"}}"#)];
     w.ok("PATCH", &me("/metadata"), &token, &metadata).await;
     let not_an_object = [("unsafe_metadata", "[1]")];

@@ -100,6 +100,13 @@ test('user.update changes the signed-in user\'s own profile', async () => {
   assert.deepEqual(seen.unsafeMetadata, { theme: 'dark' });
 });
 
+test('user.getSessions lists the user\'s active sessions with where they started', async () => {
+  const sessions = await clerk.user.getSessions();
+  assert.equal(sessions.length, 1);
+  assert.equal(sessions[0].id, clerk.session.id);
+  assert.equal(sessions[0].latestActivity?.ipAddress, '127.0.0.1');
+});
+
 test('signOut ends the session', async () => {
   await clerk.signOut();
   assert.equal(clerk.session, null);

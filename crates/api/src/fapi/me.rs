@@ -83,6 +83,51 @@ pub async fn update(
     .await
 }
 
+/// `GET /v1/me/sessions/active` and `GET /v1/me/sessions`: arrays, as
+/// Clerk answers them (no client beside).
+pub async fn sessions(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    active_only: bool,
+) -> Result<FapiReply, ApiError> {
+    let session_id = req.query_param("_clerk_session_id");
+    let views = state
+        .services
+        .account
+        .my_sessions(token, session_id, active_only)
+        .await?;
+    let r = Renderer::new(state);
+    let list = views
+        .iter()
+        .map(|v| {
+            if active_only {
+                r.active_session(v)
+            } else {
+                r.session_without_token(v)
+            }
+        })
+        .collect();
+    Ok(FapiReply::ok(Value::Array(list)))
+}
+
+/// `POST /v1/me/sessions/{id}/revoke`.
+pub async fn revoke_session(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.revoke_my_session(token, session, id),
+        |view| Renderer::new(state).session_without_token(view),
+    )
+    .await
+}
+
 /// `PATCH /v1/me/metadata`.
 pub async fn merge_metadata(
     state: &ApiState,

@@ -101,6 +101,16 @@ impl<'a> Renderer<'a> {
         to_value(session::FrontendSession::of(self, view, true))
     }
 
+    /// One of the signed-in user's sessions, with where it started.
+    pub fn active_session(&self, view: &SessionView) -> Value {
+        to_value(session::ActiveSession::of(view))
+    }
+
+    /// A session as a client shows it, without a token (another client's).
+    pub fn session_without_token(&self, view: &SessionView) -> Value {
+        to_value(session::FrontendSession::of(self, view, false))
+    }
+
     /// A session as the Backend API shows it.
     pub fn backend_session(&self, view: &SessionView) -> Value {
         to_value(session::BackendSession::of(view))

@@ -117,3 +117,38 @@ impl<'a> BackendSession<'a> {
         }
     }
 }
+
+/// Clerk's `ActiveSession` (`GET /v1/me/sessions/active`): one of the user's
+/// sessions, on any client, with where it started (device, browser, address).
+#[derive(Serialize)]
+pub(super) struct ActiveSession<'a> {
+    object: &'static str,
+    id: &'a str,
+    status: &'static str,
+    expire_at: i64,
+    abandon_at: i64,
+    last_active_at: i64,
+    last_active_token: Option<()>,
+    actor: Option<()>,
+    tasks: Option<()>,
+    latest_activity: Option<LatestActivity<'a>>,
+}
+
+impl<'a> ActiveSession<'a> {
+    pub(super) fn of(view: &'a SessionView) -> Self {
+        let backend = BackendSession::of(view);
+        let s = &view.session;
+        Self {
+            object: "session",
+            id: s.id.as_str(),
+            status: view.status.as_str(),
+            expire_at: s.expire_at.millis(),
+            abandon_at: s.expire_at.millis(),
+            last_active_at: s.last_active_at.millis(),
+            last_active_token: None,
+            actor: None,
+            tasks: None,
+            latest_activity: backend.latest_activity,
+        }
+    }
+}

@@ -134,6 +134,65 @@ impl Account {
         self.clients.outcome(user, &client.id, None).await
     }
 
+    /// `GET /v1/me/sessions` (and `/active`): the user's sessions on every
+    /// client, newest first; with `active_only`, those active now.
+    pub async fn my_sessions(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        active_only: bool,
+    ) -> Result<Vec<super::SessionView>, Error> {
+        let (_, user) = self.me(token, session_id).await?;
+        let now = self.clock.now();
+        let query = crate::ports::SessionQuery {
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            status: active_only.then_some(crate::model::SessionStatus::Active),
+            now,
+            limit: 500,
+            offset: 0,
+        };
+        Ok(self
+            .client_repo
+            .list_sessions(&query)
+            .await?
+            .into_iter()
+            .map(|session| super::SessionView::at(session, user.clone(), now))
+            .collect())
+    }
+
+    /// `POST /v1/me/sessions/{id}/revoke`: one of the user's own sessions,
+    /// on any client (a lost laptop), is revoked and mints no more tokens.
+    /// Another user's session does not exist for them.
+    pub async fn revoke_my_session(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        target: &str,
+    ) -> Result<Outcome<super::SessionView>, Error> {
+        let (client, user) = self.me(token, session_id).await?;
+        let session = self
+            .client_repo
+            .get_session(&SessionId(target.to_owned()))
+            .await?
+            .filter(|s| s.user_id == user.id)
+            .ok_or(Error::NotFound(Resource::Session))?;
+        let now = self.clock.now();
+        let session = if session.is_active(now) {
+            self.client_repo
+                .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
+                .await?;
+            self.client_repo
+                .get_session(&session.id)
+                .await?
+                .ok_or(Error::NotFound(Resource::Session))?
+        } else {
+            session
+        };
+        let view = super::SessionView::at(session, user, now);
+        self.clients.outcome(view, &client.id, None).await
+    }
+
     /// `PATCH /v1/me/metadata`: `unsafe_metadata` deep-merged into the
     /// user's: objects merge key by key, a `null` removes its key, any other
     /// value replaces. The result keeps metadata's limits.
