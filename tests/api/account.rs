@@ -206,3 +206,137 @@ async fn a_user_sees_their_sessions_everywhere_and_revokes_a_lost_one() {
         401
     );
 }
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_may_sign_out_the_other_sessions() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (other, other_session) = app.sign_in("ada@example.com").await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let path = format!("/v1/me/change_password?_clerk_session_id={session}");
+    let post = |form: Vec<(&'static str, String)>| {
+        let (app, path, token) = (&app, path.clone(), token.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.fapi("POST", &path, &token, &form).await
+        }
+    };
+    let current = crate::support::PASSWORD.to_owned();
+    post(vec![("new_password", "a brand new secret".into())])
+        .await
+        .assert_error(422, "form_param_nil", Some("current_password"));
+    post(vec![
+        ("current_password", "not it at all".into()),
+        ("new_password", "a brand new secret".into()),
+    ])
+    .await
+    .assert_error(422, "form_password_incorrect", Some("password"));
+    post(vec![
+        ("current_password", current.clone()),
+        ("new_password", "short".into()),
+    ])
+    .await
+    .assert_error(422, "form_password_length_too_short", Some("password"));
+    let res = post(vec![
+        ("current_password", current.clone()),
+        ("new_password", "a brand new secret".into()),
+        ("sign_out_of_other_sessions", "true".into()),
+    ])
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    // The other session is signed out; this one stays.
+    let tokens = |sid: &str| format!("/v1/client/sessions/{sid}/tokens");
+    assert_ne!(
+        app.fapi("POST", &tokens(&other_session), &other, &[])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.fapi("POST", &tokens(&session), &token, &[])
+            .await
+            .status,
+        200
+    );
+    // The old password no longer signs in; the new one does.
+    let res = app
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "ada@example.com"),
+            ("password", &current),
+        ])
+        .await;
+    res.assert_error(422, "form_password_incorrect", Some("password"));
+    let res = app
+        .new_sign_in(&[
+            ("strategy", "password"),
+            ("identifier", "ada@example.com"),
+            ("password", "a brand new secret"),
+        ])
+        .await;
+    assert_eq!(res.body["response"]["status"], "complete", "{}", res.body);
+}
+
+#[tokio::test]
+async fn a_session_verified_long_ago_must_verify_again_to_change_the_password() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let path = format!("/v1/me/change_password?_clerk_session_id={session}");
+    let form = [
+        ("current_password", crate::support::PASSWORD),
+        ("new_password", "a brand new secret"),
+    ];
+    let res = app.fapi("POST", &path, &token, &form).await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    assert_eq!(res.error().0, "session_reverification_required");
+}
+
+#[tokio::test]
+async fn the_password_goes_only_when_another_way_in_remains() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let path = format!("/v1/me/remove_password?_clerk_session_id={session}");
+    let res = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[("current_password", crate::support::PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["response"]["password_enabled"], false);
+    // Once gone, nothing to remove.
+    let res = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[("current_password", crate::support::PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+
+    // With no code strategy and no provider account, the password is the
+    // last way in.
+    let mut settings = latch_core::model::InstanceSettings::default();
+    settings.strategies.email_code = false;
+    settings.strategies.phone_code = false;
+    settings.sign_up.verify_email_address = false;
+    settings.sign_up.verify_phone_number = false;
+    let app = TestApp::with(settings).await;
+    app.user("bob@example.com", None).await;
+    let (token, session) = app.sign_in("bob@example.com").await;
+    let path = format!("/v1/me/remove_password?_clerk_session_id={session}");
+    app.fapi(
+        "POST",
+        &path,
+        &token,
+        &[("current_password", crate::support::PASSWORD)],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("password"));
+}

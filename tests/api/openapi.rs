@@ -972,6 +972,28 @@ async fn account(w: Walk<'_>) {
     let not_an_object = [("unsafe_metadata", "[1]")];
     w.fails("PATCH", &me("/metadata"), &token, &not_an_object, 422)
         .await;
+    let change = me("/change_password");
+    let wrong = [
+        ("current_password", "not it"),
+        ("new_password", "a brand new secret"),
+    ];
+    w.fails("POST", &change, &token, &wrong, 422).await;
+    let right = [
+        ("current_password", PASSWORD),
+        ("new_password", "a brand new secret"),
+    ];
+    w.ok("POST", &change, &token, &right).await;
+    let remove = me("/remove_password");
+    w.fails(
+        "POST",
+        &remove,
+        &token,
+        &[("current_password", "not it")],
+        422,
+    )
+    .await;
+    let current = [("current_password", "a brand new secret")];
+    w.ok("POST", &remove, &token, &current).await;
     for (method, path) in [("GET", ""), ("POST", "/totp"), ("POST", "/backup_codes")] {
         let path = format!("/v1/me{path}");
         w.fails(method, &path, "", &[], 401).await;

@@ -107,6 +107,17 @@ test('user.getSessions lists the user\'s active sessions with where they started
   assert.equal(sessions[0].latestActivity?.ipAddress, '127.0.0.1');
 });
 
+test('user.updatePassword needs the current password, then changes it', async () => {
+  await rejectsWithCode(
+    clerk.user.updatePassword({ currentPassword: 'not it at all', newPassword: 'another long secret' }),
+    'form_password_incorrect',
+  );
+  await clerk.user.updatePassword({ currentPassword: params.password, newPassword: 'another long secret' });
+  // And back, for the tests after this one.
+  await clerk.user.updatePassword({ currentPassword: 'another long secret', newPassword: params.password });
+  assert.equal(clerk.user.passwordEnabled, true);
+});
+
 test('signOut ends the session', async () => {
   await clerk.signOut();
   assert.equal(clerk.session, null);

@@ -737,6 +737,9 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             format!("{param} is not collected at sign-up on this instance."),
         )
         .param(param),
+        Problem::LastWayIn => {
+            value("This is the account's last way to sign in: add another first.".into())
+        }
         Problem::NothingToTransfer => value(
             "There is nothing to transfer: no OAuth sign-in or sign-up of this client ended \
              transferable."
@@ -796,6 +799,7 @@ mod tests {
             Problem::PrimaryPhoneReserved,
             Problem::NotCollected,
             Problem::NothingToTransfer,
+            Problem::LastWayIn,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -964,6 +968,7 @@ mod tests {
             Problem::PrimaryPhoneReserved => "PrimaryPhoneReserved",
             Problem::NotCollected => "NotCollected",
             Problem::NothingToTransfer => "NothingToTransfer",
+            Problem::LastWayIn => "LastWayIn",
         }
     }
 
@@ -971,8 +976,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 46 variants besides InvalidParam, plus 34 problems.
-        assert_eq!(seen.len(), 46 + 34, "{seen:?}");
+        // 46 variants besides InvalidParam, plus 35 problems.
+        assert_eq!(seen.len(), 46 + 35, "{seen:?}");
     }
 
     #[test]

@@ -431,6 +431,8 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/dev_browser", Some(Step::CreateDevBrowser), |c| Box::pin(dev_browser::create(c.state))),
     frontend(GET, "/v1/me", None, |c| Box::pin(me::read(c.state, c.req, c.token))),
     frontend(PATCH, "/v1/me", None, |c| Box::pin(me::update(c.state, c.req, c.token))),
+    frontend(POST, "/v1/me/change_password", Some(Step::AttemptFirstFactor), |c| Box::pin(me::change_password(c.state, c.req, c.token))),
+    frontend(POST, "/v1/me/remove_password", Some(Step::AttemptFirstFactor), |c| Box::pin(me::remove_password(c.state, c.req, c.token))),
     frontend(GET, "/v1/me/sessions", None, |c| Box::pin(me::sessions(c.state, c.req, c.token, false))),
     frontend(GET, "/v1/me/sessions/active", None, |c| Box::pin(me::sessions(c.state, c.req, c.token, true))),
     frontend(POST, "/v1/me/sessions/{id}/revoke", None, |c| Box::pin(me::revoke_session(c.state, c.req, c.token, c.param("id")))),

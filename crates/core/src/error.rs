@@ -187,6 +187,8 @@ pub enum Problem {
     PrimaryPhoneReserved,
     /// A field the instance does not collect at sign-up.
     NotCollected,
+    /// The change would leave the account with no way to sign in.
+    LastWayIn,
     /// A transfer with nothing to take over: no OAuth sign-in (or sign-up)
     /// of this client ended transferable.
     NothingToTransfer,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::model::User;
-use latch_core::service::{Account, BackupCodesView, MePatch, Outcome, TotpView};
+use latch_core::service::{Account, BackupCodesView, ChangePassword, MePatch, Outcome, TotpView};
 
 use super::{FapiReply, wrap};
 use crate::ApiState;
@@ -124,6 +124,46 @@ pub async fn revoke_session(
         token,
         |account, token, session| account.revoke_my_session(token, session, id),
         |view| Renderer::new(state).session_without_token(view),
+    )
+    .await
+}
+
+/// `POST /v1/me/change_password`.
+pub async fn change_password(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    let params = ChangePassword {
+        current_password: req.param("current_password")?,
+        new_password: req.param("new_password")?,
+        sign_out_of_other_sessions: req
+            .param_bool("sign_out_of_other_sessions")?
+            .unwrap_or(false),
+    };
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.change_password(token, session, params),
+        |user| Renderer::new(state).user(user, Audience::Frontend, state.now()),
+    )
+    .await
+}
+
+/// `POST /v1/me/remove_password`.
+pub async fn remove_password(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    let current = req.param("current_password")?;
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.remove_password(token, session, current),
+        |user| Renderer::new(state).user(user, Audience::Frontend, state.now()),
     )
     .await
 }

@@ -18,6 +18,9 @@ use crate::secrets::SecretBox;
 #[derive(Clone)]
 pub struct Account {
     pub(super) clients: Clients,
+    /// Checking the current password, under the lockout rule.
+    pub(super) lockout: super::Lockout,
+    pub(super) hasher: Arc<dyn crate::ports::PasswordHasher>,
     /// The writes of a user, shared with the Backend API's.
     pub(super) user_admin: Users,
     pub(super) client_repo: Arc<dyn ClientRepository>,
@@ -55,6 +58,15 @@ pub struct MePatch {
     /// the second factor.
     pub primary_phone_number_id: Option<String>,
     pub unsafe_metadata: Option<serde_json::Value>,
+}
+
+/// `POST /v1/me/change_password`.
+#[derive(Debug, Default, Clone)]
+pub struct ChangePassword {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+    /// Revoke every other session of the user, on every client.
+    pub sign_out_of_other_sessions: bool,
 }
 
 /// A fresh set of backup codes, shown once.
@@ -132,6 +144,118 @@ impl Account {
             .update_user_where(user.id.as_str(), user_patch, usable)
             .await?;
         self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// `POST /v1/me/change_password`: a sensitive change (the session's
+    /// factors verified recently). The current password must be given and
+    /// right when the user has one (a wrong one counts toward the lockout);
+    /// the new one follows the password rules. Other sessions may be signed
+    /// out with it.
+    pub async fn change_password(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        params: ChangePassword,
+    ) -> Result<Outcome<User>, Error> {
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
+        self.require_recent_verification(&session)?;
+        let new_password = params
+            .new_password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::param_nil("new_password"))?;
+        crate::model::Password::parse(&new_password, self.settings.password_min_length)?;
+        if let Some(digest) = user.password_digest.clone() {
+            let current = params
+                .current_password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| Error::param_nil("current_password"))?;
+            let check = async {
+                if self.hasher.verify(&current, Some(digest)).await? {
+                    Ok(())
+                } else {
+                    Err(Error::PasswordIncorrect)
+                }
+            };
+            self.lockout.guarded(&user, check).await?;
+        }
+        let patch = UserPatch {
+            password: Some(new_password),
+            ..UserPatch::default()
+        };
+        let user = self
+            .user_admin
+            .update_user_where(user.id.as_str(), patch, |_| Ok(()))
+            .await?;
+        if params.sign_out_of_other_sessions {
+            self.revoke_other_sessions(&user, &session).await?;
+        }
+        self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// `POST /v1/me/remove_password`: only when another way to sign in
+    /// remains (a verified address with a code strategy on, or a linked
+    /// provider account), and with the current password.
+    pub async fn remove_password(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+        current_password: Option<String>,
+    ) -> Result<Outcome<User>, Error> {
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
+        self.require_recent_verification(&session)?;
+        let Some(digest) = user.password_digest.clone() else {
+            return Err(Error::NoPassword);
+        };
+        let strategies = &self.settings.strategies;
+        let by_code = (strategies.email_code && user.email_addresses.iter().any(|e| e.verified))
+            || (strategies.phone_code
+                && user
+                    .phone_numbers
+                    .iter()
+                    .any(|p| p.verified && !p.reserved_for_second_factor));
+        if !by_code && user.external_accounts.is_empty() {
+            return Err(Error::invalid("password", Problem::LastWayIn));
+        }
+        let current = current_password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::param_nil("current_password"))?;
+        let check = async {
+            if self.hasher.verify(&current, Some(digest)).await? {
+                Ok(())
+            } else {
+                Err(Error::PasswordIncorrect)
+            }
+        };
+        self.lockout.guarded(&user, check).await?;
+        let user = self
+            .user_admin
+            .write_user(user, |mut user| {
+                user.password_digest = None;
+                Ok(user)
+            })
+            .await?;
+        self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// Revokes every active session of `user` but `keep`.
+    async fn revoke_other_sessions(&self, user: &User, keep: &Session) -> Result<(), Error> {
+        let now = self.clock.now();
+        let query = crate::ports::SessionQuery {
+            user_id: Some(user.id.as_str().to_owned()),
+            client_id: None,
+            status: Some(crate::model::SessionStatus::Active),
+            now,
+            limit: 500,
+            offset: 0,
+        };
+        for session in self.client_repo.list_sessions(&query).await? {
+            if session.id != keep.id {
+                self.client_repo
+                    .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// `GET /v1/me/sessions` (and `/active`): the user's sessions on every

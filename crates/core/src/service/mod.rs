@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
-pub use me::{Account, BackupCodesView, MePatch, TotpView};
+pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
@@ -223,7 +223,7 @@ impl Services {
             users: users.clone(),
             client_repo: clients.clone(),
             sign_ups: sign_ups.clone(),
-            hasher,
+            hasher: hasher.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),
             random: random.clone(),
@@ -238,6 +238,8 @@ impl Services {
         };
         let account = Account {
             clients: client_service.clone(),
+            lockout: lockout.clone(),
+            hasher: hasher.clone(),
             user_admin: user_service.clone(),
             client_repo: clients.clone(),
             users: users.clone(),
