@@ -245,6 +245,25 @@ async fn a_session_carries_its_token_its_strategy_and_where_it_started() {
         jwt_claims(fresh.as_str().unwrap())["iat"].as_i64(),
         Some(jwt_claims(first.as_str().unwrap())["iat"].as_i64().unwrap() + 31)
     );
+    // Once the client has changed in a later second (here a touch, as
+    // `setActive` sends), its answer carries a token issued no earlier:
+    // server-side SDKs refuse a token whose `iat` is before `__client_uat`.
+    app.clock.advance(Duration::from_secs(2));
+    let touched = app
+        .fapi(
+            "POST",
+            &format!("/v1/client/sessions/{session_id}/touch"),
+            &client_token,
+            &[],
+        )
+        .await;
+    assert_eq!(touched.status, 200, "{}", touched.body);
+    let uat = touched.body["client"]["updated_at"].as_i64().unwrap() / 1000;
+    let token = touched.body["client"]["sessions"][0]["last_active_token"]["jwt"].clone();
+    assert_ne!(token, fresh);
+    assert!(jwt_claims(token.as_str().unwrap())["iat"].as_i64().unwrap() >= uat);
+    let token = touched.body["response"]["last_active_token"]["jwt"].clone();
+    assert!(jwt_claims(token.as_str().unwrap())["iat"].as_i64().unwrap() >= uat);
 
     // An ended session has no token to carry; the strategy stays on the client.
     let ended = app

@@ -6,7 +6,9 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -90,7 +92,7 @@ export async function startLatch({ environment = 'development', allowedOrigins =
     const url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('latch did not print its listening line in time')), STARTUP_TIMEOUT_MS);
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const m = /^latch listening on (http:\/\/\S+)$/.exec(line.trim());
+        const m = /^latch listening on (https?:\/\/\S+)$/.exec(line.trim());
         if (m) {
           clearTimeout(timer);
           resolve(m[1].replace(/\/$/, ''));
@@ -318,18 +320,20 @@ export async function withScreenshotOnFailure(page, name, fn) {
 }
 
 /**
- * Headless Chromium with one context whose requests to any host but 127.0.0.1 are
- * refused and listed in `blocked`. Returns { browser, context, blocked }.
+ * Headless Chromium with one context whose requests to any host but 127.0.0.1 (or those
+ * of `hosts`, all loopback names) are refused and listed in `blocked`. `ignoreHTTPSErrors`
+ * makes its contexts accept any certificate (such as one of a test's own CA). Returns
+ * { browser, context, blocked, newContext }.
  */
-export async function launchBrowser() {
+export async function launchBrowser({ hosts = ['127.0.0.1'], ignoreHTTPSErrors = false } = {}) {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run tests/conformance/setup.sh as root`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   // Nothing may leave the machine.
   const blocked = [];
   /** Another context (no cookies shared with the others), held to the same rule. */
   async function newContext() {
-    const context = await browser.newContext();
-    await context.route((url) => url.hostname !== '127.0.0.1', (route) => {
+    const context = await browser.newContext({ ignoreHTTPSErrors });
+    await context.route((url) => !hosts.includes(url.hostname), (route) => {
       blocked.push(route.request().url());
       return route.abort();
     });
@@ -337,6 +341,91 @@ export async function launchBrowser() {
   }
   const context = await newContext();
   return { browser, context, blocked, newContext };
+}
+
+/**
+ * A private certificate authority and a server certificate it signed for 127.0.0.1 and
+ * localhost (EC P-256, valid for a day), made with the `openssl` command line tool in a
+ * temporary directory. Returns { caCert, serverCert, serverKey } (paths) and remove().
+ */
+export async function generateTestPki() {
+  const dir = await mkdtemp(join(tmpdir(), 'latch-pki-'));
+  const openssl = (...args) => promisify(execFile)('openssl', args, { cwd: dir, timeout: STARTUP_TIMEOUT_MS });
+  await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Latch conformance CA',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  await openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+  await writeFile(join(dir, 'server.ext'), [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '',
+  ].join('\n'));
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
+    '-CAcreateserial', '-days', '1', '-extfile', 'server.ext', '-out', 'server.pem');
+  return {
+    caCert: join(dir, 'ca.pem'),
+    serverCert: join(dir, 'server.pem'),
+    serverKey: join(dir, 'server.key'),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A plain-TCP listener on loopback that relays each connection over TLS to `target` (an
+ * https URL) trusting the certificate authority `ca` (PEM): this process's own fetch
+ * (which trusts only the system's authorities) reaches an HTTPS latch at the returned
+ * `url` (http). Returns { url, close() }.
+ */
+export async function tlsRelay(target, ca) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set();
+  const server = createNetServer((plain) => {
+    const secure = tlsConnect({ host: hostname, port: Number(port), ca, servername: isIP(hostname) ? undefined : hostname });
+    for (const s of [plain, secure]) {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      s.on('error', () => { plain.destroy(); secure.destroy(); });
+    }
+    plain.pipe(secure).pipe(plain);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * An HTTPS listener on loopback with `cert` and `key` (PEM) in front of the plain HTTP
+ * server on `port`, as a TLS-terminating load balancer: each request goes on with
+ * `X-Forwarded-Proto: https` and `X-Forwarded-Host`. Returns { origin, close() }.
+ */
+export async function httpsFront(port, { cert, key }) {
+  const agent = new Agent({ keepAlive: true });
+  const server = createHttpsServer({ cert, key }, (req, res) => {
+    const headers = { ...req.headers, 'x-forwarded-proto': 'https', 'x-forwarded-host': req.headers.host };
+    const upstream = request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers, agent }, (reply) => {
+      res.writeHead(reply.statusCode, reply.headers);
+      reply.pipe(res);
+    });
+    upstream.on('error', (err) => (res.headersSent ? res.destroy(err) : res.writeHead(502).end(String(err))));
+    req.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `https://127.0.0.1:${server.address().port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      agent.destroy();
+    },
+  };
 }
 
 /** The JWK latch serves at GET /v1/jwks, as a PEM public key. */

@@ -36,8 +36,9 @@ impl<'a> Client<'a> {
                 .sessions
                 .iter()
                 .map(|view| {
-                    let with_token = last_active == Some(&view.session.id);
-                    FrontendSession::of(r, view, with_token)
+                    let token_after =
+                        (last_active == Some(&view.session.id)).then_some(c.updated_at);
+                    FrontendSession::of(r, view, token_after)
                 })
                 .collect(),
             sign_in: snapshot.sign_in.as_ref().map(|view| SignIn::of(r, view)),

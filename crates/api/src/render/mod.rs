@@ -98,7 +98,11 @@ impl<'a> Renderer<'a> {
     /// A session as the Frontend API shows it, with its user (and its
     /// token, in a client's own answer).
     pub fn session(&self, view: &SessionView) -> Value {
-        to_value(session::FrontendSession::of(self, view, true))
+        to_value(session::FrontendSession::of(
+            self,
+            view,
+            Some(view.session.updated_at),
+        ))
     }
 
     /// One of the signed-in user's sessions, with where it started.
@@ -127,25 +131,29 @@ impl<'a> Renderer<'a> {
     }
 
     /// A session token for `view`, when this renderer mints them and the
-    /// session is active.
-    fn token(&self, view: &SessionView) -> Option<session::Token> {
+    /// session is active: one issued no earlier than `changed_at` (the
+    /// client's last change).
+    fn token(&self, view: &SessionView, changed_at: Timestamp) -> Option<session::Token> {
         let (state, azp) = (self.state, self.azp?);
         let lifetime = self.settings().session_token_lifetime;
         let claims = latch_core::service::SessionTokenClaims::of(view, lifetime)?;
-        let jwt = state
-            .last_tokens
-            .get_or_mint(&view.session.id, azp, view.now, || {
-                let jwt = state
-                    .keys
-                    .session_token(&claims, &state.config.issuer, azp)
-                    .map_err(|err| tracing::warn!(error = %err, "could not mint last_active_token"))
-                    .ok()?;
-                Some(Minted {
-                    jwt,
-                    issued_at: claims.issued_at,
-                    expires_at: claims.expires_at,
-                })
-            })?;
+        let jwt =
+            state
+                .last_tokens
+                .get_or_mint(&view.session.id, azp, view.now, changed_at, || {
+                    let jwt = state
+                        .keys
+                        .session_token(&claims, &state.config.issuer, azp)
+                        .map_err(
+                            |err| tracing::warn!(error = %err, "could not mint last_active_token"),
+                        )
+                        .ok()?;
+                    Some(Minted {
+                        jwt,
+                        issued_at: claims.issued_at,
+                        expires_at: claims.expires_at,
+                    })
+                })?;
         Some(session::Token {
             object: "token",
             jwt,

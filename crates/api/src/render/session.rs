@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use latch_core::model::Timestamp;
 use latch_core::service::SessionView;
 
 use super::activity::{Activity, LatestActivity};
@@ -38,9 +39,14 @@ pub(super) struct FrontendSession<'a> {
 }
 
 impl<'a> FrontendSession<'a> {
-    /// `with_token`: whether this session carries a fresh token (the client's
-    /// last active session, in the client's own answers).
-    pub(super) fn of(r: &Renderer<'_>, view: &'a SessionView, with_token: bool) -> Self {
+    /// `token_after`: whether this session carries a fresh token (the client's
+    /// last active session, in the client's own answers), and the last change
+    /// it may not be older than.
+    pub(super) fn of(
+        r: &Renderer<'_>,
+        view: &'a SessionView,
+        token_after: Option<Timestamp>,
+    ) -> Self {
         let (s, u, now) = (&view.session, &view.user, view.now);
         Self {
             object: "session",
@@ -49,7 +55,7 @@ impl<'a> FrontendSession<'a> {
             expire_at: s.expire_at.millis(),
             abandon_at: s.expire_at.millis(),
             last_active_at: s.last_active_at.millis(),
-            last_active_token: if with_token { r.token(view) } else { None },
+            last_active_token: token_after.and_then(|at| r.token(view, at)),
             last_active_organization_id: None,
             actor: None,
             tasks: None,
