@@ -112,7 +112,7 @@ impl<'a> Renderer<'a> {
 
     /// A session as a client shows it, without a token (another client's).
     pub fn session_without_token(&self, view: &SessionView) -> Value {
-        to_value(session::FrontendSession::of(self, view, false))
+        to_value(session::FrontendSession::of(self, view, None))
     }
 
     /// A session as the Backend API shows it.
