@@ -49,7 +49,9 @@ const MODES = {
 
 const selected = process.env.LATCH_NEXTJS_MODES?.split(',').map((m) => m.trim()).filter(Boolean)
   ?? Object.keys(MODES);
-for (const key of selected) assert.ok(MODES[key], `LATCH_NEXTJS_MODES: no mode ${key} (${Object.keys(MODES).join(', ')})`);
+for (const key of selected) {
+  assert.ok(MODES[key] || key === 'hosted', `LATCH_NEXTJS_MODES: no mode ${key} (${Object.keys(MODES).join(', ')}, hosted)`);
+}
 
 /** Runs `next <args>` in the app's folder; resolves to its output, rejects on failure. */
 function next(args, env) {
@@ -330,4 +332,75 @@ function scenario(mode) {
   });
 }
 
-for (const key of selected) describe(MODES[key].title, () => scenario(MODES[key]));
+for (const key of selected) if (MODES[key]) describe(MODES[key].title, () => scenario(MODES[key]));
+
+/**
+ * An application that uses latch's hosted sign-in page instead of one of its own: its
+ * sign-in URL is latch's `/sign-in`. A signed-out visit to a protected page goes there with
+ * the way back, the user signs in on latch's page, and lands back on the application,
+ * signed in there through the handshake.
+ */
+function hostedScenario() {
+  let latch, app, appOrigin, browser, context, page, user, params;
+
+  before(async () => {
+    const port = await freePort();
+    appOrigin = `http://127.0.0.1:${port}`;
+    const latchPort = await freePort();
+    latch = await startLatch({
+      environment: 'production',
+      allowedOrigins: [appOrigin],
+      env: {
+        LATCH_SERVER__ADDR: `127.0.0.1:${latchPort}`,
+        LATCH_INSTANCE__ISSUER: `http://127.0.0.1:${latchPort}`,
+      },
+    });
+    params = newUserParams();
+    user = await backendClient(latch).users.createUser(params);
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LATCH_') && !k.includes('CLERK'))),
+      NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: latch.publishableKey,
+      CLERK_SECRET_KEY: latch.secretKey,
+      CLERK_API_URL: latch.url,
+      NEXT_PUBLIC_CLERK_PROXY_URL: latch.url,
+      NEXT_PUBLIC_CLERK_JS_URL: `${latch.url}${CLERK_JS_PATH}`,
+      NEXT_PUBLIC_CLERK_UI_URL: `${latch.url}${CLERK_UI_PATH}`,
+      // No sign-in page of its own: latch's hosted one.
+      NEXT_PUBLIC_CLERK_SIGN_IN_URL: `${latch.url}/sign-in`,
+      NEXT_PUBLIC_CLERK_TELEMETRY_DISABLED: '1',
+      NEXT_TELEMETRY_DISABLED: '1',
+      NODE_ENV: 'production',
+    };
+    await rm(join(APP_DIR, '.next'), { recursive: true, force: true });
+    await next(['build'], env);
+    app = await startApp(port, env);
+    ({ browser, context } = await launchBrowser({ hosts: ['127.0.0.1'] }));
+    page = await context.newPage();
+    page.on('pageerror', (err) => console.error('[page error]', err));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.stop();
+    await latch?.stop();
+  });
+
+  test('signed out, a protected page goes to latch\'s hosted /sign-in, which signs in and comes back', async () => {
+    await withScreenshotOnFailure(page, 'next-hosted-sign-in', async () => {
+      await page.goto(`${appOrigin}/dashboard`);
+      await page.waitForURL((url) => url.origin === latch.url && url.pathname === '/sign-in', { timeout: 20_000 });
+      assert.match(new URL(page.url()).searchParams.get('redirect_url') ?? '', /\/dashboard$/);
+      await page.getByLabel(/^Email address/).fill(params.emailAddress[0]);
+      await page.getByRole('button', { name: 'Continue', exact: true }).click();
+      await page.getByLabel('Password', { exact: true }).fill(params.password);
+      await page.getByRole('button', { name: 'Continue', exact: true }).click();
+      await page.waitForURL((url) => url.origin === appOrigin && url.pathname === '/dashboard', { timeout: 30_000 });
+      await page.locator('#user-id').filter({ hasText: user.id }).waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator('#user-email').textContent(), params.emailAddress[0]);
+    });
+  });
+}
+
+if (!process.env.LATCH_NEXTJS_MODES || selected.includes('hosted')) {
+  describe('an application with no sign-in page of its own, using latch\'s hosted one', () => hostedScenario());
+}
