@@ -165,18 +165,8 @@ impl Account {
             .ok_or_else(|| Error::param_nil("new_password"))?;
         crate::model::Password::parse(&new_password, self.settings.password_min_length)?;
         if let Some(digest) = user.password_digest.clone() {
-            let current = params
-                .current_password
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| Error::param_nil("current_password"))?;
-            let check = async {
-                if self.hasher.verify(&current, Some(digest)).await? {
-                    Ok(())
-                } else {
-                    Err(Error::PasswordIncorrect)
-                }
-            };
-            self.lockout.guarded(&user, check).await?;
+            self.check_current_password(&user, digest, params.current_password)
+                .await?;
         }
         let patch = UserPatch {
             password: Some(new_password),
@@ -216,17 +206,8 @@ impl Account {
         if !by_code && user.external_accounts.is_empty() {
             return Err(Error::invalid("password", Problem::LastWayIn));
         }
-        let current = current_password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::param_nil("current_password"))?;
-        let check = async {
-            if self.hasher.verify(&current, Some(digest)).await? {
-                Ok(())
-            } else {
-                Err(Error::PasswordIncorrect)
-            }
-        };
-        self.lockout.guarded(&user, check).await?;
+        self.check_current_password(&user, digest, current_password)
+            .await?;
         let user = self
             .user_admin
             .write_user(user, |mut user| {
@@ -235,6 +216,27 @@ impl Account {
             })
             .await?;
         self.clients.outcome(user, &client.id, None).await
+    }
+
+    /// The user's current password, given and right, checked under the
+    /// lockout rule (a wrong one counts as any wrong password does).
+    async fn check_current_password(
+        &self,
+        user: &User,
+        digest: String,
+        given: Option<String>,
+    ) -> Result<(), Error> {
+        let given = given
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::param_nil("current_password"))?;
+        let check = async {
+            if self.hasher.verify(&given, Some(digest)).await? {
+                Ok(())
+            } else {
+                Err(Error::PasswordIncorrect)
+            }
+        };
+        self.lockout.guarded(user, check).await
     }
 
     /// Revokes every active session of `user` but `keep`.
