@@ -82,7 +82,7 @@ pub(crate) async fn handshake(state: &ApiState, req: &ApiRequest) -> Result<ApiR
         }
     });
     let cookies = Cookies {
-        suffix: cookie_suffix(&state.config.publishable_key),
+        suffix: &state.cookie_suffix,
         secure: redirect_url.starts_with("https://"),
         domain: state
             .config
@@ -150,9 +150,10 @@ pub(crate) async fn payload(state: &ApiState, req: &ApiRequest) -> Result<ApiRes
 /// `__client_uat` (and its suffixed twin) for a Frontend API answer to a
 /// browser: on the shared `server.cookie_domain` if one is set, else the
 /// Frontend API host's.
-pub(crate) fn client_uat_cookies(config: &crate::ApiConfig, uat: i64) -> Vec<String> {
+pub(crate) fn client_uat_cookies(state: &ApiState, uat: i64) -> Vec<String> {
+    let config = &state.config;
     let cookies = Cookies {
-        suffix: cookie_suffix(&config.publishable_key),
+        suffix: &state.cookie_suffix,
         secure: config.secure_cookies,
         domain: config.cookie_domain.as_deref(),
     };
@@ -228,7 +229,7 @@ pub fn cookie_suffix(publishable_key: &str) -> String {
 /// How the directives write cookies: each name twice (plain and suffixed),
 /// `Path=/`, `SameSite=Lax`, never `HttpOnly` (clerk-js rewrites them).
 struct Cookies<'a> {
-    suffix: String,
+    suffix: &'a str,
     secure: bool,
     /// For `__client_uat` only: the others are the page's host's.
     domain: Option<&'a str>,
@@ -284,7 +285,7 @@ mod tests {
     #[test]
     fn directives_write_both_names_and_the_domain_only_where_shared() {
         let cookies = Cookies {
-            suffix: "sfx".into(),
+            suffix: "sfx",
             secure: true,
             domain: Some("example.com"),
         };

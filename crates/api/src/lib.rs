@@ -138,6 +138,9 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// Tokens client answers carry, reused while fresh.
     pub last_tokens: Arc<last_tokens::LastTokens>,
+    /// The suffix of the cookie names Clerk's SDKs read, from the
+    /// publishable key: computed once, set on every browser's answer.
+    cookie_suffix: Arc<str>,
     /// The clock the use cases read, so views agree with them on "now".
     clock: Arc<dyn Clock>,
     /// Trace ids.
@@ -156,6 +159,7 @@ impl ApiState {
         Self {
             services: Arc::new(services),
             keys: Arc::new(keys),
+            cookie_suffix: handshake::cookie_suffix(&config.publishable_key).into(),
             config: Arc::new(config),
             last_tokens: Arc::default(),
             clock,

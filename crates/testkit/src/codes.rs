@@ -16,13 +16,7 @@ pub struct RecordingCodeSender {
 impl RecordingCodeSender {
     /// The last code sent to this email address or phone number.
     pub fn last_code_to(&self, to: &str) -> Option<String> {
-        let sent = self.sent.lock().unwrap();
-        sent.iter()
-            .rev()
-            .find(|m| match &m.destination {
-                CodeDestination::Email(a) | CodeDestination::Sms(a) => a == to,
-            })
-            .map(|m| m.code.clone())
+        self.last_message_to(to).map(|m| m.code)
     }
 
     /// The last message sent to this email address or phone number.

@@ -289,7 +289,7 @@ pub fn attach_token(
                 reply.client_uat
             };
             if let Some(uat) = uat {
-                for cookie in crate::handshake::client_uat_cookies(&state.config, uat) {
+                for cookie in crate::handshake::client_uat_cookies(state, uat) {
                     response = response.with_header(header::SET_COOKIE, &cookie);
                 }
             }

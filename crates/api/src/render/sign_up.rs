@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use latch_core::model::{
-    IdentifierKind, SignUp as SignUpModel, SignUpField, Strategy, Verifiable, VerificationStatus,
+    SignUp as SignUpModel, SignUpField, Strategy, Verifiable, VerificationStatus,
 };
 use latch_core::service::SignUpView;
 
@@ -49,7 +49,7 @@ impl<'a> SignUp<'a> {
         let names =
             |fields: Vec<SignUpField>| fields.into_iter().map(SignUpField::as_str).collect();
         let required = s.required_fields(settings);
-        let to_verify = to_verify(r);
+        let to_verify = Verifiable::proved_at_sign_up(settings);
         Self {
             object: "sign_up_attempt",
             id: s.id.as_str(),
@@ -89,19 +89,6 @@ impl<'a> SignUp<'a> {
             legal_accepted_at: s.legal_accepted_at().map(|t| t.millis()),
         }
     }
-}
-
-/// The addresses the instance has sign-ups prove.
-fn to_verify(r: &Renderer<'_>) -> Vec<Verifiable> {
-    let settings = r.settings();
-    [
-        (Verifiable::EmailAddress, IdentifierKind::EmailAddress),
-        (Verifiable::PhoneNumber, IdentifierKind::PhoneNumber),
-    ]
-    .into_iter()
-    .filter(|(_, kind)| settings.verifies_at_sign_up(*kind))
-    .map(|(address, _)| address)
-    .collect()
 }
 
 #[derive(Serialize)]

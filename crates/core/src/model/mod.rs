@@ -24,7 +24,7 @@ pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Use
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, random_base62};
 pub use net::{is_loopback_host, is_loopback_origin, origin_of, with_query};
 pub use password::Password;
-pub use session::{Session, SessionOrigin, SessionStatus};
+pub use session::{Session, SessionOrigin, SessionStart, SessionStatus};
 pub use settings::{
     DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,
     InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, Requirement, SignUpField,

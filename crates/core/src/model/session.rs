@@ -84,7 +84,37 @@ pub struct Session {
     pub updated_at: Timestamp,
 }
 
+/// Who a new session is for, how its factors were verified, and where it
+/// starts: what [`Session::started`] needs.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    pub id: SessionId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub first_factor_verified_at: Timestamp,
+    pub second_factor_verified_at: Option<Timestamp>,
+    /// Its `strategy` names the factor it was signed in (or up) with.
+    pub origin: SessionOrigin,
+}
+
 impl Session {
+    /// A session active from `now`, for `lifetime`.
+    pub fn started(start: SessionStart, lifetime: super::Duration, now: Timestamp) -> Self {
+        Self {
+            id: start.id,
+            client_id: start.client_id,
+            user_id: start.user_id,
+            status: SessionStatus::Active,
+            last_active_at: now,
+            expire_at: now.plus(lifetime),
+            first_factor_verified_at: start.first_factor_verified_at,
+            second_factor_verified_at: start.second_factor_verified_at,
+            origin: start.origin,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The status at `now`: an active session past its lifetime is expired.
     pub fn status_at(&self, now: Timestamp) -> SessionStatus {
         if self.status == SessionStatus::Active && now >= self.expire_at {

@@ -14,7 +14,8 @@ use super::sign_in::{
     Strategy, Verification, VerificationError, VerificationStatus,
 };
 use super::{
-    ClientId, Duration, InstanceSettings, SessionId, SignUpField, SignUpId, Timestamp, UserId,
+    ClientId, Duration, IdentifierKind, InstanceSettings, SessionId, SignUpField, SignUpId,
+    Timestamp, UserId,
 };
 use crate::error::{Error, Problem};
 
@@ -43,6 +44,32 @@ pub enum Verifiable {
 }
 
 impl Verifiable {
+    pub const ALL: [Self; 2] = [Self::EmailAddress, Self::PhoneNumber];
+
+    /// The address an identifier of this kind is, if it is one.
+    pub fn of(kind: IdentifierKind) -> Option<Self> {
+        match kind {
+            IdentifierKind::EmailAddress => Some(Self::EmailAddress),
+            IdentifierKind::PhoneNumber => Some(Self::PhoneNumber),
+            IdentifierKind::Username => None,
+        }
+    }
+
+    pub fn kind(self) -> IdentifierKind {
+        match self {
+            Self::EmailAddress => IdentifierKind::EmailAddress,
+            Self::PhoneNumber => IdentifierKind::PhoneNumber,
+        }
+    }
+
+    /// The addresses `settings` has sign-ups prove before they complete.
+    pub fn proved_at_sign_up(settings: &InstanceSettings) -> Vec<Self> {
+        Self::ALL
+            .into_iter()
+            .filter(|a| settings.verifies_at_sign_up(a.kind()))
+            .collect()
+    }
+
     pub fn field(self) -> SignUpField {
         match self {
             Self::EmailAddress => SignUpField::EmailAddress,

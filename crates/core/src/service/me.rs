@@ -18,6 +18,8 @@ use crate::secrets::SecretBox;
 #[derive(Clone)]
 pub struct Account {
     pub(super) clients: Clients,
+    /// Ending the user's sessions.
+    pub(super) sessions: super::Sessions,
     /// Checking the current password, under the lockout rule.
     pub(super) lockout: super::Lockout,
     pub(super) hasher: Arc<dyn crate::ports::PasswordHasher>,
@@ -242,15 +244,12 @@ impl Account {
     /// Revokes every active session of `user` but `keep`.
     async fn revoke_other_sessions(&self, user: &User, keep: &Session) -> Result<(), Error> {
         let now = self.clock.now();
-        let query = crate::ports::SessionQuery {
-            user_id: Some(user.id.as_str().to_owned()),
-            client_id: None,
-            status: Some(crate::model::SessionStatus::Active),
-            now,
-            limit: 500,
-            offset: 0,
-        };
-        for session in self.client_repo.list_sessions(&query).await? {
+        let active = Some(crate::model::SessionStatus::Active);
+        for session in self
+            .client_repo
+            .list_sessions(&sessions_of(user, active, now))
+            .await?
+        {
             if session.id != keep.id {
                 self.client_repo
                     .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
@@ -270,17 +269,10 @@ impl Account {
     ) -> Result<Vec<super::SessionView>, Error> {
         let (_, user) = self.me(token, session_id).await?;
         let now = self.clock.now();
-        let query = crate::ports::SessionQuery {
-            user_id: Some(user.id.as_str().to_owned()),
-            client_id: None,
-            status: active_only.then_some(crate::model::SessionStatus::Active),
-            now,
-            limit: 500,
-            offset: 0,
-        };
+        let active = active_only.then_some(crate::model::SessionStatus::Active);
         Ok(self
             .client_repo
-            .list_sessions(&query)
+            .list_sessions(&sessions_of(&user, active, now))
             .await?
             .into_iter()
             .map(|session| super::SessionView::at(session, user.clone(), now))
@@ -304,17 +296,10 @@ impl Account {
             .filter(|s| s.user_id == user.id)
             .ok_or(Error::NotFound(Resource::Session))?;
         let now = self.clock.now();
-        let session = if session.is_active(now) {
-            self.client_repo
-                .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
-                .await?;
-            self.client_repo
-                .get_session(&session.id)
-                .await?
-                .ok_or(Error::NotFound(Resource::Session))?
-        } else {
-            session
-        };
+        let session = self
+            .sessions
+            .end_session(session, crate::model::SessionStatus::Revoked, now)
+            .await?;
         let view = super::SessionView::at(session, user, now);
         self.clients.outcome(view, &client.id, None).await
     }
@@ -586,6 +571,23 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The query of `user`'s sessions (in `status` at `now`, if given), on every
+/// client, newest first: all of them a person can hold.
+fn sessions_of(
+    user: &User,
+    status: Option<crate::model::SessionStatus>,
+    now: Timestamp,
+) -> crate::ports::SessionQuery {
+    crate::ports::SessionQuery {
+        user_id: Some(user.id.as_str().to_owned()),
+        client_id: None,
+        status,
+        now,
+        limit: 500,
+        offset: 0,
+    }
 }
 
 /// `patch` merged into `base`, as Clerk merges metadata: objects key by key

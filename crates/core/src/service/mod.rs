@@ -238,6 +238,7 @@ impl Services {
         };
         let account = Account {
             clients: client_service.clone(),
+            sessions: session_service.clone(),
             lockout: lockout.clone(),
             hasher: hasher.clone(),
             user_admin: user_service.clone(),

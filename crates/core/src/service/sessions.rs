@@ -125,7 +125,7 @@ impl Sessions {
 
     /// Moves an active session to `status` and returns it as stored afterwards
     /// (a session another request ended first keeps that request's status).
-    async fn end_session(
+    pub(super) async fn end_session(
         &self,
         session: Session,
         status: SessionStatus,

@@ -14,10 +14,10 @@ use super::{
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
-    IdentifierKind, InstanceSettings, OAuthStateError, Password, PhoneNumber, ProviderAccount,
-    Requirement, SentCode, Session, SessionId, SessionOrigin, SessionStatus, SignUp, SignUpChange,
-    SignUpField, SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username,
-    Verifiable, VerificationStatus, new_id,
+    InstanceSettings, OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement,
+    SentCode, Session, SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField,
+    SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable,
+    VerificationStatus, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignInStore,
@@ -519,21 +519,22 @@ impl SignUps {
         now: Timestamp,
     ) -> Result<(), Error> {
         let collects = |field| self.settings.sign_up_requirement(field) != Requirement::Off;
-        let email = match account.email.as_deref().map(EmailAddress::parse) {
-            Some(Ok(address)) if collects(SignUpField::EmailAddress) => self
+        // The address as identifiers are kept (normalised), or none.
+        let address = account
+            .email
+            .as_deref()
+            .and_then(|e| EmailAddress::parse(e).ok());
+        let email = match &address {
+            Some(address) if collects(SignUpField::EmailAddress) => self
                 .users
-                .find_by_identifier(&Identifier::Email(address))
+                .find_by_identifier(&Identifier::Email(address.clone()))
                 .await?
                 .is_none(),
             _ => false,
         };
         let names = collects(SignUpField::FirstName) || collects(SignUpField::LastName);
         let account = ProviderAccount {
-            email: account
-                .email
-                .as_deref()
-                .and_then(|e| EmailAddress::parse(e).ok())
-                .map(|e| e.as_str().to_owned()),
+            email: address.map(|e| e.as_str().to_owned()),
             ..account
         };
         sign_up.provider_verified(strategy, account, email, names, now)?;
@@ -761,11 +762,7 @@ impl SignUps {
         // accepted as any other and marked (see `SignUp::is_taken`).
         for identifier in &identifiers {
             let owner = self.users.find_by_identifier(identifier).await?;
-            let address = match identifier.kind() {
-                IdentifierKind::EmailAddress => Some(Verifiable::EmailAddress),
-                IdentifierKind::PhoneNumber => Some(Verifiable::PhoneNumber),
-                IdentifierKind::Username => None,
-            };
+            let address = Verifiable::of(identifier.kind());
             match (owner, address) {
                 (Some(_), Some(address))
                     if self.settings.enumeration_protection
@@ -841,7 +838,7 @@ impl SignUps {
         now: Timestamp,
     ) -> Result<(SignUp, Option<String>), Error> {
         let required = sign_up.required_fields(&self.settings);
-        let verify = self.addresses_to_verify();
+        let verify = Verifiable::proved_at_sign_up(&self.settings);
         if sign_up.is_phantom()
             || sign_up.awaits_provider()
             || !sign_up.is_ready(&required, &verify)
@@ -882,19 +879,6 @@ impl SignUps {
         }
         tracing::info!(user = %user.id, sign_up = %sign_up.id, "signed up");
         Ok((sign_up, token))
-    }
-
-    /// The addresses a sign-up must prove before it completes.
-    fn addresses_to_verify(&self) -> Vec<Verifiable> {
-        [Verifiable::EmailAddress, Verifiable::PhoneNumber]
-            .into_iter()
-            .filter(|a| {
-                self.settings.verifies_at_sign_up(match a {
-                    Verifiable::EmailAddress => IdentifierKind::EmailAddress,
-                    Verifiable::PhoneNumber => IdentifierKind::PhoneNumber,
-                })
-            })
-            .collect()
     }
 
     /// The account a complete sign-up becomes (not yet stored). An address
@@ -966,22 +950,18 @@ impl SignUps {
         } else {
             Strategy::Password
         };
-        Session {
+        let start = SessionStart {
             id: SessionId(new_id(IdPrefix::Session, &*self.random)),
             client_id: sign_up.client_id.clone(),
             user_id: user.id.clone(),
-            status: SessionStatus::Active,
-            last_active_at: now,
-            expire_at: now.plus(self.settings.session_lifetime),
             first_factor_verified_at: now,
             second_factor_verified_at: None,
-            created_at: now,
-            updated_at: now,
             origin: SessionOrigin {
                 strategy: Some(strategy.name()),
                 ..origin.clone()
             },
-        }
+        };
+        Session::started(start, self.settings.session_lifetime, now)
     }
 
     /// The sign-up as of `now`, wrapped with its client as it is now.
@@ -1005,7 +985,7 @@ fn apply(sign_up: &mut SignUp, checked: CheckedChange, now: Timestamp) -> Result
         sign_up.set_taken(address, taken);
     }
     // An address cleared is nobody's.
-    for address in [Verifiable::EmailAddress, Verifiable::PhoneNumber] {
+    for address in Verifiable::ALL {
         if !sign_up.has(address.field()) {
             sign_up.set_taken(address, false);
         }

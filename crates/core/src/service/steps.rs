@@ -10,8 +10,8 @@ use super::{Clients, Outcome, SignInView, new_token, token_hash};
 use crate::error::{Error, Resource, StoreError};
 use crate::model::{
     Client, ClientId, FactorSlot, IdPrefix, InstanceSettings, Password, Session, SessionId,
-    SessionOrigin, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp,
-    User, new_id,
+    SessionOrigin, SessionStart, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy,
+    Timestamp, User, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
@@ -92,22 +92,18 @@ impl Steps {
         let strategy = sign_in
             .first_factor_verification()
             .map(|v| v.strategy.name());
-        Ok(Session {
+        let start = SessionStart {
             id: SessionId(new_id(IdPrefix::Session, &*self.random)),
             client_id: sign_in.client_id.clone(),
             user_id: user.id.clone(),
-            status: SessionStatus::Active,
-            last_active_at: now,
-            expire_at: now.plus(self.settings.session_lifetime),
             first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),
             second_factor_verified_at: sign_in.second_factor_verified_at(),
-            created_at: now,
-            updated_at: now,
             origin: SessionOrigin {
                 strategy,
                 ..origin.clone()
             },
-        })
+        };
+        Ok(Session::started(start, self.settings.session_lifetime, now))
     }
 
     /// Stores the session, rotates the client's token in the same step (unless

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::error::StoreError;
-use crate::model::{Duration, SignUpMode};
+use crate::model::{Duration, IdentifierKind, SessionStatus, SignUpMode};
 use crate::ports::{NewDelivery, WindowCount};
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, client_without_sessions, user};
 
