@@ -340,3 +340,78 @@ async fn the_password_goes_only_when_another_way_in_remains() {
     .await
     .assert_error(422, "form_param_value_invalid", Some("password"));
 }
+
+#[tokio::test]
+async fn a_user_deletes_their_own_account_and_every_session_ends() {
+    let app = TestApp::new().await;
+    let id = app.user("ada@example.com", None).await;
+    let (laptop, laptop_session) = app.sign_in("ada@example.com").await;
+    let (phone, phone_session) = app.sign_in("ada@example.com").await;
+    let path = format!("/v1/me?_clerk_session_id={laptop_session}");
+
+    // Long after signing in, the factor first.
+    app.clock.advance(std::time::Duration::from_secs(11 * 60));
+    let res = app.fapi("DELETE", &path, &laptop, &[]).await;
+    res.assert_error(403, "session_reverification_required", None);
+    let verify = format!("/v1/client/sessions/{laptop_session}/verify/attempt_first_factor");
+    let form = [
+        ("strategy", "password"),
+        ("password", crate::support::PASSWORD),
+    ];
+    assert_eq!(app.fapi("POST", &verify, &laptop, &form).await.status, 200);
+
+    let res = app.fapi("DELETE", &path, &laptop, &[]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["response"],
+        json!({ "object": "user", "id": id, "deleted": true })
+    );
+    assert_eq!(res.body["client"]["sessions"], json!([]));
+    let user = app.bapi("GET", &format!("/v1/users/{id}"), None).await;
+    assert_eq!(user.status, 404, "{}", user.body);
+    // The other device's session mints no more tokens.
+    let tokens = format!("/v1/client/sessions/{phone_session}/tokens");
+    let res = app.fapi("POST", &tokens, &phone, &[]).await;
+    assert!(
+        [401, 404].contains(&res.status.as_u16()),
+        "{} {}",
+        res.status,
+        res.body
+    );
+    assert!(res.body["jwt"].is_null());
+    // The address names nobody and can sign up again.
+    app.new_sign_in(&[("identifier", "ada@example.com")])
+        .await
+        .assert_error(422, "form_identifier_not_found", Some("identifier"));
+}
+
+#[tokio::test]
+async fn an_instance_may_keep_users_from_deleting_themselves() {
+    let settings = latch_core::model::InstanceSettings {
+        delete_self_enabled: false,
+        ..Default::default()
+    };
+    let app = TestApp::with(settings).await;
+    let id = app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let me = app
+        .fapi(
+            "GET",
+            &format!("/v1/me?_clerk_session_id={session}"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(me.body["response"]["delete_self_enabled"], false);
+    let env = app.fapi("GET", "/v1/environment", "", &[]).await;
+    assert_eq!(env.body["user_settings"]["actions"]["delete_self"], false);
+    app.fapi(
+        "DELETE",
+        &format!("/v1/me?_clerk_session_id={session}"),
+        &token,
+        &[],
+    )
+    .await
+    .assert_error(403, "delete_self_not_enabled", None);
+    assert_eq!(app.user_json(&id).await["id"], id.as_str());
+}

@@ -6,6 +6,7 @@
 mod support;
 
 mod account;
+mod addresses;
 mod attacks;
 mod avatars;
 mod backend;
@@ -24,6 +25,7 @@ mod oauth;
 mod openapi;
 mod rate_limits;
 mod reset;
+mod reverification;
 mod robustness;
 mod routes;
 mod scripts;

@@ -374,6 +374,8 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     first_factors(w).await;
     second_factors(w).await;
     account(w).await;
+    addresses(w).await;
+    reverification(w).await;
     sessions(w).await;
     sign_ups(w).await;
     handshakes(w).await;
@@ -1015,6 +1017,95 @@ async fn account(w: Walk<'_>) {
     w.ok("POST", &me("/backup_codes"), &token, &[]).await;
     w.ok("DELETE", &me("/totp"), &token, &[]).await;
     w.fails("DELETE", "/v1/me/totp", "", &[], 401).await;
+    w.fails("DELETE", "/v1/me", "", &[], 401).await;
+    w.ok("DELETE", &me(""), &token, &[]).await;
+}
+
+/// `/v1/me/email_addresses` and `/v1/me/phone_numbers`: add, prove, read,
+/// keep for the second factor, remove.
+async fn addresses(w: Walk<'_>) {
+    w.app.user("ola@example.com", None).await;
+    let (token, session) = w.app.sign_in("ola@example.com").await;
+    let me = |rest: &str| format!("/v1/me/{rest}?_clerk_session_id={session}");
+    for (list, param, value, strategy) in [
+        (
+            "email_addresses",
+            "email_address",
+            "ola.work@example.com",
+            "email_code",
+        ),
+        (
+            "phone_numbers",
+            "phone_number",
+            "+14155552672",
+            "phone_code",
+        ),
+    ] {
+        w.ok("GET", &me(list), &token, &[]).await;
+        w.fails("GET", &format!("/v1/me/{list}"), "", &[], 401)
+            .await;
+        w.fails("POST", &me(list), &token, &[(param, "")], 422)
+            .await;
+        let added = w.ok("POST", &me(list), &token, &[(param, value)]).await;
+        let id = id_of(&added);
+        let one = |rest: &str| me(&format!("{list}/{id}{rest}"));
+        w.ok("GET", &one(""), &token, &[]).await;
+        w.fails("GET", &me(&format!("{list}/idn_unknown")), &token, &[], 404)
+            .await;
+        let prepare = one("/prepare_verification");
+        w.fails("POST", &prepare, &token, &[("strategy", "password")], 422)
+            .await;
+        w.ok("POST", &prepare, &token, &[("strategy", strategy)])
+            .await;
+        let attempt = one("/attempt_verification");
+        w.fails("POST", &attempt, &token, &[("code", "000000")], 422)
+            .await;
+        let code = w.app.codes.last_code_to(value).unwrap();
+        w.ok("POST", &attempt, &token, &[("code", &code)]).await;
+        if list == "phone_numbers" {
+            let reserve = [("reserved_for_second_factor", "true")];
+            w.ok("PATCH", &one(""), &token, &reserve).await;
+            let unknown = me("phone_numbers/idn_unknown");
+            w.fails("PATCH", &unknown, &token, &reserve, 404).await;
+        }
+        w.ok("DELETE", &one(""), &token, &[]).await;
+        w.fails("DELETE", &one(""), &token, &[], 404).await;
+    }
+}
+
+/// `/v1/client/sessions/{id}/verify`: proving the factors again.
+async fn reverification(w: Walk<'_>) {
+    w.app.user("pia@example.com", None).await;
+    let (token, session) = w.app.sign_in("pia@example.com").await;
+    let at = |rest: &str| format!("/v1/client/sessions/{session}/verify{rest}");
+    w.ok("POST", &at(""), &token, &[("level", "first_factor")])
+        .await;
+    w.fails("POST", &at(""), &token, &[("level", "any")], 422)
+        .await;
+    let first = at("/attempt_first_factor");
+    let wrong = [("strategy", "password"), ("password", "not it")];
+    w.fails("POST", &first, &token, &wrong, 422).await;
+    let right = [("strategy", "password"), ("password", PASSWORD)];
+    w.ok("POST", &first, &token, &right).await;
+
+    totp_user(w.app, "quin@example.com").await;
+    let mut s = SignIn::password_first(w, "quin@example.com").await;
+    let done = s
+        .post(
+            ATTEMPT_2,
+            &[("strategy", "totp"), ("code", &totp_code(w.app, 0))],
+            200,
+        )
+        .await;
+    let session = done.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = format!("/v1/client/sessions/{session}/verify/attempt_second_factor");
+    let wrong = [("strategy", "totp"), ("code", "000000")];
+    w.fails("POST", &second, &s.token, &wrong, 422).await;
+    let right = [("strategy", "totp"), ("code", &totp_code(w.app, 1))];
+    w.ok("POST", &second, &s.token, &right).await;
 }
 
 /// `/v1/client/sessions/...`: touch, tokens, end, remove, sign out.

@@ -968,7 +968,7 @@ async fn new_backup_codes_and_removing_the_app_need_a_recent_verification() {
         refused.assert_error(403, "session_reverification_required", None);
         assert_eq!(
             refused.body["errors"][0]["meta"]["reverification"],
-            json!({ "level": "multi_factor", "after_minutes": 10 }),
+            json!({ "level": "second_factor", "after_minutes": 10 }),
             "{method} {path}"
         );
     }

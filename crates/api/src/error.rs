@@ -72,6 +72,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     FeatureNotEnabled,
     TotpAlreadyEnabled,
+    VerificationAlreadyVerified,
+    DeleteSelfNotEnabled,
     OAuthAccessDenied,
     OAuthProviderError,
     OAuthTokenExchangeError,
@@ -120,6 +122,8 @@ impl ErrorCode {
             Self::ServiceUnavailable => "service_unavailable",
             Self::FeatureNotEnabled => "feature_not_enabled",
             Self::TotpAlreadyEnabled => "totp_already_enabled",
+            Self::VerificationAlreadyVerified => "verification_already_verified",
+            Self::DeleteSelfNotEnabled => "delete_self_not_enabled",
             Self::OAuthAccessDenied => "oauth_access_denied",
             Self::OAuthProviderError => "oauth_provider_error",
             Self::OAuthTokenExchangeError => "oauth_token_exchange_error",
@@ -487,6 +491,18 @@ impl From<Error> for ApiError {
                 "TOTP already enabled",
                 "An authenticator app is already set up. Remove it before adding another.",
             ),
+            Error::SelfDeletionDisabled => Self::new(
+                K::Forbidden,
+                C::DeleteSelfNotEnabled,
+                "Not allowed",
+                "Deleting your own account is not enabled on this instance.",
+            ),
+            Error::AlreadyVerified => Self::new(
+                K::BadRequest,
+                C::VerificationAlreadyVerified,
+                "Already verified",
+                "This address is already verified.",
+            ),
             Error::UserBanned => Self::new(
                 K::Forbidden,
                 C::UserBanned,
@@ -521,7 +537,7 @@ impl From<Error> for ApiError {
                 serde_json::json!({
                     "level": match level {
                         latch_core::error::ReverificationLevel::FirstFactor => "first_factor",
-                        latch_core::error::ReverificationLevel::MultiFactor => "multi_factor",
+                        latch_core::error::ReverificationLevel::SecondFactor => "second_factor",
                     },
                     "after_minutes": after_minutes,
                 }),
@@ -636,6 +652,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Handshake => "handshake payload",
         Resource::User => "user",
         Resource::PhoneNumber => "phone number",
+        Resource::EmailAddress => "email address",
         Resource::Totp => "totp",
         Resource::ExternalAccount => "external account",
         Resource::Record => "resource",
@@ -740,6 +757,9 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         Problem::LastWayIn => {
             value("This is the account's last way to sign in: add another first.".into())
         }
+        Problem::NotReverificationLevel => {
+            value("The level must be one of first_factor, second_factor or multi_factor.".into())
+        }
         Problem::NothingToTransfer => value(
             "There is nothing to transfer: no OAuth sign-in or sign-up of this client ended \
              transferable."
@@ -800,6 +820,7 @@ mod tests {
             Problem::NotCollected,
             Problem::NothingToTransfer,
             Problem::LastWayIn,
+            Problem::NotReverificationLevel,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -831,6 +852,8 @@ mod tests {
             Error::StrategyNotSupported(Strategy::Passkey),
             Error::SecondFactorNotEnabled(Strategy::Totp),
             Error::TotpAlreadyEnabled,
+            Error::AlreadyVerified,
+            Error::SelfDeletionDisabled,
             Error::UserBanned,
             Error::UserLocked {
                 expires_in_secs: Some(91),
@@ -840,7 +863,7 @@ mod tests {
             },
             Error::NotSignedIn,
             Error::ReverificationRequired {
-                level: latch_core::error::ReverificationLevel::MultiFactor,
+                level: latch_core::error::ReverificationLevel::SecondFactor,
                 after_minutes: 10,
             },
             Error::SessionInactive,
@@ -851,6 +874,7 @@ mod tests {
             Error::NotFound(Resource::Handshake),
             Error::NotFound(Resource::User),
             Error::NotFound(Resource::PhoneNumber),
+            Error::NotFound(Resource::EmailAddress),
             Error::NotFound(Resource::Totp),
             Error::NotFound(Resource::ExternalAccount),
             Error::NotFound(Resource::Record),
@@ -906,6 +930,8 @@ mod tests {
             Error::StrategyNotSupported(_) => "StrategyNotSupported",
             Error::SecondFactorNotEnabled(_) => "SecondFactorNotEnabled",
             Error::TotpAlreadyEnabled => "TotpAlreadyEnabled",
+            Error::AlreadyVerified => "AlreadyVerified",
+            Error::SelfDeletionDisabled => "SelfDeletionDisabled",
             Error::UserBanned => "UserBanned",
             Error::UserLocked { .. } => "UserLocked",
             Error::AlreadySignedIn { .. } => "AlreadySignedIn",
@@ -969,6 +995,7 @@ mod tests {
             Problem::NotCollected => "NotCollected",
             Problem::NothingToTransfer => "NothingToTransfer",
             Problem::LastWayIn => "LastWayIn",
+            Problem::NotReverificationLevel => "NotReverificationLevel",
         }
     }
 
@@ -976,8 +1003,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 46 variants besides InvalidParam, plus 35 problems.
-        assert_eq!(seen.len(), 46 + 35, "{seen:?}");
+        // 48 variants besides InvalidParam, plus 36 problems.
+        assert_eq!(seen.len(), 48 + 36, "{seen:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use warp::http::Method;
 
 use latch_core::model::SessionStatus;
-use latch_core::service::{Step, Throttled};
+use latch_core::service::{AddressKind, Step, Throttled};
 
 use crate::ApiState;
 use crate::bapi::{sessions as bapi_sessions, users};
@@ -431,12 +431,26 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/dev_browser", Some(Step::CreateDevBrowser), |c| Box::pin(dev_browser::create(c.state))),
     frontend(GET, "/v1/me", None, |c| Box::pin(me::read(c.state, c.req, c.token))),
     frontend(PATCH, "/v1/me", None, |c| Box::pin(me::update(c.state, c.req, c.token))),
+    frontend(DELETE, "/v1/me", None, |c| Box::pin(me::delete(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/change_password", Some(Step::AttemptFirstFactor), |c| Box::pin(me::change_password(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/remove_password", Some(Step::AttemptFirstFactor), |c| Box::pin(me::remove_password(c.state, c.req, c.token))),
     frontend(GET, "/v1/me/sessions", None, |c| Box::pin(me::sessions(c.state, c.req, c.token, false))),
     frontend(GET, "/v1/me/sessions/active", None, |c| Box::pin(me::sessions(c.state, c.req, c.token, true))),
     frontend(POST, "/v1/me/sessions/{id}/revoke", None, |c| Box::pin(me::revoke_session(c.state, c.req, c.token, c.param("id")))),
     frontend(PATCH, "/v1/me/metadata", None, |c| Box::pin(me::merge_metadata(c.state, c.req, c.token))),
+    frontend(GET, "/v1/me/email_addresses", None, |c| Box::pin(me::addresses(c.state, c.req, c.token, AddressKind::Email))),
+    frontend(POST, "/v1/me/email_addresses", None, |c| Box::pin(me::add_address(c.state, c.req, c.token, AddressKind::Email))),
+    frontend(GET, "/v1/me/email_addresses/{id}", None, |c| Box::pin(me::address(c.state, c.req, c.token, AddressKind::Email, c.param("id")))),
+    frontend(DELETE, "/v1/me/email_addresses/{id}", None, |c| Box::pin(me::delete_address(c.state, c.req, c.token, AddressKind::Email, c.param("id")))),
+    frontend(POST, "/v1/me/email_addresses/{id}/prepare_verification", Some(Step::PrepareVerification), |c| Box::pin(me::prepare_address(c.state, c.req, c.token, AddressKind::Email, c.param("id")))),
+    frontend(POST, "/v1/me/email_addresses/{id}/attempt_verification", Some(Step::AttemptVerification), |c| Box::pin(me::attempt_address(c.state, c.req, c.token, AddressKind::Email, c.param("id")))),
+    frontend(GET, "/v1/me/phone_numbers", None, |c| Box::pin(me::addresses(c.state, c.req, c.token, AddressKind::Phone))),
+    frontend(POST, "/v1/me/phone_numbers", None, |c| Box::pin(me::add_address(c.state, c.req, c.token, AddressKind::Phone))),
+    frontend(GET, "/v1/me/phone_numbers/{id}", None, |c| Box::pin(me::address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
+    frontend(PATCH, "/v1/me/phone_numbers/{id}", None, |c| Box::pin(me::update_phone(c.state, c.req, c.token, c.param("id")))),
+    frontend(DELETE, "/v1/me/phone_numbers/{id}", None, |c| Box::pin(me::delete_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
+    frontend(POST, "/v1/me/phone_numbers/{id}/prepare_verification", Some(Step::PrepareVerification), |c| Box::pin(me::prepare_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
+    frontend(POST, "/v1/me/phone_numbers/{id}/attempt_verification", Some(Step::AttemptVerification), |c| Box::pin(me::attempt_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
     frontend(POST, "/v1/me/totp", None, |c| Box::pin(me::create_totp(c.state, c.req, c.token))),
     frontend(DELETE, "/v1/me/totp", None, |c| Box::pin(me::delete_totp(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/totp/attempt_verification", None, |c| Box::pin(me::verify_totp(c.state, c.req, c.token))),
@@ -461,6 +475,9 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sessions/{id}/touch", None, |c| Box::pin(sessions::touch(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/end", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Ended))),
     frontend(POST, "/v1/client/sessions/{id}/remove", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Removed))),
+    frontend(POST, "/v1/client/sessions/{id}/verify", None, |c| Box::pin(sessions::start_verification(c.state, c.req, c.token, c.param("id")))),
+    frontend(POST, "/v1/client/sessions/{id}/verify/attempt_first_factor", Some(Step::AttemptFirstFactor), |c| Box::pin(sessions::verify_first_factor(c.state, c.req, c.token, c.param("id")))),
+    frontend(POST, "/v1/client/sessions/{id}/verify/attempt_second_factor", Some(Step::AttemptSecondFactor), |c| Box::pin(sessions::verify_second_factor(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/tokens", None, |c| Box::pin(sessions::tokens(c.state, c.req, c.token, c.param("id")))),
     // JWT templates are not supported: every template is unknown.
     frontend(POST, "/v1/client/sessions/{id}/tokens/{template}", None, |_| Box::pin(ready(Err(EdgeError::NotServed("JWT template").into())))),

@@ -65,6 +65,10 @@ pub enum Error {
     SecondFactorNotEnabled(Strategy),
     /// The account already has an authenticator app.
     TotpAlreadyEnabled,
+    /// The address was already verified: it needs no code.
+    AlreadyVerified,
+    /// The instance does not let users delete their own account.
+    SelfDeletionDisabled,
     /// The account is banned.
     UserBanned,
     /// The account is locked; the lock ends in this many seconds, if known.
@@ -189,6 +193,9 @@ pub enum Problem {
     NotCollected,
     /// The change would leave the account with no way to sign in.
     LastWayIn,
+    /// Not a reverification level (`first_factor`, `second_factor`,
+    /// `multi_factor`).
+    NotReverificationLevel,
     /// A transfer with nothing to take over: no OAuth sign-in (or sign-up)
     /// of this client ended transferable.
     NothingToTransfer,
@@ -205,6 +212,7 @@ pub enum Resource {
     /// A handshake nonce.
     Handshake,
     PhoneNumber,
+    EmailAddress,
     Totp,
     ExternalAccount,
     /// A record a store reported missing.
@@ -333,6 +341,6 @@ impl From<StoreError> for Error {
 pub enum ReverificationLevel {
     /// The first factor (the user has no second one).
     FirstFactor,
-    /// The first factor and a second one.
-    MultiFactor,
+    /// A second factor (the user has one).
+    SecondFactor,
 }

@@ -287,6 +287,23 @@ impl ClientRepository for PostgresStore {
         .await
     }
 
+    async fn reverify_session(
+        &self,
+        id: &SessionId,
+        first: bool,
+        second: bool,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.change(
+            "UPDATE sessions SET \
+             first_factor_verified_at = CASE WHEN $2 THEN $4 ELSE first_factor_verified_at END, \
+             second_factor_verified_at = CASE WHEN $3 THEN $4 ELSE second_factor_verified_at END, \
+             updated_at = $4 WHERE id = $1",
+            &[&id.as_str(), &first, &second, &at.0],
+        )
+        .await
+    }
+
     async fn end_session(
         &self,
         id: &SessionId,

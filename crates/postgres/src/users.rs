@@ -41,9 +41,9 @@ macro_rules! user_aggregate {
             "SELECT ",
             user_columns!(),
             ", (SELECT COALESCE(json_agg(json_build_array(id, value, verified, reserved_for_second_factor, \
-             created_at, updated_at) ORDER BY position), '[]')::text FROM email_addresses WHERE user_id = users.id), \
+             created_at, updated_at, verification) ORDER BY position), '[]')::text FROM email_addresses WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(json_build_array(id, value, verified, reserved_for_second_factor, \
-             created_at, updated_at) ORDER BY position), '[]')::text FROM phone_numbers WHERE user_id = users.id), \
+             created_at, updated_at, verification) ORDER BY position), '[]')::text FROM phone_numbers WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(digest ORDER BY digest), '[]')::text FROM backup_codes WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(json_build_array(id, provider, subject, email, email_verified, first_name, \
              last_name, username, avatar_url, created_at, updated_at, approved_scopes) ORDER BY position), \
@@ -83,15 +83,42 @@ impl Identifications {
         }
     }
 
+    /// Frees the value `$1` for the user `$2`: another user's unverified
+    /// claim on it is dropped (a claim proves nothing, so it cannot hold an
+    /// address against its owner), and that user's `updated_at` moves, so a
+    /// write of theirs made from an earlier read is refused as stale. A
+    /// verified record of another user stays, and the insert that follows
+    /// fails on the column's uniqueness.
+    fn release_claims(self) -> &'static str {
+        match self {
+            Self::Email => {
+                "WITH dropped AS (DELETE FROM email_addresses \
+                 WHERE value = $1 AND user_id <> $2 AND NOT verified RETURNING id, user_id) \
+                 UPDATE users SET updated_at = users.updated_at + 1, \
+                 primary_email_address_id = CASE WHEN users.primary_email_address_id = dropped.id \
+                 THEN NULL ELSE users.primary_email_address_id END \
+                 FROM dropped WHERE users.id = dropped.user_id"
+            }
+            Self::Phone => {
+                "WITH dropped AS (DELETE FROM phone_numbers \
+                 WHERE value = $1 AND user_id <> $2 AND NOT verified RETURNING id, user_id) \
+                 UPDATE users SET updated_at = users.updated_at + 1, \
+                 primary_phone_number_id = CASE WHEN users.primary_phone_number_id = dropped.id \
+                 THEN NULL ELSE users.primary_phone_number_id END \
+                 FROM dropped WHERE users.id = dropped.user_id"
+            }
+        }
+    }
+
     fn insert(self) -> &'static str {
         match self {
             Self::Email => {
                 "INSERT INTO email_addresses (id, user_id, value, verified, reserved_for_second_factor, position, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                 created_at, updated_at, verification) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             }
             Self::Phone => {
                 "INSERT INTO phone_numbers (id, user_id, value, verified, reserved_for_second_factor, position, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                 created_at, updated_at, verification) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             }
         }
     }
@@ -601,7 +628,14 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
     let user_id = user.id.as_str();
     for table in Identifications::BOTH {
         let stmt = tx.prepare_cached(table.insert()).await?;
+        let release = tx.prepare_cached(table.release_claims()).await?;
         for (index, record) in table.of(user).iter().enumerate() {
+            tx.execute(&release, &[&record.value, &user_id]).await?;
+            let verification = record
+                .verification
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
             tx.execute(
                 &stmt,
                 &[
@@ -613,6 +647,7 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
                     &position(index),
                     &record.created_at.0,
                     &record.updated_at.0,
+                    &verification,
                 ],
             )
             .await?;
@@ -741,22 +776,25 @@ fn settle_sql(table: AttemptTable) -> String {
 pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
     let identifications = |index: usize| -> Result<Vec<IdentificationRecord>, DbError> {
         let text: String = row.try_get(index)?;
-        let rows: Vec<(String, String, bool, bool, i64, i64)> = serde_json::from_str(&text)?;
-        Ok(rows
-            .into_iter()
+        type Record = (String, String, bool, bool, i64, i64, Option<String>);
+        let rows: Vec<Record> = serde_json::from_str(&text)?;
+        rows.into_iter()
             .map(
-                |(id, value, verified, reserved_for_second_factor, created_at, updated_at)| {
-                    IdentificationRecord {
+                |(id, value, verified, reserved, created_at, updated_at, verification)| {
+                    Ok(IdentificationRecord {
                         id,
                         value,
                         verified,
-                        reserved_for_second_factor,
+                        reserved_for_second_factor: reserved,
+                        verification: verification
+                            .map(|json| serde_json::from_str(&json))
+                            .transpose()?,
                         created_at: Timestamp(created_at),
                         updated_at: Timestamp(updated_at),
-                    }
+                    })
                 },
             )
-            .collect())
+            .collect()
     };
     type AccountRow = (
         String,

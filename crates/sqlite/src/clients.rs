@@ -229,6 +229,29 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
+    async fn reverify_session(
+        &self,
+        id: &SessionId,
+        first: bool,
+        second: bool,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.pool
+            .write(move |tx| {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE sessions SET \
+                         first_factor_verified_at = CASE WHEN ?2 THEN ?4 ELSE first_factor_verified_at END, \
+                         second_factor_verified_at = CASE WHEN ?3 THEN ?4 ELSE second_factor_verified_at END, \
+                         updated_at = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![id.as_str(), first, second, at.0])?;
+                found(changed)
+            })
+            .await
+    }
+
     async fn end_session(
         &self,
         id: &SessionId,

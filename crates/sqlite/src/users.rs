@@ -67,12 +67,39 @@ impl Identifications {
         match self {
             Self::Email => {
                 "INSERT INTO email_addresses (id, user_id, value, verified, reserved_for_second_factor, position, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                 created_at, updated_at, verification) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             }
             Self::Phone => {
                 "INSERT INTO phone_numbers (id, user_id, value, verified, reserved_for_second_factor, position, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                 created_at, updated_at, verification) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             }
+        }
+    }
+
+    /// Frees the value `?1` for the user `?2`: another user's unverified
+    /// claim on it is dropped (a claim proves nothing, so it cannot hold an
+    /// address against its owner), and that user's `updated_at` moves, so a
+    /// write of theirs made from an earlier read is refused as stale. A
+    /// verified record of another user stays, and the insert that follows
+    /// fails on the column's uniqueness.
+    fn release_claims(self) -> [&'static str; 2] {
+        match self {
+            Self::Email => [
+                "UPDATE users SET updated_at = updated_at + 1, \
+                 primary_email_address_id = CASE WHEN primary_email_address_id IN \
+                 (SELECT id FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0) \
+                 THEN NULL ELSE primary_email_address_id END \
+                 WHERE id IN (SELECT user_id FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
+                "DELETE FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0",
+            ],
+            Self::Phone => [
+                "UPDATE users SET updated_at = updated_at + 1, \
+                 primary_phone_number_id = CASE WHEN primary_phone_number_id IN \
+                 (SELECT id FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0) \
+                 THEN NULL ELSE primary_phone_number_id END \
+                 WHERE id IN (SELECT user_id FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
+                "DELETE FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0",
+            ],
         }
     }
 
@@ -80,12 +107,12 @@ impl Identifications {
     fn select_of_users(self) -> &'static str {
         match self {
             Self::Email => {
-                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
-                 FROM email_addresses WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
+                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at, \
+                 verification FROM email_addresses WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
             }
             Self::Phone => {
-                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at \
-                 FROM phone_numbers WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
+                "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at, \
+                 verification FROM phone_numbers WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
             }
         }
     }
@@ -627,7 +654,17 @@ fn user_must_exist(conn: &Connection, id: &UserId) -> Result<(), DbError> {
 fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError> {
     for table in Identifications::BOTH {
         let mut insert = conn.prepare_cached(table.insert())?;
+        let [bump, drop] = table.release_claims();
         for (position, record) in table.of(user).iter().enumerate() {
+            conn.prepare_cached(bump)?
+                .execute(params![record.value, user.id.as_str()])?;
+            conn.prepare_cached(drop)?
+                .execute(params![record.value, user.id.as_str()])?;
+            let verification = record
+                .verification
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
             insert.execute(params![
                 record.id,
                 user.id.as_str(),
@@ -637,6 +674,7 @@ fn insert_identifications(conn: &Connection, user: &User) -> Result<(), DbError>
                 i64::try_from(position).unwrap_or(i64::MAX),
                 record.created_at.0,
                 record.updated_at.0,
+                verification,
             ])?;
         }
     }
@@ -700,6 +738,10 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
                 reserved_for_second_factor: row.get(4)?,
                 created_at: Timestamp(row.get(5)?),
                 updated_at: Timestamp(row.get(6)?),
+                verification: row
+                    .get::<_, Option<String>>(7)?
+                    .map(|json| serde_json::from_str(&json))
+                    .transpose()?,
             };
             if let Some(&i) = index.get(&user_id) {
                 table.of_mut(&mut users[i]).push(record);

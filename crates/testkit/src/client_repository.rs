@@ -651,6 +651,13 @@ async fn empty_store(clients: &dyn ClientRepository) {
     );
     assert_eq!(
         clients
+            .reverify_session(&sid("sess_1"), true, true, at(1))
+            .await,
+        Err(StoreError::NotFound),
+        "reverification of an unknown session"
+    );
+    assert_eq!(
+        clients
             .end_session(&sid("sess_1"), SessionStatus::Ended, at(1))
             .await,
         Err(StoreError::NotFound),
@@ -982,6 +989,30 @@ async fn touch_and_end_sessions(
         Some(s5.clone()),
         "touch_session changes last_active_at and updated_at only"
     );
+    clients
+        .reverify_session(&s5.id, true, false, at(270))
+        .await
+        .expect("reverify sess_5's first factor");
+    let s5 = Session {
+        first_factor_verified_at: at(270),
+        updated_at: at(270),
+        ..s5
+    };
+    assert_eq!(
+        get_session(clients, "sess_5").await,
+        Some(s5.clone()),
+        "reverify_session sets the first factor's time and updated_at only"
+    );
+    clients
+        .reverify_session(&s5.id, false, true, at(280))
+        .await
+        .expect("reverify sess_5's second factor");
+    let s5 = Session {
+        second_factor_verified_at: Some(at(280)),
+        updated_at: at(280),
+        ..s5
+    };
+    assert_eq!(get_session(clients, "sess_5").await, Some(s5.clone()));
     assert_eq!(
         clients
             .end_session(&s5.id, SessionStatus::Revoked, at(410))

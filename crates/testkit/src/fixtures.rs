@@ -54,6 +54,7 @@ pub fn full_user(
         phone,
         IdentificationRecord {
             reserved_for_second_factor: true,
+            verification: None,
             ..phone_number(&format!("idn_{id}_phone_2fa"), second_factor_phone)
         },
     ];
@@ -96,6 +97,7 @@ fn record(id: &str, value: &str) -> IdentificationRecord {
         value: value.to_owned(),
         verified: true,
         reserved_for_second_factor: false,
+        verification: None,
         created_at: T0,
         updated_at: T0,
     }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use latch_core::error::StoreError;
-use latch_core::model::{Identifier, IdentifierKind, Standing, Timestamp, User, UserId};
+use latch_core::model::{
+    IdentificationRecord, Identifier, IdentifierKind, Standing, Timestamp, User, UserId,
+};
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use serde_json::json;
 
@@ -40,6 +42,97 @@ pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
     update_with_a_taken_identifier_changes_nothing(repo).await;
     delete_frees_identifiers(repo).await;
     account_history_round_trips(repo).await;
+    an_unverified_claim_yields_to_whoever_writes_the_address(repo).await;
+}
+
+/// An address a user added but never proved is a claim: its verification
+/// round trips, and writing the address to another user (as a new user or
+/// by an update) drops the claim, clears it as primary and moves the
+/// claimant's `updated_at`, so a write of theirs from an earlier read is
+/// stale. A verified address stays its owner's.
+async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn UserRepository) {
+    use latch_core::model::{SentCode, Strategy, Verification};
+    let claim = |id: &str, value: &str| IdentificationRecord {
+        verified: false,
+        verification: Some(Verification::code_sent(
+            Strategy::EmailCode,
+            SentCode {
+                digest: "d1g35t".to_owned(),
+                target_id: id.to_owned(),
+                sent_at: at(10),
+            },
+            at(600_010),
+        )),
+        ..fixtures::email_address(id, value)
+    };
+    let mut claimant = fixtures::user("user_claimant", "claimant@example.com");
+    claimant
+        .email_addresses
+        .push(claim("idn_claim_1", "claimed@example.com"));
+    claimant.phone_numbers.push(IdentificationRecord {
+        verified: false,
+        ..fixtures::phone_number("idn_claim_phone", "+14155550987")
+    });
+    claimant.primary_phone_number_id = Some("idn_claim_phone".to_owned());
+    repo.insert(&claimant).await.unwrap();
+    assert_eq!(get(repo, "user_claimant").await, Some(claimant.clone()));
+
+    // A new user with the address and the number.
+    let mut owner = fixtures::user("user_claim_owner", "claimed@example.com");
+    owner
+        .phone_numbers
+        .push(fixtures::phone_number("idn_owner_phone", "+14155550987"));
+    repo.insert(&owner).await.unwrap();
+    let after = get(repo, "user_claimant").await.unwrap();
+    assert_eq!(after.email_addresses.len(), 1, "the claim is gone");
+    assert!(after.phone_numbers.is_empty());
+    assert_eq!(after.primary_phone_number_id, None);
+    assert!(after.updated_at > claimant.updated_at);
+    let mut stale = claimant.clone();
+    stale.updated_at = at(5_000);
+    assert_eq!(
+        repo.update(&stale, claimant.updated_at).await,
+        Err(StoreError::Conflict),
+        "a write from before the claim was dropped is stale"
+    );
+    // Now verified, the address is the owner's alone.
+    let mut again = after.clone();
+    again
+        .email_addresses
+        .push(claim("idn_claim_2", "claimed@example.com"));
+    again.updated_at = at(6_000);
+    assert_eq!(
+        repo.update(&again, after.updated_at).await,
+        Err(StoreError::Duplicate(IdentifierKind::EmailAddress))
+    );
+
+    // By an update: the owner adds an address another user claims.
+    let mut second = get(repo, "user_claimant").await.unwrap();
+    let read_at = second.updated_at;
+    second
+        .email_addresses
+        .push(claim("idn_claim_3", "next@example.com"));
+    second.updated_at = at(7_000);
+    repo.update(&second, read_at).await.unwrap();
+    let mut owner = get(repo, "user_claim_owner").await.unwrap();
+    let read_at = owner.updated_at;
+    owner.email_addresses.push(fixtures::email_address(
+        "idn_owner_next",
+        "next@example.com",
+    ));
+    owner.updated_at = at(8_000);
+    repo.update(&owner, read_at).await.unwrap();
+    let claimant = get(repo, "user_claimant").await.unwrap();
+    assert!(
+        !claimant
+            .email_addresses
+            .iter()
+            .any(|e| e.value == "next@example.com")
+    );
+    assert_eq!(
+        find(repo, "next@example.com").await.map(|u| u.id),
+        Some(UserId("user_claim_owner".to_owned()))
+    );
 }
 
 /// The account's history (when its password and two-factor changed) round
@@ -882,12 +975,11 @@ async fn duplicates_store_nothing(repo: &dyn UserRepository) {
         IdentifierKind::EmailAddress,
     ));
     let mut second_email = carol();
-    second_email.email_addresses.push(fixtures::email_address(
-        "idn_carol_2",
-        "alice.work@example.com",
-    ));
+    second_email
+        .email_addresses
+        .push(fixtures::email_address("idn_carol_2", "alice@example.com"));
     cases.push((
-        "alice's second email",
+        "alice's email, as a second one",
         second_email,
         IdentifierKind::EmailAddress,
     ));
@@ -1090,7 +1182,7 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
         IdentifierKind::EmailAddress,
     ));
     let mut changed_email = before.clone();
-    changed_email.email_addresses[1].value = "bob.work@example.com".to_owned();
+    changed_email.email_addresses[1].value = "bob@example.com".to_owned();
     cases.push((
         "an email record changed to bob's",
         changed_email,

@@ -276,6 +276,7 @@ pub struct SignInSection {
     pub lockout_attempts: u32,
     pub lockout_duration_secs: i64,
     pub reverification_window_secs: i64,
+    pub delete_self_enabled: bool,
     pub enumeration_protection: bool,
 }
 

@@ -71,6 +71,7 @@ pub fn instance_settings(
         lockout_attempts: s.lockout_attempts,
         lockout_duration: Duration::seconds(s.lockout_duration_secs),
         reverification_window: Duration::seconds(s.reverification_window_secs),
+        delete_self_enabled: s.delete_self_enabled,
         enumeration_protection: s.enumeration_protection,
         redirect_origins: redirect_origins.to_vec(),
         oauth_callback_url,

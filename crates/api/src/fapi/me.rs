@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::model::User;
-use latch_core::service::{Account, BackupCodesView, ChangePassword, MePatch, Outcome, TotpView};
+use latch_core::service::{
+    Account, AddressKind, BackupCodesView, ChangePassword, Deleted, MePatch, MyPhonePatch, Outcome,
+    TotpView,
+};
 
 use super::{FapiReply, wrap};
 use crate::ApiState;
@@ -46,6 +49,22 @@ pub async fn read(
     on_me(state, req, token, Account::get_me, |user| {
         Renderer::new(state).user(user, Audience::Frontend, state.now())
     })
+    .await
+}
+
+/// `DELETE /v1/me`.
+pub async fn delete(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+) -> Result<FapiReply, ApiError> {
+    on_me(
+        state,
+        req,
+        token,
+        Account::delete_me,
+        |id| json!({ "object": "user", "id": id.as_str(), "deleted": true }),
+    )
     .await
 }
 
@@ -266,4 +285,143 @@ fn id_suffix(user: &User) -> &str {
         .as_str()
         .split_once('_')
         .map_or(user.id.as_str(), |(_, rest)| rest)
+}
+
+/// `GET /v1/me/email_addresses` and `GET /v1/me/phone_numbers`: arrays,
+/// as Clerk answers them (no client beside).
+pub async fn addresses(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+) -> Result<FapiReply, ApiError> {
+    let session_id = req.query_param("_clerk_session_id");
+    let user = state
+        .services
+        .account
+        .my_addresses(token, session_id)
+        .await?;
+    Ok(FapiReply::ok(Renderer::new(state).addresses(&user, kind)))
+}
+
+/// `GET /v1/me/email_addresses/{id}` (or `phone_numbers`).
+pub async fn address(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.my_address(token, session, kind, id),
+        |view| Renderer::new(state).address(view),
+    )
+    .await
+}
+
+/// `POST /v1/me/email_addresses` (or `phone_numbers`).
+pub async fn add_address(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+) -> Result<FapiReply, ApiError> {
+    let value = req.param(match kind {
+        AddressKind::Email => "email_address",
+        AddressKind::Phone => "phone_number",
+    })?;
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.add_address(token, session, kind, value),
+        |view| Renderer::new(state).address(view),
+    )
+    .await
+}
+
+/// `POST .../{id}/prepare_verification`.
+pub async fn prepare_address(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let strategy = req.param("strategy")?;
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.prepare_address(token, session, kind, id, strategy),
+        |view| Renderer::new(state).address(view),
+    )
+    .await
+}
+
+/// `POST .../{id}/attempt_verification`.
+pub async fn attempt_address(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let code = req.param("code")?;
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.attempt_address(token, session, kind, id, code),
+        |view| Renderer::new(state).address(view),
+    )
+    .await
+}
+
+/// `PATCH /v1/me/phone_numbers/{id}`.
+pub async fn update_phone(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let patch = MyPhonePatch {
+        reserved_for_second_factor: req.param_bool("reserved_for_second_factor")?,
+        default_second_factor: req.param_bool("default_second_factor")?,
+    };
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.update_my_phone(token, session, id, patch),
+        |view| Renderer::new(state).address(view),
+    )
+    .await
+}
+
+/// `DELETE /v1/me/email_addresses/{id}` (or `phone_numbers`).
+pub async fn delete_address(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    kind: AddressKind,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.delete_address(token, session, kind, id),
+        |deleted: &Deleted| {
+            let object = match deleted.kind {
+                AddressKind::Email => "email_address",
+                AddressKind::Phone => "phone_number",
+            };
+            json!({ "object": object, "id": deleted.id, "deleted": true })
+        },
+    )
+    .await
 }

@@ -71,3 +71,54 @@ pub async fn tokens(
         .session_token(&claims, &state.config.issuer, azp)?;
     Ok(FapiReply::ok(json!({ "object": "token", "jwt": jwt })))
 }
+
+/// `POST /v1/client/sessions/{id}/verify` (`session.startVerification`).
+pub async fn start_verification(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let level = req.param("level")?;
+    let outcome = state
+        .services
+        .account
+        .start_reverification(token, id, level)
+        .await?;
+    let r = Renderer::for_client(state, req);
+    Ok(wrap(r, outcome, |v| r.reverification(v)))
+}
+
+/// `POST /v1/client/sessions/{id}/verify/attempt_first_factor`.
+pub async fn verify_first_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let (strategy, password) = (req.param("strategy")?, req.param("password")?);
+    let outcome = state
+        .services
+        .account
+        .reverify_first_factor(token, id, strategy, password)
+        .await?;
+    let r = Renderer::for_client(state, req);
+    Ok(wrap(r, outcome, |v| r.reverification(v)))
+}
+
+/// `POST /v1/client/sessions/{id}/verify/attempt_second_factor`.
+pub async fn verify_second_factor(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let (strategy, code) = (req.param("strategy")?, req.param("code")?);
+    let outcome = state
+        .services
+        .account
+        .reverify_second_factor(token, id, strategy, code)
+        .await?;
+    let r = Renderer::for_client(state, req);
+    Ok(wrap(r, outcome, |v| r.reverification(v)))
+}

@@ -130,6 +130,71 @@ impl<'a> Renderer<'a> {
         to_value(user::Identification::phone(u, record))
     }
 
+    /// Clerk's `SessionReverification`: what the session must still verify
+    /// and with what, and the session.
+    pub fn reverification(&self, v: &latch_core::service::ReverificationView) -> Value {
+        use latch_core::service::ReverificationStatus as S;
+        let on = &self.settings().strategies;
+        let mut first = Vec::new();
+        if on.password && v.user.has_password() {
+            first.push(serde_json::json!({ "strategy": "password" }));
+        }
+        let mut second = Vec::new();
+        if on.totp && v.user.totp_enabled() {
+            second.push(serde_json::json!({ "strategy": "totp" }));
+        }
+        if on.backup_code && v.user.backup_code_enabled() {
+            second.push(serde_json::json!({ "strategy": "backup_code" }));
+        }
+        let verification = |f: &Option<latch_core::model::Verification>| {
+            f.as_ref()
+                .map_or(Value::Null, |f| to_value(sign_in::VerificationJson::of(f)))
+        };
+        serde_json::json!({
+            "object": "session_reverification",
+            "level": v.level.as_str(),
+            "status": match v.status {
+                S::NeedsFirstFactor => "needs_first_factor",
+                S::NeedsSecondFactor => "needs_second_factor",
+                S::Complete => "complete",
+            },
+            "supported_first_factors": first,
+            "supported_second_factors": second,
+            "first_factor_verification": verification(&v.first_factor),
+            "second_factor_verification": verification(&v.second_factor),
+            "session": self.session_without_token(&v.session),
+        })
+    }
+
+    /// An email address of a user.
+    pub fn email_address(&self, record: &IdentificationRecord) -> Value {
+        to_value(user::Identification::email(record))
+    }
+
+    /// An address of `view`'s user, as its kind is drawn.
+    pub fn address(&self, view: &latch_core::service::AddressView) -> Value {
+        match view.kind {
+            latch_core::service::AddressKind::Email => self.email_address(&view.record),
+            latch_core::service::AddressKind::Phone => self.phone_number(&view.user, &view.record),
+        }
+    }
+
+    /// Every address of `kind` of `u`, in order.
+    pub fn addresses(&self, u: &User, kind: latch_core::service::AddressKind) -> Value {
+        let list = match kind {
+            latch_core::service::AddressKind::Email => &u.email_addresses,
+            latch_core::service::AddressKind::Phone => &u.phone_numbers,
+        };
+        Value::Array(
+            list.iter()
+                .map(|r| match kind {
+                    latch_core::service::AddressKind::Email => self.email_address(r),
+                    latch_core::service::AddressKind::Phone => self.phone_number(u, r),
+                })
+                .collect(),
+        )
+    }
+
     /// A session token for `view`, when this renderer mints them and the
     /// session is active: one issued no earlier than `changed_at` (the
     /// client's last change).

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use latch_core::model::{ExternalAccount, IdentificationRecord, Timestamp, User};
 
+use super::sign_in::VerificationJson;
 use super::{Audience, Renderer, millis};
 use crate::avatar::default_avatar_url;
 
@@ -116,7 +117,7 @@ impl<'a> UserJson<'a> {
             deprovisioned: false,
             lockout_expires_in_seconds: lockout.flatten().map(|d| (d.0 + 999) / 1000),
             verification_attempts_remaining: u.verification_attempts_remaining(now, max_attempts),
-            delete_self_enabled: false,
+            delete_self_enabled: r.settings().delete_self_enabled,
             create_organization_enabled: false,
             create_organizations_limit: 0,
             last_active_at: millis(u.last_sign_in_at),
@@ -175,7 +176,7 @@ pub(super) struct Identification<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     phone_number: Option<&'a str>,
     reserved: bool,
-    verification: Option<AdminVerification>,
+    verification: Option<AddressVerification<'a>>,
     /// `@clerk/backend` dereferences this list: it must always be present.
     linked_to: [(); 0],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,7 +200,12 @@ impl<'a> Identification<'a> {
             email_address: None,
             phone_number: None,
             reserved: false,
-            verification: r.verified.then_some(AdminVerification::VERIFIED),
+            verification: match &r.verification {
+                Some(v) => Some(AddressVerification::Code(VerificationJson::of(v))),
+                None => r
+                    .verified
+                    .then_some(AddressVerification::Admin(AdminVerification::VERIFIED)),
+            },
             linked_to: [],
             matches_sso_connection: None,
             reserved_for_second_factor: None,
@@ -231,6 +237,15 @@ impl<'a> Identification<'a> {
             ..Self::common(r, "phone_number")
         }
     }
+}
+
+/// How an address was (or is being) proved: by a code the user was sent,
+/// or vouched for (at sign-up, by a provider or an operator).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AddressVerification<'a> {
+    Code(VerificationJson<'a>),
+    Admin(AdminVerification),
 }
 
 /// The verification of an address an administrator vouched for.

@@ -177,6 +177,8 @@ pub struct InstanceSettings {
     /// authenticator app): the first factor, and the second if the user has
     /// one.
     pub reverification_window: Duration,
+    /// Whether users may delete their own account (`DELETE /v1/me`).
+    pub delete_self_enabled: bool,
     /// Enumeration protection: an identifier that names no account gets a
     /// sign-in like any other, which fails at the factor as a wrong one does.
     pub enumeration_protection: bool,
@@ -227,6 +229,7 @@ impl Default for InstanceSettings {
             lockout_attempts: 10,
             lockout_duration: Duration::minutes(60),
             reverification_window: Duration::minutes(10),
+            delete_self_enabled: true,
             enumeration_protection: false,
             redirect_origins: Vec::new(),
             oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),

@@ -1,6 +1,6 @@
 //! Users and their identifications.
 
-use super::{EmailAddress, PhoneNumber, Timestamp, UserId, Username};
+use super::{EmailAddress, Identifier, PhoneNumber, Timestamp, UserId, Username};
 
 /// An email address or phone number attached to a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +11,10 @@ pub struct IdentificationRecord {
     pub verified: bool,
     /// Phone numbers only: kept for the second factor, not for signing in.
     pub reserved_for_second_factor: bool,
+    /// The code the user was sent to prove the address they added to their
+    /// account, and what became of it; `None` for an address vouched for
+    /// otherwise (at sign-up, by a provider, by an operator).
+    pub verification: Option<super::Verification>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -190,6 +194,16 @@ impl User {
         self.primary_phone()
             .filter(|p| p.reserved_for_second_factor)
             .or_else(|| reserved.next())
+    }
+
+    /// Whether `identifier` is this user's: a verified address (a claim never
+    /// proved holds nothing against whoever proves it), or the username.
+    pub fn holds(&self, identifier: &Identifier) -> bool {
+        match identifier {
+            Identifier::Email(address) => self.email(address).is_some_and(|e| e.verified),
+            Identifier::Phone(number) => self.phone(number).is_some_and(|p| p.verified),
+            Identifier::Username(name) => self.username.as_ref() == Some(name),
+        }
     }
 
     pub fn email(&self, email: &EmailAddress) -> Option<&IdentificationRecord> {

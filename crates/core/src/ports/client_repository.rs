@@ -155,6 +155,17 @@ pub trait ClientRepository: Send + Sync {
     /// with `NotFound` if the session does not exist.
     async fn touch_session(&self, id: &SessionId, at: Timestamp) -> Result<(), StoreError>;
 
+    /// Records that the session's factors were verified again at `at`: the
+    /// first factor's time when `first`, the second's when `second`, and
+    /// `updated_at`. MUST fail with `NotFound` if the session does not exist.
+    async fn reverify_session(
+        &self,
+        id: &SessionId,
+        first: bool,
+        second: bool,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// Moves the session to `status` (`Ended`, `Removed`, `Revoked`) if and only
     /// if its stored status is `Active`, in one atomic step; returns whether it
     /// changed. MUST fail with `NotFound` if the session does not exist.

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use super::addresses::keep_a_way_in;
 use super::{Clients, Outcome, Users};
 use crate::error::{Error, Problem, Resource, ReverificationLevel};
 use crate::model::{
-    Client, Session, SessionId, Strategy, Timestamp, TotpSecret, User, UserPatch,
+    Client, Session, SessionId, Strategy, Timestamp, TotpSecret, User, UserId, UserPatch,
     generate_backup_codes,
 };
 
@@ -17,6 +18,8 @@ use crate::secrets::SecretBox;
 /// The signed-in user's own account (`/v1/me`).
 #[derive(Clone)]
 pub struct Account {
+    /// Codes that prove the addresses a user adds.
+    pub(super) codes: super::Codes,
     pub(super) clients: Clients,
     /// Ending the user's sessions.
     pub(super) sessions: super::Sessions,
@@ -110,6 +113,7 @@ impl Account {
         }
         let email = patch.primary_email_address_id.clone();
         let phone = patch.primary_phone_number_id.clone();
+        let clears_username = matches!(patch.username, Some(None));
         let user_patch = UserPatch {
             username: patch.username,
             first_name: patch.first_name,
@@ -119,7 +123,15 @@ impl Account {
             unsafe_metadata: patch.unsafe_metadata,
             ..UserPatch::default()
         };
+        let settings = self.settings.clone();
         let usable = move |u: &User| -> Result<(), Error> {
+            if clears_username {
+                let without = User {
+                    username: None,
+                    ..u.clone()
+                };
+                keep_a_way_in(u, &without, &settings, "username")?;
+            }
             if let Some(id) = &email
                 && !u.email_addresses.iter().any(|e| &e.id == id && e.verified)
             {
@@ -160,7 +172,7 @@ impl Account {
         params: ChangePassword,
     ) -> Result<Outcome<User>, Error> {
         let (client, user, session) = self.me_with_session(token, session_id).await?;
-        self.require_recent_verification(&session)?;
+        self.require_recent_verification(&user, &session)?;
         let new_password = params
             .new_password
             .filter(|p| !p.is_empty())
@@ -194,18 +206,15 @@ impl Account {
         current_password: Option<String>,
     ) -> Result<Outcome<User>, Error> {
         let (client, user, session) = self.me_with_session(token, session_id).await?;
-        self.require_recent_verification(&session)?;
+        self.require_recent_verification(&user, &session)?;
         let Some(digest) = user.password_digest.clone() else {
             return Err(Error::NoPassword);
         };
-        let strategies = &self.settings.strategies;
-        let by_code = (strategies.email_code && user.email_addresses.iter().any(|e| e.verified))
-            || (strategies.phone_code
-                && user
-                    .phone_numbers
-                    .iter()
-                    .any(|p| p.verified && !p.reserved_for_second_factor));
-        if !by_code && user.external_accounts.is_empty() {
+        let passwordless = User {
+            password_digest: None,
+            ..user.clone()
+        };
+        if !super::addresses::ways_in(&passwordless, &self.settings) {
             return Err(Error::invalid("password", Problem::LastWayIn));
         }
         self.check_current_password(&user, digest, current_password)
@@ -213,7 +222,9 @@ impl Account {
         let user = self
             .user_admin
             .write_user(user, |mut user| {
+                let before = user.clone();
                 user.password_digest = None;
+                keep_a_way_in(&before, &user, &self.settings, "password")?;
                 Ok(user)
             })
             .await?;
@@ -304,6 +315,27 @@ impl Account {
         self.clients.outcome(view, &client.id, None).await
     }
 
+    /// `DELETE /v1/me`: the user deletes their own account, where the
+    /// instance allows it, with a recent verification. The user goes with
+    /// their addresses and every session, on every client.
+    pub async fn delete_me(
+        &self,
+        token: Option<&str>,
+        session_id: Option<&str>,
+    ) -> Result<Outcome<UserId>, Error> {
+        if !self.settings.delete_self_enabled {
+            return Err(Error::SelfDeletionDisabled);
+        }
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
+        self.require_recent_verification(&user, &session)?;
+        // Revoked first, so no token is minted for a session of a user who
+        // is being deleted.
+        self.user_admin.revoke_sessions_of(&user.id).await?;
+        self.user_admin.delete_user(user.id.as_str()).await?;
+        tracing::info!(user = %user.id, "a user deleted their own account");
+        self.clients.outcome(user.id, &client.id, None).await
+    }
+
     /// `PATCH /v1/me/metadata`: `unsafe_metadata` deep-merged into the
     /// user's: objects merge key by key, a `null` removes its key, any other
     /// value replaces. The result keeps metadata's limits.
@@ -372,7 +404,7 @@ impl Account {
         code: Option<String>,
     ) -> Result<Outcome<TotpView>, Error> {
         self.require_feature(&Strategy::Totp)?;
-        let (client, user) = self.me(token, session_id).await?;
+        let (client, user, session) = self.me_with_session(token, session_id).await?;
         let code = code
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| Error::param_nil("code"))?;
@@ -407,6 +439,10 @@ impl Account {
             .await?;
         // The code that proved the enrolment is spent: it cannot also sign in.
         self.users.use_totp_step(&user.id, step).await?;
+        // And it proved the second factor on this session just now.
+        self.client_repo
+            .reverify_session(&session.id, false, true, now)
+            .await?;
         let view = TotpView {
             user,
             secret: None,
@@ -428,7 +464,7 @@ impl Account {
         if user.totp_secret.is_none() && user.totp_pending_secret.is_none() {
             return Err(Error::NotFound(Resource::Totp));
         }
-        self.require_recent_verification(&session)?;
+        self.require_recent_verification(&user, &session)?;
         let user = self
             .user_admin
             .write_user(user, |mut user| {
@@ -448,7 +484,7 @@ impl Account {
     ) -> Result<Outcome<BackupCodesView>, Error> {
         self.require_feature(&Strategy::BackupCode)?;
         let (client, user, session) = self.me_with_session(token, session_id).await?;
-        self.require_recent_verification(&session)?;
+        self.require_recent_verification(&user, &session)?;
         let codes = generate_backup_codes(&*self.random);
         let digests = self.user_admin.backup_code_digests(&user.id, &codes)?;
         let user = self
@@ -464,7 +500,7 @@ impl Account {
 
     /// The client and the user of its session named `session_id` (or of its
     /// last active session), which must be active.
-    async fn me(
+    pub(super) async fn me(
         &self,
         token: Option<&str>,
         session_id: Option<&str>,
@@ -473,22 +509,28 @@ impl Account {
         Ok((client, user))
     }
 
-    /// A sensitive change needs the session's factors verified within
-    /// `reverification_window`: the first, and the second too when the
-    /// session was signed in with one (the strongest level the user had).
-    fn require_recent_verification(&self, session: &Session) -> Result<(), Error> {
+    /// A sensitive change needs a factor verified within
+    /// `reverification_window`: a second factor when the user has one this
+    /// instance takes (as Clerk's default `second_factor` level asks), else
+    /// the first.
+    pub(super) fn require_recent_verification(
+        &self,
+        user: &User,
+        session: &Session,
+    ) -> Result<(), Error> {
         let now = self.clock.now();
         let window = self.settings.reverification_window;
         let recent = |at: Timestamp| now.since(at).0 <= window.0;
-        let (level, verified) = match session.second_factor_verified_at {
-            Some(second) => (
-                ReverificationLevel::MultiFactor,
-                recent(session.first_factor_verified_at) && recent(second),
-            ),
-            None => (
+        let (level, verified) = if self.has_second_factor(user) {
+            (
+                ReverificationLevel::SecondFactor,
+                session.second_factor_verified_at.is_some_and(recent),
+            )
+        } else {
+            (
                 ReverificationLevel::FirstFactor,
                 recent(session.first_factor_verified_at),
-            ),
+            )
         };
         if verified {
             return Ok(());
@@ -500,7 +542,7 @@ impl Account {
     }
 
     /// [`me`](Self::me), with the session.
-    async fn me_with_session(
+    pub(super) async fn me_with_session(
         &self,
         token: Option<&str>,
         session_id: Option<&str>,
@@ -692,6 +734,13 @@ mod tests {
             .withf(|_, step| *step == step_at(NOW) + 1)
             .times(1)
             .returning(|_, _| Ok(true));
+        m.clients
+            .expect_reverify_session()
+            .withf(|id, first, second, at| {
+                id.as_str() == "sess_1" && !*first && *second && *at == NOW
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
         let out = m
             .services()
             .account

@@ -3,6 +3,7 @@
 //! call; the shared steps of a sign-in (storing a step, starting a session,
 //! lockout, codes, stand-ins) are crate-private parts the services compose.
 
+mod addresses;
 mod clients;
 mod codes;
 mod deliveries;
@@ -12,6 +13,7 @@ mod me;
 mod oauth;
 mod phantoms;
 mod rate_limits;
+mod reverification;
 mod second_factors;
 mod sessions;
 mod sign_ins;
@@ -23,12 +25,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+pub use addresses::{AddressKind, AddressView, Deleted, MyPhonePatch};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
 pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
 pub use rate_limits::{RateLimits, Step, Throttled};
+pub use reverification::{ReverificationAsked, ReverificationStatus, ReverificationView};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, Sessions, SessionsPage};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword, SignIns};
@@ -217,7 +221,7 @@ impl Services {
         };
         let sign_up_service = SignUps {
             clients: client_service.clone(),
-            codes,
+            codes: codes.clone(),
             oauth: oauth_service.clone(),
             sign_ins: sign_ins.clone(),
             users: users.clone(),
@@ -237,6 +241,7 @@ impl Services {
             settings: settings.clone(),
         };
         let account = Account {
+            codes: codes.clone(),
             clients: client_service.clone(),
             sessions: session_service.clone(),
             lockout: lockout.clone(),

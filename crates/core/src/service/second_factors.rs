@@ -141,41 +141,17 @@ impl SignIns {
         self.steps.finish_step(sign_in, step, now).await
     }
 
-    /// A TOTP code of the current step or one either side, not used before.
     async fn check_totp(&self, user: &User, code: &str, now: Timestamp) -> Result<(), Error> {
-        let sealed = user
-            .totp_secret
-            .as_deref()
-            .ok_or_else(|| strategy_for_user_invalid(&Strategy::Totp))?;
-        let secret = TotpSecret::from_bytes(self.secrets.open(sealed, user.id.as_str())?);
-        let step = secret.matching_step(code, now).ok_or_else(code_incorrect)?;
-        // Recording the step is the compare-and-set: of two uses of one code,
-        // only the first is accepted.
-        if !self.users.use_totp_step(&user.id, step).await? {
-            tracing::info!(user = %user.id, "a TOTP code was used again");
-            return Err(code_incorrect());
-        }
-        Ok(())
+        totp_passes(&*self.users, &self.secrets, user, code, now).await
     }
 
-    /// A backup code the user still has; using it removes it.
     async fn check_backup_code(
         &self,
         user: &User,
         code: &str,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let code = normalize_backup_code(code).ok_or_else(code_incorrect)?;
-        let digest = self.secrets.digest(user.id.as_str(), &code);
-        if !self
-            .users
-            .consume_backup_code(&user.id, &digest, now)
-            .await?
-        {
-            return Err(code_incorrect());
-        }
-        tracing::info!(user = %user.id, left = user.backup_codes.len().saturating_sub(1), "backup code used");
-        Ok(())
+        backup_code_passes(&*self.users, &self.secrets, user, code, now).await
     }
 
     /// What every second-factor step starts with: the client's sign-in,
@@ -213,6 +189,46 @@ impl SignIns {
         }
         Ok((client, sign_in, strategy, user, now))
     }
+}
+
+/// A TOTP code of the current step or one either side, not used before.
+pub(super) async fn totp_passes(
+    users: &dyn crate::ports::UserRepository,
+    secrets: &crate::secrets::SecretBox,
+    user: &User,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let sealed = user
+        .totp_secret
+        .as_deref()
+        .ok_or_else(|| strategy_for_user_invalid(&Strategy::Totp))?;
+    let secret = TotpSecret::from_bytes(secrets.open(sealed, user.id.as_str())?);
+    let step = secret.matching_step(code, now).ok_or_else(code_incorrect)?;
+    // Recording the step is the compare-and-set: of two uses of one code,
+    // only the first is accepted.
+    if !users.use_totp_step(&user.id, step).await? {
+        tracing::info!(user = %user.id, "a TOTP code was used again");
+        return Err(code_incorrect());
+    }
+    Ok(())
+}
+
+/// A backup code the user still has; using it removes it.
+pub(super) async fn backup_code_passes(
+    users: &dyn crate::ports::UserRepository,
+    secrets: &crate::secrets::SecretBox,
+    user: &User,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let code = normalize_backup_code(code).ok_or_else(code_incorrect)?;
+    let digest = secrets.digest(user.id.as_str(), &code);
+    if !users.consume_backup_code(&user.id, &digest, now).await? {
+        return Err(code_incorrect());
+    }
+    tracing::info!(user = %user.id, left = user.backup_codes.len().saturating_sub(1), "backup code used");
+    Ok(())
 }
 
 /// The strategy is off, or not the user's.

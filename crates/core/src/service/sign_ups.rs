@@ -761,7 +761,11 @@ impl SignUps {
         // enumeration protection, for an address the sign-up must prove,
         // accepted as any other and marked (see `SignUp::is_taken`).
         for identifier in &identifiers {
-            let owner = self.users.find_by_identifier(identifier).await?;
+            let owner = self
+                .users
+                .find_by_identifier(identifier)
+                .await?
+                .filter(|owner| owner.holds(identifier));
             let address = Verifiable::of(identifier.kind());
             match (owner, address) {
                 (Some(_), Some(address))
@@ -892,6 +896,7 @@ impl SignUps {
                 value: value.to_owned(),
                 verified,
                 reserved_for_second_factor: false,
+                verification: None,
                 created_at: now,
                 updated_at: now,
             })

@@ -261,6 +261,7 @@ pub fn user() -> User {
             value: "alice@example.com".into(),
             verified: true,
             reserved_for_second_factor: false,
+            verification: None,
             created_at: NOW,
             updated_at: NOW,
         }],

@@ -499,6 +499,7 @@ impl Users {
                 value,
                 verified: true,
                 reserved_for_second_factor: false,
+                verification: None,
                 created_at: now,
                 updated_at: now,
             })

@@ -339,7 +339,7 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
             allow_numeric_usernames: true,
         },
         actions: Actions {
-            delete_self: false,
+            delete_self: settings.delete_self_enabled,
             create_organization: false,
             create_organizations_limit: None,
         },

@@ -64,6 +64,7 @@ pub fn identifier_only(id: UserId, identifier: &Identifier, record_id: Option<St
         value: identifier.as_str().to_owned(),
         verified: true,
         reserved_for_second_factor: false,
+        verification: None,
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     };
@@ -345,6 +346,7 @@ mod tests {
             value: value.into(),
             verified,
             reserved_for_second_factor: false,
+            verification: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         }
@@ -449,6 +451,7 @@ mod tests {
                 value: "+15555550100".into(),
                 verified: true,
                 reserved_for_second_factor: false,
+                verification: None,
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },
@@ -457,6 +460,7 @@ mod tests {
                 value: "+15555550123".into(),
                 verified: true,
                 reserved_for_second_factor: true,
+                verification: None,
                 created_at: Timestamp(0),
                 updated_at: Timestamp(0),
             },

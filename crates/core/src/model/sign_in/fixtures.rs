@@ -11,6 +11,7 @@ pub(super) fn user() -> User {
             value: "alice@example.com".into(),
             verified: true,
             reserved_for_second_factor: false,
+            verification: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         }],

@@ -23,6 +23,7 @@ fn mfa_user() -> User {
         value: value.into(),
         verified: true,
         reserved_for_second_factor: reserved,
+        verification: None,
         created_at: NOW,
         updated_at: NOW,
     };

@@ -326,7 +326,10 @@ async fn usernames_are_refused_even_under_enumeration_protection() {
     let (mut m, _kept) = public();
     m.settings.enumeration_protection = true;
     m.settings.sign_up.require_username = true;
-    m.identifier_names(user());
+    m.identifier_names(User {
+        username: Some(crate::model::Username::parse("alice").unwrap()),
+        ..user()
+    });
     let err = m
         .services()
         .sign_ups

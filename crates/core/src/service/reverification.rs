@@ -1,0 +1,236 @@
+//! Reverification (`/v1/client/sessions/{id}/verify`): a signed-in user
+//! proves their factors again, so that a sensitive change of their account
+//! (a new password, removing an address or a second factor) goes through.
+//!
+//! Nothing is kept between the steps but the session's own factor times: a
+//! factor that passes sets its time to now, and what is still needed follows
+//! from those times and the reverification window: a second factor for a
+//! user who has one, else the first.
+
+use super::Outcome;
+use super::me::Account;
+use super::second_factors::{backup_code_passes, totp_passes};
+use crate::error::{Error, Problem};
+use crate::model::{
+    Session, SessionId, Strategy, User, Verification, VerificationStatus, truncate,
+};
+
+/// The level a reverification was started at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReverificationAsked {
+    FirstFactor,
+    SecondFactor,
+    MultiFactor,
+}
+
+impl ReverificationAsked {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "first_factor" => Some(Self::FirstFactor),
+            "second_factor" => Some(Self::SecondFactor),
+            "multi_factor" => Some(Self::MultiFactor),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstFactor => "first_factor",
+            Self::SecondFactor => "second_factor",
+            Self::MultiFactor => "multi_factor",
+        }
+    }
+}
+
+/// What a reverification still needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReverificationStatus {
+    NeedsFirstFactor,
+    NeedsSecondFactor,
+    Complete,
+}
+
+/// A reverification as the API shows it.
+#[derive(Debug, Clone)]
+pub struct ReverificationView {
+    pub level: ReverificationAsked,
+    pub status: ReverificationStatus,
+    pub user: User,
+    pub session: super::SessionView,
+    pub first_factor: Option<Verification>,
+    pub second_factor: Option<Verification>,
+}
+
+impl Account {
+    /// `POST /v1/client/sessions/{id}/verify`: starts at `level`; a second
+    /// factor is asked only of a user who has one.
+    pub async fn start_reverification(
+        &self,
+        token: Option<&str>,
+        session_id: &str,
+        level: Option<String>,
+    ) -> Result<Outcome<ReverificationView>, Error> {
+        let raw = level
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| Error::param_nil("level"))?;
+        let asked = ReverificationAsked::parse(&raw)
+            .ok_or_else(|| Error::invalid("level", Problem::NotReverificationLevel))?;
+        let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
+        let asked = if self.has_second_factor(&user) {
+            asked
+        } else {
+            ReverificationAsked::FirstFactor
+        };
+        let status = match asked {
+            ReverificationAsked::SecondFactor => ReverificationStatus::NeedsSecondFactor,
+            _ => ReverificationStatus::NeedsFirstFactor,
+        };
+        let view = self.view(asked, status, user, session, None, None);
+        self.clients.outcome(view, &client.id, None).await
+    }
+
+    /// `POST .../verify/attempt_first_factor`: the password, checked under
+    /// the lockout rule as any other.
+    pub async fn reverify_first_factor(
+        &self,
+        token: Option<&str>,
+        session_id: &str,
+        strategy: Option<String>,
+        password: Option<String>,
+    ) -> Result<Outcome<ReverificationView>, Error> {
+        let strategy = self.strategy_param(strategy)?;
+        let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
+        if strategy != Strategy::Password {
+            return Err(Error::StrategyNotForUser(strategy));
+        }
+        let digest = user
+            .password_digest
+            .clone()
+            .filter(|_| self.settings.strategies.password)
+            .ok_or(Error::StrategyNotForUser(Strategy::Password))?;
+        let given = password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::param_nil("password"))?;
+        let check = async {
+            if self.hasher.verify(&given, Some(digest)).await? {
+                Ok(())
+            } else {
+                Err(Error::PasswordIncorrect)
+            }
+        };
+        self.lockout.guarded(&user, check).await?;
+        let now = self.clock.now();
+        self.client_repo
+            .reverify_session(&session.id, true, false, now)
+            .await?;
+        let session = self.reread(&session.id, session.clone()).await?;
+        let status = if self.require_recent_verification(&user, &session).is_ok() {
+            ReverificationStatus::Complete
+        } else {
+            ReverificationStatus::NeedsSecondFactor
+        };
+        let level = if self.has_second_factor(&user) {
+            ReverificationAsked::SecondFactor
+        } else {
+            ReverificationAsked::FirstFactor
+        };
+        let passed = Some(passed(Strategy::Password));
+        let view = self.view(level, status, user, session, passed, None);
+        self.clients.outcome(view, &client.id, None).await
+    }
+
+    /// `POST .../verify/attempt_second_factor`: a TOTP or backup code.
+    pub async fn reverify_second_factor(
+        &self,
+        token: Option<&str>,
+        session_id: &str,
+        strategy: Option<String>,
+        code: Option<String>,
+    ) -> Result<Outcome<ReverificationView>, Error> {
+        let strategy = self.strategy_param(strategy)?;
+        let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
+        let code = code
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let now = self.clock.now();
+        let check = async {
+            match strategy.clone() {
+                Strategy::Totp if self.settings.strategies.totp => {
+                    totp_passes(&*self.users, &self.secrets, &user, &code, now).await
+                }
+                Strategy::BackupCode if self.settings.strategies.backup_code => {
+                    backup_code_passes(&*self.users, &self.secrets, &user, &code, now).await
+                }
+                other => Err(Error::StrategyNotForUser(other)),
+            }
+        };
+        self.lockout.guarded(&user, check).await?;
+        self.client_repo
+            .reverify_session(&session.id, false, true, now)
+            .await?;
+        let session = self.reread(&session.id, session.clone()).await?;
+        // A second factor meets the requirement on its own.
+        let status = ReverificationStatus::Complete;
+        let passed = Some(passed(strategy));
+        let view = self.view(
+            ReverificationAsked::SecondFactor,
+            status,
+            user,
+            session,
+            None,
+            passed,
+        );
+        self.clients.outcome(view, &client.id, None).await
+    }
+
+    fn strategy_param(&self, strategy: Option<String>) -> Result<Strategy, Error> {
+        let raw = strategy
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::param_nil("strategy"))?;
+        Strategy::parse(&raw)
+            .ok_or_else(|| Error::invalid("strategy", Problem::NotFirstFactor(truncate(&raw))))
+    }
+
+    /// Whether the user has a second factor this instance takes.
+    pub(super) fn has_second_factor(&self, user: &User) -> bool {
+        let on = &self.settings.strategies;
+        (on.totp && user.totp_enabled()) || (on.backup_code && user.backup_code_enabled())
+    }
+
+    async fn reread(&self, id: &SessionId, fallback: Session) -> Result<Session, Error> {
+        Ok(self.client_repo.get_session(id).await?.unwrap_or(fallback))
+    }
+
+    fn view(
+        &self,
+        level: ReverificationAsked,
+        status: ReverificationStatus,
+        user: User,
+        session: Session,
+        first_factor: Option<Verification>,
+        second_factor: Option<Verification>,
+    ) -> ReverificationView {
+        let now = self.clock.now();
+        ReverificationView {
+            level,
+            status,
+            session: super::SessionView::at(session, user.clone(), now),
+            user,
+            first_factor,
+            second_factor,
+        }
+    }
+}
+
+/// A factor that just passed.
+fn passed(strategy: Strategy) -> Verification {
+    Verification {
+        strategy,
+        status: VerificationStatus::Verified,
+        attempts: 1,
+        expire_at: None,
+        code: None,
+        external_url: None,
+        error: None,
+    }
+}
