@@ -13,6 +13,7 @@ mod backend;
 mod client;
 mod codes;
 mod concurrency;
+mod connections;
 mod deliveries;
 mod duplicates;
 mod enumeration;

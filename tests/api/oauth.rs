@@ -13,7 +13,7 @@ pub(crate) const BACK: &str = "http://localhost:3000/sso-callback";
 
 /// Where a failed flow sends the browser back to: [`BACK`], saying it failed
 /// and with which error's code, as clerk-js reads them.
-fn failed_back(code: &str) -> String {
+pub(crate) fn failed_back(code: &str) -> String {
     format!("{BACK}?__clerk_status=failed&__clerk_error_code={code}")
 }
 pub(crate) const DONE: &str = "http://localhost:3000/home";

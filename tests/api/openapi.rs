@@ -342,6 +342,7 @@ async fn app_with_providers() -> (TestApp, GitHubLikeProvider) {
         OAuthUser::new(3003, "fresh")
             .with_name("Fresh Face")
             .with_email("fresh@example.com", true),
+        OAuthUser::new(3004, "linker"),
     ]);
     idp.allow_redirect_uri(CALLBACK);
     let providers = ["github", "custom_acme"]
@@ -450,6 +451,7 @@ impl Drop for Report<'_> {
 type Form<'a> = &'a [(&'a str, &'a str)];
 
 const SIGN_INS: &str = "/v1/client/sign_ins";
+const FORM: &str = "application/x-www-form-urlencoded";
 const PREPARE_1: &str = "/prepare_first_factor";
 const ATTEMPT_1: &str = "/attempt_first_factor";
 const PREPARE_2: &str = "/prepare_second_factor";
@@ -1286,6 +1288,42 @@ async fn oauth(w: Walk<'_>, idp: &GitHubLikeProvider) {
     let path = format!("{user}/external_accounts/{account}");
     w.bapi("DELETE", &path, None, 200).await;
     w.bapi("DELETE", &path, None, 404).await;
+
+    // A signed-in browser connects a provider account, then disconnects it.
+    w.app.user("rin@example.com", None).await;
+    let form = serde_urlencoded::to_string([
+        ("strategy", "password"),
+        ("identifier", "rin@example.com"),
+        ("password", PASSWORD),
+    ])
+    .unwrap();
+    let signed_in = w.request("POST", SIGN_INS, &[], Some((FORM, form))).await;
+    let cookie = signed_in.header("set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let headers = [("cookie", cookie.as_str())];
+    let connect =
+        serde_urlencoded::to_string([("strategy", "oauth_github"), ("redirect_url", back)])
+            .unwrap();
+    let to = "/v1/me/external_accounts";
+    let pending = expect(
+        w.request("POST", to, &headers, Some((FORM, connect.clone())))
+            .await,
+        200,
+    );
+    let url = pending.body["response"]["verification"]["external_verification_redirect_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let query = approve(idp, &url, "linker").await;
+    let callback = format!("/v1/oauth_callback{query}");
+    expect(w.request("GET", &callback, &headers, None).await, 303);
+    let (token, _) = w.app.sign_in("rin@example.com").await;
+    let native = [("strategy", "oauth_github"), ("redirect_url", back)];
+    w.refused("POST", to, &token, &native).await;
+    let linked = id_of(&pending);
+    let one = format!("{to}/{linked}");
+    expect(w.request("DELETE", &one, &headers, None).await, 200);
+    expect(w.request("DELETE", &one, &headers, None).await, 404);
 }
 
 /// The Backend API's users, phone numbers and sessions.

@@ -451,6 +451,8 @@ static ROUTES: &[Route] = &[
     frontend(DELETE, "/v1/me/phone_numbers/{id}", None, |c| Box::pin(me::delete_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
     frontend(POST, "/v1/me/phone_numbers/{id}/prepare_verification", Some(Step::PrepareVerification), |c| Box::pin(me::prepare_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
     frontend(POST, "/v1/me/phone_numbers/{id}/attempt_verification", Some(Step::AttemptVerification), |c| Box::pin(me::attempt_address(c.state, c.req, c.token, AddressKind::Phone, c.param("id")))),
+    frontend(POST, "/v1/me/external_accounts", Some(Step::CreateSignIn), |c| Box::pin(me::connect(c.state, c.req, c.auth))),
+    frontend(DELETE, "/v1/me/external_accounts/{id}", None, |c| Box::pin(me::disconnect(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/me/totp", None, |c| Box::pin(me::create_totp(c.state, c.req, c.token))),
     frontend(DELETE, "/v1/me/totp", None, |c| Box::pin(me::delete_totp(c.state, c.req, c.token))),
     frontend(POST, "/v1/me/totp/attempt_verification", None, |c| Box::pin(me::verify_totp(c.state, c.req, c.token))),

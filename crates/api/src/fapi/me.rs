@@ -9,11 +9,11 @@ use crate::error::ApiError;
 use latch_core::Error;
 use latch_core::model::User;
 use latch_core::service::{
-    Account, AddressKind, BackupCodesView, ChangePassword, Deleted, MePatch, MyPhonePatch, Outcome,
-    TotpView,
+    Account, AddressKind, BackupCodesView, ChangePassword, Connect, Deleted, MePatch, MyPhonePatch,
+    Outcome, TotpView,
 };
 
-use super::{FapiReply, wrap};
+use super::{Channel, ClientAuth, FapiReply, wrap};
 use crate::ApiState;
 use crate::http::ApiRequest;
 use crate::render::{Audience, Renderer};
@@ -422,6 +422,44 @@ pub async fn delete_address(
             };
             json!({ "object": object, "id": deleted.id, "deleted": true })
         },
+    )
+    .await
+}
+
+/// `POST /v1/me/external_accounts` (`user.createExternalAccount`).
+pub async fn connect(
+    state: &ApiState,
+    req: &ApiRequest,
+    auth: &ClientAuth,
+) -> Result<FapiReply, ApiError> {
+    let params = Connect {
+        strategy: req.param("strategy")?,
+        redirect_url: req.param("redirect_url")?,
+        bind_to_cookie: auth.channel == Channel::Cookie,
+    };
+    on_me(
+        state,
+        req,
+        auth.token.as_deref(),
+        |account, token, session| account.connect_external_account(token, session, params),
+        |pending| Renderer::new(state).pending_connection(pending),
+    )
+    .await
+}
+
+/// `DELETE /v1/me/external_accounts/{id}`.
+pub async fn disconnect(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    on_me(
+        state,
+        req,
+        token,
+        |account, token, session| account.disconnect_external_account(token, session, id),
+        |id: &String| json!({ "object": "external_account", "id": id, "deleted": true }),
     )
     .await
 }

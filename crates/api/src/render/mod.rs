@@ -166,6 +166,11 @@ impl<'a> Renderer<'a> {
         })
     }
 
+    /// An external account being connected.
+    pub fn pending_connection(&self, p: &latch_core::service::PendingConnection) -> Value {
+        to_value(user::ExternalAccountJson::pending(p))
+    }
+
     /// An email address of a user.
     pub fn email_address(&self, record: &IdentificationRecord) -> Value {
         to_value(user::Identification::email(record))

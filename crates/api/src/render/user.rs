@@ -271,7 +271,7 @@ impl AdminVerification {
 /// Clerk's `ExternalAccountWithVerification`: an account at an identity
 /// provider.
 #[derive(Serialize)]
-struct ExternalAccountJson<'a> {
+pub(super) struct ExternalAccountJson<'a> {
     object: &'static str,
     id: &'a str,
     provider: String,
@@ -321,6 +321,7 @@ impl<'a> ExternalAccountJson<'a> {
                 strategy,
                 attempts: None,
                 expire_at: a.updated_at.plus(r.settings().oauth_flow_lifetime).millis(),
+                external_verification_redirect_url: None,
             },
             created_at: a.created_at.millis(),
             updated_at: a.updated_at.millis(),
@@ -335,6 +336,45 @@ struct OAuthVerification {
     strategy: String,
     attempts: Option<u32>,
     expire_at: i64,
+    /// While the account is being connected: where the browser approves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_verification_redirect_url: Option<String>,
+}
+
+impl<'a> ExternalAccountJson<'a> {
+    /// An account being connected: nothing is known of it yet but its
+    /// provider and where the browser goes to approve it.
+    pub(super) fn pending(p: &'a latch_core::service::PendingConnection) -> Self {
+        let strategy = format!("oauth_{}", p.provider);
+        Self {
+            object: "external_account",
+            id: &p.id,
+            provider: strategy.clone(),
+            identification_id: &p.id,
+            provider_user_id: "",
+            approved_scopes: "",
+            email_address: "",
+            email_address_verified: false,
+            first_name: "",
+            last_name: "",
+            avatar_url: "",
+            image_url: None,
+            username: None,
+            phone_number: None,
+            public_metadata: Value::Object(serde_json::Map::new()),
+            label: None,
+            verification: OAuthVerification {
+                object: "verification_oauth",
+                status: "unverified",
+                strategy,
+                attempts: None,
+                expire_at: p.expire_at.millis(),
+                external_verification_redirect_url: Some(p.external_url.clone()),
+            },
+            created_at: p.created_at.millis(),
+            updated_at: p.created_at.millis(),
+        }
+    }
 }
 
 /// Clerk's `PublicUserData`: what a session shows of its user to anyone who

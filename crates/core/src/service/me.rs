@@ -20,6 +20,10 @@ use crate::secrets::SecretBox;
 pub struct Account {
     /// Codes that prove the addresses a user adds.
     pub(super) codes: super::Codes,
+    /// Provider accounts a user connects.
+    pub(super) oauth: super::OAuth,
+    /// Where a connection's OAuth flow waits for its callback.
+    pub(super) sign_ins: Arc<dyn crate::ports::SignInStore>,
     pub(super) clients: Clients,
     /// Ending the user's sessions.
     pub(super) sessions: super::Sessions,

@@ -6,6 +6,7 @@
 mod addresses;
 mod clients;
 mod codes;
+mod connections;
 mod deliveries;
 mod handshakes;
 mod lockout;
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 pub use addresses::{AddressKind, AddressView, Deleted, MyPhonePatch};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
+pub use connections::{Connect, PendingConnection};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
 pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
@@ -242,6 +244,8 @@ impl Services {
         };
         let account = Account {
             codes: codes.clone(),
+            oauth: oauth_service.clone(),
+            sign_ins: sign_ins.clone(),
             clients: client_service.clone(),
             sessions: session_service.clone(),
             lockout: lockout.clone(),
@@ -293,8 +297,14 @@ impl Services {
             .state
             .as_deref()
             .is_some_and(|state| crate::model::IdPrefix::SignUp.names(state));
+        let names_connection = params
+            .state
+            .as_deref()
+            .is_some_and(|state| crate::model::IdPrefix::ExternalAccount.names(state));
         if names_sign_up {
             self.sign_ups.oauth_callback(params).await
+        } else if names_connection {
+            self.account.connection_callback(params).await
         } else {
             self.oauth.oauth_callback(params).await
         }
