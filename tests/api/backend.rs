@@ -382,3 +382,149 @@ async fn an_imported_digest_not_made_as_today_is_rehashed_at_the_first_sign_in()
         assert_eq!(again.status, 200, "{label}: {}", again.body);
     }
 }
+
+#[tokio::test]
+async fn an_operator_adds_changes_and_removes_a_users_addresses() {
+    let app = TestApp::new().await;
+    let id = app.user("ada@example.com", None).await;
+    let bob = app.user("bob@example.com", None).await;
+    let add = |body: serde_json::Value| app.bapi("POST", "/v1/email_addresses", Some(body));
+    let res =
+        add(json!({ "user_id": id, "email_address": "Ada@Work.example", "verified": true })).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["email_address"], "ada@work.example");
+    let work = res.body["id"].as_str().unwrap().to_owned();
+    // Another user's verified address, and an unknown user.
+    add(json!({ "user_id": id, "email_address": "bob@example.com" }))
+        .await
+        .assert_error(422, "form_identifier_exists", Some("email_address"));
+    add(json!({ "user_id": "user_nobody", "email_address": "x@example.com" }))
+        .await
+        .assert_error(404, "resource_not_found", None);
+    // Made primary, then removed: the primary hands back.
+    let path = format!("/v1/email_addresses/{work}");
+    let res = app
+        .bapi("PATCH", &path, Some(json!({ "primary": true })))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        app.user_json(&id).await["primary_email_address_id"],
+        work.as_str()
+    );
+    let res = app.bapi("DELETE", &path, None).await;
+    assert_eq!(
+        res.body,
+        json!({ "object": "email_address", "id": work, "deleted": true })
+    );
+    let user = app.user_json(&id).await;
+    assert_eq!(user["email_addresses"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        user["primary_email_address_id"],
+        user["email_addresses"][0]["id"]
+    );
+    // A phone number kept for the second factor from the start.
+    let res = app
+        .bapi(
+            "POST",
+            "/v1/phone_numbers",
+            Some(json!({ "user_id": bob, "phone_number": "+14155552675", "verified": true, "reserved_for_second_factor": true })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["reserved_for_second_factor"], true);
+    assert_eq!(app.user_json(&bob).await["two_factor_enabled"], true);
+    let phone = res.body["id"].as_str().unwrap().to_owned();
+    let res = app
+        .bapi("DELETE", &format!("/v1/phone_numbers/{phone}"), None)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(app.user_json(&bob).await["two_factor_enabled"], false);
+}
+
+#[tokio::test]
+async fn metadata_merges_deeply_through_the_backend_api() {
+    let app = TestApp::new().await;
+    let res = app
+        .post_user(json!({
+            "email_address": ["ada@example.com"],
+            "public_metadata": { "plan": "free", "limits": { "seats": 1, "projects": 2 } },
+            "private_metadata": { "stripe": "cus_1" },
+        }))
+        .await;
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/users/{id}/metadata");
+    let res = app
+        .bapi(
+            "PATCH",
+            &path,
+            Some(json!({ "public_metadata": { "plan": "pro", "limits": { "seats": 5 }, "trial": null } })),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["public_metadata"],
+        json!({ "plan": "pro", "limits": { "seats": 5, "projects": 2 } })
+    );
+    assert_eq!(
+        res.body["private_metadata"],
+        json!({ "stripe": "cus_1" }),
+        "untouched"
+    );
+    app.bapi("PATCH", &path, Some(json!({ "unsafe_metadata": "x" })))
+        .await
+        .assert_error(422, "form_param_format_invalid", Some("unsafe_metadata"));
+}
+
+#[tokio::test]
+async fn the_backend_api_checks_a_users_password_and_codes_under_the_lockout_rule() {
+    let settings = latch_core::model::InstanceSettings {
+        lockout_attempts: 2,
+        ..Default::default()
+    };
+    let app = TestApp::with(settings).await;
+    let res = app
+        .post_user(json!({
+            "email_address": ["ada@example.com"],
+            "password": crate::support::PASSWORD,
+            "backup_codes": ["k7m2p9qa", "x3n8v1cd"],
+        }))
+        .await;
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let verify = format!("/v1/users/{id}/verify_password");
+    let res = app
+        .bapi(
+            "POST",
+            &verify,
+            Some(json!({ "password": crate::support::PASSWORD })),
+        )
+        .await;
+    assert_eq!(res.body, json!({ "verified": true }));
+    let totp = format!("/v1/users/{id}/verify_totp");
+    let res = app
+        .bapi("POST", &totp, Some(json!({ "code": "k7m2p9qa" })))
+        .await;
+    assert_eq!(
+        res.body,
+        json!({ "verified": true, "code_type": "backup_code" })
+    );
+    // Spent.
+    app.bapi("POST", &totp, Some(json!({ "code": "k7m2p9qa" })))
+        .await
+        .assert_error(422, "form_code_incorrect", Some("code"));
+    // One more wrong guess locks the user, as at sign-in.
+    app.bapi("POST", &verify, Some(json!({ "password": "not it" })))
+        .await
+        .assert_error(422, "form_password_incorrect", Some("password"));
+    assert_eq!(app.user_json(&id).await["locked"], true);
+    let res = app
+        .bapi(
+            "POST",
+            &verify,
+            Some(json!({ "password": crate::support::PASSWORD })),
+        )
+        .await;
+    assert_eq!(
+        res.status, 403,
+        "a locked user's right password is refused too"
+    );
+}

@@ -18,7 +18,7 @@ use latch_core::model::SessionStatus;
 use latch_core::service::{AddressKind, Step, Throttled};
 
 use crate::ApiState;
-use crate::bapi::{sessions as bapi_sessions, users};
+use crate::bapi::{addresses as bapi_addresses, sessions as bapi_sessions, users};
 use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
 use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins, sign_ups};
@@ -499,6 +499,15 @@ static ROUTES: &[Route] = &[
     backend(DELETE, "/v1/users/{id}/totp", |c| Box::pin(users::delete_totp(c.state, c.param("id")))),
     backend(DELETE, "/v1/users/{id}/backup_code", |c| Box::pin(users::delete_backup_codes(c.state, c.param("id")))),
     backend(DELETE, "/v1/users/{id}/external_accounts/{account}", |c| Box::pin(users::delete_external_account(c.state, c.param("id"), c.param("account")))),
+    backend(PATCH, "/v1/users/{id}/metadata", |c| Box::pin(bapi_addresses::merge_metadata(c.state, c.req, c.param("id")))),
+    backend(POST, "/v1/users/{id}/verify_password", |c| Box::pin(bapi_addresses::verify_password(c.state, c.req, c.param("id")))),
+    backend(POST, "/v1/users/{id}/verify_totp", |c| Box::pin(bapi_addresses::verify_totp(c.state, c.req, c.param("id")))),
+    backend(POST, "/v1/email_addresses", |c| Box::pin(bapi_addresses::create(c.state, c.req, AddressKind::Email))),
+    backend(GET, "/v1/email_addresses/{id}", |c| Box::pin(bapi_addresses::read(c.state, AddressKind::Email, c.param("id")))),
+    backend(PATCH, "/v1/email_addresses/{id}", |c| Box::pin(bapi_addresses::update_email(c.state, c.req, c.param("id")))),
+    backend(DELETE, "/v1/email_addresses/{id}", |c| Box::pin(bapi_addresses::delete(c.state, AddressKind::Email, c.param("id")))),
+    backend(POST, "/v1/phone_numbers", |c| Box::pin(bapi_addresses::create(c.state, c.req, AddressKind::Phone))),
+    backend(DELETE, "/v1/phone_numbers/{id}", |c| Box::pin(bapi_addresses::delete(c.state, AddressKind::Phone, c.param("id")))),
     backend(GET, "/v1/phone_numbers/{id}", |c| Box::pin(users::read_phone_number(c.state, c.param("id")))),
     backend(PATCH, "/v1/phone_numbers/{id}", |c| Box::pin(users::update_phone_number(c.state, c.req, c.param("id")))),
     backend(GET, "/v1/sessions", |c| Box::pin(bapi_sessions::list(c.state, c.req))),

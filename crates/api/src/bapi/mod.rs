@@ -2,6 +2,7 @@
 //! authenticates; the route table routes; the handlers live in one module per
 //! resource.
 
+pub(crate) mod addresses;
 pub(crate) mod sessions;
 pub(crate) mod users;
 

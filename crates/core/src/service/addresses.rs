@@ -10,9 +10,9 @@
 
 use std::sync::Mutex;
 
-use super::Outcome;
 use super::codes::{Recipient, code_digest};
 use super::me::Account;
+use super::{Outcome, Users};
 use crate::error::{Error, Problem, Resource};
 use crate::model::{
     CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, IdentifierKind, InstanceSettings,
@@ -418,6 +418,153 @@ impl Account {
             kind,
         };
         self.clients.outcome(deleted, &client.id, None).await
+    }
+}
+
+/// `POST /v1/email_addresses` and `POST /v1/phone_numbers`: an address an
+/// operator adds to a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewAddress {
+    pub user_id: Option<String>,
+    pub value: Option<String>,
+    pub verified: bool,
+    pub primary: bool,
+    pub reserved_for_second_factor: bool,
+}
+
+/// The Backend API's addresses: what an operator (or the application's
+/// server) adds, reads, changes and removes, on any user, with no
+/// reverification and no way-in rule (an operator may leave a user with no
+/// way in, as Clerk lets them).
+impl Users {
+    /// `GET /v1/email_addresses/{id}` (or `phone_numbers`): the address and
+    /// its user.
+    pub async fn get_address(&self, kind: AddressKind, id: &str) -> Result<AddressView, Error> {
+        let user = self.address_owner(kind, id).await?;
+        view_of(user, kind, id)
+    }
+
+    /// `POST /v1/email_addresses` (or `phone_numbers`).
+    pub async fn create_address(
+        &self,
+        kind: AddressKind,
+        params: NewAddress,
+    ) -> Result<AddressView, Error> {
+        let user_id = params
+            .user_id
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::param_nil("user_id"))?;
+        let param = kind.identifier().param_name();
+        let raw = params
+            .value
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| Error::param_nil(param))?;
+        let value = match kind {
+            AddressKind::Email => EmailAddress::parse(&raw)?.as_str().to_owned(),
+            AddressKind::Phone => PhoneNumber::parse(&raw)?.as_str().to_owned(),
+        };
+        let reserved = kind == AddressKind::Phone && params.reserved_for_second_factor;
+        if reserved && !params.verified {
+            return Err(Error::invalid(
+                "reserved_for_second_factor",
+                Problem::UnverifiedSecondFactorPhone,
+            ));
+        }
+        if reserved && params.primary {
+            return Err(Error::invalid("primary", Problem::PrimaryPhoneReserved));
+        }
+        let user = self.get_user(&user_id).await?;
+        let now = self.clock.now();
+        let prefix = match kind {
+            AddressKind::Email => IdPrefix::EmailAddress,
+            AddressKind::Phone => IdPrefix::PhoneNumber,
+        };
+        let record = IdentificationRecord {
+            id: new_id(prefix, &*self.random),
+            value,
+            verified: params.verified,
+            reserved_for_second_factor: reserved,
+            verification: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let user = self
+            .write_user(user, |mut user| {
+                if kind.records(&user).iter().any(|r| r.value == record.value) {
+                    return Err(Error::IdentifierTaken(kind.identifier()));
+                }
+                kind.records_mut(&mut user).push(record.clone());
+                let first = kind.primary_mut(&mut user).is_none() && record.verified && !reserved;
+                if params.primary || first {
+                    *kind.primary_mut(&mut user) = Some(record.id.clone());
+                }
+                Ok(user)
+            })
+            .await?;
+        view_of(user, kind, &record.id)
+    }
+
+    /// `PATCH /v1/email_addresses/{id}`: verified, or primary.
+    pub async fn update_email_address(
+        &self,
+        id: &str,
+        verified: Option<bool>,
+        primary: Option<bool>,
+    ) -> Result<AddressView, Error> {
+        let kind = AddressKind::Email;
+        let user = self.address_owner(kind, id).await?;
+        let now = self.clock.now();
+        let user = self
+            .write_user(user, |mut user| {
+                let record = user
+                    .email_addresses
+                    .iter_mut()
+                    .find(|r| r.id == id)
+                    .ok_or_else(|| kind.not_found())?;
+                if let Some(verified) = verified {
+                    record.verified = verified;
+                    record.updated_at = now;
+                }
+                if primary == Some(true) {
+                    user.primary_email_address_id = Some(id.to_owned());
+                }
+                Ok(user)
+            })
+            .await?;
+        view_of(user, kind, id)
+    }
+
+    /// `DELETE /v1/email_addresses/{id}` (or `phone_numbers`): a primary
+    /// address hands over to another verified one of its kind.
+    pub async fn delete_address(&self, kind: AddressKind, id: &str) -> Result<Deleted, Error> {
+        let user = self.address_owner(kind, id).await?;
+        self.write_user(user, |mut user| {
+            let records = kind.records_mut(&mut user);
+            let len = records.len();
+            records.retain(|r| r.id != id);
+            if records.len() == len {
+                return Err(kind.not_found());
+            }
+            if kind.primary_mut(&mut user).as_deref() == Some(id) {
+                let next = next_primary(kind.records(&user), id);
+                *kind.primary_mut(&mut user) = next;
+            }
+            Ok(user)
+        })
+        .await?;
+        Ok(Deleted {
+            id: id.to_owned(),
+            kind,
+        })
+    }
+
+    /// The user with the address `id` of `kind`.
+    async fn address_owner(&self, kind: AddressKind, id: &str) -> Result<User, Error> {
+        self.users
+            .find_by_identification_id(id)
+            .await?
+            .filter(|u| kind.records(u).iter().any(|r| r.id == id))
+            .ok_or_else(|| kind.not_found())
     }
 }
 

@@ -340,6 +340,118 @@ impl Account {
         self.clients.outcome(user.id, &client.id, None).await
     }
 
+    /// `PATCH /v1/users/{id}/metadata` (Backend API): each metadata given is
+    /// deep-merged into the user's, as `PATCH /v1/me/metadata` does.
+    pub async fn merge_user_metadata(
+        &self,
+        id: &str,
+        public: Option<serde_json::Value>,
+        private: Option<serde_json::Value>,
+        unsafe_metadata: Option<serde_json::Value>,
+    ) -> Result<User, Error> {
+        for (name, patch) in [
+            ("public_metadata", &public),
+            ("private_metadata", &private),
+            ("unsafe_metadata", &unsafe_metadata),
+        ] {
+            if patch.as_ref().is_some_and(|p| !p.is_object()) {
+                return Err(Error::invalid(name, Problem::NotJsonObject));
+            }
+        }
+        let user = self.user_admin.get_user(id).await?;
+        self.user_admin
+            .write_user(user, |mut user| {
+                let merge = |base: &serde_json::Value,
+                             patch: &Option<serde_json::Value>,
+                             name: &'static str| {
+                    match patch {
+                        Some(patch) => {
+                            super::users::metadata(Some(deep_merge(base.clone(), patch)), name)
+                        }
+                        None => Ok(base.clone()),
+                    }
+                };
+                user.public_metadata = merge(&user.public_metadata, &public, "public_metadata")?;
+                user.private_metadata =
+                    merge(&user.private_metadata, &private, "private_metadata")?;
+                user.unsafe_metadata =
+                    merge(&user.unsafe_metadata, &unsafe_metadata, "unsafe_metadata")?;
+                Ok(user)
+            })
+            .await
+    }
+
+    /// `POST /v1/users/{id}/verify_password` (Backend API): whether the
+    /// password is the user's, checked under the lockout rule as any other
+    /// guess (an application's server relaying guesses gets no more of
+    /// them than a browser does).
+    pub async fn verify_user_password(
+        &self,
+        id: &str,
+        password: Option<String>,
+    ) -> Result<(), Error> {
+        let password = password
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::param_nil("password"))?;
+        let user = self.user_admin.get_user(id).await?;
+        let Some(digest) = user.password_digest.clone() else {
+            return Err(Error::NoPassword);
+        };
+        let check = async {
+            if self.hasher.verify(&password, Some(digest)).await? {
+                Ok(())
+            } else {
+                Err(Error::PasswordIncorrect)
+            }
+        };
+        self.lockout.guarded(&user, check).await
+    }
+
+    /// `POST /v1/users/{id}/verify_totp` (Backend API): a TOTP code, or a
+    /// backup code (which is spent), under the lockout rule; returns which.
+    pub async fn verify_user_second_factor(
+        &self,
+        id: &str,
+        code: Option<String>,
+    ) -> Result<Strategy, Error> {
+        let code = code
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| Error::param_nil("code"))?;
+        let user = self.user_admin.get_user(id).await?;
+        if !user.totp_enabled() && !user.backup_code_enabled() {
+            return Err(Error::StrategyNotForUser(Strategy::Totp));
+        }
+        let now = self.clock.now();
+        let check = async {
+            if user.totp_enabled()
+                && super::second_factors::totp_passes(
+                    &*self.users,
+                    &self.secrets,
+                    &user,
+                    &code,
+                    now,
+                )
+                .await
+                .is_ok()
+            {
+                return Ok(Strategy::Totp);
+            }
+            if user.backup_code_enabled() {
+                super::second_factors::backup_code_passes(
+                    &*self.users,
+                    &self.secrets,
+                    &user,
+                    &code,
+                    now,
+                )
+                .await?;
+                return Ok(Strategy::BackupCode);
+            }
+            Err(super::codes::code_incorrect())
+        };
+        self.lockout.guarded(&user, check).await
+    }
+
     /// `PATCH /v1/me/metadata`: `unsafe_metadata` deep-merged into the
     /// user's: objects merge key by key, a `null` removes its key, any other
     /// value replaces. The result keeps metadata's limits.
