@@ -159,6 +159,29 @@ test('sign-up by email code: created, prepared and attempted on three replicas',
   assert.equal(clerk.session, null);
 });
 
+test('an email address added, prepared and proved on three replicas, in PostgreSQL', TIMEOUT, async () => {
+  const signIn = await clerk.client.signIn.create({
+    strategy: 'password', identifier: params.emailAddress[0], password: params.password,
+  });
+  await clerk.setActive({ session: signIn.createdSessionId });
+  const email = `added-${Date.now()}@example.com`;
+  const { result: verified, served } = await replicasServing(async () => {
+    const added = await clerk.user.createEmailAddress({ email });
+    const prepared = await added.prepareVerification({ strategy: 'email_code' });
+    const code = await receiver.nextCode(email);
+    return prepared.attemptVerification({ code });
+  });
+  assert.equal(new Set([
+    replicaOf(served, 'POST', /^\/v1\/me\/email_addresses$/),
+    replicaOf(served, 'POST', /^\/v1\/me\/email_addresses\/[^/]+\/prepare_verification$/),
+    replicaOf(served, 'POST', /^\/v1\/me\/email_addresses\/[^/]+\/attempt_verification$/),
+  ]).size, 3);
+  assert.equal(verified.verification.status, 'verified');
+  const read = await backend.users.getUser(user.id);
+  assert.ok(read.emailAddresses.some((e) => e.emailAddress === email && e.verification?.status === 'verified'));
+  await clerk.signOut();
+});
+
 test('a wrong password is form_password_incorrect, in one step and in two', TIMEOUT, async () => {
   const wrong = `${params.password}x`;
   await rejectsWithCode(

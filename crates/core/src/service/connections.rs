@@ -211,3 +211,52 @@ impl Account {
         self.clients.outcome(id.to_owned(), &client.id, None).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::model::{Client, SessionId, SessionStatus};
+    use crate::service::test_support::{Mocks, TOKEN, client, session, user};
+
+    #[tokio::test]
+    async fn without_a_cookie_to_bind_the_callback_nothing_is_started() {
+        let mut m = Mocks::new();
+        m.settings.strategies.oauth_providers = vec!["github".into()];
+        m.settings.redirect_origins = vec!["https://app.example".into()];
+        let mut provider = crate::ports::MockOAuthProvider::new();
+        provider.expect_name().return_const("github".to_owned());
+        provider.expect_authorize_url().never();
+        m.oauth.push(provider);
+        m.clients.expect_find_client_by_token_hash().returning(|_| {
+            Ok(Some(Client {
+                last_active_session_id: Some(SessionId("sess_1".into())),
+                ..client()
+            }))
+        });
+        m.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m.sign_ins.expect_insert().never();
+        let err = m
+            .services()
+            .account
+            .connect_external_account(
+                Some(TOKEN),
+                None,
+                Connect {
+                    strategy: Some("oauth_github".into()),
+                    redirect_url: Some("https://app.example/profile".into()),
+                    bind_to_cookie: false,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::StrategyNotSupported(Strategy::OAuth("github".into()))
+        );
+    }
+}

@@ -234,3 +234,90 @@ fn passed(strategy: Strategy) -> Verification {
         error: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::model::{Client, SessionStatus};
+    use crate::service::test_support::{Mocks, TOKEN, client, session, user};
+
+    fn signed_in(right_password: bool) -> Mocks {
+        let mut m = Mocks::new();
+        m.clients.expect_find_client_by_token_hash().returning(|_| {
+            Ok(Some(Client {
+                last_active_session_id: Some(SessionId("sess_1".into())),
+                ..client()
+            }))
+        });
+        m.clients
+            .expect_sessions_of_client()
+            .returning(|_| Ok(vec![session(SessionStatus::Active)]));
+        m.clients
+            .expect_get_client_with_sessions()
+            .returning(|_, _| Ok(None));
+        m.clients
+            .expect_get_session()
+            .returning(|_| Ok(Some(session(SessionStatus::Active))));
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m.passwords_match(right_password);
+        m
+    }
+
+    #[tokio::test]
+    async fn a_right_password_reverifies_the_first_factor_and_a_wrong_one_nothing() {
+        let mut m = signed_in(true);
+        m.clients
+            .expect_reverify_session()
+            .withf(|id, first, second, _| id.as_str() == "sess_1" && *first && !*second)
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let out = m
+            .services()
+            .account
+            .reverify_first_factor(
+                Some(TOKEN),
+                "sess_1",
+                Some("password".into()),
+                Some("pw".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.response.status, ReverificationStatus::Complete);
+
+        let mut m = signed_in(false);
+        m.clients.expect_reverify_session().never();
+        let err = m
+            .services()
+            .account
+            .reverify_first_factor(
+                Some(TOKEN),
+                "sess_1",
+                Some("password".into()),
+                Some("pw".into()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::PasswordIncorrect);
+    }
+
+    #[tokio::test]
+    async fn another_sessions_id_or_an_unknown_level_starts_nothing() {
+        let m = signed_in(true);
+        let account = m.services().account;
+        let err = account
+            .start_reverification(Some(TOKEN), "sess_other", Some("first_factor".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::NotSignedIn);
+        let err = account
+            .start_reverification(Some(TOKEN), "sess_1", Some("sideways".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::invalid("level", Problem::NotReverificationLevel)
+        );
+    }
+}
