@@ -214,3 +214,62 @@ async fn disconnecting_keeps_a_way_in() {
     .await
     .assert_error(404, "resource_not_found", None);
 }
+
+#[tokio::test]
+async fn the_providers_tokens_are_kept_sealed_and_refreshed_when_they_lapse() {
+    let Setup { app, idp } = setup(InstanceSettings::default()).await;
+    let ada = app.user("ada@example.com", None).await;
+    let cookie = browser_sign_in(&app, "ada@example.com").await;
+    let (id, url) = connect(&app, &cookie).await;
+    let query = approve(&idp, &url, "newcomer").await;
+    app.request(
+        "GET",
+        &format!("/v1/oauth_callback{query}"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    let path = format!("/v1/users/{ada}/oauth_access_tokens/oauth_github");
+    let res = app.bapi("GET", &path, None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let first = &res.body[0];
+    assert_eq!(first["object"], "oauth_access_token");
+    assert_eq!(first["external_account_id"], id.as_str());
+    assert_eq!(first["provider"], "oauth_github");
+    assert_eq!(first["provider_user_id"], "1003");
+    let token = first["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("gho_"), "{token}");
+    // Kept sealed: the token is nowhere in the database file.
+    let db = app.database_bytes();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+    // Within its lifetime, the same token; once it lapses, a fresh one.
+    let again = app.bapi("GET", &path, None).await;
+    assert_eq!(again.body[0]["token"], token.as_str());
+    app.clock.advance(std::time::Duration::from_secs(9 * 3600));
+    let later = app.bapi("GET", &path, None).await;
+    assert_eq!(later.status, 200, "{}", later.body);
+    let fresh = later.body[0]["token"].as_str().unwrap();
+    assert!(fresh.starts_with("gho_") && fresh != token, "{fresh}");
+    let stays = app.bapi("GET", &path, None).await;
+    assert_eq!(
+        stays.body[0]["token"], fresh,
+        "the refreshed token was stored"
+    );
+    // No account at that provider: an empty list; no user: not found.
+    let none = app
+        .bapi(
+            "GET",
+            &format!("/v1/users/{ada}/oauth_access_tokens/oauth_google"),
+            None,
+        )
+        .await;
+    assert_eq!(none.body, serde_json::json!([]));
+    let missing = app
+        .bapi(
+            "GET",
+            "/v1/users/user_nobody/oauth_access_tokens/oauth_github",
+            None,
+        )
+        .await;
+    missing.assert_error(404, "resource_not_found", None);
+}

@@ -1294,7 +1294,7 @@ async fn oauth(w: Walk<'_>, idp: &GitHubLikeProvider) {
     w.bapi("DELETE", &path, None, 404).await;
 
     // A signed-in browser connects a provider account, then disconnects it.
-    w.app.user("rin@example.com", None).await;
+    let rin = w.app.user("rin@example.com", None).await;
     let form = serde_urlencoded::to_string([
         ("strategy", "password"),
         ("identifier", "rin@example.com"),
@@ -1324,6 +1324,10 @@ async fn oauth(w: Walk<'_>, idp: &GitHubLikeProvider) {
     let (token, _) = w.app.sign_in("rin@example.com").await;
     let native = [("strategy", "oauth_github"), ("redirect_url", back)];
     w.refused("POST", to, &token, &native).await;
+    let tokens = format!("/v1/users/{rin}/oauth_access_tokens/oauth_github");
+    w.bapi("GET", &tokens, None, 200).await;
+    let nobody = "/v1/users/user_nobody/oauth_access_tokens/oauth_github";
+    w.bapi("GET", nobody, None, 404).await;
     let linked = id_of(&pending);
     let one = format!("{to}/{linked}");
     expect(w.request("DELETE", &one, &headers, None).await, 200);

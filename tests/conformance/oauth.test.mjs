@@ -65,6 +65,12 @@ test('OAuth sign-in through the provider login and consent completes', async () 
   const linked = await backend.users.getUser(user.id);
   assert.equal(linked.externalAccounts.length, 1);
   assert.equal(linked.externalAccounts[0].providerUserId, 'ada');
+  // The provider's access token, for the application's server to call its API with.
+  const tokens = await backend.users.getUserOauthAccessToken(user.id, 'oauth_custom_acme');
+  const list = tokens.data ?? tokens;
+  assert.equal(list.length, 1);
+  assert.equal(list[0].externalAccountId, linked.externalAccounts[0].id);
+  assert.ok(list[0].token.length > 10, 'an access token');
   await clerk.signOut();
 });
 

@@ -500,6 +500,7 @@ static ROUTES: &[Route] = &[
     backend(DELETE, "/v1/users/{id}/backup_code", |c| Box::pin(users::delete_backup_codes(c.state, c.param("id")))),
     backend(DELETE, "/v1/users/{id}/external_accounts/{account}", |c| Box::pin(users::delete_external_account(c.state, c.param("id"), c.param("account")))),
     backend(PATCH, "/v1/users/{id}/metadata", |c| Box::pin(bapi_addresses::merge_metadata(c.state, c.req, c.param("id")))),
+    backend(GET, "/v1/users/{id}/oauth_access_tokens/{provider}", |c| Box::pin(bapi_addresses::oauth_access_tokens(c.state, c.param("id"), c.param("provider")))),
     backend(POST, "/v1/users/{id}/verify_password", |c| Box::pin(bapi_addresses::verify_password(c.state, c.req, c.param("id")))),
     backend(POST, "/v1/users/{id}/verify_totp", |c| Box::pin(bapi_addresses::verify_totp(c.state, c.req, c.param("id")))),
     backend(POST, "/v1/email_addresses", |c| Box::pin(bapi_addresses::create(c.state, c.req, AddressKind::Email))),

@@ -16,7 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_account_history.sql"),
     include_str!("../migrations/0006_client_sign_ups.sql"),
     include_str!("../migrations/0007_legal_acceptance.sql"),
-    include_str!("../migrations/0008_identification_verifications.sql"),
+    include_str!("../migrations/0008_accounts.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

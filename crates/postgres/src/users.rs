@@ -46,7 +46,7 @@ macro_rules! user_aggregate {
              created_at, updated_at, verification) ORDER BY position), '[]')::text FROM phone_numbers WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(digest ORDER BY digest), '[]')::text FROM backup_codes WHERE user_id = users.id), \
              (SELECT COALESCE(json_agg(json_build_array(id, provider, subject, email, email_verified, first_name, \
-             last_name, username, avatar_url, created_at, updated_at, approved_scopes) ORDER BY position), \
+             last_name, username, avatar_url, created_at, updated_at, approved_scopes, tokens) ORDER BY position), \
              '[]')::text \
              FROM external_accounts WHERE user_id = users.id) \
              FROM users"
@@ -664,8 +664,8 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
     let stmt = tx
         .prepare_cached(
             "INSERT INTO external_accounts (id, user_id, provider, subject, email, email_verified, first_name, \
-             last_name, username, avatar_url, position, created_at, updated_at, approved_scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             last_name, username, avatar_url, position, created_at, updated_at, approved_scopes, tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .await?;
     for (index, a) in user.external_accounts.iter().enumerate() {
@@ -686,6 +686,7 @@ async fn insert_parts(tx: &Transaction<'_>, user: &User) -> Result<(), DbError> 
                 &a.created_at.0,
                 &a.updated_at.0,
                 &a.approved_scopes,
+                &a.tokens,
             ],
         )
         .await?;
@@ -809,6 +810,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
         i64,
         i64,
         String,
+        Option<String>,
     );
     let accounts: Vec<AccountRow> = serde_json::from_str(&row.try_get::<_, String>(28)?)?;
     let external_accounts = accounts
@@ -827,6 +829,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
                 created_at,
                 updated_at,
                 approved_scopes,
+                tokens,
             )| ExternalAccount {
                 id,
                 provider,
@@ -838,6 +841,7 @@ pub(crate) fn user_from_row(row: &Row) -> Result<User, DbError> {
                 username,
                 avatar_url,
                 approved_scopes,
+                tokens,
                 created_at: Timestamp(created_at),
                 updated_at: Timestamp(updated_at),
             },

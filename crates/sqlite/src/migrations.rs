@@ -22,7 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_sign_ups.sql"),
     include_str!("../migrations/0012_client_sign_ups.sql"),
     include_str!("../migrations/0013_legal_acceptance.sql"),
-    include_str!("../migrations/0014_identification_verifications.sql"),
+    include_str!("../migrations/0014_accounts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -571,8 +571,8 @@ fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbEr
 fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbError> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO external_accounts (id, user_id, provider, subject, email, email_verified, first_name, \
-         last_name, username, avatar_url, position, created_at, updated_at, approved_scopes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         last_name, username, avatar_url, position, created_at, updated_at, approved_scopes, tokens) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
     for (position, a) in user.external_accounts.iter().enumerate() {
         insert.execute(params![
@@ -590,6 +590,7 @@ fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbErro
             a.created_at.0,
             a.updated_at.0,
             a.approved_scopes,
+            a.tokens,
         ])?;
     }
     Ok(())
@@ -603,7 +604,7 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
     let (ids, index) = users_by_id(users)?;
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
-         avatar_url, created_at, updated_at, approved_scopes FROM external_accounts \
+         avatar_url, created_at, updated_at, approved_scopes, tokens FROM external_accounts \
          WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position",
     )?;
     let mut rows = stmt.query([&ids])?;
@@ -620,6 +621,7 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
             username: row.get(8)?,
             avatar_url: row.get(9)?,
             approved_scopes: row.get(12)?,
+            tokens: row.get(13)?,
             created_at: Timestamp(row.get(10)?),
             updated_at: Timestamp(row.get(11)?),
         };

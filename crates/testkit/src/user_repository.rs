@@ -456,6 +456,8 @@ fn external(id: &str, provider: &str, subject: &str) -> latch_core::model::Exter
         username: Some(subject.into()),
         avatar_url: Some("https://img.example/a.png".into()),
         approved_scopes: "read:user user:email".into(),
+        // Sealed text, as the core stores it: the store keeps it as given.
+        tokens: (provider == "github").then(|| format!("sealed.v1.{subject}")),
         created_at: at(1),
         updated_at: at(2),
     }

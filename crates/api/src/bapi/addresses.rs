@@ -129,3 +129,34 @@ pub async fn verify_totp(
         json!({ "verified": true, "code_type": code_type }),
     ))
 }
+
+/// `GET /v1/users/{id}/oauth_access_tokens/{provider}`: an array, as Clerk
+/// answers it.
+pub async fn oauth_access_tokens(
+    state: &ApiState,
+    id: &str,
+    provider: &str,
+) -> Result<ApiResponse, ApiError> {
+    let views = state
+        .services
+        .account
+        .provider_access_tokens(id, provider)
+        .await?;
+    let list: Vec<_> = views
+        .iter()
+        .map(|v| {
+            json!({
+                "object": "oauth_access_token",
+                "external_account_id": v.external_account_id,
+                "provider_user_id": v.provider_user_id,
+                "token": v.token,
+                "expires_at": v.expires_at.map(|t| t.millis()),
+                "provider": format!("oauth_{}", v.provider),
+                "public_metadata": {},
+                "label": null,
+                "scopes": v.scopes,
+            })
+        })
+        .collect();
+    Ok(ApiResponse::ok(serde_json::Value::Array(list)))
+}

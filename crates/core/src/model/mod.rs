@@ -32,9 +32,9 @@ pub use settings::{
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
-    ProviderAccount, SentCode, ShownUser, SignIn, SignInStatus, Strategy, Verification,
-    VerificationError, VerificationStatus, identifier_only, identifies, offered_user, shown_user,
-    supported_first_factors, supported_identifiers, supported_second_factors,
+    ProviderAccount, SealedTokens, SentCode, ShownUser, SignIn, SignInStatus, Strategy,
+    Verification, VerificationError, VerificationStatus, identifier_only, identifies, offered_user,
+    shown_user, supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub use sign_up::{SignUp, SignUpChange, SignUpStatus, Verifiable};
 pub use text::{ECHO_MAX_CHARS, truncate};

@@ -35,6 +35,9 @@ pub struct ExternalAccount {
     pub avatar_url: Option<String>,
     /// The scopes the provider granted, space-separated as OAuth writes them.
     pub approved_scopes: String,
+    /// The provider's tokens for the account, sealed under the instance key
+    /// ([`crate::model::SealedTokens`]); `None` when the provider gave none.
+    pub tokens: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

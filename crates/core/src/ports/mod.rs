@@ -22,7 +22,7 @@ pub use code_sender::{CodeDestination, CodeMessage, CodePurpose, CodeSender, Sen
 pub use counters::{Counters, WindowCount};
 pub use instance_store::InstanceStore;
 pub use oauth_provider::{
-    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
 };
 pub use outbox::{
     ClaimedDelivery, DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox,

@@ -42,6 +42,18 @@ pub struct ExternalIdentity {
     pub avatar_url: Option<String>,
     /// The scopes the provider granted.
     pub approved_scopes: Vec<String>,
+    /// What the token endpoint issued, for the application's server to call
+    /// the provider's API with (`GET /v1/users/{id}/oauth_access_tokens/...`).
+    pub tokens: Option<ProviderTokens>,
+}
+
+/// Tokens a provider's token endpoint issued.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProviderTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// How long the access token lives, in seconds, if the provider said.
+    pub expires_in_secs: Option<u64>,
 }
 
 /// Why a provider step failed; the text is for logs only.
@@ -78,4 +90,7 @@ pub trait OAuthProvider: Send + Sync {
     async fn authorize_url(&self, request: &AuthorizationRequest) -> Result<String, OAuthError>;
 
     async fn exchange(&self, exchange: &CodeExchange) -> Result<ExternalIdentity, OAuthError>;
+
+    /// New tokens for a refresh token (the `refresh_token` grant).
+    async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, OAuthError>;
 }

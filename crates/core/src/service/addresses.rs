@@ -705,6 +705,7 @@ mod tests {
             username: None,
             avatar_url: None,
             approved_scopes: String::new(),
+            tokens: None,
             created_at: NOW,
             updated_at: NOW,
         });

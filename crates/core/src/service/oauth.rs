@@ -405,7 +405,12 @@ impl OAuth {
             .exchange(&exchange)
             .await
             .map_err(|err| provider_error(strategy, &err))?;
+        let tokens = match &identity.tokens {
+            Some(tokens) => Some(self.seal_tokens(name, &identity.subject, tokens)?),
+            None => None,
+        };
         Ok(ProviderAccount {
+            tokens,
             provider: name.clone(),
             subject: identity.subject,
             email: identity.email,
@@ -416,6 +421,32 @@ impl OAuth {
             avatar_url: identity.avatar_url,
             approved_scopes: identity.approved_scopes.join(" "),
         })
+    }
+
+    /// `tokens` as an account of `provider` keeps them: sealed under the
+    /// instance key, bound to the account, with their expiry as a time.
+    pub(crate) fn seal_tokens(
+        &self,
+        provider: &str,
+        subject: &str,
+        tokens: &crate::ports::ProviderTokens,
+    ) -> Result<String, Error> {
+        let now = self.clock.now();
+        let kept = crate::model::SealedTokens {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            // At most ten years: a provider's number is not trusted to fit.
+            expires_at: tokens.expires_in_secs.map(|secs| {
+                let secs = i64::try_from(secs.min(315_360_000)).unwrap_or(315_360_000);
+                now.plus(crate::model::Duration::seconds(secs))
+            }),
+        };
+        let json = serde_json::to_vec(&kept).map_err(|_| Error::internal("tokens to JSON"))?;
+        self.user_admin.secrets.seal(
+            &json,
+            &crate::model::SealedTokens::context(provider, subject),
+            &*self.random,
+        )
     }
 
     /// The user a provider account is: the one it is linked to, or else
@@ -539,6 +570,7 @@ impl OAuth {
                     && a.username == identity.username
                     && a.avatar_url == identity.avatar_url
                     && a.approved_scopes == identity.approved_scopes
+                    && identity.tokens.is_none()
             });
         if unchanged {
             return Ok(user);
@@ -558,6 +590,9 @@ impl OAuth {
                     a.username = identity.username.clone();
                     a.avatar_url = identity.avatar_url.clone();
                     a.approved_scopes = identity.approved_scopes.clone();
+                    if identity.tokens.is_some() {
+                        a.tokens = identity.tokens.clone();
+                    }
                     a.updated_at = now;
                 }
                 Ok(user)
@@ -618,7 +653,7 @@ impl OAuth {
         }
     }
 
-    fn oauth_provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, Error> {
+    pub(crate) fn oauth_provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, Error> {
         self.providers
             .get(name)
             .filter(|_| {

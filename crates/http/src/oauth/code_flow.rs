@@ -5,10 +5,10 @@ use std::borrow::Cow;
 
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenUrl,
 };
 
-use latch_core::ports::{AuthorizationRequest, CodeExchange, OAuthError};
+use latch_core::ports::{AuthorizationRequest, CodeExchange, OAuthError, ProviderTokens};
 
 use oauth2::TokenResponse as _;
 
@@ -96,6 +96,37 @@ pub(crate) async fn redeem(
         .request_async(http)
         .await
         .map_err(token_error)
+}
+
+/// What a token response issued, kept for the application's server.
+pub(crate) fn tokens(response: &TokenResponse) -> ProviderTokens {
+    ProviderTokens {
+        access_token: response.access_token().secret().clone(),
+        refresh_token: response.refresh_token().map(|t| t.secret().clone()),
+        expires_in_secs: response.expires_in().map(|d| d.as_secs()),
+    }
+}
+
+/// The `refresh_token` grant at the token endpoint. A provider that sends
+/// no new refresh token keeps the one it was given.
+pub(crate) async fn refresh(
+    http: &Http,
+    client: &OAuthClient,
+    refresh_token: &str,
+) -> Result<ProviderTokens, OAuthError> {
+    if refresh_token.is_empty() {
+        return Err(OAuthError::Rejected("no refresh token".into()));
+    }
+    let response = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
+        .request_async(http)
+        .await
+        .map_err(token_error)?;
+    let mut tokens = tokens(&response);
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = Some(refresh_token.to_owned());
+    }
+    Ok(tokens)
 }
 
 /// The scopes a token response granted: the ones it names, or, when it

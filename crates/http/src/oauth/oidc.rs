@@ -26,7 +26,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use latch_core::ports::{
-    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
 };
 
 use super::code_flow::{self, Endpoints};
@@ -533,6 +533,7 @@ fn localized<T: std::ops::Deref<Target = String>>(
 fn identity(claims: &LatchIdTokenClaims) -> ExternalIdentity {
     let email = non_empty(claims.email().map(|e| e.to_string()));
     ExternalIdentity {
+        tokens: None,
         subject: claims.subject().to_string(),
         email_verified: email.is_some() && claims.email_verified() == Some(true),
         email,
@@ -616,7 +617,18 @@ impl OAuthProvider for OidcProvider {
                 .await?;
         }
         identity.approved_scopes = code_flow::granted_scopes(&response, &self.scopes);
+        identity.tokens = Some(code_flow::tokens(&response));
         Ok(identity)
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, OAuthError> {
+        let discovered = self.discovered().await?;
+        let client = code_flow::client(
+            &self.client_id,
+            self.secret.current()?,
+            &discovered.endpoints,
+        );
+        code_flow::refresh(&self.http, &client, refresh_token).await
     }
 }
 

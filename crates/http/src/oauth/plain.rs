@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use oauth2::{AuthType, AuthUrl, TokenResponse as _, TokenUrl};
 
 use latch_core::ports::{
-    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
 };
 
 use super::Secret;
@@ -150,6 +150,12 @@ impl OAuthProvider for OAuth2Provider {
             )
             .await?;
         identity.approved_scopes = code_flow::granted_scopes(&response, &self.scopes);
+        identity.tokens = Some(code_flow::tokens(&response));
         Ok(identity)
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, OAuthError> {
+        let client = code_flow::client(&self.client_id, self.secret.current()?, &self.endpoints);
+        code_flow::refresh(&self.http, &client, refresh_token).await
     }
 }

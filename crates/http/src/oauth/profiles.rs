@@ -145,6 +145,7 @@ async fn github(
     };
     let (first_name, last_name) = split_name(user.name.as_deref());
     Ok(ExternalIdentity {
+        tokens: None,
         subject: user.id.subject()?,
         email_verified: email.is_some() && email_verified,
         email,
@@ -226,6 +227,7 @@ async fn facebook(
         .filter(|d| !d.is_silhouette)
         .and_then(|d| non_empty(d.url));
     Ok(ExternalIdentity {
+        tokens: None,
         subject: user.id.subject()?,
         email_verified: email.is_some(),
         email,
@@ -263,6 +265,7 @@ async fn twitter(
         .data
         .ok_or_else(|| OAuthError::Rejected(format!("{WHAT}: no user in the answer")))?;
     Ok(ExternalIdentity {
+        tokens: None,
         subject: user.id.subject()?,
         email: None,
         email_verified: false,
@@ -301,6 +304,7 @@ async fn discord(
         .filter(|hash| hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
         .map(|hash| format!("https://cdn.discordapp.com/avatars/{subject}/{hash}.png"));
     Ok(ExternalIdentity {
+        tokens: None,
         email_verified: email.is_some() && user.verified,
         email,
         first_name: None,

@@ -48,14 +48,18 @@ async fn code_for(provider: &dyn OAuthProvider, login: &str) -> String {
 async fn signed_in(options: NodeOidcOptions, login: &str) -> ExternalIdentity {
     let (_node, provider) = start(options);
     let code = code_for(provider.as_ref(), login).await;
-    provider
+    let mut identity = provider
         .exchange(&code_exchange(&code, NONCE))
         .await
-        .unwrap()
+        .unwrap();
+    let tokens = identity.tokens.take().expect("the token endpoint's tokens");
+    assert!(!tokens.access_token.is_empty());
+    identity
 }
 
 fn ann() -> ExternalIdentity {
     ExternalIdentity {
+        tokens: None,
         subject: "ann".into(),
         email: Some("ann@example.com".into()),
         email_verified: true,

@@ -137,6 +137,28 @@ async fn an_unverified_primary_email_is_reported_unverified() {
 }
 
 #[tokio::test]
+async fn the_tokens_come_back_and_the_refresh_token_gets_new_ones_once() {
+    let github = start();
+    github.log_in_as("bob");
+    let provider = adapter(&github);
+    let code = authorize(provider.as_ref()).await;
+    let identity = provider.exchange(&code_exchange(&code, "")).await.unwrap();
+    let tokens = identity.tokens.expect("tokens");
+    assert!(tokens.access_token.starts_with("gho_"));
+    assert_eq!(tokens.expires_in_secs, Some(28800));
+    let refresh = tokens.refresh_token.expect("a refresh token");
+    let renewed = provider.refresh(&refresh).await.unwrap();
+    assert_ne!(renewed.access_token, tokens.access_token);
+    assert_ne!(renewed.refresh_token.as_deref(), Some(refresh.as_str()));
+    // The provider rotated it: the old one is spent.
+    assert!(matches!(
+        provider.refresh(&refresh).await,
+        Err(latch_core::ports::OAuthError::Rejected(_))
+    ));
+    assert!(provider.refresh("").await.is_err());
+}
+
+#[tokio::test]
 async fn a_user_without_email_signs_in_without_one() {
     let github = start();
     github.log_in_as("cyd");

@@ -97,6 +97,7 @@ async fn a_well_signed_token_gives_the_identity() {
     assert_eq!(
         identity,
         ExternalIdentity {
+            tokens: identity.tokens.clone(),
             subject: "user-1".into(),
             email: Some("ann@example.com".into()),
             email_verified: true,

@@ -127,6 +127,8 @@ struct State {
     user_api_down: bool,
     grants: HashMap<String, Grant>,
     tokens: HashMap<String, u64>,
+    /// Refresh tokens, each for one user, spent when used (rotated).
+    refresh_tokens: HashMap<String, u64>,
     authorizations: Vec<AuthorizeRecord>,
     token_requests: usize,
 }
@@ -135,6 +137,42 @@ struct Shared {
     client_id: String,
     client_secret: String,
     state: Mutex<State>,
+}
+
+/// A new access token (8 hours) and refresh token for `user_id`, as a
+/// GitHub App with expiring tokens answers: JSON when asked for, else a
+/// form body.
+fn issue(state: &mut State, user_id: u64, request: &Request) -> Reply {
+    let token = format!("gho_{}", random_token(27));
+    state.tokens.insert(token.clone(), user_id);
+    let refresh = format!("ghr_{}", random_token(27));
+    state.refresh_tokens.insert(refresh.clone(), user_id);
+    let wants_json = request
+        .header("accept")
+        .is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        let body = json!({
+            "access_token": token,
+            "token_type": "bearer",
+            "scope": "read:user,user:email",
+            "expires_in": 28800,
+            "refresh_token": refresh,
+        });
+        json(StatusCode::OK, &body)
+    } else {
+        let fields = [
+            ("access_token", token.as_str()),
+            ("token_type", "bearer"),
+            ("scope", "read:user,user:email"),
+            ("expires_in", "28800"),
+            ("refresh_token", refresh.as_str()),
+        ];
+        reply(
+            StatusCode::OK,
+            "application/x-www-form-urlencoded",
+            serde_urlencoded::to_string(fields).unwrap(),
+        )
+    }
 }
 
 /// The provider; stops when dropped.
@@ -397,6 +435,18 @@ impl Shared {
                 "The client_id and/or client_secret passed are incorrect.",
             );
         }
+        if field("grant_type").as_deref() == Some("refresh_token") {
+            let mut state = self.state.lock().unwrap();
+            let refreshed = field("refresh_token").and_then(|t| state.refresh_tokens.remove(&t));
+            let Some(user_id) = refreshed else {
+                return self.token_error(
+                    style,
+                    "bad_refresh_token",
+                    "The refresh token is invalid.",
+                );
+            };
+            return issue(&mut state, user_id, request);
+        }
         if field("grant_type").is_some_and(|g| g != "authorization_code") {
             return self.token_error(style, "unsupported_grant_type", "authorization_code only");
         }
@@ -425,33 +475,7 @@ impl Shared {
         if field("code_verifier").map(|v| s256(&v)) != Some(grant.challenge) {
             return self.token_error(style, "invalid_grant", "PKCE verification failed.");
         }
-        let token = format!("gho_{}", random_token(27));
-        state.tokens.insert(token.clone(), grant.user_id);
-        let fields = [
-            ("access_token", token.as_str()),
-            ("token_type", "bearer"),
-            ("scope", "read:user,user:email"),
-        ];
-        let wants_json = request
-            .header("accept")
-            .is_some_and(|a| a.contains("application/json"));
-        if wants_json {
-            json(
-                StatusCode::OK,
-                &serde_json::Value::Object(
-                    fields
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                        .collect(),
-                ),
-            )
-        } else {
-            reply(
-                StatusCode::OK,
-                "application/x-www-form-urlencoded",
-                serde_urlencoded::to_string(fields).unwrap(),
-            )
-        }
+        issue(&mut state, grant.user_id, request)
     }
 
     fn user_api(&self, path: &str, request: &Request) -> Reply {

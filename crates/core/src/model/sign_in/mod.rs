@@ -23,7 +23,7 @@ pub use factors::{
     supported_first_factors, supported_identifiers, supported_second_factors,
 };
 pub(crate) use oauth::OAuthParts;
-pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount};
+pub use oauth::{OAuthClaim, OAuthFlow, OAuthStateError, ProviderAccount, SealedTokens};
 pub use strategy::Strategy;
 pub use verification::{
     CodeAttempt, SentCode, Verification, VerificationError, VerificationStatus,

@@ -25,6 +25,27 @@ pub struct ProviderAccount {
     pub avatar_url: Option<String>,
     /// Space-separated, as OAuth writes scopes.
     pub approved_scopes: String,
+    /// The tokens the provider issued, sealed under the instance key.
+    #[serde(default)]
+    pub tokens: Option<String>,
+}
+
+/// A provider's tokens as they are kept, sealed (see
+/// [`ExternalAccount::tokens`]): the access token, the refresh token if any,
+/// and when the access token expires if the provider said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl SealedTokens {
+    /// What the sealed tokens of `provider`'s account `subject` are bound
+    /// to: a sealed blob copied to another account does not open.
+    pub fn context(provider: &str, subject: &str) -> String {
+        format!("oauth-tokens:{provider}:{subject}")
+    }
 }
 
 impl ProviderAccount {
@@ -41,6 +62,7 @@ impl ProviderAccount {
             username: self.username.clone(),
             avatar_url: self.avatar_url.clone(),
             approved_scopes: self.approved_scopes.clone(),
+            tokens: self.tokens.clone(),
             created_at: now,
             updated_at: now,
         }

@@ -462,6 +462,7 @@ async fn a_user_with_two_factor_on_gets_no_session_yet() {
             username: None,
             avatar_url: None,
             approved_scopes: String::new(),
+            tokens: None,
             created_at: NOW,
             updated_at: NOW,
         }],

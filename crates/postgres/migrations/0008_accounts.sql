@@ -3,3 +3,7 @@
 -- NULL for an address proved otherwise.
 ALTER TABLE email_addresses ADD COLUMN verification TEXT;
 ALTER TABLE phone_numbers ADD COLUMN verification TEXT;
+
+-- The tokens a provider issued for a linked account (access token, refresh
+-- token and expiry), sealed under the instance key; NULL when none.
+ALTER TABLE external_accounts ADD COLUMN tokens TEXT;
