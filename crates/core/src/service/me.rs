@@ -656,7 +656,8 @@ impl Account {
         }
         Err(Error::ReverificationRequired {
             level,
-            after_minutes: window.0 / 60_000,
+            // Whole minutes, rounded up: a window under a minute is not 0.
+            after_minutes: (window.0 + 59_999) / 60_000,
         })
     }
 
