@@ -191,6 +191,11 @@ async fn a_user_sees_their_sessions_everywhere_and_revokes_a_lost_one() {
     let res = app.fapi("POST", &path, &phone, &[]).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body["response"]["status"], "revoked");
+    assert!(
+        res.body["response"]["latest_activity"]["id"].is_string(),
+        "the device's row keeps its details: {}",
+        res.body
+    );
     let tokens = format!("/v1/client/sessions/{laptop_session}/tokens");
     assert_ne!(app.fapi("POST", &tokens, &laptop, &[]).await.status, 200);
     let res = app.fapi("GET", &me("/sessions/active"), &phone, &[]).await;

@@ -142,7 +142,19 @@ pub async fn revoke_session(
         req,
         token,
         |account, token, session| account.revoke_my_session(token, session, id),
-        |view| Renderer::new(state).session_without_token(view),
+        |view| {
+            // Clerk's screens redraw the device's row from this answer, so it
+            // carries where the session started, as the list does.
+            let r = Renderer::new(state);
+            let mut json = r.session_without_token(view);
+            if let (Some(object), Some(activity)) = (
+                json.as_object_mut(),
+                r.active_session(view).get("latest_activity").cloned(),
+            ) {
+                object.insert("latest_activity".to_owned(), activity);
+            }
+            json
+        },
     )
     .await
 }
