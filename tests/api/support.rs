@@ -18,6 +18,11 @@ use latch_testkit::{ManualClock, RecordingCodeSender};
 pub const SECRET: &str = "sk_test_api_tests_secret_key";
 pub const ORIGIN: &str = "http://localhost:3000";
 pub const PASSWORD: &str = "correct horse battery";
+/// The apps' table of places by address (`server.geoip_file`), in DB-IP's
+/// layout: one documentation range, so only requests sent from it have a
+/// city and country.
+pub const GEOIP: &str =
+    "198.51.100.0,198.51.100.255,NA,US,California,\"San Francisco\",37.7749,-122.419\n";
 /// The publishable key of the test apps: `clerk.latch.test`, development.
 pub const PUBLISHABLE_KEY: &str = "pk_test_Y2xlcmsubGF0Y2gudGVzdCQ";
 /// The OAuth callback URL the test apps register with providers.
@@ -246,6 +251,9 @@ impl TestApp {
             instance_id: "ins_test".into(),
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             connections: latch_api::ConnectionLimits::default(),
+            geoip: Some(std::sync::Arc::new(
+                latch_api::geoip::GeoIp::from_csv(GEOIP).unwrap(),
+            )),
         };
         Self {
             auto_deliver: std::sync::atomic::AtomicBool::new(true),

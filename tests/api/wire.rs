@@ -225,6 +225,8 @@ async fn a_session_carries_its_token_its_strategy_and_where_it_started() {
             "browser_name": "Safari",
             "browser_version": "17.5",
             "ip_address": "198.51.100.23",
+            "city": "San Francisco",
+            "country": "US",
         })
     );
 

@@ -110,6 +110,7 @@ impl App {
             instance_id: format!("ins_{}", &keys.kid()[4..]),
             trusted_proxies: s.server.trusted_proxies.clone(),
             connections: s.server.connections,
+            geoip: s.server.geoip.clone(),
         };
         Ok(ApiState::new(
             self.services()?,

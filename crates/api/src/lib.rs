@@ -35,6 +35,7 @@ pub mod bapi;
 pub mod client_ip;
 pub mod error;
 pub mod fapi;
+pub mod geoip;
 pub mod home;
 pub mod http;
 pub mod jobs;
@@ -100,6 +101,9 @@ pub struct ApiConfig {
     /// Proxies whose `X-Forwarded-For` names the client (load balancers the
     /// operator runs); any other peer is the client itself.
     pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// Where addresses are, for sessions' `latest_activity`; `None` when
+    /// no table is configured.
+    pub geoip: Option<Arc<geoip::GeoIp>>,
     /// Connections, timeouts and the body deadline.
     pub connections: ConnectionLimits,
 }

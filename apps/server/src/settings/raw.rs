@@ -225,6 +225,7 @@ pub struct ServerSection {
     pub cookie_domain: String,
     pub tls_cert_file: String,
     pub tls_key_file: String,
+    pub geoip_file: String,
     pub shutdown_grace_secs: u64,
     pub header_read_timeout_ms: u64,
     pub idle_timeout_ms: u64,

@@ -31,6 +31,8 @@ pub struct Server {
     pub shutdown_grace: Duration,
     /// Connections, head, idle and body timeouts.
     pub connections: ConnectionLimits,
+    /// Where addresses are (`geoip_file`), if a table is configured.
+    pub geoip: Option<std::sync::Arc<latch_api::geoip::GeoIp>>,
 }
 
 /// A timeout key in milliseconds, between 100 ms and an hour.
@@ -118,7 +120,16 @@ impl TryFrom<&ServerSection> for Server {
             body_read_timeout: timeout("body_read_timeout_ms", s.body_read_timeout_ms)?,
             max_connections: s.max_connections,
         };
+        let geoip = match s.geoip_file.trim() {
+            "" => None,
+            path => {
+                let table = latch_api::geoip::GeoIp::load(std::path::Path::new(path))
+                    .map_err(|e| anyhow::anyhow!("server.geoip_file: {e}"))?;
+                Some(std::sync::Arc::new(table))
+            }
+        };
         Ok(Self {
+            geoip,
             addr,
             allowed_origins: s.allowed_origins.clone(),
             trusted_proxies,

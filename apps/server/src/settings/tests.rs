@@ -834,3 +834,28 @@ fn the_printed_configuration_shows_the_sign_up_section() {
         "{printed}"
     );
 }
+
+#[test]
+fn a_geoip_table_is_read_at_start_and_a_bad_one_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("city.csv");
+    std::fs::write(&good, "203.0.113.0,203.0.113.255,NZ,Wellington\n").unwrap();
+    let mut s = defaults();
+    s.server.geoip_file = good.display().to_string();
+    let parsed = parse(&s);
+    let table = parsed.server.geoip.expect("a table");
+    assert_eq!(
+        table.locate("203.0.113.8").and_then(|p| p.city.as_deref()),
+        Some("Wellington")
+    );
+    assert!(parse(&defaults()).server.geoip.is_none(), "off by default");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "203.0.113.0,nowhere,NZ,Wellington\n").unwrap();
+    let e = error_with(|s| s.server.geoip_file = bad.display().to_string());
+    assert!(
+        e.contains("server.geoip_file") && e.contains("line 1"),
+        "{e}"
+    );
+    let e = error_with(|s| s.server.geoip_file = "/nonexistent/city.csv".into());
+    assert!(e.contains("server.geoip_file"), "{e}");
+}

@@ -1,7 +1,8 @@
 //! A session's `latest_activity` (the Backend API's `session_activity`):
 //! the device and browser read from the User-Agent it was made with, and
-//! its address. Latch has no GeoIP, so `city` and `country` are never sent;
-//! a string it cannot tell is left out, not `null`, as Clerk's schema has it.
+//! its address, and the city and country of that address when a local table
+//! is configured (`server.geoip_file`, see [`crate::geoip`]). A string it
+//! cannot tell is left out, not `null`, as Clerk's schema has it.
 //!
 //! The User-Agent is classified by a fixed list of tokens over at most
 //! [`MAX_USER_AGENT_BYTES`] of it: bounded work whatever arrives. Tablets
@@ -23,6 +24,8 @@ pub struct Activity<'a> {
     pub id: &'a str,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// Where the address is, if the table knows.
+    pub place: Option<&'a crate::geoip::Place>,
 }
 
 /// Clerk's `SessionActivityResponse`.
@@ -39,6 +42,10 @@ pub struct LatestActivity<'a> {
     browser_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ip_address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    city: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country: Option<&'a str>,
 }
 
 impl<'a> LatestActivity<'a> {
@@ -56,6 +63,8 @@ impl<'a> LatestActivity<'a> {
             browser_name,
             browser_version,
             ip_address: activity.ip_address.filter(|ip| !ip.is_empty()),
+            city: activity.place.and_then(|p| p.city.as_deref()),
+            country: activity.place.and_then(|p| p.country.as_deref()),
         }
     }
 }
@@ -516,7 +525,12 @@ mod tests {
 
     #[test]
     fn the_activity_has_clerks_shape() {
+        let place = crate::geoip::Place {
+            city: Some("Wellington".into()),
+            country: Some("NZ".into()),
+        };
         let full = latest_activity(&Activity {
+            place: Some(&place),
             id: "sess_activity_1",
             ip_address: Some("203.0.113.9"),
             user_agent: Some(
@@ -533,6 +547,8 @@ mod tests {
                 "browser_name": "Safari",
                 "browser_version": "17.2",
                 "ip_address": "203.0.113.9",
+                "city": "Wellington",
+                "country": "NZ",
             })
         );
     }
@@ -548,6 +564,7 @@ mod tests {
                 id: "act_2",
                 ip_address: ip,
                 user_agent: ua,
+                place: Some(&crate::geoip::Place::default()),
             });
             assert_eq!(
                 bare,
@@ -559,6 +576,7 @@ mod tests {
             id: "act_3",
             ip_address: Some("2001:db8::1"),
             user_agent: Some("curl/8.4.0"),
+            place: None,
         });
         assert_eq!(
             curl,

@@ -72,6 +72,11 @@ impl<'a> Renderer<'a> {
         &self.state.config.issuer
     }
 
+    /// The table of places by address, when one is configured.
+    fn geoip(&self) -> Option<&'a crate::geoip::GeoIp> {
+        self.state.config.geoip.as_deref()
+    }
+
     pub fn settings(&self) -> &'a InstanceSettings {
         self.state.services.settings()
     }
@@ -107,7 +112,7 @@ impl<'a> Renderer<'a> {
 
     /// One of the signed-in user's sessions, with where it started.
     pub fn active_session(&self, view: &SessionView) -> Value {
-        to_value(session::ActiveSession::of(view))
+        to_value(session::ActiveSession::of(view, self.geoip()))
     }
 
     /// A session as a client shows it, without a token (another client's).
@@ -117,7 +122,7 @@ impl<'a> Renderer<'a> {
 
     /// A session as the Backend API shows it.
     pub fn backend_session(&self, view: &SessionView) -> Value {
-        to_value(session::BackendSession::of(view))
+        to_value(session::BackendSession::of(view, self.geoip()))
     }
 
     /// `now` decides whether the user shows as locked out.

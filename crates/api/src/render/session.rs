@@ -9,6 +9,7 @@ use latch_core::service::SessionView;
 use super::activity::{Activity, LatestActivity};
 use super::user::{PublicUserData, UserJson};
 use super::{Audience, Renderer};
+use crate::geoip::GeoIp;
 
 /// Clerk's `Token`: a session token.
 #[derive(Serialize)]
@@ -94,7 +95,7 @@ pub(super) struct BackendSession<'a> {
 }
 
 impl<'a> BackendSession<'a> {
-    pub(super) fn of(view: &'a SessionView) -> Self {
+    pub(super) fn of(view: &'a SessionView, geoip: Option<&'a GeoIp>) -> Self {
         let s = &view.session;
         let origin = &s.origin;
         let known = origin.ip_address.is_some() || origin.user_agent.is_some();
@@ -113,6 +114,9 @@ impl<'a> BackendSession<'a> {
                     id: s.id.as_str(),
                     ip_address: origin.ip_address.as_deref(),
                     user_agent: origin.user_agent.as_deref(),
+                    place: geoip
+                        .zip(origin.ip_address.as_deref())
+                        .and_then(|(table, ip)| table.locate(ip)),
                 })
             }),
             expire_at: s.expire_at.millis(),
@@ -141,8 +145,8 @@ pub(super) struct ActiveSession<'a> {
 }
 
 impl<'a> ActiveSession<'a> {
-    pub(super) fn of(view: &'a SessionView) -> Self {
-        let backend = BackendSession::of(view);
+    pub(super) fn of(view: &'a SessionView, geoip: Option<&'a GeoIp>) -> Self {
+        let backend = BackendSession::of(view, geoip);
         let s = &view.session;
         Self {
             object: "session",
