@@ -1088,6 +1088,11 @@ async fn reverification(w: Walk<'_>) {
         .await;
     w.fails("POST", &at(""), &token, &[("level", "any")], 422)
         .await;
+    let prepare = at("/prepare_first_factor");
+    w.ok("POST", &prepare, &token, &[("strategy", "email_code")])
+        .await;
+    w.fails("POST", &prepare, &token, &[("strategy", "totp")], 422)
+        .await;
     let first = at("/attempt_first_factor");
     let wrong = [("strategy", "password"), ("password", "not it")];
     w.fails("POST", &first, &token, &wrong, 422).await;

@@ -43,8 +43,8 @@ async fn a_password_reverification_lets_an_old_session_change_the_password() {
     assert_eq!(started["status"], "needs_first_factor");
     assert_eq!(started["level"], "first_factor");
     assert_eq!(
-        started["supported_first_factors"],
-        serde_json::json!([{ "strategy": "password" }])
+        started["supported_first_factors"][0],
+        serde_json::json!({ "strategy": "password" })
     );
     assert_eq!(started["session"]["id"], session.as_str());
 
@@ -174,4 +174,95 @@ async fn only_the_clients_own_active_session_reverifies() {
         )
         .await;
     assert_eq!(res.status, 401, "{}", res.body);
+}
+
+#[tokio::test]
+async fn a_code_to_a_verified_address_reverifies_too() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    app.clock.advance(Duration::from_secs(11 * 60));
+    let attempt_first = verify(&session, "/attempt_first_factor");
+    // Nothing prepared yet.
+    app.fapi(
+        "POST",
+        &attempt_first,
+        &token,
+        &[("strategy", "email_code"), ("code", "123456")],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("code"));
+    let res = app
+        .fapi(
+            "POST",
+            &verify(&session, ""),
+            &token,
+            &[("level", "first_factor")],
+        )
+        .await;
+    let email = res.body["response"]["supported_first_factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["strategy"] == "email_code")
+        .expect("an email code is offered")
+        .clone();
+    assert_eq!(email["safe_identifier"], "ada@example.com");
+    let res = app
+        .fapi(
+            "POST",
+            &verify(&session, "/prepare_first_factor"),
+            &token,
+            &[
+                ("strategy", "email_code"),
+                (
+                    "email_address_id",
+                    email["email_address_id"].as_str().unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.body["response"]["first_factor_verification"]["status"],
+        "unverified"
+    );
+    let code = app.codes.last_code_to("ada@example.com").unwrap();
+    app.fapi(
+        "POST",
+        &attempt_first,
+        &token,
+        &[("strategy", "email_code"), ("code", "000000")],
+    )
+    .await
+    .assert_error(422, "form_code_incorrect", Some("code"));
+    let res = app
+        .fapi(
+            "POST",
+            &attempt_first,
+            &token,
+            &[("strategy", "email_code"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["response"]["status"], "complete");
+    // Spent.
+    app.fapi(
+        "POST",
+        &attempt_first,
+        &token,
+        &[("strategy", "email_code"), ("code", &code)],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("code"));
+    let change = format!("/v1/me/change_password?_clerk_session_id={session}");
+    let res = app
+        .fapi(
+            "POST",
+            &change,
+            &token,
+            &[("new_password", "a brand new secret")],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
 }

@@ -210,7 +210,7 @@ async fn every_limited_step_is_throttled_after_its_allowance_and_no_other_route_
             assert_ne!(second.status, 429, "{method} {path}: {}", second.body);
         }
     }
-    assert_eq!(limited, 22);
+    assert_eq!(limited, 23);
 }
 
 #[tokio::test]

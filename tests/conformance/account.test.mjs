@@ -82,7 +82,7 @@ test('user.createPhoneNumber, proved, becomes a second factor with setReservedFo
 test('session.startVerification and attemptFirstFactorVerification reverify the session', async () => {
   const started = await clerk.session.startVerification({ level: 'first_factor' });
   assert.equal(started.status, 'needs_first_factor');
-  assert.deepEqual(started.supportedFirstFactors.map((f) => f.strategy), ['password']);
+  assert.deepEqual(started.supportedFirstFactors.map((f) => f.strategy), ['password', 'email_code']);
   await rejectsWithCode(
     clerk.session.attemptFirstFactorVerification({ strategy: 'password', password: 'not it at all' }),
     'form_password_incorrect',

@@ -293,10 +293,9 @@ test('<UserProfile/> lists the active devices and signs another one out', async 
     const revoked = page.waitForResponse((res) => new URL(res.url()).pathname === `/v1/me/sessions/${phoneSession}/revoke`);
     await page.getByRole('menuitem', { name: 'Sign out of device' }).click();
     assert.equal((await revoked).status(), 200);
-    await iphone.waitFor({ state: 'detached' });
-    // The list as the page shows it next: this device alone. (Right after the click
-    // <UserProfile/> keeps the revoked row, redrawn from the revoke answer, which carries no
-    // `latest_activity`, as "Desktop device", "Web browser", until the section redraws.)
+    // Right after the click <UserProfile/> keeps the revoked row, redrawn from the revoke
+    // answer (which keeps the device's details), until the section fetches the list again.
+    // The list as the page shows it next: this device alone.
     await openProfile();
     await page.getByRole('button', { name: 'Security' }).click();
     await thisDevice.waitFor();

@@ -478,6 +478,7 @@ static ROUTES: &[Route] = &[
     frontend(POST, "/v1/client/sessions/{id}/end", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Ended))),
     frontend(POST, "/v1/client/sessions/{id}/remove", None, |c| Box::pin(sessions::close(c.state, c.req, c.token, c.param("id"), SessionStatus::Removed))),
     frontend(POST, "/v1/client/sessions/{id}/verify", None, |c| Box::pin(sessions::start_verification(c.state, c.req, c.token, c.param("id")))),
+    frontend(POST, "/v1/client/sessions/{id}/verify/prepare_first_factor", Some(Step::PrepareFirstFactor), |c| Box::pin(sessions::prepare_verification(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/verify/attempt_first_factor", Some(Step::AttemptFirstFactor), |c| Box::pin(sessions::verify_first_factor(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/verify/attempt_second_factor", Some(Step::AttemptSecondFactor), |c| Box::pin(sessions::verify_second_factor(c.state, c.req, c.token, c.param("id")))),
     frontend(POST, "/v1/client/sessions/{id}/tokens", None, |c| Box::pin(sessions::tokens(c.state, c.req, c.token, c.param("id")))),

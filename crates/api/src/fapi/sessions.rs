@@ -89,6 +89,27 @@ pub async fn start_verification(
     Ok(wrap(r, outcome, |v| r.reverification(v)))
 }
 
+/// `POST /v1/client/sessions/{id}/verify/prepare_first_factor`: a code.
+pub async fn prepare_verification(
+    state: &ApiState,
+    req: &ApiRequest,
+    token: Option<&str>,
+    id: &str,
+) -> Result<FapiReply, ApiError> {
+    let strategy = req.param("strategy")?;
+    let target = match req.param("email_address_id")? {
+        Some(email) => Some(email),
+        None => req.param("phone_number_id")?,
+    };
+    let outcome = state
+        .services
+        .account
+        .prepare_reverification(token, id, strategy, target)
+        .await?;
+    let r = Renderer::for_client(state, req);
+    Ok(wrap(r, outcome, |v| r.reverification(v)))
+}
+
 /// `POST /v1/client/sessions/{id}/verify/attempt_first_factor`.
 pub async fn verify_first_factor(
     state: &ApiState,
@@ -96,11 +117,15 @@ pub async fn verify_first_factor(
     token: Option<&str>,
     id: &str,
 ) -> Result<FapiReply, ApiError> {
-    let (strategy, password) = (req.param("strategy")?, req.param("password")?);
+    let (strategy, password, code) = (
+        req.param("strategy")?,
+        req.param("password")?,
+        req.param("code")?,
+    );
     let outcome = state
         .services
         .account
-        .reverify_first_factor(token, id, strategy, password)
+        .reverify_first_factor(token, id, strategy, password, code)
         .await?;
     let r = Renderer::for_client(state, req);
     Ok(wrap(r, outcome, |v| r.reverification(v)))

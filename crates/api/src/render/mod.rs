@@ -144,6 +144,29 @@ impl<'a> Renderer<'a> {
         if on.password && v.user.has_password() {
             first.push(serde_json::json!({ "strategy": "password" }));
         }
+        // A code to each verified address that signs in.
+        let primary = |id: &str, kind: Option<&String>| Some(id) == kind.map(String::as_str);
+        if on.email_code {
+            for e in v.user.email_addresses.iter().filter(|e| e.verified) {
+                first.push(serde_json::json!({
+                    "strategy": "email_code",
+                    "email_address_id": e.id,
+                    "safe_identifier": e.value,
+                    "primary": primary(&e.id, v.user.primary_email_address_id.as_ref()),
+                }));
+            }
+        }
+        if on.phone_code {
+            let phones = v.user.phone_numbers.iter();
+            for p in phones.filter(|p| p.verified && !p.reserved_for_second_factor) {
+                first.push(serde_json::json!({
+                    "strategy": "phone_code",
+                    "phone_number_id": p.id,
+                    "safe_identifier": p.value,
+                    "primary": primary(&p.id, v.user.primary_phone_number_id.as_ref()),
+                }));
+            }
+        }
         let mut second = Vec::new();
         if on.totp && v.user.totp_enabled() {
             second.push(serde_json::json!({ "strategy": "totp" }));

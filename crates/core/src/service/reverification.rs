@@ -2,17 +2,19 @@
 //! proves their factors again, so that a sensitive change of their account
 //! (a new password, removing an address or a second factor) goes through.
 //!
-//! Nothing is kept between the steps but the session's own factor times: a
-//! factor that passes sets its time to now, and what is still needed follows
-//! from those times and the reverification window: a second factor for a
-//! user who has one, else the first.
+//! Little is kept between the steps: a factor that passes sets the
+//! session's time for it to now, and what is still needed follows from those
+//! times and the reverification window (a second factor for a user who has
+//! one, else the first). A code sent for the first factor waits in the flow
+//! store under an id derived from the session's, with the sign-in code rules.
 
 use super::Outcome;
 use super::me::Account;
 use super::second_factors::{backup_code_passes, totp_passes};
 use crate::error::{Error, Problem};
 use crate::model::{
-    Session, SessionId, Strategy, User, Verification, VerificationStatus, truncate,
+    FactorSlot, Session, SessionId, SignIn, SignInId, Strategy, User, Verification,
+    VerificationStatus, truncate,
 };
 
 /// The level a reverification was started at.
@@ -89,36 +91,122 @@ impl Account {
         self.clients.outcome(view, &client.id, None).await
     }
 
-    /// `POST .../verify/attempt_first_factor`: the password, checked under
-    /// the lockout rule as any other.
+    /// `POST .../verify/prepare_first_factor`: a code to one of the user's
+    /// verified addresses (`email_code`, `phone_code`), under the sign-in
+    /// code rules. The code waits in the flow store, under an id derived
+    /// from the session's, until it is attempted or abandoned.
+    pub async fn prepare_reverification(
+        &self,
+        token: Option<&str>,
+        session_id: &str,
+        strategy: Option<String>,
+        target_id: Option<String>,
+    ) -> Result<Outcome<ReverificationView>, Error> {
+        let strategy = self.strategy_param(strategy)?;
+        let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
+        if !matches!(strategy, Strategy::EmailCode | Strategy::PhoneCode)
+            || !self.settings.strategies.allows(&strategy)
+        {
+            return Err(Error::StrategyNotForUser(strategy));
+        }
+        let now = self.clock.now();
+        let id = carrier_id(&session.id);
+        let stored = self
+            .sign_ins
+            .get(&id)
+            .await?
+            .filter(|c| c.abandon_at > now && c.user_id() == Some(&user.id));
+        let existed = stored.is_some();
+        let mut carrier = match stored {
+            Some(carrier) => carrier,
+            None => {
+                let mut carrier = SignIn::new(id, client.id.clone(), now, &self.settings);
+                carrier.identify(user.id.as_str().to_owned(), &user, now)?;
+                carrier
+            }
+        };
+        // Only verified addresses receive a code.
+        let offered = proved_only(&user);
+        self.codes
+            .send_code(
+                FactorSlot::First,
+                &mut carrier,
+                &offered,
+                strategy,
+                target_id.as_deref(),
+                now,
+            )
+            .await?;
+        if existed {
+            self.clients.replace_sign_in(&mut carrier).await?;
+        } else {
+            self.sign_ins.insert(&carrier).await?;
+        }
+        let first = carrier.first_factor_verification().cloned();
+        let view = self.view(
+            ReverificationAsked::FirstFactor,
+            ReverificationStatus::NeedsFirstFactor,
+            user,
+            session,
+            first,
+            None,
+        );
+        self.clients.outcome(view, &client.id, None).await
+    }
+
+    /// `POST .../verify/attempt_first_factor`: the password, or the code
+    /// prepared for the session, checked under the lockout rule as any
+    /// other.
     pub async fn reverify_first_factor(
         &self,
         token: Option<&str>,
         session_id: &str,
         strategy: Option<String>,
         password: Option<String>,
+        code: Option<String>,
     ) -> Result<Outcome<ReverificationView>, Error> {
         let strategy = self.strategy_param(strategy)?;
         let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
-        if strategy != Strategy::Password {
-            return Err(Error::StrategyNotForUser(strategy));
-        }
-        let digest = user
-            .password_digest
-            .clone()
-            .filter(|_| self.settings.strategies.password)
-            .ok_or(Error::StrategyNotForUser(Strategy::Password))?;
-        let given = password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::param_nil("password"))?;
-        let check = async {
-            if self.hasher.verify(&given, Some(digest)).await? {
-                Ok(())
-            } else {
-                Err(Error::PasswordIncorrect)
+        let passed_with = strategy.clone();
+        match strategy {
+            Strategy::Password => {
+                let digest = user
+                    .password_digest
+                    .clone()
+                    .filter(|_| self.settings.strategies.password)
+                    .ok_or(Error::StrategyNotForUser(Strategy::Password))?;
+                let given = password
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| Error::param_nil("password"))?;
+                let check = async {
+                    if self.hasher.verify(&given, Some(digest)).await? {
+                        Ok(())
+                    } else {
+                        Err(Error::PasswordIncorrect)
+                    }
+                };
+                self.lockout.guarded(&user, check).await?;
             }
-        };
-        self.lockout.guarded(&user, check).await?;
+            Strategy::EmailCode | Strategy::PhoneCode => {
+                let id = carrier_id(&session.id);
+                let now = self.clock.now();
+                let mut carrier = self
+                    .sign_ins
+                    .get(&id)
+                    .await?
+                    .filter(|c| c.abandon_at > now && c.user_id() == Some(&user.id))
+                    .ok_or_else(|| {
+                        Error::invalid("code", Problem::NotPrepared(strategy.clone()))
+                    })?;
+                let check = self
+                    .codes
+                    .check_code(FactorSlot::First, &mut carrier, &strategy, code);
+                self.lockout.guarded(&user, check).await?;
+                // Spent: the code proves nothing twice.
+                self.sign_ins.delete(&id).await?;
+            }
+            other => return Err(Error::StrategyNotForUser(other)),
+        }
         let now = self.clock.now();
         self.client_repo
             .reverify_session(&session.id, true, false, now)
@@ -134,7 +222,7 @@ impl Account {
         } else {
             ReverificationAsked::FirstFactor
         };
-        let passed = Some(passed(Strategy::Password));
+        let passed = Some(passed(passed_with));
         let view = self.view(level, status, user, session, passed, None);
         self.clients.outcome(view, &client.id, None).await
     }
@@ -222,6 +310,22 @@ impl Account {
     }
 }
 
+/// Where the code of `session`'s reverification waits in the flow store.
+fn carrier_id(session: &SessionId) -> SignInId {
+    SignInId(format!("rvf_{}", session.as_str()))
+}
+
+/// `user` with only its verified addresses, and no phone kept for the
+/// second factor: where a first-factor code may go.
+fn proved_only(user: &User) -> User {
+    let mut offered = user.clone();
+    offered.email_addresses.retain(|e| e.verified);
+    offered
+        .phone_numbers
+        .retain(|p| p.verified && !p.reserved_for_second_factor);
+    offered
+}
+
 /// A factor that just passed.
 fn passed(strategy: Strategy) -> Verification {
     Verification {
@@ -281,6 +385,7 @@ mod tests {
                 "sess_1",
                 Some("password".into()),
                 Some("pw".into()),
+                None,
             )
             .await
             .unwrap();
@@ -296,6 +401,7 @@ mod tests {
                 "sess_1",
                 Some("password".into()),
                 Some("pw".into()),
+                None,
             )
             .await
             .unwrap_err();
