@@ -2,22 +2,26 @@
 // page from another origin, against a production instance, used as a person would, by
 // label, role and visible text: the name, a second email address (its code taken from what
 // latch's `http` sender delivered) made primary, the password (through the reverification
-// modal) and the active devices. After each step the Backend API must report the change.
+// modal), the active devices, and an account at an OpenID Connect provider (`oidc-provider`,
+// started here as `custom_acme`) connected through the provider's pages and removed. After
+// each step the Backend API must report the change.
 // Each step's end state is saved as a PNG under screenshots/user-profile/.
 import assert from 'node:assert/strict';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import {
-  assertClerkUiInstalled, backendClient, freePort, httpCodeSender, launchBrowser, newUserParams, recordFapi,
-  startCodeReceiver, startLatch, startPageServer, withScreenshotOnFailure,
+  assertClerkUiInstalled, backendClient, freePort, httpCodeSender, launchBrowser, loginAtProvider, newUserParams, recordFapi,
+  startCodeReceiver, startLatch, startPageServer, startProvider, withScreenshotOnFailure,
 } from './harness.mjs';
 
 const SHOTS = fileURLToPath(new URL('./screenshots/user-profile/', import.meta.url));
+/** The user's account at the provider (any password logs in as its `sub`). */
+const ACME = { sub: 'ada-at-acme', email: 'ada@acme.example', email_verified: true, given_name: 'Ada', family_name: 'Lovelace' };
 const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 '
   + '(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 
-let pageServer, pageOrigin, latch, receiver, browser, page, blocked, params, user, bapi, fapiLog;
+let pageServer, pageOrigin, latch, idp, receiver, browser, page, blocked, params, user, bapi, fapiLog;
 let sessionId;
 let password;
 
@@ -80,6 +84,10 @@ before(async () => {
   // latch's own URL as its issuer, as a deployment's would be: users' default avatars
   // (`image_url`) are served from there.
   const port = await freePort();
+  // The provider knows latch's callback on that port, as startOAuthLatch does it.
+  const callback = `http://127.0.0.1:${port}/v1/oauth_callback`;
+  const oauthClient = { clientId: 'latch-ui-profile', clientSecret: 'ui-profile provider secret' };
+  idp = await startProvider({ ...oauthClient, redirectUris: [callback], accounts: [ACME] });
   latch = await startLatch({
     environment: 'production',
     allowedOrigins: [pageOrigin],
@@ -89,6 +97,10 @@ before(async () => {
       LATCH_INSTANCE__ISSUER: `http://127.0.0.1:${port}`,
       // A session's password, verified at sign-in, is stale for a sensitive change 1 s later.
       LATCH_SIGN_IN__REVERIFICATION_WINDOW_SECS: '1',
+      LATCH_OAUTH__CALLBACK_URL: callback,
+      LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__ISSUER_URL: idp.issuer,
+      LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_ID: oauthClient.clientId,
+      LATCH_OAUTH__PROVIDERS__CUSTOM_ACME__CLIENT_SECRET: oauthClient.clientSecret,
     },
   });
   Object.assign(pageConfig, { publishableKey: latch.publishableKey, proxyUrl: latch.url });
@@ -122,6 +134,11 @@ before(async () => {
 /** Loads the page afresh, signed in by latch's cookie, and mounts <UserProfile/> in it. */
 async function openProfile() {
   await page.goto(`${pageOrigin}/ui`);
+  await mountProfile();
+}
+
+/** Loads Clerk on the page the browser is on (one with the screens) and mounts <UserProfile/>. */
+async function mountProfile() {
   const active = await page.evaluate(async () => {
     const router = () => {};
     await window.Clerk.load({
@@ -140,6 +157,7 @@ async function openProfile() {
 after(async () => {
   await browser?.close();
   await latch?.stop();
+  idp?.stop();
   await receiver?.close();
   pageServer?.close();
 });
@@ -316,6 +334,91 @@ test('<UserProfile/> lists the active devices and signs another one out', async 
   assert.ok(refused.status >= 400 && refused.status < 500, `${refused.status} ${JSON.stringify(refused.body)}`);
 });
 
+test('<UserProfile/> connects an account at the provider, then removes it after reverifying', async () => {
+  const start = fapiLog.length;
+  await step('ui-profile-connect', async () => {
+    await openProfile();
+    await page.getByText('Connected accounts').waitFor();
+    await page.getByRole('button', { name: 'Connect account' }).click();
+    // The menu lists the providers not yet connected, by the name the environment gives.
+    const acme = page.getByRole('menuitem', { name: 'Acme' });
+    await acme.waitFor();
+    await Promise.all([
+      page.waitForURL((url) => url.origin === idp.issuer),
+      acme.click(),
+    ]);
+    await loginAtProvider(page, idp.issuer, ACME.sub);
+    // latch's callback sends the browser back to the page the connection started from (its
+    // URL is the redirect_url the screens sent), where Clerk loads the user afresh.
+    await page.waitForURL((url) => url.origin === pageOrigin, { waitUntil: 'load' });
+    assert.equal(page.url(), `${pageOrigin}/ui`);
+    await mountProfile();
+    const row = item('Acme');
+    await row.waitFor();
+    await row.getByText(ACME.email).waitFor();
+    // All the providers are connected: nothing more to connect.
+    assert.equal(await page.getByRole('button', { name: 'Connect account' }).count(), 0);
+    await shot('12-account-connected');
+  });
+  let log = fapiLog.slice(start);
+  const started = log.find((r) => r.method === 'POST' && r.path === '/v1/me/external_accounts');
+  assert.equal(started?.status, 200, summary(start));
+  assert.equal(started.body.strategy, 'oauth_custom_acme');
+  assert.equal(started.body.redirect_url, `${pageOrigin}/ui`);
+  assert.deepEqual(refusedSince(start), [], summary(start));
+
+  const connected = await bapi.users.getUser(user.id);
+  assert.equal(connected.externalAccounts.length, 1);
+  const [account] = connected.externalAccounts;
+  assert.equal(account.provider, 'oauth_custom_acme');
+  assert.equal(account.providerUserId, ACME.sub);
+  assert.equal(account.emailAddress, ACME.email);
+  assert.equal(account.verification?.status, 'verified');
+  // The provider's access token, for the application's server to call its API with.
+  const tokens = await bapi.users.getUserOauthAccessToken(user.id, 'oauth_custom_acme');
+  const list = tokens.data ?? tokens;
+  assert.equal(list.length, 1);
+  assert.equal(list[0].externalAccountId, account.id);
+  assert.ok(list[0].token.length > 10, 'an access token');
+
+  const removing = fapiLog.length;
+  await step('ui-profile-disconnect', async () => {
+    const row = item('Acme');
+    // The session's password was verified longer ago than the 1 s window (also when this
+    // test runs alone, right after the sign-in).
+    await page.waitForTimeout(1_500);
+    await row.getByRole('button', { name: 'Open menu' }).click();
+    await page.getByRole('menuitem', { name: 'Remove' }).click();
+    await page.getByText('Remove connected account').waitFor();
+    await page.getByText('Acme will be removed from this account.').waitFor();
+    await page.getByRole('button', { name: 'Remove', exact: true }).click();
+
+    await page.getByText('Verification required').waitFor();
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('Remove connected account').waitFor({ state: 'detached' });
+    // The provider can be connected again.
+    await page.getByRole('button', { name: 'Connect account' }).waitFor();
+    // The pointer, left where "Continue" was, off the button it now hovers.
+    await page.mouse.move(0, 0);
+    await shot('13-account-removed');
+  });
+  log = fapiLog.slice(removing);
+  const path = `/v1/me/external_accounts/${account.id}`;
+  assert.deepEqual(log.filter((r) => r.path === path).map((r) => `${r.method} ${r.status}${r.error ? ` ${r.error.code}` : ''}`),
+    ['DELETE 403 session_reverification_required', 'DELETE 200'], summary(removing));
+  assert.ok(log.some((r) => r.path === `/v1/client/sessions/${sessionId}/verify/attempt_first_factor` && r.status === 200), summary(removing));
+  assert.deepEqual(refusedSince(removing).map((r) => `${r.path} ${r.error?.code}`), [`${path} session_reverification_required`], summary(removing));
+
+  const removed = await bapi.users.getUser(user.id);
+  assert.deepEqual(removed.externalAccounts, []);
+  const left = await bapi.users.getUserOauthAccessToken(user.id, 'oauth_custom_acme');
+  assert.deepEqual(left.data ?? left, []);
+});
+
 test('the page reached no other host', () => {
-  assert.deepEqual(blocked, []);
+  // The provider's development login and consent pages link a font from Google (refused
+  // like any other host); the app's page reaches none.
+  assert.deepEqual(blocked.filter((url) => new URL(url).hostname !== 'fonts.googleapis.com'), []);
 });
