@@ -261,7 +261,10 @@ async fn a_code_to_a_verified_address_reverifies_too() {
             "POST",
             &change,
             &token,
-            &[("new_password", "a brand new secret")],
+            &[
+                ("current_password", crate::support::PASSWORD),
+                ("new_password", "a brand new secret"),
+            ],
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);

@@ -165,12 +165,10 @@ impl Account {
     }
 
     /// `POST /v1/me/change_password`: a sensitive change (the session's
-    /// factors verified recently). That recent verification stands for the
-    /// current password, as the environment's `auth_config.reverification`
-    /// tells clients (Clerk's prebuilt screens then send none); one that is
-    /// given must be right (a wrong one counts toward the lockout). The new
-    /// one follows the password rules. Other sessions may be signed out
-    /// with it.
+    /// factors verified recently). The current password must be given and
+    /// right when the user has one (a wrong one counts toward the lockout);
+    /// the new one follows the password rules. Other sessions may be signed
+    /// out with it.
     pub async fn change_password(
         &self,
         token: Option<&str>,
@@ -184,9 +182,8 @@ impl Account {
             .filter(|p| !p.is_empty())
             .ok_or_else(|| Error::param_nil("new_password"))?;
         crate::model::Password::parse(&new_password, self.settings.password_min_length)?;
-        let given = params.current_password.filter(|p| !p.is_empty());
-        if let (Some(digest), Some(given)) = (user.password_digest.clone(), given) {
-            self.check_current_password(&user, digest, Some(given))
+        if let Some(digest) = user.password_digest.clone() {
+            self.check_current_password(&user, digest, params.current_password)
                 .await?;
         }
         let patch = UserPatch {

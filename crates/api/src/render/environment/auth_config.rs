@@ -135,7 +135,11 @@ pub fn auth_config(settings: &InstanceSettings, instance_id: &str) -> AuthConfig
         test_mode: development,
         url_based_session_syncing: development,
         claimed_at: None,
-        reverification: true,
+        // Off: a password change needs the current password as well as a
+        // recent verification, so Clerk's screens ask for it (this flag is
+        // what they read to leave it out). Sensitive changes still answer
+        // `session_reverification_required`, which opens their prompt.
+        reverification: false,
         native_settings: NativeSettings {
             object: "native_settings",
             api_enabled: true,
