@@ -528,3 +528,39 @@ async fn the_backend_api_checks_a_users_password_and_codes_under_the_lockout_rul
         "a locked user's right password is refused too"
     );
 }
+
+#[tokio::test]
+async fn an_operator_signs_a_user_out_everywhere_without_a_ban() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada@example.com", None).await;
+    app.user("bob@example.com", None).await;
+    let (laptop, laptop_session) = app.sign_in("ada@example.com").await;
+    app.sign_in("ada@example.com").await;
+    let (bob, bob_session) = app.sign_in("bob@example.com").await;
+    let res = app
+        .bapi("DELETE", &format!("/v1/sessions?user_id={ada}"), None)
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let revoked = res.body.as_array().unwrap();
+    assert_eq!(revoked.len(), 2);
+    assert!(revoked.iter().all(|s| s["status"] == "revoked"));
+    let tokens = format!("/v1/client/sessions/{laptop_session}/tokens");
+    assert_ne!(app.fapi("POST", &tokens, &laptop, &[]).await.status, 200);
+    // Bob is untouched, and Ada may sign in again (no ban).
+    let tokens = format!("/v1/client/sessions/{bob_session}/tokens");
+    assert_eq!(app.fapi("POST", &tokens, &bob, &[]).await.status, 200);
+    app.sign_in("ada@example.com").await;
+    // A second call finds nothing more to revoke; bad input changes nothing.
+    let res = app
+        .bapi("DELETE", &format!("/v1/sessions?user_id={ada}"), None)
+        .await;
+    assert_eq!(res.body.as_array().unwrap().len(), 1);
+    app.bapi("DELETE", "/v1/sessions", None).await.assert_error(
+        422,
+        "form_param_nil",
+        Some("user_id"),
+    );
+    app.bapi("DELETE", "/v1/sessions?user_id=user_nobody", None)
+        .await
+        .assert_error(404, "resource_not_found", None);
+}

@@ -50,6 +50,11 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
     ("GET", "/sign-up", HOSTED),
     ("GET", "/user", HOSTED),
     ("GET", "/hosted/mount.js", HOSTED),
+    (
+        "DELETE",
+        "/v1/sessions",
+        "Latch's sign-out of a user everywhere; Clerk's Backend API revokes one session at a time",
+    ),
 ];
 
 /// Routes that have no success to drive.
@@ -1530,6 +1535,12 @@ async fn backend(w: Walk<'_>) {
         ("GET", of_sam("status=active"), 200),
         ("GET", of_sam("paginated=true&limit=1"), 200),
         ("GET", of_sam("status=sleepy"), 422),
+        ("DELETE", format!("/v1/sessions?user_id={sam}"), 200),
+        (
+            "DELETE",
+            "/v1/sessions?user_id=user_unknown".to_owned(),
+            404,
+        ),
         ("GET", "/v1/jwks".to_owned(), 200),
         ("DELETE", user.to_owned(), 200),
         ("DELETE", user.to_owned(), 404),

@@ -513,6 +513,7 @@ static ROUTES: &[Route] = &[
     backend(GET, "/v1/phone_numbers/{id}", |c| Box::pin(users::read_phone_number(c.state, c.param("id")))),
     backend(PATCH, "/v1/phone_numbers/{id}", |c| Box::pin(users::update_phone_number(c.state, c.req, c.param("id")))),
     backend(GET, "/v1/sessions", |c| Box::pin(bapi_sessions::list(c.state, c.req))),
+    backend(DELETE, "/v1/sessions", |c| Box::pin(bapi_sessions::revoke_all_of_user(c.state, c.req))),
     backend(GET, "/v1/sessions/{id}", |c| Box::pin(bapi_sessions::read(c.state, c.param("id")))),
     backend(POST, "/v1/sessions/{id}/revoke", |c| Box::pin(bapi_sessions::revoke(c.state, c.param("id")))),
     backend(GET, "/v1/jwks", |c| Box::pin(ready(Ok(ApiResponse::ok(c.state.keys.jwks()))))),

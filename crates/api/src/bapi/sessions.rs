@@ -25,6 +25,24 @@ pub async fn revoke(state: &ApiState, id: &str) -> Result<ApiResponse, ApiError>
     )))
 }
 
+/// `DELETE /v1/sessions?user_id=`: the user's active sessions, revoked, as
+/// a bare array (a Latch addition: Clerk's Backend API revokes one at a
+/// time).
+pub async fn revoke_all_of_user(
+    state: &ApiState,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let revoked = state
+        .services
+        .sessions
+        .revoke_sessions_of_user(req.query_param("user_id"))
+        .await?;
+    let r = Renderer::new(state);
+    Ok(ApiResponse::ok(Value::Array(
+        revoked.iter().map(|v| r.backend_session(v)).collect(),
+    )))
+}
+
 /// `GET /v1/sessions`: a bare array, or `{ data, total_count }` with `paginated=true`.
 pub async fn list(state: &ApiState, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let status = match req.query_param("status").filter(|s| !s.is_empty()) {

@@ -206,6 +206,49 @@ impl Sessions {
         Ok(SessionView::at(session, user, now))
     }
 
+    /// `DELETE /v1/sessions?user_id=` (Backend API): every active session
+    /// of the user, on every client, revoked (the user signed out
+    /// everywhere, without a ban); returns them as they now stand.
+    pub async fn revoke_sessions_of_user(
+        &self,
+        user_id: Option<&str>,
+    ) -> Result<Vec<SessionView>, Error> {
+        let user_id = user_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| Error::param_nil("user_id"))?;
+        let user = self
+            .users
+            .get(&crate::model::UserId(user_id.to_owned()))
+            .await?
+            .ok_or(Error::NotFound(Resource::User))?;
+        let mut revoked = Vec::new();
+        // Pages of active sessions until none is left; bounded, as every
+        // round ends what it read.
+        for _ in 0..64 {
+            let now = self.clock.now();
+            let query = SessionQuery {
+                user_id: Some(user_id.to_owned()),
+                status: Some(SessionStatus::Active),
+                now,
+                limit: 500,
+                ..Default::default()
+            };
+            let active = self.client_repo.list_sessions(&query).await?;
+            if active.is_empty() {
+                return Ok(revoked);
+            }
+            for session in active {
+                let session = self
+                    .end_session(session, SessionStatus::Revoked, now)
+                    .await?;
+                revoked.push(SessionView::at(session, user.clone(), now));
+            }
+        }
+        Err(Error::internal(
+            "sessions kept appearing while they were revoked",
+        ))
+    }
+
     async fn session_with_user(&self, id: &str) -> Result<(Session, User), Error> {
         let session = self
             .client_repo
