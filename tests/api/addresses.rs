@@ -438,3 +438,35 @@ async fn a_proved_phone_becomes_a_second_factor_and_only_a_recent_session_takes_
     assert_eq!(res.status, 403, "{}", res.body);
     assert_eq!(app.user_json(&ada).await["two_factor_enabled"], true);
 }
+
+#[tokio::test]
+async fn a_user_holds_only_so_many_addresses() {
+    let app = TestApp::new().await;
+    app.user("ada@example.com", None).await;
+    let (token, session) = app.sign_in("ada@example.com").await;
+    let who = (token.as_str(), session.as_str());
+    let max = latch_core::service::MAX_ADDRESSES;
+    for n in 1..max {
+        let value = format!("ada+{n}@example.com");
+        let res = me(
+            &app,
+            who,
+            "POST",
+            "email_addresses",
+            &[("email_address", &value)],
+        )
+        .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+    me(
+        &app,
+        who,
+        "POST",
+        "email_addresses",
+        &[("email_address", "one.too.many@example.com")],
+    )
+    .await
+    .assert_error(422, "form_param_value_invalid", Some("email_address"));
+    let res = me(&app, who, "GET", "email_addresses", &[]).await;
+    assert_eq!(res.body.as_array().unwrap().len(), max);
+}

@@ -688,6 +688,9 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         Problem::OriginNotAllowed => value(format!(
             "{param} must be an http(s) URL on an origin this instance allows."
         )),
+        Problem::TooManyAddresses { max } => value(format!(
+            "An account can have at most {max} of these. Remove one first."
+        )),
         Problem::TooManyBackupCodes { max } => {
             value(format!("At most {max} backup codes can be given."))
         }
@@ -795,6 +798,7 @@ mod tests {
             Problem::OutOfRange { min: 1, max: 500 },
             Problem::OriginNotAllowed,
             Problem::TooManyBackupCodes { max: 100 },
+            Problem::TooManyAddresses { max: 20 },
             Problem::HashedBackupCodes,
             Problem::BackupCodeLength { min: 8, max: 64 },
             Problem::NotBase32,
@@ -970,6 +974,7 @@ mod tests {
             Problem::OutOfRange { .. } => "OutOfRange",
             Problem::OriginNotAllowed => "OriginNotAllowed",
             Problem::TooManyBackupCodes { .. } => "TooManyBackupCodes",
+            Problem::TooManyAddresses { .. } => "TooManyAddresses",
             Problem::HashedBackupCodes => "HashedBackupCodes",
             Problem::BackupCodeLength { .. } => "BackupCodeLength",
             Problem::NotBase32 => "NotBase32",
@@ -1003,8 +1008,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 48 variants besides InvalidParam, plus 36 problems.
-        assert_eq!(seen.len(), 48 + 36, "{seen:?}");
+        // 48 variants besides InvalidParam, plus 37 problems.
+        assert_eq!(seen.len(), 48 + 37, "{seen:?}");
     }
 
     #[test]

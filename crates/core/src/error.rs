@@ -145,6 +145,8 @@ pub enum Problem {
     OriginNotAllowed,
     /// More backup codes than allowed.
     TooManyBackupCodes { max: usize },
+    /// A user already has this many addresses of the kind.
+    TooManyAddresses { max: usize },
     /// Backup codes given as bcrypt digests.
     HashedBackupCodes,
     /// A backup code outside these lengths, or with invisible characters.

@@ -20,6 +20,10 @@ use crate::model::{
 };
 use crate::ports::{CodeDestination, CodePurpose};
 
+/// The most email addresses (or phone numbers) a user may add to their own
+/// account.
+pub const MAX_ADDRESSES: usize = 10;
+
 /// Which of a user's two lists of addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressKind {
@@ -181,6 +185,13 @@ impl Account {
             .write_user(user, |mut user| {
                 if kind.records(&user).iter().any(|r| r.value == record.value) {
                     return Err(Error::IdentifierTaken(kind.identifier()));
+                }
+                // Each claim can be sent codes: a user holds only so many.
+                if kind.records(&user).len() >= MAX_ADDRESSES {
+                    return Err(Error::invalid(
+                        param,
+                        Problem::TooManyAddresses { max: MAX_ADDRESSES },
+                    ));
                 }
                 kind.records_mut(&mut user).push(record.clone());
                 Ok(user)

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-pub use addresses::{AddressKind, AddressView, Deleted, MyPhonePatch, NewAddress};
+pub use addresses::{AddressKind, AddressView, Deleted, MAX_ADDRESSES, MyPhonePatch, NewAddress};
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use connections::{Connect, PendingConnection};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
