@@ -266,9 +266,13 @@ function scenario(mode) {
       const cookies = await context.cookies(appOrigin);
       assert.ok(cookies.some((c) => c.name === '__session'), `cookies: ${cookies.map((c) => c.name).join(', ')}`);
       assert.ok(Number(cookies.find((c) => c.name === '__client_uat')?.value) > 0);
+      // The page is left first: clerk-js, still running on it, could otherwise set a
+      // fresh __session (a token refresh) between the deletion and the reload.
+      const dashboard = page.url();
+      await page.goto('about:blank');
       await context.clearCookies({ name: /^__session/ });
       const before = fapiCalls.length;
-      await page.reload();
+      await page.goto(dashboard);
       await page.waitForURL((url) => url.pathname === '/dashboard');
       assert.equal(await page.locator('#user-id').textContent(), user.id);
       assert.equal(await page.locator('#user-email').textContent(), params.emailAddress[0]);
@@ -297,6 +301,8 @@ function scenario(mode) {
   // one more redirect.
   test('the URL the handshake came back to, loaded again before clerk-js strips any nonce, stays signed in', async () => {
     await withScreenshotOnFailure(page, `next-${mode.environment}-nonce-reload`, async () => {
+      // Off the page first, so clerk-js cannot set __session again in between.
+      await page.goto('about:blank');
       await context.clearCookies({ name: /^__session/ });
       const before = fapiCalls.length;
       await page.goto(`${appOrigin}/dashboard`);
