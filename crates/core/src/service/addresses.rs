@@ -16,9 +16,9 @@ use super::{Outcome, Users};
 use crate::error::{Error, Problem, Resource};
 use crate::model::{
     CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, IdentifierKind, InstanceSettings,
-    PhoneNumber, SentCode, Strategy, User, Verification, new_id,
+    PhoneNumber, SentCode, Strategy, Timestamp, User, Verification, new_id,
 };
-use crate::ports::{CodeDestination, CodePurpose};
+use crate::ports::{CodeDestination, CodePurpose, Random};
 
 /// The most email addresses (or phone numbers) a user may add to their own
 /// account.
@@ -80,6 +80,66 @@ impl AddressKind {
             Self::Email => CodeDestination::Email(value.to_owned()),
             Self::Phone => CodeDestination::Sms(value.to_owned()),
         }
+    }
+
+    /// The address given as this kind's parameter, required and normalised.
+    fn parse(self, raw: Option<String>) -> Result<String, Error> {
+        let raw = raw
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| Error::param_nil(self.identifier().param_name()))?;
+        Ok(match self {
+            Self::Email => EmailAddress::parse(&raw)?.as_str().to_owned(),
+            Self::Phone => PhoneNumber::parse(&raw)?.as_str().to_owned(),
+        })
+    }
+
+    /// A new record of this kind for `value`, with a fresh id.
+    fn new_record(
+        self,
+        value: String,
+        verified: bool,
+        reserved_for_second_factor: bool,
+        now: Timestamp,
+        random: &dyn Random,
+    ) -> IdentificationRecord {
+        let prefix = match self {
+            Self::Email => IdPrefix::EmailAddress,
+            Self::Phone => IdPrefix::PhoneNumber,
+        };
+        IdentificationRecord {
+            id: new_id(prefix, random),
+            value,
+            verified,
+            reserved_for_second_factor,
+            verification: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Adds `record` to `user`, who must not have its value already.
+    fn add(self, user: &mut User, record: &IdentificationRecord) -> Result<(), Error> {
+        if self.records(user).iter().any(|r| r.value == record.value) {
+            return Err(Error::IdentifierTaken(self.identifier()));
+        }
+        self.records_mut(user).push(record.clone());
+        Ok(())
+    }
+
+    /// Removes the record `id` from `user`; a primary one hands over to the
+    /// next verified record of the kind that signs in.
+    fn remove(self, user: &mut User, id: &str) -> Result<(), Error> {
+        let records = self.records_mut(user);
+        let len = records.len();
+        records.retain(|r| r.id != id);
+        if records.len() == len {
+            return Err(self.not_found());
+        }
+        if self.primary_mut(user).as_deref() == Some(id) {
+            let next = next_primary(self.records(user), id);
+            *self.primary_mut(user) = next;
+        }
+        Ok(())
     }
 
     /// Whether the instance lets users keep addresses of this kind: as an
@@ -150,42 +210,20 @@ impl Account {
         value: Option<String>,
     ) -> Result<Outcome<AddressView>, Error> {
         let param = kind.identifier().param_name();
-        let raw = value
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::param_nil(param))?;
+        let value = kind.parse(value)?;
         if !kind.enabled(&self.settings) {
             return Err(Error::invalid(
                 param,
                 Problem::IdentifierNotEnabled(kind.identifier()),
             ));
         }
-        let value = match kind {
-            AddressKind::Email => EmailAddress::parse(&raw)?.as_str().to_owned(),
-            AddressKind::Phone => PhoneNumber::parse(&raw)?.as_str().to_owned(),
-        };
         let (client, user) = self.me(token, session_id).await?;
-        let now = self.clock.now();
-        let prefix = match kind {
-            AddressKind::Email => IdPrefix::EmailAddress,
-            AddressKind::Phone => IdPrefix::PhoneNumber,
-        };
-        let record = IdentificationRecord {
-            id: new_id(prefix, &*self.random),
-            value,
-            verified: false,
-            // An unproved number is no second factor: it is kept for one
-            // once verified (`PATCH`).
-            reserved_for_second_factor: false,
-            verification: None,
-            created_at: now,
-            updated_at: now,
-        };
+        // Unproved: no second factor either; a number is kept for one once
+        // verified (`PATCH`).
+        let record = kind.new_record(value, false, false, self.clock.now(), &*self.random);
         let user = self
             .user_admin
             .write_user(user, |mut user| {
-                if kind.records(&user).iter().any(|r| r.value == record.value) {
-                    return Err(Error::IdentifierTaken(kind.identifier()));
-                }
                 // Each claim can be sent codes: a user holds only so many.
                 if kind.records(&user).len() >= MAX_ADDRESSES {
                     return Err(Error::invalid(
@@ -193,7 +231,7 @@ impl Account {
                         Problem::TooManyAddresses { max: MAX_ADDRESSES },
                     ));
                 }
-                kind.records_mut(&mut user).push(record.clone());
+                kind.add(&mut user, &record)?;
                 Ok(user)
             })
             .await?;
@@ -410,16 +448,7 @@ impl Account {
         self.user_admin
             .write_user(user, |mut user| {
                 let before = user.clone();
-                let records = kind.records_mut(&mut user);
-                let len = records.len();
-                records.retain(|r| r.id != id);
-                if records.len() == len {
-                    return Err(kind.not_found());
-                }
-                if kind.primary_mut(&mut user).as_deref() == Some(id) {
-                    let next = next_primary(kind.records(&user), id);
-                    *kind.primary_mut(&mut user) = next;
-                }
+                kind.remove(&mut user, id)?;
                 keep_a_way_in(&before, &user, &settings, param)?;
                 Ok(user)
             })
@@ -465,15 +494,7 @@ impl Users {
             .user_id
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Error::param_nil("user_id"))?;
-        let param = kind.identifier().param_name();
-        let raw = params
-            .value
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::param_nil(param))?;
-        let value = match kind {
-            AddressKind::Email => EmailAddress::parse(&raw)?.as_str().to_owned(),
-            AddressKind::Phone => PhoneNumber::parse(&raw)?.as_str().to_owned(),
-        };
+        let value = kind.parse(params.value)?;
         let reserved = kind == AddressKind::Phone && params.reserved_for_second_factor;
         if reserved && !params.verified {
             return Err(Error::invalid(
@@ -486,25 +507,10 @@ impl Users {
         }
         let user = self.get_user(&user_id).await?;
         let now = self.clock.now();
-        let prefix = match kind {
-            AddressKind::Email => IdPrefix::EmailAddress,
-            AddressKind::Phone => IdPrefix::PhoneNumber,
-        };
-        let record = IdentificationRecord {
-            id: new_id(prefix, &*self.random),
-            value,
-            verified: params.verified,
-            reserved_for_second_factor: reserved,
-            verification: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = kind.new_record(value, params.verified, reserved, now, &*self.random);
         let user = self
             .write_user(user, |mut user| {
-                if kind.records(&user).iter().any(|r| r.value == record.value) {
-                    return Err(Error::IdentifierTaken(kind.identifier()));
-                }
-                kind.records_mut(&mut user).push(record.clone());
+                kind.add(&mut user, &record)?;
                 let first = kind.primary_mut(&mut user).is_none() && record.verified && !reserved;
                 if params.primary || first {
                     *kind.primary_mut(&mut user) = Some(record.id.clone());
@@ -550,16 +556,7 @@ impl Users {
     pub async fn delete_address(&self, kind: AddressKind, id: &str) -> Result<Deleted, Error> {
         let user = self.address_owner(kind, id).await?;
         self.write_user(user, |mut user| {
-            let records = kind.records_mut(&mut user);
-            let len = records.len();
-            records.retain(|r| r.id != id);
-            if records.len() == len {
-                return Err(kind.not_found());
-            }
-            if kind.primary_mut(&mut user).as_deref() == Some(id) {
-                let next = next_primary(kind.records(&user), id);
-                *kind.primary_mut(&mut user) = next;
-            }
+            kind.remove(&mut user, id)?;
             Ok(user)
         })
         .await?;

@@ -183,7 +183,7 @@ impl Account {
             .ok_or_else(|| Error::param_nil("new_password"))?;
         crate::model::Password::parse(&new_password, self.settings.password_min_length)?;
         if let Some(digest) = user.password_digest.clone() {
-            self.check_current_password(&user, digest, params.current_password)
+            self.check_password(&user, digest, params.current_password, "current_password")
                 .await?;
         }
         let patch = UserPatch {
@@ -221,7 +221,7 @@ impl Account {
         if !super::addresses::ways_in(&passwordless, &self.settings) {
             return Err(Error::invalid("password", Problem::LastWayIn));
         }
-        self.check_current_password(&user, digest, current_password)
+        self.check_password(&user, digest, current_password, "current_password")
             .await?;
         let user = self
             .user_admin
@@ -235,17 +235,19 @@ impl Account {
         self.clients.outcome(user, &client.id, None).await
     }
 
-    /// The user's current password, given and right, checked under the
-    /// lockout rule (a wrong one counts as any wrong password does).
-    async fn check_current_password(
+    /// The user's password (its `digest`), given as `param` and right,
+    /// checked under the lockout rule (a wrong one counts as any wrong
+    /// password does).
+    pub(super) async fn check_password(
         &self,
         user: &User,
         digest: String,
         given: Option<String>,
+        param: &'static str,
     ) -> Result<(), Error> {
         let given = given
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::param_nil("current_password"))?;
+            .ok_or_else(|| Error::param_nil(param))?;
         let check = async {
             if self.hasher.verify(&given, Some(digest)).await? {
                 Ok(())
@@ -390,21 +392,12 @@ impl Account {
         id: &str,
         password: Option<String>,
     ) -> Result<(), Error> {
-        let password = password
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::param_nil("password"))?;
         let user = self.user_admin.get_user(id).await?;
         let Some(digest) = user.password_digest.clone() else {
             return Err(Error::NoPassword);
         };
-        let check = async {
-            if self.hasher.verify(&password, Some(digest)).await? {
-                Ok(())
-            } else {
-                Err(Error::PasswordIncorrect)
-            }
-        };
-        self.lockout.guarded(&user, check).await
+        self.check_password(&user, digest, password, "password")
+            .await
     }
 
     /// `POST /v1/users/{id}/verify_totp` (Backend API): a TOTP code, or a

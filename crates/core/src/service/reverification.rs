@@ -175,17 +175,8 @@ impl Account {
                     .clone()
                     .filter(|_| self.settings.strategies.password)
                     .ok_or(Error::StrategyNotForUser(Strategy::Password))?;
-                let given = password
-                    .filter(|p| !p.is_empty())
-                    .ok_or_else(|| Error::param_nil("password"))?;
-                let check = async {
-                    if self.hasher.verify(&given, Some(digest)).await? {
-                        Ok(())
-                    } else {
-                        Err(Error::PasswordIncorrect)
-                    }
-                };
-                self.lockout.guarded(&user, check).await?;
+                self.check_password(&user, digest, password, "password")
+                    .await?;
             }
             Strategy::EmailCode | Strategy::PhoneCode => {
                 let id = carrier_id(&session.id);
