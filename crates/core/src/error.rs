@@ -201,6 +201,14 @@ pub enum Problem {
     /// A transfer with nothing to take over: no OAuth sign-in (or sign-up)
     /// of this client ended transferable.
     NothingToTransfer,
+    /// Not an absolute http(s) URL a webhook can be sent to.
+    NotWebhookUrl,
+    /// Not an event type Latch sends (the name as given, truncated).
+    UnknownEventType(String),
+    /// Not a signing secret: `whsec_` and the base64 of 24 to 64 bytes.
+    NotWebhookSecret,
+    /// A time range that ends before it starts.
+    EmptyTimeRange,
 }
 
 /// What was not found.
@@ -217,6 +225,8 @@ pub enum Resource {
     EmailAddress,
     Totp,
     ExternalAccount,
+    WebhookEndpoint,
+    WebhookMessage,
     /// A record a store reported missing.
     Record,
 }

@@ -44,7 +44,7 @@ pub async fn client_repository_contract(
     empty_store(&*clients).await;
     for (id, email) in [("user_a", "a@example.com"), ("user_b", "b@example.com")] {
         users
-            .insert(&fixtures::user(id, email))
+            .insert(&fixtures::user(id, email), &[])
             .await
             .expect("insert session owner");
     }
@@ -97,7 +97,13 @@ async fn racing_sign_ups_make_one_user(
                 fixtures::session(&format!("sess_signup_race_{n}"), &client, &id, at(40_000));
             tasks.spawn(async move {
                 let stored = clients
-                    .insert_user_with_session(&user, &session, &token_hash(n), &token_hash(n + 50))
+                    .insert_user_with_session(
+                        &user,
+                        &session,
+                        &token_hash(n),
+                        &token_hash(n + 50),
+                        &[],
+                    )
                     .await;
                 (id, stored)
             });
@@ -144,7 +150,7 @@ async fn sign_ups_on_clients(clients: &dyn ClientRepository, users: &dyn UserRep
     let session = fixtures::session("sess_up_1", "client_up", "user_up_taken", at(9_502));
     assert_eq!(
         clients
-            .insert_user_with_session(&taken, &session, &token_hash(9500), &token_hash(9501))
+            .insert_user_with_session(&taken, &session, &token_hash(9500), &token_hash(9501), &[])
             .await,
         Err(StoreError::Duplicate(IdentifierKind::EmailAddress))
     );
@@ -160,7 +166,7 @@ async fn sign_ups_on_clients(clients: &dyn ClientRepository, users: &dyn UserRep
     let session = fixtures::session("sess_up_2", "client_up", "user_up", at(9_503));
     assert_eq!(
         clients
-            .insert_user_with_session(&user, &session, &token_hash(1), &token_hash(9502))
+            .insert_user_with_session(&user, &session, &token_hash(1), &token_hash(9502), &[])
             .await,
         Err(StoreError::Conflict)
     );
@@ -168,7 +174,7 @@ async fn sign_ups_on_clients(clients: &dyn ClientRepository, users: &dyn UserRep
 
     // Both, and the client rotated with its sign-up ended.
     clients
-        .insert_user_with_session(&user, &session, &token_hash(9500), &token_hash(9502))
+        .insert_user_with_session(&user, &session, &token_hash(9500), &token_hash(9502), &[])
         .await
         .expect("insert the user with its session");
     assert_eq!(users.get(&uid("user_up")).await, Ok(Some(user)));
@@ -196,7 +202,7 @@ async fn sessions_keep_their_origin(clients: &dyn ClientRepository) {
         ..fixtures::session("sess_origin_1", "client_origin", "user_a", at(9_300))
     };
     clients
-        .insert_session(&first, &token_hash(9300), &token_hash(9301))
+        .insert_session(&first, &token_hash(9300), &token_hash(9301), &[])
         .await
         .expect("insert the first session");
     assert_eq!(get_session(clients, "sess_origin_1").await, Some(first));
@@ -207,7 +213,7 @@ async fn sessions_keep_their_origin(clients: &dyn ClientRepository) {
     );
     let second = fixtures::session("sess_origin_2", "client_origin", "user_a", at(9_400));
     clients
-        .insert_session(&second, &token_hash(9301), &token_hash(9302))
+        .insert_session(&second, &token_hash(9301), &token_hash(9302), &[])
         .await
         .expect("insert the second session");
     assert_eq!(
@@ -307,7 +313,7 @@ async fn a_client_with_its_active_sessions_and_users(
         ("view_b", "view.b@example.com"),
     ] {
         users
-            .insert(&fixtures::user(id, email))
+            .insert(&fixtures::user(id, email), &[])
             .await
             .expect("insert view user");
     }
@@ -317,7 +323,7 @@ async fn a_client_with_its_active_sessions_and_users(
     let mut token = 7001;
     for session in [&first, &second, &third] {
         clients
-            .insert_session(session, &token_hash(token), &token_hash(token + 1))
+            .insert_session(session, &token_hash(token), &token_hash(token + 1), &[])
             .await
             .expect("insert view session");
         token += 1;
@@ -329,12 +335,12 @@ async fn a_client_with_its_active_sessions_and_users(
         .expect("insert another client");
     let other = fixtures::session("view_other_1", "view_other", "view_b", at(15));
     clients
-        .insert_session(&other, &token_hash(7200), &token_hash(7201))
+        .insert_session(&other, &token_hash(7200), &token_hash(7201), &[])
         .await
         .expect("insert a session of another client");
     assert!(
         clients
-            .end_session(&second.id, SessionStatus::Ended, at(40))
+            .end_session(&second.id, SessionStatus::Ended, at(40), &[])
             .await
             .expect("end view_2")
     );
@@ -411,6 +417,7 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
             &session,
             &fixtures::token_hash(9002),
             &fixtures::token_hash(9004),
+            &[],
         )
         .await
         .expect("insert session");
@@ -479,11 +486,11 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
     insert("signed_out", 11_004, base).await;
     let session = fixtures::session("sess_signed_out", "signed_out", "user_a", at(base));
     clients
-        .insert_session(&session, &token_hash(11_004), &token_hash(11_005))
+        .insert_session(&session, &token_hash(11_004), &token_hash(11_005), &[])
         .await
         .expect("insert session");
     clients
-        .end_session(&sid("sess_signed_out"), SessionStatus::Ended, at(base))
+        .end_session(&sid("sess_signed_out"), SessionStatus::Ended, at(base), &[])
         .await
         .expect("end session");
     clients
@@ -658,7 +665,7 @@ async fn empty_store(clients: &dyn ClientRepository) {
     );
     assert_eq!(
         clients
-            .end_session(&sid("sess_1"), SessionStatus::Ended, at(1))
+            .end_session(&sid("sess_1"), SessionStatus::Ended, at(1), &[])
             .await,
         Err(StoreError::NotFound),
         "end of an unknown session"
@@ -779,7 +786,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
             .await
             .expect("set the sign-in in progress");
         clients
-            .insert_session(session, &before.token_hash, &token_hash(token))
+            .insert_session(session, &before.token_hash, &token_hash(token), &[])
             .await
             .expect("insert_session");
         assert_eq!(
@@ -862,7 +869,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let orphan = fixtures::session("sess_orphan", "client_missing", "user_a", at(400));
     assert_eq!(
         clients
-            .insert_session(&orphan, &token_hash(4), &token_hash(5))
+            .insert_session(&orphan, &token_hash(4), &token_hash(5), &[])
             .await,
         Err(StoreError::NotFound),
         "insert_session with a missing client"
@@ -884,7 +891,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let taken = fixtures::session("sess_1", "client_1", "user_b", at(600));
     assert!(
         clients
-            .insert_session(&taken, &expected.token_hash, &token_hash(6))
+            .insert_session(&taken, &expected.token_hash, &token_hash(6), &[])
             .await
             .is_err(),
         "insert_session with a taken session id fails"
@@ -900,7 +907,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let stale = fixtures::session("sess_stale", "client_1", "user_b", at(650));
     assert_eq!(
         clients
-            .insert_session(&stale, &token_hash(3), &token_hash(8))
+            .insert_session(&stale, &token_hash(3), &token_hash(8), &[])
             .await,
         Err(StoreError::Conflict),
         "insert_session with a stale token hash"
@@ -947,7 +954,7 @@ async fn touch_and_end_sessions(
 
     assert_eq!(
         clients
-            .end_session(&s3.id, SessionStatus::Ended, at(400))
+            .end_session(&s3.id, SessionStatus::Ended, at(400), &[])
             .await,
         Ok(true),
         "end an active session"
@@ -964,7 +971,7 @@ async fn touch_and_end_sessions(
     );
     assert_eq!(
         clients
-            .end_session(&s3.id, SessionStatus::Revoked, at(401))
+            .end_session(&s3.id, SessionStatus::Revoked, at(401), &[])
             .await,
         Ok(false),
         "a session ends once"
@@ -1015,7 +1022,7 @@ async fn touch_and_end_sessions(
     assert_eq!(get_session(clients, "sess_5").await, Some(s5.clone()));
     assert_eq!(
         clients
-            .end_session(&s5.id, SessionStatus::Revoked, at(410))
+            .end_session(&s5.id, SessionStatus::Revoked, at(410), &[])
             .await,
         Ok(true),
         "revoke an active session"
@@ -1038,7 +1045,7 @@ async fn touch_and_end_sessions(
     );
     assert_eq!(
         clients
-            .end_session(&s5.id, SessionStatus::Ended, at(430))
+            .end_session(&s5.id, SessionStatus::Ended, at(430), &[])
             .await,
         Ok(false),
         "a revoked session does not end"
@@ -1296,7 +1303,7 @@ async fn delete_client_marks_sessions_removed(clients: &dyn ClientRepository, st
     );
     assert_eq!(
         clients
-            .end_session(&sid("sess_1"), SessionStatus::Ended, at(2_000))
+            .end_session(&sid("sess_1"), SessionStatus::Ended, at(2_000), &[])
             .await,
         Ok(false),
         "a removed session does not end"
@@ -1320,7 +1327,7 @@ async fn delete_client_marks_sessions_removed(clients: &dyn ClientRepository, st
     let late = fixtures::session("sess_late", "client_1", "user_a", at(2_000));
     assert_eq!(
         clients
-            .insert_session(&late, &token_hash(6), &token_hash(7))
+            .insert_session(&late, &token_hash(6), &token_hash(7), &[])
             .await,
         Err(StoreError::NotFound),
         "insert_session on a deleted client"
@@ -1349,7 +1356,10 @@ async fn deleting_a_user_deletes_its_sessions(
     users: &dyn UserRepository,
     stored: &[Session],
 ) {
-    assert_eq!(users.delete(&UserId("user_b".to_owned())).await, Ok(true));
+    assert_eq!(
+        users.delete(&UserId("user_b".to_owned()), &[]).await,
+        Ok(true)
+    );
     assert_eq!(
         get_session(clients, "sess_2").await,
         None,
@@ -1390,7 +1400,7 @@ async fn a_stored_expired_status_stays_expired(clients: &dyn ClientRepository) {
         ..fixtures::session("sess_expired", "client_4", "user_a", at(700))
     };
     clients
-        .insert_session(&session, &token_hash(40), &token_hash(41))
+        .insert_session(&session, &token_hash(40), &token_hash(41), &[])
         .await
         .expect("insert an expired session");
     let on_client_4 = |status: SessionStatus, now: Timestamp| SessionQuery {
@@ -1416,7 +1426,7 @@ async fn a_stored_expired_status_stays_expired(clients: &dyn ClientRepository) {
     }
     assert_eq!(
         clients
-            .end_session(&session.id, SessionStatus::Ended, at(800))
+            .end_session(&session.id, SessionStatus::Ended, at(800), &[])
             .await,
         Ok(false),
         "an expired session does not end"
@@ -1448,6 +1458,7 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
                 &session,
                 &token_hash(FIRST_TOKEN),
                 &token_hash(FIRST_TOKEN + 1 + i),
+                &[],
             )
             .await
         });
@@ -1529,7 +1540,9 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
         let (repo, id) = (Arc::clone(clients), target.clone());
         let status = statuses[i as usize % statuses.len()];
         ends.spawn(async move {
-            let ended = repo.end_session(&id, status, at(30_000 + i as i64)).await;
+            let ended = repo
+                .end_session(&id, status, at(30_000 + i as i64), &[])
+                .await;
             (status, ended)
         });
         let (repo, id) = (Arc::clone(clients), target.clone());

@@ -170,11 +170,11 @@ where
 {
     let user_id = format!("user_{n}");
     let client_id = format!("client_{n}");
-    UserRepository::insert(store, &user(&user_id, &format!("u{n}@example.com"))).await?;
+    UserRepository::insert(store, &user(&user_id, &format!("u{n}@example.com")), &[]).await?;
     store.insert_client(&client(&client_id, n * 2)).await?;
     let millis = i64::try_from(n).unwrap_or(i64::MAX);
     let session = session(&format!("sess_{n}"), &client_id, &user_id, at(millis));
     store
-        .insert_session(&session, &token_hash(n * 2), &token_hash(n * 2 + 1))
+        .insert_session(&session, &token_hash(n * 2), &token_hash(n * 2 + 1), &[])
         .await
 }

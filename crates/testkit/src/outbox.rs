@@ -66,17 +66,17 @@ pub async fn outbox_contract(a: Arc<dyn Outbox>, b: Arc<dyn Outbox>) {
 }
 
 async fn claims_respect_due_times_and_leases(a: &dyn Outbox, b: &dyn Outbox) {
-    a.enqueue(&delivery("dlv_late", 2_000))
+    a.enqueue(&delivery("dlv_late", 2_000), &[])
         .await
         .expect("enqueue");
-    a.enqueue(&delivery("dlv_early", 1_000))
+    a.enqueue(&delivery("dlv_early", 1_000), &[])
         .await
         .expect("enqueue");
-    a.enqueue(&delivery("dlv_middle", 1_500))
+    a.enqueue(&delivery("dlv_middle", 1_500), &[])
         .await
         .expect("enqueue");
     assert_eq!(
-        b.enqueue(&delivery("dlv_early", 5_000)).await,
+        b.enqueue(&delivery("dlv_early", 5_000), &[]).await,
         Err(StoreError::Conflict),
         "a taken id is refused"
     );
@@ -126,7 +126,9 @@ async fn claims_respect_due_times_and_leases(a: &dyn Outbox, b: &dyn Outbox) {
 }
 
 async fn completion_and_failure_need_the_lease(a: &dyn Outbox, b: &dyn Outbox) {
-    a.enqueue(&delivery("dlv_retry", 10_000)).await.unwrap();
+    a.enqueue(&delivery("dlv_retry", 10_000), &[])
+        .await
+        .unwrap();
     let c = a
         .claim_due(at(10_000), &lease("w1", 70_000), 10)
         .await
@@ -232,7 +234,9 @@ async fn completion_and_failure_need_the_lease(a: &dyn Outbox, b: &dyn Outbox) {
         Err(StoreError::Conflict)
     );
 
-    a.enqueue(&delivery("dlv_give_up", 10_000)).await.unwrap();
+    a.enqueue(&delivery("dlv_give_up", 10_000), &[])
+        .await
+        .unwrap();
     a.claim_due(at(10_000), &lease("w5", 70_000), 10)
         .await
         .unwrap();
@@ -243,7 +247,7 @@ async fn completion_and_failure_need_the_lease(a: &dyn Outbox, b: &dyn Outbox) {
         "no retry time: dead at once"
     );
 
-    a.enqueue(&delivery("dlv_done", 10_000)).await.unwrap();
+    a.enqueue(&delivery("dlv_done", 10_000), &[]).await.unwrap();
     a.claim_due(at(10_000), &lease("w6", 70_000), 10)
         .await
         .unwrap();
@@ -262,7 +266,9 @@ async fn completion_and_failure_need_the_lease(a: &dyn Outbox, b: &dyn Outbox) {
 }
 
 async fn leases_run_out(a: &dyn Outbox, b: &dyn Outbox) {
-    a.enqueue(&delivery("dlv_orphan", 100_000)).await.unwrap();
+    a.enqueue(&delivery("dlv_orphan", 100_000), &[])
+        .await
+        .unwrap();
     let c = a
         .claim_due(at(100_000), &lease("dead-worker", 160_000), 10)
         .await
@@ -308,7 +314,7 @@ async fn leases_run_out(a: &dyn Outbox, b: &dyn Outbox) {
 
 async fn concurrent_claims_never_share(a: &Arc<dyn Outbox>, b: &Arc<dyn Outbox>) {
     for i in 0..RACED {
-        a.enqueue(&delivery(&format!("dlv_race_{i:02}"), 500_000))
+        a.enqueue(&delivery(&format!("dlv_race_{i:02}"), 500_000), &[])
             .await
             .unwrap();
     }
@@ -348,7 +354,9 @@ async fn concurrent_claims_never_share(a: &Arc<dyn Outbox>, b: &Arc<dyn Outbox>)
 async fn listing_counting_and_purging(a: &dyn Outbox, b: &dyn Outbox) {
     let before = b.counts().await.unwrap();
     assert_eq!(before.pending, 0, "{before:?}");
-    a.enqueue(&delivery("dlv_waiting", 900_000)).await.unwrap();
+    a.enqueue(&delivery("dlv_waiting", 900_000), &[])
+        .await
+        .unwrap();
     let pending = b.list(Some(DeliveryStatus::Pending), 10).await.unwrap();
     let ids: Vec<_> = pending.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["dlv_waiting"]);

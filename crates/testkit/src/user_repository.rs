@@ -74,7 +74,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
         ..fixtures::phone_number("idn_claim_phone", "+14155550987")
     });
     claimant.primary_phone_number_id = Some("idn_claim_phone".to_owned());
-    repo.insert(&claimant).await.unwrap();
+    repo.insert(&claimant, &[]).await.unwrap();
     assert_eq!(get(repo, "user_claimant").await, Some(claimant.clone()));
 
     // A new user with the address and the number.
@@ -82,7 +82,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
     owner
         .phone_numbers
         .push(fixtures::phone_number("idn_owner_phone", "+14155550987"));
-    repo.insert(&owner).await.unwrap();
+    repo.insert(&owner, &[]).await.unwrap();
     let after = get(repo, "user_claimant").await.unwrap();
     assert_eq!(after.email_addresses.len(), 1, "the claim is gone");
     assert!(after.phone_numbers.is_empty());
@@ -91,7 +91,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
     let mut stale = claimant.clone();
     stale.updated_at = at(5_000);
     assert_eq!(
-        repo.update(&stale, claimant.updated_at).await,
+        repo.update(&stale, claimant.updated_at, &[]).await,
         Err(StoreError::Conflict),
         "a write from before the claim was dropped is stale"
     );
@@ -102,7 +102,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
         .push(claim("idn_claim_2", "claimed@example.com"));
     again.updated_at = at(6_000);
     assert_eq!(
-        repo.update(&again, after.updated_at).await,
+        repo.update(&again, after.updated_at, &[]).await,
         Err(StoreError::Duplicate(IdentifierKind::EmailAddress))
     );
 
@@ -113,7 +113,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
         .email_addresses
         .push(claim("idn_claim_3", "next@example.com"));
     second.updated_at = at(7_000);
-    repo.update(&second, read_at).await.unwrap();
+    repo.update(&second, read_at, &[]).await.unwrap();
     let mut owner = get(repo, "user_claim_owner").await.unwrap();
     let read_at = owner.updated_at;
     owner.email_addresses.push(fixtures::email_address(
@@ -121,7 +121,7 @@ async fn an_unverified_claim_yields_to_whoever_writes_the_address(repo: &dyn Use
         "next@example.com",
     ));
     owner.updated_at = at(8_000);
-    repo.update(&owner, read_at).await.unwrap();
+    repo.update(&owner, read_at, &[]).await.unwrap();
     let claimant = get(repo, "user_claimant").await.unwrap();
     assert!(
         !claimant
@@ -145,7 +145,7 @@ async fn account_history_round_trips(repo: &dyn UserRepository) {
         mfa_disabled_at: None,
         ..fixtures::user("user_history", "history@example.com")
     };
-    repo.insert(&stamped).await.expect("insert");
+    repo.insert(&stamped, &[]).await.expect("insert");
     assert_eq!(get(repo, "user_history").await.as_ref(), Some(&stamped));
     let changed = User {
         password_updated_at: None,
@@ -153,7 +153,7 @@ async fn account_history_round_trips(repo: &dyn UserRepository) {
         updated_at: at(21),
         ..stamped.clone()
     };
-    repo.update(&changed, stamped.updated_at)
+    repo.update(&changed, stamped.updated_at, &[])
         .await
         .expect("update");
     assert_eq!(get(repo, "user_history").await.as_ref(), Some(&changed));
@@ -176,14 +176,16 @@ async fn account_history_round_trips(repo: &dyn UserRepository) {
 /// lock and a ban stored before it show, and so does their end.
 async fn record_sign_in_returns_the_standing(repo: &dyn UserRepository) {
     let gwen = fixtures::user("user_gwen", "gwen@example.com");
-    repo.insert(&gwen).await.expect("insert gwen");
+    repo.insert(&gwen, &[]).await.expect("insert gwen");
     let id = gwen.id.clone();
     assert_eq!(
         repo.record_sign_in(&id, at(100), None).await,
         Ok(Standing::default()),
         "a user in good standing"
     );
-    repo.set_lock(&id, Some(at(50_000))).await.expect("lock");
+    repo.set_lock(&id, Some(at(50_000)), &[])
+        .await
+        .expect("lock");
     assert_eq!(
         repo.record_sign_in(&id, at(200), None).await,
         Ok(Standing {
@@ -192,14 +194,14 @@ async fn record_sign_in_returns_the_standing(repo: &dyn UserRepository) {
         }),
         "a lock shows"
     );
-    repo.set_lock(&id, Some(Timestamp::FOREVER))
+    repo.set_lock(&id, Some(Timestamp::FOREVER), &[])
         .await
         .expect("lock for good");
     let mut banned = get(repo, "user_gwen").await.expect("gwen");
     banned.banned = true;
     let read_at = banned.updated_at;
     banned.updated_at = at(300);
-    repo.update(&banned, read_at).await.expect("ban");
+    repo.update(&banned, read_at, &[]).await.expect("ban");
     assert_eq!(
         repo.record_sign_in(&id, at(400), None).await,
         Ok(Standing {
@@ -208,8 +210,8 @@ async fn record_sign_in_returns_the_standing(repo: &dyn UserRepository) {
         }),
         "a ban and a lock without end show"
     );
-    repo.set_lock(&id, None).await.expect("unlock");
-    assert!(repo.delete(&id).await.expect("delete gwen"));
+    repo.set_lock(&id, None, &[]).await.expect("unlock");
+    assert!(repo.delete(&id, &[]).await.expect("delete gwen"));
 }
 
 /// `take_attempt` counts before a check and refuses past the limit;
@@ -220,7 +222,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     const MINUTE: i64 = 60_000;
     let lock_for = latch_core::model::Duration(60 * MINUTE);
     let gail = fixtures::user("user_gail", "gail@example.com");
-    repo.insert(&gail).await.expect("insert gail");
+    repo.insert(&gail, &[]).await.expect("insert gail");
     let id = &gail.id;
     let attempt = |n: i64, failed: bool| async move {
         assert_eq!(
@@ -268,7 +270,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
         updated_at: at(8),
         ..stored.clone()
     };
-    repo.update(&changed, stored.updated_at)
+    repo.update(&changed, stored.updated_at, &[])
         .await
         .expect("update gail");
     assert_eq!(
@@ -277,7 +279,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     );
     // Once the lock is over the count starts from zero.
     assert_eq!(fail(7 + 60 * MINUTE).await, Ok(None));
-    repo.set_lock(&gail.id, None).await.expect("unlock");
+    repo.set_lock(&gail.id, None, &[]).await.expect("unlock");
     assert_eq!(get(&**repo, "user_gail").await.unwrap().locked_until, None);
 
     // Racing attempts: exactly the limit is granted, the rest find every
@@ -315,7 +317,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
         "the failure that brings the count to the limit locks"
     );
 
-    repo.set_lock(&gail.id, Some(latch_core::model::Timestamp::FOREVER))
+    repo.set_lock(&gail.id, Some(latch_core::model::Timestamp::FOREVER), &[])
         .await
         .expect("lock");
     assert_eq!(
@@ -323,7 +325,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
         Some(latch_core::model::Timestamp::FOREVER)
     );
     assert_eq!(
-        repo.set_lock(&uid("user_nobody"), None).await,
+        repo.set_lock(&uid("user_nobody"), None, &[]).await,
         Err(StoreError::NotFound)
     );
     // An attempt never taken on an id with no user has nothing to settle.
@@ -332,7 +334,7 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
             .await,
         Err(StoreError::NotFound)
     );
-    assert_eq!(repo.delete(&gail.id).await, Ok(true));
+    assert_eq!(repo.delete(&gail.id, &[]).await, Ok(true));
 }
 
 /// The same attempts on a user's id and on an id that names no user (a
@@ -345,7 +347,7 @@ async fn attempts_follow_one_rule_for_users_and_stand_ins(repo: &Arc<dyn UserRep
     const MINUTE: i64 = 60_000;
     let window = latch_core::model::Duration(60 * MINUTE);
     let hana = fixtures::user("user_hana", "hana@example.com");
-    repo.insert(&hana).await.expect("insert hana");
+    repo.insert(&hana, &[]).await.expect("insert hana");
     let stand_in = uid("user_standin_hana");
     let mut transcripts = Vec::new();
     for id in [&hana.id, &stand_in] {
@@ -441,7 +443,7 @@ async fn attempts_follow_one_rule_for_users_and_stand_ins(repo: &Arc<dyn UserRep
     );
     assert!(gone().await);
     assert!(get(&**repo, "user_hana").await.is_some());
-    assert_eq!(repo.delete(&hana.id).await, Ok(true));
+    assert_eq!(repo.delete(&hana.id, &[]).await, Ok(true));
 }
 
 fn external(id: &str, provider: &str, subject: &str) -> latch_core::model::ExternalAccount {
@@ -471,7 +473,7 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
         external("eac_1", "github", "1001"),
         external("eac_2", "google", "g-1001"),
     ];
-    repo.insert(&ivy).await.expect("insert ivy");
+    repo.insert(&ivy, &[]).await.expect("insert ivy");
     let stored = get(repo, "user_ivy").await.expect("ivy");
     assert_eq!(stored.external_accounts, ivy.external_accounts);
     let found = |provider: &'static str, subject: &'static str| async move {
@@ -492,12 +494,12 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
     let mut jon = fixtures::user("user_jon", "jon@example.com");
     jon.external_accounts = vec![external("eac_3", "github", "1001")];
     assert_eq!(
-        repo.insert(&jon).await,
+        repo.insert(&jon, &[]).await,
         Err(StoreError::ExternalAccountTaken)
     );
     assert_eq!(get(repo, "user_jon").await, None, "nothing stored");
     jon.external_accounts = vec![external("eac_3", "github", "2002")];
-    repo.insert(&jon).await.expect("insert jon");
+    repo.insert(&jon, &[]).await.expect("insert jon");
     let stored_jon = get(repo, "user_jon").await.expect("jon");
     let stealing = User {
         external_accounts: vec![external("eac_4", "google", "g-1001")],
@@ -505,7 +507,7 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
         ..stored_jon.clone()
     };
     assert_eq!(
-        repo.update(&stealing, stored_jon.updated_at).await,
+        repo.update(&stealing, stored_jon.updated_at, &[]).await,
         Err(StoreError::ExternalAccountTaken)
     );
     assert_eq!(get(repo, "user_jon").await.unwrap(), stored_jon);
@@ -516,13 +518,13 @@ async fn external_accounts_link_once(repo: &dyn UserRepository) {
         updated_at: latch_core::model::Timestamp(stored.updated_at.0 + 1),
         ..stored.clone()
     };
-    repo.update(&unlinked, stored.updated_at)
+    repo.update(&unlinked, stored.updated_at, &[])
         .await
         .expect("update ivy");
     assert_eq!(found("github", "1001").await, None);
-    assert_eq!(repo.delete(&ivy.id).await, Ok(true));
+    assert_eq!(repo.delete(&ivy.id, &[]).await, Ok(true));
     assert_eq!(found("google", "g-1001").await, None);
-    assert_eq!(repo.delete(&jon.id).await, Ok(true));
+    assert_eq!(repo.delete(&jon.id, &[]).await, Ok(true));
 }
 
 /// TOTP steps and backup codes are used once; updates keep the last step and
@@ -532,7 +534,7 @@ async fn second_factor_state(repo: &Arc<dyn UserRepository>) {
     hana.totp_secret = Some("v1.sealed".into());
     hana.totp_pending_secret = Some("v1.pending".into());
     hana.backup_codes = vec!["digest_a".into(), "digest_b".into(), "digest_c".into()];
-    repo.insert(&hana).await.expect("insert hana");
+    repo.insert(&hana, &[]).await.expect("insert hana");
     let stored = get(&**repo, "user_hana").await.expect("hana");
     assert_eq!(stored.totp_secret.as_deref(), Some("v1.sealed"));
     assert_eq!(stored.totp_pending_secret.as_deref(), Some("v1.pending"));
@@ -585,7 +587,7 @@ async fn second_factor_state(repo: &Arc<dyn UserRepository>) {
         updated_at: latch_core::model::Timestamp(stored.updated_at.0 + 1),
         ..stored.clone()
     };
-    repo.update(&changed, stored.updated_at)
+    repo.update(&changed, stored.updated_at, &[])
         .await
         .expect("update hana");
     let stored = get(&**repo, "user_hana").await.expect("hana");
@@ -636,10 +638,10 @@ async fn second_factor_state(repo: &Arc<dyn UserRepository>) {
         ..stored.clone()
     };
     assert_eq!(
-        repo.update(&stale, stored.updated_at).await,
+        repo.update(&stale, stored.updated_at, &[]).await,
         Err(StoreError::Conflict)
     );
-    assert_eq!(repo.delete(&hana.id).await, Ok(true));
+    assert_eq!(repo.delete(&hana.id, &[]).await, Ok(true));
 }
 
 fn alice() -> User {
@@ -707,12 +709,12 @@ async fn empty_store(repo: &dyn UserRepository) {
     );
     assert_eq!(count_all(repo).await, 0);
     assert_eq!(
-        repo.delete(&uid("user_alice")).await,
+        repo.delete(&uid("user_alice"), &[]).await,
         Ok(false),
         "delete of an unknown user"
     );
     assert_eq!(
-        repo.update(&alice(), alice().updated_at).await,
+        repo.update(&alice(), alice().updated_at, &[]).await,
         Err(StoreError::NotFound),
         "update of an unknown user"
     );
@@ -746,7 +748,7 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
     let users = [make(1, 1), u2, make(3, 3), make(4, 3), make(5, 5)];
     // Inserted out of order, so the store must sort.
     for i in [2, 0, 4, 1, 3] {
-        repo.insert(&users[i]).await.expect("insert list user");
+        repo.insert(&users[i], &[]).await.expect("insert list user");
     }
 
     let all = UserQuery {
@@ -916,14 +918,14 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
     assert_eq!(repo.count(&filtered_page).await, Ok(3));
 
     for user in &users {
-        assert_eq!(repo.delete(&user.id).await, Ok(true));
+        assert_eq!(repo.delete(&user.id, &[]).await, Ok(true));
     }
     assert_eq!(count_all(repo).await, 0);
 }
 
 async fn insert_get_and_find(repo: &dyn UserRepository) {
     let alice = alice();
-    repo.insert(&alice).await.expect("insert alice");
+    repo.insert(&alice, &[]).await.expect("insert alice");
     assert_eq!(
         get(repo, "user_alice").await,
         Some(alice.clone()),
@@ -1005,7 +1007,7 @@ async fn duplicates_store_nothing(repo: &dyn UserRepository) {
 
     for (what, candidate, kind) in cases {
         assert_eq!(
-            repo.insert(&candidate).await,
+            repo.insert(&candidate, &[]).await,
             Err(StoreError::Duplicate(kind)),
             "insert with {what}"
         );
@@ -1033,7 +1035,7 @@ async fn duplicates_store_nothing(repo: &dyn UserRepository) {
 
     let same_id = fixtures::user("user_alice", "other@example.com");
     assert!(
-        repo.insert(&same_id).await.is_err(),
+        repo.insert(&same_id, &[]).await.is_err(),
         "insert with an existing user id fails"
     );
     assert_eq!(
@@ -1043,8 +1045,8 @@ async fn duplicates_store_nothing(repo: &dyn UserRepository) {
     );
     assert_eq!(find(repo, "other@example.com").await, None);
 
-    repo.insert(&bob()).await.expect("insert bob");
-    repo.insert(&carol())
+    repo.insert(&bob(), &[]).await.expect("insert bob");
+    repo.insert(&carol(), &[])
         .await
         .expect("carol's own identifiers are free");
     assert_eq!(count_all(repo).await, 3);
@@ -1078,7 +1080,7 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
 
     // A write that read an older state loses, changing nothing.
     assert_eq!(
-        repo.update(&after, at(-1)).await,
+        repo.update(&after, at(-1), &[]).await,
         Err(StoreError::Conflict),
         "update from a stale read"
     );
@@ -1087,7 +1089,7 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
         Some(before.clone()),
         "a lost update changes nothing"
     );
-    repo.update(&after, before.updated_at)
+    repo.update(&after, before.updated_at, &[])
         .await
         .expect("update alice");
     assert_eq!(
@@ -1130,10 +1132,10 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     let mut dave = fixtures::user("user_dave", "alice.work@example.com");
     dave.phone_numbers = vec![fixtures::phone_number("idn_dave_phone", "+15555550199")];
     dave.username = Some(fixtures::username("alice_01"));
-    repo.insert(&dave)
+    repo.insert(&dave, &[])
         .await
         .expect("identifiers removed from alice can be taken");
-    assert_eq!(repo.delete(&dave.id).await, Ok(true));
+    assert_eq!(repo.delete(&dave.id, &[]).await, Ok(true));
 
     // Values may move between the user's own records in one update.
     let mut swapped = after.clone();
@@ -1143,20 +1145,20 @@ async fn update_replaces_the_aggregate(repo: &dyn UserRepository) {
     );
     swapped.email_addresses[0].value = second;
     swapped.email_addresses[1].value = first;
-    repo.update(&swapped, after.updated_at)
+    repo.update(&swapped, after.updated_at, &[])
         .await
         .expect("swap two of alice's own email values");
     assert_eq!(get(repo, "user_alice").await, Some(swapped.clone()));
 
     // Restore alice as the following steps expect her.
-    repo.update(&alice(), swapped.updated_at)
+    repo.update(&alice(), swapped.updated_at, &[])
         .await
         .expect("restore alice");
     assert_eq!(get(repo, "user_alice").await, Some(alice()));
 
     let ghost = fixtures::user("user_ghost", "ghost@example.com");
     assert_eq!(
-        repo.update(&ghost, ghost.updated_at).await,
+        repo.update(&ghost, ghost.updated_at, &[]).await,
         Err(StoreError::NotFound),
         "update of an unknown user"
     );
@@ -1208,7 +1210,7 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
         candidate.first_name = Some("Changed".to_owned());
         candidate.updated_at = at(3_000);
         assert_eq!(
-            repo.update(&candidate, before.updated_at).await,
+            repo.update(&candidate, before.updated_at, &[]).await,
             Err(StoreError::Duplicate(kind)),
             "update with {what}"
         );
@@ -1232,7 +1234,7 @@ async fn update_with_a_taken_identifier_changes_nothing(repo: &dyn UserRepositor
 async fn delete_frees_identifiers(repo: &dyn UserRepository) {
     let count = count_all(repo).await;
     assert_eq!(
-        repo.delete(&uid("user_alice")).await,
+        repo.delete(&uid("user_alice"), &[]).await,
         Ok(true),
         "delete of an existing user"
     );
@@ -1246,7 +1248,7 @@ async fn delete_frees_identifiers(repo: &dyn UserRepository) {
         assert_eq!(find(repo, raw).await, None, "{raw} is gone with alice");
     }
     assert_eq!(
-        repo.delete(&uid("user_alice")).await,
+        repo.delete(&uid("user_alice"), &[]).await,
         Ok(false),
         "a second delete finds nothing"
     );
@@ -1255,7 +1257,7 @@ async fn delete_frees_identifiers(repo: &dyn UserRepository) {
 
     let mut heir = alice();
     heir.id = uid("user_heir");
-    repo.insert(&heir)
+    repo.insert(&heir, &[])
         .await
         .expect("a deleted user's identifiers (and identification ids) can be reused");
     assert_eq!(find(repo, "alice_01").await, Some(heir));
@@ -1294,7 +1296,7 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
         .password_digest
         .clone()
         .expect("full_user has a password");
-    repo.insert(&erin).await.expect("insert erin");
+    repo.insert(&erin, &[]).await.expect("insert erin");
 
     let mut expected = erin.clone();
     expected.last_sign_in_at = Some(at(5_000));
@@ -1327,7 +1329,9 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
     expected.first_name = Some("Erin".to_owned());
     let read_at = expected.updated_at;
     expected.updated_at = at(6_500);
-    repo.update(&expected, read_at).await.expect("admin update");
+    repo.update(&expected, read_at, &[])
+        .await
+        .expect("admin update");
     repo.record_sign_in(&erin.id, at(7_000), upgrade(&strong, "$argon2id$late"))
         .await
         .expect("a sign-in with a stale upgrade is still recorded");
@@ -1352,14 +1356,14 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
         ..expected.clone()
     };
     assert_eq!(
-        repo.update(&stale, read_before).await,
+        repo.update(&stale, read_before, &[]).await,
         Err(StoreError::Conflict)
     );
     expected.updated_at = stored.updated_at;
 
     let mut frank = fixtures::user("user_frank", "frank@example.com");
     frank.last_sign_in_at = Some(at(1));
-    repo.insert(&frank)
+    repo.insert(&frank, &[])
         .await
         .expect("insert frank, no password");
     repo.record_sign_in(&frank.id, at(8_000), upgrade("", "$argon2id$new"))
@@ -1418,7 +1422,7 @@ async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
     );
 
     for id in ["user_erin", "user_frank"] {
-        assert_eq!(repo.delete(&uid(id)).await, Ok(true));
+        assert_eq!(repo.delete(&uid(id), &[]).await, Ok(true));
     }
     assert_eq!(count_all(&**repo).await, 0);
 }

@@ -20,6 +20,11 @@ pub enum IdPrefix {
     PhoneNumber,
     ExternalAccount,
     Delivery,
+    /// An event: the `svix-id` its webhook messages carry.
+    Event,
+    WebhookEndpoint,
+    WebhookAttempt,
+    AuditEntry,
 }
 
 impl IdPrefix {
@@ -40,6 +45,10 @@ impl IdPrefix {
             Self::PhoneNumber => "idn",
             Self::ExternalAccount => "eac",
             Self::Delivery => "dlv",
+            Self::Event => "msg",
+            Self::WebhookEndpoint => "ep",
+            Self::WebhookAttempt => "atmpt",
+            Self::AuditEntry => "aud",
         }
     }
 }

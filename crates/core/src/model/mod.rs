@@ -3,10 +3,12 @@
 
 mod backup_codes;
 mod client;
+mod event;
 mod identifiers;
 mod ids;
 mod net;
 mod password;
+mod request;
 mod session;
 mod settings;
 mod sign_in;
@@ -20,10 +22,14 @@ pub use backup_codes::{
     BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code, parse_backup_codes,
 };
 pub use client::Client;
+pub use event::{
+    EventType, MessageStatus, NewEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
+};
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
 pub use ids::{ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, random_base62};
 pub use net::{is_loopback_host, is_loopback_origin, origin_of, with_query};
 pub use password::Password;
+pub use request::{Actor, RequestContext};
 pub use session::{Session, SessionOrigin, SessionStart, SessionStatus};
 pub use settings::{
     DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,

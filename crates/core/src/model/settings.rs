@@ -179,6 +179,10 @@ pub struct InstanceSettings {
     pub reverification_window: Duration,
     /// Whether users may delete their own account (`DELETE /v1/me`).
     pub delete_self_enabled: bool,
+    /// Whether Latch sends the messages that carry one-time codes itself.
+    /// Either way each one is announced as an `email.created` or
+    /// `sms.created` event, so an application can send them instead.
+    pub deliver_code_messages: bool,
     /// Enumeration protection: an identifier that names no account gets a
     /// sign-in like any other, which fails at the factor as a wrong one does.
     pub enumeration_protection: bool,
@@ -230,6 +234,7 @@ impl Default for InstanceSettings {
             lockout_duration: Duration::minutes(60),
             reverification_window: Duration::minutes(10),
             delete_self_enabled: true,
+            deliver_code_messages: true,
             enumeration_protection: false,
             redirect_origins: Vec::new(),
             oauth_callback_url: "https://clerk.latch.localhost/v1/oauth_callback".to_owned(),

@@ -19,6 +19,9 @@ impl Duration {
     pub const fn minutes(m: i64) -> Self {
         Self(m.saturating_mul(60_000))
     }
+    pub const fn hours(h: i64) -> Self {
+        Self(h.saturating_mul(3_600_000))
+    }
     pub const fn days(d: i64) -> Self {
         Self(d.saturating_mul(86_400_000))
     }

@@ -11,7 +11,8 @@ use mockall::automock;
 
 use crate::error::StoreError;
 use crate::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
+    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp,
+    User,
 };
 
 /// A client with the sessions it holds that are active at some moment, each
@@ -128,11 +129,13 @@ pub trait ClientRepository: Send + Sync {
     /// is a compare-and-set: it MUST fail with `Conflict` (storing nothing) if
     /// the client's token hash is no longer `expected_token_hash` (another
     /// request rotated it first), and with `NotFound` if the client is gone.
+    /// `events` are stored with it, as `UserRepository::insert` stores them.
     async fn insert_session(
         &self,
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError>;
 
     /// [`insert_session`](Self::insert_session) for a user that does not
@@ -147,6 +150,7 @@ pub trait ClientRepository: Send + Sync {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError>;
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
@@ -168,12 +172,14 @@ pub trait ClientRepository: Send + Sync {
 
     /// Moves the session to `status` (`Ended`, `Removed`, `Revoked`) if and only
     /// if its stored status is `Active`, in one atomic step; returns whether it
-    /// changed. MUST fail with `NotFound` if the session does not exist.
+    /// changed. `events` are stored if and only if it changed. MUST fail
+    /// with `NotFound` if the session does not exist.
     async fn end_session(
         &self,
         id: &SessionId,
         status: SessionStatus,
         at: Timestamp,
+        events: &[NewEvent],
     ) -> Result<bool, StoreError>;
 
     /// The client whose current token has this SHA-256 (hex), as

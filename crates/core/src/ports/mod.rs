@@ -7,6 +7,7 @@ mod client_repository;
 mod clock;
 mod code_sender;
 mod counters;
+mod event_format;
 mod instance_store;
 mod oauth_provider;
 mod outbox;
@@ -15,11 +16,13 @@ mod random;
 mod sign_in_store;
 mod sign_up_store;
 mod user_repository;
+mod webhooks;
 
 pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
 pub use clock::Clock;
 pub use code_sender::{CodeDestination, CodeMessage, CodePurpose, CodeSender, SendError};
 pub use counters::{Counters, WindowCount};
+pub use event_format::{EventFormat, EventSubject};
 pub use instance_store::InstanceStore;
 pub use oauth_provider::{
     AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
@@ -32,6 +35,9 @@ pub use random::Random;
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;
 pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+pub use webhooks::{
+    AttemptOutcome, ClaimedMessage, MessageQuery, WebhookResponse, WebhookSender, WebhookStore,
+};
 
 #[cfg(test)]
 pub(crate) use random::FreshRandom;
@@ -41,5 +47,5 @@ pub use {
     counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
     outbox::MockOutbox, password_hasher::MockPasswordHasher, random::MockRandom,
     sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
-    user_repository::MockUserRepository,
+    user_repository::MockUserRepository, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
 };

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::Timestamp;
+use crate::model::{NewEvent, Timestamp};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,8 +108,9 @@ pub struct Lease {
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Stores a new pending delivery with no attempt yet. MUST fail (storing
-    /// nothing) with `Conflict` if the id exists.
-    async fn enqueue(&self, delivery: &NewDelivery) -> Result<(), StoreError>;
+    /// nothing) with `Conflict` if the id exists. `events` are stored with it
+    /// in the same transaction.
+    async fn enqueue(&self, delivery: &NewDelivery, events: &[NewEvent]) -> Result<(), StoreError>;
 
     /// Atomically leases up to `limit` pending deliveries that are due at
     /// `now` and not leased (or whose lease ran out), oldest due first, and

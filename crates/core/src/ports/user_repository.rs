@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Duration, Identifier, Standing, Timestamp, User, UserId};
+use crate::model::{Duration, Identifier, NewEvent, Standing, Timestamp, User, UserId};
 
 /// What [`UserRepository::take_attempt`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,11 @@ pub trait UserRepository: Send + Sync {
     /// nothing if any of its email addresses, phone numbers or its username
     /// belongs to another user, and with `ExternalAccountTaken` if one of its
     /// external accounts is linked to another user (`update` likewise).
-    async fn insert(&self, user: &User) -> Result<(), StoreError>;
+    ///
+    /// Every write that takes `events` stores them (with their webhook
+    /// messages, as [`WebhookStore`](super::WebhookStore) describes) in the
+    /// same transaction, if and only if the change itself is stored.
+    async fn insert(&self, user: &User, events: &[NewEvent]) -> Result<(), StoreError>;
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError>;
 
@@ -73,7 +77,12 @@ pub trait UserRepository: Send + Sync {
     /// `updated_at` later than the one it replaces). MUST fail, changing
     /// nothing, with `Conflict` when another write came first, `Duplicate` on a
     /// taken identifier, and `NotFound` if the user does not exist.
-    async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError>;
+    async fn update(
+        &self,
+        user: &User,
+        expected_updated_at: Timestamp,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError>;
 
     /// Records a sign-in: clears the failure count, sets `last_sign_in_at` and moves `updated_at` past
     /// its stored value (to `at`, or one millisecond later than it was), and,
@@ -145,6 +154,7 @@ pub trait UserRepository: Send + Sync {
         &self,
         id: &UserId,
         locked_until: Option<Timestamp>,
+        events: &[NewEvent],
     ) -> Result<(), StoreError>;
 
     /// Records that the TOTP code of time step `step` was accepted,
@@ -166,8 +176,8 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Deletes the user, its identifications and its sessions. Returns whether
-    /// it existed.
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError>;
+    /// it existed (and stores `events` only if it did).
+    async fn delete(&self, id: &UserId, events: &[NewEvent]) -> Result<bool, StoreError>;
 
     /// Users matching `query`, newest first, paginated.
     async fn list(&self, query: &UserQuery) -> Result<Vec<User>, StoreError>;

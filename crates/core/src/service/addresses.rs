@@ -768,7 +768,7 @@ mod tests {
             .returning(move |_| Ok(Some(stored.clone())));
         let written = Arc::new(Mutex::new(Vec::new()));
         let sink = written.clone();
-        m.users.expect_update().returning(move |u, _| {
+        m.users.expect_update().returning(move |u, _, _| {
             sink.lock().unwrap().push(u.clone());
             Ok(())
         });

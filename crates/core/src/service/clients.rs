@@ -69,6 +69,8 @@ pub struct Outcome<T> {
 /// sign-in and active sessions). Other services build their answers here.
 #[derive(Clone)]
 pub struct Clients {
+    /// Makes the events its writes store.
+    pub(super) events: super::Events,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
     pub(super) sign_ups: Arc<dyn SignUpStore>,
@@ -266,6 +268,9 @@ impl Clients {
                 new_token: None,
             });
         };
+        // Its sessions end first, each with its event.
+        self.end_sessions_of(&client, SessionStatus::Removed)
+            .await?;
         self.client_repo.delete_client(&client.id).await?;
         if let Some(id) = &client.sign_in_id {
             self.sign_ins.delete(id).await?;
@@ -304,8 +309,8 @@ impl Clients {
         let now = self.clock.now();
         for session in self.client_repo.sessions_of_client(&client.id).await? {
             if session.is_active(now) {
-                self.client_repo
-                    .end_session(&session.id, status, now)
+                self.events
+                    .end_session(&*self.client_repo, &session, status, now)
                     .await?;
             }
         }

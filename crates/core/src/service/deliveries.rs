@@ -13,7 +13,7 @@ use crate::error::{Error, StoreError};
 use crate::model::{Duration, IdPrefix, Timestamp, new_id};
 use crate::ports::{
     ClaimedDelivery, Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender, DeliveryCounts,
-    DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox, Random,
+    DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox, Random, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -85,6 +85,9 @@ impl DeliveryRound {
 pub struct Deliveries {
     pub(super) outbox: Arc<dyn Outbox>,
     pub(super) sender: Arc<dyn CodeSender>,
+    /// Where a code's event goes when Latch does not send the code itself.
+    pub(super) webhook_store: Arc<dyn WebhookStore>,
+    pub(super) events: super::Events,
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
@@ -116,6 +119,17 @@ impl Deliveries {
         message: &CodeMessage,
         expire_at: Timestamp,
     ) -> Result<(), Error> {
+        let id = new_id(IdPrefix::Delivery, &*self.random);
+        let deliver = self.events.settings.deliver_code_messages;
+        let event = self.events.message(&id, message, deliver)?;
+        if !deliver {
+            // The application sends it, from the event.
+            self.webhook_store
+                .append_events(std::slice::from_ref(&event))
+                .await?;
+            self.events.stored();
+            return Ok(());
+        }
         let (email, sms) = match &message.destination {
             CodeDestination::Email(a) => (Some(a.clone()), None),
             CodeDestination::Sms(n) => (None, Some(n.clone())),
@@ -129,7 +143,6 @@ impl Deliveries {
             expires_in_minutes: message.expires_in_minutes,
         };
         let plain = serde_json::to_vec(&payload).map_err(|_| Error::internal("code payload"))?;
-        let id = new_id(IdPrefix::Delivery, &*self.random);
         let now = self.clock.now();
         let delivery = NewDelivery {
             payload: self
@@ -142,8 +155,11 @@ impl Deliveries {
             expire_at: Some(expire_at),
             created_at: now,
         };
-        self.outbox.enqueue(&delivery).await?;
+        self.outbox
+            .enqueue(&delivery, std::slice::from_ref(&event))
+            .await?;
         self.wake.notify_one();
+        self.events.stored();
         Ok(())
     }
 

@@ -18,6 +18,8 @@ use crate::secrets::SecretBox;
 /// The signed-in user's own account (`/v1/me`).
 #[derive(Clone)]
 pub struct Account {
+    /// Makes the events its writes store.
+    pub(super) events: super::Events,
     /// Codes that prove the addresses a user adds.
     pub(super) codes: super::Codes,
     /// Provider accounts a user connects.
@@ -268,8 +270,13 @@ impl Account {
             .await?
         {
             if session.id != keep.id {
-                self.client_repo
-                    .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
+                self.events
+                    .end_session(
+                        &*self.client_repo,
+                        &session,
+                        crate::model::SessionStatus::Revoked,
+                        now,
+                    )
                     .await?;
             }
         }
@@ -830,7 +837,7 @@ mod tests {
         let mut m = enrolling();
         m.users
             .expect_update()
-            .withf(|u, expected| {
+            .withf(|u, expected, _| {
                 u.totp_secret.is_some()
                     && u.totp_pending_secret.is_none()
                     && u.backup_codes.len() == 10
@@ -838,7 +845,7 @@ mod tests {
                     && u.updated_at > NOW
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         m.users
             .expect_use_totp_step()
             .withf(|_, step| *step == step_at(NOW) + 1)

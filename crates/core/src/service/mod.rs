@@ -8,6 +8,7 @@ mod clients;
 mod codes;
 mod connections;
 mod deliveries;
+mod events;
 mod handshakes;
 mod lockout;
 mod me;
@@ -22,6 +23,7 @@ mod sign_ins;
 mod sign_ups;
 mod steps;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub use addresses::{AddressKind, AddressView, Deleted, MAX_ADDRESSES, MyPhonePat
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use connections::{Connect, PendingConnection};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
+pub use events::{current_request, in_request};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
 pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
@@ -45,8 +48,13 @@ pub use sign_ups::{
     UpdateSignUp,
 };
 pub use users::{CreateUser, PhoneNumberPatch, Users, UsersPage};
+pub use webhooks::{
+    EndpointPatch, MAX_DESCRIPTION_CHARS, MAX_URL_CHARS, NewEndpoint, WebhookPolicy, WebhookRound,
+    Webhooks, sign as sign_webhook,
+};
 
 use codes::Codes;
+use events::Events;
 use lockout::Lockout;
 use phantoms::Phantoms;
 use steps::Steps;
@@ -54,8 +62,8 @@ use steps::Steps;
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
-    ClientRepository, Clock, CodeSender, Counters, InstanceStore, Outbox, PasswordHasher, Random,
-    SignInStore, SignUpStore, UserRepository,
+    ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
+    PasswordHasher, Random, SignInStore, SignUpStore, UserRepository, WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -82,6 +90,12 @@ pub struct Ports {
     pub secrets: Arc<SecretBox>,
     /// The identity providers OAuth strategies go to.
     pub oauth: OAuthProviders,
+    /// How events are written down (Clerk's envelope and resources).
+    pub event_format: Arc<dyn EventFormat>,
+    /// Webhook endpoints and messages; kept with the durable store.
+    pub webhook_store: Arc<dyn WebhookStore>,
+    /// Posts webhook requests.
+    pub webhook_sender: Arc<dyn WebhookSender>,
 }
 
 /// Every use case, one service per resource. Each service holds only the
@@ -111,6 +125,8 @@ pub struct Services {
     pub deliveries: Deliveries,
     /// Handshake nonces, for applications' servers.
     pub handshakes: Handshakes,
+    /// Webhook endpoints, their worker, and what operators see of them.
+    pub webhooks: Webhooks,
     settings: Arc<InstanceSettings>,
 }
 
@@ -132,10 +148,33 @@ impl Services {
             random,
             secrets,
             oauth,
+            event_format,
+            webhook_store,
+            webhook_sender,
         } = ports;
+        let webhook_wake = Arc::new(tokio::sync::Notify::new());
+        let events = Events {
+            format: event_format,
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            settings: settings.clone(),
+            wake: webhook_wake.clone(),
+        };
+        let webhooks = Webhooks {
+            store: webhook_store.clone(),
+            sender: webhook_sender,
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            policy: WebhookPolicy::default(),
+            wake: webhook_wake,
+        };
         let deliveries = Deliveries {
             outbox,
             sender: codes,
+            webhook_store,
+            events: events.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),
             random: random.clone(),
@@ -150,6 +189,7 @@ impl Services {
             secrets: secrets.clone(),
         };
         let client_service = Clients {
+            events: events.clone(),
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
             sign_ups: sign_ups.clone(),
@@ -160,6 +200,7 @@ impl Services {
             rate_limits: rate_limits.clone(),
         };
         let user_service = Users {
+            events: events.clone(),
             users: users.clone(),
             client_repo: clients.clone(),
             hasher: hasher.clone(),
@@ -174,6 +215,7 @@ impl Services {
             settings: settings.clone(),
         };
         let steps = Steps {
+            events: events.clone(),
             clients: client_service.clone(),
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
@@ -238,6 +280,7 @@ impl Services {
             settings: settings.clone(),
         };
         let session_service = Sessions {
+            events: events.clone(),
             clients: client_service.clone(),
             client_repo: clients.clone(),
             users: users.clone(),
@@ -245,6 +288,7 @@ impl Services {
             settings: settings.clone(),
         };
         let account = Account {
+            events: events.clone(),
             codes: codes.clone(),
             oauth: oauth_service.clone(),
             sign_ins: sign_ins.clone(),
@@ -288,8 +332,15 @@ impl Services {
             maintenance,
             deliveries,
             handshakes,
+            webhooks,
             settings,
         }
+    }
+
+    /// The same services with webhooks retried and kept under `policy`.
+    pub fn with_webhook_policy(mut self, policy: WebhookPolicy) -> Self {
+        self.webhooks.policy = policy;
+        self
     }
 
     /// `GET`/`POST /v1/oauth_callback`: the flow the state names is a

@@ -53,6 +53,8 @@ pub struct SessionsPage {
 /// API's (list, read, revoke).
 #[derive(Clone)]
 pub struct Sessions {
+    /// Makes the events its writes store.
+    pub(super) events: super::Events,
     pub(super) clients: Clients,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) users: Arc<dyn UserRepository>,
@@ -133,8 +135,8 @@ impl Sessions {
     ) -> Result<Session, Error> {
         if !session.is_active(now)
             || !self
-                .client_repo
-                .end_session(&session.id, status, now)
+                .events
+                .end_session(&*self.client_repo, &session, status, now)
                 .await?
         {
             return Ok(self
@@ -365,9 +367,9 @@ mod tests {
         let mut m = mocks_with(SessionStatus::Active, "client_1");
         m.clients
             .expect_end_session()
-            .withf(|_, status, _| *status == SessionStatus::Revoked)
+            .withf(|_, status, _, _| *status == SessionStatus::Revoked)
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _, _| Ok(true));
         let view = m
             .services()
             .sessions

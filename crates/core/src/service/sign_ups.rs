@@ -866,9 +866,21 @@ impl SignUps {
         let new_hash = token
             .as_deref()
             .map_or_else(|| finish.client.token_hash.clone(), token_hash);
+        let events = [
+            self.clients
+                .events
+                .user(crate::model::EventType::UserCreated, &user)?,
+            self.clients.events.session_created(&session)?,
+        ];
         if let Err(err) = self
             .client_repo
-            .insert_user_with_session(&user, &session, &finish.client.token_hash, &new_hash)
+            .insert_user_with_session(
+                &user,
+                &session,
+                &finish.client.token_hash,
+                &new_hash,
+                &events,
+            )
             .await
         {
             let mut restored = before;
@@ -881,6 +893,7 @@ impl SignUps {
                 other => other.into(),
             });
         }
+        self.clients.events.stored();
         tracing::info!(user = %user.id, sign_up = %sign_up.id, "signed up");
         Ok((sign_up, token))
     }

@@ -21,6 +21,8 @@ use crate::ports::{
 /// against racing requests, counting failures, and starting the session.
 #[derive(Clone)]
 pub(crate) struct Steps {
+    /// Makes the events its writes store.
+    pub(super) events: super::Events,
     pub(super) clients: Clients,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
@@ -130,9 +132,11 @@ impl Steps {
             .map_or_else(|| presented_token_hash.to_owned(), token_hash);
         // Rotates only the token this request presented: of two requests racing
         // on one client, one rotates and the other gets `Conflict`.
+        let event = self.events.session_created(session)?;
         self.client_repo
-            .insert_session(session, presented_token_hash, &new_hash)
+            .insert_session(session, presented_token_hash, &new_hash, &[event])
             .await?;
+        self.events.stored();
         let upgrade = match (password, &user.password_digest) {
             (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
                 self.stronger_digest(password, old).await
@@ -160,8 +164,13 @@ impl Steps {
     /// that fails: the next token request checks the session's user too).
     async fn end_refused_session(&self, session: &Session) {
         if let Err(err) = self
-            .client_repo
-            .end_session(&session.id, SessionStatus::Revoked, self.clock.now())
+            .events
+            .end_session(
+                &*self.client_repo,
+                session,
+                SessionStatus::Revoked,
+                self.clock.now(),
+            )
             .await
         {
             tracing::warn!(session = %session.id, error = %err, "could not end a session refused at its start");

@@ -14,7 +14,7 @@ use crate::model::{
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
     MockInstanceStore, MockOAuthProvider, MockOutbox, MockPasswordHasher, MockRandom,
-    MockSignInStore, MockSignUpStore, MockUserRepository,
+    MockSignInStore, MockSignUpStore, MockUserRepository, MockWebhookSender, MockWebhookStore,
 };
 
 pub const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -35,6 +35,8 @@ pub struct Mocks {
     pub counters: MockCounters,
     /// Identity providers, each answering to its `name()`.
     pub oauth: Vec<MockOAuthProvider>,
+    /// Webhook endpoints and messages; no call is expected by default.
+    pub webhooks: MockWebhookStore,
     pub settings: InstanceSettings,
 }
 
@@ -51,6 +53,7 @@ impl Mocks {
             outbox: MockOutbox::new(),
             counters: first_hits(),
             oauth: Vec::new(),
+            webhooks: MockWebhookStore::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -65,7 +68,7 @@ impl Mocks {
         self.users
             .expect_settle_attempt()
             .returning(|_, _, _, _, _| Ok(None));
-        self.outbox.expect_enqueue().returning(|_| Ok(()));
+        self.outbox.expect_enqueue().returning(|_, _| Ok(()));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         clock
@@ -99,9 +102,28 @@ impl Mocks {
                         .map(|p| Arc::new(p) as Arc<dyn crate::ports::OAuthProvider>)
                         .collect(),
                 ),
+                event_format: Arc::new(TypeOnly),
+                webhook_store: Arc::new(self.webhooks),
+                webhook_sender: Arc::new(MockWebhookSender::new()),
             },
             self.settings,
         )
+    }
+}
+
+/// Events as their type alone: what use-case tests look at.
+pub struct TypeOnly;
+
+impl crate::ports::EventFormat for TypeOnly {
+    fn body(
+        &self,
+        event_type: crate::model::EventType,
+        _: crate::ports::EventSubject<'_>,
+        _: &crate::model::RequestContext,
+        _: &InstanceSettings,
+        _: Timestamp,
+    ) -> String {
+        event_type.as_str().to_owned()
     }
 }
 

@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use super::page_limit;
 use crate::error::{Error, Problem, Resource, StoreError};
-use crate::model::InstanceSettings;
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
     TotpSecret, User, UserId, UserPatch, Username, new_id, parse_backup_codes,
 };
+use crate::model::{EventType, InstanceSettings};
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, UserQuery, UserRepository};
 use crate::secrets::SecretBox;
 
 /// The Backend API's users, and the writes of a user other services share.
 #[derive(Clone)]
 pub struct Users {
+    /// Makes the events its writes store.
+    pub(super) events: super::Events,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) hasher: Arc<dyn PasswordHasher>,
@@ -134,7 +136,9 @@ impl Users {
             ..User::blank(id.clone(), now)
         };
         user.stamp_changes(&User::blank(id, now), now);
-        self.users.insert(&user).await?;
+        let event = self.events.user(EventType::UserCreated, &user)?;
+        self.users.insert(&user, &[event]).await?;
+        self.events.stored();
         Ok(user)
     }
 
@@ -337,10 +341,15 @@ impl Users {
             let mut user = change(stored)?;
             user.updated_at = Timestamp(self.clock.now().0.max(read_at.0 + 1));
             user.stamp_changes(&before, user.updated_at);
-            match self.users.update(&user, read_at).await {
+            let event = self.events.user(EventType::UserUpdated, &user)?;
+            match self.users.update(&user, read_at, &[event]).await {
                 Err(StoreError::Conflict) => stored = self.get_user(id.as_str()).await?,
                 Err(StoreError::NotFound) => return Err(Error::NotFound(Resource::User)),
-                other => return other.map(|()| user).map_err(Error::from),
+                other => {
+                    other?;
+                    self.events.stored();
+                    return Ok(user);
+                }
             }
         }
         Err(StoreError::Conflict.into())
@@ -447,8 +456,13 @@ impl Users {
                 return Ok(());
             }
             for session in active {
-                self.client_repo
-                    .end_session(&session.id, crate::model::SessionStatus::Revoked, now)
+                self.events
+                    .end_session(
+                        &*self.client_repo,
+                        &session,
+                        crate::model::SessionStatus::Revoked,
+                        now,
+                    )
                     .await?;
             }
         }
@@ -458,18 +472,35 @@ impl Users {
     }
 
     async fn set_lock(&self, id: &str, until: Option<Timestamp>) -> Result<User, Error> {
-        match self.users.set_lock(&UserId(id.to_owned()), until).await {
+        // The event shows the user as the lock leaves it.
+        let locked = User {
+            locked_until: until,
+            failed_attempts: 0,
+            ..self.get_user(id).await?
+        };
+        let event = self.events.user(EventType::UserUpdated, &locked)?;
+        match self
+            .users
+            .set_lock(&UserId(id.to_owned()), until, &[event])
+            .await
+        {
             Err(StoreError::NotFound) => Err(Error::NotFound(Resource::User)),
             other => {
                 other?;
+                self.events.stored();
                 self.get_user(id).await
             }
         }
     }
 
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
+    /// Its active sessions are revoked first, each with its event.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
-        if self.users.delete(&UserId(id.to_owned())).await? {
+        let id = UserId(id.to_owned());
+        self.revoke_sessions_of(&id).await?;
+        let event = self.events.user_deleted(&id)?;
+        if self.users.delete(&id, &[event]).await? {
+            self.events.stored();
             Ok(())
         } else {
             Err(Error::NotFound(Resource::User))
@@ -668,7 +699,7 @@ mod tests {
             .returning(|_| Ok("$argon2id$new".into()));
         m.users
             .expect_insert()
-            .withf(|u| {
+            .withf(|u, _| {
                 u.email_addresses.len() == 1
                     && u.email_addresses[0].value == "ann@example.com"
                     && u.email_addresses[0].verified
@@ -678,7 +709,7 @@ mod tests {
                     && u.public_metadata == serde_json::json!({})
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let params = CreateUser {
             email_addresses: vec!["Ann@Example.com".into(), "ann@example.com".into()],
             password: Some("long enough".into()),
@@ -747,7 +778,7 @@ mod tests {
         let mut m = Mocks::new();
         m.users
             .expect_insert()
-            .returning(|_| Err(StoreError::Duplicate(IdentifierKind::Username)));
+            .returning(|_, _| Err(StoreError::Duplicate(IdentifierKind::Username)));
         let err = m
             .services()
             .users
@@ -776,8 +807,8 @@ mod tests {
         let expected = imported.clone();
         m.users
             .expect_insert()
-            .withf(move |u| u.password_digest.as_deref() == Some(expected.as_str()))
-            .returning(|_| Ok(()));
+            .withf(move |u, _| u.password_digest.as_deref() == Some(expected.as_str()))
+            .returning(|_, _| Ok(()));
         let params = CreateUser {
             password_digest: Some(imported),
             password_hasher: Some("argon2id".into()),
@@ -814,13 +845,13 @@ mod tests {
         let mut seq = mockall::Sequence::new();
         m.users
             .expect_update()
-            .withf(|_, read_at| *read_at == NOW)
+            .withf(|_, read_at, _| *read_at == NOW)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Err(StoreError::Conflict));
+            .returning(|_, _, _| Err(StoreError::Conflict));
         m.users
             .expect_update()
-            .withf(|u, read_at| {
+            .withf(|u, read_at, _| {
                 *read_at == Timestamp(NOW.0 + 5)
                     && u.updated_at > *read_at
                     && u.first_name.as_deref() == Some("Alice")
@@ -831,7 +862,7 @@ mod tests {
             })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let patch = UserPatch {
             first_name: Some(Some(" Alice ".into())),
             password: Some("a new password".into()),
@@ -868,7 +899,8 @@ mod tests {
     async fn unknown_users_are_not_found() {
         let mut m = Mocks::new();
         m.users.expect_get().returning(|_| Ok(None));
-        m.users.expect_delete().returning(|_| Ok(false));
+        m.users.expect_delete().returning(|_, _| Ok(false));
+        m.clients.expect_list_sessions().returning(|_| Ok(vec![]));
         let services = m.services();
         assert_eq!(
             services.users.get_user("user_x").await.unwrap_err(),
@@ -886,5 +918,39 @@ mod tests {
             services.users.delete_user("user_x").await.unwrap_err(),
             Error::NotFound(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_ban_is_announced_with_its_write_and_each_revoked_session_with_its_own() {
+        use crate::model::{EventType, SessionStatus};
+        use crate::service::test_support::session;
+        let mut m = Mocks::new();
+        m.users.expect_get().returning(|_| Ok(Some(user())));
+        m.users
+            .expect_update()
+            .times(1)
+            .withf(|u, _, events| {
+                u.banned && events.len() == 1 && events[0].event_type == EventType::UserUpdated
+            })
+            .returning(|_, _, _| Ok(()));
+        let listed = std::sync::atomic::AtomicBool::new(false);
+        m.clients.expect_list_sessions().returning(move |_| {
+            // The first page has the one active session; then none is left.
+            if listed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                Ok(vec![])
+            } else {
+                Ok(vec![session(SessionStatus::Active)])
+            }
+        });
+        m.clients
+            .expect_end_session()
+            .times(1)
+            .withf(|_, status, _, events| {
+                *status == SessionStatus::Revoked
+                    && events.len() == 1
+                    && events[0].event_type == EventType::SessionRevoked
+            })
+            .returning(|_, _, _, _| Ok(true));
+        m.services().users.ban_user("user_1").await.unwrap();
     }
 }

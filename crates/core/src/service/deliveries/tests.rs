@@ -3,8 +3,11 @@
 use std::sync::Mutex;
 
 use super::*;
-use crate::ports::{FreshRandom, MockClock, MockCodeSender, MockOutbox, SendError};
-use crate::service::test_support::NOW;
+use crate::model::{EventType, InstanceSettings};
+use crate::ports::{
+    FreshRandom, MockClock, MockCodeSender, MockOutbox, MockWebhookStore, SendError,
+};
+use crate::service::test_support::{NOW, TypeOnly};
 
 /// The key the services of `test_support` seal with.
 fn secrets() -> Arc<SecretBox> {
@@ -30,13 +33,37 @@ fn claimed(delivery: &NewDelivery, attempts: u32) -> ClaimedDelivery {
 }
 
 fn deliveries(outbox: MockOutbox, sender: MockCodeSender) -> Deliveries {
+    deliveries_with(
+        outbox,
+        sender,
+        MockWebhookStore::new(),
+        InstanceSettings::default(),
+    )
+}
+
+fn deliveries_with(
+    outbox: MockOutbox,
+    sender: MockCodeSender,
+    webhooks: MockWebhookStore,
+    settings: InstanceSettings,
+) -> Deliveries {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(NOW);
+    let clock: Arc<dyn Clock> = Arc::new(clock);
     Deliveries {
         outbox: Arc::new(outbox),
         sender: Arc::new(sender),
+        webhook_store: Arc::new(webhooks),
+        events: crate::service::Events {
+            format: Arc::new(TypeOnly),
+            secrets: secrets(),
+            clock: clock.clone(),
+            random: Arc::new(FreshRandom),
+            settings: Arc::new(settings),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        },
         secrets: secrets(),
-        clock: Arc::new(clock),
+        clock,
         random: Arc::new(FreshRandom),
         policy: DeliveryPolicy::default(),
         wake: Arc::new(tokio::sync::Notify::new()),
@@ -57,7 +84,7 @@ async fn queued() -> NewDelivery {
     let stored = Arc::new(Mutex::new(None));
     let keep = stored.clone();
     let mut outbox = MockOutbox::new();
-    outbox.expect_enqueue().times(1).returning(move |d| {
+    outbox.expect_enqueue().times(1).returning(move |d, _| {
         *keep.lock().unwrap() = Some(d.clone());
         Ok(())
     });
@@ -186,4 +213,56 @@ async fn an_expired_code_is_not_sent_and_is_dead() {
     let (round, told) = one_round(1, true, Ok(())).await;
     assert_eq!(round.dead, 1);
     assert_eq!(told, Told::Fail(None));
+}
+
+/// The event a queued code makes, opened.
+fn event_type_of(event: &crate::model::NewEvent) -> String {
+    let plain = secrets()
+        .open(
+            &event.sealed_body,
+            &crate::service::events::event_context(&event.id),
+        )
+        .unwrap();
+    String::from_utf8(plain).unwrap()
+}
+
+#[tokio::test]
+async fn a_queued_code_is_announced_in_the_same_write() {
+    let mut outbox = MockOutbox::new();
+    outbox
+        .expect_enqueue()
+        .times(1)
+        .withf(|_, events| {
+            events.len() == 1
+                && events[0].event_type == EventType::EmailCreated
+                && event_type_of(&events[0]) == "email.created"
+        })
+        .returning(|_, _| Ok(()));
+    let d = deliveries(outbox, MockCodeSender::new());
+    d.enqueue_code(&message(), NOW.plus(Duration::minutes(10)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_code_latch_does_not_send_is_only_announced() {
+    let mut webhooks = MockWebhookStore::new();
+    webhooks
+        .expect_append_events()
+        .times(1)
+        .withf(|events| events.len() == 1 && events[0].event_type == EventType::SmsCreated)
+        .returning(|_| Ok(()));
+    let settings = InstanceSettings {
+        deliver_code_messages: false,
+        ..InstanceSettings::default()
+    };
+    // No enqueue is expected: the mock panics on one.
+    let d = deliveries_with(MockOutbox::new(), MockCodeSender::new(), webhooks, settings);
+    let sms = CodeMessage {
+        destination: CodeDestination::Sms("+15555550100".into()),
+        ..message()
+    };
+    d.enqueue_code(&sms, NOW.plus(Duration::minutes(10)))
+        .await
+        .unwrap();
 }

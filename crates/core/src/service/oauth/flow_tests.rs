@@ -394,25 +394,25 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
         .returning(|_| Ok(Some(user())));
     m.users
         .expect_update()
-        .withf(|u, _| {
+        .withf(|u, _, _| {
             u.external_accounts.len() == 1
                 && u.external_accounts[0].provider == "github"
                 && u.external_accounts[0].subject == "1001"
                 && u.external_accounts[0].id.starts_with("eac_")
         })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     m.client_reads_back();
     // The session joins the client, whose token rotates.
     m.clients
         .expect_insert_session()
-        .withf(|s, expected, new| {
+        .withf(|s, expected, new, _| {
             s.user_id == UserId("user_1".into())
                 && *expected == client().token_hash
                 && *new != client().token_hash
         })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.sign_ins_recorded();
     m.users.expect_get().returning(|_| Ok(Some(user())));
     expect_outcome(&mut m, |s| {
@@ -568,7 +568,7 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     m.users
         .expect_find_by_external_account()
         .returning(|_, _| Ok(Some(user())));
-    m.users.expect_update().returning(|_, _| Ok(()));
+    m.users.expect_update().returning(|_, _, _| Ok(()));
     // Nothing is signed in at the callback.
     m.clients.expect_insert_session().never();
     let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::<SignIn>::new()));
@@ -620,9 +620,11 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     m.client_reads_back();
     m.clients
         .expect_insert_session()
-        .withf(|_, expected, new| *expected == client().token_hash && *new != client().token_hash)
+        .withf(|_, expected, new, _| {
+            *expected == client().token_hash && *new != client().token_hash
+        })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.sign_ins_recorded().replaces_accepted();
     let token = m
         .services()

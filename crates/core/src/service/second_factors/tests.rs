@@ -120,11 +120,11 @@ async fn a_valid_totp_code_completes_with_one_session() {
         .returning(|_, _| Ok(()));
     m.clients
         .expect_insert_session()
-        .withf(|s, _, _| {
+        .withf(|s, _, _, _| {
             s.status == SessionStatus::Active && s.second_factor_verified_at == Some(NOW)
         })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.sign_ins_recorded();
     m.hasher.expect_needs_rehash().return_const(false);
     let out = attempt_code(m, "totp", &totp_now(-1)).await.unwrap();
@@ -185,7 +185,7 @@ async fn backup_codes_are_consumed_by_keyed_digest() {
     m.clients
         .expect_insert_session()
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.sign_ins_recorded();
     let out = attempt_code(m, "backup_code", " BBBB-2222 ").await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
@@ -277,7 +277,7 @@ async fn a_code_that_cannot_be_queued_is_never_recorded() {
     m.outbox
         .expect_enqueue()
         .times(1)
-        .returning(|_| Err(crate::error::StoreError::Unavailable("down".into())));
+        .returning(|_, _| Err(crate::error::StoreError::Unavailable("down".into())));
     m.sign_ins.expect_replace().never();
     let err = m
         .services()
@@ -293,12 +293,12 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
     let mut m = mocks_for(mfa_user());
     m.outbox
         .expect_enqueue()
-        .withf(|d| {
+        .withf(|d, _| {
             crate::service::deliveries::tests::queued_code(d).destination
                 == CodeDestination::Sms("+15555550242".into())
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     m.sign_ins
         .expect_replace()
         .withf(|s, _| {

@@ -133,14 +133,14 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
     m.client_found();
     m.clients
         .expect_insert_session()
-        .withf(|s, expected, new_hash| {
+        .withf(|s, expected, new_hash, _| {
             s.status == SessionStatus::Active
                 && s.user_id.as_str() == "user_1"
                 && *expected == client().token_hash
                 && new_hash != client().token_hash
         })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.clients.expect_set_current_sign_in().never();
     // After: the new one, read with the client and its user.
     m.clients
@@ -213,12 +213,12 @@ async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
         m.clients
             .expect_insert_session()
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         m.clients
             .expect_end_session()
-            .withf(|_, status, _| *status == SessionStatus::Revoked)
+            .withf(|_, status, _, _| *status == SessionStatus::Revoked)
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _, _| Ok(true));
         m.sign_ins.expect_insert().never();
         let err = create(m, Some(TOKEN), alice("right-password"))
             .await
@@ -273,7 +273,7 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
     m.clients.expect_insert_client().returning(|_| Ok(()));
     m.clients
         .expect_insert_session()
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     m.clients
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(None));
@@ -577,7 +577,7 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
     m.passwords_match(true);
     m.clients
         .expect_insert_session()
-        .returning(|_, _, _| Err(StoreError::Conflict));
+        .returning(|_, _, _, _| Err(StoreError::Conflict));
     let mut seq = mockall::Sequence::new();
     m.sign_ins
         .expect_replace()

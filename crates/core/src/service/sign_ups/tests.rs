@@ -72,7 +72,7 @@ fn nobody_has_it(m: &mut Mocks) {
 fn outbox_counted(m: &mut Mocks) -> Arc<Mutex<Vec<NewDelivery>>> {
     let sent: Arc<Mutex<Vec<NewDelivery>>> = Arc::default();
     let on_enqueue = sent.clone();
-    m.outbox.expect_enqueue().returning(move |d| {
+    m.outbox.expect_enqueue().returning(move |d, _| {
         on_enqueue.lock().unwrap().push(d.clone());
         Ok(())
     });
@@ -108,7 +108,7 @@ async fn email_and_password_wait_for_the_code_and_the_user_is_made_only_when_it_
     m.clients
         .expect_insert_user_with_session()
         .times(1)
-        .returning(move |user, session, expected, new| {
+        .returning(move |user, session, expected, new, _| {
             assert_eq!(expected, token_hash(TOKEN));
             assert_ne!(new, expected, "the client's token rotates");
             *on_insert.lock().unwrap() = Some((user.clone(), session.clone()));
@@ -219,7 +219,7 @@ async fn a_username_and_password_with_nothing_to_prove_completes_at_once() {
     m.clients
         .expect_insert_user_with_session()
         .times(1)
-        .returning(|user, _, _, _| {
+        .returning(|user, _, _, _, _| {
             assert_eq!(user.username.as_ref().map(|u| u.as_str()), Some("ada_l"));
             assert!(user.email_addresses.is_empty());
             Ok(())
@@ -406,7 +406,7 @@ async fn losing_the_race_for_an_address_at_completion_is_form_identifier_exists_
     m.clients
         .expect_insert_user_with_session()
         .times(1)
-        .returning(|_, _, _, _| Err(StoreError::Duplicate(IdentifierKind::Username)));
+        .returning(|_, _, _, _, _| Err(StoreError::Duplicate(IdentifierKind::Username)));
     let err = m
         .services()
         .sign_ups
@@ -439,7 +439,7 @@ async fn a_changed_address_loses_its_proof_and_updates_fill_what_is_missing() {
     m.clients
         .expect_insert_user_with_session()
         .times(1)
-        .returning(|user, _, _, _| {
+        .returning(|user, _, _, _, _| {
             assert_eq!(user.last_name.as_deref(), Some("Lovelace"));
             Ok(())
         });
@@ -638,7 +638,7 @@ mod oauth {
         m.clients
             .expect_insert_user_with_session()
             .times(1)
-            .returning(|user, session, _, _| {
+            .returning(|user, session, _, _, _| {
                 assert_eq!(user.external_accounts.len(), 1);
                 assert_eq!(user.external_accounts[0].subject, "1001");
                 assert!(user.email_addresses[0].verified, "the provider verified it");

@@ -1,0 +1,33 @@
+//! Who made a change and from where: what events and the audit log say
+//! about the request behind them.
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Actor {
+    /// Latch itself (housekeeping, a worker), or a request not yet known to
+    /// be anyone's.
+    #[default]
+    System,
+    /// A visitor or a signed-in user, through the Frontend API.
+    Frontend,
+    /// An administrator, through the Backend API with the secret key.
+    Backend,
+}
+
+impl Actor {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::Frontend => "frontend",
+            Self::Backend => "backend",
+        }
+    }
+}
+
+/// The request a change is made for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestContext {
+    pub actor: Actor,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
