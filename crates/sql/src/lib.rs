@@ -22,6 +22,7 @@
 
 pub mod rows;
 pub mod unique;
+pub mod webhooks;
 
 /// The `users` columns, in the order the adapters read and write them.
 #[macro_export]

@@ -12,6 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, SqliteColumns, Table, lost_or_missing, row_exists};
+use crate::webhooks::write_events;
+use latch_core::model::NewEvent;
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -175,12 +177,16 @@ impl ClientRepository for SqliteStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
-        let session = session.clone();
+        let (session, events) = (session.clone(), events.to_vec());
         let (expected, new_token_hash) =
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
-            .write(move |tx| start_session(tx, &session, &expected, &new_token_hash))
+            .write(move |tx| {
+                start_session(tx, &session, &expected, &new_token_hash)?;
+                write_events(tx, &events)
+            })
             .await
     }
 
@@ -190,8 +196,9 @@ impl ClientRepository for SqliteStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
-        let (user, session) = (user.clone(), session.clone());
+        let (user, session, events) = (user.clone(), session.clone(), events.to_vec());
         let (expected, new_token_hash) =
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
@@ -199,7 +206,8 @@ impl ClientRepository for SqliteStore {
                 // A taken identifier fails the insert, and the transaction
                 // with it: no user, no session, no rotation.
                 crate::users::insert_user(tx, &user)?;
-                start_session(tx, &session, &expected, &new_token_hash)
+                start_session(tx, &session, &expected, &new_token_hash)?;
+                write_events(tx, &events)
             })
             .await
     }
@@ -257,8 +265,9 @@ impl ClientRepository for SqliteStore {
         id: &SessionId,
         status: SessionStatus,
         at: Timestamp,
+        events: &[NewEvent],
     ) -> Result<bool, StoreError> {
-        let id = id.clone();
+        let (id, events) = (id.clone(), events.to_vec());
         self.pool
             .write(move |tx| {
                 // The status test is in the UPDATE itself, so of two requests ending
@@ -274,6 +283,7 @@ impl ClientRepository for SqliteStore {
                         SessionStatus::Active.as_str()
                     ])?;
                 if changed > 0 {
+                    write_events(tx, &events)?;
                     return Ok(true);
                 }
                 if row_exists(tx, Table::Sessions, id.as_str())? {

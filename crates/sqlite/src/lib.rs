@@ -44,6 +44,7 @@ mod migrations;
 mod outbox;
 mod pool;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_client_sign_ups.sql"),
     include_str!("../migrations/0013_legal_acceptance.sql"),
     include_str!("../migrations/0014_accounts.sql"),
+    include_str!("../migrations/0015_webhooks.sql"),
 ];
 
 /// The schema version this build writes.

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::Timestamp;
+use latch_core::model::{NewEvent, Timestamp};
 use latch_core::ports::{
     ClaimedDelivery, DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox,
 };
@@ -13,11 +13,12 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::error::DbError;
+use crate::webhooks::write_events;
 
 #[async_trait]
 impl Outbox for SqliteStore {
-    async fn enqueue(&self, delivery: &NewDelivery) -> Result<(), StoreError> {
-        let d = delivery.clone();
+    async fn enqueue(&self, delivery: &NewDelivery, events: &[NewEvent]) -> Result<(), StoreError> {
+        let (d, events) = (delivery.clone(), events.to_vec());
         self.pool
             .write(move |tx| {
                 let inserted = tx
@@ -39,7 +40,7 @@ impl Outbox for SqliteStore {
                 if inserted == 0 {
                     return Err(StoreError::Conflict.into());
                 }
-                Ok(())
+                write_events(tx, &events)
             })
             .await
     }

@@ -16,6 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::SqliteStore;
 use crate::error::{DbError, SqliteColumns, Table, lost_or_missing};
+use crate::webhooks::write_events;
+use latch_core::model::NewEvent;
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -120,9 +122,14 @@ impl Identifications {
 
 #[async_trait]
 impl UserRepository for SqliteStore {
-    async fn insert(&self, user: &User) -> Result<(), StoreError> {
-        let user = user.clone();
-        self.pool.write(move |tx| insert_user(tx, &user)).await
+    async fn insert(&self, user: &User, events: &[NewEvent]) -> Result<(), StoreError> {
+        let (user, events) = (user.clone(), events.to_vec());
+        self.pool
+            .write(move |tx| {
+                insert_user(tx, &user)?;
+                write_events(tx, &events)
+            })
+            .await
     }
 
     async fn get(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -196,8 +203,13 @@ impl UserRepository for SqliteStore {
             .await
     }
 
-    async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError> {
-        let user = user.clone();
+    async fn update(
+        &self,
+        user: &User,
+        expected_updated_at: Timestamp,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        let (user, events) = (user.clone(), events.to_vec());
         self.pool
             .write(move |tx| {
                 // The compare-and-set is in the UPDATE itself.
@@ -223,7 +235,8 @@ impl UserRepository for SqliteStore {
                 insert_backup_codes(tx, &user)?;
                 tx.prepare_cached("DELETE FROM external_accounts WHERE user_id = ?1")?
                     .execute([user.id.as_str()])?;
-                insert_external_accounts(tx, &user)
+                insert_external_accounts(tx, &user)?;
+                write_events(tx, &events)
             })
             .await
     }
@@ -367,8 +380,9 @@ impl UserRepository for SqliteStore {
         &self,
         id: &UserId,
         locked_until: Option<Timestamp>,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
-        let id = id.clone();
+        let (id, events) = (id.clone(), events.to_vec());
         self.pool
             .write(move |tx| {
                 let changed = tx
@@ -379,7 +393,7 @@ impl UserRepository for SqliteStore {
                 if changed == 0 {
                     return Err(StoreError::NotFound.into());
                 }
-                Ok(())
+                write_events(tx, &events)
             })
             .await
     }
@@ -429,15 +443,19 @@ impl UserRepository for SqliteStore {
             .await
     }
 
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
-        let id = id.clone();
+    async fn delete(&self, id: &UserId, events: &[NewEvent]) -> Result<bool, StoreError> {
+        let (id, events) = (id.clone(), events.to_vec());
         // Identifications and sessions go with the row (ON DELETE CASCADE).
         self.pool
             .write(move |tx| {
-                Ok(tx
+                let deleted = tx
                     .prepare_cached("DELETE FROM users WHERE id = ?1")?
                     .execute([id.as_str()])?
-                    > 0)
+                    > 0;
+                if deleted {
+                    write_events(tx, &events)?;
+                }
+                Ok(deleted)
             })
             .await
     }

@@ -92,6 +92,19 @@ async fn outbox_contract_with_two_processes_worth_of_connections() {
     latch_testkit::outbox_contract(db.open(), db.open()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_store_contract_with_two_processes_worth_of_connections() {
+    let db = TestDb::new();
+    let store = db.open();
+    latch_testkit::webhook_store_contract(latch_testkit::WebhookHandles {
+        a: store.clone(),
+        b: db.open(),
+        users: store.clone(),
+        clients: store,
+    })
+    .await;
+}
+
 /// The payload column as stored.
 fn stored_payload(db: &TestDb, id: &str) -> Option<String> {
     db.raw()
@@ -116,7 +129,7 @@ async fn a_delivery_payload_is_wiped_once_delivered_or_dead() {
             expire_at: None,
             created_at: at(0),
         };
-        store.enqueue(&new).await.unwrap();
+        store.enqueue(&new, &[]).await.unwrap();
         assert_eq!(stored_payload(&db, id).as_deref(), Some("v1.sealed"));
     }
     let lease = Lease {
@@ -261,13 +274,18 @@ async fn data_survives_reopening() {
     let mut sign_in = fixtures::sign_in("sia_1", "client_1");
     {
         let store = db.open();
-        UserRepository::insert(&*store, &user).await.unwrap();
+        UserRepository::insert(&*store, &user, &[]).await.unwrap();
         store
             .insert_client(&fixtures::client("client_1", 1))
             .await
             .unwrap();
         store
-            .insert_session(&session, &fixtures::token_hash(1), &fixtures::token_hash(2))
+            .insert_session(
+                &session,
+                &fixtures::token_hash(1),
+                &fixtures::token_hash(2),
+                &[],
+            )
             .await
             .unwrap();
         SignInStore::insert(&*store, &sign_in).await.unwrap();
@@ -379,7 +397,7 @@ async fn a_held_lock_is_unavailable_and_reads_go_on() {
         ..SqliteConfig::default()
     };
     let store = SqliteStore::open(&db.path(), config).unwrap();
-    UserRepository::insert(&store, &fixtures::user("user_1", "one@example.com"))
+    UserRepository::insert(&store, &fixtures::user("user_1", "one@example.com"), &[])
         .await
         .unwrap();
 
@@ -387,7 +405,8 @@ async fn a_held_lock_is_unavailable_and_reads_go_on() {
     blocker
         .execute_batch("BEGIN EXCLUSIVE; DELETE FROM instance;")
         .unwrap();
-    let write = UserRepository::insert(&store, &fixtures::user("user_2", "two@example.com")).await;
+    let write =
+        UserRepository::insert(&store, &fixtures::user("user_2", "two@example.com"), &[]).await;
     assert!(
         matches!(write, Err(StoreError::Unavailable(_))),
         "got {write:?}"
@@ -401,7 +420,7 @@ async fn a_held_lock_is_unavailable_and_reads_go_on() {
     );
     blocker.execute_batch("ROLLBACK").unwrap();
 
-    UserRepository::insert(&store, &fixtures::user("user_2", "two@example.com"))
+    UserRepository::insert(&store, &fixtures::user("user_2", "two@example.com"), &[])
         .await
         .unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
 //!   [`sign_up_store_contract`], [`instance_store_contract`],
-//!   [`counters_contract`], [`outbox_contract`] and
+//!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`] and
 //!   [`oauth::oauth_provider_contract`]; [`flow_kinds_apart_contract`] for
 //!   a flow store that keeps both sign-ins and sign-ups. The two flow
 //!   contracts share their rules (`flow_store`), written once over the kind
@@ -42,6 +42,7 @@ mod sign_in_store;
 mod sign_up_store;
 pub mod smtp;
 mod user_repository;
+mod webhooks;
 
 pub use client_repository::client_repository_contract;
 pub use clock::ManualClock;
@@ -53,3 +54,4 @@ pub use outbox::outbox_contract;
 pub use sign_in_store::sign_in_store_contract;
 pub use sign_up_store::sign_up_store_contract;
 pub use user_repository::user_repository_contract;
+pub use webhooks::{WebhookHandles, webhook_store_contract};

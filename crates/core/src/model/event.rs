@@ -90,7 +90,7 @@ impl WebhookEndpoint {
 }
 
 /// Where one event's delivery to one endpoint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MessageStatus {
     /// Waiting for an attempt (possibly leased by a worker).
     Pending,
