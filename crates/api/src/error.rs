@@ -655,6 +655,8 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::EmailAddress => "email address",
         Resource::Totp => "totp",
         Resource::ExternalAccount => "external account",
+        Resource::WebhookEndpoint => "webhook endpoint",
+        Resource::WebhookMessage => "webhook message",
         Resource::Record => "resource",
     }
 }
@@ -773,6 +775,16 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             value("Only a verified phone number can be reserved for the second factor.".into())
         }
         Problem::PrimaryPhoneReserved => value("Make another phone number primary instead.".into()),
+        Problem::NotWebhookUrl => format(format!(
+            "{param} must be an absolute http or https URL without credentials."
+        )),
+        Problem::UnknownEventType(name) => {
+            value(format!("{name:?} is not an event type this server sends."))
+        }
+        Problem::NotWebhookSecret => format(format!(
+            "{param} must be whsec_ followed by the base64 of 24 to 64 bytes."
+        )),
+        Problem::EmptyTimeRange => value(format!("{param} must be later than since.")),
     }
 }
 
@@ -825,6 +837,10 @@ mod tests {
             Problem::NothingToTransfer,
             Problem::LastWayIn,
             Problem::NotReverificationLevel,
+            Problem::NotWebhookUrl,
+            Problem::UnknownEventType("x".into()),
+            Problem::NotWebhookSecret,
+            Problem::EmptyTimeRange,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -1001,6 +1017,10 @@ mod tests {
             Problem::NothingToTransfer => "NothingToTransfer",
             Problem::LastWayIn => "LastWayIn",
             Problem::NotReverificationLevel => "NotReverificationLevel",
+            Problem::NotWebhookUrl => "NotWebhookUrl",
+            Problem::UnknownEventType(_) => "UnknownEventType",
+            Problem::NotWebhookSecret => "NotWebhookSecret",
+            Problem::EmptyTimeRange => "EmptyTimeRange",
         }
     }
 
@@ -1008,8 +1028,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 48 variants besides InvalidParam, plus 37 problems.
-        assert_eq!(seen.len(), 48 + 37, "{seen:?}");
+        // 48 variants besides InvalidParam, plus 41 problems.
+        assert_eq!(seen.len(), 48 + 41, "{seen:?}");
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub const LIST_QUERY_PARAMS: &[&str] = &[
 ];
 
 /// Form fields that are lists, read with [`ApiRequest::param_list`].
-pub const LIST_BODY_PARAMS: &[&str] = &["email_address", "phone_number", "backup_codes"];
+pub const LIST_BODY_PARAMS: &[&str] = &[
+    "email_address",
+    "phone_number",
+    "backup_codes",
+    "event_types",
+];
 
 /// Query parameters that carry a credential: given twice with two values,
 /// the request is not authenticated at all.
@@ -296,7 +301,10 @@ impl ApiRequest {
     pub fn has_param(&self, name: &str) -> bool {
         match &self.body {
             Body::Empty => false,
-            Body::Form(fields) => fields.iter().any(|(k, _)| k == name),
+            Body::Form(fields) => {
+                let bracketed = format!("{name}[]");
+                fields.iter().any(|(k, _)| k == name || *k == bracketed)
+            }
             Body::Json(doc) => doc.get(name).is_some(),
         }
     }

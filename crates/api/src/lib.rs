@@ -287,14 +287,29 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     let segments = routes::segments(&req.path);
     let found = routes::find(&req.method, &segments);
     let guard = Guard::of(&segments);
-    let response = match (found.surface(), guard) {
-        (Some(Surface::Frontend), _) => frontend(state, req, &found, guard, trace_id).await,
-        (Some(Surface::Backend), _) => backend(state, req, &found, trace_id).await,
-        (Some(Surface::Public), _) => public(state, req, &found, trace_id).await,
-        // Unknown paths under a guarded prefix are checked before their 404.
-        (None, Guard::Me | Guard::Client) => frontend(state, req, &found, guard, trace_id).await,
-        (None, Guard::Open) => not_found(trace_id),
-    };
+    // Who asks and from where, for the events and audit entries the use
+    // case writes.
+    let context = latch_core::model::RequestContext::of_request(
+        match found.surface() {
+            Some(Surface::Backend) => latch_core::model::Actor::Backend,
+            _ => latch_core::model::Actor::Frontend,
+        },
+        client_ip::client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
+        req.header("user-agent"),
+    );
+    let response = latch_core::service::in_request(context, async {
+        match (found.surface(), guard) {
+            (Some(Surface::Frontend), _) => frontend(state, req, &found, guard, trace_id).await,
+            (Some(Surface::Backend), _) => backend(state, req, &found, trace_id).await,
+            (Some(Surface::Public), _) => public(state, req, &found, trace_id).await,
+            // Unknown paths under a guarded prefix are checked before their 404.
+            (None, Guard::Me | Guard::Client) => {
+                frontend(state, req, &found, guard, trace_id).await
+            }
+            (None, Guard::Open) => not_found(trace_id),
+        }
+    })
+    .await;
     match &found {
         Found::WrongMethod { allow, .. } if response.status == StatusCode::METHOD_NOT_ALLOWED => {
             response.with_header(header::ALLOW, allow)

@@ -18,7 +18,7 @@ use latch_core::model::SessionStatus;
 use latch_core::service::{AddressKind, Step, Throttled};
 
 use crate::ApiState;
-use crate::bapi::{addresses as bapi_addresses, sessions as bapi_sessions, users};
+use crate::bapi::{addresses as bapi_addresses, sessions as bapi_sessions, users, webhooks};
 use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
 use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins, sign_ups};
@@ -517,6 +517,18 @@ static ROUTES: &[Route] = &[
     backend(GET, "/v1/sessions/{id}", |c| Box::pin(bapi_sessions::read(c.state, c.param("id")))),
     backend(POST, "/v1/sessions/{id}/revoke", |c| Box::pin(bapi_sessions::revoke(c.state, c.param("id")))),
     backend(GET, "/v1/jwks", |c| Box::pin(ready(Ok(ApiResponse::ok(c.state.keys.jwks()))))),
+    backend(POST, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::create(c.state, c.req))),
+    backend(GET, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::index(c.state))),
+    backend(GET, "/v1/webhooks/endpoints/{id}", |c| Box::pin(webhooks::read(c.state, c.param("id")))),
+    backend(PATCH, "/v1/webhooks/endpoints/{id}", |c| Box::pin(webhooks::update(c.state, c.req, c.param("id")))),
+    backend(DELETE, "/v1/webhooks/endpoints/{id}", |c| Box::pin(webhooks::delete(c.state, c.param("id")))),
+    backend(GET, "/v1/webhooks/endpoints/{id}/secret", |c| Box::pin(webhooks::read_secret(c.state, c.param("id")))),
+    backend(POST, "/v1/webhooks/endpoints/{id}/rotate_secret", |c| Box::pin(webhooks::rotate_secret(c.state, c.req, c.param("id")))),
+    backend(POST, "/v1/webhooks/endpoints/{id}/replay", |c| Box::pin(webhooks::replay_range(c.state, c.req, c.param("id")))),
+    backend(GET, "/v1/webhooks/endpoints/{id}/messages", |c| Box::pin(webhooks::messages(c.state, c.req, c.param("id")))),
+    backend(GET, "/v1/webhooks/endpoints/{id}/messages/{event}", |c| Box::pin(webhooks::read_message(c.state, c.param("id"), c.param("event")))),
+    backend(GET, "/v1/webhooks/endpoints/{id}/messages/{event}/attempts", |c| Box::pin(webhooks::attempts(c.state, c.param("id"), c.param("event")))),
+    backend(POST, "/v1/webhooks/endpoints/{id}/messages/{event}/replay", |c| Box::pin(webhooks::replay(c.state, c.param("id"), c.param("event")))),
 ];
 
 async fn jwks(state: &ApiState) -> ApiResponse {

@@ -5,6 +5,7 @@
 pub(crate) mod addresses;
 pub(crate) mod sessions;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use subtle::ConstantTimeEq;
 

@@ -10,12 +10,14 @@
 pub mod activity;
 mod client;
 mod environment;
+mod event;
 mod session;
 mod sign_in;
 mod sign_up;
 mod user;
 
 pub use environment::environment;
+pub use event::ClerkEvents;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -36,23 +38,45 @@ pub enum Audience {
     Backend,
 }
 
-/// What rendering needs beyond the domain values: the state (settings, and
-/// the Frontend API's URL, which default avatars come from) and, when the
-/// answer goes to the client that owns its sessions, the `azp` of the token
-/// its last active session carries.
+/// What rendering needs beyond the domain values: the settings, the
+/// Frontend API's URL (which default avatars come from), the table of
+/// places, and, when the answer goes to the client that owns its sessions,
+/// the state that mints the token its last active session carries, with
+/// that token's `azp`.
 #[derive(Clone, Copy)]
 pub struct Renderer<'a> {
-    state: &'a ApiState,
-    /// Set for a client's own answers: the page that asked, or the Frontend
-    /// API itself.
-    azp: Option<&'a str>,
+    issuer: &'a str,
+    geoip: Option<&'a crate::geoip::GeoIp>,
+    settings: &'a InstanceSettings,
+    /// Set for a client's own answers: the state that mints, and the page
+    /// that asked (or the Frontend API itself).
+    minting: Option<(&'a ApiState, &'a str)>,
 }
 
 impl<'a> Renderer<'a> {
     /// A renderer that mints no tokens: for the Backend API, and for
     /// answers that carry no sessions.
     pub fn new(state: &'a ApiState) -> Self {
-        Self { state, azp: None }
+        Self::of_parts(
+            &state.config.issuer,
+            state.config.geoip.as_deref(),
+            state.services.settings(),
+        )
+    }
+
+    /// A renderer from its parts alone, minting no tokens: what events are
+    /// written with, before any state exists.
+    pub fn of_parts(
+        issuer: &'a str,
+        geoip: Option<&'a crate::geoip::GeoIp>,
+        settings: &'a InstanceSettings,
+    ) -> Self {
+        Self {
+            issuer,
+            geoip,
+            settings,
+            minting: None,
+        }
     }
 
     /// A renderer for a client's own Frontend API answer: the client's last
@@ -62,23 +86,23 @@ impl<'a> Renderer<'a> {
     pub fn for_client(state: &'a ApiState, req: &'a ApiRequest) -> Self {
         let azp = req.header("origin").unwrap_or(&state.config.issuer);
         Self {
-            state,
-            azp: Some(azp),
+            minting: Some((state, azp)),
+            ..Self::new(state)
         }
     }
 
     /// The Frontend API's public URL.
     fn frontend_url(&self) -> &'a str {
-        &self.state.config.issuer
+        self.issuer
     }
 
     /// The table of places by address, when one is configured.
     fn geoip(&self) -> Option<&'a crate::geoip::GeoIp> {
-        self.state.config.geoip.as_deref()
+        self.geoip
     }
 
     pub fn settings(&self) -> &'a InstanceSettings {
-        self.state.services.settings()
+        self.settings
     }
 
     pub fn client(&self, snapshot: &ClientSnapshot) -> Value {
@@ -232,7 +256,7 @@ impl<'a> Renderer<'a> {
     /// session is active: one issued no earlier than `changed_at` (the
     /// client's last change).
     fn token(&self, view: &SessionView, changed_at: Timestamp) -> Option<session::Token> {
-        let (state, azp) = (self.state, self.azp?);
+        let (state, azp) = self.minting?;
         let lifetime = self.settings().session_token_lifetime;
         let claims = latch_core::service::SessionTokenClaims::of(view, lifetime)?;
         let jwt =

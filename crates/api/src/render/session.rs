@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use latch_core::model::Timestamp;
+use latch_core::model::{Session, SessionStatus, Timestamp};
 use latch_core::service::SessionView;
 
 use super::activity::{Activity, LatestActivity};
@@ -96,7 +96,15 @@ pub(super) struct BackendSession<'a> {
 
 impl<'a> BackendSession<'a> {
     pub(super) fn of(view: &'a SessionView, geoip: Option<&'a GeoIp>) -> Self {
-        let s = &view.session;
+        Self::of_session(&view.session, view.status, geoip)
+    }
+
+    /// The session with the status it has, without its user.
+    pub(super) fn of_session(
+        s: &'a Session,
+        status: SessionStatus,
+        geoip: Option<&'a GeoIp>,
+    ) -> Self {
         let origin = &s.origin;
         let known = origin.ip_address.is_some() || origin.user_agent.is_some();
         Self {
@@ -105,7 +113,7 @@ impl<'a> BackendSession<'a> {
             user_id: s.user_id.as_str(),
             client_id: s.client_id.as_str(),
             actor: None,
-            status: view.status.as_str(),
+            status: status.as_str(),
             last_active_organization_id: None,
             last_active_at: s.last_active_at.millis(),
             // The session's own id names its one activity: where it started.

@@ -31,3 +31,16 @@ pub struct RequestContext {
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
 }
+
+impl RequestContext {
+    /// A request from `client_ip` with `user_agent` (cut as a session's
+    /// origin keeps it).
+    pub fn of_request(actor: Actor, client_ip: Option<String>, user_agent: Option<&str>) -> Self {
+        let origin = super::SessionOrigin::of_request(client_ip, user_agent);
+        Self {
+            actor,
+            client_ip: origin.ip_address,
+            user_agent: origin.user_agent,
+        }
+    }
+}

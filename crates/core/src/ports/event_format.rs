@@ -10,10 +10,17 @@ use crate::ports::CodeMessage;
 pub enum EventSubject<'a> {
     /// The user as the change left it.
     User(&'a User),
-    /// A user that no longer exists.
-    DeletedUser(&'a UserId),
-    /// The session as the change left it.
-    Session(&'a Session),
+    /// A user that no longer exists, with the id it had in the
+    /// application's own records.
+    DeletedUser {
+        id: &'a UserId,
+        external_id: Option<&'a str>,
+    },
+    /// The session as the change left it, with its user when known.
+    Session {
+        session: &'a Session,
+        user: Option<&'a User>,
+    },
     /// A one-time code's message; `id` names it, `delivered_by_latch` says
     /// whether Latch sends it too.
     Message {

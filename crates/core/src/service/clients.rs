@@ -307,12 +307,17 @@ impl Clients {
         status: SessionStatus,
     ) -> Result<(), Error> {
         let now = self.clock.now();
-        for session in self.client_repo.sessions_of_client(&client.id).await? {
-            if session.is_active(now) {
-                self.events
-                    .end_session(&*self.client_repo, &session, status, now)
-                    .await?;
-            }
+        let Some(held) = self
+            .client_repo
+            .get_client_with_sessions(&client.id, now)
+            .await?
+        else {
+            return Ok(());
+        };
+        for (session, user) in &held.sessions {
+            self.events
+                .end_session(&*self.client_repo, session, Some(user), status, now)
+                .await?;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::model::{
     EventType, IdPrefix, InstanceSettings, NewEvent, RequestContext, Session, SessionStatus,
-    Timestamp, User, UserId, new_id,
+    Timestamp, User, new_id,
 };
 use crate::ports::{ClientRepository, Clock, CodeMessage, EventFormat, EventSubject, Random};
 use crate::secrets::SecretBox;
@@ -73,12 +73,24 @@ impl Events {
         self.make(event_type, EventSubject::User(user))
     }
 
-    pub fn user_deleted(&self, id: &UserId) -> Result<NewEvent, Error> {
-        self.make(EventType::UserDeleted, EventSubject::DeletedUser(id))
+    pub fn user_deleted(&self, user: &User) -> Result<NewEvent, Error> {
+        self.make(
+            EventType::UserDeleted,
+            EventSubject::DeletedUser {
+                id: &user.id,
+                external_id: user.external_id.as_deref(),
+            },
+        )
     }
 
-    pub fn session_created(&self, session: &Session) -> Result<NewEvent, Error> {
-        self.make(EventType::SessionCreated, EventSubject::Session(session))
+    pub fn session_created(&self, session: &Session, user: &User) -> Result<NewEvent, Error> {
+        self.make(
+            EventType::SessionCreated,
+            EventSubject::Session {
+                session,
+                user: Some(user),
+            },
+        )
     }
 
     /// `email.created` or `sms.created` for a code's message.
@@ -108,11 +120,13 @@ impl Events {
     }
 
     /// Ends `session` with `status` (`Ended`, `Removed`, `Revoked`) if it is
-    /// still active, with its event; returns whether it changed.
+    /// still active, with its event (showing `user` when known); returns
+    /// whether it changed.
     pub async fn end_session(
         &self,
         repo: &dyn ClientRepository,
         session: &Session,
+        user: Option<&User>,
         status: SessionStatus,
         at: Timestamp,
     ) -> Result<bool, Error> {
@@ -126,7 +140,13 @@ impl Events {
             updated_at: at,
             ..session.clone()
         };
-        let event = self.make(event_type, EventSubject::Session(&ended))?;
+        let event = self.make(
+            event_type,
+            EventSubject::Session {
+                session: &ended,
+                user,
+            },
+        )?;
         let changed = repo
             .end_session(&session.id, status, at, std::slice::from_ref(&event))
             .await?;

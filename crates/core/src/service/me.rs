@@ -274,6 +274,7 @@ impl Account {
                     .end_session(
                         &*self.client_repo,
                         &session,
+                        Some(user),
                         crate::model::SessionStatus::Revoked,
                         now,
                     )
@@ -322,7 +323,7 @@ impl Account {
         let now = self.clock.now();
         let session = self
             .sessions
-            .end_session(session, crate::model::SessionStatus::Revoked, now)
+            .end_session(session, &user, crate::model::SessionStatus::Revoked, now)
             .await?;
         let view = super::SessionView::at(session, user, now);
         self.clients.outcome(view, &client.id, None).await

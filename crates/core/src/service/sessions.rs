@@ -94,7 +94,7 @@ impl Sessions {
     ) -> Result<Outcome<SessionView>, Error> {
         let (client, session, user) = self.client_session(token, id).await?;
         let now = self.clock.now();
-        let session = self.end_session(session, status, now).await?;
+        let session = self.end_session(session, &user, status, now).await?;
         if client.last_active_session_id.as_ref() == Some(&session.id) {
             self.client_repo
                 .set_last_active_session(&client.id, None, now)
@@ -130,13 +130,14 @@ impl Sessions {
     pub(super) async fn end_session(
         &self,
         session: Session,
+        user: &User,
         status: SessionStatus,
         now: Timestamp,
     ) -> Result<Session, Error> {
         if !session.is_active(now)
             || !self
                 .events
-                .end_session(&*self.client_repo, &session, status, now)
+                .end_session(&*self.client_repo, &session, Some(user), status, now)
                 .await?
         {
             return Ok(self
@@ -203,7 +204,7 @@ impl Sessions {
         let (session, user) = self.session_with_user(id).await?;
         let now = self.clock.now();
         let session = self
-            .end_session(session, SessionStatus::Revoked, now)
+            .end_session(session, &user, SessionStatus::Revoked, now)
             .await?;
         Ok(SessionView::at(session, user, now))
     }
@@ -241,7 +242,7 @@ impl Sessions {
             }
             for session in active {
                 let session = self
-                    .end_session(session, SessionStatus::Revoked, now)
+                    .end_session(session, &user, SessionStatus::Revoked, now)
                     .await?;
                 revoked.push(SessionView::at(session, user.clone(), now));
             }

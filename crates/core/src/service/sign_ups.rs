@@ -870,7 +870,7 @@ impl SignUps {
             self.clients
                 .events
                 .user(crate::model::EventType::UserCreated, &user)?,
-            self.clients.events.session_created(&session)?,
+            self.clients.events.session_created(&session, &user)?,
         ];
         if let Err(err) = self
             .client_repo

@@ -132,7 +132,7 @@ impl Steps {
             .map_or_else(|| presented_token_hash.to_owned(), token_hash);
         // Rotates only the token this request presented: of two requests racing
         // on one client, one rotates and the other gets `Conflict`.
-        let event = self.events.session_created(session)?;
+        let event = self.events.session_created(session, user)?;
         self.client_repo
             .insert_session(session, presented_token_hash, &new_hash, &[event])
             .await?;
@@ -154,7 +154,7 @@ impl Steps {
             Err(err) => Err(err.into()),
         };
         if let Err(refused) = admitted {
-            self.end_refused_session(session).await;
+            self.end_refused_session(session, user).await;
             return Err(refused);
         }
         Ok(token)
@@ -162,12 +162,13 @@ impl Steps {
 
     /// Ends a session whose user turned out not to be admitted (logged if
     /// that fails: the next token request checks the session's user too).
-    async fn end_refused_session(&self, session: &Session) {
+    async fn end_refused_session(&self, session: &Session, user: &User) {
         if let Err(err) = self
             .events
             .end_session(
                 &*self.client_repo,
                 session,
+                Some(user),
                 SessionStatus::Revoked,
                 self.clock.now(),
             )

@@ -441,6 +441,7 @@ impl Users {
     /// Revokes every active session of the user.
     pub(crate) async fn revoke_sessions_of(&self, user: &UserId) -> Result<(), Error> {
         let now = self.clock.now();
+        let shown = self.users.get(user).await?;
         let query = crate::ports::SessionQuery {
             user_id: Some(user.0.clone()),
             status: Some(crate::model::SessionStatus::Active),
@@ -460,6 +461,7 @@ impl Users {
                     .end_session(
                         &*self.client_repo,
                         &session,
+                        shown.as_ref(),
                         crate::model::SessionStatus::Revoked,
                         now,
                     )
@@ -496,10 +498,10 @@ impl Users {
     /// `DELETE /v1/users/{id}`: the user, its identifications and sessions go.
     /// Its active sessions are revoked first, each with its event.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
-        let id = UserId(id.to_owned());
-        self.revoke_sessions_of(&id).await?;
-        let event = self.events.user_deleted(&id)?;
-        if self.users.delete(&id, &[event]).await? {
+        let user = self.get_user(id).await?;
+        self.revoke_sessions_of(&user.id).await?;
+        let event = self.events.user_deleted(&user)?;
+        if self.users.delete(&user.id, &[event]).await? {
             self.events.stored();
             Ok(())
         } else {
