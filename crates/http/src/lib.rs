@@ -8,6 +8,11 @@
 //!   providers by discovery ([`OidcProvider`]) and OAuth 2.0 providers with a
 //!   known user API ([`OAuth2Provider`]), built from a [`ProviderConfig`] by
 //!   [`oauth::provider`].
+//! - [`HttpWebhookSender`] implements the core's `WebhookSender` port: it
+//!   POSTs signed event bodies to webhook endpoints without following
+//!   redirects, bounded by one timeout and a cap on the response read, and
+//!   (unless [`WebhookSenderConfig`] allows it) never to loopback, private
+//!   or link-local addresses, whether literal or resolved ([`webhooks`]).
 //!
 //! Invariant: depends on `latch-core` only among Latch crates; redirects are
 //! never followed and every request has a timeout.
@@ -57,11 +62,13 @@
 #![forbid(unsafe_code)]
 
 pub mod oauth;
+pub mod webhooks;
 
 pub use oauth::{
     AppleClientKey, ClientSecret, ConfigError, OAuth2Provider, OidcProvider, ProviderConfig,
     ProviderKind,
 };
+pub use webhooks::{HttpWebhookSender, WebhookSenderConfig};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

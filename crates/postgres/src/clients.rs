@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
+    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp,
+    User,
 };
 use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
 use latch_sql::{client_columns, session_columns};
@@ -13,6 +14,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::{DbError, PostgresColumns, Table, lost_or_missing, row_exists};
+use crate::webhooks::write_events;
 
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO sessions (",
@@ -229,11 +231,13 @@ impl ClientRepository for PostgresStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
         let run = async {
             let mut db = self.client().await?;
             let tx = db.transaction().await?;
             start_session(&tx, session, expected_token_hash, new_token_hash).await?;
+            write_events(&tx, events).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -246,6 +250,7 @@ impl ClientRepository for PostgresStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
         let run = async {
             let mut db = self.client().await?;
@@ -254,6 +259,7 @@ impl ClientRepository for PostgresStore {
             // it: no user, no session, no rotation.
             crate::users::insert_user(&tx, user).await?;
             start_session(&tx, session, expected_token_hash, new_token_hash).await?;
+            write_events(&tx, events).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -309,6 +315,7 @@ impl ClientRepository for PostgresStore {
         id: &SessionId,
         status: SessionStatus,
         at: Timestamp,
+        events: &[NewEvent],
     ) -> Result<bool, StoreError> {
         let run = async {
             let mut db = self.client().await?;
@@ -333,6 +340,7 @@ impl ClientRepository for PostgresStore {
                 )
                 .await?;
             let ended = if changed > 0 {
+                write_events(&tx, events).await?;
                 true
             } else if row_exists(&tx, Table::Sessions, id.as_str()).await? {
                 false

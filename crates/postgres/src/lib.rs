@@ -2,13 +2,15 @@
 //! deployments that run several replicas against one database.
 //!
 //! [`PostgresStore`] implements [`UserRepository`], [`ClientRepository`],
-//! [`InstanceStore`] and [`Outbox`] from `latch-core`; the app holds it once and hands out
-//! `Arc<dyn Port>` clones. Sign-ins stay in the flow store (memory, Redis).
+//! [`InstanceStore`], [`Outbox`] and [`WebhookStore`] from `latch-core`; the
+//! app holds it once and hands out `Arc<dyn Port>` clones. Sign-ins stay in
+//! the flow store (memory, Redis).
 //!
 //! - `migrations`: numbered SQL files in `migrations/`, tracked in the
 //!   `latch_schema_migrations` table and applied by [`PostgresStore::connect`]
 //!   under an advisory lock, so replicas starting together apply each once.
-//! - `users`, `clients`, `instance`, `outbox`: one module per port.
+//! - `users`, `clients`, `instance`, `outbox`, `webhooks`: one module per
+//!   port; `webhooks` also writes the events the other modules' writes take.
 //! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
 //!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
 //!   `ExternalAccountTaken`, connection failures and timeouts ->
@@ -26,6 +28,13 @@
 //!   codes and external accounts; a session and its client) is one
 //!   transaction; an aggregate read is one statement, so one snapshot and one
 //!   round trip.
+//! - The events a write takes, and their webhook messages, are stored in
+//!   that write's transaction, and only when its change is: a refused insert,
+//!   a lost compare-and-set, a session already ended or a user already gone
+//!   stores none.
+//! - A claim of deliveries or webhook messages is one statement that locks
+//!   the due rows it takes with `FOR UPDATE SKIP LOCKED`, so replicas
+//!   claiming at once never share one.
 //! - Every conditional change (a compare-and-set on `updated_at` or a token
 //!   hash, ending an active session, a TOTP step, a digest upgrade) tests its
 //!   condition in the `UPDATE`'s `WHERE`, never in a read before it. Under
@@ -42,13 +51,14 @@ mod instance;
 mod migrations;
 mod outbox;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use latch_core::error::StoreError;
 #[cfg(doc)]
-use latch_core::ports::{ClientRepository, InstanceStore, Outbox, UserRepository};
+use latch_core::ports::{ClientRepository, InstanceStore, Outbox, UserRepository, WebhookStore};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_client_sign_ups.sql"),
     include_str!("../migrations/0007_legal_acceptance.sql"),
     include_str!("../migrations/0008_accounts.sql"),
+    include_str!("../migrations/0009_webhooks.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

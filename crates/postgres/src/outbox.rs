@@ -1,17 +1,19 @@
 //! [`Outbox`]: the delivery queue, one row per delivery. A claim is one
 //! statement that locks the due rows it takes (`FOR UPDATE SKIP LOCKED`) and
 //! leases them, so replicas claiming at once never share a delivery; every
-//! other change tests its lease in the `UPDATE`'s `WHERE`.
+//! other change tests its lease in the `UPDATE`'s `WHERE`. A delivery is
+//! enqueued with the events it causes, in one transaction.
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::Timestamp;
+use latch_core::model::{NewEvent, Timestamp};
 use latch_core::ports::{
     ClaimedDelivery, DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox,
 };
 
 use crate::PostgresStore;
 use crate::error::DbError;
+use crate::webhooks::write_events;
 
 const CLAIM: &str = "WITH unfinished AS ( \
        UPDATE deliveries SET status = 'dead', payload = NULL, lease_token = NULL, \
@@ -45,10 +47,11 @@ fn count(n: i64) -> u32 {
 
 #[async_trait]
 impl Outbox for PostgresStore {
-    async fn enqueue(&self, delivery: &NewDelivery) -> Result<(), StoreError> {
+    async fn enqueue(&self, delivery: &NewDelivery, events: &[NewEvent]) -> Result<(), StoreError> {
         let run = async {
-            let client = self.client().await?;
-            let stmt = client
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stmt = tx
                 .prepare_cached(
                     "INSERT INTO deliveries (id, kind, payload, status, attempts, max_attempts, \
                      due_at, expire_at, created_at, updated_at) \
@@ -56,7 +59,7 @@ impl Outbox for PostgresStore {
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .await?;
-            let inserted = client
+            let inserted = tx
                 .execute(
                     &stmt,
                     &[
@@ -73,6 +76,8 @@ impl Outbox for PostgresStore {
             if inserted == 0 {
                 return Err(StoreError::Conflict.into());
             }
+            write_events(&tx, events).await?;
+            tx.commit().await?;
             Ok::<_, DbError>(())
         };
         self.bounded(run).await

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Duration, ExternalAccount, IdentificationRecord, Identifier, Standing, Timestamp, User, UserId,
-    Username,
+    Duration, ExternalAccount, IdentificationRecord, Identifier, NewEvent, Standing, Timestamp,
+    User, UserId, Username,
 };
 use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
 use latch_sql::rows::metadata;
@@ -16,6 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::{DbError, PostgresColumns, Table, lost_or_missing};
+use crate::webhooks::write_events;
 
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
@@ -126,11 +127,12 @@ impl Identifications {
 
 #[async_trait]
 impl UserRepository for PostgresStore {
-    async fn insert(&self, user: &User) -> Result<(), StoreError> {
+    async fn insert(&self, user: &User, events: &[NewEvent]) -> Result<(), StoreError> {
         let run = async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             insert_user(&tx, user).await?;
+            write_events(&tx, events).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -187,7 +189,12 @@ impl UserRepository for PostgresStore {
         .await
     }
 
-    async fn update(&self, user: &User, expected_updated_at: Timestamp) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        user: &User,
+        expected_updated_at: Timestamp,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
         let run = async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -249,6 +256,7 @@ impl UserRepository for PostgresStore {
                 tx.execute(&stmt, &[&id]).await?;
             }
             insert_parts(&tx, user).await?;
+            write_events(&tx, events).await?;
             tx.commit().await?;
             Ok::<_, DbError>(())
         };
@@ -408,20 +416,24 @@ impl UserRepository for PostgresStore {
         &self,
         id: &UserId,
         locked_until: Option<Timestamp>,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
         let run = async {
-            let client = self.client().await?;
-            let stmt = client
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stmt = tx
                 .prepare_cached(
                     "UPDATE users SET locked_until = $2, failed_attempts = 0 WHERE id = $1",
                 )
                 .await?;
-            let changed = client
+            let changed = tx
                 .execute(&stmt, &[&id.as_str(), &locked_until.map(|t| t.0)])
                 .await?;
             if changed == 0 {
                 return Err(StoreError::NotFound.into());
             }
+            write_events(&tx, events).await?;
+            tx.commit().await?;
             Ok::<_, DbError>(())
         };
         self.bounded(run).await
@@ -477,15 +489,19 @@ impl UserRepository for PostgresStore {
         self.bounded(run).await
     }
 
-    async fn delete(&self, id: &UserId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &UserId, events: &[NewEvent]) -> Result<bool, StoreError> {
         let run = async {
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
             // Identifications, backup codes, external accounts and sessions go
             // with the row (ON DELETE CASCADE).
-            let stmt = client
-                .prepare_cached("DELETE FROM users WHERE id = $1")
-                .await?;
-            Ok::<_, DbError>(client.execute(&stmt, &[&id.as_str()]).await? > 0)
+            let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
+            let deleted = tx.execute(&stmt, &[&id.as_str()]).await? > 0;
+            if deleted {
+                write_events(&tx, events).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, DbError>(deleted)
         };
         self.bounded(run).await
     }

@@ -106,6 +106,21 @@ async fn outbox_contract_with_two_replicas_worth_of_pools() {
     assert_eq!(kept, 0);
 }
 
+/// Two stores on one database, as two replicas hold them: the claims of
+/// both never share a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_store_contract_with_two_replicas_worth_of_pools() {
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    latch_testkit::webhook_store_contract(latch_testkit::WebhookHandles {
+        a: store.clone(),
+        b: db.open().await,
+        users: store.clone(),
+        clients: store,
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_repository_contract() {
     let db = TestDb::new().await;
@@ -238,7 +253,7 @@ async fn replicas_write_concurrently() {
     let first = db.open().await;
     let second = db.open().await;
     let shared = fixtures::user("user_shared", "shared@example.com");
-    UserRepository::insert(&*first, &shared).await.unwrap();
+    UserRepository::insert(&*first, &shared, &[]).await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..32u64 {
         let store = if i % 2 == 0 {
@@ -253,7 +268,7 @@ async fn replicas_write_concurrently() {
             let mut changed = shared.clone();
             changed.first_name = Some(format!("name {i}"));
             changed.updated_at = at(shared.updated_at.0 + 1 + i as i64);
-            let won = match store.update(&changed, shared.updated_at).await {
+            let won = match store.update(&changed, shared.updated_at, &[]).await {
                 Ok(()) => true,
                 Err(StoreError::Conflict) => false,
                 Err(e) => return Err(e),
