@@ -37,4 +37,5 @@ mod sign_up_oauth;
 mod sign_ups;
 mod standing;
 mod transport;
+mod webhooks;
 mod wire;

@@ -30,6 +30,7 @@ const SCRIPTS: &str =
 const SCRIPTS_PATH: &str = latch_api::scripts::PATH;
 const HOME: &str = "Latch's page for someone who opens the Frontend API's URL in a browser";
 const HOSTED: &str = "Latch's hosted pages, as Clerk's Account Portal, which is not an API";
+const WEBHOOKS: &str = "Latch's webhook endpoints; Clerk manages its webhooks in Svix's dashboard";
 
 /// Routes that are Latch's own: Clerk's documents have no such operation.
 const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
@@ -54,6 +55,34 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
         "DELETE",
         "/v1/sessions",
         "Latch's sign-out of a user everywhere; Clerk's Backend API revokes one session at a time",
+    ),
+    ("POST", "/v1/webhooks/endpoints", WEBHOOKS),
+    ("GET", "/v1/webhooks/endpoints", WEBHOOKS),
+    ("GET", "/v1/webhooks/endpoints/{id}", WEBHOOKS),
+    ("PATCH", "/v1/webhooks/endpoints/{id}", WEBHOOKS),
+    ("DELETE", "/v1/webhooks/endpoints/{id}", WEBHOOKS),
+    ("GET", "/v1/webhooks/endpoints/{id}/secret", WEBHOOKS),
+    (
+        "POST",
+        "/v1/webhooks/endpoints/{id}/rotate_secret",
+        WEBHOOKS,
+    ),
+    ("POST", "/v1/webhooks/endpoints/{id}/replay", WEBHOOKS),
+    ("GET", "/v1/webhooks/endpoints/{id}/messages", WEBHOOKS),
+    (
+        "GET",
+        "/v1/webhooks/endpoints/{id}/messages/{event}",
+        WEBHOOKS,
+    ),
+    (
+        "GET",
+        "/v1/webhooks/endpoints/{id}/messages/{event}/attempts",
+        WEBHOOKS,
+    ),
+    (
+        "POST",
+        "/v1/webhooks/endpoints/{id}/messages/{event}/replay",
+        WEBHOOKS,
     ),
 ];
 
@@ -391,6 +420,7 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     handshakes(w).await;
     oauth(w, &idp).await;
     backend(w).await;
+    webhooks(w).await;
     without_the_secret_key(w).await;
     // Last, as it moves the clock.
     spent_and_expired(w).await;
@@ -1551,6 +1581,82 @@ async fn backend(w: Walk<'_>) {
 }
 
 /// Every Backend API route refuses a request without the secret key.
+async fn webhooks(w: Walk<'_>) {
+    let base = "/v1/webhooks/endpoints";
+    w.bapi("POST", base, Some(json!({ "url": "ftp://x" })), 422)
+        .await;
+    let made = w
+        .bapi(
+            "POST",
+            base,
+            Some(json!({ "url": "https://hooks.example.com/latch", "event_types": ["user.created"] })),
+            200,
+        )
+        .await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let one = format!("{base}/{id}");
+    let unknown = format!("{base}/ep_unknown");
+    w.bapi("GET", base, None, 200).await;
+    w.bapi("GET", &one, None, 200).await;
+    w.bapi("GET", &unknown, None, 404).await;
+    w.bapi("PATCH", &one, Some(json!({ "description": "app" })), 200)
+        .await;
+    w.bapi("PATCH", &one, Some(json!({ "event_types": ["nope"] })), 422)
+        .await;
+    w.bapi("GET", &format!("{one}/secret"), None, 200).await;
+    w.bapi("GET", &format!("{unknown}/secret"), None, 404).await;
+    w.bapi("POST", &format!("{one}/rotate_secret"), None, 200)
+        .await;
+    w.bapi(
+        "POST",
+        &format!("{one}/rotate_secret"),
+        Some(json!({ "secret": "whsec_short" })),
+        422,
+    )
+    .await;
+    // An event for it: a user is created.
+    w.app.user("hooked@example.com", None).await;
+    let listed = w.bapi("GET", &format!("{one}/messages"), None, 200).await;
+    let event = listed.body["data"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.bapi("GET", &format!("{one}/messages?status=lost"), None, 422)
+        .await;
+    let message = format!("{one}/messages/{event}");
+    w.bapi("GET", &message, None, 200).await;
+    w.bapi("GET", &format!("{one}/messages/msg_unknown"), None, 404)
+        .await;
+    w.bapi("GET", &format!("{message}/attempts"), None, 200)
+        .await;
+    w.bapi(
+        "GET",
+        &format!("{one}/messages/msg_unknown/attempts"),
+        None,
+        404,
+    )
+    .await;
+    w.bapi("POST", &format!("{message}/replay"), None, 200)
+        .await;
+    w.bapi(
+        "POST",
+        &format!("{one}/messages/msg_unknown/replay"),
+        None,
+        404,
+    )
+    .await;
+    w.bapi(
+        "POST",
+        &format!("{one}/replay"),
+        Some(json!({ "since": 0 })),
+        200,
+    )
+    .await;
+    w.bapi("POST", &format!("{one}/replay"), None, 422).await;
+    w.bapi("DELETE", &one, None, 200).await;
+    w.bapi("DELETE", &one, None, 404).await;
+}
+
 async fn without_the_secret_key(w: Walk<'_>) {
     let wrong = "Bearer sk_test_wrong";
     assert_ne!(wrong, format!("Bearer {SECRET}"));

@@ -235,6 +235,23 @@ impl TestApp {
             random: random.clone(),
             secrets: Arc::new(latch_core::secrets::SecretBox::new(&[9; 32])),
             oauth: latch_core::service::OAuthProviders::new(providers),
+            event_format: Arc::new(latch_api::render::ClerkEvents::new(
+                "https://clerk.latch.test".into(),
+                "ins_test".into(),
+                None,
+            )),
+            webhook_store: store.clone(),
+            // Receivers in tests listen on loopback.
+            webhook_sender: Arc::new(
+                latch_http::webhooks::HttpWebhookSender::new(
+                    latch_http::webhooks::WebhookSenderConfig {
+                        timeout: std::time::Duration::from_secs(2),
+                        allow_private_targets: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            ),
         };
         let keys = SigningKeys::load_or_create(&*store).await.unwrap();
         let config = ApiConfig {
@@ -387,6 +404,33 @@ impl TestApp {
         &self.state.services.deliveries
     }
 
+    /// One round of the webhook worker, as the server's job runs it.
+    pub async fn send_webhooks(&self) -> latch_core::service::WebhookRound {
+        self.webhooks().deliver_due().await.unwrap()
+    }
+
+    /// Webhook endpoints and their worker.
+    pub fn webhooks(&self) -> &latch_core::service::Webhooks {
+        &self.state.services.webhooks
+    }
+
+    /// A webhook endpoint for `url` receiving `types` (every type when
+    /// empty), made through the Backend API; returns (id, secret).
+    pub async fn webhook_endpoint(&self, url: &str, types: &[&str]) -> (String, String) {
+        let res = self
+            .bapi(
+                "POST",
+                "/v1/webhooks/endpoints",
+                Some(serde_json::json!({ "url": url, "event_types": types })),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        (
+            res.body["id"].as_str().unwrap().to_owned(),
+            res.body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// From now on, requests only queue deliveries; [`TestApp::deliver`]
     /// (or a worker a test runs) sends them.
     pub fn deliver_only_when_asked(&self) {
@@ -522,7 +566,7 @@ impl TestApp {
         record.verified = verified;
         let read_at = user.updated_at;
         user.updated_at = latch_core::model::Timestamp(read_at.0 + 1);
-        self.store.update(&user, read_at).await.unwrap();
+        self.store.update(&user, read_at, &[]).await.unwrap();
     }
 
     /// The password digest stored for user `id`, read from the database

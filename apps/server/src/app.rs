@@ -11,12 +11,13 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Outbox,
-    Random, SendError, SignInStore, SignUpStore, UserRepository,
+    Random, SendError, SignInStore, SignUpStore, UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
 use latch_http::HttpCodeSender;
 use latch_http::oauth::{self, AppleClientKey, ClientSecret, ProviderConfig};
+use latch_http::webhooks::HttpWebhookSender;
 use latch_os::{Argon2Hasher, ConsoleCodeSender, OsRandom, SystemClock};
 use latch_postgres::{PostgresConfig, PostgresStore};
 use latch_redis::{RedisConfig, RedisSignInStore};
@@ -60,8 +61,32 @@ impl App {
         latch_api::api_keys::publishable_key(instance.environment, &instance.frontend_host)
     }
 
-    /// The use cases over this app's adapters.
-    pub fn services(&self) -> anyhow::Result<Services> {
+    /// The instance's signing keys (made and stored on first start).
+    async fn keys(&self) -> anyhow::Result<SigningKeys> {
+        SigningKeys::load_or_create(&*self.durable.instance)
+            .await
+            .map_err(|e| anyhow::anyhow!("signing key: {e}"))
+    }
+
+    /// The use cases over this app's adapters, with the webhook endpoints
+    /// of the configuration in the store.
+    pub async fn services(&self) -> anyhow::Result<Services> {
+        let keys = self.keys().await?;
+        let services = self.services_of(&instance_id(&keys))?;
+        services
+            .webhooks
+            .configure(self.settings.webhooks.endpoints.clone())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "webhooks.endpoints: {}",
+                    latch_api::error::ApiError::from(e).long_message
+                )
+            })?;
+        Ok(services)
+    }
+
+    fn services_of(&self, instance_id: &str) -> anyhow::Result<Services> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let hashing = &self.settings.hashing;
         let hasher = Argon2Hasher::new(hashing.argon2, hashing.workers(), random.clone())
@@ -80,15 +105,25 @@ impl App {
             random,
             secrets: self.secrets.clone(),
             oauth: oauth_providers(&self.settings.oauth_providers)?,
+            event_format: Arc::new(latch_api::render::ClerkEvents::new(
+                self.settings.instance.issuer.clone(),
+                instance_id.to_owned(),
+                self.settings.server.geoip.clone(),
+            )),
+            webhook_store: self.durable.webhooks.clone(),
+            webhook_sender: Arc::new(
+                HttpWebhookSender::new(self.settings.webhooks.sender.clone())
+                    .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?,
+            ),
         };
-        Ok(Services::new(ports, self.settings.policy.clone()))
+        Ok(Services::new(ports, self.settings.policy.clone())
+            .with_webhook_policy(self.settings.webhooks.policy.clone()))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
     pub async fn api_state(&self) -> anyhow::Result<ApiState> {
-        let keys = SigningKeys::load_or_create(&*self.durable.instance)
-            .await
-            .map_err(|e| anyhow::anyhow!("signing key: {e}"))?;
+        let services = self.services().await?;
+        let keys = self.keys().await?;
         let s = &self.settings;
         let production = match s.instance.environment {
             Environment::Development => false,
@@ -107,19 +142,24 @@ impl App {
             cookie_domain: s.server.cookie_domain.clone(),
             publishable_key: self.publishable_key(),
             tls: s.server.tls.is_some(),
-            instance_id: format!("ins_{}", &keys.kid()[4..]),
+            instance_id: instance_id(&keys),
             trusted_proxies: s.server.trusted_proxies.clone(),
             connections: s.server.connections,
             geoip: s.server.geoip.clone(),
         };
         Ok(ApiState::new(
-            self.services()?,
+            services,
             keys,
             config,
             Arc::new(SystemClock),
             Arc::new(OsRandom),
         ))
     }
+}
+
+/// The instance's id, as the environment and events show it.
+fn instance_id(keys: &SigningKeys) -> String {
+    format!("ins_{}", &keys.kid()[4..])
 }
 
 /// The identity providers of `[oauth.providers.*]`. Nothing is fetched
@@ -165,10 +205,14 @@ pub struct Durable {
     pub instance: Arc<dyn InstanceStore>,
     /// The delivery queue (one-time codes), beside the users it serves.
     pub outbox: Arc<dyn Outbox>,
+    /// Events' webhook endpoints and messages, written with the changes.
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 impl Durable {
-    fn of<S: UserRepository + ClientRepository + InstanceStore + Outbox + 'static>(
+    fn of<
+        S: UserRepository + ClientRepository + InstanceStore + Outbox + WebhookStore + 'static,
+    >(
         store: S,
     ) -> Self {
         let store = Arc::new(store);
@@ -176,7 +220,8 @@ impl Durable {
             users: store.clone(),
             clients: store.clone(),
             instance: store.clone(),
-            outbox: store,
+            outbox: store.clone(),
+            webhooks: store,
         }
     }
 }

@@ -48,6 +48,48 @@ pub enum Command {
     /// and dead ones, newest first, with attempts and the last error (never
     /// their content)
     Deliveries(DeliveriesArgs),
+    /// Webhook endpoints and their messages
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+/// `latch webhooks ...`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// List the endpoints (with their signing secrets when --secrets is
+    /// given), then each one's recent failed and pending messages
+    List(WebhooksListArgs),
+    /// Send messages again: one event's (--event), or those of a time range
+    /// (--since, optionally --until) that failed or never reached the endpoint
+    Replay(WebhooksReplayArgs),
+}
+
+/// `latch webhooks list`.
+#[derive(Debug, Args)]
+pub struct WebhooksListArgs {
+    /// Print each endpoint's signing secret
+    #[arg(long)]
+    pub secrets: bool,
+    /// At most this many messages of each endpoint (1 to 500)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub limit: u32,
+}
+
+/// `latch webhooks replay`.
+#[derive(Debug, Args)]
+pub struct WebhooksReplayArgs {
+    /// The endpoint's id
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: String,
+    /// One event's id (msg_...)
+    #[arg(long, value_name = "EVENT", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
+    pub event: Option<String>,
+    /// The range's start, in Unix milliseconds
+    #[arg(long, value_name = "MILLIS")]
+    pub since: Option<i64>,
+    /// The range's end (exclusive), in Unix milliseconds; default now
+    #[arg(long, value_name = "MILLIS", requires = "since")]
+    pub until: Option<i64>,
 }
 
 /// `latch deliveries`: which deliveries to list.

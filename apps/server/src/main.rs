@@ -15,7 +15,10 @@ use latch_core::ports::{DeliveryRecord, DeliveryStatus};
 use latch_core::service::CreateUser;
 
 use crate::app::App;
-use crate::cli::{Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand};
+use crate::cli::{
+    Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand, WebhooksCommand,
+    WebhooksListArgs, WebhooksReplayArgs,
+};
 use crate::settings::{Log, LogFormat, RawSettings, Settings};
 
 #[global_allocator]
@@ -58,6 +61,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
         Command::Deliveries(args) => list_deliveries(settings, args).await,
+        Command::Webhooks(WebhooksCommand::List(args)) => list_webhooks(settings, args).await,
+        Command::Webhooks(WebhooksCommand::Replay(args)) => replay_webhooks(settings, args).await,
     }
 }
 
@@ -144,7 +149,8 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result
     };
     let app = App::open(settings).await?;
     let user = app
-        .services()?
+        .services()
+        .await?
         .users
         .create_user(params)
         .await
@@ -157,7 +163,7 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result
 /// sealed and never shown.
 async fn list_deliveries(settings: Settings, args: DeliveriesArgs) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
-    let deliveries = app.services()?.deliveries;
+    let deliveries = app.services().await?.deliveries;
     let failed = |e: latch_core::Error| {
         anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message)
     };
@@ -197,6 +203,89 @@ async fn list_deliveries(settings: Settings, args: DeliveriesArgs) -> anyhow::Re
                 .unwrap_or("-")
                 .replace(['\t', '\n'], " ")
         );
+    }
+    Ok(())
+}
+
+/// A use case's error as the API would word it.
+fn failed(e: latch_core::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message)
+}
+
+/// `latch webhooks list`: each endpoint, then its failed and pending messages.
+async fn list_webhooks(settings: Settings, args: WebhooksListArgs) -> anyhow::Result<()> {
+    use latch_core::model::MessageStatus;
+    let app = App::open(settings).await?;
+    let webhooks = app.services().await?.webhooks;
+    for e in webhooks.list_endpoints().await.map_err(failed)? {
+        let types: Vec<&str> = e.event_types.iter().map(|t| t.as_str()).collect();
+        println!(
+            "{}	{}	{}	{}",
+            e.id,
+            e.url,
+            if types.is_empty() {
+                "*".to_owned()
+            } else {
+                types.join(",")
+            },
+            match (&e.disabled, &e.disabled_reason) {
+                (false, _) => "enabled".to_owned(),
+                (true, Some(why)) => format!("disabled: {why}"),
+                (true, None) => "disabled".to_owned(),
+            }
+        );
+        if args.secrets {
+            println!("  secret	{}", webhooks.secret(&e.id).await.map_err(failed)?);
+        }
+        for status in [MessageStatus::Failed, MessageStatus::Pending] {
+            for m in webhooks
+                .messages(Some(&e.id), Some(status), args.limit)
+                .await
+                .map_err(failed)?
+            {
+                println!(
+                    "  {}	{}	{}	{} attempts	{}	{}",
+                    m.event_id,
+                    m.event_type,
+                    m.status.as_str(),
+                    m.attempts,
+                    rfc3339(m.created_at.0),
+                    m.last_error
+                        .as_deref()
+                        .unwrap_or("-")
+                        .replace(['\t', '\n'], " ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `latch webhooks replay`: one message, or a range, sent again by the
+/// running servers' workers.
+async fn replay_webhooks(settings: Settings, args: WebhooksReplayArgs) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let webhooks = app.services().await?.webhooks;
+    match (args.event, args.since) {
+        (Some(event), _) => {
+            let m = webhooks
+                .replay(&event, &args.endpoint)
+                .await
+                .map_err(failed)?;
+            println!("{}	{}	{}", m.event_id, m.endpoint_id, m.status.as_str());
+        }
+        (None, Some(since)) => {
+            let n = webhooks
+                .replay_range(
+                    &args.endpoint,
+                    latch_core::model::Timestamp(since),
+                    args.until.map(latch_core::model::Timestamp),
+                )
+                .await
+                .map_err(failed)?;
+            println!("{n} messages pending");
+        }
+        (None, None) => anyhow::bail!("give --event or --since"),
     }
     Ok(())
 }

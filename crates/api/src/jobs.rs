@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use latch_core::service::{Deliveries, Maintenance};
+use latch_core::service::{Deliveries, Maintenance, Webhooks};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -58,6 +58,46 @@ pub async fn deliver_once(deliveries: &Deliveries) {
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "delivery round failed"),
+    }
+}
+
+/// The webhook worker: sends the messages that are due at once, then
+/// whenever this process stores an event or every `poll` (for retries, and
+/// events other replicas stored), until `stop` is notified, finishing the
+/// round under way so that every attempt it made is recorded. Events past
+/// their keeping time are removed every [`PURGE_INTERVAL`].
+pub async fn send_webhooks(webhooks: Webhooks, poll: Duration, stop: Arc<Notify>) {
+    let mut purged_at: Option<tokio::time::Instant> = None;
+    loop {
+        send_webhooks_once(&webhooks).await;
+        if purged_at.is_none_or(|at| at.elapsed() >= PURGE_INTERVAL) {
+            purged_at = Some(tokio::time::Instant::now());
+            match webhooks.purge().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "old events removed"),
+                Err(err) => tracing::warn!(error = %err, "removing old events failed"),
+            }
+        }
+        tokio::select! {
+            () = webhooks.woken() => {}
+            () = tokio::time::sleep(poll) => {}
+            () = stop.notified() => return,
+        }
+    }
+}
+
+/// One round of [`send_webhooks`]. Each failed attempt is logged by the
+/// service; a failed round is logged here and the next one tries again.
+pub async fn send_webhooks_once(webhooks: &Webhooks) {
+    match webhooks.deliver_due().await {
+        Ok(round) if round.failed > 0 => tracing::warn!(
+            delivered = round.delivered,
+            retrying = round.retrying,
+            failed = round.failed,
+            "webhook messages given up on"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "webhook round failed"),
     }
 }
 

@@ -297,18 +297,23 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         client_ip::client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
         req.header("user-agent"),
     );
-    let response = latch_core::service::in_request(context, async {
-        match (found.surface(), guard) {
-            (Some(Surface::Frontend), _) => frontend(state, req, &found, guard, trace_id).await,
-            (Some(Surface::Backend), _) => backend(state, req, &found, trace_id).await,
-            (Some(Surface::Public), _) => public(state, req, &found, trace_id).await,
-            // Unknown paths under a guarded prefix are checked before their 404.
-            (None, Guard::Me | Guard::Client) => {
-                frontend(state, req, &found, guard, trace_id).await
+    // Boxed: the handlers' futures are large, and the scope holds its
+    // future inline.
+    let response = latch_core::service::in_request(
+        context,
+        Box::pin(async {
+            match (found.surface(), guard) {
+                (Some(Surface::Frontend), _) => frontend(state, req, &found, guard, trace_id).await,
+                (Some(Surface::Backend), _) => backend(state, req, &found, trace_id).await,
+                (Some(Surface::Public), _) => public(state, req, &found, trace_id).await,
+                // Unknown paths under a guarded prefix are checked before their 404.
+                (None, Guard::Me | Guard::Client) => {
+                    frontend(state, req, &found, guard, trace_id).await
+                }
+                (None, Guard::Open) => not_found(trace_id),
             }
-            (None, Guard::Open) => not_found(trace_id),
-        }
-    })
+        }),
+    )
     .await;
     match &found {
         Found::WrongMethod { allow, .. } if response.status == StatusCode::METHOD_NOT_ALLOWED => {

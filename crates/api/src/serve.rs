@@ -112,6 +112,12 @@ async fn serve_on(
         jobs::DELIVERY_POLL_INTERVAL,
         stop_delivering.clone(),
     ));
+    let stop_webhooks = Arc::new(Notify::new());
+    let webhooks = tokio::spawn(jobs::send_webhooks(
+        state.services.webhooks.clone(),
+        jobs::DELIVERY_POLL_INTERVAL,
+        stop_webhooks.clone(),
+    ));
     let service = TowerToHyperService::new(warp::service(routes(state)));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -161,9 +167,13 @@ async fn serve_on(
     // The worker ends after its round (`notify_one` keeps the permit if it
     // is mid-round); the caller's grace bounds both waits.
     stop_delivering.notify_one();
-    let (_, delivered) = tokio::join!(graceful.shutdown(), deliver);
+    stop_webhooks.notify_one();
+    let (_, delivered, sent) = tokio::join!(graceful.shutdown(), deliver, webhooks);
     if let Err(err) = delivered {
         tracing::warn!(error = %err, "the delivery worker ended abnormally");
+    }
+    if let Err(err) = sent {
+        tracing::warn!(error = %err, "the webhook worker ended abnormally");
     }
 }
 

@@ -20,37 +20,34 @@ use crate::PostgresStore;
 use crate::error::DbError;
 
 /// Stores `events` and, for each, a pending message to every enabled
-/// endpoint that receives its type: called inside the transaction of the
-/// change the events describe, so they are stored if and only if it is.
-/// The endpoints are read `FOR KEY SHARE`, so an endpoint deleted meanwhile
-/// is skipped rather than failing the change.
+/// endpoint that receives its type, in one statement: called inside the
+/// transaction of the change the events describe, so they are stored if
+/// and only if it is. The endpoints are read `FOR KEY SHARE`, so an endpoint
+/// deleted meanwhile is skipped rather than failing the change.
 pub(crate) async fn write_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<(), DbError> {
     if events.is_empty() {
         return Ok(());
     }
-    let event = tx
-        .prepare_cached("INSERT INTO events (id, type, body, created_at) VALUES ($1, $2, $3, $4)")
-        .await?;
-    let messages = tx
+    let stmt = tx
         .prepare_cached(
-            "INSERT INTO webhook_messages (event_id, endpoint_id, status, attempts, due_at, \
-             created_at, updated_at) \
-             SELECT $1, id, 'pending', 0, $3, $3, $3 FROM webhook_endpoints \
-             WHERE NOT disabled \
-               AND (event_types = '' OR position(',' || $2::TEXT || ',' in event_types) > 0) \
-             FOR KEY SHARE",
+            "WITH ev AS ( \
+               INSERT INTO events (id, type, body, created_at) \
+               SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) \
+               RETURNING id, type, created_at) \
+             INSERT INTO webhook_messages (event_id, endpoint_id, status, attempts, due_at, \
+               created_at, updated_at) \
+             SELECT ev.id, e.id, 'pending', 0, ev.created_at, ev.created_at, ev.created_at \
+             FROM ev JOIN webhook_endpoints e ON NOT e.disabled \
+               AND (e.event_types = '' OR position(',' || ev.type || ',' in e.event_types) > 0) \
+             FOR KEY SHARE OF e",
         )
         .await?;
-    for e in events {
-        let event_type = e.event_type.as_str();
-        tx.execute(
-            &event,
-            &[&e.id, &event_type, &e.sealed_body, &e.created_at.0],
-        )
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| e.sealed_body.as_str()).collect();
+    let created: Vec<i64> = events.iter().map(|e| e.created_at.0).collect();
+    tx.execute(&stmt, &[&ids, &types, &bodies, &created])
         .await?;
-        tx.execute(&messages, &[&e.id, &event_type, &e.created_at.0])
-            .await?;
-    }
     Ok(())
 }
 
@@ -527,7 +524,9 @@ impl WebhookStore for PostgresStore {
                 .prepare_cached(
                     "UPDATE webhook_messages SET status = 'pending', attempts = 0, due_at = $4, \
                      lease_token = NULL, lease_until = NULL, updated_at = $4 \
-                     WHERE endpoint_id = $1 AND status = 'failed' AND event_id IN \
+                     WHERE endpoint_id = $1 AND (status = 'failed' OR (status = 'pending' \
+                       AND attempts > 0 AND (lease_until IS NULL OR lease_until <= $4))) \
+                       AND event_id IN \
                        (SELECT id FROM events WHERE created_at >= $2 AND created_at < $3)",
                 )
                 .await?;

@@ -446,7 +446,9 @@ impl WebhookStore for SqliteStore {
                     .prepare_cached(
                         "UPDATE webhook_messages SET status = 'pending', attempts = 0, due_at = ?4, \
                          lease_token = NULL, lease_until = NULL, updated_at = ?4 \
-                         WHERE endpoint_id = ?1 AND status = 'failed' AND event_id IN \
+                         WHERE endpoint_id = ?1 AND (status = 'failed' OR (status = 'pending' \
+                           AND attempts > 0 AND (lease_until IS NULL OR lease_until <= ?4))) \
+                           AND event_id IN \
                            (SELECT id FROM events WHERE created_at >= ?2 AND created_at < ?3)",
                     )?
                     .execute(params![endpoint_id, since.0, until.0, now.0])?;

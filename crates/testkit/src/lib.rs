@@ -13,6 +13,7 @@
 //! - [`ManualClock`]: a clock tests move forward instead of sleeping.
 //! - [`fixtures`]: builders for test data with fixed ids and timestamps.
 //! - [`RecordingCodeSender`]: keeps the codes it is asked to send.
+//! - [`receiver`]: a webhook receiver on loopback that keeps what it gets.
 //! - [`smtp`]: a real SMTP server on loopback (aiosmtpd, installed by
 //!   `smtp/setup.sh`) and a private CA for its TLS modes.
 //! - [`oauth`]: identity providers on loopback for the OAuth adapters: a
@@ -37,6 +38,7 @@ pub mod oauth;
 pub mod openapi;
 mod outbox;
 mod process;
+pub mod receiver;
 pub mod services;
 mod sign_in_store;
 mod sign_up_store;

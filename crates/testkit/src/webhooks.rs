@@ -634,6 +634,13 @@ async fn replays_and_purges(h: &WebhookHandles) {
         .unwrap();
     assert_eq!(n, 1, "msg_p1 failed and is in the range; msg_p2 is not");
     assert_eq!(
+        b.replay_range("ep_p", &[], at(20_000), at(20_150), at(20_700))
+            .await
+            .unwrap(),
+        0,
+        "a message pending with no failed attempt is left as it is"
+    );
+    assert_eq!(
         a.get_message("msg_p1", "ep_p")
             .await
             .unwrap()

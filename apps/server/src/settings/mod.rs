@@ -11,6 +11,7 @@ pub mod server;
 pub mod sign_in;
 pub mod sign_up;
 pub mod storage;
+pub mod webhooks;
 
 use latch_core::model::InstanceSettings;
 
@@ -31,6 +32,7 @@ pub struct Settings {
     pub oauth_providers: Vec<OAuthProvider>,
     /// The core's rules for this instance.
     pub policy: InstanceSettings,
+    pub webhooks: webhooks::Webhooks,
     pub log: Log,
 }
 
@@ -61,7 +63,11 @@ impl TryFrom<&RawSettings> for Settings {
             sign_up,
         )?;
         sign_up::check(&policy)?;
+        let webhooks = webhooks::Webhooks::parse(&raw.webhooks, instance.environment)?;
+        let mut policy = policy;
+        policy.deliver_code_messages = raw.webhooks.deliver_code_messages;
         Ok(Self {
+            webhooks,
             hashing: Hashing::try_from(&raw.password)?,
             codes: Codes::try_from(&raw.codes)?,
             storage: storage::parse(&raw.storage, &raw.database)?,

@@ -33,7 +33,38 @@ pub struct RawSettings {
     pub oauth: OAuthSection,
     pub rate_limits: RateLimitsSection,
     pub display: DisplaySection,
+    pub webhooks: WebhooksSection,
     pub log: LogSection,
+}
+
+/// `[webhooks]`: how events reach applications.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSection {
+    pub deliver_code_messages: bool,
+    /// `auto`, `allow` or `forbid`.
+    pub private_targets: String,
+    pub timeout_secs: u64,
+    pub max_response_kib: usize,
+    pub retry_waits_secs: Vec<i64>,
+    pub disable_after_hours: i64,
+    pub keep_events_days: i64,
+    /// `[webhooks.endpoints.<name>]`.
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, EndpointSection>,
+}
+
+/// One endpoint from configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSection {
+    pub url: String,
+    #[serde(default)]
+    pub secret: String,
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    pub description: String,
 }
 
 /// `[display]`: the application's name, links and images, as the Frontend
@@ -384,6 +415,12 @@ impl RawSettings {
             if !provider.client_secret.is_empty() {
                 provider.client_secret = REDACTED.to_owned();
             }
+        }
+        for endpoint in raw.webhooks.endpoints.values_mut() {
+            if !endpoint.secret.is_empty() {
+                endpoint.secret = REDACTED.to_owned();
+            }
+            endpoint.url = redact_url(&endpoint.url);
         }
         raw.storage.postgres_url = redact_url(&raw.storage.postgres_url);
         raw.storage.redis_url = redact_url(&raw.storage.redis_url);

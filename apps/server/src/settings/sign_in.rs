@@ -72,6 +72,7 @@ pub fn instance_settings(
         lockout_duration: Duration::seconds(s.lockout_duration_secs),
         reverification_window: Duration::seconds(s.reverification_window_secs),
         delete_self_enabled: s.delete_self_enabled,
+        deliver_code_messages: true,
         enumeration_protection: s.enumeration_protection,
         redirect_origins: redirect_origins.to_vec(),
         oauth_callback_url,

@@ -127,9 +127,11 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Replays to one endpoint the events of `[since, until)` that it
-    /// receives: its failed messages become pending (as `replay_message`),
-    /// and events it has no message for (it was disabled, or did not exist)
-    /// get one. Returns how many messages are pending because of it.
+    /// receives: its failed messages, and its pending ones that failed an
+    /// attempt and are not leased, become pending at once with no attempt
+    /// (as `replay_message`), and events it has no message for (it was
+    /// disabled, or did not exist) get one. Returns how many messages that
+    /// is.
     async fn replay_range(
         &self,
         endpoint_id: &str,
