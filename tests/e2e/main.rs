@@ -16,3 +16,4 @@ mod round_trips;
 mod support;
 mod tls;
 mod transport;
+mod webhooks;
