@@ -8,6 +8,7 @@ mod support;
 mod account;
 mod addresses;
 mod attacks;
+mod audit;
 mod avatars;
 mod backend;
 mod client;

@@ -56,6 +56,11 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
         "/v1/sessions",
         "Latch's sign-out of a user everywhere; Clerk's Backend API revokes one session at a time",
     ),
+    (
+        "GET",
+        "/v1/audit_log",
+        "Latch's audit log; Clerk's Backend API has none",
+    ),
     ("POST", "/v1/webhooks/endpoints", WEBHOOKS),
     ("GET", "/v1/webhooks/endpoints", WEBHOOKS),
     ("GET", "/v1/webhooks/endpoints/{id}", WEBHOOKS),
@@ -1655,6 +1660,14 @@ async fn webhooks(w: Walk<'_>) {
     w.bapi("POST", &format!("{one}/replay"), None, 422).await;
     w.bapi("DELETE", &one, None, 200).await;
     w.bapi("DELETE", &one, None, 404).await;
+    w.bapi(
+        "GET",
+        "/v1/audit_log?action=backend.write&limit=5",
+        None,
+        200,
+    )
+    .await;
+    w.bapi("GET", "/v1/audit_log?action=nope", None, 422).await;
 }
 
 async fn without_the_secret_key(w: Walk<'_>) {

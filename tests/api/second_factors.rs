@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{PASSWORD, Resp, TestApp};
 
 /// RFC 6238's SHA-1 test secret, "12345678901234567890", in base32.
-const TOTP_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+pub(crate) const TOTP_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 const BACKUP_CODES: [&str; 10] = [
     "k7m2p9qa", "x3n8v1cd", "h5t6w2ee", "b9r4s7ff", "m1q8z3gg", "c6y2u5hh", "p4j9k1ii", "w8e3d6jj",

@@ -241,6 +241,7 @@ impl TestApp {
                 None,
             )),
             webhook_store: store.clone(),
+            audit: store.clone(),
             // Receivers in tests listen on loopback.
             webhook_sender: Arc::new(
                 latch_http::webhooks::HttpWebhookSender::new(

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
-    ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore, Outbox,
-    Random, SendError, SignInStore, SignUpStore, UserRepository, WebhookStore,
+    AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
+    Outbox, Random, SendError, SignInStore, SignUpStore, UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -111,13 +111,15 @@ impl App {
                 self.settings.server.geoip.clone(),
             )),
             webhook_store: self.durable.webhooks.clone(),
+            audit: self.durable.audit.clone(),
             webhook_sender: Arc::new(
                 HttpWebhookSender::new(self.settings.webhooks.sender.clone())
                     .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?,
             ),
         };
         Ok(Services::new(ports, self.settings.policy.clone())
-            .with_webhook_policy(self.settings.webhooks.policy.clone()))
+            .with_webhook_policy(self.settings.webhooks.policy.clone())
+            .with_audit_retention(self.settings.audit_retention))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
@@ -207,11 +209,19 @@ pub struct Durable {
     pub outbox: Arc<dyn Outbox>,
     /// Events' webhook endpoints and messages, written with the changes.
     pub webhooks: Arc<dyn WebhookStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 impl Durable {
     fn of<
-        S: UserRepository + ClientRepository + InstanceStore + Outbox + WebhookStore + 'static,
+        S: UserRepository
+            + ClientRepository
+            + InstanceStore
+            + Outbox
+            + WebhookStore
+            + AuditLog
+            + 'static,
     >(
         store: S,
     ) -> Self {
@@ -221,7 +231,8 @@ impl Durable {
             clients: store.clone(),
             instance: store.clone(),
             outbox: store.clone(),
-            webhooks: store,
+            webhooks: store.clone(),
+            audit: store,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use latch_core::service::{Deliveries, Maintenance, Webhooks};
+use latch_core::service::{Audit, Deliveries, Maintenance, Webhooks};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -105,6 +105,19 @@ pub async fn send_webhooks_once(webhooks: &Webhooks) {
 /// returns, so its task is aborted when serving stops.
 pub async fn purge_stale(maintenance: Maintenance, every: Duration) {
     run_every(every, || purge_once(&maintenance)).await
+}
+
+/// Removes audit entries past their keeping time now and then every
+/// `every`; never returns.
+pub async fn purge_audit(audit: Audit, every: Duration) {
+    run_every(every, || async {
+        match audit.purge().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
+            Err(err) => tracing::warn!(error = %err, "removing old audit entries failed"),
+        }
+    })
+    .await
 }
 
 /// One round of [`purge_stale`]. A failed round is logged and the next one

@@ -366,7 +366,18 @@ async fn backend(
         Ok(()) => match found {
             Found::Route(route, params) => match route.handler {
                 Handler::Backend(handler) => {
-                    handler(&Ctx::without_client(state, req, trace_id, params)).await
+                    let response = handler(&Ctx::without_client(state, req, trace_id, params))
+                        .await
+                        .unwrap_or_else(|err| ApiResponse::error(&err, trace_id));
+                    // Every authenticated write is in the audit log, refused or not.
+                    if req.method != warp::http::Method::GET {
+                        state
+                            .services
+                            .audit
+                            .backend_write(req.method.as_str(), &req.path, response.status.as_u16())
+                            .await;
+                    }
+                    Ok(response)
                 }
                 Handler::Frontend(_) | Handler::Public(_) => return not_found(trace_id),
             },

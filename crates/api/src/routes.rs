@@ -18,7 +18,9 @@ use latch_core::model::SessionStatus;
 use latch_core::service::{AddressKind, Step, Throttled};
 
 use crate::ApiState;
-use crate::bapi::{addresses as bapi_addresses, sessions as bapi_sessions, users, webhooks};
+use crate::bapi::{
+    addresses as bapi_addresses, audit as bapi_audit, sessions as bapi_sessions, users, webhooks,
+};
 use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
 use crate::fapi::{client, dev_browser, environment, me, sessions, sign_ins, sign_ups};
@@ -517,6 +519,7 @@ static ROUTES: &[Route] = &[
     backend(GET, "/v1/sessions/{id}", |c| Box::pin(bapi_sessions::read(c.state, c.param("id")))),
     backend(POST, "/v1/sessions/{id}/revoke", |c| Box::pin(bapi_sessions::revoke(c.state, c.param("id")))),
     backend(GET, "/v1/jwks", |c| Box::pin(ready(Ok(ApiResponse::ok(c.state.keys.jwks()))))),
+    backend(GET, "/v1/audit_log", |c| Box::pin(bapi_audit::list(c.state, c.req))),
     backend(POST, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::create(c.state, c.req))),
     backend(GET, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::index(c.state))),
     backend(GET, "/v1/webhooks/endpoints/{id}", |c| Box::pin(webhooks::read(c.state, c.param("id")))),

@@ -106,6 +106,10 @@ async fn serve_on(
         state.services.maintenance.clone(),
         jobs::PURGE_INTERVAL,
     ));
+    let purge_audit = tokio::spawn(jobs::purge_audit(
+        state.services.audit.clone(),
+        jobs::PURGE_INTERVAL,
+    ));
     let stop_delivering = Arc::new(Notify::new());
     let deliver = tokio::spawn(jobs::deliver(
         state.services.deliveries.clone(),
@@ -164,6 +168,7 @@ async fn serve_on(
     }
     drop(listener);
     purge.abort();
+    purge_audit.abort();
     // The worker ends after its round (`notify_one` keeps the permit if it
     // is mid-round); the caller's grace bounds both waits.
     stop_delivering.notify_one();

@@ -45,6 +45,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod clients;
 mod error;
 mod instance;

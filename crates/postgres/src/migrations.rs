@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_legal_acceptance.sql"),
     include_str!("../migrations/0008_accounts.sql"),
     include_str!("../migrations/0009_webhooks.sql"),
+    include_str!("../migrations/0010_audit_log.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

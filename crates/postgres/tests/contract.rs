@@ -122,6 +122,27 @@ async fn webhook_store_contract_with_two_replicas_worth_of_pools() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_contract() {
+    let db = TestDb::new().await;
+    latch_testkit::audit_log_contract(&*db.open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_refuses_changes() {
+    let db = TestDb::new().await;
+    latch_testkit::audit_log_contract(&*db.open().await).await;
+    let refused = db
+        .raw()
+        .await
+        .execute("UPDATE audit_log SET action = 'sign_in.succeeded'", &[])
+        .await;
+    assert!(
+        format!("{:?}", refused.unwrap_err()).contains("append-only"),
+        "an entry cannot be rewritten"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_repository_contract() {
     let db = TestDb::new().await;
     latch_testkit::user_repository_contract(db.open().await).await;

@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod rows;
 pub mod unique;
 pub mod webhooks;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_legal_acceptance.sql"),
     include_str!("../migrations/0014_accounts.sql"),
     include_str!("../migrations/0015_webhooks.sql"),
+    include_str!("../migrations/0016_audit_log.sql"),
 ];
 
 /// The schema version this build writes.

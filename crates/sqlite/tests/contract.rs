@@ -105,6 +105,26 @@ async fn webhook_store_contract_with_two_processes_worth_of_connections() {
     .await;
 }
 
+#[tokio::test]
+async fn audit_log_contract() {
+    let db = TestDb::new();
+    latch_testkit::audit_log_contract(&*db.open()).await;
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_changes() {
+    let db = TestDb::new();
+    let store = db.open();
+    latch_testkit::audit_log_contract(&*store).await;
+    let refused = db
+        .raw()
+        .execute("UPDATE audit_log SET action = 'sign_in.succeeded'", []);
+    assert!(
+        refused.unwrap_err().to_string().contains("append-only"),
+        "an entry cannot be rewritten"
+    );
+}
+
 /// The payload column as stored.
 fn stored_payload(db: &TestDb, id: &str) -> Option<String> {
     db.raw()

@@ -4,7 +4,7 @@
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
 //!   [`sign_up_store_contract`], [`instance_store_contract`],
-//!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`] and
+//!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`], [`audit_log_contract`] and
 //!   [`oauth::oauth_provider_contract`]; [`flow_kinds_apart_contract`] for
 //!   a flow store that keeps both sign-ins and sign-ups. The two flow
 //!   contracts share their rules (`flow_store`), written once over the kind
@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit_log;
 mod client_repository;
 mod clock;
 mod codes;
@@ -46,6 +47,7 @@ pub mod smtp;
 mod user_repository;
 mod webhooks;
 
+pub use audit_log::audit_log_contract;
 pub use client_repository::client_repository_contract;
 pub use clock::ManualClock;
 pub use codes::RecordingCodeSender;

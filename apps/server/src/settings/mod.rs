@@ -33,6 +33,8 @@ pub struct Settings {
     /// The core's rules for this instance.
     pub policy: InstanceSettings,
     pub webhooks: webhooks::Webhooks,
+    /// How long audit entries are kept (`audit.keep_days`).
+    pub audit_retention: latch_core::model::Duration,
     pub log: Log,
 }
 
@@ -66,8 +68,12 @@ impl TryFrom<&RawSettings> for Settings {
         let webhooks = webhooks::Webhooks::parse(&raw.webhooks, instance.environment)?;
         let mut policy = policy;
         policy.deliver_code_messages = raw.webhooks.deliver_code_messages;
+        if !(1..=36_500).contains(&raw.audit.keep_days) {
+            anyhow::bail!("audit.keep_days must be between 1 and 36500");
+        }
         Ok(Self {
             webhooks,
+            audit_retention: latch_core::model::Duration::days(raw.audit.keep_days),
             hashing: Hashing::try_from(&raw.password)?,
             codes: Codes::try_from(&raw.codes)?,
             storage: storage::parse(&raw.storage, &raw.database)?,

@@ -34,7 +34,15 @@ pub struct RawSettings {
     pub rate_limits: RateLimitsSection,
     pub display: DisplaySection,
     pub webhooks: WebhooksSection,
+    pub audit: AuditSection,
     pub log: LogSection,
+}
+
+/// `[audit]`: how long the audit log keeps its entries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    pub keep_days: i64,
 }
 
 /// `[webhooks]`: how events reach applications.

@@ -3,6 +3,7 @@
 //! resource.
 
 pub(crate) mod addresses;
+pub(crate) mod audit;
 pub(crate) mod sessions;
 pub(crate) mod users;
 pub(crate) mod webhooks;

@@ -1,6 +1,7 @@
 //! Domain types. Invalid values cannot be built: every type with rules has a
 //! `parse` constructor.
 
+mod audit;
 mod backup_codes;
 mod client;
 mod event;
@@ -18,6 +19,7 @@ mod time;
 mod totp;
 mod user;
 
+pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use backup_codes::{
     BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code, parse_backup_codes,
 };

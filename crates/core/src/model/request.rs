@@ -22,6 +22,12 @@ impl Actor {
             Self::Backend => "backend",
         }
     }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::System, Self::Frontend, Self::Backend]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
 }
 
 /// The request a change is made for.

@@ -3,6 +3,7 @@
 //! contract test in `latch-testkit`. Mocks (`MockX`) exist in tests and with
 //! the `mocks` feature.
 
+mod audit_log;
 mod client_repository;
 mod clock;
 mod code_sender;
@@ -18,6 +19,7 @@ mod sign_up_store;
 mod user_repository;
 mod webhooks;
 
+pub use audit_log::AuditLog;
 pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
 pub use clock::Clock;
 pub use code_sender::{CodeDestination, CodeMessage, CodePurpose, CodeSender, SendError};
@@ -43,9 +45,9 @@ pub use webhooks::{
 pub(crate) use random::FreshRandom;
 #[cfg(any(test, feature = "mocks"))]
 pub use {
-    client_repository::MockClientRepository, clock::MockClock, code_sender::MockCodeSender,
-    counters::MockCounters, instance_store::MockInstanceStore, oauth_provider::MockOAuthProvider,
-    outbox::MockOutbox, password_hasher::MockPasswordHasher, random::MockRandom,
-    sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
+    audit_log::MockAuditLog, client_repository::MockClientRepository, clock::MockClock,
+    code_sender::MockCodeSender, counters::MockCounters, instance_store::MockInstanceStore,
+    oauth_provider::MockOAuthProvider, outbox::MockOutbox, password_hasher::MockPasswordHasher,
+    random::MockRandom, sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
     user_repository::MockUserRepository, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
 };

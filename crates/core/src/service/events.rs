@@ -40,6 +40,8 @@ pub(crate) fn event_context(id: &str) -> String {
 /// sessions holds one.
 #[derive(Clone)]
 pub(crate) struct Events {
+    /// Where a revoked session is recorded.
+    pub audit: super::Audit,
     pub format: Arc<dyn EventFormat>,
     pub secrets: Arc<SecretBox>,
     pub clock: Arc<dyn Clock>,
@@ -152,6 +154,15 @@ impl Events {
             .await?;
         if changed {
             self.stored();
+            if status == SessionStatus::Revoked {
+                self.audit
+                    .record(
+                        crate::model::AuditAction::SessionRevoked,
+                        Some(session.user_id.as_str()),
+                        &[("session_id", session.id.as_str())],
+                    )
+                    .await;
+            }
         }
         Ok(changed)
     }

@@ -32,6 +32,8 @@ const LONGEST_PAUSE: Duration = Duration(100);
 /// one of the attempts the user has left.
 #[derive(Clone)]
 pub(crate) struct Lockout {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: Arc<InstanceSettings>,
@@ -70,9 +72,25 @@ impl Lockout {
     /// a wrong password or code counts toward the lock, and anything else
     /// gives the attempt back. While checks in flight hold every attempt
     /// left, this waits for them (up to [`WAIT_FOR_SLOT`]).
+    ///
+    /// Its outcome is recorded in the audit log as `what` describes it.
     pub(super) async fn guarded<T>(
         &self,
         user: &User,
+        what: super::audit::Check,
+        check: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let result = self.guarded_unrecorded(user, &what, check).await;
+        self.audit
+            .checked(user, &what, result.as_ref().map(|_| ()))
+            .await;
+        result
+    }
+
+    async fn guarded_unrecorded<T>(
+        &self,
+        user: &User,
+        what: &super::audit::Check,
         check: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         let max = self.settings.lockout_attempts;
@@ -115,7 +133,17 @@ impl Lockout {
             .await;
         match settled {
             Ok(Some(until)) if failed => {
-                tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts")
+                tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts");
+                if !what.stand_in {
+                    let until = until.millis().to_string();
+                    self.audit
+                        .record(
+                            crate::model::AuditAction::UserLocked,
+                            Some(user.id.as_str()),
+                            &[("reason", "failed_attempts"), ("until", &until)],
+                        )
+                        .await;
+                }
             }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(err) => {

@@ -18,6 +18,8 @@ use crate::secrets::SecretBox;
 /// The signed-in user's own account (`/v1/me`).
 #[derive(Clone)]
 pub struct Account {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     /// Makes the events its writes store.
     pub(super) events: super::Events,
     /// Codes that prove the addresses a user adds.
@@ -196,6 +198,13 @@ impl Account {
             .user_admin
             .update_user_where(user.id.as_str(), patch, |_| Ok(()))
             .await?;
+        self.audit
+            .record(
+                crate::model::AuditAction::PasswordChanged,
+                Some(user.id.as_str()),
+                &[],
+            )
+            .await;
         if params.sign_out_of_other_sessions {
             self.revoke_other_sessions(&user, &session).await?;
         }
@@ -257,7 +266,8 @@ impl Account {
                 Err(Error::PasswordIncorrect)
             }
         };
-        self.lockout.guarded(user, check).await
+        let what = super::audit::Check::new(super::audit::Stage::Verification, Strategy::Password);
+        self.lockout.guarded(user, what, check).await
     }
 
     /// Revokes every active session of `user` but `keep`.
@@ -450,7 +460,8 @@ impl Account {
             }
             Err(super::codes::code_incorrect())
         };
-        self.lockout.guarded(&user, check).await
+        let what = super::audit::Check::any(super::audit::Stage::Verification);
+        self.lockout.guarded(&user, what, check).await
     }
 
     /// `PATCH /v1/me/metadata`: `unsafe_metadata` deep-merged into the

@@ -4,6 +4,7 @@
 //! lockout, codes, stand-ins) are crate-private parts the services compose.
 
 mod addresses;
+mod audit;
 mod clients;
 mod codes;
 mod connections;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use addresses::{AddressKind, AddressView, Deleted, MAX_ADDRESSES, MyPhonePatch, NewAddress};
+pub use audit::Audit;
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use connections::{Connect, PendingConnection};
 pub use deliveries::{CODE_KIND, Deliveries, DeliveryPolicy, DeliveryRound};
@@ -62,7 +64,7 @@ use steps::Steps;
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
-    ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
+    AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
     PasswordHasher, Random, SignInStore, SignUpStore, UserRepository, WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
@@ -96,6 +98,8 @@ pub struct Ports {
     pub webhook_store: Arc<dyn WebhookStore>,
     /// Posts webhook requests.
     pub webhook_sender: Arc<dyn WebhookSender>,
+    /// The audit log; kept with the durable store.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 /// Every use case, one service per resource. Each service holds only the
@@ -127,6 +131,8 @@ pub struct Services {
     pub handshakes: Handshakes,
     /// Webhook endpoints, their worker, and what operators see of them.
     pub webhooks: Webhooks,
+    /// The audit log: what operators read, and the Backend API's writes.
+    pub audit: Audit,
     settings: Arc<InstanceSettings>,
 }
 
@@ -151,9 +157,17 @@ impl Services {
             event_format,
             webhook_store,
             webhook_sender,
+            audit,
         } = ports;
+        let audit = Audit {
+            log: audit,
+            clock: clock.clone(),
+            random: random.clone(),
+            keep: crate::model::Duration::days(90),
+        };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         let events = Events {
+            audit: audit.clone(),
             format: event_format,
             secrets: secrets.clone(),
             clock: clock.clone(),
@@ -183,6 +197,7 @@ impl Services {
         };
         let phantoms = Phantoms::new(secrets.clone(), hasher.clone(), random.clone());
         let rate_limits = RateLimits {
+            audit: audit.clone(),
             counters: counters.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
@@ -200,6 +215,7 @@ impl Services {
             rate_limits: rate_limits.clone(),
         };
         let user_service = Users {
+            audit: audit.clone(),
             events: events.clone(),
             users: users.clone(),
             client_repo: clients.clone(),
@@ -210,11 +226,13 @@ impl Services {
             settings: settings.clone(),
         };
         let lockout = Lockout {
+            audit: audit.clone(),
             users: users.clone(),
             clock: clock.clone(),
             settings: settings.clone(),
         };
         let steps = Steps {
+            audit: audit.clone(),
             events: events.clone(),
             clients: client_service.clone(),
             client_repo: clients.clone(),
@@ -248,6 +266,7 @@ impl Services {
             settings: settings.clone(),
         };
         let sign_in_service = SignIns {
+            audit: audit.clone(),
             clients: client_service.clone(),
             steps: steps.clone(),
             lockout: lockout.clone(),
@@ -288,6 +307,7 @@ impl Services {
             settings: settings.clone(),
         };
         let account = Account {
+            audit: audit.clone(),
             events: events.clone(),
             codes: codes.clone(),
             oauth: oauth_service.clone(),
@@ -333,8 +353,15 @@ impl Services {
             deliveries,
             handshakes,
             webhooks,
+            audit,
             settings,
         }
+    }
+
+    /// The same services keeping audit entries for `keep`.
+    pub fn with_audit_retention(mut self, keep: crate::model::Duration) -> Self {
+        self.audit.keep = keep;
+        self
     }
 
     /// The same services with webhooks retried and kept under `policy`.

@@ -136,6 +136,8 @@ impl Throttled {
 /// Rate limits per client IP and per code destination.
 #[derive(Clone)]
 pub struct RateLimits {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     pub(super) counters: Arc<dyn Counters>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: Arc<InstanceSettings>,
@@ -171,7 +173,7 @@ impl RateLimits {
             Throttled::Prepare => limits.prepare,
         };
         let subject = ip.map_or_else(|| "unknown".to_owned(), ip_subject);
-        self.count(limit, &format!("rl:{}:{subject}", what.name()))
+        self.count(limit, what.name(), &format!("rl:{}:{subject}", what.name()))
             .await
     }
 
@@ -190,12 +192,16 @@ impl RateLimits {
         let digest = &self.secrets.digest("rate-limit-destination", &address)[..32];
         self.count(
             self.settings.rate_limits.codes_per_destination,
+            "codes_per_destination",
             &format!("rl:codes:{digest}"),
         )
         .await
     }
 
-    async fn count(&self, limit: RateLimit, key: &str) -> Result<(), Error> {
+    /// Counts one hit of `key` against `limit` (named `name`). The first
+    /// refusal of a window is recorded in the audit log; the rest of a flood
+    /// adds nothing to it.
+    async fn count(&self, limit: RateLimit, name: &str, key: &str) -> Result<(), Error> {
         if !limit.is_on() {
             return Ok(());
         }
@@ -207,6 +213,15 @@ impl RateLimits {
         let retry_after_secs = u64::try_from((hit.resets_in.0 + 999) / 1000)
             .unwrap_or(1)
             .max(1);
+        if hit.count == u64::from(limit.requests) + 1 {
+            self.audit
+                .record(
+                    crate::model::AuditAction::RateLimitHit,
+                    None,
+                    &[("limit", name)],
+                )
+                .await;
+        }
         Err(Error::Throttled { retry_after_secs })
     }
 }

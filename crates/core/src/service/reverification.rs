@@ -192,7 +192,9 @@ impl Account {
                 let check = self
                     .codes
                     .check_code(FactorSlot::First, &mut carrier, &strategy, code);
-                self.lockout.guarded(&user, check).await?;
+                let what =
+                    super::audit::Check::new(super::audit::Stage::Verification, strategy.clone());
+                self.lockout.guarded(&user, what, check).await?;
                 // Spent: the code proves nothing twice.
                 self.sign_ins.delete(&id).await?;
             }
@@ -243,7 +245,8 @@ impl Account {
                 other => Err(Error::StrategyNotForUser(other)),
             }
         };
-        self.lockout.guarded(&user, check).await?;
+        let what = super::audit::Check::new(super::audit::Stage::Verification, strategy.clone());
+        self.lockout.guarded(&user, what, check).await?;
         self.client_repo
             .reverify_session(&session.id, false, true, now)
             .await?;

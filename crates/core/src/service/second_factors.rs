@@ -115,7 +115,8 @@ impl SignIns {
                 other => Err(not_yet_supported(other)),
             }
         };
-        self.lockout.guarded(&user, check).await?;
+        let what = super::audit::Check::new(super::audit::Stage::SecondFactor, strategy.clone());
+        self.lockout.guarded(&user, what, check).await?;
         // A ban or lock that landed while this attempt was evaluated still
         // holds (the session's start checks again as it records the sign-in).
         let current = self

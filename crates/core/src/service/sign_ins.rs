@@ -21,6 +21,8 @@ use crate::secrets::SecretBox;
 /// Sign-ins and their factors: `/v1/client/sign_ins/...`.
 #[derive(Clone)]
 pub struct SignIns {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     pub(super) clients: Clients,
     pub(super) steps: Steps,
     pub(super) lockout: Lockout,
@@ -170,6 +172,20 @@ impl SignIns {
                     if let Some(password) = &password {
                         self.hasher.verify(password, None).await?;
                     }
+                    if err == Error::IdentifierNotFound {
+                        let strategy = strategy.as_ref().map_or_else(String::new, Strategy::name);
+                        self.audit
+                            .record(
+                                crate::model::AuditAction::SignInFailed,
+                                None,
+                                &[
+                                    ("strategy", &strategy),
+                                    ("reason", "identifier_not_found"),
+                                    ("account", "none"),
+                                ],
+                            )
+                            .await;
+                    }
                     return Err(err);
                 }
             },
@@ -182,8 +198,10 @@ impl SignIns {
         // The password is checked before anything is written, so a wrong one
         // leaves no client and no sign-in behind (only the lockout count).
         if let (Some(password), Some((_, user))) = (&password, &identified) {
+            let what = super::audit::Check::new(super::audit::Stage::SignIn, Strategy::Password)
+                .of_stand_in(phantom);
             self.lockout
-                .guarded(user, self.check_password(user, password))
+                .guarded(user, what, self.check_password(user, password))
                 .await?;
         }
 
@@ -332,9 +350,12 @@ impl SignIns {
                 let password = params
                     .password
                     .ok_or_else(|| Error::param_nil("password"))?;
+                let what =
+                    super::audit::Check::new(super::audit::Stage::SignIn, Strategy::Password)
+                        .of_stand_in(sign_in.is_phantom());
                 if let Err(err) = self
                     .lockout
-                    .guarded(&user, self.check_password(&user, &password))
+                    .guarded(&user, what, self.check_password(&user, &password))
                     .await
                 {
                     if err == Error::PasswordIncorrect {
@@ -351,9 +372,12 @@ impl SignIns {
             | Strategy::ResetPasswordEmailCode
             | Strategy::ResetPasswordPhoneCode => {
                 self.refuse_if_target_withdrawn(FactorSlot::First, &sign_in, &user, &strategy)?;
+                let what = super::audit::Check::new(super::audit::Stage::SignIn, strategy.clone())
+                    .of_stand_in(sign_in.is_phantom());
                 self.lockout
                     .guarded(
                         &user,
+                        what,
                         self.codes.check_code(
                             FactorSlot::First,
                             &mut sign_in,
@@ -476,6 +500,13 @@ impl SignIns {
             .user_admin
             .update_user_where(user_id.as_str(), patch, |user| admit(user.standing(), now))
             .await?;
+        self.audit
+            .record(
+                crate::model::AuditAction::PasswordReset,
+                Some(user.id.as_str()),
+                &[],
+            )
+            .await;
         if params.sign_out_of_other_sessions {
             self.user_admin.revoke_sessions_of(&user.id).await?;
         }

@@ -21,6 +21,8 @@ use crate::ports::{
 /// against racing requests, counting failures, and starting the session.
 #[derive(Clone)]
 pub(crate) struct Steps {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     /// Makes the events its writes store.
     pub(super) events: super::Events,
     pub(super) clients: Clients,
@@ -157,6 +159,16 @@ impl Steps {
             self.end_refused_session(session, user).await;
             return Err(refused);
         }
+        self.audit
+            .record(
+                crate::model::AuditAction::SignInSucceeded,
+                Some(user.id.as_str()),
+                &[
+                    ("strategy", session.origin.strategy.as_deref().unwrap_or("")),
+                    ("session_id", session.id.as_str()),
+                ],
+            )
+            .await;
         Ok(token)
     }
 

@@ -37,6 +37,8 @@ pub struct Mocks {
     pub oauth: Vec<MockOAuthProvider>,
     /// Webhook endpoints and messages; no call is expected by default.
     pub webhooks: MockWebhookStore,
+    /// The audit log; by default every entry is kept.
+    pub audit: crate::ports::MockAuditLog,
     pub settings: InstanceSettings,
 }
 
@@ -54,6 +56,7 @@ impl Mocks {
             counters: first_hits(),
             oauth: Vec::new(),
             webhooks: MockWebhookStore::new(),
+            audit: crate::ports::MockAuditLog::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -69,6 +72,7 @@ impl Mocks {
             .expect_settle_attempt()
             .returning(|_, _, _, _, _| Ok(None));
         self.outbox.expect_enqueue().returning(|_, _| Ok(()));
+        self.audit.expect_append().returning(|_| Ok(()));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         clock
@@ -105,6 +109,7 @@ impl Mocks {
                 event_format: Arc::new(TypeOnly),
                 webhook_store: Arc::new(self.webhooks),
                 webhook_sender: Arc::new(MockWebhookSender::new()),
+                audit: Arc::new(self.audit),
             },
             self.settings,
         )

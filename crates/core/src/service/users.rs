@@ -4,17 +4,19 @@ use std::sync::Arc;
 
 use super::page_limit;
 use crate::error::{Error, Problem, Resource, StoreError};
+use crate::model::{AuditAction, EventType, InstanceSettings};
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
     TotpSecret, User, UserId, UserPatch, Username, new_id, parse_backup_codes,
 };
-use crate::model::{EventType, InstanceSettings};
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, UserQuery, UserRepository};
 use crate::secrets::SecretBox;
 
 /// The Backend API's users, and the writes of a user other services share.
 #[derive(Clone)]
 pub struct Users {
+    /// Where its security events are recorded.
+    pub(super) audit: super::Audit,
     /// Makes the events its writes store.
     pub(super) events: super::Events,
     pub(super) users: Arc<dyn UserRepository>,
@@ -171,7 +173,14 @@ impl Users {
     /// stored at the moment of writing, so concurrent updates and sign-ins are
     /// never undone.
     pub async fn update_user(&self, id: &str, patch: UserPatch) -> Result<User, Error> {
-        self.update_user_where(id, patch, |_| Ok(())).await
+        let sets_password = patch.password.is_some();
+        let user = self.update_user_where(id, patch, |_| Ok(())).await?;
+        if sets_password {
+            self.audit
+                .record(AuditAction::PasswordChanged, Some(id), &[])
+                .await;
+        }
+        Ok(user)
     }
 
     /// As [`Self::update_user`], only while `guard` accepts the user as
@@ -348,11 +357,37 @@ impl Users {
                 other => {
                     other?;
                     self.events.stored();
+                    self.record_second_factor_changes(&before, &user).await;
                     return Ok(user);
                 }
             }
         }
         Err(StoreError::Conflict.into())
+    }
+
+    /// `second_factor.added` and `.removed` for each kind of second factor a
+    /// write gave or took away.
+    async fn record_second_factor_changes(&self, before: &User, after: &User) {
+        let kinds = |u: &User| {
+            [
+                ("totp", u.totp_enabled()),
+                ("backup_code", u.backup_code_enabled()),
+                (
+                    "phone_code",
+                    u.phone_numbers.iter().any(|p| p.reserved_for_second_factor),
+                ),
+            ]
+        };
+        for ((kind, had), (_, has)) in kinds(before).into_iter().zip(kinds(after)) {
+            let action = match (had, has) {
+                (false, true) => AuditAction::SecondFactorAdded,
+                (true, false) => AuditAction::SecondFactorRemoved,
+                _ => continue,
+            };
+            self.audit
+                .record(action, Some(after.id.as_str()), &[("strategy", kind)])
+                .await;
+        }
     }
 
     async fn phone_number_owner(&self, id: &str) -> Result<User, Error> {
@@ -408,12 +443,24 @@ impl Users {
 
     /// `POST /v1/users/{id}/lock`: locked until unlocked.
     pub async fn lock_user(&self, id: &str) -> Result<User, Error> {
-        self.set_lock(id, Some(Timestamp::FOREVER)).await
+        let user = self.set_lock(id, Some(Timestamp::FOREVER)).await?;
+        self.audit
+            .record(
+                AuditAction::UserLocked,
+                Some(id),
+                &[("reason", "administrator")],
+            )
+            .await;
+        Ok(user)
     }
 
     /// `POST /v1/users/{id}/unlock`: lifts any lock and clears the failure count.
     pub async fn unlock_user(&self, id: &str) -> Result<User, Error> {
-        self.set_lock(id, None).await
+        let user = self.set_lock(id, None).await?;
+        self.audit
+            .record(AuditAction::UserUnlocked, Some(id), &[])
+            .await;
+        Ok(user)
     }
 
     /// `POST /v1/users/{id}/ban`: the user can no longer sign in, and every
@@ -425,17 +472,25 @@ impl Users {
                 Ok(user)
             })
             .await?;
+        self.audit
+            .record(AuditAction::UserBanned, Some(id), &[])
+            .await;
         self.revoke_sessions_of(&user.id).await?;
         Ok(user)
     }
 
     /// `POST /v1/users/{id}/unban`.
     pub async fn unban_user(&self, id: &str) -> Result<User, Error> {
-        self.write_user(self.get_user(id).await?, |mut user| {
-            user.banned = false;
-            Ok(user)
-        })
-        .await
+        let user = self
+            .write_user(self.get_user(id).await?, |mut user| {
+                user.banned = false;
+                Ok(user)
+            })
+            .await?;
+        self.audit
+            .record(AuditAction::UserUnbanned, Some(id), &[])
+            .await;
+        Ok(user)
     }
 
     /// Revokes every active session of the user.

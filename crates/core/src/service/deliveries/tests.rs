@@ -55,6 +55,12 @@ fn deliveries_with(
         sender: Arc::new(sender),
         webhook_store: Arc::new(webhooks),
         events: crate::service::Events {
+            audit: crate::service::Audit {
+                log: Arc::new(crate::ports::MockAuditLog::new()),
+                clock: clock.clone(),
+                random: Arc::new(FreshRandom),
+                keep: Duration::days(90),
+            },
             format: Arc::new(TypeOnly),
             secrets: secrets(),
             clock: clock.clone(),

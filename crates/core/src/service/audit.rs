@@ -1,0 +1,192 @@
+//! The audit log: security events recorded as they happen, with the request
+//! behind them ([`super::current_request`]), and read by operators.
+//!
+//! Recording never fails the use case it describes: an entry the store
+//! refuses is logged instead. Entries hold plain facts only (strategies,
+//! reasons, ids, paths), never a password, code, token or key.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Problem};
+use crate::model::{
+    AuditAction, AuditEntry, AuditQuery, Duration, IdPrefix, Strategy, Timestamp, User, new_id,
+};
+use crate::ports::{AuditLog, Clock, Random};
+
+/// Where a checked factor stands in the flow it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// A sign-in's first factor.
+    SignIn,
+    /// A sign-in's second factor.
+    SecondFactor,
+    /// A signed-in user proving a factor again.
+    Verification,
+}
+
+/// What a guarded check is: its stage, its strategy (when known before it
+/// runs), and whether its user is a stand-in of enumeration protection.
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    pub stage: Stage,
+    pub strategy: Option<Strategy>,
+    pub stand_in: bool,
+}
+
+impl Check {
+    pub fn new(stage: Stage, strategy: Strategy) -> Self {
+        Self {
+            stage,
+            strategy: Some(strategy),
+            stand_in: false,
+        }
+    }
+
+    /// A check whose strategy is decided while it runs.
+    pub fn any(stage: Stage) -> Self {
+        Self {
+            stage,
+            strategy: None,
+            stand_in: false,
+        }
+    }
+
+    pub fn of_stand_in(self, stand_in: bool) -> Self {
+        Self { stand_in, ..self }
+    }
+}
+
+/// Records security events and reads them back.
+#[derive(Clone)]
+pub struct Audit {
+    pub(super) log: Arc<dyn AuditLog>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+    /// How long entries are kept.
+    pub(super) keep: Duration,
+}
+
+impl Audit {
+    /// Appends an entry about `user_id` for the current request.
+    pub(crate) async fn record(
+        &self,
+        action: AuditAction,
+        user_id: Option<&str>,
+        detail: &[(&str, &str)],
+    ) {
+        let request = super::current_request();
+        let entry = AuditEntry {
+            id: new_id(IdPrefix::AuditEntry, &*self.random),
+            at: self.clock.now(),
+            action,
+            actor: request.actor,
+            user_id: user_id.map(str::to_owned),
+            client_ip: request.client_ip,
+            user_agent: request.user_agent,
+            detail: detail
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        if let Err(err) = self.log.append(&entry).await {
+            tracing::warn!(action = action.as_str(), user = ?user_id, error = %err, "audit entry not recorded");
+        }
+    }
+
+    /// The outcome of a guarded factor check: a failure (with its reason),
+    /// or a second factor or verification that passed. A first factor that
+    /// passes is recorded when its session starts.
+    pub(crate) async fn checked(&self, user: &User, check: &Check, outcome: Result<(), &Error>) {
+        let strategy = check
+            .strategy
+            .as_ref()
+            .map_or_else(|| "code".to_owned(), Strategy::name);
+        let strategy = strategy.as_str();
+        let user_id = (!check.stand_in).then_some(user.id.as_str());
+        let account = if check.stand_in { "none" } else { "exists" };
+        match (check.stage, outcome) {
+            (Stage::SignIn, Ok(())) => {}
+            (Stage::SecondFactor, Ok(())) => {
+                self.record(
+                    AuditAction::SecondFactorPassed,
+                    user_id,
+                    &[("strategy", strategy)],
+                )
+                .await
+            }
+            (Stage::Verification, Ok(())) => {
+                self.record(
+                    AuditAction::VerificationPassed,
+                    user_id,
+                    &[("strategy", strategy)],
+                )
+                .await
+            }
+            (stage, Err(err)) => {
+                let action = match stage {
+                    Stage::SignIn => AuditAction::SignInFailed,
+                    Stage::SecondFactor => AuditAction::SecondFactorFailed,
+                    Stage::Verification => AuditAction::VerificationFailed,
+                };
+                let detail = [
+                    ("strategy", strategy),
+                    ("reason", reason(err)),
+                    ("account", account),
+                ];
+                self.record(action, user_id, &detail).await
+            }
+        }
+    }
+
+    /// `backend.write`: a Backend API request that may change something,
+    /// with its method, path (no query) and status.
+    pub async fn backend_write(&self, method: &str, path: &str, status: u16) {
+        let status = status.to_string();
+        let user = path
+            .split('/')
+            .find(|segment| IdPrefix::User.names(segment));
+        self.record(
+            AuditAction::BackendWrite,
+            user,
+            &[("method", method), ("path", path), ("status", &status)],
+        )
+        .await
+    }
+
+    /// Entries matching `query`, newest first, with the cursor of each;
+    /// `limit` 1..=500 (default 50).
+    pub async fn query(&self, mut query: AuditQuery) -> Result<Vec<(i64, AuditEntry)>, Error> {
+        if let (Some(since), Some(until)) = (query.since, query.until)
+            && until <= since
+        {
+            return Err(Error::invalid("until", Problem::EmptyTimeRange));
+        }
+        query.limit = match query.limit {
+            0 => 50,
+            n => n.min(500),
+        };
+        Ok(self.log.query(&query).await?)
+    }
+
+    /// Removes entries older than the retention.
+    pub async fn purge(&self) -> Result<u64, Error> {
+        let before = Timestamp(self.clock.now().0.saturating_sub(self.keep.0));
+        Ok(self.log.purge(before).await?)
+    }
+}
+
+/// A failure's reason, as entries name it.
+fn reason(err: &Error) -> &'static str {
+    match err {
+        Error::PasswordIncorrect => "password_incorrect",
+        Error::CodeIncorrect => "code_incorrect",
+        Error::CodeExpired => "code_expired",
+        Error::CodeAttemptsExhausted | Error::SecondFactorAttemptsExhausted => "attempts_exhausted",
+        Error::UserLocked { .. } => "user_locked",
+        Error::UserBanned => "user_banned",
+        Error::AccountBusy => "account_busy",
+        Error::StrategyNotForUser(_) | Error::StrategyNotEnabled(_) => "strategy_not_allowed",
+        Error::InvalidParam { .. } | Error::MissingParam(_) => "invalid_input",
+        _ => "other",
+    }
+}

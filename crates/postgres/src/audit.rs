@@ -1,0 +1,97 @@
+//! [`AuditLog`]: one insert per entry; the table refuses updates (a
+//! trigger), and only retention deletes.
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{AuditEntry, AuditQuery, Timestamp};
+use latch_core::ports::AuditLog;
+use latch_sql::audit::{AUDIT_COLUMNS, actions_filter, detail_column, entry};
+
+use crate::PostgresStore;
+use crate::error::DbError;
+
+#[async_trait]
+impl AuditLog for PostgresStore {
+    async fn append(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db
+                .prepare_cached(&format!(
+                    "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .await?;
+            db.execute(
+                &stmt,
+                &[
+                    &e.id,
+                    &e.at.0,
+                    &e.action.as_str(),
+                    &e.actor.as_str(),
+                    &e.user_id,
+                    &e.client_ip,
+                    &e.user_agent,
+                    &detail_column(&e.detail),
+                ],
+            )
+            .await?;
+            Ok::<_, DbError>(())
+        };
+        self.bounded(run).await
+    }
+
+    async fn query(&self, q: &AuditQuery) -> Result<Vec<(i64, AuditEntry)>, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db
+                .prepare_cached(&format!(
+                    "SELECT seq, {AUDIT_COLUMNS} FROM audit_log \
+                     WHERE ($1::TEXT IS NULL OR user_id = $1) \
+                       AND ($2 = '' OR position(',' || action || ',' in $2) > 0) \
+                       AND ($3::BIGINT IS NULL OR at >= $3) AND ($4::BIGINT IS NULL OR at < $4) \
+                       AND ($5::BIGINT IS NULL OR seq < $5) \
+                     ORDER BY seq DESC LIMIT $6"
+                ))
+                .await?;
+            let rows = db
+                .query(
+                    &stmt,
+                    &[
+                        &q.user_id,
+                        &actions_filter(&q.actions),
+                        &q.since.map(|t| t.0),
+                        &q.until.map(|t| t.0),
+                        &q.before,
+                        &i64::from(q.limit),
+                    ],
+                )
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let found = entry(
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                    row.try_get(6)?,
+                    row.try_get(7)?,
+                    row.try_get(8)?,
+                )?;
+                out.push((row.try_get::<_, i64>(0)?, found));
+            }
+            Ok::<_, DbError>(out)
+        };
+        self.bounded(run).await
+    }
+
+    async fn purge(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let run = async {
+            let db = self.client().await?;
+            let stmt = db
+                .prepare_cached("DELETE FROM audit_log WHERE at < $1")
+                .await?;
+            Ok::<_, DbError>(db.execute(&stmt, &[&before.0]).await?)
+        };
+        self.bounded(run).await
+    }
+}
