@@ -12,7 +12,7 @@ fn entry(n: u32, action: AuditAction, user: Option<&str>) -> AuditEntry {
         id: format!("aud_{n:04}"),
         at: at(i64::from(n) * 1000),
         action,
-        actor: if n % 2 == 0 {
+        actor: if n.is_multiple_of(2) {
             Actor::Frontend
         } else {
             Actor::Backend
