@@ -219,3 +219,127 @@ fn three_replicas_deliver_each_event_of_a_burst_exactly_once() {
     assert_eq!(pending, "0");
     println!("1,000 events over 3 replicas: each delivered once");
 }
+
+/// The audit entries of `action` (newest first) on the cluster.
+fn audit(cluster: &Cluster, action: &str) -> Vec<Value> {
+    let (status, body) = cluster.bapi(0, "GET", &format!("/v1/audit_log?action={action}"), "");
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+#[test]
+fn every_kind_of_audit_entry_is_recorded_on_postgresql() {
+    use latch_core::model::{Timestamp, TotpSecret, step_at};
+    const TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let cluster = Cluster::start(
+        &Shared::machine(),
+        1,
+        &[
+            ("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "20"),
+            ("LATCH_SIGN_IN__LOCKOUT_ATTEMPTS", "2"),
+        ],
+    );
+    let (status, body) = cluster.bapi(
+        0,
+        "POST",
+        "/v1/users",
+        r#"{"email_address":["pg@example.com"],"password":"a postgres password"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let user = body["id"].as_str().unwrap().to_owned();
+    let sign_in = |password: &str| {
+        cluster.fapi(
+            0,
+            "/v1/client/sign_ins",
+            "",
+            &format!("strategy=password&identifier=pg%40example.com&password={password}"),
+        )
+    };
+    assert_eq!(sign_in("wrong+guess").0, 422);
+    assert_eq!(sign_in("a+postgres+password").0, 200);
+    cluster.bapi(
+        0,
+        "PATCH",
+        &format!("/v1/users/{user}"),
+        &format!(r#"{{"totp_secret":"{TOTP}"}}"#),
+    );
+    // Second factor: a wrong code, then the right one.
+    let (_, token, body) = sign_in("a+postgres+password");
+    let (token, id) = (
+        token.unwrap(),
+        body["response"]["id"].as_str().unwrap().to_owned(),
+    );
+    let second = |code: &str| {
+        cluster.fapi(
+            0,
+            &format!("/v1/client/sign_ins/{id}/attempt_second_factor"),
+            &token,
+            &format!("strategy=totp&code={code}"),
+        )
+    };
+    second("000000");
+    let now = Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let code = TotpSecret::parse_base32(TOTP)
+        .unwrap()
+        .code_at_step(step_at(now));
+    assert_eq!(second(&code).0, 200);
+    cluster.bapi(0, "DELETE", &format!("/v1/users/{user}/totp"), "");
+    cluster.bapi(
+        0,
+        "PATCH",
+        &format!("/v1/users/{user}"),
+        r#"{"password":"another postgres password"}"#,
+    );
+    for path in ["lock", "unlock", "ban", "unban"] {
+        let (status, body) = cluster.bapi(0, "POST", &format!("/v1/users/{user}/{path}"), "");
+        assert_eq!(status, 200, "{body}");
+    }
+    for _ in 0..2 {
+        sign_in("wrong+again");
+    }
+    for _ in 0..25 {
+        cluster.fapi(0, "/v1/client/sign_ins", "", "identifier=pg%40example.com");
+    }
+    for action in [
+        "sign_in.failed",
+        "sign_in.succeeded",
+        "second_factor.added",
+        "second_factor.failed",
+        "second_factor.passed",
+        "second_factor.removed",
+        "password.changed",
+        "user.locked",
+        "user.unlocked",
+        "user.banned",
+        "user.unbanned",
+        "session.revoked",
+        "rate_limit.hit",
+        "backend.write",
+    ] {
+        let found = audit(&cluster, action);
+        assert!(!found.is_empty(), "no {action} entry");
+        if action != "rate_limit.hit" {
+            assert!(
+                found.iter().any(|e| e["user_id"] == user.as_str()),
+                "{action}: {found:?}"
+            );
+        }
+    }
+    let locked = audit(&cluster, "user.locked");
+    assert!(
+        locked
+            .iter()
+            .any(|e| e["detail"]["reason"] == "failed_attempts"),
+        "{locked:?}"
+    );
+    let everything =
+        cluster.sql("SELECT string_agg(detail || coalesce(user_agent, ''), ' ') FROM audit_log");
+    for secret in ["postgres password", "postgres+password", TOTP, &code] {
+        assert!(!everything.contains(secret), "{secret} is in the audit log");
+    }
+}
