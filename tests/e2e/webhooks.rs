@@ -343,3 +343,88 @@ fn every_kind_of_audit_entry_is_recorded_on_postgresql() {
         assert!(!everything.contains(secret), "{secret} is in the audit log");
     }
 }
+
+#[test]
+fn operators_list_and_replay_messages_from_the_command_line() {
+    use crate::support::run;
+    let dir = tempfile::tempdir().unwrap();
+    let (_runtime, receiver) = receiver();
+    receiver.answer(500);
+    let env = endpoint_env(&receiver.url());
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, sk) = keys(dir.path(), &env_refs);
+    let command = || {
+        let mut cmd = latch(dir.path());
+        cmd.envs(env_refs.iter().copied());
+        cmd
+    };
+    let mut server = Server::start(command());
+    let (status, _, body) = http(
+        &server.addr(),
+        "POST",
+        "/v1/users",
+        &[
+            ("authorization", &format!("Bearer {sk}")),
+            ("content-type", "application/json"),
+        ],
+        r#"{"email_address":["cli@example.com"]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        wait_until(&receiver, Duration::from_secs(10), |g| !g.is_empty()).len(),
+        1
+    );
+    server.terminate(Duration::from_secs(10));
+
+    let out = run(command().args(["webhooks", "list", "--secrets"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("ep_config_app"), "{listing}");
+    assert!(listing.contains(SECRET), "{listing}");
+    assert!(
+        listing.contains("user.created\tpending\t1 attempts"),
+        "{listing}"
+    );
+    assert!(listing.contains("the endpoint answered 500"), "{listing}");
+
+    let event = listing
+        .lines()
+        .find(|l| l.contains("user.created"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = run(command().args([
+        "webhooks",
+        "replay",
+        "--endpoint",
+        "ep_config_app",
+        "--event",
+        &event,
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
+    let out = run(command().args([
+        "webhooks",
+        "replay",
+        "--endpoint",
+        "ep_none",
+        "--since",
+        "0",
+    ]));
+    assert!(!out.status.success(), "an unknown endpoint is refused");
+
+    // The next server sends the replayed message at once.
+    receiver.answer(204);
+    let _server = Server::start(command());
+    let got = wait_until(&receiver, Duration::from_secs(15), |g| g.len() >= 2);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].header("svix-id"), event);
+}

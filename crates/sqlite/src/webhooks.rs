@@ -195,6 +195,25 @@ impl WebhookStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let lease = lease.clone();
+        // A read first: the worker wakes after every stored event, and most
+        // find nothing due (no endpoint, or already sent), which then costs
+        // no turn of the single writer.
+        let due = self
+            .pool
+            .read(move |tx| {
+                Ok(tx
+                    .prepare_cached(
+                        "SELECT 1 FROM webhook_messages WHERE status = 'pending' AND due_at <= ?1 \
+                         AND (lease_until IS NULL OR lease_until <= ?1) LIMIT 1",
+                    )?
+                    .query_row([now.0], |_| Ok(()))
+                    .optional()?
+                    .is_some())
+            })
+            .await?;
+        if !due {
+            return Ok(Vec::new());
+        }
         self.pool
             .write(move |tx| {
                 let claimed: Vec<(String, String, u32)> = {
