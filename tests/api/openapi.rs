@@ -131,7 +131,7 @@ fn listed(list: &[(&str, &str, &str)], method: &str, path: &str) -> bool {
 }
 
 /// Whether a failure is one of the accepted departures from the documents.
-fn allowed(failure: &Failure) -> bool {
+pub(crate) fn allowed(failure: &Failure) -> bool {
     let custom = |name: &str| name.starts_with("oauth_custom_");
     match &failure.problem {
         // Clerk's strategy enums are closed, but a custom OpenID Connect

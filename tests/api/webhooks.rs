@@ -23,6 +23,17 @@ fn verified(r: &Received, secret: &str) -> Value {
     r.json()
 }
 
+/// Failures of `data` against the Backend API document's schema `name`.
+fn against_schema(name: &str, data: &Value) -> Vec<String> {
+    let document = latch_testkit::openapi::Document::bapi();
+    let schema = document.schema(name).unwrap();
+    document
+        .validate(schema, data, &crate::openapi::allowed)
+        .iter()
+        .map(|f| format!("{name}: {f}"))
+        .collect()
+}
+
 /// The types of the events received, in order.
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
@@ -98,6 +109,21 @@ async fn each_change_is_announced_signed_in_clerks_shape() {
         "the Backend API's user"
     );
     assert_eq!(find("user.updated")["data"]["banned"], true);
+    // Each resource as Clerk's Backend API document declares it.
+    let mut failures = Vec::new();
+    for e in &events {
+        match e["type"].as_str().unwrap() {
+            "user.created" | "user.updated" => failures.extend(against_schema("User", &e["data"])),
+            "user.deleted" => failures.extend(against_schema("DeletedObject", &e["data"])),
+            _ => {
+                let mut session = e["data"].clone();
+                let user = session.as_object_mut().unwrap().remove("user").unwrap();
+                failures.extend(against_schema("Session", &session));
+                failures.extend(against_schema("User", &user));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(
         find("user.deleted")["data"],
         json!({ "deleted": true, "id": user_id, "object": "user" })
@@ -120,18 +146,33 @@ async fn each_change_is_announced_signed_in_clerks_shape() {
 }
 
 #[tokio::test]
-async fn a_receiver_that_fails_gets_the_message_later_and_its_attempts_are_listed() {
+async fn a_receiver_that_is_down_slow_or_failing_gets_the_message_later() {
     let app = TestApp::new().await;
     let receiver = Receiver::start().await;
-    receiver.answer(500);
-    let (endpoint, secret) = app.webhook_endpoint(&receiver.url(), &[]).await;
+    // Down: nothing listens where the endpoint points.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/hooks", closed.local_addr().unwrap());
+    drop(closed);
+    let (endpoint, secret) = app.webhook_endpoint(&down, &[]).await;
     app.user("xena@example.com", None).await;
     assert_eq!(app.send_webhooks().await.retrying, 1);
-    assert_eq!(app.send_webhooks().await.retrying, 0, "not before its wait");
+    // It moves to a receiver that answers 500.
+    receiver.answer(500);
+    let moved = app
+        .bapi(
+            "PATCH",
+            &format!("/v1/webhooks/endpoints/{endpoint}"),
+            Some(json!({ "url": receiver.url() })),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
     app.clock.advance(Duration::from_secs(5));
+    assert_eq!(app.send_webhooks().await.retrying, 1);
+    assert_eq!(app.send_webhooks().await.retrying, 0, "not before its wait");
+    app.clock.advance(Duration::from_secs(300));
     receiver.answer(0); // no answer at all: the request times out
     assert_eq!(app.send_webhooks().await.retrying, 1);
-    app.clock.advance(Duration::from_secs(300));
+    app.clock.advance(Duration::from_secs(1800));
     receiver.answer(200);
     assert_eq!(app.send_webhooks().await.delivered, 1);
     let got = receiver.received();
@@ -147,7 +188,7 @@ async fn a_receiver_that_fails_gets_the_message_later_and_its_attempts_are_liste
     let listed = app.bapi("GET", &format!("{base}/messages"), None).await;
     let message = &listed.body["data"][0];
     assert_eq!(message["status"], "delivered", "{}", listed.body);
-    assert_eq!(message["attempts"], 3);
+    assert_eq!(message["attempts"], 4);
     assert_eq!(message["last_status_code"], 200);
     let event = message["event_id"].as_str().unwrap();
     let attempts = app
@@ -159,7 +200,19 @@ async fn a_receiver_that_fails_gets_the_message_later_and_its_attempts_are_liste
         .iter()
         .map(|a| a["status_code"].clone())
         .collect();
-    assert_eq!(codes, [json!(200), Value::Null, json!(500)], "newest first");
+    assert_eq!(
+        codes,
+        [json!(200), Value::Null, json!(500), Value::Null],
+        "newest first"
+    );
+    assert!(
+        attempts.body["data"][3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connect"),
+        "{}",
+        attempts.body
+    );
     assert!(
         attempts.body["data"][1]["error"]
             .as_str()

@@ -164,8 +164,11 @@ impl Webhooks {
                 return Err(Error::param_nil("id"));
             };
             let Some(existing) = self.store.get_endpoint(&id).await? else {
-                self.create_endpoint(new).await?;
-                continue;
+                match self.create_endpoint(new).await {
+                    // A replica starting at the same time made it first.
+                    Ok(_) | Err(Error::Conflict) => continue,
+                    Err(err) => return Err(err),
+                }
             };
             let url = parse_url(&new.url)?;
             let event_types = parse_event_types(&new.event_types)?;

@@ -234,3 +234,69 @@ async fn a_new_endpoint_gets_a_secret_sealed_under_its_id() {
     assert!(!stored.sealed_secret.contains(&secret[6..]));
     assert_eq!(w.secret_of(&stored).unwrap(), secret);
 }
+
+#[tokio::test]
+async fn configured_endpoints_are_made_once_whichever_replica_starts_first() {
+    let mut store = MockWebhookStore::new();
+    store.expect_get_endpoint().returning(|_| Ok(None));
+    // Another replica made it between the read and the insert.
+    store
+        .expect_create_endpoint()
+        .times(1)
+        .returning(|_| Err(StoreError::Conflict));
+    let w = webhooks(store, MockWebhookSender::new());
+    w.configure(vec![NewEndpoint {
+        id: Some("ep_config_app".into()),
+        url: "https://app.example.com/hooks".into(),
+        ..Default::default()
+    }])
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_configured_endpoint_that_changed_is_updated_and_enabled_again() {
+    let b = secrets();
+    let stored = WebhookEndpoint {
+        id: "ep_config_app".into(),
+        url: "https://old.example.com/hooks".into(),
+        description: String::new(),
+        sealed_secret: b
+            .seal(
+                SECRET.as_bytes(),
+                &secret_context("ep_config_app"),
+                &FreshRandom,
+            )
+            .unwrap(),
+        event_types: vec![],
+        disabled: true,
+        disabled_reason: Some("every attempt failed".into()),
+        failing_since: Some(NOW),
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let mut store = MockWebhookStore::new();
+    let read = stored.clone();
+    store
+        .expect_get_endpoint()
+        .returning(move |_| Ok(Some(read.clone())));
+    store
+        .expect_update_endpoint()
+        .times(1)
+        .withf(|e| {
+            e.url == "https://new.example.com/hooks"
+                && !e.disabled
+                && e.failing_since.is_none()
+                && e.event_types == vec![EventType::UserCreated]
+        })
+        .returning(|_| Ok(()));
+    let w = webhooks(store, MockWebhookSender::new());
+    w.configure(vec![NewEndpoint {
+        id: Some("ep_config_app".into()),
+        url: "https://new.example.com/hooks".into(),
+        event_types: vec!["user.created".into()],
+        ..Default::default()
+    }])
+    .await
+    .unwrap();
+}
