@@ -107,6 +107,19 @@ pub async fn purge_stale(maintenance: Maintenance, every: Duration) {
     run_every(every, || purge_once(&maintenance)).await
 }
 
+/// The audit writer: writes queued entries as soon as one is queued (all
+/// queued by then in one transaction), until `stop` is notified, then
+/// writes what is left.
+pub async fn write_audit(audit: Audit, stop: Arc<Notify>) {
+    loop {
+        tokio::select! {
+            () = audit.woken() => audit.write_queued().await,
+            () = stop.notified() => break,
+        }
+    }
+    audit.write_queued().await;
+}
+
 /// Removes audit entries past their keeping time now and then every
 /// `every`; never returns.
 pub async fn purge_audit(audit: Audit, every: Duration) {

@@ -110,6 +110,11 @@ async fn serve_on(
         state.services.audit.clone(),
         jobs::PURGE_INTERVAL,
     ));
+    let stop_audit = Arc::new(Notify::new());
+    let audit_writer = tokio::spawn(jobs::write_audit(
+        state.services.audit.clone(),
+        stop_audit.clone(),
+    ));
     let stop_delivering = Arc::new(Notify::new());
     let deliver = tokio::spawn(jobs::deliver(
         state.services.deliveries.clone(),
@@ -179,6 +184,11 @@ async fn serve_on(
     }
     if let Err(err) = sent {
         tracing::warn!(error = %err, "the webhook worker ended abnormally");
+    }
+    // Last: the requests that finished above recorded their entries.
+    stop_audit.notify_one();
+    if let Err(err) = audit_writer.await {
+        tracing::warn!(error = %err, "the audit writer ended abnormally");
     }
 }
 

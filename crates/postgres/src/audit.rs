@@ -12,25 +12,35 @@ use crate::error::DbError;
 
 #[async_trait]
 impl AuditLog for PostgresStore {
-    async fn append(&self, e: &AuditEntry) -> Result<(), StoreError> {
+    async fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let run = async {
             let db = self.client().await?;
+            // One statement for the batch, its columns as arrays.
             let stmt = db
                 .prepare_cached(&format!(
-                    "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    "INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM \
+                     unnest($1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+                     $6::TEXT[], $7::TEXT[], $8::TEXT[]) WITH ORDINALITY \
+                     AS t(id, at, action, actor, user_id, client_ip, user_agent, detail, n) \
+                     ORDER BY n"
                 ))
                 .await?;
+            let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            let ats: Vec<i64> = entries.iter().map(|e| e.at.0).collect();
+            let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+            let actors: Vec<&str> = entries.iter().map(|e| e.actor.as_str()).collect();
+            let users: Vec<Option<&str>> = entries.iter().map(|e| e.user_id.as_deref()).collect();
+            let ips: Vec<Option<&str>> = entries.iter().map(|e| e.client_ip.as_deref()).collect();
+            let agents: Vec<Option<&str>> =
+                entries.iter().map(|e| e.user_agent.as_deref()).collect();
+            let details: Vec<String> = entries.iter().map(|e| detail_column(&e.detail)).collect();
             db.execute(
                 &stmt,
                 &[
-                    &e.id,
-                    &e.at.0,
-                    &e.action.as_str(),
-                    &e.actor.as_str(),
-                    &e.user_id,
-                    &e.client_ip,
-                    &e.user_agent,
-                    &detail_column(&e.detail),
+                    &ids, &ats, &actions, &actors, &users, &ips, &agents, &details,
                 ],
             )
             .await?;

@@ -12,23 +12,25 @@ use crate::SqliteStore;
 
 #[async_trait]
 impl AuditLog for SqliteStore {
-    async fn append(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        let e = e.clone();
+    async fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let entries = entries.to_vec();
         self.pool
             .write(move |tx| {
-                tx.prepare_cached(&format!(
+                let mut stmt = tx.prepare_cached(&format!(
                     "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                ))?
-                .execute(params![
-                    e.id,
-                    e.at.0,
-                    e.action.as_str(),
-                    e.actor.as_str(),
-                    e.user_id,
-                    e.client_ip,
-                    e.user_agent,
-                    detail_column(&e.detail)
-                ])?;
+                ))?;
+                for e in &entries {
+                    stmt.execute(params![
+                        e.id,
+                        e.at.0,
+                        e.action.as_str(),
+                        e.actor.as_str(),
+                        e.user_id,
+                        e.client_ip,
+                        e.user_agent,
+                        detail_column(&e.detail)
+                    ])?;
+                }
                 Ok(())
             })
             .await

@@ -11,8 +11,9 @@ use crate::model::{AuditEntry, AuditQuery, Timestamp};
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    /// Appends `entry`. Entries are never changed afterwards.
-    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Appends `entries`, in order, in one transaction. Entries are never
+    /// changed afterwards.
+    async fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
 
     /// Entries matching `query`, newest first, each with its sequence
     /// number (the cursor of the next page: pass it as `before`).

@@ -1,8 +1,10 @@
 //! The audit log: security events recorded as they happen, with the request
 //! behind them ([`super::current_request`]), and read by operators.
 //!
-//! Recording never fails the use case it describes: an entry the store
-//! refuses is logged instead. Entries hold plain facts only (strategies,
+//! Recording never fails or slows the use case it describes: an entry is
+//! queued in memory and written by the audit writer beside the server
+//! (`latch_api::jobs`), many to a transaction, moments later; reading the log
+//! writes what is queued first. Entries hold plain facts only (strategies,
 //! reasons, ids, paths), never a password, code, token or key.
 
 use std::sync::Arc;
@@ -56,6 +58,11 @@ impl Check {
     }
 }
 
+/// Entries queued at most; past this, the request that adds one writes the
+/// queue itself (a store too slow for the writer slows requests rather than
+/// growing memory).
+const MAX_QUEUED: usize = 10_000;
+
 /// Records security events and reads them back.
 #[derive(Clone)]
 pub struct Audit {
@@ -64,6 +71,10 @@ pub struct Audit {
     pub(super) random: Arc<dyn Random>,
     /// How long entries are kept.
     pub(super) keep: Duration,
+    /// Entries recorded and not written yet, oldest first.
+    pub(super) queued: Arc<std::sync::Mutex<Vec<AuditEntry>>>,
+    /// Rung on every entry queued: the writer writes at once.
+    pub(super) wake: Arc<tokio::sync::Notify>,
 }
 
 impl Audit {
@@ -88,9 +99,41 @@ impl Audit {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
         };
-        if let Err(err) = self.log.append(&entry).await {
-            tracing::warn!(action = action.as_str(), user = ?user_id, error = %err, "audit entry not recorded");
+        let full = {
+            let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+            queued.push(entry);
+            queued.len() >= MAX_QUEUED
+        };
+        if full {
+            self.write_queued().await;
+        } else {
+            self.wake.notify_one();
         }
+    }
+
+    /// Writes every queued entry, in one transaction. Entries the store
+    /// refuses are queued again for the next write (up to [`MAX_QUEUED`];
+    /// beyond, the oldest are dropped and logged).
+    pub async fn write_queued(&self) {
+        let batch = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(err) = self.log.append(&batch).await {
+            let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+            let mut kept = batch;
+            kept.append(&mut queued);
+            let dropped = kept.len().saturating_sub(MAX_QUEUED);
+            kept.drain(..dropped);
+            *queued = kept;
+            tracing::warn!(error = %err, queued = queued.len(), dropped, "audit entries not written yet");
+        }
+    }
+
+    /// Waits until an entry is queued in this process (at once if one was
+    /// since the last wait).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     /// The outcome of a guarded factor check: a failure (with its reason),
@@ -165,6 +208,8 @@ impl Audit {
             0 => 50,
             n => n.min(500),
         };
+        // What this process recorded is in what it reads.
+        self.write_queued().await;
         Ok(self.log.query(&query).await?)
     }
 
@@ -188,5 +233,67 @@ fn reason(err: &Error) -> &'static str {
         Error::StrategyNotForUser(_) | Error::StrategyNotEnabled(_) => "strategy_not_allowed",
         Error::InvalidParam { .. } | Error::MissingParam(_) => "invalid_input",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::error::StoreError;
+    use crate::ports::{FreshRandom, MockAuditLog, MockClock};
+    use crate::service::test_support::NOW;
+
+    fn audit(log: MockAuditLog) -> Audit {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        Audit {
+            log: Arc::new(log),
+            clock: Arc::new(clock),
+            random: Arc::new(FreshRandom),
+            keep: Duration::days(90),
+            queued: Arc::default(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_are_queued_then_written_together_and_kept_when_the_store_fails() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let keep = written.clone();
+        let mut log = MockAuditLog::new();
+        let mut calls = 0;
+        log.expect_append().times(2).returning(move |entries| {
+            calls += 1;
+            if calls == 1 {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            keep.lock()
+                .unwrap()
+                .extend(entries.iter().map(|e| e.action));
+            Ok(())
+        });
+        let a = audit(log);
+        a.record(
+            AuditAction::SignInFailed,
+            Some("user_1"),
+            &[("reason", "password_incorrect")],
+        )
+        .await;
+        a.record(AuditAction::UserLocked, Some("user_1"), &[]).await;
+        assert!(
+            written.lock().unwrap().is_empty(),
+            "recording writes nothing"
+        );
+        a.write_queued().await; // refused: kept
+        a.write_queued().await; // written, in order, in one append
+        assert_eq!(
+            *written.lock().unwrap(),
+            [AuditAction::SignInFailed, AuditAction::UserLocked]
+        );
+        a.write_queued().await; // nothing left: no append
     }
 }

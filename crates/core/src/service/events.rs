@@ -48,8 +48,10 @@ pub(crate) struct Events {
     pub random: Arc<dyn Random>,
     pub settings: Arc<InstanceSettings>,
     /// Rung after events are stored, so this process's webhook worker
-    /// starts at once.
+    /// starts at once, while any endpoint is enabled.
     pub wake: Arc<tokio::sync::Notify>,
+    /// [`super::Webhooks`]'s view of whether any endpoint is enabled.
+    pub active: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Events {
@@ -118,7 +120,9 @@ impl Events {
 
     /// Says that events were stored: the worker looks for messages now.
     pub fn stored(&self) {
-        self.wake.notify_one();
+        if self.active.load(std::sync::atomic::Ordering::Relaxed) {
+            self.wake.notify_one();
+        }
     }
 
     /// Ends `session` with `status` (`Ended`, `Removed`, `Revoked`) if it is

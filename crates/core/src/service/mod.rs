@@ -164,9 +164,14 @@ impl Services {
             clock: clock.clone(),
             random: random.clone(),
             keep: crate::model::Duration::days(90),
+            queued: Arc::default(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
+        // Until the worker's first round looks, assume an endpoint.
+        let webhooks_active = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let events = Events {
+            active: webhooks_active.clone(),
             audit: audit.clone(),
             format: event_format,
             secrets: secrets.clone(),
@@ -183,6 +188,7 @@ impl Services {
             random: random.clone(),
             policy: WebhookPolicy::default(),
             wake: webhook_wake,
+            active: webhooks_active,
         };
         let deliveries = Deliveries {
             outbox,

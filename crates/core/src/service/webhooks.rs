@@ -119,6 +119,9 @@ pub struct Webhooks {
     pub(super) policy: WebhookPolicy,
     /// Rung whenever this process stores events.
     pub(super) wake: Arc<tokio::sync::Notify>,
+    /// Whether any endpoint is enabled, as last seen: while none is, stored
+    /// events do not wake the worker (its poll still runs, and looks again).
+    pub(super) active: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Webhooks {
@@ -151,6 +154,8 @@ impl Webhooks {
             updated_at: now,
         };
         self.store.create_endpoint(&endpoint).await?;
+        self.active
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok((endpoint, secret))
     }
 
@@ -234,6 +239,10 @@ impl Webhooks {
         }
         endpoint.updated_at = self.clock.now();
         self.store.update_endpoint(&endpoint).await?;
+        if !endpoint.disabled {
+            self.active
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(endpoint)
     }
 
@@ -368,6 +377,16 @@ impl Webhooks {
                 until: now.plus(self.policy.lease),
             };
             let claimed = self.store.claim_messages(now, &lease, batch).await?;
+            if claimed.is_empty() && round == WebhookRound::default() {
+                // Nothing to send: is there anyone to send to at all?
+                let any = self
+                    .store
+                    .list_endpoints()
+                    .await?
+                    .iter()
+                    .any(|e| !e.disabled);
+                self.active.store(any, std::sync::atomic::Ordering::Relaxed);
+            }
             let full = claimed.len() >= batch as usize;
             for outcome in
                 join_all(claimed.into_iter().map(|m| self.deliver(m, &lease.token))).await

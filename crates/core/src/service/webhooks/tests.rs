@@ -22,6 +22,7 @@ fn webhooks(store: MockWebhookStore, sender: MockWebhookSender) -> Webhooks {
         random: Arc::new(FreshRandom),
         policy: WebhookPolicy::default(),
         wake: Arc::new(tokio::sync::Notify::new()),
+        active: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     }
 }
 
