@@ -859,3 +859,60 @@ fn a_geoip_table_is_read_at_start_and_a_bad_one_named() {
     let e = error_with(|s| s.server.geoip_file = "/nonexistent/city.csv".into());
     assert!(e.contains("server.geoip_file"), "{e}");
 }
+
+#[test]
+fn webhooks_forbid_private_targets_in_production_unless_told_and_bad_values_are_named() {
+    let development = parse(&defaults());
+    assert!(development.webhooks.sender.allow_private_targets);
+    assert!(development.webhooks.endpoints.is_empty());
+    let mut raw = defaults();
+    raw.instance.environment = "production".into();
+    assert!(!parse(&raw).webhooks.sender.allow_private_targets);
+    raw.webhooks.private_targets = "allow".into();
+    assert!(parse(&raw).webhooks.sender.allow_private_targets);
+    let mut raw = defaults();
+    raw.webhooks.private_targets = "forbid".into();
+    assert!(!parse(&raw).webhooks.sender.allow_private_targets);
+
+    let mut raw = defaults();
+    raw.webhooks.endpoints.insert(
+        "app".into(),
+        super::raw::EndpointSection {
+            url: "https://app.example.com/hooks".into(),
+            secret: String::new(),
+            event_types: vec!["user.created".into()],
+            description: String::new(),
+        },
+    );
+    let parsed = parse(&raw);
+    assert_eq!(parsed.webhooks.endpoints.len(), 1);
+    assert_eq!(
+        parsed.webhooks.endpoints[0].id.as_deref(),
+        Some("ep_config_app")
+    );
+    assert_eq!(
+        parsed.webhooks.endpoints[0].secret, None,
+        "made on first start"
+    );
+
+    for (edit, key) in [
+        (
+            (|s: &mut RawSettings| s.webhooks.private_targets = "sometimes".into())
+                as fn(&mut RawSettings),
+            "webhooks.private_targets",
+        ),
+        (|s| s.webhooks.timeout_secs = 0, "webhooks.timeout_secs"),
+        (
+            |s| s.webhooks.retry_waits_secs = vec![0],
+            "webhooks.retry_waits_secs",
+        ),
+        (
+            |s| s.webhooks.keep_events_days = 0,
+            "webhooks.keep_events_days",
+        ),
+        (|s| s.audit.keep_days = 0, "audit.keep_days"),
+    ] {
+        let message = error_with(edit);
+        assert!(message.contains(key), "{key}: {message}");
+    }
+}
