@@ -428,3 +428,51 @@ fn operators_list_and_replay_messages_from_the_command_line() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].header("svix-id"), event);
 }
+
+#[test]
+fn a_replica_killed_mid_delivery_leaves_its_message_to_another_after_the_lease() {
+    let (_runtime, receiver) = receiver();
+    receiver.answer(0); // the first request never gets an answer
+    let mut env = endpoint_env(&receiver.url());
+    env.push(("LATCH_WEBHOOKS__TIMEOUT_SECS", "1".to_owned()));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut cluster = Cluster::start(&Shared::machine(), 1, &env_refs);
+    let (status, body) = cluster.bapi(
+        0,
+        "POST",
+        "/v1/users",
+        r#"{"email_address":["midway@example.com"]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let first = wait_until(&receiver, Duration::from_secs(10), |g| !g.is_empty());
+    assert_eq!(first.len(), 1, "the replica is sending");
+    // Killed while its request waits for an answer: nothing is recorded.
+    cluster.replicas[0].child.kill().unwrap();
+    let _ = cluster.replicas[0].child.wait();
+    let leased = cluster.sql(
+        "SELECT status || ' ' || attempts || ' ' || (lease_until IS NOT NULL) FROM webhook_messages",
+    );
+    assert_eq!(
+        leased, "pending 1 true",
+        "held under the dead replica's lease"
+    );
+    receiver.answer(204);
+    let started = Instant::now();
+    let _other = cluster.spawn();
+    let got = wait_until(&receiver, Duration::from_secs(90), |g| g.len() >= 2);
+    assert_eq!(got.len(), 2, "sent again once the lease ran out");
+    assert_eq!(
+        got[1].header("svix-id"),
+        got[0].header("svix-id"),
+        "the same svix-id: receivers drop the repeat"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.sql("SELECT status FROM webhook_messages") != "delivered" {
+        assert!(Instant::now() < deadline, "the delivery is recorded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "resent by the other replica {:.1} s after it started",
+        started.elapsed().as_secs_f64()
+    );
+}
