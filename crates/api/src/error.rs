@@ -785,6 +785,10 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             "{param} must be whsec_ followed by the base64 of 24 to 64 bytes."
         )),
         Problem::EmptyTimeRange => value(format!("{param} must be later than since.")),
+        Problem::WebhookTargetNotAllowed => value(format!(
+            "{param} points at a private, loopback or local address, which this instance does \
+             not send webhooks to."
+        )),
     }
 }
 
@@ -841,6 +845,7 @@ mod tests {
             Problem::UnknownEventType("x".into()),
             Problem::NotWebhookSecret,
             Problem::EmptyTimeRange,
+            Problem::WebhookTargetNotAllowed,
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -1021,6 +1026,7 @@ mod tests {
             Problem::UnknownEventType(_) => "UnknownEventType",
             Problem::NotWebhookSecret => "NotWebhookSecret",
             Problem::EmptyTimeRange => "EmptyTimeRange",
+            Problem::WebhookTargetNotAllowed => "WebhookTargetNotAllowed",
         }
     }
 
@@ -1028,8 +1034,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 48 variants besides InvalidParam, plus 41 problems.
-        assert_eq!(seen.len(), 48 + 41, "{seen:?}");
+        // 48 variants besides InvalidParam, plus 42 problems.
+        assert_eq!(seen.len(), 48 + 42, "{seen:?}");
     }
 
     #[test]

@@ -209,6 +209,9 @@ pub enum Problem {
     NotWebhookSecret,
     /// A time range that ends before it starts.
     EmptyTimeRange,
+    /// A webhook URL this server does not send to (a private or loopback
+    /// address, or a local name, where such targets are forbidden).
+    WebhookTargetNotAllowed,
 }
 
 /// What was not found.

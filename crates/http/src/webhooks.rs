@@ -118,6 +118,13 @@ impl HttpWebhookSender {
         {
             return Err(Forbidden(ip).to_string());
         }
+        if literal.is_none() && !self.config.allow_private_targets && is_local_name(host) {
+            // Worded as a forbidden address: `localhost` is one by definition.
+            return Err(format!(
+                "the target address {host} is private or loopback, which this server does not \
+                 send webhooks to"
+            ));
+        }
         Ok(self
             .client
             .post(url)
@@ -148,8 +155,19 @@ fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
+/// `localhost` and its subdomains, which resolve to loopback by definition
+/// (RFC 6761), whatever a resolver says.
+fn is_local_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
+}
+
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
+    fn refuses(&self, url: &str) -> Option<String> {
+        self.request(url, &[], "").err()
+    }
+
     async fn post(&self, url: &str, headers: &[(String, String)], body: &str) -> WebhookResponse {
         let request = match self.request(url, headers, body) {
             Ok(request) => request,
@@ -305,6 +323,32 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    #[test]
+    fn endpoints_that_can_never_be_sent_to_are_refused_as_they_are_saved() {
+        let strict = HttpWebhookSender::new(WebhookSenderConfig::default()).unwrap();
+        for url in [
+            "http://127.0.0.1:3000/hooks",
+            "http://localhost/hooks",
+            "http://LOCALHOST./hooks",
+            "http://api.localhost/hooks",
+            "http://[::1]/hooks",
+            "http://169.254.169.254/latest",
+            "ftp://example.com/",
+        ] {
+            assert!(strict.refuses(url).is_some(), "{url}");
+        }
+        // A name is resolved only when sending.
+        assert_eq!(strict.refuses("https://hooks.example.com/latch"), None);
+        assert_eq!(strict.refuses("https://8.8.8.8/latch"), None);
+        let open = HttpWebhookSender::new(WebhookSenderConfig {
+            allow_private_targets: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(open.refuses("http://localhost:3000/hooks"), None);
+        assert_eq!(open.refuses("http://127.0.0.1:3000/hooks"), None);
+    }
 
     #[test]
     fn public_addresses_are_allowed() {

@@ -163,4 +163,10 @@ pub trait WebhookSender: Send + Sync {
     /// POSTs `body` as JSON to `url` with these headers. MUST NOT follow
     /// redirects; MUST give up after the adapter's timeout.
     async fn post(&self, url: &str, headers: &[(String, String)], body: &str) -> WebhookResponse;
+
+    /// Why `url` would never be sent to, when that shows without resolving
+    /// a name (a scheme it does not speak, a forbidden address written in
+    /// the URL, `localhost`): checked as an endpoint is saved. Names are
+    /// still checked on every request.
+    fn refuses(&self, url: &str) -> Option<String>;
 }

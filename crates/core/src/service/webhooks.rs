@@ -130,7 +130,7 @@ impl Webhooks {
         &self,
         new: NewEndpoint,
     ) -> Result<(WebhookEndpoint, String), Error> {
-        let url = parse_url(&new.url)?;
+        let url = self.target(&new.url)?;
         let event_types = parse_event_types(&new.event_types)?;
         let description = parse_description(new.description.as_deref().unwrap_or(""))?;
         let secret = match new.secret {
@@ -175,7 +175,7 @@ impl Webhooks {
                     Err(err) => return Err(err),
                 }
             };
-            let url = parse_url(&new.url)?;
+            let url = self.target(&new.url)?;
             let event_types = parse_event_types(&new.event_types)?;
             let description = parse_description(new.description.as_deref().unwrap_or(""))?;
             let secret = match new.secret {
@@ -222,7 +222,7 @@ impl Webhooks {
     ) -> Result<WebhookEndpoint, Error> {
         let mut endpoint = self.endpoint(id).await?;
         if let Some(url) = &patch.url {
-            endpoint.url = parse_url(url)?;
+            endpoint.url = self.target(url)?;
         }
         if let Some(types) = &patch.event_types {
             endpoint.event_types = parse_event_types(types)?;
@@ -505,6 +505,18 @@ impl Webhooks {
     pub async fn purge(&self) -> Result<u64, Error> {
         let before = Timestamp(self.clock.now().0.saturating_sub(self.policy.keep_events.0));
         Ok(self.store.purge_events(before).await?)
+    }
+
+    /// `url` as an endpoint's: well formed, and not refused by the sender.
+    fn target(&self, url: &str) -> Result<String, Error> {
+        let url = parse_url(url)?;
+        match self.sender.refuses(&url) {
+            None => Ok(url),
+            Some(why) => {
+                tracing::info!(%url, %why, "webhook endpoint refused");
+                Err(Error::invalid("url", Problem::WebhookTargetNotAllowed))
+            }
+        }
     }
 
     fn new_secret(&self) -> String {

@@ -11,7 +11,10 @@ fn secrets() -> Arc<SecretBox> {
     Arc::new(SecretBox::new(&[7; 32]))
 }
 
-fn webhooks(store: MockWebhookStore, sender: MockWebhookSender) -> Webhooks {
+fn webhooks(store: MockWebhookStore, mut sender: MockWebhookSender) -> Webhooks {
+    sender
+        .expect_refuses()
+        .returning(|url| url.contains("10.0.0.1").then(|| "private".to_owned()));
     let mut clock = MockClock::new();
     clock.expect_now().return_const(NOW);
     Webhooks {
@@ -195,6 +198,13 @@ async fn endpoints_refuse_bad_urls_types_and_secrets_and_store_nothing() {
                 ..Default::default()
             },
             "event_types",
+        ),
+        (
+            NewEndpoint {
+                url: "http://10.0.0.1/hooks".into(),
+                ..Default::default()
+            },
+            "url",
         ),
         (
             NewEndpoint {
