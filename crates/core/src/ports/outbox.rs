@@ -1,5 +1,7 @@
 //! The outbox: a durable queue of messages delivered off the request path
-//! (one-time codes now; any other `kind`, such as webhook events, later).
+//! (one-time codes; each delivery has a `kind`). Webhook messages have
+//! their own store, [`WebhookStore`](super::WebhookStore), which keeps them
+//! per endpoint with their attempts.
 
 use async_trait::async_trait;
 #[cfg(any(test, feature = "mocks"))]
