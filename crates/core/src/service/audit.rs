@@ -112,7 +112,7 @@ impl Audit {
     }
 
     /// Writes every queued entry, in one transaction. Entries the store
-    /// refuses are queued again for the next write (up to [`MAX_QUEUED`];
+    /// refuses are queued again for the next write (up to `MAX_QUEUED` in all;
     /// beyond, the oldest are dropped and logged).
     pub async fn write_queued(&self) {
         let batch = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()));
