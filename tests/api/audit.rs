@@ -265,7 +265,7 @@ async fn a_rate_limit_hit_is_recorded_once_per_window() {
 }
 
 #[tokio::test]
-async fn password_resets_and_reverification_are_recorded() {
+async fn password_resets_changes_and_their_verifications_are_recorded() {
     let app = TestApp::new().await;
     let dee = app.user("dee@example.com", None).await;
     let (token, id, _) = app.identify("dee@example.com").await;
@@ -291,11 +291,54 @@ async fn password_resets_and_reverification_are_recorded() {
     assert_eq!(reset.status, 200, "{}", reset.body);
     only(&app, "password.reset", &dee).await;
     only(&app, "sign_in.succeeded", &dee).await;
+
+    // Signed in by the reset, the user changes the password: the current
+    // one is proved first.
+    let token = reset.token();
+    let session = reset.body["response"]["created_session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/me/change_password?_clerk_session_id={session}");
+    let wrong = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "yet another new one"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    let failed = only(&app, "verification.failed", &dee).await;
+    assert_eq!(failed["detail"]["strategy"], "password");
+    assert_eq!(failed["detail"]["reason"], "password_incorrect");
+    let changed = app
+        .fapi(
+            "POST",
+            &path,
+            &token,
+            &[
+                ("current_password", "a reset password of length"),
+                ("new_password", "yet another new one"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    only(&app, "verification.passed", &dee).await;
+    only(&app, "password.changed", &dee).await;
     let all = app
         .bapi("GET", "/v1/audit_log?limit=500", None)
         .await
         .body
         .to_string();
-    assert!(!all.contains(&code) && !all.contains("a reset password of length"));
-    let _ = PASSWORD;
+    for secret in [
+        code.as_str(),
+        "a reset password of length",
+        "yet another new one",
+    ] {
+        assert!(!all.contains(secret), "{secret:?} is in the audit log");
+    }
 }

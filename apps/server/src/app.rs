@@ -71,8 +71,12 @@ impl App {
     /// The use cases over this app's adapters, with the webhook endpoints
     /// of the configuration in the store.
     pub async fn services(&self) -> anyhow::Result<Services> {
-        let keys = self.keys().await?;
-        let services = self.services_of(&instance_id(&keys))?;
+        self.services_with(&self.keys().await?).await
+    }
+
+    /// [`Self::services`] for an instance whose keys are already loaded.
+    async fn services_with(&self, keys: &SigningKeys) -> anyhow::Result<Services> {
+        let services = self.services_of(&instance_id(keys))?;
         services
             .webhooks
             .configure(self.settings.webhooks.endpoints.clone())
@@ -124,8 +128,8 @@ impl App {
 
     /// The HTTP state: use cases, signing key and API configuration.
     pub async fn api_state(&self) -> anyhow::Result<ApiState> {
-        let services = self.services().await?;
         let keys = self.keys().await?;
+        let services = self.services_with(&keys).await?;
         let s = &self.settings;
         let production = match s.instance.environment {
             Environment::Development => false,

@@ -8,7 +8,7 @@ use latch_core::ports::AuditLog;
 use latch_sql::audit::{AUDIT_COLUMNS, actions_filter, detail_column, entry};
 
 use crate::PostgresStore;
-use crate::error::DbError;
+use crate::error::{DbError, PostgresColumns};
 
 #[async_trait]
 impl AuditLog for PostgresStore {
@@ -54,7 +54,7 @@ impl AuditLog for PostgresStore {
             let db = self.client().await?;
             let stmt = db
                 .prepare_cached(&format!(
-                    "SELECT seq, {AUDIT_COLUMNS} FROM audit_log \
+                    "SELECT {AUDIT_COLUMNS}, seq FROM audit_log \
                      WHERE ($1::TEXT IS NULL OR user_id = $1) \
                        AND ($2 = '' OR position(',' || action || ',' in $2) > 0) \
                        AND ($3::BIGINT IS NULL OR at >= $3) AND ($4::BIGINT IS NULL OR at < $4) \
@@ -75,21 +75,9 @@ impl AuditLog for PostgresStore {
                     ],
                 )
                 .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let found = entry(
-                    row.try_get(1)?,
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                    row.try_get(6)?,
-                    row.try_get(7)?,
-                    row.try_get(8)?,
-                )?;
-                out.push((row.try_get::<_, i64>(0)?, found));
-            }
-            Ok::<_, DbError>(out)
+            rows.iter()
+                .map(|row| Ok((row.try_get::<_, i64>(8)?, entry(&PostgresColumns(row))?)))
+                .collect::<Result<Vec<_>, DbError>>()
         };
         self.bounded(run).await
     }

@@ -41,7 +41,7 @@ const FAIL: &str = "UPDATE deliveries SET \
      WHERE id = $1 AND status = 'pending' AND lease_token = $2 \
      RETURNING status";
 
-fn count(n: i64) -> u32 {
+pub(crate) fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

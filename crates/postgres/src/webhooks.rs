@@ -13,11 +13,12 @@ use latch_core::model::{
     MessageStatus, NewEvent, Timestamp, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };
 use latch_core::ports::{AttemptOutcome, ClaimedMessage, Lease, MessageQuery, WebhookStore};
-use latch_sql::webhooks::{event_types_column, parse_event_types};
+use latch_sql::webhooks::{ATTEMPT_COLUMNS, ENDPOINT_COLUMNS, MESSAGE_COLUMNS, event_types_column};
 use tokio_postgres::Row;
 
 use crate::PostgresStore;
-use crate::error::DbError;
+use crate::error::{DbError, PostgresColumns};
+use crate::outbox::count;
 
 /// Stores `events` and, for each, a pending message to every enabled
 /// endpoint that receives its type, in one statement: called inside the
@@ -51,56 +52,12 @@ pub(crate) async fn write_events(tx: &Transaction<'_>, events: &[NewEvent]) -> R
     Ok(())
 }
 
-const ENDPOINT_COLUMNS: &str = "id, url, description, secret, event_types, disabled, \
-     disabled_reason, failing_since, created_at, updated_at";
-
 fn endpoint(row: &Row) -> Result<WebhookEndpoint, DbError> {
-    Ok(WebhookEndpoint {
-        id: row.try_get(0)?,
-        url: row.try_get(1)?,
-        description: row.try_get(2)?,
-        sealed_secret: row.try_get(3)?,
-        event_types: parse_event_types(row.try_get(4)?),
-        disabled: row.try_get(5)?,
-        disabled_reason: row.try_get(6)?,
-        failing_since: row.try_get::<_, Option<i64>>(7)?.map(Timestamp),
-        created_at: Timestamp(row.try_get(8)?),
-        updated_at: Timestamp(row.try_get(9)?),
-    })
+    latch_sql::webhooks::endpoint(&PostgresColumns(row))
 }
-
-const MESSAGE_COLUMNS: &str = "m.event_id, ev.type, m.endpoint_id, m.status, m.attempts, \
-     m.due_at, m.last_status_code, m.last_error, m.created_at, m.updated_at";
 
 fn message(row: &Row) -> Result<WebhookMessage, DbError> {
-    let status: String = row.try_get(3)?;
-    Ok(WebhookMessage {
-        event_id: row.try_get(0)?,
-        event_type: row.try_get(1)?,
-        endpoint_id: row.try_get(2)?,
-        status: MessageStatus::parse(&status)
-            .ok_or_else(|| StoreError::Other(format!("unknown message status {status:?}")))?,
-        attempts: count(row.try_get(4)?),
-        due_at: Timestamp(row.try_get(5)?),
-        last_status_code: status_code(row.try_get(6)?)?,
-        last_error: row.try_get(7)?,
-        created_at: Timestamp(row.try_get(8)?),
-        updated_at: Timestamp(row.try_get(9)?),
-    })
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// A stored HTTP status; one that is not a `u16` was not written by Latch.
-fn status_code(stored: Option<i64>) -> Result<Option<u16>, DbError> {
-    stored
-        .map(|code| {
-            u16::try_from(code)
-                .map_err(|_| StoreError::Other(format!("invalid HTTP status {code}")).into())
-        })
-        .transpose()
+    latch_sql::webhooks::message(&PostgresColumns(row))
 }
 
 /// Leases up to `$4` pending messages due at `$1` whose lease is free or ran
@@ -452,26 +409,16 @@ impl WebhookStore for PostgresStore {
         let run = async {
             let db = self.client().await?;
             let stmt = db
-                .prepare_cached(
-                    "SELECT id, event_id, endpoint_id, status_code, error, duration_ms, at \
-                     FROM webhook_attempts WHERE event_id = $1 AND endpoint_id = $2 \
-                     ORDER BY at DESC, seq DESC LIMIT $3",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts \
+                     WHERE event_id = $1 AND endpoint_id = $2 \
+                     ORDER BY at DESC, seq DESC LIMIT $3"
+                ))
                 .await?;
             db.query(&stmt, &[&event_id, &endpoint_id, &i64::from(limit)])
                 .await?
                 .iter()
-                .map(|row| {
-                    Ok(WebhookAttempt {
-                        id: row.try_get(0)?,
-                        event_id: row.try_get(1)?,
-                        endpoint_id: row.try_get(2)?,
-                        status_code: status_code(row.try_get(3)?)?,
-                        error: row.try_get(4)?,
-                        duration_ms: row.try_get(5)?,
-                        at: Timestamp(row.try_get(6)?),
-                    })
-                })
+                .map(|row| latch_sql::webhooks::attempt(&PostgresColumns(row)))
                 .collect::<Result<Vec<_>, DbError>>()
         };
         self.bounded(run).await

@@ -9,6 +9,7 @@ use latch_sql::audit::{AUDIT_COLUMNS, actions_filter, detail_column, entry};
 use rusqlite::params;
 
 use crate::SqliteStore;
+use crate::error::SqliteColumns;
 
 #[async_trait]
 impl AuditLog for SqliteStore {
@@ -41,7 +42,7 @@ impl AuditLog for SqliteStore {
         self.pool
             .read(move |tx| {
                 let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT seq, {AUDIT_COLUMNS} FROM audit_log \
+                    "SELECT {AUDIT_COLUMNS}, seq FROM audit_log \
                      WHERE (?1 IS NULL OR user_id = ?1) \
                        AND (?2 = '' OR instr(?2, ',' || action || ',') > 0) \
                        AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) \
@@ -57,26 +58,9 @@ impl AuditLog for SqliteStore {
                         q.before,
                         i64::from(q.limit)
                     ],
-                    |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, i64>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, String>(4)?,
-                            row.get::<_, Option<String>>(5)?,
-                            row.get::<_, Option<String>>(6)?,
-                            row.get::<_, Option<String>>(7)?,
-                            row.get::<_, String>(8)?,
-                        ))
-                    },
+                    |row| Ok((row.get::<_, i64>(8)?, entry(&SqliteColumns(row))?)),
                 )?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (seq, id, at, action, actor, user, ip, ua, detail) = row?;
-                    out.push((seq, entry(id, at, &action, &actor, user, ip, ua, &detail)?));
-                }
-                Ok(out)
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await
     }

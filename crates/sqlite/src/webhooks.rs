@@ -9,11 +9,11 @@ use latch_core::model::{
     MessageStatus, NewEvent, Timestamp, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };
 use latch_core::ports::{AttemptOutcome, ClaimedMessage, Lease, MessageQuery, WebhookStore};
-use latch_sql::webhooks::{event_types_column, parse_event_types};
+use latch_sql::webhooks::{ATTEMPT_COLUMNS, ENDPOINT_COLUMNS, MESSAGE_COLUMNS, event_types_column};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use crate::SqliteStore;
-use crate::error::DbError;
+use crate::error::{DbError, SqliteColumns};
 
 /// Stores `events` and, for each, a pending message to every enabled
 /// endpoint that receives its type: called inside the transaction of the
@@ -40,49 +40,12 @@ pub(crate) fn write_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<
     Ok(())
 }
 
-const ENDPOINT_COLUMNS: &str = "id, url, description, secret, event_types, disabled, \
-     disabled_reason, failing_since, created_at, updated_at";
-
 fn endpoint(row: &Row<'_>) -> rusqlite::Result<WebhookEndpoint> {
-    Ok(WebhookEndpoint {
-        id: row.get(0)?,
-        url: row.get(1)?,
-        description: row.get(2)?,
-        sealed_secret: row.get(3)?,
-        event_types: parse_event_types(&row.get::<_, String>(4)?),
-        disabled: row.get(5)?,
-        disabled_reason: row.get(6)?,
-        failing_since: row.get::<_, Option<i64>>(7)?.map(Timestamp),
-        created_at: Timestamp(row.get(8)?),
-        updated_at: Timestamp(row.get(9)?),
-    })
+    latch_sql::webhooks::endpoint(&SqliteColumns(row))
 }
 
-const MESSAGE_COLUMNS: &str = "m.event_id, ev.type, m.endpoint_id, m.status, m.attempts, \
-     m.due_at, m.last_status_code, m.last_error, m.created_at, m.updated_at";
-
-fn message(row: &Row<'_>) -> rusqlite::Result<(String, WebhookMessage)> {
-    Ok((
-        row.get(3)?,
-        WebhookMessage {
-            event_id: row.get(0)?,
-            event_type: row.get(1)?,
-            endpoint_id: row.get(2)?,
-            status: MessageStatus::Pending,
-            attempts: row.get(4)?,
-            due_at: Timestamp(row.get(5)?),
-            last_status_code: row.get(6)?,
-            last_error: row.get(7)?,
-            created_at: Timestamp(row.get(8)?),
-            updated_at: Timestamp(row.get(9)?),
-        },
-    ))
-}
-
-fn with_status((status, mut m): (String, WebhookMessage)) -> Result<WebhookMessage, DbError> {
-    m.status = MessageStatus::parse(&status)
-        .ok_or_else(|| StoreError::Other(format!("unknown message status {status:?}")))?;
-    Ok(m)
+fn message(row: &Row<'_>) -> rusqlite::Result<WebhookMessage> {
+    latch_sql::webhooks::message(&SqliteColumns(row))
 }
 
 #[async_trait]
@@ -358,7 +321,7 @@ impl WebhookStore for SqliteStore {
                     ))?
                     .query_row(params![event_id, endpoint_id], message)
                     .optional()?;
-                row.map(with_status).transpose()
+                Ok(row)
             })
             .await
     }
@@ -381,11 +344,7 @@ impl WebhookStore for SqliteStore {
                     ],
                     message,
                 )?;
-                let mut out = Vec::new();
-                for row in rows {
-                    out.push(with_status(row?)?);
-                }
-                Ok(out)
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await
     }
@@ -399,22 +358,14 @@ impl WebhookStore for SqliteStore {
         let (event_id, endpoint_id) = (event_id.to_owned(), endpoint_id.to_owned());
         self.pool
             .read(move |tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, event_id, endpoint_id, status_code, error, duration_ms, at \
-                     FROM webhook_attempts WHERE event_id = ?1 AND endpoint_id = ?2 \
-                     ORDER BY at DESC, rowid DESC LIMIT ?3",
-                )?;
-                let rows =
-                    stmt.query_map(params![event_id, endpoint_id, i64::from(limit)], |row| {
-                        Ok(WebhookAttempt {
-                            id: row.get(0)?,
-                            event_id: row.get(1)?,
-                            endpoint_id: row.get(2)?,
-                            status_code: row.get(3)?,
-                            error: row.get(4)?,
-                            duration_ms: row.get(5)?,
-                            at: Timestamp(row.get(6)?),
-                        })
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts \
+                     WHERE event_id = ?1 AND endpoint_id = ?2 \
+                     ORDER BY at DESC, rowid DESC LIMIT ?3"
+                ))?;
+                let rows = stmt
+                    .query_map(params![event_id, endpoint_id, i64::from(limit)], |row| {
+                        latch_sql::webhooks::attempt(&SqliteColumns(row))
                     })?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
