@@ -22,6 +22,7 @@ mod environment;
 mod expiry;
 mod handshake;
 mod hosted;
+mod instance;
 mod lockout;
 mod oauth;
 mod openapi;

@@ -61,6 +61,9 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
         "/v1/audit_log",
         "Latch's audit log; Clerk's Backend API has none",
     ),
+    ("GET", "/v1/instance/user_management", SETTINGS),
+    ("PATCH", "/v1/instance/user_management", SETTINGS),
+    ("GET", "/v1/instance/user_management/versions", SETTINGS),
     ("POST", "/v1/webhooks/endpoints", WEBHOOKS),
     ("GET", "/v1/webhooks/endpoints", WEBHOOKS),
     ("GET", "/v1/webhooks/endpoints/{id}", WEBHOOKS),
@@ -90,6 +93,9 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
         WEBHOOKS,
     ),
 ];
+
+const SETTINGS: &str =
+    "Latch's runtime settings document; Clerk changes these in its dashboard only";
 
 /// Routes that have no success to drive.
 const NO_SUCCESS: &[(&str, &str, &str)] = &[(
@@ -426,6 +432,7 @@ async fn every_route_answers_as_clerks_openapi_documents_say() {
     oauth(w, &idp).await;
     backend(w).await;
     webhooks(w).await;
+    instance(w).await;
     without_the_secret_key(w).await;
     // Last, as it moves the clock.
     spent_and_expired(w).await;
@@ -1668,6 +1675,74 @@ async fn webhooks(w: Walk<'_>) {
     )
     .await;
     w.bapi("GET", "/v1/audit_log?action=nope", None, 422).await;
+}
+
+/// The instance's settings, restrictions and lists; everything changed is
+/// changed back, for the flows after this one.
+async fn instance(w: Walk<'_>) {
+    w.bapi("GET", "/v1/instance", None, 200).await;
+    w.bapi("PATCH", "/v1/instance", Some(json!({})), 204).await;
+    w.bapi("PATCH", "/v1/instance", Some(json!({ "hibp": true })), 422)
+        .await;
+    let restrictions = "/v1/instance/restrictions";
+    w.bapi(
+        "PATCH",
+        restrictions,
+        Some(json!({ "blocklist": true })),
+        200,
+    )
+    .await;
+    w.bapi(
+        "PATCH",
+        restrictions,
+        Some(json!({ "blocklist": false })),
+        200,
+    )
+    .await;
+    w.bapi(
+        "PATCH",
+        restrictions,
+        Some(json!({ "block_disposable_email_domains": true })),
+        422,
+    )
+    .await;
+    let settings = "/v1/instance/user_management";
+    w.bapi("GET", settings, None, 200).await;
+    let change = |length: u32| Some(json!({ "password": { "min_length": length } }));
+    w.bapi("PATCH", settings, change(9), 200).await;
+    w.bapi("PATCH", settings, change(8), 200).await;
+    w.bapi("PATCH", settings, change(0), 422).await;
+    w.bapi("GET", &format!("{settings}/versions"), None, 200)
+        .await;
+    for list in ["allowlist", "blocklist"] {
+        let base = format!("/v1/{list}_identifiers");
+        let made = w
+            .bapi(
+                "POST",
+                &base,
+                Some(json!({ "identifier": "x@example.com" })),
+                200,
+            )
+            .await;
+        w.bapi(
+            "POST",
+            &base,
+            Some(json!({ "identifier": "x@example.com" })),
+            400,
+        )
+        .await;
+        w.bapi(
+            "POST",
+            &base,
+            Some(json!({ "identifier": "nonsense" })),
+            422,
+        )
+        .await;
+        w.bapi("GET", &base, None, 200).await;
+        let one = format!("{base}/{}", made.body["id"].as_str().unwrap());
+        w.bapi("DELETE", &one, None, 200).await;
+        w.bapi("DELETE", &one, None, 404).await;
+    }
 }
 
 async fn without_the_secret_key(w: Walk<'_>) {

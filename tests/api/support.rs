@@ -242,6 +242,7 @@ impl TestApp {
             )),
             webhook_store: store.clone(),
             audit: store.clone(),
+            settings: store.clone(),
             // Receivers in tests listen on loopback.
             webhook_sender: Arc::new(
                 latch_http::webhooks::HttpWebhookSender::new(
@@ -269,6 +270,7 @@ impl TestApp {
             instance_id: "ins_test".into(),
             trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
             connections: latch_api::ConnectionLimits::default(),
+            settings_poll: std::time::Duration::from_millis(200),
             geoip: Some(std::sync::Arc::new(
                 latch_api::geoip::GeoIp::from_csv(GEOIP).unwrap(),
             )),
@@ -289,6 +291,11 @@ impl TestApp {
             store,
             _dir: dir,
         }
+    }
+
+    /// The app's use cases.
+    pub fn services(&self) -> &latch_core::service::Services {
+        &self.state.services
     }
 
     /// The settings the app runs with.

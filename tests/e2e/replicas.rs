@@ -437,3 +437,59 @@ fn a_session_revoked_through_b_mints_no_token_on_a() {
         );
     }
 }
+
+/// `GET /v1/environment` on `replica`.
+fn environment(cluster: &Cluster, replica: usize) -> Value {
+    let (status, _, body) =
+        crate::support::http(&cluster.addr(replica), "GET", "/v1/environment", &[], "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn a_strategy_turned_off_through_one_replica_is_refused_on_the_others_within_two_seconds() {
+    let cluster = Cluster::start(&Shared::machine(), 3, &[]);
+    create_user(&cluster, "set@example.com");
+    let form = format!("strategy=password&identifier=set%40example.com&password={PASSWORD_FORM}");
+    for replica in [1, 2] {
+        let (status, _, body) = cluster.fapi(replica, "/v1/client/sign_ins", "", &form);
+        assert_eq!(
+            (status, &body["response"]["status"]),
+            (200, &Value::from("complete"))
+        );
+    }
+    let (status, body) = cluster.bapi(
+        0,
+        "PATCH",
+        "/v1/instance/user_management",
+        r#"{"password":{"enabled":false,"required":false}}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let changed = std::time::Instant::now();
+    let mut pending = vec![1, 2];
+    while !pending.is_empty() {
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "replicas {pending:?} still take passwords two seconds after the change"
+        );
+        pending.retain(|&replica| {
+            let (status, _, body) = cluster.fapi(replica, "/v1/client/sign_ins", "", &form);
+            (status, error_code(&body)) != (422, "strategy_for_user_invalid")
+        });
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let followed = changed.elapsed();
+    for replica in 0..3 {
+        let env = environment(&cluster, replica);
+        assert_eq!(
+            env["user_settings"]["attributes"]["password"]["enabled"], false,
+            "replica {replica}"
+        );
+    }
+    // The version every replica reads is the one stored.
+    for replica in 0..3 {
+        let (_, body) = cluster.bapi(replica, "GET", "/v1/instance/user_management", "");
+        assert_eq!(body["version"], 2, "replica {replica}: {body}");
+    }
+    eprintln!("replicas followed the change in {followed:?}");
+}

@@ -11,7 +11,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
-    Outbox, Random, SendError, SignInStore, SignUpStore, UserRepository, WebhookStore,
+    Outbox, Random, SendError, SettingsStore, SignInStore, SignUpStore, UserRepository,
+    WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -87,6 +88,12 @@ impl App {
                     latch_api::error::ApiError::from(e).long_message
                 )
             })?;
+        services.instance.start().await.map_err(|e| {
+            anyhow::anyhow!(
+                "settings: {}",
+                latch_api::error::ApiError::from(e).long_message
+            )
+        })?;
         Ok(services)
     }
 
@@ -116,6 +123,7 @@ impl App {
             )),
             webhook_store: self.durable.webhooks.clone(),
             audit: self.durable.audit.clone(),
+            settings: self.durable.settings.clone(),
             webhook_sender: Arc::new(
                 HttpWebhookSender::new(self.settings.webhooks.sender.clone())
                     .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?,
@@ -123,7 +131,8 @@ impl App {
         };
         Ok(Services::new(ports, self.settings.policy.clone())
             .with_webhook_policy(self.settings.webhooks.policy.clone())
-            .with_audit_retention(self.settings.audit_retention))
+            .with_audit_retention(self.settings.audit_retention)
+            .with_pinned_settings(self.settings.pinned.clone()))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
@@ -152,6 +161,7 @@ impl App {
             trusted_proxies: s.server.trusted_proxies.clone(),
             connections: s.server.connections,
             geoip: s.server.geoip.clone(),
+            settings_poll: s.settings_poll,
         };
         Ok(ApiState::new(
             services,
@@ -215,6 +225,8 @@ pub struct Durable {
     pub webhooks: Arc<dyn WebhookStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// The runtime settings' versions and the lists.
+    pub settings: Arc<dyn SettingsStore>,
 }
 
 impl Durable {
@@ -225,6 +237,7 @@ impl Durable {
             + Outbox
             + WebhookStore
             + AuditLog
+            + SettingsStore
             + 'static,
     >(
         store: S,
@@ -236,7 +249,8 @@ impl Durable {
             instance: store.clone(),
             outbox: store.clone(),
             webhooks: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            settings: store,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use latch_core::model::Strategy;
+use latch_core::model::{SettingProblem, SignUpProblem, Strategy};
 use latch_core::{Error, Problem, Resource};
 use serde_json::Value;
 
@@ -86,6 +86,8 @@ pub enum ErrorCode {
     FormPasswordMatchesIdentifier,
     FormParamUnknown,
     ExternalAccountExists,
+    NotAllowedAccess,
+    DuplicateRecord,
 }
 
 impl ErrorCode {
@@ -136,6 +138,8 @@ impl ErrorCode {
             Self::FormPasswordMatchesIdentifier => "form_password_matches_identifier",
             Self::FormParamUnknown => "form_param_unknown",
             Self::ExternalAccountExists => "external_account_exists",
+            Self::NotAllowedAccess => "not_allowed_access",
+            Self::DuplicateRecord => "duplicate_record",
         }
     }
 }
@@ -212,6 +216,18 @@ impl ApiError {
             why,
         )
         .param(name)
+    }
+
+    /// `422 form_param_unknown`: a parameter the route does not take.
+    pub fn param_unknown(name: &str) -> Self {
+        let shown = latch_core::model::truncate(name);
+        Self::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamUnknown,
+            "is unknown",
+            format!("{shown} is not a parameter of this request."),
+        )
+        .param(&shown)
     }
 
     /// `404 resource_not_found`, naming what was not found.
@@ -616,6 +632,29 @@ impl From<Error> for ApiError {
                 "Conflict",
                 "Another request changed this resource at the same time. Please retry.",
             ),
+            Error::SettingsVersionStale { expected, current } => Self::new(
+                K::Conflict,
+                C::Conflict,
+                "Settings changed",
+                format!(
+                    "The change was made against settings version {expected}, but version \
+                     {current} is in force now. Read the settings again and retry."
+                ),
+            )
+            .with_meta("current_version", current),
+            Error::NotAllowedAccess => Self::new(
+                K::Forbidden,
+                C::NotAllowedAccess,
+                "Access not allowed",
+                "This identifier is not allowed to access this application.",
+            ),
+            Error::AlreadyListed => Self::new(
+                K::BadRequest,
+                C::DuplicateRecord,
+                "Duplicate record",
+                "This identifier is on the list already.",
+            )
+            .param("identifier"),
             Error::Throttled { retry_after_secs } => too_many(
                 retry_after_secs,
                 format!("Too many requests. Please try again in {retry_after_secs} seconds."),
@@ -642,6 +681,51 @@ impl From<Error> for ApiError {
     }
 }
 
+/// A settings change refused at `path`.
+fn setting_refused(path: &str, problem: &SettingProblem) -> ApiError {
+    let value = |why: String| ApiError::param_value_invalid(path, why);
+    match problem {
+        SettingProblem::Unknown => ApiError::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::FormParamUnknown,
+            "is unknown",
+            format!("{path} is not a setting."),
+        )
+        .param(path),
+        SettingProblem::WrongType(what) => {
+            ApiError::param_format_invalid(path, format!("{path} must be {what}."))
+        }
+        SettingProblem::OutOfRange { min, max } => {
+            value(format!("{path} must be between {min} and {max}."))
+        }
+        SettingProblem::Pinned => value(format!(
+            "{path} is pinned by the configuration file and cannot be changed at runtime."
+        )),
+        SettingProblem::NoFirstFactor => value(format!(
+            "Turning {path} off would leave no way to sign in: keep a first factor with an \
+             identifier to use it, or an OAuth provider."
+        )),
+        SettingProblem::Needs(other) => value(format!("{path} needs {other} on.")),
+        SettingProblem::SignUp(problem) => value(match problem {
+            SignUpProblem::RequiredButOff(field) => format!(
+                "{path}: a sign-up cannot require {} while it is off.",
+                field.as_str()
+            ),
+            SignUpProblem::VerificationWithoutStrategy(kind) => format!(
+                "{path}: verifying a {} at sign-up needs its codes on.",
+                kind.as_str().replace('_', " ")
+            ),
+            SignUpProblem::NoWayToSignIn => format!(
+                "{path}: a sign-up must require a verified email address or phone number used \
+                 for sign-in, or a username with a password."
+            ),
+            SignUpProblem::LegalConsentWithoutTerms => {
+                format!("{path}: legal consent needs a terms of service or privacy policy URL.")
+            }
+        }),
+    }
+}
+
 /// How a resource is named in `The requested ... was not found.`
 fn resource_name(resource: Resource) -> &'static str {
     match resource {
@@ -657,6 +741,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::ExternalAccount => "external account",
         Resource::WebhookEndpoint => "webhook endpoint",
         Resource::WebhookMessage => "webhook message",
+        Resource::ListEntry => "identifier",
         Resource::Record => "resource",
     }
 }
@@ -785,6 +870,15 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             "{param} must be whsec_ followed by the base64 of 24 to 64 bytes."
         )),
         Problem::EmptyTimeRange => value(format!("{param} must be later than since.")),
+        Problem::NotListIdentifier => format(
+            "identifier must be an email address, a phone number in E.164 format, or an email \
+             domain (example.com)."
+                .into(),
+        ),
+        Problem::TooManyListEntries { max } => value(format!(
+            "A list holds at most {max} entries. Remove one first."
+        )),
+        Problem::Setting(problem) => setting_refused(param, problem),
         Problem::WebhookTargetNotAllowed => value(format!(
             "{param} points at a private, loopback or local address, which this instance does \
              not send webhooks to."
@@ -846,6 +940,15 @@ mod tests {
             Problem::NotWebhookSecret,
             Problem::EmptyTimeRange,
             Problem::WebhookTargetNotAllowed,
+            Problem::NotListIdentifier,
+            Problem::TooManyListEntries { max: 10 },
+            Problem::Setting(SettingProblem::Unknown),
+            Problem::Setting(SettingProblem::WrongType("a boolean".into())),
+            Problem::Setting(SettingProblem::OutOfRange { min: 1, max: 2 }),
+            Problem::Setting(SettingProblem::Pinned),
+            Problem::Setting(SettingProblem::NoFirstFactor),
+            Problem::Setting(SettingProblem::Needs("x.y".into())),
+            Problem::Setting(SettingProblem::SignUp(SignUpProblem::NoWayToSignIn)),
         ];
         let mut errors: Vec<Error> = problems
             .into_iter()
@@ -914,6 +1017,13 @@ mod tests {
             Error::OAuthProviderUnavailable,
             Error::oauth_state_invalid("state"),
             Error::Conflict,
+            Error::SettingsVersionStale {
+                expected: 1,
+                current: 2,
+            },
+            Error::NotAllowedAccess,
+            Error::AlreadyListed,
+            Error::NotFound(Resource::ListEntry),
             Error::Throttled {
                 retry_after_secs: 3,
             },
@@ -975,6 +1085,9 @@ mod tests {
             Error::OAuthProviderUnavailable => "OAuthProviderUnavailable",
             Error::OAuthStateInvalid { .. } => "OAuthStateInvalid",
             Error::Conflict => "Conflict",
+            Error::SettingsVersionStale { .. } => "SettingsVersionStale",
+            Error::NotAllowedAccess => "NotAllowedAccess",
+            Error::AlreadyListed => "AlreadyListed",
             Error::Throttled { .. } => "Throttled",
             Error::AccountBusy => "AccountBusy",
             Error::CodeRecentlySent { .. } => "CodeRecentlySent",
@@ -1027,6 +1140,9 @@ mod tests {
             Problem::NotWebhookSecret => "NotWebhookSecret",
             Problem::EmptyTimeRange => "EmptyTimeRange",
             Problem::WebhookTargetNotAllowed => "WebhookTargetNotAllowed",
+            Problem::NotListIdentifier => "NotListIdentifier",
+            Problem::TooManyListEntries { .. } => "TooManyListEntries",
+            Problem::Setting(_) => "Setting",
         }
     }
 
@@ -1034,8 +1150,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 48 variants besides InvalidParam, plus 42 problems.
-        assert_eq!(seen.len(), 48 + 42, "{seen:?}");
+        // 51 variants besides InvalidParam, plus 45 problems.
+        assert_eq!(seen.len(), 51 + 45, "{seen:?}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use latch_core::service::{Audit, Deliveries, Maintenance, Webhooks};
+use latch_core::service::{Audit, Deliveries, Instance, Maintenance, Webhooks};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -128,6 +128,20 @@ pub async fn purge_audit(audit: Audit, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
             Err(err) => tracing::warn!(error = %err, "removing old audit entries failed"),
+        }
+    })
+    .await
+}
+
+/// Reloads the runtime settings whenever the store's generation moved,
+/// polled every `every`; never returns. A failed poll is logged and the
+/// settings in force stay until the next one succeeds.
+pub async fn reload_settings(instance: Instance, every: Duration) {
+    run_every(every, || async {
+        match instance.refresh().await {
+            Ok(false) => {}
+            Ok(true) => tracing::info!(version = instance.view().version, "settings reloaded"),
+            Err(err) => tracing::warn!(error = %err, "reading the settings failed"),
         }
     })
     .await

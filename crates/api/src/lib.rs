@@ -106,6 +106,8 @@ pub struct ApiConfig {
     pub geoip: Option<Arc<geoip::GeoIp>>,
     /// Connections, timeouts and the body deadline.
     pub connections: ConnectionLimits,
+    /// How often this replica looks for settings changed through another.
+    pub settings_poll: std::time::Duration,
 }
 
 impl ApiConfig {

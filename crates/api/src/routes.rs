@@ -14,12 +14,13 @@ use std::pin::Pin;
 
 use warp::http::Method;
 
-use latch_core::model::SessionStatus;
+use latch_core::model::{AccessList, SessionStatus};
 use latch_core::service::{AddressKind, Step, Throttled};
 
 use crate::ApiState;
 use crate::bapi::{
-    addresses as bapi_addresses, audit as bapi_audit, sessions as bapi_sessions, users, webhooks,
+    addresses as bapi_addresses, audit as bapi_audit, instance as bapi_instance,
+    sessions as bapi_sessions, users, webhooks,
 };
 use crate::error::{ApiError, EdgeError};
 use crate::fapi::{Channel, ClientAuth, FapiReply};
@@ -520,6 +521,18 @@ static ROUTES: &[Route] = &[
     backend(POST, "/v1/sessions/{id}/revoke", |c| Box::pin(bapi_sessions::revoke(c.state, c.param("id")))),
     backend(GET, "/v1/jwks", |c| Box::pin(ready(Ok(ApiResponse::ok(c.state.keys.jwks()))))),
     backend(GET, "/v1/audit_log", |c| Box::pin(bapi_audit::list(c.state, c.req))),
+    backend(GET, "/v1/instance", |c| Box::pin(bapi_instance::read(c.state))),
+    backend(PATCH, "/v1/instance", |c| Box::pin(bapi_instance::update(c.state, c.req))),
+    backend(PATCH, "/v1/instance/restrictions", |c| Box::pin(bapi_instance::update_restrictions(c.state, c.req))),
+    backend(GET, "/v1/instance/user_management", |c| Box::pin(bapi_instance::read_settings(c.state))),
+    backend(PATCH, "/v1/instance/user_management", |c| Box::pin(bapi_instance::update_settings(c.state, c.req))),
+    backend(GET, "/v1/instance/user_management/versions", |c| Box::pin(bapi_instance::settings_history(c.state, c.req))),
+    backend(GET, "/v1/allowlist_identifiers", |c| Box::pin(bapi_instance::list_entries(c.state, AccessList::Allow))),
+    backend(POST, "/v1/allowlist_identifiers", |c| Box::pin(bapi_instance::add_entry(c.state, c.req, AccessList::Allow))),
+    backend(DELETE, "/v1/allowlist_identifiers/{id}", |c| Box::pin(bapi_instance::remove_entry(c.state, AccessList::Allow, c.param("id")))),
+    backend(GET, "/v1/blocklist_identifiers", |c| Box::pin(bapi_instance::list_entries(c.state, AccessList::Block))),
+    backend(POST, "/v1/blocklist_identifiers", |c| Box::pin(bapi_instance::add_entry(c.state, c.req, AccessList::Block))),
+    backend(DELETE, "/v1/blocklist_identifiers/{id}", |c| Box::pin(bapi_instance::remove_entry(c.state, AccessList::Block, c.param("id")))),
     backend(POST, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::create(c.state, c.req))),
     backend(GET, "/v1/webhooks/endpoints", |c| Box::pin(webhooks::index(c.state))),
     backend(GET, "/v1/webhooks/endpoints/{id}", |c| Box::pin(webhooks::read(c.state, c.param("id")))),

@@ -110,6 +110,10 @@ async fn serve_on(
         state.services.audit.clone(),
         jobs::PURGE_INTERVAL,
     ));
+    let reload = tokio::spawn(jobs::reload_settings(
+        state.services.instance.clone(),
+        state.config.settings_poll,
+    ));
     let stop_audit = Arc::new(Notify::new());
     let audit_writer = tokio::spawn(jobs::write_audit(
         state.services.audit.clone(),
@@ -174,6 +178,7 @@ async fn serve_on(
     drop(listener);
     purge.abort();
     purge_audit.abort();
+    reload.abort();
     // The worker ends after its round (`notify_one` keeps the permit if it
     // is mid-round); the caller's grace bounds both waits.
     stop_delivering.notify_one();

@@ -110,6 +110,14 @@ pub enum Error {
     OAuthStateInvalid { param: Param },
     /// Another request changed the resource first.
     Conflict,
+    /// The change was made against settings `expected`, but version
+    /// `current` is in force now.
+    SettingsVersionStale { expected: u64, current: u64 },
+    /// The instance's restrictions (allowlist, blocklist, subaddresses)
+    /// keep this identifier out.
+    NotAllowedAccess,
+    /// The list holds this identifier already.
+    AlreadyListed,
     /// A rate limit was hit; retry after this many seconds.
     Throttled { retry_after_secs: u64 },
     /// Other attempts for the same account are being checked right now.
@@ -127,6 +135,10 @@ pub enum Error {
 pub enum Problem {
     /// Not an email address.
     NotEmailAddress,
+    /// Not an email address, a phone number or an email domain.
+    NotListIdentifier,
+    /// A setting refused, for this reason (the param is its path).
+    Setting(crate::model::SettingProblem),
     /// Not a phone number in E.164.
     NotE164,
     /// A username outside these lengths.
@@ -145,6 +157,8 @@ pub enum Problem {
     OriginNotAllowed,
     /// More backup codes than allowed.
     TooManyBackupCodes { max: usize },
+    /// A list already holds this many entries.
+    TooManyListEntries { max: usize },
     /// A user already has this many addresses of the kind.
     TooManyAddresses { max: usize },
     /// Backup codes given as bcrypt digests.
@@ -230,6 +244,8 @@ pub enum Resource {
     ExternalAccount,
     WebhookEndpoint,
     WebhookMessage,
+    /// An allowlist or blocklist entry.
+    ListEntry,
     /// A record a store reported missing.
     Record,
 }
@@ -266,7 +282,7 @@ impl Error {
             Self::MissingParam(param)
             | Self::InvalidParam { param, .. }
             | Self::OAuthStateInvalid { param } => Some(param),
-            Self::IdentifierNotFound => Some("identifier"),
+            Self::IdentifierNotFound | Self::AlreadyListed => Some("identifier"),
             Self::IdentifierTaken(kind) => Some(kind.param_name()),
             Self::PasswordIncorrect
             | Self::PasswordTooShort { .. }

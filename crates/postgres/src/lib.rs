@@ -51,6 +51,7 @@ mod error;
 mod instance;
 mod migrations;
 mod outbox;
+mod settings;
 mod users;
 mod webhooks;
 

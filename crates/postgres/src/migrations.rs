@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_accounts.sql"),
     include_str!("../migrations/0009_webhooks.sql"),
     include_str!("../migrations/0010_audit_log.sql"),
+    include_str!("../migrations/0011_settings.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

@@ -128,6 +128,12 @@ async fn audit_log_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_store_contract() {
+    let db = TestDb::new().await;
+    latch_testkit::settings_store_contract(db.open().await, db.open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_refuses_changes() {
     let db = TestDb::new().await;
     latch_testkit::audit_log_contract(&*db.open().await).await;

@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod rows;
+pub mod settings;
 pub mod unique;
 pub mod webhooks;
 

@@ -44,6 +44,7 @@ mod instance;
 mod migrations;
 mod outbox;
 mod pool;
+mod settings;
 mod users;
 mod webhooks;
 

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_accounts.sql"),
     include_str!("../migrations/0015_webhooks.sql"),
     include_str!("../migrations/0016_audit_log.sql"),
+    include_str!("../migrations/0017_settings.sql"),
 ];
 
 /// The schema version this build writes.

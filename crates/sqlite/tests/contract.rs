@@ -111,6 +111,12 @@ async fn audit_log_contract() {
     latch_testkit::audit_log_contract(&*db.open()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_store_contract() {
+    let db = TestDb::new();
+    latch_testkit::settings_store_contract(db.open(), db.open()).await;
+}
+
 #[tokio::test]
 async fn the_audit_log_refuses_changes() {
     let db = TestDb::new();

@@ -4,7 +4,8 @@
 //!   implements the port: [`user_repository_contract`],
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
 //!   [`sign_up_store_contract`], [`instance_store_contract`],
-//!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`], [`audit_log_contract`] and
+//!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`],
+//!   [`audit_log_contract`], [`settings_store_contract`] and
 //!   [`oauth::oauth_provider_contract`]; [`flow_kinds_apart_contract`] for
 //!   a flow store that keeps both sign-ins and sign-ups. The two flow
 //!   contracts share their rules (`flow_store`), written once over the kind
@@ -41,6 +42,7 @@ mod outbox;
 mod process;
 pub mod receiver;
 pub mod services;
+mod settings_store;
 mod sign_in_store;
 mod sign_up_store;
 pub mod smtp;
@@ -55,6 +57,7 @@ pub use counters::counters_contract;
 pub use flow_store::flow_kinds_apart_contract;
 pub use instance_store::instance_store_contract;
 pub use outbox::outbox_contract;
+pub use settings_store::settings_store_contract;
 pub use sign_in_store::sign_in_store_contract;
 pub use sign_up_store::sign_up_store_contract;
 pub use user_repository::user_repository_contract;

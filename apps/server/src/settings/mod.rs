@@ -35,6 +35,10 @@ pub struct Settings {
     pub webhooks: webhooks::Webhooks,
     /// How long audit entries are kept (`audit.keep_days`).
     pub audit_retention: latch_core::model::Duration,
+    /// Runtime settings the file pins (`runtime.pinned`).
+    pub pinned: Vec<String>,
+    /// How often replicas look for changed settings (`runtime.poll_ms`).
+    pub settings_poll: std::time::Duration,
     pub log: Log,
 }
 
@@ -71,7 +75,24 @@ impl TryFrom<&RawSettings> for Settings {
         if !(1..=36_500).contains(&raw.audit.keep_days) {
             anyhow::bail!("audit.keep_days must be between 1 and 36500");
         }
+        if !(100..=60_000).contains(&raw.runtime.poll_ms) {
+            anyhow::bail!("runtime.poll_ms must be between 100 and 60000");
+        }
+        let file_document = latch_core::model::UserManagement::of(
+            &policy,
+            raw.oauth.providers.keys().map(String::as_str),
+        );
+        if let Some(pin) = raw
+            .runtime
+            .pinned
+            .iter()
+            .find(|p| !file_document.has_path(p))
+        {
+            anyhow::bail!("runtime.pinned: {pin:?} is not a setting nor a group of settings");
+        }
         Ok(Self {
+            pinned: raw.runtime.pinned.clone(),
+            settings_poll: std::time::Duration::from_millis(raw.runtime.poll_ms),
             webhooks,
             audit_retention: latch_core::model::Duration::days(raw.audit.keep_days),
             hashing: Hashing::try_from(&raw.password)?,

@@ -35,7 +35,16 @@ pub struct RawSettings {
     pub display: DisplaySection,
     pub webhooks: WebhooksSection,
     pub audit: AuditSection,
+    pub runtime: RuntimeSection,
     pub log: LogSection,
+}
+
+/// `[runtime]`: the settings kept as data, and how replicas follow them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    pub pinned: Vec<String>,
+    pub poll_ms: u64,
 }
 
 /// `[audit]`: how long the audit log keeps its entries.

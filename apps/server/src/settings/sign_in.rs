@@ -6,8 +6,8 @@
 use anyhow::bail;
 
 use latch_core::model::{
-    DisplaySettings, Duration, IdentifierSettings, InstanceSettings, RateLimit, RateLimitSettings,
-    SignUpSettings, StrategySettings,
+    AccessLists, DisplaySettings, Duration, IdentifierSettings, InstanceSettings, RateLimit,
+    RateLimitSettings, Restrictions, SignInIdentifiers, SignUpSettings, StrategySettings,
 };
 
 use super::Instance;
@@ -50,6 +50,7 @@ pub fn instance_settings(
             email_address: s.email_address,
             phone_number: s.phone_number,
             username: s.username,
+            sign_in: SignInIdentifiers::ALL,
         },
         strategies: StrategySettings {
             oauth_providers: oauth.providers.keys().cloned().collect(),
@@ -59,6 +60,7 @@ pub fn instance_settings(
             totp: s.totp,
             backup_code: s.backup_code,
             email_code_second_factor: s.email_code_second_factor,
+            phone_code_second_factor: true,
         },
         password_min_length: s.password_min_length,
         session_lifetime: Duration::seconds(s.session_lifetime_secs),
@@ -81,6 +83,8 @@ pub fn instance_settings(
         rate_limits,
         display,
         sign_up,
+        restrictions: Restrictions::default(),
+        lists: AccessLists::default(),
     })
 }
 

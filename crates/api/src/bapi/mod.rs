@@ -4,6 +4,7 @@
 
 pub(crate) mod addresses;
 pub(crate) mod audit;
+pub(crate) mod instance;
 pub(crate) mod sessions;
 pub(crate) mod users;
 pub(crate) mod webhooks;

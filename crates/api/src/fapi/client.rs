@@ -39,7 +39,7 @@ pub async fn create(state: &ApiState) -> Result<FapiReply, ApiError> {
     // A new client has no sessions: nothing to mint.
     let r = Renderer::new(state);
     let outcome = state.services.clients.create_client().await?;
-    Ok(wrap(r, outcome, |s| r.client(s)))
+    Ok(wrap(&r, outcome, |s| r.client(s)))
 }
 
 /// `DELETE /v1/client`: the client is forgotten, and so is its token.

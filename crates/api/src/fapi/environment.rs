@@ -10,7 +10,7 @@ use crate::{ApiState, render};
 
 /// `GET`/`PATCH /v1/environment` (development browsers send PATCH).
 pub fn read(state: &ApiState) -> Result<FapiReply, ApiError> {
-    let environment = render::environment(state.services.settings(), &state.config.instance_id);
+    let environment = render::environment(&state.services.settings(), &state.config.instance_id);
     let text = serde_json::to_string(&environment)
         .map_err(|_| ApiError::internal("serialising the environment"))?;
     Ok(FapiReply {

@@ -34,7 +34,7 @@ where
     let session_id = req.query_param("_clerk_session_id");
     let outcome = call(&state.services.account, token, session_id).await?;
     Ok(wrap(
-        Renderer::for_client(state, req),
+        &Renderer::for_client(state, req),
         outcome,
         render_response,
     ))

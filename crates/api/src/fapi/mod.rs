@@ -183,7 +183,7 @@ pub(crate) async fn run(
 
 /// `{ "response": ..., "client": ... }` with the client as it is now.
 fn wrap<T>(
-    r: Renderer<'_>,
+    r: &Renderer<'_>,
     outcome: Outcome<T>,
     render_response: impl FnOnce(&T) -> Value,
 ) -> FapiReply {

@@ -19,7 +19,7 @@ pub async fn touch(
 ) -> Result<FapiReply, ApiError> {
     let r = Renderer::for_client(state, req);
     Ok(wrap(
-        r,
+        &r,
         state.services.sessions.touch_session(token, id).await?,
         |s| r.session(s),
     ))
@@ -40,7 +40,7 @@ pub async fn close(
         .sessions
         .close_session(token, id, status)
         .await?;
-    Ok(wrap(r, outcome, |s| r.session(s)))
+    Ok(wrap(&r, outcome, |s| r.session(s)))
 }
 
 /// `DELETE /v1/client/sessions` (`signOut`).
@@ -51,7 +51,7 @@ pub async fn end_all(
 ) -> Result<FapiReply, ApiError> {
     let r = Renderer::for_client(state, req);
     let outcome = state.services.sessions.end_all_sessions(token).await?;
-    Ok(wrap(r, outcome, |s| r.client(s)))
+    Ok(wrap(&r, outcome, |s| r.client(s)))
 }
 
 /// `POST /v1/client/sessions/{id}/tokens` (`getToken`): answered unwrapped,
@@ -86,7 +86,7 @@ pub async fn start_verification(
         .start_reverification(token, id, level)
         .await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.reverification(v)))
+    Ok(wrap(&r, outcome, |v| r.reverification(v)))
 }
 
 /// `POST /v1/client/sessions/{id}/verify/prepare_first_factor`: a code.
@@ -107,7 +107,7 @@ pub async fn prepare_verification(
         .prepare_reverification(token, id, strategy, target)
         .await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.reverification(v)))
+    Ok(wrap(&r, outcome, |v| r.reverification(v)))
 }
 
 /// `POST /v1/client/sessions/{id}/verify/attempt_first_factor`.
@@ -128,7 +128,7 @@ pub async fn verify_first_factor(
         .reverify_first_factor(token, id, strategy, password, code)
         .await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.reverification(v)))
+    Ok(wrap(&r, outcome, |v| r.reverification(v)))
 }
 
 /// `POST /v1/client/sessions/{id}/verify/attempt_second_factor`.
@@ -145,5 +145,5 @@ pub async fn verify_second_factor(
         .reverify_second_factor(token, id, strategy, code)
         .await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.reverification(v)))
+    Ok(wrap(&r, outcome, |v| r.reverification(v)))
 }

@@ -35,7 +35,7 @@ where
 {
     let outcome = call(&state.services.sign_ins).await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.sign_in(v)))
+    Ok(wrap(&r, outcome, |v| r.sign_in(v)))
 }
 
 /// `POST /v1/client/sign_ins`.

@@ -26,7 +26,7 @@ where
 {
     let outcome = call(&state.services.sign_ups).await?;
     let r = Renderer::for_client(state, req);
-    Ok(wrap(r, outcome, |v| r.sign_up(v)))
+    Ok(wrap(&r, outcome, |v| r.sign_up(v)))
 }
 
 /// The fields `create` and `update` take, as clerk-js sends them.

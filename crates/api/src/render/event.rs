@@ -69,10 +69,10 @@ impl EventFormat for ClerkEvents {
         event_type: EventType,
         subject: EventSubject<'_>,
         context: &RequestContext,
-        settings: &InstanceSettings,
+        settings: &Arc<InstanceSettings>,
         at: Timestamp,
     ) -> String {
-        let r = Renderer::of_parts(&self.issuer, self.geoip.as_deref(), settings);
+        let r = Renderer::of_parts(&self.issuer, self.geoip.as_deref(), settings.clone());
         let data = match subject {
             EventSubject::User(user) => r.user(user, Audience::Backend, at),
             EventSubject::DeletedUser { id, external_id } => {

@@ -19,6 +19,8 @@ mod user;
 pub use environment::environment;
 pub use event::ClerkEvents;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,11 +45,12 @@ pub enum Audience {
 /// places, and, when the answer goes to the client that owns its sessions,
 /// the state that mints the token its last active session carries, with
 /// that token's `azp`.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Renderer<'a> {
     issuer: &'a str,
     geoip: Option<&'a crate::geoip::GeoIp>,
-    settings: &'a InstanceSettings,
+    /// The settings in force when the answer began.
+    settings: Arc<InstanceSettings>,
     /// Set for a client's own answers: the state that mints, and the page
     /// that asked (or the Frontend API itself).
     minting: Option<(&'a ApiState, &'a str)>,
@@ -69,7 +72,7 @@ impl<'a> Renderer<'a> {
     pub fn of_parts(
         issuer: &'a str,
         geoip: Option<&'a crate::geoip::GeoIp>,
-        settings: &'a InstanceSettings,
+        settings: Arc<InstanceSettings>,
     ) -> Self {
         Self {
             issuer,
@@ -101,8 +104,8 @@ impl<'a> Renderer<'a> {
         self.geoip
     }
 
-    pub fn settings(&self) -> &'a InstanceSettings {
-        self.settings
+    pub fn settings(&self) -> &InstanceSettings {
+        &self.settings
     }
 
     pub fn client(&self, snapshot: &ClientSnapshot) -> Value {

@@ -30,10 +30,14 @@ pub enum AuditAction {
     RateLimitHit,
     /// A write through the Backend API (its method, path and status).
     BackendWrite,
+    /// The runtime settings changed (the new version, the paths changed).
+    SettingsChanged,
+    /// An entry was added to or removed from the allowlist or blocklist.
+    RestrictionListChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::SecondFactorPassed,
@@ -51,6 +55,8 @@ impl AuditAction {
         Self::SessionRevoked,
         Self::RateLimitHit,
         Self::BackendWrite,
+        Self::SettingsChanged,
+        Self::RestrictionListChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,8 @@ impl AuditAction {
             Self::SessionRevoked => "session.revoked",
             Self::RateLimitHit => "rate_limit.hit",
             Self::BackendWrite => "backend.write",
+            Self::SettingsChanged => "settings.changed",
+            Self::RestrictionListChanged => "restriction_list.changed",
         }
     }
 

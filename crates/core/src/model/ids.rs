@@ -25,6 +25,8 @@ pub enum IdPrefix {
     WebhookEndpoint,
     WebhookAttempt,
     AuditEntry,
+    AllowlistEntry,
+    BlocklistEntry,
 }
 
 impl IdPrefix {
@@ -49,6 +51,8 @@ impl IdPrefix {
             Self::WebhookEndpoint => "ep",
             Self::WebhookAttempt => "atmpt",
             Self::AuditEntry => "aud",
+            Self::AllowlistEntry => "alid",
+            Self::BlocklistEntry => "blid",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Domain types. Invalid values cannot be built: every type with rules has a
 //! `parse` constructor.
 
+mod access_list;
 mod audit;
 mod backup_codes;
 mod client;
@@ -18,7 +19,9 @@ mod text;
 mod time;
 mod totp;
 mod user;
+mod user_management;
 
+pub use access_list::{AccessList, AccessLists, EntryKind, ListEntry, parse_entry};
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use backup_codes::{
     BACKUP_CODE_COUNT, generate_backup_codes, normalize_backup_code, parse_backup_codes,
@@ -35,8 +38,8 @@ pub use request::{Actor, RequestContext};
 pub use session::{Session, SessionOrigin, SessionStart, SessionStatus};
 pub use settings::{
     DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,
-    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, Requirement, SignUpField,
-    SignUpMode, SignUpProblem, SignUpSettings, StrategySettings,
+    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, Requirement, Restrictions,
+    SignInIdentifiers, SignUpField, SignUpMode, SignUpProblem, SignUpSettings, StrategySettings,
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
@@ -49,3 +52,8 @@ pub use text::{ECHO_MAX_CHARS, truncate};
 pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
 pub use user::{ExternalAccount, IdentificationRecord, NewUser, Standing, User, UserPatch};
+pub use user_management::{
+    AddressRules, AttackProtection, LimitRule, MultiFactor, NameRules, PasswordRules,
+    RateLimitRules, RestrictionRules, SessionRules, SettingProblem, SettingsRefusal, SignUpRules,
+    SsoRules, UserManagement, UsernameRules,
+};

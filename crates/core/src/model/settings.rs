@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Duration, EmailAddress, Identifier, IdentifierKind, Strategy};
+use super::{AccessLists, Duration, EmailAddress, Identifier, IdentifierKind, Strategy};
 
 /// Development instances allow test identities and dev browsers; production
 /// instances do not.
@@ -21,21 +21,53 @@ impl Environment {
     }
 }
 
-/// Which identifiers may name an account at sign-in.
+/// Which identifiers accounts have, and which of those may name an account
+/// at sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentifierSettings {
     pub email_address: bool,
     pub phone_number: bool,
     pub username: bool,
+    /// Of the identifiers that are on, those a sign-in may start with
+    /// (Clerk's "used for sign-in"); one that is on but not used for
+    /// sign-in is still collected at sign-up and kept on the account.
+    pub sign_in: SignInIdentifiers,
+}
+
+/// Which identifiers a sign-in may start with, if they are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInIdentifiers {
+    pub email_address: bool,
+    pub phone_number: bool,
+    pub username: bool,
+}
+
+impl SignInIdentifiers {
+    pub const ALL: Self = Self {
+        email_address: true,
+        phone_number: true,
+        username: true,
+    };
 }
 
 impl IdentifierSettings {
-    pub fn allows(&self, kind: IdentifierKind) -> bool {
+    /// Whether identifiers of this kind are on: accounts may have them.
+    pub fn on(&self, kind: IdentifierKind) -> bool {
         match kind {
             IdentifierKind::EmailAddress => self.email_address,
             IdentifierKind::PhoneNumber => self.phone_number,
             IdentifierKind::Username => self.username,
         }
+    }
+
+    /// Whether an identifier of this kind may name an account at sign-in.
+    pub fn allows(&self, kind: IdentifierKind) -> bool {
+        self.on(kind)
+            && match kind {
+                IdentifierKind::EmailAddress => self.sign_in.email_address,
+                IdentifierKind::PhoneNumber => self.sign_in.phone_number,
+                IdentifierKind::Username => self.sign_in.username,
+            }
     }
 }
 
@@ -49,6 +81,9 @@ pub struct StrategySettings {
     pub backup_code: bool,
     /// Whether an email code may serve as a second factor.
     pub email_code_second_factor: bool,
+    /// Whether an SMS code (with `phone_code` on) may serve as a second
+    /// factor.
+    pub phone_code_second_factor: bool,
     /// Enabled OAuth providers, by name (`google`, `github`, `custom_acme`, ...).
     pub oauth_providers: Vec<String>,
 }
@@ -202,6 +237,28 @@ pub struct InstanceSettings {
     pub display: DisplaySettings,
     /// Who may sign up, and what a sign-up must give.
     pub sign_up: SignUpSettings,
+    /// Whether the allow- and block-lists apply, and what else keeps
+    /// identifiers out.
+    pub restrictions: Restrictions,
+    /// The allow- and block-lists themselves.
+    pub lists: AccessLists,
+}
+
+/// Clerk's restrictions: whether the allowlist and the blocklist of
+/// identifiers (and email domains) apply, and to what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Restrictions {
+    /// Only identifiers (or email domains) on the allowlist may sign up,
+    /// and sign in unless `lists_skip_sign_in`.
+    pub allowlist: bool,
+    /// No identifier (or email domain) on the blocklist may sign up, nor
+    /// sign in unless `lists_skip_sign_in`.
+    pub blocklist: bool,
+    /// The lists apply to sign-ups only (Clerk's
+    /// `allowlist_blocklist_disabled_on_sign_in`).
+    pub lists_skip_sign_in: bool,
+    /// Email addresses with a `+tag` in their local part may not sign up.
+    pub block_email_subaddresses: bool,
 }
 
 impl Default for InstanceSettings {
@@ -212,6 +269,7 @@ impl Default for InstanceSettings {
                 email_address: true,
                 phone_number: true,
                 username: true,
+                sign_in: SignInIdentifiers::ALL,
             },
             strategies: StrategySettings {
                 password: true,
@@ -220,6 +278,7 @@ impl Default for InstanceSettings {
                 totp: true,
                 backup_code: true,
                 email_code_second_factor: false,
+                phone_code_second_factor: true,
                 oauth_providers: Vec::new(),
             },
             password_min_length: 8,
@@ -243,12 +302,15 @@ impl Default for InstanceSettings {
             rate_limits: RateLimitSettings::default(),
             display: DisplaySettings::default(),
             sign_up: SignUpSettings::default(),
+            restrictions: Restrictions::default(),
+            lists: AccessLists::default(),
         }
     }
 }
 
 /// Who may sign up by themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SignUpMode {
     /// Anyone may sign up.
     Public,
@@ -268,7 +330,8 @@ impl SignUpMode {
 }
 
 /// Whether a sign-up asks for a field, and whether it must be given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Requirement {
     /// Not collected at all.
     Off,
@@ -277,7 +340,7 @@ pub enum Requirement {
 }
 
 /// A field a sign-up may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SignUpField {
     EmailAddress,
     PhoneNumber,
@@ -393,7 +456,7 @@ impl SignUpSettings {
 }
 
 /// A combination of sign-up settings that cannot work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SignUpProblem {
     /// A required field whose attribute is off (an identifier, or passwords).
     RequiredButOff(SignUpField),
@@ -516,10 +579,14 @@ impl InstanceSettings {
         }
         // An unverified address or number names no account at sign-in, so
         // only a verified one, or a username with a password, is a way in.
+        let ids = &self.identifiers;
         let way_in = (su.require_email_address
-            && self.verifies_at_sign_up(IdentifierKind::EmailAddress))
-            || (su.require_phone_number && self.verifies_at_sign_up(IdentifierKind::PhoneNumber))
-            || (su.require_username && su.require_password);
+            && self.verifies_at_sign_up(IdentifierKind::EmailAddress)
+            && ids.allows(IdentifierKind::EmailAddress))
+            || (su.require_phone_number
+                && self.verifies_at_sign_up(IdentifierKind::PhoneNumber)
+                && ids.allows(IdentifierKind::PhoneNumber))
+            || (su.require_username && su.require_password && ids.allows(IdentifierKind::Username));
         if !way_in {
             return Some(SignUpProblem::NoWayToSignIn);
         }

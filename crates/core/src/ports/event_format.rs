@@ -2,6 +2,8 @@
 //! the Backend API shows it. The core decides what happened; this port
 //! writes it down.
 
+use std::sync::Arc;
+
 use crate::model::{EventType, InstanceSettings, RequestContext, Session, Timestamp, User, UserId};
 use crate::ports::CodeMessage;
 
@@ -39,7 +41,7 @@ pub trait EventFormat: Send + Sync {
         event_type: EventType,
         subject: EventSubject<'_>,
         context: &RequestContext,
-        settings: &InstanceSettings,
+        settings: &Arc<InstanceSettings>,
         at: Timestamp,
     ) -> String;
 }

@@ -14,6 +14,7 @@ mod oauth_provider;
 mod outbox;
 mod password_hasher;
 mod random;
+mod settings_store;
 mod sign_in_store;
 mod sign_up_store;
 mod user_repository;
@@ -34,6 +35,7 @@ pub use outbox::{
 };
 pub use password_hasher::PasswordHasher;
 pub use random::Random;
+pub use settings_store::{SettingsStore, SettingsVersion};
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;
 pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
@@ -48,6 +50,7 @@ pub use {
     audit_log::MockAuditLog, client_repository::MockClientRepository, clock::MockClock,
     code_sender::MockCodeSender, counters::MockCounters, instance_store::MockInstanceStore,
     oauth_provider::MockOAuthProvider, outbox::MockOutbox, password_hasher::MockPasswordHasher,
-    random::MockRandom, sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
-    user_repository::MockUserRepository, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
+    random::MockRandom, settings_store::MockSettingsStore, sign_in_store::MockSignInStore,
+    sign_up_store::MockSignUpStore, user_repository::MockUserRepository,
+    webhooks::MockWebhookSender, webhooks::MockWebhookStore,
 };

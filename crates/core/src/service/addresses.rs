@@ -211,7 +211,7 @@ impl Account {
     ) -> Result<Outcome<AddressView>, Error> {
         let param = kind.identifier().param_name();
         let value = kind.parse(value)?;
-        if !kind.enabled(&self.settings) {
+        if !kind.enabled(&self.settings.current()) {
             return Err(Error::invalid(
                 param,
                 Problem::IdentifierNotEnabled(kind.identifier()),
@@ -284,7 +284,7 @@ impl Account {
             target_id: record.id.clone(),
             sent_at: now,
         };
-        let expire_at = now.plus(self.settings.code_lifetime);
+        let expire_at = now.plus(self.settings.current().code_lifetime);
         let user = self
             .user_admin
             .write_user(user, |mut user| {
@@ -320,7 +320,7 @@ impl Account {
         let (client, user) = self.me(token, session_id).await?;
         let value = view_of(user.clone(), kind, id)?.record.value;
         let now = self.clock.now();
-        let max = self.settings.max_code_attempts;
+        let max = self.settings.current().max_code_attempts;
         // What the last run of the change decided; the write keeps the count.
         let verdict: Mutex<Result<(), Error>> = Mutex::new(Ok(()));
         let user =
@@ -375,14 +375,16 @@ impl Account {
         let kind = AddressKind::Phone;
         let current = view_of(user.clone(), kind, id)?.record;
         let reserve = patch.reserved_for_second_factor;
-        if reserve == Some(true) && !self.settings.strategies.phone_code {
+        let strategies = &self.settings.current().strategies;
+        if reserve == Some(true) && !(strategies.phone_code && strategies.phone_code_second_factor)
+        {
             return Err(Error::SecondFactorNotEnabled(Strategy::PhoneCode));
         }
         if reserve == Some(false) && current.reserved_for_second_factor {
             self.require_recent_verification(&user, &session)?;
         }
         let now = self.clock.now();
-        let settings = self.settings.clone();
+        let settings = self.settings.current().clone();
         let user = self
             .user_admin
             .write_user(user, |mut user| {
@@ -443,7 +445,7 @@ impl Account {
         if record.verified {
             self.require_recent_verification(&user, &session)?;
         }
-        let settings = self.settings.clone();
+        let settings = self.settings.current().clone();
         let param = kind.identifier().param_name();
         self.user_admin
             .write_user(user, |mut user| {

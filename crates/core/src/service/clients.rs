@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::{Phantoms, RateLimits, SignUpView, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
-use crate::model::InstanceSettings;
 use crate::model::{
     Client, ClientId, Duration, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus,
     Timestamp, User, new_id,
@@ -93,7 +93,7 @@ pub struct Maintenance {
     pub(super) counters: Arc<dyn Counters>,
     pub(super) instance: Arc<dyn InstanceStore>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl Maintenance {
@@ -119,8 +119,8 @@ impl Maintenance {
         let clients = self
             .client_repo
             .purge_idle_clients(
-                before(self.settings.sign_in_lifetime),
-                before(self.settings.unused_client_lifetime),
+                before(self.settings.current().sign_in_lifetime),
+                before(self.settings.current().unused_client_lifetime),
                 now,
             )
             .await?;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
+use super::LiveSettings;
 use super::{Clients, Deliveries, RateLimits, hex};
 use crate::error::{Error, Problem};
-use crate::model::InstanceSettings;
 use crate::model::{
     CodeAttempt, Environment, FactorSlot, SentCode, SignIn, Strategy, Timestamp, User,
 };
@@ -28,7 +28,7 @@ pub(crate) struct Codes {
     pub(super) rate_limits: RateLimits,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl Codes {
@@ -73,7 +73,7 @@ impl Codes {
             slot,
             strategy,
             sent,
-            now.plus(self.settings.code_lifetime),
+            now.plus(self.settings.current().code_lifetime),
             now,
         )
     }
@@ -85,7 +85,9 @@ impl Codes {
         now: Timestamp,
     ) -> Result<(), Error> {
         if let Some(code) = previous {
-            let ready_at = code.sent_at.plus(self.settings.code_resend_cooldown);
+            let ready_at = code
+                .sent_at
+                .plus(self.settings.current().code_resend_cooldown);
             if now < ready_at {
                 let retry_after_secs =
                     u64::try_from((ready_at.since(now).0 + 999) / 1000).unwrap_or(1);
@@ -107,8 +109,8 @@ impl Codes {
         now: Timestamp,
     ) -> Result<String, Error> {
         self.rate_limits.throttle_destination(&destination).await?;
-        let test_identity =
-            self.settings.environment == Environment::Development && is_test_identity(&destination);
+        let test_identity = self.settings.current().environment == Environment::Development
+            && is_test_identity(&destination);
         let code = match recipient {
             // No six digits can match it (not even a test identity's).
             Recipient::Nobody | Recipient::NoticeOnly => {
@@ -126,7 +128,7 @@ impl Codes {
                 destination,
                 code: code.clone(),
                 purpose,
-                expires_in_minutes: self.settings.code_lifetime.as_secs() / 60,
+                expires_in_minutes: self.settings.current().code_lifetime.as_secs() / 60,
             }),
             Recipient::NoticeOnly => Some(CodeMessage {
                 destination,
@@ -137,7 +139,7 @@ impl Codes {
         };
         if let Some(message) = message {
             self.deliveries
-                .enqueue_code(&message, now.plus(self.settings.code_lifetime))
+                .enqueue_code(&message, now.plus(self.settings.current().code_lifetime))
                 .await?;
         }
         Ok(code)
@@ -157,8 +159,12 @@ impl Codes {
             .ok_or_else(|| Error::param_nil("code"))?;
         let now = self.clock.now();
         let unchanged = sign_in.clone();
-        let outcome =
-            sign_in.count_code_attempt(slot, strategy, self.settings.max_code_attempts, now)?;
+        let outcome = sign_in.count_code_attempt(
+            slot,
+            strategy,
+            self.settings.current().max_code_attempts,
+            now,
+        )?;
         // An attempt on a code already spent or expired changes nothing, so
         // it writes nothing: it must not make a racing attempt that counted
         // before it, with the right code, lose its own write.

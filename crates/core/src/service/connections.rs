@@ -72,7 +72,12 @@ impl Account {
         let binding = client.token_hash.clone();
         let now = self.clock.now();
         let id = new_id(IdPrefix::ExternalAccount, &*self.random);
-        let mut carrier = SignIn::new(SignInId(id.clone()), client.id.clone(), now, &self.settings);
+        let mut carrier = SignIn::new(
+            SignInId(id.clone()),
+            client.id.clone(),
+            now,
+            &self.settings.current(),
+        );
         carrier.identify(user.id.as_str().to_owned(), &user, now)?;
         let (flow, url) = self
             .oauth
@@ -195,7 +200,7 @@ impl Account {
             return Err(Error::NotFound(Resource::ExternalAccount));
         }
         self.require_recent_verification(&user, &session)?;
-        let settings = self.settings.clone();
+        let settings = self.settings.current().clone();
         self.user_admin
             .write_user(user, |mut user: User| {
                 let before = user.clone();

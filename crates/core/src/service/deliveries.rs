@@ -120,7 +120,7 @@ impl Deliveries {
         expire_at: Timestamp,
     ) -> Result<(), Error> {
         let id = new_id(IdPrefix::Delivery, &*self.random);
-        let deliver = self.events.settings.deliver_code_messages;
+        let deliver = self.events.settings.current().deliver_code_messages;
         let event = self.events.message(&id, message, deliver)?;
         if !deliver {
             // The application sends it, from the event.

@@ -9,10 +9,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use super::LiveSettings;
 use crate::error::Error;
 use crate::model::{
-    EventType, IdPrefix, InstanceSettings, NewEvent, RequestContext, Session, SessionStatus,
-    Timestamp, User, new_id,
+    EventType, IdPrefix, NewEvent, RequestContext, Session, SessionStatus, Timestamp, User, new_id,
 };
 use crate::ports::{ClientRepository, Clock, CodeMessage, EventFormat, EventSubject, Random};
 use crate::secrets::SecretBox;
@@ -46,7 +46,7 @@ pub(crate) struct Events {
     pub secrets: Arc<SecretBox>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
-    pub settings: Arc<InstanceSettings>,
+    pub settings: LiveSettings,
     /// Rung after events are stored, so this process's webhook worker
     /// starts at once, while any endpoint is enabled.
     pub wake: Arc<tokio::sync::Notify>,
@@ -58,9 +58,13 @@ impl Events {
     fn make(&self, event_type: EventType, subject: EventSubject<'_>) -> Result<NewEvent, Error> {
         let id = new_id(IdPrefix::Event, &*self.random);
         let now = self.clock.now();
-        let body = self
-            .format
-            .body(event_type, subject, &current_request(), &self.settings, now);
+        let body = self.format.body(
+            event_type,
+            subject,
+            &current_request(),
+            &self.settings.current(),
+            now,
+        );
         let sealed_body = self
             .secrets
             .seal(body.as_bytes(), &event_context(&id), &*self.random)?;

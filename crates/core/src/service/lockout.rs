@@ -16,8 +16,9 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use crate::error::{Error, StoreError};
-use crate::model::{Duration, InstanceSettings, Timestamp, User};
+use crate::model::{Duration, Timestamp, User};
 use crate::ports::{AttemptSlot, Clock, UserRepository};
 
 /// How long a check waits, in all, for checks in flight that hold every
@@ -36,7 +37,7 @@ pub(crate) struct Lockout {
     pub(super) audit: super::Audit,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl Lockout {
@@ -56,7 +57,7 @@ impl Lockout {
         user: &User,
         stand_in: bool,
     ) -> Result<(), Error> {
-        if !stand_in || self.settings.lockout_attempts == 0 {
+        if !stand_in || self.settings.current().lockout_attempts == 0 {
             return self.refuse_if_locked(user);
         }
         let now = self.clock.now();
@@ -93,7 +94,7 @@ impl Lockout {
         what: &super::audit::Check,
         check: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let max = self.settings.lockout_attempts;
+        let max = self.settings.current().lockout_attempts;
         if max == 0 {
             return check.await;
         }
@@ -103,7 +104,7 @@ impl Lockout {
             let now = self.clock.now();
             let slot = self
                 .users
-                .take_attempt(&user.id, now, max, self.settings.lockout_duration)
+                .take_attempt(&user.id, now, max, self.settings.current().lockout_duration)
                 .await?;
             match slot {
                 AttemptSlot::Granted => break,
@@ -128,7 +129,7 @@ impl Lockout {
                 failed,
                 self.clock.now(),
                 max,
-                self.settings.lockout_duration,
+                self.settings.current().lockout_duration,
             )
             .await;
         match settled {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::addresses::keep_a_way_in;
 use super::{Clients, Outcome, Users};
 use crate::error::{Error, Problem, Resource, ReverificationLevel};
@@ -11,7 +12,6 @@ use crate::model::{
     generate_backup_codes,
 };
 
-use crate::model::InstanceSettings;
 use crate::ports::{ClientRepository, Clock, Random, UserRepository};
 use crate::secrets::SecretBox;
 
@@ -41,7 +41,7 @@ pub struct Account {
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 /// The issuer shown in authenticator apps.
@@ -112,7 +112,7 @@ impl Account {
     ) -> Result<Outcome<User>, Error> {
         let (client, user) = self.me(token, session_id).await?;
         if matches!(&patch.username, Some(Some(u)) if !u.is_empty())
-            && !self.settings.identifiers.username
+            && !self.settings.current().identifiers.username
         {
             return Err(Error::invalid(
                 "username",
@@ -131,7 +131,7 @@ impl Account {
             unsafe_metadata: patch.unsafe_metadata,
             ..UserPatch::default()
         };
-        let settings = self.settings.clone();
+        let settings = self.settings.current().clone();
         let usable = move |u: &User| -> Result<(), Error> {
             if clears_username {
                 let without = User {
@@ -185,7 +185,7 @@ impl Account {
             .new_password
             .filter(|p| !p.is_empty())
             .ok_or_else(|| Error::param_nil("new_password"))?;
-        crate::model::Password::parse(&new_password, self.settings.password_min_length)?;
+        crate::model::Password::parse(&new_password, self.settings.current().password_min_length)?;
         if let Some(digest) = user.password_digest.clone() {
             self.check_password(&user, digest, params.current_password, "current_password")
                 .await?;
@@ -229,7 +229,7 @@ impl Account {
             password_digest: None,
             ..user.clone()
         };
-        if !super::addresses::ways_in(&passwordless, &self.settings) {
+        if !super::addresses::ways_in(&passwordless, &self.settings.current()) {
             return Err(Error::invalid("password", Problem::LastWayIn));
         }
         self.check_password(&user, digest, current_password, "current_password")
@@ -239,7 +239,7 @@ impl Account {
             .write_user(user, |mut user| {
                 let before = user.clone();
                 user.password_digest = None;
-                keep_a_way_in(&before, &user, &self.settings, "password")?;
+                keep_a_way_in(&before, &user, &self.settings.current(), "password")?;
                 Ok(user)
             })
             .await?;
@@ -347,7 +347,7 @@ impl Account {
         token: Option<&str>,
         session_id: Option<&str>,
     ) -> Result<Outcome<UserId>, Error> {
-        if !self.settings.delete_self_enabled {
+        if !self.settings.current().delete_self_enabled {
             return Err(Error::SelfDeletionDisabled);
         }
         let (client, user, session) = self.me_with_session(token, session_id).await?;
@@ -545,8 +545,9 @@ impl Account {
         let step = secret
             .matching_step(&code, now)
             .ok_or_else(super::codes::code_incorrect)?;
-        let new_codes = (self.settings.strategies.backup_code && !user.backup_code_enabled())
-            .then(|| generate_backup_codes(&*self.random));
+        let new_codes = (self.settings.current().strategies.backup_code
+            && !user.backup_code_enabled())
+        .then(|| generate_backup_codes(&*self.random));
         let digests = match &new_codes {
             Some(codes) => Some(self.user_admin.backup_code_digests(&user.id, codes)?),
             None => None,
@@ -647,7 +648,7 @@ impl Account {
         session: &Session,
     ) -> Result<(), Error> {
         let now = self.clock.now();
-        let window = self.settings.reverification_window;
+        let window = self.settings.current().reverification_window;
         let recent = |at: Timestamp| now.since(at).0 <= window.0;
         let (level, verified) = if self.has_second_factor(user) {
             (
@@ -706,7 +707,7 @@ impl Account {
     }
 
     fn require_feature(&self, strategy: &Strategy) -> Result<(), Error> {
-        if self.settings.strategies.allows(strategy) {
+        if self.settings.current().strategies.allows(strategy) {
             return Ok(());
         }
         Err(Error::SecondFactorNotEnabled(strategy.clone()))

@@ -20,6 +20,7 @@ mod rate_limits;
 mod reverification;
 mod second_factors;
 mod sessions;
+mod settings;
 mod sign_ins;
 mod sign_ups;
 mod steps;
@@ -44,6 +45,7 @@ pub use rate_limits::{RateLimits, Step, Throttled};
 pub use reverification::{ReverificationAsked, ReverificationStatus, ReverificationView};
 pub use second_factors::{AttemptSecondFactor, PrepareSecondFactor};
 pub use sessions::{SessionTokenClaims, Sessions, SessionsPage};
+pub use settings::{Instance, LiveSettings, MAX_LIST_ENTRIES, SettingsView};
 pub use sign_ins::{AttemptFirstFactor, CreateSignIn, PrepareFirstFactor, ResetPassword, SignIns};
 pub use sign_ups::{
     AttemptVerification, CreateSignUp, PrepareVerification, SignUpFields, SignUpView, SignUps,
@@ -65,7 +67,8 @@ use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
     AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
-    PasswordHasher, Random, SignInStore, SignUpStore, UserRepository, WebhookSender, WebhookStore,
+    PasswordHasher, Random, SettingsStore, SignInStore, SignUpStore, UserRepository, WebhookSender,
+    WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -100,6 +103,9 @@ pub struct Ports {
     pub webhook_sender: Arc<dyn WebhookSender>,
     /// The audit log; kept with the durable store.
     pub audit: Arc<dyn AuditLog>,
+    /// The runtime settings' versions and the allow- and block-lists; kept
+    /// with the durable store.
+    pub settings: Arc<dyn SettingsStore>,
 }
 
 /// Every use case, one service per resource. Each service holds only the
@@ -133,13 +139,17 @@ pub struct Services {
     pub webhooks: Webhooks,
     /// The audit log: what operators read, and the Backend API's writes.
     pub audit: Audit,
-    settings: Arc<InstanceSettings>,
+    /// The runtime settings and the allow- and block-lists.
+    pub instance: Instance,
+    settings: LiveSettings,
 }
 
 impl Services {
-    /// Builds every service over `ports`, under `settings`.
+    /// Builds every service over `ports`, under `settings` (the
+    /// configuration file's) until [`Instance::start`] reads the store.
     pub fn new(ports: Ports, settings: InstanceSettings) -> Self {
-        let settings = Arc::new(settings);
+        let base = Arc::new(settings.clone());
+        let settings = LiveSettings::new(settings);
         let Ports {
             users,
             clients,
@@ -158,6 +168,7 @@ impl Services {
             webhook_store,
             webhook_sender,
             audit,
+            settings: settings_store,
         } = ports;
         let audit = Audit {
             log: audit,
@@ -166,6 +177,20 @@ impl Services {
             keep: crate::model::Duration::days(90),
             queued: Arc::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let mut providers: Vec<String> = oauth.names().map(str::to_owned).collect();
+        providers.extend(base.strategies.oauth_providers.iter().cloned());
+        providers.sort();
+        providers.dedup();
+        let instance_service = Instance {
+            live: settings.clone(),
+            store: settings_store,
+            base,
+            providers: providers.into(),
+            pins: Arc::new([]),
+            audit: audit.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         // Until the worker's first round looks, assume an endpoint.
@@ -360,8 +385,16 @@ impl Services {
             handshakes,
             webhooks,
             audit,
+            instance: instance_service,
             settings,
         }
+    }
+
+    /// The same services refusing runtime changes to `pins` (document
+    /// paths: a group or one setting), which keep the file's values.
+    pub fn with_pinned_settings(mut self, pins: Vec<String>) -> Self {
+        self.instance.pins = pins.into();
+        self
     }
 
     /// The same services keeping audit entries for `keep`.
@@ -418,8 +451,13 @@ impl Services {
             .await
     }
 
-    /// The instance settings every service runs under.
-    pub fn settings(&self) -> &InstanceSettings {
+    /// The instance settings in force now.
+    pub fn settings(&self) -> Arc<InstanceSettings> {
+        self.settings.current()
+    }
+
+    /// The shared settings every service reads.
+    pub fn live_settings(&self) -> &LiveSettings {
         &self.settings
     }
 }

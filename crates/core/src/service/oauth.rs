@@ -8,10 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use super::LiveSettings;
 use super::steps::PassedStep;
 use super::{Clients, Lockout, Steps, Users, hex};
 use crate::error::{Error, Problem, Resource};
-use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Environment, IdPrefix, Identifier, OAuthClaim, OAuthFlow, OAuthStateError,
     ProviderAccount, SessionOrigin, SignIn, SignInId, Strategy, Timestamp, User, UserId,
@@ -37,6 +37,11 @@ impl OAuthProviders {
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
         self.by_name.get(name)
+    }
+
+    /// The providers' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
     }
 }
 
@@ -80,7 +85,7 @@ pub struct OAuth {
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl OAuth {
@@ -164,14 +169,14 @@ impl OAuth {
             nonce: self.random_token(24),
             redirect_url,
             action_complete_redirect_url,
-            expire_at: now.plus(self.settings.oauth_flow_lifetime),
+            expire_at: now.plus(self.settings.current().oauth_flow_lifetime),
             client_binding,
         };
         let request = AuthorizationRequest {
             state: format!("{flow_id}.{secret}"),
             pkce_verifier: flow.pkce_verifier.clone(),
             nonce: flow.nonce.clone(),
-            redirect_uri: self.settings.oauth_callback_url.clone(),
+            redirect_uri: self.settings.current().oauth_callback_url.clone(),
         };
         let url = provider
             .authorize_url(&request)
@@ -399,12 +404,26 @@ impl OAuth {
             code,
             pkce_verifier: flow.pkce_verifier.clone(),
             nonce: flow.nonce.clone(),
-            redirect_uri: self.settings.oauth_callback_url.clone(),
+            redirect_uri: self.settings.current().oauth_callback_url.clone(),
         };
         let identity = provider
             .exchange(&exchange)
             .await
             .map_err(|err| provider_error(strategy, &err))?;
+        // The lists judge the address the provider gives, as they judge
+        // one typed in.
+        let settings = self.settings.current();
+        let address = identity
+            .email
+            .as_deref()
+            .and_then(|e| crate::model::EmailAddress::parse(e).ok());
+        if let Some(address) = address
+            && !settings
+                .restrictions
+                .admit(&settings.lists, &[Identifier::Email(address)], false)
+        {
+            return Err(Error::NotAllowedAccess);
+        }
         let tokens = match &identity.tokens {
             Some(tokens) => Some(self.seal_tokens(name, &identity.subject, tokens)?),
             None => None,
@@ -518,7 +537,7 @@ impl OAuth {
         &self,
         account: &ProviderAccount,
     ) -> Result<Option<User>, Error> {
-        if !self.settings.oauth_link_verified_emails || !account.email_verified {
+        if !self.settings.current().oauth_link_verified_emails || !account.email_verified {
             return Ok(None);
         }
         let Some(email) = account.email.as_deref() else {
@@ -658,6 +677,7 @@ impl OAuth {
             .get(name)
             .filter(|_| {
                 self.settings
+                    .current()
                     .strategies
                     .allows(&Strategy::OAuth(name.to_owned()))
             })
@@ -673,8 +693,8 @@ impl OAuth {
             return Err(invalid());
         }
         let origin = origin_of(url).ok_or_else(invalid)?;
-        let allowed = self.settings.redirect_origins.contains(&origin)
-            || (self.settings.environment == Environment::Development
+        let allowed = self.settings.current().redirect_origins.contains(&origin)
+            || (self.settings.current().environment == Environment::Development
                 && is_loopback_origin(&origin));
         if allowed { Ok(()) } else { Err(invalid()) }
     }

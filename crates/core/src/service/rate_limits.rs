@@ -6,8 +6,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::LiveSettings;
 use crate::error::Error;
-use crate::model::{InstanceSettings, RateLimit};
+use crate::model::RateLimit;
 use crate::ports::{Clock, CodeDestination, Counters};
 use crate::secrets::SecretBox;
 
@@ -140,7 +141,7 @@ pub struct RateLimits {
     pub(super) audit: super::Audit,
     pub(super) counters: Arc<dyn Counters>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
     /// Keys the digests that name code destinations in counter keys.
     pub(super) secrets: Arc<SecretBox>,
 }
@@ -164,7 +165,7 @@ impl RateLimits {
         what: Throttled,
         ip: Option<IpAddr>,
     ) -> Result<(), Error> {
-        let limits = &self.settings.rate_limits;
+        let limits = &self.settings.current().rate_limits;
         let limit = match what {
             Throttled::CreateClient => limits.create_client,
             Throttled::CreateSignIn => limits.create_sign_in,
@@ -191,7 +192,7 @@ impl RateLimits {
         // all) are too few to hide behind a plain hash.
         let digest = &self.secrets.digest("rate-limit-destination", &address)[..32];
         self.count(
-            self.settings.rate_limits.codes_per_destination,
+            self.settings.current().rate_limits.codes_per_destination,
             "codes_per_destination",
             &format!("rl:codes:{digest}"),
         )

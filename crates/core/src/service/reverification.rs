@@ -105,7 +105,7 @@ impl Account {
         let strategy = self.strategy_param(strategy)?;
         let (client, user, session) = self.me_with_session(token, Some(session_id)).await?;
         if !matches!(strategy, Strategy::EmailCode | Strategy::PhoneCode)
-            || !self.settings.strategies.allows(&strategy)
+            || !self.settings.current().strategies.allows(&strategy)
         {
             return Err(Error::StrategyNotForUser(strategy));
         }
@@ -120,7 +120,7 @@ impl Account {
         let mut carrier = match stored {
             Some(carrier) => carrier,
             None => {
-                let mut carrier = SignIn::new(id, client.id.clone(), now, &self.settings);
+                let mut carrier = SignIn::new(id, client.id.clone(), now, &self.settings.current());
                 carrier.identify(user.id.as_str().to_owned(), &user, now)?;
                 carrier
             }
@@ -173,7 +173,7 @@ impl Account {
                 let digest = user
                     .password_digest
                     .clone()
-                    .filter(|_| self.settings.strategies.password)
+                    .filter(|_| self.settings.current().strategies.password)
                     .ok_or(Error::StrategyNotForUser(Strategy::Password))?;
                 self.check_password(&user, digest, password, "password")
                     .await?;
@@ -236,10 +236,10 @@ impl Account {
         let now = self.clock.now();
         let check = async {
             match strategy.clone() {
-                Strategy::Totp if self.settings.strategies.totp => {
+                Strategy::Totp if self.settings.current().strategies.totp => {
                     totp_passes(&*self.users, &self.secrets, &user, &code, now).await
                 }
-                Strategy::BackupCode if self.settings.strategies.backup_code => {
+                Strategy::BackupCode if self.settings.current().strategies.backup_code => {
                     backup_code_passes(&*self.users, &self.secrets, &user, &code, now).await
                 }
                 other => Err(Error::StrategyNotForUser(other)),
@@ -275,7 +275,7 @@ impl Account {
 
     /// Whether the user has a second factor this instance takes.
     pub(super) fn has_second_factor(&self, user: &User) -> bool {
-        let on = &self.settings.strategies;
+        let on = &self.settings.current().strategies;
         (on.totp && user.totp_enabled()) || (on.backup_code && user.backup_code_enabled())
     }
 

@@ -52,7 +52,7 @@ impl SignIns {
                 ));
             }
         };
-        let offered = offered_user(&sign_in, &user, &self.settings);
+        let offered = offered_user(&sign_in, &user, &self.settings.current());
         self.codes
             .send_code(
                 FactorSlot::Second,
@@ -90,7 +90,7 @@ impl SignIns {
             if !sign_in.reserve_attempt(
                 FactorSlot::Second,
                 &strategy,
-                self.settings.max_code_attempts,
+                self.settings.current().max_code_attempts,
                 now,
             )? {
                 return Err(Error::SecondFactorAttemptsExhausted);
@@ -181,8 +181,8 @@ impl SignIns {
         self.lockout.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);
         // Only verified addresses are second factors.
-        let offered = offered_user(&sign_in, &user, &self.settings);
-        if !supported_second_factors(&offered, &self.settings, first)
+        let offered = offered_user(&sign_in, &user, &self.settings.current());
+        if !supported_second_factors(&offered, &self.settings.current(), first)
             .iter()
             .any(|f| f.strategy == strategy)
         {

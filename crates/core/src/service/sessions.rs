@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::{ClientSnapshot, Clients, Outcome, SessionView, page_limit};
 use crate::error::{Error, Resource};
-use crate::model::InstanceSettings;
 use crate::model::{Client, Duration, Session, SessionId, SessionStatus, Timestamp, User};
 use crate::ports::{ClientRepository, Clock, SessionQuery, UserRepository};
 
@@ -59,7 +59,7 @@ pub struct Sessions {
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl Sessions {
@@ -162,7 +162,7 @@ impl Sessions {
     ) -> Result<SessionTokenClaims, Error> {
         let (_, session, user) = self.client_session(token, id).await?;
         let view = SessionView::at(session, user, self.clock.now());
-        SessionTokenClaims::of(&view, self.settings.session_token_lifetime)
+        SessionTokenClaims::of(&view, self.settings.current().session_token_lifetime)
             .ok_or_else(inactive_session)
     }
 

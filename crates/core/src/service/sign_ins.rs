@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::lockout::refuse_if_banned;
 use super::steps::{PassedStep, admit};
 use super::{
     Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users, token_hash,
 };
 use crate::error::{Error, Problem};
-use crate::model::InstanceSettings;
 use crate::model::{
     AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
     SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
@@ -41,7 +41,7 @@ pub struct SignIns {
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 /// `POST /v1/client/sign_ins`.
@@ -222,7 +222,7 @@ impl SignIns {
                 SignInId(new_id(IdPrefix::SignIn, &*self.random)),
                 client.id.clone(),
                 now,
-                &self.settings,
+                &self.settings.current(),
             );
             let mut session = None;
             if let Some((normalised, user)) = &identified {
@@ -241,7 +241,7 @@ impl SignIns {
                         | Strategy::ResetPasswordEmailCode
                         | Strategy::ResetPasswordPhoneCode),
                     ) => {
-                        let offered = offered_user(&sign_in, user, &self.settings);
+                        let offered = offered_user(&sign_in, user, &self.settings.current());
                         self.codes.send_code(
                             FactorSlot::First,
                             &mut sign_in,
@@ -461,7 +461,7 @@ impl SignIns {
             }
             other => return Err(not_yet_supported(&other)),
         };
-        let offered = offered_user(&sign_in, &user, &self.settings);
+        let offered = offered_user(&sign_in, &user, &self.settings.current());
         self.codes
             .send_code(
                 FactorSlot::First,
@@ -546,7 +546,7 @@ impl SignIns {
         let strategy = Strategy::parse(raw)
             .filter(Strategy::is_first_factor)
             .ok_or_else(|| Error::invalid("strategy", Problem::NotFirstFactor(truncate(raw))))?;
-        if !self.settings.strategies.allows(&strategy) {
+        if !self.settings.current().strategies.allows(&strategy) {
             return Err(Error::StrategyNotEnabled(strategy));
         }
         Ok(strategy)
@@ -557,11 +557,20 @@ impl SignIns {
     /// an identifier with no account gets its stand-in (the flag is set).
     async fn lookup_identifier(&self, raw: &str) -> Result<(String, User, bool), Error> {
         let identifier = Identifier::parse(raw)?;
-        if !self.settings.identifiers.allows(identifier.kind()) {
+        let settings = self.settings.current();
+        if !settings.identifiers.allows(identifier.kind()) {
             return Err(Error::invalid(
                 "identifier",
                 Problem::IdentifierNotEnabled(identifier.kind()),
             ));
+        }
+        // The lists judge the identifier as given, before any account is
+        // looked up: the answer says nothing of whether one exists.
+        if !settings
+            .restrictions
+            .admit(&settings.lists, std::slice::from_ref(&identifier), false)
+        {
+            return Err(Error::NotAllowedAccess);
         }
         // An address that is not verified names nobody: it answers as an
         // unknown identifier does.
@@ -572,7 +581,7 @@ impl SignIns {
             .filter(|user| identifies(&identifier, user));
         match user {
             Some(user) => Ok((identifier.as_str().to_owned(), user, false)),
-            None if self.settings.enumeration_protection => {
+            None if self.settings.current().enumeration_protection => {
                 let user = self.phantoms.phantom_user(identifier.as_str()).await?;
                 Ok((identifier.as_str().to_owned(), user, true))
             }
@@ -585,10 +594,12 @@ impl SignIns {
         let digest = user
             .password_digest
             .clone()
-            .filter(|_| self.settings.strategies.password);
+            .filter(|_| self.settings.current().strategies.password);
         let has_digest = digest.is_some();
         let matched = self.hasher.verify(password, digest).await?;
-        if !has_digest && self.settings.enumeration_protection && self.settings.strategies.password
+        if !has_digest
+            && self.settings.current().enumeration_protection
+            && self.settings.current().strategies.password
         {
             // Whether an account has a password is the account's business.
             return Err(Error::PasswordIncorrect);
@@ -658,7 +669,7 @@ impl SignIns {
             SignInId(new_id(IdPrefix::SignIn, &*self.random)),
             client.id.clone(),
             now,
-            &self.settings,
+            &self.settings.current(),
         );
         let strategy = Strategy::OAuth(account.provider.clone());
         let session = match sign_in.transferred(&user, strategy, user.two_factor_enabled(), now)? {
@@ -751,7 +762,7 @@ impl SignIns {
             // Nothing sent: the check itself says so.
             return Ok(());
         };
-        let offered = offered_user(sign_in, user, &self.settings);
+        let offered = offered_user(sign_in, user, &self.settings.current());
         let mut records = offered.email_addresses.iter().chain(&offered.phone_numbers);
         if records.any(|r| r.id == target) {
             Ok(())

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::codes::{Recipient, code_digest};
 use super::oauth::{digest, expired, from_its_browser, state_invalid, state_parts};
 use super::{
@@ -14,9 +15,9 @@ use super::{
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
-    InstanceSettings, OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement,
-    SentCode, Session, SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField,
-    SignUpId, SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable,
+    OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement, SentCode, Session,
+    SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField, SignUpId,
+    SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable,
     VerificationStatus, new_id,
 };
 use crate::ports::{
@@ -41,7 +42,7 @@ pub struct SignUps {
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 /// A sign-up as of `now`.
@@ -161,7 +162,7 @@ impl SignUps {
                 SignUpId(new_id(IdPrefix::SignUp, &*self.random)),
                 client.id.clone(),
                 now,
-                self.settings.sign_in_lifetime,
+                self.settings.current().sign_in_lifetime,
             );
             apply(&mut sign_up, checked, now)?;
             let transferred = match params.transfer {
@@ -306,7 +307,12 @@ impl SignUps {
             target_id: sign_up.id.as_str().to_owned(),
             sent_at: now,
         };
-        sign_up.code_sent(address, sent, now.plus(self.settings.code_lifetime), now)?;
+        sign_up.code_sent(
+            address,
+            sent,
+            now.plus(self.settings.current().code_lifetime),
+            now,
+        )?;
         self.replace(&mut sign_up).await?;
         self.outcome(sign_up, &client.id, None, now).await
     }
@@ -329,7 +335,8 @@ impl SignUps {
         let now = self.clock.now();
         sign_up.expect_open(now)?;
         let unchanged = sign_up.clone();
-        let outcome = sign_up.count_code_attempt(address, self.settings.max_code_attempts, now)?;
+        let outcome =
+            sign_up.count_code_attempt(address, self.settings.current().max_code_attempts, now)?;
         // An attempt on a spent or expired code changes nothing and writes
         // nothing, so that it cannot make a racing right code lose its write.
         if sign_up != unchanged {
@@ -518,12 +525,23 @@ impl SignUps {
         account: ProviderAccount,
         now: Timestamp,
     ) -> Result<(), Error> {
-        let collects = |field| self.settings.sign_up_requirement(field) != Requirement::Off;
+        let collects =
+            |field| self.settings.current().sign_up_requirement(field) != Requirement::Off;
         // The address as identifiers are kept (normalised), or none.
         let address = account
             .email
             .as_deref()
             .and_then(|e| EmailAddress::parse(e).ok());
+        let settings = self.settings.current();
+        if let Some(address) = &address
+            && !settings.restrictions.admit(
+                &settings.lists,
+                &[Identifier::Email(address.clone())],
+                true,
+            )
+        {
+            return Err(Error::NotAllowedAccess);
+        }
         let email = match &address {
             Some(address) if collects(SignUpField::EmailAddress) => self
                 .users
@@ -647,7 +665,7 @@ struct Finish<'a> {
 impl SignUps {
     /// No self-service sign-up on a restricted instance.
     fn refuse_if_restricted(&self) -> Result<(), Error> {
-        match self.settings.sign_up.mode {
+        match self.settings.current().sign_up.mode {
             SignUpMode::Public => Ok(()),
             SignUpMode::Restricted => Err(Error::SignUpRestricted),
         }
@@ -669,7 +687,12 @@ impl SignUps {
                 ));
             }
         };
-        if !self.settings.strategies.allows(&address.strategy()) {
+        if !self
+            .settings
+            .current()
+            .strategies
+            .allows(&address.strategy())
+        {
             return Err(Error::StrategyNotEnabled(address.strategy()));
         }
         Ok(address)
@@ -685,7 +708,7 @@ impl SignUps {
         fields: SignUpFields,
     ) -> Result<CheckedChange, Error> {
         let collected = |field: SignUpField| -> Result<(), Error> {
-            match self.settings.sign_up_requirement(field) {
+            match self.settings.current().sign_up_requirement(field) {
                 Requirement::Off => Err(Error::invalid(field.as_str(), Problem::NotCollected)),
                 _ => Ok(()),
             }
@@ -753,10 +776,20 @@ impl SignUps {
         let password = match fields.password.filter(|p| !p.is_empty()) {
             Some(raw) => {
                 collected(SignUpField::Password)?;
-                Some(Password::parse(&raw, self.settings.password_min_length)?)
+                Some(Password::parse(
+                    &raw,
+                    self.settings.current().password_min_length,
+                )?)
             }
             None => None,
         };
+        let settings = self.settings.current();
+        if !settings
+            .restrictions
+            .admit(&settings.lists, &identifiers, true)
+        {
+            return Err(Error::NotAllowedAccess);
+        }
         // Whether each identifier given is an account's: refused, or under
         // enumeration protection, for an address the sign-up must prove,
         // accepted as any other and marked (see `SignUp::is_taken`).
@@ -769,8 +802,11 @@ impl SignUps {
             let address = Verifiable::of(identifier.kind());
             match (owner, address) {
                 (Some(_), Some(address))
-                    if self.settings.enumeration_protection
-                        && self.settings.verifies_at_sign_up(identifier.kind()) =>
+                    if self.settings.current().enumeration_protection
+                        && self
+                            .settings
+                            .current()
+                            .verifies_at_sign_up(identifier.kind()) =>
                 {
                     taken.push((address, true));
                 }
@@ -796,6 +832,7 @@ impl SignUps {
             let all: Vec<Identifier> = identifiers.iter().cloned().chain(kept).collect();
             if self
                 .settings
+                .current()
                 .sign_up
                 .refuses_password(password.expose(), &all)
             {
@@ -841,8 +878,8 @@ impl SignUps {
         finish: &Finish<'_>,
         now: Timestamp,
     ) -> Result<(SignUp, Option<String>), Error> {
-        let required = sign_up.required_fields(&self.settings);
-        let verify = Verifiable::proved_at_sign_up(&self.settings);
+        let required = sign_up.required_fields(&self.settings.current());
+        let verify = Verifiable::proved_at_sign_up(&self.settings.current());
         if sign_up.is_phantom()
             || sign_up.awaits_provider()
             || !sign_up.is_ready(&required, &verify)
@@ -979,7 +1016,7 @@ impl SignUps {
                 ..origin.clone()
             },
         };
-        Session::started(start, self.settings.session_lifetime, now)
+        Session::started(start, self.settings.current().session_lifetime, now)
     }
 
     /// The sign-up as of `now`, wrapped with its client as it is now.

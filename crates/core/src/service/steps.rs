@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::lockout::user_locked;
 use super::{Clients, Outcome, SignInView, new_token, token_hash};
 use crate::error::{Error, Resource, StoreError};
 use crate::model::{
-    Client, ClientId, FactorSlot, IdPrefix, InstanceSettings, Password, Session, SessionId,
-    SessionOrigin, SessionStart, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy,
-    Timestamp, User, new_id,
+    Client, ClientId, FactorSlot, IdPrefix, Password, Session, SessionId, SessionOrigin,
+    SessionStart, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp,
+    User, new_id,
 };
 use crate::ports::{
     ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
@@ -32,7 +33,7 @@ pub(crate) struct Steps {
     pub(super) hasher: Arc<dyn PasswordHasher>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 impl Steps {
@@ -107,7 +108,11 @@ impl Steps {
                 ..origin.clone()
             },
         };
-        Ok(Session::started(start, self.settings.session_lifetime, now))
+        Ok(Session::started(
+            start,
+            self.settings.current().session_lifetime,
+            now,
+        ))
     }
 
     /// Stores the session, rotates the client's token in the same step (unless

@@ -39,6 +39,8 @@ pub struct Mocks {
     pub webhooks: MockWebhookStore,
     /// The audit log; by default every entry is kept.
     pub audit: crate::ports::MockAuditLog,
+    /// Stored settings and lists; no call is expected by default.
+    pub settings_store: crate::ports::MockSettingsStore,
     pub settings: InstanceSettings,
 }
 
@@ -57,6 +59,7 @@ impl Mocks {
             oauth: Vec::new(),
             webhooks: MockWebhookStore::new(),
             audit: crate::ports::MockAuditLog::new(),
+            settings_store: crate::ports::MockSettingsStore::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -110,6 +113,7 @@ impl Mocks {
                 webhook_store: Arc::new(self.webhooks),
                 webhook_sender: Arc::new(MockWebhookSender::new()),
                 audit: Arc::new(self.audit),
+                settings: Arc::new(self.settings_store),
             },
             self.settings,
         )
@@ -125,7 +129,7 @@ impl crate::ports::EventFormat for TypeOnly {
         event_type: crate::model::EventType,
         _: crate::ports::EventSubject<'_>,
         _: &crate::model::RequestContext,
-        _: &InstanceSettings,
+        _: &Arc<InstanceSettings>,
         _: Timestamp,
     ) -> String {
         event_type.as_str().to_owned()

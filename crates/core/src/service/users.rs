@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use super::LiveSettings;
 use super::page_limit;
 use crate::error::{Error, Problem, Resource, StoreError};
-use crate::model::{AuditAction, EventType, InstanceSettings};
+use crate::model::{AuditAction, EventType};
 use crate::model::{
     EmailAddress, IdPrefix, IdentificationRecord, Password, PhoneNumber, Strategy, Timestamp,
     TotpSecret, User, UserId, UserPatch, Username, new_id, parse_backup_codes,
@@ -25,7 +26,7 @@ pub struct Users {
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn Random>,
-    pub(super) settings: Arc<InstanceSettings>,
+    pub(super) settings: LiveSettings,
 }
 
 /// `POST /v1/users`.
@@ -432,7 +433,7 @@ impl Users {
     }
 
     fn require_strategy(&self, strategy: &Strategy, param: &'static str) -> Result<(), Error> {
-        if self.settings.strategies.allows(strategy) {
+        if self.settings.current().strategies.allows(strategy) {
             return Ok(());
         }
         Err(Error::invalid(
@@ -568,7 +569,7 @@ impl Users {
         let min = if skip_checks {
             1
         } else {
-            self.settings.password_min_length
+            self.settings.current().password_min_length
         };
         let password = Password::parse(raw, min)?;
         self.hasher.hash(&password).await

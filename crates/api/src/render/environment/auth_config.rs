@@ -154,7 +154,7 @@ pub fn auth_config(settings: &InstanceSettings, instance_id: &str) -> AuthConfig
 pub fn second_factors(settings: &InstanceSettings) -> Vec<&'static str> {
     let st = &settings.strategies;
     [
-        (st.phone_code, "phone_code"),
+        (st.phone_code && st.phone_code_second_factor, "phone_code"),
         (st.totp, "totp"),
         (st.backup_code, "backup_code"),
         (st.email_code && st.email_code_second_factor, "email_code"),

@@ -83,7 +83,11 @@ impl Attribute {
             enabled,
             required: false,
             used_for_first_factor: enabled && identifies,
-            first_factors: on(first_factors),
+            first_factors: if identifies {
+                on(first_factors)
+            } else {
+                Vec::new()
+            },
             used_for_second_factor: !second_factors.is_empty(),
             second_factors,
             verify_at_sign_up: false,
@@ -233,7 +237,7 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
     let attributes = Attributes {
         email_address: Attribute::new(
             ids.email_address,
-            true,
+            ids.sign_in.email_address,
             &[(st.email_code, "email_code")],
             &[(email_second, "email_code")],
             &[(st.email_code, "email_code")],
@@ -244,16 +248,16 @@ pub fn user_settings(settings: &InstanceSettings) -> UserSettings {
         ),
         phone_number: Attribute::new(
             ids.phone_number,
-            true,
+            ids.sign_in.phone_number,
             &[(st.phone_code, "phone_code")],
-            &[(st.phone_code, "phone_code")],
+            &[(st.phone_code && st.phone_code_second_factor, "phone_code")],
             &[(st.phone_code, "phone_code")],
         )
         .at_sign_up(
             requirement(SignUpField::PhoneNumber),
             settings.verifies_at_sign_up(IdentifierKind::PhoneNumber),
         ),
-        username: Attribute::new(ids.username, true, &[], &[], &[])
+        username: Attribute::new(ids.username, ids.sign_in.username, &[], &[], &[])
             .at_sign_up(requirement(SignUpField::Username), false),
         web3_wallet: Attribute::off(),
         first_name: Attribute::new(true, false, &[], &[], &[])

@@ -229,7 +229,7 @@ pub fn supported_second_factors(
     first: Option<&Strategy>,
 ) -> Vec<Factor> {
     let mut factors = Vec::new();
-    if settings.strategies.phone_code {
+    if settings.strategies.phone_code && settings.strategies.phone_code_second_factor {
         let default_phone = user.default_second_factor_phone().map(|p| p.id.as_str());
         factors.extend(
             user.phone_numbers

@@ -67,7 +67,7 @@ fn deliveries_with(
             secrets: secrets(),
             clock: clock.clone(),
             random: Arc::new(FreshRandom),
-            settings: Arc::new(settings),
+            settings: crate::service::LiveSettings::new(settings),
             wake: Arc::new(tokio::sync::Notify::new()),
             active: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         },

@@ -1,0 +1,386 @@
+//! The instance's settings as they stand now: one shared value every service
+//! reads, replaced whole when an operator changes it ([`LiveSettings`]), and
+//! the use cases that change, store and reload it ([`Instance`]).
+//!
+//! The configuration file gives the base settings and a new instance's first
+//! document; after that the durable store is the truth. Each replica polls
+//! the store's generation (a number that grows with every change of the
+//! settings or the lists) and reloads when it moved, so a change made through
+//! one replica is in force on all of them within one poll. A use case reads
+//! one snapshot from start to end; a sign-in begun under the old settings
+//! meets the new ones at its next step (a strategy turned off is refused
+//! there).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use super::Audit;
+use crate::error::{Error, Problem, Resource};
+use crate::model::{
+    AccessList, AccessLists, AuditAction, IdPrefix, InstanceSettings, ListEntry, SettingProblem,
+    SettingsRefusal, UserManagement, new_id, parse_entry,
+};
+use crate::ports::{Clock, Random, SettingsStore, SettingsVersion};
+
+/// The settings in force, shared by every service. A use case takes one
+/// [`current`](Self::current) value and reads it to its end, so a change
+/// landing meanwhile never mixes two versions in one decision.
+#[derive(Clone)]
+pub struct LiveSettings {
+    inner: Arc<ArcSwap<Versioned>>,
+}
+
+/// Settings with the store's generation and the document version they came
+/// from (both 0 before any was read from a store), swapped together.
+struct Versioned {
+    generation: u64,
+    version: u64,
+    settings: Arc<InstanceSettings>,
+}
+
+impl LiveSettings {
+    /// Settings that start as `settings`, at generation 0.
+    pub fn new(settings: InstanceSettings) -> Self {
+        Self {
+            inner: Arc::new(ArcSwap::from_pointee(Versioned {
+                generation: 0,
+                version: 0,
+                settings: Arc::new(settings),
+            })),
+        }
+    }
+
+    /// The settings in force.
+    pub fn current(&self) -> Arc<InstanceSettings> {
+        self.inner.load().settings.clone()
+    }
+
+    /// The stored document version of the settings in force (0: none).
+    pub fn version(&self) -> u64 {
+        self.inner.load().version
+    }
+
+    /// The store generation the settings in force were read at.
+    pub fn generation(&self) -> u64 {
+        self.inner.load().generation
+    }
+
+    /// Puts `settings` in force as read at `generation` (document
+    /// `version`), unless a later generation is in force already: two
+    /// reloads racing keep the newer. Returns whether it replaced them.
+    pub fn install(&self, generation: u64, version: u64, settings: InstanceSettings) -> bool {
+        let settings = Arc::new(settings);
+        let previous = self.inner.rcu(|now| {
+            if now.generation >= generation {
+                now.clone()
+            } else {
+                Arc::new(Versioned {
+                    generation,
+                    version,
+                    settings: settings.clone(),
+                })
+            }
+        });
+        previous.generation < generation
+    }
+}
+
+impl std::fmt::Debug for LiveSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveSettings")
+            .field("generation", &self.generation())
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most entries one list holds.
+pub const MAX_LIST_ENTRIES: usize = 10_000;
+
+/// How many times a change is retried when another replica stores a
+/// version between its read and its write.
+const SAVE_ATTEMPTS: usize = 5;
+
+/// The instance's runtime settings and lists: read, changed, reloaded.
+#[derive(Clone)]
+pub struct Instance {
+    pub(super) live: LiveSettings,
+    pub(super) store: Arc<dyn SettingsStore>,
+    /// The configuration file's settings, under every document.
+    pub(super) base: Arc<InstanceSettings>,
+    /// The OAuth providers the configuration file sets up.
+    pub(super) providers: Arc<[String]>,
+    /// Document paths the configuration file pins.
+    pub(super) pins: Arc<[String]>,
+    pub(super) audit: Audit,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn Random>,
+}
+
+/// The settings document in force, with its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsView {
+    pub version: u64,
+    pub document: UserManagement,
+    /// The paths the configuration file pins.
+    pub pinned: Vec<String>,
+}
+
+fn refused(refusal: SettingsRefusal) -> Error {
+    Error::InvalidParam {
+        param: refusal.path.into(),
+        problem: Problem::Setting(refusal.problem),
+    }
+}
+
+impl Instance {
+    /// The configuration file's document.
+    fn file_document(&self) -> UserManagement {
+        UserManagement::of(&self.base, self.providers.iter().map(String::as_str))
+    }
+
+    /// A stored version read through the file's document, with the pins.
+    fn read_stored(&self, file: &UserManagement, stored: &SettingsVersion) -> UserManagement {
+        let document = file.over_stored(&stored.document).unwrap_or_else(|| {
+            tracing::warn!(
+                version = stored.version,
+                "a stored settings document does not read; the file's settings apply"
+            );
+            file.clone()
+        });
+        document.with_pins(file, &self.pins)
+    }
+
+    /// The settings in force now, as a document.
+    pub fn view(&self) -> SettingsView {
+        let settings = self.live.current();
+        SettingsView {
+            version: self.live.version(),
+            document: UserManagement::of(&settings, self.providers.iter().map(String::as_str)),
+            pinned: self.pins.to_vec(),
+        }
+    }
+
+    /// Checks that every pin names a setting.
+    pub fn check_pins(&self) -> Result<(), Error> {
+        let file = self.file_document();
+        match self.pins.iter().find(|pin| !file.has_path(pin)) {
+            Some(pin) => Err(refused(SettingsRefusal {
+                path: pin.clone(),
+                problem: SettingProblem::Unknown,
+            })),
+            None => Ok(()),
+        }
+    }
+
+    /// At start: stores the configuration file's document as version 1 on
+    /// a new instance, then loads what the store holds.
+    pub async fn start(&self) -> Result<(), Error> {
+        self.check_pins()?;
+        if self.store.latest().await?.is_none() {
+            let file = self.file_document();
+            file.check(&self.base).map_err(refused)?;
+            // Another replica starting at once may store it first: either
+            // way version 1 is a file's document.
+            let _ = self
+                .store
+                .save(0, &file.to_stored(), "system", self.clock.now())
+                .await?;
+        }
+        self.reload().await
+    }
+
+    /// Reloads when the store's generation moved past the one in force;
+    /// what each replica runs every poll. Returns whether it reloaded.
+    pub async fn refresh(&self) -> Result<bool, Error> {
+        let generation = self.store.generation().await?;
+        if generation <= self.live.generation() {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Reads the latest document and both lists, and puts them in force.
+    async fn reload(&self) -> Result<(), Error> {
+        // The generation first: anything changed after it is read again
+        // at the next poll.
+        let generation = self.store.generation().await?;
+        let latest = self.store.latest().await?;
+        let lists = AccessLists {
+            allow: self.store.entries(AccessList::Allow).await?,
+            block: self.store.entries(AccessList::Block).await?,
+        };
+        let file = self.file_document();
+        let (version, document) = match latest {
+            Some(stored) => (stored.version, self.read_stored(&file, &stored)),
+            None => (0, file),
+        };
+        if let Err(refusal) = document.check(&self.base) {
+            // Settings stored under another configuration file may no
+            // longer fit it; they stay in force, and the log says why.
+            tracing::warn!(
+                version,
+                path = %refusal.path,
+                problem = ?refusal.problem,
+                "the stored settings do not pass the checks under this configuration"
+            );
+        }
+        let mut settings = document.apply(&self.base);
+        settings.lists = lists;
+        // A generation of 0 would never replace the start-up value.
+        self.live.install(generation.max(1), version, settings);
+        Ok(())
+    }
+
+    /// Applies `patch` (a JSON merge patch over the document) as a new
+    /// version, checked whole; with `expected`, only if that version is
+    /// the latest. Refusals name the setting they are about. A patch that
+    /// changes nothing stores nothing.
+    pub async fn update(
+        &self,
+        patch: &Value,
+        expected: Option<u64>,
+    ) -> Result<SettingsView, Error> {
+        let file = self.file_document();
+        for _ in 0..SAVE_ATTEMPTS {
+            let latest = self.store.latest().await?;
+            let (version, current) = match latest {
+                Some(stored) => (stored.version, self.read_stored(&file, &stored)),
+                None => (0, file.clone()),
+            };
+            if let Some(expected) = expected
+                && expected != version
+            {
+                return Err(Error::SettingsVersionStale {
+                    expected,
+                    current: version,
+                });
+            }
+            let next = current.patched(patch).map_err(refused)?;
+            let changed = current.changed_paths(&next);
+            if let Some(path) = changed.iter().find(|path| self.pinned(path)) {
+                return Err(refused(SettingsRefusal {
+                    path: path.clone(),
+                    problem: SettingProblem::Pinned,
+                }));
+            }
+            next.check(&self.base).map_err(refused)?;
+            if changed.is_empty() {
+                self.refresh().await?;
+                return Ok(self.view());
+            }
+            let actor = super::current_request().actor;
+            if self
+                .store
+                .save(version, &next.to_stored(), actor.as_str(), self.clock.now())
+                .await?
+            {
+                let new_version = (version + 1).to_string();
+                let paths = changed.join(",");
+                self.audit
+                    .record(
+                        AuditAction::SettingsChanged,
+                        None,
+                        &[("version", &new_version), ("changed", &paths)],
+                    )
+                    .await;
+                self.refresh().await?;
+                return Ok(self.view());
+            }
+            if expected.is_some() {
+                let current = self.store.latest().await?.map_or(0, |v| v.version);
+                return Err(Error::SettingsVersionStale {
+                    expected: version,
+                    current,
+                });
+            }
+        }
+        Err(Error::Conflict)
+    }
+
+    /// Whether the configuration file pins `path` (it or a group holding
+    /// it).
+    fn pinned(&self, path: &str) -> bool {
+        self.pins.iter().any(|pin| {
+            path == pin
+                || path
+                    .strip_prefix(pin.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// Up to `limit` stored versions, newest first.
+    pub async fn history(&self, limit: u32) -> Result<Vec<SettingsVersion>, Error> {
+        Ok(self.store.history(limit.clamp(1, 100)).await?)
+    }
+
+    /// Every entry of `list`, oldest first.
+    pub async fn entries(&self, list: AccessList) -> Result<Vec<ListEntry>, Error> {
+        Ok(self.store.entries(list).await?)
+    }
+
+    /// Adds `raw` (an email address, a phone number or an email domain)
+    /// to `list`.
+    pub async fn add_entry(&self, list: AccessList, raw: &str) -> Result<ListEntry, Error> {
+        let (identifier, kind) = parse_entry(raw)?;
+        if self.store.entries(list).await?.len() >= MAX_LIST_ENTRIES {
+            return Err(Error::invalid(
+                "identifier",
+                Problem::TooManyListEntries {
+                    max: MAX_LIST_ENTRIES,
+                },
+            ));
+        }
+        let prefix = match list {
+            AccessList::Allow => IdPrefix::AllowlistEntry,
+            AccessList::Block => IdPrefix::BlocklistEntry,
+        };
+        let entry = ListEntry {
+            id: new_id(prefix, &*self.random),
+            list,
+            identifier,
+            kind,
+            created_at: self.clock.now(),
+        };
+        if !self.store.add_entry(&entry).await? {
+            return Err(Error::AlreadyListed);
+        }
+        self.list_changed(list, "added", &entry.identifier).await?;
+        Ok(entry)
+    }
+
+    /// Removes the entry `id` from `list`.
+    pub async fn remove_entry(&self, list: AccessList, id: &str) -> Result<(), Error> {
+        let entry = self
+            .store
+            .entries(list)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(Error::NotFound(Resource::ListEntry))?;
+        if !self.store.remove_entry(list, id).await? {
+            return Err(Error::NotFound(Resource::ListEntry));
+        }
+        self.list_changed(list, "removed", &entry.identifier).await
+    }
+
+    async fn list_changed(
+        &self,
+        list: AccessList,
+        change: &str,
+        identifier: &str,
+    ) -> Result<(), Error> {
+        self.audit
+            .record(
+                AuditAction::RestrictionListChanged,
+                None,
+                &[("list", list.as_str()), (change, identifier)],
+            )
+            .await;
+        self.refresh().await?;
+        Ok(())
+    }
+}
