@@ -242,6 +242,7 @@ impl TestApp {
             )),
             webhook_store: store.clone(),
             audit: store.clone(),
+            operators: store.clone(),
             // Receivers in tests listen on loopback.
             webhook_sender: Arc::new(
                 latch_http::webhooks::HttpWebhookSender::new(

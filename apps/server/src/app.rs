@@ -11,7 +11,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
-    Outbox, Random, SendError, SignInStore, SignUpStore, UserRepository, WebhookStore,
+    OperatorStore, Outbox, Random, SendError, SignInStore, SignUpStore, UserRepository,
+    WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -116,6 +117,7 @@ impl App {
             )),
             webhook_store: self.durable.webhooks.clone(),
             audit: self.durable.audit.clone(),
+            operators: self.durable.operators.clone(),
             webhook_sender: Arc::new(
                 HttpWebhookSender::new(self.settings.webhooks.sender.clone())
                     .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?,
@@ -215,6 +217,8 @@ pub struct Durable {
     pub webhooks: Arc<dyn WebhookStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditLog>,
+    /// Who may open the dashboard.
+    pub operators: Arc<dyn OperatorStore>,
 }
 
 impl Durable {
@@ -225,6 +229,7 @@ impl Durable {
             + Outbox
             + WebhookStore
             + AuditLog
+            + OperatorStore
             + 'static,
     >(
         store: S,
@@ -236,7 +241,8 @@ impl Durable {
             instance: store.clone(),
             outbox: store.clone(),
             webhooks: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            operators: store,
         }
     }
 }

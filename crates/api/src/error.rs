@@ -762,6 +762,9 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         Problem::LastWayIn => {
             value("This is the account's last way to sign in: add another first.".into())
         }
+        Problem::LastOperator => {
+            value("This is the instance's last operator: grant another first.".into())
+        }
         Problem::NotReverificationLevel => {
             value("The level must be one of first_factor, second_factor or multi_factor.".into())
         }
@@ -840,6 +843,7 @@ mod tests {
             Problem::NotCollected,
             Problem::NothingToTransfer,
             Problem::LastWayIn,
+            Problem::LastOperator,
             Problem::NotReverificationLevel,
             Problem::NotWebhookUrl,
             Problem::UnknownEventType("x".into()),
@@ -1021,6 +1025,7 @@ mod tests {
             Problem::NotCollected => "NotCollected",
             Problem::NothingToTransfer => "NothingToTransfer",
             Problem::LastWayIn => "LastWayIn",
+            Problem::LastOperator => "LastOperator",
             Problem::NotReverificationLevel => "NotReverificationLevel",
             Problem::NotWebhookUrl => "NotWebhookUrl",
             Problem::UnknownEventType(_) => "UnknownEventType",

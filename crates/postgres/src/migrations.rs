@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_accounts.sql"),
     include_str!("../migrations/0009_webhooks.sql"),
     include_str!("../migrations/0010_audit_log.sql"),
+    // 0011 is the instance settings', landing beside this one.
+    include_str!("../migrations/0012_operators.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

@@ -25,6 +25,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0014_accounts.sql"),
     include_str!("../migrations/0015_webhooks.sql"),
     include_str!("../migrations/0016_audit_log.sql"),
+    // 0017 is the instance settings', landing beside this one.
+    include_str!("../migrations/0018_operators.sql"),
 ];
 
 /// The schema version this build writes.

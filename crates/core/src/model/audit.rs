@@ -30,10 +30,16 @@ pub enum AuditAction {
     RateLimitHit,
     /// A write through the Backend API (its method, path and status).
     BackendWrite,
+    /// A user was made an operator.
+    OperatorGranted,
+    /// A user's operator role was taken away.
+    OperatorRevoked,
+    /// A write through the dashboard (its method, path and status).
+    DashboardWrite,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 20] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::SecondFactorPassed,
@@ -51,6 +57,9 @@ impl AuditAction {
         Self::SessionRevoked,
         Self::RateLimitHit,
         Self::BackendWrite,
+        Self::OperatorGranted,
+        Self::OperatorRevoked,
+        Self::DashboardWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +81,9 @@ impl AuditAction {
             Self::SessionRevoked => "session.revoked",
             Self::RateLimitHit => "rate_limit.hit",
             Self::BackendWrite => "backend.write",
+            Self::OperatorGranted => "operator.granted",
+            Self::OperatorRevoked => "operator.revoked",
+            Self::DashboardWrite => "dashboard.write",
         }
     }
 

@@ -14,6 +14,7 @@ mod handshakes;
 mod lockout;
 mod me;
 mod oauth;
+mod operators;
 mod phantoms;
 mod provider_tokens;
 mod rate_limits;
@@ -39,6 +40,7 @@ pub use events::{current_request, in_request};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
 pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
+pub use operators::{MAX_LISTED_OPERATORS, OperatorView, Operators};
 pub use provider_tokens::AccessTokenView;
 pub use rate_limits::{RateLimits, Step, Throttled};
 pub use reverification::{ReverificationAsked, ReverificationStatus, ReverificationView};
@@ -64,8 +66,9 @@ use steps::Steps;
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
-    AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
-    PasswordHasher, Random, SignInStore, SignUpStore, UserRepository, WebhookSender, WebhookStore,
+    AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore,
+    OperatorStore, Outbox, PasswordHasher, Random, SignInStore, SignUpStore, UserRepository,
+    WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -100,6 +103,8 @@ pub struct Ports {
     pub webhook_sender: Arc<dyn WebhookSender>,
     /// The audit log; kept with the durable store.
     pub audit: Arc<dyn AuditLog>,
+    /// Operator roles; kept with the durable store.
+    pub operators: Arc<dyn OperatorStore>,
 }
 
 /// Every use case, one service per resource. Each service holds only the
@@ -133,6 +138,8 @@ pub struct Services {
     pub webhooks: Webhooks,
     /// The audit log: what operators read, and the Backend API's writes.
     pub audit: Audit,
+    /// Who may open the dashboard.
+    pub operators: Operators,
     settings: Arc<InstanceSettings>,
 }
 
@@ -158,6 +165,7 @@ impl Services {
             webhook_store,
             webhook_sender,
             audit,
+            operators,
         } = ports;
         let audit = Audit {
             log: audit,
@@ -166,6 +174,15 @@ impl Services {
             keep: crate::model::Duration::days(90),
             queued: Arc::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let operators = Operators {
+            store: operators,
+            users: users.clone(),
+            audit: audit.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            setup_token: Arc::default(),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         // Until the worker's first round looks, assume an endpoint.
@@ -360,6 +377,7 @@ impl Services {
             handshakes,
             webhooks,
             audit,
+            operators,
             settings,
         }
     }

@@ -39,6 +39,7 @@ pub struct Mocks {
     pub webhooks: MockWebhookStore,
     /// The audit log; by default every entry is kept.
     pub audit: crate::ports::MockAuditLog,
+    pub operators: crate::ports::MockOperatorStore,
     pub settings: InstanceSettings,
 }
 
@@ -57,6 +58,7 @@ impl Mocks {
             oauth: Vec::new(),
             webhooks: MockWebhookStore::new(),
             audit: crate::ports::MockAuditLog::new(),
+            operators: crate::ports::MockOperatorStore::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -110,6 +112,7 @@ impl Mocks {
                 webhook_store: Arc::new(self.webhooks),
                 webhook_sender: Arc::new(MockWebhookSender::new()),
                 audit: Arc::new(self.audit),
+                operators: Arc::new(self.operators),
             },
             self.settings,
         )
