@@ -155,13 +155,20 @@ impl App {
             connections: s.server.connections,
             geoip: s.server.geoip.clone(),
         };
-        Ok(ApiState::new(
+        let state = ApiState::new(
             services,
             keys,
             config,
             Arc::new(SystemClock),
             Arc::new(OsRandom),
-        ))
+        );
+        // A dashboard on a listener of its own is mounted there (`main`).
+        Ok(match s.dashboard {
+            crate::settings::Dashboard::Main => {
+                state.with_pages(latch_dashboard::Dashboard::pages())
+            }
+            crate::settings::Dashboard::Off | crate::settings::Dashboard::Own(_) => state,
+        })
     }
 }
 

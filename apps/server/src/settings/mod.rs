@@ -4,6 +4,7 @@
 //! value stops start-up with a message naming its key.
 
 pub mod codes;
+pub mod dashboard;
 pub mod display;
 pub mod oauth;
 pub mod raw;
@@ -16,6 +17,7 @@ pub mod webhooks;
 use latch_core::model::InstanceSettings;
 
 pub use self::codes::{Codes, EmailDelivery, HttpSender, SmsDelivery, SmtpSender};
+pub use self::dashboard::Dashboard;
 pub use self::oauth::{OAuthProvider, ProviderSecret};
 pub use self::raw::RawSettings;
 pub use self::server::{Hashing, Instance, Log, LogFormat, Server};
@@ -35,6 +37,8 @@ pub struct Settings {
     pub webhooks: webhooks::Webhooks,
     /// How long audit entries are kept (`audit.keep_days`).
     pub audit_retention: latch_core::model::Duration,
+    /// Where the operators' dashboard is served.
+    pub dashboard: Dashboard,
     pub log: Log,
 }
 
@@ -71,7 +75,9 @@ impl TryFrom<&RawSettings> for Settings {
         if !(1..=36_500).contains(&raw.audit.keep_days) {
             anyhow::bail!("audit.keep_days must be between 1 and 36500");
         }
+        let dashboard = Dashboard::parse(&raw.dashboard, server.addr)?;
         Ok(Self {
+            dashboard,
             webhooks,
             audit_retention: latch_core::model::Duration::days(raw.audit.keep_days),
             hashing: Hashing::try_from(&raw.password)?,

@@ -35,7 +35,17 @@ pub struct RawSettings {
     pub display: DisplaySection,
     pub webhooks: WebhooksSection,
     pub audit: AuditSection,
+    pub dashboard: DashboardSection,
     pub log: LogSection,
+}
+
+/// `[dashboard]`: whether the operators' dashboard is served, and where.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    pub enabled: bool,
+    /// Empty for the main listener, else an address of its own.
+    pub listen: String,
 }
 
 /// `[audit]`: how long the audit log keeps its entries.
