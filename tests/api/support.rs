@@ -75,10 +75,11 @@ const TEXT_TYPES: &[&str] = &[
     "image/svg+xml",
     "text/javascript; charset=utf-8",
     "text/html; charset=utf-8",
+    "text/css; charset=utf-8",
 ];
 
 pub struct TestApp {
-    state: ApiState,
+    pub state: ApiState,
     /// Whether every request is followed by a round of the outbox's worker,
     /// so that codes are in [`TestApp::codes`] when the request returns.
     auto_deliver: std::sync::atomic::AtomicBool,
@@ -277,13 +278,15 @@ impl TestApp {
         Self {
             auto_deliver: std::sync::atomic::AtomicBool::new(true),
             settings: kept,
+            // The dashboard is served beside the API, as by default.
             state: ApiState::new(
                 Services::new(ports, settings),
                 keys,
                 config,
                 clock.clone(),
                 random,
-            ),
+            )
+            .with_pages(latch_dashboard::Dashboard::pages()),
             codes,
             clock,
             hasher,

@@ -134,20 +134,23 @@ pub(crate) enum Forged {
     BadToken,
 }
 
-/// A form must come from this origin: its `Origin` (which browsers send
-/// with every form POST) names it, and `Sec-Fetch-Site`, when sent, says
-/// `same-origin`.
+/// A form must come from this origin. Browsers say so with
+/// `Sec-Fetch-Site: same-origin`; under the pages' `no-referrer` policy
+/// they send `Origin: null` with a form, so an `Origin` is checked only
+/// when it names one. A request that says neither is refused.
 pub(crate) fn same_origin(state: &ApiState, req: &ApiRequest) -> Result<(), Forged> {
-    if req
-        .header("sec-fetch-site")
-        .is_some_and(|site| site != "same-origin")
-    {
+    let site = req.header("sec-fetch-site");
+    if site.is_some_and(|site| site != "same-origin") {
         return Err(Forged::CrossSite);
     }
-    let own = own_origin(state, req).ok_or(Forged::CrossSite)?;
-    match req.header("origin") {
-        Some(origin) if origin.eq_ignore_ascii_case(&own) => Ok(()),
-        _ => Err(Forged::CrossSite),
+    let origin = req.header("origin").filter(|o| *o != "null");
+    match (site, origin) {
+        (None, None) => Err(Forged::CrossSite),
+        (_, Some(origin)) => match own_origin(state, req) {
+            Some(own) if origin.eq_ignore_ascii_case(&own) => Ok(()),
+            _ => Err(Forged::CrossSite),
+        },
+        (Some(_), None) => Ok(()),
     }
 }
 

@@ -242,7 +242,7 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);white-space:nowrap}
 tr:last-child td{border-bottom:0}
-code,.mono{font:.85em ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+code,.mono{font:.85em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
 form.stack{display:grid;gap:.75rem;max-width:28rem}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin:0 0 1rem}
 form.inline{display:inline}
@@ -252,7 +252,7 @@ button{font:inherit;padding:.45rem .9rem;border-radius:6px;border:1px solid var(
 button.secondary{background:#fff;color:var(--accent)}
 button.danger{background:var(--danger);border-color:var(--danger)}
 button.link{background:none;border:0;padding:0;color:var(--accent);text-decoration:underline}
-.actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0 1rem}
+.actions{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem;margin:.5rem 0 1rem}
 .flash{background:#e7f6ec;border:1px solid #a7dcb8;color:var(--ok);padding:.6rem .8rem;border-radius:6px}
 .error{background:#fdecea;border:1px solid #f4b4ad;color:var(--danger);padding:.6rem .8rem;border-radius:6px}
 .tag{display:inline-block;font-size:.78rem;padding:0 .5em;border-radius:1em;background:#eceaf9;color:#3b2a99;margin-right:.25rem}
@@ -261,7 +261,7 @@ button.link{background:none;border:0;padding:0;color:var(--accent);text-decorati
 .muted{color:var(--muted)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
 dt{color:var(--muted)}dd{margin:0;word-break:break-word}
-@media (max-width:40rem){main{padding:.75rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}header.top nav{order:3;flex-basis:100%}}
+@media (max-width:40rem){main{padding:.75rem}.scroll table{min-width:42rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}header.top nav{order:3;flex-basis:100%}}
 "#;
 
 /// The one script: asks before the forms that say so (`data-confirm`),

@@ -21,8 +21,8 @@
 //! - Nothing but an operator's active session opens a screen: every
 //!   request loads the client its cookie names, and the session's user
 //!   must hold the operator role at that moment.
-//! - Every change is a `POST` from this origin (`Origin`, and
-//!   `Sec-Fetch-Site` when sent) carrying the form token of the
+//! - Every change is a `POST` from this origin (`Sec-Fetch-Site:
+//!   same-origin`, or an `Origin` naming it) carrying the form token of the
 //!   operator's session (a keyed digest of its id), answered with a
 //!   redirect; each is written to the audit log with the operator as its
 //!   actor (`dashboard.write`, beside the entries the use case writes).

@@ -1,0 +1,435 @@
+//! The operators' dashboard under `/dashboard`: its headers, its forms'
+//! checks, who it lets in, and its first-run setup.
+
+use latch_core::model::{AuditAction, AuditQuery, Environment, InstanceSettings};
+use serde_json::Value;
+
+use crate::second_factors::{totp_code, totp_user};
+use crate::support::{ORIGIN, PASSWORD, Resp, TestApp};
+
+/// Form fields or headers.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+/// The host the tests reach the dashboard at, and its origin.
+const HOST: &str = "latch.test";
+const OWN: &str = "http://latch.test";
+
+/// A dashboard request with `cookie`, as a browser on the dashboard's own
+/// pages sends it (`Origin` and `Sec-Fetch-Site` of its own) unless
+/// `headers` say otherwise.
+async fn dash(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Resp {
+    let cookie_header = cookie.map(|c| format!("__latch_dashboard={c}"));
+    let mut all: Vec<(&str, &str)> = vec![("host", HOST)];
+    if method == "POST" && !headers.iter().any(|(k, _)| *k == "origin") {
+        all.push(("origin", OWN));
+        all.push(("sec-fetch-site", "same-origin"));
+    }
+    if let Some(c) = &cookie_header {
+        all.push(("cookie", c));
+    }
+    all.extend_from_slice(headers);
+    let body = (method == "POST").then(|| {
+        (
+            "application/x-www-form-urlencoded",
+            serde_urlencoded::to_string(form).unwrap(),
+        )
+    });
+    app.request(method, path, &all, body).await
+}
+
+/// The page's text.
+fn text(res: &Resp) -> &str {
+    res.body.as_str().unwrap_or_default()
+}
+
+/// The dashboard cookie an answer sets.
+fn set_cookie(res: &Resp) -> Option<String> {
+    let value = res.header("set-cookie")?;
+    let token = value
+        .strip_prefix("__latch_dashboard=")?
+        .split(';')
+        .next()?;
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// The first form token on a page.
+fn csrf(res: &Resp) -> String {
+    let page = text(res);
+    let start = page.find(r#"name="csrf" value=""#).expect("a form token") + 19;
+    page[start..start + 64].to_owned()
+}
+
+/// Signs `email` in through the dashboard's form; returns the answer.
+async fn sign_in(app: &TestApp, email: &str) -> Resp {
+    dash(
+        app,
+        "POST",
+        "/dashboard/sign-in",
+        None,
+        &[("identifier", email), ("password", PASSWORD)],
+        &[],
+    )
+    .await
+}
+
+/// A user with the operator role, signed in to the dashboard; returns
+/// (user id, cookie).
+async fn operator(app: &TestApp, email: &str) -> (String, String) {
+    let id = app.user(email, None).await;
+    app.state.services.operators.grant(&id).await.unwrap();
+    let res = sign_in(app, email).await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    assert_eq!(res.header("location"), Some("/dashboard/users"));
+    (id, set_cookie(&res).expect("the dashboard's cookie"))
+}
+
+fn assert_strict_headers(res: &Resp) {
+    let policy = res.header("content-security-policy").unwrap_or_default();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy:?}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(res.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        None,
+        "pages are never for another origin's script"
+    );
+}
+
+async fn user_json(app: &TestApp, id: &str) -> Value {
+    app.user_json(id).await
+}
+
+#[tokio::test]
+async fn every_dashboard_answer_carries_a_strict_policy_and_no_cors() {
+    let app = TestApp::new().await;
+    // First run, sign-in, a redirect, a signed-in screen, a refused form:
+    // each with an allowed application origin asking.
+    let first_run = dash(&app, "GET", "/dashboard", None, &[], &[("origin", ORIGIN)]).await;
+    assert_eq!(first_run.status, 200);
+    assert!(text(&first_run).contains("setup token"));
+    assert_strict_headers(&first_run);
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    for path in [
+        "/dashboard/sign-in",
+        "/dashboard",
+        "/dashboard/users",
+        "/dashboard/audit",
+    ] {
+        let res = dash(&app, "GET", path, Some(&cookie), &[], &[("origin", ORIGIN)]).await;
+        assert!(
+            res.status == 200 || res.status == 303,
+            "{path}: {}",
+            res.status
+        );
+        assert_strict_headers(&res);
+    }
+    let refused = dash(
+        &app,
+        "POST",
+        "/dashboard/users",
+        Some(&cookie),
+        &[],
+        &[("origin", ORIGIN)],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert_strict_headers(&refused);
+    let css = dash(
+        &app,
+        "GET",
+        "/dashboard/assets/dashboard.css",
+        None,
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(css.status, 200);
+    assert!(
+        text(&css).contains("@media"),
+        "the stylesheet adapts to a phone"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_form_is_refused_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let (operator_id, cookie) = operator(&app, "op@example.com").await;
+    let target = app.user("target@example.com", None).await;
+    let page = dash(
+        &app,
+        "GET",
+        &format!("/dashboard/users/{target}"),
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let token = csrf(&page);
+    let lock = format!("/dashboard/users/{target}/lock");
+
+    // No token, another session's token, another site, a cross-site fetch.
+    let (_, other_cookie) = {
+        let res = sign_in(&app, "op@example.com").await;
+        (res.status, set_cookie(&res).unwrap())
+    };
+    let other_page = dash(
+        &app,
+        "GET",
+        "/dashboard/users",
+        Some(&other_cookie),
+        &[],
+        &[],
+    )
+    .await;
+    let other_token = csrf(&other_page);
+    assert_ne!(other_token, token, "a token is its session's own");
+    let attempts: [(Pairs, Pairs); 5] = [
+        (&[], &[]),
+        (&[("csrf", "0")], &[]),
+        (&[("csrf", &other_token)], &[]),
+        (
+            &[("csrf", &token)],
+            &[
+                ("origin", "http://evil.test"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ),
+        (
+            &[("csrf", &token)],
+            &[("origin", OWN), ("sec-fetch-site", "same-site")],
+        ),
+    ];
+    for (form, headers) in attempts {
+        let res = dash(&app, "POST", &lock, Some(&cookie), form, headers).await;
+        assert_eq!(res.status, 403, "{form:?} {headers:?}: {}", text(&res));
+        assert_eq!(user_json(&app, &target).await["locked"], false);
+    }
+    // A form without any Origin is refused as well.
+    let res = app
+        .request(
+            "POST",
+            &lock,
+            &[
+                ("host", HOST),
+                ("cookie", &format!("__latch_dashboard={cookie}")),
+            ],
+            Some(("application/x-www-form-urlencoded", format!("csrf={token}"))),
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(user_json(&app, &target).await["locked"], false);
+
+    // The real form, as a browser sends it under `no-referrer` (`Origin:
+    // null`), then its audit entries name the operator.
+    let res = dash(
+        &app,
+        "POST",
+        &lock,
+        Some(&cookie),
+        &[("csrf", &token)],
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/dashboard/users/{target}?done=lock").as_str())
+    );
+    assert_eq!(user_json(&app, &target).await["locked"], true);
+    let entries = app
+        .state
+        .services
+        .audit
+        .query(AuditQuery {
+            user_id: Some(target.clone()),
+            actions: vec![AuditAction::UserLocked, AuditAction::DashboardWrite],
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (_, entry) in &entries {
+        assert_eq!(entry.actor.as_str(), "operator");
+        assert_eq!(entry.detail.get("operator"), Some(&operator_id));
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_is_no_operator_is_refused_and_their_session_ended() {
+    let app = TestApp::new().await;
+    let id = app.user("plain@example.com", None).await;
+    let res = sign_in(&app, "plain@example.com").await;
+    assert_eq!(res.status, 403);
+    assert!(text(&res).contains("not an operator"), "{}", text(&res));
+    assert!(
+        res.header("set-cookie")
+            .is_some_and(|c| c.starts_with("__latch_dashboard=;") && c.contains("Max-Age=0")),
+        "the cookie is cleared"
+    );
+    let sessions = app
+        .bapi("GET", &format!("/v1/sessions?user_id={id}"), None)
+        .await;
+    let sessions = sessions.body.as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "the sign-in made a session");
+    assert_ne!(sessions[0]["status"], "active", "and it was ended");
+
+    // An operator whose role is taken away is let in no more.
+    let (_, first) = operator(&app, "first@example.com").await;
+    let (second_id, second) = operator(&app, "second@example.com").await;
+    let users = dash(&app, "GET", "/dashboard/users", Some(&second), &[], &[]).await;
+    assert_eq!(users.status, 200);
+    let page = dash(&app, "GET", "/dashboard/operators", Some(&first), &[], &[]).await;
+    let res = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/operators/{second_id}/revoke"),
+        Some(&first),
+        &[("csrf", &csrf(&page))],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    let res = dash(&app, "GET", "/dashboard/users", Some(&second), &[], &[]).await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.header("location"), Some("/dashboard/sign-in"));
+    // Nobody at all is sent to sign in too.
+    let res = dash(&app, "GET", "/dashboard/users", None, &[], &[]).await;
+    assert_eq!(res.header("location"), Some("/dashboard/sign-in"));
+}
+
+#[tokio::test]
+async fn the_setup_token_works_once_and_never_once_an_operator_exists() {
+    let app = TestApp::new().await;
+    let operators = &app.state.services.operators;
+    let token = operators.issue_setup_token().await.unwrap().unwrap();
+    let setup = |token: String, email: &'static str| {
+        let app = &app;
+        async move {
+            dash(
+                app,
+                "POST",
+                "/dashboard/setup",
+                None,
+                &[("token", &token), ("email", email), ("password", PASSWORD)],
+                &[],
+            )
+            .await
+        }
+    };
+    let wrong = setup("0".repeat(64), "first@example.com").await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(operators.count().await.unwrap(), 0);
+    // From another site, the right token does nothing either.
+    let foreign = dash(
+        &app,
+        "POST",
+        "/dashboard/setup",
+        None,
+        &[
+            ("token", &token),
+            ("email", "first@example.com"),
+            ("password", PASSWORD),
+        ],
+        &[("origin", "http://evil.test")],
+    )
+    .await;
+    assert_eq!(foreign.status, 403);
+    assert_eq!(operators.count().await.unwrap(), 0);
+
+    let made = setup(token.clone(), "first@example.com").await;
+    assert_eq!(made.status, 303, "{}", text(&made));
+    assert_eq!(made.header("location"), Some("/dashboard/users"));
+    let cookie = set_cookie(&made).expect("the new operator is signed in");
+    assert_eq!(operators.count().await.unwrap(), 1);
+    let users = dash(&app, "GET", "/dashboard/users", Some(&cookie), &[], &[]).await;
+    assert_eq!(users.status, 200);
+    assert!(text(&users).contains("first@example.com"));
+
+    let again = setup(token.clone(), "second@example.com").await;
+    assert_eq!(again.status, 422, "single use");
+    assert_eq!(operators.count().await.unwrap(), 1);
+    assert_eq!(
+        app.bapi("GET", "/v1/users?email_address=second@example.com", None)
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "a spent token makes no user"
+    );
+    assert_eq!(operators.issue_setup_token().await.unwrap(), None);
+    let page = dash(&app, "GET", "/dashboard/setup", None, &[], &[]).await;
+    assert_eq!(page.status, 303, "no setup page once an operator exists");
+}
+
+#[tokio::test]
+async fn a_production_operator_signs_in_with_a_second_factor_only() {
+    let app = TestApp::with(InstanceSettings {
+        environment: Environment::Production,
+        ..InstanceSettings::default()
+    })
+    .await;
+    // Without a second factor: refused, session ended.
+    let plain = app.user("plain-op@example.com", None).await;
+    app.state.services.operators.grant(&plain).await.unwrap();
+    let res = sign_in(&app, "plain-op@example.com").await;
+    assert_eq!(res.status, 403);
+    assert!(text(&res).contains("second factor"), "{}", text(&res));
+
+    let user = totp_user(&app, "totp-op@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    app.state.services.operators.grant(id).await.unwrap();
+    let res = sign_in(&app, "totp-op@example.com").await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.header("location"), Some("/dashboard/sign-in/factor"));
+    let pending = set_cookie(&res).unwrap();
+    let res = dash(&app, "GET", "/dashboard/users", Some(&pending), &[], &[]).await;
+    assert_eq!(res.status, 303, "a password alone opens nothing");
+    let wrong = dash(
+        &app,
+        "POST",
+        "/dashboard/sign-in/factor",
+        Some(&pending),
+        &[("strategy", "totp"), ("code", "000000")],
+        &[],
+    )
+    .await;
+    assert_eq!(wrong.status, 422);
+    let res = dash(
+        &app,
+        "POST",
+        "/dashboard/sign-in/factor",
+        Some(&pending),
+        &[("strategy", "totp"), ("code", &totp_code(&app, 0))],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    assert_eq!(res.header("location"), Some("/dashboard/users"));
+    let cookie = set_cookie(&res).unwrap();
+    assert_ne!(
+        cookie, pending,
+        "the client's token rotated with the session"
+    );
+    let users = dash(&app, "GET", "/dashboard/users", Some(&cookie), &[], &[]).await;
+    assert_eq!(users.status, 200);
+}
