@@ -433,3 +433,265 @@ async fn a_production_operator_signs_in_with_a_second_factor_only() {
     let users = dash(&app, "GET", "/dashboard/users", Some(&cookie), &[], &[]).await;
     assert_eq!(users.status, 200);
 }
+
+async fn count(app: &TestApp) -> u64 {
+    app.state
+        .services
+        .users
+        .count_users(Default::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_creates_edits_and_deletes_a_user_and_bad_input_changes_nothing() {
+    let app = TestApp::new().await;
+    let (operator_id, cookie) = operator(&app, "op@example.com").await;
+    let page = dash(&app, "GET", "/dashboard/users/new", Some(&cookie), &[], &[]).await;
+    assert_eq!(page.status, 200);
+    let token = csrf(&page);
+    let before = count(&app).await;
+
+    // A bad address is named and the form kept; nothing is stored.
+    let bad = dash(
+        &app,
+        "POST",
+        "/dashboard/users",
+        Some(&cookie),
+        &[
+            ("csrf", &token),
+            ("email", "not an address"),
+            ("first_name", "<Nia>"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        text(&bad).contains(r#"value="&lt;Nia&gt;""#),
+        "kept, escaped"
+    );
+    assert!(!text(&bad).contains("<Nia>"));
+    assert_eq!(count(&app).await, before);
+
+    let made = dash(
+        &app,
+        "POST",
+        "/dashboard/users",
+        Some(&cookie),
+        &[
+            ("csrf", &token),
+            ("email", "nia@example.com"),
+            ("password", PASSWORD),
+            ("first_name", "Nia"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", text(&made));
+    let location = made.header("location").unwrap().to_owned();
+    let id = location
+        .strip_prefix("/dashboard/users/")
+        .and_then(|rest| rest.strip_suffix("?done=created"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(user_json(&app, &id).await["first_name"], "Nia");
+
+    // Found by each kind of search.
+    for q in ["nia@example.com", id.as_str()] {
+        let found = dash(
+            &app,
+            "GET",
+            &format!("/dashboard/users?q={q}"),
+            Some(&cookie),
+            &[],
+            &[],
+        )
+        .await;
+        assert!(
+            text(&found).contains(&format!("/dashboard/users/{id}")),
+            "{q}"
+        );
+    }
+    let none = dash(
+        &app,
+        "GET",
+        "/dashboard/users?q=nobody",
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert!(text(&none).contains("No user found."));
+
+    let edited = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{id}"),
+        Some(&cookie),
+        &[
+            ("csrf", &token),
+            ("first_name", "Nia"),
+            ("last_name", "Quist"),
+            ("username", "nia_q"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(edited.status, 303, "{}", text(&edited));
+    let user = user_json(&app, &id).await;
+    assert_eq!(user["last_name"], "Quist");
+    assert_eq!(user["username"], "nia_q");
+    let taken = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{id}"),
+        Some(&cookie),
+        &[("csrf", &token), ("username", "x")],
+        &[],
+    )
+    .await;
+    assert_eq!(taken.status, 422, "a username too short is refused");
+    assert_eq!(user_json(&app, &id).await["username"], "nia_q");
+
+    // Deleting needs its confirmation page's field; an operator cannot
+    // delete, lock or ban themselves here.
+    let unconfirmed = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{id}/delete"),
+        Some(&cookie),
+        &[("csrf", &token)],
+        &[],
+    )
+    .await;
+    assert_eq!(unconfirmed.status, 303);
+    assert_eq!(user_json(&app, &id).await["id"], id.as_str(), "still there");
+    for action in ["delete", "lock", "ban"] {
+        let res = dash(
+            &app,
+            "POST",
+            &format!("/dashboard/users/{operator_id}/{action}"),
+            Some(&cookie),
+            &[("csrf", &token), ("confirm", "delete")],
+            &[],
+        )
+        .await;
+        assert_eq!(res.status, 422, "{action}");
+    }
+    let deleted = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{id}/delete"),
+        Some(&cookie),
+        &[("csrf", &token), ("confirm", "delete")],
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(
+        app.bapi("GET", &format!("/v1/users/{id}"), None)
+            .await
+            .status,
+        404
+    );
+    let gone = dash(
+        &app,
+        "GET",
+        &format!("/dashboard/users/{id}"),
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(gone.status, 404);
+}
+
+#[tokio::test]
+async fn a_session_is_revoked_only_through_its_own_user() {
+    let app = TestApp::new().await;
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    let ann = app.user("ann@example.com", None).await;
+    let bob = app.user("bob@example.com", None).await;
+    let (_, ann_session) = app.sign_in("ann@example.com").await;
+    let page = dash(
+        &app,
+        "GET",
+        "/dashboard/sessions?user=ann@example.com",
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert!(text(&page).contains(&ann_session), "listed by user");
+    let token = csrf(&page);
+    // A path naming another user than the session's changes nothing.
+    let res = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{bob}/sessions/{ann_session}/revoke"),
+        Some(&cookie),
+        &[("csrf", &token)],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 404);
+    let session = app
+        .bapi("GET", &format!("/v1/sessions/{ann_session}"), None)
+        .await;
+    assert_eq!(session.body["status"], "active");
+    let res = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/users/{ann}/sessions/{ann_session}/revoke"),
+        Some(&cookie),
+        &[("csrf", &token), ("back", "sessions")],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/dashboard/sessions?user={ann}&done=revoked").as_str())
+    );
+    let session = app
+        .bapi("GET", &format!("/v1/sessions/{ann_session}"), None)
+        .await;
+    assert_eq!(session.body["status"], "revoked");
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_and_refuses_bad_filters() {
+    let app = TestApp::new().await;
+    let (operator_id, cookie) = operator(&app, "op@example.com").await;
+    let page = dash(
+        &app,
+        "GET",
+        "/dashboard/audit?action=sign_in.succeeded&user=op@example.com",
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert!(text(&page).contains("sign_in.succeeded"));
+    assert!(text(&page).contains(&operator_id));
+    for bad in [
+        "action=nothing.happened",
+        "since=yesterday",
+        "until=2024-02-30",
+        "before=-1",
+        "user=nobody@example.com",
+    ] {
+        let res = dash(
+            &app,
+            "GET",
+            &format!("/dashboard/audit?{bad}"),
+            Some(&cookie),
+            &[],
+            &[],
+        )
+        .await;
+        assert_eq!(res.status, 422, "{bad}");
+    }
+}

@@ -31,7 +31,8 @@ impl Dashboard {
         let Ok(addr) = listen.parse::<SocketAddr>() else {
             bail!("dashboard.listen: {listen:?} is not an address like 127.0.0.1:3001");
         };
-        if addr == main {
+        // Two listeners on port 0 are two ports, each chosen at start.
+        if addr == main && addr.port() != 0 {
             bail!(
                 "dashboard.listen: {addr} is server.addr; leave dashboard.listen empty to serve the dashboard there"
             );
