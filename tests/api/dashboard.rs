@@ -695,3 +695,149 @@ async fn the_audit_log_filters_and_refuses_bad_filters() {
         assert_eq!(res.status, 422, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn webhook_messages_show_their_attempts_and_are_replayed() {
+    let app = TestApp::new().await;
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    // Nothing listens where the endpoint points: the first attempt fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/hooks", closed.local_addr().unwrap());
+    drop(closed);
+    let (endpoint, _) = app.webhook_endpoint(&down, &["user.created"]).await;
+    app.user("xena@example.com", None).await;
+    assert_eq!(app.send_webhooks().await.retrying, 1);
+
+    let list = dash(&app, "GET", "/dashboard/webhooks", Some(&cookie), &[], &[]).await;
+    assert!(text(&list).contains(&endpoint));
+    assert!(text(&list).contains("user.created"));
+    let messages = dash(
+        &app,
+        "GET",
+        &format!("/dashboard/webhooks/{endpoint}"),
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(messages.status, 200);
+    let page = text(&messages);
+    let start = page
+        .find(&format!("/dashboard/webhooks/{endpoint}/messages/"))
+        .unwrap();
+    let event: String = page[start..]
+        .trim_start_matches(&format!("/dashboard/webhooks/{endpoint}/messages/"))
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let message = dash(
+        &app,
+        "GET",
+        &format!("/dashboard/webhooks/{endpoint}/messages/{event}"),
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(message.status, 200);
+    assert!(
+        text(&message).contains("failed"),
+        "the failed attempt is shown"
+    );
+    let due_before = app
+        .webhooks()
+        .message(&event, &endpoint)
+        .await
+        .unwrap()
+        .due_at;
+    let res = dash(
+        &app,
+        "POST",
+        &format!("/dashboard/webhooks/{endpoint}/messages/{event}/replay"),
+        Some(&cookie),
+        &[("csrf", &csrf(&message))],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    let replayed = app.webhooks().message(&event, &endpoint).await.unwrap();
+    assert!(replayed.due_at < due_before, "due again at once");
+    let unknown = dash(
+        &app,
+        "GET",
+        &format!("/dashboard/webhooks/{endpoint}/messages/msg_nothing"),
+        Some(&cookie),
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn an_operator_grants_the_role_and_the_entry_names_them() {
+    let app = TestApp::new().await;
+    let (operator_id, cookie) = operator(&app, "op@example.com").await;
+    let bob = app.user("bob@example.com", None).await;
+    let page = dash(&app, "GET", "/dashboard/operators", Some(&cookie), &[], &[]).await;
+    assert!(
+        text(&page).contains("last operator"),
+        "the only one cannot be revoked"
+    );
+    let token = csrf(&page);
+    let nobody = dash(
+        &app,
+        "POST",
+        "/dashboard/operators",
+        Some(&cookie),
+        &[("csrf", &token), ("user", "nobody@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(nobody.status, 404);
+    let res = dash(
+        &app,
+        "POST",
+        "/dashboard/operators",
+        Some(&cookie),
+        &[("csrf", &token), ("user", "bob@example.com")],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    assert!(
+        app.state
+            .services
+            .operators
+            .is_operator(&bob)
+            .await
+            .unwrap()
+    );
+    let granted = app
+        .state
+        .services
+        .operators
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.operator.user_id.0 == bob)
+        .unwrap();
+    assert_eq!(
+        granted.operator.granted_by.map(|u| u.0),
+        Some(operator_id.clone())
+    );
+    let entries = app
+        .state
+        .services
+        .audit
+        .query(AuditQuery {
+            user_id: Some(bob),
+            actions: vec![AuditAction::OperatorGranted],
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1.detail.get("operator"), Some(&operator_id));
+}
