@@ -261,7 +261,7 @@ button.link{background:none;border:0;padding:0;color:var(--accent);text-decorati
 .muted{color:var(--muted)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
 dt{color:var(--muted)}dd{margin:0;word-break:break-word}
-@media (max-width:40rem){main{padding:.75rem}.scroll table{min-width:42rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}header.top nav{order:3;flex-basis:100%}}
+@media (max-width:40rem){main{padding:.75rem}.scroll table{min-width:52rem}td{white-space:nowrap}td.mono{white-space:normal;min-width:22rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}header.top nav{order:3;flex-basis:100%}}
 "#;
 
 /// The one script: asks before the forms that say so (`data-confirm`),
