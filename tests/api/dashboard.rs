@@ -432,6 +432,32 @@ async fn a_production_operator_signs_in_with_a_second_factor_only() {
     );
     let users = dash(&app, "GET", "/dashboard/users", Some(&cookie), &[], &[]).await;
     assert_eq!(users.status, 200);
+
+    // A backup code is a second factor too.
+    let res = app
+        .post_user(serde_json::json!({
+            "email_address": ["backup-op@example.com"],
+            "password": PASSWORD,
+            "backup_codes": ["k7m2p9qa", "x3n8v1cd"],
+        }))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap();
+    app.state.services.operators.grant(id).await.unwrap();
+    let res = sign_in(&app, "backup-op@example.com").await;
+    assert_eq!(res.header("location"), Some("/dashboard/sign-in/factor"));
+    let pending = set_cookie(&res).unwrap();
+    let res = dash(
+        &app,
+        "POST",
+        "/dashboard/sign-in/factor",
+        Some(&pending),
+        &[("strategy", "backup_code"), ("code", "k7m2p9qa")],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", text(&res));
+    assert_eq!(res.header("location"), Some("/dashboard/users"));
 }
 
 async fn count(app: &TestApp) -> u64 {

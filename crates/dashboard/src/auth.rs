@@ -404,16 +404,22 @@ async fn after_factor(
     }
 }
 
-/// A session just started: kept if its user is an operator (with a
-/// second factor on a production instance), else ended at once.
+/// A session just started: kept if its user is an operator (and, on a
+/// production instance, if it was started with a second factor), else
+/// ended at once.
 async fn admit(state: &ApiState, req: &ApiRequest, token: &str) -> ApiResponse {
     let services = &state.services;
-    let user = match services.clients.get_client(Some(token)).await {
-        Ok(Some(snapshot)) => current_session(&snapshot).map(|s| s.user.clone()),
+    let started = match services.clients.get_client(Some(token)).await {
+        Ok(Some(snapshot)) => current_session(&snapshot).map(|s| {
+            (
+                s.user.clone(),
+                s.session.second_factor_verified_at.is_some(),
+            )
+        }),
         Ok(None) => None,
         Err(err) => return failure(err),
     };
-    let Some(user) = user else {
+    let Some((user, second_factor)) = started else {
         return redirect("/dashboard/sign-in");
     };
     let refusal = match services.operators.is_operator(&user.id.0).await {
@@ -426,8 +432,7 @@ async fn admit(state: &ApiState, req: &ApiRequest, token: &str) -> ApiResponse {
              `latch admin grant EMAIL`.",
         )),
         Ok(true)
-            if services.settings().environment == Environment::Production
-                && !has_second_factor(&user) =>
+            if services.settings().environment == Environment::Production && !second_factor =>
         {
             Some((
                 "Second factor required",
