@@ -15,6 +15,7 @@ mod client;
 mod codes;
 mod concurrency;
 mod connections;
+mod dashboard;
 mod deliveries;
 mod duplicates;
 mod enumeration;

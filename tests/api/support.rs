@@ -75,10 +75,11 @@ const TEXT_TYPES: &[&str] = &[
     "image/svg+xml",
     "text/javascript; charset=utf-8",
     "text/html; charset=utf-8",
+    "text/css; charset=utf-8",
 ];
 
 pub struct TestApp {
-    state: ApiState,
+    pub state: ApiState,
     /// Whether every request is followed by a round of the outbox's worker,
     /// so that codes are in [`TestApp::codes`] when the request returns.
     auto_deliver: std::sync::atomic::AtomicBool,
@@ -243,6 +244,7 @@ impl TestApp {
             webhook_store: store.clone(),
             audit: store.clone(),
             settings: store.clone(),
+            operators: store.clone(),
             // Receivers in tests listen on loopback.
             webhook_sender: Arc::new(
                 latch_http::webhooks::HttpWebhookSender::new(
@@ -278,13 +280,15 @@ impl TestApp {
         Self {
             auto_deliver: std::sync::atomic::AtomicBool::new(true),
             settings: kept,
+            // The dashboard is served beside the API, as by default.
             state: ApiState::new(
                 Services::new(ports, settings),
                 keys,
                 config,
                 clock.clone(),
                 random,
-            ),
+            )
+            .with_pages(latch_dashboard::Dashboard::pages()),
             codes,
             clock,
             hasher,

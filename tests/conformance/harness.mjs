@@ -41,7 +41,8 @@ function envWithoutLatch() {
 /**
  * Starts `latch serve` on a random loopback port with a fresh database.
  * `frontendHost` sets the host encoded in the publishable key (instance.frontend_host).
- * Returns { url, publishableKey, secretKey, stop() }; stop() resolves to the exit code.
+ * Returns { url, publishableKey, secretKey, env, stop() }: `env` is the settings it runs
+ * with (for `runLatch`); stop() resolves to the exit code.
  */
 export async function startLatch({ environment = 'development', allowedOrigins = [], frontendHost, env: extraEnv = {} } = {}) {
   const bin = latchBin();
@@ -103,11 +104,20 @@ export async function startLatch({ environment = 'development', allowedOrigins =
         reject(new Error(`latch serve exited early (${code})`));
       });
     });
-    return { url, publishableKey: keys.LATCH_PUBLISHABLE_KEY, secretKey: keys.LATCH_SECRET_KEY, stop };
+    return { url, publishableKey: keys.LATCH_PUBLISHABLE_KEY, secretKey: keys.LATCH_SECRET_KEY, env, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Runs a `latch` command (`['admin', 'grant', email]`) against the instance `startLatch`
+ * started, with its settings; resolves to its stdout, rejects if it fails.
+ */
+export async function runLatch(latch, args) {
+  const { stdout } = await promisify(execFile)(latchBin(), args, { env: latch.env, timeout: STARTUP_TIMEOUT_MS });
+  return stdout;
 }
 
 const psql = (sql) => promisify(execFile)('psql', [

@@ -11,8 +11,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
-    Outbox, Random, SendError, SettingsStore, SignInStore, SignUpStore, UserRepository,
-    WebhookStore,
+    OperatorStore, Outbox, Random, SendError, SettingsStore, SignInStore, SignUpStore,
+    UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -124,6 +124,7 @@ impl App {
             webhook_store: self.durable.webhooks.clone(),
             audit: self.durable.audit.clone(),
             settings: self.durable.settings.clone(),
+            operators: self.durable.operators.clone(),
             webhook_sender: Arc::new(
                 HttpWebhookSender::new(self.settings.webhooks.sender.clone())
                     .map_err(|e| anyhow::anyhow!("webhooks: {e}"))?,
@@ -163,13 +164,20 @@ impl App {
             geoip: s.server.geoip.clone(),
             settings_poll: s.settings_poll,
         };
-        Ok(ApiState::new(
+        let state = ApiState::new(
             services,
             keys,
             config,
             Arc::new(SystemClock),
             Arc::new(OsRandom),
-        ))
+        );
+        // A dashboard on a listener of its own is mounted there (`main`).
+        Ok(match s.dashboard {
+            crate::settings::Dashboard::Main => {
+                state.with_pages(latch_dashboard::Dashboard::pages())
+            }
+            crate::settings::Dashboard::Off | crate::settings::Dashboard::Own(_) => state,
+        })
     }
 }
 
@@ -227,6 +235,8 @@ pub struct Durable {
     pub audit: Arc<dyn AuditLog>,
     /// The runtime settings' versions and the lists.
     pub settings: Arc<dyn SettingsStore>,
+    /// Who may open the dashboard.
+    pub operators: Arc<dyn OperatorStore>,
 }
 
 impl Durable {
@@ -238,6 +248,7 @@ impl Durable {
             + WebhookStore
             + AuditLog
             + SettingsStore
+            + OperatorStore
             + 'static,
     >(
         store: S,
@@ -250,7 +261,8 @@ impl Durable {
             outbox: store.clone(),
             webhooks: store.clone(),
             audit: store.clone(),
-            settings: store,
+            settings: store.clone(),
+            operators: store,
         }
     }
 }

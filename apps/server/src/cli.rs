@@ -51,6 +51,27 @@ pub enum Command {
     /// Webhook endpoints and their messages
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Operators: the users who may open the dashboard
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `latch admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the user with this email address an operator
+    Grant(OperatorArgs),
+    /// Take the operator role away from the user with this email address
+    /// (never from the last operator)
+    Revoke(OperatorArgs),
+}
+
+/// The user an `admin` command is about.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// The user's email address
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
 }
 
 /// `latch webhooks ...`.

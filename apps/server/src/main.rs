@@ -16,8 +16,8 @@ use latch_core::service::CreateUser;
 
 use crate::app::App;
 use crate::cli::{
-    Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand, WebhooksCommand,
-    WebhooksListArgs, WebhooksReplayArgs,
+    AdminCommand, Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand,
+    WebhooksCommand, WebhooksListArgs, WebhooksReplayArgs,
 };
 use crate::settings::{Log, LogFormat, RawSettings, Settings};
 
@@ -60,6 +60,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => create_user(settings, args).await,
+        Command::Admin(AdminCommand::Grant(args)) => grant_operator(settings, &args.email).await,
+        Command::Admin(AdminCommand::Revoke(args)) => revoke_operator(settings, &args.email).await,
         Command::Deliveries(args) => list_deliveries(settings, args).await,
         Command::Webhooks(WebhooksCommand::List(args)) => list_webhooks(settings, args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay_webhooks(settings, args).await,
@@ -102,6 +104,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stopped = async {
         let _ = stop_rx.await;
     };
+    let dashboard = dashboard_listener(&app, &state).await?;
     let server = match app.settings.server.tls.clone() {
         Some(tls) => tokio::spawn(latch_api::serve_tls(listener, state, tls, stopped)),
         None => tokio::spawn(latch_api::serve(listener, state, stopped)),
@@ -109,10 +112,67 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());
+    if let Some((server, stop)) = dashboard {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(grace, server).await;
+    }
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!("requests still in flight after the grace period were dropped");
     }
     Ok(())
+}
+
+/// The dashboard's own listener when `dashboard.listen` names one, and
+/// the first-run setup token in the log while the instance has no operator.
+async fn dashboard_listener(
+    app: &App,
+    state: &latch_api::ApiState,
+) -> anyhow::Result<
+    Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::oneshot::Sender<()>,
+    )>,
+> {
+    use crate::settings::Dashboard;
+    let served = match app.settings.dashboard {
+        Dashboard::Off => return Ok(None),
+        Dashboard::Main => None,
+        Dashboard::Own(addr) => Some(addr),
+    };
+    let setup = state
+        .services
+        .operators
+        .issue_setup_token()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "operators: {}",
+                latch_api::error::ApiError::from(e).long_message
+            )
+        })?;
+    if let Some(token) = setup {
+        tracing::warn!(
+            setup_token = %token,
+            "this instance has no operator: open /dashboard/setup and give this one-time setup token, or run `latch admin grant EMAIL`"
+        );
+    }
+    let Some(addr) = served else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("dashboard.listen: cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "dashboard listening");
+    println!("latch dashboard listening on http://{local}");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let pages = state
+        .clone()
+        .only_pages(latch_dashboard::Dashboard::pages());
+    let server = tokio::spawn(latch_api::serve_pages(listener, pages, async {
+        let _ = stop_rx.await;
+    }));
+    Ok(Some((server, stop_tx)))
 }
 
 async fn shutdown_signal() {
@@ -156,6 +216,45 @@ async fn create_user(settings: Settings, args: CreateUserArgs) -> anyhow::Result
         .await
         .map_err(|e| anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message))?;
     println!("{}", user.id);
+    Ok(())
+}
+
+/// `latch admin grant EMAIL`: the user with this address becomes an
+/// operator (audited, by Latch itself).
+async fn grant_operator(settings: Settings, email: &str) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let services = app.services().await?;
+    let (user, granted) = services
+        .operators
+        .grant_by_email(email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", latch_api::error::ApiError::from(e).long_message))?;
+    services.audit.write_queued().await;
+    if granted {
+        println!("{} is now an operator", user.id);
+    } else {
+        println!("{} was already an operator", user.id);
+    }
+    Ok(())
+}
+
+/// `latch admin revoke EMAIL`: the user's operator role goes (never the
+/// last operator's).
+async fn revoke_operator(settings: Settings, email: &str) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let services = app.services().await?;
+    let user = services
+        .operators
+        .revoke_by_email(email)
+        .await
+        .map_err(|e| match e {
+            latch_core::error::Error::NotFound(latch_core::error::Resource::Record) => {
+                anyhow::anyhow!("{email} is not an operator")
+            }
+            other => anyhow::anyhow!("{}", latch_api::error::ApiError::from(other).long_message),
+        })?;
+    services.audit.write_queued().await;
+    println!("{} is no longer an operator", user.id);
     Ok(())
 }
 

@@ -847,6 +847,9 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
         Problem::LastWayIn => {
             value("This is the account's last way to sign in: add another first.".into())
         }
+        Problem::LastOperator => {
+            value("This is the instance's last operator: grant another first.".into())
+        }
         Problem::NotReverificationLevel => {
             value("The level must be one of first_factor, second_factor or multi_factor.".into())
         }
@@ -934,6 +937,7 @@ mod tests {
             Problem::NotCollected,
             Problem::NothingToTransfer,
             Problem::LastWayIn,
+            Problem::LastOperator,
             Problem::NotReverificationLevel,
             Problem::NotWebhookUrl,
             Problem::UnknownEventType("x".into()),
@@ -1134,6 +1138,7 @@ mod tests {
             Problem::NotCollected => "NotCollected",
             Problem::NothingToTransfer => "NothingToTransfer",
             Problem::LastWayIn => "LastWayIn",
+            Problem::LastOperator => "LastOperator",
             Problem::NotReverificationLevel => "NotReverificationLevel",
             Problem::NotWebhookUrl => "NotWebhookUrl",
             Problem::UnknownEventType(_) => "UnknownEventType",
@@ -1150,8 +1155,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 51 variants besides InvalidParam, plus 45 problems.
-        assert_eq!(seen.len(), 51 + 45, "{seen:?}");
+        // 51 variants besides InvalidParam, plus 46 problems.
+        assert_eq!(seen.len(), 51 + 46, "{seen:?}");
     }
 
     #[test]

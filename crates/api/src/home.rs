@@ -103,7 +103,7 @@ pub fn render(environment: &str, url: &str) -> String {
 }
 
 /// `text` as HTML text or attribute value.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -15,6 +15,8 @@
 //! - [`scripts`]: Clerk's browser bundles (clerk-js, the prebuilt screens),
 //!   embedded from `vendor/clerk/`.
 //! - [`home`]: the page at `/`, which says what the server is.
+//! - [`pages`]: the seam through which another crate's pages (the
+//!   dashboard) are mounted under a prefix of this listener.
 //! - [`serve`](mod@serve): the server loop, its connection cap and its deadlines on slow
 //!   and idle clients.
 //! - [`jobs`]: background housekeeping, run by [`serve()`] beside the requests.
@@ -41,6 +43,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod last_tokens;
+pub mod pages;
 pub mod render;
 pub mod routes;
 pub mod scripts;
@@ -64,7 +67,7 @@ use latch_core::ports::{Clock, Random};
 use latch_core::service::{OAuthCallback, Services};
 
 pub use keys::SigningKeys;
-pub use serve::{ConnectionLimits, serve, serve_tls};
+pub use serve::{ConnectionLimits, serve, serve_pages, serve_tls};
 
 use crate::fapi::ClientAuth;
 use crate::http::{ApiRequest, ApiResponse};
@@ -151,6 +154,9 @@ pub struct ApiState {
     clock: Arc<dyn Clock>,
     /// Trace ids.
     random: Arc<dyn Random>,
+    /// Pages mounted under a prefix, and whether they are all this
+    /// listener serves.
+    pages: Option<(Arc<dyn pages::Pages>, bool)>,
 }
 
 impl ApiState {
@@ -170,7 +176,38 @@ impl ApiState {
             last_tokens: Arc::default(),
             clock,
             random,
+            pages: None,
         }
+    }
+
+    /// The same state serving `pages` beside the API.
+    pub fn with_pages(self, pages: Arc<dyn pages::Pages>) -> Self {
+        Self {
+            pages: Some((pages, false)),
+            ..self
+        }
+    }
+
+    /// The same state serving `pages` and nothing else (a listener of
+    /// their own): every other path is 404.
+    pub fn only_pages(self, pages: Arc<dyn pages::Pages>) -> Self {
+        Self {
+            pages: Some((pages, true)),
+            ..self
+        }
+    }
+
+    /// The mounted pages `path` belongs to, if any.
+    fn pages_at(&self, path: &str) -> Option<&Arc<dyn pages::Pages>> {
+        self.pages
+            .as_ref()
+            .map(|(pages, _)| pages)
+            .filter(|pages| pages::under(pages.prefix(), path))
+    }
+
+    /// Whether this listener serves its mounted pages only.
+    fn pages_only(&self) -> bool {
+        self.pages.as_ref().is_some_and(|(_, only)| *only)
     }
 
     /// Now, on the use cases' clock.
@@ -254,7 +291,8 @@ where
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method_name = method.clone();
-    let response = if method == Method::OPTIONS {
+    let for_pages = state.pages_at(&path).is_some();
+    let response = if method == Method::OPTIONS && !for_pages {
         ApiResponse::empty(StatusCode::NO_CONTENT)
     } else {
         let limits = &state.config;
@@ -272,10 +310,12 @@ where
             Err(err) => ApiResponse::error(&err, &trace_id),
         }
     };
-    let response = security_headers(
-        &state.config,
-        cors(&state.config, origin.as_deref(), response),
-    );
+    let response = if for_pages {
+        response
+    } else {
+        cors(&state.config, origin.as_deref(), response)
+    };
+    let response = security_headers(&state.config, response);
     let status = response.status;
     if status.is_server_error() {
         tracing::error!(method = %method_name, %path, status = status.as_u16(), %trace_id, "request failed");
@@ -286,6 +326,12 @@ where
 }
 
 async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
+    if let Some(pages) = state.pages_at(&req.path) {
+        return pages.handle(state, req).await;
+    }
+    if state.pages_only() {
+        return not_found(trace_id);
+    }
     let segments = routes::segments(&req.path);
     let found = routes::find(&req.method, &segments);
     let guard = Guard::of(&segments);

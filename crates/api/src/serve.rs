@@ -131,6 +131,52 @@ async fn serve_on(
         jobs::DELIVERY_POLL_INTERVAL,
         stop_webhooks.clone(),
     ));
+    let graceful = accept_loop(listener, state, tls, limits, shutdown).await;
+    purge.abort();
+    purge_audit.abort();
+    reload.abort();
+    // The worker ends after its round (`notify_one` keeps the permit if it
+    // is mid-round); the caller's grace bounds both waits.
+    stop_delivering.notify_one();
+    stop_webhooks.notify_one();
+    let (_, delivered, sent) = tokio::join!(graceful.shutdown(), deliver, webhooks);
+    if let Err(err) = delivered {
+        tracing::warn!(error = %err, "the delivery worker ended abnormally");
+    }
+    if let Err(err) = sent {
+        tracing::warn!(error = %err, "the webhook worker ended abnormally");
+    }
+    // Last: the requests that finished above recorded their entries.
+    stop_audit.notify_one();
+    if let Err(err) = audit_writer.await {
+        tracing::warn!(error = %err, "the audit writer ended abnormally");
+    }
+}
+
+/// Serves the pages mounted on `state` ([`ApiState::only_pages`]) on a
+/// listener of their own, with the same limits, until `shutdown`
+/// resolves. The background jobs run beside the main listener only.
+pub async fn serve_pages(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limits = state.config.connections;
+    accept_loop(listener, state, None, limits, shutdown)
+        .await
+        .shutdown()
+        .await;
+}
+
+/// Accepts connections up to the cap and serves them until `shutdown`
+/// resolves; returns what drains the connections still open.
+async fn accept_loop(
+    listener: TcpListener,
+    state: ApiState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> hyper_util::server::graceful::GracefulShutdown {
     let service = TowerToHyperService::new(warp::service(routes(state)));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -176,25 +222,7 @@ async fn serve_on(
         });
     }
     drop(listener);
-    purge.abort();
-    purge_audit.abort();
-    reload.abort();
-    // The worker ends after its round (`notify_one` keeps the permit if it
-    // is mid-round); the caller's grace bounds both waits.
-    stop_delivering.notify_one();
-    stop_webhooks.notify_one();
-    let (_, delivered, sent) = tokio::join!(graceful.shutdown(), deliver, webhooks);
-    if let Err(err) = delivered {
-        tracing::warn!(error = %err, "the delivery worker ended abnormally");
-    }
-    if let Err(err) = sent {
-        tracing::warn!(error = %err, "the webhook worker ended abnormally");
-    }
-    // Last: the requests that finished above recorded their entries.
-    stop_audit.notify_one();
-    if let Err(err) = audit_writer.await {
-        tracing::warn!(error = %err, "the audit writer ended abnormally");
-    }
+    graceful
 }
 
 /// Serves one connection's requests until it ends, or until the watchdog

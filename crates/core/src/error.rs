@@ -209,6 +209,8 @@ pub enum Problem {
     NotCollected,
     /// The change would leave the account with no way to sign in.
     LastWayIn,
+    /// The change would leave the instance with no operator.
+    LastOperator,
     /// Not a reverification level (`first_factor`, `second_factor`,
     /// `multi_factor`).
     NotReverificationLevel,

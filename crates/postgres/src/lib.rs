@@ -50,6 +50,7 @@ mod clients;
 mod error;
 mod instance;
 mod migrations;
+mod operators;
 mod outbox;
 mod settings;
 mod users;

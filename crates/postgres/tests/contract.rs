@@ -134,6 +134,20 @@ async fn settings_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_store_contract() {
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    latch_testkit::operator_store_contract(&*store, &*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_first_grants_race_from_two_replicas_worth_of_pools() {
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    latch_testkit::operator_first_grant_race(&*store, &*db.open().await, &*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_refuses_changes() {
     let db = TestDb::new().await;
     latch_testkit::audit_log_contract(&*db.open().await).await;

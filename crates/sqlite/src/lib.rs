@@ -42,6 +42,7 @@ mod error;
 mod flows;
 mod instance;
 mod migrations;
+mod operators;
 mod outbox;
 mod pool;
 mod settings;

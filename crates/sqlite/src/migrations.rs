@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_webhooks.sql"),
     include_str!("../migrations/0016_audit_log.sql"),
     include_str!("../migrations/0017_settings.sql"),
+    include_str!("../migrations/0018_operators.sql"),
 ];
 
 /// The schema version this build writes.

@@ -117,6 +117,20 @@ async fn settings_store_contract() {
     latch_testkit::settings_store_contract(db.open(), db.open()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_store_contract() {
+    let db = TestDb::new();
+    let store = db.open();
+    latch_testkit::operator_store_contract(&*store, &*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_first_grants_race_from_two_processes_worth_of_connections() {
+    let db = TestDb::new();
+    let store = db.open();
+    latch_testkit::operator_first_grant_race(&*store, &*db.open(), &*store).await;
+}
+
 #[tokio::test]
 async fn the_audit_log_refuses_changes() {
     let db = TestDb::new();

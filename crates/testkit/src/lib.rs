@@ -5,7 +5,8 @@
 //!   [`client_repository_contract`], [`sign_in_store_contract`],
 //!   [`sign_up_store_contract`], [`instance_store_contract`],
 //!   [`counters_contract`], [`outbox_contract`], [`webhook_store_contract`],
-//!   [`audit_log_contract`], [`settings_store_contract`] and
+//!   [`audit_log_contract`], [`settings_store_contract`],
+//!   [`operator_store_contract`] and
 //!   [`oauth::oauth_provider_contract`]; [`flow_kinds_apart_contract`] for
 //!   a flow store that keeps both sign-ins and sign-ups. The two flow
 //!   contracts share their rules (`flow_store`), written once over the kind
@@ -38,6 +39,7 @@ mod flow_store;
 mod instance_store;
 pub mod oauth;
 pub mod openapi;
+mod operators;
 mod outbox;
 mod process;
 pub mod receiver;
@@ -56,6 +58,7 @@ pub use codes::RecordingCodeSender;
 pub use counters::counters_contract;
 pub use flow_store::flow_kinds_apart_contract;
 pub use instance_store::instance_store_contract;
+pub use operators::{operator_first_grant_race, operator_store_contract};
 pub use outbox::outbox_contract;
 pub use settings_store::settings_store_contract;
 pub use sign_in_store::sign_in_store_contract;

@@ -4,6 +4,7 @@
 //! value stops start-up with a message naming its key.
 
 pub mod codes;
+pub mod dashboard;
 pub mod display;
 pub mod oauth;
 pub mod raw;
@@ -16,6 +17,7 @@ pub mod webhooks;
 use latch_core::model::InstanceSettings;
 
 pub use self::codes::{Codes, EmailDelivery, HttpSender, SmsDelivery, SmtpSender};
+pub use self::dashboard::Dashboard;
 pub use self::oauth::{OAuthProvider, ProviderSecret};
 pub use self::raw::RawSettings;
 pub use self::server::{Hashing, Instance, Log, LogFormat, Server};
@@ -39,6 +41,8 @@ pub struct Settings {
     pub pinned: Vec<String>,
     /// How often replicas look for changed settings (`runtime.poll_ms`).
     pub settings_poll: std::time::Duration,
+    /// Where the operators' dashboard is served.
+    pub dashboard: Dashboard,
     pub log: Log,
 }
 
@@ -90,7 +94,9 @@ impl TryFrom<&RawSettings> for Settings {
         {
             anyhow::bail!("runtime.pinned: {pin:?} is not a setting nor a group of settings");
         }
+        let dashboard = Dashboard::parse(&raw.dashboard, server.addr)?;
         Ok(Self {
+            dashboard,
             pinned: raw.runtime.pinned.clone(),
             settings_poll: std::time::Duration::from_millis(raw.runtime.poll_ms),
             webhooks,

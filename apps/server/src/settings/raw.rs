@@ -36,6 +36,7 @@ pub struct RawSettings {
     pub webhooks: WebhooksSection,
     pub audit: AuditSection,
     pub runtime: RuntimeSection,
+    pub dashboard: DashboardSection,
     pub log: LogSection,
 }
 
@@ -45,6 +46,15 @@ pub struct RawSettings {
 pub struct RuntimeSection {
     pub pinned: Vec<String>,
     pub poll_ms: u64,
+}
+
+/// `[dashboard]`: whether the operators' dashboard is served, and where.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    pub enabled: bool,
+    /// Empty for the main listener, else an address of its own.
+    pub listen: String,
 }
 
 /// `[audit]`: how long the audit log keeps its entries.

@@ -916,3 +916,20 @@ fn webhooks_forbid_private_targets_in_production_unless_told_and_bad_values_are_
         assert!(message.contains(key), "{key}: {message}");
     }
 }
+
+#[test]
+fn the_dashboard_is_served_beside_the_api_unless_moved_or_turned_off() {
+    assert_eq!(parse(&defaults()).dashboard, Dashboard::Main);
+    let mut raw = defaults();
+    raw.dashboard.listen = "127.0.0.1:3001".into();
+    assert_eq!(
+        parse(&raw).dashboard,
+        Dashboard::Own("127.0.0.1:3001".parse().unwrap())
+    );
+    raw.dashboard.enabled = false;
+    assert_eq!(parse(&raw).dashboard, Dashboard::Off);
+    let error = error_with(|s| s.dashboard.listen = "localhost".into());
+    assert!(error.contains("dashboard.listen"), "{error}");
+    let error = error_with(|s| s.dashboard.listen = s.server.addr.clone());
+    assert!(error.contains("dashboard.listen"), "{error}");
+}

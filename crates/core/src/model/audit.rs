@@ -34,10 +34,16 @@ pub enum AuditAction {
     SettingsChanged,
     /// An entry was added to or removed from the allowlist or blocklist.
     RestrictionListChanged,
+    /// A user was made an operator.
+    OperatorGranted,
+    /// A user's operator role was taken away.
+    OperatorRevoked,
+    /// A write through the dashboard (its method, path and status).
+    DashboardWrite,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 22] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::SecondFactorPassed,
@@ -57,6 +63,9 @@ impl AuditAction {
         Self::BackendWrite,
         Self::SettingsChanged,
         Self::RestrictionListChanged,
+        Self::OperatorGranted,
+        Self::OperatorRevoked,
+        Self::DashboardWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +89,9 @@ impl AuditAction {
             Self::BackendWrite => "backend.write",
             Self::SettingsChanged => "settings.changed",
             Self::RestrictionListChanged => "restriction_list.changed",
+            Self::OperatorGranted => "operator.granted",
+            Self::OperatorRevoked => "operator.revoked",
+            Self::DashboardWrite => "dashboard.write",
         }
     }
 

@@ -12,6 +12,9 @@ pub enum Actor {
     Frontend,
     /// An administrator, through the Backend API with the secret key.
     Backend,
+    /// An operator, through the dashboard (which operator is the
+    /// context's [`RequestContext::operator`]).
+    Operator,
 }
 
 impl Actor {
@@ -20,11 +23,12 @@ impl Actor {
             Self::System => "system",
             Self::Frontend => "frontend",
             Self::Backend => "backend",
+            Self::Operator => "operator",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::System, Self::Frontend, Self::Backend]
+        [Self::System, Self::Frontend, Self::Backend, Self::Operator]
             .into_iter()
             .find(|a| a.as_str() == name)
     }
@@ -36,6 +40,8 @@ pub struct RequestContext {
     pub actor: Actor,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The signed-in operator behind a dashboard request.
+    pub operator: Option<super::UserId>,
 }
 
 impl RequestContext {
@@ -47,6 +53,16 @@ impl RequestContext {
             actor,
             client_ip: origin.ip_address,
             user_agent: origin.user_agent,
+            operator: None,
+        }
+    }
+
+    /// The same request, made by `operator` through the dashboard.
+    pub fn by_operator(self, operator: super::UserId) -> Self {
+        Self {
+            actor: Actor::Operator,
+            operator: Some(operator),
+            ..self
         }
     }
 }

@@ -11,6 +11,7 @@ mod counters;
 mod event_format;
 mod instance_store;
 mod oauth_provider;
+mod operators;
 mod outbox;
 mod password_hasher;
 mod random;
@@ -30,6 +31,7 @@ pub use instance_store::InstanceStore;
 pub use oauth_provider::{
     AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
 };
+pub use operators::{Operator, OperatorStore, Revoked};
 pub use outbox::{
     ClaimedDelivery, DeliveryCounts, DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox,
 };
@@ -43,6 +45,8 @@ pub use webhooks::{
     AttemptOutcome, ClaimedMessage, MessageQuery, WebhookResponse, WebhookSender, WebhookStore,
 };
 
+#[cfg(any(test, feature = "mocks"))]
+pub use operators::MockOperatorStore;
 #[cfg(test)]
 pub(crate) use random::FreshRandom;
 #[cfg(any(test, feature = "mocks"))]

@@ -20,7 +20,8 @@ pub struct SettingsVersion {
     /// the file's values.
     pub document: Value,
     pub changed_at: Timestamp,
-    /// Who made the change, as the audit log names actors.
+    /// Who made the change, as the audit log names actors (`system`,
+    /// `backend`; `operator:<user id>` for one through the dashboard).
     pub changed_by: String,
 }
 

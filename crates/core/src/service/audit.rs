@@ -86,6 +86,14 @@ impl Audit {
         detail: &[(&str, &str)],
     ) {
         let request = super::current_request();
+        let mut detail: std::collections::BTreeMap<String, String> = detail
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        // A dashboard request names the operator who made it.
+        if let Some(operator) = &request.operator {
+            detail.insert("operator".to_owned(), operator.0.clone());
+        }
         let entry = AuditEntry {
             id: new_id(IdPrefix::AuditEntry, &*self.random),
             at: self.clock.now(),
@@ -94,10 +102,7 @@ impl Audit {
             user_id: user_id.map(str::to_owned),
             client_ip: request.client_ip,
             user_agent: request.user_agent,
-            detail: detail
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            detail,
         };
         let full = {
             let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,6 +195,21 @@ impl Audit {
             .find(|segment| IdPrefix::User.names(segment));
         self.record(
             AuditAction::BackendWrite,
+            user,
+            &[("method", method), ("path", path), ("status", &status)],
+        )
+        .await
+    }
+
+    /// `dashboard.write`: a dashboard request that may change something,
+    /// with its method, path and status (the operator is the request's).
+    pub async fn dashboard_write(&self, method: &str, path: &str, status: u16) {
+        let status = status.to_string();
+        let user = path
+            .split('/')
+            .find(|segment| IdPrefix::User.names(segment));
+        self.record(
+            AuditAction::DashboardWrite,
             user,
             &[("method", method), ("path", path), ("status", &status)],
         )

@@ -14,6 +14,7 @@ mod handshakes;
 mod lockout;
 mod me;
 mod oauth;
+mod operators;
 mod phantoms;
 mod provider_tokens;
 mod rate_limits;
@@ -40,6 +41,7 @@ pub use events::{current_request, in_request};
 pub use handshakes::{HANDSHAKE_NONCE_LIFETIME, HANDSHAKE_NONCE_REDEMPTIONS, Handshakes};
 pub use me::{Account, BackupCodesView, ChangePassword, MePatch, TotpView};
 pub use oauth::{CallbackRedirect, OAuth, OAuthCallback, OAuthProviders};
+pub use operators::{MAX_LISTED_OPERATORS, OperatorView, Operators};
 pub use provider_tokens::AccessTokenView;
 pub use rate_limits::{RateLimits, Step, Throttled};
 pub use reverification::{ReverificationAsked, ReverificationStatus, ReverificationView};
@@ -66,9 +68,9 @@ use steps::Steps;
 use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
-    AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore, Outbox,
-    PasswordHasher, Random, SettingsStore, SignInStore, SignUpStore, UserRepository, WebhookSender,
-    WebhookStore,
+    AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore,
+    OperatorStore, Outbox, PasswordHasher, Random, SettingsStore, SignInStore, SignUpStore,
+    UserRepository, WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -106,6 +108,8 @@ pub struct Ports {
     /// The runtime settings' versions and the allow- and block-lists; kept
     /// with the durable store.
     pub settings: Arc<dyn SettingsStore>,
+    /// Operator roles; kept with the durable store.
+    pub operators: Arc<dyn OperatorStore>,
 }
 
 /// Every use case, one service per resource. Each service holds only the
@@ -141,6 +145,8 @@ pub struct Services {
     pub audit: Audit,
     /// The runtime settings and the allow- and block-lists.
     pub instance: Instance,
+    /// Who may open the dashboard.
+    pub operators: Operators,
     settings: LiveSettings,
 }
 
@@ -169,6 +175,7 @@ impl Services {
             webhook_sender,
             audit,
             settings: settings_store,
+            operators,
         } = ports;
         let audit = Audit {
             log: audit,
@@ -191,6 +198,15 @@ impl Services {
             audit: audit.clone(),
             clock: clock.clone(),
             random: random.clone(),
+        };
+        let operators = Operators {
+            store: operators,
+            users: users.clone(),
+            audit: audit.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            setup_token: Arc::default(),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         // Until the worker's first round looks, assume an endpoint.
@@ -386,6 +402,7 @@ impl Services {
             webhooks,
             audit,
             instance: instance_service,
+            operators,
             settings,
         }
     }

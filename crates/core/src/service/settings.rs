@@ -272,10 +272,16 @@ impl Instance {
                 self.refresh().await?;
                 return Ok(self.view());
             }
-            let actor = super::current_request().actor;
+            // Who changed it: the actor, and which operator through the
+            // dashboard.
+            let request = super::current_request();
+            let changed_by = match &request.operator {
+                Some(operator) => format!("{}:{}", request.actor.as_str(), operator.0),
+                None => request.actor.as_str().to_owned(),
+            };
             if self
                 .store
-                .save(version, &next.to_stored(), actor.as_str(), self.clock.now())
+                .save(version, &next.to_stored(), &changed_by, self.clock.now())
                 .await?
             {
                 let new_version = (version + 1).to_string();

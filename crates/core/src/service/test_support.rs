@@ -41,6 +41,7 @@ pub struct Mocks {
     pub audit: crate::ports::MockAuditLog,
     /// Stored settings and lists; no call is expected by default.
     pub settings_store: crate::ports::MockSettingsStore,
+    pub operators: crate::ports::MockOperatorStore,
     pub settings: InstanceSettings,
 }
 
@@ -60,6 +61,7 @@ impl Mocks {
             webhooks: MockWebhookStore::new(),
             audit: crate::ports::MockAuditLog::new(),
             settings_store: crate::ports::MockSettingsStore::new(),
+            operators: crate::ports::MockOperatorStore::new(),
             settings: InstanceSettings::default(),
         }
     }
@@ -114,6 +116,7 @@ impl Mocks {
                 webhook_sender: Arc::new(MockWebhookSender::new()),
                 audit: Arc::new(self.audit),
                 settings: Arc::new(self.settings_store),
+                operators: Arc::new(self.operators),
             },
             self.settings,
         )
