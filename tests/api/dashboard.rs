@@ -1080,3 +1080,102 @@ async fn an_operator_keeps_the_allow_and_block_lists() {
     .await;
     assert_eq!(none.status, 404);
 }
+
+/// Posts the key rotation form with `hours` of overlap.
+async fn rotate(app: &TestApp, cookie: &str, token: &str, hours: &str) -> Resp {
+    let form = [("csrf", token), ("overlap_hours", hours)];
+    dash(
+        app,
+        "POST",
+        "/dashboard/keys/rotate",
+        Some(cookie),
+        &form,
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_secret_key_is_rotated_with_an_overlap_for_the_old_one() {
+    let app = TestApp::new().await;
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    let backend_with = |key: String| {
+        let app = &app;
+        async move {
+            app.request(
+                "GET",
+                "/v1/users",
+                &[("authorization", &format!("Bearer {key}"))],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    // A key the file sets is not Latch's to rotate.
+    let page = dash(&app, "GET", "/dashboard/keys", Some(&cookie), &[], &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        text(&page).contains("configuration file"),
+        "{}",
+        text(&page)
+    );
+    let token = csrf(&page);
+    let refused = rotate(&app, &cookie, &token, "24").await;
+    assert_eq!(refused.status, 422);
+
+    app.secret_key_in_store().await;
+    let page = dash(&app, "GET", "/dashboard/keys", Some(&cookie), &[], &[]).await;
+    assert!(text(&page).contains("Rotate the secret key"));
+    assert!(text(&page).contains(crate::support::PUBLISHABLE_KEY));
+    for bad in ["5", "-1", "many"] {
+        let res = rotate(&app, &cookie, &token, bad).await;
+        assert_eq!(res.status, 422, "{bad}");
+    }
+    let rotated = rotate(&app, &cookie, &token, "24").await;
+    assert_eq!(rotated.status, 303, "{}", text(&rotated));
+    let ring = app.services().secret_keys.ring();
+    let new_key = ring.current.clone();
+    assert_ne!(new_key, crate::support::SECRET);
+    assert!(new_key.starts_with("sk_test_"));
+    assert_eq!(
+        backend_with(new_key.clone()).await,
+        200,
+        "the new key works"
+    );
+    assert_eq!(
+        backend_with(crate::support::SECRET.into()).await,
+        200,
+        "the old key works during its overlap"
+    );
+    app.clock
+        .advance(std::time::Duration::from_secs(24 * 3600 + 1));
+    assert_eq!(
+        backend_with(crate::support::SECRET.into()).await,
+        401,
+        "and not after"
+    );
+    assert_eq!(backend_with(new_key.clone()).await, 200);
+    // Another replica reads the rotation at its next poll.
+    let other = app.reopen().await;
+    other.secret_key_in_store().await;
+    assert!(other.services().secret_keys.accepts(&new_key));
+    let entries = app
+        .request(
+            "GET",
+            "/v1/audit_log?action=secret_key.rotated",
+            &[("authorization", &format!("Bearer {new_key}"))],
+            None,
+        )
+        .await;
+    assert_eq!(
+        entries.body["data"][0]["detail"]["overlap_secs"], "86400",
+        "{}",
+        entries.body
+    );
+    // A rotation with no overlap refuses the old key at once.
+    let page = dash(&app, "GET", "/dashboard/keys", Some(&cookie), &[], &[]).await;
+    let again = rotate(&app, &cookie, &csrf(&page), "0").await;
+    assert_eq!(again.status, 303);
+    assert_eq!(backend_with(new_key).await, 401);
+}

@@ -297,6 +297,22 @@ impl TestApp {
         }
     }
 
+    /// Keeps the secret key in the instance store, as a server that made
+    /// it does, so that it can be rotated.
+    pub async fn secret_key_in_store(&self) {
+        use latch_core::ports::InstanceStore as _;
+        self.store
+            .get_or_insert("secret_key_test", SECRET)
+            .await
+            .unwrap();
+        self.state
+            .services
+            .secret_keys
+            .start("secret_key_test")
+            .await
+            .unwrap();
+    }
+
     /// The app's use cases.
     pub fn services(&self) -> &latch_core::service::Services {
         &self.state.services

@@ -88,6 +88,15 @@ impl App {
                     latch_api::error::ApiError::from(e).long_message
                 )
             })?;
+        if self.settings.instance.secret_key.is_none() {
+            let name = latch_api::api_keys::secret_key_name(self.settings.instance.environment);
+            services.secret_keys.start(name).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "secret keys: {}",
+                    latch_api::error::ApiError::from(e).long_message
+                )
+            })?;
+        }
         services.instance.start().await.map_err(|e| {
             anyhow::anyhow!(
                 "settings: {}",

@@ -85,6 +85,14 @@ pub fn secret_key_problem(key: &str, environment: Environment) -> Option<String>
     None
 }
 
+/// Where the secret key of `environment` is stored in the instance store.
+pub fn secret_key_name(environment: Environment) -> &'static str {
+    match environment {
+        Environment::Development => "secret_key_development",
+        Environment::Production => "secret_key_production",
+    }
+}
+
 /// The secret key stored for `environment`, or a fresh one stored now. The
 /// first writer wins, so replicas starting together agree on one key.
 pub async fn load_or_create_secret_key(
@@ -92,12 +100,11 @@ pub async fn load_or_create_secret_key(
     environment: Environment,
     random: &dyn Random,
 ) -> Result<String, StoreError> {
-    let name = match environment {
-        Environment::Development => "secret_key_development",
-        Environment::Production => "secret_key_production",
-    };
     store
-        .get_or_insert(name, &generate_secret_key(environment, random))
+        .get_or_insert(
+            secret_key_name(environment),
+            &generate_secret_key(environment, random),
+        )
         .await
 }
 

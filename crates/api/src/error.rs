@@ -878,6 +878,11 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
              domain (example.com)."
                 .into(),
         ),
+        Problem::SecretKeyConfigured => value(
+            "The secret key is set in the configuration file (instance.secret_key): change it \
+             there and restart."
+                .into(),
+        ),
         Problem::TooManyListEntries { max } => value(format!(
             "A list holds at most {max} entries. Remove one first."
         )),
@@ -946,6 +951,7 @@ mod tests {
             Problem::WebhookTargetNotAllowed,
             Problem::NotListIdentifier,
             Problem::TooManyListEntries { max: 10 },
+            Problem::SecretKeyConfigured,
             Problem::Setting(SettingProblem::Unknown),
             Problem::Setting(SettingProblem::WrongType("a boolean".into())),
             Problem::Setting(SettingProblem::OutOfRange { min: 1, max: 2 }),
@@ -1147,6 +1153,7 @@ mod tests {
             Problem::WebhookTargetNotAllowed => "WebhookTargetNotAllowed",
             Problem::NotListIdentifier => "NotListIdentifier",
             Problem::TooManyListEntries { .. } => "TooManyListEntries",
+            Problem::SecretKeyConfigured => "SecretKeyConfigured",
             Problem::Setting(_) => "Setting",
         }
     }
@@ -1155,8 +1162,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 51 variants besides InvalidParam, plus 46 problems.
-        assert_eq!(seen.len(), 51 + 46, "{seen:?}");
+        // 51 variants besides InvalidParam, plus 47 problems.
+        assert_eq!(seen.len(), 51 + 47, "{seen:?}");
     }
 
     #[test]

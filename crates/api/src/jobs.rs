@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use latch_core::service::{Audit, Deliveries, Instance, Maintenance, Webhooks};
+use latch_core::service::{Audit, Deliveries, Instance, Maintenance, SecretKeys, Webhooks};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -133,15 +133,19 @@ pub async fn purge_audit(audit: Audit, every: Duration) {
     .await
 }
 
-/// Reloads the runtime settings whenever the store's generation moved,
-/// polled every `every`; never returns. A failed poll is logged and the
-/// settings in force stay until the next one succeeds.
-pub async fn reload_settings(instance: Instance, every: Duration) {
+/// Reloads the runtime settings whenever the store's generation moved, and
+/// reads the secret keys again (another replica may have rotated them),
+/// every `every`; never returns. A failed poll is logged and what is in
+/// force stays until the next one succeeds.
+pub async fn reload_settings(instance: Instance, keys: SecretKeys, every: Duration) {
     run_every(every, || async {
         match instance.refresh().await {
             Ok(false) => {}
             Ok(true) => tracing::info!(version = instance.view().version, "settings reloaded"),
             Err(err) => tracing::warn!(error = %err, "reading the settings failed"),
+        }
+        if let Err(err) = keys.refresh().await {
+            tracing::warn!(error = %err, "reading the secret keys failed");
         }
     })
     .await

@@ -168,6 +168,8 @@ impl ApiState {
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
+        // The configured key until the store's keys are read, if ever.
+        services.secret_keys.seed(&config.secret_key);
         Self {
             services: Arc::new(services),
             keys: Arc::new(keys),
@@ -213,6 +215,11 @@ impl ApiState {
     /// Now, on the use cases' clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// A fresh secret key for this instance's environment, for a rotation.
+    pub fn new_secret_key(&self) -> String {
+        api_keys::generate_secret_key(self.services.settings().environment, &*self.random)
     }
 
     fn trace_id(&self) -> String {

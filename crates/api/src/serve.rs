@@ -112,6 +112,7 @@ async fn serve_on(
     ));
     let reload = tokio::spawn(jobs::reload_settings(
         state.services.instance.clone(),
+        state.services.secret_keys.clone(),
         state.config.settings_poll,
     ));
     let stop_audit = Arc::new(Notify::new());

@@ -157,6 +157,9 @@ pub enum Problem {
     OriginNotAllowed,
     /// More backup codes than allowed.
     TooManyBackupCodes { max: usize },
+    /// The secret key is set by the configuration file: it is changed
+    /// there, not rotated here.
+    SecretKeyConfigured,
     /// A list already holds this many entries.
     TooManyListEntries { max: usize },
     /// A user already has this many addresses of the kind.

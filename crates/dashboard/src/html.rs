@@ -18,14 +18,14 @@ pub(crate) const POLICY: &str = "default-src 'none'; script-src 'self'; style-sr
 const HTML: &str = "text/html; charset=utf-8";
 
 /// The screens in the navigation, by path under `/dashboard` and label.
-/// "Settings" is the instance settings' screen.
-pub(crate) const NAV: [(&str, &str); 6] = [
+pub(crate) const NAV: [(&str, &str); 7] = [
     ("/users", "Users"),
     ("/sessions", "Sessions"),
     ("/audit", "Audit log"),
     ("/webhooks", "Webhooks"),
     ("/operators", "Operators"),
     ("/settings", "Settings"),
+    ("/keys", "API keys"),
 ];
 
 /// What a page shows of the operator signed in to it.

@@ -36,6 +36,7 @@
 
 mod auth;
 mod html;
+mod keys;
 mod screens;
 mod settings;
 mod users;
@@ -190,6 +191,7 @@ async fn operator_route(
         ["webhooks", id, "messages", event] => screens::message(&s, id, event).await,
         ["operators"] => screens::operators(&s).await,
         ["settings"] => settings::show(&s).await,
+        ["keys"] => keys::show(&s),
         _ => not_found(signed, StatusCode::NOT_FOUND),
     }
 }
@@ -216,6 +218,7 @@ async fn write(
         ["operators"] => screens::grant(&s).await,
         ["operators", id, "revoke"] => screens::revoke(&s, id).await,
         ["settings"] => settings::save(&s).await,
+        ["keys", "rotate"] => keys::rotate(&s).await,
         ["settings", "lists", list] => settings::add_entry(&s, list).await,
         ["settings", "lists", list, id, "remove"] => settings::remove_entry(&s, list, id).await,
         _ => not_found(signed, StatusCode::NOT_FOUND),
@@ -301,6 +304,9 @@ fn flash(key: &str) -> Option<&'static str> {
             "Settings saved: in force here now, and on every replica within seconds."
         }
         "listed" => "Added to the list.",
+        "rotated" => {
+            "New secret key made: give it to your servers before the old one's overlap ends."
+        }
         "unlisted" => "Removed from the list.",
         _ => return None,
     })

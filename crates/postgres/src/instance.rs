@@ -37,4 +37,36 @@ impl InstanceStore for PostgresStore {
         };
         self.bounded(run).await
     }
+
+    async fn compare_and_set<'a>(
+        &self,
+        key: &str,
+        expected: Option<&'a str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let run = async {
+            let client = self.client().await?;
+            let changed = match expected {
+                Some(expected) => {
+                    let stmt = client
+                        .prepare_cached(
+                            "UPDATE instance SET value = $3 WHERE key = $1 AND value = $2",
+                        )
+                        .await?;
+                    client.execute(&stmt, &[&key, &expected, &value]).await?
+                }
+                None => {
+                    let stmt = client
+                        .prepare_cached(
+                            "INSERT INTO instance (key, value) VALUES ($1, $2) \
+                             ON CONFLICT (key) DO NOTHING",
+                        )
+                        .await?;
+                    client.execute(&stmt, &[&key, &value]).await?
+                }
+            };
+            Ok::<_, DbError>(changed == 1)
+        };
+        self.bounded(run).await
+    }
 }

@@ -31,4 +31,35 @@ impl InstanceStore for SqliteStore {
             })
             .await
     }
+
+    async fn compare_and_set<'a>(
+        &self,
+        key: &str,
+        expected: Option<&'a str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let (key, expected, value) = (
+            key.to_owned(),
+            expected.map(str::to_owned),
+            value.to_owned(),
+        );
+        self.pool
+            .write(move |tx| {
+                let changed = match &expected {
+                    Some(expected) => tx
+                        .prepare_cached(
+                            "UPDATE instance SET value = ?3 WHERE key = ?1 AND value = ?2",
+                        )?
+                        .execute(params![key, expected, value])?,
+                    None => tx
+                        .prepare_cached(
+                            "INSERT INTO instance (key, value) VALUES (?1, ?2) \
+                             ON CONFLICT (key) DO NOTHING",
+                        )?
+                        .execute(params![key, value])?,
+                };
+                Ok(changed == 1)
+            })
+            .await
+    }
 }

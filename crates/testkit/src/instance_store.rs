@@ -11,7 +11,8 @@ use tokio::task::JoinSet;
 /// Covers: `get` of a missing key, `get_or_insert` keeping the first value (and
 /// returning it to later callers), keys being independent, values round-tripping
 /// byte for byte, and concurrent `get_or_insert` calls all agreeing on one of
-/// the offered values.
+/// the offered values; `compare_and_set` (inserting where
+/// nothing is, replacing only the value expected, one winner of a race).
 pub async fn instance_store_contract(store: Arc<dyn InstanceStore>) {
     assert_eq!(
         store.get("secret_key").await,
@@ -85,5 +86,52 @@ pub async fn instance_store_contract(store: Arc<dyn InstanceStore>) {
         store.get("raced").await,
         Ok(Some(winner)),
         "and it is the stored one"
+    );
+
+    assert_eq!(
+        store.compare_and_set("ring", Some("x"), "y").await,
+        Ok(false),
+        "nothing to replace"
+    );
+    assert_eq!(store.get("ring").await, Ok(None));
+    assert_eq!(
+        store.compare_and_set("ring", None, "first").await,
+        Ok(true),
+        "inserted"
+    );
+    assert_eq!(
+        store.compare_and_set("ring", None, "again").await,
+        Ok(false),
+        "already there"
+    );
+    assert_eq!(
+        store.compare_and_set("ring", Some("other"), "z").await,
+        Ok(false),
+        "not the expected value"
+    );
+    assert_eq!(store.get("ring").await, Ok(Some("first".to_owned())));
+    let mut racers = JoinSet::new();
+    for i in 0..16 {
+        let store = Arc::clone(&store);
+        racers.spawn(async move {
+            store
+                .compare_and_set("ring", Some("first"), &format!("next_{i}"))
+                .await
+        });
+    }
+    let won = racers
+        .join_all()
+        .await
+        .into_iter()
+        .filter(|r| *r == Ok(true))
+        .count();
+    assert_eq!(won, 1, "one replacement of one value");
+    assert!(
+        store
+            .get("ring")
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("next_")
     );
 }

@@ -9,14 +9,13 @@ pub(crate) mod sessions;
 pub(crate) mod users;
 pub(crate) mod webhooks;
 
-use subtle::ConstantTimeEq;
-
 use crate::error::{ApiError, EdgeError};
 
 use crate::ApiState;
 use crate::http::ApiRequest;
 
-/// `Authorization: Bearer <secret key>`, compared in constant time.
+/// `Authorization: Bearer <secret key>`: the current key, or the one it
+/// replaced while its overlap lasts, compared in constant time.
 pub(crate) fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), ApiError> {
     let given = req
         .header("authorization")
@@ -24,8 +23,7 @@ pub(crate) fn authenticate(state: &ApiState, req: &ApiRequest) -> Result<(), Api
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim())
         .unwrap_or("");
-    let expected = state.config.secret_key.as_bytes();
-    if bool::from(given.as_bytes().ct_eq(expected)) {
+    if state.services.secret_keys.accepts(given) {
         return Ok(());
     }
     Err(EdgeError::SecretKeyInvalid.into())

@@ -40,10 +40,12 @@ pub enum AuditAction {
     OperatorRevoked,
     /// A write through the dashboard (its method, path and status).
     DashboardWrite,
+    /// The Backend API's secret key was replaced (the old one's overlap).
+    SecretKeyRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::SecondFactorPassed,
@@ -66,6 +68,7 @@ impl AuditAction {
         Self::OperatorGranted,
         Self::OperatorRevoked,
         Self::DashboardWrite,
+        Self::SecretKeyRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl AuditAction {
             Self::OperatorGranted => "operator.granted",
             Self::OperatorRevoked => "operator.revoked",
             Self::DashboardWrite => "dashboard.write",
+            Self::SecretKeyRotated => "secret_key.rotated",
         }
     }
 

@@ -17,4 +17,14 @@ pub trait InstanceStore: Send + Sync {
     /// the value that is stored afterwards. Two replicas racing MUST end with the
     /// same value.
     async fn get_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Stores `value` under `key` if the value stored there is `expected`
+    /// (`None`: no value yet); returns whether it did. Of two replicas
+    /// replacing the same value, exactly one MUST succeed.
+    async fn compare_and_set<'a>(
+        &self,
+        key: &str,
+        expected: Option<&'a str>,
+        value: &str,
+    ) -> Result<bool, StoreError>;
 }

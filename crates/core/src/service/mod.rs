@@ -4,6 +4,7 @@
 //! lockout, codes, stand-ins) are crate-private parts the services compose.
 
 mod addresses;
+mod api_keys;
 mod audit;
 mod clients;
 mod codes;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use addresses::{AddressKind, AddressView, Deleted, MAX_ADDRESSES, MyPhonePatch, NewAddress};
+pub use api_keys::{KeyRing, MAX_KEY_OVERLAP, SecretKeys};
 pub use audit::Audit;
 pub use clients::{ClientSnapshot, Clients, Maintenance, Outcome, SessionView, SignInView};
 pub use connections::{Connect, PendingConnection};
@@ -145,6 +147,8 @@ pub struct Services {
     pub audit: Audit,
     /// The runtime settings and the allow- and block-lists.
     pub instance: Instance,
+    /// The Backend API's secret keys, and their rotation.
+    pub secret_keys: SecretKeys,
     /// Who may open the dashboard.
     pub operators: Operators,
     settings: LiveSettings,
@@ -207,6 +211,13 @@ impl Services {
             clock: clock.clone(),
             random: random.clone(),
             setup_token: Arc::default(),
+        };
+        let secret_keys = SecretKeys {
+            ring: Arc::default(),
+            place: Arc::default(),
+            store: instance.clone(),
+            audit: audit.clone(),
+            clock: clock.clone(),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         // Until the worker's first round looks, assume an endpoint.
@@ -402,6 +413,7 @@ impl Services {
             webhooks,
             audit,
             instance: instance_service,
+            secret_keys,
             operators,
             settings,
         }
