@@ -1179,3 +1179,24 @@ async fn the_secret_key_is_rotated_with_an_overlap_for_the_old_one() {
     assert_eq!(again.status, 303);
     assert_eq!(backend_with(new_key).await, 401);
 }
+
+#[tokio::test]
+async fn the_sessions_screen_lists_what_is_active_now_across_users() {
+    let app = TestApp::new().await;
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    app.user("ann@example.com", None).await;
+    let (_, ann_session) = app.sign_in("ann@example.com").await;
+    let page = dash(&app, "GET", "/dashboard/sessions", Some(&cookie), &[], &[]).await;
+    assert_eq!(page.status, 200);
+    let html = text(&page);
+    // Ann's session and the operator's own.
+    assert!(html.contains("Active now: 2"), "{html}");
+    assert!(html.contains(&ann_session), "{html}");
+    assert!(html.contains("ann@example.com"), "{html}");
+    // Revoked, it is active no more.
+    app.bapi("POST", &format!("/v1/sessions/{ann_session}/revoke"), None)
+        .await;
+    let page = dash(&app, "GET", "/dashboard/sessions", Some(&cookie), &[], &[]).await;
+    assert!(text(&page).contains("Active now: 1"));
+    assert!(!text(&page).contains(&ann_session));
+}

@@ -15,10 +15,14 @@ use crate::auth::csrf;
 use crate::html::{button_form, escape, parse_day, query, redirect, when};
 use crate::users::{find_one, label, sessions_table};
 
+/// Active sessions shown when no user is named.
+const ACTIVE_PAGE: u32 = 50;
+
 /// Audit entries on one page.
 const AUDIT_PAGE: u32 = 50;
 
-/// `GET /dashboard/sessions?user=`: one user's active sessions.
+/// `GET /dashboard/sessions?user=`: one user's active sessions, or the
+/// instance's most recent ones.
 pub(crate) async fn sessions(s: &Screen<'_>) -> ApiResponse {
     let who = s.query("user");
     let mut body = format!(
@@ -29,9 +33,16 @@ pub(crate) async fn sessions(s: &Screen<'_>) -> ApiResponse {
         who = escape(&who)
     );
     if who.is_empty() {
-        body.push_str(
-            r#"<p class="muted">Name a user to see the sessions active on their devices now.</p>"#,
+        let page = match s.state.services.sessions.active_now(ACTIVE_PAGE).await {
+            Ok(page) => page,
+            Err(err) => return s.error("/sessions", err),
+        };
+        let _ = write!(
+            body,
+            r#"<h2>Active now: {}</h2><p class="muted">The {} most recent; name a user for all of theirs.</p>"#,
+            page.total_count, ACTIVE_PAGE
         );
+        body.push_str(&sessions_table(s, &page.sessions, true));
         return s.page(StatusCode::OK, "/sessions", "Sessions", &body);
     }
     let user = match find_one(s, &who).await {

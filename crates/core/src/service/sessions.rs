@@ -191,6 +191,31 @@ impl Sessions {
         })
     }
 
+    /// The instance's active sessions, newest first, up to `limit` (1 to
+    /// 500), with how many are active in all: what an operator sees of
+    /// "active now". Not a Backend API route (Clerk's list needs a user or
+    /// a client).
+    pub async fn active_now(&self, limit: u32) -> Result<SessionsPage, Error> {
+        let now = self.clock.now();
+        let query = SessionQuery {
+            status: Some(crate::model::SessionStatus::Active),
+            now,
+            limit: page_limit(Some(limit))?,
+            ..SessionQuery::default()
+        };
+        let total_count = self.client_repo.count_sessions(&query).await?;
+        let mut sessions = Vec::new();
+        for session in self.client_repo.list_sessions(&query).await? {
+            if let Some(user) = self.users.get(&session.user_id).await? {
+                sessions.push(SessionView::at(session, user, now));
+            }
+        }
+        Ok(SessionsPage {
+            sessions,
+            total_count,
+        })
+    }
+
     /// `GET /v1/sessions/{id}` (Backend API).
     pub async fn get_session(&self, id: &str) -> Result<SessionView, Error> {
         let (session, user) = self.session_with_user(id).await?;
