@@ -515,3 +515,29 @@ async fn clerk_s_instance_routes_answer_in_clerk_s_shapes() {
         .await
         .assert_error(422, "form_param_unknown", Some("colour"));
 }
+
+#[tokio::test]
+async fn the_client_cookie_lives_as_long_as_the_session_lifetime_in_force() {
+    let app = TestApp::with(public()).await;
+    let new_client_cookie = || async {
+        let res = app
+            .request(
+                "POST",
+                "/v1/client",
+                &[("origin", crate::support::ORIGIN)],
+                None,
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.header("set-cookie").unwrap().to_owned()
+    };
+    let week = 7 * 86_400;
+    assert!(
+        new_client_cookie()
+            .await
+            .contains(&format!("Max-Age={week}"))
+    );
+    patch(&app, json!({"sessions": {"lifetime_secs": 3600}})).await;
+    let cookie = new_client_cookie().await;
+    assert!(cookie.contains("Max-Age=3600"), "{cookie}");
+}

@@ -265,7 +265,6 @@ impl TestApp {
             allow_loopback_origins: false,
             max_body_bytes: 16 * 1024,
             secure_cookies: false,
-            cookie_max_age_secs: 3600,
             cookie_domain: None,
             publishable_key: PUBLISHABLE_KEY.into(),
             tls: false,

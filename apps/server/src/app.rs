@@ -163,7 +163,6 @@ impl App {
             // Production cookies are Secure whatever the setting: a browser
             // only ever reaches a production instance over HTTPS.
             secure_cookies: s.server.secure_cookies || production,
-            cookie_max_age_secs: s.policy.session_lifetime.as_secs(),
             cookie_domain: s.server.cookie_domain.clone(),
             publishable_key: self.publishable_key(),
             tls: s.server.tls.is_some(),

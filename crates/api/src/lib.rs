@@ -89,8 +89,6 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Marks the `__client` cookie `Secure`; on whenever the site is served over HTTPS.
     pub secure_cookies: bool,
-    /// Lifetime of the `__client` cookie in seconds.
-    pub cookie_max_age_secs: i64,
     /// The `Domain` of `__client_uat` on Frontend API answers: the parent
     /// domain Latch shares with the application, if it does.
     pub cookie_domain: Option<String>,
@@ -119,12 +117,13 @@ impl ApiConfig {
             || (self.allow_loopback_origins && is_loopback_origin(origin))
     }
 
-    pub fn client_cookie(&self, token: &str) -> String {
+    /// The `__client` cookie holding `token`, kept as long as a session
+    /// lives (`max_age_secs`: the session lifetime in force).
+    pub fn client_cookie(&self, token: &str, max_age_secs: i64) -> String {
         let secure = if self.secure_cookies { "; Secure" } else { "" };
         format!(
-            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}",
             fapi::CLIENT_COOKIE,
-            self.cookie_max_age_secs
         )
     }
 
@@ -215,6 +214,13 @@ impl ApiState {
     /// Now, on the use cases' clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The `__client` cookie for `token`, kept for the session lifetime in
+    /// force.
+    pub fn client_cookie(&self, token: &str) -> String {
+        let lifetime = self.services.settings().session_lifetime.as_secs();
+        self.config.client_cookie(token, lifetime)
     }
 
     /// A fresh secret key for this instance's environment, for a rotation.
@@ -544,7 +550,7 @@ async fn oauth_callback(state: &ApiState, req: &ApiRequest, trace_id: &str) -> A
             // A browser that completed its sign-in here gets its new token.
             match &redirect.new_token {
                 Some(token) => {
-                    response.with_header(header::SET_COOKIE, &state.config.client_cookie(token))
+                    response.with_header(header::SET_COOKIE, &state.client_cookie(token))
                 }
                 None => response,
             }

@@ -933,3 +933,23 @@ fn the_dashboard_is_served_beside_the_api_unless_moved_or_turned_off() {
     let error = error_with(|s| s.dashboard.listen = s.server.addr.clone());
     assert!(error.contains("dashboard.listen"), "{error}");
 }
+
+#[test]
+fn runtime_pins_must_name_settings_and_the_poll_its_bounds() {
+    let e = error_with(|s| s.runtime.pinned = vec!["sessions.colour".into()]);
+    assert_eq!(
+        e,
+        "runtime.pinned: \"sessions.colour\" is not a setting nor a group of settings"
+    );
+    let e = error_with(|s| s.runtime.poll_ms = 10);
+    assert_eq!(e, "runtime.poll_ms must be between 100 and 60000");
+    let mut raw = RawSettings::load(None).unwrap();
+    raw.runtime.pinned = vec!["sessions".into(), "password.min_length".into()];
+    raw.runtime.poll_ms = 250;
+    let settings = Settings::try_from(&raw).unwrap();
+    assert_eq!(settings.pinned, ["sessions", "password.min_length"]);
+    assert_eq!(
+        settings.settings_poll,
+        std::time::Duration::from_millis(250)
+    );
+}

@@ -275,8 +275,7 @@ pub fn attach_token(
         }
         Channel::Cookie => {
             if let Some(token) = &reply.new_token {
-                response =
-                    response.with_header(header::SET_COOKIE, &state.config.client_cookie(token));
+                response = response.with_header(header::SET_COOKIE, &state.client_cookie(token));
             } else if reply.client_gone {
                 response =
                     response.with_header(header::SET_COOKIE, &state.config.clear_client_cookie());

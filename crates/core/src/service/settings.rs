@@ -390,3 +390,141 @@ impl Instance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::UserManagement;
+    use crate::service::Services;
+    use crate::service::test_support::{Mocks, NOW};
+
+    /// A settings store in memory: versions and a generation.
+    fn store_in_memory(mocks: &mut Mocks) -> Arc<Mutex<Vec<Value>>> {
+        let versions: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let store = &mut mocks.settings_store;
+        let (v1, v2, v3) = (versions.clone(), versions.clone(), versions.clone());
+        store.expect_latest().returning(move || {
+            let versions = v1.lock().unwrap();
+            Ok(versions.last().map(|document| SettingsVersion {
+                version: versions.len() as u64,
+                document: document.clone(),
+                changed_at: NOW,
+                changed_by: "system".into(),
+            }))
+        });
+        store.expect_save().returning(move |after, document, _, _| {
+            let mut versions = v2.lock().unwrap();
+            if versions.len() as u64 != after {
+                return Ok(false);
+            }
+            versions.push(document.clone());
+            Ok(true)
+        });
+        store
+            .expect_generation()
+            .returning(move || Ok(v3.lock().unwrap().len() as u64));
+        store.expect_entries().returning(|_| Ok(Vec::new()));
+        versions
+    }
+
+    fn with_store() -> (Services, Arc<Mutex<Vec<Value>>>) {
+        let mut mocks = Mocks::new();
+        let versions = store_in_memory(&mut mocks);
+        (mocks.services(), versions)
+    }
+
+    #[tokio::test]
+    async fn a_new_instance_stores_the_file_s_settings_as_version_one() {
+        let (services, versions) = with_store();
+        services.instance.start().await.unwrap();
+        assert_eq!(versions.lock().unwrap().len(), 1);
+        assert_eq!(services.instance.view().version, 1);
+        // A second start stores nothing more.
+        services.instance.start().await.unwrap();
+        assert_eq!(versions.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pinned_setting_is_refused_and_keeps_the_file_s_value() {
+        let (services, versions) = with_store();
+        let services = services.with_pinned_settings(vec!["sessions".into()]);
+        services.instance.start().await.unwrap();
+        let err = services
+            .instance
+            .update(&json!({"sessions": {"lifetime_secs": 60}}), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::InvalidParam {
+                param: "sessions.lifetime_secs".into(),
+                problem: Problem::Setting(SettingProblem::Pinned),
+            }
+        );
+        assert_eq!(versions.lock().unwrap().len(), 1, "nothing stored");
+        // A stored value under a pin (from before the pin) yields to the file.
+        let mut stored = versions.lock().unwrap()[0].clone();
+        stored["sessions"]["lifetime_secs"] = json!(60);
+        versions.lock().unwrap().push(stored);
+        services.instance.refresh().await.unwrap();
+        assert_eq!(
+            services.settings().session_lifetime,
+            InstanceSettings::default().session_lifetime
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_over_a_stale_version_is_refused_and_one_over_the_latest_lands() {
+        let (services, versions) = with_store();
+        services.instance.start().await.unwrap();
+        let patch = json!({"password": {"min_length": 10}});
+        let view = services.instance.update(&patch, Some(1)).await.unwrap();
+        assert_eq!(view.version, 2);
+        assert_eq!(services.settings().password_min_length, 10);
+        let err = services.instance.update(&patch, Some(1)).await.unwrap_err();
+        assert_eq!(
+            err,
+            Error::SettingsVersionStale {
+                expected: 1,
+                current: 2
+            }
+        );
+        assert_eq!(versions.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stored_document_missing_a_setting_takes_the_file_s_value() {
+        let (services, versions) = with_store();
+        let file = UserManagement::of(&InstanceSettings::default(), []);
+        let mut older = file.to_stored();
+        older["password"]
+            .as_object_mut()
+            .unwrap()
+            .remove("min_length");
+        older["password"]["may_match_identifier"] = json!(true);
+        older["retired_setting"] = json!(1);
+        versions.lock().unwrap().push(older);
+        services.instance.start().await.unwrap();
+        let settings = services.settings();
+        assert_eq!(settings.password_min_length, 8, "the file's");
+        assert!(settings.sign_up.password_may_match_identifier, "the stored");
+    }
+
+    #[tokio::test]
+    async fn racing_installs_keep_the_newer_generation() {
+        let live = LiveSettings::new(InstanceSettings::default());
+        let newer = InstanceSettings {
+            password_min_length: 20,
+            ..InstanceSettings::default()
+        };
+        assert!(live.install(5, 3, newer));
+        assert!(!live.install(4, 2, InstanceSettings::default()), "older");
+        assert!(!live.install(5, 3, InstanceSettings::default()), "the same");
+        assert_eq!(live.current().password_min_length, 20);
+        assert_eq!((live.generation(), live.version()), (5, 3));
+    }
+}
