@@ -564,3 +564,46 @@ async fn an_operator_signs_a_user_out_everywhere_without_a_ban() {
         .await
         .assert_error(404, "resource_not_found", None);
 }
+
+#[tokio::test]
+async fn users_are_found_by_any_part_of_an_identifier_or_a_name() {
+    let app = TestApp::new().await;
+    let ann = app.user("ann.smith@example.com", Some("annie")).await;
+    let bob = app.user("bob@example.org", Some("bobby")).await;
+    let found = |query: &str| {
+        let app = &app;
+        let path = format!("/v1/users?query={query}");
+        async move {
+            let res = app.bapi("GET", &path, None).await;
+            assert_eq!(res.status, 200, "{}", res.body);
+            let mut ids: Vec<String> = res
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(found("SMITH").await, std::slice::from_ref(&ann));
+    assert_eq!(found("bobb").await, std::slice::from_ref(&bob));
+    assert_eq!(
+        found(&ann[5..12]).await,
+        std::slice::from_ref(&ann),
+        "a part of the id"
+    );
+    let mut both = vec![ann.clone(), bob.clone()];
+    both.sort();
+    assert_eq!(found("%40example.").await, both);
+    assert!(found("zzz").await.is_empty());
+    let count = app
+        .bapi("GET", "/v1/users/count?query=example.org", None)
+        .await;
+    assert_eq!(count.body["total_count"], 1, "{}", count.body);
+    let long = "a".repeat(257);
+    app.bapi("GET", &format!("/v1/users?query={long}"), None)
+        .await
+        .assert_error(422, "form_param_value_invalid", Some("query"));
+}

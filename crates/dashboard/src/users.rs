@@ -98,7 +98,11 @@ fn standing_tags(s: &Screen<'_>, user: &User) -> String {
 pub(crate) async fn list(s: &Screen<'_>) -> ApiResponse {
     let q = s.query("q");
     let offset: u32 = s.query("offset").parse().unwrap_or(0).min(100_000);
-    let mut user_query = user_query(&q);
+    // The list finds users by any part of an identifier, a name or an id.
+    let mut user_query = UserQuery {
+        query: Some(q.trim().to_lowercase()).filter(|t| !t.is_empty()),
+        ..UserQuery::default()
+    };
     user_query.offset = offset;
     let services = &s.state.services;
     let (page, total) = match (
@@ -113,7 +117,7 @@ pub(crate) async fn list(s: &Screen<'_>) -> ApiResponse {
     };
     let mut body = format!(
         r#"<form class="filters" method="get" action="/dashboard/users" role="search">
-<label>Email, phone, username or id<input name="q" value="{q}" placeholder="ann@example.com, +15550001111, ann, user_…"></label>
+<label>Email, phone, username, name or id (or a part of one)<input name="q" value="{q}" placeholder="ann@example.com, +1555, ann, user_…"></label>
 <button type="submit">Search</button> <a href="/dashboard/users/new">New user</a>
 </form>
 <p class="muted">{total} user{plural}{matching}</p>"#,

@@ -898,6 +898,18 @@ fn user_filter(query: &UserQuery) -> (String, Vec<&(dyn ToSql + Sync)>) {
             clauses.push(clause.replace('$', &format!("${}", params.len())));
         }
     }
+    if let Some(text) = query.query.as_ref().filter(|t| !t.is_empty()) {
+        params.push(text);
+        // `strpos` rather than LIKE: the text's `%` and `_` are plain.
+        clauses.push(
+            "(strpos(lower(id), $) > 0 OR strpos(lower(COALESCE(username, '')), $) > 0 \
+             OR strpos(lower(COALESCE(first_name, '')), $) > 0 \
+             OR strpos(lower(COALESCE(last_name, '')), $) > 0 \
+             OR id IN (SELECT user_id FROM email_addresses WHERE strpos(value, $) > 0) \
+             OR id IN (SELECT user_id FROM phone_numbers WHERE strpos(value, $) > 0))"
+                .replace('$', &format!("${}", params.len())),
+        );
+    }
     let filter = if clauses.is_empty() {
         String::new()
     } else {

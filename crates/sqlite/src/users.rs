@@ -808,6 +808,17 @@ fn user_filter(query: &UserQuery) -> Result<(String, Vec<Value>), DbError> {
             values.push(Value::Text(serde_json::to_string(list)?));
         }
     }
+    if let Some(text) = query.query.as_deref().filter(|t| !t.is_empty()) {
+        // `instr` rather than LIKE: the text's `%` and `_` are plain.
+        clauses.push(
+            "(instr(lower(id), ?) > 0 OR instr(lower(COALESCE(username, '')), ?) > 0 \
+             OR instr(lower(COALESCE(first_name, '')), ?) > 0 \
+             OR instr(lower(COALESCE(last_name, '')), ?) > 0 \
+             OR id IN (SELECT user_id FROM email_addresses WHERE instr(value, ?) > 0) \
+             OR id IN (SELECT user_id FROM phone_numbers WHERE instr(value, ?) > 0))",
+        );
+        values.extend(std::iter::repeat_n(Value::Text(text.to_owned()), 6));
+    }
     let filter = if clauses.is_empty() {
         String::new()
     } else {

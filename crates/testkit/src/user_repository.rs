@@ -751,6 +751,52 @@ async fn list_filters_order_and_pagination(repo: &dyn UserRepository) {
         repo.insert(&users[i], &[]).await.expect("insert list user");
     }
 
+    // Any part of an id, a username, a name, an address or a number, in
+    // lower case; `%` and `_` are plain characters.
+    for (text, expected) in [
+        ("list2", vec!["user_list_2"]),
+        ("list_user_4", vec!["user_list_4"]),
+        ("5551003", vec!["user_list_3"]),
+        ("user_list_5", vec!["user_list_5"]),
+        ("list2.second@", vec!["user_list_2"]),
+        ("%", vec![]),
+        ("nothing like it", vec![]),
+    ] {
+        let found = repo
+            .list(&UserQuery {
+                query: Some(text.to_owned()),
+                limit: 100,
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
+        let mut found = ids(&found);
+        found.sort();
+        assert_eq!(found, expected, "query {text:?}");
+        let counted = repo
+            .count(&UserQuery {
+                query: Some(text.to_owned()),
+                ..UserQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(counted, expected.len() as u64, "count of query {text:?}");
+    }
+    let both = repo
+        .list(&UserQuery {
+            query: Some("list_".into()),
+            usernames: vec!["list_user_1".into()],
+            limit: 100,
+            ..UserQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&both),
+        ["user_list_1"],
+        "a query narrows the other filters"
+    );
+
     let all = UserQuery {
         limit: 100,
         ..UserQuery::default()

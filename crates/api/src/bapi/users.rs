@@ -211,6 +211,24 @@ fn user_patch(req: &ApiRequest) -> Result<UserPatch, ApiError> {
     })
 }
 
+/// The most characters `query` may have.
+const MAX_QUERY_CHARS: usize = 256;
+
+/// `query`: text any of a user's identifiers or names contains, in lower
+/// case; empty is no filter.
+fn search_text(req: &ApiRequest) -> Result<Option<String>, ApiError> {
+    let Some(text) = req.query_param("query").map(str::trim) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::param_value_invalid(
+            "query",
+            format!("query must be at most {MAX_QUERY_CHARS} characters."),
+        ));
+    }
+    Ok((!text.is_empty()).then(|| text.to_lowercase()))
+}
+
 fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), ApiError> {
     let order = req.query_param("order_by").unwrap_or("-created_at");
     let oldest_first = match order {
@@ -229,6 +247,7 @@ fn user_query(req: &ApiRequest) -> Result<(UserQuery, Option<u32>), ApiError> {
         phone_numbers: req.query_all("phone_number"),
         usernames: req.query_all("username"),
         external_ids: req.query_all("external_id"),
+        query: search_text(req)?,
         oldest_first,
         limit: 0,
         offset: number(req, "offset")?.unwrap_or(0),

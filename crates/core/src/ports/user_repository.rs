@@ -26,6 +26,10 @@ pub struct UserQuery {
     pub phone_numbers: Vec<String>,
     pub usernames: Vec<String>,
     pub external_ids: Vec<String>,
+    /// Users any of whose id, username, first or last name, email
+    /// addresses or phone numbers contains this text, compared in lower
+    /// case (Clerk's `query`). Given in lower case.
+    pub query: Option<String>,
     /// Newest first unless set.
     pub oldest_first: bool,
     pub limit: u32,
