@@ -129,12 +129,19 @@ fn with_redis_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
     assert_eq!(answer.unwrap().0, 200);
 
     redis.up();
-    wait_for(Duration::from_secs(15), "sign-ins work again", || {
-        let (answer, _) = identify(&addr, "ray%40example.com");
-        answer.is_some_and(|(status, _, _)| status == 200)
-    });
-    let (answer, _) = identify(&cluster.addr(1), "ray%40example.com");
-    assert_eq!(answer.unwrap().0, 200, "every replica recovered");
+    // Each replica reconnects on its own schedule: every one must be back
+    // within the bound, whichever comes first.
+    for replica in 0..2 {
+        let addr = cluster.addr(replica);
+        wait_for(
+            Duration::from_secs(15),
+            &format!("sign-ins work again on replica {replica}"),
+            || {
+                let (answer, _) = identify(&addr, "ray%40example.com");
+                answer.is_some_and(|(status, _, _)| status == 200)
+            },
+        );
+    }
 }
 
 #[test]
@@ -197,10 +204,14 @@ fn with_postgres_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
     assert!(started.elapsed() < BOUND);
 
     pg.up();
-    wait_for(Duration::from_secs(15), "tokens mint again", || {
-        mint(0).0.is_some_and(|(status, _, _)| status == 200)
-    });
-    assert_eq!(mint(1).0.unwrap().0, 200, "every replica recovered");
+    // Each replica's pool reconnects on its own: every one must be back.
+    for replica in 0..2 {
+        wait_for(
+            Duration::from_secs(15),
+            &format!("tokens mint again on replica {replica}"),
+            || mint(replica).0.is_some_and(|(status, _, _)| status == 200),
+        );
+    }
     // The user refused during the outage does not exist, in whole or in part.
     assert_eq!(
         psql_at(
