@@ -41,21 +41,33 @@ pub(crate) struct Signed {
 impl Signed {
     /// What the navigation shows of them.
     pub fn name(&self) -> String {
-        let named = [&self.user.first_name, &self.user.last_name]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !named.is_empty() {
-            return named;
-        }
-        self.user
-            .email_addresses
-            .first()
-            .map(|e| e.value.clone())
-            .unwrap_or_else(|| self.user.id.0.clone())
+        crate::users::label(&self.user)
     }
+}
+
+/// A password sign-in on a new client, through the core's own sign-in.
+async fn password_sign_in(
+    state: &ApiState,
+    req: &ApiRequest,
+    identifier: &str,
+    password: String,
+    ip: Option<std::net::IpAddr>,
+) -> Result<latch_core::service::Outcome<latch_core::service::SignInView>, Error> {
+    state
+        .services
+        .sign_ins
+        .create_sign_in(
+            None,
+            CreateSignIn {
+                identifier: Some(identifier.to_owned()),
+                strategy: Some("password".into()),
+                password: Some(password),
+                client_ip: ip,
+                origin: session_origin(req, &state.config.trusted_proxies),
+                ..CreateSignIn::default()
+            },
+        )
+        .await
 }
 
 /// What stands behind the dashboard cookie of `req`.
@@ -289,20 +301,7 @@ pub(crate) async fn sign_in(state: &ApiState, req: &ApiRequest) -> ApiResponse {
     if let Some(old) = token(req) {
         let _ = services.clients.delete_client(Some(&old)).await;
     }
-    let outcome = services
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                identifier: Some(identifier.clone()),
-                strategy: Some("password".into()),
-                password: Some(password),
-                client_ip: ip,
-                origin: session_origin(req, &state.config.trusted_proxies),
-                ..CreateSignIn::default()
-            },
-        )
-        .await;
+    let outcome = password_sign_in(state, req, &identifier, password, ip).await;
     match outcome {
         Ok(outcome) => after_factor(state, req, outcome).await,
         Err(err) => sign_in_page(Some(&wording(err)), &identifier),
@@ -628,20 +627,7 @@ pub(crate) async fn setup(state: &ApiState, req: &ApiRequest) -> ApiResponse {
         Ok(_) => {}
         Err(err) => return failure(err),
     }
-    let outcome = services
-        .sign_ins
-        .create_sign_in(
-            None,
-            CreateSignIn {
-                identifier: Some(email.clone()),
-                strategy: Some("password".into()),
-                password: Some(password),
-                client_ip: ip,
-                origin: session_origin(req, &state.config.trusted_proxies),
-                ..CreateSignIn::default()
-            },
-        )
-        .await;
+    let outcome = password_sign_in(state, req, &email, password, ip).await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => return setup_page(Some(&wording(err)), &email),

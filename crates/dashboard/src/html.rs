@@ -162,14 +162,11 @@ pub(crate) fn asset(content_type: &'static str, text: &'static str) -> ApiRespon
 
 /// A timestamp as `YYYY-MM-DD HH:MM` in UTC.
 pub(crate) fn when(at: Timestamp) -> String {
-    let secs = at.0.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rest / 3600,
-        (rest % 3600) / 60
-    )
+    // `YYYY-MM-DDTHH:MM:SSZ` read as `YYYY-MM-DD HH:MM`.
+    at.rfc3339()
+        .get(..16)
+        .unwrap_or_default()
+        .replacen('T', " ", 1)
 }
 
 /// `YYYY-MM-DD` (a UTC day) as the timestamp of its midnight.
@@ -183,22 +180,11 @@ pub(crate) fn parse_day(text: &str) -> Option<Timestamp> {
     }
     let days = days_from_civil(y, m, d);
     // A day past the month's end (02-31) is refused rather than moved on.
-    (civil(days) == (y, m, d)).then_some(Timestamp(days * 86_400_000))
-}
-
-/// The civil date of a count of days since 1970-01-01 (proleptic
-/// Gregorian calendar).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let midnight = Timestamp(days * 86_400_000);
+    midnight
+        .rfc3339()
+        .starts_with(&format!("{y:04}-{m:02}-{d:02}T"))
+        .then_some(midnight)
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

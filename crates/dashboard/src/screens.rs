@@ -6,14 +6,13 @@ use std::fmt::Write as _;
 
 use latch_api::http::ApiResponse;
 use latch_core::error::Error;
-use latch_core::model::{AuditAction, AuditEntry, AuditQuery, SessionStatus, Timestamp};
-use latch_core::ports::SessionQuery;
+use latch_core::model::{AuditAction, AuditEntry, AuditQuery, Timestamp};
 use warp::http::StatusCode;
 
 use crate::Screen;
 use crate::auth::csrf;
 use crate::html::{button_form, escape, parse_day, query, redirect, when};
-use crate::users::{find_one, label, sessions_table};
+use crate::users::{active_sessions, find_one, label, sessions_table};
 
 /// Active sessions shown when no user is named.
 const ACTIVE_PAGE: u32 = 50;
@@ -53,19 +52,7 @@ pub(crate) async fn sessions(s: &Screen<'_>) -> ApiResponse {
         }
         Err(err) => return s.error("/sessions", err),
     };
-    let page = s
-        .state
-        .services
-        .sessions
-        .list_sessions(
-            SessionQuery {
-                user_id: Some(user.id.0.clone()),
-                status: Some(SessionStatus::Active),
-                ..SessionQuery::default()
-            },
-            Some(100),
-        )
-        .await;
+    let page = active_sessions(s, &user, 100).await;
     let page = match page {
         Ok(page) => page,
         Err(err) => return s.error("/sessions", err),

@@ -54,6 +54,24 @@ pub(crate) async fn find_one(s: &Screen<'_>, text: &str) -> Result<Option<User>,
     })
 }
 
+/// Up to `limit` of `user`'s active sessions, newest first.
+pub(crate) async fn active_sessions(
+    s: &Screen<'_>,
+    user: &User,
+    limit: u32,
+) -> Result<latch_core::service::SessionsPage, Error> {
+    let query = SessionQuery {
+        user_id: Some(user.id.0.clone()),
+        status: Some(SessionStatus::Active),
+        ..SessionQuery::default()
+    };
+    s.state
+        .services
+        .sessions
+        .list_sessions(query, Some(limit))
+        .await
+}
+
 /// A user's name, or their first address, or their id.
 pub(crate) fn label(user: &User) -> String {
     let named = [&user.first_name, &user.last_name]
@@ -250,17 +268,7 @@ pub(crate) async fn show(s: &Screen<'_>, id: &str) -> ApiResponse {
         Ok(user) => user,
         Err(err) => return s.error("/users", err),
     };
-    let sessions = services
-        .sessions
-        .list_sessions(
-            SessionQuery {
-                user_id: Some(user.id.0.clone()),
-                status: Some(SessionStatus::Active),
-                ..SessionQuery::default()
-            },
-            Some(50),
-        )
-        .await;
+    let sessions = active_sessions(s, &user, 50).await;
     let audit = services
         .audit
         .query(AuditQuery {

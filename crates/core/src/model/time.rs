@@ -47,4 +47,27 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration(self.0.saturating_sub(earlier.0).max(0))
     }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, proleptic Gregorian calendar).
+    pub fn rfc3339(self) -> String {
+        let secs = self.secs();
+        let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // The civil date of a count of days since 1970-01-01 (Howard
+        // Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            rest / 3600,
+            rest % 3600 / 60,
+            rest % 60
+        )
+    }
 }

@@ -332,7 +332,14 @@ impl Instance {
     /// to `list`.
     pub async fn add_entry(&self, list: AccessList, raw: &str) -> Result<ListEntry, Error> {
         let (identifier, kind) = parse_entry(raw)?;
-        if self.store.entries(list).await?.len() >= MAX_LIST_ENTRIES {
+        // The lists in force (this replica reloads after each change it
+        // makes): no read of the whole list per entry added.
+        let lists = &self.live.current().lists;
+        let held = match list {
+            AccessList::Allow => lists.allow.len(),
+            AccessList::Block => lists.block.len(),
+        };
+        if held >= MAX_LIST_ENTRIES {
             return Err(Error::invalid(
                 "identifier",
                 Problem::TooManyListEntries {
