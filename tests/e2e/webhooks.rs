@@ -25,10 +25,13 @@ fn receiver() -> (tokio::runtime::Runtime, Receiver) {
     (runtime, receiver)
 }
 
+/// The endpoint, and a short request limit: a message the killed replica
+/// held is sent again once its lease (twice the limit and 30 s) runs out.
 fn endpoint_env(url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("LATCH_WEBHOOKS__ENDPOINTS__APP__URL", url.to_owned()),
         ("LATCH_WEBHOOKS__ENDPOINTS__APP__SECRET", SECRET.to_owned()),
+        ("LATCH_WEBHOOKS__TIMEOUT_SECS", "2".to_owned()),
     ]
 }
 
@@ -149,7 +152,8 @@ fn a_replica_killed_mid_burst_loses_no_event_of_what_it_acknowledged() {
     assert!(acknowledged.len() >= 4, "the burst ran: {acknowledged:?}");
 
     let _restarted = start();
-    let got = wait_until(&receiver, Duration::from_secs(60), |got| {
+    // The lease is 34 s; the wait leaves room for a slow machine.
+    let got = wait_until(&receiver, Duration::from_secs(90), |got| {
         let seen: BTreeSet<_> = events(got).into_iter().map(|(e, _)| e).collect();
         acknowledged.is_subset(&seen)
     });
@@ -433,8 +437,7 @@ fn operators_list_and_replay_messages_from_the_command_line() {
 fn a_replica_killed_mid_delivery_leaves_its_message_to_another_after_the_lease() {
     let (_runtime, receiver) = receiver();
     receiver.answer(0); // the first request never gets an answer
-    let mut env = endpoint_env(&receiver.url());
-    env.push(("LATCH_WEBHOOKS__TIMEOUT_SECS", "1".to_owned()));
+    let env = endpoint_env(&receiver.url());
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut cluster = Cluster::start(&Shared::machine(), 1, &env_refs);
     let (status, body) = cluster.bapi(
