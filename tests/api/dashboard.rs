@@ -2,7 +2,7 @@
 //! checks, who it lets in, and its first-run setup.
 
 use latch_core::model::{AuditAction, AuditQuery, Environment, InstanceSettings};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::second_factors::{totp_code, totp_user};
 use crate::support::{ORIGIN, PASSWORD, Resp, TestApp};
@@ -883,9 +883,21 @@ fn settings_form(doc: &Value, prefix: &str, out: &mut Vec<(String, String)>) {
             Value::Bool(true) => out.push((path, "true".into())),
             Value::Bool(false) => {}
             Value::String(s) => out.push((path, s.clone())),
+            Value::Array(words) => {
+                let words: Vec<&str> = words.iter().filter_map(Value::as_str).collect();
+                out.push((path, words.join(" ")));
+            }
             other => out.push((path, other.to_string())),
         }
     }
+}
+
+/// The document and version of a `GET /v1/instance/user_management`.
+fn form_of(read: &Resp) -> (Value, String) {
+    (
+        read.body["settings"].clone(),
+        read.body["version"].to_string(),
+    )
 }
 
 /// Posts the settings form for `doc` with `changes` (path, value; an
@@ -938,10 +950,7 @@ async fn an_operator_changes_the_settings_and_sees_a_refusal_beside_its_field() 
     }
     let token = csrf(&page);
     let read = app.bapi("GET", "/v1/instance/user_management", None).await;
-    let (doc, version) = (
-        read.body["settings"].clone(),
-        read.body["version"].to_string(),
-    );
+    let (doc, version) = form_of(&read);
 
     // A number that does not read: shown beside its field, nothing stored.
     let bad = post_settings(
@@ -1026,6 +1035,78 @@ async fn an_operator_changes_the_settings_and_sees_a_refusal_beside_its_field() 
     let stale = post_settings(&app, &cookie, &token, &version, &doc, &[]).await;
     assert_eq!(stale.status, 409);
     assert!(text(&stale).contains("version"), "{}", text(&stale));
+}
+
+#[tokio::test]
+async fn an_operator_sets_an_oauth_client_and_never_sees_its_secret() {
+    let crate::oauth::Setup { app, idp: _idp } =
+        crate::oauth::setup(InstanceSettings::default()).await;
+    let (_, cookie) = operator(&app, "op@example.com").await;
+    let page = dash(&app, "GET", "/dashboard/settings", Some(&cookie), &[], &[]).await;
+    let html = text(&page);
+    for field in [
+        r#"name="sso.github.client_id""#,
+        r#"<input type="password" name="sso.github.client_secret" value="""#,
+        r#"name="sso.github.scopes""#,
+    ] {
+        assert!(html.contains(field), "{field} on the page");
+    }
+    let token = csrf(&page);
+    let read = app.bapi("GET", "/v1/instance/user_management", None).await;
+    let (doc, version) = form_of(&read);
+    let saved = post_settings(
+        &app,
+        &cookie,
+        &token,
+        &version,
+        &doc,
+        &[
+            ("sso.github.client_id", "Iv1.runtime"),
+            ("sso.github.client_secret", "a-runtime-secret"),
+            ("sso.github.scopes", "read:user  user:email"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", text(&saved));
+    let now = app.bapi("GET", "/v1/instance/user_management", None).await;
+    let github = &now.body["settings"]["sso"]["github"];
+    assert_eq!(github["client_id"], "Iv1.runtime");
+    assert_eq!(github["scopes"], json!(["read:user", "user:email"]));
+    assert_eq!(github["client_secret"], "", "write-only");
+    let versions = app
+        .bapi("GET", "/v1/instance/user_management/versions", None)
+        .await;
+    assert_eq!(versions.status, 200);
+    let listed = versions.body.to_string();
+    assert!(
+        !listed.contains("a-runtime-secret") && !listed.contains("\"v1."),
+        "{listed}"
+    );
+    let page = dash(&app, "GET", "/dashboard/settings", Some(&cookie), &[], &[]).await;
+    let html = text(&page);
+    assert!(html.contains(r#"name="sso.github.client_id" value="Iv1.runtime""#));
+    assert!(!html.contains("a-runtime-secret"));
+
+    // Refused beside its field; the secret typed is not echoed back.
+    let (doc, version) = form_of(&now);
+    let bad = post_settings(
+        &app,
+        &cookie,
+        &csrf(&page),
+        &version,
+        &doc,
+        &[
+            ("sso.github.client_id", "two words"),
+            ("sso.github.client_secret", "another-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    let html = text(&bad);
+    assert!(html.contains(r#"id="err-sso.github.client_id""#), "{html}");
+    assert!(!html.contains("another-secret"), "{html}");
+    let after = app.bapi("GET", "/v1/instance/user_management", None).await;
+    assert_eq!(after.body, now.body, "nothing changed");
 }
 
 #[tokio::test]

@@ -493,3 +493,135 @@ fn a_strategy_turned_off_through_one_replica_is_refused_on_the_others_within_two
     }
     eprintln!("replicas followed the change in {followed:?}");
 }
+
+/// The query of `url` (`?...`), as the provider sent the browser back.
+fn query_of(url: &str) -> String {
+    url.find('?')
+        .map(|i| url[i..].to_owned())
+        .unwrap_or_default()
+}
+
+/// The value of `name` in `url`'s query.
+fn param_of(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+#[test]
+fn an_oauth_client_changed_through_one_replica_signs_in_through_the_other() {
+    use latch_testkit::oauth::{GitHubLikeProvider, OAuthUser, sign_in};
+    let idp = GitHubLikeProvider::start([
+        OAuthUser::new(1001, "alice").with_email("alice@example.com", true)
+    ]);
+    let (authorize, token, api) = (idp.authorize_url(), idp.token_url(), idp.api_base_url());
+    // The file names a client the provider has retired.
+    let env = [
+        ("LATCH_OAUTH__PROVIDERS__GITHUB__CLIENT_ID", "Iv1.retired"),
+        (
+            "LATCH_OAUTH__PROVIDERS__GITHUB__CLIENT_SECRET",
+            "a-retired-secret",
+        ),
+        (
+            "LATCH_OAUTH__PROVIDERS__GITHUB__AUTHORIZE_URL",
+            authorize.as_str(),
+        ),
+        ("LATCH_OAUTH__PROVIDERS__GITHUB__TOKEN_URL", token.as_str()),
+        ("LATCH_OAUTH__PROVIDERS__GITHUB__API_BASE_URL", api.as_str()),
+    ];
+    let cluster = Cluster::start(&Shared::machine(), 2, &env);
+    let user = create_user(&cluster, "alice@example.com");
+    let form = "strategy=oauth_github&redirect_url=http%3A%2F%2Flocalhost%3A3000%2Fsso-callback";
+    let start = |replica: usize| {
+        let (token, id, body) = identify(&cluster, replica, form);
+        let url =
+            body["response"]["first_factor_verification"]["external_verification_redirect_url"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        (token, id, url)
+    };
+    let (_, _, url) = start(1);
+    assert_eq!(param_of(&url, "client_id").as_deref(), Some("Iv1.retired"));
+    let callback_url = param_of(&url, "redirect_uri").unwrap();
+    idp.allow_redirect_uri(&callback_url);
+
+    let patch = serde_json::json!({"sso": {"github": {
+        "client_id": idp.client_id(),
+        "client_secret": idp.client_secret(),
+    }}});
+    let (status, body) = cluster.bapi(
+        0,
+        "PATCH",
+        "/v1/instance/user_management",
+        &patch.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let changed = std::time::Instant::now();
+    assert_eq!(body["settings"]["sso"]["github"]["client_secret"], "");
+    // At rest the secret is sealed; no read shows it.
+    let stored =
+        cluster.sql("SELECT document::text FROM settings_versions ORDER BY version DESC LIMIT 1");
+    assert!(!stored.contains(idp.client_secret()), "{stored}");
+    assert!(
+        stored.replace(' ', "").contains("\"client_secret\":\"v1."),
+        "{stored}"
+    );
+    let (_, versions) = cluster.bapi(1, "GET", "/v1/instance/user_management/versions", "");
+    assert!(
+        !versions.to_string().contains("\"client_secret\":\"v1."),
+        "{versions}"
+    );
+
+    // The other replica redirects with the new client within two seconds.
+    let (token, id, url) = loop {
+        let started = start(1);
+        if param_of(&started.2, "client_id").as_deref() == Some(idp.client_id()) {
+            break started;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "replica 1 still sends the retired client two seconds after the change"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    idp.log_in_as("alice");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let back = runtime
+        .block_on(sign_in(&url, "alice"))
+        .expect("the provider approves the new client");
+    assert!(back.url.starts_with(&callback_url), "{}", back.url);
+    // The callback redeems the code with the new secret.
+    let (status, head, body) = crate::support::http(
+        &cluster.addr(1),
+        "GET",
+        &format!("/v1/oauth_callback{}", query_of(&back.url)),
+        &[],
+        "",
+    );
+    assert_eq!(status, 303, "{head}{body}");
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .to_owned();
+    let nonce = param_of(&location, "rotating_token_nonce").expect(&location);
+    let (status, _, body) = crate::support::http(
+        &cluster.addr(1),
+        "GET",
+        &format!("/v1/client/sign_ins/{id}?rotating_token_nonce={nonce}&_is_native=1"),
+        &[("authorization", &token)],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response"]["status"], "complete", "{body}");
+    assert_eq!(body["client"]["sessions"][0]["user"]["id"], user.as_str());
+    assert_eq!(idp.token_requests(), 1);
+}

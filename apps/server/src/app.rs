@@ -11,8 +11,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
-    OperatorStore, Outbox, Random, SendError, SettingsStore, SignInStore, SignUpStore,
-    UserRepository, WebhookStore,
+    OAuthProviderFactory, OperatorStore, Outbox, ProviderClient, Random, SendError, SettingsStore,
+    SignInStore, SignUpStore, UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -194,39 +194,92 @@ fn instance_id(keys: &SigningKeys) -> String {
     format!("ins_{}", &keys.kid()[4..])
 }
 
-/// The identity providers of `[oauth.providers.*]`. Nothing is fetched
-/// yet: OpenID Connect discovery happens on first use.
+/// The identity providers of `[oauth.providers.*]`, built again with the
+/// client an operator sets at runtime. Nothing is fetched yet: OpenID
+/// Connect discovery happens on first use.
 fn oauth_providers(providers: &[OAuthProvider]) -> anyhow::Result<OAuthProviders> {
+    let factory = FileProviders::read(providers)?;
     let mut built = Vec::with_capacity(providers.len());
     for p in providers {
-        let key = format!("oauth.providers.{}", p.name);
-        let mut config = ProviderConfig::new(p.name.as_str(), p.kind, p.client_id.as_str());
-        config.client_secret = match &p.secret {
-            ProviderSecret::Shared(secret) => ClientSecret::Shared(secret.clone()),
-            ProviderSecret::AppleKey {
-                team_id,
-                key_id,
-                private_key_file,
-            } => ClientSecret::AppleKey(AppleClientKey {
-                team_id: team_id.clone(),
-                key_id: key_id.clone(),
-                private_key_pem: std::fs::read_to_string(private_key_file).with_context(|| {
-                    format!(
-                        "{key}.apple_private_key_file: cannot read {}",
-                        private_key_file.display()
-                    )
-                })?,
-            }),
+        let client = ProviderClient {
+            client_id: &p.client_id,
+            client_secret: None,
+            scopes: p.scopes.as_deref().unwrap_or_default(),
         };
-        config.scopes = p.scopes.clone();
+        let provider = factory
+            .build(&p.name, &client)
+            .map_err(|e| anyhow::anyhow!("oauth.providers.{}: {e}", p.name))?;
+        built.push(provider);
+    }
+    Ok(OAuthProviders::new(built).with_factory(Arc::new(factory)))
+}
+
+/// The file's providers, with each one's secret as read at start (an Apple
+/// key file is read once).
+struct FileProviders {
+    by_name: std::collections::HashMap<String, (OAuthProvider, ClientSecret)>,
+}
+
+impl FileProviders {
+    fn read(providers: &[OAuthProvider]) -> anyhow::Result<Self> {
+        let mut by_name = std::collections::HashMap::new();
+        for p in providers {
+            let secret = match &p.secret {
+                ProviderSecret::Shared(secret) => ClientSecret::Shared(secret.clone()),
+                ProviderSecret::AppleKey {
+                    team_id,
+                    key_id,
+                    private_key_file,
+                } => ClientSecret::AppleKey(AppleClientKey {
+                    team_id: team_id.clone(),
+                    key_id: key_id.clone(),
+                    private_key_pem: std::fs::read_to_string(private_key_file).with_context(
+                        || {
+                            format!(
+                                "oauth.providers.{}.apple_private_key_file: cannot read {}",
+                                p.name,
+                                private_key_file.display()
+                            )
+                        },
+                    )?,
+                }),
+            };
+            by_name.insert(p.name.clone(), (p.clone(), secret));
+        }
+        Ok(Self { by_name })
+    }
+}
+
+impl OAuthProviderFactory for FileProviders {
+    fn build(
+        &self,
+        name: &str,
+        client: &ProviderClient<'_>,
+    ) -> Result<Arc<dyn latch_core::ports::OAuthProvider>, String> {
+        let (p, file_secret) = self
+            .by_name
+            .get(name)
+            .ok_or("the configuration file sets up no such provider")?;
+        let mut config = ProviderConfig::new(p.name.as_str(), p.kind, client.client_id);
+        config.client_secret = match (client.client_secret, file_secret) {
+            (None, secret) => secret.clone(),
+            (Some(_), ClientSecret::AppleKey(_)) => {
+                return Err(
+                    "this provider signs its client secrets with the key the configuration \
+                     file names, and takes none"
+                        .into(),
+                );
+            }
+            (Some(secret), _) => ClientSecret::Shared(secret.to_owned()),
+        };
+        config.scopes = (!client.scopes.is_empty()).then(|| client.scopes.to_vec());
         config.issuer_url = p.issuer_url.clone();
         config.authorize_url = p.authorize_url.clone();
         config.token_url = p.token_url.clone();
         config.api_base_url = p.api_base_url.clone();
         config.timeout = p.timeout;
-        built.push(oauth::provider(&config).map_err(|e| anyhow::anyhow!("{key}: {e}"))?);
+        oauth::provider(&config).map_err(|e| e.to_string())
     }
-    Ok(OAuthProviders::new(built))
 }
 
 /// The durable stores the settings name.

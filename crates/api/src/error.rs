@@ -706,6 +706,7 @@ fn setting_refused(path: &str, problem: &SettingProblem) -> ApiError {
              identifier to use it, or an OAuth provider."
         )),
         SettingProblem::Needs(other) => value(format!("{path} needs {other} on.")),
+        SettingProblem::Invalid(what) => value(format!("{path}: {what}.")),
         SettingProblem::SignUp(problem) => value(match problem {
             SignUpProblem::RequiredButOff(field) => format!(
                 "{path}: a sign-up cannot require {} while it is off.",
@@ -958,6 +959,7 @@ mod tests {
             Problem::Setting(SettingProblem::Pinned),
             Problem::Setting(SettingProblem::NoFirstFactor),
             Problem::Setting(SettingProblem::Needs("x.y".into())),
+            Problem::Setting(SettingProblem::Invalid("1 to 2 characters".into())),
             Problem::Setting(SettingProblem::SignUp(SignUpProblem::NoWayToSignIn)),
         ];
         let mut errors: Vec<Error> = problems

@@ -67,6 +67,9 @@ fn rank(key: &str) -> usize {
         "reverification_window_secs",
         "requests",
         "window_secs",
+        "client_id",
+        "client_secret",
+        "scopes",
     ];
     ORDER.iter().position(|k| *k == key).unwrap_or(ORDER.len())
 }
@@ -112,6 +115,9 @@ fn label(path: &str) -> String {
         "delete_self_enabled" => "Users may delete their account",
         "requests" => "Requests (0: off)",
         "window_secs" => "Window (seconds)",
+        "client_id" => "Client ID",
+        "client_secret" => "Client secret (leave empty to keep it)",
+        "scopes" => "Scopes (space-separated; empty: the provider's defaults)",
         other => {
             let words = other.replace('_', " ");
             let mut chars = words.chars();
@@ -122,6 +128,11 @@ fn label(path: &str) -> String {
         }
     };
     fixed.to_owned()
+}
+
+/// A write-only setting: a provider's client secret.
+fn is_secret(path: &str) -> bool {
+    path.ends_with(".client_secret")
 }
 
 /// Whether `path` is pinned by one of `pins` (itself or a group above it).
@@ -180,7 +191,7 @@ impl Form<'_> {
                     r#"<label class="check"><input type="checkbox" name="{name}" value="true"{checked}{disabled}{described}> {label}{note}</label>"#
                 );
             }
-            Value::String(current) => {
+            Value::String(current) if choices(path).is_some() => {
                 let options: String = choices(path)
                     .unwrap_or(&[])
                     .iter()
@@ -194,10 +205,32 @@ impl Form<'_> {
                     r#"<label>{label}{note}<select name="{name}"{disabled}{described}>{options}</select></label>"#
                 );
             }
+            // Write-only: never shown, kept when left empty.
+            Value::String(_) if is_secret(path) => {
+                let _ = write!(
+                    out,
+                    r#"<label>{label}{note}<input type="password" name="{name}" value="" autocomplete="new-password" placeholder="unchanged"{disabled}{described}></label>"#
+                );
+            }
+            Value::String(current) => {
+                let _ = write!(
+                    out,
+                    r#"<label>{label}{note}<input name="{name}" value="{value}" spellcheck="false"{disabled}{described}></label>"#,
+                    value = escape(current)
+                );
+            }
+            // A list of words (a provider's scopes), space-separated.
+            Value::Array(items) => {
+                let words: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                let _ = write!(
+                    out,
+                    r#"<label>{label}{note}<input name="{name}" value="{value}" spellcheck="false"{disabled}{described}></label>"#,
+                    value = escape(&words.join(" "))
+                );
+            }
             other => {
                 let shown = match other {
                     Value::Number(n) => n.to_string(),
-                    Value::String(s) => s.clone(),
                     _ => other.to_string(),
                 };
                 let _ = write!(
@@ -383,6 +416,11 @@ fn patch_of(
                 })?;
                 Value::from(number)
             }
+            Value::Array(_) => s
+                .field(&path)
+                .split_whitespace()
+                .map(|word| Value::String(word.to_owned()))
+                .collect(),
             _ => Value::String(s.field(&path)),
         };
         out.insert(key.clone(), read);

@@ -82,6 +82,11 @@ impl TryFrom<&RawSettings> for Settings {
         if !(100..=60_000).contains(&raw.runtime.poll_ms) {
             anyhow::bail!("runtime.poll_ms must be between 100 and 60000");
         }
+        let oauth_providers = oauth::parse_providers(&raw.oauth.providers)?;
+        policy.oauth_credentials = oauth_providers
+            .iter()
+            .map(|p| (p.name.clone(), p.credentials()))
+            .collect();
         let file_document = latch_core::model::UserManagement::of(
             &policy,
             raw.oauth.providers.keys().map(String::as_str),
@@ -104,7 +109,7 @@ impl TryFrom<&RawSettings> for Settings {
             hashing: Hashing::try_from(&raw.password)?,
             codes: Codes::try_from(&raw.codes)?,
             storage: storage::parse(&raw.storage, &raw.database)?,
-            oauth_providers: oauth::parse_providers(&raw.oauth.providers)?,
+            oauth_providers,
             log: Log::try_from(&raw.log)?,
             server,
             instance,

@@ -27,6 +27,18 @@ pub struct OAuthProvider {
     pub timeout: Duration,
 }
 
+impl OAuthProvider {
+    /// The client as the runtime settings start with it: the secret stays
+    /// in this file.
+    pub fn credentials(&self) -> latch_core::model::OAuthCredentials {
+        latch_core::model::OAuthCredentials {
+            client_id: self.client_id.clone(),
+            scopes: self.scopes.clone().unwrap_or_default(),
+            sealed_secret: String::new(),
+        }
+    }
+}
+
 /// How Latch authenticates to the provider.
 #[derive(Clone)]
 pub enum ProviderSecret {

@@ -85,6 +85,8 @@ pub fn instance_settings(
         sign_up,
         restrictions: Restrictions::default(),
         lists: AccessLists::default(),
+        // The providers' clients, from [oauth.providers.*] (`super`).
+        oauth_credentials: Default::default(),
     })
 }
 

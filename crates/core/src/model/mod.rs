@@ -38,8 +38,9 @@ pub use request::{Actor, RequestContext};
 pub use session::{Session, SessionOrigin, SessionStart, SessionStatus};
 pub use settings::{
     DisplayProblem, DisplayRule, DisplaySettings, Environment, IdentifierSettings,
-    InstanceSettings, ProviderDisplay, RateLimit, RateLimitSettings, Requirement, Restrictions,
-    SignInIdentifiers, SignUpField, SignUpMode, SignUpProblem, SignUpSettings, StrategySettings,
+    InstanceSettings, OAuthCredentials, ProviderDisplay, RateLimit, RateLimitSettings, Requirement,
+    Restrictions, SignInIdentifiers, SignUpField, SignUpMode, SignUpProblem, SignUpSettings,
+    StrategySettings,
 };
 pub use sign_in::{
     AfterFirstFactor, CodeAttempt, Factor, FactorSlot, OAuthClaim, OAuthFlow, OAuthStateError,
@@ -53,7 +54,7 @@ pub use time::{Duration, Timestamp};
 pub use totp::{TOTP_PERIOD_SECS, TotpSecret, step_at};
 pub use user::{ExternalAccount, IdentificationRecord, NewUser, Standing, User, UserPatch};
 pub use user_management::{
-    AddressRules, AttackProtection, LimitRule, MultiFactor, NameRules, PasswordRules,
-    RateLimitRules, RestrictionRules, SessionRules, SettingProblem, SettingsRefusal, SignUpRules,
-    SsoRules, UserManagement, UsernameRules,
+    AddressRules, AttackProtection, LimitRule, MAX_CLIENT_SECRET, MultiFactor, NameRules,
+    PasswordRules, RateLimitRules, RestrictionRules, SessionRules, SettingProblem, SettingsRefusal,
+    SignUpRules, SsoRules, UserManagement, UsernameRules,
 };

@@ -242,6 +242,20 @@ pub struct InstanceSettings {
     pub restrictions: Restrictions,
     /// The allow- and block-lists themselves.
     pub lists: AccessLists,
+    /// Each OAuth provider's credentials, by name: the configuration
+    /// file's, or an operator's since.
+    pub oauth_credentials: BTreeMap<String, OAuthCredentials>,
+}
+
+/// An OAuth provider's client: what an operator may change at runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OAuthCredentials {
+    pub client_id: String,
+    /// Empty: the provider's preset scopes.
+    pub scopes: Vec<String>,
+    /// The client secret sealed under the instance key; empty: the
+    /// configuration file's.
+    pub sealed_secret: String,
 }
 
 /// Clerk's restrictions: whether the allowlist and the blocklist of
@@ -304,6 +318,7 @@ impl Default for InstanceSettings {
             sign_up: SignUpSettings::default(),
             restrictions: Restrictions::default(),
             lists: AccessLists::default(),
+            oauth_credentials: BTreeMap::new(),
         }
     }
 }

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    Duration, IdentifierKind, InstanceSettings, Password, RateLimit, RateLimitSettings,
-    Requirement, Restrictions, SignInIdentifiers, SignUpField, SignUpMode, SignUpProblem,
+    Duration, IdentifierKind, InstanceSettings, OAuthCredentials, Password, RateLimit,
+    RateLimitSettings, Requirement, Restrictions, SignInIdentifiers, SignUpField, SignUpMode,
+    SignUpProblem,
 };
 
 const DAY: i64 = 86_400;
@@ -32,7 +33,7 @@ pub struct UserManagement {
     pub personal_information: NameRules,
     pub multi_factor: MultiFactor,
     /// The OAuth providers the configuration file sets up, by name: which
-    /// of them are on.
+    /// of them are on, and their clients.
     pub sso: BTreeMap<String, SsoRules>,
     pub sign_up: SignUpRules,
     pub restrictions: RestrictionRules,
@@ -94,11 +95,26 @@ pub struct MultiFactor {
     pub email_code: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SsoRules {
     pub enabled: bool,
+    /// The client id registered with the provider.
+    pub client_id: String,
+    /// The scopes asked for; none: the provider's preset.
+    pub scopes: Vec<String>,
+    /// Write-only. Stored sealed under the instance key (empty: the
+    /// configuration file's); always shown empty. See
+    /// [`UserManagement::redacted`].
+    pub client_secret: String,
 }
+
+/// The longest client id, scope and client secret a provider may be given,
+/// and the most scopes.
+const MAX_CLIENT_ID: usize = 256;
+const MAX_SCOPE: usize = 128;
+const MAX_SCOPES: usize = 32;
+pub const MAX_CLIENT_SECRET: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +213,8 @@ pub enum SettingProblem {
     Needs(String),
     /// The sign-up settings would not work together.
     SignUp(SignUpProblem),
+    /// A value the setting cannot take: what it must be, in words.
+    Invalid(String),
 }
 
 impl SettingsRefusal {
@@ -260,7 +278,18 @@ impl UserManagement {
                 .into_iter()
                 .map(|name| {
                     let enabled = st.oauth_providers.iter().any(|p| p == name);
-                    (name.to_owned(), SsoRules { enabled })
+                    let credentials = settings
+                        .oauth_credentials
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_default();
+                    let rules = SsoRules {
+                        enabled,
+                        client_id: credentials.client_id,
+                        scopes: credentials.scopes,
+                        client_secret: credentials.sealed_secret,
+                    };
+                    (name.to_owned(), rules)
                 })
                 .collect(),
             sign_up: SignUpRules {
@@ -321,6 +350,18 @@ impl UserManagement {
             .iter()
             .filter(|(_, rules)| rules.enabled)
             .map(|(name, _)| name.clone())
+            .collect();
+        s.oauth_credentials = self
+            .sso
+            .iter()
+            .map(|(name, rules)| {
+                let credentials = OAuthCredentials {
+                    client_id: rules.client_id.clone(),
+                    scopes: rules.scopes.clone(),
+                    sealed_secret: rules.client_secret.clone(),
+                };
+                (name.clone(), credentials)
+            })
             .collect();
         s.password_min_length = self.password.min_length;
         let su = &mut s.sign_up;
@@ -446,6 +487,7 @@ impl UserManagement {
     }
 
     fn check_bounds(&self) -> Result<(), SettingsRefusal> {
+        self.check_clients()?;
         let ap = &self.attack_protection;
         let se = &self.sessions;
         let max_password = i64::try_from(Password::MAX_BYTES).unwrap_or(i64::MAX);
@@ -514,6 +556,59 @@ impl UserManagement {
             }
         }
         Ok(())
+    }
+
+    /// Each provider's client id and scopes: visible ASCII of bounded
+    /// length. (Whether the provider takes them is its adapter's to say,
+    /// when the service builds it.)
+    fn check_clients(&self) -> Result<(), SettingsRefusal> {
+        let visible = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic())
+        };
+        for (name, rules) in &self.sso {
+            let id = &rules.client_id;
+            if !(id.is_empty() || visible(id, MAX_CLIENT_ID)) {
+                return Err(SettingsRefusal::at(
+                    &format!("sso.{name}.client_id"),
+                    SettingProblem::Invalid(format!(
+                        "at most {MAX_CLIENT_ID} visible characters, without spaces"
+                    )),
+                ));
+            }
+            if rules.scopes.len() > MAX_SCOPES
+                || !rules.scopes.iter().all(|scope| visible(scope, MAX_SCOPE))
+            {
+                return Err(SettingsRefusal::at(
+                    &format!("sso.{name}.scopes"),
+                    SettingProblem::Invalid(format!(
+                        "at most {MAX_SCOPES} scopes, each 1 to {MAX_SCOPE} visible \
+                         characters without spaces"
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// This document as operators see it: no client secret, sealed or not.
+    pub fn redacted(&self) -> Self {
+        let mut out = self.clone();
+        for rules in out.sso.values_mut() {
+            rules.client_secret.clear();
+        }
+        out
+    }
+
+    /// A stored document as operators see it (see [`redacted`](Self::redacted)).
+    pub fn redact_stored(document: &mut Value) {
+        let Some(Value::Object(sso)) = document.get_mut("sso") else {
+            return;
+        };
+        for rules in sso.values_mut() {
+            if let Some(secret) = rules.get_mut("client_secret") {
+                *secret = Value::String(String::new());
+            }
+        }
     }
 
     /// This document with `patch` merged in (RFC 7396), read back whole. A

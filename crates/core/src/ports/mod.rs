@@ -29,7 +29,8 @@ pub use counters::{Counters, WindowCount};
 pub use event_format::{EventFormat, EventSubject};
 pub use instance_store::InstanceStore;
 pub use oauth_provider::{
-    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider, ProviderTokens,
+    AuthorizationRequest, CodeExchange, ExternalIdentity, OAuthError, OAuthProvider,
+    OAuthProviderFactory, ProviderClient, ProviderTokens,
 };
 pub use operators::{Operator, OperatorStore, Revoked};
 pub use outbox::{

@@ -94,3 +94,24 @@ pub trait OAuthProvider: Send + Sync {
     /// New tokens for a refresh token (the `refresh_token` grant).
     async fn refresh(&self, refresh_token: &str) -> Result<ProviderTokens, OAuthError>;
 }
+
+/// A provider's client as an operator sets it at runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderClient<'a> {
+    pub client_id: &'a str,
+    /// `None`: the secret the provider was set up with.
+    pub client_secret: Option<&'a str>,
+    /// Empty: the provider's preset scopes.
+    pub scopes: &'a [String],
+}
+
+/// Builds the provider `name` (as the deployment sets it up: its kind and
+/// endpoints) with another client. Building fetches nothing; it fails, with
+/// a reason to show, on a client the provider cannot take.
+pub trait OAuthProviderFactory: Send + Sync {
+    fn build(
+        &self,
+        name: &str,
+        client: &ProviderClient<'_>,
+    ) -> Result<std::sync::Arc<dyn OAuthProvider>, String>;
+}

@@ -189,7 +189,7 @@ impl Services {
             queued: Arc::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
         };
-        let mut providers: Vec<String> = oauth.names().map(str::to_owned).collect();
+        let mut providers: Vec<String> = oauth.names();
         providers.extend(base.strategies.oauth_providers.iter().cloned());
         providers.sort();
         providers.dedup();
@@ -198,6 +198,8 @@ impl Services {
             store: settings_store,
             base,
             providers: providers.into(),
+            oauth: oauth.clone(),
+            secrets: secrets.clone(),
             pins: Arc::new([]),
             audit: audit.clone(),
             clock: clock.clone(),

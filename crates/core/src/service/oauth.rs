@@ -1,7 +1,6 @@
 //! OAuth first factors: the redirect to the provider, and the callback that
 //! turns what the provider vouches for into this sign-in's user.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -21,29 +20,6 @@ use crate::ports::{
     AuthorizationRequest, ClientRepository, Clock, CodeExchange, OAuthError, OAuthProvider, Random,
     SignInStore, UserRepository,
 };
-
-/// The configured identity providers, by name.
-#[derive(Clone, Default)]
-pub struct OAuthProviders {
-    by_name: HashMap<String, Arc<dyn OAuthProvider>>,
-}
-
-impl OAuthProviders {
-    pub fn new(providers: Vec<Arc<dyn OAuthProvider>>) -> Self {
-        Self {
-            by_name: providers.into_iter().map(|p| (p.name(), p)).collect(),
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
-        self.by_name.get(name)
-    }
-
-    /// The providers' names.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
-    }
-}
 
 /// What the provider sends back to `/v1/oauth_callback`.
 #[derive(Debug, Default, Clone)]
@@ -672,7 +648,7 @@ impl OAuth {
         }
     }
 
-    pub(crate) fn oauth_provider(&self, name: &str) -> Result<&Arc<dyn OAuthProvider>, Error> {
+    pub(crate) fn oauth_provider(&self, name: &str) -> Result<Arc<dyn OAuthProvider>, Error> {
         self.providers
             .get(name)
             .filter(|_| {
@@ -775,6 +751,11 @@ fn provider_error(strategy: &Strategy, err: &OAuthError) -> Error {
 pub(crate) fn state_invalid() -> Error {
     Error::oauth_state_invalid("state")
 }
+
+mod providers;
+
+pub use providers::OAuthProviders;
+pub(crate) use providers::seal_client_secret;
 
 #[cfg(test)]
 mod flow_tests;

@@ -16,13 +16,15 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde_json::Value;
 
-use super::Audit;
+use super::oauth::seal_client_secret;
+use super::{Audit, OAuthProviders};
 use crate::error::{Error, Problem, Resource};
 use crate::model::{
-    AccessList, AccessLists, AuditAction, IdPrefix, InstanceSettings, ListEntry, SettingProblem,
-    SettingsRefusal, UserManagement, new_id, parse_entry,
+    AccessList, AccessLists, AuditAction, IdPrefix, InstanceSettings, ListEntry, MAX_CLIENT_SECRET,
+    SettingProblem, SettingsRefusal, UserManagement, new_id, parse_entry,
 };
 use crate::ports::{Clock, Random, SettingsStore, SettingsVersion};
+use crate::secrets::SecretBox;
 
 /// The settings in force, shared by every service. A use case takes one
 /// [`current`](Self::current) value and reads it to its end, so a change
@@ -112,6 +114,10 @@ pub struct Instance {
     pub(super) base: Arc<InstanceSettings>,
     /// The OAuth providers the configuration file sets up.
     pub(super) providers: Arc<[String]>,
+    /// The providers themselves, built again when their client changes.
+    pub(super) oauth: OAuthProviders,
+    /// Seals the client secrets operators give.
+    pub(super) secrets: Arc<SecretBox>,
     /// Document paths the configuration file pins.
     pub(super) pins: Arc<[String]>,
     pub(super) audit: Audit,
@@ -158,7 +164,8 @@ impl Instance {
         let settings = self.live.current();
         SettingsView {
             version: self.live.version(),
-            document: UserManagement::of(&settings, self.providers.iter().map(String::as_str)),
+            document: UserManagement::of(&settings, self.providers.iter().map(String::as_str))
+                .redacted(),
             pinned: self.pins.to_vec(),
         }
     }
@@ -230,8 +237,11 @@ impl Instance {
         }
         let mut settings = document.apply(&self.base);
         settings.lists = lists;
+        let clients = settings.oauth_credentials.clone();
         // A generation of 0 would never replace the start-up value.
-        self.live.install(generation.max(1), version, settings);
+        if self.live.install(generation.max(1), version, settings) {
+            self.oauth.install(&clients, &self.secrets);
+        }
         Ok(())
     }
 
@@ -245,6 +255,7 @@ impl Instance {
         expected: Option<u64>,
     ) -> Result<SettingsView, Error> {
         let file = self.file_document();
+        let patch = &self.seal_client_secrets(patch)?;
         for _ in 0..SAVE_ATTEMPTS {
             let latest = self.store.latest().await?;
             let (version, current) = match latest {
@@ -268,6 +279,7 @@ impl Instance {
                 }));
             }
             next.check(&self.base).map_err(refused)?;
+            self.check_clients(&current, &next, &changed)?;
             if changed.is_empty() {
                 self.refresh().await?;
                 return Ok(self.view());
@@ -307,6 +319,71 @@ impl Instance {
         Err(Error::Conflict)
     }
 
+    /// `patch` with each client secret it gives sealed, and each empty one
+    /// left out (an empty secret keeps the one in force: the document
+    /// never shows it).
+    fn seal_client_secrets(&self, patch: &Value) -> Result<Value, Error> {
+        let mut patch = patch.clone();
+        let Some(Value::Object(sso)) = patch.get_mut("sso") else {
+            return Ok(patch);
+        };
+        for (name, rules) in sso.iter_mut() {
+            let Value::Object(rules) = rules else {
+                continue;
+            };
+            let secret = match rules.get("client_secret") {
+                Some(Value::String(secret)) => secret.clone(),
+                // Another type is refused by the merge, by its path.
+                _ => continue,
+            };
+            if secret.is_empty() {
+                rules.remove("client_secret");
+                continue;
+            }
+            if secret.len() > MAX_CLIENT_SECRET || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(refused(SettingsRefusal {
+                    path: format!("sso.{}.client_secret", crate::model::truncate(name)),
+                    problem: SettingProblem::Invalid(format!(
+                        "1 to {MAX_CLIENT_SECRET} visible characters, without spaces"
+                    )),
+                }));
+            }
+            let sealed = seal_client_secret(&self.secrets, name, &secret, &*self.random)?;
+            rules.insert("client_secret".into(), Value::String(sealed));
+        }
+        Ok(patch)
+    }
+
+    /// Builds each provider whose client `next` changes, so that a client
+    /// the provider cannot take is refused before it is stored.
+    fn check_clients(
+        &self,
+        current: &UserManagement,
+        next: &UserManagement,
+        changed: &[String],
+    ) -> Result<(), Error> {
+        let current = current.apply(&self.base).oauth_credentials;
+        let next_clients = next.apply(&self.base).oauth_credentials;
+        for (name, client) in &next_clients {
+            if current.get(name) == Some(client) {
+                continue;
+            }
+            if let Err(why) = self.oauth.build(name, client, &self.secrets) {
+                let group = format!("sso.{name}.");
+                let path = changed
+                    .iter()
+                    .find(|path| path.starts_with(&group) && !path.ends_with(".enabled"))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{group}client_id"));
+                return Err(refused(SettingsRefusal {
+                    path,
+                    problem: SettingProblem::Invalid(why),
+                }));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the configuration file pins `path` (it or a group holding
     /// it).
     fn pinned(&self, path: &str) -> bool {
@@ -319,8 +396,13 @@ impl Instance {
     }
 
     /// Up to `limit` stored versions, newest first.
+    /// Client secrets, sealed as they are, are left out.
     pub async fn history(&self, limit: u32) -> Result<Vec<SettingsVersion>, Error> {
-        Ok(self.store.history(limit.clamp(1, 100)).await?)
+        let mut versions = self.store.history(limit.clamp(1, 100)).await?;
+        for version in &mut versions {
+            UserManagement::redact_stored(&mut version.document);
+        }
+        Ok(versions)
     }
 
     /// Every entry of `list`, oldest first.
@@ -412,6 +494,12 @@ mod tests {
     /// A settings store in memory: versions and a generation.
     fn store_in_memory(mocks: &mut Mocks) -> Arc<Mutex<Vec<Value>>> {
         let versions: Arc<Mutex<Vec<Value>>> = Arc::default();
+        store_over(mocks, &versions);
+        versions
+    }
+
+    /// `mocks`' settings store over `versions` (shared: two replicas).
+    fn store_over(mocks: &mut Mocks, versions: &Arc<Mutex<Vec<Value>>>) {
         let store = &mut mocks.settings_store;
         let (v1, v2, v3) = (versions.clone(), versions.clone(), versions.clone());
         store.expect_latest().returning(move || {
@@ -435,7 +523,21 @@ mod tests {
             .expect_generation()
             .returning(move || Ok(v3.lock().unwrap().len() as u64));
         store.expect_entries().returning(|_| Ok(Vec::new()));
-        versions
+        let v4 = versions.clone();
+        store.expect_history().returning(move |_| {
+            let versions = v4.lock().unwrap();
+            Ok(versions
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, document)| SettingsVersion {
+                    version: i as u64 + 1,
+                    document: document.clone(),
+                    changed_at: NOW,
+                    changed_by: "system".into(),
+                })
+                .collect())
+        });
     }
 
     fn with_store() -> (Services, Arc<Mutex<Vec<Value>>>) {
@@ -519,6 +621,142 @@ mod tests {
         let settings = services.settings();
         assert_eq!(settings.password_min_length, 8, "the file's");
         assert!(settings.sign_up.password_may_match_identifier, "the stored");
+    }
+
+    /// Builds providers as a deployment's adapter would, keeping each
+    /// client it was given; it refuses the client id `refused`.
+    #[derive(Default)]
+    struct Builds {
+        clients: Mutex<Vec<Built>>,
+    }
+
+    /// (provider, client id, client secret, scopes).
+    type Built = (String, String, Option<String>, Vec<String>);
+
+    impl crate::ports::OAuthProviderFactory for Builds {
+        fn build(
+            &self,
+            name: &str,
+            client: &crate::ports::ProviderClient<'_>,
+        ) -> Result<Arc<dyn crate::ports::OAuthProvider>, String> {
+            if client.client_id == "refused" {
+                return Err("the provider knows no such client".into());
+            }
+            self.clients.lock().unwrap().push((
+                name.to_owned(),
+                client.client_id.to_owned(),
+                client.client_secret.map(str::to_owned),
+                client.scopes.to_vec(),
+            ));
+            let mut provider = crate::ports::MockOAuthProvider::new();
+            provider.expect_name().return_const(name.to_owned());
+            Ok(Arc::new(provider))
+        }
+    }
+
+    /// A replica with GitHub set up by its file, over `versions`.
+    fn replica(versions: &Arc<Mutex<Vec<Value>>>) -> (Services, Arc<Builds>) {
+        let mut mocks = Mocks::new();
+        store_over(&mut mocks, versions);
+        let mut github = crate::ports::MockOAuthProvider::new();
+        github.expect_name().return_const("github".to_owned());
+        mocks.oauth.push(github);
+        mocks.settings.strategies.oauth_providers = vec!["github".into()];
+        mocks.settings.oauth_credentials.insert(
+            "github".into(),
+            crate::model::OAuthCredentials {
+                client_id: "file-client".into(),
+                ..Default::default()
+            },
+        );
+        let builds = Arc::new(Builds::default());
+        mocks.oauth_factory = Some(builds.clone());
+        (mocks.services(), builds)
+    }
+
+    fn last_build(builds: &Builds) -> Built {
+        builds.clients.lock().unwrap().last().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_oauth_client_changes_on_every_replica_with_its_secret_sealed_and_never_shown() {
+        let versions: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let (a, builds_a) = replica(&versions);
+        let (b, builds_b) = replica(&versions);
+        a.instance.start().await.unwrap();
+        b.instance.start().await.unwrap();
+        let patch = json!({"sso": {"github": {
+            "client_id": "runtime-client",
+            "client_secret": "s3cret-value",
+            "scopes": ["read:user", "user:email"],
+        }}});
+        let view = a.instance.update(&patch, None).await.unwrap();
+        let shown = &view.document.sso["github"];
+        assert_eq!(shown.client_id, "runtime-client");
+        assert_eq!(shown.client_secret, "", "never shown");
+        let stored = versions.lock().unwrap().last().cloned().unwrap();
+        let sealed = stored["sso"]["github"]["client_secret"].as_str().unwrap();
+        assert!(sealed.starts_with("v1."), "{stored}");
+        assert!(!stored.to_string().contains("s3cret-value"), "{stored}");
+        let expected = (
+            "github".to_owned(),
+            "runtime-client".to_owned(),
+            Some("s3cret-value".to_owned()),
+            vec!["read:user".to_owned(), "user:email".to_owned()],
+        );
+        assert_eq!(
+            last_build(&builds_a),
+            expected,
+            "built with the secret opened"
+        );
+        // The other replica builds it at its next poll.
+        assert!(b.instance.refresh().await.unwrap());
+        assert_eq!(last_build(&builds_b), expected);
+        assert_eq!(b.instance.view().document.sso["github"].client_secret, "");
+        for version in a.instance.history(10).await.unwrap() {
+            assert_eq!(version.document["sso"]["github"]["client_secret"], "");
+        }
+
+        // An empty secret keeps the one in force.
+        let keep = json!({"sso": {"github": {"client_secret": "", "scopes": []}}});
+        a.instance.update(&keep, None).await.unwrap();
+        let (_, id, secret, scopes) = last_build(&builds_a);
+        assert_eq!(
+            (id.as_str(), secret.as_deref()),
+            ("runtime-client", Some("s3cret-value"))
+        );
+        assert!(scopes.is_empty());
+
+        // Refused by field, and nothing stored.
+        let stored = versions.lock().unwrap().len();
+        for (patch, path) in [
+            (json!({"client_id": "refused"}), "sso.github.client_id"),
+            (json!({"client_id": "has space"}), "sso.github.client_id"),
+            (
+                json!({"client_secret": "has space"}),
+                "sso.github.client_secret",
+            ),
+            (
+                json!({"client_secret": "x".repeat(1025)}),
+                "sso.github.client_secret",
+            ),
+            (json!({"scopes": ["read user"]}), "sso.github.scopes"),
+            (json!({"scopes": [""]}), "sso.github.scopes"),
+        ] {
+            let err = a
+                .instance
+                .update(&json!({"sso": {"github": patch}}), None)
+                .await
+                .unwrap_err();
+            match err {
+                Error::InvalidParam {
+                    param,
+                    problem: Problem::Setting(SettingProblem::Invalid(_)),
+                } => assert_eq!(param, path),
+                other => panic!("{patch}: {other:?}"),
+            }
+        }
+        assert_eq!(versions.lock().unwrap().len(), stored);
     }
 
     #[tokio::test]

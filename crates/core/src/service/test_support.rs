@@ -35,6 +35,8 @@ pub struct Mocks {
     pub counters: MockCounters,
     /// Identity providers, each answering to its `name()`.
     pub oauth: Vec<MockOAuthProvider>,
+    /// What builds them again with a runtime client; none by default.
+    pub oauth_factory: Option<Arc<dyn crate::ports::OAuthProviderFactory>>,
     /// Webhook endpoints and messages; no call is expected by default.
     pub webhooks: MockWebhookStore,
     /// The audit log; by default every entry is kept.
@@ -58,6 +60,7 @@ impl Mocks {
             outbox: MockOutbox::new(),
             counters: first_hits(),
             oauth: Vec::new(),
+            oauth_factory: None,
             webhooks: MockWebhookStore::new(),
             audit: crate::ports::MockAuditLog::new(),
             settings_store: crate::ports::MockSettingsStore::new(),
@@ -91,6 +94,15 @@ impl Mocks {
                 .enumerate()
                 .for_each(|(i, b)| *b = n.wrapping_add(i as u8));
         });
+        let mut oauth = super::OAuthProviders::new(
+            self.oauth
+                .into_iter()
+                .map(|p| Arc::new(p) as Arc<dyn crate::ports::OAuthProvider>)
+                .collect(),
+        );
+        if let Some(factory) = self.oauth_factory {
+            oauth = oauth.with_factory(factory);
+        }
         Services::new(
             Ports {
                 users: Arc::new(self.users),
@@ -105,12 +117,7 @@ impl Mocks {
                 clock: Arc::new(clock),
                 random: Arc::new(random),
                 secrets: Arc::new(crate::secrets::SecretBox::new(&[7; 32])),
-                oauth: super::OAuthProviders::new(
-                    self.oauth
-                        .into_iter()
-                        .map(|p| Arc::new(p) as Arc<dyn crate::ports::OAuthProvider>)
-                        .collect(),
-                ),
+                oauth,
                 event_format: Arc::new(TypeOnly),
                 webhook_store: Arc::new(self.webhooks),
                 webhook_sender: Arc::new(MockWebhookSender::new()),

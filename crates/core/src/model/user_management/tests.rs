@@ -5,6 +5,14 @@ use super::*;
 fn defaults() -> InstanceSettings {
     let mut s = InstanceSettings::default();
     s.strategies.oauth_providers = vec!["github".into()];
+    for (name, client_id) in [("github", "Iv1.github"), ("google", "123.apps.example")] {
+        let client = OAuthCredentials {
+            client_id: client_id.into(),
+            scopes: vec!["openid".into()],
+            sealed_secret: String::new(),
+        };
+        s.oauth_credentials.insert(name.into(), client);
+    }
     s
 }
 
@@ -28,6 +36,8 @@ fn a_document_of_the_settings_applies_back_to_the_same_settings() {
     assert_eq!(doc.check(&base), Ok(()));
     assert!(doc.sso["github"].enabled);
     assert!(!doc.sso["google"].enabled);
+    assert_eq!(doc.sso["google"].client_id, "123.apps.example");
+    assert_eq!(doc.sso["google"].scopes, ["openid"]);
 }
 
 #[test]
@@ -213,4 +223,39 @@ fn an_identifier_not_used_for_sign_in_names_no_account_but_is_collected() {
         settings.sign_up_requirement(SignUpField::Username),
         Requirement::Optional
     );
+}
+
+#[test]
+fn a_client_secret_is_never_shown_sealed_or_not() {
+    let mut doc = document();
+    doc.sso.get_mut("github").unwrap().client_secret = "v1.sealed".into();
+    assert_eq!(doc.redacted().sso["github"].client_secret, "");
+    assert_eq!(doc.redacted().sso["github"].client_id, "Iv1.github");
+    let mut stored = doc.to_stored();
+    UserManagement::redact_stored(&mut stored);
+    assert_eq!(stored["sso"]["github"]["client_secret"], "");
+    assert_eq!(stored["sso"]["google"]["client_secret"], "");
+}
+
+#[test]
+fn a_client_id_and_scopes_are_bounded_visible_words() {
+    for (patch, path) in [
+        (json!({"client_id": "two words"}), "sso.google.client_id"),
+        (
+            json!({"client_id": "x".repeat(257)}),
+            "sso.google.client_id",
+        ),
+        (json!({"scopes": ["a b"]}), "sso.google.scopes"),
+        (json!({"scopes": vec!["s"; 33]}), "sso.google.scopes"),
+    ] {
+        let refused = refusal(json!({"sso": {"google": patch}}));
+        assert_eq!(refused.path, path);
+        assert!(matches!(refused.problem, SettingProblem::Invalid(_)));
+    }
+    // An empty client id is the provider adapter's to refuse.
+    let base = defaults();
+    let doc = document()
+        .patched(&json!({"sso": {"google": {"client_id": "", "scopes": []}}}))
+        .unwrap();
+    assert_eq!(doc.check(&base), Ok(()));
 }
