@@ -26,6 +26,7 @@ mod hosted;
 mod instance;
 mod lockout;
 mod oauth;
+mod observe;
 mod openapi;
 mod rate_limits;
 mod reset;

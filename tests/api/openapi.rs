@@ -22,6 +22,7 @@ use crate::second_factors::{totp_code, totp_user};
 use crate::support::{CALLBACK, PASSWORD, Resp, SECRET, TestApp};
 
 const HEALTH: &str = "Latch's health check for load balancers";
+const READY: &str = "Latch's readiness check: the stores answer, at this schema";
 const AVATAR: &str = "Latch's default picture, which users' image_url names";
 const AVATAR_PATH: &str = "/v1/avatars/default.svg";
 const ANYONE: &str = "the instance's settings for anyone";
@@ -38,6 +39,9 @@ const NOT_IN_CLERK: &[(&str, &str, &str)] = &[
     ("GET", AVATAR_PATH, AVATAR),
     ("HEAD", AVATAR_PATH, AVATAR),
     ("HEAD", "/healthz", HEALTH),
+    ("GET", "/readyz", READY),
+    ("HEAD", "/readyz", READY),
+    ("GET", "/metrics", "Latch's Prometheus metrics"),
     (
         "GET",
         "/v1/clients/handshake_payload",
@@ -107,6 +111,17 @@ const NO_SUCCESS: &[(&str, &str, &str)] = &[(
 /// Routes that have no error to drive.
 const NO_ERROR: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "answers whoever asks"),
+    (
+        "GET",
+        "/readyz",
+        "answers whoever asks; its 503 is the stores' (tests/e2e/faults.rs)",
+    ),
+    ("HEAD", "/readyz", "answers whoever asks"),
+    (
+        "GET",
+        "/metrics",
+        "answers whoever reaches the listener it is on",
+    ),
     ("HEAD", "/healthz", "answers whoever asks"),
     ("GET", "/.well-known/jwks.json", "public keys for anyone"),
     ("GET", "/", "a page for anyone"),
@@ -681,6 +696,9 @@ fn factor_id(res: &Resp, strategy: &str, field: &str) -> String {
 /// Health, keys, the environment, development browsers and clients.
 async fn public_and_client(w: Walk<'_>) {
     w.plain("GET", "/healthz", 200).await;
+    w.plain("GET", "/readyz", 200).await;
+    w.request("HEAD", "/readyz", &[], None).await;
+    w.plain("GET", "/metrics", 200).await;
     w.request("HEAD", "/healthz", &[], None).await;
     let avatar = "/v1/avatars/default.svg?initials=AL";
     w.plain("GET", avatar, 200).await;

@@ -76,6 +76,7 @@ const TEXT_TYPES: &[&str] = &[
     "text/javascript; charset=utf-8",
     "text/html; charset=utf-8",
     "text/css; charset=utf-8",
+    "text/plain; version=0.0.4; charset=utf-8",
 ];
 
 pub struct TestApp {
@@ -287,7 +288,8 @@ impl TestApp {
                 clock.clone(),
                 random,
             )
-            .with_pages(latch_dashboard::Dashboard::pages()),
+            .with_pages(latch_dashboard::Dashboard::pages())
+            .with_metrics(process_metrics()),
             codes,
             clock,
             hasher,
@@ -671,4 +673,14 @@ pub fn jwt_claims(jwt: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// The process's metrics recorder, installed by the first app: every app
+/// of this test binary serves `/metrics` from it, as `latch serve` does.
+pub fn process_metrics() -> latch_api::observe::MetricsRender {
+    static RENDER: std::sync::OnceLock<latch_api::observe::MetricsRender> =
+        std::sync::OnceLock::new();
+    RENDER
+        .get_or_init(|| latch_api::observe::install_prometheus().expect("one recorder"))
+        .clone()
 }

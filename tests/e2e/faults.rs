@@ -41,6 +41,15 @@ fn try_http(
     Some((status, head.to_owned(), serde_json::from_str(body).ok()?))
 }
 
+/// `GET /readyz` on `addr`: its status and the part named `part`'s check.
+fn readiness(addr: &str, part: &str) -> (u16, String) {
+    let (status, _, body) = try_http(addr, "GET", "/readyz", &[], "").expect("an answer");
+    (
+        status,
+        body["checks"][part].as_str().unwrap_or("").to_owned(),
+    )
+}
+
 fn error_code(body: &Value) -> &str {
     body["errors"][0]["code"].as_str().unwrap_or_default()
 }
@@ -104,8 +113,18 @@ fn with_redis_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
     let (answer, _) = password_sign_in(&addr, "ray%40example.com");
     assert_eq!(answer.unwrap().0, 200);
     let clients = cluster.sql("SELECT count(*) FROM clients");
+    assert_eq!(readiness(&addr, "redis"), (200, "ok".to_owned()));
+    assert_eq!(readiness(&addr, "postgres"), (200, "ok".to_owned()));
 
     redis.down();
+    for replica in 0..2 {
+        let started = Instant::now();
+        let ready = readiness(&cluster.addr(replica), "redis");
+        assert_eq!(ready, (503, "unavailable".to_owned()), "replica {replica}");
+        assert!(started.elapsed() < BOUND);
+        let ready = readiness(&cluster.addr(replica), "postgres");
+        assert_eq!(ready.1, "ok", "the part that works says so");
+    }
     for replica in 0..2 {
         let (answer, took) = identify(&cluster.addr(replica), "ray%40example.com");
         let (status, _, body) = answer.expect("an answer, not a hang or a cut");
@@ -141,6 +160,7 @@ fn with_redis_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
                 answer.is_some_and(|(status, _, _)| status == 200)
             },
         );
+        assert_eq!(readiness(&addr, "redis"), (200, "ok".to_owned()));
     }
 }
 
@@ -177,7 +197,17 @@ fn with_postgres_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
         (answer, started.elapsed())
     };
 
+    assert_eq!(
+        readiness(&cluster.addr(0), "postgres"),
+        (200, "ok".to_owned())
+    );
     pg.down();
+    for replica in 0..2 {
+        let started = Instant::now();
+        let ready = readiness(&cluster.addr(replica), "postgres");
+        assert_eq!(ready, (503, "unavailable".to_owned()), "replica {replica}");
+        assert!(started.elapsed() < BOUND);
+    }
     let (answer, took) = password_sign_in(&cluster.addr(1), "pam%40example.com");
     let (status, _, body) = answer.expect("an answer");
     assert_eq!(
@@ -211,6 +241,8 @@ fn with_postgres_stopped_requests_get_503_quickly_leave_nothing_and_recover() {
             &format!("tokens mint again on replica {replica}"),
             || mint(replica).0.is_some_and(|(status, _, _)| status == 200),
         );
+        let ready = readiness(&cluster.addr(replica), "postgres");
+        assert_eq!(ready, (200, "ok".to_owned()), "replica {replica}");
     }
     // The user refused during the outage does not exist, in whole or in part.
     assert_eq!(

@@ -10,6 +10,7 @@ mod dashboard;
 mod deliveries;
 mod enumeration;
 mod faults;
+mod observe;
 mod postgres_tls;
 mod private;
 mod replicas;

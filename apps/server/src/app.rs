@@ -11,8 +11,8 @@ use latch_api::{ApiConfig, ApiState, SigningKeys};
 use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
-    OAuthProviderFactory, OperatorStore, Outbox, ProviderClient, Random, SendError, SettingsStore,
-    SignInStore, SignUpStore, UserRepository, WebhookStore,
+    OAuthProviderFactory, OperatorStore, Outbox, ProviderClient, Random, Readiness, SendError,
+    SettingsStore, SignInStore, SignUpStore, UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -142,7 +142,12 @@ impl App {
         Ok(Services::new(ports, self.settings.policy.clone())
             .with_webhook_policy(self.settings.webhooks.policy.clone())
             .with_audit_retention(self.settings.audit_retention)
-            .with_pinned_settings(self.settings.pinned.clone()))
+            .with_pinned_settings(self.settings.pinned.clone())
+            .with_readiness(
+                std::iter::once(self.durable.readiness.clone())
+                    .chain(self.flow.readiness.clone())
+                    .collect(),
+            ))
     }
 
     /// The HTTP state: use cases, signing key and API configuration.
@@ -181,10 +186,10 @@ impl App {
         );
         // A dashboard on a listener of its own is mounted there (`main`).
         Ok(match s.dashboard {
-            crate::settings::Dashboard::Main => {
+            crate::settings::Listener::Main => {
                 state.with_pages(latch_dashboard::Dashboard::pages())
             }
-            crate::settings::Dashboard::Off | crate::settings::Dashboard::Own(_) => state,
+            crate::settings::Listener::Off | crate::settings::Listener::Own(_) => state,
         })
     }
 }
@@ -298,6 +303,8 @@ pub struct Durable {
     pub settings: Arc<dyn SettingsStore>,
     /// Who may open the dashboard.
     pub operators: Arc<dyn OperatorStore>,
+    /// Whether it can serve, for `/readyz`.
+    pub readiness: Arc<dyn Readiness>,
 }
 
 impl Durable {
@@ -310,6 +317,7 @@ impl Durable {
             + AuditLog
             + SettingsStore
             + OperatorStore
+            + Readiness
             + 'static,
     >(
         store: S,
@@ -323,7 +331,8 @@ impl Durable {
             webhooks: store.clone(),
             audit: store.clone(),
             settings: store.clone(),
-            operators: store,
+            operators: store.clone(),
+            readiness: store,
         }
     }
 }
@@ -335,15 +344,30 @@ pub struct Flow {
     pub sign_ins: Arc<dyn SignInStore>,
     pub sign_ups: Arc<dyn SignUpStore>,
     pub counters: Arc<dyn Counters>,
+    /// Whether it can serve, when it is a store of its own.
+    pub readiness: Option<Arc<dyn Readiness>>,
 }
 
 impl Flow {
-    fn of<S: SignInStore + SignUpStore + Counters + 'static>(store: S) -> Self {
+    /// The flow state in a store of its own.
+    fn of<S: SignInStore + SignUpStore + Counters + Readiness + 'static>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            sign_ins: store.clone(),
+            sign_ups: store.clone(),
+            counters: store.clone(),
+            readiness: Some(store),
+        }
+    }
+
+    /// The flow state in the durable store.
+    fn beside<S: SignInStore + SignUpStore + Counters + 'static>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             sign_ins: store.clone(),
             sign_ups: store.clone(),
             counters: store,
+            readiness: None,
         }
     }
 }
@@ -354,7 +378,7 @@ pub async fn open_storage(storage: &Storage) -> anyhow::Result<(Durable, Flow)> 
         Storage::Sqlite { database, flow } => {
             let store = open_sqlite(database).await?;
             let flow = match flow {
-                FlowStore::Sqlite => Flow::of(store.clone()),
+                FlowStore::Sqlite => Flow::beside(store.clone()),
                 FlowStore::Redis(redis) => Flow::of(connect_redis(redis).await?),
             };
             Ok((Durable::of(store), flow))

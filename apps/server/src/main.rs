@@ -7,6 +7,8 @@ mod app;
 mod cli;
 mod settings;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
@@ -86,6 +88,14 @@ fn init_logging(log: &Log) -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = settings.server.addr;
     let grace = settings.server.shutdown_grace;
+    // Before anything is recorded: what start-up counts is kept.
+    let render = match settings.metrics {
+        crate::settings::Listener::Off => None,
+        _ => Some(
+            latch_api::observe::install_prometheus()
+                .map_err(|e| anyhow::anyhow!("metrics: {e}"))?,
+        ),
+    };
     let app = App::open(settings).await?;
     let state = app.api_state().await?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -104,6 +114,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stopped = async {
         let _ = stop_rx.await;
     };
+    let (state, metrics) = metrics_listener(&app, state, render).await?;
     let dashboard = dashboard_listener(&app, &state).await?;
     let server = match app.settings.server.tls.clone() {
         Some(tls) => tokio::spawn(latch_api::serve_tls(listener, state, tls, stopped)),
@@ -112,7 +123,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(());
-    if let Some((server, stop)) = dashboard {
+    for (server, stop) in dashboard.into_iter().chain(metrics) {
         let _ = stop.send(());
         let _ = tokio::time::timeout(grace, server).await;
     }
@@ -122,22 +133,70 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A stopped listener's task, and what stops it.
+type SideListener = (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::oneshot::Sender<()>,
+);
+
+/// Serves `/metrics` from `render` (none when `[metrics]` is off) beside
+/// the API or on a listener of its own; the state the main listener
+/// serves.
+async fn metrics_listener(
+    app: &App,
+    state: latch_api::ApiState,
+    render: Option<latch_api::observe::MetricsRender>,
+) -> anyhow::Result<(latch_api::ApiState, Option<SideListener>)> {
+    use crate::settings::Listener;
+    let (addr, render) = match (app.settings.metrics, render) {
+        (Listener::Main, Some(render)) => (None, render),
+        (Listener::Own(addr), Some(render)) => (Some(addr), render),
+        _ => return Ok((state, None)),
+    };
+    // The gauge of sessions active now, read every half minute.
+    tokio::spawn(latch_api::jobs::count_active_sessions(
+        state.services.sessions.clone(),
+        latch_api::jobs::ACTIVE_SESSIONS_INTERVAL,
+    ));
+    let Some(addr) = addr else {
+        return Ok((state.with_metrics(render), None));
+    };
+    let page = Arc::new(latch_api::observe::MetricsPage(render));
+    let side = side_listener("metrics", addr, state.clone().only_pages(page)).await?;
+    Ok((state, Some(side)))
+}
+
+/// Serves `pages` (a state serving its mounted pages only) on a listener of
+/// its own at `addr`, announced as `what`'s.
+async fn side_listener(
+    what: &str,
+    addr: std::net::SocketAddr,
+    pages: latch_api::ApiState,
+) -> anyhow::Result<SideListener> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{what}.listen: cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "{what} listening");
+    println!("latch {what} listening on http://{local}");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(latch_api::serve_pages(listener, pages, async {
+        let _ = stop_rx.await;
+    }));
+    Ok((server, stop_tx))
+}
+
 /// The dashboard's own listener when `dashboard.listen` names one, and
 /// the first-run setup token in the log while the instance has no operator.
 async fn dashboard_listener(
     app: &App,
     state: &latch_api::ApiState,
-) -> anyhow::Result<
-    Option<(
-        tokio::task::JoinHandle<()>,
-        tokio::sync::oneshot::Sender<()>,
-    )>,
-> {
-    use crate::settings::Dashboard;
+) -> anyhow::Result<Option<SideListener>> {
+    use crate::settings::Listener;
     let served = match app.settings.dashboard {
-        Dashboard::Off => return Ok(None),
-        Dashboard::Main => None,
-        Dashboard::Own(addr) => Some(addr),
+        Listener::Off => return Ok(None),
+        Listener::Main => None,
+        Listener::Own(addr) => Some(addr),
     };
     let setup = state
         .services
@@ -159,20 +218,10 @@ async fn dashboard_listener(
     let Some(addr) = served else {
         return Ok(None);
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("dashboard.listen: cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
-    tracing::info!(addr = %local, "dashboard listening");
-    println!("latch dashboard listening on http://{local}");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let pages = state
         .clone()
         .only_pages(latch_dashboard::Dashboard::pages());
-    let server = tokio::spawn(latch_api::serve_pages(listener, pages, async {
-        let _ = stop_rx.await;
-    }));
-    Ok(Some((server, stop_tx)))
+    Ok(Some(side_listener("dashboard", addr, pages).await?))
 }
 
 async fn shutdown_signal() {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use latch_core::service::{Audit, Deliveries, Instance, Maintenance, SecretKeys, Webhooks};
+use latch_core::service::{
+    Audit, Deliveries, Instance, Maintenance, SecretKeys, Sessions, Webhooks,
+};
 
 /// How often stale sign-ins and idle clients are removed.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -128,6 +130,20 @@ pub async fn purge_audit(audit: Audit, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(entries = n, "old audit entries removed"),
             Err(err) => tracing::warn!(error = %err, "removing old audit entries failed"),
+        }
+    })
+    .await
+}
+
+/// How often the gauge of sessions active now is read.
+pub const ACTIVE_SESSIONS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Reads how many sessions are active now into its gauge, now and then
+/// every `every`; never returns.
+pub async fn count_active_sessions(sessions: Sessions, every: Duration) {
+    run_every(every, || async {
+        if let Err(err) = sessions.count_active().await {
+            tracing::warn!(error = %err, "counting the active sessions failed");
         }
     })
     .await

@@ -43,6 +43,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod last_tokens;
+pub mod observe;
 pub mod pages;
 pub mod render;
 pub mod routes;
@@ -58,6 +59,7 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
+use tracing::Instrument as _;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
@@ -156,6 +158,8 @@ pub struct ApiState {
     /// Pages mounted under a prefix, and whether they are all this
     /// listener serves.
     pages: Option<(Arc<dyn pages::Pages>, bool)>,
+    /// Renders `/metrics`, when this listener serves it.
+    metrics: Option<observe::MetricsRender>,
 }
 
 impl ApiState {
@@ -178,10 +182,24 @@ impl ApiState {
             clock,
             random,
             pages: None,
+            metrics: None,
         }
     }
 
     /// The same state serving `pages` beside the API.
+    /// The same state serving `/metrics` from `render`.
+    pub fn with_metrics(self, render: observe::MetricsRender) -> Self {
+        Self {
+            metrics: Some(render),
+            ..self
+        }
+    }
+
+    /// Whether this listener serves `/metrics`.
+    pub fn serves_metrics(&self) -> bool {
+        self.metrics.is_some()
+    }
+
     pub fn with_pages(self, pages: Arc<dyn pages::Pages>) -> Self {
         Self {
             pages: Some((pages, false)),
@@ -299,13 +317,23 @@ where
 {
     let started = Instant::now();
     let trace_id = state.trace_id();
+    let upstream = observe::upstream_id(
+        headers
+            .get(observe::REQUEST_ID)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .map(str::to_owned);
+    // Every line logged while the request is served carries its id.
+    let span = tracing::info_span!("request", id = %trace_id, upstream = upstream.as_deref());
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method_name = method.clone();
     let for_pages = state.pages_at(&path).is_some();
+    let mut served = Served::unmatched(remote);
     let response = if method == Method::OPTIONS && !for_pages {
+        served.route = "preflight";
         ApiResponse::empty(StatusCode::NO_CONTENT)
     } else {
         let limits = &state.config;
@@ -316,7 +344,12 @@ where
         {
             Ok(bytes) => {
                 match ApiRequest::parse(method, path.clone(), query, headers, bytes, remote) {
-                    Ok(req) => dispatch(&state, &req, &trace_id).await,
+                    Ok(req) => {
+                        served.ip = client_ip::client_ip(&req, &state.config.trusted_proxies);
+                        dispatch(&state, &req, &trace_id, &mut served)
+                            .instrument(span.clone())
+                            .await
+                    }
                     Err(err) => ApiResponse::error(&err, &trace_id),
                 }
             }
@@ -328,18 +361,49 @@ where
     } else {
         cors(&state.config, origin.as_deref(), response)
     };
-    let response = security_headers(&state.config, response);
+    let response = security_headers(&state.config, response).with_header(
+        header::HeaderName::from_static(observe::REQUEST_ID),
+        &trace_id,
+    );
     let status = response.status;
+    let took = started.elapsed();
+    observe::record_request(&method_name, served.route, status.as_u16(), took);
+    let _entered = span.enter();
+    let ip = served.ip.map(|ip| ip.to_string());
+    let ms = took.as_secs_f64() * 1000.0;
     if status.is_server_error() {
-        tracing::error!(method = %method_name, %path, status = status.as_u16(), %trace_id, "request failed");
+        tracing::error!(method = %method_name, route = served.route, %path, status = status.as_u16(), ms, ip, "request failed");
     } else {
-        tracing::info!(method = %method_name, %path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+        tracing::info!(method = %method_name, route = served.route, %path, status = status.as_u16(), ms, ip, "request");
     }
     response.into_warp()
 }
 
-async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResponse {
+/// What a request turned out to be, for its log line and its metrics.
+struct Served {
+    /// The route's pattern, or what else answered (`pages`, `unmatched`).
+    route: &'static str,
+    /// The client's address, as the trusted proxies give it.
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Served {
+    fn unmatched(remote: Option<SocketAddr>) -> Self {
+        Self {
+            route: "unmatched",
+            ip: remote.map(|r| r.ip()),
+        }
+    }
+}
+
+async fn dispatch(
+    state: &ApiState,
+    req: &ApiRequest,
+    trace_id: &str,
+    served: &mut Served,
+) -> ApiResponse {
     if let Some(pages) = state.pages_at(&req.path) {
+        served.route = "pages";
         return pages.handle(state, req).await;
     }
     if state.pages_only() {
@@ -347,6 +411,9 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
     }
     let segments = routes::segments(&req.path);
     let found = routes::find(&req.method, &segments);
+    if let Found::Route(route, _) = &found {
+        served.route = route.path;
+    }
     let guard = Guard::of(&segments);
     // Who asks and from where, for the events and audit entries the use
     // case writes.
@@ -376,6 +443,11 @@ async fn dispatch(state: &ApiState, req: &ApiRequest, trace_id: &str) -> ApiResp
         }),
     )
     .await;
+    if let Found::Route(route, _) = &found
+        && let Some(step) = route.step
+    {
+        observe::record_flow_step(state, req, step.name(), &response);
+    }
     match &found {
         Found::WrongMethod { allow, .. } if response.status == StatusCode::METHOD_NOT_ALLOWED => {
             response.with_header(header::ALLOW, allow)
@@ -586,6 +658,11 @@ async fn fapi_error(
 fn fapi_response(state: &ApiState, auth: &ClientAuth, mut reply: fapi::FapiReply) -> ApiResponse {
     let response = std::mem::replace(&mut reply.response, ApiResponse::empty(StatusCode::OK));
     fapi::attach_token(state, auth, &reply, response)
+}
+
+/// `GET /metrics`, where this listener serves it (404 otherwise).
+async fn metrics_route(state: &ApiState, trace_id: &str) -> ApiResponse {
+    observe::metrics_page(state).unwrap_or_else(|| not_found(trace_id))
 }
 
 async fn health(state: &ApiState, trace_id: &str) -> ApiResponse {

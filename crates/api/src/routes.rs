@@ -413,6 +413,10 @@ static ROUTES: &[Route] = &[
     public(GET, "/healthz", Channels::NONE, |c| Box::pin(crate::health(c.state, c.trace_id))),
     // Load balancers may probe with HEAD.
     public(HEAD, "/healthz", Channels::NONE, |c| Box::pin(crate::health(c.state, c.trace_id))),
+    // Readiness: every store the instance uses answers, at this schema.
+    public(GET, "/readyz", Channels::NONE, |c| Box::pin(crate::observe::readyz(c.state))),
+    public(HEAD, "/readyz", Channels::NONE, |c| Box::pin(crate::observe::readyz(c.state))),
+    public(GET, "/metrics", Channels::NONE, |c| Box::pin(crate::metrics_route(c.state, c.trace_id))),
     public(GET, "/.well-known/jwks.json", Channels::NONE, |c| Box::pin(jwks(c.state))),
     public(GET, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),
     public(HEAD, crate::avatar::PATH, Channels::NONE, |c| Box::pin(ready(crate::avatar::default_svg(c.req)))),

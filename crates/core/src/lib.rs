@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod password;
 pub mod ports;

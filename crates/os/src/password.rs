@@ -167,15 +167,23 @@ impl Argon2Hasher {
         f: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let (done, result) = oneshot::channel();
+        // The queue's depth and each job's wait for a worker, as metrics.
+        let queued = std::time::Instant::now();
+        let depth = metrics::gauge!("latch_password_hash_queue");
+        depth.increment(1.0);
         let work: Work = Box::new(move |engine| {
+            metrics::gauge!("latch_password_hash_queue").decrement(1.0);
+            metrics::histogram!("latch_password_hash_wait_seconds")
+                .record(queued.elapsed().as_secs_f64());
             if done.is_closed() {
                 return;
             }
             let _ = done.send(f(engine));
         });
-        self.jobs
-            .send(work)
-            .map_err(|_| Error::internal("hash pool stopped"))?;
+        self.jobs.send(work).map_err(|_| {
+            depth.decrement(1.0);
+            Error::internal("hash pool stopped")
+        })?;
         result.await.map_err(|_| Error::internal("hash job lost"))
     }
 }

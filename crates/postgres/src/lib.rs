@@ -52,6 +52,7 @@ mod instance;
 mod migrations;
 mod operators;
 mod outbox;
+mod readiness;
 mod settings;
 mod users;
 mod webhooks;
@@ -191,17 +192,27 @@ impl PostgresStore {
     /// Runs one port operation within its deadline, so a server that stops
     /// answering without closing its connections (a stopped process, a
     /// network partition) holds a request no longer than a connection wait
-    /// plus one statement.
-    async fn bounded<T>(
+    /// plus one statement. Timed under the port of the module that calls
+    /// it.
+    #[track_caller]
+    fn bounded<T>(
         &self,
         run: impl std::future::Future<Output = Result<T, DbError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.deadline, run).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "postgres: no answer within {} ms",
-                self.deadline.as_millis()
-            ))),
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> {
+        let port = latch_core::metrics::port_of(std::panic::Location::caller().file());
+        let deadline = self.deadline;
+        async move {
+            let started = std::time::Instant::now();
+            let result = match tokio::time::timeout(deadline, run).await {
+                Ok(result) => result.map_err(StoreError::from),
+                Err(_) => Err(StoreError::Unavailable(format!(
+                    "postgres: no answer within {} ms",
+                    deadline.as_millis()
+                ))),
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            latch_core::metrics::store_call("postgres", port, seconds, result.as_ref().err());
+            result
         }
     }
 }

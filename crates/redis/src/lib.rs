@@ -146,15 +146,42 @@ impl RedisSignInStore {
         })
     }
 
-    /// Runs a command within the timeout.
+    /// Runs a command within the timeout, timed under `port`.
     async fn bounded<T>(
         &self,
+        port: &'static str,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.timeout, call)
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| StoreError::Unavailable("redis: command timed out".into()))?
-            .map_err(unavailable)
+            .map_err(|_| StoreError::Unavailable("redis: command timed out".into()))
+            .and_then(|answer| answer.map_err(unavailable));
+        let seconds = started.elapsed().as_secs_f64();
+        latch_core::metrics::store_call("redis", port, seconds, result.as_ref().err());
+        result
+    }
+}
+
+/// `/readyz` for Redis: it answers a `PING`.
+#[async_trait]
+impl latch_core::ports::Readiness for RedisSignInStore {
+    fn part(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let pong: String = self
+            .bounded("ping", redis::cmd("PING").query_async(&mut conn))
+            .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Other(format!(
+                "redis answered {pong:?} to PING"
+            )))
+        }
     }
 }
 
@@ -221,7 +248,7 @@ impl RedisSignInStore {
             .arg(flow.abandon_at().0)
             .arg(ttl_millis(flow.abandon_at(), wall_clock()))
             .arg(flow.id());
-        let stored: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        let stored: i64 = self.bounded(F::KEY, call.invoke_async(&mut conn)).await?;
         if stored == 1 {
             Ok(())
         } else {
@@ -249,7 +276,10 @@ impl RedisSignInStore {
             .arg(flow.abandon_at().0)
             .arg(ttl_millis(flow.abandon_at(), wall_clock()))
             .arg(flow.id());
-        match self.bounded(call.invoke_async::<i64>(&mut conn)).await? {
+        match self
+            .bounded(F::KEY, call.invoke_async::<i64>(&mut conn))
+            .await?
+        {
             1 => Ok(()),
             0 => Err(StoreError::Conflict),
             _ => Err(StoreError::NotFound),
@@ -258,7 +288,9 @@ impl RedisSignInStore {
 
     async fn get_flow<F: Flow>(&self, id: &str) -> Result<Option<F>, StoreError> {
         let mut conn = self.conn.clone();
-        let data: Option<String> = self.bounded(conn.hget(self.key::<F>(id), "d")).await?;
+        let data: Option<String> = self
+            .bounded(F::KEY, conn.hget(self.key::<F>(id), "d"))
+            .await?;
         data.map(|d| {
             serde_json::from_str(&d).map_err(|e| {
                 StoreError::Other(format!("stored {} {id} is unreadable: {e}", F::NAME))
@@ -271,7 +303,7 @@ impl RedisSignInStore {
         let mut conn = self.conn.clone();
         let mut call = self.delete.prepare_invoke();
         call.key(self.key::<F>(id)).key(self.index::<F>()).arg(id);
-        let _: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        let _: i64 = self.bounded(F::KEY, call.invoke_async(&mut conn)).await?;
         Ok(())
     }
 
@@ -281,7 +313,7 @@ impl RedisSignInStore {
         call.key(self.index::<F>())
             .arg(self.key::<F>(""))
             .arg(now.0);
-        let purged: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        let purged: i64 = self.bounded(F::KEY, call.invoke_async(&mut conn)).await?;
         Ok(u64::try_from(purged).unwrap_or_default())
     }
 }
@@ -360,7 +392,9 @@ impl Counters for RedisSignInStore {
         let mut call = self.hit.prepare_invoke();
         call.key(format!("{}counter:{key}", self.prefix))
             .arg(window.0.max(1));
-        let (count, ttl): (i64, i64) = self.bounded(call.invoke_async(&mut conn)).await?;
+        let (count, ttl): (i64, i64) = self
+            .bounded("counters", call.invoke_async(&mut conn))
+            .await?;
         Ok(WindowCount {
             count: u64::try_from(count).unwrap_or_default(),
             resets_in: Span(ttl.max(0)),

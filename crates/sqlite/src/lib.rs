@@ -45,6 +45,7 @@ mod migrations;
 mod operators;
 mod outbox;
 mod pool;
+mod readiness;
 mod settings;
 mod users;
 mod webhooks;

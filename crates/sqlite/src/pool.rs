@@ -2,6 +2,7 @@
 //! semaphore. Every use runs on tokio's blocking pool; waiting for a connection
 //! happens on the async side, so queued callers hold no blocking thread.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -42,8 +43,23 @@ impl Pool {
         })
     }
 
-    /// Runs `f` in a read transaction (one consistent snapshot) on a reader.
-    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    /// Runs `f` in a read transaction (one consistent snapshot) on a reader,
+    /// timed under the port of the module that calls it.
+    #[track_caller]
+    pub(crate) fn read<T, F>(
+        self: &Arc<Self>,
+        f: F,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let port = caller_port();
+        let pool = Arc::clone(self);
+        timed(port, async move { pool.read_untimed(f).await })
+    }
+
+    async fn read_untimed<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
@@ -73,23 +89,37 @@ impl Pool {
     }
 
     /// The one row `sql` names by its single parameter `key`, mapped by `row`.
-    pub(crate) async fn read_one<T: Send + 'static>(
+    #[track_caller]
+    pub(crate) fn read_one<T: Send + 'static>(
         self: &Arc<Self>,
         sql: &'static str,
         key: String,
         row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Option<T>, StoreError> {
-        self.read(move |tx| {
-            Ok(rusqlite::OptionalExtension::optional(
-                tx.prepare_cached(sql)?.query_row([key.as_str()], row),
-            )?)
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'static {
+        let port = caller_port();
+        let pool = Arc::clone(self);
+        timed(port, async move {
+            pool.read_untimed(move |tx| {
+                Ok(rusqlite::OptionalExtension::optional(
+                    tx.prepare_cached(sql)?.query_row([key.as_str()], row),
+                )?)
+            })
+            .await
         })
-        .await
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer and commits;
-    /// an error rolls everything back.
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// an error rolls everything back. Timed as [`read`](Self::read) is.
+    #[track_caller]
+    pub(crate) fn write<T, F>(&self, f: F) -> impl Future<Output = Result<T, StoreError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        timed(caller_port(), self.write_untimed(f))
+    }
+
+    async fn write_untimed<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
@@ -117,6 +147,24 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .push(conn);
     }
+}
+
+/// The port of the adapter module whose call is being made.
+#[track_caller]
+fn caller_port() -> &'static str {
+    latch_core::metrics::port_of(std::panic::Location::caller().file())
+}
+
+/// `call`, with its time and failure recorded under `port`.
+async fn timed<T>(
+    port: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let seconds = started.elapsed().as_secs_f64();
+    latch_core::metrics::store_call("sqlite", port, seconds, result.as_ref().err());
+    result
 }
 
 async fn blocking<T, F>(f: F) -> Result<T, StoreError>

@@ -4,8 +4,8 @@
 //! value stops start-up with a message naming its key.
 
 pub mod codes;
-pub mod dashboard;
 pub mod display;
+pub mod listener;
 pub mod oauth;
 pub mod raw;
 pub mod server;
@@ -17,7 +17,7 @@ pub mod webhooks;
 use latch_core::model::InstanceSettings;
 
 pub use self::codes::{Codes, EmailDelivery, HttpSender, SmsDelivery, SmtpSender};
-pub use self::dashboard::Dashboard;
+pub use self::listener::Listener;
 pub use self::oauth::{OAuthProvider, ProviderSecret};
 pub use self::raw::RawSettings;
 pub use self::server::{Hashing, Instance, Log, LogFormat, Server};
@@ -42,7 +42,9 @@ pub struct Settings {
     /// How often replicas look for changed settings (`runtime.poll_ms`).
     pub settings_poll: std::time::Duration,
     /// Where the operators' dashboard is served.
-    pub dashboard: Dashboard,
+    pub dashboard: Listener,
+    /// Where `/metrics` is served.
+    pub metrics: Listener,
     pub log: Log,
 }
 
@@ -99,9 +101,11 @@ impl TryFrom<&RawSettings> for Settings {
         {
             anyhow::bail!("runtime.pinned: {pin:?} is not a setting nor a group of settings");
         }
-        let dashboard = Dashboard::parse(&raw.dashboard, server.addr)?;
+        let dashboard = Listener::parse("dashboard", &raw.dashboard, server.addr)?;
+        let metrics = Listener::parse("metrics", &raw.metrics, server.addr)?;
         Ok(Self {
             dashboard,
+            metrics,
             pinned: raw.runtime.pinned.clone(),
             settings_poll: std::time::Duration::from_millis(raw.runtime.poll_ms),
             webhooks,

@@ -36,7 +36,8 @@ pub struct RawSettings {
     pub webhooks: WebhooksSection,
     pub audit: AuditSection,
     pub runtime: RuntimeSection,
-    pub dashboard: DashboardSection,
+    pub dashboard: ListenerSection,
+    pub metrics: ListenerSection,
     pub log: LogSection,
 }
 
@@ -48,10 +49,10 @@ pub struct RuntimeSection {
     pub poll_ms: u64,
 }
 
-/// `[dashboard]`: whether the operators' dashboard is served, and where.
+/// `[dashboard]`, `[metrics]`: whether it is served, and where.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct DashboardSection {
+pub struct ListenerSection {
     pub enabled: bool,
     /// Empty for the main listener, else an address of its own.
     pub listen: String,

@@ -919,19 +919,34 @@ fn webhooks_forbid_private_targets_in_production_unless_told_and_bad_values_are_
 
 #[test]
 fn the_dashboard_is_served_beside_the_api_unless_moved_or_turned_off() {
-    assert_eq!(parse(&defaults()).dashboard, Dashboard::Main);
+    assert_eq!(parse(&defaults()).dashboard, Listener::Main);
     let mut raw = defaults();
     raw.dashboard.listen = "127.0.0.1:3001".into();
     assert_eq!(
         parse(&raw).dashboard,
-        Dashboard::Own("127.0.0.1:3001".parse().unwrap())
+        Listener::Own("127.0.0.1:3001".parse().unwrap())
     );
     raw.dashboard.enabled = false;
-    assert_eq!(parse(&raw).dashboard, Dashboard::Off);
+    assert_eq!(parse(&raw).dashboard, Listener::Off);
     let error = error_with(|s| s.dashboard.listen = "localhost".into());
     assert!(error.contains("dashboard.listen"), "{error}");
     let error = error_with(|s| s.dashboard.listen = s.server.addr.clone());
     assert!(error.contains("dashboard.listen"), "{error}");
+}
+
+#[test]
+fn the_metrics_are_served_beside_the_api_unless_moved_or_turned_off() {
+    assert_eq!(parse(&defaults()).metrics, Listener::Main);
+    let mut raw = defaults();
+    raw.metrics.listen = "127.0.0.1:9464".into();
+    assert_eq!(
+        parse(&raw).metrics,
+        Listener::Own("127.0.0.1:9464".parse().unwrap())
+    );
+    raw.metrics.enabled = false;
+    assert_eq!(parse(&raw).metrics, Listener::Off);
+    let error = error_with(|s| s.metrics.listen = "nine".into());
+    assert!(error.contains("metrics.listen"), "{error}");
 }
 
 #[test]

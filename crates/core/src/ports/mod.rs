@@ -15,6 +15,7 @@ mod operators;
 mod outbox;
 mod password_hasher;
 mod random;
+mod readiness;
 mod settings_store;
 mod sign_in_store;
 mod sign_up_store;
@@ -38,6 +39,7 @@ pub use outbox::{
 };
 pub use password_hasher::PasswordHasher;
 pub use random::Random;
+pub use readiness::Readiness;
 pub use settings_store::{SettingsStore, SettingsVersion};
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;

@@ -94,6 +94,8 @@ pub struct Maintenance {
     pub(super) instance: Arc<dyn InstanceStore>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: LiveSettings,
+    /// The stores' readiness checks (none: the durable store's `health`).
+    pub(super) probes: Arc<[Arc<dyn crate::ports::Readiness>]>,
 }
 
 impl Maintenance {
@@ -101,6 +103,19 @@ impl Maintenance {
     pub async fn health(&self) -> Result<(), Error> {
         self.instance.get("health").await?;
         Ok(())
+    }
+
+    /// Each store's readiness, checked at once, by part.
+    pub async fn readiness(&self) -> Vec<(&'static str, Result<(), crate::error::StoreError>)> {
+        if self.probes.is_empty() {
+            let health = self.instance.get("health").await.map(|_| ());
+            return vec![("store", health)];
+        }
+        let checks = self
+            .probes
+            .iter()
+            .map(|probe| async move { (probe.part(), probe.ready().await) });
+        futures_util::future::join_all(checks).await
     }
 
     /// Housekeeping, run periodically: drops sign-ins and sign-ups past

@@ -216,6 +216,15 @@ impl Deliveries {
             }
         };
         let now = self.clock.now();
+        let will_retry = |retry: bool| retry && delivery.attempts < delivery.max_attempts;
+        crate::metrics::code_delivery(
+            &delivery.kind,
+            match &outcome {
+                Ok(()) => "sent",
+                Err((_, retry)) if will_retry(*retry) => "retry",
+                Err(_) => "failed",
+            },
+        );
         let stored = match &outcome {
             Ok(()) => self
                 .outbox

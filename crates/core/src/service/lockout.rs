@@ -134,6 +134,7 @@ impl Lockout {
             .await;
         match settled {
             Ok(Some(until)) if failed => {
+                crate::metrics::account_locked();
                 tracing::info!(user = %user.id, until = until.millis(), "user locked after failed attempts");
                 if !what.stand_in {
                     let until = until.millis().to_string();
@@ -171,6 +172,7 @@ pub(crate) fn refuse_if_banned(user: &User) -> Result<(), Error> {
 
 /// The account is locked, with the seconds left (none for a lock without end).
 pub(crate) fn user_locked(remaining: Option<crate::model::Duration>) -> Error {
+    crate::metrics::locked_out();
     Error::UserLocked {
         expires_in_secs: remaining.map(|d| (d.0 + 999) / 1000),
     }

@@ -223,6 +223,7 @@ impl RateLimits {
                 )
                 .await;
         }
+        crate::metrics::rate_limited(name);
         Err(Error::Throttled { retry_after_secs })
     }
 }

@@ -195,6 +195,19 @@ impl Sessions {
     /// 500), with how many are active in all: what an operator sees of
     /// "active now". Not a Backend API route (Clerk's list needs a user or
     /// a client).
+    /// How many sessions are active now, across the instance; kept as the
+    /// `latch_active_sessions` gauge too (read periodically, not per scrape).
+    pub async fn count_active(&self) -> Result<u64, Error> {
+        let query = SessionQuery {
+            status: Some(crate::model::SessionStatus::Active),
+            now: self.clock.now(),
+            ..SessionQuery::default()
+        };
+        let count = self.client_repo.count_sessions(&query).await?;
+        crate::metrics::active_sessions(count);
+        Ok(count)
+    }
+
     pub async fn active_now(&self, limit: u32) -> Result<SessionsPage, Error> {
         let now = self.clock.now();
         let query = SessionQuery {

@@ -241,6 +241,7 @@ impl Instance {
         // A generation of 0 would never replace the start-up value.
         if self.live.install(generation.max(1), version, settings) {
             self.oauth.install(&clients, &self.secrets);
+            crate::metrics::settings_version(version);
         }
         Ok(())
     }

@@ -439,6 +439,11 @@ impl Webhooks {
                 None => AttemptOutcome::Failed,
             }
         };
+        crate::metrics::webhook_attempt(match outcome {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::RetryAt(_) => "retry",
+            AttemptOutcome::Failed => "failed",
+        });
         if !attempt.succeeded() {
             tracing::warn!(
                 event = %message.event_id,

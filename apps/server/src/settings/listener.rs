@@ -1,16 +1,16 @@
-//! `[dashboard]`: whether the operators' dashboard is served, and on which
+//! `[dashboard]` and `[metrics]`: whether each is served, and on which
 //! listener.
 
 use std::net::SocketAddr;
 
 use anyhow::bail;
 
-use super::raw::DashboardSection;
+use super::raw::ListenerSection;
 
-/// Where the dashboard is served.
+/// Where the dashboard (or the metrics) is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dashboard {
-    /// Not at all: `/dashboard` is 404.
+pub enum Listener {
+    /// Not at all: its path is 404.
     Off,
     /// On `server.addr`, beside the API.
     Main,
@@ -18,9 +18,10 @@ pub enum Dashboard {
     Own(SocketAddr),
 }
 
-impl Dashboard {
-    /// `main` is `server.addr`, which a listener of its own cannot share.
-    pub fn parse(section: &DashboardSection, main: SocketAddr) -> anyhow::Result<Self> {
+impl Listener {
+    /// `key` names the section (`dashboard`); `main` is `server.addr`,
+    /// which a listener of its own cannot share.
+    pub fn parse(key: &str, section: &ListenerSection, main: SocketAddr) -> anyhow::Result<Self> {
         if !section.enabled {
             return Ok(Self::Off);
         }
@@ -29,12 +30,12 @@ impl Dashboard {
             return Ok(Self::Main);
         }
         let Ok(addr) = listen.parse::<SocketAddr>() else {
-            bail!("dashboard.listen: {listen:?} is not an address like 127.0.0.1:3001");
+            bail!("{key}.listen: {listen:?} is not an address like 127.0.0.1:3001");
         };
         // Two listeners on port 0 are two ports, each chosen at start.
         if addr == main && addr.port() != 0 {
             bail!(
-                "dashboard.listen: {addr} is server.addr; leave dashboard.listen empty to serve the dashboard there"
+                "{key}.listen: {addr} is server.addr; leave {key}.listen empty to serve it there"
             );
         }
         Ok(Self::Own(addr))
