@@ -415,6 +415,47 @@ pub async fn migrate(storage: &Storage) -> anyhow::Result<String> {
     }
 }
 
+/// `latch backup FILE`: an online copy of the SQLite database, checked.
+pub async fn backup(storage: &Storage, to: &std::path::Path) -> anyhow::Result<String> {
+    let database = sqlite_path(storage, "backup")?;
+    let to_owned = to.to_owned();
+    let snapshot =
+        tokio::task::spawn_blocking(move || latch_sqlite::backup::backup(&database, &to_owned))
+            .await?
+            .map_err(|e| anyhow::anyhow!("backup: {e}"))?;
+    Ok(format!(
+        "backed up to {} and checked: {snapshot}",
+        to.display()
+    ))
+}
+
+/// `latch restore FILE`: the SQLite database replaced by a checked backup,
+/// in a stopped instance.
+pub async fn restore(storage: &Storage, from: &std::path::Path) -> anyhow::Result<String> {
+    let database = sqlite_path(storage, "restore")?;
+    create_parent_dir(&database)?;
+    let (from_owned, shown) = (from.to_owned(), database.display().to_string());
+    let snapshot =
+        tokio::task::spawn_blocking(move || latch_sqlite::backup::restore(&from_owned, &database))
+            .await?
+            .map_err(|e| anyhow::anyhow!("restore: {e}"))?;
+    Ok(format!(
+        "restored {} from {} and checked: {snapshot}",
+        shown,
+        from.display()
+    ))
+}
+
+/// The SQLite database's path, for the commands that work on its file.
+fn sqlite_path(storage: &Storage, command: &str) -> anyhow::Result<std::path::PathBuf> {
+    match storage {
+        Storage::Sqlite { database, .. } => Ok(database.path.clone()),
+        Storage::Postgres { .. } => anyhow::bail!(
+            "{command} works on a SQLite database; back up PostgreSQL with its own tools (pg_dump, pg_restore)"
+        ),
+    }
+}
+
 fn create_parent_dir(path: &std::path::Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)

@@ -36,6 +36,12 @@ pub enum Command {
     Keys,
     /// Apply database migrations (they are also applied at start)
     Migrate,
+    /// Copy the SQLite database into a new FILE while Latch serves (one
+    /// consistent snapshot), and check the copy
+    Backup(BackupArgs),
+    /// Replace the SQLite database with the backup FILE (checked first) in
+    /// a stopped instance, and check the result
+    Restore(BackupArgs),
     /// Print the effective configuration as TOML, every secret redacted
     Config,
     /// Print every HTTP route: method, path, surface, the client channels it
@@ -54,6 +60,12 @@ pub enum Command {
     /// Operators: the users who may open the dashboard
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+/// The file a `backup` writes or a `restore` reads.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    pub file: std::path::PathBuf,
 }
 
 /// `latch admin ...`.

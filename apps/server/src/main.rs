@@ -52,6 +52,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", app::migrate(&settings.storage).await?);
             Ok(())
         }
+        Command::Backup(args) => {
+            println!("{}", app::backup(&settings.storage, &args.file).await?);
+            Ok(())
+        }
+        Command::Restore(args) => {
+            println!("{}", app::restore(&settings.storage, &args.file).await?);
+            Ok(())
+        }
         Command::Config => {
             let text = toml::to_string(&raw.redacted()).context("printing the configuration")?;
             print!("{text}");

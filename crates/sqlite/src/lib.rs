@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+pub mod backup;
 mod clients;
 mod counters;
 mod error;

@@ -23,6 +23,8 @@ pub(crate) struct Pool {
     /// Idle readers. A permit of `reader_permits` entitles its holder to one.
     readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
+    /// The shared lock that tells a restore the database is in use.
+    _in_use: Option<std::fs::File>,
 }
 
 impl Pool {
@@ -40,6 +42,7 @@ impl Pool {
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Mutex::new(readers),
             reader_permits: Arc::new(Semaphore::new(reader_count)),
+            _in_use: crate::backup::hold_shared(path),
         })
     }
 
