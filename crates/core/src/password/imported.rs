@@ -13,7 +13,7 @@
 //! Every digest here is bounded in cost at import and again when read for a
 //! check. Each bound admits the defaults of the systems these digests come
 //! from (Django, Firebase, the common bcrypt libraries) and keeps one check
-//! within about half a second of one hashing worker: far more than the
+//! within about 0.3 s of one hashing worker (release build): far more than the
 //! instance's own argon2id check, for as long as the account has not signed
 //! in once (the first success replaces the digest), and with wrong passwords
 //! bounded by the per-account lockout.
@@ -81,16 +81,18 @@ impl ImportHasher {
 }
 
 /// The bcrypt costs accepted: common libraries default to 10 to 12, and cost
-/// 12 takes about a third of a second.
+/// 12 takes about 0.3 s.
 pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=12;
 /// The most PBKDF2-HMAC-SHA256 iterations accepted: Django 6.0's default
-/// (about half a second).
+/// (about 0.15 s with SHA extensions).
 pub const PBKDF2_SHA256_MAX_ITERATIONS: u32 = 1_200_000;
 /// The most PBKDF2-HMAC-SHA512 iterations accepted (each one costs about
-/// three of SHA-256's): over 1.5 times OWASP's recommendation (210,000).
+/// three of SHA-256's): over 1.5 times OWASP's recommendation (210,000),
+/// about 0.2 s.
 pub const PBKDF2_SHA512_MAX_ITERATIONS: u32 = 350_000;
 /// The largest scrypt N x r accepted for Firebase digests: 64 MiB of memory
-/// (128 x N x r bytes), four times Firebase's usual setting (2^14 x 8).
+/// (128 x N x r bytes), four times Firebase's usual setting (2^14 x 8),
+/// about 0.16 s.
 pub const SCRYPT_MAX_N_TIMES_R: u64 = 1 << 19;
 /// The largest Firebase `rounds` (scrypt's r) accepted.
 pub const SCRYPT_MAX_ROUNDS: u32 = 32;
