@@ -312,13 +312,7 @@ async fn imported_digests_above_the_cost_ceiling_are_refused_and_store_nothing()
             "argon2id",
         ),
     ] {
-        let res = app
-            .post_user(json!({
-                "email_address": ["imported@example.com"],
-                "password_digest": digest,
-                "password_hasher": hasher,
-            }))
-            .await;
+        let res = import(&app, "imported@example.com", &digest, hasher).await;
         assert_eq!(res.status, 422, "{label}: {}", res.body);
         assert_eq!(
             res.body["errors"][0]["meta"]["param_name"], "password_digest",
@@ -330,11 +324,30 @@ async fn imported_digests_above_the_cost_ceiling_are_refused_and_store_nothing()
     assert_eq!(listed.body, json!([]), "nothing was stored");
 }
 
+/// The start of the digests the test app makes: m=256, t=1, p=1, 32-byte hashes.
+const TODAY: &str = "$argon2id$v=19$m=256,t=1,p=1$";
+
+/// `POST /v1/users` for `email` with a password digest made by `hasher`.
+async fn import(app: &TestApp, email: &str, digest: &str, hasher: &str) -> crate::support::Resp {
+    app.post_user(json!({
+        "email_address": [email],
+        "password_digest": digest,
+        "password_hasher": hasher,
+    }))
+    .await
+}
+
+/// Creates a user with an imported password digest; returns its id.
+async fn imported_user(app: &TestApp, email: &str, digest: &str, hasher: &str) -> String {
+    let created = import(app, email, digest, hasher).await;
+    assert_eq!(created.status, 200, "{hasher}: {}", created.body);
+    assert_eq!(created.body["password_enabled"], true, "{hasher}");
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn an_imported_digest_not_made_as_today_is_rehashed_at_the_first_sign_in() {
     let app = TestApp::new().await;
-    // The test app hashes at m=256, t=1, p=1 with 32-byte hashes.
-    let today = "$argon2id$v=19$m=256,t=1,p=1$";
     for (n, (label, algorithm, cost, hash_len, hasher)) in [
         (
             "costlier",
@@ -363,24 +376,120 @@ async fn an_imported_digest_not_made_as_today_is_rehashed_at_the_first_sign_in()
     {
         let email = format!("imported{n}@example.com");
         let imported = foreign_digest(algorithm, cost, hash_len, crate::support::PASSWORD);
-        let created = app
-            .post_user(json!({
-                "email_address": [email],
-                "password_digest": imported,
-                "password_hasher": hasher,
-            }))
-            .await;
-        assert_eq!(created.status, 200, "{label}: {}", created.body);
-        let id = created.body["id"].as_str().unwrap().to_owned();
+        let id = imported_user(&app, &email, &imported, hasher).await;
         assert_eq!(app.stored_digest(&id).await, Some(imported.clone()));
         let (_, _, signed_in) = app.password_sign_in(&email).await;
         assert_eq!(signed_in.status, 200, "{label}: {}", signed_in.body);
         let stored = app.stored_digest(&id).await.unwrap();
-        assert!(stored.starts_with(today), "{label}: {stored}");
+        assert!(stored.starts_with(TODAY), "{label}: {stored}");
         // The new digest is of the same password.
         let (_, _, again) = app.password_sign_in(&email).await;
         assert_eq!(again.status, 200, "{label}: {}", again.body);
     }
+}
+
+#[tokio::test]
+async fn digests_from_other_hashers_sign_in_once_then_become_argon2id() {
+    let app = TestApp::new().await;
+    for (n, (hasher, digest)) in latch_testkit::fixtures::IMPORTED_DIGESTS
+        .into_iter()
+        .enumerate()
+    {
+        let email = format!("moved{n}@example.com");
+        let id = imported_user(&app, &email, digest, hasher).await;
+        let imported = app.stored_digest(&id).await.unwrap();
+        // A wrong password fails and leaves the digest as it was.
+        let res = app
+            .new_sign_in(&[
+                ("strategy", "password"),
+                ("identifier", &email),
+                ("password", "correct horse batterx"),
+            ])
+            .await;
+        assert_eq!(res.status, 422, "{hasher}: {}", res.body);
+        assert_eq!(res.body["errors"][0]["code"], "form_password_incorrect");
+        assert_eq!(app.stored_digest(&id).await, Some(imported.clone()));
+        // The right one signs in and replaces it with the instance's own.
+        let (_, _, signed_in) = app.password_sign_in(&email).await;
+        assert_eq!(
+            signed_in.body["response"]["status"], "complete",
+            "{hasher}: {}",
+            signed_in.body
+        );
+        let stored = app.stored_digest(&id).await.unwrap();
+        assert!(stored.starts_with(TODAY), "{hasher}: {stored}");
+        let (_, _, again) = app.password_sign_in(&email).await;
+        assert_eq!(again.body["response"]["status"], "complete", "{hasher}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_costly_digests_of_other_hashers_are_refused_and_store_nothing() {
+    let app = TestApp::new().await;
+    let hash32 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let bcrypt = latch_testkit::fixtures::IMPORTED_DIGESTS[0].1;
+    let firebase = latch_testkit::fixtures::FIREBASE_EXAMPLE;
+    for (label, hasher, digest) in [
+        (
+            "bcrypt cost 14",
+            "bcrypt",
+            bcrypt.replacen("$04$", "$14$", 1),
+        ),
+        ("bcrypt cut short", "bcrypt", bcrypt[..40].to_owned()),
+        ("bcrypt $2x$", "bcrypt", bcrypt.replacen("$2b$", "$2x$", 1)),
+        (
+            "pbkdf2 iterations",
+            "pbkdf2_sha256_django",
+            format!("pbkdf2_sha256$1200001$salt${hash32}"),
+        ),
+        (
+            "pbkdf2 under another name",
+            "pbkdf2_sha256_django",
+            format!("pbkdf2_sha1$1000$salt${hash32}"),
+        ),
+        (
+            "pbkdf2 salt not base64",
+            "pbkdf2_sha256",
+            format!("pbkdf2_sha256$1000$not base64!${hash32}"),
+        ),
+        (
+            "pbkdf2_sha512 iterations",
+            "pbkdf2_sha512",
+            format!("pbkdf2_sha512$350001$salt${}", "ab".repeat(64)),
+        ),
+        (
+            "scrypt memory",
+            "scrypt_firebase",
+            firebase.replacen("$8$14", "$8$17", 1),
+        ),
+        (
+            "scrypt fields",
+            "scrypt_firebase",
+            firebase.replacen("$8$14", "$8", 1),
+        ),
+        ("sha256 length", "sha256", "9f86d081".to_owned()),
+        (
+            "an argon2 digest as bcrypt",
+            "bcrypt",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".to_owned(),
+        ),
+    ] {
+        let res = import(&app, "refused@example.com", &digest, hasher).await;
+        res.assert_error(422, "form_param_format_invalid", Some("password_digest"));
+        assert!(
+            res.body["errors"][0]["long_message"]
+                .as_str()
+                .unwrap()
+                .contains(hasher),
+            "{label}: {}",
+            res.body
+        );
+    }
+    let md5 = "5f4dcc3b5aa765d61d8327deb882cf99";
+    let res = import(&app, "refused@example.com", md5, "md5").await;
+    res.assert_error(422, "form_param_value_invalid", Some("password_hasher"));
+    let listed = app.bapi("GET", "/v1/users", None).await;
+    assert_eq!(listed.body, json!([]), "nothing was stored");
 }
 
 #[tokio::test]

@@ -7,6 +7,10 @@
 use std::fmt;
 
 use latch_core::model::{SettingProblem, SignUpProblem, Strategy};
+use latch_core::password::imported::{
+    BCRYPT_COSTS, ImportHasher, PBKDF2_SHA256_MAX_ITERATIONS, PBKDF2_SHA512_MAX_ITERATIONS,
+    SCRYPT_MAX_N_TIMES_R, SCRYPT_MAX_ROUNDS,
+};
 use latch_core::{Error, Problem, Resource};
 use serde_json::Value;
 
@@ -795,9 +799,10 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             "totp_secret must encode between 128 and 1024 bits (26 to 205 base32 characters)."
                 .into(),
         ),
-        Problem::UnknownPasswordHasher => {
-            value("Supported password hashers: argon2id, argon2i.".into())
-        }
+        Problem::UnknownPasswordHasher => value(format!(
+            "Supported password hashers: {}.",
+            ImportHasher::ALL.map(ImportHasher::name).join(", ")
+        )),
         Problem::PasswordAndDigest => {
             value("Give either password or password_digest, not both.".into())
         }
@@ -811,6 +816,15 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
              at most 262144, a hash of 16 to 64 bytes)."
                 .into(),
         ),
+        Problem::MalformedDigest(hasher) => format(format!(
+            "password_digest is not a valid {} digest.",
+            hasher.name()
+        )),
+        Problem::DigestTooCostly(hasher) => format(format!(
+            "password_digest is costlier than accepted for {}: {}.",
+            hasher.name(),
+            cost_bound(*hasher)
+        )),
         Problem::NotFirstFactor(raw) => {
             value(format!("`{raw}` is not a valid first factor strategy."))
         }
@@ -895,6 +909,27 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
     }
 }
 
+/// The cost bound of an imported digest's hasher, as the README states it.
+fn cost_bound(hasher: ImportHasher) -> String {
+    match hasher {
+        ImportHasher::Bcrypt => format!("a cost of at most {}", BCRYPT_COSTS.end()),
+        ImportHasher::Pbkdf2Sha256 | ImportHasher::Pbkdf2Sha256Django => {
+            format!("at most {PBKDF2_SHA256_MAX_ITERATIONS} iterations")
+        }
+        ImportHasher::Pbkdf2Sha512 | ImportHasher::Pbkdf2Sha512Hex => {
+            format!("at most {PBKDF2_SHA512_MAX_ITERATIONS} iterations")
+        }
+        ImportHasher::ScryptFirebase => format!(
+            "at most {SCRYPT_MAX_ROUNDS} rounds and 2^memory cost x rounds at most \
+             {SCRYPT_MAX_N_TIMES_R}"
+        ),
+        // argon2 has its own problem; SHA-256 has no cost to bound.
+        ImportHasher::Argon2i | ImportHasher::Argon2id | ImportHasher::Sha256 => {
+            "see the documented bounds".into()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -927,6 +962,8 @@ mod tests {
             Problem::DigestTooLong,
             Problem::Argon2dDigest,
             Problem::DigestNotAccepted,
+            Problem::MalformedDigest(ImportHasher::Bcrypt),
+            Problem::DigestTooCostly(ImportHasher::ScryptFirebase),
             Problem::NotFirstFactor("x".into()),
             Problem::NotSecondFactor("x".into()),
             Problem::NeedsNoPreparation(s()),
@@ -1130,6 +1167,8 @@ mod tests {
             Problem::DigestTooLong => "DigestTooLong",
             Problem::Argon2dDigest => "Argon2dDigest",
             Problem::DigestNotAccepted => "DigestNotAccepted",
+            Problem::MalformedDigest(_) => "MalformedDigest",
+            Problem::DigestTooCostly(_) => "DigestTooCostly",
             Problem::NotFirstFactor(_) => "NotFirstFactor",
             Problem::NotSecondFactor(_) => "NotSecondFactor",
             Problem::NeedsNoPreparation(_) => "NeedsNoPreparation",
@@ -1164,8 +1203,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 51 variants besides InvalidParam, plus 47 problems.
-        assert_eq!(seen.len(), 51 + 47, "{seen:?}");
+        // 51 variants besides InvalidParam, plus 49 problems.
+        assert_eq!(seen.len(), 51 + 49, "{seen:?}");
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub enum Problem {
     NotBase32,
     /// A TOTP secret outside the accepted sizes.
     TotpSecretSize,
-    /// A password hasher other than argon2id and argon2i.
+    /// A password hasher other than those an import accepts.
     UnknownPasswordHasher,
     /// Both a password and a password digest were given.
     PasswordAndDigest,
@@ -182,6 +182,10 @@ pub enum Problem {
     Argon2dDigest,
     /// Not an argon2 PHC string within the accepted cost.
     DigestNotAccepted,
+    /// Not a digest in the hasher's format.
+    MalformedDigest(crate::password::imported::ImportHasher),
+    /// A digest in the hasher's format, costlier than accepted.
+    DigestTooCostly(crate::password::imported::ImportHasher),
     /// The strategy is not a first factor (the name as given, truncated).
     NotFirstFactor(String),
     /// The strategy is not a second factor (the name as given, truncated).

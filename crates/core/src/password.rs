@@ -6,6 +6,8 @@
 //! port. PHC strings are read and written with the `argon2` crate's
 //! `password-hash` types, so digests are the standard encoding both ways.
 
+pub mod imported;
+
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Params, Version};
 
@@ -61,9 +63,10 @@ impl Argon2Settings {
     }
 
     /// Whether `digest` is a PHC string made at another cost, algorithm or
-    /// hash length.
+    /// hash length, or an imported digest of another kind.
     pub fn needs_rehash(&self, digest: &str) -> bool {
-        PasswordHash::new(digest).is_ok_and(|hash| !self.is_current(&hash))
+        imported::parse_stored(digest).is_some()
+            || PasswordHash::new(digest).is_ok_and(|hash| !self.is_current(&hash))
     }
 }
 
@@ -350,6 +353,11 @@ mod tests {
         assert!(own.needs_rehash(&digest(Algorithm::Argon2i, 64, 1, 1)));
         // Not a PHC string at all: nothing to rehash (it never verifies).
         assert!(!own.needs_rehash("not a phc string"));
+        // An imported digest of another kind always is rehashed.
+        let sha256 =
+            imported::stored_form(imported::ImportHasher::Sha256, &"ab".repeat(32)).unwrap();
+        assert!(own.needs_rehash(&sha256));
+        assert!(!own.needs_rehash("$latch-import$sha256$abc"));
     }
 
     #[test]

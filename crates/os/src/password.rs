@@ -11,6 +11,12 @@
 //! job whose caller has gone (a request that gave up while waiting) is dropped
 //! unrun, so it costs nothing. There are never more hashes running than
 //! workers.
+//!
+//! Digests imported from other systems (bcrypt, PBKDF2, Firebase's scrypt,
+//! SHA-256; read and bounded by `latch_core::password::imported`) are checked
+//! on the same workers; each check pays for the dummy argon2id as well, so a
+//! wrong password against a cheap imported digest takes no less than one
+//! against an unknown user.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,7 @@ use tokio::sync::oneshot;
 
 use latch_core::Error;
 use latch_core::model::Password;
+use latch_core::password::imported::{LegacyDigest, Pbkdf2Prf, parse_stored as parse_imported};
 use latch_core::password::{
     Argon2Settings, MAX_VERIFIED_WORK, StoredDigest, argon2id_phc, parse_digest, work_of,
 };
@@ -188,6 +195,65 @@ impl Argon2Hasher {
     }
 }
 
+/// Whether `password` matches a digest imported from another system. Every
+/// comparison is constant-time.
+fn matches_imported(digest: &LegacyDigest, password: &[u8]) -> bool {
+    match digest {
+        LegacyDigest::Bcrypt {
+            cost,
+            salt,
+            expected,
+        } => {
+            // As bcrypt's C implementations: the password with its NUL
+            // terminator, cut at 72 bytes.
+            let key: Vec<u8> = password.iter().copied().chain([0]).take(72).collect();
+            let out = bcrypt::bcrypt(*cost, *salt, &key);
+            out[..expected.len()].ct_eq(expected).into()
+        }
+        LegacyDigest::Pbkdf2 {
+            prf,
+            iterations,
+            salt,
+            expected,
+        } => {
+            let mut out = vec![0u8; expected.len()];
+            match prf {
+                Pbkdf2Prf::Sha256 => {
+                    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, *iterations, &mut out)
+                }
+                Pbkdf2Prf::Sha512 => {
+                    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, salt, *iterations, &mut out)
+                }
+            }
+            out.ct_eq(expected).into()
+        }
+        LegacyDigest::ScryptFirebase {
+            log_n,
+            rounds,
+            salt,
+            signer_key,
+            expected,
+        } => {
+            use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
+            let Ok(params) = scrypt::Params::new(*log_n, *rounds, 1, 32) else {
+                return false;
+            };
+            let mut key = [0u8; 32];
+            if scrypt::scrypt(password, salt, &params, &mut key).is_err() {
+                return false;
+            }
+            let mut out = signer_key.clone();
+            ctr::Ctr128BE::<aes::Aes256>::new(&key.into(), &[0u8; 16].into())
+                .apply_keystream(&mut out);
+            out.ct_eq(expected).into()
+        }
+        LegacyDigest::Sha256 { expected } => {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(password).ct_eq(expected).into()
+        }
+    }
+}
+
 fn worker(queue: &Mutex<mpsc::Receiver<Work>>, mut engine: Engine) {
     loop {
         // The lock is held only while waiting for the next job.
@@ -236,23 +302,30 @@ impl PasswordHasher for Argon2Hasher {
 
     async fn verify(&self, password: &str, digest: Option<String>) -> Result<bool, Error> {
         let max_work = MAX_VERIFIED_WORK.max(work_of(&self.params));
+        let imported = digest.as_deref().and_then(parse_imported);
         let real = digest.as_deref().and_then(|d| parse_stored(d, max_work));
         let usable = real.is_some();
-        // No digest, or one that does not parse: pay for the dummy instead.
+        // No argon2 digest, or one that does not parse: pay for the dummy instead.
         let stored = match real {
             Some(stored) => stored,
             None => parse_stored(&self.dummy_digest, max_work)
                 .ok_or_else(|| Error::internal("dummy digest"))?,
         };
         let password = password.to_owned();
-        let matched = self
+        let (matched, imported_matched) = self
             .run(move |engine| {
+                let imported_matched = imported
+                    .as_ref()
+                    .is_some_and(|digest| matches_imported(digest, password.as_bytes()));
                 let mut out = vec![0u8; stored.expected.len()];
                 let ok = engine.derive(&stored.config, password.as_bytes(), &stored.salt, &mut out);
-                ok.is_ok() && bool::from(out.ct_eq(&stored.expected))
+                (
+                    ok.is_ok() && bool::from(out.ct_eq(&stored.expected)),
+                    imported_matched,
+                )
             })
             .await?;
-        Ok(usable && matched)
+        Ok((usable && matched) || imported_matched)
     }
 }
 #[cfg(test)]
@@ -473,6 +546,52 @@ mod tests {
         // A job queued after the abandoned one runs, so the queue moved past it.
         assert_eq!(h.run(|_| 7).await.unwrap(), 7);
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn imported_digests_verify_their_password_only_and_need_rehashing() {
+        use latch_core::password::imported::{ImportHasher, stored_form};
+        use latch_testkit::fixtures::{FIREBASE_EXAMPLE, IMPORTED_DIGESTS};
+        let h = hasher(LIGHT);
+        let firebase = ("scrypt_firebase", FIREBASE_EXAMPLE, "user1password");
+        let ours = IMPORTED_DIGESTS.map(|(name, digest)| (name, digest, "correct horse battery"));
+        for (name, digest, password) in ours.into_iter().chain([firebase]) {
+            let hasher = ImportHasher::parse(name).unwrap();
+            let stored = stored_form(hasher, digest).unwrap();
+            assert!(
+                h.verify(password, Some(stored.clone())).await.unwrap(),
+                "{name} {digest}"
+            );
+            for wrong in ["correct horse batterx", "", "user1password!"] {
+                assert!(
+                    !h.verify(wrong, Some(stored.clone())).await.unwrap(),
+                    "{name}: {wrong}"
+                );
+            }
+            assert!(h.needs_rehash(&stored), "{name}");
+            // The digest as given is not a stored form unless it says its kind.
+            let self_describing = matches!(name, "bcrypt" | "pbkdf2_sha256_django");
+            assert_eq!(
+                h.verify(password, Some(digest.to_owned())).await.unwrap(),
+                self_describing,
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bcrypt_reads_at_most_72_bytes_of_a_password_as_its_makers_do() {
+        use latch_core::password::imported::{ImportHasher, stored_form};
+        let h = hasher(LIGHT);
+        let digest = stored_form(ImportHasher::Bcrypt, latch_testkit::fixtures::BCRYPT_72).unwrap();
+        let long = "a".repeat(72);
+        assert!(h.verify(&long, Some(digest.clone())).await.unwrap());
+        assert!(
+            h.verify(&format!("{long}b"), Some(digest.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!h.verify(&long[..71], Some(digest)).await.unwrap());
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -178,3 +178,48 @@ where
         .insert_session(&session, &token_hash(n * 2), &token_hash(n * 2 + 1), &[])
         .await
 }
+
+/// Digests of "correct horse battery" made by the reference
+/// implementations (bcrypt, Django, Python's hashlib and `cryptography`):
+/// the output of `scripts/hash-vectors.py`, as (hasher, digest).
+pub const IMPORTED_DIGESTS: [(&str, &str); 8] = [
+    (
+        "bcrypt",
+        "$2b$04$HErsAOq9sJzaVZsbMhpvMeScNJlmqEeKSdhyax4wwe8HS5UOzyTle",
+    ),
+    (
+        "bcrypt",
+        "$2a$05$rtrXgBVCtin9UQr1O/naC.rzBnO9QdnWoxzCAQtLzQRxLZ/T8LMjG",
+    ),
+    (
+        "pbkdf2_sha256_django",
+        "pbkdf2_sha256$1000$ImportedSalt2024$o569+K0CaRFaEpwd9KWGltkmnCrqfBcZZ5LsZCI4ZPs=",
+    ),
+    (
+        "pbkdf2_sha256",
+        "pbkdf2_sha256$1000$AHNhbHT/Ynl0ZXM=$OrV6JioxpuGxqN0K5zrn/GKp0gNqiqYxV537Z/np0D8=",
+    ),
+    (
+        "pbkdf2_sha512",
+        "pbkdf2_sha512$1000$plainsalt$d76a28633a643173ba295d45a3e8044206be05c913fa14a51b09aee5d55f422f0ecdb073ca161e77891728730f1248dffe94ffca62cedf3ccbb62b4428d65f78",
+    ),
+    (
+        "pbkdf2_sha512_hex",
+        "pbkdf2_sha512_hex$1000$000102030405060708090a0b0c0d0e0f$4e8c45522e72ddfa6b6515bf57a0aea51dae20361fbb2e6b96c17d67813ae3c944ebc970e65ce6b9caeefc774fbe60490d22eba15875436c42be3a9df0d23fe9",
+    ),
+    (
+        "scrypt_firebase",
+        "rbaUGB4JJZYH2JQVEHrRbPaqthduPqjkBbBfanVv4HdntnCwFyWdDWLqvSw/xAeReAHr1ZKmABsUvP4moY3+og==$dXNlciBzYWx0IQ==$AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==$Bw==$8$10",
+    ),
+    (
+        "sha256",
+        "9028ea0d15decaa35b2da21c0290af3b1a5ba0a30a591906f89b5074e209ea72",
+    ),
+];
+
+/// Firebase's published example digest (the firebase/scrypt README), of
+/// "user1password", in Clerk's `scrypt_firebase` format.
+pub const FIREBASE_EXAMPLE: &str = "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==$42xEC+ixf3L2lw==$jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==$Bw==$8$14";
+
+/// 72 "a"s under bcrypt, from `scripts/hash-vectors.py` (`bcrypt_72`).
+pub const BCRYPT_72: &str = "$2b$04$jV1AKCuc5f9/6YdP3wsHPuthhjj6xlcl7oPrpR7/k.YAXQSqSRzXW";

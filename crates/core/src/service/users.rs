@@ -713,24 +713,31 @@ pub(super) fn metadata(
     Ok(value)
 }
 
-/// Accepts argon2 PHC strings only: the hasher verifies those without rehashing.
+/// Accepts a digest in one of the formats of the hashers Clerk names, within
+/// the cost bounds of [`crate::password`]: argon2 PHC strings are kept as they
+/// are, the others in the stored form of [`crate::password::imported`].
 fn imported_digest(digest: &str, hasher: Option<&str>) -> Result<String, Error> {
-    match hasher {
-        Some("argon2id") | Some("argon2i") => {}
-        Some(_) => {
+    use crate::password::imported::{ImportHasher, stored_form};
+    let hasher = match hasher.map(ImportHasher::parse) {
+        Some(Some(hasher)) => hasher,
+        Some(None) => {
             return Err(Error::invalid(
                 "password_hasher",
                 Problem::UnknownPasswordHasher,
             ));
         }
         None => return Err(Error::param_nil("password_hasher")),
-    }
+    };
     if digest.len() > 512 {
         return Err(Error::invalid("password_digest", Problem::DigestTooLong));
     }
-    crate::password::validate_imported_digest(digest)
-        .map(|()| digest.to_owned())
-        .map_err(|problem| Error::invalid("password_digest", problem))
+    match hasher {
+        ImportHasher::Argon2id | ImportHasher::Argon2i => {
+            crate::password::validate_imported_digest(digest).map(|()| digest.to_owned())
+        }
+        _ => stored_form(hasher, digest),
+    }
+    .map_err(|problem| Error::invalid("password_digest", problem))
 }
 
 #[cfg(test)]
@@ -879,6 +886,65 @@ mod tests {
                 .await
                 .unwrap()
                 .has_password()
+        );
+    }
+
+    #[tokio::test]
+    async fn digests_of_other_hashers_are_stored_in_a_form_that_names_them() {
+        let mut m = Mocks::new();
+        m.hasher.expect_hash().never();
+        let sha256 = "9028ea0d15decaa35b2da21c0290af3b1a5ba0a30a591906f89b5074e209ea72";
+        m.users
+            .expect_insert()
+            .withf(move |u, _| {
+                u.password_digest.as_deref() == Some(&format!("$latch-import$sha256${sha256}"))
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let services = m.services();
+        let import = |hasher: &str, digest: &str| CreateUser {
+            password_digest: Some(digest.into()),
+            password_hasher: Some(hasher.into()),
+            ..params("c@b.co")
+        };
+        assert!(
+            services
+                .users
+                .create_user(import("sha256", sha256))
+                .await
+                .is_ok()
+        );
+        use crate::password::imported::ImportHasher;
+        for (hasher, digest, problem) in [
+            (
+                "sha256",
+                "abc",
+                Problem::MalformedDigest(ImportHasher::Sha256),
+            ),
+            (
+                "bcrypt",
+                "$2b$31$HErsAOq9sJzaVZsbMhpvMeScNJlmqEeKSdhyax4wwe8HS5UOzyTle",
+                Problem::DigestTooCostly(ImportHasher::Bcrypt),
+            ),
+            ("argon2id", sha256, Problem::DigestNotAccepted),
+        ] {
+            assert_eq!(
+                services
+                    .users
+                    .create_user(import(hasher, digest))
+                    .await
+                    .unwrap_err(),
+                Error::invalid("password_digest", problem),
+                "{hasher}"
+            );
+        }
+        assert_eq!(
+            services
+                .users
+                .create_user(import("md5", sha256))
+                .await
+                .unwrap_err(),
+            Error::invalid("password_hasher", Problem::UnknownPasswordHasher)
         );
     }
 
