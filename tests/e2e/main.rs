@@ -6,6 +6,7 @@
 mod binary;
 mod cluster;
 mod conformance;
+mod copy;
 mod dashboard;
 mod deliveries;
 mod enumeration;
