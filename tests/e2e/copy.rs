@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::binary::{create_user, keys, native};
-use crate::cluster::{Shared, psql_at};
+use crate::cluster::{Shared, forget, psql_at};
 use crate::support::{Server, http, latch, run};
 
 const TOTP_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -78,29 +78,12 @@ impl Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.database
-            ))
-            .output();
-        if let Ok(out) = Command::new("redis-cli")
-            .args(["-u", &self.shared.redis_url, "--scan", "--pattern"])
-            .arg(format!("{}:*", self.database))
-            .output()
-        {
-            let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            if !keys.is_empty() {
-                let _ = Command::new("redis-cli")
-                    .args(["-u", &self.shared.redis_url, "DEL"])
-                    .args(&keys)
-                    .output();
-            }
-        }
+        forget(
+            self.shared.postgres_port,
+            &self.database,
+            &self.shared.redis_url,
+            &format!("{}:", self.database),
+        );
     }
 }
 
@@ -145,13 +128,15 @@ fn bapi(addr: &str, bearer: &str, method: &str, path: &str, json: &str) -> (u16,
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-fn password_form(email: &str, password: &str) -> String {
-    serde_urlencoded::to_string([
+/// A one-call password sign-in on a new native client.
+fn password_sign_in(addr: &str, email: &str, password: &str) -> (u16, Option<String>, Value) {
+    let form = serde_urlencoded::to_string([
         ("strategy", "password"),
         ("identifier", email),
         ("password", password),
     ])
-    .unwrap()
+    .unwrap();
+    native(addr, "/v1/client/sign_ins", "", &form)
 }
 
 fn user_password(i: usize) -> String {
@@ -200,12 +185,7 @@ fn populate(dir: &Path) -> Before {
             r#"{{"email_address":["totp@example.com"],"password":"the totp user's password","totp_secret":"{TOTP_BASE32}","backup_codes":["first-code-1","second-code-2"]}}"#
         ),
     );
-    let (status, token, body) = native(
-        &addr,
-        "/v1/client/sign_ins",
-        "",
-        &password_form("user0@example.com", &user_password(0)),
-    );
+    let (status, token, body) = password_sign_in(&addr, "user0@example.com", &user_password(0));
     assert_eq!(status, 200, "{body}");
     let session = (
         token.unwrap(),
@@ -215,12 +195,7 @@ fn populate(dir: &Path) -> Before {
             .to_owned(),
     );
     // A second session on another client, for another user.
-    let (status, _, body) = native(
-        &addr,
-        "/v1/client/sign_ins",
-        "",
-        &password_form("user1@example.com", &user_password(1)),
-    );
+    let (status, _, body) = password_sign_in(&addr, "user1@example.com", &user_password(1));
     assert_eq!(status, 200, "{body}");
     let (status, body) = bapi(
         &addr,
@@ -392,22 +367,13 @@ fn a_sqlite_instance_copied_to_postgres_keeps_its_users_sessions_settings_and_ke
     assert!(serde_json::from_str::<Value>(&body).unwrap()["jwt"].is_string());
 
     // A copied user signs in by password.
-    let (status, _, body) = native(
-        &addr,
-        "/v1/client/sign_ins",
-        "",
-        &password_form("user3@example.com", &user_password(3)),
-    );
+    let (status, _, body) = password_sign_in(&addr, "user3@example.com", &user_password(3));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"]["status"], "complete");
 
     // The TOTP user signs in with a code from the sealed secret.
-    let (status, token, body) = native(
-        &addr,
-        "/v1/client/sign_ins",
-        "",
-        &password_form("totp@example.com", "the totp user's password"),
-    );
+    let (status, token, body) =
+        password_sign_in(&addr, "totp@example.com", "the totp user's password");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"]["status"], "needs_second_factor");
     let id = body["response"]["id"].as_str().unwrap();
