@@ -310,7 +310,9 @@ fn routes_prints_the_route_table() {
 fn help_describes_every_command_and_option() {
     let dir = tempfile::tempdir().unwrap();
     let (help, _) = succeed(latch(dir.path()).arg("--help"));
-    for command in ["serve", "keys", "migrate", "config", "routes", "user"] {
+    for command in [
+        "serve", "keys", "migrate", "config", "routes", "user", "copy",
+    ] {
         assert!(
             help.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{command} "))),
@@ -324,6 +326,15 @@ fn help_describes_every_command_and_option() {
             help.contains(&format!("Usage: latch {command}")),
             "{command}: {help}"
         );
+    }
+    let (help, _) = succeed(latch(dir.path()).args(["copy", "--help"]));
+    for option in [
+        "--to <STORE>",
+        "--postgres-url <URL>",
+        "--resume",
+        "--dry-run",
+    ] {
+        assert!(help.contains(option), "copy --help shows {option}: {help}");
     }
     let (help, _) = succeed(latch(dir.path()).args(["user", "create", "--help"]));
     for option in [

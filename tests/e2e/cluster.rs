@@ -189,41 +189,51 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.replicas.clear();
         // Best effort: the server may be the one a test stopped.
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.postgres_port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
-            ])
-            .output();
-        let prefix = format!("{}:", self.database);
         let redis = self
             .env
             .iter()
             .find(|(k, _)| k == "LATCH_STORAGE__REDIS_URL")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        if let Ok(out) = Command::new("redis-cli")
-            .args(["-u", &redis, "--scan", "--pattern", &format!("{prefix}*")])
-            .output()
-        {
-            let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect();
-            if !keys.is_empty() {
-                let _ = Command::new("redis-cli")
-                    .args(["-u", &redis, "DEL"])
-                    .args(&keys)
-                    .output();
-            }
+        forget(
+            self.postgres_port,
+            &self.database,
+            &redis,
+            &format!("{}:", self.database),
+        );
+    }
+}
+
+/// Drops `database` and deletes the Redis keys under `prefix`, best effort
+/// (for `Drop`, where a failure must not panic).
+pub fn forget(postgres_port: u16, database: &str, redis: &str, prefix: &str) {
+    let _ = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &postgres_port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        ])
+        .output();
+    if let Ok(out) = Command::new("redis-cli")
+        .args(["-u", redis, "--scan", "--pattern", &format!("{prefix}*")])
+        .output()
+    {
+        let keys: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if !keys.is_empty() {
+            let _ = Command::new("redis-cli")
+                .args(["-u", redis, "DEL"])
+                .args(&keys)
+                .output();
         }
     }
 }

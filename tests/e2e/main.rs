@@ -7,6 +7,7 @@ mod backup;
 mod binary;
 mod cluster;
 mod conformance;
+mod copy;
 mod dashboard;
 mod deliveries;
 mod enumeration;

@@ -481,7 +481,7 @@ async fn open_sqlite(database: &Sqlite) -> anyhow::Result<SqliteStore> {
         })
 }
 
-async fn connect_postgres(database: &Postgres) -> anyhow::Result<PostgresStore> {
+pub(crate) async fn connect_postgres(database: &Postgres) -> anyhow::Result<PostgresStore> {
     let config = PostgresConfig {
         pool_size: database.pool_size,
         connect_timeout: database.timeout,

@@ -60,6 +60,35 @@ pub enum Command {
     /// Operators: the users who may open the dashboard
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Copy every durable row of the SQLite database (`database.path`) into
+    /// PostgreSQL, then check each table's row count and digest; sign-ins and
+    /// sign-ups in progress and rate-limit counters are not copied. Stop
+    /// Latch first, or copy a consistent snapshot of a running instance.
+    Copy(CopyArgs),
+}
+
+/// `latch copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Where the rows go
+    #[arg(long, value_enum, value_name = "STORE")]
+    pub to: CopyTarget,
+    /// The target database; default storage.postgres_url
+    #[arg(long, value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// Finish an interrupted copy from this same database into a target
+    /// that already holds some of its rows
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume: bool,
+    /// Print the tables and their row counts, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The stores `latch copy --to` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CopyTarget {
+    Postgres,
 }
 
 /// The file a `backup` writes or a `restore` reads.
@@ -257,6 +286,35 @@ mod tests {
         assert_eq!((args.status, args.limit), (DeliveryFilter::Dead, 5));
         assert!(Cli::try_parse_from(["latch", "deliveries", "--status", "lost"]).is_err());
         assert!(Cli::try_parse_from(["latch", "deliveries", "--limit", "0"]).is_err());
+    }
+
+    #[test]
+    fn copy_needs_a_target_and_takes_resume_or_dry_run() {
+        let Some(Cli {
+            command: Some(Command::Copy(args)),
+            ..
+        }) = Cli::try_parse_from([
+            "latch",
+            "copy",
+            "--to",
+            "postgres",
+            "--postgres-url",
+            "postgres://db/latch",
+            "--resume",
+        ])
+        .ok()
+        else {
+            panic!("copy parses");
+        };
+        assert_eq!(args.to, CopyTarget::Postgres);
+        assert_eq!(args.postgres_url.as_deref(), Some("postgres://db/latch"));
+        assert!(args.resume && !args.dry_run);
+        assert!(Cli::try_parse_from(["latch", "copy"]).is_err());
+        assert!(Cli::try_parse_from(["latch", "copy", "--to", "sqlite"]).is_err());
+        assert!(
+            Cli::try_parse_from(["latch", "copy", "--to", "postgres", "--resume", "--dry-run"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod app;
 mod cli;
+mod copy;
 mod settings;
 
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use latch_core::service::CreateUser;
 
 use crate::app::App;
 use crate::cli::{
-    AdminCommand, Cli, Command, CreateUserArgs, DeliveriesArgs, DeliveryFilter, UserCommand,
-    WebhooksCommand, WebhooksListArgs, WebhooksReplayArgs,
+    AdminCommand, Cli, Command, CopyArgs, CopyTarget, CreateUserArgs, DeliveriesArgs,
+    DeliveryFilter, UserCommand, WebhooksCommand, WebhooksListArgs, WebhooksReplayArgs,
 };
 use crate::settings::{Log, LogFormat, RawSettings, Settings};
 
@@ -75,6 +76,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries(args) => list_deliveries(settings, args).await,
         Command::Webhooks(WebhooksCommand::List(args)) => list_webhooks(settings, args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay_webhooks(settings, args).await,
+        Command::Copy(args) => copy(&raw, args).await,
+    }
+}
+
+/// `latch copy --to postgres`: from `database.path` into `--postgres-url`
+/// or `storage.postgres_url`, with the other `storage.postgres_*` settings.
+async fn copy(raw: &RawSettings, args: CopyArgs) -> anyhow::Result<()> {
+    match args.to {
+        CopyTarget::Postgres => {
+            let mut storage = raw.storage.clone();
+            if let Some(url) = args.postgres_url {
+                storage.postgres_url = url;
+            }
+            let target = crate::settings::storage::parse_postgres(&storage)?;
+            let options = copy::Options {
+                resume: args.resume,
+                dry_run: args.dry_run,
+            };
+            copy::to_postgres(&raw.database.path, &target, options).await
+        }
     }
 }
 

@@ -11,6 +11,9 @@
 //!   under an advisory lock, so replicas starting together apply each once.
 //! - `users`, `clients`, `instance`, `outbox`, `webhooks`: one module per
 //!   port; `webhooks` also writes the events the other modules' writes take.
+//! - [`import`]: rows copied in from another store (`latch copy`):
+//!   batched idempotent inserts, the check's digest, sequences advanced,
+//!   and the `latch_copy` marker naming the source.
 //! - `error`: PostgreSQL and pool errors to `StoreError` (a taken
 //!   email/phone/username -> `Duplicate(kind)`, a linked external account ->
 //!   `ExternalAccountTaken`, connection failures and timeouts ->
@@ -48,6 +51,7 @@
 mod audit;
 mod clients;
 mod error;
+pub mod import;
 mod instance;
 mod migrations;
 mod operators;

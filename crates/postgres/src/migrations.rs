@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_audit_log.sql"),
     include_str!("../migrations/0011_settings.sql"),
     include_str!("../migrations/0012_operators.sql"),
+    include_str!("../migrations/0013_copy.sql"),
 ];
 
 /// The advisory lock that serialises migrating replicas ("latch" in ASCII).

@@ -360,3 +360,136 @@ async fn replicas_write_concurrently() {
             .is_some()
     );
 }
+
+// `latch copy`'s import.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_rows_of_every_type_read_back_with_the_digest_they_went_in_with() {
+    use latch_postgres::import::OnConflict;
+    use latch_sql::transfer::{ColumnType, TableDigest, Value};
+    let db = TestDb::new().await;
+    let store = db.open().await;
+    db.raw()
+        .await
+        .batch_execute(
+            "CREATE TABLE every_type (
+                 id    TEXT PRIMARY KEY,
+                 seq   BIGSERIAL NOT NULL,
+                 big   BIGINT,
+                 int   INTEGER,
+                 small SMALLINT,
+                 flag  BOOLEAN NOT NULL,
+                 real  DOUBLE PRECISION,
+                 doc   JSONB,
+                 bytes BYTEA
+             )",
+        )
+        .await
+        .unwrap();
+    let mut importer = store.importer().await.unwrap();
+    let tables = importer.tables().await.unwrap();
+    let table = tables.iter().find(|t| t.name == "every_type").unwrap();
+    assert_eq!(table.primary_key, ["id"]);
+    let seq = table.column("seq").unwrap();
+    assert!(seq.may_be_omitted && seq.ty == Some(ColumnType::BigInt));
+    assert_eq!(table.column("doc").unwrap().ty, Some(ColumnType::Jsonb));
+    let columns: Vec<String> = ["id", "big", "int", "small", "flag", "real", "doc", "bytes"]
+        .map(str::to_owned)
+        .into();
+    let row = |id: &str, flag: bool| {
+        vec![
+            Value::Text(id.to_owned()),
+            Value::Integer(i64::MIN),
+            Value::Integer(i64::from(i32::MAX)),
+            Value::Integer(-7),
+            Value::Boolean(flag),
+            Value::Real(0.1),
+            Value::Json(serde_json::json!({"z": [1, "two"], "a": null})),
+            Value::Blob(vec![0, 1, 255]),
+        ]
+    };
+    // "B" sorts before "a" bytewise, as SQLite orders text, whatever the
+    // database's collation says.
+    let rows = vec![
+        row("a", true),
+        row("B", false),
+        vec![
+            Value::Text("c".into()),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Boolean(false),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ],
+    ];
+    let new = importer
+        .insert(table, &columns, &rows, OnConflict::Skip)
+        .await
+        .unwrap();
+    assert_eq!(new, 3);
+    let again = importer
+        .insert(table, &columns, &rows[..1], OnConflict::Skip)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a row already there is skipped");
+    let mut expected = TableDigest::new();
+    for r in [&rows[1], &rows[0], &rows[2]] {
+        expected.add(r);
+    }
+    assert_eq!(
+        importer.digest(table, &columns).await.unwrap(),
+        expected.finish()
+    );
+    // A row written over is only for tables the migrations seed.
+    let changed = vec![row("a", false)];
+    importer
+        .insert(table, &columns, &changed, OnConflict::Overwrite)
+        .await
+        .unwrap();
+    let flag: bool = db
+        .raw()
+        .await
+        .query_one("SELECT flag FROM every_type WHERE id = 'a'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!flag);
+
+    db.raw()
+        .await
+        .batch_execute("INSERT INTO every_type (id, seq, flag) VALUES ('d', 41, true)")
+        .await
+        .unwrap();
+    let moved = importer.advance_sequences().await.unwrap();
+    assert!(moved.contains(&"every_type.seq".to_owned()), "{moved:?}");
+    assert!(moved.contains(&"events.seq".to_owned()), "{moved:?}");
+    let next: i64 = db
+        .raw()
+        .await
+        .query_one(
+            "INSERT INTO every_type (id, flag) VALUES ('e', true) RETURNING seq",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(next, 42);
+    assert_eq!(importer.count("every_type").await.unwrap(), 5);
+
+    assert!(importer.markers().await.unwrap().is_empty());
+    importer.mark_started("source-1", 10).await.unwrap();
+    importer.mark_started("source-1", 20).await.unwrap();
+    importer.mark_finished("source-1", 30).await.unwrap();
+    let markers = importer.markers().await.unwrap();
+    assert_eq!(markers.len(), 1);
+    assert_eq!(
+        (
+            markers[0].source.as_str(),
+            markers[0].started_at,
+            markers[0].finished_at
+        ),
+        ("source-1", 10, Some(30))
+    );
+}

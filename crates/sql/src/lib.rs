@@ -10,9 +10,11 @@
 //! - [`rows`]: reading clients, sessions and users from a row's columns
 //!   (each adapter implements [`rows::Columns`] for its driver's row once),
 //!   and the stored form of user metadata;
-//! - [`unique`]: which unique key's violation means which [`StoreError`].
+//! - [`unique`]: which unique key's violation means which [`StoreError`];
+//! - [`transfer`]: rows in transit from one adapter to the other (`latch
+//!   copy`): typed values, their conversion and a digest both sides compute.
 //!
-//! Invariant: depends on `latch-core` and `serde_json` only; no SQL driver,
+//! Invariant: depends on `latch-core`, `serde_json` and `sha2` only; no SQL driver,
 //! no placeholder syntax, nothing that runs a statement. The adapters depend
 //! on this crate, never on each other.
 //!
@@ -23,6 +25,7 @@
 pub mod audit;
 pub mod rows;
 pub mod settings;
+pub mod transfer;
 pub mod unique;
 pub mod webhooks;
 

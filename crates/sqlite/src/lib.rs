@@ -13,6 +13,8 @@
 //! - `users`, `clients`, `instance`, `counters`, `outbox`: one module per
 //!   port; `flows`: the flow store's two ports (sign-ins and sign-ups), one
 //!   table each, written once over the kind of flow.
+//! - [`export`]: the whole database read out in one read transaction, as
+//!   typed rows in batches, for `latch copy`.
 //! - `error`: SQLite errors to `StoreError` (busy/locked -> `Unavailable`, a
 //!   taken email/phone/username -> `Duplicate(kind)`, the rest `Other`).
 //!
@@ -40,6 +42,7 @@ pub mod backup;
 mod clients;
 mod counters;
 mod error;
+pub mod export;
 mod flows;
 mod instance;
 mod migrations;

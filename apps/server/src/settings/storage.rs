@@ -106,7 +106,7 @@ fn parse_sqlite(db: &DatabaseSection) -> anyhow::Result<Sqlite> {
     })
 }
 
-fn parse_postgres(st: &StorageSection) -> anyhow::Result<Postgres> {
+pub(crate) fn parse_postgres(st: &StorageSection) -> anyhow::Result<Postgres> {
     if !(st.postgres_url.starts_with("postgres://") || st.postgres_url.starts_with("postgresql://"))
     {
         bail!(
