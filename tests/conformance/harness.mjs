@@ -2,7 +2,7 @@
 // clients pointed at it, and small assertion helpers.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
@@ -120,10 +120,10 @@ export async function runLatch(latch, args) {
   return stdout;
 }
 
-const psql = (sql) => promisify(execFile)('psql', [
+export const psql = (sql) => promisify(execFile)('psql', [
   '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql,
 ], { timeout: STARTUP_TIMEOUT_MS });
-const redisCli = (...args) => promisify(execFile)('redis-cli', ['-h', '127.0.0.1', ...args], { timeout: STARTUP_TIMEOUT_MS });
+export const redisCli = (...args) => promisify(execFile)('redis-cli', ['-h', '127.0.0.1', ...args], { timeout: STARTUP_TIMEOUT_MS });
 
 /**
  * Starts `replicas` latch servers sharing a fresh PostgreSQL database, a Redis key prefix
@@ -713,3 +713,28 @@ export function recordFapi(page, latchUrl) {
   });
   return requests;
 }
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** 20 random bytes as base32, as an authenticator app would be given. */
+export function newTotpSecret() {
+  let bits = '';
+  for (const byte of randomBytes(20)) bits += byte.toString(2).padStart(8, '0');
+  let out = '';
+  for (let i = 0; i < bits.length; i += 5) out += BASE32[parseInt(bits.slice(i, i + 5), 2)];
+  return out;
+}
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret` for `step`. */
+export function totp(secret, step) {
+  let bits = '';
+  for (const c of secret) bits += BASE32.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+export const currentStep = () => Math.floor(Date.now() / 30_000);
