@@ -60,6 +60,30 @@ pub enum Command {
     /// Operators: the users who may open the dashboard
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Import users exported from another service
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `latch import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the users of a Clerk instance under their Clerk ids, with
+    /// their password digests, authenticator apps, addresses and metadata:
+    /// the dashboard's CSV export, or a JSON array of Backend API users.
+    /// Users already present are skipped, so a second run changes nothing
+    Clerk(ImportClerkArgs),
+}
+
+/// `latch import clerk`.
+#[derive(Debug, Args)]
+pub struct ImportClerkArgs {
+    /// Print what would be imported and skipped, and why; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The export: CSV (Clerk's dashboard) or JSON (Clerk's CLI or Backend API)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// The file a `backup` writes or a `restore` reads.

@@ -5,6 +5,7 @@
 
 mod app;
 mod cli;
+mod import;
 mod settings;
 
 use std::sync::Arc;
@@ -75,6 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries(args) => list_deliveries(settings, args).await,
         Command::Webhooks(WebhooksCommand::List(args)) => list_webhooks(settings, args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay_webhooks(settings, args).await,
+        Command::Import(cli::ImportCommand::Clerk(args)) => import::clerk(settings, args).await,
     }
 }
 
