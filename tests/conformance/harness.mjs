@@ -2,7 +2,7 @@
 // clients pointed at it, and small assertion helpers.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
@@ -204,6 +204,22 @@ export async function startCluster({ replicas: count = 3, env: extraEnv = {} } =
     stop,
   };
 }
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of the base32 `secret` for `step`. */
+export function totp(secret, step) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** The TOTP time step of now. */
+export const currentStep = () => Math.floor(Date.now() / 30_000);
 
 /** @clerk/backend client talking to latch's Backend API. */
 export function backendClient(latch) {

@@ -1,12 +1,13 @@
 // Two-factor sign-ins with clerk-js (Node, native mode): a password first,
 // then a phone code (read from what latch's `http` sender delivered), a TOTP
-// code computed here, or a backup code; the factors are turned on and off
+// code (the harness computes it), or a backup code; the factors are turned on and off
 // with @clerk/backend.
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import {
-  backendClient, loadNodeClerk, newUserParams, rejectsWithCode, startCodeReceiver, startLatch,
+  backendClient, currentStep, loadNodeClerk, newUserParams, rejectsWithCode, startCodeReceiver, startLatch,
+  totp,
 } from './harness.mjs';
 
 let latch, receiver, backend, clerk;
@@ -40,19 +41,6 @@ function newTotpSecret() {
   return out;
 }
 
-/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret` for `step`. */
-function totp(secret, step) {
-  let bits = '';
-  for (const c of secret) bits += BASE32.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[19] & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-const currentStep = () => Math.floor(Date.now() / 30_000);
 
 /** Signs in with the password; the sign-in then waits for its second factor. */
 async function passwordFirst(params) {
