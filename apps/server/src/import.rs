@@ -154,7 +154,7 @@ impl Progress {
         if self.terminal {
             // Redrawn at each percent (and at the end), not at every row.
             let step = (self.total / 100).max(1);
-            if done % step == 0 || done == self.total {
+            if done.is_multiple_of(step) || done == self.total {
                 let width = 30;
                 let filled = done * width / self.total.max(1);
                 write!(
@@ -167,7 +167,7 @@ impl Progress {
                 out.flush()?;
                 self.drawn = true;
             }
-        } else if done % PROGRESS_EVERY == 0 {
+        } else if done.is_multiple_of(PROGRESS_EVERY) {
             writeln!(out, "progress: {done}/{} rows", self.total)?;
         }
         Ok(())
