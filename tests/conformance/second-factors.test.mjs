@@ -1,6 +1,6 @@
 // Two-factor sign-ins with clerk-js (Node, native mode): a password first,
 // then a phone code (read from what latch's `http` sender delivered), a TOTP
-// code computed here, or a backup code; the factors are turned on and off
+// code (the harness computes it), or a backup code; the factors are turned on and off
 // with @clerk/backend.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

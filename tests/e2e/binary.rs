@@ -562,15 +562,7 @@ fn second_factors_survive_a_restart_with_the_generated_encryption_key() {
     let (status, _, body) = second("strategy=backup_code&code=first-code-1".into());
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"]["status"], "complete");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let code = latch_core::model::TotpSecret::parse_base32(TOTP_BASE32)
-        .unwrap()
-        .code_at_step(latch_core::model::step_at(latch_core::model::Timestamp(
-            now,
-        )));
+    let code = crate::support::totp_code_now(TOTP_BASE32);
     let (status, _, body) = second(format!("strategy=totp&code={code}"));
     assert_eq!(
         status, 200,

@@ -12,6 +12,7 @@ mod dashboard;
 mod deliveries;
 mod enumeration;
 mod faults;
+mod import;
 mod observe;
 mod postgres_tls;
 mod private;

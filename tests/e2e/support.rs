@@ -153,3 +153,16 @@ pub fn repo_root() -> PathBuf {
         .canonicalize()
         .unwrap()
 }
+
+/// The code an authenticator app with this base32 secret shows now.
+pub fn totp_code_now(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    latch_core::model::TotpSecret::parse_base32(secret)
+        .unwrap()
+        .code_at_step(latch_core::model::step_at(latch_core::model::Timestamp(
+            now,
+        )))
+}

@@ -65,6 +65,9 @@ pub enum Command {
     /// sign-ups in progress and rate-limit counters are not copied. Stop
     /// Latch first, or copy a consistent snapshot of a running instance.
     Copy(CopyArgs),
+    /// Import users exported from another service
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 /// `latch copy`.
@@ -89,6 +92,27 @@ pub struct CopyArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CopyTarget {
     Postgres,
+}
+
+/// `latch import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import the users of a Clerk instance under their Clerk ids, with
+    /// their password digests, authenticator apps, addresses and metadata:
+    /// the dashboard's CSV export, or a JSON array of Backend API users.
+    /// Users already present are skipped, so a second run changes nothing
+    Clerk(ImportClerkArgs),
+}
+
+/// `latch import clerk`.
+#[derive(Debug, Args)]
+pub struct ImportClerkArgs {
+    /// Print what would be imported and skipped, and why; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The export: CSV (Clerk's dashboard) or JSON (Clerk's CLI or Backend API)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// The file a `backup` writes or a `restore` reads.

@@ -6,6 +6,7 @@
 mod app;
 mod cli;
 mod copy;
+mod import;
 mod settings;
 
 use std::sync::Arc;
@@ -77,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(WebhooksCommand::List(args)) => list_webhooks(settings, args).await,
         Command::Webhooks(WebhooksCommand::Replay(args)) => replay_webhooks(settings, args).await,
         Command::Copy(args) => copy(&raw, args).await,
+        Command::Import(cli::ImportCommand::Clerk(args)) => import::clerk(settings, args).await,
     }
 }
 

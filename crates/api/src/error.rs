@@ -799,6 +799,10 @@ fn invalid_param(param: &str, problem: &Problem) -> ApiError {
             "totp_secret must encode between 128 and 1024 bits (26 to 205 base32 characters)."
                 .into(),
         ),
+        Problem::NotUserId => format(format!(
+            "{param} must be `user_` followed by 1 to {} letters and digits.",
+            latch_core::model::UserId::MAX_KEPT_CHARS
+        )),
         Problem::UnknownPasswordHasher => value(format!(
             "Supported password hashers: {}.",
             ImportHasher::ALL.map(ImportHasher::name).join(", ")
@@ -957,6 +961,7 @@ mod tests {
             Problem::BackupCodeLength { min: 8, max: 64 },
             Problem::NotBase32,
             Problem::TotpSecretSize,
+            Problem::NotUserId,
             Problem::UnknownPasswordHasher,
             Problem::PasswordAndDigest,
             Problem::DigestTooLong,
@@ -1162,6 +1167,7 @@ mod tests {
             Problem::BackupCodeLength { .. } => "BackupCodeLength",
             Problem::NotBase32 => "NotBase32",
             Problem::TotpSecretSize => "TotpSecretSize",
+            Problem::NotUserId => "NotUserId",
             Problem::UnknownPasswordHasher => "UnknownPasswordHasher",
             Problem::PasswordAndDigest => "PasswordAndDigest",
             Problem::DigestTooLong => "DigestTooLong",
@@ -1203,8 +1209,8 @@ mod tests {
     fn the_table_covers_every_domain_error_and_problem() {
         let errors = every_error();
         let seen: BTreeSet<&str> = errors.iter().map(variant).collect();
-        // 51 variants besides InvalidParam, plus 49 problems.
-        assert_eq!(seen.len(), 51 + 49, "{seen:?}");
+        // 51 variants besides InvalidParam, plus 50 problems.
+        assert_eq!(seen.len(), 51 + 50, "{seen:?}");
     }
 
     #[test]

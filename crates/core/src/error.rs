@@ -172,6 +172,8 @@ pub enum Problem {
     NotBase32,
     /// A TOTP secret outside the accepted sizes.
     TotpSecretSize,
+    /// Not a user id as Clerk writes them (`user_` and letters and digits).
+    NotUserId,
     /// A password hasher other than those an import accepts.
     UnknownPasswordHasher,
     /// Both a password and a password digest were given.

@@ -108,6 +108,28 @@ id_type!(
     /// Identifies a user (`user_...`).
     UserId
 );
+impl UserId {
+    /// The longest id kept from another instance (Clerk's have 27 characters
+    /// after the prefix, as Latch's own).
+    pub const MAX_KEPT_CHARS: usize = 64;
+
+    /// An id given by another Clerk-compatible instance, kept as it is:
+    /// `user_` and 1 to [`Self::MAX_KEPT_CHARS`] ASCII letters and digits.
+    pub fn parse_kept(raw: &str) -> Result<Self, crate::error::Error> {
+        let rest = raw.trim().strip_prefix("user_").unwrap_or_default();
+        if rest.is_empty()
+            || rest.len() > Self::MAX_KEPT_CHARS
+            || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(crate::error::Error::invalid(
+                "id",
+                crate::error::Problem::NotUserId,
+            ));
+        }
+        Ok(Self(raw.trim().to_owned()))
+    }
+}
+
 id_type!(
     /// Identifies a client, one browser or device (`client_...`).
     ClientId

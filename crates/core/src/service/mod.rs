@@ -55,7 +55,9 @@ pub use sign_ups::{
     AttemptVerification, CreateSignUp, PrepareVerification, SignUpFields, SignUpView, SignUps,
     UpdateSignUp,
 };
-pub use users::{CreateUser, PhoneNumberPatch, Users, UsersPage};
+pub use users::{
+    CreateUser, DryRun, ImportMode, ImportOutcome, ImportUser, PhoneNumberPatch, Users, UsersPage,
+};
 pub use webhooks::{
     EndpointPatch, MAX_DESCRIPTION_CHARS, MAX_URL_CHARS, NewEndpoint, WebhookPolicy, WebhookRound,
     Webhooks, sign as sign_webhook,

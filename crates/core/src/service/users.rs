@@ -13,6 +13,9 @@ use crate::model::{
 use crate::ports::{ClientRepository, Clock, PasswordHasher, Random, UserQuery, UserRepository};
 use crate::secrets::SecretBox;
 
+mod import;
+pub use import::{DryRun, ImportMode, ImportOutcome, ImportUser};
+
 /// The Backend API's users, and the writes of a user other services share.
 #[derive(Clone)]
 pub struct Users {
@@ -71,36 +74,37 @@ const NAME_MAX_CHARS: usize = 256;
 impl Users {
     /// Creates a user. Emails and phone numbers given here count as verified;
     /// the first of each is primary.
-    pub async fn create_user(&self, params: CreateUser) -> Result<User, Error> {
+    pub async fn create_user(&self, mut params: CreateUser) -> Result<User, Error> {
         let now = self.clock.now();
-        let emails = dedup(
-            params
-                .email_addresses
-                .iter()
-                .map(|e| EmailAddress::parse(e).map(|e| e.as_str().to_owned())),
-        )?;
-        let phones = dedup(
-            params
-                .phone_numbers
-                .iter()
-                .map(|p| PhoneNumber::parse(p).map(|p| p.as_str().to_owned())),
-        )?;
-        let username = params
-            .username
-            .as_deref()
-            .map(Username::parse)
-            .transpose()?;
-        if emails.is_empty() && phones.is_empty() && username.is_none() {
-            return Err(Error::param_nil("email_address"));
-        }
+        let emails = dedup(params.email_addresses.iter().map(|e| email_value(e)))?;
+        let phones = dedup(params.phone_numbers.iter().map(|p| phone_value(p)))?;
         // Everything cheap is checked before the password is hashed.
-        let first_name = name(params.first_name, "first_name")?;
-        let last_name = name(params.last_name, "last_name")?;
-        let external_id = name(params.external_id, "external_id")?;
-        let public_metadata = metadata(params.public_metadata, "public_metadata")?;
-        let private_metadata = metadata(params.private_metadata, "private_metadata")?;
-        let unsafe_metadata = metadata(params.unsafe_metadata, "unsafe_metadata")?;
-        let password_digest = match (&params.password, &params.password_digest) {
+        let has_address = !emails.is_empty() || !phones.is_empty();
+        let profile = Profile::take_from(&mut params, has_address)?;
+        let password_digest = self.password_digest_of(&params).await?;
+        let id = UserId(new_id(IdPrefix::User, &*self.random));
+        let totp_secret = self.seal_totp_secret(&id, params.totp_secret.as_deref())?;
+        let backup_codes = self.backup_code_digests(&id, &params.backup_codes)?;
+        let verified = |values: Vec<String>| values.into_iter().map(|v| (v, true));
+        let email_addresses = self.records(IdPrefix::EmailAddress, verified(emails), now);
+        let phone_numbers = self.records(IdPrefix::PhoneNumber, verified(phones), now);
+        let user = User {
+            primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
+            primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
+            email_addresses,
+            phone_numbers,
+            password_digest,
+            totp_secret,
+            backup_codes,
+            ..profile.on(User::blank(id, now))
+        };
+        self.insert_new_user(user, now).await
+    }
+
+    /// The digest a new user's password is kept as: the password hashed,
+    /// or the digest of another hasher checked; not both.
+    async fn password_digest_of(&self, params: &CreateUser) -> Result<Option<String>, Error> {
+        Ok(match (&params.password, &params.password_digest) {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
                     "password_digest",
@@ -115,30 +119,13 @@ impl Users {
                 Some(imported_digest(digest, params.password_hasher.as_deref())?)
             }
             (None, None) => None,
-        };
-        let id = UserId(new_id(IdPrefix::User, &*self.random));
-        let totp_secret = self.seal_totp_secret(&id, params.totp_secret.as_deref())?;
-        let backup_codes = self.backup_code_digests(&id, &params.backup_codes)?;
-        let email_addresses = self.records(IdPrefix::EmailAddress, emails, now);
-        let phone_numbers = self.records(IdPrefix::PhoneNumber, phones, now);
-        let mut user = User {
-            primary_email_address_id: email_addresses.first().map(|e| e.id.clone()),
-            primary_phone_number_id: phone_numbers.first().map(|p| p.id.clone()),
-            email_addresses,
-            phone_numbers,
-            username,
-            password_digest,
-            first_name,
-            last_name,
-            external_id,
-            public_metadata,
-            private_metadata,
-            unsafe_metadata,
-            totp_secret,
-            backup_codes,
-            ..User::blank(id.clone(), now)
-        };
-        user.stamp_changes(&User::blank(id, now), now);
+        })
+    }
+
+    /// Stores a user made here as new: its history stamped, `user.created`
+    /// announced with it.
+    async fn insert_new_user(&self, mut user: User, now: Timestamp) -> Result<User, Error> {
+        user.stamp_changes(&User::blank(user.id.clone(), now), now);
         let event = self.events.user(EventType::UserCreated, &user)?;
         self.users.insert(&user, &[event]).await?;
         self.events.stored();
@@ -575,18 +562,19 @@ impl Users {
         self.hasher.hash(&password).await
     }
 
+    /// New records of these values, each verified or not.
     fn records(
         &self,
         prefix: IdPrefix,
-        values: Vec<String>,
+        values: impl IntoIterator<Item = (String, bool)>,
         now: Timestamp,
     ) -> Vec<IdentificationRecord> {
         values
             .into_iter()
-            .map(|value| IdentificationRecord {
+            .map(|(value, verified)| IdentificationRecord {
                 id: new_id(prefix, &*self.random),
                 value,
-                verified: true,
+                verified,
                 reserved_for_second_factor: false,
                 verification: None,
                 created_at: now,
@@ -684,6 +672,68 @@ fn dedup(values: impl Iterator<Item = Result<String, Error>>) -> Result<Vec<Stri
         }
     }
     Ok(out)
+}
+
+/// An email address in its stored form.
+fn email_value(raw: &str) -> Result<String, Error> {
+    EmailAddress::parse(raw).map(|e| e.as_str().to_owned())
+}
+
+/// A phone number in its stored form (E.164).
+fn phone_value(raw: &str) -> Result<String, Error> {
+    PhoneNumber::parse(raw).map(|p| p.as_str().to_owned())
+}
+
+/// The checked username, names and metadata of a new user, however it
+/// comes.
+struct Profile {
+    username: Option<Username>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    external_id: Option<String>,
+    /// Public, private and unsafe, in that order.
+    metadata: [serde_json::Value; 3],
+}
+
+impl Profile {
+    /// The profile taken out of `params`; refused when the user would have
+    /// no identifier at all (`has_address` says whether it has an address).
+    fn take_from(params: &mut CreateUser, has_address: bool) -> Result<Self, Error> {
+        let username = params
+            .username
+            .as_deref()
+            .map(Username::parse)
+            .transpose()?;
+        if !has_address && username.is_none() {
+            return Err(Error::param_nil("email_address"));
+        }
+        Ok(Self {
+            username,
+            first_name: name(params.first_name.take(), "first_name")?,
+            last_name: name(params.last_name.take(), "last_name")?,
+            external_id: name(params.external_id.take(), "external_id")?,
+            metadata: [
+                metadata(params.public_metadata.take(), "public_metadata")?,
+                metadata(params.private_metadata.take(), "private_metadata")?,
+                metadata(params.unsafe_metadata.take(), "unsafe_metadata")?,
+            ],
+        })
+    }
+
+    /// `user` with this username, names and metadata.
+    fn on(self, user: User) -> User {
+        let [public_metadata, private_metadata, unsafe_metadata] = self.metadata;
+        User {
+            username: self.username,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            external_id: self.external_id,
+            public_metadata,
+            private_metadata,
+            unsafe_metadata,
+            ..user
+        }
+    }
 }
 
 pub(super) fn name(value: Option<String>, param: &'static str) -> Result<Option<String>, Error> {
