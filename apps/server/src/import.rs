@@ -27,6 +27,9 @@ use crate::settings::Settings;
 /// How often progress is printed when stdout is not a terminal.
 const PROGRESS_EVERY: usize = 1_000;
 
+/// Why a user whose id is taken is skipped: it was imported before.
+const ALREADY_IMPORTED: &str = "already imported";
+
 /// One user of the file, or why its row cannot be one.
 struct Row {
     /// The row's number as a spreadsheet shows it (the CSV header is row
@@ -63,7 +66,7 @@ pub async fn clerk(settings: Settings, args: ImportClerkArgs) -> anyhow::Result<
                 match users.import_user(user, mode).await {
                     Ok(ImportOutcome::Imported(_)) => Ok(()),
                     Ok(ImportOutcome::AlreadyImported) => {
-                        Err(("already imported".to_owned(), String::new()))
+                        Err((ALREADY_IMPORTED.to_owned(), String::new()))
                     }
                     Err(err @ (Error::Unavailable | Error::Internal(_))) => {
                         progress.clear(&mut out);
@@ -80,6 +83,10 @@ pub async fn clerk(settings: Settings, args: ImportClerkArgs) -> anyhow::Result<
         };
         match outcome {
             Ok(()) => imported += 1,
+            // Counted, not listed: a second run would list every row.
+            Err((reason, _)) if reason == ALREADY_IMPORTED => {
+                *skipped.entry(reason).or_default() += 1;
+            }
             Err((reason, detail)) => {
                 progress.clear(&mut out);
                 let who = if id.is_empty() {
