@@ -24,6 +24,9 @@ const USERS = {
   totp: { id: 'user_2ConfTotp000000000000000003', email: 'totp@example.com' },
 };
 
+const FILLERS = 9_997;
+const filler = (n) => ({ id: `user_2ConfFill${String(n).padStart(16, '0')}`, email: `fill${n}@example.com` });
+
 // Clerk's dashboard export: every column, lists split by `|`.
 const CSV = [
   'id,first_name,last_name,username,primary_email_address,primary_phone_number,verified_email_addresses,'
@@ -31,6 +34,12 @@ const CSV = [
   `${USERS.bcrypt.id},Bea,Crypt,,${USERS.bcrypt.email},,${USERS.bcrypt.email},old-bea@example.com|older-bea@example.com,,,,${BCRYPT},bcrypt`,
   `${USERS.django.id},Django,,dj_user,${USERS.django.email},+15550009911,${USERS.django.email},,+15550009911,,,${DJANGO},pbkdf2_sha256_django`,
   `${USERS.totp.id},Tot,,,${USERS.totp.email},,${USERS.totp.email},,,,${TOTP_SECRET},${BCRYPT},bcrypt`,
+  // The rest of an export of 10,000 users; every third one with a password.
+  ...Array.from({ length: FILLERS }, (_, n) => {
+    const { id, email } = filler(n);
+    const digest = n % 3 === 0 ? `${BCRYPT},bcrypt` : ',';
+    return `${id},Fill,${n},,${email},,${email},,,,,${digest}`;
+  }),
 ].join('\n');
 
 let latch, backend, clerk, dir;
@@ -42,9 +51,9 @@ before(async () => {
   const file = join(dir, 'clerk-users.csv');
   await writeFile(file, `${CSV}\n`);
   const planned = await runLatch(latch, ['import', 'clerk', '--dry-run', file]);
-  assert.match(planned, /would import 3, would skip 0/);
+  assert.match(planned, /would import 10000, would skip 0/);
   const done = await runLatch(latch, ['import', 'clerk', file]);
-  assert.match(done, /^imported 3, skipped 0 /m);
+  assert.match(done, /^imported 10000, skipped 0 /m);
   clerk = await loadNodeClerk(latch);
 });
 
@@ -69,6 +78,9 @@ test('a bcrypt and a Django PBKDF2 digest sign in by password under the Clerk id
     const signIn = await clerk.client.signIn.create({ identifier: user.email, password: PASSWORD });
     await signedInAs(signIn, user);
   }
+  // A user sampled from the rest of the export.
+  const sampled = filler(7_776);
+  await signedInAs(await clerk.client.signIn.create({ identifier: sampled.email, password: PASSWORD }), sampled);
   // By username too, as the export named it.
   const byUsername = await clerk.client.signIn.create({ identifier: 'dj_user', password: PASSWORD });
   await signedInAs(byUsername, USERS.django);
@@ -98,5 +110,5 @@ test('the Backend API shows imported users as Clerk had them', async () => {
   assert.equal(dj.phoneNumbers[0].phoneNumber, '+15550009911');
   assert.equal(dj.primaryPhoneNumberId, dj.phoneNumbers[0].id);
   const { totalCount } = await backend.users.getUserList();
-  assert.equal(totalCount, 3);
+  assert.equal(totalCount, 3 + FILLERS);
 });
