@@ -2,7 +2,8 @@
 //! each row measures).
 //!
 //! It measures the argon2id ceiling in this process and with @node-rs/argon2
-//! in Node, then starts the release `latch` on a fresh temporary database,
+//! in Node, and the RSA-2048 signing ceiling beside the token mints, then
+//! starts the release `latch` on a fresh temporary database,
 //! seeds users through the Backend API, drives closed-loop load over
 //! loopback, stops it, and prints medians over runs as a markdown table (also
 //! written to `<target>/bench/results.md`).
@@ -15,6 +16,7 @@ mod load;
 mod report;
 mod scenarios;
 mod server;
+mod signing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -359,7 +361,17 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
 
     let name = format!("session token mint c={MINT_CONCURRENCY}");
     let mut outs = Vec::new();
+    let mut ceilings = Vec::new();
     for run in 1..=opts.runs {
+        // The ceiling in the same run as the mints it bounds.
+        let (cpus, secs) = (opts.cpus, opts.secs);
+        let ceiling =
+            tokio::task::spawn_blocking(move || signing::rsa_ceiling(cpus, secs)).await??;
+        progress(&format!(
+            "RSA-2048 ceiling run {run}/{}: {ceiling:.0} signatures/s on {cpus} threads",
+            opts.runs
+        ));
+        ceilings.push(ceiling);
         let o = load::run(
             MintToken::vus(addr, &clients[..MINT_CONCURRENCY]).await?,
             window,
@@ -370,6 +382,7 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         outs.push(o);
     }
     report.mint = Some(Summary::of(&outs));
+    report.rsa_ceiling = load::median(&ceilings);
 
     let name = format!("email-code sign-in flow c={EMAIL_CODE_CONCURRENCY}");
     let mut outs = Vec::new();
