@@ -191,10 +191,6 @@ impl Sessions {
         })
     }
 
-    /// The instance's active sessions, newest first, up to `limit` (1 to
-    /// 500), with how many are active in all: what an operator sees of
-    /// "active now". Not a Backend API route (Clerk's list needs a user or
-    /// a client).
     /// How many sessions are active now, across the instance; kept as the
     /// `latch_active_sessions` gauge too (read periodically, not per scrape).
     pub async fn count_active(&self) -> Result<u64, Error> {
@@ -208,6 +204,10 @@ impl Sessions {
         Ok(count)
     }
 
+    /// The instance's active sessions, newest first, up to `limit` (1 to
+    /// 500), with how many are active in all: what an operator sees of
+    /// "active now". Not a Backend API route (Clerk's list needs a user or
+    /// a client).
     pub async fn active_now(&self, limit: u32) -> Result<SessionsPage, Error> {
         let now = self.clock.now();
         let query = SessionQuery {
