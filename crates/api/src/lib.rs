@@ -186,7 +186,6 @@ impl ApiState {
         }
     }
 
-    /// The same state serving `pages` beside the API.
     /// The same state serving `/metrics` from `render`.
     pub fn with_metrics(self, render: observe::MetricsRender) -> Self {
         Self {
@@ -195,11 +194,7 @@ impl ApiState {
         }
     }
 
-    /// Whether this listener serves `/metrics`.
-    pub fn serves_metrics(&self) -> bool {
-        self.metrics.is_some()
-    }
-
+    /// The same state serving `pages` beside the API.
     pub fn with_pages(self, pages: Arc<dyn pages::Pages>) -> Self {
         Self {
             pages: Some((pages, false)),

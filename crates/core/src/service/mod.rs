@@ -424,14 +424,14 @@ impl Services {
         }
     }
 
-    /// The same services refusing runtime changes to `pins` (document
-    /// paths: a group or one setting), which keep the file's values.
     /// The same services checking these stores' readiness.
     pub fn with_readiness(mut self, probes: Vec<Arc<dyn crate::ports::Readiness>>) -> Self {
         self.maintenance.probes = probes.into();
         self
     }
 
+    /// The same services refusing runtime changes to `pins` (document
+    /// paths: a group or one setting), which keep the file's values.
     pub fn with_pinned_settings(mut self, pins: Vec<String>) -> Self {
         self.instance.pins = pins.into();
         self
