@@ -107,12 +107,12 @@ fn metrics_scraped_after_a_run_count_what_happened() {
     let dir = tempfile::tempdir().unwrap();
     let (url, received) = code_receiver();
     let [sender, to, secret] = http_codes(&url);
-    // Three sign-ins per 10 s: the fourth is refused.
+    // Four sign-ins per 10 s: the fifth is refused.
     let env = [
         sender,
         to,
         secret,
-        ("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "3"),
+        ("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "4"),
     ];
     let (_, sk) = keys(dir.path(), &env);
     let mut cmd = latch(dir.path());
@@ -123,7 +123,7 @@ fn metrics_scraped_after_a_run_count_what_happened() {
     create_user(
         &addr,
         &bearer,
-        r#"{"email_address":["mia@example.com"],"password":"mia's long password"}"#,
+        r#"{"email_address":["mia@example.com"],"phone_number":["+14155552671"],"password":"mia's long password"}"#,
     );
     let good = "strategy=password&identifier=mia%40example.com&password=mia%27s+long+password";
     let (status, _, body) = native(&addr, "/v1/client/sign_ins", "", good);
@@ -141,6 +141,17 @@ fn metrics_scraped_after_a_run_count_what_happened() {
     received
         .recv_timeout(Duration::from_secs(10))
         .expect("the code was sent");
+    // Not one of the test numbers (555-0100 to 555-0199), which get no SMS.
+    let (status, _, body) = native(
+        &addr,
+        "/v1/client/sign_ins",
+        "",
+        "strategy=phone_code&identifier=%2B14155552671",
+    );
+    assert_eq!(status, 200, "{body}");
+    received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the SMS code was sent");
     let bad = "strategy=password&identifier=mia%40example.com&password=wrong";
     let (status, _, _) = native(&addr, "/v1/client/sign_ins", "", bad);
     assert_eq!(status, 422);
@@ -154,7 +165,7 @@ fn metrics_scraped_after_a_run_count_what_happened() {
             &samples,
             "latch_code_deliveries_total",
             &[("outcome", "sent")],
-        ) >= 1.0
+        ) >= 2.0
         {
             break;
         }
@@ -168,7 +179,7 @@ fn metrics_scraped_after_a_run_count_what_happened() {
             "latch_http_requests_total",
             &[sign_ins[0], sign_ins[1], ("status", "200")]
         ),
-        2.0
+        3.0
     );
     assert_eq!(
         total(
@@ -207,6 +218,7 @@ fn metrics_scraped_after_a_run_count_what_happened() {
     assert_eq!(step("password", "complete"), 1.0);
     assert_eq!(step("password", "form_password_incorrect"), 1.0);
     assert_eq!(step("email_code", "needs_first_factor"), 1.0);
+    assert_eq!(step("phone_code", "needs_first_factor"), 1.0);
     assert_eq!(
         total(
             &samples,
@@ -222,6 +234,15 @@ fn metrics_scraped_after_a_run_count_what_happened() {
             &[("kind", "email"), ("outcome", "sent")]
         ),
         1.0
+    );
+    assert_eq!(
+        total(
+            &samples,
+            "latch_code_deliveries_total",
+            &[("kind", "sms"), ("outcome", "sent")]
+        ),
+        1.0,
+        "each code under its own channel"
     );
     assert!(total(&samples, "latch_password_hash_wait_seconds_count", &[]) >= 3.0);
     assert!(

@@ -395,11 +395,9 @@ async fn copy_table(source: &Source, importer: &mut Importer, plan: &Plan) -> an
     Ok(())
 }
 
-/// Milliseconds since the epoch.
+/// Milliseconds since the epoch, on the clock the server runs on.
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    latch_core::ports::Clock::now(&latch_os::SystemClock).0
 }
 
 #[cfg(test)]

@@ -378,7 +378,8 @@ where
 struct Served {
     /// The route's pattern, or what else answered (`pages`, `unmatched`).
     route: &'static str,
-    /// The client's address, as the trusted proxies give it.
+    /// The client's address, as the trusted proxies give it (the peer's
+    /// until the request is read).
     ip: Option<std::net::IpAddr>,
 }
 
@@ -417,7 +418,8 @@ async fn dispatch(
             Some(Surface::Backend) => latch_core::model::Actor::Backend,
             _ => latch_core::model::Actor::Frontend,
         },
-        client_ip::client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
+        // `handle` found it, for the access line too.
+        served.ip.map(|ip| ip.to_string()),
         req.header("user-agent"),
     );
     // Boxed: the handlers' futures are large, and the scope holds its

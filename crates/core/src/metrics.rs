@@ -51,10 +51,10 @@ pub(crate) fn account_locked() {
     metrics::counter!("latch_accounts_locked_total").increment(1);
 }
 
-/// One attempt at sending a one-time code (`kind`: email or sms) and what
-/// became of it: `sent`, `retry` (another attempt is due) or `failed`.
-pub(crate) fn code_delivery(kind: &str, outcome: &'static str) {
-    let kind = if kind == "sms" { "sms" } else { "email" };
+/// One attempt at sending a one-time code (`kind`: email, sms, or unknown
+/// for a message that expired or could not be opened) and what became of
+/// it: `sent`, `retry` (another attempt is due) or `failed`.
+pub(crate) fn code_delivery(kind: &'static str, outcome: &'static str) {
     metrics::counter!("latch_code_deliveries_total", "kind" => kind, "outcome" => outcome)
         .increment(1);
 }

@@ -191,9 +191,8 @@ impl Form<'_> {
                     r#"<label class="check"><input type="checkbox" name="{name}" value="true"{checked}{disabled}{described}> {label}{note}</label>"#
                 );
             }
-            Value::String(current) if choices(path).is_some() => {
-                let options: String = choices(path)
-                    .unwrap_or(&[])
+            Value::String(current) if let Some(options) = choices(path) => {
+                let options: String = options
                     .iter()
                     .map(|option| {
                         let selected = if option == current { " selected" } else { "" };

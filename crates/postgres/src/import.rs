@@ -10,7 +10,7 @@
 
 use deadpool_postgres::Object;
 use latch_core::error::StoreError;
-use latch_sql::transfer::{ColumnType, Row, TableDigest, Value};
+use latch_sql::transfer::{ColumnType, Row, TableDigest, Value, quote};
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
@@ -505,11 +505,6 @@ fn read(row: &tokio_postgres::Row, i: usize, ty: ColumnType) -> Result<Value, Db
             Some(text) => Value::Json(serde_json::from_str(&text)?),
         },
     })
-}
-
-/// An identifier quoted for PostgreSQL.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -169,6 +169,12 @@ impl Value {
     }
 }
 
+/// A table or column name quoted as an SQL identifier, as SQLite and
+/// PostgreSQL both read it.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// Converts each value of `row` to its column's type; `columns` names them
 /// for the error.
 pub fn convert_row(

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use latch_core::error::StoreError;
-use latch_sql::transfer::{Row, Value};
+use latch_sql::transfer::{Row, Value, quote};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
@@ -239,11 +239,6 @@ impl Snapshot {
             }
         }
     }
-}
-
-/// An identifier quoted for SQLite (and PostgreSQL alike).
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn from_sqlite(value: ValueRef<'_>) -> Value {

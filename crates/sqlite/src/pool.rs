@@ -137,6 +137,20 @@ impl Pool {
         .await
     }
 
+    /// Whether the database takes writes: the write lock is taken and given
+    /// back at once. A writer busy now is writing, which says as much, so a
+    /// check never queues behind the writes it would delay.
+    pub(crate) async fn writable(&self) -> Result<(), StoreError> {
+        let Ok(conn) = Arc::clone(&self.writer).try_lock_owned() else {
+            return Ok(());
+        };
+        blocking(move || {
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok(())
+        })
+        .await
+    }
+
     fn take_reader(&self) -> Option<Connection> {
         self.readers
             .lock()

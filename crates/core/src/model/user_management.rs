@@ -109,6 +109,17 @@ pub struct SsoRules {
     pub client_secret: String,
 }
 
+impl SsoRules {
+    /// The provider's client as these rules set it.
+    pub fn client(&self) -> OAuthCredentials {
+        OAuthCredentials {
+            client_id: self.client_id.clone(),
+            scopes: self.scopes.clone(),
+            sealed_secret: self.client_secret.clone(),
+        }
+    }
+}
+
 /// The longest client id, scope and client secret a provider may be given,
 /// and the most scopes.
 const MAX_CLIENT_ID: usize = 256;
@@ -354,14 +365,7 @@ impl UserManagement {
         s.oauth_credentials = self
             .sso
             .iter()
-            .map(|(name, rules)| {
-                let credentials = OAuthCredentials {
-                    client_id: rules.client_id.clone(),
-                    scopes: rules.scopes.clone(),
-                    sealed_secret: rules.client_secret.clone(),
-                };
-                (name.clone(), credentials)
-            })
+            .map(|(name, rules)| (name.clone(), rules.client()))
             .collect();
         s.password_min_length = self.password.min_length;
         let su = &mut s.sign_up;

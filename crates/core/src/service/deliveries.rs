@@ -203,22 +203,27 @@ impl Deliveries {
     /// One attempt of one claimed delivery; the status it is left in.
     async fn deliver(&self, delivery: ClaimedDelivery, lease: &str) -> DeliveryStatus {
         let now = self.clock.now();
-        let outcome = if delivery.expire_at.is_some_and(|at| at <= now) {
-            Err(("expired before it could be delivered".to_owned(), false))
+        // The channel is the sealed message's; one never opened has none.
+        let (channel, outcome) = if delivery.expire_at.is_some_and(|at| at <= now) {
+            let why = "expired before it could be delivered".to_owned();
+            ("unknown", Err((why, false)))
         } else {
             match self.open(&delivery) {
-                Ok(message) => self
-                    .sender
-                    .send(&message)
-                    .await
-                    .map_err(|err| (err.0, true)),
-                Err(why) => Err((why, false)),
+                Ok(message) => {
+                    let channel = match message.destination {
+                        CodeDestination::Email(_) => "email",
+                        CodeDestination::Sms(_) => "sms",
+                    };
+                    let sent = self.sender.send(&message).await;
+                    (channel, sent.map_err(|err| (err.0, true)))
+                }
+                Err(why) => ("unknown", Err((why, false))),
             }
         };
         let now = self.clock.now();
         let will_retry = |retry: bool| retry && delivery.attempts < delivery.max_attempts;
         crate::metrics::code_delivery(
-            &delivery.kind,
+            channel,
             match &outcome {
                 Ok(()) => "sent",
                 Err((_, retry)) if will_retry(*retry) => "retry",

@@ -21,7 +21,7 @@ use super::{Audit, OAuthProviders};
 use crate::error::{Error, Problem, Resource};
 use crate::model::{
     AccessList, AccessLists, AuditAction, IdPrefix, InstanceSettings, ListEntry, MAX_CLIENT_SECRET,
-    SettingProblem, SettingsRefusal, UserManagement, new_id, parse_entry,
+    SettingProblem, SettingsRefusal, SsoRules, UserManagement, new_id, parse_entry,
 };
 use crate::ports::{Clock, Random, SettingsStore, SettingsVersion};
 use crate::secrets::SecretBox;
@@ -363,13 +363,12 @@ impl Instance {
         next: &UserManagement,
         changed: &[String],
     ) -> Result<(), Error> {
-        let current = current.apply(&self.base).oauth_credentials;
-        let next_clients = next.apply(&self.base).oauth_credentials;
-        for (name, client) in &next_clients {
-            if current.get(name) == Some(client) {
+        for (name, rules) in &next.sso {
+            let client = rules.client();
+            if current.sso.get(name).map(SsoRules::client).as_ref() == Some(&client) {
                 continue;
             }
-            if let Err(why) = self.oauth.build(name, client, &self.secrets) {
+            if let Err(why) = self.oauth.build(name, &client, &self.secrets) {
                 let group = format!("sso.{name}.");
                 let path = changed
                     .iter()
