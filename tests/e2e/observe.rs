@@ -252,6 +252,15 @@ fn metrics_scraped_after_a_run_count_what_happened() {
             &[("store", "sqlite"), ("port", "users")]
         ) >= 1.0
     );
+    // The writer's batches: every write counted, never more transactions.
+    let writes = total(&samples, "latch_sqlite_writes_total", &[]);
+    let transactions = total(&samples, "latch_sqlite_write_transactions_total", &[]);
+    assert!(writes >= 3.0, "{writes} writes");
+    assert!(
+        (1.0..=writes).contains(&transactions),
+        "{transactions} transactions for {writes} writes"
+    );
+    assert!(total(&samples, "latch_sqlite_writer_busy_seconds_sum", &[]) > 0.0);
     assert_eq!(total(&samples, "latch_settings_version", &[]), 1.0);
     // Read at start, before the sign-in: the gauge is there.
     assert!(samples.iter().any(|s| s.name == "latch_active_sessions"));

@@ -74,3 +74,12 @@ pub(crate) fn settings_version(version: u64) {
 pub(crate) fn active_sessions(count: u64) {
     metrics::gauge!("latch_active_sessions").set(count as f64);
 }
+
+/// One turn of the SQLite writer: `writes` run in `transactions` (one
+/// unless a failure ended one early), busy for `seconds`. The seconds'
+/// sum over time is the writer's occupancy.
+pub fn sqlite_writes(writes: usize, transactions: usize, seconds: f64) {
+    metrics::histogram!("latch_sqlite_writer_busy_seconds").record(seconds);
+    metrics::counter!("latch_sqlite_writes_total").increment(writes as u64);
+    metrics::counter!("latch_sqlite_write_transactions_total").increment(transactions as u64);
+}

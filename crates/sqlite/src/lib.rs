@@ -5,9 +5,10 @@
 //! [`Outbox`] from `latch-core`; the app holds it once and hands out
 //! `Arc<dyn Port>` clones.
 //!
-//! - `pool`: one writer connection behind an async mutex and
-//!   [`SqliteConfig::readers`] reader connections, so reads never queue behind a
-//!   write. Every rusqlite call runs on tokio's blocking pool.
+//! - `pool`: one writer connection on a thread of its own, committing the
+//!   writes queued together in one transaction, and [`SqliteConfig::readers`]
+//!   reader connections on tokio's blocking pool, so reads never queue behind
+//!   a write.
 //! - `migrations`: numbered SQL files in `migrations/`, tracked with
 //!   `PRAGMA user_version`, applied by [`SqliteStore::open`] and [`migrate`].
 //! - `users`, `clients`, `instance`, `counters`, `outbox`: one module per

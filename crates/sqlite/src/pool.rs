@@ -1,14 +1,24 @@
-//! Connections: one writer behind an async mutex, a few readers behind a
-//! semaphore. Every use runs on tokio's blocking pool; waiting for a connection
+//! Connections: one writer on its own thread, a few readers behind a
+//! semaphore. Reads run on tokio's blocking pool; waiting for a reader
 //! happens on the async side, so queued callers hold no blocking thread.
+//!
+//! Writes queue for the writer thread, which runs whatever has queued while
+//! it was busy in one transaction, each write inside its own savepoint, and
+//! commits once (group commit). A write that fails rolls back to its
+//! savepoint and leaves the others in the batch alone; every caller hears
+//! its result only after the commit, so nothing acknowledged can be lost.
+//! The single writer never waits on the async runtime between two writes.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use latch_core::error::StoreError;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::SqliteConfig;
 use crate::error::DbError;
@@ -16,10 +26,26 @@ use crate::error::DbError;
 /// Enough for every statement text the adapter builds, filter variants included.
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 
+/// Most writes one transaction of the writer takes: bounds how long the
+/// first of them waits for the commit.
+const MAX_BATCH: usize = 64;
+
+/// One queued write: given the batch's transaction (or why there is none),
+/// it runs inside its own savepoint and hands back what tells its caller
+/// the result once the batch has committed or failed.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &StoreError>) -> Option<Reply> + Send>;
+
+/// Tells a write's caller its result, given how the batch's commit went.
+type Reply = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+
 pub(crate) struct Pool {
     path: PathBuf,
     config: SqliteConfig,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// The writer thread's queue; `None` only while the pool is dropped.
+    writes: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Writes queued or running, which the readiness check reads.
+    pending_writes: Arc<std::sync::atomic::AtomicUsize>,
+    writer: Option<std::thread::JoinHandle<()>>,
     /// Idle readers. A permit of `reader_permits` entitles its holder to one.
     readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
@@ -36,10 +62,17 @@ impl Pool {
         let readers = (0..reader_count)
             .map(|_| open_reader(path, &config))
             .collect::<Result<Vec<_>, _>>()?;
+        let (writes, queue) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || write_batches(writer, &queue))
+            .map_err(|err| StoreError::Other(format!("starting the sqlite writer: {err}")))?;
         Ok(Self {
             path: path.to_owned(),
             config,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writes: Mutex::new(Some(writes)),
+            pending_writes: Arc::default(),
+            writer: Some(writer),
             readers: Mutex::new(readers),
             reader_permits: Arc::new(Semaphore::new(reader_count)),
             _in_use: crate::backup::hold_shared(path),
@@ -111,8 +144,10 @@ impl Pool {
         })
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer and commits;
-    /// an error rolls everything back. Timed as [`read`](Self::read) is.
+    /// Runs `f` on the writer inside a `BEGIN IMMEDIATE` transaction (shared
+    /// with the writes queued beside it, each in its own savepoint) and
+    /// answers once that transaction has committed; an error rolls back
+    /// everything `f` did and nothing else. Timed as [`read`](Self::read) is.
     #[track_caller]
     pub(crate) fn write<T, F>(&self, f: F) -> impl Future<Output = Result<T, StoreError>> + Send
     where
@@ -122,33 +157,67 @@ impl Pool {
         timed(caller_port(), self.write_untimed(f))
     }
 
-    async fn write_untimed<T, F>(&self, f: F) -> Result<T, StoreError>
+    fn write_untimed<T, F>(&self, f: F) -> impl Future<Output = Result<T, StoreError>> + Send
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, DbError> + Send + 'static,
     {
-        let mut conn = Arc::clone(&self.writer).lock_owned().await;
-        blocking(move || {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
+        let (answer, result) = oneshot::channel();
+        let pending = Arc::clone(&self.pending_writes);
+        let job: Job = Box::new(move |tx| {
+            let done = move |result: Result<T, StoreError>| {
+                pending.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                // A caller that has gone has nobody to tell.
+                let _ = answer.send(result);
+            };
+            let tx = match tx {
+                Ok(tx) => tx,
+                Err(err) => {
+                    done(Err(err.clone()));
+                    return None;
+                }
+            };
+            let outcome = in_savepoint(tx, f);
+            Some(Box::new(move |committed: Result<(), &StoreError>| {
+                done(match committed {
+                    Ok(()) => outcome,
+                    Err(err) => outcome.and(Err(err.clone())),
+                });
+            }))
+        });
+        self.pending_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queued = self
+            .writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|writes| writes.send(job).is_ok());
+        if !queued {
+            self.pending_writes
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        async move {
+            if !queued {
+                return Err(closed());
+            }
+            result.await.unwrap_or_else(|_| Err(closed()))
+        }
     }
 
-    /// Whether the database takes writes: the write lock is taken and given
-    /// back at once. A writer busy now is writing, which says as much, so a
-    /// check never queues behind the writes it would delay.
+    /// Whether the database takes writes: an empty write transaction when
+    /// the writer is idle. A writer with writes queued or running is
+    /// writing, which says as much, so a check never queues behind the
+    /// writes it would delay.
     pub(crate) async fn writable(&self) -> Result<(), StoreError> {
-        let Ok(conn) = Arc::clone(&self.writer).try_lock_owned() else {
+        if self
+            .pending_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
             return Ok(());
-        };
-        blocking(move || {
-            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
-            Ok(())
-        })
-        .await
+        }
+        self.write_untimed(|_| Ok(())).await
     }
 
     fn take_reader(&self) -> Option<Connection> {
@@ -164,6 +233,116 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
             .push(conn);
     }
+}
+
+impl Drop for Pool {
+    /// Closes the queue and waits for the writer to finish what was queued
+    /// and close its connection, so the file is free when the pool is gone.
+    fn drop(&mut self) {
+        self.writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the sqlite writer has stopped".to_owned())
+}
+
+/// The writer thread: takes the first queued write, then whatever else has
+/// queued (up to [`MAX_BATCH`]), runs them in one transaction, commits, and
+/// tells each caller. Ends when the queue is closed and drained.
+fn write_batches(mut conn: Connection, queue: &mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let (jobs, transactions) = (batch.len(), run_batch(&mut conn, &mut batch));
+        latch_core::metrics::sqlite_writes(jobs, transactions, started.elapsed().as_secs_f64());
+    }
+}
+
+/// Runs every job of `batch` (which it empties), in as few transactions as
+/// the jobs allow: a job whose failure made SQLite roll the whole
+/// transaction back fails the jobs before it in that transaction too, and
+/// the rest go on in a new one. Returns how many transactions it took.
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> usize {
+    let mut jobs = batch.drain(..);
+    let mut transactions = 0;
+    loop {
+        let Some(first) = jobs.next() else {
+            return transactions;
+        };
+        transactions += 1;
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(err) => {
+                let err = StoreError::from(DbError::from(err));
+                for job in std::iter::once(first).chain(jobs.by_ref()) {
+                    job(Err(&err));
+                }
+                return transactions;
+            }
+        };
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut next = Some(first);
+        let mut lost = false;
+        while let Some(job) = next.take() {
+            replies.extend(job(Ok(&tx)));
+            if tx.is_autocommit() {
+                // SQLite ended the transaction itself (a failure it cannot
+                // contain): nothing before this job was kept.
+                lost = true;
+                break;
+            }
+            next = jobs.next();
+        }
+        let committed = if lost {
+            Err(StoreError::Other(
+                "the write transaction was rolled back by another write's failure".to_owned(),
+            ))
+        } else {
+            tx.commit()
+                .map_err(|err| StoreError::from(DbError::from(err)))
+        };
+        for reply in replies {
+            reply(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// `f` inside a savepoint of `tx`: released when it succeeds, rolled back
+/// to (undoing only `f`'s changes) when it fails or panics.
+fn in_savepoint<T, F>(tx: &Transaction<'_>, f: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&Transaction<'_>) -> Result<T, DbError>,
+{
+    tx.execute_batch("SAVEPOINT write")
+        .map_err(|err| StoreError::from(DbError::from(err)))?;
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| f(tx))) {
+        Ok(Ok(value)) => match tx.execute_batch("RELEASE write") {
+            Ok(()) => return Ok(value),
+            Err(err) => StoreError::from(DbError::from(err)),
+        },
+        Ok(Err(err)) => StoreError::from(err),
+        Err(_) => StoreError::Other("a sqlite write panicked".to_owned()),
+    };
+    // Fails only when SQLite has already rolled the whole transaction
+    // back, which the writer sees and answers for.
+    let _ = tx.execute_batch("ROLLBACK TO write; RELEASE write");
+    Err(outcome)
 }
 
 /// The port of the adapter module whose call is being made.
@@ -234,4 +413,150 @@ fn configure(conn: &Connection, config: &SqliteConfig) -> Result<(), DbError> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn pool(dir: &tempfile::TempDir) -> Arc<Pool> {
+        Arc::new(Pool::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap())
+    }
+
+    fn insert(k: i64) -> impl FnOnce(&Transaction<'_>) -> Result<(), DbError> + Send {
+        move |tx| {
+            tx.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
+            Ok(())
+        }
+    }
+
+    /// Holds the writer until the returned sender is used, so that what is
+    /// queued meanwhile runs as one batch.
+    fn hold_writer(
+        pool: &Pool,
+    ) -> (
+        mpsc::Sender<()>,
+        impl Future<Output = Result<(), StoreError>>,
+    ) {
+        let (release, held) = mpsc::channel::<()>();
+        let write = pool.write(move |_| {
+            let _ = held.recv();
+            Ok(())
+        });
+        (release, write)
+    }
+
+    async fn keys(pool: &Arc<Pool>) -> Vec<i64> {
+        pool.read(|tx| {
+            Ok(tx
+                .prepare("SELECT k FROM t ORDER BY k")?
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_batched_together_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir);
+        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let (release, held) = hold_writer(&pool);
+        let first = pool.write(insert(1));
+        let duplicate = pool.write(insert(1));
+        let second = pool.write(|tx| {
+            // The batch is one transaction: the first insert is visible.
+            let seen: i64 = tx.query_row("SELECT count(*) FROM t", [], |row| row.get(0))?;
+            insert(2)(tx)?;
+            Ok(seen)
+        });
+        let panics = pool.write(|tx| -> Result<(), DbError> {
+            insert(9)(tx)?;
+            panic!("a bug in a write");
+        });
+        let third = pool.write(insert(3));
+        release.send(()).unwrap();
+        assert_eq!(held.await, Ok(()));
+        assert_eq!(first.await, Ok(()));
+        assert!(
+            matches!(duplicate.await, Err(StoreError::Other(_))),
+            "a duplicate key is its own failure"
+        );
+        assert_eq!(second.await, Ok(1));
+        assert!(matches!(panics.await, Err(StoreError::Other(_))));
+        assert_eq!(third.await, Ok(()));
+        assert_eq!(
+            keys(&pool).await,
+            [1, 2, 3],
+            "the failed writes left nothing"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_ends_the_transaction_fails_the_writes_before_it_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir);
+        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let (release, held) = hold_writer(&pool);
+        let before = pool.write(insert(1));
+        // What SQLite does on a failure it cannot contain to a statement.
+        let ends = pool.write(|tx| Ok(tx.execute_batch("ROLLBACK")?));
+        let after = pool.write(insert(2));
+        release.send(()).unwrap();
+        // The held write shared the lost transaction.
+        assert!(held.await.is_err());
+        assert!(before.await.is_err(), "its transaction was rolled back");
+        assert!(ends.await.is_err());
+        assert_eq!(after.await, Ok(()), "the rest go on in a new transaction");
+        assert_eq!(keys(&pool).await, [2]);
+        // The writer goes on taking writes.
+        pool.write(insert(3)).await.unwrap();
+        assert_eq!(keys(&pool).await, [2, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_is_answered_once_readers_can_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir);
+        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
+            .await
+            .unwrap();
+        let writes: Vec<_> = (0..200).map(|k| pool.write(insert(k))).collect();
+        for (k, write) in writes.into_iter().enumerate() {
+            write.await.unwrap();
+            let seen = pool
+                .read(move |tx| {
+                    Ok(
+                        tx.query_row("SELECT count(*) FROM t WHERE k = ?1", [k as i64], |row| {
+                            row.get::<_, i64>(0)
+                        })?,
+                    )
+                })
+                .await
+                .unwrap();
+            assert_eq!(seen, 1, "write {k} was answered before it committed");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_readiness_check_takes_the_write_lock_or_sees_writes_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir);
+        assert_eq!(pool.writable().await, Ok(()));
+        let (release, held) = hold_writer(&pool);
+        // Busy writing: answered at once, without queueing behind it.
+        tokio::time::timeout(std::time::Duration::from_secs(5), pool.writable())
+            .await
+            .expect("the check queued behind a held write")
+            .unwrap();
+        release.send(()).unwrap();
+        assert_eq!(held.await, Ok(()));
+    }
 }

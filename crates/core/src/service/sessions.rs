@@ -160,10 +160,30 @@ impl Sessions {
         token: Option<&str>,
         id: &str,
     ) -> Result<SessionTokenClaims, Error> {
+        let now = self.clock.now();
+        let lifetime = self.settings.current().session_token_lifetime;
+        // The common case in one read: the client with its active sessions.
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            let found = self
+                .client_repo
+                .find_client_with_sessions(&super::token_hash(token), now)
+                .await?
+                .ok_or(Error::NotFound(Resource::Session))?;
+            if let Some((session, user)) = found
+                .sessions
+                .into_iter()
+                .find(|(session, _)| session.id.as_str() == id)
+            {
+                let view = SessionView::at(session, user, now);
+                if let Some(claims) = SessionTokenClaims::of(&view, lifetime) {
+                    return Ok(claims);
+                }
+            }
+        }
+        // Not an active session of this client: say which of the two it is.
         let (_, session, user) = self.client_session(token, id).await?;
-        let view = SessionView::at(session, user, self.clock.now());
-        SessionTokenClaims::of(&view, self.settings.current().session_token_lifetime)
-            .ok_or_else(inactive_session)
+        let view = SessionView::at(session, user, now);
+        SessionTokenClaims::of(&view, lifetime).ok_or_else(inactive_session)
     }
 
     /// `GET /v1/sessions` (Backend API): filtered by user or client.
@@ -340,6 +360,19 @@ mod tests {
         m.clients
             .expect_find_client_by_token_hash()
             .returning(|_| Ok(Some(client())));
+        // The one read lists only this client's active sessions.
+        let listed: Vec<(Session, User)> = (status == SessionStatus::Active && owner == "client_1")
+            .then(|| (session(status), user()))
+            .into_iter()
+            .collect();
+        m.clients
+            .expect_find_client_with_sessions()
+            .returning(move |_, _| {
+                Ok(Some(crate::ports::ClientWithSessions {
+                    client: client(),
+                    sessions: listed.clone(),
+                }))
+            });
         let owner = ClientId(owner.to_owned());
         m.clients.expect_get_session().returning(move |_| {
             Ok(Some(Session {
@@ -363,6 +396,44 @@ mod tests {
         assert_eq!(claims.issued_at, NOW);
         assert_eq!(claims.expires_at, Timestamp(NOW.0 + 60_000));
         assert_eq!(claims.factor_ages_minutes, [5, -1]);
+    }
+
+    #[tokio::test]
+    async fn an_active_session_mints_from_one_read_of_the_client() {
+        let mut m = Mocks::new();
+        m.clients
+            .expect_find_client_with_sessions()
+            .times(1)
+            .returning(|_, _| {
+                Ok(Some(crate::ports::ClientWithSessions {
+                    client: client(),
+                    sessions: vec![(session(SessionStatus::Active), user())],
+                }))
+            });
+        // No other read is expected: a second one would fail the mock.
+        let claims = m
+            .services()
+            .sessions
+            .session_token(Some(TOKEN), "sess_1")
+            .await
+            .unwrap();
+        assert_eq!(claims.session_id.as_str(), "sess_1");
+        assert_eq!(claims.user_id, "user_1");
+    }
+
+    #[tokio::test]
+    async fn a_token_that_names_no_client_mints_nothing() {
+        let mut m = Mocks::new();
+        m.clients
+            .expect_find_client_with_sessions()
+            .returning(|_, _| Ok(None));
+        let err = m
+            .services()
+            .sessions
+            .session_token(Some(TOKEN), "sess_1")
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::NotFound(Resource::Session));
     }
 
     #[tokio::test]
