@@ -17,6 +17,7 @@ mod report;
 mod scenarios;
 mod server;
 mod signing;
+mod signup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -317,6 +318,7 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         }
         report.password.push((c, Summary::of(&outs)));
     }
+    signup::row(opts, report, addr, pid).await?;
 
     let name = format!("GET /v1/client c={GET_CONCURRENCY}");
     let mut outs = Vec::new();
