@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod distributed;
 mod hashing;
 mod http;
 mod load;
@@ -44,7 +45,10 @@ usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N
   --latch PATH   the latch binary (BENCH_LATCH, default: beside this binary)
   --node-dir DIR the @node-rs/argon2 folder (BENCH_NODE_DIR, default bench/node)
   --out FILE     the markdown results (BENCH_OUT, default <target>/bench/results.md)
-  --only ROWS    a comma-separated subset of argon2,node,load,memory (BENCH_ONLY, default all)
+  --only ROWS    a comma-separated subset of argon2,node,load,postgres,memory
+                 (BENCH_ONLY, default all; postgres needs PostgreSQL on 127.0.0.1:5432
+                 with trust auth for `postgres`, Redis on 127.0.0.1:6379, psql,
+                 createdb, dropdb and redis-cli)
   --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
   --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)";
 
@@ -59,7 +63,7 @@ const BACKGROUND_SIGN_INS: usize = 8;
 const MINT_CONCURRENCY: usize = 32;
 const EMAIL_CODE_CONCURRENCY: usize = 16;
 /// The groups of rows, in the order they run.
-const ROWS: &str = "argon2,node,load,memory";
+const ROWS: &str = "argon2,node,load,postgres,memory";
 
 pub struct Options {
     pub runs: usize,
@@ -195,6 +199,9 @@ async fn run(opts: Options) -> Result<()> {
     }
     if opts.wants("load") {
         load_rows(&opts, &mut report).await?;
+    }
+    if opts.wants("postgres") {
+        distributed::rows(&opts, &mut report).await?;
     }
     if opts.wants("memory") {
         memory_row(&opts, &mut report).await?;

@@ -74,6 +74,8 @@ pub struct Report {
     /// mints.
     pub rsa_ceiling: f64,
     pub email_code: Option<Summary>,
+    /// The rows on PostgreSQL and Redis.
+    pub postgres: Option<crate::distributed::Rows>,
     pub memory: Option<Memory>,
     pub total_secs: f64,
 }
@@ -126,6 +128,7 @@ impl Report {
             mint: None,
             rsa_ceiling: f64::NAN,
             email_code: None,
+            postgres: None,
             memory: None,
             total_secs: 0.0,
         }
@@ -336,6 +339,9 @@ impl Report {
                 "latency of the whole flow (3 requests)",
             );
         }
+        if let Some(pg) = &self.postgres {
+            pg.markdown(self, &mut out);
+        }
         if let Some(m) = &self.memory {
             let _ = writeln!(
                 out,
@@ -355,6 +361,9 @@ impl Report {
              latch, this generator, and everything else on the machine meanwhile (from /proc/stat).\n\n",
             100 * cores
         );
+        if let Some(pg) = &self.postgres {
+            out.push_str(&pg.explained());
+        }
         out.push_str(&self.targets());
         out
     }
