@@ -30,7 +30,16 @@ use crate::{
 };
 
 const PG_HOST: &str = "127.0.0.1";
-const PG_PORT: &str = "5432";
+/// PostgreSQL's port on `PG_HOST`: `BENCH_PG_PORT`, default 5432.
+fn pg_port() -> &'static str {
+    static PORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PORT.get_or_init(|| {
+        std::env::var("BENCH_PG_PORT")
+            .ok()
+            .filter(|p| p.parse::<u16>().is_ok())
+            .unwrap_or_else(|| "5432".to_owned())
+    })
+}
 const REDIS_HOST: &str = "127.0.0.1";
 const REDIS_PORT: u16 = 6379;
 const PASSWORD_CONCURRENCY: usize = 32;
@@ -147,7 +156,7 @@ async fn psql(database: &str, sql: &str) -> Result<String> {
             "-h",
             PG_HOST,
             "-p",
-            PG_PORT,
+            pg_port(),
             "-U",
             "postgres",
             "-d",
@@ -165,7 +174,7 @@ async fn psql(database: &str, sql: &str) -> Result<String> {
 async fn createdb(name: &str) -> Result<()> {
     output(
         "createdb",
-        &["-h", PG_HOST, "-p", PG_PORT, "-U", "postgres", name],
+        &["-h", PG_HOST, "-p", pg_port(), "-U", "postgres", name],
     )
     .await
     .map(|_| ())
@@ -309,7 +318,11 @@ impl Services {
             ("LATCH_STORAGE__DURABLE", "postgres".to_owned()),
             (
                 "LATCH_STORAGE__POSTGRES_URL",
-                format!("postgres://postgres@{PG_HOST}:{PG_PORT}/{}", self.database),
+                format!(
+                    "postgres://postgres@{PG_HOST}:{}/{}",
+                    pg_port(),
+                    self.database
+                ),
             ),
             ("LATCH_STORAGE__FLOW_STORE", "redis".to_owned()),
             (
@@ -389,7 +402,7 @@ impl Services {
                     "-h",
                     PG_HOST,
                     "-p",
-                    PG_PORT,
+                    pg_port(),
                     "-U",
                     "postgres",
                     "--force",
@@ -543,9 +556,16 @@ impl Bench<'_> {
 pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
     let services = Services::create().await?;
     let server_version = psql("postgres", "SHOW server_version").await?;
+    // "15.20 (Debian 15.20-0+deb12u1)": the number is enough.
+    let server_version = server_version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     progress(&format!(
-        "postgres: database {} (PostgreSQL {server_version}), Redis keys {}*; starting {}",
+        "postgres: database {} (PostgreSQL {server_version} on {PG_HOST}:{}), Redis keys {}*; starting {}",
         services.database,
+        pg_port(),
         services.prefix,
         opts.latch.display()
     ));
@@ -724,13 +744,15 @@ impl Rows {
             }
             let _ = write!(
                 notes,
-                "per {}: **{:.2} Redis commands, {:.2} PostgreSQL transactions**",
-                spec.per, row.counts.commands, row.counts.xacts
+                "per {}: **{:.2} Redis commands, {:.2} PostgreSQL transactions{}** (over {} steps)",
+                spec.per,
+                row.counts.commands,
+                row.counts.xacts,
+                row.counts
+                    .statements
+                    .map_or(String::new(), |s| format!(", {s:.2} statements")),
+                row.steps
             );
-            if let Some(s) = row.counts.statements {
-                let _ = write!(notes, ", {s:.2} statements");
-            }
-            let _ = write!(notes, " (over {} steps)", row.steps);
             Report::load_row(
                 out,
                 &format!("PostgreSQL + Redis: {}", spec.name),
@@ -753,7 +775,7 @@ impl Rows {
              {} s after its last (PostgreSQL publishes a backend's counts up to 10 s late), less \
              latch's background rate alone ({:.2} commands/s, {:.2} transactions/s) over that \
              span, divided by every step its virtual users finished in it (warm-ups and errors \
-             too). {}\n\n",
+             too). The other CPU of these rows includes PostgreSQL's and Redis's. {}\n\n",
             self.server_version,
             STATS_SETTLE.as_secs(),
             self.background.commands,

@@ -46,9 +46,9 @@ usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N
   --node-dir DIR the @node-rs/argon2 folder (BENCH_NODE_DIR, default bench/node)
   --out FILE     the markdown results (BENCH_OUT, default <target>/bench/results.md)
   --only ROWS    a comma-separated subset of argon2,node,load,postgres,memory
-                 (BENCH_ONLY, default all; postgres needs PostgreSQL on 127.0.0.1:5432
-                 with trust auth for `postgres`, Redis on 127.0.0.1:6379, psql,
-                 createdb, dropdb and redis-cli)
+                 (BENCH_ONLY, default all; postgres needs PostgreSQL on 127.0.0.1
+                 port BENCH_PG_PORT (default 5432) with trust auth for `postgres`,
+                 Redis on 127.0.0.1:6379, psql, createdb, dropdb and redis-cli)
   --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
   --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)";
 
