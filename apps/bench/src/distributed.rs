@@ -551,6 +551,21 @@ impl Bench<'_> {
     }
 }
 
+/// Checks that PostgreSQL and Redis answer, so that a run that wants the
+/// `postgres` rows fails at once rather than after the rows before them.
+pub async fn preflight() -> Result<()> {
+    psql("postgres", "SELECT 1").await.with_context(|| {
+        format!(
+            "the postgres rows need PostgreSQL on {PG_HOST}:{}",
+            pg_port()
+        )
+    })?;
+    TcpStream::connect((REDIS_HOST, REDIS_PORT))
+        .await
+        .with_context(|| format!("the postgres rows need Redis on {REDIS_HOST}:{REDIS_PORT}"))?;
+    Ok(())
+}
+
 /// The `postgres` group: a new database and key prefix, latch on them,
 /// seeded as the load rows' latch is, then four rows.
 pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {

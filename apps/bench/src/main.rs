@@ -191,6 +191,9 @@ fn start() -> Result<()> {
 async fn run(opts: Options) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new(&opts);
+    if opts.wants("postgres") {
+        distributed::preflight().await?;
+    }
     if opts.wants("argon2") {
         latch_hash_rows(&opts, &mut report).await?;
     }
