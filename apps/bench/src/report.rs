@@ -258,7 +258,10 @@ impl Report {
         if let Some(s) = &self.sign_up {
             let mut notes = vec!["one hash per flow".to_owned(), self.of_ceiling(s.rate)];
             if let Some(r) = self.sign_up_ratio(s) {
-                notes.push(format!("{r:.2}× the password sign-in c=32's share"));
+                notes.push(format!(
+                    "{:.1}% of the password sign-in c=32's share",
+                    100.0 * r
+                ));
             }
             notes.push("latency of the whole flow (3 requests)".to_owned());
             notes.retain(|n| !n.is_empty());
@@ -406,13 +409,13 @@ impl Report {
             Some((s, ratio)) => row(
                 "sign-up flow within 10% of the password sign-in's share of the argon2 ceiling",
                 format!(
-                    "{:.1} flows/s against {:.1} sign-ins/s at c=32: {:.2}×",
+                    "{:.1} flows/s against {:.1} sign-ins/s at c=32: {:.1}%",
                     s.rate,
                     self.password
                         .iter()
                         .find(|(c, _)| *c == 32)
                         .map_or(f64::NAN, |(_, p)| p.rate),
-                    ratio
+                    100.0 * ratio
                 ),
                 Some(ratio >= 0.9),
             ),
