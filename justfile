@@ -28,7 +28,8 @@ ci:
     bash .ci/run
 
 # Release builds, then latch on a fresh temporary database under loopback
-# load; writes target/bench/results.md too. `just bench --quick` is a short
+# load, and again on PostgreSQL and Redis (the `postgres` rows need both on
+# this machine); writes target/bench/results.md too. `just bench --quick` is a short
 # run; `just bench --help` lists the knobs (also BENCH_* variables).
 # Benchmarks (see BENCHMARKS.md): prints medians over runs.
 bench *ARGS:

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod distributed;
 mod hashing;
 mod http;
 mod load;
@@ -17,6 +18,7 @@ mod report;
 mod scenarios;
 mod server;
 mod signing;
+mod signup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,7 +45,10 @@ usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N
   --latch PATH   the latch binary (BENCH_LATCH, default: beside this binary)
   --node-dir DIR the @node-rs/argon2 folder (BENCH_NODE_DIR, default bench/node)
   --out FILE     the markdown results (BENCH_OUT, default <target>/bench/results.md)
-  --only ROWS    a comma-separated subset of argon2,node,load,memory (BENCH_ONLY, default all)
+  --only ROWS    a comma-separated subset of argon2,node,load,postgres,memory
+                 (BENCH_ONLY, default all; postgres needs PostgreSQL on 127.0.0.1
+                 port BENCH_PG_PORT (default 5432) with trust auth for `postgres`,
+                 Redis on 127.0.0.1:6379, psql, createdb, dropdb and redis-cli)
   --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
   --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)";
 
@@ -58,7 +63,7 @@ const BACKGROUND_SIGN_INS: usize = 8;
 const MINT_CONCURRENCY: usize = 32;
 const EMAIL_CODE_CONCURRENCY: usize = 16;
 /// The groups of rows, in the order they run.
-const ROWS: &str = "argon2,node,load,memory";
+const ROWS: &str = "argon2,node,load,postgres,memory";
 
 pub struct Options {
     pub runs: usize,
@@ -186,6 +191,9 @@ fn start() -> Result<()> {
 async fn run(opts: Options) -> Result<()> {
     let started = Instant::now();
     let mut report = Report::new(&opts);
+    if opts.wants("postgres") {
+        distributed::preflight().await?;
+    }
     if opts.wants("argon2") {
         latch_hash_rows(&opts, &mut report).await?;
     }
@@ -194,6 +202,9 @@ async fn run(opts: Options) -> Result<()> {
     }
     if opts.wants("load") {
         load_rows(&opts, &mut report).await?;
+    }
+    if opts.wants("postgres") {
+        distributed::rows(&opts, &mut report).await?;
     }
     if opts.wants("memory") {
         memory_row(&opts, &mut report).await?;
@@ -317,6 +328,7 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         }
         report.password.push((c, Summary::of(&outs)));
     }
+    signup::row(opts, report, addr, pid).await?;
 
     let name = format!("GET /v1/client c={GET_CONCURRENCY}");
     let mut outs = Vec::new();

@@ -65,6 +65,8 @@ pub struct Report {
     pub ceiling: f64,
     pub node: Option<NodeArgon2>,
     pub password: Vec<(usize, Summary)>,
+    /// Sign-up flows (create, prepare, attempt), one hash each.
+    pub sign_up: Option<Summary>,
     pub get_alone: Option<Summary>,
     pub get_saturated: Option<(Summary, Summary)>,
     pub mint: Option<Summary>,
@@ -72,6 +74,8 @@ pub struct Report {
     /// mints.
     pub rsa_ceiling: f64,
     pub email_code: Option<Summary>,
+    /// The rows on PostgreSQL and Redis.
+    pub postgres: Option<crate::distributed::Rows>,
     pub memory: Option<Memory>,
     pub total_secs: f64,
 }
@@ -118,11 +122,13 @@ impl Report {
             ceiling: f64::NAN,
             node: None,
             password: Vec::new(),
+            sign_up: None,
             get_alone: None,
             get_saturated: None,
             mint: None,
             rsa_ceiling: f64::NAN,
             email_code: None,
+            postgres: None,
             memory: None,
             total_secs: 0.0,
         }
@@ -130,7 +136,7 @@ impl Report {
 
     /// A load row; `per` names one step, for latch's CPU per step (None when
     /// latch did other work in the same window).
-    fn load_row(
+    pub(crate) fn load_row(
         out: &mut String,
         name: &str,
         c: usize,
@@ -162,7 +168,7 @@ impl Report {
     }
 
     /// "x% of the argon2 ceiling", when the ceiling was measured.
-    fn of_ceiling(&self, rate: f64) -> String {
+    pub(crate) fn of_ceiling(&self, rate: f64) -> String {
         if self.ceiling.is_finite() {
             format!("{:.1}% of the argon2 ceiling", 100.0 * rate / self.ceiling)
         } else {
@@ -249,6 +255,26 @@ impl Report {
                 &self.of_ceiling(s.rate),
             );
         }
+        if let Some(s) = &self.sign_up {
+            let mut notes = vec!["one hash per flow".to_owned(), self.of_ceiling(s.rate)];
+            if let Some(r) = self.sign_up_ratio(s) {
+                notes.push(format!(
+                    "{:.1}% of the password sign-in c=32's share",
+                    100.0 * r
+                ));
+            }
+            notes.push("latency of the whole flow (3 requests)".to_owned());
+            notes.retain(|n| !n.is_empty());
+            Self::load_row(
+                &mut out,
+                "sign-up flow (create with password, prepare, attempt)",
+                crate::signup::CONCURRENCY,
+                "flows/s",
+                s,
+                Some("flow"),
+                &notes.join("; "),
+            );
+        }
         if let Some(s) = &self.get_alone {
             Self::load_row(
                 &mut out,
@@ -316,6 +342,9 @@ impl Report {
                 "latency of the whole flow (3 requests)",
             );
         }
+        if let Some(pg) = &self.postgres {
+            pg.markdown(self, &mut out);
+        }
         if let Some(m) = &self.memory {
             let _ = writeln!(
                 out,
@@ -335,8 +364,18 @@ impl Report {
              latch, this generator, and everything else on the machine meanwhile (from /proc/stat).\n\n",
             100 * cores
         );
+        if let Some(pg) = &self.postgres {
+            out.push_str(&pg.explained());
+        }
         out.push_str(&self.targets());
         out
+    }
+
+    /// The sign-up flow's share of the argon2 ceiling over the password
+    /// sign-in c=32's (the ceiling itself cancels out).
+    fn sign_up_ratio(&self, s: &Summary) -> Option<f64> {
+        let (_, pw) = self.password.iter().find(|(c, _)| *c == 32)?;
+        crate::signup::share_ratio(s.rate, pw.rate)
     }
 
     fn targets(&self) -> String {
@@ -364,6 +403,27 @@ impl Report {
                 );
             }
             _ => row("password sign-in at c=32", "-".into(), None),
+        }
+        let sign_up = self.sign_up.as_ref();
+        match sign_up.and_then(|s| self.sign_up_ratio(s).map(|r| (s, r))) {
+            Some((s, ratio)) => row(
+                "sign-up flow within 10% of the password sign-in's share of the argon2 ceiling",
+                format!(
+                    "{:.1} flows/s against {:.1} sign-ins/s at c=32: {:.1}%",
+                    s.rate,
+                    self.password
+                        .iter()
+                        .find(|(c, _)| *c == 32)
+                        .map_or(f64::NAN, |(_, p)| p.rate),
+                    100.0 * ratio
+                ),
+                Some(ratio >= 0.9),
+            ),
+            None => row(
+                "sign-up flow against the password sign-in",
+                "-".into(),
+                None,
+            ),
         }
         match &self.node {
             Some(node) if self.latch_single_ms.is_finite() => row(

@@ -18,7 +18,9 @@ pub struct Latch {
     dir: tempfile::TempDir,
 }
 
-fn command(bin: &Path, dir: &Path) -> Command {
+/// `extra` comes last, so it wins over the defaults and over what the bench
+/// passes on (the storage of the PostgreSQL rows, for one).
+fn command(bin: &Path, dir: &Path, extra: &[(String, String)]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -28,12 +30,16 @@ fn command(bin: &Path, dir: &Path) -> Command {
         // One client IP sends everything: per-IP and per-destination limits off.
         .env("LATCH_RATE_LIMITS__CREATE_CLIENT", "0")
         .env("LATCH_RATE_LIMITS__CREATE_SIGN_IN", "0")
+        .env("LATCH_RATE_LIMITS__CREATE_SIGN_UP", "0")
         .env("LATCH_RATE_LIMITS__ATTEMPT", "0")
         .env("LATCH_RATE_LIMITS__PREPARE", "0")
         .env("LATCH_RATE_LIMITS__CODES_PER_DESTINATION", "0");
     // Settings given to the bench (e.g. LATCH_PASSWORD__HASH_WORKERS=1) reach
     // latch too, except where it listens and keeps its database.
-    cmd.envs(passed_on()).current_dir(dir).kill_on_drop(true);
+    cmd.envs(passed_on())
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .kill_on_drop(true);
     cmd
 }
 
@@ -41,8 +47,13 @@ impl Latch {
     /// `latch keys` (which creates the database and the secret key), then
     /// `latch serve`, waiting for its "listening" line.
     pub async fn start(bin: &Path) -> Result<Self> {
+        Self::start_with(bin, &[]).await
+    }
+
+    /// `start` with more settings, e.g. another storage (`LATCH_STORAGE__*`).
+    pub async fn start_with(bin: &Path, extra: &[(String, String)]) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir()?;
-        let keys = command(bin, dir.path())
+        let keys = command(bin, dir.path(), extra)
             .arg("keys")
             .stderr(Stdio::inherit())
             .output()
@@ -57,7 +68,7 @@ impl Latch {
             .context("`latch keys` printed no LATCH_SECRET_KEY")?
             .to_owned();
 
-        let mut child = command(bin, dir.path())
+        let mut child = command(bin, dir.path(), extra)
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
