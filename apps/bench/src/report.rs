@@ -73,6 +73,7 @@ pub struct Report {
     pub rsa_ceiling: f64,
     pub email_code: Option<Summary>,
     pub memory: Option<Memory>,
+    pub scale: Vec<crate::scale::Measured>,
     pub total_secs: f64,
 }
 
@@ -124,13 +125,14 @@ impl Report {
             rsa_ceiling: f64::NAN,
             email_code: None,
             memory: None,
+            scale: Vec::new(),
             total_secs: 0.0,
         }
     }
 
     /// A load row; `per` names one step, for latch's CPU per step (None when
     /// latch did other work in the same window).
-    fn load_row(
+    pub(crate) fn load_row(
         out: &mut String,
         name: &str,
         c: usize,
@@ -329,6 +331,7 @@ impl Report {
                 m.database_bytes as f64 / 1048576.0
             );
         }
+        crate::scale::table_rows(&mut out, &self.scale);
         let _ = write!(
             out,
             "\nCPU: medians over the measured windows, in percent of one core ({cores} cores, so {}% is all of it): \
@@ -433,6 +436,7 @@ impl Report {
             ),
             None => row("RSS with 100,000 sessions", "-".into(), None),
         }
+        crate::scale::targets(&mut out, &self.scale);
         out
     }
 }
