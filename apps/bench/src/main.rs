@@ -6,7 +6,8 @@
 //! starts the release `latch` on a fresh temporary database,
 //! seeds users through the Backend API, drives closed-loop load over
 //! loopback, stops it, and prints medians over runs as a markdown table (also
-//! written to `<target>/bench/results.md`).
+//! written to `<target>/bench/results.md`). Last, the scale rows repeat two
+//! of those rows on stores holding many users, written straight into them.
 
 #![forbid(unsafe_code)]
 
@@ -15,7 +16,9 @@ mod hashing;
 mod http;
 mod load;
 mod report;
+mod scale;
 mod scenarios;
+mod seed;
 mod server;
 mod signing;
 mod signup;
@@ -35,6 +38,7 @@ const USAGE: &str = "\
 usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N]
                    [--threads N] [--latch PATH] [--node-dir DIR] [--out FILE]
                    [--only ROWS] [--quick] [--skip-node]
+                   [--scale-sqlite-users N] [--scale-postgres-users N]
 
   --runs N       runs per row, medians reported (BENCH_RUNS, default 3)
   --secs S       measured seconds per run (BENCH_SECS, default 5)
@@ -45,12 +49,17 @@ usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N
   --latch PATH   the latch binary (BENCH_LATCH, default: beside this binary)
   --node-dir DIR the @node-rs/argon2 folder (BENCH_NODE_DIR, default bench/node)
   --out FILE     the markdown results (BENCH_OUT, default <target>/bench/results.md)
-  --only ROWS    a comma-separated subset of argon2,node,load,postgres,memory
-                 (BENCH_ONLY, default all; postgres needs PostgreSQL on 127.0.0.1
-                 port BENCH_PG_PORT (default 5432) with trust auth for `postgres`,
-                 Redis on 127.0.0.1:6379, psql, createdb, dropdb and redis-cli)
+  --only ROWS    a comma-separated subset of argon2,node,load,postgres,memory,scale
+                 (BENCH_ONLY, default all; postgres and scale need PostgreSQL on
+                 127.0.0.1 port BENCH_PG_PORT (default 5432; scale: 5432) with trust
+                 auth for `postgres`, Redis on 127.0.0.1:6379, psql, createdb,
+                 dropdb and redis-cli)
   --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
-  --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)";
+  --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)
+  --scale-sqlite-users N    users written into SQLite for the scale rows
+                 (BENCH_SCALE_SQLITE_USERS, default 10000000; 0 leaves SQLite out)
+  --scale-postgres-users N  users written into PostgreSQL for the scale rows
+                 (BENCH_SCALE_POSTGRES_USERS, default 1000000; 0 leaves PostgreSQL out)";
 
 /// Password users seeded (each costs one hash at creation).
 const PASSWORD_USERS: usize = 32;
@@ -63,7 +72,7 @@ const BACKGROUND_SIGN_INS: usize = 8;
 const MINT_CONCURRENCY: usize = 32;
 const EMAIL_CODE_CONCURRENCY: usize = 16;
 /// The groups of rows, in the order they run.
-const ROWS: &str = "argon2,node,load,postgres,memory";
+const ROWS: &str = "argon2,node,load,postgres,memory,scale";
 
 pub struct Options {
     pub runs: usize,
@@ -77,6 +86,8 @@ pub struct Options {
     pub out: PathBuf,
     pub only: Vec<String>,
     pub cpus: usize,
+    pub scale_sqlite_users: u64,
+    pub scale_postgres_users: u64,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
@@ -112,6 +123,8 @@ impl Options {
                 .map(|s| s.trim().to_owned())
                 .collect(),
             cpus,
+            scale_sqlite_users: env_or("BENCH_SCALE_SQLITE_USERS", 10_000_000)?,
+            scale_postgres_users: env_or("BENCH_SCALE_POSTGRES_USERS", 1_000_000)?,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -128,6 +141,12 @@ impl Options {
                 "--node-dir" => o.node_dir = value("--node-dir")?.into(),
                 "--out" => o.out = value("--out")?.into(),
                 "--skip-node" => o.only.retain(|r| r != "node"),
+                "--scale-sqlite-users" => {
+                    o.scale_sqlite_users = value("--scale-sqlite-users")?.parse()?
+                }
+                "--scale-postgres-users" => {
+                    o.scale_postgres_users = value("--scale-postgres-users")?.parse()?
+                }
                 "--only" => {
                     o.only = value("--only")?
                         .split(',')
@@ -208,6 +227,9 @@ async fn run(opts: Options) -> Result<()> {
     }
     if opts.wants("memory") {
         memory_row(&opts, &mut report).await?;
+    }
+    if opts.wants("scale") {
+        scale::rows(&opts, &mut report).await?;
     }
     report.total_secs = started.elapsed().as_secs_f64();
     let text = report.markdown();

@@ -77,6 +77,7 @@ pub struct Report {
     /// The rows on PostgreSQL and Redis.
     pub postgres: Option<crate::distributed::Rows>,
     pub memory: Option<Memory>,
+    pub scale: Vec<crate::scale::Measured>,
     pub total_secs: f64,
 }
 
@@ -130,6 +131,7 @@ impl Report {
             email_code: None,
             postgres: None,
             memory: None,
+            scale: Vec::new(),
             total_secs: 0.0,
         }
     }
@@ -358,6 +360,7 @@ impl Report {
                 m.database_bytes as f64 / 1048576.0
             );
         }
+        crate::scale::table_rows(&mut out, &self.scale);
         let _ = write!(
             out,
             "\nCPU: medians over the measured windows, in percent of one core ({cores} cores, so {}% is all of it): \
@@ -493,6 +496,7 @@ impl Report {
             ),
             None => row("RSS with 100,000 sessions", "-".into(), None),
         }
+        crate::scale::targets(&mut out, &self.scale);
         out
     }
 }

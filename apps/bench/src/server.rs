@@ -18,9 +18,7 @@ pub struct Latch {
     dir: tempfile::TempDir,
 }
 
-/// `extra` comes last, so it wins over the defaults and over what the bench
-/// passes on (the storage of the PostgreSQL rows, for one).
-fn command(bin: &Path, dir: &Path, extra: &[(String, String)]) -> Command {
+fn command(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -36,44 +34,77 @@ fn command(bin: &Path, dir: &Path, extra: &[(String, String)]) -> Command {
         .env("LATCH_RATE_LIMITS__CODES_PER_DESTINATION", "0");
     // Settings given to the bench (e.g. LATCH_PASSWORD__HASH_WORKERS=1) reach
     // latch too, except where it listens and keeps its database.
-    cmd.envs(passed_on())
-        .envs(extra.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir)
-        .kill_on_drop(true);
+    cmd.envs(passed_on()).current_dir(dir).kill_on_drop(true);
     cmd
 }
 
-impl Latch {
-    /// `latch keys` (which creates the database and the secret key), then
-    /// `latch serve`, waiting for its "listening" line.
-    pub async fn start(bin: &Path) -> Result<Self> {
-        Self::start_with(bin, &[]).await
+/// A latch not started yet: its folder (the SQLite database's, or the
+/// working folder when the data lives elsewhere) and the settings it gets
+/// beside the bench's own, for commands run before `serve` (e.g. `keys`,
+/// which creates the database, then rows written straight into it).
+pub struct Setup {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+impl Setup {
+    /// A fresh temporary folder (under TMPDIR) for `bin`.
+    pub fn new(bin: &Path) -> Result<Self> {
+        Ok(Self {
+            bin: bin.to_path_buf(),
+            dir: tempfile::Builder::new().prefix("latch-bench-").tempdir()?,
+            envs: Vec::new(),
+        })
     }
 
-    /// `start` with more settings, e.g. another storage (`LATCH_STORAGE__*`).
-    pub async fn start_with(bin: &Path, extra: &[(String, String)]) -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("latch-bench-").tempdir()?;
-        let keys = command(bin, dir.path(), extra)
+    /// A setting for every command, over the bench's defaults.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The SQLite database latch uses (when durable storage is SQLite).
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("latch.db")
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = command(&self.bin, self.dir.path());
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// `latch keys` (which creates the database and the secret key): the
+    /// secret key.
+    pub async fn keys(&self) -> Result<String> {
+        let keys = self
+            .command()
             .arg("keys")
             .stderr(Stdio::inherit())
             .output()
             .await
-            .with_context(|| format!("running {} keys", bin.display()))?;
+            .with_context(|| format!("running {} keys", self.bin.display()))?;
         if !keys.status.success() {
             bail!("`latch keys` failed: {:?}", keys.status);
         }
-        let secret_key = String::from_utf8(keys.stdout)?
+        Ok(String::from_utf8(keys.stdout)?
             .lines()
             .find_map(|l| l.strip_prefix("LATCH_SECRET_KEY="))
             .context("`latch keys` printed no LATCH_SECRET_KEY")?
-            .to_owned();
+            .to_owned())
+    }
 
-        let mut child = command(bin, dir.path(), extra)
+    /// `latch keys`, then `latch serve`, waiting for its "listening" line.
+    pub async fn serve(self) -> Result<Latch> {
+        let secret_key = self.keys().await?;
+        let mut child = self
+            .command()
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .with_context(|| format!("starting {} serve", bin.display()))?;
+            .with_context(|| format!("starting {} serve", self.bin.display()))?;
         let pid = child.id().context("latch exited at once")?;
         let stdout = child.stdout.take().context("latch stdout")?;
         let mut lines = BufReader::new(stdout).lines();
@@ -89,13 +120,33 @@ impl Latch {
         .context("latch did not print its address within 60 s")??;
         // Keep draining stdout so the pipe never fills.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self {
+        Ok(Latch {
             child,
             pid,
             addr: url.parse().with_context(|| format!("address {url:?}"))?,
             secret_key,
-            dir,
+            dir: self.dir,
         })
+    }
+}
+
+impl Latch {
+    /// `latch keys` (which creates the database and the secret key), then
+    /// `latch serve`, waiting for its "listening" line.
+    pub async fn start(bin: &Path) -> Result<Self> {
+        Setup::new(bin)?.serve().await
+    }
+
+    /// `start` with more settings, e.g. another storage (`LATCH_STORAGE__*`);
+    /// they win over the defaults and over what the bench passes on.
+    pub async fn start_with(bin: &Path, extra: &[(String, String)]) -> Result<Self> {
+        extra
+            .iter()
+            .fold(Setup::new(bin)?, |setup, (name, value)| {
+                setup.env(name, value)
+            })
+            .serve()
+            .await
     }
 
     /// VmRSS and VmHWM (peak) from /proc/<pid>/status, in KiB.
