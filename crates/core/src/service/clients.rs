@@ -440,6 +440,21 @@ impl Clients {
         new_token: Option<String>,
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
+        self.sign_in_outcome_knowing(sign_in, client, new_token, now, None)
+            .await
+    }
+
+    /// [`sign_in_outcome`](Self::sign_in_outcome) given the sign-in's user
+    /// as this request read it (`known`), when nothing the request did since
+    /// can have changed what the answer shows of it: one read less.
+    pub(crate) async fn sign_in_outcome_knowing(
+        &self,
+        sign_in: SignIn,
+        client: &ClientId,
+        new_token: Option<String>,
+        now: Timestamp,
+        known: Option<User>,
+    ) -> Result<Outcome<SignInView>, Error> {
         let found = self
             .client_repo
             .get_client_with_sessions(client, self.clock.now())
@@ -452,7 +467,10 @@ impl Clients {
                 .map(|(_, user)| user.clone()),
             _ => None,
         };
-        let user = match read_with_client {
+        let known = known.filter(|user| {
+            sign_in.is_phantom() || sign_in.user_id().is_some_and(|id| *id == user.id)
+        });
+        let user = match read_with_client.or(known) {
             Some(user) => Some(user),
             None => self.user_of(&sign_in).await?,
         };
@@ -493,15 +511,28 @@ impl Clients {
     ) -> Result<(), Error> {
         let now = self.clock.now();
         let sessions = self.client_repo.sessions_of_client(&client.id).await?;
-        match sessions
-            .iter()
-            .find(|s| s.user_id == user.id && s.is_active(now))
-        {
-            Some(session) => Err(Error::AlreadySignedIn {
-                session_id: session.id.clone(),
-            }),
-            None => Ok(()),
-        }
+        refuse_if_signed_in_at(sessions.iter(), user, now)
+    }
+
+    /// [`client_sign_in`](Self::client_sign_in), the client read with its
+    /// active sessions (and their users) in one read.
+    pub(super) async fn client_sessions_sign_in(
+        &self,
+        token: Option<&str>,
+        id: &str,
+    ) -> Result<(ClientWithSessions, SignIn), Error> {
+        let missing = || Error::NotFound(Resource::SignIn);
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(missing)?;
+        let found = self
+            .client_repo
+            .find_client_with_sessions(&token_hash(token), self.clock.now())
+            .await?
+            .ok_or_else(missing)?;
+        let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
+        let sign_in = sign_in
+            .filter(|s| s.client_id == found.client.id)
+            .ok_or_else(missing)?;
+        Ok((found, sign_in))
     }
 
     /// The requesting client and its sign-in with this id; another client's
@@ -517,6 +548,31 @@ impl Clients {
             .filter(|s| s.client_id == client.id)
             .ok_or(Error::NotFound(Resource::SignIn))?;
         Ok((client, sign_in))
+    }
+}
+
+/// [`Clients::refuse_if_signed_in`] over sessions already read with the
+/// client (as its active ones).
+pub(super) fn refuse_if_among(
+    sessions: &[(Session, User)],
+    user: &User,
+    now: Timestamp,
+) -> Result<(), Error> {
+    refuse_if_signed_in_at(sessions.iter().map(|(session, _)| session), user, now)
+}
+
+/// A session of `user` among `sessions` still active at `now` refuses a
+/// new sign-in of that user on the client.
+fn refuse_if_signed_in_at<'a>(
+    mut sessions: impl Iterator<Item = &'a Session>,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), Error> {
+    match sessions.find(|s| s.user_id == user.id && s.is_active(now)) {
+        Some(session) => Err(Error::AlreadySignedIn {
+            session_id: session.id.clone(),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -63,7 +63,9 @@ impl SignIns {
                 now,
             )
             .await?;
-        self.steps.store_and_show(sign_in, &client.id, now).await
+        self.steps
+            .store_and_show(sign_in, &client.id, now, Some(user))
+            .await
     }
 
     /// Checks the second factor and, when it passes, completes the sign-in

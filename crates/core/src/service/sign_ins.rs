@@ -10,11 +10,12 @@ use super::{
 };
 use crate::error::{Error, Problem};
 use crate::model::{
-    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
-    SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
+    AfterFirstFactor, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn, SignInId,
+    Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
 use crate::ports::{
-    ClientRepository, Clock, PasswordHasher, Random, SignInStore, SignUpStore, UserRepository,
+    ClientRepository, ClientWithSessions, Clock, PasswordHasher, Random, SignInStore, SignUpStore,
+    UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -309,7 +310,14 @@ impl SignIns {
             if let Some(previous) = &client.sign_in_id {
                 self.sign_ins.delete(previous).await?;
             }
-            self.clients.sign_in_outcome(sign_in, &client.id, new_token, now).await
+            // Without a password checked, nothing here changed the user.
+            let known = match (&password, &identified) {
+                (None, Some((_, user))) => Some(user.clone()),
+                _ => None,
+            };
+            self.clients
+                .sign_in_outcome_knowing(sign_in, &client.id, new_token, now, known)
+                .await
         }
         .await;
         // A client made for this request goes again if the sign-in could not
@@ -340,10 +348,11 @@ impl SignIns {
         id: &str,
         params: AttemptFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in, strategy, user, now) = self
+        let (found, mut sign_in, strategy, user, now) = self
             .first_factor_step(token, id, params.strategy.as_deref())
             .await?;
-        self.clients.refuse_if_signed_in(&client, &user).await?;
+        super::clients::refuse_if_among(&found.sessions, &user, now)?;
+        let client = found.client;
         // The factor is checked first; what follows is the same for every strategy.
         let password = match &strategy {
             Strategy::Password => {
@@ -431,9 +440,10 @@ impl SignIns {
         id: &str,
         params: PrepareFirstFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in, strategy, user, now) = self
+        let (found, mut sign_in, strategy, user, now) = self
             .first_factor_step(token, id, params.strategy.as_deref())
             .await?;
+        let client = found.client;
         let target = match strategy {
             Strategy::Password => {
                 return Err(Error::invalid(
@@ -457,7 +467,10 @@ impl SignIns {
                         now,
                     )
                     .await?;
-                return self.steps.store_and_show(sign_in, &client.id, now).await;
+                return self
+                    .steps
+                    .store_and_show(sign_in, &client.id, now, Some(user))
+                    .await;
             }
             other => return Err(not_yet_supported(&other)),
         };
@@ -472,7 +485,9 @@ impl SignIns {
                 now,
             )
             .await?;
-        self.steps.store_and_show(sign_in, &client.id, now).await
+        self.steps
+            .store_and_show(sign_in, &client.id, now, Some(user))
+            .await
     }
 
     /// `POST /v1/client/sign_ins/{id}/reset_password`: sets the new password
@@ -712,15 +727,16 @@ impl SignIns {
             .await
     }
 
-    /// What every first-factor step starts with: the client's sign-in, ready
-    /// for a first factor; the strategy, allowed; and its user, not locked.
+    /// What every first-factor step starts with: the client (with its
+    /// active sessions, in the same read) and its sign-in, ready for a first
+    /// factor; the strategy, allowed; and its user, not locked.
     async fn first_factor_step(
         &self,
         token: Option<&str>,
         id: &str,
         strategy: Option<&str>,
-    ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
+    ) -> Result<(ClientWithSessions, SignIn, Strategy, User, Timestamp), Error> {
+        let (client, sign_in) = self.clients.client_sessions_sign_in(token, id).await?;
         let strategy =
             self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
         let now = self.clock.now();

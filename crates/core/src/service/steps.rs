@@ -277,16 +277,18 @@ impl Steps {
     }
 
     /// Stores a changed sign-in (compare-and-set) and answers with it and
-    /// its client.
+    /// its client; `user` is the sign-in's user as this request read it, if
+    /// nothing it did since has changed the user.
     pub(super) async fn store_and_show(
         &self,
         mut sign_in: SignIn,
         client: &ClientId,
         now: Timestamp,
+        user: Option<User>,
     ) -> Result<Outcome<SignInView>, Error> {
         self.clients.replace_sign_in(&mut sign_in).await?;
         self.clients
-            .sign_in_outcome(sign_in, client, None, now)
+            .sign_in_outcome_knowing(sign_in, client, None, now, user)
             .await
     }
 }

@@ -158,6 +158,14 @@ impl Mocks {
         self.clients
             .expect_sessions_of_client()
             .returning(|_| Ok(vec![]));
+        self.clients
+            .expect_find_client_with_sessions()
+            .returning(|_, _| {
+                Ok(Some(crate::ports::ClientWithSessions {
+                    client: client(),
+                    sessions: vec![],
+                }))
+            });
         self
     }
 

@@ -477,9 +477,7 @@ async fn oauth_without_its_provider_or_a_safe_redirect_writes_nothing() {
 #[tokio::test]
 async fn a_sign_in_of_another_client_does_not_exist() {
     let mut m = Mocks::new();
-    m.clients
-        .expect_find_client_by_token_hash()
-        .returning(|_| Ok(Some(client())));
+    m.client_found();
     m.sign_ins.expect_get().returning(|_| {
         let mut s = SignIn::new(
             SignInId("sia_x".into()),
@@ -540,6 +538,33 @@ async fn wrong_password_on_attempt_counts_the_attempt_even_when_racing() {
     m.clients.expect_insert_session().never();
     let err = attempt_password(m, "nope-nope").await.unwrap_err();
     assert!(matches!(err, Error::PasswordIncorrect));
+}
+
+#[tokio::test]
+async fn an_attempt_by_a_user_signed_in_on_the_client_is_refused_from_the_clients_read() {
+    let mut m = Mocks::new();
+    // The client is read once, with its active sessions: one is the user's.
+    m.clients
+        .expect_find_client_with_sessions()
+        .times(1)
+        .returning(|_, _| {
+            Ok(Some(crate::ports::ClientWithSessions {
+                client: client(),
+                sessions: vec![(session(SessionStatus::Active), user())],
+            }))
+        });
+    m.clients.expect_sessions_of_client().never();
+    m.sign_in_stored(identified_sign_in(&user()))
+        .user_stored(user());
+    m.hasher.expect_verify().never();
+    m.clients.expect_insert_session().never();
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::AlreadySignedIn {
+            session_id: SessionId("sess_1".into())
+        }
+    );
 }
 
 #[tokio::test]
