@@ -434,9 +434,9 @@ impl Drop for Services {
 }
 
 /// A virtual user whose steps (warm-up ones, failed ones and all) are counted.
-struct Counted<V> {
-    inner: V,
-    steps: Arc<AtomicU64>,
+pub(crate) struct Counted<V> {
+    pub(crate) inner: V,
+    pub(crate) steps: Arc<AtomicU64>,
 }
 
 impl<V: Vu> Vu for Counted<V> {

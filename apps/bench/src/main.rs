@@ -22,6 +22,7 @@ mod seed;
 mod server;
 mod signing;
 mod signup;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -420,17 +421,35 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
 
     let name = format!("email-code sign-in flow c={EMAIL_CODE_CONCURRENCY}");
     let mut outs = Vec::new();
+    // Every flow, warm-ups included, against the writer's counters.
+    let flows = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let before = writer::read(addr).await?;
     for run in 1..=opts.runs {
-        let o = load::run(
-            EmailCodeFlow::vus(addr, Arc::clone(&emails), EMAIL_CODE_CONCURRENCY).await?,
-            window,
-            pid,
-        )
-        .await?;
+        let vus = EmailCodeFlow::vus(addr, Arc::clone(&emails), EMAIL_CODE_CONCURRENCY)
+            .await?
+            .into_iter()
+            .map(|inner| distributed::Counted {
+                inner,
+                steps: Arc::clone(&flows),
+            })
+            .collect();
+        let o = load::run(vus, window, pid).await?;
         log_outcome(&name, run, opts.runs, &o);
         outs.push(o);
     }
+    let used = writer::between(
+        &before,
+        &writer::read(addr).await?,
+        flows.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    progress(&format!(
+        "  SQLite writer: busy {:.1}% of the time, {:.1} writes per flow, {:.1} writes per transaction",
+        used.occupancy * 100.0,
+        used.writes_per_step,
+        used.writes_per_transaction
+    ));
     report.email_code = Some(Summary::of(&outs));
+    report.email_code_writer = Some(used);
 
     progress("stopping latch");
     latch.stop().await

@@ -74,6 +74,8 @@ pub struct Report {
     /// mints.
     pub rsa_ceiling: f64,
     pub email_code: Option<Summary>,
+    /// The SQLite writer over the email-code row's runs.
+    pub email_code_writer: Option<crate::writer::WriterUse>,
     /// The rows on PostgreSQL and Redis.
     pub postgres: Option<crate::distributed::Rows>,
     pub memory: Option<Memory>,
@@ -129,6 +131,7 @@ impl Report {
             mint: None,
             rsa_ceiling: f64::NAN,
             email_code: None,
+            email_code_writer: None,
             postgres: None,
             memory: None,
             scale: Vec::new(),
@@ -341,7 +344,15 @@ impl Report {
                 "flows/s",
                 s,
                 Some("flow"),
-                "latency of the whole flow (3 requests)",
+                &match &self.email_code_writer {
+                    Some(w) => format!(
+                        "latency of the whole flow (3 requests); SQLite writer busy {:.1}% of the time, {:.1} writes per flow, {:.1} per transaction",
+                        w.occupancy * 100.0,
+                        w.writes_per_step,
+                        w.writes_per_transaction
+                    ),
+                    None => "latency of the whole flow (3 requests)".to_owned(),
+                },
             );
         }
         if let Some(pg) = &self.postgres {
