@@ -46,6 +46,9 @@ pub(crate) struct Pool {
     /// Writes queued or running, which the readiness check reads.
     pending_writes: Arc<std::sync::atomic::AtomicUsize>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Closing it stops the checkpointer thread.
+    stop_checkpoints: Option<mpsc::Sender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
     /// Idle readers. A permit of `reader_permits` entitles its holder to one.
     readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
@@ -62,17 +65,29 @@ impl Pool {
         let readers = (0..reader_count)
             .map(|_| open_reader(path, &config))
             .collect::<Result<Vec<_>, _>>()?;
+        // Checkpoints run on a thread of their own, off the writer's path.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(DbError::from)?;
+        let checkpoints = open_checkpointer(path, &config)?;
         let (writes, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
             .spawn(move || write_batches(writer, &queue))
             .map_err(|err| StoreError::Other(format!("starting the sqlite writer: {err}")))?;
+        let (stop_checkpoints, stop) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoints".to_owned())
+            .spawn(move || checkpoint_now_and_then(&checkpoints, &stop))
+            .map_err(|err| StoreError::Other(format!("starting the sqlite checkpointer: {err}")))?;
         Ok(Self {
             path: path.to_owned(),
             config,
             writes: Mutex::new(Some(writes)),
             pending_writes: Arc::default(),
             writer: Some(writer),
+            stop_checkpoints: Some(stop_checkpoints),
+            checkpointer: Some(checkpointer),
             readers: Mutex::new(readers),
             reader_permits: Arc::new(Semaphore::new(reader_count)),
             _in_use: crate::backup::hold_shared(path),
@@ -243,10 +258,29 @@ impl Drop for Pool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(writer) = self.writer.take()
-            && writer.thread().id() != std::thread::current().id()
+        self.stop_checkpoints.take();
+        for thread in [self.writer.take(), self.checkpointer.take()]
+            .into_iter()
+            .flatten()
         {
-            let _ = writer.join();
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// How often the checkpointer copies what the log holds into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The checkpointer thread: a passive checkpoint (it never waits for the
+/// writer or a reader) every [`CHECKPOINT_EVERY`], so the writer never
+/// copies pages or syncs the file itself, and the log starts over once
+/// everything in it is in the database. Ends when `stop` is closed.
+fn checkpoint_now_and_then(conn: &Connection, stop: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "sqlite checkpoint failed");
         }
     }
 }
@@ -329,12 +363,17 @@ fn in_savepoint<T, F>(tx: &Transaction<'_>, f: F) -> Result<T, StoreError>
 where
     F: FnOnce(&Transaction<'_>) -> Result<T, DbError>,
 {
-    tx.execute_batch("SAVEPOINT write")
-        .map_err(|err| StoreError::from(DbError::from(err)))?;
+    let run = |sql: &str| -> Result<(), StoreError> {
+        tx.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(|_| ())
+            .map_err(|err| StoreError::from(DbError::from(err)))
+    };
+    run("SAVEPOINT write")?;
     let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| f(tx))) {
-        Ok(Ok(value)) => match tx.execute_batch("RELEASE write") {
+        Ok(Ok(value)) => match run("RELEASE write") {
             Ok(()) => return Ok(value),
-            Err(err) => StoreError::from(DbError::from(err)),
+            Err(err) => err,
         },
         Ok(Err(err)) => StoreError::from(err),
         Err(_) => StoreError::Other("a sqlite write panicked".to_owned()),
@@ -407,10 +446,24 @@ fn open_reader(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError
     Ok(conn)
 }
 
+/// The checkpointer's connection: neither a reader (a checkpoint writes the
+/// database file) nor the writer (it never takes the write lock).
+fn open_checkpointer(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn, config)?;
+    Ok(conn)
+}
+
 fn configure(conn: &Connection, config: &SqliteConfig) -> Result<(), DbError> {
     conn.busy_timeout(config.busy_timeout)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Savepoints keep the pages they may roll back to in memory, not in a
+    // temporary file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(())
 }
@@ -544,6 +597,39 @@ mod tests {
                 .unwrap();
             assert_eq!(seen, 1, "write {k} was answered before it committed");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_keeps_the_log_from_growing_with_the_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir);
+        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE b (v BLOB)")?))
+            .await
+            .unwrap();
+        // 24 MiB written in 12 steps, with pauses the checkpointer can use.
+        for _ in 0..12 {
+            for _ in 0..8 {
+                pool.write(|tx| {
+                    tx.execute("INSERT INTO b (v) VALUES (zeroblob(262144))", [])?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let log = std::fs::metadata(dir.path().join("latch.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            log < 12 << 20,
+            "the log holds {log} bytes of 24 MiB written: nothing was checkpointed"
+        );
+        let stored: i64 = pool
+            .read(|tx| Ok(tx.query_row("SELECT count(*) FROM b", [], |row| row.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(stored, 96);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,7 +182,33 @@ impl Clients {
         }
     }
 
+    /// [`find_or_create_client`](Self::find_or_create_client), except that a
+    /// new client is only made, not stored: the caller stores it (with
+    /// [`ClientRepository::insert_client`]) before anything that refers to
+    /// it, and may give it its current sign-in in the same write.
+    pub(crate) async fn find_or_make_client(
+        &self,
+        token: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<(Client, Option<String>), Error> {
+        if let Some(client) = self.find_client(token).await? {
+            return Ok((client, None));
+        }
+        self.rate_limits
+            .throttle_limit(Throttled::CreateClient, ip)
+            .await?;
+        let (client, token) = self.new_client();
+        Ok((client, Some(token)))
+    }
+
     async fn insert_new_client(&self) -> Result<(Client, String), Error> {
+        let (client, token) = self.new_client();
+        self.client_repo.insert_client(&client).await?;
+        Ok((client, token))
+    }
+
+    /// A new client and its token, not stored yet.
+    fn new_client(&self) -> (Client, String) {
         let now = self.clock.now();
         let token = new_token(&*self.random);
         let client = Client {
@@ -195,8 +221,7 @@ impl Clients {
             created_at: now,
             updated_at: now,
         };
-        self.client_repo.insert_client(&client).await?;
-        Ok((client, token))
+        (client, token)
     }
 
     /// `GET /v1/client`: the current client, or none. The client and its

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::error::{Error, Problem};
 use crate::model::{
-    AfterFirstFactor, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn, SignInId,
-    Strategy, Timestamp, User, identifies, new_id, offered_user,
+    AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
+    SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, PasswordHasher, Random, SignInStore, SignUpStore,
@@ -207,9 +207,10 @@ impl SignIns {
         }
 
         let now = self.clock.now();
+        // A new client is stored below, with the sign-in's first write.
         let (client, new_token) = self
             .clients
-            .find_or_create_client(token, params.client_ip)
+            .find_or_make_client(token, params.client_ip)
             .await?;
         let created = new_token.is_some().then(|| client.id.clone());
         let is_new = created.is_some();
@@ -274,6 +275,9 @@ impl SignIns {
             }
             match (&session, &identified) {
                 (Some(session), Some((_, user))) => {
+                    if is_new {
+                        self.client_repo.insert_client(&client).await?;
+                    }
                     new_token = self
                         .steps.start_session(
                             session,
@@ -288,6 +292,15 @@ impl SignIns {
                     if let Err(err) = self.sign_ins.insert(&sign_in).await {
                         tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
                     }
+                }
+                // A new client is stored with its current sign-in: one write.
+                _ if is_new => {
+                    let client = Client {
+                        sign_in_id: Some(sign_in.id.clone()),
+                        ..client.clone()
+                    };
+                    self.client_repo.insert_client(&client).await?;
+                    self.sign_ins.insert(&sign_in).await?;
                 }
                 _ => {
                     self.sign_ins.insert(&sign_in).await?;

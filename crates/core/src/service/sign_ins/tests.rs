@@ -287,24 +287,38 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
 #[tokio::test]
 async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     let mut m = Mocks::new();
-    m.identifier_names(user()).user_stored(user());
+    m.identifier_names(user());
     m.hasher.expect_verify().never();
+    // The new client is stored once, already naming its sign-in, before
+    // the sign-in itself.
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stored = std::sync::Arc::clone(&order);
     m.clients
         .expect_insert_client()
+        .withf(|c| {
+            c.sign_in_id
+                .as_ref()
+                .is_some_and(|id| id.as_str().starts_with("sia_"))
+        })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(move |_| {
+            stored.lock().unwrap().push("client");
+            Ok(())
+        });
     m.clients
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
-    m.clients
-        .expect_set_current_sign_in()
-        .withf(|_, s, _| s.is_some())
-        .times(1)
-        .returning(|_, _, _| Ok(()));
+    m.clients.expect_set_current_sign_in().never();
     m.clients
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(Some(client_without_sessions())));
-    m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
+    let stored = std::sync::Arc::clone(&order);
+    m.sign_ins.expect_insert().times(1).returning(move |_| {
+        stored.lock().unwrap().push("sign-in");
+        Ok(())
+    });
+    // The answer shows the user this request read: read once.
+    m.users.expect_get().never();
     let services = m.services();
     let out = services
         .sign_ins
@@ -314,6 +328,7 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
     assert_eq!(out.response.sign_in.identifier(), Some("alice@example.com"));
     assert!(out.new_token.is_some(), "a new client gets a token");
+    assert_eq!(*order.lock().unwrap(), ["client", "sign-in"]);
 }
 
 /// Mocks in which client 1's sign-in `sia_1` identified alice, who is stored.
