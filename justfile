@@ -27,11 +27,13 @@ setup:
 ci:
     bash .ci/run
 
-# Release builds, then latch on a fresh temporary database under loopback
-# load, and again on PostgreSQL and Redis (the `postgres` rows need both on
-# this machine); writes target/bench/results.md too. `just bench --quick` is a short
-# run; `just bench --help` lists the knobs (also BENCH_* variables).
-# Benchmarks (see BENCHMARKS.md): prints medians over runs.
+# Benchmarks (see BENCHMARKS.md): release builds, then latch on a fresh
+# temporary database under loopback load, again on PostgreSQL and Redis (the
+# `postgres` and `scale` rows need both on this machine), and at data scale
+# (10,000,000 users on SQLite, 1,000,000 on PostgreSQL: about 6 GB of
+# temporary disk); prints medians over runs and writes
+# target/bench/results.md. `just bench --quick` is a short run; `just bench
+# --help` lists the knobs (also BENCH_* variables).
 bench *ARGS:
     cargo build --release --bin latch --bin latch-bench
     test -d bench/node/node_modules || (cd bench/node && npm ci --no-audit --no-fund)
