@@ -46,9 +46,6 @@ pub(crate) struct Pool {
     /// Writes queued or running, which the readiness check reads.
     pending_writes: Arc<std::sync::atomic::AtomicUsize>,
     writer: Option<std::thread::JoinHandle<()>>,
-    /// Closing it stops the checkpointer thread.
-    stop_checkpoints: Option<mpsc::Sender<()>>,
-    checkpointer: Option<std::thread::JoinHandle<()>>,
     /// Idle readers. A permit of `reader_permits` entitles its holder to one.
     readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
@@ -65,29 +62,17 @@ impl Pool {
         let readers = (0..reader_count)
             .map(|_| open_reader(path, &config))
             .collect::<Result<Vec<_>, _>>()?;
-        // Checkpoints run on a thread of their own, off the writer's path.
-        writer
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(DbError::from)?;
-        let checkpoints = open_checkpointer(path, &config)?;
         let (writes, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
             .spawn(move || write_batches(writer, &queue))
             .map_err(|err| StoreError::Other(format!("starting the sqlite writer: {err}")))?;
-        let (stop_checkpoints, stop) = mpsc::channel();
-        let checkpointer = std::thread::Builder::new()
-            .name("sqlite-checkpoints".to_owned())
-            .spawn(move || checkpoint_now_and_then(&checkpoints, &stop))
-            .map_err(|err| StoreError::Other(format!("starting the sqlite checkpointer: {err}")))?;
         Ok(Self {
             path: path.to_owned(),
             config,
             writes: Mutex::new(Some(writes)),
             pending_writes: Arc::default(),
             writer: Some(writer),
-            stop_checkpoints: Some(stop_checkpoints),
-            checkpointer: Some(checkpointer),
             readers: Mutex::new(readers),
             reader_permits: Arc::new(Semaphore::new(reader_count)),
             _in_use: crate::backup::hold_shared(path),
@@ -258,29 +243,10 @@ impl Drop for Pool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        self.stop_checkpoints.take();
-        for thread in [self.writer.take(), self.checkpointer.take()]
-            .into_iter()
-            .flatten()
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
         {
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-/// How often the checkpointer copies what the log holds into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// The checkpointer thread: a passive checkpoint (it never waits for the
-/// writer or a reader) every [`CHECKPOINT_EVERY`], so the writer never
-/// copies pages or syncs the file itself, and the log starts over once
-/// everything in it is in the database. Ends when `stop` is closed.
-fn checkpoint_now_and_then(conn: &Connection, stop: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %err, "sqlite checkpoint failed");
+            let _ = writer.join();
         }
     }
 }
@@ -446,17 +412,6 @@ fn open_reader(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError
     Ok(conn)
 }
 
-/// The checkpointer's connection: neither a reader (a checkpoint writes the
-/// database file) nor the writer (it never takes the write lock).
-fn open_checkpointer(path: &Path, config: &SqliteConfig) -> Result<Connection, DbError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    configure(&conn, config)?;
-    Ok(conn)
-}
-
 fn configure(conn: &Connection, config: &SqliteConfig) -> Result<(), DbError> {
     conn.busy_timeout(config.busy_timeout)?;
     conn.pragma_update(None, "foreign_keys", true)?;
@@ -599,37 +554,63 @@ mod tests {
         }
     }
 
+    /// Writes that never pause, with reads going on all along (as under
+    /// load): the log is checkpointed and starts over, so it stays a few
+    /// MiB however much is written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_checkpointer_keeps_the_log_from_growing_with_the_writes() {
+    async fn the_log_stays_small_under_writes_that_never_pause() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir);
         pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE b (v BLOB)")?))
             .await
             .unwrap();
-        // 24 MiB written in 12 steps, with pauses the checkpointer can use.
-        for _ in 0..12 {
-            for _ in 0..8 {
-                pool.write(|tx| {
-                    tx.execute("INSERT INTO b (v) VALUES (zeroblob(262144))", [])?;
-                    Ok(())
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+                tokio::spawn(async move {
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        pool.read(|tx| {
+                            Ok(tx.query_row("SELECT count(*) FROM b", [], |row| {
+                                row.get::<_, i64>(0)
+                            })?)
+                        })
+                        .await
+                        .unwrap();
+                    }
                 })
-                .await
-                .unwrap();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            })
+            .collect();
+        // 48 MiB in 16 KiB rows, many writers at once, back to back.
+        let writers: Vec<_> = (0..8)
+            .map(|_| {
+                let pool = Arc::clone(&pool);
+                tokio::spawn(async move {
+                    for _ in 0..384 {
+                        pool.write(|tx| {
+                            tx.execute("INSERT INTO b (v) VALUES (zeroblob(16384))", [])?;
+                            Ok(())
+                        })
+                        .await
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            reader.await.unwrap();
         }
         let log = std::fs::metadata(dir.path().join("latch.db-wal"))
             .unwrap()
             .len();
         assert!(
-            log < 12 << 20,
-            "the log holds {log} bytes of 24 MiB written: nothing was checkpointed"
+            log < 16 << 20,
+            "the log holds {log} bytes after 48 MiB written: it never started over"
         );
-        let stored: i64 = pool
-            .read(|tx| Ok(tx.query_row("SELECT count(*) FROM b", [], |row| row.get(0))?))
-            .await
-            .unwrap();
-        assert_eq!(stored, 96);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
