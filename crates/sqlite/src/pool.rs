@@ -210,6 +210,14 @@ impl Pool {
     /// writing, which says as much, so a check never queues behind the
     /// writes it would delay.
     pub(crate) async fn writable(&self) -> Result<(), StoreError> {
+        // A writer that has stopped answers nothing queued for it.
+        if self
+            .writer
+            .as_ref()
+            .is_none_or(|writer| writer.is_finished())
+        {
+            return Err(closed());
+        }
         if self
             .pending_writes
             .load(std::sync::atomic::Ordering::Relaxed)
