@@ -22,11 +22,11 @@ use tokio::process::Command;
 
 use crate::load::{self, Outcome, Vu};
 use crate::report::{Report, Summary};
-use crate::scenarios::{self, EmailCodeFlow, GetClient, MintToken, PasswordSignIn};
+use crate::scenarios::{EmailCodeFlow, GetClient, MintToken, PasswordSignIn};
 use crate::server::Latch;
 use crate::{
-    EMAIL_CODE_CONCURRENCY, GET_CONCURRENCY, MINT_CONCURRENCY, Options, PASSWORD_USERS, TEST_USERS,
-    log_outcome, progress, signing,
+    EMAIL_CODE_CONCURRENCY, GET_CONCURRENCY, MINT_CONCURRENCY, Options, log_outcome, progress,
+    signing,
 };
 
 const PG_HOST: &str = "127.0.0.1";
@@ -526,6 +526,21 @@ impl Bench<'_> {
     }
 
     /// Waits for PostgreSQL's counts, reads them, and keeps the row.
+    /// A row of `spec` over every run: `vus` makes each run's virtual users.
+    async fn row<V, F, Fut>(&mut self, spec: Spec, mut vus: F) -> Result<()>
+    where
+        V: Vu,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<V>>>,
+    {
+        let t = self.begin().await?;
+        let mut outs = Vec::new();
+        for run in 1..=self.opts.runs {
+            outs.push(self.run(spec.name, run, vus().await?, &t).await?);
+        }
+        self.end(t, &outs, spec).await
+    }
+
     async fn end(&mut self, t: Tally, outs: &[Outcome], spec: Spec) -> Result<()> {
         tokio::time::sleep(STATS_SETTLE).await;
         let after = self.services.counters(self.redis).await?;
@@ -586,33 +601,11 @@ pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
     ));
     let latch = Latch::start_with(&opts.latch, &services.latch_env()).await?;
     let (addr, pid) = (latch.addr, latch.pid);
-    let users = scenarios::password_users(PASSWORD_USERS);
-    let emails = Arc::new(scenarios::test_identities(TEST_USERS));
-    progress(&format!(
-        "postgres: seeding {PASSWORD_USERS} password users and {TEST_USERS} test identities"
-    ));
-    let bodies = users
-        .iter()
-        .map(|u| serde_json::json!({"email_address": [u.email], "password": u.password}))
-        .collect();
-    scenarios::seed(addr, &latch.secret_key, bodies, opts.cpus).await?;
-    let bodies = emails
-        .iter()
-        .map(|e| serde_json::json!({"email_address": [e]}))
-        .collect();
-    scenarios::seed(addr, &latch.secret_key, bodies, 8).await?;
-    let mut conn = crate::http::Conn::open(addr).await?;
-    scenarios::password_sign_in(&mut conn, &users[0]).await?;
-    let clients = scenarios::sign_in_many(
-        addr,
-        Arc::clone(&emails),
-        GET_CONCURRENCY.max(MINT_CONCURRENCY),
-        8,
-        true,
-    )
-    .await?;
-    scenarios::check_signed_in(&mut conn, &clients[0]).await?;
-    drop(conn);
+    let crate::Fixtures {
+        users,
+        emails,
+        clients,
+    } = crate::fixtures(&latch, opts.cpus, "postgres: ").await?;
 
     progress(&format!(
         "postgres: {} s for the statistics to settle, then {} s of latch left alone",
@@ -646,13 +639,9 @@ pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
         requests: 1,
         bound: Bound::Argon2,
     };
-    let t = bench.begin().await?;
-    let mut outs = Vec::new();
-    for run in 1..=opts.runs {
-        let vus = PasswordSignIn::vus(addr, &users, spec.c).await?;
-        outs.push(bench.run(spec.name, run, vus, &t).await?);
-    }
-    bench.end(t, &outs, spec).await?;
+    bench
+        .row(spec, || PasswordSignIn::vus(addr, &users, spec.c))
+        .await?;
 
     let spec = Spec {
         name: "signed-in `GET /v1/client`",
@@ -662,13 +651,9 @@ pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
         requests: 1,
         bound: Bound::Unstated,
     };
-    let t = bench.begin().await?;
-    let mut outs = Vec::new();
-    for run in 1..=opts.runs {
-        let vus = GetClient::vus(addr, &clients[..spec.c]).await?;
-        outs.push(bench.run(spec.name, run, vus, &t).await?);
-    }
-    bench.end(t, &outs, spec).await?;
+    bench
+        .row(spec, || GetClient::vus(addr, &clients[..spec.c]))
+        .await?;
 
     let spec = Spec {
         name: "session token mint",
@@ -703,13 +688,11 @@ pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
         requests: 3,
         bound: Bound::Unstated,
     };
-    let t = bench.begin().await?;
-    let mut outs = Vec::new();
-    for run in 1..=opts.runs {
-        let vus = EmailCodeFlow::vus(addr, Arc::clone(&emails), spec.c).await?;
-        outs.push(bench.run(spec.name, run, vus, &t).await?);
-    }
-    bench.end(t, &outs, spec).await?;
+    bench
+        .row(spec, || {
+            EmailCodeFlow::vus(addr, Arc::clone(&emails), spec.c)
+        })
+        .await?;
 
     let rows = std::mem::take(&mut bench.rows);
     drop(redis);

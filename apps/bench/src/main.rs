@@ -308,27 +308,34 @@ fn log_outcome(what: &str, run: usize, runs: usize, o: &Outcome) {
     ));
 }
 
-async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
-    let window = opts.window();
-    progress(&format!("starting {}", opts.latch.display()));
-    let latch = Latch::start(&opts.latch).await?;
-    let (addr, pid) = (latch.addr, latch.pid);
+/// What the load rows run on, made through the Backend API: the password
+/// users, the test identities, and clients signed in by email code for
+/// the client-read and mint rows; one of each flow is checked in full
+/// before any load.
+pub(crate) struct Fixtures {
+    pub users: Vec<scenarios::PasswordUser>,
+    pub emails: Arc<Vec<String>>,
+    pub clients: Vec<scenarios::SignedIn>,
+}
+
+/// Seeds [`Fixtures`] on `latch` (`label` prefixes the progress line).
+pub(crate) async fn fixtures(latch: &Latch, cpus: usize, label: &str) -> Result<Fixtures> {
+    let addr = latch.addr;
     let users = scenarios::password_users(PASSWORD_USERS);
     let emails = Arc::new(scenarios::test_identities(TEST_USERS));
     progress(&format!(
-        "seeding {PASSWORD_USERS} password users and {TEST_USERS} test identities"
+        "{label}seeding {PASSWORD_USERS} password users and {TEST_USERS} test identities"
     ));
     let bodies = users
         .iter()
         .map(|u| serde_json::json!({"email_address": [u.email], "password": u.password}))
         .collect();
-    scenarios::seed(addr, &latch.secret_key, bodies, opts.cpus).await?;
+    scenarios::seed(addr, &latch.secret_key, bodies, cpus).await?;
     let bodies = emails
         .iter()
         .map(|e| serde_json::json!({"email_address": [e]}))
         .collect();
     scenarios::seed(addr, &latch.secret_key, bodies, 8).await?;
-    // One of each flow, checked in full, before any load.
     let mut conn = http::Conn::open(addr).await?;
     scenarios::password_sign_in(&mut conn, &users[0]).await?;
     let clients = scenarios::sign_in_many(
@@ -340,6 +347,23 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
     )
     .await?;
     scenarios::check_signed_in(&mut conn, &clients[0]).await?;
+    Ok(Fixtures {
+        users,
+        emails,
+        clients,
+    })
+}
+
+async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
+    let window = opts.window();
+    progress(&format!("starting {}", opts.latch.display()));
+    let latch = Latch::start(&opts.latch).await?;
+    let (addr, pid) = (latch.addr, latch.pid);
+    let Fixtures {
+        users,
+        emails,
+        clients,
+    } = fixtures(&latch, opts.cpus, "").await?;
 
     for c in PASSWORD_CONCURRENCY {
         let name = format!("password sign-in c={c}");

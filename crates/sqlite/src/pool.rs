@@ -441,6 +441,15 @@ mod tests {
         Arc::new(Pool::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap())
     }
 
+    /// A pool whose database also has the table `schema` creates.
+    async fn pool_with(dir: &tempfile::TempDir, schema: &'static str) -> Arc<Pool> {
+        let pool = pool(dir);
+        pool.write(move |tx| Ok(tx.execute_batch(schema)?))
+            .await
+            .unwrap();
+        pool
+    }
+
     fn insert(k: i64) -> impl FnOnce(&Transaction<'_>) -> Result<(), DbError> + Send {
         move |tx| {
             tx.execute("INSERT INTO t (k) VALUES (?1)", [k])?;
@@ -478,10 +487,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_batched_together_fail_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir);
-        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        let pool = pool_with(&dir, "CREATE TABLE t (k INTEGER PRIMARY KEY)").await;
         let (release, held) = hold_writer(&pool);
         let first = pool.write(insert(1));
         let duplicate = pool.write(insert(1));
@@ -516,10 +522,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_ends_the_transaction_fails_the_writes_before_it_only() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir);
-        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        let pool = pool_with(&dir, "CREATE TABLE t (k INTEGER PRIMARY KEY)").await;
         let (release, held) = hold_writer(&pool);
         let before = pool.write(insert(1));
         // What SQLite does on a failure it cannot contain to a statement.
@@ -541,10 +544,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_is_answered_once_readers_can_see_it() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir);
-        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        let pool = pool_with(&dir, "CREATE TABLE t (k INTEGER PRIMARY KEY)").await;
         let writes: Vec<_> = (0..200).map(|k| pool.write(insert(k))).collect();
         for (k, write) in writes.into_iter().enumerate() {
             write.await.unwrap();
@@ -568,10 +568,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_stays_small_under_writes_that_never_pause() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = pool(&dir);
-        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE b (v BLOB)")?))
-            .await
-            .unwrap();
+        let pool = pool_with(&dir, "CREATE TABLE b (v BLOB)").await;
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let readers: Vec<_> = (0..3)
             .map(|_| {

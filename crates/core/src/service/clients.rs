@@ -164,14 +164,11 @@ impl Clients {
         token: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<(Client, Option<String>), Error> {
-        if let Some(client) = self.find_client(token).await? {
-            return Ok((client, None));
+        let (client, token) = self.find_or_make_client(token, ip).await?;
+        if token.is_some() {
+            self.client_repo.insert_client(&client).await?;
         }
-        self.rate_limits
-            .throttle_limit(Throttled::CreateClient, ip)
-            .await?;
-        let (client, token) = self.insert_new_client().await?;
-        Ok((client, Some(token)))
+        Ok((client, token))
     }
 
     /// Deletes a client this request created and could not finish; a
