@@ -190,7 +190,7 @@ fn round_trips_per_request_stay_as_documented() {
             attempt_cost,
             (15, 3),
         ),
-        ("POST /v1/client/sessions/{id}/tokens", mint_cost, (3, 0)),
+        ("POST /v1/client/sessions/{id}/tokens", mint_cost, (1, 0)),
         ("GET /v1/client (signed in)", client_cost, (3, 0)),
     ];
     for (request, (pg, redis), _) in &table {

@@ -376,6 +376,34 @@ impl ClientRepository for PostgresStore {
         self.client_with_sessions(find, id.as_str(), now).await
     }
 
+    async fn find_active_session(
+        &self,
+        token_hash: &str,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1 \
+             AND client_id = (SELECT id FROM clients WHERE token_hash = $2) \
+             AND status = $3 AND expire_at > $4 \
+             AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id)"
+        );
+        let found = self
+            .sessions(
+                sql,
+                &[
+                    &id.as_str(),
+                    &token_hash,
+                    &SessionStatus::Active.as_str(),
+                    &now.0,
+                ],
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
         self.sessions(
             concat!(

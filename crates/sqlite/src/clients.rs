@@ -324,6 +324,31 @@ impl ClientRepository for SqliteStore {
             .await
     }
 
+    async fn find_active_session(
+        &self,
+        token_hash: &str,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let (token_hash, id) = (token_hash.to_owned(), id.clone());
+        self.pool
+            .read(move |tx| {
+                Ok(tx
+                    .prepare_cached(FIND_ACTIVE_SESSION)?
+                    .query_row(
+                        params![
+                            id.as_str(),
+                            token_hash,
+                            SessionStatus::Active.as_str(),
+                            now.0
+                        ],
+                        session_from_row,
+                    )
+                    .optional()?)
+            })
+            .await
+    }
+
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError> {
         let client_id = client_id.clone();
         self.pool
@@ -510,6 +535,17 @@ fn client_with_sessions(
     let users = crate::users::load_users(conn, &ids)?;
     Ok(Some(ClientWithSessions::pair(client, sessions, &users)))
 }
+
+/// A session by id (?1), if the client whose token hash is ?2 holds it,
+/// it is stored with status ?3, `expire_at` is after ?4, and its user exists.
+const FIND_ACTIVE_SESSION: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = ?1 \
+     AND client_id = (SELECT id FROM clients WHERE token_hash = ?2) \
+     AND status = ?3 AND expire_at > ?4 \
+     AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id)"
+);
 
 fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Client> {
     latch_sql::rows::client(&SqliteColumns(row))

@@ -30,7 +30,8 @@ const WEEK: i64 = 7 * 86_400_000;
 /// session id rotates nothing), an earlier hash never matching again;
 /// `end_session` moving a session only out of `active`, once; `sessions_of_client`
 /// oldest first; `find_client_with_sessions` giving the client with exactly its
-/// sessions active at `now`, oldest first, each with its user as stored; `list_sessions` and `count_sessions` by user, client and
+/// sessions active at `now`, oldest first, each with its user as stored, and
+/// `find_active_session` one of them by id; `list_sessions` and `count_sessions` by user, client and
 /// effective status at `now`, newest first and paginated; `delete_client`
 /// keeping the sessions with the active ones marked `removed`; user deletion
 /// taking the user's sessions along; and many tasks racing on one client and
@@ -288,7 +289,8 @@ async fn rotate_token_is_a_compare_and_set(clients: &dyn ClientRepository) {
 
 /// `find_client_with_sessions` (and `get_client_with_sessions`, by id): by the current token hash only, with the
 /// client's sessions active at `now` (not ended, not past `expire_at`), oldest
-/// first, each with its user exactly as the user repository reads it.
+/// first, each with its user exactly as the user repository reads it; and
+/// `find_active_session`, one of those sessions by id.
 async fn a_client_with_its_active_sessions_and_users(
     clients: &dyn ClientRepository,
     users: &dyn UserRepository,
@@ -389,6 +391,44 @@ async fn a_client_with_its_active_sessions_and_users(
     assert_eq!(view(7001, at(50)).await, Ok(None));
     assert_eq!(view(token - 1, at(50)).await, Ok(None));
     assert_eq!(view(99_999, at(50)).await, Ok(None));
+
+    // One session by id: only an active one of the client the token names.
+    let active = |token: u64, id: &'static str, now: Timestamp| async move {
+        clients
+            .find_active_session(&token_hash(token), &SessionId(id.into()), now)
+            .await
+    };
+    assert_eq!(
+        active(token, "view_1", at(50)).await,
+        Ok(Some(first.clone()))
+    );
+    assert_eq!(
+        active(token, "view_3", at(50)).await,
+        Ok(Some(third.clone()))
+    );
+    assert_eq!(active(token, "view_2", at(50)).await, Ok(None), "ended");
+    assert_eq!(
+        active(token, "view_1", first.expire_at).await,
+        Ok(None),
+        "expired at its expire_at"
+    );
+    assert_eq!(
+        active(token, "view_other_1", at(50)).await,
+        Ok(None),
+        "another client's session"
+    );
+    assert_eq!(
+        active(7200, "view_other_1", at(50)).await,
+        Ok(None),
+        "through a token rotated out"
+    );
+    assert_eq!(
+        active(7201, "view_other_1", at(50)).await,
+        Ok(Some(other)),
+        "through that client's current token"
+    );
+    assert_eq!(active(token - 1, "view_1", at(50)).await, Ok(None));
+    assert_eq!(active(token, "view_missing", at(50)).await, Ok(None));
 }
 
 /// `purge_idle_clients` takes clients idle since before the cut-off that hold

@@ -200,6 +200,17 @@ pub trait ClientRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Option<ClientWithSessions>, StoreError>;
 
+    /// Session `id` if it belongs to the client whose current token has this
+    /// SHA-256 (hex), is active at `now` (as
+    /// [`Self::find_client_with_sessions`] counts it) and its user still
+    /// exists: what a session token is minted for, in one read.
+    async fn find_active_session(
+        &self,
+        token_hash: &str,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError>;
+
     /// The sessions of one client, oldest first.
     async fn sessions_of_client(&self, client_id: &ClientId) -> Result<Vec<Session>, StoreError>;
 

@@ -24,14 +24,18 @@ impl SessionTokenClaims {
     /// The claims of a token for `view`'s session issued at `view.now`,
     /// living `lifetime`; `None` unless the session is active then.
     pub fn of(view: &SessionView, lifetime: Duration) -> Option<Self> {
-        let (session, now) = (&view.session, view.now);
+        Self::of_session(&view.session, view.now, lifetime)
+    }
+
+    /// [`Self::of`] for `session` as seen at `now`.
+    pub fn of_session(session: &Session, now: Timestamp, lifetime: Duration) -> Option<Self> {
         if !session.is_active(now) {
             return None;
         }
         let age = |at: Timestamp| now.since(at).0 / 60_000;
         Some(Self {
             session_id: session.id.clone(),
-            user_id: view.user.id.0.clone(),
+            user_id: session.user_id.0.clone(),
             issued_at: now,
             expires_at: now.plus(lifetime),
             factor_ages_minutes: [
@@ -162,22 +166,17 @@ impl Sessions {
     ) -> Result<SessionTokenClaims, Error> {
         let now = self.clock.now();
         let lifetime = self.settings.current().session_token_lifetime;
-        // The common case in one read: the client with its active sessions.
+        // The common case in one read: this client's session, active, of a
+        // user who still exists; nothing else of either is needed.
         if let Some(token) = token.filter(|t| !t.is_empty()) {
-            let found = self
+            let active = self
                 .client_repo
-                .find_client_with_sessions(&super::token_hash(token), now)
-                .await?
-                .ok_or(Error::NotFound(Resource::Session))?;
-            if let Some((session, user)) = found
-                .sessions
-                .into_iter()
-                .find(|(session, _)| session.id.as_str() == id)
+                .find_active_session(&super::token_hash(token), &SessionId(id.to_owned()), now)
+                .await?;
+            if let Some(claims) =
+                active.and_then(|s| SessionTokenClaims::of_session(&s, now, lifetime))
             {
-                let view = SessionView::at(session, user, now);
-                if let Some(claims) = SessionTokenClaims::of(&view, lifetime) {
-                    return Ok(claims);
-                }
+                return Ok(claims);
             }
         }
         // Not an active session of this client: say which of the two it is.
@@ -360,19 +359,12 @@ mod tests {
         m.clients
             .expect_find_client_by_token_hash()
             .returning(|_| Ok(Some(client())));
-        // The one read lists only this client's active sessions.
-        let listed: Vec<(Session, User)> = (status == SessionStatus::Active && owner == "client_1")
-            .then(|| (session(status), user()))
-            .into_iter()
-            .collect();
+        // The one read finds only this client's active sessions.
+        let found =
+            (status == SessionStatus::Active && owner == "client_1").then(|| session(status));
         m.clients
-            .expect_find_client_with_sessions()
-            .returning(move |_, _| {
-                Ok(Some(crate::ports::ClientWithSessions {
-                    client: client(),
-                    sessions: listed.clone(),
-                }))
-            });
+            .expect_find_active_session()
+            .returning(move |_, _, _| Ok(found.clone()));
         let owner = ClientId(owner.to_owned());
         m.clients.expect_get_session().returning(move |_| {
             Ok(Some(Session {
@@ -399,17 +391,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_active_session_mints_from_one_read_of_the_client() {
+    async fn an_active_session_mints_from_one_read() {
         let mut m = Mocks::new();
         m.clients
-            .expect_find_client_with_sessions()
+            .expect_find_active_session()
+            .withf(|hash, id, now| {
+                hash == super::super::token_hash(TOKEN) && id.as_str() == "sess_1" && *now == NOW
+            })
             .times(1)
-            .returning(|_, _| {
-                Ok(Some(crate::ports::ClientWithSessions {
-                    client: client(),
-                    sessions: vec![(session(SessionStatus::Active), user())],
-                }))
-            });
+            .returning(|_, _, _| Ok(Some(session(SessionStatus::Active))));
         // No other read is expected: a second one would fail the mock.
         let claims = m
             .services()
@@ -425,8 +415,11 @@ mod tests {
     async fn a_token_that_names_no_client_mints_nothing() {
         let mut m = Mocks::new();
         m.clients
-            .expect_find_client_with_sessions()
-            .returning(|_, _| Ok(None));
+            .expect_find_active_session()
+            .returning(|_, _, _| Ok(None));
+        m.clients
+            .expect_find_client_by_token_hash()
+            .returning(|_| Ok(None));
         let err = m
             .services()
             .sessions
