@@ -73,9 +73,12 @@ pub struct Report {
     /// RSA-2048 signatures per second on every core, measured beside the
     /// mints.
     pub rsa_ceiling: f64,
-    pub email_code: Option<Summary>,
-    /// The SQLite writer over the email-code row's runs.
-    pub email_code_writer: Option<crate::writer::WriterUse>,
+    /// The median over runs of each run's mints per signature of the
+    /// ceiling measured just before them.
+    pub mint_ratio: f64,
+    /// The email-code flow at each concurrency, with the SQLite writer over
+    /// that row's runs.
+    pub email_code: Vec<(usize, Summary, crate::writer::WriterUse)>,
     /// The rows on PostgreSQL and Redis.
     pub postgres: Option<crate::distributed::Rows>,
     pub memory: Option<Memory>,
@@ -130,8 +133,8 @@ impl Report {
             get_saturated: None,
             mint: None,
             rsa_ceiling: f64::NAN,
-            email_code: None,
-            email_code_writer: None,
+            mint_ratio: f64::NAN,
+            email_code: Vec::new(),
             postgres: None,
             memory: None,
             scale: Vec::new(),
@@ -336,23 +339,20 @@ impl Report {
                 &share,
             );
         }
-        if let Some(s) = &self.email_code {
+        for (c, s, w) in &self.email_code {
             Self::load_row(
                 &mut out,
                 "email-code sign-in (create, prepare, attempt)",
-                EMAIL_CODE_CONCURRENCY,
+                *c,
                 "flows/s",
                 s,
                 Some("flow"),
-                &match &self.email_code_writer {
-                    Some(w) => format!(
-                        "latency of the whole flow (3 requests); SQLite writer busy {:.1}% of the time, {:.1} writes per flow, {:.1} per transaction",
-                        w.occupancy * 100.0,
-                        w.writes_per_step,
-                        w.writes_per_transaction
-                    ),
-                    None => "latency of the whole flow (3 requests)".to_owned(),
-                },
+                &format!(
+                    "latency of the whole flow (3 requests); SQLite writer busy {:.1}% of the time, {:.1} writes per flow, {:.1} per transaction",
+                    w.occupancy * 100.0,
+                    w.writes_per_step,
+                    w.writes_per_transaction
+                ),
             );
         }
         if let Some(pg) = &self.postgres {
@@ -484,10 +484,11 @@ impl Report {
                 row(
                     "session token mint ≥ 80% of the RSA-2048 signing ceiling",
                     format!(
-                        "{:.0} tokens/s / {:.0} signatures/s = {:.1}%",
+                        "{:.0} tokens/s / {:.0} signatures/s = {:.1}% (medians); each run against its own ceiling: {:.1}% (median)",
                         s.rate,
                         self.rsa_ceiling,
-                        100.0 * ratio
+                        100.0 * ratio,
+                        100.0 * self.mint_ratio
                     ),
                     Some(ratio >= 0.8),
                 );
@@ -497,6 +498,18 @@ impl Report {
                 "-".into(),
                 None,
             ),
+        }
+        match self
+            .email_code
+            .iter()
+            .max_by(|a, b| a.1.rate.total_cmp(&b.1.rate))
+        {
+            Some((c, s, _)) => row(
+                "email-code flow ≥ 1,000 flows/s on SQLite",
+                format!("{:.0} flows/s at c={c}, p99 {:.2} ms", s.rate, s.p99),
+                Some(s.rate >= 1000.0),
+            ),
+            None => row("email-code flow on SQLite", "-".into(), None),
         }
         match &self.memory {
             Some(m) => row(
