@@ -463,10 +463,9 @@ mod tests {
         }
     }
 
-    /// Holds the writer until the returned sender is used, so that what is
-    /// queued meanwhile runs as one batch.
-    /// A write that holds the writer until released, returned once the
-    /// writer is running it: writes queued after this form the next batch.
+    /// A write that holds the writer until the returned sender is used,
+    /// returned once the writer runs it: what is queued meanwhile runs as
+    /// the next batch, together.
     async fn hold_writer(
         pool: &Pool,
     ) -> (
