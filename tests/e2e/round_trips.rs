@@ -183,7 +183,7 @@ fn round_trips_per_request_stay_as_documented() {
         (
             "POST /v1/client/sign_ins (identifier only)",
             create_cost,
-            (5, 3),
+            (4, 3),
         ),
         (
             "POST .../attempt_first_factor (password)",

@@ -54,7 +54,8 @@ usage: latch-bench [--runs N] [--secs S] [--warmup S] [--sessions N] [--hashes N
                  (BENCH_ONLY, default all; postgres and scale need PostgreSQL on
                  127.0.0.1 port BENCH_PG_PORT (default 5432; scale: 5432) with trust
                  auth for `postgres`, Redis on 127.0.0.1:6379, psql, createdb,
-                 dropdb and redis-cli)
+                 dropdb and redis-cli), or `email`: only the email-code rows
+                 of load, on a server of their own
   --quick        1 run of 2 s, 0.5 s warm-up, 10000 sessions, 5 hashes
   --skip-node    leave out the @node-rs/argon2 rows (BENCH_SKIP_NODE=1)
   --scale-sqlite-users N    users written into SQLite for the scale rows
@@ -77,6 +78,8 @@ const EMAIL_CODE_CONCURRENCY: usize = 16;
 const EMAIL_CODE_SATURATING: usize = 64;
 /// The groups of rows, in the order they run.
 const ROWS: &str = "argon2,node,load,postgres,memory,scale";
+/// A group outside the default: the last rows of `load` by themselves.
+const EMAIL_ONLY: &str = "email";
 
 pub struct Options {
     pub runs: usize,
@@ -171,7 +174,11 @@ impl Options {
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
-        if let Some(bad) = o.only.iter().find(|r| !ROWS.split(',').any(|k| k == *r)) {
+        if let Some(bad) = o
+            .only
+            .iter()
+            .find(|r| *r != EMAIL_ONLY && !ROWS.split(',').any(|k| k == *r))
+        {
             bail!("--only: unknown rows {bad:?}\n{USAGE}");
         }
         if std::env::var("BENCH_SKIP_NODE").is_ok_and(|v| !v.is_empty() && v != "0") {
@@ -225,6 +232,8 @@ async fn run(opts: Options) -> Result<()> {
     }
     if opts.wants("load") {
         load_rows(&opts, &mut report).await?;
+    } else if opts.wants(EMAIL_ONLY) {
+        email_rows_alone(&opts, &mut report).await?;
     }
     if opts.wants("postgres") {
         distributed::rows(&opts, &mut report).await?;
@@ -451,14 +460,26 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
     report.rsa_ceiling = load::median(&ceilings);
     report.mint_ratio = load::median(&ratios);
 
+    email_code_rows(opts, report, &latch, emails).await?;
+    progress("stopping latch");
+    latch.stop().await
+}
+
+/// The email-code rows, at both concurrencies, with the writer's use.
+async fn email_code_rows(
+    opts: &Options,
+    report: &mut Report,
+    latch: &Latch,
+    emails: Arc<Vec<String>>,
+) -> Result<()> {
     for c in [EMAIL_CODE_CONCURRENCY, EMAIL_CODE_SATURATING] {
         let name = format!("email-code sign-in flow c={c}");
         let mut outs = Vec::new();
         // Every flow, warm-ups included, against the writer's counters.
         let flows = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let before = writer::read(addr).await?;
+        let before = writer::read(latch.addr).await?;
         for run in 1..=opts.runs {
-            let vus = EmailCodeFlow::vus(addr, Arc::clone(&emails), c)
+            let vus = EmailCodeFlow::vus(latch.addr, Arc::clone(&emails), c)
                 .await?
                 .into_iter()
                 .map(|inner| distributed::Counted {
@@ -466,13 +487,13 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
                     steps: Arc::clone(&flows),
                 })
                 .collect();
-            let o = load::run(vus, window, pid).await?;
+            let o = load::run(vus, opts.window(), latch.pid).await?;
             log_outcome(&name, run, opts.runs, &o);
             outs.push(o);
         }
         let used = writer::between(
             &before,
-            &writer::read(addr).await?,
+            &writer::read(latch.addr).await?,
             flows.load(std::sync::atomic::Ordering::Relaxed),
         );
         progress(&format!(
@@ -484,6 +505,16 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         report.email_code.push((c, Summary::of(&outs), used));
     }
 
+    Ok(())
+}
+
+/// `--only email`: the email-code rows on a server of their own, seeded as
+/// the load rows' is.
+async fn email_rows_alone(opts: &Options, report: &mut Report) -> Result<()> {
+    progress(&format!("starting {}", opts.latch.display()));
+    let latch = Latch::start(&opts.latch).await?;
+    let fixtures = fixtures(&latch, opts.cpus, "").await?;
+    email_code_rows(opts, report, &latch, fixtures.emails).await?;
     progress("stopping latch");
     latch.stop().await
 }

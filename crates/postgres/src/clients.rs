@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp,
-    User,
+    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Standing,
+    Timestamp, User,
 };
-use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
+use latch_core::ports::{ClientRepository, ClientWithSessions, DigestUpgrade, SessionQuery};
 use latch_sql::{client_columns, session_columns};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -231,15 +231,25 @@ impl ClientRepository for PostgresStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Standing, StoreError> {
         let run = async {
             let mut db = self.client().await?;
             let tx = db.transaction().await?;
+            // The user's row first, as a ban or lock takes it: the standing
+            // returned is the one after any such write racing this one.
+            let standing = crate::users::record_sign_in(
+                &tx,
+                &session.user_id,
+                session.created_at,
+                upgrade.as_ref(),
+            )
+            .await?;
             start_session(&tx, session, expected_token_hash, new_token_hash).await?;
             write_events(&tx, events).await?;
             tx.commit().await?;
-            Ok::<_, DbError>(())
+            Ok::<_, DbError>(standing)
         };
         self.bounded(run).await
     }

@@ -263,47 +263,6 @@ impl UserRepository for PostgresStore {
         self.bounded(run).await
     }
 
-    async fn record_sign_in(
-        &self,
-        id: &UserId,
-        at: Timestamp,
-        upgrade: Option<DigestUpgrade>,
-    ) -> Result<Standing, StoreError> {
-        let run = async {
-            let client = self.client().await?;
-            // One statement, so no transaction: updated_at only moves
-            // forward, so a compare-and-set update that read the user before
-            // this sees it changed; the digest is replaced only while it is
-            // the one that verified (an admin's new one stays, and NULL never
-            // matches).
-            let stmt = client
-                .prepare_cached(
-                    "UPDATE users SET last_sign_in_at = $2, \
-                     updated_at = GREATEST($2::BIGINT, updated_at + 1), failed_attempts = 0, \
-                     password_digest = CASE WHEN $3::TEXT IS NOT NULL AND password_digest = $3 \
-                                            THEN $4 ELSE password_digest END \
-                     WHERE id = $1 RETURNING banned, locked_until",
-                )
-                .await?;
-            let (old, new) = match &upgrade {
-                Some(u) => (Some(u.old.as_str()), Some(u.new.as_str())),
-                None => (None, None),
-            };
-            // A ban or lock written before this waits for, or is waited for
-            // by, this row's lock: what it returns is the standing after both.
-            let row = client
-                .query_opt(&stmt, &[&id.as_str(), &at.0, &old, &new])
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let locked_until: Option<i64> = row.try_get(1)?;
-            Ok::<_, DbError>(Standing {
-                banned: row.try_get(0)?,
-                locked_until: locked_until.map(Timestamp),
-            })
-        };
-        self.bounded(run).await
-    }
-
     async fn take_attempt(
         &self,
         id: &UserId,
@@ -916,4 +875,43 @@ fn user_filter(query: &UserQuery) -> (String, Vec<&(dyn ToSql + Sync)>) {
         format!(" WHERE {}", clauses.join(" AND "))
     };
     (filter, params)
+}
+
+/// Records a sign-in on user `id` in `tx`, as `ClientRepository::insert_session`
+/// describes it, and returns the user's standing as the write left it;
+/// `NotFound` if there is no such user.
+pub(crate) async fn record_sign_in(
+    tx: &Transaction<'_>,
+    id: &UserId,
+    at: Timestamp,
+    upgrade: Option<&DigestUpgrade>,
+) -> Result<Standing, DbError> {
+    // updated_at only moves forward, so a compare-and-set update that read
+    // the user before this sees it changed; the digest is replaced only
+    // while it is the one that verified (an admin's new one stays, and NULL
+    // never matches).
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE users SET last_sign_in_at = $2, \
+             updated_at = GREATEST($2::BIGINT, updated_at + 1), failed_attempts = 0, \
+             password_digest = CASE WHEN $3::TEXT IS NOT NULL AND password_digest = $3 \
+                                    THEN $4 ELSE password_digest END \
+             WHERE id = $1 RETURNING banned, locked_until",
+        )
+        .await?;
+    let (old, new) = match upgrade {
+        Some(u) => (Some(u.old.as_str()), Some(u.new.as_str())),
+        None => (None, None),
+    };
+    // A ban or lock written before this waits for, or is waited for by,
+    // this row's lock: what it returns is the standing after both.
+    let row = tx
+        .query_opt(&stmt, &[&id.as_str(), &at.0, &old, &new])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let locked_until: Option<i64> = row.try_get(1)?;
+    Ok(Standing {
+        banned: row.try_get(0)?,
+        locked_until: locked_until.map(Timestamp),
+    })
 }

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{
-    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp, User,
+    Client, ClientId, Session, SessionId, SessionStatus, SignInId, SignUpId, Standing, Timestamp,
+    User,
 };
-use latch_core::ports::{ClientRepository, ClientWithSessions, SessionQuery};
+use latch_core::ports::{ClientRepository, ClientWithSessions, DigestUpgrade, SessionQuery};
 use latch_sql::{client_columns, session_columns};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -177,15 +178,23 @@ impl ClientRepository for SqliteStore {
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Standing, StoreError> {
         let (session, events) = (session.clone(), events.to_vec());
         let (expected, new_token_hash) =
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
             .write(move |tx| {
+                let standing = crate::users::record_sign_in(
+                    tx,
+                    &session.user_id,
+                    session.created_at,
+                    upgrade.as_ref(),
+                )?;
                 start_session(tx, &session, &expected, &new_token_hash)?;
-                write_events(tx, &events)
+                write_events(tx, &events)?;
+                Ok(standing)
             })
             .await
     }

@@ -241,43 +241,6 @@ impl UserRepository for SqliteStore {
             .await
     }
 
-    async fn record_sign_in(
-        &self,
-        id: &UserId,
-        at: Timestamp,
-        upgrade: Option<DigestUpgrade>,
-    ) -> Result<Standing, StoreError> {
-        let id = id.clone();
-        self.pool
-            .write(move |tx| {
-                let standing = tx
-                    // updated_at only moves forward, so a compare-and-set update
-                    // that read the user before this sees it changed.
-                    .prepare_cached(
-                        "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1), \
-                         failed_attempts = 0 WHERE id = ?1 RETURNING banned, locked_until",
-                    )?
-                    .query_row(params![id.as_str(), at.0], |row| {
-                        Ok(Standing {
-                            banned: row.get(0)?,
-                            locked_until: row.get::<_, Option<i64>>(1)?.map(Timestamp),
-                        })
-                    })
-                    .optional()?
-                    .ok_or(StoreError::NotFound)?;
-                if let Some(upgrade) = upgrade {
-                    // Compared in the UPDATE: a digest an admin set since the
-                    // password verified stays, and a NULL digest never matches.
-                    tx.prepare_cached(
-                        "UPDATE users SET password_digest = ?3 WHERE id = ?1 AND password_digest = ?2",
-                    )?
-                    .execute(params![id.as_str(), upgrade.old, upgrade.new])?;
-                }
-                Ok(standing)
-            })
-            .await
-    }
-
     async fn take_attempt(
         &self,
         id: &UserId,
@@ -902,4 +865,39 @@ fn lock_of(
         .query_row([id.as_str()], |row| row.get(0))
         .optional()?;
     Ok(lock.flatten().map(Timestamp))
+}
+
+/// Records a sign-in on user `id` in `tx`, as `ClientRepository::insert_session`
+/// describes it, and returns the user's standing as the write left it;
+/// `NotFound` if there is no such user.
+pub(crate) fn record_sign_in(
+    tx: &Connection,
+    id: &UserId,
+    at: Timestamp,
+    upgrade: Option<&DigestUpgrade>,
+) -> Result<Standing, DbError> {
+    let standing = tx
+        // updated_at only moves forward, so a compare-and-set update that
+        // read the user before this sees it changed.
+        .prepare_cached(
+            "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1), \
+             failed_attempts = 0 WHERE id = ?1 RETURNING banned, locked_until",
+        )?
+        .query_row(params![id.as_str(), at.0], |row| {
+            Ok(Standing {
+                banned: row.get(0)?,
+                locked_until: row.get::<_, Option<i64>>(1)?.map(Timestamp),
+            })
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(upgrade) = upgrade {
+        // Compared in the UPDATE: a digest an admin set since the password
+        // verified stays, and a NULL digest never matches.
+        tx.prepare_cached(
+            "UPDATE users SET password_digest = ?3 WHERE id = ?1 AND password_digest = ?2",
+        )?
+        .execute(params![id.as_str(), upgrade.old, upgrade.new])?;
+    }
+    Ok(standing)
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latch_core::error::StoreError;
-use latch_core::model::{Client, ClientId, Identifier, SessionId, SignInId, UserId};
+use latch_core::model::{
+    Client, ClientId, Identifier, SessionId, SignInId, Timestamp, User, UserId,
+};
 use latch_core::ports::{ClientRepository, InstanceStore, SignInStore, UserQuery, UserRepository};
 use latch_sqlite::{SqliteConfig, SqliteStore, migrate, schema_version};
 use latch_testkit::fixtures::{self, at};
@@ -324,6 +326,7 @@ async fn data_survives_reopening() {
                 &session,
                 &fixtures::token_hash(1),
                 &fixtures::token_hash(2),
+                None,
                 &[],
             )
             .await
@@ -334,6 +337,12 @@ async fn data_survives_reopening() {
         store.replace(&sign_in, expected).await.unwrap();
         store.get_or_insert("secret_key", "sk_1").await.unwrap();
     }
+    // The session's start recorded the sign-in on the user.
+    let user = User {
+        last_sign_in_at: Some(session.created_at),
+        updated_at: Timestamp(user.updated_at.0 + 1),
+        ..user
+    };
     let store = db.open();
     assert_eq!(
         UserRepository::get(&*store, &UserId("user_1".into())).await,

@@ -27,7 +27,12 @@ const WEEK: i64 = 7 * 86_400_000;
 /// token hash back) and their `NotFound`; `insert_session` storing the session
 /// and rotating the client's token, last active session, sign-in and
 /// `updated_at` together or neither (a missing client is `NotFound`, a taken
-/// session id rotates nothing), an earlier hash never matching again;
+/// session id rotates nothing), an earlier hash never matching again, with
+/// the sign-in recorded on the user in the same step (`session_start`: only
+/// the sign-in time and `updated_at`, the digest upgraded only while it still
+/// is the one the caller verified, also when many race; the standing as
+/// stored; the failure count cleared; nothing stored for an unknown user or
+/// a lost rotation);
 /// `end_session` moving a session only out of `active`, once; `sessions_of_client`
 /// oldest first; `find_client_with_sessions` giving the client with exactly its
 /// sessions active at `now`, oldest first, each with its user as stored, and
@@ -64,6 +69,7 @@ pub async fn client_repository_contract(
     sessions_keep_their_origin(&*clients).await;
     sign_ups_on_clients(&*clients, &*users).await;
     racing_sign_ups_make_one_user(&clients, &users).await;
+    crate::session_start::session_start_records_the_sign_in(&clients, &users).await;
 }
 
 /// Sign-ups on many clients racing to complete with one email address, then
@@ -203,7 +209,7 @@ async fn sessions_keep_their_origin(clients: &dyn ClientRepository) {
         ..fixtures::session("sess_origin_1", "client_origin", "user_a", at(9_300))
     };
     clients
-        .insert_session(&first, &token_hash(9300), &token_hash(9301), &[])
+        .insert_session(&first, &token_hash(9300), &token_hash(9301), None, &[])
         .await
         .expect("insert the first session");
     assert_eq!(get_session(clients, "sess_origin_1").await, Some(first));
@@ -214,7 +220,7 @@ async fn sessions_keep_their_origin(clients: &dyn ClientRepository) {
     );
     let second = fixtures::session("sess_origin_2", "client_origin", "user_a", at(9_400));
     clients
-        .insert_session(&second, &token_hash(9301), &token_hash(9302), &[])
+        .insert_session(&second, &token_hash(9301), &token_hash(9302), None, &[])
         .await
         .expect("insert the second session");
     assert_eq!(
@@ -325,7 +331,13 @@ async fn a_client_with_its_active_sessions_and_users(
     let mut token = 7001;
     for session in [&first, &second, &third] {
         clients
-            .insert_session(session, &token_hash(token), &token_hash(token + 1), &[])
+            .insert_session(
+                session,
+                &token_hash(token),
+                &token_hash(token + 1),
+                None,
+                &[],
+            )
             .await
             .expect("insert view session");
         token += 1;
@@ -337,7 +349,7 @@ async fn a_client_with_its_active_sessions_and_users(
         .expect("insert another client");
     let other = fixtures::session("view_other_1", "view_other", "view_b", at(15));
     clients
-        .insert_session(&other, &token_hash(7200), &token_hash(7201), &[])
+        .insert_session(&other, &token_hash(7200), &token_hash(7201), None, &[])
         .await
         .expect("insert a session of another client");
     assert!(
@@ -457,6 +469,7 @@ async fn idle_clients_are_purged_unless_signed_in(clients: &dyn ClientRepository
             &session,
             &fixtures::token_hash(9002),
             &fixtures::token_hash(9004),
+            None,
             &[],
         )
         .await
@@ -526,7 +539,13 @@ async fn unused_clients_are_purged_sooner(clients: &Arc<dyn ClientRepository>) {
     insert("signed_out", 11_004, base).await;
     let session = fixtures::session("sess_signed_out", "signed_out", "user_a", at(base));
     clients
-        .insert_session(&session, &token_hash(11_004), &token_hash(11_005), &[])
+        .insert_session(
+            &session,
+            &token_hash(11_004),
+            &token_hash(11_005),
+            None,
+            &[],
+        )
         .await
         .expect("insert session");
     clients
@@ -826,7 +845,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
             .await
             .expect("set the sign-in in progress");
         clients
-            .insert_session(session, &before.token_hash, &token_hash(token), &[])
+            .insert_session(session, &before.token_hash, &token_hash(token), None, &[])
             .await
             .expect("insert_session");
         assert_eq!(
@@ -909,7 +928,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let orphan = fixtures::session("sess_orphan", "client_missing", "user_a", at(400));
     assert_eq!(
         clients
-            .insert_session(&orphan, &token_hash(4), &token_hash(5), &[])
+            .insert_session(&orphan, &token_hash(4), &token_hash(5), None, &[])
             .await,
         Err(StoreError::NotFound),
         "insert_session with a missing client"
@@ -931,7 +950,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let taken = fixtures::session("sess_1", "client_1", "user_b", at(600));
     assert!(
         clients
-            .insert_session(&taken, &expected.token_hash, &token_hash(6), &[])
+            .insert_session(&taken, &expected.token_hash, &token_hash(6), None, &[])
             .await
             .is_err(),
         "insert_session with a taken session id fails"
@@ -947,7 +966,7 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
     let stale = fixtures::session("sess_stale", "client_1", "user_b", at(650));
     assert_eq!(
         clients
-            .insert_session(&stale, &token_hash(3), &token_hash(8), &[])
+            .insert_session(&stale, &token_hash(3), &token_hash(8), None, &[])
             .await,
         Err(StoreError::Conflict),
         "insert_session with a stale token hash"
@@ -1367,7 +1386,7 @@ async fn delete_client_marks_sessions_removed(clients: &dyn ClientRepository, st
     let late = fixtures::session("sess_late", "client_1", "user_a", at(2_000));
     assert_eq!(
         clients
-            .insert_session(&late, &token_hash(6), &token_hash(7), &[])
+            .insert_session(&late, &token_hash(6), &token_hash(7), None, &[])
             .await,
         Err(StoreError::NotFound),
         "insert_session on a deleted client"
@@ -1440,7 +1459,7 @@ async fn a_stored_expired_status_stays_expired(clients: &dyn ClientRepository) {
         ..fixtures::session("sess_expired", "client_4", "user_a", at(700))
     };
     clients
-        .insert_session(&session, &token_hash(40), &token_hash(41), &[])
+        .insert_session(&session, &token_hash(40), &token_hash(41), None, &[])
         .await
         .expect("insert an expired session");
     let on_client_4 = |status: SessionStatus, now: Timestamp| SessionQuery {
@@ -1498,9 +1517,11 @@ async fn racing_writes_do_not_undo_each_other(clients: &Arc<dyn ClientRepository
                 &session,
                 &token_hash(FIRST_TOKEN),
                 &token_hash(FIRST_TOKEN + 1 + i),
+                None,
                 &[],
             )
             .await
+            .map(|_| ())
         });
         let repo = Arc::clone(clients);
         tasks.spawn(async move {

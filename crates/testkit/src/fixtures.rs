@@ -175,8 +175,15 @@ where
     let millis = i64::try_from(n).unwrap_or(i64::MAX);
     let session = session(&format!("sess_{n}"), &client_id, &user_id, at(millis));
     store
-        .insert_session(&session, &token_hash(n * 2), &token_hash(n * 2 + 1), &[])
+        .insert_session(
+            &session,
+            &token_hash(n * 2),
+            &token_hash(n * 2 + 1),
+            None,
+            &[],
+        )
         .await
+        .map(|_| ())
 }
 
 /// Digests of "correct horse battery" made by the reference

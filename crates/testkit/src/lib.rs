@@ -44,6 +44,7 @@ mod outbox;
 mod process;
 pub mod receiver;
 pub mod services;
+mod session_start;
 mod settings_store;
 mod sign_in_store;
 mod sign_up_store;

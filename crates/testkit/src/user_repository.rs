@@ -3,10 +3,8 @@
 use std::sync::Arc;
 
 use latch_core::error::StoreError;
-use latch_core::model::{
-    IdentificationRecord, Identifier, IdentifierKind, Standing, Timestamp, User, UserId,
-};
-use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+use latch_core::model::{IdentificationRecord, Identifier, IdentifierKind, User, UserId};
+use latch_core::ports::{AttemptSlot, UserQuery, UserRepository};
 use serde_json::json;
 
 use crate::fixtures::{self, at};
@@ -20,15 +18,11 @@ use crate::fixtures::{self, at};
 /// each kind refused with the right kind and nothing stored, `update` replacing
 /// identifications atomically (a taken identifier changes nothing; values may
 /// move between the user's own records), `delete` freeing identifiers,
-/// `list`/`count` filters, order and pagination, and `record_sign_in` setting
-/// only the sign-in time (and `updated_at`), upgrading the digest only while it
-/// still is the one the caller verified, also when many sign-ins race; the
+/// `list`/`count` filters, order and pagination; the
 /// second-factor state (a sealed TOTP secret and backup code digests) round
 /// trips, each TOTP step and each backup code is accepted once even when
 /// uses race, and updates never rewind the last TOTP step.
 pub async fn user_repository_contract(repo: Arc<dyn UserRepository>) {
-    record_sign_in_is_narrow(&repo).await;
-    record_sign_in_returns_the_standing(&*repo).await;
     second_factor_state(&repo).await;
     external_accounts_link_once(&*repo).await;
     lockout_counts_every_failure_and_locks(&repo).await;
@@ -172,52 +166,9 @@ async fn account_history_round_trips(repo: &dyn UserRepository) {
     assert_eq!(read.verification_attempts_remaining(at(40), 5), Some(4));
 }
 
-/// `record_sign_in` returns the standing the user has as it is recorded: a
-/// lock and a ban stored before it show, and so does their end.
-async fn record_sign_in_returns_the_standing(repo: &dyn UserRepository) {
-    let gwen = fixtures::user("user_gwen", "gwen@example.com");
-    repo.insert(&gwen, &[]).await.expect("insert gwen");
-    let id = gwen.id.clone();
-    assert_eq!(
-        repo.record_sign_in(&id, at(100), None).await,
-        Ok(Standing::default()),
-        "a user in good standing"
-    );
-    repo.set_lock(&id, Some(at(50_000)), &[])
-        .await
-        .expect("lock");
-    assert_eq!(
-        repo.record_sign_in(&id, at(200), None).await,
-        Ok(Standing {
-            banned: false,
-            locked_until: Some(at(50_000)),
-        }),
-        "a lock shows"
-    );
-    repo.set_lock(&id, Some(Timestamp::FOREVER), &[])
-        .await
-        .expect("lock for good");
-    let mut banned = get(repo, "user_gwen").await.expect("gwen");
-    banned.banned = true;
-    let read_at = banned.updated_at;
-    banned.updated_at = at(300);
-    repo.update(&banned, read_at, &[]).await.expect("ban");
-    assert_eq!(
-        repo.record_sign_in(&id, at(400), None).await,
-        Ok(Standing {
-            banned: true,
-            locked_until: Some(Timestamp::FOREVER),
-        }),
-        "a ban and a lock without end show"
-    );
-    repo.set_lock(&id, None, &[]).await.expect("unlock");
-    assert!(repo.delete(&id, &[]).await.expect("delete gwen"));
-}
-
 /// `take_attempt` counts before a check and refuses past the limit;
 /// `settle_attempt` keeps a failure (locking at the limit) or gives a success
-/// back; `set_lock` locks and unlocks; a recorded sign-in clears the count;
-/// updates never touch the lock.
+/// back; `set_lock` locks and unlocks; updates never touch the lock.
 async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) {
     const MINUTE: i64 = 60_000;
     let lock_for = latch_core::model::Duration(60 * MINUTE);
@@ -237,16 +188,10 @@ async fn lockout_counts_every_failure_and_locks(repo: &Arc<dyn UserRepository>) 
     assert_eq!(fail(2).await, Ok(None));
     // A success gives its attempt back, so the next failure is the third.
     assert_eq!(succeed(3).await, Ok(None));
-    // A sign-in in between clears the count.
-    repo.record_sign_in(&gail.id, at(3), None)
-        .await
-        .expect("record a sign-in");
-    assert_eq!(fail(4).await, Ok(None));
-    assert_eq!(fail(5).await, Ok(None));
     assert_eq!(
         fail(6).await,
         Ok(Some(at(6 + 60 * MINUTE))),
-        "the third failure in a row locks"
+        "the third failure locks"
     );
     assert_eq!(
         get(&**repo, "user_gail").await.unwrap().locked_until,
@@ -1307,168 +1252,4 @@ async fn delete_frees_identifiers(repo: &dyn UserRepository) {
         .await
         .expect("a deleted user's identifiers (and identification ids) can be reused");
     assert_eq!(find(repo, "alice_01").await, Some(heir));
-}
-
-/// Leaves the store empty, as it found it.
-async fn record_sign_in_is_narrow(repo: &Arc<dyn UserRepository>) {
-    let upgrade = |old: &str, new: &str| {
-        Some(DigestUpgrade {
-            old: old.to_owned(),
-            new: new.to_owned(),
-        })
-    };
-    assert_eq!(
-        repo.record_sign_in(&uid("user_erin"), at(100), None).await,
-        Err(StoreError::NotFound),
-        "record_sign_in of an unknown user"
-    );
-    assert_eq!(
-        repo.record_sign_in(&uid("user_erin"), at(100), upgrade("a", "b"))
-            .await,
-        Err(StoreError::NotFound),
-        "record_sign_in with an upgrade of an unknown user"
-    );
-    assert_eq!(get(&**repo, "user_erin").await, None, "and stores nothing");
-
-    let erin = fixtures::full_user(
-        "user_erin",
-        "erin@example.com",
-        "erin.work@example.com",
-        "+15555550300",
-        "+15555550399",
-        "erin_05",
-    );
-    let weak = erin
-        .password_digest
-        .clone()
-        .expect("full_user has a password");
-    repo.insert(&erin, &[]).await.expect("insert erin");
-
-    let mut expected = erin.clone();
-    expected.last_sign_in_at = Some(at(5_000));
-    expected.updated_at = at(5_000);
-    repo.record_sign_in(&erin.id, at(5_000), None)
-        .await
-        .expect("record a sign-in");
-    assert_eq!(
-        get(&**repo, "user_erin").await,
-        Some(expected.clone()),
-        "record_sign_in sets last_sign_in_at and updated_at, nothing else"
-    );
-
-    let strong = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$c3Ryb25nZXI".to_owned();
-    repo.record_sign_in(&erin.id, at(6_000), upgrade(&weak, &strong))
-        .await
-        .expect("record a sign-in with an upgrade");
-    expected.password_digest = Some(strong.clone());
-    expected.last_sign_in_at = Some(at(6_000));
-    expected.updated_at = at(6_000);
-    assert_eq!(
-        get(&**repo, "user_erin").await,
-        Some(expected.clone()),
-        "the upgrade replaces the digest it names"
-    );
-
-    // An admin sets a new password between verification and recording.
-    let admin = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$YWRtaW4".to_owned();
-    expected.password_digest = Some(admin.clone());
-    expected.first_name = Some("Erin".to_owned());
-    let read_at = expected.updated_at;
-    expected.updated_at = at(6_500);
-    repo.update(&expected, read_at, &[])
-        .await
-        .expect("admin update");
-    repo.record_sign_in(&erin.id, at(7_000), upgrade(&strong, "$argon2id$late"))
-        .await
-        .expect("a sign-in with a stale upgrade is still recorded");
-    expected.last_sign_in_at = Some(at(7_000));
-    expected.updated_at = at(7_000);
-    assert_eq!(
-        get(&**repo, "user_erin").await,
-        Some(expected.clone()),
-        "an upgrade of a digest changed meanwhile is ignored; the sign-in is recorded"
-    );
-
-    // A sign-in recorded in the same millisecond still moves updated_at on, so
-    // an admin update that read erin before it loses instead of undoing it.
-    let read_before = get(&**repo, "user_erin").await.expect("erin").updated_at;
-    repo.record_sign_in(&erin.id, at(7_000), None)
-        .await
-        .expect("a second sign-in in the same millisecond");
-    let stored = get(&**repo, "user_erin").await.expect("erin");
-    assert!(stored.updated_at > read_before, "updated_at moves forward");
-    let stale = User {
-        first_name: Some("Stale".to_owned()),
-        ..expected.clone()
-    };
-    assert_eq!(
-        repo.update(&stale, read_before, &[]).await,
-        Err(StoreError::Conflict)
-    );
-    expected.updated_at = stored.updated_at;
-
-    let mut frank = fixtures::user("user_frank", "frank@example.com");
-    frank.last_sign_in_at = Some(at(1));
-    repo.insert(&frank, &[])
-        .await
-        .expect("insert frank, no password");
-    repo.record_sign_in(&frank.id, at(8_000), upgrade("", "$argon2id$new"))
-        .await
-        .expect("record a sign-in of a user without a password");
-    frank.last_sign_in_at = Some(at(8_000));
-    frank.updated_at = at(8_000);
-    assert_eq!(
-        get(&**repo, "user_frank").await,
-        Some(frank.clone()),
-        "an upgrade never gives a password to a user without one"
-    );
-    assert_eq!(
-        get(&**repo, "user_erin").await,
-        Some(expected.clone()),
-        "other users stay"
-    );
-
-    // Many sign-ins of erin race, each upgrading the digest it verified.
-    let mut tasks = tokio::task::JoinSet::new();
-    let candidates: Vec<String> = (0..16).map(|i| format!("$argon2id$race{i}")).collect();
-    for (i, new) in candidates.iter().enumerate() {
-        let (repo, old, new) = (Arc::clone(repo), admin.clone(), new.clone());
-        tasks.spawn(async move {
-            repo.record_sign_in(&uid("user_erin"), at(9_000 + i as i64), upgrade(&old, &new))
-                .await
-        });
-    }
-    for result in tasks.join_all().await {
-        assert_eq!(
-            result,
-            Ok(Standing::default()),
-            "every racing sign-in is recorded"
-        );
-    }
-    let raced = get(&**repo, "user_erin").await.expect("erin is there");
-    let digest = raced.password_digest.clone().unwrap_or_default();
-    assert!(
-        candidates.contains(&digest),
-        "one racing upgrade lands whole, got {digest:?}"
-    );
-    let last = raced.last_sign_in_at.expect("a sign-in time");
-    assert!(
-        (at(9_000)..at(9_016)).contains(&last) && raced.updated_at >= last,
-        "one racing sign-in's time lands whole, and updated_at never moves back"
-    );
-    assert_eq!(
-        User {
-            password_digest: expected.password_digest.clone(),
-            last_sign_in_at: expected.last_sign_in_at,
-            updated_at: expected.updated_at,
-            ..raced
-        },
-        expected,
-        "racing sign-ins change nothing else"
-    );
-
-    for id in ["user_erin", "user_frank"] {
-        assert_eq!(repo.delete(&uid(id), &[]).await, Ok(true));
-    }
-    assert_eq!(count_all(&**repo).await, 0);
 }

@@ -273,6 +273,7 @@ async fn events_go_with_their_change_or_not_at_all(h: &WebhookHandles) {
             &s,
             &token_hash(71),
             &token_hash(72),
+            None,
             &[event("msg_t7", EventType::SessionCreated, 40)],
         )
         .await
@@ -283,6 +284,7 @@ async fn events_go_with_their_change_or_not_at_all(h: &WebhookHandles) {
                 &session("sess_evt_2", "client_evt", "user_evt_ann", at(41)),
                 &token_hash(71),
                 &token_hash(73),
+                None,
                 &[event("msg_t8", EventType::SessionCreated, 41)],
             )
             .await,

@@ -11,9 +11,16 @@ use mockall::automock;
 
 use crate::error::StoreError;
 use crate::model::{
-    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Timestamp,
-    User,
+    Client, ClientId, NewEvent, Session, SessionId, SessionStatus, SignInId, SignUpId, Standing,
+    Timestamp, User,
 };
+
+/// A stronger digest to store in place of a weaker one that just verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestUpgrade {
+    pub old: String,
+    pub new: String,
+}
 
 /// A client with the sessions it holds that are active at some moment, each
 /// with its user.
@@ -122,21 +129,31 @@ pub trait ClientRepository: Send + Sync {
     /// Deletes the client; its sessions stay, the active ones marked `removed`.
     async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError>;
 
-    /// In one atomic step: stores the new session, and on its client sets the
+    /// In one atomic step: stores the new session; on its client sets the
     /// token hash to `new_token_hash`, the last active session to this one, the
     /// current sign-in and sign-up to none, the last authentication strategy
-    /// to the session's (when it names one) and `updated_at`. Both or neither. The rotation
-    /// is a compare-and-set: it MUST fail with `Conflict` (storing nothing) if
-    /// the client's token hash is no longer `expected_token_hash` (another
-    /// request rotated it first), and with `NotFound` if the client is gone.
-    /// `events` are stored with it, as `UserRepository::insert` stores them.
+    /// to the session's (when it names one) and `updated_at`; and records the
+    /// sign-in on the session's user: clears the failure count, sets
+    /// `last_sign_in_at` to the session's `created_at` and moves `updated_at`
+    /// past its stored value (to `created_at`, or one millisecond later than
+    /// it was), and, with `upgrade`, replaces the password digest if and only
+    /// if it still equals `upgrade.old`. All or nothing.
+    ///
+    /// Returns the user's standing as the same step left it (read in the
+    /// write, so a ban or lock stored before it shows). The rotation is a
+    /// compare-and-set: it MUST fail with `Conflict` (storing nothing) if the
+    /// client's token hash is no longer `expected_token_hash` (another
+    /// request rotated it first), and with `NotFound` (storing nothing) if
+    /// the client or the user is gone. `events` are stored with it, as
+    /// `UserRepository::insert` stores them.
     async fn insert_session(
         &self,
         session: &Session,
         expected_token_hash: &str,
         new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
-    ) -> Result<(), StoreError>;
+    ) -> Result<Standing, StoreError>;
 
     /// [`insert_session`](Self::insert_session) for a user that does not
     /// exist yet: stores `user` (as `UserRepository::insert` does) and its

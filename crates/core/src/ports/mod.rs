@@ -23,7 +23,7 @@ mod user_repository;
 mod webhooks;
 
 pub use audit_log::AuditLog;
-pub use client_repository::{ClientRepository, ClientWithSessions, SessionQuery};
+pub use client_repository::{ClientRepository, ClientWithSessions, DigestUpgrade, SessionQuery};
 pub use clock::Clock;
 pub use code_sender::{CodeDestination, CodeMessage, CodePurpose, CodeSender, SendError};
 pub use counters::{Counters, WindowCount};
@@ -43,7 +43,7 @@ pub use readiness::Readiness;
 pub use settings_store::{SettingsStore, SettingsVersion};
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;
-pub use user_repository::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+pub use user_repository::{AttemptSlot, UserQuery, UserRepository};
 pub use webhooks::{
     AttemptOutcome, ClaimedMessage, MessageQuery, WebhookResponse, WebhookSender, WebhookStore,
 };

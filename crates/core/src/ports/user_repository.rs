@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{Duration, Identifier, NewEvent, Standing, Timestamp, User, UserId};
+use crate::model::{Duration, Identifier, NewEvent, Timestamp, User, UserId};
 
 /// What [`UserRepository::take_attempt`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +34,6 @@ pub struct UserQuery {
     pub oldest_first: bool,
     pub limit: u32,
     pub offset: u32,
-}
-
-/// A stronger digest to store in place of a weaker one that just verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DigestUpgrade {
-    pub old: String,
-    pub new: String,
 }
 
 /// Users with their email addresses and phone numbers, stored as one aggregate.
@@ -87,19 +80,6 @@ pub trait UserRepository: Send + Sync {
         expected_updated_at: Timestamp,
         events: &[NewEvent],
     ) -> Result<(), StoreError>;
-
-    /// Records a sign-in: clears the failure count, sets `last_sign_in_at` and moves `updated_at` past
-    /// its stored value (to `at`, or one millisecond later than it was), and,
-    /// with `upgrade`, replaces the password digest if and only if it still
-    /// equals `upgrade.old`. Returns the user's standing as the same write
-    /// left it (read in the write, so a ban or lock stored before it shows).
-    /// MUST fail with `NotFound` if the user does not exist.
-    async fn record_sign_in(
-        &self,
-        id: &UserId,
-        at: Timestamp,
-        upgrade: Option<DigestUpgrade>,
-    ) -> Result<Standing, StoreError>;
 
     /// Takes one of the attempts `id` has left before a factor is checked,
     /// atomically. An id is a user's (the record is kept in the user's row)

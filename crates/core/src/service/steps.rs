@@ -115,9 +115,10 @@ impl Steps {
         ))
     }
 
-    /// Stores the session, rotates the client's token in the same step (unless
-    /// `keep_token`), and records the sign-in on the user (upgrading a weak
-    /// password digest). Returns the client's new token, if it has one.
+    /// Stores the session, rotating the client's token (unless `keep_token`)
+    /// and recording the sign-in on the user (upgrading a weak password
+    /// digest) in the same step. Returns the client's new token, if it has
+    /// one.
     ///
     /// Every path to a session comes through here, so this is where the
     /// user's standing is checked: on `user` as this request read it, before
@@ -137,28 +138,29 @@ impl Steps {
         let new_hash = token
             .as_deref()
             .map_or_else(|| presented_token_hash.to_owned(), token_hash);
-        // Rotates only the token this request presented: of two requests racing
-        // on one client, one rotates and the other gets `Conflict`.
-        let event = self.events.session_created(session, user)?;
-        self.client_repo
-            .insert_session(session, presented_token_hash, &new_hash, &[event])
-            .await?;
-        self.events.stored();
         let upgrade = match (password, &user.password_digest) {
             (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
                 self.stronger_digest(password, old).await
             }
             _ => None,
         };
-        let admitted = match self
-            .users
-            .record_sign_in(&user.id, session.created_at, upgrade)
-            .await
-        {
-            Ok(standing) => admit(standing, session.created_at),
-            // Without the user's standing the session does not stand either.
-            Err(StoreError::NotFound) => Err(Error::IdentifierNotFound),
-            Err(err) => Err(err.into()),
+        // Rotates only the token this request presented: of two requests racing
+        // on one client, one rotates and the other gets `Conflict`.
+        let event = self.events.session_created(session, user)?;
+        let stored = self
+            .client_repo
+            .insert_session(session, presented_token_hash, &new_hash, upgrade, &[event])
+            .await;
+        let admitted = match stored {
+            Ok(standing) => {
+                self.events.stored();
+                admit(standing, session.created_at)
+            }
+            // Without the user there is no session either.
+            Err(StoreError::NotFound) if self.users.get(&user.id).await?.is_none() => {
+                return Err(Error::IdentifierNotFound);
+            }
+            Err(err) => return Err(err.into()),
         };
         if let Err(refused) = admitted {
             self.end_refused_session(session, user).await;

@@ -237,14 +237,6 @@ impl Mocks {
         self
     }
 
-    /// Every completed sign-in is recorded on its user.
-    pub fn sign_ins_recorded(&mut self) -> &mut Self {
-        self.users
-            .expect_record_sign_in()
-            .returning(|_, _, _| Ok(crate::model::Standing::default()));
-        self
-    }
-
     /// The store accepts every replace of a sign-in.
     pub fn replaces_accepted(&mut self) -> &mut Self {
         self.sign_ins.expect_replace().returning(|_, _| Ok(()));

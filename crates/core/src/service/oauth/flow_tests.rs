@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::{Client, ExternalAccount};
-use crate::model::{Duration, SignInStatus, UserId};
+use crate::model::{Duration, SignInStatus, Standing, UserId};
 use crate::ports::ExternalIdentity;
 use crate::ports::MockOAuthProvider;
 use crate::service::CreateSignIn;
@@ -406,14 +406,13 @@ async fn a_verified_email_links_its_one_user_and_the_sign_in_completes() {
     // The session joins the client, whose token rotates.
     m.clients
         .expect_insert_session()
-        .withf(|s, expected, new, _| {
+        .withf(|s, expected, new, _, _| {
             s.user_id == UserId("user_1".into())
                 && *expected == client().token_hash
                 && *new != client().token_hash
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
-    m.sign_ins_recorded();
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
     m.users.expect_get().returning(|_| Ok(Some(user())));
     expect_outcome(&mut m, |s| {
         s.status_at(NOW) == SignInStatus::Complete && s.created_session_id().is_some()
@@ -620,12 +619,12 @@ async fn an_unbound_flow_waits_for_its_client_to_claim_it_with_the_nonce() {
     m.client_reads_back();
     m.clients
         .expect_insert_session()
-        .withf(|_, expected, new, _| {
+        .withf(|_, expected, new, _, _| {
             *expected == client().token_hash && *new != client().token_hash
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
-    m.sign_ins_recorded().replaces_accepted();
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
+    m.replaces_accepted();
     let token = m
         .services()
         .oauth

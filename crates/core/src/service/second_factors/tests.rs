@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::model::{
-    IdentificationRecord, SessionStatus, SignInStatus, Timestamp, VerificationStatus, step_at,
+    IdentificationRecord, SessionStatus, SignInStatus, Standing, Timestamp, VerificationStatus,
+    step_at,
 };
 use crate::ports::{CodeDestination, FreshRandom};
 use crate::secrets::SecretBox;
@@ -120,12 +121,11 @@ async fn a_valid_totp_code_completes_with_one_session() {
         .returning(|_, _| Ok(()));
     m.clients
         .expect_insert_session()
-        .withf(|s, _, _, _| {
+        .withf(|s, _, _, _, _| {
             s.status == SessionStatus::Active && s.second_factor_verified_at == Some(NOW)
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
-    m.sign_ins_recorded();
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
     m.hasher.expect_needs_rehash().return_const(false);
     let out = attempt_code(m, "totp", &totp_now(-1)).await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
@@ -185,8 +185,7 @@ async fn backup_codes_are_consumed_by_keyed_digest() {
     m.clients
         .expect_insert_session()
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
-    m.sign_ins_recorded();
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
     let out = attempt_code(m, "backup_code", " BBBB-2222 ").await.unwrap();
     assert_eq!(out.response.status, SignInStatus::Complete);
 }

@@ -122,25 +122,22 @@ async fn wrong_password_writes_nothing() {
 async fn right_password_creates_a_session_and_rotates_the_token() {
     let mut m = Mocks::new();
     m.identifier_names(user()).user_stored(user());
-    m.users
-        .expect_record_sign_in()
-        .withf(|id, at, upgrade| id.as_str() == "user_1" && *at == NOW && upgrade.is_none())
-        .times(1)
-        .returning(|_, _, _| Ok(Standing::default()));
     m.passwords_match(true);
     m.hasher.expect_needs_rehash().return_const(false);
     // Before: no session (so no "already signed in").
     m.client_found();
     m.clients
         .expect_insert_session()
-        .withf(|s, expected, new_hash, _| {
+        .withf(|s, expected, new_hash, upgrade, _| {
             s.status == SessionStatus::Active
                 && s.user_id.as_str() == "user_1"
+                && s.created_at == NOW
                 && *expected == client().token_hash
                 && new_hash != client().token_hash
+                && upgrade.is_none()
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
     m.clients.expect_set_current_sign_in().never();
     // After: the new one, read with the client and its user.
     m.clients
@@ -178,7 +175,7 @@ async fn right_password_creates_a_session_and_rotates_the_token() {
 }
 
 /// A ban or lock that lands between this request's read of the user and the
-/// session's start shows in the standing `record_sign_in` returns: the new
+/// session's start shows in the standing `insert_session` returns: the new
 /// session is ended at once and the sign-in is refused.
 #[tokio::test]
 async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
@@ -203,17 +200,13 @@ async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
     ] {
         let mut m = Mocks::new();
         m.identifier_names(user()).user_stored(user());
-        m.users
-            .expect_record_sign_in()
-            .times(1)
-            .returning(move |_, _, _| Ok(standing));
         m.passwords_match(true);
         m.hasher.expect_needs_rehash().return_const(false);
         m.client_found();
         m.clients
             .expect_insert_session()
             .times(1)
-            .returning(|_, _, _, _| Ok(()));
+            .returning(move |_, _, _, _, _| Ok(standing));
         m.clients
             .expect_end_session()
             .withf(|_, status, _, _| *status == SessionStatus::Revoked)
@@ -261,19 +254,16 @@ async fn a_weak_digest_is_upgraded_after_a_successful_sign_in() {
         .expect_hash()
         .times(1)
         .returning(|_| Ok("$argon2id$strong".into()));
-    m.users
-        .expect_record_sign_in()
-        .withf(|_, _, upgrade| {
+    m.clients.expect_insert_client().returning(|_| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .withf(|_, _, _, upgrade, _| {
             upgrade
                 .as_ref()
                 .is_some_and(|u| u.old == "$argon2id$digest" && u.new == "$argon2id$strong")
         })
         .times(1)
-        .returning(|_, _, _| Ok(Standing::default()));
-    m.clients.expect_insert_client().returning(|_| Ok(()));
-    m.clients
-        .expect_insert_session()
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
     m.clients
         .expect_get_client_with_sessions()
         .returning(|_, _| Ok(None));
@@ -615,9 +605,10 @@ async fn users_without_a_password_pay_the_verify_and_get_strategy_invalid() {
 async fn a_lost_token_rotation_puts_the_sign_in_back() {
     let mut m = identified();
     m.passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
     m.clients
         .expect_insert_session()
-        .returning(|_, _, _, _| Err(StoreError::Conflict));
+        .returning(|_, _, _, _, _| Err(StoreError::Conflict));
     let mut seq = mockall::Sequence::new();
     m.sign_ins
         .expect_replace()
@@ -633,9 +624,51 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
-    m.users.expect_record_sign_in().never();
     let err = attempt_password(m, "right").await.unwrap_err();
     assert!(matches!(err, Error::Conflict));
+}
+
+/// The session, its client's rotation and the user's sign-in record are one
+/// write: when it finds the user gone, the sign-in is refused as an unknown
+/// account; when it finds the client gone, as a missing record. Either way
+/// the sign-in goes back to where it was.
+#[tokio::test]
+async fn a_session_whose_user_or_client_is_gone_is_refused_and_the_sign_in_put_back() {
+    for (user_still_there, refused) in [
+        (false, Error::IdentifierNotFound),
+        (true, Error::NotFound(crate::error::Resource::Record)),
+    ] {
+        let mut m = Mocks::new();
+        m.client_with_sign_in(identified_sign_in(&user()));
+        // Read as the attempt starts; gone (or not) once the write fails.
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        m.users.expect_get().returning(move |_| {
+            let first = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            Ok((first || user_still_there).then(user))
+        });
+        m.passwords_match(true);
+        m.hasher.expect_needs_rehash().return_const(false);
+        m.clients
+            .expect_insert_session()
+            .times(1)
+            .returning(|_, _, _, _, _| Err(StoreError::NotFound));
+        m.clients.expect_end_session().never();
+        let mut seq = mockall::Sequence::new();
+        m.sign_ins
+            .expect_replace()
+            .withf(|s, _| s.status_at(NOW) == SignInStatus::Complete)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        m.sign_ins
+            .expect_replace()
+            .withf(|s, _| s.status_at(NOW) == SignInStatus::NeedsFirstFactor)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let err = attempt_password(m, "right").await.unwrap_err();
+        assert_eq!(err, refused);
+    }
 }
 
 #[tokio::test]
