@@ -481,6 +481,21 @@ impl Clients {
             .client_repo
             .get_client_with_sessions(client, self.clock.now())
             .await?;
+        self.sign_in_outcome_from(sign_in, found, new_token, now, known)
+            .await
+    }
+
+    /// [`sign_in_outcome_knowing`](Self::sign_in_outcome_knowing) with the
+    /// client and its active sessions as this request holds them (`found`),
+    /// when nothing it wrote changed them: no read of the client.
+    pub(crate) async fn sign_in_outcome_from(
+        &self,
+        sign_in: SignIn,
+        found: Option<ClientWithSessions>,
+        new_token: Option<String>,
+        now: Timestamp,
+        known: Option<User>,
+    ) -> Result<Outcome<SignInView>, Error> {
         let read_with_client = match (&found, sign_in.user_id()) {
             (Some(found), Some(id)) if !sign_in.is_phantom() => found
                 .sessions

@@ -7,9 +7,10 @@ use super::steps::{PassedStep, admit};
 use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{
-    Client, FactorSlot, SessionOrigin, SignIn, Strategy, Timestamp, TotpSecret, User,
+    FactorSlot, SessionOrigin, SignIn, Strategy, Timestamp, TotpSecret, User,
     normalize_backup_code, offered_user, supported_second_factors,
 };
+use crate::ports::ClientWithSessions;
 
 /// `POST /v1/client/sign_ins/{id}/prepare_second_factor`.
 #[derive(Debug, Default, Clone)]
@@ -39,7 +40,7 @@ impl SignIns {
         id: &str,
         params: PrepareSecondFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in, strategy, user, now) = self
+        let (found, mut sign_in, strategy, user, now) = self
             .second_factor_step(token, id, params.strategy.as_deref())
             .await?;
         let target = match strategy {
@@ -64,7 +65,7 @@ impl SignIns {
             )
             .await?;
         self.steps
-            .store_and_show(sign_in, &client.id, now, Some(user))
+            .store_and_show(sign_in, found, now, Some(user))
             .await
     }
 
@@ -77,10 +78,11 @@ impl SignIns {
         id: &str,
         params: AttemptSecondFactor,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, mut sign_in, strategy, user, now) = self
+        let (found, mut sign_in, strategy, user, now) = self
             .second_factor_step(token, id, params.strategy.as_deref())
             .await?;
-        self.clients.refuse_if_signed_in(&client, &user).await?;
+        super::clients::refuse_if_among(&found.sessions, &user, now)?;
+        let client = found.client;
         let code = params
             .code
             .filter(|c| !c.trim().is_empty())
@@ -165,8 +167,8 @@ impl SignIns {
         token: Option<&str>,
         id: &str,
         strategy: Option<&str>,
-    ) -> Result<(Client, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
+    ) -> Result<(ClientWithSessions, SignIn, Strategy, User, Timestamp), Error> {
+        let (client, sign_in) = self.clients.client_sessions_sign_in(token, id).await?;
         let raw = strategy
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::param_nil("strategy"))?;

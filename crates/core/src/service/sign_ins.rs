@@ -273,6 +273,8 @@ impl SignIns {
                 )
                 .await?;
             }
+            // The client as this request leaves it, when it knows it whole.
+            let mut left = None;
             match (&session, &identified) {
                 (Some(session), Some((_, user))) => {
                     if is_new {
@@ -301,6 +303,12 @@ impl SignIns {
                     };
                     self.client_repo.insert_client(&client).await?;
                     self.sign_ins.insert(&sign_in).await?;
+                    // Made here, with a token no one else holds yet: it is
+                    // as written, with no sessions.
+                    left = Some(ClientWithSessions {
+                        client,
+                        sessions: Vec::new(),
+                    });
                 }
                 _ => {
                     self.sign_ins.insert(&sign_in).await?;
@@ -328,9 +336,18 @@ impl SignIns {
                 (None, Some((_, user))) => Some(user.clone()),
                 _ => None,
             };
-            self.clients
-                .sign_in_outcome_knowing(sign_in, &client.id, new_token, now, known)
-                .await
+            match left {
+                Some(left) => {
+                    self.clients
+                        .sign_in_outcome_from(sign_in, Some(left), new_token, now, known)
+                        .await
+                }
+                None => {
+                    self.clients
+                        .sign_in_outcome_knowing(sign_in, &client.id, new_token, now, known)
+                        .await
+                }
+            }
         }
         .await;
         // A client made for this request goes again if the sign-in could not
@@ -456,7 +473,6 @@ impl SignIns {
         let (found, mut sign_in, strategy, user, now) = self
             .first_factor_step(token, id, params.strategy.as_deref())
             .await?;
-        let client = found.client;
         let target = match strategy {
             Strategy::Password => {
                 return Err(Error::invalid(
@@ -469,7 +485,7 @@ impl SignIns {
             oauth @ Strategy::OAuth(_) => {
                 let binding = params
                     .bind_oauth_to_cookie
-                    .then(|| client.token_hash.clone());
+                    .then(|| found.client.token_hash.clone());
                 self.oauth
                     .start_oauth(
                         &mut sign_in,
@@ -482,7 +498,7 @@ impl SignIns {
                     .await?;
                 return self
                     .steps
-                    .store_and_show(sign_in, &client.id, now, Some(user))
+                    .store_and_show(sign_in, found, now, Some(user))
                     .await;
             }
             other => return Err(not_yet_supported(&other)),
@@ -499,7 +515,7 @@ impl SignIns {
             )
             .await?;
         self.steps
-            .store_and_show(sign_in, &client.id, now, Some(user))
+            .store_and_show(sign_in, found, now, Some(user))
             .await
     }
 

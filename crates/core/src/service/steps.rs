@@ -15,7 +15,8 @@ use crate::model::{
     User, new_id,
 };
 use crate::ports::{
-    ClientRepository, Clock, DigestUpgrade, PasswordHasher, Random, SignInStore, UserRepository,
+    ClientRepository, ClientWithSessions, Clock, DigestUpgrade, PasswordHasher, Random,
+    SignInStore, UserRepository,
 };
 
 /// What every step of a sign-in shares once its factor passed: storing it
@@ -279,18 +280,19 @@ impl Steps {
     }
 
     /// Stores a changed sign-in (compare-and-set) and answers with it and
-    /// its client; `user` is the sign-in's user as this request read it, if
-    /// nothing it did since has changed the user.
+    /// its client, `found` as this request read it (nothing here changes
+    /// the client or its sessions); `user` is the sign-in's user as this
+    /// request read it, if nothing it did since has changed the user.
     pub(super) async fn store_and_show(
         &self,
         mut sign_in: SignIn,
-        client: &ClientId,
+        found: ClientWithSessions,
         now: Timestamp,
         user: Option<User>,
     ) -> Result<Outcome<SignInView>, Error> {
         self.clients.replace_sign_in(&mut sign_in).await?;
         self.clients
-            .sign_in_outcome_knowing(sign_in, client, None, now, user)
+            .sign_in_outcome_from(sign_in, Some(found), None, now, user)
             .await
     }
 }

@@ -8,7 +8,7 @@ use crate::model::{
 use crate::ports::{CodeDestination, FreshRandom};
 use crate::secrets::SecretBox;
 use crate::service::test_support::{
-    Mocks, NOW, TOKEN, passed_first_factor, refuses_strategy, user,
+    Mocks, NOW, TOKEN, client, passed_first_factor, refuses_strategy, session, user,
 };
 
 /// RFC 6238's SHA-1 test secret.
@@ -328,6 +328,71 @@ async fn phone_codes_go_only_to_numbers_reserved_for_the_second_factor() {
         .await
         .unwrap_err();
     assert_eq!(err.param(), Some("phone_number_id"));
+}
+
+/// A prepared code changes the sign-in only: the answer shows the client
+/// and its sessions as the step read them, without reading them again.
+#[tokio::test]
+async fn a_prepared_code_answers_with_the_client_as_read() {
+    let user = mfa_user();
+    let mut m = Mocks::new();
+    m.sign_in_stored(waiting_sign_in(&user)).user_stored(user);
+    let holding = crate::model::Client {
+        sign_in_id: Some(crate::model::SignInId("sia_1".into())),
+        ..client()
+    };
+    let read = holding.clone();
+    m.clients
+        .expect_find_client_with_sessions()
+        .times(1)
+        .returning(move |_, _| {
+            Ok(Some(crate::ports::ClientWithSessions {
+                client: read.clone(),
+                sessions: vec![],
+            }))
+        });
+    m.clients.expect_get_client_with_sessions().never();
+    m.outbox.expect_enqueue().times(1).returning(|_, _| Ok(()));
+    m.sign_ins
+        .expect_replace()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let out = m
+        .services()
+        .sign_ins
+        .prepare_second_factor(Some(TOKEN), "sia_1", prepare("phone_code"))
+        .await
+        .unwrap();
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.client, holding);
+    assert_eq!(
+        snapshot.sign_in.map(|v| v.sign_in),
+        Some(out.response.sign_in),
+        "the client shows the sign-in as this step left it"
+    );
+}
+
+/// A user already signed in on the client cannot pass a second factor
+/// there: the sessions come with the client's first read.
+#[tokio::test]
+async fn a_user_signed_in_on_the_client_is_refused_at_the_second_factor() {
+    let user = mfa_user();
+    let mut m = Mocks::new();
+    m.sign_in_stored(waiting_sign_in(&user))
+        .user_stored(user.clone());
+    m.clients
+        .expect_find_client_with_sessions()
+        .returning(move |_, _| {
+            Ok(Some(crate::ports::ClientWithSessions {
+                client: client(),
+                sessions: vec![(session(SessionStatus::Active), user.clone())],
+            }))
+        });
+    m.clients.expect_sessions_of_client().never();
+    m.users.expect_use_totp_step().never();
+    m.clients.expect_insert_session().never();
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadySignedIn { .. }), "{err:?}");
 }
 
 #[tokio::test]

@@ -9,8 +9,7 @@ use crate::model::{
 };
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
-    Mocks, NOW, TOKEN, client, client_without_sessions, identified_sign_in, refuses_strategy,
-    session, user,
+    Mocks, NOW, TOKEN, client, identified_sign_in, refuses_strategy, session, user,
 };
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
@@ -299,9 +298,8 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
         .expect_sessions_of_client()
         .returning(|_| Ok(vec![]));
     m.clients.expect_set_current_sign_in().never();
-    m.clients
-        .expect_get_client_with_sessions()
-        .returning(|_, _| Ok(Some(client_without_sessions())));
+    // The client made here is answered as written: not read back.
+    m.clients.expect_get_client_with_sessions().never();
     let stored = std::sync::Arc::clone(&order);
     m.sign_ins.expect_insert().times(1).returning(move |_| {
         stored.lock().unwrap().push("sign-in");
@@ -319,6 +317,23 @@ async fn identifier_alone_needs_a_first_factor_and_creates_the_client() {
     assert_eq!(out.response.sign_in.identifier(), Some("alice@example.com"));
     assert!(out.new_token.is_some(), "a new client gets a token");
     assert_eq!(*order.lock().unwrap(), ["client", "sign-in"]);
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(
+        snapshot.client.sign_in_id.as_ref(),
+        Some(&out.response.sign_in.id),
+        "the client names its new sign-in"
+    );
+    assert_eq!(
+        snapshot.sign_in.as_ref().map(|v| &v.sign_in.id),
+        Some(&out.response.sign_in.id),
+        "and shows it"
+    );
+    assert!(snapshot.sessions.is_empty());
+    assert_eq!(
+        snapshot.client.token_hash,
+        token_hash(out.new_token.as_deref().unwrap()),
+        "the client answered is the one whose token the device gets"
+    );
 }
 
 /// Mocks in which client 1's sign-in `sia_1` identified alice, who is stored.
