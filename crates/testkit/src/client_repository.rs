@@ -866,6 +866,11 @@ async fn insert_session_rotates_the_token(clients: &dyn ClientRepository) -> Vec
             "the client's token, sign-in, last active session and updated_at change, nothing else"
         );
         assert_eq!(
+            before.with_session_started(session, &token_hash(token)),
+            after,
+            "Client::with_session_started tells what the store did"
+        );
+        assert_eq!(
             by_hash(clients, token).await,
             Some(after.clone()),
             "the new token hash matches"

@@ -159,6 +159,11 @@ async fn the_sign_in_is_recorded_narrowly(
         Some(expected.clone()),
         "a session's start sets last_sign_in_at and updated_at, nothing else"
     );
+    assert_eq!(
+        erin.signed_in_at(at(5_000)),
+        expected,
+        "User::signed_in_at tells what the store did"
+    );
 
     let strong = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$c3Ryb25nZXI".to_owned();
     start(
@@ -208,12 +213,18 @@ async fn the_sign_in_is_recorded_narrowly(
 
     // A sign-in recorded in the same millisecond still moves updated_at on,
     // so an admin update that read erin before it loses instead of undoing it.
-    let read_before = get(users_ref, "user_erin").await.expect("erin").updated_at;
+    let before = get(users_ref, "user_erin").await.expect("erin");
+    let read_before = before.updated_at;
     start(clients_ref, 5, "user_erin", at(7_000), None)
         .await
         .expect("a second session in the same millisecond");
     let stored = get(users_ref, "user_erin").await.expect("erin");
     assert!(stored.updated_at > read_before, "updated_at moves forward");
+    assert_eq!(
+        before.signed_in_at(at(7_000)),
+        stored,
+        "User::signed_in_at tells what the store did within one millisecond too"
+    );
     let stale = User {
         first_name: Some("Stale".to_owned()),
         ..expected.clone()

@@ -94,6 +94,20 @@ pub struct User {
 }
 
 impl User {
+    /// The user as a sign-in recorded at `at` leaves it (what
+    /// `ClientRepository::insert_session` stores besides a digest upgrade):
+    /// no failures counted, `last_sign_in_at` at `at`, and `updated_at` past
+    /// its value (at `at`, or a millisecond later than it was).
+    #[must_use]
+    pub fn signed_in_at(&self, at: Timestamp) -> Self {
+        Self {
+            failed_attempts: 0,
+            last_sign_in_at: Some(at),
+            updated_at: Timestamp(at.0.max(self.updated_at.0 + 1)),
+            ..self.clone()
+        }
+    }
+
     /// A user with `id` and nothing else: no identifications, no password,
     /// empty metadata, created and updated at `at`.
     pub fn blank(id: UserId, at: Timestamp) -> Self {

@@ -627,6 +627,7 @@ impl OAuth {
         let complete = session.is_some();
         let step = PassedStep {
             client: &client,
+            sessions: None,
             before,
             session,
             user,

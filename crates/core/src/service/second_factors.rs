@@ -82,7 +82,7 @@ impl SignIns {
             .second_factor_step(token, id, params.strategy.as_deref())
             .await?;
         super::clients::refuse_if_among(&found.sessions, &user, now)?;
-        let client = found.client;
+        let ClientWithSessions { client, sessions } = found;
         let code = params
             .code
             .filter(|c| !c.trim().is_empty())
@@ -137,6 +137,7 @@ impl SignIns {
         sign_in.complete(session.id.clone(), now)?;
         let step = PassedStep {
             client: &client,
+            sessions: Some(&sessions),
             before,
             session: Some(session),
             user: &user,

@@ -289,6 +289,15 @@ impl SignIns {
                             params.keep_token,
                         )
                         .await?;
+                    // Made here: it holds no other session.
+                    if is_new {
+                        let token_hash = new_token
+                            .as_deref()
+                            .map_or_else(|| client.token_hash.clone(), token_hash);
+                        left = Some(super::steps::client_after(
+                            &client, &[], session, user, &token_hash, now,
+                        ));
+                    }
                     // The session and the token exist: the device must get them even
                     // if keeping the finished sign-in fails.
                     if let Err(err) = self.sign_ins.insert(&sign_in).await {
@@ -382,7 +391,7 @@ impl SignIns {
             .first_factor_step(token, id, params.strategy.as_deref())
             .await?;
         super::clients::refuse_if_among(&found.sessions, &user, now)?;
-        let client = found.client;
+        let ClientWithSessions { client, sessions } = found;
         // The factor is checked first; what follows is the same for every strategy.
         let password = match &strategy {
             Strategy::Password => {
@@ -439,6 +448,7 @@ impl SignIns {
             sign_in.reset_code_passed(strategy, now)?;
             let step = PassedStep {
                 client: &client,
+                sessions: Some(&sessions),
                 before,
                 session: None,
                 user: &user,
@@ -451,6 +461,7 @@ impl SignIns {
         let session = self.pass_first_factor(&mut sign_in, &user, strategy, &params.origin)?;
         let step = PassedStep {
             client: &client,
+            sessions: Some(&sessions),
             before,
             session,
             user: &user,

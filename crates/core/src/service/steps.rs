@@ -80,6 +80,19 @@ impl Steps {
                 return Err(err);
             }
         };
+        // A new session on a client whose sessions this request read: the
+        // client is answered as the session's start left it, without
+        // reading it back.
+        if let (Some(session), Some(held)) = (&step.session, step.sessions) {
+            let token_hash = new_token
+                .as_deref()
+                .map_or_else(|| step.client.token_hash.clone(), token_hash);
+            let left = client_after(step.client, held, session, step.user, &token_hash, now);
+            return self
+                .clients
+                .sign_in_outcome_from(sign_in, Some(left), new_token, now, None)
+                .await;
+        }
         self.clients
             .sign_in_outcome(sign_in, client_id, new_token, now)
             .await
@@ -311,9 +324,36 @@ pub(super) fn admit(standing: Standing, now: Timestamp) -> Result<(), Error> {
     Ok(())
 }
 
+/// The client with its sessions as the start of `session` (of `user`, with
+/// the token hash `token_hash`) leaves them, given its sessions as this
+/// request read them (`held`): those still active at `now`, then the new
+/// one, its user with the sign-in recorded.
+pub(super) fn client_after(
+    client: &Client,
+    held: &[(Session, User)],
+    session: &Session,
+    user: &User,
+    token_hash: &str,
+    now: Timestamp,
+) -> ClientWithSessions {
+    let mut sessions: Vec<(Session, User)> = held
+        .iter()
+        .filter(|(held, _)| held.is_active(now) && held.id != session.id)
+        .cloned()
+        .collect();
+    sessions.push((session.clone(), user.signed_in_at(session.created_at)));
+    ClientWithSessions {
+        client: client.with_session_started(session, token_hash),
+        sessions,
+    }
+}
+
 /// What [`Steps::finish_step`] needs besides the sign-in.
 pub(super) struct PassedStep<'a> {
     pub client: &'a Client,
+    /// The client's active sessions with their users, as this request read
+    /// them with the client, when it did.
+    pub sessions: Option<&'a [(Session, User)]>,
     /// The sign-in as it was before the factor passed, to restore.
     pub before: SignIn,
     /// The session the sign-in completed with, if it did.

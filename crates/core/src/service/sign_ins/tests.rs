@@ -5,7 +5,7 @@ use mockall::predicate::eq;
 use super::*;
 use crate::error::StoreError;
 use crate::model::{
-    Client, ClientId, SessionId, SessionStatus, SignInStatus, Standing, Strategy, Timestamp,
+    Client, ClientId, SessionId, SessionStatus, SignInStatus, Standing, Strategy, Timestamp, UserId,
 };
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
@@ -641,6 +641,114 @@ async fn a_lost_token_rotation_puts_the_sign_in_back() {
         .returning(|_, _| Ok(()));
     let err = attempt_password(m, "right").await.unwrap_err();
     assert!(matches!(err, Error::Conflict));
+}
+
+/// A password sign-in that makes its client answers with that client as the
+/// session's start left it, without reading it back: the rotated token, the
+/// one session, its user with the sign-in recorded.
+#[tokio::test]
+async fn a_sign_in_on_a_new_client_answers_with_the_client_its_session_left() {
+    let mut m = Mocks::new();
+    m.identifier_names(user()).passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.clients
+        .expect_insert_client()
+        .times(1)
+        .returning(|_| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
+    m.sign_ins.expect_insert().times(1).returning(|_| Ok(()));
+    m.clients.expect_get_client_with_sessions().never();
+    m.users.expect_get().never();
+    let out = create(m, None, alice("right-password")).await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    let session_id = out
+        .response
+        .sign_in
+        .created_session_id()
+        .cloned()
+        .expect("a session");
+    let token = out.new_token.expect("the client's token");
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.client.token_hash, token_hash(&token));
+    assert_eq!(
+        snapshot.client.last_active_session_id,
+        Some(session_id.clone())
+    );
+    assert_eq!(snapshot.client.sign_in_id, None);
+    assert_eq!(
+        snapshot.client.last_authentication_strategy.as_deref(),
+        Some("password")
+    );
+    let shown: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .map(|v| (v.session.id.clone(), v.user.last_sign_in_at))
+        .collect();
+    assert_eq!(shown, [(session_id, Some(NOW))]);
+}
+
+/// A factor that completes a sign-in on a client that holds another user's
+/// session answers with both sessions, the new one last, from the client
+/// this request read: not read back.
+#[tokio::test]
+async fn a_completed_attempt_answers_with_the_sessions_it_read_and_the_new_one() {
+    let mut m = Mocks::new();
+    m.sign_in_stored(identified_sign_in(&user()))
+        .user_stored(user());
+    let other = User {
+        id: UserId("user_2".into()),
+        ..user()
+    };
+    let held = Session {
+        id: SessionId("sess_2".into()),
+        user_id: other.id.clone(),
+        ..session(SessionStatus::Active)
+    };
+    let read = (held.clone(), other.clone());
+    m.clients
+        .expect_find_client_with_sessions()
+        .returning(move |_, _| {
+            Ok(Some(ClientWithSessions {
+                client: client(),
+                sessions: vec![read.clone()],
+            }))
+        });
+    m.passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
+    m.clients.expect_get_client_with_sessions().never();
+    let out = attempt_password(m, "right").await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    let token = out.new_token.expect("the token rotates");
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.client.token_hash, token_hash(&token));
+    let new_id = out.response.sign_in.created_session_id().cloned();
+    assert_eq!(snapshot.client.last_active_session_id, new_id);
+    let shown: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .map(|v| {
+            (
+                v.session.id.clone(),
+                v.user.id.clone(),
+                v.user.last_sign_in_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (held.id, other.id, other.last_sign_in_at),
+            (new_id.expect("a session"), user().id, Some(NOW)),
+        ]
+    );
 }
 
 /// The session, its client's rotation and the user's sign-in record are one
