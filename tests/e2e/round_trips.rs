@@ -178,17 +178,17 @@ fn round_trips_per_request_stay_as_documented() {
         (
             "POST /v1/client/sign_ins (identifier + password)",
             one_step_cost,
-            (14, 3),
+            (11, 3),
         ),
         (
             "POST /v1/client/sign_ins (identifier only)",
             create_cost,
-            (4, 3),
+            (2, 3),
         ),
         (
             "POST .../attempt_first_factor (password)",
             attempt_cost,
-            (15, 3),
+            (12, 3),
         ),
         ("POST /v1/client/sessions/{id}/tokens", mint_cost, (1, 0)),
         ("GET /v1/client (signed in)", client_cost, (3, 0)),
