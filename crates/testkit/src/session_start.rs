@@ -9,6 +9,7 @@ use latch_core::model::{Duration, Standing, Timestamp, User, UserId};
 use latch_core::ports::{AttemptSlot, ClientRepository, DigestUpgrade, UserRepository};
 
 use crate::fixtures::{self, at, token_hash};
+use crate::user_repository::get;
 
 /// Where this part's clients' token numbers start, clear of the rest of the
 /// contract's.
@@ -66,13 +67,6 @@ fn upgrade(old: &str, new: &str) -> Option<DigestUpgrade> {
         old: old.to_owned(),
         new: new.to_owned(),
     })
-}
-
-async fn get(users: &dyn UserRepository, id: &str) -> Option<User> {
-    users
-        .get(&UserId(id.to_owned()))
-        .await
-        .expect("get succeeds")
 }
 
 /// The sign-in sets `last_sign_in_at` and `updated_at` and nothing else of

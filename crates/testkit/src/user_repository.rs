@@ -629,7 +629,8 @@ async fn find(repo: &dyn UserRepository, raw: &str) -> Option<User> {
         .expect("find_by_identifier succeeds")
 }
 
-async fn get(repo: &dyn UserRepository, id: &str) -> Option<User> {
+/// The user `id`, as stored (the read must succeed).
+pub(crate) async fn get(repo: &dyn UserRepository, id: &str) -> Option<User> {
     repo.get(&uid(id)).await.expect("get succeeds")
 }
 

@@ -514,6 +514,12 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// The token hash a client holds after a step: `new_token`'s when the step
+/// gave it one, else `current` (the hash it had).
+fn hash_after(new_token: Option<&str>, current: &str) -> String {
+    new_token.map_or_else(|| current.to_owned(), token_hash)
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

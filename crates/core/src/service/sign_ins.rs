@@ -5,9 +5,7 @@ use std::sync::Arc;
 use super::LiveSettings;
 use super::lockout::refuse_if_banned;
 use super::steps::{PassedStep, admit};
-use super::{
-    Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users, token_hash,
-};
+use super::{Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users};
 use crate::error::{Error, Problem};
 use crate::model::{
     AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
@@ -258,11 +256,9 @@ impl SignIns {
                 }
             }
             if let Some(oauth @ Strategy::OAuth(_)) = &strategy {
-                let binding = params.bind_oauth_to_cookie.then(|| {
-                    new_token
-                        .as_deref()
-                        .map_or_else(|| client.token_hash.clone(), token_hash)
-                });
+                let binding = params
+                    .bind_oauth_to_cookie
+                    .then(|| super::hash_after(new_token.as_deref(), &client.token_hash));
                 self.oauth.start_oauth(
                     &mut sign_in,
                     oauth.clone(),
@@ -291,11 +287,13 @@ impl SignIns {
                         .await?;
                     // Made here: it holds no other session.
                     if is_new {
-                        let token_hash = new_token
-                            .as_deref()
-                            .map_or_else(|| client.token_hash.clone(), token_hash);
                         left = Some(super::steps::client_after(
-                            &client, &[], session, user, &token_hash, now,
+                            &client,
+                            &[],
+                            session,
+                            user,
+                            new_token.as_deref(),
+                            now,
                         ));
                     }
                     // The session and the token exist: the device must get them even

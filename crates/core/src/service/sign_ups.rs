@@ -9,9 +9,7 @@ use std::sync::Arc;
 use super::LiveSettings;
 use super::codes::{Recipient, code_digest};
 use super::oauth::{digest, expired, from_its_browser, state_invalid, state_parts};
-use super::{
-    CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new_token, token_hash,
-};
+use super::{CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new_token};
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
@@ -170,11 +168,9 @@ impl SignUps {
                 false => None,
             };
             if let Some(strategy) = oauth {
-                let binding = params.bind_oauth_to_cookie.then(|| {
-                    new_token
-                        .as_deref()
-                        .map_or_else(|| client.token_hash.clone(), token_hash)
-                });
+                let binding = params
+                    .bind_oauth_to_cookie
+                    .then(|| super::hash_after(new_token.as_deref(), &client.token_hash));
                 self.start_oauth(
                     &mut sign_up,
                     strategy,
@@ -900,9 +896,7 @@ impl SignUps {
             };
         }
         let token = (!finish.keep_token).then(|| new_token(&*self.random));
-        let new_hash = token
-            .as_deref()
-            .map_or_else(|| finish.client.token_hash.clone(), token_hash);
+        let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
         let events = [
             self.clients
                 .events

@@ -84,10 +84,14 @@ impl Steps {
         // client is answered as the session's start left it, without
         // reading it back.
         if let (Some(session), Some(held)) = (&step.session, step.sessions) {
-            let token_hash = new_token
-                .as_deref()
-                .map_or_else(|| step.client.token_hash.clone(), token_hash);
-            let left = client_after(step.client, held, session, step.user, &token_hash, now);
+            let left = client_after(
+                step.client,
+                held,
+                session,
+                step.user,
+                new_token.as_deref(),
+                now,
+            );
             return self
                 .clients
                 .sign_in_outcome_from(sign_in, Some(left), new_token, now, None)
@@ -149,9 +153,7 @@ impl Steps {
     ) -> Result<Option<String>, Error> {
         admit(user.standing(), session.created_at)?;
         let token = (!keep_token).then(|| new_token(&*self.random));
-        let new_hash = token
-            .as_deref()
-            .map_or_else(|| presented_token_hash.to_owned(), token_hash);
+        let new_hash = super::hash_after(token.as_deref(), presented_token_hash);
         let upgrade = match (password, &user.password_digest) {
             (Some(password), Some(old)) if self.hasher.needs_rehash(old) => {
                 self.stronger_digest(password, old).await
@@ -324,26 +326,27 @@ pub(super) fn admit(standing: Standing, now: Timestamp) -> Result<(), Error> {
     Ok(())
 }
 
-/// The client with its sessions as the start of `session` (of `user`, with
-/// the token hash `token_hash`) leaves them, given its sessions as this
-/// request read them (`held`): those still active at `now`, then the new
-/// one, its user with the sign-in recorded.
+/// The client with its sessions as the start of `session` (of `user`, giving
+/// the client `new_token` if the step made one) leaves them, given its
+/// sessions as this request read them (`held`): those still active at `now`,
+/// then the new one, its user with the sign-in recorded.
 pub(super) fn client_after(
     client: &Client,
     held: &[(Session, User)],
     session: &Session,
     user: &User,
-    token_hash: &str,
+    new_token: Option<&str>,
     now: Timestamp,
 ) -> ClientWithSessions {
     let mut sessions: Vec<(Session, User)> = held
         .iter()
-        .filter(|(held, _)| held.is_active(now) && held.id != session.id)
+        .filter(|(held, _)| held.is_active(now))
         .cloned()
         .collect();
     sessions.push((session.clone(), user.signed_in_at(session.created_at)));
+    let token_hash = super::hash_after(new_token, &client.token_hash);
     ClientWithSessions {
-        client: client.with_session_started(session, token_hash),
+        client: client.with_session_started(session, &token_hash),
         sessions,
     }
 }

@@ -11,6 +11,7 @@ use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
     Mocks, NOW, TOKEN, client, identified_sign_in, refuses_strategy, session, user,
 };
+use crate::service::token_hash;
 
 fn password_params(identifier: &str, password: &str) -> CreateSignIn {
     CreateSignIn {

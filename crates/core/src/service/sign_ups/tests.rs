@@ -7,6 +7,7 @@ use crate::error::StoreError;
 use crate::model::{Duration, IdentifierKind, SessionStatus, SignUpMode};
 use crate::ports::{NewDelivery, WindowCount};
 use crate::service::test_support::{Mocks, NOW, TOKEN, client, client_without_sessions, user};
+use crate::service::token_hash;
 
 /// A sign-up store that keeps what it is given (one sign-up), comparing
 /// versions as the real ones do.
