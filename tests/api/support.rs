@@ -227,6 +227,7 @@ impl TestApp {
             users: store.clone(),
             clients: store.clone(),
             sign_ins: store.clone(),
+            sign_in_steps: Some(store.clone()),
             sign_ups: store.clone(),
             counters: store.clone(),
             instance: store.clone(),

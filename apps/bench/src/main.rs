@@ -497,10 +497,11 @@ async fn email_code_rows(
             flows.load(std::sync::atomic::Ordering::Relaxed),
         );
         progress(&format!(
-            "  SQLite writer: busy {:.1}% of the time, {:.1} writes per flow, {:.1} writes per transaction",
+            "  SQLite writer: busy {:.1}% of the time, {:.1} writes per flow, {:.1} writes per transaction; {:.1} store calls per flow",
             used.occupancy * 100.0,
             used.writes_per_step,
-            used.writes_per_transaction
+            used.writes_per_transaction,
+            used.store_calls_per_step
         ));
         report.email_code.push((c, Summary::of(&outs), used));
     }

@@ -348,7 +348,8 @@ impl Report {
                 s,
                 Some("flow"),
                 &format!(
-                    "latency of the whole flow (3 requests); SQLite writer busy {:.1}% of the time, {:.1} writes per flow, {:.1} per transaction",
+                    "latency of the whole flow (3 requests); {:.1} store calls per flow; SQLite writer busy {:.1}% of the time, {:.1} writes per flow, {:.1} per transaction",
+                    w.store_calls_per_step,
                     w.occupancy * 100.0,
                     w.writes_per_step,
                     w.writes_per_transaction

@@ -18,6 +18,8 @@ pub struct Reading {
     busy_secs: f64,
     writes: f64,
     transactions: f64,
+    /// Calls into any store port, reads and writes.
+    store_calls: f64,
 }
 
 /// What the writer did between two readings.
@@ -27,6 +29,8 @@ pub struct WriterUse {
     pub occupancy: f64,
     pub writes_per_step: f64,
     pub writes_per_transaction: f64,
+    /// Store calls (reads and writes, every port) per step.
+    pub store_calls_per_step: f64,
 }
 
 /// Reads the counters from `GET /metrics`.
@@ -42,6 +46,7 @@ pub async fn read(addr: SocketAddr) -> Result<Reading> {
         busy_secs: sample(text, "latch_sqlite_writer_busy_seconds_sum"),
         writes: sample(text, "latch_sqlite_writes_total"),
         transactions: sample(text, "latch_sqlite_write_transactions_total"),
+        store_calls: sample(text, "latch_store_call_seconds_count"),
     })
 }
 
@@ -51,18 +56,29 @@ pub fn between(before: &Reading, after: &Reading, steps: u64) -> WriterUse {
     use_of(
         after.busy_secs - before.busy_secs,
         secs,
-        after.writes - before.writes,
-        after.transactions - before.transactions,
+        Counts {
+            writes: after.writes - before.writes,
+            transactions: after.transactions - before.transactions,
+            store_calls: after.store_calls - before.store_calls,
+        },
         steps,
     )
 }
 
-fn use_of(busy: f64, secs: f64, writes: f64, transactions: f64, steps: u64) -> WriterUse {
+/// What the counters moved by between two readings.
+struct Counts {
+    writes: f64,
+    transactions: f64,
+    store_calls: f64,
+}
+
+fn use_of(busy: f64, secs: f64, counts: Counts, steps: u64) -> WriterUse {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     WriterUse {
         occupancy: ratio(busy, secs),
-        writes_per_step: ratio(writes, steps as f64),
-        writes_per_transaction: ratio(writes, transactions),
+        writes_per_step: ratio(counts.writes, steps as f64),
+        writes_per_transaction: ratio(counts.writes, counts.transactions),
+        store_calls_per_step: ratio(counts.store_calls, steps as f64),
     }
 }
 
@@ -104,11 +120,19 @@ mod tests {
     }
 
     #[test]
-    fn use_is_busy_time_over_wall_time_and_writes_over_steps_and_commits() {
-        let u = use_of(1.2, 4.0, 9000.0, 1500.0, 1000);
+    fn use_is_busy_time_over_wall_time_and_writes_and_calls_over_steps_and_commits() {
+        let counts = |writes, transactions, store_calls| Counts {
+            writes,
+            transactions,
+            store_calls,
+        };
+        let u = use_of(1.2, 4.0, counts(9000.0, 1500.0, 12500.0), 1000);
         assert!((u.occupancy - 0.3).abs() < 1e-9);
         assert!((u.writes_per_step - 9.0).abs() < 1e-9);
         assert!((u.writes_per_transaction - 6.0).abs() < 1e-9);
-        assert_eq!(use_of(0.0, 0.0, 0.0, 0.0, 0).occupancy, 0.0);
+        assert!((u.store_calls_per_step - 12.5).abs() < 1e-9);
+        let none = use_of(0.0, 0.0, counts(0.0, 0.0, 0.0), 0);
+        assert_eq!(none.occupancy, 0.0);
+        assert_eq!(none.store_calls_per_step, 0.0);
     }
 }

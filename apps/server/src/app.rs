@@ -12,7 +12,7 @@ use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
     OAuthProviderFactory, OperatorStore, Outbox, ProviderClient, Random, Readiness, SendError,
-    SettingsStore, SignInStore, SignUpStore, UserRepository, WebhookStore,
+    SettingsStore, SignInSteps, SignInStore, SignUpStore, UserRepository, WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -115,6 +115,7 @@ impl App {
             users: self.durable.users.clone(),
             clients: self.durable.clients.clone(),
             sign_ins: self.flow.sign_ins.clone(),
+            sign_in_steps: self.flow.sign_in_steps.clone(),
             sign_ups: self.flow.sign_ups.clone(),
             counters: self.flow.counters.clone(),
             instance: self.durable.instance.clone(),
@@ -342,6 +343,9 @@ impl Durable {
 #[derive(Clone)]
 pub struct Flow {
     pub sign_ins: Arc<dyn SignInStore>,
+    /// A step's client, sign-in and user in one read: only when the flow
+    /// state is kept in the durable store.
+    pub sign_in_steps: Option<Arc<dyn SignInSteps>>,
     pub sign_ups: Arc<dyn SignUpStore>,
     pub counters: Arc<dyn Counters>,
     /// Whether it can serve, when it is a store of its own.
@@ -354,6 +358,7 @@ impl Flow {
         let store = Arc::new(store);
         Self {
             sign_ins: store.clone(),
+            sign_in_steps: None,
             sign_ups: store.clone(),
             counters: store.clone(),
             readiness: Some(store),
@@ -361,10 +366,11 @@ impl Flow {
     }
 
     /// The flow state in the durable store.
-    fn beside<S: SignInStore + SignUpStore + Counters + 'static>(store: S) -> Self {
+    fn beside<S: SignInStore + SignInSteps + SignUpStore + Counters + 'static>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             sign_ins: store.clone(),
+            sign_in_steps: Some(store.clone()),
             sign_ups: store.clone(),
             counters: store,
             readiness: None,

@@ -186,15 +186,13 @@ impl ClientRepository for SqliteStore {
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
             .write(move |tx| {
-                let standing = crate::users::record_sign_in(
+                insert_session_on(
                     tx,
-                    &session.user_id,
-                    session.created_at,
+                    &session,
+                    (&expected, &new_token_hash),
                     upgrade.as_ref(),
-                )?;
-                start_session(tx, &session, &expected, &new_token_hash)?;
-                write_events(tx, &events)?;
-                Ok(standing)
+                    &events,
+                )
             })
             .await
     }
@@ -309,15 +307,9 @@ impl ClientRepository for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ClientWithSessions>, StoreError> {
-        // Only the current hash is stored, so a rotated-out token cannot match.
-        let sql = concat!(
-            "SELECT ",
-            client_columns!(),
-            " FROM clients WHERE token_hash = ?1"
-        );
         let token_hash = token_hash.to_owned();
         self.pool
-            .read(move |tx| client_with_sessions(tx, sql, &token_hash, now))
+            .read(move |tx| client_with_sessions_by_token(tx, &token_hash, now))
             .await
     }
 
@@ -469,6 +461,22 @@ impl SqliteStore {
 /// a missing client or a lost race fails before anything is written, and a
 /// failing session insert fails the rotation with it, so it is both or
 /// neither.
+/// `insert_session` on `tx`: the user's sign-in recorded, the session
+/// stored and its client rotated from `tokens.0` to `tokens.1`, `events`
+/// stored; the user's standing as the same step left it.
+pub(crate) fn insert_session_on(
+    tx: &rusqlite::Transaction<'_>,
+    session: &Session,
+    tokens: (&str, &str),
+    upgrade: Option<&DigestUpgrade>,
+    events: &[NewEvent],
+) -> Result<Standing, DbError> {
+    let standing = crate::users::record_sign_in(tx, &session.user_id, session.created_at, upgrade)?;
+    start_session(tx, session, tokens.0, tokens.1)?;
+    write_events(tx, events)?;
+    Ok(standing)
+}
+
 fn start_session(
     tx: &Connection,
     session: &Session,
@@ -514,6 +522,22 @@ fn write_session_row(conn: &Connection, sql: &str, session: &Session) -> Result<
 
 /// The client `find` (one parameter, `key`) selects, with its sessions active
 /// at `now` and their users, in the caller's read transaction.
+/// The client whose current token has this hash, with its sessions active
+/// at `now` and their users.
+pub(crate) fn client_with_sessions_by_token(
+    conn: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<ClientWithSessions>, DbError> {
+    // Only the current hash is stored, so a rotated-out token cannot match.
+    let sql = concat!(
+        "SELECT ",
+        client_columns!(),
+        " FROM clients WHERE token_hash = ?1"
+    );
+    client_with_sessions(conn, sql, token_hash, now)
+}
+
 fn client_with_sessions(
     conn: &Connection,
     find: &str,

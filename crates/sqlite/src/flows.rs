@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{SignIn, SignInId, SignUp, SignUpId, Timestamp};
 use latch_core::ports::{SignInStore, SignUpStore};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::SqliteStore;
-use crate::error::{Table, lost_or_missing};
+use crate::error::{DbError, Table, lost_or_missing};
 use crate::pool::Pool;
 
 /// The statements of one flow table.
@@ -65,7 +65,7 @@ trait Flow: Serialize + DeserializeOwned + Send + 'static {
 }
 
 /// The columns of one flow, ready to bind.
-struct FlowRow {
+pub(crate) struct FlowRow {
     id: String,
     client_id: String,
     abandon_at: i64,
@@ -118,36 +118,66 @@ async fn replace<F: Flow>(
 ) -> Result<(), StoreError> {
     let row = FlowRow::of(flow)?;
     let expected = column_version::<F>(expected_version)?;
-    pool.write(move |tx| {
-        let changed = tx.prepare_cached(F::SQL.replace)?.execute(params![
-            row.id,
-            row.client_id,
-            row.abandon_at,
-            row.version,
-            row.data,
-            expected
-        ])?;
-        if changed == 0 {
-            return Err(lost_or_missing(tx, F::TABLE, &row.id));
-        }
-        Ok(())
-    })
-    .await
+    pool.write(move |tx| replace_row::<F>(tx, &row, expected))
+        .await
+}
+
+/// The compare-and-set of `replace`, on `tx`.
+fn replace_row<F: Flow>(tx: &Transaction<'_>, row: &FlowRow, expected: i64) -> Result<(), DbError> {
+    let changed = tx.prepare_cached(F::SQL.replace)?.execute(params![
+        row.id,
+        row.client_id,
+        row.abandon_at,
+        row.version,
+        row.data,
+        expected
+    ])?;
+    if changed == 0 {
+        return Err(lost_or_missing(tx, F::TABLE, &row.id));
+    }
+    Ok(())
+}
+
+/// A sign-in's row and the version the store must still hold for it to
+/// replace the stored one: the one before its own.
+pub(crate) fn sign_in_replacement(sign_in: &SignIn) -> Result<(FlowRow, i64), StoreError> {
+    let expected = sign_in
+        .version()
+        .checked_sub(1)
+        .ok_or_else(|| StoreError::Other("a sign-in at version 0 replaces nothing".to_owned()))?;
+    Ok((FlowRow::of(sign_in)?, column_version::<SignIn>(expected)?))
+}
+
+/// [`sign_in_replacement`]'s row stored on `tx` in place of the sign-in at
+/// its expected version.
+pub(crate) fn replace_sign_in(
+    tx: &Transaction<'_>,
+    row: &FlowRow,
+    expected: i64,
+) -> Result<(), DbError> {
+    replace_row::<SignIn>(tx, row, expected)
 }
 
 async fn get<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<Option<F>, StoreError> {
     let id = id.to_owned();
-    pool.read(move |tx| {
-        let data: Option<String> = tx
-            .prepare_cached(F::SQL.get)?
-            .query_row([&id], |row| row.get(0))
-            .optional()?;
-        match data {
-            Some(data) => Ok(Some(serde_json::from_str(&data)?)),
-            None => Ok(None),
-        }
-    })
-    .await
+    pool.read(move |tx| load::<F>(tx, &id)).await
+}
+
+/// Flow `id` as stored, read on `conn`.
+fn load<F: Flow>(conn: &Connection, id: &str) -> Result<Option<F>, DbError> {
+    let data: Option<String> = conn
+        .prepare_cached(F::SQL.get)?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    match data {
+        Some(data) => Ok(Some(serde_json::from_str(&data)?)),
+        None => Ok(None),
+    }
+}
+
+/// Sign-in `id` as stored, read on `conn`.
+pub(crate) fn load_sign_in(conn: &Connection, id: &str) -> Result<Option<SignIn>, DbError> {
+    load::<SignIn>(conn, id)
 }
 
 async fn delete<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<(), StoreError> {

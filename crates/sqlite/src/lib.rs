@@ -52,6 +52,7 @@ mod outbox;
 mod pool;
 mod readiness;
 mod settings;
+mod sign_in_steps;
 mod users;
 mod webhooks;
 

@@ -686,7 +686,7 @@ pub(crate) fn load_users(conn: &Connection, ids: &[&str]) -> Result<Vec<User>, D
     Ok(users)
 }
 
-fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
+pub(crate) fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbError> {
     let Some(user) = conn
         .prepare_cached(SELECT_USER)?
         .query_row([id], user_from_row)

@@ -17,6 +17,7 @@ mod password_hasher;
 mod random;
 mod readiness;
 mod settings_store;
+mod sign_in_steps;
 mod sign_in_store;
 mod sign_up_store;
 mod user_repository;
@@ -41,6 +42,7 @@ pub use password_hasher::PasswordHasher;
 pub use random::Random;
 pub use readiness::Readiness;
 pub use settings_store::{SettingsStore, SettingsVersion};
+pub use sign_in_steps::{SignInStep, SignInSteps};
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;
 pub use user_repository::{AttemptSlot, UserQuery, UserRepository};
@@ -57,7 +59,7 @@ pub use {
     audit_log::MockAuditLog, client_repository::MockClientRepository, clock::MockClock,
     code_sender::MockCodeSender, counters::MockCounters, instance_store::MockInstanceStore,
     oauth_provider::MockOAuthProvider, outbox::MockOutbox, password_hasher::MockPasswordHasher,
-    random::MockRandom, settings_store::MockSettingsStore, sign_in_store::MockSignInStore,
-    sign_up_store::MockSignUpStore, user_repository::MockUserRepository,
-    webhooks::MockWebhookSender, webhooks::MockWebhookStore,
+    random::MockRandom, settings_store::MockSettingsStore, sign_in_steps::MockSignInSteps,
+    sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
+    user_repository::MockUserRepository, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
 };

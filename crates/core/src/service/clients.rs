@@ -11,8 +11,8 @@ use crate::model::{
     Timestamp, User, new_id,
 };
 use crate::ports::{
-    ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInStore,
-    SignUpStore, UserRepository,
+    ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInSteps,
+    SignInStore, SignUpStore, UserRepository,
 };
 
 /// A sign-in together with the user it identified, as of `now`.
@@ -73,6 +73,8 @@ pub struct Clients {
     pub(super) events: super::Events,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
+    /// A step's client, sign-in and user in one read, when one store keeps them.
+    pub(super) sign_in_steps: Option<Arc<dyn SignInSteps>>,
     pub(super) sign_ups: Arc<dyn SignUpStore>,
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) clock: Arc<dyn Clock>,
@@ -551,25 +553,45 @@ impl Clients {
         refuse_if_signed_in_at(sessions.iter(), user, now)
     }
 
-    /// [`client_sign_in`](Self::client_sign_in), the client read with its
-    /// active sessions (and their users) in one read.
-    pub(super) async fn client_sessions_sign_in(
+    /// What a step on the requesting client's sign-in `id` starts from: the
+    /// client with its active sessions (and their users), the sign-in (as
+    /// [`client_sign_in`](Self::client_sign_in) finds it) and its user (as
+    /// [`user_of`](Self::user_of) does); one read where one store keeps
+    /// them all.
+    pub(super) async fn sign_in_step(
         &self,
         token: Option<&str>,
         id: &str,
-    ) -> Result<(ClientWithSessions, SignIn), Error> {
+    ) -> Result<(ClientWithSessions, SignIn, Option<User>), Error> {
         let missing = || Error::NotFound(Resource::SignIn);
         let token = token.filter(|t| !t.is_empty()).ok_or_else(missing)?;
-        let found = self
-            .client_repo
-            .find_client_with_sessions(&token_hash(token), self.clock.now())
+        let (hash, id, now) = (token_hash(token), SignInId(id.to_owned()), self.clock.now());
+        let Some(steps) = &self.sign_in_steps else {
+            let found = self
+                .client_repo
+                .find_client_with_sessions(&hash, now)
+                .await?
+                .ok_or_else(missing)?;
+            let sign_in = self
+                .sign_ins
+                .get(&id)
+                .await?
+                .filter(|s| s.client_id == found.client.id)
+                .ok_or_else(missing)?;
+            let user = self.user_of(&sign_in).await?;
+            return Ok((found, sign_in, user));
+        };
+        let step = steps
+            .read_sign_in_step(&hash, &id, now)
             .await?
             .ok_or_else(missing)?;
-        let sign_in = self.sign_ins.get(&SignInId(id.to_owned())).await?;
-        let sign_in = sign_in
-            .filter(|s| s.client_id == found.client.id)
-            .ok_or_else(missing)?;
-        Ok((found, sign_in))
+        let sign_in = step.sign_in.ok_or_else(missing)?;
+        let user = if sign_in.is_phantom() {
+            self.user_of(&sign_in).await?
+        } else {
+            step.user
+        };
+        Ok((step.found, sign_in, user))
     }
 
     /// The requesting client and its sign-in with this id; another client's

@@ -73,8 +73,8 @@ use crate::error::{Error, Problem};
 use crate::model::InstanceSettings;
 use crate::ports::{
     AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore,
-    OperatorStore, Outbox, PasswordHasher, Random, SettingsStore, SignInStore, SignUpStore,
-    UserRepository, WebhookSender, WebhookStore,
+    OperatorStore, Outbox, PasswordHasher, Random, SettingsStore, SignInSteps, SignInStore,
+    SignUpStore, UserRepository, WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -85,6 +85,9 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientRepository>,
     pub sign_ins: Arc<dyn SignInStore>,
+    /// A step's client, sign-in and user in one read, where one store keeps
+    /// them all; `None` reads `clients`, `sign_ins` and `users` one by one.
+    pub sign_in_steps: Option<Arc<dyn SignInSteps>>,
     /// Sign-ups in progress; kept with the sign-ins.
     pub sign_ups: Arc<dyn SignUpStore>,
     /// Rate-limit counters; kept with the flow store.
@@ -166,6 +169,7 @@ impl Services {
             users,
             clients,
             sign_ins,
+            sign_in_steps,
             sign_ups,
             counters,
             instance,
@@ -269,6 +273,7 @@ impl Services {
             events: events.clone(),
             client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
+            sign_in_steps,
             sign_ups: sign_ups.clone(),
             users: users.clone(),
             clock: clock.clone(),

@@ -3,7 +3,7 @@
 
 use super::codes::code_incorrect;
 use super::sign_ins::{not_yet_supported, truncate};
-use super::steps::{PassedStep, admit};
+use super::steps::PassedStep;
 use super::{Outcome, SignInView, SignIns};
 use crate::error::{Error, Problem};
 use crate::model::{
@@ -121,14 +121,9 @@ impl SignIns {
         };
         let what = super::audit::Check::new(super::audit::Stage::SecondFactor, strategy.clone());
         self.lockout.guarded(&user, what, check).await?;
-        // A ban or lock that landed while this attempt was evaluated still
-        // holds (the session's start checks again as it records the sign-in).
-        let current = self
-            .users
-            .get(&user.id)
-            .await?
-            .ok_or(Error::IdentifierNotFound)?;
-        admit(current.standing(), now)?;
+        // A ban or lock that lands while this attempt is evaluated still
+        // holds: the session's start reads the user's standing in its own
+        // write and ends a session it refuses, as for a first factor.
         let before = sign_in.clone();
         sign_in.second_factor_passed(strategy, now)?;
         let session = self
@@ -169,7 +164,7 @@ impl SignIns {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<(ClientWithSessions, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.clients.client_sessions_sign_in(token, id).await?;
+        let (client, sign_in, user) = self.clients.sign_in_step(token, id).await?;
         let raw = strategy
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::param_nil("strategy"))?;
@@ -177,11 +172,9 @@ impl SignIns {
             .filter(Strategy::is_second_factor)
             .ok_or_else(|| Error::invalid("strategy", Problem::NotSecondFactor(truncate(raw))))?;
         let now = self.clock.now();
-        let user_id = sign_in.ready_for_second_factor(now)?.clone();
-        let user = self
-            .users
-            .get(&user_id)
-            .await?
+        sign_in.ready_for_second_factor(now)?;
+        let user = user
+            .filter(|_| !sign_in.is_phantom())
             .ok_or(Error::IdentifierNotFound)?;
         self.lockout.refuse_if_locked(&user)?;
         let first = sign_in.first_factor_verification().map(|v| &v.strategy);

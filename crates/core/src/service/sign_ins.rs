@@ -774,16 +774,12 @@ impl SignIns {
         id: &str,
         strategy: Option<&str>,
     ) -> Result<(ClientWithSessions, SignIn, Strategy, User, Timestamp), Error> {
-        let (client, sign_in) = self.clients.client_sessions_sign_in(token, id).await?;
+        let (client, sign_in, user) = self.clients.sign_in_step(token, id).await?;
         let strategy =
             self.first_factor_strategy(strategy.ok_or_else(|| Error::param_nil("strategy"))?)?;
         let now = self.clock.now();
         sign_in.ready_for_first_factor(now)?;
-        let user = self
-            .clients
-            .user_of(&sign_in)
-            .await?
-            .ok_or(Error::IdentifierNotFound)?;
+        let user = user.ok_or(Error::IdentifierNotFound)?;
         // The identifier must still name the account: an address unverified
         // since the sign-in was identified signs nobody in.
         if !sign_in.is_phantom()

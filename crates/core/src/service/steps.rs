@@ -51,33 +51,47 @@ impl Steps {
         now: Timestamp,
     ) -> Result<Outcome<SignInView>, Error> {
         let client_id = &step.client.id;
-        if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
+        // Where one store keeps the sign-in with the client and the user, a
+        // sign-in that completes is stored with its session in one write.
+        let together = step.session.is_some() && self.clients.sign_in_steps.is_some();
+        if together {
+            sign_in.next_version();
+        } else if let Err(err) = self.clients.replace_sign_in(&mut sign_in).await {
             return self.after_lost_race(err, client_id, &sign_in.id, now).await;
         }
         let started = match &step.session {
             Some(session) => {
-                self.start_session(
+                self.start(
                     session,
                     step.user,
                     step.password,
                     &step.client.token_hash,
                     step.keep_token,
+                    together.then_some(&sign_in),
                 )
                 .await
             }
             // A factor passed: whoever holds the client's token from before
             // (one planted in the browser, say) does not hold it after.
-            None => self.rotate_token(step.client, step.keep_token, now).await,
+            None => self
+                .rotate_token(step.client, step.keep_token, now)
+                .await
+                .map_err(NotStarted::Stored),
         };
         let new_token = match started {
             Ok(token) => token,
-            Err(err) => {
+            // Nothing of this step was stored.
+            Err(NotStarted::Refused(err)) if together => return Err(err),
+            Err(NotStarted::Lost(err)) if together => {
+                return self.after_lost_race(err, client_id, &sign_in.id, now).await;
+            }
+            Err(not_started) => {
                 let mut restored = step.before;
                 restored.set_version(sign_in.version());
                 if let Err(undo) = self.clients.replace_sign_in(&mut restored).await {
                     tracing::warn!(sign_in = %restored.id, error = %undo, "could not restore a sign-in");
                 }
-                return Err(err);
+                return Err(not_started.into_error());
             }
         };
         // A new session on a client whose sessions this request read: the
@@ -151,7 +165,32 @@ impl Steps {
         presented_token_hash: &str,
         keep_token: bool,
     ) -> Result<Option<String>, Error> {
-        admit(user.standing(), session.created_at)?;
+        self.start(
+            session,
+            user,
+            password,
+            presented_token_hash,
+            keep_token,
+            None,
+        )
+        .await
+        .map_err(NotStarted::into_error)
+    }
+
+    /// [`start_session`](Self::start_session), storing `completed` (a
+    /// sign-in this session completes, at its next version) in the same
+    /// write when there is one; says how far it got when the session did
+    /// not start.
+    async fn start(
+        &self,
+        session: &Session,
+        user: &User,
+        password: Option<&str>,
+        presented_token_hash: &str,
+        keep_token: bool,
+        completed: Option<&SignIn>,
+    ) -> Result<Option<String>, NotStarted> {
+        admit(user.standing(), session.created_at).map_err(NotStarted::Refused)?;
         let token = (!keep_token).then(|| new_token(&*self.random));
         let new_hash = super::hash_after(token.as_deref(), presented_token_hash);
         let upgrade = match (password, &user.password_digest) {
@@ -162,25 +201,50 @@ impl Steps {
         };
         // Rotates only the token this request presented: of two requests racing
         // on one client, one rotates and the other gets `Conflict`.
-        let event = self.events.session_created(session, user)?;
-        let stored = self
-            .client_repo
-            .insert_session(session, presented_token_hash, &new_hash, upgrade, &[event])
-            .await;
+        let event = self
+            .events
+            .session_created(session, user)
+            .map_err(NotStarted::Refused)?;
+        let stored = match (completed, &self.clients.sign_in_steps) {
+            (Some(sign_in), Some(steps)) => {
+                steps
+                    .complete_sign_in(
+                        sign_in,
+                        session,
+                        presented_token_hash,
+                        &new_hash,
+                        upgrade,
+                        &[event],
+                    )
+                    .await
+            }
+            _ => {
+                self.client_repo
+                    .insert_session(session, presented_token_hash, &new_hash, upgrade, &[event])
+                    .await
+            }
+        };
         let admitted = match stored {
             Ok(standing) => {
                 self.events.stored();
                 admit(standing, session.created_at)
             }
             // Without the user there is no session either.
-            Err(StoreError::NotFound) if self.users.get(&user.id).await?.is_none() => {
-                return Err(Error::IdentifierNotFound);
+            Err(StoreError::NotFound)
+                if self
+                    .users
+                    .get(&user.id)
+                    .await
+                    .map_err(|err| NotStarted::Lost(err.into()))?
+                    .is_none() =>
+            {
+                return Err(NotStarted::Lost(Error::IdentifierNotFound));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(NotStarted::Lost(err.into())),
         };
         if let Err(refused) = admitted {
             self.end_refused_session(session, user).await;
-            return Err(refused);
+            return Err(NotStarted::Stored(refused));
         }
         self.audit
             .record(
@@ -309,6 +373,25 @@ impl Steps {
         self.clients
             .sign_in_outcome_from(sign_in, Some(found), None, now, user)
             .await
+    }
+}
+
+/// Why a session did not start, by how far its start got.
+enum NotStarted {
+    /// Refused before anything was written.
+    Refused(Error),
+    /// Its write stored nothing: a compare-and-set lost, or a record gone.
+    Lost(Error),
+    /// Written, then refused (the session is ended), or the token's
+    /// rotation failed after what came before it was stored.
+    Stored(Error),
+}
+
+impl NotStarted {
+    fn into_error(self) -> Error {
+        match self {
+            Self::Refused(err) | Self::Lost(err) | Self::Stored(err) => err,
+        }
     }
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::{Ports, Services, token_hash};
-use crate::error::Error;
+use crate::error::{Error, StoreError};
 use crate::model::{
     Client, ClientId, IdentificationRecord, InstanceSettings, Session, SessionId, SessionStatus,
-    SignIn, SignInId, Strategy, Timestamp, User, UserId,
+    SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp, User, UserId,
 };
 use crate::ports::{
     ClientWithSessions, MockClientRepository, MockClock, MockCodeSender, MockCounters,
@@ -25,6 +25,8 @@ pub struct Mocks {
     pub users: MockUserRepository,
     pub clients: MockClientRepository,
     pub sign_ins: MockSignInStore,
+    /// A step's reads at once; none by default (each port read on its own).
+    pub sign_in_steps: Option<crate::ports::MockSignInSteps>,
     pub sign_ups: MockSignUpStore,
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
@@ -53,6 +55,7 @@ impl Mocks {
             users: MockUserRepository::new(),
             clients: MockClientRepository::new(),
             sign_ins: MockSignInStore::new(),
+            sign_in_steps: None,
             sign_ups: MockSignUpStore::new(),
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
@@ -108,6 +111,9 @@ impl Mocks {
                 users: Arc::new(self.users),
                 clients: Arc::new(self.clients),
                 sign_ins: Arc::new(self.sign_ins),
+                sign_in_steps: self
+                    .sign_in_steps
+                    .map(|steps| Arc::new(steps) as Arc<dyn crate::ports::SignInSteps>),
                 sign_ups: Arc::new(self.sign_ups),
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
@@ -173,6 +179,54 @@ impl Mocks {
     /// reads answer `sign_in`.
     pub fn client_with_sign_in(&mut self, sign_in: SignIn) -> &mut Self {
         self.client_found().sign_in_stored(sign_in)
+    }
+
+    /// A store keeping the clients, the sign-ins and the users answers each
+    /// step's read at once, exactly once, with [`client`] (no sessions),
+    /// `sign_in` and `user`; none of the three ports is read on its own.
+    pub fn step_read_at_once(&mut self, sign_in: Option<SignIn>, user: Option<User>) -> &mut Self {
+        let mut steps = crate::ports::MockSignInSteps::new();
+        steps
+            .expect_read_sign_in_step()
+            .withf(|hash, id, now| {
+                hash == token_hash(TOKEN) && id.as_str() == "sia_1" && *now == NOW
+            })
+            .times(1)
+            .returning(move |_, _, _| {
+                Ok(Some(crate::ports::SignInStep {
+                    found: ClientWithSessions {
+                        client: client(),
+                        sessions: vec![],
+                    },
+                    sign_in: sign_in.clone(),
+                    user: user.clone(),
+                }))
+            });
+        self.sign_in_steps = Some(steps);
+        self.clients.expect_find_client_with_sessions().never();
+        self.sign_ins.expect_get().never();
+        self.users.expect_get().never();
+        self
+    }
+
+    /// With [`Mocks::step_read_at_once`]: the sign-in the step completes is
+    /// stored with its session in one write, exactly once, which answers
+    /// `stored`; neither is written on its own.
+    pub fn completes_at_once(&mut self, stored: Result<Standing, StoreError>) -> &mut Self {
+        self.sign_in_steps
+            .as_mut()
+            .expect("a step read at once")
+            .expect_complete_sign_in()
+            .withf(|sign_in, session, presented, _, _, events| {
+                sign_in.status_at(NOW) == SignInStatus::Complete
+                    && sign_in.created_session_id() == Some(&session.id)
+                    && presented == token_hash(TOKEN)
+                    && events.len() == 1
+            })
+            .times(1)
+            .returning(move |_, _, _, _, _, _| stored.clone());
+        self.clients.expect_insert_session().never();
+        self
     }
 
     /// Every sign-in read answers `sign_in`.

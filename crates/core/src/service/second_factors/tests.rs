@@ -439,22 +439,62 @@ async fn past_the_attempt_limit_no_code_is_evaluated() {
     ));
 }
 
+/// A lock that lands while the code is checked shows in the standing the
+/// session's start reads in its own write: the new session is ended at once
+/// and the attempt refused, with no read of the user of its own.
 #[tokio::test]
 async fn a_lock_that_lands_during_the_check_still_holds() {
     let mut m = Mocks::new();
     m.client_with_sign_in(waiting_sign_in(&mfa_user()));
-    // Unlocked when the attempt starts, locked by the time the code passed.
-    let reads = std::sync::atomic::AtomicUsize::new(0);
-    m.users.expect_get().returning(move |_| {
-        let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(Some(User {
-            locked_until: (n > 0).then_some(Timestamp(NOW.0 + 60_000)),
-            ..mfa_user()
-        }))
-    });
+    m.users
+        .expect_get()
+        .times(1)
+        .returning(|_| Ok(Some(mfa_user())));
     m.users.expect_use_totp_step().returning(|_, _| Ok(true));
     m.replaces_accepted();
-    m.clients.expect_insert_session().never();
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _, _, _| {
+            Ok(Standing {
+                banned: false,
+                locked_until: Some(Timestamp(NOW.0 + 60_000)),
+            })
+        });
+    m.clients
+        .expect_end_session()
+        .withf(|_, status, _, _| *status == SessionStatus::Revoked)
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
     let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
     assert!(matches!(err, Error::UserLocked { .. }));
+}
+
+/// Where one store keeps the clients, the sign-ins and the users, a second
+/// factor's step reads them at once; a user gone meanwhile refuses it.
+#[tokio::test]
+async fn a_second_factor_step_reads_at_once_where_one_store_keeps_everything() {
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(waiting_sign_in(&mfa_user())), Some(mfa_user()))
+        .completes_at_once(Ok(Standing::default()));
+    m.users
+        .expect_use_totp_step()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    // The attempt is counted on its own; the completion goes with the session.
+    m.sign_ins
+        .expect_replace()
+        .withf(|s, _| s.status_at(NOW) == SignInStatus::NeedsSecondFactor)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.hasher.expect_needs_rehash().return_const(false);
+    let out = attempt_code(m, "totp", &totp_now(0)).await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(waiting_sign_in(&mfa_user())), None);
+    m.users.expect_use_totp_step().never();
+    let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
+    assert_eq!(err, Error::IdentifierNotFound);
 }

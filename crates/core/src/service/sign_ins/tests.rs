@@ -813,3 +813,149 @@ async fn a_locked_user_is_refused_before_any_factor_is_evaluated() {
         }
     );
 }
+
+/// Where one store keeps the clients, the sign-ins and the users, a
+/// factor's step reads what it acts on at once, and nothing on its own.
+#[tokio::test]
+async fn a_step_reads_its_client_sign_in_and_user_at_once_where_one_store_keeps_them() {
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(identified_sign_in(&user())), Some(user()))
+        .completes_at_once(Ok(Standing::default()));
+    m.passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.sign_ins.expect_replace().never();
+    let out = attempt_password(m, "right").await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    assert_eq!(out.response.user.map(|u| u.id), Some(user().id));
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(
+        snapshot.client.last_active_session_id.as_ref(),
+        out.response.sign_in.created_session_id()
+    );
+}
+
+/// Where the completed sign-in and its session are one write, a write
+/// that stored nothing leaves nothing to put back: a lost race answers
+/// with the rival's completion if there is one and is a conflict if not;
+/// a user refused before the write writes nothing; a ban the write reads
+/// ends the new session and puts the sign-in back.
+#[tokio::test]
+async fn a_sign_in_completed_in_one_write_puts_back_only_what_it_stored() {
+    // A right password whose one write loses its race; the step's read was
+    // the one at once, and nothing is put back.
+    let lost = || {
+        let mut m = Mocks::new();
+        m.step_read_at_once(Some(identified_sign_in(&user())), Some(user()))
+            .completes_at_once(Err(StoreError::Conflict));
+        m.passwords_match(true);
+        m.hasher.expect_needs_rehash().return_const(false);
+        m.sign_ins.checkpoint();
+        m.sign_ins.expect_replace().never();
+        m
+    };
+    // Lost, no rival completed it: a conflict.
+    let mut m = lost();
+    m.sign_ins
+        .expect_get()
+        .times(1)
+        .returning(|_| Ok(Some(identified_sign_in(&user()))));
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::Conflict);
+
+    // Lost to a rival that completed it: the rival's result.
+    let mut m = lost();
+    let mut rivals = crate::service::test_support::passed_first_factor(&user());
+    rivals
+        .complete(SessionId("sess_rival".into()), NOW)
+        .unwrap();
+    m.sign_ins
+        .expect_get()
+        .times(1)
+        .returning(move |_| Ok(Some(rivals.clone())));
+    m.user_stored(user()).client_reads_back();
+    let out = attempt_password(m, "right").await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    assert_eq!(
+        out.response.sign_in.created_session_id(),
+        Some(&SessionId("sess_rival".into()))
+    );
+    assert!(out.new_token.is_none(), "the loser rotates nothing");
+
+    // Refused before the write: nothing written at all.
+    let mut m = Mocks::new();
+    let banned = User {
+        banned: true,
+        ..user()
+    };
+    m.step_read_at_once(Some(identified_sign_in(&banned)), Some(banned));
+    m.passwords_match(true);
+    m.sign_ins.expect_replace().never();
+    m.clients.expect_insert_session().never();
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::UserBanned);
+
+    // Stored, then refused by the standing the write read: the session is
+    // ended and the sign-in put back over the version the write stored.
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(identified_sign_in(&user())), Some(user()))
+        .completes_at_once(Ok(Standing {
+            banned: true,
+            locked_until: None,
+        }));
+    m.passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.clients
+        .expect_end_session()
+        .withf(|_, status, _, _| *status == SessionStatus::Revoked)
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let stored_version = identified_sign_in(&user()).version() + 1;
+    m.sign_ins
+        .expect_replace()
+        .withf(move |s, expected| {
+            *expected == stored_version && s.status_at(NOW) == SignInStatus::NeedsFirstFactor
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::UserBanned);
+}
+
+/// What the read at once did not find refuses the step as the reads one by
+/// one do: a sign-in missing (or another client's) as not found, an
+/// identified sign-in whose user is gone as an unknown account; a
+/// stand-in's sign-in goes on with its stand-in, never read from the store.
+#[tokio::test]
+async fn a_step_read_at_once_refuses_what_it_did_not_find() {
+    let mut m = Mocks::new();
+    m.step_read_at_once(None, None);
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::NotFound(crate::error::Resource::SignIn));
+
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(identified_sign_in(&user())), None);
+    m.hasher.expect_verify().never();
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::IdentifierNotFound);
+
+    let mut m = Mocks::new();
+    let mut stand_in = crate::service::test_support::sign_in_started(NOW);
+    stand_in
+        .identify_phantom("nobody@example.com".into(), &user(), NOW)
+        .unwrap();
+    m.step_read_at_once(Some(stand_in), None);
+    m.users.expect_attempt_lock().returning(|_, _| Ok(None));
+    m.hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok("$argon2id$nobody-knows".into()));
+    m.hasher
+        .expect_verify()
+        .withf(|_, digest| digest.as_deref() == Some("$argon2id$nobody-knows"))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    m.sign_ins.expect_replace().returning(|_, _| Ok(()));
+    m.clients.expect_insert_session().never();
+    let err = attempt_password(m, "right").await.unwrap_err();
+    assert_eq!(err, Error::PasswordIncorrect, "a stand-in never signs in");
+}

@@ -1,0 +1,65 @@
+//! A sign-in's steps where one store keeps the clients, the users and the
+//! sign-ins: what a step acts on, read at once, and a completed sign-in
+//! stored with the session it starts, in one write.
+
+use async_trait::async_trait;
+#[cfg(any(test, feature = "mocks"))]
+use mockall::automock;
+
+use crate::error::StoreError;
+use crate::model::{NewEvent, Session, SignIn, SignInId, Standing, Timestamp, User};
+
+use super::{ClientWithSessions, DigestUpgrade};
+
+/// The records a step on a sign-in (a factor's preparation or attempt)
+/// starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignInStep {
+    /// The requesting client, with its sessions active at the read's `now`.
+    pub found: ClientWithSessions,
+    /// The sign-in asked for, if it exists and is this client's.
+    pub sign_in: Option<SignIn>,
+    /// That sign-in's user, if it names one that exists and the sign-in is
+    /// not a stand-in's (whose user is never stored).
+    pub user: Option<User>,
+}
+
+/// One read, and one write, for what [`ClientRepository`](super::ClientRepository),
+/// [`SignInStore`](super::SignInStore) and
+/// [`UserRepository`](super::UserRepository) each do a part of. Only a
+/// store that keeps all three implements it; without one, the service calls
+/// the three ports one by one.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait SignInSteps: Send + Sync {
+    /// `None` when no client's current token has this SHA-256 (hex);
+    /// otherwise that client as `ClientRepository::find_client_with_sessions`
+    /// reads it at `now`, sign-in `id` as `SignInStore::get` reads it if its
+    /// `client_id` is that client's, and the user `SignIn::user_id` names
+    /// as `UserRepository::get` reads it unless the sign-in is a stand-in's.
+    /// One consistent snapshot of all three.
+    async fn read_sign_in_step(
+        &self,
+        token_hash: &str,
+        id: &SignInId,
+        now: Timestamp,
+    ) -> Result<Option<SignInStep>, StoreError>;
+
+    /// Stores `sign_in` as `SignInStore::replace` does, expecting the
+    /// stored version to be the one before `sign_in`'s (what
+    /// `SignIn::next_version` left), and in the same transaction does what
+    /// `ClientRepository::insert_session` does with the other arguments;
+    /// answers what it answers. All or nothing: it MUST fail storing nothing
+    /// with `Conflict` when the stored sign-in's version is another or the
+    /// client's token hash is no longer `expected_token_hash`, and with
+    /// `NotFound` when the sign-in, the client or the user is gone.
+    async fn complete_sign_in(
+        &self,
+        sign_in: &SignIn,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
+        events: &[NewEvent],
+    ) -> Result<Standing, StoreError>;
+}

@@ -1,0 +1,71 @@
+//! [`SignInSteps`]: a step's client, sign-in and user in one read
+//! transaction, and a completed sign-in with its session in one write,
+//! since this store keeps all three.
+
+use async_trait::async_trait;
+use latch_core::error::StoreError;
+use latch_core::model::{NewEvent, Session, SignIn, SignInId, Standing, Timestamp};
+use latch_core::ports::{DigestUpgrade, SignInStep, SignInSteps};
+
+use crate::SqliteStore;
+
+#[async_trait]
+impl SignInSteps for SqliteStore {
+    async fn read_sign_in_step(
+        &self,
+        token_hash: &str,
+        id: &SignInId,
+        now: Timestamp,
+    ) -> Result<Option<SignInStep>, StoreError> {
+        let (token_hash, id) = (token_hash.to_owned(), id.clone());
+        self.pool
+            .read(move |tx| {
+                let Some(found) =
+                    crate::clients::client_with_sessions_by_token(tx, &token_hash, now)?
+                else {
+                    return Ok(None);
+                };
+                let sign_in = crate::flows::load_sign_in(tx, id.as_str())?
+                    .filter(|sign_in| sign_in.client_id == found.client.id);
+                let user = match sign_in.as_ref() {
+                    Some(sign_in) if !sign_in.is_phantom() => match sign_in.user_id() {
+                        Some(user) => crate::users::load_user(tx, user.as_str())?,
+                        None => None,
+                    },
+                    _ => None,
+                };
+                Ok(Some(SignInStep {
+                    found,
+                    sign_in,
+                    user,
+                }))
+            })
+            .await
+    }
+
+    async fn complete_sign_in(
+        &self,
+        sign_in: &SignIn,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
+        events: &[NewEvent],
+    ) -> Result<Standing, StoreError> {
+        let (row, expected) = crate::flows::sign_in_replacement(sign_in)?;
+        let (session, events) = (session.clone(), events.to_vec());
+        let tokens = (expected_token_hash.to_owned(), new_token_hash.to_owned());
+        self.pool
+            .write(move |tx| {
+                crate::flows::replace_sign_in(tx, &row, expected)?;
+                crate::clients::insert_session_on(
+                    tx,
+                    &session,
+                    (&tokens.0, &tokens.1),
+                    upgrade.as_ref(),
+                    &events,
+                )
+            })
+            .await
+    }
+}
