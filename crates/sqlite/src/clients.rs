@@ -28,20 +28,16 @@ const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_ses
      updated_at = ?4, last_authentication_strategy = COALESCE(?6, last_authentication_strategy) \
      WHERE id = ?1 AND token_hash = ?5";
 
+/// Sets a client's current sign-in (or none) and `updated_at`.
+const SET_CURRENT_SIGN_IN: &str =
+    "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1";
+
 #[async_trait]
 impl ClientRepository for SqliteStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         let client = client.clone();
         self.pool
-            .write(move |tx| {
-                let sql = concat!(
-                    "INSERT INTO clients (",
-                    client_columns!(),
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                );
-                write_client_row(tx, sql, &client)?;
-                Ok(())
-            })
+            .write(move |tx| insert_client_on(tx, &client))
             .await
     }
 
@@ -99,8 +95,7 @@ impl ClientRepository for SqliteStore {
         sign_in: Option<SignInId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1";
-        self.set_on_client(sql, client, sign_in.map(|id| id.0), at)
+        self.set_on_client(SET_CURRENT_SIGN_IN, client, sign_in.map(|id| id.0), at)
             .await
     }
 
@@ -456,11 +451,32 @@ impl SqliteStore {
     }
 }
 
-/// Rotates the session's client (only if its token is still `expected`) and
-/// stores the session, in the caller's transaction. The client goes first:
-/// a missing client or a lost race fails before anything is written, and a
-/// failing session insert fails the rotation with it, so it is both or
-/// neither.
+/// `insert_client` on `conn`.
+pub(crate) fn insert_client_on(conn: &Connection, client: &Client) -> Result<(), DbError> {
+    let sql = concat!(
+        "INSERT INTO clients (",
+        client_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    );
+    write_client_row(conn, sql, client)?;
+    Ok(())
+}
+
+/// `set_current_sign_in` on `conn`.
+pub(crate) fn set_current_sign_in_on(
+    conn: &Connection,
+    client: &ClientId,
+    sign_in: &SignInId,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let changed = conn.prepare_cached(SET_CURRENT_SIGN_IN)?.execute(params![
+        client.as_str(),
+        sign_in.as_str(),
+        at.0
+    ])?;
+    found(changed)
+}
+
 /// `insert_session` on `tx`: the user's sign-in recorded, the session
 /// stored and its client rotated from `tokens.0` to `tokens.1`, `events`
 /// stored; the user's standing as the same step left it.
@@ -477,6 +493,11 @@ pub(crate) fn insert_session_on(
     Ok(standing)
 }
 
+/// Rotates the session's client (only if its token is still `expected`) and
+/// stores the session, in the caller's transaction. The client goes first:
+/// a missing client or a lost race fails before anything is written, and a
+/// failing session insert fails the rotation with it, so it is both or
+/// neither.
 fn start_session(
     tx: &Connection,
     session: &Session,

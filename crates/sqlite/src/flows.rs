@@ -96,19 +96,38 @@ fn column_version<F: Flow>(version: u64) -> Result<i64, StoreError> {
 
 async fn insert<F: Flow>(pool: &Arc<Pool>, flow: &F) -> Result<(), StoreError> {
     let row = FlowRow::of(flow)?;
+    pool.write(move |tx| insert_row::<F>(tx, &row)).await
+}
+
+/// The insert of `insert`, on `conn`.
+fn insert_row<F: Flow>(conn: &Connection, row: &FlowRow) -> Result<(), DbError> {
     // A taken id violates the primary key, which `error` reports as `Other`:
     // ids are random, so a clash is a bug, not a race to win.
-    pool.write(move |tx| {
-        tx.prepare_cached(F::SQL.insert)?.execute(params![
-            row.id,
-            row.client_id,
-            row.abandon_at,
-            row.version,
-            row.data
-        ])?;
-        Ok(())
-    })
-    .await
+    conn.prepare_cached(F::SQL.insert)?.execute(params![
+        row.id,
+        row.client_id,
+        row.abandon_at,
+        row.version,
+        row.data
+    ])?;
+    Ok(())
+}
+
+/// A sign-in's row, ready to insert with [`insert_sign_in`].
+pub(crate) fn sign_in_row(sign_in: &SignIn) -> Result<FlowRow, StoreError> {
+    FlowRow::of(sign_in)
+}
+
+/// Inserts a sign-in's row on `conn`.
+pub(crate) fn insert_sign_in(conn: &Connection, row: &FlowRow) -> Result<(), DbError> {
+    insert_row::<SignIn>(conn, row)
+}
+
+/// Deletes sign-in `id` (if it exists) on `conn`.
+pub(crate) fn delete_sign_in(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(<SignIn as Flow>::SQL.delete)?
+        .execute([id])?;
+    Ok(())
 }
 
 async fn replace<F: Flow>(

@@ -1,10 +1,10 @@
-//! [`SignInSteps`]: a step's client, sign-in and user in one read
-//! transaction, and a completed sign-in with its session in one write,
-//! since this store keeps all three.
+//! [`SignInSteps`]: a new sign-in with its client's change in one write, a
+//! step's client, sign-in and user in one read transaction, and a completed
+//! sign-in with its session in one write, since this store keeps all three.
 
 use async_trait::async_trait;
 use latch_core::error::StoreError;
-use latch_core::model::{NewEvent, Session, SignIn, SignInId, Standing, Timestamp};
+use latch_core::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, Timestamp};
 use latch_core::ports::{DigestUpgrade, SignInStep, SignInSteps};
 
 use crate::SqliteStore;
@@ -65,6 +65,30 @@ impl SignInSteps for SqliteStore {
                     upgrade.as_ref(),
                     &events,
                 )
+            })
+            .await
+    }
+
+    async fn start_sign_in(
+        &self,
+        sign_in: &SignIn,
+        new_client: Option<Client>,
+        previous: Option<SignInId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let row = crate::flows::sign_in_row(sign_in)?;
+        let (id, client_id) = (sign_in.id.clone(), sign_in.client_id.clone());
+        self.pool
+            .write(move |tx| {
+                match &new_client {
+                    Some(client) => crate::clients::insert_client_on(tx, client)?,
+                    None => crate::clients::set_current_sign_in_on(tx, &client_id, &id, at)?,
+                }
+                crate::flows::insert_sign_in(tx, &row)?;
+                if let Some(previous) = &previous {
+                    crate::flows::delete_sign_in(tx, previous.as_str())?;
+                }
+                Ok(())
             })
             .await
     }

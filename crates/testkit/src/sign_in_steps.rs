@@ -21,6 +21,10 @@ const TOKENS: u64 = 70_000;
 /// and is not a stand-in's (even when the stand-in's id is a stored user's),
 /// and no longer once that user is deleted.
 ///
+/// `start_sign_in` stores a new sign-in with a client made for it, or as an
+/// existing client's current sign-in (the one it replaces deleted), and
+/// nothing when the client is gone or the new one's id is taken.
+///
 /// `complete_sign_in` stores the completed sign-in, the session, the
 /// client's rotation and the user's sign-in record together, answering the
 /// user's standing as that write found it (a lock stored before it shows);
@@ -30,6 +34,7 @@ pub async fn sign_in_steps_contract<S>(store: &S)
 where
     S: SignInSteps + ClientRepository + SignInStore + UserRepository,
 {
+    a_new_sign_in_goes_with_its_clients_change_or_not_at_all(store).await;
     the_step_is_read_at_once(store).await;
     a_sign_in_completes_with_its_session_or_not_at_all(store).await;
 }
@@ -386,4 +391,70 @@ where
         .expect("get")
         .expect("the user");
     assert_eq!(user.last_sign_in_at, None, "{what}: no sign-in recorded");
+}
+
+/// `start_sign_in`: the sign-in with its client's change, or nothing.
+async fn a_new_sign_in_goes_with_its_clients_change_or_not_at_all<S>(store: &S)
+where
+    S: SignInSteps + ClientRepository + SignInStore + UserRepository,
+{
+    let get = async |id: &SignInId| SignInStore::get(store, id).await.expect("get");
+    // A client made for its sign-in.
+    let first = fixtures::sign_in("sia_steps_first", "client_steps_new");
+    let made = Client {
+        sign_in_id: Some(first.id.clone()),
+        ..fixtures::client("client_steps_new", TOKENS + 20)
+    };
+    store
+        .start_sign_in(&first, Some(made.clone()), None, at(5))
+        .await
+        .expect("start a sign-in on a new client");
+    assert_eq!(get(&first.id).await, Some(first.clone()));
+    assert_eq!(
+        store.get_client(&made.id).await.expect("get"),
+        Some(made.clone())
+    );
+
+    // A taken client id: nothing.
+    let clash = fixtures::sign_in("sia_steps_clash", "client_steps_new");
+    store
+        .start_sign_in(&clash, Some(made.clone()), None, at(6))
+        .await
+        .expect_err("a client that exists is not made again");
+    assert_eq!(get(&clash.id).await, None, "no sign-in without its client");
+
+    // The client's next sign-in replaces the first.
+    let second = fixtures::sign_in("sia_steps_second", "client_steps_new");
+    store
+        .start_sign_in(&second, None, Some(first.id.clone()), at(7))
+        .await
+        .expect("start a sign-in on an existing client");
+    assert_eq!(get(&second.id).await, Some(second.clone()));
+    assert_eq!(get(&first.id).await, None, "the one it replaces is gone");
+    let client = store
+        .get_client(&made.id)
+        .await
+        .expect("get")
+        .expect("the client");
+    assert_eq!(client.sign_in_id, Some(second.id.clone()));
+    assert_eq!(client.updated_at, at(7));
+
+    // A client that is gone: nothing, the one it would replace included.
+    let orphan = fixtures::sign_in("sia_steps_orphan", "client_steps_gone");
+    assert_eq!(
+        store
+            .start_sign_in(&orphan, None, Some(second.id.clone()), at(8))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(get(&orphan.id).await, None);
+    assert_eq!(get(&second.id).await, Some(second.clone()));
+
+    SignInStore::delete(store, &second.id)
+        .await
+        .expect("delete a sign-in");
+    store
+        .delete_client(&made.id)
+        .await
+        .expect("delete a client");
 }

@@ -1,13 +1,14 @@
 //! A sign-in's steps where one store keeps the clients, the users and the
-//! sign-ins: what a step acts on, read at once, and a completed sign-in
-//! stored with the session it starts, in one write.
+//! sign-ins: a new sign-in stored with its client's change, what a step
+//! acts on read at once, and a completed sign-in stored with the session it
+//! starts, in one write.
 
 use async_trait::async_trait;
 #[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
 use crate::error::StoreError;
-use crate::model::{NewEvent, Session, SignIn, SignInId, Standing, Timestamp, User};
+use crate::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, Timestamp, User};
 
 use super::{ClientWithSessions, DigestUpgrade};
 
@@ -62,4 +63,21 @@ pub trait SignInSteps: Send + Sync {
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
     ) -> Result<Standing, StoreError>;
+
+    /// Makes `sign_in` its client's current sign-in, in one transaction:
+    /// stores it as `SignInStore::insert` does; stores `new_client` as
+    /// `ClientRepository::insert_client` does when there is one (a client
+    /// made for this sign-in, already naming it), else sets the stored
+    /// client's current sign-in as `ClientRepository::set_current_sign_in`
+    /// does, at `at`; and deletes sign-in `previous` (the one it replaces)
+    /// as `SignInStore::delete` does. All or nothing: it MUST fail storing
+    /// nothing when any part fails, with `NotFound` when the client (not a
+    /// new one) is gone.
+    async fn start_sign_in(
+        &self,
+        sign_in: &SignIn,
+        new_client: Option<Client>,
+        previous: Option<SignInId>,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
 }

@@ -535,6 +535,40 @@ impl Clients {
 
 impl Clients {
     /// Stores a changed sign-in if no other request changed it first.
+    /// Stores `sign_in` as its client's current sign-in: with
+    /// `new_client`, that client too (made for this sign-in and naming it
+    /// already); and deletes `previous`, the sign-in it replaces. One write
+    /// where one store keeps the clients and the sign-ins.
+    pub(crate) async fn store_new_sign_in(
+        &self,
+        sign_in: &SignIn,
+        new_client: Option<&Client>,
+        previous: Option<&SignInId>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        if let Some(steps) = &self.sign_in_steps {
+            return Ok(steps
+                .start_sign_in(sign_in, new_client.cloned(), previous.cloned(), now)
+                .await?);
+        }
+        match new_client {
+            Some(client) => {
+                self.client_repo.insert_client(client).await?;
+                self.sign_ins.insert(sign_in).await?;
+            }
+            None => {
+                self.sign_ins.insert(sign_in).await?;
+                self.client_repo
+                    .set_current_sign_in(&sign_in.client_id, Some(sign_in.id.clone()), now)
+                    .await?;
+            }
+        }
+        if let Some(previous) = previous {
+            self.sign_ins.delete(previous).await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
         let expected = sign_in.next_version();
         Ok(self.sign_ins.replace(sign_in, expected).await?)

@@ -302,14 +302,15 @@ impl SignIns {
                         tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
                     }
                 }
-                // A new client is stored with its current sign-in: one write.
+                // A new client is stored with its current sign-in.
                 _ if is_new => {
                     let client = Client {
                         sign_in_id: Some(sign_in.id.clone()),
                         ..client.clone()
                     };
-                    self.client_repo.insert_client(&client).await?;
-                    self.sign_ins.insert(&sign_in).await?;
+                    self.clients
+                        .store_new_sign_in(&sign_in, Some(&client), None, now)
+                        .await?;
                     // Made here, with a token no one else holds yet: it is
                     // as written, with no sessions.
                     left = Some(ClientWithSessions {
@@ -318,10 +319,10 @@ impl SignIns {
                     });
                 }
                 _ => {
-                    self.sign_ins.insert(&sign_in).await?;
-                    self
-                        .client_repo
-                        .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
+                    // A client has at most one current sign-in: the new one
+                    // replaces it.
+                    self.clients
+                        .store_new_sign_in(&sign_in, None, client.sign_in_id.as_ref(), now)
                         .await?;
                     // The password passed and the second factor is next: the
                     // client's token rotates, as for any factor that passes
@@ -334,8 +335,9 @@ impl SignIns {
                     }
                 }
             }
-            // A client has at most one current sign-in: the new one replaced it.
-            if let Some(previous) = &client.sign_in_id {
+            // A client has at most one current sign-in: a completed one
+            // replaced it too.
+            if let (Some(previous), Some(_)) = (&client.sign_in_id, &session) {
                 self.sign_ins.delete(previous).await?;
             }
             // Without a password checked, nothing here changed the user.
@@ -747,9 +749,8 @@ impl SignIns {
                 token
             }
             None => {
-                self.sign_ins.insert(&sign_in).await?;
-                self.client_repo
-                    .set_current_sign_in(&client.id, Some(sign_in.id.clone()), now)
+                self.clients
+                    .store_new_sign_in(&sign_in, None, client.sign_in_id.as_ref(), now)
                     .await?;
                 // The first factor passed: the token rotates.
                 self.steps
@@ -757,7 +758,8 @@ impl SignIns {
                     .await?
             }
         };
-        if let Some(previous) = &client.sign_in_id {
+        // A client has at most one current sign-in: the new one replaced it.
+        if let (Some(previous), Some(_)) = (&client.sign_in_id, &session) {
             self.sign_ins.delete(previous).await?;
         }
         self.clients

@@ -5,7 +5,8 @@ use mockall::predicate::eq;
 use super::*;
 use crate::error::StoreError;
 use crate::model::{
-    Client, ClientId, SessionId, SessionStatus, SignInStatus, Standing, Strategy, Timestamp, UserId,
+    Client, ClientId, SessionId, SessionStatus, SignInId, SignInStatus, Standing, Strategy,
+    Timestamp, UserId,
 };
 use crate::ports::ClientWithSessions;
 use crate::service::test_support::{
@@ -958,4 +959,73 @@ async fn a_step_read_at_once_refuses_what_it_did_not_find() {
     m.clients.expect_insert_session().never();
     let err = attempt_password(m, "right").await.unwrap_err();
     assert_eq!(err, Error::PasswordIncorrect, "a stand-in never signs in");
+}
+
+/// `steps` is wired, and neither the clients nor the sign-ins are written
+/// on their own.
+fn only_through(m: &mut Mocks, steps: crate::ports::MockSignInSteps) {
+    m.sign_in_steps = Some(steps);
+    m.clients.expect_insert_client().never();
+    m.clients.expect_set_current_sign_in().never();
+    m.sign_ins.expect_insert().never();
+    m.sign_ins.expect_delete().never();
+}
+
+/// Where one store keeps the clients and the sign-ins, a new sign-in is one
+/// write with its client's change: a client made for it, stored naming it;
+/// or an existing client's current sign-in, the one it replaces deleted.
+#[tokio::test]
+async fn a_new_sign_in_and_its_clients_change_are_one_write_where_one_store_keeps_both() {
+    // On a new client.
+    let mut m = Mocks::new();
+    m.identifier_names(user());
+    let mut steps = crate::ports::MockSignInSteps::new();
+    steps
+        .expect_start_sign_in()
+        .withf(|sign_in, new_client, previous, at| {
+            new_client
+                .as_ref()
+                .is_some_and(|c| c.sign_in_id.as_ref() == Some(&sign_in.id))
+                && previous.is_none()
+                && *at == NOW
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    only_through(&mut m, steps);
+    let out = create(m, None, identifier_only("alice@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(
+        snapshot.client.sign_in_id.as_ref(),
+        Some(&out.response.sign_in.id)
+    );
+
+    // On a client that had a sign-in.
+    let mut m = Mocks::new();
+    m.identifier_names(user()).client_reads_back();
+    let before = Client {
+        sign_in_id: Some(SignInId("sia_old".into())),
+        ..client()
+    };
+    let found = before.clone();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(move |_| Ok(Some(found.clone())));
+    let mut steps = crate::ports::MockSignInSteps::new();
+    steps
+        .expect_start_sign_in()
+        .withf(|sign_in, new_client, previous, _| {
+            new_client.is_none()
+                && previous.as_ref().map(SignInId::as_str) == Some("sia_old")
+                && sign_in.client_id == client().id
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    only_through(&mut m, steps);
+    let out = create(m, Some(TOKEN), identifier_only("alice@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
 }
