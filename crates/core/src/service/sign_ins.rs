@@ -373,9 +373,11 @@ impl SignIns {
         token: Option<&str>,
         id: &str,
     ) -> Result<Outcome<SignInView>, Error> {
-        let (client, sign_in) = self.clients.client_sign_in(token, id).await?;
+        // What the answer shows, read once: the client with its sessions,
+        // the sign-in and its user.
+        let (found, sign_in, user) = self.clients.sign_in_step(token, id).await?;
         self.clients
-            .sign_in_outcome(sign_in, &client.id, None, self.clock.now())
+            .sign_in_outcome_from(sign_in, Some(found), None, self.clock.now(), user)
             .await
     }
 

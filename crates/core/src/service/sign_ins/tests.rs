@@ -1029,3 +1029,23 @@ async fn a_new_sign_in_and_its_clients_change_are_one_write_where_one_store_keep
         .unwrap();
     assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
 }
+
+/// `GET /v1/client/sign_ins/{id}` shows the client, the sign-in and its
+/// user as one read found them (where one store keeps them, one call).
+#[tokio::test]
+async fn a_sign_in_is_shown_from_one_read() {
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(identified_sign_in(&user())), Some(user()));
+    m.clients.expect_get_client_with_sessions().never();
+    let out = m
+        .services()
+        .sign_ins
+        .get_sign_in(Some(TOKEN), "sia_1")
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::NeedsFirstFactor);
+    assert_eq!(out.response.user.map(|u| u.id), Some(user().id));
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.client.id, client().id);
+    assert!(out.new_token.is_none());
+}
