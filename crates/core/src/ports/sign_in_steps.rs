@@ -12,8 +12,8 @@ use crate::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, Timest
 
 use super::{ClientWithSessions, DigestUpgrade};
 
-/// The records a step on a sign-in (a factor's preparation or attempt)
-/// starts from.
+/// The records a step on a sign-in (a factor's preparation or attempt, or
+/// the sign-in shown) starts from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignInStep {
     /// The requesting client, with its sessions active at the read's `now`.
@@ -25,7 +25,7 @@ pub struct SignInStep {
     pub user: Option<User>,
 }
 
-/// One read, and one write, for what [`ClientRepository`](super::ClientRepository),
+/// Single reads and writes for what [`ClientRepository`](super::ClientRepository),
 /// [`SignInStore`](super::SignInStore) and
 /// [`UserRepository`](super::UserRepository) each do a part of. Only a
 /// store that keeps all three implements it; without one, the service calls
