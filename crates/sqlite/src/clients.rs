@@ -441,14 +441,23 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let client = client.clone();
         self.pool
-            .write(move |tx| {
-                let changed =
-                    tx.prepare_cached(sql)?
-                        .execute(params![client.as_str(), value, at.0])?;
-                found(changed)
-            })
+            .write(move |tx| set_on(tx, sql, &client, value.as_deref(), at))
             .await
     }
+}
+
+/// [`SqliteStore::set_on_client`]'s update, on `conn`.
+fn set_on(
+    conn: &Connection,
+    sql: &str,
+    client: &ClientId,
+    value: Option<&str>,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    let changed = conn
+        .prepare_cached(sql)?
+        .execute(params![client.as_str(), value, at.0])?;
+    found(changed)
 }
 
 /// `insert_client` on `conn`.
@@ -469,12 +478,13 @@ pub(crate) fn set_current_sign_in_on(
     sign_in: &SignInId,
     at: Timestamp,
 ) -> Result<(), DbError> {
-    let changed = conn.prepare_cached(SET_CURRENT_SIGN_IN)?.execute(params![
-        client.as_str(),
-        sign_in.as_str(),
-        at.0
-    ])?;
-    found(changed)
+    set_on(
+        conn,
+        SET_CURRENT_SIGN_IN,
+        client,
+        Some(sign_in.as_str()),
+        at,
+    )
 }
 
 /// `insert_session` on `tx`: the user's sign-in recorded, the session
@@ -541,8 +551,6 @@ fn write_session_row(conn: &Connection, sql: &str, session: &Session) -> Result<
     ])?)
 }
 
-/// The client `find` (one parameter, `key`) selects, with its sessions active
-/// at `now` and their users, in the caller's read transaction.
 /// The client whose current token has this hash, with its sessions active
 /// at `now` and their users.
 pub(crate) fn client_with_sessions_by_token(
@@ -559,6 +567,8 @@ pub(crate) fn client_with_sessions_by_token(
     client_with_sessions(conn, sql, token_hash, now)
 }
 
+/// The client `find` (one parameter, `key`) selects, with its sessions active
+/// at `now` and their users, in the caller's read transaction.
 fn client_with_sessions(
     conn: &Connection,
     find: &str,

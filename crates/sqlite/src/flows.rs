@@ -20,7 +20,7 @@ use crate::error::{DbError, Table, lost_or_missing};
 use crate::pool::Pool;
 
 /// The statements of one flow table.
-struct Statements {
+pub(crate) struct Statements {
     insert: &'static str,
     replace: &'static str,
     get: &'static str,
@@ -52,7 +52,7 @@ macro_rules! statements {
 }
 
 /// A kind of flow kept in a table of its own.
-trait Flow: Serialize + DeserializeOwned + Send + 'static {
+pub(crate) trait Flow: Serialize + DeserializeOwned + Send + 'static {
     /// What errors call it: `sign-in`.
     const NAME: &'static str;
     const TABLE: Table;
@@ -74,7 +74,7 @@ pub(crate) struct FlowRow {
 }
 
 impl FlowRow {
-    fn of<F: Flow>(flow: &F) -> Result<Self, StoreError> {
+    pub(crate) fn of<F: Flow>(flow: &F) -> Result<Self, StoreError> {
         Ok(Self {
             id: flow.id().to_owned(),
             client_id: flow.client_id().to_owned(),
@@ -100,7 +100,7 @@ async fn insert<F: Flow>(pool: &Arc<Pool>, flow: &F) -> Result<(), StoreError> {
 }
 
 /// The insert of `insert`, on `conn`.
-fn insert_row<F: Flow>(conn: &Connection, row: &FlowRow) -> Result<(), DbError> {
+pub(crate) fn insert_row<F: Flow>(conn: &Connection, row: &FlowRow) -> Result<(), DbError> {
     // A taken id violates the primary key, which `error` reports as `Other`:
     // ids are random, so a clash is a bug, not a race to win.
     conn.prepare_cached(F::SQL.insert)?.execute(params![
@@ -110,23 +110,6 @@ fn insert_row<F: Flow>(conn: &Connection, row: &FlowRow) -> Result<(), DbError> 
         row.version,
         row.data
     ])?;
-    Ok(())
-}
-
-/// A sign-in's row, ready to insert with [`insert_sign_in`].
-pub(crate) fn sign_in_row(sign_in: &SignIn) -> Result<FlowRow, StoreError> {
-    FlowRow::of(sign_in)
-}
-
-/// Inserts a sign-in's row on `conn`.
-pub(crate) fn insert_sign_in(conn: &Connection, row: &FlowRow) -> Result<(), DbError> {
-    insert_row::<SignIn>(conn, row)
-}
-
-/// Deletes sign-in `id` (if it exists) on `conn`.
-pub(crate) fn delete_sign_in(conn: &Connection, id: &str) -> Result<(), DbError> {
-    conn.prepare_cached(<SignIn as Flow>::SQL.delete)?
-        .execute([id])?;
     Ok(())
 }
 
@@ -142,7 +125,11 @@ async fn replace<F: Flow>(
 }
 
 /// The compare-and-set of `replace`, on `tx`.
-fn replace_row<F: Flow>(tx: &Transaction<'_>, row: &FlowRow, expected: i64) -> Result<(), DbError> {
+pub(crate) fn replace_row<F: Flow>(
+    tx: &Transaction<'_>,
+    row: &FlowRow,
+    expected: i64,
+) -> Result<(), DbError> {
     let changed = tx.prepare_cached(F::SQL.replace)?.execute(params![
         row.id,
         row.client_id,
@@ -157,24 +144,15 @@ fn replace_row<F: Flow>(tx: &Transaction<'_>, row: &FlowRow, expected: i64) -> R
     Ok(())
 }
 
-/// A sign-in's row and the version the store must still hold for it to
-/// replace the stored one: the one before its own.
-pub(crate) fn sign_in_replacement(sign_in: &SignIn) -> Result<(FlowRow, i64), StoreError> {
-    let expected = sign_in
+/// `flow`'s row and the version the store must still hold for it to
+/// replace the stored one: the one before its own (what its
+/// `next_version` left).
+pub(crate) fn replacement<F: Flow>(flow: &F) -> Result<(FlowRow, i64), StoreError> {
+    let expected = flow
         .version()
         .checked_sub(1)
-        .ok_or_else(|| StoreError::Other("a sign-in at version 0 replaces nothing".to_owned()))?;
-    Ok((FlowRow::of(sign_in)?, column_version::<SignIn>(expected)?))
-}
-
-/// [`sign_in_replacement`]'s row stored on `tx` in place of the sign-in at
-/// its expected version.
-pub(crate) fn replace_sign_in(
-    tx: &Transaction<'_>,
-    row: &FlowRow,
-    expected: i64,
-) -> Result<(), DbError> {
-    replace_row::<SignIn>(tx, row, expected)
+        .ok_or_else(|| StoreError::Other(format!("a {} at version 0 replaces nothing", F::NAME)))?;
+    Ok((FlowRow::of(flow)?, column_version::<F>(expected)?))
 }
 
 async fn get<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<Option<F>, StoreError> {
@@ -183,7 +161,7 @@ async fn get<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<Option<F>, StoreErro
 }
 
 /// Flow `id` as stored, read on `conn`.
-fn load<F: Flow>(conn: &Connection, id: &str) -> Result<Option<F>, DbError> {
+pub(crate) fn load<F: Flow>(conn: &Connection, id: &str) -> Result<Option<F>, DbError> {
     let data: Option<String> = conn
         .prepare_cached(F::SQL.get)?
         .query_row([id], |row| row.get(0))
@@ -194,18 +172,15 @@ fn load<F: Flow>(conn: &Connection, id: &str) -> Result<Option<F>, DbError> {
     }
 }
 
-/// Sign-in `id` as stored, read on `conn`.
-pub(crate) fn load_sign_in(conn: &Connection, id: &str) -> Result<Option<SignIn>, DbError> {
-    load::<SignIn>(conn, id)
-}
-
 async fn delete<F: Flow>(pool: &Arc<Pool>, id: &str) -> Result<(), StoreError> {
     let id = id.to_owned();
-    pool.write(move |tx| {
-        tx.prepare_cached(F::SQL.delete)?.execute([&id])?;
-        Ok(())
-    })
-    .await
+    pool.write(move |tx| delete_row::<F>(tx, &id)).await
+}
+
+/// The delete of `delete` (of an id that may not exist), on `conn`.
+pub(crate) fn delete_row<F: Flow>(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(F::SQL.delete)?.execute([id])?;
+    Ok(())
 }
 
 async fn purge_abandoned<F: Flow>(pool: &Arc<Pool>, now: Timestamp) -> Result<u64, StoreError> {

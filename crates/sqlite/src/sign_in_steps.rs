@@ -8,6 +8,7 @@ use latch_core::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, T
 use latch_core::ports::{DigestUpgrade, SignInStep, SignInSteps};
 
 use crate::SqliteStore;
+use crate::flows::{FlowRow, delete_row, insert_row, load, replace_row, replacement};
 
 #[async_trait]
 impl SignInSteps for SqliteStore {
@@ -25,7 +26,7 @@ impl SignInSteps for SqliteStore {
                 else {
                     return Ok(None);
                 };
-                let sign_in = crate::flows::load_sign_in(tx, id.as_str())?
+                let sign_in = load::<SignIn>(tx, id.as_str())?
                     .filter(|sign_in| sign_in.client_id == found.client.id);
                 let user = match sign_in.as_ref() {
                     Some(sign_in) if !sign_in.is_phantom() => match sign_in.user_id() {
@@ -52,12 +53,12 @@ impl SignInSteps for SqliteStore {
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
     ) -> Result<Standing, StoreError> {
-        let (row, expected) = crate::flows::sign_in_replacement(sign_in)?;
+        let (row, expected) = replacement(sign_in)?;
         let (session, events) = (session.clone(), events.to_vec());
         let tokens = (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
             .write(move |tx| {
-                crate::flows::replace_sign_in(tx, &row, expected)?;
+                replace_row::<SignIn>(tx, &row, expected)?;
                 crate::clients::insert_session_on(
                     tx,
                     &session,
@@ -76,7 +77,7 @@ impl SignInSteps for SqliteStore {
         previous: Option<SignInId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let row = crate::flows::sign_in_row(sign_in)?;
+        let row = FlowRow::of(sign_in)?;
         let (id, client_id) = (sign_in.id.clone(), sign_in.client_id.clone());
         self.pool
             .write(move |tx| {
@@ -84,9 +85,9 @@ impl SignInSteps for SqliteStore {
                     Some(client) => crate::clients::insert_client_on(tx, client)?,
                     None => crate::clients::set_current_sign_in_on(tx, &client_id, &id, at)?,
                 }
-                crate::flows::insert_sign_in(tx, &row)?;
+                insert_row::<SignIn>(tx, &row)?;
                 if let Some(previous) = &previous {
-                    crate::flows::delete_sign_in(tx, previous.as_str())?;
+                    delete_row::<SignIn>(tx, previous.as_str())?;
                 }
                 Ok(())
             })

@@ -534,7 +534,6 @@ impl Clients {
 }
 
 impl Clients {
-    /// Stores a changed sign-in if no other request changed it first.
     /// Stores `sign_in` as its client's current sign-in: with
     /// `new_client`, that client too (made for this sign-in and naming it
     /// already); and deletes `previous`, the sign-in it replaces. One write
@@ -569,6 +568,7 @@ impl Clients {
         Ok(())
     }
 
+    /// Stores a changed sign-in if no other request changed it first.
     pub(crate) async fn replace_sign_in(&self, sign_in: &mut SignIn) -> Result<(), Error> {
         let expected = sign_in.next_version();
         Ok(self.sign_ins.replace(sign_in, expected).await?)

@@ -301,6 +301,11 @@ impl SignIns {
                     if let Err(err) = self.sign_ins.insert(&sign_in).await {
                         tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
                     }
+                    // A client has at most one current sign-in: the
+                    // completed one replaced it.
+                    if let Some(previous) = &client.sign_in_id {
+                        self.sign_ins.delete(previous).await?;
+                    }
                 }
                 // A new client is stored with its current sign-in.
                 _ if is_new => {
@@ -334,11 +339,6 @@ impl SignIns {
                             .await?;
                     }
                 }
-            }
-            // A client has at most one current sign-in: a completed one
-            // replaced it too.
-            if let (Some(previous), Some(_)) = (&client.sign_in_id, &session) {
-                self.sign_ins.delete(previous).await?;
             }
             // Without a password checked, nothing here changed the user.
             let known = match (&password, &identified) {
@@ -748,6 +748,11 @@ impl SignIns {
                 if let Err(err) = self.sign_ins.insert(&sign_in).await {
                     tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
                 }
+                // A client has at most one current sign-in: the completed
+                // one replaced it.
+                if let Some(previous) = &client.sign_in_id {
+                    self.sign_ins.delete(previous).await?;
+                }
                 token
             }
             None => {
@@ -760,10 +765,6 @@ impl SignIns {
                     .await?
             }
         };
-        // A client has at most one current sign-in: the new one replaced it.
-        if let (Some(previous), Some(_)) = (&client.sign_in_id, &session) {
-            self.sign_ins.delete(previous).await?;
-        }
         self.clients
             .sign_in_outcome(sign_in, &client.id, new_token, now)
             .await
