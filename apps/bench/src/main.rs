@@ -380,12 +380,28 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
     for c in PASSWORD_CONCURRENCY {
         let name = format!("password sign-in c={c}");
         let mut outs = Vec::new();
+        // Every sign-in, warm-ups included, against the store's counters.
+        let steps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let before = writer::read(addr).await?;
         for run in 1..=opts.runs {
-            let o = load::run(PasswordSignIn::vus(addr, &users, c).await?, window, pid).await?;
+            let vus = PasswordSignIn::vus(addr, &users, c)
+                .await?
+                .into_iter()
+                .map(|inner| distributed::Counted {
+                    inner,
+                    steps: Arc::clone(&steps),
+                })
+                .collect();
+            let o = load::run(vus, window, pid).await?;
             log_outcome(&name, run, opts.runs, &o);
             outs.push(o);
         }
-        report.password.push((c, Summary::of(&outs)));
+        let used = writer::between(
+            &before,
+            &writer::read(addr).await?,
+            steps.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        report.password.push((c, Summary::of(&outs), used));
     }
     signup::row(opts, report, addr, pid).await?;
 

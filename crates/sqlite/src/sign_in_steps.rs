@@ -70,6 +70,41 @@ impl SignInSteps for SqliteStore {
             .await
     }
 
+    async fn complete_new_sign_in(
+        &self,
+        sign_in: &SignIn,
+        new_client: Option<Client>,
+        previous: Option<SignInId>,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
+        events: &[NewEvent],
+    ) -> Result<Standing, StoreError> {
+        let row = FlowRow::of(sign_in)?;
+        let (session, events) = (session.clone(), events.to_vec());
+        let tokens = (expected_token_hash.to_owned(), new_token_hash.to_owned());
+        self.pool
+            .write(move |tx| {
+                if let Some(client) = &new_client {
+                    crate::clients::insert_client_on(tx, client)?;
+                }
+                let standing = crate::clients::insert_session_on(
+                    tx,
+                    &session,
+                    (&tokens.0, &tokens.1),
+                    upgrade.as_ref(),
+                    &events,
+                )?;
+                insert_row::<SignIn>(tx, &row)?;
+                if let Some(previous) = &previous {
+                    delete_row::<SignIn>(tx, previous.as_str())?;
+                }
+                Ok(standing)
+            })
+            .await
+    }
+
     async fn start_sign_in(
         &self,
         sign_in: &SignIn,

@@ -30,6 +30,12 @@ const TOKENS: u64 = 70_000;
 /// user's standing as that write found it (a lock stored before it shows);
 /// and nothing at all when the sign-in's version moved,
 /// the client's token moved, or the user, the client or the sign-in is gone.
+///
+/// `complete_new_sign_in` stores a sign-in completed where it was made with
+/// its session, the client made for it or the current sign-in it replaces
+/// deleted, the client's rotation and the user's sign-in record together;
+/// and nothing at all when the user or the client is gone, the client's
+/// token moved, or the new client's id is taken.
 pub async fn sign_in_steps_contract<S>(store: &S)
 where
     S: SignInSteps + ClientRepository + SignInStore + UserRepository,
@@ -37,6 +43,7 @@ where
     a_new_sign_in_goes_with_its_clients_change_or_not_at_all(store).await;
     the_step_is_read_at_once(store).await;
     a_sign_in_completes_with_its_session_or_not_at_all(store).await;
+    a_sign_in_made_complete_goes_with_its_session_or_not_at_all(store).await;
 }
 
 async fn the_step_is_read_at_once<S>(store: &S)
@@ -457,4 +464,198 @@ where
         .delete_client(&made.id)
         .await
         .expect("delete a client");
+}
+
+/// `complete_new_sign_in`: a sign-in completed where it was made, with its
+/// session and its client's change, or nothing.
+async fn a_sign_in_made_complete_goes_with_its_session_or_not_at_all<S>(store: &S)
+where
+    S: SignInSteps + ClientRepository + SignInStore + UserRepository,
+{
+    let erin = fixtures::user("user_steps_erin", "steps-erin@example.com");
+    UserRepository::insert(store, &erin, &[])
+        .await
+        .expect("insert a user");
+    let made = fixtures::client("client_steps_made", TOKENS + 30);
+    let session = |n: u64, user: &str, client: &str| {
+        fixtures::session(&format!("sess_steps_made_{n}"), client, user, at(3_000))
+    };
+    // A sign-in of erin's on `session`'s client, completed by it.
+    let completed = |id: &str, session: &Session| {
+        let mut sign_in = fixtures::sign_in(id, session.client_id.as_str());
+        sign_in
+            .identify("steps-erin@example.com".into(), &erin, at(2_900))
+            .expect("identify");
+        sign_in
+            .first_factor_passed(Strategy::Password, false, at(3_000))
+            .expect("pass the first factor");
+        sign_in
+            .complete(session.id.clone(), at(3_000))
+            .expect("complete");
+        sign_in
+    };
+    let get = async |id: &SignInId| SignInStore::get(store, id).await.expect("get");
+    let no_session = async |session: &Session, what: &str| {
+        assert_eq!(
+            store.get_session(&session.id).await.expect("get"),
+            None,
+            "{what}: no session"
+        );
+    };
+    let hash = |n: u64| token_hash(TOKENS + n);
+    // `sign_in` completed by `session`, presented under token `from`
+    // and rotated to token `to`.
+    let complete = async |sign_in: &SignIn,
+                          new_client: Option<&Client>,
+                          previous: Option<&SignIn>,
+                          session: &Session,
+                          (from, to): (&str, &str)| {
+        store
+            .complete_new_sign_in(
+                sign_in,
+                new_client.cloned(),
+                previous.map(|p| p.id.clone()),
+                session,
+                from,
+                to,
+                None,
+                &[],
+            )
+            .await
+    };
+
+    // A user who is gone: nothing, the client made for it included.
+    let nobody = session(1, "user_steps_nobody", made.id.as_str());
+    let orphan = completed("sia_steps_made_orphan", &nobody);
+    assert_eq!(
+        complete(
+            &orphan,
+            Some(&made),
+            None,
+            &nobody,
+            (&made.token_hash, &hash(31))
+        )
+        .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(store.get_client(&made.id).await.expect("get"), None);
+    assert_eq!(get(&orphan.id).await, None);
+    no_session(&nobody, "a missing user").await;
+
+    // All of it on a client made for it.
+    let first = session(2, erin.id.as_str(), made.id.as_str());
+    let done = completed("sia_steps_made_first", &first);
+    let standing = complete(
+        &done,
+        Some(&made),
+        None,
+        &first,
+        (&made.token_hash, &hash(31)),
+    )
+    .await
+    .expect("complete a new sign-in on a new client");
+    assert_eq!(standing, Standing::default());
+    assert_eq!(get(&done.id).await, Some(done.clone()));
+    assert_eq!(
+        store.get_session(&first.id).await.expect("get"),
+        Some(first.clone())
+    );
+    let found = store
+        .find_client_with_sessions(&hash(31), at(3_500))
+        .await
+        .expect("find")
+        .expect("the client under its new token");
+    assert_eq!(found.client.last_active_session_id, Some(first.id.clone()));
+    assert_eq!(found.client.sign_in_id, None);
+    let user = UserRepository::get(store, &erin.id)
+        .await
+        .expect("get")
+        .expect("erin");
+    assert_eq!(user.last_sign_in_at, Some(first.created_at));
+
+    // A taken client id: nothing.
+    let clash = session(3, erin.id.as_str(), made.id.as_str());
+    let again = completed("sia_steps_made_clash", &clash);
+    complete(
+        &again,
+        Some(&made),
+        None,
+        &clash,
+        (&made.token_hash, &hash(32)),
+    )
+    .await
+    .expect_err("a client that exists is not made again");
+    assert_eq!(get(&again.id).await, None);
+    no_session(&clash, "a taken client id").await;
+
+    // The client's current sign-in, which the next one replaces.
+    let previous = fixtures::sign_in("sia_steps_made_previous", made.id.as_str());
+    store
+        .start_sign_in(&previous, None, None, at(3_100))
+        .await
+        .expect("start a sign-in");
+
+    // A moved token: nothing, the current sign-in kept.
+    let raced = session(4, erin.id.as_str(), made.id.as_str());
+    let lost = completed("sia_steps_made_lost", &raced);
+    assert_eq!(
+        complete(
+            &lost,
+            None,
+            Some(&previous),
+            &raced,
+            (&hash(999), &hash(32))
+        )
+        .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(get(&lost.id).await, None);
+    assert_eq!(get(&previous.id).await, Some(previous.clone()));
+    no_session(&raced, "a moved token").await;
+
+    // A client that is gone: nothing.
+    let nowhere = session(5, erin.id.as_str(), "client_steps_nowhere");
+    let stray = completed("sia_steps_made_stray", &nowhere);
+    assert_eq!(
+        complete(&stray, None, None, &nowhere, (&hash(31), &hash(32))).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(get(&stray.id).await, None);
+    no_session(&nowhere, "a missing client").await;
+
+    // All of it on an existing client: the current sign-in goes.
+    let second = session(6, erin.id.as_str(), made.id.as_str());
+    let next = completed("sia_steps_made_second", &second);
+    complete(
+        &next,
+        None,
+        Some(&previous),
+        &second,
+        (&hash(31), &hash(32)),
+    )
+    .await
+    .expect("complete a new sign-in on an existing client");
+    assert_eq!(get(&next.id).await, Some(next.clone()));
+    assert_eq!(get(&previous.id).await, None, "the one it replaces is gone");
+    let found = store
+        .find_client_with_sessions(&hash(32), at(3_500))
+        .await
+        .expect("find")
+        .expect("the client under its new token");
+    assert_eq!(found.client.last_active_session_id, Some(second.id.clone()));
+    assert_eq!(found.client.sign_in_id, None);
+    assert_eq!(found.sessions.len(), 2);
+
+    for id in [&done.id, &next.id] {
+        SignInStore::delete(store, id)
+            .await
+            .expect("delete a sign-in");
+    }
+    store
+        .delete_client(&made.id)
+        .await
+        .expect("delete a client");
+    UserRepository::delete(store, &erin.id, &[])
+        .await
+        .expect("delete");
 }

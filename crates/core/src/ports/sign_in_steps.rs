@@ -64,6 +64,30 @@ pub trait SignInSteps: Send + Sync {
         events: &[NewEvent],
     ) -> Result<Standing, StoreError>;
 
+    /// A sign-in completed by the request that made it (a password given
+    /// with the identifier), in one transaction: stores `new_client` as
+    /// `ClientRepository::insert_client` does when there is one (a client
+    /// made for this request); does what `ClientRepository::insert_session`
+    /// does with `session` and the arguments after it, answering what it
+    /// answers; stores `sign_in` as `SignInStore::insert` does; and deletes
+    /// sign-in `previous` (the client's current one, which this replaces)
+    /// as `SignInStore::delete` does. All or nothing: it MUST fail storing
+    /// nothing when any part fails, with `Conflict` when the client's token
+    /// hash is no longer `expected_token_hash` and `NotFound` when the
+    /// client (not a new one) or the user is gone.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_new_sign_in(
+        &self,
+        sign_in: &SignIn,
+        new_client: Option<Client>,
+        previous: Option<SignInId>,
+        session: &Session,
+        expected_token_hash: &str,
+        new_token_hash: &str,
+        upgrade: Option<DigestUpgrade>,
+        events: &[NewEvent],
+    ) -> Result<Standing, StoreError>;
+
     /// Makes `sign_in` its client's current sign-in, in one transaction:
     /// stores it as `SignInStore::insert` does; stores `new_client` as
     /// `ClientRepository::insert_client` does when there is one (a client

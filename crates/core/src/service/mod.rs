@@ -342,7 +342,6 @@ impl Services {
             phantoms,
             user_admin: user_service.clone(),
             users: users.clone(),
-            client_repo: clients.clone(),
             sign_ins: sign_ins.clone(),
             sign_ups: sign_ups.clone(),
             hasher: hasher.clone(),

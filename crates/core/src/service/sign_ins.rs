@@ -12,8 +12,7 @@ use crate::model::{
     SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
 };
 use crate::ports::{
-    ClientRepository, ClientWithSessions, Clock, PasswordHasher, Random, SignInStore, SignUpStore,
-    UserRepository,
+    ClientWithSessions, Clock, PasswordHasher, Random, SignInStore, SignUpStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -32,7 +31,6 @@ pub struct SignIns {
     /// Setting a new password after a reset.
     pub(super) user_admin: Users,
     pub(super) users: Arc<dyn UserRepository>,
-    pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ins: Arc<dyn SignInStore>,
     /// The sign-up a transfer takes its provider account from.
     pub(super) sign_ups: Arc<dyn SignUpStore>,
@@ -233,7 +231,12 @@ impl SignIns {
                 }
                 match &strategy {
                     Some(Strategy::Password) => {
-                        session = self.pass_first_factor(&mut sign_in, user, Strategy::Password, &params.origin)?;
+                        session = self.pass_first_factor(
+                            &mut sign_in,
+                            user,
+                            Strategy::Password,
+                            &params.origin,
+                        )?;
                     }
                     Some(
                         code @ (Strategy::EmailCode
@@ -242,15 +245,16 @@ impl SignIns {
                         | Strategy::ResetPasswordPhoneCode),
                     ) => {
                         let offered = offered_user(&sign_in, user, &self.settings.current());
-                        self.codes.send_code(
-                            FactorSlot::First,
-                            &mut sign_in,
-                            &offered,
-                            code.clone(),
-                            None,
-                            now,
-                        )
-                        .await?;
+                        self.codes
+                            .send_code(
+                                FactorSlot::First,
+                                &mut sign_in,
+                                &offered,
+                                code.clone(),
+                                None,
+                                now,
+                            )
+                            .await?;
                     }
                     _ => {}
                 }
@@ -259,30 +263,34 @@ impl SignIns {
                 let binding = params
                     .bind_oauth_to_cookie
                     .then(|| super::hash_after(new_token.as_deref(), &client.token_hash));
-                self.oauth.start_oauth(
-                    &mut sign_in,
-                    oauth.clone(),
-                    params.redirect_url.clone(),
-                    params.action_complete_redirect_url.clone(),
-                    binding,
-                    now,
-                )
-                .await?;
+                self.oauth
+                    .start_oauth(
+                        &mut sign_in,
+                        oauth.clone(),
+                        params.redirect_url.clone(),
+                        params.action_complete_redirect_url.clone(),
+                        binding,
+                        now,
+                    )
+                    .await?;
             }
             // The client as this request leaves it, when it knows it whole.
             let mut left = None;
             match (&session, &identified) {
                 (Some(session), Some((_, user))) => {
-                    if is_new {
-                        self.client_repo.insert_client(&client).await?;
-                    }
                     new_token = self
-                        .steps.start_session(
+                        .steps
+                        .start_session(
                             session,
                             user,
                             password.as_deref(),
                             &client.token_hash,
                             params.keep_token,
+                            super::steps::Completes::New(super::steps::NewCompleted {
+                                sign_in: &sign_in,
+                                client: is_new.then_some(&client),
+                                previous: client.sign_in_id.as_ref(),
+                            }),
                         )
                         .await?;
                     // Made here: it holds no other session.
@@ -295,16 +303,6 @@ impl SignIns {
                             new_token.as_deref(),
                             now,
                         ));
-                    }
-                    // The session and the token exist: the device must get them even
-                    // if keeping the finished sign-in fails.
-                    if let Err(err) = self.sign_ins.insert(&sign_in).await {
-                        tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");
-                    }
-                    // A client has at most one current sign-in: the
-                    // completed one replaced it.
-                    if let Some(previous) = &client.sign_in_id {
-                        self.sign_ins.delete(previous).await?;
                     }
                 }
                 // A new client is stored with its current sign-in.
@@ -588,7 +586,14 @@ impl SignIns {
         let new_token = match &session {
             Some(session) => {
                 self.steps
-                    .start_session(session, &user, None, &client.token_hash, params.keep_token)
+                    .start_session(
+                        session,
+                        &user,
+                        None,
+                        &client.token_hash,
+                        params.keep_token,
+                        super::steps::Completes::Nothing,
+                    )
                     .await?
             }
             None => None,
@@ -743,7 +748,14 @@ impl SignIns {
             Some(session) => {
                 let token = self
                     .steps
-                    .start_session(session, &user, None, &client.token_hash, params.keep_token)
+                    .start_session(
+                        session,
+                        &user,
+                        None,
+                        &client.token_hash,
+                        params.keep_token,
+                        super::steps::Completes::Nothing,
+                    )
                     .await?;
                 if let Err(err) = self.sign_ins.insert(&sign_in).await {
                     tracing::warn!(sign_in = %sign_in.id, error = %err, "could not store a completed sign-in");

@@ -61,13 +61,18 @@ impl Steps {
         }
         let started = match &step.session {
             Some(session) => {
+                let completes = if together {
+                    Completes::Stored(&sign_in)
+                } else {
+                    Completes::Nothing
+                };
                 self.start(
                     session,
                     step.user,
                     step.password,
                     &step.client.token_hash,
                     step.keep_token,
-                    together.then_some(&sign_in),
+                    completes,
                 )
                 .await
             }
@@ -149,8 +154,12 @@ impl Steps {
 
     /// Stores the session, rotating the client's token (unless `keep_token`)
     /// and recording the sign-in on the user (upgrading a weak password
-    /// digest) in the same step. Returns the client's new token, if it has
-    /// one.
+    /// digest) in the same step, with what `completes` names: a sign-in
+    /// completed by the request that made it goes after the client made
+    /// for it and the session (the client's current sign-in it replaces
+    /// deleted), all in the session's one write where one store keeps the
+    /// sign-ins with the clients and the users. Returns the client's new
+    /// token, if it has one.
     ///
     /// Every path to a session comes through here, so this is where the
     /// user's standing is checked: on `user` as this request read it, before
@@ -164,6 +173,7 @@ impl Steps {
         password: Option<&str>,
         presented_token_hash: &str,
         keep_token: bool,
+        completes: Completes<'_>,
     ) -> Result<Option<String>, Error> {
         self.start(
             session,
@@ -171,16 +181,15 @@ impl Steps {
             password,
             presented_token_hash,
             keep_token,
-            None,
+            completes,
         )
         .await
         .map_err(NotStarted::into_error)
     }
 
-    /// [`start_session`](Self::start_session), storing `completed` (a
-    /// sign-in this session completes, at its next version) in the same
-    /// write when there is one; says how far it got when the session did
-    /// not start.
+    /// [`start_session`](Self::start_session), storing what `completes`
+    /// names beside the session (in the same write where the store keeps
+    /// all of it); says how far it got when the session did not start.
     async fn start(
         &self,
         session: &Session,
@@ -188,7 +197,7 @@ impl Steps {
         password: Option<&str>,
         presented_token_hash: &str,
         keep_token: bool,
-        completed: Option<&SignIn>,
+        completes: Completes<'_>,
     ) -> Result<Option<String>, NotStarted> {
         admit(user.standing(), session.created_at).map_err(NotStarted::Refused)?;
         let token = (!keep_token).then(|| new_token(&*self.random));
@@ -205,8 +214,9 @@ impl Steps {
             .events
             .session_created(session, user)
             .map_err(NotStarted::Refused)?;
-        let stored = match (completed, &self.clients.sign_in_steps) {
-            (Some(sign_in), Some(steps)) => {
+        let steps = self.clients.sign_in_steps.as_ref();
+        let stored = match (&completes, steps) {
+            (Completes::Stored(sign_in), Some(steps)) => {
                 steps
                     .complete_sign_in(
                         sign_in,
@@ -218,7 +228,31 @@ impl Steps {
                     )
                     .await
             }
-            _ => {
+            (Completes::New(new), Some(steps)) => {
+                steps
+                    .complete_new_sign_in(
+                        new.sign_in,
+                        new.client.cloned(),
+                        new.previous.cloned(),
+                        session,
+                        presented_token_hash,
+                        &new_hash,
+                        upgrade,
+                        &[event],
+                    )
+                    .await
+            }
+            (completes, _) => {
+                if let Completes::New(NewCompleted {
+                    client: Some(client),
+                    ..
+                }) = completes
+                {
+                    self.client_repo
+                        .insert_client(client)
+                        .await
+                        .map_err(|err| NotStarted::Lost(err.into()))?;
+                }
                 self.client_repo
                     .insert_session(session, presented_token_hash, &new_hash, upgrade, &[event])
                     .await
@@ -244,7 +278,29 @@ impl Steps {
         };
         if let Err(refused) = admitted {
             self.end_refused_session(session, user).await;
+            // A sign-in stored with the session is not kept for one that
+            // did not start.
+            if let (Completes::New(new), Some(_)) = (&completes, steps)
+                && let Err(err) = self.sign_ins.delete(&new.sign_in.id).await
+            {
+                tracing::warn!(sign_in = %new.sign_in.id, error = %err, "could not delete a sign-in whose session was refused");
+            }
             return Err(NotStarted::Stored(refused));
+        }
+        if let (Completes::New(new), None) = (&completes, steps) {
+            // The session and the token exist: the device must get them
+            // even if keeping the finished sign-in fails.
+            if let Err(err) = self.sign_ins.insert(new.sign_in).await {
+                tracing::warn!(sign_in = %new.sign_in.id, error = %err, "could not store a completed sign-in");
+            }
+            // A client has at most one current sign-in: the completed one
+            // replaced it.
+            if let Some(previous) = new.previous {
+                self.sign_ins
+                    .delete(previous)
+                    .await
+                    .map_err(|err| NotStarted::Lost(err.into()))?;
+            }
         }
         self.audit
             .record(
@@ -374,6 +430,26 @@ impl Steps {
             .sign_in_outcome_from(sign_in, Some(found), None, now, user)
             .await
     }
+}
+
+/// What a session's write stores beside it.
+pub(super) enum Completes<'a> {
+    /// Nothing: a sign-in the session completes was stored on its own.
+    Nothing,
+    /// A stored sign-in this session completes, at its next version.
+    Stored(&'a SignIn),
+    /// A sign-in completed by the request that made it.
+    New(NewCompleted<'a>),
+}
+
+/// A sign-in completed by the request that made it, with what its storing
+/// changes.
+pub(super) struct NewCompleted<'a> {
+    pub(super) sign_in: &'a SignIn,
+    /// The client made for this request, not yet stored.
+    pub(super) client: Option<&'a Client>,
+    /// The client's current sign-in, which this one replaces.
+    pub(super) previous: Option<&'a SignInId>,
 }
 
 /// Why a session did not start, by how far its start got.

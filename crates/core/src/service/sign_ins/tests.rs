@@ -221,6 +221,122 @@ async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
     }
 }
 
+/// A store keeping the clients, the sign-ins and the users that expects
+/// one write completing a sign-in made in the same request (with `client`
+/// made for it or none, replacing `previous`), answering `standing`.
+fn completes_new_at_once(
+    m: &mut Mocks,
+    new_client: bool,
+    previous: Option<&'static str>,
+    standing: Standing,
+) {
+    let mut steps = crate::ports::MockSignInSteps::new();
+    steps
+        .expect_complete_new_sign_in()
+        .withf(
+            move |sign_in, client, replaced, session, _, new_hash, upgrade, events| {
+                sign_in.status_at(NOW) == SignInStatus::Complete
+                    && sign_in.created_session_id() == Some(&session.id)
+                    && client.as_ref().map(|c| &c.id) == new_client.then_some(&session.client_id)
+                    && replaced.as_ref().map(SignInId::as_str) == previous
+                    && session.user_id.as_str() == "user_1"
+                    && !new_hash.is_empty()
+                    && upgrade.is_none()
+                    && events.len() == 1
+            },
+        )
+        .times(1)
+        .returning(move |_, _, _, _, _, _, _, _| Ok(standing));
+    m.sign_in_steps = Some(steps);
+    m.clients.expect_insert_client().never();
+    m.clients.expect_insert_session().never();
+    m.sign_ins.expect_insert().never();
+}
+
+/// Where one store keeps the clients, the sign-ins and the users, a right
+/// password given with the identifier completes in one write: the client
+/// made for the request (or the current sign-in it replaces), the session
+/// and the completed sign-in, none of them written on its own; a ban that
+/// write reads ends the session and drops the sign-in stored with it.
+#[tokio::test]
+async fn a_password_with_the_identifier_completes_in_one_write_where_one_store_keeps_it_all() {
+    // No client yet: the one made for this request is in the write.
+    let mut m = Mocks::new();
+    m.identifier_names(user()).passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    completes_new_at_once(&mut m, true, None, Standing::default());
+    m.sign_ins.expect_delete().never();
+    m.clients.expect_get_client_with_sessions().never();
+    let out = create(m, None, alice("right-password")).await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+    assert!(out.new_token.is_some());
+    let snapshot = out.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.sessions.len(), 1);
+    assert_eq!(
+        snapshot.client.last_active_session_id.as_ref(),
+        out.response.sign_in.created_session_id()
+    );
+
+    // A client with a current sign-in: that one is deleted in the write.
+    let mut m = Mocks::new();
+    m.identifier_names(user()).passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    m.clients.expect_find_client_by_token_hash().returning(|_| {
+        Ok(Some(Client {
+            sign_in_id: Some(SignInId("sia_old".into())),
+            ..client()
+        }))
+    });
+    m.clients
+        .expect_sessions_of_client()
+        .returning(|_| Ok(vec![]));
+    completes_new_at_once(&mut m, false, Some("sia_old"), Standing::default());
+    m.sign_ins.expect_delete().never();
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| {
+            Ok(Some(ClientWithSessions {
+                client: Client {
+                    last_active_session_id: Some(SessionId("sess_1".into())),
+                    ..client()
+                },
+                sessions: vec![(session(SessionStatus::Active), user())],
+            }))
+        });
+    let out = create(m, Some(TOKEN), alice("right-password"))
+        .await
+        .unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+
+    // Banned as the write stored it all: the session ends, and the sign-in
+    // stored with it goes.
+    let mut m = Mocks::new();
+    m.identifier_names(user()).passwords_match(true);
+    m.hasher.expect_needs_rehash().return_const(false);
+    let banned = Standing {
+        banned: true,
+        locked_until: None,
+    };
+    completes_new_at_once(&mut m, true, None, banned);
+    m.clients
+        .expect_end_session()
+        .withf(|_, status, _, _| *status == SessionStatus::Revoked)
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    m.sign_ins
+        .expect_delete()
+        .withf(|id| id.as_str().starts_with("sia_"))
+        .times(1)
+        .returning(|_| Ok(()));
+    // The client made for the request goes too, as after any failure.
+    m.clients
+        .expect_delete_client()
+        .times(1)
+        .returning(|_| Ok(()));
+    let err = create(m, None, alice("right-password")).await.unwrap_err();
+    assert_eq!(err, Error::UserBanned);
+}
+
 #[tokio::test]
 async fn the_same_user_cannot_sign_in_twice_on_one_client() {
     let mut m = Mocks::new();
