@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use latch_core::error::StoreError;
 use latch_core::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, Timestamp};
-use latch_core::ports::{DigestUpgrade, SignInStep, SignInSteps};
+use latch_core::ports::{DigestUpgrade, PassedAttempt, SignInStep, SignInSteps};
 
 use crate::SqliteStore;
 use crate::flows::{FlowRow, delete_row, insert_row, load, replace_row, replacement};
@@ -52,6 +52,7 @@ impl SignInSteps for SqliteStore {
         new_token_hash: &str,
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
+        passed: Option<PassedAttempt>,
     ) -> Result<Standing, StoreError> {
         let (row, expected) = replacement(sign_in)?;
         let (session, events) = (session.clone(), events.to_vec());
@@ -59,13 +60,17 @@ impl SignInSteps for SqliteStore {
         self.pool
             .write(move |tx| {
                 replace_row::<SignIn>(tx, &row, expected)?;
-                crate::clients::insert_session_on(
+                let standing = crate::clients::insert_session_on(
                     tx,
                     &session,
                     (&tokens.0, &tokens.1),
                     upgrade.as_ref(),
                     &events,
-                )
+                )?;
+                if let Some(passed) = &passed {
+                    crate::users::settle_passed_on(tx, passed)?;
+                }
+                Ok(standing)
             })
             .await
     }
@@ -80,6 +85,7 @@ impl SignInSteps for SqliteStore {
         new_token_hash: &str,
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
+        passed: Option<PassedAttempt>,
     ) -> Result<Standing, StoreError> {
         let row = FlowRow::of(sign_in)?;
         let (session, events) = (session.clone(), events.to_vec());
@@ -99,6 +105,9 @@ impl SignInSteps for SqliteStore {
                 insert_row::<SignIn>(tx, &row)?;
                 if let Some(previous) = &previous {
                     delete_row::<SignIn>(tx, previous.as_str())?;
+                }
+                if let Some(passed) = &passed {
+                    crate::users::settle_passed_on(tx, passed)?;
                 }
                 Ok(standing)
             })

@@ -9,7 +9,7 @@ use latch_core::model::{
     Duration, ExternalAccount, IdentificationRecord, Identifier, Standing, Timestamp, User, UserId,
     Username,
 };
-use latch_core::ports::{AttemptSlot, DigestUpgrade, UserQuery, UserRepository};
+use latch_core::ports::{AttemptSlot, DigestUpgrade, PassedAttempt, UserQuery, UserRepository};
 use latch_sql::user_columns;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -827,6 +827,21 @@ fn take_sql(table: AttemptTable) -> String {
 /// [`UserRepository::settle_attempt`]'s rule, one statement, the same text on
 /// both tables: ?1 id, ?2 now, ?3 the attempts allowed, ?4 the end of a lock
 /// set now, ?5 whether the check failed.
+/// Settles a user's attempt whose check passed, in the caller's
+/// transaction, as `settle_attempt` does with `failed` false.
+pub(crate) fn settle_passed_on(tx: &Connection, passed: &PassedAttempt) -> Result<(), DbError> {
+    let until = passed.at.plus(passed.lock_for);
+    tx.prepare_cached(&settle_sql(AttemptTable::Users))?
+        .execute(params![
+            passed.user_id.as_str(),
+            passed.at.0,
+            passed.max_attempts,
+            until.0,
+            false
+        ])?;
+    Ok(())
+}
+
 fn settle_sql(table: AttemptTable) -> String {
     let locks = "(?5 AND failed_attempts + 1 >= ?3)";
     format!(

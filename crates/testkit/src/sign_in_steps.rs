@@ -2,8 +2,13 @@
 //! it stands for answer on their own.
 
 use latch_core::error::StoreError;
-use latch_core::model::{Client, Session, SessionStatus, SignIn, SignInId, Standing, Strategy};
-use latch_core::ports::{ClientRepository, SignInStep, SignInSteps, SignInStore, UserRepository};
+use latch_core::model::{
+    Client, Duration, Session, SessionStatus, SignIn, SignInId, Standing, Strategy,
+};
+use latch_core::ports::{
+    AttemptSlot, ClientRepository, PassedAttempt, SignInStep, SignInSteps, SignInStore,
+    UserRepository,
+};
 
 use crate::fixtures::{self, at, token_hash};
 
@@ -26,14 +31,16 @@ const TOKENS: u64 = 70_000;
 /// nothing when the client is gone or the new one's id is taken.
 ///
 /// `complete_sign_in` stores the completed sign-in, the session, the
-/// client's rotation and the user's sign-in record together, answering the
-/// user's standing as that write found it (a lock stored before it shows);
+/// client's rotation and the user's sign-in record together, and settles
+/// the attempt that passed, answering the user's standing as that write
+/// found it (a lock stored before it shows);
 /// and nothing at all when the sign-in's version moved,
 /// the client's token moved, or the user, the client or the sign-in is gone.
 ///
 /// `complete_new_sign_in` stores a sign-in completed where it was made with
 /// its session, the client made for it or the current sign-in it replaces
-/// deleted, the client's rotation and the user's sign-in record together;
+/// deleted, the client's rotation, the user's sign-in record and the
+/// attempt's settling together;
 /// and nothing at all when the user or the client is gone, the client's
 /// token moved, or the new client's id is taken.
 pub async fn sign_in_steps_contract<S>(store: &S)
@@ -269,12 +276,42 @@ where
         sign_in
     };
     let new_hash = token_hash(TOKENS + 11);
-    // Each refusal stores nothing: no session, the rest as it was.
+    // Carol's lockout allows one check at a time: whether one is in flight
+    // at `at`, and her attempt that passed, settled at `at`.
+    let window = Duration(100_000);
+    let take = async |now: i64| {
+        store
+            .take_attempt(&carol.id, at(now), 1, window)
+            .await
+            .expect("take an attempt")
+    };
+    let passed = |now: i64| PassedAttempt {
+        user_id: carol.id.clone(),
+        at: at(now),
+        max_attempts: 1,
+        lock_for: window,
+    };
+    assert_eq!(take(1_000).await, AttemptSlot::Granted);
+    // Each refusal stores nothing: no session, the rest as it was, the
+    // attempt still in flight.
     let refused = async |sign_in: SignIn, session: Session, token: &str, what: &str| {
         let err = store
-            .complete_sign_in(&sign_in, &session, token, &new_hash, None, &[])
+            .complete_sign_in(
+                &sign_in,
+                &session,
+                token,
+                &new_hash,
+                None,
+                &[],
+                Some(passed(1_000)),
+            )
             .await
             .expect_err(what);
+        assert_eq!(
+            take(1_000).await,
+            AttemptSlot::Exhausted,
+            "{what}: not settled"
+        );
         assert_eq!(store.get_session(&session.id).await.expect("get"), None);
         unchanged(store, &client, &stored, what).await;
         err
@@ -318,10 +355,24 @@ where
         .expect("lock");
     let started = session(5);
     let done = completed(&started, stored.version());
+    // Settled as the lock has ended: the attempt no longer in flight.
     let standing = store
-        .complete_sign_in(&done, &started, &client.token_hash, &new_hash, None, &[])
+        .complete_sign_in(
+            &done,
+            &started,
+            &client.token_hash,
+            &new_hash,
+            None,
+            &[],
+            Some(passed(60_000)),
+        )
         .await
         .expect("complete the sign-in");
+    assert_eq!(
+        take(60_000).await,
+        AttemptSlot::Granted,
+        "the attempt was settled"
+    );
     assert_eq!(
         standing,
         Standing {
@@ -503,8 +554,16 @@ where
         );
     };
     let hash = |n: u64| token_hash(TOKENS + n);
+    // Erin's lockout allows one check at a time: whether one is in flight.
+    let window = Duration(60_000);
+    let take = async || {
+        store
+            .take_attempt(&erin.id, at(3_000), 1, window)
+            .await
+            .expect("take an attempt")
+    };
     // `sign_in` completed by `session`, presented under token `from`
-    // and rotated to token `to`.
+    // and rotated to token `to`, settling an attempt of erin's that passed.
     let complete = async |sign_in: &SignIn,
                           new_client: Option<&Client>,
                           previous: Option<&SignIn>,
@@ -520,6 +579,12 @@ where
                 to,
                 None,
                 &[],
+                Some(PassedAttempt {
+                    user_id: erin.id.clone(),
+                    at: at(3_000),
+                    max_attempts: 1,
+                    lock_for: window,
+                }),
             )
             .await
     };
@@ -542,7 +607,9 @@ where
     assert_eq!(get(&orphan.id).await, None);
     no_session(&nobody, "a missing user").await;
 
-    // All of it on a client made for it.
+    // All of it on a client made for it, the attempt in flight settled.
+    assert_eq!(take().await, AttemptSlot::Granted);
+    assert_eq!(take().await, AttemptSlot::Exhausted);
     let first = session(2, erin.id.as_str(), made.id.as_str());
     let done = completed("sia_steps_made_first", &first);
     let standing = complete(
@@ -572,6 +639,11 @@ where
         .expect("get")
         .expect("erin");
     assert_eq!(user.last_sign_in_at, Some(first.created_at));
+    assert_eq!(
+        take().await,
+        AttemptSlot::Granted,
+        "the attempt was settled"
+    );
 
     // A taken client id: nothing.
     let clash = session(3, erin.id.as_str(), made.id.as_str());
@@ -622,6 +694,11 @@ where
     );
     assert_eq!(get(&stray.id).await, None);
     no_session(&nowhere, "a missing client").await;
+    assert_eq!(
+        take().await,
+        AttemptSlot::Exhausted,
+        "a write that stored nothing settled nothing"
+    );
 
     // All of it on an existing client: the current sign-in goes.
     let second = session(6, erin.id.as_str(), made.id.as_str());
@@ -645,6 +722,11 @@ where
     assert_eq!(found.client.last_active_session_id, Some(second.id.clone()));
     assert_eq!(found.client.sign_in_id, None);
     assert_eq!(found.sessions.len(), 2);
+    assert_eq!(
+        take().await,
+        AttemptSlot::Granted,
+        "the attempt was settled"
+    );
 
     for id in [&done.id, &next.id] {
         SignInStore::delete(store, id)

@@ -45,7 +45,7 @@ pub use settings_store::{SettingsStore, SettingsVersion};
 pub use sign_in_steps::{SignInStep, SignInSteps};
 pub use sign_in_store::SignInStore;
 pub use sign_up_store::SignUpStore;
-pub use user_repository::{AttemptSlot, UserQuery, UserRepository};
+pub use user_repository::{AttemptSlot, PassedAttempt, UserQuery, UserRepository};
 pub use webhooks::{
     AttemptOutcome, ClaimedMessage, MessageQuery, WebhookResponse, WebhookSender, WebhookStore,
 };

@@ -10,7 +10,7 @@ use mockall::automock;
 use crate::error::StoreError;
 use crate::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, Timestamp, User};
 
-use super::{ClientWithSessions, DigestUpgrade};
+use super::{ClientWithSessions, DigestUpgrade, PassedAttempt};
 
 /// The records a step on a sign-in (a factor's preparation or attempt, or
 /// the sign-in shown) starts from.
@@ -49,11 +49,14 @@ pub trait SignInSteps: Send + Sync {
     /// Stores `sign_in` as `SignInStore::replace` does, expecting the
     /// stored version to be the one before `sign_in`'s (what
     /// `SignIn::next_version` left), and in the same transaction does what
-    /// `ClientRepository::insert_session` does with the other arguments;
-    /// answers what it answers. All or nothing: it MUST fail storing nothing
-    /// with `Conflict` when the stored sign-in's version is another or the
-    /// client's token hash is no longer `expected_token_hash`, and with
-    /// `NotFound` when the sign-in, the client or the user is gone.
+    /// `ClientRepository::insert_session` does with the other arguments
+    /// (answering what it answers), and settles `passed` (the attempt whose
+    /// check completed the sign-in) as `UserRepository::settle_attempt`
+    /// does with `failed` false. All or nothing: it MUST fail storing
+    /// nothing with `Conflict` when the stored sign-in's version is another
+    /// or the client's token hash is no longer `expected_token_hash`, and
+    /// with `NotFound` when the sign-in, the client or the user is gone.
+    #[allow(clippy::too_many_arguments)]
     async fn complete_sign_in(
         &self,
         sign_in: &SignIn,
@@ -62,16 +65,18 @@ pub trait SignInSteps: Send + Sync {
         new_token_hash: &str,
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
+        passed: Option<PassedAttempt>,
     ) -> Result<Standing, StoreError>;
 
     /// A sign-in completed by the request that made it (a password given
     /// with the identifier), in one transaction: stores `new_client` as
     /// `ClientRepository::insert_client` does when there is one (a client
     /// made for this request); does what `ClientRepository::insert_session`
-    /// does with `session` and the arguments after it, answering what it
-    /// answers; stores `sign_in` as `SignInStore::insert` does; and deletes
-    /// sign-in `previous` (the client's current one, which this replaces)
-    /// as `SignInStore::delete` does. All or nothing: it MUST fail storing
+    /// does with `session` and the arguments after it up to `events`,
+    /// answering what it answers; stores `sign_in` as `SignInStore::insert`
+    /// does; deletes sign-in `previous` (the client's current one, which
+    /// this replaces) as `SignInStore::delete` does; and settles `passed` as
+    /// `complete_sign_in` does. All or nothing: it MUST fail storing
     /// nothing when any part fails, with `Conflict` when the client's token
     /// hash is no longer `expected_token_hash` and `NotFound` when the
     /// client (not a new one) or the user is gone.
@@ -86,6 +91,7 @@ pub trait SignInSteps: Send + Sync {
         new_token_hash: &str,
         upgrade: Option<DigestUpgrade>,
         events: &[NewEvent],
+        passed: Option<PassedAttempt>,
     ) -> Result<Standing, StoreError>;
 
     /// Makes `sign_in` its client's current sign-in, in one transaction:

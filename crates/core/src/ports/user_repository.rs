@@ -7,6 +7,18 @@ use mockall::automock;
 use crate::error::StoreError;
 use crate::model::{Duration, Identifier, NewEvent, Timestamp, User, UserId};
 
+/// An attempt [`UserRepository::take_attempt`] granted whose check
+/// passed, for a write that settles it with its own changes as
+/// [`UserRepository::settle_attempt`] does with `failed` false.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedAttempt {
+    pub user_id: UserId,
+    /// When it settles: nothing changes while the user is locked at `at`.
+    pub at: Timestamp,
+    pub max_attempts: u32,
+    pub lock_for: Duration,
+}
+
 /// What [`UserRepository::take_attempt`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptSlot {

@@ -15,11 +15,12 @@
 //! wait, busy).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::LiveSettings;
 use crate::error::{Error, StoreError};
 use crate::model::{Duration, Timestamp, User};
-use crate::ports::{AttemptSlot, Clock, UserRepository};
+use crate::ports::{AttemptSlot, Clock, PassedAttempt, UserRepository};
 
 /// How long a check waits, in all, for checks in flight that hold every
 /// attempt left, before it is answered as busy.
@@ -81,6 +82,22 @@ impl Lockout {
         what: super::audit::Check,
         check: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        let (value, passed) = self.guarded_passing(user, what, check).await?;
+        self.settle(passed).await;
+        Ok(value)
+    }
+
+    /// [`guarded`](Self::guarded) for a check whose pass the caller acts on
+    /// in a write that can settle the attempt too: a passed attempt comes
+    /// back unsettled (none when lockout is off), and the caller hands it
+    /// to that write and then to [`settle`](Self::settle), which settles it
+    /// unless the write did. A check that fails is settled here, as ever.
+    pub(super) async fn guarded_passing<T>(
+        &self,
+        user: &User,
+        what: super::audit::Check,
+        check: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<(T, Option<Passed>), Error> {
         let result = self.guarded_unrecorded(user, &what, check).await;
         self.audit
             .checked(user, &what, result.as_ref().map(|_| ()))
@@ -88,23 +105,48 @@ impl Lockout {
         result
     }
 
+    /// Settles an attempt that passed, unless the write that acted on it
+    /// already did.
+    pub(super) async fn settle(&self, passed: Option<Passed>) {
+        let Some(passed) = passed.filter(|p| !p.settled.load(Ordering::Acquire)) else {
+            return;
+        };
+        let PassedAttempt {
+            user_id,
+            max_attempts,
+            lock_for,
+            ..
+        } = passed.attempt;
+        let settled = self
+            .users
+            .settle_attempt(&user_id, false, self.clock.now(), max_attempts, lock_for)
+            .await;
+        match settled {
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(err) => {
+                tracing::warn!(user = %user_id, error = %err, "could not settle a factor attempt")
+            }
+        }
+    }
+
     async fn guarded_unrecorded<T>(
         &self,
         user: &User,
         what: &super::audit::Check,
         check: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
+    ) -> Result<(T, Option<Passed>), Error> {
         let max = self.settings.current().lockout_attempts;
         if max == 0 {
-            return check.await;
+            return Ok((check.await?, None));
         }
+        let lock_for = self.settings.current().lockout_duration;
         let mut waited = Duration(0);
         let mut pause = FIRST_PAUSE;
         loop {
             let now = self.clock.now();
             let slot = self
                 .users
-                .take_attempt(&user.id, now, max, self.settings.current().lockout_duration)
+                .take_attempt(&user.id, now, max, lock_for)
                 .await?;
             match slot {
                 AttemptSlot::Granted => break,
@@ -118,19 +160,27 @@ impl Lockout {
             }
         }
         let result = check.await;
+        if let Ok(value) = result {
+            return Ok((
+                value,
+                Some(Passed {
+                    attempt: PassedAttempt {
+                        user_id: user.id.clone(),
+                        at: self.clock.now(),
+                        max_attempts: max,
+                        lock_for,
+                    },
+                    settled: AtomicBool::new(false),
+                }),
+            ));
+        }
         let failed = matches!(
             &result,
             Err(Error::PasswordIncorrect | Error::CodeIncorrect)
         );
         let settled = self
             .users
-            .settle_attempt(
-                &user.id,
-                failed,
-                self.clock.now(),
-                max,
-                self.settings.current().lockout_duration,
-            )
+            .settle_attempt(&user.id, failed, self.clock.now(), max, lock_for)
             .await;
         match settled {
             Ok(Some(until)) if failed => {
@@ -152,7 +202,28 @@ impl Lockout {
                 tracing::warn!(user = %user.id, error = %err, "could not settle a factor attempt")
             }
         }
-        result
+        result.map(|value| (value, None))
+    }
+}
+
+/// An attempt whose check passed, not yet settled: the write that acts on
+/// the pass may settle it with its own changes
+/// ([`PassedAttempt`]), and [`Lockout::settle`] settles it otherwise.
+#[derive(Debug)]
+pub(crate) struct Passed {
+    attempt: PassedAttempt,
+    settled: AtomicBool,
+}
+
+impl Passed {
+    /// What a write settles the attempt with.
+    pub(crate) fn attempt(&self) -> PassedAttempt {
+        self.attempt.clone()
+    }
+
+    /// The write that was given [`attempt`](Self::attempt) has stored it.
+    pub(crate) fn settled_by_write(&self) {
+        self.settled.store(true, Ordering::Release);
     }
 }
 

@@ -633,6 +633,7 @@ impl OAuth {
             user,
             password: None,
             keep_token,
+            passed: None,
         };
         let outcome = self.steps.finish_step(sign_in, step, now).await?;
         Ok((complete, outcome.new_token))

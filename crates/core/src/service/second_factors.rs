@@ -120,26 +120,34 @@ impl SignIns {
             }
         };
         let what = super::audit::Check::new(super::audit::Stage::SecondFactor, strategy.clone());
-        self.lockout.guarded(&user, what, check).await?;
+        let ((), passed) = self.lockout.guarded_passing(&user, what, check).await?;
         // A ban or lock that lands while this attempt is evaluated still
         // holds: the session's start reads the user's standing in its own
-        // write and ends a session it refuses, as for a first factor.
-        let before = sign_in.clone();
-        sign_in.second_factor_passed(strategy, now)?;
-        let session = self
-            .steps
-            .new_session(&sign_in, &user, &params.origin, now)?;
-        sign_in.complete(session.id.clone(), now)?;
-        let step = PassedStep {
-            client: &client,
-            sessions: Some(&sessions),
-            before,
-            session: Some(session),
-            user: &user,
-            password: None,
-            keep_token: params.keep_token,
-        };
-        self.steps.finish_step(sign_in, step, now).await
+        // write and ends a session it refuses, as for a first factor. The
+        // attempt is settled in that write where it can be, after it if not.
+        let passed_ref = passed.as_ref();
+        let result = async {
+            let before = sign_in.clone();
+            sign_in.second_factor_passed(strategy, now)?;
+            let session = self
+                .steps
+                .new_session(&sign_in, &user, &params.origin, now)?;
+            sign_in.complete(session.id.clone(), now)?;
+            let step = PassedStep {
+                client: &client,
+                sessions: Some(&sessions),
+                before,
+                session: Some(session),
+                user: &user,
+                password: None,
+                keep_token: params.keep_token,
+                passed: passed_ref,
+            };
+            self.steps.finish_step(sign_in, step, now).await
+        }
+        .await;
+        self.lockout.settle(passed).await;
+        result
     }
 
     async fn check_totp(&self, user: &User, code: &str, now: Timestamp) -> Result<(), Error> {

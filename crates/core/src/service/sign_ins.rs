@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::LiveSettings;
-use super::lockout::refuse_if_banned;
+use super::lockout::{Passed, refuse_if_banned};
 use super::steps::{PassedStep, admit};
 use super::{Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps, Users};
 use crate::error::{Error, Problem};
@@ -194,14 +194,46 @@ impl SignIns {
         }
         // The password is checked before anything is written, so a wrong one
         // leaves no client and no sign-in behind (only the lockout count).
+        // Its attempt is settled with the session's write where that can,
+        // and after the rest otherwise.
+        let mut passed = None;
         if let (Some(password), Some((_, user))) = (&password, &identified) {
             let what = super::audit::Check::new(super::audit::Stage::SignIn, Strategy::Password)
                 .of_stand_in(phantom);
-            self.lockout
-                .guarded(user, what, self.check_password(user, password))
-                .await?;
+            passed = self
+                .lockout
+                .guarded_passing(user, what, self.check_password(user, password))
+                .await?
+                .1;
         }
+        let result = self
+            .create_checked(
+                token,
+                params,
+                strategy,
+                identified,
+                phantom,
+                password,
+                passed.as_ref(),
+            )
+            .await;
+        self.lockout.settle(passed).await;
+        result
+    }
 
+    /// [`create_sign_in`](Self::create_sign_in) once its identifier was
+    /// looked up and its password (if any) checked: what it stores.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_checked(
+        &self,
+        token: Option<&str>,
+        params: CreateSignIn,
+        strategy: Option<Strategy>,
+        identified: Option<(String, User)>,
+        phantom: bool,
+        password: Option<String>,
+        passed: Option<&Passed>,
+    ) -> Result<Outcome<SignInView>, Error> {
         let now = self.clock.now();
         // A new client is stored below, with the sign-in's first write.
         let (client, new_token) = self
@@ -290,6 +322,7 @@ impl SignIns {
                                 sign_in: &sign_in,
                                 client: is_new.then_some(&client),
                                 previous: client.sign_in_id.as_ref(),
+                                passed,
                             }),
                         )
                         .await?;
@@ -392,8 +425,10 @@ impl SignIns {
             .await?;
         super::clients::refuse_if_among(&found.sessions, &user, now)?;
         let ClientWithSessions { client, sessions } = found;
-        // The factor is checked first; what follows is the same for every strategy.
-        let password = match &strategy {
+        // The factor is checked first; what follows is the same for every
+        // strategy. Its attempt is settled with the session's write where
+        // that can, and after the rest otherwise.
+        let (password, passed) = match &strategy {
             Strategy::Password => {
                 let password = params
                     .password
@@ -401,19 +436,25 @@ impl SignIns {
                 let what =
                     super::audit::Check::new(super::audit::Stage::SignIn, Strategy::Password)
                         .of_stand_in(sign_in.is_phantom());
-                if let Err(err) = self
+                match self
                     .lockout
-                    .guarded(&user, what, self.check_password(&user, &password))
+                    .guarded_passing(&user, what, self.check_password(&user, &password))
                     .await
                 {
-                    if err == Error::PasswordIncorrect {
-                        self.steps
-                            .count_failed_attempt(FactorSlot::First, sign_in, Strategy::Password)
-                            .await?;
+                    Ok(((), passed)) => (Some(password), passed),
+                    Err(err) => {
+                        if err == Error::PasswordIncorrect {
+                            self.steps
+                                .count_failed_attempt(
+                                    FactorSlot::First,
+                                    sign_in,
+                                    Strategy::Password,
+                                )
+                                .await?;
+                        }
+                        return Err(err);
                     }
-                    return Err(err);
                 }
-                Some(password)
             }
             Strategy::EmailCode
             | Strategy::PhoneCode
@@ -422,8 +463,9 @@ impl SignIns {
                 self.refuse_if_target_withdrawn(FactorSlot::First, &sign_in, &user, &strategy)?;
                 let what = super::audit::Check::new(super::audit::Stage::SignIn, strategy.clone())
                     .of_stand_in(sign_in.is_phantom());
-                self.lockout
-                    .guarded(
+                let ((), passed) = self
+                    .lockout
+                    .guarded_passing(
                         &user,
                         what,
                         self.codes.check_code(
@@ -434,41 +476,49 @@ impl SignIns {
                         ),
                     )
                     .await?;
-                None
+                (None, passed)
             }
             other => return Err(not_yet_supported(other)),
         };
-        if matches!(
-            strategy,
-            Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
-        ) {
-            // A reset code proves the user; the new password comes next.
-            refuse_if_banned(&user)?;
+        let passed_ref = passed.as_ref();
+        let result = async {
+            if matches!(
+                strategy,
+                Strategy::ResetPasswordEmailCode | Strategy::ResetPasswordPhoneCode
+            ) {
+                // A reset code proves the user; the new password comes next.
+                refuse_if_banned(&user)?;
+                let before = sign_in.clone();
+                sign_in.reset_code_passed(strategy, now)?;
+                let step = PassedStep {
+                    client: &client,
+                    sessions: Some(&sessions),
+                    before,
+                    session: None,
+                    user: &user,
+                    password: None,
+                    keep_token: params.keep_token,
+                    passed: passed_ref,
+                };
+                return self.steps.finish_step(sign_in, step, now).await;
+            }
             let before = sign_in.clone();
-            sign_in.reset_code_passed(strategy, now)?;
+            let session = self.pass_first_factor(&mut sign_in, &user, strategy, &params.origin)?;
             let step = PassedStep {
                 client: &client,
                 sessions: Some(&sessions),
                 before,
-                session: None,
+                session,
                 user: &user,
-                password: None,
+                password: password.as_deref(),
                 keep_token: params.keep_token,
+                passed: passed_ref,
             };
-            return self.steps.finish_step(sign_in, step, now).await;
+            self.steps.finish_step(sign_in, step, now).await
         }
-        let before = sign_in.clone();
-        let session = self.pass_first_factor(&mut sign_in, &user, strategy, &params.origin)?;
-        let step = PassedStep {
-            client: &client,
-            sessions: Some(&sessions),
-            before,
-            session,
-            user: &user,
-            password: password.as_deref(),
-            keep_token: params.keep_token,
-        };
-        self.steps.finish_step(sign_in, step, now).await
+        .await;
+        self.lockout.settle(passed).await;
+        result
     }
 }
 

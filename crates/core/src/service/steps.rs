@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::LiveSettings;
-use super::lockout::user_locked;
+use super::lockout::{Passed, user_locked};
 use super::{Clients, Outcome, SignInView, new_token, token_hash};
 use crate::error::{Error, Resource, StoreError};
 use crate::model::{
@@ -62,7 +62,10 @@ impl Steps {
         let started = match &step.session {
             Some(session) => {
                 let completes = if together {
-                    Completes::Stored(&sign_in)
+                    Completes::Stored {
+                        sign_in: &sign_in,
+                        passed: step.passed,
+                    }
                 } else {
                     Completes::Nothing
                 };
@@ -216,7 +219,7 @@ impl Steps {
             .map_err(NotStarted::Refused)?;
         let steps = self.clients.sign_in_steps.as_ref();
         let stored = match (&completes, steps) {
-            (Completes::Stored(sign_in), Some(steps)) => {
+            (Completes::Stored { sign_in, passed }, Some(steps)) => {
                 steps
                     .complete_sign_in(
                         sign_in,
@@ -225,6 +228,7 @@ impl Steps {
                         &new_hash,
                         upgrade,
                         &[event],
+                        passed.map(Passed::attempt),
                     )
                     .await
             }
@@ -239,6 +243,7 @@ impl Steps {
                         &new_hash,
                         upgrade,
                         &[event],
+                        new.passed.map(Passed::attempt),
                     )
                     .await
             }
@@ -260,6 +265,11 @@ impl Steps {
         };
         let admitted = match stored {
             Ok(standing) => {
+                if steps.is_some()
+                    && let Some(passed) = completes.passed()
+                {
+                    passed.settled_by_write();
+                }
                 self.events.stored();
                 admit(standing, session.created_at)
             }
@@ -432,14 +442,30 @@ impl Steps {
     }
 }
 
-/// What a session's write stores beside it.
+/// What a session's write stores beside it, where one store keeps the
+/// sign-ins with the clients and the users: the sign-in it completes, and
+/// the lockout attempt whose check passed, settled.
 pub(super) enum Completes<'a> {
     /// Nothing: a sign-in the session completes was stored on its own.
     Nothing,
     /// A stored sign-in this session completes, at its next version.
-    Stored(&'a SignIn),
+    Stored {
+        sign_in: &'a SignIn,
+        passed: Option<&'a Passed>,
+    },
     /// A sign-in completed by the request that made it.
     New(NewCompleted<'a>),
+}
+
+impl Completes<'_> {
+    /// The attempt the write settles, if any.
+    fn passed(&self) -> Option<&Passed> {
+        match self {
+            Completes::Nothing => None,
+            Completes::Stored { passed, .. } => *passed,
+            Completes::New(new) => new.passed,
+        }
+    }
 }
 
 /// A sign-in completed by the request that made it, with what its storing
@@ -450,6 +476,8 @@ pub(super) struct NewCompleted<'a> {
     pub(super) client: Option<&'a Client>,
     /// The client's current sign-in, which this one replaces.
     pub(super) previous: Option<&'a SignInId>,
+    /// The password's attempt, which passed.
+    pub(super) passed: Option<&'a Passed>,
 }
 
 /// Why a session did not start, by how far its start got.
@@ -524,4 +552,7 @@ pub(super) struct PassedStep<'a> {
     /// The password that passed, for upgrading a weak digest.
     pub password: Option<&'a str>,
     pub keep_token: bool,
+    /// The attempt whose check passed, which the session's write may
+    /// settle (the caller settles it if nothing did).
+    pub passed: Option<&'a Passed>,
 }

@@ -211,21 +211,35 @@ impl Mocks {
 
     /// With [`Mocks::step_read_at_once`]: the sign-in the step completes is
     /// stored with its session in one write, exactly once, which answers
-    /// `stored`; neither is written on its own.
+    /// `stored` and settles the lockout attempt that passed; neither is
+    /// written on its own.
     pub fn completes_at_once(&mut self, stored: Result<Standing, StoreError>) -> &mut Self {
+        let writes = stored.is_ok();
         self.sign_in_steps
             .as_mut()
             .expect("a step read at once")
             .expect_complete_sign_in()
-            .withf(|sign_in, session, presented, _, _, events| {
+            .withf(|sign_in, session, presented, _, _, events, passed| {
                 sign_in.status_at(NOW) == SignInStatus::Complete
                     && sign_in.created_session_id() == Some(&session.id)
                     && presented == token_hash(TOKEN)
                     && events.len() == 1
+                    && passed.as_ref().map(|p| p.user_id.as_str()) == Some("user_1")
             })
             .times(1)
-            .returning(move |_, _, _, _, _, _| stored.clone());
+            .returning(move |_, _, _, _, _, _, _| stored.clone());
         self.clients.expect_insert_session().never();
+        // The attempt that passed is settled in that write, or, if it
+        // stored nothing, once on its own.
+        let settle = self.users.expect_settle_attempt();
+        if writes {
+            settle.never();
+        } else {
+            settle
+                .withf(|id, failed, _, _, _| id.as_str() == "user_1" && !*failed)
+                .times(1)
+                .returning(|_, _, _, _, _| Ok(None));
+        }
         self
     }
 

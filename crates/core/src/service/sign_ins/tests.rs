@@ -223,7 +223,8 @@ async fn a_ban_or_lock_stored_as_the_session_starts_ends_it() {
 
 /// A store keeping the clients, the sign-ins and the users that expects
 /// one write completing a sign-in made in the same request (with `client`
-/// made for it or none, replacing `previous`), answering `standing`.
+/// made for it or none, replacing `previous`, settling the password's
+/// attempt), answering `standing`.
 fn completes_new_at_once(
     m: &mut Mocks,
     new_client: bool,
@@ -234,7 +235,7 @@ fn completes_new_at_once(
     steps
         .expect_complete_new_sign_in()
         .withf(
-            move |sign_in, client, replaced, session, _, new_hash, upgrade, events| {
+            move |sign_in, client, replaced, session, _, new_hash, upgrade, events, passed| {
                 sign_in.status_at(NOW) == SignInStatus::Complete
                     && sign_in.created_session_id() == Some(&session.id)
                     && client.as_ref().map(|c| &c.id) == new_client.then_some(&session.client_id)
@@ -243,14 +244,20 @@ fn completes_new_at_once(
                     && !new_hash.is_empty()
                     && upgrade.is_none()
                     && events.len() == 1
+                    && passed
+                        .as_ref()
+                        .map(|p| (p.user_id.as_str(), p.max_attempts))
+                        == Some(("user_1", 10))
             },
         )
         .times(1)
-        .returning(move |_, _, _, _, _, _, _, _| Ok(standing));
+        .returning(move |_, _, _, _, _, _, _, _, _| Ok(standing));
     m.sign_in_steps = Some(steps);
     m.clients.expect_insert_client().never();
     m.clients.expect_insert_session().never();
     m.sign_ins.expect_insert().never();
+    // The attempt that passed is settled in that write.
+    m.users.expect_settle_attempt().never();
 }
 
 /// Where one store keeps the clients, the sign-ins and the users, a right
