@@ -91,7 +91,7 @@ impl Lockout {
     /// in a write that can settle the attempt too: a passed attempt comes
     /// back unsettled (none when lockout is off), and the caller hands it
     /// to that write and then to [`settle`](Self::settle), which settles it
-    /// unless the write did. A check that fails is settled here, as ever.
+    /// unless the write did. A check that fails is settled here.
     pub(super) async fn guarded_passing<T>(
         &self,
         user: &User,
@@ -210,6 +210,7 @@ impl Lockout {
 /// the pass may settle it with its own changes
 /// ([`PassedAttempt`]), and [`Lockout::settle`] settles it otherwise.
 #[derive(Debug)]
+#[must_use = "an attempt that passed is settled by a write or by `Lockout::settle`"]
 pub(crate) struct Passed {
     attempt: PassedAttempt,
     settled: AtomicBool,
