@@ -60,17 +60,14 @@ impl SignInSteps for SqliteStore {
         self.pool
             .write(move |tx| {
                 replace_row::<SignIn>(tx, &row, expected)?;
-                let standing = crate::clients::insert_session_on(
+                start_session_on(
                     tx,
                     &session,
-                    (&tokens.0, &tokens.1),
+                    &tokens,
                     upgrade.as_ref(),
                     &events,
-                )?;
-                if let Some(passed) = &passed {
-                    crate::users::settle_passed_on(tx, passed)?;
-                }
-                Ok(standing)
+                    passed.as_ref(),
+                )
             })
             .await
     }
@@ -95,19 +92,17 @@ impl SignInSteps for SqliteStore {
                 if let Some(client) = &new_client {
                     crate::clients::insert_client_on(tx, client)?;
                 }
-                let standing = crate::clients::insert_session_on(
+                let standing = start_session_on(
                     tx,
                     &session,
-                    (&tokens.0, &tokens.1),
+                    &tokens,
                     upgrade.as_ref(),
                     &events,
+                    passed.as_ref(),
                 )?;
                 insert_row::<SignIn>(tx, &row)?;
                 if let Some(previous) = &previous {
                     delete_row::<SignIn>(tx, previous.as_str())?;
-                }
-                if let Some(passed) = &passed {
-                    crate::users::settle_passed_on(tx, passed)?;
                 }
                 Ok(standing)
             })
@@ -137,4 +132,23 @@ impl SignInSteps for SqliteStore {
             })
             .await
     }
+}
+
+/// A completing sign-in's session, stored as `insert_session` stores one,
+/// with the attempt whose check passed settled, in the caller's
+/// transaction.
+fn start_session_on(
+    tx: &rusqlite::Transaction<'_>,
+    session: &Session,
+    (expected, new): &(String, String),
+    upgrade: Option<&DigestUpgrade>,
+    events: &[NewEvent],
+    passed: Option<&PassedAttempt>,
+) -> Result<Standing, crate::error::DbError> {
+    let standing =
+        crate::clients::insert_session_on(tx, session, (expected, new), upgrade, events)?;
+    if let Some(passed) = passed {
+        crate::users::settle_passed_on(tx, passed)?;
+    }
+    Ok(standing)
 }

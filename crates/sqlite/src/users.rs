@@ -287,8 +287,6 @@ impl UserRepository for SqliteStore {
         let id = id.clone();
         self.pool
             .write(move |tx| {
-                let until = now.plus(lock_for);
-                let args = params![id.as_str(), now.0, max_attempts, until.0, failed];
                 let mut table = AttemptTable::Users;
                 if !exists(tx, table, &id)? {
                     table = AttemptTable::Records;
@@ -296,7 +294,7 @@ impl UserRepository for SqliteStore {
                         return Err(StoreError::NotFound.into());
                     }
                 }
-                tx.prepare_cached(&settle_sql(table))?.execute(args)?;
+                settle_on(tx, table, &id, failed, now, max_attempts, lock_for)?;
                 Ok(lock_of(tx, table, &id)?.filter(|t| *t > now))
             })
             .await
@@ -824,24 +822,45 @@ fn take_sql(table: AttemptTable) -> String {
     )
 }
 
-/// [`UserRepository::settle_attempt`]'s rule, one statement, the same text on
-/// both tables: ?1 id, ?2 now, ?3 the attempts allowed, ?4 the end of a lock
-/// set now, ?5 whether the check failed.
-/// Settles a user's attempt whose check passed, in the caller's
-/// transaction, as `settle_attempt` does with `failed` false.
-pub(crate) fn settle_passed_on(tx: &Connection, passed: &PassedAttempt) -> Result<(), DbError> {
-    let until = passed.at.plus(passed.lock_for);
-    tx.prepare_cached(&settle_sql(AttemptTable::Users))?
-        .execute(params![
-            passed.user_id.as_str(),
-            passed.at.0,
-            passed.max_attempts,
-            until.0,
-            false
-        ])?;
+/// Settles `id`'s attempt in `table`, in the caller's transaction, by
+/// [`settle_sql`]'s rule.
+fn settle_on(
+    tx: &Connection,
+    table: AttemptTable,
+    id: &UserId,
+    failed: bool,
+    now: Timestamp,
+    max_attempts: u32,
+    lock_for: Duration,
+) -> Result<(), DbError> {
+    let until = now.plus(lock_for);
+    tx.prepare_cached(&settle_sql(table))?.execute(params![
+        id.as_str(),
+        now.0,
+        max_attempts,
+        until.0,
+        failed
+    ])?;
     Ok(())
 }
 
+/// Settles a user's attempt whose check passed, in the caller's
+/// transaction, as `settle_attempt` does with `failed` false.
+pub(crate) fn settle_passed_on(tx: &Connection, passed: &PassedAttempt) -> Result<(), DbError> {
+    settle_on(
+        tx,
+        AttemptTable::Users,
+        &passed.user_id,
+        false,
+        passed.at,
+        passed.max_attempts,
+        passed.lock_for,
+    )
+}
+
+/// [`UserRepository::settle_attempt`]'s rule, one statement, the same text on
+/// both tables: ?1 id, ?2 now, ?3 the attempts allowed, ?4 the end of a lock
+/// set now, ?5 whether the check failed.
 fn settle_sql(table: AttemptTable) -> String {
     let locks = "(?5 AND failed_attempts + 1 >= ?3)";
     format!(
