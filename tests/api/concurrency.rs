@@ -318,3 +318,73 @@ async fn concurrent_user_updates_all_land() {
         );
     }
 }
+
+/// A right code racing wrong ones on one sign-in: every attempt answered
+/// as right or wrong was counted on the sign-in first, so no more are
+/// answered than the code allows, and the sign-in completes at most once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_code_attempts_are_each_counted_before_they_are_answered() {
+    let app = Arc::new(TestApp::new().await);
+    for round in 0..4 {
+        let email = format!("codes{round}@example.com");
+        app.user(&email, None).await;
+        let (token, id, _) = app.identify(&email).await;
+        let prepared = app
+            .prepare_first_factor(&token, &id, "email_code", &[])
+            .await;
+        assert_eq!(prepared.status, 200, "{}", prepared.body);
+        let code = app.codes.last_code_to(&email).unwrap();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let mut set = JoinSet::new();
+        for i in 0..6 {
+            let (app, token, id) = (Arc::clone(&app), token.clone(), id.clone());
+            let guess = if i == round {
+                code.clone()
+            } else {
+                wrong.to_owned()
+            };
+            set.spawn(async move {
+                app.attempt_first_factor_code(&token, &id, "email_code", &guess)
+                    .await
+            });
+        }
+        let (mut incorrect, mut completed, mut winner) = (0, 0, None);
+        while let Some(res) = set.join_next().await {
+            let res = res.unwrap();
+            if res.status == 200 && res.body["response"]["status"] == "complete" {
+                if let Some(t) = res.header("authorization") {
+                    completed += 1;
+                    winner = Some(t.to_owned());
+                }
+            } else if res.body["errors"][0]["code"] == "form_code_incorrect" {
+                incorrect += 1;
+            } else {
+                // Past the limit, a lost race, the account busy, or after
+                // the winner rotated the client's token away: no verdict.
+                assert!(
+                    matches!(res.status.as_u16(), 400 | 404 | 409 | 422 | 429),
+                    "{}: {}",
+                    res.status,
+                    res.body
+                );
+                assert!(res.header("authorization").is_none());
+            }
+        }
+        assert!(completed <= 1, "one completion at most");
+        assert!(
+            incorrect + completed <= 3,
+            "no more verdicts than the code allows: {incorrect} wrong, {completed} right"
+        );
+        let read = app
+            .read_sign_in(winner.as_deref().unwrap_or(&token), &id)
+            .await;
+        assert_eq!(read.status, 200, "{}", read.body);
+        let counted = read.body["response"]["first_factor_verification"]["attempts"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            counted >= incorrect + completed,
+            "{counted} counted, {incorrect} wrong and {completed} right answered"
+        );
+    }
+}

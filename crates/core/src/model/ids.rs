@@ -1,12 +1,21 @@
 //! Resource identifiers in Clerk's shape: a prefix, an underscore and 27
-//! base62 characters of randomness.
+//! base62 characters. Records that can stand for an account (users, their
+//! addresses and external accounts) get 27 characters of randomness, so
+//! that a stand-in's look like a real one's; records made per request
+//! (clients, flows, sessions, events, audit entries, deliveries) begin
+//! with their creation time, as Clerk's time-ordered ids do, so that a
+//! store's indexes take them in order at their end.
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Timestamp;
 use crate::ports::Random;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ID_CHARS: usize = 27;
+/// The leading characters of an ordered id that hold its creation time in
+/// milliseconds: 62^8 ms is about 6,900 years.
+const TIME_CHARS: usize = 8;
 
 /// The resource prefixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +72,27 @@ pub fn new_id(prefix: IdPrefix, random: &dyn Random) -> String {
     out.push_str(prefix.as_str());
     out.push('_');
     out.push_str(&random_base62(ID_CHARS, random));
+    out
+}
+
+/// A fresh identifier for a record made per request at `now`: its creation
+/// time in milliseconds (8 base62 digits, most significant first), then 19
+/// random characters (113 bits). The alphabet is in ASCII order, so ids
+/// compare as their times do, and ids made in one millisecond differ by
+/// their random part. Never for what a stand-in account mimics: its ids
+/// must not say when they were made.
+pub fn new_ordered_id(prefix: IdPrefix, now: Timestamp, random: &dyn Random) -> String {
+    let mut out = String::with_capacity(prefix.as_str().len() + 1 + ID_CHARS);
+    out.push_str(prefix.as_str());
+    out.push('_');
+    let mut time = [ALPHABET[0]; TIME_CHARS];
+    let mut left = u64::try_from(now.0).unwrap_or(0);
+    for digit in time.iter_mut().rev() {
+        *digit = ALPHABET[(left % 62) as usize];
+        left /= 62;
+    }
+    out.extend(time.iter().map(|b| char::from(*b)));
+    out.push_str(&random_base62(ID_CHARS - TIME_CHARS, random));
     out
 }
 
@@ -160,6 +190,43 @@ mod tests {
         assert_eq!(rest.len(), 27);
         assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_ne!(new_id(IdPrefix::User, &FreshRandom), id);
+    }
+
+    /// The creation time an ordered id holds, in milliseconds.
+    fn time_of(id: &str) -> u64 {
+        let rest = id.split_once('_').unwrap().1;
+        rest.bytes().take(TIME_CHARS).fold(0, |n, b| {
+            n * 62 + ALPHABET.iter().position(|a| *a == b).unwrap() as u64
+        })
+    }
+
+    #[test]
+    fn ordered_ids_have_the_shape_and_sort_by_their_time() {
+        let at = |ms: i64| new_ordered_id(IdPrefix::Session, Timestamp(ms), &FreshRandom);
+        let now = 1_796_000_000_000;
+        let id = at(now);
+        let (prefix, rest) = id.split_once('_').unwrap();
+        assert_eq!(prefix, "sess");
+        assert_eq!(rest.len(), 27);
+        assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(time_of(&id), now as u64);
+        // Later is greater, as text, at every scale; one millisecond apart
+        // compares by the time, not by the random part.
+        for later in [
+            now + 1,
+            now + 61,
+            now + 62,
+            now + 3_600_000,
+            now + 10 * 365 * 86_400_000,
+        ] {
+            for _ in 0..20 {
+                assert!(at(later) > at(now), "{later}");
+            }
+        }
+        // Ids made in one millisecond differ.
+        assert_ne!(at(now), at(now));
+        // A time before 1970 cannot be stored; it reads as zero.
+        assert_eq!(time_of(&at(-5)), 0);
     }
 
     #[test]

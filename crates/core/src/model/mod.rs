@@ -31,7 +31,10 @@ pub use event::{
     EventType, MessageStatus, NewEvent, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };
 pub use identifiers::{EmailAddress, Identifier, IdentifierKind, PhoneNumber, Username};
-pub use ids::{ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, random_base62};
+pub use ids::{
+    ClientId, IdPrefix, SessionId, SignInId, SignUpId, UserId, new_id, new_ordered_id,
+    random_base62,
+};
 pub use net::{is_loopback_host, is_loopback_origin, origin_of, with_query};
 pub use password::Password;
 pub use request::{Actor, RequestContext};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Problem};
 use crate::model::{
-    AuditAction, AuditEntry, AuditQuery, Duration, IdPrefix, Strategy, Timestamp, User, new_id,
+    AuditAction, AuditEntry, AuditQuery, Duration, IdPrefix, Strategy, Timestamp, User,
+    new_ordered_id,
 };
 use crate::ports::{AuditLog, Clock, Random};
 
@@ -94,9 +95,10 @@ impl Audit {
         if let Some(operator) = &request.operator {
             detail.insert("operator".to_owned(), operator.0.clone());
         }
+        let at = self.clock.now();
         let entry = AuditEntry {
-            id: new_id(IdPrefix::AuditEntry, &*self.random),
-            at: self.clock.now(),
+            id: new_ordered_id(IdPrefix::AuditEntry, at, &*self.random),
+            at,
             action,
             actor: request.actor,
             user_id: user_id.map(str::to_owned),

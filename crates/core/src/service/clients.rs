@@ -8,7 +8,7 @@ use super::{Phantoms, RateLimits, SignUpView, Throttled, new_token, token_hash};
 use crate::error::{Error, Resource};
 use crate::model::{
     Client, ClientId, Duration, IdPrefix, Session, SessionStatus, SignIn, SignInId, SignInStatus,
-    Timestamp, User, new_id,
+    Timestamp, User, new_ordered_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, Counters, InstanceStore, Random, SignInSteps,
@@ -211,7 +211,7 @@ impl Clients {
         let now = self.clock.now();
         let token = new_token(&*self.random);
         let client = Client {
-            id: ClientId(new_id(IdPrefix::Client, &*self.random)),
+            id: ClientId(new_ordered_id(IdPrefix::Client, now, &*self.random)),
             token_hash: token_hash(&token),
             sign_in_id: None,
             sign_up_id: None,

@@ -145,14 +145,20 @@ impl Codes {
         Ok(code)
     }
 
-    /// Counts the attempt on the stored sign-in first, then compares the code
-    /// in constant time.
+    /// Counts the attempt on `sign_in`, then compares the code in constant
+    /// time; no answer leaves before its attempt is stored. `store_pass`
+    /// says who stores a code that passes: this check, or a caller that
+    /// stores the sign-in in its own write whenever the code passes, before
+    /// it answers (one write fewer). Any other answer is stored here first.
+    /// A caller's write that loses its race answers as a lost count here
+    /// would, so a racing guess learns nothing more from either.
     pub(crate) async fn check_code(
         &self,
         slot: FactorSlot,
         sign_in: &mut SignIn,
         strategy: &Strategy,
         code: Option<String>,
+        store_pass: StorePass,
     ) -> Result<(), Error> {
         let code = code
             .filter(|c| !c.is_empty())
@@ -165,17 +171,19 @@ impl Codes {
             self.settings.current().max_code_attempts,
             now,
         )?;
-        // An attempt on a code already spent or expired changes nothing, so
-        // it writes nothing: it must not make a racing attempt that counted
-        // before it, with the right code, lose its own write.
-        if *sign_in != unchanged {
-            self.clients.replace_sign_in(sign_in).await?;
-        }
-        match outcome {
+        let answer = match outcome {
             CodeAttempt::Expired => Err(Error::CodeExpired),
             CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
             CodeAttempt::Check(expected) => self.compare(sign_in.id.as_str(), &code, &expected),
+        };
+        // An attempt on a code already spent or expired changes nothing, so
+        // it writes nothing: it must not make a racing attempt that counted
+        // before it, with the right code, lose its own write.
+        let stored_by_caller = answer.is_ok() && store_pass == StorePass::ByCaller;
+        if *sign_in != unchanged && !stored_by_caller {
+            self.clients.replace_sign_in(sign_in).await?;
         }
+        answer
     }
 
     /// Compares a code given for the flow `flow_id` with the digest of the
@@ -188,6 +196,15 @@ impl Codes {
             Err(code_incorrect())
         }
     }
+}
+
+/// Where a code check that passes has its attempt stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StorePass {
+    /// By the check, before it answers.
+    Here,
+    /// By the caller's write, before it answers.
+    ByCaller,
 }
 
 /// Who receives what [`Codes::issue`] queues.

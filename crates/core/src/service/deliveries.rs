@@ -10,7 +10,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, StoreError};
-use crate::model::{Duration, IdPrefix, Timestamp, new_id};
+use crate::model::{Duration, IdPrefix, Timestamp, new_ordered_id};
 use crate::ports::{
     ClaimedDelivery, Clock, CodeDestination, CodeMessage, CodePurpose, CodeSender, DeliveryCounts,
     DeliveryRecord, DeliveryStatus, Lease, NewDelivery, Outbox, Random, WebhookStore,
@@ -119,7 +119,7 @@ impl Deliveries {
         message: &CodeMessage,
         expire_at: Timestamp,
     ) -> Result<(), Error> {
-        let id = new_id(IdPrefix::Delivery, &*self.random);
+        let id = new_ordered_id(IdPrefix::Delivery, self.clock.now(), &*self.random);
         let deliver = self.events.settings.current().deliver_code_messages;
         let event = self.events.message(&id, message, deliver)?;
         if !deliver {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use super::LiveSettings;
 use crate::error::Error;
 use crate::model::{
-    EventType, IdPrefix, NewEvent, RequestContext, Session, SessionStatus, Timestamp, User, new_id,
+    EventType, IdPrefix, NewEvent, RequestContext, Session, SessionStatus, Timestamp, User,
+    new_ordered_id,
 };
 use crate::ports::{ClientRepository, Clock, CodeMessage, EventFormat, EventSubject, Random};
 use crate::secrets::SecretBox;
@@ -56,8 +57,8 @@ pub(crate) struct Events {
 
 impl Events {
     fn make(&self, event_type: EventType, subject: EventSubject<'_>) -> Result<NewEvent, Error> {
-        let id = new_id(IdPrefix::Event, &*self.random);
         let now = self.clock.now();
+        let id = new_ordered_id(IdPrefix::Event, now, &*self.random);
         let body = self.format.body(
             event_type,
             subject,

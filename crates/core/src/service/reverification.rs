@@ -189,9 +189,13 @@ impl Account {
                     .ok_or_else(|| {
                         Error::invalid("code", Problem::NotPrepared(strategy.clone()))
                     })?;
-                let check = self
-                    .codes
-                    .check_code(FactorSlot::First, &mut carrier, &strategy, code);
+                let check = self.codes.check_code(
+                    FactorSlot::First,
+                    &mut carrier,
+                    &strategy,
+                    code,
+                    super::codes::StorePass::Here,
+                );
                 let what =
                     super::audit::Check::new(super::audit::Stage::Verification, strategy.clone());
                 self.lockout.guarded(&user, what, check).await?;

@@ -110,8 +110,15 @@ impl SignIns {
                         &user,
                         &strategy,
                     )?;
+                    // Stored by `finish_step` below when it passes.
                     self.codes
-                        .check_code(FactorSlot::Second, &mut sign_in, &strategy, Some(code))
+                        .check_code(
+                            FactorSlot::Second,
+                            &mut sign_in,
+                            &strategy,
+                            Some(code),
+                            super::codes::StorePass::ByCaller,
+                        )
                         .await
                 }
                 Strategy::Totp => self.check_totp(&user, &code, now).await,

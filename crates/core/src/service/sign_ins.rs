@@ -9,7 +9,7 @@ use super::{Clients, Codes, Lockout, OAuth, Outcome, Phantoms, SignInView, Steps
 use crate::error::{Error, Problem};
 use crate::model::{
     AfterFirstFactor, Client, FactorSlot, IdPrefix, Identifier, Session, SessionOrigin, SignIn,
-    SignInId, Strategy, Timestamp, User, identifies, new_id, offered_user,
+    SignInId, Strategy, Timestamp, User, identifies, new_ordered_id, offered_user,
 };
 use crate::ports::{
     ClientWithSessions, Clock, PasswordHasher, Random, SignInStore, SignUpStore, UserRepository,
@@ -249,7 +249,7 @@ impl SignIns {
                 self.clients.refuse_if_signed_in(&client, user).await?;
             }
             let mut sign_in = SignIn::new(
-                SignInId(new_id(IdPrefix::SignIn, &*self.random)),
+                SignInId(new_ordered_id(IdPrefix::SignIn, now, &*self.random)),
                 client.id.clone(),
                 now,
                 &self.settings.current(),
@@ -468,11 +468,13 @@ impl SignIns {
                     .guarded_passing(
                         &user,
                         what,
+                        // Stored by `finish_step` below when it passes.
                         self.codes.check_code(
                             FactorSlot::First,
                             &mut sign_in,
                             &strategy,
                             params.code,
+                            super::codes::StorePass::ByCaller,
                         ),
                     )
                     .await?;
@@ -778,7 +780,7 @@ impl SignIns {
         refuse_if_banned(&user)?;
         self.clients.refuse_if_signed_in(&client, &user).await?;
         let mut sign_in = SignIn::new(
-            SignInId(new_id(IdPrefix::SignIn, &*self.random)),
+            SignInId(new_ordered_id(IdPrefix::SignIn, now, &*self.random)),
             client.id.clone(),
             now,
             &self.settings.current(),

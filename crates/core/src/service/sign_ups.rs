@@ -16,7 +16,7 @@ use crate::model::{
     OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement, SentCode, Session,
     SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField, SignUpId,
     SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable,
-    VerificationStatus, new_id,
+    VerificationStatus, new_id, new_ordered_id,
 };
 use crate::ports::{
     ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignInStore,
@@ -157,7 +157,7 @@ impl SignUps {
         let created = new_token.is_some().then(|| client.id.clone());
         let result = async {
             let mut sign_up = SignUp::new(
-                SignUpId(new_id(IdPrefix::SignUp, &*self.random)),
+                SignUpId(new_ordered_id(IdPrefix::SignUp, now, &*self.random)),
                 client.id.clone(),
                 now,
                 self.settings.current().sign_in_lifetime,
@@ -1000,7 +1000,7 @@ impl SignUps {
             Strategy::Password
         };
         let start = SessionStart {
-            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
+            id: SessionId(new_ordered_id(IdPrefix::Session, now, &*self.random)),
             client_id: sign_up.client_id.clone(),
             user_id: user.id.clone(),
             first_factor_verified_at: now,

@@ -12,7 +12,7 @@ use crate::error::{Error, Resource, StoreError};
 use crate::model::{
     Client, ClientId, FactorSlot, IdPrefix, Password, Session, SessionId, SessionOrigin,
     SessionStart, SessionStatus, SignIn, SignInId, SignInStatus, Standing, Strategy, Timestamp,
-    User, new_id,
+    User, new_ordered_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, DigestUpgrade, PasswordHasher, Random,
@@ -138,7 +138,7 @@ impl Steps {
             .first_factor_verification()
             .map(|v| v.strategy.name());
         let start = SessionStart {
-            id: SessionId(new_id(IdPrefix::Session, &*self.random)),
+            id: SessionId(new_ordered_id(IdPrefix::Session, now, &*self.random)),
             client_id: sign_in.client_id.clone(),
             user_id: user.id.clone(),
             first_factor_verified_at: sign_in.first_factor_verified_at().unwrap_or(now),

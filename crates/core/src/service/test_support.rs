@@ -339,6 +339,31 @@ pub fn passed_first_factor(user: &User) -> SignIn {
     s
 }
 
+/// `code` sent for `slot` of `sign_in` (by `strategy`, to the address
+/// record `target_id`) just now, digested with the key the mocked services
+/// use, valid for ten minutes.
+pub fn code_sent(
+    sign_in: &mut SignIn,
+    slot: crate::model::FactorSlot,
+    strategy: Strategy,
+    target_id: &str,
+    code: &str,
+) {
+    let digest = crate::service::codes::code_digest(
+        &crate::secrets::SecretBox::new(&[7; 32]),
+        sign_in.id.as_str(),
+        code,
+    );
+    let sent = crate::model::SentCode {
+        digest,
+        target_id: target_id.into(),
+        sent_at: NOW,
+    };
+    sign_in
+        .code_sent(slot, strategy, sent, Timestamp(NOW.0 + 600_000), NOW)
+        .unwrap();
+}
+
 /// Whether `err` refuses a strategy the instance or the user lacks.
 pub fn refuses_strategy(err: &Error) -> bool {
     matches!(

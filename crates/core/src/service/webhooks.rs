@@ -19,7 +19,7 @@ use super::events::event_context;
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Duration, EventType, IdPrefix, MessageStatus, Timestamp, WebhookAttempt, WebhookEndpoint,
-    WebhookMessage, new_id,
+    WebhookMessage, new_id, new_ordered_id,
 };
 use crate::ports::{
     AttemptOutcome, ClaimedMessage, Clock, Lease, MessageQuery, Random, WebhookSender, WebhookStore,
@@ -417,7 +417,7 @@ impl Webhooks {
         };
         let now = self.clock.now();
         let mut attempt = WebhookAttempt {
-            id: new_id(IdPrefix::WebhookAttempt, &*self.random),
+            id: new_ordered_id(IdPrefix::WebhookAttempt, now, &*self.random),
             event_id: message.event_id.clone(),
             endpoint_id: message.endpoint_id.clone(),
             status_code,

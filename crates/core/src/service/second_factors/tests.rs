@@ -498,3 +498,43 @@ async fn a_second_factor_step_reads_at_once_where_one_store_keeps_everything() {
     let err = attempt_code(m, "totp", &totp_now(0)).await.unwrap_err();
     assert_eq!(err, Error::IdentifierNotFound);
 }
+
+/// A right phone code as the second factor is counted in the write that
+/// records its sign-in complete: the sign-in is written once, with the
+/// attempt counted, and not before the code is compared.
+#[tokio::test]
+async fn a_right_phone_code_is_counted_in_the_write_that_completes() {
+    let user = mfa_user();
+    let mut sign_in = waiting_sign_in(&user);
+    crate::service::test_support::code_sent(
+        &mut sign_in,
+        crate::model::FactorSlot::Second,
+        Strategy::PhoneCode,
+        "idn_2fa",
+        "246810",
+    );
+    let read_version = sign_in.version();
+    let mut m = Mocks::new();
+    m.client_with_sign_in(sign_in).user_stored(user);
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(|_, _| Ok(None));
+    m.sign_ins
+        .expect_replace()
+        .withf(move |s, expected| {
+            let v = s.second_factor_verification().unwrap();
+            v.attempts == 1
+                && v.strategy == Strategy::PhoneCode
+                && s.status_at(NOW) == SignInStatus::Complete
+                && *expected == read_version
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
+    m.hasher.expect_needs_rehash().return_const(false);
+    let out = attempt_code(m, "phone_code", "246810").await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+}

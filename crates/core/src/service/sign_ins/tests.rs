@@ -64,10 +64,20 @@ async fn create(
 
 /// Attempts `password` as the first factor of client 1's sign-in `sia_1`.
 async fn attempt_password(m: Mocks, password: &str) -> Result<Outcome<SignInView>, Error> {
+    attempt_first(m, "password", Some(password), None).await
+}
+
+/// Attempts the first factor `strategy` on client 1's sign-in `sia_1`.
+async fn attempt_first(
+    m: Mocks,
+    strategy: &str,
+    password: Option<&str>,
+    code: Option<&str>,
+) -> Result<Outcome<SignInView>, Error> {
     let params = AttemptFirstFactor {
-        strategy: Some("password".into()),
-        password: Some(password.into()),
-        code: None,
+        strategy: Some(strategy.into()),
+        password: password.map(Into::into),
+        code: code.map(Into::into),
         keep_token: false,
         origin: SessionOrigin::default(),
     };
@@ -1171,4 +1181,142 @@ async fn a_sign_in_is_shown_from_one_read() {
     let snapshot = out.client.expect("the client comes with the answer");
     assert_eq!(snapshot.client.id, client().id);
     assert!(out.new_token.is_none());
+}
+
+/// The code [`code_sign_in`] sent.
+const CODE: &str = "123456";
+
+/// [`identified_sign_in`] with an email code sent to alice's address just
+/// now, no attempt made on it yet.
+fn code_sign_in() -> SignIn {
+    let mut s = identified_sign_in(&user());
+    crate::service::test_support::code_sent(
+        &mut s,
+        crate::model::FactorSlot::First,
+        Strategy::EmailCode,
+        "idn_1",
+        CODE,
+    );
+    s
+}
+
+/// Mocks for a step on [`code_sign_in`] read at once, as where one store
+/// keeps the clients, the sign-ins and the users.
+fn code_step() -> Mocks {
+    let mut m = Mocks::new();
+    m.step_read_at_once(Some(code_sign_in()), Some(user()));
+    m
+}
+
+/// Attempts `code` as the email code on client 1's `sia_1`.
+async fn attempt_email_code(m: Mocks, code: &str) -> Result<Outcome<SignInView>, Error> {
+    attempt_first(m, "email_code", None, Some(code)).await
+}
+
+/// Whether `s` holds exactly one counted attempt on its email code.
+fn one_code_attempt_counted(s: &SignIn) -> bool {
+    s.first_factor_verification()
+        .is_some_and(|v| v.strategy == Strategy::EmailCode && v.attempts == 1)
+}
+
+/// [`code_sign_in`] is written once, over the version read, with its
+/// attempt counted and in `status`.
+fn code_counted_in_one_replace(m: &mut Mocks, status: SignInStatus) {
+    m.sign_ins.checkpoint();
+    m.sign_ins
+        .expect_replace()
+        .withf(move |s, expected| {
+            one_code_attempt_counted(s)
+                && *expected == code_sign_in().version()
+                && s.status_at(NOW) == status
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+}
+
+/// A right code is counted in the write that completes its sign-in, where
+/// one store keeps it all: that write stores the sign-in with the attempt
+/// counted, and the sign-in is not written before it.
+#[tokio::test]
+async fn a_right_code_is_counted_in_the_write_that_completes_its_sign_in() {
+    let mut m = code_step();
+    m.sign_in_steps
+        .as_mut()
+        .unwrap()
+        .expect_complete_sign_in()
+        .withf(|sign_in, _, _, _, _, _, passed| {
+            one_code_attempt_counted(sign_in)
+                && sign_in.status_at(NOW) == SignInStatus::Complete
+                && sign_in.version() == code_sign_in().version() + 1
+                && passed.is_some()
+        })
+        .times(1)
+        .returning(|_, _, _, _, _, _, _| Ok(Standing::default()));
+    m.sign_ins.expect_replace().never();
+    m.clients.expect_insert_session().never();
+    m.users.expect_settle_attempt().never();
+    let out = attempt_email_code(m, CODE).await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
+}
+
+/// A wrong code is counted on the stored sign-in before it is answered, and
+/// completes nothing.
+#[tokio::test]
+async fn a_wrong_code_is_counted_before_it_is_answered() {
+    let mut m = code_step();
+    m.sign_in_steps
+        .as_mut()
+        .unwrap()
+        .expect_complete_sign_in()
+        .never();
+    code_counted_in_one_replace(&mut m, SignInStatus::NeedsFirstFactor);
+    m.one_failure_counted();
+    let err = attempt_email_code(m, "654321").await.unwrap_err();
+    assert_eq!(err, Error::CodeIncorrect);
+}
+
+/// A right code whose completing write loses its race is answered as a
+/// wrong one whose count lost its race is: a conflict, with nothing
+/// stored for either, so a racing guess learns nothing from which it was.
+#[tokio::test]
+async fn a_right_code_that_loses_its_write_answers_as_a_lost_wrong_one() {
+    let mut m = code_step();
+    m.completes_at_once(Err(StoreError::Conflict));
+    m.sign_ins.checkpoint();
+    m.sign_ins.expect_replace().never();
+    m.sign_ins
+        .expect_get()
+        .times(1)
+        .returning(|_| Ok(Some(code_sign_in())));
+    let right = attempt_email_code(m, CODE).await.unwrap_err();
+
+    let mut m = code_step();
+    m.sign_ins.checkpoint();
+    m.sign_ins
+        .expect_replace()
+        .times(1)
+        .returning(|_, _| Err(StoreError::Conflict));
+    let wrong = attempt_email_code(m, "654321").await.unwrap_err();
+    assert_eq!(right, Error::Conflict);
+    assert_eq!(wrong, right);
+}
+
+/// Without one store for it all, a right code is counted in the replace
+/// that records it passed, before the session is started: still one write
+/// of the sign-in.
+#[tokio::test]
+async fn a_right_code_is_counted_in_the_replace_that_records_it_passed() {
+    let mut m = Mocks::new();
+    m.client_with_sign_in(code_sign_in()).user_stored(user());
+    code_counted_in_one_replace(&mut m, SignInStatus::Complete);
+    m.sign_ins
+        .expect_get()
+        .returning(|_| Ok(Some(code_sign_in())));
+    m.clients
+        .expect_insert_session()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Standing::default()));
+    m.client_reads_back();
+    let out = attempt_email_code(m, CODE).await.unwrap();
+    assert_eq!(out.response.status, SignInStatus::Complete);
 }
