@@ -314,8 +314,9 @@ impl SignUps {
     }
 
     /// `POST .../attempt_verification`: the attempt is counted on the stored
-    /// sign-up before the code is compared; a code that matches proves its
-    /// address, and completes the sign-up when that was all it needed.
+    /// sign-up before it is answered; a code that matches proves its
+    /// address in the same write, and completes the sign-up when that was
+    /// all it needed.
     pub async fn attempt_verification(
         &self,
         token: Option<&str>,
@@ -333,20 +334,24 @@ impl SignUps {
         let unchanged = sign_up.clone();
         let outcome =
             sign_up.count_code_attempt(address, self.settings.current().max_code_attempts, now)?;
-        // An attempt on a spent or expired code changes nothing and writes
-        // nothing, so that it cannot make a racing right code lose its write.
+        let answer = match outcome {
+            CodeAttempt::Expired => Err(Error::CodeExpired),
+            CodeAttempt::Failed => Err(Error::CodeAttemptsExhausted),
+            CodeAttempt::Check(expected) => {
+                self.codes.compare(sign_up.id.as_str(), &code, &expected)
+            }
+        };
+        if answer.is_ok() {
+            sign_up.code_passed(address, now)?;
+        }
+        // The count, and the proof of a right code, in one write before the
+        // answer. An attempt on a spent or expired code changes nothing and
+        // writes nothing, so that it cannot make a racing right code lose
+        // its write.
         if sign_up != unchanged {
             self.replace(&mut sign_up).await?;
         }
-        match outcome {
-            CodeAttempt::Expired => return Err(Error::CodeExpired),
-            CodeAttempt::Failed => return Err(Error::CodeAttemptsExhausted),
-            CodeAttempt::Check(expected) => {
-                self.codes.compare(sign_up.id.as_str(), &code, &expected)?;
-            }
-        }
-        sign_up.code_passed(address, now)?;
-        self.replace(&mut sign_up).await?;
+        answer?;
         let step = Finish {
             client: &client,
             keep_token: params.keep_token,

@@ -12,7 +12,17 @@ use crate::service::token_hash;
 /// A sign-up store that keeps what it is given (one sign-up), comparing
 /// versions as the real ones do.
 fn remembering_store(m: &mut Mocks) -> Arc<Mutex<Option<SignUp>>> {
+    remembering_store_logged(m).0
+}
+
+/// [`remembering_store`], with every sign-up its replaces stored, in order.
+#[allow(clippy::type_complexity)]
+fn remembering_store_logged(
+    m: &mut Mocks,
+) -> (Arc<Mutex<Option<SignUp>>>, Arc<Mutex<Vec<SignUp>>>) {
     let kept: Arc<Mutex<Option<SignUp>>> = Arc::default();
+    let log: Arc<Mutex<Vec<SignUp>>> = Arc::default();
+    let on_log = log.clone();
     let on_insert = kept.clone();
     m.sign_ups.expect_insert().returning(move |s| {
         *on_insert.lock().unwrap() = Some(s.clone());
@@ -24,6 +34,7 @@ fn remembering_store(m: &mut Mocks) -> Arc<Mutex<Option<SignUp>>> {
         match slot.as_ref() {
             Some(stored) if stored.version() == expected => {
                 *slot = Some(s.clone());
+                on_log.lock().unwrap().push(s.clone());
                 Ok(())
             }
             Some(_) => Err(StoreError::Conflict),
@@ -35,7 +46,7 @@ fn remembering_store(m: &mut Mocks) -> Arc<Mutex<Option<SignUp>>> {
         .expect_get()
         .returning(move |_| Ok(on_get.lock().unwrap().clone()));
     m.sign_ups.expect_delete().returning(|_| Ok(()));
-    kept
+    (kept, log)
 }
 
 /// A public instance, the client found and read back, and its sign-up kept.
@@ -718,4 +729,81 @@ mod oauth {
             Error::oauth_state_invalid("state")
         );
     }
+}
+
+/// A sign-up's code attempt is one write before its answer: a wrong code's
+/// count; a right code's count with the address it proves.
+#[tokio::test]
+async fn a_code_attempt_is_counted_with_what_it_proves_in_one_write() {
+    let (mut m, _) = public();
+    m.sign_ups.checkpoint();
+    let (kept, log) = remembering_store_logged(&mut m);
+    nobody_has_it(&mut m);
+    outbox_counted(&mut m);
+    m.clients
+        .expect_insert_user_with_session()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(()));
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+    let created = sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password("ada@example.com", "a long secret"),
+        )
+        .await
+        .unwrap();
+    let id = created.response.sign_up.id.as_str().to_owned();
+    let prepare = PrepareVerification {
+        strategy: Some("email_code".into()),
+    };
+    sign_ups
+        .prepare_verification(Some(TOKEN), &id, prepare)
+        .await
+        .unwrap();
+    // The code sent, replaced by one the test knows, as stored.
+    {
+        let mut slot = kept.lock().unwrap();
+        let stored = slot.as_mut().unwrap();
+        let sent = SentCode {
+            digest: code_digest(&crate::secrets::SecretBox::new(&[7; 32]), &id, "135790"),
+            target_id: id.clone(),
+            sent_at: NOW,
+        };
+        stored
+            .code_sent(
+                Verifiable::EmailAddress,
+                sent,
+                NOW.plus(Duration(600_000)),
+                NOW,
+            )
+            .unwrap();
+    }
+    let attempt = |code: &str| AttemptVerification {
+        strategy: Some("email_code".into()),
+        code: Some(code.into()),
+        ..AttemptVerification::default()
+    };
+    let before = log.lock().unwrap().len();
+    let err = sign_ups
+        .attempt_verification(Some(TOKEN), &id, attempt("246802"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::CodeIncorrect);
+    let written: Vec<SignUp> = log.lock().unwrap()[before..].to_vec();
+    assert_eq!(written.len(), 1, "the wrong code's count, alone");
+    let email = |s: &SignUp| s.verification(Verifiable::EmailAddress).unwrap().clone();
+    assert_eq!(email(&written[0]).attempts, 1);
+    assert!(!written[0].is_verified(Verifiable::EmailAddress));
+
+    let before = log.lock().unwrap().len();
+    let done = sign_ups
+        .attempt_verification(Some(TOKEN), &id, attempt("135790"))
+        .await
+        .unwrap();
+    assert_eq!(done.response.status, SignUpStatus::Complete);
+    let written: Vec<SignUp> = log.lock().unwrap()[before..].to_vec();
+    // Its first write holds the count and the proof together.
+    assert_eq!(email(&written[0]).attempts, 2);
+    assert!(written[0].is_verified(Verifiable::EmailAddress));
 }
