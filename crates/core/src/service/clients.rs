@@ -235,7 +235,7 @@ impl Clients {
             .find_client_with_sessions(&token_hash(token), now)
             .await?
         {
-            Some(found) => Ok(Some(self.snapshot_of(found, now, None).await?)),
+            Some(found) => Ok(Some(self.snapshot_of(found, now, None, None).await?)),
             None => Ok(None),
         }
     }
@@ -247,6 +247,7 @@ impl Clients {
         found: ClientWithSessions,
         now: Timestamp,
         known: Option<&SignInView>,
+        known_sign_up: Option<&SignUpView>,
     ) -> Result<ClientSnapshot, Error> {
         let sign_in = match known {
             Some(view) if found.client.sign_in_id.as_ref() == Some(&view.sign_in.id) => {
@@ -254,7 +255,12 @@ impl Clients {
             }
             _ => self.current_sign_in(&found.client, now).await?,
         };
-        let sign_up = self.current_sign_up(&found.client, now).await?;
+        let sign_up = match known_sign_up {
+            Some(view) if found.client.sign_up_id.as_ref() == Some(&view.sign_up.id) => {
+                Some(view.clone())
+            }
+            _ => self.current_sign_up(&found.client, now).await?,
+        };
         let sessions = found
             .sessions
             .into_iter()
@@ -437,20 +443,48 @@ impl Clients {
         client: &ClientId,
         new_token: Option<String>,
     ) -> Result<Outcome<T>, Error> {
+        Ok(Outcome {
+            client: self.snapshot_now(client, None).await?,
+            response,
+            new_token,
+        })
+    }
+
+    /// A sign-up's step answered with its client as it is now, read afresh
+    /// but for the sign-up itself: where it is the client's current one,
+    /// `view` (the sign-up as this request left it) stands for it, one
+    /// read less.
+    pub(crate) async fn sign_up_outcome(
+        &self,
+        view: SignUpView,
+        client: &ClientId,
+        new_token: Option<String>,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        Ok(Outcome {
+            client: self.snapshot_now(client, Some(&view)).await?,
+            response: view,
+            new_token,
+        })
+    }
+
+    /// The client as it is now, if it still exists (its current sign-up
+    /// taken from `known_sign_up` where that is it).
+    async fn snapshot_now(
+        &self,
+        client: &ClientId,
+        known_sign_up: Option<&SignUpView>,
+    ) -> Result<Option<ClientSnapshot>, Error> {
         let now = self.clock.now();
-        let client = match self
+        match self
             .client_repo
             .get_client_with_sessions(client, now)
             .await?
         {
-            Some(found) => Some(self.snapshot_of(found, now, None).await?),
-            None => None,
-        };
-        Ok(Outcome {
-            response,
-            client,
-            new_token,
-        })
+            Some(found) => Ok(Some(
+                self.snapshot_of(found, now, None, known_sign_up).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// A sign-in as of `now`, wrapped with its client as it is now. The
@@ -521,7 +555,7 @@ impl Clients {
         let client = match found {
             Some(found) => {
                 let now = self.clock.now();
-                Some(self.snapshot_of(found, now, Some(&view)).await?)
+                Some(self.snapshot_of(found, now, Some(&view), None).await?)
             }
             None => None,
         };

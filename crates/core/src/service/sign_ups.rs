@@ -1027,7 +1027,7 @@ impl SignUps {
         now: Timestamp,
     ) -> Result<Outcome<SignUpView>, Error> {
         self.clients
-            .outcome(SignUpView::at(sign_up, now), client, new_token)
+            .sign_up_outcome(SignUpView::at(sign_up, now), client, new_token)
             .await
     }
 }

@@ -12,16 +12,24 @@ use crate::service::token_hash;
 /// A sign-up store that keeps what it is given (one sign-up), comparing
 /// versions as the real ones do.
 fn remembering_store(m: &mut Mocks) -> Arc<Mutex<Option<SignUp>>> {
-    remembering_store_logged(m).0
+    remembering_store_logged(m).kept
 }
 
-/// [`remembering_store`], with every sign-up its replaces stored, in order.
-#[allow(clippy::type_complexity)]
-fn remembering_store_logged(
-    m: &mut Mocks,
-) -> (Arc<Mutex<Option<SignUp>>>, Arc<Mutex<Vec<SignUp>>>) {
+/// What a [`remembering_store_logged`] keeps and saw.
+struct Remembered {
+    /// The sign-up as stored.
+    kept: Arc<Mutex<Option<SignUp>>>,
+    /// Every sign-up its replaces stored, in order.
+    replaced: Arc<Mutex<Vec<SignUp>>>,
+    /// How many times a sign-up was read.
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// [`remembering_store`], logging its replaces and counting its reads.
+fn remembering_store_logged(m: &mut Mocks) -> Remembered {
     let kept: Arc<Mutex<Option<SignUp>>> = Arc::default();
     let log: Arc<Mutex<Vec<SignUp>>> = Arc::default();
+    let reads: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
     let on_log = log.clone();
     let on_insert = kept.clone();
     m.sign_ups.expect_insert().returning(move |s| {
@@ -42,11 +50,17 @@ fn remembering_store_logged(
         }
     });
     let on_get = kept.clone();
-    m.sign_ups
-        .expect_get()
-        .returning(move |_| Ok(on_get.lock().unwrap().clone()));
+    let on_read = reads.clone();
+    m.sign_ups.expect_get().returning(move |_| {
+        on_read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(on_get.lock().unwrap().clone())
+    });
     m.sign_ups.expect_delete().returning(|_| Ok(()));
-    (kept, log)
+    Remembered {
+        kept,
+        replaced: log,
+        reads,
+    }
 }
 
 /// A public instance, the client found and read back, and its sign-up kept.
@@ -74,6 +88,17 @@ fn email_and_password(email: &str, password: &str) -> CreateSignUp {
         },
         ..CreateSignUp::default()
     }
+}
+
+/// Ada signs up with her email address and a password.
+async fn sign_up_ada(sign_ups: &SignUps) -> Outcome<SignUpView> {
+    sign_ups
+        .create_sign_up(
+            Some(TOKEN),
+            email_and_password("ada@example.com", "a long secret"),
+        )
+        .await
+        .unwrap()
 }
 
 fn nobody_has_it(m: &mut Mocks) {
@@ -737,7 +762,11 @@ mod oauth {
 async fn a_code_attempt_is_counted_with_what_it_proves_in_one_write() {
     let (mut m, _) = public();
     m.sign_ups.checkpoint();
-    let (kept, log) = remembering_store_logged(&mut m);
+    let Remembered {
+        kept,
+        replaced: log,
+        ..
+    } = remembering_store_logged(&mut m);
     nobody_has_it(&mut m);
     outbox_counted(&mut m);
     m.clients
@@ -746,13 +775,7 @@ async fn a_code_attempt_is_counted_with_what_it_proves_in_one_write() {
         .returning(|_, _, _, _, _| Ok(()));
     let services = m.services();
     let sign_ups = &services.sign_ups;
-    let created = sign_ups
-        .create_sign_up(
-            Some(TOKEN),
-            email_and_password("ada@example.com", "a long secret"),
-        )
-        .await
-        .unwrap();
+    let created = sign_up_ada(sign_ups).await;
     let id = created.response.sign_up.id.as_str().to_owned();
     let prepare = PrepareVerification {
         strategy: Some("email_code".into()),
@@ -806,4 +829,62 @@ async fn a_code_attempt_is_counted_with_what_it_proves_in_one_write() {
     // Its first write holds the count and the proof together.
     assert_eq!(email(&written[0]).attempts, 2);
     assert!(written[0].is_verified(Verifiable::EmailAddress));
+}
+
+/// A sign-up's step answers with the sign-up as it left it: where it is
+/// the client's current sign-up, it is not read back for the client.
+#[tokio::test]
+async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
+    let (mut m, _) = public();
+    m.sign_ups.checkpoint();
+    let Remembered { kept, reads, .. } = remembering_store_logged(&mut m);
+    m.clients.checkpoint();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(Some(client())));
+    m.clients
+        .expect_set_current_sign_up()
+        .returning(|_, _, _| Ok(()));
+    // The client read back names the stored sign-up as its current one.
+    let current = kept.clone();
+    m.clients
+        .expect_get_client_with_sessions()
+        .returning(move |_, _| {
+            let sign_up_id = current.lock().unwrap().as_ref().map(|s| s.id.clone());
+            Ok(Some(crate::ports::ClientWithSessions {
+                client: Client {
+                    sign_up_id,
+                    ..client()
+                },
+                sessions: vec![],
+            }))
+        });
+    nobody_has_it(&mut m);
+    outbox_counted(&mut m);
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+    let created = sign_up_ada(sign_ups).await;
+    let id = created.response.sign_up.id.clone();
+    let snapshot = created.client.expect("the client comes with the answer");
+    assert_eq!(snapshot.sign_up.map(|v| v.sign_up.id), Some(id.clone()));
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let prepare = PrepareVerification {
+        strategy: Some("email_code".into()),
+    };
+    let prepared = sign_ups
+        .prepare_verification(Some(TOKEN), id.as_str(), prepare)
+        .await
+        .unwrap();
+    // The step's own read, and none for the answer's client.
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let snapshot = prepared.client.expect("the client comes with the answer");
+    let shown = snapshot.sign_up.expect("the client's current sign-up");
+    assert_eq!(shown.sign_up, *kept.lock().unwrap().as_ref().unwrap());
+    assert!(
+        shown
+            .sign_up
+            .verification(Verifiable::EmailAddress)
+            .is_some()
+    );
 }
