@@ -157,6 +157,22 @@ impl Clients {
             .await?)
     }
 
+    /// The client a token names, with its active sessions and their users,
+    /// in one read; `what` is not found without it.
+    pub(crate) async fn require_client_with_sessions(
+        &self,
+        token: Option<&str>,
+        what: Resource,
+    ) -> Result<ClientWithSessions, Error> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::NotFound(what))?;
+        self.client_repo
+            .find_client_with_sessions(&token_hash(token), self.clock.now())
+            .await?
+            .ok_or(Error::NotFound(what))
+    }
+
     /// The client a token names, or a new one with a new token. A new client
     /// counts against the per-IP allowance of new clients of `ip`, as
     /// `POST /v1/client` does: a token that names nothing must not be a way
@@ -464,6 +480,22 @@ impl Clients {
             client: self.snapshot_now(client, Some(&view)).await?,
             response: view,
             new_token,
+        })
+    }
+
+    /// [`sign_up_outcome`](Self::sign_up_outcome) for a step that changed
+    /// nothing of the client: answered with `found`, the client as the step
+    /// read it, without reading it again.
+    pub(crate) async fn sign_up_outcome_from(
+        &self,
+        view: SignUpView,
+        found: ClientWithSessions,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        let now = self.clock.now();
+        Ok(Outcome {
+            client: Some(self.snapshot_of(found, now, None, Some(&view)).await?),
+            response: view,
+            new_token: None,
         })
     }
 

@@ -19,8 +19,8 @@ use crate::model::{
     VerificationStatus, new_id, new_ordered_id,
 };
 use crate::ports::{
-    ClientRepository, Clock, CodeDestination, CodePurpose, PasswordHasher, Random, SignInStore,
-    SignUpStore, UserRepository,
+    ClientRepository, ClientWithSessions, Clock, CodeDestination, CodePurpose, PasswordHasher,
+    Random, SignInStore, SignUpStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -218,9 +218,8 @@ impl SignUps {
         token: Option<&str>,
         id: &str,
     ) -> Result<Outcome<SignUpView>, Error> {
-        let (client, sign_up) = self.client_sign_up(token, id).await?;
-        self.outcome(sign_up, &client.id, None, self.clock.now())
-            .await
+        let (found, sign_up) = self.client_sign_up(token, id).await?;
+        self.outcome_as_read(sign_up, found, self.clock.now()).await
     }
 
     /// `PATCH /v1/client/sign_ups/{id}`: gives or changes fields; completes
@@ -237,7 +236,8 @@ impl SignUps {
             params.redirect_url.as_deref(),
             params.action_complete_redirect_url.as_deref(),
         )?;
-        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let (ClientWithSessions { client, .. }, mut sign_up) =
+            self.client_sign_up(token, id).await?;
         let now = self.clock.now();
         sign_up.expect_open(now)?;
         let checked = self.check_change(Some(&sign_up), params.fields).await?;
@@ -274,7 +274,7 @@ impl SignUps {
         id: &str,
         params: PrepareVerification,
     ) -> Result<Outcome<SignUpView>, Error> {
-        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let (found, mut sign_up) = self.client_sign_up(token, id).await?;
         let address = self.verification_strategy(params.strategy.as_deref())?;
         let now = self.clock.now();
         sign_up.expect_open(now)?;
@@ -310,7 +310,8 @@ impl SignUps {
             now,
         )?;
         self.replace(&mut sign_up).await?;
-        self.outcome(sign_up, &client.id, None, now).await
+        // A code changes the sign-up only: the client is as the step read it.
+        self.outcome_as_read(sign_up, found, now).await
     }
 
     /// `POST .../attempt_verification`: the attempt is counted on the stored
@@ -323,7 +324,7 @@ impl SignUps {
         id: &str,
         params: AttemptVerification,
     ) -> Result<Outcome<SignUpView>, Error> {
-        let (client, mut sign_up) = self.client_sign_up(token, id).await?;
+        let (found, mut sign_up) = self.client_sign_up(token, id).await?;
         let address = self.verification_strategy(params.strategy.as_deref())?;
         let code = params
             .code
@@ -353,12 +354,19 @@ impl SignUps {
         }
         answer?;
         let step = Finish {
-            client: &client,
+            client: &found.client,
             keep_token: params.keep_token,
             origin: &params.origin,
         };
         let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
-        self.outcome(sign_up, &client.id, new_token, now).await
+        // A sign-up that completed gave the client a session (and, as a
+        // rule, a new token): the client is read as it is now. Otherwise
+        // only the sign-up changed.
+        if sign_up.status_at(now) == SignUpStatus::Complete {
+            let client = found.client.id.clone();
+            return self.outcome(sign_up, &client, new_token, now).await;
+        }
+        self.outcome_as_read(sign_up, found, now).await
     }
 }
 
@@ -850,15 +858,18 @@ impl SignUps {
         &self,
         token: Option<&str>,
         id: &str,
-    ) -> Result<(Client, SignUp), Error> {
-        let client = self.clients.require_client(token, Resource::SignUp).await?;
+    ) -> Result<(ClientWithSessions, SignUp), Error> {
+        let found = self
+            .clients
+            .require_client_with_sessions(token, Resource::SignUp)
+            .await?;
         let sign_up = self
             .sign_ups
             .get(&SignUpId(id.to_owned()))
             .await?
-            .filter(|s| s.client_id == client.id)
+            .filter(|s| s.client_id == found.client.id)
             .ok_or(Error::NotFound(Resource::SignUp))?;
-        Ok((client, sign_up))
+        Ok((found, sign_up))
     }
 
     /// Stores a changed sign-up if no other request changed it first.
@@ -1019,6 +1030,19 @@ impl SignUps {
     }
 
     /// The sign-up as of `now`, wrapped with its client as it is now.
+    /// [`outcome`](Self::outcome) for a step that changed nothing of the
+    /// client: answered with the client as the step read it (`found`).
+    async fn outcome_as_read(
+        &self,
+        sign_up: SignUp,
+        found: ClientWithSessions,
+        now: Timestamp,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        self.clients
+            .sign_up_outcome_from(SignUpView::at(sign_up, now), found)
+            .await
+    }
+
     async fn outcome(
         &self,
         sign_up: SignUp,

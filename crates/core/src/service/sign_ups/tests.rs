@@ -832,7 +832,9 @@ async fn a_code_attempt_is_counted_with_what_it_proves_in_one_write() {
 }
 
 /// A sign-up's step answers with the sign-up as it left it: where it is
-/// the client's current sign-up, it is not read back for the client.
+/// the client's current sign-up, it is not read back for the client; and a
+/// step that changes nothing of the client (a code sent) answers with the
+/// client as the step read it, without reading it again.
 #[tokio::test]
 async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
     let (mut m, _) = public();
@@ -845,20 +847,31 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
     m.clients
         .expect_set_current_sign_up()
         .returning(|_, _, _| Ok(()));
-    // The client read back names the stored sign-up as its current one.
+    // The client, however read, names the stored sign-up as its current one.
     let current = kept.clone();
+    let as_stored = move || {
+        let sign_up_id = current.lock().unwrap().as_ref().map(|s| s.id.clone());
+        crate::ports::ClientWithSessions {
+            client: Client {
+                sign_up_id,
+                ..client()
+            },
+            sessions: vec![],
+        }
+    };
+    let read_back = as_stored.clone();
+    let read_backs: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let counted = read_backs.clone();
     m.clients
         .expect_get_client_with_sessions()
         .returning(move |_, _| {
-            let sign_up_id = current.lock().unwrap().as_ref().map(|s| s.id.clone());
-            Ok(Some(crate::ports::ClientWithSessions {
-                client: Client {
-                    sign_up_id,
-                    ..client()
-                },
-                sessions: vec![],
-            }))
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some(read_back()))
         });
+    m.clients
+        .expect_find_client_with_sessions()
+        .times(1)
+        .returning(move |_, _| Ok(Some(as_stored())));
     nobody_has_it(&mut m);
     outbox_counted(&mut m);
     let services = m.services();
@@ -868,6 +881,8 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
     let snapshot = created.client.expect("the client comes with the answer");
     assert_eq!(snapshot.sign_up.map(|v| v.sign_up.id), Some(id.clone()));
     assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The client changed (its current sign-up): read back once.
+    assert_eq!(read_backs.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let prepare = PrepareVerification {
         strategy: Some("email_code".into()),
@@ -876,8 +891,10 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
         .prepare_verification(Some(TOKEN), id.as_str(), prepare)
         .await
         .unwrap();
-    // The step's own read, and none for the answer's client.
+    // The step's own reads (the client with its sessions, the sign-up),
+    // and none for the answer.
     assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(read_backs.load(std::sync::atomic::Ordering::SeqCst), 1);
     let snapshot = prepared.client.expect("the client comes with the answer");
     let shown = snapshot.sign_up.expect("the client's current sign-up");
     assert_eq!(shown.sign_up, *kept.lock().unwrap().as_ref().unwrap());
