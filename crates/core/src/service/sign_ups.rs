@@ -236,8 +236,7 @@ impl SignUps {
             params.redirect_url.as_deref(),
             params.action_complete_redirect_url.as_deref(),
         )?;
-        let (ClientWithSessions { client, .. }, mut sign_up) =
-            self.client_sign_up(token, id).await?;
+        let (found, mut sign_up) = self.client_sign_up(token, id).await?;
         let now = self.clock.now();
         sign_up.expect_open(now)?;
         let checked = self.check_change(Some(&sign_up), params.fields).await?;
@@ -245,7 +244,7 @@ impl SignUps {
         if let Some(strategy) = oauth {
             let binding = params
                 .bind_oauth_to_cookie
-                .then(|| client.token_hash.clone());
+                .then(|| found.client.token_hash.clone());
             self.start_oauth(
                 &mut sign_up,
                 strategy,
@@ -258,12 +257,12 @@ impl SignUps {
         }
         self.replace(&mut sign_up).await?;
         let step = Finish {
-            client: &client,
+            client: &found.client,
             keep_token: params.keep_token,
             origin: &params.origin,
         };
         let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
-        self.outcome(sign_up, &client.id, new_token, now).await
+        self.step_outcome(sign_up, found, new_token, now).await
     }
 
     /// `POST .../prepare_verification`: sends a code to the address the
@@ -359,14 +358,7 @@ impl SignUps {
             origin: &params.origin,
         };
         let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
-        // A sign-up that completed gave the client a session (and, as a
-        // rule, a new token): the client is read as it is now. Otherwise
-        // only the sign-up changed.
-        if sign_up.status_at(now) == SignUpStatus::Complete {
-            let client = found.client.id.clone();
-            return self.outcome(sign_up, &client, new_token, now).await;
-        }
-        self.outcome_as_read(sign_up, found, now).await
+        self.step_outcome(sign_up, found, new_token, now).await
     }
 }
 
@@ -1030,6 +1022,24 @@ impl SignUps {
     }
 
     /// The sign-up as of `now`, wrapped with its client as it is now.
+    /// The answer to a step that may have completed the sign-up: one that
+    /// completed gave the client a session (and, as a rule, a new token),
+    /// so the client is read as it is now; otherwise only the sign-up
+    /// changed, and the client is as the step read it (`found`).
+    async fn step_outcome(
+        &self,
+        sign_up: SignUp,
+        found: ClientWithSessions,
+        new_token: Option<String>,
+        now: Timestamp,
+    ) -> Result<Outcome<SignUpView>, Error> {
+        if sign_up.status_at(now) == SignUpStatus::Complete || new_token.is_some() {
+            let client = found.client.id;
+            return self.outcome(sign_up, &client, new_token, now).await;
+        }
+        self.outcome_as_read(sign_up, found, now).await
+    }
+
     /// [`outcome`](Self::outcome) for a step that changed nothing of the
     /// client: answered with the client as the step read it (`found`).
     async fn outcome_as_read(

@@ -870,7 +870,7 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
         });
     m.clients
         .expect_find_client_with_sessions()
-        .times(1)
+        .times(2)
         .returning(move |_, _| Ok(Some(as_stored())));
     nobody_has_it(&mut m);
     outbox_counted(&mut m);
@@ -904,4 +904,22 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
             .verification(Verifiable::EmailAddress)
             .is_some()
     );
+
+    // A change that does not complete it answers the same way.
+    let named = UpdateSignUp {
+        fields: SignUpFields {
+            first_name: Some("Ada".into()),
+            ..SignUpFields::default()
+        },
+        ..UpdateSignUp::default()
+    };
+    let updated = sign_ups
+        .update_sign_up(Some(TOKEN), id.as_str(), named)
+        .await
+        .unwrap();
+    assert_eq!(updated.response.status, SignUpStatus::MissingRequirements);
+    assert_eq!(read_backs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let snapshot = updated.client.expect("the client comes with the answer");
+    let shown = snapshot.sign_up.expect("the client's current sign-up");
+    assert_eq!(shown.sign_up, *kept.lock().unwrap().as_ref().unwrap());
 }
