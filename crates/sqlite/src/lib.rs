@@ -7,8 +7,8 @@
 //!
 //! - `pool`: one writer connection on a thread of its own, committing the
 //!   writes queued together in one transaction, and [`SqliteConfig::readers`]
-//!   reader connections on tokio's blocking pool, so reads never queue behind
-//!   a write.
+//!   reader connections, each on a thread of its own, so reads never queue
+//!   behind a write.
 //! - `migrations`: numbered SQL files in `migrations/`, tracked with
 //!   `PRAGMA user_version`, applied by [`SqliteStore::open`] and [`migrate`].
 //! - `users`, `clients`, `instance`, `counters`, `outbox`: one module per
@@ -21,7 +21,8 @@
 //!
 //! Invariants:
 //! - Depends on `latch-core` only among Latch crates; never on another adapter.
-//! - Nothing blocks the async runtime: every statement runs in `spawn_blocking`.
+//! - Nothing blocks the async runtime: every statement runs on the writer's
+//!   or a reader's thread, and callers wait for it on the async side.
 //! - The file is in WAL mode with `foreign_keys=ON`, a busy timeout and
 //!   `synchronous=NORMAL` on every connection.
 //! - Every write is one `BEGIN IMMEDIATE` transaction, so a write touching several
