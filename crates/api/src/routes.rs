@@ -221,21 +221,6 @@ impl Route {
     pub fn limit(&self) -> Option<Throttled> {
         self.step.and_then(Step::limit)
     }
-
-    /// The path parameters when `segments` match the pattern.
-    fn matches<'p>(&self, segments: &[&'p str]) -> Option<Params<'p>> {
-        let mut params = Params::default();
-        let mut pattern = self.path.split('/').filter(|s| !s.is_empty());
-        for segment in segments {
-            let part = pattern.next()?;
-            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => params.0.push((name, segment)),
-                None if part == *segment => {}
-                None => return None,
-            }
-        }
-        pattern.next().is_none().then_some(params)
-    }
 }
 
 impl fmt::Display for Route {
@@ -312,10 +297,11 @@ pub fn find<'p>(method: &Method, segments: &[&'p str]) -> Found<'p> {
     let mut best: Option<(&'static Route, Params<'p>)> = None;
     let mut allow: Vec<&str> = Vec::new();
     let mut surface = None;
-    for route in table() {
-        let Some(params) = route.matches(segments) else {
+    for pattern in patterns_of_length(segments.len()) {
+        let Some(params) = pattern.matches(segments) else {
             continue;
         };
+        let route = pattern.route;
         surface.get_or_insert(route.surface());
         if !allow.contains(&route.method.as_str()) {
             allow.push(route.method.as_str());
@@ -336,6 +322,58 @@ pub fn find<'p>(method: &Method, segments: &[&'p str]) -> Found<'p> {
         },
         (None, None) => Found::NotFound,
     }
+}
+
+/// A route's path pattern split once into its segments.
+struct Pattern {
+    route: &'static Route,
+    /// Each segment: `Ok(literal)` or `Err(parameter name)`.
+    parts: Vec<Result<&'static str, &'static str>>,
+}
+
+impl Pattern {
+    /// The path parameters when `segments` (as many as `parts`) match.
+    fn matches<'p>(&self, segments: &[&'p str]) -> Option<Params<'p>> {
+        let mut params = Params::default();
+        for (part, segment) in self.parts.iter().zip(segments) {
+            match part {
+                Ok(literal) if literal == segment => {}
+                Ok(_) => return None,
+                Err(name) => params.0.push((name, segment)),
+            }
+        }
+        Some(params)
+    }
+}
+
+/// The patterns of `len` segments, in table order: a path is matched only
+/// against patterns as long as it (a request is routed on every call, and
+/// splitting each of the table's patterns for each request cost more than
+/// the rest of the routing).
+fn patterns_of_length(len: usize) -> &'static [Pattern] {
+    static BY_LENGTH: std::sync::OnceLock<Vec<Vec<Pattern>>> = std::sync::OnceLock::new();
+    let by_length = BY_LENGTH.get_or_init(|| {
+        let mut by_length: Vec<Vec<Pattern>> = Vec::new();
+        for route in table() {
+            let parts: Vec<_> = route
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(
+                    |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        Some(name) => Err(name),
+                        None => Ok(part),
+                    },
+                )
+                .collect();
+            if by_length.len() <= parts.len() {
+                by_length.resize_with(parts.len() + 1, Vec::new);
+            }
+            by_length[parts.len()].push(Pattern { route, parts });
+        }
+        by_length
+    });
+    by_length.get(len).map_or(&[], Vec::as_slice)
 }
 
 /// Every route, in the order `latch routes` prints them.
@@ -686,6 +724,33 @@ mod tests {
                 assert_eq!(allow, "GET, PATCH, DELETE");
             }
             _ => panic!("/v1/users/{{id}} has routes"),
+        }
+    }
+
+    #[test]
+    fn every_route_is_found_at_its_own_path_with_its_parameters() {
+        for route in table() {
+            // Each `{name}` filled with a value no literal segment has.
+            let path = route
+                .path
+                .split('/')
+                .map(
+                    |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                        Some(name) => format!("x_{name}_1"),
+                        None => part.to_owned(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join("/");
+            let found = find_path(route.method.clone(), &path);
+            let (pattern, params) = route_of(&found);
+            assert_eq!(
+                (route.method.as_str(), pattern),
+                (route.method.as_str(), route.path)
+            );
+            for (name, value) in params {
+                assert_eq!(value, format!("x_{name}_1"), "{}", route.path);
+            }
         }
     }
 
