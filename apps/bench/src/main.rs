@@ -403,7 +403,7 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         );
         report.password.push((c, Summary::of(&outs), used));
     }
-    signup::row(opts, report, addr, pid).await?;
+    signup::row(opts, report, addr, pid, &users).await?;
 
     let name = format!("GET /v1/client c={GET_CONCURRENCY}");
     let mut outs = Vec::new();

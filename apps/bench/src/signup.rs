@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::http::{Conn, form_escape};
 use crate::load::{self, Vu};
 use crate::report::{Report, Summary};
-use crate::scenarios::{SignedIn, TEST_CODE};
+use crate::scenarios::{PasswordSignIn, PasswordUser, SignedIn, TEST_CODE};
 use crate::{Options, log_outcome};
 
 pub const SIGN_UPS: &str = "/v1/client/sign_ups?_is_native=1";
@@ -130,14 +130,31 @@ impl Vu for SignUpFlow {
 }
 
 /// The sign-up row on the running latch: one flow checked in full, then
-/// `--runs` closed loops at `CONCURRENCY`.
-pub async fn row(opts: &Options, report: &mut Report, addr: SocketAddr, pid: u32) -> Result<()> {
+/// `--runs` closed loops at `CONCURRENCY`, each right after a password
+/// sign-in run at the same concurrency (with `users`): the machine's speed
+/// drifts between rows, less between two runs back to back, so each run's
+/// share is taken against the sign-ins just before it.
+pub async fn row(
+    opts: &Options,
+    report: &mut Report,
+    addr: SocketAddr,
+    pid: u32,
+    users: &[PasswordUser],
+) -> Result<()> {
     check(addr)
         .await
         .context("the sign-up flow, checked once")?;
     let name = format!("sign-up flow c={CONCURRENCY}");
-    let mut outs = Vec::new();
+    let paired = format!("password sign-in c={CONCURRENCY}, before the sign-ups");
+    let (mut outs, mut ratios) = (Vec::new(), Vec::new());
     for run in 1..=opts.runs {
+        let before = load::run(
+            PasswordSignIn::vus(addr, users, CONCURRENCY).await?,
+            opts.window(),
+            pid,
+        )
+        .await?;
+        log_outcome(&paired, run, opts.runs, &before);
         let o = load::run(
             SignUpFlow::vus(addr, CONCURRENCY).await?,
             opts.window(),
@@ -145,9 +162,11 @@ pub async fn row(opts: &Options, report: &mut Report, addr: SocketAddr, pid: u32
         )
         .await?;
         log_outcome(&name, run, opts.runs, &o);
+        ratios.extend(share_ratio(o.rate(), before.rate()));
         outs.push(o);
     }
     report.sign_up = Some(Summary::of(&outs));
+    report.sign_up_paired = load::median(&ratios);
     Ok(())
 }
 
