@@ -383,7 +383,21 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         // Every sign-in, warm-ups included, against the store's counters.
         let steps = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let before = writer::read(addr).await?;
+        let mut ratios = Vec::new();
         for run in 1..=opts.runs {
+            // At c=32, each run right after an argon2 ceiling run of its own
+            // (the machine's speed drifts between the hash rows at the start
+            // and these, less between two runs back to back).
+            let ceiling = if c == 32 {
+                let rate = hashing::latch_ceiling(opts.cpus, opts.secs).await?;
+                progress(&format!(
+                    "argon2 ceiling before {name} run {run}/{}: {rate:.1} hashes/s on {} workers",
+                    opts.runs, opts.cpus
+                ));
+                Some(rate)
+            } else {
+                None
+            };
             let vus = PasswordSignIn::vus(addr, &users, c)
                 .await?
                 .into_iter()
@@ -394,7 +408,11 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
                 .collect();
             let o = load::run(vus, window, pid).await?;
             log_outcome(&name, run, opts.runs, &o);
+            ratios.extend(ceiling.map(|ceiling| o.rate() / ceiling));
             outs.push(o);
+        }
+        if c == 32 {
+            report.password_paired = load::median(&ratios);
         }
         let used = writer::between(
             &before,
