@@ -244,7 +244,7 @@ impl ApiState {
     fn trace_id(&self) -> String {
         let mut bytes = [0u8; 16];
         self.random.fill(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        latch_core::service::hex(&bytes)
     }
 }
 

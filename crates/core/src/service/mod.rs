@@ -524,7 +524,8 @@ fn hash_after(new_token: Option<&str>, current: &str) -> String {
     new_token.map_or_else(|| current.to_owned(), token_hash)
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lower-case hexadecimal, two digits each.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
