@@ -60,10 +60,23 @@ pub struct Measured {
     /// The database's size after both rows: SQLite's files, or
     /// `pg_database_size`.
     pub database_bytes: u64,
+    /// On a large store: the median over runs of each run's throughput
+    /// over the 1,000-user store's run right before it (NaN otherwise).
+    pub sign_in_paired: f64,
+    pub get_paired: f64,
 }
 
-/// For each storage with a user count above zero: the rows with
-/// [`BASELINE_USERS`], then with the count asked for.
+/// A latch serving a seeded store.
+struct Store {
+    latch: Latch,
+    users: u64,
+    seed_secs: f64,
+}
+
+/// For each storage with a user count above zero: a store with
+/// [`BASELINE_USERS`] and one with the count asked for, both served at
+/// once, their runs alternating (the machine's speed drifts over the
+/// minutes a row takes, less between two runs back to back).
 pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
     let t = Instant::now();
     let digest = seed::digest().await?;
@@ -71,20 +84,15 @@ pub async fn rows(opts: &Options, report: &mut Report) -> Result<()> {
         "scale: one argon2id digest for every seeded user in {:.2} s",
         t.elapsed().as_secs_f64()
     ));
-    for (storage, n) in [
-        (Storage::Sqlite, opts.scale_sqlite_users),
-        (Storage::Postgres, opts.scale_postgres_users),
-    ] {
-        if n == 0 {
-            continue;
-        }
-        for users in [BASELINE_USERS.min(n), n] {
-            let m = match storage {
-                Storage::Sqlite => on_sqlite(opts, users, &digest).await?,
-                Storage::Postgres => on_postgres(opts, users, &digest).await?,
-            };
-            report.scale.push(m);
-        }
+    if opts.scale_sqlite_users > 0 {
+        report
+            .scale
+            .extend(on_sqlite(opts, opts.scale_sqlite_users, &digest).await?);
+    }
+    if opts.scale_postgres_users > 0 {
+        report
+            .scale
+            .extend(on_postgres(opts, opts.scale_postgres_users, &digest).await?);
     }
     Ok(())
 }
@@ -93,7 +101,19 @@ fn timed_progress(what: &str, secs: f64) {
     progress(&format!("scale: {what} in {secs:.1} s"));
 }
 
-async fn on_sqlite(opts: &Options, users: u64, digest: &str) -> Result<Measured> {
+async fn on_sqlite(opts: &Options, users: u64, digest: &str) -> Result<[Measured; 2]> {
+    let base = sqlite_store(opts, BASELINE_USERS.min(users), digest).await?;
+    let large = sqlite_store(opts, users, digest).await?;
+    let measured = measure(opts, Storage::Sqlite, &base, &large).await;
+    let sizes = [base.latch.database_bytes(), large.latch.database_bytes()];
+    let (stopped_base, stopped_large) = (base.latch.stop().await, large.latch.stop().await);
+    let measured = measured?;
+    stopped_base?;
+    stopped_large?;
+    Ok(measured.with_sizes(sizes))
+}
+
+async fn sqlite_store(opts: &Options, users: u64, digest: &str) -> Result<Store> {
     let setup = Setup::new(&opts.latch)?;
     setup.keys().await?;
     let path = setup.database_path();
@@ -106,54 +126,95 @@ async fn on_sqlite(opts: &Options, users: u64, digest: &str) -> Result<Measured>
     tokio::task::spawn_blocking(move || seed::sqlite(&path, users, &digest_owned)).await??;
     let seed_secs = t.elapsed().as_secs_f64();
     timed_progress(&format!("{users} users written (SQLite)"), seed_secs);
-    let latch = setup.serve().await?;
-    let (sign_in, get) = measure(opts, &latch, Storage::Sqlite, users).await;
-    let database_bytes = latch.database_bytes();
-    let stopped = latch.stop().await;
-    let ((sign_in, sign_in_rss_kib), (get, get_rss_kib)) = (sign_in?, get?);
-    stopped?;
-    Ok(Measured {
-        storage: Storage::Sqlite,
+    Ok(Store {
+        latch: setup.serve().await?,
         users,
         seed_secs,
-        sign_in,
-        sign_in_rss_kib,
-        get,
-        get_rss_kib,
-        database_bytes,
     })
 }
 
-/// A fresh database and Redis key prefix, both removed afterwards whatever
+/// Fresh databases and Redis key prefixes, all removed afterwards whatever
 /// happened.
-async fn on_postgres(opts: &Options, users: u64, digest: &str) -> Result<Measured> {
-    let name = format!("latch_scale_{}_{users}", std::process::id());
-    let prefix = format!("latch-bench-scale-{}-{users}:", std::process::id());
-    psql(
-        &format!("{POSTGRES}/postgres"),
-        &format!("CREATE DATABASE {name}"),
-    )
-    .await?;
-    let result = on_postgres_database(opts, users, digest, &name, &prefix).await;
-    let dropped = psql(
-        &format!("{POSTGRES}/postgres"),
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await;
-    let unlinked = unlink_redis_keys(&prefix).await;
+async fn on_postgres(opts: &Options, users: u64, digest: &str) -> Result<[Measured; 2]> {
+    let names = [BASELINE_USERS.min(users), users]
+        .map(|n| format!("latch_scale_{}_{n}", std::process::id()));
+    let prefixes = [BASELINE_USERS.min(users), users]
+        .map(|n| format!("latch-bench-scale-{}-{n}:", std::process::id()));
+    let mut created = Ok(());
+    for name in &names {
+        created = psql(
+            &format!("{POSTGRES}/postgres"),
+            &format!("CREATE DATABASE {name}"),
+        )
+        .await
+        .map(|_| ());
+        if created.is_err() {
+            break;
+        }
+    }
+    let result = match created {
+        Ok(()) => on_postgres_databases(opts, users, digest, &names, &prefixes).await,
+        Err(e) => Err(e),
+    };
+    let mut cleaned = Ok(());
+    for (name, prefix) in names.iter().zip(&prefixes) {
+        let dropped = psql(
+            &format!("{POSTGRES}/postgres"),
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await;
+        let unlinked = unlink_redis_keys(prefix).await;
+        cleaned = cleaned.and(dropped.map(|_| ())).and(unlinked);
+    }
     let m = result?;
-    dropped?;
-    unlinked?;
+    cleaned?;
     Ok(m)
 }
 
-async fn on_postgres_database(
+async fn on_postgres_databases(
+    opts: &Options,
+    users: u64,
+    digest: &str,
+    names: &[String; 2],
+    prefixes: &[String; 2],
+) -> Result<[Measured; 2]> {
+    let base = postgres_store(
+        opts,
+        BASELINE_USERS.min(users),
+        digest,
+        &names[0],
+        &prefixes[0],
+    );
+    let base = base.await?;
+    let large = match postgres_store(opts, users, digest, &names[1], &prefixes[1]).await {
+        Ok(large) => large,
+        Err(e) => {
+            let _ = base.latch.stop().await;
+            return Err(e);
+        }
+    };
+    let measured = measure(opts, Storage::Postgres, &base, &large).await;
+    let mut sizes = [0; 2];
+    for (size, name) in sizes.iter_mut().zip(names) {
+        let url = format!("{POSTGRES}/{name}");
+        if let Ok(bytes) = psql(&url, "SELECT pg_database_size(current_database())").await {
+            *size = bytes.parse().context("pg_database_size")?;
+        }
+    }
+    let (stopped_base, stopped_large) = (base.latch.stop().await, large.latch.stop().await);
+    let measured = measured?;
+    stopped_base?;
+    stopped_large?;
+    Ok(measured.with_sizes(sizes))
+}
+
+async fn postgres_store(
     opts: &Options,
     users: u64,
     digest: &str,
     name: &str,
     prefix: &str,
-) -> Result<Measured> {
+) -> Result<Store> {
     let url = format!("{POSTGRES}/{name}");
     let setup = Setup::new(&opts.latch)?
         .env("LATCH_STORAGE__DURABLE", "postgres")
@@ -173,76 +234,141 @@ async fn on_postgres_database(
     tokio::task::spawn_blocking(move || seed::postgres(&url_owned, users, &digest_owned)).await??;
     let seed_secs = t.elapsed().as_secs_f64();
     timed_progress(&format!("{users} users written (PostgreSQL)"), seed_secs);
-    let latch = setup.serve().await?;
-    let (sign_in, get) = measure(opts, &latch, Storage::Postgres, users).await;
-    let size = psql(&url, "SELECT pg_database_size(current_database())").await;
-    let stopped = latch.stop().await;
-    let ((sign_in, sign_in_rss_kib), (get, get_rss_kib)) = (sign_in?, get?);
-    stopped?;
-    Ok(Measured {
-        storage: Storage::Postgres,
+    Ok(Store {
+        latch: setup.serve().await?,
         users,
         seed_secs,
-        sign_in,
-        sign_in_rss_kib,
-        get,
-        get_rss_kib,
-        database_bytes: size?.parse().context("pg_database_size")?,
     })
 }
 
-type Row = Result<(Summary, u64)>;
+/// The two stores' rows, before their databases' sizes are read.
+struct Pair([Measured; 2]);
 
-/// One seeded user checked in full, clients signed in, then both rows (each
-/// with latch's VmRSS after it).
-async fn measure(opts: &Options, latch: &Latch, storage: Storage, users: u64) -> (Row, Row) {
-    let chosen = seed::users_at(&seed::spread(users, CHOSEN_USERS));
-    let clients = match prepare(latch, &chosen).await {
-        Ok(c) => c,
-        Err(e) => {
-            let e = e.context(format!("{} users on {}", users, storage.name()));
-            return (Err(e), Err(anyhow::anyhow!("not measured")));
+impl Pair {
+    fn with_sizes(self, sizes: [u64; 2]) -> [Measured; 2] {
+        let Self(mut pair) = self;
+        for (m, size) in pair.iter_mut().zip(sizes) {
+            m.database_bytes = size;
         }
-    };
-    let label = format!("{users} users, {}", storage.name());
-    let window = opts.window();
-    let sign_in = row(
-        opts,
-        latch,
-        &format!("password sign-in c={SIGN_IN_CONCURRENCY}, {label}"),
-        window,
-        || PasswordSignIn::vus(latch.addr, &chosen, SIGN_IN_CONCURRENCY),
-    )
-    .await;
-    let get = row(
-        opts,
-        latch,
-        &format!("GET /v1/client c={GET_CONCURRENCY}, {label}"),
-        window,
-        || GetClient::vus(latch.addr, &clients),
-    )
-    .await;
-    (sign_in, get)
+        pair
+    }
 }
 
-async fn row<V, F, Fut>(opts: &Options, latch: &Latch, name: &str, window: Window, vus: F) -> Row
+/// On each store one seeded user checked in full and clients signed in;
+/// then each row, its runs alternating between the two stores (the
+/// 1,000-user store's first), with each latch's VmRSS after it.
+async fn measure(opts: &Options, storage: Storage, base: &Store, large: &Store) -> Result<Pair> {
+    let mut chosen = Vec::new();
+    let mut clients = Vec::new();
+    for store in [base, large] {
+        let users = seed::users_at(&seed::spread(store.users, CHOSEN_USERS));
+        clients.push(
+            prepare(&store.latch, &users)
+                .await
+                .with_context(|| format!("{} users on {}", store.users, storage.name()))?,
+        );
+        chosen.push(users);
+    }
+    let labels = [base, large].map(|store| format!("{} users, {}", store.users, storage.name()));
+    let window = opts.window();
+    let sign_ins = paired(
+        opts,
+        [&base.latch, &large.latch],
+        labels
+            .each_ref()
+            .map(|l| format!("password sign-in c={SIGN_IN_CONCURRENCY}, {l}")),
+        window,
+        |k| PasswordSignIn::vus([base, large][k].latch.addr, &chosen[k], SIGN_IN_CONCURRENCY),
+    )
+    .await?;
+    let gets = paired(
+        opts,
+        [&base.latch, &large.latch],
+        labels
+            .each_ref()
+            .map(|l| format!("GET /v1/client c={GET_CONCURRENCY}, {l}")),
+        window,
+        |k| GetClient::vus([base, large][k].latch.addr, &clients[k]),
+    )
+    .await?;
+    let [
+        (sign_in_base, sign_in_rss_base),
+        (sign_in_large, sign_in_rss_large),
+    ] = sign_ins.rows;
+    let [(get_base, get_rss_base), (get_large, get_rss_large)] = gets.rows;
+    Ok(Pair([
+        Measured {
+            storage,
+            users: base.users,
+            seed_secs: base.seed_secs,
+            sign_in: sign_in_base,
+            sign_in_rss_kib: sign_in_rss_base,
+            get: get_base,
+            get_rss_kib: get_rss_base,
+            database_bytes: 0,
+            sign_in_paired: f64::NAN,
+            get_paired: f64::NAN,
+        },
+        Measured {
+            storage,
+            users: large.users,
+            seed_secs: large.seed_secs,
+            sign_in: sign_in_large,
+            sign_in_rss_kib: sign_in_rss_large,
+            get: get_large,
+            get_rss_kib: get_rss_large,
+            database_bytes: 0,
+            sign_in_paired: sign_ins.ratio,
+            get_paired: gets.ratio,
+        },
+    ]))
+}
+
+/// A row on both stores: each one's summary and latch's VmRSS after it,
+/// and the median of the large store's runs over the base store's.
+struct Paired {
+    rows: [(Summary, u64); 2],
+    ratio: f64,
+}
+
+async fn paired<V, F, Fut>(
+    opts: &Options,
+    latches: [&Latch; 2],
+    names: [String; 2],
+    window: Window,
+    vus: F,
+) -> Result<Paired>
 where
     V: load::Vu,
-    F: Fn() -> Fut,
+    F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<Vec<V>>>,
 {
-    let mut outs = Vec::new();
+    let mut outs = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
     for run in 1..=opts.runs {
-        let o = load::run(vus().await?, window, latch.pid).await?;
-        log_outcome(name, run, opts.runs, &o);
-        outs.push(o);
+        for (k, latch) in latches.iter().enumerate() {
+            let o = load::run(vus(k).await?, window, latch.pid).await?;
+            log_outcome(&names[k], run, opts.runs, &o);
+            outs[k].push(o);
+        }
+        ratios.push(outs[1][run - 1].rate() / outs[0][run - 1].rate());
     }
-    let (rss, _) = latch.memory_kib()?;
-    progress(&format!(
-        "scale: latch VmRSS {:.1} MiB after {name}",
-        rss as f64 / 1024.0
-    ));
-    Ok((Summary::of(&outs), rss))
+    let mut rows = Vec::with_capacity(2);
+    for (k, latch) in latches.iter().enumerate() {
+        let (rss, _) = latch.memory_kib()?;
+        progress(&format!(
+            "scale: latch VmRSS {:.1} MiB after {}",
+            rss as f64 / 1024.0,
+            names[k]
+        ));
+        rows.push((Summary::of(&outs[k]), rss));
+    }
+    let [base, large]: [(Summary, u64); 2] =
+        rows.try_into().map_err(|_| anyhow::anyhow!("two rows"))?;
+    Ok(Paired {
+        rows: [base, large],
+        ratio: load::median(&ratios),
+    })
 }
 
 /// The first chosen user's password sign-in checked in full (it completes,
@@ -336,13 +462,32 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0
 }
 
-/// The share of the 1,000-user row's throughput, when both were measured.
-fn ratio(all: &[Measured], m: &Measured, rate: impl Fn(&Measured) -> f64) -> Option<f64> {
+/// The share of the 1,000-user row's throughput, when both were measured:
+/// the median of the paired runs' ratios where there is one, else of the
+/// rows' medians.
+fn ratio(
+    all: &[Measured],
+    m: &Measured,
+    rate: impl Fn(&Measured) -> f64,
+    paired: impl Fn(&Measured) -> f64,
+) -> Option<f64> {
+    if m.users == BASELINE_USERS {
+        return None;
+    }
+    if paired(m).is_finite() {
+        return Some(paired(m));
+    }
     let base = all
         .iter()
         .find(|b| b.storage == m.storage && b.users == BASELINE_USERS)?;
-    (m.users != BASELINE_USERS).then(|| rate(m) / rate(base))
+    Some(rate(m) / rate(base))
 }
+
+type Pick = fn(&Measured) -> f64;
+
+/// A row's median throughput and its paired share.
+const SIGN_IN: (Pick, Pick) = (|m| m.sign_in.rate, |m| m.sign_in_paired);
+const GET: (Pick, Pick) = (|m| m.get.rate, |m| m.get_paired);
 
 /// Thousands separated by commas.
 pub fn count(n: u64) -> String {
@@ -367,14 +512,14 @@ pub fn table_rows(out: &mut String, all: &[Measured]) {
             m.seed_secs,
             mib(m.database_bytes)
         );
-        for (what, per, c, s, rss, pick) in [
+        for (what, per, c, s, rss, (pick, paired)) in [
             (
                 "password sign-in",
                 "sign-in",
                 SIGN_IN_CONCURRENCY,
                 &m.sign_in,
                 m.sign_in_rss_kib,
-                (|m: &Measured| m.sign_in.rate) as fn(&Measured) -> f64,
+                SIGN_IN,
             ),
             (
                 "signed-in `GET /v1/client`",
@@ -382,10 +527,10 @@ pub fn table_rows(out: &mut String, all: &[Measured]) {
                 GET_CONCURRENCY,
                 &m.get,
                 m.get_rss_kib,
-                |m: &Measured| m.get.rate,
+                GET,
             ),
         ] {
-            let mut notes = match ratio(all, m, pick) {
+            let mut notes = match ratio(all, m, pick, paired) {
                 Some(r) => format!(
                     "**{:.1}% of the {} users row**; ",
                     100.0 * r,
@@ -416,22 +561,16 @@ pub fn table_rows(out: &mut String, all: &[Measured]) {
 pub fn targets(out: &mut String, all: &[Measured]) {
     for m in all.iter().filter(|m| m.users != BASELINE_USERS) {
         let store = m.storage.name();
-        for (what, pick) in [
-            (
-                format!("password sign-in c={SIGN_IN_CONCURRENCY}"),
-                (|m: &Measured| m.sign_in.rate) as fn(&Measured) -> f64,
-            ),
-            (
-                format!("GET /v1/client c={GET_CONCURRENCY}"),
-                |m: &Measured| m.get.rate,
-            ),
+        for (what, (pick, paired)) in [
+            (format!("password sign-in c={SIGN_IN_CONCURRENCY}"), SIGN_IN),
+            (format!("GET /v1/client c={GET_CONCURRENCY}"), GET),
         ] {
             let target = format!(
                 "{what} with {} users on {store} within 10% of {} users",
                 count(m.users),
                 count(BASELINE_USERS)
             );
-            match ratio(all, m, pick) {
+            match ratio(all, m, pick, paired) {
                 Some(r) => {
                     let _ = writeln!(
                         out,
