@@ -109,7 +109,7 @@ impl Pool {
     }
 
     fn read_untimed<T, F>(
-        &self,
+        self: &Arc<Self>,
         f: F,
     ) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
     where
@@ -127,10 +127,17 @@ impl Pool {
             // A caller that has gone has nobody to tell.
             let _ = answer.send(outcome.map_err(StoreError::from));
         });
-        // Queued when first polled, as an `async fn` would be.
-        let reads = self.reads.clone();
+        // Queued when first polled, as an `async fn` would be. The read
+        // holds the pool, not just its queue: a pool dropped while a read
+        // waited to be polled would wait for its readers, and they for the
+        // queue that read kept open.
+        let pool = Arc::clone(self);
         async move {
-            if reads.is_none_or(|reads| reads.send(read).is_err()) {
+            if pool
+                .reads
+                .as_ref()
+                .is_none_or(|reads| reads.send(read).is_err())
+            {
                 return Err(readers_closed());
             }
             // No answer: the read panicked (its reader rolled it back).
@@ -514,6 +521,21 @@ mod tests {
         }
         release.send(()).unwrap();
         slow.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_not_yet_polled_keeps_its_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool_with(&dir, "CREATE TABLE t (k INTEGER PRIMARY KEY)").await;
+        pool.write(insert(7)).await.unwrap();
+        let read = pool.read(|tx| Ok(tx.query_row("SELECT k FROM t", [], |r| r.get::<_, i64>(0))?));
+        // The last handle on the pool goes before the read is polled.
+        let dropped = tokio::task::spawn_blocking(move || drop(pool));
+        tokio::time::timeout(std::time::Duration::from_secs(10), dropped)
+            .await
+            .expect("dropping the pool waited on the read")
+            .unwrap();
+        assert_eq!(read.await.unwrap(), 7);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
