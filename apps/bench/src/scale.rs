@@ -110,7 +110,7 @@ async fn on_sqlite(opts: &Options, users: u64, digest: &str) -> Result<[Measured
     let measured = measured?;
     stopped_base?;
     stopped_large?;
-    Ok(measured.with_sizes(sizes))
+    Ok(with_sizes(measured, sizes))
 }
 
 async fn sqlite_store(opts: &Options, users: u64, digest: &str) -> Result<Store> {
@@ -205,7 +205,7 @@ async fn on_postgres_databases(
     let measured = measured?;
     stopped_base?;
     stopped_large?;
-    Ok(measured.with_sizes(sizes))
+    Ok(with_sizes(measured, sizes))
 }
 
 async fn postgres_store(
@@ -241,23 +241,23 @@ async fn postgres_store(
     })
 }
 
-/// The two stores' rows, before their databases' sizes are read.
-struct Pair([Measured; 2]);
-
-impl Pair {
-    fn with_sizes(self, sizes: [u64; 2]) -> [Measured; 2] {
-        let Self(mut pair) = self;
-        for (m, size) in pair.iter_mut().zip(sizes) {
-            m.database_bytes = size;
-        }
-        pair
+/// Both stores' rows with their databases' sizes, read after the rows.
+fn with_sizes(mut pair: [Measured; 2], sizes: [u64; 2]) -> [Measured; 2] {
+    for (m, size) in pair.iter_mut().zip(sizes) {
+        m.database_bytes = size;
     }
+    pair
 }
 
 /// On each store one seeded user checked in full and clients signed in;
 /// then each row, its runs alternating between the two stores (the
 /// 1,000-user store's first), with each latch's VmRSS after it.
-async fn measure(opts: &Options, storage: Storage, base: &Store, large: &Store) -> Result<Pair> {
+async fn measure(
+    opts: &Options,
+    storage: Storage,
+    base: &Store,
+    large: &Store,
+) -> Result<[Measured; 2]> {
     let mut chosen = Vec::new();
     let mut clients = Vec::new();
     for store in [base, large] {
@@ -296,7 +296,7 @@ async fn measure(opts: &Options, storage: Storage, base: &Store, large: &Store) 
         (sign_in_large, sign_in_rss_large),
     ] = sign_ins.rows;
     let [(get_base, get_rss_base), (get_large, get_rss_large)] = gets.rows;
-    Ok(Pair([
+    Ok([
         Measured {
             storage,
             users: base.users,
@@ -321,7 +321,7 @@ async fn measure(opts: &Options, storage: Storage, base: &Store, large: &Store) 
             sign_in_paired: sign_ins.ratio,
             get_paired: gets.ratio,
         },
-    ]))
+    ])
 }
 
 /// A row on both stores: each one's summary and latch's VmRSS after it,
@@ -353,20 +353,17 @@ where
         }
         ratios.push(outs[1][run - 1].rate() / outs[0][run - 1].rate());
     }
-    let mut rows = Vec::with_capacity(2);
-    for (k, latch) in latches.iter().enumerate() {
-        let (rss, _) = latch.memory_kib()?;
+    let row = |k: usize| -> Result<(Summary, u64)> {
+        let (rss, _) = latches[k].memory_kib()?;
         progress(&format!(
             "scale: latch VmRSS {:.1} MiB after {}",
             rss as f64 / 1024.0,
             names[k]
         ));
-        rows.push((Summary::of(&outs[k]), rss));
-    }
-    let [base, large]: [(Summary, u64); 2] =
-        rows.try_into().map_err(|_| anyhow::anyhow!("two rows"))?;
+        Ok((Summary::of(&outs[k]), rss))
+    };
     Ok(Paired {
-        rows: [base, large],
+        rows: [row(0)?, row(1)?],
         ratio: load::median(&ratios),
     })
 }

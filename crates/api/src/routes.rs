@@ -327,8 +327,23 @@ pub fn find<'p>(method: &Method, segments: &[&'p str]) -> Found<'p> {
 /// A route's path pattern split once into its segments.
 struct Pattern {
     route: &'static Route,
-    /// Each segment: `Ok(literal)` or `Err(parameter name)`.
-    parts: Vec<Result<&'static str, &'static str>>,
+    parts: Vec<Part>,
+}
+
+/// One segment of a path pattern.
+enum Part {
+    Literal(&'static str),
+    /// `{name}`: any one segment, given to the handler as `name`.
+    Param(&'static str),
+}
+
+impl Part {
+    fn of(segment: &'static str) -> Self {
+        match segment.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => Self::Param(name),
+            None => Self::Literal(segment),
+        }
+    }
 }
 
 impl Pattern {
@@ -337,9 +352,9 @@ impl Pattern {
         let mut params = Params::default();
         for (part, segment) in self.parts.iter().zip(segments) {
             match part {
-                Ok(literal) if literal == segment => {}
-                Ok(_) => return None,
-                Err(name) => params.0.push((name, segment)),
+                Part::Literal(literal) if literal == segment => {}
+                Part::Literal(_) => return None,
+                Part::Param(name) => params.0.push((name, segment)),
             }
         }
         Some(params)
@@ -355,17 +370,7 @@ fn patterns_of_length(len: usize) -> &'static [Pattern] {
     let by_length = BY_LENGTH.get_or_init(|| {
         let mut by_length: Vec<Vec<Pattern>> = Vec::new();
         for route in table() {
-            let parts: Vec<_> = route
-                .path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(
-                    |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                        Some(name) => Err(name),
-                        None => Ok(part),
-                    },
-                )
-                .collect();
+            let parts: Vec<Part> = segments(route.path).into_iter().map(Part::of).collect();
             if by_length.len() <= parts.len() {
                 by_length.resize_with(parts.len() + 1, Vec::new);
             }
@@ -734,12 +739,10 @@ mod tests {
             let path = route
                 .path
                 .split('/')
-                .map(
-                    |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                        Some(name) => format!("x_{name}_1"),
-                        None => part.to_owned(),
-                    },
-                )
+                .map(|part| match Part::of(part) {
+                    Part::Param(name) => format!("x_{name}_1"),
+                    Part::Literal(literal) => literal.to_owned(),
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             let found = find_path(route.method.clone(), &path);

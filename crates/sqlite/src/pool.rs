@@ -451,12 +451,19 @@ mod tests {
     use super::*;
 
     fn pool(dir: &tempfile::TempDir) -> Arc<Pool> {
-        Arc::new(Pool::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap())
+        pool_configured(dir, SqliteConfig::default())
+    }
+
+    fn pool_configured(dir: &tempfile::TempDir, config: SqliteConfig) -> Arc<Pool> {
+        Arc::new(Pool::open(&dir.path().join("latch.db"), config).unwrap())
     }
 
     /// A pool whose database also has the table `schema` creates.
     async fn pool_with(dir: &tempfile::TempDir, schema: &'static str) -> Arc<Pool> {
-        let pool = pool(dir);
+        schema_on(pool(dir), schema).await
+    }
+
+    async fn schema_on(pool: Arc<Pool>, schema: &'static str) -> Arc<Pool> {
         pool.write(move |tx| Ok(tx.execute_batch(schema)?))
             .await
             .unwrap();
@@ -479,15 +486,27 @@ mod tests {
         mpsc::Sender<()>,
         impl Future<Output = Result<(), StoreError>>,
     ) {
+        let (release, started, hold) = holding();
+        let write = pool.write(hold);
+        started.await.unwrap();
+        (release, write)
+    }
+
+    /// A transaction's work that tells when it starts and then blocks its
+    /// thread until the returned sender is used.
+    fn holding() -> (
+        mpsc::Sender<()>,
+        oneshot::Receiver<()>,
+        impl FnOnce(&Transaction<'_>) -> Result<(), DbError> + Send + 'static,
+    ) {
         let (release, held) = mpsc::channel::<()>();
         let (running, started) = oneshot::channel::<()>();
-        let write = pool.write(move |_| {
+        let hold = move |_: &Transaction<'_>| {
             let _ = running.send(());
             let _ = held.recv();
             Ok(())
-        });
-        started.await.unwrap();
-        (release, write)
+        };
+        (release, started, hold)
     }
 
     async fn keys(pool: &Arc<Pool>) -> Vec<i64> {
@@ -507,14 +526,8 @@ mod tests {
         let pool = pool_with(&dir, "CREATE TABLE t (k INTEGER PRIMARY KEY)").await;
         pool.write(insert(1)).await.unwrap();
         // One reader held: the others still answer.
-        let (release, held) = mpsc::channel::<()>();
-        let (running, started) = oneshot::channel::<()>();
-        let slow = pool.read(move |_| {
-            let _ = running.send(());
-            let _ = held.recv();
-            Ok(())
-        });
-        let slow = tokio::spawn(slow);
+        let (release, started, hold) = holding();
+        let slow = tokio::spawn(pool.read(hold));
         started.await.unwrap();
         for _ in 0..8 {
             assert_eq!(keys(&pool).await, vec![1]);
@@ -541,19 +554,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_read_that_panics_fails_alone_and_its_reader_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = Arc::new(
-            Pool::open(
-                &dir.path().join("latch.db"),
-                SqliteConfig {
-                    readers: 2,
-                    ..SqliteConfig::default()
-                },
-            )
-            .unwrap(),
-        );
-        pool.write(|tx| Ok(tx.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")?))
-            .await
-            .unwrap();
+        let config = SqliteConfig {
+            readers: 2,
+            ..SqliteConfig::default()
+        };
+        let pool = schema_on(
+            pool_configured(&dir, config),
+            "CREATE TABLE t (k INTEGER PRIMARY KEY)",
+        )
+        .await;
         pool.write(insert(1)).await.unwrap();
         for _ in 0..4 {
             let panicked = pool

@@ -157,18 +157,30 @@ impl Clients {
             .await?)
     }
 
-    /// The client a token names, with its active sessions and their users,
-    /// in one read; `what` is not found without it.
+    /// The client a token names with its sessions active at `now` and
+    /// their users, in one read, if any.
+    async fn find_client_with_sessions(
+        &self,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<ClientWithSessions>, Error> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .client_repo
+            .find_client_with_sessions(&token_hash(token), now)
+            .await?)
+    }
+
+    /// [`find_client_with_sessions`](Self::find_client_with_sessions) for a
+    /// client that must own a resource: `what` is not found without it.
     pub(crate) async fn require_client_with_sessions(
         &self,
         token: Option<&str>,
         what: Resource,
     ) -> Result<ClientWithSessions, Error> {
-        let token = token
-            .filter(|t| !t.is_empty())
-            .ok_or(Error::NotFound(what))?;
-        self.client_repo
-            .find_client_with_sessions(&token_hash(token), self.clock.now())
+        self.find_client_with_sessions(token, self.clock.now())
             .await?
             .ok_or(Error::NotFound(what))
     }
@@ -242,15 +254,8 @@ impl Clients {
     /// `GET /v1/client`: the current client, or none. The client and its
     /// sessions with their users are one read of the repository.
     pub async fn get_client(&self, token: Option<&str>) -> Result<Option<ClientSnapshot>, Error> {
-        let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Ok(None);
-        };
         let now = self.clock.now();
-        match self
-            .client_repo
-            .find_client_with_sessions(&token_hash(token), now)
-            .await?
-        {
+        match self.find_client_with_sessions(token, now).await? {
             Some(found) => Ok(Some(self.snapshot_of(found, now, None, None).await?)),
             None => Ok(None),
         }

@@ -1021,7 +1021,6 @@ impl SignUps {
         Session::started(start, self.settings.current().session_lifetime, now)
     }
 
-    /// The sign-up as of `now`, wrapped with its client as it is now.
     /// The answer to a step that may have completed the sign-up: one that
     /// completed gave the client a session (and, as a rule, a new token),
     /// so the client is read as it is now; otherwise only the sign-up
@@ -1053,6 +1052,7 @@ impl SignUps {
             .await
     }
 
+    /// The sign-up as of `now`, wrapped with its client as it is now.
     async fn outcome(
         &self,
         sign_up: SignUp,
