@@ -23,17 +23,18 @@ impl Counters for SqliteStore {
         let window_ends = now.0.saturating_add(window.0.max(1));
         self.pool
             .write(move |tx| {
+                tx.prepare_cached(
+                    "INSERT INTO counters (key, count, window_ends) VALUES (?1, 1, ?3) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       count = CASE WHEN window_ends <= ?2 THEN 1 ELSE count + 1 END, \
+                       window_ends = CASE WHEN window_ends <= ?2 THEN ?3 ELSE window_ends END",
+                )?
+                .execute(params![key, now.0, window_ends])?;
+                // Read back in the same transaction rather than by
+                // `RETURNING`, which SQLite serves through a temporary table.
                 let (count, ends): (i64, i64) = tx
-                    .prepare_cached(
-                        "INSERT INTO counters (key, count, window_ends) VALUES (?1, 1, ?3) \
-                         ON CONFLICT (key) DO UPDATE SET \
-                           count = CASE WHEN window_ends <= ?2 THEN 1 ELSE count + 1 END, \
-                           window_ends = CASE WHEN window_ends <= ?2 THEN ?3 ELSE window_ends END \
-                         RETURNING count, window_ends",
-                    )?
-                    .query_row(params![key, now.0, window_ends], |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })?;
+                    .prepare_cached("SELECT count, window_ends FROM counters WHERE key = ?1")?
+                    .query_row([&key], |row| Ok((row.get(0)?, row.get(1)?)))?;
                 Ok(WindowCount {
                     count: u64::try_from(count).unwrap_or_default(),
                     resets_in: Duration(ends.saturating_sub(now.0).max(0)),

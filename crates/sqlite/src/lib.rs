@@ -50,6 +50,8 @@ mod instance;
 mod migrations;
 mod operators;
 mod outbox;
+#[cfg(test)]
+mod plans;
 mod pool;
 mod readiness;
 mod settings;

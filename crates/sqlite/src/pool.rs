@@ -69,20 +69,32 @@ impl Pool {
             .map(|_| open_reader(path, &config))
             .collect::<Result<Vec<_>, _>>()?;
         let (reads, read_queue) = crossbeam_channel::unbounded();
+        #[cfg(test)]
+        let log = statement_log::current();
         let readers = connections
             .into_iter()
             .map(|conn| {
                 let queue = read_queue.clone();
+                #[cfg(test)]
+                let log = log.clone();
                 std::thread::Builder::new()
                     .name("sqlite-reader".to_owned())
-                    .spawn(move || serve_reads(conn, &queue))
+                    .spawn(move || {
+                        #[cfg(test)]
+                        statement_log::adopt(log);
+                        serve_reads(conn, &queue)
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| StoreError::Other(format!("starting the sqlite readers: {err}")))?;
         let (writes, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || write_batches(writer, &queue))
+            .spawn(move || {
+                #[cfg(test)]
+                statement_log::adopt(log);
+                write_batches(writer, &queue)
+            })
             .map_err(|err| StoreError::Other(format!("starting the sqlite writer: {err}")))?;
         Ok(Self {
             writes: Some(writes),
@@ -441,7 +453,54 @@ fn configure(conn: &Connection, config: &SqliteConfig) -> Result<(), DbError> {
     // temporary file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    #[cfg(test)]
+    conn.trace_v2(
+        rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(statement_log::record),
+    );
     Ok(())
+}
+
+/// In tests: the text of every statement a pool's connections run, kept
+/// for the thread that opened the pool (its reader and writer threads
+/// take over its log), so a test can examine what its own calls ran.
+#[cfg(test)]
+pub(crate) mod statement_log {
+    use std::cell::RefCell;
+    use std::sync::{Arc, Mutex};
+
+    pub(crate) type Log = Arc<Mutex<Vec<String>>>;
+
+    thread_local! {
+        static LOG: RefCell<Option<Log>> = const { RefCell::new(None) };
+    }
+
+    /// Starts a log for this thread and the pools it opens from now on.
+    pub(crate) fn start() -> Log {
+        let log = Log::default();
+        adopt(Some(Arc::clone(&log)));
+        log
+    }
+
+    pub(super) fn current() -> Option<Log> {
+        LOG.with(|l| l.borrow().clone())
+    }
+
+    pub(super) fn adopt(log: Option<Log>) {
+        LOG.with(|l| *l.borrow_mut() = log);
+    }
+
+    pub(super) fn record(event: rusqlite::trace::TraceEvent<'_>) {
+        if let rusqlite::trace::TraceEvent::Stmt(statement, _) = event {
+            LOG.with(|l| {
+                if let Some(log) = &*l.borrow() {
+                    log.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(statement.sql().into_owned());
+                }
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,18 @@ use crate::error::{DbError, SqliteColumns, Table, lost_or_missing};
 use crate::webhooks::write_events;
 use latch_core::model::NewEvent;
 
+/// The ids in the JSON array `?1`, one row each, as the column `wanted`:
+/// joined (`CROSS JOIN`, so SQLite loops over the ids and looks each up by
+/// its index) where `IN (SELECT value FROM json_each(?1))` would first copy
+/// the list into a temporary B-tree, a page cache of its own, per statement.
+/// SQLite flattens the subquery, and its one column leaves the other table's
+/// column names unambiguous.
+macro_rules! wanted {
+    () => {
+        "(SELECT value AS wanted FROM json_each(?1))"
+    };
+}
+
 const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
@@ -81,41 +93,47 @@ impl Identifications {
     /// Frees the value `?1` for the user `?2`: another user's unverified
     /// claim on it is dropped (a claim proves nothing, so it cannot hold an
     /// address against its owner), and that user's `updated_at` moves, so a
-    /// write of theirs made from an earlier read is refused as stale. A
+    /// write of theirs made from an earlier read is refused as stale (values
+    /// are unique, so each subquery finds one record at most). A
     /// verified record of another user stays, and the insert that follows
     /// fails on the column's uniqueness.
     fn release_claims(self) -> [&'static str; 2] {
         match self {
             Self::Email => [
                 "UPDATE users SET updated_at = updated_at + 1, \
-                 primary_email_address_id = CASE WHEN primary_email_address_id IN \
+                 primary_email_address_id = CASE WHEN primary_email_address_id = \
                  (SELECT id FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0) \
                  THEN NULL ELSE primary_email_address_id END \
-                 WHERE id IN (SELECT user_id FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
+                 WHERE id = (SELECT user_id FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
                 "DELETE FROM email_addresses WHERE value = ?1 AND user_id <> ?2 AND verified = 0",
             ],
             Self::Phone => [
                 "UPDATE users SET updated_at = updated_at + 1, \
-                 primary_phone_number_id = CASE WHEN primary_phone_number_id IN \
+                 primary_phone_number_id = CASE WHEN primary_phone_number_id = \
                  (SELECT id FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0) \
                  THEN NULL ELSE primary_phone_number_id END \
-                 WHERE id IN (SELECT user_id FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
+                 WHERE id = (SELECT user_id FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0)",
                 "DELETE FROM phone_numbers WHERE value = ?1 AND user_id <> ?2 AND verified = 0",
             ],
         }
     }
 
-    /// Records of the users whose ids are in the JSON array `?1`, in order.
+    /// Records of the users whose ids are in the JSON array `?1` (see
+    /// [`wanted!`]), each with its position.
     fn select_of_users(self) -> &'static str {
         match self {
-            Self::Email => {
+            Self::Email => concat!(
                 "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at, \
-                 verification FROM email_addresses WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
-            }
-            Self::Phone => {
+                 verification, position FROM ",
+                wanted!(),
+                " CROSS JOIN email_addresses ON user_id = wanted"
+            ),
+            Self::Phone => concat!(
                 "SELECT user_id, id, value, verified, reserved_for_second_factor, created_at, updated_at, \
-                 verification FROM phone_numbers WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position"
-            }
+                 verification, position FROM ",
+                wanted!(),
+                " CROSS JOIN phone_numbers ON user_id = wanted"
+            ),
         }
     }
 }
@@ -533,16 +551,20 @@ fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbEr
         return Ok(());
     }
     let (ids, index) = users_by_id(users)?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT user_id, digest FROM backup_codes WHERE user_id IN (SELECT value FROM json_each(?1)) \
-         ORDER BY user_id, digest",
-    )?;
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT user_id, digest FROM ",
+        wanted!(),
+        " CROSS JOIN backup_codes ON user_id = wanted"
+    ))?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
         let user_id: String = row.get(0)?;
         if let Some(&i) = index.get(&user_id) {
             users[i].backup_codes.push(row.get(1)?);
         }
+    }
+    for user in users.iter_mut() {
+        user.backup_codes.sort_unstable();
     }
     Ok(())
 }
@@ -581,12 +603,14 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
         return Ok(());
     }
     let (ids, index) = users_by_id(users)?;
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(concat!(
         "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
-         avatar_url, created_at, updated_at, approved_scopes, tokens FROM external_accounts \
-         WHERE user_id IN (SELECT value FROM json_each(?1)) ORDER BY user_id, position",
-    )?;
+         avatar_url, created_at, updated_at, approved_scopes, tokens, position FROM ",
+        wanted!(),
+        " CROSS JOIN external_accounts ON user_id = wanted"
+    ))?;
     let mut rows = stmt.query([&ids])?;
+    let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         let user_id: String = row.get(0)?;
         let account = ExternalAccount {
@@ -605,22 +629,40 @@ fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(),
             updated_at: Timestamp(row.get(11)?),
         };
         if let Some(&i) = index.get(&user_id) {
-            users[i].external_accounts.push(account);
+            found.push((i, row.get::<_, i64>(14)?, account));
         }
+    }
+    for (i, account) in in_position_order(found) {
+        users[i].external_accounts.push(account);
     }
     Ok(())
 }
 
-/// The users' ids as a JSON array (bound to `json_each`), and each id's
+/// Rows found for users (by their index in the slice being filled), in
+/// each user's stored order: the statements name no order, so the rows'
+/// positions give it.
+fn in_position_order<T>(mut found: Vec<(usize, i64, T)>) -> impl Iterator<Item = (usize, T)> {
+    found.sort_by_key(|&(i, position, _)| (i, position));
+    found.into_iter().map(|(i, _, item)| (i, item))
+}
+
+/// The users' ids as a JSON array (bound to [`wanted!`]), and each id's
 /// position in `users`: what the `attach_*` functions fill by.
 fn users_by_id(users: &[User]) -> Result<(String, HashMap<String, usize>), DbError> {
-    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let index = users
+    let index: HashMap<String, usize> = users
         .iter()
         .enumerate()
         .map(|(i, u)| (u.id.0.clone(), i))
         .collect();
-    Ok((serde_json::to_string(&ids)?, index))
+    Ok((wanted_ids(users.iter().map(|u| u.id.as_str()))?, index))
+}
+
+/// `ids` as the JSON array [`wanted!`] reads, each once: the join yields a
+/// row per element, so a repeated id would repeat its rows.
+fn wanted_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Result<String, DbError> {
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<&str> = ids.filter(|id| seen.insert(*id)).collect();
+    Ok(serde_json::to_string(&ids)?)
 }
 
 /// `NotFound` unless the user exists.
@@ -668,11 +710,13 @@ pub(crate) fn load_users(conn: &Connection, ids: &[&str]) -> Result<Vec<User>, D
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(ids)?;
+    let ids = wanted_ids(ids.iter().copied())?;
     let sql = concat!(
         "SELECT ",
         user_columns!(),
-        " FROM users WHERE id IN (SELECT value FROM json_each(?1))"
+        " FROM ",
+        wanted!(),
+        " CROSS JOIN users ON id = wanted"
     );
     let mut users = conn
         .prepare_cached(sql)?
@@ -710,6 +754,7 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
     for table in Identifications::BOTH {
         let mut stmt = conn.prepare_cached(table.select_of_users())?;
         let mut rows = stmt.query([&ids])?;
+        let mut found = Vec::new();
         while let Some(row) = rows.next()? {
             let user_id: String = row.get(0)?;
             let record = IdentificationRecord {
@@ -725,8 +770,11 @@ fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), D
                     .transpose()?,
             };
             if let Some(&i) = index.get(&user_id) {
-                table.of_mut(&mut users[i]).push(record);
+                found.push((i, row.get::<_, i64>(8)?, record));
             }
+        }
+        for (i, record) in in_position_order(found) {
+            table.of_mut(&mut users[i]).push(record);
         }
     }
     Ok(())
@@ -910,21 +958,27 @@ pub(crate) fn record_sign_in(
     at: Timestamp,
     upgrade: Option<&DigestUpgrade>,
 ) -> Result<Standing, DbError> {
-    let standing = tx
-        // updated_at only moves forward, so a compare-and-set update that
-        // read the user before this sees it changed.
+    // updated_at only moves forward, so a compare-and-set update that read
+    // the user before this sees it changed.
+    let updated = tx
         .prepare_cached(
             "UPDATE users SET last_sign_in_at = ?2, updated_at = MAX(?2, updated_at + 1), \
-             failed_attempts = 0 WHERE id = ?1 RETURNING banned, locked_until",
+             failed_attempts = 0 WHERE id = ?1",
         )?
-        .query_row(params![id.as_str(), at.0], |row| {
+        .execute(params![id.as_str(), at.0])?;
+    if updated == 0 {
+        return Err(StoreError::NotFound.into());
+    }
+    // Read back in the same transaction rather than by `RETURNING`, which
+    // SQLite serves through a temporary table of its own.
+    let standing = tx
+        .prepare_cached("SELECT banned, locked_until FROM users WHERE id = ?1")?
+        .query_row([id.as_str()], |row| {
             Ok(Standing {
                 banned: row.get(0)?,
                 locked_until: row.get::<_, Option<i64>>(1)?.map(Timestamp),
             })
-        })
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
+        })?;
     if let Some(upgrade) = upgrade {
         // Compared in the UPDATE: a digest an admin set since the password
         // verified stays, and a NULL digest never matches.
