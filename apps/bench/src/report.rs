@@ -526,17 +526,18 @@ impl Report {
         }
         match &self.mint {
             Some(s) if self.rsa_ceiling.is_finite() => {
-                let ratio = s.rate / self.rsa_ceiling;
+                // Decided, as the other shares are, by each run against the
+                // ceiling measured right before it.
                 row(
                     "session token mint ≥ 80% of the RSA-2048 signing ceiling",
                     format!(
-                        "{:.0} tokens/s / {:.0} signatures/s = {:.1}% (medians); each run against its own ceiling: {:.1}% (median)",
+                        "each run against its own ceiling: {:.1}% (median); {:.0} tokens/s / {:.0} signatures/s = {:.1}% (the rows' medians)",
+                        100.0 * self.mint_ratio,
                         s.rate,
                         self.rsa_ceiling,
-                        100.0 * ratio,
-                        100.0 * self.mint_ratio
+                        100.0 * s.rate / self.rsa_ceiling
                     ),
-                    Some(ratio >= 0.8),
+                    Some(self.mint_ratio >= 0.8),
                 );
             }
             _ => row(
