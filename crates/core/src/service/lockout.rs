@@ -12,7 +12,8 @@
 //! replicas. A check that finds every attempt left held by checks still in
 //! flight waits for them to settle rather than being refused: a right
 //! password is refused only when the account is locked (or, past a bounded
-//! wait, busy).
+//! wait, busy). An attempt whose check is given up on (its caller gone
+//! before the check settled) is given back, not held until the window ends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
