@@ -275,3 +275,39 @@ async fn a_right_password_racing_wrong_guesses_signs_in_while_the_account_is_not
         vec![(422, "form_password_incorrect".to_owned()); 2]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_whose_client_goes_away_gives_its_attempt_back() {
+    use tokio::io::AsyncWriteExt as _;
+    let settings = InstanceSettings {
+        lockout_attempts: 3,
+        ..Default::default()
+    };
+    // Hashes at the instance's own cost, so a check takes a while.
+    let app = TestApp::with_hash_cost(settings, Default::default()).await;
+    app.user("lou@example.com", None).await;
+    let server = app.serve(latch_api::ConnectionLimits::default()).await;
+    // As many sign-ins as there are attempts, each from a client that goes
+    // away while its password is being checked.
+    let body = format!(
+        "strategy=password&identifier=lou%40example.com&password={}",
+        PASSWORD.replace(' ', "+")
+    );
+    let request = format!(
+        "POST /v1/client/sign_ins?_is_native=1 HTTP/1.1\r\nhost: latch\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut gone = Vec::new();
+    for _ in 0..3 {
+        let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        conn.write_all(request.as_bytes()).await.unwrap();
+        gone.push(conn);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    drop(gone);
+    // Their attempts are given back: the account is neither busy nor
+    // locked, and the right password signs in.
+    let res = sign_in_with(&app, PASSWORD).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}

@@ -152,6 +152,13 @@ impl Resp {
     }
 }
 
+/// Light argon2 parameters keep the suite quick; costs are measured by the bench.
+const LIGHT_HASH: Argon2Settings = Argon2Settings {
+    memory_kib: 256,
+    iterations: 1,
+    parallelism: 1,
+};
+
 impl TestApp {
     pub async fn new() -> Self {
         Self::with(InstanceSettings::default()).await
@@ -177,18 +184,33 @@ impl TestApp {
         Self::build(settings, Vec::new()).await
     }
 
+    /// An app whose password hashes cost `hash` (the suite's are light),
+    /// for a test that needs a check to take a while; rate limits off.
+    pub async fn with_hash_cost(mut settings: InstanceSettings, hash: Argon2Settings) -> Self {
+        settings.rate_limits = latch_core::model::RateLimitSettings::OFF;
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::build_in(dir, settings, Vec::new(), hash).await
+    }
+
     async fn build(
         settings: InstanceSettings,
         providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
     ) -> Self {
-        Self::build_in(Arc::new(tempfile::tempdir().unwrap()), settings, providers).await
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::build_in(dir, settings, providers, LIGHT_HASH).await
     }
 
     /// Another app (another process, as far as the database can tell) on
     /// this app's database file and instance key, with its own clock
     /// (starting where this one stands) and code receiver.
     pub async fn reopen(&self) -> Self {
-        let app = Self::build_in(self._dir.clone(), self.settings.clone(), Vec::new()).await;
+        let app = Self::build_in(
+            self._dir.clone(),
+            self.settings.clone(),
+            Vec::new(),
+            LIGHT_HASH,
+        )
+        .await;
         app.clock.set(latch_core::ports::Clock::now(&*self.clock));
         app
     }
@@ -197,6 +219,7 @@ impl TestApp {
         dir: Arc<tempfile::TempDir>,
         mut settings: InstanceSettings,
         providers: Vec<Arc<dyn latch_core::ports::OAuthProvider>>,
+        hash: Argon2Settings,
     ) -> Self {
         settings.strategies.oauth_providers = providers.iter().map(|p| p.name()).collect();
         settings.oauth_callback_url = CALLBACK.into();
@@ -204,17 +227,7 @@ impl TestApp {
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("latch.db"), SqliteConfig::default()).unwrap(),
         );
-        // Light argon2 parameters keep the suite quick; costs are measured by the bench.
-        let hasher = Argon2Hasher::new(
-            Argon2Settings {
-                memory_kib: 256,
-                iterations: 1,
-                parallelism: 1,
-            },
-            2,
-            Arc::new(OsRandom),
-        )
-        .unwrap();
+        let hasher = Argon2Hasher::new(hash, 2, Arc::new(OsRandom)).unwrap();
         let hasher = Arc::new(CountingHasher {
             inner: hasher,
             verifies: std::sync::atomic::AtomicUsize::new(0),

@@ -457,6 +457,7 @@ impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
 where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>,
     S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = Response<B>;
     type Error = Infallible;
@@ -465,11 +466,34 @@ where
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(PeerAddr(self.peer));
         let in_flight = self.clock.request_started();
+        let changes = !matches!(
+            *req.method(),
+            warp::http::Method::GET | warp::http::Method::HEAD | warp::http::Method::OPTIONS
+        );
         let answer = self.inner.call(req);
-        Box::pin(async move {
+        let answer = async move {
             let response = answer.await;
             drop(in_flight);
             response
+        };
+        if !changes {
+            return Box::pin(answer);
+        }
+        // A request that may change state runs to its end on a task of its
+        // own, even when its client goes away first: its steps are not cut
+        // between two awaits (a factor attempt taken and not settled, a
+        // write without the one that follows it). Only its answer is lost.
+        let task = tokio::spawn(answer);
+        Box::pin(async move {
+            match task.await {
+                Ok(response) => response,
+                Err(err) => match err.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    // Cancelled: the runtime is shutting down, and the
+                    // connection with it.
+                    Err(_) => std::future::pending().await,
+                },
+            }
         })
     }
 }

@@ -12,8 +12,7 @@
 //! replicas. A check that finds every attempt left held by checks still in
 //! flight waits for them to settle rather than being refused: a right
 //! password is refused only when the account is locked (or, past a bounded
-//! wait, busy). An attempt whose check is given up on (its caller gone
-//! before the check settled) is given back, not held until the window ends.
+//! wait, busy).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,18 +108,15 @@ impl Lockout {
     /// Settles an attempt that passed, unless the write that acted on it
     /// already did.
     pub(super) async fn settle(&self, passed: Option<Passed>) {
-        let Some(mut passed) = passed.filter(|p| !p.settled.load(Ordering::Acquire)) else {
+        let Some(passed) = passed.filter(|p| !p.settled.load(Ordering::Acquire)) else {
             return;
         };
-        let Some(PassedAttempt {
+        let PassedAttempt {
             user_id,
             max_attempts,
             lock_for,
             ..
-        }) = passed.held.disarm()
-        else {
-            return;
-        };
+        } = passed.attempt;
         let settled = self
             .users
             .settle_attempt(&user_id, false, self.clock.now(), max_attempts, lock_for)
@@ -163,33 +159,21 @@ impl Lockout {
                 AttemptSlot::Exhausted => return Err(Error::AccountBusy),
             }
         }
-        // Held until the check's outcome is settled: a check whose caller
-        // goes away first (a client that disconnects mid-hash) gives its
-        // attempt back rather than holding it until the window ends.
-        let mut held = Unsettled {
-            users: Arc::clone(&self.users),
-            clock: Arc::clone(&self.clock),
-            attempt: Some(PassedAttempt {
-                user_id: user.id.clone(),
-                at: self.clock.now(),
-                max_attempts: max,
-                lock_for,
-            }),
-        };
         let result = check.await;
         if let Ok(value) = result {
-            if let Some(attempt) = held.attempt.as_mut() {
-                attempt.at = self.clock.now();
-            }
             return Ok((
                 value,
                 Some(Passed {
-                    held,
+                    attempt: PassedAttempt {
+                        user_id: user.id.clone(),
+                        at: self.clock.now(),
+                        max_attempts: max,
+                        lock_for,
+                    },
                     settled: AtomicBool::new(false),
                 }),
             ));
         }
-        held.disarm();
         let failed = matches!(
             &result,
             Err(Error::PasswordIncorrect | Error::CodeIncorrect)
@@ -225,91 +209,22 @@ impl Lockout {
 /// An attempt whose check passed, not yet settled: the write that acts on
 /// the pass may settle it with its own changes
 /// ([`PassedAttempt`]), and [`Lockout::settle`] settles it otherwise.
-/// One dropped unsettled (its caller gone before the write or the settle)
-/// is given back as [`Unsettled`] gives back an attempt.
+#[derive(Debug)]
 #[must_use = "an attempt that passed is settled by a write or by `Lockout::settle`"]
 pub(crate) struct Passed {
-    held: Unsettled,
+    attempt: PassedAttempt,
     settled: AtomicBool,
-}
-
-impl std::fmt::Debug for Passed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passed")
-            .field("attempt", &self.held.attempt)
-            .field("settled", &self.settled)
-            .finish()
-    }
 }
 
 impl Passed {
     /// What a write settles the attempt with.
     pub(crate) fn attempt(&self) -> PassedAttempt {
-        self.held
-            .attempt
-            .clone()
-            .unwrap_or_else(|| unreachable!("a passed attempt is held until it is settled"))
+        self.attempt.clone()
     }
 
     /// The write that was given [`attempt`](Self::attempt) has stored it.
     pub(crate) fn settled_by_write(&self) {
         self.settled.store(true, Ordering::Release);
-    }
-}
-
-impl Drop for Passed {
-    fn drop(&mut self) {
-        if self.settled.load(Ordering::Acquire) {
-            self.held.disarm();
-        }
-    }
-}
-
-/// An attempt taken and not yet settled. Dropped while it still holds one
-/// (its check's caller went away), it settles it as given back, on a task
-/// of its own: otherwise each abandoned check would hold one of the user's
-/// attempts until the window ends, and a few dropped connections would
-/// keep the account busy for everyone.
-pub(crate) struct Unsettled {
-    users: Arc<dyn UserRepository>,
-    clock: Arc<dyn Clock>,
-    attempt: Option<PassedAttempt>,
-}
-
-impl Unsettled {
-    /// The attempt, now the caller's to settle (or settled already).
-    fn disarm(&mut self) -> Option<PassedAttempt> {
-        self.attempt.take()
-    }
-}
-
-impl Drop for Unsettled {
-    fn drop(&mut self) {
-        let Some(attempt) = self.attempt.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(user = %attempt.user_id, "an abandoned factor attempt could not be given back");
-            return;
-        };
-        let (users, clock) = (Arc::clone(&self.users), Arc::clone(&self.clock));
-        runtime.spawn(async move {
-            let settled = users
-                .settle_attempt(
-                    &attempt.user_id,
-                    false,
-                    clock.now(),
-                    attempt.max_attempts,
-                    attempt.lock_for,
-                )
-                .await;
-            if let Err(err) = settled.map(|_| ()).or_else(|err| match err {
-                StoreError::NotFound => Ok(()),
-                err => Err(err),
-            }) {
-                tracing::warn!(user = %attempt.user_id, error = %err, "could not give back an abandoned factor attempt");
-            }
-        });
     }
 }
 

@@ -30,9 +30,6 @@ pub struct Mocks {
     pub sign_ups: MockSignUpStore,
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
-    /// A hasher of the test's own in place of the mock (one that never
-    /// answers, say); none by default.
-    pub hasher_instead: Option<Arc<dyn crate::ports::PasswordHasher>>,
     pub codes: MockCodeSender,
     /// The outbox; by default every enqueue is stored.
     pub outbox: MockOutbox,
@@ -62,7 +59,6 @@ impl Mocks {
             sign_ups: MockSignUpStore::new(),
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
-            hasher_instead: None,
             codes: MockCodeSender::new(),
             outbox: MockOutbox::new(),
             counters: first_hits(),
@@ -120,10 +116,7 @@ impl Mocks {
                     .map(|steps| Arc::new(steps) as Arc<dyn crate::ports::SignInSteps>),
                 sign_ups: Arc::new(self.sign_ups),
                 instance: Arc::new(self.instance),
-                hasher: match self.hasher_instead {
-                    Some(hasher) => hasher,
-                    None => Arc::new(self.hasher),
-                },
+                hasher: Arc::new(self.hasher),
                 codes: Arc::new(self.codes),
                 outbox: Arc::new(self.outbox),
                 counters: Arc::new(self.counters),

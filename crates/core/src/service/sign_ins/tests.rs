@@ -555,55 +555,6 @@ async fn a_check_that_fails_for_another_reason_gives_the_attempt_back() {
     assert!(!matches!(err, Error::PasswordIncorrect));
 }
 
-/// A hasher whose checks never finish.
-struct NeverAnswers;
-
-#[async_trait::async_trait]
-impl crate::ports::PasswordHasher for NeverAnswers {
-    async fn hash(&self, _: &crate::model::Password) -> Result<String, Error> {
-        std::future::pending().await
-    }
-
-    fn needs_rehash(&self, _: &str) -> bool {
-        false
-    }
-
-    async fn verify(&self, _: &str, _: Option<String>) -> Result<bool, Error> {
-        std::future::pending().await
-    }
-}
-
-#[tokio::test]
-async fn a_check_whose_caller_goes_away_gives_its_attempt_back() {
-    let mut m = alice_exists();
-    m.hasher_instead = Some(std::sync::Arc::new(NeverAnswers));
-    let (given_back, back) = std::sync::mpsc::channel();
-    m.users
-        .expect_settle_attempt()
-        .withf(|id, failed, _, max, _| id.as_str() == "user_1" && !*failed && *max == 10)
-        .times(1)
-        .returning(move |_, _, _, _, _| {
-            let _ = given_back.send(());
-            Ok(None)
-        });
-    let services = m.services();
-    // The attempt is taken and its check in flight when the caller (a
-    // client that disconnects mid-hash) gives up on it.
-    let check = services
-        .sign_ins
-        .create_sign_in(None, alice("right-password"));
-    assert!(
-        tokio::time::timeout(std::time::Duration::from_millis(20), check)
-            .await
-            .is_err()
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while back.try_recv().is_err() {
-        assert!(std::time::Instant::now() < deadline, "the attempt was kept");
-        tokio::task::yield_now().await;
-    }
-}
-
 #[tokio::test]
 async fn a_flow_store_that_is_down_leaves_no_new_client_behind() {
     let mut m = alice_exists();
