@@ -466,24 +466,18 @@ where
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(PeerAddr(self.peer));
         let in_flight = self.clock.request_started();
-        let changes = !matches!(
-            *req.method(),
-            warp::http::Method::GET | warp::http::Method::HEAD | warp::http::Method::OPTIONS
-        );
         let answer = self.inner.call(req);
-        let answer = async move {
+        // Every request runs to its end on a task of its own, even when its
+        // client goes away first: its steps are not cut between two awaits
+        // (a factor attempt taken and not settled, an OAuth state taken and
+        // its sign-in not completed, a write without the one that follows
+        // it). Only its answer is lost. Not by method: a `GET` can change
+        // state too (the OAuth callback).
+        let task = tokio::spawn(async move {
             let response = answer.await;
             drop(in_flight);
             response
-        };
-        if !changes {
-            return Box::pin(answer);
-        }
-        // A request that may change state runs to its end on a task of its
-        // own, even when its client goes away first: its steps are not cut
-        // between two awaits (a factor attempt taken and not settled, a
-        // write without the one that follows it). Only its answer is lost.
-        let task = tokio::spawn(answer);
+        });
         Box::pin(async move {
             match task.await {
                 Ok(response) => response,

@@ -464,9 +464,7 @@ impl UserRepository for SqliteStore {
                     .prepare_cached(&sql)?
                     .query_map(params_from_iter(values), user_from_row)?
                     .collect::<Result<Vec<_>, _>>()?;
-                attach_identifications(tx, &mut users)?;
-                attach_backup_codes(tx, &mut users)?;
-                attach_external_accounts(tx, &mut users)?;
+                attach_parts(tx, &mut users)?;
                 Ok(users)
             })
             .await
@@ -546,17 +544,18 @@ fn insert_backup_codes(conn: &Connection, user: &User) -> Result<(), DbError> {
 }
 
 /// Fills the backup code digests of `users` with one query.
-fn attach_backup_codes(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let (ids, index) = users_by_id(users)?;
+fn attach_backup_codes(
+    conn: &Connection,
+    users: &mut [User],
+    ids: &str,
+    index: &HashMap<String, usize>,
+) -> Result<(), DbError> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT user_id, digest FROM ",
         wanted!(),
         " CROSS JOIN backup_codes ON user_id = wanted"
     ))?;
-    let mut rows = stmt.query([&ids])?;
+    let mut rows = stmt.query([ids])?;
     while let Some(row) = rows.next()? {
         let user_id: String = row.get(0)?;
         if let Some(&i) = index.get(&user_id) {
@@ -598,18 +597,19 @@ fn insert_external_accounts(conn: &Connection, user: &User) -> Result<(), DbErro
 }
 
 /// Fills the external accounts of `users` with one query.
-fn attach_external_accounts(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let (ids, index) = users_by_id(users)?;
+fn attach_external_accounts(
+    conn: &Connection,
+    users: &mut [User],
+    ids: &str,
+    index: &HashMap<String, usize>,
+) -> Result<(), DbError> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT user_id, id, provider, subject, email, email_verified, first_name, last_name, username, \
          avatar_url, created_at, updated_at, approved_scopes, tokens, position FROM ",
         wanted!(),
         " CROSS JOIN external_accounts ON user_id = wanted"
     ))?;
-    let mut rows = stmt.query([&ids])?;
+    let mut rows = stmt.query([ids])?;
     let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         let user_id: String = row.get(0)?;
@@ -646,15 +646,23 @@ fn in_position_order<T>(mut found: Vec<(usize, i64, T)>) -> impl Iterator<Item =
     found.into_iter().map(|(i, _, item)| (i, item))
 }
 
-/// The users' ids as a JSON array (bound to [`wanted!`]), and each id's
-/// position in `users`: what the `attach_*` functions fill by.
-fn users_by_id(users: &[User]) -> Result<(String, HashMap<String, usize>), DbError> {
+/// Fills the parts of `users` read from tables of their own (addresses,
+/// phone numbers, backup codes, external accounts): one statement per
+/// table, whatever their number, all bound to the same ids (a JSON array
+/// for [`wanted!`]) and filled by each id's position in `users`.
+fn attach_parts(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
+    if users.is_empty() {
+        return Ok(());
+    }
     let index: HashMap<String, usize> = users
         .iter()
         .enumerate()
         .map(|(i, u)| (u.id.0.clone(), i))
         .collect();
-    Ok((wanted_ids(users.iter().map(|u| u.id.as_str()))?, index))
+    let ids = wanted_ids(users.iter().map(|u| u.id.as_str()))?;
+    attach_identifications(conn, users, &ids, &index)?;
+    attach_backup_codes(conn, users, &ids, &index)?;
+    attach_external_accounts(conn, users, &ids, &index)
 }
 
 /// `ids` as the JSON array [`wanted!`] reads, each once: the join yields a
@@ -722,9 +730,7 @@ pub(crate) fn load_users(conn: &Connection, ids: &[&str]) -> Result<Vec<User>, D
         .prepare_cached(sql)?
         .query_map([ids], user_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    attach_identifications(conn, &mut users)?;
-    attach_backup_codes(conn, &mut users)?;
-    attach_external_accounts(conn, &mut users)?;
+    attach_parts(conn, &mut users)?;
     Ok(users)
 }
 
@@ -737,23 +743,22 @@ pub(crate) fn load_user(conn: &Connection, id: &str) -> Result<Option<User>, DbE
         return Ok(None);
     };
     let mut users = [user];
-    attach_identifications(conn, &mut users)?;
-    attach_backup_codes(conn, &mut users)?;
-    attach_external_accounts(conn, &mut users)?;
+    attach_parts(conn, &mut users)?;
     let [user] = users;
     Ok(Some(user))
 }
 
 /// Fills the identifications of `users` with one query per table, whatever
 /// their number.
-fn attach_identifications(conn: &Connection, users: &mut [User]) -> Result<(), DbError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let (ids, index) = users_by_id(users)?;
+fn attach_identifications(
+    conn: &Connection,
+    users: &mut [User],
+    ids: &str,
+    index: &HashMap<String, usize>,
+) -> Result<(), DbError> {
     for table in Identifications::BOTH {
         let mut stmt = conn.prepare_cached(table.select_of_users())?;
-        let mut rows = stmt.query([&ids])?;
+        let mut rows = stmt.query([ids])?;
         let mut found = Vec::new();
         while let Some(row) = rows.next()? {
             let user_id: String = row.get(0)?;
