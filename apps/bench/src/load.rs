@@ -64,6 +64,66 @@ pub struct CpuShare {
     pub bench: f64,
     /// Every process on the machine (from /proc/stat), these two included.
     pub machine: f64,
+    /// The server's share by its threads' roles (part of `server`).
+    pub roles: Roles,
+}
+
+/// A server's CPU by the roles its threads are named for: hashing
+/// (`latch-argon2-*`), the SQLite writer and readers; the rest serves
+/// requests (HTTP, JSON, tokens) and runs its background work.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Roles {
+    pub hashing: f64,
+    pub writer: f64,
+    pub readers: f64,
+}
+
+impl Roles {
+    fn ticks(pid: u32) -> Result<Roles> {
+        let mut roles = Roles::default();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let dir = task?.path();
+            // A thread that ended since the listing counts for nothing.
+            let (Ok(comm), Ok(ticks)) = (
+                std::fs::read_to_string(dir.join("comm")),
+                stat_ticks(&dir.join("stat").to_string_lossy()),
+            ) else {
+                continue;
+            };
+            let ticks = ticks as f64;
+            match comm.trim_end() {
+                name if name.starts_with("latch-argon2-") => roles.hashing += ticks,
+                "sqlite-writer" => roles.writer += ticks,
+                "sqlite-reader" => roles.readers += ticks,
+                _ => {}
+            }
+        }
+        Ok(roles)
+    }
+
+    /// From `earlier` to `self` in percent of one core over `wall` ticks.
+    fn share_since(&self, earlier: &Roles, wall: f64) -> Roles {
+        let share = |now: f64, then: f64| 100.0 * (now - then).max(0.0) / wall;
+        Roles {
+            hashing: share(self.hashing, earlier.hashing),
+            writer: share(self.writer, earlier.writer),
+            readers: share(self.readers, earlier.readers),
+        }
+    }
+}
+
+/// The share of the argon2 ceiling (`hashes` per second on every core) that
+/// a step doing one hash and one RSA signature (`signatures` per second on
+/// every core) and nothing else reaches: the cores' time per step is
+/// `1/hashes + 1/signatures`.
+pub fn signature_bound(hashes: f64, signatures: f64) -> f64 {
+    signatures / (signatures + hashes)
+}
+
+/// `rate` steps per second against the ceiling of a hash and a signature
+/// each (see [`signature_bound`]).
+pub fn share_with_signature(rate: f64, hashes: f64, signatures: f64) -> f64 {
+    rate * (1.0 / hashes + 1.0 / signatures)
 }
 
 /// Runs `vus` in a closed loop from `t0`: warm-up, then the measured window.
@@ -126,15 +186,17 @@ pub async fn closed_loop<V: Vu>(vus: Vec<V>, t0: Instant, window: Window) -> Res
 /// The CPU share of the server and of this process over [t0 + warmup, end).
 pub async fn cpu_in_window(server_pid: u32, t0: Instant, window: Window) -> Result<CpuShare> {
     tokio::time::sleep_until((t0 + window.warmup).into()).await;
-    let (s0, b0, m0, w0) = (
+    let (s0, r0, b0, m0, w0) = (
         cpu_ticks(server_pid)?,
+        Roles::ticks(server_pid)?,
         own_cpu_ticks()?,
         machine_busy_ticks()?,
         Instant::now(),
     );
     tokio::time::sleep_until((t0 + window.warmup + window.measure).into()).await;
-    let (s1, b1, m1) = (
+    let (s1, r1, b1, m1) = (
         cpu_ticks(server_pid)?,
+        Roles::ticks(server_pid)?,
         own_cpu_ticks()?,
         machine_busy_ticks()?,
     );
@@ -143,6 +205,7 @@ pub async fn cpu_in_window(server_pid: u32, t0: Instant, window: Window) -> Resu
         server: 100.0 * (s1.saturating_sub(s0)) as f64 / wall,
         bench: 100.0 * (b1.saturating_sub(b0)) as f64 / wall,
         machine: 100.0 * (m1.saturating_sub(m0)) as f64 / wall,
+        roles: r1.share_since(&r0, wall),
     })
 }
 
@@ -259,6 +322,55 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn a_signature_beside_each_hash_lowers_the_reachable_share() {
+        // 200 hashes/s and 4,000 signatures/s on the same cores: a step of
+        // one of each takes 1/200 + 1/4000 core-seconds.
+        let bound = signature_bound(200.0, 4000.0);
+        assert!((bound - 4000.0 / 4200.0).abs() < 1e-12);
+        let at_bound = bound * 200.0;
+        assert!((share_with_signature(at_bound, 200.0, 4000.0) - 1.0).abs() < 1e-12);
+        assert!((share_with_signature(190.0, 200.0, 4000.0) - 0.9975).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_servers_cpu_is_split_by_its_threads_names() {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = |name: &str| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                    }
+                })
+                .unwrap()
+        };
+        let before = Roles::ticks(std::process::id()).unwrap();
+        let threads = [busy("latch-argon2-0"), busy("sqlite-writer")];
+        // Until both threads have run for a clock tick (10 s at most on a
+        // busy machine).
+        let t0 = Instant::now();
+        let share = loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let share = Roles::ticks(std::process::id())
+                .unwrap()
+                .share_since(&before, 100.0);
+            if (share.hashing > 0.0 && share.writer > 0.0) || t0.elapsed().as_secs() >= 10 {
+                break share;
+            }
+        };
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(share.hashing > 0.0, "{share:?}");
+        assert!(share.writer > 0.0, "{share:?}");
+        assert_eq!(share.readers, 0.0, "{share:?}");
     }
 
     #[test]

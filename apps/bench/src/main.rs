@@ -384,6 +384,8 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         let steps = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let before = writer::read(addr).await?;
         let mut ratios = Vec::new();
+        let (mut with_signature, mut signature_bounds, mut hash_alone_us) =
+            (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=opts.runs {
             // At c=32, each run right after an argon2 ceiling run of its own
             // (the machine's speed drifts between the hash rows at the start
@@ -394,7 +396,16 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
                     "argon2 ceiling before {name} run {run}/{}: {rate:.1} hashes/s on {} workers",
                     opts.runs, opts.cpus
                 ));
-                Some(rate)
+                // A sign-in's answer also carries one signature (its new
+                // session's token): the signing ceiling of the same moment.
+                let (cpus, secs) = (opts.cpus, opts.secs);
+                let signatures =
+                    tokio::task::spawn_blocking(move || signing::rsa_ceiling(cpus, secs)).await??;
+                progress(&format!(
+                    "RSA-2048 ceiling before {name} run {run}/{}: {signatures:.0} signatures/s on {} threads",
+                    opts.runs, opts.cpus
+                ));
+                Some((rate, signatures))
             } else {
                 None
             };
@@ -408,11 +419,19 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
                 .collect();
             let o = load::run(vus, window, pid).await?;
             log_outcome(&name, run, opts.runs, &o);
-            ratios.extend(ceiling.map(|ceiling| o.rate() / ceiling));
+            if let Some((hashes, signatures)) = ceiling {
+                ratios.push(o.rate() / hashes);
+                with_signature.push(load::share_with_signature(o.rate(), hashes, signatures));
+                signature_bounds.push(load::signature_bound(hashes, signatures));
+                hash_alone_us.push(opts.cpus as f64 * 1e6 / hashes);
+            }
             outs.push(o);
         }
         if c == 32 {
             report.password_paired = load::median(&ratios);
+            report.password_with_signature = load::median(&with_signature);
+            report.signature_bound = load::median(&signature_bounds);
+            report.password_hash_alone_us = load::median(&hash_alone_us);
         }
         let used = writer::between(
             &before,

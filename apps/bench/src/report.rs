@@ -17,6 +17,8 @@ pub struct Summary {
     pub bench_cpu: f64,
     /// What the rest of the machine used meanwhile (neither latch nor the generator).
     pub other_cpu: f64,
+    /// Latch's CPU by its threads' roles (medians over runs).
+    pub roles: crate::load::Roles,
     pub errors: u64,
 }
 
@@ -30,6 +32,11 @@ impl Summary {
             server_cpu: m(&|o| o.cpu.server),
             bench_cpu: m(&|o| o.cpu.bench),
             other_cpu: m(&|o| (o.cpu.machine - o.cpu.server - o.cpu.bench).max(0.0)),
+            roles: crate::load::Roles {
+                hashing: m(&|o| o.cpu.roles.hashing),
+                writer: m(&|o| o.cpu.roles.writer),
+                readers: m(&|o| o.cpu.roles.readers),
+            },
             errors: outs.iter().map(|o| o.errors).sum(),
         }
     }
@@ -73,6 +80,17 @@ pub struct Report {
     /// The median over runs of each password sign-in c=32 run's rate over
     /// the argon2 ceiling measured right before it.
     pub password_paired: f64,
+    /// The median over runs of each c=32 run's rate against the ceiling of
+    /// a hash and a signature each (the argon2 and RSA-2048 ceilings
+    /// measured right before it, one after the other).
+    pub password_with_signature: f64,
+    /// The median over runs of the share of the argon2 ceiling that a
+    /// sign-in doing nothing but its hash and its token's signature would
+    /// reach: signatures / (signatures + hashes) per second.
+    pub signature_bound: f64,
+    /// A hash's CPU alone, in µs: the median over the ceilings measured
+    /// beside the c=32 runs of workers × 1 s / hashes per second.
+    pub password_hash_alone_us: f64,
     pub get_alone: Option<Summary>,
     pub get_saturated: Option<(Summary, Summary)>,
     pub mint: Option<Summary>,
@@ -137,6 +155,9 @@ impl Report {
             sign_up: None,
             sign_up_paired: f64::NAN,
             password_paired: f64::NAN,
+            password_with_signature: f64::NAN,
+            signature_bound: f64::NAN,
+            password_hash_alone_us: f64::NAN,
             get_alone: None,
             get_saturated: None,
             mint: None,
@@ -181,6 +202,35 @@ impl Report {
             "| {name} | {c} | {:.0} {unit} | {:.2} ms | {:.2} ms | {:.0}% / {:.0}% / {:.0}% | {notes} |",
             s.rate, s.p50, s.p99, s.server_cpu, s.bench_cpu, s.other_cpu
         );
+    }
+
+    /// Where a sign-in's CPU went in latch, by thread: its hash (against a
+    /// hash alone, at the ceilings measured beside the c=32 runs), the
+    /// SQLite writer and readers, and the rest (HTTP, JSON, the token).
+    fn by_role(&self, c: usize, s: &Summary) -> String {
+        if s.rate <= 0.0 || s.server_cpu <= 0.0 {
+            return String::new();
+        }
+        // Percent of a core over steps per second, in µs per step.
+        let us = |share: f64| share * 1e4 / s.rate;
+        let r = &s.roles;
+        let rest = s.server_cpu - r.hashing - r.writer - r.readers;
+        let mut text = format!("per sign-in: hashing {:.0} µs", us(r.hashing));
+        if c == 32 && self.password_hash_alone_us.is_finite() {
+            let _ = write!(
+                text,
+                " (a hash alone {:.0} µs)",
+                self.password_hash_alone_us
+            );
+        }
+        let _ = write!(
+            text,
+            ", SQLite writer {:.0} µs, readers {:.0} µs, the rest {:.0} µs",
+            us(r.writer),
+            us(r.readers),
+            us(rest.max(0.0))
+        );
+        text
     }
 
     /// "x% of the argon2 ceiling", when the ceiling was measured.
@@ -267,6 +317,7 @@ impl Report {
                     "{:.1} store calls and {:.1} writes per sign-in",
                     w.store_calls_per_step, w.writes_per_step
                 ),
+                self.by_role(*c, s),
             ];
             Self::load_row(
                 &mut out,
@@ -435,6 +486,14 @@ impl Report {
                     s.rate,
                     100.0 * self.password_paired
                 );
+                if self.signature_bound.is_finite() {
+                    let _ = write!(
+                        measured,
+                        "; a sign-in also signs its session's token, which alone bounds the share at {:.1}% (median); against a hash and a signature each: {:.1}% (median)",
+                        100.0 * self.signature_bound,
+                        100.0 * self.password_with_signature
+                    );
+                }
                 if self.ceiling.is_finite() {
                     let _ = write!(
                         measured,
