@@ -366,6 +366,30 @@ pub(crate) async fn fixtures(latch: &Latch, cpus: usize, label: &str) -> Result<
     })
 }
 
+/// The argon2 and RSA-2048 ceilings of this moment, one after the other
+/// (a sign-in's answer carries one signature beside its hash: its new
+/// session's token), logged as measured `when`.
+async fn ceilings(opts: &Options, when: &str) -> Result<(f64, f64)> {
+    let hashes = hashing::latch_ceiling(opts.cpus, opts.secs).await?;
+    progress(&format!(
+        "argon2 ceiling {when}: {hashes:.1} hashes/s on {} workers",
+        opts.cpus
+    ));
+    let signatures = rsa_ceiling(opts, when).await?;
+    Ok((hashes, signatures))
+}
+
+/// The RSA-2048 signing ceiling of this moment, logged as measured `when`.
+async fn rsa_ceiling(opts: &Options, when: &str) -> Result<f64> {
+    let (cpus, secs) = (opts.cpus, opts.secs);
+    let signatures =
+        tokio::task::spawn_blocking(move || signing::rsa_ceiling(cpus, secs)).await??;
+    progress(&format!(
+        "RSA-2048 ceiling {when}: {signatures:.0} signatures/s on {cpus} threads"
+    ));
+    Ok(signatures)
+}
+
 async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
     let window = opts.window();
     progress(&format!("starting {}", opts.latch.display()));
@@ -386,29 +410,16 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         let mut ratios = Vec::new();
         let (mut with_signature, mut signature_bounds, mut hash_alone_us) =
             (Vec::new(), Vec::new(), Vec::new());
+        // At c=32, each run between two measurements of the ceilings (the
+        // one after a run is the one before the next) and against their
+        // mean: the machine's speed drifts within minutes, and the hash
+        // rows at the start are further away still.
+        let mut last = if c == 32 {
+            Some(ceilings(opts, &format!("before {name} run 1/{}", opts.runs)).await?)
+        } else {
+            None
+        };
         for run in 1..=opts.runs {
-            // At c=32, each run right after an argon2 ceiling run of its own
-            // (the machine's speed drifts between the hash rows at the start
-            // and these, less between two runs back to back).
-            let ceiling = if c == 32 {
-                let rate = hashing::latch_ceiling(opts.cpus, opts.secs).await?;
-                progress(&format!(
-                    "argon2 ceiling before {name} run {run}/{}: {rate:.1} hashes/s on {} workers",
-                    opts.runs, opts.cpus
-                ));
-                // A sign-in's answer also carries one signature (its new
-                // session's token): the signing ceiling of the same moment.
-                let (cpus, secs) = (opts.cpus, opts.secs);
-                let signatures =
-                    tokio::task::spawn_blocking(move || signing::rsa_ceiling(cpus, secs)).await??;
-                progress(&format!(
-                    "RSA-2048 ceiling before {name} run {run}/{}: {signatures:.0} signatures/s on {} threads",
-                    opts.runs, opts.cpus
-                ));
-                Some((rate, signatures))
-            } else {
-                None
-            };
             let vus = PasswordSignIn::vus(addr, &users, c)
                 .await?
                 .into_iter()
@@ -419,7 +430,12 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
                 .collect();
             let o = load::run(vus, window, pid).await?;
             log_outcome(&name, run, opts.runs, &o);
-            if let Some((hashes, signatures)) = ceiling {
+            if let Some((hashes_before, signatures_before)) = last {
+                let after =
+                    ceilings(opts, &format!("after {name} run {run}/{}", opts.runs)).await?;
+                let hashes = (hashes_before + after.0) / 2.0;
+                let signatures = (signatures_before + after.1) / 2.0;
+                last = Some(after);
                 ratios.push(o.rate() / hashes);
                 with_signature.push(load::share_with_signature(o.rate(), hashes, signatures));
                 signature_bounds.push(load::signature_bound(hashes, signatures));
@@ -485,20 +501,13 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
 
     let name = format!("session token mint c={MINT_CONCURRENCY}");
     let mut outs = Vec::new();
-    let mut ceilings = Vec::new();
-    // Each run's mints against its own ceiling: the machine's speed drifts
-    // between runs, less between a ceiling and the mints right after it.
+    // Each run's mints between two measurements of the ceiling (the one
+    // after a run is the one before the next) and against their mean: the
+    // machine's speed drifts between runs, less across one.
+    let mut last = rsa_ceiling(opts, &format!("before {name} run 1/{}", opts.runs)).await?;
+    let mut ceilings = vec![last];
     let mut ratios = Vec::new();
     for run in 1..=opts.runs {
-        // The ceiling in the same run as the mints it bounds.
-        let (cpus, secs) = (opts.cpus, opts.secs);
-        let ceiling =
-            tokio::task::spawn_blocking(move || signing::rsa_ceiling(cpus, secs)).await??;
-        progress(&format!(
-            "RSA-2048 ceiling run {run}/{}: {ceiling:.0} signatures/s on {cpus} threads",
-            opts.runs
-        ));
-        ceilings.push(ceiling);
         let o = load::run(
             MintToken::vus(addr, &clients[..MINT_CONCURRENCY]).await?,
             window,
@@ -506,7 +515,10 @@ async fn load_rows(opts: &Options, report: &mut Report) -> Result<()> {
         )
         .await?;
         log_outcome(&name, run, opts.runs, &o);
-        ratios.push(o.rate() / ceiling);
+        let after = rsa_ceiling(opts, &format!("after {name} run {run}/{}", opts.runs)).await?;
+        ratios.push(o.rate() / ((last + after) / 2.0));
+        ceilings.push(after);
+        last = after;
         outs.push(o);
     }
     report.mint = Some(Summary::of(&outs));

@@ -78,11 +78,13 @@ pub struct Report {
     /// sign-in run (c=32) right before it.
     pub sign_up_paired: f64,
     /// The median over runs of each password sign-in c=32 run's rate over
-    /// the argon2 ceiling measured right before it.
+    /// the mean of the argon2 ceilings measured right before and right
+    /// after it.
     pub password_paired: f64,
     /// The median over runs of each c=32 run's rate against the ceiling of
     /// a hash and a signature each (the argon2 and RSA-2048 ceilings
-    /// measured right before it, one after the other).
+    /// measured right before and right after it, each pair one after the
+    /// other).
     pub password_with_signature: f64,
     /// The median over runs of the share of the argon2 ceiling that a
     /// sign-in doing nothing but its hash and its token's signature would
@@ -97,8 +99,8 @@ pub struct Report {
     /// RSA-2048 signatures per second on every core, measured beside the
     /// mints.
     pub rsa_ceiling: f64,
-    /// The median over runs of each run's mints per signature of the
-    /// ceiling measured just before them.
+    /// The median over runs of each run's mints per signature of the mean
+    /// of the ceilings measured just before and just after them.
     pub mint_ratio: f64,
     /// The email-code flow at each concurrency, with the SQLite writer over
     /// that row's runs.
@@ -482,7 +484,7 @@ impl Report {
         match self.password.iter().find(|(c, _, _)| *c == 32) {
             Some((_, s, _)) if self.password_paired.is_finite() => {
                 let mut measured = format!(
-                    "{:.1} req/s (median); each run against a ceiling measured right before it: {:.1}% (median)",
+                    "{:.1} req/s (median); each run against the mean of the ceilings measured right before and right after it: {:.1}% (median)",
                     s.rate,
                     100.0 * self.password_paired
                 );
@@ -586,11 +588,11 @@ impl Report {
         match &self.mint {
             Some(s) if self.rsa_ceiling.is_finite() => {
                 // Decided, as the other shares are, by each run against the
-                // ceiling measured right before it.
+                // ceilings measured right before and right after it.
                 row(
                     "session token mint ≥ 80% of the RSA-2048 signing ceiling",
                     format!(
-                        "each run against its own ceiling: {:.1}% (median); {:.0} tokens/s / {:.0} signatures/s = {:.1}% (the rows' medians)",
+                        "each run against the mean of the ceilings right before and right after it: {:.1}% (median); {:.0} tokens/s / {:.0} signatures/s = {:.1}% (the rows' medians)",
                         100.0 * self.mint_ratio,
                         s.rate,
                         self.rsa_ceiling,
