@@ -206,10 +206,11 @@ impl Report {
         );
     }
 
-    /// Where a sign-in's CPU went in latch, by thread: its hash (against a
-    /// hash alone, at the ceilings measured beside the c=32 runs), the
-    /// SQLite writer and readers, and the rest (HTTP, JSON, the token).
-    fn by_role(&self, c: usize, s: &Summary) -> String {
+    /// Where a step's CPU went in latch, by thread: its hash (against a
+    /// hash alone, at the ceilings measured beside the password c=32 runs,
+    /// when `beside_hash_alone`), the SQLite writer and readers, and the
+    /// rest (HTTP, JSON, the token); `per` names the step.
+    fn by_role(&self, per: &str, beside_hash_alone: bool, s: &Summary) -> String {
         if s.rate <= 0.0 || s.server_cpu <= 0.0 {
             return String::new();
         }
@@ -217,8 +218,8 @@ impl Report {
         let us = |share: f64| share * 1e4 / s.rate;
         let r = &s.roles;
         let rest = s.server_cpu - r.hashing - r.writer - r.readers;
-        let mut text = format!("per sign-in: hashing {:.0} µs", us(r.hashing));
-        if c == 32 && self.password_hash_alone_us.is_finite() {
+        let mut text = format!("per {per}: hashing {:.0} µs", us(r.hashing));
+        if beside_hash_alone && self.password_hash_alone_us.is_finite() {
             let _ = write!(
                 text,
                 " (a hash alone {:.0} µs)",
@@ -319,7 +320,7 @@ impl Report {
                     "{:.1} store calls and {:.1} writes per sign-in",
                     w.store_calls_per_step, w.writes_per_step
                 ),
-                self.by_role(*c, s),
+                self.by_role("sign-in", *c == 32, s),
             ];
             Self::load_row(
                 &mut out,
@@ -345,6 +346,7 @@ impl Report {
                 ));
             }
             notes.push("latency of the whole flow (3 requests)".to_owned());
+            notes.push(self.by_role("flow", true, s));
             notes.retain(|n| !n.is_empty());
             Self::load_row(
                 &mut out,
