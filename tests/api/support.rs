@@ -242,6 +242,7 @@ impl TestApp {
             sign_ins: store.clone(),
             sign_in_steps: Some(store.clone()),
             sign_ups: store.clone(),
+            sign_up_steps: Some(store.clone()),
             counters: store.clone(),
             instance: store.clone(),
             hasher: hasher.clone(),

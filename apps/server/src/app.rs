@@ -12,7 +12,8 @@ use latch_core::model::Environment;
 use latch_core::ports::{
     AuditLog, ClientRepository, CodeDestination, CodeMessage, CodeSender, Counters, InstanceStore,
     OAuthProviderFactory, OperatorStore, Outbox, ProviderClient, Random, Readiness, SendError,
-    SettingsStore, SignInSteps, SignInStore, SignUpStore, UserRepository, WebhookStore,
+    SettingsStore, SignInSteps, SignInStore, SignUpSteps, SignUpStore, UserRepository,
+    WebhookStore,
 };
 use latch_core::secrets::SecretBox;
 use latch_core::service::{OAuthProviders, Ports, Services};
@@ -117,6 +118,7 @@ impl App {
             sign_ins: self.flow.sign_ins.clone(),
             sign_in_steps: self.flow.sign_in_steps.clone(),
             sign_ups: self.flow.sign_ups.clone(),
+            sign_up_steps: self.flow.sign_up_steps.clone(),
             counters: self.flow.counters.clone(),
             instance: self.durable.instance.clone(),
             hasher: Arc::new(hasher),
@@ -347,6 +349,9 @@ pub struct Flow {
     /// state is kept in the durable store.
     pub sign_in_steps: Option<Arc<dyn SignInSteps>>,
     pub sign_ups: Arc<dyn SignUpStore>,
+    /// A sign-up step's client and sign-up in one read, and its writes in
+    /// one: likewise.
+    pub sign_up_steps: Option<Arc<dyn SignUpSteps>>,
     pub counters: Arc<dyn Counters>,
     /// Whether it can serve, when it is a store of its own.
     pub readiness: Option<Arc<dyn Readiness>>,
@@ -360,18 +365,23 @@ impl Flow {
             sign_ins: store.clone(),
             sign_in_steps: None,
             sign_ups: store.clone(),
+            sign_up_steps: None,
             counters: store.clone(),
             readiness: Some(store),
         }
     }
 
     /// The flow state in the durable store.
-    fn beside<S: SignInStore + SignInSteps + SignUpStore + Counters + 'static>(store: S) -> Self {
+    fn beside<S>(store: S) -> Self
+    where
+        S: SignInStore + SignInSteps + SignUpStore + SignUpSteps + Counters + 'static,
+    {
         let store = Arc::new(store);
         Self {
             sign_ins: store.clone(),
             sign_in_steps: Some(store.clone()),
             sign_ups: store.clone(),
+            sign_up_steps: Some(store.clone()),
             counters: store,
             readiness: None,
         }

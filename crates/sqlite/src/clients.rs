@@ -28,8 +28,12 @@ const ROTATE_CLIENT: &str = "UPDATE clients SET token_hash = ?2, last_active_ses
      updated_at = ?4, last_authentication_strategy = COALESCE(?6, last_authentication_strategy) \
      WHERE id = ?1 AND token_hash = ?5";
 
+/// Sets a client's current sign-up (or none) and `updated_at`.
+pub(crate) const SET_CURRENT_SIGN_UP: &str =
+    "UPDATE clients SET sign_up_id = ?2, updated_at = ?3 WHERE id = ?1";
+
 /// Sets a client's current sign-in (or none) and `updated_at`.
-const SET_CURRENT_SIGN_IN: &str =
+pub(crate) const SET_CURRENT_SIGN_IN: &str =
     "UPDATE clients SET sign_in_id = ?2, updated_at = ?3 WHERE id = ?1";
 
 #[async_trait]
@@ -105,8 +109,7 @@ impl ClientRepository for SqliteStore {
         sign_up: Option<SignUpId>,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE clients SET sign_up_id = ?2, updated_at = ?3 WHERE id = ?1";
-        self.set_on_client(sql, client, sign_up.map(|id| id.0), at)
+        self.set_on_client(SET_CURRENT_SIGN_UP, client, sign_up.map(|id| id.0), at)
             .await
     }
 
@@ -205,11 +208,13 @@ impl ClientRepository for SqliteStore {
             (expected_token_hash.to_owned(), new_token_hash.to_owned());
         self.pool
             .write(move |tx| {
-                // A taken identifier fails the insert, and the transaction
-                // with it: no user, no session, no rotation.
-                crate::users::insert_user(tx, &user)?;
-                start_session(tx, &session, &expected, &new_token_hash)?;
-                write_events(tx, &events)
+                insert_user_with_session_on(
+                    tx,
+                    &user,
+                    &session,
+                    (&expected, &new_token_hash),
+                    &events,
+                )
             })
             .await
     }
@@ -447,7 +452,7 @@ impl SqliteStore {
 }
 
 /// [`SqliteStore::set_on_client`]'s update, on `conn`.
-fn set_on(
+pub(crate) fn set_on(
     conn: &Connection,
     sql: &str,
     client: &ClientId,
@@ -471,20 +476,21 @@ pub(crate) fn insert_client_on(conn: &Connection, client: &Client) -> Result<(),
     Ok(())
 }
 
-/// `set_current_sign_in` on `conn`.
-pub(crate) fn set_current_sign_in_on(
-    conn: &Connection,
-    client: &ClientId,
-    sign_in: &SignInId,
-    at: Timestamp,
+/// `insert_user_with_session` on `tx`: the user stored, its first session
+/// started and its client rotated from `tokens.0` to `tokens.1`, `events`
+/// stored.
+pub(crate) fn insert_user_with_session_on(
+    tx: &rusqlite::Transaction<'_>,
+    user: &User,
+    session: &Session,
+    (expected, new_token_hash): (&str, &str),
+    events: &[NewEvent],
 ) -> Result<(), DbError> {
-    set_on(
-        conn,
-        SET_CURRENT_SIGN_IN,
-        client,
-        Some(sign_in.as_str()),
-        at,
-    )
+    // A taken identifier fails the insert, and the transaction with it: no
+    // user, no session, no rotation.
+    crate::users::insert_user(tx, user)?;
+    start_session(tx, session, expected, new_token_hash)?;
+    write_events(tx, events)
 }
 
 /// `insert_session` on `tx`: the user's sign-in recorded, the session

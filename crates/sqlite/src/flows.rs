@@ -58,6 +58,9 @@ pub(crate) trait Flow: Serialize + DeserializeOwned + Send + 'static {
     const TABLE: Table;
     const SQL: Statements;
 
+    /// Sets a client's current flow of this kind and `updated_at`.
+    const SET_CURRENT: &'static str;
+
     fn id(&self) -> &str;
     fn client_id(&self) -> &str;
     fn abandon_at(&self) -> Timestamp;
@@ -97,6 +100,50 @@ fn column_version<F: Flow>(version: u64) -> Result<i64, StoreError> {
 async fn insert<F: Flow>(pool: &Arc<Pool>, flow: &F) -> Result<(), StoreError> {
     let row = FlowRow::of(flow)?;
     pool.write(move |tx| insert_row::<F>(tx, &row)).await
+}
+
+/// A new flow made its client's current one of its kind, on `conn`: with
+/// `new_client` (made for it, naming it already), or as the stored client's
+/// current one at `at`; and `previous`, the one it replaces, deleted. The
+/// client gone is `NotFound`.
+pub(crate) fn start_row<F: Flow>(
+    conn: &Connection,
+    row: &FlowRow,
+    new_client: Option<&latch_core::model::Client>,
+    previous: Option<&str>,
+    at: Timestamp,
+) -> Result<(), DbError> {
+    match new_client {
+        Some(client) => crate::clients::insert_client_on(conn, client)?,
+        None => crate::clients::set_on(
+            conn,
+            F::SET_CURRENT,
+            &latch_core::model::ClientId(row.client_id.clone()),
+            Some(&row.id),
+            at,
+        )?,
+    }
+    insert_row::<F>(conn, row)?;
+    if let Some(previous) = previous {
+        delete_row::<F>(conn, previous)?;
+    }
+    Ok(())
+}
+
+/// The client whose current token has `token_hash`, with its sessions
+/// active at `now`, and flow `id` if it is that client's, read on `conn`;
+/// `None` when no client has the token.
+pub(crate) fn client_and_flow<F: Flow>(
+    conn: &Connection,
+    token_hash: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<(latch_core::ports::ClientWithSessions, Option<F>)>, DbError> {
+    let Some(found) = crate::clients::client_with_sessions_by_token(conn, token_hash, now)? else {
+        return Ok(None);
+    };
+    let flow = load::<F>(conn, id)?.filter(|flow| flow.client_id() == found.client.id.as_str());
+    Ok(Some((found, flow)))
 }
 
 /// The insert of `insert`, on `conn`.
@@ -194,11 +241,12 @@ async fn purge_abandoned<F: Flow>(pool: &Arc<Pool>, now: Timestamp) -> Result<u6
 /// Makes `$flow` a [`Flow`] kept in `$table` and implements `$port` for
 /// [`SqliteStore`] through it.
 macro_rules! flow_store {
-    ($port:ident, $flow:ty, $id:ty, $name:literal, $table:literal, $variant:ident) => {
+    ($port:ident, $flow:ty, $id:ty, $name:literal, $table:literal, $variant:ident, $current:path) => {
         impl Flow for $flow {
             const NAME: &'static str = $name;
             const TABLE: Table = Table::$variant;
             const SQL: Statements = statements!($table);
+            const SET_CURRENT: &'static str = $current;
 
             fn id(&self) -> &str {
                 self.id.as_str()
@@ -245,7 +293,8 @@ flow_store!(
     SignInId,
     "sign-in",
     "sign_ins",
-    SignIns
+    SignIns,
+    crate::clients::SET_CURRENT_SIGN_IN
 );
 flow_store!(
     SignUpStore,
@@ -253,5 +302,6 @@ flow_store!(
     SignUpId,
     "sign-up",
     "sign_ups",
-    SignUps
+    SignUps,
+    crate::clients::SET_CURRENT_SIGN_UP
 );

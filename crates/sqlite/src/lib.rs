@@ -56,6 +56,7 @@ mod pool;
 mod readiness;
 mod settings;
 mod sign_in_steps;
+mod sign_up_steps;
 mod users;
 mod webhooks;
 

@@ -128,6 +128,8 @@ async fn the_contracts_statements_build_no_temporary_b_tree() {
     latch_testkit::audit_log_contract(&*a).await;
     latch_testkit::settings_store_contract(b.clone(), b).await;
     latch_testkit::operator_store_contract(&*c, &*c).await;
+    let (_dir, a) = fresh();
+    latch_testkit::sign_up_steps_contract(&*a).await;
 
     let statements: BTreeSet<String> = log
         .lock()

@@ -8,7 +8,9 @@ use latch_core::model::{Client, NewEvent, Session, SignIn, SignInId, Standing, T
 use latch_core::ports::{DigestUpgrade, PassedAttempt, SignInStep, SignInSteps};
 
 use crate::SqliteStore;
-use crate::flows::{FlowRow, delete_row, insert_row, load, replace_row, replacement};
+use crate::flows::{
+    FlowRow, client_and_flow, delete_row, insert_row, replace_row, replacement, start_row,
+};
 
 #[async_trait]
 impl SignInSteps for SqliteStore {
@@ -21,13 +23,11 @@ impl SignInSteps for SqliteStore {
         let (token_hash, id) = (token_hash.to_owned(), id.clone());
         self.pool
             .read(move |tx| {
-                let Some(found) =
-                    crate::clients::client_with_sessions_by_token(tx, &token_hash, now)?
+                let Some((found, sign_in)) =
+                    client_and_flow::<SignIn>(tx, &token_hash, id.as_str(), now)?
                 else {
                     return Ok(None);
                 };
-                let sign_in = load::<SignIn>(tx, id.as_str())?
-                    .filter(|sign_in| sign_in.client_id == found.client.id);
                 let user = match sign_in.as_ref() {
                     Some(sign_in) if !sign_in.is_phantom() => match sign_in.user_id() {
                         Some(user) => crate::users::load_user(tx, user.as_str())?,
@@ -117,18 +117,10 @@ impl SignInSteps for SqliteStore {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let row = FlowRow::of(sign_in)?;
-        let (id, client_id) = (sign_in.id.clone(), sign_in.client_id.clone());
         self.pool
             .write(move |tx| {
-                match &new_client {
-                    Some(client) => crate::clients::insert_client_on(tx, client)?,
-                    None => crate::clients::set_current_sign_in_on(tx, &client_id, &id, at)?,
-                }
-                insert_row::<SignIn>(tx, &row)?;
-                if let Some(previous) = &previous {
-                    delete_row::<SignIn>(tx, previous.as_str())?;
-                }
-                Ok(())
+                let previous = previous.as_ref().map(SignInId::as_str);
+                start_row::<SignIn>(tx, &row, new_client.as_ref(), previous, at)
             })
             .await
     }

@@ -76,6 +76,12 @@ async fn sign_in_steps_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_steps_contract() {
+    let db = TestDb::new();
+    latch_testkit::sign_up_steps_contract(&*db.open()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_store_contract() {
     let db = TestDb::new();
     latch_testkit::sign_up_store_contract(db.open()).await;

@@ -19,6 +19,7 @@ mod readiness;
 mod settings_store;
 mod sign_in_steps;
 mod sign_in_store;
+mod sign_up_steps;
 mod sign_up_store;
 mod user_repository;
 mod webhooks;
@@ -44,6 +45,7 @@ pub use readiness::Readiness;
 pub use settings_store::{SettingsStore, SettingsVersion};
 pub use sign_in_steps::{SignInStep, SignInSteps};
 pub use sign_in_store::SignInStore;
+pub use sign_up_steps::{SignUpStep, SignUpSteps};
 pub use sign_up_store::SignUpStore;
 pub use user_repository::{AttemptSlot, PassedAttempt, UserQuery, UserRepository};
 pub use webhooks::{
@@ -60,6 +62,6 @@ pub use {
     code_sender::MockCodeSender, counters::MockCounters, instance_store::MockInstanceStore,
     oauth_provider::MockOAuthProvider, outbox::MockOutbox, password_hasher::MockPasswordHasher,
     random::MockRandom, settings_store::MockSettingsStore, sign_in_steps::MockSignInSteps,
-    sign_in_store::MockSignInStore, sign_up_store::MockSignUpStore,
+    sign_in_store::MockSignInStore, sign_up_steps::MockSignUpSteps, sign_up_store::MockSignUpStore,
     user_repository::MockUserRepository, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
 };

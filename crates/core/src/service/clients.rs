@@ -185,22 +185,6 @@ impl Clients {
             .ok_or(Error::NotFound(what))
     }
 
-    /// The client a token names, or a new one with a new token. A new client
-    /// counts against the per-IP allowance of new clients of `ip`, as
-    /// `POST /v1/client` does: a token that names nothing must not be a way
-    /// around it.
-    pub(crate) async fn find_or_create_client(
-        &self,
-        token: Option<&str>,
-        ip: Option<IpAddr>,
-    ) -> Result<(Client, Option<String>), Error> {
-        let (client, token) = self.find_or_make_client(token, ip).await?;
-        if token.is_some() {
-            self.client_repo.insert_client(&client).await?;
-        }
-        Ok((client, token))
-    }
-
     /// Deletes a client this request created and could not finish; a
     /// failure is logged, as the idle-client purge removes it later anyway.
     pub(crate) async fn forget_client(&self, id: &ClientId) {
@@ -209,10 +193,13 @@ impl Clients {
         }
     }
 
-    /// [`find_or_create_client`](Self::find_or_create_client), except that a
-    /// new client is only made, not stored: the caller stores it (with
+    /// The client a token names, or a new one with a new token, only made,
+    /// not stored: the caller stores it (with
     /// [`ClientRepository::insert_client`]) before anything that refers to
-    /// it, and may give it its current sign-in in the same write.
+    /// it, and may give it its current sign-in or sign-up in the same
+    /// write. A new client counts against the per-IP allowance of new
+    /// clients of `ip`, as `POST /v1/client` does: a token that names
+    /// nothing must not be a way around it.
     pub(crate) async fn find_or_make_client(
         &self,
         token: Option<&str>,
@@ -488,19 +475,20 @@ impl Clients {
         })
     }
 
-    /// [`sign_up_outcome`](Self::sign_up_outcome) for a step that changed
-    /// nothing of the client: answered with `found`, the client as the step
-    /// read it, without reading it again.
+    /// [`sign_up_outcome`](Self::sign_up_outcome) for a step that knows
+    /// the client as it left it (`found`): as the step read it when it
+    /// changed nothing of it, or as its own write left it. Not read again.
     pub(crate) async fn sign_up_outcome_from(
         &self,
         view: SignUpView,
         found: ClientWithSessions,
+        new_token: Option<String>,
     ) -> Result<Outcome<SignUpView>, Error> {
         let now = self.clock.now();
         Ok(Outcome {
             client: Some(self.snapshot_of(found, now, None, Some(&view)).await?),
             response: view,
-            new_token: None,
+            new_token,
         })
     }
 

@@ -74,7 +74,7 @@ use crate::model::InstanceSettings;
 use crate::ports::{
     AuditLog, ClientRepository, Clock, CodeSender, Counters, EventFormat, InstanceStore,
     OperatorStore, Outbox, PasswordHasher, Random, SettingsStore, SignInSteps, SignInStore,
-    SignUpStore, UserRepository, WebhookSender, WebhookStore,
+    SignUpSteps, SignUpStore, UserRepository, WebhookSender, WebhookStore,
 };
 use crate::secrets::SecretBox;
 
@@ -90,6 +90,10 @@ pub struct Ports {
     pub sign_in_steps: Option<Arc<dyn SignInSteps>>,
     /// Sign-ups in progress; kept with the sign-ins.
     pub sign_ups: Arc<dyn SignUpStore>,
+    /// A sign-up's client and sign-up in one read, and its writes that
+    /// change both in one, where one store keeps them all; `None` calls
+    /// `clients` and `sign_ups` one by one.
+    pub sign_up_steps: Option<Arc<dyn SignUpSteps>>,
     /// Rate-limit counters; kept with the flow store.
     pub counters: Arc<dyn Counters>,
     pub instance: Arc<dyn InstanceStore>,
@@ -171,6 +175,7 @@ impl Services {
             sign_ins,
             sign_in_steps,
             sign_ups,
+            sign_up_steps,
             counters,
             instance,
             hasher,
@@ -358,6 +363,7 @@ impl Services {
             users: users.clone(),
             client_repo: clients.clone(),
             sign_ups: sign_ups.clone(),
+            steps: sign_up_steps,
             hasher: hasher.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),

@@ -13,14 +13,14 @@ use super::{CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new
 use crate::error::{Error, Problem, Resource, StoreError};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
-    OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement, SentCode, Session,
-    SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField, SignUpId,
+    NewEvent, OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement, SentCode,
+    Session, SessionId, SessionOrigin, SessionStart, SignUp, SignUpChange, SignUpField, SignUpId,
     SignUpMode, SignUpStatus, Strategy, Timestamp, User, UserId, Username, Verifiable,
     VerificationStatus, new_id, new_ordered_id,
 };
 use crate::ports::{
     ClientRepository, ClientWithSessions, Clock, CodeDestination, CodePurpose, PasswordHasher,
-    Random, SignInStore, SignUpStore, UserRepository,
+    Random, SignInStore, SignUpSteps, SignUpStore, UserRepository,
 };
 use crate::secrets::SecretBox;
 
@@ -36,6 +36,9 @@ pub struct SignUps {
     pub(super) users: Arc<dyn UserRepository>,
     pub(super) client_repo: Arc<dyn ClientRepository>,
     pub(super) sign_ups: Arc<dyn SignUpStore>,
+    /// A step's client and sign-up in one read, and the writes that change
+    /// both in one, when one store keeps them all.
+    pub(super) steps: Option<Arc<dyn SignUpSteps>>,
     pub(super) hasher: Arc<dyn PasswordHasher>,
     pub(super) secrets: Arc<SecretBox>,
     pub(super) clock: Arc<dyn Clock>,
@@ -150,11 +153,12 @@ impl SignUps {
         )?;
         let checked = self.check_change(None, params.fields).await?;
         let now = self.clock.now();
+        // A new client is made here and stored with its current sign-up.
         let (client, new_token) = self
             .clients
-            .find_or_create_client(token, params.client_ip)
+            .find_or_make_client(token, params.client_ip)
             .await?;
-        let created = new_token.is_some().then(|| client.id.clone());
+        let mut stored_new = None;
         let result = async {
             let mut sign_up = SignUp::new(
                 SignUpId(new_ordered_id(IdPrefix::SignUp, now, &*self.random)),
@@ -181,14 +185,19 @@ impl SignUps {
                 )
                 .await?;
             }
-            self.sign_ups.insert(&sign_up).await?;
-            self.client_repo
-                .set_current_sign_up(&client.id, Some(sign_up.id.clone()), now)
-                .await?;
-            // A client has at most one current sign-up: the new one replaced it.
-            if let Some(previous) = &client.sign_up_id {
-                self.sign_ups.delete(previous).await?;
-            }
+            // A client has at most one current sign-up: the new one replaces it.
+            let new_client = new_token.is_some().then(|| Client {
+                sign_up_id: Some(sign_up.id.clone()),
+                ..client.clone()
+            });
+            stored_new = new_client.as_ref().map(|c| c.id.clone());
+            self.store_new_sign_up(
+                &sign_up,
+                new_client.as_ref(),
+                client.sign_up_id.as_ref(),
+                now,
+            )
+            .await?;
             // The sign-in the account came from is done with.
             if let Some(sign_in) = transferred {
                 self.client_repo
@@ -197,16 +206,34 @@ impl SignUps {
                 self.sign_ins.delete(&sign_in).await?;
             }
             let step = Finish {
-                client: &client,
+                client: new_client.as_ref().unwrap_or(&client),
                 keep_token: params.keep_token,
                 origin: &params.origin,
             };
-            let (sign_up, rotated) = self.complete_if_ready(sign_up, &step, now).await?;
-            self.outcome(sign_up, &client.id, rotated.or(new_token), now)
-                .await
+            let done = self.finish_step(sign_up, false, &step, now).await?;
+            let token = done.new_token.clone().or(new_token.clone());
+            match new_client {
+                // Made here, with a token no one else holds yet: it is as
+                // this request left it, with no other sessions.
+                Some(made) => {
+                    let left = done.client_after(
+                        ClientWithSessions {
+                            client: made,
+                            sessions: Vec::new(),
+                        },
+                        now,
+                    );
+                    self.clients
+                        .sign_up_outcome_from(SignUpView::at(done.sign_up, now), left, token)
+                        .await
+                }
+                None => self.outcome(done.sign_up, &client.id, token, now).await,
+            }
         }
         .await;
-        if let (Err(_), Some(id)) = (&result, created) {
+        // A client made for this request goes again if the sign-up could not
+        // be finished, so nothing half-made stays.
+        if let (Err(_), Some(id)) = (&result, stored_new) {
             self.clients.forget_client(&id).await;
         }
         result
@@ -255,14 +282,13 @@ impl SignUps {
             )
             .await?;
         }
-        self.replace(&mut sign_up).await?;
         let step = Finish {
             client: &found.client,
             keep_token: params.keep_token,
             origin: &params.origin,
         };
-        let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
-        self.step_outcome(sign_up, found, new_token, now).await
+        let done = self.finish_step(sign_up, true, &step, now).await?;
+        self.step_outcome(done, found, now).await
     }
 
     /// `POST .../prepare_verification`: sends a code to the address the
@@ -345,20 +371,24 @@ impl SignUps {
             sign_up.code_passed(address, now)?;
         }
         // The count, and the proof of a right code, in one write before the
-        // answer. An attempt on a spent or expired code changes nothing and
-        // writes nothing, so that it cannot make a racing right code lose
-        // its write.
-        if sign_up != unchanged {
-            self.replace(&mut sign_up).await?;
+        // answer: with the user and session it completes the sign-up with,
+        // when it does. An attempt on a spent or expired code changes
+        // nothing and writes nothing, so that it cannot make a racing right
+        // code lose its write.
+        let changed = sign_up != unchanged;
+        if let Err(err) = answer {
+            if changed {
+                self.replace(&mut sign_up).await?;
+            }
+            return Err(err);
         }
-        answer?;
         let step = Finish {
             client: &found.client,
             keep_token: params.keep_token,
             origin: &params.origin,
         };
-        let (sign_up, new_token) = self.complete_if_ready(sign_up, &step, now).await?;
-        self.step_outcome(sign_up, found, new_token, now).await
+        let done = self.finish_step(sign_up, changed, &step, now).await?;
+        self.step_outcome(done, found, now).await
     }
 }
 
@@ -663,6 +693,41 @@ struct Finish<'a> {
     origin: &'a SessionOrigin,
 }
 
+/// How a step on a sign-up ended: the sign-up as stored, and, when the
+/// step completed it, the client's new token (unless it kept its own) and
+/// the session it started with its user.
+struct Completion {
+    sign_up: SignUp,
+    new_token: Option<String>,
+    started: Option<(Session, User)>,
+}
+
+impl Completion {
+    fn not_started(sign_up: SignUp) -> Self {
+        Self {
+            sign_up,
+            new_token: None,
+            started: None,
+        }
+    }
+
+    /// The client with its sessions as this step leaves it, given them as
+    /// the step held them (`held`): unchanged unless it started a session.
+    fn client_after(&self, held: ClientWithSessions, now: Timestamp) -> ClientWithSessions {
+        match &self.started {
+            Some((session, user)) => super::steps::client_after(
+                &held.client,
+                &held.sessions,
+                session,
+                user,
+                self.new_token.as_deref(),
+                now,
+            ),
+            None => held,
+        }
+    }
+}
+
 impl SignUps {
     /// No self-service sign-up on a restricted instance.
     fn refuse_if_restricted(&self) -> Result<(), Error> {
@@ -851,6 +916,19 @@ impl SignUps {
         token: Option<&str>,
         id: &str,
     ) -> Result<(ClientWithSessions, SignUp), Error> {
+        if let Some(steps) = &self.steps {
+            let missing = || Error::NotFound(Resource::SignUp);
+            let token = token.filter(|t| !t.is_empty()).ok_or_else(missing)?;
+            let step = steps
+                .read_sign_up_step(
+                    &super::token_hash(token),
+                    &SignUpId(id.to_owned()),
+                    self.clock.now(),
+                )
+                .await?
+                .ok_or_else(missing)?;
+            return Ok((step.found, step.sign_up.ok_or_else(missing)?));
+        }
         let found = self
             .clients
             .require_client_with_sessions(token, Resource::SignUp)
@@ -864,53 +942,164 @@ impl SignUps {
         Ok((found, sign_up))
     }
 
+    /// Stores `sign_up` as its client's current sign-up: with `new_client`,
+    /// that client too (made for this sign-up and naming it already); and
+    /// deletes `previous`, the sign-up it replaces. One write where one
+    /// store keeps the clients and the sign-ups.
+    async fn store_new_sign_up(
+        &self,
+        sign_up: &SignUp,
+        new_client: Option<&Client>,
+        previous: Option<&SignUpId>,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        if let Some(steps) = &self.steps {
+            return Ok(steps
+                .start_sign_up(sign_up, new_client.cloned(), previous.cloned(), now)
+                .await?);
+        }
+        match new_client {
+            Some(client) => {
+                self.client_repo.insert_client(client).await?;
+                self.sign_ups.insert(sign_up).await?;
+            }
+            None => {
+                self.sign_ups.insert(sign_up).await?;
+                self.client_repo
+                    .set_current_sign_up(&sign_up.client_id, Some(sign_up.id.clone()), now)
+                    .await?;
+            }
+        }
+        if let Some(previous) = previous {
+            self.sign_ups.delete(previous).await?;
+        }
+        Ok(())
+    }
+
     /// Stores a changed sign-up if no other request changed it first.
     async fn replace(&self, sign_up: &mut SignUp) -> Result<(), Error> {
         let expected = sign_up.next_version();
         Ok(self.sign_ups.replace(sign_up, expected).await?)
     }
 
-    /// Completes a stored sign-up that has everything it needs: marks it
-    /// complete (a compare-and-set, so of two racing requests one goes on),
-    /// then creates its user and first session and rotates the client's
-    /// token, in one step of the store. If that step fails (an address
-    /// another sign-up took first, say), the sign-up goes back to where it
-    /// was. Returns the sign-up as it ends and the client's new token.
+    /// Stores a sign-up as the caller passed it: `sign_up` is as stored
+    /// (completing it needs nothing stored first).
     async fn complete_if_ready(
         &self,
-        mut sign_up: SignUp,
+        sign_up: SignUp,
         finish: &Finish<'_>,
         now: Timestamp,
     ) -> Result<(SignUp, Option<String>), Error> {
+        let done = self.finish_step(sign_up, false, finish, now).await?;
+        Ok((done.sign_up, done.new_token))
+    }
+
+    /// Ends a step on a sign-up: stores what it `changed` (not stored yet)
+    /// and completes the sign-up when it has everything it needs: marks it
+    /// complete (a compare-and-set, so of two racing requests one goes on)
+    /// and creates its user and first session and rotates the client's
+    /// token, in one write where one store keeps them all (the step's own
+    /// change with it). If completing fails (an address another sign-up
+    /// took first, say), the sign-up is stored as the step left it, not
+    /// complete.
+    async fn finish_step(
+        &self,
+        mut sign_up: SignUp,
+        changed: bool,
+        finish: &Finish<'_>,
+        now: Timestamp,
+    ) -> Result<Completion, Error> {
         let required = sign_up.required_fields(&self.settings.current());
         let verify = Verifiable::proved_at_sign_up(&self.settings.current());
         if sign_up.is_phantom()
             || sign_up.awaits_provider()
             || !sign_up.is_ready(&required, &verify)
         {
-            return Ok((sign_up, None));
+            if changed {
+                self.replace(&mut sign_up).await?;
+            }
+            return Ok(Completion::not_started(sign_up));
         }
+        let Some(steps) = self.steps.clone() else {
+            if changed {
+                self.replace(&mut sign_up).await?;
+            }
+            return self.complete_one_by_one(sign_up, finish, now).await;
+        };
+        let mut before = sign_up.clone();
+        let user = self.new_user(&sign_up, now);
+        let session = self.new_session(&sign_up, &user, finish.origin, now);
+        sign_up.complete(user.id.clone(), session.id.clone(), now)?;
+        sign_up.next_version();
+        let token = (!finish.keep_token).then(|| new_token(&*self.random));
+        let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
+        let events = self.sign_up_events(&user, &session)?;
+        let stored = steps
+            .complete_sign_up(
+                &sign_up,
+                &user,
+                &session,
+                &finish.client.token_hash,
+                &new_hash,
+                &events,
+            )
+            .await;
+        if let Err(err) = stored {
+            // Nothing was stored: a racing request may have completed it
+            // (answer with that); otherwise the step's own change is stored
+            // on its own, and the failure answered.
+            if let Some(current) = self.completed_elsewhere(&sign_up.id, now).await? {
+                return Ok(Completion::not_started(current));
+            }
+            if changed {
+                self.replace(&mut before).await?;
+            }
+            return Err(match err {
+                StoreError::Conflict => Error::Conflict,
+                other => other.into(),
+            });
+        }
+        Ok(self.completed(sign_up, token, session, user))
+    }
+
+    /// The sign-up as stored now if it is complete: a racing request
+    /// completed it.
+    async fn completed_elsewhere(
+        &self,
+        id: &SignUpId,
+        now: Timestamp,
+    ) -> Result<Option<SignUp>, Error> {
+        Ok(self
+            .sign_ups
+            .get(id)
+            .await?
+            .filter(|current| current.status_at(now) == SignUpStatus::Complete))
+    }
+
+    /// [`finish_step`](Self::finish_step)'s completion of a stored sign-up
+    /// where no one store keeps the sign-ups, the clients and the users:
+    /// the sign-up marked complete first, then the user with its session,
+    /// and the sign-up put back if that fails.
+    async fn complete_one_by_one(
+        &self,
+        mut sign_up: SignUp,
+        finish: &Finish<'_>,
+        now: Timestamp,
+    ) -> Result<Completion, Error> {
         let before = sign_up.clone();
         let user = self.new_user(&sign_up, now);
         let session = self.new_session(&sign_up, &user, finish.origin, now);
         sign_up.complete(user.id.clone(), session.id.clone(), now)?;
         if let Err(err) = self.replace(&mut sign_up).await {
             // A racing request may have completed it: answer with that.
-            return match self.sign_ups.get(&sign_up.id).await? {
-                Some(current) if current.status_at(now) == SignUpStatus::Complete => {
-                    Ok((current, None))
-                }
-                _ => Err(err),
+            return match self.completed_elsewhere(&sign_up.id, now).await? {
+                Some(current) => Ok(Completion::not_started(current)),
+                None => Err(err),
             };
         }
         let token = (!finish.keep_token).then(|| new_token(&*self.random));
         let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
-        let events = [
-            self.clients
-                .events
-                .user(crate::model::EventType::UserCreated, &user)?,
-            self.clients.events.session_created(&session, &user)?,
-        ];
+        let events = self.sign_up_events(&user, &session)?;
         if let Err(err) = self
             .client_repo
             .insert_user_with_session(
@@ -932,9 +1121,34 @@ impl SignUps {
                 other => other.into(),
             });
         }
+        Ok(self.completed(sign_up, token, session, user))
+    }
+
+    /// The events of a sign-up that completes: its user and its session.
+    fn sign_up_events(&self, user: &User, session: &Session) -> Result<[NewEvent; 2], Error> {
+        Ok([
+            self.clients
+                .events
+                .user(crate::model::EventType::UserCreated, user)?,
+            self.clients.events.session_created(session, user)?,
+        ])
+    }
+
+    /// A sign-up stored complete, with the user and session it made.
+    fn completed(
+        &self,
+        sign_up: SignUp,
+        new_token: Option<String>,
+        session: Session,
+        user: User,
+    ) -> Completion {
         self.clients.events.stored();
         tracing::info!(user = %user.id, sign_up = %sign_up.id, "signed up");
-        Ok((sign_up, token))
+        Completion {
+            sign_up,
+            new_token,
+            started: Some((session, user)),
+        }
     }
 
     /// The account a complete sign-up becomes (not yet stored). An address
@@ -1021,22 +1235,33 @@ impl SignUps {
         Session::started(start, self.settings.current().session_lifetime, now)
     }
 
-    /// The answer to a step that may have completed the sign-up: one that
-    /// completed gave the client a session (and, as a rule, a new token),
-    /// so the client is read as it is now; otherwise only the sign-up
-    /// changed, and the client is as the step read it (`found`).
+    /// The answer to a step on a sign-up the step read with its client
+    /// (`found`): one that completed the sign-up here gave the client a
+    /// session (and, as a rule, a new token), which the answer adds to the
+    /// client as read; one completed by a racing request is answered with
+    /// the client read again; otherwise only the sign-up changed, and the
+    /// client is as the step read it.
     async fn step_outcome(
         &self,
-        sign_up: SignUp,
+        done: Completion,
         found: ClientWithSessions,
-        new_token: Option<String>,
         now: Timestamp,
     ) -> Result<Outcome<SignUpView>, Error> {
-        if sign_up.status_at(now) == SignUpStatus::Complete || new_token.is_some() {
-            let client = found.client.id;
-            return self.outcome(sign_up, &client, new_token, now).await;
+        if done.started.is_some() {
+            let token = done.new_token.clone();
+            let left = done.client_after(found, now);
+            return self
+                .clients
+                .sign_up_outcome_from(SignUpView::at(done.sign_up, now), left, token)
+                .await;
         }
-        self.outcome_as_read(sign_up, found, now).await
+        if done.sign_up.status_at(now) == SignUpStatus::Complete || done.new_token.is_some() {
+            let client = found.client.id;
+            return self
+                .outcome(done.sign_up, &client, done.new_token, now)
+                .await;
+        }
+        self.outcome_as_read(done.sign_up, found, now).await
     }
 
     /// [`outcome`](Self::outcome) for a step that changed nothing of the
@@ -1048,7 +1273,7 @@ impl SignUps {
         now: Timestamp,
     ) -> Result<Outcome<SignUpView>, Error> {
         self.clients
-            .sign_up_outcome_from(SignUpView::at(sign_up, now), found)
+            .sign_up_outcome_from(SignUpView::at(sign_up, now), found, None)
             .await
     }
 

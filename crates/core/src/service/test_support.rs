@@ -28,6 +28,8 @@ pub struct Mocks {
     /// A step's reads at once; none by default (each port read on its own).
     pub sign_in_steps: Option<crate::ports::MockSignInSteps>,
     pub sign_ups: MockSignUpStore,
+    /// A sign-up step's reads and writes at once; none by default.
+    pub sign_up_steps: Option<crate::ports::MockSignUpSteps>,
     pub instance: MockInstanceStore,
     pub hasher: MockPasswordHasher,
     pub codes: MockCodeSender,
@@ -57,6 +59,7 @@ impl Mocks {
             sign_ins: MockSignInStore::new(),
             sign_in_steps: None,
             sign_ups: MockSignUpStore::new(),
+            sign_up_steps: None,
             instance: MockInstanceStore::new(),
             hasher: MockPasswordHasher::new(),
             codes: MockCodeSender::new(),
@@ -115,6 +118,9 @@ impl Mocks {
                     .sign_in_steps
                     .map(|steps| Arc::new(steps) as Arc<dyn crate::ports::SignInSteps>),
                 sign_ups: Arc::new(self.sign_ups),
+                sign_up_steps: self
+                    .sign_up_steps
+                    .map(|steps| Arc::new(steps) as Arc<dyn crate::ports::SignUpSteps>),
                 instance: Arc::new(self.instance),
                 hasher: Arc::new(self.hasher),
                 codes: Arc::new(self.codes),

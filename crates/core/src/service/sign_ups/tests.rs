@@ -923,3 +923,298 @@ async fn a_sign_up_step_answers_without_reading_its_sign_up_back() {
     let shown = snapshot.sign_up.expect("the client's current sign-up");
     assert_eq!(shown.sign_up, *kept.lock().unwrap().as_ref().unwrap());
 }
+
+/// A store that keeps the clients, the users and the sign-ups: each step
+/// goes through [`SignUpSteps`], keeping one sign-up as the real store does
+/// (versions compared), and counting its reads and writes. Nothing is read
+/// or written through the other ports.
+struct OneStore {
+    kept: Arc<Mutex<Option<SignUp>>>,
+    /// Calls of each of the port's methods, in order.
+    calls: Arc<Mutex<Vec<&'static str>>>,
+    /// What `complete_sign_up` was given: the sign-up, user and session.
+    completed: Arc<Mutex<Option<(SignUp, User, Session)>>>,
+    /// When set, what a step reads instead of the sign-up kept: a read
+    /// made before another request's write.
+    reads_as: Arc<Mutex<Option<SignUp>>>,
+}
+
+fn one_store(m: &mut Mocks, complete: Result<(), StoreError>) -> OneStore {
+    m.settings.sign_up.mode = SignUpMode::Public;
+    m.hasher
+        .expect_hash()
+        .times(..=1)
+        .returning(|_| Ok("$argon2id$new".into()));
+    nobody_has_it(m);
+    let kept: Arc<Mutex<Option<SignUp>>> = Arc::default();
+    let calls: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let completed: Arc<Mutex<Option<(SignUp, User, Session)>>> = Arc::default();
+    let mut steps = crate::ports::MockSignUpSteps::new();
+    let (on_start, log) = (kept.clone(), calls.clone());
+    steps
+        .expect_start_sign_up()
+        .returning(move |sign_up, client, previous, _| {
+            log.lock().unwrap().push("start");
+            assert_eq!(previous, None);
+            let client = client.expect("a client made for the sign-up");
+            assert_eq!(client.sign_up_id.as_ref(), Some(&sign_up.id));
+            *on_start.lock().unwrap() = Some(sign_up.clone());
+            Ok(())
+        });
+    let reads_as: Arc<Mutex<Option<SignUp>>> = Arc::default();
+    let (on_read, stale, log) = (kept.clone(), reads_as.clone(), calls.clone());
+    steps
+        .expect_read_sign_up_step()
+        .returning(move |hash, id, _| {
+            log.lock().unwrap().push("read");
+            let read = stale.lock().unwrap().clone();
+            let sign_up = read
+                .or_else(|| on_read.lock().unwrap().clone())
+                .filter(|s| s.id == *id);
+            let client = Client {
+                token_hash: hash.to_owned(),
+                sign_up_id: sign_up.as_ref().map(|s| s.id.clone()),
+                ..client()
+            };
+            Ok(Some(crate::ports::SignUpStep {
+                found: ClientWithSessions {
+                    client,
+                    sessions: vec![],
+                },
+                sign_up,
+            }))
+        });
+    let (on_complete, log, seen) = (kept.clone(), calls.clone(), completed.clone());
+    steps
+        .expect_complete_sign_up()
+        .returning(move |sign_up, user, session, _, new, _| {
+            log.lock().unwrap().push("complete");
+            assert_ne!(new, token_hash(TOKEN), "the client's token rotates");
+            *seen.lock().unwrap() = Some((sign_up.clone(), user.clone(), session.clone()));
+            let mut slot = on_complete.lock().unwrap();
+            match slot.as_ref() {
+                Some(stored) if stored.version() + 1 != sign_up.version() => {
+                    Err(StoreError::Conflict)
+                }
+                Some(_) => {
+                    if complete.is_ok() {
+                        *slot = Some(sign_up.clone());
+                    }
+                    complete.clone()
+                }
+                None => Err(StoreError::NotFound),
+            }
+        });
+    m.sign_up_steps = Some(steps);
+    // The sign-up's own changes (a code sent, an attempt counted) are
+    // replaces; nothing else is written or read on its own.
+    let (on_replace, log) = (kept.clone(), calls.clone());
+    m.sign_ups.expect_replace().returning(move |s, expected| {
+        log.lock().unwrap().push("replace");
+        let mut slot = on_replace.lock().unwrap();
+        match slot.as_ref() {
+            Some(stored) if stored.version() == expected => {
+                *slot = Some(s.clone());
+                Ok(())
+            }
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
+        }
+    });
+    let (on_get, log) = (kept.clone(), calls.clone());
+    m.sign_ups.expect_get().returning(move |_| {
+        log.lock().unwrap().push("get");
+        Ok(on_get.lock().unwrap().clone())
+    });
+    m.sign_ups.expect_insert().never();
+    m.clients.expect_insert_client().never();
+    m.clients.expect_set_current_sign_up().never();
+    m.clients.expect_insert_user_with_session().never();
+    m.clients.expect_find_client_with_sessions().never();
+    m.clients.expect_get_client_with_sessions().never();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(None));
+    OneStore {
+        kept,
+        calls,
+        completed,
+        reads_as,
+    }
+}
+
+/// A test identity's address, whose code is 424242 on a development
+/// instance.
+const TEST_ADDRESS: &str = "ada+clerk_test@example.com";
+
+fn attempt(code: &str) -> AttemptVerification {
+    AttemptVerification {
+        strategy: Some("email_code".into()),
+        code: Some(code.into()),
+        ..AttemptVerification::default()
+    }
+}
+
+/// Creates a sign-up on a new client and sends its code: its token and id.
+async fn created_and_prepared(sign_ups: &SignUps) -> (String, String) {
+    let created = sign_ups
+        .create_sign_up(None, email_and_password(TEST_ADDRESS, "a long secret"))
+        .await
+        .unwrap();
+    let token = created.new_token.clone().expect("a new client's token");
+    let client = created.client.expect("the client it made");
+    assert_eq!(
+        client.sign_up.map(|s| s.sign_up.id),
+        Some(created.response.sign_up.id.clone()),
+        "the new client names its sign-up"
+    );
+    let id = created.response.sign_up.id.as_str().to_owned();
+    sign_ups
+        .prepare_verification(
+            Some(&token),
+            &id,
+            PrepareVerification {
+                strategy: Some("email_code".into()),
+            },
+        )
+        .await
+        .unwrap();
+    (token, id)
+}
+
+#[tokio::test]
+async fn where_one_store_keeps_it_all_each_sign_up_step_is_one_read_and_one_write() {
+    let mut m = Mocks::new();
+    let store = one_store(&mut m, Ok(()));
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+    let (token, id) = created_and_prepared(sign_ups).await;
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        ["start", "read", "replace"],
+        "created with its client in one write; the code sent is one read and one write"
+    );
+    store.calls.lock().unwrap().clear();
+
+    // A wrong code: its attempt counted, on its own.
+    let err = sign_ups
+        .attempt_verification(Some(&token), &id, attempt("000000"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::CodeIncorrect);
+    assert_eq!(*store.calls.lock().unwrap(), ["read", "replace"]);
+    store.calls.lock().unwrap().clear();
+
+    // The right code: counted, proved and completed in one write.
+    let done = sign_ups
+        .attempt_verification(Some(&token), &id, attempt("424242"))
+        .await
+        .unwrap();
+    assert_eq!(*store.calls.lock().unwrap(), ["read", "complete"]);
+    assert_eq!(done.response.status, SignUpStatus::Complete);
+    let (stored, user, session) = store.completed.lock().unwrap().clone().unwrap();
+    assert_eq!(store.kept.lock().unwrap().as_ref(), Some(&stored));
+    let verification = stored.verification(Verifiable::EmailAddress).unwrap();
+    assert_eq!(verification.attempts, 2, "both attempts counted");
+    assert!(stored.is_verified(Verifiable::EmailAddress));
+    assert_eq!(stored.created_user_id(), Some(&user.id));
+    assert_eq!(user.email_addresses[0].value, TEST_ADDRESS);
+    assert!(user.email_addresses[0].verified);
+
+    // The answer's client is the one the step read, with the new session
+    // and the new token, and no sign-up in progress.
+    let new_token = done.new_token.clone().expect("the token rotates");
+    let client = done.client.expect("the client");
+    assert_eq!(client.client.token_hash, token_hash(&new_token));
+    assert!(client.sign_up.is_none(), "no sign-up in progress");
+    assert_eq!(
+        client
+            .sessions
+            .iter()
+            .map(|s| s.session.id.clone())
+            .collect::<Vec<_>>(),
+        vec![session.id.clone()]
+    );
+    assert_eq!(
+        client.client.last_active_session_id,
+        Some(session.id.clone())
+    );
+}
+
+#[tokio::test]
+async fn a_completion_that_fails_in_one_store_still_stores_the_counted_attempt_and_proof() {
+    let mut m = Mocks::new();
+    let store = one_store(
+        &mut m,
+        Err(StoreError::Duplicate(IdentifierKind::EmailAddress)),
+    );
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+    let (token, id) = created_and_prepared(sign_ups).await;
+    store.calls.lock().unwrap().clear();
+    let err = sign_ups
+        .attempt_verification(Some(&token), &id, attempt("424242"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::IdentifierTaken(IdentifierKind::EmailAddress));
+    assert_eq!(
+        *store.calls.lock().unwrap(),
+        ["read", "complete", "get", "replace"],
+        "the completion stored nothing; its attempt and proof are stored after it"
+    );
+    let kept = store.kept.lock().unwrap().clone().unwrap();
+    assert_eq!(kept.status_at(NOW), SignUpStatus::MissingRequirements);
+    assert!(kept.is_verified(Verifiable::EmailAddress));
+    assert_eq!(
+        kept.verification(Verifiable::EmailAddress)
+            .unwrap()
+            .attempts,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_completion_another_request_made_first_is_answered_with_it() {
+    let mut m = Mocks::new();
+    let store = one_store(&mut m, Ok(()));
+    // The client is read again for the answer, once.
+    m.clients.checkpoint();
+    m.clients
+        .expect_find_client_by_token_hash()
+        .returning(|_| Ok(None));
+    m.clients
+        .expect_get_client_with_sessions()
+        .times(1)
+        .returning(|_, _| Ok(Some(client_without_sessions())));
+    m.clients.expect_insert_user_with_session().never();
+    let services = m.services();
+    let sign_ups = &services.sign_ups;
+    let (token, id) = created_and_prepared(sign_ups).await;
+    // Another request completes it after this one's read, before its write.
+    let prepared = store.kept.lock().unwrap().clone().unwrap();
+    let mut racing = prepared.clone();
+    racing.code_passed(Verifiable::EmailAddress, NOW).unwrap();
+    racing
+        .complete(
+            UserId("user_other".into()),
+            SessionId("sess_other".into()),
+            NOW,
+        )
+        .unwrap();
+    racing.next_version();
+    *store.reads_as.lock().unwrap() = Some(prepared);
+    *store.kept.lock().unwrap() = Some(racing);
+    store.calls.lock().unwrap().clear();
+
+    let done = sign_ups
+        .attempt_verification(Some(&token), &id, attempt("424242"))
+        .await
+        .unwrap();
+    assert_eq!(*store.calls.lock().unwrap(), ["read", "complete", "get"]);
+    assert_eq!(done.response.status, SignUpStatus::Complete);
+    assert_eq!(
+        done.response.sign_up.created_user_id(),
+        Some(&UserId("user_other".into()))
+    );
+    assert!(done.new_token.is_none(), "this request made no session");
+}
