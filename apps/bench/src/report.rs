@@ -77,6 +77,8 @@ pub struct Report {
     /// The median over runs of each sign-up run's rate over the password
     /// sign-in run (c=32) right before it.
     pub sign_up_paired: f64,
+    /// The store's counters over the sign-up runs (medians), per flow.
+    pub sign_up_store: Option<crate::writer::WriterUse>,
     /// The median over runs of each password sign-in c=32 run's rate over
     /// the mean of the argon2 ceilings measured right before and right
     /// after it.
@@ -156,6 +158,7 @@ impl Report {
             password: Vec::new(),
             sign_up: None,
             sign_up_paired: f64::NAN,
+            sign_up_store: None,
             password_paired: f64::NAN,
             password_with_signature: f64::NAN,
             signature_bound: f64::NAN,
@@ -346,6 +349,12 @@ impl Report {
                 ));
             }
             notes.push("latency of the whole flow (3 requests)".to_owned());
+            if let Some(w) = &self.sign_up_store {
+                notes.push(format!(
+                    "{:.1} store calls and {:.1} writes per flow",
+                    w.store_calls_per_step, w.writes_per_step
+                ));
+            }
             notes.push(self.by_role("flow", true, s));
             notes.retain(|n| !n.is_empty());
             Self::load_row(

@@ -2,16 +2,18 @@
 //! proved by code, on a new client (one argon2id hash each).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 
 use crate::http::{Conn, form_escape};
+use crate::distributed::Counted;
 use crate::load::{self, Vu};
 use crate::report::{Report, Summary};
 use crate::scenarios::{PasswordSignIn, PasswordUser, SignedIn, TEST_CODE};
-use crate::{Options, log_outcome};
+use crate::{Options, log_outcome, writer};
 
 pub const SIGN_UPS: &str = "/v1/client/sign_ups?_is_native=1";
 /// Virtual users of the sign-up row.
@@ -146,7 +148,7 @@ pub async fn row(
         .context("the sign-up flow, checked once")?;
     let name = format!("sign-up flow c={CONCURRENCY}");
     let paired = format!("password sign-in c={CONCURRENCY}, before the sign-ups");
-    let (mut outs, mut ratios) = (Vec::new(), Vec::new());
+    let (mut outs, mut ratios, mut stores) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=opts.runs {
         let before = load::run(
             PasswordSignIn::vus(addr, users, CONCURRENCY).await?,
@@ -155,18 +157,31 @@ pub async fn row(
         )
         .await?;
         log_outcome(&paired, run, opts.runs, &before);
-        let o = load::run(
-            SignUpFlow::vus(addr, CONCURRENCY).await?,
-            opts.window(),
-            pid,
-        )
-        .await?;
+        // Every flow of the run, warm-up included, against the store's
+        // counters read right before and after it.
+        let flows = Arc::new(AtomicU64::new(0));
+        let vus = SignUpFlow::vus(addr, CONCURRENCY)
+            .await?
+            .into_iter()
+            .map(|inner| Counted {
+                inner,
+                steps: Arc::clone(&flows),
+            })
+            .collect();
+        let counters = writer::read(addr).await?;
+        let o = load::run(vus, opts.window(), pid).await?;
+        stores.push(writer::between(
+            &counters,
+            &writer::read(addr).await?,
+            flows.load(Ordering::Relaxed),
+        ));
         log_outcome(&name, run, opts.runs, &o);
         ratios.extend(share_ratio(o.rate(), before.rate()));
         outs.push(o);
     }
     report.sign_up = Some(Summary::of(&outs));
     report.sign_up_paired = load::median(&ratios);
+    report.sign_up_store = writer::median(&stores);
     Ok(())
 }
 

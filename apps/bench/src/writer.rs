@@ -82,6 +82,19 @@ fn use_of(busy: f64, secs: f64, counts: Counts, steps: u64) -> WriterUse {
     }
 }
 
+/// The median of each figure over `runs`; `None` without runs.
+pub fn median(runs: &[WriterUse]) -> Option<WriterUse> {
+    let of = |figure: fn(&WriterUse) -> f64| {
+        crate::load::median(&runs.iter().map(figure).collect::<Vec<_>>())
+    };
+    (!runs.is_empty()).then(|| WriterUse {
+        occupancy: of(|u| u.occupancy),
+        writes_per_step: of(|u| u.writes_per_step),
+        writes_per_transaction: of(|u| u.writes_per_transaction),
+        store_calls_per_step: of(|u| u.store_calls_per_step),
+    })
+}
+
 /// The sum of every sample of the metric `name` (any labels) in Prometheus'
 /// text format; 0 if there is none.
 fn sample(text: &str, name: &str) -> f64 {
@@ -132,6 +145,12 @@ mod tests {
         assert!((u.writes_per_transaction - 6.0).abs() < 1e-9);
         assert!((u.store_calls_per_step - 12.5).abs() < 1e-9);
         let none = use_of(0.0, 0.0, counts(0.0, 0.0, 0.0), 0);
+        let runs = [u, none, use_of(0.4, 4.0, counts(5000.0, 1000.0, 6000.0), 1000)];
+        let m = median(&runs).unwrap();
+        assert!((m.occupancy - 0.1).abs() < 1e-9);
+        assert!((m.writes_per_step - 5.0).abs() < 1e-9);
+        assert!((m.store_calls_per_step - 6.0).abs() < 1e-9);
+        assert_eq!(median(&[]), None);
         assert_eq!(none.occupancy, 0.0);
         assert_eq!(none.store_calls_per_step, 0.0);
     }
