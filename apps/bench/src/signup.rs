@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 
-use crate::http::{Conn, form_escape};
 use crate::distributed::Counted;
+use crate::http::{Conn, form_escape};
 use crate::load::{self, Vu};
 use crate::report::{Report, Summary};
 use crate::scenarios::{PasswordSignIn, PasswordUser, SignedIn, TEST_CODE};

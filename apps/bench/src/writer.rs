@@ -145,7 +145,11 @@ mod tests {
         assert!((u.writes_per_transaction - 6.0).abs() < 1e-9);
         assert!((u.store_calls_per_step - 12.5).abs() < 1e-9);
         let none = use_of(0.0, 0.0, counts(0.0, 0.0, 0.0), 0);
-        let runs = [u, none, use_of(0.4, 4.0, counts(5000.0, 1000.0, 6000.0), 1000)];
+        let runs = [
+            u,
+            none,
+            use_of(0.4, 4.0, counts(5000.0, 1000.0, 6000.0), 1000),
+        ];
         let m = median(&runs).unwrap();
         assert!((m.occupancy - 0.1).abs() < 1e-9);
         assert!((m.writes_per_step - 5.0).abs() < 1e-9);

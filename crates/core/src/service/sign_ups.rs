@@ -982,8 +982,9 @@ impl SignUps {
         Ok(self.sign_ups.replace(sign_up, expected).await?)
     }
 
-    /// Stores a sign-up as the caller passed it: `sign_up` is as stored
-    /// (completing it needs nothing stored first).
+    /// [`finish_step`](Self::finish_step) for a sign-up that is stored as
+    /// it is: completes it if it has everything it needs. Returns it as it
+    /// ends and the client's new token, if it rotated.
     async fn complete_if_ready(
         &self,
         sign_up: SignUp,
