@@ -10,7 +10,7 @@ use super::LiveSettings;
 use super::codes::{Recipient, code_digest};
 use super::oauth::{digest, expired, from_its_browser, state_invalid, state_parts};
 use super::{CallbackRedirect, Clients, Codes, OAuth, OAuthCallback, Outcome, new_token};
-use crate::error::{Error, Problem, Resource, StoreError};
+use crate::error::{Error, Problem, Resource};
 use crate::model::{
     Client, ClientId, CodeAttempt, EmailAddress, IdPrefix, IdentificationRecord, Identifier,
     NewEvent, OAuthStateError, Password, PhoneNumber, ProviderAccount, Requirement, SentCode,
@@ -543,7 +543,8 @@ impl SignUps {
         self.take_account(&mut sign_up, strategy, account, now)
             .await?;
         self.replace(&mut sign_up).await?;
-        self.complete_if_ready(sign_up, finish, now).await
+        let done = self.finish_step(sign_up, false, finish, now).await?;
+        Ok((done.sign_up, done.new_token))
     }
 
     /// Makes `account` the sign-up's (in memory), with its email address
@@ -691,6 +692,17 @@ struct Finish<'a> {
     client: &'a Client,
     keep_token: bool,
     origin: &'a SessionOrigin,
+}
+
+/// What completing a sign-up makes, to be stored together.
+struct Made {
+    user: User,
+    session: Session,
+    /// The client's new token, unless it keeps its own.
+    token: Option<String>,
+    /// The client's token hash once stored.
+    new_hash: String,
+    events: [NewEvent; 2],
 }
 
 /// How a step on a sign-up ended: the sign-up as stored, and, when the
@@ -982,19 +994,6 @@ impl SignUps {
         Ok(self.sign_ups.replace(sign_up, expected).await?)
     }
 
-    /// [`finish_step`](Self::finish_step) for a sign-up that is stored as
-    /// it is: completes it if it has everything it needs. Returns it as it
-    /// ends and the client's new token, if it rotated.
-    async fn complete_if_ready(
-        &self,
-        sign_up: SignUp,
-        finish: &Finish<'_>,
-        now: Timestamp,
-    ) -> Result<(SignUp, Option<String>), Error> {
-        let done = self.finish_step(sign_up, false, finish, now).await?;
-        Ok((done.sign_up, done.new_token))
-    }
-
     /// Ends a step on a sign-up: stores what it `changed` (not stored yet)
     /// and completes the sign-up when it has everything it needs: marks it
     /// complete (a compare-and-set, so of two racing requests one goes on)
@@ -1028,21 +1027,16 @@ impl SignUps {
             return self.complete_one_by_one(sign_up, finish, now).await;
         };
         let mut before = sign_up.clone();
-        let user = self.new_user(&sign_up, now);
-        let session = self.new_session(&sign_up, &user, finish.origin, now);
-        sign_up.complete(user.id.clone(), session.id.clone(), now)?;
+        let made = self.complete(&mut sign_up, finish, now)?;
         sign_up.next_version();
-        let token = (!finish.keep_token).then(|| new_token(&*self.random));
-        let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
-        let events = self.sign_up_events(&user, &session)?;
         let stored = steps
             .complete_sign_up(
                 &sign_up,
-                &user,
-                &session,
+                &made.user,
+                &made.session,
                 &finish.client.token_hash,
-                &new_hash,
-                &events,
+                &made.new_hash,
+                &made.events,
             )
             .await;
         if let Err(err) = stored {
@@ -1055,12 +1049,9 @@ impl SignUps {
             if changed {
                 self.replace(&mut before).await?;
             }
-            return Err(match err {
-                StoreError::Conflict => Error::Conflict,
-                other => other.into(),
-            });
+            return Err(err.into());
         }
-        Ok(self.completed(sign_up, token, session, user))
+        Ok(self.completed(sign_up, made))
     }
 
     /// The sign-up as stored now if it is complete: a racing request
@@ -1088,9 +1079,7 @@ impl SignUps {
         now: Timestamp,
     ) -> Result<Completion, Error> {
         let before = sign_up.clone();
-        let user = self.new_user(&sign_up, now);
-        let session = self.new_session(&sign_up, &user, finish.origin, now);
-        sign_up.complete(user.id.clone(), session.id.clone(), now)?;
+        let made = self.complete(&mut sign_up, finish, now)?;
         if let Err(err) = self.replace(&mut sign_up).await {
             // A racing request may have completed it: answer with that.
             return match self.completed_elsewhere(&sign_up.id, now).await? {
@@ -1098,17 +1087,14 @@ impl SignUps {
                 None => Err(err),
             };
         }
-        let token = (!finish.keep_token).then(|| new_token(&*self.random));
-        let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
-        let events = self.sign_up_events(&user, &session)?;
         if let Err(err) = self
             .client_repo
             .insert_user_with_session(
-                &user,
-                &session,
+                &made.user,
+                &made.session,
                 &finish.client.token_hash,
-                &new_hash,
-                &events,
+                &made.new_hash,
+                &made.events,
             )
             .await
         {
@@ -1117,37 +1103,53 @@ impl SignUps {
             if let Err(undo) = self.replace(&mut restored).await {
                 tracing::warn!(sign_up = %restored.id, error = %undo, "could not restore a sign-up");
             }
-            return Err(match err {
-                StoreError::Conflict => Error::Conflict,
-                other => other.into(),
-            });
+            return Err(err.into());
         }
-        Ok(self.completed(sign_up, token, session, user))
+        Ok(self.completed(sign_up, made))
     }
 
-    /// The events of a sign-up that completes: its user and its session.
-    fn sign_up_events(&self, user: &User, session: &Session) -> Result<[NewEvent; 2], Error> {
-        Ok([
+    /// Marks `sign_up` complete (in memory) with the user and first session
+    /// it makes, the client's new token (unless it keeps its own) and the
+    /// events of both: what completing it stores.
+    fn complete(
+        &self,
+        sign_up: &mut SignUp,
+        finish: &Finish<'_>,
+        now: Timestamp,
+    ) -> Result<Made, Error> {
+        let user = self.new_user(sign_up, now);
+        let session = self.new_session(sign_up, &user, finish.origin, now);
+        sign_up.complete(user.id.clone(), session.id.clone(), now)?;
+        let token = (!finish.keep_token).then(|| new_token(&*self.random));
+        let new_hash = super::hash_after(token.as_deref(), &finish.client.token_hash);
+        let events = [
             self.clients
                 .events
-                .user(crate::model::EventType::UserCreated, user)?,
-            self.clients.events.session_created(session, user)?,
-        ])
+                .user(crate::model::EventType::UserCreated, &user)?,
+            self.clients.events.session_created(&session, &user)?,
+        ];
+        Ok(Made {
+            user,
+            session,
+            token,
+            new_hash,
+            events,
+        })
     }
 
-    /// A sign-up stored complete, with the user and session it made.
-    fn completed(
-        &self,
-        sign_up: SignUp,
-        new_token: Option<String>,
-        session: Session,
-        user: User,
-    ) -> Completion {
+    /// A sign-up stored complete, with what completing it made.
+    fn completed(&self, sign_up: SignUp, made: Made) -> Completion {
         self.clients.events.stored();
+        let Made {
+            user,
+            session,
+            token,
+            ..
+        } = made;
         tracing::info!(user = %user.id, sign_up = %sign_up.id, "signed up");
         Completion {
             sign_up,
-            new_token,
+            new_token: token,
             started: Some((session, user)),
         }
     }
@@ -1256,11 +1258,10 @@ impl SignUps {
                 .sign_up_outcome_from(SignUpView::at(done.sign_up, now), left, token)
                 .await;
         }
-        if done.sign_up.status_at(now) == SignUpStatus::Complete || done.new_token.is_some() {
+        // Completed by a racing request: the client as that one left it.
+        if done.sign_up.status_at(now) == SignUpStatus::Complete {
             let client = found.client.id;
-            return self
-                .outcome(done.sign_up, &client, done.new_token, now)
-                .await;
+            return self.outcome(done.sign_up, &client, None, now).await;
         }
         self.outcome_as_read(done.sign_up, found, now).await
     }
